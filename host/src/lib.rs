@@ -1,0 +1,18 @@
+//! weir: a Kafka-compatible broker whose stream processing logic is WebAssembly.
+//!
+//! Map of the crate (dependencies point down this list, never up):
+//! - [`cli`]: the `weir` command line; talks to a server only over HTTP.
+//! - [`server`]: wires config, broker and the HTTP face together for `weir serve`.
+//! - [`api`]: the JSON HTTP API (axum), a face over the broker.
+//! - [`broker`]: topics, partitioning, consumer-group offsets and metadata in sled.
+//! - [`log`]: the durable segmented partition log of Kafka v2 record batches.
+//! - [`config`]: server configuration (`weir.toml`), validated once at start-up.
+//! - [`bench`]: `weir bench`, the benchmarks recorded in BENCHMARKS.md.
+
+pub mod api;
+pub mod bench;
+pub mod broker;
+pub mod cli;
+pub mod config;
+pub mod log;
+pub mod server;
