@@ -1,1 +1,1 @@
-//! Benchmarks.
+//! Benchmarks (`weir bench`).

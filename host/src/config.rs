@@ -1,1 +1,251 @@
-//! Server config.
+//! Server configuration: `weir.toml`, validated once and turned into runtime values.
+//!
+//! The commented `host/weir.toml` is embedded and is the one source of every
+//! default. A user's file is merged over it key by key, then the whole is
+//! deserialised with unknown keys refused.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::broker::BrokerConfig;
+use crate::broker::topic_config::TopicConfig;
+use crate::log::FlushPolicy;
+
+/// The embedded default configuration.
+pub const DEFAULT_CONFIG: &str = include_str!("../weir.toml");
+
+/// Why a configuration is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not valid TOML or wrong keys/types.
+    #[error("config {origin}: {source}")]
+    Parse {
+        origin: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+/// The whole server configuration, as in `weir.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where data lives.
+    pub data_dir: PathBuf,
+    /// HTTP API listen address.
+    pub http_addr: String,
+    /// Kafka protocol listen address.
+    pub kafka_addr: String,
+    /// Log settings.
+    pub log: LogSection,
+    /// HTTP settings.
+    pub http: HttpSection,
+    /// Topic defaults.
+    pub topics: TopicsSection,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// "every-batch", "interval" or "os".
+    pub flush: String,
+    /// Interval for flush = "interval", ms.
+    pub flush_interval_ms: u64,
+    /// Retention check period, ms.
+    pub retention_check_interval_ms: u64,
+    /// Bytes between offset index entries.
+    pub index_interval_bytes: u32,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+    /// Longest long-poll, ms.
+    pub max_poll_ms: u64,
+}
+
+/// `[topics]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicsSection {
+    /// Partitions when none are given.
+    pub default_partitions: u32,
+    /// Topic config defaults by Kafka name.
+    pub defaults: BTreeMap<String, toml::Value>,
+}
+
+/// Validated runtime settings for `weir serve`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Broker settings.
+    pub broker: BrokerConfig,
+    /// HTTP listen address.
+    pub http_addr: SocketAddr,
+    /// Kafka listen address.
+    pub kafka_addr: SocketAddr,
+    /// Partitions when none are given.
+    pub default_partitions: u32,
+    /// Interval flush period, when the policy is "interval".
+    pub flush_interval: Option<Duration>,
+    /// Retention check period.
+    pub retention_check_interval: Duration,
+    /// Largest HTTP body.
+    pub max_body_bytes: usize,
+    /// Longest long-poll.
+    pub max_poll: Duration,
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn parse_table(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>()
+        .map_err(|source| ConfigError::Parse {
+            origin: origin.to_string(),
+            source,
+        })
+}
+
+impl ServerConfig {
+    /// The embedded defaults merged with an optional user file.
+    pub fn load(path: Option<&Path>) -> Result<ServerConfig, ConfigError> {
+        let mut table = parse_table(DEFAULT_CONFIG, "defaults")?;
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            merge(&mut table, parse_table(&text, &path.display().to_string())?);
+        }
+        let origin = path.map_or("defaults".to_string(), |p| p.display().to_string());
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|source| ConfigError::Parse { origin, source })
+    }
+
+    /// Validates everything and produces the runtime settings.
+    pub fn build(&self) -> Result<Settings, ConfigError> {
+        let addr = |what: &str, s: &str| -> Result<SocketAddr, ConfigError> {
+            s.parse()
+                .map_err(|e| ConfigError::Invalid(format!("{what} {s:?} is not host:port: {e}")))
+        };
+        let flush = match self.log.flush.as_str() {
+            "every-batch" => FlushPolicy::EveryBatch,
+            "interval" => FlushPolicy::Interval {
+                ms: self.log.flush_interval_ms,
+            },
+            "os" => FlushPolicy::Os,
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "log.flush = {other:?}; expected \"every-batch\", \"interval\" or \"os\""
+                )));
+            }
+        };
+        if self.log.flush_interval_ms == 0 || self.log.retention_check_interval_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "log.flush_interval_ms and log.retention_check_interval_ms must be > 0".into(),
+            ));
+        }
+        if self.topics.default_partitions == 0 {
+            return Err(ConfigError::Invalid(
+                "topics.default_partitions must be ≥ 1".into(),
+            ));
+        }
+        let overrides = self
+            .topics
+            .defaults
+            .iter()
+            .map(|(k, v)| {
+                let s = match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), s)
+            })
+            .collect();
+        let topic_defaults = TopicConfig::default()
+            .with_overrides(&overrides)
+            .map_err(|e| ConfigError::Invalid(format!("topics.defaults: {e}")))?;
+        Ok(Settings {
+            broker: BrokerConfig {
+                data_dir: self.data_dir.clone(),
+                flush,
+                index_interval_bytes: self.log.index_interval_bytes.max(1),
+                topic_defaults,
+            },
+            http_addr: addr("http_addr", &self.http_addr)?,
+            kafka_addr: addr("kafka_addr", &self.kafka_addr)?,
+            default_partitions: self.topics.default_partitions,
+            flush_interval: matches!(flush, FlushPolicy::Interval { .. })
+                .then(|| Duration::from_millis(self.log.flush_interval_ms)),
+            retention_check_interval: Duration::from_millis(self.log.retention_check_interval_ms),
+            max_body_bytes: self.http.max_body_bytes,
+            max_poll: Duration::from_millis(self.http.max_poll_ms),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_build() {
+        let s = ServerConfig::load(None).unwrap().build().unwrap();
+        assert_eq!(s.http_addr.port(), 9080);
+        assert_eq!(s.broker.flush, FlushPolicy::EveryBatch);
+        assert_eq!(s.broker.topic_defaults, TopicConfig::default());
+    }
+
+    #[test]
+    fn user_file_merges_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.toml");
+        std::fs::write(
+            &path,
+            "[log]\nflush = \"os\"\n[topics.defaults]\n\"retention.ms\" = 5\n",
+        )
+        .unwrap();
+        let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
+        assert_eq!(s.broker.flush, FlushPolicy::Os);
+        assert_eq!(s.broker.topic_defaults.retention_ms, 5);
+        assert_eq!(s.broker.topic_defaults.segment_bytes, 1 << 30);
+
+        std::fs::write(&path, "[log]\nflsh = \"os\"\n").unwrap();
+        let err = ServerConfig::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("flsh"), "{err}");
+        std::fs::write(&path, "[log]\nflush = \"sometimes\"\n").unwrap();
+        let err = ServerConfig::load(Some(&path))
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sometimes"), "{err}");
+    }
+}

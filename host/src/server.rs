@@ -1,1 +1,163 @@
-//! Server.
+//! `weir serve`: loads the config, opens the broker, serves HTTP, runs the
+//! background flusher and retention cleaner, and shuts down cleanly.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::broker::Broker;
+use crate::cli::ServeOptions;
+use crate::config::{ServerConfig, Settings};
+
+/// Loads the configuration with the command-line overrides applied.
+pub fn settings(opts: &ServeOptions) -> anyhow::Result<Settings> {
+    let mut config = ServerConfig::load(opts.config.as_deref())?;
+    if let Some(dir) = &opts.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(addr) = &opts.http_addr {
+        config.http_addr = addr.clone();
+    }
+    if let Some(addr) = &opts.kafka_addr {
+        config.kafka_addr = addr.clone();
+    }
+    Ok(config.build()?)
+}
+
+/// Runs a server until SIGTERM or Ctrl-C.
+pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    init_tracing();
+    let settings = settings(&opts)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("weir")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(settings, shutdown_signal()))
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Opens the broker, binds the listeners and serves until `shutdown` completes.
+/// Prints `weir: HTTP API on http://ADDR` on stdout once ready (tests read it
+/// to learn the port when started with port 0).
+pub async fn run(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let broker_config = settings.broker.clone();
+    let started = std::time::Instant::now();
+    let broker = tokio::task::spawn_blocking(move || Broker::open(broker_config))
+        .await?
+        .with_context(|| {
+            format!(
+                "opening data directory {}",
+                settings.broker.data_dir.display()
+            )
+        })?;
+    let broker = Arc::new(broker);
+    tracing::info!(
+        data_dir = %settings.broker.data_dir.display(),
+        topics = broker.topics().len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "recovered broker"
+    );
+    let listener = TcpListener::bind(settings.http_addr)
+        .await
+        .with_context(|| format!("binding the HTTP API to {}", settings.http_addr))?;
+    let http_addr: SocketAddr = listener.local_addr()?;
+    let app = api::router(
+        AppState {
+            broker: broker.clone(),
+            default_partitions: settings.default_partitions,
+            max_poll: settings.max_poll,
+        },
+        settings.max_body_bytes,
+    );
+    let background = spawn_background(&broker, &settings);
+    println!("weir: HTTP API on http://{http_addr}");
+    tracing::info!(%http_addr, "serving HTTP API");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("shutting down");
+    for task in background {
+        task.abort();
+    }
+    let b = broker.clone();
+    tokio::task::spawn_blocking(move || b.close())
+        .await?
+        .context("closing the broker")?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+fn spawn_background(broker: &Arc<Broker>, settings: &Settings) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let b = broker.clone();
+    let every = settings.retention_check_interval;
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let b = b.clone();
+            match tokio::task::spawn_blocking(move || b.apply_retention()).await {
+                Ok(n) if n > 0 => tracing::info!(segments = n, "retention deleted segments"),
+                Ok(_) => {}
+                Err(e) => tracing::error!("retention task failed: {e}"),
+            }
+        }
+    }));
+    if let Some(every) = settings.flush_interval {
+        let b = broker.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let b = b.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || b.flush_all()).await {
+                    tracing::error!("flush task failed: {e}");
+                }
+            }
+        }));
+    }
+    tasks
+}

@@ -1,1 +1,84 @@
-//! HTTP API.
+//! The JSON HTTP API under `/v1`, a face over the broker.
+//!
+//! - [`topics`]: create, list, describe, delete topics; add partitions.
+//! - [`records`]: produce and long-poll consume records as JSON.
+//! - [`groups`]: committed consumer-group offsets and lag.
+//! - [`error`]: the error shape and the one status mapping.
+
+pub mod error;
+pub mod groups;
+pub mod records;
+pub mod topics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde_json::json;
+
+use crate::broker::Broker;
+use error::ApiError;
+
+/// Shared state of every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The broker.
+    pub broker: Arc<Broker>,
+    /// Partitions of a topic created without a count.
+    pub default_partitions: u32,
+    /// Longest long-poll a consume may ask for.
+    pub max_poll: Duration,
+}
+
+/// The `/v1` router.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/topics", get(topics::list).post(topics::create))
+        .route(
+            "/v1/topics/{topic}",
+            get(topics::describe).delete(topics::delete),
+        )
+        .route(
+            "/v1/topics/{topic}/partitions",
+            post(topics::add_partitions),
+        )
+        .route("/v1/topics/{topic}/records", post(records::produce))
+        .route(
+            "/v1/topics/{topic}/partitions/{partition}/records",
+            get(records::consume),
+        )
+        .route("/v1/groups", get(groups::list))
+        .route("/v1/groups/{group}", get(groups::describe))
+        .route("/v1/groups/{group}/offsets", post(groups::commit))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this endpoint",
+    )
+}
+
+/// Runs blocking broker work (file I/O, fsync) off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await?
+}

@@ -1,4 +1,24 @@
-//! Topics, partitions and consumer groups on top of the log.
+//! Topics, partitions and consumer groups on top of the log. Knows nothing of
+//! HTTP, Kafka's wire protocol or Wasm.
 //!
+//! - [`broker`]: [`Broker`], the set of topics; produce, fetch, offsets.
+//! - [`topic`]: one topic's partitions and config.
+//! - [`topic_name`]: Kafka's topic name rules.
+//! - [`topic_config`]: Kafka-named per-topic configs and their defaults.
 //! - [`partitioner`]: Kafka's default partitioner (murmur2).
+//! - [`metadata`]: topics and committed offsets, durable in sled.
+//! - [`error`]: [`BrokerError`], the layer's one error type.
+#[allow(clippy::module_inception)]
+pub mod broker;
+pub mod error;
+pub mod metadata;
 pub mod partitioner;
+pub mod topic;
+pub mod topic_config;
+pub mod topic_name;
+
+pub use broker::{
+    Broker, BrokerConfig, GroupOffset, OffsetCommit, ProduceRecord, Produced, TopicInfo, now_ms,
+};
+pub use error::BrokerError;
+pub use topic::Topic;

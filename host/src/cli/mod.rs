@@ -1,1 +1,137 @@
-//! CLI.
+//! The `weir` command line. Apart from `serve`, every command talks to a running server only
+//! through its HTTP API, never through host internals.
+//!
+//! - [`client`]: the blocking HTTP client and the API's error shape.
+//! - [`serve`]: `weir serve`, starts a server ([`ServeOptions`]).
+//! - [`topic`]: `weir topic create|list|describe|delete|add-partitions`.
+//! - [`produce`]: `weir produce`, one record per input line.
+//! - [`consume`]: `weir consume`, prints records, optionally committing a group's offsets.
+//! - [`group`]: `weir group list|describe`.
+
+mod client;
+mod consume;
+mod group;
+mod produce;
+mod serve;
+mod topic;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use serve::ServeOptions;
+
+/// Command-line arguments shared by every command.
+#[derive(Debug, Parser)]
+#[command(
+    name = "weir",
+    version,
+    about = "weir: a Kafka-compatible broker with WebAssembly stream processing"
+)]
+struct Cli {
+    /// URL of the weir server's HTTP API (used by every command but serve).
+    #[arg(
+        long,
+        global = true,
+        display_order = 100,
+        env = "WEIR_URL",
+        default_value = "http://127.0.0.1:9080"
+    )]
+    url: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a weir server (HTTP API and Kafka listener).
+    Serve(ServeOptions),
+    /// Create, list, inspect and delete topics.
+    #[command(subcommand)]
+    Topic(topic::TopicCommand),
+    /// Produce records to a topic, one per input line (like `kcat -P`).
+    Produce(produce::ProduceArgs),
+    /// Print records from a topic (like `kcat -C`).
+    Consume(consume::ConsumeArgs),
+    /// List and inspect consumer groups.
+    #[command(subcommand)]
+    Group(group::GroupCommand),
+}
+
+/// Runs the `weir` binary: parses the arguments, runs the command and prints any error as
+/// `error: ...` on stderr. A closed stdout (e.g. `weir consume t | head`) is a success.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let client = || client::Client::new(&cli.url);
+    match cli.command {
+        Command::Serve(opts) => crate::server::serve(opts),
+        Command::Topic(cmd) => topic::run(&client()?, cmd),
+        Command::Produce(args) => produce::run(&client()?, args),
+        Command::Consume(args) => consume::run(&client()?, args),
+        Command::Group(cmd) => group::run(&client()?, cmd),
+    }
+}
+
+/// Whether the error comes from writing to a reader that went away, which is how `| head` ends.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<io::Error>())
+        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// Writes rows as left-aligned columns separated by two spaces, the header row first.
+fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> io::Result<()> {
+    // In chars, as `format!` pads.
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = io::stdout().lock();
+    let header = header.map(str::to_owned);
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        writeln!(out, "{line}")?;
+    }
+    out.flush()
+}
+
+/// Prints a JSON value, pretty, on stdout (the `--json` flags).
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    // Serialise first: serde_json hides the io::Error that marks a broken pipe.
+    let text = serde_json::to_string_pretty(value)?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Parses a `key=value` argument (topic configs, record headers).
+fn parse_key_value(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some(("", _)) => Err(format!("empty key in `{arg}`")),
+        Some((key, value)) => Ok((key.to_owned(), value.to_owned())),
+        None => Err(format!("expected key=value, got `{arg}`")),
+    }
+}

@@ -1,4 +1,21 @@
-//! The durable partition log.
+//! The durable partition log. Knows nothing of topics, HTTP, Kafka or Wasm.
 //!
 //! - [`batch`]: Kafka record batch v2 codec (the on-disk and on-wire format).
 //! - [`varint`]: zig-zag varints used inside records.
+//! - [`index`], [`time_index`]: sparse per-segment indexes.
+//! - [`segment`]: active and sealed segments, and the recovery scan.
+//! - [`partition`]: one partition's log (append, read, retention, recovery).
+//! - [`config`]: per-partition settings and the flush policy.
+//! - [`error`]: [`LogError`], the layer's one error type.
+pub mod batch;
+pub mod config;
+pub mod error;
+pub mod index;
+pub mod partition;
+pub mod segment;
+pub mod time_index;
+pub mod varint;
+
+pub use config::{FlushPolicy, LogConfig};
+pub use error::LogError;
+pub use partition::{AppendInfo, PartitionLog, PartitionStats, ReadResult};

@@ -1,0 +1,168 @@
+//! The HTTP error shape and the one place where errors become status codes.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::broker::BrokerError;
+use crate::log::LogError;
+use crate::log::batch::BatchError;
+
+/// An error answered as `{"error": {"code", "message"}}` with its status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    /// An error with an explicit status and code.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with code `invalid_request`.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    /// 500: a fault of ours.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, "{}", self.message);
+        }
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+fn log_status(err: &LogError) -> (StatusCode, &'static str) {
+    match err {
+        LogError::InvalidBatch(BatchError::UnsupportedCompression { .. }) => {
+            (StatusCode::NOT_IMPLEMENTED, "unsupported_compression")
+        }
+        LogError::InvalidBatch(_) => (StatusCode::BAD_REQUEST, "invalid_batch"),
+        LogError::BatchTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "message_too_large"),
+        LogError::OffsetOutOfRange { .. } => {
+            (StatusCode::RANGE_NOT_SATISFIABLE, "offset_out_of_range")
+        }
+        LogError::Deleted => (StatusCode::NOT_FOUND, "unknown_topic"),
+        LogError::Fenced { .. } => (StatusCode::SERVICE_UNAVAILABLE, "partition_fenced"),
+        LogError::Io { source, .. } if source.raw_os_error() == Some(28) => {
+            (StatusCode::INSUFFICIENT_STORAGE, "disk_full")
+        }
+        LogError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
+    }
+}
+
+impl From<BrokerError> for ApiError {
+    fn from(err: BrokerError) -> ApiError {
+        use BrokerError as E;
+        let (status, code) = match &err {
+            E::InvalidTopicName(_) | E::InternalTopic { .. } => {
+                (StatusCode::BAD_REQUEST, "invalid_topic_name")
+            }
+            E::InvalidConfig(_) => (StatusCode::BAD_REQUEST, "invalid_config"),
+            E::InvalidPartitionCount { .. } => (StatusCode::BAD_REQUEST, "invalid_partitions"),
+            E::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            E::TopicExists { .. } => (StatusCode::CONFLICT, "topic_exists"),
+            E::TopicCollides { .. } => (StatusCode::CONFLICT, "topic_collides"),
+            E::UnknownTopic { .. } => (StatusCode::NOT_FOUND, "unknown_topic"),
+            E::UnknownPartition { .. } => (StatusCode::NOT_FOUND, "unknown_partition"),
+            E::UnknownGroup { .. } => (StatusCode::NOT_FOUND, "unknown_group"),
+            E::Log { source, .. } => log_status(source),
+            E::Io { source, .. } if source.raw_os_error() == Some(28) => {
+                (StatusCode::INSUFFICIENT_STORAGE, "disk_full")
+            }
+            E::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
+            E::Store(_) | E::Corrupt { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "metadata_error")
+            }
+        };
+        ApiError::new(status, code, err.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(err: tokio::task::JoinError) -> ApiError {
+        ApiError::internal(format!("request worker failed: {err}"))
+    }
+}
+
+/// Turns an extractor rejection into our shape, keeping axum's status (400, 413, 415, 422).
+fn rejection(status: StatusCode, text: String) -> ApiError {
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "invalid_request",
+    };
+    // A body that parses as JSON but has the wrong shape is still the client's bad input.
+    let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
+    ApiError::new(status, code, text)
+}
+
+/// `axum::Json` whose rejections answer in our error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        axum::Json::<T>::from_request(req, state)
+            .await
+            .map(|axum::Json(v)| ApiJson(v))
+            .map_err(|r: JsonRejection| rejection(r.status(), r.body_text()))
+    }
+}
+
+/// `axum::extract::Query` whose rejections answer in our error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| ApiQuery(v))
+            .map_err(|r: QueryRejection| rejection(r.status(), r.body_text()))
+    }
+}
+
+/// `axum::extract::Path` whose rejections answer in our error shape.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| ApiPath(v))
+            .map_err(|r: PathRejection| rejection(StatusCode::BAD_REQUEST, r.body_text()))
+    }
+}

@@ -1,0 +1,83 @@
+//! `/v1/groups`: committed consumer-group offsets and lag.
+
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::{ApiError, ApiJson, ApiPath};
+use super::{AppState, blocking};
+use crate::broker::OffsetCommit;
+
+/// Body of `POST /v1/groups/{group}/offsets`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitBody {
+    offsets: Vec<CommitEntry>,
+}
+
+/// One partition's commit.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitEntry {
+    topic: String,
+    partition: i64,
+    offset: i64,
+    metadata: Option<String>,
+}
+
+/// `GET /v1/groups`.
+pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    let groups: Vec<Value> = state
+        .broker
+        .groups()?
+        .into_iter()
+        .map(|g| json!({ "group": g }))
+        .collect();
+    Ok(axum::Json(json!({ "groups": groups })))
+}
+
+/// `GET /v1/groups/{group}`: per partition the committed offset, high watermark and lag.
+pub async fn describe(
+    State(state): State<AppState>,
+    ApiPath(group): ApiPath<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let offsets: Vec<Value> = state
+        .broker
+        .group_offsets(&group)?
+        .iter()
+        .map(|o| {
+            json!({
+                "topic": o.topic,
+                "partition": o.partition,
+                "committed_offset": o.committed.offset,
+                "metadata": o.committed.metadata,
+                "high_watermark": o.high_watermark,
+                "lag": o.lag(),
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "group": group, "offsets": offsets })))
+}
+
+/// `POST /v1/groups/{group}/offsets`: commits atomically and durably.
+pub async fn commit(
+    State(state): State<AppState>,
+    ApiPath(group): ApiPath<String>,
+    ApiJson(body): ApiJson<CommitBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let commits: Vec<OffsetCommit> = body
+        .offsets
+        .into_iter()
+        .map(|e| OffsetCommit {
+            topic: e.topic,
+            partition: e.partition,
+            offset: e.offset,
+            metadata: e.metadata,
+        })
+        .collect();
+    let count = commits.len();
+    let broker = state.broker.clone();
+    let g = group.clone();
+    blocking(move || Ok(broker.commit_offsets(&g, commits)?)).await?;
+    Ok(axum::Json(json!({ "group": group, "committed": count })))
+}

@@ -1,0 +1,240 @@
+//! Producing and consuming records as JSON.
+//!
+//! Keys, values and header values are UTF-8 strings, or base64 with
+//! `"encoding": "base64"` (produce body) / `?encoding=base64` (consume).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::{AppState, blocking};
+use crate::broker::{BrokerError, ProduceRecord};
+use crate::log::batch::{self, BatchIter, Record, StoredRecord};
+
+/// How keys and values are written in JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// UTF-8 text.
+    #[default]
+    Utf8,
+    /// Standard base64 of the raw bytes.
+    Base64,
+}
+
+impl Encoding {
+    fn decode(self, what: &str, s: String) -> Result<Bytes, ApiError> {
+        match self {
+            Encoding::Utf8 => Ok(Bytes::from(s.into_bytes())),
+            Encoding::Base64 => B64
+                .decode(s.as_bytes())
+                .map(Bytes::from)
+                .map_err(|e| ApiError::bad_request(format!("{what} is not valid base64: {e}"))),
+        }
+    }
+
+    fn encode(self, what: &str, offset: i64, b: &[u8]) -> Result<Value, ApiError> {
+        match self {
+            Encoding::Base64 => Ok(json!(B64.encode(b))),
+            Encoding::Utf8 => std::str::from_utf8(b).map(|s| json!(s)).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "the {what} of the record at offset {offset} is not valid UTF-8; ask with encoding=base64"
+                ))
+            }),
+        }
+    }
+}
+
+/// Body of `POST /v1/topics/{topic}/records`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProduceBody {
+    #[serde(default)]
+    encoding: Encoding,
+    records: Vec<ProduceEntry>,
+}
+
+/// One record to produce. A missing or null value is a tombstone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProduceEntry {
+    key: Option<String>,
+    value: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, Option<String>>,
+    partition: Option<i64>,
+    timestamp: Option<i64>,
+}
+
+/// `POST /v1/topics/{topic}/records` → `{"offsets": [{"partition", "offset"}]}`.
+pub async fn produce(
+    State(state): State<AppState>,
+    ApiPath(topic): ApiPath<String>,
+    ApiJson(body): ApiJson<ProduceBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let enc = body.encoding;
+    let mut records = Vec::with_capacity(body.records.len());
+    for (i, entry) in body.records.into_iter().enumerate() {
+        if let Some(ts) = entry.timestamp
+            && ts < 0
+        {
+            return Err(ApiError::bad_request(format!(
+                "records[{i}].timestamp {ts} is negative"
+            )));
+        }
+        let key = entry
+            .key
+            .map(|k| enc.decode(&format!("records[{i}].key"), k))
+            .transpose()?;
+        let value = entry
+            .value
+            .map(|v| enc.decode(&format!("records[{i}].value"), v))
+            .transpose()?;
+        let headers = entry
+            .headers
+            .into_iter()
+            .map(|(k, v)| {
+                let v = v
+                    .map(|v| enc.decode(&format!("records[{i}].headers.{k}"), v))
+                    .transpose()?;
+                Ok((k, v))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        records.push(ProduceRecord {
+            partition: entry.partition,
+            record: Record {
+                key,
+                value,
+                headers,
+                timestamp: entry.timestamp.unwrap_or(-1),
+            },
+        });
+    }
+    let broker = state.broker.clone();
+    let produced = blocking(move || Ok(broker.produce(&topic, records)?)).await?;
+    let offsets: Vec<Value> = produced
+        .iter()
+        .map(|p| json!({"partition": p.partition, "offset": p.offset}))
+        .collect();
+    Ok(axum::Json(json!({ "offsets": offsets })))
+}
+
+/// Query of `GET .../records`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumeQuery {
+    /// First offset wanted; defaults to the log start.
+    offset: Option<i64>,
+    /// Most records returned (default 100, at most 10 000).
+    max: Option<usize>,
+    /// Long-poll up to this long when nothing is there yet.
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    encoding: Encoding,
+}
+
+const MAX_RECORDS: usize = 10_000;
+const READ_BYTES: usize = 1 << 20;
+
+/// `GET /v1/topics/{topic}/partitions/{p}/records?offset=O&max=N&timeout_ms=T`.
+pub async fn consume(
+    State(state): State<AppState>,
+    ApiPath((topic, partition)): ApiPath<(String, i64)>,
+    ApiQuery(q): ApiQuery<ConsumeQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let max = q.max.unwrap_or(100);
+    if max == 0 || max > MAX_RECORDS {
+        return Err(ApiError::bad_request(format!(
+            "max must be between 1 and {MAX_RECORDS}"
+        )));
+    }
+    let log = state.broker.topic(&topic)?.partition(partition)?;
+    let mut offset = match q.offset {
+        Some(o) => o,
+        None => log.stats().log_start_offset,
+    };
+    let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(0)).min(state.max_poll);
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Subscribe before reading so an append between the read and the wait is not missed.
+    let mut changes = log.subscribe();
+    let (records, high_watermark) = loop {
+        changes.borrow_and_update();
+        let broker = state.broker.clone();
+        let t = topic.clone();
+        let read = blocking(move || Ok(broker.fetch(&t, partition, offset, READ_BYTES)?)).await?;
+        let mut out = Vec::new();
+        let mut next = offset;
+        for item in BatchIter::new(&read.bytes) {
+            let (header, bytes) =
+                item.map_err(|e| ApiError::internal(format!("stored batch unreadable: {e}")))?;
+            let decoded = batch::decode_records(bytes).map_err(|e| {
+                ApiError::from(BrokerError::Log {
+                    topic: topic.clone(),
+                    partition: partition as u32,
+                    source: e.into(),
+                })
+            })?;
+            out.extend(decoded.into_iter().filter(|r| r.offset >= offset));
+            next = next.max(header.next_offset());
+            if out.len() >= max {
+                break;
+            }
+        }
+        out.truncate(max);
+        if !out.is_empty() || tokio::time::Instant::now() >= deadline {
+            break (out, read.high_watermark);
+        }
+        if next > offset {
+            // Only control records or nothing visible in what was read: move on.
+            offset = next;
+            continue;
+        }
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => continue,
+            Ok(Err(_)) => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_topic",
+                    "the topic was deleted",
+                ));
+            }
+            Err(_) => break (out, log.high_watermark()),
+        }
+    };
+    let next_offset = records.last().map_or(offset, |r| r.offset + 1);
+    let records = records
+        .iter()
+        .map(|r| record_json(r, q.encoding))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(axum::Json(json!({
+        "records": records,
+        "next_offset": next_offset,
+        "high_watermark": high_watermark,
+    })))
+}
+
+fn record_json(r: &StoredRecord, enc: Encoding) -> Result<Value, ApiError> {
+    let bytes = |what: &str, b: &Option<Bytes>| -> Result<Value, ApiError> {
+        b.as_ref()
+            .map_or(Ok(Value::Null), |b| enc.encode(what, r.offset, b))
+    };
+    let mut headers = serde_json::Map::new();
+    for (k, v) in &r.headers {
+        headers.insert(k.clone(), bytes("header value", v)?);
+    }
+    Ok(json!({
+        "offset": r.offset,
+        "timestamp": r.timestamp,
+        "key": bytes("key", &r.key)?,
+        "value": bytes("value", &r.value)?,
+        "headers": headers,
+    }))
+}

@@ -1,0 +1,136 @@
+//! `/v1/topics`: create, list, describe, delete, add partitions.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::{ApiError, ApiJson, ApiPath};
+use super::{AppState, blocking};
+use crate::broker::TopicInfo;
+
+/// Body of `POST /v1/topics`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTopic {
+    name: String,
+    partitions: Option<u32>,
+    #[serde(default)]
+    config: BTreeMap<String, Value>,
+}
+
+/// Body of `POST /v1/topics/{topic}/partitions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddPartitions {
+    /// The new total partition count (Kafka's CreatePartitions semantics).
+    count: u32,
+}
+
+/// The JSON of a described topic. Numeric config values are JSON numbers.
+pub fn topic_json(info: &TopicInfo) -> Value {
+    let config: serde_json::Map<String, Value> = info
+        .config
+        .iter()
+        .map(|(k, v)| {
+            let value = v.parse::<i64>().map_or_else(|_| json!(v), |n| json!(n));
+            (k.to_string(), value)
+        })
+        .collect();
+    json!({
+        "name": info.name,
+        "partitions": info.partitions.iter().map(|(p, s)| json!({
+            "partition": p,
+            "log_start_offset": s.log_start_offset,
+            "high_watermark": s.high_watermark,
+            "log_end_offset": s.log_end_offset,
+            "size_bytes": s.size_bytes,
+            "segments": s.segments,
+        })).collect::<Vec<_>>(),
+        "config": config,
+        "overrides": info.overrides,
+    })
+}
+
+fn config_strings(config: BTreeMap<String, Value>) -> Result<BTreeMap<String, String>, ApiError> {
+    config
+        .into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "config {k:?} must be a string or a number, not {other}"
+                    )));
+                }
+            };
+            Ok((k, s))
+        })
+        .collect()
+}
+
+/// `POST /v1/topics` → 201 with the described topic.
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateTopic>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let config = config_strings(body.config)?;
+    let partitions = body.partitions.unwrap_or(state.default_partitions);
+    let broker = state.broker.clone();
+    let info = blocking(move || {
+        broker.create_topic(&body.name, partitions, config)?;
+        Ok(broker.describe_topic(&body.name)?)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(topic_json(&info))))
+}
+
+/// `GET /v1/topics`.
+pub async fn list(State(state): State<AppState>) -> axum::Json<Value> {
+    let topics: Vec<Value> = state
+        .broker
+        .topics()
+        .iter()
+        .map(|t| json!({"name": t.name(), "partitions": t.partition_count()}))
+        .collect();
+    axum::Json(json!({ "topics": topics }))
+}
+
+/// `GET /v1/topics/{topic}`.
+pub async fn describe(
+    State(state): State<AppState>,
+    ApiPath(topic): ApiPath<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let info = state.broker.describe_topic(&topic)?;
+    Ok(axum::Json(topic_json(&info)))
+}
+
+/// `DELETE /v1/topics/{topic}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiPath(topic): ApiPath<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let broker = state.broker.clone();
+    let name = topic.clone();
+    blocking(move || Ok(broker.delete_topic(&name)?)).await?;
+    Ok(axum::Json(json!({ "deleted": topic })))
+}
+
+/// `POST /v1/topics/{topic}/partitions` with `{"count": N}`, the new total.
+pub async fn add_partitions(
+    State(state): State<AppState>,
+    ApiPath(topic): ApiPath<String>,
+    ApiJson(body): ApiJson<AddPartitions>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let broker = state.broker.clone();
+    let info = blocking(move || {
+        broker.add_partitions(&topic, body.count)?;
+        Ok(broker.describe_topic(&topic)?)
+    })
+    .await?;
+    Ok(axum::Json(topic_json(&info)))
+}

@@ -1,0 +1,549 @@
+//! The broker: the set of topics, produce and fetch, and committed offsets.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+
+use crate::log::batch::{self, Record};
+use crate::log::{FlushPolicy, PartitionLog, PartitionStats, ReadResult};
+
+use super::error::BrokerError;
+use super::metadata::{CommittedOffset, MetaStore, TopicRecord};
+use super::partitioner::{KeylessSpreader, partition_for_key};
+use super::topic::Topic;
+use super::topic_config::TopicConfig;
+use super::topic_name;
+
+/// Most partitions one topic may have.
+pub const MAX_PARTITIONS: u32 = 10_000;
+
+/// The broker's runtime settings (built from the server config).
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Root of all broker data.
+    pub data_dir: PathBuf,
+    /// fsync policy for every partition.
+    pub flush: FlushPolicy,
+    /// Bytes between sparse index entries.
+    pub index_interval_bytes: u32,
+    /// Config of a topic that sets nothing itself.
+    pub topic_defaults: TopicConfig,
+}
+
+/// A record to produce, with an optional explicit partition.
+#[derive(Debug, Clone, Default)]
+pub struct ProduceRecord {
+    /// Target partition; `None` lets the partitioner choose.
+    pub partition: Option<i64>,
+    /// The record. A negative timestamp means "now".
+    pub record: Record,
+}
+
+/// Where a produced record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Produced {
+    /// Partition it went to.
+    pub partition: u32,
+    /// Its offset there.
+    pub offset: i64,
+}
+
+/// A topic's description.
+#[derive(Debug, Clone)]
+pub struct TopicInfo {
+    /// Topic name.
+    pub name: String,
+    /// Per partition: its number and stats.
+    pub partitions: Vec<(u32, PartitionStats)>,
+    /// Effective config by Kafka name.
+    pub config: BTreeMap<&'static str, String>,
+    /// Entries set explicitly.
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// One committed offset of a group, with the partition's lag.
+#[derive(Debug, Clone)]
+pub struct GroupOffset {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: u32,
+    /// The committed offset and its metadata.
+    pub committed: CommittedOffset,
+    /// The partition's high watermark, if the partition still exists.
+    pub high_watermark: Option<i64>,
+}
+
+impl GroupOffset {
+    /// high watermark − committed offset, never negative.
+    pub fn lag(&self) -> Option<i64> {
+        self.high_watermark
+            .map(|hw| (hw - self.committed.offset).max(0))
+    }
+}
+
+/// An offset commit request for one partition.
+#[derive(Debug, Clone)]
+pub struct OffsetCommit {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i64,
+    /// The next offset to read.
+    pub offset: i64,
+    /// Optional client metadata.
+    pub metadata: Option<String>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The broker.
+#[derive(Debug)]
+pub struct Broker {
+    config: BrokerConfig,
+    meta: MetaStore,
+    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    spreader: KeylessSpreader,
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BrokerError {
+    let path = path.to_path_buf();
+    move |source| BrokerError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+impl Broker {
+    /// Opens the broker's data directory, recovering every partition.
+    pub fn open(config: BrokerConfig) -> Result<Broker, BrokerError> {
+        let log_dir = config.data_dir.join("log");
+        let trash = config.data_dir.join("trash");
+        for dir in [&config.data_dir, &log_dir] {
+            std::fs::create_dir_all(dir).map_err(io_err("creating", dir))?;
+        }
+        // Finish deletions a crash interrupted.
+        if trash.exists() {
+            std::fs::remove_dir_all(&trash).map_err(io_err("removing", &trash))?;
+        }
+        let meta = MetaStore::open(&config.data_dir.join("meta"))?;
+        let broker = Broker {
+            meta,
+            topics: RwLock::new(BTreeMap::new()),
+            spreader: KeylessSpreader::new(),
+            config,
+        };
+        let records = broker.meta.topics()?;
+        let mut topics = BTreeMap::new();
+        for rec in records {
+            let config = broker.config.topic_defaults.with_overrides(&rec.config)?;
+            let partitions = (0..rec.partitions)
+                .map(|p| broker.open_partition(&rec.name, p, &config))
+                .collect::<Result<Vec<_>, _>>()?;
+            topics.insert(
+                rec.name.clone(),
+                Arc::new(Topic::new(
+                    rec.name,
+                    rec.created_ms,
+                    rec.config,
+                    config,
+                    partitions,
+                )),
+            );
+        }
+        // Directories of topics the metadata does not know were left by a crash
+        // between creating the directories and recording the topic: remove them.
+        for entry in std::fs::read_dir(&log_dir).map_err(io_err("listing", &log_dir))? {
+            let entry = entry.map_err(io_err("listing", &log_dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !topics.contains_key(&name) {
+                tracing::warn!(dir = %entry.path().display(), "removing directory of unknown topic");
+                std::fs::remove_dir_all(entry.path()).map_err(io_err("removing", &entry.path()))?;
+            }
+        }
+        *broker.topics.write() = topics;
+        Ok(broker)
+    }
+
+    fn partition_dir(&self, topic: &str, partition: u32) -> PathBuf {
+        self.config
+            .data_dir
+            .join("log")
+            .join(topic)
+            .join(partition.to_string())
+    }
+
+    fn open_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+        config: &TopicConfig,
+    ) -> Result<Arc<PartitionLog>, BrokerError> {
+        let log_config = config.log_config(self.config.flush, self.config.index_interval_bytes);
+        PartitionLog::open(&self.partition_dir(topic, partition), log_config)
+            .map(Arc::new)
+            .map_err(BrokerError::log(topic, partition))
+    }
+
+    /// Creates a topic with `partitions` partitions and the given config overrides.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        overrides: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, BrokerError> {
+        topic_name::validate(name)?;
+        if topic_name::is_internal(name) {
+            return Err(BrokerError::InternalTopic {
+                name: name.to_string(),
+            });
+        }
+        check_partition_count(partitions)?;
+        let config = self.config.topic_defaults.with_overrides(&overrides)?;
+        let mut topics = self.topics.write();
+        if topics.contains_key(name) {
+            return Err(BrokerError::TopicExists {
+                name: name.to_string(),
+            });
+        }
+        let key = topic_name::collision_key(name);
+        if let Some(existing) = topics.keys().find(|t| topic_name::collision_key(t) == key) {
+            return Err(BrokerError::TopicCollides {
+                name: name.to_string(),
+                existing: existing.clone(),
+            });
+        }
+        let logs = (0..partitions)
+            .map(|p| self.open_partition(name, p, &config))
+            .collect::<Result<Vec<_>, _>>()?;
+        let created_ms = now_ms();
+        self.meta.put_topic(&TopicRecord {
+            name: name.to_string(),
+            partitions,
+            config: overrides.clone(),
+            created_ms,
+        })?;
+        let topic = Arc::new(Topic::new(
+            name.to_string(),
+            created_ms,
+            overrides,
+            config,
+            logs,
+        ));
+        topics.insert(name.to_string(), topic.clone());
+        tracing::info!(topic = name, partitions, "created topic");
+        Ok(topic)
+    }
+
+    /// Deletes a topic, its data and its committed offsets.
+    pub fn delete_topic(&self, name: &str) -> Result<(), BrokerError> {
+        let topic = {
+            let mut topics = self.topics.write();
+            let topic = topics
+                .get(name)
+                .cloned()
+                .ok_or_else(|| BrokerError::UnknownTopic {
+                    name: name.to_string(),
+                })?;
+            self.meta.delete_topic(name)?;
+            topics.remove(name);
+            topic
+        };
+        for p in topic.partitions() {
+            p.mark_deleted();
+        }
+        // Move the directory aside first: the name is free at once, and a crash
+        // half way through the removal leaves only trash, cleared at start-up.
+        let dir = self.config.data_dir.join("log").join(name);
+        let trash = self.config.data_dir.join("trash");
+        std::fs::create_dir_all(&trash).map_err(io_err("creating", &trash))?;
+        let aside = trash.join(format!("{name}-{}", now_ms()));
+        std::fs::rename(&dir, &aside).map_err(io_err("moving aside", &dir))?;
+        std::fs::remove_dir_all(&aside).map_err(io_err("removing", &aside))?;
+        tracing::info!(topic = name, "deleted topic");
+        Ok(())
+    }
+
+    /// Raises a topic's partition count to `count` (partitions are never removed).
+    pub fn add_partitions(&self, name: &str, count: u32) -> Result<Arc<Topic>, BrokerError> {
+        let topics = self.topics.write();
+        let topic = topics
+            .get(name)
+            .cloned()
+            .ok_or_else(|| BrokerError::UnknownTopic {
+                name: name.to_string(),
+            })?;
+        let current = topic.partition_count();
+        if count <= current {
+            return Err(BrokerError::InvalidPartitionCount {
+                reason: format!(
+                    "topic {name:?} has {current} partitions; the new count must be larger (partitions are never removed)"
+                ),
+            });
+        }
+        check_partition_count(count)?;
+        let config = topic.config();
+        let logs = (current..count)
+            .map(|p| self.open_partition(name, p, &config))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.meta.put_topic(&TopicRecord {
+            name: name.to_string(),
+            partitions: count,
+            config: topic.overrides(),
+            created_ms: topic.created_ms(),
+        })?;
+        topic.extend_partitions(logs);
+        Ok(topic)
+    }
+
+    /// A topic by name.
+    pub fn topic(&self, name: &str) -> Result<Arc<Topic>, BrokerError> {
+        self.topics
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| BrokerError::UnknownTopic {
+                name: name.to_string(),
+            })
+    }
+
+    /// All topics, sorted by name.
+    pub fn topics(&self) -> Vec<Arc<Topic>> {
+        self.topics.read().values().cloned().collect()
+    }
+
+    /// A topic's partitions, stats and config.
+    pub fn describe_topic(&self, name: &str) -> Result<TopicInfo, BrokerError> {
+        let topic = self.topic(name)?;
+        Ok(TopicInfo {
+            name: topic.name().to_string(),
+            partitions: topic
+                .partitions()
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i as u32, p.stats()))
+                .collect(),
+            config: topic.config().entries(),
+            overrides: topic.overrides(),
+        })
+    }
+
+    /// Produces records: keyed ones go where Kafka's default partitioner puts
+    /// them, keyless ones of one call stick to one partition (round-robin across
+    /// calls). One batch is appended per partition. Returns positions in input order.
+    pub fn produce(
+        &self,
+        topic: &str,
+        records: Vec<ProduceRecord>,
+    ) -> Result<Vec<Produced>, BrokerError> {
+        if records.is_empty() {
+            return Err(BrokerError::InvalidRequest("no records to produce".into()));
+        }
+        let topic = self.topic(topic)?;
+        let count = topic.partition_count();
+        let now = now_ms();
+        let mut sticky = None;
+        let mut by_partition: BTreeMap<u32, Vec<(usize, Record)>> = BTreeMap::new();
+        for (
+            i,
+            ProduceRecord {
+                partition,
+                mut record,
+            },
+        ) in records.into_iter().enumerate()
+        {
+            let p = match (partition, &record.key) {
+                (Some(p), _) => {
+                    if p < 0 || p >= i64::from(count) {
+                        return Err(BrokerError::UnknownPartition {
+                            topic: topic.name().to_string(),
+                            partition: p,
+                            count,
+                        });
+                    }
+                    p as u32
+                }
+                (None, Some(key)) => partition_for_key(key, count),
+                (None, None) => *sticky.get_or_insert_with(|| self.spreader.next(count)),
+            };
+            if record.timestamp < 0 {
+                record.timestamp = now;
+            }
+            by_partition.entry(p).or_default().push((i, record));
+        }
+        let total = by_partition.values().map(Vec::len).sum();
+        let mut out = vec![
+            Produced {
+                partition: 0,
+                offset: -1
+            };
+            total
+        ];
+        for (p, items) in by_partition {
+            let recs: Vec<Record> = items.iter().map(|(_, r)| r.clone()).collect();
+            let bytes = batch::encode_batch(&recs, 0).map_err(|e| BrokerError::Log {
+                topic: topic.name().to_string(),
+                partition: p,
+                source: e.into(),
+            })?;
+            let info = self.append_batch(&topic, p, bytes)?;
+            for (n, (i, _)) in items.iter().enumerate() {
+                out[*i] = Produced {
+                    partition: p,
+                    offset: info.base_offset + n as i64,
+                };
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends one producer-built record batch to a partition as it is.
+    pub fn append_batch(
+        &self,
+        topic: &Topic,
+        partition: u32,
+        bytes: Vec<u8>,
+    ) -> Result<crate::log::AppendInfo, BrokerError> {
+        topic
+            .partition(i64::from(partition))?
+            .append(bytes, now_ms())
+            .map_err(BrokerError::log(topic.name(), partition))
+    }
+
+    /// Reads whole batches from a partition starting at `offset`.
+    pub fn fetch(
+        &self,
+        topic: &str,
+        partition: i64,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<ReadResult, BrokerError> {
+        let log = self.topic(topic)?.partition(partition)?;
+        log.read(offset, max_bytes)
+            .map_err(BrokerError::log(topic, partition as u32))
+    }
+
+    /// Commits offsets for a group. Every partition must exist.
+    pub fn commit_offsets(
+        &self,
+        group: &str,
+        commits: Vec<OffsetCommit>,
+    ) -> Result<(), BrokerError> {
+        if group.is_empty() {
+            return Err(BrokerError::InvalidRequest("group id is empty".into()));
+        }
+        if commits.is_empty() {
+            return Err(BrokerError::InvalidRequest("no offsets to commit".into()));
+        }
+        let now = now_ms();
+        let mut rows = Vec::with_capacity(commits.len());
+        for c in commits {
+            self.topic(&c.topic)?.partition(c.partition)?;
+            if c.offset < 0 {
+                return Err(BrokerError::InvalidRequest(format!(
+                    "offset {} for {}-{} is negative",
+                    c.offset, c.topic, c.partition
+                )));
+            }
+            rows.push((
+                c.topic,
+                c.partition as u32,
+                CommittedOffset {
+                    offset: c.offset,
+                    metadata: c.metadata,
+                    commit_ms: now,
+                },
+            ));
+        }
+        self.meta.commit(group, &rows)
+    }
+
+    /// A group's committed offsets with lag; `UnknownGroup` if it never committed.
+    pub fn group_offsets(&self, group: &str) -> Result<Vec<GroupOffset>, BrokerError> {
+        let rows = self.meta.group_offsets(group)?;
+        if rows.is_empty() {
+            return Err(BrokerError::UnknownGroup {
+                group: group.to_string(),
+            });
+        }
+        Ok(rows
+            .into_iter()
+            .map(|(topic, partition, committed)| {
+                let high_watermark = self
+                    .topic(&topic)
+                    .and_then(|t| t.partition(i64::from(partition)))
+                    .ok()
+                    .map(|p| p.high_watermark());
+                GroupOffset {
+                    topic,
+                    partition,
+                    committed,
+                    high_watermark,
+                }
+            })
+            .collect())
+    }
+
+    /// Every group with committed offsets.
+    pub fn groups(&self) -> Result<Vec<String>, BrokerError> {
+        self.meta.groups()
+    }
+
+    /// Applies retention to every partition; failures are logged, not fatal.
+    pub fn apply_retention(&self) -> usize {
+        let now = now_ms();
+        let mut removed = 0;
+        for topic in self.topics() {
+            for (p, log) in topic.partitions().iter().enumerate() {
+                match log.apply_retention(now) {
+                    Ok(n) => removed += n,
+                    Err(e) => {
+                        tracing::error!(topic = topic.name(), partition = p, "retention: {e}")
+                    }
+                }
+            }
+        }
+        removed
+    }
+
+    /// fsyncs every partition (the interval flush policy's tick).
+    pub fn flush_all(&self) {
+        for topic in self.topics() {
+            for (p, log) in topic.partitions().iter().enumerate() {
+                if let Err(e) = log.flush() {
+                    tracing::error!(topic = topic.name(), partition = p, "flush: {e}");
+                }
+            }
+        }
+    }
+
+    /// Clean shutdown: fsync all data, record recovery points, flush metadata.
+    pub fn close(&self) -> Result<(), BrokerError> {
+        for topic in self.topics() {
+            for (p, log) in topic.partitions().iter().enumerate() {
+                log.close()
+                    .map_err(BrokerError::log(topic.name(), p as u32))?;
+            }
+        }
+        self.meta.flush()
+    }
+}
+
+fn check_partition_count(count: u32) -> Result<(), BrokerError> {
+    if count == 0 || count > MAX_PARTITIONS {
+        return Err(BrokerError::InvalidPartitionCount {
+            reason: format!("{count} is not between 1 and {MAX_PARTITIONS}"),
+        });
+    }
+    Ok(())
+}

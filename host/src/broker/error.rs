@@ -1,0 +1,80 @@
+//! The one error type of the broker layer.
+
+use crate::log::LogError;
+
+use super::topic_config::ConfigError;
+use super::topic_name::TopicNameError;
+
+/// Everything the broker refuses or fails at.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The topic name breaks one of Kafka's rules.
+    #[error("invalid topic name: {0}")]
+    InvalidTopicName(#[from] TopicNameError),
+    /// Names starting with `__` are reserved for the broker.
+    #[error("topic name {name:?} starts with \"__\", which is reserved for internal topics")]
+    InternalTopic { name: String },
+    /// A topic config entry is unknown or invalid.
+    #[error(transparent)]
+    InvalidConfig(#[from] ConfigError),
+    /// A topic of that name exists.
+    #[error("topic {name:?} already exists")]
+    TopicExists { name: String },
+    /// Another topic's name differs only by `.` versus `_`.
+    #[error(
+        "topic {name:?} collides with existing topic {existing:?} (Kafka treats '.' and '_' as equal)"
+    )]
+    TopicCollides { name: String, existing: String },
+    /// No such topic.
+    #[error("unknown topic {name:?}")]
+    UnknownTopic { name: String },
+    /// The topic has fewer partitions.
+    #[error("topic {topic:?} has no partition {partition} (it has {count})")]
+    UnknownPartition {
+        topic: String,
+        partition: i64,
+        count: u32,
+    },
+    /// No offsets were ever committed for the group.
+    #[error("unknown consumer group {group:?}")]
+    UnknownGroup { group: String },
+    /// A partition count that is zero, too large, or not an increase.
+    #[error("invalid partition count: {reason}")]
+    InvalidPartitionCount { reason: String },
+    /// Some other part of a request makes no sense.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The partition log failed or refused.
+    #[error("{topic}-{partition}: {source}")]
+    Log {
+        topic: String,
+        partition: u32,
+        #[source]
+        source: LogError,
+    },
+    /// A topic's directory could not be created or removed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The sled metadata store failed.
+    #[error("metadata store: {0}")]
+    Store(#[from] sled::Error),
+    /// A stored metadata value does not decode (corruption or a newer weir).
+    #[error("metadata store holds an unreadable value for {what}: {reason}")]
+    Corrupt { what: String, reason: String },
+}
+
+impl BrokerError {
+    /// Wraps a log error with the partition it happened on.
+    pub fn log(topic: &str, partition: u32) -> impl FnOnce(LogError) -> BrokerError + '_ {
+        move |source| BrokerError::Log {
+            topic: topic.to_string(),
+            partition,
+            source,
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Per-topic configuration with Kafka's names, defaults and validation.
+
+use std::collections::BTreeMap;
+
+use crate::log::batch::TimestampType;
+use crate::log::{FlushPolicy, LogConfig};
+
+/// Why a topic config entry is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Not one of the configs weir knows.
+    #[error("unknown topic config {key:?}; known: {known}")]
+    Unknown { key: String, known: String },
+    /// The value does not parse or is out of range.
+    #[error("invalid value {value:?} for topic config {key}: {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: String,
+    },
+}
+
+/// `cleanup.policy`. Only `delete` is implemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleanupPolicy {
+    /// Delete old segments by time and size.
+    Delete,
+}
+
+/// A topic's effective configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicConfig {
+    /// `retention.ms` (-1: forever).
+    pub retention_ms: i64,
+    /// `retention.bytes` (-1: no limit), per partition as in Kafka.
+    pub retention_bytes: i64,
+    /// `segment.bytes`.
+    pub segment_bytes: i64,
+    /// `segment.ms`.
+    pub segment_ms: i64,
+    /// `cleanup.policy`.
+    pub cleanup_policy: CleanupPolicy,
+    /// `message.timestamp.type`.
+    pub timestamp_type: TimestampType,
+    /// `max.message.bytes`.
+    pub max_message_bytes: i64,
+}
+
+/// The config names weir understands, in Kafka's spelling.
+pub const KNOWN_KEYS: [&str; 7] = [
+    "cleanup.policy",
+    "max.message.bytes",
+    "message.timestamp.type",
+    "retention.bytes",
+    "retention.ms",
+    "segment.bytes",
+    "segment.ms",
+];
+
+impl Default for TopicConfig {
+    /// Kafka's defaults.
+    fn default() -> Self {
+        TopicConfig {
+            retention_ms: 604_800_000,
+            retention_bytes: -1,
+            segment_bytes: 1_073_741_824,
+            segment_ms: 604_800_000,
+            cleanup_policy: CleanupPolicy::Delete,
+            timestamp_type: TimestampType::CreateTime,
+            max_message_bytes: 1_048_588,
+        }
+    }
+}
+
+fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_long(key: &str, value: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
+    let n: i64 = value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(key, value, "not a whole number"))?;
+    if n < min || n > max {
+        return Err(invalid(
+            key,
+            value,
+            format!("must be between {min} and {max}"),
+        ));
+    }
+    Ok(n)
+}
+
+impl TopicConfig {
+    /// Applies `overrides` (Kafka config names → values) on top of `self`.
+    pub fn with_overrides(
+        &self,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<TopicConfig, ConfigError> {
+        let mut config = self.clone();
+        for (key, value) in overrides {
+            config.set(key, value)?;
+        }
+        Ok(config)
+    }
+
+    /// Sets one entry by its Kafka name.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        match key {
+            "retention.ms" => self.retention_ms = parse_long(key, value, -1, i64::MAX)?,
+            "retention.bytes" => self.retention_bytes = parse_long(key, value, -1, i64::MAX)?,
+            "segment.bytes" => {
+                self.segment_bytes = parse_long(key, value, 14, i64::from(i32::MAX))?
+            }
+            "segment.ms" => self.segment_ms = parse_long(key, value, 1, i64::MAX)?,
+            "max.message.bytes" => {
+                self.max_message_bytes = parse_long(key, value, 0, i64::from(i32::MAX))?
+            }
+            "cleanup.policy" => match value.trim() {
+                "delete" => self.cleanup_policy = CleanupPolicy::Delete,
+                "compact" | "compact,delete" | "delete,compact" => {
+                    return Err(invalid(
+                        key,
+                        value,
+                        "log compaction is not supported yet; use \"delete\"",
+                    ));
+                }
+                _ => return Err(invalid(key, value, "must be \"delete\"")),
+            },
+            "message.timestamp.type" => match value.trim() {
+                "CreateTime" => self.timestamp_type = TimestampType::CreateTime,
+                "LogAppendTime" => self.timestamp_type = TimestampType::LogAppendTime,
+                _ => {
+                    return Err(invalid(
+                        key,
+                        value,
+                        "must be \"CreateTime\" or \"LogAppendTime\"",
+                    ));
+                }
+            },
+            _ => {
+                return Err(ConfigError::Unknown {
+                    key: key.to_string(),
+                    known: KNOWN_KEYS.join(", "),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every entry by its Kafka name, values as Kafka prints them.
+    pub fn entries(&self) -> BTreeMap<&'static str, String> {
+        BTreeMap::from([
+            ("cleanup.policy", "delete".to_string()),
+            ("max.message.bytes", self.max_message_bytes.to_string()),
+            (
+                "message.timestamp.type",
+                match self.timestamp_type {
+                    TimestampType::CreateTime => "CreateTime",
+                    TimestampType::LogAppendTime => "LogAppendTime",
+                }
+                .to_string(),
+            ),
+            ("retention.bytes", self.retention_bytes.to_string()),
+            ("retention.ms", self.retention_ms.to_string()),
+            ("segment.bytes", self.segment_bytes.to_string()),
+            ("segment.ms", self.segment_ms.to_string()),
+        ])
+    }
+
+    /// The log layer's settings for a partition of this topic.
+    pub fn log_config(&self, flush: FlushPolicy, index_interval_bytes: u32) -> LogConfig {
+        LogConfig {
+            segment_bytes: self.segment_bytes.max(14) as u64,
+            segment_ms: self.segment_ms,
+            retention_ms: (self.retention_ms >= 0).then_some(self.retention_ms),
+            retention_bytes: (self.retention_bytes >= 0).then_some(self.retention_bytes as u64),
+            max_message_bytes: self.max_message_bytes.clamp(0, i64::from(u32::MAX)) as u32,
+            timestamp_type: self.timestamp_type,
+            index_interval_bytes,
+            flush,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_kafkas() {
+        let c = TopicConfig::default();
+        assert_eq!(c.retention_ms, 7 * 24 * 3600 * 1000);
+        assert_eq!(c.segment_bytes, 1 << 30);
+        assert_eq!(c.max_message_bytes, 1_048_588);
+        assert_eq!(c.entries().len(), KNOWN_KEYS.len());
+    }
+
+    #[test]
+    fn overrides_apply_and_round_trip() {
+        let c = TopicConfig::default()
+            .with_overrides(&map(&[
+                ("retention.ms", "-1"),
+                ("segment.bytes", "1024"),
+                ("message.timestamp.type", "LogAppendTime"),
+            ]))
+            .unwrap();
+        assert_eq!(c.retention_ms, -1);
+        assert_eq!(c.log_config(FlushPolicy::Os, 4096).retention_ms, None);
+        assert_eq!(c.entries()["segment.bytes"], "1024");
+        assert_eq!(c.timestamp_type, TimestampType::LogAppendTime);
+    }
+
+    #[test]
+    fn refuses_unknown_and_invalid_values() {
+        let d = TopicConfig::default();
+        assert!(matches!(
+            d.with_overrides(&map(&[("retention.msx", "1")])),
+            Err(ConfigError::Unknown { .. })
+        ));
+        for (k, v) in [
+            ("retention.ms", "soon"),
+            ("retention.ms", "-2"),
+            ("segment.bytes", "10"),
+            ("cleanup.policy", "compact"),
+            ("message.timestamp.type", "Now"),
+        ] {
+            assert!(
+                matches!(
+                    d.with_overrides(&map(&[(k, v)])),
+                    Err(ConfigError::Invalid { .. })
+                ),
+                "{k}={v}"
+            );
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! `weir serve`: the options for running a server. The server itself is [`crate::server`].
+
+use std::path::PathBuf;
+
+/// Options of `weir serve`. Each one given overrides the config file; unset ones fall back to
+/// the config file, then to the built-in defaults.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeOptions {
+    /// Directory holding the topics' logs and the broker metadata.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address for the HTTP API, e.g. 127.0.0.1:9080 (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub http_addr: Option<String>,
+    /// Address for the Kafka protocol listener, e.g. 127.0.0.1:9092 (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub kafka_addr: Option<String>,
+    /// Server config file (TOML), e.g. weir.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}

@@ -1,0 +1,53 @@
+//! Runtime settings of one partition log, already validated by the broker.
+
+use super::batch::TimestampType;
+
+/// When appended bytes are forced to disk with fsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushPolicy {
+    /// fsync before a write is acknowledged (group commit across concurrent writers).
+    /// Survives power loss; consumers only see fsynced records.
+    EveryBatch,
+    /// fsync in the background every this many milliseconds. A power loss (not a
+    /// process crash) can lose up to that much acknowledged data.
+    Interval { ms: u64 },
+    /// Never fsync explicitly; the kernel writes back when it likes (Kafka's default).
+    /// A process crash loses nothing, a power loss can lose ~30 s.
+    Os,
+}
+
+/// Per-partition log settings (from the topic's Kafka-named configs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `segment.bytes`: roll to a new segment once the active one would pass this size.
+    pub segment_bytes: u64,
+    /// `segment.ms`: roll once the active segment is older than this.
+    pub segment_ms: i64,
+    /// `retention.ms`: delete sealed segments whose newest record is older; `None` = forever.
+    pub retention_ms: Option<i64>,
+    /// `retention.bytes`: delete oldest sealed segments while the log is larger; `None` = no limit.
+    pub retention_bytes: Option<u64>,
+    /// `max.message.bytes`: the largest record batch accepted.
+    pub max_message_bytes: u32,
+    /// `message.timestamp.type`: whether the broker overwrites timestamps on append.
+    pub timestamp_type: TimestampType,
+    /// `index.interval.bytes`: bytes of log between two sparse index entries.
+    pub index_interval_bytes: u32,
+    /// Server-wide fsync policy.
+    pub flush: FlushPolicy,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 3600 * 1000,
+            retention_ms: Some(7 * 24 * 3600 * 1000),
+            retention_bytes: None,
+            max_message_bytes: 1_048_588,
+            timestamp_type: TimestampType::CreateTime,
+            index_interval_bytes: 4096,
+            flush: FlushPolicy::EveryBatch,
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The one error type of the log layer.
+
+use std::path::PathBuf;
+
+use super::batch::BatchError;
+
+/// Everything that can go wrong reading or writing a partition log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// A file operation failed; `path` names the file and `action` what we were doing.
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The producer's batch is malformed (bad CRC, wrong magic, truncated, ...).
+    #[error("invalid record batch: {0}")]
+    InvalidBatch(#[from] BatchError),
+    /// The batch is larger than the topic's `max.message.bytes`.
+    #[error("record batch is {size} bytes, larger than max.message.bytes = {max}")]
+    BatchTooLarge { size: usize, max: u32 },
+    /// A read asked for an offset outside `[log_start_offset, high_watermark]`.
+    #[error(
+        "offset {offset} is out of range: the partition holds offsets {log_start} to {high_watermark}"
+    )]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start: i64,
+        high_watermark: i64,
+    },
+    /// The partition was deleted while the caller held on to it.
+    #[error("the partition has been deleted")]
+    Deleted,
+    /// An earlier write or fsync failed; the partition refuses writes until restart,
+    /// because the file may hold bytes that were never acknowledged.
+    #[error("the partition is read-only after an earlier write failure: {reason}")]
+    Fenced { reason: String },
+}
+
+impl LogError {
+    /// Wraps an I/O error with what was being done to which file.
+    pub fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> LogError {
+        let path = path.into();
+        move |source| LogError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

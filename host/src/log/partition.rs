@@ -1,0 +1,428 @@
+//! One partition's log: an ordered set of sealed segments and one active segment.
+//!
+//! Appends, reads, retention and recovery of a partition all go through
+//! [`PartitionLog`]. Writes are serialised by one mutex; reads take it only long
+//! enough to pick a segment and then read with `pread` outside it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use super::batch::{self, BatchHeader, TimestampType};
+use super::config::{FlushPolicy, LogConfig};
+use super::error::LogError;
+use super::segment::{ActiveSegment, SealedSegment, SegmentPaths, SegmentView, sync_dir};
+
+const RECOVERY_POINT: &str = "recovery-point";
+
+/// Where a batch landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset of the batch's first record.
+    pub base_offset: i64,
+    /// Offset of the batch's last record.
+    pub last_offset: i64,
+    /// The broker time written into the batch, when the topic uses LogAppendTime.
+    pub log_append_time: Option<i64>,
+}
+
+/// Bytes read from a partition plus its bounds at the time of the read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadResult {
+    /// Whole record batches, as stored.
+    pub bytes: Vec<u8>,
+    /// Offset after the last record consumers may see.
+    pub high_watermark: i64,
+    /// First offset still stored.
+    pub log_start_offset: i64,
+}
+
+/// A summary of a partition for describe calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionStats {
+    /// First offset still stored.
+    pub log_start_offset: i64,
+    /// Offset after the last record consumers may see.
+    pub high_watermark: i64,
+    /// Offset the next appended record gets.
+    pub log_end_offset: i64,
+    /// Bytes of data files on disk.
+    pub size_bytes: u64,
+    /// Number of segments, the active one included.
+    pub segments: usize,
+}
+
+struct LogState {
+    sealed: BTreeMap<i64, SealedSegment>,
+    active: ActiveSegment,
+    config: LogConfig,
+    /// Set when a write or fsync failed in a way that may leave unacknowledged bytes.
+    fenced: Option<String>,
+    deleted: bool,
+}
+
+/// A partition's durable log.
+pub struct PartitionLog {
+    dir: PathBuf,
+    state: Mutex<LogState>,
+    /// The offset up to which data is known to be fsynced (group commit).
+    durable: Mutex<i64>,
+    high_watermark: watch::Sender<i64>,
+}
+
+impl std::fmt::Debug for PartitionLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionLog")
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl PartitionLog {
+    /// Opens (or creates) the partition in `dir`, recovering from the last clean point.
+    pub fn open(dir: &Path, config: LogConfig) -> Result<PartitionLog, LogError> {
+        std::fs::create_dir_all(dir).map_err(LogError::io("creating", dir))?;
+        let mut bases = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(LogError::io("listing", dir))? {
+            let entry = entry.map_err(LogError::io("listing", dir))?;
+            if let Some(base) = entry
+                .file_name()
+                .to_str()
+                .and_then(SegmentPaths::parse_base_offset)
+            {
+                bases.push(base);
+            }
+        }
+        bases.sort_unstable();
+        let interval = u64::from(config.index_interval_bytes);
+        let checkpoint = read_recovery_point(dir);
+        let mut sealed = BTreeMap::new();
+        let active = match bases.split_last() {
+            None => ActiveSegment::create(dir, 0)?,
+            Some((&last, older)) => {
+                for &base in older {
+                    sealed.insert(base, SealedSegment::open(dir, base, interval)?);
+                }
+                let verify_from = match checkpoint {
+                    Some((segment, position)) if segment == last => position,
+                    _ => 0,
+                };
+                let (active, cut) = ActiveSegment::recover(dir, last, verify_from, interval)?;
+                if let Some(cut) = cut {
+                    tracing::warn!(dir = %dir.display(), "recovered partition: {cut}");
+                }
+                active
+            }
+        };
+        let leo = active.next_offset();
+        // The checkpoint is only trusted for the tail of a clean shutdown: remove
+        // it now, so a crash from here on re-verifies the whole active segment.
+        remove_recovery_point(dir)?;
+        Ok(PartitionLog {
+            dir: dir.to_path_buf(),
+            state: Mutex::new(LogState {
+                sealed,
+                active,
+                config,
+                fenced: None,
+                deleted: false,
+            }),
+            durable: Mutex::new(leo),
+            high_watermark: watch::Sender::new(leo),
+        })
+    }
+
+    /// The partition's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Validates one record batch, gives it offsets and appends it. Returns once
+    /// the batch is as durable as the flush policy promises.
+    pub fn append(&self, mut bytes: Vec<u8>, now_ms: i64) -> Result<AppendInfo, LogError> {
+        let header = batch::validate(&bytes)?;
+        let (info, policy) = {
+            let mut state = self.state.lock();
+            if state.deleted {
+                return Err(LogError::Deleted);
+            }
+            if let Some(reason) = &state.fenced {
+                return Err(LogError::Fenced {
+                    reason: reason.clone(),
+                });
+            }
+            let max = state.config.max_message_bytes;
+            if bytes.len() > max as usize {
+                return Err(LogError::BatchTooLarge {
+                    size: bytes.len(),
+                    max,
+                });
+            }
+            let base_offset = state.active.next_offset();
+            let last_offset = base_offset + i64::from(header.last_offset_delta);
+            if state.active.should_roll(
+                bytes.len() as u64,
+                last_offset,
+                now_ms,
+                state.config.segment_bytes,
+                state.config.segment_ms,
+            ) {
+                self.roll(&mut state)?;
+            }
+            batch::set_base_offset(&mut bytes, base_offset);
+            let log_append_time = (state.config.timestamp_type == TimestampType::LogAppendTime)
+                .then(|| {
+                    batch::set_log_append_time(&mut bytes, now_ms);
+                    now_ms
+                });
+            let header = BatchHeader {
+                base_offset,
+                max_timestamp: log_append_time.unwrap_or(header.max_timestamp),
+                ..header
+            };
+            let interval = u64::from(state.config.index_interval_bytes);
+            if let Err(e) = state.active.append(&bytes, &header, now_ms, interval) {
+                if let LogError::Fenced { reason } = &e {
+                    state.fenced = Some(reason.clone());
+                }
+                return Err(e);
+            }
+            let policy = state.config.flush;
+            if policy != FlushPolicy::EveryBatch {
+                self.high_watermark.send_replace(state.active.next_offset());
+            }
+            (
+                AppendInfo {
+                    base_offset,
+                    last_offset,
+                    log_append_time,
+                },
+                policy,
+            )
+        };
+        if policy == FlushPolicy::EveryBatch {
+            self.sync_to(info.last_offset + 1)?;
+        }
+        Ok(info)
+    }
+
+    /// Group commit: makes everything up to `offset` durable, sharing one fsync
+    /// among all writers waiting at the same time, then publishes the new high watermark.
+    fn sync_to(&self, offset: i64) -> Result<(), LogError> {
+        let mut durable = self.durable.lock();
+        if *durable >= offset {
+            return Ok(());
+        }
+        // fsync outside the state lock so appends go on meanwhile. If the segment
+        // rolls in between, sealing already synced it and this sync is a no-op.
+        let (handle, leo) = {
+            let state = self.state.lock();
+            (state.active.sync_handle(), state.active.next_offset())
+        };
+        if let Err(e) = handle.sync() {
+            // After a failed fsync the page cache may have dropped the dirty pages:
+            // we can no longer tell what is on disk, so stop taking writes.
+            self.state.lock().fenced = Some(e.to_string());
+            return Err(e);
+        }
+        *durable = leo;
+        self.high_watermark.send_if_modified(|hw| {
+            if leo > *hw {
+                *hw = leo;
+                true
+            } else {
+                false
+            }
+        });
+        Ok(())
+    }
+
+    /// Seals the active segment and starts a new one at the log end offset.
+    fn roll(&self, state: &mut LogState) -> Result<(), LogError> {
+        let next = state.active.next_offset();
+        let fresh = match ActiveSegment::create(&self.dir, next) {
+            Ok(s) => s,
+            Err(e) => {
+                state.fenced = Some(e.to_string());
+                return Err(e);
+            }
+        };
+        let old = std::mem::replace(&mut state.active, fresh);
+        let base = old.base_offset();
+        match old.seal() {
+            Ok(sealed) => {
+                state.sealed.insert(base, sealed);
+                Ok(())
+            }
+            Err(e) => {
+                state.fenced = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads whole batches starting with the one that holds `offset`, up to about
+    /// `max_bytes` (at least one batch), never past the high watermark.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        let high_watermark = *self.high_watermark.borrow();
+        let (view, log_start_offset) = {
+            let state = self.state.lock();
+            if state.deleted {
+                return Err(LogError::Deleted);
+            }
+            let log_start = log_start(&state);
+            if offset < log_start || offset > high_watermark {
+                return Err(LogError::OffsetOutOfRange {
+                    offset,
+                    log_start,
+                    high_watermark,
+                });
+            }
+            if offset == high_watermark {
+                return Ok(ReadResult {
+                    bytes: Vec::new(),
+                    high_watermark,
+                    log_start_offset: log_start,
+                });
+            }
+            let view: SegmentView = match state.sealed.range(..=offset).next_back() {
+                Some((_, seg)) if offset < state.active.base_offset() => seg.view_at(offset),
+                _ => state.active.view_at(offset),
+            };
+            (view, log_start)
+        };
+        let bytes = view.read(offset, max_bytes, high_watermark)?;
+        Ok(ReadResult {
+            bytes,
+            high_watermark,
+            log_start_offset,
+        })
+    }
+
+    /// Offset after the last record consumers may see.
+    pub fn high_watermark(&self) -> i64 {
+        *self.high_watermark.borrow()
+    }
+
+    /// A receiver that changes whenever the high watermark moves (for long polls).
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.high_watermark.subscribe()
+    }
+
+    /// Offsets, size and segment count right now.
+    pub fn stats(&self) -> PartitionStats {
+        let state = self.state.lock();
+        PartitionStats {
+            log_start_offset: log_start(&state),
+            high_watermark: *self.high_watermark.borrow(),
+            log_end_offset: state.active.next_offset(),
+            size_bytes: state.sealed.values().map(|s| s.size()).sum::<u64>() + state.active.size(),
+            segments: state.sealed.len() + 1,
+        }
+    }
+
+    /// Replaces the settings (a topic config change); takes effect on the next append.
+    pub fn set_config(&self, config: LogConfig) {
+        self.state.lock().config = config;
+    }
+
+    /// Deletes sealed segments that `retention.ms` or `retention.bytes` no longer
+    /// keep, oldest first. The active segment is never deleted. Returns how many went.
+    pub fn apply_retention(&self, now_ms: i64) -> Result<usize, LogError> {
+        let doomed = {
+            let mut state = self.state.lock();
+            let mut total: u64 =
+                state.sealed.values().map(|s| s.size()).sum::<u64>() + state.active.size();
+            let mut doomed = Vec::new();
+            while let Some((&base, seg)) = state.sealed.first_key_value() {
+                let too_old = state
+                    .config
+                    .retention_ms
+                    .is_some_and(|ms| seg.max_timestamp() < now_ms.saturating_sub(ms));
+                let too_big = state
+                    .config
+                    .retention_bytes
+                    .is_some_and(|max| total.saturating_sub(seg.size()) >= max);
+                if !(too_old || too_big) {
+                    break;
+                }
+                total -= seg.size();
+                if let Some(seg) = state.sealed.remove(&base) {
+                    doomed.push(seg);
+                }
+            }
+            doomed
+        };
+        for seg in &doomed {
+            seg.paths().remove()?;
+        }
+        if !doomed.is_empty() {
+            sync_dir(&self.dir)?;
+        }
+        Ok(doomed.len())
+    }
+
+    /// fsyncs the active segment and publishes the high watermark (the interval flusher).
+    pub fn flush(&self) -> Result<(), LogError> {
+        let leo = self.state.lock().active.next_offset();
+        self.sync_to(leo)
+    }
+
+    /// Clean shutdown: fsync, then record how far the active segment is known good so
+    /// the next start need not CRC-check it.
+    pub fn close(&self) -> Result<(), LogError> {
+        self.flush()?;
+        let state = self.state.lock();
+        if state.deleted || state.fenced.is_some() {
+            return Ok(());
+        }
+        let mut bytes = Vec::with_capacity(16);
+        bytes.extend_from_slice(&state.active.base_offset().to_be_bytes());
+        bytes.extend_from_slice(&state.active.size().to_be_bytes());
+        let tmp = self.dir.join(format!("{RECOVERY_POINT}.tmp"));
+        std::fs::write(&tmp, &bytes).map_err(LogError::io("writing", &tmp))?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(LogError::io("syncing", &tmp))?;
+        let dst = self.dir.join(RECOVERY_POINT);
+        std::fs::rename(&tmp, &dst).map_err(LogError::io("renaming", &dst))?;
+        sync_dir(&self.dir)
+    }
+
+    /// Marks the partition deleted: later calls fail and long polls wake up.
+    /// The caller removes the directory.
+    pub fn mark_deleted(&self) {
+        self.state.lock().deleted = true;
+        self.high_watermark.send_modify(|_| {});
+    }
+}
+
+fn log_start(state: &LogState) -> i64 {
+    state
+        .sealed
+        .keys()
+        .next()
+        .copied()
+        .unwrap_or_else(|| state.active.base_offset())
+}
+
+fn read_recovery_point(dir: &Path) -> Option<(i64, u64)> {
+    let bytes = std::fs::read(dir.join(RECOVERY_POINT)).ok()?;
+    if bytes.len() != 16 {
+        return None;
+    }
+    let segment = i64::from_be_bytes(bytes[0..8].try_into().ok()?);
+    let position = u64::from_be_bytes(bytes[8..16].try_into().ok()?);
+    Some((segment, position))
+}
+
+fn remove_recovery_point(dir: &Path) -> Result<(), LogError> {
+    let path = dir.join(RECOVERY_POINT);
+    match std::fs::remove_file(&path) {
+        Ok(()) => sync_dir(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(LogError::io("removing", &path)(e)),
+    }
+}

@@ -1,0 +1,587 @@
+//! Segments: one data file of record batches plus its two sparse indexes.
+//!
+//! A segment is either [`ActiveSegment`] (the single one still appended to, its
+//! indexes only in memory) or [`SealedSegment`] (immutable, fsynced, its indexes
+//! on disk). Sealing consumes the active value, so an append to a sealed segment
+//! cannot be written.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::batch::{self, BATCH_HEADER_LEN, BatchHeader, LOG_OVERHEAD};
+use super::error::LogError;
+use super::index::OffsetIndex;
+use super::time_index::TimeIndex;
+
+/// The three files of a segment, named after its base offset like Kafka's.
+#[derive(Debug, Clone)]
+pub struct SegmentPaths {
+    /// Record batches, back to back.
+    pub log: PathBuf,
+    /// Sparse offset index (sealed segments only).
+    pub index: PathBuf,
+    /// Sparse time index (sealed segments only).
+    pub time_index: PathBuf,
+}
+
+impl SegmentPaths {
+    /// Paths of the segment starting at `base_offset` in `dir`.
+    pub fn new(dir: &Path, base_offset: i64) -> SegmentPaths {
+        let stem = format!("{base_offset:020}");
+        SegmentPaths {
+            log: dir.join(format!("{stem}.log")),
+            index: dir.join(format!("{stem}.index")),
+            time_index: dir.join(format!("{stem}.timeindex")),
+        }
+    }
+
+    /// The base offset encoded in a data file's name, if it is one of ours.
+    pub fn parse_base_offset(file_name: &str) -> Option<i64> {
+        let stem = file_name.strip_suffix(".log")?;
+        if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        stem.parse().ok()
+    }
+
+    /// Removes all three files; missing ones are fine.
+    pub fn remove(&self) -> Result<(), LogError> {
+        for path in [&self.log, &self.index, &self.time_index] {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LogError::io("removing", path)(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The segment currently appended to.
+#[derive(Debug)]
+pub struct ActiveSegment {
+    paths: SegmentPaths,
+    file: Arc<File>,
+    base_offset: i64,
+    next_offset: i64,
+    size: u64,
+    max_timestamp: i64,
+    /// Wall-clock (or first record) time the segment got its first batch; drives `segment.ms`.
+    first_append_ms: Option<i64>,
+    index: OffsetIndex,
+    time_index: TimeIndex,
+    bytes_since_index: u64,
+}
+
+/// An immutable segment, fully fsynced, with its indexes on disk.
+#[derive(Debug)]
+pub struct SealedSegment {
+    paths: SegmentPaths,
+    file: Arc<File>,
+    base_offset: i64,
+    size: u64,
+    max_timestamp: i64,
+    index: OffsetIndex,
+}
+
+/// What a scan of a data file found.
+#[derive(Debug)]
+pub struct ScanOutcome {
+    /// Length of the prefix made of whole, valid batches.
+    pub valid_len: u64,
+    /// Offset after the last valid batch.
+    pub next_offset: i64,
+    /// Why the scan stopped before the end of the file, if it did.
+    pub problem: Option<String>,
+    index: OffsetIndex,
+    time_index: TimeIndex,
+    max_timestamp: i64,
+    first_timestamp: Option<i64>,
+}
+
+/// Scans a data file from the start, rebuilding its indexes. Batches at or past
+/// `verify_from` also get their CRC checked. Stops at the first torn, corrupt or
+/// non-contiguous batch.
+pub fn scan(
+    path: &Path,
+    file: &File,
+    base_offset: i64,
+    verify_from: u64,
+    index_interval: u64,
+) -> Result<ScanOutcome, LogError> {
+    let file_len = file
+        .metadata()
+        .map_err(LogError::io("reading metadata of", path))?
+        .len();
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    reader
+        .seek(SeekFrom::Start(0))
+        .map_err(LogError::io("seeking in", path))?;
+    let mut out = ScanOutcome {
+        valid_len: 0,
+        next_offset: base_offset,
+        problem: None,
+        index: OffsetIndex::default(),
+        time_index: TimeIndex::default(),
+        max_timestamp: -1,
+        first_timestamp: None,
+    };
+    let mut since_index = u64::MAX;
+    let mut header_buf = [0u8; BATCH_HEADER_LEN];
+    let mut body = Vec::new();
+    while out.valid_len < file_len {
+        let pos = out.valid_len;
+        let remaining = file_len - pos;
+        if remaining < BATCH_HEADER_LEN as u64 {
+            out.problem = Some(format!(
+                "torn batch header at byte {pos} ({remaining} bytes left)"
+            ));
+            break;
+        }
+        reader
+            .read_exact(&mut header_buf)
+            .map_err(LogError::io("reading", path))?;
+        let header = match BatchHeader::parse(&header_buf) {
+            Ok(h) => h,
+            Err(e) => {
+                out.problem = Some(format!("bad batch header at byte {pos}: {e}"));
+                break;
+            }
+        };
+        let total = header.total_len() as u64;
+        if total > remaining {
+            out.problem = Some(format!(
+                "torn batch at byte {pos}: {total} bytes declared, {remaining} present"
+            ));
+            break;
+        }
+        if header.base_offset != out.next_offset {
+            out.problem = Some(format!(
+                "batch at byte {pos} starts at offset {} but {} was expected",
+                header.base_offset, out.next_offset
+            ));
+            break;
+        }
+        let rest = total - BATCH_HEADER_LEN as u64;
+        if pos >= verify_from {
+            body.clear();
+            body.extend_from_slice(&header_buf);
+            body.resize(total as usize, 0);
+            reader
+                .read_exact(&mut body[BATCH_HEADER_LEN..])
+                .map_err(LogError::io("reading", path))?;
+            if let Err(e) = batch::validate(&body) {
+                out.problem = Some(format!("corrupt batch at byte {pos}: {e}"));
+                break;
+            }
+        } else {
+            reader
+                .seek_relative(rest as i64)
+                .map_err(LogError::io("seeking in", path))?;
+        }
+        let relative = (header.base_offset - base_offset) as u32;
+        if since_index >= index_interval {
+            out.index.push(relative, pos as u32);
+            out.time_index
+                .push(out.max_timestamp.max(header.max_timestamp), relative);
+            since_index = 0;
+        }
+        since_index = since_index.saturating_add(total);
+        out.first_timestamp.get_or_insert(header.max_timestamp);
+        out.max_timestamp = out.max_timestamp.max(header.max_timestamp);
+        out.next_offset = header.next_offset();
+        out.valid_len = pos + total;
+    }
+    Ok(out)
+}
+
+fn open_rw(path: &Path, create: bool) -> Result<File, LogError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(false)
+        .open(path)
+        .map_err(LogError::io("opening", path))
+}
+
+impl ActiveSegment {
+    /// Creates a new, empty segment file starting at `base_offset`.
+    pub fn create(dir: &Path, base_offset: i64) -> Result<ActiveSegment, LogError> {
+        let paths = SegmentPaths::new(dir, base_offset);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&paths.log)
+            .map_err(LogError::io("creating", &paths.log))?;
+        sync_dir(dir)?;
+        Ok(ActiveSegment {
+            paths,
+            file: Arc::new(file),
+            base_offset,
+            next_offset: base_offset,
+            size: 0,
+            max_timestamp: -1,
+            first_append_ms: None,
+            index: OffsetIndex::default(),
+            time_index: TimeIndex::default(),
+            bytes_since_index: u64::MAX,
+        })
+    }
+
+    /// Reopens the last segment after a restart: scans it (checking CRCs from
+    /// `verify_from` on), truncates a torn or corrupt tail and rebuilds its indexes.
+    /// Returns the segment and a description of what was cut, if anything.
+    pub fn recover(
+        dir: &Path,
+        base_offset: i64,
+        verify_from: u64,
+        index_interval: u64,
+    ) -> Result<(ActiveSegment, Option<String>), LogError> {
+        let paths = SegmentPaths::new(dir, base_offset);
+        let file = open_rw(&paths.log, false)?;
+        let outcome = scan(&paths.log, &file, base_offset, verify_from, index_interval)?;
+        let file_len = file
+            .metadata()
+            .map_err(LogError::io("reading metadata of", &paths.log))?
+            .len();
+        let cut = if outcome.valid_len < file_len {
+            file.set_len(outcome.valid_len)
+                .map_err(LogError::io("truncating", &paths.log))?;
+            file.sync_all()
+                .map_err(LogError::io("syncing", &paths.log))?;
+            Some(format!(
+                "truncated {} bytes: {}",
+                file_len - outcome.valid_len,
+                outcome.problem.as_deref().unwrap_or("unknown")
+            ))
+        } else {
+            None
+        };
+        // Index files of a segment that is active again are stale by definition.
+        for stale in [&paths.index, &paths.time_index] {
+            match std::fs::remove_file(stale) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LogError::io("removing", stale)(e)),
+            }
+        }
+        let segment = ActiveSegment {
+            paths,
+            file: Arc::new(file),
+            base_offset,
+            next_offset: outcome.next_offset,
+            size: outcome.valid_len,
+            max_timestamp: outcome.max_timestamp,
+            first_append_ms: outcome.first_timestamp,
+            index: outcome.index,
+            time_index: outcome.time_index,
+            bytes_since_index: if outcome.valid_len == 0 { u64::MAX } else { 0 },
+        };
+        Ok((segment, cut))
+    }
+
+    /// Writes one batch (already given its offsets) at the end of the file.
+    /// On failure the file is cut back so no partial batch stays behind.
+    pub fn append(
+        &mut self,
+        bytes: &[u8],
+        header: &BatchHeader,
+        now_ms: i64,
+        index_interval: u64,
+    ) -> Result<(), LogError> {
+        let pos = self.size;
+        if let Err(e) = self.file.write_all_at(bytes, pos) {
+            let err = LogError::io("appending to", &self.paths.log)(e);
+            // If the partial batch cannot be cut off either, the file holds bytes
+            // nobody acknowledged: the caller must stop writing to it.
+            if let Err(cut) = self.file.set_len(pos) {
+                return Err(LogError::Fenced {
+                    reason: format!("{err}; cutting the partial batch off failed too: {cut}"),
+                });
+            }
+            return Err(err);
+        }
+        let relative = (header.base_offset - self.base_offset) as u32;
+        if self.bytes_since_index >= index_interval {
+            self.index.push(relative, pos as u32);
+            self.time_index
+                .push(self.max_timestamp.max(header.max_timestamp), relative);
+            self.bytes_since_index = 0;
+        }
+        self.bytes_since_index = self.bytes_since_index.saturating_add(bytes.len() as u64);
+        self.first_append_ms.get_or_insert(now_ms);
+        self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
+        self.next_offset = header.next_offset();
+        self.size = pos + bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Whether appending `incoming` bytes with offsets up to `last_offset` must go to a new segment.
+    pub fn should_roll(
+        &self,
+        incoming: u64,
+        last_offset: i64,
+        now_ms: i64,
+        segment_bytes: u64,
+        segment_ms: i64,
+    ) -> bool {
+        if self.size == 0 {
+            return false;
+        }
+        self.size + incoming > segment_bytes
+            || self
+                .first_append_ms
+                .is_some_and(|t| now_ms - t >= segment_ms)
+            || last_offset - self.base_offset > i64::from(i32::MAX)
+            || self.size + incoming > u64::from(u32::MAX)
+    }
+
+    /// Forces the data written so far to disk.
+    pub fn sync(&self) -> Result<(), LogError> {
+        self.sync_handle().sync()
+    }
+
+    /// A handle to fsync this segment's data without holding the partition lock.
+    pub fn sync_handle(&self) -> SyncHandle {
+        SyncHandle {
+            file: self.file.clone(),
+            path: self.paths.log.clone(),
+        }
+    }
+
+    /// fsyncs the data, writes and fsyncs both indexes, and makes the segment immutable.
+    pub fn seal(mut self) -> Result<SealedSegment, LogError> {
+        self.sync()?;
+        if let Some(last) = self.index_last_relative() {
+            self.time_index.push(self.max_timestamp, last);
+        }
+        write_synced(&self.paths.index, &self.index.encode())?;
+        write_synced(&self.paths.time_index, &self.time_index.encode())?;
+        Ok(SealedSegment {
+            paths: self.paths,
+            file: self.file,
+            base_offset: self.base_offset,
+            size: self.size,
+            max_timestamp: self.max_timestamp,
+            index: self.index,
+        })
+    }
+
+    fn index_last_relative(&self) -> Option<u32> {
+        (self.next_offset > self.base_offset)
+            .then(|| (self.next_offset - 1 - self.base_offset) as u32)
+    }
+
+    /// A view positioned near `offset` using the sparse index.
+    pub fn view_at(&self, offset: i64) -> SegmentView {
+        SegmentView {
+            file: self.file.clone(),
+            path: self.paths.log.clone(),
+            base_offset: self.base_offset,
+            start: u64::from(self.index.lookup((offset - self.base_offset).max(0) as u32)),
+            size: self.size,
+        }
+    }
+
+    /// First offset of the segment.
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    /// Offset the next appended record gets.
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+
+    /// Bytes in the data file.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Path of the data file.
+    pub fn log_path(&self) -> &Path {
+        &self.paths.log
+    }
+}
+
+impl SealedSegment {
+    /// Opens a sealed segment after a restart, trusting its index files when they
+    /// are whole and consistent, rebuilding them by a scan otherwise.
+    pub fn open(
+        dir: &Path,
+        base_offset: i64,
+        index_interval: u64,
+    ) -> Result<SealedSegment, LogError> {
+        let paths = SegmentPaths::new(dir, base_offset);
+        let file = open_rw(&paths.log, false)?;
+        let size = file
+            .metadata()
+            .map_err(LogError::io("reading metadata of", &paths.log))?
+            .len();
+        let index = std::fs::read(&paths.index)
+            .ok()
+            .and_then(|b| OffsetIndex::decode(&b, size.max(1)));
+        let time_index = std::fs::read(&paths.time_index)
+            .ok()
+            .and_then(|b| TimeIndex::decode(&b));
+        let (index, max_timestamp) = match (index, time_index) {
+            (Some(index), Some(time_index)) if size == 0 || !index.is_empty() => {
+                (index, time_index.max_timestamp().unwrap_or(-1))
+            }
+            _ => {
+                let outcome = scan(&paths.log, &file, base_offset, u64::MAX, index_interval)?;
+                let mut time_index = outcome.time_index;
+                if outcome.next_offset > base_offset {
+                    time_index.push(
+                        outcome.max_timestamp,
+                        (outcome.next_offset - 1 - base_offset) as u32,
+                    );
+                }
+                write_synced(&paths.index, &outcome.index.encode())?;
+                write_synced(&paths.time_index, &time_index.encode())?;
+                (outcome.index, outcome.max_timestamp)
+            }
+        };
+        Ok(SealedSegment {
+            paths,
+            file: Arc::new(file),
+            base_offset,
+            size,
+            max_timestamp,
+            index,
+        })
+    }
+
+    /// A view positioned near `offset` using the sparse index.
+    pub fn view_at(&self, offset: i64) -> SegmentView {
+        SegmentView {
+            file: self.file.clone(),
+            path: self.paths.log.clone(),
+            base_offset: self.base_offset,
+            start: u64::from(self.index.lookup((offset - self.base_offset).max(0) as u32)),
+            size: self.size,
+        }
+    }
+
+    /// First offset of the segment.
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    /// Bytes in the data file.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Newest record timestamp in the segment (-1 when it has none).
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+
+    /// The segment's files, for deletion by retention.
+    pub fn paths(&self) -> &SegmentPaths {
+        &self.paths
+    }
+}
+
+/// A snapshot of where to read in one segment, usable without the partition lock.
+#[derive(Debug, Clone)]
+pub struct SegmentView {
+    file: Arc<File>,
+    path: PathBuf,
+    base_offset: i64,
+    start: u64,
+    size: u64,
+}
+
+impl SegmentView {
+    /// Reads whole batches from the one containing `offset` onwards: at most
+    /// `max_bytes`, but always the first batch whole so a consumer can progress.
+    /// Batches starting at or after `limit_offset` (the high watermark) are left out.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        limit_offset: i64,
+    ) -> Result<Vec<u8>, LogError> {
+        let mut pos = self.start;
+        let mut header = [0u8; BATCH_HEADER_LEN];
+        // Find the batch containing `offset`.
+        let first = loop {
+            if pos + BATCH_HEADER_LEN as u64 > self.size {
+                return Ok(Vec::new());
+            }
+            self.file
+                .read_exact_at(&mut header, pos)
+                .map_err(LogError::io("reading", &self.path))?;
+            let h = BatchHeader::parse(&header)?;
+            if h.base_offset >= limit_offset {
+                return Ok(Vec::new());
+            }
+            if h.next_offset() > offset {
+                break h;
+            }
+            pos += h.total_len() as u64;
+        };
+        let want = (max_bytes as u64)
+            .max(first.total_len() as u64)
+            .min(self.size - pos);
+        let mut buf = vec![0u8; want as usize];
+        self.file
+            .read_exact_at(&mut buf, pos)
+            .map_err(LogError::io("reading", &self.path))?;
+        // Keep only whole batches below the limit.
+        let mut keep = 0usize;
+        while keep + LOG_OVERHEAD <= buf.len() && keep + BATCH_HEADER_LEN <= buf.len() {
+            let h = BatchHeader::parse(&buf[keep..])?;
+            if h.base_offset >= limit_offset || keep + h.total_len() > buf.len() {
+                break;
+            }
+            keep += h.total_len();
+        }
+        buf.truncate(keep);
+        Ok(buf)
+    }
+
+    /// First offset of the segment.
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+}
+
+/// A data file to fsync, detached from the segment that owns it.
+#[derive(Debug, Clone)]
+pub struct SyncHandle {
+    file: Arc<File>,
+    path: PathBuf,
+}
+
+impl SyncHandle {
+    /// fdatasync of the data file.
+    pub fn sync(&self) -> Result<(), LogError> {
+        self.file
+            .sync_data()
+            .map_err(LogError::io("syncing", &self.path))
+    }
+}
+
+/// Writes a small file and fsyncs it (index files at seal time).
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
+    let mut file = File::create(path).map_err(LogError::io("creating", path))?;
+    file.write_all(bytes)
+        .map_err(LogError::io("writing", path))?;
+    file.sync_all().map_err(LogError::io("syncing", path))
+}
+
+/// fsyncs a directory so that file creations and deletions in it are durable.
+pub fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(LogError::io("syncing directory", dir))
+}
