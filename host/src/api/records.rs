@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, blocking};
-use crate::broker::{BrokerError, ProduceRecord};
+use crate::broker::{Broker, BrokerError, ProduceRecord};
 use crate::log::batch::{self, BatchIter, Record, StoredRecord};
 
 /// How keys and values are written in JSON.
@@ -143,6 +143,7 @@ pub struct ConsumeQuery {
 
 const MAX_RECORDS: usize = 10_000;
 const READ_BYTES: usize = 1 << 20;
+const MAX_READ_BYTES: usize = 8 << 20;
 
 /// `GET /v1/topics/{topic}/partitions/{p}/records?offset=O&max=N&timeout_ms=T`.
 pub async fn consume(
@@ -169,31 +170,13 @@ pub async fn consume(
         changes.borrow_and_update();
         let broker = state.broker.clone();
         let t = topic.clone();
-        let read = blocking(move || Ok(broker.fetch(&t, partition, offset, READ_BYTES)?)).await?;
-        let mut out = Vec::new();
-        let mut next = offset;
-        for item in BatchIter::new(&read.bytes) {
-            let (header, bytes) =
-                item.map_err(|e| ApiError::internal(format!("stored batch unreadable: {e}")))?;
-            let decoded = batch::decode_records(bytes).map_err(|e| {
-                ApiError::from(BrokerError::Log {
-                    topic: topic.clone(),
-                    partition: partition as u32,
-                    source: e.into(),
-                })
-            })?;
-            out.extend(decoded.into_iter().filter(|r| r.offset >= offset));
-            next = next.max(header.next_offset());
-            if out.len() >= max {
-                break;
-            }
-        }
-        out.truncate(max);
+        let (out, next, hw) =
+            blocking(move || collect_records(&broker, &t, partition, offset, max)).await?;
         if !out.is_empty() || tokio::time::Instant::now() >= deadline {
-            break (out, read.high_watermark);
+            break (out, hw);
         }
         if next > offset {
-            // Only control records or nothing visible in what was read: move on.
+            // Only control records in what was read: move on.
             offset = next;
             continue;
         }
@@ -219,6 +202,46 @@ pub async fn consume(
         "next_offset": next_offset,
         "high_watermark": high_watermark,
     })))
+}
+
+/// Reads and decodes up to `max` records from `offset` on, across segment
+/// boundaries, stopping at the high watermark or after a few MiB of batches.
+/// Returns the records, the offset after the last batch read, and the high watermark.
+fn collect_records(
+    broker: &Broker,
+    topic: &str,
+    partition: i64,
+    offset: i64,
+    max: usize,
+) -> Result<(Vec<StoredRecord>, i64, i64), ApiError> {
+    let mut out = Vec::new();
+    let mut next = offset;
+    let mut budget = MAX_READ_BYTES;
+    loop {
+        let read = broker.fetch(topic, partition, next, READ_BYTES)?;
+        if read.bytes.is_empty() {
+            return Ok((out, next, read.high_watermark));
+        }
+        budget = budget.saturating_sub(read.bytes.len());
+        for item in BatchIter::new(&read.bytes) {
+            let (header, bytes) =
+                item.map_err(|e| ApiError::internal(format!("stored batch unreadable: {e}")))?;
+            let decoded = batch::decode_records(bytes).map_err(|e| BrokerError::Log {
+                topic: topic.to_string(),
+                partition: partition as u32,
+                source: e.into(),
+            })?;
+            out.extend(decoded.into_iter().filter(|r| r.offset >= offset));
+            next = next.max(header.next_offset());
+            if out.len() >= max {
+                out.truncate(max);
+                return Ok((out, next, read.high_watermark));
+            }
+        }
+        if budget == 0 || next >= read.high_watermark {
+            return Ok((out, next, read.high_watermark));
+        }
+    }
 }
 
 fn record_json(r: &StoredRecord, enc: Encoding) -> Result<Value, ApiError> {

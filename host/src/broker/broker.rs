@@ -412,11 +412,11 @@ impl Broker {
         &self,
         topic: &Topic,
         partition: u32,
-        bytes: Vec<u8>,
+        mut bytes: Vec<u8>,
     ) -> Result<crate::log::AppendInfo, BrokerError> {
         topic
             .partition(i64::from(partition))?
-            .append(bytes, now_ms())
+            .append(&mut bytes, now_ms())
             .map_err(BrokerError::log(topic.name(), partition))
     }
 

@@ -7,6 +7,7 @@
 //! - [`produce`]: `weir produce`, one record per input line.
 //! - [`consume`]: `weir consume`, prints records, optionally committing a group's offsets.
 //! - [`group`]: `weir group list|describe`.
+//! - `weir bench` runs [`crate::bench`] in-process.
 
 mod client;
 mod consume;
@@ -58,6 +59,15 @@ enum Command {
     /// List and inspect consumer groups.
     #[command(subcommand)]
     Group(group::GroupCommand),
+    /// Run the benchmarks recorded in BENCHMARKS.md (locally, no server needed).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Partition log append/read throughput against raw sequential file I/O.
+    Log(crate::bench::LogBenchOptions),
 }
 
 /// Runs the `weir` binary: parses the arguments, runs the command and prints any error as
@@ -82,6 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Produce(args) => produce::run(&client()?, args),
         Command::Consume(args) => consume::run(&client()?, args),
         Command::Group(cmd) => group::run(&client()?, cmd),
+        Command::Bench(BenchCommand::Log(opts)) => crate::bench::run_log_bench(&opts),
     }
 }
 

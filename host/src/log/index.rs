@@ -72,7 +72,7 @@ impl OffsetIndex {
     /// Parses an index file, or `None` if it is torn or inconsistent with a data
     /// file of `segment_size` bytes (then the caller rebuilds it by scanning).
     pub fn decode(bytes: &[u8], segment_size: u64) -> Option<OffsetIndex> {
-        if bytes.len() % ENTRY_LEN != 0 {
+        if !bytes.len().is_multiple_of(ENTRY_LEN) {
             return None;
         }
         let mut index = OffsetIndex::default();

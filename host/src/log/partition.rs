@@ -141,8 +141,8 @@ impl PartitionLog {
 
     /// Validates one record batch, gives it offsets and appends it. Returns once
     /// the batch is as durable as the flush policy promises.
-    pub fn append(&self, mut bytes: Vec<u8>, now_ms: i64) -> Result<AppendInfo, LogError> {
-        let header = batch::validate(&bytes)?;
+    pub fn append(&self, bytes: &mut [u8], now_ms: i64) -> Result<AppendInfo, LogError> {
+        let header = batch::validate(bytes)?;
         let (info, policy) = {
             let mut state = self.state.lock();
             if state.deleted {
@@ -171,10 +171,10 @@ impl PartitionLog {
             ) {
                 self.roll(&mut state)?;
             }
-            batch::set_base_offset(&mut bytes, base_offset);
+            batch::set_base_offset(bytes, base_offset);
             let log_append_time = (state.config.timestamp_type == TimestampType::LogAppendTime)
                 .then(|| {
-                    batch::set_log_append_time(&mut bytes, now_ms);
+                    batch::set_log_append_time(bytes, now_ms);
                     now_ms
                 });
             let header = BatchHeader {
@@ -183,7 +183,7 @@ impl PartitionLog {
                 ..header
             };
             let interval = u64::from(state.config.index_interval_bytes);
-            if let Err(e) = state.active.append(&bytes, &header, now_ms, interval) {
+            if let Err(e) = state.active.append(bytes, &header, now_ms, interval) {
                 if let LogError::Fenced { reason } = &e {
                     state.fenced = Some(reason.clone());
                 }
@@ -479,8 +479,10 @@ mod tests {
     fn appends_get_dense_offsets_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let log = PartitionLog::open(dir.path(), config()).unwrap();
-        let a = log.append(batch_of(&["a", "b", "c"], 10), 100).unwrap();
-        let b = log.append(batch_of(&["d"], 10), 100).unwrap();
+        let a = log
+            .append(&mut batch_of(&["a", "b", "c"], 10), 100)
+            .unwrap();
+        let b = log.append(&mut batch_of(&["d"], 10), 100).unwrap();
         assert_eq!((a.base_offset, a.last_offset, b.base_offset), (0, 2, 3));
         assert_eq!(log.high_watermark(), 4);
         let all = read_all(&log, 0);
@@ -513,10 +515,13 @@ mod tests {
         let mut bad = batch_of(&["x"], 1);
         let last = bad.len() - 1;
         bad[last] ^= 0xff;
-        assert!(matches!(log.append(bad, 1), Err(LogError::InvalidBatch(_))));
-        let big = batch_of(&[&"y".repeat(200)], 1);
         assert!(matches!(
-            log.append(big, 1),
+            log.append(&mut bad, 1),
+            Err(LogError::InvalidBatch(_))
+        ));
+        let mut big = batch_of(&[&"y".repeat(200)], 1);
+        assert!(matches!(
+            log.append(&mut big, 1),
             Err(LogError::BatchTooLarge { .. })
         ));
         assert_eq!(log.stats().log_end_offset, 0);
@@ -534,7 +539,7 @@ mod tests {
         {
             let log = PartitionLog::open(dir.path(), cfg.clone()).unwrap();
             for i in 0..50 {
-                log.append(batch_of(&[&format!("v{i}"), &format!("w{i}")], i), i)
+                log.append(&mut batch_of(&[&format!("v{i}"), &format!("w{i}")], i), i)
                     .unwrap();
             }
             assert!(log.stats().segments > 5);
@@ -546,7 +551,10 @@ mod tests {
         assert_eq!(all.len(), 100);
         assert_eq!(all[57], (57, "w28".to_string()));
         assert_eq!(read_all(&log, 73)[0], (73, "w36".to_string()));
-        assert_eq!(log.append(batch_of(&["z"], 1), 1).unwrap().base_offset, 100);
+        assert_eq!(
+            log.append(&mut batch_of(&["z"], 1), 1).unwrap().base_offset,
+            100
+        );
     }
 
     #[test]
@@ -554,8 +562,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let log = PartitionLog::open(dir.path(), config()).unwrap();
-            log.append(batch_of(&["a"], 1), 1).unwrap();
-            log.append(batch_of(&["b"], 1), 1).unwrap();
+            log.append(&mut batch_of(&["a"], 1), 1).unwrap();
+            log.append(&mut batch_of(&["b"], 1), 1).unwrap();
         }
         let seg = dir.path().join(format!("{:020}.log", 0));
         let good_len = std::fs::metadata(&seg).unwrap().len();
@@ -567,7 +575,10 @@ mod tests {
         let log = PartitionLog::open(dir.path(), config()).unwrap();
         assert_eq!(log.high_watermark(), 2);
         assert_eq!(std::fs::metadata(&seg).unwrap().len(), good_len);
-        assert_eq!(log.append(batch_of(&["c"], 1), 1).unwrap().base_offset, 2);
+        assert_eq!(
+            log.append(&mut batch_of(&["c"], 1), 1).unwrap().base_offset,
+            2
+        );
         drop(log);
         // A flipped bit inside the last batch: CRC catches it, the batch goes.
         let mut bytes = std::fs::read(&seg).unwrap();
@@ -583,7 +594,7 @@ mod tests {
     fn clean_close_writes_a_recovery_point_that_the_next_open_consumes() {
         let dir = tempfile::tempdir().unwrap();
         let log = PartitionLog::open(dir.path(), config()).unwrap();
-        log.append(batch_of(&["a"], 1), 1).unwrap();
+        log.append(&mut batch_of(&["a"], 1), 1).unwrap();
         log.close().unwrap();
         assert!(dir.path().join(RECOVERY_POINT).exists());
         drop(log);
@@ -603,7 +614,7 @@ mod tests {
         {
             let log = PartitionLog::open(dir.path(), cfg.clone()).unwrap();
             for i in 0..20 {
-                log.append(batch_of(&[&format!("{i}")], i), i).unwrap();
+                log.append(&mut batch_of(&[&format!("{i}")], i), i).unwrap();
             }
         }
         let index = dir.path().join(format!("{:020}.index", 0));
@@ -626,7 +637,7 @@ mod tests {
         };
         let log = PartitionLog::open(dir.path(), cfg.clone()).unwrap();
         for i in 0..30 {
-            log.append(batch_of(&[&format!("{i:04}")], 1000 + i), 1000 + i)
+            log.append(&mut batch_of(&[&format!("{i:04}")], 1000 + i), 1000 + i)
                 .unwrap();
         }
         let before = log.stats();
@@ -666,7 +677,7 @@ mod tests {
             },
         )
         .unwrap();
-        let info = log.append(batch_of(&["a", "b"], 5), 777).unwrap();
+        let info = log.append(&mut batch_of(&["a", "b"], 5), 777).unwrap();
         assert_eq!(info.log_append_time, Some(777));
         let r = log.read(0, 1000).unwrap();
         let recs = decode_records(&r.bytes).unwrap();
@@ -686,7 +697,7 @@ mod tests {
         .unwrap();
         let mut rx = log.subscribe();
         rx.borrow_and_update();
-        log.append(batch_of(&["a"], 1), 1).unwrap();
+        log.append(&mut batch_of(&["a"], 1), 1).unwrap();
         assert!(rx.has_changed().unwrap());
         assert_eq!(log.high_watermark(), 1);
     }
@@ -697,7 +708,7 @@ mod tests {
         let log = PartitionLog::open(dir.path(), config()).unwrap();
         log.mark_deleted();
         assert!(matches!(
-            log.append(batch_of(&["a"], 1), 1),
+            log.append(&mut batch_of(&["a"], 1), 1),
             Err(LogError::Deleted)
         ));
         assert!(matches!(log.read(0, 1), Err(LogError::Deleted)));

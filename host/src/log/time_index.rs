@@ -65,7 +65,7 @@ impl TimeIndex {
 
     /// Parses a time index file, or `None` if it is torn or unsorted.
     pub fn decode(bytes: &[u8]) -> Option<TimeIndex> {
-        if bytes.len() % ENTRY_LEN != 0 {
+        if !bytes.len().is_multiple_of(ENTRY_LEN) {
             return None;
         }
         let mut index = TimeIndex::default();
