@@ -13,6 +13,11 @@ pub fn weir_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_weir"))
 }
 
+/// The listener flags every test server gets: loopback, port 0.
+pub fn serve_args() -> [&'static str; 4] {
+    ["--http-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0"]
+}
+
 /// A running `weir serve` child process, killed on drop.
 pub struct Server {
     /// The child.
@@ -27,12 +32,19 @@ impl Server {
     /// Starts `weir serve` on port 0 with `data_dir` and extra args; waits (≤ 60 s)
     /// for the line announcing its address.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(weir_bin())
-            .arg("serve")
+        let mut cmd = Command::new(weir_bin());
+        cmd.arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--http-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0"])
-            .args(extra)
+            .args(serve_args())
+            .args(extra);
+        Server::spawn(cmd, data_dir)
+    }
+
+    /// Spawns a prepared command that ends up running `weir serve` (e.g. through
+    /// `unshare`) and waits (≤ 60 s) for it to announce its HTTP address.
+    pub fn spawn(mut cmd: Command, data_dir: &Path) -> Server {
+        let mut child = cmd
             .env("WEIR_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -50,9 +62,13 @@ impl Server {
         });
         let url = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(url) => url,
-            Err(_) => {
+            Err(mpsc::RecvTimeoutError::Timeout) => {
                 let _ = child.kill();
                 panic!("weir serve did not announce its HTTP address within 60 s");
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = child.wait();
+                panic!("weir serve exited before announcing its HTTP address: {status:?}");
             }
         };
         Server {
