@@ -980,3 +980,59 @@ fn log_append_time_topic_stamps_records_with_broker_time() {
         );
     }
 }
+
+#[test]
+fn altering_config_applies_to_a_live_topic_and_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = http();
+    let resp = client
+        .post(server.at("/v1/topics"))
+        .json(&json!({"name": "alt", "config": {"retention.ms": 1000}}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let resp = client
+        .patch(server.at("/v1/topics/alt/config"))
+        .json(&json!({"config": {"max.message.bytes": 300, "retention.ms": null}}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().unwrap();
+    assert_eq!(body["config"]["max.message.bytes"], 300);
+    assert_eq!(
+        body["config"]["retention.ms"], 604_800_000,
+        "reset to the default"
+    );
+    assert_eq!(body["overrides"], json!({"max.message.bytes": "300"}));
+    // The new limit holds at once.
+    let resp = client
+        .post(server.at("/v1/topics/alt/records"))
+        .json(&json!({"records": [{"value": "v".repeat(1000)}]}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    // Unknown keys, bad values and unknown topics are refused and change nothing.
+    for (topic, config, status) in [
+        ("alt", json!({"retention.msx": 1}), 400),
+        ("alt", json!({"retention.msx": null}), 400),
+        ("alt", json!({"segment.bytes": "big"}), 400),
+        ("nope", json!({"retention.ms": 1}), 404),
+    ] {
+        let resp = client
+            .patch(server.at(&format!("/v1/topics/{topic}/config")))
+            .json(&json!({ "config": config }))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), status, "{config}");
+    }
+    assert!(server.stop());
+    let server = Server::start(dir.path(), &[]);
+    let body: Value = http()
+        .get(server.at("/v1/topics/alt"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(body["overrides"], json!({"max.message.bytes": "300"}));
+}

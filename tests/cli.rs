@@ -393,3 +393,35 @@ fn consume_with_a_group_commits_and_resumes_where_it_stopped() {
     let out = weir(&server.url, &group_args).ok();
     assert_eq!(sorted(lines(&out)), ["f", "g", "h"]);
 }
+
+#[test]
+fn topic_alter_sets_and_resets_config() {
+    let dir = TempDir::new().unwrap();
+    let server = start(&dir);
+    weir(
+        &server.url,
+        &["topic", "create", "alt", "-c", "retention.ms=1000"],
+    )
+    .ok();
+    weir(
+        &server.url,
+        &[
+            "topic",
+            "alter",
+            "alt",
+            "-c",
+            "segment.ms=5000",
+            "-r",
+            "retention.ms",
+        ],
+    )
+    .ok();
+    let described = weir(&server.url, &["topic", "describe", "alt"]).ok();
+    assert!(described.contains("segment.ms = 5000"), "{described}");
+    assert!(
+        described.contains("retention.ms = 604800000"),
+        "{described}"
+    );
+    let err = weir(&server.url, &["topic", "alter", "alt", "-c", "bogus=1"]).failed();
+    assert!(err.contains("unknown topic config"), "{err}");
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use serde_json::json;
 
 use crate::broker::Broker;
@@ -46,6 +46,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/v1/topics/{topic}/partitions",
             post(topics::add_partitions),
         )
+        .route("/v1/topics/{topic}/config", patch(topics::alter_config))
         .route("/v1/topics/{topic}/records", post(records::produce))
         .route(
             "/v1/topics/{topic}/partitions/{partition}/records",

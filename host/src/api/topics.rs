@@ -29,6 +29,14 @@ pub struct AddPartitions {
     count: u32,
 }
 
+/// Body of `PATCH /v1/topics/{topic}/config`: a JSON merge patch of the
+/// overrides — a value sets an entry, `null` resets it to the default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlterConfig {
+    config: BTreeMap<String, Value>,
+}
+
 /// The JSON of a described topic. Numeric config values are JSON numbers.
 pub fn topic_json(info: &TopicInfo) -> Value {
     let config: serde_json::Map<String, Value> = info
@@ -54,23 +62,49 @@ pub fn topic_json(info: &TopicInfo) -> Value {
     })
 }
 
+/// A config value as Kafka's string form; `null` is `None` (reset).
+fn config_string(key: &str, value: Value) -> Result<Option<String>, ApiError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        Value::Number(n) => Ok(Some(n.to_string())),
+        Value::Bool(b) => Ok(Some(b.to_string())),
+        other => Err(ApiError::bad_request(format!(
+            "config {key:?} must be a string or a number, not {other}"
+        ))),
+    }
+}
+
 fn config_strings(config: BTreeMap<String, Value>) -> Result<BTreeMap<String, String>, ApiError> {
     config
         .into_iter()
-        .map(|(k, v)| {
-            let s = match v {
-                Value::String(s) => s,
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                other => {
-                    return Err(ApiError::bad_request(format!(
-                        "config {k:?} must be a string or a number, not {other}"
-                    )));
-                }
-            };
-            Ok((k, s))
+        .map(|(k, v)| match config_string(&k, v)? {
+            Some(s) => Ok((k, s)),
+            None => Err(ApiError::bad_request(format!(
+                "config {k:?} must not be null"
+            ))),
         })
         .collect()
+}
+
+/// `PATCH /v1/topics/{topic}/config` → the described topic.
+pub async fn alter_config(
+    State(state): State<AppState>,
+    ApiPath(topic): ApiPath<String>,
+    ApiJson(body): ApiJson<AlterConfig>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let changes = body
+        .config
+        .into_iter()
+        .map(|(k, v)| Ok((k.clone(), config_string(&k, v)?)))
+        .collect::<Result<BTreeMap<_, _>, ApiError>>()?;
+    let broker = state.broker.clone();
+    let info = blocking(move || {
+        broker.alter_topic_config(&topic, changes)?;
+        Ok(broker.describe_topic(&topic)?)
+    })
+    .await?;
+    Ok(axum::Json(topic_json(&info)))
 }
 
 /// `POST /v1/topics` → 201 with the described topic.

@@ -14,7 +14,7 @@ use super::error::BrokerError;
 use super::metadata::{CommittedOffset, MetaStore, TopicRecord};
 use super::partitioner::{KeylessSpreader, partition_for_key};
 use super::topic::Topic;
-use super::topic_config::TopicConfig;
+use super::topic_config::{self, TopicConfig};
 use super::topic_name;
 
 /// Most partitions one topic may have.
@@ -303,6 +303,47 @@ impl Broker {
             created_ms: topic.created_ms(),
         })?;
         topic.extend_partitions(logs);
+        Ok(topic)
+    }
+
+    /// Changes a topic's config: entries mapped to `Some` are set, entries mapped to
+    /// `None` go back to the default. Validated as a whole before anything changes;
+    /// applies to every partition from its next append or retention pass.
+    pub fn alter_topic_config(
+        &self,
+        name: &str,
+        changes: BTreeMap<String, Option<String>>,
+    ) -> Result<Arc<Topic>, BrokerError> {
+        let topics = self.topics.write();
+        let topic = topics
+            .get(name)
+            .cloned()
+            .ok_or_else(|| BrokerError::UnknownTopic {
+                name: name.to_string(),
+            })?;
+        let mut overrides = topic.overrides();
+        for (key, value) in changes {
+            match value {
+                Some(v) => overrides.insert(key, v),
+                None => {
+                    // Resetting an unknown key is as wrong as setting one.
+                    topic_config::check_key(&key)?;
+                    overrides.remove(&key)
+                }
+            };
+        }
+        let config = self.config.topic_defaults.with_overrides(&overrides)?;
+        self.meta.put_topic(&TopicRecord {
+            name: name.to_string(),
+            partitions: topic.partition_count(),
+            config: overrides.clone(),
+            created_ms: topic.created_ms(),
+        })?;
+        let log_config = config.log_config(self.config.flush, self.config.index_interval_bytes);
+        for p in topic.partitions() {
+            p.set_config(log_config.clone());
+        }
+        topic.set_config(overrides, config);
         Ok(topic)
     }
 

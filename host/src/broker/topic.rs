@@ -88,6 +88,14 @@ impl Topic {
         self.state.read().partitions.clone()
     }
 
+    /// Replaces the overrides and the effective config (the partitions' log
+    /// settings are the broker's to update).
+    pub fn set_config(&self, overrides: BTreeMap<String, String>, config: TopicConfig) {
+        let mut state = self.state.write();
+        state.overrides = overrides;
+        state.config = config;
+    }
+
     /// Adds newly opened partitions at the end.
     pub fn extend_partitions(&self, more: Vec<Arc<PartitionLog>>) {
         self.state.write().partitions.extend(more);

@@ -57,6 +57,18 @@ pub const KNOWN_KEYS: [&str; 7] = [
     "segment.ms",
 ];
 
+/// Refuses a config name weir does not know.
+pub fn check_key(key: &str) -> Result<(), ConfigError> {
+    if KNOWN_KEYS.contains(&key) {
+        Ok(())
+    } else {
+        Err(ConfigError::Unknown {
+            key: key.to_string(),
+            known: KNOWN_KEYS.join(", "),
+        })
+    }
+}
+
 impl Default for TopicConfig {
     /// Kafka's defaults.
     fn default() -> Self {
@@ -142,12 +154,7 @@ impl TopicConfig {
                     ));
                 }
             },
-            _ => {
-                return Err(ConfigError::Unknown {
-                    key: key.to_string(),
-                    known: KNOWN_KEYS.join(", "),
-                });
-            }
+            _ => check_key(key)?,
         }
         Ok(())
     }

@@ -131,6 +131,15 @@ impl Client {
         self.execute(self.http.post(self.url(path)).json(body))
     }
 
+    /// `PATCH` a JSON body to a path given as segments.
+    pub fn patch<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        self.execute(self.http.patch(self.url(path)).json(body))
+    }
+
     /// `DELETE` a path given as segments.
     pub fn delete(&self, path: &[&str]) -> anyhow::Result<()> {
         self.execute::<serde::de::IgnoredAny>(self.http.delete(self.url(path)))?;

@@ -17,9 +17,9 @@ pub enum TopicCommand {
     Create {
         /// Topic name.
         name: String,
-        /// Number of partitions.
-        #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-        partitions: u32,
+        /// Number of partitions (default: the server's `topics.default_partitions`).
+        #[arg(short, long, value_parser = clap::value_parser!(u32).range(1..))]
+        partitions: Option<u32>,
         /// Topic config entry, e.g. `-c retention.ms=86400000`; repeat for more.
         #[arg(short = 'c', long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
         config: Vec<(String, String)>,
@@ -42,6 +42,17 @@ pub enum TopicCommand {
     Delete {
         /// Topic name.
         name: String,
+    },
+    /// Change a live topic's config: set entries with -c, reset entries to the default with -r.
+    Alter {
+        /// Topic name.
+        name: String,
+        /// Config entry to set, e.g. `-c retention.ms=3600000`; repeat for more.
+        #[arg(short = 'c', long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+        config: Vec<(String, String)>,
+        /// Config entry to reset to the default, e.g. `-r retention.ms`; repeat for more.
+        #[arg(short = 'r', long = "reset", value_name = "KEY")]
+        reset: Vec<String>,
     },
     /// Grow a topic to COUNT partitions in total (like Kafka's CreatePartitions).
     ///
@@ -96,9 +107,15 @@ pub fn run(client: &Client, command: TopicCommand) -> anyhow::Result<()> {
             config,
         } => {
             let config: BTreeMap<String, String> = config.into_iter().collect();
-            let body = json!({ "name": name, "partitions": partitions, "config": config });
-            client.post::<IgnoredAny>(&["v1", "topics"], &body)?;
-            println!("created topic {name} with {partitions} partition(s)");
+            let mut body = json!({ "name": name, "config": config });
+            if let Some(n) = partitions {
+                body["partitions"] = json!(n);
+            }
+            let created: TopicInfo = client.post(&["v1", "topics"], &body)?;
+            println!(
+                "created topic {name} with {} partition(s)",
+                created.partitions.len()
+            );
         }
         TopicCommand::List { json } => list(client, json)?,
         TopicCommand::Describe { name, json } => {
@@ -112,6 +129,23 @@ pub fn run(client: &Client, command: TopicCommand) -> anyhow::Result<()> {
         TopicCommand::Delete { name } => {
             client.delete(&["v1", "topics", &name])?;
             println!("deleted topic {name}");
+        }
+        TopicCommand::Alter {
+            name,
+            config,
+            reset,
+        } => {
+            if config.is_empty() && reset.is_empty() {
+                anyhow::bail!("nothing to change: give -c KEY=VALUE or -r KEY");
+            }
+            let mut changes: serde_json::Map<String, Value> = config
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            changes.extend(reset.into_iter().map(|k| (k, Value::Null)));
+            let body = json!({ "config": changes });
+            client.patch::<IgnoredAny>(&["v1", "topics", &name, "config"], &body)?;
+            println!("altered config of topic {name}");
         }
         TopicCommand::AddPartitions { name, count } => {
             let body = json!({ "count": count });
