@@ -1036,3 +1036,34 @@ fn altering_config_applies_to_a_live_topic_and_survives_restart() {
         .unwrap();
     assert_eq!(body["overrides"], json!({"max.message.bytes": "300"}));
 }
+
+#[test]
+fn shutdown_ends_pending_long_polls_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("weir.toml");
+    std::fs::write(&config, "[http]\nmax_poll_ms = 600000\n").unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--config", config.to_str().unwrap()]);
+    let resp = http()
+        .post(server.at("/v1/topics"))
+        .json(&json!({"name": "quiet"}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let url = server.at("/v1/topics/quiet/partitions/0/records?offset=0&timeout_ms=600000");
+    let poll = std::thread::spawn(move || http().get(url).send());
+    // Give the poll time to reach the server; if it has not, the poll sees a
+    // refused connection and only the shutdown assertion below is meaningful.
+    std::thread::sleep(Duration::from_millis(300));
+    // Without waking long polls, shutdown would wait the poll's ten minutes and
+    // `stop` gives up after 30 s.
+    assert!(
+        server.stop(),
+        "server did not shut down while a long poll was pending"
+    );
+    if let Ok(resp) = poll.join().unwrap() {
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().unwrap();
+        assert_eq!(body["records"], json!([]));
+    }
+}

@@ -101,11 +101,15 @@ pub async fn run(
         .await
         .with_context(|| format!("binding the HTTP API to {}", settings.http_addr))?;
     let http_addr: SocketAddr = listener.local_addr()?;
+    // Flips to true when shutdown starts, so long polls answer at once instead
+    // of holding the graceful shutdown up for their whole timeout.
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let app = api::router(
         AppState {
             broker: broker.clone(),
             default_partitions: settings.default_partitions,
             max_poll: settings.max_poll,
+            closing,
         },
         settings.max_body_bytes,
     );
@@ -113,7 +117,10 @@ pub async fn run(
     println!("weir: HTTP API on http://{http_addr}");
     tracing::info!(%http_addr, "serving HTTP API");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing_tx.send_replace(true);
+        })
         .await
         .context("serving HTTP")?;
     tracing::info!("shutting down");

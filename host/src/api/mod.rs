@@ -31,6 +31,8 @@ pub struct AppState {
     pub default_partitions: u32,
     /// Longest long-poll a consume may ask for.
     pub max_poll: Duration,
+    /// Becomes true when the server starts shutting down: long polls end early.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The `/v1` router.

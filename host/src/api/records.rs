@@ -180,8 +180,19 @@ pub async fn consume(
             offset = next;
             continue;
         }
-        match tokio::time::timeout_at(deadline, changes.changed()).await {
-            Ok(Ok(())) => continue,
+        let mut closing = state.closing.clone();
+        if *closing.borrow_and_update() {
+            break (out, hw);
+        }
+        let wait = async {
+            tokio::select! {
+                changed = changes.changed() => changed.map(|_| false),
+                _ = closing.changed() => Ok(true),
+            }
+        };
+        match tokio::time::timeout_at(deadline, wait).await {
+            Ok(Ok(true)) => break (out, log.high_watermark()),
+            Ok(Ok(false)) => continue,
             Ok(Err(_)) => {
                 return Err(ApiError::new(
                     StatusCode::NOT_FOUND,
