@@ -138,33 +138,39 @@ pub async fn run(
 fn spawn_background(broker: &Arc<Broker>, settings: &Settings) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let b = broker.clone();
-    let every = settings.retention_check_interval;
-    tasks.push(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
+    tasks.push(every(
+        settings.retention_check_interval,
+        "retention",
+        move || {
+            let n = b.apply_retention();
+            if n > 0 {
+                tracing::info!(segments = n, "retention deleted segments");
+            }
+        },
+    ));
+    if let Some(period) = settings.flush_interval {
+        let b = broker.clone();
+        tasks.push(every(period, "flush", move || b.flush_all()));
+    }
+    tasks
+}
+
+/// Runs blocking `work` on the blocking pool every `period`, one run at a time.
+fn every(
+    period: std::time::Duration,
+    name: &'static str,
+    work: impl Fn() + Send + Sync + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let work = Arc::new(work);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let b = b.clone();
-            match tokio::task::spawn_blocking(move || b.apply_retention()).await {
-                Ok(n) if n > 0 => tracing::info!(segments = n, "retention deleted segments"),
-                Ok(_) => {}
-                Err(e) => tracing::error!("retention task failed: {e}"),
+            let w = work.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || w()).await {
+                tracing::error!("{name} task failed: {e}");
             }
         }
-    }));
-    if let Some(every) = settings.flush_interval {
-        let b = broker.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let b = b.clone();
-                if let Err(e) = tokio::task::spawn_blocking(move || b.flush_all()).await {
-                    tracing::error!("flush task failed: {e}");
-                }
-            }
-        }));
-    }
-    tasks
+    })
 }

@@ -249,12 +249,7 @@ impl Broker {
     pub fn delete_topic(&self, name: &str) -> Result<(), BrokerError> {
         let topic = {
             let mut topics = self.topics.write();
-            let topic = topics
-                .get(name)
-                .cloned()
-                .ok_or_else(|| BrokerError::UnknownTopic {
-                    name: name.to_string(),
-                })?;
+            let topic = lookup(&topics, name)?;
             self.meta.delete_topic(name)?;
             topics.remove(name);
             topic
@@ -277,12 +272,7 @@ impl Broker {
     /// Raises a topic's partition count to `count` (partitions are never removed).
     pub fn add_partitions(&self, name: &str, count: u32) -> Result<Arc<Topic>, BrokerError> {
         let topics = self.topics.write();
-        let topic = topics
-            .get(name)
-            .cloned()
-            .ok_or_else(|| BrokerError::UnknownTopic {
-                name: name.to_string(),
-            })?;
+        let topic = lookup(&topics, name)?;
         let current = topic.partition_count();
         if count <= current {
             return Err(BrokerError::InvalidPartitionCount {
@@ -315,12 +305,7 @@ impl Broker {
         changes: BTreeMap<String, Option<String>>,
     ) -> Result<Arc<Topic>, BrokerError> {
         let topics = self.topics.write();
-        let topic = topics
-            .get(name)
-            .cloned()
-            .ok_or_else(|| BrokerError::UnknownTopic {
-                name: name.to_string(),
-            })?;
+        let topic = lookup(&topics, name)?;
         let mut overrides = topic.overrides();
         for (key, value) in changes {
             match value {
@@ -349,13 +334,7 @@ impl Broker {
 
     /// A topic by name.
     pub fn topic(&self, name: &str) -> Result<Arc<Topic>, BrokerError> {
-        self.topics
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| BrokerError::UnknownTopic {
-                name: name.to_string(),
-            })
+        lookup(&self.topics.read(), name)
     }
 
     /// All topics, sorted by name.
@@ -578,6 +557,16 @@ impl Broker {
         }
         self.meta.flush()
     }
+}
+
+/// A topic from the map, or `UnknownTopic`.
+fn lookup(topics: &BTreeMap<String, Arc<Topic>>, name: &str) -> Result<Arc<Topic>, BrokerError> {
+    topics
+        .get(name)
+        .cloned()
+        .ok_or_else(|| BrokerError::UnknownTopic {
+            name: name.to_string(),
+        })
 }
 
 fn check_partition_count(count: u32) -> Result<(), BrokerError> {

@@ -380,13 +380,14 @@ impl ActiveSegment {
 
     /// A view positioned near `offset` using the sparse index.
     pub fn view_at(&self, offset: i64) -> SegmentView {
-        SegmentView {
-            file: self.file.clone(),
-            path: self.paths.log.clone(),
-            base_offset: self.base_offset,
-            start: u64::from(self.index.lookup((offset - self.base_offset).max(0) as u32)),
-            size: self.size,
-        }
+        SegmentView::new(
+            &self.file,
+            &self.paths,
+            self.base_offset,
+            &self.index,
+            self.size,
+            offset,
+        )
     }
 
     /// First offset of the segment.
@@ -460,13 +461,14 @@ impl SealedSegment {
 
     /// A view positioned near `offset` using the sparse index.
     pub fn view_at(&self, offset: i64) -> SegmentView {
-        SegmentView {
-            file: self.file.clone(),
-            path: self.paths.log.clone(),
-            base_offset: self.base_offset,
-            start: u64::from(self.index.lookup((offset - self.base_offset).max(0) as u32)),
-            size: self.size,
-        }
+        SegmentView::new(
+            &self.file,
+            &self.paths,
+            self.base_offset,
+            &self.index,
+            self.size,
+            offset,
+        )
     }
 
     /// First offset of the segment.
@@ -501,6 +503,25 @@ pub struct SegmentView {
 }
 
 impl SegmentView {
+    /// A view of a segment's first `size` bytes, starting the scan for `offset`
+    /// at the sparse index entry before it.
+    fn new(
+        file: &Arc<File>,
+        paths: &SegmentPaths,
+        base_offset: i64,
+        index: &OffsetIndex,
+        size: u64,
+        offset: i64,
+    ) -> SegmentView {
+        SegmentView {
+            file: file.clone(),
+            path: paths.log.clone(),
+            base_offset,
+            start: u64::from(index.lookup((offset - base_offset).max(0) as u32)),
+            size,
+        }
+    }
+
     /// Reads whole batches from the one containing `offset` onwards: at most
     /// `max_bytes`, but always the first batch whole so a consumer can progress.
     /// Batches starting at or after `limit_offset` (the high watermark) are left out.
