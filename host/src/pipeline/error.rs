@@ -1,0 +1,61 @@
+//! The one error type of the pipeline layer.
+
+use std::path::PathBuf;
+
+use super::spec::SpecError;
+
+/// Everything the pipeline layer refuses or fails at.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The pipeline spec is malformed; names the field.
+    #[error("invalid pipeline spec: {0}")]
+    InvalidSpec(#[from] SpecError),
+    /// A module name breaks the naming rules.
+    #[error("invalid module name: {reason}")]
+    InvalidModuleName { reason: String },
+    /// The uploaded bytes are not a usable plugin.
+    #[error("module {name:?} is not a usable weir plugin: {reason}")]
+    InvalidModule { name: String, reason: String },
+    /// The upload is larger than the configured cap.
+    #[error("module is {size} bytes, larger than the {max}-byte limit")]
+    ModuleTooLarge { size: usize, max: usize },
+    /// No module of that name (and version).
+    #[error("unknown module {name:?}{}", version.map(|v| format!(" version {v}")).unwrap_or_default())]
+    UnknownModule { name: String, version: Option<u32> },
+    /// The module version is deployed in a pipeline.
+    #[error("module {name}@{version} is used by pipeline {pipeline:?}")]
+    ModuleInUse {
+        name: String,
+        version: u32,
+        pipeline: String,
+    },
+    /// A file of the module store could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The sled store failed.
+    #[error("pipeline store: {0}")]
+    Store(#[from] sled::Error),
+    /// A stored value does not decode.
+    #[error("pipeline store holds an unreadable value for {what}: {reason}")]
+    Corrupt { what: String, reason: String },
+}
+
+impl PipelineError {
+    /// Wraps an I/O error with what was being done to which file.
+    pub fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> PipelineError {
+        let path = path.into();
+        move |source| PipelineError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! The pipeline specification users send (`POST /v1/pipelines`), parsed and
+//! checked for everything that can be checked without the broker or registry.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a spec is refused; `field` is a JSON path such as `steps[1].module`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct SpecError {
+    /// Where in the spec.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn spec_err(field: impl Into<String>, reason: impl Into<String>) -> SpecError {
+    SpecError {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// A module by name, optionally pinned to a version (`name` or `name@3`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModuleRef {
+    /// Module name.
+    pub name: String,
+    /// Pinned version; `None` means the newest at deploy time.
+    pub version: Option<u32>,
+}
+
+impl FromStr for ModuleRef {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ModuleRef, String> {
+        let (name, version) = match s.split_once('@') {
+            Some((name, v)) => {
+                let v: u32 = v.parse().map_err(|_| {
+                    format!("version {v:?} in {s:?} is not a positive whole number")
+                })?;
+                if v == 0 {
+                    return Err(format!("versions start at 1, {s:?} names 0"));
+                }
+                (name, Some(v))
+            }
+            None => (s, None),
+        };
+        check_name("module", name)?;
+        Ok(ModuleRef {
+            name: name.to_string(),
+            version,
+        })
+    }
+}
+
+impl fmt::Display for ModuleRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.version {
+            Some(v) => write!(f, "{}@{v}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+impl Serialize for ModuleRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ModuleRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ModuleRef, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Most characters in a module or pipeline name.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// Module and pipeline names: 1–128 ASCII letters, digits, `.`, `_`, `-`, not `.`/`..`.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("{what} name is empty"));
+    }
+    if name == "." || name == ".." {
+        return Err(format!("{what} name cannot be {name:?}"));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "{what} name is {} characters long; the maximum is {MAX_NAME_LEN}",
+            name.len()
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "{what} name {name:?} contains {bad:?}; only ASCII letters, digits, '.', '_' and '-' are allowed"
+        ));
+    }
+    Ok(())
+}
+
+/// What a task does with a record its step chain fails on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    /// Stop the task; the error shows in its status.
+    #[default]
+    Fail,
+    /// Drop the record and count it.
+    Skip,
+    /// Write the original record to the dead-letter topic with headers naming the error.
+    DeadLetter,
+}
+
+/// Where a new pipeline starts reading its inputs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartPosition {
+    /// From the oldest stored record.
+    Earliest,
+    /// Only records produced after the pipeline is created.
+    #[default]
+    Latest,
+}
+
+/// Per-pipeline sandbox limits (defaults come from the runtime).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Linear memory cap per instance, MiB.
+    pub memory_mb: Option<u32>,
+    /// Wall-clock budget of one call into the guest, ms.
+    pub deadline_ms: Option<u64>,
+}
+
+/// One step of the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// The module to run.
+    pub module: ModuleRef,
+    /// Configuration handed to the module, as strings.
+    #[serde(default, deserialize_with = "config_strings")]
+    pub config: BTreeMap<String, String>,
+}
+
+/// Accepts JSON strings, numbers and booleans as config values.
+fn config_strings<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "config {k:?} must be a string, number or boolean, not {other}"
+                    )));
+                }
+            };
+            Ok((k, s))
+        })
+        .collect()
+}
+
+/// A pipeline as the user describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    /// Pipeline name.
+    pub name: String,
+    /// Input topics; several must be co-partitioned.
+    pub inputs: Vec<String>,
+    /// The main output topic.
+    pub output: String,
+    /// Further topics a processor may route records to.
+    #[serde(default)]
+    pub outputs: Vec<String>,
+    /// The step chain, run in order.
+    pub steps: Vec<StepSpec>,
+    /// Error policy.
+    #[serde(default)]
+    pub on_error: OnError,
+    /// Required with `on_error = dead-letter`.
+    #[serde(default)]
+    pub dead_letter_topic: Option<String>,
+    /// Where a new pipeline starts.
+    #[serde(default)]
+    pub start: StartPosition,
+    /// Sandbox limits.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+}
+
+impl PipelineSpec {
+    /// Checks what needs no outside knowledge: names, non-empty lists, the
+    /// dead-letter pairing, limit ranges, duplicate topics.
+    pub fn check(&self) -> Result<(), SpecError> {
+        check_name("pipeline", &self.name).map_err(|r| spec_err("name", r))?;
+        if self.inputs.is_empty() {
+            return Err(spec_err("inputs", "at least one input topic is required"));
+        }
+        for (i, t) in self.inputs.iter().enumerate() {
+            if self.inputs[..i].contains(t) {
+                return Err(spec_err(
+                    format!("inputs[{i}]"),
+                    format!("topic {t:?} is listed twice"),
+                ));
+            }
+        }
+        if self.steps.is_empty() {
+            return Err(spec_err("steps", "at least one step is required"));
+        }
+        if self.inputs.contains(&self.output) {
+            return Err(spec_err(
+                "output",
+                format!(
+                    "topic {:?} is also an input; a pipeline cannot feed itself",
+                    self.output
+                ),
+            ));
+        }
+        for (i, t) in self.outputs.iter().enumerate() {
+            if self.inputs.contains(t) {
+                return Err(spec_err(
+                    format!("outputs[{i}]"),
+                    format!("topic {t:?} is also an input; a pipeline cannot feed itself"),
+                ));
+            }
+        }
+        match (self.on_error, &self.dead_letter_topic) {
+            (OnError::DeadLetter, None) => {
+                return Err(spec_err(
+                    "dead_letter_topic",
+                    "required when on_error is \"dead-letter\"",
+                ));
+            }
+            (OnError::DeadLetter, Some(t)) if self.inputs.contains(t) => {
+                return Err(spec_err(
+                    "dead_letter_topic",
+                    format!("topic {t:?} is also an input"),
+                ));
+            }
+            (OnError::Fail | OnError::Skip, Some(_)) => {
+                return Err(spec_err(
+                    "dead_letter_topic",
+                    "only used when on_error is \"dead-letter\"",
+                ));
+            }
+            _ => {}
+        }
+        if let Some(mb) = self.limits.memory_mb
+            && !(1..=4096).contains(&mb)
+        {
+            return Err(spec_err("limits.memory_mb", "must be between 1 and 4096"));
+        }
+        if let Some(ms) = self.limits.deadline_ms
+            && !(1..=600_000).contains(&ms)
+        {
+            return Err(spec_err(
+                "limits.deadline_ms",
+                "must be between 1 and 600000",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every topic the pipeline writes to: the output, routed outputs and the dead-letter topic.
+    pub fn written_topics(&self) -> Vec<&str> {
+        let mut topics: Vec<&str> = std::iter::once(self.output.as_str())
+            .chain(self.outputs.iter().map(String::as_str))
+            .chain(self.dead_letter_topic.as_deref())
+            .collect();
+        topics.sort_unstable();
+        topics.dedup();
+        topics
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: serde_json::Value) -> Result<PipelineSpec, String> {
+        let spec: PipelineSpec = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        spec.check().map_err(|e| e.to_string())?;
+        Ok(spec)
+    }
+
+    fn base() -> serde_json::Value {
+        json!({"name": "p", "inputs": ["in"], "output": "out", "steps": [{"module": "filter"}]})
+    }
+
+    #[test]
+    fn minimal_spec_gets_documented_defaults() {
+        let spec = parse(base()).unwrap();
+        assert_eq!(spec.on_error, OnError::Fail);
+        assert_eq!(spec.start, StartPosition::Latest);
+        assert_eq!(
+            spec.steps[0].module,
+            ModuleRef {
+                name: "filter".into(),
+                version: None
+            }
+        );
+        assert_eq!(spec.written_topics(), vec!["out"]);
+    }
+
+    #[test]
+    fn full_spec_parses() {
+        let spec = parse(json!({
+            "name": "p", "inputs": ["a", "b"], "output": "out", "outputs": ["side"],
+            "steps": [{"module": "f@2", "config": {"pattern": "x", "n": 3, "on": true}}],
+            "on_error": "dead-letter", "dead_letter_topic": "dlq", "start": "earliest",
+            "limits": {"memory_mb": 64, "deadline_ms": 500}
+        }))
+        .unwrap();
+        assert_eq!(spec.steps[0].module.version, Some(2));
+        assert_eq!(spec.steps[0].config["n"], "3");
+        assert_eq!(spec.steps[0].config["on"], "true");
+        assert_eq!(spec.written_topics(), vec!["dlq", "out", "side"]);
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let cases = [
+            (json!({"steps": []}), "steps:"),
+            (json!({"inputs": []}), "inputs:"),
+            (json!({"inputs": ["a", "a"]}), "inputs[1]:"),
+            (json!({"output": "in"}), "output:"),
+            (json!({"name": "a b"}), "name:"),
+            (json!({"on_error": "dead-letter"}), "dead_letter_topic:"),
+            (json!({"dead_letter_topic": "d"}), "dead_letter_topic:"),
+            (json!({"limits": {"memory_mb": 0}}), "limits.memory_mb:"),
+            (json!({"steps": [{"module": "f@0"}]}), "versions start at 1"),
+            (
+                json!({"steps": [{"module": "f@x"}]}),
+                "not a positive whole number",
+            ),
+            (
+                json!({"steps": [{"module": "f", "config": {"k": [1]}}]}),
+                "must be a string",
+            ),
+            (json!({"on_error": "explode"}), "unknown variant"),
+            (json!({"stpes": []}), "unknown field"),
+        ];
+        for (patch, expected) in cases {
+            let mut v = base();
+            for (k, val) in patch.as_object().unwrap() {
+                v[k] = val.clone();
+            }
+            let err = parse(v.clone()).unwrap_err();
+            assert!(err.contains(expected), "{v}: {err}");
+        }
+    }
+
+    #[test]
+    fn module_refs_round_trip() {
+        for s in ["m", "m@1", "my.mod-2@17"] {
+            assert_eq!(s.parse::<ModuleRef>().unwrap().to_string(), s);
+        }
+        assert!("".parse::<ModuleRef>().is_err());
+        assert!("a/b@1".parse::<ModuleRef>().is_err());
+    }
+}
