@@ -63,10 +63,12 @@ fn log_status(err: &LogError) -> (StatusCode, &'static str) {
         }
         LogError::InvalidBatch(_) => (StatusCode::BAD_REQUEST, "invalid_batch"),
         LogError::BatchTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "message_too_large"),
+        LogError::TimestampTooFarAhead { .. } => (StatusCode::BAD_REQUEST, "invalid_timestamp"),
         LogError::OffsetOutOfRange { .. } => {
             (StatusCode::RANGE_NOT_SATISFIABLE, "offset_out_of_range")
         }
         LogError::Deleted => (StatusCode::NOT_FOUND, "unknown_topic"),
+        LogError::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_corrupt"),
         LogError::Fenced { .. } => (StatusCode::SERVICE_UNAVAILABLE, "partition_fenced"),
         LogError::Io { source, .. } if source.raw_os_error() == Some(28) => {
             (StatusCode::INSUFFICIENT_STORAGE, "disk_full")

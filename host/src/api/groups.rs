@@ -27,9 +27,9 @@ pub struct CommitEntry {
 
 /// `GET /v1/groups`.
 pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
-    let groups: Vec<Value> = state
-        .broker
-        .groups()?
+    let broker = state.broker.clone();
+    let groups: Vec<Value> = blocking(move || Ok(broker.groups()?))
+        .await?
         .into_iter()
         .map(|g| json!({ "group": g }))
         .collect();
@@ -41,9 +41,10 @@ pub async fn describe(
     State(state): State<AppState>,
     ApiPath(group): ApiPath<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let offsets: Vec<Value> = state
-        .broker
-        .group_offsets(&group)?
+    let broker = state.broker.clone();
+    let g = group.clone();
+    let offsets: Vec<Value> = blocking(move || Ok(broker.group_offsets(&g)?))
+        .await?
         .iter()
         .map(|o| {
             json!({

@@ -157,7 +157,9 @@ pub async fn consume(
             "max must be between 1 and {MAX_RECORDS}"
         )));
     }
-    let log = state.broker.topic(&topic)?.partition(partition)?;
+    let broker = state.broker.clone();
+    let t = topic.clone();
+    let log = blocking(move || Ok(broker.topic(&t)?.partition(partition)?)).await?;
     let mut offset = match q.offset {
         Some(o) => o,
         None => log.stats().log_start_offset,
@@ -166,12 +168,15 @@ pub async fn consume(
     let deadline = tokio::time::Instant::now() + timeout;
     // Subscribe before reading so an append between the read and the wait is not missed.
     let mut changes = log.subscribe();
+    // The offset after everything read so far, records or not (control batches).
+    let mut read_up_to = offset;
     let (records, high_watermark) = loop {
         changes.borrow_and_update();
         let broker = state.broker.clone();
         let t = topic.clone();
         let (out, next, hw) =
             blocking(move || collect_records(&broker, &t, partition, offset, max)).await?;
+        read_up_to = read_up_to.max(next);
         if !out.is_empty() || tokio::time::Instant::now() >= deadline {
             break (out, hw);
         }
@@ -203,7 +208,7 @@ pub async fn consume(
             Err(_) => break (out, log.high_watermark()),
         }
     };
-    let next_offset = records.last().map_or(offset, |r| r.offset + 1);
+    let next_offset = records.last().map_or(read_up_to, |r| r.offset + 1);
     let records = records
         .iter()
         .map(|r| record_json(r, q.encoding))

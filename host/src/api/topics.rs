@@ -124,14 +124,18 @@ pub async fn create(
 }
 
 /// `GET /v1/topics`.
-pub async fn list(State(state): State<AppState>) -> axum::Json<Value> {
-    let topics: Vec<Value> = state
-        .broker
-        .topics()
-        .iter()
-        .map(|t| json!({"name": t.name(), "partitions": t.partition_count()}))
-        .collect();
-    axum::Json(json!({ "topics": topics }))
+pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    let broker = state.broker.clone();
+    // Off the async threads: the topic map's lock is held while a topic is created.
+    let topics: Vec<Value> = blocking(move || {
+        Ok(broker
+            .topics()
+            .iter()
+            .map(|t| json!({"name": t.name(), "partitions": t.partition_count()}))
+            .collect())
+    })
+    .await?;
+    Ok(axum::Json(json!({ "topics": topics })))
 }
 
 /// `GET /v1/topics/{topic}`.
@@ -139,7 +143,8 @@ pub async fn describe(
     State(state): State<AppState>,
     ApiPath(topic): ApiPath<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let info = state.broker.describe_topic(&topic)?;
+    let broker = state.broker.clone();
+    let info = blocking(move || Ok(broker.describe_topic(&topic)?)).await?;
     Ok(axum::Json(topic_json(&info)))
 }
 

@@ -175,12 +175,12 @@ impl Broker {
         Ok(broker)
     }
 
+    fn topic_dir(&self, topic: &str) -> PathBuf {
+        self.config.data_dir.join("log").join(topic)
+    }
+
     fn partition_dir(&self, topic: &str, partition: u32) -> PathBuf {
-        self.config
-            .data_dir
-            .join("log")
-            .join(topic)
-            .join(partition.to_string())
+        self.topic_dir(topic).join(partition.to_string())
     }
 
     fn open_partition(
@@ -223,9 +223,19 @@ impl Broker {
                 existing: existing.clone(),
             });
         }
+        let dir = self.topic_dir(name);
+        if dir.exists() {
+            // Sled does not know this topic, so these files are an orphan of an
+            // interrupted deletion: they must not reappear as the new topic's data.
+            tracing::warn!(dir = %dir.display(), "removing leftover directory before creating topic");
+            std::fs::remove_dir_all(&dir).map_err(io_err("removing", &dir))?;
+        }
         let logs = (0..partitions)
             .map(|p| self.open_partition(name, p, &config))
             .collect::<Result<Vec<_>, _>>()?;
+        // The new directories must be durable before sled records the topic.
+        sync_dir(&dir)?;
+        sync_dir(&self.config.data_dir.join("log"))?;
         let created_ms = now_ms();
         self.meta.put_topic(&TopicRecord {
             name: name.to_string(),
@@ -247,23 +257,25 @@ impl Broker {
 
     /// Deletes a topic, its data and its committed offsets.
     pub fn delete_topic(&self, name: &str) -> Result<(), BrokerError> {
-        let topic = {
+        let aside = {
             let mut topics = self.topics.write();
             let topic = lookup(&topics, name)?;
             self.meta.delete_topic(name)?;
             topics.remove(name);
-            topic
+            for p in topic.partitions() {
+                p.mark_deleted();
+            }
+            // Move the directory aside while still holding the lock, so a create
+            // of the same name can never open (or lose) these files; a crash half
+            // way through the removal leaves only trash, cleared at start-up.
+            let dir = self.topic_dir(name);
+            let trash = self.config.data_dir.join("trash");
+            std::fs::create_dir_all(&trash).map_err(io_err("creating", &trash))?;
+            let aside = trash.join(format!("{name}-{}", now_ms()));
+            std::fs::rename(&dir, &aside).map_err(io_err("moving aside", &dir))?;
+            sync_dir(&self.config.data_dir.join("log"))?;
+            aside
         };
-        for p in topic.partitions() {
-            p.mark_deleted();
-        }
-        // Move the directory aside first: the name is free at once, and a crash
-        // half way through the removal leaves only trash, cleared at start-up.
-        let dir = self.config.data_dir.join("log").join(name);
-        let trash = self.config.data_dir.join("trash");
-        std::fs::create_dir_all(&trash).map_err(io_err("creating", &trash))?;
-        let aside = trash.join(format!("{name}-{}", now_ms()));
-        std::fs::rename(&dir, &aside).map_err(io_err("moving aside", &dir))?;
         std::fs::remove_dir_all(&aside).map_err(io_err("removing", &aside))?;
         tracing::info!(topic = name, "deleted topic");
         Ok(())
@@ -286,6 +298,7 @@ impl Broker {
         let logs = (current..count)
             .map(|p| self.open_partition(name, p, &config))
             .collect::<Result<Vec<_>, _>>()?;
+        sync_dir(&self.topic_dir(name))?;
         self.meta.put_topic(&TopicRecord {
             name: name.to_string(),
             partitions: count,
@@ -409,6 +422,10 @@ impl Broker {
             };
             total
         ];
+        // Encode and size-check every batch before appending any, so a request
+        // refused for one partition stores nothing in the others.
+        let max = topic.config().max_message_bytes;
+        let mut batches = Vec::with_capacity(by_partition.len());
         for (p, items) in by_partition {
             let recs: Vec<Record> = items.iter().map(|(_, r)| r.clone()).collect();
             let bytes = batch::encode_batch(&recs, 0).map_err(|e| BrokerError::Log {
@@ -416,6 +433,19 @@ impl Broker {
                 partition: p,
                 source: e.into(),
             })?;
+            if bytes.len() as i64 > max {
+                return Err(BrokerError::Log {
+                    topic: topic.name().to_string(),
+                    partition: p,
+                    source: crate::log::LogError::BatchTooLarge {
+                        size: bytes.len(),
+                        max: max.clamp(0, i64::from(u32::MAX)) as u32,
+                    },
+                });
+            }
+            batches.push((p, items, bytes));
+        }
+        for (p, items, bytes) in batches {
             let info = self.append_batch(&topic, p, bytes)?;
             for (n, (i, _)) in items.iter().enumerate() {
                 out[*i] = Produced {
@@ -466,9 +496,12 @@ impl Broker {
             return Err(BrokerError::InvalidRequest("no offsets to commit".into()));
         }
         let now = now_ms();
+        // Hold the topic map while committing so a topic deleted meanwhile
+        // cannot be left with offsets that a re-created topic would inherit.
+        let topics = self.topics.read();
         let mut rows = Vec::with_capacity(commits.len());
         for c in commits {
-            self.topic(&c.topic)?.partition(c.partition)?;
+            lookup(&topics, &c.topic)?.partition(c.partition)?;
             if c.offset < 0 {
                 return Err(BrokerError::InvalidRequest(format!(
                     "offset {} for {}-{} is negative",
@@ -567,6 +600,13 @@ fn lookup(topics: &BTreeMap<String, Arc<Topic>>, name: &str) -> Result<Arc<Topic
         .ok_or_else(|| BrokerError::UnknownTopic {
             name: name.to_string(),
         })
+}
+
+/// fsyncs a directory so entries created or renamed in it are durable.
+fn sync_dir(dir: &Path) -> Result<(), BrokerError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("syncing directory", dir))
 }
 
 fn check_partition_count(count: u32) -> Result<(), BrokerError> {

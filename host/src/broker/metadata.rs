@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use sled::Transactional;
 
 use super::error::BrokerError;
 
@@ -119,17 +120,29 @@ impl MetaStore {
         Ok(())
     }
 
-    /// Removes a topic and every offset committed for it, durably.
+    /// Removes a topic and every offset committed for it, atomically and durably.
     pub fn delete_topic(&self, name: &str) -> Result<(), BrokerError> {
-        self.topics.remove(name.as_bytes())?;
-        let mut batch = sled::Batch::default();
+        let mut doomed = Vec::new();
         for kv in self.offsets.iter() {
             let (k, _) = kv?;
             if split_offset_key(&k).is_some_and(|(_, t, _)| t == name) {
-                batch.remove(k);
+                doomed.push(k);
             }
         }
-        self.offsets.apply_batch(batch)?;
+        (&self.topics, &self.offsets)
+            .transaction(|(topics, offsets)| {
+                topics.remove(name.as_bytes())?;
+                for k in &doomed {
+                    offsets.remove(k.clone())?;
+                }
+                Ok(())
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| match e {
+                sled::transaction::TransactionError::Storage(e) => BrokerError::Store(e),
+                sled::transaction::TransactionError::Abort(()) => {
+                    BrokerError::Store(sled::Error::Unsupported("transaction aborted".into()))
+                }
+            })?;
         self.db.flush()?;
         Ok(())
     }

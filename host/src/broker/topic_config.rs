@@ -44,12 +44,15 @@ pub struct TopicConfig {
     pub timestamp_type: TimestampType,
     /// `max.message.bytes`.
     pub max_message_bytes: i64,
+    /// `message.timestamp.after.max.ms` (Kafka 4's default: one hour).
+    pub timestamp_after_max_ms: i64,
 }
 
 /// The config names weir understands, in Kafka's spelling.
-pub const KNOWN_KEYS: [&str; 7] = [
+pub const KNOWN_KEYS: [&str; 8] = [
     "cleanup.policy",
     "max.message.bytes",
+    "message.timestamp.after.max.ms",
     "message.timestamp.type",
     "retention.bytes",
     "retention.ms",
@@ -80,6 +83,7 @@ impl Default for TopicConfig {
             cleanup_policy: CleanupPolicy::Delete,
             timestamp_type: TimestampType::CreateTime,
             max_message_bytes: 1_048_588,
+            timestamp_after_max_ms: 3_600_000,
         }
     }
 }
@@ -132,6 +136,9 @@ impl TopicConfig {
             "max.message.bytes" => {
                 self.max_message_bytes = parse_long(key, value, 0, i64::from(i32::MAX))?
             }
+            "message.timestamp.after.max.ms" => {
+                self.timestamp_after_max_ms = parse_long(key, value, 0, i64::MAX)?
+            }
             "cleanup.policy" => match value.trim() {
                 "delete" => self.cleanup_policy = CleanupPolicy::Delete,
                 "compact" | "compact,delete" | "delete,compact" => {
@@ -165,6 +172,10 @@ impl TopicConfig {
             ("cleanup.policy", "delete".to_string()),
             ("max.message.bytes", self.max_message_bytes.to_string()),
             (
+                "message.timestamp.after.max.ms",
+                self.timestamp_after_max_ms.to_string(),
+            ),
+            (
                 "message.timestamp.type",
                 match self.timestamp_type {
                     TimestampType::CreateTime => "CreateTime",
@@ -188,6 +199,8 @@ impl TopicConfig {
             retention_bytes: (self.retention_bytes >= 0).then_some(self.retention_bytes as u64),
             max_message_bytes: self.max_message_bytes.clamp(0, i64::from(u32::MAX)) as u32,
             timestamp_type: self.timestamp_type,
+            max_future_ms: (self.timestamp_after_max_ms < i64::MAX)
+                .then_some(self.timestamp_after_max_ms),
             index_interval_bytes,
             flush,
         }

@@ -31,6 +31,10 @@ pub struct LogConfig {
     pub max_message_bytes: u32,
     /// `message.timestamp.type`: whether the broker overwrites timestamps on append.
     pub timestamp_type: TimestampType,
+    /// `message.timestamp.after.max.ms`: how far in the future a CreateTime batch's
+    /// timestamps may be; `None` = no limit. Far-future timestamps would stall
+    /// time-based retention.
+    pub max_future_ms: Option<i64>,
     /// `index.interval.bytes`: bytes of log between two sparse index entries.
     pub index_interval_bytes: u32,
     /// Server-wide fsync policy.
@@ -46,6 +50,7 @@ impl Default for LogConfig {
             retention_bytes: None,
             max_message_bytes: 1_048_588,
             timestamp_type: TimestampType::CreateTime,
+            max_future_ms: Some(3_600_000),
             index_interval_bytes: 4096,
             flush: FlushPolicy::EveryBatch,
         }

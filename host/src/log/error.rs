@@ -21,6 +21,15 @@ pub enum LogError {
     /// The batch is larger than the topic's `max.message.bytes`.
     #[error("record batch is {size} bytes, larger than max.message.bytes = {max}")]
     BatchTooLarge { size: usize, max: u32 },
+    /// A CreateTime batch carries a timestamp too far in the future.
+    #[error(
+        "record timestamp {timestamp} is more than message.timestamp.after.max.ms = {max_future_ms} ms ahead of the broker's clock ({now})"
+    )]
+    TimestampTooFarAhead {
+        timestamp: i64,
+        now: i64,
+        max_future_ms: i64,
+    },
     /// A read asked for an offset outside `[log_start_offset, high_watermark]`.
     #[error(
         "offset {offset} is out of range: the partition holds offsets {log_start} to {high_watermark}"
@@ -29,6 +38,13 @@ pub enum LogError {
         offset: i64,
         log_start: i64,
         high_watermark: i64,
+    },
+    /// Stored data does not parse: a fault of the disk or of ours, never the client's.
+    #[error("stored data in {path} at byte {position} is unreadable: {reason}")]
+    Corrupt {
+        path: PathBuf,
+        position: u64,
+        reason: String,
     },
     /// The partition was deleted while the caller held on to it.
     #[error("the partition has been deleted")]

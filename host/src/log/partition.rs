@@ -102,20 +102,26 @@ impl PartitionLog {
         let active = match bases.split_last() {
             None => ActiveSegment::create(dir, 0)?,
             Some((&last, older)) => {
-                for &base in older {
-                    sealed.insert(base, SealedSegment::open(dir, base, interval)?);
+                for (i, &base) in older.iter().enumerate() {
+                    let next_base = bases[i + 1];
+                    sealed.insert(base, SealedSegment::open(dir, base, next_base, interval)?);
                 }
                 let verify_from = match checkpoint {
                     Some((segment, position)) if segment == last => position,
                     _ => 0,
                 };
-                let (active, cut) = ActiveSegment::recover(dir, last, verify_from, interval)?;
+                let (active, cut) =
+                    ActiveSegment::recover(dir, last, verify_from, interval, wall_clock_ms())?;
                 if let Some(cut) = cut {
                     tracing::warn!(dir = %dir.display(), "recovered partition: {cut}");
                 }
                 active
             }
         };
+        // What a crash left in the page cache was never acknowledged under
+        // every-batch; fsync it before consumers may see it, so that what they
+        // see cannot vanish in a later power loss.
+        active.sync()?;
         let leo = active.next_offset();
         // The checkpoint is only trusted for the tail of a clean shutdown: remove
         // it now, so a crash from here on re-verifies the whole active segment.
@@ -145,19 +151,22 @@ impl PartitionLog {
         let header = batch::validate(bytes)?;
         let (info, policy) = {
             let mut state = self.state.lock();
-            if state.deleted {
-                return Err(LogError::Deleted);
-            }
-            if let Some(reason) = &state.fenced {
-                return Err(LogError::Fenced {
-                    reason: reason.clone(),
-                });
-            }
+            check_fenced(&state)?;
             let max = state.config.max_message_bytes;
             if bytes.len() > max as usize {
                 return Err(LogError::BatchTooLarge {
                     size: bytes.len(),
                     max,
+                });
+            }
+            if let Some(max_future_ms) = state.config.max_future_ms
+                && state.config.timestamp_type == TimestampType::CreateTime
+                && header.max_timestamp > now_ms.saturating_add(max_future_ms)
+            {
+                return Err(LogError::TimestampTooFarAhead {
+                    timestamp: header.max_timestamp,
+                    now: now_ms,
+                    max_future_ms,
                 });
             }
             let base_offset = state.active.next_offset();
@@ -219,6 +228,7 @@ impl PartitionLog {
         // rolls in between, sealing already synced it and this sync is a no-op.
         let (handle, leo) = {
             let state = self.state.lock();
+            check_fenced(&state)?;
             (state.active.sync_handle(), state.active.next_offset())
         };
         if let Err(e) = handle.sync() {
@@ -227,6 +237,9 @@ impl PartitionLog {
             self.state.lock().fenced = Some(e.to_string());
             return Err(e);
         }
+        // A failure elsewhere (a seal, another writer's fsync) may have consumed
+        // the error this fsync would have reported: trust it only if none did.
+        check_fenced(&self.state.lock())?;
         *durable = leo;
         self.high_watermark.send_if_modified(|hw| {
             if leo > *hw {
@@ -240,27 +253,25 @@ impl PartitionLog {
     }
 
     /// Seals the active segment and starts a new one at the log end offset.
+    /// Sealing comes first: until the new file exists, recovery treats the old
+    /// segment as the active one and CRC-checks it. Any failure fences the
+    /// partition and leaves the old segment active.
     fn roll(&self, state: &mut LogState) -> Result<(), LogError> {
-        let next = state.active.next_offset();
-        let fresh = match ActiveSegment::create(&self.dir, next) {
+        let fence = |state: &mut LogState, e: LogError| {
+            state.fenced = Some(e.to_string());
+            e
+        };
+        let sealed = match state.active.seal() {
             Ok(s) => s,
-            Err(e) => {
-                state.fenced = Some(e.to_string());
-                return Err(e);
-            }
+            Err(e) => return Err(fence(state, e)),
+        };
+        let fresh = match ActiveSegment::create(&self.dir, state.active.next_offset()) {
+            Ok(s) => s,
+            Err(e) => return Err(fence(state, e)),
         };
         let old = std::mem::replace(&mut state.active, fresh);
-        let base = old.base_offset();
-        match old.seal() {
-            Ok(sealed) => {
-                state.sealed.insert(base, sealed);
-                Ok(())
-            }
-            Err(e) => {
-                state.fenced = Some(e.to_string());
-                Err(e)
-            }
-        }
+        state.sealed.insert(old.base_offset(), sealed);
+        Ok(())
     }
 
     /// Reads whole batches starting with the one that holds `offset`, up to about
@@ -331,37 +342,38 @@ impl PartitionLog {
     /// Deletes sealed segments that `retention.ms` or `retention.bytes` no longer
     /// keep, oldest first. The active segment is never deleted. Returns how many went.
     pub fn apply_retention(&self, now_ms: i64) -> Result<usize, LogError> {
-        let doomed = {
-            let mut state = self.state.lock();
-            let mut total: u64 =
-                state.sealed.values().map(|s| s.size()).sum::<u64>() + state.active.size();
-            let mut doomed = Vec::new();
-            while let Some((&base, seg)) = state.sealed.first_key_value() {
-                let too_old = state
-                    .config
-                    .retention_ms
-                    .is_some_and(|ms| seg.max_timestamp() < now_ms.saturating_sub(ms));
-                let too_big = state
-                    .config
-                    .retention_bytes
-                    .is_some_and(|max| total.saturating_sub(seg.size()) >= max);
-                if !(too_old || too_big) {
-                    break;
-                }
-                total -= seg.size();
-                if let Some(seg) = state.sealed.remove(&base) {
-                    doomed.push(seg);
-                }
-            }
-            doomed
-        };
-        for seg in &doomed {
-            seg.paths().remove()?;
+        // Files are unlinked under the lock: a topic deleted and re-created
+        // meanwhile must never lose its new files to this pass.
+        let mut state = self.state.lock();
+        if state.deleted {
+            return Ok(0);
         }
-        if !doomed.is_empty() {
+        let mut total: u64 =
+            state.sealed.values().map(|s| s.size()).sum::<u64>() + state.active.size();
+        let mut removed = 0;
+        while let Some((&base, seg)) = state.sealed.first_key_value() {
+            let too_old = state
+                .config
+                .retention_ms
+                .is_some_and(|ms| seg.max_timestamp() < now_ms.saturating_sub(ms));
+            let too_big = state
+                .config
+                .retention_bytes
+                .is_some_and(|max| total.saturating_sub(seg.size()) >= max);
+            if !(too_old || too_big) {
+                break;
+            }
+            // Only forget the segment once its files are gone, so a failure
+            // cannot make the log start offset go backwards after a restart.
+            seg.paths().remove()?;
+            total -= seg.size();
+            state.sealed.remove(&base);
+            removed += 1;
+        }
+        if removed > 0 {
             sync_dir(&self.dir)?;
         }
-        Ok(doomed.len())
+        Ok(removed)
     }
 
     /// fsyncs the active segment and publishes the high watermark (the interval flusher).
@@ -373,11 +385,13 @@ impl PartitionLog {
     /// Clean shutdown: fsync, then record how far the active segment is known good so
     /// the next start need not CRC-check it.
     pub fn close(&self) -> Result<(), LogError> {
-        self.flush()?;
+        // Everything under the lock: an append landing between the fsync and the
+        // recovery point would otherwise be covered without being synced.
         let state = self.state.lock();
         if state.deleted || state.fenced.is_some() {
             return Ok(());
         }
+        state.active.sync()?;
         let mut bytes = Vec::with_capacity(16);
         bytes.extend_from_slice(&state.active.base_offset().to_be_bytes());
         bytes.extend_from_slice(&state.active.size().to_be_bytes());
@@ -397,6 +411,25 @@ impl PartitionLog {
         self.state.lock().deleted = true;
         self.high_watermark.send_modify(|_| {});
     }
+}
+
+fn check_fenced(state: &LogState) -> Result<(), LogError> {
+    if state.deleted {
+        return Err(LogError::Deleted);
+    }
+    match &state.fenced {
+        Some(reason) => Err(LogError::Fenced {
+            reason: reason.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Wall-clock milliseconds since the epoch (recovery's stand-in for an append time).
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn log_start(state: &LogState) -> i64 {
@@ -627,6 +660,34 @@ mod tests {
     }
 
     #[test]
+    fn a_torn_time_index_is_rebuilt_not_taken_for_an_ancient_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            segment_bytes: 150,
+            retention_ms: Some(3_600_000),
+            ..config()
+        };
+        let now = 1_700_000_000_000;
+        {
+            let log = PartitionLog::open(dir.path(), cfg.clone()).unwrap();
+            for i in 0..10 {
+                log.append(&mut batch_of(&[&format!("{i:04}")], now + i), now + i)
+                    .unwrap();
+            }
+            assert!(log.stats().segments > 2);
+        }
+        // A crash while sealing left an empty time index (the offset index is whole).
+        std::fs::write(dir.path().join(format!("{:020}.timeindex", 0)), b"").unwrap();
+        let log = PartitionLog::open(dir.path(), cfg).unwrap();
+        assert_eq!(
+            log.apply_retention(now + 60_000).unwrap(),
+            0,
+            "nothing is an hour old"
+        );
+        assert_eq!(log.stats().log_start_offset, 0);
+    }
+
+    #[test]
     fn retention_by_bytes_and_time_deletes_oldest_sealed_segments() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = LogConfig {
@@ -664,6 +725,20 @@ mod tests {
         });
         log.apply_retention(5000).unwrap();
         assert_eq!(log.stats().segments, 1, "only the active segment stays");
+    }
+
+    #[test]
+    fn refuses_timestamps_too_far_in_the_future() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = PartitionLog::open(dir.path(), config()).unwrap();
+        let now = 1_700_000_000_000;
+        assert!(matches!(
+            log.append(&mut batch_of(&["x"], now + 3_600_001), now),
+            Err(LogError::TimestampTooFarAhead { .. })
+        ));
+        assert_eq!(log.stats().log_end_offset, 0);
+        log.append(&mut batch_of(&["x"], now + 3_600_000), now)
+            .unwrap();
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! A segment is either [`ActiveSegment`] (the single one still appended to, its
 //! indexes only in memory) or [`SealedSegment`] (immutable, fsynced, its indexes
-//! on disk). Sealing consumes the active value, so an append to a sealed segment
-//! cannot be written.
+//! on disk). Only the active type can append; sealing yields the sealed value
+//! and the partition then drops the active one.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
@@ -242,6 +242,7 @@ impl ActiveSegment {
         base_offset: i64,
         verify_from: u64,
         index_interval: u64,
+        now_ms: i64,
     ) -> Result<(ActiveSegment, Option<String>), LogError> {
         let paths = SegmentPaths::new(dir, base_offset);
         let file = open_rw(&paths.log, false)?;
@@ -278,7 +279,9 @@ impl ActiveSegment {
             next_offset: outcome.next_offset,
             size: outcome.valid_len,
             max_timestamp: outcome.max_timestamp,
-            first_append_ms: outcome.first_timestamp,
+            // A record timestamp stands in for the lost append time; one from the
+            // future must not postpone the segment.ms roll.
+            first_append_ms: outcome.first_timestamp.map(|t| t.min(now_ms)),
             index: outcome.index,
             time_index: outcome.time_index,
             bytes_since_index: if outcome.valid_len == 0 { u64::MAX } else { 0 },
@@ -337,7 +340,7 @@ impl ActiveSegment {
         self.size + incoming > segment_bytes
             || self
                 .first_append_ms
-                .is_some_and(|t| now_ms - t >= segment_ms)
+                .is_some_and(|t| now_ms.saturating_sub(t) >= segment_ms)
             || last_offset - self.base_offset > i64::from(i32::MAX)
             || self.size + incoming > u64::from(u32::MAX)
     }
@@ -355,21 +358,27 @@ impl ActiveSegment {
         }
     }
 
-    /// fsyncs the data, writes and fsyncs both indexes, and makes the segment immutable.
-    pub fn seal(mut self) -> Result<SealedSegment, LogError> {
+    /// fsyncs the data and writes both indexes durably, giving the immutable
+    /// view of this segment. The caller then replaces the active segment with a
+    /// new one; if anything here fails, this segment stays the active one.
+    pub fn seal(&self) -> Result<SealedSegment, LogError> {
         self.sync()?;
+        let mut time_index = self.time_index.clone();
         if let Some(last) = self.index_last_relative() {
-            self.time_index.push(self.max_timestamp, last);
+            time_index.seal(self.max_timestamp, last);
         }
-        write_synced(&self.paths.index, &self.index.encode())?;
-        write_synced(&self.paths.time_index, &self.time_index.encode())?;
+        write_durably(&self.paths.index, &self.index.encode())?;
+        write_durably(&self.paths.time_index, &time_index.encode())?;
+        if let Some(dir) = self.paths.log.parent() {
+            sync_dir(dir)?;
+        }
         Ok(SealedSegment {
-            paths: self.paths,
-            file: self.file,
+            paths: self.paths.clone(),
+            file: self.file.clone(),
             base_offset: self.base_offset,
             size: self.size,
             max_timestamp: self.max_timestamp,
-            index: self.index,
+            index: self.index.clone(),
         })
     }
 
@@ -412,11 +421,14 @@ impl ActiveSegment {
 }
 
 impl SealedSegment {
-    /// Opens a sealed segment after a restart, trusting its index files when they
-    /// are whole and consistent, rebuilding them by a scan otherwise.
+    /// Opens a sealed segment after a restart. `next_base` is the following
+    /// segment's base offset, i.e. this one's end. Its index files are trusted
+    /// when whole and consistent — the time index must end with the seal entry at
+    /// the segment's last offset — and rebuilt by a scan otherwise.
     pub fn open(
         dir: &Path,
         base_offset: i64,
+        next_base: i64,
         index_interval: u64,
     ) -> Result<SealedSegment, LogError> {
         let paths = SegmentPaths::new(dir, base_offset);
@@ -425,27 +437,31 @@ impl SealedSegment {
             .metadata()
             .map_err(LogError::io("reading metadata of", &paths.log))?
             .len();
+        let last_relative = (next_base > base_offset).then(|| (next_base - 1 - base_offset) as u32);
         let index = std::fs::read(&paths.index)
             .ok()
-            .and_then(|b| OffsetIndex::decode(&b, size.max(1)));
+            .and_then(|b| OffsetIndex::decode(&b, size.max(1)))
+            .filter(|i| size == 0 || !i.is_empty());
         let time_index = std::fs::read(&paths.time_index)
             .ok()
-            .and_then(|b| TimeIndex::decode(&b));
+            .and_then(|b| TimeIndex::decode(&b))
+            .filter(|t| t.last_relative_offset() == last_relative);
         let (index, max_timestamp) = match (index, time_index) {
-            (Some(index), Some(time_index)) if size == 0 || !index.is_empty() => {
-                (index, time_index.max_timestamp().unwrap_or(-1))
-            }
+            (Some(index), Some(time_index)) => (index, time_index.max_timestamp().unwrap_or(-1)),
             _ => {
+                // The data was fsynced before the next segment existed, so a
+                // header scan suffices to rebuild what a crash during sealing lost.
                 let outcome = scan(&paths.log, &file, base_offset, u64::MAX, index_interval)?;
                 let mut time_index = outcome.time_index;
                 if outcome.next_offset > base_offset {
-                    time_index.push(
+                    time_index.seal(
                         outcome.max_timestamp,
                         (outcome.next_offset - 1 - base_offset) as u32,
                     );
                 }
-                write_synced(&paths.index, &outcome.index.encode())?;
-                write_synced(&paths.time_index, &time_index.encode())?;
+                write_durably(&paths.index, &outcome.index.encode())?;
+                write_durably(&paths.time_index, &time_index.encode())?;
+                sync_dir(dir)?;
                 (outcome.index, outcome.max_timestamp)
             }
         };
@@ -541,7 +557,7 @@ impl SegmentView {
             self.file
                 .read_exact_at(&mut header, pos)
                 .map_err(LogError::io("reading", &self.path))?;
-            let h = BatchHeader::parse(&header)?;
+            let h = BatchHeader::parse(&header).map_err(|e| self.corrupt(pos, e))?;
             if h.base_offset >= limit_offset {
                 return Ok(Vec::new());
             }
@@ -560,7 +576,8 @@ impl SegmentView {
         // Keep only whole batches below the limit.
         let mut keep = 0usize;
         while keep + LOG_OVERHEAD <= buf.len() && keep + BATCH_HEADER_LEN <= buf.len() {
-            let h = BatchHeader::parse(&buf[keep..])?;
+            let h =
+                BatchHeader::parse(&buf[keep..]).map_err(|e| self.corrupt(pos + keep as u64, e))?;
             if h.base_offset >= limit_offset || keep + h.total_len() > buf.len() {
                 break;
             }
@@ -568,6 +585,14 @@ impl SegmentView {
         }
         buf.truncate(keep);
         Ok(buf)
+    }
+
+    fn corrupt(&self, position: u64, reason: impl std::fmt::Display) -> LogError {
+        LogError::Corrupt {
+            path: self.path.clone(),
+            position,
+            reason: reason.to_string(),
+        }
     }
 
     /// First offset of the segment.
@@ -592,12 +617,16 @@ impl SyncHandle {
     }
 }
 
-/// Writes a small file and fsyncs it (index files at seal time).
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
-    let mut file = File::create(path).map_err(LogError::io("creating", path))?;
+/// Writes a small file durably (index files at seal time); the caller fsyncs the directory.
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
+    // Write aside and rename, so a crash leaves the old file or the whole new
+    // one, never a truncated one that still parses.
+    let tmp = path.with_extension("tmp");
+    let mut file = File::create(&tmp).map_err(LogError::io("creating", &tmp))?;
     file.write_all(bytes)
-        .map_err(LogError::io("writing", path))?;
-    file.sync_all().map_err(LogError::io("syncing", path))
+        .map_err(LogError::io("writing", &tmp))?;
+    file.sync_all().map_err(LogError::io("syncing", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(LogError::io("renaming", &tmp))
 }
 
 /// fsyncs a directory so that file creations and deletions in it are durable.

@@ -36,6 +36,26 @@ impl TimeIndex {
         });
     }
 
+    /// Records the segment's final state at seal time: its max timestamp at its
+    /// last offset. Recovery checks this entry to know the index is complete.
+    pub fn seal(&mut self, max_timestamp: i64, last_relative_offset: u32) {
+        match self.entries.last() {
+            Some(last) if last.relative_offset >= last_relative_offset => {}
+            last => {
+                let timestamp = last.map_or(max_timestamp, |l| l.timestamp.max(max_timestamp));
+                self.entries.push(TimeEntry {
+                    timestamp,
+                    relative_offset: last_relative_offset,
+                });
+            }
+        }
+    }
+
+    /// The relative offset of the last entry (a sealed segment's last offset).
+    pub fn last_relative_offset(&self) -> Option<u32> {
+        self.entries.last().map(|e| e.relative_offset)
+    }
+
     /// The largest timestamp recorded, if any.
     pub fn max_timestamp(&self) -> Option<i64> {
         self.entries.last().map(|e| e.timestamp)
@@ -63,7 +83,8 @@ impl TimeIndex {
         out
     }
 
-    /// Parses a time index file, or `None` if it is torn or unsorted.
+    /// Parses a time index file, or `None` if it is torn or unsorted (timestamps
+    /// never decrease, offsets strictly increase).
     pub fn decode(bytes: &[u8]) -> Option<TimeIndex> {
         if !bytes.len().is_multiple_of(ENTRY_LEN) {
             return None;
@@ -73,7 +94,7 @@ impl TimeIndex {
             let timestamp = i64::from_be_bytes(chunk[0..8].try_into().ok()?);
             let relative_offset = u32::from_be_bytes(chunk[8..12].try_into().ok()?);
             if let Some(last) = index.entries.last()
-                && (timestamp <= last.timestamp || relative_offset < last.relative_offset)
+                && (timestamp < last.timestamp || relative_offset <= last.relative_offset)
             {
                 return None;
             }
@@ -103,6 +124,18 @@ mod tests {
         assert_eq!(index.lookup(150), 0);
         assert_eq!(index.lookup(250), 5);
         assert_eq!(index.lookup(1000), 9);
+    }
+
+    #[test]
+    fn seal_entry_marks_the_last_offset_even_without_a_newer_timestamp() {
+        let mut index = TimeIndex::default();
+        index.push(100, 0);
+        index.seal(100, 7);
+        assert_eq!(index.last_relative_offset(), Some(7));
+        assert_eq!(index.max_timestamp(), Some(100));
+        assert_eq!(TimeIndex::decode(&index.encode()), Some(index.clone()));
+        index.seal(100, 7);
+        assert_eq!(index.encode().len(), 24, "sealing twice adds nothing");
     }
 
     #[test]

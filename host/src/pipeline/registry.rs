@@ -37,7 +37,10 @@ pub struct ModuleRegistry {
     dir: PathBuf,
     db: sled::Db,
     tree: sled::Tree,
-    /// Serialises uploads so version numbers are dense and digests deduplicate.
+    /// Per name, the next version number: kept apart from the versions so that
+    /// deleting the newest version never lets its number be reused.
+    next_version: sled::Tree,
+    /// Serialises uploads and deletes so version numbers are unique and digests deduplicate.
     upload: Mutex<()>,
 }
 
@@ -70,6 +73,7 @@ impl ModuleRegistry {
             dir: dir.to_path_buf(),
             db: db.clone(),
             tree: db.open_tree("modules")?,
+            next_version: db.open_tree("module_next_version")?,
             upload: Mutex::new(()),
         };
         registry.remove_orphans()?;
@@ -128,7 +132,12 @@ impl ModuleRegistry {
         if let Some(same) = existing.iter().find(|m| m.digest == digest) {
             return Ok((same.clone(), false));
         }
-        let version = existing.last().map_or(1, |m| m.version + 1);
+        let counter = self
+            .next_version
+            .get(name.as_bytes())?
+            .and_then(|b| <[u8; 4]>::try_from(b.as_ref()).ok())
+            .map_or(1, u32::from_be_bytes);
+        let version = counter.max(existing.last().map_or(1, |m| m.version + 1));
         let module = ModuleVersion {
             name: name.to_string(),
             version,
@@ -138,7 +147,10 @@ impl ModuleRegistry {
             created_ms: now_ms,
         };
         let dir = self.dir.join(name);
-        std::fs::create_dir_all(&dir).map_err(PipelineError::io("creating", &dir))?;
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).map_err(PipelineError::io("creating", &dir))?;
+            sync_dir(&self.dir)?;
+        }
         let path = self.path(name, version);
         let tmp = dir.join(format!("{version}.wasm.tmp"));
         std::fs::write(&tmp, bytes).map_err(PipelineError::io("writing", &tmp))?;
@@ -146,14 +158,16 @@ impl ModuleRegistry {
             .and_then(|f| f.sync_all())
             .map_err(PipelineError::io("syncing", &tmp))?;
         std::fs::rename(&tmp, &path).map_err(PipelineError::io("renaming", &tmp))?;
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(PipelineError::io("syncing", &dir))?;
+        sync_dir(&dir)?;
         let value = rmp_serde::to_vec_named(&module).map_err(|e| PipelineError::Corrupt {
             what: "module version".into(),
             reason: e.to_string(),
         })?;
-        self.tree.insert(key(name, version), value)?;
+        let mut batch = sled::Batch::default();
+        batch.insert(key(name, version), value);
+        self.tree.apply_batch(batch)?;
+        self.next_version
+            .insert(name.as_bytes(), &(version + 1).to_be_bytes())?;
         self.db.flush()?;
         Ok((module, true))
     }
@@ -204,6 +218,7 @@ impl ModuleRegistry {
 
     /// Deletes one version (the caller checks that no pipeline uses it).
     pub fn delete(&self, name: &str, version: u32) -> Result<(), PipelineError> {
+        let _guard = self.upload.lock();
         self.get(name, Some(version))?;
         self.tree.remove(key(name, version))?;
         self.db.flush()?;
@@ -214,6 +229,12 @@ impl ModuleRegistry {
             Err(e) => Err(PipelineError::io("removing", &path)(e)),
         }
     }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), PipelineError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(PipelineError::io("syncing directory", dir))
 }
 
 #[cfg(test)]
