@@ -4,6 +4,7 @@
 //! - [`cli`]: the `weir` command line; talks to a server only over HTTP.
 //! - [`server`]: wires config, broker and the HTTP face together for `weir serve`.
 //! - [`api`]: the JSON HTTP API (axum), a face over the broker.
+//! - [`kafka`]: the Kafka wire protocol listener, the other face over the broker.
 //! - [`broker`]: topics, partitioning, consumer-group offsets and metadata in sled.
 //! - [`log`]: the durable segmented partition log of Kafka v2 record batches.
 //! - [`config`]: server configuration (`weir.toml`), validated once at start-up.
@@ -14,5 +15,6 @@ pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod kafka;
 pub mod log;
 pub mod server;

@@ -301,6 +301,49 @@ impl PartitionLog {
         })
     }
 
+    /// The first record with a timestamp at or after `timestamp`, as (offset,
+    /// timestamp); `None` if every record is older. Sealed segments whose max
+    /// timestamp is older are skipped whole; the rest is scanned batch by batch.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        let start = {
+            let state = self.state.lock();
+            state
+                .sealed
+                .iter()
+                .find(|(_, seg)| seg.max_timestamp() >= timestamp)
+                .map_or_else(|| state.active.base_offset(), |(base, _)| *base)
+                .max(log_start(&state))
+        };
+        let end = self.high_watermark();
+        let mut offset = start;
+        while offset < end {
+            let read = self.read(offset, 1 << 20)?;
+            let before = offset;
+            for item in batch::BatchIter::new(&read.bytes) {
+                let Ok((header, bytes)) = item else { break };
+                offset = header.next_offset();
+                if header.max_timestamp < timestamp || header.is_control() {
+                    continue;
+                }
+                for rec in batch::decode_records(bytes)? {
+                    if rec.timestamp >= timestamp && rec.offset >= start {
+                        return Ok(Some((rec.offset, rec.timestamp)));
+                    }
+                }
+            }
+            if offset == before {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Base offset of the active segment: where a scan of the log's tail starts
+    /// (the idempotent producer state is rebuilt from the batch headers there).
+    pub fn active_base_offset(&self) -> i64 {
+        self.state.lock().active.base_offset()
+    }
+
     /// Offset after the last record consumers may see.
     pub fn high_watermark(&self) -> i64 {
         *self.high_watermark.borrow()

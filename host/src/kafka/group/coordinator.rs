@@ -1,0 +1,457 @@
+//! Every consumer group, and the calls the group handlers make.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use crate::kafka::settings::GroupSettings;
+
+use super::state::{Group, GroupState, Member};
+
+/// A JoinGroup call, decoupled from the wire version.
+#[derive(Debug, Clone)]
+pub struct JoinRequest {
+    /// Group id.
+    pub group: String,
+    /// "" for a new member.
+    pub member_id: String,
+    /// Static membership id (reported only).
+    pub instance_id: Option<String>,
+    /// The client's id, the prefix of a new member id.
+    pub client_id: String,
+    /// The client's address.
+    pub client_host: String,
+    /// Requested session timeout.
+    pub session_timeout: Duration,
+    /// Requested rebalance timeout.
+    pub rebalance_timeout: Duration,
+    /// "consumer" for consumers.
+    pub protocol_type: String,
+    /// Assignors with their metadata, preferred first.
+    pub protocols: Vec<(String, Bytes)>,
+    /// JoinGroup v4+: a new member first gets an id with MEMBER_ID_REQUIRED.
+    pub require_known_member: bool,
+}
+
+/// The answer to a JoinGroup.
+#[derive(Debug, Clone, Default)]
+pub struct JoinOutcome {
+    /// `None` on success.
+    pub error: Option<ResponseError>,
+    /// The new generation.
+    pub generation: i32,
+    /// The group's protocol type.
+    pub protocol_type: Option<String>,
+    /// The chosen assignor.
+    pub protocol: Option<String>,
+    /// The leader's member id.
+    pub leader: String,
+    /// This member's id.
+    pub member_id: String,
+    /// For the leader only: every member with its metadata.
+    pub members: Vec<(String, Option<String>, Bytes)>,
+}
+
+impl JoinOutcome {
+    /// A failed join (the member id is echoed).
+    pub fn error(error: ResponseError, member_id: &str) -> JoinOutcome {
+        JoinOutcome {
+            error: Some(error),
+            generation: -1,
+            member_id: member_id.to_string(),
+            ..JoinOutcome::default()
+        }
+    }
+}
+
+/// The answer to a SyncGroup.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOutcome {
+    /// `None` on success.
+    pub error: Option<ResponseError>,
+    /// This member's assignment.
+    pub assignment: Bytes,
+    /// The group's protocol type (SyncGroup v5).
+    pub protocol_type: Option<String>,
+    /// The chosen assignor (SyncGroup v5).
+    pub protocol: Option<String>,
+}
+
+impl SyncOutcome {
+    /// A failed sync.
+    pub fn error(error: ResponseError) -> SyncOutcome {
+        SyncOutcome {
+            error: Some(error),
+            ..SyncOutcome::default()
+        }
+    }
+}
+
+/// A group as DescribeGroups shows it.
+#[derive(Debug, Clone)]
+pub struct GroupDescription {
+    /// Kafka's state name.
+    pub state: &'static str,
+    /// Protocol type.
+    pub protocol_type: String,
+    /// Chosen assignor.
+    pub protocol: String,
+    /// (member id, instance id, client id, client host, metadata, assignment).
+    pub members: Vec<(String, Option<String>, String, String, Bytes, Bytes)>,
+}
+
+/// A receiver that already holds its answer.
+fn ready<T>(value: T) -> oneshot::Receiver<T> {
+    let (tx, rx) = oneshot::channel();
+    let _ = tx.send(value);
+    rx
+}
+
+/// All groups this broker coordinates.
+#[derive(Debug)]
+pub struct Coordinator {
+    settings: GroupSettings,
+    groups: Mutex<HashMap<String, Group>>,
+}
+
+impl Coordinator {
+    /// No groups yet.
+    pub fn new(settings: GroupSettings) -> Coordinator {
+        Coordinator {
+            settings,
+            groups: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// JoinGroup: waits until the rebalance completes (or fails fast).
+    pub async fn join(&self, req: JoinRequest) -> JoinOutcome {
+        self.start_join(req, Instant::now())
+            .await
+            .unwrap_or_else(|_| JoinOutcome::error(ResponseError::UnknownMemberId, ""))
+    }
+
+    /// The synchronous half of JoinGroup: registers the member and returns where
+    /// its answer will arrive (at once for an immediate answer).
+    pub fn start_join(&self, req: JoinRequest, now: Instant) -> oneshot::Receiver<JoinOutcome> {
+        match self.register_join(req, now) {
+            Ok(rx) => rx,
+            Err(outcome) => ready(*outcome),
+        }
+    }
+
+    fn register_join(
+        &self,
+        req: JoinRequest,
+        now: Instant,
+    ) -> Result<oneshot::Receiver<JoinOutcome>, Box<JoinOutcome>> {
+        if req.group.is_empty() {
+            return Err(Box::new(JoinOutcome::error(
+                ResponseError::InvalidGroupId,
+                &req.member_id,
+            )));
+        }
+        if req.session_timeout < self.settings.min_session_timeout
+            || req.session_timeout > self.settings.max_session_timeout
+        {
+            return Err(Box::new(JoinOutcome::error(
+                ResponseError::InvalidSessionTimeout,
+                &req.member_id,
+            )));
+        }
+        let mut groups = self.groups.lock();
+        let group = groups.entry(req.group.clone()).or_default();
+        let mut member_id = req.member_id.clone();
+        if member_id.is_empty() {
+            let prefix = if req.client_id.is_empty() {
+                "member"
+            } else {
+                &req.client_id
+            };
+            member_id = format!("{prefix}-{:016x}", rand::random::<u64>());
+            if req.require_known_member {
+                group
+                    .pending
+                    .insert(member_id.clone(), (now, req.session_timeout));
+                return Err(Box::new(JoinOutcome::error(
+                    ResponseError::MemberIdRequired,
+                    &member_id,
+                )));
+            }
+        } else if !group.members.contains_key(&member_id) && !group.pending.contains_key(&member_id)
+        {
+            return Err(Box::new(JoinOutcome::error(
+                ResponseError::UnknownMemberId,
+                &member_id,
+            )));
+        }
+        if !group.accepts(&member_id, &req.protocol_type, &req.protocols) {
+            return Err(Box::new(JoinOutcome::error(
+                ResponseError::InconsistentGroupProtocol,
+                &member_id,
+            )));
+        }
+        group.pending.remove(&member_id);
+        group.protocol_type = Some(req.protocol_type.clone());
+        let (tx, rx) = oneshot::channel();
+        let member = group
+            .members
+            .entry(member_id.clone())
+            .or_insert_with(|| Member {
+                id: member_id.clone(),
+                instance_id: None,
+                client_id: String::new(),
+                client_host: String::new(),
+                session_timeout: req.session_timeout,
+                rebalance_timeout: req.rebalance_timeout,
+                protocols: Vec::new(),
+                assignment: Bytes::new(),
+                last_seen: now,
+                awaiting_join: None,
+                awaiting_sync: None,
+            });
+        member.instance_id = req.instance_id;
+        member.client_id = req.client_id;
+        member.client_host = req.client_host;
+        member.session_timeout = req.session_timeout;
+        member.rebalance_timeout = req.rebalance_timeout;
+        member.protocols = req.protocols;
+        member.last_seen = now;
+        if let Some(old) = member.awaiting_join.replace(tx) {
+            let _ = old.send(JoinOutcome::error(
+                ResponseError::UnknownMemberId,
+                &member_id,
+            ));
+        }
+        group.prepare_rebalance(now);
+        group.try_complete_join(false);
+        Ok(rx)
+    }
+
+    /// SyncGroup: the leader hands out assignments; followers wait for them.
+    pub async fn sync(
+        &self,
+        group: &str,
+        generation: i32,
+        member_id: &str,
+        assignments: Vec<(String, Bytes)>,
+    ) -> SyncOutcome {
+        self.start_sync(group, generation, member_id, assignments, Instant::now())
+            .await
+            .unwrap_or_else(|_| SyncOutcome::error(ResponseError::RebalanceInProgress))
+    }
+
+    /// The synchronous half of SyncGroup: where the answer will arrive.
+    pub fn start_sync(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        assignments: Vec<(String, Bytes)>,
+        now: Instant,
+    ) -> oneshot::Receiver<SyncOutcome> {
+        match self.register_sync(group_id, generation, member_id, assignments, now) {
+            Ok(rx) => rx,
+            Err(outcome) => ready(*outcome),
+        }
+    }
+
+    fn register_sync(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        assignments: Vec<(String, Bytes)>,
+        now: Instant,
+    ) -> Result<oneshot::Receiver<SyncOutcome>, Box<SyncOutcome>> {
+        let mut groups = self.groups.lock();
+        let group = Self::member_of(&mut groups, group_id, member_id, generation)
+            .map_err(|e| Box::new(SyncOutcome::error(e)))?;
+        let ok = |g: &Group, assignment: Bytes| SyncOutcome {
+            error: None,
+            assignment,
+            protocol_type: g.protocol_type.clone(),
+            protocol: g.protocol.clone(),
+        };
+        if let Some(m) = group.members.get_mut(member_id) {
+            m.last_seen = now;
+        }
+        let (tx, rx) = oneshot::channel();
+        match group.state {
+            GroupState::Empty | GroupState::PreparingRebalance { .. } => {
+                return Err(Box::new(SyncOutcome::error(
+                    ResponseError::RebalanceInProgress,
+                )));
+            }
+            GroupState::Stable => {
+                let a = group.members.get(member_id).map(|m| m.assignment.clone());
+                return Err(Box::new(ok(group, a.unwrap_or_default())));
+            }
+            GroupState::CompletingRebalance => {}
+        }
+        if group.leader.as_deref() == Some(member_id) {
+            let mut by_member: HashMap<String, Bytes> = assignments.into_iter().collect();
+            group.state = GroupState::Stable;
+            let (pt, p) = (group.protocol_type.clone(), group.protocol.clone());
+            for m in group.members.values_mut() {
+                m.assignment = by_member.remove(&m.id).unwrap_or_default();
+                if let Some(waiter) = m.awaiting_sync.take() {
+                    let _ = waiter.send(SyncOutcome {
+                        error: None,
+                        assignment: m.assignment.clone(),
+                        protocol_type: pt.clone(),
+                        protocol: p.clone(),
+                    });
+                }
+            }
+            let a = group.members.get(member_id).map(|m| m.assignment.clone());
+            let _ = tx.send(ok(group, a.unwrap_or_default()));
+        } else if let Some(m) = group.members.get_mut(member_id)
+            && let Some(old) = m.awaiting_sync.replace(tx)
+        {
+            let _ = old.send(SyncOutcome::error(ResponseError::RebalanceInProgress));
+        }
+        Ok(rx)
+    }
+
+    /// Heartbeat: keeps the session alive; tells members when to rejoin.
+    pub fn heartbeat(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+    ) -> Option<ResponseError> {
+        let now = Instant::now();
+        let mut groups = self.groups.lock();
+        let group = match Self::member_of(&mut groups, group_id, member_id, generation) {
+            Ok(g) => g,
+            Err(e) => return Some(e),
+        };
+        if let Some(m) = group.members.get_mut(member_id) {
+            m.last_seen = now;
+        }
+        match group.state {
+            GroupState::PreparingRebalance { .. } => Some(ResponseError::RebalanceInProgress),
+            _ => None,
+        }
+    }
+
+    /// LeaveGroup: one result per member id.
+    pub fn leave(&self, group_id: &str, member_ids: &[String]) -> Vec<Option<ResponseError>> {
+        let mut groups = self.groups.lock();
+        let Some(group) = groups.get_mut(group_id) else {
+            return member_ids
+                .iter()
+                .map(|_| Some(ResponseError::UnknownMemberId))
+                .collect();
+        };
+        let results = member_ids
+            .iter()
+            .map(|id| (!group.members.contains_key(id)).then_some(ResponseError::UnknownMemberId))
+            .collect();
+        group.remove_members(member_ids, Instant::now());
+        results
+    }
+
+    /// Whether an OffsetCommit from this member and generation may commit.
+    /// Generation -1 with no member id is a standalone (non-group) commit.
+    pub fn check_commit(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+    ) -> Option<ResponseError> {
+        if generation < 0 && member_id.is_empty() {
+            return None;
+        }
+        let mut groups = self.groups.lock();
+        let group = match Self::member_of(&mut groups, group_id, member_id, generation) {
+            Ok(g) => g,
+            Err(e) => return Some(e),
+        };
+        if let Some(m) = group.members.get_mut(member_id) {
+            m.last_seen = Instant::now();
+        }
+        match group.state {
+            GroupState::PreparingRebalance { .. } => Some(ResponseError::RebalanceInProgress),
+            _ => None,
+        }
+    }
+
+    /// Every live group with its protocol type and state name.
+    pub fn list(&self) -> Vec<(String, String, &'static str)> {
+        let groups = self.groups.lock();
+        let mut out: Vec<_> = groups
+            .iter()
+            .map(|(id, g)| {
+                (
+                    id.clone(),
+                    g.protocol_type.clone().unwrap_or_default(),
+                    g.state.name(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// A group's state and members, or `None` if it has never been joined.
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let groups = self.groups.lock();
+        let g = groups.get(group_id)?;
+        let protocol = g.protocol.clone().unwrap_or_default();
+        Some(GroupDescription {
+            state: g.state.name(),
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            protocol: protocol.clone(),
+            members: g
+                .members
+                .values()
+                .map(|m| {
+                    let meta = m
+                        .protocols
+                        .iter()
+                        .find(|(n, _)| *n == protocol)
+                        .map(|(_, b)| b.clone())
+                        .unwrap_or_default();
+                    (
+                        m.id.clone(),
+                        m.instance_id.clone(),
+                        m.client_id.clone(),
+                        m.client_host.clone(),
+                        meta,
+                        m.assignment.clone(),
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    /// Runs every group's timers.
+    pub fn tick(&self, now: Instant) {
+        for g in self.groups.lock().values_mut() {
+            g.tick(now);
+        }
+    }
+
+    fn member_of<'g>(
+        groups: &'g mut HashMap<String, Group>,
+        group_id: &str,
+        member_id: &str,
+        generation: i32,
+    ) -> Result<&'g mut Group, ResponseError> {
+        let group = groups
+            .get_mut(group_id)
+            .ok_or(ResponseError::UnknownMemberId)?;
+        if !group.members.contains_key(member_id) {
+            return Err(ResponseError::UnknownMemberId);
+        }
+        if generation != group.generation {
+            return Err(ResponseError::IllegalGeneration);
+        }
+        Ok(group)
+    }
+}
