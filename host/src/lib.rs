@@ -8,8 +8,10 @@
 //! - [`broker`]: topics, partitioning, consumer-group offsets and metadata in sled.
 //! - [`log`]: the durable segmented partition log of Kafka v2 record batches.
 //! - [`config`]: server configuration (`weir.toml`), validated once at start-up.
+//! - [`alloc`]: the process allocator, hardened against huge length fields.
 //! - [`bench`]: `weir bench`, the benchmarks recorded in BENCHMARKS.md.
 
+pub mod alloc;
 pub mod api;
 pub mod bench;
 pub mod broker;

@@ -1,0 +1,320 @@
+//! The Kafka wire protocol at the byte level against a real `weir serve`:
+//! ApiVersions fallbacks, bad frames closing only their connection, a fuzz run
+//! of random and truncated frames, acks=0, and idempotent producer sequences
+//! (duplicates, gaps, and both across a restart).
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{Server, http};
+use weir::log::batch::{Record, encode_batch};
+
+fn connect(server: &Server) -> TcpStream {
+    let s = TcpStream::connect(&server.kafka).expect("connect to the Kafka listener");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s
+}
+
+/// A request with header v1 (api key, version, correlation id, client id).
+fn request(key: i16, version: i16, correlation: i32, body: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&key.to_be_bytes());
+    frame.extend_from_slice(&version.to_be_bytes());
+    frame.extend_from_slice(&correlation.to_be_bytes());
+    frame.extend_from_slice(&4i16.to_be_bytes());
+    frame.extend_from_slice(b"test");
+    frame.extend_from_slice(body);
+    let mut out = (frame.len() as i32).to_be_bytes().to_vec();
+    out.extend_from_slice(&frame);
+    out
+}
+
+/// Reads one response frame, or `None` if the server closed the connection.
+fn response(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).ok()?;
+    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+fn i16_at(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([b[at], b[at + 1]])
+}
+
+fn i32_at(b: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn i64_at(b: &[u8], at: usize) -> i64 {
+    i64::from_be_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// Whether the server still answers ApiVersions v0 on a fresh connection.
+fn alive(server: &Server) -> bool {
+    let mut s = connect(server);
+    s.write_all(&request(18, 0, 42, &[])).unwrap();
+    response(&mut s).is_some_and(|r| i32_at(&r, 0) == 42 && i16_at(&r, 4) == 0)
+}
+
+#[test]
+fn api_versions_in_an_unknown_version_answers_v0_with_unsupported_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    s.write_all(&request(18, 99, 7, &[0, 0, 0, 0, 0])).unwrap();
+    let r = response(&mut s).expect("an answer, not a closed connection");
+    assert_eq!(
+        i32_at(&r, 0),
+        7,
+        "response header v0: just the correlation id"
+    );
+    assert_eq!(i16_at(&r, 4), 35, "UNSUPPORTED_VERSION");
+    let count = i32_at(&r, 6);
+    assert!(
+        count >= 19,
+        "the v0 table of served APIs follows, got {count}"
+    );
+    // Each entry is (key, min, max); Produce must be 3..=11.
+    let produce = (0..count as usize)
+        .map(|i| 10 + i * 6)
+        .find(|&at| i16_at(&r, at) == 0)
+        .expect("Produce is advertised");
+    assert_eq!((i16_at(&r, produce + 2), i16_at(&r, produce + 4)), (3, 11));
+}
+
+#[test]
+fn bad_frames_close_only_their_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let bystander = connect(&server);
+    // Unknown API key.
+    let mut s = connect(&server);
+    s.write_all(&request(9999, 0, 1, &[])).unwrap();
+    assert!(response(&mut s).is_none());
+    // Unsupported version of a served API.
+    let mut s = connect(&server);
+    s.write_all(&request(0, 99, 1, &[])).unwrap();
+    assert!(response(&mut s).is_none());
+    // Oversized and negative size prefixes.
+    for prefix in [i32::MAX, -5] {
+        let mut s = connect(&server);
+        s.write_all(&prefix.to_be_bytes()).unwrap();
+        assert!(response(&mut s).is_none());
+    }
+    // A frame shorter than a request header.
+    let mut s = connect(&server);
+    s.write_all(&[0, 0, 0, 3, 0, 18, 0]).unwrap();
+    assert!(response(&mut s).is_none());
+    // A body that does not decode at its version.
+    let mut s = connect(&server);
+    s.write_all(&request(3, 1, 1, &[0xff, 0xff, 0xff])).unwrap();
+    assert!(response(&mut s).is_none());
+    drop(bystander);
+    assert!(alive(&server));
+}
+
+/// xorshift64*: deterministic, so a failing case can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[test]
+fn random_and_truncated_frames_never_take_the_server_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &[]);
+    // (key, max version) of every served API.
+    let apis: &[(i16, i16)] = &[
+        (0, 11),
+        (1, 12),
+        (2, 7),
+        (3, 12),
+        (8, 9),
+        (9, 9),
+        (10, 4),
+        (11, 9),
+        (12, 4),
+        (13, 5),
+        (14, 5),
+        (15, 5),
+        (16, 4),
+        (18, 3),
+        (19, 7),
+        (20, 6),
+        (22, 5),
+        (32, 4),
+        (37, 3),
+    ];
+    let mut rng = Rng(0x5eed_2026);
+    for round in 0..400 {
+        let (key, max) = apis[rng.below(apis.len() as u64) as usize];
+        let version = rng.below(max as u64 + 1) as i16;
+        let len = rng.below(96) as usize;
+        let mut body: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        // Small lengths make the decoder walk further before failing.
+        for b in body.iter_mut().step_by(3) {
+            if rng.below(2) == 0 {
+                *b = 0;
+            }
+        }
+        let mut frame = request(key, version, round, &body);
+        if rng.below(3) == 0 {
+            // Truncated: the size prefix promises more than is sent.
+            let cut = 4 + rng.below(frame.len() as u64 - 4) as usize;
+            frame.truncate(cut);
+        }
+        let mut s = connect(&server);
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let _ = s.write_all(&frame);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        // Whatever comes back (an answer or a close) is fine; a crash is not.
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "server died on round {round}: key {key} v{version} body {body:?}"
+        );
+    }
+    assert!(alive(&server));
+}
+
+/// A one-record batch from producer `pid`/`epoch` starting at `seq`.
+fn idempotent_batch(value: &str, pid: i64, epoch: i16, seq: i32) -> Vec<u8> {
+    let mut b = encode_batch(
+        &[Record {
+            value: Some(value.as_bytes().to_vec().into()),
+            timestamp: 1,
+            ..Record::default()
+        }],
+        0,
+    )
+    .unwrap();
+    b[43..51].copy_from_slice(&pid.to_be_bytes());
+    b[51..53].copy_from_slice(&epoch.to_be_bytes());
+    b[53..57].copy_from_slice(&seq.to_be_bytes());
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
+/// Produce v3 of one batch to partition 0; returns (error code, base offset).
+fn produce(s: &mut TcpStream, topic: &str, acks: i16, batch: &[u8], correlation: i32) {
+    let mut body = Vec::new();
+    body.extend_from_slice(&(-1i16).to_be_bytes()); // no transactional id
+    body.extend_from_slice(&acks.to_be_bytes());
+    body.extend_from_slice(&5000i32.to_be_bytes());
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&(topic.len() as i16).to_be_bytes());
+    body.extend_from_slice(topic.as_bytes());
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&0i32.to_be_bytes());
+    body.extend_from_slice(&(batch.len() as i32).to_be_bytes());
+    body.extend_from_slice(batch);
+    s.write_all(&request(0, 3, correlation, &body)).unwrap();
+}
+
+fn produce_result(s: &mut TcpStream, topic: &str) -> (i16, i64) {
+    let r = response(s).expect("produce response");
+    // corr, topics count, name, partitions count, index, error, base offset.
+    let at = 4 + 4 + 2 + topic.len() + 4 + 4;
+    (i16_at(&r, at), i64_at(&r, at + 2))
+}
+
+fn init_producer_id(s: &mut TcpStream) -> (i64, i16) {
+    let mut body = (-1i16).to_be_bytes().to_vec();
+    body.extend_from_slice(&60_000i32.to_be_bytes());
+    s.write_all(&request(22, 0, 5, &body)).unwrap();
+    let r = response(s).expect("InitProducerId response");
+    assert_eq!(i16_at(&r, 8), 0, "InitProducerId error");
+    (i64_at(&r, 10), i16_at(&r, 18))
+}
+
+fn high_watermark(server: &Server, topic: &str) -> i64 {
+    let v: serde_json::Value = http()
+        .get(server.at(&format!("/v1/topics/{topic}")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["partitions"][0]["high_watermark"].as_i64().unwrap()
+}
+
+#[test]
+fn idempotent_sequences_dedupe_refuse_gaps_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    let (pid, epoch) = init_producer_id(&mut s);
+    produce(&mut s, "idem", 1, &idempotent_batch("a", pid, epoch, 0), 1);
+    assert_eq!(produce_result(&mut s, "idem"), (0, 0));
+    // A retry of the same batch: acknowledged with its offset, not appended.
+    produce(&mut s, "idem", 1, &idempotent_batch("a", pid, epoch, 0), 2);
+    assert_eq!(produce_result(&mut s, "idem"), (0, 0));
+    assert_eq!(high_watermark(&server, "idem"), 1);
+    // A gap.
+    produce(&mut s, "idem", 1, &idempotent_batch("c", pid, epoch, 5), 3);
+    assert_eq!(
+        produce_result(&mut s, "idem").0,
+        45,
+        "OUT_OF_ORDER_SEQUENCE_NUMBER"
+    );
+    produce(&mut s, "idem", -1, &idempotent_batch("b", pid, epoch, 1), 4);
+    assert_eq!(produce_result(&mut s, "idem"), (0, 1));
+    drop(s);
+    assert!(server.stop());
+
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    produce(&mut s, "idem", 1, &idempotent_batch("b", pid, epoch, 1), 5);
+    assert_eq!(
+        produce_result(&mut s, "idem"),
+        (0, 1),
+        "duplicate after restart"
+    );
+    produce(&mut s, "idem", 1, &idempotent_batch("z", pid, epoch, 3), 6);
+    assert_eq!(produce_result(&mut s, "idem").0, 45, "gap after restart");
+    assert_eq!(high_watermark(&server, "idem"), 2);
+    let (next_pid, _) = init_producer_id(&mut s);
+    assert!(
+        next_pid > pid,
+        "producer ids are never reused: {next_pid} after {pid}"
+    );
+}
+
+#[test]
+fn acks_zero_gets_no_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    let batch = encode_batch(
+        &[Record {
+            value: Some(b"fire and forget".to_vec().into()),
+            timestamp: 1,
+            ..Record::default()
+        }],
+        0,
+    )
+    .unwrap();
+    produce(&mut s, "quiet", 0, &batch, 1);
+    s.write_all(&request(18, 0, 2, &[])).unwrap();
+    let r = response(&mut s).unwrap();
+    assert_eq!(
+        i32_at(&r, 0),
+        2,
+        "the first response is the ApiVersions one"
+    );
+    assert_eq!(high_watermark(&server, "quiet"), 1);
+}
