@@ -83,3 +83,55 @@ pub fn parse(frame: Bytes) -> Result<Framed, KafkaError> {
         body,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xorshift64*: deterministic, so a failure can be replayed from the seed.
+    fn rng(state: &mut u64) -> u64 {
+        *state ^= *state >> 12;
+        *state ^= *state << 25;
+        *state ^= *state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    #[test]
+    fn random_and_truncated_frames_are_errors_not_panics() {
+        let mut s = 0x0dd_ba11_u64;
+        for _ in 0..20_000 {
+            let len = (rng(&mut s) % 64) as usize;
+            let mut frame: Vec<u8> = (0..len).map(|_| rng(&mut s) as u8).collect();
+            // Half the frames get a served API key and version in front.
+            if len >= 4 && rng(&mut s) % 2 == 0 {
+                let (key, _, max) = versions::SUPPORTED[(rng(&mut s) % 19) as usize];
+                frame[0..2].copy_from_slice(&(key as i16).to_be_bytes());
+                frame[2..4]
+                    .copy_from_slice(&((rng(&mut s) % (max as u64 + 1)) as i16).to_be_bytes());
+            }
+            let _ = parse(Bytes::from(frame));
+        }
+    }
+
+    #[test]
+    fn size_prefixes_outside_the_limit_are_refused() {
+        assert_eq!(check_size(100i32.to_be_bytes(), 100).unwrap(), 100);
+        assert!(check_size(101i32.to_be_bytes(), 100).is_err());
+        assert!(check_size((-1i32).to_be_bytes(), 100).is_err());
+    }
+
+    #[test]
+    fn api_versions_beyond_the_served_range_is_answered_not_refused() {
+        let mut frame = vec![0, 18, 0, 77, 0, 0, 0, 9];
+        frame.extend_from_slice(&[0, 0]);
+        match parse(Bytes::from(frame)).unwrap() {
+            Framed::ApiVersionsUnsupported { correlation_id } => assert_eq!(correlation_id, 9),
+            other => panic!("{other:?}"),
+        }
+        let frame = Bytes::from_static(&[0, 0, 0, 99, 0, 0, 0, 1, 0, 0]);
+        assert!(matches!(
+            parse(frame),
+            Err(KafkaError::UnsupportedVersion { .. })
+        ));
+    }
+}
