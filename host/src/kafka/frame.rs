@@ -103,7 +103,7 @@ mod tests {
             let len = (rng(&mut s) % 64) as usize;
             let mut frame: Vec<u8> = (0..len).map(|_| rng(&mut s) as u8).collect();
             // Half the frames get a served API key and version in front.
-            if len >= 4 && rng(&mut s) % 2 == 0 {
+            if len >= 4 && rng(&mut s).is_multiple_of(2) {
                 let (key, _, max) = versions::SUPPORTED[(rng(&mut s) % 19) as usize];
                 frame[0..2].copy_from_slice(&(key as i16).to_be_bytes());
                 frame[2..4]
