@@ -178,3 +178,16 @@ fn librdkafka_compressed_batches_are_stored_and_read_back_over_http() {
         assert_eq!(values, want, "{codec}");
     }
 }
+
+#[test]
+fn list_offsets_by_timestamp_earliest_latest_and_max_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    // Records with timestamps 1000, 5000, 3000 at offsets 0, 1, 2.
+    let out = run_client("python", SCRIPT, &["times", &server.kafka, "clock"]);
+    // First offset with a timestamp at or after 0, 2000, 4000 and 6000 (none: -1).
+    assert_eq!(out["by_time"], json!([0, 1, 1, -1]), "{out}");
+    assert_eq!(out["listed"]["earliest"], 0, "{out}");
+    assert_eq!(out["listed"]["latest"], 3, "{out}");
+    assert_eq!(out["listed"]["max_timestamp"], 1, "{out}");
+}

@@ -106,6 +106,25 @@ def compressed(bootstrap, topic_prefix):
     print(json.dumps({"ok": True}))
 
 
+def times(bootstrap, topic):
+    """ListOffsets by timestamp, earliest, latest and max timestamp."""
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+    produce(bootstrap, topic, [(None, f"t{ts}".encode(), None, ts, 0) for ts in (1000, 5000, 3000)])
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "times"})
+    # One lookup per call: a partition appears once per request.
+    by_time = [c.offsets_for_times([TopicPartition(topic, 0, ts)], timeout=10)[0].offset
+               for ts in (0, 2000, 4000, 6000)]
+    c.close()
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    specs = {"earliest": OffsetSpec.earliest(), "latest": OffsetSpec.latest(),
+             "max_timestamp": OffsetSpec.max_timestamp()}
+    listed = {}
+    for name, spec in specs.items():
+        fut = admin.list_offsets({TopicPartition(topic, 0): spec})
+        listed[name] = next(iter(fut.values())).result().offset
+    print(json.dumps({"by_time": by_time, "listed": listed}))
+
+
 def group_consumer(bootstrap, group, topic, **extra):
     return Consumer({
         "bootstrap.servers": bootstrap,
@@ -161,6 +180,11 @@ def group(bootstrap, topic, partitions, group_id):
         return {m.value() for c, m in got if c is a}
 
     poll_until([a], lambda: len(survivor_values()) >= total, f"{total} records", got)
+    # Commit only once the survivor's position is at the end of every
+    # partition: a partition it took over may not have been fetched yet.
+    tps = [TopicPartition(topic, p) for p in all_parts]
+    ends = [a.get_watermark_offsets(tp, timeout=10)[1] for tp in tps]
+    poll_until([a], lambda: [tp.offset for tp in a.position(tps)] == ends, "positions at the end", got)
     a.commit(asynchronous=False)
     committed = {tp.partition: tp.offset for tp in a.committed([TopicPartition(topic, p) for p in all_parts], timeout=10)}
     a.close()
@@ -196,4 +220,5 @@ if __name__ == "__main__":
         "compressed": compressed,
         "group": lambda b, t, p, g, _total: group(b, t, p, g),
         "resume": resume,
+        "times": times,
     }[cmd](*args)

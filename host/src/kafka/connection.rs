@@ -21,14 +21,18 @@ use super::handler::{self, api_versions};
 /// Serves one connection until the client closes it or sends something bad.
 pub async fn serve(ctx: Arc<KafkaContext>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    match run(&ctx, stream).await {
+    match run(&ctx, stream, peer).await {
         Ok(()) => tracing::debug!(%peer, "Kafka client disconnected"),
         Err(KafkaError::Io(e)) => tracing::debug!(%peer, "Kafka connection closed: {e}"),
         Err(e) => tracing::warn!(%peer, "closing Kafka connection: {e}"),
     }
 }
 
-async fn run(ctx: &Arc<KafkaContext>, stream: TcpStream) -> Result<(), KafkaError> {
+async fn run(
+    ctx: &Arc<KafkaContext>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Result<(), KafkaError> {
     let (mut reader, writer) = stream.into_split();
     let mut writer = BufWriter::new(writer);
     loop {
@@ -48,7 +52,7 @@ async fn run(ctx: &Arc<KafkaContext>, stream: TcpStream) -> Result<(), KafkaErro
                 correlation_id,
                 &api_versions::unsupported_version(),
             )?),
-            Framed::Request(req) => handler::dispatch(ctx, req).await?,
+            Framed::Request(req) => handler::dispatch(ctx, req, peer).await?,
         };
         if let Some(bytes) = response {
             write_frame(&mut writer, bytes).await?;

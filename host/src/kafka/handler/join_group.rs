@@ -1,5 +1,6 @@
 //! JoinGroup: waits in the coordinator until the rebalance completes.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: JoinGroupRequest,
+    peer: SocketAddr,
 ) -> JoinGroupResponse {
     let v = h.request_api_version;
     let outcome = ctx
@@ -29,7 +31,7 @@ pub async fn handle(
             member_id: req.member_id.to_string(),
             instance_id: req.group_instance_id.map(|i| i.to_string()),
             client_id: client_id(h),
-            client_host: String::new(),
+            client_host: peer.ip().to_string(),
             session_timeout: ms(req.session_timeout_ms),
             // v0 has no rebalance timeout: Kafka uses the session timeout.
             rebalance_timeout: ms(if v >= 1 {

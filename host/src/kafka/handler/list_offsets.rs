@@ -71,11 +71,10 @@ fn lookup(
     Ok(match timestamp {
         LATEST => (stats.high_watermark, -1),
         EARLIEST => (stats.log_start_offset, -1),
-        // The latest record's position: close enough is the last offset.
-        MAX_TIMESTAMP => match stats.high_watermark {
-            0 => (-1, -1),
-            hw => (hw - 1, -1),
-        },
+        MAX_TIMESTAMP => log
+            .max_timestamp_offset()
+            .map_err(BrokerError::log(topic, partition as u32))?
+            .unwrap_or((-1, -1)),
         ts => log
             .offset_for_timestamp(ts)
             .map_err(wrap)?

@@ -33,6 +33,7 @@ pub mod produce;
 pub mod sync_group;
 pub mod versions;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -85,6 +86,7 @@ pub fn encode<T: Encodable>(
 pub async fn dispatch(
     ctx: &Arc<KafkaContext>,
     req: RawRequest,
+    peer: SocketAddr,
 ) -> Result<Option<Bytes>, KafkaError> {
     let h = &req.header;
     let v = h.request_api_version;
@@ -103,7 +105,7 @@ pub async fn dispatch(
         ApiKey::Fetch => answer!(fetch::handle(ctx, h, decode(&req)?).await?),
         ApiKey::ListOffsets => answer!(list_offsets::handle(ctx, h, decode(&req)?).await?),
         ApiKey::FindCoordinator => answer!(find_coordinator::handle(ctx, h, decode(&req)?)),
-        ApiKey::JoinGroup => answer!(join_group::handle(ctx, h, decode(&req)?).await),
+        ApiKey::JoinGroup => answer!(join_group::handle(ctx, h, decode(&req)?, peer).await),
         ApiKey::SyncGroup => answer!(sync_group::handle(ctx, h, decode(&req)?).await),
         ApiKey::Heartbeat => answer!(heartbeat::handle(ctx, h, decode(&req)?)),
         ApiKey::LeaveGroup => answer!(leave_group::handle(ctx, h, decode(&req)?)),
