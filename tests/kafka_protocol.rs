@@ -318,3 +318,126 @@ fn acks_zero_gets_no_response() {
     );
     assert_eq!(high_watermark(&server, "quiet"), 1);
 }
+
+/// Metadata v1 for one topic; returns the topic's error code.
+fn metadata_error(s: &mut TcpStream, topic: &str) -> i16 {
+    let mut body = 1i32.to_be_bytes().to_vec();
+    body.extend_from_slice(&(topic.len() as i16).to_be_bytes());
+    body.extend_from_slice(topic.as_bytes());
+    s.write_all(&request(3, 1, 9, &body)).unwrap();
+    let r = response(s).expect("metadata response");
+    // corr, brokers[node, host, port, rack], controller, topics[error, ...].
+    let mut at = 4;
+    let brokers = i32_at(&r, at);
+    at += 4;
+    for _ in 0..brokers {
+        at += 4;
+        at += 2 + i16_at(&r, at) as usize;
+        at += 4;
+        let rack = i16_at(&r, at);
+        at += 2 + rack.max(0) as usize;
+    }
+    at += 4 + 4; // controller id, topic count
+    i16_at(&r, at)
+}
+
+#[test]
+fn metadata_auto_creates_valid_names_and_refuses_invalid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    assert_eq!(metadata_error(&mut s, "fresh"), 0);
+    assert_eq!(high_watermark(&server, "fresh"), 0, "created on Metadata");
+    assert_eq!(
+        metadata_error(&mut s, "bad/name"),
+        17,
+        "INVALID_TOPIC_EXCEPTION"
+    );
+    assert_eq!(metadata_error(&mut s, &"x".repeat(250)), 17);
+}
+
+#[test]
+fn with_auto_creation_off_unknown_topics_stay_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("weir.toml");
+    std::fs::write(&config, "[kafka]\nauto_create_topics = false\n").unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--config", config.to_str().unwrap()]);
+    let mut s = connect(&server);
+    assert_eq!(
+        metadata_error(&mut s, "absent"),
+        3,
+        "UNKNOWN_TOPIC_OR_PARTITION"
+    );
+    let status = http()
+        .get(server.at("/v1/topics/absent"))
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 404);
+}
+
+/// Fetch v4 of partition 0 from `offset`; returns (error, records bytes length).
+fn fetch(s: &mut TcpStream, topic: &str, offset: i64, max_wait_ms: i32) -> (i16, usize) {
+    let mut body = Vec::new();
+    body.extend_from_slice(&(-1i32).to_be_bytes()); // replica id
+    body.extend_from_slice(&max_wait_ms.to_be_bytes());
+    body.extend_from_slice(&1i32.to_be_bytes()); // min bytes
+    body.extend_from_slice(&(1i32 << 20).to_be_bytes());
+    body.push(0); // read uncommitted
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&(topic.len() as i16).to_be_bytes());
+    body.extend_from_slice(topic.as_bytes());
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&0i32.to_be_bytes());
+    body.extend_from_slice(&offset.to_be_bytes());
+    body.extend_from_slice(&(1i32 << 20).to_be_bytes());
+    s.write_all(&request(1, 4, 11, &body)).unwrap();
+    let r = response(s).expect("fetch response");
+    // corr, throttle, topics, name, partitions, index, error, hw, lso, aborted, records.
+    let at = 4 + 4 + 4 + 2 + topic.len() + 4 + 4;
+    let error = i16_at(&r, at);
+    let aborted = i32_at(&r, at + 2 + 8 + 8);
+    let records_at = at + 2 + 8 + 8 + 4 + 16 * aborted.max(0) as usize;
+    (error, i32_at(&r, records_at).max(0) as usize)
+}
+
+#[test]
+fn fetch_long_polls_until_data_arrives_or_max_wait_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    assert_eq!(metadata_error(&mut s, "poll"), 0);
+    // Nothing there: the answer comes empty, and not before max_wait.
+    let start = std::time::Instant::now();
+    assert_eq!(fetch(&mut s, "poll", 0, 300), (0, 0));
+    assert!(
+        start.elapsed() >= Duration::from_millis(290),
+        "{:?}",
+        start.elapsed()
+    );
+    // A record produced while the fetch waits ends the wait with the record.
+    let kafka = server.kafka.clone();
+    let waiter = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(kafka).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let start = std::time::Instant::now();
+        let got = fetch(&mut s, "poll", 0, 20_000);
+        (got, start.elapsed())
+    });
+    let r = http()
+        .post(server.at("/v1/topics/poll/records"))
+        .json(&serde_json::json!({"records": [{"value": "wake up"}]}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    let ((error, len), waited) = waiter.join().unwrap();
+    assert_eq!(error, 0);
+    assert!(len > 0, "the fetch returned the record");
+    assert!(
+        waited < Duration::from_secs(20),
+        "returned on data, not at max_wait"
+    );
+    // Past the high watermark: OFFSET_OUT_OF_RANGE, at once.
+    assert_eq!(fetch(&mut s, "poll", 5, 10_000).0, 1);
+}

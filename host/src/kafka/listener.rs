@@ -60,8 +60,12 @@ impl KafkaListener {
                     Ok((stream, peer)) => {
                         tokio::spawn(connection::serve(self.ctx.clone(), stream, peer));
                     }
-                    // Out of file descriptors and the like: keep serving the others.
-                    Err(e) => tracing::warn!("accepting a Kafka connection: {e}"),
+                    // Out of file descriptors and the like: keep serving the
+                    // others, and back off rather than spin on the error.
+                    Err(e) => {
+                        tracing::warn!("accepting a Kafka connection: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
                 },
             }
         }
