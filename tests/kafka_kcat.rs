@@ -83,3 +83,18 @@ fn kcat_metadata_lists_the_broker_at_its_real_port_and_every_topic() {
         assert!(out.contains(&format!("partition {p}, leader 0")), "{out}");
     }
 }
+
+#[test]
+fn the_advertised_host_is_used_with_the_bound_port_when_it_says_port_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("weir.toml");
+    std::fs::write(&config, "[kafka]\nadvertised_addr = \"localhost:0\"\n").unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--config", config.to_str().unwrap()]);
+    let port = server.kafka.rsplit(':').next().unwrap();
+    let out = kcat(&["-L", "-b", &server.kafka], b"");
+    assert!(
+        out.contains(&format!("broker 0 at localhost:{port}")),
+        "{out}"
+    );
+}

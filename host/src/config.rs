@@ -300,6 +300,25 @@ mod tests {
         assert_eq!(s.broker.topic_defaults.retention_ms, 5);
         assert_eq!(s.broker.topic_defaults.segment_bytes, 1 << 30);
 
+        std::fs::write(
+            &path,
+            "[kafka]\nadvertised_addr = \"broker.example:19092\"\nauto_create_topics = false\n",
+        )
+        .unwrap();
+        let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
+        assert_eq!(
+            s.kafka.advertised,
+            Some(("broker.example".to_string(), 19092))
+        );
+        assert!(!s.kafka.auto_create_topics);
+        assert_eq!(s.kafka.addr, s.kafka_addr);
+        std::fs::write(&path, "[kafka]\nadvertised_addr = \"no-port\"\n").unwrap();
+        let err = ServerConfig::load(Some(&path))
+            .unwrap()
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("no-port"), "{err}");
+
         std::fs::write(&path, "[log]\nflsh = \"os\"\n").unwrap();
         let err = ServerConfig::load(Some(&path)).unwrap_err().to_string();
         assert!(err.contains("flsh"), "{err}");

@@ -2,6 +2,7 @@
 //!
 //! - [`state`]: one group's state machine (Empty, PreparingRebalance,
 //!   CompletingRebalance, Stable), its members and their waiting requests.
+//! - [`outcome`]: the requests and answers exchanged with the coordinator.
 //! - [`coordinator`]: every group, and the async calls the JoinGroup, SyncGroup,
 //!   Heartbeat, LeaveGroup and OffsetCommit handlers make.
 //!
@@ -9,12 +10,14 @@
 //! members rejoin; committed offsets live in the broker's metadata store, so
 //! the HTTP API shows the same offsets.
 pub mod coordinator;
+pub mod outcome;
 pub mod state;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use coordinator::{Coordinator, JoinOutcome, JoinRequest, SyncOutcome};
+pub use coordinator::Coordinator;
+pub use outcome::{GroupDescription, JoinOutcome, JoinRequest, SyncOutcome};
 pub use state::{Group, GroupState};
 
 use super::KafkaContext;

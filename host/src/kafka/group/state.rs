@@ -7,7 +7,7 @@ use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use tokio::sync::oneshot;
 
-use super::coordinator::{JoinOutcome, SyncOutcome};
+use super::outcome::{JoinOutcome, SyncOutcome};
 
 /// Where a group is in the rebalance protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -133,6 +132,3 @@ fn partition(index: i32, v: i16) -> MetadataResponsePartition {
     p.isr_nodes = vec![BrokerId(NODE_ID)];
     p
 }
-
-/// Kafka's code for a topic that is unknown and will not be created.
-pub const UNKNOWN: ResponseError = ResponseError::UnknownTopicOrPartition;
