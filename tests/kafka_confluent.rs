@@ -124,7 +124,10 @@ fn records_from_kafka_read_back_over_http_with_keys_headers_timestamps() {
     assert_eq!(records[0]["headers"], json!({"h1": "b", "h2": null}));
     assert_eq!(records[1]["key"], Value::Null);
     assert_eq!(records[2]["value"], Value::Null);
-    assert_eq!(records[2]["timestamp"], 1_700_000_000_002i64);
+    assert_eq!(
+        records[2]["timestamp"], 1_702_592_000_000i64,
+        "a delta beyond i32"
+    );
     // And over Kafka every header survives, repeated keys and order included.
     let out = run_client("python", SCRIPT, &["consume", &server.kafka, "rich", "3"]);
     assert_eq!(
@@ -142,7 +145,8 @@ fn records_from_http_read_back_over_kafka_with_keys_headers_timestamps() {
         .post(server.at("/v1/topics/fromhttp/records"))
         .json(&json!({"records": [
             {"key": "a", "value": "one", "headers": {"x": "1", "y": null}, "timestamp": 1_600_000_000_000i64},
-            {"value": "two", "timestamp": 1_600_000_000_001i64},
+            // Same batch, 10^11 ms later: the delta does not fit in 32 bits.
+            {"value": "two", "timestamp": 1_700_000_000_000i64},
         ]}))
         .send()
         .unwrap();
@@ -158,7 +162,7 @@ fn records_from_http_read_back_over_kafka_with_keys_headers_timestamps() {
     assert_eq!(recs[0]["headers"], json!([["x", "1"], ["y", null]]));
     assert_eq!(recs[0]["timestamp"], 1_600_000_000_000i64);
     assert_eq!(recs[1]["key"], Value::Null);
-    assert_eq!(recs[1]["timestamp"], 1_600_000_000_001i64);
+    assert_eq!(recs[1]["timestamp"], 1_700_000_000_000i64);
 }
 
 #[test]

@@ -379,6 +379,17 @@ fn with_auto_creation_off_unknown_topics_stay_unknown() {
 
 /// Fetch v4 of partition 0 from `offset`; returns (error, records bytes length).
 fn fetch(s: &mut TcpStream, topic: &str, offset: i64, max_wait_ms: i32) -> (i16, usize) {
+    fetch_limited(s, topic, offset, max_wait_ms, 1 << 20)
+}
+
+/// Fetch v4 with a partition byte limit.
+fn fetch_limited(
+    s: &mut TcpStream,
+    topic: &str,
+    offset: i64,
+    max_wait_ms: i32,
+    partition_max_bytes: i32,
+) -> (i16, usize) {
     let mut body = Vec::new();
     body.extend_from_slice(&(-1i32).to_be_bytes()); // replica id
     body.extend_from_slice(&max_wait_ms.to_be_bytes());
@@ -391,7 +402,7 @@ fn fetch(s: &mut TcpStream, topic: &str, offset: i64, max_wait_ms: i32) -> (i16,
     body.extend_from_slice(&1i32.to_be_bytes());
     body.extend_from_slice(&0i32.to_be_bytes());
     body.extend_from_slice(&offset.to_be_bytes());
-    body.extend_from_slice(&(1i32 << 20).to_be_bytes());
+    body.extend_from_slice(&partition_max_bytes.to_be_bytes());
     s.write_all(&request(1, 4, 11, &body)).unwrap();
     let r = response(s).expect("fetch response");
     // corr, throttle, topics, name, partitions, index, error, hw, lso, aborted, records.
@@ -440,4 +451,47 @@ fn fetch_long_polls_until_data_arrives_or_max_wait_passes() {
     );
     // Past the high watermark: OFFSET_OUT_OF_RANGE, at once.
     assert_eq!(fetch(&mut s, "poll", 5, 10_000).0, 1);
+}
+
+#[test]
+fn fetch_returns_whole_batches_within_the_partition_limit_but_always_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let batch_len = encode_batch(
+        &[Record {
+            value: Some(b"0123456789".to_vec().into()),
+            timestamp: 1,
+            ..Record::default()
+        }],
+        0,
+    )
+    .unwrap()
+    .len();
+    let mut s = connect(&server);
+    for i in 0..3 {
+        let batch = encode_batch(
+            &[Record {
+                value: Some(b"0123456789".to_vec().into()),
+                timestamp: 1,
+                ..Record::default()
+            }],
+            0,
+        )
+        .unwrap();
+        produce(&mut s, "limits", 1, &batch, i);
+        assert_eq!(produce_result(&mut s, "limits"), (0, i64::from(i)));
+    }
+    // A limit below one batch still returns the first batch, whole.
+    assert_eq!(fetch_limited(&mut s, "limits", 0, 0, 1), (0, batch_len));
+    // Two batches' worth returns two; the third does not fit.
+    let two = 2 * batch_len as i32;
+    assert_eq!(
+        fetch_limited(&mut s, "limits", 0, 0, two),
+        (0, 2 * batch_len)
+    );
+    // The batch holding the requested offset comes first.
+    assert_eq!(
+        fetch_limited(&mut s, "limits", 2, 0, 1 << 20),
+        (0, batch_len)
+    );
 }

@@ -57,7 +57,9 @@ def produce_rich(bootstrap, topic):
     records = [
         (b"key-0", b"value-0", [("h1", b"a"), ("h1", b"b"), ("h2", None)], 1700000000000, 0),
         (None, b"value-1", [], 1700000000001, 0),
-        (b"key-2", None, [("only", b"x")], 1700000000002, 0),
+        # 30 days after the batch's first record: the timestamp delta needs a
+        # varlong (a 32-bit varint decoder, as in kafka-protocol 0.17, breaks).
+        (b"key-2", None, [("only", b"x")], 1702592000000, 0),
     ]
     produce(bootstrap, topic, records)
     print(json.dumps({"produced": len(records)}))
