@@ -98,3 +98,38 @@ fn the_advertised_host_is_used_with_the_bound_port_when_it_says_port_0() {
         "{out}"
     );
 }
+
+#[test]
+fn kcat_balanced_consumer_joins_a_group_and_its_commits_show_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let input: String = (0..10).map(|i| format!("m{i}\n")).collect();
+    kcat(
+        &["-P", "-b", &server.kafka, "-t", "grouped"],
+        input.as_bytes(),
+    );
+    // -G: librdkafka's group consumer (FindCoordinator, JoinGroup, SyncGroup,
+    // Heartbeat, OffsetCommit, LeaveGroup); offsets are committed on close.
+    let out = kcat(
+        &[
+            "-b",
+            &server.kafka,
+            "-G",
+            "kcat-group",
+            "grouped",
+            "-e",
+            "-q",
+            "-X",
+            "auto.offset.reset=earliest",
+        ],
+        b"",
+    );
+    assert_eq!(out.lines().count(), 10, "{out}");
+    let group: Value = http()
+        .get(server.at("/v1/groups/kcat-group"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(group["offsets"][0]["committed_offset"], 10, "{group}");
+}
