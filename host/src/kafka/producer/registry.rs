@@ -19,6 +19,15 @@ use super::window::{BatchSeq, SeqCheck, Window};
 /// Bytes read per step when rebuilding state from the log.
 const SCAN_CHUNK: usize = 1 << 20;
 
+/// Kafka's `producer.id.expiration.ms` default: a producer silent this long on
+/// a partition is forgotten there, so the windows of short-lived producers
+/// (every kcat run gets a new id) do not accumulate forever.
+pub const PRODUCER_EXPIRATION_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Expired windows are looked for only when a partition holds more than this
+/// many, keeping the common append path free of scans.
+const PRUNE_ABOVE: usize = 1024;
+
 /// Outcome of an append through the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdempotentAppend {
@@ -42,7 +51,18 @@ pub enum IdempotentAppend {
 struct PartitionProducers {
     /// The log this state belongs to; a deleted and recreated topic gets fresh state.
     log: Weak<PartitionLog>,
-    windows: HashMap<i64, Window>,
+    /// Per producer id: its window and when it last appended (ms).
+    windows: HashMap<i64, (Window, i64)>,
+}
+
+impl PartitionProducers {
+    /// Forgets producers silent for [`PRODUCER_EXPIRATION_MS`], once there are many.
+    fn prune(&mut self, now_ms: i64) {
+        if self.windows.len() > PRUNE_ABOVE {
+            self.windows
+                .retain(|_, (_, last)| now_ms.saturating_sub(*last) < PRODUCER_EXPIRATION_MS);
+        }
+    }
 }
 
 /// One partition's producer state, locked across check and append.
@@ -101,7 +121,7 @@ impl ProducerRegistry {
         let last_seq = last_seq(&header);
         let epoch = header.producer_epoch;
         let check = match state.windows.get(&header.producer_id) {
-            Some(w) => w.check(epoch, first_seq, last_seq),
+            Some((w, _)) => w.check(epoch, first_seq, last_seq),
             None => Window::new(epoch).check(epoch, first_seq, last_seq),
         };
         match check {
@@ -109,21 +129,24 @@ impl ProducerRegistry {
             SeqCheck::OutOfOrder { expected } => Ok(IdempotentAppend::OutOfOrder { expected }),
             SeqCheck::Fenced { .. } => Ok(IdempotentAppend::Fenced),
             SeqCheck::Append => {
+                let now = crate::broker::now_ms();
                 let info = log
-                    .append(&mut bytes, crate::broker::now_ms())
+                    .append(&mut bytes, now)
                     .map_err(BrokerError::log(topic.name(), partition))?;
-                state
+                state.prune(now);
+                let (window, last) = state
                     .windows
                     .entry(header.producer_id)
-                    .or_insert_with(|| Window::new(epoch))
-                    .record(
-                        epoch,
-                        BatchSeq {
-                            first_seq,
-                            last_seq,
-                            base_offset: info.base_offset,
-                        },
-                    );
+                    .or_insert_with(|| (Window::new(epoch), now));
+                *last = now;
+                window.record(
+                    epoch,
+                    BatchSeq {
+                        first_seq,
+                        last_seq,
+                        base_offset: info.base_offset,
+                    },
+                );
                 Ok(IdempotentAppend::Appended(info))
             }
         }
@@ -161,9 +184,10 @@ impl ProducerRegistry {
     }
 }
 
-/// Replays the batch headers of the active segment into producer windows.
-fn rebuild(log: &PartitionLog) -> Result<HashMap<i64, Window>, crate::log::LogError> {
-    let mut windows: HashMap<i64, Window> = HashMap::new();
+/// Replays the batch headers of the active segment into producer windows,
+/// each stamped with its last batch's max timestamp.
+fn rebuild(log: &PartitionLog) -> Result<HashMap<i64, (Window, i64)>, crate::log::LogError> {
+    let mut windows: HashMap<i64, (Window, i64)> = HashMap::new();
     let mut offset = log.active_base_offset().max(log.stats().log_start_offset);
     let end = log.high_watermark();
     while offset < end {
@@ -175,21 +199,48 @@ fn rebuild(log: &PartitionLog) -> Result<HashMap<i64, Window>, crate::log::LogEr
             if header.producer_id < 0 || header.base_sequence < 0 {
                 continue;
             }
-            windows
+            let (window, last) = windows
                 .entry(header.producer_id)
-                .or_insert_with(|| Window::new(header.producer_epoch))
-                .record(
-                    header.producer_epoch,
-                    BatchSeq {
-                        first_seq: header.base_sequence,
-                        last_seq: last_seq(&header),
-                        base_offset: header.base_offset,
-                    },
-                );
+                .or_insert_with(|| (Window::new(header.producer_epoch), header.max_timestamp));
+            *last = header.max_timestamp;
+            window.record(
+                header.producer_epoch,
+                BatchSeq {
+                    first_seq: header.base_sequence,
+                    last_seq: last_seq(&header),
+                    base_offset: header.base_offset,
+                },
+            );
         }
         if offset == before {
             break;
         }
     }
     Ok(windows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_silent_producers_are_forgotten_recent_ones_kept() {
+        let mut p = PartitionProducers {
+            log: Weak::new(),
+            windows: HashMap::new(),
+        };
+        let now = 10 * PRODUCER_EXPIRATION_MS;
+        for id in 0..=PRUNE_ABOVE as i64 {
+            p.windows
+                .insert(id, (Window::new(0), now - PRODUCER_EXPIRATION_MS - 1));
+        }
+        p.windows.insert(-7, (Window::new(0), now - 1));
+        p.prune(now);
+        assert_eq!(p.windows.len(), 1);
+        assert!(p.windows.contains_key(&-7));
+        // Below the threshold nothing is scanned or dropped.
+        p.windows.insert(1, (Window::new(0), 0));
+        p.prune(now);
+        assert_eq!(p.windows.len(), 2);
+    }
 }
