@@ -284,8 +284,12 @@ impl Coordinator {
         if let Some(m) = group.members.get_mut(member_id) {
             m.last_seen = Instant::now();
         }
+        // As in Kafka, a generation whose assignments are not handed out yet
+        // cannot commit: its partitions may be about to move.
         match group.state {
-            GroupState::PreparingRebalance { .. } => Some(ResponseError::RebalanceInProgress),
+            GroupState::PreparingRebalance { .. } | GroupState::CompletingRebalance => {
+                Some(ResponseError::RebalanceInProgress)
+            }
             _ => None,
         }
     }

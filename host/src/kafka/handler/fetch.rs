@@ -69,7 +69,9 @@ pub async fn handle(
         let total: usize = got.iter().map(|g| g.records.len()).sum();
         let errored = got.iter().any(|g| g.error != 0);
         let now = Instant::now();
-        if total >= min_bytes.max(1) || errored || now >= deadline || watchers.is_empty() {
+        // min_bytes 0 answers at once; otherwise at least one byte must be there.
+        let enough = min_bytes == 0 || (total > 0 && total >= min_bytes);
+        if enough || errored || now >= deadline || watchers.is_empty() {
             break got;
         }
         let changes = watchers.iter_mut().map(|w| Box::pin(w.changed()));
