@@ -495,3 +495,37 @@ fn fetch_returns_whole_batches_within_the_partition_limit_but_always_one() {
         (0, batch_len)
     );
 }
+
+#[test]
+fn corrupt_and_oversized_batches_are_refused_and_nothing_is_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let r = http()
+        .post(server.at("/v1/topics"))
+        .json(&serde_json::json!({"name": "strict", "partitions": 1, "config": {"max.message.bytes": 200}}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    let one = |value: &[u8]| {
+        encode_batch(
+            &[Record {
+                value: Some(value.to_vec().into()),
+                timestamp: 1,
+                ..Record::default()
+            }],
+            0,
+        )
+        .unwrap()
+    };
+    let mut s = connect(&server);
+    let mut corrupt = one(b"payload");
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    produce(&mut s, "strict", 1, &corrupt, 1);
+    assert_eq!(produce_result(&mut s, "strict").0, 2, "CORRUPT_MESSAGE");
+    produce(&mut s, "strict", 1, &one(&[b'x'; 300]), 2);
+    assert_eq!(produce_result(&mut s, "strict").0, 10, "MESSAGE_TOO_LARGE");
+    assert_eq!(high_watermark(&server, "strict"), 0);
+    produce(&mut s, "strict", 1, &one(b"fine"), 3);
+    assert_eq!(produce_result(&mut s, "strict"), (0, 0));
+}
