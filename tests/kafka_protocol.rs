@@ -529,3 +529,35 @@ fn corrupt_and_oversized_batches_are_refused_and_nothing_is_appended() {
     produce(&mut s, "strict", 1, &one(b"fine"), 3);
     assert_eq!(produce_result(&mut s, "strict"), (0, 0));
 }
+
+#[test]
+fn shutdown_is_clean_with_connections_open_and_a_fetch_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut idle = connect(&server);
+    assert_eq!(metadata_error(&mut idle, "quiet"), 0);
+    let mut waiting = connect(&server);
+    // A long poll (60 s) parked on an empty partition while the server stops.
+    let mut s = connect(&server);
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut body = Vec::new();
+    body.extend_from_slice(&(-1i32).to_be_bytes());
+    body.extend_from_slice(&60_000i32.to_be_bytes());
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&(1i32 << 20).to_be_bytes());
+    body.push(0);
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&5i16.to_be_bytes());
+    body.extend_from_slice(b"quiet");
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&0i32.to_be_bytes());
+    body.extend_from_slice(&0i64.to_be_bytes());
+    body.extend_from_slice(&(1i32 << 20).to_be_bytes());
+    s.write_all(&request(1, 4, 1, &body)).unwrap();
+    let poller = std::thread::spawn(move || response(&mut s));
+    assert_eq!(metadata_error(&mut waiting, "quiet"), 0);
+    // stop() allows 30 s: a shutdown that waited for the 60 s poll fails here.
+    assert!(server.stop(), "weir serve exits cleanly on SIGTERM");
+    // The parked fetch's connection was closed, not answered or left hanging.
+    assert!(poller.join().unwrap().is_none());
+}

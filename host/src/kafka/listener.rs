@@ -48,17 +48,20 @@ impl KafkaListener {
         Ok(self.listener.local_addr()?)
     }
 
-    /// Accepts connections until `shutdown` completes; open connections are
-    /// dropped with the runtime.
+    /// Accepts connections until `shutdown` completes, then closes every open
+    /// connection, so no request reaches the broker while it shuts down.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let reaper = tokio::spawn(group::reaper(self.ctx.clone()));
+        let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
+                // Reap finished connections so the set does not grow.
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        tokio::spawn(connection::serve(self.ctx.clone(), stream, peer));
+                        connections.spawn(connection::serve(self.ctx.clone(), stream, peer));
                     }
                     // Out of file descriptors and the like: keep serving the
                     // others, and back off rather than spin on the error.
@@ -70,5 +73,7 @@ impl KafkaListener {
             }
         }
         reaper.abort();
+        // Requests already in the blocking pool finish; nothing new starts.
+        connections.shutdown().await;
     }
 }
