@@ -4,6 +4,10 @@
 //! each record size, batch size and flush policy, and in the same run writes and
 //! reads the same bytes with plain sequential file I/O and the same fsync policy:
 //! the physical limit the log is compared against.
+//!
+//! `weir bench kafka` ([`kafka`]) measures the Kafka listener with librdkafka.
+
+pub mod kafka;
 
 use std::fs::File;
 use std::io::{Read, Write};

@@ -13,6 +13,8 @@ use serde::Deserialize;
 
 use crate::broker::BrokerConfig;
 use crate::broker::topic_config::TopicConfig;
+use crate::kafka::KafkaSettings;
+use crate::kafka::settings::GroupSettings;
 use crate::log::FlushPolicy;
 
 /// The embedded default configuration.
@@ -56,6 +58,24 @@ pub struct ServerConfig {
     pub http: HttpSection,
     /// Topic defaults.
     pub topics: TopicsSection,
+    /// Kafka listener settings.
+    pub kafka: KafkaSection,
+}
+
+/// `[kafka]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSection {
+    /// host:port told to clients; "" = the bound address.
+    pub advertised_addr: String,
+    /// Largest request frame, bytes.
+    pub max_frame_bytes: usize,
+    /// Kafka's `auto.create.topics.enable`.
+    pub auto_create_topics: bool,
+    /// Kafka's `group.min.session.timeout.ms`.
+    pub group_min_session_timeout_ms: u64,
+    /// Kafka's `group.max.session.timeout.ms`.
+    pub group_max_session_timeout_ms: u64,
 }
 
 /// `[log]`.
@@ -101,6 +121,8 @@ pub struct Settings {
     pub http_addr: SocketAddr,
     /// Kafka listen address.
     pub kafka_addr: SocketAddr,
+    /// The Kafka listener's settings (its `addr` is `kafka_addr`).
+    pub kafka: KafkaSettings,
     /// Partitions when none are given.
     pub default_partitions: u32,
     /// Interval flush period, when the policy is "interval".
@@ -192,7 +214,48 @@ impl ServerConfig {
         let topic_defaults = TopicConfig::default()
             .with_overrides(&overrides)
             .map_err(|e| ConfigError::Invalid(format!("topics.defaults: {e}")))?;
+        let kafka_addr = addr("kafka_addr", &self.kafka_addr)?;
+        let advertised = match self.kafka.advertised_addr.as_str() {
+            "" => None,
+            a => {
+                let bad = || {
+                    ConfigError::Invalid(format!("kafka.advertised_addr {a:?} is not host:port"))
+                };
+                let (host, port) = a.rsplit_once(':').ok_or_else(bad)?;
+                let port: u16 = port.parse().map_err(|_| bad())?;
+                if host.is_empty() {
+                    return Err(bad());
+                }
+                Some((host.trim_matches(['[', ']']).to_string(), port))
+            }
+        };
+        if self.kafka.max_frame_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "kafka.max_frame_bytes must be ≥ 1024".into(),
+            ));
+        }
+        let (min_session, max_session) = (
+            self.kafka.group_min_session_timeout_ms,
+            self.kafka.group_max_session_timeout_ms,
+        );
+        if min_session > max_session {
+            return Err(ConfigError::Invalid(
+                "kafka.group_min_session_timeout_ms exceeds group_max_session_timeout_ms".into(),
+            ));
+        }
+        let kafka = KafkaSettings {
+            addr: kafka_addr,
+            advertised,
+            max_frame_bytes: self.kafka.max_frame_bytes,
+            auto_create_topics: self.kafka.auto_create_topics,
+            default_partitions: self.topics.default_partitions,
+            group: GroupSettings {
+                min_session_timeout: Duration::from_millis(min_session),
+                max_session_timeout: Duration::from_millis(max_session),
+            },
+        };
         Ok(Settings {
+            kafka,
             broker: BrokerConfig {
                 data_dir: self.data_dir.clone(),
                 flush,
@@ -200,7 +263,7 @@ impl ServerConfig {
                 topic_defaults,
             },
             http_addr: addr("http_addr", &self.http_addr)?,
-            kafka_addr: addr("kafka_addr", &self.kafka_addr)?,
+            kafka_addr,
             default_partitions: self.topics.default_partitions,
             flush_interval: matches!(flush, FlushPolicy::Interval { .. })
                 .then(|| Duration::from_millis(self.log.flush_interval_ms)),
@@ -236,6 +299,25 @@ mod tests {
         assert_eq!(s.broker.flush, FlushPolicy::Os);
         assert_eq!(s.broker.topic_defaults.retention_ms, 5);
         assert_eq!(s.broker.topic_defaults.segment_bytes, 1 << 30);
+
+        std::fs::write(
+            &path,
+            "[kafka]\nadvertised_addr = \"broker.example:19092\"\nauto_create_topics = false\n",
+        )
+        .unwrap();
+        let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
+        assert_eq!(
+            s.kafka.advertised,
+            Some(("broker.example".to_string(), 19092))
+        );
+        assert!(!s.kafka.auto_create_topics);
+        assert_eq!(s.kafka.addr, s.kafka_addr);
+        std::fs::write(&path, "[kafka]\nadvertised_addr = \"no-port\"\n").unwrap();
+        let err = ServerConfig::load(Some(&path))
+            .unwrap()
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("no-port"), "{err}");
 
         std::fs::write(&path, "[log]\nflsh = \"os\"\n").unwrap();
         let err = ServerConfig::load(Some(&path)).unwrap_err().to_string();

@@ -4,17 +4,21 @@
 //! - [`cli`]: the `weir` command line; talks to a server only over HTTP.
 //! - [`server`]: wires config, broker and the HTTP face together for `weir serve`.
 //! - [`api`]: the JSON HTTP API (axum), a face over the broker.
+//! - [`kafka`]: the Kafka wire protocol listener, the other face over the broker.
 //! - [`pipeline`]: uploaded modules and pipelines (joins broker and runtime).
 //! - [`broker`]: topics, partitioning, consumer-group offsets and metadata in sled.
 //! - [`log`]: the durable segmented partition log of Kafka v2 record batches.
 //! - [`config`]: server configuration (`weir.toml`), validated once at start-up.
+//! - [`alloc`]: the process allocator, hardened against huge length fields.
 //! - [`bench`]: `weir bench`, the benchmarks recorded in BENCHMARKS.md.
 
+pub mod alloc;
 pub mod api;
 pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod kafka;
 pub mod log;
 pub mod pipeline;
 pub mod server;

@@ -1,4 +1,4 @@
-//! `weir serve`: loads the config, opens the broker, serves HTTP, runs the
+//! `weir serve`: loads the config, opens the broker, serves HTTP and Kafka, runs the
 //! background flusher and retention cleaner, and shuts down cleanly.
 
 use std::future::Future;
@@ -12,6 +12,7 @@ use crate::api::{self, AppState};
 use crate::broker::Broker;
 use crate::cli::ServeOptions;
 use crate::config::{ServerConfig, Settings};
+use crate::kafka::{KafkaContext, KafkaListener};
 
 /// Loads the configuration with the command-line overrides applied.
 pub fn settings(opts: &ServeOptions) -> anyhow::Result<Settings> {
@@ -113,16 +114,33 @@ pub async fn run(
         },
         settings.max_body_bytes,
     );
+    let kafka = KafkaListener::bind(KafkaContext::new(broker.clone(), settings.kafka.clone()))
+        .await
+        .with_context(|| format!("binding the Kafka listener to {}", settings.kafka.addr))?;
+    let kafka_addr = kafka.local_addr()?;
     let background = spawn_background(&broker, &settings);
+    // One shutdown signal stops both faces.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let kafka_task = tokio::spawn(kafka.serve(stopped()));
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        closing_tx.send_replace(true);
+    });
     println!("weir: HTTP API on http://{http_addr}");
-    tracing::info!(%http_addr, "serving HTTP API");
+    println!("weir: Kafka API on {kafka_addr}");
+    tracing::info!(%http_addr, %kafka_addr, "serving HTTP and Kafka APIs");
     axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closing_tx.send_replace(true);
-        })
+        .with_graceful_shutdown(stopped())
         .await
         .context("serving HTTP")?;
+    let _ = kafka_task.await;
     tracing::info!("shutting down");
     for task in background {
         task.abort();

@@ -24,13 +24,15 @@ pub struct Server {
     pub child: Child,
     /// Base URL of its HTTP API.
     pub url: String,
+    /// host:port of its Kafka listener.
+    pub kafka: String,
     /// Its data directory.
     pub data_dir: PathBuf,
 }
 
 impl Server {
     /// Starts `weir serve` on port 0 with `data_dir` and extra args; waits (≤ 60 s)
-    /// for the line announcing its address.
+    /// for the lines announcing its HTTP and Kafka addresses.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
         let mut cmd = Command::new(weir_bin());
         cmd.arg("serve")
@@ -56,24 +58,34 @@ impl Server {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(url) = line.strip_prefix("weir: HTTP API on ") {
-                    let _ = tx.send(url.trim().to_string());
+                    let _ = tx.send((true, url.trim().to_string()));
+                }
+                if let Some(addr) = line.strip_prefix("weir: Kafka API on ") {
+                    let _ = tx.send((false, addr.trim().to_string()));
                 }
             }
         });
-        let url = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => url,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let _ = child.kill();
-                panic!("weir serve did not announce its HTTP address within 60 s");
+        let (mut url, mut kafka) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while url.is_none() || kafka.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok((true, u)) => url = Some(u),
+                Ok((false, k)) => kafka = Some(k),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = child.kill();
+                    panic!("weir serve did not announce its HTTP and Kafka addresses within 60 s");
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = child.wait();
+                    panic!("weir serve exited before announcing its addresses: {status:?}");
+                }
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let status = child.wait();
-                panic!("weir serve exited before announcing its HTTP address: {status:?}");
-            }
-        };
+        }
         Server {
             child,
-            url,
+            url: url.unwrap_or_default(),
+            kafka: kafka.unwrap_or_default(),
             data_dir: data_dir.to_path_buf(),
         }
     }
@@ -132,4 +144,83 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     cond()
+}
+
+/// The repository root (tests/ and tests/clients/ live there).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+/// Runs a Kafka client scenario and returns the JSON line it prints last.
+/// `program` is "python" (the .venv interpreter) or "node"; a missing client
+/// install fails the test with the way to fix it, never skips it.
+pub fn run_client(program: &str, script: &str, args: &[&str]) -> serde_json::Value {
+    let root = repo_root();
+    let clients = root.join("tests/clients");
+    let exe = match program {
+        "python" => {
+            let py = root.join(".venv/bin/python");
+            assert!(
+                py.exists(),
+                "{} is missing: run scripts/setup to install the Kafka test clients",
+                py.display()
+            );
+            py
+        }
+        "node" => {
+            let modules = clients.join("node_modules/kafkajs");
+            assert!(
+                modules.exists(),
+                "{} is missing: run scripts/setup to install the Kafka test clients",
+                modules.display()
+            );
+            PathBuf::from("node")
+        }
+        other => panic!("unknown client program {other}"),
+    };
+    let out = Command::new(&exe)
+        .arg(clients.join(script))
+        .args(args)
+        .current_dir(&clients)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "running {} {script}: {e} (run scripts/setup)",
+                exe.display()
+            )
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed ({}); stdout: {stdout}",
+        out.status
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{script} printed {stdout:?}: {e}"))
+}
+
+/// Runs kcat with `args`, feeding `stdin`; returns its stdout. Missing kcat
+/// fails with the way to fix it.
+pub fn kcat(args: &[&str], stdin: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("kcat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running kcat: {e}: run scripts/setup to install it"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write kcat stdin");
+    let out = child.wait_with_output().expect("kcat output");
+    assert!(out.status.success(), "kcat {args:?} failed: {}", out.status);
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

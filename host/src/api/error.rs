@@ -58,8 +58,8 @@ impl IntoResponse for ApiError {
 
 fn log_status(err: &LogError) -> (StatusCode, &'static str) {
     match err {
-        LogError::InvalidBatch(BatchError::UnsupportedCompression { .. }) => {
-            (StatusCode::NOT_IMPLEMENTED, "unsupported_compression")
+        LogError::InvalidBatch(BatchError::Decompress { .. }) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "undecodable_batch")
         }
         LogError::InvalidBatch(_) => (StatusCode::BAD_REQUEST, "invalid_batch"),
         LogError::BatchTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "message_too_large"),

@@ -547,6 +547,11 @@ impl Broker {
             .collect())
     }
 
+    /// A fresh idempotent producer id, never handed out before.
+    pub fn next_producer_id(&self) -> Result<i64, BrokerError> {
+        self.meta.next_producer_id()
+    }
+
     /// Every group with committed offsets.
     pub fn groups(&self) -> Result<Vec<String>, BrokerError> {
         self.meta.groups()

@@ -44,6 +44,9 @@ pub struct MetaStore {
     offsets: sled::Tree,
 }
 
+/// Key of the idempotent producer id counter in the default tree.
+const PRODUCER_ID_KEY: &[u8] = b"producer-id-counter";
+
 fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, BrokerError> {
     rmp_serde::to_vec_named(value).map_err(|e| BrokerError::Corrupt {
         what: what.to_string(),
@@ -196,6 +199,28 @@ impl MetaStore {
         groups.sort();
         groups.dedup();
         Ok(groups)
+    }
+
+    /// Allocates the next idempotent producer id, durably: ids are never handed
+    /// out twice, even across restarts (a reused id would inherit old sequences).
+    pub fn next_producer_id(&self) -> Result<i64, BrokerError> {
+        let next = self
+            .db
+            .update_and_fetch(PRODUCER_ID_KEY, |old| {
+                let n = old
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map_or(0, i64::from_be_bytes);
+                Some((n + 1).to_be_bytes().to_vec())
+            })?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map(i64::from_be_bytes)
+            .ok_or_else(|| BrokerError::Corrupt {
+                what: "producer id counter".into(),
+                reason: "not 8 bytes".into(),
+            })?;
+        self.db.flush()?;
+        // The counter holds the last id handed out; ids start at 0.
+        Ok(next - 1)
     }
 
     /// Flushes everything to disk (shutdown).

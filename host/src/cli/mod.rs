@@ -68,6 +68,9 @@ enum Command {
 enum BenchCommand {
     /// Partition log append/read throughput against raw sequential file I/O.
     Log(crate::bench::LogBenchOptions),
+    /// Kafka produce/consume throughput with librdkafka (kcat) against raw disk
+    /// bandwidth, and producer latency at a fixed rate.
+    Kafka(crate::bench::kafka::KafkaBenchOptions),
 }
 
 /// Runs the `weir` binary: parses the arguments, runs the command and prints any error as
@@ -93,6 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consume(args) => consume::run(&client()?, args),
         Command::Group(cmd) => group::run(&client()?, cmd),
         Command::Bench(BenchCommand::Log(opts)) => crate::bench::run_log_bench(&opts),
+        Command::Bench(BenchCommand::Kafka(opts)) => crate::bench::kafka::run_kafka_bench(&opts),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The durable partition log. Knows nothing of topics, HTTP, Kafka or Wasm.
 //!
 //! - [`batch`]: Kafka record batch v2 codec (the on-disk and on-wire format).
+//! - [`compression`]: decompressing gzip, snappy, lz4 and zstd records sections.
 //! - [`varint`]: zig-zag varints used inside records.
 //! - [`index`], [`time_index`]: sparse per-segment indexes.
 //! - [`segment`]: active and sealed segments, and the recovery scan.
@@ -8,6 +9,7 @@
 //! - [`config`]: per-partition settings and the flush policy.
 //! - [`error`]: [`LogError`], the layer's one error type.
 pub mod batch;
+pub mod compression;
 pub mod config;
 pub mod error;
 pub mod index;

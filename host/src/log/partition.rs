@@ -15,6 +15,8 @@ use super::config::{FlushPolicy, LogConfig};
 use super::error::LogError;
 use super::segment::{ActiveSegment, SealedSegment, SegmentPaths, SegmentView, sync_dir};
 
+mod time_lookup;
+
 const RECOVERY_POINT: &str = "recovery-point";
 
 /// Where a batch landed.
@@ -310,6 +312,12 @@ impl PartitionLog {
             high_watermark,
             log_start_offset,
         })
+    }
+
+    /// Base offset of the active segment: where a scan of the log's tail starts
+    /// (the idempotent producer state is rebuilt from the batch headers there).
+    pub fn active_base_offset(&self) -> i64 {
+        self.state.lock().active.base_offset()
     }
 
     /// Offset after the last record consumers may see.

@@ -1,0 +1,57 @@
+//! The one error type of the Kafka layer.
+
+use crate::broker::BrokerError;
+
+/// What can go wrong serving the Kafka protocol. Frame and decode errors close
+/// the one connection they happened on; broker errors become Kafka error codes.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaError {
+    /// The listener could not bind or accept.
+    #[error("{action} {addr}: {source}")]
+    Bind {
+        action: &'static str,
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading from or writing to a client failed.
+    #[error("connection I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// A frame's size prefix is negative or above `max_frame_bytes`.
+    #[error("frame of {size} bytes is outside 0..={max}")]
+    FrameSize { size: i64, max: usize },
+    /// The frame is too short to hold a request header.
+    #[error("frame of {len} bytes is too short for a request header")]
+    FrameTruncated { len: usize },
+    /// An API key this broker does not know or serve.
+    #[error("unknown or unsupported API key {key}")]
+    UnknownApi { key: i16 },
+    /// A version outside the advertised range (other than ApiVersions, which answers).
+    #[error("{api} version {version} is not supported (supported {min}..={max})")]
+    UnsupportedVersion {
+        api: &'static str,
+        version: i16,
+        min: i16,
+        max: i16,
+    },
+    /// The header or body does not decode at the version it claims.
+    #[error("malformed {api} v{version} request: {reason}")]
+    Malformed {
+        api: &'static str,
+        version: i16,
+        reason: String,
+    },
+    /// A response did not encode (a bug: a field set that the version lacks).
+    #[error("encoding {api} v{version} response: {reason}")]
+    Encode {
+        api: &'static str,
+        version: i16,
+        reason: String,
+    },
+    /// The broker refused or failed.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// A blocking broker task panicked or was cancelled.
+    #[error("broker task failed: {0}")]
+    Task(String),
+}

@@ -1,0 +1,547 @@
+//! Every consumer group, and the calls the group handlers make.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use crate::kafka::settings::GroupSettings;
+
+use super::outcome::{GroupDescription, JoinOutcome, JoinRequest, SyncOutcome};
+use super::state::{Group, GroupState, Member};
+
+/// A receiver that already holds its answer.
+fn ready<T>(value: T) -> oneshot::Receiver<T> {
+    let (tx, rx) = oneshot::channel();
+    let _ = tx.send(value);
+    rx
+}
+
+/// All groups this broker coordinates.
+#[derive(Debug)]
+pub struct Coordinator {
+    settings: GroupSettings,
+    groups: Mutex<HashMap<String, Group>>,
+}
+
+impl Coordinator {
+    /// No groups yet.
+    pub fn new(settings: GroupSettings) -> Coordinator {
+        Coordinator {
+            settings,
+            groups: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// JoinGroup: waits until the rebalance completes (or fails fast).
+    pub async fn join(&self, req: JoinRequest) -> JoinOutcome {
+        self.start_join(req, Instant::now())
+            .await
+            .unwrap_or_else(|_| JoinOutcome::error(ResponseError::UnknownMemberId, ""))
+    }
+
+    /// The synchronous half of JoinGroup: registers the member and returns where
+    /// its answer will arrive (at once for an immediate answer).
+    pub fn start_join(&self, req: JoinRequest, now: Instant) -> oneshot::Receiver<JoinOutcome> {
+        match self.register_join(req, now) {
+            Ok(rx) => rx,
+            Err(outcome) => ready(*outcome),
+        }
+    }
+
+    fn register_join(
+        &self,
+        req: JoinRequest,
+        now: Instant,
+    ) -> Result<oneshot::Receiver<JoinOutcome>, Box<JoinOutcome>> {
+        if req.group.is_empty() {
+            return Err(Box::new(JoinOutcome::error(
+                ResponseError::InvalidGroupId,
+                &req.member_id,
+            )));
+        }
+        if req.session_timeout < self.settings.min_session_timeout
+            || req.session_timeout > self.settings.max_session_timeout
+        {
+            return Err(Box::new(JoinOutcome::error(
+                ResponseError::InvalidSessionTimeout,
+                &req.member_id,
+            )));
+        }
+        let mut groups = self.groups.lock();
+        let group = groups.entry(req.group.clone()).or_default();
+        let mut member_id = req.member_id.clone();
+        if member_id.is_empty() {
+            let prefix = if req.client_id.is_empty() {
+                "member"
+            } else {
+                &req.client_id
+            };
+            member_id = format!("{prefix}-{:016x}", rand::random::<u64>());
+            if req.require_known_member {
+                group
+                    .pending
+                    .insert(member_id.clone(), (now, req.session_timeout));
+                return Err(Box::new(JoinOutcome::error(
+                    ResponseError::MemberIdRequired,
+                    &member_id,
+                )));
+            }
+        } else if !group.members.contains_key(&member_id) && !group.pending.contains_key(&member_id)
+        {
+            return Err(Box::new(JoinOutcome::error(
+                ResponseError::UnknownMemberId,
+                &member_id,
+            )));
+        }
+        if !group.accepts(&member_id, &req.protocol_type, &req.protocols) {
+            return Err(Box::new(JoinOutcome::error(
+                ResponseError::InconsistentGroupProtocol,
+                &member_id,
+            )));
+        }
+        group.pending.remove(&member_id);
+        group.protocol_type = Some(req.protocol_type.clone());
+        let (tx, rx) = oneshot::channel();
+        let member = group
+            .members
+            .entry(member_id.clone())
+            .or_insert_with(|| Member {
+                id: member_id.clone(),
+                instance_id: None,
+                client_id: String::new(),
+                client_host: String::new(),
+                session_timeout: req.session_timeout,
+                rebalance_timeout: req.rebalance_timeout,
+                protocols: Vec::new(),
+                assignment: Bytes::new(),
+                last_seen: now,
+                awaiting_join: None,
+                awaiting_sync: None,
+            });
+        member.instance_id = req.instance_id;
+        member.client_id = req.client_id;
+        member.client_host = req.client_host;
+        member.session_timeout = req.session_timeout;
+        member.rebalance_timeout = req.rebalance_timeout;
+        member.protocols = req.protocols;
+        member.last_seen = now;
+        if let Some(old) = member.awaiting_join.replace(tx) {
+            let _ = old.send(JoinOutcome::error(
+                ResponseError::UnknownMemberId,
+                &member_id,
+            ));
+        }
+        group.prepare_rebalance(now);
+        group.try_complete_join(false);
+        Ok(rx)
+    }
+
+    /// SyncGroup: the leader hands out assignments; followers wait for them.
+    pub async fn sync(
+        &self,
+        group: &str,
+        generation: i32,
+        member_id: &str,
+        assignments: Vec<(String, Bytes)>,
+    ) -> SyncOutcome {
+        self.start_sync(group, generation, member_id, assignments, Instant::now())
+            .await
+            .unwrap_or_else(|_| SyncOutcome::error(ResponseError::RebalanceInProgress))
+    }
+
+    /// The synchronous half of SyncGroup: where the answer will arrive.
+    pub fn start_sync(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        assignments: Vec<(String, Bytes)>,
+        now: Instant,
+    ) -> oneshot::Receiver<SyncOutcome> {
+        match self.register_sync(group_id, generation, member_id, assignments, now) {
+            Ok(rx) => rx,
+            Err(outcome) => ready(*outcome),
+        }
+    }
+
+    fn register_sync(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        assignments: Vec<(String, Bytes)>,
+        now: Instant,
+    ) -> Result<oneshot::Receiver<SyncOutcome>, Box<SyncOutcome>> {
+        let mut groups = self.groups.lock();
+        let group = Self::member_of(&mut groups, group_id, member_id, generation)
+            .map_err(|e| Box::new(SyncOutcome::error(e)))?;
+        let ok = |g: &Group, assignment: Bytes| SyncOutcome {
+            error: None,
+            assignment,
+            protocol_type: g.protocol_type.clone(),
+            protocol: g.protocol.clone(),
+        };
+        if let Some(m) = group.members.get_mut(member_id) {
+            m.last_seen = now;
+        }
+        let (tx, rx) = oneshot::channel();
+        match group.state {
+            GroupState::Empty | GroupState::PreparingRebalance { .. } => {
+                return Err(Box::new(SyncOutcome::error(
+                    ResponseError::RebalanceInProgress,
+                )));
+            }
+            GroupState::Stable => {
+                let a = group.members.get(member_id).map(|m| m.assignment.clone());
+                return Err(Box::new(ok(group, a.unwrap_or_default())));
+            }
+            GroupState::CompletingRebalance => {}
+        }
+        if group.leader.as_deref() == Some(member_id) {
+            let mut by_member: HashMap<String, Bytes> = assignments.into_iter().collect();
+            group.state = GroupState::Stable;
+            let (pt, p) = (group.protocol_type.clone(), group.protocol.clone());
+            for m in group.members.values_mut() {
+                m.assignment = by_member.remove(&m.id).unwrap_or_default();
+                if let Some(waiter) = m.awaiting_sync.take() {
+                    let _ = waiter.send(SyncOutcome {
+                        error: None,
+                        assignment: m.assignment.clone(),
+                        protocol_type: pt.clone(),
+                        protocol: p.clone(),
+                    });
+                }
+            }
+            let a = group.members.get(member_id).map(|m| m.assignment.clone());
+            let _ = tx.send(ok(group, a.unwrap_or_default()));
+        } else if let Some(m) = group.members.get_mut(member_id)
+            && let Some(old) = m.awaiting_sync.replace(tx)
+        {
+            let _ = old.send(SyncOutcome::error(ResponseError::RebalanceInProgress));
+        }
+        Ok(rx)
+    }
+
+    /// Heartbeat: keeps the session alive; tells members when to rejoin.
+    pub fn heartbeat(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+    ) -> Option<ResponseError> {
+        let now = Instant::now();
+        let mut groups = self.groups.lock();
+        let group = match Self::member_of(&mut groups, group_id, member_id, generation) {
+            Ok(g) => g,
+            Err(e) => return Some(e),
+        };
+        if let Some(m) = group.members.get_mut(member_id) {
+            m.last_seen = now;
+        }
+        match group.state {
+            GroupState::PreparingRebalance { .. } => Some(ResponseError::RebalanceInProgress),
+            _ => None,
+        }
+    }
+
+    /// LeaveGroup: one result per member id.
+    pub fn leave(&self, group_id: &str, member_ids: &[String]) -> Vec<Option<ResponseError>> {
+        let mut groups = self.groups.lock();
+        let Some(group) = groups.get_mut(group_id) else {
+            return member_ids
+                .iter()
+                .map(|_| Some(ResponseError::UnknownMemberId))
+                .collect();
+        };
+        let results = member_ids
+            .iter()
+            .map(|id| (!group.members.contains_key(id)).then_some(ResponseError::UnknownMemberId))
+            .collect();
+        group.remove_members(member_ids, Instant::now());
+        results
+    }
+
+    /// Whether an OffsetCommit from this member and generation may commit.
+    /// Generation -1 with no member id is a standalone (non-group) commit.
+    pub fn check_commit(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+    ) -> Option<ResponseError> {
+        if generation < 0 && member_id.is_empty() {
+            return None;
+        }
+        let mut groups = self.groups.lock();
+        let group = match Self::member_of(&mut groups, group_id, member_id, generation) {
+            Ok(g) => g,
+            Err(e) => return Some(e),
+        };
+        if let Some(m) = group.members.get_mut(member_id) {
+            m.last_seen = Instant::now();
+        }
+        // As in Kafka, a generation whose assignments are not handed out yet
+        // cannot commit: its partitions may be about to move.
+        match group.state {
+            GroupState::PreparingRebalance { .. } | GroupState::CompletingRebalance => {
+                Some(ResponseError::RebalanceInProgress)
+            }
+            _ => None,
+        }
+    }
+
+    /// Every live group with its protocol type and state name.
+    pub fn list(&self) -> Vec<(String, String, &'static str)> {
+        let groups = self.groups.lock();
+        let mut out: Vec<_> = groups
+            .iter()
+            .map(|(id, g)| {
+                (
+                    id.clone(),
+                    g.protocol_type.clone().unwrap_or_default(),
+                    g.state.name(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// A group's state and members, or `None` if it has never been joined.
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let groups = self.groups.lock();
+        let g = groups.get(group_id)?;
+        let protocol = g.protocol.clone().unwrap_or_default();
+        Some(GroupDescription {
+            state: g.state.name(),
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            protocol: protocol.clone(),
+            members: g
+                .members
+                .values()
+                .map(|m| {
+                    let meta = m
+                        .protocols
+                        .iter()
+                        .find(|(n, _)| *n == protocol)
+                        .map(|(_, b)| b.clone())
+                        .unwrap_or_default();
+                    (
+                        m.id.clone(),
+                        m.instance_id.clone(),
+                        m.client_id.clone(),
+                        m.client_host.clone(),
+                        meta,
+                        m.assignment.clone(),
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    /// Runs every group's timers.
+    pub fn tick(&self, now: Instant) {
+        for g in self.groups.lock().values_mut() {
+            g.tick(now);
+        }
+    }
+
+    fn member_of<'g>(
+        groups: &'g mut HashMap<String, Group>,
+        group_id: &str,
+        member_id: &str,
+        generation: i32,
+    ) -> Result<&'g mut Group, ResponseError> {
+        let group = groups
+            .get_mut(group_id)
+            .ok_or(ResponseError::UnknownMemberId)?;
+        if !group.members.contains_key(member_id) {
+            return Err(ResponseError::UnknownMemberId);
+        }
+        if generation != group.generation {
+            return Err(ResponseError::IllegalGeneration);
+        }
+        Ok(group)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn settings() -> GroupSettings {
+        GroupSettings {
+            min_session_timeout: Duration::from_millis(100),
+            max_session_timeout: Duration::from_secs(60),
+        }
+    }
+
+    fn join(member: &str, v4: bool) -> JoinRequest {
+        JoinRequest {
+            group: "g".into(),
+            member_id: member.into(),
+            instance_id: None,
+            client_id: "c".into(),
+            client_host: String::new(),
+            session_timeout: Duration::from_secs(10),
+            rebalance_timeout: Duration::from_secs(30),
+            protocol_type: "consumer".into(),
+            protocols: vec![("range".into(), Bytes::from_static(b"meta"))],
+            require_known_member: v4,
+        }
+    }
+
+    fn answer<T>(mut rx: oneshot::Receiver<T>) -> Option<T> {
+        rx.try_recv().ok()
+    }
+
+    /// Joins a new member through the MEMBER_ID_REQUIRED round trip.
+    fn new_member(c: &Coordinator, now: Instant) -> (String, oneshot::Receiver<JoinOutcome>) {
+        let first = answer(c.start_join(join("", true), now)).expect("immediate answer");
+        assert_eq!(first.error, Some(ResponseError::MemberIdRequired));
+        let id = first.member_id.clone();
+        (id.clone(), c.start_join(join(&id, true), now))
+    }
+
+    #[test]
+    fn first_member_leads_generation_one_and_gets_its_assignment() {
+        let c = Coordinator::new(settings());
+        let now = Instant::now();
+        let (id, rx) = new_member(&c, now);
+        let joined = answer(rx).expect("a lone member completes the join at once");
+        assert_eq!((joined.error, joined.generation), (None, 1));
+        assert_eq!(joined.leader, id);
+        assert_eq!(joined.members.len(), 1, "the leader sees every member");
+        let synced = answer(c.start_sync(
+            "g",
+            1,
+            &id,
+            vec![(id.clone(), Bytes::from_static(b"p0"))],
+            now,
+        ))
+        .unwrap();
+        assert_eq!(synced.assignment, Bytes::from_static(b"p0"));
+        assert_eq!(c.heartbeat("g", 1, &id), None);
+        assert_eq!(
+            c.heartbeat("g", 0, &id),
+            Some(ResponseError::IllegalGeneration)
+        );
+        assert_eq!(
+            c.heartbeat("g", 1, "nobody"),
+            Some(ResponseError::UnknownMemberId)
+        );
+    }
+
+    #[test]
+    fn a_second_member_triggers_a_rebalance_the_first_learns_by_heartbeat() {
+        let c = Coordinator::new(settings());
+        let now = Instant::now();
+        let (a, rx) = new_member(&c, now);
+        answer(rx).unwrap();
+        answer(c.start_sync("g", 1, &a, vec![], now)).unwrap();
+        let (b, rx_b) = new_member(&c, now);
+        assert_eq!(
+            c.heartbeat("g", 1, &a),
+            Some(ResponseError::RebalanceInProgress)
+        );
+        assert_eq!(
+            c.check_commit("g", 1, &a),
+            Some(ResponseError::RebalanceInProgress)
+        );
+        let rx_a = c.start_join(join(&a, true), now);
+        let (ja, jb) = (answer(rx_a).unwrap(), answer(rx_b).unwrap());
+        assert_eq!((ja.generation, jb.generation), (2, 2));
+        assert_eq!(ja.leader, a, "the leader stays while it is a member");
+        assert!(jb.members.is_empty(), "followers get no member list");
+        // The follower waits in SyncGroup until the leader assigns.
+        let mut follower = c.start_sync("g", 2, &b, vec![], now);
+        assert!(follower.try_recv().is_err());
+        let assignments = vec![
+            (a.clone(), Bytes::from_static(b"A")),
+            (b.clone(), Bytes::from_static(b"B")),
+        ];
+        assert_eq!(
+            answer(c.start_sync("g", 2, &a, assignments, now))
+                .unwrap()
+                .assignment,
+            Bytes::from_static(b"A")
+        );
+        assert_eq!(
+            follower.try_recv().unwrap().assignment,
+            Bytes::from_static(b"B")
+        );
+    }
+
+    #[test]
+    fn leaving_and_expiring_members_hand_their_share_to_the_rest() {
+        let c = Coordinator::new(settings());
+        let now = Instant::now();
+        let (a, rx) = new_member(&c, now);
+        answer(rx).unwrap();
+        let (b, rx_b) = new_member(&c, now);
+        let rx_a = c.start_join(join(&a, true), now);
+        answer(rx_a).unwrap();
+        answer(rx_b).unwrap();
+        answer(c.start_sync("g", 2, &a, vec![], now)).unwrap();
+        assert_eq!(c.leave("g", std::slice::from_ref(&b)), vec![None]);
+        assert_eq!(
+            c.heartbeat("g", 2, &a),
+            Some(ResponseError::RebalanceInProgress)
+        );
+        let rejoined = answer(c.start_join(join(&a, true), now)).unwrap();
+        assert_eq!((rejoined.generation, rejoined.members.len()), (3, 1));
+        answer(c.start_sync("g", 3, &a, vec![], now)).unwrap();
+        // Silence past the session timeout removes the last member: the group empties.
+        c.tick(now + Duration::from_secs(11));
+        assert_eq!(
+            c.heartbeat("g", 3, &a),
+            Some(ResponseError::UnknownMemberId)
+        );
+        assert_eq!(c.describe("g").unwrap().state, "Empty");
+    }
+
+    #[test]
+    fn a_member_that_never_rejoins_is_dropped_at_the_rebalance_deadline() {
+        let c = Coordinator::new(settings());
+        let now = Instant::now();
+        let (a, rx) = new_member(&c, now);
+        answer(rx).unwrap();
+        answer(c.start_sync("g", 1, &a, vec![], now)).unwrap();
+        let (_b, mut rx_b) = new_member(&c, now);
+        // a keeps heartbeating but never rejoins.
+        c.tick(now + Duration::from_secs(5));
+        assert!(rx_b.try_recv().is_err());
+        c.tick(now + Duration::from_secs(31));
+        let jb = rx_b.try_recv().unwrap();
+        assert_eq!((jb.error, jb.generation, jb.members.len()), (None, 2, 1));
+        assert_eq!(
+            c.heartbeat("g", 2, &a),
+            Some(ResponseError::UnknownMemberId)
+        );
+    }
+
+    #[test]
+    fn unknown_ids_bad_timeouts_and_foreign_protocols_are_refused() {
+        let c = Coordinator::new(settings());
+        let now = Instant::now();
+        let r = answer(c.start_join(join("made-up", true), now)).unwrap();
+        assert_eq!(r.error, Some(ResponseError::UnknownMemberId));
+        let mut short = join("", false);
+        short.session_timeout = Duration::from_millis(1);
+        let r = answer(c.start_join(short, now)).unwrap();
+        assert_eq!(r.error, Some(ResponseError::InvalidSessionTimeout));
+        // v0-3 joins get an id straight away.
+        let r = answer(c.start_join(join("", false), now)).unwrap();
+        assert_eq!((r.error, r.generation), (None, 1));
+        let mut other = join("", false);
+        other.protocols = vec![("sticky-only".into(), Bytes::new())];
+        let r = answer(c.start_join(other, now)).unwrap();
+        assert_eq!(r.error, Some(ResponseError::InconsistentGroupProtocol));
+    }
+}

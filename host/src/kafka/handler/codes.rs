@@ -1,0 +1,43 @@
+//! Broker errors as Kafka error codes.
+
+use kafka_protocol::error::ResponseError;
+
+use crate::broker::BrokerError;
+use crate::log::LogError;
+use crate::log::batch::BatchError;
+
+/// The Kafka error code for a broker error.
+pub fn code(err: &BrokerError) -> i16 {
+    kind(err).code()
+}
+
+/// The Kafka error for a broker error.
+pub fn kind(err: &BrokerError) -> ResponseError {
+    match err {
+        BrokerError::InvalidTopicName(_)
+        | BrokerError::InternalTopic { .. }
+        | BrokerError::TopicCollides { .. } => ResponseError::InvalidTopicException,
+        BrokerError::InvalidConfig(_) => ResponseError::InvalidConfig,
+        BrokerError::TopicExists { .. } => ResponseError::TopicAlreadyExists,
+        BrokerError::UnknownTopic { .. } | BrokerError::UnknownPartition { .. } => {
+            ResponseError::UnknownTopicOrPartition
+        }
+        BrokerError::UnknownGroup { .. } => ResponseError::GroupIdNotFound,
+        BrokerError::InvalidPartitionCount { .. } => ResponseError::InvalidPartitions,
+        BrokerError::InvalidRequest(_) => ResponseError::InvalidRequest,
+        BrokerError::Log { source, .. } => match source {
+            LogError::InvalidBatch(BatchError::CrcMismatch { .. }) => ResponseError::CorruptMessage,
+            LogError::InvalidBatch(_) => ResponseError::InvalidRecord,
+            LogError::BatchTooLarge { .. } => ResponseError::MessageTooLarge,
+            LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+            LogError::Deleted => ResponseError::UnknownTopicOrPartition,
+            LogError::TimestampTooFarAhead { .. } => ResponseError::InvalidTimestamp,
+            LogError::Io { .. } | LogError::Fenced { .. } | LogError::Corrupt { .. } => {
+                ResponseError::KafkaStorageError
+            }
+        },
+        BrokerError::Io { .. } | BrokerError::Store(_) | BrokerError::Corrupt { .. } => {
+            ResponseError::UnknownServerError
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! DeleteTopics (by name; v6 topic ids are not known to weir).
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{
+    DeleteTopicsRequest, DeleteTopicsResponse, RequestHeader, TopicName,
+};
+
+use crate::kafka::{KafkaContext, KafkaError};
+
+use super::{blocking, codes, s};
+
+/// Deletes each named topic.
+pub async fn handle(
+    ctx: &Arc<KafkaContext>,
+    h: &RequestHeader,
+    req: DeleteTopicsRequest,
+) -> Result<DeleteTopicsResponse, KafkaError> {
+    let v = h.request_api_version;
+    let names: Vec<Option<TopicName>> = if v >= 6 {
+        req.topics.into_iter().map(|t| t.name).collect()
+    } else {
+        req.topic_names.into_iter().map(Some).collect()
+    };
+    let results = blocking(ctx, move |ctx| {
+        names
+            .into_iter()
+            .map(|name| {
+                let mut out = DeletableTopicResult::default();
+                match &name {
+                    Some(n) => {
+                        if let Err(e) = ctx.broker.delete_topic(n) {
+                            out.error_code = codes::code(&e);
+                            if v >= 5 {
+                                out.error_message = Some(s(e.to_string()));
+                            }
+                        }
+                    }
+                    None => out.error_code = ResponseError::UnknownTopicId.code(),
+                }
+                out.name = name;
+                out
+            })
+            .collect()
+    })
+    .await?;
+    let mut resp = DeleteTopicsResponse::default();
+    resp.responses = results;
+    Ok(resp)
+}

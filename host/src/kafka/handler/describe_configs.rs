@@ -1,0 +1,77 @@
+//! DescribeConfigs: topic configs (and an empty broker config).
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult,
+};
+use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse, RequestHeader};
+
+use crate::kafka::KafkaContext;
+
+use super::{codes, s};
+
+const TOPIC: i8 = 2;
+const BROKER: i8 = 4;
+/// Kafka's config sources.
+const TOPIC_CONFIG: i8 = 1;
+const DEFAULT_CONFIG: i8 = 5;
+
+/// Describes each resource's configs, filtered by the keys asked for.
+pub fn handle(
+    ctx: &Arc<KafkaContext>,
+    _h: &RequestHeader,
+    req: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
+    let mut resp = DescribeConfigsResponse::default();
+    resp.results = req
+        .resources
+        .into_iter()
+        .map(|r| {
+            let mut out = DescribeConfigsResult::default();
+            out.resource_type = r.resource_type;
+            out.resource_name = r.resource_name.clone();
+            let wanted = |k: &str| {
+                r.configuration_keys
+                    .as_ref()
+                    .is_none_or(|keys| keys.iter().any(|w| w.as_str() == k))
+            };
+            match r.resource_type {
+                TOPIC => match ctx.broker.topic(&r.resource_name) {
+                    Ok(topic) => {
+                        let overrides = topic.overrides();
+                        out.configs = topic
+                            .config()
+                            .entries()
+                            .into_iter()
+                            .filter(|(k, _)| wanted(k))
+                            .map(|(k, v)| {
+                                let mut c = DescribeConfigsResourceResult::default();
+                                c.config_source = if overrides.contains_key(k) {
+                                    TOPIC_CONFIG
+                                } else {
+                                    DEFAULT_CONFIG
+                                };
+                                c.name = s(k);
+                                c.value = Some(s(v));
+                                c
+                            })
+                            .collect();
+                    }
+                    Err(e) => {
+                        out.error_code = codes::code(&e);
+                        out.error_message = Some(s(e.to_string()));
+                    }
+                },
+                BROKER => {}
+                _ => {
+                    out.error_code = ResponseError::InvalidRequest.code();
+                    out.error_message = Some(s("only topic and broker resources are described"));
+                }
+            }
+            out
+        })
+        .collect();
+    resp
+}

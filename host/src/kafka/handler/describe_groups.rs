@@ -1,0 +1,54 @@
+//! DescribeGroups: state, protocol and members of each group.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, RequestHeader};
+
+use crate::kafka::KafkaContext;
+
+use super::s;
+
+/// Describes each group; unknown ones are "Dead", as in Kafka.
+pub fn handle(
+    ctx: &Arc<KafkaContext>,
+    h: &RequestHeader,
+    req: DescribeGroupsRequest,
+) -> DescribeGroupsResponse {
+    let v = h.request_api_version;
+    let mut resp = DescribeGroupsResponse::default();
+    resp.groups = req
+        .groups
+        .into_iter()
+        .map(|id| {
+            let mut g = DescribedGroup::default();
+            match ctx.groups.describe(&id.0) {
+                Some(d) => {
+                    g.group_state = s(d.state);
+                    g.protocol_type = s(d.protocol_type);
+                    g.protocol_data = s(d.protocol);
+                    g.members = d
+                        .members
+                        .into_iter()
+                        .map(|(member, instance, client, host, meta, assignment)| {
+                            let mut m = DescribedGroupMember::default();
+                            m.member_id = s(member);
+                            if v >= 4 {
+                                m.group_instance_id = instance.map(s);
+                            }
+                            m.client_id = s(client);
+                            m.client_host = s(host);
+                            m.member_metadata = meta;
+                            m.member_assignment = assignment;
+                            m
+                        })
+                        .collect();
+                }
+                None => g.group_state = s("Dead"),
+            }
+            g.group_id = id;
+            g
+        })
+        .collect();
+    resp
+}

@@ -1,0 +1,184 @@
+//! Fetch: whole batches straight from the log's bytes, with long polling.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::future::select_all;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader, TopicName};
+use tokio::sync::watch;
+
+use crate::broker::BrokerError;
+use crate::kafka::{KafkaContext, KafkaError};
+use crate::log::LogError;
+
+use super::{blocking, codes, s};
+
+/// Longest long poll honoured, whatever the client asks.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+struct Wanted {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    max_bytes: usize,
+}
+
+struct Got {
+    error: i16,
+    high_watermark: i64,
+    log_start_offset: i64,
+    records: Bytes,
+}
+
+/// Reads every requested partition; waits up to max_wait_ms for min_bytes.
+pub async fn handle(
+    ctx: &Arc<KafkaContext>,
+    h: &RequestHeader,
+    req: FetchRequest,
+) -> Result<FetchResponse, KafkaError> {
+    let v = h.request_api_version;
+    let wanted: Vec<Wanted> = req
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| Wanted {
+                topic: t.topic.0.to_string(),
+                partition: p.partition,
+                offset: p.fetch_offset,
+                max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0),
+            })
+        })
+        .collect();
+    let max_bytes = usize::try_from(req.max_bytes).unwrap_or(0);
+    let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
+    let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0)).min(MAX_WAIT);
+    let deadline = Instant::now() + wait;
+    let mut watchers = watchers(ctx, &wanted);
+    let got = loop {
+        // Mark the current values seen before reading, so an append that lands
+        // between the read and the wait still wakes us.
+        for w in &mut watchers {
+            w.borrow_and_update();
+        }
+        let list = wanted.clone();
+        let got = blocking(ctx, move |ctx| read_all(ctx, &list, max_bytes)).await?;
+        let total: usize = got.iter().map(|g| g.records.len()).sum();
+        let errored = got.iter().any(|g| g.error != 0);
+        let now = Instant::now();
+        // min_bytes 0 answers at once; otherwise at least one byte must be there.
+        let enough = min_bytes == 0 || (total > 0 && total >= min_bytes);
+        if enough || errored || now >= deadline || watchers.is_empty() {
+            break got;
+        }
+        let changes = watchers.iter_mut().map(|w| Box::pin(w.changed()));
+        if tokio::time::timeout(deadline - now, select_all(changes))
+            .await
+            .is_err()
+        {
+            break got;
+        }
+    };
+    let mut resp = FetchResponse::default();
+    let mut by_topic: Vec<FetchableTopicResponse> = Vec::new();
+    for (w, g) in wanted.into_iter().zip(got) {
+        let mut p = PartitionData::default();
+        p.partition_index = w.partition;
+        p.error_code = g.error;
+        p.high_watermark = g.high_watermark;
+        p.last_stable_offset = g.high_watermark;
+        if v >= 5 {
+            p.log_start_offset = g.log_start_offset;
+        }
+        p.aborted_transactions = Some(Vec::new());
+        p.records = Some(g.records);
+        match by_topic.last_mut() {
+            Some(t) if t.topic.0.as_str() == w.topic => t.partitions.push(p),
+            _ => {
+                let mut t = FetchableTopicResponse::default();
+                t.topic = TopicName(s(w.topic));
+                t.partitions.push(p);
+                by_topic.push(t);
+            }
+        }
+    }
+    resp.responses = by_topic;
+    Ok(resp)
+}
+
+fn watchers(ctx: &KafkaContext, wanted: &[Wanted]) -> Vec<watch::Receiver<i64>> {
+    wanted
+        .iter()
+        .filter_map(|w| {
+            ctx.broker
+                .topic(&w.topic)
+                .and_then(|t| t.partition(i64::from(w.partition)))
+                .ok()
+                .map(|log| log.subscribe())
+        })
+        .collect()
+}
+
+/// Reads each partition within its own and the response's byte budget; the
+/// first batch found is always included so a large batch cannot stall a consumer.
+fn read_all(ctx: &KafkaContext, wanted: &[Wanted], max_bytes: usize) -> Vec<Got> {
+    let mut used = 0usize;
+    wanted
+        .iter()
+        .map(|w| {
+            let budget = w.max_bytes.min(max_bytes.saturating_sub(used));
+            if budget == 0 && used > 0 {
+                // Response full: report the partition's state without data.
+                return read_one(ctx, w, 0).map_or_else(error, |mut g| {
+                    g.records = Bytes::new();
+                    g
+                });
+            }
+            let got = read_one(ctx, w, budget.max(1)).unwrap_or_else(error);
+            used += got.records.len();
+            got
+        })
+        .collect()
+}
+
+fn read_one(ctx: &KafkaContext, w: &Wanted, max: usize) -> Result<Got, BrokerError> {
+    let r = ctx
+        .broker
+        .fetch(&w.topic, i64::from(w.partition), w.offset, max)?;
+    Ok(Got {
+        error: 0,
+        high_watermark: r.high_watermark,
+        log_start_offset: r.log_start_offset,
+        records: Bytes::from(r.bytes),
+    })
+}
+
+fn error(e: BrokerError) -> Got {
+    let (high_watermark, log_start_offset) = match &e {
+        BrokerError::Log {
+            source:
+                LogError::OffsetOutOfRange {
+                    log_start,
+                    high_watermark,
+                    ..
+                },
+            ..
+        } => (*high_watermark, *log_start),
+        _ => (-1, -1),
+    };
+    let code = codes::code(&e);
+    if code == ResponseError::UnknownServerError.code()
+        || code == ResponseError::KafkaStorageError.code()
+    {
+        tracing::warn!("fetch failed: {e}");
+    }
+    Got {
+        error: code,
+        high_watermark,
+        log_start_offset,
+        records: Bytes::new(),
+    }
+}

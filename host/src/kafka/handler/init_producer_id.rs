@@ -1,0 +1,45 @@
+//! InitProducerId: a fresh producer id for idempotent producers, or an epoch
+//! bump for one that asks to keep its id (KIP-360).
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{
+    InitProducerIdRequest, InitProducerIdResponse, ProducerId, RequestHeader,
+};
+
+use crate::kafka::{KafkaContext, KafkaError};
+
+use super::{blocking, codes};
+
+/// Hands out a producer id and epoch. Transactions are not supported.
+pub async fn handle(
+    ctx: &Arc<KafkaContext>,
+    _h: &RequestHeader,
+    req: InitProducerIdRequest,
+) -> Result<InitProducerIdResponse, KafkaError> {
+    let mut resp = InitProducerIdResponse::default();
+    if req.transactional_id.is_some() {
+        resp.error_code = ResponseError::TransactionalIdAuthorizationFailed.code();
+        return Ok(resp);
+    }
+    if req.producer_id.0 >= 0 && req.producer_epoch >= 0 {
+        // A known producer resetting its sequences: same id, next epoch.
+        if req.producer_epoch < i16::MAX {
+            resp.producer_id = req.producer_id;
+            resp.producer_epoch = req.producer_epoch + 1;
+            return Ok(resp);
+        }
+    }
+    match blocking(ctx, |ctx| ctx.producers.next_producer_id()).await? {
+        Ok(id) => {
+            resp.producer_id = ProducerId(id);
+            resp.producer_epoch = 0;
+        }
+        Err(e) => {
+            tracing::error!("allocating a producer id: {e}");
+            resp.error_code = codes::code(&e);
+        }
+    }
+    Ok(resp)
+}

@@ -1,0 +1,83 @@
+//! ListOffsets: earliest, latest, max timestamp, or the first offset at a time.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, RequestHeader};
+
+use crate::broker::BrokerError;
+use crate::kafka::{KafkaContext, KafkaError};
+
+use super::{blocking, codes};
+
+/// Kafka's special timestamps.
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+
+/// Answers each partition's offset query.
+pub async fn handle(
+    ctx: &Arc<KafkaContext>,
+    h: &RequestHeader,
+    req: ListOffsetsRequest,
+) -> Result<ListOffsetsResponse, KafkaError> {
+    let v = h.request_api_version;
+    let topics = blocking(ctx, move |ctx| {
+        req.topics
+            .into_iter()
+            .map(|t| {
+                let mut out = ListOffsetsTopicResponse::default();
+                out.partitions = t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let mut r = ListOffsetsPartitionResponse::default();
+                        r.partition_index = p.partition_index;
+                        match lookup(ctx, &t.name.0, p.partition_index, p.timestamp) {
+                            Ok((offset, timestamp)) => {
+                                r.offset = offset;
+                                r.timestamp = timestamp;
+                                if v >= 4 {
+                                    r.leader_epoch = 0;
+                                }
+                            }
+                            Err(e) => r.error_code = codes::code(&e),
+                        }
+                        r
+                    })
+                    .collect();
+                out.name = t.name;
+                out
+            })
+            .collect()
+    })
+    .await?;
+    let mut resp = ListOffsetsResponse::default();
+    resp.topics = topics;
+    Ok(resp)
+}
+
+fn lookup(
+    ctx: &KafkaContext,
+    topic: &str,
+    partition: i32,
+    timestamp: i64,
+) -> Result<(i64, i64), BrokerError> {
+    let log = ctx.broker.topic(topic)?.partition(i64::from(partition))?;
+    let stats = log.stats();
+    let wrap = BrokerError::log(topic, partition as u32);
+    Ok(match timestamp {
+        LATEST => (stats.high_watermark, -1),
+        EARLIEST => (stats.log_start_offset, -1),
+        MAX_TIMESTAMP => log
+            .max_timestamp_offset()
+            .map_err(BrokerError::log(topic, partition as u32))?
+            .unwrap_or((-1, -1)),
+        ts => log
+            .offset_for_timestamp(ts)
+            .map_err(wrap)?
+            .unwrap_or((-1, -1)),
+    })
+}

@@ -1,0 +1,134 @@
+//! Metadata: this one broker, and the topics asked for (auto-created if allowed).
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{
+    BrokerId, MetadataRequest, MetadataResponse, RequestHeader, TopicName,
+};
+
+use crate::broker::{BrokerError, Topic};
+use crate::kafka::{KafkaContext, KafkaError};
+
+use super::{blocking, codes, s};
+
+/// weir is a single node: broker 0 leads every partition.
+pub const NODE_ID: i32 = 0;
+
+/// Describes the broker and the requested topics (all of them when none are named).
+pub async fn handle(
+    ctx: &Arc<KafkaContext>,
+    h: &RequestHeader,
+    req: MetadataRequest,
+) -> Result<MetadataResponse, KafkaError> {
+    let v = h.request_api_version;
+    // v0 sends an empty list for "all"; later versions send null.
+    let names: Option<Vec<String>> = match req.topics {
+        Some(t) if !(v == 0 && t.is_empty()) => Some(
+            t.into_iter()
+                .filter_map(|t| t.name.map(|n| n.0.to_string()))
+                .collect(),
+        ),
+        _ => None,
+    };
+    let auto_create = ctx.settings.auto_create_topics && (v < 4 || req.allow_auto_topic_creation);
+    let results = blocking(
+        ctx,
+        move |ctx| -> Vec<(String, Result<Arc<Topic>, BrokerError>)> {
+            match names {
+                None => ctx
+                    .broker
+                    .topics()
+                    .into_iter()
+                    .map(|t| (t.name().to_string(), Ok(t)))
+                    .collect(),
+                Some(names) => names
+                    .into_iter()
+                    .map(|n| {
+                        let t = topic_or_create(ctx, &n, auto_create);
+                        (n, t)
+                    })
+                    .collect(),
+            }
+        },
+    )
+    .await?;
+    let mut resp = MetadataResponse::default();
+    resp.brokers = vec![broker(ctx)];
+    if v >= 2 {
+        resp.cluster_id = Some(s("weir"));
+    }
+    if v >= 1 {
+        resp.controller_id = BrokerId(NODE_ID);
+    }
+    resp.topics = results
+        .into_iter()
+        .map(|(name, topic)| {
+            let mut t = MetadataResponseTopic::default();
+            t.name = Some(TopicName(s(name)));
+            match topic {
+                Ok(topic) => {
+                    t.partitions = (0..topic.partition_count())
+                        .map(|p| partition(p as i32, v))
+                        .collect();
+                }
+                Err(e) => t.error_code = codes::code(&e),
+            }
+            t
+        })
+        .collect();
+    Ok(resp)
+}
+
+/// The topic, created with the default partition count if it is missing and
+/// `auto_create` holds (a race with another creator is not an error).
+pub fn topic_or_create(
+    ctx: &KafkaContext,
+    name: &str,
+    auto_create: bool,
+) -> Result<Arc<Topic>, BrokerError> {
+    match ctx.broker.topic(name) {
+        Err(BrokerError::UnknownTopic { .. }) if auto_create => {
+            match ctx
+                .broker
+                .create_topic(name, ctx.settings.default_partitions, Default::default())
+            {
+                Err(BrokerError::TopicExists { .. }) => ctx.broker.topic(name),
+                other => other,
+            }
+        }
+        other => other,
+    }
+}
+
+/// This broker as clients should reach it.
+pub fn broker(ctx: &KafkaContext) -> MetadataResponseBroker {
+    let (host, port) = advertised(ctx);
+    let mut b = MetadataResponseBroker::default();
+    b.node_id = BrokerId(NODE_ID);
+    b.host = s(host);
+    b.port = i32::from(port);
+    b
+}
+
+/// The advertised host and port (set once the listener is bound).
+pub fn advertised(ctx: &KafkaContext) -> (String, u16) {
+    ctx.settings
+        .advertised
+        .clone()
+        .unwrap_or_else(|| (ctx.settings.addr.ip().to_string(), ctx.settings.addr.port()))
+}
+
+fn partition(index: i32, v: i16) -> MetadataResponsePartition {
+    let mut p = MetadataResponsePartition::default();
+    p.partition_index = index;
+    p.leader_id = BrokerId(NODE_ID);
+    if v >= 7 {
+        p.leader_epoch = 0;
+    }
+    p.replica_nodes = vec![BrokerId(NODE_ID)];
+    p.isr_nodes = vec![BrokerId(NODE_ID)];
+    p
+}

@@ -1,0 +1,156 @@
+//! OffsetFetch: a group's committed offsets (v8+ asks for several groups).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, RequestHeader, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::broker::BrokerError;
+use crate::kafka::{KafkaContext, KafkaError};
+
+use super::{blocking, codes, s};
+
+/// (offset, metadata) by topic and partition; -1 where nothing is committed.
+type Offsets = BTreeMap<String, Vec<(i32, i64, Option<String>)>>;
+
+/// Partitions asked for, by topic; `None` = every committed one.
+type Query = Option<Vec<(String, Vec<i32>)>>;
+
+/// Looks up committed offsets; `None` topics means every committed one.
+fn lookup(ctx: &KafkaContext, group: &str, topics: Query) -> Result<Offsets, BrokerError> {
+    let committed = match ctx.broker.group_offsets(group) {
+        Ok(rows) => rows,
+        Err(BrokerError::UnknownGroup { .. }) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let mut out = Offsets::new();
+    match topics {
+        None => {
+            for row in committed {
+                out.entry(row.topic).or_default().push((
+                    row.partition as i32,
+                    row.committed.offset,
+                    row.committed.metadata,
+                ));
+            }
+        }
+        Some(topics) => {
+            for (topic, partitions) in topics {
+                let rows = out.entry(topic.clone()).or_default();
+                for p in partitions {
+                    let found = committed
+                        .iter()
+                        .find(|r| r.topic == topic && i64::from(r.partition) == i64::from(p));
+                    rows.push(match found {
+                        Some(r) => (p, r.committed.offset, r.committed.metadata.clone()),
+                        None => (p, -1, None),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Answers with committed offsets, in the layout the version uses.
+pub async fn handle(
+    ctx: &Arc<KafkaContext>,
+    h: &RequestHeader,
+    req: OffsetFetchRequest,
+) -> Result<OffsetFetchResponse, KafkaError> {
+    let v = h.request_api_version;
+    let mut resp = OffsetFetchResponse::default();
+    if v >= 8 {
+        let queries: Vec<(String, Query)> = req
+            .groups
+            .into_iter()
+            .map(|g| {
+                let topics = g.topics.map(|ts| {
+                    ts.into_iter()
+                        .map(|t| (t.name.0.to_string(), t.partition_indexes))
+                        .collect()
+                });
+                (g.group_id.0.to_string(), topics)
+            })
+            .collect();
+        let results = blocking(ctx, move |ctx| {
+            queries
+                .into_iter()
+                .map(|(g, t)| {
+                    let r = lookup(ctx, &g, t);
+                    (g, r)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await?;
+        resp.groups = results
+            .into_iter()
+            .map(|(g, r)| {
+                let mut out = OffsetFetchResponseGroup::default();
+                out.group_id = kafka_protocol::messages::GroupId(s(g));
+                match r {
+                    Ok(offsets) => {
+                        out.topics = offsets
+                            .into_iter()
+                            .map(|(topic, rows)| {
+                                let mut t = OffsetFetchResponseTopics::default();
+                                t.name = TopicName(s(topic));
+                                t.partitions = rows
+                                    .into_iter()
+                                    .map(|(p, offset, meta)| {
+                                        let mut r = OffsetFetchResponsePartitions::default();
+                                        r.partition_index = p;
+                                        r.committed_offset = offset;
+                                        r.metadata =
+                                            Some(meta.map(s).unwrap_or_else(StrBytes::new));
+                                        r
+                                    })
+                                    .collect();
+                                t
+                            })
+                            .collect();
+                    }
+                    Err(e) => out.error_code = codes::code(&e),
+                }
+                out
+            })
+            .collect();
+        return Ok(resp);
+    }
+    let group = req.group_id.0.to_string();
+    let topics = req.topics.map(|ts| {
+        ts.into_iter()
+            .map(|t| (t.name.0.to_string(), t.partition_indexes))
+            .collect()
+    });
+    match blocking(ctx, move |ctx| lookup(ctx, &group, topics)).await? {
+        Ok(offsets) => {
+            resp.topics = offsets
+                .into_iter()
+                .map(|(topic, rows)| {
+                    let mut t = OffsetFetchResponseTopic::default();
+                    t.name = TopicName(s(topic));
+                    t.partitions = rows
+                        .into_iter()
+                        .map(|(p, offset, meta)| {
+                            let mut r = OffsetFetchResponsePartition::default();
+                            r.partition_index = p;
+                            r.committed_offset = offset;
+                            r.metadata = Some(meta.map(s).unwrap_or_else(StrBytes::new));
+                            r
+                        })
+                        .collect();
+                    t
+                })
+                .collect();
+        }
+        Err(e) if v >= 2 => resp.error_code = codes::code(&e),
+        Err(e) => tracing::warn!("offset fetch failed: {e}"),
+    }
+    Ok(resp)
+}

@@ -1,0 +1,182 @@
+//! Produce: validate each partition's batch and append it as sent.
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
+
+use crate::kafka::producer::IdempotentAppend;
+use crate::kafka::{KafkaContext, KafkaError};
+use crate::log::batch::BatchHeader;
+
+use super::metadata::topic_or_create;
+use super::{blocking, codes, s};
+
+/// A partition index and the records sent for it.
+type PartitionRecords = (i32, Option<bytes::Bytes>);
+
+/// One partition's outcome.
+struct Outcome {
+    error: i16,
+    message: Option<String>,
+    base_offset: i64,
+    log_append_time: i64,
+    log_start_offset: i64,
+}
+
+impl Outcome {
+    fn error(kind: ResponseError, message: impl Into<String>) -> Outcome {
+        Outcome {
+            error: kind.code(),
+            message: Some(message.into()),
+            base_offset: -1,
+            log_append_time: -1,
+            log_start_offset: -1,
+        }
+    }
+}
+
+/// Appends every partition's batch; `None` for acks=0, which gets no response.
+pub async fn handle(
+    ctx: &Arc<KafkaContext>,
+    h: &RequestHeader,
+    req: ProduceRequest,
+) -> Result<Option<ProduceResponse>, KafkaError> {
+    let v = h.request_api_version;
+    let acks = req.acks;
+    let bad_acks = !(-1..=1).contains(&acks);
+    let transactional = req.transactional_id.is_some();
+    let work: Vec<(String, Vec<PartitionRecords>)> = req
+        .topic_data
+        .into_iter()
+        .map(|t| {
+            (
+                t.name.0.to_string(),
+                t.partition_data
+                    .into_iter()
+                    .map(|p| (p.index, p.records))
+                    .collect(),
+            )
+        })
+        .collect();
+    let results = blocking(ctx, move |ctx| {
+        work.into_iter()
+            .map(|(name, parts)| {
+                let outcomes: Vec<(i32, Outcome)> = if bad_acks {
+                    let o = || {
+                        Outcome::error(
+                            ResponseError::InvalidRequiredAcks,
+                            "acks must be 0, 1 or -1",
+                        )
+                    };
+                    parts.iter().map(|(p, _)| (*p, o())).collect()
+                } else if transactional {
+                    let o = || {
+                        Outcome::error(
+                            ResponseError::TransactionalIdAuthorizationFailed,
+                            "transactions are not supported",
+                        )
+                    };
+                    parts.iter().map(|(p, _)| (*p, o())).collect()
+                } else {
+                    let topic = topic_or_create(ctx, &name, ctx.settings.auto_create_topics);
+                    parts
+                        .into_iter()
+                        .map(|(p, records)| {
+                            let o = match &topic {
+                                Ok(topic) => append(ctx, topic, p, records),
+                                Err(e) => Outcome::error(codes::kind(e), e.to_string()),
+                            };
+                            (p, o)
+                        })
+                        .collect()
+                };
+                (name, outcomes)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    if acks == 0 {
+        return Ok(None);
+    }
+    let mut resp = ProduceResponse::default();
+    resp.responses = results
+        .into_iter()
+        .map(|(name, outcomes)| {
+            let mut t = TopicProduceResponse::default();
+            t.name = kafka_protocol::messages::TopicName(s(name));
+            t.partition_responses = outcomes
+                .into_iter()
+                .map(|(index, o)| {
+                    let mut p = PartitionProduceResponse::default();
+                    p.index = index;
+                    p.error_code = o.error;
+                    p.base_offset = o.base_offset;
+                    p.log_append_time_ms = o.log_append_time;
+                    if v >= 5 {
+                        p.log_start_offset = o.log_start_offset;
+                    }
+                    if v >= 8 {
+                        p.error_message = o.message.map(s);
+                    }
+                    p
+                })
+                .collect();
+            t
+        })
+        .collect();
+    Ok(Some(resp))
+}
+
+fn append(
+    ctx: &KafkaContext,
+    topic: &crate::broker::Topic,
+    partition: i32,
+    records: Option<bytes::Bytes>,
+) -> Outcome {
+    let Ok(p) = u32::try_from(partition) else {
+        return Outcome::error(ResponseError::UnknownTopicOrPartition, "negative partition");
+    };
+    let log = match topic.partition(i64::from(p)) {
+        Ok(log) => log,
+        Err(e) => return Outcome::error(codes::kind(&e), e.to_string()),
+    };
+    let Some(records) = records else {
+        return Outcome::error(ResponseError::InvalidRecord, "no records");
+    };
+    // Produce v3+ carries exactly one v2 batch per partition.
+    match BatchHeader::parse(&records) {
+        Ok(h) if h.total_len() == records.len() => {}
+        Ok(_) => {
+            return Outcome::error(
+                ResponseError::InvalidRecord,
+                "exactly one record batch per partition is accepted",
+            );
+        }
+        Err(e) => return Outcome::error(ResponseError::CorruptMessage, e.to_string()),
+    }
+    let done = |base_offset: i64, log_append_time: Option<i64>| Outcome {
+        error: 0,
+        message: None,
+        base_offset,
+        log_append_time: log_append_time.unwrap_or(-1),
+        log_start_offset: log.stats().log_start_offset,
+    };
+    match ctx.producers.append(topic, p, records.to_vec()) {
+        Ok(IdempotentAppend::Appended(info)) => done(info.base_offset, info.log_append_time),
+        Ok(IdempotentAppend::Duplicate { base_offset }) => done(base_offset, None),
+        Ok(IdempotentAppend::OutOfOrder { expected }) => Outcome::error(
+            ResponseError::OutOfOrderSequenceNumber,
+            format!("expected sequence {expected}"),
+        ),
+        Ok(IdempotentAppend::Fenced) => Outcome::error(
+            ResponseError::InvalidProducerEpoch,
+            "the producer epoch is older than the current one",
+        ),
+        Err(e) => {
+            tracing::debug!(topic = topic.name(), partition, "produce refused: {e}");
+            Outcome::error(codes::kind(&e), e.to_string())
+        }
+    }
+}

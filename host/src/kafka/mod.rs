@@ -1,0 +1,55 @@
+//! The Kafka wire protocol listener: a face over the broker, like the HTTP API
+//! (which it never calls, nor is called by).
+//!
+//! - [`listener`]: binds `--kafka-addr`, accepts connections, shuts down.
+//! - [`connection`]: one client connection: reads frames, answers in order.
+//! - [`frame`]: splits a request frame into header and body; refuses bad frames.
+//! - [`handler`]: one file per API (produce, fetch, metadata, ...), and the
+//!   table of advertised versions.
+//! - [`group`]: the consumer group coordinator (classic rebalance protocol).
+//! - [`producer`]: idempotent producer state: ids, epochs, sequence windows.
+//! - [`settings`]: the listener's runtime settings.
+//! - [`error`]: [`KafkaError`], the layer's one error type.
+pub mod connection;
+pub mod error;
+pub mod frame;
+pub mod group;
+pub mod handler;
+pub mod listener;
+pub mod producer;
+pub mod settings;
+
+use std::sync::Arc;
+
+use crate::broker::Broker;
+
+pub use error::KafkaError;
+pub use listener::KafkaListener;
+pub use settings::KafkaSettings;
+
+/// Everything a request handler may use, shared by all connections.
+#[derive(Debug)]
+pub struct KafkaContext {
+    /// The broker the listener fronts.
+    pub broker: Arc<Broker>,
+    /// Listener settings (advertised address, limits, auto-creation).
+    pub settings: KafkaSettings,
+    /// The consumer group coordinator.
+    pub groups: group::Coordinator,
+    /// Idempotent producer state.
+    pub producers: producer::ProducerRegistry,
+}
+
+impl KafkaContext {
+    /// A context over `broker`; the advertised port is final once the listener is bound.
+    pub fn new(broker: Arc<Broker>, settings: KafkaSettings) -> KafkaContext {
+        let groups = group::Coordinator::new(settings.group.clone());
+        let producers = producer::ProducerRegistry::new(broker.clone());
+        KafkaContext {
+            broker,
+            settings,
+            groups,
+            producers,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Idempotent producers: ids and epochs, and per partition the sequence window
+//! that turns retried batches into acknowledged duplicates.
+//!
+//! - [`window`]: one producer's last five batches on one partition, and the
+//!   sequence check (append, duplicate, out of order, fenced).
+//! - [`registry`]: every partition's producer windows, rebuilt from the log's
+//!   tail on first use after a start, and the checked append.
+pub mod registry;
+pub mod window;
+
+pub use registry::{IdempotentAppend, ProducerRegistry};
+pub use window::{BatchSeq, SeqCheck, Window};

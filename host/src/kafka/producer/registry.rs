@@ -1,0 +1,246 @@
+//! Every partition's idempotent producer windows, and the checked append.
+//!
+//! State is rebuilt lazily, on a partition's first idempotent append after a
+//! start, from the batch headers of the partition's active segment (Kafka
+//! rebuilds from the log tail the same way). Batch headers carry producer id,
+//! epoch and base sequence, so no separate state file can disagree with the log.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+
+use crate::broker::{Broker, BrokerError, Topic};
+use crate::log::batch::{BatchHeader, BatchIter};
+use crate::log::{AppendInfo, PartitionLog};
+
+use super::window::{BatchSeq, SeqCheck, Window};
+
+/// Bytes read per step when rebuilding state from the log.
+const SCAN_CHUNK: usize = 1 << 20;
+
+/// Kafka's `producer.id.expiration.ms` default: a producer silent this long on
+/// a partition is forgotten there, so the windows of short-lived producers
+/// (every kcat run gets a new id) do not accumulate forever.
+pub const PRODUCER_EXPIRATION_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Expired windows are looked for only when a partition holds more than this
+/// many, keeping the common append path free of scans.
+const PRUNE_ABOVE: usize = 1024;
+
+/// Outcome of an append through the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdempotentAppend {
+    /// Appended now.
+    Appended(AppendInfo),
+    /// Appended before; nothing written now.
+    Duplicate {
+        /// The original batch's base offset.
+        base_offset: i64,
+    },
+    /// Refused: a gap or reordering in the sequence.
+    OutOfOrder {
+        /// The sequence that was expected.
+        expected: i32,
+    },
+    /// Refused: the epoch is older than the producer's current one.
+    Fenced,
+}
+
+#[derive(Debug)]
+struct PartitionProducers {
+    /// The log this state belongs to; a deleted and recreated topic gets fresh state.
+    log: Weak<PartitionLog>,
+    /// Per producer id: its window and when it last appended (ms).
+    windows: HashMap<i64, (Window, i64)>,
+}
+
+impl PartitionProducers {
+    /// Forgets producers silent for [`PRODUCER_EXPIRATION_MS`], once there are many.
+    fn prune(&mut self, now_ms: i64) {
+        if self.windows.len() > PRUNE_ABOVE {
+            self.windows
+                .retain(|_, (_, last)| now_ms.saturating_sub(*last) < PRODUCER_EXPIRATION_MS);
+        }
+    }
+}
+
+/// One partition's producer state, locked across check and append.
+type SharedProducers = Arc<Mutex<PartitionProducers>>;
+
+/// Producer windows of every partition that has seen an idempotent batch.
+#[derive(Debug)]
+pub struct ProducerRegistry {
+    broker: Arc<Broker>,
+    partitions: Mutex<HashMap<(String, u32), SharedProducers>>,
+}
+
+/// The sequence of a batch's last record, wrapping like the producer does.
+fn last_seq(header: &BatchHeader) -> i32 {
+    let last = i64::from(header.base_sequence) + i64::from(header.last_offset_delta);
+    (last % (i64::from(i32::MAX) + 1)) as i32
+}
+
+impl ProducerRegistry {
+    /// An empty registry over `broker`.
+    pub fn new(broker: Arc<Broker>) -> ProducerRegistry {
+        ProducerRegistry {
+            broker,
+            partitions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A fresh producer id (durable counter in the broker's metadata store).
+    pub fn next_producer_id(&self) -> Result<i64, BrokerError> {
+        self.broker.next_producer_id()
+    }
+
+    /// Appends one batch; batches with a producer id go through the sequence
+    /// check. Blocking (file I/O); call from a blocking task.
+    pub fn append(
+        &self,
+        topic: &Topic,
+        partition: u32,
+        mut bytes: Vec<u8>,
+    ) -> Result<IdempotentAppend, BrokerError> {
+        let header = match BatchHeader::parse(&bytes) {
+            Ok(h) if h.producer_id >= 0 && h.base_sequence >= 0 => h,
+            // Not idempotent, or malformed: the log's own validation answers.
+            _ => {
+                return self
+                    .broker
+                    .append_batch(topic, partition, bytes)
+                    .map(IdempotentAppend::Appended);
+            }
+        };
+        let log = topic.partition(i64::from(partition))?;
+        let state = self.state_of(topic.name(), partition, &log)?;
+        // Held across check and append so two retries of one batch cannot both append.
+        let mut state = state.lock();
+        let first_seq = header.base_sequence;
+        let last_seq = last_seq(&header);
+        let epoch = header.producer_epoch;
+        let check = match state.windows.get(&header.producer_id) {
+            Some((w, _)) => w.check(epoch, first_seq, last_seq),
+            None => Window::new(epoch).check(epoch, first_seq, last_seq),
+        };
+        match check {
+            SeqCheck::Duplicate { base_offset } => Ok(IdempotentAppend::Duplicate { base_offset }),
+            SeqCheck::OutOfOrder { expected } => Ok(IdempotentAppend::OutOfOrder { expected }),
+            SeqCheck::Fenced { .. } => Ok(IdempotentAppend::Fenced),
+            SeqCheck::Append => {
+                let now = crate::broker::now_ms();
+                let info = log
+                    .append(&mut bytes, now)
+                    .map_err(BrokerError::log(topic.name(), partition))?;
+                state.prune(now);
+                let (window, last) = state
+                    .windows
+                    .entry(header.producer_id)
+                    .or_insert_with(|| (Window::new(epoch), now));
+                *last = now;
+                window.record(
+                    epoch,
+                    BatchSeq {
+                        first_seq,
+                        last_seq,
+                        base_offset: info.base_offset,
+                    },
+                );
+                Ok(IdempotentAppend::Appended(info))
+            }
+        }
+    }
+
+    fn state_of(
+        &self,
+        topic: &str,
+        partition: u32,
+        log: &Arc<PartitionLog>,
+    ) -> Result<SharedProducers, BrokerError> {
+        let key = (topic.to_string(), partition);
+        if let Some(s) = self.partitions.lock().get(&key)
+            && s.lock().log.upgrade().is_some_and(|l| Arc::ptr_eq(&l, log))
+        {
+            return Ok(s.clone());
+        }
+        let windows = rebuild(log).map_err(BrokerError::log(topic, partition))?;
+        let fresh = Arc::new(Mutex::new(PartitionProducers {
+            log: Arc::downgrade(log),
+            windows,
+        }));
+        let mut all = self.partitions.lock();
+        // Another thread may have rebuilt meanwhile; keep whichever is current.
+        let entry = all.entry(key).or_insert_with(|| fresh.clone());
+        if !entry
+            .lock()
+            .log
+            .upgrade()
+            .is_some_and(|l| Arc::ptr_eq(&l, log))
+        {
+            *entry = fresh;
+        }
+        Ok(entry.clone())
+    }
+}
+
+/// Replays the batch headers of the active segment into producer windows,
+/// each stamped with its last batch's max timestamp.
+fn rebuild(log: &PartitionLog) -> Result<HashMap<i64, (Window, i64)>, crate::log::LogError> {
+    let mut windows: HashMap<i64, (Window, i64)> = HashMap::new();
+    let mut offset = log.active_base_offset().max(log.stats().log_start_offset);
+    let end = log.high_watermark();
+    while offset < end {
+        let read = log.read(offset, SCAN_CHUNK)?;
+        let before = offset;
+        for item in BatchIter::new(&read.bytes) {
+            let Ok((header, _)) = item else { break };
+            offset = header.next_offset();
+            if header.producer_id < 0 || header.base_sequence < 0 {
+                continue;
+            }
+            let (window, last) = windows
+                .entry(header.producer_id)
+                .or_insert_with(|| (Window::new(header.producer_epoch), header.max_timestamp));
+            *last = header.max_timestamp;
+            window.record(
+                header.producer_epoch,
+                BatchSeq {
+                    first_seq: header.base_sequence,
+                    last_seq: last_seq(&header),
+                    base_offset: header.base_offset,
+                },
+            );
+        }
+        if offset == before {
+            break;
+        }
+    }
+    Ok(windows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_silent_producers_are_forgotten_recent_ones_kept() {
+        let mut p = PartitionProducers {
+            log: Weak::new(),
+            windows: HashMap::new(),
+        };
+        let now = 10 * PRODUCER_EXPIRATION_MS;
+        for id in 0..=PRUNE_ABOVE as i64 {
+            p.windows
+                .insert(id, (Window::new(0), now - PRODUCER_EXPIRATION_MS - 1));
+        }
+        p.windows.insert(-7, (Window::new(0), now - 1));
+        p.prune(now);
+        assert_eq!(p.windows.len(), 1);
+        assert!(p.windows.contains_key(&-7));
+        // Below the threshold nothing is scanned or dropped.
+        p.windows.insert(1, (Window::new(0), 0));
+        p.prune(now);
+        assert_eq!(p.windows.len(), 2);
+    }
+}

@@ -1,0 +1,128 @@
+//! Decompression of a batch's records section, for every codec Kafka defines.
+//!
+//! Batches are stored exactly as producers compressed them; whoever reads records
+//! (the HTTP API, pipelines) decompresses here. All codecs are pure Rust.
+
+use std::io::Read;
+
+use super::batch::{BatchError, Compression};
+
+/// Largest records section a batch may decompress to. Bounds the memory a
+/// hostile or corrupt batch (a "zip bomb") can make a reader allocate.
+pub const MAX_DECOMPRESSED_LEN: usize = 256 << 20;
+
+/// The 8-byte magic of the xerial snappy framing Java and kafka-python write.
+const XERIAL_MAGIC: &[u8] = b"\x82SNAPPY\x00";
+/// xerial header: magic, version (i32), compatible version (i32).
+const XERIAL_HEADER_LEN: usize = 16;
+
+/// Decompresses `raw` with `codec`; `Compression::None` is not expected here.
+pub fn decompress(codec: Compression, raw: &[u8]) -> Result<Vec<u8>, BatchError> {
+    let fail = |reason: String| BatchError::Decompress { codec, reason };
+    match codec {
+        Compression::None => Ok(raw.to_vec()),
+        Compression::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(raw)).map_err(fail),
+        Compression::Snappy => snappy(raw).map_err(fail),
+        Compression::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(raw)).map_err(fail),
+        Compression::Zstd => {
+            let decoder =
+                ruzstd::decoding::StreamingDecoder::new(raw).map_err(|e| fail(e.to_string()))?;
+            read_bounded(decoder).map_err(fail)
+        }
+    }
+}
+
+/// Reads a decoder to the end, refusing output beyond [`MAX_DECOMPRESSED_LEN`].
+fn read_bounded(reader: impl Read) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    reader
+        .take(MAX_DECOMPRESSED_LEN as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    if out.len() > MAX_DECOMPRESSED_LEN {
+        return Err(format!(
+            "decompresses to more than {MAX_DECOMPRESSED_LEN} bytes"
+        ));
+    }
+    Ok(out)
+}
+
+/// Snappy comes either raw (librdkafka) or in xerial's block framing (Java,
+/// kafka-python): blocks of `[length: i32 BE][raw snappy block]` after a header.
+fn snappy(raw: &[u8]) -> Result<Vec<u8>, String> {
+    let mut decoder = snap::raw::Decoder::new();
+    let mut block = |bytes: &[u8], out: &mut Vec<u8>| -> Result<(), String> {
+        let len = snap::raw::decompress_len(bytes).map_err(|e| e.to_string())?;
+        if out.len().saturating_add(len) > MAX_DECOMPRESSED_LEN {
+            return Err(format!(
+                "decompresses to more than {MAX_DECOMPRESSED_LEN} bytes"
+            ));
+        }
+        let start = out.len();
+        out.resize(start + len, 0);
+        decoder
+            .decompress(bytes, &mut out[start..])
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    };
+    let mut out = Vec::new();
+    if !raw.starts_with(XERIAL_MAGIC) {
+        block(raw, &mut out)?;
+        return Ok(out);
+    }
+    let mut rest = raw
+        .get(XERIAL_HEADER_LEN..)
+        .ok_or("truncated xerial header")?;
+    while !rest.is_empty() {
+        let (len, tail) = rest
+            .split_at_checked(4)
+            .ok_or("truncated xerial block length")?;
+        let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let (data, tail) = tail
+            .split_at_checked(len)
+            .ok_or("xerial block runs past the batch end")?;
+        block(data, &mut out)?;
+        rest = tail;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_an_error_for_every_codec() {
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let err =
+                decompress(codec, b"\x82SNAPPY\x00\0\0\0\x01\0\0\0\x01\0\0\0\x09abc").unwrap_err();
+            assert!(
+                matches!(err, BatchError::Decompress { .. }),
+                "{codec}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn xerial_and_raw_snappy_both_decode() {
+        let data = b"hello hello hello hello weir".repeat(10);
+        let block = snap::raw::Encoder::new().compress_vec(&data).unwrap();
+        assert_eq!(decompress(Compression::Snappy, &block).unwrap(), data);
+        let mut framed = XERIAL_MAGIC.to_vec();
+        framed.extend_from_slice(&1i32.to_be_bytes());
+        framed.extend_from_slice(&1i32.to_be_bytes());
+        for _ in 0..2 {
+            framed.extend_from_slice(&(block.len() as u32).to_be_bytes());
+            framed.extend_from_slice(&block);
+        }
+        assert_eq!(
+            decompress(Compression::Snappy, &framed).unwrap(),
+            data.repeat(2)
+        );
+    }
+}

@@ -1,0 +1,69 @@
+"""kafka-python scenario driven by tests/kafka_python.rs: produce (also with
+every codec), consume in a group, commit, and resume from the commit."""
+import json
+import sys
+import time
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+DEADLINE_S = 60
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def produce(bootstrap, topic, values, **conf):
+    p = KafkaProducer(bootstrap_servers=bootstrap, acks=1, **conf)
+    futures = [p.send(topic, key=b"k", value=v.encode(), headers=[("h", b"v")]) for v in values]
+    p.flush(DEADLINE_S)
+    offsets = [f.get(timeout=DEADLINE_S).offset for f in futures]
+    p.close()
+    return offsets
+
+
+def consume(bootstrap, topic, group, count):
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                      auto_offset_reset="earliest", enable_auto_commit=False,
+                      consumer_timeout_ms=1000)
+    got = []
+    deadline = time.time() + DEADLINE_S
+    while len(got) < count and time.time() < deadline:
+        for m in c:
+            got.append(m)
+            if len(got) >= count:
+                break
+    if got:
+        c.commit()
+    committed = {p: c.committed(TopicPartition(topic, p)) for p in (c.partitions_for_topic(topic) or [])}
+    c.close()
+    return got, committed
+
+
+def main(bootstrap, topic, group):
+    values = [f"kp-{i}" for i in range(20)]
+    offsets = produce(bootstrap, topic, values)
+    if offsets != list(range(20)):
+        fail(f"offsets {offsets}")
+    got, committed = consume(bootstrap, topic, group, 20)
+    if [m.value.decode() for m in got] != values:
+        fail(f"consumed {[m.value for m in got]}")
+    if got[0].key != b"k" or list(got[0].headers) != [("h", b"v")]:
+        fail(f"key/headers {got[0].key} {got[0].headers}")
+    if committed.get(0) != 20:
+        fail(f"committed {committed}")
+    more = [f"kp-more-{i}" for i in range(3)]
+    produce(bootstrap, topic, more)
+    resumed, _ = consume(bootstrap, topic, group, 3)
+    if [m.value.decode() for m in resumed] != more:
+        fail(f"resumed with {[m.value for m in resumed]}")
+    for codec in ["gzip", "snappy", "lz4", "zstd"]:
+        produce(bootstrap, f"{topic}-{codec}", [f"{codec}-{i}" for i in range(10)],
+                compression_type=codec, linger_ms=20)
+    print(json.dumps({"ok": True, "committed": committed.get(0)}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

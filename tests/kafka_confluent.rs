@@ -1,0 +1,197 @@
+//! confluent-kafka (librdkafka) against a real `weir serve`: idempotent
+//! producer, consumer groups, compressed batches, and HTTP ⇄ Kafka round trips.
+mod common;
+
+use common::{Server, http, run_client};
+use serde_json::{Value, json};
+
+const SCRIPT: &str = "confluent_client.py";
+
+fn create_topic(server: &Server, name: &str, partitions: u32) {
+    let r = http()
+        .post(server.at("/v1/topics"))
+        .json(&json!({"name": name, "partitions": partitions}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "create {name}: {}", r.status());
+}
+
+fn http_records(server: &Server, topic: &str, partition: u32) -> Vec<Value> {
+    let body: Value = http()
+        .get(server.at(&format!(
+            "/v1/topics/{topic}/partitions/{partition}/records?max=10000"
+        )))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    body["records"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn idempotent_acks_all_producer_appends_every_record_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    create_topic(&server, "idem", 3);
+    let out = run_client(
+        "python",
+        SCRIPT,
+        &["idempotent", &server.kafka, "idem", "3000"],
+    );
+    assert_eq!(out["delivered"], 3000);
+    let mut values: Vec<String> = (0..3)
+        .flat_map(|p| http_records(&server, "idem", p))
+        .map(|r| r["value"].as_str().unwrap().to_string())
+        .collect();
+    values.sort();
+    values.dedup();
+    assert_eq!(values.len(), 3000, "every record once, no duplicates");
+}
+
+#[test]
+fn group_members_split_partitions_take_over_and_resume_from_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    create_topic(&server, "work", 4);
+    let records: Vec<Value> = (0..40)
+        .map(|i| json!({"value": format!("r{i}"), "partition": i % 4}))
+        .collect();
+    let r = http()
+        .post(server.at("/v1/topics/work/records"))
+        .json(&json!({ "records": records }))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    let out = run_client(
+        "python",
+        SCRIPT,
+        &["group", &server.kafka, "work", "4", "workers", "40"],
+    );
+    let split = out["split"].as_array().unwrap();
+    assert_eq!(split.len(), 2);
+    assert!(
+        split.iter().all(|s| !s.as_array().unwrap().is_empty()),
+        "{out}"
+    );
+    assert_eq!(out["consumed"], 40);
+    // The HTTP API shows the offsets the group committed over Kafka.
+    let group: Value = http()
+        .get(server.at("/v1/groups/workers"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let offsets = group["offsets"].as_array().unwrap();
+    assert_eq!(offsets.len(), 4, "{group}");
+    assert!(
+        offsets.iter().all(|o| o["committed_offset"] == 10),
+        "{group}"
+    );
+    // A new member resumes after the commits: it sees only the new records.
+    let more: Vec<Value> = (0..4)
+        .map(|i| json!({"value": format!("new{i}"), "partition": i}))
+        .collect();
+    http()
+        .post(server.at("/v1/topics/work/records"))
+        .json(&json!({ "records": more }))
+        .send()
+        .unwrap();
+    let out = run_client(
+        "python",
+        SCRIPT,
+        &[
+            "resume",
+            &server.kafka,
+            "work",
+            "workers",
+            r#"["new0","new1","new2","new3"]"#,
+        ],
+    );
+    assert_eq!(out["resumed"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn records_from_kafka_read_back_over_http_with_keys_headers_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    run_client("python", SCRIPT, &["produce-rich", &server.kafka, "rich"]);
+    let records = http_records(&server, "rich", 0);
+    assert_eq!(records.len(), 3);
+    assert_eq!(records[0]["key"], "key-0");
+    assert_eq!(records[0]["value"], "value-0");
+    assert_eq!(records[0]["timestamp"], 1_700_000_000_000i64);
+    // HTTP shows headers as a map: of the repeated key the last value wins.
+    assert_eq!(records[0]["headers"], json!({"h1": "b", "h2": null}));
+    assert_eq!(records[1]["key"], Value::Null);
+    assert_eq!(records[2]["value"], Value::Null);
+    assert_eq!(
+        records[2]["timestamp"], 1_702_592_000_000i64,
+        "a delta beyond i32"
+    );
+    // And over Kafka every header survives, repeated keys and order included.
+    let out = run_client("python", SCRIPT, &["consume", &server.kafka, "rich", "3"]);
+    assert_eq!(
+        out["records"][0]["headers"],
+        json!([["h1", "a"], ["h1", "b"], ["h2", null]])
+    );
+}
+
+#[test]
+fn records_from_http_read_back_over_kafka_with_keys_headers_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    create_topic(&server, "fromhttp", 1);
+    let r = http()
+        .post(server.at("/v1/topics/fromhttp/records"))
+        .json(&json!({"records": [
+            {"key": "a", "value": "one", "headers": {"x": "1", "y": null}, "timestamp": 1_600_000_000_000i64},
+            // Same batch, 10^11 ms later: the delta does not fit in 32 bits.
+            {"value": "two", "timestamp": 1_700_000_000_000i64},
+        ]}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    let out = run_client(
+        "python",
+        SCRIPT,
+        &["consume", &server.kafka, "fromhttp", "2"],
+    );
+    let recs = out["records"].as_array().unwrap();
+    assert_eq!(recs[0]["key"], "a");
+    assert_eq!(recs[0]["value"], "one");
+    assert_eq!(recs[0]["headers"], json!([["x", "1"], ["y", null]]));
+    assert_eq!(recs[0]["timestamp"], 1_600_000_000_000i64);
+    assert_eq!(recs[1]["key"], Value::Null);
+    assert_eq!(recs[1]["timestamp"], 1_700_000_000_000i64);
+}
+
+#[test]
+fn librdkafka_compressed_batches_are_stored_and_read_back_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    run_client("python", SCRIPT, &["compressed", &server.kafka, "comp"]);
+    for codec in ["gzip", "snappy", "lz4", "zstd"] {
+        let records = http_records(&server, &format!("comp-{codec}"), 0);
+        let values: Vec<&str> = records
+            .iter()
+            .map(|r| r["value"].as_str().unwrap())
+            .collect();
+        let want: Vec<String> = (0..50)
+            .map(|i| format!("{codec}-{i}-{}", "x".repeat(100)))
+            .collect();
+        assert_eq!(values, want, "{codec}");
+    }
+}
+
+#[test]
+fn list_offsets_by_timestamp_earliest_latest_and_max_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    // Records with timestamps 1000, 5000, 3000 at offsets 0, 1, 2.
+    let out = run_client("python", SCRIPT, &["times", &server.kafka, "clock"]);
+    // First offset with a timestamp at or after 0, 2000, 4000 and 6000 (none: -1).
+    assert_eq!(out["by_time"], json!([0, 1, 1, -1]), "{out}");
+    assert_eq!(out["listed"]["earliest"], 0, "{out}");
+    assert_eq!(out["listed"]["latest"], 3, "{out}");
+    assert_eq!(out["listed"]["max_timestamp"], 1, "{out}");
+}
