@@ -1,0 +1,39 @@
+//! Kafka record batch v2 codec.
+//!
+//! The log stores batches exactly as producers send them and consumers fetch them, so this one
+//! format is both the wire and the disk layout (Kafka's `DefaultRecordBatch`/`DefaultRecord`).
+//! All fixed-width fields are big-endian:
+//!
+//! ```text
+//! offset  field                  offset  field
+//!      0  baseOffset      i64        27  baseTimestamp   i64
+//!      8  batchLength     i32        35  maxTimestamp    i64
+//!     12  partitionLeaderEpoch i32   43  producerId      i64
+//!     16  magic (2)       i8         51  producerEpoch   i16
+//!     17  crc (CRC-32C)   u32        53  baseSequence    i32
+//!     21  attributes      i16        57  recordCount     i32
+//!     23  lastOffsetDelta i32        61  records...
+//! ```
+//!
+//! The CRC covers attributes through the end, so the broker can rewrite baseOffset and
+//! partitionLeaderEpoch without recomputing it.
+//!
+//! - `header`: the fixed 61-byte header, validation and in-place rewrites.
+//! - `record`: encoding records into a batch and decoding them back.
+//! - `iter`: walking consecutive batches in a buffer.
+//! - `error`: [`BatchError`].
+
+mod error;
+mod header;
+mod iter;
+mod record;
+#[cfg(test)]
+mod tests;
+
+pub use error::BatchError;
+pub use header::{
+    BATCH_HEADER_LEN, BatchHeader, Compression, LOG_OVERHEAD, MAGIC_V2, TimestampType,
+    set_base_offset, set_log_append_time, validate,
+};
+pub use iter::BatchIter;
+pub use record::{Record, StoredRecord, decode_records, encode_batch};

@@ -1,0 +1,328 @@
+//! Tests of the partition log: appends, reads, rolls, recovery, retention.
+
+use super::*;
+use crate::log::batch::{BatchIter, Record, decode_records, encode_batch};
+use bytes::Bytes;
+
+fn config() -> LogConfig {
+    LogConfig {
+        flush: FlushPolicy::Os,
+        ..LogConfig::default()
+    }
+}
+
+fn batch_of(values: &[&str], ts: i64) -> Vec<u8> {
+    let records: Vec<Record> = values
+        .iter()
+        .map(|v| Record {
+            key: None,
+            value: Some(Bytes::copy_from_slice(v.as_bytes())),
+            headers: vec![],
+            timestamp: ts,
+        })
+        .collect();
+    encode_batch(&records, 0).unwrap()
+}
+
+fn read_all(log: &PartitionLog, from: i64) -> Vec<(i64, String)> {
+    let mut out = Vec::new();
+    let mut offset = from;
+    while offset < log.high_watermark() {
+        let r = log.read(offset, 1 << 20).unwrap();
+        assert!(!r.bytes.is_empty());
+        for item in BatchIter::new(&r.bytes) {
+            let (h, b) = item.unwrap();
+            for rec in decode_records(b).unwrap() {
+                if rec.offset >= offset {
+                    out.push((
+                        rec.offset,
+                        String::from_utf8(rec.value.unwrap().to_vec()).unwrap(),
+                    ));
+                }
+            }
+            offset = h.next_offset();
+        }
+    }
+    out
+}
+
+#[test]
+fn appends_get_dense_offsets_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), config()).unwrap();
+    let a = log
+        .append(&mut batch_of(&["a", "b", "c"], 10), 100)
+        .unwrap();
+    let b = log.append(&mut batch_of(&["d"], 10), 100).unwrap();
+    assert_eq!((a.base_offset, a.last_offset, b.base_offset), (0, 2, 3));
+    assert_eq!(log.high_watermark(), 4);
+    let all = read_all(&log, 0);
+    assert_eq!(
+        all.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3]
+    );
+    // Reading from the middle of a batch returns the whole batch.
+    let r = log.read(1, 10).unwrap();
+    let first = BatchIter::new(&r.bytes).next().unwrap().unwrap().0;
+    assert_eq!(first.base_offset, 0);
+    assert!(log.read(4, 100).unwrap().bytes.is_empty());
+    assert!(matches!(
+        log.read(5, 100),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+}
+
+#[test]
+fn refuses_corrupt_and_oversized_batches_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(
+        dir.path(),
+        LogConfig {
+            max_message_bytes: 100,
+            ..config()
+        },
+    )
+    .unwrap();
+    let mut bad = batch_of(&["x"], 1);
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    assert!(matches!(
+        log.append(&mut bad, 1),
+        Err(LogError::InvalidBatch(_))
+    ));
+    let mut big = batch_of(&[&"y".repeat(200)], 1);
+    assert!(matches!(
+        log.append(&mut big, 1),
+        Err(LogError::BatchTooLarge { .. })
+    ));
+    assert_eq!(log.stats().log_end_offset, 0);
+    assert_eq!(log.stats().size_bytes, 0);
+}
+
+#[test]
+fn rolls_segments_and_reads_across_them_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        segment_bytes: 300,
+        index_interval_bytes: 100,
+        ..config()
+    };
+    {
+        let log = PartitionLog::open(dir.path(), cfg.clone()).unwrap();
+        for i in 0..50 {
+            log.append(&mut batch_of(&[&format!("v{i}"), &format!("w{i}")], i), i)
+                .unwrap();
+        }
+        assert!(log.stats().segments > 5);
+        assert_eq!(read_all(&log, 0).len(), 100);
+    }
+    // No clean close: recovery rebuilds the active segment's index.
+    let log = PartitionLog::open(dir.path(), cfg).unwrap();
+    let all = read_all(&log, 0);
+    assert_eq!(all.len(), 100);
+    assert_eq!(all[57], (57, "w28".to_string()));
+    assert_eq!(read_all(&log, 73)[0], (73, "w36".to_string()));
+    assert_eq!(
+        log.append(&mut batch_of(&["z"], 1), 1).unwrap().base_offset,
+        100
+    );
+}
+
+#[test]
+fn recovery_truncates_a_torn_tail_and_a_corrupt_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = PartitionLog::open(dir.path(), config()).unwrap();
+        log.append(&mut batch_of(&["a"], 1), 1).unwrap();
+        log.append(&mut batch_of(&["b"], 1), 1).unwrap();
+    }
+    let seg = dir.path().join(format!("{:020}.log", 0));
+    let good_len = std::fs::metadata(&seg).unwrap().len();
+    // A torn write: half a batch at the end.
+    let half = batch_of(&["c"], 1);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes.extend_from_slice(&half[..half.len() / 2]);
+    std::fs::write(&seg, &bytes).unwrap();
+    let log = PartitionLog::open(dir.path(), config()).unwrap();
+    assert_eq!(log.high_watermark(), 2);
+    assert_eq!(std::fs::metadata(&seg).unwrap().len(), good_len);
+    assert_eq!(
+        log.append(&mut batch_of(&["c"], 1), 1).unwrap().base_offset,
+        2
+    );
+    drop(log);
+    // A flipped bit inside the last batch: CRC catches it, the batch goes.
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let n = bytes.len();
+    bytes[n - 2] ^= 0x01;
+    std::fs::write(&seg, &bytes).unwrap();
+    let log = PartitionLog::open(dir.path(), config()).unwrap();
+    assert_eq!(log.high_watermark(), 2);
+    assert_eq!(read_all(&log, 0), vec![(0, "a".into()), (1, "b".into())]);
+}
+
+#[test]
+fn clean_close_writes_a_recovery_point_that_the_next_open_consumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), config()).unwrap();
+    log.append(&mut batch_of(&["a"], 1), 1).unwrap();
+    log.close().unwrap();
+    assert!(dir.path().join(RECOVERY_POINT).exists());
+    drop(log);
+    let log = PartitionLog::open(dir.path(), config()).unwrap();
+    assert!(!dir.path().join(RECOVERY_POINT).exists());
+    assert_eq!(log.high_watermark(), 1);
+}
+
+#[test]
+fn stale_or_torn_sealed_indexes_are_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        segment_bytes: 200,
+        index_interval_bytes: 1,
+        ..config()
+    };
+    {
+        let log = PartitionLog::open(dir.path(), cfg.clone()).unwrap();
+        for i in 0..20 {
+            log.append(&mut batch_of(&[&format!("{i}")], i), i).unwrap();
+        }
+    }
+    let index = dir.path().join(format!("{:020}.index", 0));
+    let bytes = std::fs::read(&index).unwrap();
+    std::fs::write(&index, &bytes[..bytes.len() - 3]).unwrap();
+    std::fs::remove_file(dir.path().join(format!("{:020}.timeindex", 0))).unwrap();
+    let log = PartitionLog::open(dir.path(), cfg).unwrap();
+    assert_eq!(read_all(&log, 0).len(), 20);
+    assert_eq!(std::fs::read(&index).unwrap(), bytes);
+}
+
+#[test]
+fn a_torn_time_index_is_rebuilt_not_taken_for_an_ancient_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        segment_bytes: 150,
+        retention_ms: Some(3_600_000),
+        ..config()
+    };
+    let now = 1_700_000_000_000;
+    {
+        let log = PartitionLog::open(dir.path(), cfg.clone()).unwrap();
+        for i in 0..10 {
+            log.append(&mut batch_of(&[&format!("{i:04}")], now + i), now + i)
+                .unwrap();
+        }
+        assert!(log.stats().segments > 2);
+    }
+    // A crash while sealing left an empty time index (the offset index is whole).
+    std::fs::write(dir.path().join(format!("{:020}.timeindex", 0)), b"").unwrap();
+    let log = PartitionLog::open(dir.path(), cfg).unwrap();
+    assert_eq!(
+        log.apply_retention(now + 60_000).unwrap(),
+        0,
+        "nothing is an hour old"
+    );
+    assert_eq!(log.stats().log_start_offset, 0);
+}
+
+#[test]
+fn retention_by_bytes_and_time_deletes_oldest_sealed_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        segment_bytes: 150,
+        retention_bytes: Some(400),
+        retention_ms: None,
+        ..config()
+    };
+    let log = PartitionLog::open(dir.path(), cfg.clone()).unwrap();
+    for i in 0..30 {
+        log.append(&mut batch_of(&[&format!("{i:04}")], 1000 + i), 1000 + i)
+            .unwrap();
+    }
+    let before = log.stats();
+    let removed = log.apply_retention(2000).unwrap();
+    let after = log.stats();
+    assert!(removed > 0);
+    assert!(after.size_bytes < 400 + 150, "{after:?}");
+    assert!(after.log_start_offset > 0);
+    assert_eq!(after.high_watermark, before.high_watermark);
+    assert!(matches!(
+        log.read(0, 100),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(
+        read_all(&log, after.log_start_offset).len() as i64,
+        30 - after.log_start_offset
+    );
+
+    // By time: everything sealed is older than 10 ms at t = 5000.
+    log.set_config(LogConfig {
+        retention_bytes: None,
+        retention_ms: Some(10),
+        ..cfg
+    });
+    log.apply_retention(5000).unwrap();
+    assert_eq!(log.stats().segments, 1, "only the active segment stays");
+}
+
+#[test]
+fn refuses_timestamps_too_far_in_the_future() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), config()).unwrap();
+    let now = 1_700_000_000_000;
+    assert!(matches!(
+        log.append(&mut batch_of(&["x"], now + 3_600_001), now),
+        Err(LogError::TimestampTooFarAhead { .. })
+    ));
+    assert_eq!(log.stats().log_end_offset, 0);
+    log.append(&mut batch_of(&["x"], now + 3_600_000), now)
+        .unwrap();
+}
+
+#[test]
+fn log_append_time_overwrites_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(
+        dir.path(),
+        LogConfig {
+            timestamp_type: TimestampType::LogAppendTime,
+            ..config()
+        },
+    )
+    .unwrap();
+    let info = log.append(&mut batch_of(&["a", "b"], 5), 777).unwrap();
+    assert_eq!(info.log_append_time, Some(777));
+    let r = log.read(0, 1000).unwrap();
+    let recs = decode_records(&r.bytes).unwrap();
+    assert!(recs.iter().all(|r| r.timestamp == 777));
+}
+
+#[test]
+fn every_batch_policy_publishes_high_watermark_after_fsync() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(
+        dir.path(),
+        LogConfig {
+            flush: FlushPolicy::EveryBatch,
+            ..config()
+        },
+    )
+    .unwrap();
+    let mut rx = log.subscribe();
+    rx.borrow_and_update();
+    log.append(&mut batch_of(&["a"], 1), 1).unwrap();
+    assert!(rx.has_changed().unwrap());
+    assert_eq!(log.high_watermark(), 1);
+}
+
+#[test]
+fn deleted_partition_refuses_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), config()).unwrap();
+    log.mark_deleted();
+    assert!(matches!(
+        log.append(&mut batch_of(&["a"], 1), 1),
+        Err(LogError::Deleted)
+    ));
+    assert!(matches!(log.read(0, 1), Err(LogError::Deleted)));
+}
