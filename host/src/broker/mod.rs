@@ -6,19 +6,20 @@
 //! - [`topic_name`]: Kafka's topic name rules.
 //! - [`topic_config`]: Kafka-named per-topic configs and their defaults.
 //! - [`partitioner`]: Kafka's default partitioner (murmur2).
+//! - [`offsets`]: committing and describing consumer-group offsets.
 //! - [`metadata`]: topics and committed offsets, durable in sled.
 //! - [`error`]: [`BrokerError`], the layer's one error type.
 #[allow(clippy::module_inception)]
 pub mod broker;
 pub mod error;
 pub mod metadata;
+pub mod offsets;
 pub mod partitioner;
 pub mod topic;
 pub mod topic_config;
 pub mod topic_name;
 
-pub use broker::{
-    Broker, BrokerConfig, GroupOffset, OffsetCommit, ProduceRecord, Produced, TopicInfo, now_ms,
-};
+pub use broker::{Broker, BrokerConfig, ProduceRecord, Produced, TopicInfo, now_ms};
 pub use error::BrokerError;
+pub use offsets::{GroupOffset, OffsetCommit};
 pub use topic::Topic;

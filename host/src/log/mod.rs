@@ -4,7 +4,9 @@
 //! - [`compression`]: decompressing gzip, snappy, lz4 and zstd records sections.
 //! - [`varint`]: zig-zag varints used inside records.
 //! - [`index`], [`time_index`]: sparse per-segment indexes.
-//! - [`segment`]: active and sealed segments, and the recovery scan.
+//! - [`segment`]: active and sealed segments.
+//! - [`segment_view`]: reading a segment outside the partition lock.
+//! - [`scan`]: the recovery scan that rebuilds indexes and finds torn tails.
 //! - [`partition`]: one partition's log (append, read, retention, recovery).
 //! - [`config`]: per-partition settings and the flush policy.
 //! - [`error`]: [`LogError`], the layer's one error type.
@@ -14,7 +16,9 @@ pub mod config;
 pub mod error;
 pub mod index;
 pub mod partition;
+pub mod scan;
 pub mod segment;
+pub mod segment_view;
 pub mod time_index;
 pub mod varint;
 

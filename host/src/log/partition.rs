@@ -13,7 +13,8 @@ use tokio::sync::watch;
 use super::batch::{self, BatchHeader, TimestampType};
 use super::config::{FlushPolicy, LogConfig};
 use super::error::LogError;
-use super::segment::{ActiveSegment, SealedSegment, SegmentPaths, SegmentView, sync_dir};
+use super::segment::{ActiveSegment, SealedSegment, SegmentPaths, sync_dir};
+use super::segment_view::SegmentView;
 
 mod time_lookup;
 

@@ -6,14 +6,16 @@
 //! and the partition then drops the active one.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::batch::{self, BATCH_HEADER_LEN, BatchHeader, LOG_OVERHEAD};
+use super::batch::BatchHeader;
 use super::error::LogError;
 use super::index::OffsetIndex;
+use super::scan::scan;
+use super::segment_view::SegmentView;
 use super::time_index::TimeIndex;
 
 /// The three files of a segment, named after its base offset like Kafka's.
@@ -85,117 +87,6 @@ pub struct SealedSegment {
     size: u64,
     max_timestamp: i64,
     index: OffsetIndex,
-}
-
-/// What a scan of a data file found.
-#[derive(Debug)]
-pub struct ScanOutcome {
-    /// Length of the prefix made of whole, valid batches.
-    pub valid_len: u64,
-    /// Offset after the last valid batch.
-    pub next_offset: i64,
-    /// Why the scan stopped before the end of the file, if it did.
-    pub problem: Option<String>,
-    index: OffsetIndex,
-    time_index: TimeIndex,
-    max_timestamp: i64,
-    first_timestamp: Option<i64>,
-}
-
-/// Scans a data file from the start, rebuilding its indexes. Batches at or past
-/// `verify_from` also get their CRC checked. Stops at the first torn, corrupt or
-/// non-contiguous batch.
-pub fn scan(
-    path: &Path,
-    file: &File,
-    base_offset: i64,
-    verify_from: u64,
-    index_interval: u64,
-) -> Result<ScanOutcome, LogError> {
-    let file_len = file
-        .metadata()
-        .map_err(LogError::io("reading metadata of", path))?
-        .len();
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    reader
-        .seek(SeekFrom::Start(0))
-        .map_err(LogError::io("seeking in", path))?;
-    let mut out = ScanOutcome {
-        valid_len: 0,
-        next_offset: base_offset,
-        problem: None,
-        index: OffsetIndex::default(),
-        time_index: TimeIndex::default(),
-        max_timestamp: -1,
-        first_timestamp: None,
-    };
-    let mut since_index = u64::MAX;
-    let mut header_buf = [0u8; BATCH_HEADER_LEN];
-    let mut body = Vec::new();
-    while out.valid_len < file_len {
-        let pos = out.valid_len;
-        let remaining = file_len - pos;
-        if remaining < BATCH_HEADER_LEN as u64 {
-            out.problem = Some(format!(
-                "torn batch header at byte {pos} ({remaining} bytes left)"
-            ));
-            break;
-        }
-        reader
-            .read_exact(&mut header_buf)
-            .map_err(LogError::io("reading", path))?;
-        let header = match BatchHeader::parse(&header_buf) {
-            Ok(h) => h,
-            Err(e) => {
-                out.problem = Some(format!("bad batch header at byte {pos}: {e}"));
-                break;
-            }
-        };
-        let total = header.total_len() as u64;
-        if total > remaining {
-            out.problem = Some(format!(
-                "torn batch at byte {pos}: {total} bytes declared, {remaining} present"
-            ));
-            break;
-        }
-        if header.base_offset != out.next_offset {
-            out.problem = Some(format!(
-                "batch at byte {pos} starts at offset {} but {} was expected",
-                header.base_offset, out.next_offset
-            ));
-            break;
-        }
-        let rest = total - BATCH_HEADER_LEN as u64;
-        if pos >= verify_from {
-            body.clear();
-            body.extend_from_slice(&header_buf);
-            body.resize(total as usize, 0);
-            reader
-                .read_exact(&mut body[BATCH_HEADER_LEN..])
-                .map_err(LogError::io("reading", path))?;
-            if let Err(e) = batch::validate(&body) {
-                out.problem = Some(format!("corrupt batch at byte {pos}: {e}"));
-                break;
-            }
-        } else {
-            reader
-                .seek_relative(rest as i64)
-                .map_err(LogError::io("seeking in", path))?;
-        }
-        let relative = (header.base_offset - base_offset) as u32;
-        if since_index >= index_interval {
-            out.index.push(relative, pos as u32);
-            out.time_index
-                .push(out.max_timestamp.max(header.max_timestamp), relative);
-            since_index = 0;
-        }
-        since_index = since_index.saturating_add(total);
-        out.first_timestamp.get_or_insert(header.max_timestamp);
-        out.max_timestamp = out.max_timestamp.max(header.max_timestamp);
-        out.next_offset = header.next_offset();
-        out.valid_len = pos + total;
-    }
-    Ok(out)
 }
 
 fn open_rw(path: &Path, create: bool) -> Result<File, LogError> {
@@ -505,99 +396,6 @@ impl SealedSegment {
     /// The segment's files, for deletion by retention.
     pub fn paths(&self) -> &SegmentPaths {
         &self.paths
-    }
-}
-
-/// A snapshot of where to read in one segment, usable without the partition lock.
-#[derive(Debug, Clone)]
-pub struct SegmentView {
-    file: Arc<File>,
-    path: PathBuf,
-    base_offset: i64,
-    start: u64,
-    size: u64,
-}
-
-impl SegmentView {
-    /// A view of a segment's first `size` bytes, starting the scan for `offset`
-    /// at the sparse index entry before it.
-    fn new(
-        file: &Arc<File>,
-        paths: &SegmentPaths,
-        base_offset: i64,
-        index: &OffsetIndex,
-        size: u64,
-        offset: i64,
-    ) -> SegmentView {
-        SegmentView {
-            file: file.clone(),
-            path: paths.log.clone(),
-            base_offset,
-            start: u64::from(index.lookup((offset - base_offset).max(0) as u32)),
-            size,
-        }
-    }
-
-    /// Reads whole batches from the one containing `offset` onwards: at most
-    /// `max_bytes`, but always the first batch whole so a consumer can progress.
-    /// Batches starting at or after `limit_offset` (the high watermark) are left out.
-    pub fn read(
-        &self,
-        offset: i64,
-        max_bytes: usize,
-        limit_offset: i64,
-    ) -> Result<Vec<u8>, LogError> {
-        let mut pos = self.start;
-        let mut header = [0u8; BATCH_HEADER_LEN];
-        // Find the batch containing `offset`.
-        let first = loop {
-            if pos + BATCH_HEADER_LEN as u64 > self.size {
-                return Ok(Vec::new());
-            }
-            self.file
-                .read_exact_at(&mut header, pos)
-                .map_err(LogError::io("reading", &self.path))?;
-            let h = BatchHeader::parse(&header).map_err(|e| self.corrupt(pos, e))?;
-            if h.base_offset >= limit_offset {
-                return Ok(Vec::new());
-            }
-            if h.next_offset() > offset {
-                break h;
-            }
-            pos += h.total_len() as u64;
-        };
-        let want = (max_bytes as u64)
-            .max(first.total_len() as u64)
-            .min(self.size - pos);
-        let mut buf = vec![0u8; want as usize];
-        self.file
-            .read_exact_at(&mut buf, pos)
-            .map_err(LogError::io("reading", &self.path))?;
-        // Keep only whole batches below the limit.
-        let mut keep = 0usize;
-        while keep + LOG_OVERHEAD <= buf.len() && keep + BATCH_HEADER_LEN <= buf.len() {
-            let h =
-                BatchHeader::parse(&buf[keep..]).map_err(|e| self.corrupt(pos + keep as u64, e))?;
-            if h.base_offset >= limit_offset || keep + h.total_len() > buf.len() {
-                break;
-            }
-            keep += h.total_len();
-        }
-        buf.truncate(keep);
-        Ok(buf)
-    }
-
-    fn corrupt(&self, position: u64, reason: impl std::fmt::Display) -> LogError {
-        LogError::Corrupt {
-            path: self.path.clone(),
-            position,
-            reason: reason.to_string(),
-        }
-    }
-
-    /// First offset of the segment.
-    pub fn base_offset(&self) -> i64 {
-        self.base_offset
     }
 }
 

@@ -1,0 +1,122 @@
+//! The recovery scan: walks a segment's data file batch by batch, rebuilding
+//! its sparse indexes and finding where valid data ends.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::batch::{self, BATCH_HEADER_LEN, BatchHeader};
+use super::error::LogError;
+use super::index::OffsetIndex;
+use super::time_index::TimeIndex;
+
+/// What a scan of a data file found.
+#[derive(Debug)]
+pub struct ScanOutcome {
+    /// Length of the prefix made of whole, valid batches.
+    pub valid_len: u64,
+    /// Offset after the last valid batch.
+    pub next_offset: i64,
+    /// Why the scan stopped before the end of the file, if it did.
+    pub problem: Option<String>,
+    pub(super) index: OffsetIndex,
+    pub(super) time_index: TimeIndex,
+    pub(super) max_timestamp: i64,
+    pub(super) first_timestamp: Option<i64>,
+}
+
+/// Scans a data file from the start, rebuilding its indexes. Batches at or past
+/// `verify_from` also get their CRC checked. Stops at the first torn, corrupt or
+/// non-contiguous batch.
+pub fn scan(
+    path: &Path,
+    file: &File,
+    base_offset: i64,
+    verify_from: u64,
+    index_interval: u64,
+) -> Result<ScanOutcome, LogError> {
+    let file_len = file
+        .metadata()
+        .map_err(LogError::io("reading metadata of", path))?
+        .len();
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    reader
+        .seek(SeekFrom::Start(0))
+        .map_err(LogError::io("seeking in", path))?;
+    let mut out = ScanOutcome {
+        valid_len: 0,
+        next_offset: base_offset,
+        problem: None,
+        index: OffsetIndex::default(),
+        time_index: TimeIndex::default(),
+        max_timestamp: -1,
+        first_timestamp: None,
+    };
+    let mut since_index = u64::MAX;
+    let mut header_buf = [0u8; BATCH_HEADER_LEN];
+    let mut body = Vec::new();
+    while out.valid_len < file_len {
+        let pos = out.valid_len;
+        let remaining = file_len - pos;
+        if remaining < BATCH_HEADER_LEN as u64 {
+            out.problem = Some(format!(
+                "torn batch header at byte {pos} ({remaining} bytes left)"
+            ));
+            break;
+        }
+        reader
+            .read_exact(&mut header_buf)
+            .map_err(LogError::io("reading", path))?;
+        let header = match BatchHeader::parse(&header_buf) {
+            Ok(h) => h,
+            Err(e) => {
+                out.problem = Some(format!("bad batch header at byte {pos}: {e}"));
+                break;
+            }
+        };
+        let total = header.total_len() as u64;
+        if total > remaining {
+            out.problem = Some(format!(
+                "torn batch at byte {pos}: {total} bytes declared, {remaining} present"
+            ));
+            break;
+        }
+        if header.base_offset != out.next_offset {
+            out.problem = Some(format!(
+                "batch at byte {pos} starts at offset {} but {} was expected",
+                header.base_offset, out.next_offset
+            ));
+            break;
+        }
+        let rest = total - BATCH_HEADER_LEN as u64;
+        if pos >= verify_from {
+            body.clear();
+            body.extend_from_slice(&header_buf);
+            body.resize(total as usize, 0);
+            reader
+                .read_exact(&mut body[BATCH_HEADER_LEN..])
+                .map_err(LogError::io("reading", path))?;
+            if let Err(e) = batch::validate(&body) {
+                out.problem = Some(format!("corrupt batch at byte {pos}: {e}"));
+                break;
+            }
+        } else {
+            reader
+                .seek_relative(rest as i64)
+                .map_err(LogError::io("seeking in", path))?;
+        }
+        let relative = (header.base_offset - base_offset) as u32;
+        if since_index >= index_interval {
+            out.index.push(relative, pos as u32);
+            out.time_index
+                .push(out.max_timestamp.max(header.max_timestamp), relative);
+            since_index = 0;
+        }
+        since_index = since_index.saturating_add(total);
+        out.first_timestamp.get_or_insert(header.max_timestamp);
+        out.max_timestamp = out.max_timestamp.max(header.max_timestamp);
+        out.next_offset = header.next_offset();
+        out.valid_len = pos + total;
+    }
+    Ok(out)
+}

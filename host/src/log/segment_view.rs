@@ -1,0 +1,104 @@
+//! A read view of one segment, taken under the partition lock and used outside it.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::batch::{BATCH_HEADER_LEN, BatchHeader, LOG_OVERHEAD};
+use super::error::LogError;
+use super::index::OffsetIndex;
+use super::segment::SegmentPaths;
+
+/// A snapshot of where to read in one segment, usable without the partition lock.
+#[derive(Debug, Clone)]
+pub struct SegmentView {
+    file: Arc<File>,
+    path: PathBuf,
+    base_offset: i64,
+    start: u64,
+    size: u64,
+}
+
+impl SegmentView {
+    /// A view of a segment's first `size` bytes, starting the scan for `offset`
+    /// at the sparse index entry before it.
+    pub(super) fn new(
+        file: &Arc<File>,
+        paths: &SegmentPaths,
+        base_offset: i64,
+        index: &OffsetIndex,
+        size: u64,
+        offset: i64,
+    ) -> SegmentView {
+        SegmentView {
+            file: file.clone(),
+            path: paths.log.clone(),
+            base_offset,
+            start: u64::from(index.lookup((offset - base_offset).max(0) as u32)),
+            size,
+        }
+    }
+
+    /// Reads whole batches from the one containing `offset` onwards: at most
+    /// `max_bytes`, but always the first batch whole so a consumer can progress.
+    /// Batches starting at or after `limit_offset` (the high watermark) are left out.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        limit_offset: i64,
+    ) -> Result<Vec<u8>, LogError> {
+        let mut pos = self.start;
+        let mut header = [0u8; BATCH_HEADER_LEN];
+        // Find the batch containing `offset`.
+        let first = loop {
+            if pos + BATCH_HEADER_LEN as u64 > self.size {
+                return Ok(Vec::new());
+            }
+            self.file
+                .read_exact_at(&mut header, pos)
+                .map_err(LogError::io("reading", &self.path))?;
+            let h = BatchHeader::parse(&header).map_err(|e| self.corrupt(pos, e))?;
+            if h.base_offset >= limit_offset {
+                return Ok(Vec::new());
+            }
+            if h.next_offset() > offset {
+                break h;
+            }
+            pos += h.total_len() as u64;
+        };
+        let want = (max_bytes as u64)
+            .max(first.total_len() as u64)
+            .min(self.size - pos);
+        let mut buf = vec![0u8; want as usize];
+        self.file
+            .read_exact_at(&mut buf, pos)
+            .map_err(LogError::io("reading", &self.path))?;
+        // Keep only whole batches below the limit.
+        let mut keep = 0usize;
+        while keep + LOG_OVERHEAD <= buf.len() && keep + BATCH_HEADER_LEN <= buf.len() {
+            let h =
+                BatchHeader::parse(&buf[keep..]).map_err(|e| self.corrupt(pos + keep as u64, e))?;
+            if h.base_offset >= limit_offset || keep + h.total_len() > buf.len() {
+                break;
+            }
+            keep += h.total_len();
+        }
+        buf.truncate(keep);
+        Ok(buf)
+    }
+
+    fn corrupt(&self, position: u64, reason: impl std::fmt::Display) -> LogError {
+        LogError::Corrupt {
+            path: self.path.clone(),
+            position,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// First offset of the segment.
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+}
