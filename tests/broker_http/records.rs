@@ -1,0 +1,282 @@
+//! Producing and consuming records, encodings, limits of consume, long polls.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use weir::broker::partitioner::partition_for_key;
+
+use crate::common::http;
+use crate::helpers::*;
+
+#[test]
+fn produce_and_consume_keep_keys_values_headers_and_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 1, json!({}));
+    let sent = json!([
+        {"key": "k1", "value": "v1", "headers": {"trace": "abc", "empty": null}, "timestamp": 1_600_000_000_000_i64},
+        {"value": "no key", "timestamp": 1_600_000_000_005_i64},
+        {"key": "k3", "value": "", "headers": {"a": "1", "b": "2"}, "timestamp": 1_600_000_000_001_i64},
+    ]);
+    let offsets = produce(&server, "t", sent.clone());
+    assert_eq!(offsets, [(0, 0), (0, 1), (0, 2)]);
+
+    let got = all_records(&server, "t", 0);
+    assert_eq!(got.len(), 3);
+    for (i, (record, sent)) in got.iter().zip(sent.as_array().unwrap()).enumerate() {
+        assert_eq!(record["offset"], i as i64, "{record}");
+        assert_eq!(
+            record["key"],
+            sent.get("key").cloned().unwrap_or(Value::Null)
+        );
+        assert_eq!(record["value"], sent["value"]);
+        assert_eq!(record["timestamp"], sent["timestamp"]);
+        let headers = sent.get("headers").cloned().unwrap_or(json!({}));
+        assert_eq!(record["headers"], headers, "{record}");
+    }
+}
+
+#[test]
+fn offsets_are_dense_from_zero_across_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 1, json!({}));
+    let mut offsets = Vec::new();
+    for batch in 0..4 {
+        let records: Vec<Value> = (0..batch + 1)
+            .map(|i| json!({"value": format!("{batch}-{i}")}))
+            .collect();
+        offsets.extend(
+            produce(&server, "t", json!(records))
+                .into_iter()
+                .map(|(_, o)| o),
+        );
+    }
+    assert_eq!(offsets, (0..10).collect::<Vec<i64>>());
+    let got = all_records(&server, "t", 0);
+    let got: Vec<i64> = got.iter().map(|r| r["offset"].as_i64().unwrap()).collect();
+    assert_eq!(got, (0..10).collect::<Vec<i64>>());
+    assert_eq!(
+        describe(&server, "t")["partitions"][0]["high_watermark"],
+        10
+    );
+}
+
+#[test]
+fn explicit_partition_is_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 3, json!({}));
+    let offsets = produce(
+        &server,
+        "t",
+        json!([
+            {"value": "to-2", "partition": 2},
+            {"key": "some key", "value": "to-1", "partition": 1},
+            {"value": "to-2 again", "partition": 2},
+        ]),
+    );
+    assert_eq!(offsets, [(2, 0), (1, 0), (2, 1)]);
+    assert!(all_records(&server, "t", 0).is_empty());
+    assert_eq!(values(&all_records(&server, "t", 1)), ["to-1"]);
+    assert_eq!(
+        values(&all_records(&server, "t", 2)),
+        ["to-2", "to-2 again"]
+    );
+}
+
+#[test]
+fn keyed_records_land_on_the_kafka_default_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    let partitions = 6;
+    create_topic(&server, "t", partitions, json!({}));
+    let keys: Vec<String> = (0..40).map(|i| format!("user-{i}")).collect();
+    let expected: Vec<u64> = keys
+        .iter()
+        .map(|k| u64::from(partition_for_key(k.as_bytes(), partitions)))
+        .collect();
+    // Guards the test itself: the keys must spread, or any constant partition would pass.
+    assert!(expected.iter().any(|&p| p != expected[0]));
+
+    let records: Vec<Value> = keys.iter().map(|k| json!({"key": k, "value": k})).collect();
+    let offsets = produce(&server, "t", json!(records));
+    let landed: Vec<u64> = offsets.iter().map(|&(p, _)| p).collect();
+    assert_eq!(landed, expected);
+    for p in 0..partitions {
+        let stored: Vec<String> = all_records(&server, "t", i64::from(p))
+            .iter()
+            .map(|r| r["key"].as_str().unwrap().to_string())
+            .collect();
+        let want: Vec<String> = keys
+            .iter()
+            .zip(&expected)
+            .filter(|&(_, &e)| e == u64::from(p))
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(stored, want, "partition {p}");
+    }
+}
+
+#[test]
+fn tombstone_reads_back_as_null_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 1, json!({}));
+    produce(
+        &server,
+        "t",
+        json!([{"key": "gone", "value": null}, {"key": "also gone"}]),
+    );
+    let got = all_records(&server, "t", 0);
+    assert_eq!(got.len(), 2);
+    for record in &got {
+        assert!(record["value"].is_null(), "{record}");
+        assert!(record["key"].is_string(), "{record}");
+    }
+}
+
+#[test]
+fn base64_encoding_round_trips_binary_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 1, json!({}));
+    let key: &[u8] = &[0xff, 0x00, 0xfe, 0x80];
+    let value: Vec<u8> = (0..=255u8).collect();
+    let header: &[u8] = &[0xc3, 0x28, 0x00];
+    produce_body(
+        &server,
+        "t",
+        json!({
+            "encoding": "base64",
+            "records": [{"key": B64.encode(key), "value": B64.encode(&value), "headers": {"bin": B64.encode(header)}}],
+        }),
+    );
+    let body = consume(&server, "t", 0, "encoding=base64");
+    let record = &body["records"][0];
+    let decode = |v: &Value| {
+        B64.decode(v.as_str().expect("base64 string"))
+            .expect("base64")
+    };
+    assert_eq!(decode(&record["key"]), key);
+    assert_eq!(decode(&record["value"]), value);
+    assert_eq!(decode(&record["headers"]["bin"]), header);
+}
+
+#[test]
+fn reading_binary_bytes_as_utf8_is_a_clear_400() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 1, json!({}));
+    let value = B64.encode([0xff, 0xfe, 0xfd]);
+    produce_body(
+        &server,
+        "t",
+        json!({"encoding": "base64", "records": [{"value": value}]}),
+    );
+    let answer = get(&server, &records_path("t", 0, "encoding=utf8"));
+    assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_request");
+    let message = answer.1["error"]["message"].as_str().unwrap();
+    assert!(message.contains("UTF-8"), "{message}");
+    assert!(
+        message.contains("base64"),
+        "should point at the fix: {message}"
+    );
+}
+
+#[test]
+fn max_limits_records_and_next_offset_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 1, json!({}));
+    let records: Vec<Value> = (0..5).map(|i| json!({"value": format!("v{i}")})).collect();
+    produce(&server, "t", json!(records));
+
+    let first = consume(&server, "t", 0, "offset=0&max=2");
+    assert_eq!(values(first["records"].as_array().unwrap()), ["v0", "v1"]);
+    assert_eq!(first["next_offset"], 2);
+    assert_eq!(first["high_watermark"], 5);
+
+    let next = first["next_offset"].as_i64().unwrap();
+    let second = consume(&server, "t", 0, &format!("offset={next}&max=2"));
+    assert_eq!(values(second["records"].as_array().unwrap()), ["v2", "v3"]);
+    assert_eq!(second["next_offset"], 4);
+
+    let rest = consume(&server, "t", 0, "offset=4&max=100");
+    assert_eq!(values(rest["records"].as_array().unwrap()), ["v4"]);
+    assert_eq!(rest["next_offset"], 5);
+}
+
+#[test]
+fn offset_beyond_the_high_watermark_is_416() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 1, json!({}));
+    produce(&server, "t", json!([{"value": "a"}, {"value": "b"}]));
+    let answer = get(&server, &records_path("t", 0, "offset=3"));
+    assert_error(
+        &answer,
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "offset_out_of_range",
+    );
+    // At the high watermark itself there is simply nothing yet.
+    let at_end = consume(&server, "t", 0, "offset=2");
+    assert_eq!(at_end["records"], json!([]));
+    assert_eq!(at_end["next_offset"], 2);
+}
+
+#[test]
+fn unknown_partition_is_404_for_consume_and_produce() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 2, json!({}));
+    let answer = get(&server, &records_path("t", 2, "offset=0"));
+    assert_error(&answer, StatusCode::NOT_FOUND, "unknown_partition");
+    let answer = post(
+        &server,
+        "/v1/topics/t/records",
+        &json!({"records": [{"value": "x", "partition": 7}]}),
+    );
+    assert_error(&answer, StatusCode::NOT_FOUND, "unknown_partition");
+}
+
+#[test]
+fn long_poll_returns_a_record_produced_while_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 1, json!({}));
+    produce(&server, "t", json!([{"value": "old"}]));
+
+    let producer_url = server.at("/v1/topics/t/records");
+    let producer = std::thread::spawn(move || {
+        // Not synchronisation: the test passes whether this lands before or during the poll;
+        // the pause only makes the usual case the interesting one, a poll already waiting.
+        std::thread::sleep(Duration::from_millis(300));
+        let response = http()
+            .post(producer_url)
+            .json(&json!({"records": [{"value": "fresh"}]}))
+            .send()
+            .expect("produce");
+        assert_eq!(response.status(), StatusCode::OK);
+    });
+    let body = consume(&server, "t", 0, "offset=1&timeout_ms=10000");
+    producer.join().expect("producer thread");
+    let records = body["records"].as_array().unwrap();
+    assert_eq!(values(records), ["fresh"], "{body}");
+    assert_eq!(records[0]["offset"], 1);
+    assert_eq!(body["next_offset"], 2);
+}
+
+#[test]
+fn long_poll_on_an_empty_partition_ends_with_no_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 1, json!({}));
+    let body = consume(&server, "t", 0, "offset=0&timeout_ms=200");
+    assert_eq!(body["records"], json!([]));
+    assert_eq!(body["next_offset"], 0);
+    assert_eq!(body["high_watermark"], 0);
+}
