@@ -5,6 +5,7 @@
 //! - [`server`]: wires config, broker and the HTTP face together for `weir serve`.
 //! - [`api`]: the JSON HTTP API (axum), a face over the broker.
 //! - [`broker`]: topics, partitioning, consumer-group offsets and metadata in sled.
+//! - [`runtime`]: the Wasm runtime: loads plugin components, runs batches of records through them.
 //! - [`log`]: the durable segmented partition log of Kafka v2 record batches.
 //! - [`config`]: server configuration (`weir.toml`), validated once at start-up.
 //! - [`bench`]: `weir bench`, the benchmarks recorded in BENCHMARKS.md.
@@ -15,4 +16,5 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod log;
+pub mod runtime;
 pub mod server;
