@@ -9,8 +9,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use weir::log::batch::Record;
 use weir::runtime::{
-    Instance, InstanceConfig, MemoryState, Origin, Runtime, RuntimeConfig, RuntimeError, SledState,
-    World,
+    Body, Instance, InstanceConfig, MemoryState, Origin, Runtime, RuntimeConfig, RuntimeError,
+    SledState, World,
 };
 
 fn record(key: &str, value: &str, ts: i64) -> Record {
@@ -40,12 +40,11 @@ fn config(pairs: &[(&str, &str)]) -> InstanceConfig {
     }
 }
 
-fn values(out: &weir::runtime::Output) -> Vec<String> {
+fn values(out: &weir::runtime::Output, inputs: &[Record]) -> Vec<String> {
     out.records
         .iter()
-        .map(|r| {
-            String::from_utf8_lossy(r.record.value.as_deref().unwrap_or_default()).into_owned()
-        })
+        .map(|r| r.record(inputs).expect("output record resolves"))
+        .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned())
         .collect()
 }
 
@@ -63,22 +62,23 @@ fn rust_filter_keeps_matching_records_unchanged() {
         record("d", "error again", 4),
     ];
     let out = inst.process(&origin(4), &input).unwrap();
-    assert_eq!(values(&out), ["an error here", "error again"]);
+    assert_eq!(values(&out, &input), ["an error here", "error again"]);
     assert_eq!(out.records[0].source, Some(1));
     assert_eq!(
-        out.records[1].record, input[3],
-        "kept records are the input records"
+        out.records[1].body,
+        Body::Input,
+        "kept records are the input records, not copies"
     );
+    assert_eq!(out.records[1].record(&input), Some(&input[3]));
     assert!(out.failures.is_empty());
     // A tombstone has no value, so it never matches; the next batch still works.
     let tomb = Record {
         value: None,
         ..record("t", "", 5)
     };
-    let out = inst
-        .process(&origin(2), &[tomb, record("e", "err", 6)])
-        .unwrap();
-    assert_eq!(values(&out), ["err"]);
+    let second = [tomb, record("e", "err", 6)];
+    let out = inst.process(&origin(2), &second).unwrap();
+    assert_eq!(values(&out, &second), ["err"]);
 }
 
 #[test]
@@ -105,13 +105,16 @@ fn map_emits_new_records_with_their_sources() {
     let mut inst = Instance::new(rt.load_file(&wasm).unwrap(), config(&[])).unwrap();
     let input = vec![record("k1", "abc", 7), record("k2", "xyz", 8)];
     let out = inst.process(&origin(2), &input).unwrap();
-    assert_eq!(values(&out), ["ABC", "XYZ"]);
+    assert_eq!(values(&out, &input), ["ABC", "XYZ"]);
     let first = &out.records[0];
+    let Body::New(first_record) = &first.body else {
+        panic!("a map emits new records");
+    };
     assert_eq!(first.source, Some(0));
-    assert_eq!(first.record.key.as_deref(), Some(b"k1".as_slice()));
-    assert_eq!(first.record.timestamp, 7);
+    assert_eq!(first_record.key.as_deref(), Some(b"k1".as_slice()));
+    assert_eq!(first_record.timestamp, 7);
     assert_eq!(
-        first.record.headers,
+        first_record.headers,
         vec![
             ("h".to_string(), Some(Bytes::from_static(b"v"))),
             ("mapped-by".to_string(), Some(Bytes::from_static(b"upper")))
@@ -135,10 +138,10 @@ fn run_counter(state: Box<dyn weir::runtime::StateBackend>) -> Vec<(Option<Strin
         vec![record("a", "3", 3)],
     ] {
         let out = inst.process(&origin(batch.len()), &batch).unwrap();
-        seen.extend(out.records.into_iter().map(|r| {
-            let v =
-                String::from_utf8_lossy(r.record.value.as_deref().unwrap_or_default()).into_owned();
-            (r.topic, v)
+        seen.extend(out.records.iter().map(|r| {
+            let rec = r.record(&batch).expect("output record resolves");
+            let v = String::from_utf8_lossy(rec.value.as_deref().unwrap_or_default()).into_owned();
+            (r.topic.clone(), v)
         }));
     }
     seen
@@ -184,8 +187,9 @@ fn a_second_load_uses_the_precompiled_cache() {
     assert_eq!(restarted.compilations(), 0, "a restart must not recompile");
     assert_eq!(restarted.cache_hits(), 1);
     let mut inst = Instance::new(plugin, config(&[("pattern", "x")])).unwrap();
+    let one = [record("k", "x", 1)];
     assert_eq!(
-        values(&inst.process(&origin(1), &[record("k", "x", 1)]).unwrap()),
+        values(&inst.process(&origin(1), &one).unwrap(), &one),
         ["x"]
     );
     // Without a cache directory every load compiles.

@@ -40,7 +40,14 @@ pub use weir_guest_macros::{filter, flat_map, map, processor};
 
 /// Whether `haystack` contains `needle` (an empty needle is always found).
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    // Compare whole windows only where the first byte matches: a slice comparison is a call
+    // to memcmp, which costs far more in Wasm than one byte test.
+    haystack
+        .windows(needle.len())
+        .any(|w| w[0] == first && &w[1..] == rest)
 }
 
 /// Everything a plugin usually needs.

@@ -50,6 +50,16 @@ impl Default for InstanceConfig {
     }
 }
 
+/// What an output record holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// The input record `source`, unchanged (a filter's answer): nothing was copied, and a
+    /// pipeline can append the input's stored bytes as they are.
+    Input,
+    /// A record the plugin made.
+    New(Record),
+}
+
 /// One record a plugin emitted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputRecord {
@@ -57,8 +67,18 @@ pub struct OutputRecord {
     pub source: Option<u32>,
     /// The topic it is routed to (`None`: the pipeline's main output).
     pub topic: Option<String>,
-    /// The record.
-    pub record: Record,
+    /// The record, or which input it is.
+    pub body: Body,
+}
+
+impl OutputRecord {
+    /// The record, looking a kept input up in `inputs` (the batch that was processed).
+    pub fn record<'a>(&'a self, inputs: &'a [Record]) -> Option<&'a Record> {
+        match &self.body {
+            Body::New(record) => Some(record),
+            Body::Input => inputs.get(self.source? as usize),
+        }
+    }
 }
 
 /// An input record the plugin could not process.
@@ -383,7 +403,7 @@ impl Instance {
             Emit::Keep(indices) => {
                 out.records.reserve(indices.len());
                 for i in indices {
-                    let record = inputs.get(i as usize).ok_or_else(|| {
+                    inputs.get(i as usize).ok_or_else(|| {
                         bad(format!(
                             "keep index {i} is past the {}-record batch",
                             inputs.len()
@@ -392,7 +412,7 @@ impl Instance {
                     out.records.push(OutputRecord {
                         source: Some(i),
                         topic: topic.clone(),
-                        record: record.clone(),
+                        body: Body::Input,
                     });
                 }
             }
@@ -425,7 +445,7 @@ impl Instance {
                             .map(|(record, source)| OutputRecord {
                                 source: Some(source),
                                 topic: topic.clone(),
-                                record,
+                                body: Body::New(record),
                             }),
                     );
             }
@@ -502,7 +522,7 @@ impl Instance {
                 .extend(records.into_iter().map(|record| OutputRecord {
                     source: None,
                     topic: topic.clone(),
-                    record,
+                    body: Body::New(record),
                 }));
         }
         Ok(out)

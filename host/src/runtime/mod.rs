@@ -28,7 +28,7 @@ pub mod state;
 
 pub use engine::{Runtime, RuntimeConfig};
 pub use error::RuntimeError;
-pub use instance::{Instance, InstanceConfig, Origin, Output, OutputRecord, RecordFailure};
+pub use instance::{Body, Instance, InstanceConfig, Origin, Output, OutputRecord, RecordFailure};
 pub use limits::Limits;
 pub use plugin::{Plugin, World};
 pub use state::{Entries, MemoryState, SledState, StateBackend, StateError};
