@@ -1,6 +1,6 @@
 //! Write weir plugins in Rust: an attribute macro over a plain function.
 //!
-//! ```ignore
+//! ```text
 //! use weir_guest::prelude::*;
 //!
 //! /// Keeps records whose value contains the configured `pattern`.

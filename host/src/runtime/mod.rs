@@ -7,6 +7,7 @@
 //! - [`cache`]: precompiled components on disk, keyed by content digest and engine settings.
 //! - [`plugin`]: [`Plugin`], a validated, precompiled component and the world it implements.
 //! - [`instance`]: [`Instance`], one store per task: runs batches, rebuilt after a trap.
+//! - [`output`]: [`Output`], what a call produced (kept inputs, new records, failures).
 //! - [`limits`]: [`Limits`], the memory cap, per-call deadline and output cap.
 //! - [`flat`]: the flat batch form records cross the boundary in.
 //! - [`host`]: the store's data and the adapters from generated host traits to backends.
@@ -23,12 +24,14 @@ pub mod guest_output;
 pub mod host;
 pub mod instance;
 pub mod limits;
+pub mod output;
 pub mod plugin;
 pub mod state;
 
 pub use engine::{Runtime, RuntimeConfig};
 pub use error::RuntimeError;
-pub use instance::{Body, Instance, InstanceConfig, Origin, Output, OutputRecord, RecordFailure};
+pub use instance::{Instance, InstanceConfig, Origin};
 pub use limits::Limits;
+pub use output::{Body, Output, OutputRecord, RecordFailure};
 pub use plugin::{Plugin, World};
 pub use state::{Entries, MemoryState, SledState, StateBackend, StateError};
