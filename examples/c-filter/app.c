@@ -1,6 +1,6 @@
 // Keeps the records whose value contains the config key `pattern`.
 // Bindings come from `wit-bindgen c` (gen/, written by build.sh); the batch arrives flat, so
-// a record's value is a span of batch->data and the answer is the indices to keep.
+// a record is six numbers, its value a span of batch->data, and the answer is the indices to keep.
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,7 +39,8 @@ bool exports_weir_plugin_transformer_process(exports_weir_plugin_transformer_ori
         set_message(&err->val.invalid_config, "missing config key `pattern`");
         ok = false;
     } else {
-        size_t n = batch->records.len;
+        // Six numbers per record: key offset/length, value offset/length, headers.
+        size_t n = batch->records.len / 6;
         uint32_t *keep = malloc(n ? n * sizeof(uint32_t) : 1);
         size_t kept = 0;
         if (keep == NULL) {
@@ -48,12 +49,12 @@ bool exports_weir_plugin_transformer_process(exports_weir_plugin_transformer_ori
             ok = false;
         } else {
             for (size_t i = 0; i < n; i++) {
-                weir_plugin_types_option_span_t value = batch->records.ptr[i].value;
-                if (!value.is_some) continue;
+                uint32_t offset = batch->records.ptr[6 * i + 2];
+                uint32_t len = batch->records.ptr[6 * i + 3];
+                if (len == UINT32_MAX) continue;  // a tombstone
                 // A span past the buffer is treated as no match, never read.
-                uint64_t end = (uint64_t)value.val.offset + value.val.len;
-                if (end > batch->data.len) continue;
-                if (contains(batch->data.ptr + value.val.offset, value.val.len, pattern.ptr, pattern.len)) {
+                if ((uint64_t)offset + len > batch->data.len) continue;
+                if (contains(batch->data.ptr + offset, len, pattern.ptr, pattern.len)) {
                     keep[kept++] = (uint32_t)i;
                 }
             }

@@ -52,32 +52,35 @@ export function contains(hay, needle) {
   return false;
 }
 
+const NULL = 0xffffffff;
+
 /** One input record; fields are views into the batch buffer. */
 export class Record {
-  constructor(data, view, headers, offset) {
+  constructor(data, batch, index, offset) {
     this._data = data;
-    this._view = view;
-    this._headers = headers;
+    this._batch = batch;
+    this._at = index * 6;
+    this.index = index;
     this.offset = offset;
   }
-  _slice(span) {
-    return span == null ? null : this._data.subarray(span.offset, span.offset + span.len);
+  _slice(offset, len) {
+    return len === NULL ? null : this._data.subarray(offset, offset + len);
   }
   /** The key bytes, or null. */
-  get key() { return this._slice(this._view.key); }
+  get key() { const r = this._batch.records; return this._slice(r[this._at], r[this._at + 1]); }
   /** The value bytes, or null for a tombstone. */
-  get value() { return this._slice(this._view.value); }
+  get value() { const r = this._batch.records; return this._slice(r[this._at + 2], r[this._at + 3]); }
   /** Create time in ms since the epoch. */
-  get timestamp() { return this._view.timestamp; }
+  get timestamp() { return this._batch.timestamps[this.index]; }
 }
 
 function run(origin, batch, each) {
   const cfg = config();
   const failures = [];
   const data = batch.data instanceof Uint8Array ? batch.data : new Uint8Array(batch.data);
-  const records = batch.records;
-  for (let i = 0; i < records.length; i++) {
-    const rec = new Record(data, records[i], batch.headers, origin.offsets[i] ?? -1);
+  const n = Math.floor(batch.records.length / 6);
+  for (let i = 0; i < n; i++) {
+    const rec = new Record(data, batch, i, origin.offsets[i] ?? -1);
     try {
       each(i, rec, cfg);
     } catch (e) {

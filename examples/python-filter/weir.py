@@ -23,42 +23,48 @@ class InvalidConfig(Exception):
     """The deployed configuration is unusable: the whole batch is refused."""
 
 
+_NULL = 0xFFFFFFFF
+
+
 class Record:
     """One input record; fields are sliced out of the batch buffer on access."""
 
-    __slots__ = ("_data", "_view", "_headers", "offset")
+    __slots__ = ("_batch", "_at", "index", "offset")
 
-    def __init__(self, data, view, headers, offset):
-        self._data = data
-        self._view = view
-        self._headers = headers
+    def __init__(self, batch, index, offset):
+        self._batch = batch
+        self._at = index * 6
+        self.index = index
         self.offset = offset
 
-    def _slice(self, span):
-        return None if span is None else self._data[span.offset : span.offset + span.len]
+    def _slice(self, offset, length):
+        return None if length == _NULL else self._batch.data[offset : offset + length]
 
     @property
     def key(self):
         """The key (bytes), or None."""
-        return self._slice(self._view.key)
+        r, at = self._batch.records, self._at
+        return self._slice(r[at], r[at + 1])
 
     @property
     def value(self):
         """The value (bytes), or None for a tombstone."""
-        return self._slice(self._view.value)
+        r, at = self._batch.records, self._at
+        return self._slice(r[at + 2], r[at + 3])
 
     @property
     def timestamp(self):
         """Create time, milliseconds since the Unix epoch."""
-        return self._view.timestamp
+        return self._batch.timestamps[self.index]
 
     @property
     def headers(self):
         """Headers as a list of (str, bytes or None)."""
-        v = self._view
+        r, at, h = self._batch.records, self._at, self._batch.headers
         out = []
-        for h in self._headers[v.headers_start : v.headers_start + v.headers_len]:
-            out.append((self._slice(h.key).decode("utf-8", "replace"), self._slice(h.value)))
+        for j in range(r[at + 4], r[at + 4] + r[at + 5]):
+            k = self._slice(h[4 * j], h[4 * j + 1]) or b""
+            out.append((k.decode("utf-8", "replace"), self._slice(h[4 * j + 2], h[4 * j + 3])))
         return out
 
 
@@ -88,8 +94,8 @@ def log(message, level=_log.Level.INFO):
 
 def _records(origin, batch):
     offsets = origin.offsets
-    for i, view in enumerate(batch.records):
-        yield i, Record(batch.data, view, batch.headers, offsets[i] if i < len(offsets) else -1)
+    for i in range(len(batch.records) // 6):
+        yield i, Record(batch, i, offsets[i] if i < len(offsets) else -1)
 
 
 def _run(origin, batch, each):
@@ -125,26 +131,29 @@ def filter(fn):
 def _emitter(fn, many):
     class Emitter:
         def process(self, origin, batch):
-            data, views, headers, sources = bytearray(), [], [], []
+            data, records, stamps, headers, sources = bytearray(), [], [], [], []
 
             def span(b):
-                s = types.Span(len(data), len(b))
+                start = len(data)
+                if b is None:
+                    return [start, _NULL]
                 data.extend(b)
-                return s
+                return [start, len(b)]
 
             def each(i, rec, cfg):
                 out = fn(rec, cfg)
                 for r in (out if many else ([] if out is None else [out])):
-                    key = None if r.get("key") is None else span(r["key"])
-                    value = None if r.get("value") is None else span(r["value"])
-                    start = len(headers)
-                    for hk, hv in r.get("headers", []):
-                        headers.append(types.HeaderView(span(hk.encode()), None if hv is None else span(hv)))
-                    views.append(types.RecordView(key, value, start, len(headers) - start, r.get("timestamp", 0)))
+                    fields = span(r.get("key")) + span(r.get("value"))
+                    first = len(headers) // 4
+                    hs = r.get("headers", [])
+                    for hk, hv in hs:
+                        headers.extend(span(hk.encode()) + span(hv))
+                    records.extend(fields + [first, len(hs)])
+                    stamps.append(r.get("timestamp", 0))
                     sources.append(i)
 
             failures = _run(origin, batch, each)
-            out = types.Batch(bytes(data), views, headers)
+            out = types.Batch(bytes(data), records, stamps, headers)
             return transformer.TransformOutput(types.Emit_Records(types.Emitted(out, sources)), failures)
 
     return Emitter

@@ -85,10 +85,6 @@ pub mod __private {
 
     /// A batch with no records (a timer with nothing to say).
     pub fn empty_batch() -> Batch {
-        Batch {
-            data: Vec::new(),
-            records: Vec::new(),
-            headers: Vec::new(),
-        }
+        crate::record::empty_batch()
     }
 }

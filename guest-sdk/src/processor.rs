@@ -6,7 +6,7 @@ use crate::bindings::exports::weir::plugin::processing::{ProcessorError, Process
 use crate::bindings::weir::plugin::state as host;
 use crate::bindings::weir::plugin::types::{Batch, Emit, Emitted, Origin};
 use crate::error::ErrorKind;
-use crate::record::{BatchWriter, validate};
+use crate::record::{BatchWriter, record_count, validate};
 use crate::{Config, Error, OwnedRecord, Record};
 
 /// A value that can be stored in [`State`].
@@ -215,7 +215,7 @@ pub fn run_processor(
     let mut main = Destination::default();
     let mut routes = BTreeMap::new();
     let mut failures = Vec::new();
-    for index in 0..batch.records.len() {
+    for index in 0..record_count(&batch) {
         let offset = origin.offsets.get(index).copied().unwrap_or(-1);
         let Some(record) = Record::new(&batch, index, offset) else {
             break;

@@ -1,75 +1,100 @@
 //! Records: zero-copy views of the input batch, and owned records to emit.
+//!
+//! A record is six numbers in `batch.records` (key offset and length, value offset and length,
+//! first header, header count), a header four in `batch.headers`; `u32::MAX` as a length is null.
 
-use crate::bindings::weir::plugin::types::{Batch, HeaderView, RecordView, Span};
+use crate::bindings::weir::plugin::types::Batch;
 
-/// Checks every span and header range of a batch once, so the views never fail afterwards.
+const NULL: u32 = u32::MAX;
+const RECORD_FIELDS: usize = 6;
+const HEADER_FIELDS: usize = 4;
+
+/// Number of records in a batch.
+pub(crate) fn record_count(batch: &Batch) -> usize {
+    batch.records.len() / RECORD_FIELDS
+}
+
+fn span_ok(data: &[u8], offset: u32, len: u32) -> bool {
+    len == NULL
+        || (offset as usize)
+            .checked_add(len as usize)
+            .is_some_and(|e| e <= data.len())
+}
+
+/// Checks every number of a batch once, so the views never fail afterwards.
 pub(crate) fn validate(batch: &Batch) -> Result<(), String> {
-    let in_data = |s: &Span| {
-        (s.offset as usize)
-            .checked_add(s.len as usize)
-            .is_some_and(|e| e <= batch.data.len())
-    };
-    for (i, r) in batch.records.iter().enumerate() {
-        let spans_ok = r.key.as_ref().is_none_or(in_data) && r.value.as_ref().is_none_or(in_data);
-        let headers = (r.headers_start as usize)
-            .checked_add(r.headers_len as usize)
-            .and_then(|end| batch.headers.get(r.headers_start as usize..end));
-        let Some(headers) = headers else {
-            return Err(format!("record {i}: header range past the batch"));
-        };
-        let headers_ok = headers.iter().all(|h| {
-            in_data(&h.key)
-                && h.value.as_ref().is_none_or(in_data)
-                && std::str::from_utf8(span_bytes(&batch.data, h.key)).is_ok()
-        });
-        if !spans_ok || !headers_ok {
-            return Err(format!(
-                "record {i}: a span runs past the batch data or a header key is not UTF-8"
-            ));
+    let n = record_count(batch);
+    if !batch.records.len().is_multiple_of(RECORD_FIELDS)
+        || !batch.headers.len().is_multiple_of(HEADER_FIELDS)
+        || batch.timestamps.len() != n
+    {
+        return Err("record, header and timestamp lists do not match".into());
+    }
+    let headers = batch.headers.len() / HEADER_FIELDS;
+    for (i, f) in batch.records.chunks_exact(RECORD_FIELDS).enumerate() {
+        let headers_ok = (f[4] as usize)
+            .checked_add(f[5] as usize)
+            .is_some_and(|e| e <= headers);
+        if !span_ok(&batch.data, f[0], f[1]) || !span_ok(&batch.data, f[2], f[3]) || !headers_ok {
+            return Err(format!("record {i}: a span runs past the batch"));
+        }
+    }
+    for h in batch.headers.chunks_exact(HEADER_FIELDS) {
+        if h[1] == NULL || !span_ok(&batch.data, h[0], h[1]) || !span_ok(&batch.data, h[2], h[3]) {
+            return Err("a header runs past the batch".into());
         }
     }
     Ok(())
 }
 
-fn span_bytes(data: &[u8], s: Span) -> &[u8] {
-    let start = s.offset as usize;
-    data.get(start..start.saturating_add(s.len as usize))
-        .unwrap_or_default()
+fn span_bytes(data: &[u8], offset: u32, len: u32) -> Option<&[u8]> {
+    if len == NULL {
+        return None;
+    }
+    let start = offset as usize;
+    Some(
+        data.get(start..start.saturating_add(len as usize))
+            .unwrap_or_default(),
+    )
 }
 
 /// One input record, borrowed from the batch: reading it copies nothing.
 #[derive(Clone, Copy)]
 pub struct Record<'a> {
     data: &'a [u8],
-    view: &'a RecordView,
-    headers: &'a [HeaderView],
+    fields: &'a [u32],
+    headers: &'a [u32],
+    timestamp: i64,
     offset: i64,
 }
 
 impl<'a> Record<'a> {
     pub(crate) fn new(batch: &'a Batch, index: usize, offset: i64) -> Option<Record<'a>> {
-        let view = batch.records.get(index)?;
-        let start = view.headers_start as usize;
+        let at = index.checked_mul(RECORD_FIELDS)?;
+        let fields = batch.records.get(at..at + RECORD_FIELDS)?;
+        let first = (fields[4] as usize).saturating_mul(HEADER_FIELDS);
+        let count = (fields[5] as usize).saturating_mul(HEADER_FIELDS);
         let headers = batch
             .headers
-            .get(start..start.saturating_add(view.headers_len as usize))
+            .get(first..first.saturating_add(count))
             .unwrap_or_default();
         Some(Record {
             data: &batch.data,
-            view,
+            fields,
             headers,
+            timestamp: batch.timestamps.get(index).copied().unwrap_or_default(),
             offset,
         })
     }
 
     /// The key, or `None` for a null key.
     pub fn key(&self) -> Option<&'a [u8]> {
-        self.view.key.map(|s| span_bytes(self.data, s))
+        span_bytes(self.data, self.fields[0], self.fields[1])
     }
 
     /// The value, or `None` for a tombstone.
     pub fn value(&self) -> Option<&'a [u8]> {
-        self.view.value.map(|s| span_bytes(self.data, s))
+        span_bytes(self.data, self.fields[2], self.fields[3])
     }
 
     /// The value as UTF-8 text, if it is present and valid UTF-8.
@@ -80,9 +105,10 @@ impl<'a> Record<'a> {
     /// The headers in order (duplicates allowed, as in Kafka).
     pub fn headers(&self) -> impl Iterator<Item = (&'a str, Option<&'a [u8]>)> + 'a {
         let data = self.data;
-        self.headers.iter().map(move |h| {
-            let key = std::str::from_utf8(span_bytes(data, h.key)).unwrap_or_default();
-            (key, h.value.map(|s| span_bytes(data, s)))
+        self.headers.chunks_exact(HEADER_FIELDS).map(move |h| {
+            let key = span_bytes(data, h[0], h[1]).unwrap_or_default();
+            let key = std::str::from_utf8(key).unwrap_or_default();
+            (key, span_bytes(data, h[2], h[3]))
         })
     }
 
@@ -93,7 +119,7 @@ impl<'a> Record<'a> {
 
     /// Create time in milliseconds since the Unix epoch.
     pub fn timestamp(&self) -> i64 {
-        self.view.timestamp
+        self.timestamp
     }
 
     /// The record's offset in its input partition.
@@ -174,48 +200,47 @@ pub(crate) struct BatchWriter {
     pub(crate) sources: Vec<u32>,
 }
 
-fn put(data: &mut Vec<u8>, bytes: &[u8]) -> Span {
+pub(crate) fn empty_batch() -> Batch {
+    Batch {
+        data: Vec::new(),
+        records: Vec::new(),
+        timestamps: Vec::new(),
+        headers: Vec::new(),
+    }
+}
+
+fn put(data: &mut Vec<u8>, bytes: Option<&[u8]>) -> [u32; 2] {
     let offset = data.len() as u32;
-    data.extend_from_slice(bytes);
-    Span {
-        offset,
-        len: bytes.len() as u32,
+    match bytes {
+        None => [offset, NULL],
+        Some(b) => {
+            data.extend_from_slice(b);
+            [offset, b.len() as u32]
+        }
     }
 }
 
 impl BatchWriter {
     /// Appends one record that came from input `source`.
     pub(crate) fn push(&mut self, record: &OwnedRecord, source: u32) {
-        let b = self.batch.get_or_insert_with(|| Batch {
-            data: Vec::new(),
-            records: Vec::new(),
-            headers: Vec::new(),
-        });
-        let key = record.key.as_deref().map(|k| put(&mut b.data, k));
-        let value = record.value.as_deref().map(|v| put(&mut b.data, v));
-        let headers_start = b.headers.len() as u32;
+        let b = self.batch.get_or_insert_with(empty_batch);
+        let key = put(&mut b.data, record.key.as_deref());
+        let value = put(&mut b.data, record.value.as_deref());
+        let first = (b.headers.len() / HEADER_FIELDS) as u32;
         for (k, v) in &record.headers {
-            let key = put(&mut b.data, k.as_bytes());
-            let value = v.as_deref().map(|v| put(&mut b.data, v));
-            b.headers.push(HeaderView { key, value });
+            let k = put(&mut b.data, Some(k.as_bytes()));
+            let v = put(&mut b.data, v.as_deref());
+            b.headers.extend_from_slice(&[k[0], k[1], v[0], v[1]]);
         }
-        b.records.push(RecordView {
-            key,
-            value,
-            headers_start,
-            headers_len: record.headers.len() as u32,
-            timestamp: record.timestamp,
-        });
+        let count = record.headers.len() as u32;
+        b.records
+            .extend_from_slice(&[key[0], key[1], value[0], value[1], first, count]);
+        b.timestamps.push(record.timestamp);
         self.sources.push(source);
     }
 
     /// The batch written so far.
     pub(crate) fn finish(self) -> (Batch, Vec<u32>) {
-        let batch = self.batch.unwrap_or(Batch {
-            data: Vec::new(),
-            records: Vec::new(),
-            headers: Vec::new(),
-        });
-        (batch, self.sources)
+        (self.batch.unwrap_or_else(empty_batch), self.sources)
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::bindings::weir::plugin::types::{Batch, Emit, Emitted, Origin, RecordFailure};
 use crate::error::ErrorKind;
-use crate::record::{BatchWriter, validate};
+use crate::record::{BatchWriter, record_count, validate};
 use crate::{Config, Error, OwnedRecord, Record};
 
 /// The answer for one batch before it is wrapped in the world's own types.
@@ -24,7 +24,7 @@ fn each(
     validate(batch).map_err(|m| Error::new(format!("malformed batch from the host: {m}")))?;
     let config = Config::get_global();
     let mut failures = Vec::new();
-    for index in 0..batch.records.len() {
+    for index in 0..record_count(batch) {
         let offset = origin.offsets.get(index).copied().unwrap_or(-1);
         let Some(record) = Record::new(batch, index, offset) else {
             break;
@@ -49,7 +49,7 @@ pub fn run_filter(
     batch: Batch,
     mut f: impl FnMut(&Record<'_>, &Config) -> Result<bool, Error>,
 ) -> Result<Answer, Error> {
-    let mut keep = Vec::with_capacity(batch.records.len());
+    let mut keep = Vec::with_capacity(record_count(&batch));
     let failures = each(&origin, &batch, |i, r, c| {
         if f(&r, c)? {
             keep.push(i);

@@ -25,8 +25,7 @@ pub mod processor {
 }
 
 pub use transform::weir::plugin::types::{
-    Batch, Emit, Emitted, HeaderView, Origin as WitOrigin, RecordFailure as WitRecordFailure,
-    RecordView, Span,
+    Batch, Emit, Emitted, Origin as WitOrigin, RecordFailure as WitRecordFailure,
 };
 
 /// The export name of the transform world's interface.

@@ -371,11 +371,11 @@ impl Instance {
             Emit::Records(emitted) => {
                 *bytes += flat::data_len(&emitted.batch);
                 self.check_output_size(*bytes)?;
-                if emitted.sources.len() != emitted.batch.records.len() {
+                if emitted.sources.len() != flat::record_count(&emitted.batch) {
                     return Err(bad(format!(
                         "{} sources for {} emitted records",
                         emitted.sources.len(),
-                        emitted.batch.records.len()
+                        flat::record_count(&emitted.batch)
                     )));
                 }
                 if let Some(&s) = emitted
