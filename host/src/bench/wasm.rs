@@ -79,6 +79,21 @@ fn native_filter(input: &[Record], pattern: &[u8]) -> Vec<u32> {
         .collect()
 }
 
+/// The filter as TOOLCHAINS.md's baseline wrote it: a plain `windows().any(==)` search, so the
+/// figures can be set against that earlier measurement too.
+fn native_naive_filter(input: &[Record], pattern: &[u8]) -> Vec<u32> {
+    input
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r.value
+                .as_deref()
+                .is_some_and(|v| v.windows(pattern.len()).any(|w| w == pattern))
+        })
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
 /// Records per second of `f` over `batch`, run for about `seconds`.
 fn throughput(
     batch: &[Record],
@@ -131,6 +146,14 @@ pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
             })
         })
         .collect::<anyhow::Result<_>>()?;
+    let naive: Vec<f64> = batches
+        .iter()
+        .map(|&n| {
+            throughput(&records(n), opts.seconds, |b| {
+                Ok(native_naive_filter(b, PATTERN.as_bytes()).len())
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
     for (stem, what, path) in &found {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let t = Instant::now();
@@ -179,6 +202,11 @@ pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
         native[1] / 1e6,
         native[2] / 1e6
     );
+    print!("| native Rust, naive search (TOOLCHAINS.md's baseline) |");
+    for (rate, base) in naive.iter().zip(&native) {
+        print!(" {:.2} M | {:.3}× |", rate / 1e6, rate / base);
+    }
+    println!();
     for (what, per_batch) in &rows {
         print!("| {what} |");
         for (rate, base) in per_batch.iter().zip(&native) {
