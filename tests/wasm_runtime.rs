@@ -4,7 +4,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use weir::log::batch::Record;
@@ -226,5 +225,22 @@ fn files_that_are_not_weir_plugins_are_refused_with_the_reason() {
     assert!(text.contains("weir:plugin/transformer@0.1.0"), "{text}");
     assert!(text.contains("wasi:cli/run"), "{text}");
     assert!(text.contains("looks like a WASI command"), "{text}");
-    let _ = Arc::new(());
+
+    let wrong = std::fs::read(common::guests::guest("hostile", "wrongtypes")).unwrap();
+    let err = rt.load("wrongtypes", &wrong).unwrap_err();
+    let text = format!("{err}");
+    assert!(
+        matches!(
+            err,
+            RuntimeError::WorldMismatch {
+                world: "transform",
+                ..
+            }
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("process: func(origin, batch)") && text.contains("type mismatch"),
+        "the message says what was expected and what is wrong: {text}"
+    );
 }

@@ -141,7 +141,14 @@ impl Runtime {
             .shared
             .cache
             .load(&self.shared.engine, name, &digest, bytes)?;
-        Plugin::prepare(self, name, digest, component).map(Arc::new)
+        let plugin = Plugin::prepare(self, name, digest, component)?;
+        super::instance::probe(&plugin).map_err(|source| RuntimeError::WorldMismatch {
+            plugin: name.to_owned(),
+            world: plugin.world().name(),
+            expected: plugin.world().expected_exports(),
+            source,
+        })?;
+        Ok(Arc::new(plugin))
     }
 
     /// [`Runtime::load`] of a file; the plugin is named after the file stem.

@@ -45,12 +45,14 @@ pub enum RuntimeError {
         looks_like: Option<String>,
     },
     /// The component exports a weir interface but with other types, or imports what weir lacks.
-    #[error("{plugin}: does not match world {world}: {source:#}")]
+    #[error("{plugin}: does not match world {world}, which exports {expected}: {source:#}")]
     WorldMismatch {
         /// Plugin name.
         plugin: String,
         /// The world it claims.
         world: &'static str,
+        /// What the world exports, for the message.
+        expected: &'static str,
         /// What does not match.
         #[source]
         source: wasmtime::Error,

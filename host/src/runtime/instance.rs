@@ -481,6 +481,37 @@ impl Instance {
     }
 }
 
+/// Instantiates `plugin` once in a throwaway store that grants nothing. wasmtime checks the
+/// types of a world's exports only when it binds them at instantiation, so this is where a
+/// plugin built against other types is caught, at load rather than at its first batch.
+pub(crate) fn probe(plugin: &Plugin) -> Result<(), wasmtime::Error> {
+    let limits = Limits::default();
+    let data = HostState {
+        wasi: WasiCtxBuilder::new()
+            .stdout(GuestOutput::default())
+            .stderr(GuestOutput::default())
+            .build(),
+        table: ResourceTable::new(),
+        limiter: MemoryLimiter {
+            limit: limits.memory_bytes,
+            refused: None,
+        },
+        plugin: plugin.name.clone(),
+        config: Arc::default(),
+        log: Arc::new(TracingSink),
+        state: None,
+        stdout: GuestOutput::default(),
+        stderr: GuestOutput::default(),
+    };
+    let mut store = Store::new(&plugin.runtime.shared.engine, data);
+    store.limiter(|s| &mut s.limiter);
+    arm_deadline(&mut store, plugin.runtime.shared.epoch_tick, limits);
+    match &plugin.pre {
+        PluginPre::Transform(pre) => pre.instantiate(&mut store).map(drop),
+        PluginPre::Processor(pre) => pre.instantiate(&mut store).map(drop),
+    }
+}
+
 fn processor_error_parts(e: processing::ProcessorError) -> (&'static str, String) {
     match e {
         processing::ProcessorError::InvalidConfig(m) => ("invalid-config", m),

@@ -21,6 +21,18 @@ pub enum World {
 }
 
 impl World {
+    /// What the world exports, as the WIT says, for error messages.
+    pub fn expected_exports(self) -> &'static str {
+        match self {
+            World::Transform => {
+                "`weir:plugin/transformer@0.1.0` with `process: func(origin, batch) -> result<transform-output, transform-error>`"
+            }
+            World::Processor => {
+                "`weir:plugin/processing@0.1.0` with `init: func(config) -> result<settings, processor-error>`, `process: func(origin, batch) -> result<processor-output, processor-error>` and `on-timer: func(now-ms: s64) -> result<timer-output, processor-error>`"
+            }
+        }
+    }
+
     /// The world's name in `wit/`.
     pub fn name(self) -> &'static str {
         match self {
@@ -87,6 +99,7 @@ impl Plugin {
             move |source| RuntimeError::WorldMismatch {
                 plugin: name.to_owned(),
                 world: world.name(),
+                expected: world.expected_exports(),
                 source,
             }
         };
