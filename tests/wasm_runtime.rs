@@ -131,6 +131,7 @@ fn run_counter(state: Box<dyn weir::runtime::StateBackend>) -> Vec<(Option<Strin
         ..InstanceConfig::default()
     };
     let mut inst = Instance::new(plugin, cfg).unwrap();
+    assert_eq!(inst.timer_interval_ms(), Some(50), "asked for in init");
     let mut seen = Vec::new();
     for batch in [
         vec![record("a", "1", 1), record("b", "2", 2)],
@@ -143,6 +144,14 @@ fn run_counter(state: Box<dyn weir::runtime::StateBackend>) -> Vec<(Option<Strin
             (r.topic.clone(), v)
         }));
     }
+    let timer = inst.on_timer(1234).unwrap();
+    assert_eq!(timer.records.len(), 1);
+    assert_eq!(timer.records[0].source, None);
+    let Body::New(report) = &timer.records[0].body else {
+        panic!("a timer makes new records");
+    };
+    assert_eq!(report.value.as_deref(), Some(b"keys=2 at 1234".as_slice()));
+    assert_eq!(report.timestamp, 1234);
     seen
 }
 

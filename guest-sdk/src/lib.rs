@@ -34,7 +34,7 @@ pub use answer::{FilterAnswer, FlatMapAnswer, MapAnswer, ProcessAnswer};
 pub use config::Config;
 pub use error::{Error, Result};
 #[cfg(feature = "processor")]
-pub use processor::{Context, State, StateValue};
+pub use processor::{Context, Entries, State, StateValue, TimerContext};
 pub use record::{OwnedRecord, Record};
 pub use weir_guest_macros::{filter, flat_map, map, processor};
 
@@ -54,7 +54,7 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 pub mod prelude {
     pub use crate::{Config, Error, OwnedRecord, Record, Result, contains};
     #[cfg(feature = "processor")]
-    pub use crate::{Context, State, StateValue};
+    pub use crate::{Context, State, StateValue, TimerContext};
     pub use crate::{filter, flat_map, map, processor};
 }
 
@@ -81,7 +81,7 @@ pub mod __private {
         Guest as ProcessorGuest, ProcessorError, ProcessorOutput, Settings, TimerOutput,
     };
     #[cfg(feature = "processor")]
-    pub use crate::processor::run_processor;
+    pub use crate::processor::{run_processor, run_timer};
 
     /// A batch with no records (a timer with nothing to say).
     pub fn empty_batch() -> Batch {

@@ -2,12 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use crate::bindings::exports::weir::plugin::processing::{ProcessorError, ProcessorOutput, Route};
+use crate::bindings::exports::weir::plugin::processing::{
+    ProcessorError, ProcessorOutput, Route, TimerOutput,
+};
 use crate::bindings::weir::plugin::state as host;
 use crate::bindings::weir::plugin::types::{Batch, Emit, Emitted, Origin};
 use crate::error::ErrorKind;
 use crate::record::{BatchWriter, record_count, validate};
 use crate::{Config, Error, OwnedRecord, Record};
+
+/// Key-value pairs found by a scan, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// A value that can be stored in [`State`].
 pub trait StateValue: Sized {
@@ -93,11 +98,7 @@ impl State {
     }
 
     /// Up to `limit` entries whose key starts with `prefix`, in key order.
-    pub fn scan_prefix(
-        &self,
-        prefix: impl AsRef<[u8]>,
-        limit: u32,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>, limit: u32) -> Result<Entries, Error> {
         let found = host::scan_prefix(prefix.as_ref(), limit).map_err(state_err)?;
         Ok(found.into_iter().map(|e| (e.key, e.value)).collect())
     }
@@ -108,7 +109,7 @@ impl State {
         start: impl AsRef<[u8]>,
         end: Option<&[u8]>,
         limit: u32,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    ) -> Result<Entries, Error> {
         let found = host::scan_range(start.as_ref(), end, limit).map_err(state_err)?;
         Ok(found.into_iter().map(|e| (e.key, e.value)).collect())
     }
@@ -249,5 +250,66 @@ pub fn run_processor(
             })
             .collect(),
         failures,
+    })
+}
+
+/// What a processor's timer function sees: config, state, and where to send records.
+pub struct TimerContext {
+    config: &'static Config,
+    main: BatchWriter,
+    routes: BTreeMap<String, BatchWriter>,
+}
+
+impl TimerContext {
+    /// The plugin's configuration.
+    pub fn config(&self) -> &Config {
+        self.config
+    }
+
+    /// The processor's state.
+    pub fn state(&self) -> State {
+        State
+    }
+
+    /// Sends a record to the main output.
+    pub fn emit(&mut self, record: OwnedRecord) {
+        self.main.push(&record, 0);
+    }
+
+    /// Sends a record to `topic` (one of the pipeline's outputs).
+    pub fn emit_to(&mut self, topic: &str, record: OwnedRecord) {
+        self.routes
+            .entry(topic.to_owned())
+            .or_default()
+            .push(&record, 0);
+    }
+}
+
+fn processor_error(e: Error) -> ProcessorError {
+    match e.kind {
+        ErrorKind::InvalidConfig => ProcessorError::InvalidConfig(e.message),
+        ErrorKind::State => ProcessorError::State(e.message),
+        ErrorKind::Failed => ProcessorError::Failed(e.message),
+    }
+}
+
+/// Runs a processor's timer function.
+pub fn run_timer(
+    now_ms: i64,
+    f: impl FnOnce(i64, &mut TimerContext) -> Result<(), Error>,
+) -> Result<TimerOutput, ProcessorError> {
+    let mut ctx = TimerContext {
+        config: Config::get_global(),
+        main: BatchWriter::default(),
+        routes: BTreeMap::new(),
+    };
+    f(now_ms, &mut ctx).map_err(processor_error)?;
+    Ok(TimerOutput {
+        main: ctx.main.finish().0,
+        routes: ctx
+            .routes
+            .into_iter()
+            .map(|(topic, w)| (topic, w.finish().0))
+            .collect(),
     })
 }

@@ -44,17 +44,78 @@ pub fn flat_map(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Turns `fn(&Record, &mut Context) -> Result<()>` into a stateful processor plugin
-/// (needs the `processor` feature of `weir-guest`).
+/// (needs the `processor` feature of `weir-guest`). `#[processor(timer_ms = 1000, on_timer = f)]`
+/// also has the host call `fn f(now_ms: i64, ctx: &mut TimerContext) -> Result<()>` that often.
 #[proc_macro_attribute]
 pub fn processor(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Processor, attr, item)
 }
 
+/// A processor's timer: how often, and which function.
+struct Timer {
+    interval_ms: syn::LitInt,
+    function: syn::Path,
+}
+
+fn parse_timer(attr: Tokens) -> syn::Result<Option<Timer>> {
+    use syn::parse::Parser;
+    if attr.is_empty() {
+        return Ok(None);
+    }
+    let args = syn::punctuated::Punctuated::<syn::MetaNameValue, syn::Token![,]>::parse_terminated
+        .parse2(attr.clone())?;
+    let (mut interval_ms, mut function) = (None, None);
+    for arg in &args {
+        match (
+            arg.path.get_ident().map(|i| i.to_string()).as_deref(),
+            &arg.value,
+        ) {
+            (
+                Some("timer_ms"),
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(n),
+                    ..
+                }),
+            ) => {
+                interval_ms = Some(n.clone());
+            }
+            (Some("on_timer"), syn::Expr::Path(p)) => function = Some(p.path.clone()),
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    arg,
+                    "expected `timer_ms = <milliseconds>` or `on_timer = <function>`",
+                ));
+            }
+        }
+    }
+    match (interval_ms, function) {
+        (Some(interval_ms), Some(function)) => Ok(Some(Timer {
+            interval_ms,
+            function,
+        })),
+        _ => Err(syn::Error::new_spanned(
+            attr,
+            "a timer needs both `timer_ms = <milliseconds>` and `on_timer = <function>`",
+        )),
+    }
+}
+
 fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = Tokens::from(attr);
     let func = parse_macro_input!(item as ItemFn);
+    let (attr, timer) = if kind == Kind::Processor {
+        match parse_timer(attr) {
+            Ok(timer) => (Tokens::new(), timer),
+            Err(err) => {
+                let err = err.to_compile_error();
+                return quote!(#func #err).into();
+            }
+        }
+    } else {
+        (attr, None)
+    };
     match check(kind, &attr, &func) {
-        Ok(arity) => generate(kind, arity, &func).into(),
+        Ok(arity) => generate(kind, arity, &func, timer).into(),
         Err(err) => {
             let err = err.to_compile_error();
             quote!(#func #err).into()
@@ -114,7 +175,7 @@ fn check(kind: Kind, attr: &Tokens, func: &ItemFn) -> syn::Result<usize> {
     Ok(arity)
 }
 
-fn generate(kind: Kind, arity: usize, func: &ItemFn) -> Tokens {
+fn generate(kind: Kind, arity: usize, func: &ItemFn, timer: Option<Timer>) -> Tokens {
     let name = &func.sig.ident;
     let call = if arity == 1 {
         quote!(#name(record))
@@ -139,6 +200,29 @@ fn generate(kind: Kind, arity: usize, func: &ItemFn) -> Tokens {
             }))
         },
         Kind::Processor => {
+            let (interval, on_timer) = match &timer {
+                Some(Timer {
+                    interval_ms,
+                    function,
+                }) => (
+                    quote!(::core::option::Option::Some(#interval_ms)),
+                    quote! {
+                        #p::run_timer(now_ms, |now, ctx| {
+                            ::weir_guest::ProcessAnswer::into_answer(#function(now, ctx))
+                        })
+                    },
+                ),
+                None => (
+                    quote!(::core::option::Option::None),
+                    quote! {
+                        let _ = now_ms;
+                        ::core::result::Result::Ok(#p::TimerOutput {
+                            main: #p::empty_batch(),
+                            routes: ::std::vec::Vec::new(),
+                        })
+                    },
+                ),
+            };
             return quote! {
                 #func
 
@@ -149,7 +233,7 @@ fn generate(kind: Kind, arity: usize, func: &ItemFn) -> Tokens {
                     fn init(
                         _config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
                     ) -> ::core::result::Result<#p::Settings, #p::ProcessorError> {
-                        ::core::result::Result::Ok(#p::Settings { timer_interval_ms: ::core::option::Option::None })
+                        ::core::result::Result::Ok(#p::Settings { timer_interval_ms: #interval })
                     }
 
                     fn process(
@@ -162,12 +246,9 @@ fn generate(kind: Kind, arity: usize, func: &ItemFn) -> Tokens {
                     }
 
                     fn on_timer(
-                        _now_ms: i64,
+                        now_ms: i64,
                     ) -> ::core::result::Result<#p::TimerOutput, #p::ProcessorError> {
-                        ::core::result::Result::Ok(#p::TimerOutput {
-                            main: #p::empty_batch(),
-                            routes: ::std::vec::Vec::new(),
-                        })
+                        #on_timer
                     }
                 }
 

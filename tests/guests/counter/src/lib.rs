@@ -1,7 +1,8 @@
-//! A processor fixture: counts records per key in state and emits `key=count` for each.
+//! A processor fixture: counts records per key in state and emits `key=count` for each;
+//! every 50 ms reports how many keys it has seen.
 use weir_guest::prelude::*;
 
-#[processor]
+#[processor(timer_ms = 50, on_timer = report)]
 fn count(record: &Record, ctx: &mut Context) -> Result<()> {
     let key = record.key().unwrap_or_default().to_vec();
     let state = ctx.state();
@@ -16,5 +17,12 @@ fn count(record: &Record, ctx: &mut Context) -> Result<()> {
     if n % 2 == 0 {
         ctx.forward_to("evens");
     }
+    Ok(())
+}
+
+/// Emits `keys=N at T` from a scan of the state.
+fn report(now_ms: i64, ctx: &mut TimerContext) -> Result<()> {
+    let keys = ctx.state().scan_prefix(b"", 1000)?.len();
+    ctx.emit(OwnedRecord::new(format!("keys={keys} at {now_ms}")).with_timestamp(now_ms));
     Ok(())
 }
