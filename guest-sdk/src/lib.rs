@@ -43,11 +43,15 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     let Some((&first, rest)) = needle.split_first() else {
         return true;
     };
-    // Compare whole windows only where the first byte matches: a slice comparison is a call
-    // to memcmp, which costs far more in Wasm than one byte test.
-    haystack
-        .windows(needle.len())
-        .any(|w| w[0] == first && &w[1..] == rest)
+    let Some(last) = haystack.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    // Test the first byte in a plain loop and compare the rest only where it matches: a slice
+    // comparison is a call to memcmp, which costs far more in Wasm than one byte test.
+    haystack[..=last]
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == first && haystack.get(i + 1..i + needle.len()) == Some(rest))
 }
 
 /// Everything a plugin usually needs.
@@ -86,5 +90,23 @@ pub mod __private {
     /// A batch with no records (a timer with nothing to say).
     pub fn empty_batch() -> Batch {
         crate::record::empty_batch()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains;
+
+    #[test]
+    fn contains_finds_needles_anywhere_and_only_whole() {
+        assert!(contains(b"an error here", b"error"));
+        assert!(contains(b"error", b"error"));
+        assert!(contains(b"xxerror", b"error"));
+        assert!(contains(b"eerror", b"error"), "a false start before the match");
+        assert!(!contains(b"erro", b"error"), "shorter than the needle");
+        assert!(!contains(b"e r r o r", b"error"));
+        assert!(!contains(b"", b"e"));
+        assert!(contains(b"", b""), "an empty needle is always found");
+        assert!(contains(b"e", b"e"));
     }
 }
