@@ -91,6 +91,7 @@ fn every_language_filters_alike_through_the_runtime() {
 #[test]
 fn every_language_filters_alike_through_weir_plugin_test() {
     let input = common::guests::repo_root().join("examples/records.jsonl");
+    let cache = tempfile::tempdir().unwrap();
     let mut outputs = Vec::new();
     for (group, stem) in EXAMPLES {
         let wasm = common::guests::guest(group, stem);
@@ -100,6 +101,8 @@ fn every_language_filters_alike_through_weir_plugin_test() {
             .arg("--input")
             .arg(&input)
             .args(["--config", "pattern=error", "--batch-size", "3"])
+            .arg("--cache-dir")
+            .arg(cache.path())
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -129,4 +132,7 @@ fn every_language_filters_alike_through_weir_plugin_test() {
     for (stem, out) in &outputs[1..] {
         assert_eq!(out, first, "{stem} differs from the Rust example");
     }
+    // One precompiled file per language: a second run loads it instead of compiling.
+    let cached = std::fs::read_dir(cache.path()).unwrap().count();
+    assert_eq!(cached, EXAMPLES.len());
 }

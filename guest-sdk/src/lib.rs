@@ -102,7 +102,10 @@ mod tests {
         assert!(contains(b"an error here", b"error"));
         assert!(contains(b"error", b"error"));
         assert!(contains(b"xxerror", b"error"));
-        assert!(contains(b"eerror", b"error"), "a false start before the match");
+        assert!(
+            contains(b"eerror", b"error"),
+            "a false start before the match"
+        );
         assert!(!contains(b"erro", b"error"), "shorter than the needle");
         assert!(!contains(b"e r r o r", b"error"));
         assert!(!contains(b"", b"e"));

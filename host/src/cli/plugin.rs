@@ -57,6 +57,10 @@ pub struct TestArgs {
     /// Per-call deadline in milliseconds.
     #[arg(long, default_value_t = crate::runtime::limits::DEFAULT_DEADLINE.as_millis() as u64)]
     deadline_ms: u64,
+    /// Keep precompiled components here, so the next run does not compile again
+    /// (Python and JS plugins take seconds to compile).
+    #[arg(long, value_name = "DIR", env = "WEIR_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 /// One input line, in the shape the HTTP produce API takes.
@@ -137,7 +141,10 @@ fn to_json(enc: Encoding, topic: Option<&str>, r: &Record) -> anyhow::Result<Val
 /// Runs `weir plugin test`: prints each output record as a JSON line on stdout, each error on
 /// stderr; fails at the end if any record or batch failed.
 pub fn run_test(args: TestArgs) -> anyhow::Result<()> {
-    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: args.cache_dir.clone(),
+        ..RuntimeConfig::default()
+    })?;
     let plugin = runtime.load_file(&args.file)?;
     let config = InstanceConfig {
         limits: Limits {
