@@ -20,6 +20,8 @@ use bytes::Bytes;
 use crate::log::batch::{Record, encode_batch};
 use crate::log::{FlushPolicy, LogConfig, PartitionLog};
 
+pub mod wasm;
+
 /// Options of `weir bench log`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogBenchOptions {

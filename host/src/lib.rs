@@ -7,6 +7,7 @@
 //! - [`kafka`]: the Kafka wire protocol listener, the other face over the broker.
 //! - [`pipeline`]: uploaded modules and pipelines (joins broker and runtime).
 //! - [`broker`]: topics, partitioning, consumer-group offsets and metadata in sled.
+//! - [`runtime`]: the Wasm runtime: loads plugin components, runs batches of records through them.
 //! - [`log`]: the durable segmented partition log of Kafka v2 record batches.
 //! - [`config`]: server configuration (`weir.toml`), validated once at start-up.
 //! - [`alloc`]: the process allocator, hardened against huge length fields.
@@ -21,4 +22,5 @@ pub mod config;
 pub mod kafka;
 pub mod log;
 pub mod pipeline;
+pub mod runtime;
 pub mod server;

@@ -2,6 +2,8 @@
 //! port 0 in a temp dir, wait for it with a deadline, talk to it over HTTP.
 #![allow(dead_code)]
 
+pub mod guests;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

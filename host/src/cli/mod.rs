@@ -7,12 +7,15 @@
 //! - [`produce`]: `weir produce`, one record per input line.
 //! - [`consume`]: `weir consume`, prints records, optionally committing a group's offsets.
 //! - [`group`]: `weir group list|describe`.
+//! - [`plugin`]: `weir plugin test|new`, run locally through [`crate::runtime`] (no server).
 //! - `weir bench` runs [`crate::bench`] in-process.
 
 mod client;
 mod consume;
 mod group;
+mod plugin;
 mod produce;
+mod scaffold;
 mod serve;
 mod topic;
 
@@ -59,6 +62,9 @@ enum Command {
     /// List and inspect consumer groups.
     #[command(subcommand)]
     Group(group::GroupCommand),
+    /// Test a plugin locally on JSON-lines records, or scaffold a new one (no server needed).
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
     /// Run the benchmarks recorded in BENCHMARKS.md (locally, no server needed).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -71,6 +77,8 @@ enum BenchCommand {
     /// Kafka produce/consume throughput with librdkafka (kcat) against raw disk
     /// bandwidth, and producer latency at a fixed rate.
     Kafka(crate::bench::kafka::KafkaBenchOptions),
+    /// Wasm plugin throughput against the same filter in native Rust; instantiate and load times.
+    Wasm(crate::bench::wasm::WasmBenchOptions),
 }
 
 /// Runs the `weir` binary: parses the arguments, runs the command and prints any error as
@@ -95,8 +103,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Produce(args) => produce::run(&client()?, args),
         Command::Consume(args) => consume::run(&client()?, args),
         Command::Group(cmd) => group::run(&client()?, cmd),
+        Command::Plugin(plugin::PluginCommand::Test(args)) => plugin::run_test(args),
+        Command::Plugin(plugin::PluginCommand::New(args)) => plugin::run_new(args),
         Command::Bench(BenchCommand::Log(opts)) => crate::bench::run_log_bench(&opts),
         Command::Bench(BenchCommand::Kafka(opts)) => crate::bench::kafka::run_kafka_bench(&opts),
+        Command::Bench(BenchCommand::Wasm(opts)) => crate::bench::wasm::run_wasm_bench(&opts),
     }
 }
 

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds the JS filter with componentize-qjs (QuickJS, no WASI imports, synchronous exports).
+#   ./build.sh [OUT.wasm]     (needs `npm ci` at the repository root: scripts/setup does it)
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=../..
+out=${1:-js-filter.wasm}
+"$ROOT/node_modules/.bin/componentize-qjs" --wit "$ROOT/wit" --js app.js -n transform --stub-wasi --sync -o "$out"

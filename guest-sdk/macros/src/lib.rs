@@ -1,0 +1,276 @@
+//! The attribute macros of `weir-guest`: each turns a plain function into a plugin's exports.
+//! Errors point at the user's code.
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as Tokens;
+use quote::quote;
+use syn::{FnArg, ItemFn, parse_macro_input};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Filter,
+    Map,
+    FlatMap,
+    Processor,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Filter => "filter",
+            Kind::Map => "map",
+            Kind::FlatMap => "flat_map",
+            Kind::Processor => "processor",
+        }
+    }
+}
+
+/// Turns `fn(&Record) -> bool` (or `fn(&Record, &Config) -> Result<bool>`) into a filter plugin.
+#[proc_macro_attribute]
+pub fn filter(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Filter, attr, item)
+}
+
+/// Turns `fn(&Record[, &Config]) -> OwnedRecord` (or `Option`/`Result` of it) into a map plugin.
+#[proc_macro_attribute]
+pub fn map(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Map, attr, item)
+}
+
+/// Turns `fn(&Record[, &Config]) -> Vec<OwnedRecord>` (or a `Result` of it) into a flat-map plugin.
+#[proc_macro_attribute]
+pub fn flat_map(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::FlatMap, attr, item)
+}
+
+/// Turns `fn(&Record, &mut Context) -> Result<()>` into a stateful processor plugin
+/// (needs the `processor` feature of `weir-guest`). `#[processor(timer_ms = 1000, on_timer = f)]`
+/// also has the host call `fn f(now_ms: i64, ctx: &mut TimerContext) -> Result<()>` that often.
+#[proc_macro_attribute]
+pub fn processor(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Processor, attr, item)
+}
+
+/// A processor's timer: how often, and which function.
+struct Timer {
+    interval_ms: syn::LitInt,
+    function: syn::Path,
+}
+
+fn parse_timer(attr: Tokens) -> syn::Result<Option<Timer>> {
+    use syn::parse::Parser;
+    if attr.is_empty() {
+        return Ok(None);
+    }
+    let args = syn::punctuated::Punctuated::<syn::MetaNameValue, syn::Token![,]>::parse_terminated
+        .parse2(attr.clone())?;
+    let (mut interval_ms, mut function) = (None, None);
+    for arg in &args {
+        match (
+            arg.path.get_ident().map(|i| i.to_string()).as_deref(),
+            &arg.value,
+        ) {
+            (
+                Some("timer_ms"),
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(n),
+                    ..
+                }),
+            ) => {
+                interval_ms = Some(n.clone());
+            }
+            (Some("on_timer"), syn::Expr::Path(p)) => function = Some(p.path.clone()),
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    arg,
+                    "expected `timer_ms = <milliseconds>` or `on_timer = <function>`",
+                ));
+            }
+        }
+    }
+    match (interval_ms, function) {
+        (Some(interval_ms), Some(function)) => Ok(Some(Timer {
+            interval_ms,
+            function,
+        })),
+        _ => Err(syn::Error::new_spanned(
+            attr,
+            "a timer needs both `timer_ms = <milliseconds>` and `on_timer = <function>`",
+        )),
+    }
+}
+
+fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
+    let attr = Tokens::from(attr);
+    let func = parse_macro_input!(item as ItemFn);
+    let (attr, timer) = if kind == Kind::Processor {
+        match parse_timer(attr) {
+            Ok(timer) => (Tokens::new(), timer),
+            Err(err) => {
+                let err = err.to_compile_error();
+                return quote!(#func #err).into();
+            }
+        }
+    } else {
+        (attr, None)
+    };
+    match check(kind, &attr, &func) {
+        Ok(arity) => generate(kind, arity, &func, timer).into(),
+        Err(err) => {
+            let err = err.to_compile_error();
+            quote!(#func #err).into()
+        }
+    }
+}
+
+fn check(kind: Kind, attr: &Tokens, func: &ItemFn) -> syn::Result<usize> {
+    if !attr.is_empty() {
+        return Err(syn::Error::new_spanned(
+            attr,
+            format!("#[{}] takes no arguments", kind.name()),
+        ));
+    }
+    let sig = &func.sig;
+    if let Some(asyncness) = &sig.asyncness {
+        return Err(syn::Error::new_spanned(
+            asyncness,
+            "a plugin function cannot be async",
+        ));
+    }
+    if !sig.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &sig.generics,
+            "a plugin function cannot be generic",
+        ));
+    }
+    if let Some(FnArg::Receiver(r)) = sig.inputs.first() {
+        return Err(syn::Error::new_spanned(
+            r,
+            "a plugin function cannot take self",
+        ));
+    }
+    let arity = sig.inputs.len();
+    let ok = match kind {
+        Kind::Processor => arity == 2,
+        _ => arity == 1 || arity == 2,
+    };
+    if !ok {
+        let expected = match kind {
+            Kind::Filter => {
+                "`fn(record: &Record) -> bool` or `fn(record: &Record, config: &Config) -> Result<bool>`"
+            }
+            Kind::Map => {
+                "`fn(record: &Record[, config: &Config]) -> OwnedRecord` (or Option/Result of it)"
+            }
+            Kind::FlatMap => {
+                "`fn(record: &Record[, config: &Config]) -> Vec<OwnedRecord>` (or Result of it)"
+            }
+            Kind::Processor => "`fn(record: &Record, ctx: &mut Context) -> Result<()>`",
+        };
+        return Err(syn::Error::new_spanned(
+            &sig.inputs,
+            format!("#[{}] expects {expected}", kind.name()),
+        ));
+    }
+    Ok(arity)
+}
+
+fn generate(kind: Kind, arity: usize, func: &ItemFn, timer: Option<Timer>) -> Tokens {
+    let name = &func.sig.ident;
+    let call = if arity == 1 {
+        quote!(#name(record))
+    } else {
+        quote!(#name(record, _config))
+    };
+    let p = quote!(::weir_guest::__private);
+    let body = match kind {
+        Kind::Filter => quote! {
+            #p::transform_result(#p::run_filter(origin, batch, |record, _config| {
+                ::weir_guest::FilterAnswer::into_answer(#call)
+            }))
+        },
+        Kind::Map => quote! {
+            #p::transform_result(#p::run_map(origin, batch, |record, _config| {
+                ::weir_guest::MapAnswer::into_answer(#call)
+            }))
+        },
+        Kind::FlatMap => quote! {
+            #p::transform_result(#p::run_flat_map(origin, batch, |record, _config| {
+                ::weir_guest::FlatMapAnswer::into_answer(#call)
+            }))
+        },
+        Kind::Processor => {
+            let (interval, on_timer) = match &timer {
+                Some(Timer {
+                    interval_ms,
+                    function,
+                }) => (
+                    quote!(::core::option::Option::Some(#interval_ms)),
+                    quote! {
+                        #p::run_timer(now_ms, |now, ctx| {
+                            ::weir_guest::ProcessAnswer::into_answer(#function(now, ctx))
+                        })
+                    },
+                ),
+                None => (
+                    quote!(::core::option::Option::None),
+                    quote! {
+                        let _ = now_ms;
+                        ::core::result::Result::Ok(#p::TimerOutput {
+                            main: #p::empty_batch(),
+                            routes: ::std::vec::Vec::new(),
+                        })
+                    },
+                ),
+            };
+            return quote! {
+                #func
+
+                #[doc(hidden)]
+                pub struct __WeirPlugin;
+
+                impl #p::ProcessorGuest for __WeirPlugin {
+                    fn init(
+                        _config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                    ) -> ::core::result::Result<#p::Settings, #p::ProcessorError> {
+                        ::core::result::Result::Ok(#p::Settings { timer_interval_ms: #interval })
+                    }
+
+                    fn process(
+                        origin: #p::Origin,
+                        batch: #p::Batch,
+                    ) -> ::core::result::Result<#p::ProcessorOutput, #p::ProcessorError> {
+                        #p::run_processor(origin, batch, |record, ctx| {
+                            ::weir_guest::ProcessAnswer::into_answer(#name(record, ctx))
+                        })
+                    }
+
+                    fn on_timer(
+                        now_ms: i64,
+                    ) -> ::core::result::Result<#p::TimerOutput, #p::ProcessorError> {
+                        #on_timer
+                    }
+                }
+
+                ::weir_guest::__private::bindings::__weir_export_processor!(__WeirPlugin);
+            };
+        }
+    };
+    quote! {
+        #func
+
+        #[doc(hidden)]
+        pub struct __WeirPlugin;
+
+        impl #p::TransformGuest for __WeirPlugin {
+            fn process(
+                origin: #p::Origin,
+                batch: #p::Batch,
+            ) -> ::core::result::Result<#p::TransformOutput, #p::TransformError> {
+                #body
+            }
+        }
+
+        ::weir_guest::__private::bindings::__weir_export_transform!(__WeirPlugin);
+    }
+}

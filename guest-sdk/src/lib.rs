@@ -1,0 +1,115 @@
+//! Write weir plugins in Rust: an attribute macro over a plain function.
+//!
+//! ```text
+//! use weir_guest::prelude::*;
+//!
+//! /// Keeps records whose value contains the configured `pattern`.
+//! #[filter]
+//! fn keep(record: &Record, config: &Config) -> Result<bool> {
+//!     let pattern = config.require("pattern")?;
+//!     Ok(record.value().is_some_and(|v| contains(v, pattern.as_bytes())))
+//! }
+//! ```
+//!
+//! - [`filter`], [`map`], [`flat_map`]: stateless transforms (the `transform` world).
+//! - [`processor`] (feature `processor`): stateful processing with [`State`] and routing.
+//! - [`Record`] is a zero-copy view of an input record; [`OwnedRecord`] is a record to emit.
+//! - [`Config`]: typed access to the plugin's configuration; [`info!`] and friends log to the host.
+//!
+//! Build a plugin crate (`crate-type = ["cdylib"]`) with `cargo build --target wasm32-wasip2 --release`.
+#![deny(missing_docs)]
+
+mod answer;
+mod bindings;
+mod config;
+mod error;
+#[doc(hidden)]
+pub mod log;
+#[cfg(feature = "processor")]
+mod processor;
+mod record;
+mod run;
+
+pub use answer::{FilterAnswer, FlatMapAnswer, MapAnswer, ProcessAnswer};
+pub use config::Config;
+pub use error::{Error, Result};
+#[cfg(feature = "processor")]
+pub use processor::{Context, Entries, State, StateValue, TimerContext};
+pub use record::{OwnedRecord, Record};
+pub use weir_guest_macros::{filter, flat_map, map, processor};
+
+/// Whether `haystack` contains `needle` (an empty needle is always found).
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let Some(last) = haystack.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    // Test the first byte in a plain loop and compare the rest only where it matches: a slice
+    // comparison is a call to memcmp, which costs far more in Wasm than one byte test.
+    haystack[..=last]
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == first && haystack.get(i + 1..i + needle.len()) == Some(rest))
+}
+
+/// Everything a plugin usually needs.
+pub mod prelude {
+    pub use crate::{Config, Error, OwnedRecord, Record, Result, contains};
+    #[cfg(feature = "processor")]
+    pub use crate::{Context, State, StateValue, TimerContext};
+    pub use crate::{filter, flat_map, map, processor};
+}
+
+/// Used by the macros' expansions; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bindings::weir::plugin::types::{Batch, Origin};
+    pub use crate::run::{Answer, run_filter, run_flat_map, run_map};
+
+    /// The generated bindings, where the export macro looks for them.
+    pub mod bindings {
+        pub use crate::bindings::*;
+    }
+
+    #[cfg(not(feature = "processor"))]
+    pub use crate::bindings::exports::weir::plugin::transformer::{
+        Guest as TransformGuest, TransformError, TransformOutput,
+    };
+    #[cfg(not(feature = "processor"))]
+    pub use crate::run::transform_result;
+
+    #[cfg(feature = "processor")]
+    pub use crate::bindings::exports::weir::plugin::processing::{
+        Guest as ProcessorGuest, ProcessorError, ProcessorOutput, Settings, TimerOutput,
+    };
+    #[cfg(feature = "processor")]
+    pub use crate::processor::{run_processor, run_timer};
+
+    /// A batch with no records (a timer with nothing to say).
+    pub fn empty_batch() -> Batch {
+        crate::record::empty_batch()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains;
+
+    #[test]
+    fn contains_finds_needles_anywhere_and_only_whole() {
+        assert!(contains(b"an error here", b"error"));
+        assert!(contains(b"error", b"error"));
+        assert!(contains(b"xxerror", b"error"));
+        assert!(
+            contains(b"eerror", b"error"),
+            "a false start before the match"
+        );
+        assert!(!contains(b"erro", b"error"), "shorter than the needle");
+        assert!(!contains(b"e r r o r", b"error"));
+        assert!(!contains(b"", b"e"));
+        assert!(contains(b"", b""), "an empty needle is always found");
+        assert!(contains(b"e", b"e"));
+    }
+}

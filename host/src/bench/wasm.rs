@@ -1,0 +1,237 @@
+//! `weir bench wasm`: the example filter in each language through the runtime, against the
+//! same filter in native Rust in the same run; instantiate time; compile vs cached load.
+//!
+//! Records are 100-byte values with an 8-byte key and one header; half contain the pattern.
+//! Both sides answer a filter the same way, with the indices of the records to keep, so the
+//! ratio is the cost of crossing into Wasm and running there.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+
+use crate::log::batch::Record;
+use crate::runtime::{Instance, InstanceConfig, Origin, Runtime, RuntimeConfig};
+
+/// Options of `weir bench wasm`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WasmBenchOptions {
+    /// Directory holding the built guests (`scripts/build-guests` writes target/guests/wasm).
+    #[arg(long, value_name = "DIR", default_value = "target/guests/wasm")]
+    pub guests: PathBuf,
+    /// Time spent per throughput case, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub seconds: f64,
+}
+
+const PATTERN: &str = "error";
+
+/// The guests measured, by file stem, and what each stands for.
+const GUESTS: &[(&str, &str)] = &[
+    ("rust-filter", "Rust (weir-guest), flat batch, keep indices"),
+    ("copyfilter", "Rust (weir-guest), flat batch, copies back"),
+    ("c-filter", "C (wit-bindgen c), flat batch, keep indices"),
+    (
+        "python-filter",
+        "Python (componentize-py), flat batch, keep indices",
+    ),
+    (
+        "js-filter",
+        "JS (componentize-qjs), flat batch, keep indices",
+    ),
+];
+
+fn records(n: usize) -> Vec<Record> {
+    (0..n)
+        .map(|i| {
+            let mut value = vec![b'x'; 100];
+            if i % 2 == 0 {
+                value[80..85].copy_from_slice(PATTERN.as_bytes());
+            }
+            Record {
+                key: Some(Bytes::from(format!("{i:08}"))),
+                value: Some(Bytes::from(value)),
+                headers: vec![("h".into(), Some(Bytes::from_static(b"v")))],
+                timestamp: 1_700_000_000_000 + i as i64,
+            }
+        })
+        .collect()
+}
+
+/// The same search as `weir_guest::contains`, compiled natively.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let Some(last) = haystack.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    // Test the first byte in a plain loop and compare the rest only where it matches: a slice
+    // comparison is a call to memcmp, which costs far more in Wasm than one byte test.
+    haystack[..=last]
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == first && haystack.get(i + 1..i + needle.len()) == Some(rest))
+}
+
+/// The same filter, natively: the baseline. Answers like the runtime does for a filter: which
+/// inputs to keep, without copying them.
+fn native_filter(input: &[Record], pattern: &[u8]) -> Vec<u32> {
+    input
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.value.as_deref().is_some_and(|v| contains(v, pattern)))
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+/// The filter as TOOLCHAINS.md's baseline wrote it: a plain `windows().any(==)` search, so the
+/// figures can be set against that earlier measurement too.
+fn native_naive_filter(input: &[Record], pattern: &[u8]) -> Vec<u32> {
+    input
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r.value
+                .as_deref()
+                .is_some_and(|v| v.windows(pattern.len()).any(|w| w == pattern))
+        })
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+/// Records per second of `f` over `batch`, run for about `seconds`.
+fn throughput(
+    batch: &[Record],
+    seconds: f64,
+    mut f: impl FnMut(&[Record]) -> anyhow::Result<usize>,
+) -> anyhow::Result<f64> {
+    let mut expected = None;
+    // Warm up, and check every run answers the same.
+    for _ in 0..3 {
+        let n = f(batch)?;
+        anyhow::ensure!(*expected.get_or_insert(n) == n, "inconsistent output sizes");
+    }
+    let start = Instant::now();
+    let mut done = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        for _ in 0..16 {
+            std::hint::black_box(f(batch)?);
+            done += batch.len() as u64;
+        }
+    }
+    Ok(done as f64 / start.elapsed().as_secs_f64())
+}
+
+fn mean(samples: &[Duration]) -> Duration {
+    samples.iter().sum::<Duration>() / samples.len().max(1) as u32
+}
+
+/// Runs `weir bench wasm` and prints Markdown tables.
+pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
+    let found: Vec<_> = GUESTS
+        .iter()
+        .map(|(stem, what)| (*stem, *what, opts.guests.join(format!("{stem}.wasm"))))
+        .filter(|(_, _, p)| p.exists())
+        .collect();
+    anyhow::ensure!(
+        !found.is_empty(),
+        "no guests in {}: run scripts/build-guests first",
+        opts.guests.display()
+    );
+    let cache = tempfile::tempdir().context("creating a cache directory")?;
+    let runtime = Runtime::new(RuntimeConfig::with_cache(cache.path()))?;
+    let mut timings = Vec::new();
+    let mut rows = Vec::new();
+    let batches = [1usize, 100, 1000];
+    let native: Vec<f64> = batches
+        .iter()
+        .map(|&n| {
+            throughput(&records(n), opts.seconds, |b| {
+                Ok(native_filter(b, PATTERN.as_bytes()).len())
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let naive: Vec<f64> = batches
+        .iter()
+        .map(|&n| {
+            throughput(&records(n), opts.seconds, |b| {
+                Ok(native_naive_filter(b, PATTERN.as_bytes()).len())
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    for (stem, what, path) in &found {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let t = Instant::now();
+        let plugin = runtime.load(stem, &bytes)?;
+        let compile = t.elapsed();
+        // A restart: a new runtime on the same cache directory loads without compiling.
+        let restarted = Runtime::new(RuntimeConfig::with_cache(cache.path()))?;
+        let t = Instant::now();
+        restarted.load(stem, &bytes)?;
+        let cached = t.elapsed();
+        anyhow::ensure!(restarted.compilations() == 0, "cached load recompiled");
+        let config = || InstanceConfig {
+            config: [("pattern".to_owned(), PATTERN.to_owned())].into(),
+            ..InstanceConfig::default()
+        };
+        let mut inst_times = Vec::new();
+        for _ in 0..20 {
+            let t = Instant::now();
+            let inst = Instance::new(plugin.clone(), config())?;
+            inst_times.push(t.elapsed());
+            drop(inst);
+        }
+        let mut instance = Instance::new(plugin.clone(), config())?;
+        let mut per_batch = Vec::new();
+        for &n in &batches {
+            let input = records(n);
+            let origin = Origin {
+                topic: "bench".into(),
+                partition: 0,
+                offsets: (0..n as i64).collect(),
+            };
+            per_batch.push(throughput(&input, opts.seconds, |b| {
+                Ok(instance.process(&origin, b)?.records.len())
+            })?);
+        }
+        timings.push((*what, bytes.len(), compile, cached, mean(&inst_times)));
+        rows.push((*what, per_batch));
+    }
+    println!(
+        "| guest | batch 1 rec/s | ×native | batch 100 rec/s | ×native | batch 1000 rec/s | ×native |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| native Rust (same run) | {:.2} M | 1 | {:.2} M | 1 | {:.2} M | 1 |",
+        native[0] / 1e6,
+        native[1] / 1e6,
+        native[2] / 1e6
+    );
+    print!("| native Rust, naive search (TOOLCHAINS.md's baseline) |");
+    for (rate, base) in naive.iter().zip(&native) {
+        print!(" {:.2} M | {:.3}× |", rate / 1e6, rate / base);
+    }
+    println!();
+    for (what, per_batch) in &rows {
+        print!("| {what} |");
+        for (rate, base) in per_batch.iter().zip(&native) {
+            print!(" {:.3} M | {:.3}× |", rate / 1e6, rate / base);
+        }
+        println!();
+    }
+    println!();
+    println!("| guest | size | compile | cached load | instantiate |");
+    println!("|---|---|---|---|---|");
+    for (what, size, compile, cached, inst) in timings {
+        println!(
+            "| {what} | {:.0} KB | {:.1} ms | {:.2} ms | {:.1} µs |",
+            size as f64 / 1024.0,
+            compile.as_secs_f64() * 1e3,
+            cached.as_secs_f64() * 1e3,
+            inst.as_secs_f64() * 1e6
+        );
+    }
+    Ok(())
+}

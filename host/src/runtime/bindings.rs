@@ -1,0 +1,34 @@
+//! The one place the host generates bindings for `wit/`: every other module imports from here.
+//!
+//! The processor world shares the types, config and log interfaces with the transform world
+//! (`with`), so one set of record types and one config/log adapter serve both.
+
+/// Bindings of the `transform` world (`TransformPre`, the `types`, `config` and `log` imports).
+pub mod transform {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "transform",
+    });
+}
+
+/// Bindings of the `processor` world (`ProcessorPre`, the `state` import).
+pub mod processor {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "processor",
+        with: {
+            "weir:plugin/types": super::transform::weir::plugin::types,
+            "weir:plugin/config": super::transform::weir::plugin::config,
+            "weir:plugin/log": super::transform::weir::plugin::log,
+        },
+    });
+}
+
+pub use transform::weir::plugin::types::{
+    Batch, Emit, Emitted, Origin as WitOrigin, RecordFailure as WitRecordFailure,
+};
+
+/// The export name of the transform world's interface.
+pub const TRANSFORMER_EXPORT: &str = "weir:plugin/transformer@0.1.0";
+/// The export name of the processor world's interface.
+pub const PROCESSING_EXPORT: &str = "weir:plugin/processing@0.1.0";

@@ -1,0 +1,160 @@
+//! The data each store holds, and the thin adapters from the generated host traits to the
+//! backends (config map, [`LogSink`], [`StateBackend`]).
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::processor::weir::plugin::state as wit_state;
+use super::bindings::transform::weir::plugin::{config as wit_config, log as wit_log};
+use super::guest_output::{GuestOutput, LogLevel, LogSink};
+use super::state::{StateBackend, StateError};
+
+/// Everything one store carries: WASI (granting nothing), limits, and the plugin's backends.
+pub struct HostState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) plugin: Arc<str>,
+    pub(crate) config: Arc<BTreeMap<String, String>>,
+    pub(crate) log: Arc<dyn LogSink>,
+    pub(crate) state: Option<Box<dyn StateBackend>>,
+    pub(crate) stdout: GuestOutput,
+    pub(crate) stderr: GuestOutput,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps linear memory and remembers a refused growth, so the trap it causes can be reported
+/// as a memory-limit error rather than a bare `unreachable`.
+#[derive(Debug)]
+pub struct MemoryLimiter {
+    pub(crate) limit: usize,
+    pub(crate) refused: Option<usize>,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.refused = Some(desired);
+            // Trap at once: a guest allocator that sees a failed grow would abort anyway,
+            // with a far less useful message.
+            wasmtime::bail!("memory limit of {} bytes exceeded", self.limit);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+impl wit_config::Host for HostState {
+    fn get(&mut self, key: String) -> Option<String> {
+        self.config.get(&key).cloned()
+    }
+
+    fn entries(&mut self) -> Vec<(String, String)> {
+        self.config
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+impl wit_log::Host for HostState {
+    fn write(&mut self, level: wit_log::Level, message: String) {
+        let level = match level {
+            wit_log::Level::Trace => LogLevel::Trace,
+            wit_log::Level::Debug => LogLevel::Debug,
+            wit_log::Level::Info => LogLevel::Info,
+            wit_log::Level::Warn => LogLevel::Warn,
+            wit_log::Level::Error => LogLevel::Error,
+        };
+        self.log.write(&self.plugin, level, &message);
+    }
+}
+
+impl super::bindings::transform::weir::plugin::types::Host for HostState {}
+
+fn to_wit(err: StateError) -> wit_state::StateError {
+    match err {
+        StateError::Unavailable { .. } => wit_state::StateError::Unavailable(err.to_string()),
+        StateError::TooLarge { .. } => wit_state::StateError::TooLarge(err.to_string()),
+    }
+}
+
+fn entries(found: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<wit_state::Entry> {
+    found
+        .into_iter()
+        .map(|(key, value)| wit_state::Entry { key, value })
+        .collect()
+}
+
+impl HostState {
+    fn backend(&mut self) -> Result<&mut Box<dyn StateBackend>, wit_state::StateError> {
+        self.state.as_mut().ok_or_else(|| {
+            wit_state::StateError::Unavailable("this instance has no state store".into())
+        })
+    }
+}
+
+impl wit_state::Host for HostState {
+    fn get(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>, wit_state::StateError> {
+        self.backend()?.get(&key).map_err(to_wit)
+    }
+
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), wit_state::StateError> {
+        self.backend()?.put(&key, &value).map_err(to_wit)
+    }
+
+    fn delete(&mut self, key: Vec<u8>) -> Result<(), wit_state::StateError> {
+        self.backend()?.delete(&key).map_err(to_wit)
+    }
+
+    fn scan_prefix(
+        &mut self,
+        prefix: Vec<u8>,
+        limit: u32,
+    ) -> Result<Vec<wit_state::Entry>, wit_state::StateError> {
+        let found = self.backend()?.prefix(&prefix, limit as usize);
+        found.map(entries).map_err(to_wit)
+    }
+
+    fn scan_range(
+        &mut self,
+        start: Vec<u8>,
+        end: Option<Vec<u8>>,
+        limit: u32,
+    ) -> Result<Vec<wit_state::Entry>, wit_state::StateError> {
+        let end = match &end {
+            Some(e) => Bound::Excluded(e.as_slice()),
+            None => Bound::Unbounded,
+        };
+        let found = self
+            .backend()?
+            .range(Bound::Included(&start), end, limit as usize);
+        found.map(entries).map_err(to_wit)
+    }
+}

@@ -1,0 +1,565 @@
+//! [`Instance`]: one store per task, running batches through a plugin.
+//!
+//! An instance is either live (a store and its bound exports) or dropped after a trap; the next
+//! call builds a fresh store from the plugin's `*Pre` (microseconds), so a poisoned instance is
+//! never re-entered. A processor's state backend moves from the dead store to the new one.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::Store;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::bindings::processor::Processor;
+use super::bindings::processor::exports::weir::plugin::processing;
+use super::bindings::transform::Transform;
+use super::bindings::transform::exports::weir::plugin::transformer;
+use super::bindings::{Batch, Emit, WitRecordFailure};
+use super::error::RuntimeError;
+use super::flat::{self, FlatEncoder};
+use super::guest_output::{GuestOutput, LogLevel, LogSink, TracingSink, forward_lines};
+use super::host::{HostState, MemoryLimiter};
+use super::limits::Limits;
+use super::plugin::{Plugin, PluginPre};
+use super::state::StateBackend;
+use crate::log::batch::Record;
+
+pub use super::bindings::WitOrigin as Origin;
+use super::output::{Body, Output, OutputRecord, RecordFailure};
+
+/// How to set up an instance.
+pub struct InstanceConfig {
+    /// Sandbox limits (defaults: see [`Limits`]).
+    pub limits: Limits,
+    /// The plugin's configuration (the WIT `config` interface; a processor's `init`).
+    pub config: BTreeMap<String, String>,
+    /// Where plugin log lines and guest stdout/stderr go.
+    pub log: Arc<dyn LogSink>,
+    /// A processor's state store (ignored by transforms).
+    pub state: Option<Box<dyn StateBackend>>,
+}
+
+impl Default for InstanceConfig {
+    fn default() -> Self {
+        InstanceConfig {
+            limits: Limits::default(),
+            config: BTreeMap::new(),
+            log: Arc::new(TracingSink),
+            state: None,
+        }
+    }
+}
+
+enum Bound {
+    Transform(Transform),
+    Processor(Processor),
+}
+
+struct Live {
+    store: Store<HostState>,
+    bound: Bound,
+    /// A processor's requested timer interval.
+    timer_interval_ms: Option<u64>,
+}
+
+/// The instance's store: live, or dropped after a trap (keeping what must survive).
+enum Slot {
+    Live(Box<Live>),
+    Dropped {
+        state: Option<Box<dyn StateBackend>>,
+    },
+}
+
+/// A plugin instance owned by one task; not shared between threads at once.
+pub struct Instance {
+    plugin: Arc<Plugin>,
+    limits: Limits,
+    config: Arc<BTreeMap<String, String>>,
+    log: Arc<dyn LogSink>,
+    encoder: FlatEncoder,
+    slot: Slot,
+    builds: u64,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("plugin", &self.plugin)
+            .field("limits", &self.limits)
+            .field("builds", &self.builds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Instance {
+    /// Instantiates `plugin` (and, for a processor, calls its `init` with the config).
+    pub fn new(plugin: Arc<Plugin>, config: InstanceConfig) -> Result<Instance, RuntimeError> {
+        let mut instance = Instance {
+            plugin,
+            limits: config.limits,
+            config: Arc::new(config.config),
+            log: config.log,
+            encoder: FlatEncoder::default(),
+            slot: Slot::Dropped {
+                state: config.state,
+            },
+            builds: 0,
+        };
+        instance.live()?;
+        Ok(instance)
+    }
+
+    /// The plugin this instance runs.
+    pub fn plugin(&self) -> &Arc<Plugin> {
+        &self.plugin
+    }
+
+    /// How many stores were built (1 + one per rebuild after a trap).
+    pub fn builds(&self) -> u64 {
+        self.builds
+    }
+
+    /// A processor's requested timer interval, in milliseconds.
+    pub fn timer_interval_ms(&self) -> Option<u64> {
+        match &self.slot {
+            Slot::Live(live) => live.timer_interval_ms,
+            Slot::Dropped { .. } => None,
+        }
+    }
+
+    fn live(&mut self) -> Result<&mut Live, RuntimeError> {
+        if let Slot::Dropped { state } = &mut self.slot {
+            let state = state.take();
+            let live = self.build(state)?;
+            self.slot = Slot::Live(Box::new(live));
+        }
+        match &mut self.slot {
+            Slot::Live(live) => Ok(live),
+            Slot::Dropped { .. } => unreachable!("the slot was just filled"),
+        }
+    }
+
+    fn build(&mut self, state: Option<Box<dyn StateBackend>>) -> Result<Live, RuntimeError> {
+        self.builds += 1;
+        let stdout = GuestOutput::default();
+        let stderr = GuestOutput::default();
+        // Nothing is granted: no preopened dirs, no env, no args, no network.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .build();
+        let data = HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter {
+                limit: self.limits.memory_bytes,
+                refused: None,
+            },
+            plugin: self.plugin.name.clone(),
+            config: self.config.clone(),
+            log: self.log.clone(),
+            state,
+            stdout,
+            stderr,
+        };
+        let mut store = Store::new(&self.plugin.runtime.shared.engine, data);
+        store.limiter(|s| &mut s.limiter);
+        self.arm_deadline(&mut store);
+        let plugin = self.plugin.name.to_string();
+        let bound = match &self.plugin.pre {
+            PluginPre::Transform(pre) => pre.instantiate(&mut store).map(Bound::Transform),
+            PluginPre::Processor(pre) => pre.instantiate(&mut store).map(Bound::Processor),
+        };
+        let bound = match bound {
+            Ok(bound) => bound,
+            Err(source) => {
+                let err = self.classify(&mut store, source);
+                return Err(match err {
+                    RuntimeError::Trap { .. } => RuntimeError::Instantiate {
+                        plugin,
+                        source: wasmtime::Error::msg(err.to_string()),
+                    },
+                    other => other,
+                });
+            }
+        };
+        let mut live = Live {
+            store,
+            bound,
+            timer_interval_ms: None,
+        };
+        if let Bound::Processor(p) = &live.bound {
+            let entries: Vec<(String, String)> = self
+                .config
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let res = p
+                .weir_plugin_processing()
+                .call_init(&mut live.store, &entries);
+            self.drain_output(&mut live.store);
+            match res {
+                Ok(Ok(settings)) => live.timer_interval_ms = settings.timer_interval_ms,
+                Ok(Err(e)) => return Err(self.processor_error(e)),
+                Err(source) => return Err(self.classify(&mut live.store, source)),
+            }
+        }
+        Ok(live)
+    }
+
+    fn arm_deadline(&self, store: &mut Store<HostState>) {
+        arm_deadline(store, self.plugin.runtime.shared.epoch_tick, self.limits);
+    }
+
+    fn classify(&self, store: &mut Store<HostState>, source: wasmtime::Error) -> RuntimeError {
+        classify(&self.plugin.name, &*self.log, self.limits, store, source)
+    }
+
+    fn drain_output(&self, store: &mut Store<HostState>) {
+        drain_output(&self.plugin.name, &*self.log, store);
+    }
+
+    fn processor_error(&self, e: processing::ProcessorError) -> RuntimeError {
+        let (kind, message) = processor_error_parts(e);
+        RuntimeError::Plugin {
+            plugin: self.plugin.name.to_string(),
+            kind,
+            message,
+        }
+    }
+
+    /// Drops the store after a trap, keeping the state backend for the rebuild.
+    fn poison(&mut self) {
+        let slot = std::mem::replace(&mut self.slot, Slot::Dropped { state: None });
+        let state = match slot {
+            Slot::Live(live) => live.store.into_data().state,
+            Slot::Dropped { state } => state,
+        };
+        self.slot = Slot::Dropped { state };
+    }
+
+    /// Runs one batch through the plugin. `origin.offsets` must hold one offset per record.
+    pub fn process(&mut self, origin: &Origin, records: &[Record]) -> Result<Output, RuntimeError> {
+        if origin.offsets.len() != records.len() {
+            return Err(RuntimeError::BadInput {
+                reason: format!(
+                    "origin has {} offsets for {} records",
+                    origin.offsets.len(),
+                    records.len()
+                ),
+            });
+        }
+        let result = self.call_process(origin, records);
+        if result.as_ref().is_err_and(RuntimeError::poisons_instance) {
+            self.poison();
+        }
+        result
+    }
+
+    fn call_process(
+        &mut self,
+        origin: &Origin,
+        records: &[Record],
+    ) -> Result<Output, RuntimeError> {
+        let mut encoder = std::mem::take(&mut self.encoder);
+        let batch = encoder
+            .encode(records)
+            .map_err(|what| RuntimeError::BatchTooLarge { what });
+        let result = batch.and_then(|batch| self.call_with(origin, batch));
+        self.encoder = encoder;
+        let (main, routes, failures) = result?;
+        let mut out = Output {
+            records: Vec::new(),
+            failures: failures
+                .into_iter()
+                .map(|f| RecordFailure {
+                    index: f.index,
+                    message: f.message,
+                })
+                .collect(),
+        };
+        let mut bytes = 0;
+        self.collect(&mut out, &mut bytes, None, main, records)?;
+        for (topic, emit) in routes {
+            self.collect(&mut out, &mut bytes, Some(topic), emit, records)?;
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn call_with(
+        &mut self,
+        origin: &Origin,
+        batch: &Batch,
+    ) -> Result<(Emit, Vec<(String, Emit)>, Vec<WitRecordFailure>), RuntimeError> {
+        let name = self.plugin.name.clone();
+        let log = self.log.clone();
+        let limits = self.limits;
+        let tick = self.plugin.runtime.shared.epoch_tick;
+        let live = self.live()?;
+        arm_deadline(&mut live.store, tick, limits);
+        let result = match &live.bound {
+            Bound::Transform(t) => t
+                .weir_plugin_transformer()
+                .call_process(&mut live.store, origin, batch)
+                .map(|r| {
+                    r.map(|o| (o.emit, Vec::new(), o.failures))
+                        .map_err(|e| match e {
+                            transformer::TransformError::InvalidConfig(m) => ("invalid-config", m),
+                            transformer::TransformError::Failed(m) => ("failed", m),
+                        })
+                }),
+            Bound::Processor(p) => p
+                .weir_plugin_processing()
+                .call_process(&mut live.store, origin, batch)
+                .map(|r| {
+                    r.map(|o| {
+                        let routes = o.routes.into_iter().map(|r| (r.topic, r.emit)).collect();
+                        (o.main, routes, o.failures)
+                    })
+                    .map_err(processor_error_parts)
+                }),
+        };
+        match result {
+            Ok(Ok(answer)) => {
+                drain_output(&name, &*log, &mut live.store);
+                Ok(answer)
+            }
+            Ok(Err((kind, message))) => {
+                drain_output(&name, &*log, &mut live.store);
+                Err(RuntimeError::Plugin {
+                    plugin: name.to_string(),
+                    kind,
+                    message,
+                })
+            }
+            Err(source) => Err(classify(&name, &*log, limits, &mut live.store, source)),
+        }
+    }
+
+    /// Appends an [`Emit`] to `out`, checking indices, spans and the output cap.
+    fn collect(
+        &self,
+        out: &mut Output,
+        bytes: &mut usize,
+        topic: Option<String>,
+        emit: Emit,
+        inputs: &[Record],
+    ) -> Result<(), RuntimeError> {
+        let bad = |reason: String| RuntimeError::BadOutput {
+            plugin: self.plugin.name.to_string(),
+            reason,
+        };
+        match emit {
+            Emit::Keep(indices) => {
+                out.records.reserve(indices.len());
+                for i in indices {
+                    inputs.get(i as usize).ok_or_else(|| {
+                        bad(format!(
+                            "keep index {i} is past the {}-record batch",
+                            inputs.len()
+                        ))
+                    })?;
+                    out.records.push(OutputRecord {
+                        source: Some(i),
+                        topic: topic.clone(),
+                        body: Body::Input,
+                    });
+                }
+            }
+            Emit::Records(emitted) => {
+                *bytes += flat::data_len(&emitted.batch);
+                self.check_output_size(*bytes)?;
+                if emitted.sources.len() != flat::record_count(&emitted.batch) {
+                    return Err(bad(format!(
+                        "{} sources for {} emitted records",
+                        emitted.sources.len(),
+                        flat::record_count(&emitted.batch)
+                    )));
+                }
+                if let Some(&s) = emitted
+                    .sources
+                    .iter()
+                    .find(|&&s| s as usize >= inputs.len())
+                {
+                    return Err(bad(format!(
+                        "emitted record names source {s}, past the {}-record batch",
+                        inputs.len()
+                    )));
+                }
+                let records = flat::decode(emitted.batch).map_err(|e| bad(e.0))?;
+                out.records
+                    .extend(
+                        records
+                            .into_iter()
+                            .zip(emitted.sources)
+                            .map(|(record, source)| OutputRecord {
+                                source: Some(source),
+                                topic: topic.clone(),
+                                body: Body::New(record),
+                            }),
+                    );
+            }
+        }
+        Ok(())
+    }
+
+    fn check_output_size(&self, bytes: usize) -> Result<(), RuntimeError> {
+        if bytes > self.limits.max_output_bytes {
+            return Err(RuntimeError::OutputTooLarge {
+                plugin: self.plugin.name.to_string(),
+                bytes,
+                limit: self.limits.max_output_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Calls a processor's timer with the wall clock `now_ms`; its records have no source.
+    pub fn on_timer(&mut self, now_ms: i64) -> Result<Output, RuntimeError> {
+        let result = self.call_timer(now_ms);
+        if result.as_ref().is_err_and(RuntimeError::poisons_instance) {
+            self.poison();
+        }
+        result
+    }
+
+    fn call_timer(&mut self, now_ms: i64) -> Result<Output, RuntimeError> {
+        let name = self.plugin.name.clone();
+        let log = self.log.clone();
+        let limits = self.limits;
+        let tick = self.plugin.runtime.shared.epoch_tick;
+        let world = self.plugin.world().name();
+        let live = self.live()?;
+        let Bound::Processor(p) = &live.bound else {
+            return Err(RuntimeError::Unsupported {
+                plugin: name.to_string(),
+                world,
+                call: "timer",
+            });
+        };
+        arm_deadline(&mut live.store, tick, limits);
+        let result = p
+            .weir_plugin_processing()
+            .call_on_timer(&mut live.store, now_ms);
+        let answer = match result {
+            Ok(Ok(answer)) => {
+                drain_output(&name, &*log, &mut live.store);
+                answer
+            }
+            Ok(Err(e)) => {
+                drain_output(&name, &*log, &mut live.store);
+                let (kind, message) = processor_error_parts(e);
+                return Err(RuntimeError::Plugin {
+                    plugin: name.to_string(),
+                    kind,
+                    message,
+                });
+            }
+            Err(source) => return Err(classify(&name, &*log, limits, &mut live.store, source)),
+        };
+        let mut out = Output::default();
+        let mut bytes = 0;
+        let batches = std::iter::once((None, answer.main))
+            .chain(answer.routes.into_iter().map(|(t, b)| (Some(t), b)));
+        for (topic, batch) in batches {
+            bytes += flat::data_len(&batch);
+            self.check_output_size(bytes)?;
+            let records = flat::decode(batch).map_err(|e| RuntimeError::BadOutput {
+                plugin: name.to_string(),
+                reason: e.0,
+            })?;
+            out.records
+                .extend(records.into_iter().map(|record| OutputRecord {
+                    source: None,
+                    topic: topic.clone(),
+                    body: Body::New(record),
+                }));
+        }
+        Ok(out)
+    }
+}
+
+/// Instantiates `plugin` once in a throwaway store that grants nothing. wasmtime checks the
+/// types of a world's exports only when it binds them at instantiation, so this is where a
+/// plugin built against other types is caught, at load rather than at its first batch.
+pub(crate) fn probe(plugin: &Plugin) -> Result<(), wasmtime::Error> {
+    let limits = Limits::default();
+    let data = HostState {
+        wasi: WasiCtxBuilder::new()
+            .stdout(GuestOutput::default())
+            .stderr(GuestOutput::default())
+            .build(),
+        table: ResourceTable::new(),
+        limiter: MemoryLimiter {
+            limit: limits.memory_bytes,
+            refused: None,
+        },
+        plugin: plugin.name.clone(),
+        config: Arc::default(),
+        log: Arc::new(TracingSink),
+        state: None,
+        stdout: GuestOutput::default(),
+        stderr: GuestOutput::default(),
+    };
+    let mut store = Store::new(&plugin.runtime.shared.engine, data);
+    store.limiter(|s| &mut s.limiter);
+    arm_deadline(&mut store, plugin.runtime.shared.epoch_tick, limits);
+    match &plugin.pre {
+        PluginPre::Transform(pre) => pre.instantiate(&mut store).map(drop),
+        PluginPre::Processor(pre) => pre.instantiate(&mut store).map(drop),
+    }
+}
+
+fn processor_error_parts(e: processing::ProcessorError) -> (&'static str, String) {
+    match e {
+        processing::ProcessorError::InvalidConfig(m) => ("invalid-config", m),
+        processing::ProcessorError::State(m) => ("state", m),
+        processing::ProcessorError::Failed(m) => ("failed", m),
+    }
+}
+
+fn arm_deadline(store: &mut Store<HostState>, tick: std::time::Duration, limits: Limits) {
+    let ticks = limits.deadline.as_nanos() / tick.as_nanos().max(1);
+    // One extra tick: the current one may be about to end.
+    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
+}
+
+/// Turns a wasmtime error from a call into a typed error, using what the limiter and the
+/// guest's stderr recorded.
+fn classify(
+    plugin: &str,
+    log: &dyn LogSink,
+    limits: Limits,
+    store: &mut Store<HostState>,
+    source: wasmtime::Error,
+) -> RuntimeError {
+    let guest_output = store.data().stderr.take();
+    forward_lines(log, plugin, LogLevel::Warn, &guest_output);
+    let plugin = plugin.to_owned();
+    if let Some(requested) = store.data_mut().limiter.refused.take() {
+        return RuntimeError::MemoryLimit {
+            plugin,
+            requested,
+            limit: limits.memory_bytes,
+        };
+    }
+    if let Some(wasmtime::Trap::Interrupt) = source.downcast_ref::<wasmtime::Trap>() {
+        return RuntimeError::Deadline {
+            plugin,
+            deadline: limits.deadline,
+        };
+    }
+    RuntimeError::Trap {
+        plugin,
+        message: format!("{source:#}"),
+        guest_output,
+    }
+}
+
+fn drain_output(plugin: &str, log: &dyn LogSink, store: &mut Store<HostState>) {
+    let data = store.data();
+    forward_lines(log, plugin, LogLevel::Info, &data.stdout.take());
+    forward_lines(log, plugin, LogLevel::Warn, &data.stderr.take());
+}

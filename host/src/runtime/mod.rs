@@ -1,0 +1,37 @@
+//! The Wasm runtime: loads plugin components and runs batches of records through them.
+//!
+//! It takes records and returns records; it knows nothing of topics on disk, HTTP or Kafka.
+//!
+//! - [`bindings`]: the one `bindgen!` site (the transform and processor worlds of `wit/`).
+//! - [`engine`]: [`Runtime`], the shared engine, linkers, epoch ticker and loader.
+//! - [`cache`]: precompiled components on disk, keyed by content digest and engine settings.
+//! - [`plugin`]: [`Plugin`], a validated, precompiled component and the world it implements.
+//! - [`instance`]: [`Instance`], one store per task: runs batches, rebuilt after a trap.
+//! - [`output`]: [`Output`], what a call produced (kept inputs, new records, failures).
+//! - [`limits`]: [`Limits`], the memory cap, per-call deadline and output cap.
+//! - [`flat`]: the flat batch form records cross the boundary in.
+//! - [`host`]: the store's data and the adapters from generated host traits to backends.
+//! - [`guest_output`]: guest stdout/stderr, captured into the host log.
+//! - [`state`]: the state backend trait, in memory and in sled.
+//! - [`error`]: one error enum for the layer, [`RuntimeError`].
+
+pub mod bindings;
+pub mod cache;
+pub mod engine;
+pub mod error;
+pub mod flat;
+pub mod guest_output;
+pub mod host;
+pub mod instance;
+pub mod limits;
+pub mod output;
+pub mod plugin;
+pub mod state;
+
+pub use engine::{Runtime, RuntimeConfig};
+pub use error::RuntimeError;
+pub use instance::{Instance, InstanceConfig, Origin};
+pub use limits::Limits;
+pub use output::{Body, Output, OutputRecord, RecordFailure};
+pub use plugin::{Plugin, World};
+pub use state::{Entries, MemoryState, SledState, StateBackend, StateError};

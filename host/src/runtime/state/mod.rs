@@ -1,0 +1,101 @@
+//! The state a processor keeps: a backend trait, with an in-memory store for tests and the
+//! local runner, and a sled tree for pipelines.
+//!
+//! - [`memory`]: [`MemoryState`], a `BTreeMap`.
+//! - [`sled_tree`]: [`SledState`], one sled tree per (pipeline, step, partition).
+
+mod memory;
+mod sled_tree;
+
+use std::ops::Bound;
+
+pub use memory::MemoryState;
+pub use sled_tree::SledState;
+
+/// Largest key a plugin may store, in bytes.
+pub const MAX_KEY_BYTES: usize = 4 << 10;
+/// Largest value a plugin may store, in bytes.
+pub const MAX_VALUE_BYTES: usize = 4 << 20;
+
+/// Why a state operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The store failed underneath.
+    #[error("state store unavailable: {source}")]
+    Unavailable {
+        /// The store's error.
+        #[source]
+        source: sled::Error,
+    },
+    /// A key or value past the size caps.
+    #[error("{what} of {len} bytes exceeds the cap of {limit} bytes")]
+    TooLarge {
+        /// `key` or `value`.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The cap.
+        limit: usize,
+    },
+}
+
+/// Key-value pairs found by a scan, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// A key-value store in byte order, one per processor task.
+pub trait StateBackend: Send {
+    /// The value under `key`, if any.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+    /// Stores `value` under `key`.
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError>;
+    /// Removes `key` (absent is fine).
+    fn delete(&mut self, key: &[u8]) -> Result<(), StateError>;
+    /// Up to `limit` entries between the bounds, in key order.
+    fn range(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<Entries, StateError>;
+
+    /// Up to `limit` entries whose key starts with `prefix`, in key order.
+    fn prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries, StateError> {
+        match prefix_end(prefix) {
+            Some(end) => self.range(Bound::Included(prefix), Bound::Excluded(&end), limit),
+            None => self.range(Bound::Included(prefix), Bound::Unbounded, limit),
+        }
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix` (`None`: no such key).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Checks a key (and value) against the size caps before storing.
+pub(crate) fn check_sizes(key: &[u8], value: Option<&[u8]>) -> Result<(), StateError> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(StateError::TooLarge {
+            what: "key",
+            len: key.len(),
+            limit: MAX_KEY_BYTES,
+        });
+    }
+    if let Some(value) = value
+        && value.len() > MAX_VALUE_BYTES
+    {
+        return Err(StateError::TooLarge {
+            what: "value",
+            len: value.len(),
+            limit: MAX_VALUE_BYTES,
+        });
+    }
+    Ok(())
+}
