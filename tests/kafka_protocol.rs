@@ -295,6 +295,50 @@ fn idempotent_sequences_dedupe_refuse_gaps_and_survive_a_restart() {
 }
 
 #[test]
+fn a_producer_the_partition_has_no_state_for_may_start_at_any_sequence() {
+    // As after a restart whose active segment no longer holds the producer's
+    // batches, or after its window was pruned: Kafka accepts any sequence then.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    let (pid, epoch) = init_producer_id(&mut s);
+    produce(
+        &mut s,
+        "resume",
+        1,
+        &idempotent_batch("a", pid, epoch, 41),
+        1,
+    );
+    assert_eq!(produce_result(&mut s, "resume"), (0, 0));
+    produce(
+        &mut s,
+        "resume",
+        1,
+        &idempotent_batch("b", pid, epoch, 42),
+        2,
+    );
+    assert_eq!(produce_result(&mut s, "resume"), (0, 1));
+    // From then on the window applies as usual.
+    produce(
+        &mut s,
+        "resume",
+        1,
+        &idempotent_batch("a", pid, epoch, 41),
+        3,
+    );
+    assert_eq!(produce_result(&mut s, "resume"), (0, 0), "duplicate");
+    produce(
+        &mut s,
+        "resume",
+        1,
+        &idempotent_batch("d", pid, epoch, 44),
+        4,
+    );
+    assert_eq!(produce_result(&mut s, "resume").0, 45, "gap");
+    assert_eq!(high_watermark(&server, "resume"), 2);
+}
+
+#[test]
 fn acks_zero_gets_no_response() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);

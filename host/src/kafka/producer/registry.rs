@@ -47,12 +47,13 @@ pub enum IdempotentAppend {
     Fenced,
 }
 
+/// Per producer id: its window and when it last appended (ms).
+type Windows = HashMap<i64, (Window, i64)>;
+
 #[derive(Debug)]
 struct PartitionProducers {
-    /// The log this state belongs to; a deleted and recreated topic gets fresh state.
-    log: Weak<PartitionLog>,
     /// Per producer id: its window and when it last appended (ms).
-    windows: HashMap<i64, (Window, i64)>,
+    windows: Windows,
 }
 
 impl PartitionProducers {
@@ -65,14 +66,27 @@ impl PartitionProducers {
     }
 }
 
-/// One partition's producer state, locked across check and append.
-type SharedProducers = Arc<Mutex<PartitionProducers>>;
+/// One partition's producer state. The log it belongs to is fixed at creation
+/// (a deleted and recreated topic gets a fresh slot), so finding the slot never
+/// takes its lock; the windows are rebuilt once, by the first append that
+/// locks it, and the lock is held across check and append.
+#[derive(Debug)]
+struct PartitionSlot {
+    log: Weak<PartitionLog>,
+    state: Mutex<Option<PartitionProducers>>,
+}
+
+impl PartitionSlot {
+    fn belongs_to(&self, log: &Arc<PartitionLog>) -> bool {
+        self.log.upgrade().is_some_and(|l| Arc::ptr_eq(&l, log))
+    }
+}
 
 /// Producer windows of every partition that has seen an idempotent batch.
 #[derive(Debug)]
 pub struct ProducerRegistry {
     broker: Arc<Broker>,
-    partitions: Mutex<HashMap<(String, u32), SharedProducers>>,
+    partitions: Mutex<HashMap<(String, u32), Arc<PartitionSlot>>>,
 }
 
 /// The sequence of a batch's last record, wrapping like the producer does.
@@ -114,9 +128,15 @@ impl ProducerRegistry {
             }
         };
         let log = topic.partition(i64::from(partition))?;
-        let state = self.state_of(topic.name(), partition, &log)?;
+        let slot = self.slot_of(topic.name(), partition, &log);
         // Held across check and append so two retries of one batch cannot both append.
-        let mut state = state.lock();
+        let mut guard = slot.state.lock();
+        let state = match &mut *guard {
+            Some(state) => state,
+            empty => empty.insert(PartitionProducers {
+                windows: rebuild(&log).map_err(BrokerError::log(topic.name(), partition))?,
+            }),
+        };
         let first_seq = header.base_sequence;
         let last_seq = last_seq(&header);
         let epoch = header.producer_epoch;
@@ -152,42 +172,34 @@ impl ProducerRegistry {
         }
     }
 
-    fn state_of(
-        &self,
-        topic: &str,
-        partition: u32,
-        log: &Arc<PartitionLog>,
-    ) -> Result<SharedProducers, BrokerError> {
-        let key = (topic.to_string(), partition);
-        if let Some(s) = self.partitions.lock().get(&key)
-            && s.lock().log.upgrade().is_some_and(|l| Arc::ptr_eq(&l, log))
-        {
-            return Ok(s.clone());
-        }
-        let windows = rebuild(log).map_err(BrokerError::log(topic, partition))?;
-        let fresh = Arc::new(Mutex::new(PartitionProducers {
-            log: Arc::downgrade(log),
-            windows,
-        }));
+    /// The slot of `log`, created empty if missing or left from a deleted
+    /// topic. Only the registry's map lock is taken, and only briefly, so a
+    /// slow partition never holds up the others.
+    fn slot_of(&self, topic: &str, partition: u32, log: &Arc<PartitionLog>) -> Arc<PartitionSlot> {
         let mut all = self.partitions.lock();
-        // Another thread may have rebuilt meanwhile; keep whichever is current.
-        let entry = all.entry(key).or_insert_with(|| fresh.clone());
-        if !entry
-            .lock()
-            .log
-            .upgrade()
-            .is_some_and(|l| Arc::ptr_eq(&l, log))
-        {
-            *entry = fresh;
+        let slot = all
+            .entry((topic.to_string(), partition))
+            .or_insert_with(|| PartitionSlot::fresh(log));
+        if !slot.belongs_to(log) {
+            *slot = PartitionSlot::fresh(log);
         }
-        Ok(entry.clone())
+        slot.clone()
+    }
+}
+
+impl PartitionSlot {
+    fn fresh(log: &Arc<PartitionLog>) -> Arc<PartitionSlot> {
+        Arc::new(PartitionSlot {
+            log: Arc::downgrade(log),
+            state: Mutex::new(None),
+        })
     }
 }
 
 /// Replays the batch headers of the active segment into producer windows,
 /// each stamped with its last batch's max timestamp.
-fn rebuild(log: &PartitionLog) -> Result<HashMap<i64, (Window, i64)>, crate::log::LogError> {
-    let mut windows: HashMap<i64, (Window, i64)> = HashMap::new();
+fn rebuild(log: &PartitionLog) -> Result<Windows, crate::log::LogError> {
+    let mut windows = Windows::new();
     let mut offset = log.active_base_offset().max(log.stats().log_start_offset);
     let end = log.high_watermark();
     while offset < end {
@@ -226,7 +238,6 @@ mod tests {
     #[test]
     fn many_silent_producers_are_forgotten_recent_ones_kept() {
         let mut p = PartitionProducers {
-            log: Weak::new(),
             windows: HashMap::new(),
         };
         let now = 10 * PRODUCER_EXPIRATION_MS;
