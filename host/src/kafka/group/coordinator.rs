@@ -284,12 +284,13 @@ impl Coordinator {
         if let Some(m) = group.members.get_mut(member_id) {
             m.last_seen = Instant::now();
         }
-        // As in Kafka, a generation whose assignments are not handed out yet
-        // cannot commit: its partitions may be about to move.
+        // As in Kafka, only a generation whose assignments are not handed out
+        // yet cannot commit. In PreparingRebalance the member still owns its
+        // partitions of the current generation: consumers commit them in
+        // onPartitionsRevoked before rejoining, and refusing would make every
+        // rebalance redeliver what they had processed.
         match group.state {
-            GroupState::PreparingRebalance { .. } | GroupState::CompletingRebalance => {
-                Some(ResponseError::RebalanceInProgress)
-            }
+            GroupState::CompletingRebalance => Some(ResponseError::RebalanceInProgress),
             _ => None,
         }
     }
@@ -450,9 +451,11 @@ mod tests {
             c.heartbeat("g", 1, &a),
             Some(ResponseError::RebalanceInProgress)
         );
+        // The old generation may still commit what it processed before rejoining.
+        assert_eq!(c.check_commit("g", 1, &a), None);
         assert_eq!(
-            c.check_commit("g", 1, &a),
-            Some(ResponseError::RebalanceInProgress)
+            c.check_commit("g", 0, &a),
+            Some(ResponseError::IllegalGeneration)
         );
         let rx_a = c.start_join(join(&a, true), now);
         let (ja, jb) = (answer(rx_a).unwrap(), answer(rx_b).unwrap());
@@ -462,6 +465,11 @@ mod tests {
         // The follower waits in SyncGroup until the leader assigns.
         let mut follower = c.start_sync("g", 2, &b, vec![], now);
         assert!(follower.try_recv().is_err());
+        // Until the leader assigns, the new generation owns nothing to commit.
+        assert_eq!(
+            c.check_commit("g", 2, &b),
+            Some(ResponseError::RebalanceInProgress)
+        );
         let assignments = vec![
             (a.clone(), Bytes::from_static(b"A")),
             (b.clone(), Bytes::from_static(b"B")),
