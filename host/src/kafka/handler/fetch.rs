@@ -57,7 +57,10 @@ pub async fn handle(
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0)).min(MAX_WAIT);
     let deadline = Instant::now() + wait;
-    let mut watchers = watchers(ctx, &wanted);
+    // Finding a partition takes the broker's topic-map lock, which a topic
+    // creation or deletion holds across file I/O: never wait on it here.
+    let list = wanted.clone();
+    let mut watchers = blocking(ctx, move |ctx| watchers(ctx, &list)).await?;
     let got = loop {
         // Mark the current values seen before reading, so an append that lands
         // between the read and the wait still wakes us.

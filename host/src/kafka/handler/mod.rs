@@ -116,7 +116,9 @@ pub async fn dispatch(
         ApiKey::InitProducerId => {
             answer!(init_producer_id::handle(ctx, h, decode(&req)?).await?)
         }
-        ApiKey::DescribeConfigs => answer!(describe_configs::handle(ctx, h, decode(&req)?)),
+        ApiKey::DescribeConfigs => {
+            answer!(describe_configs::handle(ctx, h, decode(&req)?).await?)
+        }
         ApiKey::CreateTopics => answer!(create_topics::handle(ctx, h, decode(&req)?).await?),
         ApiKey::DeleteTopics => answer!(delete_topics::handle(ctx, h, decode(&req)?).await?),
         ApiKey::CreatePartitions => {
