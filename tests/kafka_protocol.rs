@@ -541,6 +541,46 @@ fn fetch_returns_whole_batches_within_the_partition_limit_but_always_one() {
 }
 
 #[test]
+fn fetch_limits_are_capped_by_fetch_max_bytes_but_one_batch_always_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("weir.toml");
+    std::fs::write(&config, "[kafka]\nfetch_max_bytes = 1024\n").unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--config", config.to_str().unwrap()]);
+    let batch = |len: usize| {
+        encode_batch(
+            &[Record {
+                value: Some(vec![b'x'; len].into()),
+                timestamp: 1,
+                ..Record::default()
+            }],
+            0,
+        )
+        .unwrap()
+    };
+    let small = batch(400);
+    assert!(2 * small.len() <= 1024 && 3 * small.len() > 1024);
+    let mut s = connect(&server);
+    for i in 0..3 {
+        produce(&mut s, "capped", 1, &small, i);
+        assert_eq!(produce_result(&mut s, "capped"), (0, i64::from(i)));
+    }
+    let big = batch(3000);
+    produce(&mut s, "capped", 1, &big, 3);
+    assert_eq!(produce_result(&mut s, "capped"), (0, 3));
+    // The client allows 1 MiB; the broker sends what fits in 1024 bytes.
+    assert_eq!(
+        fetch_limited(&mut s, "capped", 0, 0, 1 << 20),
+        (0, 2 * small.len())
+    );
+    // A batch larger than the cap still comes, whole.
+    assert_eq!(
+        fetch_limited(&mut s, "capped", 3, 0, 1 << 20),
+        (0, big.len())
+    );
+}
+
+#[test]
 fn corrupt_and_oversized_batches_are_refused_and_nothing_is_appended() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);

@@ -41,6 +41,7 @@ pub async fn handle(
     req: FetchRequest,
 ) -> Result<FetchResponse, KafkaError> {
     let v = h.request_api_version;
+    let cap = ctx.settings.fetch_max_bytes;
     let wanted: Vec<Wanted> = req
         .topics
         .iter()
@@ -49,11 +50,11 @@ pub async fn handle(
                 topic: t.topic.0.to_string(),
                 partition: p.partition,
                 offset: p.fetch_offset,
-                max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0),
+                max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0).min(cap),
             })
         })
         .collect();
-    let max_bytes = usize::try_from(req.max_bytes).unwrap_or(0);
+    let max_bytes = usize::try_from(req.max_bytes).unwrap_or(0).min(cap);
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0)).min(MAX_WAIT);
     let deadline = Instant::now() + wait;
