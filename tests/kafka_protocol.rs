@@ -614,6 +614,80 @@ fn corrupt_and_oversized_batches_are_refused_and_nothing_is_appended() {
     assert_eq!(produce_result(&mut s, "strict"), (0, 0));
 }
 
+/// `records` as one gzip batch, its header then edited by `edit` (CRC redone).
+fn gzip_batch(records: &[Record], edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    use std::io::Write as _;
+    let plain = encode_batch(records, 0).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain[61..]).unwrap();
+    let mut b = plain[..61].to_vec();
+    b.extend_from_slice(&gz.finish().unwrap());
+    let batch_length = (b.len() - 12) as i32;
+    b[8..12].copy_from_slice(&batch_length.to_be_bytes());
+    b[21..23].copy_from_slice(&1i16.to_be_bytes());
+    edit(&mut b);
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
+#[test]
+fn compressed_batches_whose_records_disagree_with_their_header_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let record = |value: &[u8]| Record {
+        value: Some(value.to_vec().into()),
+        timestamp: 1,
+        ..Record::default()
+    };
+    let three = [record(b"a"), record(b"b"), record(b"c")];
+    let mut s = connect(&server);
+    // Three records under lastOffsetDelta 0: the log would assign one offset
+    // and consumers, reading offsets 0..2, would skip the next two appends.
+    let narrow = gzip_batch(&three, |b| b[23..27].copy_from_slice(&0i32.to_be_bytes()));
+    produce(&mut s, "checked", 1, &narrow, 1);
+    assert_eq!(produce_result(&mut s, "checked").0, 87, "INVALID_RECORD");
+    // recordCount and lastOffsetDelta say 1000; three records are there.
+    let counted = gzip_batch(&three, |b| {
+        b[23..27].copy_from_slice(&999i32.to_be_bytes());
+        b[57..61].copy_from_slice(&1000i32.to_be_bytes());
+    });
+    produce(&mut s, "checked", 1, &counted, 2);
+    assert_eq!(produce_result(&mut s, "checked").0, 2, "CORRUPT_MESSAGE");
+    // Offset deltas 0, 1, 1: the record section lies, the header does not.
+    let mut plain = encode_batch(&three, 0).unwrap();
+    let (len0, len1) = (
+        usize::from(plain[61] / 2),
+        usize::from(plain[61 + 1 + plain[61] as usize / 2] / 2),
+    );
+    let third = 61 + 1 + len0 + 1 + len1;
+    assert_eq!(plain[third + 3], 4, "zigzag offset delta 2");
+    plain[third + 3] = 2;
+    let records_section = plain[61..].to_vec();
+    let dup = gzip_batch(&three, |b| {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&records_section).unwrap();
+        b.truncate(61);
+        b.extend_from_slice(&gz.finish().unwrap());
+        let batch_length = (b.len() - 12) as i32;
+        b[8..12].copy_from_slice(&batch_length.to_be_bytes());
+    });
+    produce(&mut s, "checked", 1, &dup, 3);
+    assert_eq!(produce_result(&mut s, "checked").0, 87, "INVALID_RECORD");
+    // Marked gzip, but not gzip: no consumer could ever read it.
+    let mut garbage = encode_batch(&three, 0).unwrap();
+    garbage[21..23].copy_from_slice(&1i16.to_be_bytes());
+    let crc = crc32c::crc32c(&garbage[21..]);
+    garbage[17..21].copy_from_slice(&crc.to_be_bytes());
+    produce(&mut s, "checked", 1, &garbage, 4);
+    assert_eq!(produce_result(&mut s, "checked").0, 2, "CORRUPT_MESSAGE");
+    assert_eq!(high_watermark(&server, "checked"), 0, "nothing appended");
+    produce(&mut s, "checked", 1, &gzip_batch(&three, |_| {}), 5);
+    assert_eq!(produce_result(&mut s, "checked"), (0, 0));
+    assert_eq!(high_watermark(&server, "checked"), 3);
+}
+
 #[test]
 fn shutdown_is_clean_with_connections_open_and_a_fetch_waiting() {
     let dir = tempfile::tempdir().unwrap();
