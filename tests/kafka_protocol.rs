@@ -688,6 +688,53 @@ fn compressed_batches_whose_records_disagree_with_their_header_are_refused() {
     assert_eq!(high_watermark(&server, "checked"), 3);
 }
 
+/// A Kafka string (i16 length).
+fn kstr(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(&(text.len() as i16).to_be_bytes());
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// DescribeGroups v0 of one group; returns (error, state).
+fn describe_group(s: &mut TcpStream, group: &str) -> (i16, String) {
+    let mut body = 1i32.to_be_bytes().to_vec();
+    kstr(&mut body, group);
+    s.write_all(&request(15, 0, 21, &body)).unwrap();
+    let r = response(s).expect("DescribeGroups response");
+    // corr, groups count, error, group id, state.
+    let error = i16_at(&r, 8);
+    let at = 10 + 2 + group.len();
+    let len = i16_at(&r, at) as usize;
+    (
+        error,
+        String::from_utf8(r[at + 2..at + 2 + len].to_vec()).unwrap(),
+    )
+}
+
+#[test]
+fn a_group_with_committed_offsets_and_no_members_is_empty_not_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    assert_eq!(metadata_error(&mut s, "t"), 0);
+    assert_eq!(describe_group(&mut s, "offsets-only"), (0, "Dead".into()));
+    // A standalone OffsetCommit v2: generation -1, no member id.
+    let mut body = Vec::new();
+    kstr(&mut body, "offsets-only");
+    body.extend_from_slice(&(-1i32).to_be_bytes());
+    kstr(&mut body, "");
+    body.extend_from_slice(&(-1i64).to_be_bytes()); // retention
+    body.extend_from_slice(&1i32.to_be_bytes());
+    kstr(&mut body, "t");
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&0i32.to_be_bytes());
+    body.extend_from_slice(&0i64.to_be_bytes());
+    body.extend_from_slice(&(-1i16).to_be_bytes()); // null metadata
+    s.write_all(&request(8, 2, 20, &body)).unwrap();
+    let r = response(&mut s).expect("OffsetCommit response");
+    assert_eq!(i16_at(&r, 4 + 4 + 2 + 1 + 4 + 4), 0, "commit error");
+    assert_eq!(describe_group(&mut s, "offsets-only"), (0, "Empty".into()));
+}
+
 #[test]
 fn shutdown_is_clean_with_connections_open_and_a_fetch_waiting() {
     let dir = tempfile::tempdir().unwrap();

@@ -13,6 +13,13 @@ use crate::kafka::settings::GroupSettings;
 use super::outcome::{GroupDescription, JoinOutcome, JoinRequest, SyncOutcome};
 use super::state::{Group, GroupState, Member};
 
+/// Most members plus pending member ids one group holds; more joins get
+/// GROUP_MAX_SIZE_REACHED, so joins with fresh ids cannot grow memory unbounded.
+pub const MAX_GROUP_SIZE: usize = 1000;
+
+/// Longest client id kept as the prefix of a generated member id, in chars.
+const MAX_MEMBER_ID_PREFIX: usize = 255;
+
 /// A receiver that already holds its answer.
 fn ready<T>(value: T) -> oneshot::Receiver<T> {
     let (tx, rx) = oneshot::channel();
@@ -72,13 +79,34 @@ impl Coordinator {
             )));
         }
         let mut groups = self.groups.lock();
-        let group = groups.entry(req.group.clone()).or_default();
+        let key = req.group.clone();
+        let group = groups.entry(key.clone()).or_default();
+        let result = Self::join_locked(group, req, now);
+        // A refused join leaves no trace: only members and pending ids keep a
+        // group in memory (its committed offsets live in the broker).
+        if group.is_idle() {
+            groups.remove(&key);
+        }
+        result
+    }
+
+    fn join_locked(
+        group: &mut Group,
+        req: JoinRequest,
+        now: Instant,
+    ) -> Result<oneshot::Receiver<JoinOutcome>, Box<JoinOutcome>> {
         let mut member_id = req.member_id.clone();
         if member_id.is_empty() {
-            let prefix = if req.client_id.is_empty() {
-                "member"
+            if group.members.len() + group.pending.len() >= MAX_GROUP_SIZE {
+                return Err(Box::new(JoinOutcome::error(
+                    ResponseError::GroupMaxSizeReached,
+                    "",
+                )));
+            }
+            let prefix: String = if req.client_id.is_empty() {
+                "member".into()
             } else {
-                &req.client_id
+                req.client_id.chars().take(MAX_MEMBER_ID_PREFIX).collect()
             };
             member_id = format!("{prefix}-{:016x}", rand::random::<u64>());
             if req.require_known_member {
@@ -344,11 +372,13 @@ impl Coordinator {
         })
     }
 
-    /// Runs every group's timers.
+    /// Runs every group's timers and forgets groups left without members or
+    /// pending ids (committed offsets stay in the broker).
     pub fn tick(&self, now: Instant) {
-        for g in self.groups.lock().values_mut() {
+        self.groups.lock().retain(|_, g| {
             g.tick(now);
-        }
+            !g.is_idle()
+        });
     }
 
     fn member_of<'g>(
@@ -511,7 +541,8 @@ mod tests {
             c.heartbeat("g", 3, &a),
             Some(ResponseError::UnknownMemberId)
         );
-        assert_eq!(c.describe("g").unwrap().state, "Empty");
+        // Nothing but offsets is left, and those live in the broker.
+        assert!(c.describe("g").is_none(), "an emptied group is forgotten");
     }
 
     #[test]
@@ -551,5 +582,49 @@ mod tests {
         other.protocols = vec![("sticky-only".into(), Bytes::new())];
         let r = answer(c.start_join(other, now)).unwrap();
         assert_eq!(r.error, Some(ResponseError::InconsistentGroupProtocol));
+    }
+
+    #[test]
+    fn refused_joins_leave_no_group_and_idle_groups_are_forgotten() {
+        let c = Coordinator::new(settings());
+        let now = Instant::now();
+        for i in 0..100 {
+            let mut j = join("made-up", true);
+            j.group = format!("g{i}");
+            let r = answer(c.start_join(j, now)).unwrap();
+            assert_eq!(r.error, Some(ResponseError::UnknownMemberId));
+        }
+        assert!(c.list().is_empty(), "refused joins created groups");
+        // A pending id keeps the group until it expires.
+        let first = answer(c.start_join(join("", true), now)).unwrap();
+        assert_eq!(first.error, Some(ResponseError::MemberIdRequired));
+        assert_eq!(c.list().len(), 1);
+        c.tick(now + Duration::from_secs(11));
+        assert!(c.list().is_empty(), "an expired pending id left its group");
+        // A group whose last member left is forgotten at the next tick.
+        let (a, rx) = new_member(&c, now);
+        answer(rx).unwrap();
+        assert_eq!(c.leave("g", std::slice::from_ref(&a)), vec![None]);
+        c.tick(now);
+        assert!(c.list().is_empty(), "an empty group stayed");
+    }
+
+    #[test]
+    fn pending_ids_are_capped_and_client_ids_truncated() {
+        let c = Coordinator::new(settings());
+        let now = Instant::now();
+        let mut j = join("", true);
+        j.client_id = "c".repeat(100_000);
+        for _ in 0..MAX_GROUP_SIZE {
+            let r = answer(c.start_join(j.clone(), now)).unwrap();
+            assert_eq!(r.error, Some(ResponseError::MemberIdRequired));
+            assert!(
+                r.member_id.len() <= MAX_MEMBER_ID_PREFIX + 17,
+                "{}",
+                r.member_id.len()
+            );
+        }
+        let r = answer(c.start_join(j, now)).unwrap();
+        assert_eq!(r.error, Some(ResponseError::GroupMaxSizeReached));
     }
 }

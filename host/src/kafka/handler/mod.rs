@@ -112,7 +112,9 @@ pub async fn dispatch(
         ApiKey::OffsetCommit => answer!(offset_commit::handle(ctx, h, decode(&req)?).await?),
         ApiKey::OffsetFetch => answer!(offset_fetch::handle(ctx, h, decode(&req)?).await?),
         ApiKey::ListGroups => answer!(list_groups::handle(ctx, h, decode(&req)?).await?),
-        ApiKey::DescribeGroups => answer!(describe_groups::handle(ctx, h, decode(&req)?)),
+        ApiKey::DescribeGroups => {
+            answer!(describe_groups::handle(ctx, h, decode(&req)?).await?)
+        }
         ApiKey::InitProducerId => {
             answer!(init_producer_id::handle(ctx, h, decode(&req)?).await?)
         }
