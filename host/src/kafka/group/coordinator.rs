@@ -294,17 +294,21 @@ impl Coordinator {
     }
 
     /// Whether an OffsetCommit from this member and generation may commit.
-    /// Generation -1 with no member id is a standalone (non-group) commit.
+    /// Generation -1 with no member id is a standalone (non-group) commit,
+    /// allowed only while no consumer group is live under that id, as in Kafka.
     pub fn check_commit(
         &self,
         group_id: &str,
         generation: i32,
         member_id: &str,
     ) -> Option<ResponseError> {
-        if generation < 0 && member_id.is_empty() {
-            return None;
-        }
         let mut groups = self.groups.lock();
+        if generation < 0 && member_id.is_empty() {
+            return match groups.get(group_id) {
+                Some(g) if g.state != GroupState::Empty => Some(ResponseError::UnknownMemberId),
+                _ => None,
+            };
+        }
         let group = match Self::member_of(&mut groups, group_id, member_id, generation) {
             Ok(g) => g,
             Err(e) => return Some(e),
@@ -626,5 +630,22 @@ mod tests {
         }
         let r = answer(c.start_join(j, now)).unwrap();
         assert_eq!(r.error, Some(ResponseError::GroupMaxSizeReached));
+    }
+
+    #[test]
+    fn standalone_commits_are_refused_while_the_group_is_live() {
+        let c = Coordinator::new(settings());
+        let now = Instant::now();
+        assert_eq!(c.check_commit("g", -1, ""), None, "unknown group");
+        let (a, rx) = new_member(&c, now);
+        answer(rx).unwrap();
+        assert_eq!(
+            c.check_commit("g", -1, ""),
+            Some(ResponseError::UnknownMemberId),
+            "a standalone commit would overwrite the members' offsets"
+        );
+        assert_eq!(c.check_commit("other", -1, ""), None);
+        c.leave("g", std::slice::from_ref(&a));
+        assert_eq!(c.check_commit("g", -1, ""), None, "empty group");
     }
 }
