@@ -79,11 +79,14 @@ pub async fn handle(
             break got;
         }
         let changes = watchers.iter_mut().map(|w| Box::pin(w.changed()));
-        if tokio::time::timeout(deadline - now, select_all(changes))
-            .await
-            .is_err()
-        {
-            break got;
+        let closed = match tokio::time::timeout(deadline - now, select_all(changes)).await {
+            Err(_) => break got,
+            Ok((changed, index, _)) => changed.is_err().then_some(index),
+        };
+        // A watch whose partition is gone would answer at once forever: stop
+        // waiting on it rather than spin until the deadline.
+        if let Some(index) = closed {
+            watchers.swap_remove(index);
         }
     };
     let mut resp = FetchResponse::default();
