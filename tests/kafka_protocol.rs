@@ -338,6 +338,50 @@ fn a_producer_the_partition_has_no_state_for_may_start_at_any_sequence() {
     assert_eq!(high_watermark(&server, "resume"), 2);
 }
 
+/// InitProducerId v3 (flexible) asking to keep `pid` at `epoch`; returns
+/// (error, producer id, epoch).
+fn bump_producer_epoch(s: &mut TcpStream, pid: i64, epoch: i16) -> (i16, i64, i16) {
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&22i16.to_be_bytes());
+    frame.extend_from_slice(&3i16.to_be_bytes());
+    frame.extend_from_slice(&9i32.to_be_bytes());
+    frame.extend_from_slice(&4i16.to_be_bytes());
+    frame.extend_from_slice(b"test");
+    frame.push(0); // header tagged fields
+    frame.push(0); // null transactional id (compact)
+    frame.extend_from_slice(&60_000i32.to_be_bytes());
+    frame.extend_from_slice(&pid.to_be_bytes());
+    frame.extend_from_slice(&epoch.to_be_bytes());
+    frame.push(0); // tagged fields
+    let mut out = (frame.len() as i32).to_be_bytes().to_vec();
+    out.extend_from_slice(&frame);
+    s.write_all(&out).unwrap();
+    let r = response(s).expect("InitProducerId response");
+    // corr, header tags, throttle, error, producer id, epoch.
+    (i16_at(&r, 9), i64_at(&r, 11), i16_at(&r, 19))
+}
+
+#[test]
+fn only_the_current_epoch_of_a_producer_id_may_bump_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    let (pid, epoch) = init_producer_id(&mut s);
+    assert_eq!(epoch, 0);
+    assert_eq!(bump_producer_epoch(&mut s, pid, 0), (0, pid, 1));
+    // A fenced instance still at epoch 0 cannot take the id back.
+    assert_eq!(
+        bump_producer_epoch(&mut s, pid, 0).0,
+        47,
+        "INVALID_PRODUCER_EPOCH"
+    );
+    assert_eq!(bump_producer_epoch(&mut s, pid, 1), (0, pid, 2));
+    // An id this broker never handed out gets a fresh one.
+    let (error, fresh, epoch) = bump_producer_epoch(&mut s, pid + 1000, 3);
+    assert_eq!((error, epoch), (0, 0));
+    assert!(fresh > pid && fresh != pid + 1000, "{fresh}");
+}
+
 #[test]
 fn acks_zero_gets_no_response() {
     let dir = tempfile::tempdir().unwrap();

@@ -14,6 +14,7 @@ use crate::broker::{Broker, BrokerError, Topic};
 use crate::log::batch::{BatchHeader, BatchIter};
 use crate::log::{AppendInfo, PartitionLog};
 
+use super::epochs::{EpochBump, ProducerEpochs};
 use super::window::{BatchSeq, SeqCheck, Window};
 
 /// Bytes read per step when rebuilding state from the log.
@@ -87,6 +88,7 @@ impl PartitionSlot {
 pub struct ProducerRegistry {
     broker: Arc<Broker>,
     partitions: Mutex<HashMap<(String, u32), Arc<PartitionSlot>>>,
+    epochs: ProducerEpochs,
 }
 
 /// The sequence of a batch's last record, wrapping like the producer does.
@@ -101,12 +103,22 @@ impl ProducerRegistry {
         ProducerRegistry {
             broker,
             partitions: Mutex::new(HashMap::new()),
+            epochs: ProducerEpochs::default(),
         }
     }
 
     /// A fresh producer id (durable counter in the broker's metadata store).
+    /// Tracked at epoch 0 for [`ProducerRegistry::bump_epoch`].
     pub fn next_producer_id(&self) -> Result<i64, BrokerError> {
-        self.broker.next_producer_id()
+        let id = self.broker.next_producer_id()?;
+        self.epochs.issued(id, crate::broker::now_ms());
+        Ok(id)
+    }
+
+    /// KIP-360: a producer keeping its id asks for the next epoch; only its
+    /// current epoch may, so a fenced instance cannot take the id back.
+    pub fn bump_epoch(&self, id: i64, epoch: i16) -> EpochBump {
+        self.epochs.bump(id, epoch, crate::broker::now_ms())
     }
 
     /// Appends one batch; batches with a producer id go through the sequence
