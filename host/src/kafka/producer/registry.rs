@@ -266,4 +266,57 @@ mod tests {
         p.prune(now);
         assert_eq!(p.windows.len(), 2);
     }
+
+    #[test]
+    fn a_partition_held_by_a_slow_append_does_not_hold_up_the_registry() {
+        use crate::broker::BrokerConfig;
+        use crate::broker::topic_config::TopicConfig;
+        use crate::log::FlushPolicy;
+        use crate::log::batch::{Record, encode_batch};
+
+        let dir = tempfile::tempdir().unwrap();
+        let broker = Arc::new(
+            Broker::open(BrokerConfig {
+                data_dir: dir.path().to_path_buf(),
+                flush: FlushPolicy::Os,
+                index_interval_bytes: 4096,
+                topic_defaults: TopicConfig::default(),
+            })
+            .unwrap(),
+        );
+        let topic = broker.create_topic("t", 2, Default::default()).unwrap();
+        let reg = ProducerRegistry::new(broker);
+        let log0 = topic.partition(0).unwrap();
+        let slot0 = reg.slot_of("t", 0, &log0);
+        let held = slot0.state.lock();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                // Finding the held partition's slot, and appending to another
+                // partition, must not wait for the held lock.
+                let same = reg.slot_of("t", 0, &log0);
+                let mut batch = encode_batch(
+                    &[Record {
+                        value: Some(b"v".to_vec().into()),
+                        timestamp: 1,
+                        ..Record::default()
+                    }],
+                    0,
+                )
+                .unwrap();
+                batch[43..51].copy_from_slice(&7i64.to_be_bytes());
+                batch[51..53].copy_from_slice(&0i16.to_be_bytes());
+                batch[53..57].copy_from_slice(&3i32.to_be_bytes());
+                let crc = crc32c::crc32c(&batch[21..]);
+                batch[17..21].copy_from_slice(&crc.to_be_bytes());
+                let other = reg.append(&topic, 1, batch).unwrap();
+                tx.send((Arc::ptr_eq(&same, &slot0), other)).unwrap();
+            });
+            let got = rx.recv_timeout(std::time::Duration::from_secs(20));
+            drop(held);
+            let (same, other) = got.expect("the registry waited for a held partition");
+            assert!(same, "the slot was replaced");
+            assert!(matches!(other, IdempotentAppend::Appended(_)), "{other:?}");
+        });
+    }
 }
