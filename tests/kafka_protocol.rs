@@ -295,6 +295,94 @@ fn idempotent_sequences_dedupe_refuse_gaps_and_survive_a_restart() {
 }
 
 #[test]
+fn a_producer_the_partition_has_no_state_for_may_start_at_any_sequence() {
+    // As after a restart whose active segment no longer holds the producer's
+    // batches, or after its window was pruned: Kafka accepts any sequence then.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    let (pid, epoch) = init_producer_id(&mut s);
+    produce(
+        &mut s,
+        "resume",
+        1,
+        &idempotent_batch("a", pid, epoch, 41),
+        1,
+    );
+    assert_eq!(produce_result(&mut s, "resume"), (0, 0));
+    produce(
+        &mut s,
+        "resume",
+        1,
+        &idempotent_batch("b", pid, epoch, 42),
+        2,
+    );
+    assert_eq!(produce_result(&mut s, "resume"), (0, 1));
+    // From then on the window applies as usual.
+    produce(
+        &mut s,
+        "resume",
+        1,
+        &idempotent_batch("a", pid, epoch, 41),
+        3,
+    );
+    assert_eq!(produce_result(&mut s, "resume"), (0, 0), "duplicate");
+    produce(
+        &mut s,
+        "resume",
+        1,
+        &idempotent_batch("d", pid, epoch, 44),
+        4,
+    );
+    assert_eq!(produce_result(&mut s, "resume").0, 45, "gap");
+    assert_eq!(high_watermark(&server, "resume"), 2);
+}
+
+/// InitProducerId v3 (flexible) asking to keep `pid` at `epoch`; returns
+/// (error, producer id, epoch).
+fn bump_producer_epoch(s: &mut TcpStream, pid: i64, epoch: i16) -> (i16, i64, i16) {
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&22i16.to_be_bytes());
+    frame.extend_from_slice(&3i16.to_be_bytes());
+    frame.extend_from_slice(&9i32.to_be_bytes());
+    frame.extend_from_slice(&4i16.to_be_bytes());
+    frame.extend_from_slice(b"test");
+    frame.push(0); // header tagged fields
+    frame.push(0); // null transactional id (compact)
+    frame.extend_from_slice(&60_000i32.to_be_bytes());
+    frame.extend_from_slice(&pid.to_be_bytes());
+    frame.extend_from_slice(&epoch.to_be_bytes());
+    frame.push(0); // tagged fields
+    let mut out = (frame.len() as i32).to_be_bytes().to_vec();
+    out.extend_from_slice(&frame);
+    s.write_all(&out).unwrap();
+    let r = response(s).expect("InitProducerId response");
+    // corr, header tags, throttle, error, producer id, epoch.
+    (i16_at(&r, 9), i64_at(&r, 11), i16_at(&r, 19))
+}
+
+#[test]
+fn only_the_current_epoch_of_a_producer_id_may_bump_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    let (pid, epoch) = init_producer_id(&mut s);
+    assert_eq!(epoch, 0);
+    assert_eq!(bump_producer_epoch(&mut s, pid, 0), (0, pid, 1));
+    // A fenced instance still at epoch 0 cannot take the id back.
+    assert_eq!(
+        bump_producer_epoch(&mut s, pid, 0).0,
+        47,
+        "INVALID_PRODUCER_EPOCH"
+    );
+    assert_eq!(bump_producer_epoch(&mut s, pid, 1), (0, pid, 2));
+    // An id this broker never handed out gets a fresh one.
+    let (error, fresh, epoch) = bump_producer_epoch(&mut s, pid + 1000, 3);
+    assert_eq!((error, epoch), (0, 0));
+    assert!(fresh > pid && fresh != pid + 1000, "{fresh}");
+}
+
+#[test]
 fn acks_zero_gets_no_response() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
@@ -497,6 +585,46 @@ fn fetch_returns_whole_batches_within_the_partition_limit_but_always_one() {
 }
 
 #[test]
+fn fetch_limits_are_capped_by_fetch_max_bytes_but_one_batch_always_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("weir.toml");
+    std::fs::write(&config, "[kafka]\nfetch_max_bytes = 1024\n").unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--config", config.to_str().unwrap()]);
+    let batch = |len: usize| {
+        encode_batch(
+            &[Record {
+                value: Some(vec![b'x'; len].into()),
+                timestamp: 1,
+                ..Record::default()
+            }],
+            0,
+        )
+        .unwrap()
+    };
+    let small = batch(400);
+    assert!(2 * small.len() <= 1024 && 3 * small.len() > 1024);
+    let mut s = connect(&server);
+    for i in 0..3 {
+        produce(&mut s, "capped", 1, &small, i);
+        assert_eq!(produce_result(&mut s, "capped"), (0, i64::from(i)));
+    }
+    let big = batch(3000);
+    produce(&mut s, "capped", 1, &big, 3);
+    assert_eq!(produce_result(&mut s, "capped"), (0, 3));
+    // The client allows 1 MiB; the broker sends what fits in 1024 bytes.
+    assert_eq!(
+        fetch_limited(&mut s, "capped", 0, 0, 1 << 20),
+        (0, 2 * small.len())
+    );
+    // A batch larger than the cap still comes, whole.
+    assert_eq!(
+        fetch_limited(&mut s, "capped", 3, 0, 1 << 20),
+        (0, big.len())
+    );
+}
+
+#[test]
 fn corrupt_and_oversized_batches_are_refused_and_nothing_is_appended() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
@@ -528,6 +656,127 @@ fn corrupt_and_oversized_batches_are_refused_and_nothing_is_appended() {
     assert_eq!(high_watermark(&server, "strict"), 0);
     produce(&mut s, "strict", 1, &one(b"fine"), 3);
     assert_eq!(produce_result(&mut s, "strict"), (0, 0));
+}
+
+/// `records` as one gzip batch, its header then edited by `edit` (CRC redone).
+fn gzip_batch(records: &[Record], edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    use std::io::Write as _;
+    let plain = encode_batch(records, 0).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain[61..]).unwrap();
+    let mut b = plain[..61].to_vec();
+    b.extend_from_slice(&gz.finish().unwrap());
+    let batch_length = (b.len() - 12) as i32;
+    b[8..12].copy_from_slice(&batch_length.to_be_bytes());
+    b[21..23].copy_from_slice(&1i16.to_be_bytes());
+    edit(&mut b);
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
+#[test]
+fn compressed_batches_whose_records_disagree_with_their_header_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let record = |value: &[u8]| Record {
+        value: Some(value.to_vec().into()),
+        timestamp: 1,
+        ..Record::default()
+    };
+    let three = [record(b"a"), record(b"b"), record(b"c")];
+    let mut s = connect(&server);
+    // Three records under lastOffsetDelta 0: the log would assign one offset
+    // and consumers, reading offsets 0..2, would skip the next two appends.
+    let narrow = gzip_batch(&three, |b| b[23..27].copy_from_slice(&0i32.to_be_bytes()));
+    produce(&mut s, "checked", 1, &narrow, 1);
+    assert_eq!(produce_result(&mut s, "checked").0, 87, "INVALID_RECORD");
+    // recordCount and lastOffsetDelta say 1000; three records are there.
+    let counted = gzip_batch(&three, |b| {
+        b[23..27].copy_from_slice(&999i32.to_be_bytes());
+        b[57..61].copy_from_slice(&1000i32.to_be_bytes());
+    });
+    produce(&mut s, "checked", 1, &counted, 2);
+    assert_eq!(produce_result(&mut s, "checked").0, 2, "CORRUPT_MESSAGE");
+    // Offset deltas 0, 1, 1: the record section lies, the header does not.
+    let mut plain = encode_batch(&three, 0).unwrap();
+    let (len0, len1) = (
+        usize::from(plain[61] / 2),
+        usize::from(plain[61 + 1 + plain[61] as usize / 2] / 2),
+    );
+    let third = 61 + 1 + len0 + 1 + len1;
+    assert_eq!(plain[third + 3], 4, "zigzag offset delta 2");
+    plain[third + 3] = 2;
+    let records_section = plain[61..].to_vec();
+    let dup = gzip_batch(&three, |b| {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&records_section).unwrap();
+        b.truncate(61);
+        b.extend_from_slice(&gz.finish().unwrap());
+        let batch_length = (b.len() - 12) as i32;
+        b[8..12].copy_from_slice(&batch_length.to_be_bytes());
+    });
+    produce(&mut s, "checked", 1, &dup, 3);
+    assert_eq!(produce_result(&mut s, "checked").0, 87, "INVALID_RECORD");
+    // Marked gzip, but not gzip: no consumer could ever read it.
+    let mut garbage = encode_batch(&three, 0).unwrap();
+    garbage[21..23].copy_from_slice(&1i16.to_be_bytes());
+    let crc = crc32c::crc32c(&garbage[21..]);
+    garbage[17..21].copy_from_slice(&crc.to_be_bytes());
+    produce(&mut s, "checked", 1, &garbage, 4);
+    assert_eq!(produce_result(&mut s, "checked").0, 2, "CORRUPT_MESSAGE");
+    assert_eq!(high_watermark(&server, "checked"), 0, "nothing appended");
+    produce(&mut s, "checked", 1, &gzip_batch(&three, |_| {}), 5);
+    assert_eq!(produce_result(&mut s, "checked"), (0, 0));
+    assert_eq!(high_watermark(&server, "checked"), 3);
+}
+
+/// A Kafka string (i16 length).
+fn kstr(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(&(text.len() as i16).to_be_bytes());
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// DescribeGroups v0 of one group; returns (error, state).
+fn describe_group(s: &mut TcpStream, group: &str) -> (i16, String) {
+    let mut body = 1i32.to_be_bytes().to_vec();
+    kstr(&mut body, group);
+    s.write_all(&request(15, 0, 21, &body)).unwrap();
+    let r = response(s).expect("DescribeGroups response");
+    // corr, groups count, error, group id, state.
+    let error = i16_at(&r, 8);
+    let at = 10 + 2 + group.len();
+    let len = i16_at(&r, at) as usize;
+    (
+        error,
+        String::from_utf8(r[at + 2..at + 2 + len].to_vec()).unwrap(),
+    )
+}
+
+#[test]
+fn a_group_with_committed_offsets_and_no_members_is_empty_not_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    assert_eq!(metadata_error(&mut s, "t"), 0);
+    assert_eq!(describe_group(&mut s, "offsets-only"), (0, "Dead".into()));
+    // A standalone OffsetCommit v2: generation -1, no member id.
+    let mut body = Vec::new();
+    kstr(&mut body, "offsets-only");
+    body.extend_from_slice(&(-1i32).to_be_bytes());
+    kstr(&mut body, "");
+    body.extend_from_slice(&(-1i64).to_be_bytes()); // retention
+    body.extend_from_slice(&1i32.to_be_bytes());
+    kstr(&mut body, "t");
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&0i32.to_be_bytes());
+    body.extend_from_slice(&0i64.to_be_bytes());
+    body.extend_from_slice(&(-1i16).to_be_bytes()); // null metadata
+    s.write_all(&request(8, 2, 20, &body)).unwrap();
+    let r = response(&mut s).expect("OffsetCommit response");
+    assert_eq!(i16_at(&r, 4 + 4 + 2 + 1 + 4 + 4), 0, "commit error");
+    assert_eq!(describe_group(&mut s, "offsets-only"), (0, "Empty".into()));
 }
 
 #[test]

@@ -70,6 +70,9 @@ pub struct KafkaSection {
     pub advertised_addr: String,
     /// Largest request frame, bytes.
     pub max_frame_bytes: usize,
+    /// Largest Fetch response and per-partition share, bytes (Kafka's
+    /// `fetch.max.bytes`); clients' larger limits are cut to it.
+    pub fetch_max_bytes: usize,
     /// Kafka's `auto.create.topics.enable`.
     pub auto_create_topics: bool,
     /// Kafka's `group.min.session.timeout.ms`.
@@ -234,6 +237,11 @@ impl ServerConfig {
                 "kafka.max_frame_bytes must be ≥ 1024".into(),
             ));
         }
+        if self.kafka.fetch_max_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "kafka.fetch_max_bytes must be ≥ 1024".into(),
+            ));
+        }
         let (min_session, max_session) = (
             self.kafka.group_min_session_timeout_ms,
             self.kafka.group_max_session_timeout_ms,
@@ -247,6 +255,7 @@ impl ServerConfig {
             addr: kafka_addr,
             advertised,
             max_frame_bytes: self.kafka.max_frame_bytes,
+            fetch_max_bytes: self.kafka.fetch_max_bytes,
             auto_create_topics: self.kafka.auto_create_topics,
             default_partitions: self.topics.default_partitions,
             group: GroupSettings {

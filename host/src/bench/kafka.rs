@@ -165,6 +165,7 @@ fn start(data: &Path, flush: FlushPolicy) -> anyhow::Result<(tokio::runtime::Run
         addr: "127.0.0.1:0".parse()?,
         advertised: None,
         max_frame_bytes: 100 << 20,
+        fetch_max_bytes: 55 << 20,
         auto_create_topics: true,
         default_partitions: 1,
         group: GroupSettings::default(),

@@ -204,13 +204,21 @@ impl MetaStore {
     /// Allocates the next idempotent producer id, durably: ids are never handed
     /// out twice, even across restarts (a reused id would inherit old sequences).
     pub fn next_producer_id(&self) -> Result<i64, BrokerError> {
+        // A counter of the wrong size is left as found and reported: restarting
+        // at 0 would hand out ids live producers still use.
         let next = self
             .db
-            .update_and_fetch(PRODUCER_ID_KEY, |old| {
-                let n = old
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map_or(0, i64::from_be_bytes);
-                Some((n + 1).to_be_bytes().to_vec())
+            .update_and_fetch(PRODUCER_ID_KEY, |old| match old {
+                None => Some(1i64.to_be_bytes().to_vec()),
+                Some(b) => match <[u8; 8]>::try_from(b) {
+                    Ok(n) => Some(
+                        i64::from_be_bytes(n)
+                            .saturating_add(1)
+                            .to_be_bytes()
+                            .to_vec(),
+                    ),
+                    Err(_) => Some(b.to_vec()),
+                },
             })?
             .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
             .map(i64::from_be_bytes)
@@ -282,5 +290,23 @@ mod tests {
         };
         store.commit("ab", &[("t".into(), 0, c)]).unwrap();
         assert!(store.group_offsets("a").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_producer_id_counter_of_the_wrong_size_is_corrupt_not_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetaStore::open(&dir.path().join("meta")).unwrap();
+        assert_eq!(store.next_producer_id().unwrap(), 0);
+        assert_eq!(store.next_producer_id().unwrap(), 1);
+        store.db.insert(PRODUCER_ID_KEY, &[0u8, 0, 7][..]).unwrap();
+        assert!(matches!(
+            store.next_producer_id(),
+            Err(BrokerError::Corrupt { .. })
+        ));
+        assert_eq!(
+            store.db.get(PRODUCER_ID_KEY).unwrap().unwrap().as_ref(),
+            &[0u8, 0, 7],
+            "left as found"
+        );
     }
 }

@@ -12,6 +12,9 @@ pub struct KafkaSettings {
     pub advertised: Option<(String, u16)>,
     /// Largest request frame accepted, bytes; larger closes the connection.
     pub max_frame_bytes: usize,
+    /// Cap on a Fetch response's `max_bytes` and each partition's
+    /// `partition_max_bytes`, bytes (the first batch found is still sent whole).
+    pub fetch_max_bytes: usize,
     /// Create unknown topics on Metadata and Produce (`auto.create.topics.enable`).
     pub auto_create_topics: bool,
     /// Partitions of an auto-created topic.

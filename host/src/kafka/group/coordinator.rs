@@ -13,6 +13,13 @@ use crate::kafka::settings::GroupSettings;
 use super::outcome::{GroupDescription, JoinOutcome, JoinRequest, SyncOutcome};
 use super::state::{Group, GroupState, Member};
 
+/// Most members plus pending member ids one group holds; more joins get
+/// GROUP_MAX_SIZE_REACHED, so joins with fresh ids cannot grow memory unbounded.
+pub const MAX_GROUP_SIZE: usize = 1000;
+
+/// Longest client id kept as the prefix of a generated member id, in chars.
+const MAX_MEMBER_ID_PREFIX: usize = 255;
+
 /// A receiver that already holds its answer.
 fn ready<T>(value: T) -> oneshot::Receiver<T> {
     let (tx, rx) = oneshot::channel();
@@ -72,13 +79,34 @@ impl Coordinator {
             )));
         }
         let mut groups = self.groups.lock();
-        let group = groups.entry(req.group.clone()).or_default();
+        let key = req.group.clone();
+        let group = groups.entry(key.clone()).or_default();
+        let result = Self::join_locked(group, req, now);
+        // A refused join leaves no trace: only members and pending ids keep a
+        // group in memory (its committed offsets live in the broker).
+        if group.is_idle() {
+            groups.remove(&key);
+        }
+        result
+    }
+
+    fn join_locked(
+        group: &mut Group,
+        req: JoinRequest,
+        now: Instant,
+    ) -> Result<oneshot::Receiver<JoinOutcome>, Box<JoinOutcome>> {
         let mut member_id = req.member_id.clone();
         if member_id.is_empty() {
-            let prefix = if req.client_id.is_empty() {
-                "member"
+            if group.members.len() + group.pending.len() >= MAX_GROUP_SIZE {
+                return Err(Box::new(JoinOutcome::error(
+                    ResponseError::GroupMaxSizeReached,
+                    "",
+                )));
+            }
+            let prefix: String = if req.client_id.is_empty() {
+                "member".into()
             } else {
-                &req.client_id
+                req.client_id.chars().take(MAX_MEMBER_ID_PREFIX).collect()
             };
             member_id = format!("{prefix}-{:016x}", rand::random::<u64>());
             if req.require_known_member {
@@ -266,17 +294,21 @@ impl Coordinator {
     }
 
     /// Whether an OffsetCommit from this member and generation may commit.
-    /// Generation -1 with no member id is a standalone (non-group) commit.
+    /// Generation -1 with no member id is a standalone (non-group) commit,
+    /// allowed only while no consumer group is live under that id, as in Kafka.
     pub fn check_commit(
         &self,
         group_id: &str,
         generation: i32,
         member_id: &str,
     ) -> Option<ResponseError> {
-        if generation < 0 && member_id.is_empty() {
-            return None;
-        }
         let mut groups = self.groups.lock();
+        if generation < 0 && member_id.is_empty() {
+            return match groups.get(group_id) {
+                Some(g) if g.state != GroupState::Empty => Some(ResponseError::UnknownMemberId),
+                _ => None,
+            };
+        }
         let group = match Self::member_of(&mut groups, group_id, member_id, generation) {
             Ok(g) => g,
             Err(e) => return Some(e),
@@ -284,12 +316,13 @@ impl Coordinator {
         if let Some(m) = group.members.get_mut(member_id) {
             m.last_seen = Instant::now();
         }
-        // As in Kafka, a generation whose assignments are not handed out yet
-        // cannot commit: its partitions may be about to move.
+        // As in Kafka, only a generation whose assignments are not handed out
+        // yet cannot commit. In PreparingRebalance the member still owns its
+        // partitions of the current generation: consumers commit them in
+        // onPartitionsRevoked before rejoining, and refusing would make every
+        // rebalance redeliver what they had processed.
         match group.state {
-            GroupState::PreparingRebalance { .. } | GroupState::CompletingRebalance => {
-                Some(ResponseError::RebalanceInProgress)
-            }
+            GroupState::CompletingRebalance => Some(ResponseError::RebalanceInProgress),
             _ => None,
         }
     }
@@ -343,11 +376,13 @@ impl Coordinator {
         })
     }
 
-    /// Runs every group's timers.
+    /// Runs every group's timers and forgets groups left without members or
+    /// pending ids (committed offsets stay in the broker).
     pub fn tick(&self, now: Instant) {
-        for g in self.groups.lock().values_mut() {
+        self.groups.lock().retain(|_, g| {
             g.tick(now);
-        }
+            !g.is_idle()
+        });
     }
 
     fn member_of<'g>(
@@ -450,9 +485,11 @@ mod tests {
             c.heartbeat("g", 1, &a),
             Some(ResponseError::RebalanceInProgress)
         );
+        // The old generation may still commit what it processed before rejoining.
+        assert_eq!(c.check_commit("g", 1, &a), None);
         assert_eq!(
-            c.check_commit("g", 1, &a),
-            Some(ResponseError::RebalanceInProgress)
+            c.check_commit("g", 0, &a),
+            Some(ResponseError::IllegalGeneration)
         );
         let rx_a = c.start_join(join(&a, true), now);
         let (ja, jb) = (answer(rx_a).unwrap(), answer(rx_b).unwrap());
@@ -462,6 +499,11 @@ mod tests {
         // The follower waits in SyncGroup until the leader assigns.
         let mut follower = c.start_sync("g", 2, &b, vec![], now);
         assert!(follower.try_recv().is_err());
+        // Until the leader assigns, the new generation owns nothing to commit.
+        assert_eq!(
+            c.check_commit("g", 2, &b),
+            Some(ResponseError::RebalanceInProgress)
+        );
         let assignments = vec![
             (a.clone(), Bytes::from_static(b"A")),
             (b.clone(), Bytes::from_static(b"B")),
@@ -503,7 +545,8 @@ mod tests {
             c.heartbeat("g", 3, &a),
             Some(ResponseError::UnknownMemberId)
         );
-        assert_eq!(c.describe("g").unwrap().state, "Empty");
+        // Nothing but offsets is left, and those live in the broker.
+        assert!(c.describe("g").is_none(), "an emptied group is forgotten");
     }
 
     #[test]
@@ -543,5 +586,66 @@ mod tests {
         other.protocols = vec![("sticky-only".into(), Bytes::new())];
         let r = answer(c.start_join(other, now)).unwrap();
         assert_eq!(r.error, Some(ResponseError::InconsistentGroupProtocol));
+    }
+
+    #[test]
+    fn refused_joins_leave_no_group_and_idle_groups_are_forgotten() {
+        let c = Coordinator::new(settings());
+        let now = Instant::now();
+        for i in 0..100 {
+            let mut j = join("made-up", true);
+            j.group = format!("g{i}");
+            let r = answer(c.start_join(j, now)).unwrap();
+            assert_eq!(r.error, Some(ResponseError::UnknownMemberId));
+        }
+        assert!(c.list().is_empty(), "refused joins created groups");
+        // A pending id keeps the group until it expires.
+        let first = answer(c.start_join(join("", true), now)).unwrap();
+        assert_eq!(first.error, Some(ResponseError::MemberIdRequired));
+        assert_eq!(c.list().len(), 1);
+        c.tick(now + Duration::from_secs(11));
+        assert!(c.list().is_empty(), "an expired pending id left its group");
+        // A group whose last member left is forgotten at the next tick.
+        let (a, rx) = new_member(&c, now);
+        answer(rx).unwrap();
+        assert_eq!(c.leave("g", std::slice::from_ref(&a)), vec![None]);
+        c.tick(now);
+        assert!(c.list().is_empty(), "an empty group stayed");
+    }
+
+    #[test]
+    fn pending_ids_are_capped_and_client_ids_truncated() {
+        let c = Coordinator::new(settings());
+        let now = Instant::now();
+        let mut j = join("", true);
+        j.client_id = "c".repeat(100_000);
+        for _ in 0..MAX_GROUP_SIZE {
+            let r = answer(c.start_join(j.clone(), now)).unwrap();
+            assert_eq!(r.error, Some(ResponseError::MemberIdRequired));
+            assert!(
+                r.member_id.len() <= MAX_MEMBER_ID_PREFIX + 17,
+                "{}",
+                r.member_id.len()
+            );
+        }
+        let r = answer(c.start_join(j, now)).unwrap();
+        assert_eq!(r.error, Some(ResponseError::GroupMaxSizeReached));
+    }
+
+    #[test]
+    fn standalone_commits_are_refused_while_the_group_is_live() {
+        let c = Coordinator::new(settings());
+        let now = Instant::now();
+        assert_eq!(c.check_commit("g", -1, ""), None, "unknown group");
+        let (a, rx) = new_member(&c, now);
+        answer(rx).unwrap();
+        assert_eq!(
+            c.check_commit("g", -1, ""),
+            Some(ResponseError::UnknownMemberId),
+            "a standalone commit would overwrite the members' offsets"
+        );
+        assert_eq!(c.check_commit("other", -1, ""), None);
+        c.leave("g", std::slice::from_ref(&a));
+        assert_eq!(c.check_commit("g", -1, ""), None, "empty group");
     }
 }

@@ -255,6 +255,11 @@ impl Group {
         self.protocol = None;
     }
 
+    /// Whether nothing but the generation is left: no members, no pending ids.
+    pub fn is_idle(&self) -> bool {
+        self.state == GroupState::Empty && self.members.is_empty() && self.pending.is_empty()
+    }
+
     /// Session expiry, pending-id expiry and the rebalance deadline.
     pub fn tick(&mut self, now: Instant) {
         self.pending

@@ -8,9 +8,9 @@ use kafka_protocol::messages::describe_configs_response::{
 };
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse, RequestHeader};
 
-use crate::kafka::KafkaContext;
+use crate::kafka::{KafkaContext, KafkaError};
 
-use super::{codes, s};
+use super::{blocking, codes, s};
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
@@ -18,12 +18,18 @@ const BROKER: i8 = 4;
 const TOPIC_CONFIG: i8 = 1;
 const DEFAULT_CONFIG: i8 = 5;
 
-/// Describes each resource's configs, filtered by the keys asked for.
-pub fn handle(
+/// Describes each resource's configs, filtered by the keys asked for. Runs on
+/// the blocking pool: looking a topic up takes the broker's topic-map lock,
+/// which topic creation and deletion hold across file I/O.
+pub async fn handle(
     ctx: &Arc<KafkaContext>,
     _h: &RequestHeader,
     req: DescribeConfigsRequest,
-) -> DescribeConfigsResponse {
+) -> Result<DescribeConfigsResponse, KafkaError> {
+    blocking(ctx, move |ctx| describe(ctx, req)).await
+}
+
+fn describe(ctx: &KafkaContext, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
     let mut resp = DescribeConfigsResponse::default();
     resp.results = req
         .resources

@@ -5,17 +5,24 @@ use std::sync::Arc;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, RequestHeader};
 
-use crate::kafka::KafkaContext;
+use crate::kafka::{KafkaContext, KafkaError};
 
-use super::s;
+use super::{blocking, s};
 
-/// Describes each group; unknown ones are "Dead", as in Kafka.
-pub fn handle(
+/// Describes each group. One without members but with committed offsets is
+/// "Empty" (the coordinator forgets idle groups, the broker keeps their
+/// offsets); one with neither is "Dead", as in Kafka. Runs on the blocking
+/// pool, since the offsets are in sled.
+pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: DescribeGroupsRequest,
-) -> DescribeGroupsResponse {
+) -> Result<DescribeGroupsResponse, KafkaError> {
     let v = h.request_api_version;
+    blocking(ctx, move |ctx| describe(ctx, v, req)).await
+}
+
+fn describe(ctx: &KafkaContext, v: i16, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
     let mut resp = DescribeGroupsResponse::default();
     resp.groups = req
         .groups
@@ -43,6 +50,10 @@ pub fn handle(
                             m
                         })
                         .collect();
+                }
+                None if ctx.broker.group_offsets(&id.0).is_ok() => {
+                    g.group_state = s("Empty");
+                    g.protocol_type = s("consumer");
                 }
                 None => g.group_state = s("Dead"),
             }

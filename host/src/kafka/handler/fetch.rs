@@ -41,6 +41,7 @@ pub async fn handle(
     req: FetchRequest,
 ) -> Result<FetchResponse, KafkaError> {
     let v = h.request_api_version;
+    let cap = ctx.settings.fetch_max_bytes;
     let wanted: Vec<Wanted> = req
         .topics
         .iter()
@@ -49,15 +50,18 @@ pub async fn handle(
                 topic: t.topic.0.to_string(),
                 partition: p.partition,
                 offset: p.fetch_offset,
-                max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0),
+                max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0).min(cap),
             })
         })
         .collect();
-    let max_bytes = usize::try_from(req.max_bytes).unwrap_or(0);
+    let max_bytes = usize::try_from(req.max_bytes).unwrap_or(0).min(cap);
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0)).min(MAX_WAIT);
     let deadline = Instant::now() + wait;
-    let mut watchers = watchers(ctx, &wanted);
+    // Finding a partition takes the broker's topic-map lock, which a topic
+    // creation or deletion holds across file I/O: never wait on it here.
+    let list = wanted.clone();
+    let mut watchers = blocking(ctx, move |ctx| watchers(ctx, &list)).await?;
     let got = loop {
         // Mark the current values seen before reading, so an append that lands
         // between the read and the wait still wakes us.
@@ -75,11 +79,14 @@ pub async fn handle(
             break got;
         }
         let changes = watchers.iter_mut().map(|w| Box::pin(w.changed()));
-        if tokio::time::timeout(deadline - now, select_all(changes))
-            .await
-            .is_err()
-        {
-            break got;
+        let closed = match tokio::time::timeout(deadline - now, select_all(changes)).await {
+            Err(_) => break got,
+            Ok((changed, index, _)) => changed.is_err().then_some(index),
+        };
+        // A watch whose partition is gone would answer at once forever: stop
+        // waiting on it rather than spin until the deadline.
+        if let Some(index) = closed {
+            watchers.swap_remove(index);
         }
     };
     let mut resp = FetchResponse::default();

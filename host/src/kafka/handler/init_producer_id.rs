@@ -8,6 +8,7 @@ use kafka_protocol::messages::{
     InitProducerIdRequest, InitProducerIdResponse, ProducerId, RequestHeader,
 };
 
+use crate::kafka::producer::EpochBump;
 use crate::kafka::{KafkaContext, KafkaError};
 
 use super::{blocking, codes};
@@ -24,11 +25,23 @@ pub async fn handle(
         return Ok(resp);
     }
     if req.producer_id.0 >= 0 && req.producer_epoch >= 0 {
-        // A known producer resetting its sequences: same id, next epoch.
-        if req.producer_epoch < i16::MAX {
-            resp.producer_id = req.producer_id;
-            resp.producer_epoch = req.producer_epoch + 1;
-            return Ok(resp);
+        // A producer resetting its sequences: same id, next epoch, but only
+        // from its current epoch. An id this broker does not track (before a
+        // restart, or epochs exhausted) gets a fresh id below, as in Kafka.
+        match ctx
+            .producers
+            .bump_epoch(req.producer_id.0, req.producer_epoch)
+        {
+            EpochBump::Bumped(epoch) => {
+                resp.producer_id = req.producer_id;
+                resp.producer_epoch = epoch;
+                return Ok(resp);
+            }
+            EpochBump::Stale => {
+                resp.error_code = ResponseError::InvalidProducerEpoch.code();
+                return Ok(resp);
+            }
+            EpochBump::Unknown => {}
         }
     }
     match blocking(ctx, |ctx| ctx.producers.next_producer_id()).await? {

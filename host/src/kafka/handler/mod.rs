@@ -112,11 +112,15 @@ pub async fn dispatch(
         ApiKey::OffsetCommit => answer!(offset_commit::handle(ctx, h, decode(&req)?).await?),
         ApiKey::OffsetFetch => answer!(offset_fetch::handle(ctx, h, decode(&req)?).await?),
         ApiKey::ListGroups => answer!(list_groups::handle(ctx, h, decode(&req)?).await?),
-        ApiKey::DescribeGroups => answer!(describe_groups::handle(ctx, h, decode(&req)?)),
+        ApiKey::DescribeGroups => {
+            answer!(describe_groups::handle(ctx, h, decode(&req)?).await?)
+        }
         ApiKey::InitProducerId => {
             answer!(init_producer_id::handle(ctx, h, decode(&req)?).await?)
         }
-        ApiKey::DescribeConfigs => answer!(describe_configs::handle(ctx, h, decode(&req)?)),
+        ApiKey::DescribeConfigs => {
+            answer!(describe_configs::handle(ctx, h, decode(&req)?).await?)
+        }
         ApiKey::CreateTopics => answer!(create_topics::handle(ctx, h, decode(&req)?).await?),
         ApiKey::DeleteTopics => answer!(delete_topics::handle(ctx, h, decode(&req)?).await?),
         ApiKey::CreatePartitions => {

@@ -8,7 +8,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 
 use crate::kafka::producer::IdempotentAppend;
 use crate::kafka::{KafkaContext, KafkaError};
-use crate::log::batch::BatchHeader;
+use crate::log::batch::{BatchHeader, decode_records};
 
 use super::metadata::topic_or_create;
 use super::{blocking, codes, s};
@@ -156,6 +156,9 @@ fn append(
         }
         Err(e) => return Outcome::error(ResponseError::CorruptMessage, e.to_string()),
     }
+    if let Err((kind, message)) = validate_records(&records) {
+        return Outcome::error(kind, message);
+    }
     let done = |base_offset: i64, log_append_time: Option<i64>| Outcome {
         error: 0,
         message: None,
@@ -179,4 +182,45 @@ fn append(
             Outcome::error(codes::kind(&e), e.to_string())
         }
     }
+}
+
+/// Kafka's LogValidator for a client's batch: the records must decode
+/// (decompressed, within the bounded `log::compression`), their number must be
+/// the header's recordCount, their offset deltas must run 0..n-1 and
+/// lastOffsetDelta must be n-1. The log assigns offsets from lastOffsetDelta
+/// and consumers from the records, so a batch lying about either would make
+/// consumers skip other producers' offsets, or stall on a batch they cannot read.
+fn validate_records(batch: &[u8]) -> Result<(), (ResponseError, String)> {
+    let header =
+        BatchHeader::parse(batch).map_err(|e| (ResponseError::CorruptMessage, e.to_string()))?;
+    if header.is_control() {
+        return Err((
+            ResponseError::InvalidRecord,
+            "control batches are written by the broker only".into(),
+        ));
+    }
+    let records =
+        decode_records(batch).map_err(|e| (ResponseError::CorruptMessage, e.to_string()))?;
+    let invalid = |m: String| Err((ResponseError::InvalidRecord, m));
+    if records.is_empty() || i32::try_from(records.len()) != Ok(header.record_count) {
+        return invalid(format!(
+            "the batch holds {} records, its header says {}",
+            records.len(),
+            header.record_count
+        ));
+    }
+    for (expected, r) in (0i64..).zip(&records) {
+        let delta = r.offset.wrapping_sub(header.base_offset);
+        if delta != expected {
+            return invalid(format!("record {expected} has offset delta {delta}"));
+        }
+    }
+    if i64::from(header.last_offset_delta) != records.len() as i64 - 1 {
+        return invalid(format!(
+            "lastOffsetDelta is {} for {} records",
+            header.last_offset_delta,
+            records.len()
+        ));
+    }
+    Ok(())
 }

@@ -5,8 +5,12 @@
 //!   sequence check (append, duplicate, out of order, fenced).
 //! - [`registry`]: every partition's producer windows, rebuilt from the log's
 //!   tail on first use after a start, and the checked append.
+//! - [`epochs`]: the current epoch of each id, so a fenced instance cannot
+//!   bump it.
+pub mod epochs;
 pub mod registry;
 pub mod window;
 
+pub use epochs::EpochBump;
 pub use registry::{IdempotentAppend, ProducerRegistry};
 pub use window::{BatchSeq, SeqCheck, Window};

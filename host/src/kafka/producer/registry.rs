@@ -14,6 +14,7 @@ use crate::broker::{Broker, BrokerError, Topic};
 use crate::log::batch::{BatchHeader, BatchIter};
 use crate::log::{AppendInfo, PartitionLog};
 
+use super::epochs::{EpochBump, ProducerEpochs};
 use super::window::{BatchSeq, SeqCheck, Window};
 
 /// Bytes read per step when rebuilding state from the log.
@@ -47,12 +48,13 @@ pub enum IdempotentAppend {
     Fenced,
 }
 
+/// Per producer id: its window and when it last appended (ms).
+type Windows = HashMap<i64, (Window, i64)>;
+
 #[derive(Debug)]
 struct PartitionProducers {
-    /// The log this state belongs to; a deleted and recreated topic gets fresh state.
-    log: Weak<PartitionLog>,
     /// Per producer id: its window and when it last appended (ms).
-    windows: HashMap<i64, (Window, i64)>,
+    windows: Windows,
 }
 
 impl PartitionProducers {
@@ -65,14 +67,28 @@ impl PartitionProducers {
     }
 }
 
-/// One partition's producer state, locked across check and append.
-type SharedProducers = Arc<Mutex<PartitionProducers>>;
+/// One partition's producer state. The log it belongs to is fixed at creation
+/// (a deleted and recreated topic gets a fresh slot), so finding the slot never
+/// takes its lock; the windows are rebuilt once, by the first append that
+/// locks it, and the lock is held across check and append.
+#[derive(Debug)]
+struct PartitionSlot {
+    log: Weak<PartitionLog>,
+    state: Mutex<Option<PartitionProducers>>,
+}
+
+impl PartitionSlot {
+    fn belongs_to(&self, log: &Arc<PartitionLog>) -> bool {
+        self.log.upgrade().is_some_and(|l| Arc::ptr_eq(&l, log))
+    }
+}
 
 /// Producer windows of every partition that has seen an idempotent batch.
 #[derive(Debug)]
 pub struct ProducerRegistry {
     broker: Arc<Broker>,
-    partitions: Mutex<HashMap<(String, u32), SharedProducers>>,
+    partitions: Mutex<HashMap<(String, u32), Arc<PartitionSlot>>>,
+    epochs: ProducerEpochs,
 }
 
 /// The sequence of a batch's last record, wrapping like the producer does.
@@ -87,12 +103,22 @@ impl ProducerRegistry {
         ProducerRegistry {
             broker,
             partitions: Mutex::new(HashMap::new()),
+            epochs: ProducerEpochs::default(),
         }
     }
 
     /// A fresh producer id (durable counter in the broker's metadata store).
+    /// Tracked at epoch 0 for [`ProducerRegistry::bump_epoch`].
     pub fn next_producer_id(&self) -> Result<i64, BrokerError> {
-        self.broker.next_producer_id()
+        let id = self.broker.next_producer_id()?;
+        self.epochs.issued(id, crate::broker::now_ms());
+        Ok(id)
+    }
+
+    /// KIP-360: a producer keeping its id asks for the next epoch; only its
+    /// current epoch may, so a fenced instance cannot take the id back.
+    pub fn bump_epoch(&self, id: i64, epoch: i16) -> EpochBump {
+        self.epochs.bump(id, epoch, crate::broker::now_ms())
     }
 
     /// Appends one batch; batches with a producer id go through the sequence
@@ -114,9 +140,15 @@ impl ProducerRegistry {
             }
         };
         let log = topic.partition(i64::from(partition))?;
-        let state = self.state_of(topic.name(), partition, &log)?;
+        let slot = self.slot_of(topic.name(), partition, &log);
         // Held across check and append so two retries of one batch cannot both append.
-        let mut state = state.lock();
+        let mut guard = slot.state.lock();
+        let state = match &mut *guard {
+            Some(state) => state,
+            empty => empty.insert(PartitionProducers {
+                windows: rebuild(&log).map_err(BrokerError::log(topic.name(), partition))?,
+            }),
+        };
         let first_seq = header.base_sequence;
         let last_seq = last_seq(&header);
         let epoch = header.producer_epoch;
@@ -152,42 +184,34 @@ impl ProducerRegistry {
         }
     }
 
-    fn state_of(
-        &self,
-        topic: &str,
-        partition: u32,
-        log: &Arc<PartitionLog>,
-    ) -> Result<SharedProducers, BrokerError> {
-        let key = (topic.to_string(), partition);
-        if let Some(s) = self.partitions.lock().get(&key)
-            && s.lock().log.upgrade().is_some_and(|l| Arc::ptr_eq(&l, log))
-        {
-            return Ok(s.clone());
-        }
-        let windows = rebuild(log).map_err(BrokerError::log(topic, partition))?;
-        let fresh = Arc::new(Mutex::new(PartitionProducers {
-            log: Arc::downgrade(log),
-            windows,
-        }));
+    /// The slot of `log`, created empty if missing or left from a deleted
+    /// topic. Only the registry's map lock is taken, and only briefly, so a
+    /// slow partition never holds up the others.
+    fn slot_of(&self, topic: &str, partition: u32, log: &Arc<PartitionLog>) -> Arc<PartitionSlot> {
         let mut all = self.partitions.lock();
-        // Another thread may have rebuilt meanwhile; keep whichever is current.
-        let entry = all.entry(key).or_insert_with(|| fresh.clone());
-        if !entry
-            .lock()
-            .log
-            .upgrade()
-            .is_some_and(|l| Arc::ptr_eq(&l, log))
-        {
-            *entry = fresh;
+        let slot = all
+            .entry((topic.to_string(), partition))
+            .or_insert_with(|| PartitionSlot::fresh(log));
+        if !slot.belongs_to(log) {
+            *slot = PartitionSlot::fresh(log);
         }
-        Ok(entry.clone())
+        slot.clone()
+    }
+}
+
+impl PartitionSlot {
+    fn fresh(log: &Arc<PartitionLog>) -> Arc<PartitionSlot> {
+        Arc::new(PartitionSlot {
+            log: Arc::downgrade(log),
+            state: Mutex::new(None),
+        })
     }
 }
 
 /// Replays the batch headers of the active segment into producer windows,
 /// each stamped with its last batch's max timestamp.
-fn rebuild(log: &PartitionLog) -> Result<HashMap<i64, (Window, i64)>, crate::log::LogError> {
-    let mut windows: HashMap<i64, (Window, i64)> = HashMap::new();
+fn rebuild(log: &PartitionLog) -> Result<Windows, crate::log::LogError> {
+    let mut windows = Windows::new();
     let mut offset = log.active_base_offset().max(log.stats().log_start_offset);
     let end = log.high_watermark();
     while offset < end {
@@ -226,7 +250,6 @@ mod tests {
     #[test]
     fn many_silent_producers_are_forgotten_recent_ones_kept() {
         let mut p = PartitionProducers {
-            log: Weak::new(),
             windows: HashMap::new(),
         };
         let now = 10 * PRODUCER_EXPIRATION_MS;
@@ -242,5 +265,58 @@ mod tests {
         p.windows.insert(1, (Window::new(0), 0));
         p.prune(now);
         assert_eq!(p.windows.len(), 2);
+    }
+
+    #[test]
+    fn a_partition_held_by_a_slow_append_does_not_hold_up_the_registry() {
+        use crate::broker::BrokerConfig;
+        use crate::broker::topic_config::TopicConfig;
+        use crate::log::FlushPolicy;
+        use crate::log::batch::{Record, encode_batch};
+
+        let dir = tempfile::tempdir().unwrap();
+        let broker = Arc::new(
+            Broker::open(BrokerConfig {
+                data_dir: dir.path().to_path_buf(),
+                flush: FlushPolicy::Os,
+                index_interval_bytes: 4096,
+                topic_defaults: TopicConfig::default(),
+            })
+            .unwrap(),
+        );
+        let topic = broker.create_topic("t", 2, Default::default()).unwrap();
+        let reg = ProducerRegistry::new(broker);
+        let log0 = topic.partition(0).unwrap();
+        let slot0 = reg.slot_of("t", 0, &log0);
+        let held = slot0.state.lock();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                // Finding the held partition's slot, and appending to another
+                // partition, must not wait for the held lock.
+                let same = reg.slot_of("t", 0, &log0);
+                let mut batch = encode_batch(
+                    &[Record {
+                        value: Some(b"v".to_vec().into()),
+                        timestamp: 1,
+                        ..Record::default()
+                    }],
+                    0,
+                )
+                .unwrap();
+                batch[43..51].copy_from_slice(&7i64.to_be_bytes());
+                batch[51..53].copy_from_slice(&0i16.to_be_bytes());
+                batch[53..57].copy_from_slice(&3i32.to_be_bytes());
+                let crc = crc32c::crc32c(&batch[21..]);
+                batch[17..21].copy_from_slice(&crc.to_be_bytes());
+                let other = reg.append(&topic, 1, batch).unwrap();
+                tx.send((Arc::ptr_eq(&same, &slot0), other)).unwrap();
+            });
+            let got = rx.recv_timeout(std::time::Duration::from_secs(20));
+            drop(held);
+            let (same, other) = got.expect("the registry waited for a held partition");
+            assert!(same, "the slot was replaced");
+            assert!(matches!(other, IdempotentAppend::Appended(_)), "{other:?}");
+        });
     }
 }

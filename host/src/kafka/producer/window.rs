@@ -62,6 +62,12 @@ impl Window {
 
     /// Checks a batch's epoch and sequence range against the window.
     pub fn check(&self, epoch: i16, first_seq: i32, last_seq: i32) -> SeqCheck {
+        // No batch known (a producer the partition has no state for, e.g. after
+        // a restart or pruning): any first sequence is accepted, as in Kafka's
+        // ProducerAppendInfo.checkSequence.
+        if self.batches.is_empty() {
+            return SeqCheck::Append;
+        }
         if epoch < self.epoch {
             return SeqCheck::Fenced {
                 current: self.epoch,
@@ -136,7 +142,6 @@ mod tests {
     #[test]
     fn gaps_and_reorders_are_out_of_order() {
         let mut w = Window::new(0);
-        assert_eq!(w.check(0, 1, 1), SeqCheck::OutOfOrder { expected: 0 });
         w.record(0, seq(0, 4, 0));
         assert_eq!(w.check(0, 6, 6), SeqCheck::OutOfOrder { expected: 5 });
         // Same start, different end: not the same batch.
@@ -163,6 +168,13 @@ mod tests {
         w.record(4, seq(0, 0, 1));
         assert_eq!(w.epoch(), 4);
         assert_eq!(w.check(4, 1, 1), SeqCheck::Append);
+    }
+
+    #[test]
+    fn an_unknown_producer_may_start_at_any_sequence() {
+        let w = Window::new(2);
+        assert_eq!(w.check(2, 4711, 4720), SeqCheck::Append);
+        assert_eq!(w.check(3, 17, 17), SeqCheck::Append);
     }
 
     #[test]
