@@ -76,7 +76,21 @@ fn sled_state_behaves_as_specified_and_persists() {
         exercise(&mut SledState::new(db.open_tree("step-0-p0").unwrap()));
         db.flush().unwrap();
     }
-    let db = sled::open(dir.path()).unwrap();
+    let db = reopen(|| sled::open(dir.path()));
     let s = SledState::new(db.open_tree("step-0-p0").unwrap());
     assert_eq!(s.get(b"abc").unwrap().as_deref(), Some(b"3".as_slice()));
+}
+
+/// Reopens a sled database: sled releases its file lock from a background
+/// thread shortly after the last handle drops, so a reopen in the same process
+/// retries (with a deadline) while the lock is still held.
+fn reopen<T, E: std::fmt::Debug>(mut open: impl FnMut() -> Result<T, E>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match open() {
+            Ok(v) => return v,
+            Err(e) if std::time::Instant::now() > deadline => panic!("reopen failed: {e:?}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
 }

@@ -24,3 +24,22 @@ pub mod log;
 pub mod pipeline;
 pub mod runtime;
 pub mod server;
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Helpers shared by the unit tests.
+
+    /// Reopens a sled database: sled releases its file lock from a background
+    /// thread shortly after the last handle drops, so a reopen in the same
+    /// process retries (with a deadline) while the lock is still held.
+    pub fn reopen<T, E: std::fmt::Debug>(mut open: impl FnMut() -> Result<T, E>) -> T {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match open() {
+                Ok(v) => return v,
+                Err(e) if std::time::Instant::now() > deadline => panic!("reopen failed: {e:?}"),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        }
+    }
+}

@@ -241,6 +241,7 @@ impl MetaStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::reopen;
 
     #[test]
     fn topics_and_offsets_survive_reopen() {
@@ -266,7 +267,7 @@ mod tests {
                 .unwrap();
             store.commit("g2", &[("t".into(), 1, c(1))]).unwrap();
         }
-        let store = MetaStore::open(&path).unwrap();
+        let store = reopen(|| MetaStore::open(&path));
         assert_eq!(store.topics().unwrap()[0].partitions, 3);
         let offs = store.group_offsets("g").unwrap();
         assert_eq!(

@@ -240,9 +240,10 @@ fn sync_dir(dir: &Path) -> Result<(), PipelineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::reopen;
 
     fn open(dir: &Path) -> ModuleRegistry {
-        let db = sled::Config::new().path(dir.join("db")).open().unwrap();
+        let db = reopen(|| sled::Config::new().path(dir.join("db")).open());
         ModuleRegistry::open(&db, &dir.join("modules")).unwrap()
     }
 
