@@ -1,0 +1,244 @@
+//! Tests of the group coordinator's state machine, driven synchronously.
+
+use std::time::Duration;
+
+use super::*;
+
+fn settings() -> GroupSettings {
+    GroupSettings {
+        min_session_timeout: Duration::from_millis(100),
+        max_session_timeout: Duration::from_secs(60),
+    }
+}
+
+fn join(member: &str, v4: bool) -> JoinRequest {
+    JoinRequest {
+        group: "g".into(),
+        member_id: member.into(),
+        instance_id: None,
+        client_id: "c".into(),
+        client_host: String::new(),
+        session_timeout: Duration::from_secs(10),
+        rebalance_timeout: Duration::from_secs(30),
+        protocol_type: "consumer".into(),
+        protocols: vec![("range".into(), Bytes::from_static(b"meta"))],
+        require_known_member: v4,
+    }
+}
+
+fn answer<T>(mut rx: oneshot::Receiver<T>) -> Option<T> {
+    rx.try_recv().ok()
+}
+
+/// Joins a new member through the MEMBER_ID_REQUIRED round trip.
+fn new_member(c: &Coordinator, now: Instant) -> (String, oneshot::Receiver<JoinOutcome>) {
+    let first = answer(c.start_join(join("", true), now)).expect("immediate answer");
+    assert_eq!(first.error, Some(ResponseError::MemberIdRequired));
+    let id = first.member_id.clone();
+    (id.clone(), c.start_join(join(&id, true), now))
+}
+
+#[test]
+fn first_member_leads_generation_one_and_gets_its_assignment() {
+    let c = Coordinator::new(settings());
+    let now = Instant::now();
+    let (id, rx) = new_member(&c, now);
+    let joined = answer(rx).expect("a lone member completes the join at once");
+    assert_eq!((joined.error, joined.generation), (None, 1));
+    assert_eq!(joined.leader, id);
+    assert_eq!(joined.members.len(), 1, "the leader sees every member");
+    let synced = answer(c.start_sync(
+        "g",
+        1,
+        &id,
+        vec![(id.clone(), Bytes::from_static(b"p0"))],
+        now,
+    ))
+    .unwrap();
+    assert_eq!(synced.assignment, Bytes::from_static(b"p0"));
+    assert_eq!(c.heartbeat("g", 1, &id), None);
+    assert_eq!(
+        c.heartbeat("g", 0, &id),
+        Some(ResponseError::IllegalGeneration)
+    );
+    assert_eq!(
+        c.heartbeat("g", 1, "nobody"),
+        Some(ResponseError::UnknownMemberId)
+    );
+}
+
+#[test]
+fn a_second_member_triggers_a_rebalance_the_first_learns_by_heartbeat() {
+    let c = Coordinator::new(settings());
+    let now = Instant::now();
+    let (a, rx) = new_member(&c, now);
+    answer(rx).unwrap();
+    answer(c.start_sync("g", 1, &a, vec![], now)).unwrap();
+    let (b, rx_b) = new_member(&c, now);
+    assert_eq!(
+        c.heartbeat("g", 1, &a),
+        Some(ResponseError::RebalanceInProgress)
+    );
+    // The old generation may still commit what it processed before rejoining.
+    assert_eq!(c.check_commit("g", 1, &a), None);
+    assert_eq!(
+        c.check_commit("g", 0, &a),
+        Some(ResponseError::IllegalGeneration)
+    );
+    let rx_a = c.start_join(join(&a, true), now);
+    let (ja, jb) = (answer(rx_a).unwrap(), answer(rx_b).unwrap());
+    assert_eq!((ja.generation, jb.generation), (2, 2));
+    assert_eq!(ja.leader, a, "the leader stays while it is a member");
+    assert!(jb.members.is_empty(), "followers get no member list");
+    // The follower waits in SyncGroup until the leader assigns.
+    let mut follower = c.start_sync("g", 2, &b, vec![], now);
+    assert!(follower.try_recv().is_err());
+    // Until the leader assigns, the new generation owns nothing to commit.
+    assert_eq!(
+        c.check_commit("g", 2, &b),
+        Some(ResponseError::RebalanceInProgress)
+    );
+    let assignments = vec![
+        (a.clone(), Bytes::from_static(b"A")),
+        (b.clone(), Bytes::from_static(b"B")),
+    ];
+    assert_eq!(
+        answer(c.start_sync("g", 2, &a, assignments, now))
+            .unwrap()
+            .assignment,
+        Bytes::from_static(b"A")
+    );
+    assert_eq!(
+        follower.try_recv().unwrap().assignment,
+        Bytes::from_static(b"B")
+    );
+}
+
+#[test]
+fn leaving_and_expiring_members_hand_their_share_to_the_rest() {
+    let c = Coordinator::new(settings());
+    let now = Instant::now();
+    let (a, rx) = new_member(&c, now);
+    answer(rx).unwrap();
+    let (b, rx_b) = new_member(&c, now);
+    let rx_a = c.start_join(join(&a, true), now);
+    answer(rx_a).unwrap();
+    answer(rx_b).unwrap();
+    answer(c.start_sync("g", 2, &a, vec![], now)).unwrap();
+    assert_eq!(c.leave("g", std::slice::from_ref(&b)), vec![None]);
+    assert_eq!(
+        c.heartbeat("g", 2, &a),
+        Some(ResponseError::RebalanceInProgress)
+    );
+    let rejoined = answer(c.start_join(join(&a, true), now)).unwrap();
+    assert_eq!((rejoined.generation, rejoined.members.len()), (3, 1));
+    answer(c.start_sync("g", 3, &a, vec![], now)).unwrap();
+    // Silence past the session timeout removes the last member: the group empties.
+    c.tick(now + Duration::from_secs(11));
+    assert_eq!(
+        c.heartbeat("g", 3, &a),
+        Some(ResponseError::UnknownMemberId)
+    );
+    // Nothing but offsets is left, and those live in the broker.
+    assert!(c.describe("g").is_none(), "an emptied group is forgotten");
+}
+
+#[test]
+fn a_member_that_never_rejoins_is_dropped_at_the_rebalance_deadline() {
+    let c = Coordinator::new(settings());
+    let now = Instant::now();
+    let (a, rx) = new_member(&c, now);
+    answer(rx).unwrap();
+    answer(c.start_sync("g", 1, &a, vec![], now)).unwrap();
+    let (_b, mut rx_b) = new_member(&c, now);
+    // a keeps heartbeating but never rejoins.
+    c.tick(now + Duration::from_secs(5));
+    assert!(rx_b.try_recv().is_err());
+    c.tick(now + Duration::from_secs(31));
+    let jb = rx_b.try_recv().unwrap();
+    assert_eq!((jb.error, jb.generation, jb.members.len()), (None, 2, 1));
+    assert_eq!(
+        c.heartbeat("g", 2, &a),
+        Some(ResponseError::UnknownMemberId)
+    );
+}
+
+#[test]
+fn unknown_ids_bad_timeouts_and_foreign_protocols_are_refused() {
+    let c = Coordinator::new(settings());
+    let now = Instant::now();
+    let r = answer(c.start_join(join("made-up", true), now)).unwrap();
+    assert_eq!(r.error, Some(ResponseError::UnknownMemberId));
+    let mut short = join("", false);
+    short.session_timeout = Duration::from_millis(1);
+    let r = answer(c.start_join(short, now)).unwrap();
+    assert_eq!(r.error, Some(ResponseError::InvalidSessionTimeout));
+    // v0-3 joins get an id straight away.
+    let r = answer(c.start_join(join("", false), now)).unwrap();
+    assert_eq!((r.error, r.generation), (None, 1));
+    let mut other = join("", false);
+    other.protocols = vec![("sticky-only".into(), Bytes::new())];
+    let r = answer(c.start_join(other, now)).unwrap();
+    assert_eq!(r.error, Some(ResponseError::InconsistentGroupProtocol));
+}
+
+#[test]
+fn refused_joins_leave_no_group_and_idle_groups_are_forgotten() {
+    let c = Coordinator::new(settings());
+    let now = Instant::now();
+    for i in 0..100 {
+        let mut j = join("made-up", true);
+        j.group = format!("g{i}");
+        let r = answer(c.start_join(j, now)).unwrap();
+        assert_eq!(r.error, Some(ResponseError::UnknownMemberId));
+    }
+    assert!(c.list().is_empty(), "refused joins created groups");
+    // A pending id keeps the group until it expires.
+    let first = answer(c.start_join(join("", true), now)).unwrap();
+    assert_eq!(first.error, Some(ResponseError::MemberIdRequired));
+    assert_eq!(c.list().len(), 1);
+    c.tick(now + Duration::from_secs(11));
+    assert!(c.list().is_empty(), "an expired pending id left its group");
+    // A group whose last member left is forgotten at the next tick.
+    let (a, rx) = new_member(&c, now);
+    answer(rx).unwrap();
+    assert_eq!(c.leave("g", std::slice::from_ref(&a)), vec![None]);
+    c.tick(now);
+    assert!(c.list().is_empty(), "an empty group stayed");
+}
+
+#[test]
+fn pending_ids_are_capped_and_client_ids_truncated() {
+    let c = Coordinator::new(settings());
+    let now = Instant::now();
+    let mut j = join("", true);
+    j.client_id = "c".repeat(100_000);
+    for _ in 0..MAX_GROUP_SIZE {
+        let r = answer(c.start_join(j.clone(), now)).unwrap();
+        assert_eq!(r.error, Some(ResponseError::MemberIdRequired));
+        assert!(
+            r.member_id.len() <= MAX_MEMBER_ID_PREFIX + 17,
+            "{}",
+            r.member_id.len()
+        );
+    }
+    let r = answer(c.start_join(j, now)).unwrap();
+    assert_eq!(r.error, Some(ResponseError::GroupMaxSizeReached));
+}
+
+#[test]
+fn standalone_commits_are_refused_while_the_group_is_live() {
+    let c = Coordinator::new(settings());
+    let now = Instant::now();
+    assert_eq!(c.check_commit("g", -1, ""), None, "unknown group");
+    let (a, rx) = new_member(&c, now);
+    answer(rx).unwrap();
+    assert_eq!(
+        c.check_commit("g", -1, ""),
+        Some(ResponseError::UnknownMemberId),
+        "a standalone commit would overwrite the members' offsets"
+    );
+    assert_eq!(c.check_commit("other", -1, ""), None);
+    c.leave("g", std::slice::from_ref(&a));
+    assert_eq!(c.check_commit("g", -1, ""), None, "empty group");
+}

@@ -1,0 +1,13 @@
+//! The Kafka wire protocol at the byte level against a real `weir serve`:
+//! ApiVersions fallbacks, bad frames closing only their connection, a fuzz run
+//! of random and truncated frames, acks=0, and idempotent producer sequences
+//! (duplicates, gaps, and both across a restart).
+
+#[path = "../common/mod.rs"]
+mod common;
+mod helpers;
+
+mod fetch;
+mod frames;
+mod metadata;
+mod produce;
