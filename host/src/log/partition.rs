@@ -315,6 +315,36 @@ impl PartitionLog {
         })
     }
 
+    /// Calls `f` with the header of every visible batch in the last `segments`
+    /// segments (the active one included), oldest first, reading headers only.
+    /// The idempotent producer state is rebuilt this way: a producer's last
+    /// batches may sit in the segment sealed just before a restart.
+    pub fn for_each_tail_header(
+        &self,
+        segments: usize,
+        mut f: impl FnMut(&BatchHeader),
+    ) -> Result<(), LogError> {
+        let high_watermark = self.high_watermark();
+        let views: Vec<SegmentView> = {
+            let state = self.state.lock();
+            let sealed = segments.saturating_sub(1);
+            let skip = state.sealed.len().saturating_sub(sealed);
+            state
+                .sealed
+                .values()
+                .skip(skip)
+                .map(|seg| seg.view_at(seg.base_offset()))
+                .chain(std::iter::once(
+                    state.active.view_at(state.active.base_offset()),
+                ))
+                .collect()
+        };
+        for view in views {
+            view.for_each_header(high_watermark, &mut f)?;
+        }
+        Ok(())
+    }
+
     /// Base offset of the active segment: where a scan of the log's tail starts
     /// (the idempotent producer state is rebuilt from the batch headers there).
     pub fn active_base_offset(&self) -> i64 {

@@ -40,6 +40,30 @@ impl SegmentView {
         }
     }
 
+    /// Calls `f` with the header of every batch from the start of the view until
+    /// one starts at or after `limit_offset`, reading 61 bytes per batch and
+    /// skipping the records (a cheap walk for rebuilding per-batch state).
+    pub fn for_each_header(
+        &self,
+        limit_offset: i64,
+        f: &mut impl FnMut(&BatchHeader),
+    ) -> Result<(), LogError> {
+        let mut pos = self.start;
+        let mut header = [0u8; BATCH_HEADER_LEN];
+        while pos + BATCH_HEADER_LEN as u64 <= self.size {
+            self.file
+                .read_exact_at(&mut header, pos)
+                .map_err(LogError::io("reading", &self.path))?;
+            let h = BatchHeader::parse(&header).map_err(|e| self.corrupt(pos, e))?;
+            if h.base_offset >= limit_offset {
+                break;
+            }
+            f(&h);
+            pos += h.total_len() as u64;
+        }
+        Ok(())
+    }
+
     /// Reads whole batches from the one containing `offset` onwards: at most
     /// `max_bytes`, but always the first batch whole so a consumer can progress.
     /// Batches starting at or after `limit_offset` (the high watermark) are left out.

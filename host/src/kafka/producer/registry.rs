@@ -1,7 +1,7 @@
 //! Every partition's idempotent producer windows, and the checked append.
 //!
 //! State is rebuilt lazily, on a partition's first idempotent append after a
-//! start, from the batch headers of the partition's active segment (Kafka
+//! start, from the batch headers of the partition's last two segments (Kafka
 //! rebuilds from the log tail the same way). Batch headers carry producer id,
 //! epoch and base sequence, so no separate state file can disagree with the log.
 
@@ -11,14 +11,11 @@ use std::sync::{Arc, Weak};
 use parking_lot::Mutex;
 
 use crate::broker::{Broker, BrokerError, Topic};
-use crate::log::batch::{BatchHeader, BatchIter};
+use crate::log::batch::BatchHeader;
 use crate::log::{AppendInfo, PartitionLog};
 
 use super::epochs::{EpochBump, ProducerEpochs};
 use super::window::{BatchSeq, SeqCheck, Window};
-
-/// Bytes read per step when rebuilding state from the log.
-const SCAN_CHUNK: usize = 1 << 20;
 
 /// Kafka's `producer.id.expiration.ms` default: a producer silent this long on
 /// a partition is forgotten there, so the windows of short-lived producers
@@ -208,38 +205,29 @@ impl PartitionSlot {
     }
 }
 
-/// Replays the batch headers of the active segment into producer windows,
-/// each stamped with its last batch's max timestamp.
+/// Replays the batch headers of the last two segments (the active one and the
+/// one sealed before it) into producer windows, each stamped with its last
+/// batch's max timestamp. Two segments cover a producer whose last batches were
+/// written just before a roll; only headers are read, not records.
 fn rebuild(log: &PartitionLog) -> Result<Windows, crate::log::LogError> {
     let mut windows = Windows::new();
-    let mut offset = log.active_base_offset().max(log.stats().log_start_offset);
-    let end = log.high_watermark();
-    while offset < end {
-        let read = log.read(offset, SCAN_CHUNK)?;
-        let before = offset;
-        for item in BatchIter::new(&read.bytes) {
-            let Ok((header, _)) = item else { break };
-            offset = header.next_offset();
-            if header.producer_id < 0 || header.base_sequence < 0 {
-                continue;
-            }
-            let (window, last) = windows
-                .entry(header.producer_id)
-                .or_insert_with(|| (Window::new(header.producer_epoch), header.max_timestamp));
-            *last = header.max_timestamp;
-            window.record(
-                header.producer_epoch,
-                BatchSeq {
-                    first_seq: header.base_sequence,
-                    last_seq: last_seq(&header),
-                    base_offset: header.base_offset,
-                },
-            );
+    log.for_each_tail_header(2, |header| {
+        if header.producer_id < 0 || header.base_sequence < 0 {
+            return;
         }
-        if offset == before {
-            break;
-        }
-    }
+        let (window, last) = windows
+            .entry(header.producer_id)
+            .or_insert_with(|| (Window::new(header.producer_epoch), header.max_timestamp));
+        *last = header.max_timestamp;
+        window.record(
+            header.producer_epoch,
+            BatchSeq {
+                first_seq: header.base_sequence,
+                last_seq: last_seq(header),
+                base_offset: header.base_offset,
+            },
+        );
+    })?;
     Ok(windows)
 }
 

@@ -326,3 +326,39 @@ fn deleted_partition_refuses_calls() {
     ));
     assert!(matches!(log.read(0, 1), Err(LogError::Deleted)));
 }
+
+#[test]
+fn tail_header_walk_covers_the_last_segments_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        segment_bytes: 200,
+        ..config()
+    };
+    let log = PartitionLog::open(dir.path(), cfg).unwrap();
+    for i in 0..20 {
+        log.append(&mut batch_of(&[&format!("{i:03}")], i), i)
+            .unwrap();
+    }
+    let segments = log.stats().segments;
+    assert!(segments > 3, "{segments}");
+    let mut one = Vec::new();
+    log.for_each_tail_header(1, |h| one.push(h.base_offset))
+        .unwrap();
+    let mut two = Vec::new();
+    log.for_each_tail_header(2, |h| two.push(h.base_offset))
+        .unwrap();
+    let mut all = Vec::new();
+    log.for_each_tail_header(usize::MAX, |h| all.push(h.base_offset))
+        .unwrap();
+    assert_eq!(
+        all,
+        (0..20).collect::<Vec<i64>>(),
+        "every batch, oldest first"
+    );
+    assert!(
+        two.len() > one.len(),
+        "the sealed segment before the active one is included"
+    );
+    assert_eq!(two, all[all.len() - two.len()..], "a contiguous tail");
+    assert_eq!(one.last(), Some(&19));
+}
