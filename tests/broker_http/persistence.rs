@@ -91,3 +91,19 @@ fn acknowledged_data_survives_sigkill() {
         [(0, next)]
     );
 }
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Server::start(dir.path(), &[]);
+    let out = std::process::Command::new(crate::common::weir_bin())
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(crate::common::serve_args())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is in use by another process"), "{stderr}");
+}

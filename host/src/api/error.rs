@@ -97,7 +97,7 @@ impl From<BrokerError> for ApiError {
                 (StatusCode::INSUFFICIENT_STORAGE, "disk_full")
             }
             E::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
-            E::Store(_) | E::Corrupt { .. } => {
+            E::Store(_) | E::Corrupt { .. } | E::DataDirInUse { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "metadata_error")
             }
         };

@@ -60,6 +60,9 @@ pub enum BrokerError {
         #[source]
         source: std::io::Error,
     },
+    /// Another process holds the data directory (sled's file lock).
+    #[error("data directory {dir} is in use by another process (is another weir serving it?)")]
+    DataDirInUse { dir: std::path::PathBuf },
     /// The sled metadata store failed.
     #[error("metadata store: {0}")]
     Store(#[from] sled::Error),

@@ -36,8 +36,9 @@ pub fn kind(err: &BrokerError) -> ResponseError {
                 ResponseError::KafkaStorageError
             }
         },
-        BrokerError::Io { .. } | BrokerError::Store(_) | BrokerError::Corrupt { .. } => {
-            ResponseError::UnknownServerError
-        }
+        BrokerError::Io { .. }
+        | BrokerError::Store(_)
+        | BrokerError::Corrupt { .. }
+        | BrokerError::DataDirInUse { .. } => ResponseError::UnknownServerError,
     }
 }
