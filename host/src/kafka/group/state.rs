@@ -64,6 +64,17 @@ pub struct Member {
     pub awaiting_sync: Option<oneshot::Sender<SyncOutcome>>,
 }
 
+impl Member {
+    /// The metadata this member sent for `protocol` (empty if it did not list it).
+    pub fn metadata_for(&self, protocol: &str) -> Bytes {
+        self.protocols
+            .iter()
+            .find(|(n, _)| n == protocol)
+            .map(|(_, b)| b.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// A group's state machine.
 #[derive(Debug)]
 pub struct Group {
@@ -151,13 +162,11 @@ impl Group {
             .members
             .values()
             .map(|m| {
-                let meta = m
-                    .protocols
-                    .iter()
-                    .find(|(n, _)| *n == protocol)
-                    .map(|(_, b)| b.clone())
-                    .unwrap_or_default();
-                (m.id.clone(), m.instance_id.clone(), meta)
+                (
+                    m.id.clone(),
+                    m.instance_id.clone(),
+                    m.metadata_for(&protocol),
+                )
             })
             .collect();
         self.state = GroupState::CompletingRebalance;

@@ -40,7 +40,7 @@ impl StateBackend for MemoryState {
         end: Bound<&[u8]>,
         limit: usize,
     ) -> Result<Entries, StateError> {
-        if range_is_empty(start, end) {
+        if super::is_inverted(start, end) {
             return Ok(Vec::new());
         }
         Ok(self
@@ -49,15 +49,5 @@ impl StateBackend for MemoryState {
             .take(limit)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
-    }
-}
-
-/// `BTreeMap::range` panics on inverted bounds; an inverted range is simply empty.
-fn range_is_empty(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
-    match (start, end) {
-        (Bound::Included(s), Bound::Included(e)) => s > e,
-        (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
-        (Bound::Excluded(s), Bound::Included(e)) => s >= e,
-        _ => false,
     }
 }

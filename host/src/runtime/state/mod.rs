@@ -99,3 +99,14 @@ pub(crate) fn check_sizes(key: &[u8], value: Option<&[u8]>) -> Result<(), StateE
     }
     Ok(())
 }
+
+/// Whether `start..end` is inverted (start after end). Both `BTreeMap::range`
+/// and sled panic on such bounds; every backend treats the range as empty.
+fn is_inverted(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
+    match (start, end) {
+        (Bound::Included(s), Bound::Included(e)) => s > e,
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
+        (Bound::Excluded(s), Bound::Included(e)) => s >= e,
+        _ => false,
+    }
+}

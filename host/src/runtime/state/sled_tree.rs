@@ -49,7 +49,7 @@ impl StateBackend for SledState {
         limit: usize,
     ) -> Result<Entries, StateError> {
         let mut out = Vec::new();
-        if limit == 0 || inverted(start, end) {
+        if limit == 0 || super::is_inverted(start, end) {
             return Ok(out);
         }
         for item in self.tree.range::<&[u8], _>((start, end)) {
@@ -60,15 +60,5 @@ impl StateBackend for SledState {
             }
         }
         Ok(out)
-    }
-}
-
-/// sled panics on inverted bounds too; an inverted range is empty.
-fn inverted(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
-    match (start, end) {
-        (Bound::Included(s), Bound::Included(e)) => s > e,
-        (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
-        (Bound::Excluded(s), Bound::Included(e)) => s >= e,
-        _ => false,
     }
 }
