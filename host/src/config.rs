@@ -16,6 +16,7 @@ use crate::broker::topic_config::TopicConfig;
 use crate::kafka::KafkaSettings;
 use crate::kafka::settings::GroupSettings;
 use crate::log::FlushPolicy;
+use crate::pipeline::PipelinesConfig;
 
 /// The embedded default configuration.
 pub const DEFAULT_CONFIG: &str = include_str!("../weir.toml");
@@ -60,6 +61,20 @@ pub struct ServerConfig {
     pub topics: TopicsSection,
     /// Kafka listener settings.
     pub kafka: KafkaSection,
+    /// Pipeline settings.
+    pub pipelines: PipelinesSection,
+}
+
+/// `[pipelines]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelinesSection {
+    /// Threads running pipeline tasks; 0 = one per core.
+    pub worker_threads: usize,
+    /// Largest module upload, bytes.
+    pub max_module_bytes: usize,
+    /// Wasm instances alive at once (one per step per task).
+    pub max_instances: u32,
 }
 
 /// `[kafka]`.
@@ -136,6 +151,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Longest long-poll.
     pub max_poll: Duration,
+    /// The pipeline service's settings.
+    pub pipelines: PipelinesConfig,
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -279,6 +296,12 @@ impl ServerConfig {
             retention_check_interval: Duration::from_millis(self.log.retention_check_interval_ms),
             max_body_bytes: self.http.max_body_bytes,
             max_poll: Duration::from_millis(self.http.max_poll_ms),
+            pipelines: PipelinesConfig {
+                dir: self.data_dir.join("pipelines"),
+                worker_threads: self.pipelines.worker_threads,
+                max_module_bytes: self.pipelines.max_module_bytes,
+                max_instances: self.pipelines.max_instances.max(1),
+            },
         })
     }
 }

@@ -10,9 +10,11 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
 use crate::broker::Broker;
+use crate::broker::producer::ProducerRegistry;
 use crate::cli::ServeOptions;
 use crate::config::{ServerConfig, Settings};
 use crate::kafka::{KafkaContext, KafkaListener};
+use crate::pipeline::Pipelines;
 
 /// Loads the configuration with the command-line overrides applied.
 pub fn settings(opts: &ServeOptions) -> anyhow::Result<Settings> {
@@ -25,6 +27,9 @@ pub fn settings(opts: &ServeOptions) -> anyhow::Result<Settings> {
     }
     if let Some(addr) = &opts.kafka_addr {
         config.kafka_addr = addr.clone();
+    }
+    if let Some(n) = opts.worker_threads {
+        config.pipelines.worker_threads = n;
     }
     Ok(config.build()?)
 }
@@ -98,6 +103,16 @@ pub async fn run(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovered broker"
     );
+    let producers = Arc::new(ProducerRegistry::new(broker.clone()));
+    let (b, p, config) = (
+        broker.clone(),
+        producers.clone(),
+        settings.pipelines.clone(),
+    );
+    let pipelines = tokio::task::spawn_blocking(move || Pipelines::open(b, p, config))
+        .await?
+        .context("starting pipelines")?;
+    let pipelines = Arc::new(pipelines);
     let listener = TcpListener::bind(settings.http_addr)
         .await
         .with_context(|| format!("binding the HTTP API to {}", settings.http_addr))?;
@@ -111,12 +126,18 @@ pub async fn run(
             default_partitions: settings.default_partitions,
             max_poll: settings.max_poll,
             closing,
+            pipelines: pipelines.clone(),
         },
         settings.max_body_bytes,
+        settings.pipelines.max_module_bytes,
     );
-    let kafka = KafkaListener::bind(KafkaContext::new(broker.clone(), settings.kafka.clone()))
-        .await
-        .with_context(|| format!("binding the Kafka listener to {}", settings.kafka.addr))?;
+    let kafka = KafkaListener::bind(KafkaContext::new(
+        broker.clone(),
+        producers,
+        settings.kafka.clone(),
+    ))
+    .await
+    .with_context(|| format!("binding the Kafka listener to {}", settings.kafka.addr))?;
     let kafka_addr = kafka.local_addr()?;
     let background = spawn_background(&broker, &settings);
     // One shutdown signal stops both faces.
@@ -145,6 +166,8 @@ pub async fn run(
     for task in background {
         task.abort();
     }
+    let p = pipelines.clone();
+    tokio::task::spawn_blocking(move || p.shutdown()).await?;
     let b = broker.clone();
     tokio::task::spawn_blocking(move || b.close())
         .await?

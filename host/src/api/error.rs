@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::broker::BrokerError;
 use crate::log::LogError;
 use crate::log::batch::BatchError;
+use crate::pipeline::PipelineError;
 
 /// An error answered as `{"error": {"code", "message"}}` with its status.
 #[derive(Debug)]
@@ -99,6 +100,31 @@ impl From<BrokerError> for ApiError {
             E::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
             E::Store(_) | E::Corrupt { .. } | E::DataDirInUse { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "metadata_error")
+            }
+        };
+        ApiError::new(status, code, err.to_string())
+    }
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(err: PipelineError) -> ApiError {
+        use PipelineError as E;
+        let (status, code) = match &err {
+            E::InvalidSpec(_) => (StatusCode::BAD_REQUEST, "invalid_spec"),
+            E::InvalidModuleName { .. } => (StatusCode::BAD_REQUEST, "invalid_module_name"),
+            E::InvalidModule { .. } => (StatusCode::BAD_REQUEST, "invalid_module"),
+            E::ModuleTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "module_too_large"),
+            E::UnknownModule { .. } => (StatusCode::NOT_FOUND, "unknown_module"),
+            E::ModuleInUse { .. } => (StatusCode::CONFLICT, "module_in_use"),
+            E::PipelineExists { .. } => (StatusCode::CONFLICT, "pipeline_exists"),
+            E::UnknownPipeline { .. } => (StatusCode::NOT_FOUND, "unknown_pipeline"),
+            E::UnknownStep { .. } => (StatusCode::NOT_FOUND, "unknown_step"),
+            E::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+            E::Io { source, .. } if source.raw_os_error() == Some(28) => {
+                (StatusCode::INSUFFICIENT_STORAGE, "disk_full")
+            }
+            E::Broker(_) | E::Runtime(_) | E::Io { .. } | E::Store(_) | E::Corrupt { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "pipeline_error")
             }
         };
         ApiError::new(status, code, err.to_string())

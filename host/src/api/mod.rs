@@ -3,10 +3,14 @@
 //! - [`topics`]: create, list, describe, delete topics; add partitions.
 //! - [`records`]: produce and long-poll consume records as JSON.
 //! - [`groups`]: committed consumer-group offsets and lag.
+//! - [`modules`]: uploading and listing Wasm modules.
+//! - [`pipelines`]: pipelines (create, status, hot-swap, pause, state, logs) and `/metrics`.
 //! - [`error`]: the error shape and the one status mapping.
 
 pub mod error;
 pub mod groups;
+pub mod modules;
+pub mod pipelines;
 pub mod records;
 pub mod topics;
 
@@ -17,6 +21,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
+
+use crate::pipeline::Pipelines;
 use serde_json::json;
 
 use crate::broker::Broker;
@@ -33,11 +39,40 @@ pub struct AppState {
     pub max_poll: Duration,
     /// Becomes true when the server starts shutting down: long polls end early.
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// Modules and pipelines.
+    pub pipelines: Arc<Pipelines>,
 }
 
 /// The `/v1` router.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+pub fn router(state: AppState, max_body_bytes: usize, max_module_bytes: usize) -> Router {
+    // Modules are bigger than produce requests (a Python component is ~40 MB); the
+    // registry answers 413 itself past its cap, so the body limit only stops abuse.
+    let modules = Router::new()
+        .route("/v1/modules/{name}", post(modules::upload))
+        .layer(DefaultBodyLimit::max(max_module_bytes.saturating_add(1)));
     Router::new()
+        .merge(modules)
+        .route("/v1/modules", get(modules::list))
+        .route("/v1/modules/{name}", get(modules::versions))
+        .route(
+            "/v1/modules/{name}/{version}",
+            get(modules::describe).delete(modules::delete),
+        )
+        .route(
+            "/v1/pipelines",
+            get(pipelines::list).post(pipelines::create),
+        )
+        .route(
+            "/v1/pipelines/{name}",
+            get(pipelines::describe)
+                .put(pipelines::update)
+                .delete(pipelines::delete),
+        )
+        .route("/v1/pipelines/{name}/pause", post(pipelines::pause))
+        .route("/v1/pipelines/{name}/resume", post(pipelines::resume))
+        .route("/v1/pipelines/{name}/logs", get(pipelines::logs))
+        .route("/v1/pipelines/{name}/state/{step}", get(pipelines::state))
+        .route("/metrics", get(pipelines::metrics))
         .route("/v1/health", get(health))
         .route("/v1/topics", get(topics::list).post(topics::create))
         .route(

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::broker::producer::ProducerRegistry;
 use crate::broker::topic_config::TopicConfig;
 use crate::broker::{Broker, BrokerConfig};
 use crate::kafka::settings::GroupSettings;
@@ -170,7 +171,11 @@ fn start(data: &Path, flush: FlushPolicy) -> anyhow::Result<(tokio::runtime::Run
         default_partitions: 1,
         group: GroupSettings::default(),
     };
-    let listener = runtime.block_on(KafkaListener::bind(KafkaContext::new(broker, settings)))?;
+    let listener = runtime.block_on(KafkaListener::bind(KafkaContext::new(
+        broker.clone(),
+        Arc::new(ProducerRegistry::new(broker)),
+        settings,
+    )))?;
     let addr = listener.local_addr()?;
     runtime.spawn(listener.serve(std::future::pending()));
     Ok((runtime, addr))

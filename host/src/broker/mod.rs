@@ -7,6 +7,8 @@
 //! - [`topic_config`]: Kafka-named per-topic configs and their defaults.
 //! - [`partitioner`]: Kafka's default partitioner (murmur2).
 //! - [`offsets`]: committing and describing consumer-group offsets.
+//! - [`producer`]: idempotent producers: ids, epochs, per-partition sequence windows
+//!   (used by the Kafka face and by pipelines' exactly-once output).
 //! - [`metadata`]: topics and committed offsets, durable in sled.
 //! - [`error`]: [`BrokerError`], the layer's one error type.
 #[allow(clippy::module_inception)]
@@ -15,6 +17,7 @@ pub mod error;
 pub mod metadata;
 pub mod offsets;
 pub mod partitioner;
+pub mod producer;
 pub mod topic;
 pub mod topic_config;
 pub mod topic_name;

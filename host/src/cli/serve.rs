@@ -15,6 +15,9 @@ pub struct ServeOptions {
     /// Address for the Kafka protocol listener, e.g. 127.0.0.1:9092 (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub kafka_addr: Option<String>,
+    /// Threads running pipeline tasks (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub worker_threads: Option<usize>,
     /// Server config file (TOML), e.g. weir.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

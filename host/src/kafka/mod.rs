@@ -7,7 +7,6 @@
 //! - [`handler`]: one file per API (produce, fetch, metadata, ...), and the
 //!   table of advertised versions.
 //! - [`group`]: the consumer group coordinator (classic rebalance protocol).
-//! - [`producer`]: idempotent producer state: ids, epochs, sequence windows.
 //! - [`settings`]: the listener's runtime settings.
 //! - [`error`]: [`KafkaError`], the layer's one error type.
 pub mod connection;
@@ -16,12 +15,12 @@ pub mod frame;
 pub mod group;
 pub mod handler;
 pub mod listener;
-pub mod producer;
 pub mod settings;
 
 use std::sync::Arc;
 
 use crate::broker::Broker;
+use crate::broker::producer::ProducerRegistry;
 
 pub use error::KafkaError;
 pub use listener::KafkaListener;
@@ -37,14 +36,18 @@ pub struct KafkaContext {
     /// The consumer group coordinator.
     pub groups: group::Coordinator,
     /// Idempotent producer state.
-    pub producers: producer::ProducerRegistry,
+    pub producers: Arc<ProducerRegistry>,
 }
 
 impl KafkaContext {
     /// A context over `broker`; the advertised port is final once the listener is bound.
-    pub fn new(broker: Arc<Broker>, settings: KafkaSettings) -> KafkaContext {
+    /// `producers` is shared with pipelines, which append idempotently too.
+    pub fn new(
+        broker: Arc<Broker>,
+        producers: Arc<ProducerRegistry>,
+        settings: KafkaSettings,
+    ) -> KafkaContext {
         let groups = group::Coordinator::new(settings.group.clone());
-        let producers = producer::ProducerRegistry::new(broker.clone());
         KafkaContext {
             broker,
             settings,

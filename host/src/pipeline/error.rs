@@ -29,6 +29,24 @@ pub enum PipelineError {
         version: u32,
         pipeline: String,
     },
+    /// A pipeline of that name exists already.
+    #[error("pipeline {name:?} already exists")]
+    PipelineExists { name: String },
+    /// No pipeline of that name.
+    #[error("unknown pipeline {name:?}")]
+    UnknownPipeline { name: String },
+    /// The pipeline has no such step.
+    #[error("pipeline {pipeline:?} has no step {step:?} (give its index or module name)")]
+    UnknownStep { pipeline: String, step: String },
+    /// The broker refused or failed.
+    #[error("{0}")]
+    Broker(String),
+    /// The Wasm runtime could not start.
+    #[error("wasm runtime: {0}")]
+    Runtime(String),
+    /// The service is shutting down.
+    #[error("shutting down")]
+    ShuttingDown,
     /// A file of the module store could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {

@@ -1,13 +1,32 @@
 //! Pipelines: uploaded modules and the step chains that run them over topics.
 //! Joins the broker and the Wasm runtime; knows nothing of HTTP or Kafka.
 //!
+//! - [`service`]: [`Pipelines`], the service: modules, pipelines, the worker threads.
 //! - [`spec`]: the pipeline spec users send, and its structural checks.
 //! - [`registry`]: uploaded modules, versioned, durable.
+//! - [`store`]: pipeline records and task checkpoints in sled.
+//! - [`handle`]: a running pipeline's control channel (update, pause, rollback).
+//! - [`task`]: one task: read, run the chain, append idempotently, commit.
+//! - [`chain`]: a task's step instances and how a batch flows through them.
+//! - [`state`]: a step's state view: the task tree plus the batch's uncommitted writes.
+//! - [`stats`], [`status`], [`metrics`], [`logs`]: what users see of a running pipeline.
 //! - [`error`]: [`PipelineError`], the layer's one error type.
+pub mod chain;
 pub mod error;
+pub mod handle;
+pub mod logs;
+pub mod metrics;
 pub mod registry;
+pub mod service;
 pub mod spec;
+pub mod state;
+pub mod stats;
+pub mod status;
+pub mod store;
+pub mod task;
 
 pub use error::PipelineError;
 pub use registry::{ModuleRegistry, ModuleVersion};
+pub use service::{Pipelines, PipelinesConfig};
 pub use spec::{PipelineSpec, SpecError};
+pub use status::PipelineStatus;

@@ -8,7 +8,7 @@ use kafka_protocol::messages::{
     InitProducerIdRequest, InitProducerIdResponse, ProducerId, RequestHeader,
 };
 
-use crate::kafka::producer::EpochBump;
+use crate::broker::producer::EpochBump;
 use crate::kafka::{KafkaContext, KafkaError};
 
 use super::{blocking, codes};

@@ -6,7 +6,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 
-use crate::kafka::producer::IdempotentAppend;
+use crate::broker::producer::IdempotentAppend;
 use crate::kafka::{KafkaContext, KafkaError};
 use crate::log::batch::{BatchHeader, decode_records};
 

@@ -319,6 +319,18 @@ pub fn set_log_append_time(buf: &mut [u8], timestamp: i64) {
     write_crc(buf);
 }
 
+/// Stamps an idempotent producer's identity on a batch: producerId, producerEpoch and
+/// baseSequence, then recomputes the CRC. Buffers shorter than a header are untouched.
+pub fn set_producer(buf: &mut [u8], producer_id: i64, epoch: i16, base_sequence: i32) {
+    if buf.len() < BATCH_HEADER_LEN {
+        return;
+    }
+    buf[PRODUCER_ID_AT..PRODUCER_ID_AT + 8].copy_from_slice(&producer_id.to_be_bytes());
+    buf[PRODUCER_EPOCH_AT..PRODUCER_EPOCH_AT + 2].copy_from_slice(&epoch.to_be_bytes());
+    buf[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&base_sequence.to_be_bytes());
+    write_crc(buf);
+}
+
 /// Recomputes and stores the CRC of a batch at least a header long.
 pub(super) fn write_crc(buf: &mut [u8]) {
     let crc = compute_crc(buf);

@@ -68,7 +68,7 @@ pub trait StateBackend: Send {
 }
 
 /// The smallest key greater than every key starting with `prefix` (`None`: no such key).
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < u8::MAX {
@@ -102,7 +102,7 @@ pub(crate) fn check_sizes(key: &[u8], value: Option<&[u8]>) -> Result<(), StateE
 
 /// Whether `start..end` is inverted (start after end). Both `BTreeMap::range`
 /// and sled panic on such bounds; every backend treats the range as empty.
-fn is_inverted(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
+pub(crate) fn is_inverted(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
     match (start, end) {
         (Bound::Included(s), Bound::Included(e)) => s > e,
         (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e)) => s >= e,

@@ -110,6 +110,11 @@ impl Window {
         self.batches.push_back(batch);
     }
 
+    /// The sequence of the last record of the newest batch, if any.
+    pub fn last_seq(&self) -> Option<i32> {
+        self.batches.back().map(|b| b.last_seq)
+    }
+
     /// The producer's current epoch on this partition.
     pub fn epoch(&self) -> i16 {
         self.epoch

@@ -140,12 +140,7 @@ impl ProducerRegistry {
         let slot = self.slot_of(topic.name(), partition, &log);
         // Held across check and append so two retries of one batch cannot both append.
         let mut guard = slot.state.lock();
-        let state = match &mut *guard {
-            Some(state) => state,
-            empty => empty.insert(PartitionProducers {
-                windows: rebuild(&log).map_err(BrokerError::log(topic.name(), partition))?,
-            }),
-        };
+        let state = loaded(&mut guard, &log).map_err(BrokerError::log(topic.name(), partition))?;
         let first_seq = header.base_sequence;
         let last_seq = last_seq(&header);
         let epoch = header.producer_epoch;
@@ -181,6 +176,26 @@ impl ProducerRegistry {
         }
     }
 
+    /// The sequence of the last record `producer_id` appended to the partition, as far as
+    /// the window remembers (rebuilt from the log tail after a start); `None` if none is
+    /// known. Pipelines ask this after a restart to skip outputs a crash left appended but
+    /// uncommitted.
+    pub fn last_sequence(
+        &self,
+        topic: &Topic,
+        partition: u32,
+        producer_id: i64,
+    ) -> Result<Option<i32>, BrokerError> {
+        let log = topic.partition(i64::from(partition))?;
+        let slot = self.slot_of(topic.name(), partition, &log);
+        let mut guard = slot.state.lock();
+        let state = loaded(&mut guard, &log).map_err(BrokerError::log(topic.name(), partition))?;
+        Ok(state
+            .windows
+            .get(&producer_id)
+            .and_then(|(w, _)| w.last_seq()))
+    }
+
     /// The slot of `log`, created empty if missing or left from a deleted
     /// topic. Only the registry's map lock is taken, and only briefly, so a
     /// slow partition never holds up the others.
@@ -203,6 +218,19 @@ impl PartitionSlot {
             state: Mutex::new(None),
         })
     }
+}
+
+/// The slot's state, rebuilt from the log's tail on first use.
+fn loaded<'a>(
+    state: &'a mut Option<PartitionProducers>,
+    log: &PartitionLog,
+) -> Result<&'a mut PartitionProducers, crate::log::LogError> {
+    Ok(match state {
+        Some(state) => state,
+        empty => empty.insert(PartitionProducers {
+            windows: rebuild(log)?,
+        }),
+    })
 }
 
 /// Replays the batch headers of the last two segments (the active one and the

@@ -1,0 +1,172 @@
+//! `/v1/pipelines`: create, list, describe, update (hot-swap), pause, resume and delete
+//! pipelines; their logs and queryable state. And `/metrics`.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::{AppState, blocking};
+use crate::pipeline::{PipelineSpec, PipelineStatus};
+
+fn status_json(s: &PipelineStatus) -> Result<axum::Json<Value>, ApiError> {
+    serde_json::to_value(s)
+        .map(axum::Json)
+        .map_err(|e| ApiError::internal(format!("encoding status: {e}")))
+}
+
+/// `POST /v1/pipelines`.
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(spec): ApiJson<PipelineSpec>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let pipelines = state.pipelines.clone();
+    let status = blocking(move || Ok(pipelines.create(spec)?)).await?;
+    Ok((StatusCode::CREATED, status_json(&status)?))
+}
+
+/// `GET /v1/pipelines`.
+pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    let pipelines = state.pipelines.clone();
+    let all = blocking(move || Ok(pipelines.list()?)).await?;
+    let all: Vec<Value> = all
+        .iter()
+        .map(|s| status_json(s).map(|j| j.0))
+        .collect::<Result<_, _>>()?;
+    Ok(axum::Json(json!({ "pipelines": all })))
+}
+
+/// `GET /v1/pipelines/{name}`.
+pub async fn describe(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let pipelines = state.pipelines.clone();
+    let status = blocking(move || Ok(pipelines.status(&name)?)).await?;
+    status_json(&status)
+}
+
+/// `PUT /v1/pipelines/{name}`: deploys the new spec while the pipeline runs.
+pub async fn update(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(spec): ApiJson<PipelineSpec>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let pipelines = state.pipelines.clone();
+    let status = blocking(move || Ok(pipelines.update(&name, spec)?)).await?;
+    status_json(&status)
+}
+
+/// `POST /v1/pipelines/{name}/pause`.
+pub async fn pause(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let pipelines = state.pipelines.clone();
+    let status = blocking(move || Ok(pipelines.set_paused(&name, true)?)).await?;
+    status_json(&status)
+}
+
+/// `POST /v1/pipelines/{name}/resume`: also restarts tasks stopped by an error.
+pub async fn resume(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let pipelines = state.pipelines.clone();
+    let status = blocking(move || Ok(pipelines.set_paused(&name, false)?)).await?;
+    status_json(&status)
+}
+
+/// `DELETE /v1/pipelines/{name}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let pipelines = state.pipelines.clone();
+    blocking(move || Ok(pipelines.delete(&name)?)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Query of `GET /v1/pipelines/{name}/logs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsQuery {
+    tail: Option<usize>,
+}
+
+/// `GET /v1/pipelines/{name}/logs?tail=N` (default 100).
+pub async fn logs(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<LogsQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let pipelines = state.pipelines.clone();
+    let lines = blocking(move || Ok(pipelines.logs(&name, q.tail.unwrap_or(100))?)).await?;
+    Ok(axum::Json(json!({ "lines": lines })))
+}
+
+/// Query of `GET /v1/pipelines/{name}/state/{step}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateQuery {
+    key: Option<String>,
+    prefix: Option<String>,
+    limit: Option<usize>,
+}
+
+fn entry_json(key: &[u8], value: &[u8]) -> Value {
+    json!({
+        "key": String::from_utf8_lossy(key),
+        "value": std::str::from_utf8(value).ok(),
+        "value_base64": B64.encode(value),
+    })
+}
+
+/// `GET /v1/pipelines/{name}/state/{step}?key=K` or `?prefix=P&limit=N`: committed state
+/// of a step (by index or module name). Values come as UTF-8 (`value`, null when not
+/// text) and base64 (`value_base64`).
+pub async fn state(
+    State(state): State<AppState>,
+    ApiPath((name, step)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<StateQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let pipelines = state.pipelines.clone();
+    match (q.key, q.prefix) {
+        (Some(key), None) => {
+            let k = key.clone();
+            let value =
+                blocking(move || Ok(pipelines.state_get(&name, &step, k.as_bytes())?)).await?;
+            match value {
+                Some(v) => Ok(axum::Json(entry_json(key.as_bytes(), &v))),
+                None => Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "key_not_found",
+                    format!("no state under key {key:?}"),
+                )),
+            }
+        }
+        (None, prefix) => {
+            let prefix = prefix.unwrap_or_default();
+            let limit = q.limit.unwrap_or(100).min(10_000);
+            let entries = blocking(move || {
+                Ok(pipelines.state_scan(&name, &step, prefix.as_bytes(), limit)?)
+            })
+            .await?;
+            Ok(axum::Json(json!({
+                "entries": entries.iter().map(|(k, v)| entry_json(k, v)).collect::<Vec<_>>()
+            })))
+        }
+        (Some(_), Some(_)) => Err(ApiError::bad_request("give either key or prefix, not both")),
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let pipelines = state.pipelines.clone();
+    let text = blocking(move || Ok(pipelines.metrics())).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
+}

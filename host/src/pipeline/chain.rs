@@ -1,0 +1,192 @@
+//! A task's step chain: one plugin instance per step, run in order over a batch.
+//!
+//! Step `i + 1` sees the records step `i` sent to the main output; records a processor
+//! routes to a named topic leave the chain at once. Every output remembers which input
+//! record it came from, so failures and dead letters point at the original offset.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::log::batch::Record;
+use crate::runtime::guest_output::LogSink;
+use crate::runtime::{Body, Instance, InstanceConfig, Limits, Origin, Plugin, RuntimeError};
+
+use super::state::{Overlay, StepState};
+
+/// What one step runs: a loaded module version and its config.
+#[derive(Debug, Clone)]
+pub struct StepPlan {
+    /// Module name.
+    pub module: String,
+    /// Module version.
+    pub version: u32,
+    /// The loaded plugin.
+    pub plugin: Arc<Plugin>,
+    /// Config handed to the plugin.
+    pub config: BTreeMap<String, String>,
+}
+
+/// A record the chain emitted.
+#[derive(Debug, Clone)]
+pub struct Emitted {
+    /// Routed topic; `None` is the pipeline's main output.
+    pub topic: Option<String>,
+    /// The record.
+    pub record: Record,
+    /// Index of the input record it came from.
+    pub source: usize,
+}
+
+/// An input record a step reported as failed.
+#[derive(Debug, Clone)]
+pub struct Failed {
+    /// Index of the input record.
+    pub source: usize,
+    /// The step that failed it.
+    pub step: usize,
+    /// The plugin's message.
+    pub message: String,
+}
+
+/// What the chain made of one batch.
+#[derive(Debug, Default)]
+pub struct ChainOutput {
+    /// Emitted records, in order.
+    pub records: Vec<Emitted>,
+    /// Failed records.
+    pub failures: Vec<Failed>,
+}
+
+/// A whole call failed (a trap, a deadline, a memory cap, a plugin error).
+#[derive(Debug)]
+pub struct StepError {
+    /// Which step.
+    pub step: usize,
+    /// `name@version` of its module.
+    pub module: String,
+    /// The runtime's error.
+    pub error: RuntimeError,
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "step {} ({}): {}", self.step, self.module, self.error)
+    }
+}
+
+struct Step {
+    module: String,
+    instance: Instance,
+}
+
+/// The instances of one task's steps.
+pub struct Chain {
+    steps: Vec<Step>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.steps.iter().map(|s| &s.module))
+            .finish()
+    }
+}
+
+impl Chain {
+    /// Instantiates every step; processors get their state in `tree` through `overlay`.
+    pub fn build(
+        plans: &[StepPlan],
+        tree: &sled::Tree,
+        overlay: &Overlay,
+        limits: Limits,
+        log: Arc<dyn LogSink>,
+    ) -> Result<Chain, StepError> {
+        let mut steps = Vec::with_capacity(plans.len());
+        for (i, plan) in plans.iter().enumerate() {
+            let module = format!("{}@{}", plan.module, plan.version);
+            let instance = Instance::new(
+                plan.plugin.clone(),
+                InstanceConfig {
+                    limits,
+                    config: plan.config.clone(),
+                    log: log.clone(),
+                    state: Some(Box::new(StepState::new(tree.clone(), i, overlay.clone()))),
+                },
+            )
+            .map_err(|error| StepError {
+                step: i,
+                module: module.clone(),
+                error,
+            })?;
+            steps.push(Step { module, instance });
+        }
+        Ok(Chain { steps })
+    }
+
+    /// Runs `records` (read from `topic`/`partition` at `offsets`) through every step.
+    pub fn run(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        offsets: &[i64],
+        records: Vec<Record>,
+    ) -> Result<ChainOutput, StepError> {
+        let mut out = ChainOutput::default();
+        let mut current = records;
+        let mut sources: Vec<usize> = (0..current.len()).collect();
+        let last = self.steps.len().saturating_sub(1);
+        for (i, step) in self.steps.iter_mut().enumerate() {
+            if current.is_empty() {
+                break;
+            }
+            let origin = Origin {
+                topic: topic.to_string(),
+                partition,
+                offsets: sources.iter().map(|&s| offsets[s]).collect(),
+            };
+            let output = step
+                .instance
+                .process(&origin, &current)
+                .map_err(|error| StepError {
+                    step: i,
+                    module: step.module.clone(),
+                    error,
+                })?;
+            for f in output.failures {
+                if let Some(&source) = sources.get(f.index as usize) {
+                    out.failures.push(Failed {
+                        source,
+                        step: i,
+                        message: f.message,
+                    });
+                }
+            }
+            let mut next = Vec::new();
+            let mut next_sources = Vec::new();
+            for r in output.records {
+                let index = r.source.map_or(0, |s| s as usize);
+                let source = sources.get(index).copied().unwrap_or(0);
+                let record = match r.body {
+                    Body::New(record) => record,
+                    Body::Input => match current.get(index) {
+                        Some(record) => record.clone(),
+                        None => continue,
+                    },
+                };
+                if r.topic.is_some() || i == last {
+                    out.records.push(Emitted {
+                        topic: r.topic,
+                        record,
+                        source,
+                    });
+                } else {
+                    next.push(record);
+                    next_sources.push(source);
+                }
+            }
+            current = next;
+            sources = next_sources;
+        }
+        Ok(out)
+    }
+}

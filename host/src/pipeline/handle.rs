@@ -1,0 +1,126 @@
+//! [`PipelineHandle`]: a running pipeline's control channel, counters and logs, shared by
+//! its tasks and the service that manages it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use super::chain::StepPlan;
+use super::logs::PipelineLogs;
+use super::spec::PipelineSpec;
+use super::stats::TaskStats;
+use super::store::{Deployment, PipelineStore};
+
+/// What the tasks of a pipeline should be running; tasks pick a change up between batches.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// Counts up with every deployment (update or rollback).
+    pub generation: u64,
+    /// The spec of the deployment.
+    pub spec: Arc<PipelineSpec>,
+    /// The loaded steps.
+    pub plans: Arc<Vec<StepPlan>>,
+    /// Paused by the user.
+    pub paused: bool,
+    /// Stop for good (shutdown or deletion).
+    pub stop: bool,
+}
+
+/// A running pipeline.
+#[derive(Debug)]
+pub struct PipelineHandle {
+    /// Pipeline name.
+    pub name: String,
+    /// What the tasks should run.
+    pub desired: watch::Sender<Desired>,
+    /// The deployment before the current one: where a failing update rolls back to.
+    pub previous: Mutex<Option<(Arc<PipelineSpec>, Arc<Vec<StepPlan>>)>>,
+    /// One per input partition.
+    pub tasks: Vec<Arc<TaskStats>>,
+    /// Plugin and host log lines.
+    pub logs: Arc<PipelineLogs>,
+    /// Updates applied.
+    pub swaps: AtomicU64,
+    /// Automatic rollbacks.
+    pub rollbacks: AtomicU64,
+    /// Why the last rollback happened.
+    pub rollback_reason: Mutex<Option<String>>,
+    /// The running tasks.
+    pub joins: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    pub(super) store: PipelineStore,
+}
+
+impl PipelineHandle {
+    /// The current deployment's spec.
+    pub fn spec(&self) -> Arc<PipelineSpec> {
+        self.desired.borrow().spec.clone()
+    }
+
+    /// Rolls the pipeline back from `generation` (which failed with `reason`) to the
+    /// previous deployment. Returns false when there is nothing to roll back to or another
+    /// task already moved the pipeline on; the caller then treats the failure as its own.
+    pub fn rollback(&self, generation: u64, reason: &str) -> bool {
+        let mut previous = self.previous.lock();
+        let current = self.desired.borrow().generation;
+        if current != generation {
+            // Another task rolled back (or the user deployed) already.
+            return current > generation;
+        }
+        let Some((spec, plans)) = previous.take() else {
+            return false;
+        };
+        let modules: Vec<(String, u32)> = plans
+            .iter()
+            .map(|p| (p.module.clone(), p.version))
+            .collect();
+        let reason = format!(
+            "rolled back to {} after the update failed: {reason}",
+            modules
+                .iter()
+                .map(|(m, v)| format!("{m}@{v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if let Err(e) = self
+            .store
+            .record_deployment(&self.name, &spec, modules, &reason)
+        {
+            tracing::error!(pipeline = %self.name, "storing the rollback: {e}");
+        }
+        self.logs.note(&reason);
+        tracing::warn!(pipeline = %self.name, "{reason}");
+        *self.rollback_reason.lock() = Some(reason);
+        self.rollbacks.fetch_add(1, Ordering::Relaxed);
+        self.desired.send_modify(|d| {
+            d.generation += 1;
+            d.spec = spec;
+            d.plans = plans;
+        });
+        true
+    }
+}
+
+impl PipelineStore {
+    /// Appends a deployment to a stored pipeline's history and makes `spec` current.
+    pub fn record_deployment(
+        &self,
+        name: &str,
+        spec: &PipelineSpec,
+        modules: Vec<(String, u32)>,
+        reason: &str,
+    ) -> Result<(), super::PipelineError> {
+        let Some(mut record) = self.get(name)? else {
+            return Ok(());
+        };
+        record.spec = spec.clone();
+        record.specs.push(spec.clone());
+        record.history.push(Deployment {
+            modules,
+            at_ms: crate::broker::now_ms(),
+            reason: reason.to_string(),
+        });
+        self.put(&record)
+    }
+}

@@ -1,0 +1,149 @@
+//! Prometheus text exposition (`GET /metrics`) of pipeline and task counters.
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::broker::Broker;
+use crate::runtime::Runtime;
+
+use super::handle::PipelineHandle;
+use super::stats::LATENCY_BUCKETS;
+use super::status::TaskStatus;
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Renders every pipeline's metrics.
+pub fn render(handles: &[Arc<PipelineHandle>], broker: &Broker, runtime: &Runtime) -> String {
+    let mut out = String::new();
+    let per_task: [(&str, &str, &str, fn(&TaskStatus) -> i64); 4] = [
+        (
+            "weir_pipeline_records_in_total",
+            "counter",
+            "Input records processed and committed.",
+            |t| t.records_in as i64,
+        ),
+        (
+            "weir_pipeline_records_out_total",
+            "counter",
+            "Records appended to output topics.",
+            |t| t.records_out as i64,
+        ),
+        (
+            "weir_pipeline_records_errored_total",
+            "counter",
+            "Input records that failed (skipped or dead-lettered).",
+            |t| t.records_errored as i64,
+        ),
+        (
+            "weir_pipeline_lag",
+            "gauge",
+            "Input records not yet processed.",
+            |t| t.lag,
+        ),
+    ];
+    let statuses: Vec<(String, Vec<TaskStatus>)> = handles
+        .iter()
+        .map(|h| {
+            let inputs = h.spec().inputs.clone();
+            (
+                h.name.clone(),
+                h.tasks
+                    .iter()
+                    .map(|t| TaskStatus::of(t, &inputs, broker))
+                    .collect(),
+            )
+        })
+        .collect();
+    for (name, kind, help, value) in per_task {
+        header(&mut out, name, kind, help);
+        for (pipeline, tasks) in &statuses {
+            for t in tasks {
+                let _ = writeln!(
+                    out,
+                    "{name}{{pipeline=\"{pipeline}\",partition=\"{}\"}} {}",
+                    t.partition,
+                    value(t)
+                );
+            }
+        }
+    }
+    header(
+        &mut out,
+        "weir_pipeline_task_failed",
+        "gauge",
+        "1 while a task is stopped on an error.",
+    );
+    for (pipeline, tasks) in &statuses {
+        for t in tasks {
+            let _ = writeln!(
+                out,
+                "weir_pipeline_task_failed{{pipeline=\"{pipeline}\",partition=\"{}\"}} {}",
+                t.partition,
+                u8::from(t.last_error.is_some() && t.state == super::stats::TaskState::Failed)
+            );
+        }
+    }
+    header(
+        &mut out,
+        "weir_pipeline_batch_seconds",
+        "histogram",
+        "Time per committed batch: read, run the steps, append, commit.",
+    );
+    for h in handles {
+        for t in &h.tasks {
+            let (buckets, count, sum) = t.latency.read();
+            let labels = format!("pipeline=\"{}\",partition=\"{}\"", h.name, t.partition);
+            for (b, n) in LATENCY_BUCKETS.iter().zip(buckets) {
+                let _ = writeln!(
+                    out,
+                    "weir_pipeline_batch_seconds_bucket{{{labels},le=\"{b}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "weir_pipeline_batch_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(out, "weir_pipeline_batch_seconds_sum{{{labels}}} {sum}");
+            let _ = writeln!(out, "weir_pipeline_batch_seconds_count{{{labels}}} {count}");
+        }
+    }
+    for (name, help, get) in [
+        (
+            "weir_pipeline_swaps_total",
+            "Updates deployed to a running pipeline.",
+            (|h: &PipelineHandle| h.swaps.load(Ordering::Relaxed)) as fn(&PipelineHandle) -> u64,
+        ),
+        (
+            "weir_pipeline_rollbacks_total",
+            "Updates rolled back automatically.",
+            |h: &PipelineHandle| h.rollbacks.load(Ordering::Relaxed),
+        ),
+    ] {
+        header(&mut out, name, "counter", help);
+        for h in handles {
+            let _ = writeln!(out, "{name}{{pipeline=\"{}\"}} {}", h.name, get(h));
+        }
+    }
+    header(
+        &mut out,
+        "weir_wasm_compilations_total",
+        "counter",
+        "Modules compiled (not found in the precompiled cache).",
+    );
+    let _ = writeln!(
+        out,
+        "weir_wasm_compilations_total {}",
+        runtime.compilations()
+    );
+    header(
+        &mut out,
+        "weir_wasm_cache_hits_total",
+        "counter",
+        "Modules loaded from the precompiled cache.",
+    );
+    let _ = writeln!(out, "weir_wasm_cache_hits_total {}", runtime.cache_hits());
+    out
+}

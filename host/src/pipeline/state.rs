@@ -1,0 +1,208 @@
+//! A task's state: every step's keys in the task's sled tree, with the current batch's
+//! writes held in an overlay until the task commits them together with its input offsets.
+//!
+//! Key layout of a task tree: `[0, step_hi, step_lo] ++ user key` for step state and
+//! [`CHECKPOINT_KEY`] for the task's checkpoint, so state never collides with it and one
+//! `sled::Batch` commits both atomically.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::runtime::state::{Entries, StateBackend, StateError, check_sizes};
+
+/// Where the task's checkpoint lives in its tree (outside every step's key space).
+pub const CHECKPOINT_KEY: &[u8] = &[1];
+
+/// Writes not yet committed: full keys (with the step prefix) to a value or a deletion.
+pub type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// The overlay one task's steps write into; the task commits or discards it per batch.
+#[derive(Debug, Clone, Default)]
+pub struct Overlay(Arc<Mutex<Writes>>);
+
+impl Overlay {
+    /// Takes the pending writes, leaving the overlay empty.
+    pub fn take(&self) -> Writes {
+        std::mem::take(&mut *self.0.lock())
+    }
+
+    /// A copy of the pending writes (to restore after a failed record).
+    pub fn snapshot(&self) -> Writes {
+        self.0.lock().clone()
+    }
+
+    /// Replaces the pending writes.
+    pub fn restore(&self, writes: Writes) {
+        *self.0.lock() = writes;
+    }
+}
+
+/// The prefix of step `step`'s keys in a task tree.
+pub fn step_prefix(step: usize) -> [u8; 3] {
+    let s = u16::try_from(step).unwrap_or(u16::MAX).to_be_bytes();
+    [0, s[0], s[1]]
+}
+
+/// One step's view of its task's state: committed values in the tree, pending ones in
+/// the overlay. Handed to the runtime as the processor's state backend.
+#[derive(Debug, Clone)]
+pub struct StepState {
+    tree: sled::Tree,
+    prefix: [u8; 3],
+    overlay: Overlay,
+}
+
+fn unavailable(source: sled::Error) -> StateError {
+    StateError::Unavailable { source }
+}
+
+impl StepState {
+    /// Step `step`'s state in `tree`, writing into `overlay`.
+    pub fn new(tree: sled::Tree, step: usize, overlay: Overlay) -> StepState {
+        StepState {
+            tree,
+            prefix: step_prefix(step),
+            overlay,
+        }
+    }
+
+    fn full(&self, key: &[u8]) -> Vec<u8> {
+        let mut k = Vec::with_capacity(3 + key.len());
+        k.extend_from_slice(&self.prefix);
+        k.extend_from_slice(key);
+        k
+    }
+}
+
+fn full_bound(prefix: &[u8; 3], b: Bound<&[u8]>) -> Bound<Vec<u8>> {
+    let join = |k: &[u8]| [prefix.as_slice(), k].concat();
+    match b {
+        Bound::Included(k) => Bound::Included(join(k)),
+        Bound::Excluded(k) => Bound::Excluded(join(k)),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+impl StateBackend for StepState {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        let full = self.full(key);
+        if let Some(pending) = self.overlay.0.lock().get(&full) {
+            return Ok(pending.clone());
+        }
+        Ok(self
+            .tree
+            .get(&full)
+            .map_err(unavailable)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+        check_sizes(key, Some(value))?;
+        let full = self.full(key);
+        self.overlay.0.lock().insert(full, Some(value.to_vec()));
+        Ok(())
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<(), StateError> {
+        let full = self.full(key);
+        self.overlay.0.lock().insert(full, None);
+        Ok(())
+    }
+
+    fn range(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<Entries, StateError> {
+        if limit == 0 || crate::runtime::state::is_inverted(start, end) {
+            return Ok(Vec::new());
+        }
+        let lo = match full_bound(&self.prefix, start) {
+            Bound::Unbounded => Bound::Included(self.prefix.to_vec()),
+            b => b,
+        };
+        let hi = match full_bound(&self.prefix, end) {
+            Bound::Unbounded => match crate::runtime::state::prefix_end(&self.prefix) {
+                Some(e) => Bound::Excluded(e),
+                None => Bound::Unbounded,
+            },
+            b => b,
+        };
+        let overlay = self.overlay.0.lock();
+        let pending: Vec<(&Vec<u8>, &Option<Vec<u8>>)> =
+            overlay.range((lo.clone(), hi.clone())).collect();
+        // Enough committed entries that deletions in the overlay cannot starve the answer:
+        // at least `limit` survive, all at or before the last one read, so pending keys
+        // past it never reach the first `limit` either.
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for item in self.tree.range((lo, hi)).take(limit + pending.len()) {
+            let (k, v) = item.map_err(unavailable)?;
+            merged.insert(k.to_vec(), v.to_vec());
+        }
+        for (k, v) in pending {
+            match v {
+                Some(v) => merged.insert(k.clone(), v.clone()),
+                None => merged.remove(k),
+            };
+        }
+        Ok(merged
+            .into_iter()
+            .take(limit)
+            .map(|(k, v)| (k[3..].to_vec(), v))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> (tempfile::TempDir, sled::Tree) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        (dir, tree)
+    }
+
+    #[test]
+    fn reads_see_pending_writes_and_steps_do_not_see_each_other() {
+        let (_d, tree) = tree();
+        let overlay = Overlay::default();
+        let mut a = StepState::new(tree.clone(), 0, overlay.clone());
+        let mut b = StepState::new(tree.clone(), 1, overlay.clone());
+        tree.insert([&step_prefix(0)[..], b"k1"].concat(), b"old".as_slice())
+            .unwrap();
+        tree.insert([&step_prefix(0)[..], b"k2"].concat(), b"two".as_slice())
+            .unwrap();
+        a.put(b"k1", b"new").unwrap();
+        a.delete(b"k2").unwrap();
+        a.put(b"k3", b"three").unwrap();
+        b.put(b"k1", b"other").unwrap();
+        assert_eq!(a.get(b"k1").unwrap().unwrap(), b"new");
+        assert_eq!(a.get(b"k2").unwrap(), None);
+        let all = a.prefix(b"k", 10).unwrap();
+        assert_eq!(
+            all,
+            vec![
+                (b"k1".to_vec(), b"new".to_vec()),
+                (b"k3".to_vec(), b"three".to_vec())
+            ]
+        );
+        assert_eq!(a.prefix(b"", 1).unwrap().len(), 1);
+        assert_eq!(b.prefix(b"", 10).unwrap().len(), 1);
+        // Nothing reached the tree until the task commits.
+        assert_eq!(
+            tree.get([&step_prefix(0)[..], b"k1"].concat())
+                .unwrap()
+                .unwrap(),
+            b"old"
+        );
+        let writes = overlay.take();
+        assert_eq!(writes.len(), 4);
+        assert_eq!(a.get(b"k1").unwrap().unwrap(), b"old");
+    }
+}

@@ -1,0 +1,167 @@
+//! Durable pipeline records and task checkpoints in the pipelines' sled database.
+//!
+//! - tree `pipelines`: name → [`PipelineRecord`] (spec, task count, paused, deployments);
+//! - tree `task/<pipeline>/<partition>`: the task's step state and its [`Checkpoint`]
+//!   (see [`super::state`] for the key layout), committed together in one batch.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::PipelineError;
+use super::spec::PipelineSpec;
+use super::state::{CHECKPOINT_KEY, Writes};
+
+/// One deployment of a pipeline's step chain: which module versions ran, since when, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// Per step: module name and version.
+    pub modules: Vec<(String, u32)>,
+    /// When it was deployed, ms since the epoch.
+    pub at_ms: i64,
+    /// Why: `created`, `updated`, or `rolled back: ...`.
+    pub reason: String,
+}
+
+/// A pipeline as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PipelineRecord {
+    /// The spec of the current deployment.
+    pub spec: PipelineSpec,
+    /// Tasks: the inputs' partition count when the pipeline was created.
+    pub partitions: u32,
+    /// Paused by the user.
+    pub paused: bool,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+    /// Every deployment, oldest first; the last is the current one.
+    pub history: Vec<Deployment>,
+    /// The spec of each deployment in `history` (same index), so a rollback restores config.
+    pub specs: Vec<PipelineSpec>,
+}
+
+impl PipelineRecord {
+    /// The current deployment.
+    pub fn current(&self) -> &Deployment {
+        self.history
+            .last()
+            .expect("a pipeline has at least one deployment")
+    }
+}
+
+/// Where a task stands: what it has consumed and produced, committed atomically with state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The task's idempotent producer id for its outputs.
+    pub producer_id: i64,
+    /// Per input (in spec order): the next offset to process.
+    pub inputs: Vec<i64>,
+    /// Per output (topic, partition): how many records the task has appended there, which is
+    /// the sequence number of the next one.
+    pub sequences: BTreeMap<String, BTreeMap<u32, u64>>,
+}
+
+fn encode<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, PipelineError> {
+    rmp_serde::to_vec_named(value).map_err(|e| PipelineError::Corrupt {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, PipelineError> {
+    rmp_serde::from_slice(bytes).map_err(|e| PipelineError::Corrupt {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// The pipelines' store.
+#[derive(Debug, Clone)]
+pub struct PipelineStore {
+    db: sled::Db,
+    pipelines: sled::Tree,
+}
+
+impl PipelineStore {
+    /// Opens the store over `db`.
+    pub fn open(db: &sled::Db) -> Result<PipelineStore, PipelineError> {
+        Ok(PipelineStore {
+            db: db.clone(),
+            pipelines: db.open_tree("pipelines")?,
+        })
+    }
+
+    /// Every stored pipeline, by name.
+    pub fn list(&self) -> Result<Vec<PipelineRecord>, PipelineError> {
+        self.pipelines
+            .iter()
+            .map(|kv| decode("pipeline", &kv?.1))
+            .collect()
+    }
+
+    /// One stored pipeline.
+    pub fn get(&self, name: &str) -> Result<Option<PipelineRecord>, PipelineError> {
+        self.pipelines
+            .get(name.as_bytes())?
+            .map(|b| decode("pipeline", &b))
+            .transpose()
+    }
+
+    /// Stores a pipeline durably.
+    pub fn put(&self, record: &PipelineRecord) -> Result<(), PipelineError> {
+        self.pipelines
+            .insert(record.spec.name.as_bytes(), encode("pipeline", record)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Removes a pipeline and every task's state and checkpoint.
+    pub fn remove(&self, record: &PipelineRecord) -> Result<(), PipelineError> {
+        self.pipelines.remove(record.spec.name.as_bytes())?;
+        for p in 0..record.partitions {
+            self.db.drop_tree(task_tree_name(&record.spec.name, p))?;
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The tree of task `partition` of `pipeline`.
+    pub fn task_tree(&self, pipeline: &str, partition: u32) -> Result<sled::Tree, PipelineError> {
+        Ok(self.db.open_tree(task_tree_name(pipeline, partition))?)
+    }
+
+    /// Flushes everything committed so far to disk.
+    pub fn flush(&self) -> Result<(), PipelineError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+fn task_tree_name(pipeline: &str, partition: u32) -> String {
+    format!("task/{pipeline}/{partition}")
+}
+
+/// The task's committed checkpoint, if it has one.
+pub fn load_checkpoint(tree: &sled::Tree) -> Result<Option<Checkpoint>, PipelineError> {
+    tree.get(CHECKPOINT_KEY)?
+        .map(|b| decode("task checkpoint", &b))
+        .transpose()
+}
+
+/// Commits state writes and the checkpoint in one atomic sled batch.
+pub fn commit(
+    tree: &sled::Tree,
+    writes: Writes,
+    checkpoint: &Checkpoint,
+) -> Result<(), PipelineError> {
+    let mut batch = sled::Batch::default();
+    for (k, v) in writes {
+        match v {
+            Some(v) => batch.insert(k, v),
+            None => batch.remove(k),
+        }
+    }
+    batch.insert(CHECKPOINT_KEY, encode("task checkpoint", checkpoint)?);
+    tree.apply_batch(batch)?;
+    Ok(())
+}

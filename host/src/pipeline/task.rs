@@ -1,0 +1,587 @@
+//! One task: a pipeline's step chain over one partition of its inputs.
+//!
+//! Each round: read a batch from every input at the committed offsets, run it through the
+//! chain, append the outputs with the task's producer id and per-partition sequences, then
+//! commit state writes, input offsets and sequences in one sled batch. A crash between the
+//! append and the commit replays the batch from the last commit; for a deterministic chain
+//! it produces the same outputs with the same sequences, and the first round after a start
+//! skips those the producer windows show as already appended. See ARCHITECTURE.md.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+
+use crate::broker::partitioner::partition_for_key;
+use crate::broker::producer::{IdempotentAppend, ProducerRegistry};
+use crate::broker::{Broker, Topic};
+use crate::log::batch::{BatchIter, Record, decode_records, encode_batch, set_producer};
+
+use super::chain::{Chain, ChainOutput, Emitted, Failed};
+use super::handle::{Desired, PipelineHandle};
+use super::spec::OnError;
+use super::state::Overlay;
+use super::stats::{TaskState, TaskStats};
+use super::store::{self, Checkpoint};
+
+/// Bytes read from each input per round.
+const READ_BYTES: usize = 1 << 20;
+/// Batches after an update during which a failing call rolls the update back.
+const PROBATION_BATCHES: u32 = 3;
+/// Sequences are i32 and wrap to 0 after i32::MAX, as Kafka's do.
+const SEQ_MODULUS: u64 = 1 << 31;
+
+/// Everything a task needs.
+pub struct TaskContext {
+    /// The broker it reads and writes.
+    pub broker: Arc<Broker>,
+    /// Producer windows, for idempotent output appends.
+    pub producers: Arc<ProducerRegistry>,
+    /// Its pipeline.
+    pub handle: Arc<PipelineHandle>,
+    /// Its counters.
+    pub stats: Arc<TaskStats>,
+    /// Its sled tree (state and checkpoint).
+    pub tree: sled::Tree,
+    /// Its committed checkpoint.
+    pub checkpoint: Checkpoint,
+}
+
+/// Why a round did not commit.
+enum RoundEnd {
+    /// Committed this many input records (0: nothing to read).
+    Committed(usize),
+    /// The update failed and was rolled back: run the round again.
+    RolledBack,
+    /// The task stops with this error until the pipeline changes.
+    Failed(String),
+}
+
+struct Task {
+    ctx: TaskContext,
+    overlay: Overlay,
+    chain: Option<(u64, Chain)>,
+    /// Set until the first round after a start has appended: trim replayed outputs.
+    recovering: bool,
+    probation: u32,
+}
+
+/// Runs a task until its pipeline stops.
+pub async fn run(ctx: TaskContext) {
+    let mut desired = ctx.handle.desired.subscribe();
+    let mut task = Task {
+        ctx,
+        overlay: Overlay::default(),
+        chain: None,
+        recovering: true,
+        probation: 0,
+    };
+    let partition = task.ctx.stats.partition;
+    let name = task.ctx.handle.name.clone();
+    loop {
+        let want = desired.borrow_and_update().clone();
+        if want.stop {
+            break;
+        }
+        if want.paused {
+            task.ctx.stats.set_state(TaskState::Paused);
+            let _ = desired.changed().await;
+            continue;
+        }
+        if let Err(error) = task.ensure_chain(&want) {
+            task.stop_on(&name, partition, error, &mut desired).await;
+            continue;
+        }
+        let started = Instant::now();
+        match task.round(&want) {
+            RoundEnd::Committed(0) => {
+                task.ctx.stats.set_state(TaskState::Running);
+                let positions = task.ctx.checkpoint.inputs.clone();
+                wait_for_input(&task.ctx.broker, partition, positions, &want, &mut desired).await;
+            }
+            RoundEnd::Committed(_) => {
+                task.ctx.stats.latency.observe(started.elapsed());
+                task.ctx.stats.set_state(TaskState::Running);
+                // Let other tasks on this worker run between batches.
+                tokio::task::yield_now().await;
+            }
+            RoundEnd::RolledBack => {}
+            RoundEnd::Failed(error) => task.stop_on(&name, partition, error, &mut desired).await,
+        }
+    }
+    task.ctx.stats.set_state(TaskState::Stopped);
+}
+
+impl Task {
+    /// Builds the chain of `want`'s generation if it is not the running one; measures the
+    /// pause of a swap and rolls a failing update back.
+    fn ensure_chain(&mut self, want: &Desired) -> Result<(), String> {
+        if self
+            .chain
+            .as_ref()
+            .is_some_and(|(g, _)| *g == want.generation)
+        {
+            return Ok(());
+        }
+        let swap = self.chain.is_some();
+        let started = Instant::now();
+        // Free the old instances' pool slots first; pending writes never outlive a round.
+        self.chain = None;
+        let limits = super::service::limits_of(&want.spec);
+        match Chain::build(
+            &want.plans,
+            &self.ctx.tree,
+            &self.overlay,
+            limits,
+            self.ctx.handle.logs.clone(),
+        ) {
+            Ok(chain) => {
+                self.chain = Some((want.generation, chain));
+                if swap {
+                    self.ctx.stats.swapped(started.elapsed());
+                    self.probation = PROBATION_BATCHES;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let error = format!("cannot start {e}");
+                if self.ctx.handle.rollback(want.generation, &error) {
+                    // The next loop builds the previous version.
+                    Ok(())
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    async fn stop_on(
+        &mut self,
+        name: &str,
+        partition: u32,
+        error: String,
+        desired: &mut tokio::sync::watch::Receiver<Desired>,
+    ) {
+        tracing::error!(pipeline = %name, partition, "task stopped: {error}");
+        self.ctx
+            .handle
+            .logs
+            .note(&format!("task {partition} stopped: {error}"));
+        self.ctx.stats.fail(error);
+        self.chain = None;
+        // Until the pipeline is updated, resumed, or stopped.
+        let _ = desired.changed().await;
+    }
+
+    /// Reads, runs, appends and commits one batch per input.
+    fn round(&mut self, want: &Desired) -> RoundEnd {
+        let partition = self.ctx.stats.partition;
+        let mut outputs: Vec<Emitted> = Vec::new();
+        let mut next_inputs = self.ctx.checkpoint.inputs.clone();
+        let mut consumed = 0;
+        let mut errored = 0;
+        for (i, topic) in want.spec.inputs.iter().enumerate() {
+            let (offsets, records, next) = match self.read(topic, partition, next_inputs[i]) {
+                Ok(r) => r,
+                Err(e) => return RoundEnd::Failed(e),
+            };
+            next_inputs[i] = next;
+            if records.is_empty() {
+                continue;
+            }
+            consumed += records.len();
+            let (out, mut failures) = match self.run_chain(want, topic, &offsets, &records) {
+                Ok(r) => r,
+                Err(end) => {
+                    self.overlay.take();
+                    return end;
+                }
+            };
+            // Routing is allowed only to the topics the spec lists.
+            for e in out {
+                match &e.topic {
+                    Some(t) if !want.spec.outputs.contains(t) => failures.push(Failed {
+                        source: e.source,
+                        step: want.plans.len().saturating_sub(1),
+                        message: format!(
+                            "routed a record to {t:?}, which is not in the pipeline's outputs"
+                        ),
+                    }),
+                    _ => outputs.push(e),
+                }
+            }
+            if !failures.is_empty() {
+                match want.spec.on_error {
+                    OnError::Fail => {
+                        self.overlay.take();
+                        let f = &failures[0];
+                        return RoundEnd::Failed(format!(
+                            "record at {topic}/{partition} offset {} failed in step {}: {}",
+                            offsets[f.source], f.step, f.message
+                        ));
+                    }
+                    OnError::Skip => {}
+                    OnError::DeadLetter => {
+                        let dlq = want.spec.dead_letter_topic.clone().unwrap_or_default();
+                        for f in &failures {
+                            outputs.push(dead_letter(
+                                &dlq,
+                                &want.spec.name,
+                                topic,
+                                partition,
+                                offsets[f.source],
+                                &records[f.source],
+                                f,
+                            ));
+                        }
+                    }
+                }
+                errored += failures.len();
+            }
+        }
+        if consumed == 0 && next_inputs == self.ctx.checkpoint.inputs {
+            return RoundEnd::Committed(0);
+        }
+        let mut checkpoint = self.ctx.checkpoint.clone();
+        checkpoint.inputs = next_inputs;
+        let appended = match self.append(want, outputs, &mut checkpoint) {
+            Ok(n) => n,
+            Err(e) => {
+                self.overlay.take();
+                return RoundEnd::Failed(e);
+            }
+        };
+        if let Err(e) = store::commit(&self.ctx.tree, self.overlay.take(), &checkpoint) {
+            return RoundEnd::Failed(format!("committing: {e}"));
+        }
+        self.recovering = false;
+        self.probation = self.probation.saturating_sub(1);
+        *self.ctx.stats.committed.lock() = checkpoint.inputs.clone();
+        self.ctx.checkpoint = checkpoint;
+        let s = &self.ctx.stats;
+        s.records_in.fetch_add(consumed as u64, Ordering::Relaxed);
+        s.records_out.fetch_add(appended as u64, Ordering::Relaxed);
+        s.records_errored
+            .fetch_add(errored as u64, Ordering::Relaxed);
+        s.batches.fetch_add(1, Ordering::Relaxed);
+        RoundEnd::Committed(consumed.max(1))
+    }
+
+    /// Records of `topic`/`partition` from `from`: their offsets, the records, and the
+    /// next position (past retention-deleted offsets when the log moved on).
+    fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: i64,
+    ) -> Result<(Vec<i64>, Vec<Record>, i64), String> {
+        let log = self
+            .ctx
+            .broker
+            .topic(topic)
+            .and_then(|t| t.partition(i64::from(partition)))
+            .map_err(|e| format!("input {topic}: {e}"))?;
+        let stats = log.stats();
+        let from = from.max(stats.log_start_offset);
+        if from >= stats.high_watermark {
+            return Ok((Vec::new(), Vec::new(), from));
+        }
+        let read = log
+            .read(from, READ_BYTES)
+            .map_err(|e| format!("reading {topic}/{partition} at {from}: {e}"))?;
+        let mut offsets = Vec::new();
+        let mut records = Vec::new();
+        let mut next = from;
+        for batch in BatchIter::new(&read.bytes) {
+            let (_, bytes) = batch.map_err(|e| format!("reading {topic}/{partition}: {e}"))?;
+            let stored =
+                decode_records(bytes).map_err(|e| format!("reading {topic}/{partition}: {e}"))?;
+            for r in stored {
+                if r.offset < from || r.offset >= read.high_watermark {
+                    continue;
+                }
+                next = r.offset + 1;
+                offsets.push(r.offset);
+                records.push(Record {
+                    key: r.key,
+                    value: r.value,
+                    headers: r.headers,
+                    timestamp: r.timestamp,
+                });
+            }
+        }
+        Ok((offsets, records, next))
+    }
+
+    /// Runs the chain over one input batch. A failing call rolls back an update on
+    /// probation; otherwise, under `skip` and `dead-letter`, the batch is run record by
+    /// record to find the failing ones.
+    fn run_chain(
+        &mut self,
+        want: &Desired,
+        topic: &str,
+        offsets: &[i64],
+        records: &[Record],
+    ) -> Result<(Vec<Emitted>, Vec<Failed>), RoundEnd> {
+        let partition = self.ctx.stats.partition;
+        let (generation, chain) = self.chain.as_mut().expect("built before the round");
+        let generation = *generation;
+        let before = self.overlay.snapshot();
+        match chain.run(topic, partition, offsets, records.to_vec()) {
+            Ok(ChainOutput { records, failures }) => Ok((records, failures)),
+            Err(e) => {
+                self.overlay.restore(before);
+                if self.probation > 0 && self.ctx.handle.rollback(generation, &e.to_string()) {
+                    return Err(RoundEnd::RolledBack);
+                }
+                if want.spec.on_error == OnError::Fail {
+                    return Err(RoundEnd::Failed(e.to_string()));
+                }
+                let mut out = Vec::new();
+                let mut failures = Vec::new();
+                for (i, record) in records.iter().enumerate() {
+                    let before = self.overlay.snapshot();
+                    match chain.run(topic, partition, &offsets[i..=i], vec![record.clone()]) {
+                        Ok(o) => {
+                            out.extend(o.records.into_iter().map(|mut r| {
+                                r.source = i;
+                                r
+                            }));
+                            failures.extend(o.failures.into_iter().map(|mut f| {
+                                f.source = i;
+                                f
+                            }));
+                        }
+                        Err(e) => {
+                            self.overlay.restore(before);
+                            failures.push(Failed {
+                                source: i,
+                                step: e.step,
+                                message: e.to_string(),
+                            });
+                        }
+                    }
+                }
+                Ok((out, failures))
+            }
+        }
+    }
+
+    /// Appends outputs grouped by (topic, partition) with the task's producer id and
+    /// sequences from `checkpoint`, advancing them. On the first round after a start,
+    /// records the producer window shows as appended already (a crash after the append,
+    /// before the commit) are skipped. Returns how many records were appended.
+    fn append(
+        &self,
+        want: &Desired,
+        outputs: Vec<Emitted>,
+        checkpoint: &mut Checkpoint,
+    ) -> Result<usize, String> {
+        let mut topics: BTreeMap<String, Arc<Topic>> = BTreeMap::new();
+        let mut groups: BTreeMap<(String, u32), Vec<Record>> = BTreeMap::new();
+        let partition = self.ctx.stats.partition;
+        for e in outputs {
+            let name = e.topic.unwrap_or_else(|| want.spec.output.clone());
+            let topic = match topics.get(&name) {
+                Some(t) => t.clone(),
+                None => {
+                    let t = self
+                        .ctx
+                        .broker
+                        .topic(&name)
+                        .map_err(|err| format!("output {name}: {err}"))?;
+                    topics.insert(name.clone(), t.clone());
+                    t
+                }
+            };
+            let count = topic.partition_count();
+            // Keyless records follow the input partition, so a replay lands them alike.
+            let p = match &e.record.key {
+                Some(k) => partition_for_key(k, count),
+                None => partition % count,
+            };
+            groups.entry((name, p)).or_default().push(e.record);
+        }
+        let pid = checkpoint.producer_id;
+        let mut appended = 0;
+        for ((name, p), records) in groups {
+            let topic = &topics[&name];
+            let seq = checkpoint
+                .sequences
+                .entry(name.clone())
+                .or_default()
+                .entry(p)
+                .or_insert(0);
+            let mut skip = 0;
+            if self.recovering
+                && let Some(last) = self
+                    .ctx
+                    .producers
+                    .last_sequence(topic, p, pid)
+                    .map_err(|e| format!("output {name}/{p}: {e}"))?
+            {
+                skip = already_appended(*seq, last).min(records.len());
+            }
+            let max =
+                usize::try_from(topic.config().max_message_bytes.max(1024)).unwrap_or(1 << 20);
+            let mut next = *seq + skip as u64;
+            for chunk in chunks(&records[skip..], max / 2) {
+                let mut bytes = encode_batch(chunk, 0)
+                    .map_err(|e| format!("encoding output for {name}/{p}: {e}"))?;
+                set_producer(&mut bytes, pid, 0, (next % SEQ_MODULUS) as i32);
+                match self
+                    .ctx
+                    .producers
+                    .append(topic, p, bytes)
+                    .map_err(|e| format!("appending to {name}/{p}: {e}"))?
+                {
+                    IdempotentAppend::Appended(_) | IdempotentAppend::Duplicate { .. } => {}
+                    IdempotentAppend::OutOfOrder { expected } => {
+                        return Err(format!(
+                            "appending to {name}/{p}: sequence {} refused, the partition \
+                             expects {expected} (another writer uses producer id {pid}?)",
+                            next % SEQ_MODULUS
+                        ));
+                    }
+                    IdempotentAppend::Fenced => {
+                        return Err(format!("appending to {name}/{p}: producer {pid} fenced"));
+                    }
+                }
+                next += chunk.len() as u64;
+                appended += chunk.len();
+            }
+            *seq += records.len() as u64;
+        }
+        Ok(appended)
+    }
+}
+
+/// Waits for new input, a pipeline change, or a short timeout.
+async fn wait_for_input(
+    broker: &Broker,
+    partition: u32,
+    positions: Vec<i64>,
+    want: &Desired,
+    desired: &mut tokio::sync::watch::Receiver<Desired>,
+) {
+    let mut watches = Vec::new();
+    for topic in &want.spec.inputs {
+        if let Ok(log) = broker
+            .topic(topic)
+            .and_then(|t| t.partition(i64::from(partition)))
+        {
+            watches.push(log.subscribe());
+        }
+    }
+    let input =
+        futures_util::future::select_all(watches.iter_mut().zip(positions).map(|(w, pos)| {
+            async move {
+                let _ = w.wait_for(|hw| *hw > pos).await;
+            }
+            .boxed()
+        }));
+    tokio::select! {
+        _ = desired.changed() => {}
+        _ = input, if !want.spec.inputs.is_empty() => {}
+        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+    }
+}
+
+/// How many of the records numbered from `next` (the committed sequence) are already in
+/// the log when the producer's last appended sequence is `last` (both modulo 2^31).
+fn already_appended(next: u64, last: i32) -> usize {
+    let base = (next % SEQ_MODULUS) as i64;
+    let diff = (i64::from(last) - base).rem_euclid(SEQ_MODULUS as i64);
+    // `last` before `next` (the usual case: everything appended was committed) shows as a
+    // difference in the upper half.
+    if diff >= (SEQ_MODULUS / 2) as i64 {
+        0
+    } else {
+        diff as usize + 1
+    }
+}
+
+/// Splits records into runs of roughly at most `max_bytes` encoded.
+fn chunks(records: &[Record], max_bytes: usize) -> Vec<&[Record]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut size = 0;
+    for (i, r) in records.iter().enumerate() {
+        let len = 32
+            + r.key.as_ref().map_or(0, Bytes::len)
+            + r.value.as_ref().map_or(0, Bytes::len)
+            + r.headers
+                .iter()
+                .map(|(k, v)| k.len() + v.as_ref().map_or(0, Bytes::len) + 8)
+                .sum::<usize>();
+        if i > start && size + len > max_bytes {
+            out.push(&records[start..i]);
+            start = i;
+            size = 0;
+        }
+        size += len;
+    }
+    if start < records.len() {
+        out.push(&records[start..]);
+    }
+    out
+}
+
+/// The original record, routed to the dead-letter topic with headers naming the failure.
+fn dead_letter(
+    dlq: &str,
+    pipeline: &str,
+    topic: &str,
+    partition: u32,
+    offset: i64,
+    record: &Record,
+    failure: &Failed,
+) -> Emitted {
+    let mut record = record.clone();
+    let h = |v: String| Some(Bytes::from(v));
+    record.headers.extend([
+        ("weir.error".to_string(), h(failure.message.clone())),
+        ("weir.pipeline".to_string(), h(pipeline.to_string())),
+        ("weir.step".to_string(), h(failure.step.to_string())),
+        ("weir.topic".to_string(), h(topic.to_string())),
+        ("weir.partition".to_string(), h(partition.to_string())),
+        ("weir.offset".to_string(), h(offset.to_string())),
+    ]);
+    Emitted {
+        topic: Some(dlq.to_string()),
+        record,
+        source: failure.source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn already_appended_counts_across_the_wrap() {
+        assert_eq!(already_appended(10, 9), 0);
+        assert_eq!(already_appended(10, 10), 1);
+        assert_eq!(already_appended(10, 14), 5);
+        assert_eq!(already_appended(0, i32::MAX), 0);
+        let near = SEQ_MODULUS - 2;
+        assert_eq!(already_appended(near, 1), 4);
+        assert_eq!(already_appended(SEQ_MODULUS + 5, 6), 2);
+    }
+
+    #[test]
+    fn chunks_cover_every_record_in_order() {
+        let r = Record {
+            value: Some(Bytes::from(vec![0u8; 100])),
+            ..Record::default()
+        };
+        let records = vec![r; 25];
+        let c = chunks(&records, 1000);
+        assert!(c.len() > 1);
+        assert_eq!(c.iter().map(|c| c.len()).sum::<usize>(), 25);
+        assert!(chunks(&[], 1000).is_empty());
+    }
+}
