@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod guests;
+pub mod pipeline;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
@@ -26,8 +27,17 @@ pub async fn upload(
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let max = state.pipelines.max_module_bytes();
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "module_too_large",
+            format!("module is larger than the {max}-byte limit"),
+        ),
+        status => ApiError::new(status, "invalid_request", e.body_text()),
+    })?;
     if let Some(ct) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -28,6 +28,9 @@ pub struct Desired {
     pub stop: bool,
 }
 
+/// A deployment's spec and loaded steps.
+pub type Deployed = (Arc<PipelineSpec>, Arc<Vec<StepPlan>>);
+
 /// A running pipeline.
 #[derive(Debug)]
 pub struct PipelineHandle {
@@ -36,7 +39,7 @@ pub struct PipelineHandle {
     /// What the tasks should run.
     pub desired: watch::Sender<Desired>,
     /// The deployment before the current one: where a failing update rolls back to.
-    pub previous: Mutex<Option<(Arc<PipelineSpec>, Arc<Vec<StepPlan>>)>>,
+    pub previous: Mutex<Option<Deployed>>,
     /// One per input partition.
     pub tasks: Vec<Arc<TaskStats>>,
     /// Plugin and host log lines.

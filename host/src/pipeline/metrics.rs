@@ -15,10 +15,18 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
+/// A per-task metric: name, type, help, and how to read it from a task's status.
+type TaskMetric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&TaskStatus) -> i64,
+);
+
 /// Renders every pipeline's metrics.
 pub fn render(handles: &[Arc<PipelineHandle>], broker: &Broker, runtime: &Runtime) -> String {
     let mut out = String::new();
-    let per_task: [(&str, &str, &str, fn(&TaskStatus) -> i64); 4] = [
+    let per_task: [TaskMetric; 4] = [
         (
             "weir_pipeline_records_in_total",
             "counter",

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use crate::broker::partitioner::partition_for_key;
 use crate::broker::producer::ProducerRegistry;
 use crate::broker::{Broker, BrokerError};
-use crate::runtime::{Limits, Runtime, RuntimeConfig, World};
+use crate::runtime::{Entries, Limits, Runtime, RuntimeConfig, World};
 
 use super::chain::StepPlan;
 use super::error::PipelineError;
@@ -138,6 +138,11 @@ impl Pipelines {
             }
         }
         Ok(service)
+    }
+
+    /// The largest module accepted, bytes.
+    pub fn max_module_bytes(&self) -> usize {
+        self.config.max_module_bytes
     }
 
     /// The Wasm runtime (for its cache counters).
@@ -602,7 +607,7 @@ impl Pipelines {
         step: &str,
         prefix: &[u8],
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, PipelineError> {
+    ) -> Result<Entries, PipelineError> {
         let (record, step) = self.state_step(name, step)?;
         let full = [&step_prefix(step)[..], prefix].concat();
         let mut all = BTreeMap::new();

@@ -91,12 +91,15 @@ pub async fn run(ctx: TaskContext) {
             let _ = desired.changed().await;
             continue;
         }
-        if let Err(error) = task.ensure_chain(&want) {
+        // Wasm runs in `block_in_place`: wasmtime-wasi's synchronous streams block on the
+        // ambient runtime, which tokio allows only there; the worker hands its other tasks
+        // to a fresh thread meanwhile.
+        if let Err(error) = tokio::task::block_in_place(|| task.ensure_chain(&want)) {
             task.stop_on(&name, partition, error, &mut desired).await;
             continue;
         }
         let started = Instant::now();
-        match task.round(&want) {
+        match tokio::task::block_in_place(|| task.round(&want)) {
             RoundEnd::Committed(0) => {
                 task.ctx.stats.set_state(TaskState::Running);
                 let positions = task.ctx.checkpoint.inputs.clone();
