@@ -140,6 +140,30 @@ impl Client {
         self.execute(self.http.patch(self.url(path)).json(body))
     }
 
+    /// `PUT` a JSON body to a path given as segments.
+    pub fn put<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        self.execute(self.http.put(self.url(path)).json(body))
+    }
+
+    /// `POST` raw bytes with a content type to a path given as segments.
+    pub fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> anyhow::Result<T> {
+        self.execute(
+            self.http
+                .post(self.url(path))
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
+        )
+    }
+
     /// `DELETE` a path given as segments.
     pub fn delete(&self, path: &[&str]) -> anyhow::Result<()> {
         self.execute::<serde::de::IgnoredAny>(self.http.delete(self.url(path)))?;

@@ -7,12 +7,16 @@
 //! - [`produce`]: `weir produce`, one record per input line.
 //! - [`consume`]: `weir consume`, prints records, optionally committing a group's offsets.
 //! - [`group`]: `weir group list|describe`.
+//! - [`module`]: `weir module push|list|delete`, the module registry.
+//! - [`pipeline`]: `weir pipeline create|list|status|swap|pause|resume|delete|logs`.
 //! - [`plugin`]: `weir plugin test|new`, run locally through [`crate::runtime`] (no server).
 //! - `weir bench` runs [`crate::bench`] in-process.
 
 mod client;
 mod consume;
 mod group;
+mod module;
+mod pipeline;
 mod plugin;
 mod produce;
 mod scaffold;
@@ -62,6 +66,12 @@ enum Command {
     /// List and inspect consumer groups.
     #[command(subcommand)]
     Group(group::GroupCommand),
+    /// Upload and list Wasm modules.
+    #[command(subcommand)]
+    Module(module::ModuleCommand),
+    /// Create, inspect, hot-swap, pause and delete pipelines.
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCommand),
     /// Test a plugin locally on JSON-lines records, or scaffold a new one (no server needed).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -103,6 +113,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Produce(args) => produce::run(&client()?, args),
         Command::Consume(args) => consume::run(&client()?, args),
         Command::Group(cmd) => group::run(&client()?, cmd),
+        Command::Module(cmd) => module::run(&client()?, cmd),
+        Command::Pipeline(cmd) => pipeline::run(&client()?, cmd),
         Command::Plugin(plugin::PluginCommand::Test(args)) => plugin::run_test(args),
         Command::Plugin(plugin::PluginCommand::New(args)) => plugin::run_new(args),
         Command::Bench(BenchCommand::Log(opts)) => crate::bench::run_log_bench(&opts),

@@ -1,0 +1,288 @@
+//! `weir pipeline create|list|status|swap|pause|resume|delete|logs`: pipelines over HTTP.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use super::client::Client;
+use super::{print_json, print_table};
+
+/// The `weir pipeline` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Create a pipeline from a spec file (JSON or YAML; `-` reads stdin).
+    Create {
+        /// The spec file.
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Print the server's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List pipelines with their state, lag and counters.
+    List {
+        /// Print the server's JSON answer instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a pipeline: modules, history, and per task offsets, lag and counters.
+    Status {
+        /// Pipeline name.
+        name: String,
+        /// Print the server's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deploy another module version on a running pipeline (hot-swap), keeping its state.
+    Swap {
+        /// Pipeline name.
+        name: String,
+        /// `name@version` (or `name` for the newest) for a step; repeat for several steps
+        /// in order. A pipeline with one step takes one.
+        #[arg(long = "module", required = true)]
+        modules: Vec<String>,
+        /// Print the server's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a pipeline after its current batches.
+    Pause {
+        /// Pipeline name.
+        name: String,
+    },
+    /// Resume a paused pipeline (or restart tasks stopped by an error).
+    Resume {
+        /// Pipeline name.
+        name: String,
+    },
+    /// Delete a pipeline with its state.
+    Delete {
+        /// Pipeline name.
+        name: String,
+    },
+    /// Print a pipeline's recent plugin and host log lines.
+    Logs {
+        /// Pipeline name.
+        name: String,
+        /// How many lines.
+        #[arg(long, default_value_t = 100)]
+        tail: usize,
+    },
+}
+
+/// Reads a spec in JSON or YAML.
+fn read_spec(file: &PathBuf) -> anyhow::Result<Value> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading the spec from stdin")?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+    };
+    match serde_json::from_str(&text) {
+        Ok(v) => Ok(v),
+        Err(json_err) => {
+            let docs = yaml_rust2::YamlLoader::load_from_str(&text).map_err(|yaml_err| {
+                anyhow::anyhow!(
+                    "{} is neither JSON ({json_err}) nor YAML ({yaml_err})",
+                    file.display()
+                )
+            })?;
+            match docs.as_slice() {
+                [doc] => yaml_to_json(doc),
+                _ => bail!("{} must hold exactly one YAML document", file.display()),
+            }
+        }
+    }
+}
+
+/// A YAML value as JSON; keys must be scalars.
+fn yaml_to_json(y: &yaml_rust2::Yaml) -> anyhow::Result<Value> {
+    use yaml_rust2::Yaml;
+    Ok(match y {
+        Yaml::Null => Value::Null,
+        Yaml::Boolean(b) => json!(b),
+        Yaml::Integer(i) => json!(i),
+        Yaml::Real(r) => match r.parse::<f64>() {
+            Ok(f) => json!(f),
+            Err(_) => json!(r),
+        },
+        Yaml::String(s) => json!(s),
+        Yaml::Array(items) => {
+            Value::Array(items.iter().map(yaml_to_json).collect::<Result<_, _>>()?)
+        }
+        Yaml::Hash(map) => {
+            let mut obj = serde_json::Map::new();
+            for (k, v) in map {
+                let key = match k {
+                    Yaml::String(s) => s.clone(),
+                    Yaml::Integer(i) => i.to_string(),
+                    Yaml::Boolean(b) => b.to_string(),
+                    other => bail!("unsupported YAML key {other:?}"),
+                };
+                obj.insert(key, yaml_to_json(v)?);
+            }
+            Value::Object(obj)
+        }
+        other => bail!("unsupported YAML value {other:?}"),
+    })
+}
+
+fn print_status(s: &Value) -> anyhow::Result<()> {
+    let modules: Vec<String> = s["modules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            format!(
+                "{}@{} ({})",
+                m["module"].as_str().unwrap_or_default(),
+                m["version"],
+                m["world"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    println!("pipeline  {}", s["name"].as_str().unwrap_or_default());
+    println!("state     {}", s["state"].as_str().unwrap_or_default());
+    println!("steps     {}", modules.join(" → "));
+    println!(
+        "records   in {}  out {}  errored {}  lag {}",
+        s["records_in"], s["records_out"], s["records_errored"], s["lag"]
+    );
+    println!("swaps     {}  rollbacks {}", s["swaps"], s["rollbacks"]);
+    if let Some(why) = s["last_rollback"].as_str() {
+        println!("rollback  {why}");
+    }
+    let rows: Vec<[String; 7]> = s["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            [
+                t["partition"].to_string(),
+                t["state"].as_str().unwrap_or_default().to_string(),
+                t["committed_offset"].to_string(),
+                t["lag"].to_string(),
+                t["records_in"].to_string(),
+                t["records_out"].to_string(),
+                t["last_error"].as_str().unwrap_or("-").to_string(),
+            ]
+        })
+        .collect();
+    println!();
+    print_table(
+        [
+            "PARTITION",
+            "STATE",
+            "COMMITTED",
+            "LAG",
+            "IN",
+            "OUT",
+            "LAST-ERROR",
+        ],
+        &rows,
+    )?;
+    Ok(())
+}
+
+/// Runs one `weir pipeline` subcommand.
+pub fn run(client: &Client, command: PipelineCommand) -> anyhow::Result<()> {
+    match command {
+        PipelineCommand::Create { file, json } => {
+            let spec = read_spec(&file)?;
+            let raw: Value = client.post(&["v1", "pipelines"], &spec)?;
+            if json {
+                return print_json(&raw);
+            }
+            print_status(&raw)?;
+        }
+        PipelineCommand::List { json } => {
+            let raw: Value = client.get(&["v1", "pipelines"], &[])?;
+            if json {
+                return print_json(&raw);
+            }
+            let rows: Vec<[String; 6]> = raw["pipelines"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let steps: Vec<String> = p["modules"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|m| {
+                            format!(
+                                "{}@{}",
+                                m["module"].as_str().unwrap_or_default(),
+                                m["version"]
+                            )
+                        })
+                        .collect();
+                    [
+                        p["name"].as_str().unwrap_or_default().to_string(),
+                        p["state"].as_str().unwrap_or_default().to_string(),
+                        steps.join(","),
+                        p["lag"].to_string(),
+                        p["records_in"].to_string(),
+                        p["records_out"].to_string(),
+                    ]
+                })
+                .collect();
+            print_table(["NAME", "STATE", "STEPS", "LAG", "IN", "OUT"], &rows)?;
+        }
+        PipelineCommand::Status { name, json } => {
+            let raw: Value = client.get(&["v1", "pipelines", &name], &[])?;
+            if json {
+                return print_json(&raw);
+            }
+            print_status(&raw)?;
+        }
+        PipelineCommand::Swap {
+            name,
+            modules,
+            json,
+        } => {
+            let current: Value = client.get(&["v1", "pipelines", &name], &[])?;
+            let mut spec = current["spec"].clone();
+            let steps = spec["steps"]
+                .as_array_mut()
+                .context("unexpected answer from weir")?;
+            if modules.len() != steps.len() {
+                bail!(
+                    "pipeline {name} has {} steps; give --module once per step, in order",
+                    steps.len()
+                );
+            }
+            for (step, module) in steps.iter_mut().zip(&modules) {
+                step["module"] = json!(module);
+            }
+            let raw: Value = client.put(&["v1", "pipelines", &name], &spec)?;
+            if json {
+                return print_json(&raw);
+            }
+            println!("deployed {} on {name}", modules.join(", "));
+        }
+        PipelineCommand::Pause { name } => {
+            let _: Value = client.post(&["v1", "pipelines", &name, "pause"], &json!({}))?;
+            println!("paused {name}");
+        }
+        PipelineCommand::Resume { name } => {
+            let _: Value = client.post(&["v1", "pipelines", &name, "resume"], &json!({}))?;
+            println!("resumed {name}");
+        }
+        PipelineCommand::Delete { name } => {
+            client.delete(&["v1", "pipelines", &name])?;
+            println!("deleted {name}");
+        }
+        PipelineCommand::Logs { name, tail } => {
+            let raw: Value = client.get(
+                &["v1", "pipelines", &name, "logs"],
+                &[("tail", tail.to_string())],
+            )?;
+            for line in raw["lines"].as_array().into_iter().flatten() {
+                println!("{}", line.as_str().unwrap_or_default());
+            }
+        }
+    }
+    Ok(())
+}
