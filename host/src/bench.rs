@@ -6,8 +6,11 @@
 //! the physical limit the log is compared against.
 //!
 //! `weir bench kafka` ([`kafka`]) measures the Kafka listener with librdkafka.
+//! `weir bench wasm` ([`wasm`]) measures plugins against native Rust.
+//! `weir bench pipeline` ([`pipeline`]) measures pipelines end to end and hot-swap pauses.
 
 pub mod kafka;
+pub mod pipeline;
 
 use std::fs::File;
 use std::io::{Read, Write};

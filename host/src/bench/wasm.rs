@@ -25,7 +25,7 @@ pub struct WasmBenchOptions {
     pub seconds: f64,
 }
 
-const PATTERN: &str = "error";
+pub(crate) const PATTERN: &str = "error";
 
 /// The guests measured, by file stem, and what each stands for.
 const GUESTS: &[(&str, &str)] = &[
@@ -42,7 +42,7 @@ const GUESTS: &[(&str, &str)] = &[
     ),
 ];
 
-fn records(n: usize) -> Vec<Record> {
+pub(crate) fn records(n: usize) -> Vec<Record> {
     (0..n)
         .map(|i| {
             let mut value = vec![b'x'; 100];
@@ -63,7 +63,7 @@ fn records(n: usize) -> Vec<Record> {
 /// 16-positions-at-a-time first/last-byte algorithm the SDK runs with Wasm SIMD,
 /// here with SSE2 (always present on x86_64), so the ratio measures the engine,
 /// not a difference of algorithm.
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         contains_sse2(haystack, needle)

@@ -89,6 +89,9 @@ enum BenchCommand {
     Kafka(crate::bench::kafka::KafkaBenchOptions),
     /// Wasm plugin throughput against the same filter in native Rust; instantiate and load times.
     Wasm(crate::bench::wasm::WasmBenchOptions),
+    /// Pipelines end to end (Wasm filter vs native filter step), hot-swap pauses, and
+    /// throughput with 1, 2, 4 worker threads.
+    Pipeline(crate::bench::pipeline::PipelineBenchOptions),
 }
 
 /// Runs the `weir` binary: parses the arguments, runs the command and prints any error as
@@ -120,6 +123,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Log(opts)) => crate::bench::run_log_bench(&opts),
         Command::Bench(BenchCommand::Kafka(opts)) => crate::bench::kafka::run_kafka_bench(&opts),
         Command::Bench(BenchCommand::Wasm(opts)) => crate::bench::wasm::run_wasm_bench(&opts),
+        Command::Bench(BenchCommand::Pipeline(opts)) => {
+            crate::bench::pipeline::run_pipeline_bench(&opts)
+        }
     }
 }
 

@@ -9,9 +9,42 @@ use std::sync::Arc;
 
 use crate::log::batch::Record;
 use crate::runtime::guest_output::LogSink;
-use crate::runtime::{Body, Instance, InstanceConfig, Limits, Origin, Plugin, RuntimeError};
+use crate::runtime::{
+    Body, Instance, InstanceConfig, Limits, Origin, Output, OutputRecord, Plugin, RuntimeError,
+};
 
 use super::state::{Overlay, StepState};
+
+/// A filter compiled into the host, run as a step in place of a Wasm module. Used by the
+/// pipeline benchmark to compare a Wasm step with native Rust in the same pipeline.
+pub trait NativeFilter: Send + Sync + std::fmt::Debug {
+    /// Whether to keep `record`, given the step's config.
+    fn keep(&self, record: &Record, config: &BTreeMap<String, String>) -> bool;
+}
+
+/// The code a step runs.
+#[derive(Debug, Clone)]
+pub enum StepCode {
+    /// A loaded Wasm component.
+    Wasm(Arc<Plugin>),
+    /// A native filter registered with the service.
+    Native(Arc<dyn NativeFilter>),
+}
+
+impl StepCode {
+    /// The WIT world it implements (`native` for native filters).
+    pub fn world(&self) -> &'static str {
+        match self {
+            StepCode::Wasm(p) => p.world().name(),
+            StepCode::Native(_) => "native",
+        }
+    }
+
+    /// Whether it is a stateful processor.
+    pub fn is_processor(&self) -> bool {
+        matches!(self, StepCode::Wasm(p) if p.world() == crate::runtime::World::Processor)
+    }
+}
 
 /// What one step runs: a loaded module version and its config.
 #[derive(Debug, Clone)]
@@ -20,8 +53,8 @@ pub struct StepPlan {
     pub module: String,
     /// Module version.
     pub version: u32,
-    /// The loaded plugin.
-    pub plugin: Arc<Plugin>,
+    /// The loaded code.
+    pub code: StepCode,
     /// Config handed to the plugin.
     pub config: BTreeMap<String, String>,
 }
@@ -74,9 +107,14 @@ impl std::fmt::Display for StepError {
     }
 }
 
+enum Runner {
+    Wasm(Box<Instance>),
+    Native(Arc<dyn NativeFilter>, BTreeMap<String, String>),
+}
+
 struct Step {
     module: String,
-    instance: Instance,
+    runner: Runner,
 }
 
 /// The instances of one task's steps.
@@ -104,21 +142,26 @@ impl Chain {
         let mut steps = Vec::with_capacity(plans.len());
         for (i, plan) in plans.iter().enumerate() {
             let module = format!("{}@{}", plan.module, plan.version);
-            let instance = Instance::new(
-                plan.plugin.clone(),
-                InstanceConfig {
-                    limits,
-                    config: plan.config.clone(),
-                    log: log.clone(),
-                    state: Some(Box::new(StepState::new(tree.clone(), i, overlay.clone()))),
-                },
-            )
-            .map_err(|error| StepError {
-                step: i,
-                module: module.clone(),
-                error,
-            })?;
-            steps.push(Step { module, instance });
+            let runner = match &plan.code {
+                StepCode::Native(f) => Runner::Native(f.clone(), plan.config.clone()),
+                StepCode::Wasm(plugin) => Runner::Wasm(Box::new(
+                    Instance::new(
+                        plugin.clone(),
+                        InstanceConfig {
+                            limits,
+                            config: plan.config.clone(),
+                            log: log.clone(),
+                            state: Some(Box::new(StepState::new(tree.clone(), i, overlay.clone()))),
+                        },
+                    )
+                    .map_err(|error| StepError {
+                        step: i,
+                        module: module.clone(),
+                        error,
+                    })?,
+                )),
+            };
+            steps.push(Step { module, runner });
         }
         Ok(Chain { steps })
     }
@@ -144,14 +187,28 @@ impl Chain {
                 partition,
                 offsets: sources.iter().map(|&s| offsets[s]).collect(),
             };
-            let output = step
-                .instance
-                .process(&origin, &current)
-                .map_err(|error| StepError {
-                    step: i,
-                    module: step.module.clone(),
-                    error,
-                })?;
+            let output = match &mut step.runner {
+                Runner::Wasm(instance) => {
+                    instance
+                        .process(&origin, &current)
+                        .map_err(|error| StepError {
+                            step: i,
+                            module: step.module.clone(),
+                            error,
+                        })?
+                }
+                Runner::Native(filter, config) => Output {
+                    records: (0..current.len())
+                        .filter(|&j| filter.keep(&current[j], config))
+                        .map(|j| OutputRecord {
+                            source: Some(j as u32),
+                            topic: None,
+                            body: Body::Input,
+                        })
+                        .collect(),
+                    failures: Vec::new(),
+                },
+            };
             for f in output.failures {
                 if let Some(&source) = sources.get(f.index as usize) {
                     out.failures.push(Failed {

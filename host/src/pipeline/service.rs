@@ -16,9 +16,9 @@ use tokio::sync::watch;
 use crate::broker::partitioner::partition_for_key;
 use crate::broker::producer::ProducerRegistry;
 use crate::broker::{Broker, BrokerError};
-use crate::runtime::{Entries, Limits, Runtime, RuntimeConfig, World};
+use crate::runtime::{Entries, Limits, Runtime, RuntimeConfig};
 
-use super::chain::StepPlan;
+use super::chain::{NativeFilter, StepCode, StepPlan};
 use super::error::PipelineError;
 use super::handle::{Desired, PipelineHandle};
 use super::logs::PipelineLogs;
@@ -54,6 +54,8 @@ pub struct Pipelines {
     /// Serialises create, update and delete.
     ops: Mutex<()>,
     workers: Mutex<Option<tokio::runtime::Runtime>>,
+    /// Native filters steps may name instead of a module (benchmarks, embedding).
+    natives: Mutex<BTreeMap<String, Arc<dyn NativeFilter>>>,
     config: PipelinesConfig,
 }
 
@@ -123,6 +125,7 @@ impl Pipelines {
             handles: Mutex::new(BTreeMap::new()),
             ops: Mutex::new(()),
             workers: Mutex::new(Some(workers)),
+            natives: Mutex::new(BTreeMap::new()),
             config,
         };
         for record in service.store.list()? {
@@ -138,6 +141,12 @@ impl Pipelines {
             }
         }
         Ok(service)
+    }
+
+    /// Registers a native filter that steps may name like a module (version 1). Not
+    /// persisted: for benchmarks and embedders that register it again at start.
+    pub fn register_native(&self, name: &str, filter: Arc<dyn NativeFilter>) {
+        self.natives.lock().insert(name.to_string(), filter);
     }
 
     /// The largest module accepted, bytes.
@@ -265,7 +274,7 @@ impl Pipelines {
             .map(|s| (s.module.name.clone(), s.module.version))
             .collect();
         let plans = self.load_steps(spec, &modules)?;
-        if !spec.outputs.is_empty() && !plans.iter().any(|p| p.plugin.world() == World::Processor) {
+        if !spec.outputs.is_empty() && !plans.iter().any(|p| p.code.is_processor()) {
             return Err(spec_err(
                 "outputs",
                 "routing to named topics needs a processor step; every step is a transform",
@@ -282,6 +291,15 @@ impl Pipelines {
         let mut plans = Vec::with_capacity(modules.len());
         for (i, ((name, version), step)) in modules.iter().zip(&spec.steps).enumerate() {
             let field = format!("steps[{i}].module");
+            if let Some(native) = self.natives.lock().get(name) {
+                plans.push(StepPlan {
+                    module: name.clone(),
+                    version: 1,
+                    code: StepCode::Native(native.clone()),
+                    config: step.config.clone(),
+                });
+                continue;
+            }
             let module = self.modules.get(name, *version).map_err(|e| match e {
                 PipelineError::UnknownModule { .. } => spec_err(&field, e.to_string()),
                 other => other,
@@ -294,7 +312,7 @@ impl Pipelines {
             plans.push(StepPlan {
                 module: module.name,
                 version: module.version,
-                plugin,
+                code: StepCode::Wasm(plugin),
                 config: step.config.clone(),
             });
         }

@@ -167,7 +167,7 @@ impl PipelineStatus {
                 .map(|p| StepStatus {
                     module: p.module.clone(),
                     version: p.version,
-                    world: p.plugin.world().name().to_string(),
+                    world: p.code.world().to_string(),
                 })
                 .collect(),
             history: record

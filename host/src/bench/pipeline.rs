@@ -1,0 +1,234 @@
+//! `weir bench pipeline`: end-to-end records/s of a pipeline (log → filter step → output
+//! topic, exactly-once commits included) with the Rust Wasm filter against the same
+//! pipeline with the same filter compiled natively into the host, in the same run; the
+//! pause of a hot-swap per task; and the Wasm pipeline with 1, 2 and 4 worker threads.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use crate::broker::producer::ProducerRegistry;
+use crate::broker::topic_config::TopicConfig;
+use crate::broker::{Broker, BrokerConfig, ProduceRecord};
+use crate::log::FlushPolicy;
+use crate::log::batch::Record;
+use crate::pipeline::chain::NativeFilter;
+use crate::pipeline::{PipelineSpec, Pipelines, PipelinesConfig};
+
+use super::wasm::{PATTERN, contains, records};
+
+/// Options of `weir bench pipeline`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PipelineBenchOptions {
+    /// Directory holding the built guests (`scripts/build-guests` writes target/guests/wasm).
+    #[arg(long, value_name = "DIR", default_value = "target/guests/wasm")]
+    pub guests: PathBuf,
+    /// Records in the input topic per run (100-byte values, half kept).
+    #[arg(long, default_value_t = 400_000)]
+    pub records: usize,
+    /// Input partitions (one task each).
+    #[arg(long, default_value_t = 4)]
+    pub partitions: u32,
+    /// Hot-swaps measured.
+    #[arg(long, default_value_t = 20)]
+    pub swaps: usize,
+}
+
+/// The native twin of the example filter: keeps values containing `pattern`.
+#[derive(Debug)]
+struct NativeContains;
+
+impl NativeFilter for NativeContains {
+    fn keep(&self, record: &Record, config: &BTreeMap<String, String>) -> bool {
+        let pattern = config.get("pattern").map_or(&b""[..], |p| p.as_bytes());
+        record.value.as_ref().is_some_and(|v| contains(v, pattern))
+    }
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    broker: Arc<Broker>,
+    pipelines: Pipelines,
+}
+
+fn setup(opts: &PipelineBenchOptions, workers: usize) -> anyhow::Result<Setup> {
+    let dir = tempfile::tempdir()?;
+    let broker = Arc::new(Broker::open(BrokerConfig {
+        data_dir: dir.path().join("data"),
+        flush: FlushPolicy::Os,
+        index_interval_bytes: 4096,
+        topic_defaults: TopicConfig::default(),
+    })?);
+    let producers = Arc::new(ProducerRegistry::new(broker.clone()));
+    let pipelines = Pipelines::open(
+        broker.clone(),
+        producers,
+        PipelinesConfig {
+            dir: dir.path().join("data/pipelines"),
+            worker_threads: workers,
+            max_module_bytes: 256 << 20,
+            max_instances: 64,
+        },
+    )?;
+    pipelines.register_native("native-filter", Arc::new(NativeContains));
+    let wasm = std::fs::read(opts.guests.join("rust-filter.wasm")).with_context(|| {
+        format!(
+            "reading rust-filter.wasm from {} (run scripts/build-guests first)",
+            opts.guests.display()
+        )
+    })?;
+    pipelines.upload_module("wasm-filter", &wasm)?;
+    broker.create_topic("in", opts.partitions, BTreeMap::new())?;
+    broker.create_topic("out", opts.partitions, BTreeMap::new())?;
+    let batch = records(1000);
+    let mut left = opts.records;
+    let mut p = 0;
+    while left > 0 {
+        let n = left.min(batch.len());
+        let recs = batch[..n]
+            .iter()
+            .map(|r| ProduceRecord {
+                partition: Some(i64::from(p % opts.partitions)),
+                record: Record {
+                    key: None,
+                    ..r.clone()
+                },
+            })
+            .collect();
+        broker.produce("in", recs)?;
+        left -= n;
+        p += 1;
+    }
+    Ok(Setup {
+        _dir: dir,
+        broker,
+        pipelines,
+    })
+}
+
+fn spec(name: &str, module: &str, output: &str) -> anyhow::Result<PipelineSpec> {
+    Ok(serde_json::from_value(json!({
+        "name": name,
+        "inputs": ["in"],
+        "output": output,
+        "steps": [{"module": module, "config": {"pattern": PATTERN}}],
+        "start": "earliest",
+    }))?)
+}
+
+/// Runs a pipeline over the whole input; returns records/s.
+fn drain(s: &Setup, name: &str, module: &str, total: usize) -> anyhow::Result<f64> {
+    let out = format!("out-{name}");
+    s.broker.create_topic(&out, 4, BTreeMap::new())?;
+    let started = Instant::now();
+    s.pipelines.create(spec(name, module, &out)?)?;
+    loop {
+        let st = s.pipelines.status(name)?;
+        if st.records_in as usize >= total {
+            break;
+        }
+        if st.state == "failed" {
+            bail!("pipeline {name} failed: {:?}", st.tasks);
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("pipeline {name} did not finish in 10 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    s.pipelines.delete(name)?;
+    Ok(total as f64 / secs)
+}
+
+/// Runs `weir bench pipeline`.
+pub fn run_pipeline_bench(opts: &PipelineBenchOptions) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "pipeline: {} records of 100 bytes over {} partitions, half kept; {cores} cores; flush=os",
+        opts.records, opts.partitions
+    );
+    let s = setup(opts, 0)?;
+    // Alternate so neither side always runs on a warmer cache.
+    let mut wasm = Vec::new();
+    let mut native = Vec::new();
+    for round in 0..2 {
+        wasm.push(drain(
+            &s,
+            &format!("w{round}"),
+            "wasm-filter",
+            opts.records,
+        )?);
+        native.push(drain(
+            &s,
+            &format!("n{round}"),
+            "native-filter",
+            opts.records,
+        )?);
+    }
+    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    println!(
+        "end to end, best of 2: wasm filter {:.2} M rec/s, native filter {:.2} M rec/s, ratio {:.2}",
+        best(&wasm) / 1e6,
+        best(&native) / 1e6,
+        best(&wasm) / best(&native)
+    );
+
+    // Swap pauses: a pipeline kept busy by a steady producer, swapped back and forth.
+    s.pipelines.upload_module("wasm-filter-b", &{
+        let mut bytes = std::fs::read(opts.guests.join("rust-filter.wasm"))?;
+        // A custom section makes different bytes (a new module) with the same code.
+        bytes.extend_from_slice(&[0, 4, 1, b'b', 0xAA, 0xBB]);
+        bytes
+    })?;
+    s.broker.create_topic("out-swap", 4, BTreeMap::new())?;
+    s.pipelines
+        .create(spec("swap", "wasm-filter", "out-swap")?)?;
+    for i in 0..opts.swaps {
+        let module = if i % 2 == 0 {
+            "wasm-filter-b"
+        } else {
+            "wasm-filter"
+        };
+        s.pipelines
+            .update("swap", spec("swap", module, "out-swap")?)?;
+        let batch: Vec<ProduceRecord> = records(2000)
+            .into_iter()
+            .map(|record| ProduceRecord {
+                partition: None,
+                record: Record {
+                    key: None,
+                    ..record
+                },
+            })
+            .collect();
+        s.broker.produce("in", batch)?;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let st = s.pipelines.status("swap")?;
+    let sp = &st.swap_pause;
+    println!(
+        "hot-swap pause per task over {} task swaps: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; rollbacks {}",
+        sp.count,
+        sp.p50_ms.unwrap_or(f64::NAN),
+        sp.p99_ms.unwrap_or(f64::NAN),
+        sp.max_ms.unwrap_or(f64::NAN),
+        st.rollbacks
+    );
+    s.pipelines.shutdown();
+    drop(s);
+
+    for workers in [1, 2, 4] {
+        let s = setup(opts, workers)?;
+        let rate = drain(&s, "w", "wasm-filter", opts.records)?;
+        println!(
+            "worker threads {workers}: wasm filter {:.2} M rec/s",
+            rate / 1e6
+        );
+        s.pipelines.shutdown();
+    }
+    Ok(())
+}
