@@ -221,7 +221,7 @@ fn hot_swap_under_continuous_production_loses_and_duplicates_nothing() {
     create_topic(&s, "in", 4);
     create_topic(&s, "out", 4);
     assert_eq!(upload(&s, "keep", &guest("rust", "rust-filter")).0, 201);
-    assert_eq!(upload(&s, "upper", &guest("rust", "upper")).0, 201);
+    assert_eq!(upload(&s, "upper", &guest("hostile", "upper")).0, 201);
     let (code, body) = call(
         &s,
         "POST",
@@ -530,7 +530,7 @@ fn the_cli_pushes_modules_and_drives_pipelines_from_a_yaml_spec() {
     );
     assert!(ok, "{err}");
     assert!(out.starts_with("keep@1 (transform"), "{out}");
-    let upper = guest("rust", "upper");
+    let upper = guest("hostile", "upper");
     let (ok, _, err) = weir(
         &s,
         &["module", "push", upper.to_str().unwrap(), "--name", "upper"],
