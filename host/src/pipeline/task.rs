@@ -4,8 +4,8 @@
 //! chain, append the outputs with the task's producer id and per-partition sequences, then
 //! commit state writes, input offsets and sequences in one sled batch. A crash between the
 //! append and the commit replays the batch from the last commit; for a deterministic chain
-//! it produces the same outputs with the same sequences, and the first round after a start
-//! skips those the producer windows show as already appended. See ARCHITECTURE.md.
+//! it produces the same outputs with the same sequences, and the task skips those the
+//! producer windows show as already appended. See ARCHITECTURE.md.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -64,8 +64,6 @@ struct Task {
     ctx: TaskContext,
     overlay: Overlay,
     chain: Option<(u64, Chain)>,
-    /// Set until the first round after a start has appended: trim replayed outputs.
-    recovering: bool,
     probation: u32,
 }
 
@@ -76,7 +74,6 @@ pub async fn run(ctx: TaskContext) {
         ctx,
         overlay: Overlay::default(),
         chain: None,
-        recovering: true,
         probation: 0,
     };
     let partition = task.ctx.stats.partition;
@@ -260,7 +257,6 @@ impl Task {
         if let Err(e) = store::commit(&self.ctx.tree, self.overlay.take(), &checkpoint) {
             return RoundEnd::Failed(format!("committing: {e}"));
         }
-        self.recovering = false;
         self.probation = self.probation.saturating_sub(1);
         *self.ctx.stats.committed.lock() = checkpoint.inputs.clone();
         self.ctx.checkpoint = checkpoint;
@@ -374,9 +370,8 @@ impl Task {
     }
 
     /// Appends outputs grouped by (topic, partition) with the task's producer id and
-    /// sequences from `checkpoint`, advancing them. On the first round after a start,
-    /// records the producer window shows as appended already (a crash after the append,
-    /// before the commit) are skipped. Returns how many records were appended.
+    /// sequences from `checkpoint`, advancing them. Records the producer window shows as
+    /// appended already (a crash after the append, before the commit) are skipped. Returns how many records were appended.
     fn append(
         &self,
         want: &Desired,
@@ -418,9 +413,12 @@ impl Task {
                 .or_default()
                 .entry(p)
                 .or_insert(0);
+            // Records the partition has from this producer past the committed sequence
+            // were appended by rounds whose commit a crash lost; a replay skips them.
+            // Asked every round (an in-memory lookup), since sled may lose several
+            // unflushed commits at once.
             let mut skip = 0;
-            if self.recovering
-                && let Some(last) = self
+            if let Some(last) = self
                     .ctx
                     .producers
                     .last_sequence(topic, p, pid)
