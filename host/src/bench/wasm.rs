@@ -23,6 +23,9 @@ pub struct WasmBenchOptions {
     /// Time spent per throughput case, in seconds.
     #[arg(long, default_value_t = 1.0)]
     pub seconds: f64,
+    /// Only these guests (file stems, e.g. rust-filter); default all that are built.
+    #[arg(long, value_name = "STEM")]
+    pub only: Vec<String>,
 }
 
 pub(crate) const PATTERN: &str = "error";
@@ -182,6 +185,7 @@ pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
         .iter()
         .map(|(stem, what)| (*stem, *what, opts.guests.join(format!("{stem}.wasm"))))
         .filter(|(_, _, p)| p.exists())
+        .filter(|(stem, _, _)| opts.only.is_empty() || opts.only.iter().any(|o| o == stem))
         .collect();
     anyhow::ensure!(
         !found.is_empty(),
