@@ -430,7 +430,26 @@ fn a_stateful_counter_is_exact_across_restart_and_swap_and_queryable() {
     assert_eq!(scan["entries"][0]["key"], "a");
 
     // Outputs: every count 1..=20 of every key exactly once; evens routed.
-    let mut outs: Vec<String> = values(&s, "counts");
+    // The counter's timer reports `keys=N at T` every 50 ms into the same topic: N is the
+    // keys its task (partition) holds, all five between the two tasks.
+    assert!(
+        wait_until(Duration::from_secs(30), || values(&s, "counts")
+            .iter()
+            .any(|v| v.starts_with("keys="))),
+        "the processor's timer never fired"
+    );
+    let (reports, mut outs): (Vec<String>, Vec<String>) = values(&s, "counts")
+        .into_iter()
+        .partition(|v| v.starts_with("keys="));
+    for r in &reports {
+        let n: usize = r["keys=".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=5).contains(&n), "{r}");
+    }
     outs.sort();
     let mut want: Vec<String> = keys
         .iter()

@@ -129,7 +129,6 @@ pub async fn run(
             pipelines: pipelines.clone(),
         },
         settings.max_body_bytes,
-        settings.pipelines.max_module_bytes,
     );
     let kafka = KafkaListener::bind(KafkaContext::new(
         broker.clone(),

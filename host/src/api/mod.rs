@@ -44,12 +44,12 @@ pub struct AppState {
 }
 
 /// The `/v1` router.
-pub fn router(state: AppState, max_body_bytes: usize, max_module_bytes: usize) -> Router {
-    // Modules are bigger than produce requests (a Python component is ~40 MB); the
-    // registry answers 413 itself past its cap, so the body limit only stops abuse.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    // Modules are bigger than produce requests (a Python component is ~40 MB): the
+    // upload handler enforces `max_module_bytes` itself, answering 413 in JSON.
     let modules = Router::new()
         .route("/v1/modules/{name}", post(modules::upload))
-        .layer(DefaultBodyLimit::max(max_module_bytes.saturating_add(1)));
+        .layer(DefaultBodyLimit::disable());
     Router::new()
         .merge(modules)
         .route("/v1/modules", get(modules::list))

@@ -1,9 +1,9 @@
 //! `/v1/modules`: upload, list, describe and delete Wasm modules.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiPath};
@@ -21,23 +21,43 @@ fn module_json(m: &ModuleVersion) -> Value {
     })
 }
 
+/// How much of an oversized upload is read and discarded before giving up on the client.
+const DRAIN_BYTES: usize = 256 << 20;
+
+/// Reads a body of at most `max` bytes. A larger one is read on and discarded (up to
+/// [`DRAIN_BYTES`] or 4× the cap, then the connection is dropped) and answered 413, so a
+/// client still sending its upload gets the answer instead of a reset connection.
+async fn read_capped(body: Body, max: usize) -> Result<Vec<u8>, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the module: {e}")))?;
+        total = total.saturating_add(chunk.len());
+        if total <= max {
+            buf.extend_from_slice(&chunk);
+        } else if total > max.saturating_mul(4).max(DRAIN_BYTES) {
+            break;
+        }
+    }
+    if total > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "module_too_large",
+            format!("module is larger than the {max}-byte limit"),
+        ));
+    }
+    Ok(buf)
+}
+
 /// `POST /v1/modules/{name}` with the component's bytes: 201 with the new version, or 200
 /// with the existing one when the same bytes were uploaded before.
 pub async fn upload(
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
-    let max = state.pipelines.max_module_bytes();
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "module_too_large",
-            format!("module is larger than the {max}-byte limit"),
-        ),
-        status => ApiError::new(status, "invalid_request", e.body_text()),
-    })?;
     if let Some(ct) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -51,6 +71,8 @@ pub async fn upload(
             ));
         }
     }
+    let max = state.pipelines.max_module_bytes();
+    let body = read_capped(body, max).await?;
     let pipelines = state.pipelines.clone();
     let (module, created) = blocking(move || Ok(pipelines.upload_module(&name, &body)?)).await?;
     let status = if created {

@@ -120,6 +120,8 @@ struct Step {
 /// The instances of one task's steps.
 pub struct Chain {
     steps: Vec<Step>,
+    /// Per step: when its timer fires next (ms since the epoch), if it has one.
+    timers: Vec<Option<i64>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -163,7 +165,50 @@ impl Chain {
             };
             steps.push(Step { module, runner });
         }
-        Ok(Chain { steps })
+        let now = crate::broker::now_ms();
+        let timers = steps
+            .iter()
+            .map(|s| match &s.runner {
+                Runner::Wasm(i) => i.timer_interval_ms().map(|iv| now + iv as i64),
+                Runner::Native(..) => None,
+            })
+            .collect();
+        Ok(Chain { steps, timers })
+    }
+
+    /// When the next timer is due, if any step has one.
+    pub fn next_timer_ms(&self) -> Option<i64> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// Fires the timers due at `now_ms`. Their records go straight to the output topics
+    /// (not through later steps), attributed to no input record.
+    pub fn fire_timers(&mut self, now_ms: i64) -> Result<Vec<Emitted>, StepError> {
+        let mut out = Vec::new();
+        for (i, (step, due)) in self.steps.iter_mut().zip(&mut self.timers).enumerate() {
+            let (Runner::Wasm(instance), Some(at)) = (&mut step.runner, due.as_mut()) else {
+                continue;
+            };
+            if *at > now_ms {
+                continue;
+            }
+            let output = instance.on_timer(now_ms).map_err(|error| StepError {
+                step: i,
+                module: step.module.clone(),
+                error,
+            })?;
+            *at = now_ms + instance.timer_interval_ms().unwrap_or(1000) as i64;
+            for r in output.records {
+                if let Body::New(record) = r.body {
+                    out.push(Emitted {
+                        topic: r.topic,
+                        record,
+                        source: 0,
+                    });
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Runs `records` (read from `topic`/`partition` at `offsets`) through every step.

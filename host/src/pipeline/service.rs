@@ -353,6 +353,7 @@ impl Pipelines {
                 producer_id: self.producers.next_producer_id()?,
                 inputs,
                 sequences: BTreeMap::new(),
+                outbox: Vec::new(),
             };
             store::commit(&tree, BTreeMap::new(), &checkpoint)?;
         }

@@ -59,6 +59,36 @@ pub struct Checkpoint {
     /// Per output (topic, partition): how many records the task has appended there, which is
     /// the sequence number of the next one.
     pub sequences: BTreeMap<String, BTreeMap<u32, u64>>,
+    /// Timer output committed but perhaps not yet appended: appended (skipping what the
+    /// log already has) before anything else after a start. Empty between timer rounds.
+    #[serde(default)]
+    pub outbox: Vec<OutboxGroup>,
+}
+
+/// Records for one output partition, numbered from `first_seq`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxGroup {
+    /// Output topic.
+    pub topic: String,
+    /// Output partition.
+    pub partition: u32,
+    /// Sequence number of the first record.
+    pub first_seq: u64,
+    /// The records.
+    pub records: Vec<OutboxRecord>,
+}
+
+/// A record waiting in the outbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Value.
+    pub value: Option<Vec<u8>>,
+    /// Headers.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// Timestamp, ms.
+    pub timestamp: i64,
 }
 
 fn encode<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, PipelineError> {

@@ -25,7 +25,7 @@ use super::handle::{Desired, PipelineHandle};
 use super::spec::OnError;
 use super::state::Overlay;
 use super::stats::{TaskState, TaskStats};
-use super::store::{self, Checkpoint};
+use super::store::{self, Checkpoint, OutboxGroup, OutboxRecord};
 
 /// Bytes read from each input per round.
 const READ_BYTES: usize = 1 << 20;
@@ -96,11 +96,29 @@ pub async fn run(ctx: TaskContext) {
             continue;
         }
         let started = Instant::now();
-        match tokio::task::block_in_place(|| task.round(&want)) {
+        let end = tokio::task::block_in_place(|| {
+            if let Err(e) = task.drain_outbox() {
+                return RoundEnd::Failed(e);
+            }
+            match task.timer_round(&want) {
+                RoundEnd::Committed(_) => task.round(&want),
+                other => other,
+            }
+        });
+        match end {
             RoundEnd::Committed(0) => {
                 task.ctx.stats.set_state(TaskState::Running);
                 let positions = task.ctx.checkpoint.inputs.clone();
-                wait_for_input(&task.ctx.broker, partition, positions, &want, &mut desired).await;
+                let timer = task.chain.as_ref().and_then(|(_, c)| c.next_timer_ms());
+                wait_for_input(
+                    &task.ctx.broker,
+                    partition,
+                    positions,
+                    timer,
+                    &want,
+                    &mut desired,
+                )
+                .await;
             }
             RoundEnd::Committed(_) => {
                 task.ctx.stats.latency.observe(started.elapsed());
@@ -247,7 +265,10 @@ impl Task {
         }
         let mut checkpoint = self.ctx.checkpoint.clone();
         checkpoint.inputs = next_inputs;
-        let appended = match self.append(want, outputs, &mut checkpoint) {
+        let appended = match self
+            .plan(want, outputs, &mut checkpoint)
+            .and_then(|groups| self.write(checkpoint.producer_id, &groups))
+        {
             Ok(n) => n,
             Err(e) => {
                 self.overlay.take();
@@ -369,15 +390,14 @@ impl Task {
         }
     }
 
-    /// Appends outputs grouped by (topic, partition) with the task's producer id and
-    /// sequences from `checkpoint`, advancing them. Records the producer window shows as
-    /// appended already (a crash after the append, before the commit) are skipped. Returns how many records were appended.
-    fn append(
+    /// Groups outputs by (topic, partition) and numbers them from the sequences in
+    /// `checkpoint`, advancing those.
+    fn plan(
         &self,
         want: &Desired,
         outputs: Vec<Emitted>,
         checkpoint: &mut Checkpoint,
-    ) -> Result<usize, String> {
+    ) -> Result<Vec<Group>, String> {
         let mut topics: BTreeMap<String, Arc<Topic>> = BTreeMap::new();
         let mut groups: BTreeMap<(String, u32), Vec<Record>> = BTreeMap::new();
         let partition = self.ctx.stats.partition;
@@ -386,11 +406,7 @@ impl Task {
             let topic = match topics.get(&name) {
                 Some(t) => t.clone(),
                 None => {
-                    let t = self
-                        .ctx
-                        .broker
-                        .topic(&name)
-                        .map_err(|err| format!("output {name}: {err}"))?;
+                    let t = self.output_topic(&name)?;
                     topics.insert(name.clone(), t.clone());
                     t
                 }
@@ -403,33 +419,57 @@ impl Task {
             };
             groups.entry((name, p)).or_default().push(e.record);
         }
-        let pid = checkpoint.producer_id;
+        Ok(groups
+            .into_iter()
+            .map(|((name, p), records)| {
+                let seq = checkpoint
+                    .sequences
+                    .entry(name.clone())
+                    .or_default()
+                    .entry(p)
+                    .or_insert(0);
+                let first_seq = *seq;
+                *seq += records.len() as u64;
+                Group {
+                    topic: topics[&name].clone(),
+                    name,
+                    partition: p,
+                    first_seq,
+                    records,
+                }
+            })
+            .collect())
+    }
+
+    fn output_topic(&self, name: &str) -> Result<Arc<Topic>, String> {
+        self.ctx
+            .broker
+            .topic(name)
+            .map_err(|err| format!("output {name}: {err}"))
+    }
+
+    /// Appends planned groups with the task's producer id. Records the producer window
+    /// shows as appended already are skipped: rounds whose commit a crash lost appended
+    /// them (asked every round, an in-memory lookup, since sled may lose several unflushed
+    /// commits at once). Returns how many records were appended.
+    fn write(&self, producer_id: i64, groups: &[Group]) -> Result<usize, String> {
+        let pid = producer_id;
         let mut appended = 0;
-        for ((name, p), records) in groups {
-            let topic = &topics[&name];
-            let seq = checkpoint
-                .sequences
-                .entry(name.clone())
-                .or_default()
-                .entry(p)
-                .or_insert(0);
-            // Records the partition has from this producer past the committed sequence
-            // were appended by rounds whose commit a crash lost; a replay skips them.
-            // Asked every round (an in-memory lookup), since sled may lose several
-            // unflushed commits at once.
+        for g in groups {
+            let (name, p, topic) = (&g.name, g.partition, &g.topic);
             let mut skip = 0;
             if let Some(last) = self
-                    .ctx
-                    .producers
-                    .last_sequence(topic, p, pid)
-                    .map_err(|e| format!("output {name}/{p}: {e}"))?
+                .ctx
+                .producers
+                .last_sequence(topic, p, pid)
+                .map_err(|e| format!("output {name}/{p}: {e}"))?
             {
-                skip = already_appended(*seq, last).min(records.len());
+                skip = already_appended(g.first_seq, last).min(g.records.len());
             }
             let max =
                 usize::try_from(topic.config().max_message_bytes.max(1024)).unwrap_or(1 << 20);
-            let mut next = *seq + skip as u64;
-            for chunk in chunks(&records[skip..], max / 2) {
+            let mut next = g.first_seq + skip as u64;
+            for chunk in chunks(&g.records[skip..], max / 2) {
                 let mut bytes = encode_batch(chunk, 0)
                     .map_err(|e| format!("encoding output for {name}/{p}: {e}"))?;
                 set_producer(&mut bytes, pid, 0, (next % SEQ_MODULUS) as i32);
@@ -454,9 +494,130 @@ impl Task {
                 next += chunk.len() as u64;
                 appended += chunk.len();
             }
-            *seq += records.len() as u64;
         }
         Ok(appended)
+    }
+
+    /// Appends what the checkpoint's outbox holds (timer output a crash may have cut
+    /// short), then empties it; the next commit records it empty.
+    fn drain_outbox(&mut self) -> Result<(), String> {
+        if self.ctx.checkpoint.outbox.is_empty() {
+            return Ok(());
+        }
+        let mut groups = Vec::new();
+        for g in &self.ctx.checkpoint.outbox {
+            groups.push(Group {
+                topic: self.output_topic(&g.topic)?,
+                name: g.topic.clone(),
+                partition: g.partition,
+                first_seq: g.first_seq,
+                records: g.records.iter().map(from_outbox).collect(),
+            });
+        }
+        let n = self.write(self.ctx.checkpoint.producer_id, &groups)?;
+        self.ctx
+            .stats
+            .records_out
+            .fetch_add(n as u64, Ordering::Relaxed);
+        self.ctx.checkpoint.outbox.clear();
+        Ok(())
+    }
+
+    /// Fires due timers. Their output is not a function of the input, so it cannot be
+    /// replayed: it is committed (with the state it changed and the sequences it takes)
+    /// and flushed to disk first, then appended, exactly like a restart's outbox.
+    fn timer_round(&mut self, want: &Desired) -> RoundEnd {
+        let now = crate::broker::now_ms();
+        let (generation, chain) = self.chain.as_mut().expect("built before the round");
+        if chain.next_timer_ms().is_none_or(|t| t > now) {
+            return RoundEnd::Committed(0);
+        }
+        let generation = *generation;
+        let emitted = match chain.fire_timers(now) {
+            Ok(e) => e,
+            Err(e) => {
+                self.overlay.take();
+                if self.probation > 0 && self.ctx.handle.rollback(generation, &e.to_string()) {
+                    return RoundEnd::RolledBack;
+                }
+                return RoundEnd::Failed(format!("timer: {e}"));
+            }
+        };
+        let mut outputs = Vec::new();
+        for e in emitted {
+            match &e.topic {
+                Some(t) if !want.spec.outputs.contains(t) => {
+                    self.ctx.handle.logs.note(&format!(
+                        "timer output routed to {t:?}, which is not in the pipeline's outputs, dropped"
+                    ));
+                }
+                _ => outputs.push(e),
+            }
+        }
+        let writes = self.overlay.take();
+        if outputs.is_empty() && writes.is_empty() {
+            return RoundEnd::Committed(0);
+        }
+        let mut checkpoint = self.ctx.checkpoint.clone();
+        let groups = match self.plan(want, outputs, &mut checkpoint) {
+            Ok(g) => g,
+            Err(e) => return RoundEnd::Failed(e),
+        };
+        checkpoint.outbox = groups.iter().map(to_outbox).collect();
+        let durable = store::commit(&self.ctx.tree, writes, &checkpoint)
+            .and_then(|()| Ok(self.ctx.tree.flush().map(|_| ())?));
+        if let Err(e) = durable {
+            return RoundEnd::Failed(format!("committing timer output: {e}"));
+        }
+        self.ctx.checkpoint = checkpoint;
+        if let Err(e) = self.drain_outbox() {
+            return RoundEnd::Failed(e);
+        }
+        RoundEnd::Committed(1)
+    }
+}
+
+/// Output records for one (topic, partition), numbered from `first_seq`.
+struct Group {
+    name: String,
+    topic: Arc<Topic>,
+    partition: u32,
+    first_seq: u64,
+    records: Vec<Record>,
+}
+
+fn to_outbox(g: &Group) -> OutboxGroup {
+    OutboxGroup {
+        topic: g.name.clone(),
+        partition: g.partition,
+        first_seq: g.first_seq,
+        records: g
+            .records
+            .iter()
+            .map(|r| OutboxRecord {
+                key: r.key.as_ref().map(|b| b.to_vec()),
+                value: r.value.as_ref().map(|b| b.to_vec()),
+                headers: r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_ref().map(|b| b.to_vec())))
+                    .collect(),
+                timestamp: r.timestamp,
+            })
+            .collect(),
+    }
+}
+
+fn from_outbox(r: &OutboxRecord) -> Record {
+    Record {
+        key: r.key.clone().map(Bytes::from),
+        value: r.value.clone().map(Bytes::from),
+        headers: r
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().map(Bytes::from)))
+            .collect(),
+        timestamp: r.timestamp,
     }
 }
 
@@ -465,9 +626,14 @@ async fn wait_for_input(
     broker: &Broker,
     partition: u32,
     positions: Vec<i64>,
+    next_timer_ms: Option<i64>,
     want: &Desired,
     desired: &mut tokio::sync::watch::Receiver<Desired>,
 ) {
+    let idle = match next_timer_ms {
+        Some(at) => Duration::from_millis((at - crate::broker::now_ms()).clamp(0, 1000) as u64),
+        None => Duration::from_secs(1),
+    };
     let mut watches = Vec::new();
     for topic in &want.spec.inputs {
         if let Ok(log) = broker
@@ -487,7 +653,7 @@ async fn wait_for_input(
     tokio::select! {
         _ = desired.changed() => {}
         _ = input, if !want.spec.inputs.is_empty() => {}
-        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        _ = tokio::time::sleep(idle) => {}
     }
 }
 
