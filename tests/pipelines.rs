@@ -357,6 +357,32 @@ fn a_broken_update_rolls_back_by_itself_and_says_why() {
     let mut want: Vec<String> = (0..20).map(|i| format!("v{i}")).collect();
     want.sort();
     assert_eq!(got, want);
+    let mut st = st;
+    // A version that cannot even start (here: a 1 MiB memory cap, below what the module
+    // needs at instantiation) rolls back too.
+    let spec = json!({"name": "rb", "inputs": ["in"], "output": "out",
+        "steps": [{"module": "keep", "config": {"pattern": "v"}}], "limits": {"memory_mb": 1}});
+    let (code, body) = call(&s, "PUT", "/v1/pipelines/rb", Some(spec));
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            st = status(&s, "rb");
+            st["rollbacks"] == 2
+        }),
+        "{st:#}"
+    );
+    assert!(
+        st["last_rollback"]
+            .as_str()
+            .unwrap()
+            .contains("cannot start"),
+        "{st:#}"
+    );
+    produce(&s, "in", vec![json!({"value": "v20"})]);
+    assert!(wait_until(Duration::from_secs(60), || values(&s, "out")
+        .len()
+        == 21));
+    assert_eq!(status(&s, "rb")["state"], "running");
     let (code, logs) = call(&s, "GET", "/v1/pipelines/rb/logs?tail=50", None);
     assert_eq!(code, 200);
     assert!(logs["lines"].to_string().contains("rolled back"), "{logs}");

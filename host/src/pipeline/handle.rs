@@ -26,6 +26,9 @@ pub struct Desired {
     pub paused: bool,
     /// Stop for good (shutdown or deletion).
     pub stop: bool,
+    /// Why the deployment cannot run (its modules failed to load at start-up); tasks
+    /// wait in the failed state for an update.
+    pub broken: Option<String>,
 }
 
 /// A deployment's spec and loaded steps.
@@ -114,16 +117,15 @@ impl PipelineStore {
         modules: Vec<(String, u32)>,
         reason: &str,
     ) -> Result<(), super::PipelineError> {
-        let Some(mut record) = self.get(name)? else {
-            return Ok(());
-        };
-        record.spec = spec.clone();
-        record.specs.push(spec.clone());
-        record.history.push(Deployment {
-            modules,
-            at_ms: crate::broker::now_ms(),
-            reason: reason.to_string(),
-        });
-        self.put(&record)
+        self.edit(name, |record| {
+            record.spec = spec.clone();
+            record.specs.push(spec.clone());
+            record.history.push(Deployment {
+                modules,
+                at_ms: crate::broker::now_ms(),
+                reason: reason.to_string(),
+            });
+        })?;
+        Ok(())
     }
 }

@@ -212,6 +212,11 @@ impl Pipelines {
     /// Deletes a module version unless a pipeline's current deployment uses it.
     pub fn delete_module(&self, name: &str, version: u32) -> Result<(), PipelineError> {
         let _op = self.ops.lock();
+        let in_use = |pipeline: String| PipelineError::ModuleInUse {
+            name: name.to_string(),
+            version,
+            pipeline,
+        };
         for record in self.store.list()? {
             if record
                 .current()
@@ -219,11 +224,17 @@ impl Pipelines {
                 .iter()
                 .any(|(m, v)| m == name && *v == version)
             {
-                return Err(PipelineError::ModuleInUse {
-                    name: name.to_string(),
-                    version,
-                    pipeline: record.spec.name,
-                });
+                return Err(in_use(record.spec.name));
+            }
+        }
+        // The deployment an update would roll back to counts as in use too.
+        for handle in self.handles.lock().values() {
+            if let Some((_, plans)) = &*handle.previous.lock()
+                && plans
+                    .iter()
+                    .any(|p| p.module == name && p.version == version)
+            {
+                return Err(in_use(handle.name.clone()));
             }
         }
         self.modules.delete(name, version)
@@ -354,6 +365,7 @@ impl Pipelines {
                 inputs,
                 sequences: BTreeMap::new(),
                 outbox: Vec::new(),
+                in_flight: None,
             };
             store::commit(&tree, BTreeMap::new(), &checkpoint)?;
         }
@@ -408,6 +420,7 @@ impl Pipelines {
             plans,
             paused: record.paused,
             stop: false,
+            broken: broken.clone(),
         });
         let handle = Arc::new(PipelineHandle {
             name: name.clone(),
@@ -421,7 +434,8 @@ impl Pipelines {
             joins: Mutex::new(Vec::new()),
             store: self.store.clone(),
         });
-        if broken.is_none() {
+        // Tasks run even for a broken deployment: they wait, failed, for an update.
+        {
             let workers = self.workers.lock();
             let workers = workers.as_ref().ok_or(PipelineError::ShuttingDown)?;
             let mut joins = handle.joins.lock();
@@ -485,17 +499,24 @@ impl Pipelines {
             .iter()
             .map(|p| (p.module.clone(), p.version))
             .collect();
+        // Held across storing and publishing, as `rollback` holds it, so a rollback and
+        // an update cannot interleave and leave the store and the tasks disagreeing.
+        let mut previous = handle.previous.lock();
         self.store
             .record_deployment(name, &spec, modules, "updated")?;
-        {
-            let current = handle.desired.borrow().clone();
-            *handle.previous.lock() = Some((current.spec, current.plans));
-        }
+        let current = handle.desired.borrow().clone();
+        // A deployment that never loaded is no state to roll back to.
+        *previous = current
+            .broken
+            .is_none()
+            .then(|| (current.spec, current.plans));
         handle.desired.send_modify(|d| {
             d.generation += 1;
             d.spec = Arc::new(spec);
             d.plans = plans;
+            d.broken = None;
         });
+        drop(previous);
         handle.swaps.fetch_add(1, Ordering::Relaxed);
         handle.logs.note("updated");
         let record = self.record(name)?;
@@ -506,9 +527,22 @@ impl Pipelines {
     pub fn set_paused(&self, name: &str, paused: bool) -> Result<PipelineStatus, PipelineError> {
         let _op = self.ops.lock();
         let handle = self.handle(name)?;
-        let mut record = self.record(name)?;
-        record.paused = paused;
-        self.store.put(&record)?;
+        let record = self
+            .store
+            .edit(name, |r| r.paused = paused)?
+            .ok_or_else(|| PipelineError::UnknownPipeline {
+                name: name.to_string(),
+            })?;
+        // Resuming a deployment that failed to load at start-up tries to load it again.
+        let broken = handle.desired.borrow().broken.clone();
+        if !paused && broken.is_some() {
+            let plans = self.plans_of(&record.spec, &record.current().modules)?;
+            handle.desired.send_modify(|d| {
+                d.generation += 1;
+                d.plans = plans;
+                d.broken = None;
+            });
+        }
         handle.desired.send_modify(|d| d.paused = paused);
         handle.logs.note(if paused { "paused" } else { "resumed" });
         Ok(self.status_of(&handle, &record))
@@ -612,10 +646,17 @@ impl Pipelines {
         key: &[u8],
     ) -> Result<Option<Vec<u8>>, PipelineError> {
         let (record, step) = self.state_step(name, step)?;
-        let p = partition_for_key(key, record.partitions);
-        let tree = self.store.task_tree(name, p)?;
         let full = [&step_prefix(step)[..], key].concat();
-        Ok(tree.get(full)?.map(|v| v.to_vec()))
+        // The task the key hashes to first (where keyed input puts it), then the others:
+        // a processor may store keys that are not its input's keys.
+        let hinted = partition_for_key(key, record.partitions);
+        let order = std::iter::once(hinted).chain((0..record.partitions).filter(|&p| p != hinted));
+        for p in order {
+            if let Some(v) = self.store.task_tree(name, p)?.get(&full)? {
+                return Ok(Some(v.to_vec()));
+            }
+        }
+        Ok(None)
     }
 
     /// Committed state of step `step` across every task: up to `limit` entries whose key

@@ -59,6 +59,10 @@ pub struct Checkpoint {
     /// Per output (topic, partition): how many records the task has appended there, which is
     /// the sequence number of the next one.
     pub sequences: BTreeMap<String, BTreeMap<u32, u64>>,
+    /// Set while a round over several inputs is in flight: the end offsets (exclusive) it
+    /// read, made durable before its outputs are appended, so a replay reads exactly them.
+    #[serde(default)]
+    pub in_flight: Option<Vec<i64>>,
     /// Timer output committed but perhaps not yet appended: appended (skipping what the
     /// log already has) before anything else after a start. Empty between timer rounds.
     #[serde(default)]
@@ -110,6 +114,8 @@ fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T,
 pub struct PipelineStore {
     db: sled::Db,
     pipelines: sled::Tree,
+    /// Serialises read-modify-write of records (updates, rollbacks from tasks, pauses).
+    edits: std::sync::Arc<parking_lot::Mutex<()>>,
 }
 
 impl PipelineStore {
@@ -118,6 +124,7 @@ impl PipelineStore {
         Ok(PipelineStore {
             db: db.clone(),
             pipelines: db.open_tree("pipelines")?,
+            edits: Default::default(),
         })
     }
 
@@ -135,6 +142,22 @@ impl PipelineStore {
             .get(name.as_bytes())?
             .map(|b| decode("pipeline", &b))
             .transpose()
+    }
+
+    /// Changes a stored pipeline with `f` and stores it durably, one change at a time;
+    /// returns the changed record (`None`: no such pipeline).
+    pub fn edit(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut PipelineRecord),
+    ) -> Result<Option<PipelineRecord>, PipelineError> {
+        let _one = self.edits.lock();
+        let Some(mut record) = self.get(name)? else {
+            return Ok(None);
+        };
+        f(&mut record);
+        self.put(&record)?;
+        Ok(Some(record))
     }
 
     /// Stores a pipeline durably.

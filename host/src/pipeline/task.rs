@@ -91,9 +91,14 @@ pub async fn run(ctx: TaskContext) {
         // Wasm runs in `block_in_place`: wasmtime-wasi's synchronous streams block on the
         // ambient runtime, which tokio allows only there; the worker hands its other tasks
         // to a fresh thread meanwhile.
-        if let Err(error) = tokio::task::block_in_place(|| task.ensure_chain(&want)) {
-            task.stop_on(&name, partition, error, &mut desired).await;
-            continue;
+        match tokio::task::block_in_place(|| task.ensure_chain(&want)) {
+            Ok(true) => {}
+            // Rolled back: the next turn builds the previous version.
+            Ok(false) => continue,
+            Err(error) => {
+                task.stop_on(&name, partition, error, &mut desired).await;
+                continue;
+            }
         }
         let started = Instant::now();
         let end = tokio::task::block_in_place(|| {
@@ -135,17 +140,30 @@ pub async fn run(ctx: TaskContext) {
 
 impl Task {
     /// Builds the chain of `want`'s generation if it is not the running one; measures the
-    /// pause of a swap and rolls a failing update back.
-    fn ensure_chain(&mut self, want: &Desired) -> Result<(), String> {
+    /// pause of a swap and rolls a failing update back. `Ok(false)`: rolled back, nothing
+    /// built.
+    fn ensure_chain(&mut self, want: &Desired) -> Result<bool, String> {
         if self
             .chain
             .as_ref()
             .is_some_and(|(g, _)| *g == want.generation)
         {
-            return Ok(());
+            return Ok(true);
+        }
+        if let Some(reason) = &want.broken {
+            return Err(reason.clone());
         }
         let swap = self.chain.is_some();
         let started = Instant::now();
+        if swap {
+            // The old version's last commits must be on disk before the new version runs:
+            // a replay of an unflushed round by the new code would not reproduce its
+            // outputs.
+            self.ctx
+                .tree
+                .flush()
+                .map_err(|e| format!("flushing before the swap: {e}"))?;
+        }
         // Free the old instances' pool slots first; pending writes never outlive a round.
         self.chain = None;
         let limits = super::service::limits_of(&want.spec);
@@ -162,13 +180,12 @@ impl Task {
                     self.ctx.stats.swapped(started.elapsed());
                     self.probation = PROBATION_BATCHES;
                 }
-                Ok(())
+                Ok(true)
             }
             Err(e) => {
                 let error = format!("cannot start {e}");
                 if self.ctx.handle.rollback(want.generation, &error) {
-                    // The next loop builds the previous version.
-                    Ok(())
+                    Ok(false)
                 } else {
                     Err(error)
                 }
@@ -201,16 +218,39 @@ impl Task {
         let mut next_inputs = self.ctx.checkpoint.inputs.clone();
         let mut consumed = 0;
         let mut errored = 0;
+        // A replay must reproduce the lost round's outputs as a prefix of its own. With one
+        // input it does (it reads from the same offset, perhaps further). With several,
+        // reading further in the first input would put new outputs before the second's, so
+        // the round's ranges are made durable first and a replay reads exactly them.
+        let pinned = self.ctx.checkpoint.in_flight.clone();
+        let mut batches = Vec::with_capacity(want.spec.inputs.len());
         for (i, topic) in want.spec.inputs.iter().enumerate() {
-            let (offsets, records, next) = match self.read(topic, partition, next_inputs[i]) {
+            let end = pinned.as_ref().and_then(|p| p.get(i).copied());
+            let (offsets, records, next) = match self.read(topic, partition, next_inputs[i], end) {
                 Ok(r) => r,
                 Err(e) => return RoundEnd::Failed(e),
             };
             next_inputs[i] = next;
+            batches.push((topic.clone(), offsets, records));
+        }
+        let any = batches.iter().any(|(_, _, r)| !r.is_empty());
+        if want.spec.inputs.len() > 1 && any && pinned.is_none() {
+            let mut intent = self.ctx.checkpoint.clone();
+            intent.in_flight = Some(next_inputs.clone());
+            let durable = store::commit(&self.ctx.tree, Default::default(), &intent)
+                .and_then(|()| Ok(self.ctx.tree.flush().map(|_| ())?));
+            if let Err(e) = durable {
+                return RoundEnd::Failed(format!("committing the round's input ranges: {e}"));
+            }
+            self.ctx.checkpoint = intent;
+        }
+        for (topic, offsets, records) in batches {
+            let topic = topic.as_str();
             if records.is_empty() {
                 continue;
             }
             consumed += records.len();
+            let mut from_input = Vec::new();
             let (out, mut failures) = match self.run_chain(want, topic, &offsets, &records) {
                 Ok(r) => r,
                 Err(end) => {
@@ -228,7 +268,7 @@ impl Task {
                             "routed a record to {t:?}, which is not in the pipeline's outputs"
                         ),
                     }),
-                    _ => outputs.push(e),
+                    _ => from_input.push(e),
                 }
             }
             if !failures.is_empty() {
@@ -245,7 +285,7 @@ impl Task {
                     OnError::DeadLetter => {
                         let dlq = want.spec.dead_letter_topic.clone().unwrap_or_default();
                         for f in &failures {
-                            outputs.push(dead_letter(
+                            from_input.push(dead_letter(
                                 &dlq,
                                 &want.spec.name,
                                 topic,
@@ -259,12 +299,18 @@ impl Task {
                 }
                 errored += failures.len();
             }
+            // Outputs in input order (stable within a record), whatever order the steps,
+            // routing and failures produced them in: a replay's outputs then extend the
+            // lost round's.
+            from_input.sort_by_key(|e| e.source);
+            outputs.extend(from_input);
         }
         if consumed == 0 && next_inputs == self.ctx.checkpoint.inputs {
             return RoundEnd::Committed(0);
         }
         let mut checkpoint = self.ctx.checkpoint.clone();
         checkpoint.inputs = next_inputs;
+        checkpoint.in_flight = None;
         let appended = match self
             .plan(want, outputs, &mut checkpoint)
             .and_then(|groups| self.write(checkpoint.producer_id, &groups))
@@ -290,13 +336,15 @@ impl Task {
         RoundEnd::Committed(consumed.max(1))
     }
 
-    /// Records of `topic`/`partition` from `from`: their offsets, the records, and the
-    /// next position (past retention-deleted offsets when the log moved on).
+    /// Records of `topic`/`partition` from `from` (and before `end`, if given): their
+    /// offsets, the records, and the next position (past retention-deleted offsets when
+    /// the log moved on).
     fn read(
         &self,
         topic: &str,
         partition: u32,
         from: i64,
+        end: Option<i64>,
     ) -> Result<(Vec<i64>, Vec<Record>, i64), String> {
         let log = self
             .ctx
@@ -304,14 +352,25 @@ impl Task {
             .topic(topic)
             .and_then(|t| t.partition(i64::from(partition)))
             .map_err(|e| format!("input {topic}: {e}"))?;
-        let stats = log.stats();
-        let from = from.max(stats.log_start_offset);
-        if from >= stats.high_watermark {
-            return Ok((Vec::new(), Vec::new(), from));
-        }
-        let read = log
-            .read(from, READ_BYTES)
-            .map_err(|e| format!("reading {topic}/{partition} at {from}: {e}"))?;
+        let mut attempts = 0;
+        let (from, read) = loop {
+            let stats = log.stats();
+            let from = from.max(stats.log_start_offset);
+            let limit = end.map_or(stats.high_watermark, |e| e.min(stats.high_watermark));
+            if from >= limit {
+                return Ok((Vec::new(), Vec::new(), from));
+            }
+            match log.read(from, READ_BYTES) {
+                Ok(read) => break (from, read),
+                // Retention removed the segment between the stats and the read: the log
+                // start moved on, so does the task.
+                Err(crate::log::LogError::OffsetOutOfRange { .. }) if attempts < 3 => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(format!("reading {topic}/{partition} at {from}: {e}")),
+            }
+        };
+        let limit = end.unwrap_or(i64::MAX).min(read.high_watermark);
         let mut offsets = Vec::new();
         let mut records = Vec::new();
         let mut next = from;
@@ -320,7 +379,7 @@ impl Task {
             let stored =
                 decode_records(bytes).map_err(|e| format!("reading {topic}/{partition}: {e}"))?;
             for r in stored {
-                if r.offset < from || r.offset >= read.high_watermark {
+                if r.offset < from || r.offset >= limit {
                     continue;
                 }
                 next = r.offset + 1;
@@ -479,7 +538,8 @@ impl Task {
                     .append(topic, p, bytes)
                     .map_err(|e| format!("appending to {name}/{p}: {e}"))?
                 {
-                    IdempotentAppend::Appended(_) | IdempotentAppend::Duplicate { .. } => {}
+                    IdempotentAppend::Appended(_) => appended += chunk.len(),
+                    IdempotentAppend::Duplicate { .. } => {}
                     IdempotentAppend::OutOfOrder { expected } => {
                         return Err(format!(
                             "appending to {name}/{p}: sequence {} refused, the partition \
@@ -492,7 +552,6 @@ impl Task {
                     }
                 }
                 next += chunk.len() as u64;
-                appended += chunk.len();
             }
         }
         Ok(appended)
@@ -635,24 +694,31 @@ async fn wait_for_input(
         None => Duration::from_secs(1),
     };
     let mut watches = Vec::new();
-    for topic in &want.spec.inputs {
+    for (topic, &pos) in want.spec.inputs.iter().zip(&positions) {
         if let Ok(log) = broker
             .topic(topic)
             .and_then(|t| t.partition(i64::from(partition)))
         {
-            watches.push(log.subscribe());
+            watches.push((log.subscribe(), pos));
         }
     }
-    let input =
-        futures_util::future::select_all(watches.iter_mut().zip(positions).map(|(w, pos)| {
+    let any_input = async {
+        if watches.is_empty() {
+            // Nothing to watch (an input was deleted): the timeout ends the wait.
+            return std::future::pending().await;
+        }
+        let waits = watches.iter_mut().map(|(w, pos)| {
+            let pos = *pos;
             async move {
                 let _ = w.wait_for(|hw| *hw > pos).await;
             }
             .boxed()
-        }));
+        });
+        futures_util::future::select_all(waits).await;
+    };
     tokio::select! {
         _ = desired.changed() => {}
-        _ = input, if !want.spec.inputs.is_empty() => {}
+        _ = any_input => {}
         _ = tokio::time::sleep(idle) => {}
     }
 }
