@@ -509,7 +509,7 @@ impl Pipelines {
         *previous = current
             .broken
             .is_none()
-            .then(|| (current.spec, current.plans));
+            .then_some((current.spec, current.plans));
         handle.desired.send_modify(|d| {
             d.generation += 1;
             d.spec = Arc::new(spec);
