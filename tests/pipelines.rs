@@ -357,7 +357,6 @@ fn a_broken_update_rolls_back_by_itself_and_says_why() {
     let mut want: Vec<String> = (0..20).map(|i| format!("v{i}")).collect();
     want.sort();
     assert_eq!(got, want);
-    let mut st = st;
     // A version that cannot even start (here: a 1 MiB memory cap, below what the module
     // needs at instantiation) rolls back too.
     let spec = json!({"name": "rb", "inputs": ["in"], "output": "out",
