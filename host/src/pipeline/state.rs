@@ -118,7 +118,7 @@ impl StateBackend for StepState {
         end: Bound<&[u8]>,
         limit: usize,
     ) -> Result<Entries, StateError> {
-        if limit == 0 || crate::runtime::state::is_inverted(start, end) {
+        if crate::runtime::state::nothing_to_scan(start, end, limit) {
             return Ok(Vec::new());
         }
         let lo = match full_bound(&self.prefix, start) {

@@ -40,7 +40,7 @@ impl StateBackend for MemoryState {
         end: Bound<&[u8]>,
         limit: usize,
     ) -> Result<Entries, StateError> {
-        if super::is_inverted(start, end) {
+        if super::nothing_to_scan(start, end, limit) {
             return Ok(Vec::new());
         }
         Ok(self

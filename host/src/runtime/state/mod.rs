@@ -100,9 +100,14 @@ pub(crate) fn check_sizes(key: &[u8], value: Option<&[u8]>) -> Result<(), StateE
     Ok(())
 }
 
-/// Whether `start..end` is inverted (start after end). Both `BTreeMap::range`
-/// and sled panic on such bounds; every backend treats the range as empty.
-pub(crate) fn is_inverted(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
+/// Whether a scan of `start..end` for `limit` entries has nothing to return: no room, or
+/// an inverted range (start after end), on which both `BTreeMap::range` and sled panic.
+pub(crate) fn nothing_to_scan(start: Bound<&[u8]>, end: Bound<&[u8]>, limit: usize) -> bool {
+    limit == 0 || is_inverted(start, end)
+}
+
+/// Whether `start..end` is inverted (start after end).
+fn is_inverted(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
     match (start, end) {
         (Bound::Included(s), Bound::Included(e)) => s > e,
         (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e)) => s >= e,

@@ -49,7 +49,7 @@ impl StateBackend for SledState {
         limit: usize,
     ) -> Result<Entries, StateError> {
         let mut out = Vec::new();
-        if limit == 0 || super::is_inverted(start, end) {
+        if super::nothing_to_scan(start, end, limit) {
             return Ok(out);
         }
         for item in self.tree.range::<&[u8], _>((start, end)) {
