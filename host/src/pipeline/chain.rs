@@ -59,6 +59,13 @@ pub struct StepPlan {
     pub config: BTreeMap<String, String>,
 }
 
+/// Shortest timer interval honoured, ms: each firing commits and flushes.
+pub const MIN_TIMER_MS: u64 = 10;
+
+fn timer_interval(ms: u64) -> i64 {
+    ms.clamp(MIN_TIMER_MS, i64::MAX as u64) as i64
+}
+
 /// A record the chain emitted.
 #[derive(Debug, Clone)]
 pub struct Emitted {
@@ -169,7 +176,7 @@ impl Chain {
         let timers = steps
             .iter()
             .map(|s| match &s.runner {
-                Runner::Wasm(i) => i.timer_interval_ms().map(|iv| now + iv as i64),
+                Runner::Wasm(i) => i.timer_interval_ms().map(|iv| now + timer_interval(iv)),
                 Runner::Native(..) => None,
             })
             .collect();
@@ -197,7 +204,7 @@ impl Chain {
                 module: step.module.clone(),
                 error,
             })?;
-            *at = now_ms + instance.timer_interval_ms().unwrap_or(1000) as i64;
+            *at = now_ms + timer_interval(instance.timer_interval_ms().unwrap_or(1000));
             for r in output.records {
                 if let Body::New(record) = r.body {
                     out.push(Emitted {

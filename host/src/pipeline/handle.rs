@@ -18,6 +18,8 @@ use super::store::{Deployment, PipelineStore};
 pub struct Desired {
     /// Counts up with every deployment (update or rollback).
     pub generation: u64,
+    /// Index of the deployment in the pipeline's stored history.
+    pub deployment: usize,
     /// The spec of the deployment.
     pub spec: Arc<PipelineSpec>,
     /// The loaded steps.
@@ -89,18 +91,23 @@ impl PipelineHandle {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        if let Err(e) = self
+        let deployment = match self
             .store
             .record_deployment(&self.name, &spec, modules, &reason)
         {
-            tracing::error!(pipeline = %self.name, "storing the rollback: {e}");
-        }
+            Ok(index) => index,
+            Err(e) => {
+                tracing::error!(pipeline = %self.name, "storing the rollback: {e}");
+                self.desired.borrow().deployment
+            }
+        };
         self.logs.note(&reason);
         tracing::warn!(pipeline = %self.name, "{reason}");
         *self.rollback_reason.lock() = Some(reason);
         self.rollbacks.fetch_add(1, Ordering::Relaxed);
         self.desired.send_modify(|d| {
             d.generation += 1;
+            d.deployment = deployment;
             d.spec = spec;
             d.plans = plans;
         });
@@ -109,23 +116,26 @@ impl PipelineHandle {
 }
 
 impl PipelineStore {
-    /// Appends a deployment to a stored pipeline's history and makes `spec` current.
+    /// Appends a deployment to a stored pipeline's history and makes `spec` current;
+    /// returns its index in the history.
     pub fn record_deployment(
         &self,
         name: &str,
         spec: &PipelineSpec,
         modules: Vec<(String, u32)>,
         reason: &str,
-    ) -> Result<(), super::PipelineError> {
-        self.edit(name, |record| {
-            record.spec = spec.clone();
-            record.specs.push(spec.clone());
-            record.history.push(Deployment {
-                modules,
-                at_ms: crate::broker::now_ms(),
-                reason: reason.to_string(),
-            });
-        })?;
-        Ok(())
+    ) -> Result<usize, super::PipelineError> {
+        let index = self
+            .edit(name, |record| {
+                record.spec = spec.clone();
+                record.specs.push(spec.clone());
+                record.history.push(Deployment {
+                    modules,
+                    at_ms: crate::broker::now_ms(),
+                    reason: reason.to_string(),
+                });
+            })?
+            .map_or(0, |r| r.history.len() - 1);
+        Ok(index)
     }
 }

@@ -217,6 +217,19 @@ impl Pipelines {
             version,
             pipeline,
         };
+        // The deployment an update would roll back to counts as in use too. The locks are
+        // held while the store is read, so a rollback cannot make it current in between.
+        let handles: Vec<_> = self.handles.lock().values().cloned().collect();
+        let previous: Vec<_> = handles.iter().map(|h| (h, h.previous.lock())).collect();
+        for (handle, prev) in &previous {
+            if let Some((_, plans)) = &**prev
+                && plans
+                    .iter()
+                    .any(|p| p.module == name && p.version == version)
+            {
+                return Err(in_use(handle.name.clone()));
+            }
+        }
         for record in self.store.list()? {
             if record
                 .current()
@@ -225,16 +238,6 @@ impl Pipelines {
                 .any(|(m, v)| m == name && *v == version)
             {
                 return Err(in_use(record.spec.name));
-            }
-        }
-        // The deployment an update would roll back to counts as in use too.
-        for handle in self.handles.lock().values() {
-            if let Some((_, plans)) = &*handle.previous.lock()
-                && plans
-                    .iter()
-                    .any(|p| p.module == name && p.version == version)
-            {
-                return Err(in_use(handle.name.clone()));
             }
         }
         self.modules.delete(name, version)
@@ -366,6 +369,7 @@ impl Pipelines {
                 sequences: BTreeMap::new(),
                 outbox: Vec::new(),
                 in_flight: None,
+                deployment: Some(0),
             };
             store::commit(&tree, BTreeMap::new(), &checkpoint)?;
         }
@@ -416,6 +420,7 @@ impl Pipelines {
         }
         let (desired, _) = watch::channel(Desired {
             generation: 1,
+            deployment: record.history.len() - 1,
             spec: Arc::new(record.spec.clone()),
             plans,
             paused: record.paused,
@@ -502,7 +507,8 @@ impl Pipelines {
         // Held across storing and publishing, as `rollback` holds it, so a rollback and
         // an update cannot interleave and leave the store and the tasks disagreeing.
         let mut previous = handle.previous.lock();
-        self.store
+        let deployment = self
+            .store
             .record_deployment(name, &spec, modules, "updated")?;
         let current = handle.desired.borrow().clone();
         // A deployment that never loaded is no state to roll back to.
@@ -512,6 +518,7 @@ impl Pipelines {
             .then_some((current.spec, current.plans));
         handle.desired.send_modify(|d| {
             d.generation += 1;
+            d.deployment = deployment;
             d.spec = Arc::new(spec);
             d.plans = plans;
             d.broken = None;

@@ -59,6 +59,10 @@ pub struct Checkpoint {
     /// Per output (topic, partition): how many records the task has appended there, which is
     /// the sequence number of the next one.
     pub sequences: BTreeMap<String, BTreeMap<u32, u64>>,
+    /// The deployment (index in the pipeline's history) whose code made the outputs
+    /// committed here; a replay with other code could not reproduce them.
+    #[serde(default)]
+    pub deployment: Option<usize>,
     /// Set while a round over several inputs is in flight: the end offsets (exclusive) it
     /// read, made durable before its outputs are appended, so a replay reads exactly them.
     #[serde(default)]

@@ -164,6 +164,7 @@ impl Task {
                 .flush()
                 .map_err(|e| format!("flushing before the swap: {e}"))?;
         }
+        self.resync_if_other_code(want)?;
         // Free the old instances' pool slots first; pending writes never outlive a round.
         self.chain = None;
         let limits = super::service::limits_of(&want.spec);
@@ -183,6 +184,8 @@ impl Task {
                 Ok(true)
             }
             Err(e) => {
+                // State an `init` wrote before a later step failed is not kept.
+                self.overlay.take();
                 let error = format!("cannot start {e}");
                 if self.ctx.handle.rollback(want.generation, &error) {
                     Ok(false)
@@ -191,6 +194,85 @@ impl Task {
                 }
             }
         }
+    }
+
+    /// Outputs in the log past the committed sequences were appended by rounds whose
+    /// commit was lost (a crash) or never made (a round that failed half-way). A replay
+    /// reproduces them only with the code that made them; when the checkpoint says other
+    /// code ran (an update landed in between), the sequences move past them instead: that
+    /// round's input is processed again by the new code, at least once rather than lost.
+    fn resync_if_other_code(&mut self, want: &Desired) -> Result<(), String> {
+        let same_code = self
+            .ctx
+            .checkpoint
+            .deployment
+            .is_none_or(|d| d == want.deployment);
+        if same_code {
+            return Ok(());
+        }
+        let ahead = self.outputs_ahead(want)?;
+        let mut checkpoint = self.ctx.checkpoint.clone();
+        checkpoint.deployment = Some(want.deployment);
+        for (topic, partition, extra) in &ahead {
+            *checkpoint
+                .sequences
+                .entry(topic.clone())
+                .or_default()
+                .entry(*partition)
+                .or_insert(0) += *extra as u64;
+        }
+        if !ahead.is_empty() {
+            let note = format!(
+                "task {}: outputs of an uncommitted round by the previous version stay; its \
+                 input is processed again by the new one",
+                self.ctx.stats.partition
+            );
+            tracing::warn!(pipeline = %self.ctx.handle.name, "{note}");
+            self.ctx.handle.logs.note(&note);
+        }
+        store::commit(&self.ctx.tree, Default::default(), &checkpoint)
+            .and_then(|()| Ok(self.ctx.tree.flush().map(|_| ())?))
+            .map_err(|e| format!("committing the checkpoint: {e}"))?;
+        self.ctx.checkpoint = checkpoint;
+        Ok(())
+    }
+
+    /// Output partitions holding records of this task past its committed sequences:
+    /// (topic, partition, how many).
+    fn outputs_ahead(&self, want: &Desired) -> Result<Vec<(String, u32, usize)>, String> {
+        let mut topics: std::collections::BTreeSet<String> =
+            self.ctx.checkpoint.sequences.keys().cloned().collect();
+        topics.extend(want.spec.written_topics().into_iter().map(str::to_string));
+        let pid = self.ctx.checkpoint.producer_id;
+        let mut ahead = Vec::new();
+        for name in topics {
+            // A topic deleted since has nothing to replay into.
+            let Ok(topic) = self.ctx.broker.topic(&name) else {
+                continue;
+            };
+            for p in 0..topic.partition_count() {
+                let seq = self
+                    .ctx
+                    .checkpoint
+                    .sequences
+                    .get(&name)
+                    .and_then(|s| s.get(&p))
+                    .copied()
+                    .unwrap_or(0);
+                let last = self
+                    .ctx
+                    .producers
+                    .last_sequence(&topic, p, pid)
+                    .map_err(|e| format!("output {name}/{p}: {e}"))?;
+                if let Some(last) = last {
+                    let n = already_appended(seq, last);
+                    if n > 0 {
+                        ahead.push((name.clone(), p, n));
+                    }
+                }
+            }
+        }
+        Ok(ahead)
     }
 
     async fn stop_on(
@@ -237,6 +319,7 @@ impl Task {
         if want.spec.inputs.len() > 1 && any && pinned.is_none() {
             let mut intent = self.ctx.checkpoint.clone();
             intent.in_flight = Some(next_inputs.clone());
+            intent.deployment = Some(want.deployment);
             let durable = store::commit(&self.ctx.tree, Default::default(), &intent)
                 .and_then(|()| Ok(self.ctx.tree.flush().map(|_| ())?));
             if let Err(e) = durable {
@@ -311,6 +394,7 @@ impl Task {
         let mut checkpoint = self.ctx.checkpoint.clone();
         checkpoint.inputs = next_inputs;
         checkpoint.in_flight = None;
+        checkpoint.deployment = Some(want.deployment);
         let appended = match self
             .plan(want, outputs, &mut checkpoint)
             .and_then(|groups| self.write(checkpoint.producer_id, &groups))
@@ -579,7 +663,10 @@ impl Task {
             .records_out
             .fetch_add(n as u64, Ordering::Relaxed);
         self.ctx.checkpoint.outbox.clear();
-        Ok(())
+        // Recorded at once, not at the next round: an idle task would otherwise keep the
+        // drained outbox on disk, to be appended again after a restart.
+        store::commit(&self.ctx.tree, Default::default(), &self.ctx.checkpoint)
+            .map_err(|e| format!("committing the checkpoint: {e}"))
     }
 
     /// Fires due timers. Their output is not a function of the input, so it cannot be
@@ -592,6 +679,14 @@ impl Task {
             return RoundEnd::Committed(0);
         }
         let generation = *generation;
+        // While a replay after a crash is still catching up, timer records would take the
+        // sequence numbers of outputs already in the log and be skipped as appended.
+        match self.outputs_ahead(want) {
+            Ok(ahead) if !ahead.is_empty() => return RoundEnd::Committed(0),
+            Ok(_) => {}
+            Err(e) => return RoundEnd::Failed(e),
+        }
+        let (_, chain) = self.chain.as_mut().expect("built before the round");
         let emitted = match chain.fire_timers(now) {
             Ok(e) => e,
             Err(e) => {
@@ -623,6 +718,7 @@ impl Task {
             Err(e) => return RoundEnd::Failed(e),
         };
         checkpoint.outbox = groups.iter().map(to_outbox).collect();
+        checkpoint.deployment = Some(want.deployment);
         let durable = store::commit(&self.ctx.tree, writes, &checkpoint)
             .and_then(|()| Ok(self.ctx.tree.flush().map(|_| ())?));
         if let Err(e) = durable {
