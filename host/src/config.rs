@@ -301,6 +301,7 @@ impl ServerConfig {
                 worker_threads: self.pipelines.worker_threads,
                 max_module_bytes: self.pipelines.max_module_bytes,
                 max_instances: self.pipelines.max_instances.max(1),
+                natives: BTreeMap::new(),
             },
         })
     }

@@ -72,9 +72,13 @@ fn setup(opts: &PipelineBenchOptions, workers: usize) -> anyhow::Result<Setup> {
             worker_threads: workers,
             max_module_bytes: 256 << 20,
             max_instances: 64,
+            natives: [(
+                "native-filter".to_string(),
+                Arc::new(NativeContains) as Arc<dyn NativeFilter>,
+            )]
+            .into(),
         },
     )?;
-    pipelines.register_native("native-filter", Arc::new(NativeContains));
     let wasm = std::fs::read(opts.guests.join("rust-filter.wasm")).with_context(|| {
         format!(
             "reading rust-filter.wasm from {} (run scripts/build-guests first)",

@@ -27,7 +27,7 @@ pub trait NativeFilter: Send + Sync + std::fmt::Debug {
 pub enum StepCode {
     /// A loaded Wasm component.
     Wasm(Arc<Plugin>),
-    /// A native filter registered with the service.
+    /// A native filter given to the service in its config.
     Native(Arc<dyn NativeFilter>),
 }
 

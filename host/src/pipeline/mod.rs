@@ -24,6 +24,8 @@ pub mod stats;
 pub mod status;
 pub mod store;
 pub mod task;
+#[cfg(test)]
+mod tests;
 
 pub use error::PipelineError;
 pub use registry::{ModuleRegistry, ModuleVersion};

@@ -41,6 +41,9 @@ pub struct PipelinesConfig {
     pub max_module_bytes: usize,
     /// Instance slots of the Wasm runtime's pooling allocator.
     pub max_instances: u32,
+    /// Native filters steps may name instead of a module (benchmarks, embedders, tests);
+    /// given here so that stored pipelines using them resume at start-up.
+    pub natives: BTreeMap<String, Arc<dyn NativeFilter>>,
 }
 
 /// The pipeline service.
@@ -54,8 +57,6 @@ pub struct Pipelines {
     /// Serialises create, update and delete.
     ops: Mutex<()>,
     workers: Mutex<Option<tokio::runtime::Runtime>>,
-    /// Native filters steps may name instead of a module (benchmarks, embedding).
-    natives: Mutex<BTreeMap<String, Arc<dyn NativeFilter>>>,
     config: PipelinesConfig,
 }
 
@@ -125,7 +126,6 @@ impl Pipelines {
             handles: Mutex::new(BTreeMap::new()),
             ops: Mutex::new(()),
             workers: Mutex::new(Some(workers)),
-            natives: Mutex::new(BTreeMap::new()),
             config,
         };
         for record in service.store.list()? {
@@ -141,12 +141,6 @@ impl Pipelines {
             }
         }
         Ok(service)
-    }
-
-    /// Registers a native filter that steps may name like a module (version 1). Not
-    /// persisted: for benchmarks and embedders that register it again at start.
-    pub fn register_native(&self, name: &str, filter: Arc<dyn NativeFilter>) {
-        self.natives.lock().insert(name.to_string(), filter);
     }
 
     /// The largest module accepted, bytes.
@@ -305,7 +299,7 @@ impl Pipelines {
         let mut plans = Vec::with_capacity(modules.len());
         for (i, ((name, version), step)) in modules.iter().zip(&spec.steps).enumerate() {
             let field = format!("steps[{i}].module");
-            if let Some(native) = self.natives.lock().get(name) {
+            if let Some(native) = self.config.natives.get(name) {
                 plans.push(StepPlan {
                     module: name.clone(),
                     version: 1,

@@ -1,0 +1,177 @@
+//! Replays after a lost commit, driven in-process with a native step so the rounds are
+//! deterministic: the durable state a crash would leave is written into the task's tree,
+//! then the service is reopened as after a restart.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::chain::NativeFilter;
+use super::store::{self, Checkpoint};
+use super::{PipelineSpec, Pipelines, PipelinesConfig};
+use crate::broker::producer::ProducerRegistry;
+use crate::broker::topic_config::TopicConfig;
+use crate::broker::{Broker, BrokerConfig, ProduceRecord};
+use crate::log::FlushPolicy;
+use crate::log::batch::{BatchIter, Record, decode_records};
+use crate::test_support::reopen;
+
+#[derive(Debug)]
+struct KeepAll;
+
+impl NativeFilter for KeepAll {
+    fn keep(&self, _: &Record, _: &BTreeMap<String, String>) -> bool {
+        true
+    }
+}
+
+fn open(dir: &Path, broker: &Arc<Broker>) -> Pipelines {
+    reopen(|| {
+        Pipelines::open(
+            broker.clone(),
+            // A fresh registry, as after a restart: windows are rebuilt from the log.
+            Arc::new(ProducerRegistry::new(broker.clone())),
+            PipelinesConfig {
+                dir: dir.join("pipelines"),
+                worker_threads: 1,
+                max_module_bytes: 1 << 20,
+                max_instances: 4,
+                natives: [(
+                    "keep-all".to_string(),
+                    Arc::new(KeepAll) as Arc<dyn NativeFilter>,
+                )]
+                .into(),
+            },
+        )
+    })
+}
+
+fn broker(dir: &Path, topics: &[&str]) -> Arc<Broker> {
+    let broker = Arc::new(
+        Broker::open(BrokerConfig {
+            data_dir: dir.join("data"),
+            flush: FlushPolicy::Os,
+            index_interval_bytes: 4096,
+            topic_defaults: TopicConfig::default(),
+        })
+        .unwrap(),
+    );
+    for t in topics {
+        broker.create_topic(t, 1, BTreeMap::new()).unwrap();
+    }
+    broker
+}
+
+fn produce(broker: &Broker, topic: &str, value: &str) {
+    let record = Record {
+        value: Some(Bytes::from(value.to_string())),
+        timestamp: -1,
+        ..Record::default()
+    };
+    broker
+        .produce(
+            topic,
+            vec![ProduceRecord {
+                partition: Some(0),
+                record,
+            }],
+        )
+        .unwrap();
+}
+
+fn values(broker: &Broker, topic: &str) -> Vec<String> {
+    let read = broker.fetch(topic, 0, 0, 1 << 20).unwrap();
+    let mut out = Vec::new();
+    for batch in BatchIter::new(&read.bytes) {
+        let (_, bytes) = batch.unwrap();
+        for r in decode_records(bytes).unwrap() {
+            out.push(String::from_utf8(r.value.unwrap().to_vec()).unwrap());
+        }
+    }
+    out
+}
+
+fn wait_processed(p: &Pipelines, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = p.status("p").unwrap();
+        if st.records_in >= n && st.lag == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "not caught up: {st:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn spec(inputs: &[&str]) -> PipelineSpec {
+    serde_json::from_value(serde_json::json!({
+        "name": "p", "inputs": inputs, "output": "out",
+        "steps": [{"module": "keep-all"}], "start": "earliest",
+    }))
+    .unwrap()
+}
+
+/// Replaces the task's checkpoint with `edit` of it, as a crash losing the last commit
+/// would leave it.
+fn rewind(dir: &Path, edit: impl FnOnce(&mut Checkpoint)) {
+    let db = reopen(|| sled::Config::new().path(dir.join("pipelines/db")).open());
+    let tree = db.open_tree("task/p/0").unwrap();
+    let mut cp = store::load_checkpoint(&tree).unwrap().unwrap();
+    edit(&mut cp);
+    store::commit(&tree, BTreeMap::new(), &cp).unwrap();
+    db.flush().unwrap();
+}
+
+#[test]
+fn a_replay_reading_further_skips_exactly_what_the_lost_round_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = broker(dir.path(), &["a", "out"]);
+    produce(&broker, "a", "a0");
+    produce(&broker, "a", "a1");
+    let p = open(dir.path(), &broker);
+    p.create(spec(&["a"])).unwrap();
+    wait_processed(&p, 2);
+    p.shutdown();
+    drop(p);
+    // The commit of the round that read a0 and a1 is lost; a2 arrives meanwhile.
+    rewind(dir.path(), |cp| {
+        cp.inputs = vec![0];
+        cp.sequences.clear();
+    });
+    produce(&broker, "a", "a2");
+    let p = open(dir.path(), &broker);
+    wait_processed(&p, 3);
+    assert_eq!(values(&broker, "out"), ["a0", "a1", "a2"]);
+    p.shutdown();
+}
+
+#[test]
+fn a_lost_round_over_two_inputs_is_replayed_over_exactly_its_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = broker(dir.path(), &["a", "b", "out"]);
+    // Both there before the pipeline starts, so its first round reads both.
+    produce(&broker, "a", "a0");
+    produce(&broker, "b", "b0");
+    let p = open(dir.path(), &broker);
+    p.create(spec(&["a", "b"])).unwrap();
+    wait_processed(&p, 2);
+    p.shutdown();
+    drop(p);
+    assert_eq!(values(&broker, "out"), ["a0", "b0"]);
+    // What a crash after the appends, before the final commit, leaves durable: the
+    // round's pinned ranges. a1 arrives before the restart: reading further in `a` would
+    // put its output before b0's and shift every sequence after it.
+    rewind(dir.path(), |cp| {
+        cp.inputs = vec![0, 0];
+        cp.in_flight = Some(vec![1, 1]);
+        cp.sequences.clear();
+    });
+    produce(&broker, "a", "a1");
+    let p = open(dir.path(), &broker);
+    wait_processed(&p, 3);
+    assert_eq!(values(&broker, "out"), ["a0", "b0", "a1"]);
+    p.shutdown();
+}
