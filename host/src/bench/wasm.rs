@@ -34,6 +34,10 @@ pub(crate) const PATTERN: &str = "error";
 const GUESTS: &[(&str, &str)] = &[
     ("rust-filter", "Rust (weir-guest), flat batch, keep indices"),
     ("copyfilter", "Rust (weir-guest), flat batch, copies back"),
+    (
+        "keepall",
+        "Rust (weir-guest), keeps all unread: the boundary and SDK loop alone",
+    ),
     ("c-filter", "C (wit-bindgen c), flat batch, keep indices"),
     (
         "python-filter",
