@@ -116,6 +116,20 @@ fn rust_and_python_filters_uploaded_over_http_filter_a_topic() {
     let (code, _) = call(&s, "GET", "/v1/pipelines/rust", None);
     assert_eq!(code, 404);
 
+    // Partitions added to an input later are not processed: the status says so.
+    let (code, _) = call(
+        &s,
+        "POST",
+        "/v1/topics/events/partitions",
+        Some(json!({"count": 4})),
+    );
+    assert_eq!(code, 200);
+    let warnings = status(&s, "py")["warnings"].to_string();
+    assert!(
+        warnings.contains("has 4 partitions but the pipeline runs 3 tasks"),
+        "{warnings}"
+    );
+
     let (code, pipelines) = call(&s, "GET", "/v1/pipelines", None);
     assert_eq!(code, 200);
     assert_eq!(pipelines["pipelines"].as_array().unwrap().len(), 1);

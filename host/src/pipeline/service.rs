@@ -619,7 +619,7 @@ impl Pipelines {
             .iter()
             .flat_map(|t| t.swap_pauses.lock().clone())
             .collect::<Vec<_>>();
-        PipelineStatus::new(
+        let mut status = PipelineStatus::new(
             record,
             &desired,
             tasks,
@@ -630,7 +630,21 @@ impl Pipelines {
                 pauses.iter().max().copied(),
             ],
             pauses.len(),
-        )
+        );
+        for input in &desired.spec.inputs {
+            if let Ok(topic) = self.broker.topic(input) {
+                let n = topic.partition_count();
+                if n != record.partitions {
+                    status.warnings.push(format!(
+                        "input {input:?} has {n} partitions but the pipeline runs {} tasks \
+                         (one per partition when it was created); records in partitions \
+                         added since are not processed: create a new pipeline to cover them",
+                        record.partitions
+                    ));
+                }
+            }
+        }
+        status
     }
 
     /// The newest `tail` log lines of a pipeline.

@@ -134,6 +134,8 @@ pub struct PipelineStatus {
     pub tasks: Vec<TaskStatus>,
     /// Creation time, ms since the epoch.
     pub created_ms: i64,
+    /// Conditions the user should know about (e.g. partitions added to an input).
+    pub warnings: Vec<String>,
 }
 
 fn ms(d: Option<Duration>) -> Option<f64> {
@@ -194,6 +196,7 @@ impl PipelineStatus {
             lag: tasks.iter().map(|t| t.lag).sum(),
             tasks,
             created_ms: record.created_ms,
+            warnings: Vec::new(),
         }
     }
 }
