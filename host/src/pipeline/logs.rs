@@ -66,6 +66,13 @@ fn utc(ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
 }
 
+impl LogSink for PipelineLogs {
+    fn write(&self, plugin: &str, level: LogLevel, message: &str) {
+        TracingSink.write(plugin, level, message);
+        self.push(format!("{} {level:?} {plugin}: {message}", stamp()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -73,12 +80,5 @@ mod tests {
         assert_eq!(super::utc(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(super::utc(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(super::utc(1_795_326_714_709), "2026-11-22T05:51:54.709Z");
-    }
-}
-
-impl LogSink for PipelineLogs {
-    fn write(&self, plugin: &str, level: LogLevel, message: &str) {
-        TracingSink.write(plugin, level, message);
-        self.push(format!("{} {level:?} {plugin}: {message}", stamp()));
     }
 }
