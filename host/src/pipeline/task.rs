@@ -65,6 +65,8 @@ struct Task {
     overlay: Overlay,
     chain: Option<(u64, Chain)>,
     probation: u32,
+    /// Due timers wait for a replay to catch up: the idle wait must not count on them.
+    timers_held: bool,
 }
 
 /// Runs a task until its pipeline stops.
@@ -75,6 +77,7 @@ pub async fn run(ctx: TaskContext) {
         overlay: Overlay::default(),
         chain: None,
         probation: 0,
+        timers_held: false,
     };
     let partition = task.ctx.stats.partition;
     let name = task.ctx.handle.name.clone();
@@ -114,7 +117,11 @@ pub async fn run(ctx: TaskContext) {
             RoundEnd::Committed(0) => {
                 task.ctx.stats.set_state(TaskState::Running);
                 let positions = task.ctx.checkpoint.inputs.clone();
-                let timer = task.chain.as_ref().and_then(|(_, c)| c.next_timer_ms());
+                let timer = task
+                    .chain
+                    .as_ref()
+                    .filter(|_| !task.timers_held)
+                    .and_then(|(_, c)| c.next_timer_ms());
                 wait_for_input(
                     &task.ctx.broker,
                     partition,
@@ -682,8 +689,11 @@ impl Task {
         // While a replay after a crash is still catching up, timer records would take the
         // sequence numbers of outputs already in the log and be skipped as appended.
         match self.outputs_ahead(want) {
-            Ok(ahead) if !ahead.is_empty() => return RoundEnd::Committed(0),
-            Ok(_) => {}
+            Ok(ahead) if !ahead.is_empty() => {
+                self.timers_held = true;
+                return RoundEnd::Committed(0);
+            }
+            Ok(_) => self.timers_held = false,
             Err(e) => return RoundEnd::Failed(e),
         }
         let (_, chain) = self.chain.as_mut().expect("built before the round");
