@@ -98,7 +98,8 @@ impl PipelineHandle {
             Ok(index) => index,
             Err(e) => {
                 tracing::error!(pipeline = %self.name, "storing the rollback: {e}");
-                self.desired.borrow().deployment
+                // Matches no stored deployment, so tasks never replay across it.
+                usize::MAX
             }
         };
         self.logs.note(&reason);

@@ -109,7 +109,26 @@ pub async fn run(ctx: TaskContext) {
                 return RoundEnd::Failed(e);
             }
             match task.timer_round(&want) {
-                RoundEnd::Committed(_) => task.round(&want),
+                RoundEnd::Committed(_) => match task.round(&want) {
+                    // Timers wait for a replay, but there is nothing left to replay: the
+                    // outputs ahead came from a round no replay reproduces (input gone to
+                    // retention, output partitions added, a non-deterministic step).
+                    RoundEnd::Committed(0)
+                        if task.timers_held && task.ctx.checkpoint.in_flight.is_none() =>
+                    {
+                        match task.skip_ahead(
+                            &want,
+                            "outputs in the log that no replay reproduces stay; timers resume",
+                        ) {
+                            Ok(()) => {
+                                task.timers_held = false;
+                                RoundEnd::Committed(0)
+                            }
+                            Err(e) => RoundEnd::Failed(e),
+                        }
+                    }
+                    other => other,
+                },
                 other => other,
             }
         });
@@ -217,6 +236,16 @@ impl Task {
         if same_code {
             return Ok(());
         }
+        self.skip_ahead(
+            want,
+            "outputs of an uncommitted round by the previous version stay; its input is \
+             processed again by the new one",
+        )
+    }
+
+    /// Moves the committed sequences past outputs in the log that no replay will
+    /// reproduce, saying so in the pipeline's log when there were any.
+    fn skip_ahead(&mut self, want: &Desired, why: &str) -> Result<(), String> {
         let ahead = self.outputs_ahead(want)?;
         let mut checkpoint = self.ctx.checkpoint.clone();
         checkpoint.deployment = Some(want.deployment);
@@ -229,11 +258,7 @@ impl Task {
                 .or_insert(0) += *extra as u64;
         }
         if !ahead.is_empty() {
-            let note = format!(
-                "task {}: outputs of an uncommitted round by the previous version stay; its \
-                 input is processed again by the new one",
-                self.ctx.stats.partition
-            );
+            let note = format!("task {}: {why}", self.ctx.stats.partition);
             tracing::warn!(pipeline = %self.ctx.handle.name, "{note}");
             self.ctx.handle.logs.note(&note);
         }
