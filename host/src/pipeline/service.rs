@@ -23,7 +23,7 @@ use super::error::PipelineError;
 use super::handle::{Desired, PipelineHandle};
 use super::logs::PipelineLogs;
 use super::registry::{ModuleRegistry, ModuleVersion};
-use super::spec::{PipelineSpec, SpecError, StartPosition};
+use super::spec::{PipelineSpec, StartPosition};
 use super::state::step_prefix;
 use super::stats::{TaskStats, quantile};
 use super::status::{PipelineStatus, TaskStatus};
@@ -69,10 +69,7 @@ impl std::fmt::Debug for Pipelines {
 }
 
 fn spec_err(field: impl Into<String>, reason: impl Into<String>) -> PipelineError {
-    PipelineError::InvalidSpec(SpecError {
-        field: field.into(),
-        reason: reason.into(),
-    })
+    PipelineError::InvalidSpec(super::spec::spec_err(field, reason))
 }
 
 /// The sandbox limits a spec asks for, over the runtime's defaults.

@@ -17,7 +17,7 @@ pub struct SpecError {
     pub reason: String,
 }
 
-fn spec_err(field: impl Into<String>, reason: impl Into<String>) -> SpecError {
+pub(crate) fn spec_err(field: impl Into<String>, reason: impl Into<String>) -> SpecError {
     SpecError {
         field: field.into(),
         reason: reason.into(),

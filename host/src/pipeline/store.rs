@@ -222,3 +222,15 @@ pub fn commit(
     tree.apply_batch(batch)?;
     Ok(())
 }
+
+/// [`commit`], then flushes the database, for commits a crash must not lose (pinned
+/// ranges, timer outboxes, checkpoints moved past outputs).
+pub fn commit_durable(
+    tree: &sled::Tree,
+    writes: Writes,
+    checkpoint: &Checkpoint,
+) -> Result<(), PipelineError> {
+    commit(tree, writes, checkpoint)?;
+    tree.flush()?;
+    Ok(())
+}

@@ -65,8 +65,10 @@ struct Task {
     overlay: Overlay,
     chain: Option<(u64, Chain)>,
     probation: u32,
-    /// Due timers wait for a replay to catch up: the idle wait must not count on them.
-    timers_held: bool,
+    /// Known: the log holds no outputs of this task past its committed sequences. Checked
+    /// (a scan of every output partition) only until true, and again after a failed
+    /// round, which may have appended part of its outputs; timers wait for it.
+    caught_up: bool,
 }
 
 /// Runs a task until its pipeline stops.
@@ -77,7 +79,7 @@ pub async fn run(ctx: TaskContext) {
         overlay: Overlay::default(),
         chain: None,
         probation: 0,
-        timers_held: false,
+        caught_up: false,
     };
     let partition = task.ctx.stats.partition;
     let name = task.ctx.handle.name.clone();
@@ -114,16 +116,13 @@ pub async fn run(ctx: TaskContext) {
                     // outputs ahead came from a round no replay reproduces (input gone to
                     // retention, output partitions added, a non-deterministic step).
                     RoundEnd::Committed(0)
-                        if task.timers_held && task.ctx.checkpoint.in_flight.is_none() =>
+                        if task.timers_held() && task.ctx.checkpoint.in_flight.is_none() =>
                     {
                         match task.skip_ahead(
                             &want,
                             "outputs in the log that no replay reproduces stay; timers resume",
                         ) {
-                            Ok(()) => {
-                                task.timers_held = false;
-                                RoundEnd::Committed(0)
-                            }
+                            Ok(()) => RoundEnd::Committed(0),
                             Err(e) => RoundEnd::Failed(e),
                         }
                     }
@@ -139,7 +138,7 @@ pub async fn run(ctx: TaskContext) {
                 let timer = task
                     .chain
                     .as_ref()
-                    .filter(|_| !task.timers_held)
+                    .filter(|_| !task.timers_held())
                     .and_then(|(_, c)| c.next_timer_ms());
                 wait_for_input(
                     &task.ctx.broker,
@@ -262,11 +261,20 @@ impl Task {
             tracing::warn!(pipeline = %self.ctx.handle.name, "{note}");
             self.ctx.handle.logs.note(&note);
         }
-        store::commit(&self.ctx.tree, Default::default(), &checkpoint)
-            .and_then(|()| Ok(self.ctx.tree.flush().map(|_| ())?))
+        store::commit_durable(&self.ctx.tree, Default::default(), &checkpoint)
             .map_err(|e| format!("committing the checkpoint: {e}"))?;
         self.ctx.checkpoint = checkpoint;
+        self.caught_up = true;
         Ok(())
+    }
+
+    /// Whether due timers are held back for a replay that has not caught up.
+    fn timers_held(&self) -> bool {
+        !self.caught_up
+            && self
+                .chain
+                .as_ref()
+                .is_some_and(|(_, c)| c.next_timer_ms().is_some())
     }
 
     /// Output partitions holding records of this task past its committed sequences:
@@ -321,6 +329,8 @@ impl Task {
             .note(&format!("task {partition} stopped: {error}"));
         self.ctx.stats.fail(error);
         self.chain = None;
+        // The failed round may have appended part of its outputs.
+        self.caught_up = false;
         // Until the pipeline is updated, resumed, or stopped.
         let _ = desired.changed().await;
     }
@@ -352,8 +362,7 @@ impl Task {
             let mut intent = self.ctx.checkpoint.clone();
             intent.in_flight = Some(next_inputs.clone());
             intent.deployment = Some(want.deployment);
-            let durable = store::commit(&self.ctx.tree, Default::default(), &intent)
-                .and_then(|()| Ok(self.ctx.tree.flush().map(|_| ())?));
+            let durable = store::commit_durable(&self.ctx.tree, Default::default(), &intent);
             if let Err(e) = durable {
                 return RoundEnd::Failed(format!("committing the round's input ranges: {e}"));
             }
@@ -706,22 +715,24 @@ impl Task {
     /// and flushed to disk first, then appended, exactly like a restart's outbox.
     fn timer_round(&mut self, want: &Desired) -> RoundEnd {
         let now = crate::broker::now_ms();
-        let (generation, chain) = self.chain.as_mut().expect("built before the round");
-        if chain.next_timer_ms().is_none_or(|t| t > now) {
+        let (_, chain) = self.chain.as_ref().expect("built before the round");
+        let Some(due) = chain.next_timer_ms() else {
             return RoundEnd::Committed(0);
-        }
-        let generation = *generation;
+        };
         // While a replay after a crash is still catching up, timer records would take the
         // sequence numbers of outputs already in the log and be skipped as appended.
-        match self.outputs_ahead(want) {
-            Ok(ahead) if !ahead.is_empty() => {
-                self.timers_held = true;
-                return RoundEnd::Committed(0);
+        if !self.caught_up {
+            match self.outputs_ahead(want) {
+                Ok(ahead) if !ahead.is_empty() => return RoundEnd::Committed(0),
+                Ok(_) => self.caught_up = true,
+                Err(e) => return RoundEnd::Failed(e),
             }
-            Ok(_) => self.timers_held = false,
-            Err(e) => return RoundEnd::Failed(e),
         }
-        let (_, chain) = self.chain.as_mut().expect("built before the round");
+        if due > now {
+            return RoundEnd::Committed(0);
+        }
+        let (generation, chain) = self.chain.as_mut().expect("built before the round");
+        let generation = *generation;
         let emitted = match chain.fire_timers(now) {
             Ok(e) => e,
             Err(e) => {
@@ -754,8 +765,7 @@ impl Task {
         };
         checkpoint.outbox = groups.iter().map(to_outbox).collect();
         checkpoint.deployment = Some(want.deployment);
-        let durable = store::commit(&self.ctx.tree, writes, &checkpoint)
-            .and_then(|()| Ok(self.ctx.tree.flush().map(|_| ())?));
+        let durable = store::commit_durable(&self.ctx.tree, writes, &checkpoint);
         if let Err(e) = durable {
             return RoundEnd::Failed(format!("committing timer output: {e}"));
         }
