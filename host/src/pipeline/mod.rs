@@ -7,6 +7,7 @@
 //! - [`store`]: pipeline records and task checkpoints in sled.
 //! - [`handle`]: a running pipeline's control channel (update, pause, rollback).
 //! - [`task`]: one task: read, run the chain, append idempotently, commit.
+//! - [`outputs`]: output groups and their sequence numbers, the outbox form, dead letters.
 //! - [`chain`]: a task's step instances and how a batch flows through them.
 //! - [`state`]: a step's state view: the task tree plus the batch's uncommitted writes.
 //! - [`stats`], [`status`], [`metrics`], [`logs`]: what users see of a running pipeline.
@@ -16,6 +17,7 @@ pub mod error;
 pub mod handle;
 pub mod logs;
 pub mod metrics;
+pub mod outputs;
 pub mod registry;
 pub mod service;
 pub mod spec;
