@@ -1,15 +1,28 @@
 //! Typed access to the plugin's configuration.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
 use crate::Error;
+use crate::search::same_bytes;
 
 /// The configuration the plugin was deployed with; read once per instance, then cached.
+///
+/// Entries are kept sorted in a plain list: a configuration has a handful of keys, and a
+/// filter looks one up for every record, so a scan that compares lengths first (and bytes
+/// without `memcmp`) beats a tree of strings.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    entries: BTreeMap<String, String>,
+    entries: Vec<(String, String)>,
+}
+
+/// Sorted by key, the last value of a repeated key kept (as a map would).
+fn sorted(entries: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+    let mut entries: Vec<_> = entries.into_iter().collect();
+    entries.reverse();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.dedup_by(|later, earlier| later.0 == earlier.0);
+    entries
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -18,9 +31,7 @@ impl Config {
     /// The instance's configuration (fetched from the host on first use).
     pub fn get_global() -> &'static Config {
         CONFIG.get_or_init(|| Config {
-            entries: crate::bindings::weir::plugin::config::entries()
-                .into_iter()
-                .collect(),
+            entries: sorted(crate::bindings::weir::plugin::config::entries()),
         })
     }
 
@@ -29,16 +40,16 @@ impl Config {
         entries: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
         Config {
-            entries: entries
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            entries: sorted(entries.into_iter().map(|(k, v)| (k.into(), v.into()))),
         }
     }
 
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.get(key).map(String::as_str)
+        self.entries
+            .iter()
+            .find(|(k, _)| same_bytes(k.as_bytes(), key.as_bytes()))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of `key`, or an error naming the missing key.
@@ -63,5 +74,23 @@ impl Config {
     /// Every entry, sorted by key.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    #[test]
+    fn lookups_find_each_key_and_a_repeated_key_keeps_its_last_value() {
+        let c = Config::from_entries([("b", "1"), ("a", "2"), ("b", "3"), ("pattern", "x")]);
+        assert_eq!(c.get("a"), Some("2"));
+        assert_eq!(c.get("b"), Some("3"));
+        assert_eq!(c.get("pattern"), Some("x"));
+        assert_eq!(c.get("patter"), None);
+        assert_eq!(c.get(""), None);
+        let keys: Vec<_> = c.entries().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["a", "b", "pattern"]);
+        assert!(c.require("missing").is_err());
     }
 }

@@ -8,7 +8,7 @@ use crate::bindings::exports::weir::plugin::processing::{
 use crate::bindings::weir::plugin::state as host;
 use crate::bindings::weir::plugin::types::{Batch, Emit, Emitted, Origin};
 use crate::error::ErrorKind;
-use crate::record::{BatchWriter, record_count, validate};
+use crate::record::{BatchWriter, validate, views};
 use crate::{Config, Error, OwnedRecord, Record};
 
 /// Key-value pairs found by a scan, in key order.
@@ -142,7 +142,7 @@ impl Destination {
         for e in self.entries {
             match e {
                 Entry::Keep(i) => {
-                    if let Some(r) = Record::new(batch, i as usize, 0) {
+                    if let Some(r) = Record::at(batch, i as usize, 0) {
                         out.push(&r.to_owned(), i);
                     }
                 }
@@ -216,13 +216,9 @@ pub fn run_processor(
     let mut main = Destination::default();
     let mut routes = BTreeMap::new();
     let mut failures = Vec::new();
-    for index in 0..record_count(&batch) {
-        let offset = origin.offsets.get(index).copied().unwrap_or(-1);
-        let Some(record) = Record::new(&batch, index, offset) else {
-            break;
-        };
+    for (index, record) in views(&batch, &origin.offsets) {
         let mut ctx = Context {
-            index: index as u32,
+            index,
             config,
             main: &mut main,
             routes: &mut routes,
@@ -231,7 +227,7 @@ pub fn run_processor(
             match e.kind {
                 ErrorKind::Failed => {
                     failures.push(crate::bindings::weir::plugin::types::RecordFailure {
-                        index: index as u32,
+                        index,
                         message: e.message,
                     })
                 }

@@ -14,35 +14,15 @@ pub(crate) fn record_count(batch: &Batch) -> usize {
     batch.records.len() / RECORD_FIELDS
 }
 
-fn span_ok(data: &[u8], offset: u32, len: u32) -> bool {
-    len == NULL
-        || (offset as usize)
-            .checked_add(len as usize)
-            .is_some_and(|e| e <= data.len())
-}
-
-/// Checks every number of a batch once, so the views never fail afterwards.
+/// Checks that a batch's lists agree in length. Spans are not checked one by one: that pass
+/// cost a fifth of a filter's time in Wasm, and a view whose span lies outside the batch (which
+/// only a broken host could send) reads as empty instead of failing, so nothing can panic.
 pub(crate) fn validate(batch: &Batch) -> Result<(), String> {
-    let n = record_count(batch);
     if !batch.records.len().is_multiple_of(RECORD_FIELDS)
         || !batch.headers.len().is_multiple_of(HEADER_FIELDS)
-        || batch.timestamps.len() != n
+        || batch.timestamps.len() != record_count(batch)
     {
         return Err("record, header and timestamp lists do not match".into());
-    }
-    let headers = batch.headers.len() / HEADER_FIELDS;
-    for (i, f) in batch.records.chunks_exact(RECORD_FIELDS).enumerate() {
-        let headers_ok = (f[4] as usize)
-            .checked_add(f[5] as usize)
-            .is_some_and(|e| e <= headers);
-        if !span_ok(&batch.data, f[0], f[1]) || !span_ok(&batch.data, f[2], f[3]) || !headers_ok {
-            return Err(format!("record {i}: a span runs past the batch"));
-        }
-    }
-    for h in batch.headers.chunks_exact(HEADER_FIELDS) {
-        if h[1] == NULL || !span_ok(&batch.data, h[0], h[1]) || !span_ok(&batch.data, h[2], h[3]) {
-            return Err("a header runs past the batch".into());
-        }
     }
     Ok(())
 }
@@ -58,30 +38,51 @@ fn span_bytes(data: &[u8], offset: u32, len: u32) -> Option<&[u8]> {
     )
 }
 
-/// One input record, borrowed from the batch: reading it copies nothing.
+/// Views of every record of a batch, in order, with their offsets from `offsets`
+/// (-1 where the host sent none).
+pub(crate) fn views<'a>(
+    batch: &'a Batch,
+    offsets: &'a [i64],
+) -> impl Iterator<Item = (u32, Record<'a>)> + 'a {
+    batch
+        .records
+        .chunks_exact(RECORD_FIELDS)
+        .zip(&batch.timestamps)
+        .enumerate()
+        .map(move |(index, (fields, &timestamp))| {
+            let record = Record {
+                data: &batch.data,
+                fields,
+                all_headers: &batch.headers,
+                timestamp,
+                offset: offsets.get(index).copied().unwrap_or(-1),
+            };
+            (index as u32, record)
+        })
+}
+
+/// One input record, borrowed from the batch: reading it copies nothing, and nothing is
+/// looked up until asked for (a filter that reads only the value pays only for the value).
 #[derive(Clone, Copy)]
 pub struct Record<'a> {
     data: &'a [u8],
+    /// This record's six numbers.
     fields: &'a [u32],
-    headers: &'a [u32],
+    /// Every header of the batch; this record's are `fields[4]..fields[4] + fields[5]`.
+    all_headers: &'a [u32],
     timestamp: i64,
     offset: i64,
 }
 
 impl<'a> Record<'a> {
-    pub(crate) fn new(batch: &'a Batch, index: usize, offset: i64) -> Option<Record<'a>> {
+    /// Record `index` of `batch`, if there is one.
+    #[cfg(feature = "processor")]
+    pub(crate) fn at(batch: &'a Batch, index: usize, offset: i64) -> Option<Record<'a>> {
         let at = index.checked_mul(RECORD_FIELDS)?;
-        let fields = batch.records.get(at..at + RECORD_FIELDS)?;
-        let first = (fields[4] as usize).saturating_mul(HEADER_FIELDS);
-        let count = (fields[5] as usize).saturating_mul(HEADER_FIELDS);
-        let headers = batch
-            .headers
-            .get(first..first.saturating_add(count))
-            .unwrap_or_default();
         Some(Record {
             data: &batch.data,
-            fields,
-            headers,
+            fields: batch.records.get(at..at.checked_add(RECORD_FIELDS)?)?,
+            all_headers: &batch.headers,
             timestamp: batch.timestamps.get(index).copied().unwrap_or_default(),
             offset,
         })
@@ -105,7 +106,13 @@ impl<'a> Record<'a> {
     /// The headers in order (duplicates allowed, as in Kafka).
     pub fn headers(&self) -> impl Iterator<Item = (&'a str, Option<&'a [u8]>)> + 'a {
         let data = self.data;
-        self.headers.chunks_exact(HEADER_FIELDS).map(move |h| {
+        let first = (self.fields[4] as usize).saturating_mul(HEADER_FIELDS);
+        let count = (self.fields[5] as usize).saturating_mul(HEADER_FIELDS);
+        let mine = self
+            .all_headers
+            .get(first..first.saturating_add(count))
+            .unwrap_or_default();
+        mine.chunks_exact(HEADER_FIELDS).map(move |h| {
             let key = span_bytes(data, h[0], h[1]).unwrap_or_default();
             let key = std::str::from_utf8(key).unwrap_or_default();
             (key, span_bytes(data, h[2], h[3]))

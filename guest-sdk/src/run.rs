@@ -3,7 +3,7 @@
 
 use crate::bindings::weir::plugin::types::{Batch, Emit, Emitted, Origin, RecordFailure};
 use crate::error::ErrorKind;
-use crate::record::{BatchWriter, record_count, validate};
+use crate::record::{BatchWriter, record_count, validate, views};
 use crate::{Config, Error, OwnedRecord, Record};
 
 /// The answer for one batch before it is wrapped in the world's own types.
@@ -24,12 +24,7 @@ fn each(
     validate(batch).map_err(|m| Error::new(format!("malformed batch from the host: {m}")))?;
     let config = Config::get_global();
     let mut failures = Vec::new();
-    for index in 0..record_count(batch) {
-        let offset = origin.offsets.get(index).copied().unwrap_or(-1);
-        let Some(record) = Record::new(batch, index, offset) else {
-            break;
-        };
-        let index = index as u32;
+    for (index, record) in views(batch, &origin.offsets) {
         if let Err(e) = f(index, record, config) {
             if e.kind != ErrorKind::Failed {
                 return Err(e);
