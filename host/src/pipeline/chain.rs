@@ -209,7 +209,7 @@ impl Chain {
                 if let Body::New(record) = r.body {
                     out.push(Emitted {
                         topic: r.topic,
-                        record,
+                        record: *record,
                         source: 0,
                     });
                 }
@@ -276,7 +276,7 @@ impl Chain {
                 let index = r.source.map_or(0, |s| s as usize);
                 let source = sources.get(index).copied().unwrap_or(0);
                 let record = match r.body {
-                    Body::New(record) => record,
+                    Body::New(record) => *record,
                     Body::Input => match current.get(index) {
                         Some(record) => record.clone(),
                         None => continue,

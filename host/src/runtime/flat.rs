@@ -40,18 +40,50 @@ impl Default for FlatEncoder {
     }
 }
 
-/// Appends `bytes` (or nothing for a null) and returns its offset and length.
-fn span(data: &mut Vec<u8>, bytes: Option<&[u8]>) -> Result<[u32; 2], &'static str> {
-    let offset = u32::try_from(data.len()).map_err(|_| "more than 4 GiB of record bytes")?;
-    let Some(bytes) = bytes else {
-        return Ok([offset, NULL]);
-    };
-    let len = u32::try_from(bytes.len())
-        .ok()
-        .filter(|&l| l != NULL)
-        .ok_or("a field of 4 GiB or more")?;
-    data.extend_from_slice(bytes);
-    Ok([offset, len])
+/// Appends `src` to `data`. Fields up to 256 bytes are copied as fixed-size 16-, 8- or 4-byte
+/// moves (the last one overlapping), which the compiler inlines: a `memcpy` call per key,
+/// value and header cost more than the bytes it moved (measured in `weir bench wasm`, where
+/// encoding was a quarter of a filter's time).
+#[inline(always)]
+fn append(data: &mut Vec<u8>, src: &[u8]) {
+    let len = src.len();
+    if !(4..=256).contains(&len) {
+        data.extend_from_slice(src);
+        return;
+    }
+    let at = data.len();
+    data.reserve(len);
+    let dst = &mut data.spare_capacity_mut()[..len];
+    if len >= 16 {
+        let mut i = 0;
+        while i + 16 <= len {
+            dst[i..i + 16].write_copy_of_slice(&src[i..i + 16]);
+            i += 16;
+        }
+        dst[len - 16..].write_copy_of_slice(&src[len - 16..]);
+    } else if len >= 8 {
+        dst[..8].write_copy_of_slice(&src[..8]);
+        dst[len - 8..].write_copy_of_slice(&src[len - 8..]);
+    } else {
+        dst[..4].write_copy_of_slice(&src[..4]);
+        dst[len - 4..].write_copy_of_slice(&src[len - 4..]);
+    }
+    // SAFETY: the `len` bytes after `at` were all written just above.
+    unsafe { data.set_len(at + len) };
+}
+
+/// Appends `bytes` (or nothing for a null) and returns its offset and length (exact when the
+/// batch stays under 4 GiB, which the caller checks at the end).
+#[inline]
+fn span(data: &mut Vec<u8>, bytes: Option<&[u8]>) -> [u32; 2] {
+    let offset = data.len() as u32;
+    match bytes {
+        None => [offset, NULL],
+        Some(bytes) => {
+            append(data, bytes);
+            [offset, bytes.len() as u32]
+        }
+    }
 }
 
 impl FlatEncoder {
@@ -62,20 +94,30 @@ impl FlatEncoder {
         b.records.clear();
         b.timestamps.clear();
         b.headers.clear();
+        // The buffers keep their capacity from batch to batch, so these rarely allocate.
+        b.records.reserve(records.len() * RECORD_FIELDS);
+        b.timestamps.reserve(records.len());
         for r in records {
-            let key = span(&mut b.data, r.key.as_deref())?;
-            let value = span(&mut b.data, r.value.as_deref())?;
-            let first =
-                u32::try_from(b.headers.len() / HEADER_FIELDS).map_err(|_| "too many headers")?;
+            let key = span(&mut b.data, r.key.as_deref());
+            let value = span(&mut b.data, r.value.as_deref());
+            let first = (b.headers.len() / HEADER_FIELDS) as u32;
             for (hk, hv) in &r.headers {
-                let k = span(&mut b.data, Some(hk.as_bytes()))?;
-                let v = span(&mut b.data, hv.as_deref())?;
+                let k = span(&mut b.data, Some(hk.as_bytes()));
+                let v = span(&mut b.data, hv.as_deref());
                 b.headers.extend_from_slice(&[k[0], k[1], v[0], v[1]]);
             }
-            let count = u32::try_from(r.headers.len()).map_err(|_| "too many headers")?;
+            let count = r.headers.len() as u32;
             b.records
                 .extend_from_slice(&[key[0], key[1], value[0], value[1], first, count]);
             b.timestamps.push(r.timestamp);
+        }
+        // Checked once at the end: below 4 GiB of bytes in all, every offset and length
+        // written above was exact and none equals NULL.
+        if b.data.len() >= NULL as usize {
+            return Err("more than 4 GiB of record bytes");
+        }
+        if b.headers.len() / HEADER_FIELDS >= NULL as usize {
+            return Err("too many headers");
         }
         Ok(&self.batch)
     }
@@ -91,9 +133,11 @@ pub fn record_count(batch: &Batch) -> usize {
     batch.records.len() / RECORD_FIELDS
 }
 
-/// Decodes a plugin's batch into records, checking every number against the buffers.
-pub fn decode(batch: Batch) -> Result<Vec<Record>, FlatError> {
-    let n = record_count(&batch);
+/// Checks that a batch's lists agree (whole groups, one timestamp per record) and returns its
+/// record count. Spans are checked where the batch is read: by the guest SDK's views for an
+/// input, by [`decode`] for an output.
+pub fn check_shape(batch: &Batch) -> Result<usize, FlatError> {
+    let n = record_count(batch);
     if !batch.records.len().is_multiple_of(RECORD_FIELDS)
         || !batch.headers.len().is_multiple_of(HEADER_FIELDS)
     {
@@ -109,6 +153,26 @@ pub fn decode(batch: Batch) -> Result<Vec<Record>, FlatError> {
             batch.timestamps.len()
         )));
     }
+    Ok(n)
+}
+
+/// The value of record `index` of a batch (`None`: a null value, or no such record or span).
+/// How native code reads a flat batch in place, as the SDKs do in the guest.
+pub fn value(batch: &Batch, index: usize) -> Option<&[u8]> {
+    let f = batch
+        .records
+        .get(index * RECORD_FIELDS..)?
+        .get(..RECORD_FIELDS)?;
+    if f[3] == NULL {
+        return None;
+    }
+    let start = f[2] as usize;
+    batch.data.get(start..start.checked_add(f[3] as usize)?)
+}
+
+/// Decodes a plugin's batch into records, checking every number against the buffers.
+pub fn decode(batch: Batch) -> Result<Vec<Record>, FlatError> {
+    let n = check_shape(&batch)?;
     let data = Bytes::from(batch.data);
     let slice = |offset: u32, len: u32, what: &str, i: usize| -> Result<Option<Bytes>, FlatError> {
         if len == NULL {
@@ -162,4 +226,64 @@ pub fn decode(batch: Batch) -> Result<Vec<Record>, FlatError> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: usize) -> Record {
+        // Lengths 0..=300 cover every copy path of `append` (short, 4..8, 8..16, 16..=256, long).
+        let bytes = |len: usize, salt: u8| {
+            Bytes::from((0..len).map(|j| j as u8 ^ salt).collect::<Vec<_>>())
+        };
+        Record {
+            key: (i % 7 != 0).then(|| bytes(i % 40, 1)),
+            value: (i % 11 != 0).then(|| bytes(i, 2)),
+            headers: (0..i % 3)
+                .map(|h| {
+                    (
+                        format!("h{h}-{}", "x".repeat(i % 20)),
+                        (h != 1).then(|| bytes(i % 33, 3)),
+                    )
+                })
+                .collect(),
+            timestamp: i as i64 * 1000 - 5,
+        }
+    }
+
+    #[test]
+    fn encoding_then_decoding_gives_back_every_record_of_every_length() {
+        let records: Vec<Record> = (0..=300).map(record).collect();
+        let mut encoder = FlatEncoder::default();
+        // Twice through the same encoder: reused buffers must not leak the previous batch.
+        encoder.encode(&records[..10]).unwrap();
+        let batch = encoder.encode(&records).unwrap().clone();
+        assert_eq!(check_shape(&batch), Ok(records.len()));
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(value(&batch, i), r.value.as_deref(), "value of record {i}");
+        }
+        assert_eq!(value(&batch, records.len()), None);
+        assert_eq!(decode(batch).unwrap(), records);
+    }
+
+    #[test]
+    fn a_batch_whose_lists_disagree_is_refused_by_name() {
+        let mut encoder = FlatEncoder::default();
+        let mut batch = encoder.encode(&[record(5), record(6)]).unwrap().clone();
+        batch.timestamps.pop();
+        assert!(
+            check_shape(&batch)
+                .unwrap_err()
+                .0
+                .contains("1 timestamps for 2 records")
+        );
+        batch.records.pop();
+        assert!(
+            check_shape(&batch)
+                .unwrap_err()
+                .0
+                .contains("not whole groups")
+        );
+    }
 }

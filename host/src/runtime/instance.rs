@@ -240,17 +240,32 @@ impl Instance {
     }
 
     /// Runs one batch through the plugin. `origin.offsets` must hold one offset per record.
+    /// The records are first written into the instance's reusable flat buffers.
     pub fn process(&mut self, origin: &Origin, records: &[Record]) -> Result<Output, RuntimeError> {
-        if origin.offsets.len() != records.len() {
+        let mut encoder = std::mem::take(&mut self.encoder);
+        let result = match encoder.encode(records) {
+            Ok(batch) => self.process_flat(origin, batch),
+            Err(what) => Err(RuntimeError::BatchTooLarge { what }),
+        };
+        self.encoder = encoder;
+        result
+    }
+
+    /// Runs a batch already in flat form (as [`flat::FlatEncoder`] writes it)
+    /// through the plugin: the bytes are copied once, straight into the guest's memory.
+    /// `origin.offsets` must hold one offset per record.
+    pub fn process_flat(&mut self, origin: &Origin, batch: &Batch) -> Result<Output, RuntimeError> {
+        let inputs =
+            flat::check_shape(batch).map_err(|e| RuntimeError::BadInput { reason: e.0 })?;
+        if origin.offsets.len() != inputs {
             return Err(RuntimeError::BadInput {
                 reason: format!(
-                    "origin has {} offsets for {} records",
-                    origin.offsets.len(),
-                    records.len()
+                    "origin has {} offsets for {inputs} records",
+                    origin.offsets.len()
                 ),
             });
         }
-        let result = self.call_process(origin, records);
+        let result = self.call_process(origin, batch, inputs);
         if result.as_ref().is_err_and(RuntimeError::poisons_instance) {
             self.poison();
         }
@@ -260,15 +275,10 @@ impl Instance {
     fn call_process(
         &mut self,
         origin: &Origin,
-        records: &[Record],
+        batch: &Batch,
+        inputs: usize,
     ) -> Result<Output, RuntimeError> {
-        let mut encoder = std::mem::take(&mut self.encoder);
-        let batch = encoder
-            .encode(records)
-            .map_err(|what| RuntimeError::BatchTooLarge { what });
-        let result = batch.and_then(|batch| self.call_with(origin, batch));
-        self.encoder = encoder;
-        let (main, routes, failures) = result?;
+        let (main, routes, failures) = self.call_with(origin, batch)?;
         let mut out = Output {
             records: Vec::new(),
             failures: failures
@@ -280,9 +290,9 @@ impl Instance {
                 .collect(),
         };
         let mut bytes = 0;
-        self.collect(&mut out, &mut bytes, None, main, records)?;
+        self.collect(&mut out, &mut bytes, None, main, inputs)?;
         for (topic, emit) in routes {
-            self.collect(&mut out, &mut bytes, Some(topic), emit, records)?;
+            self.collect(&mut out, &mut bytes, Some(topic), emit, inputs)?;
         }
         Ok(out)
     }
@@ -345,7 +355,7 @@ impl Instance {
         bytes: &mut usize,
         topic: Option<String>,
         emit: Emit,
-        inputs: &[Record],
+        inputs: usize,
     ) -> Result<(), RuntimeError> {
         let bad = |reason: String| RuntimeError::BadOutput {
             plugin: self.plugin.name.to_string(),
@@ -353,20 +363,17 @@ impl Instance {
         };
         match emit {
             Emit::Keep(indices) => {
-                out.records.reserve(indices.len());
-                for i in indices {
-                    inputs.get(i as usize).ok_or_else(|| {
-                        bad(format!(
-                            "keep index {i} is past the {}-record batch",
-                            inputs.len()
-                        ))
-                    })?;
-                    out.records.push(OutputRecord {
+                if let Some(i) = indices.iter().find(|&&i| i as usize >= inputs) {
+                    return Err(bad(format!(
+                        "keep index {i} is past the {inputs}-record batch"
+                    )));
+                }
+                out.records
+                    .extend(indices.into_iter().map(|i| OutputRecord {
                         source: Some(i),
                         topic: topic.clone(),
                         body: Body::Input,
-                    });
-                }
+                    }));
             }
             Emit::Records(emitted) => {
                 *bytes += flat::data_len(&emitted.batch);
@@ -378,14 +385,9 @@ impl Instance {
                         flat::record_count(&emitted.batch)
                     )));
                 }
-                if let Some(&s) = emitted
-                    .sources
-                    .iter()
-                    .find(|&&s| s as usize >= inputs.len())
-                {
+                if let Some(&s) = emitted.sources.iter().find(|&&s| s as usize >= inputs) {
                     return Err(bad(format!(
-                        "emitted record names source {s}, past the {}-record batch",
-                        inputs.len()
+                        "emitted record names source {s}, past the {inputs}-record batch"
                     )));
                 }
                 let records = flat::decode(emitted.batch).map_err(|e| bad(e.0))?;
@@ -397,7 +399,7 @@ impl Instance {
                             .map(|(record, source)| OutputRecord {
                                 source: Some(source),
                                 topic: topic.clone(),
-                                body: Body::New(record),
+                                body: Body::New(Box::new(record)),
                             }),
                     );
             }
@@ -474,7 +476,7 @@ impl Instance {
                 .extend(records.into_iter().map(|record| OutputRecord {
                     source: None,
                     topic: topic.clone(),
-                    body: Body::New(record),
+                    body: Body::New(Box::new(record)),
                 }));
         }
         Ok(out)

@@ -8,8 +8,9 @@ pub enum Body {
     /// The input record `source`, unchanged (a filter's answer): nothing was copied, and a
     /// pipeline can append the input's stored bytes as they are.
     Input,
-    /// A record the plugin made.
-    New(Record),
+    /// A record the plugin made (boxed: kept inputs, the common case of a filter, then take
+    /// a few words each instead of a whole record's room).
+    New(Box<Record>),
 }
 
 /// One record a plugin emitted.
