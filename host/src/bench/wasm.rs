@@ -12,6 +12,8 @@ use anyhow::Context;
 use bytes::Bytes;
 
 use crate::log::batch::Record;
+use crate::runtime::bindings::Batch;
+use crate::runtime::flat::{self, FlatEncoder};
 use crate::runtime::{Instance, InstanceConfig, Origin, Runtime, RuntimeConfig};
 
 /// Options of `weir bench wasm`.
@@ -26,6 +28,9 @@ pub struct WasmBenchOptions {
     /// Only these guests (file stems, e.g. rust-filter); default all that are built.
     #[arg(long, value_name = "STEM")]
     pub only: Vec<String>,
+    /// Batch sizes, in records (repeat the flag for several).
+    #[arg(long = "batch", value_name = "RECORDS", default_values_t = [1usize, 100, 1000])]
+    pub batches: Vec<usize>,
 }
 
 pub(crate) const PATTERN: &str = "error";
@@ -141,6 +146,15 @@ fn native_filter(input: &[Record], pattern: &[u8]) -> Vec<u32> {
         .collect()
 }
 
+/// The same filter over a batch in flat form, read in place: the baseline when the input is
+/// already flat (as the guest reads it).
+fn native_flat_filter(batch: &Batch, pattern: &[u8]) -> Vec<u32> {
+    (0..flat::record_count(batch))
+        .filter(|&i| flat::value(batch, i).is_some_and(|v| contains(v, pattern)))
+        .map(|i| i as u32)
+        .collect()
+}
+
 /// The filter as TOOLCHAINS.md's baseline wrote it: a plain `windows().any(==)` search, so the
 /// figures can be set against that earlier measurement too.
 fn native_naive_filter(input: &[Record], pattern: &[u8]) -> Vec<u32> {
@@ -156,32 +170,68 @@ fn native_naive_filter(input: &[Record], pattern: &[u8]) -> Vec<u32> {
         .collect()
 }
 
-/// Records per second of `f` over `batch`, run for about `seconds`.
-fn throughput(
-    batch: &[Record],
+/// Records per second of `f` over `input` (`len` records), run for about `seconds`.
+fn throughput<I: ?Sized>(
+    input: &I,
+    len: usize,
     seconds: f64,
-    mut f: impl FnMut(&[Record]) -> anyhow::Result<usize>,
+    mut f: impl FnMut(&I) -> anyhow::Result<usize>,
 ) -> anyhow::Result<f64> {
     let mut expected = None;
     // Warm up, and check every run answers the same.
     for _ in 0..3 {
-        let n = f(batch)?;
+        let n = f(input)?;
         anyhow::ensure!(*expected.get_or_insert(n) == n, "inconsistent output sizes");
     }
     let start = Instant::now();
     let mut done = 0u64;
     while start.elapsed().as_secs_f64() < seconds {
         for _ in 0..16 {
-            std::hint::black_box(f(batch)?);
-            done += batch.len() as u64;
+            std::hint::black_box(f(input)?);
+            done += len as u64;
         }
     }
     Ok(done as f64 / start.elapsed().as_secs_f64())
 }
 
+/// Rounds in a paired measurement.
+const ROUNDS: usize = 9;
+
+/// The median of `values` (not empty).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// A guest's rate and its ratio to the native filter over the same input, measured in
+/// alternation: [`ROUNDS`] short rounds of each, the median rate and the median of the
+/// per-round ratios. On a shared machine, load that comes and goes then weighs on both sides
+/// of a round alike.
+fn paired<I: ?Sized>(
+    input: &I,
+    len: usize,
+    seconds: f64,
+    mut native: impl FnMut(&I) -> anyhow::Result<usize>,
+    mut guest: impl FnMut(&I) -> anyhow::Result<usize>,
+) -> anyhow::Result<(f64, f64)> {
+    let round = seconds / ROUNDS as f64;
+    let (mut rates, mut ratios) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let base = throughput(input, len, round, &mut native)?;
+        let rate = throughput(input, len, round, &mut guest)?;
+        rates.push(rate);
+        ratios.push(rate / base);
+    }
+    Ok((median(rates), median(ratios)))
+}
+
 fn mean(samples: &[Duration]) -> Duration {
     samples.iter().sum::<Duration>() / samples.len().max(1) as u32
 }
+
+/// A guest's results: what it is, then (rate, ×native) per batch size from flat input and
+/// from records.
+type Row = (&'static str, Vec<(f64, f64)>, Vec<(f64, f64)>);
 
 /// Runs `weir bench wasm` and prints Markdown tables.
 pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
@@ -199,21 +249,26 @@ pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
     let cache = tempfile::tempdir().context("creating a cache directory")?;
     let runtime = Runtime::new(RuntimeConfig::with_cache(cache.path()))?;
     let mut timings = Vec::new();
-    let mut rows = Vec::new();
-    let batches = [1usize, 100, 1000];
+    let mut rows: Vec<Row> = Vec::new();
+    let batches = &opts.batches;
+    anyhow::ensure!(
+        batches.iter().all(|&n| n > 0),
+        "batch sizes must be at least 1"
+    );
+    let pattern = PATTERN.as_bytes();
     let native: Vec<f64> = batches
         .iter()
         .map(|&n| {
-            throughput(&records(n), opts.seconds, |b| {
-                Ok(native_filter(b, PATTERN.as_bytes()).len())
+            throughput(records(n).as_slice(), n, opts.seconds, |b| {
+                Ok(native_filter(b, pattern).len())
             })
         })
         .collect::<anyhow::Result<_>>()?;
     let naive: Vec<f64> = batches
         .iter()
         .map(|&n| {
-            throughput(&records(n), opts.seconds, |b| {
-                Ok(native_naive_filter(b, PATTERN.as_bytes()).len())
+            throughput(records(n).as_slice(), n, opts.seconds, |b| {
+                Ok(native_naive_filter(b, pattern).len())
             })
         })
         .collect::<anyhow::Result<_>>()?;
@@ -240,43 +295,80 @@ pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
             drop(inst);
         }
         let mut instance = Instance::new(plugin.clone(), config())?;
-        let mut per_batch = Vec::new();
-        for &n in &batches {
+        let (mut from_flat, mut from_records) = (Vec::new(), Vec::new());
+        for &n in batches {
             let input = records(n);
+            let mut encoder = FlatEncoder::default();
+            let flat_input = encoder.encode(&input).map_err(anyhow::Error::msg)?.clone();
             let origin = Origin {
                 topic: "bench".into(),
                 partition: 0,
                 offsets: (0..n as i64).collect(),
             };
-            per_batch.push(throughput(&input, opts.seconds, |b| {
-                Ok(instance.process(&origin, b)?.records.len())
-            })?);
+            from_flat.push(paired(
+                &flat_input,
+                n,
+                opts.seconds,
+                |b| Ok(native_flat_filter(b, pattern).len()),
+                |b| Ok(instance.process_flat(&origin, b)?.records.len()),
+            )?);
+            from_records.push(paired(
+                input.as_slice(),
+                n,
+                opts.seconds,
+                |b| Ok(native_filter(b, pattern).len()),
+                |b| Ok(instance.process(&origin, b)?.records.len()),
+            )?);
         }
         timings.push((*what, bytes.len(), compile, cached, mean(&inst_times)));
-        rows.push((*what, per_batch));
+        rows.push((*what, from_flat, from_records));
     }
+    let header = || {
+        print!("| guest |");
+        for n in batches {
+            print!(" batch {n} rec/s | ×native |");
+        }
+        println!();
+        println!("|---|{}", "---|---|".repeat(batches.len()));
+    };
+    let print_rows = |pick: &dyn Fn(&Row) -> &Vec<(f64, f64)>| {
+        for row in &rows {
+            print!("| {} |", row.0);
+            for (rate, ratio) in pick(row) {
+                print!(" {:.3} M | {ratio:.3}× |", rate / 1e6);
+            }
+            println!();
+        }
+    };
     println!(
-        "| guest | batch 1 rec/s | ×native | batch 100 rec/s | ×native | batch 1000 rec/s | ×native |"
+        "Records already in flat form in host memory (the engine: the native filter reads the"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("batch in place; the guest gets it copied into its memory, runs, answers):");
+    println!();
+    header();
+    print_rows(&|r| &r.1);
+    println!();
     println!(
-        "| native Rust, same algorithm with SSE2 (same run) | {:.2} M | 1 | {:.2} M | 1 | {:.2} M | 1 |",
-        native[0] / 1e6,
-        native[1] / 1e6,
-        native[2] / 1e6
+        "From `Record` structs (the host first writes each batch into flat form, as a pipeline"
     );
+    println!("does today; the native filter reads the structs):");
+    println!();
+    header();
+    print!("| native Rust, same algorithm with SSE2 |");
+    for rate in &native {
+        print!(" {:.2} M | 1 |", rate / 1e6);
+    }
+    println!();
     print!("| native Rust, naive search (TOOLCHAINS.md's baseline) |");
     for (rate, base) in naive.iter().zip(&native) {
         print!(" {:.2} M | {:.3}× |", rate / 1e6, rate / base);
     }
     println!();
-    for (what, per_batch) in &rows {
-        print!("| {what} |");
-        for (rate, base) in per_batch.iter().zip(&native) {
-            print!(" {:.3} M | {:.3}× |", rate / 1e6, rate / base);
-        }
-        println!();
-    }
+    print_rows(&|r| &r.2);
+    println!();
+    println!(
+        "×native: the median over {ROUNDS} rounds of the guest and the native filter on the same input, measured in alternation."
+    );
     println!();
     println!("| guest | size | compile | cached load | instantiate |");
     println!("|---|---|---|---|---|");
