@@ -80,6 +80,53 @@ fn rust_filter_keeps_matching_records_unchanged() {
     assert_eq!(values(&out, &second), ["err"]);
 }
 
+/// The SDK's Wasm SIMD search (blocks of 16 positions, a clamped last block, candidates
+/// checked in full) against a plain search, on values long and short with the needle, parts
+/// of it and near misses anywhere, and needles of several lengths.
+#[test]
+fn rust_filter_simd_search_agrees_with_a_plain_search() {
+    let wasm = common::guests::guest("rust", "rust-filter");
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    let plugin = rt.load_file(&wasm).unwrap();
+    // xorshift: deterministic values over a small alphabet, so partial matches are common.
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for needle in ["ab", "abc", "error", "abcabcabcabcabcab", "a"] {
+        let mut values: Vec<Vec<u8>> = Vec::new();
+        for len in (0..300).chain([511, 512, 513, 1000]) {
+            let mut v: Vec<u8> = (0..len).map(|_| b"abcx"[(next() % 4) as usize]).collect();
+            if len >= needle.len() && next() % 2 == 0 {
+                let at = (next() as usize) % (len - needle.len() + 1);
+                v[at..at + needle.len()].copy_from_slice(needle.as_bytes());
+            }
+            values.push(v);
+        }
+        let input: Vec<Record> = values
+            .iter()
+            .map(|v| Record {
+                value: Some(Bytes::from(v.clone())),
+                ..Record::default()
+            })
+            .collect();
+        let expected: Vec<u32> = (0..values.len() as u32)
+            .filter(|&i| {
+                values[i as usize]
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_bytes())
+            })
+            .collect();
+        let mut inst = Instance::new(plugin.clone(), config(&[("pattern", needle)])).unwrap();
+        let out = inst.process(&origin(input.len()), &input).unwrap();
+        let kept: Vec<u32> = out.records.iter().filter_map(|r| r.source).collect();
+        assert_eq!(kept, expected, "needle {needle:?}");
+    }
+}
+
 #[test]
 fn rust_filter_without_pattern_refuses_the_batch_as_invalid_config() {
     let wasm = common::guests::guest("rust", "rust-filter");

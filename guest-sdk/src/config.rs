@@ -27,6 +27,42 @@ fn sorted(entries: impl IntoIterator<Item = (String, String)>) -> Vec<(String, S
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
 
+/// Settings a plugin builds from its configuration once per instance. A filter, map or
+/// flat-map whose second parameter is `&T` for such a `T` (instead of `&Config`) gets it
+/// built on the first batch and then handed over as it is: no key is looked up per record,
+/// and values derived from the configuration (a parsed number, a compiled pattern) are
+/// computed once.
+///
+/// ```ignore
+/// struct Pattern(Vec<u8>);
+///
+/// impl FromConfig for Pattern {
+///     fn from_config(config: &Config) -> Result<Self> {
+///         Ok(Pattern(config.require("pattern")?.into()))
+///     }
+/// }
+///
+/// #[filter]
+/// fn keep(record: &Record, pattern: &Pattern) -> bool {
+///     record.value().is_some_and(|v| contains(v, &pattern.0))
+/// }
+/// ```
+pub trait FromConfig: Sized + Send + Sync + 'static {
+    /// Builds the settings; an error refuses every batch as an invalid configuration (and is
+    /// tried again on the next one).
+    fn from_config(config: &Config) -> Result<Self, Error>;
+}
+
+/// The settings in `cell`, built from the instance's configuration on first use.
+pub fn settings<T: FromConfig>(cell: &'static OnceLock<T>) -> Result<&'static T, Error> {
+    if let Some(settings) = cell.get() {
+        return Ok(settings);
+    }
+    let built =
+        T::from_config(Config::get_global()).map_err(|e| Error::invalid_config(e.message))?;
+    Ok(cell.get_or_init(|| built))
+}
+
 impl Config {
     /// The instance's configuration (fetched from the host on first use).
     pub fn get_global() -> &'static Config {

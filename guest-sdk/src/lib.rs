@@ -14,7 +14,8 @@
 //! - [`filter`], [`map`], [`flat_map`]: stateless transforms (the `transform` world).
 //! - [`processor`] (feature `processor`): stateful processing with [`State`] and routing.
 //! - [`Record`] is a zero-copy view of an input record; [`OwnedRecord`] is a record to emit.
-//! - [`Config`]: typed access to the plugin's configuration; [`info!`] and friends log to the host.
+//! - [`Config`]: typed access to the plugin's configuration, and [`FromConfig`] for settings
+//!   built from it once per instance; [`info!`] and friends log to the host.
 //!
 //! Build a plugin crate (`crate-type = ["cdylib"]`) with `cargo build --target wasm32-wasip2 --release`.
 #![deny(missing_docs)]
@@ -32,7 +33,7 @@ mod run;
 mod search;
 
 pub use answer::{FilterAnswer, FlatMapAnswer, MapAnswer, ProcessAnswer};
-pub use config::Config;
+pub use config::{Config, FromConfig};
 pub use error::{Error, Result};
 #[cfg(feature = "processor")]
 pub use processor::{Context, Entries, State, StateValue, TimerContext};
@@ -42,7 +43,7 @@ pub use weir_guest_macros::{filter, flat_map, map, processor};
 
 /// Everything a plugin usually needs.
 pub mod prelude {
-    pub use crate::{Config, Error, OwnedRecord, Record, Result, contains};
+    pub use crate::{Config, Error, FromConfig, OwnedRecord, Record, Result, contains};
     #[cfg(feature = "processor")]
     pub use crate::{Context, State, StateValue, TimerContext};
     pub use crate::{filter, flat_map, map, processor};
@@ -52,6 +53,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bindings::weir::plugin::types::{Batch, Origin};
+    pub use crate::config::settings;
     pub use crate::run::{Answer, run_filter, run_flat_map, run_map};
 
     /// The generated bindings, where the export macro looks for them.

@@ -87,26 +87,28 @@ mod simd {
         // The needle's first and last bytes and the distance between them, in one parameter.
         let shape = u64::from(needle[0]) | u64::from(needle[gap]) << 8 | (gap as u64) << 32;
         let p = haystack.as_ptr();
+        let middle = needle[1..].as_ptr();
         let mut at = 0;
         while at < positions {
             let left = positions - at;
             // Both fit in 32 bits (Wasm addresses); packed, the call keeps to registers.
             let range = at as u64 | (positions as u64) << 32;
-            // SAFETY: every block `scan` reads starts at or before positions - 16 and reads
-            // 16 bytes there and at `gap` past it, ending by positions + gap = haystack.len().
-            let mask = unsafe {
+            // SAFETY: every block `find` reads starts at or before positions - 16 and reads
+            // 16 bytes there and at `gap` past it, ending by positions + gap = haystack.len();
+            // `middle` points at the needle's gap - 1 middle bytes.
+            let found = unsafe {
                 match left.div_ceil(16) {
-                    1 => scan::<1>(p, range, shape),
-                    2 => scan::<2>(p, range, shape),
-                    3 => scan::<3>(p, range, shape),
-                    4 => scan::<4>(p, range, shape),
-                    5 => scan::<5>(p, range, shape),
-                    6 => scan::<6>(p, range, shape),
-                    7 => scan::<7>(p, range, shape),
-                    _ => scan::<8>(p, range, shape),
+                    1 => find::<1>(p, range, shape, middle),
+                    2 => find::<2>(p, range, shape, middle),
+                    3 => find::<3>(p, range, shape, middle),
+                    4 => find::<4>(p, range, shape, middle),
+                    5 => find::<5>(p, range, shape, middle),
+                    6 => find::<6>(p, range, shape, middle),
+                    7 => find::<7>(p, range, shape, middle),
+                    _ => find::<8>(p, range, shape, middle),
                 }
             };
-            if mask != 0 && verify(haystack, needle, at, mask) {
+            if found {
                 return true;
             }
             at += 128;
@@ -114,20 +116,27 @@ mod simd {
         false
     }
 
-    /// Bit k set: position `at + k` is a candidate, for the `16 * BLOCKS` positions from `at`
-    /// (fewer where `positions` ends first). `BLOCKS` is small and fixed, so this compiles to
-    /// straight-line code; a block that would run past the end is read from `positions - 16`
-    /// instead, its positions already covered shifted out. `shape` packs the needle's first
-    /// byte, last byte (bits 8..16) and their distance `gap` (bits 32..), `range` the first
-    /// position `at` and, in bits 32.., `positions`: with this few parameters (the mask comes
-    /// back through memory as a hidden one) every one travels in a register, where more went
-    /// through the stack and stalled each call on a store-to-load forward (measured).
+    /// Whether a match starts in the `16 * BLOCKS` positions from `at` (fewer where `positions`
+    /// ends first). `BLOCKS` is small and fixed, so the vector part compiles to straight-line
+    /// code; a block that would run past the end is read from `positions - 16` instead, its
+    /// positions already covered shifted out. Candidates are then compared in full here, with
+    /// no vector live any more, and the answer comes back in a register (a 128-bit mask went
+    /// back through memory and stalled the caller). `shape` packs the needle's first byte,
+    /// last byte (bits 8..16) and their distance `gap` (bits 32..), `range` the first
+    /// position `at` and, in bits 32.., `positions`: with four parameters every one travels
+    /// in a register, where a fifth went through the stack and stalled each call (measured).
     ///
     /// # Safety
-    /// `positions >= 16`, `at < positions`, and `p[..positions + gap + 15]` is readable.
+    /// `positions >= 16`, `at < positions`, `p[..positions + gap + 15]` is readable and
+    /// `middle` points at `gap - 1` readable bytes.
     #[inline(never)]
     #[target_feature(enable = "simd128")]
-    unsafe fn scan<const BLOCKS: usize>(p: *const u8, range: u64, shape: u64) -> u128 {
+    unsafe fn find<const BLOCKS: usize>(
+        p: *const u8,
+        range: u64,
+        shape: u64,
+        middle: *const u8,
+    ) -> bool {
         let (at, positions) = (range as u32 as usize, (range >> 32) as usize);
         let (first, last) = (u8x16_splat(shape as u8), u8x16_splat((shape >> 8) as u8));
         let gap = (shape >> 32) as usize;
@@ -151,13 +160,16 @@ mod simd {
         let wanted = at + 16 * (BLOCKS - 1);
         let start = wanted.min(positions - 16);
         mask |= u128::from(block(start) >> (wanted - start)) << (16 * (BLOCKS - 1));
-        mask
-    }
-
-    /// Whether a candidate in `mask` (bit k: position `at + k`) is a whole match.
-    #[inline(always)]
-    fn verify(haystack: &[u8], needle: &[u8], at: usize, mut mask: u128) -> bool {
-        let middle = &needle[1..needle.len() - 1];
+        if mask == 0 {
+            return false;
+        }
+        // SAFETY: the caller vouches for both ranges.
+        let (haystack, middle) = unsafe {
+            (
+                core::slice::from_raw_parts(p, positions + gap),
+                core::slice::from_raw_parts(middle, gap - 1),
+            )
+        };
         while mask != 0 {
             let start = at + mask.trailing_zeros() as usize + 1;
             if haystack

@@ -26,6 +26,8 @@ impl Kind {
 }
 
 /// Turns `fn(&Record) -> bool` (or `fn(&Record, &Config) -> Result<bool>`) into a filter plugin.
+/// In place of `&Config`, a filter, map or flat-map may take `&T` for a `T: FromConfig`,
+/// built from the configuration once per instance.
 #[proc_macro_attribute]
 pub fn filter(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Filter, attr, item)
@@ -157,7 +159,7 @@ fn check(kind: Kind, attr: &Tokens, func: &ItemFn) -> syn::Result<usize> {
     if !ok {
         let expected = match kind {
             Kind::Filter => {
-                "`fn(record: &Record) -> bool` or `fn(record: &Record, config: &Config) -> Result<bool>`"
+                "`fn(record: &Record) -> bool` or `fn(record: &Record, config: &Config) -> Result<bool>` (or `&T` for `T: FromConfig` in place of `&Config`)"
             }
             Kind::Map => {
                 "`fn(record: &Record[, config: &Config]) -> OwnedRecord` (or Option/Result of it)"
@@ -175,14 +177,45 @@ fn check(kind: Kind, attr: &Tokens, func: &ItemFn) -> syn::Result<usize> {
     Ok(arity)
 }
 
+/// The `T` of a second parameter `&T` that is not `&Config`: settings built once per instance.
+fn settings_type(func: &ItemFn) -> Option<syn::Type> {
+    let Some(FnArg::Typed(param)) = func.sig.inputs.iter().nth(1) else {
+        return None;
+    };
+    let syn::Type::Reference(reference) = &*param.ty else {
+        return None;
+    };
+    let is_config = matches!(
+        &*reference.elem,
+        syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Config")
+    );
+    (!is_config).then(|| (*reference.elem).clone())
+}
+
 fn generate(kind: Kind, arity: usize, func: &ItemFn, timer: Option<Timer>) -> Tokens {
     let name = &func.sig.ident;
-    let call = if arity == 1 {
-        quote!(#name(record))
-    } else {
-        quote!(#name(record, _config))
-    };
     let p = quote!(::weir_guest::__private);
+    let settings = (kind != Kind::Processor)
+        .then(|| settings_type(func))
+        .flatten();
+    let call = match (arity, &settings) {
+        (1, _) => quote!(#name(record)),
+        (_, None) => quote!(#name(record, _config)),
+        (_, Some(_)) => quote!(#name(record, __settings)),
+    };
+    // Settings are fetched once per batch, outside the per-record loop.
+    let prelude = match &settings {
+        Some(ty) => quote! {
+            static __WEIR_SETTINGS: ::std::sync::OnceLock<#ty> = ::std::sync::OnceLock::new();
+            let __settings: &'static #ty = match #p::settings(&__WEIR_SETTINGS) {
+                ::core::result::Result::Ok(s) => s,
+                ::core::result::Result::Err(e) => {
+                    return #p::transform_result(::core::result::Result::Err(e));
+                }
+            };
+        },
+        None => Tokens::new(),
+    };
     let body = match kind {
         Kind::Filter => quote! {
             #p::transform_result(#p::run_filter(origin, batch, |record, _config| {
@@ -267,6 +300,7 @@ fn generate(kind: Kind, arity: usize, func: &ItemFn, timer: Option<Timer>) -> To
                 origin: #p::Origin,
                 batch: #p::Batch,
             ) -> ::core::result::Result<#p::TransformOutput, #p::TransformError> {
+                #prelude
                 #body
             }
         }
