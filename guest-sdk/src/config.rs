@@ -33,7 +33,7 @@ static CONFIG: OnceLock<Config> = OnceLock::new();
 /// and values derived from the configuration (a parsed number, a compiled pattern) are
 /// computed once.
 ///
-/// ```ignore
+/// ```text
 /// struct Pattern(Vec<u8>);
 ///
 /// impl FromConfig for Pattern {

@@ -238,8 +238,8 @@ mod tests {
             Bytes::from((0..len).map(|j| j as u8 ^ salt).collect::<Vec<_>>())
         };
         Record {
-            key: (i % 7 != 0).then(|| bytes(i % 40, 1)),
-            value: (i % 11 != 0).then(|| bytes(i, 2)),
+            key: (!i.is_multiple_of(7)).then(|| bytes(i % 40, 1)),
+            value: (!i.is_multiple_of(11)).then(|| bytes(i, 2)),
             headers: (0..i % 3)
                 .map(|h| {
                     (
