@@ -64,6 +64,10 @@ impl GuestOutput {
     /// Takes everything written since the last call, as lossy UTF-8.
     pub fn take(&self) -> String {
         let mut buf = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        if buf.is_empty() {
+            // The usual case after a call: no allocation.
+            return String::new();
+        }
         let text = String::from_utf8_lossy(&buf).into_owned();
         buf.clear();
         text
