@@ -53,6 +53,14 @@ pub trait FromConfig: Sized + Send + Sync + 'static {
     fn from_config(config: &Config) -> Result<Self, Error>;
 }
 
+/// `&Config` itself as settings: one copy per instance, after which a filter taking `&Config`
+/// gets it as a plain reference like any other settings.
+impl FromConfig for Config {
+    fn from_config(config: &Config) -> Result<Self, Error> {
+        Ok(config.clone())
+    }
+}
+
 /// The settings in `cell`, built from the instance's configuration on first use.
 pub fn settings<T: FromConfig>(cell: &'static OnceLock<T>) -> Result<&'static T, Error> {
     if let Some(settings) = cell.get() {

@@ -1,5 +1,6 @@
 //! The glue between the generated exports and the user's function, per kind of plugin.
-//! Nothing here panics on bad input: a malformed batch is refused with an error.
+//! Nothing here panics on bad input: a batch whose lists disagree is refused with an error,
+//! and a span outside the batch reads as empty (the host checks spans before it sends).
 
 use crate::bindings::weir::plugin::types::{Batch, Emit, Emitted, Origin, RecordFailure};
 use crate::error::ErrorKind;

@@ -127,7 +127,7 @@ mod simd {
     /// in a register, where a fifth went through the stack and stalled each call (measured).
     ///
     /// # Safety
-    /// `positions >= 16`, `at < positions`, `p[..positions + gap + 15]` is readable and
+    /// `positions >= 16`, `at < positions`, `p[..positions + gap]` (the haystack) is readable and
     /// `middle` points at `gap - 1` readable bytes.
     #[inline(never)]
     #[target_feature(enable = "simd128")]

@@ -33,13 +33,15 @@ pub fn filter(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Filter, attr, item)
 }
 
-/// Turns `fn(&Record[, &Config]) -> OwnedRecord` (or `Option`/`Result` of it) into a map plugin.
+/// Turns `fn(&Record[, &Config]) -> OwnedRecord` (or `Option`/`Result` of it) into a map plugin;
+/// `&T` for a `T: FromConfig` may stand in place of `&Config`.
 #[proc_macro_attribute]
 pub fn map(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Map, attr, item)
 }
 
-/// Turns `fn(&Record[, &Config]) -> Vec<OwnedRecord>` (or a `Result` of it) into a flat-map plugin.
+/// Turns `fn(&Record[, &Config]) -> Vec<OwnedRecord>` (or a `Result` of it) into a flat-map
+/// plugin; `&T` for a `T: FromConfig` may stand in place of `&Config`.
 #[proc_macro_attribute]
 pub fn flat_map(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::FlatMap, attr, item)
@@ -162,10 +164,10 @@ fn check(kind: Kind, attr: &Tokens, func: &ItemFn) -> syn::Result<usize> {
                 "`fn(record: &Record) -> bool` or `fn(record: &Record, config: &Config) -> Result<bool>` (or `&T` for `T: FromConfig` in place of `&Config`)"
             }
             Kind::Map => {
-                "`fn(record: &Record[, config: &Config]) -> OwnedRecord` (or Option/Result of it)"
+                "`fn(record: &Record[, config: &Config]) -> OwnedRecord` (or Option/Result of it; `&T` for `T: FromConfig` in place of `&Config`)"
             }
             Kind::FlatMap => {
-                "`fn(record: &Record[, config: &Config]) -> Vec<OwnedRecord>` (or Result of it)"
+                "`fn(record: &Record[, config: &Config]) -> Vec<OwnedRecord>` (or Result of it; `&T` for `T: FromConfig` in place of `&Config`)"
             }
             Kind::Processor => "`fn(record: &Record, ctx: &mut Context) -> Result<()>`",
         };
@@ -177,33 +179,51 @@ fn check(kind: Kind, attr: &Tokens, func: &ItemFn) -> syn::Result<usize> {
     Ok(arity)
 }
 
-/// The `T` of a second parameter `&T` that is not `&Config`: settings built once per instance.
-fn settings_type(func: &ItemFn) -> Option<syn::Type> {
+/// The `T` of a transform's second parameter `&T`: `Config` itself or settings built from it,
+/// once per instance (`T: FromConfig`). Anything but a shared reference to a named type without
+/// lifetimes is refused here, with a message, rather than deep inside the expansion.
+fn settings_type(func: &ItemFn) -> syn::Result<Option<syn::Type>> {
     let Some(FnArg::Typed(param)) = func.sig.inputs.iter().nth(1) else {
-        return None;
+        return Ok(None);
+    };
+    let refuse = |what: &dyn quote::ToTokens| {
+        syn::Error::new_spanned(
+            what,
+            "the second parameter must be `&Config` or `&T` for a type `T: FromConfig` (a named type without lifetimes), built once per instance",
+        )
     };
     let syn::Type::Reference(reference) = &*param.ty else {
-        return None;
+        return Err(refuse(&param.ty));
     };
-    let is_config = matches!(
-        &*reference.elem,
-        syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Config")
-    );
-    (!is_config).then(|| (*reference.elem).clone())
+    if reference.mutability.is_some() || reference.lifetime.is_some() {
+        return Err(refuse(&param.ty));
+    }
+    let syn::Type::Path(path) = &*reference.elem else {
+        return Err(refuse(&reference.elem));
+    };
+    if path.qself.is_some() || quote!(#path).to_string().contains('\'') {
+        return Err(refuse(&reference.elem));
+    }
+    Ok(Some((*reference.elem).clone()))
 }
 
 fn generate(kind: Kind, arity: usize, func: &ItemFn, timer: Option<Timer>) -> Tokens {
     let name = &func.sig.ident;
     let p = quote!(::weir_guest::__private);
-    let settings = (kind != Kind::Processor)
-        .then(|| settings_type(func))
-        .flatten();
+    let settings = if kind == Kind::Processor {
+        None
+    } else {
+        match settings_type(func) {
+            Ok(settings) => settings,
+            Err(err) => return err.to_compile_error(),
+        }
+    };
     let call = match (arity, &settings) {
-        (1, _) => quote!(#name(record)),
-        (_, None) => quote!(#name(record, _config)),
+        (1, _) | (_, None) => quote!(#name(record)),
         (_, Some(_)) => quote!(#name(record, __settings)),
     };
-    // Settings are fetched once per batch, outside the per-record loop.
+    // Settings (or a copy of `Config` itself, which implements `FromConfig`) are built once per
+    // instance and fetched once per batch, outside the per-record loop.
     let prelude = match &settings {
         Some(ty) => quote! {
             static __WEIR_SETTINGS: ::std::sync::OnceLock<#ty> = ::std::sync::OnceLock::new();

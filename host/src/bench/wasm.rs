@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use crate::log::batch::Record;
 use crate::runtime::bindings::Batch;
-use crate::runtime::flat::{self, FlatEncoder};
+use crate::runtime::flat::{self, CheckedBatch, FlatEncoder};
 use crate::runtime::{Instance, InstanceConfig, Origin, Runtime, RuntimeConfig};
 
 /// Options of `weir bench wasm`.
@@ -270,6 +270,7 @@ pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
             let batch = FlatEncoder::default()
                 .encode(&records(n))
                 .map_err(anyhow::Error::msg)?
+                .batch()
                 .clone();
             throughput(&batch, n, opts.seconds, |b| {
                 Ok(native_flat_filter(b, pattern).len())
@@ -311,7 +312,8 @@ pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
         for &n in batches {
             let input = records(n);
             let mut encoder = FlatEncoder::default();
-            let flat_input = encoder.encode(&input).map_err(anyhow::Error::msg)?.clone();
+            let flat_input: CheckedBatch =
+                encoder.encode(&input).map_err(anyhow::Error::msg)?.clone();
             let origin = Origin {
                 topic: "bench".into(),
                 partition: 0,
@@ -321,7 +323,7 @@ pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
                 &flat_input,
                 n,
                 opts.seconds,
-                |b| Ok(native_flat_filter(b, pattern).len()),
+                |b| Ok(native_flat_filter(b.batch(), pattern).len()),
                 |b| Ok(instance.process_flat(&origin, b)?.records.len()),
             )?);
             from_records.push(paired(

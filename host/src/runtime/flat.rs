@@ -21,20 +21,55 @@ pub const HEADER_FIELDS: usize = 4;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlatError(pub String);
 
-/// Reusable buffers for encoding records into a [`Batch`].
+/// A flat batch known to be well formed, its shape and every span: written by [`FlatEncoder`]
+/// or checked by [`CheckedBatch::new`]. `Instance::process_flat` takes this, so the check is paid
+/// once where a batch is made (and not at all by code that writes batches itself), never per
+/// call; the guest SDKs then only check list shapes.
+#[derive(Debug, Clone)]
+pub struct CheckedBatch {
+    batch: Batch,
+    records: usize,
+}
+
+impl CheckedBatch {
+    /// Checks `batch` (see [`check`]).
+    pub fn new(batch: Batch) -> Result<Self, FlatError> {
+        let records = check(&batch)?;
+        Ok(CheckedBatch { batch, records })
+    }
+
+    /// The batch.
+    pub fn batch(&self) -> &Batch {
+        &self.batch
+    }
+
+    /// Its record count.
+    pub fn records(&self) -> usize {
+        self.records
+    }
+}
+
+fn empty() -> Batch {
+    Batch {
+        data: Vec::new(),
+        records: Vec::new(),
+        timestamps: Vec::new(),
+        headers: Vec::new(),
+    }
+}
+
+/// Reusable buffers for encoding records into a [`CheckedBatch`].
 #[derive(Debug)]
 pub struct FlatEncoder {
-    batch: Batch,
+    batch: CheckedBatch,
 }
 
 impl Default for FlatEncoder {
     fn default() -> Self {
         FlatEncoder {
-            batch: Batch {
-                data: Vec::new(),
-                records: Vec::new(),
-                timestamps: Vec::new(),
-                headers: Vec::new(),
+            batch: CheckedBatch {
+                batch: empty(),
+                records: 0,
             },
         }
     }
@@ -92,8 +127,9 @@ fn span(data: &mut Vec<u8>, bytes: Option<&[u8]>) -> [u32; 2] {
 
 impl FlatEncoder {
     /// Encodes `records`, replacing the previous batch; returns it for the call.
-    pub fn encode(&mut self, records: &[Record]) -> Result<&Batch, &'static str> {
-        let b = &mut self.batch;
+    pub fn encode(&mut self, records: &[Record]) -> Result<&CheckedBatch, &'static str> {
+        self.batch.records = 0;
+        let b = &mut self.batch.batch;
         b.data.clear();
         b.records.clear();
         b.timestamps.clear();
@@ -114,15 +150,21 @@ impl FlatEncoder {
             b.records
                 .extend_from_slice(&[key[0], key[1], value[0], value[1], first, count]);
             b.timestamps.push(r.timestamp);
+            // Checked per record, not per field: while the bytes stay below 4 GiB every
+            // offset and length written above is exact and none equals NULL, and a batch far
+            // too large stops here instead of being copied whole.
+            if b.data.len() >= NULL as usize || b.headers.len() / HEADER_FIELDS >= NULL as usize {
+                let what = if b.data.len() >= NULL as usize {
+                    "more than 4 GiB of record bytes"
+                } else {
+                    "too many headers"
+                };
+                // Do not keep gigabytes of capacity for the instance's lifetime.
+                *b = empty();
+                return Err(what);
+            }
         }
-        // Checked once at the end: below 4 GiB of bytes in all, every offset and length
-        // written above was exact and none equals NULL.
-        if b.data.len() >= NULL as usize {
-            return Err("more than 4 GiB of record bytes");
-        }
-        if b.headers.len() / HEADER_FIELDS >= NULL as usize {
-            return Err("too many headers");
-        }
+        self.batch.records = records.len();
         Ok(&self.batch)
     }
 }
@@ -138,8 +180,7 @@ pub fn record_count(batch: &Batch) -> usize {
 }
 
 /// Checks that a batch's lists agree (whole groups, one timestamp per record) and returns its
-/// record count. Spans are checked where the batch is read: by the guest SDK's views for an
-/// input, by [`decode`] for an output.
+/// record count. [`check`] also checks every span.
 pub fn check_shape(batch: &Batch) -> Result<usize, FlatError> {
     let n = record_count(batch);
     if !batch.records.len().is_multiple_of(RECORD_FIELDS)
@@ -155,6 +196,49 @@ pub fn check_shape(batch: &Batch) -> Result<usize, FlatError> {
         return Err(FlatError(format!(
             "{} timestamps for {n} records",
             batch.timestamps.len()
+        )));
+    }
+    Ok(n)
+}
+
+/// Checks a batch before it goes to a guest: its shape, and that every span lies inside `data`
+/// and every record's headers inside `headers` (the guest SDKs only check shapes, so a batch
+/// that passes here is read exactly as written). One branch-free pass over the numbers; only a
+/// bad batch pays for the second pass that names the record. Returns the record count.
+pub fn check(batch: &Batch) -> Result<usize, FlatError> {
+    let n = check_shape(batch)?;
+    let data = batch.data.len();
+    let headers = batch.headers.len() / HEADER_FIELDS;
+    let span_ok = |offset: u32, len: u32| {
+        len == NULL
+            || (offset as usize)
+                .checked_add(len as usize)
+                .is_some_and(|e| e <= data)
+    };
+    let record_ok = |f: &[u32]| {
+        let headers_ok = (f[4] as usize)
+            .checked_add(f[5] as usize)
+            .is_some_and(|e| e <= headers);
+        span_ok(f[0], f[1]) & span_ok(f[2], f[3]) & headers_ok
+    };
+    let header_ok = |h: &[u32]| h[1] != NULL && span_ok(h[0], h[1]) && span_ok(h[2], h[3]);
+    let records = batch.records.chunks_exact(RECORD_FIELDS);
+    if !records.clone().fold(true, |ok, f| ok & record_ok(f)) {
+        let i = records
+            .clone()
+            .position(|f| !record_ok(f))
+            .unwrap_or_default();
+        return Err(FlatError(format!(
+            "record {i}: a key, value or header range runs past the batch"
+        )));
+    }
+    if let Some(h) = batch
+        .headers
+        .chunks_exact(HEADER_FIELDS)
+        .position(|h| !header_ok(h))
+    {
+        return Err(FlatError(format!(
+            "header {h}: a null key, or a span past the batch"
         )));
     }
     Ok(n)
@@ -262,7 +346,7 @@ mod tests {
         let mut encoder = FlatEncoder::default();
         // Twice through the same encoder: reused buffers must not leak the previous batch.
         encoder.encode(&records[..10]).unwrap();
-        let batch = encoder.encode(&records).unwrap().clone();
+        let batch = encoder.encode(&records).unwrap().batch().clone();
         assert_eq!(check_shape(&batch), Ok(records.len()));
         for (i, r) in records.iter().enumerate() {
             assert_eq!(value(&batch, i), r.value.as_deref(), "value of record {i}");
@@ -274,7 +358,19 @@ mod tests {
     #[test]
     fn a_batch_whose_lists_disagree_is_refused_by_name() {
         let mut encoder = FlatEncoder::default();
-        let mut batch = encoder.encode(&[record(5), record(6)]).unwrap().clone();
+        let mut batch = encoder
+            .encode(&[record(5), record(6)])
+            .unwrap()
+            .batch()
+            .clone();
+        assert!(CheckedBatch::new(batch.clone()).is_ok());
+        assert_eq!(check(&batch), Ok(2));
+        // Record 1's value ends one byte past the data.
+        let mut spans = batch.clone();
+        spans.records[RECORD_FIELDS + 2] =
+            spans.data.len() as u32 - spans.records[RECORD_FIELDS + 3] + 1;
+        assert!(check(&spans).unwrap_err().0.starts_with("record 1:"));
+        assert_eq!(check_shape(&spans), Ok(2), "only the span is wrong");
         batch.timestamps.pop();
         assert!(
             check_shape(&batch)

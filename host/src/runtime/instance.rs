@@ -17,7 +17,7 @@ use super::bindings::transform::Transform;
 use super::bindings::transform::exports::weir::plugin::transformer;
 use super::bindings::{Batch, Emit, WitRecordFailure};
 use super::error::RuntimeError;
-use super::flat::{self, FlatEncoder};
+use super::flat::{self, CheckedBatch, FlatEncoder};
 use super::guest_output::{GuestOutput, LogLevel, LogSink, TracingSink, forward_lines};
 use super::host::{HostState, MemoryLimiter};
 use super::limits::Limits;
@@ -244,19 +244,30 @@ impl Instance {
     pub fn process(&mut self, origin: &Origin, records: &[Record]) -> Result<Output, RuntimeError> {
         let mut encoder = std::mem::take(&mut self.encoder);
         let result = match encoder.encode(records) {
-            Ok(batch) => self.process_flat(origin, batch),
+            Ok(batch) => self.run_batch(origin, batch.batch(), batch.records()),
             Err(what) => Err(RuntimeError::BatchTooLarge { what }),
         };
         self.encoder = encoder;
         result
     }
 
-    /// Runs a batch already in flat form (as [`flat::FlatEncoder`] writes it)
-    /// through the plugin: the bytes are copied once, straight into the guest's memory.
-    /// `origin.offsets` must hold one offset per record.
-    pub fn process_flat(&mut self, origin: &Origin, batch: &Batch) -> Result<Output, RuntimeError> {
-        let inputs =
-            flat::check_shape(batch).map_err(|e| RuntimeError::BadInput { reason: e.0 })?;
+    /// Runs a batch already in flat form (and checked: see [`CheckedBatch`]) through the
+    /// plugin: the bytes are copied once, straight into the guest's memory. `origin.offsets`
+    /// must hold one offset per record.
+    pub fn process_flat(
+        &mut self,
+        origin: &Origin,
+        batch: &CheckedBatch,
+    ) -> Result<Output, RuntimeError> {
+        self.run_batch(origin, batch.batch(), batch.records())
+    }
+
+    fn run_batch(
+        &mut self,
+        origin: &Origin,
+        batch: &Batch,
+        inputs: usize,
+    ) -> Result<Output, RuntimeError> {
         if origin.offsets.len() != inputs {
             return Err(RuntimeError::BadInput {
                 reason: format!(
