@@ -345,6 +345,14 @@ pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
         println!();
         println!("|---|{}", "---|---|".repeat(batches.len()));
     };
+    // A native row: its rates, each against `base` (itself for the baseline rows).
+    let native_row = |what: &str, rates: &[f64], base: &[f64]| {
+        print!("| {what} |");
+        for (rate, base) in rates.iter().zip(base) {
+            print!(" {:.2} M | {:.3}× |", rate / 1e6, rate / base);
+        }
+        println!();
+    };
     let print_rows = |pick: &dyn Fn(&Row) -> &Vec<(f64, f64)>| {
         for row in &rows {
             print!("| {} |", row.0);
@@ -360,11 +368,11 @@ pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
     println!("batch in place; the guest gets it copied into its memory, runs, answers):");
     println!();
     header();
-    print!("| native Rust, same algorithm with SSE2, reading the flat batch |");
-    for rate in &native_flat {
-        print!(" {:.2} M | 1 |", rate / 1e6);
-    }
-    println!();
+    native_row(
+        "native Rust, same algorithm with SSE2, reading the flat batch",
+        &native_flat,
+        &native_flat,
+    );
     print_rows(&|r| &r.1);
     println!();
     println!(
@@ -373,16 +381,12 @@ pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
     println!("does today; the native filter reads the structs):");
     println!();
     header();
-    print!("| native Rust, same algorithm with SSE2 |");
-    for rate in &native {
-        print!(" {:.2} M | 1 |", rate / 1e6);
-    }
-    println!();
-    print!("| native Rust, naive search (TOOLCHAINS.md's baseline) |");
-    for (rate, base) in naive.iter().zip(&native) {
-        print!(" {:.2} M | {:.3}× |", rate / 1e6, rate / base);
-    }
-    println!();
+    native_row("native Rust, same algorithm with SSE2", &native, &native);
+    native_row(
+        "native Rust, naive search (TOOLCHAINS.md's baseline)",
+        &naive,
+        &native,
+    );
     print_rows(&|r| &r.2);
     println!();
     println!(
