@@ -55,10 +55,19 @@ panic = "abort"
     let lib = r#"//! A weir filter: keeps the records whose value contains the config key `pattern`.
 use weir_guest::prelude::*;
 
+/// The pattern, read from the configuration once per instance (faster than a lookup in
+/// `&Config` for every record, which also works).
+struct Pattern(Vec<u8>);
+
+impl FromConfig for Pattern {
+    fn from_config(config: &Config) -> Result<Self> {
+        Ok(Pattern(config.require("pattern")?.into()))
+    }
+}
+
 #[filter]
-fn keep(record: &Record, config: &Config) -> Result<bool> {
-    let pattern = config.require("pattern")?;
-    Ok(record.value().is_some_and(|v| contains(v, pattern.as_bytes())))
+fn keep(record: &Record, pattern: &Pattern) -> bool {
+    record.value().is_some_and(|v| contains(v, &pattern.0))
 }
 "#;
     let readme = format!(
