@@ -36,7 +36,30 @@ fn input() -> Vec<Record> {
         rec(Some("f"), Some("naïve error ü"), &[("x", None)]),
         rec(Some("g"), Some(""), &[]),
         rec(Some("h"), Some("terror"), &[]),
+        // Long values take the SIMD paths (blocks of 16 positions, a clamped last block).
+        rec(Some("i"), Some(&long(100, &[(80, "error")])), &[]),
+        rec(Some("j"), Some(&long(100, &[(96, "erro")])), &[]),
+        rec(Some("k"), Some(&long(64, &[(14, "error")])), &[]),
+        rec(
+            Some("l"),
+            Some(&long(200, &[(3, "eXror"), (60, "errox"), (195, "error")])),
+            &[],
+        ),
+        rec(
+            Some("m"),
+            Some(&long(40, &[(0, "errr erro rerro eror err or")])),
+            &[],
+        ),
     ]
+}
+
+/// `len` bytes of `.` with `parts` written at their positions.
+fn long(len: usize, parts: &[(usize, &str)]) -> String {
+    let mut v = vec![b'.'; len];
+    for (at, text) in parts {
+        v[*at..*at + text.len()].copy_from_slice(text.as_bytes());
+    }
+    String::from_utf8(v).unwrap()
 }
 
 #[test]
@@ -59,7 +82,19 @@ fn every_language_filters_alike_through_the_runtime() {
         // Twice: one batch of all, then one record at a time, must agree.
         let all = inst.process(&origin, &input).unwrap();
         let sources: Vec<_> = all.records.iter().map(|r| r.source).collect();
-        assert_eq!(sources, [Some(1), Some(2), Some(5), Some(7)], "{stem}");
+        assert_eq!(
+            sources,
+            [
+                Some(1),
+                Some(2),
+                Some(5),
+                Some(7),
+                Some(8),
+                Some(10),
+                Some(11)
+            ],
+            "{stem}"
+        );
         for r in &all.records {
             assert_eq!(
                 r.body,
@@ -76,7 +111,7 @@ fn every_language_filters_alike_through_the_runtime() {
             };
             one_by_one.extend(inst.process(&o, std::slice::from_ref(rec)).unwrap().records);
         }
-        assert_eq!(one_by_one.len(), 4, "{stem}");
+        assert_eq!(one_by_one.len(), 7, "{stem}");
         // Without the pattern every language refuses the batch as invalid config.
         let plugin = rt.load_file(&common::guests::guest(group, stem)).unwrap();
         let mut bare = Instance::new(plugin, InstanceConfig::default()).unwrap();

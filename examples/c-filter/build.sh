@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 out=${1:-c-filter.wasm}
 wit-bindgen c ../../wit --world transform --out-dir gen >/dev/null
-clang --target=wasm32-wasi --sysroot=/usr -O2 -mexec-model=reactor \
+clang --target=wasm32-wasi --sysroot=/usr -O2 -msimd128 -mexec-model=reactor \
     -o gen/core.wasm app.c gen/transform.c gen/transform_component_type.o
 wasm-tools component new gen/core.wasm -o "$out"
