@@ -202,6 +202,75 @@ fn run_counter(state: Box<dyn weir::runtime::StateBackend>) -> Vec<(Option<Strin
     seen
 }
 
+/// A processor written in Python with the helper module (`weir.processor`): state that lasts
+/// across batches, routing to a named topic, a per-record failure (including a wrong type
+/// handed to the state API, which must not trap the instance) and a timer report.
+#[test]
+fn python_processor_keeps_state_routes_fails_per_record_and_reports_on_timer() {
+    let wasm = common::guests::guest("python", "python-counter");
+    let cache = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(RuntimeConfig::with_cache(cache.path())).unwrap();
+    let plugin = rt.load_file(&wasm).unwrap();
+    assert_eq!(plugin.world(), World::Processor);
+    let cfg = InstanceConfig {
+        state: Some(Box::new(MemoryState::new())),
+        ..InstanceConfig::default()
+    };
+    let mut inst = Instance::new(plugin, cfg).unwrap();
+    assert_eq!(inst.timer_interval_ms(), Some(50), "asked for in init");
+    let mut routed = record("b", "2", 2);
+    routed.headers = vec![("route".into(), Some(Bytes::from_static(b"side")))];
+    let keyless = Record {
+        key: None,
+        ..record("-", "x", 3)
+    };
+    let first = vec![record("a", "1", 1), routed, keyless, record("a", "boom", 4)];
+    let out = inst.process(&origin(first.len()), &first).unwrap();
+    let seen: Vec<_> = out
+        .records
+        .iter()
+        .map(|r| {
+            let rec = r.record(&first).unwrap();
+            (
+                r.source,
+                r.topic.clone(),
+                String::from_utf8_lossy(rec.value.as_deref().unwrap()).into_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (Some(0), None, "a=1".to_string()),
+            (Some(1), Some("side".to_string()), "b=1".to_string()),
+        ]
+    );
+    let failures: Vec<_> = out
+        .failures
+        .iter()
+        .map(|f| (f.index, f.message.as_str()))
+        .collect();
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert_eq!(failures[0].0, 2);
+    assert!(
+        failures[0].1.contains("a state key must be bytes"),
+        "{failures:?}"
+    );
+    assert_eq!(failures[1], (3, "ValueError: boom"));
+    // The state lasts into the next batch; the instance was not rebuilt by the bad records.
+    let second = vec![record("a", "3", 5)];
+    let out = inst.process(&origin(1), &second).unwrap();
+    let rec = out.records[0].record(&second).unwrap();
+    assert_eq!(rec.value.as_deref(), Some(b"a=2".as_slice()));
+    assert_eq!(inst.builds(), 1);
+    let timer = inst.on_timer(1234).unwrap();
+    let Body::New(report) = &timer.records[0].body else {
+        panic!("a timer makes new records");
+    };
+    assert_eq!(report.value.as_deref(), Some(b"keys=2".as_slice()));
+    assert_eq!(report.timestamp, 1234);
+}
+
 #[test]
 fn processor_counts_per_key_in_memory_and_in_sled_alike() {
     let expected = vec![

@@ -11,12 +11,33 @@ a decorated function:
         return b"error" in (record.value or b"")
 
     Transformer = keep   # componentize-py looks for the class named after the export
+
+A stateful processor (built with `-w processor`) is a decorated function too:
+
+    @weir.processor(timer_ms=1000, on_timer=report)
+    def count(record, ctx):
+        n = int(ctx.state.get(record.key) or b"0") + 1
+        ctx.state.put(record.key, str(n).encode())
+        ctx.emit(value=f"{record.key.decode()}={n}".encode(), key=record.key)
+
+    Processing = count
 """
 from componentize_py_types import Err
-from wit_world.exports import transformer
 from wit_world.imports import config as _config
 from wit_world.imports import log as _log
 from wit_world.imports import types
+
+# One module serves both worlds: each build has the bindings of its own world only.
+try:
+    from wit_world.exports import transformer
+except ImportError:
+    transformer = None
+try:
+    from wit_world.exports import processing
+    from wit_world.imports import state as _state
+except ImportError:
+    processing = None
+    _state = None
 
 
 class InvalidConfig(Exception):
@@ -98,14 +119,20 @@ def _records(origin, batch):
         yield i, Record(batch, i, offsets[i] if i < len(offsets) else -1)
 
 
-def _run(origin, batch, each):
+class StateFailed(Exception):
+    """A state operation failed: the whole batch is refused (and retried by the host)."""
+
+
+def _run(origin, batch, each, invalid_config=None):
     cfg = config()
     failures = []
     for i, rec in _records(origin, batch):
         try:
             each(i, rec, cfg)
         except InvalidConfig as e:
-            raise Err(transformer.TransformError_InvalidConfig(str(e)))
+            raise Err((invalid_config or transformer.TransformError_InvalidConfig)(str(e)))
+        except StateFailed as e:
+            raise Err(processing.ProcessorError_State(str(e)))
         except Exception as e:  # one bad record must not fail the batch
             failures.append(types.RecordFailure(i, f"{type(e).__name__}: {e}"))
     return failures
@@ -128,33 +155,49 @@ def filter(fn):
     return Filter
 
 
+class _Writer:
+    """Builds an outgoing batch in flat form, remembering each record's input index."""
+
+    def __init__(self):
+        self.data, self.records, self.stamps, self.headers, self.sources = bytearray(), [], [], [], []
+
+    def _span(self, b):
+        start = len(self.data)
+        if b is None:
+            return [start, _NULL]
+        self.data.extend(b)
+        return [start, len(b)]
+
+    def push(self, r, source=0):
+        """Appends r, a dict with keys key, value, headers ([(str, bytes or None)]), timestamp."""
+        fields = self._span(r.get("key")) + self._span(r.get("value"))
+        first = len(self.headers) // 4
+        hs = r.get("headers", [])
+        for hk, hv in hs:
+            self.headers.extend(self._span(hk.encode()) + self._span(hv))
+        self.records.extend(fields + [first, len(hs)])
+        self.stamps.append(r.get("timestamp", 0))
+        self.sources.append(source)
+
+    def batch(self):
+        return types.Batch(bytes(self.data), self.records, self.stamps, self.headers)
+
+    def emitted(self):
+        return types.Emit_Records(types.Emitted(self.batch(), self.sources))
+
+
 def _emitter(fn, many):
     class Emitter:
         def process(self, origin, batch):
-            data, records, stamps, headers, sources = bytearray(), [], [], [], []
-
-            def span(b):
-                start = len(data)
-                if b is None:
-                    return [start, _NULL]
-                data.extend(b)
-                return [start, len(b)]
+            out = _Writer()
 
             def each(i, rec, cfg):
-                out = fn(rec, cfg)
-                for r in (out if many else ([] if out is None else [out])):
-                    fields = span(r.get("key")) + span(r.get("value"))
-                    first = len(headers) // 4
-                    hs = r.get("headers", [])
-                    for hk, hv in hs:
-                        headers.extend(span(hk.encode()) + span(hv))
-                    records.extend(fields + [first, len(hs)])
-                    stamps.append(r.get("timestamp", 0))
-                    sources.append(i)
+                got = fn(rec, cfg)
+                for r in (got if many else ([] if got is None else [got])):
+                    out.push(r, i)
 
             failures = _run(origin, batch, each)
-            out = types.Batch(bytes(data), records, stamps, headers)
-            return transformer.TransformOutput(types.Emit_Records(types.Emitted(out, sources)), failures)
+            return transformer.TransformOutput(out.emitted(), failures)
 
     return Emitter
 
@@ -167,3 +210,101 @@ def map(fn):
 def flat_map(fn):
     """Decorates fn(record, config) -> list of dicts (keys: key, value, headers, timestamp)."""
     return _emitter(fn, many=True)
+
+
+def _bytes(what, value, nullable=False):
+    # A wrong type crossing into the host would trap the whole instance; here it is a per-record
+    # failure that names the mistake.
+    if value is None and nullable:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    raise TypeError(f"{what} must be bytes{' or None' if nullable else ''}, not {type(value).__name__}")
+
+
+def _state_call(op, *args):
+    try:
+        return op(*args)
+    except Err as e:
+        raise StateFailed(f"state: {e.value}") from None
+
+
+class State:
+    """The processor's durable key-value state (bytes to bytes), committed with the batch."""
+
+    def get(self, key):
+        """The value stored under key, or None."""
+        return _state_call(_state.get, _bytes("a state key", key))
+
+    def put(self, key, value):
+        """Stores value under key."""
+        _state_call(_state.put, _bytes("a state key", key), _bytes("a state value", value))
+
+    def delete(self, key):
+        """Removes key (absent is fine)."""
+        _state_call(_state.delete, _bytes("a state key", key))
+
+    def scan_prefix(self, prefix, limit=1000):
+        """Up to limit (key, value) pairs whose key starts with prefix, in key order."""
+        entries = _state_call(_state.scan_prefix, _bytes("a state prefix", prefix), int(limit))
+        return [(e.key, e.value) for e in entries]
+
+
+class Context:
+    """What a processor function gets with each record: state, config, and where output goes."""
+
+    def __init__(self, outputs, source, cfg):
+        self._outputs, self._source = outputs, source
+        self.state = State()
+        self.config = cfg
+
+    def emit(self, value, key=None, headers=(), timestamp=0, topic=None):
+        """Sends a record to the main output, or to `topic` (one of the pipeline's outputs)."""
+        record = {
+            "key": _bytes("a key", key, nullable=True),
+            "value": _bytes("a value", value, nullable=True),
+            "headers": [(str(k), _bytes("a header value", v, nullable=True)) for k, v in headers],
+            "timestamp": int(timestamp),
+        }
+        if topic is not None and not isinstance(topic, str):
+            raise TypeError(f"a topic must be str, not {type(topic).__name__}")
+        self._outputs.setdefault(topic, _Writer()).push(record, self._source)
+
+
+def processor(fn=None, *, timer_ms=None, on_timer=None):
+    """Decorates fn(record, ctx) into a stateful processor; with timer_ms and on_timer(now_ms, ctx),
+    the host also calls on_timer that often (ctx.emit with no input record behind it)."""
+
+    def wrap(fn):
+        class Processor:
+            def init(self, _config_entries):
+                return processing.Settings(timer_ms)
+
+            def process(self, origin, batch):
+                outputs = {}
+
+                def each(i, rec, cfg):
+                    fn(rec, Context(outputs, i, cfg))
+
+                failures = _run(origin, batch, each, processing.ProcessorError_InvalidConfig)
+                main = outputs.pop(None, _Writer()).emitted()
+                routes = [processing.Route(t, w.emitted()) for t, w in outputs.items()]
+                return processing.ProcessorOutput(main, routes, failures)
+
+            def on_timer(self, now_ms):
+                outputs = {}
+                if on_timer is not None:
+                    try:
+                        on_timer(now_ms, Context(outputs, 0, config()))
+                    except InvalidConfig as e:
+                        raise Err(processing.ProcessorError_InvalidConfig(str(e)))
+                    except StateFailed as e:
+                        raise Err(processing.ProcessorError_State(str(e)))
+                    except Exception as e:
+                        raise Err(processing.ProcessorError_Failed(f"{type(e).__name__}: {e}"))
+                main = outputs.pop(None, _Writer()).batch()
+                return processing.TimerOutput(main, [(t, w.batch()) for t, w in outputs.items()])
+
+        return Processor
+
+    return wrap(fn) if fn is not None else wrap
