@@ -132,10 +132,22 @@ def _run(origin, batch, each, invalid_config=None):
         except InvalidConfig as e:
             raise Err((invalid_config or transformer.TransformError_InvalidConfig)(str(e)))
         except StateFailed as e:
-            raise Err(processing.ProcessorError_State(str(e)))
+            if processing is None:  # raised by hand in a transform: the record's failure
+                failures.append(types.RecordFailure(i, _message(e)))
+            else:
+                raise Err(processing.ProcessorError_State(_text(str(e))))
         except Exception as e:  # one bad record must not fail the batch
-            failures.append(types.RecordFailure(i, f"{type(e).__name__}: {e}"))
+            failures.append(types.RecordFailure(i, _message(e)))
     return failures
+
+
+def _text(s):
+    """s with anything UTF-8 cannot carry (lone surrogates) replaced: the host takes UTF-8 only."""
+    return s.encode("utf-8", "replace").decode("utf-8")
+
+
+def _message(e):
+    return _text(f"{type(e).__name__}: {e}")
 
 
 def filter(fn):
@@ -168,15 +180,34 @@ class _Writer:
         self.data.extend(b)
         return [start, len(b)]
 
+    def mark(self):
+        """Where the batch ends now, to cut back to with `reset`."""
+        return len(self.data), len(self.records), len(self.stamps), len(self.headers), len(self.sources)
+
+    def reset(self, mark):
+        d, r, t, h, s = mark
+        del self.data[d:], self.records[r:], self.stamps[t:], self.headers[h:], self.sources[s:]
+
     def push(self, r, source=0):
-        """Appends r, a dict with keys key, value, headers ([(str, bytes or None)]), timestamp."""
-        fields = self._span(r.get("key")) + self._span(r.get("value"))
+        """Appends r, a dict with keys key, value, headers ([(str, bytes or None)]), timestamp.
+        Every field is checked first (a wrong type or an out-of-range number crossing into the
+        host would trap the whole instance; here it is this record's failure)."""
+        key = _bytes("a key", r.get("key"), nullable=True)
+        value = _bytes("a value", r.get("value"), nullable=True)
+        hs = []
+        for hk, hv in r.get("headers", []):
+            if not isinstance(hk, str):
+                raise TypeError(f"a header key must be str, not {type(hk).__name__}")
+            hs.append((hk.encode("utf-8"), _bytes("a header value", hv, nullable=True)))
+        timestamp = r.get("timestamp", 0)
+        if not isinstance(timestamp, int) or not -(2**63) <= timestamp < 2**63:
+            raise ValueError(f"a timestamp must be an int of 64 bits, not {timestamp!r}")
+        fields = self._span(key) + self._span(value)
         first = len(self.headers) // 4
-        hs = r.get("headers", [])
         for hk, hv in hs:
-            self.headers.extend(self._span(hk.encode()) + self._span(hv))
+            self.headers.extend(self._span(hk) + self._span(hv))
         self.records.extend(fields + [first, len(hs)])
-        self.stamps.append(r.get("timestamp", 0))
+        self.stamps.append(timestamp)
         self.sources.append(source)
 
     def batch(self):
@@ -193,8 +224,13 @@ def _emitter(fn, many):
 
             def each(i, rec, cfg):
                 got = fn(rec, cfg)
-                for r in (got if many else ([] if got is None else [got])):
-                    out.push(r, i)
+                mark = out.mark()
+                try:
+                    for r in (got if many else ([] if got is None else [got])):
+                        out.push(r, i)
+                except Exception:
+                    out.reset(mark)  # a failed record emits nothing, not half its records
+                    raise
 
             failures = _run(origin, batch, each)
             return transformer.TransformOutput(out.emitted(), failures)
@@ -226,7 +262,10 @@ def _state_call(op, *args):
     try:
         return op(*args)
     except Err as e:
-        raise StateFailed(f"state: {e.value}") from None
+        if isinstance(e.value, _state.StateError_TooLarge):
+            # The same record would fail the same way on every retry: its own failure.
+            raise ValueError(f"state: {e.value.value}") from None
+        raise StateFailed(f"state unavailable: {e.value.value}") from None
 
 
 class State:
@@ -246,7 +285,9 @@ class State:
 
     def scan_prefix(self, prefix, limit=1000):
         """Up to limit (key, value) pairs whose key starts with prefix, in key order."""
-        entries = _state_call(_state.scan_prefix, _bytes("a state prefix", prefix), int(limit))
+        if not isinstance(limit, int) or not 0 <= limit < 2**32:
+            raise ValueError(f"a scan limit must be an int from 0 to 2**32 - 1, not {limit!r}")
+        entries = _state_call(_state.scan_prefix, _bytes("a state prefix", prefix), limit)
         return [(e.key, e.value) for e in entries]
 
 
@@ -260,20 +301,25 @@ class Context:
 
     def emit(self, value, key=None, headers=(), timestamp=0, topic=None):
         """Sends a record to the main output, or to `topic` (one of the pipeline's outputs)."""
-        record = {
-            "key": _bytes("a key", key, nullable=True),
-            "value": _bytes("a value", value, nullable=True),
-            "headers": [(str(k), _bytes("a header value", v, nullable=True)) for k, v in headers],
-            "timestamp": int(timestamp),
-        }
-        if topic is not None and not isinstance(topic, str):
-            raise TypeError(f"a topic must be str, not {type(topic).__name__}")
-        self._outputs.setdefault(topic, _Writer()).push(record, self._source)
+        if topic is not None:
+            if not isinstance(topic, str):
+                raise TypeError(f"a topic must be str, not {type(topic).__name__}")
+            topic.encode("utf-8")  # refuses what the host could not take
+        record = {"key": key, "value": value, "headers": list(headers), "timestamp": timestamp}
+        writer = self._outputs.get(topic)
+        if writer is None:
+            writer = self._outputs[topic] = _Writer()
+        writer.push(record, self._source)
 
 
 def processor(fn=None, *, timer_ms=None, on_timer=None):
     """Decorates fn(record, ctx) into a stateful processor; with timer_ms and on_timer(now_ms, ctx),
     the host also calls on_timer that often (ctx.emit with no input record behind it)."""
+
+    if timer_ms is not None and (not isinstance(timer_ms, int) or not 0 < timer_ms < 2**64):
+        raise ValueError(f"timer_ms must be a positive int, not {timer_ms!r}")
+    if (timer_ms is None) != (on_timer is None):
+        raise ValueError("a timer needs both timer_ms and on_timer")
 
     def wrap(fn):
         class Processor:
@@ -284,7 +330,16 @@ def processor(fn=None, *, timer_ms=None, on_timer=None):
                 outputs = {}
 
                 def each(i, rec, cfg):
-                    fn(rec, Context(outputs, i, cfg))
+                    marks = {t: w.mark() for t, w in outputs.items()}
+                    try:
+                        fn(rec, Context(outputs, i, cfg))
+                    except Exception:
+                        # A failed record emits nothing (its state writes stay: see README).
+                        for t in [t for t in outputs if t not in marks]:
+                            del outputs[t]
+                        for t, m in marks.items():
+                            outputs[t].reset(m)
+                        raise
 
                 failures = _run(origin, batch, each, processing.ProcessorError_InvalidConfig)
                 main = outputs.pop(None, _Writer()).emitted()
@@ -301,7 +356,7 @@ def processor(fn=None, *, timer_ms=None, on_timer=None):
                     except StateFailed as e:
                         raise Err(processing.ProcessorError_State(str(e)))
                     except Exception as e:
-                        raise Err(processing.ProcessorError_Failed(f"{type(e).__name__}: {e}"))
+                        raise Err(processing.ProcessorError_Failed(_message(e)))
                 main = outputs.pop(None, _Writer()).batch()
                 return processing.TimerOutput(main, [(t, w.batch()) for t, w in outputs.items()])
 

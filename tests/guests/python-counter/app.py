@@ -11,6 +11,7 @@ def report(now_ms, ctx):
 @weir.processor(timer_ms=50, on_timer=report)
 def count(record, ctx):
     if record.value == b"boom":
+        ctx.emit(value=b"never seen")  # a failed record emits nothing
         raise ValueError("boom")
     n = int(ctx.state.get(record.key) or b"0") + 1
     ctx.state.put(record.key, str(n).encode())
