@@ -51,14 +51,8 @@ pub(crate) fn views<'a>(
         .zip(&batch.timestamps)
         .enumerate()
         .map(move |(index, (fields, &timestamp))| {
-            let record = Record {
-                data: &batch.data,
-                fields,
-                all_headers: &batch.headers,
-                timestamp,
-                offset: offsets.get(index).copied().unwrap_or(-1),
-            };
-            (index as u32, record)
+            let offset = offsets.get(index).copied().unwrap_or(-1);
+            (index as u32, Record::of(batch, fields, timestamp, offset))
         })
 }
 
@@ -76,17 +70,24 @@ pub struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
+    /// The view of the record whose six numbers are `fields` (a slice of `batch.records`).
+    fn of(batch: &'a Batch, fields: &'a [u32], timestamp: i64, offset: i64) -> Record<'a> {
+        Record {
+            data: &batch.data,
+            fields,
+            all_headers: &batch.headers,
+            timestamp,
+            offset,
+        }
+    }
+
     /// Record `index` of `batch`, if there is one.
     #[cfg(feature = "processor")]
     pub(crate) fn at(batch: &'a Batch, index: usize, offset: i64) -> Option<Record<'a>> {
         let at = index.checked_mul(RECORD_FIELDS)?;
-        Some(Record {
-            data: &batch.data,
-            fields: batch.records.get(at..at.checked_add(RECORD_FIELDS)?)?,
-            all_headers: &batch.headers,
-            timestamp: batch.timestamps.get(index).copied().unwrap_or_default(),
-            offset,
-        })
+        let fields = batch.records.get(at..at.checked_add(RECORD_FIELDS)?)?;
+        let timestamp = batch.timestamps.get(index).copied().unwrap_or_default();
+        Some(Record::of(batch, fields, timestamp, offset))
     }
 
     /// The key, or `None` for a null key.

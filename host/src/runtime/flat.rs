@@ -201,6 +201,14 @@ pub fn check_shape(batch: &Batch) -> Result<usize, FlatError> {
     Ok(n)
 }
 
+/// Where the span `offset`+`len` ends, if it lies inside a `data_len`-byte buffer (`len` is not
+/// NULL here). The one definition of a span being in range, for [`check`], [`value`] and [`decode`].
+fn span_end(offset: u32, len: u32, data_len: usize) -> Option<usize> {
+    (offset as usize)
+        .checked_add(len as usize)
+        .filter(|&end| end <= data_len)
+}
+
 /// Checks a batch before it goes to a guest: its shape, and that every span lies inside `data`
 /// and every record's headers inside `headers` (the guest SDKs only check shapes, so a batch
 /// that passes here is read exactly as written). One branch-free pass over the numbers; only a
@@ -209,12 +217,7 @@ pub fn check(batch: &Batch) -> Result<usize, FlatError> {
     let n = check_shape(batch)?;
     let data = batch.data.len();
     let headers = batch.headers.len() / HEADER_FIELDS;
-    let span_ok = |offset: u32, len: u32| {
-        len == NULL
-            || (offset as usize)
-                .checked_add(len as usize)
-                .is_some_and(|e| e <= data)
-    };
+    let span_ok = |offset: u32, len: u32| len == NULL || span_end(offset, len, data).is_some();
     let record_ok = |f: &[u32]| {
         let headers_ok = (f[4] as usize)
             .checked_add(f[5] as usize)
@@ -249,13 +252,12 @@ pub fn check(batch: &Batch) -> Result<usize, FlatError> {
 pub fn value(batch: &Batch, index: usize) -> Option<&[u8]> {
     let f = batch
         .records
-        .get(index * RECORD_FIELDS..)?
+        .get(index.checked_mul(RECORD_FIELDS)?..)?
         .get(..RECORD_FIELDS)?;
     if f[3] == NULL {
         return None;
     }
-    let start = f[2] as usize;
-    batch.data.get(start..start.checked_add(f[3] as usize)?)
+    Some(&batch.data[f[2] as usize..span_end(f[2], f[3], batch.data.len())?])
 }
 
 /// Decodes a plugin's batch into records, checking every number against the buffers.
@@ -266,9 +268,8 @@ pub fn decode(batch: Batch) -> Result<Vec<Record>, FlatError> {
         if len == NULL {
             return Ok(None);
         }
-        let start = offset as usize;
-        match start.checked_add(len as usize).filter(|&e| e <= data.len()) {
-            Some(end) => Ok(Some(data.slice(start..end))),
+        match span_end(offset, len, data.len()) {
+            Some(end) => Ok(Some(data.slice(offset as usize..end))),
             None => Err(FlatError(format!(
                 "record {i}: {what} {offset}+{len} runs past the {}-byte buffer",
                 data.len()
@@ -352,6 +353,11 @@ mod tests {
             assert_eq!(value(&batch, i), r.value.as_deref(), "value of record {i}");
         }
         assert_eq!(value(&batch, records.len()), None);
+        assert_eq!(
+            value(&batch, usize::MAX),
+            None,
+            "no overflow on a huge index"
+        );
         assert_eq!(decode(batch).unwrap(), records);
     }
 
