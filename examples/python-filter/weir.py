@@ -130,12 +130,12 @@ def _run(origin, batch, each, invalid_config=None):
         try:
             each(i, rec, cfg)
         except InvalidConfig as e:
-            raise Err((invalid_config or transformer.TransformError_InvalidConfig)(str(e)))
+            raise _refusal(e, invalid_config or transformer.TransformError_InvalidConfig)
         except StateFailed as e:
             if processing is None:  # raised by hand in a transform: the record's failure
                 failures.append(types.RecordFailure(i, _message(e)))
             else:
-                raise Err(processing.ProcessorError_State(_text(str(e))))
+                raise _refusal(e, invalid_config)
         except Exception as e:  # one bad record must not fail the batch
             failures.append(types.RecordFailure(i, _message(e)))
     return failures
@@ -148,6 +148,13 @@ def _text(s):
 
 def _message(e):
     return _text(f"{type(e).__name__}: {e}")
+
+
+def _refusal(e, invalid_config):
+    """The Err refusing a whole batch or timer call for an InvalidConfig or a StateFailed."""
+    if isinstance(e, InvalidConfig):
+        return Err(invalid_config(_text(str(e))))
+    return Err(processing.ProcessorError_State(_text(str(e))))
 
 
 def filter(fn):
@@ -351,10 +358,8 @@ def processor(fn=None, *, timer_ms=None, on_timer=None):
                 if on_timer is not None:
                     try:
                         on_timer(now_ms, Context(outputs, 0, config()))
-                    except InvalidConfig as e:
-                        raise Err(processing.ProcessorError_InvalidConfig(str(e)))
-                    except StateFailed as e:
-                        raise Err(processing.ProcessorError_State(str(e)))
+                    except (InvalidConfig, StateFailed) as e:
+                        raise _refusal(e, processing.ProcessorError_InvalidConfig)
                     except Exception as e:
                         raise Err(processing.ProcessorError_Failed(_message(e)))
                 main = outputs.pop(None, _Writer()).batch()
