@@ -2,7 +2,7 @@
 //! through its HTTP API, never through host internals.
 //!
 //! - [`client`]: the blocking HTTP client and the API's error shape.
-//! - [`serve`]: `weir serve`, starts a server ([`ServeOptions`]).
+//! - `weir serve` starts a server with [`ServeOptions`] (owned by [`crate::server`]).
 //! - [`topic`]: `weir topic create|list|describe|delete|add-partitions`.
 //! - [`produce`]: `weir produce`, one record per input line.
 //! - [`consume`]: `weir consume`, prints records, optionally committing a group's offsets.
@@ -20,7 +20,6 @@ mod pipeline;
 mod plugin;
 mod produce;
 mod scaffold;
-mod serve;
 mod topic;
 
 use std::io::{self, Write};
@@ -28,7 +27,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use serve::ServeOptions;
+pub use crate::server::ServeOptions;
 
 /// Command-line arguments shared by every command.
 #[derive(Debug, Parser)]

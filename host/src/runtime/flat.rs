@@ -8,7 +8,7 @@
 use bytes::Bytes;
 
 use super::bindings::Batch;
-use crate::log::batch::Record;
+use crate::record::Record;
 
 /// The length that marks a null key, value or header value.
 pub const NULL: u32 = u32::MAX;

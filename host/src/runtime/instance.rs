@@ -23,7 +23,7 @@ use super::host::{HostState, MemoryLimiter};
 use super::limits::Limits;
 use super::plugin::{Plugin, PluginPre};
 use super::state::StateBackend;
-use crate::log::batch::Record;
+use crate::record::Record;
 
 pub use super::bindings::WitOrigin as Origin;
 use super::output::{Body, Output, OutputRecord, RecordFailure};

@@ -1,6 +1,6 @@
 //! What one call into a plugin produced: records (kept inputs or new ones) and failures.
 
-use crate::log::batch::Record;
+use crate::record::Record;
 
 /// What an output record holds.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,19 +8,7 @@ use super::BatchError;
 use super::header::*;
 use crate::log::varint::{get_varint, get_varlong, put_varint, put_varlong};
 
-/// A record to write (producer side).
-/// A record to write (producer side).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Record {
-    /// Partitioning and compaction key; `None` is a null key.
-    pub key: Option<Bytes>,
-    /// Payload; `None` is a tombstone.
-    pub value: Option<Bytes>,
-    /// Headers in order, duplicates allowed as in Kafka.
-    pub headers: Vec<(String, Option<Bytes>)>,
-    /// Create time in milliseconds since the Unix epoch.
-    pub timestamp: i64,
-}
+pub use crate::record::Record;
 
 /// Encodes records into one uncompressed CreateTime batch (no producer id, leader epoch 0).
 /// baseTimestamp is the first record's timestamp, maxTimestamp the largest; errors if empty.

@@ -1,4 +1,5 @@
-//! `weir serve`: the options for running a server. The server itself is [`crate::server`].
+//! [`ServeOptions`]: the options of a server (the flags of `weir serve`), owned by the
+//! server so that the CLI depends on it and not the other way round.
 
 use std::path::PathBuf;
 
@@ -18,6 +19,9 @@ pub struct ServeOptions {
     /// Threads running pipeline tasks (default: one per core).
     #[arg(long, value_name = "N")]
     pub worker_threads: Option<usize>,
+    /// Directory of the built-in plugins (default: `plugins/` beside the binary's directory).
+    #[arg(long, value_name = "DIR")]
+    pub plugins_dir: Option<PathBuf>,
     /// Server config file (TOML), e.g. weir.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -1,5 +1,12 @@
 //! `weir serve`: loads the config, opens the broker, serves HTTP and Kafka, runs the
 //! background flusher and retention cleaner, and shuts down cleanly.
+//!
+//! - this file: [`serve`] and [`run`], the server's start, its loops and its shutdown.
+//! - [`options`]: [`ServeOptions`], what `weir serve` may override.
+
+mod options;
+
+pub use options::ServeOptions;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,7 +18,6 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState};
 use crate::broker::Broker;
 use crate::broker::producer::ProducerRegistry;
-use crate::cli::ServeOptions;
 use crate::config::{ServerConfig, Settings};
 use crate::kafka::{KafkaContext, KafkaListener};
 use crate::pipeline::Pipelines;
@@ -27,6 +33,9 @@ pub fn settings(opts: &ServeOptions) -> anyhow::Result<Settings> {
     }
     if let Some(addr) = &opts.kafka_addr {
         config.kafka_addr = addr.clone();
+    }
+    if let Some(dir) = &opts.plugins_dir {
+        config.pipelines.plugins_dir = dir.clone();
     }
     if let Some(n) = opts.worker_threads {
         config.pipelines.worker_threads = n;
