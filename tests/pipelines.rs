@@ -553,6 +553,9 @@ fn dead_letters_carry_the_documented_headers_and_skip_counts() {
             .contains("boom"),
         "{st:#}"
     );
+    // The cause is classified: the plugin's failure, not a fault of the server.
+    assert_eq!(st["tasks"][0]["last_error_code"], "plugin_error", "{st:#}");
+    assert_eq!(st["tasks"][0]["last_error_status"], 422, "{st:#}");
     assert_eq!(st["tasks"][0]["committed_offset"], 0);
     // Pause and resume answer with the state.
     let (code, body) = call(&s, "POST", "/v1/pipelines/sk/pause", None);

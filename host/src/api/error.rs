@@ -11,7 +11,9 @@ use serde_json::json;
 use crate::broker::BrokerError;
 use crate::log::LogError;
 use crate::log::batch::BatchError;
-use crate::pipeline::PipelineError;
+use crate::pipeline::task::TaskError;
+use crate::runtime::RuntimeError;
+use crate::pipeline::{PipelineError, PipelineStatus};
 
 /// An error answered as `{"error": {"code", "message"}}` with its status.
 #[derive(Debug)]
@@ -57,6 +59,13 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A full disk, however the layer below reported it.
+fn disk_full(err: &std::io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ENOSPC) || err.kind() == std::io::ErrorKind::StorageFull
+}
+
+const DISK_FULL: (StatusCode, &str) = (StatusCode::INSUFFICIENT_STORAGE, "disk_full");
+
 fn log_status(err: &LogError) -> (StatusCode, &'static str) {
     match err {
         LogError::InvalidBatch(BatchError::Decompress { .. }) => {
@@ -71,17 +80,21 @@ fn log_status(err: &LogError) -> (StatusCode, &'static str) {
         LogError::Deleted => (StatusCode::NOT_FOUND, "unknown_topic"),
         LogError::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_corrupt"),
         LogError::Fenced { .. } => (StatusCode::SERVICE_UNAVAILABLE, "partition_fenced"),
-        LogError::Io { source, .. } if source.raw_os_error() == Some(28) => {
-            (StatusCode::INSUFFICIENT_STORAGE, "disk_full")
-        }
+        LogError::Io { source, .. } if disk_full(source) => DISK_FULL,
         LogError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
     }
 }
 
-impl From<BrokerError> for ApiError {
-    fn from(err: BrokerError) -> ApiError {
-        use BrokerError as E;
-        let (status, code) = match &err {
+fn sled_status(err: &sled::Error, code: &'static str) -> (StatusCode, &'static str) {
+    match err {
+        sled::Error::Io(source) if disk_full(source) => DISK_FULL,
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, code),
+    }
+}
+
+fn broker_status(err: &BrokerError) -> (StatusCode, &'static str) {
+    use BrokerError as E;
+    match err {
             E::InvalidTopicName(_) | E::InternalTopic { .. } => {
                 (StatusCode::BAD_REQUEST, "invalid_topic_name")
             }
@@ -94,22 +107,25 @@ impl From<BrokerError> for ApiError {
             E::UnknownPartition { .. } => (StatusCode::NOT_FOUND, "unknown_partition"),
             E::UnknownGroup { .. } => (StatusCode::NOT_FOUND, "unknown_group"),
             E::Log { source, .. } => log_status(source),
-            E::Io { source, .. } if source.raw_os_error() == Some(28) => {
-                (StatusCode::INSUFFICIENT_STORAGE, "disk_full")
-            }
+            E::Io { source, .. } if disk_full(source) => DISK_FULL,
             E::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
-            E::Store(_) | E::Corrupt { .. } | E::DataDirInUse { .. } => {
+            E::Store(source) => sled_status(source, "metadata_error"),
+            E::Corrupt { .. } | E::DataDirInUse { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "metadata_error")
             }
-        };
+    }
+}
+
+impl From<BrokerError> for ApiError {
+    fn from(err: BrokerError) -> ApiError {
+        let (status, code) = broker_status(&err);
         ApiError::new(status, code, err.to_string())
     }
 }
 
-impl From<PipelineError> for ApiError {
-    fn from(err: PipelineError) -> ApiError {
-        use PipelineError as E;
-        let (status, code) = match &err {
+fn pipeline_status(err: &PipelineError) -> (StatusCode, &'static str) {
+    use PipelineError as E;
+    match err {
             E::InvalidSpec(_) => (StatusCode::BAD_REQUEST, "invalid_spec"),
             E::InvalidModuleName { .. } => (StatusCode::BAD_REQUEST, "invalid_module_name"),
             E::InvalidModule { .. } => (StatusCode::BAD_REQUEST, "invalid_module"),
@@ -120,14 +136,51 @@ impl From<PipelineError> for ApiError {
             E::UnknownPipeline { .. } => (StatusCode::NOT_FOUND, "unknown_pipeline"),
             E::UnknownStep { .. } => (StatusCode::NOT_FOUND, "unknown_step"),
             E::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
-            E::Io { source, .. } if source.raw_os_error() == Some(28) => {
-                (StatusCode::INSUFFICIENT_STORAGE, "disk_full")
-            }
-            E::Broker(_) | E::Runtime(_) | E::Io { .. } | E::Store(_) | E::Corrupt { .. } => {
+            E::InstanceLimit { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "instance_limit"),
+            E::Io { source, .. } if disk_full(source) => DISK_FULL,
+            E::Broker(source) => broker_status(source),
+            E::Store(source) => sled_status(source, "pipeline_error"),
+            E::Runtime(RuntimeError::Cache { source, .. }) if disk_full(source) => DISK_FULL,
+            E::Runtime(_) | E::Io { .. } | E::Corrupt { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "pipeline_error")
             }
-        };
+    }
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(err: PipelineError) -> ApiError {
+        let (status, code) = pipeline_status(&err);
         ApiError::new(status, code, err.to_string())
+    }
+}
+
+/// How a task's failure is classified: the status a request failing the same way would
+/// get, and its code. A plugin's failure is the plugin's (422), not a fault of the server.
+pub fn task_status(err: &TaskError) -> (StatusCode, &'static str) {
+    use TaskError as E;
+    match err {
+        E::Undeployable(source) => pipeline_status(source),
+        E::Start(_) | E::Step(_) | E::Timer(_) | E::Record { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "plugin_error")
+        }
+        E::Read { source, .. } | E::Output { source, .. } | E::Append { source, .. } => {
+            broker_status(source)
+        }
+        E::Encode { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_output"),
+        E::OutOfOrder { .. } | E::Fenced { .. } => (StatusCode::CONFLICT, "producer_fenced"),
+        E::Commit { source, .. } => pipeline_status(source),
+        E::Flush(source) => sled_status(source, "pipeline_error"),
+    }
+}
+
+/// Fills in each task's error code and status from its typed cause.
+pub fn classify(status: &mut PipelineStatus) {
+    for task in &mut status.tasks {
+        if let Some(cause) = &task.cause {
+            let (http, code) = task_status(cause);
+            task.last_error_code = Some(code);
+            task.last_error_status = Some(http.as_u16());
+        }
     }
 }
 

@@ -13,8 +13,11 @@ use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, blocking};
 use crate::pipeline::{PipelineSpec, PipelineStatus};
 
+/// A status as JSON, each failed task's error classified (code and HTTP status).
 fn status_json(s: &PipelineStatus) -> Result<axum::Json<Value>, ApiError> {
-    serde_json::to_value(s)
+    let mut s = s.clone();
+    super::error::classify(&mut s);
+    serde_json::to_value(&s)
         .map(axum::Json)
         .map_err(|e| ApiError::internal(format!("encoding status: {e}")))
 }

@@ -114,6 +114,12 @@ impl std::fmt::Display for StepError {
     }
 }
 
+impl std::error::Error for StepError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
 enum Runner {
     Wasm(Box<Instance>),
     Native(Arc<dyn NativeFilter>, BTreeMap<String, String>),

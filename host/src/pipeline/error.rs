@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::broker::BrokerError;
+use crate::runtime::RuntimeError;
+
 use super::spec::SpecError;
 
 /// Everything the pipeline layer refuses or fails at.
@@ -39,11 +42,26 @@ pub enum PipelineError {
     #[error("pipeline {pipeline:?} has no step {step:?} (give its index or module name)")]
     UnknownStep { pipeline: String, step: String },
     /// The broker refused or failed.
-    #[error("{0}")]
-    Broker(String),
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
     /// The Wasm runtime could not start.
     #[error("wasm runtime: {0}")]
-    Runtime(String),
+    Runtime(#[from] RuntimeError),
+    /// The pipeline's tasks would need more Wasm instances than the pool has free.
+    #[error(
+        "the pipeline needs {needed} Wasm instances (one per Wasm step per input partition) \
+         but only {} of the {max} are free; raise [pipelines] max_instances in weir.toml or \
+         use fewer partitions or steps",
+        max.saturating_sub(*in_use)
+    )]
+    InstanceLimit {
+        /// Instances the deployment needs.
+        needed: usize,
+        /// Instances other pipelines hold.
+        in_use: usize,
+        /// The pool's size.
+        max: usize,
+    },
     /// The service is shutting down.
     #[error("shutting down")]
     ShuttingDown,

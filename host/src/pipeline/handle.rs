@@ -30,7 +30,7 @@ pub struct Desired {
     pub stop: bool,
     /// Why the deployment cannot run (its modules failed to load at start-up); tasks
     /// wait in the failed state for an update.
-    pub broken: Option<String>,
+    pub broken: Option<Arc<super::PipelineError>>,
 }
 
 /// A deployment's spec and loaded steps.

@@ -202,6 +202,18 @@ pub struct PipelineSpec {
 }
 
 impl PipelineSpec {
+    /// The sandbox limits the spec asks for, over the runtime's defaults.
+    pub fn sandbox_limits(&self) -> crate::runtime::Limits {
+        let mut limits = crate::runtime::Limits::default();
+        if let Some(mb) = self.limits.memory_mb {
+            limits.memory_bytes = mb as usize * (1 << 20);
+        }
+        if let Some(ms) = self.limits.deadline_ms {
+            limits.deadline = std::time::Duration::from_millis(ms);
+        }
+        limits
+    }
+
     /// Checks what needs no outside knowledge: names, non-empty lists, the
     /// dead-letter pairing, limit ranges, duplicate topics.
     pub fn check(&self) -> Result<(), SpecError> {

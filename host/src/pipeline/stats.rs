@@ -1,10 +1,13 @@
 //! Live counters of a task, read by status and metrics while the task runs.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::Serialize;
+
+use super::task::TaskError;
 
 /// Upper bounds (seconds) of the batch latency histogram's buckets.
 pub const LATENCY_BUCKETS: [f64; 12] = [
@@ -82,7 +85,7 @@ pub struct TaskStats {
     /// The task's state.
     pub state: Mutex<TaskState>,
     /// The last error, if any.
-    pub last_error: Mutex<Option<String>>,
+    pub last_error: Mutex<Option<Arc<TaskError>>>,
     /// Recent swap pauses (time between the old version's last batch and the new one's
     /// readiness), newest last, at most [`SWAP_PAUSES_KEPT`].
     pub swap_pauses: Mutex<Vec<Duration>>,
@@ -114,8 +117,8 @@ impl TaskStats {
     }
 
     /// Marks the task failed with `error`.
-    pub fn fail(&self, error: String) {
-        *self.last_error.lock() = Some(error);
+    pub fn fail(&self, error: TaskError) {
+        *self.last_error.lock() = Some(Arc::new(error));
         self.set_state(TaskState::Failed);
     }
 

@@ -2,6 +2,7 @@
 //! per-task positions and counters.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use crate::broker::Broker;
 use super::handle::{Desired, PipelineHandle};
 use super::spec::PipelineSpec;
 use super::stats::{TaskState, TaskStats};
+use super::task::TaskError;
 use super::store::PipelineRecord;
 
 /// One task's status.
@@ -35,12 +37,22 @@ pub struct TaskStatus {
     pub records_errored: u64,
     /// The last error, if any.
     pub last_error: Option<String>,
+    /// The last error's code (`disk_full`, `plugin_error`, ...), as the API classifies it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error_code: Option<&'static str>,
+    /// The HTTP status a request failing the same way would get (507 for a full disk).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error_status: Option<u16>,
+    /// The last error itself, for the API to classify.
+    #[serde(skip)]
+    pub cause: Option<Arc<TaskError>>,
 }
 
 impl TaskStatus {
     /// Reads a task's counters; lag is measured against each input's high watermark now.
     pub fn of(stats: &TaskStats, inputs: &[String], broker: &Broker) -> TaskStatus {
         let committed = stats.committed.lock().clone();
+        let cause = stats.last_error.lock().clone();
         let mut lag = 0;
         let mut offsets = BTreeMap::new();
         for (topic, &pos) in inputs.iter().zip(&committed) {
@@ -61,7 +73,10 @@ impl TaskStatus {
             records_in: stats.records_in.load(Ordering::Relaxed),
             records_out: stats.records_out.load(Ordering::Relaxed),
             records_errored: stats.records_errored.load(Ordering::Relaxed),
-            last_error: stats.last_error.lock().clone(),
+            last_error: cause.as_ref().map(|e| e.to_string()),
+            last_error_code: None,
+            last_error_status: None,
+            cause,
         }
     }
 }

@@ -1,0 +1,421 @@
+//! A pipeline's life: specs checked against the broker and registry, tasks created
+//! and started, updates published to running tasks (the hot-swap), pause, resume,
+//! deletion and shutdown.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use super::super::chain::{StepCode, StepPlan};
+use super::super::error::PipelineError;
+use super::super::handle::{Desired, PipelineHandle};
+use super::super::logs::PipelineLogs;
+use super::super::spec::{PipelineSpec, StartPosition};
+use super::super::stats::TaskStats;
+use super::super::status::PipelineStatus;
+use super::super::store::{self, Checkpoint, Deployment, PipelineRecord};
+use super::super::task::{self, TaskContext, TaskError};
+use super::{Pipelines, spec_err};
+
+impl Pipelines {
+
+    /// Checks a spec against the broker and registry and loads its steps.
+    fn resolve(&self, spec: &PipelineSpec) -> Result<(u32, Arc<Vec<StepPlan>>), PipelineError> {
+        spec.check()?;
+        let mut partitions = None;
+        for (i, t) in spec.inputs.iter().enumerate() {
+            let topic = self
+                .broker
+                .topic(t)
+                .map_err(|_| spec_err(format!("inputs[{i}]"), format!("unknown topic {t:?}")))?;
+            let n = topic.partition_count();
+            match partitions {
+                None => partitions = Some(n),
+                Some(m) if m != n => {
+                    return Err(spec_err(
+                        "inputs",
+                        format!(
+                            "inputs must be co-partitioned: {:?} has {m} partitions, {t:?} has {n}",
+                            spec.inputs[0]
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let check_out = |field: String, t: &str| {
+            self.broker
+                .topic(t)
+                .map(|_| ())
+                .map_err(|_| spec_err(field, format!("unknown topic {t:?}")))
+        };
+        check_out("output".into(), &spec.output)?;
+        for (i, t) in spec.outputs.iter().enumerate() {
+            check_out(format!("outputs[{i}]"), t)?;
+        }
+        if let Some(t) = &spec.dead_letter_topic {
+            check_out("dead_letter_topic".into(), t)?;
+        }
+        let modules: Vec<(String, Option<u32>)> = spec
+            .steps
+            .iter()
+            .map(|s| (s.module.name.clone(), s.module.version))
+            .collect();
+        let plans = self.load_steps(spec, &modules)?;
+        if !spec.outputs.is_empty() && !plans.iter().any(|p| p.code.is_processor()) {
+            return Err(spec_err(
+                "outputs",
+                "routing to named topics needs a processor step; every step is a transform",
+            ));
+        }
+        Ok((partitions.unwrap_or(1), Arc::new(plans)))
+    }
+
+    fn load_steps(
+        &self,
+        spec: &PipelineSpec,
+        modules: &[(String, Option<u32>)],
+    ) -> Result<Vec<StepPlan>, PipelineError> {
+        let mut plans = Vec::with_capacity(modules.len());
+        for (i, ((name, version), step)) in modules.iter().zip(&spec.steps).enumerate() {
+            let field = format!("steps[{i}].module");
+            if let Some(native) = self.config.natives.get(name) {
+                plans.push(StepPlan {
+                    module: name.clone(),
+                    version: 1,
+                    code: StepCode::Native(native.clone()),
+                    config: step.config.clone(),
+                });
+                continue;
+            }
+            let module = self.modules.get(name, *version).map_err(|e| match e {
+                PipelineError::UnknownModule { .. } => spec_err(&field, e.to_string()),
+                other => other,
+            })?;
+            let bytes = self.modules.bytes(&module)?;
+            let plugin = self
+                .runtime
+                .load(name, &bytes)
+                .map_err(|e| {
+                    if e.is_host_fault() {
+                        PipelineError::Runtime(e)
+                    } else {
+                        spec_err(&field, format!("{name}@{}: {e}", module.version))
+                    }
+                })?;
+            plans.push(StepPlan {
+                module: module.name,
+                version: module.version,
+                code: StepCode::Wasm(plugin),
+                config: step.config.clone(),
+            });
+        }
+        Ok(plans)
+    }
+
+    /// The plans of a stored deployment (exact versions).
+    pub(super) fn plans_of(
+        &self,
+        spec: &PipelineSpec,
+        modules: &[(String, u32)],
+    ) -> Result<Arc<Vec<StepPlan>>, PipelineError> {
+        let modules: Vec<(String, Option<u32>)> =
+            modules.iter().map(|(m, v)| (m.clone(), Some(*v))).collect();
+        Ok(Arc::new(self.load_steps(spec, &modules)?))
+    }
+
+    /// Creates and starts a pipeline.
+    pub fn create(&self, spec: PipelineSpec) -> Result<PipelineStatus, PipelineError> {
+        let _op = self.ops.lock();
+        if self.store.get(&spec.name)?.is_some() {
+            return Err(PipelineError::PipelineExists {
+                name: spec.name.clone(),
+            });
+        }
+        let (partitions, plans) = self.resolve(&spec)?;
+        self.check_instances(&spec.name, partitions, &plans)?;
+        for p in 0..partitions {
+            let tree = self.store.task_tree(&spec.name, p)?;
+            let mut inputs = Vec::with_capacity(spec.inputs.len());
+            for t in &spec.inputs {
+                let stats = self.broker.topic(t)?.partition(i64::from(p))?.stats();
+                inputs.push(match spec.start {
+                    StartPosition::Earliest => stats.log_start_offset,
+                    StartPosition::Latest => stats.high_watermark,
+                });
+            }
+            let checkpoint = Checkpoint {
+                producer_id: self.producers.next_producer_id()?,
+                inputs,
+                sequences: BTreeMap::new(),
+                outbox: Vec::new(),
+                in_flight: None,
+                deployment: Some(0),
+            };
+            store::commit(&tree, BTreeMap::new(), &checkpoint)?;
+        }
+        let record = PipelineRecord {
+            spec: spec.clone(),
+            partitions,
+            paused: false,
+            created_ms: crate::broker::now_ms(),
+            history: vec![Deployment {
+                modules: plans
+                    .iter()
+                    .map(|p| (p.module.clone(), p.version))
+                    .collect(),
+                at_ms: crate::broker::now_ms(),
+                reason: "created".into(),
+            }],
+            specs: vec![spec],
+        };
+        self.store.put(&record)?;
+        let handle = self.start(&record, plans, None)?;
+        Ok(self.status_of(&handle, &record))
+    }
+
+    /// Starts the tasks of a stored pipeline. `broken` marks every task failed (a stored
+    /// deployment whose modules cannot be loaded).
+    pub(super) fn start(
+        &self,
+        record: &PipelineRecord,
+        plans: Arc<Vec<StepPlan>>,
+        broken: Option<Arc<PipelineError>>,
+    ) -> Result<Arc<PipelineHandle>, PipelineError> {
+        let name = record.spec.name.clone();
+        let mut contexts = Vec::new();
+        let mut tasks = Vec::new();
+        for p in 0..record.partitions {
+            let tree = self.store.task_tree(&name, p)?;
+            let checkpoint =
+                store::load_checkpoint(&tree)?.ok_or_else(|| PipelineError::Corrupt {
+                    what: format!("pipeline {name:?} task {p}"),
+                    reason: "no checkpoint".into(),
+                })?;
+            let stats = Arc::new(TaskStats::new(p, checkpoint.inputs.clone()));
+            if let Some(e) = &broken {
+                stats.fail(TaskError::Undeployable(e.clone()));
+            }
+            tasks.push(stats.clone());
+            contexts.push((tree, checkpoint, stats));
+        }
+        let (desired, _) = watch::channel(Desired {
+            generation: 1,
+            deployment: record.history.len() - 1,
+            spec: Arc::new(record.spec.clone()),
+            plans,
+            paused: record.paused,
+            stop: false,
+            broken: broken.clone(),
+        });
+        let handle = Arc::new(PipelineHandle {
+            name: name.clone(),
+            desired,
+            previous: Mutex::new(None),
+            tasks,
+            logs: Arc::new(PipelineLogs::default()),
+            swaps: AtomicU64::new(0),
+            rollbacks: AtomicU64::new(0),
+            rollback_reason: Mutex::new(None),
+            joins: Mutex::new(Vec::new()),
+            store: self.store.clone(),
+        });
+        // Tasks run even for a broken deployment: they wait, failed, for an update.
+        {
+            let scheduler = self.scheduler.lock();
+            let scheduler = scheduler.as_ref().ok_or(PipelineError::ShuttingDown)?;
+            let mut joins = handle.joins.lock();
+            for (tree, checkpoint, stats) in contexts {
+                joins.push(scheduler.spawn(task::run(TaskContext {
+                    broker: self.broker.clone(),
+                    producers: self.producers.clone(),
+                    handle: handle.clone(),
+                    stats,
+                    tree,
+                    checkpoint,
+                    workers: self.workers.clone(),
+                })));
+            }
+        }
+        self.handles.lock().insert(name, handle.clone());
+        Ok(handle)
+    }
+
+    pub(super) fn handle(&self, name: &str) -> Result<Arc<PipelineHandle>, PipelineError> {
+        self.handles
+            .lock()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| PipelineError::UnknownPipeline {
+                name: name.to_string(),
+            })
+    }
+
+    pub(super) fn record(&self, name: &str) -> Result<PipelineRecord, PipelineError> {
+        self.store
+            .get(name)?
+            .ok_or_else(|| PipelineError::UnknownPipeline {
+                name: name.to_string(),
+            })
+    }
+
+    /// Deploys a new spec on a running pipeline (the hot-swap): every task finishes its
+    /// batch, commits, and continues with the new steps and the same state. A version that
+    /// fails to start or fails its first batches is rolled back by the tasks.
+    pub fn update(&self, name: &str, spec: PipelineSpec) -> Result<PipelineStatus, PipelineError> {
+        let _op = self.ops.lock();
+        let handle = self.handle(name)?;
+        let record = self.record(name)?;
+        if spec.name != name {
+            return Err(spec_err(
+                "name",
+                format!(
+                    "{:?} differs from the pipeline being updated, {name:?}",
+                    spec.name
+                ),
+            ));
+        }
+        if spec.inputs != record.spec.inputs {
+            return Err(spec_err(
+                "inputs",
+                "the inputs of a pipeline cannot change; create a new pipeline instead",
+            ));
+        }
+        let (_, plans) = self.resolve(&spec)?;
+        self.check_instances(name, record.partitions, &plans)?;
+        let modules: Vec<(String, u32)> = plans
+            .iter()
+            .map(|p| (p.module.clone(), p.version))
+            .collect();
+        // Held across storing and publishing, as `rollback` holds it, so a rollback and
+        // an update cannot interleave and leave the store and the tasks disagreeing.
+        let mut previous = handle.previous.lock();
+        let deployment = self
+            .store
+            .record_deployment(name, &spec, modules, "updated")?;
+        let current = handle.desired.borrow().clone();
+        // A deployment that never loaded is no state to roll back to.
+        *previous = current
+            .broken
+            .is_none()
+            .then_some((current.spec, current.plans));
+        handle.desired.send_modify(|d| {
+            d.generation += 1;
+            d.deployment = deployment;
+            d.spec = Arc::new(spec);
+            d.plans = plans;
+            d.broken = None;
+        });
+        drop(previous);
+        handle.swaps.fetch_add(1, Ordering::Relaxed);
+        handle.logs.note("updated");
+        let record = self.record(name)?;
+        Ok(self.status_of(&handle, &record))
+    }
+
+    /// Pauses or resumes a pipeline (resuming also restarts tasks stopped by an error).
+    pub fn set_paused(&self, name: &str, paused: bool) -> Result<PipelineStatus, PipelineError> {
+        let _op = self.ops.lock();
+        let handle = self.handle(name)?;
+        let record = self
+            .store
+            .edit(name, |r| r.paused = paused)?
+            .ok_or_else(|| PipelineError::UnknownPipeline {
+                name: name.to_string(),
+            })?;
+        // Resuming a deployment that failed to load at start-up tries to load it again.
+        let broken = handle.desired.borrow().broken.clone();
+        if !paused && broken.is_some() {
+            let plans = self.plans_of(&record.spec, &record.current().modules)?;
+            handle.desired.send_modify(|d| {
+                d.generation += 1;
+                d.plans = plans;
+                d.broken = None;
+            });
+        }
+        handle.desired.send_modify(|d| d.paused = paused);
+        handle.logs.note(if paused { "paused" } else { "resumed" });
+        Ok(self.status_of(&handle, &record))
+    }
+
+    /// Stops and deletes a pipeline with its state and checkpoints.
+    pub fn delete(&self, name: &str) -> Result<(), PipelineError> {
+        let _op = self.ops.lock();
+        let handle = self.handle(name)?;
+        let record = self.record(name)?;
+        self.stop(&handle);
+        self.handles.lock().remove(name);
+        self.store.remove(&record)
+    }
+
+    /// Asks the tasks to stop after their current batch and waits for them (bounded).
+    fn stop(&self, handle: &PipelineHandle) {
+        handle.desired.send_modify(|d| d.stop = true);
+        let joins = std::mem::take(&mut *handle.joins.lock());
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        for j in joins {
+            while !j.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if !j.is_finished() {
+                j.abort();
+            }
+        }
+    }
+
+    /// Stops every pipeline (each task commits its batch first) and the worker threads.
+    pub fn shutdown(&self) {
+        let handles: Vec<_> = self.handles.lock().values().cloned().collect();
+        for h in &handles {
+            self.stop(h);
+        }
+        if let Err(e) = self.store.flush() {
+            tracing::error!("flushing pipeline state: {e}");
+        }
+        if let Some(scheduler) = self.scheduler.lock().take() {
+            scheduler.shutdown_background();
+        }
+        self.workers.stop();
+    }
+
+    /// Refuses a deployment whose tasks would need more Wasm instances than the pool has
+    /// free (one per Wasm step per task; the pipeline's own current ones count as free,
+    /// since a swap frees them before building), so it fails now, clearly, and not later
+    /// in its tasks.
+    fn check_instances(
+        &self,
+        name: &str,
+        partitions: u32,
+        plans: &[StepPlan],
+    ) -> Result<(), PipelineError> {
+        let needed = partitions as usize * wasm_steps(plans);
+        let in_use: usize = self
+            .handles
+            .lock()
+            .values()
+            .filter(|h| h.name != name)
+            .map(|h| h.tasks.len() * wasm_steps(&h.desired.borrow().plans))
+            .sum();
+        let max = self.config.max_instances as usize;
+        if in_use + needed > max {
+            return Err(PipelineError::InstanceLimit {
+                needed,
+                in_use,
+                max,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Wasm steps in a deployment: each task holds one instance of each.
+fn wasm_steps(plans: &[StepPlan]) -> usize {
+    plans
+        .iter()
+        .filter(|p| matches!(p.code, StepCode::Wasm(_)))
+        .count()
+}

@@ -1,0 +1,164 @@
+//! [`Pipelines`]: the service behind the module and pipeline endpoints. Validates specs
+//! against the broker and the registry, keeps pipelines durable, and runs their tasks on
+//! a dedicated worker runtime so Wasm never blocks the server's async I/O.
+//!
+//! Every method blocks (sled, file I/O, compiling modules): call it off the async threads.
+//!
+//! - this file: the service's parts, opening it, resuming stored pipelines.
+//! - [`modules`]: uploading, listing and deleting module versions.
+//! - [`lifecycle`]: creating, starting, updating (hot-swap), pausing, deleting and stopping
+//!   pipelines.
+//! - [`status`]: what users see of running pipelines: status, logs, metrics.
+//! - [`queries`]: queryable state, read from the tasks' committed trees.
+
+mod lifecycle;
+mod modules;
+mod queries;
+mod status;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::broker::Broker;
+use crate::broker::producer::ProducerRegistry;
+use crate::runtime::{Runtime, RuntimeConfig};
+
+use super::chain::NativeFilter;
+use super::error::PipelineError;
+use super::handle::PipelineHandle;
+use super::plugins::PluginCatalog;
+use super::registry::ModuleRegistry;
+use super::store::PipelineStore;
+use super::workers::Workers;
+
+/// Settings of the pipeline service.
+#[derive(Debug, Clone)]
+pub struct PipelinesConfig {
+    /// Where modules, the precompiled cache and the pipelines' database live.
+    pub dir: PathBuf,
+    /// Threads running tasks (0: one per core).
+    pub worker_threads: usize,
+    /// Largest module accepted, in bytes.
+    pub max_module_bytes: usize,
+    /// Instance slots of the Wasm runtime's pooling allocator.
+    pub max_instances: u32,
+    /// Where the built-in plugins are.
+    pub plugins_dir: PathBuf,
+    /// Native filters steps may name instead of a module (benchmarks, embedders, tests);
+    /// given here so that stored pipelines using them resume at start-up.
+    pub natives: BTreeMap<String, Arc<dyn NativeFilter>>,
+}
+
+/// The pipeline service.
+pub struct Pipelines {
+    broker: Arc<Broker>,
+    producers: Arc<ProducerRegistry>,
+    runtime: Runtime,
+    modules: ModuleRegistry,
+    plugins: PluginCatalog,
+    store: PipelineStore,
+    handles: Mutex<BTreeMap<String, Arc<PipelineHandle>>>,
+    /// Serialises create, update and delete.
+    ops: Mutex<()>,
+    /// Where tasks wait for input (async, one thread).
+    scheduler: Mutex<Option<tokio::runtime::Runtime>>,
+    /// Where task turns run (a fixed set of threads).
+    workers: Arc<Workers>,
+    config: PipelinesConfig,
+}
+
+impl std::fmt::Debug for Pipelines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipelines")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) fn spec_err(field: impl Into<String>, reason: impl Into<String>) -> PipelineError {
+    PipelineError::InvalidSpec(super::spec::spec_err(field, reason))
+}
+
+impl Pipelines {
+    /// Opens the service: the module registry, the pipelines' store and the worker threads,
+    /// then resumes every stored pipeline where it committed.
+    pub fn open(
+        broker: Arc<Broker>,
+        producers: Arc<ProducerRegistry>,
+        config: PipelinesConfig,
+    ) -> Result<Pipelines, PipelineError> {
+        std::fs::create_dir_all(&config.dir).map_err(PipelineError::io("creating", &config.dir))?;
+        let db = sled::Config::new()
+            .path(config.dir.join("db"))
+            .flush_every_ms(Some(200))
+            .open()?;
+        let modules = ModuleRegistry::open(&db, &config.dir.join("modules"))?;
+        let store = PipelineStore::open(&db)?;
+        let runtime = Runtime::new(RuntimeConfig {
+            max_instances: config.max_instances,
+            ..RuntimeConfig::with_cache(config.dir.join("cache"))
+        })
+        ?;
+        let threads = match config.worker_threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        // Tasks wait for input here; waiting is light, so one thread serves any number.
+        let scheduler = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .thread_name("weir-tasks")
+            .enable_all()
+            .build()
+            .map_err(PipelineError::io("starting the task scheduler", &config.dir))?;
+        let workers = Arc::new(
+            Workers::start(threads)
+                .map_err(PipelineError::io("starting worker threads", &config.dir))?,
+        );
+        let plugins = PluginCatalog::load(&config.plugins_dir, &runtime);
+        let service = Pipelines {
+            broker,
+            producers,
+            runtime,
+            modules,
+            plugins,
+            store,
+            handles: Mutex::new(BTreeMap::new()),
+            ops: Mutex::new(()),
+            scheduler: Mutex::new(Some(scheduler)),
+            workers,
+            config,
+        };
+        for record in service.store.list()? {
+            let name = record.spec.name.clone();
+            match service.plans_of(&record.spec, &record.current().modules) {
+                Ok(plans) => {
+                    service.start(&record, plans, None)?;
+                }
+                Err(e) => {
+                    tracing::error!(pipeline = %name, "cannot resume: {e}");
+                    service.start(&record, Arc::new(Vec::new()), Some(Arc::new(e)))?;
+                }
+            }
+        }
+        Ok(service)
+    }
+
+    /// The largest module accepted, bytes.
+    pub fn max_module_bytes(&self) -> usize {
+        self.config.max_module_bytes
+    }
+
+    /// The built-in plugins.
+    pub fn plugins(&self) -> &PluginCatalog {
+        &self.plugins
+    }
+
+    /// The Wasm runtime (for its cache counters).
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+}

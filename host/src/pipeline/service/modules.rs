@@ -1,0 +1,97 @@
+//! Module versions: uploads validated by compiling them, listing, deletion unless a
+//! pipeline deploys (or would roll back to) the version.
+
+use super::super::error::PipelineError;
+use super::super::registry::ModuleVersion;
+use super::Pipelines;
+
+impl Pipelines {
+
+    /// Validates and stores a module; the same bytes again return the existing version.
+    /// The bool says whether a version was created.
+    pub fn upload_module(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(ModuleVersion, bool), PipelineError> {
+        super::super::spec::check_name("module", name)
+            .map_err(|reason| PipelineError::InvalidModuleName { reason })?;
+        if bytes.len() > self.config.max_module_bytes {
+            return Err(PipelineError::ModuleTooLarge {
+                size: bytes.len(),
+                max: self.config.max_module_bytes,
+            });
+        }
+        // Compiling validates the component against the weir worlds and leaves the
+        // precompiled artefact in the cache, so deploying it later costs no compile.
+        let plugin = self
+            .runtime
+            .load(name, bytes)
+            .map_err(|e| {
+                if e.is_host_fault() {
+                    PipelineError::Runtime(e)
+                } else {
+                    PipelineError::InvalidModule {
+                        name: name.to_string(),
+                        reason: e.to_string(),
+                    }
+                }
+            })?;
+        self.modules.upload(
+            name,
+            bytes,
+            plugin.digest(),
+            plugin.world().name(),
+            crate::broker::now_ms(),
+        )
+    }
+
+    /// Every module version.
+    pub fn modules(&self) -> Result<Vec<ModuleVersion>, PipelineError> {
+        self.modules.list()
+    }
+
+    /// Every version of one module.
+    pub fn module_versions(&self, name: &str) -> Result<Vec<ModuleVersion>, PipelineError> {
+        self.modules.versions(name)
+    }
+
+    /// One module version.
+    pub fn module(&self, name: &str, version: u32) -> Result<ModuleVersion, PipelineError> {
+        self.modules.get(name, Some(version))
+    }
+
+    /// Deletes a module version unless a pipeline's current deployment uses it.
+    pub fn delete_module(&self, name: &str, version: u32) -> Result<(), PipelineError> {
+        let _op = self.ops.lock();
+        let in_use = |pipeline: String| PipelineError::ModuleInUse {
+            name: name.to_string(),
+            version,
+            pipeline,
+        };
+        // The deployment an update would roll back to counts as in use too. The locks are
+        // held while the store is read, so a rollback cannot make it current in between.
+        let handles: Vec<_> = self.handles.lock().values().cloned().collect();
+        let previous: Vec<_> = handles.iter().map(|h| (h, h.previous.lock())).collect();
+        for (handle, prev) in &previous {
+            if let Some((_, plans)) = &**prev
+                && plans
+                    .iter()
+                    .any(|p| p.module == name && p.version == version)
+            {
+                return Err(in_use(handle.name.clone()));
+            }
+        }
+        for record in self.store.list()? {
+            if record
+                .current()
+                .modules
+                .iter()
+                .any(|(m, v)| m == name && *v == version)
+            {
+                return Err(in_use(record.spec.name));
+            }
+        }
+        self.modules.delete(name, version)
+    }
+}

@@ -1,0 +1,347 @@
+//! One task: a pipeline's step chain over one partition of its inputs.
+//!
+//! Each round: read a batch from every input at the committed offsets, run it through the
+//! chain, append the outputs with the task's producer id and per-partition sequences, then
+//! commit state writes, input offsets and sequences in one sled batch. A crash between the
+//! append and the commit replays the batch from the last commit; for a deterministic chain
+//! it produces the same outputs with the same sequences, and the task skips those the
+//! producer windows show as already appended. See ARCHITECTURE.md.
+//!
+//! - this file: [`run`], the task's loop over its [`Code`] states, and the wait for input.
+//! - [`swap`]: building the chain of the wanted deployment, swapping, probation, rollback.
+//! - [`round`]: one round over the inputs: read, run the chain, append, commit.
+//! - [`append`]: grouping outputs by partition, numbering and appending them.
+//! - [`replay`]: outputs in the log past the checkpoint, and moving the checkpoint past them.
+//! - [`timers`]: processor timers and the outbox their output goes through.
+//! - [`error`]: [`TaskError`], why a task stopped.
+
+mod append;
+pub mod error;
+mod replay;
+mod round;
+mod swap;
+mod timers;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+
+use crate::broker::Broker;
+use crate::broker::producer::ProducerRegistry;
+
+use super::chain::Chain;
+use super::handle::{Desired, PipelineHandle};
+use super::state::Overlay;
+use super::stats::{TaskState, TaskStats};
+use super::store::Checkpoint;
+use super::workers::Workers;
+
+pub use error::TaskError;
+
+/// Everything a task needs.
+pub struct TaskContext {
+    /// The broker it reads and writes.
+    pub broker: Arc<Broker>,
+    /// Producer windows, for idempotent output appends.
+    pub producers: Arc<ProducerRegistry>,
+    /// Its pipeline.
+    pub handle: Arc<PipelineHandle>,
+    /// Its counters.
+    pub stats: Arc<TaskStats>,
+    /// Its sled tree (state and checkpoint).
+    pub tree: sled::Tree,
+    /// Its committed checkpoint.
+    pub checkpoint: Checkpoint,
+    /// The threads its turns run on.
+    pub workers: Arc<Workers>,
+}
+
+/// The task's instances.
+enum Code {
+    /// None: before the first build, after a failure (their pool slots freed), and while
+    /// a swap builds the next version.
+    Unbuilt,
+    /// The instances of one deployment generation.
+    Built(Built),
+}
+
+impl Code {
+    /// The generation of the running instances.
+    fn generation(&self) -> Option<u64> {
+        match self {
+            Code::Built(b) => Some(b.generation),
+            Code::Unbuilt => None,
+        }
+    }
+
+    /// The running instances.
+    fn built(&mut self) -> Option<&mut Built> {
+        match self {
+            Code::Built(b) => Some(b),
+            Code::Unbuilt => None,
+        }
+    }
+}
+
+/// A chain built for one deployment generation.
+struct Built {
+    generation: u64,
+    chain: Chain,
+    trial: Trial,
+}
+
+/// Whether a failing call rolls the running version back.
+#[derive(Clone, Copy)]
+enum Trial {
+    /// The version has proven itself (or there is nothing to roll back to): failures are
+    /// the task's own.
+    Settled,
+    /// Just swapped in: a failing call within this many more batches rolls it back.
+    Probation { batches_left: u32 },
+}
+
+impl Trial {
+    fn on_probation(self) -> bool {
+        matches!(self, Trial::Probation { .. })
+    }
+
+    /// One batch committed.
+    fn passed(self) -> Trial {
+        match self {
+            Trial::Probation { batches_left } if batches_left > 1 => Trial::Probation {
+                batches_left: batches_left - 1,
+            },
+            _ => Trial::Settled,
+        }
+    }
+}
+
+/// What the task knows of its outputs in the log past its committed sequences.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// There may be some: a round's commit was lost (a crash) or never made (a round that
+    /// failed half-way). Timers wait until a replay has reproduced them.
+    MaybeAhead,
+    /// The log holds none: the committed sequences are the log's.
+    CaughtUp,
+}
+
+/// How a round ended.
+enum RoundEnd {
+    /// Committed this many input records (0: nothing to read).
+    Committed(usize),
+    /// The update failed and was rolled back: run the round again.
+    RolledBack,
+    /// The task stops with this error until the pipeline changes.
+    Failed(TaskError),
+}
+
+/// A task's durable side: its context, the batch's uncommitted state writes, and what it
+/// knows of the log. The code it runs is the loop's, passed in where a step needs it.
+struct Task {
+    ctx: TaskContext,
+    overlay: Overlay,
+    replay: Replay,
+}
+
+/// What a turn on a worker thread came to.
+enum Outcome {
+    /// Nothing to read: wait for input, or until the next timer (ms since the epoch).
+    Idle { next_timer_ms: Option<i64> },
+    /// A round or timer committed; it took this long.
+    Progress(Duration),
+    /// The update failed and was rolled back: go again with the previous version.
+    RolledBack,
+    /// The task stops with this error until the pipeline changes.
+    Failed(TaskError),
+}
+
+/// Runs a task until its pipeline stops: waits here, on the async threads, and runs each
+/// turn on a [`Workers`] thread.
+pub async fn run(ctx: TaskContext) {
+    let workers = ctx.workers.clone();
+    let stats = ctx.stats.clone();
+    let mut desired = ctx.handle.desired.subscribe();
+    let mut task = Task {
+        ctx,
+        overlay: Overlay::default(),
+        replay: Replay::MaybeAhead,
+    };
+    let mut code = Code::Unbuilt;
+    loop {
+        let want = desired.borrow_and_update().clone();
+        if want.stop {
+            break;
+        }
+        if want.paused {
+            stats.set_state(TaskState::Paused);
+            let _ = desired.changed().await;
+            continue;
+        }
+        let job = want.clone();
+        let Some((t, c, outcome)) = workers
+            .run(move || {
+                let outcome = task.step(&job, &mut code);
+                (task, code, outcome)
+            })
+            .await
+        else {
+            // The workers stopped (shutdown) or the turn panicked: the task's state went
+            // with it; its last commit is where it resumes after a restart.
+            stats.set_state(TaskState::Stopped);
+            return;
+        };
+        (task, code) = (t, c);
+        match outcome {
+            Outcome::Idle { next_timer_ms } => {
+                stats.set_state(TaskState::Running);
+                let positions = task.ctx.checkpoint.inputs.clone();
+                wait_for_input(
+                    &task.ctx.broker,
+                    stats.partition,
+                    positions,
+                    next_timer_ms,
+                    &want,
+                    &mut desired,
+                )
+                .await;
+            }
+            Outcome::Progress(took) => {
+                stats.latency.observe(took);
+                stats.set_state(TaskState::Running);
+            }
+            Outcome::RolledBack => {}
+            Outcome::Failed(error) => task.stop_on(error, &mut desired).await,
+        }
+    }
+    stats.set_state(TaskState::Stopped);
+}
+
+impl Task {
+    /// One turn on a worker thread: the chain of `want` built (or swapped in), then the
+    /// outbox a crash left, due timers, and a round over the inputs.
+    fn step(&mut self, want: &Desired, code: &mut Code) -> Outcome {
+        let built = match self.ensure_chain(code, want) {
+            Ok(Some(built)) => built,
+            // Rolled back: the next turn builds the previous version.
+            Ok(None) => return Outcome::RolledBack,
+            Err(error) => {
+                *code = Code::Unbuilt;
+                return Outcome::Failed(error);
+            }
+        };
+        let started = Instant::now();
+        match self.turn(want, built) {
+            RoundEnd::Committed(0) => Outcome::Idle {
+                // Held timers look again shortly whether the replay has caught up.
+                next_timer_ms: if self.timers_held(built) {
+                    Some(crate::broker::now_ms() + HELD_TIMER_RECHECK_MS)
+                } else {
+                    built.chain.next_timer_ms()
+                },
+            },
+            RoundEnd::Committed(_) => Outcome::Progress(started.elapsed()),
+            RoundEnd::RolledBack => Outcome::RolledBack,
+            RoundEnd::Failed(error) => {
+                *code = Code::Unbuilt;
+                Outcome::Failed(error)
+            }
+        }
+    }
+
+    /// One turn of a task with its chain built: the outbox a crash left, due timers, then
+    /// a round over the inputs.
+    fn turn(&mut self, want: &Desired, built: &mut Built) -> RoundEnd {
+        if let Err(e) = self.drain_outbox() {
+            return RoundEnd::Failed(e);
+        }
+        match self.timer_round(want, built) {
+            RoundEnd::Committed(_) => match self.round(want, built) {
+                // Timers wait for a replay, but there is nothing left to replay: the
+                // outputs ahead came from a round no replay reproduces (input gone to
+                // retention, output partitions added, a non-deterministic step).
+                RoundEnd::Committed(0)
+                    if self.timers_held(built) && self.ctx.checkpoint.in_flight.is_none() =>
+                {
+                    match self.skip_ahead(
+                        want,
+                        "outputs in the log that no replay reproduces stay; timers resume",
+                    ) {
+                        Ok(()) => RoundEnd::Committed(0),
+                        Err(e) => RoundEnd::Failed(e),
+                    }
+                }
+                other => other,
+            },
+            other => other,
+        }
+    }
+
+    /// Marks the task failed and waits until the pipeline is updated, resumed or stopped.
+    async fn stop_on(
+        &mut self,
+        error: TaskError,
+        desired: &mut tokio::sync::watch::Receiver<Desired>,
+    ) {
+        let partition = self.ctx.stats.partition;
+        tracing::error!(pipeline = %self.ctx.handle.name, partition, "task stopped: {error}");
+        self.ctx
+            .handle
+            .logs
+            .note(&format!("task {partition} stopped: {error}"));
+        self.ctx.stats.fail(error);
+        // The failed round may have appended part of its outputs.
+        self.replay = Replay::MaybeAhead;
+        let _ = desired.changed().await;
+    }
+}
+
+/// How often held timers check whether a replay has caught up, ms.
+const HELD_TIMER_RECHECK_MS: i64 = 1000;
+/// The longest an idle task waits without a timer or new input. Input and pipeline
+/// changes wake it at once; this only bounds the wait when neither can (an input deleted).
+const IDLE_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits for new input, a pipeline change, the next timer, or [`IDLE_WAIT`].
+async fn wait_for_input(
+    broker: &Broker,
+    partition: u32,
+    positions: Vec<i64>,
+    next_timer_ms: Option<i64>,
+    want: &Desired,
+    desired: &mut tokio::sync::watch::Receiver<Desired>,
+) {
+    let idle = match next_timer_ms {
+        Some(at) => Duration::from_millis((at - crate::broker::now_ms()).max(0) as u64).min(IDLE_WAIT),
+        None => IDLE_WAIT,
+    };
+    let mut watches = Vec::new();
+    for (topic, &pos) in want.spec.inputs.iter().zip(&positions) {
+        if let Ok(log) = broker
+            .topic(topic)
+            .and_then(|t| t.partition(i64::from(partition)))
+        {
+            watches.push((log.subscribe(), pos));
+        }
+    }
+    let any_input = async {
+        if watches.is_empty() {
+            // Nothing to watch (an input was deleted): the timeout ends the wait.
+            return std::future::pending().await;
+        }
+        let waits = watches.iter_mut().map(|(w, pos)| {
+            let pos = *pos;
+            async move {
+                let _ = w.wait_for(|hw| *hw > pos).await;
+            }
+            .boxed()
+        });
+        futures_util::future::select_all(waits).await;
+    };
+    tokio::select! {
+        _ = desired.changed() => {}
+        _ = any_input => {}
+        _ = tokio::time::sleep(idle) => {}
+    }
+}

@@ -1,0 +1,273 @@
+//! One round over the inputs: read a batch from each at the committed offsets (or the
+//! pinned ranges of a lost round), run it through the chain, append the outputs, and
+//! commit state, offsets and sequences in one sled batch.
+
+use std::sync::atomic::Ordering;
+
+use crate::broker::BrokerError;
+use crate::log::batch::{BatchIter, Record, decode_records};
+
+use super::super::chain::{ChainOutput, Emitted, Failed};
+use super::super::handle::Desired;
+use super::super::outputs::dead_letter;
+use super::super::spec::OnError;
+use super::super::store;
+use super::{Built, RoundEnd, Task, TaskError};
+
+/// Bytes read from each input per round.
+const READ_BYTES: usize = 1 << 20;
+
+/// One input's batch: its topic, the records' offsets, and the records.
+type InputBatch = (String, Vec<i64>, Vec<Record>);
+
+impl Task {
+    /// Reads, runs, appends and commits one batch per input.
+    pub(super) fn round(&mut self, want: &Desired, built: &mut Built) -> RoundEnd {
+        let partition = self.ctx.stats.partition;
+        let mut outputs: Vec<Emitted> = Vec::new();
+        let mut next_inputs = self.ctx.checkpoint.inputs.clone();
+        let mut consumed = 0;
+        let mut errored = 0;
+        // A replay must reproduce the lost round's outputs as a prefix of its own. With one
+        // input it does (it reads from the same offset, perhaps further). With several,
+        // reading further in the first input would put new outputs before the second's, so
+        // the round's ranges are made durable first and a replay reads exactly them.
+        let pinned = self.ctx.checkpoint.in_flight.clone();
+        let mut batches: Vec<InputBatch> = Vec::with_capacity(want.spec.inputs.len());
+        for (i, topic) in want.spec.inputs.iter().enumerate() {
+            let end = pinned.as_ref().and_then(|p| p.get(i).copied());
+            let (offsets, records, next) = match self.read(topic, partition, next_inputs[i], end) {
+                Ok(r) => r,
+                Err(e) => return RoundEnd::Failed(e),
+            };
+            next_inputs[i] = next;
+            batches.push((topic.clone(), offsets, records));
+        }
+        let any = batches.iter().any(|(_, _, r)| !r.is_empty());
+        if want.spec.inputs.len() > 1 && any && pinned.is_none() {
+            let mut intent = self.ctx.checkpoint.clone();
+            intent.in_flight = Some(next_inputs.clone());
+            intent.deployment = Some(want.deployment);
+            if let Err(e) = store::commit_durable(&self.ctx.tree, Default::default(), &intent) {
+                return RoundEnd::Failed(TaskError::commit("the round's input ranges")(e));
+            }
+            self.ctx.checkpoint = intent;
+        }
+        for (topic, offsets, records) in batches {
+            let topic = topic.as_str();
+            if records.is_empty() {
+                continue;
+            }
+            consumed += records.len();
+            let mut from_input = Vec::new();
+            let (out, mut failures) = match self.run_chain(want, built, topic, &offsets, &records)
+            {
+                Ok(r) => r,
+                Err(end) => {
+                    self.overlay.take();
+                    return end;
+                }
+            };
+            // Routing is allowed only to the topics the spec lists.
+            for e in out {
+                match &e.topic {
+                    Some(t) if !want.spec.outputs.contains(t) => failures.push(Failed {
+                        source: e.source,
+                        step: want.plans.len().saturating_sub(1),
+                        message: format!(
+                            "routed a record to {t:?}, which is not in the pipeline's outputs"
+                        ),
+                    }),
+                    _ => from_input.push(e),
+                }
+            }
+            if !failures.is_empty() {
+                match want.spec.on_error {
+                    OnError::Fail => {
+                        self.overlay.take();
+                        let f = &failures[0];
+                        return RoundEnd::Failed(TaskError::Record {
+                            topic: topic.to_string(),
+                            partition,
+                            offset: offsets[f.source],
+                            step: f.step,
+                            message: f.message.clone(),
+                        });
+                    }
+                    OnError::Skip => {}
+                    OnError::DeadLetter => {
+                        let dlq = want.spec.dead_letter_topic.clone().unwrap_or_default();
+                        for f in &failures {
+                            from_input.push(dead_letter(
+                                &dlq,
+                                &want.spec.name,
+                                topic,
+                                partition,
+                                offsets[f.source],
+                                &records[f.source],
+                                f,
+                            ));
+                        }
+                    }
+                }
+                errored += failures.len();
+            }
+            // Outputs in input order (stable within a record), whatever order the steps,
+            // routing and failures produced them in: a replay's outputs then extend the
+            // lost round's.
+            from_input.sort_by_key(|e| e.source);
+            outputs.extend(from_input);
+        }
+        if consumed == 0 && next_inputs == self.ctx.checkpoint.inputs {
+            return RoundEnd::Committed(0);
+        }
+        let mut checkpoint = self.ctx.checkpoint.clone();
+        checkpoint.inputs = next_inputs;
+        checkpoint.in_flight = None;
+        checkpoint.deployment = Some(want.deployment);
+        let appended = match self
+            .plan(want, outputs, &mut checkpoint)
+            .and_then(|groups| self.write(checkpoint.producer_id, &groups))
+        {
+            Ok(n) => n,
+            Err(e) => {
+                self.overlay.take();
+                return RoundEnd::Failed(e);
+            }
+        };
+        if let Err(e) = store::commit(&self.ctx.tree, self.overlay.take(), &checkpoint) {
+            return RoundEnd::Failed(TaskError::commit("the round")(e));
+        }
+        built.trial = built.trial.passed();
+        *self.ctx.stats.committed.lock() = checkpoint.inputs.clone();
+        self.ctx.checkpoint = checkpoint;
+        let s = &self.ctx.stats;
+        s.records_in.fetch_add(consumed as u64, Ordering::Relaxed);
+        s.records_out.fetch_add(appended as u64, Ordering::Relaxed);
+        s.records_errored
+            .fetch_add(errored as u64, Ordering::Relaxed);
+        s.batches.fetch_add(1, Ordering::Relaxed);
+        RoundEnd::Committed(consumed.max(1))
+    }
+
+    /// Records of `topic`/`partition` from `from` (and before `end`, if given): their
+    /// offsets, the records, and the next position (past retention-deleted offsets when
+    /// the log moved on).
+    fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: i64,
+        end: Option<i64>,
+    ) -> Result<(Vec<i64>, Vec<Record>, i64), TaskError> {
+        let failed = |source: BrokerError| TaskError::Read {
+            topic: topic.to_string(),
+            partition,
+            source,
+        };
+        let log = self
+            .ctx
+            .broker
+            .topic(topic)
+            .and_then(|t| t.partition(i64::from(partition)))
+            .map_err(failed)?;
+        let in_log =
+            |source: crate::log::LogError| failed(BrokerError::log(topic, partition)(source));
+        let mut attempts = 0;
+        let (from, read) = loop {
+            let stats = log.stats();
+            let from = from.max(stats.log_start_offset);
+            let limit = end.map_or(stats.high_watermark, |e| e.min(stats.high_watermark));
+            if from >= limit {
+                return Ok((Vec::new(), Vec::new(), from));
+            }
+            match log.read(from, READ_BYTES) {
+                Ok(read) => break (from, read),
+                // Retention removed the segment between the stats and the read: the log
+                // start moved on, so does the task.
+                Err(crate::log::LogError::OffsetOutOfRange { .. }) if attempts < 3 => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(in_log(e)),
+            }
+        };
+        let limit = end.unwrap_or(i64::MAX).min(read.high_watermark);
+        let mut offsets = Vec::new();
+        let mut records = Vec::new();
+        let mut next = from;
+        for batch in BatchIter::new(&read.bytes) {
+            let (_, bytes) = batch.map_err(|e| in_log(e.into()))?;
+            let stored = decode_records(bytes).map_err(|e| in_log(e.into()))?;
+            for r in stored {
+                if r.offset < from || r.offset >= limit {
+                    continue;
+                }
+                next = r.offset + 1;
+                offsets.push(r.offset);
+                records.push(Record {
+                    key: r.key,
+                    value: r.value,
+                    headers: r.headers,
+                    timestamp: r.timestamp,
+                });
+            }
+        }
+        Ok((offsets, records, next))
+    }
+
+    /// Runs the chain over one input batch. A failing call rolls back an update on
+    /// probation; otherwise, under `skip` and `dead-letter`, the batch is run record by
+    /// record to find the failing ones.
+    fn run_chain(
+        &mut self,
+        want: &Desired,
+        built: &mut Built,
+        topic: &str,
+        offsets: &[i64],
+        records: &[Record],
+    ) -> Result<(Vec<Emitted>, Vec<Failed>), RoundEnd> {
+        let partition = self.ctx.stats.partition;
+        let before = self.overlay.snapshot();
+        match built.chain.run(topic, partition, offsets, records.to_vec()) {
+            Ok(ChainOutput { records, failures }) => Ok((records, failures)),
+            Err(e) => {
+                self.overlay.restore(before);
+                if self.roll_back_on_probation(built, &e) {
+                    return Err(RoundEnd::RolledBack);
+                }
+                if want.spec.on_error == OnError::Fail {
+                    return Err(RoundEnd::Failed(TaskError::Step(e)));
+                }
+                let mut out = Vec::new();
+                let mut failures = Vec::new();
+                for (i, record) in records.iter().enumerate() {
+                    let before = self.overlay.snapshot();
+                    match built
+                        .chain
+                        .run(topic, partition, &offsets[i..=i], vec![record.clone()])
+                    {
+                        Ok(o) => {
+                            out.extend(o.records.into_iter().map(|mut r| {
+                                r.source = i;
+                                r
+                            }));
+                            failures.extend(o.failures.into_iter().map(|mut f| {
+                                f.source = i;
+                                f
+                            }));
+                        }
+                        Err(e) => {
+                            self.overlay.restore(before);
+                            failures.push(Failed {
+                                source: i,
+                                step: e.step,
+                                message: e.to_string(),
+                            });
+                        }
+                    }
+                }
+                Ok((out, failures))
+            }
+        }
+    }
+}
