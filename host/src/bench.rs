@@ -11,6 +11,7 @@
 
 pub mod kafka;
 pub mod pipeline;
+pub mod process;
 
 use std::fs::File;
 use std::io::{Read, Write};

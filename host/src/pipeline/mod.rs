@@ -4,9 +4,11 @@
 //! - [`service`]: [`Pipelines`], the service: modules, pipelines, the worker threads.
 //! - [`spec`]: the pipeline spec users send, and its structural checks.
 //! - [`registry`]: uploaded modules, versioned, durable.
+//! - [`plugins`]: the built-in plugins that ship with weir, listed for `GET /v1/plugins`.
 //! - [`store`]: pipeline records and task checkpoints in sled.
 //! - [`handle`]: a running pipeline's control channel (update, pause, rollback).
 //! - [`task`]: one task: read, run the chain, append idempotently, commit.
+//! - [`workers`]: the fixed threads task turns run on, apart from where tasks wait.
 //! - [`outputs`]: output groups and their sequence numbers, the outbox form, dead letters.
 //! - [`chain`]: a task's step instances and how a batch flows through them.
 //! - [`state`]: a step's state view: the task tree plus the batch's uncommitted writes.
@@ -18,6 +20,7 @@ pub mod handle;
 pub mod logs;
 pub mod metrics;
 pub mod outputs;
+pub mod plugins;
 pub mod registry;
 pub mod service;
 pub mod spec;
@@ -26,6 +29,7 @@ pub mod stats;
 pub mod status;
 pub mod store;
 pub mod task;
+pub mod workers;
 #[cfg(test)]
 mod tests;
 

@@ -1,7 +1,12 @@
 //! `weir bench pipeline`: end-to-end records/s of a pipeline (log → filter step → output
 //! topic, exactly-once commits included) with the Rust Wasm filter against the same
 //! pipeline with the same filter compiled natively into the host, in the same run; the
-//! pause of a hot-swap per task; and the Wasm pipeline with 1, 2 and 4 worker threads.
+//! pause of a hot-swap per task; the Wasm pipeline with 1, 2 and 4 worker threads; the
+//! latency and CPU per record under a steady modest load ([`latency`]); and a pipeline of
+//! a thousand tasks ([`scale`]).
+
+mod latency;
+mod scale;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,6 +41,33 @@ pub struct PipelineBenchOptions {
     /// Hot-swaps measured.
     #[arg(long, default_value_t = 20)]
     pub swaps: usize,
+    /// Records per second of the latency run.
+    #[arg(long, default_value_t = 10_000)]
+    pub rate: u32,
+    /// Seconds the latency run measures (after one second of warm-up).
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Tasks (input partitions) of the scale run.
+    #[arg(long, default_value_t = 1000)]
+    pub tasks: u32,
+    /// Runs only these parts (repeatable); default all.
+    #[arg(long, value_enum)]
+    pub only: Vec<Part>,
+}
+
+/// The parts of `weir bench pipeline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// Wasm against native end to end, with CPU per record.
+    Throughput,
+    /// Hot-swap pauses.
+    Swap,
+    /// 1, 2 and 4 worker threads.
+    Threads,
+    /// Latency and CPU per record at `--rate`.
+    Latency,
+    /// A pipeline of `--tasks` tasks.
+    Scale,
 }
 
 /// The native twin of the example filter: keeps values containing `pattern`.
@@ -55,7 +87,12 @@ struct Setup {
     pipelines: Pipelines,
 }
 
-fn setup(opts: &PipelineBenchOptions, workers: usize) -> anyhow::Result<Setup> {
+fn setup(
+    opts: &PipelineBenchOptions,
+    workers: usize,
+    max_instances: u32,
+    count: usize,
+) -> anyhow::Result<Setup> {
     let dir = tempfile::tempdir()?;
     let broker = Arc::new(Broker::open(BrokerConfig {
         data_dir: dir.path().join("data"),
@@ -71,7 +108,8 @@ fn setup(opts: &PipelineBenchOptions, workers: usize) -> anyhow::Result<Setup> {
             dir: dir.path().join("data/pipelines"),
             worker_threads: workers,
             max_module_bytes: 256 << 20,
-            max_instances: 64,
+            max_instances,
+            plugins_dir: dir.path().join("plugins"),
             natives: [(
                 "native-filter".to_string(),
                 Arc::new(NativeContains) as Arc<dyn NativeFilter>,
@@ -89,7 +127,7 @@ fn setup(opts: &PipelineBenchOptions, workers: usize) -> anyhow::Result<Setup> {
     broker.create_topic("in", opts.partitions, BTreeMap::new())?;
     broker.create_topic("out", opts.partitions, BTreeMap::new())?;
     let batch = records(1000);
-    let mut left = opts.records;
+    let mut left = count;
     let mut p = 0;
     while left > 0 {
         let n = left.min(batch.len());
@@ -124,10 +162,12 @@ fn spec(name: &str, module: &str, output: &str) -> anyhow::Result<PipelineSpec> 
     }))?)
 }
 
-/// Runs a pipeline over the whole input; returns records/s.
-fn drain(s: &Setup, name: &str, module: &str, total: usize) -> anyhow::Result<f64> {
+/// Runs a pipeline over the whole input; returns records/s and the process's CPU time
+/// per record.
+fn drain(s: &Setup, name: &str, module: &str, total: usize) -> anyhow::Result<(f64, Duration)> {
     let out = format!("out-{name}");
     s.broker.create_topic(&out, 4, BTreeMap::new())?;
+    let cpu = super::process::cpu_time();
     let started = Instant::now();
     s.pipelines.create(spec(name, module, &out)?)?;
     loop {
@@ -144,44 +184,107 @@ fn drain(s: &Setup, name: &str, module: &str, total: usize) -> anyhow::Result<f6
         std::thread::sleep(Duration::from_millis(2));
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = super::process::cpu_time().saturating_sub(cpu) / total.max(1) as u32;
     s.pipelines.delete(name)?;
-    Ok(total as f64 / secs)
+    Ok((total as f64 / secs, cpu))
 }
 
 /// Runs `weir bench pipeline`.
 pub fn run_pipeline_bench(opts: &PipelineBenchOptions) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let wanted = |part: Part| opts.only.is_empty() || opts.only.contains(&part);
     println!(
         "pipeline: {} records of 100 bytes over {} partitions, half kept; {cores} cores; flush=os",
         opts.records, opts.partitions
     );
-    let s = setup(opts, 0)?;
+    let mut full_speed_cpu = None;
+    if wanted(Part::Throughput) || wanted(Part::Swap) || wanted(Part::Latency) {
+        let s = setup(opts, 0, 64, opts.records)?;
+        if wanted(Part::Throughput) {
+            full_speed_cpu = Some(throughput(&s, opts)?);
+        }
+        if wanted(Part::Swap) {
+            swaps(&s, opts)?;
+        }
+        if wanted(Part::Latency) {
+            let run = latency::run(&s, opts.partitions, opts.rate, opts.seconds)?;
+            let q = |q: f64| {
+                let i = ((run.latencies.len() - 1) as f64 * q).round() as usize;
+                run.latencies[i].as_secs_f64() * 1000.0
+            };
+            println!(
+                "steady {} rec/s over {} partitions, {} records: produce -> filter -> consumer \
+                 p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; process CPU {:.1} us per record{}",
+                opts.rate,
+                opts.partitions,
+                run.records,
+                q(0.5),
+                q(0.99),
+                q(1.0),
+                run.cpu_per_record.as_secs_f64() * 1e6,
+                full_speed_cpu.map_or(String::new(), |full: Duration| format!(
+                    " ({:.1}x the {:.2} us per record at full speed)",
+                    run.cpu_per_record.as_secs_f64() / full.as_secs_f64(),
+                    full.as_secs_f64() * 1e6
+                )),
+            );
+        }
+        s.pipelines.shutdown();
+    }
+    if wanted(Part::Threads) {
+        for workers in [1, 2, 4] {
+            let s = setup(opts, workers, 64, opts.records)?;
+            let (rate, _) = drain(&s, "w", "wasm-filter", opts.records)?;
+            println!(
+                "worker threads {workers}: wasm filter {:.2} M rec/s",
+                rate / 1e6
+            );
+            s.pipelines.shutdown();
+        }
+    }
+    if wanted(Part::Scale) {
+        let s = setup(opts, 0, opts.tasks + 64, 0)?;
+        scale::run(&s, opts.tasks)?;
+        s.pipelines.shutdown();
+    }
+    Ok(())
+}
+
+/// Wasm against native, alternating, best of two each; returns the Wasm pipeline's
+/// process CPU per record at full speed.
+fn throughput(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result<Duration> {
     // Alternate so neither side always runs on a warmer cache.
     let mut wasm = Vec::new();
     let mut native = Vec::new();
     for round in 0..2 {
         wasm.push(drain(
-            &s,
+            s,
             &format!("w{round}"),
             "wasm-filter",
             opts.records,
         )?);
         native.push(drain(
-            &s,
+            s,
             &format!("n{round}"),
             "native-filter",
             opts.records,
         )?);
     }
-    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let best = |v: &[(f64, Duration)]| v.iter().map(|r| r.0).fold(0.0, f64::max);
+    let cpu = wasm.iter().map(|r| r.1).min().unwrap_or_default();
     println!(
-        "end to end, best of 2: wasm filter {:.2} M rec/s, native filter {:.2} M rec/s, ratio {:.2}",
+        "end to end, best of 2: wasm filter {:.2} M rec/s, native filter {:.2} M rec/s, ratio {:.2}; \
+         process CPU {:.2} us per record (wasm)",
         best(&wasm) / 1e6,
         best(&native) / 1e6,
-        best(&wasm) / best(&native)
+        best(&wasm) / best(&native),
+        cpu.as_secs_f64() * 1e6
     );
+    Ok(cpu)
+}
 
-    // Swap pauses: a pipeline kept busy by a steady producer, swapped back and forth.
+/// Swap pauses: a pipeline kept busy by a steady producer, swapped back and forth.
+fn swaps(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result<()> {
     s.pipelines.upload_module("wasm-filter-b", &{
         let mut bytes = std::fs::read(opts.guests.join("rust-filter.wasm"))?;
         // A custom section makes different bytes (a new module) with the same code.
@@ -222,17 +325,6 @@ pub fn run_pipeline_bench(opts: &PipelineBenchOptions) -> anyhow::Result<()> {
         sp.max_ms.unwrap_or(f64::NAN),
         st.rollbacks
     );
-    s.pipelines.shutdown();
-    drop(s);
-
-    for workers in [1, 2, 4] {
-        let s = setup(opts, workers)?;
-        let rate = drain(&s, "w", "wasm-filter", opts.records)?;
-        println!(
-            "worker threads {workers}: wasm filter {:.2} M rec/s",
-            rate / 1e6
-        );
-        s.pipelines.shutdown();
-    }
+    s.pipelines.delete("swap")?;
     Ok(())
 }
