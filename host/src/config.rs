@@ -75,6 +75,8 @@ pub struct PipelinesSection {
     pub max_module_bytes: usize,
     /// Wasm instances alive at once (one per step per task).
     pub max_instances: u32,
+    /// Directory of the built-in plugins; empty: `plugins/` beside the binary's directory.
+    pub plugins_dir: PathBuf,
 }
 
 /// `[kafka]`.
@@ -301,6 +303,10 @@ impl ServerConfig {
                 worker_threads: self.pipelines.worker_threads,
                 max_module_bytes: self.pipelines.max_module_bytes,
                 max_instances: self.pipelines.max_instances.max(1),
+                plugins_dir: match &self.pipelines.plugins_dir {
+                    d if d.as_os_str().is_empty() => default_plugins_dir(),
+                    d => d.clone(),
+                },
                 natives: BTreeMap::new(),
             },
         })
@@ -363,4 +369,13 @@ mod tests {
             .to_string();
         assert!(err.contains("sometimes"), "{err}");
     }
+}
+
+/// `plugins/` beside the directory of the running binary (`target/plugins` for
+/// `target/release/weir`, `/usr/lib/weir/plugins` for `/usr/lib/weir/bin/weir`).
+fn default_plugins_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("plugins")))
+        .unwrap_or_else(|| PathBuf::from("plugins"))
 }

@@ -5,12 +5,14 @@
 //! - [`groups`]: committed consumer-group offsets and lag.
 //! - [`modules`]: uploading and listing Wasm modules.
 //! - [`pipelines`]: pipelines (create, status, hot-swap, pause, state, logs) and `/metrics`.
+//! - [`plugins`]: the built-in plugins that ship with weir.
 //! - [`error`]: the error shape and the one status mapping.
 
 pub mod error;
 pub mod groups;
 pub mod modules;
 pub mod pipelines;
+pub mod plugins;
 pub mod records;
 pub mod topics;
 
@@ -73,6 +75,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/pipelines/{name}/logs", get(pipelines::logs))
         .route("/v1/pipelines/{name}/state/{step}", get(pipelines::state))
         .route("/metrics", get(pipelines::metrics))
+        .route("/v1/plugins", get(plugins::list))
+        .route("/v1/plugins/{name}", get(plugins::describe))
         .route("/v1/health", get(health))
         .route("/v1/topics", get(topics::list).post(topics::create))
         .route(

@@ -1,0 +1,97 @@
+//! Built-in plugins: `weir serve` loads `NAME.wasm` + `NAME.toml` from its plugins
+//! directory and lists them at `GET /v1/plugins` with name, world, version and
+//! description; a broken one is left out and the server serves on.
+
+mod common;
+
+use common::guests::guest;
+use common::pipeline::call;
+use common::{Server, repo_root};
+
+#[test]
+fn built_in_plugins_are_listed_and_broken_ones_left_out() {
+    let upper = guest("hostile", "upper");
+    let counter = guest("hostile", "counter");
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(&upper, plugins.join("upper.wasm")).unwrap();
+    std::fs::write(
+        plugins.join("upper.toml"),
+        "name = \"upper\"\nversion = \"0.1.0\"\ndescription = \"Upper-cases values.\"\n",
+    )
+    .unwrap();
+    std::fs::copy(&counter, plugins.join("count.wasm")).unwrap();
+    std::fs::write(
+        plugins.join("count.toml"),
+        "name = \"count\"\nversion = \"0.2.0\"\ndescription = \"Counts keys.\"\n",
+    )
+    .unwrap();
+    // Not a component; a manifest naming another file; no manifest; an unknown key.
+    std::fs::write(plugins.join("junk.wasm"), b"\0asm junk").unwrap();
+    std::fs::write(
+        plugins.join("junk.toml"),
+        "name = \"junk\"\nversion = \"1\"\ndescription = \"x\"\n",
+    )
+    .unwrap();
+    std::fs::copy(&upper, plugins.join("alias.wasm")).unwrap();
+    std::fs::write(
+        plugins.join("alias.toml"),
+        "name = \"other\"\nversion = \"1\"\ndescription = \"x\"\n",
+    )
+    .unwrap();
+    std::fs::copy(&upper, plugins.join("bare.wasm")).unwrap();
+    std::fs::copy(&upper, plugins.join("extra.wasm")).unwrap();
+    std::fs::write(
+        plugins.join("extra.toml"),
+        "name = \"extra\"\nversion = \"1\"\ndescription = \"x\"\nauthor = \"y\"\n",
+    )
+    .unwrap();
+
+    let plugins_arg = plugins.to_str().unwrap();
+    let s = Server::start(&dir.path().join("data"), &["--plugins-dir", plugins_arg]);
+    let (code, body) = call(&s, "GET", "/v1/plugins", None);
+    assert_eq!(code, 200, "{body}");
+    let list = body["plugins"].as_array().unwrap();
+    let names: Vec<&str> = list.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["count", "upper"], "{body}");
+    assert_eq!(list[0]["world"], "processor");
+    assert_eq!(list[0]["version"], "0.2.0");
+    assert_eq!(list[1]["world"], "transform");
+    assert_eq!(list[1]["description"], "Upper-cases values.");
+    assert_eq!(list[1]["size"], std::fs::metadata(&upper).unwrap().len());
+    assert_eq!(list[1]["digest"].as_str().unwrap().len(), 64);
+
+    let (code, one) = call(&s, "GET", "/v1/plugins/upper", None);
+    assert_eq!(code, 200, "{one}");
+    assert_eq!(one, list[1]);
+    let (code, missing) = call(&s, "GET", "/v1/plugins/junk", None);
+    assert_eq!(code, 404, "{missing}");
+    assert_eq!(missing["error"]["code"], "unknown_plugin");
+    let (code, _) = call(&s, "GET", "/v1/health", None);
+    assert_eq!(code, 200);
+}
+
+#[test]
+fn the_repository_plugins_folder_builds_and_its_manifests_are_complete() {
+    let root = repo_root();
+    let out = std::process::Command::new(root.join("scripts/build-plugins"))
+        .env("CARGO_TARGET_DIR", tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/build-plugins failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for entry in std::fs::read_dir(root.join("plugins")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            let manifest = std::fs::read_to_string(path.join("plugin.toml"))
+                .unwrap_or_else(|e| panic!("{} has no plugin.toml: {e}", path.display()));
+            for key in ["name", "version", "description"] {
+                assert!(manifest.contains(key), "{} lacks {key}", path.display());
+            }
+        }
+    }
+}
