@@ -155,7 +155,7 @@ fn native_flat_filter(batch: &Batch, pattern: &[u8]) -> Vec<u32> {
         .collect()
 }
 
-/// The filter as TOOLCHAINS.md's baseline wrote it: a plain `windows().any(==)` search, so the
+/// The filter as the first measured baseline wrote it: a plain `windows().any(==)` search, so the
 /// figures can be set against that earlier measurement too.
 fn native_naive_filter(input: &[Record], pattern: &[u8]) -> Vec<u32> {
     input
@@ -383,7 +383,7 @@ pub fn run_wasm_bench(opts: &WasmBenchOptions) -> anyhow::Result<()> {
     header();
     native_row("native Rust, same algorithm with SSE2", &native, &native);
     native_row(
-        "native Rust, naive search (TOOLCHAINS.md's baseline)",
+        "native Rust, naive search (the first baseline)",
         &naive,
         &native,
     );
