@@ -9,5 +9,6 @@ mod helpers;
 
 mod fetch;
 mod frames;
+mod liberal;
 mod metadata;
 mod produce;
