@@ -3,8 +3,9 @@
 //! with bytes after its last field; the exact bodies librdkafka sends for
 //! all-topics Metadata, every-partition OffsetFetch and ListGroups are read
 //! with the client's flags; bodies that do not decode and versions not served
-//! get an error answer where the response has a top-level error code; the
-//! Kafka 3.x OffsetCommit v0/v1 and OffsetFetch v0 are served.
+//! get an error answer where the response has a top-level error code (and old
+//! Produce and Fetch one per partition); the Kafka 3.x OffsetCommit v0/v1 and
+//! OffsetFetch v0 are served.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -426,4 +427,55 @@ fn a_huge_declared_array_count_in_a_tiny_request_does_not_take_the_broker_down()
     s.write_all(&raw(&f)).unwrap();
     assert!(response(&mut s).is_none());
     assert!(alive(&server));
+}
+
+#[test]
+fn produce_v0_to_v2_and_fetch_v0_to_v3_get_unsupported_version_per_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    assert_eq!(metadata_error(&mut s, "t"), 0);
+    for version in 0..=2 {
+        // acks 1, timeout, one topic, partition 0 with a (never read) message set.
+        let mut body = 1i16.to_be_bytes().to_vec();
+        body.extend_from_slice(&1000i32.to_be_bytes());
+        body.extend_from_slice(&1i32.to_be_bytes());
+        kstr(&mut body, "t");
+        body.extend_from_slice(&1i32.to_be_bytes());
+        body.extend_from_slice(&0i32.to_be_bytes());
+        body.extend_from_slice(&4i32.to_be_bytes());
+        body.extend_from_slice(b"v0ms");
+        s.write_all(&request(0, version, 31, &body)).unwrap();
+        let r = response(&mut s).expect("Produce answer");
+        assert_eq!(i32_at(&r, 0), 31);
+        // corr, topics, name, partitions, index, error.
+        assert_eq!(
+            i16_at(&r, 4 + 4 + 3 + 4 + 4),
+            UNSUPPORTED_VERSION,
+            "v{version}"
+        );
+    }
+    for version in 0..=3 {
+        let mut body = (-1i32).to_be_bytes().to_vec();
+        body.extend_from_slice(&100i32.to_be_bytes());
+        body.extend_from_slice(&1i32.to_be_bytes());
+        if version == 3 {
+            body.extend_from_slice(&(1i32 << 20).to_be_bytes());
+        }
+        body.extend_from_slice(&1i32.to_be_bytes());
+        kstr(&mut body, "t");
+        body.extend_from_slice(&1i32.to_be_bytes());
+        body.extend_from_slice(&0i32.to_be_bytes());
+        body.extend_from_slice(&0i64.to_be_bytes());
+        body.extend_from_slice(&(1i32 << 20).to_be_bytes());
+        s.write_all(&request(1, version, 32, &body)).unwrap();
+        let r = response(&mut s).expect("Fetch answer");
+        let throttle = if version >= 1 { 4 } else { 0 };
+        assert_eq!(
+            i16_at(&r, 4 + throttle + 4 + 3 + 4 + 4),
+            UNSUPPORTED_VERSION,
+            "v{version}"
+        );
+    }
+    assert_eq!(high_watermark(&server, "t"), 0, "nothing was appended");
 }

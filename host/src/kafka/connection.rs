@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use super::KafkaContext;
 use super::error::KafkaError;
 use super::frame::{self, Framed};
-use super::handler::{self, api_versions, refusal};
+use super::handler::{self, api_versions, legacy, refusal};
 
 /// Serves one connection until the client closes it or sends something bad.
 pub async fn serve(ctx: Arc<KafkaContext>, stream: TcpStream, peer: SocketAddr) {
@@ -60,9 +60,12 @@ async fn run(
                 version,
                 correlation_id,
                 error,
+                frame,
             } => {
                 let code = ResponseError::UnsupportedVersion.code();
-                match refusal::answer(api_key, version, correlation_id, code) {
+                let answer = refusal::answer(api_key, version, correlation_id, code)
+                    .or_else(|| legacy::refuse_old_data_path(api_key, version, &frame, code));
+                match answer {
                     Some(answer) => {
                         tracing::warn!(%peer, "answering UNSUPPORTED_VERSION: {error}");
                         Some(answer)

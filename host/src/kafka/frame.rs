@@ -42,6 +42,9 @@ pub enum Framed {
         correlation_id: i32,
         /// Why it is refused, for the log and for closing when no answer fits.
         error: KafkaError,
+        /// The whole frame, header undecoded: old Produce and Fetch answers
+        /// name the partitions asked for.
+        frame: Bytes,
     },
 }
 
@@ -77,6 +80,7 @@ pub fn parse(frame: Bytes) -> Result<Framed, KafkaError> {
             api_key,
             version,
             correlation_id,
+            frame,
             error: KafkaError::UnsupportedVersion {
                 api: versions::name(api_key),
                 version,

@@ -7,9 +7,15 @@
 //! when Kafka would expire the offset; weir keeps committed offsets until the
 //! group is deleted, so it is read and dropped. OffsetFetch v0 has v1's layout
 //! both ways and needs no code here.
+//!
+//! Produce v0–2 and Fetch v0–3 carry the pre-0.11 message formats, which weir
+//! does not store or serve. ApiVersions leaves them out; a client that sends
+//! them anyway (sarama at its default version 0.8.2 does, without asking) gets
+//! UNSUPPORTED_VERSION for every partition it named, written here by hand.
 
 use anyhow::{Context, bail};
-use bytes::{Buf, Bytes};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
@@ -45,6 +51,104 @@ pub fn offset_commit(body: &Bytes, version: i16) -> Result<OffsetCommitRequest, 
         req.topics.push(topic);
     }
     Ok(req)
+}
+
+/// The answer to a Produce v0–2 or Fetch v0–3 frame (header included):
+/// `code` for every partition, in the version's layout. `None` for other
+/// requests, for acks=0 (no answer is read), or when the frame does not decode.
+pub fn refuse_old_data_path(api: ApiKey, version: i16, frame: &Bytes, code: i16) -> Option<Bytes> {
+    let mut buf = frame.clone();
+    if buf.remaining() < 8 {
+        return None;
+    }
+    buf.advance(4); // key, version
+    let correlation_id = buf.get_i32();
+    string(&mut buf).ok()?; // client id
+    let mut out = BytesMut::new();
+    out.put_i32(correlation_id);
+    match api {
+        ApiKey::Produce if version <= 2 => {
+            need(&buf, 6).ok()?;
+            let acks = buf.get_i16();
+            buf.advance(4); // timeout
+            let topics = old_topics(&mut buf, |b| {
+                need(b, 4)?;
+                b.advance(4); // partition index read by the caller
+                let len = usize::try_from(int32(b)?).unwrap_or(0);
+                need(b, len)?;
+                b.advance(len);
+                Ok(())
+            })
+            .ok()?;
+            if acks == 0 {
+                return None;
+            }
+            put_topics(&mut out, &topics, |out| {
+                out.put_i16(code);
+                out.put_i64(-1); // base offset
+                if version >= 2 {
+                    out.put_i64(-1); // log append time
+                }
+            });
+            if version >= 1 {
+                out.put_i32(0); // throttle time
+            }
+        }
+        ApiKey::Fetch if version <= 3 => {
+            let fixed = if version >= 3 { 16 } else { 12 };
+            need(&buf, fixed).ok()?;
+            buf.advance(fixed);
+            let topics = old_topics(&mut buf, |b| {
+                need(b, 16)?;
+                b.advance(16); // partition, offset, max bytes
+                Ok(())
+            })
+            .ok()?;
+            if version >= 1 {
+                out.put_i32(0); // throttle time
+            }
+            put_topics(&mut out, &topics, |out| {
+                out.put_i16(code);
+                out.put_i64(-1); // high watermark
+                out.put_i32(0); // no records
+            });
+        }
+        _ => return None,
+    }
+    Some(out.freeze())
+}
+
+/// Topic names and partition indexes of an old request's topic array;
+/// `skip` reads past one partition entry, which starts with its index.
+fn old_topics(
+    buf: &mut Bytes,
+    skip: impl Fn(&mut Bytes) -> Result<(), anyhow::Error>,
+) -> Result<Vec<(StrBytes, Vec<i32>)>, anyhow::Error> {
+    let mut topics = Vec::new();
+    for _ in 0..int32(buf)?.max(0) {
+        let name = string(buf)?.unwrap_or_default();
+        let mut partitions = Vec::new();
+        for _ in 0..int32(buf)?.max(0) {
+            need(buf, 4)?;
+            partitions.push(i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]));
+            skip(buf)?;
+        }
+        topics.push((name, partitions));
+    }
+    Ok(topics)
+}
+
+fn put_topics(out: &mut BytesMut, topics: &[(StrBytes, Vec<i32>)], rest: impl Fn(&mut BytesMut)) {
+    out.put_i32(topics.len() as i32);
+    for (name, partitions) in topics {
+        out.put_i16(name.len() as i16);
+        out.put_slice(name.as_bytes());
+        out.put_i32(partitions.len() as i32);
+        for p in partitions {
+            out.put_i32(*p);
+            rest(out);
+        }
+    }
 }
 
 fn need(buf: &Bytes, n: usize) -> Result<(), anyhow::Error> {
@@ -103,6 +207,56 @@ mod tests {
         let p = &req.topics[0].partitions[0];
         assert_eq!((p.partition_index, p.committed_offset), (3, 42));
         assert_eq!(p.committed_metadata.as_ref().unwrap().as_str(), "meta");
+    }
+
+    #[test]
+    fn old_produce_and_fetch_get_unsupported_version_for_every_partition() {
+        let mut f = vec![0, 0, 0, 2, 0, 0, 0, 9];
+        kstr(&mut f, "client");
+        f.extend_from_slice(&1i16.to_be_bytes()); // acks
+        f.extend_from_slice(&1000i32.to_be_bytes());
+        f.extend_from_slice(&1i32.to_be_bytes());
+        kstr(&mut f, "t");
+        f.extend_from_slice(&1i32.to_be_bytes());
+        f.extend_from_slice(&4i32.to_be_bytes());
+        f.extend_from_slice(&3i32.to_be_bytes());
+        f.extend_from_slice(b"abc");
+        let r = refuse_old_data_path(ApiKey::Produce, 2, &Bytes::from(f.clone()), 35).unwrap();
+        let mut want = 9i32.to_be_bytes().to_vec();
+        want.extend_from_slice(&1i32.to_be_bytes());
+        kstr(&mut want, "t");
+        want.extend_from_slice(&1i32.to_be_bytes());
+        want.extend_from_slice(&4i32.to_be_bytes());
+        want.extend_from_slice(&35i16.to_be_bytes());
+        want.extend_from_slice(&(-1i64).to_be_bytes());
+        want.extend_from_slice(&(-1i64).to_be_bytes());
+        want.extend_from_slice(&0i32.to_be_bytes());
+        assert_eq!(&r[..], &want[..]);
+        // acks=0: nothing to answer; truncated: no answer either.
+        f[8 + 8] = 0;
+        f[8 + 9] = 0;
+        assert!(refuse_old_data_path(ApiKey::Produce, 2, &Bytes::from(f.clone()), 35).is_none());
+        f.truncate(f.len() - 1);
+        assert!(refuse_old_data_path(ApiKey::Produce, 2, &Bytes::from(f), 35).is_none());
+
+        let mut f = vec![0, 1, 0, 0, 0, 0, 0, 3];
+        kstr(&mut f, "c");
+        f.extend_from_slice(&[0xff; 12]); // replica, max wait, min bytes
+        f.extend_from_slice(&1i32.to_be_bytes());
+        kstr(&mut f, "t");
+        f.extend_from_slice(&1i32.to_be_bytes());
+        f.extend_from_slice(&0i32.to_be_bytes());
+        f.extend_from_slice(&[0; 12]); // offset, max bytes
+        let r = refuse_old_data_path(ApiKey::Fetch, 0, &Bytes::from(f), 35).unwrap();
+        let mut want = 3i32.to_be_bytes().to_vec();
+        want.extend_from_slice(&1i32.to_be_bytes());
+        kstr(&mut want, "t");
+        want.extend_from_slice(&1i32.to_be_bytes());
+        want.extend_from_slice(&0i32.to_be_bytes());
+        want.extend_from_slice(&35i16.to_be_bytes());
+        want.extend_from_slice(&(-1i64).to_be_bytes());
+        want.extend_from_slice(&0i32.to_be_bytes());
+        assert_eq!(&r[..], &want[..]);
     }
 
     #[test]
