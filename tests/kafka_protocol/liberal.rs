@@ -479,3 +479,84 @@ fn produce_v0_to_v2_and_fetch_v0_to_v3_get_unsupported_version_per_partition() {
     }
     assert_eq!(high_watermark(&server, "t"), 0, "nothing was appended");
 }
+
+#[test]
+fn kafka_3_admin_and_list_offsets_v0_versions_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    // CreateTopics v0 of "made0" with 2 partitions, then v1 validate-only of "check1".
+    for (version, name, validate_only) in [(0, "made0", None), (1, "check1", Some(1u8))] {
+        let mut body = 1i32.to_be_bytes().to_vec();
+        kstr(&mut body, name);
+        body.extend_from_slice(&2i32.to_be_bytes());
+        body.extend_from_slice(&1i16.to_be_bytes());
+        body.extend_from_slice(&0i32.to_be_bytes()); // assignments
+        body.extend_from_slice(&0i32.to_be_bytes()); // configs
+        body.extend_from_slice(&1000i32.to_be_bytes());
+        body.extend(validate_only);
+        s.write_all(&request(19, version, 40, &body)).unwrap();
+        let r = response(&mut s).expect("CreateTopics answer");
+        // corr, topics[name, error(, message)].
+        assert_eq!(i32_at(&r, 4), 1);
+        assert_eq!(i16_at(&r, 8 + 2 + name.len()), 0, "v{version}");
+        if version == 1 {
+            assert_eq!(i16_at(&r, 10 + 2 + name.len()), -1, "no message");
+        }
+    }
+    let topic = |name: &str| {
+        http()
+            .get(server.at(&format!("/v1/topics/{name}")))
+            .send()
+            .unwrap()
+    };
+    let made: serde_json::Value = topic("made0").json().unwrap();
+    assert_eq!(made["partitions"].as_array().unwrap().len(), 2);
+    assert_eq!(topic("check1").status().as_u16(), 404, "validate only");
+
+    // ListOffsets v0, latest of partition 0, at most one offset.
+    let mut body = (-1i32).to_be_bytes().to_vec();
+    body.extend_from_slice(&1i32.to_be_bytes());
+    kstr(&mut body, "made0");
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&0i32.to_be_bytes());
+    body.extend_from_slice(&(-1i64).to_be_bytes());
+    body.extend_from_slice(&1i32.to_be_bytes());
+    s.write_all(&request(2, 0, 41, &body)).unwrap();
+    let r = response(&mut s).expect("ListOffsets v0 answer");
+    // corr, topics, name, partitions, index, error, offsets[1] = [0].
+    let at = 4 + 4 + 2 + 5 + 4 + 4;
+    assert_eq!(i16_at(&r, at), 0);
+    assert_eq!((i32_at(&r, at + 2), i64_at(&r, at + 6)), (1, 0));
+
+    // DescribeConfigs v0 of the topic: every entry, is_default instead of a source.
+    let mut body = 1i32.to_be_bytes().to_vec();
+    body.push(2); // topic
+    kstr(&mut body, "made0");
+    body.extend_from_slice(&(-1i32).to_be_bytes()); // all keys
+    s.write_all(&request(32, 0, 42, &body)).unwrap();
+    let r = response(&mut s).expect("DescribeConfigs v0 answer");
+    // corr, throttle, results, error, message (null), type, name, configs.
+    assert_eq!(i32_at(&r, 8), 1);
+    assert_eq!(i16_at(&r, 12), 0);
+    assert_eq!(i16_at(&r, 14), -1);
+    let at = 16 + 1 + 2 + 5;
+    let configs = i32_at(&r, at);
+    assert!(configs > 5, "{configs} entries");
+    let name_len = i16_at(&r, at + 4) as usize;
+    let value_at = at + 6 + name_len;
+    let value_len = i16_at(&r, value_at).max(0) as usize;
+    let flags = &r[value_at + 2 + value_len..value_at + 5 + value_len];
+    assert_eq!(flags, [0, 1, 0], "read-only, default, sensitive");
+
+    // DeleteTopics v0.
+    let mut body = 1i32.to_be_bytes().to_vec();
+    kstr(&mut body, "made0");
+    body.extend_from_slice(&1000i32.to_be_bytes());
+    s.write_all(&request(20, 0, 43, &body)).unwrap();
+    let r = response(&mut s).expect("DeleteTopics v0 answer");
+    // corr, results[name, error]: no throttle time in v0.
+    assert_eq!(i32_at(&r, 4), 1);
+    assert_eq!(i16_at(&r, 8 + 2 + 5), 0);
+    assert_eq!(topic("made0").status().as_u16(), 404);
+}

@@ -8,6 +8,11 @@
 //! group is deleted, so it is read and dropped. OffsetFetch v0 has v1's layout
 //! both ways and needs no code here.
 //!
+//! ListOffsets v0, CreateTopics v0–1, DeleteTopics v0 and DescribeConfigs v0
+//! (older admin tools and sarama at old versions) are decoded here or at the
+//! next version whose request layout extends theirs, run by the same handlers,
+//! and their responses written in the old layout by hand.
+//!
 //! Produce v0–2 and Fetch v0–3 carry the pre-0.11 message formats, which weir
 //! does not store or serve. ApiVersions leaves them out; a client that sends
 //! them anyway (sarama at its default version 0.8.2 does, without asking) gets
@@ -15,9 +20,12 @@
 
 use anyhow::{Context, bail};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::ApiKey;
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::{
+    ApiKey, CreateTopicsResponse, DescribeConfigsResponse, ListOffsetsRequest, ListOffsetsResponse,
 };
 use kafka_protocol::messages::{GroupId, OffsetCommitRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
@@ -51,6 +59,105 @@ pub fn offset_commit(body: &Bytes, version: i16) -> Result<OffsetCommitRequest, 
         req.topics.push(topic);
     }
     Ok(req)
+}
+
+/// Decodes a ListOffsets v0 body as the v1 request, plus each partition's
+/// `max_num_offsets` (v0 answers with a list of at most that many offsets).
+pub fn list_offsets_v0(body: &Bytes) -> Result<(ListOffsetsRequest, Vec<i32>), anyhow::Error> {
+    let mut buf = body.clone();
+    let buf = &mut buf;
+    let mut req = ListOffsetsRequest::default();
+    let mut max_offsets = Vec::new();
+    req.replica_id = int32(buf)?.into();
+    for _ in 0..int32(buf)?.max(0) {
+        let mut topic = ListOffsetsTopic::default();
+        topic.name = TopicName(string(buf)?.context("null topic name")?);
+        for _ in 0..int32(buf)?.max(0) {
+            let mut p = ListOffsetsPartition::default();
+            p.partition_index = int32(buf)?;
+            p.timestamp = int64(buf)?;
+            max_offsets.push(int32(buf)?);
+            topic.partitions.push(p);
+        }
+        req.topics.push(topic);
+    }
+    Ok((req, max_offsets))
+}
+
+/// A ListOffsets v0 response body: per partition an error and the offset
+/// found as a one-element list (empty when none, or when none were asked).
+pub fn list_offsets_v0_response(resp: &ListOffsetsResponse, max_offsets: &[i32]) -> BytesMut {
+    let mut out = BytesMut::new();
+    let mut max = max_offsets.iter();
+    out.put_i32(resp.topics.len() as i32);
+    for t in &resp.topics {
+        put_string(&mut out, Some(&t.name.0));
+        out.put_i32(t.partitions.len() as i32);
+        for p in &t.partitions {
+            out.put_i32(p.partition_index);
+            out.put_i16(p.error_code);
+            let wanted = max.next().copied().unwrap_or(1);
+            if p.error_code == 0 && p.offset >= 0 && wanted > 0 {
+                out.put_i32(1);
+                out.put_i64(p.offset);
+            } else {
+                out.put_i32(0);
+            }
+        }
+    }
+    out
+}
+
+/// A CreateTopics v0 (name, error) or v1 (and error message) response body.
+pub fn create_topics_response(resp: &CreateTopicsResponse, version: i16) -> BytesMut {
+    let mut out = BytesMut::new();
+    out.put_i32(resp.topics.len() as i32);
+    for t in &resp.topics {
+        put_string(&mut out, Some(&t.name.0));
+        out.put_i16(t.error_code);
+        if version >= 1 {
+            let message = t.error_message.as_ref().filter(|_| t.error_code != 0);
+            put_string(&mut out, message);
+        }
+    }
+    out
+}
+
+/// A DescribeConfigs v0 response body: v1's without synonyms, with
+/// `is_default` where v1 has the config source.
+pub fn describe_configs_v0_response(resp: &DescribeConfigsResponse) -> BytesMut {
+    /// Kafka's DEFAULT_CONFIG source.
+    const DEFAULT_CONFIG: i8 = 5;
+    let mut out = BytesMut::new();
+    out.put_i32(resp.throttle_time_ms);
+    out.put_i32(resp.results.len() as i32);
+    for r in &resp.results {
+        out.put_i16(r.error_code);
+        let message = r.error_message.as_ref().filter(|_| r.error_code != 0);
+        put_string(&mut out, message);
+        out.put_i8(r.resource_type);
+        put_string(&mut out, Some(&r.resource_name));
+        out.put_i32(r.configs.len() as i32);
+        for c in &r.configs {
+            put_string(&mut out, Some(&c.name));
+            put_string(&mut out, c.value.as_ref());
+            out.put_u8(u8::from(c.read_only));
+            out.put_u8(u8::from(c.config_source == DEFAULT_CONFIG));
+            out.put_u8(u8::from(c.is_sensitive));
+        }
+    }
+    out
+}
+
+/// A nullable string: i16 length (-1 = null), then the bytes.
+fn put_string(out: &mut BytesMut, s: Option<&StrBytes>) {
+    match s {
+        Some(s) => {
+            out.put_i16(s.len() as i16);
+            out.put_slice(s.as_bytes());
+        }
+        None => out.put_i16(-1),
+    }
 }
 
 /// The answer to a Produce v0–2 or Fetch v0–3 frame (header included):
@@ -141,8 +248,7 @@ fn old_topics(
 fn put_topics(out: &mut BytesMut, topics: &[(StrBytes, Vec<i32>)], rest: impl Fn(&mut BytesMut)) {
     out.put_i32(topics.len() as i32);
     for (name, partitions) in topics {
-        out.put_i16(name.len() as i16);
-        out.put_slice(name.as_bytes());
+        put_string(out, Some(name));
         out.put_i32(partitions.len() as i32);
         for p in partitions {
             out.put_i32(*p);

@@ -72,6 +72,28 @@ fn decode_at<T: Decodable>(req: &RawRequest, version: i16) -> Result<T, KafkaErr
     Ok(decoded.value)
 }
 
+/// Decodes an old version's body as `version`, whose request is the old one
+/// with `extra` (the new fields' defaults) at the end.
+fn decode_extended<T: Decodable>(
+    req: &RawRequest,
+    version: i16,
+    extra: &[u8],
+) -> Result<T, KafkaError> {
+    let mut body = BytesMut::from(&req.body[..]);
+    body.extend_from_slice(extra);
+    body::decode::<T>(req.api_key, version, &body.freeze())
+        .map(|d| d.value)
+        .map_err(|e| malformed(req, e))
+}
+
+/// A response written by hand (an old version's layout): header v0, then `body`.
+fn raw_answer(correlation_id: i32, body: BytesMut) -> Bytes {
+    let mut out = BytesMut::with_capacity(4 + body.len());
+    out.extend_from_slice(&correlation_id.to_be_bytes());
+    out.extend_from_slice(&body);
+    out.freeze()
+}
+
 fn malformed(req: &RawRequest, e: anyhow::Error) -> KafkaError {
     KafkaError::Malformed {
         api: versions::name(req.api_key),
@@ -146,6 +168,12 @@ async fn run(
             None => Ok(None),
         },
         ApiKey::Fetch => answer!(fetch::handle(ctx, h, decode(req)?).await?),
+        ApiKey::ListOffsets if v == 0 => {
+            let (query, max) = legacy::list_offsets_v0(&req.body).map_err(|e| malformed(req, e))?;
+            let resp = list_offsets::handle(ctx, h, query).await?;
+            let body = legacy::list_offsets_v0_response(&resp, &max);
+            Ok(Some(raw_answer(h.correlation_id, body)))
+        }
         ApiKey::ListOffsets => answer!(list_offsets::handle(ctx, h, decode(req)?).await?),
         ApiKey::FindCoordinator => answer!(find_coordinator::handle(ctx, h, decode(req)?)),
         ApiKey::JoinGroup => answer!(join_group::handle(ctx, h, decode(req)?, peer).await),
@@ -172,10 +200,30 @@ async fn run(
         ApiKey::InitProducerId => {
             answer!(init_producer_id::handle(ctx, h, decode(req)?).await?)
         }
+        // v0 is v1 without include_synonyms.
+        ApiKey::DescribeConfigs if v == 0 => {
+            let query = decode_extended(req, 1, &[0])?;
+            let resp = describe_configs::handle(ctx, h, query).await?;
+            let body = legacy::describe_configs_v0_response(&resp);
+            Ok(Some(raw_answer(h.correlation_id, body)))
+        }
         ApiKey::DescribeConfigs => {
             answer!(describe_configs::handle(ctx, h, decode(req)?).await?)
         }
+        // v1's request is v2's; v0's is v1's without validate_only.
+        ApiKey::CreateTopics if v < 2 => {
+            let extra: &[u8] = if v == 0 { &[0] } else { &[] };
+            let resp = create_topics::handle(ctx, h, decode_extended(req, 2, extra)?).await?;
+            let body = legacy::create_topics_response(&resp, v);
+            Ok(Some(raw_answer(h.correlation_id, body)))
+        }
         ApiKey::CreateTopics => answer!(create_topics::handle(ctx, h, decode(req)?).await?),
+        // v0 is v1 both ways, less the response's throttle time.
+        ApiKey::DeleteTopics if v == 0 => {
+            let resp = delete_topics::handle(ctx, h, decode_at(req, 1)?).await?;
+            let v1 = encode(req.api_key, 1, h.correlation_id, &resp)?;
+            Ok(Some(raw_answer(h.correlation_id, BytesMut::from(&v1[8..]))))
+        }
         ApiKey::DeleteTopics => answer!(delete_topics::handle(ctx, h, decode(req)?).await?),
         ApiKey::CreatePartitions => {
             answer!(create_partitions::handle(ctx, h, decode(req)?).await?)
