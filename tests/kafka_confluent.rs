@@ -1,8 +1,10 @@
 //! confluent-kafka (librdkafka) against a real `weir serve`: idempotent
-//! producer, consumer groups, compressed batches, and HTTP ⇄ Kafka round trips.
+//! producer, consumer groups, compressed batches, HTTP ⇄ Kafka round trips,
+//! all-topics metadata, regex subscriptions and the admin view of groups; each
+//! on the pinned confluent-kafka and on the newest.
 mod common;
 
-use common::{Server, http, run_client};
+use common::{Install, Server, http, run_client_on};
 use serde_json::{Value, json};
 
 const SCRIPT: &str = "confluent_client.py";
@@ -28,12 +30,12 @@ fn http_records(server: &Server, topic: &str, partition: u32) -> Vec<Value> {
     body["records"].as_array().cloned().unwrap_or_default()
 }
 
-#[test]
-fn idempotent_acks_all_producer_appends_every_record_exactly_once() {
+fn idempotent_acks_all_producer_appends_every_record_exactly_once(install: Install) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     create_topic(&server, "idem", 3);
-    let out = run_client(
+    let out = run_client_on(
+        install,
         "python",
         SCRIPT,
         &["idempotent", &server.kafka, "idem", "3000"],
@@ -48,8 +50,7 @@ fn idempotent_acks_all_producer_appends_every_record_exactly_once() {
     assert_eq!(values.len(), 3000, "every record once, no duplicates");
 }
 
-#[test]
-fn group_members_split_partitions_take_over_and_resume_from_commits() {
+fn group_members_split_partitions_take_over_and_resume_from_commits(install: Install) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     create_topic(&server, "work", 4);
@@ -62,7 +63,8 @@ fn group_members_split_partitions_take_over_and_resume_from_commits() {
         .send()
         .unwrap();
     assert!(r.status().is_success());
-    let out = run_client(
+    let out = run_client_on(
+        install,
         "python",
         SCRIPT,
         &["group", &server.kafka, "work", "4", "workers", "40"],
@@ -96,7 +98,8 @@ fn group_members_split_partitions_take_over_and_resume_from_commits() {
         .json(&json!({ "records": more }))
         .send()
         .unwrap();
-    let out = run_client(
+    let out = run_client_on(
+        install,
         "python",
         SCRIPT,
         &[
@@ -110,11 +113,15 @@ fn group_members_split_partitions_take_over_and_resume_from_commits() {
     assert_eq!(out["resumed"].as_array().unwrap().len(), 4);
 }
 
-#[test]
-fn records_from_kafka_read_back_over_http_with_keys_headers_timestamps() {
+fn records_from_kafka_read_back_over_http_with_keys_headers_timestamps(install: Install) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    run_client("python", SCRIPT, &["produce-rich", &server.kafka, "rich"]);
+    run_client_on(
+        install,
+        "python",
+        SCRIPT,
+        &["produce-rich", &server.kafka, "rich"],
+    );
     let records = http_records(&server, "rich", 0);
     assert_eq!(records.len(), 3);
     assert_eq!(records[0]["key"], "key-0");
@@ -129,15 +136,19 @@ fn records_from_kafka_read_back_over_http_with_keys_headers_timestamps() {
         "a delta beyond i32"
     );
     // And over Kafka every header survives, repeated keys and order included.
-    let out = run_client("python", SCRIPT, &["consume", &server.kafka, "rich", "3"]);
+    let out = run_client_on(
+        install,
+        "python",
+        SCRIPT,
+        &["consume", &server.kafka, "rich", "3"],
+    );
     assert_eq!(
         out["records"][0]["headers"],
         json!([["h1", "a"], ["h1", "b"], ["h2", null]])
     );
 }
 
-#[test]
-fn records_from_http_read_back_over_kafka_with_keys_headers_timestamps() {
+fn records_from_http_read_back_over_kafka_with_keys_headers_timestamps(install: Install) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     create_topic(&server, "fromhttp", 1);
@@ -151,7 +162,8 @@ fn records_from_http_read_back_over_kafka_with_keys_headers_timestamps() {
         .send()
         .unwrap();
     assert!(r.status().is_success());
-    let out = run_client(
+    let out = run_client_on(
+        install,
         "python",
         SCRIPT,
         &["consume", &server.kafka, "fromhttp", "2"],
@@ -165,11 +177,15 @@ fn records_from_http_read_back_over_kafka_with_keys_headers_timestamps() {
     assert_eq!(recs[1]["timestamp"], 1_700_000_000_000i64);
 }
 
-#[test]
-fn librdkafka_compressed_batches_are_stored_and_read_back_over_http() {
+fn librdkafka_compressed_batches_are_stored_and_read_back_over_http(install: Install) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    run_client("python", SCRIPT, &["compressed", &server.kafka, "comp"]);
+    run_client_on(
+        install,
+        "python",
+        SCRIPT,
+        &["compressed", &server.kafka, "comp"],
+    );
     for codec in ["gzip", "snappy", "lz4", "zstd"] {
         let records = http_records(&server, &format!("comp-{codec}"), 0);
         let values: Vec<&str> = records
@@ -183,15 +199,62 @@ fn librdkafka_compressed_batches_are_stored_and_read_back_over_http() {
     }
 }
 
-#[test]
-fn list_offsets_by_timestamp_earliest_latest_and_max_timestamp() {
+fn list_offsets_by_timestamp_earliest_latest_and_max_timestamp(install: Install) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     // Records with timestamps 1000, 5000, 3000 at offsets 0, 1, 2.
-    let out = run_client("python", SCRIPT, &["times", &server.kafka, "clock"]);
+    let out = run_client_on(
+        install,
+        "python",
+        SCRIPT,
+        &["times", &server.kafka, "clock"],
+    );
     // First offset with a timestamp at or after 0, 2000, 4000 and 6000 (none: -1).
     assert_eq!(out["by_time"], json!([0, 1, 1, -1]), "{out}");
     assert_eq!(out["listed"]["earliest"], 0, "{out}");
     assert_eq!(out["listed"]["latest"], 3, "{out}");
     assert_eq!(out["listed"]["max_timestamp"], 1, "{out}");
 }
+
+fn all_topics_regex_subscription_and_group_listing(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    // Before weir read librdkafka's Metadata v12 for all topics, list_topics()
+    // failed: "3 bytes after the body" closed the connection.
+    let out = run_client_on(
+        install,
+        "python",
+        SCRIPT,
+        &["discover", &server.kafka, "disc", "disc-group", "10"],
+    );
+    for key in ["topics", "producer_topics"] {
+        let topics = out[key].as_array().unwrap();
+        for name in ["disc-a", "disc-b", "other-disc"] {
+            assert!(topics.contains(&json!(name)), "{key}: {out}");
+        }
+    }
+    assert_eq!(out["consumed"], 20, "{out}");
+    assert_eq!(out["from_topics"], json!(["disc-a", "disc-b"]), "{out}");
+    assert!(
+        out["groups"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("disc-group")),
+        "{out}"
+    );
+    assert_eq!(
+        out["offsets"],
+        json!({"disc-a:0": 10, "disc-b:0": 10}),
+        "{out}"
+    );
+}
+
+crate::on_both_installs!(
+    idempotent_acks_all_producer_appends_every_record_exactly_once,
+    group_members_split_partitions_take_over_and_resume_from_commits,
+    records_from_kafka_read_back_over_http_with_keys_headers_timestamps,
+    records_from_http_read_back_over_kafka_with_keys_headers_timestamps,
+    librdkafka_compressed_batches_are_stored_and_read_back_over_http,
+    list_offsets_by_timestamp_earliest_latest_and_max_timestamp,
+    all_topics_regex_subscription_and_group_listing,
+);

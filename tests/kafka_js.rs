@@ -1,14 +1,16 @@
-//! kafkajs 2.2.4 (non-flexible versions only) against a real `weir serve`.
+//! kafkajs (non-flexible versions only) against a real `weir serve`: produce,
+//! consume in a group, all-topics metadata, a regex subscription and the admin
+//! view of groups; on the pinned kafkajs (2.2.4) and on the newest.
 mod common;
 
-use common::{Server, http, run_client};
-use serde_json::Value;
+use common::{Install, Server, http, run_client_on};
+use serde_json::{Value, json};
 
-#[test]
-fn kafkajs_creates_a_topic_produces_and_consumes_in_a_group() {
+fn kafkajs_creates_a_topic_produces_and_consumes_in_a_group(install: Install) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    let out = run_client(
+    let out = run_client_on(
+        install,
         "node",
         "kafkajs_client.js",
         &[&server.kafka, "js", "jsgroup"],
@@ -28,3 +30,39 @@ fn kafkajs_creates_a_topic_produces_and_consumes_in_a_group() {
         .sum();
     assert_eq!(total, 30, "{topic}");
 }
+
+fn kafkajs_lists_all_topics_subscribes_by_regex_and_lists_groups(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let out = run_client_on(
+        install,
+        "node",
+        "kafkajs_client.js",
+        &["discover", &server.kafka, "jsd", "jsd-group"],
+    );
+    for key in ["topics", "described"] {
+        let topics = out[key].as_array().unwrap();
+        for name in ["jsd-a", "jsd-b", "other-jsd"] {
+            assert!(topics.contains(&json!(name)), "{key}: {out}");
+        }
+    }
+    assert_eq!(out["consumed"], 60, "{out}");
+    assert_eq!(out["from_topics"], json!(["jsd-a", "jsd-b"]), "{out}");
+    assert!(
+        out["groups"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("jsd-group")),
+        "{out}"
+    );
+    assert_eq!(
+        out["offsets"],
+        json!({"jsd-a:0": 30, "jsd-b:0": 30}),
+        "{out}"
+    );
+}
+
+crate::on_both_installs!(
+    kafkajs_creates_a_topic_produces_and_consumes_in_a_group,
+    kafkajs_lists_all_topics_subscribes_by_regex_and_lists_groups,
+);

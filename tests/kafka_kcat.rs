@@ -133,3 +133,37 @@ fn kcat_balanced_consumer_joins_a_group_and_its_commits_show_over_http() {
         .unwrap();
     assert_eq!(group["offsets"][0]["committed_offset"], 10, "{group}");
 }
+
+#[test]
+fn kcat_balanced_consumer_subscribes_by_regex_to_every_matching_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    for topic in ["rx-a", "rx-b", "other-rx"] {
+        let input: String = (0..5).map(|i| format!("{topic}-{i}\n")).collect();
+        kcat(&["-P", "-b", &server.kafka, "-t", topic], input.as_bytes());
+    }
+    // A topic starting with ^ is a regex: librdkafka asks for all topics'
+    // metadata and subscribes to the matching ones.
+    let out = kcat(
+        &[
+            "-b",
+            &server.kafka,
+            "-G",
+            "rx-group",
+            "^rx-.*",
+            "-e",
+            "-q",
+            "-X",
+            "auto.offset.reset=earliest",
+        ],
+        b"",
+    );
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    let mut want: Vec<String> = ["rx-a", "rx-b"]
+        .iter()
+        .flat_map(|t| (0..5).map(move |i| format!("{t}-{i}")))
+        .collect();
+    want.sort();
+    assert_eq!(lines, want);
+}

@@ -1,15 +1,17 @@
 //! kafka-python against a real `weir serve`: produce, consume in a group,
-//! commit, resume, and every codec (snappy in xerial framing) read over HTTP.
+//! commit, resume, every codec (snappy in xerial framing) read over HTTP,
+//! all-topics metadata, a regex subscription and the admin view of groups; on
+//! the pinned kafka-python and on the newest.
 mod common;
 
-use common::{Server, http, run_client};
+use common::{Install, Server, http, run_client_on};
 use serde_json::Value;
 
-#[test]
-fn kafka_python_produces_consumes_commits_and_compresses() {
+fn kafka_python_produces_consumes_commits_and_compresses(install: Install) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    let out = run_client(
+    let out = run_client_on(
+        install,
         "python",
         "kafka_python_client.py",
         &[&server.kafka, "kp", "kpgroup"],
@@ -39,3 +41,41 @@ fn kafka_python_produces_consumes_commits_and_compresses() {
         assert_eq!(values, want, "{codec}: {body}");
     }
 }
+
+fn kafka_python_lists_all_topics_subscribes_by_regex_and_lists_groups(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let out = run_client_on(
+        install,
+        "python",
+        "kafka_python_client.py",
+        &["discover", &server.kafka, "kpd", "kpd-group", "10"],
+    );
+    let topics = out["topics"].as_array().unwrap();
+    for name in ["kpd-a", "kpd-b", "other-kpd"] {
+        assert!(topics.contains(&serde_json::json!(name)), "{out}");
+    }
+    assert_eq!(out["consumed"], 20, "{out}");
+    assert_eq!(
+        out["from_topics"],
+        serde_json::json!(["kpd-a", "kpd-b"]),
+        "{out}"
+    );
+    assert!(
+        out["groups"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("kpd-group")),
+        "{out}"
+    );
+    assert_eq!(
+        out["offsets"],
+        serde_json::json!({"kpd-a:0": 10, "kpd-b:0": 10}),
+        "{out}"
+    );
+}
+
+crate::on_both_installs!(
+    kafka_python_produces_consumes_commits_and_compresses,
+    kafka_python_lists_all_topics_subscribes_by_regex_and_lists_groups,
+);

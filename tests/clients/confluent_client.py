@@ -213,6 +213,40 @@ def resume(bootstrap, topic, group_id, expect_values):
     print(json.dumps({"resumed": values}))
 
 
+def discover(bootstrap, prefix, group_id, count):
+    """What admin tools and pattern subscribers do: list every topic (Metadata
+    with no topic list), subscribe by regex and read two topics that way,
+    commit, then list the groups and the group's committed offsets."""
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    count = int(count)
+    names = [f"{prefix}-a", f"{prefix}-b", f"other-{prefix}"]
+    for name in names:
+        produce(bootstrap, name, [(None, f"{name}-{i}".encode(), None, None, 0) for i in range(count)])
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    listed = sorted(admin.list_topics(timeout=10).topics)
+    producer_listed = sorted(Producer({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics)
+    c = group_consumer(bootstrap, group_id, None, **{"topic.metadata.refresh.interval.ms": 500})
+    c.subscribe([f"^{prefix}-.*"])
+    got = []
+    poll_until([c], lambda: len(got) >= 2 * count, f"{2 * count} records by regex", got)
+    c.commit(asynchronous=False)
+    from_topics = sorted({m.topic() for _, m in got})
+    consumed = len(got)
+    c.close()
+    groups = admin.list_consumer_groups().result(timeout=10)
+    group_ids = sorted(g.group_id for g in groups.valid)
+    res = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group_id)])
+    offsets = {}
+    for fut in res.values():
+        for tp in fut.result(timeout=10).topic_partitions:
+            if tp.error is not None:
+                fail(f"group offset error {tp}")
+            offsets[f"{tp.topic}:{tp.partition}"] = tp.offset
+    print(json.dumps({"topics": listed, "producer_topics": producer_listed, "consumed": consumed,
+                      "from_topics": from_topics, "groups": group_ids, "offsets": offsets}))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {
@@ -223,4 +257,5 @@ if __name__ == "__main__":
         "group": lambda b, t, p, g, _total: group(b, t, p, g),
         "resume": resume,
         "times": times,
+        "discover": discover,
     }[cmd](*args)

@@ -65,5 +65,38 @@ def main(bootstrap, topic, group):
     print(json.dumps({"ok": True, "committed": committed.get(0)}))
 
 
+def discover(bootstrap, prefix, group, count):
+    """All-topics metadata, a regex subscription read to the end and committed,
+    then the group and its offsets through the admin client."""
+    from kafka import KafkaAdminClient
+    count = int(count)
+    names = [f"{prefix}-a", f"{prefix}-b", f"other-{prefix}"]
+    for name in names:
+        produce(bootstrap, name, [f"{name}-{i}" for i in range(count)])
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+                      enable_auto_commit=False, consumer_timeout_ms=1000, metadata_max_age_ms=500)
+    listed = sorted(c.topics())
+    c.subscribe(pattern=f"^{prefix}-.*")
+    got = []
+    deadline = time.time() + DEADLINE_S
+    while len(got) < 2 * count and time.time() < deadline:
+        for m in c:
+            got.append(m)
+    c.commit()
+    c.close()
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    # kafka-python 3 lists groups as dicts of the ListGroups response fields.
+    groups = sorted(g["group_id"] for g in admin.list_groups())
+    offsets = {f"{tp.topic}:{tp.partition}": om.offset
+               for tp, om in admin.list_group_offsets(group)[group].items()}
+    admin.close()
+    print(json.dumps({"topics": listed, "consumed": len(got),
+                      "from_topics": sorted({m.topic for m in got}),
+                      "groups": groups, "offsets": offsets}))
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[1] == "discover":
+        discover(*sys.argv[2:])
+    else:
+        main(*sys.argv[1:])

@@ -1,10 +1,65 @@
-// kafkajs scenario driven by tests/kafka_js.rs: produce, then consume in a group.
-const { Kafka, logLevel } = require('kafkajs');
+// kafkajs scenarios driven by tests/kafka_js.rs: produce, then consume in a
+// group; or (`discover`) list every topic, subscribe by regex, list groups and
+// their offsets. kafkajs comes from KAFKAJS_PATH (pinned or newest install).
+const { Kafka, logLevel } = require(process.env.KAFKAJS_PATH || 'kafkajs');
 
-const [bootstrap, topic, group] = process.argv.slice(2);
 const COUNT = 30;
 
-async function main() {
+/** Consumes until `want` distinct values were seen (60 s deadline). */
+function consumeUntil(consumer, want, onMessage) {
+  const seen = new Set();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${seen.size} of ${want} consumed`)), 60000);
+    consumer.run({
+      eachMessage: async (payload) => {
+        onMessage(payload, reject);
+        seen.add(`${payload.topic}/${payload.message.value}`);
+        if (seen.size === want) {
+          clearTimeout(timer);
+          resolve(seen);
+        }
+      },
+    }).catch(reject);
+  });
+}
+
+async function discover(bootstrap, prefix, group) {
+  const kafka = new Kafka({ clientId: 'weir-test', brokers: [bootstrap], logLevel: logLevel.ERROR });
+  const admin = kafka.admin();
+  await admin.connect();
+  const names = [`${prefix}-a`, `${prefix}-b`, `other-${prefix}`];
+  await admin.createTopics({ topics: names.map((topic) => ({ topic, numPartitions: 1 })) });
+  const producer = kafka.producer();
+  await producer.connect();
+  for (const topic of names) {
+    const messages = [];
+    for (let i = 0; i < COUNT; i++) messages.push({ value: `${topic}-${i}` });
+    await producer.send({ topic, messages });
+  }
+  await producer.disconnect();
+  const listed = (await admin.listTopics()).sort();
+  // No topic list: metadata of every topic.
+  const described = (await admin.fetchTopicMetadata()).topics.map((t) => t.name).sort();
+
+  const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10000, heartbeatInterval: 500 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [new RegExp(`^${prefix}-.*`)], fromBeginning: true });
+  const topics = new Set();
+  const seen = await consumeUntil(consumer, 2 * COUNT, ({ topic }) => topics.add(topic));
+  await consumer.disconnect();
+
+  const groups = (await admin.listGroups()).groups.map((g) => g.groupId).sort();
+  const offsets = {};
+  for (const t of await admin.fetchOffsets({ groupId: group, topics: [`${prefix}-a`, `${prefix}-b`] })) {
+    for (const p of t.partitions) offsets[`${t.topic}:${p.partition}`] = Number(p.offset);
+  }
+  await admin.disconnect();
+  console.log(JSON.stringify({
+    topics: listed, described, consumed: seen.size, from_topics: [...topics].sort(), groups, offsets,
+  }));
+}
+
+async function main(bootstrap, topic, group) {
   const kafka = new Kafka({ clientId: 'weir-test', brokers: [bootstrap], logLevel: logLevel.ERROR });
   const admin = kafka.admin();
   await admin.connect();
@@ -23,27 +78,17 @@ async function main() {
   const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10000, heartbeatInterval: 500 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
-  const seen = new Set();
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`only ${seen.size} of ${COUNT} consumed`)), 60000);
-    consumer.run({
-      eachMessage: async ({ message }) => {
-        if (message.headers.h.toString() !== `v${message.value.toString().slice(3)}`) {
-          reject(new Error(`header mismatch on ${message.value}`));
-        }
-        seen.add(message.value.toString());
-        if (seen.size === COUNT) {
-          clearTimeout(timer);
-          resolve();
-        }
-      },
-    }).catch(reject);
+  const seen = await consumeUntil(consumer, COUNT, ({ message }, reject) => {
+    if (message.headers.h.toString() !== `v${message.value.toString().slice(3)}`) {
+      reject(new Error(`header mismatch on ${message.value}`));
+    }
   });
   await consumer.disconnect();
   console.log(JSON.stringify({ consumed: seen.size }));
 }
 
-main().catch((e) => {
+const args = process.argv.slice(2);
+(args[0] === 'discover' ? discover(...args.slice(1)) : main(...args)).catch((e) => {
   console.error(`FAIL: ${e.stack || e}`);
   process.exit(1);
 });

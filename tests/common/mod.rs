@@ -157,53 +157,91 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Runs a Kafka client scenario and returns the JSON line it prints last.
-/// `program` is "python" (the .venv interpreter) or "node"; a missing client
-/// install fails the test with the way to fix it, never skips it.
+/// Which install of the Kafka client libraries a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Install {
+    /// The versions pinned in tests/clients/ (.venv/, tests/clients/node_modules/).
+    Pinned,
+    /// The newest releases, upgraded daily by scripts/setup (.venv-newest/, .npm-newest/).
+    Newest,
+}
+
+/// Runs a Kafka client scenario on the pinned clients; see [`run_client_on`].
 pub fn run_client(program: &str, script: &str, args: &[&str]) -> serde_json::Value {
+    run_client_on(Install::Pinned, program, script, args)
+}
+
+/// Runs a Kafka client scenario and returns the JSON line it prints last.
+/// `program` is "python" (the install's venv interpreter) or "node" (the
+/// driver loads kafkajs from `KAFKAJS_PATH`); a missing client install fails
+/// the test with the way to fix it, never skips it.
+pub fn run_client_on(
+    install: Install,
+    program: &str,
+    script: &str,
+    args: &[&str],
+) -> serde_json::Value {
     let root = repo_root();
     let clients = root.join("tests/clients");
-    let exe = match program {
+    let missing = |path: &Path| {
+        assert!(
+            path.exists(),
+            "{} is missing: run scripts/setup to install the Kafka test clients",
+            path.display()
+        );
+    };
+    let mut cmd = match program {
         "python" => {
-            let py = root.join(".venv/bin/python");
-            assert!(
-                py.exists(),
-                "{} is missing: run scripts/setup to install the Kafka test clients",
-                py.display()
-            );
-            py
+            let venv = match install {
+                Install::Pinned => ".venv",
+                Install::Newest => ".venv-newest",
+            };
+            let py = root.join(venv).join("bin/python");
+            missing(&py);
+            Command::new(py)
         }
         "node" => {
-            let modules = clients.join("node_modules/kafkajs");
-            assert!(
-                modules.exists(),
-                "{} is missing: run scripts/setup to install the Kafka test clients",
-                modules.display()
-            );
-            PathBuf::from("node")
+            let kafkajs = match install {
+                Install::Pinned => clients.join("node_modules/kafkajs"),
+                Install::Newest => root.join(".npm-newest/node_modules/kafkajs"),
+            };
+            missing(&kafkajs);
+            let mut cmd = Command::new("node");
+            cmd.env("KAFKAJS_PATH", kafkajs);
+            cmd
         }
         other => panic!("unknown client program {other}"),
     };
-    let out = Command::new(&exe)
+    let out = cmd
         .arg(clients.join(script))
         .args(args)
         .current_dir(&clients)
         .stderr(Stdio::inherit())
         .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "running {} {script}: {e} (run scripts/setup)",
-                exe.display()
-            )
-        });
+        .unwrap_or_else(|e| panic!("running {program} {script}: {e} (run scripts/setup)"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{script} {args:?} failed ({}); stdout: {stdout}",
+        "{script} {args:?} on the {install:?} clients failed ({}); stdout: {stdout}",
         out.status
     );
     let last = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(last).unwrap_or_else(|e| panic!("{script} printed {stdout:?}: {e}"))
+}
+
+/// Declares, for each named scenario `fn name(install: Install)` of the test
+/// file, one test on the pinned clients (`pinned::name`) and one on the
+/// newest (`newest::name`).
+#[macro_export]
+macro_rules! on_both_installs {
+    ($($name:ident),* $(,)?) => {
+        mod pinned {
+            $( #[test] fn $name() { super::$name($crate::common::Install::Pinned) } )*
+        }
+        mod newest {
+            $( #[test] fn $name() { super::$name($crate::common::Install::Newest) } )*
+        }
+    };
 }
 
 /// Runs kcat with `args`, feeding `stdin`; returns its stdout. Missing kcat

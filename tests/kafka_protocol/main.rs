@@ -1,7 +1,8 @@
 //! The Kafka wire protocol at the byte level against a real `weir serve`:
 //! ApiVersions fallbacks, bad frames closing only their connection, a fuzz run
-//! of random and truncated frames, acks=0, and idempotent producer sequences
-//! (duplicates, gaps, and both across a restart).
+//! of random and truncated frames, acks=0, idempotent producer sequences
+//! (duplicates, gaps, and both across a restart), and liberal parsing (unknown
+//! tagged fields, trailing bytes, librdkafka's bodies, Kafka 3.x versions).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -9,5 +10,6 @@ mod helpers;
 
 mod fetch;
 mod frames;
+mod liberal;
 mod metadata;
 mod produce;

@@ -2,13 +2,16 @@
 //!
 //! Requests on one connection are handled one at a time, in order, as Kafka
 //! does: a producer's pipelined batches must land in the order sent. A frame
-//! that is oversized, truncated, malformed or for an unknown API ends this
-//! connection only, with a log line.
+//! that is oversized, truncated or for an unknown API ends this connection
+//! only, with a log line; so does an unsupported version or a body that does
+//! not decode, unless the response can say so with a top-level error code
+//! (see [`refusal`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
@@ -16,7 +19,7 @@ use tokio::net::TcpStream;
 use super::KafkaContext;
 use super::error::KafkaError;
 use super::frame::{self, Framed};
-use super::handler::{self, api_versions};
+use super::handler::{self, api_versions, legacy, refusal};
 
 /// Serves one connection until the client closes it or sends something bad.
 pub async fn serve(ctx: Arc<KafkaContext>, stream: TcpStream, peer: SocketAddr) {
@@ -52,6 +55,24 @@ async fn run(
                 correlation_id,
                 &api_versions::unsupported_version(),
             )?),
+            Framed::Unsupported {
+                api_key,
+                version,
+                correlation_id,
+                error,
+                frame,
+            } => {
+                let code = ResponseError::UnsupportedVersion.code();
+                let answer = refusal::answer(api_key, version, correlation_id, code)
+                    .or_else(|| legacy::refuse_old_data_path(api_key, version, &frame, code));
+                match answer {
+                    Some(answer) => {
+                        tracing::warn!(%peer, "answering UNSUPPORTED_VERSION: {error}");
+                        Some(answer)
+                    }
+                    None => return Err(error),
+                }
+            }
             Framed::Request(req) => handler::dispatch(ctx, req, peer).await?,
         };
         if let Some(bytes) = response {

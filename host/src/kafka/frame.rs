@@ -31,6 +31,21 @@ pub enum Framed {
         /// To echo in the response header.
         correlation_id: i32,
     },
+    /// Any other API in a version outside the advertised range: answered with
+    /// UNSUPPORTED_VERSION where the response has a top-level error code.
+    Unsupported {
+        /// The API called.
+        api_key: ApiKey,
+        /// The version asked for.
+        version: i16,
+        /// To echo in the response header.
+        correlation_id: i32,
+        /// Why it is refused, for the log and for closing when no answer fits.
+        error: KafkaError,
+        /// The whole frame, header undecoded: old Produce and Fetch answers
+        /// name the partitions asked for.
+        frame: Bytes,
+    },
 }
 
 /// Checks a frame's size prefix against the limit.
@@ -61,11 +76,17 @@ pub fn parse(frame: Bytes) -> Result<Framed, KafkaError> {
         if api_key == ApiKey::ApiVersions {
             return Ok(Framed::ApiVersionsUnsupported { correlation_id });
         }
-        return Err(KafkaError::UnsupportedVersion {
-            api: versions::name(api_key),
+        return Ok(Framed::Unsupported {
+            api_key,
             version,
-            min: range.min,
-            max: range.max,
+            correlation_id,
+            frame,
+            error: KafkaError::UnsupportedVersion {
+                api: versions::name(api_key),
+                version,
+                min: range.min,
+                max: range.max,
+            },
         });
     }
     let mut buf = frame;
@@ -131,7 +152,12 @@ mod tests {
         let frame = Bytes::from_static(&[0, 0, 0, 99, 0, 0, 0, 1, 0, 0]);
         assert!(matches!(
             parse(frame),
-            Err(KafkaError::UnsupportedVersion { .. })
+            Ok(Framed::Unsupported {
+                version: 99,
+                correlation_id: 1,
+                error: KafkaError::UnsupportedVersion { .. },
+                ..
+            })
         ));
     }
 }

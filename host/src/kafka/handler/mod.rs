@@ -11,7 +11,11 @@
 //!   [`describe_groups`]: consumer groups (state lives in [`super::group`]).
 //! - [`init_producer_id`]: idempotent producers (state in [`super::producer`]).
 //! - [`codes`]: broker errors as Kafka error codes.
+//! - [`body`]: decoding bodies as liberally as Kafka does; [`legacy`]: the
+//!   Kafka 3.x versions the protocol crate no longer decodes; [`refusal`]:
+//!   error answers for what cannot be served.
 pub mod api_versions;
+pub mod body;
 pub mod codes;
 pub mod create_partitions;
 pub mod create_topics;
@@ -24,12 +28,14 @@ pub mod heartbeat;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
+pub mod legacy;
 pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_fetch;
 pub mod produce;
+pub mod refusal;
 pub mod sync_group;
 pub mod versions;
 
@@ -37,6 +43,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
@@ -44,20 +51,55 @@ use super::KafkaContext;
 use super::error::KafkaError;
 use super::frame::RawRequest;
 
-/// Decodes the body at the header's version; anything left over is malformed.
+/// Decodes the body at the header's version, as liberally as Kafka does (see
+/// [`body`]): only fields that do not decode are malformed.
 fn decode<T: Decodable>(req: &RawRequest) -> Result<T, KafkaError> {
-    let version = req.header.request_api_version;
-    let malformed = |reason: String| KafkaError::Malformed {
-        api: versions::name(req.api_key),
-        version,
-        reason,
-    };
-    let mut body = req.body.clone();
-    let value = T::decode(&mut body, version).map_err(|e| malformed(e.to_string()))?;
-    if !body.is_empty() {
-        return Err(malformed(format!("{} bytes after the body", body.len())));
+    decode_at(req, req.header.request_api_version)
+}
+
+/// Decodes the body at `version`, for versions whose layout another shares.
+fn decode_at<T: Decodable>(req: &RawRequest, version: i16) -> Result<T, KafkaError> {
+    let decoded =
+        body::decode::<T>(req.api_key, version, &req.body).map_err(|e| malformed(req, e))?;
+    if decoded.ignored > 0 {
+        tracing::debug!(
+            api = versions::name(req.api_key),
+            version = req.header.request_api_version,
+            "ignored {} bytes after the request body",
+            decoded.ignored
+        );
     }
-    Ok(value)
+    Ok(decoded.value)
+}
+
+/// Decodes an old version's body as `version`, whose request is the old one
+/// with `extra` (the new fields' defaults) at the end.
+fn decode_extended<T: Decodable>(
+    req: &RawRequest,
+    version: i16,
+    extra: &[u8],
+) -> Result<T, KafkaError> {
+    let mut body = BytesMut::from(&req.body[..]);
+    body.extend_from_slice(extra);
+    body::decode::<T>(req.api_key, version, &body.freeze())
+        .map(|d| d.value)
+        .map_err(|e| malformed(req, e))
+}
+
+/// A response written by hand (an old version's layout): header v0, then `body`.
+fn raw_answer(correlation_id: i32, body: BytesMut) -> Bytes {
+    let mut out = BytesMut::with_capacity(4 + body.len());
+    out.extend_from_slice(&correlation_id.to_be_bytes());
+    out.extend_from_slice(&body);
+    out.freeze()
+}
+
+fn malformed(req: &RawRequest, e: anyhow::Error) -> KafkaError {
+    KafkaError::Malformed {
+        api: versions::name(req.api_key),
+        version: req.header.request_api_version,
+        reason: e.to_string(),
+    }
 }
 
 /// Encodes the response header (of the version the API uses) and the body.
@@ -83,9 +125,32 @@ pub fn encode<T: Encodable>(
 }
 
 /// Runs the handler for one request. `None` means no response is sent (acks=0).
+/// A body that does not decode is answered with INVALID_REQUEST where the
+/// response has a top-level error code, and closes the connection otherwise.
 pub async fn dispatch(
     ctx: &Arc<KafkaContext>,
     req: RawRequest,
+    peer: SocketAddr,
+) -> Result<Option<Bytes>, KafkaError> {
+    match run(ctx, &req, peer).await {
+        Err(e @ KafkaError::Malformed { .. }) => {
+            let h = &req.header;
+            let code = ResponseError::InvalidRequest.code();
+            match refusal::answer(req.api_key, h.request_api_version, h.correlation_id, code) {
+                Some(answer) => {
+                    tracing::warn!(%peer, "answering INVALID_REQUEST: {e}");
+                    Ok(Some(answer))
+                }
+                None => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
+async fn run(
+    ctx: &Arc<KafkaContext>,
+    req: &RawRequest,
     peer: SocketAddr,
 ) -> Result<Option<Bytes>, KafkaError> {
     let h = &req.header;
@@ -96,35 +161,72 @@ pub async fn dispatch(
         };
     }
     match req.api_key {
-        ApiKey::ApiVersions => answer!(api_versions::handle(decode(&req)?)),
-        ApiKey::Metadata => answer!(metadata::handle(ctx, h, decode(&req)?).await?),
-        ApiKey::Produce => match produce::handle(ctx, h, decode(&req)?).await? {
+        ApiKey::ApiVersions => answer!(api_versions::handle(decode(req)?)),
+        ApiKey::Metadata => answer!(metadata::handle(ctx, h, decode(req)?).await?),
+        ApiKey::Produce => match produce::handle(ctx, h, decode(req)?).await? {
             Some(resp) => answer!(resp),
             None => Ok(None),
         },
-        ApiKey::Fetch => answer!(fetch::handle(ctx, h, decode(&req)?).await?),
-        ApiKey::ListOffsets => answer!(list_offsets::handle(ctx, h, decode(&req)?).await?),
-        ApiKey::FindCoordinator => answer!(find_coordinator::handle(ctx, h, decode(&req)?)),
-        ApiKey::JoinGroup => answer!(join_group::handle(ctx, h, decode(&req)?, peer).await),
-        ApiKey::SyncGroup => answer!(sync_group::handle(ctx, h, decode(&req)?).await),
-        ApiKey::Heartbeat => answer!(heartbeat::handle(ctx, h, decode(&req)?)),
-        ApiKey::LeaveGroup => answer!(leave_group::handle(ctx, h, decode(&req)?)),
-        ApiKey::OffsetCommit => answer!(offset_commit::handle(ctx, h, decode(&req)?).await?),
-        ApiKey::OffsetFetch => answer!(offset_fetch::handle(ctx, h, decode(&req)?).await?),
-        ApiKey::ListGroups => answer!(list_groups::handle(ctx, h, decode(&req)?).await?),
+        ApiKey::Fetch => answer!(fetch::handle(ctx, h, decode(req)?).await?),
+        ApiKey::ListOffsets if v == 0 => {
+            let (query, max) = legacy::list_offsets_v0(&req.body).map_err(|e| malformed(req, e))?;
+            let resp = list_offsets::handle(ctx, h, query).await?;
+            let body = legacy::list_offsets_v0_response(&resp, &max);
+            Ok(Some(raw_answer(h.correlation_id, body)))
+        }
+        ApiKey::ListOffsets => answer!(list_offsets::handle(ctx, h, decode(req)?).await?),
+        ApiKey::FindCoordinator => answer!(find_coordinator::handle(ctx, h, decode(req)?)),
+        ApiKey::JoinGroup => answer!(join_group::handle(ctx, h, decode(req)?, peer).await),
+        ApiKey::SyncGroup => answer!(sync_group::handle(ctx, h, decode(req)?).await),
+        ApiKey::Heartbeat => answer!(heartbeat::handle(ctx, h, decode(req)?)),
+        ApiKey::LeaveGroup => answer!(leave_group::handle(ctx, h, decode(req)?)),
+        ApiKey::OffsetCommit if v < 2 => {
+            let commit = legacy::offset_commit(&req.body, v).map_err(|e| malformed(req, e))?;
+            let resp = offset_commit::handle(ctx, h, commit).await?;
+            let layout = legacy::OFFSET_COMMIT_RESPONSE_VERSION;
+            encode(req.api_key, layout, h.correlation_id, &resp).map(Some)
+        }
+        ApiKey::OffsetCommit => answer!(offset_commit::handle(ctx, h, decode(req)?).await?),
+        // v0 has v1's layout both ways (it read offsets from ZooKeeper in Kafka).
+        ApiKey::OffsetFetch if v == 0 => {
+            let resp = offset_fetch::handle(ctx, h, decode_at(req, 1)?).await?;
+            encode(req.api_key, 1, h.correlation_id, &resp).map(Some)
+        }
+        ApiKey::OffsetFetch => answer!(offset_fetch::handle(ctx, h, decode(req)?).await?),
+        ApiKey::ListGroups => answer!(list_groups::handle(ctx, h, decode(req)?).await?),
         ApiKey::DescribeGroups => {
-            answer!(describe_groups::handle(ctx, h, decode(&req)?).await?)
+            answer!(describe_groups::handle(ctx, h, decode(req)?).await?)
         }
         ApiKey::InitProducerId => {
-            answer!(init_producer_id::handle(ctx, h, decode(&req)?).await?)
+            answer!(init_producer_id::handle(ctx, h, decode(req)?).await?)
+        }
+        // v0 is v1 without include_synonyms.
+        ApiKey::DescribeConfigs if v == 0 => {
+            let query = decode_extended(req, 1, &[0])?;
+            let resp = describe_configs::handle(ctx, h, query).await?;
+            let body = legacy::describe_configs_v0_response(&resp);
+            Ok(Some(raw_answer(h.correlation_id, body)))
         }
         ApiKey::DescribeConfigs => {
-            answer!(describe_configs::handle(ctx, h, decode(&req)?).await?)
+            answer!(describe_configs::handle(ctx, h, decode(req)?).await?)
         }
-        ApiKey::CreateTopics => answer!(create_topics::handle(ctx, h, decode(&req)?).await?),
-        ApiKey::DeleteTopics => answer!(delete_topics::handle(ctx, h, decode(&req)?).await?),
+        // v1's request is v2's; v0's is v1's without validate_only.
+        ApiKey::CreateTopics if v < 2 => {
+            let extra: &[u8] = if v == 0 { &[0] } else { &[] };
+            let resp = create_topics::handle(ctx, h, decode_extended(req, 2, extra)?).await?;
+            let body = legacy::create_topics_response(&resp, v);
+            Ok(Some(raw_answer(h.correlation_id, body)))
+        }
+        ApiKey::CreateTopics => answer!(create_topics::handle(ctx, h, decode(req)?).await?),
+        // v0 is v1 both ways, less the response's throttle time.
+        ApiKey::DeleteTopics if v == 0 => {
+            let resp = delete_topics::handle(ctx, h, decode_at(req, 1)?).await?;
+            let v1 = encode(req.api_key, 1, h.correlation_id, &resp)?;
+            Ok(Some(raw_answer(h.correlation_id, BytesMut::from(&v1[8..]))))
+        }
+        ApiKey::DeleteTopics => answer!(delete_topics::handle(ctx, h, decode(req)?).await?),
         ApiKey::CreatePartitions => {
-            answer!(create_partitions::handle(ctx, h, decode(&req)?).await?)
+            answer!(create_partitions::handle(ctx, h, decode(req)?).await?)
         }
         other => Err(KafkaError::UnknownApi { key: other as i16 }),
     }
