@@ -168,15 +168,32 @@ fn plugin_new_python_and_js_scaffolds_have_their_build_script_and_wit() {
             String::from_utf8_lossy(&out.stderr)
         );
         let project = dir.path().join(&name);
+        let manifest = if lang == "python" {
+            "requirements.txt"
+        } else {
+            "package.json"
+        };
         for file in [
             "build.sh",
             "README.md",
+            manifest,
             "wit/types.wit",
             "wit/transform.wit",
         ] {
             assert!(project.join(file).exists(), "{lang}: {file}");
         }
+        // The SDK is a dependency, not a copy in every project.
+        for copy in ["weir.py", "weir.js"] {
+            assert!(!project.join(copy).exists(), "{lang}: {copy} copied");
+        }
     }
+    let js = std::fs::read_to_string(dir.path().join("p-js/package.json")).unwrap();
+    let sdk = common::guests::repo_root().join("guest-sdk/js");
+    let sdk = sdk.canonicalize().unwrap_or(sdk);
+    assert!(
+        js.contains(&format!("\"weir-guest\": \"file:{}\"", sdk.display())),
+        "{js}"
+    );
     // The Python scaffold builds with the toolchain scripts/setup installs.
     let venv_bin = common::guests::repo_root().join(".venv/bin");
     assert!(
