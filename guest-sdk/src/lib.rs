@@ -12,7 +12,8 @@
 //! ```
 //!
 //! - [`filter`], [`map`], [`flat_map`]: stateless transforms (the `transform` world).
-//! - [`processor`] (feature `processor`): stateful processing with [`State`] and routing.
+//! - [`processor`] (feature `processor`): stateful processing with `State` and routing
+//!   (documented when the feature is on: `cargo doc --features processor`).
 //! - [`Record`] is a zero-copy view of an input record; [`OwnedRecord`] is a record to emit.
 //! - [`Config`]: typed access to the plugin's configuration, and [`FromConfig`] (usually
 //!   `#[derive(FromConfig)]`) for settings built from it once per instance; [`info!`] and
