@@ -220,4 +220,21 @@ fn plugin_new_python_and_js_scaffolds_have_their_build_script_and_wit() {
         .load_file(&dir.path().join("p-python/p-python.wasm"))
         .unwrap();
     assert_eq!(plugin.world(), weir::runtime::World::Transform);
+    // Its own lines plus `import weir` filter as the Python example does.
+    let out = Command::new(common::weir_bin())
+        .args(["plugin", "test"])
+        .arg(dir.path().join("p-python/p-python.wasm"))
+        .arg("--input")
+        .arg(common::guests::repo_root().join("examples/records.jsonl"))
+        .args(["--config", "pattern=terror"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains("\"value\":\"terror\""), "{stdout}");
 }
