@@ -11,6 +11,21 @@
 //! }
 //! ```
 //!
+//! Faster, and as short: settings read from the configuration once per instance, one key per
+//! field (a missing or unparsable key refuses the batch, naming the key):
+//!
+//! ```text
+//! #[derive(FromConfig)]
+//! struct Settings {
+//!     pattern: Vec<u8>,
+//! }
+//!
+//! #[filter]
+//! fn keep(record: &Record, cfg: &Settings) -> bool {
+//!     record.value().is_some_and(|v| contains(v, &cfg.pattern))
+//! }
+//! ```
+//!
 //! - [`filter`], [`map`], [`flat_map`]: stateless transforms (the `transform` world).
 //! - [`processor`] (feature `processor`): stateful processing with `State` and routing
 //!   (documented when the feature is on: `cargo doc --features processor`).

@@ -32,6 +32,10 @@ struct Optional {
     #[config(default)]
     strict: bool,
     r#type: Option<String>,
+    #[config(default = b"\xff")]
+    marker: Vec<u8>,
+    #[config(default = 0.5)]
+    ratio: f64,
 }
 
 fn build<T: FromConfig>(entries: &[(&str, &str)]) -> Result<T> {
@@ -122,6 +126,8 @@ fn renamed_keys_defaults_and_options() {
             separator: b"abc".to_vec(),
             strict: false,
             r#type: None,
+            marker: vec![0xff],
+            ratio: 0.5,
         }
     );
     let set: Optional = build(&[
@@ -133,6 +139,8 @@ fn renamed_keys_defaults_and_options() {
         ("sep", ";"),
         ("strict", "true"),
         ("type", "t"),
+        ("marker", "m"),
+        ("ratio", "2"),
         ("separator", "ignored: the field is renamed"),
     ])
     .unwrap();
@@ -147,6 +155,8 @@ fn renamed_keys_defaults_and_options() {
             separator: b";".to_vec(),
             strict: true,
             r#type: Some("t".into()),
+            marker: b"m".to_vec(),
+            ratio: 2.0,
         }
     );
     // The renamed key is the one required; the field's own name does not stand in for it.

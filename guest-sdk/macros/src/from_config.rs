@@ -150,12 +150,17 @@ fn field(field: &syn::Field) -> syn::Result<Field> {
 }
 
 /// A default is an expression of the field's type; a string literal also stands for a `String`
-/// or `Vec<u8>` (through `From<&str>`), as the same text in the configuration would.
+/// or `Vec<u8>` (through `From<&str>`), as the same text in the configuration would, and a byte
+/// string for a `Vec<u8>`.
 fn default_expr(expr: &Expr) -> Tokens {
     match expr {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Str(s), ..
         }) => quote_spanned!(s.span()=> ::core::convert::From::from(#s)),
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::ByteStr(b),
+            ..
+        }) => quote_spanned!(b.span()=> ::core::convert::From::from(&#b[..])),
         other => quote!(#other),
     }
 }
