@@ -168,15 +168,32 @@ fn plugin_new_python_and_js_scaffolds_have_their_build_script_and_wit() {
             String::from_utf8_lossy(&out.stderr)
         );
         let project = dir.path().join(&name);
+        let manifest = if lang == "python" {
+            "requirements.txt"
+        } else {
+            "package.json"
+        };
         for file in [
             "build.sh",
             "README.md",
+            manifest,
             "wit/types.wit",
             "wit/transform.wit",
         ] {
             assert!(project.join(file).exists(), "{lang}: {file}");
         }
+        // The SDK is a dependency, not a copy in every project.
+        for copy in ["weir.py", "weir.js"] {
+            assert!(!project.join(copy).exists(), "{lang}: {copy} copied");
+        }
     }
+    let js = std::fs::read_to_string(dir.path().join("p-js/package.json")).unwrap();
+    let sdk = common::guests::repo_root().join("guest-sdk/js");
+    let sdk = sdk.canonicalize().unwrap_or(sdk);
+    assert!(
+        js.contains(&format!("\"weir-guest\": \"file:{}\"", sdk.display())),
+        "{js}"
+    );
     // The Python scaffold builds with the toolchain scripts/setup installs.
     let venv_bin = common::guests::repo_root().join(".venv/bin");
     assert!(
@@ -203,4 +220,21 @@ fn plugin_new_python_and_js_scaffolds_have_their_build_script_and_wit() {
         .load_file(&dir.path().join("p-python/p-python.wasm"))
         .unwrap();
     assert_eq!(plugin.world(), weir::runtime::World::Transform);
+    // Its own lines plus `import weir` filter as the Python example does.
+    let out = Command::new(common::weir_bin())
+        .args(["plugin", "test"])
+        .arg(dir.path().join("p-python/p-python.wasm"))
+        .arg("--input")
+        .arg(common::guests::repo_root().join("examples/records.jsonl"))
+        .args(["--config", "pattern=terror"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains("\"value\":\"terror\""), "{stdout}");
 }

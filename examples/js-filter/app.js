@@ -1,5 +1,5 @@
 // Keeps the records whose value contains the configured `pattern`.
-import { filter, require, utf8, contains } from "./weir.js";
+import { filter, require, utf8, contains } from "weir-guest";
 
 export const transformer = filter((record, config) => {
   const pattern = utf8(require(config, "pattern"));

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds the JS filter with componentize-qjs (QuickJS, no WASI imports, synchronous exports).
 #   ./build.sh [OUT.wasm]     (needs `npm ci` at the repository root: scripts/setup does it)
+# The example is a workspace of the root package.json, so `weir-guest` (guest-sdk/js) resolves
+# through the root node_modules/; the root is the module root the build may read imports from.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=../..
 out=${1:-js-filter.wasm}
-"$ROOT/node_modules/.bin/componentize-qjs" --wit "$ROOT/wit" --js app.js -n transform --stub-wasi --sync -o "$out"
+"$ROOT/node_modules/.bin/componentize-qjs" --wit "$ROOT/wit" --js app.js --module-root "$ROOT" \
+    -n transform --stub-wasi --sync -o "$out"

@@ -33,24 +33,89 @@ static CONFIG: OnceLock<Config> = OnceLock::new();
 /// and values derived from the configuration (a parsed number, a compiled pattern) are
 /// computed once.
 ///
-/// ```text
-/// struct Pattern(Vec<u8>);
+/// Usually derived: each named field is read from the key of the same name and parsed as a
+/// [`ConfigValue`]; `#[config(rename = "key")]` reads another key, an `Option<_>` field or
+/// `#[config(default = expr)]` (`#[config(default)]` for `Default::default()`) makes the key
+/// optional. A missing key or a value that does not parse refuses the batch with an error
+/// naming the key.
 ///
-/// impl FromConfig for Pattern {
-///     fn from_config(config: &Config) -> Result<Self> {
-///         Ok(Pattern(config.require("pattern")?.into()))
-///     }
+/// ```text
+/// #[derive(FromConfig)]
+/// struct Settings {
+///     pattern: Vec<u8>,              // required: the bytes of `pattern`
+///     #[config(rename = "max-len", default = 1024)]
+///     max_len: usize,
+///     label: Option<String>,
 /// }
 ///
 /// #[filter]
-/// fn keep(record: &Record, pattern: &Pattern) -> bool {
-///     record.value().is_some_and(|v| contains(v, &pattern.0))
+/// fn keep(record: &Record, settings: &Settings) -> bool {
+///     record.value().is_some_and(|v| v.len() <= settings.max_len && contains(v, &settings.pattern))
 /// }
 /// ```
+///
+/// Implement it by hand for anything the derive cannot express (a value built from several keys).
 pub trait FromConfig: Sized + Send + Sync + 'static {
     /// Builds the settings; an error refuses every batch as an invalid configuration (and is
     /// tried again on the next one).
     fn from_config(config: &Config) -> Result<Self, Error>;
+}
+
+/// A value a settings field can hold, parsed from its configuration string: what
+/// `#[derive(FromConfig)]` calls for each field. Implemented for `String`, `Vec<u8>` (the bytes
+/// of the string), `bool` (`true`/`false`), `char` and every integer and float type (as Rust
+/// parses them); implement it for a type of your own to use that type in a derived struct.
+pub trait ConfigValue: Sized {
+    /// The value of `text`, or why it is not one (the SDK adds the key and the text).
+    fn from_config_value(text: &str) -> Result<Self, String>;
+}
+
+impl ConfigValue for String {
+    fn from_config_value(text: &str) -> Result<Self, String> {
+        Ok(text.to_owned())
+    }
+}
+
+impl ConfigValue for Vec<u8> {
+    fn from_config_value(text: &str) -> Result<Self, String> {
+        Ok(text.as_bytes().to_vec())
+    }
+}
+
+/// `ConfigValue` through the type's `FromStr`, for the std types that have one.
+macro_rules! config_value_from_str {
+    ($($ty:ty),*) => {$(
+        impl ConfigValue for $ty {
+            fn from_config_value(text: &str) -> Result<Self, String> {
+                text.parse().map_err(|e: <$ty as FromStr>::Err| e.to_string())
+            }
+        }
+    )*};
+}
+
+config_value_from_str!(
+    bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64
+);
+
+/// The value of a key that must be set (used by `#[derive(FromConfig)]`): an error names the
+/// key when it is missing, and the key and the text when the text is not a `T`.
+pub fn required<T: ConfigValue>(config: &Config, key: &str) -> Result<T, Error> {
+    value_of(key, config.require(key)?)
+}
+
+/// The value of a key that may be unset (used by `#[derive(FromConfig)]`): `None` when unset,
+/// an error naming the key and the text when the text is not a `T`.
+pub fn optional<T: ConfigValue>(config: &Config, key: &str) -> Result<Option<T>, Error> {
+    config.get(key).map(|text| value_of(key, text)).transpose()
+}
+
+fn value_of<T: ConfigValue>(key: &str, text: &str) -> Result<T, Error> {
+    T::from_config_value(text).map_err(|reason| unparsable(key, text, reason))
+}
+
+/// The one wording of a value that does not parse, for the derive and [`Config::parse`] alike.
+fn unparsable(key: &str, text: &str, reason: impl std::fmt::Display) -> Error {
+    Error::invalid_config(format!("config key `{key}` = `{text}`: {reason}"))
 }
 
 /// `&Config` itself as settings: one copy per instance, after which a filter taking `&Config`
@@ -108,10 +173,7 @@ impl Config {
         T::Err: std::fmt::Display,
     {
         self.get(key)
-            .map(|v| {
-                v.parse::<T>()
-                    .map_err(|e| Error::invalid_config(format!("config key `{key}` = `{v}`: {e}")))
-            })
+            .map(|v| v.parse::<T>().map_err(|e| unparsable(key, v, e)))
             .transpose()
     }
 

@@ -11,11 +11,28 @@
 //! }
 //! ```
 //!
+//! Faster, and as short: settings read from the configuration once per instance, one key per
+//! field (a missing or unparsable key refuses the batch, naming the key):
+//!
+//! ```text
+//! #[derive(FromConfig)]
+//! struct Settings {
+//!     pattern: Vec<u8>,
+//! }
+//!
+//! #[filter]
+//! fn keep(record: &Record, cfg: &Settings) -> bool {
+//!     record.value().is_some_and(|v| contains(v, &cfg.pattern))
+//! }
+//! ```
+//!
 //! - [`filter`], [`map`], [`flat_map`]: stateless transforms (the `transform` world).
-//! - [`processor`] (feature `processor`): stateful processing with [`State`] and routing.
+//! - [`processor`] (feature `processor`): stateful processing with `State` and routing
+//!   (documented when the feature is on: `cargo doc --features processor`).
 //! - [`Record`] is a zero-copy view of an input record; [`OwnedRecord`] is a record to emit.
-//! - [`Config`]: typed access to the plugin's configuration, and [`FromConfig`] for settings
-//!   built from it once per instance; [`info!`] and friends log to the host.
+//! - [`Config`]: typed access to the plugin's configuration, and [`FromConfig`] (usually
+//!   `#[derive(FromConfig)]`) for settings built from it once per instance; [`info!`] and
+//!   friends log to the host.
 //!
 //! Build a plugin crate (`crate-type = ["cdylib"]`) with `cargo build --target wasm32-wasip2 --release`.
 #![deny(missing_docs)]
@@ -33,17 +50,19 @@ mod run;
 mod search;
 
 pub use answer::{FilterAnswer, FlatMapAnswer, MapAnswer, ProcessAnswer};
-pub use config::{Config, FromConfig};
+pub use config::{Config, ConfigValue, FromConfig};
 pub use error::{Error, Result};
 #[cfg(feature = "processor")]
 pub use processor::{Context, Entries, State, StateValue, TimerContext};
 pub use record::{OwnedRecord, Record};
 pub use search::contains;
-pub use weir_guest_macros::{filter, flat_map, map, processor};
+pub use weir_guest_macros::{FromConfig, filter, flat_map, map, processor};
 
 /// Everything a plugin usually needs.
 pub mod prelude {
-    pub use crate::{Config, Error, FromConfig, OwnedRecord, Record, Result, contains};
+    pub use crate::{
+        Config, ConfigValue, Error, FromConfig, OwnedRecord, Record, Result, contains,
+    };
     #[cfg(feature = "processor")]
     pub use crate::{Context, State, StateValue, TimerContext};
     pub use crate::{filter, flat_map, map, processor};
@@ -53,7 +72,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bindings::weir::plugin::types::{Batch, Origin};
-    pub use crate::config::settings;
+    pub use crate::config::{optional, required, settings};
     pub use crate::run::{Answer, run_filter, run_flat_map, run_map};
 
     /// The generated bindings, where the export macro looks for them.

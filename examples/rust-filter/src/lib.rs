@@ -1,17 +1,10 @@
 //! Keeps the records whose value contains the configured `pattern`.
 use weir_guest::prelude::*;
-
-/// The pattern, read from the configuration once per instance.
-struct Pattern(Vec<u8>);
-
-impl FromConfig for Pattern {
-    fn from_config(config: &Config) -> Result<Self> {
-        Ok(Pattern(config.require("pattern")?.into()))
-    }
+#[derive(FromConfig)]
+struct Settings {
+    pattern: Vec<u8>,
 }
-
-/// The filter: a plain function; `#[filter]` makes it the plugin.
 #[filter]
-fn keep(record: &Record, pattern: &Pattern) -> bool {
-    record.value().is_some_and(|v| contains(v, &pattern.0))
+fn keep(record: &Record, cfg: &Settings) -> bool {
+    record.value().is_some_and(|v| contains(v, &cfg.pattern))
 }

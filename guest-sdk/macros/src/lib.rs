@@ -1,10 +1,12 @@
-//! The attribute macros of `weir-guest`: each turns a plain function into a plugin's exports.
-//! Errors point at the user's code.
+//! The attribute macros of `weir-guest`: each turns a plain function into a plugin's exports;
+//! and `#[derive(FromConfig)]` for settings (`from_config.rs`). Errors point at the user's code.
+
+mod from_config;
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as Tokens;
 use quote::quote;
-use syn::{FnArg, ItemFn, parse_macro_input};
+use syn::{DeriveInput, FnArg, ItemFn, parse_macro_input};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -53,6 +55,17 @@ pub fn flat_map(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn processor(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Processor, attr, item)
+}
+
+/// Implements `FromConfig` for a struct with named fields, each read from the config key of its
+/// name (`#[config(rename = "key")]` for another) and parsed as a `ConfigValue`; an `Option<_>`
+/// field or `#[config(default = value)]` / `#[config(default)]` makes its key optional.
+#[proc_macro_derive(FromConfig, attributes(config))]
+pub fn derive_from_config(item: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(item as DeriveInput);
+    from_config::derive(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// A processor's timer: how often, and which function.

@@ -18,17 +18,18 @@ const WIT: &[(&str, &str)] = &[
     ),
 ];
 
-const PY_HELPER: &str = include_str!("../../../examples/python-filter/weir.py");
-const JS_HELPER: &str = include_str!("../../../examples/js-filter/weir.js");
-
-/// Where this weir was built from: the Rust scaffold depends on its guest SDK by path.
+/// Where this weir was built from: each scaffold depends on the guest SDK for its language
+/// (`guest-sdk/`, `guest-sdk/python`, `guest-sdk/js`) by path, the way a path dependency does.
 const SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk");
 
+/// The absolute path of `sub` inside the guest SDK directory.
+fn sdk_path(sub: &str) -> String {
+    let dir = Path::new(SDK_DIR).join(sub);
+    dir.canonicalize().unwrap_or(dir).display().to_string()
+}
+
 fn rust_files(name: &str) -> Vec<(String, String)> {
-    let sdk = Path::new(SDK_DIR)
-        .canonicalize()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| SDK_DIR.to_owned());
+    let sdk = sdk_path("");
     let cargo = format!(
         r#"[package]
 name = "{name}"
@@ -55,19 +56,17 @@ panic = "abort"
     let lib = r#"//! A weir filter: keeps the records whose value contains the config key `pattern`.
 use weir_guest::prelude::*;
 
-/// The pattern, read from the configuration once per instance (faster than a lookup in
-/// `&Config` for every record, which also works).
-struct Pattern(Vec<u8>);
-
-impl FromConfig for Pattern {
-    fn from_config(config: &Config) -> Result<Self> {
-        Ok(Pattern(config.require("pattern")?.into()))
-    }
+/// The configuration, read once per instance (faster than a lookup in `&Config` for every
+/// record, which also works): each field from the key of its name; `Option<_>` or
+/// `#[config(default = ...)]` for an optional key, `#[config(rename = "key")]` for another key.
+#[derive(FromConfig)]
+struct Settings {
+    pattern: Vec<u8>,
 }
 
 #[filter]
-fn keep(record: &Record, pattern: &Pattern) -> bool {
-    record.value().is_some_and(|v| contains(v, &pattern.0))
+fn keep(record: &Record, cfg: &Settings) -> bool {
+    record.value().is_some_and(|v| contains(v, &cfg.pattern))
 }
 "#;
     let readme = format!(
@@ -94,44 +93,60 @@ def keep(record, config):
 
 Transformer = keep
 "#;
+    let sdk = sdk_path("python");
+    let requirements = format!(
+        "# The build toolchain. `import weir` is the weir-guest package ({sdk}):\n# build.sh hands componentize-py its source; `pip install {sdk}` installs it instead.\ncomponentize-py==0.25.1\n"
+    );
     let build = format!(
-        "#!/usr/bin/env bash\n# Builds {name}.wasm (needs componentize-py 0.25.1 on PATH: pip install componentize-py==0.25.1)\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\ncomponentize-py -d wit -w transform componentize app -o {name}.wasm\n"
+        "#!/usr/bin/env bash\n# Builds {name}.wasm with componentize-py (requirements.txt) and the weir package from the\n# weir source this project was created from.\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\ncomponentize-py -d wit -w transform componentize -p . -p \"{sdk}/src\" app -o {name}.wasm\n"
+    );
+    let readme = format!(
+        "# {name}\n\nA weir filter in Python: `app.py` is the whole plugin; `import weir` is the weir-guest\npackage ({sdk}).\n\nBuild (componentize-py from `requirements.txt`: `pip install -r requirements.txt`):\n`./build.sh`\n\nTry: `weir plugin test {name}.wasm --input records.jsonl --config pattern=error`\n"
     );
     vec![
         ("app.py".into(), app.into()),
-        ("weir.py".into(), PY_HELPER.into()),
+        ("requirements.txt".into(), requirements),
         ("build.sh".into(), build),
-        (
-            "README.md".into(),
-            format!(
-                "# {name}\n\nBuild: `./build.sh`\n\nTry: `weir plugin test {name}.wasm --input records.jsonl --config pattern=error`\n"
-            ),
-        ),
+        ("README.md".into(), readme),
     ]
 }
 
 fn js_files(name: &str) -> Vec<(String, String)> {
     let app = r#"// A weir filter: keeps the records whose value contains the config key `pattern`.
-import { filter, require, utf8, contains } from "./weir.js";
+import { filter, require, utf8, contains } from "weir-guest";
 
 export const transformer = filter((record, config) => {
   const pattern = utf8(require(config, "pattern"));
   return record.value !== null && contains(record.value, pattern);
 });
 "#;
+    let sdk = sdk_path("js");
+    // npm copies the file: dependency (--install-links) so every import sits under --module-root.
+    let package = format!(
+        r#"{{
+  "name": "{name}",
+  "private": true,
+  "type": "module",
+  "dependencies": {{
+    "weir-guest": "file:{sdk}"
+  }},
+  "devDependencies": {{
+    "componentize-qjs": "0.4.5"
+  }}
+}}
+"#
+    );
     let build = format!(
-        "#!/usr/bin/env bash\n# Builds {name}.wasm with componentize-qjs 0.4.5 (npm).\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\nnpx --yes componentize-qjs@0.4.5 --wit wit --js app.js -n transform --stub-wasi --sync -o {name}.wasm\n"
+        "#!/usr/bin/env bash\n# Builds {name}.wasm with componentize-qjs and weir-guest, both from package.json.\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\n[ -x node_modules/.bin/componentize-qjs ] || npm install --install-links --no-audit --no-fund --loglevel=error\nnode_modules/.bin/componentize-qjs --wit wit --js app.js --module-root . -n transform --stub-wasi --sync -o {name}.wasm\n"
+    );
+    let readme = format!(
+        "# {name}\n\nA weir filter in JavaScript: `app.js` is the whole plugin; it imports the weir-guest package\n({sdk}, a `file:` dependency in `package.json`).\n\nBuild (installs `package.json`'s dependencies on first use): `./build.sh`\n\nTry: `weir plugin test {name}.wasm --input records.jsonl --config pattern=error`\n"
     );
     vec![
         ("app.js".into(), app.into()),
-        ("weir.js".into(), JS_HELPER.into()),
+        ("package.json".into(), package),
         ("build.sh".into(), build),
-        (
-            "README.md".into(),
-            format!(
-                "# {name}\n\nBuild: `./build.sh`\n\nTry: `weir plugin test {name}.wasm --input records.jsonl --config pattern=error`\n"
-            ),
-        ),
+        ("README.md".into(), readme),
     ]
 }
 

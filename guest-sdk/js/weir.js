@@ -1,5 +1,6 @@
-// weir: write weir plugins in JavaScript. Hides the flat batch form: decorate a plain
-// function with filter(), map() or flatMap() and export the result as `transformer`.
+// weir-guest (guest-sdk/js): write weir plugins in JavaScript. Hides the flat batch form: wrap a
+// plain function with filter() and export the result as `transformer`. The host imports below
+// name the WIT package version, which is this package's version (guest-sdk/tests/versions.rs).
 import hostConfig from "weir:plugin/config@0.1.0";
 import hostLog from "weir:plugin/log@0.1.0";
 

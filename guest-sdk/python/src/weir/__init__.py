@@ -1,4 +1,4 @@
-"""weir: write weir plugins in Python.
+"""weir: write weir plugins in Python (the `weir-guest` package, guest-sdk/python).
 
 The host sends a batch in flat form (one bytes buffer plus small views); this module turns it
 into Record objects and turns your function's answers back into the flat form, so a filter is
