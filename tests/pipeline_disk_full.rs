@@ -88,7 +88,12 @@ fn a_pipeline_that_fills_the_disk_stops_with_disk_full_and_resumes_exactly_once(
     assert_eq!(code, 507, "{body}");
     assert_eq!(body["error"]["code"], "disk_full", "{body}");
     // The server goes on serving.
-    let health: Value = http().get(s.at("/v1/health")).send().unwrap().json().unwrap();
+    let health: Value = http()
+        .get(s.at("/v1/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(health["status"], "ok");
 
     // Space freed, resumed: every input record reaches the output exactly once.
@@ -100,7 +105,11 @@ fn a_pipeline_that_fills_the_disk_stops_with_disk_full_and_resumes_exactly_once(
             && status(&s, "copy")["tasks"][0]["state"] == "running";
         caught_up && values(&s, "out").len() >= inputs
     });
-    assert!(ok, "the pipeline did not finish after space was freed: {resumed:?} {}", status(&s, "copy"));
+    assert!(
+        ok,
+        "the pipeline did not finish after space was freed: {resumed:?} {}",
+        status(&s, "copy")
+    );
     let out = values(&s, "out");
     let expected: Vec<String> = (0..inputs).map(value).collect();
     assert_eq!(out.len(), expected.len(), "records lost or duplicated");

@@ -313,6 +313,15 @@ impl ServerConfig {
     }
 }
 
+/// `plugins/` beside the directory of the running binary (`target/plugins` for
+/// `target/release/weir`, `/usr/lib/weir/plugins` for `/usr/lib/weir/bin/weir`).
+fn default_plugins_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("plugins")))
+        .unwrap_or_else(|| PathBuf::from("plugins"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,13 +378,4 @@ mod tests {
             .to_string();
         assert!(err.contains("sometimes"), "{err}");
     }
-}
-
-/// `plugins/` beside the directory of the running binary (`target/plugins` for
-/// `target/release/weir`, `/usr/lib/weir/plugins` for `/usr/lib/weir/bin/weir`).
-fn default_plugins_dir() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("plugins")))
-        .unwrap_or_else(|| PathBuf::from("plugins"))
 }

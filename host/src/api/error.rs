@@ -12,8 +12,8 @@ use crate::broker::BrokerError;
 use crate::log::LogError;
 use crate::log::batch::BatchError;
 use crate::pipeline::task::TaskError;
-use crate::runtime::RuntimeError;
 use crate::pipeline::{PipelineError, PipelineStatus};
+use crate::runtime::RuntimeError;
 
 /// An error answered as `{"error": {"code", "message"}}` with its status.
 #[derive(Debug)]
@@ -95,24 +95,24 @@ fn sled_status(err: &sled::Error, code: &'static str) -> (StatusCode, &'static s
 fn broker_status(err: &BrokerError) -> (StatusCode, &'static str) {
     use BrokerError as E;
     match err {
-            E::InvalidTopicName(_) | E::InternalTopic { .. } => {
-                (StatusCode::BAD_REQUEST, "invalid_topic_name")
-            }
-            E::InvalidConfig(_) => (StatusCode::BAD_REQUEST, "invalid_config"),
-            E::InvalidPartitionCount { .. } => (StatusCode::BAD_REQUEST, "invalid_partitions"),
-            E::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            E::TopicExists { .. } => (StatusCode::CONFLICT, "topic_exists"),
-            E::TopicCollides { .. } => (StatusCode::CONFLICT, "topic_collides"),
-            E::UnknownTopic { .. } => (StatusCode::NOT_FOUND, "unknown_topic"),
-            E::UnknownPartition { .. } => (StatusCode::NOT_FOUND, "unknown_partition"),
-            E::UnknownGroup { .. } => (StatusCode::NOT_FOUND, "unknown_group"),
-            E::Log { source, .. } => log_status(source),
-            E::Io { source, .. } if disk_full(source) => DISK_FULL,
-            E::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
-            E::Store(source) => sled_status(source, "metadata_error"),
-            E::Corrupt { .. } | E::DataDirInUse { .. } => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "metadata_error")
-            }
+        E::InvalidTopicName(_) | E::InternalTopic { .. } => {
+            (StatusCode::BAD_REQUEST, "invalid_topic_name")
+        }
+        E::InvalidConfig(_) => (StatusCode::BAD_REQUEST, "invalid_config"),
+        E::InvalidPartitionCount { .. } => (StatusCode::BAD_REQUEST, "invalid_partitions"),
+        E::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        E::TopicExists { .. } => (StatusCode::CONFLICT, "topic_exists"),
+        E::TopicCollides { .. } => (StatusCode::CONFLICT, "topic_collides"),
+        E::UnknownTopic { .. } => (StatusCode::NOT_FOUND, "unknown_topic"),
+        E::UnknownPartition { .. } => (StatusCode::NOT_FOUND, "unknown_partition"),
+        E::UnknownGroup { .. } => (StatusCode::NOT_FOUND, "unknown_group"),
+        E::Log { source, .. } => log_status(source),
+        E::Io { source, .. } if disk_full(source) => DISK_FULL,
+        E::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
+        E::Store(source) => sled_status(source, "metadata_error"),
+        E::Corrupt { .. } | E::DataDirInUse { .. } => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "metadata_error")
+        }
     }
 }
 
@@ -126,24 +126,24 @@ impl From<BrokerError> for ApiError {
 fn pipeline_status(err: &PipelineError) -> (StatusCode, &'static str) {
     use PipelineError as E;
     match err {
-            E::InvalidSpec(_) => (StatusCode::BAD_REQUEST, "invalid_spec"),
-            E::InvalidModuleName { .. } => (StatusCode::BAD_REQUEST, "invalid_module_name"),
-            E::InvalidModule { .. } => (StatusCode::BAD_REQUEST, "invalid_module"),
-            E::ModuleTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "module_too_large"),
-            E::UnknownModule { .. } => (StatusCode::NOT_FOUND, "unknown_module"),
-            E::ModuleInUse { .. } => (StatusCode::CONFLICT, "module_in_use"),
-            E::PipelineExists { .. } => (StatusCode::CONFLICT, "pipeline_exists"),
-            E::UnknownPipeline { .. } => (StatusCode::NOT_FOUND, "unknown_pipeline"),
-            E::UnknownStep { .. } => (StatusCode::NOT_FOUND, "unknown_step"),
-            E::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
-            E::InstanceLimit { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "instance_limit"),
-            E::Io { source, .. } if disk_full(source) => DISK_FULL,
-            E::Broker(source) => broker_status(source),
-            E::Store(source) => sled_status(source, "pipeline_error"),
-            E::Runtime(RuntimeError::Cache { source, .. }) if disk_full(source) => DISK_FULL,
-            E::Runtime(_) | E::Io { .. } | E::Corrupt { .. } => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "pipeline_error")
-            }
+        E::InvalidSpec(_) => (StatusCode::BAD_REQUEST, "invalid_spec"),
+        E::InvalidModuleName { .. } => (StatusCode::BAD_REQUEST, "invalid_module_name"),
+        E::InvalidModule { .. } => (StatusCode::BAD_REQUEST, "invalid_module"),
+        E::ModuleTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "module_too_large"),
+        E::UnknownModule { .. } => (StatusCode::NOT_FOUND, "unknown_module"),
+        E::ModuleInUse { .. } => (StatusCode::CONFLICT, "module_in_use"),
+        E::PipelineExists { .. } => (StatusCode::CONFLICT, "pipeline_exists"),
+        E::UnknownPipeline { .. } => (StatusCode::NOT_FOUND, "unknown_pipeline"),
+        E::UnknownStep { .. } => (StatusCode::NOT_FOUND, "unknown_step"),
+        E::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+        E::InstanceLimit { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "instance_limit"),
+        E::Io { source, .. } if disk_full(source) => DISK_FULL,
+        E::Broker(source) => broker_status(source),
+        E::Store(source) => sled_status(source, "pipeline_error"),
+        E::Runtime(RuntimeError::Cache { source, .. }) if disk_full(source) => DISK_FULL,
+        E::Runtime(_) | E::Io { .. } | E::Corrupt { .. } => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "pipeline_error")
+        }
     }
 }
 

@@ -29,9 +29,9 @@ pub mod stats;
 pub mod status;
 pub mod store;
 pub mod task;
-pub mod workers;
 #[cfg(test)]
 mod tests;
+pub mod workers;
 
 pub use error::PipelineError;
 pub use registry::{ModuleRegistry, ModuleVersion};

@@ -134,7 +134,10 @@ fn load_one(path: &Path, runtime: &Runtime) -> Result<BuiltinPlugin, PluginError
             path: manifest_path.clone(),
             source,
         })?;
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if manifest.name != stem {
         return Err(PluginError::NameMismatch {
             path: manifest_path,

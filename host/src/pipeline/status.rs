@@ -13,8 +13,8 @@ use crate::broker::Broker;
 use super::handle::{Desired, PipelineHandle};
 use super::spec::PipelineSpec;
 use super::stats::{TaskState, TaskStats};
-use super::task::TaskError;
 use super::store::PipelineRecord;
+use super::task::TaskError;
 
 /// One task's status.
 #[derive(Debug, Clone, Serialize)]

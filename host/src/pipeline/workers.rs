@@ -42,9 +42,8 @@ impl Workers {
                                 // A panicking turn drops its result (its task ends); the
                                 // thread lives on for the others.
                                 Ok(job) => {
-                                    let _ = std::panic::catch_unwind(
-                                        std::panic::AssertUnwindSafe(job),
-                                    );
+                                    let _ =
+                                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                                 }
                                 Err(_) => return,
                             }

@@ -186,6 +186,9 @@ impl RuntimeError {
     /// Whether the host failed (its cache or engine), rather than the plugin or its input:
     /// such an error is the server's to answer for, never the uploader's.
     pub fn is_host_fault(&self) -> bool {
-        matches!(self, RuntimeError::Cache { .. } | RuntimeError::Engine { .. })
+        matches!(
+            self,
+            RuntimeError::Cache { .. } | RuntimeError::Engine { .. }
+        )
     }
 }

@@ -257,12 +257,7 @@ fn throughput(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result<Duration
     let mut wasm = Vec::new();
     let mut native = Vec::new();
     for round in 0..2 {
-        wasm.push(drain(
-            s,
-            &format!("w{round}"),
-            "wasm-filter",
-            opts.records,
-        )?);
+        wasm.push(drain(s, &format!("w{round}"), "wasm-filter", opts.records)?);
         native.push(drain(
             s,
             &format!("n{round}"),

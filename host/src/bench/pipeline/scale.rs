@@ -29,7 +29,10 @@ pub fn run(s: &Setup, tasks: u32) -> anyhow::Result<()> {
     let all_running = |s: &Setup| -> anyhow::Result<bool> {
         let st = s.pipelines.status("wide")?;
         if st.state == "failed" {
-            bail!("pipeline failed: {:?}", st.tasks.iter().find(|t| t.last_error.is_some()));
+            bail!(
+                "pipeline failed: {:?}",
+                st.tasks.iter().find(|t| t.last_error.is_some())
+            );
         }
         Ok(st.tasks.iter().all(|t| t.state == TaskState::Running))
     };

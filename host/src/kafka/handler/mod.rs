@@ -9,7 +9,7 @@
 //! - [`find_coordinator`], [`join_group`], [`sync_group`], [`heartbeat`],
 //!   [`leave_group`], [`offset_commit`], [`offset_fetch`], [`list_groups`],
 //!   [`describe_groups`]: consumer groups (state lives in [`super::group`]).
-//! - [`init_producer_id`]: idempotent producers (state in [`super::producer`]).
+//! - [`init_producer_id`]: idempotent producers (state in [`crate::broker::producer`]).
 //! - [`codes`]: broker errors as Kafka error codes.
 //! - [`body`]: decoding bodies as liberally as Kafka does; [`legacy`]: the
 //!   Kafka 3.x versions the protocol crate no longer decodes; [`refusal`]:

@@ -17,7 +17,7 @@ pub struct BatchIter<'a> {
 }
 
 impl<'a> BatchIter<'a> {
-    /// Starts at the beginning of `buf`; CRCs are not checked (use [`validate`] per batch).
+    /// Starts at the beginning of `buf`; CRCs are not checked (use [`super::validate`] per batch).
     pub fn new(buf: &'a [u8]) -> Self {
         Self {
             buf,

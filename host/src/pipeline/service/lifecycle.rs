@@ -22,7 +22,6 @@ use super::super::task::{self, TaskContext, TaskError};
 use super::{Pipelines, spec_err};
 
 impl Pipelines {
-
     /// Checks a spec against the broker and registry and loads its steps.
     fn resolve(&self, spec: &PipelineSpec) -> Result<(u32, Arc<Vec<StepPlan>>), PipelineError> {
         spec.check()?;
@@ -97,16 +96,13 @@ impl Pipelines {
                 other => other,
             })?;
             let bytes = self.modules.bytes(&module)?;
-            let plugin = self
-                .runtime
-                .load(name, &bytes)
-                .map_err(|e| {
-                    if e.is_host_fault() {
-                        PipelineError::Runtime(e)
-                    } else {
-                        spec_err(&field, format!("{name}@{}: {e}", module.version))
-                    }
-                })?;
+            let plugin = self.runtime.load(name, &bytes).map_err(|e| {
+                if e.is_host_fault() {
+                    PipelineError::Runtime(e)
+                } else {
+                    spec_err(&field, format!("{name}@{}: {e}", module.version))
+                }
+            })?;
             plans.push(StepPlan {
                 module: module.name,
                 version: module.version,

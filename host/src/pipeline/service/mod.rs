@@ -100,8 +100,7 @@ impl Pipelines {
         let runtime = Runtime::new(RuntimeConfig {
             max_instances: config.max_instances,
             ..RuntimeConfig::with_cache(config.dir.join("cache"))
-        })
-        ?;
+        })?;
         let threads = match config.worker_threads {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
@@ -113,7 +112,10 @@ impl Pipelines {
             .thread_name("weir-tasks")
             .enable_all()
             .build()
-            .map_err(PipelineError::io("starting the task scheduler", &config.dir))?;
+            .map_err(PipelineError::io(
+                "starting the task scheduler",
+                &config.dir,
+            ))?;
         let workers = Arc::new(
             Workers::start(threads)
                 .map_err(PipelineError::io("starting worker threads", &config.dir))?,

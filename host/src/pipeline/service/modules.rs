@@ -6,7 +6,6 @@ use super::super::registry::ModuleVersion;
 use super::Pipelines;
 
 impl Pipelines {
-
     /// Validates and stores a module; the same bytes again return the existing version.
     /// The bool says whether a version was created.
     pub fn upload_module(
@@ -24,19 +23,16 @@ impl Pipelines {
         }
         // Compiling validates the component against the weir worlds and leaves the
         // precompiled artefact in the cache, so deploying it later costs no compile.
-        let plugin = self
-            .runtime
-            .load(name, bytes)
-            .map_err(|e| {
-                if e.is_host_fault() {
-                    PipelineError::Runtime(e)
-                } else {
-                    PipelineError::InvalidModule {
-                        name: name.to_string(),
-                        reason: e.to_string(),
-                    }
+        let plugin = self.runtime.load(name, bytes).map_err(|e| {
+            if e.is_host_fault() {
+                PipelineError::Runtime(e)
+            } else {
+                PipelineError::InvalidModule {
+                    name: name.to_string(),
+                    reason: e.to_string(),
                 }
-            })?;
+            }
+        })?;
         self.modules.upload(
             name,
             bytes,

@@ -12,7 +12,6 @@ use super::super::store::PipelineRecord;
 use super::Pipelines;
 
 impl Pipelines {
-
     /// Committed state of step `step` (an index or a module name): the value under `key`,
     /// found in the task of the partition the key hashes to.
     pub fn state_get(

@@ -28,7 +28,11 @@ impl Pipelines {
         Ok(self.status_of(&handle, &record))
     }
 
-    pub(super) fn status_of(&self, handle: &PipelineHandle, record: &PipelineRecord) -> PipelineStatus {
+    pub(super) fn status_of(
+        &self,
+        handle: &PipelineHandle,
+        record: &PipelineRecord,
+    ) -> PipelineStatus {
         let desired = handle.desired.borrow().clone();
         let tasks: Vec<TaskStatus> = handle
             .tasks

@@ -313,7 +313,9 @@ async fn wait_for_input(
     desired: &mut tokio::sync::watch::Receiver<Desired>,
 ) {
     let idle = match next_timer_ms {
-        Some(at) => Duration::from_millis((at - crate::broker::now_ms()).max(0) as u64).min(IDLE_WAIT),
+        Some(at) => {
+            Duration::from_millis((at - crate::broker::now_ms()).max(0) as u64).min(IDLE_WAIT)
+        }
         None => IDLE_WAIT,
     };
     let mut watches = Vec::new();

@@ -60,8 +60,7 @@ impl Task {
             }
             consumed += records.len();
             let mut from_input = Vec::new();
-            let (out, mut failures) = match self.run_chain(want, built, topic, &offsets, &records)
-            {
+            let (out, mut failures) = match self.run_chain(want, built, topic, &offsets, &records) {
                 Ok(r) => r,
                 Err(end) => {
                     self.overlay.take();

@@ -81,7 +81,15 @@ impl Task {
 
     /// Rolls the running version back after a failing call, if it is on probation.
     /// Returns whether it did (the round is then run again by the previous version).
-    pub(super) fn roll_back_on_probation(&self, built: &Built, reason: &dyn std::fmt::Display) -> bool {
-        built.trial.on_probation() && self.ctx.handle.rollback(built.generation, &reason.to_string())
+    pub(super) fn roll_back_on_probation(
+        &self,
+        built: &Built,
+        reason: &dyn std::fmt::Display,
+    ) -> bool {
+        built.trial.on_probation()
+            && self
+                .ctx
+                .handle
+                .rollback(built.generation, &reason.to_string())
     }
 }
