@@ -5,23 +5,13 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{Server, http, serve_args, weir_bin};
+use common::{Server, http};
 use serde_json::{Value, json};
 
 #[test]
 fn full_disk_refuses_appends_clearly_and_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--user", "--map-root-user", "--mount", "sh", "-c"])
-        .arg(r#"dir="$0"; weir="$1"; shift; mount -t tmpfs -o size=4m tmpfs "$dir" && exec "$weir" serve --data-dir "$dir" "$@""#)
-        .arg(&data)
-        .arg(weir_bin())
-        .args(serve_args());
-    let server = Server::spawn(cmd, &data);
+    let server = Server::start_on_tmpfs(&dir.path().join("data"), "4m");
     let client = http();
     let resp = client
         .post(server.at("/v1/topics"))

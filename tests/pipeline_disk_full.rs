@@ -6,12 +6,11 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::guests::guest;
 use common::pipeline::*;
-use common::{Server, http, serve_args, wait_until, weir_bin};
+use common::{Server, http, wait_until};
 use serde_json::{Value, json};
 
 /// Produces 16 KiB records to `topic` until the disk refuses one; returns the answer.
@@ -35,15 +34,7 @@ fn fill(s: &Server, topic: &str) -> (u16, Value) {
 fn a_pipeline_that_fills_the_disk_stops_with_disk_full_and_resumes_exactly_once() {
     let module = guest("hostile", "keepall");
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--user", "--map-root-user", "--mount", "sh", "-c"])
-        .arg(r#"dir="$0"; weir="$1"; shift; mount -t tmpfs -o size=12m tmpfs "$dir" && exec "$weir" serve --data-dir "$dir" "$@""#)
-        .arg(&data)
-        .arg(weir_bin())
-        .args(serve_args());
-    let s = Server::spawn(cmd, &data);
+    let s = Server::start_on_tmpfs(&dir.path().join("data"), "12m");
     for t in ["in", "out", "filler"] {
         create_topic(&s, t, 1);
     }

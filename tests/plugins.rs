@@ -15,38 +15,36 @@ fn built_in_plugins_are_listed_and_broken_ones_left_out() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(&upper, plugins.join("upper.wasm")).unwrap();
-    std::fs::write(
-        plugins.join("upper.toml"),
-        "name = \"upper\"\nversion = \"0.1.0\"\ndescription = \"Upper-cases values.\"\n",
-    )
-    .unwrap();
-    std::fs::copy(&counter, plugins.join("count.wasm")).unwrap();
-    std::fs::write(
-        plugins.join("count.toml"),
-        "name = \"count\"\nversion = \"0.2.0\"\ndescription = \"Counts keys.\"\n",
-    )
-    .unwrap();
+    let put = |name: &str, wasm: &std::path::Path, manifest: Option<&str>| {
+        std::fs::copy(wasm, plugins.join(format!("{name}.wasm"))).unwrap();
+        if let Some(m) = manifest {
+            std::fs::write(plugins.join(format!("{name}.toml")), m).unwrap();
+        }
+    };
+    let manifest = |name: &str, version: &str, description: &str| {
+        format!("name = \"{name}\"\nversion = \"{version}\"\ndescription = \"{description}\"\n")
+    };
+    put(
+        "upper",
+        &upper,
+        Some(&manifest("upper", "0.1.0", "Upper-cases values.")),
+    );
+    put(
+        "count",
+        &counter,
+        Some(&manifest("count", "0.2.0", "Counts keys.")),
+    );
     // Not a component; a manifest naming another file; no manifest; an unknown key.
-    std::fs::write(plugins.join("junk.wasm"), b"\0asm junk").unwrap();
-    std::fs::write(
-        plugins.join("junk.toml"),
-        "name = \"junk\"\nversion = \"1\"\ndescription = \"x\"\n",
-    )
-    .unwrap();
-    std::fs::copy(&upper, plugins.join("alias.wasm")).unwrap();
-    std::fs::write(
-        plugins.join("alias.toml"),
-        "name = \"other\"\nversion = \"1\"\ndescription = \"x\"\n",
-    )
-    .unwrap();
-    std::fs::copy(&upper, plugins.join("bare.wasm")).unwrap();
-    std::fs::copy(&upper, plugins.join("extra.wasm")).unwrap();
-    std::fs::write(
-        plugins.join("extra.toml"),
-        "name = \"extra\"\nversion = \"1\"\ndescription = \"x\"\nauthor = \"y\"\n",
-    )
-    .unwrap();
+    let junk = dir.path().join("junk");
+    std::fs::write(&junk, b"\0asm junk").unwrap();
+    put("junk", &junk, Some(&manifest("junk", "1", "x")));
+    put("alias", &upper, Some(&manifest("other", "1", "x")));
+    put("bare", &upper, None);
+    put(
+        "extra",
+        &upper,
+        Some(&(manifest("extra", "1", "x") + "author = \"y\"\n")),
+    );
 
     let plugins_arg = plugins.to_str().unwrap();
     let s = Server::start(&dir.path().join("data"), &["--plugins-dir", plugins_arg]);

@@ -46,6 +46,21 @@ impl Server {
         Server::spawn(cmd, data_dir)
     }
 
+    /// Starts `weir serve` on a tmpfs of `size` (e.g. `4m`) mounted over `data_dir` in a
+    /// private user and mount namespace, so a test can fill the disk without touching the
+    /// host's.
+    pub fn start_on_tmpfs(data_dir: &Path, size: &str) -> Server {
+        std::fs::create_dir_all(data_dir).unwrap();
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--user", "--map-root-user", "--mount", "sh", "-c"])
+            .arg(r#"dir="$0"; size="$1"; weir="$2"; shift 2; mount -t tmpfs -o size="$size" tmpfs "$dir" && exec "$weir" serve --data-dir "$dir" "$@""#)
+            .arg(data_dir)
+            .arg(size)
+            .arg(weir_bin())
+            .args(serve_args());
+        Server::spawn(cmd, data_dir)
+    }
+
     /// Spawns a prepared command that ends up running `weir serve` (e.g. through
     /// `unshare`) and waits (≤ 60 s) for it to announce its HTTP address.
     pub fn spawn(mut cmd: Command, data_dir: &Path) -> Server {
@@ -264,4 +279,35 @@ pub fn kcat(args: &[&str], stdin: &[u8]) -> String {
     let out = child.wait_with_output().expect("kcat output");
     assert!(out.status.success(), "kcat {args:?} failed: {}", out.status);
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Checks what a client driver's `discover` run reports: every topic listed under each of
+/// `topic_keys` (`{prefix}-a`, `{prefix}-b`, `other-{prefix}`), the two `{prefix}-` topics
+/// consumed through the regex subscription, `per_topic` records each, the group listed and
+/// its committed offsets.
+pub fn assert_discovered(
+    out: &serde_json::Value,
+    topic_keys: &[&str],
+    prefix: &str,
+    group: &str,
+    per_topic: u64,
+) {
+    use serde_json::json;
+    let (a, b) = (format!("{prefix}-a"), format!("{prefix}-b"));
+    for key in topic_keys {
+        let topics = out[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key}: {out}"));
+        for name in [&a, &b, &format!("other-{prefix}")] {
+            assert!(topics.contains(&json!(name)), "{key} lacks {name}: {out}");
+        }
+    }
+    assert_eq!(out["consumed"], per_topic * 2, "{out}");
+    assert_eq!(out["from_topics"], json!([a, b]), "{out}");
+    let groups = out["groups"].as_array().unwrap_or_else(|| panic!("{out}"));
+    assert!(groups.contains(&json!(group)), "{out}");
+    let mut offsets = serde_json::Map::new();
+    offsets.insert(format!("{a}:0"), json!(per_topic));
+    offsets.insert(format!("{b}:0"), json!(per_topic));
+    assert_eq!(out["offsets"], serde_json::Value::Object(offsets), "{out}");
 }
