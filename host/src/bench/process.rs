@@ -32,3 +32,38 @@ pub fn rss_bytes() -> u64 {
 pub fn threads() -> u64 {
     status_field("Threads").unwrap_or(0)
 }
+
+/// CPU time (user + system) of each thread of the process so far, by thread name
+/// (threads of one name, e.g. `weir-worker-0` and `weir-worker-1`, summed under the name
+/// without its trailing number).
+pub fn cpu_by_thread() -> std::collections::BTreeMap<String, Duration> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ... utime stime: fields 14 and 15, counted after the comm.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close]
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            .trim_end_matches('-')
+            .to_string();
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let tick = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let used = Duration::from_millis((tick(11) + tick(12)) * 1000 / ticks);
+        *out.entry(name).or_default() += used;
+    }
+    out
+}

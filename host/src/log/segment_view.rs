@@ -10,6 +10,10 @@ use super::error::LogError;
 use super::index::OffsetIndex;
 use super::segment::SegmentPaths;
 
+/// Bytes read at once from where a read's scan starts: an index interval's worth of
+/// headers to skip (4 KiB by default) and the tail a caught-up reader wants.
+const SCAN_BLOCK: u64 = 16 << 10;
+
 /// A snapshot of where to read in one segment, usable without the partition lock.
 #[derive(Debug, Clone)]
 pub struct SegmentView {
@@ -73,6 +77,14 @@ impl SegmentView {
         max_bytes: usize,
         limit_offset: i64,
     ) -> Result<Vec<u8>, LogError> {
+        // One read of the view's first bytes usually holds the headers to skip (the sparse
+        // index points at most an index interval before `offset`) and, at the tail of a
+        // log, the batches wanted too: one syscall instead of one per header.
+        let block_len = self.size.saturating_sub(self.start).min(SCAN_BLOCK) as usize;
+        let mut block = vec![0u8; block_len];
+        self.file
+            .read_exact_at(&mut block, self.start)
+            .map_err(LogError::io("reading", &self.path))?;
         let mut pos = self.start;
         let mut header = [0u8; BATCH_HEADER_LEN];
         // Find the batch containing `offset`.
@@ -80,10 +92,17 @@ impl SegmentView {
             if pos + BATCH_HEADER_LEN as u64 > self.size {
                 return Ok(Vec::new());
             }
-            self.file
-                .read_exact_at(&mut header, pos)
-                .map_err(LogError::io("reading", &self.path))?;
-            let h = BatchHeader::parse(&header).map_err(|e| self.corrupt(pos, e))?;
+            let at = (pos - self.start) as usize;
+            let bytes = match block.get(at..at + BATCH_HEADER_LEN) {
+                Some(bytes) => bytes,
+                None => {
+                    self.file
+                        .read_exact_at(&mut header, pos)
+                        .map_err(LogError::io("reading", &self.path))?;
+                    &header[..]
+                }
+            };
+            let h = BatchHeader::parse(bytes).map_err(|e| self.corrupt(pos, e))?;
             if h.base_offset >= limit_offset {
                 return Ok(Vec::new());
             }
@@ -94,11 +113,19 @@ impl SegmentView {
         };
         let want = (max_bytes as u64)
             .max(first.total_len() as u64)
-            .min(self.size - pos);
-        let mut buf = vec![0u8; want as usize];
-        self.file
-            .read_exact_at(&mut buf, pos)
-            .map_err(LogError::io("reading", &self.path))?;
+            .min(self.size - pos) as usize;
+        let at = (pos - self.start) as usize;
+        let mut buf = if at + want <= block.len() {
+            block.truncate(at + want);
+            block.drain(..at);
+            block
+        } else {
+            let mut buf = vec![0u8; want];
+            self.file
+                .read_exact_at(&mut buf, pos)
+                .map_err(LogError::io("reading", &self.path))?;
+            buf
+        };
         // Keep only whole batches below the limit.
         let mut keep = 0usize;
         while keep + LOG_OVERHEAD <= buf.len() && keep + BATCH_HEADER_LEN <= buf.len() {

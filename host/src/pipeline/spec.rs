@@ -199,9 +199,23 @@ pub struct PipelineSpec {
     /// Sandbox limits.
     #[serde(default)]
     pub limits: LimitsSpec,
+    /// How long an idle task lets new input gather before it runs a round, ms (default
+    /// [`DEFAULT_LINGER_MS`]; 0: at once). Like a Kafka producer's `linger.ms`: under a
+    /// trickle of input, a few ms of latency buy rounds several records long, each round
+    /// costing a read, a Wasm call, an append and a commit whatever its size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linger_ms: Option<u64>,
 }
 
+/// The linger of a pipeline whose spec names none, ms.
+pub const DEFAULT_LINGER_MS: u64 = 2;
+
 impl PipelineSpec {
+    /// How long an idle task lets new input gather before a round.
+    pub fn linger(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.linger_ms.unwrap_or(DEFAULT_LINGER_MS))
+    }
+
     /// The sandbox limits the spec asks for, over the runtime's defaults.
     pub fn sandbox_limits(&self) -> crate::runtime::Limits {
         let mut limits = crate::runtime::Limits::default();
@@ -282,6 +296,11 @@ impl PipelineSpec {
                 "limits.deadline_ms",
                 "must be between 1 and 600000",
             ));
+        }
+        if let Some(ms) = self.linger_ms
+            && ms > 1000
+        {
+            return Err(spec_err("linger_ms", "must be between 0 and 1000"));
         }
         Ok(())
     }

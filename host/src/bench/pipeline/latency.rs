@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use crate::broker::{Broker, ProduceRecord};
 use crate::log::batch::{BatchIter, Record, decode_records};
 
-use super::super::process::cpu_time;
+use super::super::process::{cpu_by_thread, cpu_time};
 use super::super::wasm::PATTERN;
 use super::{Setup, spec};
 
@@ -29,6 +29,10 @@ pub struct LatencyRun {
     pub latencies: Vec<Duration>,
     /// Process CPU time per record over the window.
     pub cpu_per_record: Duration,
+    /// CPU time over the window by thread name.
+    pub by_thread: Vec<(String, Duration)>,
+    /// Rounds the pipeline committed (whole run, warm-up included).
+    pub rounds: u64,
 }
 
 /// The value of a timed record: the filter's pattern (so it is kept) and nanoseconds
@@ -117,17 +121,21 @@ pub fn run(s: &Setup, partitions: u32, rate: u32, seconds: f64) -> anyhow::Resul
     let seen = Arc::new(Mutex::new(Vec::new()));
     let consumer = {
         let (broker, stop, seen) = (s.broker.clone(), stop.clone(), seen.clone());
-        std::thread::spawn(move || consume(broker, "lat-out".into(), epoch, stop, seen))
+        std::thread::Builder::new()
+            .name("bench-consumer".into())
+            .spawn(move || consume(broker, "lat-out".into(), epoch, stop, seen))?
     };
     let per_tick = (rate / 1000).max(1) as usize;
     let warm_up = Duration::from_secs(1);
     let window = Duration::from_secs_f64(seconds);
     let started = Instant::now();
     let (mut cpu_start, mut produced, mut from) = (None, 0usize, u128::MAX);
+    let mut threads_start = Default::default();
     let mut tick = 0u64;
     while started.elapsed() < warm_up + window {
         if cpu_start.is_none() && started.elapsed() >= warm_up {
             cpu_start = Some(cpu_time());
+            threads_start = cpu_by_thread();
             from = epoch.elapsed().as_nanos();
             produced = 0;
         }
@@ -157,11 +165,19 @@ pub fn run(s: &Setup, partitions: u32, rate: u32, seconds: f64) -> anyhow::Resul
         std::thread::sleep(Duration::from_millis(5));
     }
     let cpu = cpu_time().saturating_sub(cpu_start.unwrap_or_default());
+    let by_thread = threads_since(&threads_start);
     stop.store(true, Ordering::Relaxed);
     match consumer.join() {
         Ok(r) => r?,
         Err(_) => bail!("the latency consumer panicked"),
     }
+    let rounds = s
+        .pipelines
+        .metrics()
+        .lines()
+        .filter(|l| l.starts_with("weir_pipeline_batch_seconds_count{pipeline=\"latency\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
     s.pipelines.delete("latency")?;
     let mut latencies: Vec<Duration> = std::mem::take(&mut *seen.lock())
         .into_iter()
@@ -179,5 +195,21 @@ pub fn run(s: &Setup, partitions: u32, rate: u32, seconds: f64) -> anyhow::Resul
         records: produced,
         latencies,
         cpu_per_record: cpu / produced.max(1) as u32,
+        by_thread,
+        rounds,
     })
+}
+
+/// CPU time by thread name since `start`, the busiest first.
+pub fn threads_since(start: &BTreeMap<String, Duration>) -> Vec<(String, Duration)> {
+    let mut used: Vec<(String, Duration)> = cpu_by_thread()
+        .into_iter()
+        .map(|(name, t)| {
+            let before = start.get(&name).copied().unwrap_or_default();
+            (name, t.saturating_sub(before))
+        })
+        .filter(|(_, t)| !t.is_zero())
+        .collect();
+    used.sort_by(|a, b| b.1.cmp(&a.1));
+    used
 }

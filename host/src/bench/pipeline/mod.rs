@@ -228,6 +228,18 @@ pub fn run_pipeline_bench(opts: &PipelineBenchOptions) -> anyhow::Result<()> {
                     full.as_secs_f64() * 1e6
                 )),
             );
+            let secs = opts.seconds;
+            let threads: Vec<String> = run
+                .by_thread
+                .iter()
+                .map(|(name, t)| format!("{name} {:.1}%", t.as_secs_f64() / secs * 100.0))
+                .collect();
+            println!(
+                "  CPU by thread (% of a core): {}; {} rounds, {:.1} records per round",
+                threads.join(", "),
+                run.rounds,
+                (opts.seconds + 1.0) * f64::from(opts.rate) / run.rounds.max(1) as f64
+            );
         }
         s.pipelines.shutdown();
     }

@@ -149,8 +149,8 @@ struct Task {
 enum Outcome {
     /// Nothing to read: wait for input, or until the next timer (ms since the epoch).
     Idle { next_timer_ms: Option<i64> },
-    /// A round or timer committed; it took this long.
-    Progress(Duration),
+    /// A round or timer committed this many input records; it took this long.
+    Progress { records: usize, took: Duration },
     /// The update failed and was rolled back: go again with the previous version.
     RolledBack,
     /// The task stops with this error until the pipeline changes.
@@ -197,7 +197,7 @@ pub async fn run(ctx: TaskContext) {
             Outcome::Idle { next_timer_ms } => {
                 stats.set_state(TaskState::Running);
                 let positions = task.ctx.checkpoint.inputs.clone();
-                wait_for_input(
+                let woke = wait_for_input(
                     &task.ctx.broker,
                     stats.partition,
                     positions,
@@ -206,10 +206,18 @@ pub async fn run(ctx: TaskContext) {
                     &mut desired,
                 )
                 .await;
+                // New input after a rest: let more gather.
+                if woke == Woke::Input {
+                    linger(&want, &mut desired).await;
+                }
             }
-            Outcome::Progress(took) => {
+            Outcome::Progress { records, took } => {
                 stats.latency.observe(took);
                 stats.set_state(TaskState::Running);
+                // A short round means input trickles in: let more gather before the next.
+                if records < LINGER_BELOW_RECORDS {
+                    linger(&want, &mut desired).await;
+                }
             }
             Outcome::RolledBack => {}
             Outcome::Failed(error) => task.stop_on(error, &mut desired).await,
@@ -241,7 +249,10 @@ impl Task {
                     built.chain.next_timer_ms()
                 },
             },
-            RoundEnd::Committed(_) => Outcome::Progress(started.elapsed()),
+            RoundEnd::Committed(records) => Outcome::Progress {
+                records,
+                took: started.elapsed(),
+            },
             RoundEnd::RolledBack => Outcome::RolledBack,
             RoundEnd::Failed(error) => {
                 *code = Code::Unbuilt;
@@ -303,6 +314,33 @@ const HELD_TIMER_RECHECK_MS: i64 = 1000;
 /// changes wake it at once; this only bounds the wait when neither can (an input deleted).
 const IDLE_WAIT: Duration = Duration::from_secs(10);
 
+/// A round shorter than this lets input gather for the pipeline's linger before the next.
+const LINGER_BELOW_RECORDS: usize = 256;
+
+/// Waits for the pipeline's `linger_ms` (cut short by a pipeline change), so that a trickle
+/// of input makes rounds of several records: each round costs a read, a Wasm call, an
+/// append and a commit whatever its size.
+async fn linger(want: &Desired, desired: &mut tokio::sync::watch::Receiver<Desired>) {
+    let linger = want.spec.linger();
+    if !linger.is_zero() {
+        tokio::select! {
+            _ = desired.changed() => {}
+            _ = tokio::time::sleep(linger) => {}
+        }
+    }
+}
+
+/// What ended a wait for input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Woke {
+    /// An input partition has records past the task's position.
+    Input,
+    /// The pipeline changed (update, pause, stop).
+    Changed,
+    /// The next timer is due, or the idle wait ran out.
+    Timeout,
+}
+
 /// Waits for new input, a pipeline change, the next timer, or [`IDLE_WAIT`].
 async fn wait_for_input(
     broker: &Broker,
@@ -311,7 +349,7 @@ async fn wait_for_input(
     next_timer_ms: Option<i64>,
     want: &Desired,
     desired: &mut tokio::sync::watch::Receiver<Desired>,
-) {
+) -> Woke {
     let idle = match next_timer_ms {
         Some(at) => {
             Duration::from_millis((at - crate::broker::now_ms()).max(0) as u64).min(IDLE_WAIT)
@@ -342,8 +380,8 @@ async fn wait_for_input(
         futures_util::future::select_all(waits).await;
     };
     tokio::select! {
-        _ = desired.changed() => {}
-        _ = any_input => {}
-        _ = tokio::time::sleep(idle) => {}
+        _ = desired.changed() => Woke::Changed,
+        _ = any_input => Woke::Input,
+        _ = tokio::time::sleep(idle) => Woke::Timeout,
     }
 }
