@@ -67,3 +67,29 @@ pub fn cpu_by_thread() -> std::collections::BTreeMap<String, Duration> {
     }
     out
 }
+
+/// CPU time by thread name since `start`, the busiest first.
+pub fn threads_since(
+    start: &std::collections::BTreeMap<String, Duration>,
+) -> Vec<(String, Duration)> {
+    let mut used: Vec<(String, Duration)> = cpu_by_thread()
+        .into_iter()
+        .map(|(name, t)| {
+            let before = start.get(&name).copied().unwrap_or_default();
+            (name, t.saturating_sub(before))
+        })
+        .filter(|(_, t)| !t.is_zero())
+        .collect();
+    used.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
+    used
+}
+
+/// The CPU time of the pipeline's own threads (task turns and the task scheduler) in
+/// `by_thread`, leaving out whatever else the process runs (a benchmark's producer).
+pub fn pipeline_cpu(by_thread: &[(String, Duration)]) -> Duration {
+    by_thread
+        .iter()
+        .filter(|(name, _)| name == "weir-worker" || name == "weir-tasks")
+        .map(|(_, t)| *t)
+        .sum()
+}

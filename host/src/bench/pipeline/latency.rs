@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use crate::broker::{Broker, ProduceRecord};
 use crate::log::batch::{BatchIter, Record, decode_records};
 
-use super::super::process::{cpu_by_thread, cpu_time};
+use super::super::process::{cpu_by_thread, cpu_time, threads_since};
 use super::super::wasm::PATTERN;
 use super::{Setup, spec};
 
@@ -198,18 +198,4 @@ pub fn run(s: &Setup, partitions: u32, rate: u32, seconds: f64) -> anyhow::Resul
         by_thread,
         rounds,
     })
-}
-
-/// CPU time by thread name since `start`, the busiest first.
-pub fn threads_since(start: &BTreeMap<String, Duration>) -> Vec<(String, Duration)> {
-    let mut used: Vec<(String, Duration)> = cpu_by_thread()
-        .into_iter()
-        .map(|(name, t)| {
-            let before = start.get(&name).copied().unwrap_or_default();
-            (name, t.saturating_sub(before))
-        })
-        .filter(|(_, t)| !t.is_zero())
-        .collect();
-    used.sort_by(|a, b| b.1.cmp(&a.1));
-    used
 }

@@ -164,10 +164,11 @@ fn spec(name: &str, module: &str, output: &str) -> anyhow::Result<PipelineSpec> 
 
 /// Runs a pipeline over the whole input; returns records/s and the process's CPU time
 /// per record.
-fn drain(s: &Setup, name: &str, module: &str, total: usize) -> anyhow::Result<(f64, Duration)> {
+fn drain(s: &Setup, name: &str, module: &str, total: usize) -> anyhow::Result<Drained> {
     let out = format!("out-{name}");
     s.broker.create_topic(&out, 4, BTreeMap::new())?;
     let cpu = super::process::cpu_time();
+    let threads = super::process::cpu_by_thread();
     let started = Instant::now();
     s.pipelines.create(spec(name, module, &out)?)?;
     loop {
@@ -184,9 +185,25 @@ fn drain(s: &Setup, name: &str, module: &str, total: usize) -> anyhow::Result<(f
         std::thread::sleep(Duration::from_millis(2));
     }
     let secs = started.elapsed().as_secs_f64();
-    let cpu = super::process::cpu_time().saturating_sub(cpu) / total.max(1) as u32;
+    let n = total.max(1) as u32;
+    let cpu = super::process::cpu_time().saturating_sub(cpu) / n;
+    let pipeline = super::process::pipeline_cpu(&super::process::threads_since(&threads)) / n;
     s.pipelines.delete(name)?;
-    Ok((total as f64 / secs, cpu))
+    Ok(Drained {
+        rate: total as f64 / secs,
+        cpu,
+        pipeline,
+    })
+}
+
+/// What draining the input through a pipeline measured.
+struct Drained {
+    /// Records per second.
+    rate: f64,
+    /// Process CPU per record.
+    cpu: Duration,
+    /// CPU of the pipeline's threads per record.
+    pipeline: Duration,
 }
 
 /// Runs `weir bench pipeline`.
@@ -212,21 +229,29 @@ pub fn run_pipeline_bench(opts: &PipelineBenchOptions) -> anyhow::Result<()> {
                 let i = ((run.latencies.len() - 1) as f64 * q).round() as usize;
                 run.latencies[i].as_secs_f64() * 1000.0
             };
+            let us = |d: Duration| d.as_secs_f64() * 1e6;
+            let pipeline = super::process::pipeline_cpu(&run.by_thread) / run.records.max(1) as u32;
             println!(
                 "steady {} rec/s over {} partitions, {} records: produce -> filter -> consumer \
-                 p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; process CPU {:.1} us per record{}",
+                 p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CPU per record: process {:.1} us, \
+                 pipeline threads {:.1} us{}",
                 opts.rate,
                 opts.partitions,
                 run.records,
                 q(0.5),
                 q(0.99),
                 q(1.0),
-                run.cpu_per_record.as_secs_f64() * 1e6,
-                full_speed_cpu.map_or(String::new(), |full: Duration| format!(
-                    " ({:.1}x the {:.2} us per record at full speed)",
-                    run.cpu_per_record.as_secs_f64() / full.as_secs_f64(),
-                    full.as_secs_f64() * 1e6
-                )),
+                us(run.cpu_per_record),
+                us(pipeline),
+                full_speed_cpu
+                    .as_ref()
+                    .map_or(String::new(), |full: &Drained| format!(
+                        " ({:.1}x and {:.1}x the {:.2} us and {:.2} us at full speed)",
+                        us(run.cpu_per_record) / us(full.cpu),
+                        us(pipeline) / us(full.pipeline),
+                        us(full.cpu),
+                        us(full.pipeline),
+                    )),
             );
             let secs = opts.seconds;
             let threads: Vec<String> = run
@@ -246,7 +271,7 @@ pub fn run_pipeline_bench(opts: &PipelineBenchOptions) -> anyhow::Result<()> {
     if wanted(Part::Threads) {
         for workers in [1, 2, 4] {
             let s = setup(opts, workers, 64, opts.records)?;
-            let (rate, _) = drain(&s, "w", "wasm-filter", opts.records)?;
+            let rate = drain(&s, "w", "wasm-filter", opts.records)?.rate;
             println!(
                 "worker threads {workers}: wasm filter {:.2} M rec/s",
                 rate / 1e6
@@ -262,9 +287,9 @@ pub fn run_pipeline_bench(opts: &PipelineBenchOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Wasm against native, alternating, best of two each; returns the Wasm pipeline's
-/// process CPU per record at full speed.
-fn throughput(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result<Duration> {
+/// Wasm against native, alternating, best of two each; returns the Wasm run with the least
+/// CPU per record.
+fn throughput(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result<Drained> {
     // Alternate so neither side always runs on a warmer cache.
     let mut wasm = Vec::new();
     let mut native = Vec::new();
@@ -277,17 +302,22 @@ fn throughput(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result<Duration
             opts.records,
         )?);
     }
-    let best = |v: &[(f64, Duration)]| v.iter().map(|r| r.0).fold(0.0, f64::max);
-    let cpu = wasm.iter().map(|r| r.1).min().unwrap_or_default();
+    let best = |v: &[Drained]| v.iter().map(|r| r.rate).fold(0.0, f64::max);
+    let (best_wasm, best_native) = (best(&wasm), best(&native));
+    let least = wasm
+        .into_iter()
+        .min_by_key(|r| r.cpu)
+        .ok_or_else(|| anyhow::anyhow!("no wasm run"))?;
     println!(
         "end to end, best of 2: wasm filter {:.2} M rec/s, native filter {:.2} M rec/s, ratio {:.2}; \
-         process CPU {:.2} us per record (wasm)",
-        best(&wasm) / 1e6,
-        best(&native) / 1e6,
-        best(&wasm) / best(&native),
-        cpu.as_secs_f64() * 1e6
+         CPU per record (wasm): process {:.2} us, pipeline threads {:.2} us",
+        best_wasm / 1e6,
+        best_native / 1e6,
+        best_wasm / best_native,
+        least.cpu.as_secs_f64() * 1e6,
+        least.pipeline.as_secs_f64() * 1e6,
     );
-    Ok(cpu)
+    Ok(least)
 }
 
 /// Swap pauses: a pipeline kept busy by a steady producer, swapped back and forth.
