@@ -123,6 +123,13 @@ impl From<BrokerError> for ApiError {
     }
 }
 
+fn runtime_status(err: &RuntimeError) -> (StatusCode, &'static str) {
+    match err {
+        RuntimeError::Cache { source, .. } if disk_full(source) => DISK_FULL,
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "pipeline_error"),
+    }
+}
+
 fn pipeline_status(err: &PipelineError) -> (StatusCode, &'static str) {
     use PipelineError as E;
     match err {
@@ -140,10 +147,8 @@ fn pipeline_status(err: &PipelineError) -> (StatusCode, &'static str) {
         E::Io { source, .. } if disk_full(source) => DISK_FULL,
         E::Broker(source) => broker_status(source),
         E::Store(source) => sled_status(source, "pipeline_error"),
-        E::Runtime(RuntimeError::Cache { source, .. }) if disk_full(source) => DISK_FULL,
-        E::Runtime(_) | E::Io { .. } | E::Corrupt { .. } => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "pipeline_error")
-        }
+        E::Runtime(source) => runtime_status(source),
+        E::Io { .. } | E::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "pipeline_error"),
     }
 }
 
@@ -160,9 +165,13 @@ pub fn task_status(err: &TaskError) -> (StatusCode, &'static str) {
     use TaskError as E;
     match err {
         E::Undeployable(source) => pipeline_status(source),
+        E::Start(e) | E::Step(e) | E::Timer(e) if e.error.is_host_fault() => {
+            runtime_status(&e.error)
+        }
         E::Start(_) | E::Step(_) | E::Timer(_) | E::Record { .. } => {
             (StatusCode::UNPROCESSABLE_ENTITY, "plugin_error")
         }
+        E::Panicked => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         E::Read { source, .. } | E::Output { source, .. } | E::Append { source, .. } => {
             broker_status(source)
         }

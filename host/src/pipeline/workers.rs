@@ -13,6 +13,9 @@ use std::sync::{Arc, Mutex};
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// How long [`Workers::stop`] waits for the threads.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A fixed pool of threads running task turns.
 #[derive(Debug)]
 pub struct Workers {
@@ -74,7 +77,9 @@ impl Workers {
         rx.await.ok()
     }
 
-    /// Stops taking jobs; the threads finish the queued ones and exit. Waits for them.
+    /// Stops taking jobs; the threads finish the queued ones (a turn of a stopped
+    /// pipeline returns at once) and exit. Waits for them up to [`STOP_WAIT`], then leaves
+    /// a turn still running (a plugin call near its deadline) to end by itself.
     pub fn stop(&self) {
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.take();
@@ -84,9 +89,20 @@ impl Workers {
             .lock()
             .map(|mut t| std::mem::take(&mut *t))
             .unwrap_or_default();
+        let deadline = std::time::Instant::now() + STOP_WAIT;
         for t in threads {
-            let _ = t.join();
+            while !t.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
+    }
+
+    /// Whether the pool has stopped taking jobs.
+    pub fn stopped(&self) -> bool {
+        self.jobs.lock().map(|j| j.is_none()).unwrap_or(true)
     }
 
     /// How many threads run turns.

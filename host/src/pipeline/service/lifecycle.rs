@@ -327,6 +327,7 @@ impl Pipelines {
         let broken = handle.desired.borrow().broken.clone();
         if !paused && broken.is_some() {
             let plans = self.plans_of(&record.spec, &record.current().modules)?;
+            self.check_instances(name, record.partitions, &plans)?;
             handle.desired.send_modify(|d| {
                 d.generation += 1;
                 d.plans = plans;
@@ -394,7 +395,13 @@ impl Pipelines {
             .lock()
             .values()
             .filter(|h| h.name != name)
-            .map(|h| h.tasks.len() * wasm_steps(&h.desired.borrow().plans))
+            .map(|h| {
+                // A pipeline that may still roll back holds room for the larger of its two
+                // deployments.
+                let current = wasm_steps(&h.desired.borrow().plans);
+                let previous = h.previous.lock().as_ref().map_or(0, |(_, p)| wasm_steps(p));
+                h.tasks.len() * current.max(previous)
+            })
             .sum();
         let max = self.config.max_instances as usize;
         if in_use + needed > max {

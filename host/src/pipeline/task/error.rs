@@ -119,6 +119,12 @@ pub enum TaskError {
     /// Flushing the task's state before a swap failed.
     #[error("flushing before the swap: {0}")]
     Flush(#[source] sled::Error),
+    /// A turn panicked: a bug in weir. The task's state in memory is gone; its last
+    /// commit is where it resumes after a restart.
+    #[error(
+        "a turn panicked (a bug in weir; the task resumes from its last commit after a restart)"
+    )]
+    Panicked,
 }
 
 impl TaskError {

@@ -88,10 +88,10 @@ impl Code {
 struct Built {
     generation: u64,
     chain: Chain,
-    trial: Trial,
 }
 
-/// Whether a failing call rolls the running version back.
+/// Whether a failing call rolls the running version back. The task's, not the chain's: a
+/// version that fails during its probation and is rebuilt (after a resume) is still on it.
 #[derive(Clone, Copy)]
 enum Trial {
     /// The version has proven itself (or there is nothing to roll back to): failures are
@@ -143,14 +143,22 @@ struct Task {
     ctx: TaskContext,
     overlay: Overlay,
     replay: Replay,
+    trial: Trial,
 }
 
 /// What a turn on a worker thread came to.
 enum Outcome {
     /// Nothing to read: wait for input, or until the next timer (ms since the epoch).
     Idle { next_timer_ms: Option<i64> },
-    /// A round or timer committed this many input records; it took this long.
-    Progress { records: usize, took: Duration },
+    /// A round or timer committed this many input records; it took this long; `more`:
+    /// an input already holds records past the new position (a backlog: no lingering).
+    Progress {
+        records: usize,
+        took: Duration,
+        more: bool,
+    },
+    /// The pipeline stopped while the turn waited for a worker: it did nothing.
+    Stopped,
     /// The update failed and was rolled back: go again with the previous version.
     RolledBack,
     /// The task stops with this error until the pipeline changes.
@@ -167,6 +175,7 @@ pub async fn run(ctx: TaskContext) {
         ctx,
         overlay: Overlay::default(),
         replay: Replay::MaybeAhead,
+        trial: Trial::Settled,
     };
     let mut code = Code::Unbuilt;
     loop {
@@ -180,16 +189,32 @@ pub async fn run(ctx: TaskContext) {
             continue;
         }
         let job = want.clone();
+        let handle = task.ctx.handle.clone();
         let Some((t, c, outcome)) = workers
             .run(move || {
-                let outcome = task.step(&job, &mut code);
+                // A turn may wait in the queue behind slow ones: one of a pipeline stopped
+                // (deleted) meanwhile must not read, run or append any more.
+                let outcome = if task.ctx.handle.desired.borrow().stop {
+                    Outcome::Stopped
+                } else {
+                    task.step(&job, &mut code)
+                };
                 (task, code, outcome)
             })
             .await
         else {
-            // The workers stopped (shutdown) or the turn panicked: the task's state went
-            // with it; its last commit is where it resumes after a restart.
-            stats.set_state(TaskState::Stopped);
+            // The workers stopped (shutdown), or the turn panicked and took the task's
+            // state with it; its last commit is where it resumes after a restart.
+            if !workers.stopped() {
+                let error = TaskError::Panicked;
+                tracing::error!(pipeline = %handle.name, partition = stats.partition, "{error}");
+                handle
+                    .logs
+                    .note(&format!("task {} stopped: {error}", stats.partition));
+                stats.fail(error);
+            } else {
+                stats.set_state(TaskState::Stopped);
+            }
             return;
         };
         (task, code) = (t, c);
@@ -211,15 +236,21 @@ pub async fn run(ctx: TaskContext) {
                     linger(&want, &mut desired).await;
                 }
             }
-            Outcome::Progress { records, took } => {
+            Outcome::Progress {
+                records,
+                took,
+                more,
+            } => {
                 stats.latency.observe(took);
                 stats.set_state(TaskState::Running);
-                // A short round means input trickles in: let more gather before the next.
-                if records < LINGER_BELOW_RECORDS {
+                // A short round that read everything means input trickles in: let more
+                // gather before the next. A backlog is read at full speed.
+                if records < LINGER_BELOW_RECORDS && !more {
                     linger(&want, &mut desired).await;
                 }
             }
             Outcome::RolledBack => {}
+            Outcome::Stopped => break,
             Outcome::Failed(error) => task.stop_on(error, &mut desired).await,
         }
     }
@@ -252,6 +283,7 @@ impl Task {
             RoundEnd::Committed(records) => Outcome::Progress {
                 records,
                 took: started.elapsed(),
+                more: self.input_waiting(want),
             },
             RoundEnd::RolledBack => Outcome::RolledBack,
             RoundEnd::Failed(error) => {
@@ -287,6 +319,22 @@ impl Task {
             },
             other => other,
         }
+    }
+
+    /// Whether an input holds records past the task's committed position.
+    fn input_waiting(&self, want: &Desired) -> bool {
+        let partition = i64::from(self.ctx.stats.partition);
+        want.spec
+            .inputs
+            .iter()
+            .zip(&self.ctx.checkpoint.inputs)
+            .any(|(topic, &pos)| {
+                self.ctx
+                    .broker
+                    .topic(topic)
+                    .and_then(|t| t.partition(partition))
+                    .is_ok_and(|log| log.high_watermark() > pos)
+            })
     }
 
     /// Marks the task failed and waits until the pipeline is updated, resumed or stopped.

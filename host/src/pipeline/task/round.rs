@@ -137,7 +137,7 @@ impl Task {
         if let Err(e) = store::commit(&self.ctx.tree, self.overlay.take(), &checkpoint) {
             return RoundEnd::Failed(TaskError::commit("the round")(e));
         }
-        built.trial = built.trial.passed();
+        self.trial = self.trial.passed();
         *self.ctx.stats.committed.lock() = checkpoint.inputs.clone();
         self.ctx.checkpoint = checkpoint;
         let s = &self.ctx.stats;

@@ -47,18 +47,15 @@ impl Task {
             self.ctx.handle.logs.clone(),
         ) {
             Ok(chain) => {
-                let trial = if swap {
+                if swap {
                     self.ctx.stats.swapped(started.elapsed());
-                    Trial::Probation {
+                    self.trial = Trial::Probation {
                         batches_left: PROBATION_BATCHES,
-                    }
-                } else {
-                    Trial::Settled
-                };
+                    };
+                }
                 *code = Code::Built(Built {
                     generation: want.generation,
                     chain,
-                    trial,
                 });
                 Ok(code.built())
             }
@@ -86,7 +83,7 @@ impl Task {
         built: &Built,
         reason: &dyn std::fmt::Display,
     ) -> bool {
-        built.trial.on_probation()
+        self.trial.on_probation()
             && self
                 .ctx
                 .handle
