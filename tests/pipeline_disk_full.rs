@@ -73,6 +73,13 @@ fn a_pipeline_that_fills_the_disk_stops_with_disk_full_and_resumes_exactly_once(
     let message = task["last_error"].as_str().unwrap();
     assert!(message.contains("No space left on device"), "{message}");
     assert_eq!(status(&s, "copy")["state"], "failed");
+    // The CLI shows the code beside the message.
+    let cli = std::process::Command::new(common::weir_bin())
+        .args(["--url", &s.url, "pipeline", "status", "copy"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&cli.stdout);
+    assert!(shown.contains("[disk_full]"), "{shown}");
 
     // A module upload needs disk too: 507, not 500.
     let (code, body) = upload(&s, "keep2", &guest("rust", "rust-filter"));

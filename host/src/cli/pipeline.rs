@@ -165,7 +165,11 @@ fn print_status(s: &Value) -> anyhow::Result<()> {
                 t["lag"].to_string(),
                 t["records_in"].to_string(),
                 t["records_out"].to_string(),
-                t["last_error"].as_str().unwrap_or("-").to_string(),
+                match (t["last_error_code"].as_str(), t["last_error"].as_str()) {
+                    (Some(code), Some(e)) => format!("[{code}] {e}"),
+                    (None, Some(e)) => e.to_string(),
+                    _ => "-".to_string(),
+                },
             ]
         })
         .collect();
