@@ -8,6 +8,8 @@ use common::{Install, Server, http, run_client_on};
 use serde_json::{Value, json};
 
 const SCRIPT: &str = "confluent_client.py";
+/// The AdminClient scenarios.
+const ADMIN: &str = "confluent_admin.py";
 
 fn create_topic(server: &Server, name: &str, partitions: u32) {
     let r = http()
@@ -236,6 +238,37 @@ fn all_topics_regex_subscription_and_group_listing(install: Install) {
     );
 }
 
+fn delete_consumer_groups_refuses_live_groups_and_forgets_committed_offsets(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    create_topic(&server, "gone", 1);
+    let base = server.at("");
+    let out = run_client_on(
+        install,
+        "python",
+        ADMIN,
+        &[
+            "delete-groups",
+            &server.kafka,
+            base.trim_end_matches('/'),
+            "gone",
+            "doomed",
+        ],
+    );
+    assert_eq!(out["with_member"], out["codes"]["non_empty"], "{out}");
+    assert_eq!(out["http_with_member"], 409, "{out}");
+    assert_eq!(out["unknown"], out["codes"]["not_found"], "{out}");
+    assert_eq!(out["deleted"], Value::Null, "{out}");
+    // No committed offset: librdkafka's OFFSET_INVALID.
+    assert_eq!(out["offsets_after"], json!([-1001]), "{out}");
+    let status = http()
+        .get(server.at("/v1/groups/doomed"))
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 404);
+}
+
 crate::on_both_installs!(
     idempotent_acks_all_producer_appends_every_record_exactly_once,
     group_members_split_partitions_take_over_and_resume_from_commits,
@@ -244,4 +277,5 @@ crate::on_both_installs!(
     librdkafka_compressed_batches_are_stored_and_read_back_over_http,
     list_offsets_by_timestamp_earliest_latest_and_max_timestamp,
     all_topics_regex_subscription_and_group_listing,
+    delete_consumer_groups_refuses_live_groups_and_forgets_committed_offsets,
 );

@@ -248,6 +248,13 @@ fn every_flexible_request_is_answered_with_unknown_tags_and_trailing_bytes() {
                     tagged!(),
                     no_error,
                 ),
+                ApiKey::DeleteGroups => three_ways(
+                    &mut s,
+                    v,
+                    DeleteGroupsRequest::default(),
+                    tagged!(),
+                    no_error,
+                ),
                 other => panic!("a served API without a case here: {other:?}"),
             }
             checked += 1;

@@ -10,6 +10,7 @@ mod helpers;
 
 mod fetch;
 mod frames;
+mod groups_admin;
 mod liberal;
 mod metadata;
 mod produce;

@@ -94,7 +94,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(records::consume),
         )
         .route("/v1/groups", get(groups::list))
-        .route("/v1/groups/{group}", get(groups::describe))
+        .route(
+            "/v1/groups/{group}",
+            get(groups::describe).delete(groups::delete),
+        )
         .route("/v1/groups/{group}/offsets", post(groups::commit))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

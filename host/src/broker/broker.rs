@@ -12,6 +12,7 @@ use crate::log::{FlushPolicy, PartitionLog, PartitionStats, ReadResult};
 
 use super::error::BrokerError;
 use super::metadata::{MetaStore, TopicRecord};
+use super::offsets::LiveGroups;
 use super::partitioner::{KeylessSpreader, partition_for_key};
 use super::topic::Topic;
 use super::topic_config::{self, TopicConfig};
@@ -79,6 +80,8 @@ pub struct Broker {
     pub(super) meta: MetaStore,
     pub(super) topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     spreader: KeylessSpreader,
+    /// Who knows which groups have members (the Kafka coordinator), once registered.
+    pub(super) live_groups: RwLock<Option<Arc<dyn LiveGroups>>>,
 }
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BrokerError {
@@ -119,6 +122,7 @@ impl Broker {
             meta,
             topics: RwLock::new(BTreeMap::new()),
             spreader: KeylessSpreader::new(),
+            live_groups: RwLock::new(None),
             config,
         };
         let records = broker.meta.topics()?;

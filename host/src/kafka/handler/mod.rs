@@ -8,7 +8,8 @@
 //!   [`describe_configs`]: topic administration.
 //! - [`find_coordinator`], [`join_group`], [`sync_group`], [`heartbeat`],
 //!   [`leave_group`], [`offset_commit`], [`offset_fetch`], [`list_groups`],
-//!   [`describe_groups`]: consumer groups (state lives in [`super::group`]).
+//!   [`describe_groups`], [`delete_groups`], [`offset_delete`]: consumer
+//!   groups (state lives in [`super::group`]).
 //! - [`init_producer_id`]: idempotent producers (state in [`crate::broker::producer`]).
 //! - [`codes`]: broker errors as Kafka error codes.
 //! - [`body`]: decoding bodies as liberally as Kafka does; [`legacy`]: the
@@ -19,6 +20,7 @@ pub mod body;
 pub mod codes;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -33,6 +35,7 @@ pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
+pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
 pub mod refusal;
@@ -197,6 +200,8 @@ async fn run(
         ApiKey::DescribeGroups => {
             answer!(describe_groups::handle(ctx, h, decode(req)?).await?)
         }
+        ApiKey::DeleteGroups => answer!(delete_groups::handle(ctx, h, decode(req)?).await?),
+        ApiKey::OffsetDelete => answer!(offset_delete::handle(ctx, h, decode(req)?).await?),
         ApiKey::InitProducerId => {
             answer!(init_producer_id::handle(ctx, h, decode(req)?).await?)
         }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
     InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse,
-    OffsetFetchResponse, SyncGroupResponse,
+    OffsetDeleteResponse, OffsetFetchResponse, SyncGroupResponse,
 };
 
 use super::encode;
@@ -37,6 +37,7 @@ pub fn answer(api: ApiKey, version: i16, correlation_id: i32, code: i16) -> Opti
         ApiKey::LeaveGroup => top!(LeaveGroupResponse),
         ApiKey::ListGroups => top!(ListGroupsResponse),
         ApiKey::InitProducerId => top!(InitProducerIdResponse),
+        ApiKey::OffsetDelete => top!(OffsetDeleteResponse),
         ApiKey::OffsetFetch if (2..=7).contains(&version) => top!(OffsetFetchResponse),
         ApiKey::Fetch if version >= 7 => top!(FetchResponse),
         _ => None,

@@ -1,0 +1,82 @@
+"""confluent-kafka AdminClient scenarios driven by tests/kafka_confluent.rs.
+
+Each subcommand takes the broker's Kafka address (and, where it checks the
+HTTP face too, its base URL), runs one scenario with assertions, and prints
+one JSON line for the Rust test to check.
+"""
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, KafkaError,
+                             KafkaException, Producer, TopicPartition)
+from confluent_kafka.admin import AdminClient
+
+DEADLINE_S = 60
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def error_code(fut):
+    """The Kafka error code a future fails with, or None if it succeeds."""
+    try:
+        fut.result(timeout=DEADLINE_S)
+        return None
+    except KafkaException as e:
+        return e.args[0].code()
+
+
+def http_delete(url):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="DELETE")) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def delete_groups(bootstrap, http_base, topic, group):
+    """A consumer commits; its group cannot be deleted while it is a member
+    (over Kafka or HTTP); once it leaves, the group and its offsets go."""
+    p = Producer({"bootstrap.servers": bootstrap})
+    for i in range(5):
+        p.produce(topic, f"v{i}".encode(), partition=0)
+    if p.flush(DEADLINE_S):
+        fail("undelivered records")
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe([topic])
+    got, deadline = 0, time.time() + DEADLINE_S
+    while got < 5 and time.time() < deadline:
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            got += 1
+    if got < 5:
+        fail(f"read {got} of 5 records")
+    c.commit(asynchronous=False)
+    with_member = error_code(admin.delete_consumer_groups([group])[group])
+    http_with_member = http_delete(f"{http_base}/v1/groups/{group}")
+    c.close()
+    unknown = error_code(admin.delete_consumer_groups(["no-such-group"])["no-such-group"])
+    deleted = error_code(admin.delete_consumer_groups([group])[group])
+    res = admin.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, 0)])])
+    after = [tp.offset for tp in res[group].result(timeout=DEADLINE_S).topic_partitions]
+    print(json.dumps({
+        "with_member": with_member, "http_with_member": http_with_member,
+        "unknown": unknown, "deleted": deleted, "offsets_after": after,
+        "codes": {"non_empty": KafkaError.NON_EMPTY_GROUP,
+                  "not_found": KafkaError.GROUP_ID_NOT_FOUND},
+    }))
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {
+        "delete-groups": delete_groups,
+    }[cmd](*args)
