@@ -269,6 +269,46 @@ fn delete_consumer_groups_refuses_live_groups_and_forgets_committed_offsets(inst
     assert_eq!(status.as_u16(), 404);
 }
 
+fn describe_cluster_and_the_broker_configs(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    create_topic(&server, "plain", 1);
+    let out = run_client_on(install, "python", ADMIN, &["cluster", &server.kafka]);
+    assert_eq!(out["cluster_id"], "weir", "{out}");
+    assert_eq!(out["controller"], 0, "{out}");
+    let port: u16 = server.kafka.rsplit(':').next().unwrap().parse().unwrap();
+    assert_eq!(out["nodes"], json!([[0, "127.0.0.1", port]]), "{out}");
+    let configs = &out["configs"];
+    assert_eq!(
+        configs["listeners"],
+        format!("PLAINTEXT://{}", server.kafka),
+        "{out}"
+    );
+    assert_eq!(configs["broker.id"], "0", "{out}");
+    assert_eq!(configs["auto.create.topics.enable"], "true", "{out}");
+    assert_eq!(configs["default.replication.factor"], "1", "{out}");
+    // The broker's log.* defaults are what a topic that sets nothing gets.
+    let topic: Value = http()
+        .get(server.at("/v1/topics/plain"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    for (broker_name, topic_name) in [
+        ("log.retention.ms", "retention.ms"),
+        ("log.segment.bytes", "segment.bytes"),
+        ("message.max.bytes", "max.message.bytes"),
+    ] {
+        assert_eq!(
+            configs[broker_name].as_str().unwrap(),
+            topic["config"][topic_name].to_string().trim_matches('"'),
+            "{broker_name}: {out}"
+        );
+    }
+    assert_eq!(out["sources"], json!(["STATIC_BROKER_CONFIG"]), "{out}");
+    assert_eq!(out["read_only"], true, "{out}");
+}
+
 crate::on_both_installs!(
     idempotent_acks_all_producer_appends_every_record_exactly_once,
     group_members_split_partitions_take_over_and_resume_from_commits,
@@ -278,4 +318,5 @@ crate::on_both_installs!(
     list_offsets_by_timestamp_earliest_latest_and_max_timestamp,
     all_topics_regex_subscription_and_group_listing,
     delete_consumer_groups_refuses_live_groups_and_forgets_committed_offsets,
+    describe_cluster_and_the_broker_configs,
 );

@@ -75,8 +75,26 @@ def delete_groups(bootstrap, http_base, topic, group):
     }))
 
 
+def cluster(bootstrap):
+    """DescribeCluster, and DescribeConfigs of the broker (node 0)."""
+    from confluent_kafka.admin import ConfigResource, ConfigSource, ResourceType
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    desc = admin.describe_cluster().result(timeout=DEADLINE_S)
+    res = admin.describe_configs([ConfigResource(ResourceType.BROKER, "0")])
+    entries = next(iter(res.values())).result(timeout=DEADLINE_S)
+    print(json.dumps({
+        "cluster_id": desc.cluster_id,
+        "controller": desc.controller.id,
+        "nodes": [[n.id, n.host, n.port] for n in desc.nodes],
+        "configs": {name: e.value for name, e in entries.items()},
+        "sources": sorted({ConfigSource(e.source).name for e in entries.values()}),
+        "read_only": all(e.is_read_only for e in entries.values()),
+    }))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {
         "delete-groups": delete_groups,
+        "cluster": cluster,
     }[cmd](*args)

@@ -22,7 +22,7 @@ const INVALID_REQUEST: i16 = 42;
 const UNSUPPORTED_VERSION: i16 = 35;
 
 /// One request frame: header (of the version's header layout), body, `extra`.
-fn frame<R: Request>(version: i16, correlation: i32, req: &R, extra: &[u8]) -> Vec<u8> {
+pub fn frame<R: Request>(version: i16, correlation: i32, req: &R, extra: &[u8]) -> Vec<u8> {
     let key = ApiKey::try_from(R::KEY).unwrap();
     let mut header = RequestHeader::default();
     header.request_api_key = R::KEY;
@@ -47,7 +47,7 @@ fn raw(bytes: &[u8]) -> Vec<u8> {
 
 /// Sends a frame and decodes the answer as `R::Response` at `version`;
 /// panics if the connection closed or the correlation id is not echoed.
-fn ask<R: Request>(s: &mut TcpStream, version: i16, frame: &[u8], what: &str) -> R::Response {
+pub fn ask<R: Request>(s: &mut TcpStream, version: i16, frame: &[u8], what: &str) -> R::Response {
     s.write_all(frame).unwrap();
     let r = response(s).unwrap_or_else(|| panic!("{what}: connection closed"));
     let key = ApiKey::try_from(R::KEY).unwrap();
@@ -254,6 +254,13 @@ fn every_flexible_request_is_answered_with_unknown_tags_and_trailing_bytes() {
                     DeleteGroupsRequest::default(),
                     tagged!(),
                     no_error,
+                ),
+                ApiKey::DescribeCluster => three_ways(
+                    &mut s,
+                    v,
+                    DescribeClusterRequest::default().with_endpoint_type(1),
+                    tagged!(),
+                    |r| r.error_code,
                 ),
                 other => panic!("a served API without a case here: {other:?}"),
             }

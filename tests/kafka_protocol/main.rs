@@ -8,6 +8,7 @@
 mod common;
 mod helpers;
 
+mod cluster;
 mod fetch;
 mod frames;
 mod groups_admin;

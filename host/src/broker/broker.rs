@@ -327,6 +327,11 @@ impl Broker {
         Ok(topic)
     }
 
+    /// The settings the broker was opened with.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
     /// A topic by name.
     pub fn topic(&self, name: &str) -> Result<Arc<Topic>, BrokerError> {
         lookup(&self.topics.read(), name)

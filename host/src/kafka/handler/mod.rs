@@ -5,7 +5,8 @@
 //! - [`api_versions`], [`metadata`], [`produce`], [`fetch`], [`list_offsets`]:
 //!   the data path.
 //! - [`create_topics`], [`delete_topics`], [`create_partitions`],
-//!   [`describe_configs`]: topic administration.
+//!   [`describe_configs`] (with [`broker_configs`]), [`describe_cluster`]:
+//!   topic and cluster administration.
 //! - [`find_coordinator`], [`join_group`], [`sync_group`], [`heartbeat`],
 //!   [`leave_group`], [`offset_commit`], [`offset_fetch`], [`list_groups`],
 //!   [`describe_groups`], [`delete_groups`], [`offset_delete`]: consumer
@@ -17,11 +18,13 @@
 //!   error answers for what cannot be served.
 pub mod api_versions;
 pub mod body;
+pub mod broker_configs;
 pub mod codes;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_topics;
+pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod fetch;
@@ -200,6 +203,7 @@ async fn run(
         ApiKey::DescribeGroups => {
             answer!(describe_groups::handle(ctx, h, decode(req)?).await?)
         }
+        ApiKey::DescribeCluster => answer!(describe_cluster::handle(ctx, h, decode(req)?)),
         ApiKey::DeleteGroups => answer!(delete_groups::handle(ctx, h, decode(req)?).await?),
         ApiKey::OffsetDelete => answer!(offset_delete::handle(ctx, h, decode(req)?).await?),
         ApiKey::InitProducerId => {

@@ -11,9 +11,9 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
-    InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse,
-    OffsetDeleteResponse, OffsetFetchResponse, SyncGroupResponse,
+    ApiKey, ApiVersionsResponse, DescribeClusterResponse, FetchResponse, FindCoordinatorResponse,
+    HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse,
+    ListGroupsResponse, OffsetDeleteResponse, OffsetFetchResponse, SyncGroupResponse,
 };
 
 use super::encode;
@@ -38,6 +38,7 @@ pub fn answer(api: ApiKey, version: i16, correlation_id: i32, code: i16) -> Opti
         ApiKey::ListGroups => top!(ListGroupsResponse),
         ApiKey::InitProducerId => top!(InitProducerIdResponse),
         ApiKey::OffsetDelete => top!(OffsetDeleteResponse),
+        ApiKey::DescribeCluster => top!(DescribeClusterResponse),
         ApiKey::OffsetFetch if (2..=7).contains(&version) => top!(OffsetFetchResponse),
         ApiKey::Fetch if version >= 7 => top!(FetchResponse),
         _ => None,
