@@ -309,6 +309,24 @@ fn describe_cluster_and_the_broker_configs(install: Install) {
     assert_eq!(out["read_only"], true, "{out}");
 }
 
+fn delete_records_moves_the_log_start_and_refuses_past_the_end(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    create_topic(&server, "trimmed", 1);
+    let out = run_client_on(
+        install,
+        "python",
+        ADMIN,
+        &["delete-records", &server.kafka, "trimmed"],
+    );
+    assert_eq!(out["low_watermark"], 4, "{out}");
+    assert_eq!(out["beyond"], out["codes"]["out_of_range"], "{out}");
+    assert_eq!(out["first"], json!([4, "v4"]), "{out}");
+    assert_eq!(out["watermarks"], json!([4, 10]), "{out}");
+    let records = http_records(&server, "trimmed", 0);
+    assert_eq!(records[0]["offset"], 4);
+}
+
 crate::on_both_installs!(
     idempotent_acks_all_producer_appends_every_record_exactly_once,
     group_members_split_partitions_take_over_and_resume_from_commits,
@@ -319,4 +337,5 @@ crate::on_both_installs!(
     all_topics_regex_subscription_and_group_listing,
     delete_consumer_groups_refuses_live_groups_and_forgets_committed_offsets,
     describe_cluster_and_the_broker_configs,
+    delete_records_moves_the_log_start_and_refuses_past_the_end,
 );

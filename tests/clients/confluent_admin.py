@@ -75,6 +75,33 @@ def delete_groups(bootstrap, http_base, topic, group):
     }))
 
 
+def delete_records(bootstrap, topic):
+    """10 records; delete before 4; a reader from the beginning starts at 4;
+    past the high watermark is OFFSET_OUT_OF_RANGE."""
+    p = Producer({"bootstrap.servers": bootstrap})
+    for i in range(10):
+        p.produce(topic, f"v{i}".encode(), partition=0)
+    if p.flush(DEADLINE_S):
+        fail("undelivered records")
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    res = admin.delete_records([TopicPartition(topic, 0, 4)])
+    low = next(iter(res.values())).result(timeout=DEADLINE_S).low_watermark
+    beyond = error_code(next(iter(admin.delete_records([TopicPartition(topic, 0, 11)]).values())))
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"after-delete-{time.time_ns()}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe([topic])
+    first, deadline = None, time.time() + DEADLINE_S
+    while first is None and time.time() < deadline:
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            first = [m.offset(), m.value().decode()]
+    watermarks = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    c.close()
+    print(json.dumps({"low_watermark": low, "beyond": beyond, "first": first,
+                      "watermarks": list(watermarks),
+                      "codes": {"out_of_range": KafkaError.OFFSET_OUT_OF_RANGE}}))
+
+
 def cluster(bootstrap):
     """DescribeCluster, and DescribeConfigs of the broker (node 0)."""
     from confluent_kafka.admin import ConfigResource, ConfigSource, ResourceType
@@ -97,4 +124,5 @@ if __name__ == "__main__":
     {
         "delete-groups": delete_groups,
         "cluster": cluster,
+        "delete-records": delete_records,
     }[cmd](*args)

@@ -262,6 +262,13 @@ fn every_flexible_request_is_answered_with_unknown_tags_and_trailing_bytes() {
                     tagged!(),
                     |r| r.error_code,
                 ),
+                ApiKey::DeleteRecords => three_ways(
+                    &mut s,
+                    v,
+                    DeleteRecordsRequest::default(),
+                    tagged!(),
+                    no_error,
+                ),
                 other => panic!("a served API without a case here: {other:?}"),
             }
             checked += 1;

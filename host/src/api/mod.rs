@@ -91,7 +91,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/topics/{topic}/records", post(records::produce))
         .route(
             "/v1/topics/{topic}/partitions/{partition}/records",
-            get(records::consume),
+            get(records::consume).delete(records::delete),
         )
         .route("/v1/groups", get(groups::list))
         .route(

@@ -6,6 +6,7 @@
 //! - [`topic_name`]: Kafka's topic name rules.
 //! - [`topic_config`]: Kafka-named per-topic configs and their defaults.
 //! - [`partitioner`]: Kafka's default partitioner (murmur2).
+//! - [`delete_records`]: moving a partition's log start forward.
 //! - [`offsets`]: committing, describing and deleting consumer-group offsets.
 //! - [`producer`]: idempotent producers: ids, epochs, per-partition sequence windows
 //!   (used by the Kafka face and by pipelines' exactly-once output).
@@ -13,6 +14,7 @@
 //! - [`error`]: [`BrokerError`], the layer's one error type.
 #[allow(clippy::module_inception)]
 pub mod broker;
+pub mod delete_records;
 pub mod error;
 pub mod metadata;
 pub mod offsets;

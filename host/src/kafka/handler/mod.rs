@@ -3,7 +3,7 @@
 //!
 //! - [`versions`]: the served APIs and version ranges.
 //! - [`api_versions`], [`metadata`], [`produce`], [`fetch`], [`list_offsets`]:
-//!   the data path.
+//!   the data path; [`delete_records`]: moving a log start forward.
 //! - [`create_topics`], [`delete_topics`], [`create_partitions`],
 //!   [`describe_configs`] (with [`broker_configs`]), [`describe_cluster`]:
 //!   topic and cluster administration.
@@ -23,6 +23,7 @@ pub mod codes;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
@@ -204,6 +205,7 @@ async fn run(
             answer!(describe_groups::handle(ctx, h, decode(req)?).await?)
         }
         ApiKey::DescribeCluster => answer!(describe_cluster::handle(ctx, h, decode(req)?)),
+        ApiKey::DeleteRecords => answer!(delete_records::handle(ctx, h, decode(req)?).await?),
         ApiKey::DeleteGroups => answer!(delete_groups::handle(ctx, h, decode(req)?).await?),
         ApiKey::OffsetDelete => answer!(offset_delete::handle(ctx, h, decode(req)?).await?),
         ApiKey::InitProducerId => {

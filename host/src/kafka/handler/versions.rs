@@ -29,6 +29,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::DescribeCluster, 0, 2),
+    (ApiKey::DeleteRecords, 0, 2),
 ];
 
 /// The served version range of an API, or `None` if it is not served.
@@ -64,6 +65,7 @@ pub fn name(key: ApiKey) -> &'static str {
         ApiKey::DeleteGroups => "DeleteGroups",
         ApiKey::OffsetDelete => "OffsetDelete",
         ApiKey::DescribeCluster => "DescribeCluster",
+        ApiKey::DeleteRecords => "DeleteRecords",
         _ => "unserved API",
     }
 }
