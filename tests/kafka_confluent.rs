@@ -327,6 +327,51 @@ fn delete_records_moves_the_log_start_and_refuses_past_the_end(install: Install)
     assert_eq!(records[0]["offset"], 4);
 }
 
+fn incremental_and_legacy_alter_configs_with_validate_only(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    create_topic(&server, "tuned", 1);
+    let out = run_client_on(
+        install,
+        "python",
+        ADMIN,
+        &["alter-configs", &server.kafka, "tuned"],
+    );
+    let initial = &out["initial"];
+    assert_eq!(out["set"], Value::Null, "{out}");
+    assert_eq!(out["after_set"]["retention.ms"], "3600000", "{out}");
+    assert_eq!(out["validate_only"], Value::Null, "{out}");
+    assert_eq!(
+        out["after_validate_only"], out["after_set"],
+        "validated only: {out}"
+    );
+    let invalid = &out["codes"]["invalid_config"];
+    assert_eq!(&out["unknown_key"], invalid, "{out}");
+    assert_eq!(&out["invalid_value"], invalid, "{out}");
+    assert_eq!(out["delete"], Value::Null, "{out}");
+    assert_eq!(&out["after_delete"], initial, "back to the default: {out}");
+    assert_eq!(out["alter"], Value::Null, "{out}");
+    // AlterConfigs replaces the overrides: retention.ms, left out, is reset.
+    assert_eq!(out["after_alter"]["segment.bytes"], "2000000", "{out}");
+    assert_eq!(
+        out["after_alter"]["retention.ms"], initial["retention.ms"],
+        "{out}"
+    );
+    assert_eq!(out["unknown_topic"], out["codes"]["unknown_topic"], "{out}");
+    // The HTTP face sees the same overrides.
+    let topic: Value = http()
+        .get(server.at("/v1/topics/tuned"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        topic["overrides"],
+        json!({"segment.bytes": "2000000"}),
+        "{topic}"
+    );
+}
+
 crate::on_both_installs!(
     idempotent_acks_all_producer_appends_every_record_exactly_once,
     group_members_split_partitions_take_over_and_resume_from_commits,
@@ -338,4 +383,5 @@ crate::on_both_installs!(
     delete_consumer_groups_refuses_live_groups_and_forgets_committed_offsets,
     describe_cluster_and_the_broker_configs,
     delete_records_moves_the_log_start_and_refuses_past_the_end,
+    incremental_and_legacy_alter_configs_with_validate_only,
 );

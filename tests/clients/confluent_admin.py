@@ -102,6 +102,45 @@ def delete_records(bootstrap, topic):
                       "codes": {"out_of_range": KafkaError.OFFSET_OUT_OF_RANGE}}))
 
 
+def alter_configs(bootstrap, topic):
+    """IncrementalAlterConfigs SET, validate_only, DELETE and an unknown key;
+    then the legacy AlterConfigs, which replaces every override."""
+    from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResource,
+                                       ResourceType)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    keys = ("retention.ms", "segment.bytes")
+
+    def described():
+        res = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)])
+        entries = next(iter(res.values())).result(timeout=DEADLINE_S)
+        return {k: entries[k].value for k in keys}
+
+    def incremental(entries, **kwargs):
+        conf = [ConfigEntry(k, v, incremental_operation=getattr(AlterConfigOpType, op))
+                for k, v, op in entries]
+        r = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=conf)
+        return error_code(admin.incremental_alter_configs([r], **kwargs)[r])
+
+    out = {"initial": described()}
+    out["set"] = incremental([("retention.ms", "3600000", "SET")])
+    out["after_set"] = described()
+    out["validate_only"] = incremental([("segment.bytes", "2000000", "SET")], validate_only=True)
+    out["after_validate_only"] = described()
+    out["unknown_key"] = incremental([("no.such.config", "1", "SET")])
+    out["invalid_value"] = incremental([("segment.bytes", "lots", "SET")], validate_only=True)
+    out["delete"] = incremental([("retention.ms", None, "DELETE")])
+    out["after_delete"] = described()
+    incremental([("retention.ms", "7200000", "SET")])
+    r = ConfigResource(ResourceType.TOPIC, topic, set_config={"segment.bytes": "2000000"})
+    out["alter"] = error_code(admin.alter_configs([r])[r])
+    out["after_alter"] = described()
+    missing = ConfigResource(ResourceType.TOPIC, "no-such-topic", set_config={"retention.ms": "1"})
+    out["unknown_topic"] = error_code(admin.alter_configs([missing])[missing])
+    out["codes"] = {"invalid_config": KafkaError.INVALID_CONFIG,
+                    "unknown_topic": KafkaError.UNKNOWN_TOPIC_OR_PART}
+    print(json.dumps(out))
+
+
 def cluster(bootstrap):
     """DescribeCluster, and DescribeConfigs of the broker (node 0)."""
     from confluent_kafka.admin import ConfigResource, ConfigSource, ResourceType
@@ -124,5 +163,6 @@ if __name__ == "__main__":
     {
         "delete-groups": delete_groups,
         "cluster": cluster,
+        "alter-configs": alter_configs,
         "delete-records": delete_records,
     }[cmd](*args)

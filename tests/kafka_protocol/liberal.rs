@@ -269,6 +269,20 @@ fn every_flexible_request_is_answered_with_unknown_tags_and_trailing_bytes() {
                     tagged!(),
                     no_error,
                 ),
+                ApiKey::AlterConfigs => three_ways(
+                    &mut s,
+                    v,
+                    AlterConfigsRequest::default(),
+                    tagged!(),
+                    no_error,
+                ),
+                ApiKey::IncrementalAlterConfigs => three_ways(
+                    &mut s,
+                    v,
+                    IncrementalAlterConfigsRequest::default(),
+                    tagged!(),
+                    no_error,
+                ),
                 other => panic!("a served API without a case here: {other:?}"),
             }
             checked += 1;

@@ -301,18 +301,7 @@ impl Broker {
     ) -> Result<Arc<Topic>, BrokerError> {
         let topics = self.topics.write();
         let topic = lookup(&topics, name)?;
-        let mut overrides = topic.overrides();
-        for (key, value) in changes {
-            match value {
-                Some(v) => overrides.insert(key, v),
-                None => {
-                    // Resetting an unknown key is as wrong as setting one.
-                    topic_config::check_key(&key)?;
-                    overrides.remove(&key)
-                }
-            };
-        }
-        let config = self.config.topic_defaults.with_overrides(&overrides)?;
+        let (overrides, config) = self.merged_config(&topic, changes)?;
         self.meta.put_topic(&TopicRecord {
             name: name.to_string(),
             partitions: topic.partition_count(),
@@ -325,6 +314,38 @@ impl Broker {
         }
         topic.set_config(overrides, config);
         Ok(topic)
+    }
+
+    /// Checks config changes as [`Broker::alter_topic_config`] would apply
+    /// them, changing nothing (Kafka's `validate_only`).
+    pub fn check_topic_config(
+        &self,
+        name: &str,
+        changes: BTreeMap<String, Option<String>>,
+    ) -> Result<(), BrokerError> {
+        let topic = self.topic(name)?;
+        self.merged_config(&topic, changes).map(|_| ())
+    }
+
+    /// The topic's overrides with `changes` applied, and the config they make.
+    fn merged_config(
+        &self,
+        topic: &Topic,
+        changes: BTreeMap<String, Option<String>>,
+    ) -> Result<(BTreeMap<String, String>, TopicConfig), BrokerError> {
+        let mut overrides = topic.overrides();
+        for (key, value) in changes {
+            match value {
+                Some(v) => overrides.insert(key, v),
+                None => {
+                    // Resetting an unknown key is as wrong as setting one.
+                    topic_config::check_key(&key)?;
+                    overrides.remove(&key)
+                }
+            };
+        }
+        let config = self.config.topic_defaults.with_overrides(&overrides)?;
+        Ok((overrides, config))
     }
 
     /// The settings the broker was opened with.

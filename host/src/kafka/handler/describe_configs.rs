@@ -13,8 +13,10 @@ use crate::kafka::{KafkaContext, KafkaError};
 use super::metadata::NODE_ID;
 use super::{blocking, broker_configs, codes, s};
 
-const TOPIC: i8 = 2;
-const BROKER: i8 = 4;
+/// Kafka's config resource type of a topic.
+pub const TOPIC: i8 = 2;
+/// Kafka's config resource type of a broker.
+pub const BROKER: i8 = 4;
 /// Kafka's config sources.
 const TOPIC_CONFIG: i8 = 1;
 const STATIC_BROKER_CONFIG: i8 = 4;

@@ -5,7 +5,8 @@
 //! - [`api_versions`], [`metadata`], [`produce`], [`fetch`], [`list_offsets`]:
 //!   the data path; [`delete_records`]: moving a log start forward.
 //! - [`create_topics`], [`delete_topics`], [`create_partitions`],
-//!   [`describe_configs`] (with [`broker_configs`]), [`describe_cluster`]:
+//!   [`describe_configs`] (with [`broker_configs`]), [`alter_configs`],
+//!   [`incremental_alter_configs`], [`describe_cluster`]:
 //!   topic and cluster administration.
 //! - [`find_coordinator`], [`join_group`], [`sync_group`], [`heartbeat`],
 //!   [`leave_group`], [`offset_commit`], [`offset_fetch`], [`list_groups`],
@@ -16,6 +17,7 @@
 //! - [`body`]: decoding bodies as liberally as Kafka does; [`legacy`]: the
 //!   Kafka 3.x versions the protocol crate no longer decodes; [`refusal`]:
 //!   error answers for what cannot be served.
+pub mod alter_configs;
 pub mod api_versions;
 pub mod body;
 pub mod broker_configs;
@@ -31,6 +33,7 @@ pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
@@ -205,6 +208,10 @@ async fn run(
             answer!(describe_groups::handle(ctx, h, decode(req)?).await?)
         }
         ApiKey::DescribeCluster => answer!(describe_cluster::handle(ctx, h, decode(req)?)),
+        ApiKey::AlterConfigs => answer!(alter_configs::handle(ctx, h, decode(req)?).await?),
+        ApiKey::IncrementalAlterConfigs => {
+            answer!(incremental_alter_configs::handle(ctx, h, decode(req)?).await?)
+        }
         ApiKey::DeleteRecords => answer!(delete_records::handle(ctx, h, decode(req)?).await?),
         ApiKey::DeleteGroups => answer!(delete_groups::handle(ctx, h, decode(req)?).await?),
         ApiKey::OffsetDelete => answer!(offset_delete::handle(ctx, h, decode(req)?).await?),

@@ -10,6 +10,7 @@
 //! as Kafka does.
 
 use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, DescribeClusterResponse, FetchResponse, FindCoordinatorResponse,
     HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse,
@@ -43,4 +44,21 @@ pub fn answer(api: ApiKey, version: i16, correlation_id: i32, code: i16) -> Opti
         ApiKey::Fetch if version >= 7 => top!(FetchResponse),
         _ => None,
     }
+}
+
+/// Altering a broker resource: weir's broker configs are static (weir.toml),
+/// which Kafka answers for its own static configs with INVALID_REQUEST.
+pub fn static_broker_configs() -> (i16, &'static str) {
+    (
+        ResponseError::InvalidRequest.code(),
+        "broker configs are static: set them in weir.toml and restart",
+    )
+}
+
+/// A config resource type other than topic and broker.
+pub fn unknown_config_resource() -> (i16, &'static str) {
+    (
+        ResponseError::InvalidRequest.code(),
+        "only topic and broker resources have configs",
+    )
 }
