@@ -8,6 +8,8 @@ use common::{Install, Server, http, run_client_on};
 use serde_json::{Value, json};
 
 const SCRIPT: &str = "confluent_client.py";
+/// The AdminClient scenarios.
+const ADMIN: &str = "confluent_admin.py";
 
 fn create_topic(server: &Server, name: &str, partitions: u32) {
     let r = http()
@@ -236,6 +238,140 @@ fn all_topics_regex_subscription_and_group_listing(install: Install) {
     );
 }
 
+fn delete_consumer_groups_refuses_live_groups_and_forgets_committed_offsets(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    create_topic(&server, "gone", 1);
+    let base = server.at("");
+    let out = run_client_on(
+        install,
+        "python",
+        ADMIN,
+        &[
+            "delete-groups",
+            &server.kafka,
+            base.trim_end_matches('/'),
+            "gone",
+            "doomed",
+        ],
+    );
+    assert_eq!(out["with_member"], out["codes"]["non_empty"], "{out}");
+    assert_eq!(out["http_with_member"], 409, "{out}");
+    assert_eq!(out["unknown"], out["codes"]["not_found"], "{out}");
+    assert_eq!(out["deleted"], Value::Null, "{out}");
+    // No committed offset: librdkafka's OFFSET_INVALID.
+    assert_eq!(out["offsets_after"], json!([-1001]), "{out}");
+    let status = http()
+        .get(server.at("/v1/groups/doomed"))
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 404);
+}
+
+fn describe_cluster_and_the_broker_configs(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    create_topic(&server, "plain", 1);
+    let out = run_client_on(install, "python", ADMIN, &["cluster", &server.kafka]);
+    assert_eq!(out["cluster_id"], "weir", "{out}");
+    assert_eq!(out["controller"], 0, "{out}");
+    let port: u16 = server.kafka.rsplit(':').next().unwrap().parse().unwrap();
+    assert_eq!(out["nodes"], json!([[0, "127.0.0.1", port]]), "{out}");
+    let configs = &out["configs"];
+    assert_eq!(
+        configs["listeners"],
+        format!("PLAINTEXT://{}", server.kafka),
+        "{out}"
+    );
+    assert_eq!(configs["broker.id"], "0", "{out}");
+    assert_eq!(configs["auto.create.topics.enable"], "true", "{out}");
+    assert_eq!(configs["default.replication.factor"], "1", "{out}");
+    // The broker's log.* defaults are what a topic that sets nothing gets.
+    let topic: Value = http()
+        .get(server.at("/v1/topics/plain"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    for (broker_name, topic_name) in [
+        ("log.retention.ms", "retention.ms"),
+        ("log.segment.bytes", "segment.bytes"),
+        ("message.max.bytes", "max.message.bytes"),
+    ] {
+        assert_eq!(
+            configs[broker_name].as_str().unwrap(),
+            topic["config"][topic_name].to_string().trim_matches('"'),
+            "{broker_name}: {out}"
+        );
+    }
+    assert_eq!(out["sources"], json!(["STATIC_BROKER_CONFIG"]), "{out}");
+    assert_eq!(out["read_only"], true, "{out}");
+}
+
+fn delete_records_moves_the_log_start_and_refuses_past_the_end(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    create_topic(&server, "trimmed", 1);
+    let out = run_client_on(
+        install,
+        "python",
+        ADMIN,
+        &["delete-records", &server.kafka, "trimmed"],
+    );
+    assert_eq!(out["low_watermark"], 4, "{out}");
+    assert_eq!(out["beyond"], out["codes"]["out_of_range"], "{out}");
+    assert_eq!(out["first"], json!([4, "v4"]), "{out}");
+    assert_eq!(out["watermarks"], json!([4, 10]), "{out}");
+    let records = http_records(&server, "trimmed", 0);
+    assert_eq!(records[0]["offset"], 4);
+}
+
+fn incremental_and_legacy_alter_configs_with_validate_only(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    create_topic(&server, "tuned", 1);
+    let out = run_client_on(
+        install,
+        "python",
+        ADMIN,
+        &["alter-configs", &server.kafka, "tuned"],
+    );
+    let initial = &out["initial"];
+    assert_eq!(out["set"], Value::Null, "{out}");
+    assert_eq!(out["after_set"]["retention.ms"], "3600000", "{out}");
+    assert_eq!(out["validate_only"], Value::Null, "{out}");
+    assert_eq!(
+        out["after_validate_only"], out["after_set"],
+        "validated only: {out}"
+    );
+    let invalid = &out["codes"]["invalid_config"];
+    assert_eq!(&out["unknown_key"], invalid, "{out}");
+    assert_eq!(&out["invalid_value"], invalid, "{out}");
+    assert_eq!(out["delete"], Value::Null, "{out}");
+    assert_eq!(&out["after_delete"], initial, "back to the default: {out}");
+    assert_eq!(out["alter"], Value::Null, "{out}");
+    // AlterConfigs replaces the overrides: retention.ms, left out, is reset.
+    assert_eq!(out["after_alter"]["segment.bytes"], "2000000", "{out}");
+    assert_eq!(
+        out["after_alter"]["retention.ms"], initial["retention.ms"],
+        "{out}"
+    );
+    assert_eq!(out["unknown_topic"], out["codes"]["unknown_topic"], "{out}");
+    // The HTTP face sees the same overrides.
+    let topic: Value = http()
+        .get(server.at("/v1/topics/tuned"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        topic["overrides"],
+        json!({"segment.bytes": "2000000"}),
+        "{topic}"
+    );
+}
+
 crate::on_both_installs!(
     idempotent_acks_all_producer_appends_every_record_exactly_once,
     group_members_split_partitions_take_over_and_resume_from_commits,
@@ -244,4 +380,8 @@ crate::on_both_installs!(
     librdkafka_compressed_batches_are_stored_and_read_back_over_http,
     list_offsets_by_timestamp_earliest_latest_and_max_timestamp,
     all_topics_regex_subscription_and_group_listing,
+    delete_consumer_groups_refuses_live_groups_and_forgets_committed_offsets,
+    describe_cluster_and_the_broker_configs,
+    delete_records_moves_the_log_start_and_refuses_past_the_end,
+    incremental_and_legacy_alter_configs_with_validate_only,
 );

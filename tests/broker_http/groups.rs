@@ -82,3 +82,47 @@ fn commit_to_an_unknown_partition_is_404_and_commits_nothing() {
         "unknown_group",
     );
 }
+
+#[test]
+fn deleting_a_group_removes_its_offsets_for_good_and_unknown_groups_are_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 2, json!({}));
+    produce(&server, "t", json!([{"value": "a", "partition": 0}]));
+    for group in ["doomed", "kept"] {
+        let (status, body) = commit(
+            &server,
+            group,
+            json!([
+                {"topic": "t", "partition": 0, "offset": 1},
+                {"topic": "t", "partition": 1, "offset": 0},
+            ]),
+        );
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = delete(&server, "/v1/groups/doomed");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["deleted"], "doomed");
+    assert_error(
+        &get(&server, "/v1/groups/doomed"),
+        StatusCode::NOT_FOUND,
+        "unknown_group",
+    );
+    assert_error(
+        &delete(&server, "/v1/groups/doomed"),
+        StatusCode::NOT_FOUND,
+        "unknown_group",
+    );
+    assert_error(
+        &delete(&server, "/v1/groups/never-was"),
+        StatusCode::NOT_FOUND,
+        "unknown_group",
+    );
+    // The deletion is durable, and the other group is untouched.
+    assert!(server.stop(), "weir serve did not exit cleanly on SIGTERM");
+    let server = start(&dir);
+    let (status, body) = get(&server, "/v1/groups");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["groups"], json!([{"group": "kept"}]));
+    assert_eq!(group_offsets(&server, "kept").len(), 2);
+}

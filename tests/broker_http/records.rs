@@ -280,3 +280,81 @@ fn long_poll_on_an_empty_partition_ends_with_no_records() {
     assert_eq!(body["next_offset"], 0);
     assert_eq!(body["high_watermark"], 0);
 }
+
+#[test]
+fn deleting_records_moves_the_log_start_durably_and_refuses_past_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "trim", 1, json!({}));
+    for i in 0..10 {
+        produce(&server, "trim", json!([{"value": format!("v{i}")}]));
+    }
+    let path = "/v1/topics/trim/partitions/0/records";
+    let (status, body) = answer(
+        http()
+            .delete(server.at(&format!("{path}?before=4")))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["log_start_offset"], 4);
+    assert_error(
+        &get(&server, &format!("{path}?offset=0")),
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "offset_out_of_range",
+    );
+    let (_, body) = get(&server, path);
+    assert_eq!(body["records"][0]["offset"], 4, "{body}");
+    assert_eq!(body["records"][0]["value"], "v4", "{body}");
+    assert_error(
+        &answer(
+            http()
+                .delete(server.at(&format!("{path}?before=11")))
+                .send()
+                .unwrap(),
+        ),
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "offset_out_of_range",
+    );
+    assert_eq!(
+        answer(http().delete(server.at(path)).send().unwrap()).0,
+        StatusCode::BAD_REQUEST,
+        "before is required"
+    );
+    assert_error(
+        &answer(
+            http()
+                .delete(server.at("/v1/topics/trim/partitions/3/records?before=1"))
+                .send()
+                .unwrap(),
+        ),
+        StatusCode::NOT_FOUND,
+        "unknown_partition",
+    );
+    // An earlier offset changes nothing; -1 is the high watermark.
+    let (_, body) = answer(
+        http()
+            .delete(server.at(&format!("{path}?before=2")))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(body["log_start_offset"], 4);
+    let (_, body) = answer(
+        http()
+            .delete(server.at(&format!("{path}?before=-1")))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(body["log_start_offset"], 10);
+    // The start survives a SIGKILL: it was durable when answered.
+    server.kill();
+    let server = start(&dir);
+    let p = &describe(&server, "trim")["partitions"][0];
+    assert_eq!(
+        (&p["log_start_offset"], &p["high_watermark"]),
+        (&json!(10), &json!(10)),
+        "{p}"
+    );
+    let offsets = produce(&server, "trim", json!([{"value": "next"}]));
+    assert_eq!(offsets[0].1, 10);
+}

@@ -22,7 +22,7 @@ const INVALID_REQUEST: i16 = 42;
 const UNSUPPORTED_VERSION: i16 = 35;
 
 /// One request frame: header (of the version's header layout), body, `extra`.
-fn frame<R: Request>(version: i16, correlation: i32, req: &R, extra: &[u8]) -> Vec<u8> {
+pub fn frame<R: Request>(version: i16, correlation: i32, req: &R, extra: &[u8]) -> Vec<u8> {
     let key = ApiKey::try_from(R::KEY).unwrap();
     let mut header = RequestHeader::default();
     header.request_api_key = R::KEY;
@@ -47,7 +47,7 @@ fn raw(bytes: &[u8]) -> Vec<u8> {
 
 /// Sends a frame and decodes the answer as `R::Response` at `version`;
 /// panics if the connection closed or the correlation id is not echoed.
-fn ask<R: Request>(s: &mut TcpStream, version: i16, frame: &[u8], what: &str) -> R::Response {
+pub fn ask<R: Request>(s: &mut TcpStream, version: i16, frame: &[u8], what: &str) -> R::Response {
     s.write_all(frame).unwrap();
     let r = response(s).unwrap_or_else(|| panic!("{what}: connection closed"));
     let key = ApiKey::try_from(R::KEY).unwrap();
@@ -97,6 +97,14 @@ macro_rules! tagged {
     };
 }
 
+/// `three_ways` with the default request of `$req`, for responses without a
+/// top-level error code.
+macro_rules! plain {
+    ($s:expr, $v:expr, $req:ty) => {
+        three_ways($s, $v, <$req>::default(), tagged!(), no_error)
+    };
+}
+
 #[test]
 fn every_flexible_request_is_answered_with_unknown_tags_and_trailing_bytes() {
     let dir = tempfile::tempdir().unwrap();
@@ -119,13 +127,7 @@ fn every_flexible_request_is_answered_with_unknown_tags_and_trailing_bytes() {
                 ApiKey::Fetch => three_ways(&mut s, v, FetchRequest::default(), tagged!(), |r| {
                     r.error_code
                 }),
-                ApiKey::ListOffsets => three_ways(
-                    &mut s,
-                    v,
-                    ListOffsetsRequest::default(),
-                    tagged!(),
-                    no_error,
-                ),
+                ApiKey::ListOffsets => plain!(&mut s, v, ListOffsetsRequest),
                 ApiKey::Metadata => {
                     let req = MetadataRequest::default().with_topics(Some(vec![
                         metadata_request::MetadataRequestTopic::default()
@@ -139,13 +141,7 @@ fn every_flexible_request_is_answered_with_unknown_tags_and_trailing_bytes() {
                     };
                     three_ways(&mut s, v, req, tag, no_error)
                 }
-                ApiKey::OffsetCommit => three_ways(
-                    &mut s,
-                    v,
-                    OffsetCommitRequest::default(),
-                    tagged!(),
-                    no_error,
-                ),
+                ApiKey::OffsetCommit => plain!(&mut s, v, OffsetCommitRequest),
                 ApiKey::OffsetFetch => {
                     let error = |r: &OffsetFetchResponse| {
                         r.groups.first().map_or(r.error_code, |g| g.error_code)
@@ -195,13 +191,7 @@ fn every_flexible_request_is_answered_with_unknown_tags_and_trailing_bytes() {
                         r.error_code
                     })
                 }
-                ApiKey::DescribeGroups => three_ways(
-                    &mut s,
-                    v,
-                    DescribeGroupsRequest::default(),
-                    tagged!(),
-                    no_error,
-                ),
+                ApiKey::DescribeGroups => plain!(&mut s, v, DescribeGroupsRequest),
                 ApiKey::ListGroups => {
                     three_ways(&mut s, v, ListGroupsRequest::default(), tagged!(), |r| {
                         r.error_code
@@ -213,20 +203,8 @@ fn every_flexible_request_is_answered_with_unknown_tags_and_trailing_bytes() {
                         .with_client_software_version(StrBytes::from_static_str("1"));
                     three_ways(&mut s, v, req, tagged!(), |r| r.error_code)
                 }
-                ApiKey::CreateTopics => three_ways(
-                    &mut s,
-                    v,
-                    CreateTopicsRequest::default(),
-                    tagged!(),
-                    no_error,
-                ),
-                ApiKey::DeleteTopics => three_ways(
-                    &mut s,
-                    v,
-                    DeleteTopicsRequest::default(),
-                    tagged!(),
-                    no_error,
-                ),
+                ApiKey::CreateTopics => plain!(&mut s, v, CreateTopicsRequest),
+                ApiKey::DeleteTopics => plain!(&mut s, v, DeleteTopicsRequest),
                 ApiKey::InitProducerId => three_ways(
                     &mut s,
                     v,
@@ -234,20 +212,29 @@ fn every_flexible_request_is_answered_with_unknown_tags_and_trailing_bytes() {
                     tagged!(),
                     |r| r.error_code,
                 ),
-                ApiKey::DescribeConfigs => three_ways(
+                ApiKey::DescribeConfigs => plain!(&mut s, v, DescribeConfigsRequest),
+                ApiKey::CreatePartitions => plain!(&mut s, v, CreatePartitionsRequest),
+                ApiKey::DeleteGroups => plain!(&mut s, v, DeleteGroupsRequest),
+                ApiKey::DescribeCluster => three_ways(
                     &mut s,
                     v,
-                    DescribeConfigsRequest::default(),
+                    DescribeClusterRequest::default().with_endpoint_type(1),
                     tagged!(),
-                    no_error,
+                    |r| r.error_code,
                 ),
-                ApiKey::CreatePartitions => three_ways(
+                ApiKey::DeleteRecords => plain!(&mut s, v, DeleteRecordsRequest),
+                ApiKey::AlterConfigs => plain!(&mut s, v, AlterConfigsRequest),
+                ApiKey::IncrementalAlterConfigs => {
+                    plain!(&mut s, v, IncrementalAlterConfigsRequest)
+                }
+                ApiKey::DescribeLogDirs => three_ways(
                     &mut s,
                     v,
-                    CreatePartitionsRequest::default(),
+                    DescribeLogDirsRequest::default(),
                     tagged!(),
-                    no_error,
+                    |r| r.error_code,
                 ),
+                ApiKey::DescribeProducers => plain!(&mut s, v, DescribeProducersRequest),
                 other => panic!("a served API without a case here: {other:?}"),
             }
             checked += 1;

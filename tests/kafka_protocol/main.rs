@@ -8,8 +8,10 @@
 mod common;
 mod helpers;
 
+mod cluster;
 mod fetch;
 mod frames;
+mod groups_admin;
 mod liberal;
 mod metadata;
 mod produce;

@@ -106,6 +106,7 @@ fn broker_status(err: &BrokerError) -> (StatusCode, &'static str) {
         E::UnknownTopic { .. } => (StatusCode::NOT_FOUND, "unknown_topic"),
         E::UnknownPartition { .. } => (StatusCode::NOT_FOUND, "unknown_partition"),
         E::UnknownGroup { .. } => (StatusCode::NOT_FOUND, "unknown_group"),
+        E::GroupNotEmpty { .. } => (StatusCode::CONFLICT, "group_not_empty"),
         E::Log { source, .. } => log_status(source),
         E::Io { source, .. } if disk_full(source) => DISK_FULL,
         E::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),

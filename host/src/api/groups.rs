@@ -1,4 +1,4 @@
-//! `/v1/groups`: committed consumer-group offsets and lag.
+//! `/v1/groups`: committed consumer-group offsets and lag; deleting a group.
 
 use axum::extract::State;
 use serde::Deserialize;
@@ -58,6 +58,18 @@ pub async fn describe(
         })
         .collect();
     Ok(axum::Json(json!({ "group": group, "offsets": offsets })))
+}
+
+/// `DELETE /v1/groups/{group}`: removes its committed offsets durably; 409
+/// while it has members (Kafka consumers), 404 if it has neither.
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiPath(group): ApiPath<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let broker = state.broker.clone();
+    let g = group.clone();
+    blocking(move || Ok(broker.delete_group(&g)?)).await?;
+    Ok(axum::Json(json!({ "deleted": group })))
 }
 
 /// `POST /v1/groups/{group}/offsets`: commits atomically and durably.

@@ -91,10 +91,13 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/topics/{topic}/records", post(records::produce))
         .route(
             "/v1/topics/{topic}/partitions/{partition}/records",
-            get(records::consume),
+            get(records::consume).delete(records::delete),
         )
         .route("/v1/groups", get(groups::list))
-        .route("/v1/groups/{group}", get(groups::describe))
+        .route(
+            "/v1/groups/{group}",
+            get(groups::describe).delete(groups::delete),
+        )
         .route("/v1/groups/{group}/offsets", post(groups::commit))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

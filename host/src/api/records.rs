@@ -141,6 +141,31 @@ pub struct ConsumeQuery {
     encoding: Encoding,
 }
 
+/// Query of `DELETE .../records`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteQuery {
+    /// Records before this offset become unreadable; `-1` = the high watermark.
+    before: i64,
+}
+
+/// `DELETE /v1/topics/{topic}/partitions/{p}/records?before=O`: Kafka's
+/// DeleteRecords; answers the new `log_start_offset`. 416 past the high watermark.
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiPath((topic, partition)): ApiPath<(String, i64)>,
+    ApiQuery(q): ApiQuery<DeleteQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let broker = state.broker.clone();
+    let t = topic.clone();
+    let start = blocking(move || Ok(broker.delete_records(&t, partition, q.before)?)).await?;
+    Ok(axum::Json(json!({
+        "topic": topic,
+        "partition": partition,
+        "log_start_offset": start,
+    })))
+}
+
 const MAX_RECORDS: usize = 10_000;
 const READ_BYTES: usize = 1 << 20;
 const MAX_READ_BYTES: usize = 8 << 20;

@@ -12,6 +12,7 @@ use crate::log::{FlushPolicy, PartitionLog, PartitionStats, ReadResult};
 
 use super::error::BrokerError;
 use super::metadata::{MetaStore, TopicRecord};
+use super::offsets::LiveGroups;
 use super::partitioner::{KeylessSpreader, partition_for_key};
 use super::topic::Topic;
 use super::topic_config::{self, TopicConfig};
@@ -79,6 +80,8 @@ pub struct Broker {
     pub(super) meta: MetaStore,
     pub(super) topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     spreader: KeylessSpreader,
+    /// Who knows which groups have members (the Kafka coordinator), once registered.
+    pub(super) live_groups: RwLock<Option<Arc<dyn LiveGroups>>>,
 }
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BrokerError {
@@ -119,6 +122,7 @@ impl Broker {
             meta,
             topics: RwLock::new(BTreeMap::new()),
             spreader: KeylessSpreader::new(),
+            live_groups: RwLock::new(None),
             config,
         };
         let records = broker.meta.topics()?;
@@ -297,18 +301,7 @@ impl Broker {
     ) -> Result<Arc<Topic>, BrokerError> {
         let topics = self.topics.write();
         let topic = lookup(&topics, name)?;
-        let mut overrides = topic.overrides();
-        for (key, value) in changes {
-            match value {
-                Some(v) => overrides.insert(key, v),
-                None => {
-                    // Resetting an unknown key is as wrong as setting one.
-                    topic_config::check_key(&key)?;
-                    overrides.remove(&key)
-                }
-            };
-        }
-        let config = self.config.topic_defaults.with_overrides(&overrides)?;
+        let (overrides, config) = self.merged_config(&topic, changes)?;
         self.meta.put_topic(&TopicRecord {
             name: name.to_string(),
             partitions: topic.partition_count(),
@@ -321,6 +314,43 @@ impl Broker {
         }
         topic.set_config(overrides, config);
         Ok(topic)
+    }
+
+    /// Checks config changes as [`Broker::alter_topic_config`] would apply
+    /// them, changing nothing (Kafka's `validate_only`).
+    pub fn check_topic_config(
+        &self,
+        name: &str,
+        changes: BTreeMap<String, Option<String>>,
+    ) -> Result<(), BrokerError> {
+        let topic = self.topic(name)?;
+        self.merged_config(&topic, changes).map(|_| ())
+    }
+
+    /// The topic's overrides with `changes` applied, and the config they make.
+    fn merged_config(
+        &self,
+        topic: &Topic,
+        changes: BTreeMap<String, Option<String>>,
+    ) -> Result<(BTreeMap<String, String>, TopicConfig), BrokerError> {
+        let mut overrides = topic.overrides();
+        for (key, value) in changes {
+            match value {
+                Some(v) => overrides.insert(key, v),
+                None => {
+                    // Resetting an unknown key is as wrong as setting one.
+                    topic_config::check_key(&key)?;
+                    overrides.remove(&key)
+                }
+            };
+        }
+        let config = self.config.topic_defaults.with_overrides(&overrides)?;
+        Ok((overrides, config))
+    }
+
+    /// The settings the broker was opened with.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
     }
 
     /// A topic by name.

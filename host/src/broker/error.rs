@@ -38,6 +38,9 @@ pub enum BrokerError {
     /// No offsets were ever committed for the group.
     #[error("unknown consumer group {group:?}")]
     UnknownGroup { group: String },
+    /// The group has members, so it cannot be deleted.
+    #[error("consumer group {group:?} has members; stop them before deleting it")]
+    GroupNotEmpty { group: String },
     /// A partition count that is zero, too large, or not an increase.
     #[error("invalid partition count: {reason}")]
     InvalidPartitionCount { reason: String },

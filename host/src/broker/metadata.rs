@@ -185,6 +185,34 @@ impl MetaStore {
         Ok(out)
     }
 
+    /// Removes a group's committed offsets — all of them, or only those of
+    /// `partitions` — in one batch, durably. Returns how many were removed.
+    pub fn delete_offsets(
+        &self,
+        group: &str,
+        partitions: Option<&[(String, u32)]>,
+    ) -> Result<usize, BrokerError> {
+        let mut batch = sled::Batch::default();
+        let mut removed = 0;
+        for kv in self.offsets.scan_prefix(group_prefix(group)) {
+            let (k, _) = kv?;
+            let Some((g, topic, partition)) = split_offset_key(&k) else {
+                continue;
+            };
+            let wanted =
+                partitions.is_none_or(|ps| ps.iter().any(|(t, p)| *t == topic && *p == partition));
+            if g == group && wanted {
+                batch.remove(k);
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            self.offsets.apply_batch(batch)?;
+            self.db.flush()?;
+        }
+        Ok(removed)
+    }
+
     /// Every group with at least one committed offset.
     pub fn groups(&self) -> Result<Vec<String>, BrokerError> {
         let mut groups: Vec<String> = Vec::new();
@@ -278,6 +306,44 @@ mod tests {
         store.delete_topic("t").unwrap();
         assert!(store.topics().unwrap().is_empty());
         assert!(store.group_offsets("g").unwrap().is_empty());
+    }
+
+    #[test]
+    fn deleted_offsets_stay_deleted_after_reopen_and_spare_other_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m");
+        let c = |offset| CommittedOffset {
+            offset,
+            metadata: None,
+            commit_ms: 0,
+        };
+        {
+            let store = MetaStore::open(&path).unwrap();
+            let rows = [
+                ("t".into(), 0, c(1)),
+                ("t".into(), 1, c(2)),
+                ("u".into(), 0, c(3)),
+            ];
+            store.commit("g", &rows).unwrap();
+            store.commit("gg", &rows).unwrap();
+            let one = [("t".to_string(), 1)];
+            assert_eq!(store.delete_offsets("g", Some(&one)).unwrap(), 1);
+            assert_eq!(store.delete_offsets("g", Some(&one)).unwrap(), 0);
+        }
+        let store = MetaStore::open(&path).unwrap();
+        let left: Vec<_> = store
+            .group_offsets("g")
+            .unwrap()
+            .into_iter()
+            .map(|(t, p, _)| (t, p))
+            .collect();
+        assert_eq!(left, vec![("t".to_string(), 0), ("u".to_string(), 0)]);
+        assert_eq!(store.delete_offsets("g", None).unwrap(), 2);
+        drop(store);
+        let store = MetaStore::open(&path).unwrap();
+        assert!(store.group_offsets("g").unwrap().is_empty());
+        assert_eq!(store.group_offsets("gg").unwrap().len(), 3);
+        assert_eq!(store.groups().unwrap(), vec!["gg"]);
     }
 
     #[test]

@@ -6,13 +6,15 @@
 //! - [`topic_name`]: Kafka's topic name rules.
 //! - [`topic_config`]: Kafka-named per-topic configs and their defaults.
 //! - [`partitioner`]: Kafka's default partitioner (murmur2).
-//! - [`offsets`]: committing and describing consumer-group offsets.
+//! - [`delete_records`]: moving a partition's log start forward.
+//! - [`offsets`]: committing, describing and deleting consumer-group offsets.
 //! - [`producer`]: idempotent producers: ids, epochs, per-partition sequence windows
 //!   (used by the Kafka face and by pipelines' exactly-once output).
 //! - [`metadata`]: topics and committed offsets, durable in sled.
 //! - [`error`]: [`BrokerError`], the layer's one error type.
 #[allow(clippy::module_inception)]
 pub mod broker;
+pub mod delete_records;
 pub mod error;
 pub mod metadata;
 pub mod offsets;
@@ -24,5 +26,5 @@ pub mod topic_name;
 
 pub use broker::{Broker, BrokerConfig, ProduceRecord, Produced, TopicInfo, now_ms};
 pub use error::BrokerError;
-pub use offsets::{GroupOffset, OffsetCommit};
+pub use offsets::{GroupOffset, LiveGroup, LiveGroups, OffsetCommit};
 pub use topic::Topic;

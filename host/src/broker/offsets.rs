@@ -1,4 +1,10 @@
-//! Committed consumer-group offsets: the commit and describe side of the broker.
+//! Committed consumer-group offsets: commit, describe and delete them.
+//!
+//! Group membership lives with whoever runs the group protocol (the Kafka
+//! face's coordinator); it registers itself as [`LiveGroups`] so that deleting
+//! a group, from any face, is refused while the group has members.
+
+use std::sync::Arc;
 
 use super::broker::{Broker, lookup, now_ms};
 use super::error::BrokerError;
@@ -23,6 +29,24 @@ impl GroupOffset {
         self.high_watermark
             .map(|hw| (hw - self.committed.offset).max(0))
     }
+}
+
+/// What [`LiveGroups::forget_if_empty`] found in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveGroup {
+    /// The group has members: nothing was done.
+    HasMembers,
+    /// The group was known but had no members: it is forgotten.
+    Forgotten,
+    /// No such group in memory.
+    Unknown,
+}
+
+/// The groups that currently have members, as the group coordinator sees them.
+pub trait LiveGroups: Send + Sync + std::fmt::Debug {
+    /// Unless `group` has members, forgets it and runs `then` while no member
+    /// can join it (so a join cannot slip between the check and the deletion).
+    fn forget_if_empty(&self, group: &str, then: &mut dyn FnMut()) -> LiveGroup;
 }
 
 /// An offset commit request for one partition.
@@ -106,5 +130,46 @@ impl Broker {
     /// Every group with committed offsets.
     pub fn groups(&self) -> Result<Vec<String>, BrokerError> {
         self.meta.groups()
+    }
+
+    /// Registers the group coordinator that knows which groups have members.
+    pub fn set_live_groups(&self, live: Arc<dyn LiveGroups>) {
+        *self.live_groups.write() = Some(live);
+    }
+
+    /// Deletes a group: every committed offset, durably. `GroupNotEmpty` while
+    /// it has members; `UnknownGroup` if it has neither members nor offsets.
+    pub fn delete_group(&self, group: &str) -> Result<(), BrokerError> {
+        let mut removed = Ok(0);
+        let live = self.live_groups.read().clone();
+        let found = match live {
+            Some(live) => live.forget_if_empty(group, &mut || {
+                removed = self.meta.delete_offsets(group, None);
+            }),
+            None => {
+                removed = self.meta.delete_offsets(group, None);
+                LiveGroup::Unknown
+            }
+        };
+        match (found, removed?) {
+            (LiveGroup::HasMembers, _) => Err(BrokerError::GroupNotEmpty {
+                group: group.to_string(),
+            }),
+            (LiveGroup::Unknown, 0) => Err(BrokerError::UnknownGroup {
+                group: group.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Deletes a group's committed offsets of `partitions`, durably; those it
+    /// has none for are skipped. The caller checks membership (see
+    /// [`LiveGroups`]): which topics members read is the protocol's business.
+    pub fn delete_offsets(
+        &self,
+        group: &str,
+        partitions: &[(String, u32)],
+    ) -> Result<usize, BrokerError> {
+        self.meta.delete_offsets(group, Some(partitions))
     }
 }

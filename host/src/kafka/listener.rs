@@ -31,6 +31,9 @@ impl KafkaListener {
                 source,
             })?;
         let local = listener.local_addr()?;
+        // The bound address from now on (port 0 becomes the real port), as
+        // DescribeConfigs reports it in `listeners`.
+        ctx.settings.addr = local;
         match &mut ctx.settings.advertised {
             None => ctx.settings.advertised = Some((local.ip().to_string(), local.port())),
             // An advertised port of 0 means "whatever was bound".

@@ -33,8 +33,9 @@ pub struct KafkaContext {
     pub broker: Arc<Broker>,
     /// Listener settings (advertised address, limits, auto-creation).
     pub settings: KafkaSettings,
-    /// The consumer group coordinator.
-    pub groups: group::Coordinator,
+    /// The consumer group coordinator (registered with the broker, which asks
+    /// it whether a group has members before deleting the group).
+    pub groups: Arc<group::Coordinator>,
     /// Idempotent producer state.
     pub producers: Arc<ProducerRegistry>,
 }
@@ -47,7 +48,8 @@ impl KafkaContext {
         producers: Arc<ProducerRegistry>,
         settings: KafkaSettings,
     ) -> KafkaContext {
-        let groups = group::Coordinator::new(settings.group.clone());
+        let groups = Arc::new(group::Coordinator::new(settings.group.clone()));
+        broker.set_live_groups(groups.clone());
         KafkaContext {
             broker,
             settings,

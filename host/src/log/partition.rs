@@ -16,6 +16,7 @@ use super::error::LogError;
 use super::segment::{ActiveSegment, SealedSegment, SegmentPaths, sync_dir};
 use super::segment_view::SegmentView;
 
+mod log_start;
 mod time_lookup;
 
 const RECOVERY_POINT: &str = "recovery-point";
@@ -61,6 +62,9 @@ struct LogState {
     sealed: BTreeMap<i64, SealedSegment>,
     active: ActiveSegment,
     config: LogConfig,
+    /// First readable offset as DeleteRecords set it (0 if never); the log
+    /// start is the larger of this and the first segment's base.
+    start_offset: i64,
     /// Set when a write or fsync failed in a way that may leave unacknowledged bytes.
     fenced: Option<String>,
     deleted: bool,
@@ -126,6 +130,7 @@ impl PartitionLog {
         // see cannot vanish in a later power loss.
         active.sync()?;
         let leo = active.next_offset();
+        let start_offset = log_start::read_log_start(dir).unwrap_or(0).clamp(0, leo);
         // The checkpoint is only trusted for the tail of a clean shutdown: remove
         // it now, so a crash from here on re-verifies the whole active segment.
         remove_recovery_point(dir)?;
@@ -135,6 +140,7 @@ impl PartitionLog {
                 sealed,
                 active,
                 config,
+                start_offset,
                 fenced: None,
                 deleted: false,
             }),
@@ -478,6 +484,7 @@ fn log_start(state: &LogState) -> i64 {
         .next()
         .copied()
         .unwrap_or_else(|| state.active.base_offset())
+        .max(state.start_offset)
 }
 
 fn read_recovery_point(dir: &Path) -> Option<(i64, u64)> {

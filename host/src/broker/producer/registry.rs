@@ -45,6 +45,19 @@ pub enum IdempotentAppend {
     Fenced,
 }
 
+/// One idempotent producer as a partition remembers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveProducer {
+    /// Producer id.
+    pub id: i64,
+    /// Its current epoch on the partition.
+    pub epoch: i16,
+    /// Sequence of its last record there (-1 if none is known).
+    pub last_sequence: i32,
+    /// When it last appended (ms); after a restart, its last batch's max timestamp.
+    pub last_append_ms: i64,
+}
+
 /// Per producer id: its window and when it last appended (ms).
 type Windows = HashMap<i64, (Window, i64)>;
 
@@ -194,6 +207,31 @@ impl ProducerRegistry {
             .windows
             .get(&producer_id)
             .and_then(|(w, _)| w.last_seq()))
+    }
+
+    /// The producers the partition's windows remember (rebuilt from the log
+    /// tail after a start), sorted by id: Kafka's DescribeProducers.
+    pub fn producers(
+        &self,
+        topic: &Topic,
+        partition: u32,
+    ) -> Result<Vec<ActiveProducer>, BrokerError> {
+        let log = topic.partition(i64::from(partition))?;
+        let slot = self.slot_of(topic.name(), partition, &log);
+        let mut guard = slot.state.lock();
+        let state = loaded(&mut guard, &log).map_err(BrokerError::log(topic.name(), partition))?;
+        let mut out: Vec<ActiveProducer> = state
+            .windows
+            .iter()
+            .map(|(&id, (w, last_ms))| ActiveProducer {
+                id,
+                epoch: w.epoch(),
+                last_sequence: w.last_seq().unwrap_or(-1),
+                last_append_ms: *last_ms,
+            })
+            .collect();
+        out.sort_by_key(|p| p.id);
+        Ok(out)
     }
 
     /// The slot of `log`, created empty if missing or left from a deleted

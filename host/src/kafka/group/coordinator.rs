@@ -8,6 +8,7 @@ use kafka_protocol::error::ResponseError;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
+use crate::broker::{LiveGroup, LiveGroups};
 use crate::kafka::settings::GroupSettings;
 
 use super::outcome::{GroupDescription, JoinOutcome, JoinRequest, SyncOutcome};
@@ -380,6 +381,13 @@ impl Coordinator {
         });
     }
 
+    /// Runs `f` on the group (`None` if it is not in memory) while no member
+    /// can join or leave it: OffsetDelete's check and deletion are one step.
+    pub fn with_group<R>(&self, group_id: &str, f: impl FnOnce(Option<&Group>) -> R) -> R {
+        let groups = self.groups.lock();
+        f(groups.get(group_id))
+    }
+
     fn member_of<'g>(
         groups: &'g mut HashMap<String, Group>,
         group_id: &str,
@@ -396,6 +404,21 @@ impl Coordinator {
             return Err(ResponseError::IllegalGeneration);
         }
         Ok(group)
+    }
+}
+
+impl LiveGroups for Coordinator {
+    fn forget_if_empty(&self, group_id: &str, then: &mut dyn FnMut()) -> LiveGroup {
+        let mut groups = self.groups.lock();
+        let found = match groups.get(group_id) {
+            Some(g) if !g.members.is_empty() => return LiveGroup::HasMembers,
+            Some(_) => LiveGroup::Forgotten,
+            None => LiveGroup::Unknown,
+        };
+        // Pending member ids go with the group: their next join starts afresh.
+        groups.remove(group_id);
+        then();
+        found
     }
 }
 

@@ -23,6 +23,7 @@ pub fn kind(err: &BrokerError) -> ResponseError {
             ResponseError::UnknownTopicOrPartition
         }
         BrokerError::UnknownGroup { .. } => ResponseError::GroupIdNotFound,
+        BrokerError::GroupNotEmpty { .. } => ResponseError::NonEmptyGroup,
         BrokerError::InvalidPartitionCount { .. } => ResponseError::InvalidPartitions,
         BrokerError::InvalidRequest(_) => ResponseError::InvalidRequest,
         BrokerError::Log { source, .. } => match source {

@@ -1,4 +1,4 @@
-//! DescribeConfigs: topic configs (and an empty broker config).
+//! DescribeConfigs: topic configs and the broker's (see [`super::broker_configs`]).
 
 use std::sync::Arc;
 
@@ -10,12 +10,16 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse, 
 
 use crate::kafka::{KafkaContext, KafkaError};
 
-use super::{blocking, codes, s};
+use super::metadata::NODE_ID;
+use super::{blocking, broker_configs, codes, s};
 
-const TOPIC: i8 = 2;
-const BROKER: i8 = 4;
+/// Kafka's config resource type of a topic.
+pub const TOPIC: i8 = 2;
+/// Kafka's config resource type of a broker.
+pub const BROKER: i8 = 4;
 /// Kafka's config sources.
 const TOPIC_CONFIG: i8 = 1;
+const STATIC_BROKER_CONFIG: i8 = 4;
 const DEFAULT_CONFIG: i8 = 5;
 
 /// Describes each resource's configs, filtered by the keys asked for. Runs on
@@ -70,7 +74,30 @@ fn describe(ctx: &KafkaContext, req: DescribeConfigsRequest) -> DescribeConfigsR
                         out.error_message = Some(s(e.to_string()));
                     }
                 },
-                BROKER => {}
+                // "" asks for the cluster-wide dynamic defaults: weir has none.
+                BROKER if r.resource_name.is_empty() => {}
+                BROKER if r.resource_name.as_str() == NODE_ID.to_string() => {
+                    out.configs = broker_configs::entries(ctx)
+                        .into_iter()
+                        .filter(|(k, _)| wanted(k))
+                        .map(|(k, v)| {
+                            let mut c = DescribeConfigsResourceResult::default();
+                            c.config_source = STATIC_BROKER_CONFIG;
+                            // Set by weir.toml and the command line at start.
+                            c.read_only = true;
+                            c.name = s(k);
+                            c.value = Some(s(v));
+                            c
+                        })
+                        .collect();
+                }
+                BROKER => {
+                    out.error_code = ResponseError::InvalidRequest.code();
+                    out.error_message = Some(s(format!(
+                        "unexpected broker id {:?}: this is broker {NODE_ID}",
+                        r.resource_name.as_str()
+                    )));
+                }
                 _ => {
                     out.error_code = ResponseError::InvalidRequest.code();
                     out.error_message = Some(s("only topic and broker resources are described"));

@@ -17,6 +17,9 @@ use super::{blocking, codes, s};
 /// weir is a single node: broker 0 leads every partition.
 pub const NODE_ID: i32 = 0;
 
+/// The cluster id every response that carries one reports.
+pub const CLUSTER_ID: &str = "weir";
+
 /// Describes the broker and the requested topics (all of them when none are named).
 pub async fn handle(
     ctx: &Arc<KafkaContext>,
@@ -58,7 +61,7 @@ pub async fn handle(
     let mut resp = MetadataResponse::default();
     resp.brokers = vec![broker(ctx)];
     if v >= 2 {
-        resp.cluster_id = Some(s("weir"));
+        resp.cluster_id = Some(s(CLUSTER_ID));
     }
     if v >= 1 {
         resp.controller_id = BrokerId(NODE_ID);

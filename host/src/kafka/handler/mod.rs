@@ -3,28 +3,40 @@
 //!
 //! - [`versions`]: the served APIs and version ranges.
 //! - [`api_versions`], [`metadata`], [`produce`], [`fetch`], [`list_offsets`]:
-//!   the data path.
+//!   the data path; [`delete_records`]: moving a log start forward.
 //! - [`create_topics`], [`delete_topics`], [`create_partitions`],
-//!   [`describe_configs`]: topic administration.
+//!   [`describe_configs`] (with [`broker_configs`]), [`alter_configs`],
+//!   [`incremental_alter_configs`], [`describe_cluster`], [`describe_log_dirs`]:
+//!   topic and cluster administration.
 //! - [`find_coordinator`], [`join_group`], [`sync_group`], [`heartbeat`],
 //!   [`leave_group`], [`offset_commit`], [`offset_fetch`], [`list_groups`],
-//!   [`describe_groups`]: consumer groups (state lives in [`super::group`]).
-//! - [`init_producer_id`]: idempotent producers (state in [`crate::broker::producer`]).
+//!   [`describe_groups`], [`delete_groups`], [`offset_delete`]: consumer
+//!   groups (state lives in [`super::group`]).
+//! - [`init_producer_id`], [`describe_producers`]: idempotent producers (state
+//!   in [`crate::broker::producer`]).
 //! - [`codes`]: broker errors as Kafka error codes.
 //! - [`body`]: decoding bodies as liberally as Kafka does; [`legacy`]: the
 //!   Kafka 3.x versions the protocol crate no longer decodes; [`refusal`]:
 //!   error answers for what cannot be served.
+pub mod alter_configs;
 pub mod api_versions;
 pub mod body;
+pub mod broker_configs;
 pub mod codes;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
+pub mod describe_producers;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
@@ -33,6 +45,7 @@ pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
+pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
 pub mod refusal;
@@ -197,6 +210,23 @@ async fn run(
         ApiKey::DescribeGroups => {
             answer!(describe_groups::handle(ctx, h, decode(req)?).await?)
         }
+        ApiKey::DescribeCluster => answer!(describe_cluster::handle(ctx, h, decode(req)?)),
+        // v0 is v1 both ways (v1 only changed what throttle time means).
+        ApiKey::DescribeLogDirs if v == 0 => {
+            let resp = describe_log_dirs::handle(ctx, h, decode_at(req, 1)?).await?;
+            encode(req.api_key, 1, h.correlation_id, &resp).map(Some)
+        }
+        ApiKey::DescribeLogDirs => answer!(describe_log_dirs::handle(ctx, h, decode(req)?).await?),
+        ApiKey::DescribeProducers => {
+            answer!(describe_producers::handle(ctx, h, decode(req)?).await?)
+        }
+        ApiKey::AlterConfigs => answer!(alter_configs::handle(ctx, h, decode(req)?).await?),
+        ApiKey::IncrementalAlterConfigs => {
+            answer!(incremental_alter_configs::handle(ctx, h, decode(req)?).await?)
+        }
+        ApiKey::DeleteRecords => answer!(delete_records::handle(ctx, h, decode(req)?).await?),
+        ApiKey::DeleteGroups => answer!(delete_groups::handle(ctx, h, decode(req)?).await?),
+        ApiKey::OffsetDelete => answer!(offset_delete::handle(ctx, h, decode(req)?).await?),
         ApiKey::InitProducerId => {
             answer!(init_producer_id::handle(ctx, h, decode(req)?).await?)
         }

@@ -10,10 +10,11 @@
 //! as Kafka does.
 
 use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
-    InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse,
-    OffsetFetchResponse, SyncGroupResponse,
+    ApiKey, ApiVersionsResponse, DescribeClusterResponse, FetchResponse, FindCoordinatorResponse,
+    HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse,
+    ListGroupsResponse, OffsetDeleteResponse, OffsetFetchResponse, SyncGroupResponse,
 };
 
 use super::encode;
@@ -37,8 +38,27 @@ pub fn answer(api: ApiKey, version: i16, correlation_id: i32, code: i16) -> Opti
         ApiKey::LeaveGroup => top!(LeaveGroupResponse),
         ApiKey::ListGroups => top!(ListGroupsResponse),
         ApiKey::InitProducerId => top!(InitProducerIdResponse),
+        ApiKey::OffsetDelete => top!(OffsetDeleteResponse),
+        ApiKey::DescribeCluster => top!(DescribeClusterResponse),
         ApiKey::OffsetFetch if (2..=7).contains(&version) => top!(OffsetFetchResponse),
         ApiKey::Fetch if version >= 7 => top!(FetchResponse),
         _ => None,
     }
+}
+
+/// Altering a broker resource: weir's broker configs are static (weir.toml),
+/// which Kafka answers for its own static configs with INVALID_REQUEST.
+pub fn static_broker_configs() -> (i16, &'static str) {
+    (
+        ResponseError::InvalidRequest.code(),
+        "broker configs are static: set them in weir.toml and restart",
+    )
+}
+
+/// A config resource type other than topic and broker.
+pub fn unknown_config_resource() -> (i16, &'static str) {
+    (
+        ResponseError::InvalidRequest.code(),
+        "only topic and broker resources have configs",
+    )
 }

@@ -362,3 +362,49 @@ fn tail_header_walk_covers_the_last_segments_in_order() {
     assert_eq!(two, all[all.len() - two.len()..], "a contiguous tail");
     assert_eq!(one.last(), Some(&19));
 }
+
+#[test]
+fn deleted_records_stay_unreadable_after_reopen_and_whole_segments_go() {
+    let dir = tempfile::tempdir().unwrap();
+    // Tiny segments: one batch each.
+    let small = LogConfig {
+        segment_bytes: 100,
+        ..config()
+    };
+    let log = PartitionLog::open(dir.path(), small.clone()).unwrap();
+    for i in 0..5 {
+        let v = format!("v{i}");
+        log.append(&mut batch_of(&[&v, &v], 10), 100).unwrap();
+    }
+    assert_eq!(log.high_watermark(), 10);
+    let segments = log.stats().segments;
+    assert!(segments >= 5, "{segments} segments");
+    assert!(matches!(
+        log.delete_records(11),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(log.delete_records(5).unwrap(), 5);
+    assert_eq!(log.delete_records(3).unwrap(), 5, "never backwards");
+    assert!(matches!(
+        log.read(4, 1 << 20),
+        Err(LogError::OffsetOutOfRange { log_start: 5, .. })
+    ));
+    // Offsets 0–3 were two whole segments: gone from disk.
+    assert_eq!(log.stats().segments, segments - 2);
+    assert_eq!(read_all(&log, 5).first().map(|r| r.0), Some(5));
+    log.close().unwrap();
+    drop(log);
+    let log = PartitionLog::open(dir.path(), small.clone()).unwrap();
+    assert_eq!(log.stats().log_start_offset, 5);
+    assert_eq!(
+        log.delete_records(-1).unwrap(),
+        10,
+        "-1 is the high watermark"
+    );
+    drop(log);
+    let log = PartitionLog::open(dir.path(), small).unwrap();
+    assert_eq!(log.stats().log_start_offset, 10);
+    assert_eq!(log.read(10, 1 << 20).unwrap().bytes.len(), 0);
+    let next = log.append(&mut batch_of(&["after"], 10), 100).unwrap();
+    assert_eq!(next.base_offset, 10);
+}

@@ -242,3 +242,27 @@ fn standalone_commits_are_refused_while_the_group_is_live() {
     c.leave("g", std::slice::from_ref(&a));
     assert_eq!(c.check_commit("g", -1, ""), None, "empty group");
 }
+
+#[test]
+fn a_group_is_forgotten_only_without_members_and_pending_ids_go_with_it() {
+    let c = Coordinator::new(settings());
+    let now = Instant::now();
+    let mut ran = 0;
+    assert_eq!(c.forget_if_empty("g", &mut || ran += 1), LiveGroup::Unknown);
+    // A pending id (MEMBER_ID_REQUIRED) is not a member.
+    let first = answer(c.start_join(join("", true), now)).unwrap();
+    assert_eq!(
+        c.forget_if_empty("g", &mut || ran += 1),
+        LiveGroup::Forgotten
+    );
+    let rejoin = answer(c.start_join(join(&first.member_id, true), now)).unwrap();
+    assert_eq!(rejoin.error, Some(ResponseError::UnknownMemberId));
+    let (_, rx) = new_member(&c, now);
+    assert!(answer(rx).is_some());
+    assert_eq!(
+        c.forget_if_empty("g", &mut || ran += 1),
+        LiveGroup::HasMembers
+    );
+    assert_eq!(ran, 2, "the deletion runs unless the group has members");
+    assert!(c.describe("g").is_some());
+}

@@ -1,0 +1,76 @@
+//! DescribeProducers: the idempotent producers each partition remembers.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::describe_producers_response::{
+    PartitionResponse, ProducerState, TopicResponse,
+};
+use kafka_protocol::messages::{
+    DescribeProducersRequest, DescribeProducersResponse, ProducerId, RequestHeader,
+};
+
+use crate::broker::BrokerError;
+use crate::broker::producer::ActiveProducer;
+use crate::kafka::{KafkaContext, KafkaError};
+
+use super::{blocking, codes, s};
+
+/// Per partition its producers' id, epoch, last sequence and last append
+/// time. weir has no transactions: no coordinator epoch (-1) and no open
+/// transaction (-1).
+pub async fn handle(
+    ctx: &Arc<KafkaContext>,
+    _h: &RequestHeader,
+    req: DescribeProducersRequest,
+) -> Result<DescribeProducersResponse, KafkaError> {
+    let topics = blocking(ctx, move |ctx| {
+        req.topics
+            .into_iter()
+            .map(|t| {
+                let mut out = TopicResponse::default();
+                out.partitions = t
+                    .partition_indexes
+                    .iter()
+                    .map(|&p| {
+                        let mut r = PartitionResponse::default();
+                        r.partition_index = p;
+                        match producers(ctx, &t.name, p) {
+                            Ok(found) => {
+                                r.active_producers = found.into_iter().map(state).collect()
+                            }
+                            Err(e) => {
+                                r.error_code = codes::code(&e);
+                                r.error_message = Some(s(e.to_string()));
+                            }
+                        }
+                        r
+                    })
+                    .collect();
+                out.name = t.name;
+                out
+            })
+            .collect()
+    })
+    .await?;
+    let mut resp = DescribeProducersResponse::default();
+    resp.topics = topics;
+    Ok(resp)
+}
+
+fn producers(ctx: &KafkaContext, topic: &str, p: i32) -> Result<Vec<ActiveProducer>, BrokerError> {
+    let topic = ctx.broker.topic(topic)?;
+    // Checks the index (negative ones included) before it is used as a u32.
+    topic.partition(i64::from(p))?;
+    ctx.producers.producers(&topic, p as u32)
+}
+
+fn state(a: ActiveProducer) -> ProducerState {
+    let mut st = ProducerState::default();
+    st.producer_id = ProducerId(a.id);
+    st.producer_epoch = i32::from(a.epoch);
+    st.last_sequence = a.last_sequence;
+    st.last_timestamp = a.last_append_ms;
+    st.coordinator_epoch = -1;
+    st.current_txn_start_offset = -1;
+    st
+}
