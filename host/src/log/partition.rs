@@ -363,6 +363,10 @@ impl PartitionLog {
     }
 
     /// A receiver that changes whenever the high watermark moves (for long polls).
+    ///
+    /// Never hold a borrow of it (`borrow()`, or what `wait_for` returns) while calling
+    /// into this log: an append sends to it under the partition's lock, so a reader
+    /// holding the borrow and waiting for that lock deadlocks with it.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.high_watermark.subscribe()
     }

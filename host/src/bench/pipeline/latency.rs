@@ -69,10 +69,15 @@ fn consume(
                 let mut hw = log.subscribe();
                 let mut pos = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    let woke =
+                    // The watch's borrow is dropped before reading: held across the read it
+                    // would deadlock with an append, which sends to the watch under the
+                    // partition's lock.
+                    let woke = matches!(
                         tokio::time::timeout(Duration::from_millis(50), hw.wait_for(|h| *h > pos))
-                            .await;
-                    if !matches!(woke, Ok(Ok(_))) {
+                            .await,
+                        Ok(Ok(_))
+                    );
+                    if !woke {
                         continue;
                     }
                     let Ok(read) = log.read(pos, 1 << 20) else {
