@@ -39,14 +39,19 @@ def http_delete(url):
         return e.code
 
 
-def delete_groups(bootstrap, http_base, topic, group):
-    """A consumer commits; its group cannot be deleted while it is a member
-    (over Kafka or HTTP); once it leaves, the group and its offsets go."""
+def produce_values(bootstrap, topic, n):
+    """Writes values v0..v{n-1} to partition 0 of `topic`; fails unless all are delivered."""
     p = Producer({"bootstrap.servers": bootstrap})
-    for i in range(5):
+    for i in range(n):
         p.produce(topic, f"v{i}".encode(), partition=0)
     if p.flush(DEADLINE_S):
         fail("undelivered records")
+
+
+def delete_groups(bootstrap, http_base, topic, group):
+    """A consumer commits; its group cannot be deleted while it is a member
+    (over Kafka or HTTP); once it leaves, the group and its offsets go."""
+    produce_values(bootstrap, topic, 5)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
@@ -78,11 +83,7 @@ def delete_groups(bootstrap, http_base, topic, group):
 def delete_records(bootstrap, topic):
     """10 records; delete before 4; a reader from the beginning starts at 4;
     past the high watermark is OFFSET_OUT_OF_RANGE."""
-    p = Producer({"bootstrap.servers": bootstrap})
-    for i in range(10):
-        p.produce(topic, f"v{i}".encode(), partition=0)
-    if p.flush(DEADLINE_S):
-        fail("undelivered records")
+    produce_values(bootstrap, topic, 10)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     res = admin.delete_records([TopicPartition(topic, 0, 4)])
     low = next(iter(res.values())).result(timeout=DEADLINE_S).low_watermark

@@ -14,8 +14,7 @@ use super::{AppState, blocking};
 use crate::pipeline::{PipelineSpec, PipelineStatus};
 
 /// A status as JSON, each failed task's error classified (code and HTTP status).
-fn status_json(s: &PipelineStatus) -> Result<axum::Json<Value>, ApiError> {
-    let mut s = s.clone();
+fn status_json(mut s: PipelineStatus) -> Result<axum::Json<Value>, ApiError> {
     super::error::classify(&mut s);
     serde_json::to_value(&s)
         .map(axum::Json)
@@ -29,7 +28,7 @@ pub async fn create(
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     let pipelines = state.pipelines.clone();
     let status = blocking(move || Ok(pipelines.create(spec)?)).await?;
-    Ok((StatusCode::CREATED, status_json(&status)?))
+    Ok((StatusCode::CREATED, status_json(status)?))
 }
 
 /// `GET /v1/pipelines`.
@@ -37,7 +36,7 @@ pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, Ap
     let pipelines = state.pipelines.clone();
     let all = blocking(move || Ok(pipelines.list()?)).await?;
     let all: Vec<Value> = all
-        .iter()
+        .into_iter()
         .map(|s| status_json(s).map(|j| j.0))
         .collect::<Result<_, _>>()?;
     Ok(axum::Json(json!({ "pipelines": all })))
@@ -50,7 +49,7 @@ pub async fn describe(
 ) -> Result<axum::Json<Value>, ApiError> {
     let pipelines = state.pipelines.clone();
     let status = blocking(move || Ok(pipelines.status(&name)?)).await?;
-    status_json(&status)
+    status_json(status)
 }
 
 /// `PUT /v1/pipelines/{name}`: deploys the new spec while the pipeline runs.
@@ -61,7 +60,7 @@ pub async fn update(
 ) -> Result<axum::Json<Value>, ApiError> {
     let pipelines = state.pipelines.clone();
     let status = blocking(move || Ok(pipelines.update(&name, spec)?)).await?;
-    status_json(&status)
+    status_json(status)
 }
 
 /// `POST /v1/pipelines/{name}/pause`.
@@ -71,7 +70,7 @@ pub async fn pause(
 ) -> Result<axum::Json<Value>, ApiError> {
     let pipelines = state.pipelines.clone();
     let status = blocking(move || Ok(pipelines.set_paused(&name, true)?)).await?;
-    status_json(&status)
+    status_json(status)
 }
 
 /// `POST /v1/pipelines/{name}/resume`: also restarts tasks stopped by an error.
@@ -81,7 +80,7 @@ pub async fn resume(
 ) -> Result<axum::Json<Value>, ApiError> {
     let pipelines = state.pipelines.clone();
     let status = blocking(move || Ok(pipelines.set_paused(&name, false)?)).await?;
-    status_json(&status)
+    status_json(status)
 }
 
 /// `DELETE /v1/pipelines/{name}`.

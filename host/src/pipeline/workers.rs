@@ -104,11 +104,6 @@ impl Workers {
     pub fn stopped(&self) -> bool {
         self.jobs.lock().map(|j| j.is_none()).unwrap_or(true)
     }
-
-    /// How many threads run turns.
-    pub fn threads(&self) -> usize {
-        self.threads.lock().map(|t| t.len()).unwrap_or(0)
-    }
 }
 
 impl Drop for Workers {

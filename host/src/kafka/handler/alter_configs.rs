@@ -23,44 +23,26 @@ pub async fn handle(
         req.resources
             .into_iter()
             .map(|r| {
-                let mut out = AlterConfigsResourceResponse::default();
-                let result = match r.resource_type {
-                    TOPIC => {
-                        let name = r.resource_name.to_string();
-                        let wanted: BTreeMap<String, Option<String>> = r
-                            .configs
-                            .iter()
-                            .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
-                            .collect();
-                        ctx.broker.topic(&name).and_then(|topic| {
+                let (code, message) = refuse_non_topic(r.resource_type).unwrap_or_else(|| {
+                    let name = r.resource_name.as_str();
+                    let wanted = r
+                        .configs
+                        .iter()
+                        .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())));
+                    match ctx.broker.topic(name) {
+                        Ok(topic) => {
                             // Every override the request leaves out is reset.
                             let mut changes: BTreeMap<String, Option<String>> =
                                 topic.overrides().into_keys().map(|k| (k, None)).collect();
                             changes.extend(wanted);
-                            if validate_only {
-                                ctx.broker.check_topic_config(&name, changes)
-                            } else {
-                                ctx.broker.alter_topic_config(&name, changes).map(|_| ())
-                            }
-                        })
+                            apply(ctx, name, changes, validate_only)
+                        }
+                        Err(e) => (codes::code(&e), Some(e.to_string())),
                     }
-                    BROKER => {
-                        let (code, message) = refusal::static_broker_configs();
-                        out.error_code = code;
-                        out.error_message = Some(s(message));
-                        Ok(())
-                    }
-                    _ => {
-                        let (code, message) = refusal::unknown_config_resource();
-                        out.error_code = code;
-                        out.error_message = Some(s(message));
-                        Ok(())
-                    }
-                };
-                if let Err(e) = result {
-                    out.error_code = codes::code(&e);
-                    out.error_message = Some(s(e.to_string()));
-                }
+                });
+                let mut out = AlterConfigsResourceResponse::default();
+                out.error_code = code;
+                out.error_message = message.map(s);
                 out.resource_type = r.resource_type;
                 out.resource_name = r.resource_name;
                 out
@@ -71,4 +53,34 @@ pub async fn handle(
     let mut resp = AlterConfigsResponse::default();
     resp.responses = responses;
     Ok(resp)
+}
+
+/// The answer for a config resource that is not a topic (broker configs are static;
+/// other kinds unknown), or `None` for a topic. Shared with IncrementalAlterConfigs.
+pub(super) fn refuse_non_topic(resource_type: i8) -> Option<(i16, Option<String>)> {
+    let (code, message) = match resource_type {
+        TOPIC => return None,
+        BROKER => refusal::static_broker_configs(),
+        _ => refusal::unknown_config_resource(),
+    };
+    Some((code, Some(message.into())))
+}
+
+/// Applies `changes` to topic `name`, or with `validate_only` only checks them: the error
+/// code and message to answer. Shared with IncrementalAlterConfigs.
+pub(super) fn apply(
+    ctx: &KafkaContext,
+    name: &str,
+    changes: BTreeMap<String, Option<String>>,
+    validate_only: bool,
+) -> (i16, Option<String>) {
+    let result = if validate_only {
+        ctx.broker.check_topic_config(name, changes)
+    } else {
+        ctx.broker.alter_topic_config(name, changes).map(|_| ())
+    };
+    match result {
+        Ok(()) => (0, None),
+        Err(e) => (codes::code(&e), Some(e.to_string())),
+    }
 }

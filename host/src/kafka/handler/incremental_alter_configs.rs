@@ -13,8 +13,8 @@ use kafka_protocol::messages::{
 
 use crate::kafka::{KafkaContext, KafkaError};
 
-use super::describe_configs::{BROKER, TOPIC};
-use super::{blocking, codes, refusal, s};
+use super::alter_configs::{apply, refuse_non_topic};
+use super::{blocking, s};
 
 /// Kafka's config operations.
 const SET: i8 = 0;
@@ -52,16 +52,8 @@ fn alter(
     r: &AlterConfigsResource,
     validate_only: bool,
 ) -> (i16, Option<String>) {
-    match r.resource_type {
-        TOPIC => {}
-        BROKER => {
-            let (code, message) = refusal::static_broker_configs();
-            return (code, Some(message.into()));
-        }
-        _ => {
-            let (code, message) = refusal::unknown_config_resource();
-            return (code, Some(message.into()));
-        }
+    if let Some(refused) = refuse_non_topic(r.resource_type) {
+        return refused;
     }
     let mut changes = BTreeMap::new();
     for c in &r.configs {
@@ -82,14 +74,5 @@ fn alter(
         };
         changes.insert(c.name.to_string(), value);
     }
-    let name = r.resource_name.as_str();
-    let result = if validate_only {
-        ctx.broker.check_topic_config(name, changes)
-    } else {
-        ctx.broker.alter_topic_config(name, changes).map(|_| ())
-    };
-    match result {
-        Ok(()) => (0, None),
-        Err(e) => (codes::code(&e), Some(e.to_string())),
-    }
+    apply(ctx, r.resource_name.as_str(), changes, validate_only)
 }
