@@ -84,12 +84,12 @@ pub fn threads_since(
     used
 }
 
-/// The CPU time of the pipeline's own threads (task turns and the task scheduler) in
+/// The CPU time of the pipeline's own threads (the lanes tasks wait and run on) in
 /// `by_thread`, leaving out whatever else the process runs (a benchmark's producer).
 pub fn pipeline_cpu(by_thread: &[(String, Duration)]) -> Duration {
     by_thread
         .iter()
-        .filter(|(name, _)| name == "weir-worker" || name == "weir-tasks")
+        .filter(|(name, _)| name == "weir-worker")
         .map(|(_, t)| *t)
         .sum()
 }

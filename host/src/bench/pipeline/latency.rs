@@ -19,7 +19,7 @@ use crate::log::batch::{BatchIter, Record, decode_records};
 
 use super::super::process::{cpu_by_thread, cpu_time, threads_since};
 use super::super::wasm::PATTERN;
-use super::{Setup, spec};
+use super::{PipelineBenchOptions, Setup, spec};
 
 /// What a latency run measured.
 pub struct LatencyRun {
@@ -33,6 +33,8 @@ pub struct LatencyRun {
     pub by_thread: Vec<(String, Duration)>,
     /// Rounds the pipeline committed (whole run, warm-up included).
     pub rounds: u64,
+    /// The pipeline's linger.
+    pub linger: Duration,
 }
 
 /// The value of a timed record: the filter's pattern (so it is kept) and nanoseconds
@@ -111,7 +113,8 @@ fn consume(
 }
 
 /// Runs the steady-load pipeline for `seconds` (after one second of warm-up).
-pub fn run(s: &Setup, partitions: u32, rate: u32, seconds: f64) -> anyhow::Result<LatencyRun> {
+pub fn run(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result<LatencyRun> {
+    let (partitions, rate, seconds) = (opts.partitions, opts.rate, opts.seconds);
     s.broker
         .create_topic("lat-in", partitions, BTreeMap::new())?;
     s.broker
@@ -119,6 +122,8 @@ pub fn run(s: &Setup, partitions: u32, rate: u32, seconds: f64) -> anyhow::Resul
     let mut lat = spec("latency", "wasm-filter", "lat-out")?;
     lat.inputs = vec!["lat-in".into()];
     lat.start = crate::pipeline::spec::StartPosition::Latest;
+    lat.linger_ms = opts.linger_ms;
+    let linger = lat.linger();
     s.pipelines.create(lat)?;
 
     let epoch = Instant::now();
@@ -197,6 +202,7 @@ pub fn run(s: &Setup, partitions: u32, rate: u32, seconds: f64) -> anyhow::Resul
     }
     latencies.sort_unstable();
     Ok(LatencyRun {
+        linger,
         records: produced,
         latencies,
         cpu_per_record: cpu / produced.max(1) as u32,

@@ -47,6 +47,10 @@ pub struct PipelineBenchOptions {
     /// Seconds the latency run measures (after one second of warm-up).
     #[arg(long, default_value_t = 10.0)]
     pub seconds: f64,
+    /// The latency run's pipeline `linger_ms` (default: the spec's default). Longer
+    /// lingers make longer rounds: less CPU per record, more latency.
+    #[arg(long, value_name = "MS")]
+    pub linger_ms: Option<u64>,
     /// Tasks (input partitions) of the scale run.
     #[arg(long, default_value_t = 1000)]
     pub tasks: u32,
@@ -224,7 +228,7 @@ pub fn run_pipeline_bench(opts: &PipelineBenchOptions) -> anyhow::Result<()> {
             swaps(&s, opts)?;
         }
         if wanted(Part::Latency) {
-            let run = latency::run(&s, opts.partitions, opts.rate, opts.seconds)?;
+            let run = latency::run(&s, opts)?;
             let q = |q: f64| {
                 let i = ((run.latencies.len() - 1) as f64 * q).round() as usize;
                 run.latencies[i].as_secs_f64() * 1000.0
@@ -232,11 +236,12 @@ pub fn run_pipeline_bench(opts: &PipelineBenchOptions) -> anyhow::Result<()> {
             let us = |d: Duration| d.as_secs_f64() * 1e6;
             let pipeline = super::process::pipeline_cpu(&run.by_thread) / run.records.max(1) as u32;
             println!(
-                "steady {} rec/s over {} partitions, {} records: produce -> filter -> consumer \
+                "steady {} rec/s over {} partitions, linger {} ms, {} records: produce -> filter -> consumer \
                  p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CPU per record: process {:.1} us, \
                  pipeline threads {:.1} us{}",
                 opts.rate,
                 opts.partitions,
+                run.linger.as_millis(),
                 run.records,
                 q(0.5),
                 q(0.99),

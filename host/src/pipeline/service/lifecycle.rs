@@ -222,11 +222,9 @@ impl Pipelines {
         });
         // Tasks run even for a broken deployment: they wait, failed, for an update.
         {
-            let scheduler = self.scheduler.lock();
-            let scheduler = scheduler.as_ref().ok_or(PipelineError::ShuttingDown)?;
             let mut joins = handle.joins.lock();
             for (tree, checkpoint, stats) in contexts {
-                joins.push(scheduler.spawn(task::run(TaskContext {
+                let task = self.workers.spawn(task::run(TaskContext {
                     broker: self.broker.clone(),
                     producers: self.producers.clone(),
                     handle: handle.clone(),
@@ -234,7 +232,8 @@ impl Pipelines {
                     tree,
                     checkpoint,
                     workers: self.workers.clone(),
-                })));
+                }));
+                joins.push(task.ok_or(PipelineError::ShuttingDown)?);
             }
         }
         self.handles.lock().insert(name, handle.clone());
@@ -372,9 +371,6 @@ impl Pipelines {
         }
         if let Err(e) = self.store.flush() {
             tracing::error!("flushing pipeline state: {e}");
-        }
-        if let Some(scheduler) = self.scheduler.lock().take() {
-            scheduler.shutdown_background();
         }
         self.workers.stop();
     }

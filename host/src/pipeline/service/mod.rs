@@ -63,9 +63,7 @@ pub struct Pipelines {
     handles: Mutex<BTreeMap<String, Arc<PipelineHandle>>>,
     /// Serialises create, update and delete.
     ops: Mutex<()>,
-    /// Where tasks wait for input (async, one thread).
-    scheduler: Mutex<Option<tokio::runtime::Runtime>>,
-    /// Where task turns run (a fixed set of threads).
+    /// The lanes tasks live on: they wait for input and run turns there.
     workers: Arc<Workers>,
     config: PipelinesConfig,
 }
@@ -105,17 +103,6 @@ impl Pipelines {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
-        // Tasks wait for input here; waiting is light, so one thread serves any number.
-        let scheduler = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .max_blocking_threads(1)
-            .thread_name("weir-tasks")
-            .enable_all()
-            .build()
-            .map_err(PipelineError::io(
-                "starting the task scheduler",
-                &config.dir,
-            ))?;
         let workers = Arc::new(
             Workers::start(threads)
                 .map_err(PipelineError::io("starting worker threads", &config.dir))?,
@@ -130,7 +117,6 @@ impl Pipelines {
             store,
             handles: Mutex::new(BTreeMap::new()),
             ops: Mutex::new(()),
-            scheduler: Mutex::new(Some(scheduler)),
             workers,
             config,
         };

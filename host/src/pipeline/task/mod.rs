@@ -165,8 +165,8 @@ enum Outcome {
     Failed(TaskError),
 }
 
-/// Runs a task until its pipeline stops: waits here, on the async threads, and runs each
-/// turn on a [`Workers`] thread.
+/// Runs a task until its pipeline stops: waits here, on its lane, and runs each turn on
+/// the same lane outside the runtime ([`Workers`]).
 pub async fn run(ctx: TaskContext) {
     let workers = ctx.workers.clone();
     let stats = ctx.stats.clone();
