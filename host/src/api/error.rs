@@ -103,6 +103,8 @@ fn broker_status(err: &BrokerError) -> (StatusCode, &'static str) {
         E::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
         E::TopicExists { .. } => (StatusCode::CONFLICT, "topic_exists"),
         E::TopicCollides { .. } => (StatusCode::CONFLICT, "topic_collides"),
+        E::OrphanExists { .. } => (StatusCode::CONFLICT, "orphan_exists"),
+        E::UnknownOrphan { .. } => (StatusCode::NOT_FOUND, "unknown_orphan"),
         E::UnknownTopic { .. } => (StatusCode::NOT_FOUND, "unknown_topic"),
         E::UnknownPartition { .. } => (StatusCode::NOT_FOUND, "unknown_partition"),
         E::UnknownGroup { .. } => (StatusCode::NOT_FOUND, "unknown_group"),

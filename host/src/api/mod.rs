@@ -6,11 +6,15 @@
 //! - [`modules`]: uploading and listing Wasm modules.
 //! - [`pipelines`]: pipelines (create, status, hot-swap, pause, state, logs) and `/metrics`.
 //! - [`plugins`]: the built-in plugins that ship with weir.
+//! - [`health`]: `/v1/health`, the server's real state (fenced partitions, orphans).
+//! - [`orphans`]: log directories the metadata does not list: list, adopt, delete.
 //! - [`error`]: the error shape and the one status mapping.
 
 pub mod error;
 pub mod groups;
+pub mod health;
 pub mod modules;
+pub mod orphans;
 pub mod pipelines;
 pub mod plugins;
 pub mod records;
@@ -25,7 +29,6 @@ use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 
 use crate::pipeline::Pipelines;
-use serde_json::json;
 
 use crate::broker::Broker;
 use error::ApiError;
@@ -77,7 +80,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/metrics", get(pipelines::metrics))
         .route("/v1/plugins", get(plugins::list))
         .route("/v1/plugins/{name}", get(plugins::describe))
-        .route("/v1/health", get(health))
+        .route("/v1/health", get(health::health))
+        .route("/v1/orphans", get(orphans::list))
+        .route("/v1/orphans/{name}", axum::routing::delete(orphans::delete))
+        .route("/v1/orphans/{name}/adopt", post(orphans::adopt))
         .route("/v1/topics", get(topics::list).post(topics::create))
         .route(
             "/v1/topics/{topic}",
@@ -103,10 +109,6 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
-}
-
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
 
 async fn not_found() -> ApiError {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::log::batch::{self, Record};
 use crate::log::{FlushPolicy, PartitionLog, PartitionStats, ReadResult};
@@ -13,6 +13,7 @@ use crate::log::{FlushPolicy, PartitionLog, PartitionStats, ReadResult};
 use super::error::BrokerError;
 use super::metadata::{MetaStore, TopicRecord};
 use super::offsets::LiveGroups;
+use super::orphans::{self, Orphan};
 use super::partitioner::{KeylessSpreader, partition_for_key};
 use super::topic::Topic;
 use super::topic_config::{self, TopicConfig};
@@ -76,15 +77,20 @@ pub fn now_ms() -> i64 {
 /// The broker.
 #[derive(Debug)]
 pub struct Broker {
-    config: BrokerConfig,
+    pub(super) config: BrokerConfig,
     pub(super) meta: MetaStore,
     pub(super) topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     spreader: KeylessSpreader,
     /// Who knows which groups have members (the Kafka coordinator), once registered.
     pub(super) live_groups: RwLock<Option<Arc<dyn LiveGroups>>>,
+    /// Topic directories the metadata does not list (kept, never deleted unasked).
+    pub(super) orphans: Mutex<BTreeMap<String, Orphan>>,
 }
 
-fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BrokerError {
+pub(super) fn io_err(
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> BrokerError {
     let path = path.to_path_buf();
     move |source| BrokerError::Io {
         action,
@@ -123,6 +129,7 @@ impl Broker {
             topics: RwLock::new(BTreeMap::new()),
             spreader: KeylessSpreader::new(),
             live_groups: RwLock::new(None),
+            orphans: Mutex::new(BTreeMap::new()),
             config,
         };
         let records = broker.meta.topics()?;
@@ -143,21 +150,37 @@ impl Broker {
                 )),
             );
         }
-        // Directories of topics the metadata does not know were left by a crash
-        // between creating the directories and recording the topic: remove them.
-        for entry in std::fs::read_dir(&log_dir).map_err(io_err("listing", &log_dir))? {
-            let entry = entry.map_err(io_err("listing", &log_dir))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !topics.contains_key(&name) {
-                tracing::warn!(dir = %entry.path().display(), "removing directory of unknown topic");
-                std::fs::remove_dir_all(entry.path()).map_err(io_err("removing", &entry.path()))?;
+        // A directory the metadata does not list is either a create that never finished
+        // (its marker says so: nothing in it was acknowledged) or an orphan whose
+        // metadata was lost: possibly the only copy of acknowledged records, so it is
+        // kept and reported, never deleted here.
+        let (orphans, unfinished) = orphans::find(&log_dir, &|name| topics.contains_key(name))?;
+        for dir in unfinished {
+            tracing::warn!(dir = %dir.display(), "removing the directory of a topic create that never finished");
+            std::fs::remove_dir_all(&dir).map_err(io_err("removing", &dir))?;
+        }
+        for orphan in orphans.values() {
+            tracing::warn!(
+                topic = %orphan.topic,
+                partitions = orphan.partitions.len(),
+                bytes = orphan.bytes,
+                "log directory of a topic the metadata does not know: kept; adopt it \
+                 (`weir orphans adopt`) or delete it (`weir orphans delete`)"
+            );
+        }
+        // A create that crashed after recording its topic left its marker behind.
+        for name in topics.keys() {
+            let marker = broker.topic_dir(name).join(orphans::CREATING);
+            if marker.exists() {
+                std::fs::remove_file(&marker).map_err(io_err("removing", &marker))?;
             }
         }
+        *broker.orphans.lock() = orphans;
         *broker.topics.write() = topics;
         Ok(broker)
     }
 
-    fn topic_dir(&self, topic: &str) -> PathBuf {
+    pub(super) fn topic_dir(&self, topic: &str) -> PathBuf {
         self.config.data_dir.join("log").join(topic)
     }
 
@@ -165,7 +188,7 @@ impl Broker {
         self.topic_dir(topic).join(partition.to_string())
     }
 
-    fn open_partition(
+    pub(super) fn open_partition(
         &self,
         topic: &str,
         partition: u32,
@@ -175,6 +198,18 @@ impl Broker {
         PartitionLog::open(&self.partition_dir(topic, partition), log_config)
             .map(Arc::new)
             .map_err(BrokerError::log(topic, partition))
+    }
+
+    /// Moves a topic's directory into `trash/` (durably: the rename is synced) and
+    /// returns where it went; the caller removes it. Start-up clears `trash/`.
+    pub(super) fn move_to_trash(&self, name: &str) -> Result<PathBuf, BrokerError> {
+        let dir = self.topic_dir(name);
+        let trash = self.config.data_dir.join("trash");
+        std::fs::create_dir_all(&trash).map_err(io_err("creating", &trash))?;
+        let aside = trash.join(format!("{name}-{}", now_ms()));
+        std::fs::rename(&dir, &aside).map_err(io_err("moving aside", &dir))?;
+        sync_dir(&self.config.data_dir.join("log"))?;
+        Ok(aside)
     }
 
     /// Creates a topic with `partitions` partitions and the given config overrides.
@@ -206,12 +241,23 @@ impl Broker {
             });
         }
         let dir = self.topic_dir(name);
+        if self.orphans.lock().contains_key(name) {
+            return Err(BrokerError::OrphanExists {
+                name: name.to_string(),
+            });
+        }
         if dir.exists() {
-            // Sled does not know this topic, so these files are an orphan of an
-            // interrupted deletion: they must not reappear as the new topic's data.
-            tracing::warn!(dir = %dir.display(), "removing leftover directory before creating topic");
+            // Not an orphan found at start-up, so a create of this name that failed
+            // half-way since (its marker is still in there): nothing was acknowledged.
             std::fs::remove_dir_all(&dir).map_err(io_err("removing", &dir))?;
         }
+        // The marker first, durable before any partition directory: a crash from here
+        // until the topic is recorded leaves a directory start-up knows it may remove.
+        std::fs::create_dir_all(&dir).map_err(io_err("creating", &dir))?;
+        let marker = dir.join(orphans::CREATING);
+        std::fs::File::create(&marker).map_err(io_err("creating", &marker))?;
+        sync_dir(&dir)?;
+        sync_dir(&self.config.data_dir.join("log"))?;
         let logs = (0..partitions)
             .map(|p| self.open_partition(name, p, &config))
             .collect::<Result<Vec<_>, _>>()?;
@@ -225,6 +271,9 @@ impl Broker {
             config: overrides.clone(),
             created_ms,
         })?;
+        // Recorded: the directory is the topic's now. A crash before this removal
+        // leaves a marker in a known topic's directory, which start-up removes.
+        std::fs::remove_file(&marker).map_err(io_err("removing", &marker))?;
         let topic = Arc::new(Topic::new(
             name.to_string(),
             created_ms,
@@ -250,13 +299,7 @@ impl Broker {
             // Move the directory aside while still holding the lock, so a create
             // of the same name can never open (or lose) these files; a crash half
             // way through the removal leaves only trash, cleared at start-up.
-            let dir = self.topic_dir(name);
-            let trash = self.config.data_dir.join("trash");
-            std::fs::create_dir_all(&trash).map_err(io_err("creating", &trash))?;
-            let aside = trash.join(format!("{name}-{}", now_ms()));
-            std::fs::rename(&dir, &aside).map_err(io_err("moving aside", &dir))?;
-            sync_dir(&self.config.data_dir.join("log"))?;
-            aside
+            self.move_to_trash(name)?
         };
         std::fs::remove_dir_all(&aside).map_err(io_err("removing", &aside))?;
         tracing::info!(topic = name, "deleted topic");
@@ -550,13 +593,13 @@ pub(super) fn lookup(
 }
 
 /// fsyncs a directory so entries created or renamed in it are durable.
-fn sync_dir(dir: &Path) -> Result<(), BrokerError> {
+pub(super) fn sync_dir(dir: &Path) -> Result<(), BrokerError> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("syncing directory", dir))
 }
 
-fn check_partition_count(count: u32) -> Result<(), BrokerError> {
+pub(super) fn check_partition_count(count: u32) -> Result<(), BrokerError> {
     if count == 0 || count > MAX_PARTITIONS {
         return Err(BrokerError::InvalidPartitionCount {
             reason: format!("{count} is not between 1 and {MAX_PARTITIONS}"),

@@ -28,6 +28,14 @@ pub enum BrokerError {
     /// No such topic.
     #[error("unknown topic {name:?}")]
     UnknownTopic { name: String },
+    /// The data directory holds an orphaned log directory of this name.
+    #[error(
+        "the data directory holds the logs of a topic named {name:?} that the metadata does not list (an orphan, e.g. after the metadata was lost or restored from a backup): adopt it (`weir orphans adopt {name}`) or delete it (`weir orphans delete {name}`) first"
+    )]
+    OrphanExists { name: String },
+    /// No orphaned log directory of this name.
+    #[error("no orphaned log directory named {name:?} (see `weir orphans list`)")]
+    UnknownOrphan { name: String },
     /// The topic has fewer partitions.
     #[error("topic {topic:?} has no partition {partition} (it has {count})")]
     UnknownPartition {

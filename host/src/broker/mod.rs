@@ -7,6 +7,8 @@
 //! - [`topic_config`]: Kafka-named per-topic configs and their defaults.
 //! - [`partitioner`]: Kafka's default partitioner (murmur2).
 //! - [`delete_records`]: moving a partition's log start forward.
+//! - [`orphans`]: topic directories the metadata does not list: kept, reported,
+//!   adopted or deleted on request.
 //! - [`offsets`]: committing, describing and deleting consumer-group offsets.
 //! - [`producer`]: idempotent producers: ids, epochs, per-partition sequence windows
 //!   (used by the Kafka face and by pipelines' exactly-once output).
@@ -18,6 +20,7 @@ pub mod delete_records;
 pub mod error;
 pub mod metadata;
 pub mod offsets;
+pub mod orphans;
 pub mod partitioner;
 pub mod producer;
 pub mod topic;
@@ -27,4 +30,5 @@ pub mod topic_name;
 pub use broker::{Broker, BrokerConfig, ProduceRecord, Produced, TopicInfo, now_ms};
 pub use error::BrokerError;
 pub use offsets::{GroupOffset, LiveGroup, LiveGroups, OffsetCommit};
+pub use orphans::Orphan;
 pub use topic::Topic;

@@ -7,6 +7,7 @@
 //! - [`produce`]: `weir produce`, one record per input line.
 //! - [`consume`]: `weir consume`, prints records, optionally committing a group's offsets.
 //! - [`group`]: `weir group list|describe`.
+//! - [`orphan`]: `weir orphans list|adopt|delete`, log directories the metadata lost.
 //! - [`module`]: `weir module push|list|delete`, the module registry.
 //! - [`pipeline`]: `weir pipeline create|list|status|swap|pause|resume|delete|logs`.
 //! - [`plugin`]: `weir plugin test|new`, run locally through [`crate::runtime`] (no server).
@@ -16,6 +17,7 @@ mod client;
 mod consume;
 mod group;
 mod module;
+mod orphan;
 mod pipeline;
 mod plugin;
 mod produce;
@@ -65,6 +67,9 @@ enum Command {
     /// List and inspect consumer groups.
     #[command(subcommand)]
     Group(group::GroupCommand),
+    /// Log directories the metadata does not list: list, adopt as a topic, or delete.
+    #[command(subcommand)]
+    Orphans(orphan::OrphanCommand),
     /// Upload and list Wasm modules.
     #[command(subcommand)]
     Module(module::ModuleCommand),
@@ -116,6 +121,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consume(args) => consume::run(&client()?, args),
         Command::Group(cmd) => group::run(&client()?, cmd),
         Command::Module(cmd) => module::run(&client()?, cmd),
+        Command::Orphans(cmd) => orphan::run(&client()?, cmd),
         Command::Pipeline(cmd) => pipeline::run(&client()?, cmd),
         Command::Plugin(plugin::PluginCommand::Test(args)) => plugin::run_test(args),
         Command::Plugin(plugin::PluginCommand::New(args)) => plugin::run_new(args),

@@ -383,6 +383,11 @@ impl PartitionLog {
         }
     }
 
+    /// Why the partition takes no writes, if it is fenced.
+    pub fn fenced(&self) -> Option<String> {
+        self.state.lock().fenced.clone()
+    }
+
     /// Replaces the settings (a topic config change); takes effect on the next append.
     pub fn set_config(&self, config: LogConfig) {
         self.state.lock().config = config;

@@ -19,6 +19,10 @@ pub fn kind(err: &BrokerError) -> ResponseError {
         | BrokerError::TopicCollides { .. } => ResponseError::InvalidTopicException,
         BrokerError::InvalidConfig(_) => ResponseError::InvalidConfig,
         BrokerError::TopicExists { .. } => ResponseError::TopicAlreadyExists,
+        // Kafka has no code for it; the message (sent where the API has one) says what
+        // to do.
+        BrokerError::OrphanExists { .. } => ResponseError::PolicyViolation,
+        BrokerError::UnknownOrphan { .. } => ResponseError::UnknownTopicOrPartition,
         BrokerError::UnknownTopic { .. } | BrokerError::UnknownPartition { .. } => {
             ResponseError::UnknownTopicOrPartition
         }
