@@ -111,19 +111,21 @@ impl Broker {
         if trash.exists() {
             std::fs::remove_dir_all(&trash).map_err(io_err("removing", &trash))?;
         }
-        let meta = MetaStore::open(&config.data_dir.join("meta")).map_err(|e| match e {
-            // sled reports its lock file being held as an Io error of kind Other
-            // whose text names the lock; WouldBlock is matched too in case that changes.
-            BrokerError::Store(sled::Error::Io(io))
-                if io.kind() == std::io::ErrorKind::WouldBlock
-                    || io.to_string().contains("could not acquire lock") =>
-            {
-                BrokerError::DataDirInUse {
-                    dir: config.data_dir.clone(),
+        let fsync = config.flush == FlushPolicy::EveryBatch;
+        let meta =
+            MetaStore::open_with(&config.data_dir.join("meta"), fsync).map_err(|e| match e {
+                // sled reports its lock file being held as an Io error of kind Other
+                // whose text names the lock; WouldBlock is matched too in case that changes.
+                BrokerError::Store(sled::Error::Io(io))
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("could not acquire lock") =>
+                {
+                    BrokerError::DataDirInUse {
+                        dir: config.data_dir.clone(),
+                    }
                 }
-            }
-            other => other,
-        })?;
+                other => other,
+            })?;
         let broker = Broker {
             meta,
             topics: RwLock::new(BTreeMap::new()),

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 
 use super::error::BrokerError;
+use super::synced_db::SyncedDb;
 
 /// A topic as stored: its partition count and the config entries the user set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,7 +40,7 @@ pub struct CommittedOffset {
 /// The sled database holding broker metadata.
 #[derive(Debug, Clone)]
 pub struct MetaStore {
-    db: sled::Db,
+    db: SyncedDb,
     topics: sled::Tree,
     offsets: sled::Tree,
 }
@@ -94,9 +95,15 @@ fn split_offset_key(key: &[u8]) -> Option<(String, String, u32)> {
 }
 
 impl MetaStore {
-    /// Opens (or creates) the store at `path`.
+    /// Opens (or creates) the store at `path`, its flushes fsynced.
     pub fn open(path: &Path) -> Result<MetaStore, BrokerError> {
-        let db = sled::Config::new().path(path).open()?;
+        MetaStore::open_with(path, true)
+    }
+
+    /// Opens (or creates) the store at `path`; `fsync`: whether flushes fsync (the
+    /// `every-batch` flush policy) or stay sled's own (see [`SyncedDb`]).
+    pub fn open_with(path: &Path, fsync: bool) -> Result<MetaStore, BrokerError> {
+        let db = SyncedDb::open(sled::Config::new(), path, fsync)?;
         Ok(MetaStore {
             topics: db.open_tree("topics")?,
             offsets: db.open_tree("offsets")?,

@@ -13,6 +13,7 @@
 //! - [`producer`]: idempotent producers: ids, epochs, per-partition sequence windows
 //!   (used by the Kafka face and by pipelines' exactly-once output).
 //! - [`metadata`]: topics and committed offsets, durable in sled.
+//! - [`synced_db`]: [`SyncedDb`], sled with a flush that really fsyncs.
 //! - [`error`]: [`BrokerError`], the layer's one error type.
 #[allow(clippy::module_inception)]
 pub mod broker;
@@ -23,6 +24,7 @@ pub mod offsets;
 pub mod orphans;
 pub mod partitioner;
 pub mod producer;
+pub mod synced_db;
 pub mod topic;
 pub mod topic_config;
 pub mod topic_name;
@@ -31,4 +33,5 @@ pub use broker::{Broker, BrokerConfig, ProduceRecord, Produced, TopicInfo, now_m
 pub use error::BrokerError;
 pub use offsets::{GroupOffset, LiveGroup, LiveGroups, OffsetCommit};
 pub use orphans::Orphan;
+pub use synced_db::SyncedDb;
 pub use topic::Topic;

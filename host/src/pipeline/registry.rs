@@ -6,6 +6,7 @@
 //! never points at a missing file; files without a record (a crash in between)
 //! are removed on open.
 
+use crate::broker::SyncedDb;
 use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
@@ -35,7 +36,7 @@ pub struct ModuleVersion {
 #[derive(Debug)]
 pub struct ModuleRegistry {
     dir: PathBuf,
-    db: sled::Db,
+    db: SyncedDb,
     tree: sled::Tree,
     /// Per name, the next version number: kept apart from the versions so that
     /// deleting the newest version never lets its number be reused.
@@ -67,7 +68,7 @@ fn decode(bytes: &[u8]) -> Result<ModuleVersion, PipelineError> {
 
 impl ModuleRegistry {
     /// Opens the registry over `db`, keeping files under `dir`.
-    pub fn open(db: &sled::Db, dir: &Path) -> Result<ModuleRegistry, PipelineError> {
+    pub fn open(db: &SyncedDb, dir: &Path) -> Result<ModuleRegistry, PipelineError> {
         std::fs::create_dir_all(dir).map_err(PipelineError::io("creating", dir))?;
         let registry = ModuleRegistry {
             dir: dir.to_path_buf(),
@@ -243,7 +244,7 @@ mod tests {
     use crate::test_support::reopen;
 
     fn open(dir: &Path) -> ModuleRegistry {
-        let db = reopen(|| sled::Config::new().path(dir.join("db")).open());
+        let db = reopen(|| SyncedDb::open(sled::Config::new(), &dir.join("db"), true));
         ModuleRegistry::open(&db, &dir.join("modules")).unwrap()
     }
 

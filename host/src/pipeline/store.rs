@@ -4,6 +4,7 @@
 //! - tree `task/<pipeline>/<partition>`: the task's step state and its [`Checkpoint`]
 //!   (see [`super::state`] for the key layout), committed together in one batch.
 
+use crate::broker::SyncedDb;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -116,7 +117,7 @@ fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T,
 /// The pipelines' store.
 #[derive(Debug, Clone)]
 pub struct PipelineStore {
-    db: sled::Db,
+    db: SyncedDb,
     pipelines: sled::Tree,
     /// Serialises read-modify-write of records (updates, rollbacks from tasks, pauses).
     edits: std::sync::Arc<parking_lot::Mutex<()>>,
@@ -124,7 +125,7 @@ pub struct PipelineStore {
 
 impl PipelineStore {
     /// Opens the store over `db`.
-    pub fn open(db: &sled::Db) -> Result<PipelineStore, PipelineError> {
+    pub fn open(db: &SyncedDb) -> Result<PipelineStore, PipelineError> {
         Ok(PipelineStore {
             db: db.clone(),
             pipelines: db.open_tree("pipelines")?,

@@ -33,6 +33,7 @@ use super::plugins::PluginCatalog;
 use super::registry::ModuleRegistry;
 use super::store::PipelineStore;
 use super::workers::Workers;
+use crate::broker::SyncedDb;
 
 /// Settings of the pipeline service.
 #[derive(Debug, Clone)]
@@ -89,10 +90,14 @@ impl Pipelines {
         config: PipelinesConfig,
     ) -> Result<Pipelines, PipelineError> {
         std::fs::create_dir_all(&config.dir).map_err(PipelineError::io("creating", &config.dir))?;
-        let db = sled::Config::new()
-            .path(config.dir.join("db"))
-            .flush_every_ms(Some(200))
-            .open()?;
+        // Explicit flushes (a pipeline created or updated, a module uploaded) are answered
+        // to the user only once they are fsynced; a round's commits ride sled's own
+        // 200 ms flush (a lost one is replayed, see ARCHITECTURE.md).
+        let db = SyncedDb::open(
+            sled::Config::new().flush_every_ms(Some(200)),
+            &config.dir.join("db"),
+            true,
+        )?;
         let modules = ModuleRegistry::open(&db, &config.dir.join("modules"))?;
         let store = PipelineStore::open(&db)?;
         let runtime = Runtime::new(RuntimeConfig {
