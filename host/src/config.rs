@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::broker::BrokerConfig;
 use crate::broker::topic_config::TopicConfig;
 use crate::kafka::KafkaSettings;
-use crate::kafka::settings::GroupSettings;
+use crate::kafka::settings::{ConnectionLimits, GroupSettings};
 use crate::log::FlushPolicy;
 use crate::pipeline::PipelinesConfig;
 
@@ -96,6 +96,14 @@ pub struct KafkaSection {
     pub group_min_session_timeout_ms: u64,
     /// Kafka's `group.max.session.timeout.ms`.
     pub group_max_session_timeout_ms: u64,
+    /// Kafka's `max.connections`.
+    pub max_connections: usize,
+    /// Kafka's `max.connections.per.ip`.
+    pub max_connections_per_ip: usize,
+    /// Kafka's `connections.max.idle.ms`.
+    pub connections_max_idle_ms: u64,
+    /// How long a request may take to arrive once its size prefix has, ms.
+    pub request_read_timeout_ms: u64,
 }
 
 /// `[log]`.
@@ -256,6 +264,17 @@ impl ServerConfig {
                 "kafka.max_frame_bytes must be ≥ 1024".into(),
             ));
         }
+        if self.kafka.max_connections == 0
+            || self.kafka.max_connections_per_ip == 0
+            || self.kafka.connections_max_idle_ms == 0
+            || self.kafka.request_read_timeout_ms == 0
+        {
+            return Err(ConfigError::Invalid(
+                "kafka.max_connections, max_connections_per_ip, connections_max_idle_ms and \
+                 request_read_timeout_ms must be > 0"
+                    .into(),
+            ));
+        }
         if self.kafka.fetch_max_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "kafka.fetch_max_bytes must be ≥ 1024".into(),
@@ -280,6 +299,12 @@ impl ServerConfig {
             group: GroupSettings {
                 min_session_timeout: Duration::from_millis(min_session),
                 max_session_timeout: Duration::from_millis(max_session),
+            },
+            limits: ConnectionLimits {
+                max_connections: self.kafka.max_connections,
+                max_connections_per_ip: self.kafka.max_connections_per_ip,
+                idle_timeout: Duration::from_millis(self.kafka.connections_max_idle_ms),
+                request_read_timeout: Duration::from_millis(self.kafka.request_read_timeout_ms),
             },
         };
         Ok(Settings {

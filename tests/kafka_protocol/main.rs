@@ -2,7 +2,8 @@
 //! ApiVersions fallbacks, bad frames closing only their connection, a fuzz run
 //! of random and truncated frames, acks=0, idempotent producer sequences
 //! (duplicates, gaps, and both across a restart), and liberal parsing (unknown
-//! tagged fields, trailing bytes, librdkafka's bodies, Kafka 3.x versions).
+//! tagged fields, trailing bytes, librdkafka's bodies, Kafka 3.x versions), and the
+//! caps on what one client can make the listener hold.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -13,5 +14,6 @@ mod fetch;
 mod frames;
 mod groups_admin;
 mod liberal;
+mod limits;
 mod metadata;
 mod produce;

@@ -170,6 +170,7 @@ fn start(data: &Path, flush: FlushPolicy) -> anyhow::Result<(tokio::runtime::Run
         auto_create_topics: true,
         default_partitions: 1,
         group: GroupSettings::default(),
+        limits: Default::default(),
     };
     let listener = runtime.block_on(KafkaListener::bind(KafkaContext::new(
         broker.clone(),

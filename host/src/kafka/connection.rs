@@ -10,19 +10,21 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 
 use super::KafkaContext;
+use super::admission::Ticket;
 use super::error::KafkaError;
 use super::frame::{self, Framed};
 use super::handler::{self, api_versions, legacy, refusal};
 
-/// Serves one connection until the client closes it or sends something bad.
-pub async fn serve(ctx: Arc<KafkaContext>, stream: TcpStream, peer: SocketAddr) {
+/// Serves one connection until the client closes it, sends something bad, or holds it
+/// past a timeout; `_ticket` holds its place under the connection caps till then.
+pub async fn serve(ctx: Arc<KafkaContext>, stream: TcpStream, peer: SocketAddr, _ticket: Ticket) {
     let _ = stream.set_nodelay(true);
     match run(&ctx, stream, peer).await {
         Ok(()) => tracing::debug!(%peer, "Kafka client disconnected"),
@@ -38,17 +40,33 @@ async fn run(
 ) -> Result<(), KafkaError> {
     let (mut reader, writer) = stream.into_split();
     let mut writer = BufWriter::new(writer);
+    let limits = &ctx.settings.limits;
     loop {
         let mut prefix = [0u8; 4];
-        match reader.read_exact(&mut prefix).await {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(e.into()),
+        match tokio::time::timeout(limits.idle_timeout, reader.read_exact(&mut prefix)).await {
+            Err(_) => {
+                return Err(KafkaError::Idle {
+                    ms: limits.idle_timeout.as_millis(),
+                });
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Ok(Err(e)) => return Err(e.into()),
         }
         let size = frame::check_size(prefix, ctx.settings.max_frame_bytes)?;
-        let mut body = BytesMut::zeroed(size);
-        reader.read_exact(&mut body).await?;
-        let response = match frame::parse(body.freeze())? {
+        let body =
+            match tokio::time::timeout(limits.request_read_timeout, read_body(&mut reader, size))
+                .await
+            {
+                Ok(body) => body?,
+                Err(_) => {
+                    return Err(KafkaError::SlowRequest {
+                        size,
+                        ms: limits.request_read_timeout.as_millis(),
+                    });
+                }
+            };
+        let response = match frame::parse(body)? {
             Framed::ApiVersionsUnsupported { correlation_id } => Some(handler::encode(
                 ApiKey::ApiVersions,
                 0,
@@ -79,6 +97,23 @@ async fn run(
             write_frame(&mut writer, bytes).await?;
         }
     }
+}
+
+/// Reads a request body of `size` bytes, the buffer growing as bytes arrive: a size
+/// prefix alone (a client announcing 100 MiB and sending nothing) costs no memory.
+async fn read_body(
+    reader: &mut tokio::net::tcp::OwnedReadHalf,
+    size: usize,
+) -> Result<Bytes, KafkaError> {
+    let mut body = Vec::with_capacity(size.min(64 << 10));
+    let read = (&mut *reader)
+        .take(size as u64)
+        .read_to_end(&mut body)
+        .await?;
+    if read < size {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+    }
+    Ok(Bytes::from(body))
 }
 
 async fn write_frame(

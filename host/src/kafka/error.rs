@@ -20,6 +20,14 @@ pub enum KafkaError {
     /// A frame's size prefix is negative or above `max_frame_bytes`.
     #[error("frame of {size} bytes is outside 0..={max}")]
     FrameSize { size: i64, max: usize },
+    /// No request arrived for the idle timeout (`kafka.connections_max_idle_ms`).
+    #[error("no request for {ms} ms (kafka.connections_max_idle_ms)")]
+    Idle { ms: u128 },
+    /// A request's bytes did not all arrive in time (`kafka.request_read_timeout_ms`).
+    #[error(
+        "a {size}-byte request did not arrive within {ms} ms of its size prefix (kafka.request_read_timeout_ms)"
+    )]
+    SlowRequest { size: usize, ms: u128 },
     /// The frame is too short to hold a request header.
     #[error("frame of {len} bytes is too short for a request header")]
     FrameTruncated { len: usize },

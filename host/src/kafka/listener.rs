@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use super::KafkaContext;
+use super::admission::Admission;
 use super::connection;
 use super::error::KafkaError;
 use super::group;
@@ -55,6 +56,10 @@ impl KafkaListener {
     /// connection, so no request reaches the broker while it shuts down.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let reaper = tokio::spawn(group::reaper(self.ctx.clone()));
+        let limits = &self.ctx.settings.limits;
+        let admission = Admission::new(limits.max_connections, limits.max_connections_per_ip);
+        // Refusals are logged at most once a second: a flood must not flood the log.
+        let mut last_refusal_logged: Option<std::time::Instant> = None;
         let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -63,9 +68,18 @@ impl KafkaListener {
                 // Reap finished connections so the set does not grow.
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        connections.spawn(connection::serve(self.ctx.clone(), stream, peer));
-                    }
+                    Ok((stream, peer)) => match admission.admit(peer.ip()) {
+                        Ok(ticket) => {
+                            connections.spawn(connection::serve(self.ctx.clone(), stream, peer, ticket));
+                        }
+                        Err(refused) => {
+                            drop(stream);
+                            if last_refusal_logged.is_none_or(|t| t.elapsed().as_secs() >= 1) {
+                                tracing::warn!(%peer, "closing a new Kafka connection: {refused}");
+                                last_refusal_logged = Some(std::time::Instant::now());
+                            }
+                        }
+                    },
                     // Out of file descriptors and the like: keep serving the
                     // others, and back off rather than spin on the error.
                     Err(e) => {

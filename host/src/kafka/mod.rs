@@ -2,6 +2,7 @@
 //! (which it never calls, nor is called by).
 //!
 //! - [`listener`]: binds `--kafka-addr`, accepts connections, shuts down.
+//! - [`admission`]: the caps on open connections, in all and per client address.
 //! - [`connection`]: one client connection: reads frames, answers in order.
 //! - [`frame`]: splits a request frame into header and body; refuses bad frames.
 //! - [`handler`]: one file per API (produce, fetch, metadata, ...), and the
@@ -9,6 +10,7 @@
 //! - [`group`]: the consumer group coordinator (classic rebalance protocol).
 //! - [`settings`]: the listener's runtime settings.
 //! - [`error`]: [`KafkaError`], the layer's one error type.
+pub mod admission;
 pub mod connection;
 pub mod error;
 pub mod frame;

@@ -21,6 +21,33 @@ pub struct KafkaSettings {
     pub default_partitions: u32,
     /// Consumer group coordinator settings.
     pub group: GroupSettings,
+    /// What one client may make the listener hold.
+    pub limits: ConnectionLimits,
+}
+
+/// Caps on connections and the time they may hold the broker's resources.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Open connections in all (Kafka's `max.connections`).
+    pub max_connections: usize,
+    /// Open connections from one address (Kafka's `max.connections.per.ip`).
+    pub max_connections_per_ip: usize,
+    /// A connection with no request for this long is closed (Kafka's
+    /// `connections.max.idle.ms`).
+    pub idle_timeout: Duration,
+    /// Once a request's size prefix arrived, the whole request must arrive within this.
+    pub request_read_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 10_000,
+            max_connections_per_ip: 1_000,
+            idle_timeout: Duration::from_millis(600_000),
+            request_read_timeout: Duration::from_millis(30_000),
+        }
+    }
 }
 
 /// Consumer group timeouts (Kafka's `group.*` broker configs).

@@ -1,0 +1,129 @@
+//! What one client can make the Kafka listener hold: connections (in all and per
+//! address), idle connections, half-sent requests, and memory for announced frames.
+
+use crate::common::{Server, wait_until};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+fn start_with(dir: &std::path::Path, kafka: &str) -> Server {
+    let config = dir.join("weir.toml");
+    std::fs::write(&config, format!("[kafka]\n{kafka}")).unwrap();
+    Server::start(&dir.join("data"), &["--config", config.to_str().unwrap()])
+}
+
+/// Whether this connection answers ApiVersions v0.
+fn answers(s: &mut TcpStream) -> bool {
+    s.write_all(&request(18, 0, 5, &[])).is_ok() && response(s).is_some_and(|r| i32_at(&r, 0) == 5)
+}
+
+/// Whether the server closes `s` within 10 s (a read sees EOF or a reset).
+fn closed_by_server(s: &mut TcpStream) -> bool {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut byte = [0u8; 1];
+    match s.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        // The read timed out: still open.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            false
+        }
+        // Reset by the server.
+        Err(_) => true,
+    }
+}
+
+#[test]
+fn a_connection_over_the_cap_is_closed_and_a_closed_one_frees_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(dir.path(), "max_connections_per_ip = 3\n");
+    let mut open: Vec<TcpStream> = (0..3).map(|_| connect(&server)).collect();
+    for s in &mut open {
+        assert!(answers(s));
+    }
+    let mut extra = connect(&server);
+    assert!(
+        !answers(&mut extra),
+        "a fourth connection from 127.0.0.1 is closed"
+    );
+    drop(open.pop());
+    assert!(
+        wait_until(Duration::from_secs(10), || answers(&mut connect(&server))),
+        "a place frees once a connection closes"
+    );
+    for s in &mut open {
+        assert!(answers(s), "the admitted connections go on");
+    }
+}
+
+#[test]
+fn idle_connections_and_half_sent_requests_are_closed_busy_ones_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(
+        dir.path(),
+        "connections_max_idle_ms = 400\nrequest_read_timeout_ms = 400\n",
+    );
+    let mut idle = connect(&server);
+    let mut half = connect(&server);
+    let mut busy = connect(&server);
+    // 10 bytes of an announced 1000.
+    half.write_all(&1000i32.to_be_bytes()).unwrap();
+    half.write_all(&[0u8; 10]).unwrap();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1200) {
+        assert!(answers(&mut busy), "a connection in use is never idle");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        closed_by_server(&mut idle),
+        "idle past connections_max_idle_ms"
+    );
+    assert!(
+        closed_by_server(&mut half),
+        "a request not sent within request_read_timeout_ms"
+    );
+    assert!(answers(&mut busy));
+}
+
+/// The process's virtual memory size, KiB.
+fn vm_size_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn an_announced_frame_costs_memory_only_as_its_bytes_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    assert!(alive(&server));
+    let before = vm_size_kib(server.child.id());
+    // 16 clients announce frames just under max_frame_bytes (100 MiB) and send 1 KiB.
+    let mut holders: Vec<TcpStream> = (0..16)
+        .map(|_| {
+            let mut s = connect(&server);
+            s.write_all(&((100 << 20) - 1i32).to_be_bytes()).unwrap();
+            s.write_all(&[0u8; 1024]).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(alive(&server));
+    let grown_mib = vm_size_kib(server.child.id()).saturating_sub(before) / 1024;
+    // Reserving each announced frame up front took 1600 MiB of address space.
+    assert!(
+        grown_mib < 512,
+        "16 announced 100 MiB frames grew the address space by {grown_mib} MiB"
+    );
+    holders.clear();
+}
