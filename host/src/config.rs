@@ -79,6 +79,17 @@ pub struct PipelinesSection {
     pub plugins_dir: PathBuf,
 }
 
+/// Limits of the HTTP listener.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Open connections in all.
+    pub max_connections: usize,
+    /// Open connections from one address.
+    pub max_connections_per_ip: usize,
+    /// A request's headers must arrive within this (and an idle connection lives this long).
+    pub header_read_timeout: Duration,
+}
+
 /// `[kafka]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,6 +139,12 @@ pub struct HttpSection {
     pub max_body_bytes: usize,
     /// Longest long-poll, ms.
     pub max_poll_ms: u64,
+    /// Open connections in all.
+    pub max_connections: usize,
+    /// Open connections from one address.
+    pub max_connections_per_ip: usize,
+    /// Time a request's headers may take to arrive (and an idle connection lives), ms.
+    pub header_read_timeout_ms: u64,
 }
 
 /// `[topics]`.
@@ -161,6 +178,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Longest long-poll.
     pub max_poll: Duration,
+    /// The HTTP listener's limits.
+    pub http_limits: HttpLimits,
     /// The pipeline service's settings.
     pub pipelines: PipelinesConfig,
 }
@@ -264,6 +283,15 @@ impl ServerConfig {
                 "kafka.max_frame_bytes must be ≥ 1024".into(),
             ));
         }
+        if self.http.max_connections == 0
+            || self.http.max_connections_per_ip == 0
+            || self.http.header_read_timeout_ms == 0
+        {
+            return Err(ConfigError::Invalid(
+                "http.max_connections, max_connections_per_ip and header_read_timeout_ms must be > 0"
+                    .into(),
+            ));
+        }
         if self.kafka.max_connections == 0
             || self.kafka.max_connections_per_ip == 0
             || self.kafka.connections_max_idle_ms == 0
@@ -323,6 +351,11 @@ impl ServerConfig {
             retention_check_interval: Duration::from_millis(self.log.retention_check_interval_ms),
             max_body_bytes: self.http.max_body_bytes,
             max_poll: Duration::from_millis(self.http.max_poll_ms),
+            http_limits: HttpLimits {
+                max_connections: self.http.max_connections,
+                max_connections_per_ip: self.http.max_connections_per_ip,
+                header_read_timeout: Duration::from_millis(self.http.header_read_timeout_ms),
+            },
             pipelines: PipelinesConfig {
                 dir: self.data_dir.join("pipelines"),
                 worker_threads: self.pipelines.worker_threads,

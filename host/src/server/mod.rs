@@ -3,7 +3,10 @@
 //!
 //! - this file: [`serve`] and [`run`], the server's start, its loops and its shutdown.
 //! - [`options`]: [`ServeOptions`], what `weir serve` may override.
+//! - [`http_listener`]: the HTTP API's accept loop with connection caps and a
+//!   header-read timeout.
 
+mod http_listener;
 mod options;
 
 pub use options::ServeOptions;
@@ -165,10 +168,7 @@ pub async fn run(
     println!("weir: HTTP API on http://{http_addr}");
     println!("weir: Kafka API on {kafka_addr}");
     tracing::info!(%http_addr, %kafka_addr, "serving HTTP and Kafka APIs");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stopped())
-        .await
-        .context("serving HTTP")?;
+    http_listener::serve_http(listener, app, settings.http_limits.clone(), stopped()).await;
     let _ = kafka_task.await;
     tracing::info!("shutting down");
     for task in background {

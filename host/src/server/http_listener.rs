@@ -1,0 +1,92 @@
+//! [`serve_http`]: the HTTP API's accept loop, with the limits `axum::serve` lacks.
+//!
+//! `axum::serve` gives hyper no timer, so hyper's header-read timeout never runs: a
+//! client trickling a header byte at a time (slowloris) holds its connection forever,
+//! and nothing caps how many it opens. Here every connection is admitted under
+//! `http.max_connections` / `http.max_connections_per_ip` (closed at once over either)
+//! and served by hyper's HTTP/1 with a timer: a request's headers must arrive within
+//! `http.header_read_timeout_ms`, which also closes a keep-alive connection idle that
+//! long. Once headers are in, a handler may take as long as it needs (long polls).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+use crate::config::HttpLimits;
+use crate::kafka::admission::Admission;
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets the requests in
+/// flight finish (a long poll ends early through the app's own closing signal).
+pub async fn serve_http(
+    listener: TcpListener,
+    app: Router,
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let admission = Admission::new(limits.max_connections, limits.max_connections_per_ip);
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut last_refusal_logged: Option<Instant> = None;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    // Out of file descriptors and the like: back off, keep serving.
+                    Err(e) => {
+                        tracing::warn!("accepting an HTTP connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let ticket = match admission.admit(peer.ip()) {
+                    Ok(ticket) => ticket,
+                    Err(refused) => {
+                        drop(stream);
+                        if last_refusal_logged.is_none_or(|t| t.elapsed().as_secs() >= 1) {
+                            tracing::warn!(%peer, "closing a new HTTP connection: {}", refused.to_string().replace("kafka.", "http."));
+                            last_refusal_logged = Some(Instant::now());
+                        }
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = TowerToHyperService::new(app.clone());
+                let timeout = limits.header_read_timeout;
+                let mut closing = closing_rx.clone();
+                connections.spawn(async move {
+                    let _ticket = ticket;
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(timeout)
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        result = conn.as_mut() => log_end(peer, result),
+                        // The watch's borrow must not live into the arm (not Send).
+                        _ = async { let _ = closing.wait_for(|c| *c).await; } => {
+                            conn.as_mut().graceful_shutdown();
+                            log_end(peer, conn.await);
+                        }
+                    }
+                });
+            }
+        }
+    }
+    let _ = closing_tx.send(true);
+    while connections.join_next().await.is_some() {}
+}
+
+fn log_end(peer: SocketAddr, result: Result<(), hyper::Error>) {
+    if let Err(e) = result {
+        tracing::debug!(%peer, "HTTP connection ended: {e}");
+    }
+}
