@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::broker::BrokerConfig;
+use crate::broker::TopicLimits;
 use crate::broker::topic_config::TopicConfig;
 use crate::kafka::KafkaSettings;
 use crate::kafka::settings::{ConnectionLimits, GroupSettings};
@@ -153,6 +154,12 @@ pub struct HttpSection {
 pub struct TopicsSection {
     /// Partitions when none are given.
     pub default_partitions: u32,
+    /// Most topics.
+    pub max_topics: usize,
+    /// Most partitions of one topic.
+    pub max_partitions_per_topic: u32,
+    /// Most partitions of all topics.
+    pub max_partitions: u64,
     /// Topic config defaults by Kafka name.
     pub defaults: BTreeMap<String, toml::Value>,
 }
@@ -342,6 +349,11 @@ impl ServerConfig {
                 flush,
                 index_interval_bytes: self.log.index_interval_bytes.max(1),
                 topic_defaults,
+                limits: TopicLimits {
+                    max_topics: self.topics.max_topics,
+                    max_partitions_per_topic: self.topics.max_partitions_per_topic,
+                    max_partitions: self.topics.max_partitions,
+                },
             },
             http_addr: addr("http_addr", &self.http_addr)?,
             kafka_addr,

@@ -104,6 +104,7 @@ fn broker_status(err: &BrokerError) -> (StatusCode, &'static str) {
         E::TopicExists { .. } => (StatusCode::CONFLICT, "topic_exists"),
         E::TopicCollides { .. } => (StatusCode::CONFLICT, "topic_collides"),
         E::OrphanExists { .. } => (StatusCode::CONFLICT, "orphan_exists"),
+        E::LimitReached { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "limit_reached"),
         E::UnknownOrphan { .. } => (StatusCode::NOT_FOUND, "unknown_orphan"),
         E::UnknownTopic { .. } => (StatusCode::NOT_FOUND, "unknown_topic"),
         E::UnknownPartition { .. } => (StatusCode::NOT_FOUND, "unknown_partition"),

@@ -161,6 +161,7 @@ fn start(data: &Path, flush: FlushPolicy) -> anyhow::Result<(tokio::runtime::Run
         flush,
         index_interval_bytes: 4096,
         topic_defaults: TopicConfig::default(),
+        limits: Default::default(),
     })?);
     let settings = KafkaSettings {
         addr: "127.0.0.1:0".parse()?,

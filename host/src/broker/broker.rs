@@ -17,10 +17,7 @@ use super::orphans::{self, Orphan};
 use super::partitioner::{KeylessSpreader, partition_for_key};
 use super::topic::Topic;
 use super::topic_config::{self, TopicConfig};
-use super::topic_name;
-
-/// Most partitions one topic may have.
-pub const MAX_PARTITIONS: u32 = 10_000;
+use super::topic_limits::TopicLimits;
 
 /// The broker's runtime settings (built from the server config).
 #[derive(Debug, Clone)]
@@ -33,6 +30,8 @@ pub struct BrokerConfig {
     pub index_interval_bytes: u32,
     /// Config of a topic that sets nothing itself.
     pub topic_defaults: TopicConfig,
+    /// Caps on topics and partitions.
+    pub limits: TopicLimits,
 }
 
 /// A record to produce, with an optional explicit partition.
@@ -85,6 +84,9 @@ pub struct Broker {
     pub(super) live_groups: RwLock<Option<Arc<dyn LiveGroups>>>,
     /// Topic directories the metadata does not list (kept, never deleted unasked).
     pub(super) orphans: Mutex<BTreeMap<String, Orphan>>,
+    /// Serialises topic creation, deletion, new partitions and orphan adoption, so
+    /// their file I/O runs without the topic map's lock (which produce and fetch take).
+    pub(super) admin: Mutex<()>,
 }
 
 pub(super) fn io_err(
@@ -132,6 +134,7 @@ impl Broker {
             spreader: KeylessSpreader::new(),
             live_groups: RwLock::new(None),
             orphans: Mutex::new(BTreeMap::new()),
+            admin: Mutex::new(()),
             config,
         };
         let records = broker.meta.topics()?;
@@ -200,140 +203,6 @@ impl Broker {
         PartitionLog::open(&self.partition_dir(topic, partition), log_config)
             .map(Arc::new)
             .map_err(BrokerError::log(topic, partition))
-    }
-
-    /// Moves a topic's directory into `trash/` (durably: the rename is synced) and
-    /// returns where it went; the caller removes it. Start-up clears `trash/`.
-    pub(super) fn move_to_trash(&self, name: &str) -> Result<PathBuf, BrokerError> {
-        let dir = self.topic_dir(name);
-        let trash = self.config.data_dir.join("trash");
-        std::fs::create_dir_all(&trash).map_err(io_err("creating", &trash))?;
-        let aside = trash.join(format!("{name}-{}", now_ms()));
-        std::fs::rename(&dir, &aside).map_err(io_err("moving aside", &dir))?;
-        sync_dir(&self.config.data_dir.join("log"))?;
-        Ok(aside)
-    }
-
-    /// Creates a topic with `partitions` partitions and the given config overrides.
-    pub fn create_topic(
-        &self,
-        name: &str,
-        partitions: u32,
-        overrides: BTreeMap<String, String>,
-    ) -> Result<Arc<Topic>, BrokerError> {
-        topic_name::validate(name)?;
-        if topic_name::is_internal(name) {
-            return Err(BrokerError::InternalTopic {
-                name: name.to_string(),
-            });
-        }
-        check_partition_count(partitions)?;
-        let config = self.config.topic_defaults.with_overrides(&overrides)?;
-        let mut topics = self.topics.write();
-        if topics.contains_key(name) {
-            return Err(BrokerError::TopicExists {
-                name: name.to_string(),
-            });
-        }
-        let key = topic_name::collision_key(name);
-        if let Some(existing) = topics.keys().find(|t| topic_name::collision_key(t) == key) {
-            return Err(BrokerError::TopicCollides {
-                name: name.to_string(),
-                existing: existing.clone(),
-            });
-        }
-        let dir = self.topic_dir(name);
-        if self.orphans.lock().contains_key(name) {
-            return Err(BrokerError::OrphanExists {
-                name: name.to_string(),
-            });
-        }
-        if dir.exists() {
-            // Not an orphan found at start-up, so a create of this name that failed
-            // half-way since (its marker is still in there): nothing was acknowledged.
-            std::fs::remove_dir_all(&dir).map_err(io_err("removing", &dir))?;
-        }
-        // The marker first, durable before any partition directory: a crash from here
-        // until the topic is recorded leaves a directory start-up knows it may remove.
-        std::fs::create_dir_all(&dir).map_err(io_err("creating", &dir))?;
-        let marker = dir.join(orphans::CREATING);
-        std::fs::File::create(&marker).map_err(io_err("creating", &marker))?;
-        sync_dir(&dir)?;
-        sync_dir(&self.config.data_dir.join("log"))?;
-        let logs = (0..partitions)
-            .map(|p| self.open_partition(name, p, &config))
-            .collect::<Result<Vec<_>, _>>()?;
-        // The new directories must be durable before sled records the topic.
-        sync_dir(&dir)?;
-        sync_dir(&self.config.data_dir.join("log"))?;
-        let created_ms = now_ms();
-        self.meta.put_topic(&TopicRecord {
-            name: name.to_string(),
-            partitions,
-            config: overrides.clone(),
-            created_ms,
-        })?;
-        // Recorded: the directory is the topic's now. A crash before this removal
-        // leaves a marker in a known topic's directory, which start-up removes.
-        std::fs::remove_file(&marker).map_err(io_err("removing", &marker))?;
-        let topic = Arc::new(Topic::new(
-            name.to_string(),
-            created_ms,
-            overrides,
-            config,
-            logs,
-        ));
-        topics.insert(name.to_string(), topic.clone());
-        tracing::info!(topic = name, partitions, "created topic");
-        Ok(topic)
-    }
-
-    /// Deletes a topic, its data and its committed offsets.
-    pub fn delete_topic(&self, name: &str) -> Result<(), BrokerError> {
-        let aside = {
-            let mut topics = self.topics.write();
-            let topic = lookup(&topics, name)?;
-            self.meta.delete_topic(name)?;
-            topics.remove(name);
-            for p in topic.partitions() {
-                p.mark_deleted();
-            }
-            // Move the directory aside while still holding the lock, so a create
-            // of the same name can never open (or lose) these files; a crash half
-            // way through the removal leaves only trash, cleared at start-up.
-            self.move_to_trash(name)?
-        };
-        std::fs::remove_dir_all(&aside).map_err(io_err("removing", &aside))?;
-        tracing::info!(topic = name, "deleted topic");
-        Ok(())
-    }
-
-    /// Raises a topic's partition count to `count` (partitions are never removed).
-    pub fn add_partitions(&self, name: &str, count: u32) -> Result<Arc<Topic>, BrokerError> {
-        let topics = self.topics.write();
-        let topic = lookup(&topics, name)?;
-        let current = topic.partition_count();
-        if count <= current {
-            return Err(BrokerError::InvalidPartitionCount {
-                reason: format!(
-                    "topic {name:?} has {current} partitions; the new count must be larger (partitions are never removed)"
-                ),
-            });
-        }
-        check_partition_count(count)?;
-        let config = topic.config();
-        let logs = (current..count)
-            .map(|p| self.open_partition(name, p, &config))
-            .collect::<Result<Vec<_>, _>>()?;
-        sync_dir(&self.topic_dir(name))?;
-        self.meta.put_topic(&TopicRecord {
-            name: name.to_string(),
-            partitions: count,
-            config: topic.overrides(),
-            created_ms: topic.created_ms(),
-        })?;
-        topic.extend_partitions(logs);
-        Ok(topic)
     }
 
     /// Changes a topic's config: entries mapped to `Some` are set, entries mapped to
@@ -599,13 +468,4 @@ pub(super) fn sync_dir(dir: &Path) -> Result<(), BrokerError> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("syncing directory", dir))
-}
-
-pub(super) fn check_partition_count(count: u32) -> Result<(), BrokerError> {
-    if count == 0 || count > MAX_PARTITIONS {
-        return Err(BrokerError::InvalidPartitionCount {
-            reason: format!("{count} is not between 1 and {MAX_PARTITIONS}"),
-        });
-    }
-    Ok(())
 }

@@ -33,6 +33,13 @@ pub enum BrokerError {
         "the data directory holds the logs of a topic named {name:?} that the metadata does not list (an orphan, e.g. after the metadata was lost or restored from a backup): adopt it (`weir orphans adopt {name}`) or delete it (`weir orphans delete {name}`) first"
     )]
     OrphanExists { name: String },
+    /// A cap on topics or partitions would be crossed.
+    #[error("{what}: the broker takes at most {limit} ({key} in weir.toml)")]
+    LimitReached {
+        what: String,
+        limit: u64,
+        key: &'static str,
+    },
     /// No orphaned log directory of this name.
     #[error("no orphaned log directory named {name:?} (see `weir orphans list`)")]
     UnknownOrphan { name: String },

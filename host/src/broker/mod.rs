@@ -5,6 +5,8 @@
 //! - [`topic`]: one topic's partitions and config.
 //! - [`topic_name`]: Kafka's topic name rules.
 //! - [`topic_config`]: Kafka-named per-topic configs and their defaults.
+//! - [`topic_lifecycle`]: creating and deleting topics, adding partitions.
+//! - [`topic_limits`]: [`TopicLimits`], caps on topics and partitions.
 //! - [`partitioner`]: Kafka's default partitioner (murmur2).
 //! - [`delete_records`]: moving a partition's log start forward.
 //! - [`orphans`]: topic directories the metadata does not list: kept, reported,
@@ -27,6 +29,8 @@ pub mod producer;
 pub mod synced_db;
 pub mod topic;
 pub mod topic_config;
+pub mod topic_lifecycle;
+pub mod topic_limits;
 pub mod topic_name;
 
 pub use broker::{Broker, BrokerConfig, ProduceRecord, Produced, TopicInfo, now_ms};
@@ -35,3 +39,4 @@ pub use offsets::{GroupOffset, LiveGroup, LiveGroups, OffsetCommit};
 pub use orphans::Orphan;
 pub use synced_db::SyncedDb;
 pub use topic::Topic;
+pub use topic_limits::TopicLimits;

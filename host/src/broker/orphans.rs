@@ -98,7 +98,7 @@ impl Broker {
     /// offsets, log start), the partition count one past its highest partition
     /// directory, the default config (the overrides went with the metadata).
     pub fn adopt_orphan(&self, name: &str) -> Result<Arc<Topic>, BrokerError> {
-        let mut topics = self.topics.write();
+        let _admin = self.admin.lock();
         let mut orphans = self.orphans.lock();
         let orphan = orphans
             .get(name)
@@ -107,7 +107,16 @@ impl Broker {
             })?;
         topic_name::validate(name)?;
         let partitions = orphan.partitions.last().map_or(1, |p| p + 1);
-        super::broker::check_partition_count(partitions)?;
+        self.config.limits.check_partition_count(partitions)?;
+        {
+            let topics = self.topics.read();
+            self.config.limits.check_room(
+                topics.len(),
+                super::topic_lifecycle::partition_total(&topics),
+                1,
+                u64::from(partitions),
+            )?;
+        }
         let config = self.config.topic_defaults.clone();
         let logs = (0..partitions)
             .map(|p| self.open_partition(name, p, &config))
@@ -127,7 +136,7 @@ impl Broker {
             config,
             logs,
         ));
-        topics.insert(name.to_string(), topic.clone());
+        self.topics.write().insert(name.to_string(), topic.clone());
         orphans.remove(name);
         tracing::info!(topic = name, partitions, "adopted orphaned topic directory");
         Ok(topic)
@@ -136,7 +145,7 @@ impl Broker {
     /// Deletes an orphan's directory for good.
     pub fn delete_orphan(&self, name: &str) -> Result<(), BrokerError> {
         let aside = {
-            let _topics = self.topics.write();
+            let _admin = self.admin.lock();
             let mut orphans = self.orphans.lock();
             if !orphans.contains_key(name) {
                 return Err(BrokerError::UnknownOrphan {

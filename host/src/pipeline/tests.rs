@@ -57,6 +57,7 @@ fn broker(dir: &Path, topics: &[&str]) -> Arc<Broker> {
             flush: FlushPolicy::Os,
             index_interval_bytes: 4096,
             topic_defaults: TopicConfig::default(),
+            limits: Default::default(),
         })
         .unwrap(),
     );

@@ -103,6 +103,7 @@ fn setup(
         flush: FlushPolicy::Os,
         index_interval_bytes: 4096,
         topic_defaults: TopicConfig::default(),
+        limits: Default::default(),
     })?);
     let producers = Arc::new(ProducerRegistry::new(broker.clone()));
     let pipelines = Pipelines::open(

@@ -335,6 +335,7 @@ mod tests {
                 flush: FlushPolicy::Os,
                 index_interval_bytes: 4096,
                 topic_defaults: TopicConfig::default(),
+                limits: Default::default(),
             })
             .unwrap(),
         );

@@ -21,7 +21,9 @@ pub fn kind(err: &BrokerError) -> ResponseError {
         BrokerError::TopicExists { .. } => ResponseError::TopicAlreadyExists,
         // Kafka has no code for it; the message (sent where the API has one) says what
         // to do.
-        BrokerError::OrphanExists { .. } => ResponseError::PolicyViolation,
+        BrokerError::OrphanExists { .. } | BrokerError::LimitReached { .. } => {
+            ResponseError::PolicyViolation
+        }
         BrokerError::UnknownOrphan { .. } => ResponseError::UnknownTopicOrPartition,
         BrokerError::UnknownTopic { .. } | BrokerError::UnknownPartition { .. } => {
             ResponseError::UnknownTopicOrPartition
