@@ -134,3 +134,61 @@ fn pipelines_needing_more_instances_than_the_pool_has_are_refused_at_once() {
     );
     assert_eq!(code, 201, "{body}");
 }
+
+#[test]
+fn an_output_record_over_its_topics_max_message_bytes_follows_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "in", 1);
+    create_topic(&s, "dlq", 1);
+    for out in ["small", "small2"] {
+        let (code, body) = call(
+            &s,
+            "POST",
+            "/v1/topics",
+            Some(json!({"name": out, "partitions": 1, "config": {"max.message.bytes": 1024}})),
+        );
+        assert_eq!(code, 201, "{body}");
+    }
+    assert_eq!(upload(&s, "f", &guest("rust", "rust-filter")).0, 201);
+    let mut dl = filter_spec("dl", "f", "keep", "in", "small");
+    dl["on_error"] = json!("dead-letter");
+    dl["dead_letter_topic"] = json!("dlq");
+    assert_eq!(call(&s, "POST", "/v1/pipelines", Some(dl)).0, 201);
+    let fail = filter_spec("fl", "f", "keep", "in", "small2");
+    assert_eq!(call(&s, "POST", "/v1/pipelines", Some(fail)).0, 201);
+    let big = format!("keep {}", "x".repeat(2000));
+    produce(
+        &s,
+        "in",
+        vec![
+            json!({"value": "keep 1"}),
+            json!({"value": big}),
+            json!({"value": "keep 3"}),
+        ],
+    );
+    let st = wait_caught_up(&s, "dl", 3);
+    assert_eq!(st["records_errored"], 1, "{st:#}");
+    assert_eq!(st["state"], "running", "{st:#}");
+    assert_eq!(values(&s, "small"), vec!["keep 1", "keep 3"]);
+    let dead = read_all(&s, "dlq").concat();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["value"], big.as_str());
+    let error = dead[0]["headers"]["weir.error"].as_str().unwrap();
+    assert!(error.contains("max.message.bytes"), "{error}");
+
+    // With on_error "fail" the task stops on it, naming the record and the limit, and
+    // nothing past it is appended.
+    let mut st = Value::Null;
+    assert!(wait_until(Duration::from_secs(30), || {
+        st = status(&s, "fl");
+        st["state"] == "failed"
+    }));
+    let last = st["tasks"][0]["last_error"].as_str().unwrap();
+    assert!(
+        last.contains("max.message.bytes") && last.contains("offset 1"),
+        "{st:#}"
+    );
+    assert_eq!(st["tasks"][0]["committed_offset"], 0, "{st:#}");
+    assert!(values(&s, "small2").is_empty());
+}

@@ -20,7 +20,56 @@ const READ_BYTES: usize = 1 << 20;
 /// One input's batch: its topic, the records' offsets, and the records.
 type InputBatch = (String, Vec<i64>, Vec<Record>);
 
+/// Output topics' `max.message.bytes`, by name.
+type MaxBytes = std::collections::BTreeMap<String, usize>;
+
+/// A record batch's fixed header, bytes.
+const BATCH_HEADER_BYTES: usize = 61;
+
+/// At least the bytes of `record` alone in a batch: its fields plus the most its
+/// varints and the batch header take.
+fn batch_bytes_upper_bound(record: &Record) -> usize {
+    BATCH_HEADER_BYTES
+        + 5 * 6
+        + record.key.as_ref().map_or(0, |k| k.len())
+        + record.value.as_ref().map_or(0, |v| v.len())
+        + record
+            .headers
+            .iter()
+            .map(|(k, v)| 10 + k.len() + v.as_ref().map_or(0, |v| v.len()))
+            .sum::<usize>()
+}
+
 impl Task {
+    /// Why `record` cannot go to `topic` (larger than its `max.message.bytes` even alone
+    /// in a batch), or `None`. The exact size is only computed for records near the limit.
+    fn oversized(
+        &self,
+        max_bytes: &mut MaxBytes,
+        topic: &str,
+        record: &Record,
+    ) -> Result<Option<String>, TaskError> {
+        let max = match max_bytes.get(topic) {
+            Some(max) => *max,
+            None => {
+                let max = usize::try_from(self.output_topic(topic)?.config().max_message_bytes)
+                    .unwrap_or(usize::MAX);
+                max_bytes.insert(topic.to_string(), max);
+                max
+            }
+        };
+        if batch_bytes_upper_bound(record) <= max {
+            return Ok(None);
+        }
+        let size = crate::log::batch::encode_batch(std::slice::from_ref(record), 0)
+            .map_or(usize::MAX, |b| b.len());
+        Ok((size > max).then(|| {
+            format!(
+                "output record of {size} bytes is larger than topic {topic:?}'s max.message.bytes ({max})"
+            )
+        }))
+    }
+
     /// Reads, runs, appends and commits one batch per input.
     pub(super) fn round(&mut self, want: &Desired, built: &mut Built) -> RoundEnd {
         let partition = self.ctx.stats.partition;
@@ -28,6 +77,8 @@ impl Task {
         let mut next_inputs = self.ctx.checkpoint.inputs.clone();
         let mut consumed = 0;
         let mut errored = 0;
+        // Each output topic's max.message.bytes, looked up once a round.
+        let mut max_bytes = MaxBytes::new();
         // A replay must reproduce the lost round's outputs as a prefix of its own. With one
         // input it does (it reads from the same offset, perhaps further). With several,
         // reading further in the first input would put new outputs before the second's, so
@@ -67,17 +118,34 @@ impl Task {
                     return end;
                 }
             };
-            // Routing is allowed only to the topics the spec lists.
+            // Routing is allowed only to the topics the spec lists, and a record must fit
+            // its topic's max.message.bytes: either failure follows on_error like a
+            // record the plugin failed, rather than failing the task at the append.
+            let last_step = want.plans.len().saturating_sub(1);
             for e in out {
                 match &e.topic {
                     Some(t) if !want.spec.outputs.contains(t) => failures.push(Failed {
                         source: e.source,
-                        step: want.plans.len().saturating_sub(1),
+                        step: last_step,
                         message: format!(
                             "routed a record to {t:?}, which is not in the pipeline's outputs"
                         ),
                     }),
-                    _ => from_input.push(e),
+                    _ => {
+                        let name = e.topic.as_deref().unwrap_or(&want.spec.output);
+                        match self.oversized(&mut max_bytes, name, &e.record) {
+                            Ok(None) => from_input.push(e),
+                            Ok(Some(message)) => failures.push(Failed {
+                                source: e.source,
+                                step: last_step,
+                                message,
+                            }),
+                            Err(error) => {
+                                self.overlay.take();
+                                return RoundEnd::Failed(error);
+                            }
+                        }
+                    }
                 }
             }
             if !failures.is_empty() {
