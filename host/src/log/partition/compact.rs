@@ -37,7 +37,7 @@ impl CrashPoint {
 }
 
 /// Test hook. With `WEIR_TEST_CLEANER_PAUSE=<point>` in its environment, the
-/// server stops the cleaner forever at that point and says so on stderr, so that
+/// server stops the cleaner forever at that point and says so on stdout, so that
 /// an end-to-end test can SIGKILL it there; nothing else reads the variable.
 fn crash_point(point: CrashPoint) -> Result<(), LogError> {
     #[cfg(test)]
@@ -49,7 +49,7 @@ fn crash_point(point: CrashPoint) -> Result<(), LogError> {
     static PAUSE: OnceLock<Option<String>> = OnceLock::new();
     let pause = PAUSE.get_or_init(|| std::env::var("WEIR_TEST_CLEANER_PAUSE").ok());
     if pause.as_deref() == Some(point.name()) {
-        eprintln!("weir: cleaner paused after {}", point.name());
+        println!("weir: cleaner paused after {}", point.name());
         loop {
             std::thread::park();
         }
