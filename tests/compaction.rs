@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Server, http, kcat, run_client, serve_args, wait_until, weir_bin};
+use common::{
+    Install, Server, http, kcat, run_client, run_client_on, serve_args, wait_until, weir_bin,
+};
 use serde_json::{Value, json};
 
 const TOPIC: &str = "table";
@@ -177,8 +179,9 @@ fn read_kcat(server: &Server) -> Vec<Row> {
         .collect()
 }
 
-fn read_confluent(server: &Server, count: usize) -> Vec<Row> {
-    let out = run_client(
+fn read_confluent(server: &Server, install: Install, count: usize) -> Vec<Row> {
+    let out = run_client_on(
+        install,
         "python",
         "confluent_client.py",
         &["consume", &server.kafka, TOPIC, &count.to_string()],
@@ -225,11 +228,13 @@ fn a_compacted_topic_reads_from_offset_zero_with_gaps_in_every_client() {
     assert!(gaps > 0, "compaction leaves offset gaps");
     assert!(expected.iter().any(|r| r.2.is_none()), "tombstones stay");
     assert_eq!(read_kcat(&server), expected, "kcat from offset 0");
-    assert_eq!(
-        read_confluent(&server, expected.len()),
-        expected,
-        "confluent-kafka from offset 0"
-    );
+    for install in [Install::Pinned, Install::Newest] {
+        let read = read_confluent(&server, install, expected.len());
+        assert_eq!(
+            read, expected,
+            "confluent-kafka ({install:?}) from offset 0"
+        );
+    }
     // Restarted, the compacted log reads the same.
     server.kill();
     let server = start(dir.path(), None);
@@ -285,6 +290,39 @@ fn compaction_configs_round_trip_over_http() {
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
+}
+
+#[test]
+fn compaction_configs_round_trip_over_the_kafka_admin_apis() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), None);
+    let out = run_client(
+        "python",
+        "confluent_admin.py",
+        &["compaction-configs", &server.kafka, TOPIC],
+    );
+    let created = &out["created"];
+    assert_eq!(created["cleanup.policy"], "compact", "{out}");
+    assert_eq!(created["min.compaction.lag.ms"], "1000", "{out}");
+    assert_eq!(
+        created["delete.retention.ms"], "86400000",
+        "Kafka's default: {out}"
+    );
+    assert_eq!(created["min.cleanable.dirty.ratio"], "0.5", "{out}");
+    assert_eq!(out["append"], Value::Null, "{out}");
+    assert_eq!(
+        out["after_append"]["cleanup.policy"], "compact,delete",
+        "{out}"
+    );
+    assert_eq!(out["subtract"], Value::Null, "{out}");
+    assert_eq!(out["after_subtract"]["cleanup.policy"], "delete", "{out}");
+    assert_eq!(out["set"], Value::Null, "{out}");
+    let set = &out["after_set"];
+    assert_eq!(set["cleanup.policy"], "compact", "{out}");
+    assert_eq!(set["delete.retention.ms"], "60000", "{out}");
+    assert_eq!(set["min.cleanable.dirty.ratio"], "0.2", "{out}");
+    assert_eq!(set["max.compaction.lag.ms"], "3600000", "{out}");
+    assert_eq!(out["bad_ratio"], out["codes"]["invalid_config"], "{out}");
 }
 
 /// SIGKILL while the cleaner is stopped after writing `<base>.<end>.cleaned`, after
