@@ -11,7 +11,8 @@ use super::record::{StoredRecord, put_nullable, to_i32};
 use crate::log::varint::{put_varint, put_varlong};
 
 /// Builds the batch `original` becomes when only `records` (a subset of its own, in
-/// order) are kept. The records section is written uncompressed. With `delete_horizon`,
+/// order) are kept. The records section is compressed again with the original's codec.
+/// With `delete_horizon`,
 /// the batch is marked with it (KIP-534): baseTimestamp holds the horizon and record
 /// timestamps become deltas from it. An empty `records` gives a header-only batch.
 pub fn rebuild_batch(
@@ -48,7 +49,18 @@ pub fn rebuild_batch(
         put_varint(&mut out, to_i32(body.len(), "record")?);
         out.extend_from_slice(&body);
     }
-    let mut attributes = original.attributes & !COMPRESSION_MASK;
+    let codec = original.compression()?;
+    if codec != Compression::None && !records.is_empty() {
+        let packed = crate::log::compression::compress(codec, &out[BATCH_HEADER_LEN..])?;
+        out.truncate(BATCH_HEADER_LEN);
+        out.extend_from_slice(&packed);
+    }
+    // An empty batch has no records section to compress.
+    let mut attributes = if records.is_empty() {
+        original.attributes & !COMPRESSION_MASK
+    } else {
+        original.attributes
+    };
     if delete_horizon.is_some() {
         attributes |= DELETE_HORIZON_BIT;
     }
