@@ -242,6 +242,61 @@ fn a_compacted_topic_reads_from_offset_zero_with_gaps_in_every_client() {
 }
 
 #[test]
+fn compressed_batches_are_compacted_and_stay_readable() {
+    for codec in ["gzip", "snappy", "lz4", "zstd"] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path(), None);
+        create(
+            &server,
+            json!({"cleanup.policy": "compact", "segment.bytes": 1024, "min.cleanable.dirty.ratio": 0.01}),
+        );
+        // kcat packs the lines into a few large compressed batches.
+        let lines: Vec<(String, Option<String>)> = (0..300)
+            .map(|i| (format!("k{}", (i * 7) % 13), Some(format!("{codec}-{i}"))))
+            .collect();
+        let input: String = lines
+            .iter()
+            .map(|(k, v)| format!("{k}:{}\n", v.as_deref().unwrap_or_default()))
+            .collect();
+        kcat(
+            &[
+                "-P",
+                "-b",
+                &server.kafka,
+                "-t",
+                TOPIC,
+                "-p",
+                "0",
+                "-K",
+                ":",
+                "-z",
+                codec,
+            ],
+            input.as_bytes(),
+        );
+        let mut all = lines;
+        for i in 0..30 {
+            let batch = vec![(
+                format!("f{i}"),
+                Some(format!("filler {i} {}", "y".repeat(40))),
+            )];
+            produce(&server, &batch);
+            all.extend(batch);
+        }
+        let all: Vec<Row> = all
+            .into_iter()
+            .enumerate()
+            .map(|(o, (k, v))| (o as i64, k, v))
+            .collect();
+        let expected = latest_per_key(&all);
+        wait_compacted(&server, &expected);
+        assert_eq!(read_kcat(&server), expected, "{codec}: kcat");
+        let read = read_confluent(&server, Install::Pinned, expected.len());
+        assert_eq!(read, expected, "{codec}: confluent-kafka");
+    }
+}
+
+#[test]
 fn a_compacted_topic_refuses_records_without_a_key() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), None);
