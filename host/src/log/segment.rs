@@ -457,7 +457,7 @@ impl SyncHandle {
 }
 
 /// Writes a small file durably (index files at seal time); the caller fsyncs the directory.
-pub(super) fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
     // Write aside and rename, so a crash leaves the old file or the whole new
     // one, never a truncated one that still parses.
     let tmp = path.with_extension("tmp");

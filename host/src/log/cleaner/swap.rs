@@ -2,16 +2,18 @@
 //! nothing (Kafka's `.cleaned` / `.swap` scheme, with the replaced range in the name).
 //!
 //! The cleaned copy of segments `[base, end)` is written as
-//! `<base>.<end>.cleaned` and fsynced. Then:
-//! 1. rename it to `<base>.<end>.swap`, fsync the directory: the commit point.
+//! `<base>.<end>.cleaned`, its indexes as `<base>.<end>.cleaned-index` and
+//! `.cleaned-timeindex`, all fsynced, without the partition lock. Then, under it:
+//! 1. rename the data to `<base>.<end>.swap`, fsync the directory: the commit point.
 //! 2. remove the replaced segments' files — the indexes of `<base>` and all three
 //!    files of every other segment in `(base, end)` — and fsync the directory.
-//! 3. rename the swap file over `<base>.log`, fsync the directory.
-//! 4. write `<base>`'s indexes (a crash before leaves them missing, and opening
-//!    the segment rebuilds them by a scan).
+//! 3. rename the swap file over `<base>.log` and the indexes to `<base>.index` and
+//!    `<base>.timeindex`, fsync the directory. Indexes a crash leaves missing are
+//!    rebuilt by a scan when the segment is opened.
 //!
-//! On open, [`recover`] deletes every `.cleaned` file (the old segments are whole)
-//! and finishes steps 2 and 3 for every `.swap` file (the new data is whole).
+//! On open, [`recover`] deletes every `.cleaned*` file (before the commit the old
+//! segments are whole) and finishes steps 2 and 3 for every `.swap` file (the new
+//! data is whole), leaving its indexes to the scan.
 
 use std::path::{Path, PathBuf};
 
@@ -19,11 +21,21 @@ use crate::log::LogError;
 use crate::log::segment::{SegmentPaths, sync_dir};
 
 const CLEANED: &str = "cleaned";
+const CLEANED_INDEX: &str = "cleaned-index";
+const CLEANED_TIME_INDEX: &str = "cleaned-timeindex";
 const SWAP: &str = "swap";
 
 /// `<base>.<end>.cleaned` in `dir`.
 pub fn cleaned_path(dir: &Path, base: i64, end: i64) -> PathBuf {
     dir.join(format!("{base:020}.{end:020}.{CLEANED}"))
+}
+
+/// The cleaned segment's offset and time index files, before they are renamed into place.
+pub fn cleaned_index_paths(dir: &Path, base: i64, end: i64) -> (PathBuf, PathBuf) {
+    (
+        dir.join(format!("{base:020}.{end:020}.{CLEANED_INDEX}")),
+        dir.join(format!("{base:020}.{end:020}.{CLEANED_TIME_INDEX}")),
+    )
 }
 
 /// `<base>.<end>.swap` in `dir`.
@@ -34,7 +46,7 @@ pub fn swap_path(dir: &Path, base: i64, end: i64) -> PathBuf {
 /// The range and kind of a cleaner file name, if it is one.
 fn parse(name: &str) -> Option<(i64, i64, &str)> {
     let (stem, kind) = name.rsplit_once('.')?;
-    if kind != CLEANED && kind != SWAP {
+    if ![CLEANED, CLEANED_INDEX, CLEANED_TIME_INDEX, SWAP].contains(&kind) {
         return None;
     }
     let (base, end) = stem.split_once('.')?;
@@ -55,8 +67,15 @@ pub fn commit(dir: &Path, base: i64, end: i64) -> Result<PathBuf, LogError> {
 }
 
 /// Steps 2 and 3: removes what the swap file replaces (`bases`, the segments in
-/// `[base, end)`) and renames it into place as `<base>.log`.
-pub fn install(dir: &Path, base: i64, end: i64, bases: &[i64]) -> Result<(), LogError> {
+/// `[base, end)`) and renames it into place as `<base>.log`, with its cleaned index
+/// files when `with_indexes`.
+pub fn install(
+    dir: &Path,
+    base: i64,
+    end: i64,
+    bases: &[i64],
+    with_indexes: bool,
+) -> Result<(), LogError> {
     let first = SegmentPaths::new(dir, base);
     for path in [&first.index, &first.time_index] {
         remove_if_present(path)?;
@@ -67,12 +86,25 @@ pub fn install(dir: &Path, base: i64, end: i64, bases: &[i64]) -> Result<(), Log
     sync_dir(dir)?;
     let swap = swap_path(dir, base, end);
     std::fs::rename(&swap, &first.log).map_err(LogError::io("renaming", &swap))?;
+    if with_indexes {
+        let (index, time_index) = cleaned_index_paths(dir, base, end);
+        for (from, to) in [(&index, &first.index), (&time_index, &first.time_index)] {
+            // A missing index costs a scan at the next open, never data.
+            if let Err(e) = std::fs::rename(from, to) {
+                tracing::warn!(path = %from.display(), "installing a cleaned index: {e}");
+            }
+        }
+    }
     sync_dir(dir)
 }
 
-/// Drops a cleaned file that will not be swapped in.
+/// Drops a cleaned segment that will not be swapped in.
 pub fn discard(dir: &Path, base: i64, end: i64) -> Result<(), LogError> {
-    remove_if_present(&cleaned_path(dir, base, end))
+    let (index, time_index) = cleaned_index_paths(dir, base, end);
+    for path in [cleaned_path(dir, base, end), index, time_index] {
+        remove_if_present(&path)?;
+    }
+    Ok(())
 }
 
 /// Finishes or undoes what a crash interrupted; run before the segments are listed.
@@ -88,15 +120,15 @@ pub fn recover(dir: &Path) -> Result<usize, LogError> {
             bases.push(base);
         }
         match parse(name) {
-            Some((_, _, CLEANED)) => remove_if_present(&entry.path())?,
-            Some((base, end, _)) => swaps.push((base, end)),
+            Some((base, end, SWAP)) => swaps.push((base, end)),
+            Some(_) => remove_if_present(&entry.path())?,
             None => {}
         }
     }
     swaps.sort_unstable();
     for &(base, end) in &swaps {
         tracing::warn!(dir = %dir.display(), base, end, "finishing a compaction swap a crash interrupted");
-        install(dir, base, end, &bases)?;
+        install(dir, base, end, &bases, false)?;
     }
     sync_dir(dir)?;
     Ok(swaps.len())
@@ -126,6 +158,11 @@ mod tests {
             Some((0, 1, CLEANED))
         );
         assert_eq!(parse("00000000000000000005.log"), None);
+        let (index, _) = cleaned_index_paths(dir, 3, 4);
+        assert_eq!(
+            parse(index.file_name().unwrap().to_str().unwrap()),
+            Some((3, 4, CLEANED_INDEX))
+        );
         assert_eq!(parse("x.y.swap"), None);
         assert_eq!(parse("recovery-point.tmp"), None);
     }

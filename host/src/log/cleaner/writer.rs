@@ -1,7 +1,9 @@
-//! Writing one cleaned segment: batches appended to `<base>.<end>.cleaned` with
-//! its sparse indexes built in memory, fsynced before it may be swapped in.
+//! Writing one cleaned segment: batches appended to `<base>.<end>.cleaned`, its
+//! sparse indexes built in memory and written beside it, all fsynced before it may
+//! be swapped in (so the swap, under the partition lock, only renames).
 
 use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -98,7 +100,8 @@ impl CleanedWriter {
         Ok(())
     }
 
-    /// fsyncs the data and seals the time index at the group's last offset.
+    /// fsyncs the data, seals the time index at the group's last offset and writes
+    /// both indexes to their `.cleaned-*` files, fsynced.
     pub fn finish(mut self) -> Result<CleanedSegment, LogError> {
         self.file
             .sync_all()
@@ -106,6 +109,16 @@ impl CleanedWriter {
         if self.end > self.base {
             self.time_index
                 .seal(self.max_timestamp, (self.end - 1 - self.base) as u32);
+        }
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let (index, time_index) = swap::cleaned_index_paths(dir, self.base, self.end);
+        for (path, bytes) in [
+            (&index, self.index.encode()),
+            (&time_index, self.time_index.encode()),
+        ] {
+            File::create(path)
+                .and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_all()))
+                .map_err(LogError::io("writing", path))?;
         }
         Ok(CleanedSegment {
             path: self.path,

@@ -12,7 +12,7 @@ use crate::log::cleaner::plan::{self, SegmentInfo};
 use crate::log::cleaner::retain::{Retained, Retainer};
 use crate::log::cleaner::writer::{CleanedSegment, CleanedWriter};
 use crate::log::cleaner::{CleanStats, checkpoint, swap};
-use crate::log::segment::{SealedSegment, SegmentPaths, sync_dir, write_durably};
+use crate::log::segment::{SealedSegment, SegmentPaths};
 
 /// Points of a pass where a crash test stops it: after the cleaned file is
 /// fsynced, after the swap file is committed, after it replaced the old segments.
@@ -22,7 +22,8 @@ pub enum CrashPoint {
     Cleaned,
     /// Renamed to `.swap` (the commit point).
     Committed,
-    /// Old segments removed and the swap renamed to `<base>.log`, indexes not yet written.
+    /// Old segments removed, the swap and its indexes renamed into place, the
+    /// partition's segment map not yet switched.
     Installed,
 }
 
@@ -240,19 +241,12 @@ impl PartitionLog {
         // From the commit on the directory holds the new data; if the rest fails the
         // files no longer match what is in memory until a restart finishes the swap.
         let bases: Vec<i64> = group.iter().map(SealedSegment::base_offset).collect();
-        if let Err(e) = swap::install(&self.dir, base, end, &bases) {
+        if let Err(e) = swap::install(&self.dir, base, end, &bases, true) {
             state.fenced = Some(format!("compaction swap failed, restart to finish it: {e}"));
             return Err(e);
         }
         crash_point(CrashPoint::Installed)?;
         let paths = SegmentPaths::new(&self.dir, base);
-        // Missing indexes are rebuilt by a scan on open: a failure here costs time, not data.
-        let indexes = write_durably(&paths.index, &cleaned.index.encode())
-            .and_then(|()| write_durably(&paths.time_index, &cleaned.time_index.encode()))
-            .and_then(|()| sync_dir(&self.dir));
-        if let Err(e) = indexes {
-            tracing::warn!(dir = %self.dir.display(), base, "writing a cleaned segment's indexes: {e}");
-        }
         for b in &bases {
             state.sealed.remove(b);
         }
