@@ -1,7 +1,7 @@
 //! One partition's log: an ordered set of sealed segments and one active segment.
 //!
-//! Appends, reads, retention and recovery of a partition all go through
-//! [`PartitionLog`]. Writes are serialised by one mutex; reads take it only long
+//! Appends, reads, retention, compaction (`partition/compact.rs`) and recovery of
+//! a partition all go through [`PartitionLog`]. Writes are serialised by one mutex; reads take it only long
 //! enough to pick a segment and then read with `pread` outside it.
 
 use std::collections::BTreeMap;
