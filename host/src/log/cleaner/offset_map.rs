@@ -2,7 +2,9 @@
 //!
 //! Kafka keys it by a hash of fixed size to bound memory; weir keeps the keys
 //! themselves (no collision can make it drop a live record) and bounds memory
-//! instead by cleaning fewer dirty segments per pass ([`OffsetMap::is_full`]).
+//! instead by mapping less of the dirty section per pass ([`OffsetMap::is_full`]):
+//! a pass stops mapping after the batch that fills the map, even inside a
+//! segment, and the next pass goes on from there.
 
 use std::collections::HashMap;
 
@@ -16,13 +18,23 @@ pub const MAP_BUDGET_BYTES: usize = 128 << 20;
 const ENTRY_OVERHEAD: usize = 48;
 
 /// Key → offset of its latest record in the dirty section.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct OffsetMap {
     latest: HashMap<Bytes, i64>,
     bytes: usize,
+    budget: usize,
 }
 
 impl OffsetMap {
+    /// An empty map that is full once its keys take about `budget` bytes.
+    pub fn new(budget: usize) -> OffsetMap {
+        OffsetMap {
+            latest: HashMap::new(),
+            bytes: 0,
+            budget,
+        }
+    }
+
     /// Records that `key`'s latest record so far is at `offset` (offsets come in order).
     pub fn put(&mut self, key: Bytes, offset: i64) {
         let len = key.len();
@@ -38,7 +50,7 @@ impl OffsetMap {
 
     /// Whether the map has used its memory budget.
     pub fn is_full(&self) -> bool {
-        self.bytes >= MAP_BUDGET_BYTES
+        self.bytes >= self.budget
     }
 
     /// Number of distinct keys.

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use super::{LogError, PartitionLog};
 use crate::log::batch::{self, BatchHeader};
-use crate::log::cleaner::offset_map::OffsetMap;
+use crate::log::cleaner::offset_map::{MAP_BUDGET_BYTES, OffsetMap};
 use crate::log::cleaner::plan::{self, SegmentInfo};
 use crate::log::cleaner::retain::{Retained, Retainer};
 use crate::log::cleaner::writer::{CleanedSegment, CleanedWriter};
@@ -62,6 +62,15 @@ impl PartitionLog {
     /// Runs one compaction pass if the log is compacted and dirty enough by its
     /// settings at `now_ms`. Returns what it did, `None` when it had nothing to do.
     pub fn compact(&self, now_ms: i64) -> Result<Option<CleanStats>, LogError> {
+        self.compact_with(now_ms, MAP_BUDGET_BYTES)
+    }
+
+    /// [`PartitionLog::compact`] with an offset map of `map_budget` bytes.
+    pub(super) fn compact_with(
+        &self,
+        now_ms: i64,
+        map_budget: usize,
+    ) -> Result<Option<CleanStats>, LogError> {
         let Some(_running) = self.cleaning.try_lock() else {
             return Ok(None);
         };
@@ -110,14 +119,19 @@ impl PartitionLog {
             return Ok(None);
         };
 
-        // The offset map of the dirty section, as many segments as fit its budget.
-        let mut map = OffsetMap::default();
+        // The offset map of the dirty section, as far as its budget goes: to the end
+        // of the batch that fills it. Records after that point are all kept (their
+        // keys' later values are unknown); the checkpoint sends the next pass there.
+        let mut map = OffsetMap::new(map_budget);
         let mut cleanable = plan.dirty;
-        while cleanable < plan.cleanable && !map.is_full() {
+        let mut filled_at = None;
+        while cleanable < plan.cleanable && filled_at.is_none() {
             let seg = &segments[cleanable];
             seg.view_at(seg.base_offset())
                 .for_each_batch(&mut |h, bytes| {
-                    if h.is_control() {
+                    // Batches before the checkpoint were mapped by an earlier pass that
+                    // stopped inside this segment; mapping them again would stop there again.
+                    if filled_at.is_some() || h.is_control() || h.next_offset() <= first_dirty {
                         return Ok(());
                     }
                     for r in batch::decode_records(bytes)? {
@@ -125,11 +139,14 @@ impl PartitionLog {
                             map.put(key, r.offset);
                         }
                     }
+                    if map.is_full() {
+                        filled_at = Some(h.next_offset());
+                    }
                     Ok(())
                 })?;
             cleanable += 1;
         }
-        let clean_end = infos[cleanable - 1].end;
+        let clean_end = filled_at.unwrap_or(infos[cleanable - 1].end);
 
         // Each idempotent producer's last batch anywhere in the log keeps its header.
         let mut producer_last = HashMap::new();

@@ -402,3 +402,43 @@ fn reads_and_appends_go_on_while_passes_swap_segments() {
         );
     }
 }
+
+#[test]
+fn a_small_offset_map_cleans_in_several_passes_stopping_inside_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    // One big sealed segment: the map fills inside it.
+    let log = PartitionLog::open(dir.path(), compacted(1 << 20)).unwrap();
+    let t = 3;
+    let mut last = BTreeMap::new();
+    for i in 0..400 {
+        let (k, v) = (format!("key-{}", i % 40), format!("v{i}"));
+        let info = log.append(&mut keyed(&[(&k, Some(&v))], t), t).unwrap();
+        last.insert(k.clone(), (info.base_offset, k, Some(v)));
+    }
+    // Roll by a change of segment size, then one record in the new active segment.
+    log.set_config(compacted(100));
+    log.append(&mut keyed(&[("other", Some("x"))], t), t)
+        .unwrap();
+    assert_eq!(log.stats().segments, 2);
+    // About ten keys per pass.
+    let mut passes = 0;
+    while log.compact_with(t, 10 * 60).unwrap().is_some() {
+        passes += 1;
+        assert!(passes < 100, "no progress");
+        let rows = read_rows(&log);
+        for row in last.values() {
+            assert!(rows.contains(row), "{row:?} lost after pass {passes}");
+        }
+    }
+    assert!(passes >= 3, "{passes} passes");
+    let rows = read_rows(&log);
+    let mut keys: Vec<&String> = rows.iter().map(|r| &r.1).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(
+        keys.len(),
+        rows.len(),
+        "a superseded value is left: {rows:?}"
+    );
+    assert_eq!(rows.len(), 41);
+}
