@@ -8,7 +8,9 @@
 //! `weir bench kafka` ([`kafka`]) measures the Kafka listener with librdkafka.
 //! `weir bench wasm` ([`wasm`]) measures plugins against native Rust.
 //! `weir bench pipeline` ([`pipeline`]) measures pipelines end to end and hot-swap pauses.
+//! `weir bench compaction` ([`compaction`]) measures the log cleaner and its effect on appends.
 
+pub mod compaction;
 pub mod kafka;
 pub mod pipeline;
 pub mod process;

@@ -128,6 +128,8 @@ pub struct LogSection {
     pub flush_interval_ms: u64,
     /// Retention check period, ms.
     pub retention_check_interval_ms: u64,
+    /// Compaction check period, ms.
+    pub cleaner_check_interval_ms: u64,
     /// Bytes between offset index entries.
     pub index_interval_bytes: u32,
 }
@@ -181,6 +183,8 @@ pub struct Settings {
     pub flush_interval: Option<Duration>,
     /// Retention check period.
     pub retention_check_interval: Duration,
+    /// How often compacted partitions are checked for a cleaning pass.
+    pub cleaner_check_interval: Duration,
     /// Largest HTTP body.
     pub max_body_bytes: usize,
     /// Longest long-poll.
@@ -245,9 +249,12 @@ impl ServerConfig {
                 )));
             }
         };
-        if self.log.flush_interval_ms == 0 || self.log.retention_check_interval_ms == 0 {
+        if self.log.flush_interval_ms == 0
+            || self.log.retention_check_interval_ms == 0
+            || self.log.cleaner_check_interval_ms == 0
+        {
             return Err(ConfigError::Invalid(
-                "log.flush_interval_ms and log.retention_check_interval_ms must be > 0".into(),
+                "log.flush_interval_ms, log.retention_check_interval_ms and log.cleaner_check_interval_ms must be > 0".into(),
             ));
         }
         if self.topics.default_partitions == 0 {
@@ -361,6 +368,7 @@ impl ServerConfig {
             flush_interval: matches!(flush, FlushPolicy::Interval { .. })
                 .then(|| Duration::from_millis(self.log.flush_interval_ms)),
             retention_check_interval: Duration::from_millis(self.log.retention_check_interval_ms),
+            cleaner_check_interval: Duration::from_millis(self.log.cleaner_check_interval_ms),
             max_body_bytes: self.http.max_body_bytes,
             max_poll: Duration::from_millis(self.http.max_poll_ms),
             http_limits: HttpLimits {

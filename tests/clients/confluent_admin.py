@@ -159,11 +159,51 @@ def cluster(bootstrap):
     }))
 
 
+def compaction_configs(bootstrap, topic):
+    """CreateTopics with cleanup.policy=compact, then IncrementalAlterConfigs SET,
+    APPEND and SUBTRACT on the list-valued cleanup.policy and SET on the other
+    compaction configs; DescribeConfigs after each step."""
+    from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResource,
+                                       NewTopic, ResourceType)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    keys = ("cleanup.policy", "delete.retention.ms", "min.cleanable.dirty.ratio",
+            "min.compaction.lag.ms", "max.compaction.lag.ms")
+    new = NewTopic(topic, num_partitions=1, replication_factor=1,
+                   config={"cleanup.policy": "compact", "min.compaction.lag.ms": "1000"})
+    admin.create_topics([new])[topic].result(timeout=DEADLINE_S)
+
+    def described():
+        res = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)])
+        entries = next(iter(res.values())).result(timeout=DEADLINE_S)
+        return {k: entries[k].value for k in keys}
+
+    def incremental(entries):
+        conf = [ConfigEntry(k, v, incremental_operation=getattr(AlterConfigOpType, op))
+                for k, v, op in entries]
+        r = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=conf)
+        return error_code(admin.incremental_alter_configs([r])[r])
+
+    out = {"created": described()}
+    out["append"] = incremental([("cleanup.policy", "delete", "APPEND")])
+    out["after_append"] = described()
+    out["subtract"] = incremental([("cleanup.policy", "compact", "SUBTRACT")])
+    out["after_subtract"] = described()
+    out["set"] = incremental([("cleanup.policy", "compact", "SET"),
+                              ("delete.retention.ms", "60000", "SET"),
+                              ("min.cleanable.dirty.ratio", "0.2", "SET"),
+                              ("max.compaction.lag.ms", "3600000", "SET")])
+    out["after_set"] = described()
+    out["bad_ratio"] = incremental([("min.cleanable.dirty.ratio", "2", "SET")])
+    out["codes"] = {"invalid_config": KafkaError.INVALID_CONFIG}
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {
         "delete-groups": delete_groups,
         "cluster": cluster,
         "alter-configs": alter_configs,
+        "compaction-configs": compaction_configs,
         "delete-records": delete_records,
     }[cmd](*args)

@@ -247,6 +247,17 @@ def discover(bootstrap, prefix, group_id, count):
                       "from_topics": from_topics, "groups": group_ids, "offsets": offsets}))
 
 
+def keyless(bootstrap, topic):
+    """One record without a key; a compacted topic must refuse it (INVALID_RECORD)."""
+    p = Producer({"bootstrap.servers": bootstrap, "retries": 0})
+    errors = []
+    p.produce(topic, value=b"no key", on_delivery=lambda err, msg: errors.append(err))
+    if p.flush(DEADLINE_S):
+        fail("the record was neither delivered nor refused")
+    err = errors[0] if errors else None
+    print(json.dumps({"error": err.name() if err is not None else None}))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {
@@ -258,4 +269,5 @@ if __name__ == "__main__":
         "resume": resume,
         "times": times,
         "discover": discover,
+        "keyless": keyless,
     }[cmd](*args)

@@ -8,7 +8,7 @@ pub mod pipeline;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// Path of the `weir` binary cargo built for these tests.
@@ -31,6 +31,8 @@ pub struct Server {
     pub kafka: String,
     /// Its data directory.
     pub data_dir: PathBuf,
+    /// Every line it printed on stdout so far.
+    pub stdout: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -72,9 +74,14 @@ impl Server {
             .expect("spawn weir serve");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let seen = lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
+                if let Ok(mut seen) = seen.lock() {
+                    seen.push(line.clone());
+                }
                 if let Some(url) = line.strip_prefix("weir: HTTP API on ") {
                     let _ = tx.send((true, url.trim().to_string()));
                 }
@@ -105,7 +112,16 @@ impl Server {
             url: url.unwrap_or_default(),
             kafka: kafka.unwrap_or_default(),
             data_dir: data_dir.to_path_buf(),
+            stdout: lines,
         }
+    }
+
+    /// Whether the server printed `line` on stdout.
+    pub fn printed(&self, line: &str) -> bool {
+        self.stdout
+            .lock()
+            .map(|l| l.iter().any(|l| l == line))
+            .unwrap_or(false)
     }
 
     /// SIGKILL, no clean shutdown.

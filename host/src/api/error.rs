@@ -72,6 +72,7 @@ fn log_status(err: &LogError) -> (StatusCode, &'static str) {
             (StatusCode::UNPROCESSABLE_ENTITY, "undecodable_batch")
         }
         LogError::InvalidBatch(_) => (StatusCode::BAD_REQUEST, "invalid_batch"),
+        LogError::KeylessRecord { .. } => (StatusCode::BAD_REQUEST, "keyless_record"),
         LogError::BatchTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "message_too_large"),
         LogError::TimestampTooFarAhead { .. } => (StatusCode::BAD_REQUEST, "invalid_timestamp"),
         LogError::OffsetOutOfRange { .. } => {

@@ -43,7 +43,12 @@ pub fn topic_json(info: &TopicInfo) -> Value {
         .config
         .iter()
         .map(|(k, v)| {
-            let value = v.parse::<i64>().map_or_else(|_| json!(v), |n| json!(n));
+            // Whole numbers, then decimals (min.cleanable.dirty.ratio); else a string.
+            let value = match (v.parse::<i64>(), v.parse::<f64>()) {
+                (Ok(n), _) => json!(n),
+                (_, Ok(x)) if x.is_finite() => json!(x),
+                _ => json!(v),
+            };
             (k.to_string(), value)
         })
         .collect();

@@ -427,6 +427,31 @@ impl Broker {
         removed
     }
 
+    /// Runs a compaction pass on every partition of a compacted topic that is dirty
+    /// enough (one partition at a time, on the caller's thread); failures are logged.
+    pub fn compact_all(&self) {
+        let now = now_ms();
+        for topic in self.topics() {
+            for (p, log) in topic.partitions().iter().enumerate() {
+                match log.compact(now) {
+                    Ok(Some(stats)) => tracing::info!(
+                        topic = topic.name(),
+                        partition = p,
+                        segments = stats.segments,
+                        bytes_read = stats.bytes_read,
+                        bytes_written = stats.bytes_written,
+                        records_removed = stats.records_removed,
+                        "compacted"
+                    ),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(topic = topic.name(), partition = p, "compaction: {e}")
+                    }
+                }
+            }
+        }
+    }
+
     /// fsyncs every partition (the interval flush policy's tick).
     pub fn flush_all(&self) {
         for topic in self.topics() {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::log::batch::TimestampType;
-use crate::log::{FlushPolicy, LogConfig};
+use crate::log::{Cleanup, Compaction, FlushPolicy, LogConfig};
 
 /// Why a topic config entry is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,15 +20,30 @@ pub enum ConfigError {
     },
 }
 
-/// `cleanup.policy`. Only `delete` is implemented.
+/// `cleanup.policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CleanupPolicy {
     /// Delete old segments by time and size.
     Delete,
+    /// Keep the latest record of every key (log compaction).
+    Compact,
+    /// Both: compacted, and old segments deleted by time and size.
+    CompactDelete,
+}
+
+impl CleanupPolicy {
+    /// Kafka's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CleanupPolicy::Delete => "delete",
+            CleanupPolicy::Compact => "compact",
+            CleanupPolicy::CompactDelete => "compact,delete",
+        }
+    }
 }
 
 /// A topic's effective configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TopicConfig {
     /// `retention.ms` (-1: forever).
     pub retention_ms: i64,
@@ -46,14 +61,29 @@ pub struct TopicConfig {
     pub max_message_bytes: i64,
     /// `message.timestamp.after.max.ms` (Kafka 4's default: one hour).
     pub timestamp_after_max_ms: i64,
+    /// `delete.retention.ms`: how long tombstones stay after compaction first sees them.
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`, as given (Kafka prints it back as set).
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`.
+    pub max_compaction_lag_ms: i64,
 }
 
+/// The ratio is validated finite (0 to 1), so equality is total.
+impl Eq for TopicConfig {}
+
 /// The config names weir understands, in Kafka's spelling.
-pub const KNOWN_KEYS: [&str; 8] = [
+pub const KNOWN_KEYS: [&str; 12] = [
     "cleanup.policy",
+    "delete.retention.ms",
+    "max.compaction.lag.ms",
     "max.message.bytes",
     "message.timestamp.after.max.ms",
     "message.timestamp.type",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
     "retention.bytes",
     "retention.ms",
     "segment.bytes",
@@ -84,6 +114,10 @@ impl Default for TopicConfig {
             timestamp_type: TimestampType::CreateTime,
             max_message_bytes: 1_048_588,
             timestamp_after_max_ms: 3_600_000,
+            delete_retention_ms: 86_400_000,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }
@@ -139,17 +173,43 @@ impl TopicConfig {
             "message.timestamp.after.max.ms" => {
                 self.timestamp_after_max_ms = parse_long(key, value, 0, i64::MAX)?
             }
-            "cleanup.policy" => match value.trim() {
-                "delete" => self.cleanup_policy = CleanupPolicy::Delete,
-                "compact" | "compact,delete" | "delete,compact" => {
-                    return Err(invalid(
-                        key,
-                        value,
-                        "log compaction is not supported yet; use \"delete\"",
-                    ));
+            "cleanup.policy" => {
+                // Kafka takes a list: "compact,delete" in either order, spaces allowed.
+                let mut items: Vec<&str> = value.split(',').map(str::trim).collect();
+                items.sort_unstable();
+                items.dedup();
+                self.cleanup_policy = match items.as_slice() {
+                    ["delete"] => CleanupPolicy::Delete,
+                    ["compact"] => CleanupPolicy::Compact,
+                    ["compact", "delete"] => CleanupPolicy::CompactDelete,
+                    _ => {
+                        return Err(invalid(
+                            key,
+                            value,
+                            "must be \"delete\", \"compact\" or \"compact,delete\"",
+                        ));
+                    }
+                };
+            }
+            "delete.retention.ms" => {
+                self.delete_retention_ms = parse_long(key, value, 0, i64::MAX)?
+            }
+            "min.compaction.lag.ms" => {
+                self.min_compaction_lag_ms = parse_long(key, value, 0, i64::MAX)?
+            }
+            "max.compaction.lag.ms" => {
+                self.max_compaction_lag_ms = parse_long(key, value, 1, i64::MAX)?
+            }
+            "min.cleanable.dirty.ratio" => {
+                let ratio: f64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid(key, value, "not a number"))?;
+                if !(0.0..=1.0).contains(&ratio) {
+                    return Err(invalid(key, value, "must be between 0 and 1"));
                 }
-                _ => return Err(invalid(key, value, "must be \"delete\"")),
-            },
+                self.min_cleanable_dirty_ratio = ratio;
+            }
             "message.timestamp.type" => match value.trim() {
                 "CreateTime" => self.timestamp_type = TimestampType::CreateTime,
                 "LogAppendTime" => self.timestamp_type = TimestampType::LogAppendTime,
@@ -169,7 +229,20 @@ impl TopicConfig {
     /// Every entry by its Kafka name, values as Kafka prints them.
     pub fn entries(&self) -> BTreeMap<&'static str, String> {
         BTreeMap::from([
-            ("cleanup.policy", "delete".to_string()),
+            ("cleanup.policy", self.cleanup_policy.as_str().to_string()),
+            ("delete.retention.ms", self.delete_retention_ms.to_string()),
+            (
+                "max.compaction.lag.ms",
+                self.max_compaction_lag_ms.to_string(),
+            ),
+            (
+                "min.cleanable.dirty.ratio",
+                self.min_cleanable_dirty_ratio.to_string(),
+            ),
+            (
+                "min.compaction.lag.ms",
+                self.min_compaction_lag_ms.to_string(),
+            ),
             ("max.message.bytes", self.max_message_bytes.to_string()),
             (
                 "message.timestamp.after.max.ms",
@@ -192,9 +265,26 @@ impl TopicConfig {
 
     /// The log layer's settings for a partition of this topic.
     pub fn log_config(&self, flush: FlushPolicy, index_interval_bytes: u32) -> LogConfig {
+        let compaction = Compaction {
+            delete_retention_ms: self.delete_retention_ms,
+            min_cleanable_dirty_ratio: self.min_cleanable_dirty_ratio,
+            min_compaction_lag_ms: self.min_compaction_lag_ms,
+            max_compaction_lag_ms: self.max_compaction_lag_ms,
+        };
+        let cleanup = match self.cleanup_policy {
+            CleanupPolicy::Delete => Cleanup::Delete,
+            CleanupPolicy::Compact => Cleanup::Compact(compaction),
+            CleanupPolicy::CompactDelete => Cleanup::CompactDelete(compaction),
+        };
+        // Kafka's LogConfig.maxSegmentMs: a compacted log rolls by
+        // max.compaction.lag.ms too, since the active segment is never cleaned.
+        let segment_ms = match cleanup {
+            Cleanup::Delete => self.segment_ms,
+            _ => self.segment_ms.min(self.max_compaction_lag_ms),
+        };
         LogConfig {
             segment_bytes: self.segment_bytes.max(14) as u64,
-            segment_ms: self.segment_ms,
+            segment_ms,
             retention_ms: (self.retention_ms >= 0).then_some(self.retention_ms),
             retention_bytes: (self.retention_bytes >= 0).then_some(self.retention_bytes as u64),
             max_message_bytes: self.max_message_bytes.clamp(0, i64::from(u32::MAX)) as u32,
@@ -203,6 +293,7 @@ impl TopicConfig {
                 .then_some(self.timestamp_after_max_ms),
             index_interval_bytes,
             flush,
+            cleanup,
         }
     }
 }
@@ -243,6 +334,39 @@ mod tests {
     }
 
     #[test]
+    fn compaction_configs_parse_and_reach_the_log() {
+        let c = TopicConfig::default()
+            .with_overrides(&map(&[
+                ("cleanup.policy", "delete, compact"),
+                ("min.cleanable.dirty.ratio", "0.1"),
+                ("delete.retention.ms", "5"),
+                ("max.compaction.lag.ms", "1000"),
+            ]))
+            .unwrap();
+        assert_eq!(c.cleanup_policy, CleanupPolicy::CompactDelete);
+        assert_eq!(c.entries()["cleanup.policy"], "compact,delete");
+        assert_eq!(c.entries()["min.cleanable.dirty.ratio"], "0.1");
+        let log = c.log_config(FlushPolicy::Os, 4096);
+        assert!(log.cleanup.deletes());
+        let compaction = log.cleanup.compaction().unwrap();
+        assert_eq!(compaction.delete_retention_ms, 5);
+        assert_eq!(compaction.min_cleanable_dirty_ratio, 0.1);
+        // The lag bounds how long a record may wait in the never-cleaned active segment.
+        assert_eq!(log.segment_ms, 1000);
+        let compact = TopicConfig::default()
+            .with_overrides(&map(&[("cleanup.policy", "compact")]))
+            .unwrap()
+            .log_config(FlushPolicy::Os, 4096);
+        assert!(!compact.cleanup.deletes());
+        assert_eq!(
+            TopicConfig::default()
+                .log_config(FlushPolicy::Os, 4096)
+                .cleanup,
+            Cleanup::Delete
+        );
+    }
+
+    #[test]
     fn refuses_unknown_and_invalid_values() {
         let d = TopicConfig::default();
         assert!(matches!(
@@ -253,7 +377,10 @@ mod tests {
             ("retention.ms", "soon"),
             ("retention.ms", "-2"),
             ("segment.bytes", "10"),
-            ("cleanup.policy", "compact"),
+            ("cleanup.policy", "compact,forever"),
+            ("min.cleanable.dirty.ratio", "1.5"),
+            ("min.cleanable.dirty.ratio", "half"),
+            ("delete.retention.ms", "-1"),
             ("message.timestamp.type", "Now"),
         ] {
             assert!(

@@ -96,6 +96,8 @@ enum BenchCommand {
     /// Pipelines end to end (Wasm filter vs native filter step), hot-swap pauses, and
     /// throughput with 1, 2, 4 worker threads.
     Pipeline(crate::bench::pipeline::PipelineBenchOptions),
+    /// Log compaction throughput and append latency during a compaction pass.
+    Compaction(crate::bench::compaction::CompactionBenchOptions),
 }
 
 /// Runs the `weir` binary: parses the arguments, runs the command and prints any error as
@@ -130,6 +132,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Wasm(opts)) => crate::bench::wasm::run_wasm_bench(&opts),
         Command::Bench(BenchCommand::Pipeline(opts)) => {
             crate::bench::pipeline::run_pipeline_bench(&opts)
+        }
+        Command::Bench(BenchCommand::Compaction(opts)) => {
+            crate::bench::compaction::run_compaction_bench(&opts)
         }
     }
 }

@@ -16,6 +16,60 @@ pub enum FlushPolicy {
     Os,
 }
 
+/// What happens to old data: Kafka's `cleanup.policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cleanup {
+    /// `delete`: retention removes whole old segments.
+    Delete,
+    /// `compact`: the cleaner keeps the latest record per key; retention does nothing.
+    Compact(Compaction),
+    /// `compact,delete`: both.
+    CompactDelete(Compaction),
+}
+
+impl Cleanup {
+    /// The compaction settings, when the log is compacted.
+    pub fn compaction(&self) -> Option<&Compaction> {
+        match self {
+            Cleanup::Delete => None,
+            Cleanup::Compact(c) | Cleanup::CompactDelete(c) => Some(c),
+        }
+    }
+
+    /// Whether `retention.ms` / `retention.bytes` delete old segments.
+    pub fn deletes(&self) -> bool {
+        matches!(self, Cleanup::Delete | Cleanup::CompactDelete(_))
+    }
+}
+
+/// The compaction settings of a compacted log (Kafka's topic-level names).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Compaction {
+    /// `delete.retention.ms`: how long a tombstone outlives the first cleaning that saw it.
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`: clean once dirty bytes / cleanable bytes reach this.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`: records younger than this are not compacted.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: dirty records older than this are cleaned whatever the ratio.
+    pub max_compaction_lag_ms: i64,
+}
+
+/// The ratio is validated finite (0 to 1) by the broker, so equality is total.
+impl Eq for Compaction {}
+
+impl Default for Compaction {
+    /// Kafka's defaults.
+    fn default() -> Self {
+        Compaction {
+            delete_retention_ms: 86_400_000,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+        }
+    }
+}
+
 /// Per-partition log settings (from the topic's Kafka-named configs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
@@ -39,6 +93,8 @@ pub struct LogConfig {
     pub index_interval_bytes: u32,
     /// Server-wide fsync policy.
     pub flush: FlushPolicy,
+    /// `cleanup.policy` and, when compacted, the cleaner's settings.
+    pub cleanup: Cleanup,
 }
 
 impl Default for LogConfig {
@@ -53,6 +109,7 @@ impl Default for LogConfig {
             max_future_ms: Some(3_600_000),
             index_interval_bytes: 4096,
             flush: FlushPolicy::EveryBatch,
+            cleanup: Cleanup::Delete,
         }
     }
 }

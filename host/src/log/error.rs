@@ -18,6 +18,9 @@ pub enum LogError {
     /// The producer's batch is malformed (bad CRC, wrong magic, truncated, ...).
     #[error("invalid record batch: {0}")]
     InvalidBatch(#[from] BatchError),
+    /// A record without a key sent to a compacted topic (Kafka's wording).
+    #[error("Compacted topic cannot accept message without key (record {index} of the batch)")]
+    KeylessRecord { index: usize },
     /// The batch is larger than the topic's `max.message.bytes`.
     #[error("record batch is {size} bytes, larger than max.message.bytes = {max}")]
     BatchTooLarge { size: usize, max: u32 },

@@ -7,10 +7,12 @@
 //! - [`segment`]: active and sealed segments.
 //! - [`segment_view`]: reading a segment outside the partition lock.
 //! - [`scan`]: the recovery scan that rebuilds indexes and finds torn tails.
-//! - [`partition`]: one partition's log (append, read, retention, recovery).
+//! - [`partition`]: one partition's log (append, read, retention, compaction, recovery).
+//! - [`cleaner`]: log compaction's rules and its crash-safe segment swap.
 //! - [`config`]: per-partition settings and the flush policy.
 //! - [`error`]: [`LogError`], the layer's one error type.
 pub mod batch;
+pub mod cleaner;
 pub mod compression;
 pub mod config;
 pub mod error;
@@ -22,6 +24,6 @@ pub mod segment_view;
 pub mod time_index;
 pub mod varint;
 
-pub use config::{FlushPolicy, LogConfig};
+pub use config::{Cleanup, Compaction, FlushPolicy, LogConfig};
 pub use error::LogError;
 pub use partition::{AppendInfo, PartitionLog, PartitionStats, ReadResult};

@@ -1,7 +1,7 @@
 //! One partition's log: an ordered set of sealed segments and one active segment.
 //!
-//! Appends, reads, retention and recovery of a partition all go through
-//! [`PartitionLog`]. Writes are serialised by one mutex; reads take it only long
+//! Appends, reads, retention, compaction (`partition/compact.rs`) and recovery of
+//! a partition all go through [`PartitionLog`]. Writes are serialised by one mutex; reads take it only long
 //! enough to pick a segment and then read with `pread` outside it.
 
 use std::collections::BTreeMap;
@@ -11,13 +11,18 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use super::batch::{self, BatchHeader, TimestampType};
+use super::cleaner::{checkpoint, swap};
 use super::config::{FlushPolicy, LogConfig};
 use super::error::LogError;
 use super::segment::{ActiveSegment, SealedSegment, SegmentPaths, sync_dir};
 use super::segment_view::SegmentView;
 
+mod compact;
 mod log_start;
 mod time_lookup;
+
+#[cfg(test)]
+use compact::{CrashPoint, tests_hook};
 
 const RECOVERY_POINT: &str = "recovery-point";
 
@@ -68,6 +73,8 @@ struct LogState {
     /// Set when a write or fsync failed in a way that may leave unacknowledged bytes.
     fenced: Option<String>,
     deleted: bool,
+    /// The cleaner's checkpoint: offsets before it were compacted by the last pass.
+    first_dirty: i64,
 }
 
 /// A partition's durable log.
@@ -77,6 +84,8 @@ pub struct PartitionLog {
     /// The offset up to which data is known to be fsynced (group commit).
     durable: Mutex<i64>,
     high_watermark: watch::Sender<i64>,
+    /// Held by a compaction pass, so two never run on one partition at once.
+    cleaning: Mutex<()>,
 }
 
 impl std::fmt::Debug for PartitionLog {
@@ -91,6 +100,9 @@ impl PartitionLog {
     /// Opens (or creates) the partition in `dir`, recovering from the last clean point.
     pub fn open(dir: &Path, config: LogConfig) -> Result<PartitionLog, LogError> {
         std::fs::create_dir_all(dir).map_err(LogError::io("creating", dir))?;
+        // A compaction swap a crash interrupted is finished (or its unfinished
+        // output dropped) before the segments are listed.
+        swap::recover(dir)?;
         let mut bases = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(LogError::io("listing", dir))? {
             let entry = entry.map_err(LogError::io("listing", dir))?;
@@ -143,9 +155,11 @@ impl PartitionLog {
                 start_offset,
                 fenced: None,
                 deleted: false,
+                first_dirty: checkpoint::read(dir),
             }),
             durable: Mutex::new(leo),
             high_watermark: watch::Sender::new(leo),
+            cleaning: Mutex::new(()),
         })
     }
 
@@ -158,6 +172,10 @@ impl PartitionLog {
     /// the batch is as durable as the flush policy promises.
     pub fn append(&self, bytes: &mut [u8], now_ms: i64) -> Result<AppendInfo, LogError> {
         let header = batch::validate(bytes)?;
+        // Decoded outside the lock: only a compacted log needs every record's key.
+        if self.state.lock().config.cleanup.compaction().is_some() {
+            check_keys(bytes)?;
+        }
         let (info, policy) = {
             let mut state = self.state.lock();
             check_fenced(&state)?;
@@ -287,38 +305,55 @@ impl PartitionLog {
     /// `max_bytes` (at least one batch), never past the high watermark.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
         let high_watermark = *self.high_watermark.borrow();
-        let (view, log_start_offset) = {
-            let state = self.state.lock();
-            if state.deleted {
-                return Err(LogError::Deleted);
-            }
-            let log_start = log_start(&state);
-            if offset < log_start || offset > high_watermark {
-                return Err(LogError::OffsetOutOfRange {
-                    offset,
-                    log_start,
-                    high_watermark,
-                });
-            }
-            if offset == high_watermark {
-                return Ok(ReadResult {
-                    bytes: Vec::new(),
-                    high_watermark,
-                    log_start_offset: log_start,
-                });
-            }
-            let view: SegmentView = match state.sealed.range(..=offset).next_back() {
-                Some((_, seg)) if offset < state.active.base_offset() => seg.view_at(offset),
-                _ => state.active.view_at(offset),
+        let mut at = offset;
+        loop {
+            let (view, log_start_offset, next_base) = {
+                let state = self.state.lock();
+                if state.deleted {
+                    return Err(LogError::Deleted);
+                }
+                let log_start = log_start(&state);
+                if at == offset && (offset < log_start || offset > high_watermark) {
+                    return Err(LogError::OffsetOutOfRange {
+                        offset,
+                        log_start,
+                        high_watermark,
+                    });
+                }
+                // Retention may have moved the start past a segment skipped below.
+                at = at.max(log_start);
+                if at >= high_watermark {
+                    return Ok(ReadResult {
+                        bytes: Vec::new(),
+                        high_watermark,
+                        log_start_offset: log_start,
+                    });
+                }
+                match state.sealed.range(..=at).next_back() {
+                    Some((_, seg)) if at < state.active.base_offset() => {
+                        let next = state
+                            .sealed
+                            .range(at + 1..)
+                            .next()
+                            .map_or(state.active.base_offset(), |(&b, _)| b);
+                        (seg.view_at(at), log_start, Some(next))
+                    }
+                    _ => (state.active.view_at(at), log_start, None),
+                }
             };
-            (view, log_start)
-        };
-        let bytes = view.read(offset, max_bytes, high_watermark)?;
-        Ok(ReadResult {
-            bytes,
-            high_watermark,
-            log_start_offset,
-        })
+            let bytes = view.read(at, max_bytes, high_watermark)?;
+            // Compaction can leave a sealed segment with nothing at or after `at`
+            // (its tail records were superseded): go on to the next segment.
+            if let (true, Some(next)) = (bytes.is_empty(), next_base) {
+                at = next;
+                continue;
+            }
+            return Ok(ReadResult {
+                bytes,
+                high_watermark,
+                log_start_offset,
+            });
+        }
     }
 
     /// Calls `f` with the header of every visible batch in the last `segments`
@@ -399,7 +434,7 @@ impl PartitionLog {
         // Files are unlinked under the lock: a topic deleted and re-created
         // meanwhile must never lose its new files to this pass.
         let mut state = self.state.lock();
-        if state.deleted {
+        if state.deleted || !state.config.cleanup.deletes() {
             return Ok(0);
         }
         let mut total: u64 =
@@ -467,6 +502,18 @@ impl PartitionLog {
     }
 }
 
+/// Kafka refuses a record without a key on a compacted topic: compaction could
+/// never supersede it.
+fn check_keys(bytes: &[u8]) -> Result<(), LogError> {
+    let records = batch::decode_records(bytes)?;
+    match records.iter().find(|r| r.key.is_none()) {
+        Some(r) => Err(LogError::KeylessRecord {
+            index: (r.offset - records[0].offset) as usize,
+        }),
+        None => Ok(()),
+    }
+}
+
 fn check_fenced(state: &LogState) -> Result<(), LogError> {
     if state.deleted {
         return Err(LogError::Deleted);
@@ -515,5 +562,7 @@ fn remove_recovery_point(dir: &Path) -> Result<(), LogError> {
     }
 }
 
+#[cfg(test)]
+mod compact_tests;
 #[cfg(test)]
 mod tests;

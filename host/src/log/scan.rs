@@ -27,13 +27,15 @@ pub struct ScanOutcome {
 
 /// Scans a data file from the start, rebuilding its indexes. Batches at or past
 /// `verify_from` also get their CRC checked. Stops at the first torn, corrupt or
-/// non-contiguous batch.
+/// non-contiguous batch; with `allow_gaps` (a sealed segment, which compaction may
+/// have thinned) a batch may start past the previous one's end, never before.
 pub fn scan(
     path: &Path,
     file: &File,
     base_offset: i64,
     verify_from: u64,
     index_interval: u64,
+    allow_gaps: bool,
 ) -> Result<ScanOutcome, LogError> {
     let file_len = file
         .metadata()
@@ -81,7 +83,12 @@ pub fn scan(
             ));
             break;
         }
-        if header.base_offset != out.next_offset {
+        let in_order = if allow_gaps {
+            header.base_offset >= out.next_offset
+        } else {
+            header.base_offset == out.next_offset
+        };
+        if !in_order {
             out.problem = Some(format!(
                 "batch at byte {pos} starts at offset {} but {} was expected",
                 header.base_offset, out.next_offset
@@ -96,7 +103,7 @@ pub fn scan(
             reader
                 .read_exact(&mut body[BATCH_HEADER_LEN..])
                 .map_err(LogError::io("reading", path))?;
-            if let Err(e) = batch::validate(&body) {
+            if let Err(e) = batch::validate_stored(&body) {
                 out.problem = Some(format!("corrupt batch at byte {pos}: {e}"));
                 break;
             }

@@ -78,8 +78,10 @@ pub struct ActiveSegment {
     bytes_since_index: u64,
 }
 
-/// An immutable segment, fully fsynced, with its indexes on disk.
-#[derive(Debug)]
+/// An immutable segment, fully fsynced, with its indexes on disk. A clone is another
+/// handle on the same open file (the cleaner keeps one to check at swap time that
+/// the segment it read is still the one in the log).
+#[derive(Debug, Clone)]
 pub struct SealedSegment {
     paths: SegmentPaths,
     file: Arc<File>,
@@ -137,7 +139,14 @@ impl ActiveSegment {
     ) -> Result<(ActiveSegment, Option<String>), LogError> {
         let paths = SegmentPaths::new(dir, base_offset);
         let file = open_rw(&paths.log, false)?;
-        let outcome = scan(&paths.log, &file, base_offset, verify_from, index_interval)?;
+        let outcome = scan(
+            &paths.log,
+            &file,
+            base_offset,
+            verify_from,
+            index_interval,
+            false,
+        )?;
         let file_len = file
             .metadata()
             .map_err(LogError::io("reading metadata of", &paths.log))?
@@ -342,13 +351,19 @@ impl SealedSegment {
             _ => {
                 // The data was fsynced before the next segment existed, so a
                 // header scan suffices to rebuild what a crash during sealing lost.
-                let outcome = scan(&paths.log, &file, base_offset, u64::MAX, index_interval)?;
+                let outcome = scan(
+                    &paths.log,
+                    &file,
+                    base_offset,
+                    u64::MAX,
+                    index_interval,
+                    true,
+                )?;
                 let mut time_index = outcome.time_index;
-                if outcome.next_offset > base_offset {
-                    time_index.seal(
-                        outcome.max_timestamp,
-                        (outcome.next_offset - 1 - base_offset) as u32,
-                    );
+                // The seal entry marks the segment's end (the next base), which
+                // after compaction may lie past its last batch.
+                if let Some(last) = last_relative {
+                    time_index.seal(outcome.max_timestamp, last);
                 }
                 write_durably(&paths.index, &outcome.index.encode())?;
                 write_durably(&paths.time_index, &time_index.encode())?;
@@ -396,6 +411,32 @@ impl SealedSegment {
     /// The segment's files, for deletion by retention.
     pub fn paths(&self) -> &SegmentPaths {
         &self.paths
+    }
+
+    /// Whether `other` is this very segment (same open file), not a replacement
+    /// that took its place meanwhile.
+    pub(super) fn is_same(&self, other: &SealedSegment) -> bool {
+        Arc::ptr_eq(&self.file, &other.file)
+    }
+
+    /// A sealed segment made of a file written and indexed elsewhere (the cleaner's
+    /// output), already fsynced and renamed into place by the caller.
+    pub(super) fn from_parts(
+        paths: SegmentPaths,
+        file: File,
+        base_offset: i64,
+        size: u64,
+        max_timestamp: i64,
+        index: OffsetIndex,
+    ) -> SealedSegment {
+        SealedSegment {
+            paths,
+            file: Arc::new(file),
+            base_offset,
+            size,
+            max_timestamp,
+            index,
+        }
     }
 }
 

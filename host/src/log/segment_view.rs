@@ -68,6 +68,44 @@ impl SegmentView {
         Ok(())
     }
 
+    /// Calls `f` with the header and bytes of every whole batch from the start of the
+    /// view to its end, reading the file in large blocks (the cleaner's sequential pass).
+    pub fn for_each_batch(
+        &self,
+        f: &mut impl FnMut(&BatchHeader, &[u8]) -> Result<(), LogError>,
+    ) -> Result<(), LogError> {
+        const BLOCK: u64 = 1 << 20;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut buf_at = self.start;
+        let mut pos = self.start;
+        // Makes buf hold [pos, pos + len) of the file, refilling from pos if not.
+        let fill = |buf: &mut Vec<u8>, buf_at: &mut u64, pos: u64, len: u64| {
+            if pos >= *buf_at && pos + len <= *buf_at + buf.len() as u64 {
+                return Ok(());
+            }
+            let want = len.max(BLOCK).min(self.size - pos) as usize;
+            buf.resize(want, 0);
+            *buf_at = pos;
+            self.file
+                .read_exact_at(buf, pos)
+                .map_err(LogError::io("reading", &self.path))
+        };
+        while pos + BATCH_HEADER_LEN as u64 <= self.size {
+            fill(&mut buf, &mut buf_at, pos, BATCH_HEADER_LEN as u64)?;
+            let at = (pos - buf_at) as usize;
+            let h = BatchHeader::parse(&buf[at..]).map_err(|e| self.corrupt(pos, e))?;
+            let total = h.total_len() as u64;
+            if pos + total > self.size {
+                return Err(self.corrupt(pos, "batch runs past the end of the segment"));
+            }
+            fill(&mut buf, &mut buf_at, pos, total)?;
+            let at = (pos - buf_at) as usize;
+            f(&h, &buf[at..at + total as usize])?;
+            pos += total;
+        }
+        Ok(())
+    }
+
     /// Reads whole batches from the one containing `offset` onwards: at most
     /// `max_bytes`, but always the first batch whole so a consumer can progress.
     /// Batches starting at or after `limit_offset` (the high watermark) are left out.

@@ -197,6 +197,12 @@ fn spawn_background(broker: &Arc<Broker>, settings: &Settings) -> Vec<tokio::tas
             }
         },
     ));
+    let b = broker.clone();
+    tasks.push(every(
+        settings.cleaner_check_interval,
+        "compaction",
+        move || b.compact_all(),
+    ));
     if let Some(period) = settings.flush_interval {
         let b = broker.clone();
         tasks.push(every(period, "flush", move || b.flush_all()));

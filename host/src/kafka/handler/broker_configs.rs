@@ -11,12 +11,19 @@ use super::metadata::{NODE_ID, advertised};
 /// `log.`/`message.` name a broker sets it under).
 const TOPIC_DEFAULTS: &[(&str, &str)] = &[
     ("cleanup.policy", "log.cleanup.policy"),
+    ("delete.retention.ms", "log.cleaner.delete.retention.ms"),
+    ("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms"),
     ("max.message.bytes", "message.max.bytes"),
     (
         "message.timestamp.after.max.ms",
         "log.message.timestamp.after.max.ms",
     ),
     ("message.timestamp.type", "log.message.timestamp.type"),
+    (
+        "min.cleanable.dirty.ratio",
+        "log.cleaner.min.cleanable.ratio",
+    ),
+    ("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms"),
     ("retention.bytes", "log.retention.bytes"),
     ("retention.ms", "log.retention.ms"),
     ("segment.bytes", "log.segment.bytes"),

@@ -34,7 +34,9 @@ pub fn kind(err: &BrokerError) -> ResponseError {
         BrokerError::InvalidRequest(_) => ResponseError::InvalidRequest,
         BrokerError::Log { source, .. } => match source {
             LogError::InvalidBatch(BatchError::CrcMismatch { .. }) => ResponseError::CorruptMessage,
-            LogError::InvalidBatch(_) => ResponseError::InvalidRecord,
+            LogError::InvalidBatch(_) | LogError::KeylessRecord { .. } => {
+                ResponseError::InvalidRecord
+            }
             LogError::BatchTooLarge { .. } => ResponseError::MessageTooLarge,
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             LogError::Deleted => ResponseError::UnknownTopicOrPartition,

@@ -19,6 +19,11 @@ use super::{blocking, s};
 /// Kafka's config operations.
 const SET: i8 = 0;
 const DELETE: i8 = 1;
+const APPEND: i8 = 2;
+const SUBTRACT: i8 = 3;
+
+/// The one list-valued topic config weir has.
+const CLEANUP_POLICY: &str = "cleanup.policy";
 
 /// Applies (or with `validate_only` only checks) each resource's changes.
 pub async fn handle(
@@ -60,8 +65,23 @@ fn alter(
         let value = match c.config_operation {
             SET => c.value.as_ref().map(|v| v.to_string()),
             DELETE => None,
-            // APPEND and SUBTRACT apply to list configs; weir's only one,
-            // cleanup.policy, has one supported value.
+            // APPEND and SUBTRACT apply to list configs; weir's only one is
+            // cleanup.policy ("delete", "compact" or both).
+            op @ (APPEND | SUBTRACT) if c.name.as_str() == CLEANUP_POLICY => {
+                let current = match ctx.broker.topic(r.resource_name.as_str()) {
+                    Ok(t) => t.config().cleanup_policy.as_str(),
+                    Err(e) => return (super::codes::code(&e), Some(e.to_string())),
+                };
+                let mut items: Vec<&str> = current.split(',').collect();
+                let value = c.value.as_ref().map_or("", |v| v.as_str());
+                for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                    items.retain(|i| *i != item);
+                    if op == APPEND {
+                        items.push(item);
+                    }
+                }
+                Some(items.join(","))
+            }
             op => {
                 return (
                     ResponseError::InvalidConfig.code(),

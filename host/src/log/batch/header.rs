@@ -34,6 +34,9 @@ pub(super) const COMPRESSION_MASK: i16 = 0x07;
 pub(super) const TIMESTAMP_TYPE_BIT: i16 = 0x08;
 pub(super) const TRANSACTIONAL_BIT: i16 = 0x10;
 pub(super) const CONTROL_BIT: i16 = 0x20;
+/// KIP-534: baseTimestamp holds the time after which the cleaner may drop the
+/// batch's tombstones, set the first time compaction rewrites the batch.
+pub(super) const DELETE_HORIZON_BIT: i16 = 0x40;
 
 /// Smallest encoded record (length, attributes, timestampDelta, offsetDelta, key, value and
 /// header count, one byte each); bounds preallocation driven by untrusted counts.
@@ -202,6 +205,11 @@ impl BatchHeader {
         self.attributes & CONTROL_BIT != 0
     }
 
+    /// When compaction may drop this batch's tombstones (KIP-534), if a cleaner set it.
+    pub fn delete_horizon(&self) -> Option<i64> {
+        (self.attributes & DELETE_HORIZON_BIT != 0).then_some(self.base_timestamp)
+    }
+
     /// The header's 61 bytes as they appear on the wire.
     pub(super) fn to_bytes(self) -> [u8; BATCH_HEADER_LEN] {
         let mut h = [0u8; BATCH_HEADER_LEN];
@@ -247,8 +255,25 @@ pub(super) fn compute_crc(batch: &[u8]) -> u32 {
 }
 
 /// Checks a complete batch (buf must be exactly one batch): header, length, magic, CRC-32C,
-/// record count and offset deltas. Returns the header.
+/// record count and offset deltas. Returns the header. This is the rule for a batch a
+/// producer sends: its records' offsets are dense.
 pub fn validate(buf: &[u8]) -> Result<BatchHeader, BatchError> {
+    let header = validate_stored(buf)?;
+    if header.compression()? == Compression::None
+        && header.record_count > 0
+        && header.last_offset_delta != header.record_count - 1
+    {
+        return Err(BatchError::OffsetDeltaMismatch {
+            delta: header.last_offset_delta,
+            count: header.record_count,
+        });
+    }
+    Ok(header)
+}
+
+/// Checks a complete batch as [`validate`] does, except that its records may leave
+/// gaps: compaction keeps a batch's base and last offsets while dropping records.
+pub fn validate_stored(buf: &[u8]) -> Result<BatchHeader, BatchError> {
     let header = BatchHeader::parse(buf)?;
     if buf.len() != header.total_len() {
         return Err(BatchError::LengthMismatch {
@@ -284,10 +309,9 @@ pub fn validate(buf: &[u8]) -> Result<BatchHeader, BatchError> {
             delta: header.last_offset_delta,
         });
     }
-    let compression = header.compression()?;
-    if compression == Compression::None
+    if header.compression()? == Compression::None
         && header.record_count > 0
-        && header.last_offset_delta != header.record_count - 1
+        && header.last_offset_delta < header.record_count - 1
     {
         return Err(BatchError::OffsetDeltaMismatch {
             delta: header.last_offset_delta,

@@ -21,19 +21,22 @@
 //! - `header`: the fixed 61-byte header, validation and in-place rewrites.
 //! - `record`: encoding records into a batch and decoding them back.
 //! - `iter`: walking consecutive batches in a buffer.
+//! - `rewrite`: a stored batch with fewer records (log compaction).
 //! - `error`: [`BatchError`].
 
 mod error;
 mod header;
 mod iter;
 mod record;
+mod rewrite;
 #[cfg(test)]
 mod tests;
 
 pub use error::BatchError;
 pub use header::{
     BATCH_HEADER_LEN, BatchHeader, Compression, LOG_OVERHEAD, MAGIC_V2, TimestampType,
-    set_base_offset, set_log_append_time, set_producer, validate,
+    set_base_offset, set_log_append_time, set_producer, validate, validate_stored,
 };
 pub use iter::BatchIter;
 pub use record::{Record, StoredRecord, decode_records, encode_batch};
+pub use rewrite::rebuild_batch;

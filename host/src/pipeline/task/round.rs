@@ -263,13 +263,15 @@ impl Task {
         let mut records = Vec::new();
         let mut next = from;
         for batch in BatchIter::new(&read.bytes) {
-            let (_, bytes) = batch.map_err(|e| in_log(e.into()))?;
+            let (header, bytes) = batch.map_err(|e| in_log(e.into()))?;
             let stored = decode_records(bytes).map_err(|e| in_log(e.into()))?;
+            // A compacted batch may end with (or be only) offsets whose records are
+            // gone: the batch's end, not its last record, is where reading goes on.
+            next = next.max(header.next_offset().min(limit));
             for r in stored {
                 if r.offset < from || r.offset >= limit {
                     continue;
                 }
-                next = r.offset + 1;
                 offsets.push(r.offset);
                 records.push(Record {
                     key: r.key,
