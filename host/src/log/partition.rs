@@ -72,6 +72,9 @@ struct LogState {
     start_offset: i64,
     /// Set when a write or fsync failed in a way that may leave unacknowledged bytes.
     fenced: Option<String>,
+    /// Why the last segment roll failed, while it is being retried (cleared by one
+    /// that succeeds).
+    retrying: Option<String>,
     deleted: bool,
     /// The cleaner's checkpoint: offsets before it were compacted by the last pass.
     first_dirty: i64,
@@ -154,6 +157,7 @@ impl PartitionLog {
                 config,
                 start_offset,
                 fenced: None,
+                retrying: None,
                 deleted: false,
                 first_dirty: checkpoint::read(dir),
             }),
@@ -281,24 +285,49 @@ impl PartitionLog {
 
     /// Seals the active segment and starts a new one at the log end offset.
     /// Sealing comes first: until the new file exists, recovery treats the old
-    /// segment as the active one and CRC-checks it. Any failure fences the
-    /// partition and leaves the old segment active.
+    /// segment as the active one and CRC-checks it.
+    ///
+    /// Only a failed fsync fences the partition (the page cache may have dropped the
+    /// dirty pages, so what is on disk is unknown). Anything else — out of file
+    /// descriptors, a full disk while writing the indexes or creating the new file —
+    /// leaves the old segment active and whole: this append fails, the next one tries
+    /// the roll again, and the partition heals by itself once the condition clears
+    /// (meanwhile `retrying` says why, for `/v1/health`).
     fn roll(&self, state: &mut LogState) -> Result<(), LogError> {
-        let fence = |state: &mut LogState, e: LogError| {
+        if let Err(e) = state.active.sync() {
             state.fenced = Some(e.to_string());
-            e
-        };
+            return Err(e);
+        }
         let sealed = match state.active.seal() {
             Ok(s) => s,
-            Err(e) => return Err(fence(state, e)),
+            Err(e) => return Err(self.retry_later(state, e)),
         };
-        let fresh = match ActiveSegment::create(&self.dir, state.active.next_offset()) {
+        let next = state.active.next_offset();
+        let fresh = match ActiveSegment::create(&self.dir, next) {
             Ok(s) => s,
-            Err(e) => return Err(fence(state, e)),
+            Err(e) => {
+                // A new file left behind would be taken for the active segment at the
+                // next start, and the old one (which may grow meanwhile) for sealed.
+                if let Err(cut) = crate::log::segment::remove_segment_files(&self.dir, next) {
+                    state.fenced = Some(format!(
+                        "{e}; removing the half-created segment failed too: {cut}"
+                    ));
+                    return Err(e);
+                }
+                return Err(self.retry_later(state, e));
+            }
         };
         let old = std::mem::replace(&mut state.active, fresh);
         state.sealed.insert(old.base_offset(), sealed);
+        state.retrying = None;
         Ok(())
+    }
+
+    /// Notes a roll that failed for a reason that may pass, and hands the error back.
+    fn retry_later(&self, state: &mut LogState, e: LogError) -> LogError {
+        tracing::warn!(dir = %self.dir.display(), "segment roll failed, retried at the next append: {e}");
+        state.retrying = Some(e.to_string());
+        e
     }
 
     /// Reads whole batches starting with the one that holds `offset`, up to about
@@ -421,6 +450,11 @@ impl PartitionLog {
     /// Why the partition takes no writes, if it is fenced.
     pub fn fenced(&self) -> Option<String> {
         self.state.lock().fenced.clone()
+    }
+
+    /// Why the last segment roll failed, while appends retry it.
+    pub fn retrying(&self) -> Option<String> {
+        self.state.lock().retrying.clone()
     }
 
     /// Replaces the settings (a topic config change); takes effect on the next append.

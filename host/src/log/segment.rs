@@ -469,6 +469,22 @@ fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
 }
 
 /// fsyncs a directory so that file creations and deletions in it are durable.
+/// Removes the files of the segment at `base_offset` in `dir` that exist (a segment
+/// whose creation failed half-way), durably. When none exists (the usual case: the
+/// file could not be created at all, e.g. out of descriptors) nothing needs syncing.
+pub fn remove_segment_files(dir: &Path, base_offset: i64) -> Result<(), LogError> {
+    let paths = SegmentPaths::new(dir, base_offset);
+    let mut removed = false;
+    for path in [&paths.log, &paths.index, &paths.time_index] {
+        match std::fs::remove_file(path) {
+            Ok(()) => removed = true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(LogError::io("removing", path)(e)),
+        }
+    }
+    if removed { sync_dir(dir) } else { Ok(()) }
+}
+
 pub fn sync_dir(dir: &Path) -> Result<(), LogError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
