@@ -116,3 +116,63 @@ fn a_connection_over_the_cap_is_closed_and_a_closed_one_frees_its_place() {
         assert!(health_on(c), "the admitted connections go on");
     }
 }
+
+/// The process's peak resident memory, KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_produce_body_of_tiny_records_is_refused_while_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "t", 1);
+    let before = peak_rss_kib(s.child.id());
+    // 8 MiB of `{}`: 2.8 M records (parsed whole, this took +617 MB).
+    let mut body = String::from(r#"{"records": ["#);
+    body.push_str(&"{},".repeat(2_800_000));
+    body.push_str("{}]}");
+    let r = common::http()
+        .post(s.at("/v1/topics/t/records"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let answer: serde_json::Value = r.json().unwrap();
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("http.max_produce_records"), "{answer}");
+    let grown_mib = peak_rss_kib(s.child.id()).saturating_sub(before) / 1024;
+    assert!(grown_mib < 200, "the refused body cost {grown_mib} MiB");
+
+    let headers: serde_json::Map<String, serde_json::Value> = (0..5000)
+        .map(|i| (format!("h{i}"), serde_json::json!("v")))
+        .collect();
+    let (status, answer) = call(
+        &s,
+        "POST",
+        "/v1/topics/t/records",
+        Some(serde_json::json!({"records": [{"value": "v", "headers": headers}]})),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("http.max_headers_per_record"),
+        "{answer}"
+    );
+    // Within the limits all is as before.
+    let (status, answer) = call(
+        &s,
+        "POST",
+        "/v1/topics/t/records",
+        Some(serde_json::json!({"records": [{"value": "v", "headers": {"a": "b"}}]})),
+    );
+    assert_eq!(status, 200, "{answer}");
+}

@@ -148,6 +148,10 @@ pub struct HttpSection {
     pub max_connections_per_ip: usize,
     /// Time a request's headers may take to arrive (and an idle connection lives), ms.
     pub header_read_timeout_ms: u64,
+    /// Most records in one produce request.
+    pub max_produce_records: usize,
+    /// Most headers on one produced record.
+    pub max_headers_per_record: usize,
 }
 
 /// `[topics]`.
@@ -191,6 +195,8 @@ pub struct Settings {
     pub max_poll: Duration,
     /// The HTTP listener's limits.
     pub http_limits: HttpLimits,
+    /// Most records in one produce request, most headers on one record.
+    pub produce_limits: (usize, usize),
     /// The pipeline service's settings.
     pub pipelines: PipelinesConfig,
 }
@@ -300,9 +306,10 @@ impl ServerConfig {
         if self.http.max_connections == 0
             || self.http.max_connections_per_ip == 0
             || self.http.header_read_timeout_ms == 0
+            || self.http.max_produce_records == 0
         {
             return Err(ConfigError::Invalid(
-                "http.max_connections, max_connections_per_ip and header_read_timeout_ms must be > 0"
+                "http.max_connections, max_connections_per_ip, header_read_timeout_ms and max_produce_records must be > 0"
                     .into(),
             ));
         }
@@ -371,6 +378,10 @@ impl ServerConfig {
             cleaner_check_interval: Duration::from_millis(self.log.cleaner_check_interval_ms),
             max_body_bytes: self.http.max_body_bytes,
             max_poll: Duration::from_millis(self.http.max_poll_ms),
+            produce_limits: (
+                self.http.max_produce_records,
+                self.http.max_headers_per_record,
+            ),
             http_limits: HttpLimits {
                 max_connections: self.http.max_connections,
                 max_connections_per_ip: self.http.max_connections_per_ip,

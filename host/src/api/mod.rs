@@ -8,8 +8,10 @@
 //! - [`plugins`]: the built-in plugins that ship with weir.
 //! - [`health`]: `/v1/health`, the server's real state (fenced partitions, orphans).
 //! - [`orphans`]: log directories the metadata does not list: list, adopt, delete.
+//! - [`bounded`]: arrays and objects in request bodies, bounded while parsed.
 //! - [`error`]: the error shape and the one status mapping.
 
+pub mod bounded;
 pub mod error;
 pub mod groups;
 pub mod health;

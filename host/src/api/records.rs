@@ -59,6 +59,7 @@ impl Encoding {
 pub struct ProduceBody {
     #[serde(default)]
     encoding: Encoding,
+    #[serde(deserialize_with = "super::bounded::records")]
     records: Vec<ProduceEntry>,
 }
 
@@ -68,7 +69,7 @@ pub struct ProduceBody {
 pub struct ProduceEntry {
     key: Option<String>,
     value: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::bounded::headers")]
     headers: BTreeMap<String, Option<String>>,
     partition: Option<i64>,
     timestamp: Option<i64>,

@@ -132,6 +132,7 @@ pub async fn run(
     // Flips to true when shutdown starts, so long polls answer at once instead
     // of holding the graceful shutdown up for their whole timeout.
     let (closing_tx, closing) = tokio::sync::watch::channel(false);
+    api::bounded::set_limits(settings.produce_limits.0, settings.produce_limits.1);
     let app = api::router(
         AppState {
             broker: broker.clone(),
