@@ -17,6 +17,7 @@ use anyhow::{Context, bail};
 
 use crate::broker::producer::ProducerRegistry;
 use crate::broker::topic_config::TopicConfig;
+use crate::broker::txn::TxnCoordinator;
 use crate::broker::{Broker, BrokerConfig};
 use crate::kafka::settings::GroupSettings;
 use crate::kafka::{KafkaContext, KafkaListener, KafkaSettings};
@@ -171,10 +172,10 @@ fn start(data: &Path, flush: FlushPolicy) -> anyhow::Result<(tokio::runtime::Run
         default_partitions: 1,
         group: GroupSettings::default(),
     };
+    let producers = Arc::new(ProducerRegistry::new(broker.clone()));
+    let txns = Arc::new(TxnCoordinator::open(broker.clone(), producers.clone())?);
     let listener = runtime.block_on(KafkaListener::bind(KafkaContext::new(
-        broker.clone(),
-        Arc::new(ProducerRegistry::new(broker)),
-        settings,
+        broker, producers, txns, settings,
     )))?;
     let addr = listener.local_addr()?;
     runtime.spawn(listener.serve(std::future::pending()));

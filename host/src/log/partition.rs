@@ -286,7 +286,20 @@ impl PartitionLog {
     /// Reads whole batches starting with the one that holds `offset`, up to about
     /// `max_bytes` (at least one batch), never past the high watermark.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        self.read_below(offset, max_bytes, i64::MAX)
+    }
+
+    /// [`PartitionLog::read`], leaving out batches at or after `limit` as well: a
+    /// `read_committed` reader stops at the last stable offset. Reading from an
+    /// offset between the limit and the high watermark returns no bytes.
+    pub fn read_below(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        limit: i64,
+    ) -> Result<ReadResult, LogError> {
         let high_watermark = *self.high_watermark.borrow();
+        let limit = limit.min(high_watermark);
         let (view, log_start_offset) = {
             let state = self.state.lock();
             if state.deleted {
@@ -300,7 +313,7 @@ impl PartitionLog {
                     high_watermark,
                 });
             }
-            if offset == high_watermark {
+            if offset >= limit {
                 return Ok(ReadResult {
                     bytes: Vec::new(),
                     high_watermark,
@@ -313,7 +326,7 @@ impl PartitionLog {
             };
             (view, log_start)
         };
-        let bytes = view.read(offset, max_bytes, high_watermark)?;
+        let bytes = view.read(offset, max_bytes, limit)?;
         Ok(ReadResult {
             bytes,
             high_watermark,

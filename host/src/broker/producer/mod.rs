@@ -12,5 +12,5 @@ pub mod registry;
 pub mod window;
 
 pub use epochs::EpochBump;
-pub use registry::{ActiveProducer, IdempotentAppend, ProducerRegistry};
+pub use registry::{ActiveProducer, CommittedRead, IdempotentAppend, ProducerRegistry};
 pub use window::{BatchSeq, SeqCheck, Window};
