@@ -7,7 +7,9 @@ import json
 import sys
 import time
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition,
+)
 
 DEADLINE_S = 60
 
@@ -108,46 +110,64 @@ def fill(bootstrap, topic, count):
     print(json.dumps({"filled": int(count)}))
 
 
-def transform(bootstrap, src, dst, group, txn_id, per_txn, rounds, abort_every):
+def transform(bootstrap, src, dst, group, txn_id, per_txn, max_rounds, abort_every,
+              timeout_ms="10000", idle_s="4"):
     """Consume-transform-produce: each input i becomes output "out-i", its
     offset committed with send_offsets_to_transaction. Every abort_every-th
-    round is aborted (its outputs must never be seen, its inputs redone).
-    Stops after `rounds` transactions (committed or aborted) or when the
-    source is drained."""
-    per_txn, rounds, abort_every = int(per_txn), int(rounds), int(abort_every)
-    p = txn_producer(bootstrap, txn_id, **{"transaction.timeout.ms": 10000})
+    transaction is aborted (its outputs must never be seen; its inputs are
+    redone). Partitions are assigned, not subscribed, so a restarted instance
+    starts at once from the group's committed offsets. Stops after max_rounds
+    transactions or once nothing new arrives for idle_s."""
+    per_txn, max_rounds, abort_every = int(per_txn), int(max_rounds), int(abort_every)
+    p = txn_producer(bootstrap, txn_id, **{"transaction.timeout.ms": int(timeout_ms)})
     c = Consumer({
         "bootstrap.servers": bootstrap,
         "group.id": group,
-        "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
         "isolation.level": "read_committed",
     })
-    c.subscribe([src])
+    md = c.list_topics(src, timeout=DEADLINE_S)
+    parts = [TopicPartition(src, i) for i in sorted(md.topics[src].partitions)]
+
+    def rewind():
+        at = c.committed(parts, DEADLINE_S)
+        c.assign([TopicPartition(src, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
+                  for tp in at])
+
+    rewind()
     done = committed = 0
     idle_since = time.time()
-    while done < rounds and time.time() - idle_since < 5:
-        msgs = c.consume(per_txn, 1.0)
-        msgs = [m for m in msgs if not m.error()]
+    while done < max_rounds and time.time() - idle_since < float(idle_s):
+        msgs = [m for m in c.consume(per_txn, 0.5) if not m.error()]
         if not msgs:
             continue
         idle_since = time.time()
         p.begin_transaction()
         for m in msgs:
             p.produce(dst, key=m.key(), value=b"out-" + m.value())
-        positions = c.position(c.assignment())
+        positions = [tp for tp in c.position(c.assignment()) if tp.offset >= 0]
         p.send_offsets_to_transaction(positions, c.consumer_group_metadata(), DEADLINE_S)
         done += 1
         if abort_every and done % abort_every == 0:
             p.abort_transaction(DEADLINE_S)
-            # Rewind to the committed offsets so the inputs are redone.
-            for tp in c.committed(c.assignment(), DEADLINE_S):
-                c.seek(TopicPartition(tp.topic, tp.partition, max(tp.offset, 0)))
+            rewind()
         else:
             p.commit_transaction(DEADLINE_S)
             committed += 1
+        print(json.dumps({"rounds": done, "committed": committed}), flush=True)
     c.close()
     print(json.dumps({"rounds": done, "committed": committed}))
+
+
+def hang(bootstrap, topic, txn_id, timeout_ms):
+    """Opens a transaction, writes one record, says so, and waits to be killed."""
+    p = txn_producer(bootstrap, txn_id, **{"transaction.timeout.ms": int(timeout_ms)})
+    p.begin_transaction()
+    p.produce(topic, partition=0, value=b"hung")
+    if p.flush(DEADLINE_S):
+        fail("the hung record was not delivered")
+    print(json.dumps({"open": True}), flush=True)
+    time.sleep(3600)
 
 
 def outputs(bootstrap, topic):
@@ -158,4 +178,4 @@ def outputs(bootstrap, topic):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"basic": basic, "fill": fill, "transform": transform, "outputs": outputs}[cmd](*args)
+    {"basic": basic, "fill": fill, "transform": transform, "hang": hang, "outputs": outputs}[cmd](*args)
