@@ -200,6 +200,51 @@ fn a_dead_producers_transaction_times_out_even_across_a_restart(install: Install
     );
 }
 
+#[test]
+fn http_consume_and_pipelines_read_committed_data_only() {
+    use common::guests::guest;
+    use common::pipeline::{call, upload, values, wait_caught_up};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    create_topic(&server, "txn", 1);
+    create_topic(&server, "copied", 1);
+    run_client_on(
+        Install::Pinned,
+        "python",
+        SCRIPT,
+        &["basic", &server.kafka, "txn"],
+    );
+    let mut want: Vec<String> = (0..10)
+        .flat_map(|i| [format!("a-{i}"), format!("c-{i}")])
+        .chain(["after-fence".to_string()])
+        .collect();
+    want.sort();
+    // The HTTP consume: committed records only, none of the aborted ones (b-*,
+    // the zombie's), and the markers skipped.
+    let mut seen = values(&server, "txn");
+    seen.sort();
+    assert_eq!(seen, want);
+    // A pipeline copying every value with a dash: the aborted b-* have one.
+    let (code, m) = upload(&server, "filter", &guest("rust", "rust-filter"));
+    assert_eq!(code, 201, "{m}");
+    let spec = json!({
+        "name": "copy",
+        "inputs": ["txn"],
+        "output": "copied",
+        "steps": [{"module": "filter", "config": {"pattern": "-"}}],
+        "start": "earliest",
+    });
+    let (code, body) = call(&server, "POST", "/v1/pipelines", Some(spec));
+    assert_eq!(code, 201, "{body}");
+    wait_caught_up(&server, "copy", 21);
+    let mut copied = values(&server, "copied");
+    copied.sort();
+    assert_eq!(
+        copied, want,
+        "the pipeline read aborted or uncommitted records"
+    );
+}
+
 on_both_installs!(
     commit_abort_and_fencing_as_read_committed_readers_see_them,
     consume_transform_produce_is_exactly_once_across_sigkills,

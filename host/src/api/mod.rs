@@ -28,6 +28,7 @@ use crate::pipeline::Pipelines;
 use serde_json::json;
 
 use crate::broker::Broker;
+use crate::broker::producer::ProducerRegistry;
 use error::ApiError;
 
 /// Shared state of every handler.
@@ -35,6 +36,8 @@ use error::ApiError;
 pub struct AppState {
     /// The broker.
     pub broker: Arc<Broker>,
+    /// Producer and transaction state: consumes read committed data only.
+    pub producers: Arc<ProducerRegistry>,
     /// Partitions of a topic created without a count.
     pub default_partitions: u32,
     /// Longest long-poll a consume may ask for.

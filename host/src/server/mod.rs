@@ -137,6 +137,7 @@ pub async fn run(
     let app = api::router(
         AppState {
             broker: broker.clone(),
+            producers: producers.clone(),
             default_partitions: settings.default_partitions,
             max_poll: settings.max_poll,
             closing,

@@ -59,6 +59,20 @@ pub struct CommittedRead {
     pub aborted: Vec<AbortedTxn>,
 }
 
+impl CommittedRead {
+    /// Whether a batch read belongs to an aborted transaction, so a committed
+    /// reader skips it (as Kafka's consumers do with the aborted list).
+    pub fn is_aborted(&self, header: &BatchHeader) -> bool {
+        header.is_transactional()
+            && !header.is_control()
+            && self.aborted.iter().any(|a| {
+                a.producer_id == header.producer_id
+                    && a.first_offset <= header.base_offset
+                    && header.base_offset < a.last_offset
+            })
+    }
+}
+
 /// One idempotent producer as a partition remembers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ActiveProducer {
