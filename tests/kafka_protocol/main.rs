@@ -15,3 +15,4 @@ mod groups_admin;
 mod liberal;
 mod metadata;
 mod produce;
+mod transactions;
