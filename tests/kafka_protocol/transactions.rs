@@ -298,3 +298,87 @@ fn read_committed_fetch_stops_at_the_open_transaction_and_lists_aborted_ones() {
     let r = ask::<ListTransactionsRequest>(&mut s, 1, &frame(1, 77, &req, &[]), "list");
     assert_eq!(r.transaction_states.len(), 1);
 }
+
+/// OffsetFetch v8 of `group`'s partition 0 of `topic`: (error, offset).
+fn fetch_offset(
+    s: &mut std::net::TcpStream,
+    group: &'static str,
+    topic: &'static str,
+    stable: bool,
+) -> (i16, i64) {
+    use kafka_protocol::messages::offset_fetch_request::{
+        OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+    };
+    let req = OffsetFetchRequest::default()
+        .with_require_stable(stable)
+        .with_groups(vec![
+            OffsetFetchRequestGroup::default()
+                .with_group_id(GroupId(StrBytes::from_static_str(group)))
+                .with_topics(Some(vec![
+                    OffsetFetchRequestTopics::default()
+                        .with_name(TopicName(StrBytes::from_static_str(topic)))
+                        .with_partition_indexes(vec![0]),
+                ])),
+        ]);
+    let r = ask::<OffsetFetchRequest>(s, 8, &frame(8, 77, &req, &[]), "OffsetFetch");
+    let p = &r.groups[0].topics[0].partitions[0];
+    (p.error_code, p.committed_offset)
+}
+
+#[test]
+fn transactional_offsets_are_unstable_until_the_commit_and_dropped_by_an_abort() {
+    use kafka_protocol::messages::txn_offset_commit_request::{
+        TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+    };
+    const UNSTABLE_OFFSET_COMMIT: i16 = 88;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    assert_eq!(metadata_error(&mut s, "src"), 0);
+    let (_, pid, epoch) = init(&mut s, "t3", 60_000);
+    let commit_offset = |s: &mut std::net::TcpStream, offset: i64| {
+        let add = AddOffsetsToTxnRequest::default()
+            .with_transactional_id(txn_id("t3"))
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+            .with_group_id(GroupId(StrBytes::from_static_str("g")));
+        let r = ask::<AddOffsetsToTxnRequest>(s, 3, &frame(3, 77, &add, &[]), "AddOffsetsToTxn");
+        assert_eq!(r.error_code, 0);
+        let req = TxnOffsetCommitRequest::default()
+            .with_transactional_id(txn_id("t3"))
+            .with_group_id(GroupId(StrBytes::from_static_str("g")))
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+            .with_generation_id(-1)
+            .with_topics(vec![
+                TxnOffsetCommitRequestTopic::default()
+                    .with_name(TopicName(StrBytes::from_static_str("src")))
+                    .with_partitions(vec![
+                        TxnOffsetCommitRequestPartition::default()
+                            .with_partition_index(0)
+                            .with_committed_offset(offset),
+                    ]),
+            ]);
+        let r = ask::<TxnOffsetCommitRequest>(s, 3, &frame(3, 77, &req, &[]), "TxnOffsetCommit");
+        assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    };
+    commit_offset(&mut s, 7);
+    assert_eq!(
+        fetch_offset(&mut s, "g", "src", true),
+        (UNSTABLE_OFFSET_COMMIT, -1)
+    );
+    assert_eq!(
+        fetch_offset(&mut s, "g", "src", false),
+        (0, -1),
+        "not committed yet"
+    );
+    assert_eq!(end(&mut s, "t3", pid, epoch, false), 0);
+    assert_eq!(
+        fetch_offset(&mut s, "g", "src", true),
+        (0, -1),
+        "an abort drops it"
+    );
+    commit_offset(&mut s, 9);
+    assert_eq!(end(&mut s, "t3", pid, epoch, true), 0);
+    assert_eq!(fetch_offset(&mut s, "g", "src", true), (0, 9));
+}
