@@ -428,3 +428,6 @@ impl TxnCoordinator {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
