@@ -248,6 +248,19 @@ fn read_committed_fetch_stops_at_the_open_transaction_and_lists_aborted_ones() {
     let (lso, _, _, bytes) = fetch_at(&mut s, "lso", 0);
     assert_eq!(lso, 2, "read_uncommitted reports the high watermark");
     assert!(bytes > 0);
+    // The producer's open transaction starts at 0.
+    let req = DescribeProducersRequest::default().with_topics(vec![
+        describe_producers_request::TopicRequest::default()
+            .with_name(TopicName(StrBytes::from_static_str("lso")))
+            .with_partition_indexes(vec![0]),
+    ]);
+    let r = ask::<DescribeProducersRequest>(&mut s, 0, &frame(0, 77, &req, &[]), "producers");
+    let found = &r.topics[0].partitions[0].active_producers;
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].producer_id.0, found[0].current_txn_start_offset),
+        (pid, 0)
+    );
     // The transaction is described as open.
     let req = DescribeTransactionsRequest::default()
         .with_transactional_ids(vec![txn_id("t2"), txn_id("nope")]);
