@@ -420,8 +420,12 @@ impl TxnCoordinator {
     /// (OffsetFetch with `require_stable` answers UNSTABLE_OFFSET_COMMIT then).
     pub fn has_pending_offset(&self, group: &str, topic: &str, partition: u32) -> bool {
         let key = (topic.to_string(), partition);
-        self.list().iter().any(|(_, rec)| {
-            rec.phase
+        let all: Vec<Arc<Mutex<TxnRecord>>> = self.ids.lock().values().cloned().collect();
+        // Each id's lock is taken briefly, one at a time, nothing cloned.
+        all.iter().any(|entry| {
+            entry
+                .lock()
+                .phase
                 .txn()
                 .and_then(|t| t.offsets.get(group))
                 .is_some_and(|o| o.contains_key(&key))

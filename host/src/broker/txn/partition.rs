@@ -94,10 +94,14 @@ impl PartitionTxns {
 
     /// Rebuilds the state from every batch header of `log`, reading the
     /// (one-record) control batches whole to learn commit from abort.
+    /// Batches wholly before the log start (DeleteRecords can move it inside a
+    /// segment) are left out: they cannot be read, and a transaction whose
+    /// first batches went opens at its first batch still there.
     pub fn rebuild(log: &PartitionLog) -> Result<PartitionTxns, LogError> {
+        let log_start = log.stats().log_start_offset;
         let mut seen: Vec<BatchHeader> = Vec::new();
         log.for_each_tail_header(usize::MAX, |h| {
-            if h.is_transactional() && h.producer_id >= 0 {
+            if h.is_transactional() && h.producer_id >= 0 && h.last_offset() >= log_start {
                 seen.push(*h);
             }
         })?;

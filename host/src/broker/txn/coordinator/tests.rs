@@ -168,3 +168,52 @@ fn an_ending_transaction_is_finished_by_a_reopen_and_an_open_one_kept() {
     n.txns.end("open", pid2, epoch2, true).unwrap();
     assert!(n.txns.end("open", pid2, epoch2, false).is_err());
 }
+
+#[test]
+fn partition_state_is_rebuilt_from_the_log_even_past_a_moved_log_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pid, epoch);
+    {
+        let n = open(dir.path());
+        n.broker.create_topic("t", 1, Default::default()).unwrap();
+        (pid, epoch) = n.txns.init_producer("r", 60_000, None).unwrap();
+        // Offsets: 0-1 aborted + marker 2; 3 committed + marker 4; 5 open.
+        for (seqs, end) in [
+            (&[0, 1][..], Some(false)),
+            (&[2][..], Some(true)),
+            (&[3][..], None),
+        ] {
+            n.txns
+                .add_partitions("r", pid, epoch, &[("t".into(), 0)])
+                .unwrap();
+            for &seq in seqs {
+                produce(&n, "r", pid, epoch, seq).unwrap();
+            }
+            if let Some(commit) = end {
+                n.txns.end("r", pid, epoch, commit).unwrap();
+            }
+        }
+        let read = committed(&n);
+        assert_eq!(read.last_stable, 5);
+        assert_eq!(read.aborted.len(), 1);
+    }
+    let n = open(dir.path());
+    let read = committed(&n);
+    assert_eq!(read.last_stable, 5, "the open transaction found in the log");
+    assert_eq!(
+        read.aborted,
+        vec![crate::broker::txn::partition::AbortedTxn {
+            producer_id: pid,
+            first_offset: 0,
+            last_offset: 2,
+        }]
+    );
+    // Past the abort marker: it cannot be read any more, nor need it be.
+    n.broker.delete_records("t", 0, 3).unwrap();
+    drop(n);
+    let n = open(dir.path());
+    let topic = n.broker.topic("t").unwrap();
+    let read = n.producers.read_committed(&topic, 0, 3, 1 << 20).unwrap();
+    assert_eq!(read.last_stable, 5);
+    assert!(read.aborted.is_empty());
+}
