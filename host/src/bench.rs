@@ -5,13 +5,15 @@
 //! reads the same bytes with plain sequential file I/O and the same fsync policy:
 //! the physical limit the log is compared against.
 //!
-//! `weir bench kafka` ([`kafka`]) measures the Kafka listener with librdkafka.
+//! `weir bench kafka` ([`kafka`]) measures the Kafka listener with librdkafka, and
+//! ([`transactions`]) transactional against idempotent produce.
 //! `weir bench wasm` ([`wasm`]) measures plugins against native Rust.
 //! `weir bench pipeline` ([`pipeline`]) measures pipelines end to end and hot-swap pauses.
 
 pub mod kafka;
 pub mod pipeline;
 pub mod process;
+pub mod transactions;
 
 use std::fs::File;
 use std::io::{Read, Write};
