@@ -248,6 +248,25 @@ fn read_committed_fetch_stops_at_the_open_transaction_and_lists_aborted_ones() {
     let (lso, _, _, bytes) = fetch_at(&mut s, "lso", 0);
     assert_eq!(lso, 2, "read_uncommitted reports the high watermark");
     assert!(bytes > 0);
+    // ListOffsets "latest" is the LSO for read_committed, the HW otherwise.
+    for (isolation, want) in [(1, 0), (0, 2)] {
+        use kafka_protocol::messages::list_offsets_request::{
+            ListOffsetsPartition, ListOffsetsTopic,
+        };
+        let req = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_isolation_level(isolation)
+            .with_topics(vec![
+                ListOffsetsTopic::default()
+                    .with_name(TopicName(StrBytes::from_static_str("lso")))
+                    .with_partitions(vec![ListOffsetsPartition::default().with_timestamp(-1)]),
+            ]);
+        let r = ask::<ListOffsetsRequest>(&mut s, 2, &frame(2, 77, &req, &[]), "ListOffsets");
+        assert_eq!(
+            r.topics[0].partitions[0].offset, want,
+            "isolation {isolation}"
+        );
+    }
     // The producer's open transaction starts at 0.
     let req = DescribeProducersRequest::default().with_topics(vec![
         describe_producers_request::TopicRequest::default()

@@ -337,6 +337,19 @@ impl ProducerRegistry {
         })
     }
 
+    /// The partition's last stable offset: the first offset of its oldest open
+    /// transaction, or the high watermark.
+    pub fn last_stable_offset(&self, topic: &Topic, partition: u32) -> Result<i64, BrokerError> {
+        let log = topic.partition(i64::from(partition))?;
+        let slot = self.slot_of(topic.name(), partition, &log);
+        let high_watermark = log.high_watermark();
+        slot.with_txns(&log, |t| {
+            t.first_unstable()
+                .map_or(high_watermark, |f| f.min(high_watermark))
+        })
+        .map_err(BrokerError::log(topic.name(), partition))
+    }
+
     /// Producers with a transaction open on the partition, and the first
     /// offset of each there (DescribeProducers' current transaction start).
     pub fn open_transactions(
