@@ -278,6 +278,12 @@ impl MetaStore {
         Ok(())
     }
 
+    /// Forgets a transactional id (expired), flushed soon by sled.
+    pub fn delete_transaction(&self, id: &str) -> Result<(), BrokerError> {
+        self.transactions.remove(id.as_bytes())?;
+        Ok(())
+    }
+
     /// Every stored transactional id's state.
     pub fn transactions<T: for<'a> Deserialize<'a>>(
         &self,

@@ -32,6 +32,11 @@ pub const MAX_PARTITIONS_PER_TXN: usize = 10_000;
 /// Most transactional ids the coordinator tracks.
 pub const MAX_TRANSACTIONAL_IDS: usize = 100_000;
 
+/// Kafka's `transactional.id.expiration.ms` default: an id with no open
+/// transaction and no request for this long is forgotten, so ids do not
+/// accumulate up to [`MAX_TRANSACTIONAL_IDS`].
+pub const ID_EXPIRATION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
 /// Every transactional id's state.
 #[derive(Debug)]
 pub struct TxnCoordinator {
@@ -354,8 +359,9 @@ impl TxnCoordinator {
     }
 
     /// Aborts open transactions older than their timeout, bumping the epoch so
-    /// the producer that went silent is fenced, and retries completions that
-    /// failed. Returns how many transactions it ended.
+    /// the producer that went silent is fenced, retries completions that
+    /// failed, and forgets ids idle for [`ID_EXPIRATION_MS`]. Returns how many
+    /// transactions it ended.
     pub fn abort_expired(&self, now_ms: i64) -> usize {
         let all: Vec<(String, Arc<Mutex<TxnRecord>>)> = self
             .ids
@@ -365,7 +371,21 @@ impl TxnCoordinator {
             .collect();
         let mut ended = 0;
         for (id, entry) in all {
-            let mut rec = entry.lock();
+            // An id busy with a request is not idle: look again next time.
+            let Some(mut rec) = entry.try_lock() else {
+                continue;
+            };
+            let idle = matches!(rec.phase, TxnPhase::Empty | TxnPhase::Complete { .. })
+                && now_ms.saturating_sub(rec.updated_ms) > ID_EXPIRATION_MS;
+            if idle {
+                // Removed from the map under the id's lock, so a request that
+                // found the entry before finds it gone on its next lookup.
+                self.ids.lock().remove(&id);
+                if let Err(e) = self.broker.meta.delete_transaction(&id) {
+                    tracing::error!(transactional_id = id, "forgetting an expired id: {e}");
+                }
+                continue;
+            }
             let expired = match &rec.phase {
                 TxnPhase::Ongoing(txn) => {
                     now_ms.saturating_sub(txn.started_ms) > i64::from(rec.timeout_ms)

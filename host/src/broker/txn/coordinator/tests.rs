@@ -97,6 +97,12 @@ fn a_timed_out_transaction_is_aborted_and_its_producer_fenced() {
         n.txns.init_producer("x", 1000, Some((pid, epoch))).unwrap(),
         (pid, epoch + 2)
     );
+    // Idle for a week, the id is forgotten, here and in sled.
+    n.txns.abort_expired(now_ms() + ID_EXPIRATION_MS + 1);
+    assert!(n.txns.describe("x").is_none());
+    drop(n);
+    let n = open(dir.path());
+    assert!(n.txns.describe("x").is_none());
 }
 
 #[test]
