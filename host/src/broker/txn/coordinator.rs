@@ -120,31 +120,10 @@ impl TxnCoordinator {
         if timeout_ms <= 0 || timeout_ms > MAX_TIMEOUT_MS {
             return Err(TxnRefusal::InvalidTimeout.into());
         }
-        let entry = {
-            let mut ids = self.ids.lock();
-            match ids.get(id) {
-                Some(entry) => entry.clone(),
-                None => {
-                    if ids.len() >= MAX_TRANSACTIONAL_IDS {
-                        return Err(TxnRefusal::TooMany {
-                            what: "transactional ids",
-                            max: MAX_TRANSACTIONAL_IDS,
-                        }
-                        .into());
-                    }
-                    let mut rec = TxnRecord {
-                        producer_id: self.producers.next_producer_id()?,
-                        epoch: 0,
-                        timeout_ms,
-                        phase: TxnPhase::Empty,
-                        updated_ms: 0,
-                    };
-                    self.store(id, &mut rec, true)?;
-                    let out = (rec.producer_id, rec.epoch);
-                    ids.insert(id.to_string(), Arc::new(Mutex::new(rec)));
-                    return Ok(out);
-                }
-            }
+        let existing = self.ids.lock().get(id).cloned();
+        let entry = match existing {
+            Some(entry) => entry,
+            None => return self.create(id, timeout_ms),
         };
         let mut rec = entry.lock();
         if let Some((pid, epoch)) = expected {
@@ -172,6 +151,42 @@ impl TxnCoordinator {
         rec.timeout_ms = timeout_ms;
         rec.phase = TxnPhase::Empty;
         self.store(id, &mut rec, true)?;
+        Ok((rec.producer_id, rec.epoch))
+    }
+
+    /// A new transactional id: a fresh producer id at epoch 0, stored before
+    /// the answer. The map lock is not held across the sled flush: the entry
+    /// goes in locked, so requests for the id wait on it, not on the map.
+    fn create(&self, id: &str, timeout_ms: i32) -> Result<(i64, i16), BrokerError> {
+        let fresh = Arc::new(Mutex::new(TxnRecord {
+            producer_id: self.producers.next_producer_id()?,
+            epoch: 0,
+            timeout_ms,
+            phase: TxnPhase::Empty,
+            updated_ms: 0,
+        }));
+        let mut rec = fresh.lock();
+        {
+            let mut ids = self.ids.lock();
+            if ids.contains_key(id) {
+                // Another instance created it meanwhile: initialise as a second one.
+                drop(ids);
+                drop(rec);
+                return self.init_producer(id, timeout_ms, None);
+            }
+            if ids.len() >= MAX_TRANSACTIONAL_IDS {
+                return Err(TxnRefusal::TooMany {
+                    what: "transactional ids",
+                    max: MAX_TRANSACTIONAL_IDS,
+                }
+                .into());
+            }
+            ids.insert(id.to_string(), fresh.clone());
+        }
+        if let Err(e) = self.store(id, &mut rec, true) {
+            self.ids.lock().remove(id);
+            return Err(e);
+        }
         Ok((rec.producer_id, rec.epoch))
     }
 
