@@ -4,7 +4,8 @@
 //! - [`window`]: one producer's last five batches on one partition, and the
 //!   sequence check (append, duplicate, out of order, fenced).
 //! - [`registry`]: every partition's producer windows, rebuilt from the log's
-//!   tail on first use after a start, and the checked append.
+//!   tail on first use after a start, and the checked append; also each
+//!   partition's transactions (`txn::partition`) and the `read_committed` read.
 //! - [`epochs`]: the current epoch of each id, so a fenced instance cannot
 //!   bump it.
 pub mod epochs;
