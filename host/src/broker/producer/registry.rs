@@ -200,6 +200,10 @@ impl ProducerRegistry {
             SeqCheck::OutOfOrder { expected } => Ok(IdempotentAppend::OutOfOrder { expected }),
             SeqCheck::Fenced { .. } => Ok(IdempotentAppend::Fenced),
             SeqCheck::Append => {
+                if header.is_transactional() {
+                    crate::broker::txn::partition::mark(log.dir())
+                        .map_err(BrokerError::log(topic.name(), partition))?;
+                }
                 let now = crate::broker::now_ms();
                 let info = log
                     .append(&mut bytes, now)

@@ -5,11 +5,33 @@
 //! Both follow from the log alone (transactional batches open a transaction,
 //! markers close it), so the state is rebuilt by a header scan of the whole
 //! partition on first use after a start and can never disagree with the log.
+//! Partitions that never held a transactional batch (no `has-transactions`
+//! file) skip the scan.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use crate::log::batch::BatchHeader;
+use crate::log::segment::sync_dir;
 use crate::log::{LogError, PartitionLog};
+
+/// An empty file in a partition's directory, made durable before the
+/// partition's first transactional batch: a partition without it never held
+/// one, so its state is empty without the scan (most partitions, and every
+/// partition of a data directory from before transactions).
+const HAS_TRANSACTIONS: &str = "has-transactions";
+
+/// Makes sure the partition in `dir` is marked as holding transactions.
+pub fn mark(dir: &Path) -> Result<(), LogError> {
+    let path = dir.join(HAS_TRANSACTIONS);
+    if path.exists() {
+        return Ok(());
+    }
+    std::fs::File::create(&path)
+        .and_then(|f| f.sync_all())
+        .map_err(LogError::io("creating", &path))?;
+    sync_dir(dir)
+}
 
 use super::marker::{self, Marker};
 
@@ -98,6 +120,9 @@ impl PartitionTxns {
     /// segment) are left out: they cannot be read, and a transaction whose
     /// first batches went opens at its first batch still there.
     pub fn rebuild(log: &PartitionLog) -> Result<PartitionTxns, LogError> {
+        if !log.dir().join(HAS_TRANSACTIONS).exists() {
+            return Ok(PartitionTxns::default());
+        }
         let log_start = log.stats().log_start_offset;
         let mut seen: Vec<BatchHeader> = Vec::new();
         log.for_each_tail_header(usize::MAX, |h| {

@@ -202,6 +202,20 @@ fn partition_state_is_rebuilt_from_the_log_even_past_a_moved_log_start() {
         let read = committed(&n);
         assert_eq!(read.last_stable, 5);
         assert_eq!(read.aborted.len(), 1);
+        // Marked as holding transactions (else a restart would skip the scan);
+        // a partition that never held one is not.
+        let log_dir = dir.path().join("log");
+        assert!(log_dir.join("t/0/has-transactions").exists());
+        n.broker
+            .create_topic("plain", 1, Default::default())
+            .unwrap();
+        let plain = n.broker.topic("plain").unwrap();
+        let mut b = batch(pid + 100, 0, 0);
+        b[22] &= !0x10;
+        let crc = crc32c::crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        n.producers.append(&plain, 0, b).unwrap();
+        assert!(!log_dir.join("plain/0/has-transactions").exists());
     }
     let n = open(dir.path());
     let read = committed(&n);
