@@ -5,7 +5,8 @@
 //! reads the same bytes with plain sequential file I/O and the same fsync policy:
 //! the physical limit the log is compared against.
 //!
-//! `weir bench kafka` ([`kafka`]) measures the Kafka listener with librdkafka.
+//! `weir bench kafka` ([`kafka`]) measures the Kafka listener with librdkafka, and
+//! ([`transactions`]) transactional against idempotent produce.
 //! `weir bench wasm` ([`wasm`]) measures plugins against native Rust.
 //! `weir bench pipeline` ([`pipeline`]) measures pipelines end to end and hot-swap pauses.
 //! `weir bench compaction` ([`compaction`]) measures the log cleaner and its effect on appends.
@@ -14,6 +15,7 @@ pub mod compaction;
 pub mod kafka;
 pub mod pipeline;
 pub mod process;
+pub mod transactions;
 
 use std::fs::File;
 use std::io::{Read, Write};

@@ -13,7 +13,8 @@
 //! - [`kafka`]: the Kafka wire protocol listener, the other face over the broker. The two
 //!   faces never import each other.
 //! - [`pipeline`]: uploaded modules and pipelines (joins broker and runtime).
-//! - [`broker`]: topics, partitioning, consumer-group offsets and metadata in sled.
+//! - [`broker`]: topics, partitioning, consumer-group offsets, producers and
+//!   transactions, and metadata in sled.
 //! - [`runtime`]: the Wasm runtime: loads plugin components, runs batches of records
 //!   through them; knows nothing of topics, logs or protocols.
 //! - [`log`]: the durable segmented partition log of Kafka v2 record batches.

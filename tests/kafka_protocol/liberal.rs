@@ -235,6 +235,26 @@ fn every_flexible_request_is_answered_with_unknown_tags_and_trailing_bytes() {
                     |r| r.error_code,
                 ),
                 ApiKey::DescribeProducers => plain!(&mut s, v, DescribeProducersRequest),
+                ApiKey::AddPartitionsToTxn => plain!(&mut s, v, AddPartitionsToTxnRequest),
+                ApiKey::AddOffsetsToTxn => three_ways(
+                    &mut s,
+                    v,
+                    AddOffsetsToTxnRequest::default(),
+                    tagged!(),
+                    |r| r.error_code,
+                ),
+                ApiKey::EndTxn => three_ways(&mut s, v, EndTxnRequest::default(), tagged!(), |r| {
+                    r.error_code
+                }),
+                ApiKey::TxnOffsetCommit => plain!(&mut s, v, TxnOffsetCommitRequest),
+                ApiKey::DescribeTransactions => plain!(&mut s, v, DescribeTransactionsRequest),
+                ApiKey::ListTransactions => three_ways(
+                    &mut s,
+                    v,
+                    ListTransactionsRequest::default().with_duration_filter(-1),
+                    tagged!(),
+                    |r| r.error_code,
+                ),
                 other => panic!("a served API without a case here: {other:?}"),
             }
             checked += 1;

@@ -17,3 +17,4 @@ mod liberal;
 mod limits;
 mod metadata;
 mod produce;
+mod transactions;

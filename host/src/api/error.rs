@@ -111,6 +111,8 @@ fn broker_status(err: &BrokerError) -> (StatusCode, &'static str) {
         E::UnknownPartition { .. } => (StatusCode::NOT_FOUND, "unknown_partition"),
         E::UnknownGroup { .. } => (StatusCode::NOT_FOUND, "unknown_group"),
         E::GroupNotEmpty { .. } => (StatusCode::CONFLICT, "group_not_empty"),
+        // The HTTP API starts no transactions; a refusal reaching it is a conflict.
+        E::Transaction(_) => (StatusCode::CONFLICT, "transaction_refused"),
         E::Log { source, .. } => log_status(source),
         E::Io { source, .. } if disk_full(source) => DISK_FULL,
         E::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),

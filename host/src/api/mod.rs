@@ -33,6 +33,7 @@ use axum::routing::{get, patch, post};
 use crate::pipeline::Pipelines;
 
 use crate::broker::Broker;
+use crate::broker::producer::ProducerRegistry;
 use error::ApiError;
 
 /// Shared state of every handler.
@@ -40,6 +41,8 @@ use error::ApiError;
 pub struct AppState {
     /// The broker.
     pub broker: Arc<Broker>,
+    /// Producer and transaction state: consumes read committed data only.
+    pub producers: Arc<ProducerRegistry>,
     /// Partitions of a topic created without a count.
     pub default_partitions: u32,
     /// Longest long-poll a consume may ask for.

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, blocking};
+use crate::broker::producer::ProducerRegistry;
 use crate::broker::{Broker, BrokerError, ProduceRecord};
 use crate::log::batch::{self, BatchIter, Record, StoredRecord};
 
@@ -198,10 +199,11 @@ pub async fn consume(
     let mut read_up_to = offset;
     let (records, high_watermark) = loop {
         changes.borrow_and_update();
-        let broker = state.broker.clone();
+        let (broker, producers) = (state.broker.clone(), state.producers.clone());
         let t = topic.clone();
         let (out, next, hw) =
-            blocking(move || collect_records(&broker, &t, partition, offset, max)).await?;
+            blocking(move || collect_records(&broker, &producers, &t, partition, offset, max))
+                .await?;
         read_up_to = read_up_to.max(next);
         if !out.is_empty() || tokio::time::Instant::now() >= deadline {
             break (out, hw);
@@ -246,11 +248,14 @@ pub async fn consume(
     })))
 }
 
-/// Reads and decodes up to `max` records from `offset` on, across segment
-/// boundaries, stopping at the high watermark or after a few MiB of batches.
-/// Returns the records, the offset after the last batch read, and the high watermark.
+/// Reads and decodes up to `max` committed records from `offset` on, across
+/// segment boundaries, stopping at the last stable offset (an open
+/// transaction's first record) or after a few MiB of batches; aborted
+/// transactions' records and markers are skipped. Returns the records, the
+/// offset after the last batch read, and the high watermark.
 fn collect_records(
     broker: &Broker,
+    producers: &ProducerRegistry,
     topic: &str,
     partition: i64,
     offset: i64,
@@ -260,7 +265,14 @@ fn collect_records(
     let mut next = offset;
     let mut budget = MAX_READ_BYTES;
     loop {
-        let read = broker.fetch(topic, partition, next, READ_BYTES)?;
+        let t = broker.topic(topic)?;
+        let p = u32::try_from(partition).map_err(|_| BrokerError::UnknownPartition {
+            topic: topic.to_string(),
+            partition,
+            count: t.partition_count(),
+        })?;
+        let committed = producers.read_committed(&t, p, next, READ_BYTES)?;
+        let read = &committed.read;
         if read.bytes.is_empty() {
             return Ok((out, next, read.high_watermark));
         }
@@ -268,6 +280,10 @@ fn collect_records(
         for item in BatchIter::new(&read.bytes) {
             let (header, bytes) =
                 item.map_err(|e| ApiError::internal(format!("stored batch unreadable: {e}")))?;
+            if committed.is_aborted(&header) {
+                next = next.max(header.next_offset());
+                continue;
+            }
             let decoded = batch::decode_records(bytes).map_err(|e| BrokerError::Log {
                 topic: topic.to_string(),
                 partition: partition as u32,
@@ -280,7 +296,7 @@ fn collect_records(
                 return Ok((out, next, read.high_watermark));
             }
         }
-        if budget == 0 || next >= read.high_watermark {
+        if budget == 0 || next >= committed.last_stable {
             return Ok((out, next, read.high_watermark));
         }
     }

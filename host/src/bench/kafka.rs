@@ -5,6 +5,7 @@
 //! partitions, per flush policy. Consume throughput: kcat -C of the same
 //! records from the beginning. Latency: one 1 KB record per Produce request at
 //! a fixed rate on one connection, acks=1, p50/p99/max of the round trip.
+//! Transactions: see [`super::transactions`].
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -17,6 +18,7 @@ use anyhow::{Context, bail};
 
 use crate::broker::producer::ProducerRegistry;
 use crate::broker::topic_config::TopicConfig;
+use crate::broker::txn::TxnCoordinator;
 use crate::broker::{Broker, BrokerConfig};
 use crate::kafka::settings::GroupSettings;
 use crate::kafka::{KafkaContext, KafkaListener, KafkaSettings};
@@ -129,6 +131,8 @@ pub fn run_kafka_bench(opts: &KafkaBenchOptions) -> anyhow::Result<()> {
                 opts.rate, opts.seconds, lat.0, lat.1, lat.2
             );
             println!();
+            super::transactions::compare(&addr, opts.records, RECORD)?;
+            println!();
         }
         drop(runtime);
     }
@@ -173,17 +177,17 @@ fn start(data: &Path, flush: FlushPolicy) -> anyhow::Result<(tokio::runtime::Run
         group: GroupSettings::default(),
         limits: Default::default(),
     };
+    let producers = Arc::new(ProducerRegistry::new(broker.clone()));
+    let txns = Arc::new(TxnCoordinator::open(broker.clone(), producers.clone())?);
     let listener = runtime.block_on(KafkaListener::bind(KafkaContext::new(
-        broker.clone(),
-        Arc::new(ProducerRegistry::new(broker)),
-        settings,
+        broker, producers, txns, settings,
     )))?;
     let addr = listener.local_addr()?;
     runtime.spawn(listener.serve(std::future::pending()));
     Ok((runtime, addr))
 }
 
-fn create_topic(addr: &SocketAddr, topic: &str, partitions: u32) -> anyhow::Result<()> {
+pub(super) fn create_topic(addr: &SocketAddr, topic: &str, partitions: u32) -> anyhow::Result<()> {
     // kcat has no topic creation; CreateTopics v2 by hand.
     let mut body = Vec::new();
     body.extend_from_slice(&1i32.to_be_bytes());
@@ -206,7 +210,12 @@ fn create_topic(addr: &SocketAddr, topic: &str, partitions: u32) -> anyhow::Resu
     Ok(())
 }
 
-fn round_trip(s: &mut TcpStream, key: i16, version: i16, body: &[u8]) -> anyhow::Result<Vec<u8>> {
+pub(super) fn round_trip(
+    s: &mut TcpStream,
+    key: i16,
+    version: i16,
+    body: &[u8],
+) -> anyhow::Result<Vec<u8>> {
     let mut frame = Vec::with_capacity(body.len() + 20);
     frame.extend_from_slice(&key.to_be_bytes());
     frame.extend_from_slice(&version.to_be_bytes());

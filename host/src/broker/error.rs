@@ -81,6 +81,9 @@ pub enum BrokerError {
     /// Another process holds the data directory (sled's file lock).
     #[error("data directory {dir} is in use by another process (is another weir serving it?)")]
     DataDirInUse { dir: std::path::PathBuf },
+    /// A transactional request refused by the transaction coordinator.
+    #[error(transparent)]
+    Transaction(#[from] super::txn::TxnRefusal),
     /// The sled metadata store failed.
     #[error("metadata store: {0}")]
     Store(#[from] sled::Error),

@@ -43,6 +43,8 @@ pub struct MetaStore {
     db: SyncedDb,
     topics: sled::Tree,
     offsets: sled::Tree,
+    /// Transactional id → its coordinator state (`txn::TxnRecord`).
+    transactions: sled::Tree,
 }
 
 /// Key of the idempotent producer id counter in the default tree.
@@ -107,6 +109,7 @@ impl MetaStore {
         Ok(MetaStore {
             topics: db.open_tree("topics")?,
             offsets: db.open_tree("offsets")?,
+            transactions: db.open_tree("transactions")?,
             db,
         })
     }
@@ -264,6 +267,43 @@ impl MetaStore {
         self.db.flush()?;
         // The counter holds the last id handed out; ids start at 0.
         Ok(next - 1)
+    }
+
+    /// Stores a transactional id's state; `durable` flushes before returning
+    /// (a state recovery must see), otherwise sled flushes it soon.
+    pub fn put_transaction<T: Serialize>(
+        &self,
+        id: &str,
+        state: &T,
+        durable: bool,
+    ) -> Result<(), BrokerError> {
+        let value = encode(state, &format!("transactional id {id:?}"))?;
+        self.transactions.insert(id.as_bytes(), value)?;
+        if durable {
+            self.transactions.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Forgets a transactional id (expired), flushed soon by sled.
+    pub fn delete_transaction(&self, id: &str) -> Result<(), BrokerError> {
+        self.transactions.remove(id.as_bytes())?;
+        Ok(())
+    }
+
+    /// Every stored transactional id's state.
+    pub fn transactions<T: for<'a> Deserialize<'a>>(
+        &self,
+    ) -> Result<Vec<(String, T)>, BrokerError> {
+        self.transactions
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                let id = String::from_utf8_lossy(&k).into_owned();
+                let state = decode(&v, &format!("transactional id {id:?}"))?;
+                Ok((id, state))
+            })
+            .collect()
     }
 
     /// Flushes everything to disk (shutdown).

@@ -14,6 +14,8 @@
 //! - [`offsets`]: committing, describing and deleting consumer-group offsets.
 //! - [`producer`]: idempotent producers: ids, epochs, per-partition sequence windows
 //!   (used by the Kafka face and by pipelines' exactly-once output).
+//! - [`txn`]: transactions: the coordinator of transactional ids, commit and
+//!   abort markers, each partition's last stable offset and aborted list.
 //! - [`metadata`]: topics and committed offsets, durable in sled.
 //! - [`synced_db`]: [`SyncedDb`], sled with a flush that really fsyncs.
 //! - [`error`]: [`BrokerError`], the layer's one error type.
@@ -32,6 +34,7 @@ pub mod topic_config;
 pub mod topic_lifecycle;
 pub mod topic_limits;
 pub mod topic_name;
+pub mod txn;
 
 pub use broker::{Broker, BrokerConfig, ProduceRecord, Produced, TopicInfo, now_ms};
 pub use error::BrokerError;

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use crate::broker::Broker;
 use crate::broker::producer::ProducerRegistry;
+use crate::broker::txn::TxnCoordinator;
 
 pub use error::KafkaError;
 pub use listener::KafkaListener;
@@ -40,6 +41,8 @@ pub struct KafkaContext {
     pub groups: Arc<group::Coordinator>,
     /// Idempotent producer state.
     pub producers: Arc<ProducerRegistry>,
+    /// The transaction coordinator.
+    pub txns: Arc<TxnCoordinator>,
 }
 
 impl KafkaContext {
@@ -48,6 +51,7 @@ impl KafkaContext {
     pub fn new(
         broker: Arc<Broker>,
         producers: Arc<ProducerRegistry>,
+        txns: Arc<TxnCoordinator>,
         settings: KafkaSettings,
     ) -> KafkaContext {
         let groups = Arc::new(group::Coordinator::new(settings.group.clone()));
@@ -57,6 +61,7 @@ impl KafkaContext {
             settings,
             groups,
             producers,
+            txns,
         }
     }
 }

@@ -333,7 +333,20 @@ impl PartitionLog {
     /// Reads whole batches starting with the one that holds `offset`, up to about
     /// `max_bytes` (at least one batch), never past the high watermark.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        self.read_below(offset, max_bytes, i64::MAX)
+    }
+
+    /// [`PartitionLog::read`], leaving out batches at or after `limit` as well: a
+    /// `read_committed` reader stops at the last stable offset. Reading from an
+    /// offset between the limit and the high watermark returns no bytes.
+    pub fn read_below(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        limit: i64,
+    ) -> Result<ReadResult, LogError> {
         let high_watermark = *self.high_watermark.borrow();
+        let limit = limit.min(high_watermark);
         let mut at = offset;
         loop {
             let (view, log_start_offset, next_base) = {
@@ -351,7 +364,7 @@ impl PartitionLog {
                 }
                 // Retention may have moved the start past a segment skipped below.
                 at = at.max(log_start);
-                if at >= high_watermark {
+                if at >= limit {
                     return Ok(ReadResult {
                         bytes: Vec::new(),
                         high_watermark,
@@ -370,7 +383,7 @@ impl PartitionLog {
                     _ => (state.active.view_at(at), log_start, None),
                 }
             };
-            let bytes = view.read(at, max_bytes, high_watermark)?;
+            let bytes = view.read(at, max_bytes, limit)?;
             // Compaction can leave a sealed segment with nothing at or after `at`
             // (its tail records were superseded): go on to the next segment.
             if let (true, Some(next)) = (bytes.is_empty(), next_base) {

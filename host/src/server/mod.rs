@@ -21,6 +21,11 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState};
 use crate::broker::Broker;
 use crate::broker::producer::ProducerRegistry;
+use crate::broker::txn::TxnCoordinator;
+
+/// How often open transactions are checked against their timeout: a reader
+/// waits at most this long past a dead producer's `transaction.timeout.ms`.
+const TXN_TIMEOUT_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::config::{ServerConfig, Settings};
 use crate::kafka::{KafkaContext, KafkaListener};
 use crate::pipeline::Pipelines;
@@ -136,6 +141,7 @@ pub async fn run(
     let app = api::router(
         AppState {
             broker: broker.clone(),
+            producers: producers.clone(),
             default_partitions: settings.default_partitions,
             max_poll: settings.max_poll,
             closing,
@@ -143,15 +149,31 @@ pub async fn run(
         },
         settings.max_body_bytes,
     );
+    let (b, p) = (broker.clone(), producers.clone());
+    let txns = tokio::task::spawn_blocking(move || TxnCoordinator::open(b, p))
+        .await?
+        .context("recovering transactions")?;
+    let txns = Arc::new(txns);
     let kafka = KafkaListener::bind(KafkaContext::new(
         broker.clone(),
         producers,
+        txns.clone(),
         settings.kafka.clone(),
     ))
     .await
     .with_context(|| format!("binding the Kafka listener to {}", settings.kafka.addr))?;
     let kafka_addr = kafka.local_addr()?;
-    let background = spawn_background(&broker, &settings);
+    let mut background = spawn_background(&broker, &settings);
+    background.push(every(
+        TXN_TIMEOUT_CHECK,
+        "transaction timeouts",
+        move || {
+            let n = txns.abort_expired(crate::broker::now_ms());
+            if n > 0 {
+                tracing::info!(transactions = n, "aborted timed-out transactions");
+            }
+        },
+    ));
     // One shutdown signal stops both faces.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {

@@ -10,9 +10,11 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
+use crate::broker::txn::marker::{self, Marker};
+use crate::broker::txn::partition::{AbortedTxn, PartitionTxns};
 use crate::broker::{Broker, BrokerError, Topic};
 use crate::log::batch::BatchHeader;
-use crate::log::{AppendInfo, PartitionLog};
+use crate::log::{AppendInfo, LogError, PartitionLog, ReadResult};
 
 use super::epochs::{EpochBump, ProducerEpochs};
 use super::window::{BatchSeq, SeqCheck, Window};
@@ -43,6 +45,32 @@ pub enum IdempotentAppend {
     },
     /// Refused: the epoch is older than the producer's current one.
     Fenced,
+}
+
+/// What a `read_committed` reader gets from one partition.
+#[derive(Debug, Clone)]
+pub struct CommittedRead {
+    /// Batches below the last stable offset.
+    pub read: ReadResult,
+    /// The last stable offset: the first offset of the oldest open transaction,
+    /// or the high watermark if none is open.
+    pub last_stable: i64,
+    /// Aborted transactions whose records may be among the batches.
+    pub aborted: Vec<AbortedTxn>,
+}
+
+impl CommittedRead {
+    /// Whether a batch read belongs to an aborted transaction, so a committed
+    /// reader skips it (as Kafka's consumers do with the aborted list).
+    pub fn is_aborted(&self, header: &BatchHeader) -> bool {
+        header.is_transactional()
+            && !header.is_control()
+            && self.aborted.iter().any(|a| {
+                a.producer_id == header.producer_id
+                    && a.first_offset <= header.base_offset
+                    && header.base_offset < a.last_offset
+            })
+    }
 }
 
 /// One idempotent producer as a partition remembers it.
@@ -81,10 +109,16 @@ impl PartitionProducers {
 /// (a deleted and recreated topic gets a fresh slot), so finding the slot never
 /// takes its lock; the windows are rebuilt once, by the first append that
 /// locks it, and the lock is held across check and append.
+///
+/// Its transactions (open ones, aborted ones) are loaded separately, by the
+/// first transactional append or `read_committed` read, because that needs a
+/// scan of the whole partition that plain idempotent producers should not pay.
+/// Lock order: `state`, then `txns`; readers take only `txns`.
 #[derive(Debug)]
 struct PartitionSlot {
     log: Weak<PartitionLog>,
     state: Mutex<Option<PartitionProducers>>,
+    txns: Mutex<Option<PartitionTxns>>,
 }
 
 impl PartitionSlot {
@@ -166,6 +200,10 @@ impl ProducerRegistry {
             SeqCheck::OutOfOrder { expected } => Ok(IdempotentAppend::OutOfOrder { expected }),
             SeqCheck::Fenced { .. } => Ok(IdempotentAppend::Fenced),
             SeqCheck::Append => {
+                if header.is_transactional() {
+                    crate::broker::txn::partition::mark(log.dir())
+                        .map_err(BrokerError::log(topic.name(), partition))?;
+                }
                 let now = crate::broker::now_ms();
                 let info = log
                     .append(&mut bytes, now)
@@ -184,6 +222,14 @@ impl ProducerRegistry {
                         base_offset: info.base_offset,
                     },
                 );
+                if header.is_transactional() {
+                    let header = BatchHeader {
+                        base_offset: info.base_offset,
+                        ..header
+                    };
+                    slot.with_txns(&log, |t| t.on_batch(&header))
+                        .map_err(BrokerError::log(topic.name(), partition))?;
+                }
                 Ok(IdempotentAppend::Appended(info))
             }
         }
@@ -234,6 +280,93 @@ impl ProducerRegistry {
         Ok(out)
     }
 
+    /// Writes `marker` ending `producer_id`'s transaction on the partition and
+    /// makes it durable before returning, whatever the flush policy: the
+    /// coordinator forgets a transaction only once all its markers are on disk.
+    pub fn append_marker(
+        &self,
+        topic: &Topic,
+        partition: u32,
+        producer_id: i64,
+        epoch: i16,
+        which: Marker,
+    ) -> Result<(), BrokerError> {
+        let fail = |e| BrokerError::log(topic.name(), partition)(e);
+        let log = topic.partition(i64::from(partition))?;
+        let slot = self.slot_of(topic.name(), partition, &log);
+        // Serialised with the partition's idempotent appends.
+        let _guard = slot.state.lock();
+        let now = crate::broker::now_ms();
+        let mut bytes = marker::encode(which, producer_id, epoch, now)
+            .map_err(|e| fail(LogError::InvalidBatch(e)))?;
+        let info = log.append(&mut bytes, now).map_err(fail)?;
+        let log_start = log.stats().log_start_offset;
+        slot.with_txns(&log, |t| {
+            t.on_marker(producer_id, which, info.base_offset);
+            t.forget_before(log_start);
+        })
+        .map_err(fail)?;
+        log.flush()
+            .map_err(BrokerError::log(topic.name(), partition))
+    }
+
+    /// A `read_committed` read: batches below the last stable offset, and the
+    /// aborted transactions among them.
+    pub fn read_committed(
+        &self,
+        topic: &Topic,
+        partition: u32,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<CommittedRead, BrokerError> {
+        let fail = || BrokerError::log(topic.name(), partition);
+        let log = topic.partition(i64::from(partition))?;
+        let slot = self.slot_of(topic.name(), partition, &log);
+        let high_watermark = log.high_watermark();
+        let (last_stable, aborted) = slot
+            .with_txns(&log, |t| {
+                let lso = t
+                    .first_unstable()
+                    .map_or(high_watermark, |f| f.min(high_watermark));
+                (lso, t.aborted_between(offset, lso))
+            })
+            .map_err(fail())?;
+        let read = log
+            .read_below(offset, max_bytes, last_stable)
+            .map_err(fail())?;
+        Ok(CommittedRead {
+            read,
+            last_stable,
+            aborted,
+        })
+    }
+
+    /// The partition's last stable offset: the first offset of its oldest open
+    /// transaction, or the high watermark.
+    pub fn last_stable_offset(&self, topic: &Topic, partition: u32) -> Result<i64, BrokerError> {
+        let log = topic.partition(i64::from(partition))?;
+        let slot = self.slot_of(topic.name(), partition, &log);
+        let high_watermark = log.high_watermark();
+        slot.with_txns(&log, |t| {
+            t.first_unstable()
+                .map_or(high_watermark, |f| f.min(high_watermark))
+        })
+        .map_err(BrokerError::log(topic.name(), partition))
+    }
+
+    /// Producers with a transaction open on the partition, and the first
+    /// offset of each there (DescribeProducers' current transaction start).
+    pub fn open_transactions(
+        &self,
+        topic: &Topic,
+        partition: u32,
+    ) -> Result<Vec<(i64, i64)>, BrokerError> {
+        let log = topic.partition(i64::from(partition))?;
+        let slot = self.slot_of(topic.name(), partition, &log);
+        slot.with_txns(&log, |t| t.open_producers().collect())
+            .map_err(BrokerError::log(topic.name(), partition))
+    }
+
     /// The slot of `log`, created empty if missing or left from a deleted
     /// topic. Only the registry's map lock is taken, and only briefly, so a
     /// slow partition never holds up the others.
@@ -254,7 +387,24 @@ impl PartitionSlot {
         Arc::new(PartitionSlot {
             log: Arc::downgrade(log),
             state: Mutex::new(None),
+            txns: Mutex::new(None),
         })
+    }
+
+    /// Runs `f` on the partition's transactions, rebuilt from the log first if
+    /// not loaded. Every update is idempotent, so a rebuild racing an append
+    /// that then applies its own batch again is harmless.
+    fn with_txns<T>(
+        &self,
+        log: &PartitionLog,
+        f: impl FnOnce(&mut PartitionTxns) -> T,
+    ) -> Result<T, LogError> {
+        let mut guard = self.txns.lock();
+        let txns = match &mut *guard {
+            Some(txns) => txns,
+            empty => empty.insert(PartitionTxns::rebuild(log)?),
+        };
+        Ok(f(txns))
     }
 }
 

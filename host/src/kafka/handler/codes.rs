@@ -3,6 +3,7 @@
 use kafka_protocol::error::ResponseError;
 
 use crate::broker::BrokerError;
+use crate::broker::txn::TxnRefusal;
 use crate::log::LogError;
 use crate::log::batch::BatchError;
 
@@ -32,6 +33,15 @@ pub fn kind(err: &BrokerError) -> ResponseError {
         BrokerError::GroupNotEmpty { .. } => ResponseError::NonEmptyGroup,
         BrokerError::InvalidPartitionCount { .. } => ResponseError::InvalidPartitions,
         BrokerError::InvalidRequest(_) => ResponseError::InvalidRequest,
+        BrokerError::Transaction(refusal) => match refusal {
+            TxnRefusal::InvalidProducerIdMapping => ResponseError::InvalidProducerIdMapping,
+            TxnRefusal::Fenced => ResponseError::ProducerFenced,
+            TxnRefusal::InvalidState => ResponseError::InvalidTxnState,
+            TxnRefusal::InvalidTimeout => ResponseError::InvalidTransactionTimeout,
+            TxnRefusal::Concurrent => ResponseError::ConcurrentTransactions,
+            TxnRefusal::TooMany { .. } => ResponseError::PolicyViolation,
+            TxnRefusal::UnknownTransactionalId => ResponseError::TransactionalIdNotFound,
+        },
         BrokerError::Log { source, .. } => match source {
             LogError::InvalidBatch(BatchError::CrcMismatch { .. }) => ResponseError::CorruptMessage,
             LogError::InvalidBatch(_) | LogError::KeylessRecord { .. } => {
@@ -49,5 +59,16 @@ pub fn kind(err: &BrokerError) -> ResponseError {
         | BrokerError::Store(_)
         | BrokerError::Corrupt { .. }
         | BrokerError::DataDirInUse { .. } => ResponseError::UnknownServerError,
+    }
+}
+
+/// The code for a transactional refusal at a request `version`: requests from
+/// before KIP-588 (`fenced_since`) learn of fencing as INVALID_PRODUCER_EPOCH.
+pub fn txn_code(err: &BrokerError, version: i16, fenced_since: i16) -> i16 {
+    match err {
+        BrokerError::Transaction(TxnRefusal::Fenced) if version < fenced_since => {
+            ResponseError::InvalidProducerEpoch.code()
+        }
+        other => code(other),
     }
 }

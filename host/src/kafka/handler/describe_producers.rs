@@ -1,4 +1,5 @@
-//! DescribeProducers: the idempotent producers each partition remembers.
+//! DescribeProducers: the idempotent producers each partition remembers, and
+//! where the open transaction of each starts.
 
 use std::sync::Arc;
 
@@ -35,8 +36,17 @@ pub async fn handle(
                         let mut r = PartitionResponse::default();
                         r.partition_index = p;
                         match producers(ctx, &t.name, p) {
-                            Ok(found) => {
-                                r.active_producers = found.into_iter().map(state).collect()
+                            Ok((found, open)) => {
+                                r.active_producers = found
+                                    .into_iter()
+                                    .map(|a| {
+                                        let start = open
+                                            .iter()
+                                            .find(|(pid, _)| *pid == a.id)
+                                            .map_or(-1, |(_, first)| *first);
+                                        state(a, start)
+                                    })
+                                    .collect()
                             }
                             Err(e) => {
                                 r.error_code = codes::code(&e);
@@ -57,20 +67,25 @@ pub async fn handle(
     Ok(resp)
 }
 
-fn producers(ctx: &KafkaContext, topic: &str, p: i32) -> Result<Vec<ActiveProducer>, BrokerError> {
+/// The partition's producers, and the first offset of each open transaction.
+type Found = (Vec<ActiveProducer>, Vec<(i64, i64)>);
+
+fn producers(ctx: &KafkaContext, topic: &str, p: i32) -> Result<Found, BrokerError> {
     let topic = ctx.broker.topic(topic)?;
     // Checks the index (negative ones included) before it is used as a u32.
     topic.partition(i64::from(p))?;
-    ctx.producers.producers(&topic, p as u32)
+    let found = ctx.producers.producers(&topic, p as u32)?;
+    let open = ctx.producers.open_transactions(&topic, p as u32)?;
+    Ok((found, open))
 }
 
-fn state(a: ActiveProducer) -> ProducerState {
+fn state(a: ActiveProducer, current_txn_start_offset: i64) -> ProducerState {
     let mut st = ProducerState::default();
     st.producer_id = ProducerId(a.id);
     st.producer_epoch = i32::from(a.epoch);
     st.last_sequence = a.last_sequence;
     st.last_timestamp = a.last_append_ms;
     st.coordinator_epoch = -1;
-    st.current_txn_start_offset = -1;
+    st.current_txn_start_offset = current_txn_start_offset;
     st
 }

@@ -1,4 +1,5 @@
-//! Fetch: whole batches straight from the log's bytes, with long polling.
+//! Fetch: whole batches straight from the log's bytes, with long polling;
+//! `read_committed` stops at the last stable offset and lists aborted transactions.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -6,8 +7,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::future::select_all;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader, TopicName};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, RequestHeader, TopicName};
 use tokio::sync::watch;
 
 use crate::broker::BrokerError;
@@ -30,6 +33,10 @@ struct Wanted {
 struct Got {
     error: i16,
     high_watermark: i64,
+    /// The last stable offset; the high watermark for `read_uncommitted`.
+    last_stable: i64,
+    /// `read_committed` only: (producer id, first offset) of aborted transactions.
+    aborted: Vec<(i64, i64)>,
     log_start_offset: i64,
     records: Bytes,
 }
@@ -55,6 +62,8 @@ pub async fn handle(
         })
         .collect();
     let max_bytes = usize::try_from(req.max_bytes).unwrap_or(0).min(cap);
+    // Kafka's isolation levels: 0 read_uncommitted, 1 read_committed.
+    let committed = req.isolation_level == 1;
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0)).min(MAX_WAIT);
     let deadline = Instant::now() + wait;
@@ -69,7 +78,7 @@ pub async fn handle(
             w.borrow_and_update();
         }
         let list = wanted.clone();
-        let got = blocking(ctx, move |ctx| read_all(ctx, &list, max_bytes)).await?;
+        let got = blocking(ctx, move |ctx| read_all(ctx, &list, max_bytes, committed)).await?;
         let total: usize = got.iter().map(|g| g.records.len()).sum();
         let errored = got.iter().any(|g| g.error != 0);
         let now = Instant::now();
@@ -96,11 +105,21 @@ pub async fn handle(
         p.partition_index = w.partition;
         p.error_code = g.error;
         p.high_watermark = g.high_watermark;
-        p.last_stable_offset = g.high_watermark;
+        p.last_stable_offset = g.last_stable;
         if v >= 5 {
             p.log_start_offset = g.log_start_offset;
         }
-        p.aborted_transactions = Some(Vec::new());
+        p.aborted_transactions = Some(
+            g.aborted
+                .into_iter()
+                .map(|(pid, first)| {
+                    let mut a = AbortedTransaction::default();
+                    a.producer_id = ProducerId(pid);
+                    a.first_offset = first;
+                    a
+                })
+                .collect(),
+        );
         p.records = Some(g.records);
         match by_topic.last_mut() {
             Some(t) if t.topic.0.as_str() == w.topic => t.partitions.push(p),
@@ -131,7 +150,7 @@ fn watchers(ctx: &KafkaContext, wanted: &[Wanted]) -> Vec<watch::Receiver<i64>> 
 
 /// Reads each partition within its own and the response's byte budget; the
 /// first batch found is always included so a large batch cannot stall a consumer.
-fn read_all(ctx: &KafkaContext, wanted: &[Wanted], max_bytes: usize) -> Vec<Got> {
+fn read_all(ctx: &KafkaContext, wanted: &[Wanted], max_bytes: usize, committed: bool) -> Vec<Got> {
     let mut used = 0usize;
     wanted
         .iter()
@@ -139,26 +158,56 @@ fn read_all(ctx: &KafkaContext, wanted: &[Wanted], max_bytes: usize) -> Vec<Got>
             let budget = w.max_bytes.min(max_bytes.saturating_sub(used));
             if budget == 0 && used > 0 {
                 // Response full: report the partition's state without data.
-                return read_one(ctx, w, 0).map_or_else(error, |mut g| {
+                return read_one(ctx, w, 0, committed).map_or_else(error, |mut g| {
                     g.records = Bytes::new();
                     g
                 });
             }
-            let got = read_one(ctx, w, budget.max(1)).unwrap_or_else(error);
+            let got = read_one(ctx, w, budget.max(1), committed).unwrap_or_else(error);
             used += got.records.len();
             got
         })
         .collect()
 }
 
-fn read_one(ctx: &KafkaContext, w: &Wanted, max: usize) -> Result<Got, BrokerError> {
+fn read_one(
+    ctx: &KafkaContext,
+    w: &Wanted,
+    max: usize,
+    committed: bool,
+) -> Result<Got, BrokerError> {
+    if committed {
+        let topic = ctx.broker.topic(&w.topic)?;
+        let partition = u32::try_from(w.partition).map_err(|_| BrokerError::UnknownPartition {
+            topic: w.topic.clone(),
+            partition: i64::from(w.partition),
+            count: topic.partition_count(),
+        })?;
+        let r = ctx
+            .producers
+            .read_committed(&topic, partition, w.offset, max)?;
+        return Ok(Got {
+            error: 0,
+            high_watermark: r.read.high_watermark,
+            last_stable: r.last_stable,
+            log_start_offset: r.read.log_start_offset,
+            aborted: r
+                .aborted
+                .iter()
+                .map(|a| (a.producer_id, a.first_offset))
+                .collect(),
+            records: Bytes::from(r.read.bytes),
+        });
+    }
     let r = ctx
         .broker
         .fetch(&w.topic, i64::from(w.partition), w.offset, max)?;
     Ok(Got {
         error: 0,
         high_watermark: r.high_watermark,
+        last_stable: r.high_watermark,
         log_start_offset: r.log_start_offset,
+        aborted: Vec::new(),
         records: Bytes::from(r.bytes),
     })
 }
@@ -185,7 +234,9 @@ fn error(e: BrokerError) -> Got {
     Got {
         error: code,
         high_watermark,
+        last_stable: high_watermark,
         log_start_offset,
+        aborted: Vec::new(),
         records: Bytes::new(),
     }
 }

@@ -1,5 +1,6 @@
 //! InitProducerId: a fresh producer id for idempotent producers, or an epoch
-//! bump for one that asks to keep its id (KIP-360).
+//! bump for one that asks to keep its id (KIP-360); for transactional
+//! producers, the transaction coordinator's id and next epoch.
 
 use std::sync::Arc;
 
@@ -13,15 +14,34 @@ use crate::kafka::{KafkaContext, KafkaError};
 
 use super::{blocking, codes};
 
-/// Hands out a producer id and epoch. Transactions are not supported.
+/// Hands out a producer id and epoch; with a transactional id, the
+/// coordinator's (fencing older instances).
 pub async fn handle(
     ctx: &Arc<KafkaContext>,
-    _h: &RequestHeader,
+    h: &RequestHeader,
     req: InitProducerIdRequest,
 ) -> Result<InitProducerIdResponse, KafkaError> {
     let mut resp = InitProducerIdResponse::default();
-    if req.transactional_id.is_some() {
-        resp.error_code = ResponseError::TransactionalIdAuthorizationFailed.code();
+    if let Some(id) = req.transactional_id.filter(|id| !id.0.is_empty()) {
+        let id = id.0.to_string();
+        let timeout = req.transaction_timeout_ms;
+        let expected = (req.producer_id.0 >= 0).then_some((req.producer_id.0, req.producer_epoch));
+        match blocking(ctx, move |ctx| {
+            ctx.txns.init_producer(&id, timeout, expected)
+        })
+        .await?
+        {
+            Ok((pid, epoch)) => {
+                resp.producer_id = ProducerId(pid);
+                resp.producer_epoch = epoch;
+            }
+            Err(e) => {
+                tracing::debug!("InitProducerId refused: {e}");
+                resp.producer_id = ProducerId(-1);
+                resp.producer_epoch = -1;
+                resp.error_code = codes::txn_code(&e, h.request_api_version, 4);
+            }
+        }
         return Ok(resp);
     }
     if req.producer_id.0 >= 0 && req.producer_epoch >= 0 {

@@ -1,4 +1,5 @@
-//! ListOffsets: earliest, latest, max timestamp, or the first offset at a time.
+//! ListOffsets: earliest, latest (the last stable offset for read_committed),
+//! max timestamp, or the first offset at a time.
 
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ pub async fn handle(
     req: ListOffsetsRequest,
 ) -> Result<ListOffsetsResponse, KafkaError> {
     let v = h.request_api_version;
+    // read_committed (v2+): "latest" is the last stable offset, as in Kafka.
+    let committed = v >= 2 && req.isolation_level == 1;
     let topics = blocking(ctx, move |ctx| {
         req.topics
             .into_iter()
@@ -35,7 +38,7 @@ pub async fn handle(
                     .map(|p| {
                         let mut r = ListOffsetsPartitionResponse::default();
                         r.partition_index = p.partition_index;
-                        match lookup(ctx, &t.name.0, p.partition_index, p.timestamp) {
+                        match lookup(ctx, &t.name.0, p.partition_index, p.timestamp, committed) {
                             Ok((offset, timestamp)) => {
                                 r.offset = offset;
                                 r.timestamp = timestamp;
@@ -64,8 +67,13 @@ fn lookup(
     topic: &str,
     partition: i32,
     timestamp: i64,
+    committed: bool,
 ) -> Result<(i64, i64), BrokerError> {
-    let log = ctx.broker.topic(topic)?.partition(i64::from(partition))?;
+    let t = ctx.broker.topic(topic)?;
+    let log = t.partition(i64::from(partition))?;
+    if committed && timestamp == LATEST {
+        return Ok((ctx.producers.last_stable_offset(&t, partition as u32)?, -1));
+    }
     let stats = log.stats();
     let wrap = BrokerError::log(topic, partition as u32);
     Ok(match timestamp {

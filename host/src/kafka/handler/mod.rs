@@ -14,10 +14,15 @@
 //!   groups (state lives in [`super::group`]).
 //! - [`init_producer_id`], [`describe_producers`]: idempotent producers (state
 //!   in [`crate::broker::producer`]).
+//! - [`add_partitions_to_txn`], [`add_offsets_to_txn`], [`txn_offset_commit`],
+//!   [`end_txn`], [`describe_transactions`], [`list_transactions`]:
+//!   transactions (state in [`crate::broker::txn`]).
 //! - [`codes`]: broker errors as Kafka error codes.
 //! - [`body`]: decoding bodies as liberally as Kafka does; [`legacy`]: the
 //!   Kafka 3.x versions the protocol crate no longer decodes; [`refusal`]:
 //!   error answers for what cannot be served.
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod api_versions;
 pub mod body;
@@ -33,6 +38,8 @@ pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
+pub mod describe_transactions;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -43,6 +50,7 @@ pub mod leave_group;
 pub mod legacy;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -50,6 +58,7 @@ pub mod offset_fetch;
 pub mod produce;
 pub mod refusal;
 pub mod sync_group;
+pub mod txn_offset_commit;
 pub mod versions;
 
 use std::net::SocketAddr;
@@ -230,6 +239,16 @@ async fn run(
         ApiKey::InitProducerId => {
             answer!(init_producer_id::handle(ctx, h, decode(req)?).await?)
         }
+        ApiKey::AddPartitionsToTxn => {
+            answer!(add_partitions_to_txn::handle(ctx, h, decode(req)?).await?)
+        }
+        ApiKey::AddOffsetsToTxn => answer!(add_offsets_to_txn::handle(ctx, h, decode(req)?).await?),
+        ApiKey::TxnOffsetCommit => answer!(txn_offset_commit::handle(ctx, h, decode(req)?).await?),
+        ApiKey::EndTxn => answer!(end_txn::handle(ctx, h, decode(req)?).await?),
+        ApiKey::DescribeTransactions => {
+            answer!(describe_transactions::handle(ctx, h, decode(req)?)?)
+        }
+        ApiKey::ListTransactions => answer!(list_transactions::handle(ctx, h, decode(req)?)?),
         // v0 is v1 without include_synonyms.
         ApiKey::DescribeConfigs if v == 0 => {
             let query = decode_extended(req, 1, &[0])?;

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
@@ -15,14 +16,22 @@ use crate::kafka::{KafkaContext, KafkaError};
 
 use super::{blocking, codes, s};
 
-/// (offset, metadata) by topic and partition; -1 where nothing is committed.
-type Offsets = BTreeMap<String, Vec<(i32, i64, Option<String>)>>;
+/// (partition, offset, metadata, error) by topic; -1 where nothing is committed.
+type Offsets = BTreeMap<String, Vec<(i32, i64, Option<String>, i16)>>;
 
 /// Partitions asked for, by topic; `None` = every committed one.
 type Query = Option<Vec<(String, Vec<i32>)>>;
 
 /// Looks up committed offsets; `None` topics means every committed one.
-fn lookup(ctx: &KafkaContext, group: &str, topics: Query) -> Result<Offsets, BrokerError> {
+/// With `require_stable` (KIP-447, sent by `read_committed` consumers), a
+/// partition whose offset an open transaction is about to commit answers
+/// UNSTABLE_OFFSET_COMMIT, and the client asks again once it has ended.
+fn lookup(
+    ctx: &KafkaContext,
+    group: &str,
+    topics: Query,
+    require_stable: bool,
+) -> Result<Offsets, BrokerError> {
     let committed = match ctx.broker.group_offsets(group) {
         Ok(rows) => rows,
         Err(BrokerError::UnknownGroup { .. }) => Vec::new(),
@@ -36,6 +45,7 @@ fn lookup(ctx: &KafkaContext, group: &str, topics: Query) -> Result<Offsets, Bro
                     row.partition as i32,
                     row.committed.offset,
                     row.committed.metadata,
+                    0,
                 ));
             }
         }
@@ -47,9 +57,20 @@ fn lookup(ctx: &KafkaContext, group: &str, topics: Query) -> Result<Offsets, Bro
                         .iter()
                         .find(|r| r.topic == topic && i64::from(r.partition) == i64::from(p));
                     rows.push(match found {
-                        Some(r) => (p, r.committed.offset, r.committed.metadata.clone()),
-                        None => (p, -1, None),
+                        Some(r) => (p, r.committed.offset, r.committed.metadata.clone(), 0),
+                        None => (p, -1, None, 0),
                     });
+                }
+            }
+        }
+    }
+    if require_stable {
+        for (topic, rows) in &mut out {
+            for row in rows.iter_mut() {
+                let pending = u32::try_from(row.0)
+                    .is_ok_and(|p| ctx.txns.has_pending_offset(group, topic, p));
+                if pending {
+                    *row = (row.0, -1, None, ResponseError::UnstableOffsetCommit.code());
                 }
             }
         }
@@ -65,6 +86,7 @@ pub async fn handle(
 ) -> Result<OffsetFetchResponse, KafkaError> {
     let v = h.request_api_version;
     let mut resp = OffsetFetchResponse::default();
+    let stable = v >= 7 && req.require_stable;
     if v >= 8 {
         let queries: Vec<(String, Query)> = req
             .groups
@@ -82,7 +104,7 @@ pub async fn handle(
             queries
                 .into_iter()
                 .map(|(g, t)| {
-                    let r = lookup(ctx, &g, t);
+                    let r = lookup(ctx, &g, t, stable);
                     (g, r)
                 })
                 .collect::<Vec<_>>()
@@ -102,9 +124,10 @@ pub async fn handle(
                                 t.name = TopicName(s(topic));
                                 t.partitions = rows
                                     .into_iter()
-                                    .map(|(p, offset, meta)| {
+                                    .map(|(p, offset, meta, code)| {
                                         let mut r = OffsetFetchResponsePartitions::default();
                                         r.partition_index = p;
+                                        r.error_code = code;
                                         r.committed_offset = offset;
                                         r.metadata =
                                             Some(meta.map(s).unwrap_or_else(StrBytes::new));
@@ -128,7 +151,7 @@ pub async fn handle(
             .map(|t| (t.name.0.to_string(), t.partition_indexes))
             .collect()
     });
-    match blocking(ctx, move |ctx| lookup(ctx, &group, topics)).await? {
+    match blocking(ctx, move |ctx| lookup(ctx, &group, topics, stable)).await? {
         Ok(offsets) => {
             resp.topics = offsets
                 .into_iter()
@@ -137,9 +160,10 @@ pub async fn handle(
                     t.name = TopicName(s(topic));
                     t.partitions = rows
                         .into_iter()
-                        .map(|(p, offset, meta)| {
+                        .map(|(p, offset, meta, code)| {
                             let mut r = OffsetFetchResponsePartition::default();
                             r.partition_index = p;
+                            r.error_code = code;
                             r.committed_offset = offset;
                             r.metadata = Some(meta.map(s).unwrap_or_else(StrBytes::new));
                             r

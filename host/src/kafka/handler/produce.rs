@@ -1,4 +1,5 @@
-//! Produce: validate each partition's batch and append it as sent.
+//! Produce: validate each partition's batch and append it as sent; a
+//! transactional batch only into a partition of its producer's open transaction.
 
 use std::sync::Arc;
 
@@ -6,7 +7,9 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 
+use crate::broker::BrokerError;
 use crate::broker::producer::IdempotentAppend;
+use crate::broker::txn::TxnRefusal;
 use crate::kafka::{KafkaContext, KafkaError};
 use crate::log::batch::{BatchHeader, decode_records};
 
@@ -46,7 +49,11 @@ pub async fn handle(
     let v = h.request_api_version;
     let acks = req.acks;
     let bad_acks = !(-1..=1).contains(&acks);
-    let transactional = req.transactional_id.is_some();
+    let transactional_id = req
+        .transactional_id
+        .as_ref()
+        .map(|id| id.0.to_string())
+        .filter(|id| !id.is_empty());
     let work: Vec<(String, Vec<PartitionRecords>)> = req
         .topic_data
         .into_iter()
@@ -71,21 +78,15 @@ pub async fn handle(
                         )
                     };
                     parts.iter().map(|(p, _)| (*p, o())).collect()
-                } else if transactional {
-                    let o = || {
-                        Outcome::error(
-                            ResponseError::TransactionalIdAuthorizationFailed,
-                            "transactions are not supported",
-                        )
-                    };
-                    parts.iter().map(|(p, _)| (*p, o())).collect()
                 } else {
                     let topic = topic_or_create(ctx, &name, ctx.settings.auto_create_topics);
                     parts
                         .into_iter()
                         .map(|(p, records)| {
                             let o = match &topic {
-                                Ok(topic) => append(ctx, topic, p, records),
+                                Ok(topic) => {
+                                    append(ctx, topic, p, records, transactional_id.as_deref())
+                                }
                                 Err(e) => Outcome::error(codes::kind(e), e.to_string()),
                             };
                             (p, o)
@@ -134,6 +135,7 @@ fn append(
     topic: &crate::broker::Topic,
     partition: i32,
     records: Option<bytes::Bytes>,
+    transactional_id: Option<&str>,
 ) -> Outcome {
     let Ok(p) = u32::try_from(partition) else {
         return Outcome::error(ResponseError::UnknownTopicOrPartition, "negative partition");
@@ -146,8 +148,8 @@ fn append(
         return Outcome::error(ResponseError::InvalidRecord, "no records");
     };
     // Produce v3+ carries exactly one v2 batch per partition.
-    match BatchHeader::parse(&records) {
-        Ok(h) if h.total_len() == records.len() => {}
+    let header = match BatchHeader::parse(&records) {
+        Ok(h) if h.total_len() == records.len() => h,
         Ok(_) => {
             return Outcome::error(
                 ResponseError::InvalidRecord,
@@ -155,7 +157,7 @@ fn append(
             );
         }
         Err(e) => return Outcome::error(ResponseError::CorruptMessage, e.to_string()),
-    }
+    };
     if let Err((kind, message)) = validate_records(&records) {
         return Outcome::error(kind, message);
     }
@@ -166,7 +168,24 @@ fn append(
         log_append_time: log_append_time.unwrap_or(-1),
         log_start_offset: log.stats().log_start_offset,
     };
-    match ctx.producers.append(topic, p, records.to_vec()) {
+    let appended = match (header.is_transactional(), transactional_id) {
+        (false, _) => ctx.producers.append(topic, p, records.to_vec()),
+        (true, Some(id)) if header.producer_id >= 0 => ctx.txns.produce(
+            id,
+            topic,
+            p,
+            header.producer_id,
+            header.producer_epoch,
+            records.to_vec(),
+        ),
+        (true, _) => {
+            return Outcome::error(
+                ResponseError::InvalidRecord,
+                "a transactional batch needs a producer id and the request a transactional id",
+            );
+        }
+    };
+    match appended {
         Ok(IdempotentAppend::Appended(info)) => done(info.base_offset, info.log_append_time),
         Ok(IdempotentAppend::Duplicate { base_offset }) => done(base_offset, None),
         Ok(IdempotentAppend::OutOfOrder { expected }) => Outcome::error(
@@ -176,6 +195,11 @@ fn append(
         Ok(IdempotentAppend::Fenced) => Outcome::error(
             ResponseError::InvalidProducerEpoch,
             "the producer epoch is older than the current one",
+        ),
+        // Produce has no PRODUCER_FENCED: a fenced producer learns of it as Kafka says.
+        Err(BrokerError::Transaction(TxnRefusal::Fenced)) => Outcome::error(
+            ResponseError::InvalidProducerEpoch,
+            "the producer was fenced by a newer instance with the same transactional id",
         ),
         Err(e) => {
             tracing::debug!(topic = topic.name(), partition, "produce refused: {e}");

@@ -12,9 +12,10 @@
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, DescribeClusterResponse, FetchResponse, FindCoordinatorResponse,
-    HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse,
-    ListGroupsResponse, OffsetDeleteResponse, OffsetFetchResponse, SyncGroupResponse,
+    AddOffsetsToTxnResponse, ApiKey, ApiVersionsResponse, DescribeClusterResponse, EndTxnResponse,
+    FetchResponse, FindCoordinatorResponse, HeartbeatResponse, InitProducerIdResponse,
+    JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, ListTransactionsResponse,
+    OffsetDeleteResponse, OffsetFetchResponse, SyncGroupResponse,
 };
 
 use super::encode;
@@ -38,6 +39,9 @@ pub fn answer(api: ApiKey, version: i16, correlation_id: i32, code: i16) -> Opti
         ApiKey::LeaveGroup => top!(LeaveGroupResponse),
         ApiKey::ListGroups => top!(ListGroupsResponse),
         ApiKey::InitProducerId => top!(InitProducerIdResponse),
+        ApiKey::AddOffsetsToTxn => top!(AddOffsetsToTxnResponse),
+        ApiKey::EndTxn => top!(EndTxnResponse),
+        ApiKey::ListTransactions => top!(ListTransactionsResponse),
         ApiKey::OffsetDelete => top!(OffsetDeleteResponse),
         ApiKey::DescribeCluster => top!(DescribeClusterResponse),
         ApiKey::OffsetFetch if (2..=7).contains(&version) => top!(OffsetFetchResponse),

@@ -355,6 +355,19 @@ pub fn set_producer(buf: &mut [u8], producer_id: i64, epoch: i16, base_sequence:
     write_crc(buf);
 }
 
+/// Marks a broker-built batch as a transaction's control batch (attribute bits 4
+/// and 5), then recomputes the CRC: how commit and abort markers are written.
+/// Buffers shorter than a header are untouched.
+pub fn set_transactional_control(buf: &mut [u8]) {
+    if buf.len() < BATCH_HEADER_LEN {
+        return;
+    }
+    let attributes = i16::from_be_bytes([buf[ATTRIBUTES_AT], buf[ATTRIBUTES_AT + 1]]);
+    let attributes = attributes | TRANSACTIONAL_BIT | CONTROL_BIT;
+    buf[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    write_crc(buf);
+}
+
 /// Recomputes and stores the CRC of a batch at least a header long.
 pub(super) fn write_crc(buf: &mut [u8]) {
     let crc = compute_crc(buf);

@@ -35,7 +35,8 @@ mod tests;
 pub use error::BatchError;
 pub use header::{
     BATCH_HEADER_LEN, BatchHeader, Compression, LOG_OVERHEAD, MAGIC_V2, TimestampType,
-    set_base_offset, set_log_append_time, set_producer, validate, validate_stored,
+    set_base_offset, set_log_append_time, set_producer, set_transactional_control, validate,
+    validate_stored,
 };
 pub use iter::BatchIter;
 pub use record::{Record, StoredRecord, decode_records, encode_batch};

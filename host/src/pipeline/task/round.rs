@@ -232,14 +232,8 @@ impl Task {
             partition,
             source,
         };
-        let log = self
-            .ctx
-            .broker
-            .topic(topic)
-            .and_then(|t| t.partition(i64::from(partition)))
-            .map_err(failed)?;
-        let in_log =
-            |source: crate::log::LogError| failed(BrokerError::log(topic, partition)(source));
+        let topic_ref = self.ctx.broker.topic(topic).map_err(failed)?;
+        let log = topic_ref.partition(i64::from(partition)).map_err(failed)?;
         let mut attempts = 0;
         let (from, read) = loop {
             let stats = log.stats();
@@ -248,22 +242,40 @@ impl Task {
             if from >= limit {
                 return Ok((Vec::new(), Vec::new(), from));
             }
-            match log.read(from, READ_BYTES) {
+            // Committed data only: a transaction's records once it commits (the
+            // read stops at the last stable offset), never an aborted one's.
+            match self
+                .ctx
+                .producers
+                .read_committed(&topic_ref, partition, from, READ_BYTES)
+            {
                 Ok(read) => break (from, read),
                 // Retention removed the segment between the stats and the read: the log
                 // start moved on, so does the task.
-                Err(crate::log::LogError::OffsetOutOfRange { .. }) if attempts < 3 => {
+                Err(BrokerError::Log {
+                    source: crate::log::LogError::OffsetOutOfRange { .. },
+                    ..
+                }) if attempts < 3 => {
                     attempts += 1;
                 }
-                Err(e) => return Err(in_log(e)),
+                Err(e) => return Err(failed(e)),
             }
         };
-        let limit = end.unwrap_or(i64::MAX).min(read.high_watermark);
+        let in_log =
+            |source: crate::log::LogError| failed(BrokerError::log(topic, partition)(source));
+        let limit = end.unwrap_or(i64::MAX).min(read.read.high_watermark);
         let mut offsets = Vec::new();
         let mut records = Vec::new();
         let mut next = from;
-        for batch in BatchIter::new(&read.bytes) {
+        for batch in BatchIter::new(&read.read.bytes) {
             let (header, bytes) = batch.map_err(|e| in_log(e.into()))?;
+            if header.is_control() || read.is_aborted(&header) {
+                // Nothing to process, but the position moves past it.
+                if header.base_offset < limit {
+                    next = next.max(header.next_offset().min(limit));
+                }
+                continue;
+            }
             let stored = decode_records(bytes).map_err(|e| in_log(e.into()))?;
             // A compacted batch may end with (or be only) offsets whose records are
             // gone: the batch's end, not its last record, is where reading goes on.

@@ -1,0 +1,62 @@
+//! DescribeTransactions: each transactional id's state, producer and partitions.
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
+use kafka_protocol::messages::{
+    DescribeTransactionsRequest, DescribeTransactionsResponse, ProducerId, RequestHeader, TopicName,
+};
+
+use crate::kafka::{KafkaContext, KafkaError};
+
+use super::s;
+
+/// Describes every requested id; an unknown one gets TRANSACTIONAL_ID_NOT_FOUND.
+pub fn handle(
+    ctx: &Arc<KafkaContext>,
+    _h: &RequestHeader,
+    req: DescribeTransactionsRequest,
+) -> Result<DescribeTransactionsResponse, KafkaError> {
+    let mut resp = DescribeTransactionsResponse::default();
+    resp.transaction_states = req
+        .transactional_ids
+        .into_iter()
+        .map(|id| {
+            let mut out = TransactionState::default();
+            match ctx.txns.describe(id.0.as_str()) {
+                None => {
+                    out.error_code = ResponseError::TransactionalIdNotFound.code();
+                    out.transaction_state = s("");
+                    out.producer_id = ProducerId(-1);
+                    out.producer_epoch = -1;
+                    out.transaction_start_time_ms = -1;
+                }
+                Some(rec) => {
+                    out.transaction_state = s(rec.phase.name());
+                    out.transaction_timeout_ms = rec.timeout_ms;
+                    out.producer_id = ProducerId(rec.producer_id);
+                    out.producer_epoch = rec.epoch;
+                    let txn = rec.phase.txn();
+                    out.transaction_start_time_ms = txn.map_or(-1, |t| t.started_ms);
+                    let mut topics: Vec<TopicData> = Vec::new();
+                    for (topic, p) in txn.iter().flat_map(|t| t.partitions.iter()) {
+                        match topics.last_mut() {
+                            Some(t) if t.topic.0.as_str() == topic => t.partitions.push(*p as i32),
+                            _ => {
+                                let mut t = TopicData::default();
+                                t.topic = TopicName(s(topic.clone()));
+                                t.partitions.push(*p as i32);
+                                topics.push(t);
+                            }
+                        }
+                    }
+                    out.topics = topics;
+                }
+            }
+            out.transactional_id = id;
+            out
+        })
+        .collect();
+    Ok(resp)
+}

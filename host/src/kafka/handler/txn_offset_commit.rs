@@ -1,0 +1,102 @@
+//! TxnOffsetCommit: a group's offsets held with a transaction, visible to the
+//! group only once the transaction commits.
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{RequestHeader, TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+
+use crate::broker::txn::PendingOffset;
+use crate::kafka::{KafkaContext, KafkaError};
+
+use super::{blocking, codes};
+
+/// Holds the offsets with the transaction; per-partition errors otherwise.
+pub async fn handle(
+    ctx: &Arc<KafkaContext>,
+    h: &RequestHeader,
+    req: TxnOffsetCommitRequest,
+) -> Result<TxnOffsetCommitResponse, KafkaError> {
+    let v = h.request_api_version;
+    let group = req.group_id.0.to_string();
+    // v3 carries the member's generation (KIP-447): a zombie from an older
+    // generation is refused like a plain commit would be.
+    let refused = (v >= 3)
+        .then(|| {
+            ctx.groups
+                .check_commit(&group, req.generation_id, &req.member_id)
+        })
+        .flatten();
+    let id = req.transactional_id.0.to_string();
+    let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
+    let topics = req.topics;
+    let topics = blocking(ctx, move |ctx| {
+        let mut offsets = Vec::new();
+        let mut errors: Vec<Vec<(i32, i16)>> = Vec::new();
+        for t in &topics {
+            let name = t.name.0.to_string();
+            let mut codes = Vec::new();
+            for p in &t.partitions {
+                let exists = ctx
+                    .broker
+                    .topic(&name)
+                    .and_then(|topic| topic.partition(i64::from(p.partition_index)));
+                let code = match (refused, exists) {
+                    (Some(e), _) => e.code(),
+                    (None, Err(e)) => codes::code(&e),
+                    (None, Ok(_)) if p.committed_offset < 0 => {
+                        ResponseError::InvalidCommitOffsetSize.code()
+                    }
+                    (None, Ok(_)) => {
+                        offsets.push((
+                            (name.clone(), p.partition_index as u32),
+                            PendingOffset {
+                                offset: p.committed_offset,
+                                metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                            },
+                        ));
+                        0
+                    }
+                };
+                codes.push((p.partition_index, code));
+            }
+            errors.push(codes);
+        }
+        if !offsets.is_empty()
+            && let Err(e) = ctx.txns.commit_offsets(&id, pid, epoch, &group, offsets)
+        {
+            tracing::debug!(group, "TxnOffsetCommit refused: {e}");
+            let code = codes::txn_code(&e, v, 3);
+            for (_, c) in errors.iter_mut().flatten() {
+                if *c == 0 {
+                    *c = code;
+                }
+            }
+        }
+        topics
+            .into_iter()
+            .zip(errors)
+            .map(|(t, codes)| {
+                let mut out = TxnOffsetCommitResponseTopic::default();
+                out.name = t.name;
+                out.partitions = codes
+                    .into_iter()
+                    .map(|(index, code)| {
+                        let mut r = TxnOffsetCommitResponsePartition::default();
+                        r.partition_index = index;
+                        r.error_code = code;
+                        r
+                    })
+                    .collect();
+                out
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    let mut resp = TxnOffsetCommitResponse::default();
+    resp.topics = topics;
+    Ok(resp)
+}
