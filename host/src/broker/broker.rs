@@ -428,12 +428,13 @@ impl Broker {
     }
 
     /// Runs a compaction pass on every partition of a compacted topic that is dirty
-    /// enough (one partition at a time, on the caller's thread); failures are logged.
-    pub fn compact_all(&self) {
+    /// enough (one partition at a time, on the caller's thread), below each
+    /// partition's `stable_end` (its last stable offset); failures are logged.
+    pub fn compact_all(&self, stable_end: impl Fn(&Topic, u32) -> i64) {
         let now = now_ms();
         for topic in self.topics() {
             for (p, log) in topic.partitions().iter().enumerate() {
-                match log.compact(now) {
+                match log.compact_below(now, stable_end(&topic, p as u32)) {
                     Ok(Some(stats)) => tracing::info!(
                         topic = topic.name(),
                         partition = p,

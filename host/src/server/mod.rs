@@ -156,14 +156,14 @@ pub async fn run(
     let txns = Arc::new(txns);
     let kafka = KafkaListener::bind(KafkaContext::new(
         broker.clone(),
-        producers,
+        producers.clone(),
         txns.clone(),
         settings.kafka.clone(),
     ))
     .await
     .with_context(|| format!("binding the Kafka listener to {}", settings.kafka.addr))?;
     let kafka_addr = kafka.local_addr()?;
-    let mut background = spawn_background(&broker, &settings);
+    let mut background = spawn_background(&broker, &producers, &settings);
     background.push(every(
         TXN_TIMEOUT_CHECK,
         "transaction timeouts",
@@ -207,7 +207,11 @@ pub async fn run(
     Ok(())
 }
 
-fn spawn_background(broker: &Arc<Broker>, settings: &Settings) -> Vec<tokio::task::JoinHandle<()>> {
+fn spawn_background(
+    broker: &Arc<Broker>,
+    producers: &Arc<ProducerRegistry>,
+    settings: &Settings,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let b = broker.clone();
     tasks.push(every(
@@ -220,11 +224,13 @@ fn spawn_background(broker: &Arc<Broker>, settings: &Settings) -> Vec<tokio::tas
             }
         },
     ));
-    let b = broker.clone();
+    let (b, txns) = (broker.clone(), producers.clone());
     tasks.push(every(
         settings.cleaner_check_interval,
         "compaction",
-        move || b.compact_all(),
+        // An open transaction bounds what may be cleaned; if its state cannot be read,
+        // nothing is.
+        move || b.compact_all(|topic, p| txns.last_stable_offset(topic, p).unwrap_or(i64::MIN)),
     ));
     if let Some(period) = settings.flush_interval {
         let b = broker.clone();

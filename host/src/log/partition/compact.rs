@@ -62,14 +62,26 @@ impl PartitionLog {
     /// Runs one compaction pass if the log is compacted and dirty enough by its
     /// settings at `now_ms`. Returns what it did, `None` when it had nothing to do.
     pub fn compact(&self, now_ms: i64) -> Result<Option<CleanStats>, LogError> {
-        self.compact_with(now_ms, MAP_BUDGET_BYTES)
+        self.compact_below(now_ms, i64::MAX)
     }
 
-    /// [`PartitionLog::compact`] with an offset map of `map_budget` bytes.
+    /// [`PartitionLog::compact`] touching only segments that end at or below
+    /// `stable_end` (the last stable offset): a record of a transaction still open must
+    /// not remove an earlier committed value of its key, since the transaction may abort.
+    pub fn compact_below(
+        &self,
+        now_ms: i64,
+        stable_end: i64,
+    ) -> Result<Option<CleanStats>, LogError> {
+        self.compact_with(now_ms, MAP_BUDGET_BYTES, stable_end)
+    }
+
+    /// [`PartitionLog::compact_below`] with an offset map of `map_budget` bytes.
     pub(super) fn compact_with(
         &self,
         now_ms: i64,
         map_budget: usize,
+        stable_end: i64,
     ) -> Result<Option<CleanStats>, LogError> {
         let Some(_running) = self.cleaning.try_lock() else {
             return Ok(None);
@@ -109,8 +121,10 @@ impl PartitionLog {
             Some(seg) => first_batch_timestamp(seg)?,
             None => None,
         };
+        // Only segments wholly below the last stable offset may be cleaned.
+        let stable = infos.iter().take_while(|s| s.end <= stable_end).count();
         let Some(plan) = plan::choose(
-            &infos,
+            &infos[..stable],
             first_dirty,
             first_dirty_timestamp,
             &compaction,

@@ -422,7 +422,7 @@ fn a_small_offset_map_cleans_in_several_passes_stopping_inside_segments() {
     assert_eq!(log.stats().segments, 2);
     // About ten keys per pass.
     let mut passes = 0;
-    while log.compact_with(t, 10 * 60).unwrap().is_some() {
+    while log.compact_with(t, 10 * 60, i64::MAX).unwrap().is_some() {
         passes += 1;
         assert!(passes < 100, "no progress");
         let rows = read_rows(&log);
@@ -441,4 +441,31 @@ fn a_small_offset_map_cleans_in_several_passes_stopping_inside_segments() {
         "a superseded value is left: {rows:?}"
     );
     assert_eq!(rows.len(), 41);
+}
+
+#[test]
+fn nothing_at_or_past_the_last_stable_offset_is_cleaned() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), compacted(150)).unwrap();
+    let t = 10_000;
+    log.append(&mut keyed(&[("a", Some("1")), ("b", Some("1"))], t), t)
+        .unwrap();
+    // Say the transaction holding "a" = 2 is still open: the last stable offset is 2.
+    log.append(&mut keyed(&[("a", Some("2")), ("c", Some("1"))], t), t)
+        .unwrap();
+    log.append(&mut keyed(&[("d", Some("1"))], t), t).unwrap();
+    log.append(&mut keyed(&[("e", Some("1"))], t), t).unwrap();
+    assert!(log.stats().segments >= 3);
+    let before = read_rows(&log);
+    // Only the segment holding a = 1 ends at or below 2; the record superseding it
+    // is past the stable offset, so it does not count: nothing may go.
+    log.compact_below(t, 2).unwrap();
+    assert_eq!(
+        read_rows(&log),
+        before,
+        "a = 1 survives while a = 2 may abort"
+    );
+    // Committed: a = 1 goes.
+    log.compact_below(t, i64::MAX).unwrap().expect("a pass ran");
+    assert!(!read_rows(&log).contains(&(0, "a".into(), Some("1".into()))));
 }
