@@ -10,6 +10,7 @@ mod helpers;
 
 mod cluster;
 mod fetch;
+mod fetch_budget;
 mod frames;
 mod groups_admin;
 mod liberal;

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, blocking};
 use crate::broker::{Broker, BrokerError, ProduceRecord};
+use crate::log::FirstBatch;
 use crate::log::batch::{self, BatchIter, Record, StoredRecord};
 
 /// How keys and values are written in JSON.
@@ -259,7 +260,7 @@ fn collect_records(
     let mut next = offset;
     let mut budget = MAX_READ_BYTES;
     loop {
-        let read = broker.fetch(topic, partition, next, READ_BYTES)?;
+        let read = broker.fetch(topic, partition, next, READ_BYTES, FirstBatch::AlwaysWhole)?;
         if read.bytes.is_empty() {
             return Ok((out, next, read.high_watermark));
         }

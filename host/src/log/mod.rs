@@ -24,4 +24,4 @@ pub mod varint;
 
 pub use config::{FlushPolicy, LogConfig};
 pub use error::LogError;
-pub use partition::{AppendInfo, PartitionLog, PartitionStats, ReadResult};
+pub use partition::{AppendInfo, FirstBatch, PartitionLog, PartitionStats, ReadResult};

@@ -43,6 +43,16 @@ pub struct ReadResult {
     pub log_start_offset: i64,
 }
 
+/// What a read does with a first batch larger than its byte limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstBatch {
+    /// Returns it whole anyway, so a reader always makes progress.
+    AlwaysWhole,
+    /// Leaves it out like any batch that does not fit: a Kafka fetch past its
+    /// first non-empty partition, whose response may exceed its limit only once.
+    WithinLimit,
+}
+
 /// A summary of a partition for describe calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartitionStats {
@@ -286,6 +296,16 @@ impl PartitionLog {
     /// Reads whole batches starting with the one that holds `offset`, up to about
     /// `max_bytes` (at least one batch), never past the high watermark.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        self.read_limited(offset, max_bytes, FirstBatch::AlwaysWhole)
+    }
+
+    /// [`Self::read`], with the choice of what a first batch over `max_bytes` does.
+    pub fn read_limited(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        first: FirstBatch,
+    ) -> Result<ReadResult, LogError> {
         let high_watermark = *self.high_watermark.borrow();
         let (view, log_start_offset) = {
             let state = self.state.lock();
@@ -313,7 +333,7 @@ impl PartitionLog {
             };
             (view, log_start)
         };
-        let bytes = view.read(offset, max_bytes, high_watermark)?;
+        let bytes = view.read(offset, max_bytes, high_watermark, first)?;
         Ok(ReadResult {
             bytes,
             high_watermark,

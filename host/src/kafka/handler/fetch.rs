@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::broker::BrokerError;
 use crate::kafka::{KafkaContext, KafkaError};
-use crate::log::LogError;
+use crate::log::{FirstBatch, LogError};
 
 use super::{blocking, codes, s};
 
@@ -129,32 +129,35 @@ fn watchers(ctx: &KafkaContext, wanted: &[Wanted]) -> Vec<watch::Receiver<i64>> 
         .collect()
 }
 
-/// Reads each partition within its own and the response's byte budget; the
-/// first batch found is always included so a large batch cannot stall a consumer.
+/// Reads each partition within its own and the response's byte budget, as
+/// Kafka does (KIP-74): only the first batch of the first non-empty partition
+/// may exceed them, so a large batch cannot stall a consumer, and once the
+/// response budget is spent the remaining partitions report their state only.
 fn read_all(ctx: &KafkaContext, wanted: &[Wanted], max_bytes: usize) -> Vec<Got> {
-    let mut used = 0usize;
+    let mut left = max_bytes;
+    let mut first = FirstBatch::AlwaysWhole;
     wanted
         .iter()
         .map(|w| {
-            let budget = w.max_bytes.min(max_bytes.saturating_sub(used));
-            if budget == 0 && used > 0 {
-                // Response full: report the partition's state without data.
-                return read_one(ctx, w, 0).map_or_else(error, |mut g| {
-                    g.records = Bytes::new();
-                    g
-                });
+            let got = read_one(ctx, w, w.max_bytes.min(left), first).unwrap_or_else(error);
+            if !got.records.is_empty() {
+                first = FirstBatch::WithinLimit;
+                left = left.saturating_sub(got.records.len());
             }
-            let got = read_one(ctx, w, budget.max(1)).unwrap_or_else(error);
-            used += got.records.len();
             got
         })
         .collect()
 }
 
-fn read_one(ctx: &KafkaContext, w: &Wanted, max: usize) -> Result<Got, BrokerError> {
+fn read_one(
+    ctx: &KafkaContext,
+    w: &Wanted,
+    max: usize,
+    first: FirstBatch,
+) -> Result<Got, BrokerError> {
     let r = ctx
         .broker
-        .fetch(&w.topic, i64::from(w.partition), w.offset, max)?;
+        .fetch(&w.topic, i64::from(w.partition), w.offset, max, first)?;
     Ok(Got {
         error: 0,
         high_watermark: r.high_watermark,
