@@ -1,4 +1,9 @@
 //! Per-topic configuration with Kafka's names, defaults and validation.
+//!
+//! - [`stored`]: the configs Kafka knows that weir stores and describes but
+//!   does not apply, each with Kafka's validation.
+
+mod stored;
 
 use std::collections::BTreeMap;
 
@@ -46,6 +51,9 @@ pub struct TopicConfig {
     pub max_message_bytes: i64,
     /// `message.timestamp.after.max.ms` (Kafka 4's default: one hour).
     pub timestamp_after_max_ms: i64,
+    /// Values of the [`stored`] configs set for this topic: kept and
+    /// described, not applied.
+    pub stored: BTreeMap<String, String>,
 }
 
 /// The config names weir understands, in Kafka's spelling.
@@ -60,16 +68,24 @@ pub const KNOWN_KEYS: [&str; 8] = [
     "segment.ms",
 ];
 
-/// Refuses a config name weir does not know.
+/// Refuses a config name neither weir nor Kafka knows.
 pub fn check_key(key: &str) -> Result<(), ConfigError> {
-    if KNOWN_KEYS.contains(&key) {
+    if KNOWN_KEYS.contains(&key) || stored::find(key).is_some() {
         Ok(())
     } else {
+        let mut known: Vec<&str> = KNOWN_KEYS.to_vec();
+        known.extend(stored::STORED.iter().map(|(name, _, _)| *name));
+        known.sort_unstable();
         Err(ConfigError::Unknown {
             key: key.to_string(),
-            known: KNOWN_KEYS.join(", "),
+            known: known.join(", "),
         })
     }
+}
+
+/// Whether weir applies a known config (rather than only storing it).
+pub fn is_applied(key: &str) -> bool {
+    KNOWN_KEYS.contains(&key)
 }
 
 impl Default for TopicConfig {
@@ -84,6 +100,7 @@ impl Default for TopicConfig {
             timestamp_type: TimestampType::CreateTime,
             max_message_bytes: 1_048_588,
             timestamp_after_max_ms: 3_600_000,
+            stored: BTreeMap::new(),
         }
     }
 }
@@ -161,14 +178,25 @@ impl TopicConfig {
                     ));
                 }
             },
-            _ => check_key(key)?,
+            _ => self.store(key, value)?,
+        }
+        Ok(())
+    }
+
+    /// Validates and keeps a config that is stored, not applied.
+    fn store(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        check_key(key)?;
+        if let Some((name, _, valid)) = stored::find(key) {
+            stored::check(*valid, value).map_err(|reason| invalid(key, value, reason))?;
+            self.stored
+                .insert(name.to_string(), value.trim().to_string());
         }
         Ok(())
     }
 
     /// Every entry by its Kafka name, values as Kafka prints them.
     pub fn entries(&self) -> BTreeMap<&'static str, String> {
-        BTreeMap::from([
+        let mut entries = BTreeMap::from([
             ("cleanup.policy", "delete".to_string()),
             ("max.message.bytes", self.max_message_bytes.to_string()),
             (
@@ -187,7 +215,12 @@ impl TopicConfig {
             ("retention.ms", self.retention_ms.to_string()),
             ("segment.bytes", self.segment_bytes.to_string()),
             ("segment.ms", self.segment_ms.to_string()),
-        ])
+        ]);
+        for (name, default, _) in stored::STORED {
+            let value = self.stored.get(*name).map_or(*default, String::as_str);
+            entries.entry(*name).or_insert_with(|| value.to_string());
+        }
+        entries
     }
 
     /// The log layer's settings for a partition of this topic.
@@ -224,7 +257,54 @@ mod tests {
         assert_eq!(c.retention_ms, 7 * 24 * 3600 * 1000);
         assert_eq!(c.segment_bytes, 1 << 30);
         assert_eq!(c.max_message_bytes, 1_048_588);
-        assert_eq!(c.entries().len(), KNOWN_KEYS.len());
+        assert_eq!(c.entries().len(), KNOWN_KEYS.len() + stored::STORED.len());
+    }
+
+    #[test]
+    fn a_config_is_applied_or_stored_never_both() {
+        for (name, default, valid) in stored::STORED {
+            assert!(
+                !is_applied(name),
+                "{name} is applied: drop it from the stored table"
+            );
+            assert_eq!(stored::check(*valid, default), Ok(()), "{name}'s default");
+        }
+    }
+
+    #[test]
+    fn stored_configs_are_validated_kept_and_described() {
+        let c = TopicConfig::default()
+            .with_overrides(&map(&[
+                ("compression.type", "zstd"),
+                ("min.insync.replicas", "2"),
+                ("unclean.leader.election.enable", "TRUE"),
+                ("min.cleanable.dirty.ratio", "0.1"),
+                ("leader.replication.throttled.replicas", "0:1,1:1"),
+                ("message.format.version", "2.8-IV1"),
+            ]))
+            .unwrap();
+        let e = c.entries();
+        assert_eq!(e["compression.type"], "zstd");
+        assert_eq!(e["min.insync.replicas"], "2");
+        assert_eq!(e["preallocate"], "false", "the default when not set");
+        assert_eq!(e["leader.replication.throttled.replicas"], "0:1,1:1");
+        for (k, v) in [
+            ("compression.type", "brotli"),
+            ("min.insync.replicas", "0"),
+            ("min.insync.replicas", "3000000000"),
+            ("preallocate", "yes"),
+            ("min.cleanable.dirty.ratio", "1.5"),
+            ("compression.gzip.level", "0"),
+            ("leader.replication.throttled.replicas", "0-1"),
+            ("message.format.version", "new"),
+            ("remote.storage.enable", "true"),
+        ] {
+            let got = TopicConfig::default().with_overrides(&map(&[(k, v)]));
+            assert!(
+                matches!(got, Err(ConfigError::Invalid { .. })),
+                "{k}={v}: {got:?}"
+            );
+        }
     }
 
     #[test]
