@@ -95,7 +95,41 @@ def discover(bootstrap, prefix, group, count):
                       "groups": groups, "offsets": offsets}))
 
 
+def sessions(bootstrap, topic, group):
+    """Incremental fetch sessions (KIP-227), which kafka-python uses by default:
+    records produced in rounds to three partitions are each read once, in
+    order per partition, over one session whose epoch advances."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    KafkaAdminClient(bootstrap_servers=bootstrap).create_topics([NewTopic(topic, 3, 1)])
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                      auto_offset_reset="earliest", enable_auto_commit=False)
+    p = KafkaProducer(bootstrap_servers=bootstrap, acks=1)
+    got = []
+    rounds, per_round = 5, 6
+    for r in range(rounds):
+        for i in range(per_round):
+            p.send(topic, value=f"{r}-{i}".encode(), partition=i % 3)
+        p.flush(DEADLINE_S)
+        deadline = time.time() + DEADLINE_S
+        while len(got) < per_round * (r + 1) and time.time() < deadline:
+            for _, records in c.poll(200).items():
+                got.extend(records)
+    handlers = getattr(c._fetcher, "_session_handlers", {})
+    sessions = [[h.next_metadata.session_id, h.next_metadata.epoch] for h in handlers.values()]
+    c.close()
+    by_partition = {}
+    for m in got:
+        by_partition.setdefault(m.partition, []).append(m.offset)
+    in_order = all(offs == sorted(offs) for offs in by_partition.values())
+    values = [m.value.decode() for m in got]
+    print(json.dumps({"consumed": len(values), "distinct": len(set(values)),
+                      "in_order": in_order, "sessions": sessions}))
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "sessions":
+        sessions(*sys.argv[2:])
+        sys.exit(0)
     if sys.argv[1] == "discover":
         discover(*sys.argv[2:])
     else:

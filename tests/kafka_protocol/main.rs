@@ -11,6 +11,7 @@ mod helpers;
 mod cluster;
 mod fetch;
 mod fetch_budget;
+mod fetch_sessions;
 mod frames;
 mod groups_admin;
 mod liberal;

@@ -3,6 +3,7 @@
 //!
 //! - [`listener`]: binds `--kafka-addr`, accepts connections, shuts down.
 //! - [`connection`]: one client connection: reads frames, answers in order.
+//! - [`fetch_session`]: incremental fetch sessions (KIP-227), a bounded cache.
 //! - [`frame`]: splits a request frame into header and body; refuses bad frames.
 //! - [`handler`]: one file per API (produce, fetch, metadata, ...), and the
 //!   table of advertised versions.
@@ -11,6 +12,7 @@
 //! - [`error`]: [`KafkaError`], the layer's one error type.
 pub mod connection;
 pub mod error;
+pub mod fetch_session;
 pub mod frame;
 pub mod group;
 pub mod handler;
@@ -38,6 +40,9 @@ pub struct KafkaContext {
     pub groups: Arc<group::Coordinator>,
     /// Idempotent producer state.
     pub producers: Arc<ProducerRegistry>,
+    /// Incremental fetch sessions, shared by every connection (a consumer
+    /// may reconnect and continue its session).
+    pub fetch_sessions: fetch_session::FetchSessions,
 }
 
 impl KafkaContext {
@@ -55,6 +60,7 @@ impl KafkaContext {
             settings,
             groups,
             producers,
+            fetch_sessions: fetch_session::FetchSessions::default(),
         }
     }
 }

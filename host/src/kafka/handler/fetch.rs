@@ -1,4 +1,5 @@
-//! Fetch: whole batches straight from the log's bytes, with long polling.
+//! Fetch: whole batches straight from the log's bytes, with long polling,
+//! within Kafka's byte limits, in or out of an incremental fetch session.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader, Topic
 use tokio::sync::watch;
 
 use crate::broker::BrokerError;
+use crate::kafka::fetch_session::{Answered, PartitionKey, Position, SessionRequest};
 use crate::kafka::{KafkaContext, KafkaError};
 use crate::log::{FirstBatch, LogError};
 
@@ -42,16 +44,23 @@ pub async fn handle(
 ) -> Result<FetchResponse, KafkaError> {
     let v = h.request_api_version;
     let cap = ctx.settings.fetch_max_bytes;
-    let wanted: Vec<Wanted> = req
-        .topics
+    // A session's partitions are read in its order: the request names only
+    // what changed (KIP-227).
+    let plan = match ctx
+        .fetch_sessions
+        .begin(session_request(v, &req), Instant::now())
+    {
+        Ok(plan) => plan,
+        Err(e) => return Ok(session_error(e)),
+    };
+    let wanted: Vec<Wanted> = plan
+        .partitions
         .iter()
-        .flat_map(|t| {
-            t.partitions.iter().map(|p| Wanted {
-                topic: t.topic.0.to_string(),
-                partition: p.partition,
-                offset: p.fetch_offset,
-                max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0).min(cap),
-            })
+        .map(|(k, p)| Wanted {
+            topic: k.topic.clone(),
+            partition: k.partition,
+            offset: p.offset,
+            max_bytes: usize::try_from(p.max_bytes).unwrap_or(0).min(cap),
         })
         .collect();
     let max_bytes = usize::try_from(req.max_bytes).unwrap_or(0).min(cap);
@@ -89,9 +98,24 @@ pub async fn handle(
             watchers.swap_remove(index);
         }
     };
+    let answered: Vec<Answered> = got
+        .iter()
+        .map(|g| Answered {
+            has_records: !g.records.is_empty(),
+            high_watermark: g.high_watermark,
+            log_start_offset: g.log_start_offset,
+            failed: g.error != 0,
+        })
+        .collect();
+    let (session_id, include) = match ctx.fetch_sessions.finish(&plan, &answered, Instant::now()) {
+        Ok(answer) => answer,
+        Err(e) => return Ok(session_error(e)),
+    };
     let mut resp = FetchResponse::default();
+    resp.session_id = session_id;
     let mut by_topic: Vec<FetchableTopicResponse> = Vec::new();
-    for (w, g) in wanted.into_iter().zip(got) {
+    let included = wanted.into_iter().zip(got).zip(include);
+    for ((w, g), _) in included.filter(|(_, include)| *include) {
         let mut p = PartitionData::default();
         p.partition_index = w.partition;
         p.error_code = g.error;
@@ -114,6 +138,44 @@ pub async fn handle(
     }
     resp.responses = by_topic;
     Ok(resp)
+}
+
+/// The request's session fields and partitions, for the session cache.
+fn session_request(v: i16, req: &FetchRequest) -> SessionRequest {
+    let key = |topic: &TopicName, partition: i32| PartitionKey {
+        topic: topic.0.to_string(),
+        partition,
+    };
+    SessionRequest {
+        version: v,
+        session_id: req.session_id,
+        epoch: req.session_epoch,
+        partitions: req
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions.iter().map(|p| {
+                    let position = Position {
+                        offset: p.fetch_offset,
+                        max_bytes: p.partition_max_bytes,
+                    };
+                    (key(&t.topic, p.partition), position)
+                })
+            })
+            .collect(),
+        forgotten: req
+            .forgotten_topics_data
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|&p| key(&t.topic, p)))
+            .collect(),
+    }
+}
+
+/// A session error: the top-level code, no partitions, no session.
+fn session_error(e: ResponseError) -> FetchResponse {
+    let mut resp = FetchResponse::default();
+    resp.error_code = e.code();
+    resp
 }
 
 fn watchers(ctx: &KafkaContext, wanted: &[Wanted]) -> Vec<watch::Receiver<i64>> {
