@@ -13,6 +13,7 @@ mod fetch;
 mod fetch_budget;
 mod fetch_sessions;
 mod frames;
+mod group_rejoin;
 mod groups_admin;
 mod liberal;
 mod metadata;
