@@ -61,6 +61,10 @@ fn cooperative_members_give_up_only_the_partitions_that_move(install: Install) {
     assert_eq!(a_assigned, [&json!([0, 1, 2, 3])], "{out}");
     assert_eq!(out["a_revoked"], json!([out["b"]]), "{out}");
     assert_eq!(out["b_revoked"], json!([]), "{out}");
+    // KIP-429's two rounds and no more: the newcomer first gets nothing while
+    // the partitions it will own are revoked, then gets them.
+    assert_eq!(out["b_assigned"], json!([[], out["b"]]), "{out}");
+    assert!(out["a_assigned"].as_array().unwrap().len() <= 3, "{out}");
 }
 
 fn a_consumer_with_fetch_limits_below_one_batch_reads_everything(install: Install) {

@@ -1,7 +1,8 @@
 //! kafka-python against a real `weir serve`: produce, consume in a group,
 //! commit, resume, every codec (snappy in xerial framing) read over HTTP,
-//! all-topics metadata, a regex subscription, the admin view of groups and
-//! reading through an incremental fetch session (KIP-227); on the pinned
+//! all-topics metadata, a regex subscription, the admin view of groups,
+//! reading through an incremental fetch session (KIP-227) and a static
+//! member's restart (KIP-345); on the pinned
 //! kafka-python and on the newest.
 mod common;
 
@@ -74,8 +75,22 @@ fn kafka_python_reads_through_an_incremental_fetch_session(install: Install) {
     assert!(sessions[0][1].as_i64().unwrap() > 1, "{out}");
 }
 
+fn kafka_python_static_member_restarts_without_a_rebalance(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let out = run_client_on(
+        install,
+        "python",
+        "kafka_python_client.py",
+        &["static", &server.kafka, "statics", "stgroup"],
+    );
+    assert_eq!(out["after"], out["before"], "{out}");
+    assert_eq!(out["a_calls_after"], out["a_calls_before"], "{out}");
+}
+
 crate::on_both_installs!(
     kafka_python_produces_consumes_commits_and_compresses,
     kafka_python_lists_all_topics_subscribes_by_regex_and_lists_groups,
     kafka_python_reads_through_an_incremental_fetch_session,
+    kafka_python_static_member_restarts_without_a_rebalance,
 );

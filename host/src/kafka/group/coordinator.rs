@@ -125,6 +125,14 @@ impl Coordinator {
         let mut groups = self.groups.lock();
         let group = Self::member_of(&mut groups, group_id, member_id, instance_id, generation)
             .map_err(|e| Box::new(SyncOutcome::error(e)))?;
+        tracing::debug!(
+            group = group_id,
+            member = member_id,
+            state = group.state.name(),
+            generation,
+            assignments = assignments.len(),
+            "SyncGroup"
+        );
         let ok = |g: &Group, assignment: Bytes| SyncOutcome {
             error: None,
             assignment,
@@ -184,8 +192,22 @@ impl Coordinator {
         let group = match Self::member_of(&mut groups, group_id, member_id, instance_id, generation)
         {
             Ok(g) => g,
-            Err(e) => return Some(e),
+            Err(e) => {
+                tracing::debug!(
+                    group = group_id,
+                    member = member_id,
+                    generation,
+                    "Heartbeat: {e:?}"
+                );
+                return Some(e);
+            }
         };
+        tracing::trace!(
+            group = group_id,
+            member = member_id,
+            generation,
+            "Heartbeat"
+        );
         if let Some(m) = group.members.get_mut(member_id) {
             m.last_seen = now;
         }

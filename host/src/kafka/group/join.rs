@@ -33,6 +33,14 @@ fn refuse(error: ResponseError, member_id: &str) -> Joined {
 impl Group {
     /// Handles one JoinGroup against this group.
     pub fn join(&mut self, req: JoinRequest, now: Instant) -> Joined {
+        tracing::debug!(
+            group = req.group,
+            member = req.member_id,
+            instance = ?req.instance_id,
+            state = self.state.name(),
+            generation = self.generation,
+            "JoinGroup"
+        );
         if !self.accepts(&req.member_id, &req.protocol_type, &req.protocols) {
             return refuse(ResponseError::InconsistentGroupProtocol, &req.member_id);
         }
