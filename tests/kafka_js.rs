@@ -43,7 +43,20 @@ fn kafkajs_lists_all_topics_subscribes_by_regex_and_lists_groups(install: Instal
     common::assert_discovered(&out, &["topics", "described"], "jsd", "jsd-group", 30);
 }
 
+fn kafkajs_reads_large_records_with_fetch_limits_below_one_batch(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let out = run_client_on(
+        install,
+        "node",
+        "kafkajs_client.js",
+        &["small-fetch", &server.kafka, "jslarge", "jslarge-group"],
+    );
+    assert_eq!(out["consumed"], 30, "{out}");
+}
+
 crate::on_both_installs!(
     kafkajs_creates_a_topic_produces_and_consumes_in_a_group,
     kafkajs_lists_all_topics_subscribes_by_regex_and_lists_groups,
+    kafkajs_reads_large_records_with_fetch_limits_below_one_batch,
 );
