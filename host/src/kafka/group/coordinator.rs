@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use crate::broker::{LiveGroup, LiveGroups};
 use crate::kafka::settings::GroupSettings;
 
+use super::join::Joined;
 use super::outcome::{GroupDescription, JoinOutcome, JoinRequest, SyncOutcome};
 use super::state::{Group, GroupState};
 
@@ -50,18 +51,14 @@ impl Coordinator {
     /// its answer will arrive (at once for an immediate answer).
     pub fn start_join(&self, req: JoinRequest, now: Instant) -> oneshot::Receiver<JoinOutcome> {
         match self.register_join(req, now) {
-            Ok(rx) => rx,
-            Err(outcome) => ready(*outcome),
+            Joined::Later(rx) => rx,
+            Joined::Now(outcome) => ready(*outcome),
         }
     }
 
-    fn register_join(
-        &self,
-        req: JoinRequest,
-        now: Instant,
-    ) -> Result<oneshot::Receiver<JoinOutcome>, Box<JoinOutcome>> {
+    fn register_join(&self, req: JoinRequest, now: Instant) -> Joined {
         if req.group.is_empty() {
-            return Err(Box::new(JoinOutcome::error(
+            return Joined::Now(Box::new(JoinOutcome::error(
                 ResponseError::InvalidGroupId,
                 &req.member_id,
             )));
@@ -69,7 +66,7 @@ impl Coordinator {
         if req.session_timeout < self.settings.min_session_timeout
             || req.session_timeout > self.settings.max_session_timeout
         {
-            return Err(Box::new(JoinOutcome::error(
+            return Joined::Now(Box::new(JoinOutcome::error(
                 ResponseError::InvalidSessionTimeout,
                 &req.member_id,
             )));

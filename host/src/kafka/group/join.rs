@@ -22,12 +22,17 @@ pub const MAX_GROUP_SIZE: usize = 1000;
 /// Longest client id kept as the prefix of a generated member id, in chars.
 pub const MAX_MEMBER_ID_PREFIX: usize = 255;
 
-/// Where a join's answer comes from: at once (an error or the current
-/// generation), or when the rebalance completes.
-pub type Joined = Result<oneshot::Receiver<JoinOutcome>, Box<JoinOutcome>>;
+/// Where a join's answer comes from.
+#[derive(Debug)]
+pub enum Joined {
+    /// At once: an error, or the current generation (no rebalance).
+    Now(Box<JoinOutcome>),
+    /// When the rebalance the join is part of completes.
+    Later(oneshot::Receiver<JoinOutcome>),
+}
 
 fn refuse(error: ResponseError, member_id: &str) -> Joined {
-    Err(Box::new(JoinOutcome::error(error, member_id)))
+    Joined::Now(Box::new(JoinOutcome::error(error, member_id)))
 }
 
 impl Group {
@@ -49,7 +54,7 @@ impl Group {
         }
         let id = req.member_id.clone();
         if self.pending.remove(&id).is_some() {
-            return Ok(self.add_and_rebalance(id, req, now));
+            return Joined::Later(self.add_and_rebalance(id, req, now));
         }
         if let Err(e) = self.validate_member(&id, req.instance_id.as_deref()) {
             return refuse(e, &id);
@@ -59,13 +64,20 @@ impl Group {
             .get(&id)
             .is_some_and(|m| m.protocols == req.protocols);
         let leads = self.leader.as_deref() == Some(id.as_str());
+        if let Some(m) = self.members.get_mut(&id) {
+            m.last_seen = now;
+        }
         match self.state {
             // A lost answer asked again: the same answer.
-            GroupState::CompletingRebalance if unchanged => Err(Box::new(self.current(&id, leads))),
+            GroupState::CompletingRebalance if unchanged => {
+                Joined::Now(Box::new(self.current(&id, leads)))
+            }
             // Only the leader's rejoin or changed metadata rebalances a stable
             // group: the leader rejoins when topics change under its assignment.
-            GroupState::Stable if unchanged && !leads => Err(Box::new(self.current(&id, false))),
-            _ => Ok(self.update_and_rebalance(&id, req, now)),
+            GroupState::Stable if unchanged && !leads => {
+                Joined::Now(Box::new(self.current(&id, false)))
+            }
+            _ => Joined::Later(self.update_and_rebalance(&id, req, now)),
         }
     }
 
@@ -87,7 +99,7 @@ impl Group {
             self.pending.insert(id.clone(), (now, req.session_timeout));
             return refuse(ResponseError::MemberIdRequired, &id);
         }
-        Ok(self.add_and_rebalance(id, req, now))
+        Joined::Later(self.add_and_rebalance(id, req, now))
     }
 
     /// The member id now holding a static instance id.
@@ -154,7 +166,7 @@ impl Group {
                 } else {
                     answer.leader = previous_leader;
                 }
-                Err(Box::new(answer))
+                Joined::Now(Box::new(answer))
             }
             _ => {
                 // Completing a rebalance whose assignment names the old id, or
@@ -165,7 +177,7 @@ impl Group {
                 }
                 self.prepare_rebalance(now);
                 self.try_complete_join(false);
-                Ok(rx)
+                Joined::Later(rx)
             }
         }
     }
