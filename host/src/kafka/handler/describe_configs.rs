@@ -18,10 +18,12 @@ use super::{blocking, broker_configs, codes, s};
 pub const TOPIC: i8 = 2;
 /// Kafka's config resource type of a broker.
 pub const BROKER: i8 = 4;
-/// Kafka's config sources.
-const TOPIC_CONFIG: i8 = 1;
+/// Kafka's config source of a topic's own setting.
+pub const TOPIC_CONFIG: i8 = 1;
+/// Kafka's config source of a broker's static setting.
 const STATIC_BROKER_CONFIG: i8 = 4;
-const DEFAULT_CONFIG: i8 = 5;
+/// Kafka's config source of a default.
+pub const DEFAULT_CONFIG: i8 = 5;
 /// The documentation of a topic config weir stores but does not apply.
 pub const NOT_APPLIED: &str = "Accepted and stored for compatibility; not applied by weir.";
 
