@@ -171,7 +171,8 @@ def static(bootstrap, topic, group):
 
     def member(instance):
         stop = mp.Event()
-        proc = mp.Process(target=static_member,
+        # Daemons: a failed wait exits without waiting for members to stop.
+        proc = mp.Process(target=static_member, daemon=True,
                           args=(bootstrap, topic, group, instance, updates, stop))
         proc.start()
         return proc, stop

@@ -4,8 +4,8 @@
 //! settles otherwise. Clients that create topics with them (Streams,
 //! Connect, Terraform) work unchanged.
 //!
-//! A name that gets its own arm in [`super::TopicConfig::set`] is applied
-//! and must leave this table (a unit test checks the two never overlap).
+//! A name that gets its own arm in [`super::TopicConfig::set`] (and a place
+//! in `KNOWN_KEYS`) is applied: its row here is then ignored and can go.
 
 /// How a stored config's value is checked, with Kafka's rules.
 #[derive(Debug, Clone, Copy)]
@@ -193,9 +193,11 @@ pub const STORED: &[(&str, &str, Valid)] = &[
     ("unclean.leader.election.enable", "false", Valid::Bool),
 ];
 
-/// The table row of a stored-only config.
+/// The table row of a stored-only config (none for an applied one).
 pub fn find(key: &str) -> Option<&'static (&'static str, &'static str, Valid)> {
-    STORED.iter().find(|(name, _, _)| *name == key)
+    STORED
+        .iter()
+        .find(|(name, _, _)| *name == key && !super::is_applied(name))
 }
 
 /// Checks `value` against `valid`; the reason names what Kafka expects.
