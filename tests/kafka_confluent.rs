@@ -372,6 +372,74 @@ fn incremental_and_legacy_alter_configs_with_validate_only(install: Install) {
     );
 }
 
+fn create_topics_accepts_every_topic_config_kafka_knows(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    // Every topic config of Kafka's TopicConfig, each with a valid value
+    // other than its default.
+    let configs = json!({
+        "cleanup.policy": "delete",
+        "compression.type": "zstd",
+        "compression.gzip.level": "5",
+        "compression.lz4.level": "10",
+        "compression.zstd.level": "7",
+        "delete.retention.ms": "3600000",
+        "file.delete.delay.ms": "1000",
+        "flush.messages": "1000",
+        "flush.ms": "1000",
+        "follower.replication.throttled.replicas": "*",
+        "index.interval.bytes": "8192",
+        "leader.replication.throttled.replicas": "0:0",
+        "local.retention.bytes": "1000000",
+        "local.retention.ms": "60000",
+        "max.compaction.lag.ms": "86400000",
+        "max.message.bytes": "2000000",
+        "message.downconversion.enable": "false",
+        "message.format.version": "3.0-IV1",
+        "message.timestamp.after.max.ms": "60000",
+        "message.timestamp.before.max.ms": "60000",
+        "message.timestamp.difference.max.ms": "60000",
+        "message.timestamp.type": "LogAppendTime",
+        "min.cleanable.dirty.ratio": "0.25",
+        "min.compaction.lag.ms": "1000",
+        "min.insync.replicas": "2",
+        "preallocate": "true",
+        "remote.storage.enable": "false",
+        "retention.bytes": "100000000",
+        "retention.ms": "3600000",
+        "segment.bytes": "10000000",
+        "segment.index.bytes": "1000000",
+        "segment.jitter.ms": "10",
+        "segment.ms": "3600000",
+        "unclean.leader.election.enable": "true",
+    });
+    let out = run_client_on(
+        install,
+        "python",
+        ADMIN,
+        &[
+            "create-configs",
+            &server.kafka,
+            "configured",
+            &configs.to_string(),
+        ],
+    );
+    assert_eq!(out["created"], Value::Null, "{out}");
+    let mut names: Vec<&str> = Vec::new();
+    for (name, value) in configs.as_object().unwrap() {
+        assert_eq!(&out["described"][name], value, "{name}: {out}");
+        names.push(name);
+    }
+    assert_eq!(out["overridden"], json!(names), "{out}");
+    let invalid = &out["invalid_config"];
+    assert_eq!(&out["invalid"][0], invalid, "{out}");
+    let why = out["invalid"][1].as_str().unwrap();
+    assert!(why.contains("min.insync.replicas"), "{why}");
+    assert_eq!(&out["unknown"][0], invalid, "{out}");
+    let why = out["unknown"][1].as_str().unwrap();
+    assert!(why.contains("no.such.config"), "{why}");
+}
+
 crate::on_both_installs!(
     idempotent_acks_all_producer_appends_every_record_exactly_once,
     group_members_split_partitions_take_over_and_resume_from_commits,
@@ -384,4 +452,5 @@ crate::on_both_installs!(
     describe_cluster_and_the_broker_configs,
     delete_records_moves_the_log_start_and_refuses_past_the_end,
     incremental_and_legacy_alter_configs_with_validate_only,
+    create_topics_accepts_every_topic_config_kafka_knows,
 );

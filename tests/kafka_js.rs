@@ -69,8 +69,21 @@ fn kafkajs_transactions_commit_abort_and_send_offsets(install: Install) {
     assert_eq!(out["committed"], "20");
 }
 
+fn kafkajs_reads_large_records_with_fetch_limits_below_one_batch(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let out = run_client_on(
+        install,
+        "node",
+        "kafkajs_client.js",
+        &["small-fetch", &server.kafka, "jslarge", "jslarge-group"],
+    );
+    assert_eq!(out["consumed"], 30, "{out}");
+}
+
 crate::on_both_installs!(
     kafkajs_creates_a_topic_produces_and_consumes_in_a_group,
     kafkajs_lists_all_topics_subscribes_by_regex_and_lists_groups,
     kafkajs_transactions_commit_abort_and_send_offsets,
+    kafkajs_reads_large_records_with_fetch_limits_below_one_batch,
 );

@@ -1,5 +1,6 @@
 //! kcat (Debian's kcat 1.7.1 on librdkafka 2.0.2) against a real `weir serve`:
-//! produce a file, consume it back, list metadata; HTTP sees the same records.
+//! produce a file, consume it back (also with fetch limits below one record),
+//! list metadata; HTTP sees the same records.
 mod common;
 
 use common::{Server, http, kcat};
@@ -30,6 +31,81 @@ fn kcat_produces_a_file_and_consumes_it_back() {
         b"",
     );
     assert_eq!(out.lines().collect::<Vec<_>>(), lines);
+}
+
+#[test]
+fn kcat_reads_large_records_with_fetch_limits_below_one_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let lines: Vec<String> = (0..20)
+        .map(|i| format!("{i:06}{}", "x".repeat(20_000)))
+        .collect();
+    let file = dir.path().join("large.txt");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let file = file.to_str().unwrap();
+    // Three partitions: a response with a batch of each would not fit.
+    let r = http()
+        .post(server.at("/v1/topics"))
+        .json(&serde_json::json!({"name": "large", "partitions": 3}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    // One record per batch, so one batch fits the consumer's response limit.
+    let one = "batch.num.messages=1";
+    kcat(
+        &[
+            "-P",
+            "-b",
+            &server.kafka,
+            "-t",
+            "large",
+            "-X",
+            one,
+            "-l",
+            file,
+        ],
+        b"",
+    );
+    let topic: Value = http()
+        .get(server.at("/v1/topics/large"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let filled = topic["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["high_watermark"].as_i64() > Some(0))
+        .count();
+    assert!(filled >= 2, "records spread over partitions: {topic}");
+    // The response may hold one batch, not one per partition: librdkafka
+    // refuses a response over receive.message.max.bytes.
+    let out = kcat(
+        &[
+            "-C",
+            "-b",
+            &server.kafka,
+            "-t",
+            "large",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-X",
+            "fetch.max.bytes=1024",
+            "-X",
+            "message.max.bytes=1000",
+            "-X",
+            "max.partition.fetch.bytes=1024",
+            "-X",
+            "receive.message.max.bytes=40000",
+        ],
+        b"",
+    );
+    let mut got: Vec<&str> = out.lines().collect();
+    got.sort_unstable();
+    assert_eq!(got, lines);
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! kafka-python against a real `weir serve`: produce, consume in a group,
 //! commit, resume, every codec (snappy in xerial framing) read over HTTP,
-//! all-topics metadata, a regex subscription and the admin view of groups; on
-//! the pinned kafka-python and on the newest.
+//! all-topics metadata, a regex subscription, the admin view of groups,
+//! reading through an incremental fetch session (KIP-227) and a static
+//! member's restart (KIP-345); on the pinned
+//! kafka-python and on the newest.
 mod common;
 
 use common::{Install, Server, http, run_client_on};
@@ -54,7 +56,41 @@ fn kafka_python_lists_all_topics_subscribes_by_regex_and_lists_groups(install: I
     common::assert_discovered(&out, &["topics"], "kpd", "kpd-group", 10);
 }
 
+fn kafka_python_reads_through_an_incremental_fetch_session(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let out = run_client_on(
+        install,
+        "python",
+        "kafka_python_client.py",
+        &["sessions", &server.kafka, "sessioned", "sgroup"],
+    );
+    assert_eq!(out["consumed"], 30, "{out}");
+    assert_eq!(out["distinct"], 30, "{out}");
+    assert_eq!(out["in_order"], true, "{out}");
+    // One broker, one session: opened (an id) and continued (epoch past 1).
+    let sessions = out["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "{out}");
+    assert_ne!(sessions[0][0], 0, "{out}");
+    assert!(sessions[0][1].as_i64().unwrap() > 1, "{out}");
+}
+
+fn kafka_python_static_member_restarts_without_a_rebalance(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let out = run_client_on(
+        install,
+        "python",
+        "kafka_python_client.py",
+        &["static", &server.kafka, "statics", "stgroup"],
+    );
+    assert_eq!(out["after"], out["before"], "{out}");
+    assert_eq!(out["a_calls_after"], out["a_calls_before"], "{out}");
+}
+
 crate::on_both_installs!(
     kafka_python_produces_consumes_commits_and_compresses,
     kafka_python_lists_all_topics_subscribes_by_regex_and_lists_groups,
+    kafka_python_reads_through_an_incremental_fetch_session,
+    kafka_python_static_member_restarts_without_a_rebalance,
 );

@@ -142,6 +142,33 @@ def alter_configs(bootstrap, topic):
     print(json.dumps(out))
 
 
+def create_configs(bootstrap, topic, configs):
+    """CreateTopics with every config in `configs` (JSON), then DescribeConfigs
+    of the topic; and two refused creations: an invalid value, an unknown name."""
+    from confluent_kafka.admin import ConfigResource, ConfigSource, NewTopic, ResourceType
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    configs = json.loads(configs)
+
+    def create(name, conf):
+        fut = admin.create_topics([NewTopic(name, 1, 1, config=conf)])[name]
+        try:
+            fut.result(timeout=DEADLINE_S)
+            return None
+        except KafkaException as e:
+            return [e.args[0].code(), e.args[0].str()]
+
+    out = {"created": create(topic, configs)}
+    res = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)])
+    entries = next(iter(res.values())).result(timeout=DEADLINE_S)
+    out["described"] = {name: e.value for name, e in entries.items()}
+    out["overridden"] = sorted(name for name, e in entries.items()
+                               if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+    out["invalid"] = create(f"{topic}-invalid", {"min.insync.replicas": "0"})
+    out["unknown"] = create(f"{topic}-unknown", {"no.such.config": "1"})
+    out["invalid_config"] = KafkaError.INVALID_CONFIG
+    print(json.dumps(out))
+
+
 def cluster(bootstrap):
     """DescribeCluster, and DescribeConfigs of the broker (node 0)."""
     from confluent_kafka.admin import ConfigResource, ConfigSource, ResourceType
@@ -205,5 +232,6 @@ if __name__ == "__main__":
         "cluster": cluster,
         "alter-configs": alter_configs,
         "compaction-configs": compaction_configs,
+        "create-configs": create_configs,
         "delete-records": delete_records,
     }[cmd](*args)

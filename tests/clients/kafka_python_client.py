@@ -95,7 +95,129 @@ def discover(bootstrap, prefix, group, count):
                       "groups": groups, "offsets": offsets}))
 
 
+def sessions(bootstrap, topic, group):
+    """Incremental fetch sessions (KIP-227), which kafka-python uses by default:
+    records produced in rounds to three partitions are each read once, in
+    order per partition, over one session whose epoch advances."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    KafkaAdminClient(bootstrap_servers=bootstrap).create_topics([NewTopic(topic, 3, 1)])
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                      auto_offset_reset="earliest", enable_auto_commit=False)
+    p = KafkaProducer(bootstrap_servers=bootstrap, acks=1)
+    got = []
+    rounds, per_round = 5, 6
+    for r in range(rounds):
+        for i in range(per_round):
+            p.send(topic, value=f"{r}-{i}".encode(), partition=i % 3)
+        p.flush(DEADLINE_S)
+        deadline = time.time() + DEADLINE_S
+        while len(got) < per_round * (r + 1) and time.time() < deadline:
+            for _, records in c.poll(200).items():
+                got.extend(records)
+    handlers = getattr(c._fetcher, "_session_handlers", {})
+    sessions = [[h.next_metadata.session_id, h.next_metadata.epoch] for h in handlers.values()]
+    c.close()
+    by_partition = {}
+    for m in got:
+        by_partition.setdefault(m.partition, []).append(m.offset)
+    in_order = all(offs == sorted(offs) for offs in by_partition.values())
+    values = [m.value.decode() for m in got]
+    print(json.dumps({"consumed": len(values), "distinct": len(set(values)),
+                      "in_order": in_order, "sessions": sessions}))
+
+
+def static_member(bootstrap, topic, group, instance, updates, stop):
+    """One static member in its own process: reports (instance, owned
+    partitions, rebalance callbacks so far) whenever they change."""
+    from kafka import ConsumerRebalanceListener
+
+    class Count(ConsumerRebalanceListener):
+        calls = 0
+
+        def on_partitions_revoked(self, revoked):
+            Count.calls += 1
+
+        def on_partitions_assigned(self, assigned):
+            Count.calls += 1
+
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, group_instance_id=instance,
+                      auto_offset_reset="earliest", enable_auto_commit=False,
+                      session_timeout_ms=10000, heartbeat_interval_ms=500)
+    c.subscribe([topic], listener=Count())
+    last = None
+    while not stop.is_set():
+        c.poll(100)
+        now = (sorted(tp.partition for tp in c.assignment()), Count.calls)
+        if now != last:
+            updates.put((instance, *now))
+            last = now
+    c.close()
+
+
+def static(bootstrap, topic, group):
+    """Static membership (KIP-345): two members with group_instance_id split
+    four partitions; one restarts (static members close without leaving) and
+    gets the same partitions back; the other is never revoked again. Each
+    member runs in its own process, as applications do."""
+    import multiprocessing
+    import queue
+    from kafka.admin import KafkaAdminClient, NewTopic
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, 4, 1)])
+    admin.close()
+    mp = multiprocessing.get_context("spawn")
+    updates = mp.Queue()
+    state = {}
+
+    def member(instance):
+        stop = mp.Event()
+        # Daemons: a failed wait exits without waiting for members to stop.
+        proc = mp.Process(target=static_member, daemon=True,
+                          args=(bootstrap, topic, group, instance, updates, stop))
+        proc.start()
+        return proc, stop
+
+    def owned(instance):
+        return state.get(instance, ([], 0))[0]
+
+    def wait_until(cond, what):
+        deadline = time.time() + DEADLINE_S
+        while not cond():
+            if time.time() > deadline:
+                fail(f"timed out waiting for {what}: {state}")
+            try:
+                instance, parts, calls = updates.get(timeout=0.1)
+                state[instance] = (parts, calls)
+            except queue.Empty:
+                pass
+
+    def stop(m):
+        m[1].set()
+        m[0].join(DEADLINE_S)
+
+    a, b = member("a"), member("b")
+    wait_until(lambda: owned("a") and owned("b") and sorted(owned("a") + owned("b")) == [0, 1, 2, 3],
+               "two static members with disjoint partitions")
+    before = {"a": owned("a"), "b": owned("b")}
+    calls = state["a"][1]
+    stop(b)
+    state.pop("b")
+    b2 = member("b")
+    wait_until(lambda: owned("b") != [], "the restarted member's partitions")
+    # Give a rebalance, were one started, time to reach the other member.
+    end = time.time() + 3
+    wait_until(lambda: time.time() > end, "a quiet while")
+    result = {"before": before, "after": {"a": owned("a"), "b": owned("b")},
+              "a_calls_before": calls, "a_calls_after": state["a"][1]}
+    stop(a)
+    stop(b2)
+    print(json.dumps(result))
+
+
 if __name__ == "__main__":
+    if sys.argv[1] in ("sessions", "static"):
+        {"sessions": sessions, "static": static}[sys.argv[1]](*sys.argv[2:])
+        sys.exit(0)
     if sys.argv[1] == "discover":
         discover(*sys.argv[2:])
     else:

@@ -1,6 +1,6 @@
 // kafkajs scenarios driven by tests/kafka_js.rs: produce, then consume in a
 // group; or (`discover`) list every topic, subscribe by regex, list groups and
-// their offsets. kafkajs comes from KAFKAJS_PATH (pinned or newest install).
+// their offsets; or (`small-fetch`) read large records with tiny fetch limits. kafkajs comes from KAFKAJS_PATH (pinned or newest install).
 const { Kafka, logLevel } = require(process.env.KAFKAJS_PATH || 'kafkajs');
 
 const COUNT = 30;
@@ -87,8 +87,34 @@ async function main(bootstrap, topic, group) {
   console.log(JSON.stringify({ consumed: seen.size }));
 }
 
+/** Large records read with fetch limits far below one record: each fetch still
+ * brings the first batch, so every record arrives. */
+async function smallFetch(bootstrap, topic, group) {
+  const kafka = new Kafka({ clientId: 'weir-test', brokers: [bootstrap], logLevel: logLevel.ERROR });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  for (let i = 0; i < COUNT; i++) {
+    const value = `${String(i).padStart(6, '0')}${'x'.repeat(20000)}`;
+    await producer.send({ topic, messages: [{ value, partition: i % 3 }] });
+  }
+  await producer.disconnect();
+  const consumer = kafka.consumer({
+    groupId: group, sessionTimeout: 10000, heartbeatInterval: 500, maxBytes: 1024, maxBytesPerPartition: 1024,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen = await consumeUntil(consumer, COUNT, () => {});
+  await consumer.disconnect();
+  console.log(JSON.stringify({ consumed: seen.size }));
+}
+
 const args = process.argv.slice(2);
-(args[0] === 'discover' ? discover(...args.slice(1)) : main(...args)).catch((e) => {
+const scenarios = { discover, 'small-fetch': smallFetch };
+(scenarios[args[0]] ? scenarios[args[0]](...args.slice(1)) : main(...args)).catch((e) => {
   console.error(`FAIL: ${e.stack || e}`);
   process.exit(1);
 });

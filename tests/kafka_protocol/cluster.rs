@@ -151,3 +151,55 @@ fn describe_producers_reports_each_producers_epoch_and_last_sequence() {
     assert_eq!(found.len(), 1);
     assert_eq!((found[0].producer_id.0, found[0].last_sequence), (pid, 2));
 }
+
+#[test]
+fn create_topics_v5_reports_configs_and_validate_only_checks_them() {
+    use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+    const INVALID_CONFIG: i16 = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut s = connect(&server);
+    let topic = |name: &'static str, key: &'static str, value: &'static str| {
+        CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str(name)))
+            .with_num_partitions(1)
+            .with_replication_factor(1)
+            .with_configs(vec![
+                CreatableTopicConfig::default()
+                    .with_name(StrBytes::from_static_str(key))
+                    .with_value(Some(StrBytes::from_static_str(value))),
+            ])
+    };
+    let req = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![topic("made", "min.insync.replicas", "2")]);
+    let resp = ask::<CreateTopicsRequest>(&mut s, 7, &frame(7, 77, &req, &[]), "create");
+    let made = &resp.topics[0];
+    assert_eq!(made.error_code, 0);
+    let configs = made.configs.as_ref().expect("v5+ carries configs");
+    let find = |name: &str| configs.iter().find(|c| c.name.as_str() == name).unwrap();
+    let min_isr = find("min.insync.replicas");
+    assert_eq!(
+        (min_isr.value.as_deref(), min_isr.config_source),
+        (Some("2"), 1)
+    );
+    let retention = find("retention.ms");
+    assert_eq!(
+        (retention.value.as_deref(), retention.config_source),
+        (Some("604800000"), 5)
+    );
+    // validate_only refuses a bad value as a creation would, and creates nothing.
+    let req = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_validate_only(true)
+        .with_topics(vec![topic("checked", "preallocate", "maybe")]);
+    let resp = ask::<CreateTopicsRequest>(&mut s, 7, &frame(7, 77, &req, &[]), "validate");
+    assert_eq!(resp.topics[0].error_code, INVALID_CONFIG);
+    let why = resp.topics[0].error_message.as_deref().unwrap_or_default();
+    assert!(why.contains("preallocate"), "{why}");
+    let r = crate::common::http()
+        .get(server.at("/v1/topics/checked"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

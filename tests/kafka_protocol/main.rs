@@ -11,7 +11,10 @@ mod helpers;
 
 mod cluster;
 mod fetch;
+mod fetch_budget;
+mod fetch_sessions;
 mod frames;
+mod group_rejoin;
 mod groups_admin;
 mod liberal;
 mod limits;

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, RwLock};
 
 use crate::log::batch::{self, Record};
-use crate::log::{FlushPolicy, PartitionLog, PartitionStats, ReadResult};
+use crate::log::{FirstBatch, FlushPolicy, PartitionLog, PartitionStats, ReadResult};
 
 use super::error::BrokerError;
 use super::metadata::{MetaStore, TopicRecord};
@@ -392,16 +392,18 @@ impl Broker {
             .map_err(BrokerError::log(topic.name(), partition))
     }
 
-    /// Reads whole batches from a partition starting at `offset`.
+    /// Reads whole batches from a partition starting at `offset`; `first` says
+    /// whether a first batch over `max_bytes` comes anyway.
     pub fn fetch(
         &self,
         topic: &str,
         partition: i64,
         offset: i64,
         max_bytes: usize,
+        first: FirstBatch,
     ) -> Result<ReadResult, BrokerError> {
         let log = self.topic(topic)?.partition(partition)?;
-        log.read(offset, max_bytes)
+        log.read_limited(offset, max_bytes, first)
             .map_err(BrokerError::log(topic, partition as u32))
     }
 

@@ -1,4 +1,9 @@
 //! Per-topic configuration with Kafka's names, defaults and validation.
+//!
+//! - [`stored`]: the configs Kafka knows that weir stores and describes but
+//!   does not apply, each with Kafka's validation.
+
+mod stored;
 
 use std::collections::BTreeMap;
 
@@ -69,6 +74,9 @@ pub struct TopicConfig {
     pub min_compaction_lag_ms: i64,
     /// `max.compaction.lag.ms`.
     pub max_compaction_lag_ms: i64,
+    /// Values of the [`stored`] configs set for this topic: kept and
+    /// described, not applied.
+    pub stored: BTreeMap<String, String>,
 }
 
 /// The ratio is validated finite (0 to 1), so equality is total.
@@ -90,16 +98,24 @@ pub const KNOWN_KEYS: [&str; 12] = [
     "segment.ms",
 ];
 
-/// Refuses a config name weir does not know.
+/// Refuses a config name neither weir nor Kafka knows.
 pub fn check_key(key: &str) -> Result<(), ConfigError> {
-    if KNOWN_KEYS.contains(&key) {
+    if KNOWN_KEYS.contains(&key) || stored::find(key).is_some() {
         Ok(())
     } else {
+        let mut known: Vec<&str> = KNOWN_KEYS.to_vec();
+        known.extend(stored::STORED.iter().map(|(name, _, _)| *name));
+        known.sort_unstable();
         Err(ConfigError::Unknown {
             key: key.to_string(),
-            known: KNOWN_KEYS.join(", "),
+            known: known.join(", "),
         })
     }
+}
+
+/// Whether weir applies a known config (rather than only storing it).
+pub fn is_applied(key: &str) -> bool {
+    KNOWN_KEYS.contains(&key)
 }
 
 impl Default for TopicConfig {
@@ -118,6 +134,7 @@ impl Default for TopicConfig {
             min_cleanable_dirty_ratio: 0.5,
             min_compaction_lag_ms: 0,
             max_compaction_lag_ms: i64::MAX,
+            stored: BTreeMap::new(),
         }
     }
 }
@@ -221,14 +238,25 @@ impl TopicConfig {
                     ));
                 }
             },
-            _ => check_key(key)?,
+            _ => self.store(key, value)?,
+        }
+        Ok(())
+    }
+
+    /// Validates and keeps a config that is stored, not applied.
+    fn store(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        check_key(key)?;
+        if let Some((name, _, valid)) = stored::find(key) {
+            stored::check(*valid, value).map_err(|reason| invalid(key, value, reason))?;
+            self.stored
+                .insert(name.to_string(), value.trim().to_string());
         }
         Ok(())
     }
 
     /// Every entry by its Kafka name, values as Kafka prints them.
     pub fn entries(&self) -> BTreeMap<&'static str, String> {
-        BTreeMap::from([
+        let mut entries = BTreeMap::from([
             ("cleanup.policy", self.cleanup_policy.as_str().to_string()),
             ("delete.retention.ms", self.delete_retention_ms.to_string()),
             (
@@ -260,7 +288,12 @@ impl TopicConfig {
             ("retention.ms", self.retention_ms.to_string()),
             ("segment.bytes", self.segment_bytes.to_string()),
             ("segment.ms", self.segment_ms.to_string()),
-        ])
+        ]);
+        for (name, default, _) in stored::STORED {
+            let value = self.stored.get(*name).map_or(*default, String::as_str);
+            entries.entry(*name).or_insert_with(|| value.to_string());
+        }
+        entries
     }
 
     /// The log layer's settings for a partition of this topic.
@@ -315,7 +348,57 @@ mod tests {
         assert_eq!(c.retention_ms, 7 * 24 * 3600 * 1000);
         assert_eq!(c.segment_bytes, 1 << 30);
         assert_eq!(c.max_message_bytes, 1_048_588);
-        assert_eq!(c.entries().len(), KNOWN_KEYS.len());
+        let stored_only = stored::STORED.iter().filter(|(n, _, _)| !is_applied(n));
+        assert_eq!(c.entries().len(), KNOWN_KEYS.len() + stored_only.count());
+    }
+
+    #[test]
+    fn stored_defaults_are_valid_and_applied_names_win() {
+        for (name, default, valid) in stored::STORED {
+            assert_eq!(stored::check(*valid, default), Ok(()), "{name}'s default");
+        }
+        for key in KNOWN_KEYS {
+            assert!(
+                stored::find(key).is_none(),
+                "{key} is applied, never stored"
+            );
+        }
+    }
+
+    #[test]
+    fn stored_configs_are_validated_kept_and_described() {
+        let c = TopicConfig::default()
+            .with_overrides(&map(&[
+                ("compression.type", "zstd"),
+                ("min.insync.replicas", "2"),
+                ("unclean.leader.election.enable", "TRUE"),
+                ("min.cleanable.dirty.ratio", "0.1"),
+                ("leader.replication.throttled.replicas", "0:1,1:1"),
+                ("message.format.version", "2.8-IV1"),
+            ]))
+            .unwrap();
+        let e = c.entries();
+        assert_eq!(e["compression.type"], "zstd");
+        assert_eq!(e["min.insync.replicas"], "2");
+        assert_eq!(e["preallocate"], "false", "the default when not set");
+        assert_eq!(e["leader.replication.throttled.replicas"], "0:1,1:1");
+        for (k, v) in [
+            ("compression.type", "brotli"),
+            ("min.insync.replicas", "0"),
+            ("min.insync.replicas", "3000000000"),
+            ("preallocate", "yes"),
+            ("min.cleanable.dirty.ratio", "1.5"),
+            ("compression.gzip.level", "0"),
+            ("leader.replication.throttled.replicas", "0-1"),
+            ("message.format.version", "new"),
+            ("remote.storage.enable", "true"),
+        ] {
+            let got = TopicConfig::default().with_overrides(&map(&[(k, v)]));
+            assert!(
+                matches!(got, Err(ConfigError::Invalid { .. })),
+                "{k}={v}: {got:?}"
+            );
+        }
     }
 
     #[test]

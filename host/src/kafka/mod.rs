@@ -4,6 +4,7 @@
 //! - [`listener`]: binds `--kafka-addr`, accepts connections, shuts down.
 //! - [`admission`]: the caps on open connections, in all and per client address.
 //! - [`connection`]: one client connection: reads frames, answers in order.
+//! - [`fetch_session`]: incremental fetch sessions (KIP-227), a bounded cache.
 //! - [`frame`]: splits a request frame into header and body; refuses bad frames.
 //! - [`handler`]: one file per API (produce, fetch, metadata, ...), and the
 //!   table of advertised versions.
@@ -13,6 +14,7 @@
 pub mod admission;
 pub mod connection;
 pub mod error;
+pub mod fetch_session;
 pub mod frame;
 pub mod group;
 pub mod handler;
@@ -43,6 +45,9 @@ pub struct KafkaContext {
     pub producers: Arc<ProducerRegistry>,
     /// The transaction coordinator.
     pub txns: Arc<TxnCoordinator>,
+    /// Incremental fetch sessions, shared by every connection (a consumer
+    /// may reconnect and continue its session).
+    pub fetch_sessions: fetch_session::FetchSessions,
 }
 
 impl KafkaContext {
@@ -62,6 +67,7 @@ impl KafkaContext {
             groups,
             producers,
             txns,
+            fetch_sessions: fetch_session::FetchSessions::default(),
         }
     }
 }

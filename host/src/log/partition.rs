@@ -48,6 +48,16 @@ pub struct ReadResult {
     pub log_start_offset: i64,
 }
 
+/// What a read does with a first batch larger than its byte limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstBatch {
+    /// Returns it whole anyway, so a reader always makes progress.
+    AlwaysWhole,
+    /// Leaves it out like any batch that does not fit: a Kafka fetch past its
+    /// first non-empty partition, whose response may exceed its limit only once.
+    WithinLimit,
+}
+
 /// A summary of a partition for describe calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartitionStats {
@@ -333,7 +343,7 @@ impl PartitionLog {
     /// Reads whole batches starting with the one that holds `offset`, up to about
     /// `max_bytes` (at least one batch), never past the high watermark.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
-        self.read_below(offset, max_bytes, i64::MAX)
+        self.read_within(offset, max_bytes, i64::MAX, FirstBatch::AlwaysWhole)
     }
 
     /// [`PartitionLog::read`], leaving out batches at or after `limit` as well: a
@@ -344,6 +354,28 @@ impl PartitionLog {
         offset: i64,
         max_bytes: usize,
         limit: i64,
+    ) -> Result<ReadResult, LogError> {
+        self.read_within(offset, max_bytes, limit, FirstBatch::AlwaysWhole)
+    }
+
+    /// [`PartitionLog::read`], with the choice of what a first batch over `max_bytes` does.
+    pub fn read_limited(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        first: FirstBatch,
+    ) -> Result<ReadResult, LogError> {
+        self.read_within(offset, max_bytes, i64::MAX, first)
+    }
+
+    /// The one read: batches from the one holding `offset`, below `limit` and the high
+    /// watermark, about `max_bytes` of them, the first as `first` says.
+    pub fn read_within(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        limit: i64,
+        first: FirstBatch,
     ) -> Result<ReadResult, LogError> {
         let high_watermark = *self.high_watermark.borrow();
         let limit = limit.min(high_watermark);
@@ -383,10 +415,14 @@ impl PartitionLog {
                     _ => (state.active.view_at(at), log_start, None),
                 }
             };
-            let bytes = view.read(at, max_bytes, limit)?;
+            let bytes = view.read(at, max_bytes, limit, first)?;
             // Compaction can leave a sealed segment with nothing at or after `at`
-            // (its tail records were superseded): go on to the next segment.
-            if let (true, Some(next)) = (bytes.is_empty(), next_base) {
+            // (its tail records were superseded): go on to the next segment. Not when a
+            // first batch over the limit may be left out: an empty answer may then mean
+            // exactly that, and the reader asks again with the batch coming whole.
+            if let (true, Some(next), FirstBatch::AlwaysWhole) =
+                (bytes.is_empty(), next_base, first)
+            {
                 at = next;
                 continue;
             }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::batch::{BATCH_HEADER_LEN, BatchHeader, LOG_OVERHEAD};
 use super::error::LogError;
 use super::index::OffsetIndex;
+use super::partition::FirstBatch;
 use super::segment::SegmentPaths;
 
 /// Bytes read at once from where a read's scan starts: an index interval's worth of
@@ -107,13 +108,14 @@ impl SegmentView {
     }
 
     /// Reads whole batches from the one containing `offset` onwards: at most
-    /// `max_bytes`, but always the first batch whole so a consumer can progress.
+    /// `max_bytes`, except a first batch that `first` says comes whole anyway.
     /// Batches starting at or after `limit_offset` (the high watermark) are left out.
     pub fn read(
         &self,
         offset: i64,
         max_bytes: usize,
         limit_offset: i64,
+        first: FirstBatch,
     ) -> Result<Vec<u8>, LogError> {
         // One read of the view's first bytes usually holds the headers to skip (the sparse
         // index points at most an index interval before `offset`) and, at the tail of a
@@ -126,7 +128,7 @@ impl SegmentView {
         let mut pos = self.start;
         let mut header = [0u8; BATCH_HEADER_LEN];
         // Find the batch containing `offset`.
-        let first = loop {
+        let first_batch = loop {
             if pos + BATCH_HEADER_LEN as u64 > self.size {
                 return Ok(Vec::new());
             }
@@ -149,8 +151,11 @@ impl SegmentView {
             }
             pos += h.total_len() as u64;
         };
+        if first == FirstBatch::WithinLimit && first_batch.total_len() > max_bytes {
+            return Ok(Vec::new());
+        }
         let want = (max_bytes as u64)
-            .max(first.total_len() as u64)
+            .max(first_batch.total_len() as u64)
             .min(self.size - pos) as usize;
         let at = (pos - self.start) as usize;
         let mut buf = if at + want <= block.len() {

@@ -85,7 +85,9 @@ fn produce(broker: &Broker, topic: &str, value: &str) {
 }
 
 fn values(broker: &Broker, topic: &str) -> Vec<String> {
-    let read = broker.fetch(topic, 0, 0, 1 << 20).unwrap();
+    let read = broker
+        .fetch(topic, 0, 0, 1 << 20, crate::log::FirstBatch::AlwaysWhole)
+        .unwrap();
     let mut out = Vec::new();
     for batch in BatchIter::new(&read.bytes) {
         let (_, bytes) = batch.unwrap();

@@ -14,7 +14,7 @@ use crate::broker::txn::marker::{self, Marker};
 use crate::broker::txn::partition::{AbortedTxn, PartitionTxns};
 use crate::broker::{Broker, BrokerError, Topic};
 use crate::log::batch::BatchHeader;
-use crate::log::{AppendInfo, LogError, PartitionLog, ReadResult};
+use crate::log::{AppendInfo, FirstBatch, LogError, PartitionLog, ReadResult};
 
 use super::epochs::{EpochBump, ProducerEpochs};
 use super::window::{BatchSeq, SeqCheck, Window};
@@ -319,6 +319,19 @@ impl ProducerRegistry {
         offset: i64,
         max_bytes: usize,
     ) -> Result<CommittedRead, BrokerError> {
+        self.read_committed_within(topic, partition, offset, max_bytes, FirstBatch::AlwaysWhole)
+    }
+
+    /// [`ProducerRegistry::read_committed`], with the choice of what a first batch over
+    /// `max_bytes` does (a Kafka fetch past its first non-empty partition).
+    pub fn read_committed_within(
+        &self,
+        topic: &Topic,
+        partition: u32,
+        offset: i64,
+        max_bytes: usize,
+        first: FirstBatch,
+    ) -> Result<CommittedRead, BrokerError> {
         let fail = || BrokerError::log(topic.name(), partition);
         let log = topic.partition(i64::from(partition))?;
         let slot = self.slot_of(topic.name(), partition, &log);
@@ -332,7 +345,7 @@ impl ProducerRegistry {
             })
             .map_err(fail())?;
         let read = log
-            .read_below(offset, max_bytes, last_stable)
+            .read_within(offset, max_bytes, last_stable, first)
             .map_err(fail())?;
         Ok(CommittedRead {
             read,

@@ -11,15 +11,11 @@ use tokio::sync::oneshot;
 use crate::broker::{LiveGroup, LiveGroups};
 use crate::kafka::settings::GroupSettings;
 
+use super::join::Joined;
 use super::outcome::{GroupDescription, JoinOutcome, JoinRequest, SyncOutcome};
-use super::state::{Group, GroupState, Member};
+use super::state::{Group, GroupState};
 
-/// Most members plus pending member ids one group holds; more joins get
-/// GROUP_MAX_SIZE_REACHED, so joins with fresh ids cannot grow memory unbounded.
-pub const MAX_GROUP_SIZE: usize = 1000;
-
-/// Longest client id kept as the prefix of a generated member id, in chars.
-const MAX_MEMBER_ID_PREFIX: usize = 255;
+pub use super::join::{MAX_GROUP_SIZE, MAX_MEMBER_ID_PREFIX};
 
 /// A receiver that already holds its answer.
 fn ready<T>(value: T) -> oneshot::Receiver<T> {
@@ -55,18 +51,14 @@ impl Coordinator {
     /// its answer will arrive (at once for an immediate answer).
     pub fn start_join(&self, req: JoinRequest, now: Instant) -> oneshot::Receiver<JoinOutcome> {
         match self.register_join(req, now) {
-            Ok(rx) => rx,
-            Err(outcome) => ready(*outcome),
+            Joined::Later(rx) => rx,
+            Joined::Now(outcome) => ready(*outcome),
         }
     }
 
-    fn register_join(
-        &self,
-        req: JoinRequest,
-        now: Instant,
-    ) -> Result<oneshot::Receiver<JoinOutcome>, Box<JoinOutcome>> {
+    fn register_join(&self, req: JoinRequest, now: Instant) -> Joined {
         if req.group.is_empty() {
-            return Err(Box::new(JoinOutcome::error(
+            return Joined::Now(Box::new(JoinOutcome::error(
                 ResponseError::InvalidGroupId,
                 &req.member_id,
             )));
@@ -74,7 +66,7 @@ impl Coordinator {
         if req.session_timeout < self.settings.min_session_timeout
             || req.session_timeout > self.settings.max_session_timeout
         {
-            return Err(Box::new(JoinOutcome::error(
+            return Joined::Now(Box::new(JoinOutcome::error(
                 ResponseError::InvalidSessionTimeout,
                 &req.member_id,
             )));
@@ -82,7 +74,7 @@ impl Coordinator {
         let mut groups = self.groups.lock();
         let key = req.group.clone();
         let group = groups.entry(key.clone()).or_default();
-        let result = Self::join_locked(group, req, now);
+        let result = group.join(req, now);
         // A refused join leaves no trace: only members and pending ids keep a
         // group in memory (its committed offsets live in the broker).
         if group.is_idle() {
@@ -91,93 +83,15 @@ impl Coordinator {
         result
     }
 
-    fn join_locked(
-        group: &mut Group,
-        req: JoinRequest,
-        now: Instant,
-    ) -> Result<oneshot::Receiver<JoinOutcome>, Box<JoinOutcome>> {
-        let mut member_id = req.member_id.clone();
-        if member_id.is_empty() {
-            if group.members.len() + group.pending.len() >= MAX_GROUP_SIZE {
-                return Err(Box::new(JoinOutcome::error(
-                    ResponseError::GroupMaxSizeReached,
-                    "",
-                )));
-            }
-            let prefix: String = if req.client_id.is_empty() {
-                "member".into()
-            } else {
-                req.client_id.chars().take(MAX_MEMBER_ID_PREFIX).collect()
-            };
-            member_id = format!("{prefix}-{:016x}", rand::random::<u64>());
-            if req.require_known_member {
-                group
-                    .pending
-                    .insert(member_id.clone(), (now, req.session_timeout));
-                return Err(Box::new(JoinOutcome::error(
-                    ResponseError::MemberIdRequired,
-                    &member_id,
-                )));
-            }
-        } else if !group.members.contains_key(&member_id) && !group.pending.contains_key(&member_id)
-        {
-            return Err(Box::new(JoinOutcome::error(
-                ResponseError::UnknownMemberId,
-                &member_id,
-            )));
-        }
-        if !group.accepts(&member_id, &req.protocol_type, &req.protocols) {
-            return Err(Box::new(JoinOutcome::error(
-                ResponseError::InconsistentGroupProtocol,
-                &member_id,
-            )));
-        }
-        group.pending.remove(&member_id);
-        group.protocol_type = Some(req.protocol_type.clone());
-        let (tx, rx) = oneshot::channel();
-        let member = group
-            .members
-            .entry(member_id.clone())
-            .or_insert_with(|| Member {
-                id: member_id.clone(),
-                instance_id: None,
-                client_id: String::new(),
-                client_host: String::new(),
-                session_timeout: req.session_timeout,
-                rebalance_timeout: req.rebalance_timeout,
-                protocols: Vec::new(),
-                assignment: Bytes::new(),
-                last_seen: now,
-                awaiting_join: None,
-                awaiting_sync: None,
-            });
-        member.instance_id = req.instance_id;
-        member.client_id = req.client_id;
-        member.client_host = req.client_host;
-        member.session_timeout = req.session_timeout;
-        member.rebalance_timeout = req.rebalance_timeout;
-        member.protocols = req.protocols;
-        member.last_seen = now;
-        if let Some(old) = member.awaiting_join.replace(tx) {
-            let _ = old.send(JoinOutcome::error(
-                ResponseError::UnknownMemberId,
-                &member_id,
-            ));
-        }
-        group.prepare_rebalance(now);
-        group.try_complete_join(false);
-        Ok(rx)
-    }
-
     /// SyncGroup: the leader hands out assignments; followers wait for them.
     pub async fn sync(
         &self,
         group: &str,
         generation: i32,
-        member_id: &str,
+        member: (&str, Option<&str>),
         assignments: Vec<(String, Bytes)>,
     ) -> SyncOutcome {
-        self.start_sync(group, generation, member_id, assignments, Instant::now())
+        self.start_sync(group, generation, member, assignments, Instant::now())
             .await
             .unwrap_or_else(|_| SyncOutcome::error(ResponseError::RebalanceInProgress))
     }
@@ -187,11 +101,11 @@ impl Coordinator {
         &self,
         group_id: &str,
         generation: i32,
-        member_id: &str,
+        member: (&str, Option<&str>),
         assignments: Vec<(String, Bytes)>,
         now: Instant,
     ) -> oneshot::Receiver<SyncOutcome> {
-        match self.register_sync(group_id, generation, member_id, assignments, now) {
+        match self.register_sync(group_id, generation, member, assignments, now) {
             Ok(rx) => rx,
             Err(outcome) => ready(*outcome),
         }
@@ -201,13 +115,21 @@ impl Coordinator {
         &self,
         group_id: &str,
         generation: i32,
-        member_id: &str,
+        (member_id, instance_id): (&str, Option<&str>),
         assignments: Vec<(String, Bytes)>,
         now: Instant,
     ) -> Result<oneshot::Receiver<SyncOutcome>, Box<SyncOutcome>> {
         let mut groups = self.groups.lock();
-        let group = Self::member_of(&mut groups, group_id, member_id, generation)
+        let group = Self::member_of(&mut groups, group_id, member_id, instance_id, generation)
             .map_err(|e| Box::new(SyncOutcome::error(e)))?;
+        tracing::debug!(
+            group = group_id,
+            member = member_id,
+            state = group.state.name(),
+            generation,
+            assignments = assignments.len(),
+            "SyncGroup"
+        );
         let ok = |g: &Group, assignment: Bytes| SyncOutcome {
             error: None,
             assignment,
@@ -260,14 +182,29 @@ impl Coordinator {
         &self,
         group_id: &str,
         generation: i32,
-        member_id: &str,
+        (member_id, instance_id): (&str, Option<&str>),
     ) -> Option<ResponseError> {
         let now = Instant::now();
         let mut groups = self.groups.lock();
-        let group = match Self::member_of(&mut groups, group_id, member_id, generation) {
+        let group = match Self::member_of(&mut groups, group_id, member_id, instance_id, generation)
+        {
             Ok(g) => g,
-            Err(e) => return Some(e),
+            Err(e) => {
+                tracing::debug!(
+                    group = group_id,
+                    member = member_id,
+                    generation,
+                    "Heartbeat: {e:?}"
+                );
+                return Some(e);
+            }
         };
+        tracing::trace!(
+            group = group_id,
+            member = member_id,
+            generation,
+            "Heartbeat"
+        );
         if let Some(m) = group.members.get_mut(member_id) {
             m.last_seen = now;
         }
@@ -277,20 +214,40 @@ impl Coordinator {
         }
     }
 
-    /// LeaveGroup: one result per member id.
-    pub fn leave(&self, group_id: &str, member_ids: &[String]) -> Vec<Option<ResponseError>> {
+    /// LeaveGroup: one result per (member id, instance id). A static member
+    /// may leave by its instance id alone; a member id that no longer holds
+    /// the instance id is FENCED_INSTANCE_ID, as in Kafka.
+    pub fn leave(
+        &self,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+    ) -> Vec<Option<ResponseError>> {
         let mut groups = self.groups.lock();
         let Some(group) = groups.get_mut(group_id) else {
-            return member_ids
+            return members
                 .iter()
                 .map(|_| Some(ResponseError::UnknownMemberId))
                 .collect();
         };
-        let results = member_ids
+        let mut leaving = Vec::new();
+        let results = members
             .iter()
-            .map(|id| (!group.members.contains_key(id)).then_some(ResponseError::UnknownMemberId))
+            .map(|(id, instance)| {
+                let found = match instance {
+                    Some(instance) => match group.static_member(instance) {
+                        None => Err(ResponseError::UnknownMemberId),
+                        Some(holder) if !id.is_empty() && holder != id => {
+                            Err(ResponseError::FencedInstanceId)
+                        }
+                        Some(holder) => Ok(holder.to_string()),
+                    },
+                    None if group.members.contains_key(id) => Ok(id.clone()),
+                    None => Err(ResponseError::UnknownMemberId),
+                };
+                found.map(|id| leaving.push(id)).err()
+            })
             .collect();
-        group.remove_members(member_ids, Instant::now());
+        group.remove_members(&leaving, Instant::now());
         results
     }
 
@@ -301,7 +258,7 @@ impl Coordinator {
         &self,
         group_id: &str,
         generation: i32,
-        member_id: &str,
+        (member_id, instance_id): (&str, Option<&str>),
     ) -> Option<ResponseError> {
         let mut groups = self.groups.lock();
         if generation < 0 && member_id.is_empty() {
@@ -310,7 +267,8 @@ impl Coordinator {
                 _ => None,
             };
         }
-        let group = match Self::member_of(&mut groups, group_id, member_id, generation) {
+        let group = match Self::member_of(&mut groups, group_id, member_id, instance_id, generation)
+        {
             Ok(g) => g,
             Err(e) => return Some(e),
         };
@@ -392,14 +350,13 @@ impl Coordinator {
         groups: &'g mut HashMap<String, Group>,
         group_id: &str,
         member_id: &str,
+        instance_id: Option<&str>,
         generation: i32,
     ) -> Result<&'g mut Group, ResponseError> {
         let group = groups
             .get_mut(group_id)
             .ok_or(ResponseError::UnknownMemberId)?;
-        if !group.members.contains_key(member_id) {
-            return Err(ResponseError::UnknownMemberId);
-        }
+        group.validate_member(member_id, instance_id)?;
         if generation != group.generation {
             return Err(ResponseError::IllegalGeneration);
         }

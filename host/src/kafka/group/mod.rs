@@ -2,6 +2,7 @@
 //!
 //! - [`state`]: one group's state machine (Empty, PreparingRebalance,
 //!   CompletingRebalance, Stable), its members and their waiting requests.
+//! - [`join`]: JoinGroup's decision: new, known or static member, rebalance or not.
 //! - [`outcome`]: the requests and answers exchanged with the coordinator.
 //! - [`coordinator`]: every group, and the async calls the JoinGroup, SyncGroup,
 //!   Heartbeat, LeaveGroup and OffsetCommit handlers make.
@@ -10,6 +11,7 @@
 //! members rejoin; committed offsets live in the broker's metadata store, so
 //! the HTTP API shows the same offsets.
 pub mod coordinator;
+pub mod join;
 pub mod outcome;
 pub mod state;
 

@@ -13,7 +13,7 @@ pub struct JoinRequest {
     pub group: String,
     /// "" for a new member.
     pub member_id: String,
-    /// Static membership id (reported only).
+    /// Static membership id (KIP-345).
     pub instance_id: Option<String>,
     /// The client's id, the prefix of a new member id.
     pub client_id: String,
@@ -29,6 +29,8 @@ pub struct JoinRequest {
     pub protocols: Vec<(String, Bytes)>,
     /// JoinGroup v4+: a new member first gets an id with MEMBER_ID_REQUIRED.
     pub require_known_member: bool,
+    /// JoinGroup v9+: a returning static leader can be told to skip assigning.
+    pub can_skip_assignment: bool,
 }
 
 /// The answer to a JoinGroup.
@@ -48,6 +50,8 @@ pub struct JoinOutcome {
     pub member_id: String,
     /// For the leader only: every member with its metadata.
     pub members: Vec<(String, Option<String>, Bytes)>,
+    /// The leader must not assign: a static leader returned to a stable group.
+    pub skip_assignment: bool,
 }
 
 impl JoinOutcome {

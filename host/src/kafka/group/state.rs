@@ -42,7 +42,7 @@ impl GroupState {
 pub struct Member {
     /// Its id, given by the coordinator.
     pub id: String,
-    /// Static membership id, if the client set one (reported only).
+    /// Static membership id (KIP-345), if the client set one.
     pub instance_id: Option<String>,
     /// The client's id and host, for DescribeGroups.
     pub client_id: String,
@@ -158,17 +158,7 @@ impl Group {
         }
         let leader = self.leader.clone().unwrap_or_default();
         let protocol = self.protocol.clone().unwrap_or_default();
-        let everyone: Vec<(String, Option<String>, Bytes)> = self
-            .members
-            .values()
-            .map(|m| {
-                (
-                    m.id.clone(),
-                    m.instance_id.clone(),
-                    m.metadata_for(&protocol),
-                )
-            })
-            .collect();
+        let everyone = self.member_list(&protocol);
         self.state = GroupState::CompletingRebalance;
         for m in self.members.values_mut() {
             m.assignment = Bytes::new();
@@ -185,14 +175,30 @@ impl Group {
                     } else {
                         Vec::new()
                     },
+                    skip_assignment: false,
                 });
             }
         }
     }
 
+    /// Every member with its static id and metadata for `protocol`: what the
+    /// leader's JoinGroup answer lists.
+    pub fn member_list(&self, protocol: &str) -> Vec<(String, Option<String>, Bytes)> {
+        self.members
+            .values()
+            .map(|m| {
+                (
+                    m.id.clone(),
+                    m.instance_id.clone(),
+                    m.metadata_for(protocol),
+                )
+            })
+            .collect()
+    }
+
     /// The leader's first protocol every member supports (Kafka votes; with
     /// one client library in a group the result is the same).
-    fn choose_protocol(&self) -> Option<String> {
+    pub fn choose_protocol(&self) -> Option<String> {
         let first = self
             .leader
             .as_ref()

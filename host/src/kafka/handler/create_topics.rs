@@ -4,13 +4,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, RequestHeader};
 
+use crate::broker::topic_config::TopicConfig;
 use crate::broker::topic_name;
 use crate::kafka::{KafkaContext, KafkaError};
 
-use super::{blocking, codes, s};
+use super::{blocking, codes, describe_configs, s};
 
 /// Creates each topic; -1 partitions means the configured default.
 pub async fn handle(
@@ -44,19 +47,29 @@ pub async fn handle(
                         ResponseError::InvalidPartitions,
                         format!("{} partitions", t.num_partitions),
                     )),
+                    // validate_only checks what a creation would: the name
+                    // and every config.
                     Ok(n) if req.validate_only => topic_name::validate(&name)
-                        .map(|_| n)
-                        .map_err(|e| (ResponseError::InvalidTopicException, e.to_string())),
+                        .map_err(|e| (ResponseError::InvalidTopicException, e.to_string()))
+                        .and_then(|_| {
+                            let defaults = &ctx.broker.config().topic_defaults;
+                            let config = defaults
+                                .with_overrides(&overrides)
+                                .map_err(|e| (ResponseError::InvalidConfig, e.to_string()))?;
+                            Ok((n, config))
+                        }),
                     Ok(n) => ctx
                         .broker
-                        .create_topic(&name, n, overrides)
-                        .map(|t| t.partition_count())
+                        .create_topic(&name, n, overrides.clone())
+                        .map(|t| (t.partition_count(), t.config()))
                         .map_err(|e| (codes::kind(&e), e.to_string())),
                 };
                 match result {
-                    Ok(n) if v >= 5 => {
+                    // v5+ answers with the topic's configs, as Kafka does.
+                    Ok((n, config)) if v >= 5 => {
                         out.num_partitions = n as i32;
                         out.replication_factor = 1;
+                        out.configs = Some(described(&config, &overrides));
                     }
                     Ok(_) => {}
                     Err((kind, message)) => {
@@ -73,4 +86,27 @@ pub async fn handle(
     let mut resp = CreateTopicsResponse::default();
     resp.topics = results;
     Ok(resp)
+}
+
+/// Every config of a topic as CreateTopics v5+ reports it: set by the request
+/// (Kafka's DYNAMIC_TOPIC_CONFIG source) or the default.
+fn described(
+    config: &TopicConfig,
+    overrides: &BTreeMap<String, String>,
+) -> Vec<CreatableTopicConfigs> {
+    config
+        .entries()
+        .into_iter()
+        .map(|(name, value)| {
+            let mut c = CreatableTopicConfigs::default();
+            c.config_source = if overrides.contains_key(name) {
+                describe_configs::TOPIC_CONFIG
+            } else {
+                describe_configs::DEFAULT_CONFIG
+            };
+            c.name = s(name);
+            c.value = Some(s(value));
+            c
+        })
+        .collect()
 }

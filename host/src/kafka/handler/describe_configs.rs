@@ -8,6 +8,7 @@ use kafka_protocol::messages::describe_configs_response::{
 };
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse, RequestHeader};
 
+use crate::broker::topic_config;
 use crate::kafka::{KafkaContext, KafkaError};
 
 use super::metadata::NODE_ID;
@@ -17,23 +18,28 @@ use super::{blocking, broker_configs, codes, s};
 pub const TOPIC: i8 = 2;
 /// Kafka's config resource type of a broker.
 pub const BROKER: i8 = 4;
-/// Kafka's config sources.
-const TOPIC_CONFIG: i8 = 1;
+/// Kafka's config source of a topic's own setting.
+pub const TOPIC_CONFIG: i8 = 1;
+/// Kafka's config source of a broker's static setting.
 const STATIC_BROKER_CONFIG: i8 = 4;
-const DEFAULT_CONFIG: i8 = 5;
+/// Kafka's config source of a default.
+pub const DEFAULT_CONFIG: i8 = 5;
+/// The documentation of a topic config weir stores but does not apply.
+pub const NOT_APPLIED: &str = "Accepted and stored for compatibility; not applied by weir.";
 
 /// Describes each resource's configs, filtered by the keys asked for. Runs on
 /// the blocking pool: looking a topic up takes the broker's topic-map lock,
 /// which topic creation and deletion hold across file I/O.
 pub async fn handle(
     ctx: &Arc<KafkaContext>,
-    _h: &RequestHeader,
+    h: &RequestHeader,
     req: DescribeConfigsRequest,
 ) -> Result<DescribeConfigsResponse, KafkaError> {
-    blocking(ctx, move |ctx| describe(ctx, req)).await
+    let v = h.request_api_version;
+    blocking(ctx, move |ctx| describe(ctx, v, req)).await
 }
 
-fn describe(ctx: &KafkaContext, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
+fn describe(ctx: &KafkaContext, v: i16, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
     let mut resp = DescribeConfigsResponse::default();
     resp.results = req
         .resources
@@ -56,15 +62,20 @@ fn describe(ctx: &KafkaContext, req: DescribeConfigsRequest) -> DescribeConfigsR
                             .entries()
                             .into_iter()
                             .filter(|(k, _)| wanted(k))
-                            .map(|(k, v)| {
+                            .map(|(k, value)| {
                                 let mut c = DescribeConfigsResourceResult::default();
                                 c.config_source = if overrides.contains_key(k) {
                                     TOPIC_CONFIG
                                 } else {
                                     DEFAULT_CONFIG
                                 };
+                                // v3+ carries documentation: say which configs
+                                // are only kept, so no one tunes them in vain.
+                                if v >= 3 && !topic_config::is_applied(k) {
+                                    c.documentation = Some(s(NOT_APPLIED));
+                                }
                                 c.name = s(k);
-                                c.value = Some(s(v));
+                                c.value = Some(s(value));
                                 c
                             })
                             .collect();

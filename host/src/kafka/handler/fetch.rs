@@ -1,4 +1,5 @@
-//! Fetch: whole batches straight from the log's bytes, with long polling;
+//! Fetch: whole batches straight from the log's bytes, with long polling,
+//! within Kafka's byte limits, in or out of an incremental fetch session;
 //! `read_committed` stops at the last stable offset and lists aborted transactions.
 
 use std::sync::Arc;
@@ -14,8 +15,9 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, RequestH
 use tokio::sync::watch;
 
 use crate::broker::BrokerError;
+use crate::kafka::fetch_session::{Answered, PartitionKey, Position, SessionRequest};
 use crate::kafka::{KafkaContext, KafkaError};
-use crate::log::LogError;
+use crate::log::{FirstBatch, LogError};
 
 use super::{blocking, codes, s};
 
@@ -49,16 +51,23 @@ pub async fn handle(
 ) -> Result<FetchResponse, KafkaError> {
     let v = h.request_api_version;
     let cap = ctx.settings.fetch_max_bytes;
-    let wanted: Vec<Wanted> = req
-        .topics
+    // A session's partitions are read in its order: the request names only
+    // what changed (KIP-227).
+    let plan = match ctx
+        .fetch_sessions
+        .begin(session_request(v, &req), Instant::now())
+    {
+        Ok(plan) => plan,
+        Err(e) => return Ok(session_error(e)),
+    };
+    let wanted: Vec<Wanted> = plan
+        .partitions
         .iter()
-        .flat_map(|t| {
-            t.partitions.iter().map(|p| Wanted {
-                topic: t.topic.0.to_string(),
-                partition: p.partition,
-                offset: p.fetch_offset,
-                max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0).min(cap),
-            })
+        .map(|(k, p)| Wanted {
+            topic: k.topic.clone(),
+            partition: k.partition,
+            offset: p.offset,
+            max_bytes: usize::try_from(p.max_bytes).unwrap_or(0).min(cap),
         })
         .collect();
     let max_bytes = usize::try_from(req.max_bytes).unwrap_or(0).min(cap);
@@ -98,9 +107,24 @@ pub async fn handle(
             watchers.swap_remove(index);
         }
     };
+    let answered: Vec<Answered> = got
+        .iter()
+        .map(|g| Answered {
+            has_records: !g.records.is_empty(),
+            high_watermark: g.high_watermark,
+            log_start_offset: g.log_start_offset,
+            failed: g.error != 0,
+        })
+        .collect();
+    let (session_id, include) = match ctx.fetch_sessions.finish(&plan, &answered, Instant::now()) {
+        Ok(answer) => answer,
+        Err(e) => return Ok(session_error(e)),
+    };
     let mut resp = FetchResponse::default();
+    resp.session_id = session_id;
     let mut by_topic: Vec<FetchableTopicResponse> = Vec::new();
-    for (w, g) in wanted.into_iter().zip(got) {
+    let included = wanted.into_iter().zip(got).zip(include);
+    for ((w, g), _) in included.filter(|(_, include)| *include) {
         let mut p = PartitionData::default();
         p.partition_index = w.partition;
         p.error_code = g.error;
@@ -135,6 +159,44 @@ pub async fn handle(
     Ok(resp)
 }
 
+/// The request's session fields and partitions, for the session cache.
+fn session_request(v: i16, req: &FetchRequest) -> SessionRequest {
+    let key = |topic: &TopicName, partition: i32| PartitionKey {
+        topic: topic.0.to_string(),
+        partition,
+    };
+    SessionRequest {
+        version: v,
+        session_id: req.session_id,
+        epoch: req.session_epoch,
+        partitions: req
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions.iter().map(|p| {
+                    let position = Position {
+                        offset: p.fetch_offset,
+                        max_bytes: p.partition_max_bytes,
+                    };
+                    (key(&t.topic, p.partition), position)
+                })
+            })
+            .collect(),
+        forgotten: req
+            .forgotten_topics_data
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|&p| key(&t.topic, p)))
+            .collect(),
+    }
+}
+
+/// A session error: the top-level code, no partitions, no session.
+fn session_error(e: ResponseError) -> FetchResponse {
+    let mut resp = FetchResponse::default();
+    resp.error_code = e.code();
+    resp
+}
+
 fn watchers(ctx: &KafkaContext, wanted: &[Wanted]) -> Vec<watch::Receiver<i64>> {
     wanted
         .iter()
@@ -148,23 +210,22 @@ fn watchers(ctx: &KafkaContext, wanted: &[Wanted]) -> Vec<watch::Receiver<i64>> 
         .collect()
 }
 
-/// Reads each partition within its own and the response's byte budget; the
-/// first batch found is always included so a large batch cannot stall a consumer.
+/// Reads each partition within its own and the response's byte budget, as
+/// Kafka does (KIP-74): only the first batch of the first non-empty partition
+/// may exceed them, so a large batch cannot stall a consumer, and once the
+/// response budget is spent the remaining partitions report their state only.
 fn read_all(ctx: &KafkaContext, wanted: &[Wanted], max_bytes: usize, committed: bool) -> Vec<Got> {
-    let mut used = 0usize;
+    let mut left = max_bytes;
+    let mut first = FirstBatch::AlwaysWhole;
     wanted
         .iter()
         .map(|w| {
-            let budget = w.max_bytes.min(max_bytes.saturating_sub(used));
-            if budget == 0 && used > 0 {
-                // Response full: report the partition's state without data.
-                return read_one(ctx, w, 0, committed).map_or_else(error, |mut g| {
-                    g.records = Bytes::new();
-                    g
-                });
+            let got =
+                read_one(ctx, w, w.max_bytes.min(left), committed, first).unwrap_or_else(error);
+            if !got.records.is_empty() {
+                first = FirstBatch::WithinLimit;
+                left = left.saturating_sub(got.records.len());
             }
-            let got = read_one(ctx, w, budget.max(1), committed).unwrap_or_else(error);
-            used += got.records.len();
             got
         })
         .collect()
@@ -175,6 +236,7 @@ fn read_one(
     w: &Wanted,
     max: usize,
     committed: bool,
+    first: FirstBatch,
 ) -> Result<Got, BrokerError> {
     if committed {
         let topic = ctx.broker.topic(&w.topic)?;
@@ -185,7 +247,7 @@ fn read_one(
         })?;
         let r = ctx
             .producers
-            .read_committed(&topic, partition, w.offset, max)?;
+            .read_committed_within(&topic, partition, w.offset, max, first)?;
         return Ok(Got {
             error: 0,
             high_watermark: r.read.high_watermark,
@@ -201,7 +263,7 @@ fn read_one(
     }
     let r = ctx
         .broker
-        .fetch(&w.topic, i64::from(w.partition), w.offset, max)?;
+        .fetch(&w.topic, i64::from(w.partition), w.offset, max, first)?;
     Ok(Got {
         error: 0,
         high_watermark: r.high_watermark,

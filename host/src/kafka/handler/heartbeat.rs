@@ -15,7 +15,11 @@ pub fn handle(
     let mut resp = HeartbeatResponse::default();
     resp.error_code = ctx
         .groups
-        .heartbeat(&req.group_id.0, req.generation_id, &req.member_id)
+        .heartbeat(
+            &req.group_id.0,
+            req.generation_id,
+            (&req.member_id, req.group_instance_id.as_deref()),
+        )
         .map_or(0, |e| e.code());
     resp
 }

@@ -46,6 +46,7 @@ pub async fn handle(
                 .map(|p| (p.name.to_string(), p.metadata))
                 .collect(),
             require_known_member: v >= 4,
+            can_skip_assignment: v >= 9,
         })
         .await;
     let mut resp = JoinGroupResponse::default();
@@ -57,6 +58,9 @@ pub async fn handle(
     resp.protocol_name = Some(s(outcome.protocol.unwrap_or_default()));
     resp.leader = s(outcome.leader);
     resp.member_id = s(outcome.member_id);
+    if v >= 9 {
+        resp.skip_assignment = outcome.skip_assignment;
+    }
     resp.members = outcome
         .members
         .into_iter()

@@ -15,14 +15,17 @@ pub fn handle(
 ) -> LeaveGroupResponse {
     let mut resp = LeaveGroupResponse::default();
     if h.request_api_version < 3 {
-        let ids = [req.member_id.to_string()];
+        let ids = [(req.member_id.to_string(), None)];
         resp.error_code = ctx.groups.leave(&req.group_id.0, &ids)[0].map_or(0, |e| e.code());
         return resp;
     }
-    let ids: Vec<String> = req
+    let ids: Vec<(String, Option<String>)> = req
         .members
         .iter()
-        .map(|m| m.member_id.to_string())
+        .map(|m| {
+            let instance = m.group_instance_id.as_ref().map(|i| i.to_string());
+            (m.member_id.to_string(), instance)
+        })
         .collect();
     let results = ctx.groups.leave(&req.group_id.0, &ids);
     resp.members = req

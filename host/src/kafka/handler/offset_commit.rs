@@ -20,9 +20,11 @@ pub async fn handle(
     req: OffsetCommitRequest,
 ) -> Result<OffsetCommitResponse, KafkaError> {
     let group = req.group_id.0.to_string();
-    let refused =
-        ctx.groups
-            .check_commit(&group, req.generation_id_or_member_epoch, &req.member_id);
+    let refused = ctx.groups.check_commit(
+        &group,
+        req.generation_id_or_member_epoch,
+        (&req.member_id, req.group_instance_id.as_deref()),
+    );
     let topics = blocking(ctx, move |ctx| {
         // Partitions that exist are committed together: one durable write.
         let mut commits = Vec::new();

@@ -19,7 +19,7 @@ pub async fn handle(
         .sync(
             &req.group_id.0,
             req.generation_id,
-            &req.member_id,
+            (&req.member_id, req.group_instance_id.as_deref()),
             req.assignments
                 .into_iter()
                 .map(|a| (a.member_id.to_string(), a.assignment))

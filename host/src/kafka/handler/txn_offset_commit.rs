@@ -26,8 +26,11 @@ pub async fn handle(
     // generation is refused like a plain commit would be.
     let refused = (v >= 3)
         .then(|| {
-            ctx.groups
-                .check_commit(&group, req.generation_id, &req.member_id)
+            ctx.groups.check_commit(
+                &group,
+                req.generation_id,
+                (&req.member_id, req.group_instance_id.as_deref()),
+            )
         })
         .flatten();
     let id = req.transactional_id.0.to_string();

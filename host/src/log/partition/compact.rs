@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::{LogError, PartitionLog};
+use super::{FirstBatch, LogError, PartitionLog};
 use crate::log::batch::{self, BatchHeader};
 use crate::log::cleaner::offset_map::{MAP_BUDGET_BYTES, OffsetMap};
 use crate::log::cleaner::plan::{self, SegmentInfo};
@@ -299,9 +299,12 @@ impl PartitionLog {
 /// The max timestamp of a segment's first batch: how old its oldest data is.
 fn first_batch_timestamp(seg: &SealedSegment) -> Result<Option<i64>, LogError> {
     let mut first = None;
-    let bytes = seg
-        .view_at(seg.base_offset())
-        .read(seg.base_offset(), 1, i64::MAX)?;
+    let bytes = seg.view_at(seg.base_offset()).read(
+        seg.base_offset(),
+        1,
+        i64::MAX,
+        FirstBatch::AlwaysWhole,
+    )?;
     if let Ok(h) = BatchHeader::parse(&bytes) {
         first = Some(h.max_timestamp);
     }

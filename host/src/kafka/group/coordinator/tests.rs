@@ -23,6 +23,7 @@ fn join(member: &str, v4: bool) -> JoinRequest {
         protocol_type: "consumer".into(),
         protocols: vec![("range".into(), Bytes::from_static(b"meta"))],
         require_known_member: v4,
+        can_skip_assignment: false,
     }
 }
 
@@ -50,19 +51,19 @@ fn first_member_leads_generation_one_and_gets_its_assignment() {
     let synced = answer(c.start_sync(
         "g",
         1,
-        &id,
+        (&id, None),
         vec![(id.clone(), Bytes::from_static(b"p0"))],
         now,
     ))
     .unwrap();
     assert_eq!(synced.assignment, Bytes::from_static(b"p0"));
-    assert_eq!(c.heartbeat("g", 1, &id), None);
+    assert_eq!(c.heartbeat("g", 1, (&id, None)), None);
     assert_eq!(
-        c.heartbeat("g", 0, &id),
+        c.heartbeat("g", 0, (&id, None)),
         Some(ResponseError::IllegalGeneration)
     );
     assert_eq!(
-        c.heartbeat("g", 1, "nobody"),
+        c.heartbeat("g", 1, ("nobody", None)),
         Some(ResponseError::UnknownMemberId)
     );
 }
@@ -73,16 +74,16 @@ fn a_second_member_triggers_a_rebalance_the_first_learns_by_heartbeat() {
     let now = Instant::now();
     let (a, rx) = new_member(&c, now);
     answer(rx).unwrap();
-    answer(c.start_sync("g", 1, &a, vec![], now)).unwrap();
+    answer(c.start_sync("g", 1, (&a, None), vec![], now)).unwrap();
     let (b, rx_b) = new_member(&c, now);
     assert_eq!(
-        c.heartbeat("g", 1, &a),
+        c.heartbeat("g", 1, (&a, None)),
         Some(ResponseError::RebalanceInProgress)
     );
     // The old generation may still commit what it processed before rejoining.
-    assert_eq!(c.check_commit("g", 1, &a), None);
+    assert_eq!(c.check_commit("g", 1, (&a, None)), None);
     assert_eq!(
-        c.check_commit("g", 0, &a),
+        c.check_commit("g", 0, (&a, None)),
         Some(ResponseError::IllegalGeneration)
     );
     let rx_a = c.start_join(join(&a, true), now);
@@ -91,11 +92,11 @@ fn a_second_member_triggers_a_rebalance_the_first_learns_by_heartbeat() {
     assert_eq!(ja.leader, a, "the leader stays while it is a member");
     assert!(jb.members.is_empty(), "followers get no member list");
     // The follower waits in SyncGroup until the leader assigns.
-    let mut follower = c.start_sync("g", 2, &b, vec![], now);
+    let mut follower = c.start_sync("g", 2, (&b, None), vec![], now);
     assert!(follower.try_recv().is_err());
     // Until the leader assigns, the new generation owns nothing to commit.
     assert_eq!(
-        c.check_commit("g", 2, &b),
+        c.check_commit("g", 2, (&b, None)),
         Some(ResponseError::RebalanceInProgress)
     );
     let assignments = vec![
@@ -103,7 +104,7 @@ fn a_second_member_triggers_a_rebalance_the_first_learns_by_heartbeat() {
         (b.clone(), Bytes::from_static(b"B")),
     ];
     assert_eq!(
-        answer(c.start_sync("g", 2, &a, assignments, now))
+        answer(c.start_sync("g", 2, (&a, None), assignments, now))
             .unwrap()
             .assignment,
         Bytes::from_static(b"A")
@@ -124,19 +125,19 @@ fn leaving_and_expiring_members_hand_their_share_to_the_rest() {
     let rx_a = c.start_join(join(&a, true), now);
     answer(rx_a).unwrap();
     answer(rx_b).unwrap();
-    answer(c.start_sync("g", 2, &a, vec![], now)).unwrap();
-    assert_eq!(c.leave("g", std::slice::from_ref(&b)), vec![None]);
+    answer(c.start_sync("g", 2, (&a, None), vec![], now)).unwrap();
+    assert_eq!(c.leave("g", &[(b.clone(), None)]), vec![None]);
     assert_eq!(
-        c.heartbeat("g", 2, &a),
+        c.heartbeat("g", 2, (&a, None)),
         Some(ResponseError::RebalanceInProgress)
     );
     let rejoined = answer(c.start_join(join(&a, true), now)).unwrap();
     assert_eq!((rejoined.generation, rejoined.members.len()), (3, 1));
-    answer(c.start_sync("g", 3, &a, vec![], now)).unwrap();
+    answer(c.start_sync("g", 3, (&a, None), vec![], now)).unwrap();
     // Silence past the session timeout removes the last member: the group empties.
     c.tick(now + Duration::from_secs(11));
     assert_eq!(
-        c.heartbeat("g", 3, &a),
+        c.heartbeat("g", 3, (&a, None)),
         Some(ResponseError::UnknownMemberId)
     );
     // Nothing but offsets is left, and those live in the broker.
@@ -149,7 +150,7 @@ fn a_member_that_never_rejoins_is_dropped_at_the_rebalance_deadline() {
     let now = Instant::now();
     let (a, rx) = new_member(&c, now);
     answer(rx).unwrap();
-    answer(c.start_sync("g", 1, &a, vec![], now)).unwrap();
+    answer(c.start_sync("g", 1, (&a, None), vec![], now)).unwrap();
     let (_b, mut rx_b) = new_member(&c, now);
     // a keeps heartbeating but never rejoins.
     c.tick(now + Duration::from_secs(5));
@@ -158,7 +159,7 @@ fn a_member_that_never_rejoins_is_dropped_at_the_rebalance_deadline() {
     let jb = rx_b.try_recv().unwrap();
     assert_eq!((jb.error, jb.generation, jb.members.len()), (None, 2, 1));
     assert_eq!(
-        c.heartbeat("g", 2, &a),
+        c.heartbeat("g", 2, (&a, None)),
         Some(ResponseError::UnknownMemberId)
     );
 }
@@ -202,7 +203,7 @@ fn refused_joins_leave_no_group_and_idle_groups_are_forgotten() {
     // A group whose last member left is forgotten at the next tick.
     let (a, rx) = new_member(&c, now);
     answer(rx).unwrap();
-    assert_eq!(c.leave("g", std::slice::from_ref(&a)), vec![None]);
+    assert_eq!(c.leave("g", &[(a.clone(), None)]), vec![None]);
     c.tick(now);
     assert!(c.list().is_empty(), "an empty group stayed");
 }
@@ -230,17 +231,17 @@ fn pending_ids_are_capped_and_client_ids_truncated() {
 fn standalone_commits_are_refused_while_the_group_is_live() {
     let c = Coordinator::new(settings());
     let now = Instant::now();
-    assert_eq!(c.check_commit("g", -1, ""), None, "unknown group");
+    assert_eq!(c.check_commit("g", -1, ("", None)), None, "unknown group");
     let (a, rx) = new_member(&c, now);
     answer(rx).unwrap();
     assert_eq!(
-        c.check_commit("g", -1, ""),
+        c.check_commit("g", -1, ("", None)),
         Some(ResponseError::UnknownMemberId),
         "a standalone commit would overwrite the members' offsets"
     );
-    assert_eq!(c.check_commit("other", -1, ""), None);
-    c.leave("g", std::slice::from_ref(&a));
-    assert_eq!(c.check_commit("g", -1, ""), None, "empty group");
+    assert_eq!(c.check_commit("other", -1, ("", None)), None);
+    c.leave("g", &[(a.clone(), None)]);
+    assert_eq!(c.check_commit("g", -1, ("", None)), None, "empty group");
 }
 
 #[test]
