@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::pipeline::{call, create_topic};
-use common::{Server, wait_until};
+use common::{Server, closed_by_server, wait_until};
 
 fn start_with(dir: &std::path::Path, http: &str) -> Server {
     let config = dir.join("weir.toml");
@@ -34,24 +34,6 @@ fn health_on(c: &mut TcpStream) -> bool {
     match c.read(&mut buf) {
         Ok(n) if n > 0 => String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
         _ => false,
-    }
-}
-
-/// Whether the server closes `c` within 10 s.
-fn closed_by_server(c: &mut TcpStream) -> bool {
-    let mut byte = [0u8; 1];
-    match c.read(&mut byte) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) =>
-        {
-            false
-        }
-        Err(_) => true,
     }
 }
 

@@ -4,21 +4,12 @@
 //! on the pinned confluent-kafka and on the newest.
 mod common;
 
-use common::{Install, Server, http, run_client_on};
+use common::{Install, Server, create_topic, http, run_client_on};
 use serde_json::{Value, json};
 
 const SCRIPT: &str = "confluent_client.py";
 /// The AdminClient scenarios.
 const ADMIN: &str = "confluent_admin.py";
-
-fn create_topic(server: &Server, name: &str, partitions: u32) {
-    let r = http()
-        .post(server.at("/v1/topics"))
-        .json(&json!({"name": name, "partitions": partitions}))
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "create {name}: {}", r.status());
-}
 
 fn http_records(server: &Server, topic: &str, partition: u32) -> Vec<Value> {
     let body: Value = http()

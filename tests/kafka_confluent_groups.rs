@@ -5,19 +5,10 @@
 //! reads everything. Each on the pinned confluent-kafka and on the newest.
 mod common;
 
-use common::{Install, Server, http, run_client_on};
+use common::{Install, Server, create_topic, run_client_on};
 use serde_json::json;
 
 const SCRIPT: &str = "confluent_groups.py";
-
-fn create_topic(server: &Server, name: &str, partitions: u32) {
-    let r = http()
-        .post(server.at("/v1/topics"))
-        .json(&json!({"name": name, "partitions": partitions}))
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "create {name}: {}", r.status());
-}
 
 fn a_restarted_static_member_gets_its_partitions_back_without_revoking_others(install: Install) {
     let dir = tempfile::tempdir().unwrap();

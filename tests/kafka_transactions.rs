@@ -14,20 +14,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{Install, Server, http, repo_root, run_client_on, wait_until};
+use common::{Install, Server, create_topic, http, repo_root, run_client_on, wait_until};
 use rand::Rng;
 use serde_json::json;
 
 const SCRIPT: &str = "confluent_txn.py";
-
-fn create_topic(server: &Server, name: &str, partitions: u32) {
-    let r = http()
-        .post(server.at("/v1/topics"))
-        .json(&json!({"name": name, "partitions": partitions}))
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "create {name}: {}", r.status());
-}
 
 /// The driver as a child process, for killing; its stdout lines arrive on the receiver.
 fn spawn_driver(install: Install, args: &[&str]) -> (Child, mpsc::Receiver<String>) {

@@ -160,6 +160,39 @@ impl Drop for Server {
     }
 }
 
+/// Creates a topic; panics unless 201.
+pub fn create_topic(s: &Server, name: &str, partitions: u32) {
+    let r = http()
+        .post(s.at("/v1/topics"))
+        .json(&serde_json::json!({"name": name, "partitions": partitions}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "creating {name}: {}", r.text().unwrap());
+}
+
+/// Whether the server closes `stream` within 10 s (a read sees EOF or a reset, not a
+/// timeout).
+pub fn closed_by_server(stream: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            false
+        }
+        Err(_) => true,
+    }
+}
+
 /// A blocking HTTP client with a generous timeout.
 pub fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()

@@ -7,15 +7,9 @@ use serde_json::{Value, json};
 
 use super::{Server, http, wait_until};
 
-/// Creates a topic; panics unless 201.
-pub fn create_topic(s: &Server, name: &str, partitions: u32) {
-    let r = http()
-        .post(s.at("/v1/topics"))
-        .json(&json!({"name": name, "partitions": partitions}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 201, "creating {name}: {}", r.text().unwrap());
-}
+// Re-exported: the pipeline tests take their helpers from here with a glob.
+#[allow(unused_imports)]
+pub use super::create_topic;
 
 /// Uploads a module file; returns (status, body).
 pub fn upload(s: &Server, name: &str, path: &Path) -> (u16, Value) {

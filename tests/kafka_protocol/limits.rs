@@ -1,8 +1,8 @@
 //! What one client can make the Kafka listener hold: connections (in all and per
 //! address), idle connections, half-sent requests, and memory for announced frames.
 
-use crate::common::{Server, wait_until};
-use std::io::{Read, Write};
+use crate::common::{Server, closed_by_server, wait_until};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -17,27 +17,6 @@ fn start_with(dir: &std::path::Path, kafka: &str) -> Server {
 /// Whether this connection answers ApiVersions v0.
 fn answers(s: &mut TcpStream) -> bool {
     s.write_all(&request(18, 0, 5, &[])).is_ok() && response(s).is_some_and(|r| i32_at(&r, 0) == 5)
-}
-
-/// Whether the server closes `s` within 10 s (a read sees EOF or a reset).
-fn closed_by_server(s: &mut TcpStream) -> bool {
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut byte = [0u8; 1];
-    match s.read(&mut byte) {
-        Ok(0) => true,
-        Ok(_) => false,
-        // The read timed out: still open.
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) =>
-        {
-            false
-        }
-        // Reset by the server.
-        Err(_) => true,
-    }
 }
 
 #[test]

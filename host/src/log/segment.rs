@@ -371,14 +371,14 @@ impl SealedSegment {
                 (outcome.index, outcome.max_timestamp)
             }
         };
-        Ok(SealedSegment {
+        Ok(SealedSegment::from_parts(
             paths,
-            file: Arc::new(file),
+            file,
             base_offset,
             size,
             max_timestamp,
             index,
-        })
+        ))
     }
 
     /// A view positioned near `offset` using the sparse index.
@@ -419,8 +419,8 @@ impl SealedSegment {
         Arc::ptr_eq(&self.file, &other.file)
     }
 
-    /// A sealed segment made of a file written and indexed elsewhere (the cleaner's
-    /// output), already fsynced and renamed into place by the caller.
+    /// A sealed segment of an open data file and its index: one reopened at start-up,
+    /// or the cleaner's output, already fsynced and renamed into place by the caller.
     pub(super) fn from_parts(
         paths: SegmentPaths,
         file: File,

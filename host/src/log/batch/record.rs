@@ -28,20 +28,15 @@ pub fn encode_batch(records: &[Record], base_offset: i64) -> Result<Vec<u8>, Bat
     let mut out = vec![0u8; BATCH_HEADER_LEN];
     let mut body = Vec::new();
     for (offset_delta, record) in (0..count).zip(records) {
-        body.clear();
-        body.push(0); // record attributes: unused in v2
         // Java wraps on overflow; the decoder's wrapping add undoes it exactly.
-        put_varlong(&mut body, record.timestamp.wrapping_sub(base_timestamp));
-        put_varint(&mut body, offset_delta);
-        put_nullable(&mut body, record.key.as_deref(), "key")?;
-        put_nullable(&mut body, record.value.as_deref(), "value")?;
-        put_varint(&mut body, to_i32(record.headers.len(), "header count")?);
-        for (key, value) in &record.headers {
-            put_nullable(&mut body, Some(key.as_bytes()), "header key")?;
-            put_nullable(&mut body, value.as_deref(), "header value")?;
-        }
-        put_varint(&mut out, to_i32(body.len(), "record")?);
-        out.extend_from_slice(&body);
+        put_record(
+            &mut out,
+            &mut body,
+            record.timestamp.wrapping_sub(base_timestamp),
+            offset_delta,
+            (record.key.as_deref(), record.value.as_deref()),
+            &record.headers,
+        )?;
     }
 
     let header = BatchHeader {
@@ -62,6 +57,32 @@ pub fn encode_batch(records: &[Record], base_offset: i64) -> Result<Vec<u8>, Bat
     out[..BATCH_HEADER_LEN].copy_from_slice(&header.to_bytes());
     write_crc(&mut out);
     Ok(out)
+}
+
+/// Appends one v2 record to `out`: its length, then attributes, timestamp and offset
+/// deltas, key, value and headers (`body` is scratch space, reused across records).
+pub(super) fn put_record(
+    out: &mut Vec<u8>,
+    body: &mut Vec<u8>,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    (key, value): (Option<&[u8]>, Option<&[u8]>),
+    headers: &[(String, Option<Bytes>)],
+) -> Result<(), BatchError> {
+    body.clear();
+    body.push(0); // record attributes: unused in v2
+    put_varlong(body, timestamp_delta);
+    put_varint(body, offset_delta);
+    put_nullable(body, key, "key")?;
+    put_nullable(body, value, "value")?;
+    put_varint(body, to_i32(headers.len(), "header count")?);
+    for (k, v) in headers {
+        put_nullable(body, Some(k.as_bytes()), "header key")?;
+        put_nullable(body, v.as_deref(), "header value")?;
+    }
+    put_varint(out, to_i32(body.len(), "record")?);
+    out.extend_from_slice(body);
+    Ok(())
 }
 
 pub(super) fn to_i32(len: usize, what: &'static str) -> Result<i32, BatchError> {

@@ -7,8 +7,7 @@
 
 use super::BatchError;
 use super::header::*;
-use super::record::{StoredRecord, put_nullable, to_i32};
-use crate::log::varint::{put_varint, put_varlong};
+use super::record::{StoredRecord, put_record, to_i32};
 
 /// Builds the batch `original` becomes when only `records` (a subset of its own, in
 /// order) are kept. The records section is compressed again with the original's codec.
@@ -35,19 +34,14 @@ pub fn rebuild_batch(
                 base_offset: original.base_offset,
                 delta: original.last_offset_delta,
             })?;
-        body.clear();
-        body.push(0); // record attributes: unused in v2
-        put_varlong(&mut body, record.timestamp.wrapping_sub(base_timestamp));
-        put_varint(&mut body, delta);
-        put_nullable(&mut body, record.key.as_deref(), "key")?;
-        put_nullable(&mut body, record.value.as_deref(), "value")?;
-        put_varint(&mut body, to_i32(record.headers.len(), "header count")?);
-        for (key, value) in &record.headers {
-            put_nullable(&mut body, Some(key.as_bytes()), "header key")?;
-            put_nullable(&mut body, value.as_deref(), "header value")?;
-        }
-        put_varint(&mut out, to_i32(body.len(), "record")?);
-        out.extend_from_slice(&body);
+        put_record(
+            &mut out,
+            &mut body,
+            record.timestamp.wrapping_sub(base_timestamp),
+            delta,
+            (record.key.as_deref(), record.value.as_deref()),
+            &record.headers,
+        )?;
     }
     let codec = original.compression()?;
     if codec != Compression::None && !records.is_empty() {
