@@ -228,3 +228,44 @@ fn compressed_batches_whose_records_disagree_with_their_header_are_refused() {
     assert_eq!(produce_result(&mut s, "checked"), (0, 0));
     assert_eq!(high_watermark(&server, "checked"), 3);
 }
+
+#[test]
+fn a_client_cannot_produce_with_a_pipelines_producer_id() {
+    use crate::common::guests::guest;
+    use crate::common::pipeline::{
+        call, create_topic, produce as produce_http, upload, wait_caught_up,
+    };
+    use serde_json::json;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    create_topic(&server, "in", 1);
+    create_topic(&server, "out", 1);
+    assert_eq!(upload(&server, "f", &guest("rust", "rust-filter")).0, 201);
+    let spec = json!({"name": "p", "inputs": ["in"], "output": "out",
+        "steps": [{"module": "f", "config": {"pattern": "keep"}}], "start": "earliest"});
+    assert_eq!(call(&server, "POST", "/v1/pipelines", Some(spec)).0, 201);
+    produce_http(&server, "in", vec![json!({"value": "keep 1"})]);
+    wait_caught_up(&server, "p", 1);
+    // On a fresh data directory the pipeline's only task got the first id: 0.
+    let mut s = connect(&server);
+    produce(&mut s, "out", -1, &idempotent_batch("forged", 0, 0, 1), 9);
+    let (code, _) = produce_result(&mut s, "out");
+    assert_eq!(code, 49, "INVALID_PRODUCER_ID_MAPPING");
+    // A client's own id is another, and works.
+    let (pid, epoch) = init_producer_id(&mut s);
+    assert_ne!(pid, 0);
+    produce(
+        &mut s,
+        "out",
+        -1,
+        &idempotent_batch("mine", pid, epoch, 0),
+        10,
+    );
+    assert_eq!(produce_result(&mut s, "out").0, 0);
+    assert_eq!(
+        high_watermark(&server, "out"),
+        2,
+        "the pipeline's record and the client's"
+    );
+}

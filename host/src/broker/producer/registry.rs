@@ -133,6 +133,10 @@ pub struct ProducerRegistry {
     broker: Arc<Broker>,
     partitions: Mutex<HashMap<(String, u32), Arc<PartitionSlot>>>,
     epochs: ProducerEpochs,
+    /// Producer ids the host's own writers (pipeline tasks) append with: a client
+    /// producing with one, or bumping its epoch, would disturb their exactly-once
+    /// trimming, so neither is accepted from clients.
+    internal: Mutex<std::collections::HashSet<i64>>,
 }
 
 /// The sequence of a batch's last record, wrapping like the producer does.
@@ -148,7 +152,18 @@ impl ProducerRegistry {
             broker,
             partitions: Mutex::new(HashMap::new()),
             epochs: ProducerEpochs::default(),
+            internal: Mutex::new(std::collections::HashSet::new()),
         }
+    }
+
+    /// Marks `id` as a host writer's (see [`ProducerRegistry::is_internal`]).
+    pub fn reserve_internal(&self, id: i64) {
+        self.internal.lock().insert(id);
+    }
+
+    /// Whether `id` belongs to a host writer, so a client may not use it.
+    pub fn is_internal(&self, id: i64) -> bool {
+        id >= 0 && self.internal.lock().contains(&id)
     }
 
     /// A fresh producer id (durable counter in the broker's metadata store).

@@ -44,10 +44,14 @@ pub async fn handle(
         }
         return Ok(resp);
     }
-    if req.producer_id.0 >= 0 && req.producer_epoch >= 0 {
+    if req.producer_id.0 >= 0
+        && req.producer_epoch >= 0
+        && !ctx.producers.is_internal(req.producer_id.0)
+    {
         // A producer resetting its sequences: same id, next epoch, but only
         // from its current epoch. An id this broker does not track (before a
-        // restart, or epochs exhausted) gets a fresh id below, as in Kafka.
+        // restart, or epochs exhausted) gets a fresh id below, as in Kafka; so
+        // does a pipeline's id, whose epoch no client may move.
         match ctx
             .producers
             .bump_epoch(req.producer_id.0, req.producer_epoch)

@@ -168,6 +168,12 @@ fn append(
         log_append_time: log_append_time.unwrap_or(-1),
         log_start_offset: log.stats().log_start_offset,
     };
+    if ctx.producers.is_internal(header.producer_id) {
+        return Outcome::error(
+            ResponseError::InvalidProducerIdMapping,
+            "this producer id belongs to one of weir's pipelines; ask InitProducerId for one",
+        );
+    }
     let appended = match (header.is_transactional(), transactional_id) {
         (false, _) => ctx.producers.append(topic, p, records.to_vec()),
         (true, Some(id)) if header.producer_id >= 0 => ctx.txns.produce(

@@ -224,6 +224,7 @@ impl Pipelines {
         {
             let mut joins = handle.joins.lock();
             for (tree, checkpoint, stats) in contexts {
+                self.producers.reserve_internal(checkpoint.producer_id);
                 let task = self.workers.spawn(task::run(TaskContext {
                     broker: self.broker.clone(),
                     producers: self.producers.clone(),
