@@ -50,7 +50,9 @@ fn kcat_reads_large_records_with_fetch_limits_below_one_batch() {
         .send()
         .unwrap();
     assert!(r.status().is_success());
-    // One record per batch, so one batch fits the consumer's response limit.
+    // One record per batch, so one batch fits the consumer's response limit; no
+    // sticky partitioning (librdkafka would put a quick burst on one partition), so
+    // keyless records land on random partitions.
     let one = "batch.num.messages=1";
     kcat(
         &[
@@ -61,6 +63,8 @@ fn kcat_reads_large_records_with_fetch_limits_below_one_batch() {
             "large",
             "-X",
             one,
+            "-X",
+            "sticky.partitioning.linger.ms=0",
             "-l",
             file,
         ],
