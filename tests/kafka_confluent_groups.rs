@@ -52,9 +52,16 @@ fn cooperative_members_give_up_only_the_partitions_that_move(install: Install) {
     assert_eq!(a_assigned, [&json!([0, 1, 2, 3])], "{out}");
     assert_eq!(out["a_revoked"], json!([out["b"]]), "{out}");
     assert_eq!(out["b_revoked"], json!([]), "{out}");
-    // KIP-429's two rounds and no more: the newcomer first gets nothing while
-    // the partitions it will own are revoked, then gets them.
-    assert_eq!(out["b_assigned"], json!([[], out["b"]]), "{out}");
+    // KIP-429's two rounds and no more: the newcomer gets nothing while the
+    // partitions it will own are revoked, then gets them (librdkafka may or may not
+    // call on_assign for the empty first round, depending on when the member polls).
+    let b_assigned = out["b_assigned"].as_array().unwrap();
+    let b_nonempty: Vec<&serde_json::Value> = b_assigned
+        .iter()
+        .filter(|a| a.as_array().is_some_and(|a| !a.is_empty()))
+        .collect();
+    assert_eq!(b_nonempty, [&out["b"]], "{out}");
+    assert!(b_assigned.len() <= 2, "{out}");
     assert!(out["a_assigned"].as_array().unwrap().len() <= 3, "{out}");
 }
 
