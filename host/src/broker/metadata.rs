@@ -377,7 +377,7 @@ mod tests {
             assert_eq!(store.delete_offsets("g", Some(&one)).unwrap(), 1);
             assert_eq!(store.delete_offsets("g", Some(&one)).unwrap(), 0);
         }
-        let store = MetaStore::open(&path).unwrap();
+        let store = reopen(|| MetaStore::open(&path));
         let left: Vec<_> = store
             .group_offsets("g")
             .unwrap()
@@ -387,7 +387,7 @@ mod tests {
         assert_eq!(left, vec![("t".to_string(), 0), ("u".to_string(), 0)]);
         assert_eq!(store.delete_offsets("g", None).unwrap(), 2);
         drop(store);
-        let store = MetaStore::open(&path).unwrap();
+        let store = reopen(|| MetaStore::open(&path));
         assert!(store.group_offsets("g").unwrap().is_empty());
         assert_eq!(store.group_offsets("gg").unwrap().len(), 3);
         assert_eq!(store.groups().unwrap(), vec!["gg"]);
