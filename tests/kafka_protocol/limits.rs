@@ -106,3 +106,66 @@ fn an_announced_frame_costs_memory_only_as_its_bytes_arrive() {
     );
     holders.clear();
 }
+
+#[test]
+fn commit_metadata_is_capped_and_a_group_named_twice_is_described_once() {
+    use crate::liberal::{ask, frame};
+    use kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::StrBytes;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    crate::common::create_topic(&server, "t", 2);
+    let mut s = connect(&server);
+    let commit = |metadata: &str| {
+        OffsetCommitRequest::default()
+            .with_group_id(GroupId(StrBytes::from_static_str("g")))
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![
+                OffsetCommitRequestTopic::default()
+                    .with_name(TopicName(StrBytes::from_static_str("t")))
+                    .with_partitions(vec![
+                        OffsetCommitRequestPartition::default()
+                            .with_partition_index(0)
+                            .with_committed_offset(1)
+                            .with_committed_metadata(Some(StrBytes::from_string(metadata.into()))),
+                    ]),
+            ])
+    };
+    // Kafka's offset.metadata.max.bytes (4096): over it, OFFSET_METADATA_TOO_LARGE.
+    let r = ask::<OffsetCommitRequest>(
+        &mut s,
+        8,
+        &frame(8, 77, &commit(&"m".repeat(4097)), &[]),
+        "big",
+    );
+    assert_eq!(r.topics[0].partitions[0].error_code, 12);
+    let r = ask::<OffsetCommitRequest>(
+        &mut s,
+        8,
+        &frame(8, 77, &commit(&"m".repeat(4096)), &[]),
+        "ok",
+    );
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    // The HTTP API refuses the same, naming the limit.
+    let (status, body) = crate::common::pipeline::call(
+        &server,
+        "POST",
+        "/v1/groups/g/offsets",
+        Some(
+            serde_json::json!({"offsets": [{"topic": "t", "partition": 1, "offset": 1,
+            "metadata": "m".repeat(5000)}]}),
+        ),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "metadata_too_large", "{body}");
+
+    // One group named 300 times is described once.
+    let names = vec![GroupId(StrBytes::from_static_str("g")); 300];
+    let req = DescribeGroupsRequest::default().with_groups(names);
+    let r = ask::<DescribeGroupsRequest>(&mut s, 5, &frame(5, 77, &req, &[]), "describe");
+    assert_eq!(r.groups.len(), 1);
+}

@@ -106,6 +106,7 @@ fn broker_status(err: &BrokerError) -> (StatusCode, &'static str) {
         E::TopicCollides { .. } => (StatusCode::CONFLICT, "topic_collides"),
         E::OrphanExists { .. } => (StatusCode::CONFLICT, "orphan_exists"),
         E::LimitReached { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "limit_reached"),
+        E::OffsetMetadataTooLarge { .. } => (StatusCode::BAD_REQUEST, "metadata_too_large"),
         E::UnknownOrphan { .. } => (StatusCode::NOT_FOUND, "unknown_orphan"),
         E::UnknownTopic { .. } => (StatusCode::NOT_FOUND, "unknown_topic"),
         E::UnknownPartition { .. } => (StatusCode::NOT_FOUND, "unknown_partition"),

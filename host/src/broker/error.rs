@@ -33,6 +33,11 @@ pub enum BrokerError {
         "the data directory holds the logs of a topic named {name:?} that the metadata does not list (an orphan, e.g. after the metadata was lost or restored from a backup): adopt it (`weir orphans adopt {name}`) or delete it (`weir orphans delete {name}`) first"
     )]
     OrphanExists { name: String },
+    /// A committed offset's metadata is over the limit.
+    #[error(
+        "offset metadata of {size} bytes is over the limit of {max} (Kafka's offset.metadata.max.bytes)"
+    )]
+    OffsetMetadataTooLarge { size: usize, max: usize },
     /// A cap on topics or partitions would be crossed.
     #[error("{what}: the broker takes at most {limit} ({key} in weir.toml)")]
     LimitReached {

@@ -62,6 +62,18 @@ pub struct OffsetCommit {
     pub metadata: Option<String>,
 }
 
+/// Most bytes of metadata one committed offset may carry (Kafka's
+/// `offset.metadata.max.bytes` default): every OffsetFetch echoes it, so a client could
+/// otherwise make each answer as large as it likes.
+pub const OFFSET_METADATA_MAX_BYTES: usize = 4096;
+
+/// The size of `metadata` if it is over [`OFFSET_METADATA_MAX_BYTES`].
+pub fn metadata_too_large(metadata: Option<&str>) -> Option<usize> {
+    metadata
+        .map(str::len)
+        .filter(|&n| n > OFFSET_METADATA_MAX_BYTES)
+}
+
 impl Broker {
     /// Commits offsets for a group. Every partition must exist.
     pub fn commit_offsets(
@@ -87,6 +99,12 @@ impl Broker {
                     "offset {} for {}-{} is negative",
                     c.offset, c.topic, c.partition
                 )));
+            }
+            if let Some(size) = metadata_too_large(c.metadata.as_deref()) {
+                return Err(BrokerError::OffsetMetadataTooLarge {
+                    size,
+                    max: OFFSET_METADATA_MAX_BYTES,
+                });
             }
             rows.push((
                 c.topic,

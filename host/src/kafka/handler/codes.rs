@@ -20,6 +20,7 @@ pub fn kind(err: &BrokerError) -> ResponseError {
         | BrokerError::TopicCollides { .. } => ResponseError::InvalidTopicException,
         BrokerError::InvalidConfig(_) => ResponseError::InvalidConfig,
         BrokerError::TopicExists { .. } => ResponseError::TopicAlreadyExists,
+        BrokerError::OffsetMetadataTooLarge { .. } => ResponseError::OffsetMetadataTooLarge,
         // Kafka has no code for it; the message (sent where the API has one) says what
         // to do.
         BrokerError::OrphanExists { .. } | BrokerError::LimitReached { .. } => {

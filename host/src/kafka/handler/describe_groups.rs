@@ -24,9 +24,13 @@ pub async fn handle(
 
 fn describe(ctx: &KafkaContext, v: i16, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
     let mut resp = DescribeGroupsResponse::default();
+    // A group named twice is described once: each answer can be large (every
+    // member's metadata and assignment), so repeating a name must not multiply it.
+    let mut seen = std::collections::HashSet::new();
     resp.groups = req
         .groups
         .into_iter()
+        .filter(|id| seen.insert(id.0.clone()))
         .map(|id| {
             let mut g = DescribedGroup::default();
             match ctx.groups.describe(&id.0) {

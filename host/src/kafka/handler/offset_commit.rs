@@ -50,6 +50,14 @@ pub async fn handle(
                             (None, Ok(_)) if p.committed_offset < 0 => {
                                 ResponseError::InvalidCommitOffsetSize.code()
                             }
+                            (None, Ok(_))
+                                if crate::broker::offsets::metadata_too_large(
+                                    p.committed_metadata.as_deref(),
+                                )
+                                .is_some() =>
+                            {
+                                ResponseError::OffsetMetadataTooLarge.code()
+                            }
                             (None, Ok(_)) => {
                                 commits.push(OffsetCommit {
                                     topic: name.clone(),
