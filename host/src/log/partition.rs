@@ -317,8 +317,12 @@ impl PartitionLog {
             Ok(s) => s,
             Err(e) => {
                 // A new file left behind would be taken for the active segment at the
-                // next start, and the old one (which may grow meanwhile) for sealed.
-                if let Err(cut) = crate::log::segment::remove_segment_files(&self.dir, next) {
+                // next start, and the old one (which may grow meanwhile) for sealed. The
+                // usual failure (out of descriptors) created nothing: nothing to sync.
+                let removed = SegmentPaths::new(&self.dir, next)
+                    .remove()
+                    .and_then(|any| if any { sync_dir(&self.dir) } else { Ok(()) });
+                if let Err(cut) = removed {
                     state.fenced = Some(format!(
                         "{e}; removing the half-created segment failed too: {cut}"
                     ));

@@ -49,16 +49,13 @@ impl SegmentPaths {
         stem.parse().ok()
     }
 
-    /// Removes all three files; missing ones are fine.
-    pub fn remove(&self) -> Result<(), LogError> {
+    /// Removes all three files; missing ones are fine. Returns whether any was there.
+    pub fn remove(&self) -> Result<bool, LogError> {
+        let mut removed = false;
         for path in [&self.log, &self.index, &self.time_index] {
-            match std::fs::remove_file(path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(LogError::io("removing", path)(e)),
-            }
+            removed |= remove_if_present(path)?;
         }
-        Ok(())
+        Ok(removed)
     }
 }
 
@@ -166,11 +163,7 @@ impl ActiveSegment {
         };
         // Index files of a segment that is active again are stale by definition.
         for stale in [&paths.index, &paths.time_index] {
-            match std::fs::remove_file(stale) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(LogError::io("removing", stale)(e)),
-            }
+            remove_if_present(stale)?;
         }
         let segment = ActiveSegment {
             paths,
@@ -468,23 +461,16 @@ fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
     std::fs::rename(&tmp, path).map_err(LogError::io("renaming", &tmp))
 }
 
-/// fsyncs a directory so that file creations and deletions in it are durable.
-/// Removes the files of the segment at `base_offset` in `dir` that exist (a segment
-/// whose creation failed half-way), durably. When none exists (the usual case: the
-/// file could not be created at all, e.g. out of descriptors) nothing needs syncing.
-pub fn remove_segment_files(dir: &Path, base_offset: i64) -> Result<(), LogError> {
-    let paths = SegmentPaths::new(dir, base_offset);
-    let mut removed = false;
-    for path in [&paths.log, &paths.index, &paths.time_index] {
-        match std::fs::remove_file(path) {
-            Ok(()) => removed = true,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(LogError::io("removing", path)(e)),
-        }
+/// Removes a file; a missing one is fine. Returns whether it was there.
+pub fn remove_if_present(path: &Path) -> Result<bool, LogError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(LogError::io("removing", path)(e)),
     }
-    if removed { sync_dir(dir) } else { Ok(()) }
 }
 
+/// fsyncs a directory so that file creations and deletions in it are durable.
 pub fn sync_dir(dir: &Path) -> Result<(), LogError> {
     File::open(dir)
         .and_then(|d| d.sync_all())

@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::log::LogError;
-use crate::log::segment::{SegmentPaths, sync_dir};
+use crate::log::segment::{SegmentPaths, remove_if_present, sync_dir};
 
 const CLEANED: &str = "cleaned";
 const CLEANED_INDEX: &str = "cleaned-index";
@@ -121,7 +121,9 @@ pub fn recover(dir: &Path) -> Result<usize, LogError> {
         }
         match parse(name) {
             Some((base, end, SWAP)) => swaps.push((base, end)),
-            Some(_) => remove_if_present(&entry.path())?,
+            Some(_) => {
+                remove_if_present(&entry.path())?;
+            }
             None => {}
         }
     }
@@ -132,14 +134,6 @@ pub fn recover(dir: &Path) -> Result<usize, LogError> {
     }
     sync_dir(dir)?;
     Ok(swaps.len())
-}
-
-fn remove_if_present(path: &Path) -> Result<(), LogError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(LogError::io("removing", path)(e)),
-    }
 }
 
 #[cfg(test)]
