@@ -40,34 +40,22 @@ pub async fn handle(
                     .map(|p| {
                         let mut r = OffsetCommitResponsePartition::default();
                         r.partition_index = p.partition_index;
-                        let exists = ctx
-                            .broker
-                            .topic(&name)
-                            .and_then(|topic| topic.partition(i64::from(p.partition_index)));
-                        r.error_code = match (refused, exists) {
-                            (Some(e), _) => e.code(),
-                            (None, Err(e)) => codes::code(&e),
-                            (None, Ok(_)) if p.committed_offset < 0 => {
-                                ResponseError::InvalidCommitOffsetSize.code()
-                            }
-                            (None, Ok(_))
-                                if crate::broker::offsets::metadata_too_large(
-                                    p.committed_metadata.as_deref(),
-                                )
-                                .is_some() =>
-                            {
-                                ResponseError::OffsetMetadataTooLarge.code()
-                            }
-                            (None, Ok(_)) => {
-                                commits.push(OffsetCommit {
-                                    topic: name.clone(),
-                                    partition: i64::from(p.partition_index),
-                                    offset: p.committed_offset,
-                                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-                                });
-                                0
-                            }
-                        };
+                        r.error_code = partition_error(
+                            ctx,
+                            refused,
+                            &name,
+                            p.partition_index,
+                            p.committed_offset,
+                            p.committed_metadata.as_deref(),
+                        );
+                        if r.error_code == 0 {
+                            commits.push(OffsetCommit {
+                                topic: name.clone(),
+                                partition: i64::from(p.partition_index),
+                                offset: p.committed_offset,
+                                metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                            });
+                        }
                         r
                     })
                     .collect();
@@ -94,4 +82,34 @@ pub async fn handle(
     let mut resp = OffsetCommitResponse::default();
     resp.topics = topics;
     Ok(resp)
+}
+
+/// Why one partition's offset may not be committed (a Kafka error code), or 0: the
+/// member was refused, the partition does not exist, the offset is negative or its
+/// metadata too large. Shared with TxnOffsetCommit.
+pub(super) fn partition_error(
+    ctx: &KafkaContext,
+    refused: Option<ResponseError>,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    metadata: Option<&str>,
+) -> i16 {
+    if let Some(e) = refused {
+        return e.code();
+    }
+    if let Err(e) = ctx
+        .broker
+        .topic(topic)
+        .and_then(|t| t.partition(i64::from(partition)))
+    {
+        return codes::code(&e);
+    }
+    if offset < 0 {
+        return ResponseError::InvalidCommitOffsetSize.code();
+    }
+    if crate::broker::offsets::metadata_too_large(metadata).is_some() {
+        return ResponseError::OffsetMetadataTooLarge.code();
+    }
+    0
 }

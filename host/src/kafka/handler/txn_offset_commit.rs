@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
@@ -12,6 +11,7 @@ use kafka_protocol::messages::{RequestHeader, TxnOffsetCommitRequest, TxnOffsetC
 use crate::broker::txn::PendingOffset;
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::offset_commit::partition_error;
 use super::{blocking, codes};
 
 /// Holds the offsets with the transaction; per-partition errors otherwise.
@@ -43,35 +43,23 @@ pub async fn handle(
             let name = t.name.0.to_string();
             let mut codes = Vec::new();
             for p in &t.partitions {
-                let exists = ctx
-                    .broker
-                    .topic(&name)
-                    .and_then(|topic| topic.partition(i64::from(p.partition_index)));
-                let code = match (refused, exists) {
-                    (Some(e), _) => e.code(),
-                    (None, Err(e)) => codes::code(&e),
-                    (None, Ok(_)) if p.committed_offset < 0 => {
-                        ResponseError::InvalidCommitOffsetSize.code()
-                    }
-                    (None, Ok(_))
-                        if crate::broker::offsets::metadata_too_large(
-                            p.committed_metadata.as_deref(),
-                        )
-                        .is_some() =>
-                    {
-                        ResponseError::OffsetMetadataTooLarge.code()
-                    }
-                    (None, Ok(_)) => {
-                        offsets.push((
-                            (name.clone(), p.partition_index as u32),
-                            PendingOffset {
-                                offset: p.committed_offset,
-                                metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-                            },
-                        ));
-                        0
-                    }
-                };
+                let code = partition_error(
+                    ctx,
+                    refused,
+                    &name,
+                    p.partition_index,
+                    p.committed_offset,
+                    p.committed_metadata.as_deref(),
+                );
+                if code == 0 {
+                    offsets.push((
+                        (name.clone(), p.partition_index as u32),
+                        PendingOffset {
+                            offset: p.committed_offset,
+                            metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                        },
+                    ));
+                }
                 codes.push((p.partition_index, code));
             }
             errors.push(codes);
