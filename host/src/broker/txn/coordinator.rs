@@ -378,12 +378,7 @@ impl TxnCoordinator {
     /// failed, and forgets ids idle for [`ID_EXPIRATION_MS`]. Returns how many
     /// transactions it ended.
     pub fn abort_expired(&self, now_ms: i64) -> usize {
-        let all: Vec<(String, Arc<Mutex<TxnRecord>>)> = self
-            .ids
-            .lock()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let all = self.snapshot();
         let mut ended = 0;
         for (id, entry) in all {
             // An id busy with a request is not idle: look again next time.
@@ -428,6 +423,16 @@ impl TxnCoordinator {
         ended
     }
 
+    /// Every id with its entry, copied out of the map so that each entry's lock is
+    /// taken without holding the map's.
+    fn snapshot(&self) -> Vec<(String, Arc<Mutex<TxnRecord>>)> {
+        self.ids
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// A transactional id's state.
     pub fn describe(&self, id: &str) -> Option<TxnRecord> {
         let entry = self.ids.lock().get(id).cloned()?;
@@ -437,12 +442,7 @@ impl TxnCoordinator {
 
     /// Every transactional id with its state, sorted by id.
     pub fn list(&self) -> Vec<(String, TxnRecord)> {
-        let all: Vec<(String, Arc<Mutex<TxnRecord>>)> = self
-            .ids
-            .lock()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let all = self.snapshot();
         let mut out: Vec<(String, TxnRecord)> = all
             .into_iter()
             .map(|(id, e)| (id, e.lock().clone()))
