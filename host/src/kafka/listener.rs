@@ -57,9 +57,11 @@ impl KafkaListener {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let reaper = tokio::spawn(group::reaper(self.ctx.clone()));
         let limits = &self.ctx.settings.limits;
-        let admission = Admission::new(limits.max_connections, limits.max_connections_per_ip);
-        // Refusals are logged at most once a second: a flood must not flood the log.
-        let mut last_refusal_logged: Option<std::time::Instant> = None;
+        let admission = Admission::new(
+            "kafka",
+            limits.max_connections,
+            limits.max_connections_per_ip,
+        );
         let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -68,18 +70,12 @@ impl KafkaListener {
                 // Reap finished connections so the set does not grow.
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => match admission.admit(peer.ip()) {
-                        Ok(ticket) => {
+                    Ok((stream, peer)) => {
+                        // Over a cap the stream is dropped: the connection closes.
+                        if let Some(ticket) = admission.admit_or_log(peer) {
                             connections.spawn(connection::serve(self.ctx.clone(), stream, peer, ticket));
                         }
-                        Err(refused) => {
-                            drop(stream);
-                            if last_refusal_logged.is_none_or(|t| t.elapsed().as_secs() >= 1) {
-                                tracing::warn!(%peer, "closing a new Kafka connection: {refused}");
-                                last_refusal_logged = Some(std::time::Instant::now());
-                            }
-                        }
-                    },
+                    }
                     // Out of file descriptors and the like: keep serving the
                     // others, and back off rather than spin on the error.
                     Err(e) => {

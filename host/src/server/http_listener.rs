@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -28,10 +28,13 @@ pub async fn serve_http(
     limits: HttpLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let admission = Admission::new(limits.max_connections, limits.max_connections_per_ip);
+    let admission = Admission::new(
+        "http",
+        limits.max_connections,
+        limits.max_connections_per_ip,
+    );
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
-    let mut last_refusal_logged: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -47,16 +50,9 @@ pub async fn serve_http(
                         continue;
                     }
                 };
-                let ticket = match admission.admit(peer.ip()) {
-                    Ok(ticket) => ticket,
-                    Err(refused) => {
-                        drop(stream);
-                        if last_refusal_logged.is_none_or(|t| t.elapsed().as_secs() >= 1) {
-                            tracing::warn!(%peer, "closing a new HTTP connection: {}", refused.to_string().replace("kafka.", "http."));
-                            last_refusal_logged = Some(Instant::now());
-                        }
-                        continue;
-                    }
+                // Over a cap the stream is dropped: the connection closes.
+                let Some(ticket) = admission.admit_or_log(peer) else {
+                    continue;
                 };
                 let _ = stream.set_nodelay(true);
                 let service = TowerToHyperService::new(app.clone());
