@@ -296,6 +296,70 @@ fn compressed_batches_are_compacted_and_stay_readable() {
     }
 }
 
+/// An aborted transaction's records are dropped by the cleaner and never count as
+/// their keys' latest values: the committed values they would have shadowed stay.
+#[test]
+fn aborted_transactions_never_shadow_committed_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), None);
+    create(
+        &server,
+        json!({"cleanup.policy": "compact", "segment.bytes": 1024, "min.cleanable.dirty.ratio": 0.01}),
+    );
+    run_client(
+        "python",
+        "confluent_txn.py",
+        &["committed_then_aborted", &server.kafka, TOPIC, "10"],
+    );
+    // Updates of one key (what shows that a pass ran), then fresh keys that push
+    // everything before them into sealed segments.
+    let mut later: Vec<(String, Option<String>)> = (0..20)
+        .map(|i| ("p".to_string(), Some(format!("p{i}"))))
+        .collect();
+    later.extend((0..30).map(|i| {
+        (
+            format!("f{i}"),
+            Some(format!("filler {i} {}", "y".repeat(40))),
+        )
+    }));
+    for record in &later {
+        produce(&server, std::slice::from_ref(record));
+    }
+    let mut expected: Vec<(String, Option<String>)> = (0..10)
+        .map(|i| (format!("k{i}"), Some(format!("committed-{i}"))))
+        .collect();
+    expected.push(("p".into(), Some("p19".into())));
+    expected.extend(later.into_iter().skip(20));
+    let key_values = |rows: Vec<Row>| -> Vec<(String, Option<String>)> {
+        rows.into_iter().map(|(_, k, v)| (k, v)).collect()
+    };
+    let compacted = wait_until(Duration::from_secs(60), || {
+        key_values(read_http(&server).0) == expected
+    });
+    assert!(
+        compacted,
+        "expected the committed values and the last p; HTTP reads {:?}",
+        read_http(&server).0
+    );
+    // What read_committed clients see, the same.
+    let out = run_client(
+        "python",
+        "confluent_txn.py",
+        &["outputs", &server.kafka, TOPIC],
+    );
+    let values: Vec<&str> = out["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let want: Vec<&str> = expected
+        .iter()
+        .map(|(_, v)| v.as_deref().unwrap())
+        .collect();
+    assert_eq!(values, want, "a read_committed consumer after compaction");
+}
+
 #[test]
 fn a_compacted_topic_refuses_records_without_a_key() {
     let dir = tempfile::tempdir().unwrap();

@@ -170,6 +170,23 @@ def hang(bootstrap, topic, txn_id, timeout_ms):
     time.sleep(3600)
 
 
+def committed_then_aborted(bootstrap, topic, count):
+    """Keys k0..k{count-1}: a committed transaction writes "committed-i", then an
+    aborted one writes "aborted-i" over them."""
+    p = txn_producer(bootstrap, "compacted-writer")
+    for outcome in ("committed", "aborted"):
+        p.begin_transaction()
+        for i in range(int(count)):
+            p.produce(topic, partition=0, key=f"k{i}".encode(), value=f"{outcome}-{i}".encode())
+        if p.flush(DEADLINE_S):
+            fail(f"{outcome} records undelivered")
+        if outcome == "committed":
+            p.commit_transaction(DEADLINE_S)
+        else:
+            p.abort_transaction(DEADLINE_S)
+    print(json.dumps({"keys": int(count)}))
+
+
 def outputs(bootstrap, topic):
     """The values a read_committed consumer sees, in order per partition."""
     got = read_all(bootstrap, topic, "read_committed")
@@ -178,4 +195,5 @@ def outputs(bootstrap, topic):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"basic": basic, "fill": fill, "transform": transform, "hang": hang, "outputs": outputs}[cmd](*args)
+    {"basic": basic, "fill": fill, "transform": transform, "hang": hang, "outputs": outputs,
+     "committed_then_aborted": committed_then_aborted}[cmd](*args)

@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, RwLock};
 
 use crate::log::batch::{self, Record};
+use crate::log::cleaner::aborted::AbortedSet;
 use crate::log::{FirstBatch, FlushPolicy, PartitionLog, PartitionStats, ReadResult};
 
 use super::error::BrokerError;
@@ -430,13 +431,15 @@ impl Broker {
     }
 
     /// Runs a compaction pass on every partition of a compacted topic that is dirty
-    /// enough (one partition at a time, on the caller's thread), below each
-    /// partition's `stable_end` (its last stable offset); failures are logged.
-    pub fn compact_all(&self, stable_end: impl Fn(&Topic, u32) -> i64) {
+    /// enough (one partition at a time, on the caller's thread), within each
+    /// partition's `bounds`: its last stable offset and its aborted transactions;
+    /// failures are logged.
+    pub fn compact_all(&self, bounds: impl Fn(&Topic, u32) -> (i64, AbortedSet)) {
         let now = now_ms();
         for topic in self.topics() {
             for (p, log) in topic.partitions().iter().enumerate() {
-                match log.compact_below(now, stable_end(&topic, p as u32)) {
+                let (stable_end, aborted) = bounds(&topic, p as u32);
+                match log.compact_below(now, stable_end, &aborted) {
                     Ok(Some(stats)) => tracing::info!(
                         topic = topic.name(),
                         partition = p,

@@ -22,6 +22,7 @@ use crate::api::{self, AppState};
 use crate::broker::Broker;
 use crate::broker::producer::ProducerRegistry;
 use crate::broker::txn::TxnCoordinator;
+use crate::log::cleaner::aborted::AbortedSet;
 
 /// How often open transactions are checked against their timeout: a reader
 /// waits at most this long past a dead producer's `transaction.timeout.ms`.
@@ -230,7 +231,12 @@ fn spawn_background(
         "compaction",
         // An open transaction bounds what may be cleaned; if its state cannot be read,
         // nothing is.
-        move || b.compact_all(|topic, p| txns.last_stable_offset(topic, p).unwrap_or(i64::MIN)),
+        move || {
+            b.compact_all(|topic, p| {
+                txns.cleaner_bounds(topic, p)
+                    .unwrap_or((i64::MIN, AbortedSet::default()))
+            })
+        },
     ));
     if let Some(period) = settings.flush_interval {
         let b = broker.clone();

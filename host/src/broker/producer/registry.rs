@@ -14,6 +14,7 @@ use crate::broker::txn::marker::{self, Marker};
 use crate::broker::txn::partition::{AbortedTxn, PartitionTxns};
 use crate::broker::{Broker, BrokerError, Topic};
 use crate::log::batch::BatchHeader;
+use crate::log::cleaner::aborted::AbortedSet;
 use crate::log::{AppendInfo, FirstBatch, LogError, PartitionLog, ReadResult};
 
 use super::epochs::{EpochBump, ProducerEpochs};
@@ -378,6 +379,30 @@ impl ProducerRegistry {
         slot.with_txns(&log, |t| {
             t.first_unstable()
                 .map_or(high_watermark, |f| f.min(high_watermark))
+        })
+        .map_err(BrokerError::log(topic.name(), partition))
+    }
+
+    /// What a compaction pass of the partition must respect: its last stable
+    /// offset (nothing at or past it is cleaned) and the aborted transactions below
+    /// it (their records are dropped and supersede nothing).
+    pub fn cleaner_bounds(
+        &self,
+        topic: &Topic,
+        partition: u32,
+    ) -> Result<(i64, AbortedSet), BrokerError> {
+        let log = topic.partition(i64::from(partition))?;
+        let slot = self.slot_of(topic.name(), partition, &log);
+        let high_watermark = log.high_watermark();
+        slot.with_txns(&log, |t| {
+            let lso = t
+                .first_unstable()
+                .map_or(high_watermark, |f| f.min(high_watermark));
+            let mut aborted = AbortedSet::default();
+            for a in t.aborted_between(i64::MIN, lso) {
+                aborted.insert(a.producer_id, a.first_offset, a.last_offset);
+            }
+            (lso, aborted)
         })
         .map_err(BrokerError::log(topic.name(), partition))
     }

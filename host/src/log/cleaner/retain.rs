@@ -3,11 +3,14 @@
 //! or when it is a tombstone whose batch's delete horizon has passed. A tombstone
 //! kept for the first time marks its batch with a horizon `delete.retention.ms`
 //! ahead (KIP-534), so it stays readable that long after the first cleaning that saw it.
+//! A data batch of an aborted transaction is dropped whole; its markers stay (a
+//! marker with no data before it closes nothing when the broker rebuilds its state).
 
 use std::collections::HashMap;
 
 use crate::log::batch::{self, BatchError, BatchHeader};
 
+use super::aborted::AbortedSet;
 use super::offset_map::OffsetMap;
 
 /// The fate of one batch.
@@ -33,6 +36,8 @@ pub struct Retainer<'a> {
     pub now: i64,
     /// `delete.retention.ms`.
     pub delete_retention_ms: i64,
+    /// Transactions that aborted: their data batches go.
+    pub aborted: &'a AbortedSet,
 }
 
 impl Retainer<'_> {
@@ -42,6 +47,19 @@ impl Retainer<'_> {
         // Transaction markers are not compacted (transactions own their life cycle).
         if header.is_control() {
             return Ok((Retained::Whole, 0));
+        }
+        let last_of_producer = header.producer_id >= 0
+            && self.producer_last.get(&header.producer_id) == Some(&header.base_offset);
+        if self.aborted.holds(header) {
+            let removed = u64::from(header.record_count.max(0).unsigned_abs());
+            return Ok(if last_of_producer {
+                (
+                    Retained::Rewritten(batch::rebuild_batch(header, &[], None)?),
+                    removed,
+                )
+            } else {
+                (Retained::Dropped, removed)
+            });
         }
         let records = batch::decode_records(bytes)?;
         let tombstones_expired = header.delete_horizon().is_some_and(|h| self.now >= h);
@@ -63,8 +81,6 @@ impl Retainer<'_> {
         if removed == 0 && horizon.is_none() {
             return Ok((Retained::Whole, 0));
         }
-        let last_of_producer = header.producer_id >= 0
-            && self.producer_last.get(&header.producer_id) == Some(&header.base_offset);
         if kept.is_empty() && !last_of_producer {
             return Ok((Retained::Dropped, removed));
         }

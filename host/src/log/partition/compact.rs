@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use super::{FirstBatch, LogError, PartitionLog};
 use crate::log::batch::{self, BatchHeader};
+use crate::log::cleaner::aborted::AbortedSet;
 use crate::log::cleaner::offset_map::{MAP_BUDGET_BYTES, OffsetMap};
 use crate::log::cleaner::plan::{self, SegmentInfo};
 use crate::log::cleaner::retain::{Retained, Retainer};
@@ -62,18 +63,20 @@ impl PartitionLog {
     /// Runs one compaction pass if the log is compacted and dirty enough by its
     /// settings at `now_ms`. Returns what it did, `None` when it had nothing to do.
     pub fn compact(&self, now_ms: i64) -> Result<Option<CleanStats>, LogError> {
-        self.compact_below(now_ms, i64::MAX)
+        self.compact_below(now_ms, i64::MAX, &AbortedSet::default())
     }
 
     /// [`PartitionLog::compact`] touching only segments that end at or below
     /// `stable_end` (the last stable offset): a record of a transaction still open must
     /// not remove an earlier committed value of its key, since the transaction may abort.
+    /// The records of `aborted` transactions are dropped and supersede nothing.
     pub fn compact_below(
         &self,
         now_ms: i64,
         stable_end: i64,
+        aborted: &AbortedSet,
     ) -> Result<Option<CleanStats>, LogError> {
-        self.compact_with(now_ms, MAP_BUDGET_BYTES, stable_end)
+        self.compact_with(now_ms, MAP_BUDGET_BYTES, stable_end, aborted)
     }
 
     /// [`PartitionLog::compact_below`] with an offset map of `map_budget` bytes.
@@ -82,6 +85,7 @@ impl PartitionLog {
         now_ms: i64,
         map_budget: usize,
         stable_end: i64,
+        aborted: &AbortedSet,
     ) -> Result<Option<CleanStats>, LogError> {
         let Some(_running) = self.cleaning.try_lock() else {
             return Ok(None);
@@ -145,7 +149,11 @@ impl PartitionLog {
                 .for_each_batch(&mut |h, bytes| {
                     // Batches before the checkpoint were mapped by an earlier pass that
                     // stopped inside this segment; mapping them again would stop there again.
-                    if filled_at.is_some() || h.is_control() || h.next_offset() <= first_dirty {
+                    if filled_at.is_some()
+                        || h.is_control()
+                        || h.next_offset() <= first_dirty
+                        || aborted.holds(h)
+                    {
                         return Ok(());
                     }
                     for r in batch::decode_records(bytes)? {
@@ -180,6 +188,7 @@ impl PartitionLog {
             producer_last: &producer_last,
             now: now_ms,
             delete_retention_ms: compaction.delete_retention_ms,
+            aborted,
         };
         let mut stats = CleanStats::default();
         for group in plan::groups(&infos[..cleanable], segment_bytes) {

@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 
 use super::*;
 use crate::log::batch::{BatchIter, Record, decode_records, encode_batch, set_producer};
+use crate::log::cleaner::aborted::AbortedSet;
 use crate::log::config::{Cleanup, Compaction};
 
 const DELETE_RETENTION_MS: i64 = 1_000;
@@ -422,7 +423,11 @@ fn a_small_offset_map_cleans_in_several_passes_stopping_inside_segments() {
     assert_eq!(log.stats().segments, 2);
     // About ten keys per pass.
     let mut passes = 0;
-    while log.compact_with(t, 10 * 60, i64::MAX).unwrap().is_some() {
+    while log
+        .compact_with(t, 10 * 60, i64::MAX, &AbortedSet::default())
+        .unwrap()
+        .is_some()
+    {
         passes += 1;
         assert!(passes < 100, "no progress");
         let rows = read_rows(&log);
@@ -459,13 +464,59 @@ fn nothing_at_or_past_the_last_stable_offset_is_cleaned() {
     let before = read_rows(&log);
     // Only the segment holding a = 1 ends at or below 2; the record superseding it
     // is past the stable offset, so it does not count: nothing may go.
-    log.compact_below(t, 2).unwrap();
+    log.compact_below(t, 2, &AbortedSet::default()).unwrap();
     assert_eq!(
         read_rows(&log),
         before,
         "a = 1 survives while a = 2 may abort"
     );
     // Committed: a = 1 goes.
-    log.compact_below(t, i64::MAX).unwrap().expect("a pass ran");
+    log.compact_below(t, i64::MAX, &AbortedSet::default())
+        .unwrap()
+        .expect("a pass ran");
     assert!(!read_rows(&log).contains(&(0, "a".into(), Some("1".into()))));
+}
+
+/// Marks a batch as transactional data of `producer_id` (what a transactional
+/// producer sends), or as its control batch.
+fn transactional(mut batch: Vec<u8>, producer_id: i64, control: bool) -> Vec<u8> {
+    let bits: u8 = if control { 0x30 } else { 0x10 };
+    batch[22] |= bits;
+    set_producer(&mut batch, producer_id, 0, 0);
+    batch
+}
+
+#[test]
+fn aborted_transactions_are_dropped_and_never_supersede_a_committed_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), compacted(150)).unwrap();
+    let t = 10_000;
+    log.append(&mut keyed(&[("a", Some("1")), ("b", Some("1"))], t), t)
+        .unwrap();
+    // Producer 7's transaction writes a = 2 and c = 1 at offsets 2 and 3, then aborts
+    // (its marker at 4; the marker's content is the broker's business).
+    let mut data = transactional(keyed(&[("a", Some("2")), ("c", Some("1"))], t), 7, false);
+    log.append(&mut data, t).unwrap();
+    let mut marker = transactional(keyed(&[("marker", None)], t), 7, true);
+    log.append(&mut marker, t).unwrap();
+    log.append(&mut keyed(&[("d", Some("1"))], t), t).unwrap();
+    log.append(&mut keyed(&[("e", Some("1"))], t), t).unwrap();
+    assert!(log.stats().segments >= 4);
+    let mut aborted = AbortedSet::default();
+    aborted.insert(7, 2, 4);
+    let stats = log
+        .compact_below(t, i64::MAX, &aborted)
+        .unwrap()
+        .expect("a pass ran");
+    assert!(stats.records_removed >= 2, "{stats:?}");
+    let rows = read_rows(&log);
+    assert!(
+        rows.contains(&(0, "a".into(), Some("1".into()))),
+        "the committed a = 1 was dropped for an aborted a = 2: {rows:?}"
+    );
+    assert!(rows.contains(&(1, "b".into(), Some("1".into()))));
+    assert!(
+        rows.iter().all(|r| r.0 != 2 && r.0 != 3),
+        "aborted records stay: {rows:?}"
+    );
 }
