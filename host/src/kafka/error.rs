@@ -1,5 +1,6 @@
 //! The one error type of the Kafka layer.
 
+use crate::auth::AuthError;
 use crate::broker::BrokerError;
 
 /// What can go wrong serving the Kafka protocol. Frame and decode errors close
@@ -56,6 +57,19 @@ pub enum KafkaError {
         version: i16,
         reason: String,
     },
+    /// A request that needs a principal, on a connection that has none (closes it).
+    #[error("{api} refused before authentication: {source}")]
+    Unauthenticated {
+        api: &'static str,
+        #[source]
+        source: AuthError,
+    },
+    /// SASL failed (closes the connection, after the answer where there is one).
+    #[error("SASL authentication failed: {0}")]
+    Authentication(#[source] AuthError),
+    /// A SASL request was refused with an error answer; the connection closes.
+    #[error("closing after refusing a SASL request")]
+    SaslRefused,
     /// The broker refused or failed.
     #[error(transparent)]
     Broker(#[from] BrokerError),
