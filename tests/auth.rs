@@ -327,7 +327,7 @@ fn kafka_requests_before_sasl_and_wrong_passwords_are_refused() {
 
     // A frame larger than auth.max_unauthenticated_frame_bytes closes at its prefix.
     let mut s = connect(&server);
-    s.write_all(&(4 << 20i32).to_be_bytes()).unwrap();
+    s.write_all(&(4i32 << 20).to_be_bytes()).unwrap();
     assert!(closed_by_server(&mut s), "a 4 MiB frame before SASL");
 
     // The handshake lists the mechanisms; an unknown one is refused.

@@ -65,6 +65,10 @@ def refused(bootstrap, mechanism, user, password):
         admin.list_topics(timeout=10)
     except KafkaException as e:
         errors.append(str(e))
+        # The authentication error itself arrives through error_cb.
+        deadline = time.time() + 10
+        while not any("uthenticat" in e for e in errors) and time.time() < deadline:
+            admin.poll(0.2)
     else:
         fail("metadata succeeded with wrong credentials")
     print(json.dumps({"errors": errors}))

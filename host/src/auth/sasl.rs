@@ -120,11 +120,12 @@ impl Authenticator {
                     },
                     None => (self.made_up_credential(mechanism, &first.user), false),
                 };
-                let nonce: [u8; 24] = rand::random();
-                let nonce = base64::Engine::encode(
-                    &base64::engine::general_purpose::STANDARD_NO_PAD,
-                    nonce,
-                );
+                // Letters and digits only, as Kafka's own nonces: librdkafka 2.0 mangles a
+                // nonce with base64's '+' or '/' in it.
+                let nonce: String = rand::random::<[u8; 24]>()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
                 let (state, server_first) =
                     ServerFirstSent::answer(first, credential, known, &nonce);
                 Ok(SaslStep::Challenge(

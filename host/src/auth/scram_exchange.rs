@@ -104,6 +104,9 @@ impl ClientFirst {
 pub struct ServerFirstSent {
     user: String,
     gs2_header: String,
+    /// The client's part of the nonce.
+    client_nonce: String,
+    /// The whole nonce: the client's and the server's.
     nonce: String,
     /// `client-first-message-bare "," server-first-message`.
     auth_prefix: String,
@@ -132,6 +135,7 @@ impl ServerFirstSent {
             user: first.user,
             gs2_header: first.gs2_header,
             auth_prefix: format!("{},{server_first}", first.bare),
+            client_nonce: first.client_nonce,
             nonce,
             credential,
             known,
@@ -162,7 +166,14 @@ impl ServerFirstSent {
             .next()
             .and_then(|a| a.strip_prefix("r="))
             .ok_or_else(|| bad("client-final has no r=nonce"))?;
-        if nonce != self.nonce {
+        // librdkafka before 2.6.1 (kcat 1.7's 2.0.2 among them) sends the client nonce
+        // twice (librdkafka#4895); Kafka 3.8.1-3.9 accepted any nonce ending in the
+        // server's. Only that exact doubled form is taken here: the server's nonce is
+        // still all there, so a replay is still refused.
+        let doubled = nonce
+            .strip_prefix(self.client_nonce.as_str())
+            .is_some_and(|rest| rest == self.nonce);
+        if nonce != self.nonce && !doubled {
             return Err(bad("client-final's nonce is not the one the server sent"));
         }
         let proof = B64
@@ -243,6 +254,23 @@ mod tests {
             .unwrap()
             .replace("c=biws", "c=eSws");
         assert!(exchange("pencil").finish(other_binding.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn librdkafkas_doubled_client_nonce_is_accepted_and_nothing_looser() {
+        // The proof covers the client-final as sent, so a doubled nonce needs its own
+        // proof: check the nonce rule alone with a wrong proof (BadCredentials means the
+        // nonce passed, Sasl that it was refused).
+        let doubled = b"c=biws,r=rOprNGfwEbeRWgbNEkqOrOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA";
+        assert!(matches!(
+            exchange("pencil").finish(doubled),
+            Err(AuthError::BadCredentials)
+        ));
+        let other_prefix = b"c=biws,r=xxrOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA";
+        assert!(matches!(
+            exchange("pencil").finish(other_prefix),
+            Err(AuthError::Sasl { .. })
+        ));
     }
 
     #[test]

@@ -8,6 +8,9 @@
 use super::error::BrokerError;
 use super::synced_db::SyncedDb;
 
+/// A key and its value, as stored.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// One named sled tree of the metadata store, with durable writes.
 #[derive(Debug, Clone)]
 pub struct MetaTree {
@@ -61,7 +64,7 @@ impl MetaTree {
     }
 
     /// Every key and value, in key order.
-    pub fn entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, BrokerError> {
+    pub fn entries(&self) -> Result<Vec<Entry>, BrokerError> {
         self.tree
             .iter()
             .map(|kv| {
