@@ -7,12 +7,16 @@
 //! asked per request, not fixed at start: adding the first user closes anonymous
 //! access at once, and deleting the last one reopens it only as far as the rule says.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+
+use parking_lot::Mutex;
 
 use crate::broker::Broker;
 
 use super::error::AuthError;
 use super::principal::Principal;
+use super::scram::Mechanism;
 use super::settings::AuthSettings;
 use super::tokens::{TokenRecord, TokenStore};
 use super::users::{UserRecord, UserStore};
@@ -23,9 +27,20 @@ pub struct Authenticator {
     users: UserStore,
     tokens: TokenStore,
     settings: AuthSettings,
-    /// Per-process secret for made-up SCRAM salts of unknown users.
+    /// Per-process secret for made-up SCRAM salts of unknown users and for keying
+    /// the cache of checked passwords.
     secret: [u8; 32],
+    /// Passwords checked already: HMAC(secret, user NUL password) → the StoredKey it
+    /// matched. HTTP basic sends the password with every request, and PBKDF2 at 4096
+    /// iterations costs milliseconds each time; the cache holds no password, and an
+    /// entry counts only while the user's StoredKey is still the one it matched, so a
+    /// deleted or re-created user invalidates it by itself.
+    checked: Mutex<HashMap<[u8; 32], Vec<u8>>>,
 }
+
+/// Entries of the checked-password cache before it is emptied (bounded memory: a
+/// client cycling passwords cannot grow it).
+const CHECKED_CAPACITY: usize = 1024;
 
 /// Whether `ip` is this machine's loopback (IPv4-mapped IPv6 included).
 pub fn is_loopback(ip: IpAddr) -> bool {
@@ -40,6 +55,7 @@ impl Authenticator {
             tokens: TokenStore::open(broker)?,
             settings,
             secret: rand::random(),
+            checked: Mutex::new(HashMap::new()),
         })
     }
 
@@ -107,17 +123,36 @@ impl Authenticator {
                          use SCRAM or a token",
             });
         }
-        let record = self.users.get(user)?;
-        let matches = record.as_ref().is_some_and(|r| {
-            r.credentials
-                .first()
-                .is_some_and(|c| c.matches_password(password))
-        });
-        if matches {
-            Ok(Principal::User(user.to_string()))
-        } else {
-            Err(AuthError::BadCredentials)
+        let Some(credential) = self
+            .users
+            .get(user)?
+            .and_then(|r| r.credentials.into_iter().next())
+        else {
+            return Err(AuthError::BadCredentials);
+        };
+        let mut key_input = Vec::with_capacity(user.len() + 1 + password.len());
+        key_input.extend_from_slice(user.as_bytes());
+        key_input.push(0);
+        key_input.extend_from_slice(password.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&Mechanism::ScramSha256.hmac(&self.secret, &key_input));
+        if self
+            .checked
+            .lock()
+            .get(&key)
+            .is_some_and(|stored| *stored == credential.stored_key)
+        {
+            return Ok(Principal::User(user.to_string()));
         }
+        if !credential.matches_password(password) {
+            return Err(AuthError::BadCredentials);
+        }
+        let mut checked = self.checked.lock();
+        if checked.len() >= CHECKED_CAPACITY {
+            checked.clear();
+        }
+        checked.insert(key, credential.stored_key);
+        Ok(Principal::User(user.to_string()))
     }
 
     /// The user a bearer token authenticates as; a token of a deleted user is dead.
@@ -242,6 +277,15 @@ mod tests {
         let (token, record) = auth.create_token("alice").unwrap();
         assert_eq!(auth.token(&token).unwrap(), Principal::User("alice".into()));
         assert_eq!(auth.list_tokens().unwrap(), vec![record]);
+        // Checked twice (the second from the cache), then the user is re-created with
+        // another password: the old one must fail although it was cached.
+        assert!(auth.password("alice", "pw", LOOPBACK).is_ok());
+        auth.delete_user("alice").unwrap();
+        assert!(auth.password("alice", "pw", LOOPBACK).is_err());
+        auth.add_user(&Principal::Anonymous, LOOPBACK, "alice", "new")
+            .unwrap();
+        assert!(auth.password("alice", "pw", LOOPBACK).is_err());
+        assert!(auth.password("alice", "new", LOOPBACK).is_ok());
         auth.delete_user("alice").unwrap();
         assert!(auth.token(&token).is_err());
         assert!(auth.list_tokens().unwrap().is_empty());

@@ -61,14 +61,19 @@ async fn run(
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Ok(Err(e)) => return Err(e.into()),
         }
-        let max = if session.trusted(&ctx.auth, peer.ip()) {
-            ctx.settings.max_frame_bytes
+        let size = if session.trusted(&ctx.auth, peer.ip()) {
+            frame::check_size(prefix, ctx.settings.max_frame_bytes)?
         } else {
-            ctx.settings
-                .max_frame_bytes
-                .min(ctx.auth.settings().max_unauthenticated_frame_bytes)
+            let max = ctx.auth.settings().max_unauthenticated_frame_bytes;
+            frame::check_size(prefix, ctx.settings.max_frame_bytes.min(max)).map_err(
+                |e| match e {
+                    KafkaError::FrameSize { size, .. } => {
+                        KafkaError::FrameSizeBeforeAuth { size, max }
+                    }
+                    other => other,
+                },
+            )?
         };
-        let size = frame::check_size(prefix, max)?;
         let body =
             match tokio::time::timeout(limits.request_read_timeout, read_body(&mut reader, size))
                 .await

@@ -21,6 +21,11 @@ pub enum KafkaError {
     /// A frame's size prefix is negative or above `max_frame_bytes`.
     #[error("frame of {size} bytes is outside 0..={max}")]
     FrameSize { size: i64, max: usize },
+    /// Before authentication, a frame above `auth.max_unauthenticated_frame_bytes`.
+    #[error(
+        "frame of {size} bytes before authentication is outside 0..={max} (auth.max_unauthenticated_frame_bytes)"
+    )]
+    FrameSizeBeforeAuth { size: i64, max: usize },
     /// No request arrived for the idle timeout (`kafka.connections_max_idle_ms`).
     #[error("no request for {ms} ms (kafka.connections_max_idle_ms)")]
     Idle { ms: u128 },
