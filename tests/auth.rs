@@ -219,6 +219,37 @@ fn first_user_from_loopback_then_http_needs_a_token_or_basic() {
 }
 
 #[test]
+fn an_unauthenticated_upload_is_refused_before_its_body_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    add_first_user(&server, "alice", "wonderland");
+    // A 100 MiB upload announced, 1 KiB sent: the 401 comes without the rest.
+    let addr = server.url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST /v1/modules/big HTTP/1.1\r\nHost: weir\r\nContent-Type: application/wasm\r\n\
+         Content-Length: {}\r\n\r\n",
+        100 << 20
+    )
+    .unwrap();
+    s.write_all(&[0u8; 1024]).unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head)
+        .expect("an answer before the body is sent");
+    assert_eq!(&head, b"HTTP/1.1 401", "{}", String::from_utf8_lossy(&head));
+    let listed: Value = http()
+        .get(server.at("/v1/modules"))
+        .basic_auth("alice", Some("wonderland"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(!listed.to_string().contains("big"), "{listed}");
+}
+
+#[test]
 fn serve_on_a_network_address_without_users_refuses_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     // Checks only the refusal path: nothing is served on 0.0.0.0.
@@ -324,6 +355,15 @@ fn kafka_requests_before_sasl_and_wrong_passwords_are_refused() {
     let mut s = connect(&server);
     s.write_all(&frame(9, &MetadataRequest::default())).unwrap();
     assert!(closed_by_server(&mut s), "a request before SASL");
+
+    // Nor does an unserved version, which would otherwise be answered naming what
+    // it asked for.
+    let mut old_produce = 20i32.to_be_bytes().to_vec();
+    old_produce.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 77]); // Produce v0
+    old_produce.extend_from_slice(&[0xff, 0xff, 0, 1, 0, 0, 0x75, 0x30, 0, 0, 0, 0]);
+    let mut s = connect(&server);
+    s.write_all(&old_produce).unwrap();
+    assert!(closed_by_server(&mut s), "an unserved version before SASL");
 
     // A frame larger than auth.max_unauthenticated_frame_bytes closes at its prefix.
     let mut s = connect(&server);
