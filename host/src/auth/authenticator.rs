@@ -293,6 +293,31 @@ mod tests {
     }
 
     #[test]
+    fn the_user_and_token_caps_are_named_when_reached() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path());
+        let settings = AuthSettings {
+            max_users: 1,
+            max_tokens: 1,
+            ..AuthSettings::default()
+        };
+        let auth = Authenticator::open(&b, settings).unwrap();
+        auth.add_user(&Principal::Anonymous, LOOPBACK, "a", "pw")
+            .unwrap();
+        let err = auth
+            .add_user(&Principal::User("a".into()), LOOPBACK, "b", "pw")
+            .unwrap_err();
+        assert!(err.to_string().contains("auth.max_users"), "{err}");
+        auth.create_token("a").unwrap();
+        let err = auth.create_token("a").unwrap_err();
+        assert!(err.to_string().contains("auth.max_tokens"), "{err}");
+        assert!(matches!(
+            auth.create_token("nobody"),
+            Err(AuthError::UnknownUser { .. })
+        ));
+    }
+
+    #[test]
     fn users_survive_a_reopen_and_hold_no_password() {
         let dir = tempfile::tempdir().unwrap();
         {
