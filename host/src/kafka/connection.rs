@@ -132,8 +132,12 @@ async fn run(
                     }
                     continue;
                 }
+                // Served before authentication too: a client learns of SASL from it.
                 ApiKey::ApiVersions => {
-                    handler::dispatch(ctx, req, peer, &Principal::Anonymous).await?
+                    let principal = session
+                        .principal(&ctx.auth, peer.ip())
+                        .unwrap_or(Principal::Anonymous);
+                    handler::dispatch(ctx, req, peer, &principal).await?
                 }
                 api => {
                     let principal = session.principal(&ctx.auth, peer.ip()).map_err(|source| {
