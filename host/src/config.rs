@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::auth::AuthSettings;
+use crate::auth::scram::MIN_ITERATIONS;
 use crate::broker::BrokerConfig;
 use crate::broker::TopicLimits;
 use crate::broker::topic_config::TopicConfig;
@@ -64,6 +66,26 @@ pub struct ServerConfig {
     pub kafka: KafkaSection,
     /// Pipeline settings.
     pub pipelines: PipelinesSection,
+    /// Authentication settings.
+    pub auth: AuthSection,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// PBKDF2 iterations of new SCRAM credentials (≥ 4096).
+    pub scram_iterations: u32,
+    /// Kafka's `connection.failed.authentication.delay.ms`, ms.
+    pub failed_authentication_delay_ms: u64,
+    /// Kafka's `sasl.server.max.receive.size`: largest frame before SASL, bytes.
+    pub max_unauthenticated_frame_bytes: usize,
+    /// Accept passwords in clear (SASL PLAIN, HTTP basic) from non-loopback peers.
+    pub plain_without_tls: bool,
+    /// Most users.
+    pub max_users: usize,
+    /// Most HTTP tokens.
+    pub max_tokens: usize,
 }
 
 /// `[pipelines]`.
@@ -199,6 +221,8 @@ pub struct Settings {
     pub produce_limits: (usize, usize),
     /// The pipeline service's settings.
     pub pipelines: PipelinesConfig,
+    /// Authentication on both listeners (`allow_anonymous` comes from `weir serve`).
+    pub auth: AuthSettings,
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -338,6 +362,29 @@ impl ServerConfig {
                 "kafka.group_min_session_timeout_ms exceeds group_max_session_timeout_ms".into(),
             ));
         }
+        if self.auth.scram_iterations < MIN_ITERATIONS {
+            return Err(ConfigError::Invalid(format!(
+                "auth.scram_iterations = {} is below RFC 7677's minimum of {MIN_ITERATIONS}",
+                self.auth.scram_iterations
+            )));
+        }
+        if self.auth.max_unauthenticated_frame_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "auth.max_unauthenticated_frame_bytes must be ≥ 1024".into(),
+            ));
+        }
+        if self.auth.max_users == 0 {
+            return Err(ConfigError::Invalid("auth.max_users must be ≥ 1".into()));
+        }
+        let auth = AuthSettings {
+            scram_iterations: self.auth.scram_iterations,
+            failure_delay: Duration::from_millis(self.auth.failed_authentication_delay_ms),
+            max_unauthenticated_frame_bytes: self.auth.max_unauthenticated_frame_bytes,
+            plain_without_tls: self.auth.plain_without_tls,
+            max_users: self.auth.max_users,
+            max_tokens: self.auth.max_tokens,
+            allow_anonymous: false,
+        };
         let kafka = KafkaSettings {
             addr: kafka_addr,
             advertised,
@@ -358,6 +405,7 @@ impl ServerConfig {
         };
         Ok(Settings {
             kafka,
+            auth,
             broker: BrokerConfig {
                 data_dir: self.data_dir.clone(),
                 flush,
@@ -421,6 +469,25 @@ mod tests {
         assert_eq!(s.http_addr.port(), 9080);
         assert_eq!(s.broker.flush, FlushPolicy::EveryBatch);
         assert_eq!(s.broker.topic_defaults, TopicConfig::default());
+        assert_eq!(s.auth.scram_iterations, 4096);
+        assert!(!s.auth.allow_anonymous && !s.auth.plain_without_tls);
+    }
+
+    #[test]
+    fn auth_limits_are_checked_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.toml");
+        std::fs::write(&path, "[auth]\nscram_iterations = 1000\n").unwrap();
+        let err = ServerConfig::load(Some(&path))
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth.scram_iterations"), "{err}");
+        std::fs::write(&path, "[auth]\nmax_users = 3\nplain_without_tls = true\n").unwrap();
+        let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
+        assert_eq!(s.auth.max_users, 3);
+        assert!(s.auth.plain_without_tls);
     }
 
     #[test]

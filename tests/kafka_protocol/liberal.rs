@@ -80,6 +80,32 @@ fn three_ways<R: Request + Clone>(
     }
 }
 
+/// SaslAuthenticate's three ways, each on a fresh connection after a SCRAM handshake
+/// (a SASL step changes the connection's state): the client-first must be answered
+/// with the server-first, whatever follows it.
+fn sasl_three_ways(server: &Server, version: i16) {
+    let req =
+        SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from_static(b"n,,n=u,r=abc"));
+    let mut tagged = req.clone();
+    tagged.unknown_tagged_fields.insert(4242, future_tag());
+    let cases = [
+        ("as is", frame(version, 77, &req, &[])),
+        ("unknown tagged field", frame(version, 77, &tagged, &[])),
+        ("trailing bytes", frame(version, 77, &req, &[0, 7, 0xff])),
+    ];
+    for (case, f) in cases {
+        let mut s = connect(server);
+        let hs = SaslHandshakeRequest::default()
+            .with_mechanism(StrBytes::from_static_str("SCRAM-SHA-256"));
+        let h = ask::<SaslHandshakeRequest>(&mut s, 1, &frame(1, 77, &hs, &[]), "SaslHandshake");
+        assert_eq!(h.error_code, 0);
+        let name = format!("SaslAuthenticate v{version} {case}");
+        let resp = ask::<SaslAuthenticateRequest>(&mut s, version, &f, &name);
+        assert_eq!(resp.error_code, 0, "{name}");
+        assert!(resp.auth_bytes.starts_with(b"r=abc"), "{name}");
+    }
+}
+
 /// For responses without a top-level error code.
 fn no_error<T>(_: &T) -> i16 {
     0
@@ -255,6 +281,7 @@ fn every_flexible_request_is_answered_with_unknown_tags_and_trailing_bytes() {
                     tagged!(),
                     |r| r.error_code,
                 ),
+                ApiKey::SaslAuthenticate => sasl_three_ways(&server, v),
                 other => panic!("a served API without a case here: {other:?}"),
             }
             checked += 1;

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::auth::AuthError;
 use crate::broker::BrokerError;
 use crate::log::LogError;
 use crate::log::batch::BatchError;
@@ -198,6 +199,33 @@ pub fn classify(status: &mut PipelineStatus) {
             task.last_error_code = Some(code);
             task.last_error_status = Some(http.as_u16());
         }
+    }
+}
+
+fn auth_status(err: &AuthError) -> (StatusCode, &'static str) {
+    use AuthError as E;
+    match err {
+        E::Unauthenticated { .. } | E::BadCredentials | E::Sasl { .. } => {
+            (StatusCode::UNAUTHORIZED, "unauthenticated")
+        }
+        E::UnsupportedMechanism { .. } => (StatusCode::BAD_REQUEST, "unsupported_mechanism"),
+        E::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+        E::InvalidUserName { .. } => (StatusCode::BAD_REQUEST, "invalid_user_name"),
+        E::InvalidPassword { .. } => (StatusCode::BAD_REQUEST, "invalid_password"),
+        E::UserExists { .. } => (StatusCode::CONFLICT, "user_exists"),
+        E::UnknownUser { .. } => (StatusCode::NOT_FOUND, "unknown_user"),
+        E::UnknownToken { .. } => (StatusCode::NOT_FOUND, "unknown_token"),
+        E::LimitReached { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "limit_reached"),
+        // A start-up refusal; never reaches a request.
+        E::AnonymousOnNetwork { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        E::Broker(source) => broker_status(source),
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> ApiError {
+        let (status, code) = auth_status(&err);
+        ApiError::new(status, code, err.to_string())
     }
 }
 

@@ -8,9 +8,13 @@
 //! - [`plugins`]: the built-in plugins that ship with weir.
 //! - [`health`]: `/v1/health`, the server's real state (fenced partitions, orphans).
 //! - [`orphans`]: log directories the metadata does not list: list, adopt, delete.
+//! - [`auth`]: the middleware that authenticates every request (bearer token, basic,
+//!   or anonymous where the auth rule allows), answering 401 otherwise.
+//! - [`users`]: users and tokens (`/v1/users`, `/v1/tokens`).
 //! - [`bounded`]: arrays and objects in request bodies, bounded while parsed.
 //! - [`error`]: the error shape and the one status mapping.
 
+pub mod auth;
 pub mod bounded;
 pub mod error;
 pub mod groups;
@@ -21,6 +25,7 @@ pub mod pipelines;
 pub mod plugins;
 pub mod records;
 pub mod topics;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +35,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 
+use crate::auth::Authenticator;
 use crate::pipeline::Pipelines;
 
 use crate::broker::Broker;
@@ -51,9 +57,13 @@ pub struct AppState {
     pub closing: tokio::sync::watch::Receiver<bool>,
     /// Modules and pipelines.
     pub pipelines: Arc<Pipelines>,
+    /// Who a request acts for (users, tokens, the anonymous rule).
+    pub auth: Arc<Authenticator>,
 }
 
-/// The `/v1` router.
+/// The `/v1` router, every route behind [`auth::authenticate`] (which needs the
+/// peer's `ConnectInfo<SocketAddr>` in each request's extensions; without it the
+/// peer counts as remote).
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     // Modules are bigger than produce requests (a Python component is ~40 MB): the
     // upload handler enforces `max_module_bytes` itself, answering 413 in JSON.
@@ -110,8 +120,23 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(groups::describe).delete(groups::delete),
         )
         .route("/v1/groups/{group}/offsets", post(groups::commit))
+        .route("/v1/users", get(users::list).post(users::add))
+        .route("/v1/users/{name}", axum::routing::delete(users::delete))
+        .route(
+            "/v1/tokens",
+            get(users::list_tokens).post(users::create_token),
+        )
+        .route(
+            "/v1/tokens/{id}",
+            axum::routing::delete(users::revoke_token),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Outermost but the body limit: nothing is read or routed for a stranger.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }

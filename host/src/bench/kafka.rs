@@ -179,8 +179,12 @@ fn start(data: &Path, flush: FlushPolicy) -> anyhow::Result<(tokio::runtime::Run
     };
     let producers = Arc::new(ProducerRegistry::new(broker.clone()));
     let txns = Arc::new(TxnCoordinator::open(broker.clone(), producers.clone())?);
+    let auth = Arc::new(crate::auth::Authenticator::open(
+        &broker,
+        crate::auth::AuthSettings::default(),
+    )?);
     let listener = runtime.block_on(KafkaListener::bind(KafkaContext::new(
-        broker, producers, txns, settings,
+        broker, producers, txns, auth, settings,
     )))?;
     let addr = listener.local_addr()?;
     runtime.spawn(listener.serve(std::future::pending()));

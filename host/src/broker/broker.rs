@@ -458,6 +458,12 @@ impl Broker {
         }
     }
 
+    /// The metadata tree `name` for a layer above that keeps durable records of its
+    /// own there (auth's users and tokens).
+    pub fn meta_tree(&self, name: &str) -> Result<super::MetaTree, BrokerError> {
+        self.meta.tree(name)
+    }
+
     /// fsyncs every partition (the interval flush policy's tick).
     pub fn flush_all(&self) {
         for topic in self.topics() {

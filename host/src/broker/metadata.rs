@@ -306,6 +306,16 @@ impl MetaStore {
             .collect()
     }
 
+    /// The tree `name`, for a layer above that keeps its own records (auth's users);
+    /// `name` must not be one of the broker's own trees.
+    pub fn tree(&self, name: &str) -> Result<super::meta_tree::MetaTree, BrokerError> {
+        debug_assert!(!["topics", "offsets", "transactions"].contains(&name));
+        Ok(super::meta_tree::MetaTree::new(
+            self.db.clone(),
+            self.db.open_tree(name)?,
+        ))
+    }
+
     /// Flushes everything to disk (shutdown).
     pub fn flush(&self) -> Result<(), BrokerError> {
         self.db.flush()?;

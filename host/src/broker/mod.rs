@@ -17,12 +17,14 @@
 //! - [`txn`]: transactions: the coordinator of transactional ids, commit and
 //!   abort markers, each partition's last stable offset and aborted list.
 //! - [`metadata`]: topics and committed offsets, durable in sled.
+//! - [`meta_tree`]: [`MetaTree`], a named tree of that store lent to the auth layer.
 //! - [`synced_db`]: [`SyncedDb`], sled with a flush that really fsyncs.
 //! - [`error`]: [`BrokerError`], the layer's one error type.
 #[allow(clippy::module_inception)]
 pub mod broker;
 pub mod delete_records;
 pub mod error;
+pub mod meta_tree;
 pub mod metadata;
 pub mod offsets;
 pub mod orphans;
@@ -38,6 +40,7 @@ pub mod txn;
 
 pub use broker::{Broker, BrokerConfig, ProduceRecord, Produced, TopicInfo, now_ms};
 pub use error::BrokerError;
+pub use meta_tree::MetaTree;
 pub use offsets::{GroupOffset, LiveGroup, LiveGroups, OffsetCommit};
 pub use orphans::Orphan;
 pub use synced_db::SyncedDb;

@@ -91,15 +91,27 @@ impl ApiError {
     }
 }
 
+/// How the CLI authenticates to the HTTP API.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// None: works while the server has no users (from loopback).
+    None,
+    /// `Authorization: Bearer` (`--token`, `WEIR_TOKEN`).
+    Token(String),
+    /// HTTP basic (`--auth-user`/`--auth-password`, `WEIR_USER`/`WEIR_PASSWORD`).
+    Basic { user: String, password: String },
+}
+
 /// A client for one weir server's HTTP API.
 pub struct Client {
     base: Url,
     http: reqwest::blocking::Client,
+    credentials: Credentials,
 }
 
 impl Client {
     /// Creates a client for the API at `base`, e.g. `http://127.0.0.1:9080`.
-    pub fn new(base: &str) -> anyhow::Result<Self> {
+    pub fn new(base: &str, credentials: Credentials) -> anyhow::Result<Self> {
         let base = Url::parse(base).with_context(|| format!("invalid --url `{base}`"))?;
         // This build has no TLS: weir's API is plain HTTP.
         if base.cannot_be_a_base() || base.scheme() != "http" {
@@ -110,7 +122,11 @@ impl Client {
             .timeout(REQUEST_TIMEOUT)
             .build()
             .context("cannot set up the HTTP client")?;
-        Ok(Client { base, http })
+        Ok(Client {
+            base,
+            http,
+            credentials,
+        })
     }
 
     /// `GET` a path given as segments (each is percent-encoded), with query parameters.
@@ -181,12 +197,24 @@ impl Client {
 
     /// Sends a request and decodes its JSON answer; an empty body decodes as `null`.
     fn execute<T: DeserializeOwned>(&self, request: RequestBuilder) -> anyhow::Result<T> {
+        let request = match &self.credentials {
+            Credentials::None => request,
+            Credentials::Token(token) => request.bearer_auth(token),
+            Credentials::Basic { user, password } => request.basic_auth(user, Some(password)),
+        };
         let response = request.send().map_err(|e| self.transport_error(e))?;
         let status = response.status();
         let url = response.url().clone();
         let body = response.bytes().map_err(|e| self.transport_error(e))?;
         if !status.is_success() {
-            return Err(ApiError::from_body(status, &body).into());
+            let err = anyhow::Error::new(ApiError::from_body(status, &body));
+            if status == StatusCode::UNAUTHORIZED && matches!(self.credentials, Credentials::None) {
+                return Err(err.context(
+                    "weir needs credentials: give --token (WEIR_TOKEN, from `weir token create`) \
+                     or --auth-user/--auth-password (WEIR_USER/WEIR_PASSWORD)",
+                ));
+            }
+            return Err(err);
         }
         let body: &[u8] = if body.is_empty() { b"null" } else { &body };
         serde_json::from_slice(body)

@@ -11,6 +11,7 @@
 //! - [`module`]: `weir module push|list|delete`, the module registry.
 //! - [`pipeline`]: `weir pipeline create|list|status|swap|pause|resume|delete|logs`.
 //! - [`plugin`]: `weir plugin test|new`, run locally through [`crate::runtime`] (no server).
+//! - [`user`]: `weir user add|list|delete` and `weir token create|list|revoke`.
 //! - `weir bench` runs [`crate::bench`] in-process.
 
 mod client;
@@ -23,6 +24,7 @@ mod plugin;
 mod produce;
 mod scaffold;
 mod topic;
+mod user;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -48,6 +50,38 @@ struct Cli {
         default_value = "http://127.0.0.1:9080"
     )]
     url: String,
+
+    /// Bearer token for the HTTP API (from `weir token create`); needed once users exist.
+    #[arg(
+        long,
+        global = true,
+        display_order = 101,
+        env = "WEIR_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+
+    /// User for HTTP basic authentication, instead of a token (`--user` and
+    /// `--password` belong to `weir token create` and `weir user add`).
+    #[arg(
+        long,
+        global = true,
+        display_order = 102,
+        env = "WEIR_USER",
+        conflicts_with = "token"
+    )]
+    auth_user: Option<String>,
+
+    /// Password of --auth-user.
+    #[arg(
+        long,
+        global = true,
+        display_order = 103,
+        env = "WEIR_PASSWORD",
+        hide_env_values = true,
+        requires = "auth_user"
+    )]
+    auth_password: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -79,6 +113,12 @@ enum Command {
     /// Test a plugin locally on JSON-lines records, or scaffold a new one (no server needed).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Add, list and delete users (SCRAM credentials for Kafka SASL, basic for HTTP).
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Create, list and revoke the HTTP API's bearer tokens.
+    #[command(subcommand)]
+    Token(user::TokenCommand),
     /// Run the benchmarks recorded in BENCHMARKS.md (locally, no server needed).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -115,7 +155,15 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let client = || client::Client::new(&cli.url);
+    let credentials = match (&cli.token, &cli.auth_user) {
+        (Some(token), _) => client::Credentials::Token(token.clone()),
+        (None, Some(user)) => client::Credentials::Basic {
+            user: user.clone(),
+            password: cli.auth_password.clone().unwrap_or_default(),
+        },
+        (None, None) => client::Credentials::None,
+    };
+    let client = || client::Client::new(&cli.url, credentials.clone());
     match cli.command {
         Command::Serve(opts) => crate::server::serve(opts),
         Command::Topic(cmd) => topic::run(&client()?, cmd),
@@ -125,6 +173,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Module(cmd) => module::run(&client()?, cmd),
         Command::Orphans(cmd) => orphan::run(&client()?, cmd),
         Command::Pipeline(cmd) => pipeline::run(&client()?, cmd),
+        Command::User(cmd) => user::run_user(&client()?, cmd),
+        Command::Token(cmd) => user::run_token(&client()?, cmd),
         Command::Plugin(plugin::PluginCommand::Test(args)) => plugin::run_test(args),
         Command::Plugin(plugin::PluginCommand::New(args)) => plugin::run_new(args),
         Command::Bench(BenchCommand::Log(opts)) => crate::bench::run_log_bench(&opts),

@@ -6,6 +6,11 @@
 //! only, with a log line; so does an unsupported version or a body that does
 //! not decode, unless the response can say so with a top-level error code
 //! (see [`refusal`]).
+//!
+//! Authentication is the connection's: its [`Session`] answers SaslHandshake and
+//! SaslAuthenticate here, and gives every other request (but ApiVersions) its
+//! principal or closes the connection, as Kafka does for a request before SASL. Until
+//! then a frame may be at most `auth.max_unauthenticated_frame_bytes`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,8 +24,10 @@ use tokio::net::TcpStream;
 use super::KafkaContext;
 use super::admission::Ticket;
 use super::error::KafkaError;
-use super::frame::{self, Framed};
-use super::handler::{self, api_versions, legacy, refusal};
+use super::frame::{self, Framed, RawRequest};
+use super::handler::{self, api_versions, legacy, refusal, sasl_authenticate, sasl_handshake};
+use super::session::Session;
+use crate::auth::Principal;
 
 /// Serves one connection until the client closes it, sends something bad, or holds it
 /// past a timeout; `_ticket` holds its place under the connection caps till then.
@@ -41,6 +48,7 @@ async fn run(
     let (mut reader, writer) = stream.into_split();
     let mut writer = BufWriter::new(writer);
     let limits = &ctx.settings.limits;
+    let mut session = Session::Open;
     loop {
         let mut prefix = [0u8; 4];
         match tokio::time::timeout(limits.idle_timeout, reader.read_exact(&mut prefix)).await {
@@ -53,7 +61,19 @@ async fn run(
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Ok(Err(e)) => return Err(e.into()),
         }
-        let size = frame::check_size(prefix, ctx.settings.max_frame_bytes)?;
+        let size = if session.trusted(&ctx.auth, peer.ip()) {
+            frame::check_size(prefix, ctx.settings.max_frame_bytes)?
+        } else {
+            let max = ctx.auth.settings().max_unauthenticated_frame_bytes;
+            frame::check_size(prefix, ctx.settings.max_frame_bytes.min(max)).map_err(
+                |e| match e {
+                    KafkaError::FrameSize { size, .. } => {
+                        KafkaError::FrameSizeBeforeAuth { size, max }
+                    }
+                    other => other,
+                },
+            )?
+        };
         let body =
             match tokio::time::timeout(limits.request_read_timeout, read_body(&mut reader, size))
                 .await
@@ -66,6 +86,11 @@ async fn run(
                     });
                 }
             };
+        if session.expects_raw_token() {
+            let answer = sasl_authenticate::raw(ctx, &mut session, body, peer.ip()).await?;
+            write_frame(&mut writer, answer).await?;
+            continue;
+        }
         let response = match frame::parse(body)? {
             Framed::ApiVersionsUnsupported { correlation_id } => Some(handler::encode(
                 ApiKey::ApiVersions,
@@ -80,6 +105,13 @@ async fn run(
                 error,
                 frame,
             } => {
+                // Even a refusal names what was asked for: only to a principal.
+                session.principal(&ctx.auth, peer.ip()).map_err(|source| {
+                    KafkaError::Unauthenticated {
+                        api: handler::versions::name(api_key),
+                        source,
+                    }
+                })?;
                 let code = ResponseError::UnsupportedVersion.code();
                 let answer = refusal::answer(api_key, version, correlation_id, code)
                     .or_else(|| legacy::refuse_old_data_path(api_key, version, &frame, code));
@@ -91,12 +123,62 @@ async fn run(
                     None => return Err(error),
                 }
             }
-            Framed::Request(req) => handler::dispatch(ctx, req, peer).await?,
+            Framed::Request(req) => match req.api_key {
+                ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => {
+                    let (answer, close) = sasl(ctx, &mut session, req, peer).await?;
+                    write_frame(&mut writer, answer).await?;
+                    if close {
+                        return Err(KafkaError::SaslRefused);
+                    }
+                    continue;
+                }
+                // Served before authentication too: a client learns of SASL from it.
+                ApiKey::ApiVersions => {
+                    let principal = session
+                        .principal(&ctx.auth, peer.ip())
+                        .unwrap_or(Principal::Anonymous);
+                    handler::dispatch(ctx, req, peer, &principal).await?
+                }
+                api => {
+                    let principal = session.principal(&ctx.auth, peer.ip()).map_err(|source| {
+                        KafkaError::Unauthenticated {
+                            api: handler::versions::name(api),
+                            source,
+                        }
+                    })?;
+                    handler::dispatch(ctx, req, peer, &principal).await?
+                }
+            },
         };
         if let Some(bytes) = response {
             write_frame(&mut writer, bytes).await?;
         }
     }
+}
+
+/// Answers SaslHandshake or SaslAuthenticate; `true`: close after the answer.
+async fn sasl(
+    ctx: &Arc<KafkaContext>,
+    session: &mut Session,
+    req: RawRequest,
+    peer: SocketAddr,
+) -> Result<(Bytes, bool), KafkaError> {
+    let h = &req.header;
+    let v = h.request_api_version;
+    if req.api_key == ApiKey::SaslHandshake {
+        let (resp, close) =
+            sasl_handshake::handle(ctx, session, handler::body_of(&req)?, v, peer.ip());
+        return Ok((
+            handler::encode(req.api_key, v, h.correlation_id, &resp)?,
+            close,
+        ));
+    }
+    let (resp, close) =
+        sasl_authenticate::handle(ctx, session, handler::body_of(&req)?, peer.ip()).await?;
+    Ok((
+        handler::encode(req.api_key, v, h.correlation_id, &resp)?,
+        close,
+    ))
 }
 
 /// Reads a request body of `size` bytes, the buffer growing as bytes arrive: a size

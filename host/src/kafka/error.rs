@@ -1,5 +1,6 @@
 //! The one error type of the Kafka layer.
 
+use crate::auth::AuthError;
 use crate::broker::BrokerError;
 
 /// What can go wrong serving the Kafka protocol. Frame and decode errors close
@@ -20,6 +21,11 @@ pub enum KafkaError {
     /// A frame's size prefix is negative or above `max_frame_bytes`.
     #[error("frame of {size} bytes is outside 0..={max}")]
     FrameSize { size: i64, max: usize },
+    /// Before authentication, a frame above `auth.max_unauthenticated_frame_bytes`.
+    #[error(
+        "frame of {size} bytes before authentication is outside 0..={max} (auth.max_unauthenticated_frame_bytes)"
+    )]
+    FrameSizeBeforeAuth { size: i64, max: usize },
     /// No request arrived for the idle timeout (`kafka.connections_max_idle_ms`).
     #[error("no request for {ms} ms (kafka.connections_max_idle_ms)")]
     Idle { ms: u128 },
@@ -56,6 +62,19 @@ pub enum KafkaError {
         version: i16,
         reason: String,
     },
+    /// A request that needs a principal, on a connection that has none (closes it).
+    #[error("{api} refused before authentication: {source}")]
+    Unauthenticated {
+        api: &'static str,
+        #[source]
+        source: AuthError,
+    },
+    /// SASL failed (closes the connection, after the answer where there is one).
+    #[error("SASL authentication failed: {0}")]
+    Authentication(#[source] AuthError),
+    /// A SASL request was refused with an error answer; the connection closes.
+    #[error("closing after refusing a SASL request")]
+    SaslRefused,
     /// The broker refused or failed.
     #[error(transparent)]
     Broker(#[from] BrokerError),

@@ -4,6 +4,7 @@
 //! - [`listener`]: binds `--kafka-addr`, accepts connections, shuts down.
 //! - [`admission`]: the caps on open connections, in all and per client address.
 //! - [`connection`]: one client connection: reads frames, answers in order.
+//! - [`session`]: a connection's authentication state and principal.
 //! - [`fetch_session`]: incremental fetch sessions (KIP-227), a bounded cache.
 //! - [`frame`]: splits a request frame into header and body; refuses bad frames.
 //! - [`handler`]: one file per API (produce, fetch, metadata, ...), and the
@@ -19,10 +20,12 @@ pub mod frame;
 pub mod group;
 pub mod handler;
 pub mod listener;
+pub mod session;
 pub mod settings;
 
 use std::sync::Arc;
 
+use crate::auth::Authenticator;
 use crate::broker::Broker;
 use crate::broker::producer::ProducerRegistry;
 use crate::broker::txn::TxnCoordinator;
@@ -48,6 +51,8 @@ pub struct KafkaContext {
     /// Incremental fetch sessions, shared by every connection (a consumer
     /// may reconnect and continue its session).
     pub fetch_sessions: fetch_session::FetchSessions,
+    /// Who may connect: SASL mechanisms, users, the anonymous rule.
+    pub auth: Arc<Authenticator>,
 }
 
 impl KafkaContext {
@@ -57,6 +62,7 @@ impl KafkaContext {
         broker: Arc<Broker>,
         producers: Arc<ProducerRegistry>,
         txns: Arc<TxnCoordinator>,
+        auth: Arc<Authenticator>,
         settings: KafkaSettings,
     ) -> KafkaContext {
         let groups = Arc::new(group::Coordinator::new(settings.group.clone()));
@@ -68,6 +74,7 @@ impl KafkaContext {
             producers,
             txns,
             fetch_sessions: fetch_session::FetchSessions::default(),
+            auth,
         }
     }
 }

@@ -12,7 +12,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::{Extension, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -55,7 +56,9 @@ pub async fn serve_http(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(app.clone());
+                // The peer, for the auth rule (anonymous from loopback only).
+                let app = tower_layer::Layer::layer(&Extension(ConnectInfo(peer)), app.clone());
+                let service = TowerToHyperService::new(app);
                 let timeout = limits.header_read_timeout;
                 let mut closing = closing_rx.clone();
                 connections.spawn(async move {

@@ -19,6 +19,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
+use crate::auth::Authenticator;
 use crate::broker::Broker;
 use crate::broker::producer::ProducerRegistry;
 use crate::broker::txn::TxnCoordinator;
@@ -49,7 +50,9 @@ pub fn settings(opts: &ServeOptions) -> anyhow::Result<Settings> {
     if let Some(n) = opts.worker_threads {
         config.pipelines.worker_threads = n;
     }
-    Ok(config.build()?)
+    let mut settings = config.build()?;
+    settings.auth.allow_anonymous = opts.allow_anonymous;
+    Ok(settings)
 }
 
 /// Runs a server until SIGTERM or Ctrl-C.
@@ -121,6 +124,17 @@ pub async fn run(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovered broker"
     );
+    let auth = Arc::new(Authenticator::open(&broker, settings.auth.clone())?);
+    // Before anything binds: a server nobody could authenticate to stays off the network.
+    auth.check_bind("the HTTP API", settings.http_addr)?;
+    auth.check_bind("the Kafka listener", settings.kafka.addr)?;
+    if auth.required() {
+        tracing::info!("users exist: every request must authenticate");
+    } else if settings.auth.allow_anonymous {
+        tracing::warn!("no users and --allow-anonymous: serving anyone without credentials");
+    } else {
+        tracing::info!("no users: serving loopback clients only, without credentials");
+    }
     let producers = Arc::new(ProducerRegistry::new(broker.clone()));
     let (b, p, config) = (
         broker.clone(),
@@ -147,6 +161,7 @@ pub async fn run(
             max_poll: settings.max_poll,
             closing,
             pipelines: pipelines.clone(),
+            auth: auth.clone(),
         },
         settings.max_body_bytes,
     );
@@ -159,6 +174,7 @@ pub async fn run(
         broker.clone(),
         producers.clone(),
         txns.clone(),
+        auth.clone(),
         settings.kafka.clone(),
     ))
     .await

@@ -25,4 +25,9 @@ pub struct ServeOptions {
     /// Server config file (TOML), e.g. weir.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// While no users exist, serve clients without credentials on any address, not
+    /// just loopback (without it, binding a non-loopback address with no users refuses
+    /// to start). Once a user exists, every request must authenticate regardless.
+    #[arg(long)]
+    pub allow_anonymous: bool,
 }

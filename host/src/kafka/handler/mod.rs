@@ -17,6 +17,9 @@
 //! - [`add_partitions_to_txn`], [`add_offsets_to_txn`], [`txn_offset_commit`],
 //!   [`end_txn`], [`describe_transactions`], [`list_transactions`]:
 //!   transactions (state in [`crate::broker::txn`]).
+//! - [`sasl_handshake`], [`sasl_authenticate`]: SASL (KIP-152), answered by the
+//!   connection itself since they change its [`super::session::Session`]; every other
+//!   request is dispatched here with the principal it acts for.
 //! - [`codes`]: broker errors as Kafka error codes.
 //! - [`body`]: decoding bodies as liberally as Kafka does; [`legacy`]: the
 //!   Kafka 3.x versions the protocol crate no longer decodes; [`refusal`]:
@@ -57,6 +60,8 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
 pub mod refusal;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 pub mod sync_group;
 pub mod txn_offset_commit;
 pub mod versions;
@@ -69,6 +74,8 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
+use crate::auth::Principal;
+
 use super::KafkaContext;
 use super::error::KafkaError;
 use super::frame::RawRequest;
@@ -77,6 +84,11 @@ use super::frame::RawRequest;
 /// [`body`]): only fields that do not decode are malformed.
 fn decode<T: Decodable>(req: &RawRequest) -> Result<T, KafkaError> {
     decode_at(req, req.header.request_api_version)
+}
+
+/// Decodes a request's body at its version, for the connection's own SASL answers.
+pub fn body_of<T: Decodable>(req: &RawRequest) -> Result<T, KafkaError> {
+    decode(req)
 }
 
 /// Decodes the body at `version`, for versions whose layout another shares.
@@ -146,13 +158,15 @@ pub fn encode<T: Encodable>(
     Ok(buf.freeze())
 }
 
-/// Runs the handler for one request. `None` means no response is sent (acks=0).
-/// A body that does not decode is answered with INVALID_REQUEST where the
-/// response has a top-level error code, and closes the connection otherwise.
+/// Runs the handler for one request on behalf of `principal` (whom ACL checks will
+/// ask about). `None` means no response is sent (acks=0). A body that does not
+/// decode is answered with INVALID_REQUEST where the response has a top-level error
+/// code, and closes the connection otherwise.
 pub async fn dispatch(
     ctx: &Arc<KafkaContext>,
     req: RawRequest,
     peer: SocketAddr,
+    _principal: &Principal,
 ) -> Result<Option<Bytes>, KafkaError> {
     match run(ctx, &req, peer).await {
         Err(e @ KafkaError::Malformed { .. }) => {
