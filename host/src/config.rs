@@ -97,6 +97,10 @@ pub struct SandboxSection {
     pub max_log_bytes_per_call: usize,
     /// State bytes put in one call.
     pub max_state_write_bytes_per_call: usize,
+    /// WASI resources one instance holds at once.
+    pub max_wasi_resources: usize,
+    /// Uploads waiting for a compile slot at once (more: 503 at once).
+    pub compile_queue: usize,
 }
 
 impl SandboxSection {
@@ -113,6 +117,7 @@ impl SandboxSection {
             max_log_line_bytes: self.max_log_line_bytes,
             max_log_bytes_per_call: self.max_log_bytes_per_call,
             max_state_write_bytes_per_call: self.max_state_write_bytes_per_call,
+            max_wasi_resources: self.max_wasi_resources,
         };
         caps.validate()
             .map_err(|cap| ConfigError::Invalid(format!("{} must be > 0", cap.key())))?;
@@ -125,6 +130,7 @@ impl SandboxSection {
             caps,
             compile_concurrency: self.compile_concurrency,
             compile_wait: Duration::from_millis(self.compile_wait_ms),
+            compile_queue: self.compile_queue,
         })
     }
 }

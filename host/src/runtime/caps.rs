@@ -29,6 +29,8 @@ pub const DEFAULT_MAX_LOG_LINE_BYTES: usize = 16 << 10;
 pub const DEFAULT_MAX_LOG_BYTES_PER_CALL: usize = 256 << 10;
 /// Default: state bytes (keys and values put) of one call.
 pub const DEFAULT_MAX_STATE_WRITE_BYTES_PER_CALL: usize = 16 << 20;
+/// Default: WASI resources (streams, pollables, ...) one instance holds at once.
+pub const DEFAULT_MAX_WASI_RESOURCES: usize = 10_000;
 
 /// Per-call caps on what a plugin hands the host; `[sandbox]` in `weir.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,11 @@ pub struct CallCaps {
     /// State bytes (keys and values) one call may put; the put that crosses it is refused and
     /// the call fails, since state the plugin believes written but was not would be corrupt.
     pub max_state_write_bytes_per_call: usize,
+    /// WASI resources (streams, pollables, clock subscriptions) one instance holds at once:
+    /// they live in host memory, outside the guest's memory cap, so a guest subscribing in a
+    /// loop without dropping would otherwise grow the host without bound. Past it the WASI
+    /// call fails, which traps the guest.
+    pub max_wasi_resources: usize,
 }
 
 impl Default for CallCaps {
@@ -72,6 +79,7 @@ impl Default for CallCaps {
             max_log_line_bytes: DEFAULT_MAX_LOG_LINE_BYTES,
             max_log_bytes_per_call: DEFAULT_MAX_LOG_BYTES_PER_CALL,
             max_state_write_bytes_per_call: DEFAULT_MAX_STATE_WRITE_BYTES_PER_CALL,
+            max_wasi_resources: DEFAULT_MAX_WASI_RESOURCES,
         }
     }
 }
@@ -119,6 +127,7 @@ impl CallCaps {
             (self.max_output_records, Cap::MaxOutputRecords),
             (self.max_output_bytes, Cap::MaxOutputBytes),
             (self.max_log_line_bytes, Cap::MaxLogLineBytes),
+            (self.max_wasi_resources, Cap::MaxWasiResources),
         ];
         match nonzero.into_iter().find(|(v, _)| *v == 0) {
             Some((_, cap)) => Err(cap),
@@ -146,6 +155,8 @@ pub enum Cap {
     MaxLogLineBytes,
     /// `sandbox.max_state_write_bytes_per_call`.
     MaxStateWriteBytesPerCall,
+    /// `sandbox.max_wasi_resources`.
+    MaxWasiResources,
 }
 
 impl Cap {
@@ -162,6 +173,7 @@ impl Cap {
             Cap::MaxHeaderBytesPerRecord => "sandbox.max_header_bytes_per_record",
             Cap::MaxLogLineBytes => "sandbox.max_log_line_bytes",
             Cap::MaxStateWriteBytesPerCall => "sandbox.max_state_write_bytes_per_call",
+            Cap::MaxWasiResources => "sandbox.max_wasi_resources",
         }
     }
 
@@ -174,6 +186,7 @@ impl Cap {
             Cap::MaxHeaderBytesPerRecord => "header bytes on one record",
             Cap::MaxLogLineBytes => "log line bytes",
             Cap::MaxStateWriteBytesPerCall => "state bytes written",
+            Cap::MaxWasiResources => "WASI resources held",
         }
     }
 }

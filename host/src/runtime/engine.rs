@@ -10,7 +10,9 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use super::bindings::{processor::Processor, transform::Transform};
 use super::cache::{PrecompiledCache, digest};
 use super::caps::CallCaps;
-use super::compile::{CompileSlots, DEFAULT_COMPILE_CONCURRENCY, DEFAULT_COMPILE_WAIT};
+use super::compile::{
+    CompileSlots, DEFAULT_COMPILE_CONCURRENCY, DEFAULT_COMPILE_QUEUE, DEFAULT_COMPILE_WAIT,
+};
 use super::error::RuntimeError;
 use super::grants;
 use super::host::HostState;
@@ -44,6 +46,8 @@ pub struct SandboxSettings {
     pub compile_concurrency: usize,
     /// Longest wait for a compile slot (default 30 s) before a load is refused as busy.
     pub compile_wait: Duration,
+    /// Loads waiting for a compile slot at once (default 8); one more is refused at once.
+    pub compile_queue: usize,
 }
 
 impl Default for SandboxSettings {
@@ -52,6 +56,7 @@ impl Default for SandboxSettings {
             caps: CallCaps::default(),
             compile_concurrency: DEFAULT_COMPILE_CONCURRENCY,
             compile_wait: DEFAULT_COMPILE_WAIT,
+            compile_queue: DEFAULT_COMPILE_QUEUE,
         }
     }
 }
@@ -164,6 +169,7 @@ impl Runtime {
                 compile_slots: CompileSlots::new(
                     config.sandbox.compile_concurrency,
                     config.sandbox.compile_wait,
+                    config.sandbox.compile_queue,
                 ),
             }),
         })
@@ -181,10 +187,10 @@ impl Runtime {
         let slot = shared
             .compile_slots
             .acquire()
-            .ok_or_else(|| RuntimeError::CompileBusy {
+            .map_err(|waited| RuntimeError::CompileBusy {
                 plugin: name.to_owned(),
                 slots: shared.compile_slots.slots(),
-                waited: shared.compile_slots.wait(),
+                waited,
             })?;
         // The same bytes may have been compiled by whoever held the slot before.
         if let Some(component) = shared.cache.cached(&shared.engine, &digest) {

@@ -134,10 +134,11 @@ pub enum RuntimeError {
         /// The world it implements.
         world: &'static str,
     },
-    /// Every compile slot stayed busy for the whole wait: the server is compiling as many
-    /// modules as it is configured to, and this one should be sent again later.
+    /// Every compile slot stayed busy for the whole wait, or too many loads were waiting
+    /// already: the server is compiling as many modules as it is configured to, and this one
+    /// should be sent again later.
     #[error(
-        "{plugin}: not compiled: all {slots} compile slots (sandbox.compile_concurrency) stayed busy for {waited:?} (sandbox.compile_wait_ms); try again later"
+        "{plugin}: not compiled: all {slots} compile slots (sandbox.compile_concurrency) were busy and stayed so for the {waited:?} it waited (sandbox.compile_wait_ms, sandbox.compile_queue); try again later"
     )]
     CompileBusy {
         /// Plugin name.

@@ -54,9 +54,11 @@ impl HostState {
     ) -> HostState {
         let stdout = GuestOutput::default();
         let stderr = GuestOutput::default();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(caps.max_wasi_resources);
         HostState {
             wasi: super::grants::wasi_ctx(&stdout, &stderr),
-            table: ResourceTable::new(),
+            table,
             limiter: MemoryLimiter {
                 limit: memory_bytes,
                 refused: None,
