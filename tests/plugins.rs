@@ -135,3 +135,46 @@ fn an_import_weir_does_not_grant_is_refused_at_upload_and_leaves_nothing() {
     assert_eq!(code, 201, "{body}");
     assert_eq!(cached(&data).len(), 1);
 }
+
+/// A call crossing a cap fails like any plugin failure and follows the pipeline's `on_error`:
+/// under `dead-letter` the record whose answer flooded the host goes to the dead-letter topic
+/// with the cap named, and the records around it flow on.
+#[test]
+fn a_call_crossing_a_cap_follows_on_error() {
+    use common::pipeline::{create_topic, produce, read_all, upload, values, wait_caught_up};
+    use serde_json::json;
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    for t in ["in", "out", "dlq"] {
+        create_topic(&s, t, 1);
+    }
+    assert_eq!(upload(&s, "flood", &guest("hostile", "flood")).0, 201);
+    let spec = json!({"name": "fl", "inputs": ["in"], "output": "out",
+        "steps": [{"module": "flood"}], "on_error": "dead-letter",
+        "dead_letter_topic": "dlq", "start": "earliest"});
+    assert_eq!(call(&s, "POST", "/v1/pipelines", Some(spec)).0, 201);
+    produce(
+        &s,
+        "in",
+        vec![
+            json!({"value": "ok"}),
+            json!({"value": "records"}),
+            json!({"value": "headers"}),
+            json!({"value": "ok"}),
+        ],
+    );
+    wait_caught_up(&s, "fl", 4);
+    assert_eq!(values(&s, "out"), vec!["ok", "ok"]);
+    let dead = read_all(&s, "dlq").concat();
+    let errors: Vec<&str> = dead
+        .iter()
+        .map(|d| d["headers"]["weir.error"].as_str().unwrap())
+        .collect();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(
+        errors[0].contains("sandbox.output_records_per_input"),
+        "{errors:?}"
+    );
+    assert!(errors[1].contains("sandbox."), "{errors:?}");
+}
