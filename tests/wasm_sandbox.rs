@@ -191,6 +191,7 @@ fn a_guest_blocking_in_poll_is_cut_at_the_deadline() {
     let started = Instant::now();
     let err = inst.process(&origin(0), &[record("sleep")]).unwrap_err();
     let took = started.elapsed();
+    eprintln!("a 60 s sleep under a 500 ms deadline ended after {took:?}");
     assert!(matches!(err, RuntimeError::Deadline { .. }), "{err}");
     // The guest asked for 60 s; the bound is the deadline plus scheduling slack.
     assert!(
@@ -242,6 +243,7 @@ fn a_header_shared_by_3000_records_counts_for_each_and_is_refused() {
     let err = inst.process(&origin(0), &[record("headers")]).unwrap_err();
     assert_eq!(cap_of(&err), Cap::OutputBytesPerInputByte, "{err}");
     let grown = rss().saturating_sub(before);
+    eprintln!("the shared-header flood grew RSS by {} KiB", grown >> 10);
     assert!(grown < 150 << 20, "RSS grew by {grown} bytes");
     // With generous byte caps, the per-record header cap still holds.
     let caps = CallCaps {
@@ -277,6 +279,10 @@ fn a_log_flood_is_cut_to_the_log_caps() {
     assert_eq!(out.records.len(), 1, "the call itself succeeds");
     let lines = kept.0.lock().unwrap();
     let total: usize = lines.iter().map(String::len).sum();
+    eprintln!(
+        "240 MiB of log lines kept as {} lines, {total} bytes",
+        lines.len()
+    );
     assert!(
         total <= caps.max_log_bytes_per_call + 1024,
         "{total} log bytes kept"
@@ -316,6 +322,7 @@ fn state_puts_past_the_per_call_cap_fail_the_call() {
         "{err}"
     );
     let grown = rss().saturating_sub(before);
+    eprintln!("the state flood grew RSS by {} KiB", grown >> 10);
     assert!(grown < 150 << 20, "RSS grew by {grown} bytes");
     serves_next_call(&mut inst);
 }
