@@ -130,20 +130,6 @@ impl PrecompiledCache {
             tracing::warn!(path = %path.display(), "removing a refused precompiled component: {err}");
         }
     }
-
-    /// The precompiled files in the cache directory (for tests and diagnostics).
-    pub fn files(&self) -> Vec<PathBuf> {
-        let Some(dir) = &self.dir else {
-            return Vec::new();
-        };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
-            .collect()
-    }
 }
 
 /// Writes to a temp file and renames, so a crash never leaves a torn `.cwasm` under the real name.

@@ -233,11 +233,6 @@ impl Runtime {
         Ok(Arc::new(plugin))
     }
 
-    /// The precompiled components on disk (for tests: a refused component leaves none).
-    pub fn cached_files(&self) -> Vec<PathBuf> {
-        self.shared.cache.files()
-    }
-
     /// [`Runtime::load`] of a file; the plugin is named after the file stem.
     pub fn load_file(&self, path: &Path) -> Result<Arc<Plugin>, RuntimeError> {
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::Cache {
