@@ -326,3 +326,27 @@ fn state_puts_past_the_per_call_cap_fail_the_call() {
     assert!(grown < 150 << 20, "RSS grew by {grown} bytes");
     serves_next_call(&mut inst);
 }
+
+/// WASI resources live in host memory, outside the guest's memory cap: a guest subscribing
+/// to the clock in a loop without dropping is stopped at `sandbox.max_wasi_resources`.
+#[test]
+fn a_guest_hoarding_wasi_resources_is_stopped_at_the_cap() {
+    let caps = CallCaps {
+        max_wasi_resources: 1000,
+        ..CallCaps::default()
+    };
+    let mut inst = instance_with(
+        "hoarder",
+        Limits::default(),
+        caps,
+        InstanceConfig::default(),
+    );
+    let err = inst.process(&origin(0), &[record("hoard")]).unwrap_err();
+    eprintln!("the hoarder was stopped with: {err}");
+    assert_eq!(cap_of(&err), Cap::MaxWasiResources, "{err}");
+    assert!(
+        err.to_string().contains("sandbox.max_wasi_resources"),
+        "{err}"
+    );
+    serves_next_call(&mut inst);
+}

@@ -15,6 +15,7 @@ use super::bindings::processor::exports::weir::plugin::processing;
 use super::bindings::transform::Transform;
 use super::bindings::transform::exports::weir::plugin::transformer;
 use super::bindings::{Batch, Emit, WitRecordFailure};
+use super::caps::Cap;
 use super::error::RuntimeError;
 use super::flat::{CheckedBatch, FlatEncoder};
 use super::guest_output::{LogLevel, LogSink, TracingSink, forward_lines};
@@ -470,6 +471,19 @@ fn classify(
             plugin,
             requested,
             limit: limits.memory_bytes,
+        };
+    }
+    // A full resource table is the WASI resource cap, not a fault of the guest's code.
+    if let Some(wasmtime::component::ResourceTableError::Full) =
+        source.downcast_ref::<wasmtime::component::ResourceTableError>()
+    {
+        let limit = caps.max_wasi_resources;
+        return RuntimeError::CapExceeded {
+            plugin,
+            cap: Cap::MaxWasiResources,
+            // The one it could not add.
+            used: limit.saturating_add(1),
+            limit,
         };
     }
     if let Some(wasmtime::Trap::Interrupt) = source.downcast_ref::<wasmtime::Trap>() {
