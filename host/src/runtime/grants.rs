@@ -13,8 +13,6 @@
 //! is refused at every call ([`wasi_ctx`]), and every call that could block (`wasi:io/poll`) is
 //! cut at the call's deadline ([`super::poll`]).
 
-use std::sync::Arc;
-
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasData, Linker, ResourceTable};
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
@@ -174,15 +172,6 @@ pub fn wasi_ctx(stdout: &GuestOutput, stderr: &GuestOutput) -> WasiCtx {
         .build()
 }
 
-/// A readable list of what `world` grants, for documentation and errors.
-pub fn granted_list(world: World) -> Arc<str> {
-    let weir = weir_granted(world)
-        .iter()
-        .map(|p| format!("{p}@{WEIR_VERSION}"));
-    let wasi = WASI_GRANTED.iter().map(|p| format!("{p}@0.2.x"));
-    weir.chain(wasi).collect::<Vec<_>>().join(", ").into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,7 +191,6 @@ mod tests {
             "wasi:http/outgoing-handler@0.2.6"
         ));
         assert!(!grants(World::Processor, "wasi:keyvalue/store@0.2.0-draft"));
-        assert!(granted_list(World::Transform).contains("wasi:clocks/wall-clock@0.2.x"));
     }
 
     #[test]
