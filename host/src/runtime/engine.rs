@@ -113,8 +113,7 @@ fn engine_err(source: wasmtime::Error) -> RuntimeError {
 impl Runtime {
     /// Builds the engine (Cranelift, component model, pooling allocator, epoch interruption),
     /// the two linkers (the granted WASI interfaces of [`super::grants`], config, log, and state
-    /// for processors), and
-    /// starts the epoch ticker, which stops when the last clone is dropped.
+    /// for processors), and starts the epoch ticker, which stops when the last clone is dropped.
     pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
         let n = config.max_instances.max(1);
         let mut pool = PoolingAllocationConfig::default();
