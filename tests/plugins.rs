@@ -93,3 +93,88 @@ fn the_repository_plugins_folder_builds_and_its_manifests_are_complete() {
         }
     }
 }
+
+/// The precompiled components in a server's cache directory.
+fn cached(data: &std::path::Path) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(data.join("pipelines/cache")) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Issue 13: plugins get only what their world names. A component importing an interface
+/// weir does not grant is refused at upload, naming the import, and leaves nothing in the
+/// module store or the precompiled cache; a transform importing the processor's state is
+/// refused the same way.
+#[test]
+fn an_import_weir_does_not_grant_is_refused_at_upload_and_leaves_nothing() {
+    let importer = guest("hostile", "importer");
+    let upper = guest("hostile", "upper");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = Server::start(&data, &[]);
+
+    let (code, body) = common::pipeline::upload(&s, "evil", &importer);
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_module", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("module imports evil:net/raw@0.1.0, which weir does not grant"),
+        "{message}"
+    );
+    let (code, body) = call(&s, "GET", "/v1/modules", None);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["modules"], serde_json::json!([]), "{body}");
+    assert_eq!(cached(&data), Vec::<std::path::PathBuf>::new());
+
+    // A module importing only what weir grants is stored and cached.
+    let (code, body) = common::pipeline::upload(&s, "upper", &upper);
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(cached(&data).len(), 1);
+}
+
+/// A call crossing a cap fails like any plugin failure and follows the pipeline's `on_error`:
+/// under `dead-letter` the record whose answer flooded the host goes to the dead-letter topic
+/// with the cap named, and the records around it flow on.
+#[test]
+fn a_call_crossing_a_cap_follows_on_error() {
+    use common::pipeline::{create_topic, produce, read_all, upload, values, wait_caught_up};
+    use serde_json::json;
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    for t in ["in", "out", "dlq"] {
+        create_topic(&s, t, 1);
+    }
+    assert_eq!(upload(&s, "flood", &guest("hostile", "flood")).0, 201);
+    let spec = json!({"name": "fl", "inputs": ["in"], "output": "out",
+        "steps": [{"module": "flood"}], "on_error": "dead-letter",
+        "dead_letter_topic": "dlq", "start": "earliest"});
+    assert_eq!(call(&s, "POST", "/v1/pipelines", Some(spec)).0, 201);
+    produce(
+        &s,
+        "in",
+        vec![
+            json!({"value": "ok"}),
+            json!({"value": "records"}),
+            json!({"value": "headers"}),
+            json!({"value": "ok"}),
+        ],
+    );
+    wait_caught_up(&s, "fl", 4);
+    assert_eq!(values(&s, "out"), vec!["ok", "ok"]);
+    let dead = read_all(&s, "dlq").concat();
+    let errors: Vec<&str> = dead
+        .iter()
+        .map(|d| d["headers"]["weir.error"].as_str().unwrap())
+        .collect();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(
+        errors[0].contains("sandbox.output_records_per_input"),
+        "{errors:?}"
+    );
+    assert!(errors[1].contains("sandbox."), "{errors:?}");
+}

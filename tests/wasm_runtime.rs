@@ -6,10 +6,12 @@ mod common;
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use std::time::{Duration, Instant};
 use weir::log::batch::Record;
+
 use weir::runtime::{
     Body, Instance, InstanceConfig, MemoryState, Origin, Runtime, RuntimeConfig, RuntimeError,
-    SledState, World,
+    SandboxSettings, SledState, World,
 };
 
 fn record(key: &str, value: &str, ts: i64) -> Record {
@@ -368,4 +370,61 @@ fn files_that_are_not_weir_plugins_are_refused_with_the_reason() {
         text.contains("process: func(origin, batch)") && text.contains("type mismatch"),
         "the message says what was expected and what is wrong: {text}"
     );
+}
+
+/// Issue 13, point 7: compiles are bounded (here rather than in wasm_sandbox.rs, whose RSS
+/// bounds a Python compile running alongside would blur). With one compile slot and no queue, a load that needs a
+/// compile while another one compiles (a Python component: seconds) is refused at once as
+/// busy, naming the setting, instead of compiling alongside.
+#[test]
+fn a_compile_past_the_slots_is_refused_as_busy() {
+    let python = std::fs::read(common::guests::guest("python", "python-filter")).unwrap();
+    let rust = std::fs::read(common::guests::guest("hostile", "upper")).unwrap();
+    // No cache directory: every load compiles.
+    let rt = Runtime::new(RuntimeConfig {
+        sandbox: SandboxSettings {
+            compile_concurrency: 1,
+            compile_queue: 0,
+            compile_wait: Duration::ZERO,
+            ..SandboxSettings::default()
+        },
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let busy = std::thread::scope(|s| {
+        // The Python load retries until it has the slot (the loop below may hold it), then
+        // holds it for the seconds its compile takes.
+        let slow = s.spawn(|| {
+            loop {
+                match rt.load("python-filter", &python) {
+                    Err(RuntimeError::CompileBusy { .. }) => std::thread::yield_now(),
+                    done => return done,
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut busy = None;
+        while !slow.is_finished() && Instant::now() < deadline {
+            match rt.load("upper", &rust) {
+                Err(err @ RuntimeError::CompileBusy { .. }) => {
+                    busy = Some(err);
+                    break;
+                }
+                _ => std::thread::yield_now(),
+            }
+        }
+        slow.join().unwrap().expect("the Python component loads");
+        busy
+    });
+    let err = busy.expect("no load was refused while the Python component compiled");
+    assert!(
+        err.is_host_fault(),
+        "busy is the server's, not the uploader's"
+    );
+    assert!(
+        err.to_string().contains("sandbox.compile_concurrency"),
+        "{err}"
+    );
+    // Once the slot is free, the same load compiles.
+    rt.load("upper", &rust).unwrap();
 }

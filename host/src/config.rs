@@ -20,6 +20,7 @@ use crate::kafka::KafkaSettings;
 use crate::kafka::settings::{ConnectionLimits, GroupSettings};
 use crate::log::FlushPolicy;
 use crate::pipeline::PipelinesConfig;
+use crate::runtime::{CallCaps, SandboxSettings};
 
 /// The embedded default configuration.
 pub const DEFAULT_CONFIG: &str = include_str!("../weir.toml");
@@ -68,6 +69,8 @@ pub struct ServerConfig {
     pub pipelines: PipelinesSection,
     /// Authentication settings.
     pub auth: AuthSection,
+    /// What plugins may do: per-call caps, compile concurrency.
+    pub sandbox: SandboxSection,
 }
 
 /// `[auth]`.
@@ -86,6 +89,72 @@ pub struct AuthSection {
     pub max_users: usize,
     /// Most HTTP tokens.
     pub max_tokens: usize,
+}
+
+/// `[sandbox]`: what one call into a plugin may hand the host, and module compilation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSection {
+    /// Modules compiling at once.
+    pub compile_concurrency: usize,
+    /// Longest wait for a compile slot, ms (then 503).
+    pub compile_wait_ms: u64,
+    /// Records out per record in.
+    pub output_records_per_input: usize,
+    /// Records out of one call.
+    pub max_output_records: usize,
+    /// Bytes out per byte in.
+    pub output_bytes_per_input_byte: usize,
+    /// Bytes out on top of the multiple.
+    pub output_bytes_base: usize,
+    /// Bytes out of one call.
+    pub max_output_bytes: usize,
+    /// Headers on one emitted record.
+    pub max_headers_per_record: usize,
+    /// Header bytes on one emitted record.
+    pub max_header_bytes_per_record: usize,
+    /// Bytes of one log line.
+    pub max_log_line_bytes: usize,
+    /// Log bytes of one call.
+    pub max_log_bytes_per_call: usize,
+    /// State bytes put in one call.
+    pub max_state_write_bytes_per_call: usize,
+    /// WASI resources one instance holds at once.
+    pub max_wasi_resources: usize,
+    /// Uploads waiting for a compile slot at once (more: 503 at once).
+    pub compile_queue: usize,
+}
+
+impl SandboxSection {
+    /// The runtime's settings, or which key is unusable.
+    fn build(&self) -> Result<SandboxSettings, ConfigError> {
+        let caps = CallCaps {
+            output_records_per_input: self.output_records_per_input,
+            max_output_records: self.max_output_records,
+            output_bytes_per_input_byte: self.output_bytes_per_input_byte,
+            output_bytes_base: self.output_bytes_base,
+            max_output_bytes: self.max_output_bytes,
+            max_headers_per_record: self.max_headers_per_record,
+            max_header_bytes_per_record: self.max_header_bytes_per_record,
+            max_log_line_bytes: self.max_log_line_bytes,
+            max_log_bytes_per_call: self.max_log_bytes_per_call,
+            max_state_write_bytes_per_call: self.max_state_write_bytes_per_call,
+            max_wasi_resources: self.max_wasi_resources,
+        };
+        caps.validate()
+            .map_err(|cap| ConfigError::Invalid(format!("{} must be > 0", cap.key())))?;
+        if self.compile_concurrency == 0 {
+            return Err(ConfigError::Invalid(
+                "sandbox.compile_concurrency must be > 0".into(),
+            ));
+        }
+        Ok(SandboxSettings {
+            caps,
+            compile_concurrency: self.compile_concurrency,
+            compile_wait: Duration::from_millis(self.compile_wait_ms),
+            compile_queue: self.compile_queue,
+        })
+    }
 }
 
 /// `[pipelines]`.
@@ -440,6 +509,7 @@ impl ServerConfig {
                 worker_threads: self.pipelines.worker_threads,
                 max_module_bytes: self.pipelines.max_module_bytes,
                 max_instances: self.pipelines.max_instances.max(1),
+                sandbox: self.sandbox.build()?,
                 plugins_dir: match &self.pipelines.plugins_dir {
                     d if d.as_os_str().is_empty() => default_plugins_dir(),
                     d => d.clone(),
@@ -471,6 +541,11 @@ mod tests {
         assert_eq!(s.broker.topic_defaults, TopicConfig::default());
         assert_eq!(s.auth.scram_iterations, 4096);
         assert!(!s.auth.allow_anonymous && !s.auth.plain_without_tls);
+        assert_eq!(
+            s.pipelines.sandbox,
+            SandboxSettings::default(),
+            "weir.toml's [sandbox] and the runtime's defaults agree"
+        );
     }
 
     #[test]
@@ -488,6 +563,27 @@ mod tests {
         let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
         assert_eq!(s.auth.max_users, 3);
         assert!(s.auth.plain_without_tls);
+    }
+
+    #[test]
+    fn sandbox_caps_are_read_and_a_zero_cap_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.toml");
+        std::fs::write(
+            &path,
+            "[sandbox]\nmax_output_records = 7\ncompile_concurrency = 1\n",
+        )
+        .unwrap();
+        let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
+        assert_eq!(s.pipelines.sandbox.caps.max_output_records, 7);
+        assert_eq!(s.pipelines.sandbox.compile_concurrency, 1);
+        std::fs::write(&path, "[sandbox]\nmax_log_line_bytes = 0\n").unwrap();
+        let err = ServerConfig::load(Some(&path))
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sandbox.max_log_line_bytes"), "{err}");
     }
 
     #[test]

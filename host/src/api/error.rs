@@ -135,6 +135,7 @@ impl From<BrokerError> for ApiError {
 fn runtime_status(err: &RuntimeError) -> (StatusCode, &'static str) {
     match err {
         RuntimeError::Cache { source, .. } if disk_full(source) => DISK_FULL,
+        RuntimeError::CompileBusy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "compile_busy"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "pipeline_error"),
     }
 }

@@ -150,7 +150,6 @@ pub fn run_test(args: TestArgs) -> anyhow::Result<()> {
         limits: Limits {
             memory_bytes: args.memory_mb << 20,
             deadline: std::time::Duration::from_millis(args.deadline_ms),
-            ..Limits::default()
         },
         config: args.config.into_iter().collect(),
         state: Some(Box::new(crate::runtime::MemoryState::new())),

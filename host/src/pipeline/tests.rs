@@ -39,6 +39,7 @@ fn open(dir: &Path, broker: &Arc<Broker>) -> Pipelines {
                 worker_threads: 1,
                 max_module_bytes: 1 << 20,
                 max_instances: 4,
+                sandbox: crate::runtime::SandboxSettings::default(),
                 plugins_dir: dir.join("plugins"),
                 natives: [(
                     "keep-all".to_string(),

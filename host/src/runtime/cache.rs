@@ -5,6 +5,8 @@
 //! incompatible (wasmtime version, target, tunables). A restart, or a second load of the same
 //! bytes, deserialises the file (microseconds to a millisecond) instead of compiling (seconds for
 //! Python and JS). Every compilation is counted, so tests can prove a load did not compile.
+//! A component is written only once it has been accepted (its imports granted, its exports
+//! matching its world): a refused upload leaves nothing here.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
@@ -61,53 +63,72 @@ impl PrecompiledCache {
         self.hits.load(Ordering::Relaxed)
     }
 
-    /// The component for `bytes` (whose digest is `digest`): from disk when present and
-    /// loadable, else compiled and written for next time.
-    pub fn load(
+    fn path(&self, digest: &str) -> Option<PathBuf> {
+        self.dir
+            .as_ref()
+            .map(|d| d.join(format!("{digest}-{}.cwasm", self.engine_key)))
+    }
+
+    /// The precompiled component for `digest`, when one is on disk and loads.
+    pub fn cached(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let path = self.path(digest)?;
+        if !path.exists() {
+            return None;
+        }
+        // SAFETY: the file was written by `precompile_component` of an engine with the same
+        // compatibility hash, into weir's own cache directory; wasmtime checks the header.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Some(component)
+            }
+            Err(err) => {
+                tracing::warn!(
+                    path = %path.display(),
+                    "ignoring unloadable precompiled component: {err:#}"
+                );
+                None
+            }
+        }
+    }
+
+    /// Compiles `bytes`: the component, and its precompiled form for [`PrecompiledCache::keep`].
+    /// Nothing is written: a component is kept only once it has been accepted.
+    pub fn compile(
         &self,
         engine: &Engine,
         plugin: &str,
-        digest: &str,
         bytes: &[u8],
-    ) -> Result<Component, RuntimeError> {
-        let path = self
-            .dir
-            .as_ref()
-            .map(|d| d.join(format!("{digest}-{}.cwasm", self.engine_key)));
-        if let Some(path) = &path
-            && path.exists()
-        {
-            // SAFETY: the file was written by `precompile_component` of an engine with the same
-            // compatibility hash, into weir's own cache directory; wasmtime checks the header.
-            match unsafe { Component::deserialize_file(engine, path) } {
-                Ok(component) => {
-                    self.hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(component);
-                }
-                Err(err) => tracing::warn!(
-                    path = %path.display(),
-                    "ignoring unloadable precompiled component: {err:#}"
-                ),
-            }
-        }
-        let compiled = engine.precompile_component(bytes).map_err(|source| {
-            RuntimeError::InvalidComponent {
-                plugin: plugin.to_owned(),
-                source,
-            }
-        })?;
+    ) -> Result<(Component, Vec<u8>), RuntimeError> {
+        let invalid = |source| RuntimeError::InvalidComponent {
+            plugin: plugin.to_owned(),
+            source,
+        };
+        let compiled = engine.precompile_component(bytes).map_err(invalid)?;
         self.compilations.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(plugin, digest, "compiled component");
-        if let Some(path) = &path {
-            write_atomically(path, &compiled)?;
-        }
+        tracing::info!(plugin, "compiled component");
         // SAFETY: the bytes come straight from `precompile_component` on this engine.
-        unsafe { Component::deserialize(engine, &compiled) }.map_err(|source| {
-            RuntimeError::InvalidComponent {
-                plugin: plugin.to_owned(),
-                source,
-            }
-        })
+        let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(invalid)?;
+        Ok((component, compiled))
+    }
+
+    /// Writes an accepted component's precompiled form for next time.
+    pub fn keep(&self, digest: &str, compiled: &[u8]) -> Result<(), RuntimeError> {
+        match self.path(digest) {
+            Some(path) => write_atomically(&path, compiled),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes the precompiled form of `digest` (a cached component refused on load, for
+    /// instance by a newer host that grants less).
+    pub fn forget(&self, digest: &str) {
+        if let Some(path) = self.path(digest)
+            && let Err(err) = std::fs::remove_file(&path)
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), "removing a refused precompiled component: {err}");
+        }
     }
 }
 

@@ -4,12 +4,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::{processor::Processor, transform::Transform};
 use super::cache::{PrecompiledCache, digest};
+use super::caps::CallCaps;
+use super::compile::{
+    CompileSlots, DEFAULT_COMPILE_CONCURRENCY, DEFAULT_COMPILE_QUEUE, DEFAULT_COMPILE_WAIT,
+};
 use super::error::RuntimeError;
+use super::grants;
 use super::host::HostState;
 use super::plugin::Plugin;
 
@@ -27,6 +32,33 @@ pub struct RuntimeConfig {
     pub epoch_tick: Duration,
     /// Component instances alive at once (default 64): the pooling allocator's slots.
     pub max_instances: u32,
+    /// Per-call caps and compile concurrency (`[sandbox]` in `weir.toml`).
+    pub sandbox: SandboxSettings,
+}
+
+/// `[sandbox]` of `weir.toml`: what one call may hand the host, and how many components
+/// compile at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxSettings {
+    /// What one call may hand the host.
+    pub caps: CallCaps,
+    /// Components compiling at once (default 2).
+    pub compile_concurrency: usize,
+    /// Longest wait for a compile slot (default 30 s) before a load is refused as busy.
+    pub compile_wait: Duration,
+    /// Loads waiting for a compile slot at once (default 8); one more is refused at once.
+    pub compile_queue: usize,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        SandboxSettings {
+            caps: CallCaps::default(),
+            compile_concurrency: DEFAULT_COMPILE_CONCURRENCY,
+            compile_wait: DEFAULT_COMPILE_WAIT,
+            compile_queue: DEFAULT_COMPILE_QUEUE,
+        }
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -35,6 +67,7 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             epoch_tick: DEFAULT_EPOCH_TICK,
             max_instances: DEFAULT_MAX_INSTANCES,
+            sandbox: SandboxSettings::default(),
         }
     }
 }
@@ -55,6 +88,8 @@ pub(crate) struct Shared {
     pub(crate) processor_linker: Linker<HostState>,
     pub(crate) cache: PrecompiledCache,
     pub(crate) epoch_tick: Duration,
+    pub(crate) caps: CallCaps,
+    pub(crate) compile_slots: CompileSlots,
 }
 
 /// The Wasm runtime: one per process, cheap to clone, shared by every plugin and instance.
@@ -77,8 +112,8 @@ fn engine_err(source: wasmtime::Error) -> RuntimeError {
 
 impl Runtime {
     /// Builds the engine (Cranelift, component model, pooling allocator, epoch interruption),
-    /// the two linkers (WASI granting nothing, config, log, and state for processors), and
-    /// starts the epoch ticker, which stops when the last clone is dropped.
+    /// the two linkers (the granted WASI interfaces of [`super::grants`], config, log, and state
+    /// for processors), and starts the epoch ticker, which stops when the last clone is dropped.
     pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
         let n = config.max_instances.max(1);
         let mut pool = PoolingAllocationConfig::default();
@@ -95,14 +130,14 @@ impl Runtime {
         let engine = Engine::new(&wasm).map_err(engine_err)?;
 
         let mut transform_linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut transform_linker).map_err(engine_err)?;
+        grants::link(&mut transform_linker).map_err(engine_err)?;
         Transform::add_to_linker::<_, wasmtime::component::HasSelf<HostState>>(
             &mut transform_linker,
             |s| s,
         )
         .map_err(engine_err)?;
         let mut processor_linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut processor_linker).map_err(engine_err)?;
+        grants::link(&mut processor_linker).map_err(engine_err)?;
         Processor::add_to_linker::<_, wasmtime::component::HasSelf<HostState>>(
             &mut processor_linker,
             |s| s,
@@ -129,18 +164,64 @@ impl Runtime {
                 processor_linker,
                 cache,
                 epoch_tick: tick,
+                caps: config.sandbox.caps,
+                compile_slots: CompileSlots::new(
+                    config.sandbox.compile_concurrency,
+                    config.sandbox.compile_wait,
+                    config.sandbox.compile_queue,
+                ),
             }),
         })
     }
 
-    /// Validates, compiles (or loads precompiled) and prepares the component in `bytes`.
+    /// Validates, compiles (or loads precompiled) and prepares the component in `bytes`. A
+    /// compile waits for one of the compile slots; a refused component is not cached.
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Arc<Plugin>, RuntimeError> {
         check_header(name, bytes)?;
         let digest = digest(bytes);
-        let component = self
-            .shared
-            .cache
-            .load(&self.shared.engine, name, &digest, bytes)?;
+        let shared = &self.shared;
+        if let Some(component) = shared.cache.cached(&shared.engine, &digest) {
+            return self.accept_cached(name, digest, component);
+        }
+        let slot = shared
+            .compile_slots
+            .acquire()
+            .map_err(|waited| RuntimeError::CompileBusy {
+                plugin: name.to_owned(),
+                slots: shared.compile_slots.slots(),
+                waited,
+            })?;
+        // The same bytes may have been compiled by whoever held the slot before.
+        if let Some(component) = shared.cache.cached(&shared.engine, &digest) {
+            return self.accept_cached(name, digest, component);
+        }
+        let (component, compiled) = shared.cache.compile(&shared.engine, name, bytes)?;
+        drop(slot);
+        let plugin = self.accept(name, digest, component)?;
+        shared.cache.keep(plugin.digest(), &compiled)?;
+        Ok(plugin)
+    }
+
+    /// [`Runtime::accept`] of a cached component; a refused one leaves the cache.
+    fn accept_cached(
+        &self,
+        name: &str,
+        digest: String,
+        component: Component,
+    ) -> Result<Arc<Plugin>, RuntimeError> {
+        let cached = digest.clone();
+        self.accept(name, digest, component).inspect_err(|_| {
+            self.shared.cache.forget(&cached);
+        })
+    }
+
+    /// Checks a compiled component against its world (imports granted, exports bound).
+    fn accept(
+        &self,
+        name: &str,
+        digest: String,
+        component: Component,
+    ) -> Result<Arc<Plugin>, RuntimeError> {
         let plugin = Plugin::prepare(self, name, digest, component)?;
         super::instance::probe(&plugin).map_err(|source| RuntimeError::WorldMismatch {
             plugin: name.to_owned(),

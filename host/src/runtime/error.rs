@@ -110,15 +110,43 @@ pub enum RuntimeError {
         /// What the guest wrote to stderr just before (a panic message, usually).
         guest_output: String,
     },
-    /// One call emitted more record bytes than allowed.
-    #[error("{plugin}: output of {bytes} bytes exceeds the cap of {limit} bytes")]
-    OutputTooLarge {
+    /// One call crossed one of the [`super::CallCaps`] (output, headers, state writes).
+    #[error("{plugin}: {used} {counts} in one call exceed the cap of {limit} ({key})", counts = cap.counts(), key = cap.key())]
+    CapExceeded {
         /// Plugin name.
         plugin: String,
-        /// Bytes emitted.
-        bytes: usize,
+        /// Which cap.
+        cap: super::caps::Cap,
+        /// How much the call used (up to the point it was stopped).
+        used: usize,
         /// The cap in force.
         limit: usize,
+    },
+    /// The component imports an interface its world does not grant.
+    #[error(
+        "{plugin}: module imports {import}, which weir does not grant (world {world} grants its own weir:plugin interfaces and the WASI interfaces of wit/sandbox.wit)"
+    )]
+    ImportNotGranted {
+        /// Plugin name.
+        plugin: String,
+        /// The import, as the component names it.
+        import: String,
+        /// The world it implements.
+        world: &'static str,
+    },
+    /// Every compile slot stayed busy for the whole wait, or too many loads were waiting
+    /// already: the server is compiling as many modules as it is configured to, and this one
+    /// should be sent again later.
+    #[error(
+        "{plugin}: not compiled: all {slots} compile slots (sandbox.compile_concurrency) were busy and stayed so for the {waited:?} it waited (sandbox.compile_wait_ms, sandbox.compile_queue); try again later"
+    )]
+    CompileBusy {
+        /// Plugin name.
+        plugin: String,
+        /// The configured number of concurrent compilations.
+        slots: usize,
+        /// How long it waited.
+        waited: Duration,
     },
     /// The plugin answered with something inconsistent (an index past the batch, a span past its buffer).
     #[error("{plugin}: malformed answer: {reason}")]
@@ -178,17 +206,20 @@ impl RuntimeError {
             self,
             RuntimeError::Deadline { .. }
                 | RuntimeError::MemoryLimit { .. }
+                | RuntimeError::CapExceeded { .. }
                 | RuntimeError::Trap { .. }
                 | RuntimeError::Instantiate { .. }
         )
     }
 
-    /// Whether the host failed (its cache or engine), rather than the plugin or its input:
-    /// such an error is the server's to answer for, never the uploader's.
+    /// Whether the host failed (its cache or engine) or is busy, rather than the plugin or its
+    /// input: such an error is the server's to answer for, never the uploader's.
     pub fn is_host_fault(&self) -> bool {
         matches!(
             self,
-            RuntimeError::Cache { .. } | RuntimeError::Engine { .. }
+            RuntimeError::Cache { .. }
+                | RuntimeError::Engine { .. }
+                | RuntimeError::CompileBusy { .. }
         )
     }
 }

@@ -4,6 +4,7 @@
 //! instance drains it after every call into the [`LogSink`], one line at a time, tagged with the
 //! plugin's name. The buffer is bounded: a chatty guest loses lines, never the host's memory.
 
+use std::borrow::Cow;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,6 +13,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+
+use super::caps::CallCaps;
 
 /// Bytes of guest output kept between two drains; the rest is dropped.
 const CAPACITY: usize = 64 << 10;
@@ -137,9 +140,121 @@ impl tokio::io::AsyncWrite for GuestOutput {
     }
 }
 
-/// Sends each non-empty line of `text` to `sink`.
-pub fn forward_lines(sink: &dyn LogSink, plugin: &str, level: LogLevel, text: &str) {
+/// What one call has logged, against [`CallCaps::max_log_line_bytes`] and
+/// [`CallCaps::max_log_bytes_per_call`]. A long line is cut and marked; lines past the call's
+/// budget are dropped and counted, and [`LogBudget::finish`] writes one line saying so. The
+/// sink (a pipeline's ring of lines) thus never holds more than the caps allow per call.
+#[derive(Debug, Default)]
+pub struct LogBudget {
+    used: usize,
+    dropped_lines: usize,
+    dropped_bytes: usize,
+}
+
+impl LogBudget {
+    /// Writes one line (cut to the line cap) unless the call's log budget is spent.
+    pub fn write(
+        &mut self,
+        sink: &dyn LogSink,
+        plugin: &str,
+        caps: CallCaps,
+        level: LogLevel,
+        message: &str,
+    ) {
+        let line = cut(message, caps.max_log_line_bytes);
+        if self.used.saturating_add(line.len()) > caps.max_log_bytes_per_call {
+            self.dropped_lines += 1;
+            self.dropped_bytes = self.dropped_bytes.saturating_add(message.len());
+            return;
+        }
+        self.used += line.len();
+        sink.write(plugin, level, &line);
+    }
+
+    /// Ends the call: says how much was dropped, if anything was.
+    pub fn finish(&mut self, sink: &dyn LogSink, plugin: &str, caps: CallCaps) {
+        if self.dropped_lines > 0 {
+            let note = format!(
+                "[weir: {} log lines ({} bytes) of this call dropped: over sandbox.max_log_bytes_per_call = {}]",
+                self.dropped_lines, self.dropped_bytes, caps.max_log_bytes_per_call
+            );
+            sink.write(plugin, LogLevel::Warn, &note);
+        }
+        *self = LogBudget::default();
+    }
+}
+
+/// `message` cut to at most `max` bytes (at a character boundary) plus a marker.
+fn cut(message: &str, max: usize) -> Cow<'_, str> {
+    if message.len() <= max {
+        return Cow::Borrowed(message);
+    }
+    let mut end = max;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!(
+        "{}… [cut: {} more bytes over sandbox.max_log_line_bytes = {max}]",
+        &message[..end],
+        message.len() - end
+    ))
+}
+
+/// Sends each non-empty line of `text` to `sink`, through the call's log budget.
+pub fn forward_lines(
+    sink: &dyn LogSink,
+    plugin: &str,
+    budget: &mut LogBudget,
+    caps: CallCaps,
+    level: LogLevel,
+    text: &str,
+) {
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        sink.write(plugin, level, line);
+        budget.write(sink, plugin, caps, level, line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Lines(Mutex<Vec<String>>);
+
+    impl LogSink for Lines {
+        fn write(&self, _plugin: &str, _level: LogLevel, message: &str) {
+            self.0.lock().unwrap().push(message.to_owned());
+        }
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_a_spent_budget_drops_lines_with_one_note() {
+        let caps = CallCaps {
+            max_log_line_bytes: 10,
+            max_log_bytes_per_call: 100,
+            ..CallCaps::default()
+        };
+        let sink = Lines::default();
+        let mut budget = LogBudget::default();
+        budget.write(&sink, "p", caps, LogLevel::Info, "short");
+        budget.write(&sink, "p", caps, LogLevel::Info, &"é".repeat(1000));
+        for _ in 0..10 {
+            budget.write(&sink, "p", caps, LogLevel::Info, &"x".repeat(1000));
+        }
+        budget.finish(&sink, "p", caps);
+        let lines = sink.0.lock().unwrap();
+        assert_eq!(lines[0], "short");
+        assert!(
+            lines[1].starts_with("ééééé… [cut: 1990 more bytes"),
+            "{}",
+            lines[1]
+        );
+        let total: usize = lines[..lines.len() - 1].iter().map(String::len).sum();
+        assert!(total <= 100, "{total} bytes kept");
+        let note = lines.last().unwrap();
+        assert!(
+            note.contains("dropped: over sandbox.max_log_bytes_per_call"),
+            "{note}"
+        );
     }
 }

@@ -5,16 +5,21 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
+use std::time::Instant;
+
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::caps::{CallCaps, Cap};
+
 use super::bindings::processor::weir::plugin::state as wit_state;
 use super::bindings::transform::weir::plugin::{config as wit_config, log as wit_log};
-use super::guest_output::{GuestOutput, LogLevel, LogSink};
+use super::guest_output::{GuestOutput, LogBudget, LogLevel, LogSink};
 use super::state::{StateBackend, StateError};
 
-/// Everything one store carries: WASI (granting nothing), limits, and the plugin's backends.
+/// Everything one store carries: WASI (granting nothing, see [`super::grants`]), limits, the
+/// plugin's backends, and what the current call has used of its caps.
 pub struct HostState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
@@ -25,6 +30,60 @@ pub struct HostState {
     pub(crate) state: Option<Box<dyn StateBackend>>,
     pub(crate) stdout: GuestOutput,
     pub(crate) stderr: GuestOutput,
+    pub(crate) caps: CallCaps,
+    /// When the current call must end: blocking WASI calls wait no longer ([`super::poll`]).
+    pub(crate) call_deadline: Instant,
+    /// Log lines of the current call, against its log caps.
+    pub(crate) log_budget: LogBudget,
+    /// State bytes put during the current call.
+    pub(crate) state_written: usize,
+    /// A cap a host call refused during the current call: the call fails with it even if the
+    /// plugin ignored the refusal.
+    pub(crate) crossed: Option<(Cap, usize, usize)>,
+}
+
+impl HostState {
+    /// A store's data for `plugin`, its memory cap and its backends.
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        caps: CallCaps,
+        memory_bytes: usize,
+        config: Arc<BTreeMap<String, String>>,
+        log: Arc<dyn LogSink>,
+        state: Option<Box<dyn StateBackend>>,
+    ) -> HostState {
+        let stdout = GuestOutput::default();
+        let stderr = GuestOutput::default();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(caps.max_wasi_resources);
+        HostState {
+            wasi: super::grants::wasi_ctx(&stdout, &stderr),
+            table,
+            limiter: MemoryLimiter {
+                limit: memory_bytes,
+                refused: None,
+            },
+            plugin,
+            config,
+            log,
+            state,
+            stdout,
+            stderr,
+            caps,
+            call_deadline: Instant::now(),
+            log_budget: LogBudget::default(),
+            state_written: 0,
+            crossed: None,
+        }
+    }
+
+    /// Starts a call that must end by `deadline`: its budgets start from zero.
+    pub(crate) fn start_call(&mut self, deadline: Instant) {
+        self.call_deadline = deadline;
+        self.log_budget = LogBudget::default();
+        self.state_written = 0;
+        self.crossed = None;
+    }
 }
 
 impl WasiView for HostState {
@@ -92,7 +151,8 @@ impl wit_log::Host for HostState {
             wit_log::Level::Warn => LogLevel::Warn,
             wit_log::Level::Error => LogLevel::Error,
         };
-        self.log.write(&self.plugin, level, &message);
+        let (log, plugin, caps) = (&*self.log, &*self.plugin, self.caps);
+        self.log_budget.write(log, plugin, caps, level, &message);
     }
 }
 
@@ -126,6 +186,19 @@ impl wit_state::Host for HostState {
     }
 
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), wit_state::StateError> {
+        let limit = self.caps.max_state_write_bytes_per_call;
+        let written = self.state_written.saturating_add(key.len() + value.len());
+        if written > limit {
+            // Refused before the backend buffers it: the host holds no more than the cap.
+            let cap = Cap::MaxStateWriteBytesPerCall;
+            self.crossed.get_or_insert((cap, written, limit));
+            return Err(wit_state::StateError::TooLarge(format!(
+                "this put would make {written} {} in one call, over {} = {limit}",
+                cap.counts(),
+                cap.key()
+            )));
+        }
+        self.state_written = written;
         self.backend()?.put(&key, &value).map_err(to_wit)
     }
 

@@ -8,25 +8,25 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use wasmtime::Store;
-use wasmtime::component::ResourceTable;
-use wasmtime_wasi::WasiCtxBuilder;
 
+use super::answer::Answer;
 use super::bindings::processor::Processor;
 use super::bindings::processor::exports::weir::plugin::processing;
 use super::bindings::transform::Transform;
 use super::bindings::transform::exports::weir::plugin::transformer;
 use super::bindings::{Batch, Emit, WitRecordFailure};
+use super::caps::Cap;
 use super::error::RuntimeError;
-use super::flat::{self, CheckedBatch, FlatEncoder};
-use super::guest_output::{GuestOutput, LogLevel, LogSink, TracingSink, forward_lines};
-use super::host::{HostState, MemoryLimiter};
+use super::flat::{CheckedBatch, FlatEncoder};
+use super::guest_output::{LogLevel, LogSink, TracingSink, forward_lines};
+use super::host::HostState;
 use super::limits::Limits;
 use super::plugin::{Plugin, PluginPre};
 use super::state::StateBackend;
 use crate::record::Record;
 
 pub use super::bindings::WitOrigin as Origin;
-use super::output::{Body, Output, OutputRecord, RecordFailure};
+use super::output::Output;
 
 /// How to set up an instance.
 pub struct InstanceConfig {
@@ -142,27 +142,14 @@ impl Instance {
 
     fn build(&mut self, state: Option<Box<dyn StateBackend>>) -> Result<Live, RuntimeError> {
         self.builds += 1;
-        let stdout = GuestOutput::default();
-        let stderr = GuestOutput::default();
-        // Nothing is granted: no preopened dirs, no env, no args, no network.
-        let wasi = WasiCtxBuilder::new()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .build();
-        let data = HostState {
-            wasi,
-            table: ResourceTable::new(),
-            limiter: MemoryLimiter {
-                limit: self.limits.memory_bytes,
-                refused: None,
-            },
-            plugin: self.plugin.name.clone(),
-            config: self.config.clone(),
-            log: self.log.clone(),
+        let data = HostState::new(
+            self.plugin.name.clone(),
+            self.plugin.runtime.shared.caps,
+            self.limits.memory_bytes,
+            self.config.clone(),
+            self.log.clone(),
             state,
-            stdout,
-            stderr,
-        };
+        );
         let mut store = Store::new(&self.plugin.runtime.shared.engine, data);
         store.limiter(|s| &mut s.limiter);
         self.arm_deadline(&mut store);
@@ -198,10 +185,16 @@ impl Instance {
             let res = p
                 .weir_plugin_processing()
                 .call_init(&mut live.store, &entries);
-            self.drain_output(&mut live.store);
+            let ended = self.drain_output(&mut live.store);
             match res {
-                Ok(Ok(settings)) => live.timer_interval_ms = settings.timer_interval_ms,
-                Ok(Err(e)) => return Err(self.processor_error(e)),
+                Ok(Ok(settings)) => {
+                    ended?;
+                    live.timer_interval_ms = settings.timer_interval_ms;
+                }
+                Ok(Err(e)) => {
+                    ended?;
+                    return Err(self.processor_error(e));
+                }
                 Err(source) => return Err(self.classify(&mut live.store, source)),
             }
         }
@@ -216,8 +209,8 @@ impl Instance {
         classify(&self.plugin.name, &*self.log, self.limits, store, source)
     }
 
-    fn drain_output(&self, store: &mut Store<HostState>) {
-        drain_output(&self.plugin.name, &*self.log, store);
+    fn drain_output(&self, store: &mut Store<HostState>) -> Result<(), RuntimeError> {
+        drain_output(&self.plugin.name, &*self.log, store)
     }
 
     fn processor_error(&self, e: processing::ProcessorError) -> RuntimeError {
@@ -290,22 +283,14 @@ impl Instance {
         inputs: usize,
     ) -> Result<Output, RuntimeError> {
         let (main, routes, failures) = self.call_with(origin, batch)?;
-        let mut out = Output {
-            records: Vec::new(),
-            failures: failures
-                .into_iter()
-                .map(|f| RecordFailure {
-                    index: f.index,
-                    message: f.message,
-                })
-                .collect(),
-        };
-        let mut bytes = 0;
-        self.collect(&mut out, &mut bytes, None, main, inputs)?;
+        let caps = self.plugin.runtime.shared.caps;
+        let mut answer = Answer::to_batch(&self.plugin.name, caps, batch, inputs);
+        answer.failures(failures);
+        answer.emit(None, main)?;
         for (topic, emit) in routes {
-            self.collect(&mut out, &mut bytes, Some(topic), emit, inputs)?;
+            answer.emit(Some(topic), emit)?;
         }
-        Ok(out)
+        Ok(answer.finish())
     }
 
     #[allow(clippy::type_complexity)]
@@ -344,11 +329,11 @@ impl Instance {
         };
         match result {
             Ok(Ok(answer)) => {
-                drain_output(&name, &*log, &mut live.store);
+                drain_output(&name, &*log, &mut live.store)?;
                 Ok(answer)
             }
             Ok(Err((kind, message))) => {
-                drain_output(&name, &*log, &mut live.store);
+                drain_output(&name, &*log, &mut live.store)?;
                 Err(RuntimeError::Plugin {
                     plugin: name.to_string(),
                     kind,
@@ -357,76 +342,6 @@ impl Instance {
             }
             Err(source) => Err(classify(&name, &*log, limits, &mut live.store, source)),
         }
-    }
-
-    /// Appends an [`Emit`] to `out`, checking indices, spans and the output cap.
-    fn collect(
-        &self,
-        out: &mut Output,
-        bytes: &mut usize,
-        topic: Option<String>,
-        emit: Emit,
-        inputs: usize,
-    ) -> Result<(), RuntimeError> {
-        let bad = |reason: String| RuntimeError::BadOutput {
-            plugin: self.plugin.name.to_string(),
-            reason,
-        };
-        match emit {
-            Emit::Keep(indices) => {
-                if let Some(i) = indices.iter().find(|&&i| i as usize >= inputs) {
-                    return Err(bad(format!(
-                        "keep index {i} is past the {inputs}-record batch"
-                    )));
-                }
-                out.records
-                    .extend(indices.into_iter().map(|i| OutputRecord {
-                        source: Some(i),
-                        topic: topic.clone(),
-                        body: Body::Input,
-                    }));
-            }
-            Emit::Records(emitted) => {
-                *bytes += flat::data_len(&emitted.batch);
-                self.check_output_size(*bytes)?;
-                if emitted.sources.len() != flat::record_count(&emitted.batch) {
-                    return Err(bad(format!(
-                        "{} sources for {} emitted records",
-                        emitted.sources.len(),
-                        flat::record_count(&emitted.batch)
-                    )));
-                }
-                if let Some(&s) = emitted.sources.iter().find(|&&s| s as usize >= inputs) {
-                    return Err(bad(format!(
-                        "emitted record names source {s}, past the {inputs}-record batch"
-                    )));
-                }
-                let records = flat::decode(emitted.batch).map_err(|e| bad(e.0))?;
-                out.records
-                    .extend(
-                        records
-                            .into_iter()
-                            .zip(emitted.sources)
-                            .map(|(record, source)| OutputRecord {
-                                source: Some(source),
-                                topic: topic.clone(),
-                                body: Body::New(Box::new(record)),
-                            }),
-                    );
-            }
-        }
-        Ok(())
-    }
-
-    fn check_output_size(&self, bytes: usize) -> Result<(), RuntimeError> {
-        if bytes > self.limits.max_output_bytes {
-            return Err(RuntimeError::OutputTooLarge {
-                plugin: self.plugin.name.to_string(),
-                bytes,
-                limit: self.limits.max_output_bytes,
-            });
-        }
-        Ok(())
     }
 
     /// Calls a processor's timer with the wall clock `now_ms`; its records have no source.
@@ -458,11 +373,11 @@ impl Instance {
             .call_on_timer(&mut live.store, now_ms);
         let answer = match result {
             Ok(Ok(answer)) => {
-                drain_output(&name, &*log, &mut live.store);
+                drain_output(&name, &*log, &mut live.store)?;
                 answer
             }
             Ok(Err(e)) => {
-                drain_output(&name, &*log, &mut live.store);
+                drain_output(&name, &*log, &mut live.store)?;
                 let (kind, message) = processor_error_parts(e);
                 return Err(RuntimeError::Plugin {
                     plugin: name.to_string(),
@@ -472,25 +387,13 @@ impl Instance {
             }
             Err(source) => return Err(classify(&name, &*log, limits, &mut live.store, source)),
         };
-        let mut out = Output::default();
-        let mut bytes = 0;
-        let batches = std::iter::once((None, answer.main))
-            .chain(answer.routes.into_iter().map(|(t, b)| (Some(t), b)));
-        for (topic, batch) in batches {
-            bytes += flat::data_len(&batch);
-            self.check_output_size(bytes)?;
-            let records = flat::decode(batch).map_err(|e| RuntimeError::BadOutput {
-                plugin: name.to_string(),
-                reason: e.0,
-            })?;
-            out.records
-                .extend(records.into_iter().map(|record| OutputRecord {
-                    source: None,
-                    topic: topic.clone(),
-                    body: Body::New(Box::new(record)),
-                }));
+        let caps = self.plugin.runtime.shared.caps;
+        let mut out = Answer::to_timer(&name, caps);
+        out.batch(None, answer.main, None)?;
+        for (topic, batch) in answer.routes {
+            out.batch(Some(topic), batch, None)?;
         }
-        Ok(out)
+        Ok(out.finish())
     }
 }
 
@@ -499,23 +402,14 @@ impl Instance {
 /// plugin built against other types is caught, at load rather than at its first batch.
 pub(crate) fn probe(plugin: &Plugin) -> Result<(), wasmtime::Error> {
     let limits = Limits::default();
-    let data = HostState {
-        wasi: WasiCtxBuilder::new()
-            .stdout(GuestOutput::default())
-            .stderr(GuestOutput::default())
-            .build(),
-        table: ResourceTable::new(),
-        limiter: MemoryLimiter {
-            limit: limits.memory_bytes,
-            refused: None,
-        },
-        plugin: plugin.name.clone(),
-        config: Arc::default(),
-        log: Arc::new(TracingSink),
-        state: None,
-        stdout: GuestOutput::default(),
-        stderr: GuestOutput::default(),
-    };
+    let data = HostState::new(
+        plugin.name.clone(),
+        plugin.runtime.shared.caps,
+        limits.memory_bytes,
+        Arc::default(),
+        Arc::new(TracingSink),
+        None,
+    );
     let mut store = Store::new(&plugin.runtime.shared.engine, data);
     store.limiter(|s| &mut s.limiter);
     arm_deadline(&mut store, plugin.runtime.shared.epoch_tick, limits);
@@ -534,6 +428,9 @@ fn processor_error_parts(e: processing::ProcessorError) -> (&'static str, String
 }
 
 fn arm_deadline(store: &mut Store<HostState>, tick: std::time::Duration, limits: Limits) {
+    store
+        .data_mut()
+        .start_call(std::time::Instant::now() + limits.deadline);
     let ticks = limits.deadline.as_nanos() / tick.as_nanos().max(1);
     // One extra tick: the current one may be about to end.
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
@@ -549,13 +446,44 @@ fn classify(
     source: wasmtime::Error,
 ) -> RuntimeError {
     let guest_output = store.data().stderr.take();
-    forward_lines(log, plugin, LogLevel::Warn, &guest_output);
+    let data = store.data_mut();
+    let caps = data.caps;
+    forward_lines(
+        log,
+        plugin,
+        &mut data.log_budget,
+        caps,
+        LogLevel::Warn,
+        &guest_output,
+    );
+    data.log_budget.finish(log, plugin, caps);
     let plugin = plugin.to_owned();
+    if let Some((cap, used, limit)) = data.crossed.take() {
+        return RuntimeError::CapExceeded {
+            plugin,
+            cap,
+            used,
+            limit,
+        };
+    }
     if let Some(requested) = store.data_mut().limiter.refused.take() {
         return RuntimeError::MemoryLimit {
             plugin,
             requested,
             limit: limits.memory_bytes,
+        };
+    }
+    // A full resource table is the WASI resource cap, not a fault of the guest's code.
+    if let Some(wasmtime::component::ResourceTableError::Full) =
+        source.downcast_ref::<wasmtime::component::ResourceTableError>()
+    {
+        let limit = caps.max_wasi_resources;
+        return RuntimeError::CapExceeded {
+            plugin,
+            cap: Cap::MaxWasiResources,
+            // The one it could not add.
+            used: limit.saturating_add(1),
+            limit,
         };
     }
     if let Some(wasmtime::Trap::Interrupt) = source.downcast_ref::<wasmtime::Trap>() {
@@ -571,8 +499,27 @@ fn classify(
     }
 }
 
-fn drain_output(plugin: &str, log: &dyn LogSink, store: &mut Store<HostState>) {
-    let data = store.data();
-    forward_lines(log, plugin, LogLevel::Info, &data.stdout.take());
-    forward_lines(log, plugin, LogLevel::Warn, &data.stderr.take());
+/// Ends a call that returned: forwards guest output through the call's log budget, and fails
+/// the call if a host call refused a cap during it.
+fn drain_output(
+    plugin: &str,
+    log: &dyn LogSink,
+    store: &mut Store<HostState>,
+) -> Result<(), RuntimeError> {
+    let data = store.data_mut();
+    let caps = data.caps;
+    let (stdout, stderr) = (data.stdout.take(), data.stderr.take());
+    let budget = &mut data.log_budget;
+    forward_lines(log, plugin, budget, caps, LogLevel::Info, &stdout);
+    forward_lines(log, plugin, budget, caps, LogLevel::Warn, &stderr);
+    budget.finish(log, plugin, caps);
+    match data.crossed.take() {
+        Some((cap, used, limit)) => Err(RuntimeError::CapExceeded {
+            plugin: plugin.to_owned(),
+            cap,
+            used,
+            limit,
+        }),
+        None => Ok(()),
+    }
 }

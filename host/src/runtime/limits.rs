@@ -6,18 +6,15 @@ use std::time::Duration;
 pub const DEFAULT_MEMORY_BYTES: usize = 128 << 20;
 /// Default wall-clock budget of one call into a plugin.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(2);
-/// Default cap on the bytes (keys, values, headers) one call may emit.
-pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 16 << 20;
 
-/// Limits applied to one instance; pipelines override them per pipeline.
+/// Limits applied to one instance; pipelines override them per pipeline. What a call may hand
+/// the host (output, logs, state writes) is capped runtime-wide: [`super::CallCaps`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Cap on the instance's linear memory, in bytes (default 128 MiB).
     pub memory_bytes: usize,
     /// Budget of one call (default 2 s), enforced by epoch interruption at the runtime's tick.
     pub deadline: Duration,
-    /// Cap on the record bytes one call may emit (default 16 MiB).
-    pub max_output_bytes: usize,
 }
 
 impl Default for Limits {
@@ -25,7 +22,6 @@ impl Default for Limits {
         Limits {
             memory_bytes: DEFAULT_MEMORY_BYTES,
             deadline: DEFAULT_DEADLINE,
-            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
         }
     }
 }

@@ -8,27 +8,40 @@
 //! - [`plugin`]: [`Plugin`], a validated, precompiled component and the world it implements.
 //! - [`instance`]: [`Instance`], one store per task: runs batches, rebuilt after a trap.
 //! - [`output`]: [`Output`], what a call produced (kept inputs, new records, failures).
-//! - [`limits`]: [`Limits`], the memory cap, per-call deadline and output cap.
+//! - [`limits`]: [`Limits`], an instance's memory cap and per-call deadline.
+//! - [`caps`]: [`CallCaps`], what one call may hand the host (records, bytes, headers, log
+//!   lines, state writes), and [`Cap`], which one a call crossed.
+//! - [`answer`]: a call's answer checked against the caps and turned into an [`Output`].
+//! - [`grants`]: the interfaces a plugin is granted (its world and `wit/sandbox.wit`): the
+//!   linker, the WASI context, and the import check that refuses anything else at load.
+//! - [`poll`]: `wasi:io/poll` bounded by the call's deadline.
+//! - [`compile`]: [`compile::CompileSlots`], how many components compile at once.
 //! - [`flat`]: the flat batch form records cross the boundary in.
 //! - [`host`]: the store's data and the adapters from generated host traits to backends.
 //! - [`guest_output`]: guest stdout/stderr, captured into the host log.
 //! - [`state`]: the state backend trait, in memory and in sled.
 //! - [`error`]: one error enum for the layer, [`RuntimeError`].
 
+pub(crate) mod answer;
 pub mod bindings;
 pub mod cache;
+pub mod caps;
+pub mod compile;
 pub mod engine;
 pub mod error;
 pub mod flat;
+pub mod grants;
 pub mod guest_output;
 pub mod host;
 pub mod instance;
 pub mod limits;
 pub mod output;
 pub mod plugin;
+pub(crate) mod poll;
 pub mod state;
 
-pub use engine::{Runtime, RuntimeConfig};
+pub use caps::{CallCaps, Cap};
+pub use engine::{Runtime, RuntimeConfig, SandboxSettings};
 pub use error::RuntimeError;
 pub use instance::{Instance, InstanceConfig, Origin};
 pub use limits::Limits;

@@ -103,7 +103,17 @@ impl Plugin {
                 source,
             }
         };
-        let (world, pre) = if has(TRANSFORMER_EXPORT) {
+        let world = if has(TRANSFORMER_EXPORT) {
+            Some(World::Transform)
+        } else if has(PROCESSING_EXPORT) {
+            Some(World::Processor)
+        } else {
+            None
+        };
+        if let Some(world) = world {
+            super::grants::check_imports(name, world, &component, engine)?;
+        }
+        let (world, pre) = if world == Some(World::Transform) {
             let linked = runtime
                 .shared
                 .transform_linker
@@ -111,7 +121,7 @@ impl Plugin {
                 .map_err(mismatch(World::Transform))?;
             let pre = TransformPre::new(linked).map_err(mismatch(World::Transform))?;
             (World::Transform, PluginPre::Transform(pre))
-        } else if has(PROCESSING_EXPORT) {
+        } else if world == Some(World::Processor) {
             let linked = runtime
                 .shared
                 .processor_linker

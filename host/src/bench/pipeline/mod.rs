@@ -114,6 +114,7 @@ fn setup(
             worker_threads: workers,
             max_module_bytes: 256 << 20,
             max_instances,
+            sandbox: crate::runtime::SandboxSettings::default(),
             plugins_dir: dir.path().join("plugins"),
             natives: [(
                 "native-filter".to_string(),

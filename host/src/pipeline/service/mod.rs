@@ -24,7 +24,7 @@ use parking_lot::Mutex;
 
 use crate::broker::Broker;
 use crate::broker::producer::ProducerRegistry;
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::runtime::{Runtime, RuntimeConfig, SandboxSettings};
 
 use super::chain::NativeFilter;
 use super::error::PipelineError;
@@ -46,6 +46,8 @@ pub struct PipelinesConfig {
     pub max_module_bytes: usize,
     /// Instance slots of the Wasm runtime's pooling allocator.
     pub max_instances: u32,
+    /// The Wasm runtime's per-call caps and compile concurrency.
+    pub sandbox: SandboxSettings,
     /// Where the built-in plugins are.
     pub plugins_dir: PathBuf,
     /// Native filters steps may name instead of a module (benchmarks, embedders, tests);
@@ -102,6 +104,7 @@ impl Pipelines {
         let store = PipelineStore::open(&db)?;
         let runtime = Runtime::new(RuntimeConfig {
             max_instances: config.max_instances,
+            sandbox: config.sandbox,
             ..RuntimeConfig::with_cache(config.dir.join("cache"))
         })?;
         let threads = match config.worker_threads {
