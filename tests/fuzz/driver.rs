@@ -217,7 +217,6 @@ pub fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-#[allow(dead_code)] // until the Kafka target lands
 /// Resident set size of this process, bytes (0 where /proc is missing).
 pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
