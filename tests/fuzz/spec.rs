@@ -11,7 +11,7 @@ use crate::driver::{self, Rng};
 use crate::mutate::mutate;
 
 /// Valid specs covering every field.
-fn seeds() -> Vec<Value> {
+pub fn seeds() -> Vec<Value> {
     vec![
         json!({"name": "p", "inputs": ["in"], "output": "out",
                "steps": [{"module": "upper"}]}),
@@ -46,7 +46,7 @@ fn odd_value(rng: &mut Rng) -> Value {
 }
 
 /// Replaces, removes or adds something somewhere in `v`.
-fn mutate_value(rng: &mut Rng, v: &mut Value, depth: usize) {
+pub fn mutate_value(rng: &mut Rng, v: &mut Value, depth: usize) {
     match v {
         Value::Object(map) if !map.is_empty() && rng.chance(3, 4) => {
             let keys: Vec<String> = map.keys().cloned().collect();
