@@ -6,7 +6,8 @@
 //! - [`mutate`]: bit flips, truncation, extreme length fields, repeated sections, tagged fields.
 //! - [`batch`]: record-batch validation and decompression (every codec): Ok or a typed error,
 //!   allocations bounded by the input.
-//! - [`spec`]: pipeline specs: Ok or an error naming the field.
+//! - [`spec`]: pipeline specs, JSON and (as the CLI reads them) YAML: Ok or an error naming
+//!   the field or the file.
 //! - [`kafka`]: Kafka request frames through parse and dispatch for every served API against
 //!   an in-process broker: no panic, no hang, the broker keeps serving, RSS bounded.
 //! - [`http`]: the JSON bodies of the HTTP API against the real router: no 5xx but 507, a

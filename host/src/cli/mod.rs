@@ -24,6 +24,9 @@ mod produce;
 mod scaffold;
 mod topic;
 
+#[doc(hidden)]
+pub use pipeline::spec_from_text;
+
 use std::io::{self, Write};
 use std::process::ExitCode;
 
