@@ -50,6 +50,9 @@ pub struct Harness {
     pub rt: tokio::runtime::Runtime,
     pub ctx: Arc<KafkaContext>,
     pub broker: Arc<Broker>,
+    /// Producer id and epoch of transactional id `tx`, for seeds that reach past the
+    /// transaction coordinator's first checks.
+    pub txn: (i64, i16),
     _dir: tempfile::TempDir,
 }
 
@@ -103,12 +106,23 @@ impl Harness {
             txns,
             settings(),
         ));
-        let h = Harness {
+        let mut h = Harness {
             rt,
             ctx,
             broker,
+            txn: (-1, -1),
             _dir: dir,
         };
+        let init = InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("tx"))))
+            .with_transaction_timeout_ms(60_000);
+        let r = h.answer(&request_frame(22, 1, 3, &encode(&init, 1)));
+        // corr, throttle, error, producer id, epoch.
+        assert_eq!(r.get(8..10), Some(&[0u8, 0][..]), "InitProducerId: {r:?}");
+        h.txn = (
+            i64::from_be_bytes(r[10..18].try_into().expect("8 bytes")),
+            i16::from_be_bytes(r[18..20].try_into().expect("2 bytes")),
+        );
         for seed in 0..3 {
             let mut rng = Rng::new(seed);
             let batch = crate::batch::batch(&crate::batch::records(&mut rng), Compression::None);
@@ -116,6 +130,19 @@ impl Harness {
             assert!(matches!(answer, Outcome::Answered), "seeding: {answer:?}");
         }
         h
+    }
+
+    /// The answer to a well-formed request (for setting the harness up).
+    fn answer(&self, frame_bytes: &[u8]) -> Bytes {
+        let Ok(Framed::Request(req)) = frame::parse(Bytes::copy_from_slice(frame_bytes)) else {
+            panic!("not a served request");
+        };
+        let ctx = self.ctx.clone();
+        let peer: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+        self.rt
+            .block_on(async move { handler::dispatch(&ctx, req, peer).await })
+            .expect("answered")
+            .expect("an answer")
     }
 
     /// Runs one frame (without its size prefix) the way a connection does.
@@ -275,7 +302,9 @@ fn produce(batch: Vec<u8>, acks: i16) -> ProduceRequest {
 }
 
 /// Requests with content that reaches past the handlers' first checks, for `version`.
-fn filled(rng: &mut Rng, api: ApiKey, version: i16) -> Option<Vec<u8>> {
+fn filled(rng: &mut Rng, api: ApiKey, version: i16, txn: (i64, i16)) -> Option<Vec<u8>> {
+    let (pid, epoch) = (ProducerId(txn.0), txn.1);
+    let tx = || TransactionalId(StrBytes::from_static_str("tx"));
     match api {
         ApiKey::Produce => {
             let codec = *rng.pick(&[
@@ -285,9 +314,17 @@ fn filled(rng: &mut Rng, api: ApiKey, version: i16) -> Option<Vec<u8>> {
                 Compression::Lz4,
                 Compression::Zstd,
             ]);
-            let batch = crate::batch::batch(&crate::batch::records(rng), codec);
+            let batch = if rng.chance(1, 4) {
+                transactional_batch(rng, txn)
+            } else {
+                crate::batch::batch(&crate::batch::records(rng), codec)
+            };
             let acks = *rng.pick(&[0, 1, -1]);
-            try_encode(&produce(batch, acks), version)
+            let mut req = produce(batch, acks);
+            if rng.chance(1, 4) {
+                req = req.with_transactional_id(Some(tx()));
+            }
+            try_encode(&req, version)
         }
         ApiKey::Fetch => {
             let req = FetchRequest::default()
@@ -389,8 +426,90 @@ fn filled(rng: &mut Rng, api: ApiKey, version: i16) -> Option<Vec<u8>> {
             });
             try_encode(&MetadataRequest::default().with_topics(topics), version)
         }
+        ApiKey::InitProducerId => {
+            let req = InitProducerIdRequest::default()
+                .with_transactional_id(Some(tx()))
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(pid)
+                .with_producer_epoch(epoch);
+            try_encode(&req, version)
+        }
+        ApiKey::AddPartitionsToTxn => {
+            let req = AddPartitionsToTxnRequest::default()
+                .with_v3_and_below_transactional_id(tx())
+                .with_v3_and_below_producer_id(pid)
+                .with_v3_and_below_producer_epoch(epoch)
+                .with_v3_and_below_topics(vec![
+                    add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                        .with_name(name("fuzz"))
+                        .with_partitions(vec![0, 1]),
+                ]);
+            try_encode(&req, version)
+        }
+        ApiKey::AddOffsetsToTxn => {
+            let req = AddOffsetsToTxnRequest::default()
+                .with_transactional_id(tx())
+                .with_producer_id(pid)
+                .with_producer_epoch(epoch)
+                .with_group_id(group("g"));
+            try_encode(&req, version)
+        }
+        ApiKey::TxnOffsetCommit => {
+            let req = TxnOffsetCommitRequest::default()
+                .with_transactional_id(tx())
+                .with_group_id(group("g"))
+                .with_producer_id(pid)
+                .with_producer_epoch(epoch)
+                .with_topics(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                        .with_name(name("fuzz"))
+                        .with_partitions(vec![
+                            txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                                .with_partition_index(0)
+                                .with_committed_offset(1),
+                        ]),
+                ]);
+            try_encode(&req, version)
+        }
+        ApiKey::EndTxn => {
+            let req = EndTxnRequest::default()
+                .with_transactional_id(tx())
+                .with_producer_id(pid)
+                .with_producer_epoch(epoch)
+                .with_committed(rng.chance(1, 2));
+            try_encode(&req, version)
+        }
+        ApiKey::CreatePartitions => {
+            let req = CreatePartitionsRequest::default()
+                .with_topics(vec![
+                    create_partitions_request::CreatePartitionsTopic::default()
+                        .with_name(name("fuzz"))
+                        .with_count(2 + rng.below(4) as i32),
+                ])
+                .with_timeout_ms(1000);
+            try_encode(&req, version)
+        }
+        ApiKey::Heartbeat => {
+            let req = HeartbeatRequest::default()
+                .with_group_id(group("g"))
+                .with_generation_id(rng.below(3) as i32)
+                .with_member_id(StrBytes::from_static_str("fuzz-member"));
+            try_encode(&req, version)
+        }
         _ => None,
     }
+}
+
+/// A one-record batch of transactional producer `pid`/`epoch`, for Produce seeds.
+fn transactional_batch(rng: &mut Rng, (pid, epoch): (i64, i16)) -> Vec<u8> {
+    let mut b = crate::batch::batch(&crate::batch::records(rng), Compression::None);
+    b[21..23].copy_from_slice(&0x10i16.to_be_bytes());
+    b[43..51].copy_from_slice(&pid.to_be_bytes());
+    b[51..53].copy_from_slice(&epoch.to_be_bytes());
+    b[53..57].copy_from_slice(&(rng.below(3) as i32).to_be_bytes());
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    b
 }
 
 /// The default (empty) request of `api` at `version`, if the protocol crate encodes it.
@@ -428,7 +547,7 @@ fn empty(api: ApiKey, v: i16) -> Option<Vec<u8>> {
 
 /// A served API at a served version (sometimes one past either end), its body filled or
 /// empty, framed, then mutated (the header included).
-pub fn generate(rng: &mut Rng) -> Vec<u8> {
+pub fn generate(rng: &mut Rng, txn: (i64, i16)) -> Vec<u8> {
     let (api, min, max) = *rng.pick(SUPPORTED);
     let version = match rng.below(20) {
         0 => min - 1,
@@ -436,7 +555,7 @@ pub fn generate(rng: &mut Rng) -> Vec<u8> {
         _ => min + rng.below((max - min + 1) as usize) as i16,
     };
     let body = if rng.chance(2, 3) {
-        filled(rng, api, version)
+        filled(rng, api, version, txn)
     } else {
         None
     }
@@ -481,21 +600,40 @@ fn mutated_requests_are_answered_or_refused_and_the_broker_keeps_serving() {
     let _memory = crate::MEMORY.lock().unwrap_or_else(|p| p.into_inner());
     let rss_before = rss_bytes();
     let mut case = 0usize;
-    let summary = driver::run("kafka", 15_000, generate, |input| {
-        case += 1;
-        let outcome = h.call(input);
-        if case.is_multiple_of(500) {
-            h.serves()?;
-        }
-        match outcome {
-            Outcome::Broken(why) => Err(why),
-            Outcome::Answered => Ok(true),
-            Outcome::Closed | Outcome::Waited => Ok(false),
-        }
-    });
+    let (mut closed, mut waited) = (0, 0);
+    let summary = driver::run(
+        "kafka",
+        15_000,
+        |rng| generate(rng, h.txn),
+        |input| {
+            case += 1;
+            let outcome = h.call(input);
+            if case.is_multiple_of(500) {
+                h.serves()?;
+            }
+            match outcome {
+                Outcome::Broken(why) => Err(why),
+                Outcome::Answered => Ok(true),
+                Outcome::Closed => {
+                    closed += 1;
+                    Ok(false)
+                }
+                Outcome::Waited => {
+                    waited += 1;
+                    Ok(false)
+                }
+            }
+        },
+    );
     summary.assert_both_ways("kafka");
     h.serves().expect("serves after the campaign");
     let grown = rss_bytes().saturating_sub(rss_before);
+    eprintln!(
+        "fuzz kafka: {} answered, {closed} closed, {waited} still waiting after {PATIENCE:?}; \
+         RSS grew by {} KiB",
+        summary.cases - summary.refused,
+        grown >> 10
+    );
     assert!(grown < RSS_GROWTH, "RSS grew by {grown} bytes");
     assert!(
         h.broker.topics().len() < 10_000,
@@ -527,7 +665,7 @@ fn frames_over_a_socket_are_answered_or_closed_in_bounded_time() {
             // Calls that wait by design (long-poll Fetch, group rebalances) are left to the
             // direct test, which can tell a wait from a hang.
             let mut f = loop {
-                let f = generate(rng);
+                let f = generate(rng, h.txn);
                 if !matches!(f.get(..2), Some([0, 1 | 11 | 14])) {
                     break f;
                 }
