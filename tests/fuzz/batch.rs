@@ -85,7 +85,7 @@ pub fn batch(records: &[Record], codec: Compression) -> Vec<u8> {
 }
 
 /// A mutated batch (mostly repaired), or a mutated compressed stream on its own.
-fn generate(rng: &mut Rng) -> Vec<u8> {
+pub fn generate(rng: &mut Rng) -> Vec<u8> {
     let codec = *rng.pick(&CODECS);
     let valid = batch(&records(rng), codec);
     let mut out = mutate(rng, &valid);

@@ -314,7 +314,11 @@ fn filled(rng: &mut Rng, api: ApiKey, version: i16, txn: (i64, i16)) -> Option<V
                 Compression::Lz4,
                 Compression::Zstd,
             ]);
-            let batch = if rng.chance(1, 4) {
+            // A third of the batches mutated (and their CRC repaired) before they are framed,
+            // so the broker's own validation and append see bad batches, not just bad frames.
+            let batch = if rng.chance(1, 3) {
+                crate::batch::generate(rng)
+            } else if rng.chance(1, 4) {
                 transactional_batch(rng, txn)
             } else {
                 crate::batch::batch(&crate::batch::records(rng), codec)
