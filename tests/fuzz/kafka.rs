@@ -569,8 +569,15 @@ pub fn generate(rng: &mut Rng, txn: (i64, i16)) -> Vec<u8> {
         rng.bytes(n)
     });
     let correlation = rng.next() as i32;
-    let framed = request_frame(api as i16, version, correlation, &body);
-    mutate(rng, &framed)
+    // Mostly the body alone is mutated: a broken header only ever closes the connection,
+    // while a good header with a bad body reaches the decoders and the handlers.
+    if rng.chance(2, 3) {
+        let mut framed = request_frame(api as i16, version, correlation, &[]);
+        framed.extend(mutate(rng, &body));
+        framed
+    } else {
+        mutate(rng, &request_frame(api as i16, version, correlation, &body))
+    }
 }
 
 #[test]
@@ -646,9 +653,9 @@ fn mutated_requests_are_answered_or_refused_and_the_broker_keeps_serving() {
     );
 }
 
-/// Frames over a real listener on 127.0.0.1:0: a mutated size prefix or a frame cut short is
-/// refused by closing that connection only; every frame is answered or its connection closed
-/// within [`BOUND`]; a fresh connection is served afterwards.
+/// Frames over a real listener on 127.0.0.1:0, several on a connection: a mutated size prefix
+/// or a frame cut short is refused by closing that connection only; every frame is answered
+/// or its connection closed within [`BOUND`]; a fresh connection is served afterwards.
 #[test]
 fn frames_over_a_socket_are_answered_or_closed_in_bounded_time() {
     let h = Harness::start();
@@ -668,19 +675,24 @@ fn frames_over_a_socket_are_answered_or_closed_in_bounded_time() {
         |rng| {
             // Calls that wait by design (long-poll Fetch, group rebalances) are left to the
             // direct test, which can tell a wait from a hang.
-            let mut f = loop {
-                let f = generate(rng, h.txn);
-                if !matches!(f.get(..2), Some([0, 1 | 11 | 14])) {
-                    break f;
+            // One to four frames on one connection, as clients pipeline them.
+            let mut out = Vec::new();
+            for _ in 0..1 + rng.below(4) {
+                let mut f = loop {
+                    let f = generate(rng, h.txn);
+                    if !matches!(f.get(..2), Some([0, 1 | 11 | 14])) {
+                        break f;
+                    }
+                };
+                let mut len = (f.len() as i32).to_be_bytes().to_vec();
+                if rng.chance(1, 5) {
+                    crate::mutate::mutate_once(rng, &mut len);
+                    len.resize(4, 0);
                 }
-            };
-            let mut len = (f.len() as i32).to_be_bytes().to_vec();
-            if rng.chance(1, 5) {
-                crate::mutate::mutate_once(rng, &mut len);
-                len.resize(4, 0);
+                out.append(&mut len);
+                out.append(&mut f);
             }
-            len.append(&mut f);
-            len
+            out
         },
         |input| {
             let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;

@@ -1,5 +1,6 @@
-//! Pipeline specs (`POST /v1/pipelines`, `weir pipeline create -f` in JSON or YAML): random and mutated specs
-//! parse and check to `Ok` or to an error that names what is wrong, never a panic.
+//! Pipeline specs (`POST /v1/pipelines`, `weir pipeline create -f` in JSON or YAML): random
+//! and mutated specs parse and check to `Ok` or to an error that names what is wrong, never a
+//! panic.
 //!
 //! Mutations work on two levels: on the JSON value (a field removed, retyped, set to an
 //! extreme number, a long or odd string, an unknown key, deep nesting) and on the bytes.
