@@ -4,7 +4,7 @@
 //!
 //! Properties: never a 5xx (507, a full disk, excepted); every 4xx is a JSON error body
 //! `{"error": {"code", "message"}}` with both filled in; each request is answered within
-//! [`BOUND`]; the router still serves a well-formed request afterwards.
+//! [`BOUND`]; the router still serves a well-formed request afterwards; RSS stays bounded.
 //!
 //! An input is `METHOD PATH\n` then the body, so a failure's hex dump replays as is.
 
@@ -279,6 +279,8 @@ fn mutated_bodies_get_a_json_error_never_a_server_error() {
             )),
         }
     };
+    let _memory = crate::MEMORY.lock().unwrap_or_else(|p| p.into_inner());
+    let rss_before = driver::rss_bytes();
     let mut case = 0usize;
     let summary = driver::run("http", 3000, generate, |input| {
         case += 1;
@@ -293,6 +295,9 @@ fn mutated_bodies_get_a_json_error_never_a_server_error() {
     });
     summary.assert_both_ways("http");
     serves(&h).expect("serves after the campaign");
+    let grown = driver::rss_bytes().saturating_sub(rss_before);
+    eprintln!("fuzz http: RSS grew by {} KiB", grown >> 10);
+    assert!(grown < 256 << 20, "RSS grew by {grown} bytes");
 }
 
 #[test]
