@@ -255,6 +255,41 @@ fn filled(rng: &mut Rng, api: ApiKey, version: i16, txn: (i64, i16)) -> Option<V
                 .with_timeout_ms(1000);
             try_encode(&req, version)
         }
+        // The members of group `g` joined with (mutated) subscription metadata, which
+        // OffsetDelete decodes to tell subscribed topics from the rest.
+        ApiKey::OffsetDelete => {
+            let req = OffsetDeleteRequest::default()
+                .with_group_id(group("g"))
+                .with_topics(vec![
+                    offset_delete_request::OffsetDeleteRequestTopic::default()
+                        .with_name(name("fuzz"))
+                        .with_partitions(vec![
+                            offset_delete_request::OffsetDeleteRequestPartition::default()
+                                .with_partition_index(0),
+                        ]),
+                ]);
+            try_encode(&req, version)
+        }
+        ApiKey::DescribeGroups => {
+            let req = DescribeGroupsRequest::default().with_groups(vec![group("g")]);
+            try_encode(&req, version)
+        }
+        ApiKey::SyncGroup => {
+            let req = SyncGroupRequest::default()
+                .with_group_id(group("g"))
+                .with_generation_id(rng.below(3) as i32)
+                .with_member_id(StrBytes::from_static_str("fuzz-member"))
+                .with_protocol_type(Some(StrBytes::from_static_str("consumer")))
+                .with_protocol_name(Some(StrBytes::from_static_str("range")))
+                .with_assignments(vec![
+                    sync_group_request::SyncGroupRequestAssignment::default()
+                        .with_member_id(StrBytes::from_static_str("fuzz-member"))
+                        .with_assignment(Bytes::from_static(
+                            b"\0\x01\0\0\0\x01\0\x04fuzz\0\0\0\x01\0\0\0\0",
+                        )),
+                ]);
+            try_encode(&req, version)
+        }
         ApiKey::Heartbeat => {
             let req = HeartbeatRequest::default()
                 .with_group_id(group("g"))
