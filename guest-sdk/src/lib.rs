@@ -98,4 +98,16 @@ pub mod __private {
     pub fn empty_batch() -> Batch {
         crate::record::empty_batch()
     }
+
+    /// The records of `batch` as a plugin's function sees them, or the error the `run_*`
+    /// functions refuse the batch with. For tests: `run_*` also read the configuration
+    /// through a host import, which a native build cannot call, so the flat-batch fuzz
+    /// tests read batches through this, the same checks and views.
+    pub fn read_batch<'a>(
+        batch: &'a Batch,
+        offsets: &'a [i64],
+    ) -> Result<impl Iterator<Item = crate::Record<'a>> + 'a, String> {
+        crate::record::validate(batch)?;
+        Ok(crate::record::views(batch, offsets).map(|(_, record)| record))
+    }
 }

@@ -26,6 +26,9 @@ mod scaffold;
 mod topic;
 mod user;
 
+#[doc(hidden)]
+pub use pipeline::spec_from_text;
+
 use std::io::{self, Write};
 use std::process::ExitCode;
 

@@ -79,19 +79,51 @@ fn read_spec(file: &PathBuf) -> anyhow::Result<Value> {
     } else {
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
     };
-    match serde_json::from_str(&text) {
+    spec_from_text(&text, &file.display().to_string())
+}
+
+/// A spec's text, JSON or YAML, as a JSON value; `source` names it in errors. Public (and
+/// hidden) for the fuzz tests, which feed it mutated specs (tests/fuzz/spec.rs).
+#[doc(hidden)]
+pub fn spec_from_text(text: &str, source: &str) -> anyhow::Result<Value> {
+    match serde_json::from_str(text) {
         Ok(v) => Ok(v),
         Err(json_err) => {
-            let docs = yaml_rust2::YamlLoader::load_from_str(&text).map_err(|yaml_err| {
-                anyhow::anyhow!(
-                    "{} is neither JSON ({json_err}) nor YAML ({yaml_err})",
-                    file.display()
-                )
+            yaml_depth_within_limit(text, source)?;
+            let docs = yaml_rust2::YamlLoader::load_from_str(text).map_err(|yaml_err| {
+                anyhow::anyhow!("{source} is neither JSON ({json_err}) nor YAML ({yaml_err})")
             })?;
             match docs.as_slice() {
-                [doc] => yaml_to_json(doc),
-                _ => bail!("{} must hold exactly one YAML document", file.display()),
+                [doc] => yaml_to_json(doc).map_err(|e| anyhow::anyhow!("{source}: {e}")),
+                _ => bail!("{source} must hold exactly one YAML document"),
             }
+        }
+    }
+}
+
+/// Deepest nesting a YAML spec may have: serde_json's limit for the same spec as JSON.
+const MAX_YAML_DEPTH: usize = 128;
+
+/// Refuses YAML nested deeper than [`MAX_YAML_DEPTH`] before it is loaded: block YAML
+/// (`- - - ...`) nests without limit, and yaml-rust2's loader (like [`yaml_to_json`]) recurses
+/// once per level, so a deep file overflowed the stack instead of being refused. The parser's
+/// events come from a state machine, not recursion, so counting them is safe at any depth.
+/// A syntax error is left for the loader to report.
+fn yaml_depth_within_limit(text: &str, source: &str) -> anyhow::Result<()> {
+    use yaml_rust2::parser::{Event, Parser};
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0usize;
+    loop {
+        match parser.next_token() {
+            Ok((Event::StreamEnd, _)) | Err(_) => return Ok(()),
+            Ok((Event::SequenceStart(..) | Event::MappingStart(..), _)) => {
+                depth += 1;
+                if depth > MAX_YAML_DEPTH {
+                    bail!("{source} nests deeper than {MAX_YAML_DEPTH} levels");
+                }
+            }
+            Ok((Event::SequenceEnd | Event::MappingEnd, _)) => depth = depth.saturating_sub(1),
+            Ok(_) => {}
         }
     }
 }

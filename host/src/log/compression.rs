@@ -88,12 +88,25 @@ fn read_bounded(reader: impl Read) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// Most bytes of output per byte of a snappy block (64 from a 3-byte copy, rounded up).
+const MAX_SNAPPY_RATIO: usize = 22;
+
 /// Snappy comes either raw (librdkafka) or in xerial's block framing (Java,
 /// kafka-python): blocks of `[length: i32 BE][raw snappy block]` after a header.
 fn snappy(raw: &[u8]) -> Result<Vec<u8>, String> {
     let mut decoder = snap::raw::Decoder::new();
     let mut block = |bytes: &[u8], out: &mut Vec<u8>| -> Result<(), String> {
         let len = snap::raw::decompress_len(bytes).map_err(|e| e.to_string())?;
+        // The output is allocated (and zeroed) from the length the block claims, before a byte
+        // is decoded: a 5-byte block claiming 256 MiB would cost that much memory and time. No
+        // snappy element expands more than 64 bytes from 3 (a copy with a 2-byte offset), so
+        // a block claiming more than 22 times its size is corrupt.
+        if len > bytes.len().saturating_mul(MAX_SNAPPY_RATIO) {
+            return Err(format!(
+                "a {}-byte snappy block claims {len} bytes, more than snappy can expand to",
+                bytes.len()
+            ));
+        }
         if out.len().saturating_add(len) > MAX_DECOMPRESSED_LEN {
             return Err(format!(
                 "decompresses to more than {MAX_DECOMPRESSED_LEN} bytes"

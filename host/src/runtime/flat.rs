@@ -224,7 +224,16 @@ pub fn check(batch: &Batch) -> Result<usize, FlatError> {
             .is_some_and(|e| e <= headers);
         span_ok(f[0], f[1]) & span_ok(f[2], f[3]) & headers_ok
     };
-    let header_ok = |h: &[u32]| h[1] != NULL && span_ok(h[0], h[1]) && span_ok(h[2], h[3]);
+    // Header keys are strings: the SDKs read a key that is not UTF-8 as "" and `decode`
+    // refuses it, so such a batch would not be read as written.
+    let key_ok = |h: &[u32]| {
+        let key = batch
+            .data
+            .get(h[0] as usize..span_end(h[0], h[1], data).unwrap_or(0));
+        key.is_some_and(|k| std::str::from_utf8(k).is_ok())
+    };
+    let header_ok =
+        |h: &[u32]| h[1] != NULL && span_ok(h[0], h[1]) && span_ok(h[2], h[3]) && key_ok(h);
     let records = batch.records.chunks_exact(RECORD_FIELDS);
     if !records.clone().fold(true, |ok, f| ok & record_ok(f)) {
         let i = records
@@ -241,7 +250,7 @@ pub fn check(batch: &Batch) -> Result<usize, FlatError> {
         .position(|h| !header_ok(h))
     {
         return Err(FlatError(format!(
-            "header {h}: a null key, or a span past the batch"
+            "header {h}: a null key, a key that is not UTF-8, or a span past the batch"
         )));
     }
     Ok(n)
