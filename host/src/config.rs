@@ -15,7 +15,7 @@ use crate::broker::BrokerConfig;
 use crate::broker::TopicLimits;
 use crate::broker::topic_config::TopicConfig;
 use crate::kafka::KafkaSettings;
-use crate::kafka::settings::{ConnectionLimits, GroupSettings};
+use crate::kafka::settings::{ConnectionLimits, GroupSettings, RequestLimits};
 use crate::log::FlushPolicy;
 use crate::pipeline::PipelinesConfig;
 
@@ -116,6 +116,10 @@ pub struct KafkaSection {
     pub connections_max_idle_ms: u64,
     /// How long a request may take to arrive once its size prefix has, ms.
     pub request_read_timeout_ms: u64,
+    /// Most partitions one Fetch, ListOffsets or OffsetFetch request names.
+    pub max_partitions_per_request: usize,
+    /// Most topics one Metadata request names.
+    pub metadata_max_topics: usize,
 }
 
 /// `[log]`.
@@ -324,6 +328,11 @@ impl ServerConfig {
                     .into(),
             ));
         }
+        if self.kafka.max_partitions_per_request == 0 || self.kafka.metadata_max_topics == 0 {
+            return Err(ConfigError::Invalid(
+                "kafka.max_partitions_per_request and kafka.metadata_max_topics must be > 0".into(),
+            ));
+        }
         if self.kafka.fetch_max_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "kafka.fetch_max_bytes must be ≥ 1024".into(),
@@ -354,6 +363,10 @@ impl ServerConfig {
                 max_connections_per_ip: self.kafka.max_connections_per_ip,
                 idle_timeout: Duration::from_millis(self.kafka.connections_max_idle_ms),
                 request_read_timeout: Duration::from_millis(self.kafka.request_read_timeout_ms),
+            },
+            requests: RequestLimits {
+                max_partitions_per_request: self.kafka.max_partitions_per_request,
+                metadata_max_topics: self.kafka.metadata_max_topics,
             },
         };
         Ok(Settings {
