@@ -78,6 +78,8 @@ pub struct PipelinesSection {
     pub max_instances: u32,
     /// Directory of the built-in plugins; empty: `plugins/` beside the binary's directory.
     pub plugins_dir: PathBuf,
+    /// Deployments kept in each pipeline's history.
+    pub max_history: usize,
 }
 
 /// Limits of the HTTP listener.
@@ -328,6 +330,11 @@ impl ServerConfig {
                     .into(),
             ));
         }
+        if self.pipelines.max_history == 0 {
+            return Err(ConfigError::Invalid(
+                "pipelines.max_history must be ≥ 1 (the current deployment)".into(),
+            ));
+        }
         if self.kafka.max_partitions_per_request == 0 || self.kafka.metadata_max_topics == 0 {
             return Err(ConfigError::Invalid(
                 "kafka.max_partitions_per_request and kafka.metadata_max_topics must be > 0".into(),
@@ -409,6 +416,7 @@ impl ServerConfig {
                     d if d.as_os_str().is_empty() => default_plugins_dir(),
                     d => d.clone(),
                 },
+                max_history: self.pipelines.max_history,
                 natives: BTreeMap::new(),
             },
         })

@@ -115,6 +115,7 @@ fn setup(
             max_module_bytes: 256 << 20,
             max_instances,
             plugins_dir: dir.path().join("plugins"),
+            max_history: 100,
             natives: [(
                 "native-filter".to_string(),
                 Arc::new(NativeContains) as Arc<dyn NativeFilter>,
