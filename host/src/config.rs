@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::broker::BrokerConfig;
 use crate::broker::TopicLimits;
+use crate::broker::producer::ProducerLimits;
 use crate::broker::topic_config::TopicConfig;
 use crate::kafka::KafkaSettings;
 use crate::kafka::settings::{ConnectionLimits, GroupSettings, RequestLimits};
@@ -122,6 +123,10 @@ pub struct KafkaSection {
     pub max_partitions_per_request: usize,
     /// Most topics one Metadata request names.
     pub metadata_max_topics: usize,
+    /// Kafka's `producer.id.expiration.ms`.
+    pub producer_id_expiration_ms: u64,
+    /// Most idempotent producers one partition remembers.
+    pub max_producers_per_partition: usize,
 }
 
 /// `[log]`.
@@ -205,6 +210,8 @@ pub struct Settings {
     pub produce_limits: (usize, usize),
     /// The pipeline service's settings.
     pub pipelines: PipelinesConfig,
+    /// How much idempotent producer state each partition keeps.
+    pub producers: ProducerLimits,
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -330,6 +337,22 @@ impl ServerConfig {
                     .into(),
             ));
         }
+        let producers = ProducerLimits {
+            expiration_ms: i64::try_from(self.kafka.producer_id_expiration_ms)
+                .ok()
+                .filter(|&ms| ms > 0)
+                .ok_or_else(|| {
+                    ConfigError::Invalid(
+                        "kafka.producer_id_expiration_ms must be > 0 and < 2^63".into(),
+                    )
+                })?,
+            max_per_partition: self.kafka.max_producers_per_partition,
+        };
+        if producers.max_per_partition == 0 {
+            return Err(ConfigError::Invalid(
+                "kafka.max_producers_per_partition must be > 0".into(),
+            ));
+        }
         if self.pipelines.max_history == 0 {
             return Err(ConfigError::Invalid(
                 "pipelines.max_history must be ≥ 1 (the current deployment)".into(),
@@ -378,6 +401,7 @@ impl ServerConfig {
         };
         Ok(Settings {
             kafka,
+            producers,
             broker: BrokerConfig {
                 data_dir: self.data_dir.clone(),
                 flush,

@@ -20,5 +20,6 @@ mod liberal;
 mod limits;
 mod metadata;
 mod produce;
+mod producer_state;
 mod responses;
 mod transactions;

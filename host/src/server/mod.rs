@@ -120,7 +120,10 @@ pub async fn run(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovered broker"
     );
-    let producers = Arc::new(ProducerRegistry::new(broker.clone()));
+    let producers = Arc::new(ProducerRegistry::with_limits(
+        broker.clone(),
+        settings.producers,
+    ));
     let (b, p, config) = (
         broker.clone(),
         producers.clone(),
