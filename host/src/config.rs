@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::broker::BrokerConfig;
 use crate::broker::TopicLimits;
 use crate::broker::producer::ProducerLimits;
 use crate::broker::topic_config::TopicConfig;
+use crate::broker::{BrokerConfig, ScrubConfig};
 use crate::kafka::KafkaSettings;
 use crate::kafka::settings::{ConnectionLimits, GroupSettings, RequestLimits};
 use crate::log::FlushPolicy;
@@ -143,6 +143,10 @@ pub struct LogSection {
     pub cleaner_check_interval_ms: u64,
     /// Bytes between offset index entries.
     pub index_interval_bytes: u32,
+    /// Bytes of sealed segments the scrubber checks per second; 0 = off.
+    pub scrub_bytes_per_sec: u64,
+    /// Rest between two scrub passes, ms.
+    pub scrub_interval_ms: u64,
 }
 
 /// `[http]`.
@@ -212,6 +216,8 @@ pub struct Settings {
     pub pipelines: PipelinesConfig,
     /// How much idempotent producer state each partition keeps.
     pub producers: ProducerLimits,
+    /// The scrubber's pace.
+    pub scrub: ScrubConfig,
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -402,6 +408,10 @@ impl ServerConfig {
         Ok(Settings {
             kafka,
             producers,
+            scrub: ScrubConfig {
+                bytes_per_step: self.log.scrub_bytes_per_sec,
+                interval: Duration::from_millis(self.log.scrub_interval_ms.max(1)),
+            },
             broker: BrokerConfig {
                 data_dir: self.data_dir.clone(),
                 flush,

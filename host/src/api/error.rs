@@ -80,6 +80,8 @@ fn log_status(err: &LogError) -> (StatusCode, &'static str) {
         }
         LogError::Deleted => (StatusCode::NOT_FOUND, "unknown_topic"),
         LogError::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_corrupt"),
+        // The message names the range and where reads go on.
+        LogError::Damaged { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "records_damaged"),
         LogError::Fenced { .. } => (StatusCode::SERVICE_UNAVAILABLE, "partition_fenced"),
         LogError::Io { source, .. } if disk_full(source) => DISK_FULL,
         LogError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),

@@ -235,6 +235,12 @@ fn spawn_background(
         // nothing is.
         move || b.compact_all(|topic, p| txns.last_stable_offset(topic, p).unwrap_or(i64::MIN)),
     ));
+    let scrubber = Arc::new(crate::broker::Scrubber::new(broker.clone(), settings.scrub));
+    if scrubber.enabled() {
+        tasks.push(every(crate::broker::scrubber::STEP, "scrub", move || {
+            scrubber.step()
+        }));
+    }
     if let Some(period) = settings.flush_interval {
         let b = broker.clone();
         tasks.push(every(period, "flush", move || b.flush_all()));
