@@ -188,3 +188,49 @@ fn a_sealed_segment_file_removed_while_running_is_reported() {
     assert!(c["error"].as_str().unwrap().contains("missing"), "{c}");
     assert!(!last.to_string().contains(data.to_str().unwrap()), "{last}");
 }
+
+#[test]
+fn a_segment_removed_while_stopped_is_reported_as_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = start(dir.path(), "");
+    fill(&s, "t", 20);
+    assert!(s.stop());
+    let files = segments(&data, "t", 0);
+    assert!(files.len() >= 3, "{files:?}");
+    // The second segment's files go; its offsets are held by none.
+    let gone = &files[1];
+    let next_base: i64 = files[2]
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let gone_base: i64 = gone.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+    for ext in ["log", "index", "timeindex"] {
+        let _ = std::fs::remove_file(gone.with_extension(ext));
+    }
+    let s = start(dir.path(), "");
+    let mut last = Value::Null;
+    let found = wait_until(Duration::from_secs(30), || {
+        last = health(&s);
+        last["corrupt"].as_array().is_some_and(|c| !c.is_empty())
+    });
+    assert!(found, "the lost segment was not reported: {last}");
+    let c = &last["corrupt"][0];
+    assert_eq!(c["segment"], "00000000000000000000.log", "{c}");
+    assert_eq!(
+        (c["offset"].as_i64(), c["end"].as_i64()),
+        (Some(gone_base), Some(next_base))
+    );
+    assert!(
+        c["error"].as_str().unwrap().contains("no segment holds"),
+        "{c}"
+    );
+    // Offsets before and after the gap are served.
+    let (status, _) = consume(&s, "t", 0, 0);
+    assert_eq!(status, 200);
+    let (status, body) = consume(&s, "t", 0, next_base);
+    assert_eq!(status, 200, "{body}");
+}

@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 
 use super::Broker;
 use crate::log::scan::BadRange;
-use crate::log::{Damage, SealedCursor};
+use crate::log::{Checked, Damage, SealedCursor};
 
 /// How the scrubber paces itself (`[log]` in weir.toml).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +129,11 @@ impl Scrubber {
                     continue;
                 };
                 if !cursor.segment.paths().log.exists() {
-                    log.record_check(&cursor, &[], true);
+                    let checked = Checked {
+                        missing: true,
+                        ..Checked::default()
+                    };
+                    log.record_check(&cursor, &checked);
                     pass.next_base = cursor.segment.base_offset() + 1;
                     budget = budget.saturating_sub(1);
                     continue;
@@ -165,8 +169,13 @@ impl Scrubber {
                             end: None,
                             reason,
                         });
-                        log.record_check(&seg.cursor, &seg.bad, false);
-                        pass.next_base = seg.cursor.segment.base_offset() + 1;
+                        let next = seg.cursor.segment.base_offset() + 1;
+                        let checked = Checked {
+                            bad: seg.bad,
+                            ..Checked::default()
+                        };
+                        log.record_check(&seg.cursor, &checked);
+                        pass.next_base = next;
                         continue;
                     }
                 };
@@ -179,8 +188,17 @@ impl Scrubber {
                     pass.segment = Some(seg);
                 }
                 None => {
-                    log.record_check(&seg.cursor, &seg.bad, false);
-                    pass.next_base = seg.cursor.segment.base_offset() + 1;
+                    // Read to its end (no range ran to it): where its batches
+                    // end tells whether offsets before the next segment are lost.
+                    let whole = seg.bad.iter().all(|b| b.end.is_some());
+                    let next = seg.cursor.segment.base_offset() + 1;
+                    let checked = Checked {
+                        last_end: whole.then_some(step.next_offset),
+                        bad: seg.bad,
+                        ..Checked::default()
+                    };
+                    log.record_check(&seg.cursor, &checked);
+                    pass.next_base = next;
                 }
             }
         }

@@ -27,6 +27,6 @@ pub mod varint;
 pub use config::{Cleanup, Compaction, FlushPolicy, LogConfig};
 pub use error::LogError;
 pub use partition::{
-    AppendInfo, Damage, DamageKind, FirstBatch, PartitionLog, PartitionStats, ReadResult,
+    AppendInfo, Checked, Damage, DamageKind, FirstBatch, PartitionLog, PartitionStats, ReadResult,
     SealedCursor,
 };

@@ -22,7 +22,7 @@ mod log_start;
 mod read;
 mod time_lookup;
 
-pub use damage::{Damage, DamageKind, SealedCursor};
+pub use damage::{Checked, Damage, DamageKind, SealedCursor};
 
 #[cfg(test)]
 use compact::{CrashPoint, tests_hook};

@@ -44,6 +44,22 @@ pub enum DamageKind {
     /// The data file is gone from the directory. The open handle still serves
     /// reads until a restart, after which these offsets would be missing.
     Missing,
+    /// No segment holds these offsets, in a log that compaction never thins:
+    /// a segment's files were removed while the broker was stopped. Reads there
+    /// go on at the next offset that exists, as in a compacted log.
+    Gap,
+}
+
+/// What a finished check of one sealed segment found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// Ranges that do not verify.
+    pub bad: Vec<BadRange>,
+    /// The data file is gone from the directory.
+    pub missing: bool,
+    /// The offset after the segment's last good batch, when the whole segment
+    /// was read: offsets from it to the next segment's base are held by none.
+    pub last_end: Option<i64>,
 }
 
 impl std::fmt::Display for DamageKind {
@@ -53,6 +69,10 @@ impl std::fmt::Display for DamageKind {
             DamageKind::Missing => {
                 f.write_str("the data file is missing from the partition's directory")
             }
+            DamageKind::Gap => f.write_str(
+                "no segment holds these offsets: a segment's files are missing from the \
+                 partition's directory",
+            ),
         }
     }
 }
@@ -164,10 +184,9 @@ impl PartitionLog {
             .map_err(LogError::io("verifying", path))
     }
 
-    /// Records the outcome of a finished check of `cursor`'s segment: `bad` is
-    /// everything found in it (empty when it verified), `missing` whether its
-    /// file has gone. Replaces what an earlier check of the same segment found.
-    pub fn record_check(&self, cursor: &SealedCursor, bad: &[BadRange], missing: bool) {
+    /// Records the outcome of a finished check of `cursor`'s segment (empty
+    /// when it verified). Replaces what an earlier check of the same segment found.
+    pub fn record_check(&self, cursor: &SealedCursor, checked: &Checked) {
         let segment = &cursor.segment;
         let name = segment
             .paths()
@@ -193,7 +212,8 @@ impl PartitionLog {
             return;
         }
         let base = segment.base_offset();
-        let mut found: Vec<Damage> = bad
+        let mut found: Vec<Damage> = checked
+            .bad
             .iter()
             .map(|b| Damage {
                 segment: name.clone(),
@@ -205,12 +225,21 @@ impl PartitionLog {
                 },
             })
             .collect();
-        if missing {
+        if checked.missing {
             found.push(Damage {
                 segment: name.clone(),
                 segment_base: base,
                 offsets: base..cursor.end,
                 kind: DamageKind::Missing,
+            });
+        }
+        let compacted = state.config.cleanup.compaction().is_some();
+        if let Some(end) = checked.last_end.filter(|&e| e < cursor.end && !compacted) {
+            found.push(Damage {
+                segment: name.clone(),
+                segment_base: base,
+                offsets: end..cursor.end,
+                kind: DamageKind::Gap,
             });
         }
         for damage in found {
