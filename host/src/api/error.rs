@@ -69,8 +69,14 @@ pub async fn relative_paths(
     request: Request,
     next: axum::middleware::Next,
 ) -> Response {
+    // The reports of the server's own work: health, a pipeline's status and
+    // logs (not its state, which is the pipeline's data).
     let path = request.uri().path();
-    let reports = path.starts_with("/v1/health") || path.starts_with("/v1/pipelines");
+    let reports = path == "/v1/health"
+        || path == "/v1/pipelines"
+        || path
+            .strip_prefix("/v1/pipelines/")
+            .is_some_and(|rest| rest.split('/').count() == 1 || rest.ends_with("/logs"));
     let response = next.run(request).await;
     let status = response.status();
     if !(reports || status.is_client_error() || status.is_server_error()) {
