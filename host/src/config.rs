@@ -511,6 +511,26 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("no-port"), "{err}");
 
+        // Each new limit is refused at 0, naming its key.
+        for (section, key) in [
+            ("kafka", "max_partitions_per_request"),
+            ("kafka", "metadata_max_topics"),
+            ("kafka", "max_producers_per_partition"),
+            ("kafka", "producer_id_expiration_ms"),
+            ("pipelines", "max_history"),
+        ] {
+            std::fs::write(&path, format!("[{section}]\n{key} = 0\n")).unwrap();
+            let err = ServerConfig::load(Some(&path))
+                .unwrap()
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        std::fs::write(&path, "[log]\nscrub_bytes_per_sec = 0\n").unwrap();
+        let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
+        assert_eq!(s.scrub.bytes_per_step, 0, "0 turns the scrubber off");
+
         std::fs::write(&path, "[log]\nflsh = \"os\"\n").unwrap();
         let err = ServerConfig::load(Some(&path)).unwrap_err().to_string();
         assert!(err.contains("flsh"), "{err}");
