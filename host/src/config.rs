@@ -13,11 +13,12 @@ use serde::Deserialize;
 
 use crate::auth::AuthSettings;
 use crate::auth::scram::MIN_ITERATIONS;
-use crate::broker::BrokerConfig;
 use crate::broker::TopicLimits;
+use crate::broker::producer::ProducerLimits;
 use crate::broker::topic_config::TopicConfig;
+use crate::broker::{BrokerConfig, ScrubConfig};
 use crate::kafka::KafkaSettings;
-use crate::kafka::settings::{ConnectionLimits, GroupSettings};
+use crate::kafka::settings::{ConnectionLimits, GroupSettings, RequestLimits};
 use crate::log::FlushPolicy;
 use crate::pipeline::PipelinesConfig;
 use crate::runtime::{CallCaps, SandboxSettings};
@@ -169,6 +170,8 @@ pub struct PipelinesSection {
     pub max_instances: u32,
     /// Directory of the built-in plugins; empty: `plugins/` beside the binary's directory.
     pub plugins_dir: PathBuf,
+    /// Deployments kept in each pipeline's history.
+    pub max_history: usize,
 }
 
 /// Limits of the HTTP listener.
@@ -207,6 +210,14 @@ pub struct KafkaSection {
     pub connections_max_idle_ms: u64,
     /// How long a request may take to arrive once its size prefix has, ms.
     pub request_read_timeout_ms: u64,
+    /// Most partitions one Fetch, ListOffsets or OffsetFetch request names.
+    pub max_partitions_per_request: usize,
+    /// Most topics one Metadata request names.
+    pub metadata_max_topics: usize,
+    /// Kafka's `producer.id.expiration.ms`.
+    pub producer_id_expiration_ms: u64,
+    /// Most idempotent producers one partition remembers.
+    pub max_producers_per_partition: usize,
 }
 
 /// `[log]`.
@@ -223,6 +234,10 @@ pub struct LogSection {
     pub cleaner_check_interval_ms: u64,
     /// Bytes between offset index entries.
     pub index_interval_bytes: u32,
+    /// Bytes of sealed segments the scrubber checks per second; 0 = off.
+    pub scrub_bytes_per_sec: u64,
+    /// Rest between two scrub passes, ms.
+    pub scrub_interval_ms: u64,
 }
 
 /// `[http]`.
@@ -292,6 +307,10 @@ pub struct Settings {
     pub pipelines: PipelinesConfig,
     /// Authentication on both listeners (`allow_anonymous` comes from `weir serve`).
     pub auth: AuthSettings,
+    /// How much idempotent producer state each partition keeps.
+    pub producers: ProducerLimits,
+    /// The scrubber's pace.
+    pub scrub: ScrubConfig,
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -417,6 +436,32 @@ impl ServerConfig {
                     .into(),
             ));
         }
+        let producers = ProducerLimits {
+            expiration_ms: i64::try_from(self.kafka.producer_id_expiration_ms)
+                .ok()
+                .filter(|&ms| ms > 0)
+                .ok_or_else(|| {
+                    ConfigError::Invalid(
+                        "kafka.producer_id_expiration_ms must be > 0 and < 2^63".into(),
+                    )
+                })?,
+            max_per_partition: self.kafka.max_producers_per_partition,
+        };
+        if producers.max_per_partition == 0 {
+            return Err(ConfigError::Invalid(
+                "kafka.max_producers_per_partition must be > 0".into(),
+            ));
+        }
+        if self.pipelines.max_history == 0 {
+            return Err(ConfigError::Invalid(
+                "pipelines.max_history must be ≥ 1 (the current deployment)".into(),
+            ));
+        }
+        if self.kafka.max_partitions_per_request == 0 || self.kafka.metadata_max_topics == 0 {
+            return Err(ConfigError::Invalid(
+                "kafka.max_partitions_per_request and kafka.metadata_max_topics must be > 0".into(),
+            ));
+        }
         if self.kafka.fetch_max_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "kafka.fetch_max_bytes must be ≥ 1024".into(),
@@ -471,10 +516,19 @@ impl ServerConfig {
                 idle_timeout: Duration::from_millis(self.kafka.connections_max_idle_ms),
                 request_read_timeout: Duration::from_millis(self.kafka.request_read_timeout_ms),
             },
+            requests: RequestLimits {
+                max_partitions_per_request: self.kafka.max_partitions_per_request,
+                metadata_max_topics: self.kafka.metadata_max_topics,
+            },
         };
         Ok(Settings {
             kafka,
             auth,
+            producers,
+            scrub: ScrubConfig {
+                bytes_per_step: self.log.scrub_bytes_per_sec,
+                interval: Duration::from_millis(self.log.scrub_interval_ms.max(1)),
+            },
             broker: BrokerConfig {
                 data_dir: self.data_dir.clone(),
                 flush,
@@ -514,6 +568,7 @@ impl ServerConfig {
                     d if d.as_os_str().is_empty() => default_plugins_dir(),
                     d => d.clone(),
                 },
+                max_history: self.pipelines.max_history,
                 natives: BTreeMap::new(),
             },
         })
@@ -618,6 +673,26 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("no-port"), "{err}");
+
+        // Each new limit is refused at 0, naming its key.
+        for (section, key) in [
+            ("kafka", "max_partitions_per_request"),
+            ("kafka", "metadata_max_topics"),
+            ("kafka", "max_producers_per_partition"),
+            ("kafka", "producer_id_expiration_ms"),
+            ("pipelines", "max_history"),
+        ] {
+            std::fs::write(&path, format!("[{section}]\n{key} = 0\n")).unwrap();
+            let err = ServerConfig::load(Some(&path))
+                .unwrap()
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        std::fs::write(&path, "[log]\nscrub_bytes_per_sec = 0\n").unwrap();
+        let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
+        assert_eq!(s.scrub.bytes_per_step, 0, "0 turns the scrubber off");
 
         std::fs::write(&path, "[log]\nflsh = \"os\"\n").unwrap();
         let err = ServerConfig::load(Some(&path)).unwrap_err().to_string();

@@ -16,6 +16,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use weir::api::{self, AppState};
+use weir::auth::{AuthSettings, Authenticator};
 use weir::broker::producer::ProducerRegistry;
 use weir::broker::{Broker, BrokerConfig, TopicLimits};
 use weir::log::FlushPolicy;
@@ -73,9 +74,13 @@ impl Harness {
                 max_instances: 2,
                 plugins_dir: dir.path().join("plugins"),
                 natives: Default::default(),
+                sandbox: Default::default(),
+                max_history: 100,
             },
         )
         .expect("open pipelines");
+        let auth =
+            Arc::new(Authenticator::open(&broker, AuthSettings::default()).expect("authenticator"));
         let (closing_tx, closing) = tokio::sync::watch::channel(false);
         let app = api::router(
             AppState {
@@ -85,6 +90,7 @@ impl Harness {
                 max_poll: MAX_POLL,
                 closing,
                 pipelines: Arc::new(pipelines),
+                auth,
             },
             1 << 20,
         );

@@ -3,7 +3,7 @@
 //! of random and truncated frames, acks=0, idempotent producer sequences
 //! (duplicates, gaps, and both across a restart), and liberal parsing (unknown
 //! tagged fields, trailing bytes, librdkafka's bodies, Kafka 3.x versions), and the
-//! caps on what one client can make the listener hold.
+//! caps on what one client can make the listener hold and the broker answer.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -20,4 +20,6 @@ mod liberal;
 mod limits;
 mod metadata;
 mod produce;
+mod producer_state;
+mod responses;
 mod transactions;

@@ -60,6 +60,45 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Error bodies, and the bodies that report errors of the server's own work
+/// (health, pipelines), name files relative to the data directory, never by
+/// their absolute paths (see [`crate::broker::Broker::client_text`]): every
+/// error a handler returns passes here, so no mapping can forget it. Records
+/// (a consume's body) are the client's data and pass untouched.
+pub async fn relative_paths(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    // The reports of the server's own work: health, a pipeline's status and
+    // logs (not its state, which is the pipeline's data).
+    let path = request.uri().path();
+    let reports = path == "/v1/health"
+        || path == "/v1/pipelines"
+        || path
+            .strip_prefix("/v1/pipelines/")
+            .is_some_and(|rest| rest.split('/').count() == 1 || rest.ends_with("/logs"));
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(reports || status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // These bodies are small JSON documents; a larger one is not an error report.
+    let bytes = match axum::body::to_bytes(body, 16 << 20).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return ApiError::internal(format!("reading a response body: {e}")).into_response();
+        }
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let text = state.broker.client_text(text);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(text))
+}
+
 /// A full disk, however the layer below reported it.
 fn disk_full(err: &std::io::Error) -> bool {
     err.raw_os_error() == Some(libc::ENOSPC) || err.kind() == std::io::ErrorKind::StorageFull
@@ -81,6 +120,8 @@ fn log_status(err: &LogError) -> (StatusCode, &'static str) {
         }
         LogError::Deleted => (StatusCode::NOT_FOUND, "unknown_topic"),
         LogError::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_corrupt"),
+        // The message names the range and where reads go on.
+        LogError::Damaged { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "records_damaged"),
         LogError::Fenced { .. } => (StatusCode::SERVICE_UNAVAILABLE, "partition_fenced"),
         LogError::Io { source, .. } if disk_full(source) => DISK_FULL,
         LogError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),

@@ -138,6 +138,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             auth::authenticate,
         ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::relative_paths,
+        ))
         .with_state(state)
 }
 

@@ -264,6 +264,7 @@ fn collect_records(
     let mut out = Vec::new();
     let mut next = offset;
     let mut budget = MAX_READ_BYTES;
+    let mut high_watermark = -1;
     loop {
         let t = broker.topic(topic)?;
         let p = u32::try_from(partition).map_err(|_| BrokerError::UnknownPartition {
@@ -271,8 +272,17 @@ fn collect_records(
             partition,
             count: t.partition_count(),
         })?;
-        let committed = producers.read_committed(&t, p, next, READ_BYTES)?;
+        let committed = match producers.read_committed(&t, p, next, READ_BYTES) {
+            // Records read before a damaged range are answered; the next
+            // request, at the damage, gets the error naming it.
+            Err(BrokerError::Log {
+                source: crate::log::LogError::Damaged { .. },
+                ..
+            }) if !out.is_empty() => return Ok((out, next, high_watermark)),
+            other => other?,
+        };
         let read = &committed.read;
+        high_watermark = read.high_watermark;
         if read.bytes.is_empty() {
             return Ok((out, next, read.high_watermark));
         }

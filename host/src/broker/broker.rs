@@ -186,6 +186,12 @@ impl Broker {
         Ok(broker)
     }
 
+    /// `text` (an error's message) as a client may see it: paths named
+    /// relative to the data directory (see [`super::error::relative_to`]).
+    pub fn client_text(&self, text: &str) -> String {
+        super::error::relative_to(&self.config.data_dir, text)
+    }
+
     pub(super) fn topic_dir(&self, topic: &str) -> PathBuf {
         self.config.data_dir.join("log").join(topic)
     }

@@ -107,3 +107,26 @@ impl BrokerError {
         }
     }
 }
+
+/// `text` as a client may see it: paths under `data_dir` named relative to it
+/// (`log/<topic>/<partition>/<segment>`), the directory itself as "the data
+/// directory". Clients learn what is wrong and where in weir's terms, not the
+/// server's filesystem layout; the operator's logs keep the full paths.
+pub fn relative_to(data_dir: &std::path::Path, text: &str) -> String {
+    let mut out = text.to_string();
+    let mut forms = vec![data_dir.to_path_buf()];
+    if let Ok(canonical) = data_dir.canonicalize() {
+        forms.push(canonical);
+    }
+    for dir in forms {
+        let dir = dir.display().to_string();
+        let dir = dir.trim_end_matches('/');
+        if dir.is_empty() {
+            continue;
+        }
+        out = out
+            .replace(&format!("{dir}/"), "")
+            .replace(dir, "the data directory");
+    }
+    out
+}

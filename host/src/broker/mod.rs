@@ -9,6 +9,8 @@
 //! - [`topic_limits`]: [`TopicLimits`], caps on topics and partitions.
 //! - [`partitioner`]: Kafka's default partitioner (murmur2).
 //! - [`delete_records`]: moving a partition's log start forward.
+//! - [`scrubber`]: the background CRC check of sealed segments after start,
+//!   and the damage it found.
 //! - [`orphans`]: topic directories the metadata does not list: kept, reported,
 //!   adopted or deleted on request.
 //! - [`offsets`]: committing, describing and deleting consumer-group offsets.
@@ -30,6 +32,7 @@ pub mod offsets;
 pub mod orphans;
 pub mod partitioner;
 pub mod producer;
+pub mod scrubber;
 pub mod synced_db;
 pub mod topic;
 pub mod topic_config;
@@ -43,6 +46,7 @@ pub use error::BrokerError;
 pub use meta_tree::MetaTree;
 pub use offsets::{GroupOffset, LiveGroup, LiveGroups, OffsetCommit};
 pub use orphans::Orphan;
+pub use scrubber::{ScrubConfig, Scrubber};
 pub use synced_db::SyncedDb;
 pub use topic::Topic;
 pub use topic_limits::TopicLimits;

@@ -55,6 +55,15 @@ pub enum KafkaError {
         version: i16,
         reason: String,
     },
+    /// A request names more than a `[kafka]` limit allows (`key` names it).
+    #[error("{api} request names {count} {what}; {key} is {max}")]
+    TooMany {
+        api: &'static str,
+        what: &'static str,
+        count: usize,
+        key: &'static str,
+        max: usize,
+    },
     /// A response did not encode (a bug: a field set that the version lacks).
     #[error("encoding {api} v{version} response: {reason}")]
     Encode {

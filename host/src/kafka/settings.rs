@@ -23,6 +23,29 @@ pub struct KafkaSettings {
     pub group: GroupSettings,
     /// What one client may make the listener hold.
     pub limits: ConnectionLimits,
+    /// How much one request may name.
+    pub requests: RequestLimits,
+}
+
+/// Caps on what one request may name, so a small request cannot make the
+/// broker build a large answer: duplicates are folded before these count.
+#[derive(Debug, Clone)]
+pub struct RequestLimits {
+    /// Most partitions one Fetch, ListOffsets or OffsetFetch request names, over
+    /// all its topics (and groups); more is refused with INVALID_REQUEST, or the
+    /// connection closed where the response has no top-level error code.
+    pub max_partitions_per_request: usize,
+    /// Most topics one Metadata request names; more is refused the same way.
+    pub metadata_max_topics: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            max_partitions_per_request: 100_000,
+            metadata_max_topics: 10_000,
+        }
+    }
 }
 
 /// Caps on connections and the time they may hold the broker's resources.

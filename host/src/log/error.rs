@@ -49,6 +49,19 @@ pub enum LogError {
         position: u64,
         reason: String,
     },
+    /// The scrubber found these offsets of a sealed segment unreadable (see
+    /// `/v1/health`); reads elsewhere go on. `segment` is the segment's base
+    /// offset, which names its data file.
+    #[error(
+        "offsets {offset} to {end} are unreadable: segment {segment:020}.log is damaged ({reason}); \
+         reads from offset {end} on are served"
+    )]
+    Damaged {
+        segment: i64,
+        offset: i64,
+        end: i64,
+        reason: String,
+    },
     /// The partition was deleted while the caller held on to it.
     #[error("the partition has been deleted")]
     Deleted,

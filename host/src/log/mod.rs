@@ -26,4 +26,7 @@ pub mod varint;
 
 pub use config::{Cleanup, Compaction, FlushPolicy, LogConfig};
 pub use error::LogError;
-pub use partition::{AppendInfo, FirstBatch, PartitionLog, PartitionStats, ReadResult};
+pub use partition::{
+    AppendInfo, Checked, Damage, DamageKind, FirstBatch, PartitionLog, PartitionStats, ReadResult,
+    SealedCursor,
+};

@@ -17,9 +17,12 @@ use super::error::LogError;
 use super::segment::{ActiveSegment, SealedSegment, SegmentPaths, sync_dir};
 
 mod compact;
+mod damage;
 mod log_start;
 mod read;
 mod time_lookup;
+
+pub use damage::{Checked, Damage, DamageKind, SealedCursor};
 
 #[cfg(test)]
 use compact::{CrashPoint, tests_hook};
@@ -88,6 +91,8 @@ struct LogState {
     deleted: bool,
     /// The cleaner's checkpoint: offsets before it were compacted by the last pass.
     first_dirty: i64,
+    /// What the scrubber found unreadable in sealed segments.
+    damage: Vec<damage::Found>,
 }
 
 /// A partition's durable log.
@@ -170,6 +175,7 @@ impl PartitionLog {
                 retrying: None,
                 deleted: false,
                 first_dirty: checkpoint::read(dir),
+                damage: Vec::new(),
             }),
             durable: Mutex::new(leo),
             high_watermark: watch::Sender::new(leo),

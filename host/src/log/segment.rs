@@ -406,6 +406,11 @@ impl SealedSegment {
         &self.paths
     }
 
+    /// The open data file, for the scrubber's check.
+    pub(super) fn file(&self) -> &File {
+        &self.file
+    }
+
     /// Whether `other` is this very segment (same open file), not a replacement
     /// that took its place meanwhile.
     pub(super) fn is_same(&self, other: &SealedSegment) -> bool {

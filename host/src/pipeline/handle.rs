@@ -18,7 +18,7 @@ use super::store::{Deployment, PipelineStore};
 pub struct Desired {
     /// Counts up with every deployment (update or rollback).
     pub generation: u64,
-    /// Index of the deployment in the pipeline's stored history.
+    /// Number of the deployment in the pipeline's history (forgotten ones counted).
     pub deployment: usize,
     /// The spec of the deployment.
     pub spec: Arc<PipelineSpec>,
@@ -118,7 +118,9 @@ impl PipelineHandle {
 
 impl PipelineStore {
     /// Appends a deployment to a stored pipeline's history and makes `spec` current;
-    /// returns its index in the history.
+    /// returns its number. Only the last `pipelines.max_history` are kept, so a
+    /// pipeline updated (or rolled back) every minute does not grow its record,
+    /// which is rewritten whole on every change, without bound.
     pub fn record_deployment(
         &self,
         name: &str,
@@ -126,17 +128,17 @@ impl PipelineStore {
         modules: Vec<(String, u32)>,
         reason: &str,
     ) -> Result<usize, super::PipelineError> {
-        let index = self
+        let deployment = Deployment {
+            modules,
+            at_ms: crate::broker::now_ms(),
+            reason: reason.to_string(),
+        };
+        let keep = self.max_history;
+        let number = self
             .edit(name, |record| {
-                record.spec = spec.clone();
-                record.specs.push(spec.clone());
-                record.history.push(Deployment {
-                    modules,
-                    at_ms: crate::broker::now_ms(),
-                    reason: reason.to_string(),
-                });
+                record.push_deployment(spec, deployment, keep);
             })?
-            .map_or(0, |r| r.history.len() - 1);
-        Ok(index)
+            .map_or(0, |r| r.current_number());
+        Ok(number)
     }
 }

@@ -35,10 +35,16 @@ pub struct PipelineRecord {
     pub paused: bool,
     /// Creation time, ms since the epoch.
     pub created_ms: i64,
-    /// Every deployment, oldest first; the last is the current one.
+    /// The last `pipelines.max_history` deployments, oldest first; the last is the
+    /// current one.
     pub history: Vec<Deployment>,
     /// The spec of each deployment in `history` (same index), so a rollback restores config.
     pub specs: Vec<PipelineSpec>,
+    /// Deployments dropped from the front of `history`: deployment numbers
+    /// (checkpoints name the one whose code made their outputs) go on counting
+    /// from the first, so a number never comes back for other code.
+    #[serde(default)]
+    pub forgotten: usize,
 }
 
 impl PipelineRecord {
@@ -47,6 +53,32 @@ impl PipelineRecord {
         self.history
             .last()
             .expect("a pipeline has at least one deployment")
+    }
+
+    /// The current deployment's number: its index in the whole history,
+    /// forgotten deployments included.
+    pub fn current_number(&self) -> usize {
+        self.forgotten + self.history.len().saturating_sub(1)
+    }
+
+    /// Appends a deployment and forgets the oldest beyond `keep` (at least the
+    /// current one is kept); returns the new deployment's number.
+    pub fn push_deployment(
+        &mut self,
+        spec: &PipelineSpec,
+        deployment: Deployment,
+        keep: usize,
+    ) -> usize {
+        self.spec = spec.clone();
+        self.specs.push(spec.clone());
+        self.history.push(deployment);
+        let over = self.history.len().saturating_sub(keep.max(1));
+        if over > 0 {
+            self.history.drain(..over);
+            self.specs.drain(..over.min(self.specs.len()));
+            self.forgotten += over;
+        }
+        self.current_number()
     }
 }
 
@@ -119,16 +151,19 @@ fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T,
 pub struct PipelineStore {
     db: SyncedDb,
     pipelines: sled::Tree,
+    /// Deployments kept in each pipeline's history (`pipelines.max_history`).
+    pub(super) max_history: usize,
     /// Serialises read-modify-write of records (updates, rollbacks from tasks, pauses).
     edits: std::sync::Arc<parking_lot::Mutex<()>>,
 }
 
 impl PipelineStore {
-    /// Opens the store over `db`.
-    pub fn open(db: &SyncedDb) -> Result<PipelineStore, PipelineError> {
+    /// Opens the store over `db`, keeping the last `max_history` deployments of each pipeline.
+    pub fn open(db: &SyncedDb, max_history: usize) -> Result<PipelineStore, PipelineError> {
         Ok(PipelineStore {
             db: db.clone(),
             pipelines: db.open_tree("pipelines")?,
+            max_history,
             edits: Default::default(),
         })
     }

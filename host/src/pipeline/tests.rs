@@ -29,6 +29,11 @@ impl NativeFilter for KeepAll {
 }
 
 fn open(dir: &Path, broker: &Arc<Broker>) -> Pipelines {
+    open_keeping(dir, broker, 100)
+}
+
+/// Opens the service keeping `max_history` deployments per pipeline.
+fn open_keeping(dir: &Path, broker: &Arc<Broker>, max_history: usize) -> Pipelines {
     reopen(|| {
         Pipelines::open(
             broker.clone(),
@@ -41,6 +46,7 @@ fn open(dir: &Path, broker: &Arc<Broker>) -> Pipelines {
                 max_instances: 4,
                 sandbox: crate::runtime::SandboxSettings::default(),
                 plugins_dir: dir.join("plugins"),
+                max_history,
                 natives: [(
                     "keep-all".to_string(),
                     Arc::new(KeepAll) as Arc<dyn NativeFilter>,
@@ -178,5 +184,60 @@ fn a_lost_round_over_two_inputs_is_replayed_over_exactly_its_ranges() {
     let p = open(dir.path(), &broker);
     wait_processed(&p, 3);
     assert_eq!(values(&broker, "out"), ["a0", "b0", "a1"]);
+    p.shutdown();
+}
+
+#[test]
+fn the_deployment_history_keeps_the_last_max_history_and_numbers_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = broker(dir.path(), &["a", "out"]);
+    produce(&broker, "a", "a0");
+    let p = open_keeping(dir.path(), &broker, 3);
+    p.create(spec(&["a"])).unwrap();
+    wait_processed(&p, 1);
+    for _ in 0..5 {
+        p.update("p", spec(&["a"])).unwrap();
+    }
+    let st = p.status("p").unwrap();
+    assert_eq!(st.history.len(), 3, "{:?}", st.history);
+    assert!(st.history.iter().all(|h| h.reason == "updated"));
+    produce(&broker, "a", "a1");
+    wait_processed(&p, 2);
+    p.shutdown();
+    drop(p);
+    let db = reopen(|| {
+        sled::Config::new()
+            .path(dir.path().join("pipelines/db"))
+            .open()
+    });
+    let record: store::PipelineRecord = rmp_serde::from_slice(
+        &db.open_tree("pipelines")
+            .unwrap()
+            .get("p")
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (record.forgotten, record.history.len(), record.specs.len()),
+        (3, 3, 3)
+    );
+    let tree = db.open_tree("task/p/0").unwrap();
+    let cp = store::load_checkpoint(&tree).unwrap().unwrap();
+    // The checkpoint names deployment 5 (the sixth), which the record still calls current.
+    assert_eq!(cp.deployment, Some(5));
+    assert_eq!(record.current_number(), 5);
+    drop(tree);
+    drop(db);
+    // After a restart the task resumes without a replay mismatch.
+    let p = open_keeping(dir.path(), &broker, 3);
+    produce(&broker, "a", "a2");
+    wait_processed(&p, 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while values(&broker, "out").len() < 3 {
+        assert!(Instant::now() < deadline, "{:?}", values(&broker, "out"));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(values(&broker, "out"), ["a0", "a1", "a2"]);
     p.shutdown();
 }

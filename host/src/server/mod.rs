@@ -135,7 +135,10 @@ pub async fn run(
     } else {
         tracing::info!("no users: serving loopback clients only, without credentials");
     }
-    let producers = Arc::new(ProducerRegistry::new(broker.clone()));
+    let producers = Arc::new(ProducerRegistry::with_limits(
+        broker.clone(),
+        settings.producers,
+    ));
     let (b, p, config) = (
         broker.clone(),
         producers.clone(),
@@ -254,6 +257,12 @@ fn spawn_background(
             })
         },
     ));
+    let scrubber = Arc::new(crate::broker::Scrubber::new(broker.clone(), settings.scrub));
+    if scrubber.enabled() {
+        tasks.push(every(crate::broker::scrubber::STEP, "scrub", move || {
+            scrubber.step()
+        }));
+    }
     if let Some(period) = settings.flush_interval {
         let b = broker.clone();
         tasks.push(every(period, "flush", move || b.flush_all()));

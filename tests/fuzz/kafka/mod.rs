@@ -22,6 +22,7 @@ mod seeds;
 use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
+use weir::auth::{AuthSettings, Authenticator, Principal};
 use weir::broker::producer::ProducerRegistry;
 use weir::broker::txn::TxnCoordinator;
 use weir::broker::{Broker, BrokerConfig, TopicLimits};
@@ -69,6 +70,7 @@ fn settings() -> KafkaSettings {
         default_partitions: 1,
         group: GroupSettings::default(),
         limits: Default::default(),
+        requests: Default::default(),
     }
 }
 
@@ -103,10 +105,13 @@ impl Harness {
             .expect("create topic");
         let producers = Arc::new(ProducerRegistry::new(broker.clone()));
         let txns = Arc::new(TxnCoordinator::open(broker.clone(), producers.clone()).expect("txns"));
+        let auth =
+            Arc::new(Authenticator::open(&broker, AuthSettings::default()).expect("authenticator"));
         let ctx = Arc::new(KafkaContext::new(
             broker.clone(),
             producers,
             txns,
+            auth,
             settings(),
         ));
         let mut h = Harness {
@@ -143,7 +148,9 @@ impl Harness {
         let ctx = self.ctx.clone();
         let peer: SocketAddr = "127.0.0.1:9".parse().expect("addr");
         self.rt
-            .block_on(async move { handler::dispatch(&ctx, req, peer).await })
+            .block_on(
+                async move { handler::dispatch(&ctx, req, peer, &Principal::Anonymous).await },
+            )
             .expect("answered")
             .expect("an answer")
     }
@@ -183,7 +190,7 @@ impl Harness {
         let peer: SocketAddr = "127.0.0.1:9".parse().expect("addr");
         let task = self
             .rt
-            .spawn(async move { handler::dispatch(&ctx, req, peer).await });
+            .spawn(async move { handler::dispatch(&ctx, req, peer, &Principal::Anonymous).await });
         let limit = if may_wait { PATIENCE } else { BOUND };
         let abort = task.abort_handle();
         let joined = self
@@ -330,6 +337,7 @@ fn frames_over_a_socket_are_answered_or_closed_in_bounded_time() {
             h.broker.clone(),
             h.ctx.producers.clone(),
             h.ctx.txns.clone(),
+            h.ctx.auth.clone(),
             settings(),
         )))
         .expect("bind");

@@ -343,6 +343,7 @@ pub fn empty(api: ApiKey, v: i16) -> Option<Vec<u8>> {
         TxnOffsetCommit => TxnOffsetCommitRequest,
         DescribeTransactions => DescribeTransactionsRequest,
         ListTransactions => ListTransactionsRequest,
+        SaslHandshake => SaslHandshakeRequest, SaslAuthenticate => SaslAuthenticateRequest,
     )
 }
 

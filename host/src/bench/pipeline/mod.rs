@@ -116,6 +116,7 @@ fn setup(
             max_instances,
             sandbox: crate::runtime::SandboxSettings::default(),
             plugins_dir: dir.path().join("plugins"),
+            max_history: 100,
             natives: [(
                 "native-filter".to_string(),
                 Arc::new(NativeContains) as Arc<dyn NativeFilter>,

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use parking_lot::Mutex;
 
-use super::registry::PRODUCER_EXPIRATION_MS;
+use super::limits::PRODUCER_EXPIRATION_MS;
 
-/// Ids silent for [`PRODUCER_EXPIRATION_MS`] are looked for only above this many.
+/// Ids silent for the expiration are looked for only above this many.
 const PRUNE_ABOVE: usize = 1024;
 
 /// Most ids tracked; beyond it new ids go untracked, so a flood of
@@ -28,17 +28,34 @@ pub enum EpochBump {
 }
 
 /// Producer id → (current epoch, last InitProducerId in ms).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ProducerEpochs {
     ids: Mutex<HashMap<i64, (i16, i64)>>,
+    /// Ids silent this long are forgotten (`kafka.producer_id_expiration_ms`).
+    expiration_ms: i64,
+}
+
+impl Default for ProducerEpochs {
+    fn default() -> Self {
+        ProducerEpochs::new(PRODUCER_EXPIRATION_MS)
+    }
 }
 
 impl ProducerEpochs {
+    /// No ids yet; ids silent for `expiration_ms` are forgotten.
+    pub fn new(expiration_ms: i64) -> ProducerEpochs {
+        ProducerEpochs {
+            ids: Mutex::new(HashMap::new()),
+            expiration_ms,
+        }
+    }
+
     /// Starts tracking a freshly handed out id at epoch 0.
     pub fn issued(&self, id: i64, now_ms: i64) {
         let mut ids = self.ids.lock();
         if ids.len() > PRUNE_ABOVE {
-            ids.retain(|_, (_, last)| now_ms.saturating_sub(*last) < PRODUCER_EXPIRATION_MS);
+            let expiration = self.expiration_ms;
+            ids.retain(|_, (_, last)| now_ms.saturating_sub(*last) < expiration);
         }
         if ids.len() < MAX_TRACKED {
             ids.insert(id, (0, now_ms));

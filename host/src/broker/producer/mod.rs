@@ -8,10 +8,13 @@
 //!   partition's transactions (`txn::partition`) and the `read_committed` read.
 //! - [`epochs`]: the current epoch of each id, so a fenced instance cannot
 //!   bump it.
+//! - [`limits`]: how many producers a partition remembers, and for how long.
 pub mod epochs;
+pub mod limits;
 pub mod registry;
 pub mod window;
 
 pub use epochs::EpochBump;
+pub use limits::ProducerLimits;
 pub use registry::{ActiveProducer, CommittedRead, IdempotentAppend, ProducerRegistry};
 pub use window::{BatchSeq, SeqCheck, Window};

@@ -18,16 +18,8 @@ use crate::log::cleaner::aborted::AbortedSet;
 use crate::log::{AppendInfo, FirstBatch, LogError, PartitionLog, ReadResult};
 
 use super::epochs::{EpochBump, ProducerEpochs};
+use super::limits::{PartitionProducers, ProducerLimits, Windows};
 use super::window::{BatchSeq, SeqCheck, Window};
-
-/// Kafka's `producer.id.expiration.ms` default: a producer silent this long on
-/// a partition is forgotten there, so the windows of short-lived producers
-/// (every kcat run gets a new id) do not accumulate forever.
-pub const PRODUCER_EXPIRATION_MS: i64 = 24 * 60 * 60 * 1000;
-
-/// Expired windows are looked for only when a partition holds more than this
-/// many, keeping the common append path free of scans.
-const PRUNE_ABOVE: usize = 1024;
 
 /// Outcome of an append through the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,25 +79,6 @@ pub struct ActiveProducer {
     pub last_append_ms: i64,
 }
 
-/// Per producer id: its window and when it last appended (ms).
-type Windows = HashMap<i64, (Window, i64)>;
-
-#[derive(Debug)]
-struct PartitionProducers {
-    /// Per producer id: its window and when it last appended (ms).
-    windows: Windows,
-}
-
-impl PartitionProducers {
-    /// Forgets producers silent for [`PRODUCER_EXPIRATION_MS`], once there are many.
-    fn prune(&mut self, now_ms: i64) {
-        if self.windows.len() > PRUNE_ABOVE {
-            self.windows
-                .retain(|_, (_, last)| now_ms.saturating_sub(*last) < PRODUCER_EXPIRATION_MS);
-        }
-    }
-}
-
 /// One partition's producer state. The log it belongs to is fixed at creation
 /// (a deleted and recreated topic gets a fresh slot), so finding the slot never
 /// takes its lock; the windows are rebuilt once, by the first append that
@@ -134,6 +107,7 @@ pub struct ProducerRegistry {
     broker: Arc<Broker>,
     partitions: Mutex<HashMap<(String, u32), Arc<PartitionSlot>>>,
     epochs: ProducerEpochs,
+    limits: ProducerLimits,
     /// Producer ids the host's own writers (pipeline tasks) append with: a client
     /// producing with one, or bumping its epoch, would disturb their exactly-once
     /// trimming, so neither is accepted from clients.
@@ -147,12 +121,18 @@ fn last_seq(header: &BatchHeader) -> i32 {
 }
 
 impl ProducerRegistry {
-    /// An empty registry over `broker`.
+    /// An empty registry over `broker`, with the default limits.
     pub fn new(broker: Arc<Broker>) -> ProducerRegistry {
+        ProducerRegistry::with_limits(broker, ProducerLimits::default())
+    }
+
+    /// An empty registry over `broker` keeping producer state within `limits`.
+    pub fn with_limits(broker: Arc<Broker>, limits: ProducerLimits) -> ProducerRegistry {
         ProducerRegistry {
             broker,
             partitions: Mutex::new(HashMap::new()),
-            epochs: ProducerEpochs::default(),
+            epochs: ProducerEpochs::new(limits.expiration_ms),
+            limits,
             internal: Mutex::new(std::collections::HashSet::new()),
         }
     }
@@ -224,7 +204,9 @@ impl ProducerRegistry {
                 let info = log
                     .append(&mut bytes, now)
                     .map_err(BrokerError::log(topic.name(), partition))?;
-                state.prune(now);
+                if !state.windows.contains_key(&header.producer_id) {
+                    state.make_room(now, &self.limits);
+                }
                 let (window, last) = state
                     .windows
                     .entry(header.producer_id)
@@ -468,9 +450,7 @@ fn loaded<'a>(
 ) -> Result<&'a mut PartitionProducers, crate::log::LogError> {
     Ok(match state {
         Some(state) => state,
-        empty => empty.insert(PartitionProducers {
-            windows: rebuild(log)?,
-        }),
+        empty => empty.insert(PartitionProducers::new(rebuild(log)?)),
     })
 }
 
@@ -503,26 +483,6 @@ fn rebuild(log: &PartitionLog) -> Result<Windows, crate::log::LogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn many_silent_producers_are_forgotten_recent_ones_kept() {
-        let mut p = PartitionProducers {
-            windows: HashMap::new(),
-        };
-        let now = 10 * PRODUCER_EXPIRATION_MS;
-        for id in 0..=PRUNE_ABOVE as i64 {
-            p.windows
-                .insert(id, (Window::new(0), now - PRODUCER_EXPIRATION_MS - 1));
-        }
-        p.windows.insert(-7, (Window::new(0), now - 1));
-        p.prune(now);
-        assert_eq!(p.windows.len(), 1);
-        assert!(p.windows.contains_key(&-7));
-        // Below the threshold nothing is scanned or dropped.
-        p.windows.insert(1, (Window::new(0), 0));
-        p.prune(now);
-        assert_eq!(p.windows.len(), 2);
-    }
 
     #[test]
     fn a_partition_held_by_a_slow_append_does_not_hold_up_the_registry() {

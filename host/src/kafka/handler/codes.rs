@@ -44,7 +44,11 @@ pub fn kind(err: &BrokerError) -> ResponseError {
             TxnRefusal::UnknownTransactionalId => ResponseError::TransactionalIdNotFound,
         },
         BrokerError::Log { source, .. } => match source {
-            LogError::InvalidBatch(BatchError::CrcMismatch { .. }) => ResponseError::CorruptMessage,
+            // Not retriable, as in Kafka: the consumer reports it to the application,
+            // which may seek past the damaged range instead of retrying forever.
+            LogError::InvalidBatch(BatchError::CrcMismatch { .. }) | LogError::Damaged { .. } => {
+                ResponseError::CorruptMessage
+            }
             LogError::InvalidBatch(_) | LogError::KeylessRecord { .. } => {
                 ResponseError::InvalidRecord
             }

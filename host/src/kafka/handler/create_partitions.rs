@@ -28,7 +28,7 @@ pub async fn handle(
                 };
                 if let Err(e) = result {
                     out.error_code = codes::code(&e);
-                    out.error_message = Some(s(e.to_string()));
+                    out.error_message = Some(s(ctx.broker.client_text(&e.to_string())));
                 }
                 out.name = t.name;
                 out

@@ -62,7 +62,7 @@ pub async fn handle(
                         .broker
                         .create_topic(&name, n, overrides.clone())
                         .map(|t| (t.partition_count(), t.config()))
-                        .map_err(|e| (codes::kind(&e), e.to_string())),
+                        .map_err(|e| (codes::kind(&e), ctx.broker.client_text(&e.to_string()))),
                 };
                 match result {
                     // v5+ answers with the topic's configs, as Kafka does.

@@ -34,7 +34,8 @@ pub async fn handle(
                         if let Err(e) = ctx.broker.delete_topic(n) {
                             out.error_code = codes::code(&e);
                             if v >= 5 {
-                                out.error_message = Some(s(e.to_string()));
+                                let message = ctx.broker.client_text(&e.to_string());
+                                out.error_message = Some(s(message));
                             }
                         }
                     }

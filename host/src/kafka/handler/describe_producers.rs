@@ -50,7 +50,8 @@ pub async fn handle(
                             }
                             Err(e) => {
                                 r.error_code = codes::code(&e);
-                                r.error_message = Some(s(e.to_string()));
+                                let message = ctx.broker.client_text(&e.to_string());
+                                r.error_message = Some(s(message));
                             }
                         }
                         r

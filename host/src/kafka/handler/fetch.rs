@@ -2,6 +2,7 @@
 //! within Kafka's byte limits, in or out of an incremental fetch session;
 //! `read_committed` stops at the last stable offset and lists aborted transactions.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,11 +16,12 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, RequestH
 use tokio::sync::watch;
 
 use crate::broker::BrokerError;
+use crate::broker::topic_name::validate;
 use crate::kafka::fetch_session::{Answered, PartitionKey, Position, SessionRequest};
 use crate::kafka::{KafkaContext, KafkaError};
 use crate::log::{FirstBatch, LogError};
 
-use super::{blocking, codes, s};
+use super::{at_most, blocking, codes, s};
 
 /// Longest long poll honoured, whatever the client asks.
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -51,12 +53,23 @@ pub async fn handle(
 ) -> Result<FetchResponse, KafkaError> {
     let v = h.request_api_version;
     let cap = ctx.settings.fetch_max_bytes;
+    let named: usize = req.topics.iter().map(|t| t.partitions.len()).sum::<usize>()
+        + req
+            .forgotten_topics_data
+            .iter()
+            .map(|t| t.partitions.len())
+            .sum::<usize>();
+    at_most(
+        "Fetch",
+        "partitions",
+        named,
+        "kafka.max_partitions_per_request",
+        ctx.settings.requests.max_partitions_per_request,
+    )?;
+    let (session_req, nameless) = session_request(v, &req);
     // A session's partitions are read in its order: the request names only
     // what changed (KIP-227).
-    let plan = match ctx
-        .fetch_sessions
-        .begin(session_request(v, &req), Instant::now())
-    {
+    let plan = match ctx.fetch_sessions.begin(session_req, Instant::now()) {
         Ok(plan) => plan,
         Err(e) => return Ok(session_error(e)),
     };
@@ -155,39 +168,95 @@ pub async fn handle(
             }
         }
     }
+    by_topic.extend(nameless.into_iter().map(unknown_topic));
     resp.responses = by_topic;
     Ok(resp)
 }
 
-/// The request's session fields and partitions, for the session cache.
-fn session_request(v: i16, req: &FetchRequest) -> SessionRequest {
+/// Partitions of a name no topic can have (Kafka's rules: at most 249
+/// characters of `[a-zA-Z0-9._-]`), folded by name; they are answered
+/// UNKNOWN_TOPIC_OR_PARTITION without a lookup and kept out of the session.
+type Nameless = Vec<(TopicName, BTreeSet<i32>)>;
+
+/// The answer for a name no topic can have: the name once, each partition once.
+fn unknown_topic((topic, partitions): (TopicName, BTreeSet<i32>)) -> FetchableTopicResponse {
+    let mut t = FetchableTopicResponse::default();
+    t.topic = topic;
+    t.partitions = partitions
+        .into_iter()
+        .map(|index| {
+            let mut p = PartitionData::default();
+            p.partition_index = index;
+            p.error_code = ResponseError::UnknownTopicOrPartition.code();
+            p.high_watermark = -1;
+            p.last_stable_offset = -1;
+            p.log_start_offset = -1;
+            p.records = Some(Bytes::new());
+            p
+        })
+        .collect();
+    t
+}
+
+/// The request's session fields and partitions, for the session cache, with
+/// each partition once: one named twice is read once, at the position named
+/// last, in the place it was first named (Kafka folds them into a map the
+/// same way). Partitions of names no topic can have are set apart, so a long
+/// bogus name is neither copied per partition nor looked up.
+fn session_request(v: i16, req: &FetchRequest) -> (SessionRequest, Nameless) {
     let key = |topic: &TopicName, partition: i32| PartitionKey {
         topic: topic.0.to_string(),
         partition,
     };
-    SessionRequest {
+    let mut nameless: Nameless = Vec::new();
+    let mut nameless_at: HashMap<&str, usize> = HashMap::new();
+    let mut partitions: Vec<(PartitionKey, Position)> = Vec::new();
+    let mut seen: HashMap<PartitionKey, usize> = HashMap::new();
+    for t in &req.topics {
+        if t.partitions.is_empty() {
+            continue;
+        }
+        if validate(&t.topic.0).is_err() {
+            let at = *nameless_at.entry(t.topic.0.as_str()).or_insert_with(|| {
+                nameless.push((t.topic.clone(), BTreeSet::new()));
+                nameless.len() - 1
+            });
+            nameless[at]
+                .1
+                .extend(t.partitions.iter().map(|p| p.partition));
+            continue;
+        }
+        for p in &t.partitions {
+            let position = Position {
+                offset: p.fetch_offset,
+                max_bytes: p.partition_max_bytes,
+            };
+            let k = key(&t.topic, p.partition);
+            match seen.get(&k) {
+                Some(&at) => partitions[at].1 = position,
+                None => {
+                    seen.insert(k.clone(), partitions.len());
+                    partitions.push((k, position));
+                }
+            }
+        }
+    }
+    let mut forgotten: Vec<PartitionKey> = req
+        .forgotten_topics_data
+        .iter()
+        .filter(|t| validate(&t.topic.0).is_ok())
+        .flat_map(|t| t.partitions.iter().map(|&p| key(&t.topic, p)))
+        .collect();
+    forgotten.sort();
+    forgotten.dedup();
+    let session = SessionRequest {
         version: v,
         session_id: req.session_id,
         epoch: req.session_epoch,
-        partitions: req
-            .topics
-            .iter()
-            .flat_map(|t| {
-                t.partitions.iter().map(|p| {
-                    let position = Position {
-                        offset: p.fetch_offset,
-                        max_bytes: p.partition_max_bytes,
-                    };
-                    (key(&t.topic, p.partition), position)
-                })
-            })
-            .collect(),
-        forgotten: req
-            .forgotten_topics_data
-            .iter()
-            .flat_map(|t| t.partitions.iter().map(|&p| key(&t.topic, p)))
-            .collect(),
-    }
+        partitions,
+        forgotten,
+    };
+    (session, nameless)
 }
 
 /// A session error: the top-level code, no partitions, no session.

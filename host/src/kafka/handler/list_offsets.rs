@@ -1,7 +1,11 @@
 //! ListOffsets: earliest, latest (the last stable offset for read_committed),
 //! max timestamp, or the first offset at a time.
 
+use std::collections::HashSet;
 use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::protocol::StrBytes;
 
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -11,7 +15,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, RequestH
 use crate::broker::BrokerError;
 use crate::kafka::{KafkaContext, KafkaError};
 
-use super::{blocking, codes};
+use super::{at_most, blocking, codes};
 
 /// Kafka's special timestamps.
 const LATEST: i64 = -1;
@@ -27,6 +31,27 @@ pub async fn handle(
     let v = h.request_api_version;
     // read_committed (v2+): "latest" is the last stable offset, as in Kafka.
     let committed = v >= 2 && req.isolation_level == 1;
+    at_most(
+        "ListOffsets",
+        "partitions",
+        req.topics.iter().map(|t| t.partitions.len()).sum(),
+        "kafka.max_partitions_per_request",
+        ctx.settings.requests.max_partitions_per_request,
+    )?;
+    // As in Kafka, a partition named twice is answered INVALID_REQUEST every
+    // time, without a lookup: which of its queries would the client mean?
+    let mut seen = HashSet::new();
+    let duplicates: HashSet<(StrBytes, i32)> = req
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (t.name.0.clone(), p.partition_index))
+        })
+        .filter(|k| !seen.insert(k.clone()))
+        .collect();
+    drop(seen);
     let topics = blocking(ctx, move |ctx| {
         req.topics
             .into_iter()
@@ -38,6 +63,10 @@ pub async fn handle(
                     .map(|p| {
                         let mut r = ListOffsetsPartitionResponse::default();
                         r.partition_index = p.partition_index;
+                        if duplicates.contains(&(t.name.0.clone(), p.partition_index)) {
+                            r.error_code = ResponseError::InvalidRequest.code();
+                            return r;
+                        }
                         match lookup(ctx, &t.name.0, p.partition_index, p.timestamp, committed) {
                             Ok((offset, timestamp)) => {
                                 r.offset = offset;

@@ -1,5 +1,7 @@
-//! Metadata: this one broker, and the topics asked for (auto-created if allowed).
+//! Metadata: this one broker, and the topics asked for (auto-created if
+//! allowed), each once, at most `kafka.metadata_max_topics` of them.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use kafka_protocol::messages::metadata_response::{
@@ -12,7 +14,7 @@ use kafka_protocol::messages::{
 use crate::broker::{BrokerError, Topic};
 use crate::kafka::{KafkaContext, KafkaError};
 
-use super::{blocking, codes, s};
+use super::{at_most, blocking, codes, s};
 
 /// weir is a single node: broker 0 leads every partition.
 pub const NODE_ID: i32 = 0;
@@ -27,13 +29,29 @@ pub async fn handle(
     req: MetadataRequest,
 ) -> Result<MetadataResponse, KafkaError> {
     let v = h.request_api_version;
-    // v0 sends an empty list for "all"; later versions send null.
+    if let Some(topics) = &req.topics {
+        at_most(
+            "Metadata",
+            "topics",
+            topics.len(),
+            "kafka.metadata_max_topics",
+            ctx.settings.requests.metadata_max_topics,
+        )?;
+    }
+    // v0 sends an empty list for "all"; later versions send null. A topic
+    // named twice is described once, so repeating a name cannot multiply the
+    // answer (each description lists every partition).
     let names: Option<Vec<String>> = match req.topics {
-        Some(t) if !(v == 0 && t.is_empty()) => Some(
-            t.into_iter()
-                .filter_map(|t| t.name.map(|n| n.0.to_string()))
-                .collect(),
-        ),
+        Some(t) if !(v == 0 && t.is_empty()) => {
+            let mut seen = HashSet::new();
+            Some(
+                t.into_iter()
+                    .filter_map(|t| t.name)
+                    .filter(|n| seen.insert(n.0.clone()))
+                    .map(|n| n.0.to_string())
+                    .collect(),
+            )
+        }
         _ => None,
     };
     let auto_create = ctx.settings.auto_create_topics && (v < 4 || req.allow_auto_topic_creation);

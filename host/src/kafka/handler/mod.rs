@@ -160,8 +160,9 @@ pub fn encode<T: Encodable>(
 
 /// Runs the handler for one request on behalf of `principal` (whom ACL checks will
 /// ask about). `None` means no response is sent (acks=0). A body that does not
-/// decode is answered with INVALID_REQUEST where the response has a top-level error
-/// code, and closes the connection otherwise.
+/// decode, or one naming more than a `[kafka]` limit allows, is answered with
+/// INVALID_REQUEST where the response has a top-level error code, and closes the
+/// connection otherwise.
 pub async fn dispatch(
     ctx: &Arc<KafkaContext>,
     req: RawRequest,
@@ -169,7 +170,9 @@ pub async fn dispatch(
     _principal: &Principal,
 ) -> Result<Option<Bytes>, KafkaError> {
     match run(ctx, &req, peer).await {
-        Err(e @ KafkaError::Malformed { .. }) => {
+        // A request over a limit is refused as Kafka refuses one it cannot
+        // serve: the client sees INVALID_REQUEST, the operator the limit's key.
+        Err(e @ (KafkaError::Malformed { .. } | KafkaError::TooMany { .. })) => {
             let h = &req.header;
             let code = ResponseError::InvalidRequest.code();
             match refusal::answer(req.api_key, h.request_api_version, h.correlation_id, code) {
@@ -304,6 +307,26 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&ctx))
         .await
         .map_err(|e| KafkaError::Task(e.to_string()))
+}
+
+/// Refuses a request naming `count` of `what` when `max` (`[kafka]` key `key`) is less.
+pub fn at_most(
+    api: &'static str,
+    what: &'static str,
+    count: usize,
+    key: &'static str,
+    max: usize,
+) -> Result<(), KafkaError> {
+    if count > max {
+        return Err(KafkaError::TooMany {
+            api,
+            what,
+            count,
+            key,
+            max,
+        });
+    }
+    Ok(())
 }
 
 /// A string for a response field.

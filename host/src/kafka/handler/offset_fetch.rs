@@ -1,6 +1,7 @@
-//! OffsetFetch: a group's committed offsets (v8+ asks for several groups).
+//! OffsetFetch: a group's committed offsets (v8+ asks for several groups),
+//! each group and partition answered once however often it is named.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
@@ -11,16 +12,27 @@ use kafka_protocol::messages::offset_fetch_response::{
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, RequestHeader, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::broker::BrokerError;
+use crate::broker::{BrokerError, GroupOffset};
 use crate::kafka::{KafkaContext, KafkaError};
 
-use super::{blocking, codes, s};
+use super::{at_most, blocking, codes, s};
 
-/// (partition, offset, metadata, error) by topic; -1 where nothing is committed.
-type Offsets = BTreeMap<String, Vec<(i32, i64, Option<String>, i16)>>;
+/// One partition's answer: (offset, metadata, error); -1 where nothing is committed.
+type Row = (i64, Option<String>, i16);
+
+/// Answers by topic, then partition: a partition named twice is answered once.
+type Offsets = BTreeMap<String, BTreeMap<i32, Row>>;
 
 /// Partitions asked for, by topic; `None` = every committed one.
 type Query = Option<Vec<(String, Vec<i32>)>>;
+
+/// Partitions a request names, for `kafka.max_partitions_per_request`; a
+/// group asking for all of its offsets counts one.
+fn named(query: &Query) -> usize {
+    query.as_ref().map_or(1, |ts| {
+        ts.iter().map(|(_, ps)| ps.len()).sum::<usize>().max(1)
+    })
+}
 
 /// Looks up committed offsets; `None` topics means every committed one.
 /// With `require_stable` (KIP-447, sent by `read_committed` consumers), a
@@ -41,36 +53,38 @@ fn lookup(
     match topics {
         None => {
             for row in committed {
-                out.entry(row.topic).or_default().push((
+                out.entry(row.topic).or_default().insert(
                     row.partition as i32,
-                    row.committed.offset,
-                    row.committed.metadata,
-                    0,
-                ));
+                    (row.committed.offset, row.committed.metadata, 0),
+                );
             }
         }
         Some(topics) => {
+            // Indexed once: a request naming many partitions of a group with
+            // many commits must not compare every pair.
+            let index: HashMap<(&str, i64), &GroupOffset> = committed
+                .iter()
+                .map(|r| ((r.topic.as_str(), i64::from(r.partition)), r))
+                .collect();
             for (topic, partitions) in topics {
                 let rows = out.entry(topic.clone()).or_default();
                 for p in partitions {
-                    let found = committed
-                        .iter()
-                        .find(|r| r.topic == topic && i64::from(r.partition) == i64::from(p));
-                    rows.push(match found {
-                        Some(r) => (p, r.committed.offset, r.committed.metadata.clone(), 0),
-                        None => (p, -1, None, 0),
-                    });
+                    let row = match index.get(&(topic.as_str(), i64::from(p))) {
+                        Some(r) => (r.committed.offset, r.committed.metadata.clone(), 0),
+                        None => (-1, None, 0),
+                    };
+                    rows.insert(p, row);
                 }
             }
         }
     }
     if require_stable {
         for (topic, rows) in &mut out {
-            for row in rows.iter_mut() {
-                let pending = u32::try_from(row.0)
-                    .is_ok_and(|p| ctx.txns.has_pending_offset(group, topic, p));
+            for (p, row) in rows.iter_mut() {
+                let pending =
+                    u32::try_from(*p).is_ok_and(|p| ctx.txns.has_pending_offset(group, topic, p));
                 if pending {
-                    *row = (row.0, -1, None, ResponseError::UnstableOffsetCommit.code());
+                    *row = (-1, None, ResponseError::UnstableOffsetCommit.code());
                 }
             }
         }
@@ -88,18 +102,25 @@ pub async fn handle(
     let mut resp = OffsetFetchResponse::default();
     let stable = v >= 7 && req.require_stable;
     if v >= 8 {
-        let queries: Vec<(String, Query)> = req
-            .groups
-            .into_iter()
-            .map(|g| {
-                let topics = g.topics.map(|ts| {
-                    ts.into_iter()
-                        .map(|t| (t.name.0.to_string(), t.partition_indexes))
-                        .collect()
-                });
-                (g.group_id.0.to_string(), topics)
-            })
-            .collect();
+        // A group named twice is answered once (the last query for it wins).
+        let mut queries: Vec<(String, Query)> = Vec::new();
+        let mut at: HashMap<String, usize> = HashMap::new();
+        for g in req.groups {
+            let topics: Query = g.topics.map(|ts| {
+                ts.into_iter()
+                    .map(|t| (t.name.0.to_string(), t.partition_indexes))
+                    .collect()
+            });
+            let group = g.group_id.0.to_string();
+            match at.get(&group) {
+                Some(&i) => queries[i].1 = topics,
+                None => {
+                    at.insert(group.clone(), queries.len());
+                    queries.push((group, topics));
+                }
+            }
+        }
+        limit(ctx, queries.iter().map(|(_, q)| named(q)).sum())?;
         let results = blocking(ctx, move |ctx| {
             queries
                 .into_iter()
@@ -124,7 +145,7 @@ pub async fn handle(
                                 t.name = TopicName(s(topic));
                                 t.partitions = rows
                                     .into_iter()
-                                    .map(|(p, offset, meta, code)| {
+                                    .map(|(p, (offset, meta, code))| {
                                         let mut r = OffsetFetchResponsePartitions::default();
                                         r.partition_index = p;
                                         r.error_code = code;
@@ -146,11 +167,12 @@ pub async fn handle(
         return Ok(resp);
     }
     let group = req.group_id.0.to_string();
-    let topics = req.topics.map(|ts| {
+    let topics: Query = req.topics.map(|ts| {
         ts.into_iter()
             .map(|t| (t.name.0.to_string(), t.partition_indexes))
             .collect()
     });
+    limit(ctx, named(&topics))?;
     match blocking(ctx, move |ctx| lookup(ctx, &group, topics, stable)).await? {
         Ok(offsets) => {
             resp.topics = offsets
@@ -160,7 +182,7 @@ pub async fn handle(
                     t.name = TopicName(s(topic));
                     t.partitions = rows
                         .into_iter()
-                        .map(|(p, offset, meta, code)| {
+                        .map(|(p, (offset, meta, code))| {
                             let mut r = OffsetFetchResponsePartition::default();
                             r.partition_index = p;
                             r.error_code = code;
@@ -177,4 +199,15 @@ pub async fn handle(
         Err(e) => tracing::warn!("offset fetch failed: {e}"),
     }
     Ok(resp)
+}
+
+/// Refuses a request naming more partitions than `kafka.max_partitions_per_request`.
+fn limit(ctx: &KafkaContext, named: usize) -> Result<(), KafkaError> {
+    at_most(
+        "OffsetFetch",
+        "partitions",
+        named,
+        "kafka.max_partitions_per_request",
+        ctx.settings.requests.max_partitions_per_request,
+    )
 }

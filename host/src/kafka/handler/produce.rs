@@ -87,7 +87,10 @@ pub async fn handle(
                                 Ok(topic) => {
                                     append(ctx, topic, p, records, transactional_id.as_deref())
                                 }
-                                Err(e) => Outcome::error(codes::kind(e), e.to_string()),
+                                Err(e) => Outcome::error(
+                                    codes::kind(e),
+                                    ctx.broker.client_text(&e.to_string()),
+                                ),
                             };
                             (p, o)
                         })
@@ -142,7 +145,10 @@ fn append(
     };
     let log = match topic.partition(i64::from(p)) {
         Ok(log) => log,
-        Err(e) => return Outcome::error(codes::kind(&e), e.to_string()),
+        Err(e) => {
+            let message = ctx.broker.client_text(&e.to_string());
+            return Outcome::error(codes::kind(&e), message);
+        }
     };
     let Some(records) = records else {
         return Outcome::error(ResponseError::InvalidRecord, "no records");
@@ -209,7 +215,7 @@ fn append(
         ),
         Err(e) => {
             tracing::debug!(topic = topic.name(), partition, "produce refused: {e}");
-            Outcome::error(codes::kind(&e), e.to_string())
+            Outcome::error(codes::kind(&e), ctx.broker.client_text(&e.to_string()))
         }
     }
 }

@@ -48,7 +48,7 @@ impl PartitionLog {
         let limit = limit.min(high_watermark);
         let mut at = offset;
         loop {
-            let (view, log_start_offset, next_base) = {
+            let (view, log_start_offset, next_base, damaged) = {
                 let state = self.state.lock();
                 if state.deleted {
                     return Err(LogError::Deleted);
@@ -71,18 +71,32 @@ impl PartitionLog {
                     });
                 }
                 match state.sealed.range(..=at).next_back() {
-                    Some((_, seg)) if at < state.active.base_offset() => {
+                    Some((&base, seg)) if at < state.active.base_offset() => {
                         let next = state
                             .sealed
                             .range(at + 1..)
                             .next()
                             .map_or(state.active.base_offset(), |(&b, _)| b);
-                        (seg.view_at(at), log_start, Some(next))
+                        // Damage the scrubber found: a read at it fails, one
+                        // before it stops short of it (see `damage`).
+                        let damaged = match state.damage_limit(base, at)? {
+                            Some(stop) => state.damage_at(base, stop).map(|e| (stop, e)),
+                            None => None,
+                        };
+                        (seg.view_at(at), log_start, Some(next), damaged)
                     }
-                    _ => (state.active.view_at(at), log_start, None),
+                    _ => (state.active.view_at(at), log_start, None, None),
                 }
             };
-            let bytes = view.read(at, max_bytes, limit, first)?;
+            let stop = damaged.as_ref().map_or(limit, |(stop, _)| limit.min(*stop));
+            let bytes = view.read(at, max_bytes, stop, first)?;
+            if let (true, Some((_, e)), FirstBatch::AlwaysWhole) =
+                (bytes.is_empty(), damaged, first)
+            {
+                // Nothing readable before the damage (a compaction gap): the
+                // reader is at it, and must not be moved past it silently.
+                return Err(e);
+            }
             // Compaction can leave a sealed segment with nothing at or after `at`
             // (its tail records were superseded): go on to the next segment. Not when a
             // first batch over the limit may be left out: an empty answer may then mean

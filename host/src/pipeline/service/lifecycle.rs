@@ -168,6 +168,7 @@ impl Pipelines {
                 reason: "created".into(),
             }],
             specs: vec![spec],
+            forgotten: 0,
         };
         self.store.put(&record)?;
         let handle = self.start(&record, plans, None)?;
@@ -201,7 +202,7 @@ impl Pipelines {
         }
         let (desired, _) = watch::channel(Desired {
             generation: 1,
-            deployment: record.history.len() - 1,
+            deployment: record.current_number(),
             spec: Arc::new(record.spec.clone()),
             plans,
             paused: record.paused,

@@ -50,6 +50,8 @@ pub struct PipelinesConfig {
     pub sandbox: SandboxSettings,
     /// Where the built-in plugins are.
     pub plugins_dir: PathBuf,
+    /// Deployments kept in each pipeline's history (the current one always is).
+    pub max_history: usize,
     /// Native filters steps may name instead of a module (benchmarks, embedders, tests);
     /// given here so that stored pipelines using them resume at start-up.
     pub natives: BTreeMap<String, Arc<dyn NativeFilter>>,
@@ -101,7 +103,7 @@ impl Pipelines {
             true,
         )?;
         let modules = ModuleRegistry::open(&db, &config.dir.join("modules"))?;
-        let store = PipelineStore::open(&db)?;
+        let store = PipelineStore::open(&db, config.max_history)?;
         let runtime = Runtime::new(RuntimeConfig {
             max_instances: config.max_instances,
             sandbox: config.sandbox,
