@@ -79,8 +79,13 @@ impl Harness {
             },
         )
         .expect("open pipelines");
-        let auth =
-            Arc::new(Authenticator::open(&broker, AuthSettings::default()).expect("authenticator"));
+        // Requests come through `oneshot`, with no peer address: anonymous is allowed
+        // as `weir serve --allow-anonymous` would.
+        let settings = AuthSettings {
+            allow_anonymous: true,
+            ..AuthSettings::default()
+        };
+        let auth = Arc::new(Authenticator::open(&broker, settings).expect("authenticator"));
         let (closing_tx, closing) = tokio::sync::watch::channel(false);
         let app = api::router(
             AppState {
