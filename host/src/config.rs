@@ -15,7 +15,7 @@ use crate::broker::BrokerConfig;
 use crate::broker::TopicLimits;
 use crate::broker::topic_config::TopicConfig;
 use crate::kafka::KafkaSettings;
-use crate::kafka::settings::{ConnectionLimits, GroupSettings};
+use crate::kafka::settings::{ConnectionLimits, GroupSettings, ProduceLimits};
 use crate::log::FlushPolicy;
 use crate::pipeline::PipelinesConfig;
 
@@ -116,6 +116,12 @@ pub struct KafkaSection {
     pub connections_max_idle_ms: u64,
     /// How long a request may take to arrive once its size prefix has, ms.
     pub request_read_timeout_ms: u64,
+    /// A compressed produced batch inflates to at most this × `max.message.bytes`.
+    pub max_decompressed_multiple: u32,
+    /// Most records in one produced batch.
+    pub max_records_per_batch: usize,
+    /// Most headers on one produced record.
+    pub max_headers_per_record: usize,
 }
 
 /// `[log]`.
@@ -324,6 +330,16 @@ impl ServerConfig {
                     .into(),
             ));
         }
+        if self.kafka.max_decompressed_multiple == 0
+            || self.kafka.max_records_per_batch == 0
+            || self.kafka.max_headers_per_record == 0
+        {
+            return Err(ConfigError::Invalid(
+                "kafka.max_decompressed_multiple, max_records_per_batch and \
+                 max_headers_per_record must be > 0"
+                    .into(),
+            ));
+        }
         if self.kafka.fetch_max_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "kafka.fetch_max_bytes must be ≥ 1024".into(),
@@ -354,6 +370,11 @@ impl ServerConfig {
                 max_connections_per_ip: self.kafka.max_connections_per_ip,
                 idle_timeout: Duration::from_millis(self.kafka.connections_max_idle_ms),
                 request_read_timeout: Duration::from_millis(self.kafka.request_read_timeout_ms),
+            },
+            produce: ProduceLimits {
+                max_decompressed_multiple: self.kafka.max_decompressed_multiple,
+                max_records_per_batch: self.kafka.max_records_per_batch,
+                max_headers_per_record: self.kafka.max_headers_per_record,
             },
         };
         Ok(Settings {

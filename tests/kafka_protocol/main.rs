@@ -20,4 +20,5 @@ mod liberal;
 mod limits;
 mod metadata;
 mod produce;
+mod produce_limits;
 mod transactions;

@@ -466,13 +466,13 @@ impl PartitionLog {
 }
 
 /// Kafka refuses a record without a key on a compacted topic: compaction could
-/// never supersede it.
+/// never supersede it. Control batches (transaction markers) are the broker's own.
 fn check_keys(bytes: &[u8]) -> Result<(), LogError> {
-    let records = batch::decode_records(bytes)?;
-    match records.iter().find(|r| r.key.is_none()) {
-        Some(r) => Err(LogError::KeylessRecord {
-            index: (r.offset - records[0].offset) as usize,
-        }),
+    if BatchHeader::parse(bytes)?.is_control() {
+        return Ok(());
+    }
+    match batch::check_produced(bytes, &batch::DecodeLimits::READER)?.first_keyless {
+        Some(index) => Err(LogError::KeylessRecord { index }),
         None => Ok(()),
     }
 }

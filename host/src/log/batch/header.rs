@@ -41,8 +41,6 @@ pub(super) const DELETE_HORIZON_BIT: i16 = 0x40;
 /// Smallest encoded record (length, attributes, timestampDelta, offsetDelta, key, value and
 /// header count, one byte each); bounds preallocation driven by untrusted counts.
 pub(super) const MIN_RECORD_LEN: usize = 7;
-/// Smallest encoded header: an empty key length and a null value length.
-pub(super) const MIN_HEADER_LEN: usize = 2;
 /// Longest varint and varlong encodings, to tell a truncated varint from a malformed one.
 pub(super) const MAX_VARINT_LEN: usize = 5;
 pub(super) const MAX_VARLONG_LEN: usize = 10;

@@ -21,16 +21,21 @@
 //! - `header`: the fixed 61-byte header, validation and in-place rewrites.
 //! - `record`: encoding records into a batch and decoding them back.
 //! - `iter`: walking consecutive batches in a buffer.
+//! - `view`: records as borrowed slices, the one record parser, and produce's
+//!   allocation-free check ([`check_produced`]).
+//! - `limits`: [`DecodeLimits`], what decoding one batch may cost.
 //! - `rewrite`: a stored batch with fewer records (log compaction).
 //! - `error`: [`BatchError`].
 
 mod error;
 mod header;
 mod iter;
+mod limits;
 mod record;
 mod rewrite;
 #[cfg(test)]
 mod tests;
+mod view;
 
 pub use error::BatchError;
 pub use header::{
@@ -39,5 +44,7 @@ pub use header::{
     validate_stored,
 };
 pub use iter::BatchIter;
+pub use limits::DecodeLimits;
 pub use record::{Record, StoredRecord, decode_records, encode_batch};
 pub use rewrite::rebuild_batch;
+pub use view::{ProducedBatch, check_produced};
