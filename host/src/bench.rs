@@ -16,6 +16,7 @@ pub mod kafka;
 pub mod pipeline;
 pub mod process;
 pub mod transactions;
+pub mod wire;
 
 use std::fs::File;
 use std::io::{Read, Write};
