@@ -224,14 +224,14 @@ fn append(
         );
     }
     let appended = match (header.is_transactional(), transactional_id) {
-        (false, _) => ctx.producers.append(topic, p, records.to_vec()),
+        (false, _) => ctx.producers.append(topic, p, &records),
         (true, Some(id)) if header.producer_id >= 0 => ctx.txns.produce(
             id,
             topic,
             p,
             header.producer_id,
             header.producer_epoch,
-            records.to_vec(),
+            &records,
         ),
         (true, _) => {
             return Outcome::error(

@@ -341,6 +341,27 @@ pub fn set_log_append_time(buf: &mut [u8], timestamp: i64) {
     write_crc(buf);
 }
 
+/// The header a batch is stored with, built beside the batch instead of in it, so
+/// the producer's bytes (shared with the request they came in) are written as they
+/// are: `head` is the batch's first [`BATCH_HEADER_LEN`] bytes, `records` the rest.
+/// Sets baseOffset and, under LogAppendTime, the timestamp type and maxTimestamp,
+/// with the CRC computed over the new header's part and `records`.
+pub fn restamp(
+    head: &mut [u8; BATCH_HEADER_LEN],
+    records: &[u8],
+    base_offset: i64,
+    log_append_time: Option<i64>,
+) {
+    put_field(head, BASE_OFFSET_AT, base_offset.to_be_bytes());
+    if let Some(timestamp) = log_append_time {
+        let attributes = i16::from_be_bytes(field(head, ATTRIBUTES_AT)) | TIMESTAMP_TYPE_BIT;
+        put_field(head, ATTRIBUTES_AT, attributes.to_be_bytes());
+        put_field(head, MAX_TIMESTAMP_AT, timestamp.to_be_bytes());
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&head[ATTRIBUTES_AT..]), records);
+        put_field(head, CRC_AT, crc.to_be_bytes());
+    }
+}
+
 /// Stamps an idempotent producer's identity on a batch: producerId, producerEpoch and
 /// baseSequence, then recomputes the CRC. Buffers shorter than a header are untouched.
 pub fn set_producer(buf: &mut [u8], producer_id: i64, epoch: i16, base_sequence: i32) {

@@ -39,7 +39,7 @@ mod view;
 
 pub use error::BatchError;
 pub use header::{
-    BATCH_HEADER_LEN, BatchHeader, Compression, LOG_OVERHEAD, MAGIC_V2, TimestampType,
+    BATCH_HEADER_LEN, BatchHeader, Compression, LOG_OVERHEAD, MAGIC_V2, TimestampType, restamp,
     set_base_offset, set_log_append_time, set_producer, set_transactional_control, validate,
     validate_stored,
 };
