@@ -50,8 +50,12 @@ pub fn frame(key: i16, version: i16, correlation: i32, body: &[u8]) -> Vec<u8> {
 pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Result<()> {
     let mut len = [0u8; 4];
     s.read_exact(&mut len)?;
-    buf.clear();
-    buf.resize(i32::from_be_bytes(len).max(0) as usize, 0);
+    // Reused across responses: zeroing only what it grows by, not every response's length.
+    let len = i32::from_be_bytes(len).max(0) as usize;
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    buf.truncate(len);
     s.read_exact(buf)?;
     Ok(())
 }
