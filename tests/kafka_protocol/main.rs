@@ -3,7 +3,8 @@
 //! of random and truncated frames, acks=0, idempotent producer sequences
 //! (duplicates, gaps, and both across a restart), and liberal parsing (unknown
 //! tagged fields, trailing bytes, librdkafka's bodies, Kafka 3.x versions), and the
-//! caps on what one client can make the listener hold.
+//! caps on what one client can make the listener hold, including what one
+//! produced batch may decode to (`produce_limits`).
 
 #[path = "../common/mod.rs"]
 mod common;
