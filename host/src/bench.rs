@@ -5,8 +5,9 @@
 //! reads the same bytes with plain sequential file I/O and the same fsync policy:
 //! the physical limit the log is compared against.
 //!
-//! `weir bench kafka` ([`kafka`]) measures the Kafka listener with librdkafka, and
-//! ([`transactions`]) transactional against idempotent produce.
+//! `weir bench kafka` ([`kafka`]) measures the Kafka listener with librdkafka and with a
+//! native client of pre-encoded batches ([`wire`], the hand-made protocol both it and
+//! [`transactions`] speak), and ([`transactions`]) transactional against idempotent produce.
 //! `weir bench wasm` ([`wasm`]) measures plugins against native Rust.
 //! `weir bench pipeline` ([`pipeline`]) measures pipelines end to end and hot-swap pauses.
 //! `weir bench compaction` ([`compaction`]) measures the log cleaner and its effect on appends.
@@ -16,6 +17,7 @@ pub mod kafka;
 pub mod pipeline;
 pub mod process;
 pub mod transactions;
+pub mod wire;
 
 use std::fs::File;
 use std::io::{Read, Write};

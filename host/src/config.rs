@@ -18,7 +18,7 @@ use crate::broker::producer::ProducerLimits;
 use crate::broker::topic_config::TopicConfig;
 use crate::broker::{BrokerConfig, ScrubConfig};
 use crate::kafka::KafkaSettings;
-use crate::kafka::settings::{ConnectionLimits, GroupSettings, RequestLimits};
+use crate::kafka::settings::{ConnectionLimits, GroupSettings, ProduceLimits, RequestLimits};
 use crate::log::FlushPolicy;
 use crate::pipeline::PipelinesConfig;
 use crate::runtime::{CallCaps, SandboxSettings};
@@ -218,6 +218,12 @@ pub struct KafkaSection {
     pub producer_id_expiration_ms: u64,
     /// Most idempotent producers one partition remembers.
     pub max_producers_per_partition: usize,
+    /// A compressed produced batch inflates to at most this × `max.message.bytes`.
+    pub max_decompressed_multiple: u32,
+    /// Most records in one produced batch.
+    pub max_records_per_batch: usize,
+    /// Most headers on one produced record.
+    pub max_headers_per_record: usize,
 }
 
 /// `[log]`.
@@ -462,6 +468,16 @@ impl ServerConfig {
                 "kafka.max_partitions_per_request and kafka.metadata_max_topics must be > 0".into(),
             ));
         }
+        if self.kafka.max_decompressed_multiple == 0
+            || self.kafka.max_records_per_batch == 0
+            || self.kafka.max_headers_per_record == 0
+        {
+            return Err(ConfigError::Invalid(
+                "kafka.max_decompressed_multiple, max_records_per_batch and \
+                 max_headers_per_record must be > 0"
+                    .into(),
+            ));
+        }
         if self.kafka.fetch_max_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "kafka.fetch_max_bytes must be ≥ 1024".into(),
@@ -519,6 +535,11 @@ impl ServerConfig {
             requests: RequestLimits {
                 max_partitions_per_request: self.kafka.max_partitions_per_request,
                 metadata_max_topics: self.kafka.metadata_max_topics,
+            },
+            produce: ProduceLimits {
+                max_decompressed_multiple: self.kafka.max_decompressed_multiple,
+                max_records_per_batch: self.kafka.max_records_per_batch,
+                max_headers_per_record: self.kafka.max_headers_per_record,
             },
         };
         Ok(Settings {

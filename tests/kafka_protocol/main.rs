@@ -3,7 +3,8 @@
 //! of random and truncated frames, acks=0, idempotent producer sequences
 //! (duplicates, gaps, and both across a restart), and liberal parsing (unknown
 //! tagged fields, trailing bytes, librdkafka's bodies, Kafka 3.x versions), and the
-//! caps on what one client can make the listener hold and the broker answer.
+//! caps on what one client can make the listener hold, including what one
+//! produced batch may decode to (`produce_limits`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -20,6 +21,7 @@ mod liberal;
 mod limits;
 mod metadata;
 mod produce;
+mod produce_limits;
 mod producer_state;
 mod responses;
 mod transactions;

@@ -84,9 +84,9 @@ fn produce(
     let mut latencies = Vec::new();
     let mut next = Instant::now();
     while !stop.load(Ordering::SeqCst) {
-        let mut b = batch(&mut rng, PROBE_BATCH, keys, &value, now_ms())?;
+        let b = batch(&mut rng, PROBE_BATCH, keys, &value, now_ms())?;
         let start = Instant::now();
-        log.append(&mut b, now_ms())?;
+        log.append(&b, now_ms())?;
         latencies.push(start.elapsed());
         next += Duration::from_millis(1);
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
@@ -135,9 +135,9 @@ pub fn run_compaction_bench(opts: &CompactionBenchOptions) -> anyhow::Result<()>
     let mut rng = rand::rng();
     let mut written = 0u64;
     while written < opts.bytes {
-        let mut b = batch(&mut rng, BATCH, opts.keys, &value, now_ms())?;
+        let b = batch(&mut rng, BATCH, opts.keys, &value, now_ms())?;
         written += b.len() as u64;
-        log.append(&mut b, now_ms())?;
+        log.append(&b, now_ms())?;
     }
     log.flush()?;
 

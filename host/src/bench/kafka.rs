@@ -1,9 +1,13 @@
 //! `weir bench kafka`: the Kafka listener under librdkafka (kcat), against raw
 //! sequential disk bandwidth measured in the same run and directory.
 //!
-//! Produce throughput: kcat -P of 1 KB records with acks=1, to 1 and 4
-//! partitions, per flush policy. Consume throughput: kcat -C of the same
-//! records from the beginning. Latency: one 1 KB record per Produce request at
+//! Produce throughput, to 1 and 4 partitions, per flush policy, by two clients:
+//! kcat -P of 1 KB records with acks=1 (a real client, whose per-message work
+//! shares the cores with the broker), and a native producer of pre-encoded 1 MB
+//! batches over several pipelined connections (the broker's own limit).
+//! Consume throughput: kcat -C of the same records from the beginning, and a
+//! native consumer fetching with large max_bytes, reading batch headers only.
+//! Both against raw sequential write and read bandwidth measured in the same run. Latency: one 1 KB record per Produce request at
 //! a fixed rate on one connection, acks=1, p50/p99/max of the round trip.
 //! Transactions: see [`super::transactions`].
 
@@ -23,7 +27,9 @@ use crate::broker::{Broker, BrokerConfig};
 use crate::kafka::settings::GroupSettings;
 use crate::kafka::{KafkaContext, KafkaListener, KafkaSettings};
 use crate::log::FlushPolicy;
-use crate::log::batch::{Record, encode_batch};
+use crate::log::batch::{BatchIter, Record, encode_batch};
+
+use super::wire::{self, create_topic, produce_body, round_trip};
 
 /// Options of `weir bench kafka`.
 #[derive(Debug, Clone, clap::Args)]
@@ -40,9 +46,20 @@ pub struct KafkaBenchOptions {
     /// Length of the latency case, seconds.
     #[arg(long, default_value_t = 5)]
     pub seconds: u64,
+    /// max_bytes (and partition_max_bytes) of the native consumer's Fetch requests;
+    /// the broker caps it at kafka.fetch_max_bytes (55 MiB).
+    #[arg(long, default_value_t = 8 << 20)]
+    pub fetch_bytes: i32,
 }
 
 const RECORD: usize = 1024;
+
+/// Connections of the native producer; connection i writes partition i mod partitions.
+const NATIVE_CONNECTIONS: usize = 4;
+/// Produce requests each native connection keeps in flight.
+const NATIVE_IN_FLIGHT: usize = 4;
+/// Records per native batch: 1000 × 1 KB, just under the default max.message.bytes.
+const NATIVE_BATCH: usize = 1000;
 
 /// Runs every case and prints a Markdown table.
 pub fn run_kafka_bench(opts: &KafkaBenchOptions) -> anyhow::Result<()> {
@@ -54,14 +71,15 @@ pub fn run_kafka_bench(opts: &KafkaBenchOptions) -> anyhow::Result<()> {
     let input = scratch.path().join("records.txt");
     let line = format!("{}\n", "x".repeat(RECORD - 1));
     std::fs::write(&input, line.repeat(opts.records)).context("writing the input file")?;
-    let bytes = (opts.records * RECORD) as f64;
-    let raw = raw_write_mb_s(&scratch.path().join("raw"), opts.records * RECORD)?;
-    println!("raw sequential write + fsync: {raw:.0} MB/s");
-    println!();
+    let mb = (opts.records * RECORD) as f64 / 1e6;
+    let raw_path = scratch.path().join("raw");
+    let len = opts.records * RECORD;
+    // Other work on a shared machine moves the disk's bandwidth from one second to
+    // the next: each row measures its own raw figures just before its client runs.
     println!(
-        "| flush | partitions | produce MB/s | produce records/s | produce/raw | consume MB/s | consume records/s |"
+        "| flush | partitions | client | raw write MB/s | produce MB/s | produce/raw | raw read MB/s | loopback MB/s | consume MB/s | consume/raw read | consume/loopback |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for flush in [FlushPolicy::EveryBatch, FlushPolicy::Os] {
         let name = if flush == FlushPolicy::Os {
             "os"
@@ -71,57 +89,29 @@ pub fn run_kafka_bench(opts: &KafkaBenchOptions) -> anyhow::Result<()> {
         let data = scratch.path().join(format!("data-{name}"));
         let (runtime, addr) = start(&data, flush)?;
         for partitions in [1u32, 4] {
-            let topic = format!("bench-{partitions}");
-            create_topic(&addr, &topic, partitions)?;
-            let start = Instant::now();
-            let status = Command::new("kcat")
-                .args(["-P", "-b", &addr.to_string(), "-t", &topic, "-l"])
-                .arg(&input)
-                .args([
-                    "-X",
-                    "acks=1",
-                    "-X",
-                    "linger.ms=5",
-                    "-X",
-                    "batch.num.messages=10000",
-                ])
-                .status()
-                .context("running kcat (install it with scripts/setup)")?;
-            if !status.success() {
-                bail!("kcat -P failed: {status}");
+            for client in ["kcat", "native"] {
+                let topic = format!("{client}-{partitions}");
+                create_topic(&addr, &topic, partitions)?;
+                let raw = raw_mb_s(&raw_path, len)?;
+                let loopback = loopback_mb_s(len)?;
+                let (produce, consume) = if client == "kcat" {
+                    kcat(&addr, &topic, &input, opts.records)?
+                } else {
+                    (
+                        native_produce(&addr, &topic, partitions, opts.records)?,
+                        native_consume(&addr, &topic, partitions, opts.records, opts.fetch_bytes)?,
+                    )
+                };
+                let (produce, consume) = (mb / produce, mb / consume);
+                println!(
+                    "| {name} | {partitions} | {client} | {:.0} | {produce:.0} | {:.2} | {:.0} | {loopback:.0} | {consume:.0} | {:.2} | {:.2} |",
+                    raw.write,
+                    produce / raw.write,
+                    raw.read,
+                    consume / raw.read,
+                    consume / loopback,
+                );
             }
-            let produce = start.elapsed().as_secs_f64();
-            let start = Instant::now();
-            let out = Command::new("kcat")
-                .args([
-                    "-C",
-                    "-b",
-                    &addr.to_string(),
-                    "-t",
-                    &topic,
-                    "-o",
-                    "beginning",
-                    "-e",
-                    "-q",
-                ])
-                .args(["-f", "%p\n"])
-                .stderr(Stdio::inherit())
-                .output()
-                .context("running kcat -C")?;
-            let consume = start.elapsed().as_secs_f64();
-            let got = out.stdout.iter().filter(|&&b| b == b'\n').count();
-            if got != opts.records {
-                bail!("kcat -C read {got} of {} records", opts.records);
-            }
-            let mb = bytes / 1e6;
-            println!(
-                "| {name} | {partitions} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} |",
-                mb / produce,
-                opts.records as f64 / produce,
-                mb / produce / raw,
-                mb / consume,
-                opts.records as f64 / consume,
-            );
         }
         if flush == FlushPolicy::EveryBatch {
             let lat = latency(&addr, opts.rate, opts.seconds)?;
@@ -139,8 +129,230 @@ pub fn run_kafka_bench(opts: &KafkaBenchOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn raw_write_mb_s(path: &Path, len: usize) -> anyhow::Result<f64> {
-    let chunk = vec![b'x'; 1 << 20];
+/// Seconds kcat takes to produce `records` lines of `input` to `topic`, and to
+/// consume them back from the beginning.
+fn kcat(
+    addr: &SocketAddr,
+    topic: &str,
+    input: &Path,
+    records: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let start = Instant::now();
+    let status = Command::new("kcat")
+        .args(["-P", "-b", &addr.to_string(), "-t", topic, "-l"])
+        .arg(input)
+        .args([
+            "-X",
+            "acks=1",
+            "-X",
+            "linger.ms=5",
+            "-X",
+            "batch.num.messages=10000",
+        ])
+        .status()
+        .context("running kcat (install it with scripts/setup)")?;
+    if !status.success() {
+        bail!("kcat -P failed: {status}");
+    }
+    let produce = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let out = Command::new("kcat")
+        .args([
+            "-C",
+            "-b",
+            &addr.to_string(),
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+        ])
+        .args(["-f", "%p\n"])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running kcat -C")?;
+    let consume = start.elapsed().as_secs_f64();
+    let got = out.stdout.iter().filter(|&&b| b == b'\n').count();
+    if got != records {
+        bail!("kcat -C read {got} of {records} records");
+    }
+    Ok((produce, consume))
+}
+
+/// Seconds to produce `records` 1 KB records in pre-encoded batches of
+/// [`NATIVE_BATCH`], as a producer with big batches does (Kafka's
+/// `kafka-producer-perf-test`): [`NATIVE_CONNECTIONS`] connections, each with
+/// [`NATIVE_IN_FLIGHT`] requests pipelined, acks=1. The client does no work per
+/// record, so the figure is the broker's.
+fn native_produce(
+    addr: &SocketAddr,
+    topic: &str,
+    partitions: u32,
+    records: usize,
+) -> anyhow::Result<f64> {
+    let value = bytes::Bytes::from(vec![b'x'; RECORD]);
+    let now = crate::broker::now_ms();
+    let batch: Vec<Record> = (0..NATIVE_BATCH)
+        .map(|_| Record {
+            value: Some(value.clone()),
+            timestamp: now,
+            ..Record::default()
+        })
+        .collect();
+    let batch = encode_batch(&batch, 0)?;
+    let batches = records.div_ceil(NATIVE_BATCH);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..NATIVE_CONNECTIONS)
+            .map(|c| {
+                // Connection c sends batches c, c + N, c + 2N...
+                let mine = (c..batches).step_by(NATIVE_CONNECTIONS).count();
+                let partition = (c % partitions as usize) as i32;
+                let frame = wire::frame(
+                    0,
+                    3,
+                    c as i32,
+                    &produce_body(None, 1, topic, partition, &batch),
+                );
+                scope.spawn(move || pipelined(addr, &frame, mine, topic))
+            })
+            .collect();
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a producer thread panicked"))??;
+        }
+        anyhow::Ok(())
+    })?;
+    let secs = start.elapsed().as_secs_f64();
+    // The table counts every case's bytes as `records` records of 1 KB.
+    Ok(secs * records as f64 / (batches * NATIVE_BATCH) as f64)
+}
+
+/// Sends `frame` `count` times on one connection with up to [`NATIVE_IN_FLIGHT`]
+/// unanswered, checking each answer's error code.
+fn pipelined(addr: &SocketAddr, frame: &[u8], count: usize, topic: &str) -> anyhow::Result<()> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_nodelay(true)?;
+    let mut resp = Vec::new();
+    let (mut sent, mut answered) = (0, 0);
+    while answered < count {
+        while sent < count && sent - answered < NATIVE_IN_FLIGHT {
+            s.write_all(frame)?;
+            sent += 1;
+        }
+        wire::read_response(&mut s, &mut resp)?;
+        let code = wire::produce_error(&resp, topic)?;
+        if code != 0 {
+            bail!("Produce: error {code}");
+        }
+        answered += 1;
+    }
+    Ok(())
+}
+
+/// Seconds to fetch every partition of `topic` from the beginning, one connection
+/// per partition, each Fetch asking for `fetch_bytes`; only batch
+/// headers are read (to count records and find the next offset), as a consumer
+/// handing batches on without decoding them would.
+fn native_consume(
+    addr: &SocketAddr,
+    topic: &str,
+    partitions: u32,
+    records: usize,
+    fetch_bytes: i32,
+) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let counted = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..partitions as i32)
+            .map(|p| scope.spawn(move || fetch_all(addr, topic, p, fetch_bytes)))
+            .collect();
+        let mut total = 0;
+        for w in workers {
+            total += w
+                .join()
+                .map_err(|_| anyhow::anyhow!("a consumer thread panicked"))??;
+        }
+        anyhow::Ok(total)
+    })?;
+    let secs = start.elapsed().as_secs_f64();
+    let produced = records.div_ceil(NATIVE_BATCH) * NATIVE_BATCH;
+    if counted != produced {
+        bail!("native consume read {counted} of {produced} records");
+    }
+    Ok(secs * records as f64 / produced as f64)
+}
+
+/// Records in partition `p`, fetched until a Fetch comes back empty.
+fn fetch_all(addr: &SocketAddr, topic: &str, p: i32, fetch_bytes: i32) -> anyhow::Result<usize> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_nodelay(true)?;
+    let (mut offset, mut counted) = (0i64, 0usize);
+    let mut resp = Vec::new();
+    loop {
+        let body = wire::fetch_body(topic, p, offset, fetch_bytes);
+        s.write_all(&wire::frame(1, 4, p, &body))?;
+        wire::read_response(&mut s, &mut resp)?;
+        let records = wire::fetch_records(&resp, topic)?;
+        if records.is_empty() {
+            return Ok(counted);
+        }
+        for batch in BatchIter::new(records) {
+            let (header, _) = batch?;
+            counted += usize::try_from(header.record_count).unwrap_or(0);
+            offset = header.next_offset();
+        }
+    }
+}
+
+/// MB/s of `len` bytes through one loopback TCP connection in 1 MiB writes and
+/// reads: what any consumer on this machine gets at most, whatever the broker.
+fn loopback_mb_s(len: usize) -> anyhow::Result<f64> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let start = Instant::now();
+    let sender = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut s, _) = listener.accept()?;
+        let chunk = vec![b'x'; 1 << 20];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            s.write_all(&chunk[..n])?;
+            left -= n;
+        }
+        Ok(())
+    });
+    let mut s = TcpStream::connect(addr)?;
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut got = 0;
+    while got < len {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("the loopback sender panicked"))??;
+    if got != len {
+        bail!("loopback read {got} of {len} bytes");
+    }
+    Ok(len as f64 / 1e6 / secs)
+}
+
+/// Raw sequential bandwidth of the disk under the scratch directory, MB/s.
+struct Raw {
+    /// 1 MiB writes, then one fsync.
+    write: f64,
+    /// 1 MiB reads of the file just written (from the page cache, as the broker's
+    /// reads of what was just produced are).
+    read: f64,
+}
+
+fn raw_mb_s(path: &Path, len: usize) -> anyhow::Result<Raw> {
+    let mut chunk = vec![b'x'; 1 << 20];
     let mut file = std::fs::File::create(path)?;
     let start = Instant::now();
     let mut left = len;
@@ -150,9 +362,26 @@ fn raw_write_mb_s(path: &Path, len: usize) -> anyhow::Result<f64> {
         left -= n;
     }
     file.sync_all()?;
+    let write = len as f64 / 1e6 / start.elapsed().as_secs_f64();
+    let mut file = std::fs::File::open(path)?;
+    let start = Instant::now();
+    let mut read = 0;
+    loop {
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        read += n;
+    }
     let secs = start.elapsed().as_secs_f64();
     std::fs::remove_file(path)?;
-    Ok(len as f64 / 1e6 / secs)
+    if read != len {
+        bail!("raw read {read} of {len} bytes");
+    }
+    Ok(Raw {
+        write,
+        read: len as f64 / 1e6 / secs,
+    })
 }
 
 /// An in-process broker with only the Kafka face, on a free port.
@@ -177,6 +406,7 @@ fn start(data: &Path, flush: FlushPolicy) -> anyhow::Result<(tokio::runtime::Run
         group: GroupSettings::default(),
         limits: Default::default(),
         requests: Default::default(),
+        produce: Default::default(),
     };
     let producers = Arc::new(ProducerRegistry::new(broker.clone()));
     let txns = Arc::new(TxnCoordinator::open(broker.clone(), producers.clone())?);
@@ -190,50 +420,6 @@ fn start(data: &Path, flush: FlushPolicy) -> anyhow::Result<(tokio::runtime::Run
     let addr = listener.local_addr()?;
     runtime.spawn(listener.serve(std::future::pending()));
     Ok((runtime, addr))
-}
-
-pub(super) fn create_topic(addr: &SocketAddr, topic: &str, partitions: u32) -> anyhow::Result<()> {
-    // kcat has no topic creation; CreateTopics v2 by hand.
-    let mut body = Vec::new();
-    body.extend_from_slice(&1i32.to_be_bytes());
-    body.extend_from_slice(&(topic.len() as i16).to_be_bytes());
-    body.extend_from_slice(topic.as_bytes());
-    body.extend_from_slice(&(partitions as i32).to_be_bytes());
-    body.extend_from_slice(&1i16.to_be_bytes());
-    body.extend_from_slice(&0i32.to_be_bytes()); // assignments
-    body.extend_from_slice(&0i32.to_be_bytes()); // configs
-    body.extend_from_slice(&30_000i32.to_be_bytes());
-    body.push(0); // validate_only
-    let mut s = TcpStream::connect(addr)?;
-    let r = round_trip(&mut s, 19, 2, &body)?;
-    // corr, throttle, count, name, error code.
-    let at = 4 + 4 + 4 + 2 + topic.len();
-    let code = r.get(at..at + 2).map(|b| i16::from_be_bytes([b[0], b[1]]));
-    if code != Some(0) {
-        bail!("CreateTopics {topic}: error {code:?}");
-    }
-    Ok(())
-}
-
-pub(super) fn round_trip(
-    s: &mut TcpStream,
-    key: i16,
-    version: i16,
-    body: &[u8],
-) -> anyhow::Result<Vec<u8>> {
-    let mut frame = Vec::with_capacity(body.len() + 20);
-    frame.extend_from_slice(&key.to_be_bytes());
-    frame.extend_from_slice(&version.to_be_bytes());
-    frame.extend_from_slice(&1i32.to_be_bytes());
-    frame.extend_from_slice(&(-1i16).to_be_bytes()); // null client id
-    frame.extend_from_slice(body);
-    s.write_all(&(frame.len() as i32).to_be_bytes())?;
-    s.write_all(&frame)?;
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len)?;
-    let mut resp = vec![0u8; i32::from_be_bytes(len).max(0) as usize];
-    s.read_exact(&mut resp)?;
-    Ok(resp)
 }
 
 /// (p50, p99, max) in ms of sequential acks=1 produce round trips at `rate`/s.
@@ -260,17 +446,7 @@ fn latency(addr: &SocketAddr, rate: u32, seconds: u64) -> anyhow::Result<(f64, f
             }],
             0,
         )?;
-        let mut body = Vec::with_capacity(batch.len() + 64);
-        body.extend_from_slice(&(-1i16).to_be_bytes());
-        body.extend_from_slice(&1i16.to_be_bytes());
-        body.extend_from_slice(&30_000i32.to_be_bytes());
-        body.extend_from_slice(&1i32.to_be_bytes());
-        body.extend_from_slice(&(topic.len() as i16).to_be_bytes());
-        body.extend_from_slice(topic.as_bytes());
-        body.extend_from_slice(&1i32.to_be_bytes());
-        body.extend_from_slice(&0i32.to_be_bytes());
-        body.extend_from_slice(&(batch.len() as i32).to_be_bytes());
-        body.extend_from_slice(&batch);
+        let body = produce_body(None, 1, topic, 0, &batch);
         let sent = Instant::now();
         round_trip(&mut s, 0, 3, &body)?;
         samples.push(sent.elapsed().as_secs_f64() * 1e3);

@@ -3,7 +3,7 @@
 //! the same broker — what a transaction's extra requests and flushes cost.
 //!
 //! kcat cannot run transactions, so a minimal producer speaks the protocol by
-//! hand: InitProducerId, Produce v3 (one request in flight), and for the
+//! hand ([`super::wire`]): InitProducerId, Produce v3 (one request in flight), and for the
 //! transactional run AddPartitionsToTxn and EndTxn v0.
 
 use std::net::{SocketAddr, TcpStream};
@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use super::wire::{create_topic, i16_at, produce_body, produce_error, put_str, round_trip};
 use crate::log::batch::{Record, encode_batch, set_producer};
 
 /// Records per Produce request.
@@ -18,16 +19,6 @@ const PER_REQUEST: usize = 64;
 
 /// How often the transactional run commits (the benchmark).
 const COMMIT_EVERY: Duration = Duration::from_millis(100);
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as i16).to_be_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn i16_at(b: &[u8], at: usize) -> anyhow::Result<i16> {
-    let bytes = b.get(at..at + 2).context("short response")?;
-    Ok(i16::from_be_bytes([bytes[0], bytes[1]]))
-}
 
 /// A producer over one connection; `txn` is its transactional id, if any.
 struct HandProducer {
@@ -48,7 +39,7 @@ impl HandProducer {
             None => body.extend_from_slice(&(-1i16).to_be_bytes()),
         }
         body.extend_from_slice(&60_000i32.to_be_bytes());
-        let r = super::kafka::round_trip(&mut s, 22, 0, &body)?;
+        let r = round_trip(&mut s, 22, 0, &body)?;
         // corr, throttle, error, producer id, epoch.
         if i16_at(&r, 8)? != 0 {
             bail!("InitProducerId: error {}", i16_at(&r, 8)?);
@@ -73,7 +64,7 @@ impl HandProducer {
         put_str(&mut body, topic);
         body.extend_from_slice(&1i32.to_be_bytes());
         body.extend_from_slice(&0i32.to_be_bytes());
-        let r = super::kafka::round_trip(&mut self.s, 24, 0, &body)?;
+        let r = round_trip(&mut self.s, 24, 0, &body)?;
         // corr, throttle, topics, name, partitions, index, error.
         let code = i16_at(&r, 4 + 4 + 4 + 2 + topic.len() + 4 + 4)?;
         if code != 0 {
@@ -88,7 +79,7 @@ impl HandProducer {
         body.extend_from_slice(&self.pid.to_be_bytes());
         body.extend_from_slice(&self.epoch.to_be_bytes());
         body.push(1);
-        let r = super::kafka::round_trip(&mut self.s, 26, 0, &body)?;
+        let r = round_trip(&mut self.s, 26, 0, &body)?;
         if i16_at(&r, 8)? != 0 {
             bail!("EndTxn: error {}", i16_at(&r, 8)?);
         }
@@ -105,21 +96,9 @@ impl HandProducer {
             batch[17..21].copy_from_slice(&crc.to_be_bytes());
         }
         self.seq += records.len() as i32;
-        let mut body = Vec::with_capacity(batch.len() + 64);
-        match &self.txn {
-            Some(id) => put_str(&mut body, id),
-            None => body.extend_from_slice(&(-1i16).to_be_bytes()),
-        }
-        body.extend_from_slice(&(-1i16).to_be_bytes()); // acks=all
-        body.extend_from_slice(&30_000i32.to_be_bytes());
-        body.extend_from_slice(&1i32.to_be_bytes());
-        put_str(&mut body, topic);
-        body.extend_from_slice(&1i32.to_be_bytes());
-        body.extend_from_slice(&0i32.to_be_bytes());
-        body.extend_from_slice(&(batch.len() as i32).to_be_bytes());
-        body.extend_from_slice(&batch);
-        let r = super::kafka::round_trip(&mut self.s, 0, 3, &body)?;
-        let code = i16_at(&r, 4 + 4 + 2 + topic.len() + 4 + 4)?;
+        let body = produce_body(self.txn.as_deref(), -1, topic, 0, &batch); // acks=all
+        let r = round_trip(&mut self.s, 0, 3, &body)?;
+        let code = produce_error(&r, topic)?;
         if code != 0 {
             bail!("Produce: error {code}");
         }
@@ -168,8 +147,8 @@ fn produce_mb_s(
 
 /// Runs both and prints one line: idempotent MB/s, transactional MB/s, ratio.
 pub fn compare(addr: &SocketAddr, records: usize, record: usize) -> anyhow::Result<()> {
-    super::kafka::create_topic(addr, "bench-idempotent", 1)?;
-    super::kafka::create_topic(addr, "bench-transactional", 1)?;
+    create_topic(addr, "bench-idempotent", 1)?;
+    create_topic(addr, "bench-transactional", 1)?;
     let idem = produce_mb_s(addr, "bench-idempotent", records, record, false)?;
     let txn = produce_mb_s(addr, "bench-transactional", records, record, true)?;
     println!(

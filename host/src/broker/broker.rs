@@ -375,7 +375,7 @@ impl Broker {
             batches.push((p, items, bytes));
         }
         for (p, items, bytes) in batches {
-            let info = self.append_batch(&topic, p, bytes)?;
+            let info = self.append_batch(&topic, p, &bytes)?;
             for (n, (i, _)) in items.iter().enumerate() {
                 out[*i] = Produced {
                     partition: p,
@@ -391,11 +391,11 @@ impl Broker {
         &self,
         topic: &Topic,
         partition: u32,
-        mut bytes: Vec<u8>,
+        bytes: &[u8],
     ) -> Result<crate::log::AppendInfo, BrokerError> {
         topic
             .partition(i64::from(partition))?
-            .append(&mut bytes, now_ms())
+            .append(bytes, now_ms())
             .map_err(BrokerError::log(topic.name(), partition))
     }
 

@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::log::batch::DecodeLimits;
+
 /// Validated settings of the Kafka listener.
 #[derive(Debug, Clone)]
 pub struct KafkaSettings {
@@ -25,6 +27,8 @@ pub struct KafkaSettings {
     pub limits: ConnectionLimits,
     /// How much one request may name.
     pub requests: RequestLimits,
+    /// What decoding one produced batch may cost.
+    pub produce: ProduceLimits,
 }
 
 /// Caps on what one request may name, so a small request cannot make the
@@ -44,6 +48,43 @@ impl Default for RequestLimits {
         RequestLimits {
             max_partitions_per_request: 100_000,
             metadata_max_topics: 10_000,
+        }
+    }
+}
+
+/// Bounds on decoding a produced batch (`[kafka]` in `weir.toml`): a batch's wire
+/// size says little about what it inflates to or how many records and headers it
+/// holds, and validation must decode every record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProduceLimits {
+    /// A compressed batch inflates to at most this many times its topic's
+    /// `max.message.bytes` (`kafka.max_decompressed_multiple`).
+    pub max_decompressed_multiple: u32,
+    /// Most records in one batch (`kafka.max_records_per_batch`).
+    pub max_records_per_batch: usize,
+    /// Most headers on one record (`kafka.max_headers_per_record`).
+    pub max_headers_per_record: usize,
+}
+
+impl Default for ProduceLimits {
+    fn default() -> Self {
+        ProduceLimits {
+            max_decompressed_multiple: 32,
+            max_records_per_batch: 1_000_000,
+            max_headers_per_record: 1_000,
+        }
+    }
+}
+
+impl ProduceLimits {
+    /// The bounds for a batch sent to a topic whose `max.message.bytes` is given.
+    pub fn for_topic(&self, max_message_bytes: i64) -> DecodeLimits {
+        let max_message_bytes = usize::try_from(max_message_bytes).unwrap_or(0);
+        DecodeLimits {
+            max_decoded_bytes: max_message_bytes
+                .saturating_mul(self.max_decompressed_multiple as usize),
+            max_records: self.max_records_per_batch,
+            max_headers_per_record: self.max_headers_per_record,
         }
     }
 }

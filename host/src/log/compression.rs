@@ -17,19 +17,65 @@ const XERIAL_MAGIC: &[u8] = b"\x82SNAPPY\x00";
 /// xerial header: magic, version (i32), compatible version (i32).
 const XERIAL_HEADER_LEN: usize = 16;
 
-/// Decompresses `raw` with `codec`; `Compression::None` is not expected here.
+/// Decompresses `raw` with `codec`, within [`MAX_DECOMPRESSED_LEN`].
 pub fn decompress(codec: Compression, raw: &[u8]) -> Result<Vec<u8>, BatchError> {
-    let fail = |reason: String| BatchError::Decompress { codec, reason };
+    decompress_within(codec, raw, MAX_DECOMPRESSED_LEN)
+}
+
+/// Decompresses `raw` with `codec`, stopping as soon as the output would pass `max`
+/// bytes: the bound is counted while inflating, so a bomb costs at most `max`.
+pub fn decompress_within(
+    codec: Compression,
+    raw: &[u8],
+    max: usize,
+) -> Result<Vec<u8>, BatchError> {
+    let fail = |e: Inflate| match e {
+        Inflate::TooLarge => BatchError::DecodedTooLarge { codec, max },
+        Inflate::Bad(reason) => BatchError::Decompress { codec, reason },
+    };
+    // Producers compress a few times at best; start there rather than doubling up from 0.
+    let hint = raw.len().saturating_mul(4).min(max);
     match codec {
+        Compression::None if raw.len() > max => Err(fail(Inflate::TooLarge)),
         Compression::None => Ok(raw.to_vec()),
-        Compression::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(raw)).map_err(fail),
-        Compression::Snappy => snappy(raw).map_err(fail),
-        Compression::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(raw)).map_err(fail),
-        Compression::Zstd => {
-            let decoder =
-                ruzstd::decoding::StreamingDecoder::new(raw).map_err(|e| fail(e.to_string()))?;
-            read_bounded(decoder).map_err(fail)
+        Compression::Gzip => {
+            read_bounded(flate2::read::MultiGzDecoder::new(raw), max, hint).map_err(fail)
         }
+        Compression::Snappy => snappy(raw, max).map_err(fail),
+        Compression::Lz4 => {
+            read_bounded(lz4_flex::frame::FrameDecoder::new(raw), max, hint).map_err(fail)
+        }
+        Compression::Zstd => {
+            let decoder = ruzstd::decoding::StreamingDecoder::new(raw)
+                .map_err(|e| fail(Inflate::Bad(e.to_string())))?;
+            read_bounded(decoder, max, hint).map_err(fail)
+        }
+    }
+}
+
+/// Why inflating stopped.
+enum Inflate {
+    /// The output would pass the bound.
+    TooLarge,
+    /// The input is not valid for the codec.
+    Bad(String),
+}
+
+impl From<std::io::Error> for Inflate {
+    fn from(e: std::io::Error) -> Self {
+        Inflate::Bad(e.to_string())
+    }
+}
+
+impl From<snap::Error> for Inflate {
+    fn from(e: snap::Error) -> Self {
+        Inflate::Bad(e.to_string())
+    }
+}
+
+impl From<&str> for Inflate {
+    fn from(e: &str) -> Self {
+        Inflate::Bad(e.to_string())
     }
 }
 
@@ -73,17 +119,13 @@ pub fn compress(codec: Compression, raw: &[u8]) -> Result<Vec<u8>, BatchError> {
     }
 }
 
-/// Reads a decoder to the end, refusing output beyond [`MAX_DECOMPRESSED_LEN`].
-fn read_bounded(reader: impl Read) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    reader
-        .take(MAX_DECOMPRESSED_LEN as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| e.to_string())?;
-    if out.len() > MAX_DECOMPRESSED_LEN {
-        return Err(format!(
-            "decompresses to more than {MAX_DECOMPRESSED_LEN} bytes"
-        ));
+/// Reads a decoder to the end, stopping one byte past `max`: the decoder never
+/// produces more than that, whatever the input claims.
+fn read_bounded(reader: impl Read, max: usize, hint: usize) -> Result<Vec<u8>, Inflate> {
+    let mut out = Vec::with_capacity(hint);
+    reader.take(max as u64 + 1).read_to_end(&mut out)?;
+    if out.len() > max {
+        return Err(Inflate::TooLarge);
     }
     Ok(out)
 }
@@ -93,30 +135,27 @@ const MAX_SNAPPY_RATIO: usize = 22;
 
 /// Snappy comes either raw (librdkafka) or in xerial's block framing (Java,
 /// kafka-python): blocks of `[length: i32 BE][raw snappy block]` after a header.
-fn snappy(raw: &[u8]) -> Result<Vec<u8>, String> {
+/// Each block states its decompressed length up front: checked before allocating.
+fn snappy(raw: &[u8], max: usize) -> Result<Vec<u8>, Inflate> {
     let mut decoder = snap::raw::Decoder::new();
-    let mut block = |bytes: &[u8], out: &mut Vec<u8>| -> Result<(), String> {
-        let len = snap::raw::decompress_len(bytes).map_err(|e| e.to_string())?;
+    let mut block = |bytes: &[u8], out: &mut Vec<u8>| -> Result<(), Inflate> {
+        let len = snap::raw::decompress_len(bytes)?;
         // The output is allocated (and zeroed) from the length the block claims, before a byte
         // is decoded: a 5-byte block claiming 256 MiB would cost that much memory and time. No
         // snappy element expands more than 64 bytes from 3 (a copy with a 2-byte offset), so
         // a block claiming more than 22 times its size is corrupt.
         if len > bytes.len().saturating_mul(MAX_SNAPPY_RATIO) {
-            return Err(format!(
+            return Err(Inflate::Bad(format!(
                 "a {}-byte snappy block claims {len} bytes, more than snappy can expand to",
                 bytes.len()
-            ));
+            )));
         }
-        if out.len().saturating_add(len) > MAX_DECOMPRESSED_LEN {
-            return Err(format!(
-                "decompresses to more than {MAX_DECOMPRESSED_LEN} bytes"
-            ));
+        if out.len().saturating_add(len) > max {
+            return Err(Inflate::TooLarge);
         }
         let start = out.len();
         out.resize(start + len, 0);
-        decoder
-            .decompress(bytes, &mut out[start..])
-            .map_err(|e| e.to_string())?;
+        decoder.decompress(bytes, &mut out[start..])?;
         Ok(())
     };
     let mut out = Vec::new();
@@ -196,5 +235,31 @@ mod tests {
             decompress(Compression::Snappy, &framed).unwrap(),
             data.repeat(2)
         );
+    }
+
+    #[test]
+    fn every_codec_stops_at_the_bound_while_inflating() {
+        let data = vec![0u8; 1 << 20];
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let packed = compress(codec, &data).unwrap();
+            assert_eq!(
+                decompress_within(codec, &packed, data.len()).unwrap().len(),
+                data.len(),
+                "{codec}: exactly the bound is fine"
+            );
+            assert_eq!(
+                decompress_within(codec, &packed, data.len() - 1),
+                Err(BatchError::DecodedTooLarge {
+                    codec,
+                    max: data.len() - 1
+                }),
+                "{codec}"
+            );
+        }
     }
 }

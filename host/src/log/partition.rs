@@ -189,13 +189,18 @@ impl PartitionLog {
     }
 
     /// Validates one record batch, gives it offsets and appends it. Returns once
-    /// the batch is as durable as the flush policy promises.
-    pub fn append(&self, bytes: &mut [u8], now_ms: i64) -> Result<AppendInfo, LogError> {
+    /// the batch is as durable as the flush policy promises. `bytes` are written
+    /// as they are after the header, which is stamped on a copy of its own.
+    pub fn append(&self, bytes: &[u8], now_ms: i64) -> Result<AppendInfo, LogError> {
         let header = batch::validate(bytes)?;
         // Decoded outside the lock: only a compacted log needs every record's key.
         if self.state.lock().config.cleanup.compaction().is_some() {
             check_keys(bytes)?;
         }
+        let (head, records) = bytes
+            .split_first_chunk::<{ batch::BATCH_HEADER_LEN }>()
+            .ok_or(batch::BatchError::TooShort { len: bytes.len() })?;
+        let mut head = *head;
         let (info, policy) = {
             let mut state = self.state.lock();
             check_fenced(&state)?;
@@ -227,19 +232,19 @@ impl PartitionLog {
             ) {
                 self.roll(&mut state)?;
             }
-            batch::set_base_offset(bytes, base_offset);
-            let log_append_time = (state.config.timestamp_type == TimestampType::LogAppendTime)
-                .then(|| {
-                    batch::set_log_append_time(bytes, now_ms);
-                    now_ms
-                });
+            let log_append_time =
+                (state.config.timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
+            batch::restamp(&mut head, records, base_offset, log_append_time);
             let header = BatchHeader {
                 base_offset,
                 max_timestamp: log_append_time.unwrap_or(header.max_timestamp),
                 ..header
             };
             let interval = u64::from(state.config.index_interval_bytes);
-            if let Err(e) = state.active.append(bytes, &header, now_ms, interval) {
+            if let Err(e) = state
+                .active
+                .append((&head, records), &header, now_ms, interval)
+            {
                 if let LogError::Fenced { reason } = &e {
                     state.fenced = Some(reason.clone());
                 }
@@ -472,13 +477,13 @@ impl PartitionLog {
 }
 
 /// Kafka refuses a record without a key on a compacted topic: compaction could
-/// never supersede it.
+/// never supersede it. Control batches (transaction markers) are the broker's own.
 fn check_keys(bytes: &[u8]) -> Result<(), LogError> {
-    let records = batch::decode_records(bytes)?;
-    match records.iter().find(|r| r.key.is_none()) {
-        Some(r) => Err(LogError::KeylessRecord {
-            index: (r.offset - records[0].offset) as usize,
-        }),
+    if BatchHeader::parse(bytes)?.is_control() {
+        return Ok(());
+    }
+    match batch::check_produced(bytes, &batch::DecodeLimits::READER)?.first_keyless {
+        Some(index) => Err(LogError::KeylessRecord { index }),
         None => Ok(()),
     }
 }

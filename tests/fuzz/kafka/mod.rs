@@ -71,6 +71,7 @@ fn settings() -> KafkaSettings {
         group: GroupSettings::default(),
         limits: Default::default(),
         requests: Default::default(),
+        produce: Default::default(),
     }
 }
 

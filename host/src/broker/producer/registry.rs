@@ -167,9 +167,9 @@ impl ProducerRegistry {
         &self,
         topic: &Topic,
         partition: u32,
-        mut bytes: Vec<u8>,
+        bytes: &[u8],
     ) -> Result<IdempotentAppend, BrokerError> {
-        let header = match BatchHeader::parse(&bytes) {
+        let header = match BatchHeader::parse(bytes) {
             Ok(h) if h.producer_id >= 0 && h.base_sequence >= 0 => h,
             // Not idempotent, or malformed: the log's own validation answers.
             _ => {
@@ -202,7 +202,7 @@ impl ProducerRegistry {
                 }
                 let now = crate::broker::now_ms();
                 let info = log
-                    .append(&mut bytes, now)
+                    .append(bytes, now)
                     .map_err(BrokerError::log(topic.name(), partition))?;
                 if !state.windows.contains_key(&header.producer_id) {
                     state.make_room(now, &self.limits);
@@ -295,9 +295,9 @@ impl ProducerRegistry {
         // Serialised with the partition's idempotent appends.
         let _guard = slot.state.lock();
         let now = crate::broker::now_ms();
-        let mut bytes = marker::encode(which, producer_id, epoch, now)
+        let bytes = marker::encode(which, producer_id, epoch, now)
             .map_err(|e| fail(LogError::InvalidBatch(e)))?;
-        let info = log.append(&mut bytes, now).map_err(fail)?;
+        let info = log.append(&bytes, now).map_err(fail)?;
         let log_start = log.stats().log_start_offset;
         slot.with_txns(&log, |t| {
             t.on_marker(producer_id, which, info.base_offset);
@@ -527,7 +527,7 @@ mod tests {
                 batch[53..57].copy_from_slice(&3i32.to_be_bytes());
                 let crc = crc32c::crc32c(&batch[21..]);
                 batch[17..21].copy_from_slice(&crc.to_be_bytes());
-                let other = reg.append(&topic, 1, batch).unwrap();
+                let other = reg.append(&topic, 1, &batch).unwrap();
                 tx.send((Arc::ptr_eq(&same, &slot0), other)).unwrap();
             });
             let got = rx.recv_timeout(std::time::Duration::from_secs(20));

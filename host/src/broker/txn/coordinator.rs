@@ -356,7 +356,7 @@ impl TxnCoordinator {
         partition: u32,
         producer_id: i64,
         epoch: i16,
-        bytes: Vec<u8>,
+        bytes: &[u8],
     ) -> Result<IdempotentAppend, BrokerError> {
         let entry = self.entry(id)?;
         let rec = entry.lock();

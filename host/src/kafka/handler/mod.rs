@@ -150,10 +150,13 @@ pub fn encode<T: Encodable>(
     };
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
-    let mut buf = BytesMut::new();
-    header
-        .encode(&mut buf, api_key.response_header_version(version))
-        .map_err(fail)?;
+    let header_version = api_key.response_header_version(version);
+    // Sized up front: a Fetch response carries up to fetch_max_bytes of records,
+    // and growing into it would copy them again at every doubling.
+    let size = header.compute_size(header_version).map_err(fail)?
+        + body.compute_size(version).map_err(fail)?;
+    let mut buf = BytesMut::with_capacity(size);
+    header.encode(&mut buf, header_version).map_err(fail)?;
     body.encode(&mut buf, version).map_err(fail)?;
     Ok(buf.freeze())
 }

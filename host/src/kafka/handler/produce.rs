@@ -11,7 +11,7 @@ use crate::broker::BrokerError;
 use crate::broker::producer::IdempotentAppend;
 use crate::broker::txn::TxnRefusal;
 use crate::kafka::{KafkaContext, KafkaError};
-use crate::log::batch::{BatchHeader, decode_records};
+use crate::log::batch::{BatchError, BatchHeader, DecodeLimits, check_produced};
 
 use super::metadata::topic_or_create;
 use super::{blocking, codes, s};
@@ -79,14 +79,23 @@ pub async fn handle(
                     };
                     parts.iter().map(|(p, _)| (*p, o())).collect()
                 } else {
-                    let topic = topic_or_create(ctx, &name, ctx.settings.auto_create_topics);
+                    let topic =
+                        topic_or_create(ctx, &name, ctx.settings.auto_create_topics).map(|t| {
+                            let limits = BatchLimits::of(ctx, &t);
+                            (t, limits)
+                        });
                     parts
                         .into_iter()
                         .map(|(p, records)| {
                             let o = match &topic {
-                                Ok(topic) => {
-                                    append(ctx, topic, p, records, transactional_id.as_deref())
-                                }
+                                Ok((topic, limits)) => append(
+                                    ctx,
+                                    topic,
+                                    limits,
+                                    p,
+                                    records,
+                                    transactional_id.as_deref(),
+                                ),
                                 Err(e) => Outcome::error(
                                     codes::kind(e),
                                     ctx.broker.client_text(&e.to_string()),
@@ -133,9 +142,26 @@ pub async fn handle(
     Ok(Some(resp))
 }
 
+/// A topic's bounds on what one batch may be and decode to.
+struct BatchLimits {
+    max_message_bytes: i64,
+    decode: DecodeLimits,
+}
+
+impl BatchLimits {
+    fn of(ctx: &KafkaContext, topic: &crate::broker::Topic) -> BatchLimits {
+        let max_message_bytes = topic.config().max_message_bytes;
+        BatchLimits {
+            max_message_bytes,
+            decode: ctx.settings.produce.for_topic(max_message_bytes),
+        }
+    }
+}
+
 fn append(
     ctx: &KafkaContext,
     topic: &crate::broker::Topic,
+    limits: &BatchLimits,
     partition: i32,
     records: Option<bytes::Bytes>,
     transactional_id: Option<&str>,
@@ -164,8 +190,31 @@ fn append(
         }
         Err(e) => return Outcome::error(ResponseError::CorruptMessage, e.to_string()),
     };
-    if let Err((kind, message)) = validate_records(&records) {
-        return Outcome::error(kind, message);
+    if header.is_control() {
+        return Outcome::error(
+            ResponseError::InvalidRecord,
+            "control batches are written by the broker only",
+        );
+    }
+    // Before decoding: the bound Kafka puts on what is sent.
+    if records.len() as i64 > limits.max_message_bytes {
+        return Outcome::error(
+            ResponseError::MessageTooLarge,
+            format!(
+                "the batch is {} bytes, over the topic's max.message.bytes of {}",
+                records.len(),
+                limits.max_message_bytes
+            ),
+        );
+    }
+    if let Err(e) = check_produced(&records, &limits.decode) {
+        let key = match e {
+            BatchError::DecodedTooLarge { .. } => " (kafka.max_decompressed_multiple)",
+            BatchError::TooManyRecords { .. } => " (kafka.max_records_per_batch)",
+            BatchError::TooManyHeaders { .. } => " (kafka.max_headers_per_record)",
+            _ => "",
+        };
+        return Outcome::error(batch_error_kind(&e), format!("{e}{key}"));
     }
     let done = |base_offset: i64, log_append_time: Option<i64>| Outcome {
         error: 0,
@@ -181,14 +230,14 @@ fn append(
         );
     }
     let appended = match (header.is_transactional(), transactional_id) {
-        (false, _) => ctx.producers.append(topic, p, records.to_vec()),
+        (false, _) => ctx.producers.append(topic, p, &records),
         (true, Some(id)) if header.producer_id >= 0 => ctx.txns.produce(
             id,
             topic,
             p,
             header.producer_id,
             header.producer_epoch,
-            records.to_vec(),
+            &records,
         ),
         (true, _) => {
             return Outcome::error(
@@ -220,43 +269,17 @@ fn append(
     }
 }
 
-/// Kafka's LogValidator for a client's batch: the records must decode
-/// (decompressed, within the bounded `log::compression`), their number must be
-/// the header's recordCount, their offset deltas must run 0..n-1 and
-/// lastOffsetDelta must be n-1. The log assigns offsets from lastOffsetDelta
-/// and consumers from the records, so a batch lying about either would make
-/// consumers skip other producers' offsets, or stall on a batch they cannot read.
-fn validate_records(batch: &[u8]) -> Result<(), (ResponseError, String)> {
-    let header =
-        BatchHeader::parse(batch).map_err(|e| (ResponseError::CorruptMessage, e.to_string()))?;
-    if header.is_control() {
-        return Err((
-            ResponseError::InvalidRecord,
-            "control batches are written by the broker only".into(),
-        ));
+/// The Kafka error for a batch the log's checks refuse, as Kafka's LogValidator
+/// answers: over a size bound MESSAGE_TOO_LARGE, a well-formed batch breaking a
+/// rule INVALID_RECORD, bytes that do not parse CORRUPT_MESSAGE.
+fn batch_error_kind(e: &BatchError) -> ResponseError {
+    match e {
+        BatchError::DecodedTooLarge { .. } => ResponseError::MessageTooLarge,
+        BatchError::NoRecords
+        | BatchError::OffsetDeltaMismatch { .. }
+        | BatchError::OffsetDeltaOutOfOrder { .. }
+        | BatchError::TooManyRecords { .. }
+        | BatchError::TooManyHeaders { .. } => ResponseError::InvalidRecord,
+        _ => ResponseError::CorruptMessage,
     }
-    let records =
-        decode_records(batch).map_err(|e| (ResponseError::CorruptMessage, e.to_string()))?;
-    let invalid = |m: String| Err((ResponseError::InvalidRecord, m));
-    if records.is_empty() || i32::try_from(records.len()) != Ok(header.record_count) {
-        return invalid(format!(
-            "the batch holds {} records, its header says {}",
-            records.len(),
-            header.record_count
-        ));
-    }
-    for (expected, r) in (0i64..).zip(&records) {
-        let delta = r.offset.wrapping_sub(header.base_offset);
-        if delta != expected {
-            return invalid(format!("record {expected} has offset delta {delta}"));
-        }
-    }
-    if i64::from(header.last_offset_delta) != records.len() as i64 - 1 {
-        return invalid(format!(
-            "lastOffsetDelta is {} for {} records",
-            header.last_offset_delta,
-            records.len()
-        ));
-    }
-    Ok(())
 }

@@ -75,4 +75,28 @@ pub enum BatchError {
     /// Something to encode does not fit in the i32 lengths and counts of the format.
     #[error("{what} of {len} does not fit in a record batch")]
     TooLarge { what: &'static str, len: usize },
+    /// The batch carries no records: a producer's batch must hold at least one.
+    #[error("the batch holds no records")]
+    NoRecords,
+    /// recordCount is more than the records section could hold at the smallest record size.
+    #[error("record count {count} cannot fit in a records section of {len} bytes")]
+    CountExceedsSection { count: usize, len: usize },
+    /// A record's offset delta is not its position: a producer's records are numbered 0..n-1.
+    #[error(
+        "record {index} has offset delta {delta}; a producer's records are numbered 0 to n - 1"
+    )]
+    OffsetDeltaOutOfOrder { index: usize, delta: i32 },
+    /// The compressed records section inflates past the bound (counted while inflating).
+    #[error("{codec}-compressed records decompress to more than {max} bytes")]
+    DecodedTooLarge { codec: Compression, max: usize },
+    /// More records than a batch may hold.
+    #[error("the batch holds {count} records, more than the {max} allowed")]
+    TooManyRecords { count: usize, max: usize },
+    /// More headers on one record than allowed.
+    #[error("record {index} has {count} headers, more than the {max} allowed")]
+    TooManyHeaders {
+        index: usize,
+        count: usize,
+        max: usize,
+    },
 }

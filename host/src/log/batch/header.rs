@@ -41,8 +41,6 @@ pub(super) const DELETE_HORIZON_BIT: i16 = 0x40;
 /// Smallest encoded record (length, attributes, timestampDelta, offsetDelta, key, value and
 /// header count, one byte each); bounds preallocation driven by untrusted counts.
 pub(super) const MIN_RECORD_LEN: usize = 7;
-/// Smallest encoded header: an empty key length and a null value length.
-pub(super) const MIN_HEADER_LEN: usize = 2;
 /// Longest varint and varlong encodings, to tell a truncated varint from a malformed one.
 pub(super) const MAX_VARINT_LEN: usize = 5;
 pub(super) const MAX_VARLONG_LEN: usize = 10;
@@ -341,6 +339,27 @@ pub fn set_log_append_time(buf: &mut [u8], timestamp: i64) {
     buf[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
     buf[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&timestamp.to_be_bytes());
     write_crc(buf);
+}
+
+/// The header a batch is stored with, built beside the batch instead of in it, so
+/// the producer's bytes (shared with the request they came in) are written as they
+/// are: `head` is the batch's first [`BATCH_HEADER_LEN`] bytes, `records` the rest.
+/// Sets baseOffset and, under LogAppendTime, the timestamp type and maxTimestamp,
+/// with the CRC computed over the new header's part and `records`.
+pub fn restamp(
+    head: &mut [u8; BATCH_HEADER_LEN],
+    records: &[u8],
+    base_offset: i64,
+    log_append_time: Option<i64>,
+) {
+    put_field(head, BASE_OFFSET_AT, base_offset.to_be_bytes());
+    if let Some(timestamp) = log_append_time {
+        let attributes = i16::from_be_bytes(field(head, ATTRIBUTES_AT)) | TIMESTAMP_TYPE_BIT;
+        put_field(head, ATTRIBUTES_AT, attributes.to_be_bytes());
+        put_field(head, MAX_TIMESTAMP_AT, timestamp.to_be_bytes());
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&head[ATTRIBUTES_AT..]), records);
+        put_field(head, CRC_AT, crc.to_be_bytes());
+    }
 }
 
 /// Stamps an idempotent producer's identity on a batch: producerId, producerEpoch and

@@ -21,23 +21,30 @@
 //! - `header`: the fixed 61-byte header, validation and in-place rewrites.
 //! - `record`: encoding records into a batch and decoding them back.
 //! - `iter`: walking consecutive batches in a buffer.
+//! - `view`: records as borrowed slices, the one record parser, and produce's
+//!   allocation-free check ([`check_produced`]).
+//! - `limits`: [`DecodeLimits`], what decoding one batch may cost.
 //! - `rewrite`: a stored batch with fewer records (log compaction).
 //! - `error`: [`BatchError`].
 
 mod error;
 mod header;
 mod iter;
+mod limits;
 mod record;
 mod rewrite;
 #[cfg(test)]
 mod tests;
+mod view;
 
 pub use error::BatchError;
 pub use header::{
-    BATCH_HEADER_LEN, BatchHeader, Compression, LOG_OVERHEAD, MAGIC_V2, TimestampType,
+    BATCH_HEADER_LEN, BatchHeader, Compression, LOG_OVERHEAD, MAGIC_V2, TimestampType, restamp,
     set_base_offset, set_log_append_time, set_producer, set_transactional_control, validate,
     validate_stored,
 };
 pub use iter::BatchIter;
+pub use limits::DecodeLimits;
 pub use record::{Record, StoredRecord, decode_records, encode_batch};
 pub use rewrite::rebuild_batch;
+pub use view::{ProducedBatch, check_produced};

@@ -1,12 +1,11 @@
 //! Records inside a batch: encoding a producer's records and decoding stored ones.
 
-use std::borrow::Cow;
-
 use bytes::Bytes;
 
-use super::BatchError;
 use super::header::*;
-use crate::log::varint::{get_varint, get_varlong, put_varint, put_varlong};
+use super::view::{RecordView, RecordWalk, records_section};
+use super::{BatchError, DecodeLimits};
+use crate::log::varint::{put_varint, put_varlong};
 
 pub use crate::record::Record;
 
@@ -122,171 +121,48 @@ pub struct StoredRecord {
 
 /// Decodes every record of one complete, validated batch. Control batches give no records;
 /// under LogAppendTime every record carries the batch's maxTimestamp.
-/// Records may leave offset gaps (a compacted batch).
+/// Records may leave offset gaps (a compacted batch). Readers' bounds
+/// ([`DecodeLimits::READER`]) apply: what produce let in always decodes.
 pub fn decode_records(batch: &[u8]) -> Result<Vec<StoredRecord>, BatchError> {
     let header = validate_stored(batch)?;
     if header.is_control() {
         return Ok(Vec::new());
     }
-    let records = records_section(&header, batch)?;
-    parse_records(&header, &records)
-}
-
-/// The uncompressed records section, decompressed if the batch is compressed.
-pub(super) fn records_section<'b>(
-    header: &BatchHeader,
-    batch: &'b [u8],
-) -> Result<Cow<'b, [u8]>, BatchError> {
-    let raw = batch.get(BATCH_HEADER_LEN..).unwrap_or_default();
-    match header.compression()? {
-        Compression::None => Ok(Cow::Borrowed(raw)),
-        codec => crate::log::compression::decompress(codec, raw).map(Cow::Owned),
+    let limits = DecodeLimits::READER;
+    let section = records_section(&header, batch, limits.max_decoded_bytes)?;
+    let mut walk = RecordWalk::new(&header, &section, &limits)?;
+    // RecordWalk::new checked the count against the section's length.
+    let mut records = Vec::with_capacity(walk.declared());
+    for view in &mut walk {
+        records.push(owned(&header, view?)?);
     }
-}
-
-pub(super) fn parse_records(
-    header: &BatchHeader,
-    section: &[u8],
-) -> Result<Vec<StoredRecord>, BatchError> {
-    let count = usize::try_from(header.record_count).unwrap_or(0);
-    let mut records = Vec::with_capacity(count.min(section.len() / MIN_RECORD_LEN));
-    let mut outer = Reader {
-        buf: section,
-        pos: 0,
-        index: 0,
-    };
-    for index in 0..count {
-        outer.index = index;
-        let declared = outer.varint("record length")?;
-        let declared = usize::try_from(declared).map_err(|_| BatchError::InvalidLength {
-            index,
-            field: "record length",
-            len: declared,
-        })?;
-        let body = outer.bytes(declared)?;
-        let mut reader = Reader {
-            buf: body,
-            pos: 0,
-            index,
-        };
-        records.push(reader.record(header)?);
-        if reader.pos != declared {
-            return Err(BatchError::RecordLengthMismatch {
-                index,
-                declared,
-                parsed: reader.pos,
-            });
-        }
-    }
-    if outer.pos != section.len() {
-        return Err(BatchError::TrailingBytes {
-            count: header.record_count,
-            trailing: section.len() - outer.pos,
-        });
-    }
+    walk.finish()?;
     Ok(records)
 }
 
-/// A bounds-checked cursor over one record (or the records section), naming the record in errors.
-struct Reader<'b> {
-    buf: &'b [u8],
-    pos: usize,
-    index: usize,
-}
-
-impl<'b> Reader<'b> {
-    fn record(&mut self, header: &BatchHeader) -> Result<StoredRecord, BatchError> {
-        let index = self.index;
-        self.bytes(1)?; // record attributes: unused in v2
-        let timestamp_delta = self.varlong("timestamp delta")?;
-        let offset_delta = self.varint("offset delta")?;
-        let key = self.nullable("key length")?;
-        let value = self.nullable("value length")?;
-        let header_count = self.varint("header count")?;
-        let header_count =
-            usize::try_from(header_count).map_err(|_| BatchError::InvalidLength {
-                index,
-                field: "header count",
-                len: header_count,
-            })?;
-        let remaining = self.buf.len() - self.pos;
-        let mut headers = Vec::with_capacity(header_count.min(remaining / MIN_HEADER_LEN));
-        for h in 0..header_count {
-            let key_len = self.varint("header key length")?;
-            let key_len = usize::try_from(key_len).map_err(|_| BatchError::InvalidLength {
-                index,
-                field: "header key length",
-                len: key_len,
-            })?;
-            let key = std::str::from_utf8(self.bytes(key_len)?)
-                .map_err(|_| BatchError::HeaderKeyNotUtf8 { index, header: h })?;
-            let value = self.nullable("header value length")?;
-            headers.push((key.to_owned(), value));
-        }
-
-        let offset = header
-            .base_offset
-            .checked_add(i64::from(offset_delta))
-            .ok_or(BatchError::OffsetOverflow {
-                base_offset: header.base_offset,
-                delta: offset_delta,
-            })?;
-        let timestamp = match header.timestamp_type() {
-            TimestampType::LogAppendTime => header.max_timestamp,
-            TimestampType::CreateTime => header.base_timestamp.wrapping_add(timestamp_delta),
-        };
-        Ok(StoredRecord {
-            offset,
-            timestamp,
-            key,
-            value,
-            headers,
-        })
-    }
-
-    fn bytes(&mut self, len: usize) -> Result<&'b [u8], BatchError> {
-        let bytes = self
-            .buf
-            .get(self.pos..)
-            .and_then(|rest| rest.get(..len))
-            .ok_or(BatchError::RecordTruncated { index: self.index })?;
-        self.pos += len;
-        Ok(bytes)
-    }
-
-    /// A varint length followed by that many bytes, or null for -1.
-    fn nullable(&mut self, field: &'static str) -> Result<Option<Bytes>, BatchError> {
-        let len = self.varint(field)?;
-        if len == -1 {
-            return Ok(None);
-        }
-        let len = usize::try_from(len).map_err(|_| BatchError::InvalidLength {
-            index: self.index,
-            field,
-            len,
+/// An owned record from a view of one of `header`'s records.
+fn owned(header: &BatchHeader, view: RecordView<'_>) -> Result<StoredRecord, BatchError> {
+    let offset = header
+        .base_offset
+        .checked_add(i64::from(view.offset_delta))
+        .ok_or(BatchError::OffsetOverflow {
+            base_offset: header.base_offset,
+            delta: view.offset_delta,
         })?;
-        Ok(Some(Bytes::copy_from_slice(self.bytes(len)?)))
-    }
-
-    fn varint(&mut self, field: &'static str) -> Result<i32, BatchError> {
-        get_varint(self.buf, &mut self.pos).ok_or_else(|| self.varint_error(field, MAX_VARINT_LEN))
-    }
-
-    fn varlong(&mut self, field: &'static str) -> Result<i64, BatchError> {
-        get_varlong(self.buf, &mut self.pos)
-            .ok_or_else(|| self.varint_error(field, MAX_VARLONG_LEN))
-    }
-
-    /// A varint that fails with fewer than its maximum bytes left ran out of input; with more,
-    /// it was malformed.
-    fn varint_error(&self, field: &'static str, max_len: usize) -> BatchError {
-        if self.buf.len().saturating_sub(self.pos) < max_len {
-            BatchError::RecordTruncated { index: self.index }
-        } else {
-            BatchError::MalformedVarint {
-                index: self.index,
-                field,
-            }
-        }
-    }
+    let timestamp = match header.timestamp_type() {
+        TimestampType::LogAppendTime => header.max_timestamp,
+        TimestampType::CreateTime => header.base_timestamp.wrapping_add(view.timestamp_delta),
+    };
+    let mut headers = Vec::with_capacity(view.headers.len());
+    headers.extend(
+        view.headers
+            .map(|(k, v)| (k.to_owned(), v.map(Bytes::copy_from_slice))),
+    );
+    Ok(StoredRecord {
+        offset,
+        timestamp,
+        key: view.key.map(Bytes::copy_from_slice),
+        value: view.value.map(Bytes::copy_from_slice),
+        headers,
+    })
 }

@@ -6,6 +6,7 @@ use super::header::*;
 use super::record::*;
 use super::*;
 
+mod produced;
 mod rewrite;
 
 fn rec(key: Option<&[u8]>, value: Option<&[u8]>, timestamp: i64) -> Record {
@@ -357,13 +358,19 @@ fn count_and_delta_checks() {
         decode_records(&short_count),
         Err(BatchError::TrailingBytes { count: 1, .. })
     ));
-    // One record more than the batch holds.
+    // One record more than the batch holds: more than its bytes could hold, too
+    // small as these records are, so the count is refused before any parsing.
     let mut long_count = with(RECORD_COUNT_AT, 3);
     long_count[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4].copy_from_slice(&2i32.to_be_bytes());
     write_crc(&mut long_count);
+    let section = long_count.len() - BATCH_HEADER_LEN;
+    assert!(section < 3 * 7, "{section}");
     assert_eq!(
         decode_records(&long_count),
-        Err(BatchError::RecordTruncated { index: 2 })
+        Err(BatchError::CountExceedsSection {
+            count: 3,
+            len: section
+        })
     );
     // Offsets after the batch would not fit in an i64.
     let mut late = batch.clone();

@@ -156,7 +156,7 @@ fn random_keyed_workloads_match_a_model_of_kafkas_rules() {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_deref()))
                 .collect();
-            let info = log.append(&mut keyed(&refs, now), now).unwrap();
+            let info = log.append(&keyed(&refs, now), now).unwrap();
             model.append(info.base_offset, &records);
             if rng.random_bool(0.1) {
                 let before = log.stats();
@@ -182,12 +182,12 @@ fn latest_values_survive_and_old_tombstones_go() {
     let dir = tempfile::tempdir().unwrap();
     let log = PartitionLog::open(dir.path(), compacted(150)).unwrap();
     let t = 10_000;
-    log.append(&mut keyed(&[("a", Some("1")), ("b", Some("1"))], t), t)
+    log.append(&keyed(&[("a", Some("1")), ("b", Some("1"))], t), t)
         .unwrap();
-    log.append(&mut keyed(&[("a", Some("2")), ("c", Some("1"))], t), t)
+    log.append(&keyed(&[("a", Some("2")), ("c", Some("1"))], t), t)
         .unwrap();
-    log.append(&mut keyed(&[("b", None)], t), t).unwrap();
-    log.append(&mut keyed(&[("d", Some("1"))], t), t).unwrap();
+    log.append(&keyed(&[("b", None)], t), t).unwrap();
+    log.append(&keyed(&[("d", Some("1"))], t), t).unwrap();
     assert!(log.stats().segments >= 3);
     let stats = log.compact(t).unwrap().expect("a pass ran");
     assert!(stats.records_removed >= 2);
@@ -207,7 +207,7 @@ fn latest_values_survive_and_old_tombstones_go() {
     );
     // The tombstone outlives delete.retention.ms only until the next pass after it.
     for _ in 0..3 {
-        log.append(&mut keyed(&[("e", Some("1"))], t), t + 5000)
+        log.append(&keyed(&[("e", Some("1"))], t), t + 5000)
             .unwrap();
     }
     log.compact(t + DELETE_RETENTION_MS + 1).unwrap();
@@ -222,7 +222,7 @@ fn latest_values_survive_and_old_tombstones_go() {
 fn refuses_records_without_a_key_when_compacted() {
     let dir = tempfile::tempdir().unwrap();
     let log = PartitionLog::open(dir.path(), compacted(1 << 20)).unwrap();
-    let mut batch = encode_batch(
+    let batch = encode_batch(
         &[
             Record {
                 key: Some(Bytes::from_static(b"k")),
@@ -241,7 +241,7 @@ fn refuses_records_without_a_key_when_compacted() {
     )
     .unwrap();
     assert!(matches!(
-        log.append(&mut batch, 1),
+        log.append(&batch, 1),
         Err(LogError::KeylessRecord { index: 1 })
     ));
     assert_eq!(log.high_watermark(), 0);
@@ -256,14 +256,14 @@ fn an_idempotent_producers_last_batch_keeps_its_header() {
     set_producer(&mut first, 7, 0, 0);
     let mut second = keyed(&[("a", Some("2"))], t);
     set_producer(&mut second, 7, 0, 2);
-    let mut plain = keyed(&[("c", Some("1"))], t);
-    log.append(&mut first, t).unwrap();
-    log.append(&mut second, t).unwrap();
-    log.append(&mut plain, t).unwrap();
+    let plain = keyed(&[("c", Some("1"))], t);
+    log.append(&first, t).unwrap();
+    log.append(&second, t).unwrap();
+    log.append(&plain, t).unwrap();
     // Supersede everything producer 7 and the plain batch wrote, from another producer.
     for _ in 0..3 {
         log.append(
-            &mut keyed(&[("a", Some("3")), ("b", Some("3")), ("c", Some("3"))], t),
+            &keyed(&[("a", Some("3")), ("b", Some("3")), ("c", Some("3"))], t),
             t,
         )
         .unwrap();
@@ -301,7 +301,7 @@ fn a_crash_at_any_step_of_a_swap_loses_nothing() {
         let t = 5;
         for i in 0..30 {
             let v = format!("v{i}");
-            log.append(&mut keyed(&[(&format!("k{}", i % 4), Some(&v))], t), t)
+            log.append(&keyed(&[(&format!("k{}", i % 4), Some(&v))], t), t)
                 .unwrap();
         }
         let before = read_rows(&log);
@@ -358,7 +358,7 @@ fn reads_and_appends_go_on_while_passes_swap_segments() {
             let mut last = BTreeMap::new();
             for i in 0..600 {
                 let (k, v) = (format!("k{}", i % 9), format!("v{i}"));
-                let info = log.append(&mut keyed(&[(&k, Some(&v))], t), t).unwrap();
+                let info = log.append(&keyed(&[(&k, Some(&v))], t), t).unwrap();
                 last.insert(k.clone(), (info.base_offset, k, Some(v)));
             }
             done.store(true, Ordering::SeqCst);
@@ -413,13 +413,12 @@ fn a_small_offset_map_cleans_in_several_passes_stopping_inside_segments() {
     let mut last = BTreeMap::new();
     for i in 0..400 {
         let (k, v) = (format!("key-{}", i % 40), format!("v{i}"));
-        let info = log.append(&mut keyed(&[(&k, Some(&v))], t), t).unwrap();
+        let info = log.append(&keyed(&[(&k, Some(&v))], t), t).unwrap();
         last.insert(k.clone(), (info.base_offset, k, Some(v)));
     }
     // Roll by a change of segment size, then one record in the new active segment.
     log.set_config(compacted(100));
-    log.append(&mut keyed(&[("other", Some("x"))], t), t)
-        .unwrap();
+    log.append(&keyed(&[("other", Some("x"))], t), t).unwrap();
     assert_eq!(log.stats().segments, 2);
     // About ten keys per pass.
     let mut passes = 0;
@@ -453,13 +452,13 @@ fn nothing_at_or_past_the_last_stable_offset_is_cleaned() {
     let dir = tempfile::tempdir().unwrap();
     let log = PartitionLog::open(dir.path(), compacted(150)).unwrap();
     let t = 10_000;
-    log.append(&mut keyed(&[("a", Some("1")), ("b", Some("1"))], t), t)
+    log.append(&keyed(&[("a", Some("1")), ("b", Some("1"))], t), t)
         .unwrap();
     // Say the transaction holding "a" = 2 is still open: the last stable offset is 2.
-    log.append(&mut keyed(&[("a", Some("2")), ("c", Some("1"))], t), t)
+    log.append(&keyed(&[("a", Some("2")), ("c", Some("1"))], t), t)
         .unwrap();
-    log.append(&mut keyed(&[("d", Some("1"))], t), t).unwrap();
-    log.append(&mut keyed(&[("e", Some("1"))], t), t).unwrap();
+    log.append(&keyed(&[("d", Some("1"))], t), t).unwrap();
+    log.append(&keyed(&[("e", Some("1"))], t), t).unwrap();
     assert!(log.stats().segments >= 3);
     let before = read_rows(&log);
     // Only the segment holding a = 1 ends at or below 2; the record superseding it

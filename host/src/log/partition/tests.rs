@@ -50,10 +50,8 @@ fn read_all(log: &PartitionLog, from: i64) -> Vec<(i64, String)> {
 fn appends_get_dense_offsets_and_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let log = PartitionLog::open(dir.path(), config()).unwrap();
-    let a = log
-        .append(&mut batch_of(&["a", "b", "c"], 10), 100)
-        .unwrap();
-    let b = log.append(&mut batch_of(&["d"], 10), 100).unwrap();
+    let a = log.append(&batch_of(&["a", "b", "c"], 10), 100).unwrap();
+    let b = log.append(&batch_of(&["d"], 10), 100).unwrap();
     assert_eq!((a.base_offset, a.last_offset, b.base_offset), (0, 2, 3));
     assert_eq!(log.high_watermark(), 4);
     let all = read_all(&log, 0);
@@ -87,12 +85,12 @@ fn refuses_corrupt_and_oversized_batches_without_writing() {
     let last = bad.len() - 1;
     bad[last] ^= 0xff;
     assert!(matches!(
-        log.append(&mut bad, 1),
+        log.append(&bad, 1),
         Err(LogError::InvalidBatch(_))
     ));
-    let mut big = batch_of(&[&"y".repeat(200)], 1);
+    let big = batch_of(&[&"y".repeat(200)], 1);
     assert!(matches!(
-        log.append(&mut big, 1),
+        log.append(&big, 1),
         Err(LogError::BatchTooLarge { .. })
     ));
     assert_eq!(log.stats().log_end_offset, 0);
@@ -110,7 +108,7 @@ fn rolls_segments_and_reads_across_them_after_reopen() {
     {
         let log = PartitionLog::open(dir.path(), cfg.clone()).unwrap();
         for i in 0..50 {
-            log.append(&mut batch_of(&[&format!("v{i}"), &format!("w{i}")], i), i)
+            log.append(&batch_of(&[&format!("v{i}"), &format!("w{i}")], i), i)
                 .unwrap();
         }
         assert!(log.stats().segments > 5);
@@ -123,7 +121,7 @@ fn rolls_segments_and_reads_across_them_after_reopen() {
     assert_eq!(all[57], (57, "w28".to_string()));
     assert_eq!(read_all(&log, 73)[0], (73, "w36".to_string()));
     assert_eq!(
-        log.append(&mut batch_of(&["z"], 1), 1).unwrap().base_offset,
+        log.append(&batch_of(&["z"], 1), 1).unwrap().base_offset,
         100
     );
 }
@@ -133,8 +131,8 @@ fn recovery_truncates_a_torn_tail_and_a_corrupt_batch() {
     let dir = tempfile::tempdir().unwrap();
     {
         let log = PartitionLog::open(dir.path(), config()).unwrap();
-        log.append(&mut batch_of(&["a"], 1), 1).unwrap();
-        log.append(&mut batch_of(&["b"], 1), 1).unwrap();
+        log.append(&batch_of(&["a"], 1), 1).unwrap();
+        log.append(&batch_of(&["b"], 1), 1).unwrap();
     }
     let seg = dir.path().join(format!("{:020}.log", 0));
     let good_len = std::fs::metadata(&seg).unwrap().len();
@@ -146,10 +144,7 @@ fn recovery_truncates_a_torn_tail_and_a_corrupt_batch() {
     let log = PartitionLog::open(dir.path(), config()).unwrap();
     assert_eq!(log.high_watermark(), 2);
     assert_eq!(std::fs::metadata(&seg).unwrap().len(), good_len);
-    assert_eq!(
-        log.append(&mut batch_of(&["c"], 1), 1).unwrap().base_offset,
-        2
-    );
+    assert_eq!(log.append(&batch_of(&["c"], 1), 1).unwrap().base_offset, 2);
     drop(log);
     // A flipped bit inside the last batch: CRC catches it, the batch goes.
     let mut bytes = std::fs::read(&seg).unwrap();
@@ -165,7 +160,7 @@ fn recovery_truncates_a_torn_tail_and_a_corrupt_batch() {
 fn clean_close_writes_a_recovery_point_that_the_next_open_consumes() {
     let dir = tempfile::tempdir().unwrap();
     let log = PartitionLog::open(dir.path(), config()).unwrap();
-    log.append(&mut batch_of(&["a"], 1), 1).unwrap();
+    log.append(&batch_of(&["a"], 1), 1).unwrap();
     log.close().unwrap();
     assert!(dir.path().join(RECOVERY_POINT).exists());
     drop(log);
@@ -185,7 +180,7 @@ fn stale_or_torn_sealed_indexes_are_rebuilt() {
     {
         let log = PartitionLog::open(dir.path(), cfg.clone()).unwrap();
         for i in 0..20 {
-            log.append(&mut batch_of(&[&format!("{i}")], i), i).unwrap();
+            log.append(&batch_of(&[&format!("{i}")], i), i).unwrap();
         }
     }
     let index = dir.path().join(format!("{:020}.index", 0));
@@ -209,7 +204,7 @@ fn a_torn_time_index_is_rebuilt_not_taken_for_an_ancient_segment() {
     {
         let log = PartitionLog::open(dir.path(), cfg.clone()).unwrap();
         for i in 0..10 {
-            log.append(&mut batch_of(&[&format!("{i:04}")], now + i), now + i)
+            log.append(&batch_of(&[&format!("{i:04}")], now + i), now + i)
                 .unwrap();
         }
         assert!(log.stats().segments > 2);
@@ -236,7 +231,7 @@ fn retention_by_bytes_and_time_deletes_oldest_sealed_segments() {
     };
     let log = PartitionLog::open(dir.path(), cfg.clone()).unwrap();
     for i in 0..30 {
-        log.append(&mut batch_of(&[&format!("{i:04}")], 1000 + i), 1000 + i)
+        log.append(&batch_of(&[&format!("{i:04}")], 1000 + i), 1000 + i)
             .unwrap();
     }
     let before = log.stats();
@@ -271,12 +266,11 @@ fn refuses_timestamps_too_far_in_the_future() {
     let log = PartitionLog::open(dir.path(), config()).unwrap();
     let now = 1_700_000_000_000;
     assert!(matches!(
-        log.append(&mut batch_of(&["x"], now + 3_600_001), now),
+        log.append(&batch_of(&["x"], now + 3_600_001), now),
         Err(LogError::TimestampTooFarAhead { .. })
     ));
     assert_eq!(log.stats().log_end_offset, 0);
-    log.append(&mut batch_of(&["x"], now + 3_600_000), now)
-        .unwrap();
+    log.append(&batch_of(&["x"], now + 3_600_000), now).unwrap();
 }
 
 #[test]
@@ -290,7 +284,7 @@ fn log_append_time_overwrites_timestamps() {
         },
     )
     .unwrap();
-    let info = log.append(&mut batch_of(&["a", "b"], 5), 777).unwrap();
+    let info = log.append(&batch_of(&["a", "b"], 5), 777).unwrap();
     assert_eq!(info.log_append_time, Some(777));
     let r = log.read(0, 1000).unwrap();
     let recs = decode_records(&r.bytes).unwrap();
@@ -310,7 +304,7 @@ fn every_batch_policy_publishes_high_watermark_after_fsync() {
     .unwrap();
     let mut rx = log.subscribe();
     rx.borrow_and_update();
-    log.append(&mut batch_of(&["a"], 1), 1).unwrap();
+    log.append(&batch_of(&["a"], 1), 1).unwrap();
     assert!(rx.has_changed().unwrap());
     assert_eq!(log.high_watermark(), 1);
 }
@@ -321,7 +315,7 @@ fn deleted_partition_refuses_calls() {
     let log = PartitionLog::open(dir.path(), config()).unwrap();
     log.mark_deleted();
     assert!(matches!(
-        log.append(&mut batch_of(&["a"], 1), 1),
+        log.append(&batch_of(&["a"], 1), 1),
         Err(LogError::Deleted)
     ));
     assert!(matches!(log.read(0, 1), Err(LogError::Deleted)));
@@ -336,8 +330,7 @@ fn tail_header_walk_covers_the_last_segments_in_order() {
     };
     let log = PartitionLog::open(dir.path(), cfg).unwrap();
     for i in 0..20 {
-        log.append(&mut batch_of(&[&format!("{i:03}")], i), i)
-            .unwrap();
+        log.append(&batch_of(&[&format!("{i:03}")], i), i).unwrap();
     }
     let segments = log.stats().segments;
     assert!(segments > 3, "{segments}");
@@ -374,7 +367,7 @@ fn deleted_records_stay_unreadable_after_reopen_and_whole_segments_go() {
     let log = PartitionLog::open(dir.path(), small.clone()).unwrap();
     for i in 0..5 {
         let v = format!("v{i}");
-        log.append(&mut batch_of(&[&v, &v], 10), 100).unwrap();
+        log.append(&batch_of(&[&v, &v], 10), 100).unwrap();
     }
     assert_eq!(log.high_watermark(), 10);
     let segments = log.stats().segments;
@@ -405,6 +398,6 @@ fn deleted_records_stay_unreadable_after_reopen_and_whole_segments_go() {
     let log = PartitionLog::open(dir.path(), small).unwrap();
     assert_eq!(log.stats().log_start_offset, 10);
     assert_eq!(log.read(10, 1 << 20).unwrap().bytes.len(), 0);
-    let next = log.append(&mut batch_of(&["after"], 10), 100).unwrap();
+    let next = log.append(&batch_of(&["after"], 10), 100).unwrap();
     assert_eq!(next.base_offset, 10);
 }

@@ -116,7 +116,7 @@ impl Task {
                 match self
                     .ctx
                     .producers
-                    .append(topic, p, bytes)
+                    .append(topic, p, &bytes)
                     .map_err(append_failed)?
                 {
                     IdempotentAppend::Appended(_) => appended += chunk.len(),

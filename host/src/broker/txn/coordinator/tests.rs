@@ -58,7 +58,7 @@ fn produce(n: &Node, id: &str, pid: i64, epoch: i16, seq: i32) -> Result<(), Bro
     let topic = n.broker.topic("t")?;
     match n
         .txns
-        .produce(id, &topic, 0, pid, epoch, batch(pid, epoch, seq))?
+        .produce(id, &topic, 0, pid, epoch, &batch(pid, epoch, seq))?
     {
         IdempotentAppend::Appended(_) => Ok(()),
         other => panic!("{other:?}"),
@@ -215,7 +215,7 @@ fn partition_state_is_rebuilt_from_the_log_even_past_a_moved_log_start() {
         b[22] &= !0x10;
         let crc = crc32c::crc32c(&b[21..]);
         b[17..21].copy_from_slice(&crc.to_be_bytes());
-        n.producers.append(&plain, 0, b).unwrap();
+        n.producers.append(&plain, 0, &b).unwrap();
         assert!(!log_dir.join("plain/0/has-transactions").exists());
     }
     let n = open(dir.path());
