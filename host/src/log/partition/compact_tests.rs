@@ -490,16 +490,16 @@ fn aborted_transactions_are_dropped_and_never_supersede_a_committed_value() {
     let dir = tempfile::tempdir().unwrap();
     let log = PartitionLog::open(dir.path(), compacted(150)).unwrap();
     let t = 10_000;
-    log.append(&mut keyed(&[("a", Some("1")), ("b", Some("1"))], t), t)
+    log.append(&keyed(&[("a", Some("1")), ("b", Some("1"))], t), t)
         .unwrap();
     // Producer 7's transaction writes a = 2 and c = 1 at offsets 2 and 3, then aborts
     // (its marker at 4; the marker's content is the broker's business).
-    let mut data = transactional(keyed(&[("a", Some("2")), ("c", Some("1"))], t), 7, false);
-    log.append(&mut data, t).unwrap();
-    let mut marker = transactional(keyed(&[("marker", None)], t), 7, true);
-    log.append(&mut marker, t).unwrap();
-    log.append(&mut keyed(&[("d", Some("1"))], t), t).unwrap();
-    log.append(&mut keyed(&[("e", Some("1"))], t), t).unwrap();
+    let data = transactional(keyed(&[("a", Some("2")), ("c", Some("1"))], t), 7, false);
+    log.append(&data, t).unwrap();
+    let marker = transactional(keyed(&[("marker", None)], t), 7, true);
+    log.append(&marker, t).unwrap();
+    log.append(&keyed(&[("d", Some("1"))], t), t).unwrap();
+    log.append(&keyed(&[("e", Some("1"))], t), t).unwrap();
     assert!(log.stats().segments >= 4);
     let mut aborted = AbortedSet::default();
     aborted.insert(7, 2, 4);

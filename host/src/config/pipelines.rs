@@ -1,0 +1,63 @@
+//! `[pipelines]`: the pipeline service.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use super::sandbox::SandboxSection;
+use crate::pipeline::PipelinesConfig;
+
+/// `[pipelines]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelinesSection {
+    /// Threads running pipeline tasks; 0 = one per core.
+    pub worker_threads: usize,
+    /// Largest module upload, bytes.
+    pub max_module_bytes: usize,
+    /// Wasm instances alive at once (one per step per task).
+    pub max_instances: u32,
+    /// Directory of the built-in plugins; empty: `plugins/` beside the binary's directory.
+    pub plugins_dir: PathBuf,
+    /// Deployments kept in each pipeline's history.
+    pub max_history: usize,
+}
+
+impl PipelinesSection {
+    /// The pipeline service's settings for data in `data_dir`, or which key is unusable.
+    pub(super) fn build(
+        &self,
+        data_dir: &Path,
+        sandbox: &SandboxSection,
+    ) -> Result<PipelinesConfig, ConfigError> {
+        if self.max_history == 0 {
+            return Err(ConfigError::Invalid(
+                "pipelines.max_history must be ≥ 1 (the current deployment)".into(),
+            ));
+        }
+        Ok(PipelinesConfig {
+            dir: data_dir.join("pipelines"),
+            worker_threads: self.worker_threads,
+            max_module_bytes: self.max_module_bytes,
+            max_instances: self.max_instances.max(1),
+            sandbox: sandbox.build()?,
+            plugins_dir: match &self.plugins_dir {
+                d if d.as_os_str().is_empty() => default_plugins_dir(),
+                d => d.clone(),
+            },
+            max_history: self.max_history,
+            natives: BTreeMap::new(),
+        })
+    }
+}
+
+/// `plugins/` beside the directory of the running binary (`target/plugins` for
+/// `target/release/weir`, `/usr/lib/weir/plugins` for `/usr/lib/weir/bin/weir`).
+fn default_plugins_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("plugins")))
+        .unwrap_or_else(|| PathBuf::from("plugins"))
+}

@@ -1,0 +1,124 @@
+//! Tests of loading and validating `weir.toml`.
+
+use super::*;
+use crate::broker::topic_config::TopicConfig;
+use crate::log::FlushPolicy;
+use crate::runtime::SandboxSettings;
+
+#[test]
+fn embedded_defaults_build() {
+    let s = ServerConfig::load(None).unwrap().build().unwrap();
+    assert_eq!(s.http_addr.port(), 9080);
+    assert_eq!(s.broker.flush, FlushPolicy::EveryBatch);
+    assert_eq!(s.broker.topic_defaults, TopicConfig::default());
+    assert_eq!(s.auth.scram_iterations, 4096);
+    assert!(!s.auth.allow_anonymous && !s.auth.plain_without_tls);
+    assert_eq!(
+        s.pipelines.sandbox,
+        SandboxSettings::default(),
+        "weir.toml's [sandbox] and the runtime's defaults agree"
+    );
+}
+
+#[test]
+fn auth_limits_are_checked_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.toml");
+    std::fs::write(&path, "[auth]\nscram_iterations = 1000\n").unwrap();
+    let err = ServerConfig::load(Some(&path))
+        .unwrap()
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("auth.scram_iterations"), "{err}");
+    std::fs::write(&path, "[auth]\nmax_users = 3\nplain_without_tls = true\n").unwrap();
+    let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
+    assert_eq!(s.auth.max_users, 3);
+    assert!(s.auth.plain_without_tls);
+}
+
+#[test]
+fn sandbox_caps_are_read_and_a_zero_cap_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.toml");
+    std::fs::write(
+        &path,
+        "[sandbox]\nmax_output_records = 7\ncompile_concurrency = 1\n",
+    )
+    .unwrap();
+    let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
+    assert_eq!(s.pipelines.sandbox.caps.max_output_records, 7);
+    assert_eq!(s.pipelines.sandbox.compile_concurrency, 1);
+    std::fs::write(&path, "[sandbox]\nmax_log_line_bytes = 0\n").unwrap();
+    let err = ServerConfig::load(Some(&path))
+        .unwrap()
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sandbox.max_log_line_bytes"), "{err}");
+}
+
+#[test]
+fn user_file_merges_and_unknown_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.toml");
+    std::fs::write(
+        &path,
+        "[log]\nflush = \"os\"\n[topics.defaults]\n\"retention.ms\" = 5\n",
+    )
+    .unwrap();
+    let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
+    assert_eq!(s.broker.flush, FlushPolicy::Os);
+    assert_eq!(s.broker.topic_defaults.retention_ms, 5);
+    assert_eq!(s.broker.topic_defaults.segment_bytes, 1 << 30);
+
+    std::fs::write(
+        &path,
+        "[kafka]\nadvertised_addr = \"broker.example:19092\"\nauto_create_topics = false\n",
+    )
+    .unwrap();
+    let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
+    assert_eq!(
+        s.kafka.advertised,
+        Some(("broker.example".to_string(), 19092))
+    );
+    assert!(!s.kafka.auto_create_topics);
+    assert_eq!(s.kafka.addr, s.kafka_addr);
+    std::fs::write(&path, "[kafka]\nadvertised_addr = \"no-port\"\n").unwrap();
+    let err = ServerConfig::load(Some(&path))
+        .unwrap()
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("no-port"), "{err}");
+
+    // Each new limit is refused at 0, naming its key.
+    for (section, key) in [
+        ("kafka", "max_partitions_per_request"),
+        ("kafka", "metadata_max_topics"),
+        ("kafka", "max_producers_per_partition"),
+        ("kafka", "producer_id_expiration_ms"),
+        ("pipelines", "max_history"),
+    ] {
+        std::fs::write(&path, format!("[{section}]\n{key} = 0\n")).unwrap();
+        let err = ServerConfig::load(Some(&path))
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{err}");
+    }
+    std::fs::write(&path, "[log]\nscrub_bytes_per_sec = 0\n").unwrap();
+    let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
+    assert_eq!(s.scrub.bytes_per_step, 0, "0 turns the scrubber off");
+
+    std::fs::write(&path, "[log]\nflsh = \"os\"\n").unwrap();
+    let err = ServerConfig::load(Some(&path)).unwrap_err().to_string();
+    assert!(err.contains("flsh"), "{err}");
+    std::fs::write(&path, "[log]\nflush = \"sometimes\"\n").unwrap();
+    let err = ServerConfig::load(Some(&path))
+        .unwrap()
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sometimes"), "{err}");
+}
