@@ -18,6 +18,7 @@ use crate::broker::TopicLimits;
 use crate::broker::topic_config::TopicConfig;
 use crate::kafka::KafkaSettings;
 use crate::kafka::settings::{ConnectionLimits, GroupSettings};
+use crate::kafka::tls::{ClientAuth, Tls, TlsError, TlsSettings};
 use crate::log::FlushPolicy;
 use crate::pipeline::PipelinesConfig;
 
@@ -44,6 +45,9 @@ pub enum ConfigError {
     /// A value is out of range or inconsistent.
     #[error("config: {0}")]
     Invalid(String),
+    /// A `[tls]` file is missing, unreadable or does not fit.
+    #[error("config: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// The whole server configuration, as in `weir.toml`.
@@ -68,6 +72,26 @@ pub struct ServerConfig {
     pub pipelines: PipelinesSection,
     /// Authentication settings.
     pub auth: AuthSection,
+    /// TLS on both listeners.
+    pub tls: TlsSection,
+    /// The directory relative `[tls]` paths are read from: the config file's, or the
+    /// working directory for the defaults alone.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain; "" = no TLS.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// PEM CA bundle client certificates are verified against; "" = none.
+    pub client_ca: PathBuf,
+    /// "none", "optional" or "required".
+    pub client_auth: String,
 }
 
 /// `[auth]`.
@@ -223,6 +247,8 @@ pub struct Settings {
     pub pipelines: PipelinesConfig,
     /// Authentication on both listeners (`allow_anonymous` comes from `weir serve`).
     pub auth: AuthSettings,
+    /// TLS on both listeners, when `[tls]` names a certificate.
+    pub tls: Option<Tls>,
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -256,9 +282,63 @@ impl ServerConfig {
             merge(&mut table, parse_table(&text, &path.display().to_string())?);
         }
         let origin = path.map_or("defaults".to_string(), |p| p.display().to_string());
-        toml::Value::Table(table)
+        let mut config: ServerConfig = toml::Value::Table(table)
             .try_into()
-            .map_err(|source| ConfigError::Parse { origin, source })
+            .map_err(|source| ConfigError::Parse { origin, source })?;
+        config.base_dir = path
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Ok(config)
+    }
+
+    /// `[tls]` checked and its files loaded; `None` when no certificate is set.
+    fn tls(&self) -> Result<Option<Tls>, ConfigError> {
+        let t = &self.tls;
+        let client_auth = match t.client_auth.as_str() {
+            "none" => ClientAuth::None,
+            "optional" => ClientAuth::Optional,
+            "required" => ClientAuth::Required,
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "tls.client_auth = {other:?}; expected \"none\", \"optional\" or \"required\""
+                )));
+            }
+        };
+        let empty = |p: &Path| p.as_os_str().is_empty();
+        if empty(&t.cert) {
+            if !empty(&t.key) || !empty(&t.client_ca) || client_auth != ClientAuth::None {
+                return Err(ConfigError::Invalid(
+                    "tls.key, tls.client_ca and tls.client_auth need tls.cert".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        if empty(&t.key) {
+            return Err(ConfigError::Invalid("tls.cert needs tls.key".into()));
+        }
+        let client = match (empty(&t.client_ca), client_auth) {
+            (true, ClientAuth::None) => None,
+            (true, _) => {
+                return Err(ConfigError::Invalid(format!(
+                    "tls.client_auth = {:?} needs tls.client_ca",
+                    t.client_auth
+                )));
+            }
+            (false, ClientAuth::None) => {
+                return Err(ConfigError::Invalid(
+                    "tls.client_ca is set but tls.client_auth = \"none\"".into(),
+                ));
+            }
+            (false, policy) => Some((self.base_dir.join(&t.client_ca), policy)),
+        };
+        let settings = TlsSettings {
+            // An absolute path stays as is under join.
+            cert: self.base_dir.join(&t.cert),
+            key: self.base_dir.join(&t.key),
+            client,
+        };
+        Ok(Some(Tls::load(&settings)?))
     }
 
     /// Validates everything and produces the runtime settings.
@@ -385,7 +465,9 @@ impl ServerConfig {
             max_tokens: self.auth.max_tokens,
             allow_anonymous: false,
         };
+        let tls = self.tls()?;
         let kafka = KafkaSettings {
+            tls: tls.clone(),
             addr: kafka_addr,
             advertised,
             max_frame_bytes: self.kafka.max_frame_bytes,
@@ -406,6 +488,7 @@ impl ServerConfig {
         Ok(Settings {
             kafka,
             auth,
+            tls,
             broker: BrokerConfig {
                 data_dir: self.data_dir.clone(),
                 flush,

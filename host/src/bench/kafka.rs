@@ -176,6 +176,7 @@ fn start(data: &Path, flush: FlushPolicy) -> anyhow::Result<(tokio::runtime::Run
         default_partitions: 1,
         group: GroupSettings::default(),
         limits: Default::default(),
+        tls: None,
     };
     let producers = Arc::new(ProducerRegistry::new(broker.clone()));
     let txns = Arc::new(TxnCoordinator::open(broker.clone(), producers.clone())?);

@@ -23,6 +23,8 @@ pub struct KafkaSettings {
     pub group: GroupSettings,
     /// What one client may make the listener hold.
     pub limits: ConnectionLimits,
+    /// TLS (`[tls]` in weir.toml); `None`: plain TCP.
+    pub tls: Option<super::tls::Tls>,
 }
 
 /// Caps on connections and the time they may hold the broker's resources.
