@@ -6,7 +6,8 @@
 //! the physical limit the log is compared against.
 //!
 //! `weir bench kafka` ([`kafka`]) measures the Kafka listener with librdkafka, and
-//! ([`transactions`]) transactional against idempotent produce.
+//! ([`transactions`]) transactional against idempotent produce; with `--tls-scram`
+//! ([`tls`]) SASL_SSL with SCRAM against plaintext.
 //! `weir bench wasm` ([`wasm`]) measures plugins against native Rust.
 //! `weir bench pipeline` ([`pipeline`]) measures pipelines end to end and hot-swap pauses.
 //! `weir bench compaction` ([`compaction`]) measures the log cleaner and its effect on appends.
@@ -15,6 +16,7 @@ pub mod compaction;
 pub mod kafka;
 pub mod pipeline;
 pub mod process;
+pub mod tls;
 pub mod transactions;
 
 use std::fs::File;

@@ -40,12 +40,19 @@ pub struct KafkaBenchOptions {
     /// Length of the latency case, seconds.
     #[arg(long, default_value_t = 5)]
     pub seconds: u64,
+    /// Instead: produce/consume over SASL_SSL with SCRAM against plaintext, same run
+    /// (see [`super::tls`]).
+    #[arg(long)]
+    pub tls_scram: bool,
 }
 
 const RECORD: usize = 1024;
 
 /// Runs every case and prints a Markdown table.
 pub fn run_kafka_bench(opts: &KafkaBenchOptions) -> anyhow::Result<()> {
+    if opts.tls_scram {
+        return super::tls::compare(opts);
+    }
     let scratch = tempfile::Builder::new()
         .prefix("weir-bench-kafka-")
         .tempdir_in(opts.dir.clone().unwrap_or_else(std::env::temp_dir))

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
@@ -210,7 +210,7 @@ impl Tls {
         &self,
         stream: S,
         timeout: Duration,
-    ) -> Result<(TlsStream<S>, Option<Principal>), HandshakeError>
+    ) -> Result<(TlsStream<BufReader<S>>, Option<Principal>), HandshakeError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -222,7 +222,7 @@ impl Tls {
         &self,
         stream: S,
         timeout: Duration,
-    ) -> Result<(TlsStream<S>, Option<Principal>), HandshakeError>
+    ) -> Result<(TlsStream<BufReader<S>>, Option<Principal>), HandshakeError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -230,15 +230,22 @@ impl Tls {
     }
 }
 
+/// Bytes read from the socket at once under TLS.
+const READ_BUFFER: usize = 64 << 10;
+
 /// The handshake, and the principal of the client certificate if one was verified.
 async fn accept<S>(
     acceptor: &TlsAcceptor,
     stream: S,
     timeout: Duration,
-) -> Result<(TlsStream<S>, Option<Principal>), HandshakeError>
+) -> Result<(TlsStream<BufReader<S>>, Option<Principal>), HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    // rustls reads at most 4 KiB per read call: a buffer under it turns a 1 MiB
+    // produce request's ~256 read syscalls into ~16 (measured by `weir bench kafka
+    // --tls-scram`).
+    let stream = BufReader::with_capacity(READ_BUFFER, stream);
     let stream = tokio::time::timeout(timeout, acceptor.accept(stream))
         .await
         .map_err(|_| HandshakeError::Timeout {
