@@ -301,6 +301,24 @@ fn https_takes_tokens_basic_and_client_certificates() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 401);
+    // The CLI speaks https, trusting the CA given with --ca-cert (and only then).
+    let cli = |ca: Option<&str>| {
+        let mut cmd = Command::new(weir_bin());
+        cmd.args(["--url", &server.url, "--token", &token])
+            .env_remove("WEIR_CA_CERT")
+            .env("SSL_CERT_FILE", "/nonexistent");
+        if let Some(ca) = ca {
+            cmd.args(["--ca-cert", ca]);
+        }
+        cmd.args(["topic", "list"]).output().unwrap()
+    };
+    let out = cli(Some(&pki.path("ca.pem")));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!cli(None).status.success(), "an unknown CA is refused");
     // Plain http to the https listener gets no answer, and https goes on.
     let plain = common::http()
         .get(server.url.replace("https://", "http://") + "/v1/topics")
