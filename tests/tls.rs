@@ -381,6 +381,43 @@ fn kafka_client_certificate_is_the_principal_without_sasl() {
     let mut consume: Vec<&str> = ssl.iter().map(String::as_str).collect();
     consume.extend(["-C", "-e", "-o", "beginning"]);
     assert_eq!(kcat(&consume, b""), "a\nb\n");
+    // A certificate and SASL on one connection (mutual TLS under SASL_SSL): SASL is
+    // still served and its principal acts.
+    let mut both: Vec<String> = ssl.to_vec();
+    both[3] = "security.protocol=SASL_SSL".into();
+    both.extend(
+        [
+            "-X",
+            "sasl.mechanisms=SCRAM-SHA-256",
+            "-X",
+            "sasl.username=someone",
+            "-X",
+            "sasl.password=pw",
+            "-C",
+            "-e",
+            "-o",
+            "beginning",
+        ]
+        .map(str::to_owned),
+    );
+    let args: Vec<&str> = both.iter().map(String::as_str).collect();
+    assert_eq!(
+        kcat(&args, b""),
+        "a\nb\n",
+        "SASL after a client certificate"
+    );
+    // ... and SASL is checked: a wrong password fails despite the certificate.
+    let wrong: Vec<String> = both
+        .iter()
+        .map(|a| a.replace("sasl.password=pw", "sasl.password=nope"))
+        .filter(|a| !matches!(a.as_str(), "-C" | "-e" | "-o" | "beginning"))
+        .chain(["-L", "-m", "5"].map(str::to_owned))
+        .collect();
+    let out = Command::new("kcat").args(&wrong).output().expect("kcat");
+    assert!(
+        !out.status.success(),
+        "a wrong SASL password with a certificate"
+    );
     // Without a certificate the handshake fails.
     let out = Command::new("kcat")
         .args(["-b", &server.kafka, "-L", "-m", "5"])

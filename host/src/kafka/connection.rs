@@ -46,7 +46,7 @@ pub async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let session = certified.map_or(Session::Open, Session::Authenticated);
+    let session = certified.map_or(Session::Open, Session::Certified);
     match run(&ctx, stream, peer, transport, session).await {
         Ok(()) => tracing::debug!(%peer, "Kafka client disconnected"),
         Err(KafkaError::Io(e)) => tracing::debug!(%peer, "Kafka connection closed: {e}"),

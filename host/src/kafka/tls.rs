@@ -85,6 +85,9 @@ pub enum TlsError {
         #[source]
         source: rustls::server::VerifierBuilderError,
     },
+    /// The crypto provider offers no protocol version rustls accepts (a build fault).
+    #[error("TLS provider: {0}")]
+    Provider(#[source] rustls::Error),
     /// The key does not match the certificate, or rustls refuses the pair.
     #[error("tls.key {key} does not go with tls.cert {cert}: {source}")]
     KeyPair {
@@ -161,11 +164,7 @@ impl Tls {
             })?;
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|source| TlsError::KeyPair {
-                cert: settings.cert.clone(),
-                key: settings.key.clone(),
-                source,
-            })?;
+            .map_err(TlsError::Provider)?;
         let builder = match &settings.client {
             None | Some((_, ClientAuth::None)) => builder.with_no_client_auth(),
             Some((path, policy)) => {

@@ -30,7 +30,7 @@ pub fn handle(
         .into_iter()
         .map(|m| s(m.name()))
         .collect();
-    if !matches!(session, Session::Open) {
+    if !matches!(session, Session::Open | Session::Certified(_)) {
         resp.error_code = ResponseError::IllegalSaslState.code();
         return (resp, true);
     }
