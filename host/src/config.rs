@@ -18,7 +18,7 @@ use crate::broker::TopicLimits;
 use crate::broker::topic_config::TopicConfig;
 use crate::kafka::KafkaSettings;
 use crate::kafka::settings::{ConnectionLimits, GroupSettings};
-use crate::kafka::tls::{ClientAuth, Tls, TlsError, TlsSettings};
+use crate::kafka::tls::{Tls, TlsConfig, TlsError};
 use crate::log::FlushPolicy;
 use crate::pipeline::PipelinesConfig;
 
@@ -73,25 +73,11 @@ pub struct ServerConfig {
     /// Authentication settings.
     pub auth: AuthSection,
     /// TLS on both listeners.
-    pub tls: TlsSection,
+    pub tls: TlsConfig,
     /// The directory relative `[tls]` paths are read from: the config file's, or the
     /// working directory for the defaults alone.
     #[serde(skip)]
     pub base_dir: PathBuf,
-}
-
-/// `[tls]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsSection {
-    /// PEM certificate chain; "" = no TLS.
-    pub cert: PathBuf,
-    /// PEM private key.
-    pub key: PathBuf,
-    /// PEM CA bundle client certificates are verified against; "" = none.
-    pub client_ca: PathBuf,
-    /// "none", "optional" or "required".
-    pub client_auth: String,
 }
 
 /// `[auth]`.
@@ -292,55 +278,6 @@ impl ServerConfig {
         Ok(config)
     }
 
-    /// `[tls]` checked and its files loaded; `None` when no certificate is set.
-    fn tls(&self) -> Result<Option<Tls>, ConfigError> {
-        let t = &self.tls;
-        let client_auth = match t.client_auth.as_str() {
-            "none" => ClientAuth::None,
-            "optional" => ClientAuth::Optional,
-            "required" => ClientAuth::Required,
-            other => {
-                return Err(ConfigError::Invalid(format!(
-                    "tls.client_auth = {other:?}; expected \"none\", \"optional\" or \"required\""
-                )));
-            }
-        };
-        let empty = |p: &Path| p.as_os_str().is_empty();
-        if empty(&t.cert) {
-            if !empty(&t.key) || !empty(&t.client_ca) || client_auth != ClientAuth::None {
-                return Err(ConfigError::Invalid(
-                    "tls.key, tls.client_ca and tls.client_auth need tls.cert".into(),
-                ));
-            }
-            return Ok(None);
-        }
-        if empty(&t.key) {
-            return Err(ConfigError::Invalid("tls.cert needs tls.key".into()));
-        }
-        let client = match (empty(&t.client_ca), client_auth) {
-            (true, ClientAuth::None) => None,
-            (true, _) => {
-                return Err(ConfigError::Invalid(format!(
-                    "tls.client_auth = {:?} needs tls.client_ca",
-                    t.client_auth
-                )));
-            }
-            (false, ClientAuth::None) => {
-                return Err(ConfigError::Invalid(
-                    "tls.client_ca is set but tls.client_auth = \"none\"".into(),
-                ));
-            }
-            (false, policy) => Some((self.base_dir.join(&t.client_ca), policy)),
-        };
-        let settings = TlsSettings {
-            // An absolute path stays as is under join.
-            cert: self.base_dir.join(&t.cert),
-            key: self.base_dir.join(&t.key),
-            client,
-        };
-        Ok(Some(Tls::load(&settings)?))
-    }
-
     /// Validates everything and produces the runtime settings.
     pub fn build(&self) -> Result<Settings, ConfigError> {
         let addr = |what: &str, s: &str| -> Result<SocketAddr, ConfigError> {
@@ -465,7 +402,7 @@ impl ServerConfig {
             max_tokens: self.auth.max_tokens,
             allow_anonymous: false,
         };
-        let tls = self.tls()?;
+        let tls = self.tls.build(&self.base_dir)?;
         let kafka = KafkaSettings {
             tls: tls.clone(),
             addr: kafka_addr,
@@ -585,11 +522,14 @@ mod tests {
                 .unwrap_err()
                 .to_string()
         };
-        let e = err("client_auth = \"sometimes\"\n");
-        assert!(
-            e.contains("tls.client_auth") && e.contains("sometimes"),
-            "{e}"
+        std::fs::write(&path, "[tls]\nclient_auth = \"sometimes\"\n").unwrap();
+        let e = format!(
+            "{:#}",
+            anyhow::Error::from(ServerConfig::load(Some(&path)).unwrap_err())
         );
+        assert!(e.contains("client_auth") && e.contains("sometimes"), "{e}");
+        let e = err("client_auth = \"optional\"\n");
+        assert!(e.contains("tls.client_ca"), "{e}");
         let e = err("cert = \"a.pem\"\n");
         assert!(e.contains("tls.key"), "{e}");
         // Relative to the config file, not the working directory.

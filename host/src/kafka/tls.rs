@@ -1,5 +1,6 @@
-//! [`Tls`]: the `[tls]` section of weir.toml loaded into rustls acceptors for both
-//! listeners, and the handshake both run under their admission timeout.
+//! [`Tls`]: the `[tls]` section of weir.toml ([`TlsConfig`], checked by its `build`)
+//! loaded into rustls acceptors for both listeners, and the handshake both run under
+//! their admission timeout.
 //!
 //! The certificate, key and client CA bundle are read and checked once, when the
 //! configuration is built: a file that is missing, holds no PEM item of the kind
@@ -29,8 +30,59 @@ use tokio_rustls::server::TlsStream;
 
 use crate::auth::Principal;
 
+/// `[tls]` in weir.toml, as written (see host/weir.toml for each key).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain; "" = no TLS.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// PEM CA bundle client certificates are verified against; "" = none.
+    pub client_ca: PathBuf,
+    /// Whether clients must, may or may not present a certificate.
+    pub client_auth: ClientAuth,
+}
+
+impl TlsConfig {
+    /// Checks the section and loads its files, relative paths against `base_dir`
+    /// (the config file's directory); `None` when no certificate is set.
+    pub fn build(&self, base_dir: &Path) -> Result<Option<Tls>, TlsError> {
+        let empty = |p: &Path| p.as_os_str().is_empty();
+        let invalid = |reason| Err(TlsError::Invalid { reason });
+        if empty(&self.cert) {
+            if !empty(&self.key) || !empty(&self.client_ca) || self.client_auth != ClientAuth::None
+            {
+                return invalid("tls.key, tls.client_ca and tls.client_auth need tls.cert");
+            }
+            return Ok(None);
+        }
+        if empty(&self.key) {
+            return invalid("tls.cert needs tls.key");
+        }
+        let client = match (empty(&self.client_ca), self.client_auth) {
+            (true, ClientAuth::None) => None,
+            (true, _) => {
+                return invalid("tls.client_auth \"optional\" or \"required\" needs tls.client_ca");
+            }
+            (false, ClientAuth::None) => {
+                return invalid("tls.client_ca is set but tls.client_auth = \"none\"");
+            }
+            // An absolute path stays as it is under join.
+            (false, policy) => Some((base_dir.join(&self.client_ca), policy)),
+        };
+        Tls::load(&TlsSettings {
+            cert: base_dir.join(&self.cert),
+            key: base_dir.join(&self.key),
+            client,
+        })
+        .map(Some)
+    }
+}
+
 /// Whether clients must, may or may not present a certificate (`tls.client_auth`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ClientAuth {
     /// No client certificates are asked for.
     None,
@@ -55,6 +107,9 @@ pub struct TlsSettings {
 /// Why the TLS configuration is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// The keys of `[tls]` do not fit together.
+    #[error("{reason}")]
+    Invalid { reason: &'static str },
     /// A file could not be read.
     #[error("reading {what} {path}: {source}")]
     Read {
@@ -282,4 +337,55 @@ pub fn common_name(cert: &CertificateDer<'_>) -> Option<String> {
         }
     }
     found.filter(|cn| !cn.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate with `subject`, made by the `openssl` CLI.
+    fn certificate(dir: &Path, subject: &str) -> CertificateDer<'static> {
+        let status = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-nodes", "-days", "1", "-newkey", "ec"])
+            .args(["-pkeyopt", "ec_paramgen_curve:prime256v1"])
+            .args(["-keyout", "k.pem", "-out", "c.pem", "-subj", subject])
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(status.success());
+        CertificateDer::from_pem_file(dir.join("c.pem")).unwrap()
+    }
+
+    #[test]
+    fn the_principal_is_the_subject_cn_not_the_dn() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = certificate(dir.path(), "/O=weir/CN=alice/OU=ops");
+        assert_eq!(common_name(&cert).as_deref(), Some("alice"));
+        let cert = certificate(dir.path(), "/O=weir only");
+        assert_eq!(common_name(&cert), None, "no CN, no principal");
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused_naming_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        certificate(dir.path(), "/CN=one");
+        std::fs::rename(dir.path().join("k.pem"), dir.path().join("one.key")).unwrap();
+        certificate(dir.path(), "/CN=two");
+        let config = TlsConfig {
+            cert: "c.pem".into(),
+            key: "one.key".into(),
+            client_ca: PathBuf::new(),
+            client_auth: ClientAuth::None,
+        };
+        let err = config.build(dir.path()).unwrap_err();
+        assert!(matches!(err, TlsError::KeyPair { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("one.key") && text.contains("c.pem"), "{text}");
+        let config = TlsConfig {
+            key: "k.pem".into(),
+            ..config
+        };
+        assert!(config.build(dir.path()).unwrap().is_some());
+    }
 }
