@@ -4,6 +4,7 @@
 
 pub mod guests;
 pub mod pipeline;
+pub mod pki;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
