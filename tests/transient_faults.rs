@@ -41,6 +41,7 @@ fn a_roll_out_of_file_descriptors_heals_once_they_are_free() {
     assert_eq!(status, 201, "{body}");
     // One keep-alive HTTP connection, opened now, serves every request below: no new
     // one could be accepted while descriptors are out.
+    common::install_crypto_provider();
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(20))
         .pool_max_idle_per_host(1)

@@ -7,7 +7,8 @@
 //!
 //! `weir bench kafka` ([`kafka`]) measures the Kafka listener with librdkafka and with a
 //! native client of pre-encoded batches ([`wire`], the hand-made protocol both it and
-//! [`transactions`] speak), and ([`transactions`]) transactional against idempotent produce.
+//! [`transactions`] speak), ([`transactions`]) transactional against idempotent produce,
+//! and with `--tls-scram` ([`tls`]) SASL_SSL with SCRAM against plaintext.
 //! `weir bench wasm` ([`wasm`]) measures plugins against native Rust.
 //! `weir bench pipeline` ([`pipeline`]) measures pipelines end to end and hot-swap pauses.
 //! `weir bench compaction` ([`compaction`]) measures the log cleaner and its effect on appends.
@@ -16,6 +17,7 @@ pub mod compaction;
 pub mod kafka;
 pub mod pipeline;
 pub mod process;
+pub mod tls;
 pub mod transactions;
 pub mod wire;
 

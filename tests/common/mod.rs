@@ -4,6 +4,7 @@
 
 pub mod guests;
 pub mod pipeline;
+pub mod pki;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -193,8 +194,16 @@ pub fn closed_by_server(stream: &mut std::net::TcpStream) -> bool {
     }
 }
 
+/// Installs ring as rustls's process-wide provider: reqwest is built without one
+/// (weir's own is ring), and builds no client before one is installed.
+pub fn install_crypto_provider() {
+    #[allow(deprecated)]
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A blocking HTTP client with a generous timeout.
 pub fn http() -> reqwest::blocking::Client {
+    install_crypto_provider();
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()

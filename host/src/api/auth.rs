@@ -1,7 +1,8 @@
 //! Authentication of every HTTP request, in one middleware: `Authorization: Bearer
 //! <token>` or `Authorization: Basic`, or none where the auth rule admits anonymous
 //! requests. The principal goes into the request's extensions for the handlers
-//! (and, later, ACL checks).
+//! (and, later, ACL checks). On a TLS connection whose client certificate was verified,
+//! a request without `Authorization` acts for the certificate's `User:<CN>`.
 //!
 //! `GET /v1/health` stays open: liveness probes (load balancers, orchestrators,
 //! systemd) carry no credentials, and it tells only whether partitions are fenced or
@@ -17,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::auth::{AuthError, Principal};
+use crate::auth::{AuthError, CertifiedPrincipal, Principal, Transport};
 
 use super::AppState;
 use super::error::ApiError;
@@ -50,15 +51,28 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .headers()
         .get(AUTHORIZATION)
         .map(|v| v.to_str().map(str::to_owned));
+    let transport = req
+        .extensions()
+        .get::<Transport>()
+        .copied()
+        .unwrap_or(Transport::Plaintext);
+    let certified = req
+        .extensions()
+        .get::<Option<CertifiedPrincipal>>()
+        .cloned()
+        .flatten();
     let auth = state.auth.clone();
-    let outcome = match header {
-        None => auth.anonymous(peer),
-        Some(Err(_)) => Err(AuthError::Unauthenticated {
+    let outcome = match (header, certified) {
+        (None, Some(CertifiedPrincipal(principal))) => Ok(principal),
+        (None, None) => auth.anonymous(peer),
+        (Some(Err(_)), _) => Err(AuthError::Unauthenticated {
             reason: "the Authorization header is not ASCII",
         }),
-        Some(Ok(value)) => {
+        (Some(Ok(value)), _) => {
             // Basic runs PBKDF2 and both read sled: off the async threads.
-            match tokio::task::spawn_blocking(move || credentials(&auth, &value, peer)).await {
+            match tokio::task::spawn_blocking(move || credentials(&auth, &value, peer, transport))
+                .await
+            {
                 Ok(outcome) => outcome,
                 Err(e) => return ApiError::from(e).into_response(),
             }
@@ -96,6 +110,7 @@ fn credentials(
     auth: &crate::auth::Authenticator,
     value: &str,
     peer: IpAddr,
+    transport: Transport,
 ) -> Result<Principal, AuthError> {
     let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value, ""));
     let rest = rest.trim();
@@ -113,7 +128,7 @@ fn credentials(
         let (user, password) = decoded.split_once(':').ok_or(AuthError::Unauthenticated {
             reason: "Basic credentials have no ':' between user and password",
         })?;
-        return auth.password(user, password, peer);
+        return auth.password(user, password, peer, transport);
     }
     Err(AuthError::Unauthenticated {
         reason: "unsupported Authorization scheme: use Bearer (a weir token) or Basic",

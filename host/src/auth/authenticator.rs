@@ -19,6 +19,7 @@ use super::principal::Principal;
 use super::scram::Mechanism;
 use super::settings::AuthSettings;
 use super::tokens::{TokenRecord, TokenStore};
+use super::transport::Transport;
 use super::users::{UserRecord, UserStore};
 
 /// Authentication for both faces: users, tokens, the anonymous rule.
@@ -104,9 +105,9 @@ impl Authenticator {
     }
 
     /// Whether a password may arrive in clear (SASL PLAIN, HTTP basic) from `peer`:
-    /// on loopback, or anywhere with `auth.plain_without_tls`.
-    pub fn cleartext_allowed(&self, peer: IpAddr) -> bool {
-        self.settings.plain_without_tls || is_loopback(peer)
+    /// over TLS, on loopback, or anywhere with `auth.plain_without_tls`.
+    pub fn cleartext_allowed(&self, peer: IpAddr, transport: Transport) -> bool {
+        transport == Transport::Tls || self.settings.plain_without_tls || is_loopback(peer)
     }
 
     /// Checks a user's password (SASL PLAIN, HTTP basic). Blocking: runs PBKDF2.
@@ -115,12 +116,13 @@ impl Authenticator {
         user: &str,
         password: &str,
         peer: IpAddr,
+        transport: Transport,
     ) -> Result<Principal, AuthError> {
-        if !self.cleartext_allowed(peer) {
+        if !self.cleartext_allowed(peer, transport) {
             return Err(AuthError::Unauthenticated {
                 reason: "a password in clear (PLAIN, HTTP basic) is accepted only from \
-                         loopback until weir has TLS (auth.plain_without_tls allows it); \
-                         use SCRAM or a token",
+                         TLS or loopback (auth.plain_without_tls allows it anywhere); \
+                         use TLS, SCRAM or a token",
             });
         }
         let Some(credential) = self
@@ -266,12 +268,18 @@ mod tests {
         assert!(auth.anonymous(LOOPBACK).is_err());
         assert!(auth.check_bind("Kafka", any).is_ok());
         assert_eq!(
-            auth.password("alice", "pw", LOOPBACK).unwrap(),
+            auth.password("alice", "pw", LOOPBACK, Transport::Plaintext)
+                .unwrap(),
             Principal::User("alice".into())
         );
-        assert!(auth.password("alice", "pw", REMOTE).is_err());
+        assert!(
+            auth.password("alice", "pw", REMOTE, Transport::Plaintext)
+                .is_err()
+        );
+        // Over TLS a password may come from anywhere.
+        assert!(auth.password("alice", "pw", REMOTE, Transport::Tls).is_ok());
         assert!(matches!(
-            auth.password("alice", "nope", LOOPBACK),
+            auth.password("alice", "nope", LOOPBACK, Transport::Plaintext),
             Err(AuthError::BadCredentials)
         ));
         let (token, record) = auth.create_token("alice").unwrap();
@@ -279,13 +287,25 @@ mod tests {
         assert_eq!(auth.list_tokens().unwrap(), vec![record]);
         // Checked twice (the second from the cache), then the user is re-created with
         // another password: the old one must fail although it was cached.
-        assert!(auth.password("alice", "pw", LOOPBACK).is_ok());
+        assert!(
+            auth.password("alice", "pw", LOOPBACK, Transport::Plaintext)
+                .is_ok()
+        );
         auth.delete_user("alice").unwrap();
-        assert!(auth.password("alice", "pw", LOOPBACK).is_err());
+        assert!(
+            auth.password("alice", "pw", LOOPBACK, Transport::Plaintext)
+                .is_err()
+        );
         auth.add_user(&Principal::Anonymous, LOOPBACK, "alice", "new")
             .unwrap();
-        assert!(auth.password("alice", "pw", LOOPBACK).is_err());
-        assert!(auth.password("alice", "new", LOOPBACK).is_ok());
+        assert!(
+            auth.password("alice", "pw", LOOPBACK, Transport::Plaintext)
+                .is_err()
+        );
+        assert!(
+            auth.password("alice", "new", LOOPBACK, Transport::Plaintext)
+                .is_ok()
+        );
         auth.delete_user("alice").unwrap();
         assert!(auth.token(&token).is_err());
         assert!(auth.list_tokens().unwrap().is_empty());
@@ -336,7 +356,10 @@ mod tests {
         let users = auth.list_users().unwrap();
         assert_eq!(users.len(), 1);
         assert_eq!(users[0].credentials.len(), 2);
-        assert!(auth.password("bob", "hunter2-secret", LOOPBACK).is_ok());
+        assert!(
+            auth.password("bob", "hunter2-secret", LOOPBACK, Transport::Plaintext)
+                .is_ok()
+        );
         // No stored byte sequence is the password.
         let raw = rmp_serde::to_vec_named(&users[0]).unwrap();
         assert!(!raw.windows(14).any(|w| w == b"hunter2-secret"));

@@ -10,6 +10,7 @@
 //! - [`scram_exchange`]: the server side of one SCRAM exchange.
 //! - [`users`]: [`UserStore`], users durable in the broker's metadata store.
 //! - [`tokens`]: [`TokenStore`], the HTTP API's bearer tokens, stored hashed.
+//! - [`transport`]: [`Transport`], plaintext or TLS (passwords in clear need TLS).
 //! - [`settings`]: [`AuthSettings`], from `[auth]` in weir.toml and `--allow-anonymous`.
 //! - [`error`]: [`AuthError`], the layer's one error type.
 pub mod authenticator;
@@ -20,6 +21,7 @@ pub mod scram;
 pub mod scram_exchange;
 pub mod settings;
 pub mod tokens;
+pub mod transport;
 pub mod users;
 
 pub use authenticator::Authenticator;
@@ -27,4 +29,5 @@ pub use error::AuthError;
 pub use principal::Principal;
 pub use settings::AuthSettings;
 pub use tokens::{TokenRecord, TokenStore};
+pub use transport::{CertifiedPrincipal, Transport};
 pub use users::{UserRecord, UserStore};

@@ -9,6 +9,7 @@ use super::error::AuthError;
 use super::principal::Principal;
 use super::scram::{Mechanism, ScramCredential};
 use super::scram_exchange::{ClientFirst, ServerFirstSent};
+use super::transport::Transport;
 
 /// A SASL mechanism weir offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,22 +70,27 @@ fn parse_plain(token: &[u8]) -> Result<(String, String), AuthError> {
 }
 
 impl Authenticator {
-    /// The mechanisms offered to `peer`: SCRAM always, PLAIN only on loopback or
-    /// when `auth.plain_without_tls` is set.
-    pub fn mechanisms(&self, peer: IpAddr) -> Vec<SaslMechanism> {
+    /// The mechanisms offered to `peer`: SCRAM always, PLAIN only over TLS, on
+    /// loopback, or when `auth.plain_without_tls` is set.
+    pub fn mechanisms(&self, peer: IpAddr, transport: Transport) -> Vec<SaslMechanism> {
         let mut all: Vec<SaslMechanism> = Mechanism::ALL
             .into_iter()
             .map(SaslMechanism::Scram)
             .collect();
-        if self.cleartext_allowed(peer) {
+        if self.cleartext_allowed(peer, transport) {
             all.push(SaslMechanism::Plain);
         }
         all
     }
 
     /// Starts an exchange with the mechanism a client named.
-    pub fn sasl_start(&self, name: &str, peer: IpAddr) -> Result<SaslExchange, AuthError> {
-        let offered = self.mechanisms(peer);
+    pub fn sasl_start(
+        &self,
+        name: &str,
+        peer: IpAddr,
+        transport: Transport,
+    ) -> Result<SaslExchange, AuthError> {
+        let offered = self.mechanisms(peer, transport);
         match offered.iter().find(|m| m.name() == name) {
             Some(m) => Ok(SaslExchange::Started(*m)),
             None => Err(AuthError::UnsupportedMechanism {
@@ -104,11 +110,12 @@ impl Authenticator {
         exchange: SaslExchange,
         token: &[u8],
         peer: IpAddr,
+        transport: Transport,
     ) -> Result<SaslStep, AuthError> {
         match exchange {
             SaslExchange::Started(SaslMechanism::Plain) => {
                 let (user, password) = parse_plain(token)?;
-                let principal = self.password(&user, &password, peer)?;
+                let principal = self.password(&user, &password, peer, transport)?;
                 Ok(SaslStep::Done(principal, Vec::new()))
             }
             SaslExchange::Started(SaslMechanism::Scram(mechanism)) => {

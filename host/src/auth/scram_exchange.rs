@@ -3,8 +3,8 @@
 //!
 //! States are types: [`ClientFirst`] is what the client opened with, [`ServerFirstSent`]
 //! is the only state that can take a client-final, and finishing consumes it, so a
-//! second client-final has nothing to act on. Channel binding is refused (weir has no
-//! TLS yet); an unknown user gets a made-up salt and fails only at the proof, so the
+//! second client-final has nothing to act on. Channel binding is refused (Kafka defines
+//! no SCRAM-*-PLUS mechanisms, and its clients send `n,,`); an unknown user gets a made-up salt and fails only at the proof, so the
 //! exchange does not tell who exists.
 
 use base64::Engine;

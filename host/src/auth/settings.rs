@@ -14,8 +14,9 @@ pub struct AuthSettings {
     /// Largest Kafka request frame before a connection has authenticated (Kafka's
     /// `sasl.server.max.receive.size`).
     pub max_unauthenticated_frame_bytes: usize,
-    /// Accept SASL PLAIN and HTTP basic from peers other than loopback, though the
-    /// password then crosses the network in clear (weir has no TLS yet).
+    /// Accept SASL PLAIN and HTTP basic from non-loopback peers on plaintext
+    /// connections too, though the password then crosses the network in clear (over
+    /// TLS they are always accepted).
     pub plain_without_tls: bool,
     /// Most users.
     pub max_users: usize,

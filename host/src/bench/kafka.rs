@@ -24,7 +24,6 @@ use crate::broker::producer::ProducerRegistry;
 use crate::broker::topic_config::TopicConfig;
 use crate::broker::txn::TxnCoordinator;
 use crate::broker::{Broker, BrokerConfig};
-use crate::kafka::settings::GroupSettings;
 use crate::kafka::{KafkaContext, KafkaListener, KafkaSettings};
 use crate::log::FlushPolicy;
 use crate::log::batch::{BatchIter, Record, encode_batch};
@@ -50,6 +49,10 @@ pub struct KafkaBenchOptions {
     /// the broker caps it at kafka.fetch_max_bytes (55 MiB).
     #[arg(long, default_value_t = 8 << 20)]
     pub fetch_bytes: i32,
+    /// Instead: produce/consume over SASL_SSL with SCRAM against plaintext, same run
+    /// (see [`super::tls`]).
+    #[arg(long)]
+    pub tls_scram: bool,
 }
 
 const RECORD: usize = 1024;
@@ -63,6 +66,9 @@ const NATIVE_BATCH: usize = 1000;
 
 /// Runs every case and prints a Markdown table.
 pub fn run_kafka_bench(opts: &KafkaBenchOptions) -> anyhow::Result<()> {
+    if opts.tls_scram {
+        return super::tls::compare(opts);
+    }
     let scratch = tempfile::Builder::new()
         .prefix("weir-bench-kafka-")
         .tempdir_in(opts.dir.clone().unwrap_or_else(std::env::temp_dir))
@@ -396,18 +402,7 @@ fn start(data: &Path, flush: FlushPolicy) -> anyhow::Result<(tokio::runtime::Run
         topic_defaults: TopicConfig::default(),
         limits: Default::default(),
     })?);
-    let settings = KafkaSettings {
-        addr: "127.0.0.1:0".parse()?,
-        advertised: None,
-        max_frame_bytes: 100 << 20,
-        fetch_max_bytes: 55 << 20,
-        auto_create_topics: true,
-        default_partitions: 1,
-        group: GroupSettings::default(),
-        limits: Default::default(),
-        requests: Default::default(),
-        produce: Default::default(),
-    };
+    let settings = KafkaSettings::loopback();
     let producers = Arc::new(ProducerRegistry::new(broker.clone()));
     let txns = Arc::new(TxnCoordinator::open(broker.clone(), producers.clone())?);
     let auth = Arc::new(crate::auth::Authenticator::open(

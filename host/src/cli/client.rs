@@ -1,6 +1,7 @@
 //! The blocking HTTP client every command but `serve` uses, and the API's error shape.
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -110,18 +111,32 @@ pub struct Client {
 }
 
 impl Client {
-    /// Creates a client for the API at `base`, e.g. `http://127.0.0.1:9080`.
-    pub fn new(base: &str, credentials: Credentials) -> anyhow::Result<Self> {
+    /// Creates a client for the API at `base`, e.g. `http://127.0.0.1:9080` or
+    /// `https://weir.example:9080`; an https server's certificate is checked against
+    /// the system's roots and, if given, the PEM CA bundle `ca_cert` (`--ca-cert`).
+    pub fn new(
+        base: &str,
+        credentials: Credentials,
+        ca_cert: Option<&Path>,
+    ) -> anyhow::Result<Self> {
         let base = Url::parse(base).with_context(|| format!("invalid --url `{base}`"))?;
-        // This build has no TLS: weir's API is plain HTTP.
-        if base.cannot_be_a_base() || base.scheme() != "http" {
-            bail!("invalid --url `{base}`: expected an http:// URL");
+        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+            bail!("invalid --url `{base}`: expected an http:// or https:// URL");
         }
-        let http = reqwest::blocking::Client::builder()
+        install_crypto_provider();
+        let mut builder = reqwest::blocking::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .context("cannot set up the HTTP client")?;
+            .timeout(REQUEST_TIMEOUT);
+        if let Some(path) = ca_cert {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading --ca-cert {}", path.display()))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("--ca-cert {}: not a PEM bundle", path.display()))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder.build().context("cannot set up the HTTP client")?;
         Ok(Client {
             base,
             http,
@@ -242,4 +257,13 @@ impl Client {
     fn base(&self) -> &str {
         self.base.as_str().trim_end_matches('/')
     }
+}
+
+/// Makes ring rustls's process-wide provider (reqwest is built without one), once.
+fn install_crypto_provider() {
+    // ring is what the listeners use (see kafka/tls.rs for why, and its deprecation).
+    #[allow(deprecated)]
+    let ring = tokio_rustls::rustls::crypto::ring::default_provider();
+    // An error means one is installed already: fine.
+    let _ = ring.install_default();
 }

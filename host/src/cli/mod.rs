@@ -86,6 +86,17 @@ struct Cli {
     )]
     auth_password: Option<String>,
 
+    /// PEM CA bundle to check an https --url's certificate against, besides the
+    /// system's roots (for a weir with a private CA's or a self-signed certificate).
+    #[arg(
+        long,
+        global = true,
+        display_order = 104,
+        env = "WEIR_CA_CERT",
+        value_name = "FILE"
+    )]
+    ca_cert: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -166,7 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         },
         (None, None) => client::Credentials::None,
     };
-    let client = || client::Client::new(&cli.url, credentials.clone());
+    let client = || client::Client::new(&cli.url, credentials.clone(), cli.ca_cert.as_deref());
     match cli.command {
         Command::Serve(opts) => crate::server::serve(opts),
         Command::Topic(cmd) => topic::run(&client()?, cmd),

@@ -9,6 +9,7 @@ use super::ConfigError;
 use crate::broker::producer::ProducerLimits;
 use crate::kafka::KafkaSettings;
 use crate::kafka::settings::{ConnectionLimits, GroupSettings, ProduceLimits, RequestLimits};
+use crate::kafka::tls::Tls;
 
 /// `[kafka]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +58,7 @@ impl KafkaSection {
         &self,
         addr: SocketAddr,
         default_partitions: u32,
+        tls: Option<Tls>,
     ) -> Result<KafkaSettings, ConfigError> {
         let advertised = match self.advertised_addr.as_str() {
             "" => None,
@@ -109,6 +111,7 @@ impl KafkaSection {
             ));
         }
         Ok(KafkaSettings {
+            tls,
             addr,
             advertised,
             max_frame_bytes: self.max_frame_bytes,

@@ -40,6 +40,7 @@ use crate::auth::AuthSettings;
 use crate::broker::producer::ProducerLimits;
 use crate::broker::{BrokerConfig, ScrubConfig};
 use crate::kafka::KafkaSettings;
+use crate::kafka::tls::{Tls, TlsConfig, TlsError};
 use crate::log::FlushPolicy;
 use crate::pipeline::PipelinesConfig;
 
@@ -66,6 +67,9 @@ pub enum ConfigError {
     /// A value is out of range or inconsistent.
     #[error("config: {0}")]
     Invalid(String),
+    /// A `[tls]` file is missing, unreadable or does not fit.
+    #[error("config: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// The whole server configuration, as in `weir.toml`.
@@ -92,6 +96,12 @@ pub struct ServerConfig {
     pub auth: AuthSection,
     /// What plugins may do: per-call caps, compile concurrency.
     pub sandbox: SandboxSection,
+    /// TLS on both listeners.
+    pub tls: TlsConfig,
+    /// The directory relative `[tls]` paths are read from: the config file's, or the
+    /// working directory for the defaults alone.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
 }
 
 /// Validated runtime settings for `weir serve`.
@@ -129,6 +139,8 @@ pub struct Settings {
     pub producers: ProducerLimits,
     /// The scrubber's pace.
     pub scrub: ScrubConfig,
+    /// TLS on both listeners, when `[tls]` names a certificate.
+    pub tls: Option<Tls>,
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -162,9 +174,14 @@ impl ServerConfig {
             merge(&mut table, parse_table(&text, &path.display().to_string())?);
         }
         let origin = path.map_or("defaults".to_string(), |p| p.display().to_string());
-        toml::Value::Table(table)
+        let mut config: ServerConfig = toml::Value::Table(table)
             .try_into()
-            .map_err(|source| ConfigError::Parse { origin, source })
+            .map_err(|source| ConfigError::Parse { origin, source })?;
+        config.base_dir = path
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Ok(config)
     }
 
     /// Validates everything and produces the runtime settings.
@@ -175,10 +192,12 @@ impl ServerConfig {
         };
         let flush = self.log.flush_policy()?;
         let kafka_addr = addr("kafka_addr", &self.kafka_addr)?;
+        let tls = self.tls.build(&self.base_dir)?;
         Ok(Settings {
             kafka: self
                 .kafka
-                .build(kafka_addr, self.topics.default_partitions)?,
+                .build(kafka_addr, self.topics.default_partitions, tls.clone())?,
+            tls,
             auth: self.auth.build()?,
             producers: self.kafka.producers()?,
             scrub: self.log.scrub(),

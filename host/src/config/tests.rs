@@ -122,3 +122,41 @@ fn user_file_merges_and_unknown_keys_are_refused() {
         .to_string();
     assert!(err.contains("sometimes"), "{err}");
 }
+
+#[test]
+fn tls_section_is_checked_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.toml");
+    let err = |body: &str| {
+        std::fs::write(&path, format!("[tls]\n{body}")).unwrap();
+        ServerConfig::load(Some(&path))
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string()
+    };
+    std::fs::write(&path, "[tls]\nclient_auth = \"sometimes\"\n").unwrap();
+    let e = format!(
+        "{:#}",
+        anyhow::Error::from(ServerConfig::load(Some(&path)).unwrap_err())
+    );
+    assert!(e.contains("client_auth") && e.contains("sometimes"), "{e}");
+    let e = err("client_auth = \"optional\"\n");
+    assert!(e.contains("tls.client_ca"), "{e}");
+    let e = err("cert = \"a.pem\"\n");
+    assert!(e.contains("tls.key"), "{e}");
+    // Relative to the config file, not the working directory.
+    let e = err("cert = \"a.pem\"\nkey = \"a.key\"\n");
+    assert!(
+        e.contains(&dir.path().join("a.pem").display().to_string()),
+        "{e}"
+    );
+    assert!(
+        ServerConfig::load(None)
+            .unwrap()
+            .build()
+            .unwrap()
+            .tls
+            .is_none()
+    );
+}

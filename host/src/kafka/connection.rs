@@ -10,7 +10,12 @@
 //! Authentication is the connection's: its [`Session`] answers SaslHandshake and
 //! SaslAuthenticate here, and gives every other request (but ApiVersions) its
 //! principal or closes the connection, as Kafka does for a request before SASL. Until
-//! then a frame may be at most `auth.max_unauthenticated_frame_bytes`.
+//! then a frame may be at most `auth.max_unauthenticated_frame_bytes`. A connection
+//! whose TLS client certificate was verified starts authenticated as its CN, as on
+//! Kafka's SSL listener.
+//!
+//! The stream is plain TCP or TLS over it ([`crate::kafka::tls`]): the loop only needs
+//! bytes in and out, so it is generic over the stream.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,8 +23,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::ApiKey;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 
 use super::KafkaContext;
 use super::admission::Ticket;
@@ -27,28 +31,42 @@ use super::error::KafkaError;
 use super::frame::{self, Framed, RawRequest};
 use super::handler::{self, api_versions, legacy, refusal, sasl_authenticate, sasl_handshake};
 use super::session::Session;
-use crate::auth::Principal;
+use crate::auth::{Principal, Transport};
 
 /// Serves one connection until the client closes it, sends something bad, or holds it
 /// past a timeout; `_ticket` holds its place under the connection caps till then.
-pub async fn serve(ctx: Arc<KafkaContext>, stream: TcpStream, peer: SocketAddr, _ticket: Ticket) {
-    let _ = stream.set_nodelay(true);
-    match run(&ctx, stream, peer).await {
+/// `certified`: the principal of a verified TLS client certificate.
+pub async fn serve<S>(
+    ctx: Arc<KafkaContext>,
+    stream: S,
+    peer: SocketAddr,
+    transport: Transport,
+    certified: Option<Principal>,
+    _ticket: Ticket,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let session = certified.map_or(Session::Open, Session::Certified);
+    match run(&ctx, stream, peer, transport, session).await {
         Ok(()) => tracing::debug!(%peer, "Kafka client disconnected"),
         Err(KafkaError::Io(e)) => tracing::debug!(%peer, "Kafka connection closed: {e}"),
         Err(e) => tracing::warn!(%peer, "closing Kafka connection: {e}"),
     }
 }
 
-async fn run(
+async fn run<S>(
     ctx: &Arc<KafkaContext>,
-    stream: TcpStream,
+    stream: S,
     peer: SocketAddr,
-) -> Result<(), KafkaError> {
-    let (mut reader, writer) = stream.into_split();
+    transport: Transport,
+    mut session: Session,
+) -> Result<(), KafkaError>
+where
+    S: AsyncRead + AsyncWrite,
+{
+    let (mut reader, writer) = tokio::io::split(stream);
     let mut writer = BufWriter::new(writer);
     let limits = &ctx.settings.limits;
-    let mut session = Session::Open;
     loop {
         let mut prefix = [0u8; 4];
         match tokio::time::timeout(limits.idle_timeout, reader.read_exact(&mut prefix)).await {
@@ -87,7 +105,8 @@ async fn run(
                 }
             };
         if session.expects_raw_token() {
-            let answer = sasl_authenticate::raw(ctx, &mut session, body, peer.ip()).await?;
+            let answer =
+                sasl_authenticate::raw(ctx, &mut session, body, peer.ip(), transport).await?;
             write_frame(&mut writer, answer).await?;
             continue;
         }
@@ -125,7 +144,7 @@ async fn run(
             }
             Framed::Request(req) => match req.api_key {
                 ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => {
-                    let (answer, close) = sasl(ctx, &mut session, req, peer).await?;
+                    let (answer, close) = sasl(ctx, &mut session, req, peer, transport).await?;
                     write_frame(&mut writer, answer).await?;
                     if close {
                         return Err(KafkaError::SaslRefused);
@@ -162,19 +181,27 @@ async fn sasl(
     session: &mut Session,
     req: RawRequest,
     peer: SocketAddr,
+    transport: Transport,
 ) -> Result<(Bytes, bool), KafkaError> {
     let h = &req.header;
     let v = h.request_api_version;
     if req.api_key == ApiKey::SaslHandshake {
-        let (resp, close) =
-            sasl_handshake::handle(ctx, session, handler::body_of(&req)?, v, peer.ip());
+        let (resp, close) = sasl_handshake::handle(
+            ctx,
+            session,
+            handler::body_of(&req)?,
+            v,
+            peer.ip(),
+            transport,
+        );
         return Ok((
             handler::encode(req.api_key, v, h.correlation_id, &resp)?,
             close,
         ));
     }
     let (resp, close) =
-        sasl_authenticate::handle(ctx, session, handler::body_of(&req)?, peer.ip()).await?;
+        sasl_authenticate::handle(ctx, session, handler::body_of(&req)?, peer.ip(), transport)
+            .await?;
     Ok((
         handler::encode(req.api_key, v, h.correlation_id, &resp)?,
         close,
@@ -183,10 +210,7 @@ async fn sasl(
 
 /// Reads a request body of `size` bytes, the buffer growing as bytes arrive: a size
 /// prefix alone (a client announcing 100 MiB and sending nothing) costs no memory.
-async fn read_body(
-    reader: &mut tokio::net::tcp::OwnedReadHalf,
-    size: usize,
-) -> Result<Bytes, KafkaError> {
+async fn read_body<R: AsyncRead + Unpin>(reader: &mut R, size: usize) -> Result<Bytes, KafkaError> {
     let mut body = Vec::with_capacity(size.min(64 << 10));
     let read = (&mut *reader)
         .take(size as u64)
@@ -198,8 +222,8 @@ async fn read_body(
     Ok(Bytes::from(body))
 }
 
-async fn write_frame(
-    writer: &mut BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+async fn write_frame<W: AsyncWrite + Unpin>(
+    writer: &mut BufWriter<W>,
     bytes: Bytes,
 ) -> Result<(), KafkaError> {
     let len = u32::try_from(bytes.len())

@@ -4,13 +4,14 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use super::KafkaContext;
-use super::admission::Admission;
+use super::admission::{Admission, Ticket};
 use super::connection;
 use super::error::KafkaError;
 use super::group;
+use crate::auth::Transport;
 
 /// A bound listener, not yet accepting.
 #[derive(Debug)]
@@ -73,7 +74,8 @@ impl KafkaListener {
                     Ok((stream, peer)) => {
                         // Over a cap the stream is dropped: the connection closes.
                         if let Some(ticket) = admission.admit_or_log(peer) {
-                            connections.spawn(connection::serve(self.ctx.clone(), stream, peer, ticket));
+                            let _ = stream.set_nodelay(true);
+                            connections.spawn(accept(self.ctx.clone(), stream, peer, ticket));
                         }
                     }
                     // Out of file descriptors and the like: keep serving the
@@ -88,5 +90,27 @@ impl KafkaListener {
         reaper.abort();
         // Requests already in the blocking pool finish; nothing new starts.
         connections.shutdown().await;
+    }
+}
+
+/// Serves one admitted connection, after its TLS handshake when TLS is configured.
+/// The handshake holds the ticket and is bounded by `kafka.request_read_timeout_ms`,
+/// so stalled handshakes cost what stalled requests do.
+async fn accept(ctx: Arc<KafkaContext>, stream: TcpStream, peer: SocketAddr, ticket: Ticket) {
+    let Some(tls) = ctx.settings.tls.clone() else {
+        connection::serve(ctx, stream, peer, Transport::Plaintext, None, ticket).await;
+        return;
+    };
+    match tls
+        .accept_kafka(stream, ctx.settings.limits.request_read_timeout)
+        .await
+    {
+        Ok((stream, certified)) => {
+            if let Some(p) = &certified {
+                tracing::debug!(%peer, principal = %p, "Kafka client authenticated by certificate");
+            }
+            connection::serve(ctx, stream, peer, Transport::Tls, certified, ticket).await;
+        }
+        Err(e) => tracing::debug!(%peer, "closing Kafka connection: {e}"),
     }
 }

@@ -10,6 +10,7 @@
 //! - [`handler`]: one file per API (produce, fetch, metadata, ...), and the
 //!   table of advertised versions.
 //! - [`group`]: the consumer group coordinator (classic rebalance protocol).
+//! - [`tls`]: [`tls::Tls`], the `[tls]` acceptors of both listeners and their handshake.
 //! - [`settings`]: the listener's runtime settings.
 //! - [`error`]: [`KafkaError`], the layer's one error type.
 pub mod admission;
@@ -22,6 +23,7 @@ pub mod handler;
 pub mod listener;
 pub mod session;
 pub mod settings;
+pub mod tls;
 
 use std::sync::Arc;
 

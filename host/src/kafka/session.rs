@@ -5,6 +5,10 @@
 //! only while the auth rule admits that (asked per request, so adding the first user
 //! closes it at once). SaslHandshake moves it to [`Session::Exchanging`]; the last
 //! SaslAuthenticate to [`Session::Authenticated`], for good (no re-authentication).
+//! A connection whose TLS client certificate was verified starts
+//! [`Session::Certified`]: served as the certificate's principal, and it may still run
+//! SASL, whose principal then wins (as on Kafka's SASL_SSL listener, where the
+//! certificate only vouches for the transport).
 
 use std::net::IpAddr;
 
@@ -16,6 +20,8 @@ use crate::auth::{AuthError, Authenticator, Principal};
 pub enum Session {
     /// No SASL yet.
     Open,
+    /// No SASL yet, but a verified TLS client certificate named this principal.
+    Certified(Principal),
     /// A SASL exchange is under way. `raw`: the handshake was v0, so the tokens come
     /// as bare size-prefixed frames, not SaslAuthenticate requests (Kafka before 1.0).
     Exchanging { exchange: SaslExchange, raw: bool },
@@ -30,7 +36,7 @@ impl Session {
     /// may not be served.
     pub fn principal(&self, auth: &Authenticator, peer: IpAddr) -> Result<Principal, AuthError> {
         match self {
-            Session::Authenticated(p) => Ok(p.clone()),
+            Session::Authenticated(p) | Session::Certified(p) => Ok(p.clone()),
             Session::Open => auth.anonymous(peer),
             Session::Exchanging { exchange, .. } => Err(AuthError::Sasl {
                 mechanism: match exchange {
@@ -48,7 +54,7 @@ impl Session {
     /// Whether the connection may send frames as large as authenticated ones.
     pub fn trusted(&self, auth: &Authenticator, peer: IpAddr) -> bool {
         match self {
-            Session::Authenticated(_) => true,
+            Session::Authenticated(_) | Session::Certified(_) => true,
             Session::Open => auth.anonymous(peer).is_ok(),
             Session::Exchanging { .. } | Session::Busy => false,
         }

@@ -29,6 +29,29 @@ pub struct KafkaSettings {
     pub requests: RequestLimits,
     /// What decoding one produced batch may cost.
     pub produce: ProduceLimits,
+    /// TLS (`[tls]` in weir.toml); `None`: plain TCP.
+    pub tls: Option<super::tls::Tls>,
+}
+
+impl KafkaSettings {
+    /// A plaintext listener on 127.0.0.1, port 0, with the default limits of
+    /// `weir.toml`: what benchmarks and in-process tests start (`..` the fields
+    /// they change).
+    pub fn loopback() -> KafkaSettings {
+        KafkaSettings {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertised: None,
+            max_frame_bytes: 100 << 20,
+            fetch_max_bytes: 55 << 20,
+            auto_create_topics: true,
+            default_partitions: 1,
+            group: GroupSettings::default(),
+            limits: ConnectionLimits::default(),
+            requests: RequestLimits::default(),
+            produce: ProduceLimits::default(),
+            tls: None,
+        }
+    }
 }
 
 /// Caps on what one request may name, so a small request cannot make the

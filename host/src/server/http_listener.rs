@@ -7,6 +7,11 @@
 //! and served by hyper's HTTP/1 with a timer: a request's headers must arrive within
 //! `http.header_read_timeout_ms`, which also closes a keep-alive connection idle that
 //! long. Once headers are in, a handler may take as long as it needs (long polls).
+//!
+//! With `[tls]` configured the listener speaks https only: the TLS handshake runs on
+//! the connection's task after admission, bounded by the same header-read timeout, and
+//! each request carries the connection's [`Transport`] (basic auth needs TLS off
+//! loopback) and, when a client certificate was verified, its [`CertifiedPrincipal`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,8 +23,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
+use crate::auth::{CertifiedPrincipal, Principal, Transport};
 use crate::config::HttpLimits;
 use crate::kafka::admission::Admission;
+use crate::kafka::tls::Tls;
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets the requests in
 /// flight finish (a long poll ends early through the app's own closing signal).
@@ -27,6 +34,7 @@ pub async fn serve_http(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()>,
 ) {
     let admission = Admission::new(
@@ -56,25 +64,21 @@ pub async fn serve_http(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                // The peer, for the auth rule (anonymous from loopback only).
-                let app = tower_layer::Layer::layer(&Extension(ConnectInfo(peer)), app.clone());
-                let service = TowerToHyperService::new(app);
+                let app = app.clone();
                 let timeout = limits.header_read_timeout;
-                let mut closing = closing_rx.clone();
+                let closing = closing_rx.clone();
+                let tls = tls.clone();
                 connections.spawn(async move {
                     let _ticket = ticket;
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(timeout)
-                        .serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        result = conn.as_mut() => log_end(peer, result),
-                        // The watch's borrow must not live into the arm (not Send).
-                        _ = async { let _ = closing.wait_for(|c| *c).await; } => {
-                            conn.as_mut().graceful_shutdown();
-                            log_end(peer, conn.await);
+                    let Some(tls) = tls else {
+                        serve_connection(stream, peer, app, Transport::Plaintext, None, timeout, closing).await;
+                        return;
+                    };
+                    match tls.accept_http(stream, timeout).await {
+                        Ok((stream, certified)) => {
+                            serve_connection(stream, peer, app, Transport::Tls, certified, timeout, closing).await;
                         }
+                        Err(e) => tracing::debug!(%peer, "closing HTTP connection: {e}"),
                     }
                 });
             }
@@ -82,6 +86,39 @@ pub async fn serve_http(
     }
     let _ = closing_tx.send(true);
     while connections.join_next().await.is_some() {}
+}
+
+/// Serves HTTP/1 on one (plain or TLS) connection until it ends or shutdown starts.
+async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    app: Router,
+    transport: Transport,
+    certified: Option<Principal>,
+    timeout: Duration,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    // The peer, for the auth rule (anonymous from loopback only); the transport, for
+    // basic auth; the certificate's principal, which authenticates like a token.
+    let app = tower_layer::Layer::layer(&Extension(ConnectInfo(peer)), app);
+    let app = tower_layer::Layer::layer(&Extension(transport), app);
+    let app = tower_layer::Layer::layer(&Extension(certified.map(CertifiedPrincipal)), app);
+    let service = TowerToHyperService::new(app);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => log_end(peer, result),
+        // The watch's borrow must not live into the arm (not Send).
+        _ = async { let _ = closing.wait_for(|c| *c).await; } => {
+            conn.as_mut().graceful_shutdown();
+            log_end(peer, conn.await);
+        }
+    }
 }
 
 fn log_end(peer: SocketAddr, result: Result<(), hyper::Error>) {

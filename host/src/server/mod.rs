@@ -208,10 +208,22 @@ pub async fn run(
         let _ = stop_tx.send(true);
         closing_tx.send_replace(true);
     });
-    println!("weir: HTTP API on http://{http_addr}");
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("weir: HTTP API on {scheme}://{http_addr}");
     println!("weir: Kafka API on {kafka_addr}");
     tracing::info!(%http_addr, %kafka_addr, "serving HTTP and Kafka APIs");
-    http_listener::serve_http(listener, app, settings.http_limits.clone(), stopped()).await;
+    http_listener::serve_http(
+        listener,
+        app,
+        settings.http_limits.clone(),
+        settings.tls.clone(),
+        stopped(),
+    )
+    .await;
     let _ = kafka_task.await;
     tracing::info!("shutting down");
     for task in background {

@@ -29,7 +29,7 @@ use weir::broker::{Broker, BrokerConfig, TopicLimits};
 use weir::kafka::frame::{self, Framed};
 use weir::kafka::handler::versions::SUPPORTED;
 use weir::kafka::handler::{self, body, legacy, refusal};
-use weir::kafka::settings::{GroupSettings, KafkaSettings};
+use weir::kafka::settings::KafkaSettings;
 use weir::kafka::{KafkaContext, KafkaListener};
 use weir::log::FlushPolicy;
 use weir::log::batch::Compression;
@@ -62,16 +62,9 @@ pub struct Harness {
 
 fn settings() -> KafkaSettings {
     KafkaSettings {
-        addr: "127.0.0.1:0".parse().expect("addr"),
-        advertised: None,
         max_frame_bytes: MAX_FRAME,
         fetch_max_bytes: 1 << 20,
-        auto_create_topics: true,
-        default_partitions: 1,
-        group: GroupSettings::default(),
-        limits: Default::default(),
-        requests: Default::default(),
-        produce: Default::default(),
+        ..KafkaSettings::loopback()
     }
 }
 

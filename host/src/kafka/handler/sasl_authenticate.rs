@@ -12,8 +12,8 @@ use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{SaslAuthenticateRequest, SaslAuthenticateResponse};
 
-use crate::auth::AuthError;
 use crate::auth::sasl::SaslStep;
+use crate::auth::{AuthError, Transport};
 
 use super::super::KafkaContext;
 use super::super::error::KafkaError;
@@ -26,6 +26,7 @@ pub async fn handle(
     session: &mut Session,
     req: SaslAuthenticateRequest,
     peer: IpAddr,
+    transport: Transport,
 ) -> Result<(SaslAuthenticateResponse, bool), KafkaError> {
     let mut resp = SaslAuthenticateResponse::default();
     if !matches!(session, Session::Exchanging { .. }) {
@@ -35,7 +36,7 @@ pub async fn handle(
         ));
         return Ok((resp, true));
     }
-    match step(ctx, session, req.auth_bytes, peer).await? {
+    match step(ctx, session, req.auth_bytes, peer, transport).await? {
         Ok(bytes) => {
             resp.auth_bytes = bytes;
             Ok((resp, false))
@@ -55,8 +56,9 @@ pub async fn raw(
     session: &mut Session,
     token: Bytes,
     peer: IpAddr,
+    transport: Transport,
 ) -> Result<Bytes, KafkaError> {
-    step(ctx, session, token, peer)
+    step(ctx, session, token, peer, transport)
         .await?
         .map_err(KafkaError::Authentication)
 }
@@ -68,6 +70,7 @@ async fn step(
     session: &mut Session,
     token: Bytes,
     peer: IpAddr,
+    transport: Transport,
 ) -> Result<Result<Bytes, AuthError>, KafkaError> {
     let (exchange, raw) = match std::mem::replace(session, Session::Busy) {
         Session::Exchanging { exchange, raw } => (exchange, raw),
@@ -81,9 +84,10 @@ async fn step(
     };
     let auth = ctx.auth.clone();
     // PLAIN runs PBKDF2 and both read sled: off the async threads.
-    let outcome = tokio::task::spawn_blocking(move || auth.sasl_step(exchange, &token, peer))
-        .await
-        .map_err(|e| KafkaError::Task(e.to_string()))?;
+    let outcome =
+        tokio::task::spawn_blocking(move || auth.sasl_step(exchange, &token, peer, transport))
+            .await
+            .map_err(|e| KafkaError::Task(e.to_string()))?;
     match outcome {
         Ok(SaslStep::Challenge(exchange, bytes)) => {
             *session = Session::Exchanging { exchange, raw };

@@ -7,6 +7,8 @@ use std::net::IpAddr;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{SaslHandshakeRequest, SaslHandshakeResponse};
 
+use crate::auth::Transport;
+
 use super::super::KafkaContext;
 use super::super::session::Session;
 use super::s;
@@ -19,19 +21,20 @@ pub fn handle(
     req: SaslHandshakeRequest,
     version: i16,
     peer: IpAddr,
+    transport: Transport,
 ) -> (SaslHandshakeResponse, bool) {
     let mut resp = SaslHandshakeResponse::default();
     resp.mechanisms = ctx
         .auth
-        .mechanisms(peer)
+        .mechanisms(peer, transport)
         .into_iter()
         .map(|m| s(m.name()))
         .collect();
-    if !matches!(session, Session::Open) {
+    if !matches!(session, Session::Open | Session::Certified(_)) {
         resp.error_code = ResponseError::IllegalSaslState.code();
         return (resp, true);
     }
-    match ctx.auth.sasl_start(&req.mechanism, peer) {
+    match ctx.auth.sasl_start(&req.mechanism, peer, transport) {
         Ok(exchange) => {
             *session = Session::Exchanging {
                 exchange,

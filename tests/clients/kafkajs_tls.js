@@ -1,0 +1,51 @@
+// kafkajs over TLS with SASL/SCRAM, driven by tests/tls.rs:
+// `BOOTSTRAP CA MECHANISM USER PASSWORD TOPIC` produces 20 records and consumes them
+// in a group over SASL_SSL, trusting the PEM CA file; prints one JSON line. kafkajs
+// comes from KAFKAJS_PATH (pinned or newest install).
+const fs = require('fs');
+const { Kafka, logLevel } = require(process.env.KAFKAJS_PATH || 'kafkajs');
+
+const COUNT = 20;
+
+async function main([bootstrap, ca, mechanism, username, password, topic]) {
+  const kafka = new Kafka({
+    clientId: 'weir-test',
+    brokers: [bootstrap],
+    logLevel: logLevel.ERROR,
+    ssl: { ca: [fs.readFileSync(ca, 'utf8')] },
+    sasl: { mechanism, username, password },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  const messages = [];
+  for (let i = 0; i < COUNT; i++) messages.push({ value: `v${i}` });
+  await producer.send({ topic, messages });
+  await producer.disconnect();
+  const consumer = kafka.consumer({ groupId: `${topic}-group` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen = new Set();
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${seen.size} of ${COUNT} consumed`)), 60000);
+    consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.add(message.value.toString());
+        if (seen.size === COUNT) {
+          clearTimeout(timer);
+          resolve();
+        }
+      },
+    }).catch(reject);
+  });
+  await consumer.disconnect();
+  console.log(JSON.stringify({ consumed: seen.size }));
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  console.error(`FAIL: ${e.stack || e}`);
+  process.exit(1);
+});
