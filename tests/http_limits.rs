@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::pipeline::{call, create_topic};
-use common::{Server, closed_by_server, wait_until};
+use common::{Server, closed_by_server, peak_rss_kib, wait_until};
 
 fn start_with(dir: &std::path::Path, http: &str) -> Server {
     let config = dir.join("weir.toml");
@@ -97,16 +97,6 @@ fn a_connection_over_the_cap_is_closed_and_a_closed_one_frees_its_place() {
     for c in &mut open {
         assert!(health_on(c), "the admitted connections go on");
     }
-}
-
-/// The process's peak resident memory, KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 #[test]

@@ -22,6 +22,22 @@ pub fn serve_args() -> [&'static str; 4] {
     ["--http-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0"]
 }
 
+/// A memory figure of process `pid` from `/proc/<pid>/status`, KiB: `VmHWM` (peak
+/// resident), `VmRSS`, `VmSize`. What the attack tests bound.
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// The peak resident memory of process `pid`, KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmHWM")
+}
+
 /// A running `weir serve` child process, killed on drop.
 pub struct Server {
     /// The child.

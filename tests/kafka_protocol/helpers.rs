@@ -155,12 +155,19 @@ pub fn bump_producer_epoch(s: &mut TcpStream, pid: i64, epoch: i16) -> (i16, i64
 
 /// Metadata v1 for one topic; returns the topic's error code.
 pub fn metadata_error(s: &mut TcpStream, topic: &str) -> i16 {
-    let mut body = 1i32.to_be_bytes().to_vec();
-    body.extend_from_slice(&(topic.len() as i16).to_be_bytes());
-    body.extend_from_slice(topic.as_bytes());
+    metadata_errors(s, &[topic])[0]
+}
+
+/// Metadata v1 naming `topics`; returns each answered topic's error code, in order.
+pub fn metadata_errors(s: &mut TcpStream, topics: &[&str]) -> Vec<i16> {
+    let mut body = (topics.len() as i32).to_be_bytes().to_vec();
+    for topic in topics {
+        kstr(&mut body, topic);
+    }
     s.write_all(&request(3, 1, 9, &body)).unwrap();
     let r = response(s).expect("metadata response");
-    // corr, brokers[node, host, port, rack], controller, topics[error, ...].
+    // corr, brokers[node, host, port, rack], controller, topics[error, name,
+    // internal, partitions[error, id, leader, replicas[], isr[]]].
     let mut at = 4;
     let brokers = i32_at(&r, at);
     at += 4;
@@ -171,8 +178,23 @@ pub fn metadata_error(s: &mut TcpStream, topic: &str) -> i16 {
         let rack = i16_at(&r, at);
         at += 2 + rack.max(0) as usize;
     }
-    at += 4 + 4; // controller id, topic count
-    i16_at(&r, at)
+    at += 4; // controller id
+    let count = i32_at(&r, at);
+    at += 4;
+    let mut errors = Vec::new();
+    for _ in 0..count {
+        errors.push(i16_at(&r, at));
+        at += 2;
+        at += 2 + i16_at(&r, at) as usize + 1;
+        let partitions = i32_at(&r, at);
+        at += 4;
+        for _ in 0..partitions {
+            at += 2 + 4 + 4;
+            at += 4 + 4 * i32_at(&r, at) as usize;
+            at += 4 + 4 * i32_at(&r, at) as usize;
+        }
+    }
+    errors
 }
 
 /// Fetch v4 of partition 0 from `offset`; returns (error, records bytes length).

@@ -1,7 +1,7 @@
 //! What one client can make the Kafka listener hold: connections (in all and per
 //! address), idle connections, half-sent requests, and memory for announced frames.
 
-use crate::common::{Server, closed_by_server, wait_until};
+use crate::common::{Server, closed_by_server, proc_status_kib, wait_until};
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -71,22 +71,12 @@ fn idle_connections_and_half_sent_requests_are_closed_busy_ones_are_not() {
     assert!(answers(&mut busy));
 }
 
-/// The process's virtual memory size, KiB.
-fn vm_size_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmSize:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn an_announced_frame_costs_memory_only_as_its_bytes_arrive() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     assert!(alive(&server));
-    let before = vm_size_kib(server.child.id());
+    let before = proc_status_kib(server.child.id(), "VmSize");
     // 16 clients announce frames just under max_frame_bytes (100 MiB) and send 1 KiB.
     let mut holders: Vec<TcpStream> = (0..16)
         .map(|_| {
@@ -98,7 +88,7 @@ fn an_announced_frame_costs_memory_only_as_its_bytes_arrive() {
         .collect();
     std::thread::sleep(Duration::from_millis(500));
     assert!(alive(&server));
-    let grown_mib = vm_size_kib(server.child.id()).saturating_sub(before) / 1024;
+    let grown_mib = proc_status_kib(server.child.id(), "VmSize").saturating_sub(before) / 1024;
     // Reserving each announced frame up front took 1600 MiB of address space.
     assert!(
         grown_mib < 512,

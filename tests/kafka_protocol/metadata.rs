@@ -78,43 +78,10 @@ fn one_metadata_request_cannot_auto_create_past_the_topic_cap() {
     let server = Server::start(&data, &["--config", config.to_str().unwrap()]);
     let mut s = connect(&server);
     let names: Vec<String> = (0..300).map(|i| format!("auto-{i}")).collect();
-    let mut body = (names.len() as i32).to_be_bytes().to_vec();
-    for n in &names {
-        kstr(&mut body, n);
-    }
-    s.write_all(&request(3, 1, 7, &body)).unwrap();
-    let r = response(&mut s).expect("metadata response");
-    // corr, brokers[node, host, port, rack], controller, topics[error, name,
-    // internal, partitions[error, id, leader, replicas[], isr[]]].
-    let mut at = 4;
-    let brokers = i32_at(&r, at);
-    at += 4;
-    for _ in 0..brokers {
-        at += 4;
-        at += 2 + i16_at(&r, at) as usize;
-        at += 4;
-        at += 2 + i16_at(&r, at).max(0) as usize;
-    }
-    at += 4;
-    let topics = i32_at(&r, at);
-    at += 4;
-    assert_eq!(topics, 300, "every named topic is answered");
-    let mut created = 0;
-    for _ in 0..topics {
-        let error = i16_at(&r, at);
-        at += 2;
-        at += 2 + i16_at(&r, at) as usize + 1;
-        let partitions = i32_at(&r, at);
-        at += 4;
-        for _ in 0..partitions {
-            at += 2 + 4 + 4;
-            at += 4 + 4 * i32_at(&r, at) as usize;
-            at += 4 + 4 * i32_at(&r, at) as usize;
-        }
-        if error == 0 {
-            created += 1;
-        }
-    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let errors = metadata_errors(&mut s, &names);
+    assert_eq!(errors.len(), 300, "every named topic is answered");
+    let created = errors.iter().filter(|&&e| e == 0).count();
     assert_eq!(created, 5, "auto-creation stops at topics.max_topics");
     let listed: serde_json::Value = http()
         .get(server.at("/v1/topics"))

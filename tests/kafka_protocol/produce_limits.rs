@@ -2,7 +2,7 @@
 //! inflating to millions of empty headers or records is refused while it is
 //! decoded, with the Kafka error naming why, and the connection goes on serving.
 
-use crate::common::Server;
+use crate::common::{Server, peak_rss_kib};
 use std::io::Write as _;
 use weir::log::batch::{Record, encode_batch};
 use weir::log::varint::put_varint;
@@ -13,16 +13,6 @@ fn start_with(dir: &std::path::Path, kafka: &str) -> Server {
     let config = dir.join("weir.toml");
     std::fs::write(&config, format!("[kafka]\n{kafka}")).unwrap();
     Server::start(&dir.join("data"), &["--config", config.to_str().unwrap()])
-}
-
-/// The process's peak resident memory, KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 /// A gzip batch (best compression) whose records section is `section`, holding `count` records.

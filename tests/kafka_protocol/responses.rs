@@ -21,22 +21,12 @@ use kafka_protocol::messages::offset_fetch_request::{
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Request, StrBytes};
 
-use crate::common::{Server, closed_by_server, create_topic, http};
+use crate::common::{Server, closed_by_server, create_topic, http, peak_rss_kib};
 use crate::helpers::*;
 use crate::liberal::{ask, frame};
 
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const INVALID_REQUEST: i16 = 42;
-
-/// The process's peak resident memory, KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
 
 /// Sends a frame; the answer's size in bytes and the answer decoded at `version`.
 fn ask_sized<R: Request>(s: &mut TcpStream, version: i16, frame: &[u8]) -> (usize, R::Response) {
