@@ -522,14 +522,14 @@ fn kafkajs_over_tls_with_scram(install: Install) {
     let out = run_client_on(
         install,
         "node",
-        "kafkajs_tls.js",
+        "kafkajs_sasl.js",
         &[
             &server.kafka,
-            &pki.path("ca.pem"),
             "scram-sha-512",
             "js",
             "js-secret",
             "js-tls",
+            &pki.path("ca.pem"),
         ],
     );
     assert_eq!(out["consumed"], 20, "{out}");

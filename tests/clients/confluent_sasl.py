@@ -31,8 +31,14 @@ def sasl(bootstrap, mechanism, user, password):
 
 
 def roundtrip(bootstrap, mechanism, user, password, topic, count):
+    roundtrip_with(sasl(bootstrap, mechanism, user, password), topic, count)
+
+
+def roundtrip_with(conf, topic, count):
+    """An idempotent producer and a consumer in a group, both configured with
+    `conf`, produce and read `count` records; prints one JSON line. Also used by
+    confluent_tls.py."""
     count = int(count)
-    conf = sasl(bootstrap, mechanism, user, password)
     p = Producer({**conf, "enable.idempotence": True, "acks": "all", "linger.ms": 5})
     errors = []
     for i in range(count):

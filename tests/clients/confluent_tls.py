@@ -5,44 +5,9 @@
 Each runs an idempotent producer and a consumer in a group that produce and read
 COUNT records, and prints one JSON line.
 """
-import json
 import sys
-import time
 
-from confluent_kafka import Consumer, Producer
-
-DEADLINE_S = 60
-
-
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def roundtrip(conf, topic, count):
-    count = int(count)
-    p = Producer({**conf, "enable.idempotence": True, "acks": "all", "linger.ms": 5})
-    errors = []
-    for i in range(count):
-        p.produce(topic, value=f"v{i}".encode(),
-                  on_delivery=lambda err, _m: errors.append(str(err)) if err else None)
-        p.poll(0)
-    left = p.flush(DEADLINE_S)
-    if left or errors:
-        fail(f"{left} undelivered, errors: {errors[:5]}")
-    c = Consumer({**conf, "group.id": f"{topic}-group", "auto.offset.reset": "earliest"})
-    c.subscribe([topic])
-    seen = set()
-    deadline = time.time() + DEADLINE_S
-    while len(seen) < count and time.time() < deadline:
-        m = c.poll(0.5)
-        if m is None:
-            continue
-        if m.error():
-            fail(f"consume: {m.error()}")
-        seen.add(m.value().decode())
-    c.close()
-    print(json.dumps({"delivered": count, "consumed": len(seen)}))
+from confluent_sasl import roundtrip_with as roundtrip
 
 
 def scram(bootstrap, ca, mechanism, user, password, topic, count):

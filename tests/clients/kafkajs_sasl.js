@@ -1,17 +1,20 @@
-// kafkajs over SASL/SCRAM, driven by tests/auth.rs:
-// `BOOTSTRAP MECHANISM USER PASSWORD TOPIC` produces 20 records and consumes them
-// in a group, authenticated (mechanism "scram-sha-256" or "scram-sha-512"); prints
-// one JSON line. kafkajs comes from KAFKAJS_PATH (pinned or newest install).
+// kafkajs over SASL/SCRAM, driven by tests/auth.rs and tests/tls.rs:
+// `BOOTSTRAP MECHANISM USER PASSWORD TOPIC [CA]` produces 20 records and consumes them
+// in a group, authenticated (mechanism "scram-sha-256" or "scram-sha-512"), over TLS
+// trusting the PEM file CA when one is given (SASL_SSL); prints one JSON line.
+// kafkajs comes from KAFKAJS_PATH (pinned or newest install).
+const fs = require('fs');
 const { Kafka, logLevel } = require(process.env.KAFKAJS_PATH || 'kafkajs');
 
 const COUNT = 20;
 
-async function main([bootstrap, mechanism, username, password, topic]) {
+async function main([bootstrap, mechanism, username, password, topic, ca]) {
   const kafka = new Kafka({
     clientId: 'weir-test',
     brokers: [bootstrap],
     logLevel: logLevel.ERROR,
     sasl: { mechanism, username, password },
+    ...(ca ? { ssl: { ca: [fs.readFileSync(ca, 'utf8')] } } : {}),
   });
   const admin = kafka.admin();
   await admin.connect();
