@@ -18,8 +18,6 @@ use tower::ServiceExt;
 use weir::api::{self, AppState};
 use weir::auth::{AuthSettings, Authenticator};
 use weir::broker::producer::ProducerRegistry;
-use weir::broker::{Broker, BrokerConfig, TopicLimits};
-use weir::log::FlushPolicy;
 use weir::pipeline::{Pipelines, PipelinesConfig};
 
 use crate::driver::{self, Rng};
@@ -40,26 +38,8 @@ struct Harness {
 impl Harness {
     fn start() -> Harness {
         let dir = tempfile::tempdir().expect("temp dir");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let broker = Arc::new(
-            Broker::open(BrokerConfig {
-                data_dir: dir.path().join("data"),
-                flush: FlushPolicy::Os,
-                index_interval_bytes: 4096,
-                topic_defaults: Default::default(),
-                // Small caps, so that the campaign also meets them (see kafka.rs).
-                limits: TopicLimits {
-                    max_topics: 100,
-                    max_partitions_per_topic: 8,
-                    max_partitions: 400,
-                },
-            })
-            .expect("open broker"),
-        );
+        let rt = crate::fixture::runtime();
+        let broker = crate::fixture::broker(dir.path(), 100, 400);
         broker
             .create_topic("fuzz", 2, Default::default())
             .expect("create topic");

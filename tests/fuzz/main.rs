@@ -2,6 +2,7 @@
 //! --workspace` in bounded time, deterministic by default (see [`driver`] for the seed and
 //! case-count variables that run longer campaigns).
 //!
+//! - [`fixture`]: the runtime and small-capped broker the Kafka and HTTP targets use.
 //! - [`driver`]: seeds, case counts, running a property, failure reports with the input in hex.
 //! - [`mutate`]: bit flips, truncation, extreme length fields, repeated sections, tagged fields.
 //! - [`batch`]: record-batch validation and decompression (every codec): Ok or a typed error,
@@ -19,6 +20,7 @@
 //! assert that a decoder allocated in proportion to its input.
 
 mod driver;
+mod fixture;
 mod mutate;
 
 mod batch;

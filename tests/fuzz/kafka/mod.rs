@@ -25,13 +25,12 @@ use kafka_protocol::protocol::StrBytes;
 use weir::auth::{AuthSettings, Authenticator, Principal};
 use weir::broker::producer::ProducerRegistry;
 use weir::broker::txn::TxnCoordinator;
-use weir::broker::{Broker, BrokerConfig, TopicLimits};
+use weir::broker::Broker;
 use weir::kafka::frame::{self, Framed};
 use weir::kafka::handler::versions::SUPPORTED;
 use weir::kafka::handler::{self, body, legacy, refusal};
 use weir::kafka::settings::KafkaSettings;
 use weir::kafka::{KafkaContext, KafkaListener};
-use weir::log::FlushPolicy;
 use weir::log::batch::Compression;
 
 use crate::driver::{self, Rng, rss_bytes};
@@ -72,28 +71,8 @@ impl Harness {
     /// A broker with topic `fuzz` (2 partitions, a few records in each).
     pub fn start() -> Harness {
         let dir = tempfile::tempdir().expect("temp dir");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let broker = Arc::new(
-            Broker::open(BrokerConfig {
-                data_dir: dir.path().join("data"),
-                flush: FlushPolicy::Os,
-                index_interval_bytes: 4096,
-                topic_defaults: Default::default(),
-                // Small caps: a create of thousands of partitions within the default caps is
-                // slow by design (a directory and files each), not a fault, and the
-                // campaign is about what the bytes do.
-                limits: TopicLimits {
-                    max_topics: 200,
-                    max_partitions_per_topic: 8,
-                    max_partitions: 1000,
-                },
-            })
-            .expect("open broker"),
-        );
+        let rt = crate::fixture::runtime();
+        let broker = crate::fixture::broker(dir.path(), 200, 1000);
         broker
             .create_topic("fuzz", 2, Default::default())
             .expect("create topic");
