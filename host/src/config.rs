@@ -86,6 +86,10 @@ pub struct AuthSection {
     pub max_users: usize,
     /// Most HTTP tokens.
     pub max_tokens: usize,
+    /// Users allowed everything whatever the ACLs say, as `User:NAME`.
+    pub super_users: Vec<String>,
+    /// Most ACLs.
+    pub max_acls: usize,
 }
 
 /// `[pipelines]`.
@@ -376,6 +380,19 @@ impl ServerConfig {
         if self.auth.max_users == 0 {
             return Err(ConfigError::Invalid("auth.max_users must be ≥ 1".into()));
         }
+        if self.auth.max_acls == 0 {
+            return Err(ConfigError::Invalid("auth.max_acls must be ≥ 1".into()));
+        }
+        if let Some(bad) = self
+            .auth
+            .super_users
+            .iter()
+            .find(|u| u.strip_prefix("User:").is_none_or(str::is_empty))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "auth.super_users: {bad:?} is not a principal (write User:NAME)"
+            )));
+        }
         let auth = AuthSettings {
             scram_iterations: self.auth.scram_iterations,
             failure_delay: Duration::from_millis(self.auth.failed_authentication_delay_ms),
@@ -383,6 +400,8 @@ impl ServerConfig {
             plain_without_tls: self.auth.plain_without_tls,
             max_users: self.auth.max_users,
             max_tokens: self.auth.max_tokens,
+            super_users: self.auth.super_users.clone(),
+            max_acls: self.auth.max_acls,
             allow_anonymous: false,
         };
         let kafka = KafkaSettings {

@@ -11,9 +11,11 @@
 //! - [`module`]: `weir module push|list|delete`, the module registry.
 //! - [`pipeline`]: `weir pipeline create|list|status|swap|pause|resume|delete|logs`.
 //! - [`plugin`]: `weir plugin test|new`, run locally through [`crate::runtime`] (no server).
+//! - [`acl`]: `weir acl add|list|remove`, ACLs in Kafka's model.
 //! - [`user`]: `weir user add|list|delete` and `weir token create|list|revoke`.
 //! - `weir bench` runs [`crate::bench`] in-process.
 
+mod acl;
 mod client;
 mod consume;
 mod group;
@@ -119,6 +121,9 @@ enum Command {
     /// Create, list and revoke the HTTP API's bearer tokens.
     #[command(subcommand)]
     Token(user::TokenCommand),
+    /// Add, list and remove ACLs (who may do what to which topic, group, module…).
+    #[command(subcommand)]
+    Acl(acl::AclCommand),
     /// Run the benchmarks recorded in BENCHMARKS.md (locally, no server needed).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -175,6 +180,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pipeline(cmd) => pipeline::run(&client()?, cmd),
         Command::User(cmd) => user::run_user(&client()?, cmd),
         Command::Token(cmd) => user::run_token(&client()?, cmd),
+        Command::Acl(cmd) => acl::run(&client()?, cmd),
         Command::Plugin(plugin::PluginCommand::Test(args)) => plugin::run_test(args),
         Command::Plugin(plugin::PluginCommand::New(args)) => plugin::run_new(args),
         Command::Bench(BenchCommand::Log(opts)) => crate::bench::run_log_bench(&opts),

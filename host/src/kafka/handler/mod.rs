@@ -17,6 +17,8 @@
 //! - [`add_partitions_to_txn`], [`add_offsets_to_txn`], [`txn_offset_commit`],
 //!   [`end_txn`], [`describe_transactions`], [`list_transactions`]:
 //!   transactions (state in [`crate::broker::txn`]).
+//! - [`caller`]: [`caller::Caller`], the principal and host a request's ACL checks
+//!   ask about; [`create_acls`], [`describe_acls`], [`delete_acls`]: the ACL APIs.
 //! - [`sasl_handshake`], [`sasl_authenticate`]: SASL (KIP-152), answered by the
 //!   connection itself since they change its [`super::session::Session`]; every other
 //!   request is dispatched here with the principal it acts for.
@@ -30,12 +32,16 @@ pub mod alter_configs;
 pub mod api_versions;
 pub mod body;
 pub mod broker_configs;
+pub mod caller;
 pub mod codes;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -71,14 +77,19 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{
+    ApiKey, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, RequestHeader, ResponseHeader,
+    SyncGroupRequest,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
-use crate::auth::Principal;
+use crate::auth::{Operation, Principal, Resource};
 
 use super::KafkaContext;
 use super::error::KafkaError;
 use super::frame::RawRequest;
+
+use self::caller::Caller;
 
 /// Decodes the body at the header's version, as liberally as Kafka does (see
 /// [`body`]): only fields that do not decode are malformed.
@@ -158,7 +169,7 @@ pub fn encode<T: Encodable>(
     Ok(buf.freeze())
 }
 
-/// Runs the handler for one request on behalf of `principal` (whom ACL checks will
+/// Runs the handler for one request on behalf of `principal` (whom ACL checks
 /// ask about). `None` means no response is sent (acks=0). A body that does not
 /// decode is answered with INVALID_REQUEST where the response has a top-level error
 /// code, and closes the connection otherwise.
@@ -166,9 +177,13 @@ pub async fn dispatch(
     ctx: &Arc<KafkaContext>,
     req: RawRequest,
     peer: SocketAddr,
-    _principal: &Principal,
+    principal: &Principal,
 ) -> Result<Option<Bytes>, KafkaError> {
-    match run(ctx, &req, peer).await {
+    let caller = Caller {
+        principal: principal.clone(),
+        host: peer.ip(),
+    };
+    match run(ctx, &req, peer, &caller).await {
         Err(e @ KafkaError::Malformed { .. }) => {
             let h = &req.header;
             let code = ResponseError::InvalidRequest.code();
@@ -188,6 +203,7 @@ async fn run(
     ctx: &Arc<KafkaContext>,
     req: &RawRequest,
     peer: SocketAddr,
+    caller: &Caller,
 ) -> Result<Option<Bytes>, KafkaError> {
     let h = &req.header;
     let v = h.request_api_version;
@@ -196,14 +212,56 @@ async fn run(
             encode(req.api_key, v, h.correlation_id, &$resp).map(Some)
         };
     }
+    // Refused with a top-level error code (or, where the response has none, by
+    // closing the connection, as no partial answer would be honest).
+    let refuse = |kind: ResponseError, op: Operation, resource: &Resource<'_>| {
+        let code = kind.code();
+        match refusal::answer(req.api_key, v, h.correlation_id, code) {
+            Some(answer) => Ok(Some(answer)),
+            None => Err(KafkaError::Unauthorized {
+                api: versions::name(req.api_key),
+                source: crate::auth::AuthError::Denied {
+                    principal: caller.principal.to_string(),
+                    operation: op,
+                    resource_type: resource.kind,
+                    resource: resource.name.to_string(),
+                },
+            }),
+        }
+    };
+    if let Some(op) = caller::cluster_operation(req.api_key)
+        && !caller.may(ctx, op, &Resource::cluster())
+    {
+        return refuse(
+            ResponseError::ClusterAuthorizationFailed,
+            op,
+            &Resource::cluster(),
+        );
+    }
+    // The group APIs of one member: READ on the group, checked here as their
+    // responses carry one top-level error code.
+    macro_rules! group_read {
+        ($body:ty, $b:ident => $handle:expr) => {{
+            let $b: $body = decode(req)?;
+            let group = Resource::group(&$b.group_id.0);
+            if !caller.may(ctx, Operation::Read, &group) {
+                return refuse(
+                    ResponseError::GroupAuthorizationFailed,
+                    Operation::Read,
+                    &group,
+                );
+            }
+            answer!($handle)
+        }};
+    }
     match req.api_key {
         ApiKey::ApiVersions => answer!(api_versions::handle(decode(req)?)),
-        ApiKey::Metadata => answer!(metadata::handle(ctx, h, decode(req)?).await?),
-        ApiKey::Produce => match produce::handle(ctx, h, decode(req)?).await? {
+        ApiKey::Metadata => answer!(metadata::handle(ctx, h, decode(req)?, caller).await?),
+        ApiKey::Produce => match produce::handle(ctx, h, decode(req)?, caller).await? {
             Some(resp) => answer!(resp),
             None => Ok(None),
         },
-        ApiKey::Fetch => answer!(fetch::handle(ctx, h, decode(req)?).await?),
+        ApiKey::Fetch => answer!(fetch::handle(ctx, h, decode(req)?, caller).await?),
         ApiKey::ListOffsets if v == 0 => {
             let (query, max) = legacy::list_offsets_v0(&req.body).map_err(|e| malformed(req, e))?;
             let resp = list_offsets::handle(ctx, h, query).await?;
@@ -212,17 +270,26 @@ async fn run(
         }
         ApiKey::ListOffsets => answer!(list_offsets::handle(ctx, h, decode(req)?).await?),
         ApiKey::FindCoordinator => answer!(find_coordinator::handle(ctx, h, decode(req)?)),
-        ApiKey::JoinGroup => answer!(join_group::handle(ctx, h, decode(req)?, peer).await),
-        ApiKey::SyncGroup => answer!(sync_group::handle(ctx, h, decode(req)?).await),
-        ApiKey::Heartbeat => answer!(heartbeat::handle(ctx, h, decode(req)?)),
-        ApiKey::LeaveGroup => answer!(leave_group::handle(ctx, h, decode(req)?)),
+        ApiKey::JoinGroup => {
+            group_read!(JoinGroupRequest, b => join_group::handle(ctx, h, b, peer).await)
+        }
+        ApiKey::SyncGroup => {
+            group_read!(SyncGroupRequest, b => sync_group::handle(ctx, h, b).await)
+        }
+        ApiKey::Heartbeat => group_read!(HeartbeatRequest, b => heartbeat::handle(ctx, h, b)),
+        ApiKey::LeaveGroup => group_read!(LeaveGroupRequest, b => leave_group::handle(ctx, h, b)),
         ApiKey::OffsetCommit if v < 2 => {
             let commit = legacy::offset_commit(&req.body, v).map_err(|e| malformed(req, e))?;
-            let resp = offset_commit::handle(ctx, h, commit).await?;
+            let resp = offset_commit::handle(ctx, h, commit, caller).await?;
             let layout = legacy::OFFSET_COMMIT_RESPONSE_VERSION;
             encode(req.api_key, layout, h.correlation_id, &resp).map(Some)
         }
-        ApiKey::OffsetCommit => answer!(offset_commit::handle(ctx, h, decode(req)?).await?),
+        ApiKey::OffsetCommit => {
+            answer!(offset_commit::handle(ctx, h, decode(req)?, caller).await?)
+        }
+        ApiKey::CreateAcls => answer!(create_acls::handle(ctx, v, decode(req)?, caller).await?),
+        ApiKey::DescribeAcls => answer!(describe_acls::handle(ctx, v, decode(req)?, caller)?),
+        ApiKey::DeleteAcls => answer!(delete_acls::handle(ctx, v, decode(req)?, caller).await?),
         // v0 has v1's layout both ways (it read offsets from ZooKeeper in Kafka).
         ApiKey::OffsetFetch if v == 0 => {
             let resp = offset_fetch::handle(ctx, h, decode_at(req, 1)?).await?;
@@ -276,18 +343,23 @@ async fn run(
         // v1's request is v2's; v0's is v1's without validate_only.
         ApiKey::CreateTopics if v < 2 => {
             let extra: &[u8] = if v == 0 { &[0] } else { &[] };
-            let resp = create_topics::handle(ctx, h, decode_extended(req, 2, extra)?).await?;
+            let query = decode_extended(req, 2, extra)?;
+            let resp = create_topics::handle(ctx, h, query, caller).await?;
             let body = legacy::create_topics_response(&resp, v);
             Ok(Some(raw_answer(h.correlation_id, body)))
         }
-        ApiKey::CreateTopics => answer!(create_topics::handle(ctx, h, decode(req)?).await?),
+        ApiKey::CreateTopics => {
+            answer!(create_topics::handle(ctx, h, decode(req)?, caller).await?)
+        }
         // v0 is v1 both ways, less the response's throttle time.
         ApiKey::DeleteTopics if v == 0 => {
-            let resp = delete_topics::handle(ctx, h, decode_at(req, 1)?).await?;
+            let resp = delete_topics::handle(ctx, h, decode_at(req, 1)?, caller).await?;
             let v1 = encode(req.api_key, 1, h.correlation_id, &resp)?;
             Ok(Some(raw_answer(h.correlation_id, BytesMut::from(&v1[8..]))))
         }
-        ApiKey::DeleteTopics => answer!(delete_topics::handle(ctx, h, decode(req)?).await?),
+        ApiKey::DeleteTopics => {
+            answer!(delete_topics::handle(ctx, h, decode(req)?, caller).await?)
+        }
         ApiKey::CreatePartitions => {
             answer!(create_partitions::handle(ctx, h, decode(req)?).await?)
         }

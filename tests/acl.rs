@@ -1,0 +1,426 @@
+//! ACLs (issue 13, point 1) against a real `weir serve`: the first user administers;
+//! a second one without ACLs is refused with Kafka's error codes
+//! (TOPIC_AUTHORIZATION_FAILED on produce and metadata, GROUP_AUTHORIZATION_FAILED on
+//! JoinGroup and OffsetCommit, CLUSTER_AUTHORIZATION_FAILED on CreateAcls) and with
+//! HTTP 403 naming the operation and resource (401 without credentials, a module
+//! upload included); ACLs added, listed and removed through Kafka's
+//! CreateAcls/DescribeAcls/DeleteAcls, `/v1/acls` and `weir acl` take effect at once.
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use common::{Server, create_topic_as, http, weir_bin};
+use kafka_protocol::messages::create_acls_request::AclCreation;
+use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    ApiKey, CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest, GroupId, JoinGroupRequest,
+    MetadataRequest, OffsetCommitRequest, ProduceRequest, RequestHeader, ResponseHeader,
+    SaslAuthenticateRequest, SaslHandshakeRequest, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use serde_json::{Value, json};
+use weir::log::batch::{Record, encode_batch};
+
+const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+
+fn frame<R: Request + Encodable>(version: i16, req: &R) -> Vec<u8> {
+    let key = ApiKey::try_from(R::KEY).unwrap();
+    let mut header = RequestHeader::default();
+    header.request_api_key = R::KEY;
+    header.request_api_version = version;
+    header.correlation_id = 7;
+    header.client_id = Some(StrBytes::from_static_str("acl-test"));
+    let mut buf = BytesMut::new();
+    header
+        .encode(&mut buf, key.request_header_version(version))
+        .unwrap();
+    req.encode(&mut buf, version).unwrap();
+    let mut out = (buf.len() as i32).to_be_bytes().to_vec();
+    out.extend_from_slice(&buf);
+    out
+}
+
+fn ask<R: Request + Encodable>(s: &mut TcpStream, version: i16, req: &R) -> R::Response {
+    s.write_all(&frame(version, req)).unwrap();
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).expect("an answer, not a close");
+    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).unwrap();
+    let key = ApiKey::try_from(R::KEY).unwrap();
+    let mut buf = Bytes::from(body);
+    let header = ResponseHeader::decode(&mut buf, key.response_header_version(version)).unwrap();
+    assert_eq!(header.correlation_id, 7);
+    R::Response::decode(&mut buf, version).unwrap()
+}
+
+/// A connection authenticated as `user` with SASL PLAIN (accepted from loopback).
+fn login(server: &Server, user: &str, password: &str) -> TcpStream {
+    let mut s = TcpStream::connect(&server.kafka).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut hs = SaslHandshakeRequest::default();
+    hs.mechanism = StrBytes::from_static_str("PLAIN");
+    assert_eq!(ask(&mut s, 1, &hs).error_code, 0);
+    let mut auth = SaslAuthenticateRequest::default();
+    auth.auth_bytes = Bytes::from(format!("\0{user}\0{password}").into_bytes());
+    assert_eq!(ask(&mut s, 2, &auth).error_code, 0, "SASL PLAIN as {user}");
+    s
+}
+
+/// Produces one record to partition 0 of `topic`; the partition's error code.
+fn produce(s: &mut TcpStream, topic: &str) -> i16 {
+    let record = Record {
+        value: Some(b"v".to_vec().into()),
+        timestamp: 1,
+        ..Record::default()
+    };
+    let batch = encode_batch(&[record], 0).unwrap();
+    let mut p = PartitionProduceData::default();
+    p.index = 0;
+    p.records = Some(Bytes::from(batch));
+    let mut t = TopicProduceData::default();
+    t.name = TopicName(StrBytes::from_string(topic.into()));
+    t.partition_data = vec![p];
+    let mut req = ProduceRequest::default();
+    req.acks = -1;
+    req.timeout_ms = 5000;
+    req.topic_data = vec![t];
+    ask(s, 9, &req).responses[0].partition_responses[0].error_code
+}
+
+fn metadata_of(s: &mut TcpStream, topic: Option<&str>) -> Vec<(String, i16)> {
+    let mut req = MetadataRequest::default();
+    req.topics = topic.map(|t| {
+        let mut m = MetadataRequestTopic::default();
+        m.name = Some(TopicName(StrBytes::from_string(t.into())));
+        vec![m]
+    });
+    ask(s, 9, &req)
+        .topics
+        .into_iter()
+        .map(|t| {
+            (
+                t.name.map(|n| n.0.to_string()).unwrap_or_default(),
+                t.error_code,
+            )
+        })
+        .collect()
+}
+
+fn acl_creation(
+    principal: &str,
+    resource_type: i8,
+    name: &str,
+    pattern: i8,
+    op: i8,
+) -> AclCreation {
+    let mut c = AclCreation::default();
+    c.resource_type = resource_type;
+    c.resource_name = StrBytes::from_string(name.into());
+    c.resource_pattern_type = pattern;
+    c.principal = StrBytes::from_string(principal.into());
+    c.host = StrBytes::from_static_str("*");
+    c.operation = op;
+    c.permission_type = 3; // ALLOW
+    c
+}
+
+fn create_acls(s: &mut TcpStream, creations: Vec<AclCreation>) -> Vec<i16> {
+    let mut req = CreateAclsRequest::default();
+    req.creations = creations;
+    ask(s, 3, &req)
+        .results
+        .iter()
+        .map(|r| r.error_code)
+        .collect()
+}
+
+/// Adds the first user (the administrator) over HTTP without credentials, then
+/// `bob` with the administrator's basic credentials.
+fn admin_and_bob(server: &Server) {
+    let r = http()
+        .post(server.at("/v1/users"))
+        .json(&json!({"name": "admin", "password": "admin-pw"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let r = http()
+        .post(server.at("/v1/users"))
+        .basic_auth("admin", Some("admin-pw"))
+        .json(&json!({"name": "bob", "password": "bob-pw"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+}
+
+#[test]
+fn kafka_denials_carry_kafkas_error_codes_and_the_acl_apis_change_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    admin_and_bob(&server);
+    create_topic_as(&server, "orders", 1, ("admin", "admin-pw"));
+    let mut admin = login(&server, "admin", "admin-pw");
+    let mut bob = login(&server, "bob", "bob-pw");
+
+    // The first user administers: it may produce and see the topic.
+    assert_eq!(produce(&mut admin, "orders"), 0);
+    // Bob has no ACL: everything is refused with the matching code.
+    assert_eq!(produce(&mut bob, "orders"), TOPIC_AUTHORIZATION_FAILED);
+    assert_eq!(
+        metadata_of(&mut bob, Some("orders")),
+        vec![("orders".to_string(), TOPIC_AUTHORIZATION_FAILED)]
+    );
+    assert!(
+        metadata_of(&mut bob, None).is_empty(),
+        "unauthorised topics are omitted"
+    );
+    let mut join = JoinGroupRequest::default();
+    join.group_id = GroupId(StrBytes::from_static_str("g"));
+    join.session_timeout_ms = 10_000;
+    join.rebalance_timeout_ms = 10_000;
+    join.protocol_type = StrBytes::from_static_str("consumer");
+    assert_eq!(
+        ask(&mut bob, 5, &join).error_code,
+        GROUP_AUTHORIZATION_FAILED
+    );
+    let commit = {
+        let mut p = OffsetCommitRequestPartition::default();
+        p.partition_index = 0;
+        p.committed_offset = 1;
+        let mut t = OffsetCommitRequestTopic::default();
+        t.name = TopicName(StrBytes::from_static_str("orders"));
+        t.partitions = vec![p];
+        let mut c = OffsetCommitRequest::default();
+        c.group_id = GroupId(StrBytes::from_static_str("g"));
+        c.generation_id_or_member_epoch = -1;
+        c.topics = vec![t];
+        c
+    };
+    let code =
+        |r: kafka_protocol::messages::OffsetCommitResponse| r.topics[0].partitions[0].error_code;
+    assert_eq!(code(ask(&mut bob, 8, &commit)), GROUP_AUTHORIZATION_FAILED);
+    // Bob may not grant himself anything.
+    let grant = acl_creation("User:bob", 2, "ord", 4, 4); // TOPIC ord* PREFIXED WRITE
+    assert_eq!(
+        create_acls(&mut bob, vec![grant.clone()]),
+        vec![CLUSTER_AUTHORIZATION_FAILED]
+    );
+    let describe = {
+        let mut d = DescribeAclsRequest::default();
+        d.resource_type_filter = 1; // ANY
+        d.pattern_type_filter = 1;
+        d.operation = 1;
+        d.permission_type = 1;
+        d
+    };
+    assert_eq!(
+        ask(&mut bob, 3, &describe).error_code,
+        CLUSTER_AUTHORIZATION_FAILED
+    );
+
+    // The administrator grants WRITE on the prefix `ord` and READ on group g.
+    let read_group = acl_creation("User:bob", 3, "g", 3, 3); // GROUP g LITERAL READ
+    assert_eq!(create_acls(&mut admin, vec![grant, read_group]), vec![0, 0]);
+    assert_eq!(produce(&mut bob, "orders"), 0);
+    // WRITE implies DESCRIBE: the topic is now listed.
+    assert_eq!(metadata_of(&mut bob, None), vec![("orders".to_string(), 0)]);
+    // READ on the group is not READ on the topic: the commit is refused per topic.
+    assert_eq!(code(ask(&mut bob, 8, &commit)), TOPIC_AUTHORIZATION_FAILED);
+    let listed = ask(&mut admin, 3, &describe);
+    assert_eq!(listed.error_code, 0);
+    let bobs: Vec<(i8, String, i8)> = listed
+        .resources
+        .iter()
+        .filter(|r| r.acls.iter().any(|a| a.principal.as_str() == "User:bob"))
+        .map(|r| (r.resource_type, r.resource_name.to_string(), r.pattern_type))
+        .collect();
+    assert_eq!(
+        bobs,
+        vec![(2, "ord".to_string(), 4), (3, "g".to_string(), 3)]
+    );
+    // An invalid binding is refused on its own (principal without `User:`).
+    let bad = acl_creation("bob", 2, "x", 3, 3);
+    assert_eq!(create_acls(&mut admin, vec![bad]), vec![42]); // INVALID_REQUEST
+
+    // DeleteAcls removes the topic ACL: produce is refused again.
+    let mut filter = DeleteAclsFilter::default();
+    filter.resource_type_filter = 2;
+    filter.pattern_type_filter = 1; // ANY
+    filter.principal_filter = Some(StrBytes::from_static_str("User:bob"));
+    filter.operation = 1;
+    filter.permission_type = 1;
+    let mut delete = DeleteAclsRequest::default();
+    delete.filters = vec![filter];
+    let deleted = ask(&mut admin, 3, &delete);
+    assert_eq!(deleted.filter_results[0].error_code, 0);
+    assert_eq!(deleted.filter_results[0].matching_acls.len(), 1);
+    assert_eq!(produce(&mut bob, "orders"), TOPIC_AUTHORIZATION_FAILED);
+    assert!(server.stop());
+}
+
+/// Runs the `weir` CLI as `user`.
+fn weir_as(server: &Server, user: &str, password: &str, args: &[&str]) -> Output {
+    Command::new(weir_bin())
+        .arg("--url")
+        .arg(&server.url)
+        .args(args)
+        .env_remove("WEIR_TOKEN")
+        .env("WEIR_USER", user)
+        .env("WEIR_PASSWORD", password)
+        .output()
+        .expect("run weir")
+}
+
+#[test]
+fn http_denials_are_403_naming_what_and_acls_are_managed_over_http_and_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    admin_and_bob(&server);
+    create_topic_as(&server, "logs", 1, ("admin", "admin-pw"));
+    let get = |path: &str, who: Option<(&str, &str)>| {
+        let mut r = http().get(server.at(path));
+        if let Some((u, p)) = who {
+            r = r.basic_auth(u, Some(p));
+        }
+        let r = r.send().unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().unwrap_or(Value::Null))
+    };
+    let bob = Some(("bob", "bob-pw"));
+    let admin = Some(("admin", "admin-pw"));
+    assert_eq!(get("/v1/topics/logs", None).0, 401);
+    let (status, body) = get("/v1/topics/logs", bob);
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "acl_denied");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("User:bob") && message.contains("DESCRIBE") && message.contains("logs"),
+        "{message}"
+    );
+    assert_eq!(get("/v1/topics/logs", admin).0, 200);
+    // Module uploads: 401 without credentials, 403 without CREATE on the module.
+    let upload = |who: Option<(&str, &str)>| {
+        let mut r = http()
+            .post(server.at("/v1/modules/m"))
+            .header("content-type", "application/wasm")
+            .body(vec![0u8; 1024]);
+        if let Some((u, p)) = who {
+            r = r.basic_auth(u, Some(p));
+        }
+        r.send().unwrap().status().as_u16()
+    };
+    assert_eq!(upload(None), 401);
+    assert_eq!(upload(bob), 403);
+    // Bob may not touch ACLs.
+    let r = http()
+        .post(server.at("/v1/acls"))
+        .basic_auth("bob", Some("bob-pw"))
+        .json(&json!({"resource_type": "TOPIC", "resource_name": "*", "principal": "User:bob", "operation": "ALL"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // The administrator grants READ on `logs` over HTTP: READ implies DESCRIBE.
+    let r = http()
+        .post(server.at("/v1/acls"))
+        .basic_auth("admin", Some("admin-pw"))
+        .json(&json!({"resource_type": "topic", "resource_name": "logs", "principal": "User:bob", "operation": "READ"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    assert_eq!(get("/v1/topics/logs", bob).0, 200);
+    let (status, listed) = get("/v1/acls?principal=User:bob", admin);
+    assert_eq!(status, 200);
+    assert_eq!(listed["acls"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["acls"][0]["pattern_type"], "LITERAL");
+    assert_eq!(listed["acls"][0]["permission"], "ALLOW");
+    // A bad binding is a 400 naming the field's choices.
+    let r = http()
+        .post(server.at("/v1/acls"))
+        .basic_auth("admin", Some("admin-pw"))
+        .json(&json!({"resource_type": "TOPIC", "resource_name": "x", "principal": "User:bob", "operation": "SING"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // A DELETE without a filter is refused rather than wiping every ACL.
+    let r = http()
+        .delete(server.at("/v1/acls"))
+        .basic_auth("admin", Some("admin-pw"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = http()
+        .delete(server.at("/v1/acls?principal=User:bob"))
+        .basic_auth("admin", Some("admin-pw"))
+        .send()
+        .unwrap();
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["deleted"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(get("/v1/topics/logs", bob).0, 403);
+
+    // The CLI: add, list, remove; bob's CLI gets the 403 as an error.
+    let out = weir_as(
+        &server,
+        "admin",
+        "admin-pw",
+        &[
+            "acl",
+            "add",
+            "--principal",
+            "User:bob",
+            "--operation",
+            "write",
+            "--topic",
+            "lo",
+            "--prefixed",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = weir_as(
+        &server,
+        "admin",
+        "admin-pw",
+        &["acl", "list", "--principal", "User:bob"],
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("WRITE") && table.contains("PREFIXED") && table.contains("lo"),
+        "{table}"
+    );
+    let r = http()
+        .post(server.at("/v1/topics/logs/records"))
+        .basic_auth("bob", Some("bob-pw"))
+        .json(&json!({"records": [{"value": "x"}]}))
+        .send()
+        .unwrap();
+    assert_ne!(r.status(), 403, "WRITE on the prefix lets bob produce");
+    let out = weir_as(&server, "bob", "bob-pw", &["acl", "list"]);
+    assert!(!out.status.success());
+    let out = weir_as(
+        &server,
+        "admin",
+        "admin-pw",
+        &["acl", "remove", "--principal", "User:bob"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 1"));
+    assert!(server.stop());
+}
