@@ -217,6 +217,10 @@ fn kafka_denials_carry_kafkas_error_codes_and_the_acl_apis_change_them() {
     );
     let describe = {
         let mut d = DescribeAclsRequest::default();
+        // The protocol crate defaults the nullable filters to "", not null.
+        d.resource_name_filter = None;
+        d.principal_filter = None;
+        d.host_filter = None;
         d.resource_type_filter = 1; // ANY
         d.pattern_type_filter = 1;
         d.operation = 1;
@@ -246,7 +250,8 @@ fn kafka_denials_carry_kafkas_error_codes_and_the_acl_apis_change_them() {
         .collect();
     assert_eq!(
         bobs,
-        vec![(2, "ord".to_string(), 4), (3, "g".to_string(), 3)]
+        vec![(2, "ord".to_string(), 4), (3, "g".to_string(), 3)],
+        "{listed:?}"
     );
     // An invalid binding is refused on its own (principal without `User:`).
     let bad = acl_creation("bob", 2, "x", 3, 3);
@@ -255,6 +260,8 @@ fn kafka_denials_carry_kafkas_error_codes_and_the_acl_apis_change_them() {
     // DeleteAcls removes the topic ACL: produce is refused again.
     let mut filter = DeleteAclsFilter::default();
     filter.resource_type_filter = 2;
+    filter.resource_name_filter = None;
+    filter.host_filter = None;
     filter.pattern_type_filter = 1; // ANY
     filter.principal_filter = Some(StrBytes::from_static_str("User:bob"));
     filter.operation = 1;
