@@ -1,7 +1,9 @@
 //! ACLs (issue 13, point 1) against a real `weir serve`: the first user administers;
 //! a second one without ACLs is refused with Kafka's error codes
-//! (TOPIC_AUTHORIZATION_FAILED on produce and metadata, GROUP_AUTHORIZATION_FAILED on
-//! JoinGroup and OffsetCommit, CLUSTER_AUTHORIZATION_FAILED on CreateAcls) and with
+//! (TOPIC_AUTHORIZATION_FAILED on Produce, Metadata and ListOffsets,
+//! GROUP_AUTHORIZATION_FAILED on JoinGroup, DescribeGroups and OffsetCommit,
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED on InitProducerId,
+//! CLUSTER_AUTHORIZATION_FAILED on CreateAcls and DescribeAcls) and with
 //! HTTP 403 naming the operation and resource (401 without credentials, a module
 //! upload included); ACLs added, listed and removed through Kafka's
 //! CreateAcls/DescribeAcls/DeleteAcls, `/v1/acls` and `weir acl` take effect at once.
@@ -16,15 +18,17 @@ use bytes::{Bytes, BytesMut};
 use common::{Server, create_topic_as, http, weir_bin};
 use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest, GroupId, JoinGroupRequest,
+    ApiKey, BrokerId, CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest,
+    DescribeGroupsRequest, GroupId, InitProducerIdRequest, JoinGroupRequest, ListOffsetsRequest,
     MetadataRequest, OffsetCommitRequest, ProduceRequest, RequestHeader, ResponseHeader,
-    SaslAuthenticateRequest, SaslHandshakeRequest, TopicName,
+    SaslAuthenticateRequest, SaslHandshakeRequest, TopicName, TransactionalId,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use serde_json::{Value, json};
@@ -33,6 +37,7 @@ use weir::log::batch::{Record, encode_batch};
 const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
 const GROUP_AUTHORIZATION_FAILED: i16 = 30;
 const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
 
 fn frame<R: Request + Encodable>(version: i16, req: &R) -> Vec<u8> {
     let key = ApiKey::try_from(R::KEY).unwrap();
@@ -209,6 +214,34 @@ fn kafka_denials_carry_kafkas_error_codes_and_the_acl_apis_change_them() {
     let code =
         |r: kafka_protocol::messages::OffsetCommitResponse| r.topics[0].partitions[0].error_code;
     assert_eq!(code(ask(&mut bob, 8, &commit)), GROUP_AUTHORIZATION_FAILED);
+    // The other per-resource APIs answer the same way.
+    let mut lo_p = ListOffsetsPartition::default();
+    lo_p.partition_index = 0;
+    lo_p.timestamp = -1;
+    let mut lo_t = ListOffsetsTopic::default();
+    lo_t.name = TopicName(StrBytes::from_static_str("orders"));
+    lo_t.partitions = vec![lo_p];
+    let mut lo = ListOffsetsRequest::default();
+    lo.replica_id = BrokerId(-1);
+    lo.topics = vec![lo_t];
+    let r = ask(&mut bob, 7, &lo);
+    assert_eq!(
+        r.topics[0].partitions[0].error_code,
+        TOPIC_AUTHORIZATION_FAILED
+    );
+    let mut dg = DescribeGroupsRequest::default();
+    dg.groups = vec![GroupId(StrBytes::from_static_str("g"))];
+    assert_eq!(
+        ask(&mut bob, 5, &dg).groups[0].error_code,
+        GROUP_AUTHORIZATION_FAILED
+    );
+    let mut init = InitProducerIdRequest::default();
+    init.transactional_id = Some(TransactionalId(StrBytes::from_static_str("tx")));
+    init.transaction_timeout_ms = 60_000;
+    assert_eq!(
+        ask(&mut bob, 4, &init).error_code,
+        TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    );
     // Bob may not grant himself anything.
     let grant = acl_creation("User:bob", 2, "ord", 4, 4); // TOPIC ord* PREFIXED WRITE
     assert_eq!(

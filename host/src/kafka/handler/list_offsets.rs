@@ -3,14 +3,17 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, RequestHeader};
 
+use crate::auth::{Operation, Resource};
 use crate::broker::BrokerError;
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{blocking, codes};
 
 /// Kafka's special timestamps.
@@ -23,7 +26,9 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: ListOffsetsRequest,
+    caller: &Caller,
 ) -> Result<ListOffsetsResponse, KafkaError> {
+    let caller = caller.clone();
     let v = h.request_api_version;
     // read_committed (v2+): "latest" is the last stable offset, as in Kafka.
     let committed = v >= 2 && req.isolation_level == 1;
@@ -31,6 +36,7 @@ pub async fn handle(
         req.topics
             .into_iter()
             .map(|t| {
+                let denied = !caller.may(ctx, Operation::Describe, &Resource::topic(&t.name));
                 let mut out = ListOffsetsTopicResponse::default();
                 out.partitions = t
                     .partitions
@@ -38,6 +44,10 @@ pub async fn handle(
                     .map(|p| {
                         let mut r = ListOffsetsPartitionResponse::default();
                         r.partition_index = p.partition_index;
+                        if denied {
+                            r.error_code = ResponseError::TopicAuthorizationFailed.code();
+                            return r;
+                        }
                         match lookup(ctx, &t.name.0, p.partition_index, p.timestamp, committed) {
                             Ok((offset, timestamp)) => {
                                 r.offset = offset;

@@ -78,7 +78,8 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
-    ApiKey, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, RequestHeader, ResponseHeader,
+    AddOffsetsToTxnRequest, ApiKey, EndTxnRequest, HeartbeatRequest, InitProducerIdRequest,
+    JoinGroupRequest, LeaveGroupRequest, OffsetDeleteRequest, RequestHeader, ResponseHeader,
     SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
@@ -238,21 +239,34 @@ async fn run(
             &Resource::cluster(),
         );
     }
-    // The group APIs of one member: READ on the group, checked here as their
-    // responses carry one top-level error code.
-    macro_rules! group_read {
-        ($body:ty, $b:ident => $handle:expr) => {{
+    // APIs about one group or transactional id, checked here as their responses
+    // carry one top-level error code: `guarded!(Body, b, OP, resource, CODE => handler)`.
+    macro_rules! guarded {
+        ($body:ty, $b:ident, $op:expr, $resource:expr, $code:expr => $handle:expr) => {{
             let $b: $body = decode(req)?;
-            let group = Resource::group(&$b.group_id.0);
-            if !caller.may(ctx, Operation::Read, &group) {
-                return refuse(
-                    ResponseError::GroupAuthorizationFailed,
-                    Operation::Read,
-                    &group,
-                );
+            let resource: Option<Resource<'_>> = $resource;
+            if let Some(resource) = resource
+                && !caller.may(ctx, $op, &resource)
+            {
+                return refuse($code, $op, &resource);
             }
             answer!($handle)
         }};
+    }
+    // The group APIs of one member: READ on the group.
+    macro_rules! group_read {
+        ($body:ty, $b:ident => $handle:expr) => {
+            guarded!($body, $b, Operation::Read, Some(Resource::group(&$b.group_id.0)),
+                ResponseError::GroupAuthorizationFailed => $handle)
+        };
+    }
+    // The transaction APIs: WRITE on the transactional id.
+    macro_rules! txn_write {
+        ($body:ty, $b:ident => $handle:expr) => {
+            guarded!($body, $b, Operation::Write,
+                Some(Resource::transactional_id(&$b.transactional_id.0)),
+                ResponseError::TransactionalIdAuthorizationFailed => $handle)
+        };
     }
     match req.api_key {
         ApiKey::ApiVersions => answer!(api_versions::handle(decode(req)?)),
@@ -264,11 +278,13 @@ async fn run(
         ApiKey::Fetch => answer!(fetch::handle(ctx, h, decode(req)?, caller).await?),
         ApiKey::ListOffsets if v == 0 => {
             let (query, max) = legacy::list_offsets_v0(&req.body).map_err(|e| malformed(req, e))?;
-            let resp = list_offsets::handle(ctx, h, query).await?;
+            let resp = list_offsets::handle(ctx, h, query, caller).await?;
             let body = legacy::list_offsets_v0_response(&resp, &max);
             Ok(Some(raw_answer(h.correlation_id, body)))
         }
-        ApiKey::ListOffsets => answer!(list_offsets::handle(ctx, h, decode(req)?).await?),
+        ApiKey::ListOffsets => {
+            answer!(list_offsets::handle(ctx, h, decode(req)?, caller).await?)
+        }
         ApiKey::FindCoordinator => answer!(find_coordinator::handle(ctx, h, decode(req)?)),
         ApiKey::JoinGroup => {
             group_read!(JoinGroupRequest, b => join_group::handle(ctx, h, b, peer).await)
@@ -292,13 +308,15 @@ async fn run(
         ApiKey::DeleteAcls => answer!(delete_acls::handle(ctx, v, decode(req)?, caller).await?),
         // v0 has v1's layout both ways (it read offsets from ZooKeeper in Kafka).
         ApiKey::OffsetFetch if v == 0 => {
-            let resp = offset_fetch::handle(ctx, h, decode_at(req, 1)?).await?;
+            let resp = offset_fetch::handle(ctx, h, decode_at(req, 1)?, caller).await?;
             encode(req.api_key, 1, h.correlation_id, &resp).map(Some)
         }
-        ApiKey::OffsetFetch => answer!(offset_fetch::handle(ctx, h, decode(req)?).await?),
-        ApiKey::ListGroups => answer!(list_groups::handle(ctx, h, decode(req)?).await?),
+        ApiKey::OffsetFetch => {
+            answer!(offset_fetch::handle(ctx, h, decode(req)?, caller).await?)
+        }
+        ApiKey::ListGroups => answer!(list_groups::handle(ctx, h, decode(req)?, caller).await?),
         ApiKey::DescribeGroups => {
-            answer!(describe_groups::handle(ctx, h, decode(req)?).await?)
+            answer!(describe_groups::handle(ctx, h, decode(req)?, caller).await?)
         }
         ApiKey::DescribeCluster => answer!(describe_cluster::handle(ctx, h, decode(req)?)),
         // v0 is v1 both ways (v1 only changed what throttle time means).
@@ -314,18 +332,30 @@ async fn run(
         ApiKey::IncrementalAlterConfigs => {
             answer!(incremental_alter_configs::handle(ctx, h, decode(req)?).await?)
         }
-        ApiKey::DeleteRecords => answer!(delete_records::handle(ctx, h, decode(req)?).await?),
-        ApiKey::DeleteGroups => answer!(delete_groups::handle(ctx, h, decode(req)?).await?),
-        ApiKey::OffsetDelete => answer!(offset_delete::handle(ctx, h, decode(req)?).await?),
-        ApiKey::InitProducerId => {
-            answer!(init_producer_id::handle(ctx, h, decode(req)?).await?)
+        ApiKey::DeleteRecords => {
+            answer!(delete_records::handle(ctx, h, decode(req)?, caller).await?)
         }
+        ApiKey::DeleteGroups => {
+            answer!(delete_groups::handle(ctx, h, decode(req)?, caller).await?)
+        }
+        ApiKey::OffsetDelete => guarded!(OffsetDeleteRequest, b, Operation::Delete,
+            Some(Resource::group(&b.group_id.0)), ResponseError::GroupAuthorizationFailed
+            => offset_delete::handle(ctx, h, b).await?),
+        // A transactional producer needs WRITE on its id (an idempotent one nothing:
+        // Kafka's IDEMPOTENT_WRITE is implied by WRITE on any topic since 3.0).
+        ApiKey::InitProducerId => guarded!(InitProducerIdRequest, b, Operation::Write,
+            b.transactional_id.as_ref().filter(|t| !t.is_empty())
+                .map(|t| Resource::transactional_id(&t.0)),
+            ResponseError::TransactionalIdAuthorizationFailed
+            => init_producer_id::handle(ctx, h, b).await?),
         ApiKey::AddPartitionsToTxn => {
             answer!(add_partitions_to_txn::handle(ctx, h, decode(req)?).await?)
         }
-        ApiKey::AddOffsetsToTxn => answer!(add_offsets_to_txn::handle(ctx, h, decode(req)?).await?),
+        ApiKey::AddOffsetsToTxn => {
+            txn_write!(AddOffsetsToTxnRequest, b => add_offsets_to_txn::handle(ctx, h, b).await?)
+        }
         ApiKey::TxnOffsetCommit => answer!(txn_offset_commit::handle(ctx, h, decode(req)?).await?),
-        ApiKey::EndTxn => answer!(end_txn::handle(ctx, h, decode(req)?).await?),
+        ApiKey::EndTxn => txn_write!(EndTxnRequest, b => end_txn::handle(ctx, h, b).await?),
         ApiKey::DescribeTransactions => {
             answer!(describe_transactions::handle(ctx, h, decode(req)?)?)
         }
@@ -361,7 +391,7 @@ async fn run(
             answer!(delete_topics::handle(ctx, h, decode(req)?, caller).await?)
         }
         ApiKey::CreatePartitions => {
-            answer!(create_partitions::handle(ctx, h, decode(req)?).await?)
+            answer!(create_partitions::handle(ctx, h, decode(req)?, caller).await?)
         }
         other => Err(KafkaError::UnknownApi { key: other as i16 }),
     }
