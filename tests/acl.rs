@@ -6,7 +6,8 @@
 //! CLUSTER_AUTHORIZATION_FAILED on CreateAcls and DescribeAcls) and with
 //! HTTP 403 naming the operation and resource (401 without credentials, a module
 //! upload included); ACLs added, listed and removed through Kafka's
-//! CreateAcls/DescribeAcls/DeleteAcls, `/v1/acls` and `weir acl` take effect at once.
+//! CreateAcls/DescribeAcls/DeleteAcls (raw, and confluent-kafka's AdminClient),
+//! `/v1/acls` and `weir acl` take effect at once.
 mod common;
 
 use std::io::{Read, Write};
@@ -15,7 +16,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use common::{Server, create_topic_as, http, weir_bin};
+use common::{Install, Server, create_topic_as, http, run_client_on, weir_bin};
 use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
@@ -464,3 +465,42 @@ fn http_denials_are_403_naming_what_and_acls_are_managed_over_http_and_the_cli()
     assert!(String::from_utf8_lossy(&out.stdout).contains("removed 1"));
     assert!(server.stop());
 }
+
+fn confluent_admin_client_creates_describes_and_deletes_acls(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    admin_and_bob(&server);
+    create_topic_as(&server, "payments", 1, ("admin", "admin-pw"));
+    let out = run_client_on(
+        install,
+        "python",
+        "confluent_acls.py",
+        &[
+            "roundtrip",
+            &server.kafka,
+            "admin",
+            "admin-pw",
+            "bob",
+            "bob-pw",
+            "payments",
+        ],
+    );
+    assert_eq!(
+        out["described"],
+        json!([
+            ["TOPIC", "logs-", "PREFIXED", "READ", "ALLOW"],
+            ["TOPIC", "payments", "LITERAL", "WRITE", "ALLOW"]
+        ]),
+        "{out}"
+    );
+    // The administrator's bootstrap ACLs on Kafka's 4 resource types and bob's two:
+    // weir's own types (module, pipeline, connector) are not shown to Kafka clients.
+    assert_eq!(out["total"], 6, "{out}");
+    assert_eq!(out["before"], Value::Null, "{out}");
+    assert_eq!(out["deleted"], 2, "{out}");
+    assert_eq!(out["after"], "TOPIC_AUTHORIZATION_FAILED", "{out}");
+    assert_eq!(out["refused"], "CLUSTER_AUTHORIZATION_FAILED", "{out}");
+    assert!(server.stop());
+}
+
+on_both_installs!(confluent_admin_client_creates_describes_and_deletes_acls);

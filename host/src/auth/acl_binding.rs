@@ -160,6 +160,18 @@ kafka_enum!(
     }
 );
 
+impl ResourceType {
+    /// Whether Kafka knows the type: weir's own (module, pipeline, connector) are
+    /// left out of the Kafka ACL APIs, whose clients cannot represent them
+    /// (confluent-kafka's enum raises on an unknown code).
+    pub fn is_kafka(self) -> bool {
+        !matches!(
+            self,
+            ResourceType::Module | ResourceType::Pipeline | ResourceType::Connector
+        )
+    }
+}
+
 impl Operation {
     /// Whether an ALLOW for `self` allows `wanted`: the same, ALL, or one that
     /// implies it (Kafka: READ, WRITE, DELETE, ALTER imply DESCRIBE; ALTER_CONFIGS
@@ -355,6 +367,10 @@ pub struct AclFilter {
     pub operation: Option<Operation>,
     /// Permission, or `ANY`.
     pub permission: Option<Permission>,
+    /// Only Kafka's resource types (the Kafka ACL APIs' view, see
+    /// [`ResourceType::is_kafka`]).
+    #[serde(skip)]
+    pub kafka_only: bool,
 }
 
 impl AclFilter {
@@ -380,11 +396,13 @@ impl AclFilter {
             None | Some(PatternType::Any) | Some(PatternType::Match) => true,
             Some(p) => p == b.pattern_type,
         };
-        eq(
-            &self.resource_type,
-            Some(ResourceType::Any),
-            &b.resource_type,
-        ) && name_ok
+        (!self.kafka_only || b.resource_type.is_kafka())
+            && eq(
+                &self.resource_type,
+                Some(ResourceType::Any),
+                &b.resource_type,
+            )
+            && name_ok
             && pattern_ok
             && eq(&self.principal, None, &b.principal)
             && eq(&self.host, None, &b.host)

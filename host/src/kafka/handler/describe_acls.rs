@@ -1,5 +1,6 @@
 //! DescribeAcls: the ACLs a filter selects, grouped by resource pattern; needs
-//! DESCRIBE on the cluster.
+//! DESCRIBE on the cluster. Kafka's resource types only (here and in DeleteAcls):
+//! weir's own (module, pipeline, connector) are managed through `/v1/acls`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub fn filter(
         permission: Some(
             Permission::from_code(permission).ok_or_else(|| bad("permission", permission))?,
         ),
+        kafka_only: true,
     })
 }
 
