@@ -2,8 +2,8 @@
 //! a second one without ACLs is refused with Kafka's error codes
 //! (TOPIC_AUTHORIZATION_FAILED on Produce, Metadata and ListOffsets,
 //! GROUP_AUTHORIZATION_FAILED on JoinGroup, DescribeGroups and OffsetCommit,
-//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED on InitProducerId,
-//! CLUSTER_AUTHORIZATION_FAILED on CreateAcls and DescribeAcls) and with
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED on InitProducerId, TOPIC_/CLUSTER_ on
+//! DescribeConfigs, CLUSTER_AUTHORIZATION_FAILED on CreateAcls and DescribeAcls) and with
 //! HTTP 403 naming the operation and resource (401 without credentials, a module
 //! upload included); ACLs added, listed and removed through Kafka's
 //! CreateAcls/DescribeAcls/DeleteAcls (raw, and confluent-kafka's AdminClient),
@@ -19,6 +19,7 @@ use bytes::{Bytes, BytesMut};
 use common::{Install, Server, create_topic_as, http, run_client_on, weir_bin};
 use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::offset_commit_request::{
@@ -27,9 +28,10 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     ApiKey, BrokerId, CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest,
-    DescribeGroupsRequest, GroupId, InitProducerIdRequest, JoinGroupRequest, ListOffsetsRequest,
-    MetadataRequest, OffsetCommitRequest, ProduceRequest, RequestHeader, ResponseHeader,
-    SaslAuthenticateRequest, SaslHandshakeRequest, TopicName, TransactionalId,
+    DescribeConfigsRequest, DescribeGroupsRequest, GroupId, InitProducerIdRequest,
+    JoinGroupRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, ProduceRequest,
+    RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslHandshakeRequest, TopicName,
+    TransactionalId,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use serde_json::{Value, json};
@@ -242,6 +244,24 @@ fn kafka_denials_carry_kafkas_error_codes_and_the_acl_apis_change_them() {
     assert_eq!(
         ask(&mut bob, 4, &init).error_code,
         TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    );
+    let config = |kind: i8, name: &'static str| {
+        let mut r = DescribeConfigsResource::default();
+        r.resource_type = kind;
+        r.resource_name = StrBytes::from_static_str(name);
+        r.configuration_keys = None;
+        r
+    };
+    let mut dc = DescribeConfigsRequest::default();
+    dc.resources = vec![config(2, "orders"), config(4, "0")];
+    let codes: Vec<i16> = ask(&mut bob, 4, &dc)
+        .results
+        .iter()
+        .map(|r| r.error_code)
+        .collect();
+    assert_eq!(
+        codes,
+        vec![TOPIC_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED]
     );
     // Bob may not grant himself anything.
     let grant = acl_creation("User:bob", 2, "ord", 4, 4); // TOPIC ord* PREFIXED WRITE

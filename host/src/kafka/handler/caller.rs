@@ -12,6 +12,7 @@
 
 use std::net::IpAddr;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::ApiKey;
 
 use crate::auth::{Operation, Principal, Resource};
@@ -37,6 +38,35 @@ impl Caller {
             tracing::debug!(principal = %self.principal, host = %self.host, %op, %resource, "ACL denied");
         }
         allowed
+    }
+
+    /// The refusal of `op` (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a config resource
+    /// (Kafka's codes: 2 a topic, else the broker, i.e. the cluster), as a result's
+    /// (error code, message); `None` if allowed.
+    pub fn config_denied(
+        &self,
+        ctx: &KafkaContext,
+        resource_type: i8,
+        name: &str,
+        op: Operation,
+    ) -> Option<(i16, Option<String>)> {
+        let (resource, kind) = if resource_type == 2 {
+            (
+                Resource::topic(name),
+                ResponseError::TopicAuthorizationFailed,
+            )
+        } else {
+            (
+                Resource::cluster(),
+                ResponseError::ClusterAuthorizationFailed,
+            )
+        };
+        (!self.may(ctx, op, &resource)).then(|| {
+            (
+                kind.code(),
+                Some(format!("not authorized: {op} on {resource}")),
+            )
+        })
     }
 
     /// Whether the caller may create the topic `name`: CREATE on the cluster or on it.

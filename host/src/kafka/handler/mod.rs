@@ -328,9 +328,9 @@ async fn run(
         ApiKey::DescribeProducers => {
             answer!(describe_producers::handle(ctx, h, decode(req)?).await?)
         }
-        ApiKey::AlterConfigs => answer!(alter_configs::handle(ctx, h, decode(req)?).await?),
+        ApiKey::AlterConfigs => answer!(alter_configs::handle(ctx, h, decode(req)?, caller).await?),
         ApiKey::IncrementalAlterConfigs => {
-            answer!(incremental_alter_configs::handle(ctx, h, decode(req)?).await?)
+            answer!(incremental_alter_configs::handle(ctx, h, decode(req)?, caller).await?)
         }
         ApiKey::DeleteRecords => {
             answer!(delete_records::handle(ctx, h, decode(req)?, caller).await?)
@@ -363,12 +363,12 @@ async fn run(
         // v0 is v1 without include_synonyms.
         ApiKey::DescribeConfigs if v == 0 => {
             let query = decode_extended(req, 1, &[0])?;
-            let resp = describe_configs::handle(ctx, h, query).await?;
+            let resp = describe_configs::handle(ctx, h, query, caller).await?;
             let body = legacy::describe_configs_v0_response(&resp);
             Ok(Some(raw_answer(h.correlation_id, body)))
         }
         ApiKey::DescribeConfigs => {
-            answer!(describe_configs::handle(ctx, h, decode(req)?).await?)
+            answer!(describe_configs::handle(ctx, h, decode(req)?, caller).await?)
         }
         // v1's request is v2's; v0's is v1's without validate_only.
         ApiKey::CreateTopics if v < 2 => {
