@@ -28,10 +28,10 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     ApiKey, BrokerId, CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest,
-    DescribeConfigsRequest, DescribeGroupsRequest, GroupId, InitProducerIdRequest,
-    JoinGroupRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, ProduceRequest,
-    RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslHandshakeRequest, TopicName,
-    TransactionalId,
+    DescribeConfigsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId,
+    InitProducerIdRequest, JoinGroupRequest, ListOffsetsRequest, MetadataRequest,
+    OffsetCommitRequest, ProduceRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
+    SaslHandshakeRequest, TopicName, TransactionalId,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use serde_json::{Value, json};
@@ -263,6 +263,11 @@ fn kafka_denials_carry_kafkas_error_codes_and_the_acl_apis_change_them() {
         codes,
         vec![TOPIC_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED]
     );
+    let mut fc = FindCoordinatorRequest::default();
+    fc.key_type = 0;
+    fc.coordinator_keys = vec![StrBytes::from_static_str("g")];
+    let r = ask(&mut bob, 4, &fc);
+    assert_eq!(r.coordinators[0].error_code, GROUP_AUTHORIZATION_FAILED);
     // Bob may not grant himself anything.
     let grant = acl_creation("User:bob", 2, "ord", 4, 4); // TOPIC ord* PREFIXED WRITE
     assert_eq!(

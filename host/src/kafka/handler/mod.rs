@@ -285,7 +285,7 @@ async fn run(
         ApiKey::ListOffsets => {
             answer!(list_offsets::handle(ctx, h, decode(req)?, caller).await?)
         }
-        ApiKey::FindCoordinator => answer!(find_coordinator::handle(ctx, h, decode(req)?)),
+        ApiKey::FindCoordinator => answer!(find_coordinator::handle(ctx, h, decode(req)?, caller)),
         ApiKey::JoinGroup => {
             group_read!(JoinGroupRequest, b => join_group::handle(ctx, h, b, peer).await)
         }
@@ -326,7 +326,7 @@ async fn run(
         }
         ApiKey::DescribeLogDirs => answer!(describe_log_dirs::handle(ctx, h, decode(req)?).await?),
         ApiKey::DescribeProducers => {
-            answer!(describe_producers::handle(ctx, h, decode(req)?).await?)
+            answer!(describe_producers::handle(ctx, h, decode(req)?, caller).await?)
         }
         ApiKey::AlterConfigs => answer!(alter_configs::handle(ctx, h, decode(req)?, caller).await?),
         ApiKey::IncrementalAlterConfigs => {
@@ -349,17 +349,21 @@ async fn run(
             ResponseError::TransactionalIdAuthorizationFailed
             => init_producer_id::handle(ctx, h, b).await?),
         ApiKey::AddPartitionsToTxn => {
-            answer!(add_partitions_to_txn::handle(ctx, h, decode(req)?).await?)
+            answer!(add_partitions_to_txn::handle(ctx, h, decode(req)?, caller).await?)
         }
         ApiKey::AddOffsetsToTxn => {
             txn_write!(AddOffsetsToTxnRequest, b => add_offsets_to_txn::handle(ctx, h, b).await?)
         }
-        ApiKey::TxnOffsetCommit => answer!(txn_offset_commit::handle(ctx, h, decode(req)?).await?),
+        ApiKey::TxnOffsetCommit => {
+            answer!(txn_offset_commit::handle(ctx, h, decode(req)?, caller).await?)
+        }
         ApiKey::EndTxn => txn_write!(EndTxnRequest, b => end_txn::handle(ctx, h, b).await?),
         ApiKey::DescribeTransactions => {
-            answer!(describe_transactions::handle(ctx, h, decode(req)?)?)
+            answer!(describe_transactions::handle(ctx, h, decode(req)?, caller)?)
         }
-        ApiKey::ListTransactions => answer!(list_transactions::handle(ctx, h, decode(req)?)?),
+        ApiKey::ListTransactions => {
+            answer!(list_transactions::handle(ctx, h, decode(req)?, caller)?)
+        }
         // v0 is v1 without include_synonyms.
         ApiKey::DescribeConfigs if v == 0 => {
             let query = decode_extended(req, 1, &[0])?;
