@@ -28,8 +28,8 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     ApiKey, BrokerId, CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest,
-    DescribeConfigsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId,
-    InitProducerIdRequest, JoinGroupRequest, ListOffsetsRequest, MetadataRequest,
+    DescribeClusterRequest, DescribeConfigsRequest, DescribeGroupsRequest, FindCoordinatorRequest,
+    GroupId, InitProducerIdRequest, JoinGroupRequest, ListOffsetsRequest, MetadataRequest,
     OffsetCommitRequest, ProduceRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
     SaslHandshakeRequest, TopicName, TransactionalId,
 };
@@ -297,6 +297,22 @@ fn kafka_denials_carry_kafkas_error_codes_and_the_acl_apis_change_them() {
     assert_eq!(produce(&mut bob, "orders"), 0);
     // WRITE implies DESCRIBE: the topic is now listed.
     assert_eq!(metadata_of(&mut bob, None), vec![("orders".to_string(), 0)]);
+    // DescribeCluster: refused without DESCRIBE on the cluster; with it, the
+    // authorised operations it reports are exactly the ones the ACLs allow.
+    let mut dcl = DescribeClusterRequest::default();
+    dcl.include_cluster_authorized_operations = true;
+    assert_eq!(
+        ask(&mut bob, 0, &dcl).error_code,
+        CLUSTER_AUTHORIZATION_FAILED
+    );
+    let describe_cluster = acl_creation("User:bob", 4, "kafka-cluster", 3, 8);
+    assert_eq!(create_acls(&mut admin, vec![describe_cluster]), vec![0]);
+    assert_eq!(ask(&mut bob, 0, &dcl).cluster_authorized_operations, 1 << 8);
+    let all_seven = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+    assert_eq!(
+        ask(&mut admin, 0, &dcl).cluster_authorized_operations,
+        all_seven
+    );
     // READ on the group is not READ on the topic: the commit is refused per topic.
     assert_eq!(code(ask(&mut bob, 8, &commit)), TOPIC_AUTHORIZATION_FAILED);
     let listed = ask(&mut admin, 3, &describe);
@@ -309,7 +325,11 @@ fn kafka_denials_carry_kafkas_error_codes_and_the_acl_apis_change_them() {
         .collect();
     assert_eq!(
         bobs,
-        vec![(2, "ord".to_string(), 4), (3, "g".to_string(), 3)],
+        vec![
+            (2, "ord".to_string(), 4),
+            (3, "g".to_string(), 3),
+            (4, "kafka-cluster".to_string(), 3)
+        ],
         "{listed:?}"
     );
     // An invalid binding is refused on its own (principal without `User:`).

@@ -318,7 +318,7 @@ async fn run(
         ApiKey::DescribeGroups => {
             answer!(describe_groups::handle(ctx, h, decode(req)?, caller).await?)
         }
-        ApiKey::DescribeCluster => answer!(describe_cluster::handle(ctx, h, decode(req)?)),
+        ApiKey::DescribeCluster => answer!(describe_cluster::handle(ctx, h, decode(req)?, caller)),
         // v0 is v1 both ways (v1 only changed what throttle time means).
         ApiKey::DescribeLogDirs if v == 0 => {
             let resp = describe_log_dirs::handle(ctx, h, decode_at(req, 1)?).await?;
