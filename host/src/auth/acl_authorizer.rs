@@ -22,6 +22,7 @@ use std::sync::Arc;
 use super::acl_binding::{
     AclBinding, AclFilter, Operation, PatternType, Permission, Resource, ResourceType,
 };
+use super::acl_index::AclIndex;
 use super::acl_store::AclStore;
 use super::error::AuthError;
 use super::principal::Principal;
@@ -84,12 +85,10 @@ impl Authorizer {
         }
         let name = principal.to_string();
         let host = host.to_canonical().to_string();
-        let acls: Arc<Vec<AclBinding>> = self.store.all();
+        let index: Arc<AclIndex> = self.store.index();
         let mut allowed = false;
-        for b in acls.iter().filter(|b| {
-            b.covers(resource)
-                && (b.principal == name || b.principal == "User:*")
-                && (b.host == "*" || b.host == host)
+        for b in index.covering(resource).filter(|b| {
+            (b.principal == name || b.principal == "User:*") && (b.host == "*" || b.host == host)
         }) {
             match b.permission {
                 Permission::Deny if b.operation.denies(op) => return false,
@@ -328,6 +327,42 @@ mod tests {
             .unwrap();
         assert_eq!(gone.len(), 7);
         assert!(!authz.allows(&alice, HOST, Operation::Alter, &Resource::cluster()));
+    }
+
+    #[test]
+    fn the_acl_cap_is_named_and_a_refused_batch_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path());
+        let authz = Authorizer::new(AclStore::open(&b, 2).unwrap(), vec![]);
+        let one = |name: &str| {
+            acl(
+                ResourceType::Topic,
+                name,
+                PatternType::Literal,
+                "User:a",
+                Operation::Read,
+                Permission::Allow,
+            )
+        };
+        authz.add(&[one("a"), one("b")]).unwrap();
+        // The same ACL again is no new one.
+        authz.add(&[one("a")]).unwrap();
+        let err = authz.add(&[one("c")]).unwrap_err().to_string();
+        assert!(err.contains("auth.max_acls"), "{err}");
+        let mut bad = one("d");
+        bad.host = "not-an-ip".into();
+        authz
+            .remove(&AclFilter {
+                resource_name: Some("b".into()),
+                ..AclFilter::default()
+            })
+            .unwrap();
+        assert!(authz.add(&[one("c"), bad]).is_err());
+        assert_eq!(
+            authz.list(&AclFilter::default()).len(),
+            1,
+            "nothing of a refused batch"
+        );
     }
 
     #[test]

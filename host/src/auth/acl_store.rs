@@ -1,6 +1,7 @@
 //! [`AclStore`]: the ACLs, durable in the broker's metadata store (tree `auth-acls`,
 //! MessagePack with named fields, keyed by every field so an ACL is stored once),
-//! and a copy in memory that every request's check reads without touching sled.
+//! and an [`AclIndex`] in memory that every request's check reads without touching
+//! sled.
 
 use std::sync::Arc;
 
@@ -9,14 +10,15 @@ use parking_lot::{Mutex, RwLock};
 use crate::broker::{Broker, BrokerError, MetaTree};
 
 use super::acl_binding::{AclBinding, AclFilter};
+use super::acl_index::AclIndex;
 use super::error::AuthError;
 
 /// The ACLs, in sled and in memory.
 #[derive(Debug)]
 pub struct AclStore {
     tree: MetaTree,
-    /// Every binding, replaced whole after each change (readers hold an `Arc`).
-    cache: RwLock<Arc<Vec<AclBinding>>>,
+    /// Every binding, indexed, replaced whole after each change (readers hold an `Arc`).
+    cache: RwLock<Arc<AclIndex>>,
     /// Serialises changes so the cache is rebuilt from what was written last.
     writing: Mutex<()>,
     /// Most bindings (`auth.max_acls`).
@@ -37,7 +39,7 @@ impl AclStore {
         let all = Self::read(&tree)?;
         Ok(AclStore {
             tree,
-            cache: RwLock::new(Arc::new(all)),
+            cache: RwLock::new(Arc::new(AclIndex::new(all))),
             writing: Mutex::new(()),
             max,
         })
@@ -50,14 +52,14 @@ impl AclStore {
             .collect()
     }
 
-    /// Every binding (a snapshot).
-    pub fn all(&self) -> Arc<Vec<AclBinding>> {
+    /// Every binding, indexed (a snapshot).
+    pub fn index(&self) -> Arc<AclIndex> {
         self.cache.read().clone()
     }
 
     /// Whether no ACL exists.
     pub fn is_empty(&self) -> bool {
-        self.cache.read().is_empty()
+        self.cache.read().all().is_empty()
     }
 
     /// Stores `bindings`, durably, each after validation; one already stored is
@@ -67,9 +69,12 @@ impl AclStore {
             b.validate()?;
         }
         let _guard = self.writing.lock();
-        let current = self.all();
-        let new = bindings.iter().filter(|b| !current.contains(b)).count();
-        if current.len() + new > self.max {
+        let current = self.index();
+        let new = bindings
+            .iter()
+            .filter(|b| !current.all().contains(b))
+            .count();
+        if current.all().len() + new > self.max {
             return Err(AuthError::LimitReached {
                 what: "ACL",
                 key: "max_acls",
@@ -80,7 +85,7 @@ impl AclStore {
             let bytes = rmp_serde::to_vec_named(b).map_err(corrupt)?;
             self.tree.insert(&b.key(), bytes)?;
         }
-        *self.cache.write() = Arc::new(Self::read(&self.tree)?);
+        *self.cache.write() = Arc::new(AclIndex::new(Self::read(&self.tree)?));
         Ok(())
     }
 
@@ -88,6 +93,7 @@ impl AclStore {
     pub fn remove(&self, filter: &AclFilter) -> Result<Vec<AclBinding>, AuthError> {
         let _guard = self.writing.lock();
         let gone: Vec<AclBinding> = self
+            .index()
             .all()
             .iter()
             .filter(|b| filter.matches(b))
@@ -96,14 +102,15 @@ impl AclStore {
         if !gone.is_empty() {
             let keys: Vec<Vec<u8>> = gone.iter().map(AclBinding::key).collect();
             self.tree.remove_all(&keys)?;
-            *self.cache.write() = Arc::new(Self::read(&self.tree)?);
+            *self.cache.write() = Arc::new(AclIndex::new(Self::read(&self.tree)?));
         }
         Ok(gone)
     }
 
     /// The bindings `filter` selects.
     pub fn list(&self, filter: &AclFilter) -> Vec<AclBinding> {
-        self.all()
+        self.index()
+            .all()
             .iter()
             .filter(|b| filter.matches(b))
             .cloned()

@@ -8,6 +8,7 @@
 //! - [`acl_authorizer`]: [`Authorizer`], whether a principal may do an operation on
 //!   a resource (DENY wins, implied DESCRIBE, super users).
 //! - [`acl_store`]: [`AclStore`], ACLs durable in the broker's metadata store.
+//! - [`acl_index`]: [`acl_index::AclIndex`], the ACLs in memory, indexed by resource.
 //! - [`principal`]: [`Principal`], `User:alice` or `User:ANONYMOUS`.
 //! - [`sasl`]: the SASL mechanisms offered and one exchange's states.
 //! - [`scram`]: SCRAM credentials (RFC 5802/7677), stored instead of passwords.
@@ -18,6 +19,7 @@
 //! - [`error`]: [`AuthError`], the layer's one error type.
 pub mod acl_authorizer;
 pub mod acl_binding;
+pub mod acl_index;
 pub mod acl_store;
 pub mod authenticator;
 pub mod error;

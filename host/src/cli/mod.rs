@@ -143,6 +143,8 @@ enum BenchCommand {
     Pipeline(crate::bench::pipeline::PipelineBenchOptions),
     /// Log compaction throughput and append latency during a compaction pass.
     Compaction(crate::bench::compaction::CompactionBenchOptions),
+    /// The per-request ACL check with 1 to 10 001 ACLs, against a super user's.
+    Acl(crate::bench::acl::AclBenchOptions),
 }
 
 /// Runs the `weir` binary: parses the arguments, runs the command and prints any error as
@@ -192,6 +194,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Compaction(opts)) => {
             crate::bench::compaction::run_compaction_bench(&opts)
         }
+        Command::Bench(BenchCommand::Acl(opts)) => crate::bench::acl::run_acl_bench(&opts),
     }
 }
 
