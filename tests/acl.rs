@@ -549,3 +549,28 @@ fn confluent_admin_client_creates_describes_and_deletes_acls(install: Install) {
 }
 
 on_both_installs!(confluent_admin_client_creates_describes_and_deletes_acls);
+
+#[test]
+fn an_unauthorised_upload_gets_its_403_before_the_body_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    admin_and_bob(&server);
+    // A 100 MiB upload announced by bob (no CREATE on the module), 1 KiB sent: the
+    // 403 comes without the rest, so no ACL-less user can make the server read it.
+    let addr = server.url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST /v1/modules/big HTTP/1.1\r\nHost: weir\r\nContent-Type: application/wasm\r\n\
+         Authorization: Basic Ym9iOmJvYi1wdw==\r\nContent-Length: {}\r\n\r\n",
+        100 << 20
+    )
+    .unwrap();
+    s.write_all(&[0u8; 1024]).unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head)
+        .expect("an answer before the body is sent");
+    assert_eq!(&head, b"HTTP/1.1 403", "{}", String::from_utf8_lossy(&head));
+    assert!(server.stop());
+}
