@@ -454,6 +454,28 @@ fn http_denials_are_403_naming_what_and_acls_are_managed_over_http_and_the_cli()
     assert_eq!(body["deleted"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(get("/v1/topics/logs", bob).0, 403);
 
+    // Creating a topic (its name is in the body) needs CREATE on the cluster or on
+    // the topic, as Kafka's CreateTopics: a PREFIXED CREATE on `bob-` is enough.
+    let create = |name: &str| {
+        http()
+            .post(server.at("/v1/topics"))
+            .basic_auth("bob", Some("bob-pw"))
+            .json(&json!({"name": name, "partitions": 1}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(create("bob-1"), 403);
+    let r = http()
+        .post(server.at("/v1/acls"))
+        .basic_auth("admin", Some("admin-pw"))
+        .json(&json!({"resource_type": "TOPIC", "resource_name": "bob-", "pattern_type": "PREFIXED", "principal": "User:bob", "operation": "CREATE"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(create("bob-1"), 201);
+    assert_eq!(create("alice-1"), 403);
     // The CLI: add, list, remove; bob's CLI gets the 403 as an error.
     let out = weir_as(
         &server,
@@ -507,7 +529,7 @@ fn http_denials_are_403_naming_what_and_acls_are_managed_over_http_and_the_cli()
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 1"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 2"));
     assert!(server.stop());
 }
 

@@ -20,6 +20,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use axum::http::Method;
 
+use crate::auth::acl_binding::CLUSTER_NAME;
 use crate::auth::{AuthError, Operation, Principal, Resource, ResourceType};
 
 use super::AppState;
@@ -69,14 +70,15 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     match outcome {
         Ok(principal) => {
-            let (op, kind, name) = required(req.method(), req.uri().path());
-            let resource = Resource { kind, name: &name };
-            if let Err(e) = state
-                .auth
-                .authorizer()
-                .check(&principal, peer, op, &resource)
-            {
-                return ApiError::from(e).into_response();
+            if let Some((op, kind, name)) = required(req.method(), req.uri().path()) {
+                let resource = Resource { kind, name: &name };
+                if let Err(e) = state
+                    .auth
+                    .authorizer()
+                    .check(&principal, peer, op, &resource)
+                {
+                    return ApiError::from(e).into_response();
+                }
             }
             req.extensions_mut().insert(principal);
             req.extensions_mut().insert(PeerIp(peer));
@@ -137,7 +139,9 @@ fn credentials(
 /// listings, creations whose name is in the body, and administration (users,
 /// tokens, ACLs, orphans, plugins, metrics) are on the cluster. A path no route
 /// serves needs DESCRIBE on the cluster, so strangers learn nothing from a 404.
-pub fn required(method: &Method, path: &str) -> (Operation, ResourceType, String) {
+/// `None`: a creation whose name is in the body (`POST /v1/topics`, `POST
+/// /v1/pipelines`), which its handler checks with [`check_create`].
+pub fn required(method: &Method, path: &str) -> Option<(Operation, ResourceType, String)> {
     use Operation as O;
     use ResourceType as R;
     let segments: Vec<String> = path
@@ -147,17 +151,11 @@ pub fn required(method: &Method, path: &str) -> (Operation, ResourceType, String
         .collect();
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let read = *method == Method::GET || *method == Method::HEAD;
-    let cluster = |op| {
-        (
-            op,
-            R::Cluster,
-            crate::auth::acl_binding::CLUSTER_NAME.to_string(),
-        )
-    };
-    let on = |op, kind, name: &str| (op, kind, name.to_string());
+    let cluster = |op| Some((op, R::Cluster, CLUSTER_NAME.to_string()));
+    let on = |op, kind, name: &str| Some((op, kind, name.to_string()));
     match (method, parts.as_slice()) {
         (_, ["v1", "topics"]) if read => cluster(O::Describe),
-        (_, ["v1", "topics"]) => cluster(O::Create),
+        (_, ["v1", "topics"]) => None,
         (m, ["v1", "topics", t]) if *m == Method::DELETE => on(O::Delete, R::Topic, t),
         (_, ["v1", "topics", t]) => on(O::Describe, R::Topic, t),
         (_, ["v1", "topics", t, "partitions"]) => on(O::Alter, R::Topic, t),
@@ -174,7 +172,7 @@ pub fn required(method: &Method, path: &str) -> (Operation, ResourceType, String
         (m, ["v1", "modules", n, _]) if *m == Method::DELETE => on(O::Delete, R::Module, n),
         (_, ["v1", "modules", n, ..]) => on(O::Describe, R::Module, n),
         (_, ["v1", "pipelines"]) if read => cluster(O::Describe),
-        (_, ["v1", "pipelines"]) => cluster(O::Create),
+        (_, ["v1", "pipelines"]) => None,
         (m, ["v1", "pipelines", p]) if *m == Method::DELETE => on(O::Delete, R::Pipeline, p),
         (_, ["v1", "pipelines", p]) if read => on(O::Describe, R::Pipeline, p),
         (_, ["v1", "pipelines", p]) => on(O::Alter, R::Pipeline, p),
@@ -185,6 +183,22 @@ pub fn required(method: &Method, path: &str) -> (Operation, ResourceType, String
         (_, ["v1", "users" | "tokens" | "acls" | "orphans", ..]) => cluster(O::Alter),
         _ => cluster(O::Describe),
     }
+}
+
+/// Whether `principal` may create the `kind` named `name` (a name from a request
+/// body): CREATE on the cluster or on that resource, as Kafka's CreateTopics asks.
+pub fn check_create(
+    state: &AppState,
+    principal: &Principal,
+    PeerIp(peer): PeerIp,
+    kind: ResourceType,
+    name: &str,
+) -> Result<(), ApiError> {
+    let authz = state.auth.authorizer();
+    if authz.allows(principal, peer, Operation::Create, &Resource::cluster()) {
+        return Ok(());
+    }
+    Ok(authz.check(principal, peer, Operation::Create, &Resource { kind, name })?)
 }
 
 /// `%XX` escapes of a path segment decoded (invalid ones kept as written), so an
@@ -216,7 +230,7 @@ mod tests {
     #[test]
     fn routes_map_to_kafka_operations_and_resources() {
         let r = |m: Method, p: &str| {
-            let (op, kind, name) = required(&m, p);
+            let (op, kind, name) = required(&m, p).expect("checked in the middleware");
             format!("{op} {kind} {name}")
         };
         assert_eq!(
@@ -229,9 +243,11 @@ mod tests {
         );
         assert_eq!(r(Method::DELETE, "/v1/topics/t"), "DELETE TOPIC t");
         assert_eq!(
-            r(Method::POST, "/v1/topics"),
-            "CREATE CLUSTER kafka-cluster"
+            required(&Method::POST, "/v1/topics"),
+            None,
+            "checked by the handler"
         );
+        assert_eq!(required(&Method::POST, "/v1/pipelines"), None);
         assert_eq!(r(Method::GET, "/v1/groups/g"), "DESCRIBE GROUP g");
         assert_eq!(r(Method::POST, "/v1/modules/m"), "CREATE MODULE m");
         assert_eq!(r(Method::DELETE, "/v1/modules/m/3"), "DELETE MODULE m");
