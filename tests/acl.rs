@@ -454,6 +454,34 @@ fn http_denials_are_403_naming_what_and_acls_are_managed_over_http_and_the_cli()
     assert_eq!(body["deleted"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(get("/v1/topics/logs", bob).0, 403);
 
+    // Committing offsets over HTTP: READ on the group, then on each topic.
+    let commit = || {
+        http()
+            .post(server.at("/v1/groups/hg/offsets"))
+            .basic_auth("bob", Some("bob-pw"))
+            .json(&json!({"offsets": [{"topic": "logs", "partition": 0, "offset": 0}]}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(commit(), 403);
+    let r = http()
+        .post(server.at("/v1/acls"))
+        .basic_auth("admin", Some("admin-pw"))
+        .json(&json!({"resource_type": "GROUP", "resource_name": "hg", "principal": "User:bob", "operation": "READ"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(commit(), 403, "READ on the group but not on the topic");
+    let r = http()
+        .post(server.at("/v1/acls"))
+        .basic_auth("admin", Some("admin-pw"))
+        .json(&json!({"resource_type": "TOPIC", "resource_name": "logs", "principal": "User:bob", "operation": "READ"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(commit(), 200);
     // Creating a topic (its name is in the body) needs CREATE on the cluster or on
     // the topic, as Kafka's CreateTopics: a PREFIXED CREATE on `bob-` is enough.
     let create = |name: &str| {
@@ -529,7 +557,7 @@ fn http_denials_are_403_naming_what_and_acls_are_managed_over_http_and_the_cli()
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 2"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 4"));
     assert!(server.stop());
 }
 
