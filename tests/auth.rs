@@ -192,6 +192,21 @@ fn first_user_from_loopback_then_http_needs_a_token_or_basic() {
         .unwrap();
     assert_eq!(r.status(), 401);
     let bob = [("WEIR_USER", "bob"), ("WEIR_PASSWORD", "builder")];
+    // Bob, a later user, starts without rights (ACLs): alice, the first, grants them.
+    let out = weir(&server, &["user", "delete", "alice"], &bob, "");
+    assert!(text(&out.stderr).contains("403"), "{}", text(&out.stderr));
+    let alice = [("WEIR_USER", "alice"), ("WEIR_PASSWORD", "wonderland")];
+    let grant = [
+        "acl",
+        "add",
+        "--principal",
+        "User:bob",
+        "--operation",
+        "ALTER",
+        "--cluster",
+    ];
+    let out = weir(&server, &grant, &alice, "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let out = weir(&server, &["user", "delete", "alice"], &bob, "");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let r = http()

@@ -12,7 +12,9 @@
 //! `weir bench wasm` ([`wasm`]) measures plugins against native Rust.
 //! `weir bench pipeline` ([`pipeline`]) measures pipelines end to end and hot-swap pauses.
 //! `weir bench compaction` ([`compaction`]) measures the log cleaner and its effect on appends.
+//! `weir bench acl` ([`acl`]) measures the per-request ACL check as ACLs accumulate.
 
+pub mod acl;
 pub mod compaction;
 pub mod kafka;
 pub mod pipeline;

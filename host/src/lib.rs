@@ -13,9 +13,9 @@
 //! - [`kafka`]: the Kafka wire protocol listener, the other face over the broker. The two
 //!   faces never import each other.
 //! - [`pipeline`]: uploaded modules and pipelines (joins broker and runtime).
-//! - [`auth`]: users and SCRAM credentials, HTTP tokens, principals, and the rule
-//!   for requests without credentials; both faces ask it, it keeps its records in
-//!   the broker's metadata store.
+//! - [`auth`]: users and SCRAM credentials, HTTP tokens, principals, the rule for
+//!   requests without credentials, and ACLs (Kafka's model); both faces ask it, it
+//!   keeps its records in the broker's metadata store.
 //! - [`broker`]: topics, partitioning, consumer-group offsets, producers and
 //!   transactions, and metadata in sled.
 //! - [`runtime`]: the Wasm runtime: loads plugin components, runs batches of records

@@ -187,6 +187,17 @@ pub fn create_topic(s: &Server, name: &str, partitions: u32) {
     assert_eq!(r.status(), 201, "creating {name}: {}", r.text().unwrap());
 }
 
+/// Creates a topic over HTTP as `user` (basic credentials), once users exist.
+pub fn create_topic_as(s: &Server, name: &str, partitions: u32, (user, password): (&str, &str)) {
+    let r = http()
+        .post(s.at("/v1/topics"))
+        .basic_auth(user, Some(password))
+        .json(&serde_json::json!({"name": name, "partitions": partitions}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "creating {name}: {}", r.text().unwrap());
+}
+
 /// Whether the server closes `stream` within 10 s (a read sees EOF or a reset, not a
 /// timeout).
 pub fn closed_by_server(stream: &mut std::net::TcpStream) -> bool {

@@ -86,6 +86,9 @@ fn random_and_truncated_frames_never_take_the_server_down() {
         (19, 7),
         (20, 6),
         (22, 5),
+        (29, 3),
+        (30, 3),
+        (31, 3),
         (32, 4),
         (37, 3),
     ];

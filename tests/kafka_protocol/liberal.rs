@@ -240,6 +240,9 @@ fn every_flexible_request_is_answered_with_unknown_tags_and_trailing_bytes() {
                 ),
                 ApiKey::DescribeConfigs => plain!(&mut s, v, DescribeConfigsRequest),
                 ApiKey::CreatePartitions => plain!(&mut s, v, CreatePartitionsRequest),
+                ApiKey::CreateAcls => plain!(&mut s, v, CreateAclsRequest),
+                ApiKey::DescribeAcls => plain!(&mut s, v, DescribeAclsRequest),
+                ApiKey::DeleteAcls => plain!(&mut s, v, DeleteAclsRequest),
                 ApiKey::DeleteGroups => plain!(&mut s, v, DeleteGroupsRequest),
                 ApiKey::DescribeCluster => three_ways(
                     &mut s,

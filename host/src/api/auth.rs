@@ -1,8 +1,10 @@
-//! Authentication of every HTTP request, in one middleware: `Authorization: Bearer
-//! <token>` or `Authorization: Basic`, or none where the auth rule admits anonymous
-//! requests. The principal goes into the request's extensions for the handlers
-//! (and, later, ACL checks). On a TLS connection whose client certificate was verified,
-//! a request without `Authorization` acts for the certificate's `User:<CN>`.
+//! Authentication and authorisation of every HTTP request, in one middleware:
+//! `Authorization: Bearer <token>` or `Authorization: Basic`, or none where the auth
+//! rule admits anonymous requests (401 otherwise); then the ACL check of the one
+//! (operation, resource) the route needs, from [`required`] (403 otherwise). The
+//! principal goes into the request's extensions for the handlers. On a TLS
+//! connection whose client certificate was verified, a request without
+//! `Authorization` acts for the certificate's `User:<CN>`.
 //!
 //! `GET /v1/health` stays open: liveness probes (load balancers, orchestrators,
 //! systemd) carry no credentials, and it tells only whether partitions are fenced or
@@ -18,7 +20,12 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::auth::{AuthError, CertifiedPrincipal, Principal, Transport};
+use axum::http::Method;
+
+use crate::auth::acl_binding::CLUSTER_NAME;
+use crate::auth::{
+    AuthError, CertifiedPrincipal, Operation, Principal, Resource, ResourceType, Transport,
+};
 
 use super::AppState;
 use super::error::ApiError;
@@ -80,6 +87,16 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     match outcome {
         Ok(principal) => {
+            if let Some((op, kind, name)) = required(req.method(), req.uri().path()) {
+                let resource = Resource { kind, name: &name };
+                if let Err(e) = state
+                    .auth
+                    .authorizer()
+                    .check(&principal, peer, op, &resource)
+                {
+                    return ApiError::from(e).into_response();
+                }
+            }
             req.extensions_mut().insert(principal);
             req.extensions_mut().insert(PeerIp(peer));
             next.run(req).await
@@ -133,4 +150,132 @@ fn credentials(
     Err(AuthError::Unauthenticated {
         reason: "unsupported Authorization scheme: use Bearer (a weir token) or Basic",
     })
+}
+
+/// The operation and resource a request needs, from its method and path, in Kafka's
+/// terms: a topic, group, module or pipeline named in the path is the resource;
+/// listings, creations whose name is in the body, and administration (users,
+/// tokens, ACLs, orphans, plugins, metrics) are on the cluster. A path no route
+/// serves needs DESCRIBE on the cluster, so strangers learn nothing from a 404.
+/// `None`: a creation whose name is in the body (`POST /v1/topics`, `POST
+/// /v1/pipelines`), which its handler checks with [`check_create`].
+pub fn required(method: &Method, path: &str) -> Option<(Operation, ResourceType, String)> {
+    use Operation as O;
+    use ResourceType as R;
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let read = *method == Method::GET || *method == Method::HEAD;
+    let cluster = |op| Some((op, R::Cluster, CLUSTER_NAME.to_string()));
+    let on = |op, kind, name: &str| Some((op, kind, name.to_string()));
+    match (method, parts.as_slice()) {
+        (_, ["v1", "topics"]) if read => cluster(O::Describe),
+        (_, ["v1", "topics"]) => None,
+        (m, ["v1", "topics", t]) if *m == Method::DELETE => on(O::Delete, R::Topic, t),
+        (_, ["v1", "topics", t]) => on(O::Describe, R::Topic, t),
+        (_, ["v1", "topics", t, "partitions"]) => on(O::Alter, R::Topic, t),
+        (_, ["v1", "topics", t, "config"]) => on(O::AlterConfigs, R::Topic, t),
+        (_, ["v1", "topics", t, "records"]) => on(O::Write, R::Topic, t),
+        (_, ["v1", "topics", t, "partitions", _, "records"]) if read => on(O::Read, R::Topic, t),
+        (_, ["v1", "topics", t, "partitions", _, "records"]) => on(O::Delete, R::Topic, t),
+        (_, ["v1", "groups"]) => cluster(O::Describe),
+        (m, ["v1", "groups", g]) if *m == Method::DELETE => on(O::Delete, R::Group, g),
+        (_, ["v1", "groups", g]) => on(O::Describe, R::Group, g),
+        (_, ["v1", "groups", g, "offsets"]) => on(O::Read, R::Group, g),
+        (_, ["v1", "modules"]) => cluster(O::Describe),
+        (m, ["v1", "modules", n]) if *m == Method::POST => on(O::Create, R::Module, n),
+        (m, ["v1", "modules", n, _]) if *m == Method::DELETE => on(O::Delete, R::Module, n),
+        (_, ["v1", "modules", n, ..]) => on(O::Describe, R::Module, n),
+        (_, ["v1", "pipelines"]) if read => cluster(O::Describe),
+        (_, ["v1", "pipelines"]) => None,
+        (m, ["v1", "pipelines", p]) if *m == Method::DELETE => on(O::Delete, R::Pipeline, p),
+        (_, ["v1", "pipelines", p]) if read => on(O::Describe, R::Pipeline, p),
+        (_, ["v1", "pipelines", p]) => on(O::Alter, R::Pipeline, p),
+        (_, ["v1", "pipelines", p, "pause" | "resume"]) => on(O::Alter, R::Pipeline, p),
+        (_, ["v1", "pipelines", p, "logs"]) => on(O::Describe, R::Pipeline, p),
+        (_, ["v1", "pipelines", p, "state", ..]) => on(O::Read, R::Pipeline, p),
+        (_, ["v1", "users" | "tokens" | "acls" | "orphans", ..]) if read => cluster(O::Describe),
+        (_, ["v1", "users" | "tokens" | "acls" | "orphans", ..]) => cluster(O::Alter),
+        _ => cluster(O::Describe),
+    }
+}
+
+/// Whether `principal` may create the `kind` named `name` (a name from a request
+/// body): CREATE on the cluster or on that resource, as Kafka's CreateTopics asks.
+pub fn check_create(
+    state: &AppState,
+    principal: &Principal,
+    PeerIp(peer): PeerIp,
+    kind: ResourceType,
+    name: &str,
+) -> Result<(), ApiError> {
+    let authz = state.auth.authorizer();
+    if authz.allows(principal, peer, Operation::Create, &Resource::cluster()) {
+        return Ok(());
+    }
+    Ok(authz.check(principal, peer, Operation::Create, &Resource { kind, name })?)
+}
+
+/// `%XX` escapes of a path segment decoded (invalid ones kept as written), so an
+/// ACL on `a b` applies to `/v1/topics/a%20b`.
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_map_to_kafka_operations_and_resources() {
+        let r = |m: Method, p: &str| {
+            let (op, kind, name) = required(&m, p).expect("checked in the middleware");
+            format!("{op} {kind} {name}")
+        };
+        assert_eq!(
+            r(Method::POST, "/v1/topics/t%20x/records"),
+            "WRITE TOPIC t x"
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/topics/t/partitions/0/records"),
+            "READ TOPIC t"
+        );
+        assert_eq!(r(Method::DELETE, "/v1/topics/t"), "DELETE TOPIC t");
+        assert_eq!(
+            required(&Method::POST, "/v1/topics"),
+            None,
+            "checked by the handler"
+        );
+        assert_eq!(required(&Method::POST, "/v1/pipelines"), None);
+        assert_eq!(r(Method::GET, "/v1/groups/g"), "DESCRIBE GROUP g");
+        assert_eq!(r(Method::POST, "/v1/modules/m"), "CREATE MODULE m");
+        assert_eq!(r(Method::DELETE, "/v1/modules/m/3"), "DELETE MODULE m");
+        assert_eq!(r(Method::PUT, "/v1/pipelines/p"), "ALTER PIPELINE p");
+        assert_eq!(r(Method::POST, "/v1/acls"), "ALTER CLUSTER kafka-cluster");
+        assert_eq!(r(Method::GET, "/v1/acls"), "DESCRIBE CLUSTER kafka-cluster");
+        assert_eq!(
+            r(Method::GET, "/v1/nowhere"),
+            "DESCRIBE CLUSTER kafka-cluster"
+        );
+        assert_eq!(r(Method::GET, "/v1/topics/%zz"), "DESCRIBE TOPIC %zz");
+    }
 }

@@ -252,6 +252,8 @@ fn auth_status(err: &AuthError) -> (StatusCode, &'static str) {
         }
         E::UnsupportedMechanism { .. } => (StatusCode::BAD_REQUEST, "unsupported_mechanism"),
         E::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+        E::Denied { .. } => (StatusCode::FORBIDDEN, "acl_denied"),
+        E::InvalidAcl { .. } => (StatusCode::BAD_REQUEST, "invalid_acl"),
         E::InvalidUserName { .. } => (StatusCode::BAD_REQUEST, "invalid_user_name"),
         E::InvalidPassword { .. } => (StatusCode::BAD_REQUEST, "invalid_password"),
         E::UserExists { .. } => (StatusCode::CONFLICT, "user_exists"),

@@ -1,11 +1,14 @@
 //! `/v1/groups`: committed consumer-group offsets and lag; deleting a group.
 
+use axum::Extension;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::PeerIp;
 use super::error::{ApiError, ApiJson, ApiPath};
 use super::{AppState, blocking};
+use crate::auth::{Operation, Principal, Resource};
 use crate::broker::OffsetCommit;
 
 /// Body of `POST /v1/groups/{group}/offsets`.
@@ -75,9 +78,20 @@ pub async fn delete(
 /// `POST /v1/groups/{group}/offsets`: commits atomically and durably.
 pub async fn commit(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(PeerIp(peer)): Extension<PeerIp>,
     ApiPath(group): ApiPath<String>,
     ApiJson(body): ApiJson<CommitBody>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    // The middleware checked READ on the group; Kafka's OffsetCommit also needs READ
+    // on each topic, named only in the body.
+    for e in &body.offsets {
+        let topic = Resource::topic(&e.topic);
+        state
+            .auth
+            .authorizer()
+            .check(&principal, peer, Operation::Read, &topic)?;
+    }
     let commits: Vec<OffsetCommit> = body
         .offsets
         .into_iter()

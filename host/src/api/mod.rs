@@ -9,11 +9,14 @@
 //! - [`health`]: `/v1/health`, the server's real state (fenced partitions, orphans).
 //! - [`orphans`]: log directories the metadata does not list: list, adopt, delete.
 //! - [`auth`]: the middleware that authenticates every request (bearer token, basic,
-//!   or anonymous where the auth rule allows), answering 401 otherwise.
+//!   or anonymous where the auth rule allows), answering 401 otherwise, and checks
+//!   the ACLs for the operation and resource its route needs, answering 403.
+//! - [`acls`]: ACLs (`/v1/acls`), as Kafka's ACL APIs manage them.
 //! - [`users`]: users and tokens (`/v1/users`, `/v1/tokens`).
 //! - [`bounded`]: arrays and objects in request bodies, bounded while parsed.
 //! - [`error`]: the error shape and the one status mapping.
 
+pub mod acls;
 pub mod auth;
 pub mod bounded;
 pub mod error;
@@ -120,6 +123,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(groups::describe).delete(groups::delete),
         )
         .route("/v1/groups/{group}/offsets", post(groups::commit))
+        .route(
+            "/v1/acls",
+            get(acls::list).post(acls::create).delete(acls::delete),
+        )
         .route("/v1/users", get(users::list).post(users::add))
         .route("/v1/users/{name}", axum::routing::delete(users::delete))
         .route(

@@ -1,6 +1,7 @@
 //! `/v1/pipelines`: create, list, describe, update (hot-swap), pause, resume and delete
 //! pipelines; their logs and queryable state. And `/metrics`.
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -9,8 +10,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::{PeerIp, check_create};
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, blocking};
+use crate::auth::{Principal, ResourceType};
 use crate::pipeline::{PipelineSpec, PipelineStatus};
 
 /// A status as JSON, each failed task's error classified (code and HTTP status).
@@ -24,8 +27,11 @@ fn status_json(mut s: PipelineStatus) -> Result<axum::Json<Value>, ApiError> {
 /// `POST /v1/pipelines`.
 pub async fn create(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(peer): Extension<PeerIp>,
     ApiJson(spec): ApiJson<PipelineSpec>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    check_create(&state, &principal, peer, ResourceType::Pipeline, &spec.name)?;
     let pipelines = state.pipelines.clone();
     let status = blocking(move || Ok(pipelines.create(spec)?)).await?;
     Ok((StatusCode::CREATED, status_json(status)?))

@@ -2,13 +2,16 @@
 
 use std::collections::BTreeMap;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::{PeerIp, check_create};
 use super::error::{ApiError, ApiJson, ApiPath};
 use super::{AppState, blocking};
+use crate::auth::{Principal, ResourceType};
 use crate::broker::TopicInfo;
 
 /// Body of `POST /v1/topics`.
@@ -115,8 +118,11 @@ pub async fn alter_config(
 /// `POST /v1/topics` → 201 with the described topic.
 pub async fn create(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(peer): Extension<PeerIp>,
     ApiJson(body): ApiJson<CreateTopic>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    check_create(&state, &principal, peer, ResourceType::Topic, &body.name)?;
     let config = config_strings(body.config)?;
     let partitions = body.partitions.unwrap_or(state.default_partitions);
     let broker = state.broker.clone();

@@ -1,6 +1,6 @@
 //! Users and tokens: `/v1/users` and `/v1/tokens` (`weir user`, `weir token`).
 //!
-//! Any authenticated principal may manage them until ACLs exist; with no users, the
+//! Managing them needs ALTER on the cluster (reading them DESCRIBE); with no users, the
 //! first one may be added anonymously, from loopback only.
 
 use axum::Extension;

@@ -14,6 +14,8 @@ use parking_lot::Mutex;
 
 use crate::broker::Broker;
 
+use super::acl_authorizer::{Authorizer, bootstrap_bindings};
+use super::acl_store::AclStore;
 use super::error::AuthError;
 use super::principal::Principal;
 use super::scram::Mechanism;
@@ -27,6 +29,7 @@ use super::users::{UserRecord, UserStore};
 pub struct Authenticator {
     users: UserStore,
     tokens: TokenStore,
+    authorizer: Authorizer,
     settings: AuthSettings,
     /// Per-process secret for made-up SCRAM salts of unknown users and for keying
     /// the cache of checked passwords.
@@ -54,6 +57,10 @@ impl Authenticator {
         Ok(Authenticator {
             users: UserStore::open(broker)?,
             tokens: TokenStore::open(broker)?,
+            authorizer: Authorizer::new(
+                AclStore::open(broker, settings.max_acls)?,
+                settings.super_users.clone(),
+            ),
             settings,
             secret: rand::random(),
             checked: Mutex::new(HashMap::new()),
@@ -63,6 +70,11 @@ impl Authenticator {
     /// The settings.
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
+    }
+
+    /// The ACLs and the check both faces make with them.
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
     }
 
     pub(super) fn secret(&self) -> &[u8] {
@@ -188,8 +200,15 @@ impl Authenticator {
                 max: self.settings.max_users,
             });
         }
-        self.users
-            .add(name, password, self.settings.scram_iterations)
+        let first = self.users.is_empty();
+        let record = self
+            .users
+            .add(name, password, self.settings.scram_iterations)?;
+        if first {
+            // The first user administers: without it nobody could write an ACL.
+            self.authorizer.add(&bootstrap_bindings(name))?;
+        }
+        Ok(record)
     }
 
     /// Deletes a user and revokes its tokens.

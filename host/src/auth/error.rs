@@ -56,6 +56,17 @@ pub enum AuthError {
         listener: &'static str,
         addr: std::net::SocketAddr,
     },
+    /// An ACL or ACL filter outside the rules.
+    #[error("invalid ACL: {reason}")]
+    InvalidAcl { reason: String },
+    /// The principal is authenticated but no ACL allows the operation (or one denies it).
+    #[error("{principal} may not {operation} {resource_type} {resource:?} (no ACL allows it)")]
+    Denied {
+        principal: String,
+        operation: super::acl_binding::Operation,
+        resource_type: super::acl_binding::ResourceType,
+        resource: String,
+    },
     /// A stored record that does not decode, or the store failed.
     #[error(transparent)]
     Broker(#[from] BrokerError),

@@ -22,6 +22,10 @@ pub struct AuthSettings {
     pub max_users: usize,
     /// Most HTTP tokens, all users together.
     pub max_tokens: usize,
+    /// Principals (`User:NAME`) allowed everything whatever the ACLs say.
+    pub super_users: Vec<String>,
+    /// Most ACLs.
+    pub max_acls: usize,
     /// With no users, serve anyone without credentials, not just loopback peers.
     pub allow_anonymous: bool,
 }
@@ -35,6 +39,8 @@ impl Default for AuthSettings {
             plain_without_tls: false,
             max_users: 10_000,
             max_tokens: 10_000,
+            super_users: Vec::new(),
+            max_acls: 10_000,
             allow_anonymous: false,
         }
     }

@@ -201,6 +201,15 @@ impl Client {
         Ok(())
     }
 
+    /// `DELETE` a path with query parameters, decoding the JSON answer.
+    pub fn delete_query<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        query: &[(&str, String)],
+    ) -> anyhow::Result<T> {
+        self.execute(self.http.delete(self.url(path)).query(query))
+    }
+
     fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         // Cannot fail: `new` rejected URLs that cannot be a base.

@@ -11,9 +11,11 @@
 //! - [`module`]: `weir module push|list|delete`, the module registry.
 //! - [`pipeline`]: `weir pipeline create|list|status|swap|pause|resume|delete|logs`.
 //! - [`plugin`]: `weir plugin test|new`, run locally through [`crate::runtime`] (no server).
+//! - [`acl`]: `weir acl add|list|remove`, ACLs in Kafka's model.
 //! - [`user`]: `weir user add|list|delete` and `weir token create|list|revoke`.
 //! - `weir bench` runs [`crate::bench`] in-process.
 
+mod acl;
 mod client;
 mod consume;
 mod group;
@@ -133,6 +135,9 @@ enum Command {
     /// Create, list and revoke the HTTP API's bearer tokens.
     #[command(subcommand)]
     Token(user::TokenCommand),
+    /// Add, list and remove ACLs (who may do what to which topic, group, module…).
+    #[command(subcommand)]
+    Acl(acl::AclCommand),
     /// Run the benchmarks recorded in BENCHMARKS.md (locally, no server needed).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -152,6 +157,8 @@ enum BenchCommand {
     Pipeline(crate::bench::pipeline::PipelineBenchOptions),
     /// Log compaction throughput and append latency during a compaction pass.
     Compaction(crate::bench::compaction::CompactionBenchOptions),
+    /// The per-request ACL check with 1 to 10 001 ACLs, against a super user's.
+    Acl(crate::bench::acl::AclBenchOptions),
 }
 
 /// Runs the `weir` binary: parses the arguments, runs the command and prints any error as
@@ -189,6 +196,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pipeline(cmd) => pipeline::run(&client()?, cmd),
         Command::User(cmd) => user::run_user(&client()?, cmd),
         Command::Token(cmd) => user::run_token(&client()?, cmd),
+        Command::Acl(cmd) => acl::run(&client()?, cmd),
         Command::Plugin(plugin::PluginCommand::Test(args)) => plugin::run_test(args),
         Command::Plugin(plugin::PluginCommand::New(args)) => plugin::run_new(args),
         Command::Bench(BenchCommand::Log(opts)) => crate::bench::run_log_bench(&opts),
@@ -200,6 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Compaction(opts)) => {
             crate::bench::compaction::run_compaction_bench(&opts)
         }
+        Command::Bench(BenchCommand::Acl(opts)) => crate::bench::acl::run_acl_bench(&opts),
     }
 }
 

@@ -24,6 +24,10 @@ pub struct AuthSection {
     pub max_users: usize,
     /// Most HTTP tokens.
     pub max_tokens: usize,
+    /// Users allowed everything whatever the ACLs say, as `User:NAME`.
+    pub super_users: Vec<String>,
+    /// Most ACLs.
+    pub max_acls: usize,
 }
 
 impl AuthSection {
@@ -44,6 +48,18 @@ impl AuthSection {
         if self.max_users == 0 {
             return Err(ConfigError::Invalid("auth.max_users must be ≥ 1".into()));
         }
+        if self.max_acls == 0 {
+            return Err(ConfigError::Invalid("auth.max_acls must be ≥ 1".into()));
+        }
+        if let Some(bad) = self
+            .super_users
+            .iter()
+            .find(|u| u.strip_prefix("User:").is_none_or(str::is_empty))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "auth.super_users: {bad:?} is not a principal (write User:NAME)"
+            )));
+        }
         Ok(AuthSettings {
             scram_iterations: self.scram_iterations,
             failure_delay: Duration::from_millis(self.failed_authentication_delay_ms),
@@ -51,6 +67,8 @@ impl AuthSection {
             plain_without_tls: self.plain_without_tls,
             max_users: self.max_users,
             max_tokens: self.max_tokens,
+            super_users: self.super_users.clone(),
+            max_acls: self.max_acls,
             allow_anonymous: false,
         })
     }

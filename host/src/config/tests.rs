@@ -35,6 +35,23 @@ fn auth_limits_are_checked_and_named() {
     let s = ServerConfig::load(Some(&path)).unwrap().build().unwrap();
     assert_eq!(s.auth.max_users, 3);
     assert!(s.auth.plain_without_tls);
+    std::fs::write(&path, "[auth]\nsuper_users = [\"alice\"]\n").unwrap();
+    let err = load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("auth.super_users") && err.contains("User:NAME"),
+        "{err}"
+    );
+    std::fs::write(&path, "[auth]\nmax_acls = 0\n").unwrap();
+    let err = load(&path).unwrap_err().to_string();
+    assert!(err.contains("auth.max_acls"), "{err}");
+    std::fs::write(&path, "[auth]\nsuper_users = [\"User:root\"]\n").unwrap();
+    let s = load(&path).unwrap();
+    assert_eq!(s.auth.super_users, vec!["User:root".to_string()]);
+    assert_eq!(s.auth.max_acls, 10_000);
+}
+
+fn load(path: &std::path::Path) -> Result<Settings, ConfigError> {
+    ServerConfig::load(Some(path))?.build()
 }
 
 #[test]

@@ -79,6 +79,12 @@ pub enum KafkaError {
         source: AuthError,
     },
     /// SASL failed (closes the connection, after the answer where there is one).
+    #[error("{api} refused: {source}")]
+    Unauthorized {
+        api: &'static str,
+        #[source]
+        source: AuthError,
+    },
     #[error("SASL authentication failed: {0}")]
     Authentication(#[source] AuthError),
     /// A SASL request was refused with an error answer; the connection closes.

@@ -11,8 +11,10 @@ use kafka_protocol::messages::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, RequestHeader,
 };
 
+use crate::auth::{Operation, Resource};
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{blocking, codes};
 
 /// Adds every partition, or none: if one does not exist, it gets
@@ -21,6 +23,7 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: AddPartitionsToTxnRequest,
+    caller: &Caller,
 ) -> Result<AddPartitionsToTxnResponse, KafkaError> {
     let v = h.request_api_version;
     let id = req.v3_and_below_transactional_id.0.to_string();
@@ -31,6 +34,15 @@ pub async fn handle(
         .into_iter()
         .map(|t| (t.name.0.to_string(), t.partitions))
         .collect();
+    // Kafka: WRITE on the transactional id, then on each topic; one refusal and
+    // nothing is added (the others answer OPERATION_NOT_ATTEMPTED).
+    let txn_denied = !caller.may(ctx, Operation::Write, &Resource::transactional_id(&id));
+    let denied: Vec<String> = wanted
+        .iter()
+        .filter(|(topic, _)| !caller.may(ctx, Operation::Write, &Resource::topic(topic)))
+        .map(|(topic, _)| topic.clone())
+        .collect();
+    let refused_by_acl = txn_denied || !denied.is_empty();
     let results = blocking(ctx, move |ctx| {
         let exists = |topic: &str, p: i32| {
             u32::try_from(p).ok().filter(|&p| {
@@ -50,7 +62,7 @@ pub async fn handle(
                 }
             }
         }
-        let outcome: Result<(), i16> = if missing {
+        let outcome: Result<(), i16> = if missing || refused_by_acl {
             Err(ResponseError::OperationNotAttempted.code())
         } else {
             ctx.txns.add_partitions(&id, pid, epoch, &all).map_err(|e| {
@@ -65,6 +77,12 @@ pub async fn handle(
                     .iter()
                     .map(|&p| {
                         let code = match (exists(&topic, p), outcome) {
+                            _ if txn_denied => {
+                                ResponseError::TransactionalIdAuthorizationFailed.code()
+                            }
+                            _ if denied.contains(&topic) => {
+                                ResponseError::TopicAuthorizationFailed.code()
+                            }
                             (None, _) => ResponseError::UnknownTopicOrPartition.code(),
                             (Some(_), Ok(())) => 0,
                             (Some(_), Err(code)) => code,

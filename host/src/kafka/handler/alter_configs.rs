@@ -7,8 +7,10 @@ use std::sync::Arc;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, RequestHeader};
 
+use crate::auth::Operation;
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::describe_configs::{BROKER, TOPIC};
 use super::{blocking, codes, refusal, s};
 
@@ -17,13 +19,22 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     _h: &RequestHeader,
     req: AlterConfigsRequest,
+    caller: &Caller,
 ) -> Result<AlterConfigsResponse, KafkaError> {
+    let caller = caller.clone();
     let validate_only = req.validate_only;
     let responses = blocking(ctx, move |ctx| {
         req.resources
             .into_iter()
             .map(|r| {
-                let (code, message) = refuse_non_topic(r.resource_type).unwrap_or_else(|| {
+                let denied = caller.config_denied(
+                    ctx,
+                    r.resource_type,
+                    &r.resource_name,
+                    Operation::AlterConfigs,
+                );
+                let refused = denied.or_else(|| refuse_non_topic(r.resource_type));
+                let (code, message) = refused.unwrap_or_else(|| {
                     let name = r.resource_name.as_str();
                     let wanted = r
                         .configs

@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse, RequestHeader};
 
+use crate::auth::{Operation, Resource};
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{blocking, codes, s};
 
 /// Raises each topic to its requested count.
@@ -14,12 +17,19 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     _h: &RequestHeader,
     req: CreatePartitionsRequest,
+    caller: &Caller,
 ) -> Result<CreatePartitionsResponse, KafkaError> {
+    let caller = caller.clone();
     let results = blocking(ctx, move |ctx| {
         req.topics
             .into_iter()
             .map(|t| {
                 let mut out = CreatePartitionsTopicResult::default();
+                if !caller.may(ctx, Operation::Alter, &Resource::topic(&t.name)) {
+                    out.error_code = ResponseError::TopicAuthorizationFailed.code();
+                    out.name = t.name;
+                    return out;
+                }
                 let count = u32::try_from(t.count).unwrap_or(0);
                 let result = if req.validate_only {
                     ctx.broker.topic(&t.name).map(|_| ())

@@ -13,6 +13,7 @@ use crate::broker::topic_config::TopicConfig;
 use crate::broker::topic_name;
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{blocking, codes, describe_configs, s};
 
 /// Creates each topic; -1 partitions means the configured default.
@@ -20,8 +21,10 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: CreateTopicsRequest,
+    caller: &Caller,
 ) -> Result<CreateTopicsResponse, KafkaError> {
     let v = h.request_api_version;
+    let caller = caller.clone();
     let results = blocking(ctx, move |ctx| {
         req.topics
             .into_iter()
@@ -39,6 +42,10 @@ pub async fn handle(
                     .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
                     .collect();
                 let result = match partitions {
+                    _ if !caller.may_create_topic(ctx, &name) => Err((
+                        ResponseError::TopicAuthorizationFailed,
+                        "not authorized: CREATE on the cluster or the topic (ACL)".to_string(),
+                    )),
                     _ if !matches!(t.replication_factor, -1 | 1) => Err((
                         ResponseError::InvalidReplicationFactor,
                         "weir is a single node: the replication factor must be 1".to_string(),

@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse, RequestHeader};
 
+use crate::auth::{Operation, Resource};
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{blocking, codes};
 
 /// One result per group: NON_EMPTY_GROUP while it has members,
@@ -15,13 +18,17 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     _h: &RequestHeader,
     req: DeleteGroupsRequest,
+    caller: &Caller,
 ) -> Result<DeleteGroupsResponse, KafkaError> {
+    let caller = caller.clone();
     let results = blocking(ctx, move |ctx| {
         req.groups_names
             .into_iter()
             .map(|id| {
                 let mut r = DeletableGroupResult::default();
-                if let Err(e) = ctx.broker.delete_group(&id.0) {
+                if !caller.may(ctx, Operation::Delete, &Resource::group(&id.0)) {
+                    r.error_code = ResponseError::GroupAuthorizationFailed.code();
+                } else if let Err(e) = ctx.broker.delete_group(&id.0) {
                     r.error_code = codes::code(&e);
                 }
                 r.group_id = id;

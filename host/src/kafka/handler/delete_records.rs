@@ -2,13 +2,16 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, RequestHeader};
 
+use crate::auth::{Operation, Resource};
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{blocking, codes};
 
 /// Per partition the new low watermark (log start), or the error:
@@ -19,11 +22,14 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     _h: &RequestHeader,
     req: DeleteRecordsRequest,
+    caller: &Caller,
 ) -> Result<DeleteRecordsResponse, KafkaError> {
+    let caller = caller.clone();
     let topics = blocking(ctx, move |ctx| {
         req.topics
             .into_iter()
             .map(|t| {
+                let denied = !caller.may(ctx, Operation::Delete, &Resource::topic(&t.name));
                 let mut out = DeleteRecordsTopicResult::default();
                 out.partitions = t
                     .partitions
@@ -31,6 +37,11 @@ pub async fn handle(
                     .map(|p| {
                         let mut r = DeleteRecordsPartitionResult::default();
                         r.partition_index = p.partition_index;
+                        if denied {
+                            r.low_watermark = -1;
+                            r.error_code = ResponseError::TopicAuthorizationFailed.code();
+                            return r;
+                        }
                         match ctx.broker.delete_records(
                             &t.name,
                             i64::from(p.partition_index),

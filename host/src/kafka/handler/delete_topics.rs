@@ -8,8 +8,10 @@ use kafka_protocol::messages::{
     DeleteTopicsRequest, DeleteTopicsResponse, RequestHeader, TopicName,
 };
 
+use crate::auth::{Operation, Resource};
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{blocking, codes, s};
 
 /// Deletes each named topic.
@@ -17,7 +19,9 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: DeleteTopicsRequest,
+    caller: &Caller,
 ) -> Result<DeleteTopicsResponse, KafkaError> {
+    let caller = caller.clone();
     let v = h.request_api_version;
     let names: Vec<Option<TopicName>> = if v >= 6 {
         req.topics.into_iter().map(|t| t.name).collect()
@@ -30,6 +34,9 @@ pub async fn handle(
             .map(|name| {
                 let mut out = DeletableTopicResult::default();
                 match &name {
+                    Some(n) if !caller.may(ctx, Operation::Delete, &Resource::topic(n)) => {
+                        out.error_code = ResponseError::TopicAuthorizationFailed.code();
+                    }
                     Some(n) => {
                         if let Err(e) = ctx.broker.delete_topic(n) {
                             out.error_code = codes::code(&e);

@@ -6,8 +6,10 @@ use kafka_protocol::messages::{
     BrokerId, DescribeClusterRequest, DescribeClusterResponse, RequestHeader,
 };
 
+use crate::auth::{Operation, Resource};
 use crate::kafka::KafkaContext;
 
+use super::caller::Caller;
 use super::metadata::{CLUSTER_ID, NODE_ID, advertised};
 use super::s;
 
@@ -17,17 +19,24 @@ const BROKERS: i8 = 1;
 /// Kafka's "not requested" value of authorized operations.
 const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
 
-/// Every operation Kafka defines on the cluster resource (ALTER, CREATE,
-/// DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS,
-/// IDEMPOTENT_WRITE): weir has no ACLs, so each is allowed.
-const CLUSTER_OPERATIONS: i32 =
-    (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+/// Every operation Kafka defines on the cluster resource; the answer has a bit
+/// (the operation's code) for each the caller's ACLs allow.
+const CLUSTER_OPERATIONS: [Operation; 7] = [
+    Operation::Create,
+    Operation::Alter,
+    Operation::Describe,
+    Operation::ClusterAction,
+    Operation::DescribeConfigs,
+    Operation::AlterConfigs,
+    Operation::IdempotentWrite,
+];
 
 /// This node is the cluster and its controller; it describes no controllers.
 pub fn handle(
     ctx: &KafkaContext,
     h: &RequestHeader,
     req: DescribeClusterRequest,
+    caller: &Caller,
 ) -> DescribeClusterResponse {
     let mut resp = DescribeClusterResponse::default();
     if h.request_api_version >= 1 {
@@ -48,6 +57,9 @@ pub fn handle(
     resp.controller_id = BrokerId(NODE_ID);
     resp.cluster_authorized_operations = if req.include_cluster_authorized_operations {
         CLUSTER_OPERATIONS
+            .iter()
+            .filter(|op| caller.may(ctx, **op, &Resource::cluster()))
+            .fold(0, |bits, op| bits | (1 << op.code()))
     } else {
         OPERATIONS_NOT_REQUESTED
     };

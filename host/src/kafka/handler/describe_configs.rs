@@ -8,9 +8,11 @@ use kafka_protocol::messages::describe_configs_response::{
 };
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse, RequestHeader};
 
+use crate::auth::Operation;
 use crate::broker::topic_config;
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::metadata::NODE_ID;
 use super::{blocking, broker_configs, codes, s};
 
@@ -34,12 +36,19 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: DescribeConfigsRequest,
+    caller: &Caller,
 ) -> Result<DescribeConfigsResponse, KafkaError> {
     let v = h.request_api_version;
-    blocking(ctx, move |ctx| describe(ctx, v, req)).await
+    let caller = caller.clone();
+    blocking(ctx, move |ctx| describe(ctx, v, req, &caller)).await
 }
 
-fn describe(ctx: &KafkaContext, v: i16, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
+fn describe(
+    ctx: &KafkaContext,
+    v: i16,
+    req: DescribeConfigsRequest,
+    caller: &Caller,
+) -> DescribeConfigsResponse {
     let mut resp = DescribeConfigsResponse::default();
     resp.results = req
         .resources
@@ -48,6 +57,14 @@ fn describe(ctx: &KafkaContext, v: i16, req: DescribeConfigsRequest) -> Describe
             let mut out = DescribeConfigsResult::default();
             out.resource_type = r.resource_type;
             out.resource_name = r.resource_name.clone();
+            let op = Operation::DescribeConfigs;
+            if let Some((code, message)) =
+                caller.config_denied(ctx, r.resource_type, &r.resource_name, op)
+            {
+                out.error_code = code;
+                out.error_message = message.map(s);
+                return out;
+            }
             let wanted = |k: &str| {
                 r.configuration_keys
                     .as_ref()

@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, RequestHeader};
 
+use crate::auth::{Operation, Resource};
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{blocking, s};
 
 /// Describes each group. One without members but with committed offsets is
@@ -17,12 +20,19 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: DescribeGroupsRequest,
+    caller: &Caller,
 ) -> Result<DescribeGroupsResponse, KafkaError> {
     let v = h.request_api_version;
-    blocking(ctx, move |ctx| describe(ctx, v, req)).await
+    let caller = caller.clone();
+    blocking(ctx, move |ctx| describe(ctx, v, req, &caller)).await
 }
 
-fn describe(ctx: &KafkaContext, v: i16, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
+fn describe(
+    ctx: &KafkaContext,
+    v: i16,
+    req: DescribeGroupsRequest,
+    caller: &Caller,
+) -> DescribeGroupsResponse {
     let mut resp = DescribeGroupsResponse::default();
     // A group named twice is described once: each answer can be large (every
     // member's metadata and assignment), so repeating a name must not multiply it.
@@ -33,6 +43,11 @@ fn describe(ctx: &KafkaContext, v: i16, req: DescribeGroupsRequest) -> DescribeG
         .filter(|id| seen.insert(id.0.clone()))
         .map(|id| {
             let mut g = DescribedGroup::default();
+            if !caller.may(ctx, Operation::Describe, &Resource::group(&id.0)) {
+                g.error_code = ResponseError::GroupAuthorizationFailed.code();
+                g.group_id = id;
+                return g;
+            }
             match ctx.groups.describe(&id.0) {
                 Some(d) => {
                     g.group_state = s(d.state);

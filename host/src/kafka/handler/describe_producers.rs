@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_producers_response::{
     PartitionResponse, ProducerState, TopicResponse,
 };
@@ -10,10 +11,12 @@ use kafka_protocol::messages::{
     DescribeProducersRequest, DescribeProducersResponse, ProducerId, RequestHeader,
 };
 
+use crate::auth::{Operation, Resource};
 use crate::broker::BrokerError;
 use crate::broker::producer::ActiveProducer;
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{blocking, codes, s};
 
 /// Per partition its producers' id, epoch, last sequence and last append
@@ -23,11 +26,14 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     _h: &RequestHeader,
     req: DescribeProducersRequest,
+    caller: &Caller,
 ) -> Result<DescribeProducersResponse, KafkaError> {
+    let caller = caller.clone();
     let topics = blocking(ctx, move |ctx| {
         req.topics
             .into_iter()
             .map(|t| {
+                let denied = !caller.may(ctx, Operation::Read, &Resource::topic(&t.name));
                 let mut out = TopicResponse::default();
                 out.partitions = t
                     .partition_indexes
@@ -35,6 +41,10 @@ pub async fn handle(
                     .map(|&p| {
                         let mut r = PartitionResponse::default();
                         r.partition_index = p;
+                        if denied {
+                            r.error_code = ResponseError::TopicAuthorizationFailed.code();
+                            return r;
+                        }
                         match producers(ctx, &t.name, p) {
                             Ok((found, open)) => {
                                 r.active_producers = found

@@ -8,8 +8,10 @@ use kafka_protocol::messages::{
     DescribeTransactionsRequest, DescribeTransactionsResponse, ProducerId, RequestHeader, TopicName,
 };
 
+use crate::auth::{Operation, Resource};
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::s;
 
 /// Describes every requested id; an unknown one gets TRANSACTIONAL_ID_NOT_FOUND.
@@ -17,6 +19,7 @@ pub fn handle(
     ctx: &Arc<KafkaContext>,
     _h: &RequestHeader,
     req: DescribeTransactionsRequest,
+    caller: &Caller,
 ) -> Result<DescribeTransactionsResponse, KafkaError> {
     let mut resp = DescribeTransactionsResponse::default();
     resp.transaction_states = req
@@ -24,9 +27,18 @@ pub fn handle(
         .into_iter()
         .map(|id| {
             let mut out = TransactionState::default();
-            match ctx.txns.describe(id.0.as_str()) {
+            let resource = Resource::transactional_id(id.0.as_str());
+            let found = if caller.may(ctx, Operation::Describe, &resource) {
+                ctx.txns.describe(id.0.as_str())
+            } else {
+                out.error_code = ResponseError::TransactionalIdAuthorizationFailed.code();
+                None
+            };
+            match found {
                 None => {
-                    out.error_code = ResponseError::TransactionalIdNotFound.code();
+                    if out.error_code == 0 {
+                        out.error_code = ResponseError::TransactionalIdNotFound.code();
+                    }
                     out.transaction_state = s("");
                     out.producer_id = ProducerId(-1);
                     out.producer_epoch = -1;

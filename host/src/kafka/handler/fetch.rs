@@ -15,12 +15,14 @@ use kafka_protocol::messages::fetch_response::{
 use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, RequestHeader, TopicName};
 use tokio::sync::watch;
 
+use crate::auth::{Operation, Resource};
 use crate::broker::BrokerError;
 use crate::broker::topic_name::validate;
 use crate::kafka::fetch_session::{Answered, PartitionKey, Position, SessionRequest};
 use crate::kafka::{KafkaContext, KafkaError};
 use crate::log::{FirstBatch, LogError};
 
+use super::caller::Caller;
 use super::{at_most, blocking, codes, s};
 
 /// Longest long poll honoured, whatever the client asks.
@@ -32,6 +34,8 @@ struct Wanted {
     partition: i32,
     offset: i64,
     max_bytes: usize,
+    /// No ACL lets the caller READ the topic: answered TOPIC_AUTHORIZATION_FAILED.
+    denied: bool,
 }
 
 struct Got {
@@ -50,6 +54,7 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: FetchRequest,
+    caller: &Caller,
 ) -> Result<FetchResponse, KafkaError> {
     let v = h.request_api_version;
     let cap = ctx.settings.fetch_max_bytes;
@@ -81,6 +86,7 @@ pub async fn handle(
             partition: k.partition,
             offset: p.offset,
             max_bytes: usize::try_from(p.max_bytes).unwrap_or(0).min(cap),
+            denied: !caller.may(ctx, Operation::Read, &Resource::topic(&k.topic)),
         })
         .collect();
     let max_bytes = usize::try_from(req.max_bytes).unwrap_or(0).min(cap);
@@ -289,6 +295,14 @@ fn read_all(ctx: &KafkaContext, wanted: &[Wanted], max_bytes: usize, committed: 
     wanted
         .iter()
         .map(|w| {
+            if w.denied {
+                return Got {
+                    error: ResponseError::TopicAuthorizationFailed.code(),
+                    ..error(BrokerError::UnknownTopic {
+                        name: w.topic.clone(),
+                    })
+                };
+            }
             let got =
                 read_one(ctx, w, w.max_bytes.min(left), committed, first).unwrap_or_else(error);
             if !got.records.is_empty() {

@@ -11,9 +11,11 @@ use kafka_protocol::messages::{
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, RequestHeader,
 };
 
+use crate::auth::Operation;
 use crate::kafka::{KafkaContext, KafkaError};
 
 use super::alter_configs::{apply, refuse_non_topic};
+use super::caller::Caller;
 use super::{blocking, s};
 
 /// Kafka's config operations.
@@ -30,14 +32,23 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     _h: &RequestHeader,
     req: IncrementalAlterConfigsRequest,
+    caller: &Caller,
 ) -> Result<IncrementalAlterConfigsResponse, KafkaError> {
+    let caller = caller.clone();
     let validate_only = req.validate_only;
     let responses = blocking(ctx, move |ctx| {
         req.resources
             .into_iter()
             .map(|r| {
                 let mut out = AlterConfigsResourceResponse::default();
-                let (code, message) = alter(ctx, &r, validate_only);
+                let (code, message) = caller
+                    .config_denied(
+                        ctx,
+                        r.resource_type,
+                        &r.resource_name,
+                        Operation::AlterConfigs,
+                    )
+                    .unwrap_or_else(|| alter(ctx, &r, validate_only));
                 out.error_code = code;
                 out.error_message = message.map(s);
                 out.resource_type = r.resource_type;

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse, RequestHeader};
 
+use crate::auth::{Operation, Resource};
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{blocking, codes, s};
 
 /// Lists groups, filtered by state (v4+) when asked.
@@ -14,6 +16,7 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: ListGroupsRequest,
+    caller: &Caller,
 ) -> Result<ListGroupsResponse, KafkaError> {
     let mut groups = ctx.groups.list();
     let mut resp = ListGroupsResponse::default();
@@ -30,6 +33,8 @@ pub async fn handle(
     let v = h.request_api_version;
     resp.groups = groups
         .into_iter()
+        // Kafka lists the groups the caller may DESCRIBE.
+        .filter(|(id, _, _)| caller.may(ctx, Operation::Describe, &Resource::group(id)))
         .filter(|(_, _, state)| {
             req.states_filter.is_empty() || req.states_filter.iter().any(|f| f.as_str() == *state)
         })

@@ -12,9 +12,11 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, RequestHeader};
 
+use crate::auth::{Operation, Resource};
 use crate::broker::BrokerError;
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{at_most, blocking, codes};
 
 /// Kafka's special timestamps.
@@ -27,7 +29,9 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: ListOffsetsRequest,
+    caller: &Caller,
 ) -> Result<ListOffsetsResponse, KafkaError> {
+    let caller = caller.clone();
     let v = h.request_api_version;
     // read_committed (v2+): "latest" is the last stable offset, as in Kafka.
     let committed = v >= 2 && req.isolation_level == 1;
@@ -56,6 +60,7 @@ pub async fn handle(
         req.topics
             .into_iter()
             .map(|t| {
+                let denied = !caller.may(ctx, Operation::Describe, &Resource::topic(&t.name));
                 let mut out = ListOffsetsTopicResponse::default();
                 out.partitions = t
                     .partitions
@@ -65,6 +70,10 @@ pub async fn handle(
                         r.partition_index = p.partition_index;
                         if duplicates.contains(&(t.name.0.clone(), p.partition_index)) {
                             r.error_code = ResponseError::InvalidRequest.code();
+                            return r;
+                        }
+                        if denied {
+                            r.error_code = ResponseError::TopicAuthorizationFailed.code();
                             return r;
                         }
                         match lookup(ctx, &t.name.0, p.partition_index, p.timestamp, committed) {

@@ -8,9 +8,11 @@ use kafka_protocol::messages::{
     ListTransactionsRequest, ListTransactionsResponse, ProducerId, RequestHeader, TransactionalId,
 };
 
+use crate::auth::{Operation, Resource};
 use crate::broker::now_ms;
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::s;
 
 /// Kafka's state names; a filter naming another is reported back as unknown.
@@ -28,6 +30,7 @@ pub fn handle(
     ctx: &Arc<KafkaContext>,
     _h: &RequestHeader,
     req: ListTransactionsRequest,
+    caller: &Caller,
 ) -> Result<ListTransactionsResponse, KafkaError> {
     let mut resp = ListTransactionsResponse::default();
     resp.unknown_state_filters = req
@@ -41,6 +44,8 @@ pub fn handle(
         .txns
         .list()
         .into_iter()
+        // Kafka lists the transactional ids the caller may DESCRIBE.
+        .filter(|(id, _)| caller.may(ctx, Operation::Describe, &Resource::transactional_id(id)))
         .filter(|(_, rec)| {
             let state_ok = req.state_filters.is_empty()
                 || req

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -11,9 +12,11 @@ use kafka_protocol::messages::{
     BrokerId, MetadataRequest, MetadataResponse, RequestHeader, TopicName,
 };
 
+use crate::auth::{Operation, Resource};
 use crate::broker::{BrokerError, Topic};
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{at_most, blocking, codes, s};
 
 /// weir is a single node: broker 0 leads every partition.
@@ -27,6 +30,7 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: MetadataRequest,
+    caller: &Caller,
 ) -> Result<MetadataResponse, KafkaError> {
     let v = h.request_api_version;
     if let Some(topics) = &req.topics {
@@ -55,26 +59,31 @@ pub async fn handle(
         _ => None,
     };
     let auto_create = ctx.settings.auto_create_topics && (v < 4 || req.allow_auto_topic_creation);
-    let results = blocking(
-        ctx,
-        move |ctx| -> Vec<(String, Result<Arc<Topic>, BrokerError>)> {
-            match names {
-                None => ctx
-                    .broker
-                    .topics()
-                    .into_iter()
-                    .map(|t| (t.name().to_string(), Ok(t)))
-                    .collect(),
-                Some(names) => names
-                    .into_iter()
-                    .map(|n| {
-                        let t = topic_or_create(ctx, &n, auto_create);
-                        (n, t)
-                    })
-                    .collect(),
-            }
-        },
-    )
+    let caller = caller.clone();
+    let results = blocking(ctx, move |ctx| -> Vec<(String, Result<Arc<Topic>, i16>)> {
+        match names {
+            // Kafka lists only the topics the caller may DESCRIBE.
+            None => ctx
+                .broker
+                .topics()
+                .into_iter()
+                .filter(|t| caller.may(ctx, Operation::Describe, &Resource::topic(t.name())))
+                .map(|t| (t.name().to_string(), Ok(t)))
+                .collect(),
+            Some(names) => names
+                .into_iter()
+                .map(|n| {
+                    if !caller.may(ctx, Operation::Describe, &Resource::topic(&n)) {
+                        let denied = ResponseError::TopicAuthorizationFailed.code();
+                        return (n, Err(denied));
+                    }
+                    let create = auto_create && caller.may_create_topic(ctx, &n);
+                    let t = topic_or_create(ctx, &n, create).map_err(|e| codes::code(&e));
+                    (n, t)
+                })
+                .collect(),
+        }
+    })
     .await?;
     let mut resp = MetadataResponse::default();
     resp.brokers = vec![broker(ctx)];
@@ -95,7 +104,7 @@ pub async fn handle(
                         .map(|p| partition(p as i32, v))
                         .collect();
                 }
-                Err(e) => t.error_code = codes::code(&e),
+                Err(code) => t.error_code = code,
             }
             t
         })

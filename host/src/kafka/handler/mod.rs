@@ -17,6 +17,8 @@
 //! - [`add_partitions_to_txn`], [`add_offsets_to_txn`], [`txn_offset_commit`],
 //!   [`end_txn`], [`describe_transactions`], [`list_transactions`]:
 //!   transactions (state in [`crate::broker::txn`]).
+//! - [`caller`]: [`caller::Caller`], the principal and host a request's ACL checks
+//!   ask about; [`create_acls`], [`describe_acls`], [`delete_acls`]: the ACL APIs.
 //! - [`sasl_handshake`], [`sasl_authenticate`]: SASL (KIP-152), answered by the
 //!   connection itself since they change its [`super::session::Session`]; every other
 //!   request is dispatched here with the principal it acts for.
@@ -30,12 +32,16 @@ pub mod alter_configs;
 pub mod api_versions;
 pub mod body;
 pub mod broker_configs;
+pub mod caller;
 pub mod codes;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -71,14 +77,20 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{
+    AddOffsetsToTxnRequest, ApiKey, EndTxnRequest, HeartbeatRequest, InitProducerIdRequest,
+    JoinGroupRequest, LeaveGroupRequest, OffsetDeleteRequest, RequestHeader, ResponseHeader,
+    SyncGroupRequest,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
-use crate::auth::Principal;
+use crate::auth::{Operation, Principal, Resource};
 
 use super::KafkaContext;
 use super::error::KafkaError;
 use super::frame::RawRequest;
+
+use self::caller::Caller;
 
 /// Decodes the body at the header's version, as liberally as Kafka does (see
 /// [`body`]): only fields that do not decode are malformed.
@@ -161,7 +173,7 @@ pub fn encode<T: Encodable>(
     Ok(buf.freeze())
 }
 
-/// Runs the handler for one request on behalf of `principal` (whom ACL checks will
+/// Runs the handler for one request on behalf of `principal` (whom ACL checks
 /// ask about). `None` means no response is sent (acks=0). A body that does not
 /// decode, or one naming more than a `[kafka]` limit allows, is answered with
 /// INVALID_REQUEST where the response has a top-level error code, and closes the
@@ -170,9 +182,13 @@ pub async fn dispatch(
     ctx: &Arc<KafkaContext>,
     req: RawRequest,
     peer: SocketAddr,
-    _principal: &Principal,
+    principal: &Principal,
 ) -> Result<Option<Bytes>, KafkaError> {
-    match run(ctx, &req, peer).await {
+    let caller = Caller {
+        principal: principal.clone(),
+        host: peer.ip(),
+    };
+    match run(ctx, &req, peer, &caller).await {
         // A request over a limit is refused as Kafka refuses one it cannot
         // serve: the client sees INVALID_REQUEST, the operator the limit's key.
         Err(e @ (KafkaError::Malformed { .. } | KafkaError::TooMany { .. })) => {
@@ -194,6 +210,7 @@ async fn run(
     ctx: &Arc<KafkaContext>,
     req: &RawRequest,
     peer: SocketAddr,
+    caller: &Caller,
 ) -> Result<Option<Bytes>, KafkaError> {
     let h = &req.header;
     let v = h.request_api_version;
@@ -202,44 +219,112 @@ async fn run(
             encode(req.api_key, v, h.correlation_id, &$resp).map(Some)
         };
     }
+    // Refused with a top-level error code (or, where the response has none, by
+    // closing the connection, as no partial answer would be honest).
+    let refuse = |kind: ResponseError, op: Operation, resource: &Resource<'_>| {
+        let code = kind.code();
+        match refusal::answer(req.api_key, v, h.correlation_id, code) {
+            Some(answer) => Ok(Some(answer)),
+            None => Err(KafkaError::Unauthorized {
+                api: versions::name(req.api_key),
+                source: crate::auth::AuthError::Denied {
+                    principal: caller.principal.to_string(),
+                    operation: op,
+                    resource_type: resource.kind,
+                    resource: resource.name.to_string(),
+                },
+            }),
+        }
+    };
+    if let Some(op) = caller::cluster_operation(req.api_key)
+        && !caller.may(ctx, op, &Resource::cluster())
+    {
+        return refuse(
+            ResponseError::ClusterAuthorizationFailed,
+            op,
+            &Resource::cluster(),
+        );
+    }
+    // APIs about one group or transactional id, checked here as their responses
+    // carry one top-level error code: `guarded!(Body, b, OP, resource, CODE => handler)`.
+    macro_rules! guarded {
+        ($body:ty, $b:ident, $op:expr, $resource:expr, $code:expr => $handle:expr) => {{
+            let $b: $body = decode(req)?;
+            let resource: Option<Resource<'_>> = $resource;
+            if let Some(resource) = resource
+                && !caller.may(ctx, $op, &resource)
+            {
+                return refuse($code, $op, &resource);
+            }
+            answer!($handle)
+        }};
+    }
+    // The group APIs of one member: READ on the group.
+    macro_rules! group_read {
+        ($body:ty, $b:ident => $handle:expr) => {
+            guarded!($body, $b, Operation::Read, Some(Resource::group(&$b.group_id.0)),
+                ResponseError::GroupAuthorizationFailed => $handle)
+        };
+    }
+    // The transaction APIs: WRITE on the transactional id.
+    macro_rules! txn_write {
+        ($body:ty, $b:ident => $handle:expr) => {
+            guarded!($body, $b, Operation::Write,
+                Some(Resource::transactional_id(&$b.transactional_id.0)),
+                ResponseError::TransactionalIdAuthorizationFailed => $handle)
+        };
+    }
     match req.api_key {
         ApiKey::ApiVersions => answer!(api_versions::handle(decode(req)?)),
-        ApiKey::Metadata => answer!(metadata::handle(ctx, h, decode(req)?).await?),
-        ApiKey::Produce => match produce::handle(ctx, h, decode(req)?).await? {
+        ApiKey::Metadata => answer!(metadata::handle(ctx, h, decode(req)?, caller).await?),
+        ApiKey::Produce => match produce::handle(ctx, h, decode(req)?, caller).await? {
             Some(resp) => answer!(resp),
             None => Ok(None),
         },
-        ApiKey::Fetch => answer!(fetch::handle(ctx, h, decode(req)?).await?),
+        ApiKey::Fetch => answer!(fetch::handle(ctx, h, decode(req)?, caller).await?),
         ApiKey::ListOffsets if v == 0 => {
             let (query, max) = legacy::list_offsets_v0(&req.body).map_err(|e| malformed(req, e))?;
-            let resp = list_offsets::handle(ctx, h, query).await?;
+            let resp = list_offsets::handle(ctx, h, query, caller).await?;
             let body = legacy::list_offsets_v0_response(&resp, &max);
             Ok(Some(raw_answer(h.correlation_id, body)))
         }
-        ApiKey::ListOffsets => answer!(list_offsets::handle(ctx, h, decode(req)?).await?),
-        ApiKey::FindCoordinator => answer!(find_coordinator::handle(ctx, h, decode(req)?)),
-        ApiKey::JoinGroup => answer!(join_group::handle(ctx, h, decode(req)?, peer).await),
-        ApiKey::SyncGroup => answer!(sync_group::handle(ctx, h, decode(req)?).await),
-        ApiKey::Heartbeat => answer!(heartbeat::handle(ctx, h, decode(req)?)),
-        ApiKey::LeaveGroup => answer!(leave_group::handle(ctx, h, decode(req)?)),
+        ApiKey::ListOffsets => {
+            answer!(list_offsets::handle(ctx, h, decode(req)?, caller).await?)
+        }
+        ApiKey::FindCoordinator => answer!(find_coordinator::handle(ctx, h, decode(req)?, caller)),
+        ApiKey::JoinGroup => {
+            group_read!(JoinGroupRequest, b => join_group::handle(ctx, h, b, peer).await)
+        }
+        ApiKey::SyncGroup => {
+            group_read!(SyncGroupRequest, b => sync_group::handle(ctx, h, b).await)
+        }
+        ApiKey::Heartbeat => group_read!(HeartbeatRequest, b => heartbeat::handle(ctx, h, b)),
+        ApiKey::LeaveGroup => group_read!(LeaveGroupRequest, b => leave_group::handle(ctx, h, b)),
         ApiKey::OffsetCommit if v < 2 => {
             let commit = legacy::offset_commit(&req.body, v).map_err(|e| malformed(req, e))?;
-            let resp = offset_commit::handle(ctx, h, commit).await?;
+            let resp = offset_commit::handle(ctx, h, commit, caller).await?;
             let layout = legacy::OFFSET_COMMIT_RESPONSE_VERSION;
             encode(req.api_key, layout, h.correlation_id, &resp).map(Some)
         }
-        ApiKey::OffsetCommit => answer!(offset_commit::handle(ctx, h, decode(req)?).await?),
+        ApiKey::OffsetCommit => {
+            answer!(offset_commit::handle(ctx, h, decode(req)?, caller).await?)
+        }
+        ApiKey::CreateAcls => answer!(create_acls::handle(ctx, v, decode(req)?, caller).await?),
+        ApiKey::DescribeAcls => answer!(describe_acls::handle(ctx, v, decode(req)?, caller)?),
+        ApiKey::DeleteAcls => answer!(delete_acls::handle(ctx, v, decode(req)?, caller).await?),
         // v0 has v1's layout both ways (it read offsets from ZooKeeper in Kafka).
         ApiKey::OffsetFetch if v == 0 => {
-            let resp = offset_fetch::handle(ctx, h, decode_at(req, 1)?).await?;
+            let resp = offset_fetch::handle(ctx, h, decode_at(req, 1)?, caller).await?;
             encode(req.api_key, 1, h.correlation_id, &resp).map(Some)
         }
-        ApiKey::OffsetFetch => answer!(offset_fetch::handle(ctx, h, decode(req)?).await?),
-        ApiKey::ListGroups => answer!(list_groups::handle(ctx, h, decode(req)?).await?),
-        ApiKey::DescribeGroups => {
-            answer!(describe_groups::handle(ctx, h, decode(req)?).await?)
+        ApiKey::OffsetFetch => {
+            answer!(offset_fetch::handle(ctx, h, decode(req)?, caller).await?)
         }
-        ApiKey::DescribeCluster => answer!(describe_cluster::handle(ctx, h, decode(req)?)),
+        ApiKey::ListGroups => answer!(list_groups::handle(ctx, h, decode(req)?, caller).await?),
+        ApiKey::DescribeGroups => {
+            answer!(describe_groups::handle(ctx, h, decode(req)?, caller).await?)
+        }
+        ApiKey::DescribeCluster => answer!(describe_cluster::handle(ctx, h, decode(req)?, caller)),
         // v0 is v1 both ways (v1 only changed what throttle time means).
         ApiKey::DescribeLogDirs if v == 0 => {
             let resp = describe_log_dirs::handle(ctx, h, decode_at(req, 1)?).await?;
@@ -247,55 +332,76 @@ async fn run(
         }
         ApiKey::DescribeLogDirs => answer!(describe_log_dirs::handle(ctx, h, decode(req)?).await?),
         ApiKey::DescribeProducers => {
-            answer!(describe_producers::handle(ctx, h, decode(req)?).await?)
+            answer!(describe_producers::handle(ctx, h, decode(req)?, caller).await?)
         }
-        ApiKey::AlterConfigs => answer!(alter_configs::handle(ctx, h, decode(req)?).await?),
+        ApiKey::AlterConfigs => answer!(alter_configs::handle(ctx, h, decode(req)?, caller).await?),
         ApiKey::IncrementalAlterConfigs => {
-            answer!(incremental_alter_configs::handle(ctx, h, decode(req)?).await?)
+            answer!(incremental_alter_configs::handle(ctx, h, decode(req)?, caller).await?)
         }
-        ApiKey::DeleteRecords => answer!(delete_records::handle(ctx, h, decode(req)?).await?),
-        ApiKey::DeleteGroups => answer!(delete_groups::handle(ctx, h, decode(req)?).await?),
-        ApiKey::OffsetDelete => answer!(offset_delete::handle(ctx, h, decode(req)?).await?),
-        ApiKey::InitProducerId => {
-            answer!(init_producer_id::handle(ctx, h, decode(req)?).await?)
+        ApiKey::DeleteRecords => {
+            answer!(delete_records::handle(ctx, h, decode(req)?, caller).await?)
         }
+        ApiKey::DeleteGroups => {
+            answer!(delete_groups::handle(ctx, h, decode(req)?, caller).await?)
+        }
+        ApiKey::OffsetDelete => guarded!(OffsetDeleteRequest, b, Operation::Delete,
+            Some(Resource::group(&b.group_id.0)), ResponseError::GroupAuthorizationFailed
+            => offset_delete::handle(ctx, h, b).await?),
+        // A transactional producer needs WRITE on its id (an idempotent one nothing:
+        // Kafka's IDEMPOTENT_WRITE is implied by WRITE on any topic since 3.0).
+        ApiKey::InitProducerId => guarded!(InitProducerIdRequest, b, Operation::Write,
+            b.transactional_id.as_ref().filter(|t| !t.is_empty())
+                .map(|t| Resource::transactional_id(&t.0)),
+            ResponseError::TransactionalIdAuthorizationFailed
+            => init_producer_id::handle(ctx, h, b).await?),
         ApiKey::AddPartitionsToTxn => {
-            answer!(add_partitions_to_txn::handle(ctx, h, decode(req)?).await?)
+            answer!(add_partitions_to_txn::handle(ctx, h, decode(req)?, caller).await?)
         }
-        ApiKey::AddOffsetsToTxn => answer!(add_offsets_to_txn::handle(ctx, h, decode(req)?).await?),
-        ApiKey::TxnOffsetCommit => answer!(txn_offset_commit::handle(ctx, h, decode(req)?).await?),
-        ApiKey::EndTxn => answer!(end_txn::handle(ctx, h, decode(req)?).await?),
+        ApiKey::AddOffsetsToTxn => {
+            txn_write!(AddOffsetsToTxnRequest, b => add_offsets_to_txn::handle(ctx, h, b).await?)
+        }
+        ApiKey::TxnOffsetCommit => {
+            answer!(txn_offset_commit::handle(ctx, h, decode(req)?, caller).await?)
+        }
+        ApiKey::EndTxn => txn_write!(EndTxnRequest, b => end_txn::handle(ctx, h, b).await?),
         ApiKey::DescribeTransactions => {
-            answer!(describe_transactions::handle(ctx, h, decode(req)?)?)
+            answer!(describe_transactions::handle(ctx, h, decode(req)?, caller)?)
         }
-        ApiKey::ListTransactions => answer!(list_transactions::handle(ctx, h, decode(req)?)?),
+        ApiKey::ListTransactions => {
+            answer!(list_transactions::handle(ctx, h, decode(req)?, caller)?)
+        }
         // v0 is v1 without include_synonyms.
         ApiKey::DescribeConfigs if v == 0 => {
             let query = decode_extended(req, 1, &[0])?;
-            let resp = describe_configs::handle(ctx, h, query).await?;
+            let resp = describe_configs::handle(ctx, h, query, caller).await?;
             let body = legacy::describe_configs_v0_response(&resp);
             Ok(Some(raw_answer(h.correlation_id, body)))
         }
         ApiKey::DescribeConfigs => {
-            answer!(describe_configs::handle(ctx, h, decode(req)?).await?)
+            answer!(describe_configs::handle(ctx, h, decode(req)?, caller).await?)
         }
         // v1's request is v2's; v0's is v1's without validate_only.
         ApiKey::CreateTopics if v < 2 => {
             let extra: &[u8] = if v == 0 { &[0] } else { &[] };
-            let resp = create_topics::handle(ctx, h, decode_extended(req, 2, extra)?).await?;
+            let query = decode_extended(req, 2, extra)?;
+            let resp = create_topics::handle(ctx, h, query, caller).await?;
             let body = legacy::create_topics_response(&resp, v);
             Ok(Some(raw_answer(h.correlation_id, body)))
         }
-        ApiKey::CreateTopics => answer!(create_topics::handle(ctx, h, decode(req)?).await?),
+        ApiKey::CreateTopics => {
+            answer!(create_topics::handle(ctx, h, decode(req)?, caller).await?)
+        }
         // v0 is v1 both ways, less the response's throttle time.
         ApiKey::DeleteTopics if v == 0 => {
-            let resp = delete_topics::handle(ctx, h, decode_at(req, 1)?).await?;
+            let resp = delete_topics::handle(ctx, h, decode_at(req, 1)?, caller).await?;
             let v1 = encode(req.api_key, 1, h.correlation_id, &resp)?;
             Ok(Some(raw_answer(h.correlation_id, BytesMut::from(&v1[8..]))))
         }
-        ApiKey::DeleteTopics => answer!(delete_topics::handle(ctx, h, decode(req)?).await?),
+        ApiKey::DeleteTopics => {
+            answer!(delete_topics::handle(ctx, h, decode(req)?, caller).await?)
+        }
         ApiKey::CreatePartitions => {
-            answer!(create_partitions::handle(ctx, h, decode(req)?).await?)
+            answer!(create_partitions::handle(ctx, h, decode(req)?, caller).await?)
         }
         other => Err(KafkaError::UnknownApi { key: other as i16 }),
     }

@@ -8,9 +8,11 @@ use kafka_protocol::messages::offset_commit_response::{
 };
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, RequestHeader};
 
+use crate::auth::{Operation, Resource};
 use crate::broker::OffsetCommit;
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{blocking, codes};
 
 /// Commits the offsets if the member may; per-partition errors otherwise.
@@ -18,8 +20,11 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     _h: &RequestHeader,
     req: OffsetCommitRequest,
+    caller: &Caller,
 ) -> Result<OffsetCommitResponse, KafkaError> {
     let group = req.group_id.0.to_string();
+    let group_denied = !caller.may(ctx, Operation::Read, &Resource::group(&group));
+    let caller = caller.clone();
     let refused = ctx.groups.check_commit(
         &group,
         req.generation_id_or_member_epoch,
@@ -33,6 +38,14 @@ pub async fn handle(
             .into_iter()
             .map(|t| {
                 let name = t.name.0.to_string();
+                // Kafka: READ on the group, then READ on each topic.
+                let denied = if group_denied {
+                    ResponseError::GroupAuthorizationFailed.code()
+                } else if !caller.may(ctx, Operation::Read, &Resource::topic(&name)) {
+                    ResponseError::TopicAuthorizationFailed.code()
+                } else {
+                    0
+                };
                 let mut out = OffsetCommitResponseTopic::default();
                 out.partitions = t
                     .partitions
@@ -40,14 +53,18 @@ pub async fn handle(
                     .map(|p| {
                         let mut r = OffsetCommitResponsePartition::default();
                         r.partition_index = p.partition_index;
-                        r.error_code = partition_error(
-                            ctx,
-                            refused,
-                            &name,
-                            p.partition_index,
-                            p.committed_offset,
-                            p.committed_metadata.as_deref(),
-                        );
+                        r.error_code = if denied != 0 {
+                            denied
+                        } else {
+                            partition_error(
+                                ctx,
+                                refused,
+                                &name,
+                                p.partition_index,
+                                p.committed_offset,
+                                p.committed_metadata.as_deref(),
+                            )
+                        };
                         if r.error_code == 0 {
                             commits.push(OffsetCommit {
                                 topic: name.clone(),

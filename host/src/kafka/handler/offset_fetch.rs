@@ -12,9 +12,11 @@ use kafka_protocol::messages::offset_fetch_response::{
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, RequestHeader, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::auth::{Operation, Resource};
 use crate::broker::{BrokerError, GroupOffset};
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::{at_most, blocking, codes, s};
 
 /// One partition's answer: (offset, metadata, error); -1 where nothing is committed.
@@ -97,6 +99,7 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: OffsetFetchRequest,
+    caller: &Caller,
 ) -> Result<OffsetFetchResponse, KafkaError> {
     let v = h.request_api_version;
     let mut resp = OffsetFetchResponse::default();
@@ -135,6 +138,11 @@ pub async fn handle(
             .into_iter()
             .map(|(g, r)| {
                 let mut out = OffsetFetchResponseGroup::default();
+                if !caller.may(ctx, Operation::Describe, &Resource::group(&g)) {
+                    out.error_code = ResponseError::GroupAuthorizationFailed.code();
+                    out.group_id = kafka_protocol::messages::GroupId(s(g));
+                    return out;
+                }
                 out.group_id = kafka_protocol::messages::GroupId(s(g));
                 match r {
                     Ok(offsets) => {
@@ -167,6 +175,10 @@ pub async fn handle(
         return Ok(resp);
     }
     let group = req.group_id.0.to_string();
+    if !caller.may(ctx, Operation::Describe, &Resource::group(&group)) {
+        resp.error_code = ResponseError::GroupAuthorizationFailed.code();
+        return Ok(resp);
+    }
     let topics: Query = req.topics.map(|ts| {
         ts.into_iter()
             .map(|t| (t.name.0.to_string(), t.partition_indexes))

@@ -7,12 +7,14 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 
+use crate::auth::{Operation, Resource};
 use crate::broker::BrokerError;
 use crate::broker::producer::IdempotentAppend;
 use crate::broker::txn::TxnRefusal;
 use crate::kafka::{KafkaContext, KafkaError};
 use crate::log::batch::{BatchError, BatchHeader, DecodeLimits, check_produced};
 
+use super::caller::Caller;
 use super::metadata::topic_or_create;
 use super::{blocking, codes, s};
 
@@ -45,6 +47,7 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: ProduceRequest,
+    caller: &Caller,
 ) -> Result<Option<ProduceResponse>, KafkaError> {
     let v = h.request_api_version;
     let acks = req.acks;
@@ -67,10 +70,25 @@ pub async fn handle(
             )
         })
         .collect();
+    let caller = caller.clone();
     let results = blocking(ctx, move |ctx| {
+        // Kafka: a transactional produce needs WRITE on its transactional id.
+        let txn_denied = transactional_id
+            .as_deref()
+            .is_some_and(|id| !caller.may(ctx, Operation::Write, &Resource::transactional_id(id)));
         work.into_iter()
             .map(|(name, parts)| {
-                let outcomes: Vec<(i32, Outcome)> = if bad_acks {
+                let denied = if txn_denied {
+                    Some(ResponseError::TransactionalIdAuthorizationFailed)
+                } else if !caller.may(ctx, Operation::Write, &Resource::topic(&name)) {
+                    Some(ResponseError::TopicAuthorizationFailed)
+                } else {
+                    None
+                };
+                let outcomes: Vec<(i32, Outcome)> = if let Some(kind) = denied {
+                    let o = || Outcome::error(kind, "not authorized (ACL)");
+                    parts.iter().map(|(p, _)| (*p, o())).collect()
+                } else if bad_acks {
                     let o = || {
                         Outcome::error(
                             ResponseError::InvalidRequiredAcks,
@@ -79,11 +97,12 @@ pub async fn handle(
                     };
                     parts.iter().map(|(p, _)| (*p, o())).collect()
                 } else {
-                    let topic =
-                        topic_or_create(ctx, &name, ctx.settings.auto_create_topics).map(|t| {
-                            let limits = BatchLimits::of(ctx, &t);
-                            (t, limits)
-                        });
+                    let create =
+                        ctx.settings.auto_create_topics && caller.may_create_topic(ctx, &name);
+                    let topic = topic_or_create(ctx, &name, create).map(|t| {
+                        let limits = BatchLimits::of(ctx, &t);
+                        (t, limits)
+                    });
                     parts
                         .into_iter()
                         .map(|(p, records)| {

@@ -3,14 +3,17 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
 use kafka_protocol::messages::{RequestHeader, TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
+use crate::auth::{Operation, Resource};
 use crate::broker::txn::PendingOffset;
 use crate::kafka::{KafkaContext, KafkaError};
 
+use super::caller::Caller;
 use super::offset_commit::partition_error;
 use super::{blocking, codes};
 
@@ -19,6 +22,7 @@ pub async fn handle(
     ctx: &Arc<KafkaContext>,
     h: &RequestHeader,
     req: TxnOffsetCommitRequest,
+    caller: &Caller,
 ) -> Result<TxnOffsetCommitResponse, KafkaError> {
     let v = h.request_api_version;
     let group = req.group_id.0.to_string();
@@ -35,22 +39,41 @@ pub async fn handle(
         .flatten();
     let id = req.transactional_id.0.to_string();
     let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
+    // Kafka: WRITE on the transactional id, READ on the group, READ on each topic.
+    let denied = if !caller.may(ctx, Operation::Write, &Resource::transactional_id(&id)) {
+        ResponseError::TransactionalIdAuthorizationFailed.code()
+    } else if !caller.may(ctx, Operation::Read, &Resource::group(&group)) {
+        ResponseError::GroupAuthorizationFailed.code()
+    } else {
+        0
+    };
+    let caller = caller.clone();
     let topics = req.topics;
     let topics = blocking(ctx, move |ctx| {
         let mut offsets = Vec::new();
         let mut errors: Vec<Vec<(i32, i16)>> = Vec::new();
         for t in &topics {
             let name = t.name.0.to_string();
+            let denied = match denied {
+                0 if !caller.may(ctx, Operation::Read, &Resource::topic(&name)) => {
+                    ResponseError::TopicAuthorizationFailed.code()
+                }
+                code => code,
+            };
             let mut codes = Vec::new();
             for p in &t.partitions {
-                let code = partition_error(
-                    ctx,
-                    refused,
-                    &name,
-                    p.partition_index,
-                    p.committed_offset,
-                    p.committed_metadata.as_deref(),
-                );
+                let code = if denied != 0 {
+                    denied
+                } else {
+                    partition_error(
+                        ctx,
+                        refused,
+                        &name,
+                        p.partition_index,
+                        p.committed_offset,
+                        p.committed_metadata.as_deref(),
+                    )
+                };
                 if code == 0 {
                     offsets.push((
                         (name.clone(), p.partition_index as u32),
