@@ -344,6 +344,8 @@ pub fn empty(api: ApiKey, v: i16) -> Option<Vec<u8>> {
         DescribeTransactions => DescribeTransactionsRequest,
         ListTransactions => ListTransactionsRequest,
         SaslHandshake => SaslHandshakeRequest, SaslAuthenticate => SaslAuthenticateRequest,
+        CreateAcls => CreateAclsRequest, DescribeAcls => DescribeAclsRequest,
+        DeleteAcls => DeleteAclsRequest,
     )
 }
 
