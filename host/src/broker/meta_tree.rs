@@ -3,7 +3,7 @@
 //!
 //! The layer above owns its keys and values; the broker owns the database, so the
 //! records share its fsync policy and its one file lock, and a write acknowledged
-//! through [`MetaTree::insert`] or [`MetaTree::remove`] is as durable as a topic's.
+//! through [`MetaTree::insert`] or [`MetaTree::remove_all`] is as durable as a topic's.
 
 use super::error::BrokerError;
 use super::synced_db::SyncedDb;
