@@ -174,6 +174,9 @@ fn https_takes_tokens_basic_and_client_certificates() {
     let server = start(&dir.path().join("data"), &config(&pki, "optional", ""));
     add_first_user(&server, &pki, "alice", "wonderland");
     add_user(&server, &pki, "bob", "builder");
+    // The first user may do everything; bob may list and make tokens.
+    let alice = ("alice", "wonderland");
+    grant(&server, &pki, alice, "User:bob", "CLUSTER", "kafka-cluster");
     let client = https(&pki, false);
     let r = client.get(server.at("/v1/topics")).send().unwrap();
     assert_eq!(r.status(), 401, "users exist: credentials needed");
@@ -242,6 +245,30 @@ fn https_takes_tokens_basic_and_client_certificates() {
     assert_eq!(r.status(), 200);
 }
 
+/// Grants `principal` ALL on the `resource_type` named `name`, as the user `admin`
+/// (name, password): once users exist, ACLs decide what each principal may do.
+fn grant(
+    server: &Server,
+    pki: &Pki,
+    admin: (&str, &str),
+    principal: &str,
+    resource_type: &str,
+    name: &str,
+) {
+    let r = https(pki, true)
+        .post(server.at("/v1/acls"))
+        .basic_auth(admin.0, Some(admin.1))
+        .json(&json!({
+            "resource_type": resource_type,
+            "resource_name": name,
+            "principal": principal,
+            "operation": "ALL",
+        }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+}
+
 fn add_user(server: &Server, pki: &Pki, name: &str, password: &str) {
     let r = https(pki, false)
         .post(server.at("/v1/users"))
@@ -270,6 +297,15 @@ fn kafka_client_certificate_is_the_principal_without_sasl() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    // The first user may do everything; alice (her certificate) gets the topic.
+    grant(
+        &server,
+        &pki,
+        ("someone", "pw"),
+        "User:alice",
+        "TOPIC",
+        "certified",
+    );
     // Users exist, so every request must authenticate: alice's certificate does.
     let ssl = [
         "-b".to_string(),
@@ -480,6 +516,10 @@ fn confluent_kafka_over_tls(install: Install) {
     let pki = pki(&dir.path().join("pki"));
     let server = start(&dir.path().join("data"), &config(&pki, "optional", ""));
     add_first_user(&server, &pki, "py", "py-secret");
+    // alice's certificate acts for User:alice, who needs her topic and group.
+    let py = ("py", "py-secret");
+    grant(&server, &pki, py, "User:alice", "TOPIC", "py-cert");
+    grant(&server, &pki, py, "User:alice", "GROUP", "py-cert-group");
     let ca = pki.path("ca.pem");
     let out = run_client_on(
         install,

@@ -89,11 +89,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Ok(principal) => {
             if let Some((op, kind, name)) = required(req.method(), req.uri().path()) {
                 let resource = Resource { kind, name: &name };
-                if let Err(e) = state
-                    .auth
-                    .authorizer()
-                    .check(&principal, peer, op, &resource)
-                {
+                if let Err(e) = state.auth.check(&principal, peer, op, &resource) {
                     return ApiError::from(e).into_response();
                 }
             }
@@ -212,11 +208,11 @@ pub fn check_create(
     kind: ResourceType,
     name: &str,
 ) -> Result<(), ApiError> {
-    let authz = state.auth.authorizer();
-    if authz.allows(principal, peer, Operation::Create, &Resource::cluster()) {
+    let auth = &state.auth;
+    if auth.allows(principal, peer, Operation::Create, &Resource::cluster()) {
         return Ok(());
     }
-    Ok(authz.check(principal, peer, Operation::Create, &Resource { kind, name })?)
+    Ok(auth.check(principal, peer, Operation::Create, &Resource { kind, name })?)
 }
 
 /// `%XX` escapes of a path segment decoded (invalid ones kept as written), so an

@@ -89,7 +89,6 @@ pub async fn commit(
         let topic = Resource::topic(&e.topic);
         state
             .auth
-            .authorizer()
             .check(&principal, peer, Operation::Read, &topic)?;
     }
     let commits: Vec<OffsetCommit> = body

@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use crate::broker::Broker;
 
 use super::acl_authorizer::{Authorizer, bootstrap_bindings};
+use super::acl_binding::{Operation, Resource};
 use super::acl_store::AclStore;
 use super::error::AuthError;
 use super::principal::Principal;
@@ -72,7 +73,38 @@ impl Authenticator {
         &self.settings
     }
 
-    /// The ACLs and the check both faces make with them.
+    /// Whether `principal` from `host` may perform `op` on `resource`. ACLs are
+    /// enforced once a user exists; before that, whoever is admitted (an anonymous
+    /// client on loopback or under `--allow-anonymous`, or one with a client
+    /// certificate the configured CA verified) may do everything, as before
+    /// authentication is set up: otherwise a listener requiring client certificates
+    /// could never be given its first user.
+    pub fn allows(
+        &self,
+        principal: &Principal,
+        host: IpAddr,
+        op: Operation,
+        resource: &Resource<'_>,
+    ) -> bool {
+        !self.required() || self.authorizer.allows(principal, host, op, resource)
+    }
+
+    /// [`Self::allows`] as a result naming what was refused (the HTTP API's 403).
+    pub fn check(
+        &self,
+        principal: &Principal,
+        host: IpAddr,
+        op: Operation,
+        resource: &Resource<'_>,
+    ) -> Result<(), AuthError> {
+        if !self.required() {
+            return Ok(());
+        }
+        self.authorizer.check(principal, host, op, resource)
+    }
+
+    /// The stored ACLs (adding, removing, listing); checks go through
+    /// [`Self::allows`] and [`Self::check`].
     pub fn authorizer(&self) -> &Authorizer {
         &self.authorizer
     }

@@ -30,10 +30,7 @@ pub struct Caller {
 impl Caller {
     /// Whether the caller may perform `op` on `resource`.
     pub fn may(&self, ctx: &KafkaContext, op: Operation, resource: &Resource<'_>) -> bool {
-        let allowed = ctx
-            .auth
-            .authorizer()
-            .allows(&self.principal, self.host, op, resource);
+        let allowed = ctx.auth.allows(&self.principal, self.host, op, resource);
         if !allowed {
             tracing::debug!(principal = %self.principal, host = %self.host, %op, %resource, "ACL denied");
         }
