@@ -11,13 +11,14 @@ use std::net::TcpStream;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use common::wire::{ask, frame};
 use common::{Install, Server, closed_by_server, http, kcat, run_client_on, weir_bin};
 use kafka_protocol::messages::{
-    ApiKey, MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader,
-    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+    MetadataRequest, MetadataResponse, SaslAuthenticateRequest, SaslAuthenticateResponse,
+    SaslHandshakeRequest, SaslHandshakeResponse,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use serde_json::{Value, json};
 
 /// Runs the `weir` CLI against `server` with `env` and `stdin`.
@@ -297,36 +298,6 @@ fn serve_on_a_network_address_without_users_refuses_and_says_why() {
 }
 
 // --- the Kafka listener, byte by byte ---
-
-fn frame<R: Request + Encodable>(version: i16, req: &R) -> Vec<u8> {
-    let key = ApiKey::try_from(R::KEY).unwrap();
-    let mut header = RequestHeader::default();
-    header.request_api_key = R::KEY;
-    header.request_api_version = version;
-    header.correlation_id = 77;
-    header.client_id = Some(StrBytes::from_static_str("auth-test"));
-    let mut buf = BytesMut::new();
-    header
-        .encode(&mut buf, key.request_header_version(version))
-        .unwrap();
-    req.encode(&mut buf, version).unwrap();
-    let mut out = (buf.len() as i32).to_be_bytes().to_vec();
-    out.extend_from_slice(&buf);
-    out
-}
-
-fn ask<R: Request + Encodable>(s: &mut TcpStream, version: i16, req: &R) -> R::Response {
-    s.write_all(&frame(version, req)).unwrap();
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).expect("an answer, not a close");
-    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-    s.read_exact(&mut body).unwrap();
-    let key = ApiKey::try_from(R::KEY).unwrap();
-    let mut buf = Bytes::from(body);
-    let header = ResponseHeader::decode(&mut buf, key.response_header_version(version)).unwrap();
-    assert_eq!(header.correlation_id, 77);
-    R::Response::decode(&mut buf, version).unwrap()
-}
 
 fn connect(server: &Server) -> TcpStream {
     let s = TcpStream::connect(&server.kafka).unwrap();

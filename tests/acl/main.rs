@@ -22,7 +22,8 @@ use std::net::TcpStream;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use common::wire::ask;
 use common::{Install, Server, create_topic_as, http, run_client_on, weir_bin};
 use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
@@ -34,13 +35,13 @@ use kafka_protocol::messages::offset_commit_request::{
 };
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest,
-    DescribeClusterRequest, DescribeConfigsRequest, DescribeGroupsRequest, FindCoordinatorRequest,
-    GroupId, InitProducerIdRequest, JoinGroupRequest, ListOffsetsRequest, MetadataRequest,
-    OffsetCommitRequest, ProduceRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
-    SaslHandshakeRequest, TopicName, TransactionalId,
+    BrokerId, CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest, DescribeClusterRequest,
+    DescribeConfigsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId,
+    InitProducerIdRequest, JoinGroupRequest, ListOffsetsRequest, MetadataRequest,
+    OffsetCommitRequest, ProduceRequest, SaslAuthenticateRequest, SaslHandshakeRequest, TopicName,
+    TransactionalId,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use serde_json::{Value, json};
 use weir::log::batch::{Record, encode_batch};
 
@@ -48,36 +49,6 @@ const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
 const GROUP_AUTHORIZATION_FAILED: i16 = 30;
 const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
 const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
-
-fn frame<R: Request + Encodable>(version: i16, req: &R) -> Vec<u8> {
-    let key = ApiKey::try_from(R::KEY).unwrap();
-    let mut header = RequestHeader::default();
-    header.request_api_key = R::KEY;
-    header.request_api_version = version;
-    header.correlation_id = 7;
-    header.client_id = Some(StrBytes::from_static_str("acl-test"));
-    let mut buf = BytesMut::new();
-    header
-        .encode(&mut buf, key.request_header_version(version))
-        .unwrap();
-    req.encode(&mut buf, version).unwrap();
-    let mut out = (buf.len() as i32).to_be_bytes().to_vec();
-    out.extend_from_slice(&buf);
-    out
-}
-
-fn ask<R: Request + Encodable>(s: &mut TcpStream, version: i16, req: &R) -> R::Response {
-    s.write_all(&frame(version, req)).unwrap();
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).expect("an answer, not a close");
-    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-    s.read_exact(&mut body).unwrap();
-    let key = ApiKey::try_from(R::KEY).unwrap();
-    let mut buf = Bytes::from(body);
-    let header = ResponseHeader::decode(&mut buf, key.response_header_version(version)).unwrap();
-    assert_eq!(header.correlation_id, 7);
-    R::Response::decode(&mut buf, version).unwrap()
-}
 
 /// A connection authenticated as `user` with SASL PLAIN (accepted from loopback).
 fn login(server: &Server, user: &str, password: &str) -> TcpStream {

@@ -5,6 +5,7 @@
 pub mod guests;
 pub mod pipeline;
 pub mod pki;
+pub mod wire;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
