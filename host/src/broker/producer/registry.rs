@@ -336,9 +336,7 @@ impl ProducerRegistry {
         let high_watermark = log.high_watermark();
         let (last_stable, aborted) = slot
             .with_txns(&log, |t| {
-                let lso = t
-                    .first_unstable()
-                    .map_or(high_watermark, |f| f.min(high_watermark));
+                let lso = t.last_stable(high_watermark);
                 (lso, t.aborted_between(offset, lso))
             })
             .map_err(fail())?;
@@ -358,11 +356,8 @@ impl ProducerRegistry {
         let log = topic.partition(i64::from(partition))?;
         let slot = self.slot_of(topic.name(), partition, &log);
         let high_watermark = log.high_watermark();
-        slot.with_txns(&log, |t| {
-            t.first_unstable()
-                .map_or(high_watermark, |f| f.min(high_watermark))
-        })
-        .map_err(BrokerError::log(topic.name(), partition))
+        slot.with_txns(&log, |t| t.last_stable(high_watermark))
+            .map_err(BrokerError::log(topic.name(), partition))
     }
 
     /// What a compaction pass of the partition must respect: its last stable
@@ -377,9 +372,7 @@ impl ProducerRegistry {
         let slot = self.slot_of(topic.name(), partition, &log);
         let high_watermark = log.high_watermark();
         slot.with_txns(&log, |t| {
-            let lso = t
-                .first_unstable()
-                .map_or(high_watermark, |f| f.min(high_watermark));
+            let lso = t.last_stable(high_watermark);
             let mut aborted = AbortedSet::default();
             for a in t.aborted_between(i64::MIN, lso) {
                 aborted.insert(a.producer_id, a.first_offset, a.last_offset);

@@ -89,6 +89,13 @@ impl PartitionTxns {
         self.open.values().min().copied()
     }
 
+    /// The last stable offset under `high_watermark`: the first offset of the oldest
+    /// open transaction, or the high watermark when none is open.
+    pub fn last_stable(&self, high_watermark: i64) -> i64 {
+        self.first_unstable()
+            .map_or(high_watermark, |f| f.min(high_watermark))
+    }
+
     /// Producer ids with a transaction open here.
     pub fn open_producers(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
         self.open.iter().map(|(&p, &o)| (p, o))
