@@ -77,7 +77,11 @@ fn kafka_python_reads_through_an_incremental_fetch_session(install: Install) {
 
 fn kafka_python_static_member_restarts_without_a_rebalance(install: Install) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    // The shipped initial rebalance delay, not the test servers' 0: without
+    // it the first member's generation forms before kafka-python has the
+    // topic's metadata, and that client can lose the answer to the rejoin
+    // that follows (tests/kafka_protocol/group_initial_delay.rs).
+    let server = Server::start_with_config(dir.path(), "", &[]);
     let out = run_client_on(
         install,
         "python",

@@ -18,6 +18,13 @@ pub fn weir_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_weir"))
 }
 
+/// The `weir.toml` of a test server started without its own `--config`. As in
+/// Kafka's own test brokers, a group's first join is answered at once instead
+/// of after the 3 s initial rebalance delay, so that each group test does not
+/// take seconds longer; tests of the delay, or of clients that need it, bring
+/// their own config.
+pub const TEST_CONFIG: &str = "[kafka]\ngroup_initial_rebalance_delay_ms = 0\n";
+
 /// The listener flags every test server gets: loopback, port 0.
 pub fn serve_args() -> [&'static str; 4] {
     ["--http-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0"]
@@ -55,7 +62,8 @@ pub struct Server {
 
 impl Server {
     /// Starts `weir serve` on port 0 with `data_dir` and extra args; waits (≤ 60 s)
-    /// for the lines announcing its HTTP and Kafka addresses.
+    /// for the lines announcing its HTTP and Kafka addresses. Without a
+    /// `--config` among `extra` it gets [`TEST_CONFIG`].
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
         let mut cmd = Command::new(weir_bin());
         cmd.arg("serve")
@@ -63,7 +71,23 @@ impl Server {
             .arg(data_dir)
             .args(serve_args())
             .args(extra);
+        if extra.contains(&"--config") {
+            return Server::spawn(cmd, data_dir);
+        }
+        // Read once at startup: the file may go when the server has announced.
+        let config = tempfile::NamedTempFile::new().expect("a temp config file");
+        std::fs::write(config.path(), TEST_CONFIG).expect("write the test config");
+        cmd.arg("--config").arg(config.path());
         Server::spawn(cmd, data_dir)
+    }
+
+    /// Starts `weir serve` like [`Server::start`] with `config` as its
+    /// `weir.toml` (over the shipped defaults, not [`TEST_CONFIG`]).
+    pub fn start_with_config(data_dir: &Path, config: &str, extra: &[&str]) -> Server {
+        let file = tempfile::NamedTempFile::new().expect("a temp config file");
+        std::fs::write(file.path(), config).expect("write the config");
+        let path = file.path().to_str().expect("a UTF-8 temp path");
+        Server::start(data_dir, &[&["--config", path], extra].concat())
     }
 
     /// Starts `weir serve` on a tmpfs of `size` (e.g. `4m`) mounted over `data_dir` in a

@@ -23,7 +23,11 @@ fn st(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
 
-fn join_request(member: &str, instance: Option<&str>, meta: &'static [u8]) -> JoinGroupRequest {
+pub(crate) fn join_request(
+    member: &str,
+    instance: Option<&str>,
+    meta: &'static [u8],
+) -> JoinGroupRequest {
     JoinGroupRequest::default()
         .with_group_id(GroupId(st("g")))
         .with_session_timeout_ms(30_000)
@@ -40,12 +44,12 @@ fn join_request(member: &str, instance: Option<&str>, meta: &'static [u8]) -> Jo
         )
 }
 
-fn send<R: Request>(s: &mut TcpStream, version: i16, req: &R) {
+pub(crate) fn send<R: Request>(s: &mut TcpStream, version: i16, req: &R) {
     use std::io::Write;
     s.write_all(&frame(version, 77, req, &[])).unwrap();
 }
 
-fn read<R: Request>(s: &mut TcpStream, version: i16) -> R::Response {
+pub(crate) fn read<R: Request>(s: &mut TcpStream, version: i16) -> R::Response {
     use kafka_protocol::protocol::Decodable;
     let key = ApiKey::try_from(R::KEY).unwrap();
     let mut buf = Bytes::from(response(s).expect("a response"));
@@ -84,7 +88,12 @@ fn await_rebalance(s: &mut TcpStream, generation: i32, member: &str, instance: O
     }
 }
 
-fn sync(s: &mut TcpStream, generation: i32, member: &str, assign: &[(&str, &'static [u8])]) {
+pub(crate) fn sync(
+    s: &mut TcpStream,
+    generation: i32,
+    member: &str,
+    assign: &[(&str, &'static [u8])],
+) {
     let req = SyncGroupRequest::default()
         .with_group_id(GroupId(st("g")))
         .with_generation_id(generation)

@@ -15,6 +15,7 @@ mod fetch;
 mod fetch_budget;
 mod fetch_sessions;
 mod frames;
+mod group_initial_delay;
 mod group_rejoin;
 mod groups_admin;
 mod liberal;

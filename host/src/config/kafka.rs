@@ -28,6 +28,8 @@ pub struct KafkaSection {
     pub group_min_session_timeout_ms: u64,
     /// Kafka's `group.max.session.timeout.ms`.
     pub group_max_session_timeout_ms: u64,
+    /// Kafka's `group.initial.rebalance.delay.ms`.
+    pub group_initial_rebalance_delay_ms: u64,
     /// Kafka's `max.connections`.
     pub max_connections: usize,
     /// Kafka's `max.connections.per.ip`.
@@ -110,6 +112,13 @@ impl KafkaSection {
                 "kafka.group_min_session_timeout_ms exceeds group_max_session_timeout_ms".into(),
             ));
         }
+        // Kafka's key is an int of ms; a larger delay would overflow the clock.
+        if self.group_initial_rebalance_delay_ms > i32::MAX as u64 {
+            return Err(ConfigError::Invalid(format!(
+                "kafka.group_initial_rebalance_delay_ms must be ≤ {} (about 24 days)",
+                i32::MAX
+            )));
+        }
         Ok(KafkaSettings {
             tls,
             addr,
@@ -121,6 +130,9 @@ impl KafkaSection {
             group: GroupSettings {
                 min_session_timeout: Duration::from_millis(min_session),
                 max_session_timeout: Duration::from_millis(max_session),
+                initial_rebalance_delay: Duration::from_millis(
+                    self.group_initial_rebalance_delay_ms,
+                ),
             },
             limits: ConnectionLimits {
                 max_connections: self.max_connections,

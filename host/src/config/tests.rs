@@ -177,3 +177,39 @@ fn tls_section_is_checked_and_named() {
             .is_none()
     );
 }
+
+#[test]
+fn the_initial_rebalance_delay_defaults_to_kafkas_and_is_bounded_by_name() {
+    let s = ServerConfig::load(None).unwrap().build().unwrap();
+    assert_eq!(
+        s.kafka.group.initial_rebalance_delay,
+        std::time::Duration::from_secs(3),
+        "weir.toml and Kafka agree"
+    );
+    assert_eq!(
+        s.kafka.group.initial_rebalance_delay,
+        crate::kafka::settings::GroupSettings::default().initial_rebalance_delay,
+        "weir.toml and GroupSettings::default agree"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.toml");
+    std::fs::write(&path, "[kafka]\ngroup_initial_rebalance_delay_ms = 0\n").unwrap();
+    assert!(
+        load(&path)
+            .unwrap()
+            .kafka
+            .group
+            .initial_rebalance_delay
+            .is_zero()
+    );
+    std::fs::write(
+        &path,
+        "[kafka]\ngroup_initial_rebalance_delay_ms = 99999999999\n",
+    )
+    .unwrap();
+    let err = load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("kafka.group_initial_rebalance_delay_ms"),
+        "{err}"
+    );
+}

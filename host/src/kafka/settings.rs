@@ -144,6 +144,9 @@ pub struct GroupSettings {
     pub min_session_timeout: Duration,
     /// Largest session timeout a member may ask for.
     pub max_session_timeout: Duration,
+    /// Kafka's `group.initial.rebalance.delay.ms`: how long a join into an
+    /// Empty group waits for more members before the first generation forms.
+    pub initial_rebalance_delay: Duration,
 }
 
 impl Default for GroupSettings {
@@ -151,6 +154,7 @@ impl Default for GroupSettings {
         GroupSettings {
             min_session_timeout: Duration::from_millis(6_000),
             max_session_timeout: Duration::from_millis(1_800_000),
+            initial_rebalance_delay: Duration::from_millis(3_000),
         }
     }
 }

@@ -73,7 +73,10 @@ impl Coordinator {
         }
         let mut groups = self.groups.lock();
         let key = req.group.clone();
-        let group = groups.entry(key.clone()).or_default();
+        let delay = self.settings.initial_rebalance_delay;
+        let group = groups
+            .entry(key.clone())
+            .or_insert_with(|| Group::new(delay));
         let result = group.join(req, now);
         // A refused join leaves no trace: only members and pending ids keep a
         // group in memory (its committed offsets live in the broker).
@@ -159,6 +162,8 @@ impl Coordinator {
             for m in group.members.values_mut() {
                 m.assignment = by_member.remove(&m.id).unwrap_or_default();
                 if let Some(waiter) = m.awaiting_sync.take() {
+                    // Its session starts again from its answer, as in Kafka.
+                    m.last_seen = now;
                     let _ = waiter.send(SyncOutcome {
                         error: None,
                         assignment: m.assignment.clone(),

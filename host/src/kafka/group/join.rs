@@ -176,7 +176,7 @@ impl Group {
                     m.awaiting_join = Some(tx);
                 }
                 self.prepare_rebalance(now);
-                self.try_complete_join(false);
+                self.try_complete_join(false, now);
                 Joined::Later(rx)
             }
         }
@@ -202,6 +202,7 @@ impl Group {
             awaiting_sync: None,
         };
         self.members.insert(id.clone(), member);
+        self.note_new_member();
         self.update_and_rebalance(&id, req, now)
     }
 
@@ -220,7 +221,7 @@ impl Group {
             }
         }
         self.prepare_rebalance(now);
-        self.try_complete_join(false);
+        self.try_complete_join(false, now);
         rx
     }
 

@@ -1,7 +1,8 @@
 //! The consumer group coordinator: Kafka's classic rebalance protocol.
 //!
 //! - [`state`]: one group's state machine (Empty, PreparingRebalance,
-//!   CompletingRebalance, Stable), its members and their waiting requests.
+//!   CompletingRebalance, Stable), its members and their waiting requests, and
+//!   Kafka's initial rebalance delay for a join into an Empty group.
 //! - [`join`]: JoinGroup's decision: new, known or static member, rebalance or not.
 //! - [`outcome`]: the requests and answers exchanged with the coordinator.
 //! - [`coordinator`]: every group, and the async calls the JoinGroup, SyncGroup,
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 pub use coordinator::Coordinator;
 pub use outcome::{GroupDescription, JoinOutcome, JoinRequest, SyncOutcome};
-pub use state::{Group, GroupState};
+pub use state::{Group, GroupState, JoinWait};
 
 use super::KafkaContext;
 

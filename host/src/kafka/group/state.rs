@@ -14,10 +14,12 @@ use super::outcome::{JoinOutcome, SyncOutcome};
 pub enum GroupState {
     /// No members (offsets may still be committed).
     Empty,
-    /// Waiting for every member to (re)join, until `deadline`.
+    /// Waiting for members to (re)join, until `deadline`.
     PreparingRebalance {
-        /// When members that have not rejoined are dropped.
+        /// When the join phase ends (or, in the initial delay, is reconsidered).
         deadline: Instant,
+        /// What ends it before the deadline, if anything.
+        wait: JoinWait,
     },
     /// Joined; waiting for the leader's assignments in SyncGroup.
     CompletingRebalance,
@@ -35,6 +37,27 @@ impl GroupState {
             GroupState::Stable => "Stable",
         }
     }
+}
+
+/// What a group in PreparingRebalance waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinWait {
+    /// Every member's (re)join; at the deadline (the longest rebalance
+    /// timeout) those that did not rejoin are dropped.
+    AllMembers,
+    /// Kafka's initial rebalance delay (`group.initial.rebalance.delay.ms`), for
+    /// a join into an Empty group: only the deadline ends it, never early, so
+    /// consumers started together form one generation, and each has its topics'
+    /// metadata before the leader assigns. A member arriving in the wait pushes
+    /// the deadline back by the delay again, within the rebalance timeout.
+    InitialDelay {
+        /// How long this round of the wait is.
+        delay: Duration,
+        /// What is left of the rebalance timeout for further rounds.
+        remaining: Duration,
+        /// Whether a new member joined during this round.
+        new_member_added: bool,
+    },
 }
 
 /// One member of a group.
@@ -92,10 +115,15 @@ pub struct Group {
     pub members: BTreeMap<String, Member>,
     /// Ids handed out with MEMBER_ID_REQUIRED, not yet joined, and when.
     pub pending: HashMap<String, (Instant, Duration)>,
+    /// How long a join into the Empty group waits for more members
+    /// (`[kafka] group_initial_rebalance_delay_ms`); zero answers at once.
+    pub initial_rebalance_delay: Duration,
 }
 
-impl Default for Group {
-    fn default() -> Self {
+impl Group {
+    /// A group with no members yet, whose first joins wait
+    /// `initial_rebalance_delay` for each other.
+    pub fn new(initial_rebalance_delay: Duration) -> Group {
         Group {
             state: GroupState::Empty,
             generation: 0,
@@ -104,6 +132,7 @@ impl Default for Group {
             leader: None,
             members: BTreeMap::new(),
             pending: HashMap::new(),
+            initial_rebalance_delay,
         }
     }
 }
@@ -120,23 +149,45 @@ impl Group {
                 let _ = tx.send(SyncOutcome::error(ResponseError::RebalanceInProgress));
             }
         }
-        let wait = self
+        let timeout = self
             .members
             .values()
             .map(|m| m.rebalance_timeout)
             .max()
             .unwrap_or_default();
-        self.state = GroupState::PreparingRebalance {
-            deadline: now + wait,
+        let delay = self.initial_rebalance_delay;
+        self.state = if self.state == GroupState::Empty && !delay.is_zero() {
+            GroupState::PreparingRebalance {
+                deadline: now + delay,
+                wait: JoinWait::InitialDelay {
+                    delay,
+                    remaining: timeout.saturating_sub(delay),
+                    new_member_added: false,
+                },
+            }
+        } else {
+            GroupState::PreparingRebalance {
+                deadline: now + timeout,
+                wait: JoinWait::AllMembers,
+            }
         };
     }
 
     /// Completes the join phase once every member has rejoined (or `force`d at
     /// the deadline, dropping those that did not): new generation, a leader and
-    /// a protocol, and every waiting JoinGroup answered.
-    pub fn try_complete_join(&mut self, force: bool) {
-        if !matches!(self.state, GroupState::PreparingRebalance { .. }) {
-            return;
+    /// a protocol, and every waiting JoinGroup answered, its session restarted
+    /// `now`. In the initial delay only the deadline (`force`) completes it.
+    pub fn try_complete_join(&mut self, force: bool, now: Instant) {
+        match self.state {
+            GroupState::PreparingRebalance {
+                wait: JoinWait::AllMembers,
+                ..
+            } => {}
+            GroupState::PreparingRebalance {
+                wait: JoinWait::InitialDelay { .. },
+                ..
+            } if force => {}
+            _ => return,
         }
         let all_joined = self.members.values().all(|m| m.awaiting_join.is_some());
         if !all_joined && !force {
@@ -162,6 +213,10 @@ impl Group {
         self.state = GroupState::CompletingRebalance;
         for m in self.members.values_mut() {
             m.assignment = Bytes::new();
+            // As Kafka does on completing the join: a member parked in JoinGroup
+            // longer than its session (a slow rebalance, the initial delay's
+            // rounds) must not expire before it can send SyncGroup.
+            m.last_seen = now;
             if let Some(tx) = m.awaiting_join.take() {
                 let _ = tx.send(JoinOutcome {
                     error: None,
@@ -179,6 +234,50 @@ impl Group {
                 });
             }
         }
+    }
+
+    /// Notes a member new to the group: during the initial delay it earns the
+    /// others another round of waiting (Kafka's `newMemberAdded`).
+    pub fn note_new_member(&mut self) {
+        if let GroupState::PreparingRebalance {
+            wait: JoinWait::InitialDelay {
+                new_member_added, ..
+            },
+            ..
+        } = &mut self.state
+        {
+            *new_member_added = true;
+        }
+    }
+
+    /// The deadline of PreparingRebalance passed: Kafka's
+    /// `tryCompleteInitialRebalanceElseSchedule` in the initial delay (another
+    /// round if a member arrived and time is left), else the join completes,
+    /// dropping members that did not rejoin.
+    fn rebalance_deadline_passed(&mut self, now: Instant) {
+        if let GroupState::PreparingRebalance {
+            wait:
+                JoinWait::InitialDelay {
+                    delay,
+                    remaining,
+                    new_member_added: true,
+                },
+            ..
+        } = self.state
+            && !remaining.is_zero()
+        {
+            let next = self.initial_rebalance_delay.min(remaining);
+            self.state = GroupState::PreparingRebalance {
+                deadline: now + next,
+                wait: JoinWait::InitialDelay {
+                    delay: next,
+                    remaining: remaining.saturating_sub(delay),
+                    new_member_added: false,
+                },
+            };
+            return;
+        }
+        self.try_complete_join(true, now);
     }
 
     /// Every member with its static id and metadata for `protocol`: what the
@@ -260,7 +359,7 @@ impl Group {
             self.become_empty();
         } else {
             self.prepare_rebalance(now);
-            self.try_complete_join(false);
+            self.try_complete_join(false, now);
         }
     }
 
@@ -279,12 +378,16 @@ impl Group {
     pub fn tick(&mut self, now: Instant) {
         self.pending
             .retain(|_, (since, timeout)| now.duration_since(*since) < *timeout);
-        // A member parked in JoinGroup is alive: its connection is waiting on us.
+        // A member parked in JoinGroup or SyncGroup is alive: its connection
+        // is waiting on us (Kafka's hasSatisfiedHeartbeat). A leader that never
+        // syncs is not parked, so it expires and frees the followers.
         let expired: Vec<String> = self
             .members
             .values()
             .filter(|m| {
-                m.awaiting_join.is_none() && now.duration_since(m.last_seen) > m.session_timeout
+                m.awaiting_join.is_none()
+                    && m.awaiting_sync.is_none()
+                    && now.duration_since(m.last_seen) > m.session_timeout
             })
             .map(|m| m.id.clone())
             .collect();
@@ -292,10 +395,13 @@ impl Group {
             tracing::info!(members = ?expired, "consumer group members expired");
             self.remove_members(&expired, now);
         }
-        if let GroupState::PreparingRebalance { deadline } = self.state
+        if let GroupState::PreparingRebalance { deadline, .. } = self.state
             && now >= deadline
         {
-            self.try_complete_join(true);
+            self.rebalance_deadline_passed(now);
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,6 +8,8 @@ fn settings() -> GroupSettings {
     GroupSettings {
         min_session_timeout: Duration::from_millis(100),
         max_session_timeout: Duration::from_secs(60),
+        // First joins answer at once here; state/tests.rs tests the wait.
+        initial_rebalance_delay: Duration::ZERO,
     }
 }
 
@@ -266,4 +268,71 @@ fn a_group_is_forgotten_only_without_members_and_pending_ids_go_with_it() {
     );
     assert_eq!(ran, 2, "the deletion runs unless the group has members");
     assert!(c.describe("g").is_some());
+}
+
+#[test]
+fn members_parked_through_a_long_rebalance_are_not_expired_when_it_completes() {
+    let c = Coordinator::new(settings());
+    let t0 = Instant::now();
+    let (a, rx) = new_member(&c, t0);
+    answer(rx).unwrap();
+    answer(c.start_sync("g", 1, (&a, None), vec![], t0)).unwrap();
+    // b joins at t0; a (heartbeating meanwhile) rejoins only after b's 10 s
+    // session would have run out.
+    let (b, rx_b) = new_member(&c, t0);
+    let t1 = t0 + Duration::from_secs(12);
+    let rx_a = c.start_join(join(&a, true), t1);
+    let (ja, jb) = (answer(rx_a).unwrap(), answer(rx_b).unwrap());
+    assert_eq!((ja.generation, jb.generation), (2, 2));
+    // The answer restarted b's session, as in Kafka: the next tick keeps it.
+    c.tick(t1 + Duration::from_millis(100));
+    let t2 = t1 + Duration::from_millis(200);
+    let mut rx_sb = c.start_sync("g", 2, (&b, None), vec![], t2);
+    let assignments = vec![
+        (a.clone(), Bytes::from_static(b"A")),
+        (b.clone(), Bytes::from_static(b"B")),
+    ];
+    let synced = answer(c.start_sync("g", 2, (&a, None), assignments, t2)).unwrap();
+    assert_eq!(synced.error, None);
+    assert_eq!(
+        rx_sb.try_recv().unwrap().assignment,
+        Bytes::from_static(b"B")
+    );
+}
+
+#[test]
+fn a_follower_parked_in_sync_group_waits_out_a_slow_leader() {
+    let c = Coordinator::new(settings());
+    let t0 = Instant::now();
+    // The leader a has a 60 s session, the follower b 10 s.
+    let long = |id: &str| JoinRequest {
+        session_timeout: Duration::from_secs(60),
+        ..join(id, true)
+    };
+    let a = answer(c.start_join(long(""), t0)).unwrap().member_id;
+    answer(c.start_join(long(&a), t0)).unwrap();
+    answer(c.start_sync("g", 1, (&a, None), vec![], t0)).unwrap();
+    let (b, rx_b) = new_member(&c, t0);
+    answer(c.start_join(long(&a), t0)).unwrap();
+    assert_eq!(answer(rx_b).unwrap().generation, 2);
+    let mut rx_sb = c.start_sync("g", 2, (&b, None), vec![], t0);
+    // b waits in SyncGroup past its session: its connection is waiting on us,
+    // so it is alive (Kafka's hasSatisfiedHeartbeat).
+    c.tick(t0 + Duration::from_secs(11));
+    assert!(rx_sb.try_recv().is_err(), "still waiting for the leader");
+    let t1 = t0 + Duration::from_secs(12);
+    let assignments = vec![
+        (a.clone(), Bytes::from_static(b"A")),
+        (b.clone(), Bytes::from_static(b"B")),
+    ];
+    let synced = answer(c.start_sync("g", 2, (&a, None), assignments, t1)).unwrap();
+    assert_eq!(synced.error, None);
+    assert_eq!(
+        rx_sb.try_recv().unwrap().assignment,
+        Bytes::from_static(b"B")
+    );
+    // Its session restarted with the answer.
+    c.tick(t1 + Duration::from_secs(5));
+    assert_eq!(c.describe("g").unwrap().members.len(), 2);
+    assert_eq!(c.describe("g").unwrap().state, "Stable");
 }

@@ -14,6 +14,8 @@ fn coordinator() -> Coordinator {
     Coordinator::new(GroupSettings {
         min_session_timeout: Duration::from_millis(100),
         max_session_timeout: Duration::from_secs(60),
+        // First joins answer at once here; state/tests.rs tests the wait.
+        initial_rebalance_delay: Duration::ZERO,
     })
 }
 
