@@ -202,6 +202,11 @@ impl Group {
             awaiting_sync: None,
         };
         self.members.insert(id.clone(), member);
+        // As in Kafka, a group without a leader gets the first member to join:
+        // in the initial delay, the first to arrive, not whichever id sorts first.
+        if self.leader.is_none() {
+            self.leader = Some(id.clone());
+        }
         self.note_new_member();
         self.update_and_rebalance(&id, req, now)
     }

@@ -347,6 +347,10 @@ impl Group {
         for id in ids {
             if let Some(m) = self.members.remove(id) {
                 removed = true;
+                // Kafka hands a leaving leader's role to the first member left.
+                if self.leader.as_deref() == Some(id.as_str()) {
+                    self.leader = self.members.keys().next().cloned();
+                }
                 if let Some(tx) = m.awaiting_join {
                     let _ = tx.send(JoinOutcome::error(ResponseError::UnknownMemberId, id));
                 }

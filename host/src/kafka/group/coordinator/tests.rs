@@ -336,3 +336,36 @@ fn a_follower_parked_in_sync_group_waits_out_a_slow_leader() {
     assert_eq!(c.describe("g").unwrap().members.len(), 2);
     assert_eq!(c.describe("g").unwrap().state, "Stable");
 }
+
+#[test]
+fn a_leader_leaving_mid_rebalance_hands_the_lead_to_a_member_left() {
+    let c = Coordinator::new(settings());
+    let now = Instant::now();
+    let (a, rx) = new_member(&c, now);
+    answer(rx).unwrap();
+    answer(c.start_sync("g", 1, (&a, None), vec![], now)).unwrap();
+    let (b, rx_b) = new_member(&c, now);
+    answer(c.start_join(join(&a, true), now)).unwrap();
+    assert_eq!(answer(rx_b).unwrap().leader, a);
+    // b waits in SyncGroup for generation 2; the leader leaves instead.
+    let mut parked = c.start_sync("g", 2, (&b, None), vec![], now);
+    assert_eq!(c.leave("g", &[(a.clone(), None)]), vec![None]);
+    assert_eq!(
+        parked.try_recv().unwrap().error,
+        Some(ResponseError::RebalanceInProgress),
+        "b learns generation 2 will never be assigned"
+    );
+    // b rejoins alone and leads generation 3, assigning to itself.
+    let jb = answer(c.start_join(join(&b, true), now)).unwrap();
+    assert_eq!((jb.generation, jb.leader.as_str()), (3, b.as_str()));
+    assert_eq!(jb.members.len(), 1);
+    let synced = answer(c.start_sync(
+        "g",
+        3,
+        (&b, None),
+        vec![(b.clone(), Bytes::from_static(b"all"))],
+        now,
+    ))
+    .unwrap();
+    assert_eq!(synced.assignment, Bytes::from_static(b"all"));
+}

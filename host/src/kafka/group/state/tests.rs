@@ -135,3 +135,26 @@ fn only_a_join_into_an_empty_group_waits() {
     c.tick(t1 + DELAY);
     assert_eq!(answer(&mut again).unwrap().generation, 3);
 }
+
+#[test]
+fn the_first_member_to_arrive_leads_the_first_generation() {
+    let c = coordinator();
+    let t0 = Instant::now();
+    // Member ids start with the client id: the second member's sorts first.
+    let first = JoinRequest {
+        client_id: "z".into(),
+        ..join("", "a", TIMEOUT)
+    };
+    let second = JoinRequest {
+        client_id: "a".into(),
+        ..join("", "b", TIMEOUT)
+    };
+    let mut a = c.start_join(first, t0);
+    let mut b = c.start_join(second, t0);
+    c.tick(t0 + DELAY);
+    c.tick(t0 + DELAY * 2);
+    let (ja, jb) = (answer(&mut a).unwrap(), answer(&mut b).unwrap());
+    assert!(jb.member_id < ja.member_id);
+    assert_eq!(ja.leader, ja.member_id, "Kafka's leader: the first to join");
+    assert_eq!(jb.leader, ja.member_id);
+}
