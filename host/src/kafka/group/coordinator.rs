@@ -153,7 +153,7 @@ impl Coordinator {
                 let a = group.members.get(member_id).map(|m| m.assignment.clone());
                 return Err(Box::new(ok(group, a.unwrap_or_default())));
             }
-            GroupState::CompletingRebalance => {}
+            GroupState::CompletingRebalance { .. } => {}
         }
         if group.leader.as_deref() == Some(member_id) {
             let mut by_member: HashMap<String, Bytes> = assignments.into_iter().collect();
@@ -286,7 +286,7 @@ impl Coordinator {
         // onPartitionsRevoked before rejoining, and refusing would make every
         // rebalance redeliver what they had processed.
         match group.state {
-            GroupState::CompletingRebalance => Some(ResponseError::RebalanceInProgress),
+            GroupState::CompletingRebalance { .. } => Some(ResponseError::RebalanceInProgress),
             _ => None,
         }
     }

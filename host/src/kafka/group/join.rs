@@ -69,7 +69,7 @@ impl Group {
         }
         match self.state {
             // A lost answer asked again: the same answer.
-            GroupState::CompletingRebalance if unchanged => {
+            GroupState::CompletingRebalance { .. } if unchanged => {
                 Joined::Now(Box::new(self.current(&id, leads)))
             }
             // Only the leader's rejoin or changed metadata rebalances a stable

@@ -22,7 +22,13 @@ pub enum GroupState {
         wait: JoinWait,
     },
     /// Joined; waiting for the leader's assignments in SyncGroup.
-    CompletingRebalance,
+    CompletingRebalance {
+        /// Members that have not sent SyncGroup by then (the leader, as a
+        /// rule) are removed and the group rebalances: Kafka's pending-sync
+        /// expiry, so followers parked in SyncGroup (alive, see `tick`) are
+        /// not held forever by a leader that heartbeats but never assigns.
+        deadline: Instant,
+    },
     /// Assignments handed out; members heartbeat.
     Stable,
 }
@@ -33,7 +39,7 @@ impl GroupState {
         match self {
             GroupState::Empty => "Empty",
             GroupState::PreparingRebalance { .. } => "PreparingRebalance",
-            GroupState::CompletingRebalance => "CompletingRebalance",
+            GroupState::CompletingRebalance { .. } => "CompletingRebalance",
             GroupState::Stable => "Stable",
         }
     }
@@ -149,12 +155,7 @@ impl Group {
                 let _ = tx.send(SyncOutcome::error(ResponseError::RebalanceInProgress));
             }
         }
-        let timeout = self
-            .members
-            .values()
-            .map(|m| m.rebalance_timeout)
-            .max()
-            .unwrap_or_default();
+        let timeout = self.rebalance_timeout();
         let delay = self.initial_rebalance_delay;
         self.state = if self.state == GroupState::Empty && !delay.is_zero() {
             GroupState::PreparingRebalance {
@@ -210,7 +211,9 @@ impl Group {
         let leader = self.leader.clone().unwrap_or_default();
         let protocol = self.protocol.clone().unwrap_or_default();
         let everyone = self.member_list(&protocol);
-        self.state = GroupState::CompletingRebalance;
+        self.state = GroupState::CompletingRebalance {
+            deadline: now + self.rebalance_timeout(),
+        };
         for m in self.members.values_mut() {
             m.assignment = Bytes::new();
             // As Kafka does on completing the join: a member parked in JoinGroup
@@ -234,6 +237,15 @@ impl Group {
                 });
             }
         }
+    }
+
+    /// The longest rebalance timeout of the members: the group's, as in Kafka.
+    fn rebalance_timeout(&self) -> Duration {
+        self.members
+            .values()
+            .map(|m| m.rebalance_timeout)
+            .max()
+            .unwrap_or_default()
     }
 
     /// Notes a member new to the group: during the initial delay it earns the
@@ -399,10 +411,21 @@ impl Group {
             tracing::info!(members = ?expired, "consumer group members expired");
             self.remove_members(&expired, now);
         }
-        if let GroupState::PreparingRebalance { deadline, .. } = self.state
-            && now >= deadline
-        {
-            self.rebalance_deadline_passed(now);
+        match self.state {
+            GroupState::PreparingRebalance { deadline, .. } if now >= deadline => {
+                self.rebalance_deadline_passed(now);
+            }
+            GroupState::CompletingRebalance { deadline } if now >= deadline => {
+                let unsynced: Vec<String> = self
+                    .members
+                    .values()
+                    .filter(|m| m.awaiting_sync.is_none())
+                    .map(|m| m.id.clone())
+                    .collect();
+                tracing::info!(members = ?unsynced, "consumer group members sent no SyncGroup in the rebalance timeout");
+                self.remove_members(&unsynced, now);
+            }
+            _ => {}
         }
     }
 }

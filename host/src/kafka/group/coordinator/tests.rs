@@ -369,3 +369,37 @@ fn a_leader_leaving_mid_rebalance_hands_the_lead_to_a_member_left() {
     .unwrap();
     assert_eq!(synced.assignment, Bytes::from_static(b"all"));
 }
+
+#[test]
+fn a_leader_that_never_syncs_is_removed_at_the_rebalance_timeout() {
+    let c = Coordinator::new(settings());
+    let t0 = Instant::now();
+    // The leader a keeps a 60 s session alive but never sends SyncGroup for
+    // generation 2; the rebalance timeout is 30 s.
+    let long = |id: &str| JoinRequest {
+        session_timeout: Duration::from_secs(60),
+        ..join(id, true)
+    };
+    let a = answer(c.start_join(long(""), t0)).unwrap().member_id;
+    answer(c.start_join(long(&a), t0)).unwrap();
+    answer(c.start_sync("g", 1, (&a, None), vec![], t0)).unwrap();
+    let (b, rx_b) = new_member(&c, t0);
+    answer(c.start_join(long(&a), t0)).unwrap();
+    assert_eq!(answer(rx_b).unwrap().generation, 2);
+    let mut parked = c.start_sync("g", 2, (&b, None), vec![], t0);
+    c.tick(t0 + Duration::from_secs(29));
+    assert!(parked.try_recv().is_err(), "within the rebalance timeout");
+    // Kafka's pending-sync expiry: the member that never synced goes, and the
+    // follower waiting in SyncGroup is told to rejoin.
+    c.tick(t0 + Duration::from_secs(30));
+    assert_eq!(
+        parked.try_recv().unwrap().error,
+        Some(ResponseError::RebalanceInProgress)
+    );
+    let jb = answer(c.start_join(join(&b, true), t0 + Duration::from_secs(30))).unwrap();
+    assert_eq!((jb.generation, jb.leader.as_str()), (3, b.as_str()));
+    assert_eq!(
+        c.heartbeat("g", 2, (&a, None)),
+        Some(ResponseError::UnknownMemberId)
+    );
+}
