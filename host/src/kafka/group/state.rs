@@ -194,20 +194,36 @@ impl Group {
         if !all_joined && !force {
             return;
         }
-        self.members.retain(|_, m| m.awaiting_join.is_some());
+        // As in Kafka, only dynamic members that did not rejoin are dropped: a
+        // static member keeps its place (and its share in the leader's list)
+        // and gets the new generation when it rejoins; only its session
+        // timeout removes it.
+        self.members
+            .retain(|_, m| m.awaiting_join.is_some() || m.instance_id.is_some());
         if self.members.is_empty() {
             self.become_empty();
             return;
         }
+        let joined =
+            |g: &Group, id: &str| g.members.get(id).is_some_and(|m| m.awaiting_join.is_some());
+        if !self.leader.as_deref().is_some_and(|l| joined(self, l)) {
+            self.leader = self
+                .members
+                .values()
+                .find(|m| m.awaiting_join.is_some())
+                .map(|m| m.id.clone());
+        }
+        if self.leader.is_none() {
+            // Nobody rejoined, only static members are left: wait another
+            // rebalance timeout for them or for their sessions to end (Kafka).
+            self.state = GroupState::PreparingRebalance {
+                deadline: now + self.rebalance_timeout(),
+                wait: JoinWait::AllMembers,
+            };
+            return;
+        }
         self.generation = self.generation.wrapping_add(1).max(1);
         self.protocol = self.choose_protocol();
-        if !self
-            .leader
-            .as_ref()
-            .is_some_and(|l| self.members.contains_key(l))
-        {
-            self.leader = self.members.keys().next().cloned();
-        }
         let leader = self.leader.clone().unwrap_or_default();
         let protocol = self.protocol.clone().unwrap_or_default();
         let everyone = self.member_list(&protocol);

@@ -172,3 +172,51 @@ fn a_static_member_returning_mid_rebalance_waits_for_it() {
     let ids: Vec<&str> = ja.members.iter().map(|m| m.0.as_str()).collect();
     assert!(ids.contains(&jb.member_id.as_str()) && !ids.contains(&old_b.as_str()));
 }
+
+#[test]
+fn a_static_member_late_for_a_rebalance_keeps_its_place() {
+    let c = coordinator();
+    let t0 = Instant::now();
+    // Sessions outlast the 30 s rebalance timeout, so only the rebalance
+    // deadline is in play.
+    let long = |id: &str, instance, meta| JoinRequest {
+        session_timeout: Duration::from_secs(60),
+        ..join(id, Some(instance), meta)
+    };
+    let a = answer(c.start_join(long("", "s1", b"m"), t0))
+        .unwrap()
+        .member_id;
+    answer(c.start_sync("g", 1, (&a, Some("s1")), vec![], t0)).unwrap();
+    let mut rx_b = c.start_join(long("", "s2", b"m"), t0);
+    let ja = answer(c.start_join(long(&a, "s1", b"m"), t0)).unwrap();
+    let b = answer(rx_b).unwrap().member_id;
+    assert_eq!(ja.generation, 2);
+    answer(c.start_sync("g", 2, (&a, Some("s1")), vec![], t0)).unwrap();
+    // b changes its subscription; a stays silent past the rebalance timeout.
+    rx_b = c.start_join(long(&b, "s2", b"other"), t0);
+    c.tick(t0 + Duration::from_secs(30));
+    let jb = answer(rx_b).expect("the join completes at the deadline");
+    assert_eq!((jb.generation, jb.leader.as_str()), (3, b.as_str()));
+    assert_eq!(
+        jb.members.len(),
+        2,
+        "a, static, keeps its place and is assigned"
+    );
+    // a learns of generation 3 and rejoins as itself, without a rebalance.
+    assert_eq!(
+        c.heartbeat("g", 2, (&a, Some("s1"))),
+        Some(ResponseError::IllegalGeneration)
+    );
+    let back = answer(c.start_join(long(&a, "s1", b"m"), t0 + Duration::from_secs(31))).unwrap();
+    assert_eq!((back.error, back.generation), (None, 3));
+    let mut rx_sa = c.start_sync("g", 3, (&a, Some("s1")), vec![], t0);
+    let assignments = vec![
+        (a.clone(), Bytes::from_static(b"A")),
+        (b.clone(), Bytes::from_static(b"B")),
+    ];
+    answer(c.start_sync("g", 3, (&b, Some("s2")), assignments, t0)).unwrap();
+    assert_eq!(
+        rx_sa.try_recv().unwrap().assignment,
+        Bytes::from_static(b"A")
+    );
+}
