@@ -132,7 +132,7 @@ fn rewind(dir: &Path, edit: impl FnOnce(&mut Checkpoint)) {
     let tree = db.open_tree("task/p/0").unwrap();
     let mut cp = store::load_checkpoint(&tree).unwrap().unwrap();
     edit(&mut cp);
-    store::commit(&tree, BTreeMap::new(), &cp).unwrap();
+    store::commit(&tree, &BTreeMap::new(), &cp).unwrap();
     db.flush().unwrap();
 }
 
