@@ -282,6 +282,10 @@ fn turn_lost(workers: &Workers, handle: &PipelineHandle, stats: &TaskStats) {
 /// Commits and flushes the task's held rounds in a turn on its lane; `None` if the lanes
 /// stopped or the turn panicked (the task is gone; its last commit is where it resumes).
 async fn commit_held_on_lane(workers: &Workers, mut task: Task) -> Option<Task> {
+    if task.held == Held::Nothing {
+        // As before the interval existed: no turn, no flush (a thousand tasks stopping).
+        return Some(task);
+    }
     let stats = task.ctx.stats.clone();
     let handle = task.ctx.handle.clone();
     let Some((task, result)) = workers
