@@ -22,7 +22,7 @@ pub fn seeds() -> Vec<Value> {
                          {"module": "upper"}],
                "on_error": "dead-letter", "dead_letter_topic": "dlq",
                "start": "earliest", "limits": {"memory_mb": 64, "deadline_ms": 1000},
-               "linger_ms": 5}),
+               "linger_ms": 5, "commit_interval_ms": 50}),
         json!({"name": "s", "inputs": ["in"], "output": "out", "steps": [{"module": "m"}],
                "on_error": "skip", "start": "latest", "limits": {}}),
     ]

@@ -375,7 +375,9 @@ impl Broker {
             batches.push((p, items, bytes));
         }
         for (p, items, bytes) in batches {
-            let info = self.append_batch(&topic, p, &bytes)?;
+            let checked = crate::log::batch::Checked::new(&bytes)
+                .map_err(|e| BrokerError::log(topic.name(), p)(e.into()))?;
+            let info = self.append_batch(&topic, p, checked)?;
             for (n, (i, _)) in items.iter().enumerate() {
                 out[*i] = Produced {
                     partition: p,
@@ -391,11 +393,11 @@ impl Broker {
         &self,
         topic: &Topic,
         partition: u32,
-        bytes: &[u8],
+        batch: crate::log::batch::Checked<'_>,
     ) -> Result<crate::log::AppendInfo, BrokerError> {
         topic
             .partition(i64::from(partition))?
-            .append(bytes, now_ms())
+            .append_checked(batch, now_ms())
             .map_err(BrokerError::log(topic.name(), partition))
     }
 

@@ -208,19 +208,33 @@ async fn sasl(
     ))
 }
 
-/// Reads a request body of `size` bytes, the buffer growing as bytes arrive: a size
-/// prefix alone (a client announcing 100 MiB and sending nothing) costs no memory.
+/// Reads a request body of `size` bytes (at most `kafka.max_frame_bytes`). The first
+/// [`FIRST_READ`] bytes go into a buffer of their own size, so a size prefix alone (a client
+/// announcing 100 MiB and sending nothing) costs no memory; once they have come, the rest
+/// is read into room reserved for the whole body at once. Grown by doubling instead, a
+/// 1 MB produce request was copied four more times on its way in.
 async fn read_body<R: AsyncRead + Unpin>(reader: &mut R, size: usize) -> Result<Bytes, KafkaError> {
-    let mut body = Vec::with_capacity(size.min(64 << 10));
-    let read = (&mut *reader)
-        .take(size as u64)
+    let first = size.min(FIRST_READ);
+    let mut body = Vec::with_capacity(first);
+    let mut read = (&mut *reader)
+        .take(first as u64)
         .read_to_end(&mut body)
         .await?;
+    if read == first && size > first {
+        body.reserve_exact(size - first);
+        read += (&mut *reader)
+            .take((size - first) as u64)
+            .read_to_end(&mut body)
+            .await?;
+    }
     if read < size {
         return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
     }
     Ok(Bytes::from(body))
 }
+
+/// Bytes of a request body read before room for all of it is reserved.
+const FIRST_READ: usize = 64 << 10;
 
 async fn write_frame<W: AsyncWrite + Unpin>(
     writer: &mut BufWriter<W>,

@@ -205,15 +205,37 @@ pub struct PipelineSpec {
     /// costing a read, a Wasm call, an append and a commit whatever its size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linger_ms: Option<u64>,
+    /// How long a task may hold finished rounds before it commits their input offsets,
+    /// state and output sequences, ms (default [`DEFAULT_COMMIT_INTERVAL_MS`]; 0: every
+    /// round). Kafka Streams' `commit.interval.ms`: outputs are appended every round either
+    /// way, and a crash replays the held rounds, whose outputs the producer windows
+    /// recognise as appended; a longer interval costs only a longer replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_interval_ms: Option<u64>,
 }
 
 /// The linger of a pipeline whose spec names none, ms.
 pub const DEFAULT_LINGER_MS: u64 = 2;
 
+/// The commit interval of a pipeline whose spec names none, ms: Kafka Streams' default
+/// under exactly-once.
+pub const DEFAULT_COMMIT_INTERVAL_MS: u64 = 100;
+
+/// The longest `commit_interval_ms`, ms: what a crash may have to replay.
+pub const MAX_COMMIT_INTERVAL_MS: u64 = 60_000;
+
 impl PipelineSpec {
     /// How long an idle task lets new input gather before a round.
     pub fn linger(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.linger_ms.unwrap_or(DEFAULT_LINGER_MS))
+    }
+
+    /// How long a task may hold finished rounds uncommitted.
+    pub fn commit_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(
+            self.commit_interval_ms
+                .unwrap_or(DEFAULT_COMMIT_INTERVAL_MS),
+        )
     }
 
     /// The sandbox limits the spec asks for, over the runtime's defaults.
@@ -302,6 +324,14 @@ impl PipelineSpec {
         {
             return Err(spec_err("linger_ms", "must be between 0 and 1000"));
         }
+        if let Some(ms) = self.commit_interval_ms
+            && ms > MAX_COMMIT_INTERVAL_MS
+        {
+            return Err(spec_err(
+                "commit_interval_ms",
+                format!("must be between 0 and {MAX_COMMIT_INTERVAL_MS}"),
+            ));
+        }
         Ok(())
     }
 
@@ -345,6 +375,10 @@ mod tests {
             }
         );
         assert_eq!(spec.written_topics(), vec!["out"]);
+        assert_eq!(
+            spec.commit_interval(),
+            std::time::Duration::from_millis(DEFAULT_COMMIT_INTERVAL_MS)
+        );
     }
 
     #[test]
@@ -373,6 +407,10 @@ mod tests {
             (json!({"on_error": "dead-letter"}), "dead_letter_topic:"),
             (json!({"dead_letter_topic": "d"}), "dead_letter_topic:"),
             (json!({"limits": {"memory_mb": 0}}), "limits.memory_mb:"),
+            (
+                json!({"commit_interval_ms": 60_001}),
+                "commit_interval_ms: must be between 0 and 60000",
+            ),
             (json!({"steps": [{"module": "f@0"}]}), "versions start at 1"),
             (
                 json!({"steps": [{"module": "f@x"}]}),

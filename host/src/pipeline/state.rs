@@ -1,5 +1,6 @@
-//! A task's state: every step's keys in the task's sled tree, with the current batch's
-//! writes held in an overlay until the task commits them together with its input offsets.
+//! A task's state: every step's keys in the task's sled tree, with the writes of rounds not
+//! yet committed held in an overlay until the task commits them together with its input
+//! offsets.
 //!
 //! Key layout of a task tree: `[0, step_hi, step_lo] ++ user key` for step state and
 //! [`CHECKPOINT_KEY`] for the task's checkpoint, so state never collides with it and one
@@ -19,24 +20,91 @@ pub const CHECKPOINT_KEY: &[u8] = &[1];
 /// Writes not yet committed: full keys (with the step prefix) to a value or a deletion.
 pub type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
-/// The overlay one task's steps write into; the task commits or discards it per batch.
+/// Two layers of writes not yet in the tree: the running round's on top of those of
+/// rounds already run but held for a later commit (`commit_interval_ms`).
+#[derive(Debug, Default)]
+struct Layers {
+    /// The running round's writes: discarded if the round fails.
+    round: Writes,
+    /// Finished rounds' writes, waiting for the task's next commit.
+    held: Writes,
+}
+
+/// The overlay one task's steps write into; the task holds, commits or discards each
+/// round's writes.
 #[derive(Debug, Clone, Default)]
-pub struct Overlay(Arc<Mutex<Writes>>);
+pub struct Overlay(Arc<Mutex<Layers>>);
 
 impl Overlay {
-    /// Takes the pending writes, leaving the overlay empty.
+    /// Takes every pending write (held rounds', then the running round's over them) to
+    /// commit, leaving the overlay empty.
     pub fn take(&self) -> Writes {
-        std::mem::take(&mut *self.0.lock())
+        let mut layers = self.0.lock();
+        let round = std::mem::take(&mut layers.round);
+        let mut all = std::mem::take(&mut layers.held);
+        all.extend(round);
+        all
     }
 
-    /// A copy of the pending writes (to restore after a failed record).
+    /// Returns writes [`Overlay::take`] took to a commit that failed, under any made since.
+    pub fn put_back(&self, mut writes: Writes) {
+        let mut layers = self.0.lock();
+        writes.extend(std::mem::take(&mut layers.held));
+        layers.held = writes;
+    }
+
+    /// Drops the running round's writes (it failed); held rounds' stay.
+    pub fn discard_round(&self) {
+        self.0.lock().round.clear();
+    }
+
+    /// Keeps the finished round's writes for a later commit.
+    pub fn hold_round(&self) {
+        let mut layers = self.0.lock();
+        let round = std::mem::take(&mut layers.round);
+        layers.held.extend(round);
+    }
+
+    /// Whether the running round wrote nothing.
+    pub fn round_is_empty(&self) -> bool {
+        self.0.lock().round.is_empty()
+    }
+
+    /// A copy of the running round's writes (to restore after a failed record).
     pub fn snapshot(&self) -> Writes {
-        self.0.lock().clone()
+        self.0.lock().round.clone()
     }
 
-    /// Replaces the pending writes.
+    /// Replaces the running round's writes.
     pub fn restore(&self, writes: Writes) {
-        *self.0.lock() = writes;
+        self.0.lock().round = writes;
+    }
+
+    /// The pending value of `key`: the running round's, else a held round's.
+    fn get(&self, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        let layers = self.0.lock();
+        layers
+            .round
+            .get(key)
+            .or_else(|| layers.held.get(key))
+            .cloned()
+    }
+
+    /// Pending writes between `lo` and `hi`, the running round's over held rounds'.
+    fn range(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Writes {
+        let layers = self.0.lock();
+        let mut pending: Writes = layers
+            .held
+            .range((lo.clone(), hi.clone()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pending.extend(
+            layers
+                .round
+                .range((lo, hi))
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        pending
     }
 }
 
@@ -89,8 +157,8 @@ fn full_bound(prefix: &[u8; 3], b: Bound<&[u8]>) -> Bound<Vec<u8>> {
 impl StateBackend for StepState {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         let full = self.full(key);
-        if let Some(pending) = self.overlay.0.lock().get(&full) {
-            return Ok(pending.clone());
+        if let Some(pending) = self.overlay.get(&full) {
+            return Ok(pending);
         }
         Ok(self
             .tree
@@ -102,13 +170,17 @@ impl StateBackend for StepState {
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
         check_sizes(key, Some(value))?;
         let full = self.full(key);
-        self.overlay.0.lock().insert(full, Some(value.to_vec()));
+        self.overlay
+            .0
+            .lock()
+            .round
+            .insert(full, Some(value.to_vec()));
         Ok(())
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<(), StateError> {
         let full = self.full(key);
-        self.overlay.0.lock().insert(full, None);
+        self.overlay.0.lock().round.insert(full, None);
         Ok(())
     }
 
@@ -132,9 +204,7 @@ impl StateBackend for StepState {
             },
             b => b,
         };
-        let overlay = self.overlay.0.lock();
-        let pending: Vec<(&Vec<u8>, &Option<Vec<u8>>)> =
-            overlay.range((lo.clone(), hi.clone())).collect();
+        let pending = self.overlay.range(lo.clone(), hi.clone());
         // Enough committed entries that deletions in the overlay cannot starve the answer:
         // at least `limit` survive, all at or before the last one read, so pending keys
         // past it never reach the first `limit` either.
@@ -145,8 +215,8 @@ impl StateBackend for StepState {
         }
         for (k, v) in pending {
             match v {
-                Some(v) => merged.insert(k.clone(), v.clone()),
-                None => merged.remove(k),
+                Some(v) => merged.insert(k, v),
+                None => merged.remove(&k),
             };
         }
         Ok(merged
@@ -204,5 +274,35 @@ mod tests {
         let writes = overlay.take();
         assert_eq!(writes.len(), 4);
         assert_eq!(a.get(b"k1").unwrap().unwrap(), b"old");
+    }
+
+    #[test]
+    fn held_rounds_stay_readable_and_survive_a_failed_round() {
+        let (_d, tree) = tree();
+        let overlay = Overlay::default();
+        let mut a = StepState::new(tree.clone(), 0, overlay.clone());
+        a.put(b"k1", b"first").unwrap();
+        a.put(b"k2", b"kept").unwrap();
+        overlay.hold_round();
+        assert!(overlay.round_is_empty());
+        // The next round overwrites one held key and deletes the other, then fails.
+        a.put(b"k1", b"second").unwrap();
+        a.delete(b"k2").unwrap();
+        assert_eq!(a.get(b"k1").unwrap().unwrap(), b"second");
+        assert_eq!(a.get(b"k2").unwrap(), None);
+        assert_eq!(a.prefix(b"k", 10).unwrap().len(), 1);
+        overlay.discard_round();
+        // The held round's writes are what a read sees again, and what a commit takes.
+        assert_eq!(a.get(b"k1").unwrap().unwrap(), b"first");
+        assert_eq!(a.get(b"k2").unwrap().unwrap(), b"kept");
+        assert_eq!(a.prefix(b"k", 10).unwrap().len(), 2);
+        a.put(b"k1", b"third").unwrap();
+        let writes = overlay.take();
+        assert_eq!(writes.len(), 2);
+        assert_eq!(
+            writes[&[&step_prefix(0)[..], b"k1"].concat()].as_deref(),
+            Some(&b"third"[..])
+        );
+        assert_eq!(a.get(b"k1").unwrap(), None);
     }
 }

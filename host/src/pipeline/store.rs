@@ -244,7 +244,7 @@ pub fn load_checkpoint(tree: &sled::Tree) -> Result<Option<Checkpoint>, Pipeline
 /// Commits state writes and the checkpoint in one atomic sled batch.
 pub fn commit(
     tree: &sled::Tree,
-    writes: Writes,
+    writes: &Writes,
     checkpoint: &Checkpoint,
 ) -> Result<(), PipelineError> {
     if writes.is_empty() {
@@ -257,8 +257,8 @@ pub fn commit(
     let mut batch = sled::Batch::default();
     for (k, v) in writes {
         match v {
-            Some(v) => batch.insert(k, v),
-            None => batch.remove(k),
+            Some(v) => batch.insert(k.as_slice(), v.as_slice()),
+            None => batch.remove(k.as_slice()),
         }
     }
     batch.insert(CHECKPOINT_KEY, encode("task checkpoint", checkpoint)?);
@@ -270,7 +270,7 @@ pub fn commit(
 /// ranges, timer outboxes, checkpoints moved past outputs).
 pub fn commit_durable(
     tree: &sled::Tree,
-    writes: Writes,
+    writes: &Writes,
     checkpoint: &Checkpoint,
 ) -> Result<(), PipelineError> {
     commit(tree, writes, checkpoint)?;

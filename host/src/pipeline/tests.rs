@@ -132,7 +132,7 @@ fn rewind(dir: &Path, edit: impl FnOnce(&mut Checkpoint)) {
     let tree = db.open_tree("task/p/0").unwrap();
     let mut cp = store::load_checkpoint(&tree).unwrap().unwrap();
     edit(&mut cp);
-    store::commit(&tree, BTreeMap::new(), &cp).unwrap();
+    store::commit(&tree, &BTreeMap::new(), &cp).unwrap();
     db.flush().unwrap();
 }
 
@@ -240,4 +240,34 @@ fn the_deployment_history_keeps_the_last_max_history_and_numbers_go_on() {
     }
     assert_eq!(values(&broker, "out"), ["a0", "a1", "a2"]);
     p.shutdown();
+}
+
+#[test]
+fn rounds_held_for_a_long_commit_interval_are_committed_once_the_task_rests() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = broker(dir.path(), &["a", "out"]);
+    let p = open(dir.path(), &broker);
+    let mut held = spec(&["a"]);
+    held.commit_interval_ms = Some(60_000);
+    p.create(held).unwrap();
+    for v in ["a0", "a1", "a2"] {
+        produce(&broker, "a", v);
+    }
+    // The rounds that read them are held for a minute unless a task with nothing left to
+    // read commits what it holds: a lag of 0 is the committed position, well before that.
+    wait_processed(&p, 3);
+    assert_eq!(p.status("p").unwrap().tasks[0].committed_offset, 3);
+    p.shutdown();
+    drop(p);
+    let db = reopen(|| {
+        sled::Config::new()
+            .path(dir.path().join("pipelines/db"))
+            .open()
+    });
+    let cp = store::load_checkpoint(&db.open_tree("task/p/0").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(cp.inputs, vec![3]);
+    assert_eq!(cp.sequences["out"][&0], 3);
+    assert_eq!(values(&broker, "out"), ["a0", "a1", "a2"]);
 }

@@ -35,6 +35,8 @@ pub struct LatencyRun {
     pub rounds: u64,
     /// The pipeline's linger.
     pub linger: Duration,
+    /// The pipeline's commit interval.
+    pub commit_interval: Duration,
 }
 
 /// The value of a timed record: the filter's pattern (so it is kept) and nanoseconds
@@ -123,7 +125,9 @@ pub fn run(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result<LatencyRun>
     lat.inputs = vec!["lat-in".into()];
     lat.start = crate::pipeline::spec::StartPosition::Latest;
     lat.linger_ms = opts.linger_ms;
+    lat.commit_interval_ms = opts.commit_interval_ms;
     let linger = lat.linger();
+    let commit_interval = lat.commit_interval();
     s.pipelines.create(lat)?;
 
     let epoch = Instant::now();
@@ -203,6 +207,7 @@ pub fn run(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result<LatencyRun>
     latencies.sort_unstable();
     Ok(LatencyRun {
         linger,
+        commit_interval,
         records: produced,
         latencies,
         cpu_per_record: cpu / produced.max(1) as u32,

@@ -51,6 +51,10 @@ pub struct PipelineBenchOptions {
     /// lingers make longer rounds: less CPU per record, more latency.
     #[arg(long, value_name = "MS")]
     pub linger_ms: Option<u64>,
+    /// The latency run's pipeline `commit_interval_ms` (default: the spec's default; 0:
+    /// a commit every round, as before the interval existed).
+    #[arg(long, value_name = "MS")]
+    pub commit_interval_ms: Option<u64>,
     /// Tasks (input partitions) of the scale run.
     #[arg(long, default_value_t = 1000)]
     pub tasks: u32,
@@ -239,12 +243,13 @@ pub fn run_pipeline_bench(opts: &PipelineBenchOptions) -> anyhow::Result<()> {
             let us = |d: Duration| d.as_secs_f64() * 1e6;
             let pipeline = super::process::pipeline_cpu(&run.by_thread) / run.records.max(1) as u32;
             println!(
-                "steady {} rec/s over {} partitions, linger {} ms, {} records: produce -> filter -> consumer \
+                "steady {} rec/s over {} partitions, linger {} ms, commit interval {} ms, {} records: produce -> filter -> consumer \
                  p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CPU per record: process {:.1} us, \
                  pipeline threads {:.1} us{}",
                 opts.rate,
                 opts.partitions,
                 run.linger.as_millis(),
+                run.commit_interval.as_millis(),
                 run.records,
                 q(0.5),
                 q(0.99),

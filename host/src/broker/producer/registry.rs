@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use crate::broker::txn::marker::{self, Marker};
 use crate::broker::txn::partition::{AbortedTxn, PartitionTxns};
 use crate::broker::{Broker, BrokerError, Topic};
-use crate::log::batch::BatchHeader;
+use crate::log::batch::{BatchHeader, Checked};
 use crate::log::cleaner::aborted::AbortedSet;
 use crate::log::{AppendInfo, FirstBatch, LogError, PartitionLog, ReadResult};
 
@@ -161,24 +161,22 @@ impl ProducerRegistry {
         self.epochs.bump(id, epoch, crate::broker::now_ms())
     }
 
-    /// Appends one batch; batches with a producer id go through the sequence
+    /// Appends one checked batch; batches with a producer id go through the sequence
     /// check. Blocking (file I/O); call from a blocking task.
     pub fn append(
         &self,
         topic: &Topic,
         partition: u32,
-        bytes: &[u8],
+        batch: Checked<'_>,
     ) -> Result<IdempotentAppend, BrokerError> {
-        let header = match BatchHeader::parse(bytes) {
-            Ok(h) if h.producer_id >= 0 && h.base_sequence >= 0 => h,
-            // Not idempotent, or malformed: the log's own validation answers.
-            _ => {
-                return self
-                    .broker
-                    .append_batch(topic, partition, bytes)
-                    .map(IdempotentAppend::Appended);
-            }
-        };
+        let header = *batch.header();
+        if header.producer_id < 0 || header.base_sequence < 0 {
+            // Not idempotent: no sequence to check.
+            return self
+                .broker
+                .append_batch(topic, partition, batch)
+                .map(IdempotentAppend::Appended);
+        }
         let log = topic.partition(i64::from(partition))?;
         let slot = self.slot_of(topic.name(), partition, &log);
         // Held across check and append so two retries of one batch cannot both append.
@@ -202,7 +200,7 @@ impl ProducerRegistry {
                 }
                 let now = crate::broker::now_ms();
                 let info = log
-                    .append(bytes, now)
+                    .append_checked(batch, now)
                     .map_err(BrokerError::log(topic.name(), partition))?;
                 if !state.windows.contains_key(&header.producer_id) {
                     state.make_room(now, &self.limits);
@@ -520,7 +518,9 @@ mod tests {
                 batch[53..57].copy_from_slice(&3i32.to_be_bytes());
                 let crc = crc32c::crc32c(&batch[21..]);
                 batch[17..21].copy_from_slice(&crc.to_be_bytes());
-                let other = reg.append(&topic, 1, &batch).unwrap();
+                let other = reg
+                    .append(&topic, 1, Checked::new(&batch).unwrap())
+                    .unwrap();
                 tx.send((Arc::ptr_eq(&same, &slot0), other)).unwrap();
             });
             let got = rx.recv_timeout(std::time::Duration::from_secs(20));

@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 use crate::broker::producer::{IdempotentAppend, ProducerRegistry};
 use crate::broker::{Broker, BrokerError, OffsetCommit, Topic, now_ms};
 use crate::log::LogError;
+use crate::log::batch::Checked;
 
 use super::marker::Marker;
 use super::refusal::TxnRefusal;
@@ -356,7 +357,7 @@ impl TxnCoordinator {
         partition: u32,
         producer_id: i64,
         epoch: i16,
-        bytes: &[u8],
+        batch: Checked<'_>,
     ) -> Result<IdempotentAppend, BrokerError> {
         let entry = self.entry(id)?;
         let rec = entry.lock();
@@ -367,7 +368,7 @@ impl TxnCoordinator {
                     .partitions
                     .contains(&(topic.name().to_string(), partition)) =>
             {
-                self.producers.append(topic, partition, bytes)
+                self.producers.append(topic, partition, batch)
             }
             _ => Err(TxnRefusal::InvalidState.into()),
         }

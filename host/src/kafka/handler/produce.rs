@@ -226,15 +226,18 @@ fn append(
             ),
         );
     }
-    if let Err(e) = check_produced(&records, &limits.decode) {
-        let key = match e {
-            BatchError::DecodedTooLarge { .. } => " (kafka.max_decompressed_multiple)",
-            BatchError::TooManyRecords { .. } => " (kafka.max_records_per_batch)",
-            BatchError::TooManyHeaders { .. } => " (kafka.max_headers_per_record)",
-            _ => "",
-        };
-        return Outcome::error(batch_error_kind(&e), format!("{e}{key}"));
-    }
+    let checked = match check_produced(&records, &limits.decode) {
+        Ok(produced) => produced.batch,
+        Err(e) => {
+            let key = match e {
+                BatchError::DecodedTooLarge { .. } => " (kafka.max_decompressed_multiple)",
+                BatchError::TooManyRecords { .. } => " (kafka.max_records_per_batch)",
+                BatchError::TooManyHeaders { .. } => " (kafka.max_headers_per_record)",
+                _ => "",
+            };
+            return Outcome::error(batch_error_kind(&e), format!("{e}{key}"));
+        }
+    };
     let done = |base_offset: i64, log_append_time: Option<i64>| Outcome {
         error: 0,
         message: None,
@@ -249,14 +252,14 @@ fn append(
         );
     }
     let appended = match (header.is_transactional(), transactional_id) {
-        (false, _) => ctx.producers.append(topic, p, &records),
+        (false, _) => ctx.producers.append(topic, p, checked),
         (true, Some(id)) if header.producer_id >= 0 => ctx.txns.produce(
             id,
             topic,
             p,
             header.producer_id,
             header.producer_epoch,
-            &records,
+            checked,
         ),
         (true, _) => {
             return Outcome::error(

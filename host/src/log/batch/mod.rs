@@ -19,6 +19,7 @@
 //! partitionLeaderEpoch without recomputing it.
 //!
 //! - `header`: the fixed 61-byte header, validation and in-place rewrites.
+//! - `checked`: [`Checked`], a batch that passed validation, as the log appends it.
 //! - `record`: encoding records into a batch and decoding them back.
 //! - `iter`: walking consecutive batches in a buffer.
 //! - `view`: records as borrowed slices, the one record parser, and produce's
@@ -27,6 +28,7 @@
 //! - `rewrite`: a stored batch with fewer records (log compaction).
 //! - `error`: [`BatchError`].
 
+mod checked;
 mod error;
 mod header;
 mod iter;
@@ -37,6 +39,7 @@ mod rewrite;
 mod tests;
 mod view;
 
+pub use checked::Checked;
 pub use error::BatchError;
 pub use header::{
     BATCH_HEADER_LEN, BatchHeader, Compression, LOG_OVERHEAD, MAGIC_V2, TimestampType, restamp,

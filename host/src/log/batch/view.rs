@@ -13,7 +13,7 @@ use super::header::{
     BATCH_HEADER_LEN, BatchHeader, Compression, MAX_VARINT_LEN, MAX_VARLONG_LEN, MIN_RECORD_LEN,
     validate,
 };
-use super::{BatchError, DecodeLimits};
+use super::{BatchError, Checked, DecodeLimits};
 use crate::log::varint::{get_varint, get_varlong};
 
 /// One record, as slices of the uncompressed records section.
@@ -198,7 +198,9 @@ pub(super) fn records_section<'b>(
 
 /// What [`check_produced`] learned of a producer's batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProducedBatch {
+pub struct ProducedBatch<'a> {
+    /// The batch, its header and CRC checked: what the log appends without checking again.
+    pub batch: Checked<'a>,
     /// The validated header.
     pub header: BatchHeader,
     /// Index of the first record without a key, if any (refused on compacted topics).
@@ -212,7 +214,10 @@ pub struct ProducedBatch {
 /// headers per record). The log assigns offsets from lastOffsetDelta and consumers
 /// from the records, so a batch lying about either would make consumers skip other
 /// producers' offsets, or stall on a batch they cannot read.
-pub fn check_produced(batch: &[u8], limits: &DecodeLimits) -> Result<ProducedBatch, BatchError> {
+pub fn check_produced<'a>(
+    batch: &'a [u8],
+    limits: &DecodeLimits,
+) -> Result<ProducedBatch<'a>, BatchError> {
     let header = validate(batch)?;
     if header.record_count == 0 {
         return Err(BatchError::NoRecords);
@@ -240,6 +245,7 @@ pub fn check_produced(batch: &[u8], limits: &DecodeLimits) -> Result<ProducedBat
     }
     walk.finish()?;
     Ok(ProducedBatch {
+        batch: Checked::validated(batch, header),
         header,
         first_keyless,
     })

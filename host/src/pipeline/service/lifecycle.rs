@@ -152,7 +152,7 @@ impl Pipelines {
                 in_flight: None,
                 deployment: Some(0),
             };
-            store::commit(&tree, BTreeMap::new(), &checkpoint)?;
+            store::commit(&tree, &BTreeMap::new(), &checkpoint)?;
         }
         let record = PipelineRecord {
             spec: spec.clone(),

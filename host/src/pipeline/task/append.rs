@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::broker::Topic;
 use crate::broker::partitioner::partition_for_key;
 use crate::broker::producer::IdempotentAppend;
-use crate::log::batch::{Record, encode_batch, set_producer};
+use crate::log::batch::{Checked, Record, encode_batch, set_producer};
 
 use super::super::chain::Emitted;
 use super::super::handle::Desired;
@@ -113,10 +113,15 @@ impl Task {
                 })?;
                 let sequence = (next % SEQ_MODULUS) as i32;
                 set_producer(&mut bytes, pid, 0, sequence);
+                let checked = Checked::new(&bytes).map_err(|source| TaskError::Encode {
+                    topic: name.clone(),
+                    partition: p,
+                    source,
+                })?;
                 match self
                     .ctx
                     .producers
-                    .append(topic, p, &bytes)
+                    .append(topic, p, checked)
                     .map_err(append_failed)?
                 {
                     IdempotentAppend::Appended(_) => appended += chunk.len(),

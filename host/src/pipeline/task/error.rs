@@ -116,7 +116,7 @@ pub enum TaskError {
         #[source]
         source: PipelineError,
     },
-    /// Flushing the task's state before a swap failed.
+    /// Flushing the task's state (before a swap or a pause) failed.
     #[error("flushing before the swap: {0}")]
     Flush(#[source] sled::Error),
     /// A turn panicked: a bug in weir. The task's state in memory is gone; its last

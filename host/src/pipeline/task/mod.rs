@@ -1,21 +1,25 @@
 //! One task: a pipeline's step chain over one partition of its inputs.
 //!
-//! Each round: read a batch from every input at the committed offsets, run it through the
+//! Each round: read a batch from every input at the task's offsets, run it through the
 //! chain, append the outputs with the task's producer id and per-partition sequences, then
-//! commit state writes, input offsets and sequences in one sled batch. A crash between the
-//! append and the commit replays the batch from the last commit; for a deterministic chain
-//! it produces the same outputs with the same sequences, and the task skips those the
-//! producer windows show as already appended. See ARCHITECTURE.md.
+//! commit state writes, input offsets and sequences in one sled batch, at once or (held in
+//! memory) once per `commit_interval_ms`. A crash between the append and the commit replays
+//! the rounds since the last commit; for a deterministic chain they produce the same
+//! outputs with the same sequences, and the task skips those the producer windows show as
+//! already appended. See ARCHITECTURE.md.
 //!
 //! - this file: [`run`], the task's loop over its [`Code`] states, and the wait for input.
 //! - [`swap`]: building the chain of the wanted deployment, swapping, probation, rollback.
 //! - [`round`]: one round over the inputs: read, run the chain, append, commit.
+//! - [`commit`]: committing the checkpoint with the state writes, or holding rounds for
+//!   the commit interval.
 //! - [`append`]: grouping outputs by partition, numbering and appending them.
 //! - [`replay`]: outputs in the log past the checkpoint, and moving the checkpoint past them.
 //! - [`timers`]: processor timers and the outbox their output goes through.
 //! - [`error`]: [`TaskError`], why a task stopped.
 
 mod append;
+mod commit;
 pub mod error;
 mod replay;
 mod round;
@@ -37,6 +41,7 @@ use super::stats::{TaskState, TaskStats};
 use super::store::Checkpoint;
 use super::workers::Workers;
 
+use commit::{Durability, Held};
 pub use error::TaskError;
 
 /// Everything a task needs.
@@ -137,11 +142,13 @@ enum RoundEnd {
     Failed(TaskError),
 }
 
-/// A task's durable side: its context, the batch's uncommitted state writes, and what it
-/// knows of the log. The code it runs is the loop's, passed in where a step needs it.
+/// A task's durable side: its context, the uncommitted state writes, the rounds held for
+/// a commit, and what it knows of the log. The code it runs is the loop's, passed in where
+/// a step needs it.
 struct Task {
     ctx: TaskContext,
     overlay: Overlay,
+    held: Held,
     replay: Replay,
     trial: Trial,
 }
@@ -174,6 +181,7 @@ pub async fn run(ctx: TaskContext) {
     let mut task = Task {
         ctx,
         overlay: Overlay::default(),
+        held: Held::Nothing,
         replay: Replay::MaybeAhead,
         trial: Trial::Settled,
     };
@@ -184,6 +192,12 @@ pub async fn run(ctx: TaskContext) {
             break;
         }
         if want.paused {
+            // Nothing the task did may wait in memory through a pause (an update may
+            // follow, or a restart).
+            task = match commit_held_on_lane(&workers, task).await {
+                Some(t) => t,
+                None => return,
+            };
             stats.set_state(TaskState::Paused);
             let _ = desired.changed().await;
             continue;
@@ -203,18 +217,7 @@ pub async fn run(ctx: TaskContext) {
             })
             .await
         else {
-            // The workers stopped (shutdown), or the turn panicked and took the task's
-            // state with it; its last commit is where it resumes after a restart.
-            if !workers.stopped() {
-                let error = TaskError::Panicked;
-                tracing::error!(pipeline = %handle.name, partition = stats.partition, "{error}");
-                handle
-                    .logs
-                    .note(&format!("task {} stopped: {error}", stats.partition));
-                stats.fail(error);
-            } else {
-                stats.set_state(TaskState::Stopped);
-            }
+            turn_lost(&workers, &handle, &stats);
             return;
         };
         (task, code) = (t, c);
@@ -254,7 +257,54 @@ pub async fn run(ctx: TaskContext) {
             Outcome::Failed(error) => task.stop_on(error, &mut desired).await,
         }
     }
-    stats.set_state(TaskState::Stopped);
+    // Stopped (deleted, or the server shuts down): held rounds are committed, so a
+    // restart does not replay them.
+    if commit_held_on_lane(&workers, task).await.is_some() {
+        stats.set_state(TaskState::Stopped);
+    }
+}
+
+/// A turn that never came back: the workers stopped (shutdown), or it panicked and took
+/// the task's state with it; its last commit is where it resumes after a restart.
+fn turn_lost(workers: &Workers, handle: &PipelineHandle, stats: &TaskStats) {
+    if !workers.stopped() {
+        let error = TaskError::Panicked;
+        tracing::error!(pipeline = %handle.name, partition = stats.partition, "{error}");
+        handle
+            .logs
+            .note(&format!("task {} stopped: {error}", stats.partition));
+        stats.fail(error);
+    } else {
+        stats.set_state(TaskState::Stopped);
+    }
+}
+
+/// Commits and flushes the task's held rounds in a turn on its lane; `None` if the lanes
+/// stopped or the turn panicked (the task is gone; its last commit is where it resumes).
+async fn commit_held_on_lane(workers: &Workers, mut task: Task) -> Option<Task> {
+    if task.held == Held::Nothing {
+        // As before the interval existed: no turn, no flush (a thousand tasks stopping).
+        return Some(task);
+    }
+    let stats = task.ctx.stats.clone();
+    let handle = task.ctx.handle.clone();
+    let Some((task, result)) = workers
+        .run(move || {
+            let result = task.commit_held(Durability::Flushed);
+            (task, result)
+        })
+        .await
+    else {
+        turn_lost(workers, &handle, &stats);
+        return None;
+    };
+    if let Err(error) = result {
+        tracing::error!(pipeline = %handle.name, partition = stats.partition, "{error}");
+        handle
+            .logs
+            .note(&format!("task {}: {error}", stats.partition));
+    }
+    Some(task)
 }
 
 impl Task {
@@ -271,7 +321,15 @@ impl Task {
             }
         };
         let started = Instant::now();
-        match self.turn(want, built) {
+        let end = self.turn(want, built);
+        // A task that rests, fails or rolls back commits the rounds it holds first.
+        if !matches!(end, RoundEnd::Committed(n) if n > 0)
+            && let Err(error) = self.commit_held(Durability::Buffered)
+        {
+            *code = Code::Unbuilt;
+            return Outcome::Failed(error);
+        }
+        match end {
             RoundEnd::Committed(0) => Outcome::Idle {
                 // Held timers look again shortly whether the replay has caught up.
                 next_timer_ms: if self.timers_held(built) {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::super::handle::Desired;
 use super::super::outputs::already_appended;
-use super::super::store;
+use super::commit::Durability;
 use super::{Built, Replay, Task, TaskError};
 
 impl Task {
@@ -50,9 +50,7 @@ impl Task {
             tracing::warn!(pipeline = %self.ctx.handle.name, "{note}");
             self.ctx.handle.logs.note(&note);
         }
-        store::commit_durable(&self.ctx.tree, Default::default(), &checkpoint)
-            .map_err(TaskError::commit("the checkpoint"))?;
-        self.ctx.checkpoint = checkpoint;
+        self.commit(checkpoint, Durability::Flushed, "the checkpoint")?;
         self.replay = Replay::CaughtUp;
         Ok(())
     }

@@ -11,7 +11,7 @@ use super::super::chain::{ChainOutput, Emitted, Failed};
 use super::super::handle::Desired;
 use super::super::outputs::dead_letter;
 use super::super::spec::OnError;
-use super::super::store;
+use super::commit::Durability;
 use super::{Built, RoundEnd, Task, TaskError};
 
 /// Bytes read from each input per round.
@@ -99,10 +99,10 @@ impl Task {
             let mut intent = self.ctx.checkpoint.clone();
             intent.in_flight = Some(next_inputs.clone());
             intent.deployment = Some(want.deployment);
-            if let Err(e) = store::commit_durable(&self.ctx.tree, Default::default(), &intent) {
-                return RoundEnd::Failed(TaskError::commit("the round's input ranges")(e));
+            // Held rounds' writes go with it: the checkpoint in memory includes them.
+            if let Err(e) = self.commit(intent, Durability::Flushed, "the round's input ranges") {
+                return RoundEnd::Failed(e);
             }
-            self.ctx.checkpoint = intent;
         }
         for (topic, offsets, records) in batches {
             let topic = topic.as_str();
@@ -114,7 +114,7 @@ impl Task {
             let (out, mut failures) = match self.run_chain(want, built, topic, &offsets, &records) {
                 Ok(r) => r,
                 Err(end) => {
-                    self.overlay.take();
+                    self.overlay.discard_round();
                     return end;
                 }
             };
@@ -141,7 +141,7 @@ impl Task {
                                 message,
                             }),
                             Err(error) => {
-                                self.overlay.take();
+                                self.overlay.discard_round();
                                 return RoundEnd::Failed(error);
                             }
                         }
@@ -151,7 +151,7 @@ impl Task {
             if !failures.is_empty() {
                 match want.spec.on_error {
                     OnError::Fail => {
-                        self.overlay.take();
+                        self.overlay.discard_round();
                         let f = &failures[0];
                         return RoundEnd::Failed(TaskError::Record {
                             topic: topic.to_string(),
@@ -198,16 +198,14 @@ impl Task {
         {
             Ok(n) => n,
             Err(e) => {
-                self.overlay.take();
+                self.overlay.discard_round();
                 return RoundEnd::Failed(e);
             }
         };
-        if let Err(e) = store::commit(&self.ctx.tree, self.overlay.take(), &checkpoint) {
-            return RoundEnd::Failed(TaskError::commit("the round")(e));
+        if let Err(e) = self.finish_round(want, checkpoint) {
+            return RoundEnd::Failed(e);
         }
         self.trial = self.trial.passed();
-        *self.ctx.stats.committed.lock() = checkpoint.inputs.clone();
-        self.ctx.checkpoint = checkpoint;
         let s = &self.ctx.stats;
         s.records_in.fetch_add(consumed as u64, Ordering::Relaxed);
         s.records_out.fetch_add(appended as u64, Ordering::Relaxed);

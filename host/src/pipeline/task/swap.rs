@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::super::chain::Chain;
 use super::super::handle::Desired;
+use super::commit::Durability;
 use super::{Built, Code, Task, TaskError, Trial};
 
 /// Batches after an update during which a failing call rolls the update back.
@@ -30,10 +31,10 @@ impl Task {
         let swap = running.is_some();
         let started = Instant::now();
         if swap {
-            // The old version's last commits must be on disk before the new version runs:
-            // a replay of an unflushed round by the new code would not reproduce its
-            // outputs.
-            self.ctx.tree.flush().map_err(TaskError::Flush)?;
+            // The old version's rounds must be committed and on disk before the new
+            // version runs: a replay of an uncommitted round by the new code would not
+            // reproduce its outputs.
+            self.commit_held(Durability::Flushed)?;
         }
         self.resync_if_other_code(want)?;
         // Free the old instances' pool slots first; pending writes never outlive a round.
@@ -61,7 +62,7 @@ impl Task {
             }
             Err(e) => {
                 // State an `init` wrote before a later step failed is not kept.
-                self.overlay.take();
+                self.overlay.discard_round();
                 let error = TaskError::Start(e);
                 if self
                     .ctx

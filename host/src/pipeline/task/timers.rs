@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use super::super::handle::Desired;
 use super::super::outputs::{Group, from_outbox, to_outbox};
-use super::super::store;
+use super::commit::Durability;
 use super::{Built, RoundEnd, Task, TaskError};
 
 impl Task {
@@ -35,8 +35,11 @@ impl Task {
         self.ctx.checkpoint.outbox.clear();
         // Recorded at once, not at the next round: an idle task would otherwise keep the
         // drained outbox on disk, to be appended again after a restart.
-        store::commit(&self.ctx.tree, Default::default(), &self.ctx.checkpoint)
-            .map_err(TaskError::commit("the checkpoint"))
+        self.commit(
+            self.ctx.checkpoint.clone(),
+            Durability::Buffered,
+            "the checkpoint",
+        )
     }
 
     /// Fires due timers through the outbox.
@@ -58,7 +61,7 @@ impl Task {
         let emitted = match built.chain.fire_timers(now) {
             Ok(e) => e,
             Err(e) => {
-                self.overlay.take();
+                self.overlay.discard_round();
                 if self.roll_back_on_probation(built, &e) {
                     return RoundEnd::RolledBack;
                 }
@@ -76,8 +79,7 @@ impl Task {
                 _ => outputs.push(e),
             }
         }
-        let writes = self.overlay.take();
-        if outputs.is_empty() && writes.is_empty() {
+        if outputs.is_empty() && self.overlay.round_is_empty() {
             return RoundEnd::Committed(0);
         }
         let mut checkpoint = self.ctx.checkpoint.clone();
@@ -87,10 +89,10 @@ impl Task {
         };
         checkpoint.outbox = groups.iter().map(to_outbox).collect();
         checkpoint.deployment = Some(want.deployment);
-        if let Err(e) = store::commit_durable(&self.ctx.tree, writes, &checkpoint) {
-            return RoundEnd::Failed(TaskError::commit("timer output")(e));
+        // With held rounds' writes: the checkpoint in memory includes them.
+        if let Err(e) = self.commit(checkpoint, Durability::Flushed, "timer output") {
+            return RoundEnd::Failed(e);
         }
-        self.ctx.checkpoint = checkpoint;
         if let Err(e) = self.drain_outbox() {
             return RoundEnd::Failed(e);
         }

@@ -56,10 +56,9 @@ fn batch(pid: i64, epoch: i16, seq: i32) -> Vec<u8> {
 
 fn produce(n: &Node, id: &str, pid: i64, epoch: i16, seq: i32) -> Result<(), BrokerError> {
     let topic = n.broker.topic("t")?;
-    match n
-        .txns
-        .produce(id, &topic, 0, pid, epoch, &batch(pid, epoch, seq))?
-    {
+    let bytes = batch(pid, epoch, seq);
+    let checked = crate::log::batch::Checked::new(&bytes).unwrap();
+    match n.txns.produce(id, &topic, 0, pid, epoch, checked)? {
         IdempotentAppend::Appended(_) => Ok(()),
         other => panic!("{other:?}"),
     }
@@ -215,7 +214,9 @@ fn partition_state_is_rebuilt_from_the_log_even_past_a_moved_log_start() {
         b[22] &= !0x10;
         let crc = crc32c::crc32c(&b[21..]);
         b[17..21].copy_from_slice(&crc.to_be_bytes());
-        n.producers.append(&plain, 0, &b).unwrap();
+        n.producers
+            .append(&plain, 0, crate::log::batch::Checked::new(&b).unwrap())
+            .unwrap();
         assert!(!log_dir.join("plain/0/has-transactions").exists());
     }
     let n = open(dir.path());
