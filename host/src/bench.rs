@@ -16,6 +16,7 @@
 
 pub mod acl;
 pub mod compaction;
+pub mod dial;
 pub mod kafka;
 pub mod pipeline;
 pub mod process;

@@ -272,3 +272,105 @@ fn an_unauthorised_upload_gets_its_403_before_the_body_is_read() {
     assert_eq!(&head, b"HTTP/1.1 403", "{}", String::from_utf8_lossy(&head));
     assert!(server.stop());
 }
+
+/// The HTTP listings show what the caller may DESCRIBE, as Kafka's Metadata and
+/// ListGroups do, instead of needing DESCRIBE on the cluster: a caller without
+/// ACLs gets empty lists, not a 403.
+#[test]
+fn http_listings_show_what_the_caller_may_describe() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    admin_and_bob(&server);
+    let admin = ("admin", "admin-pw");
+    for topic in ["a-1", "a-2", "b", "pa-out", "pb-out"] {
+        create_topic_as(&server, topic, 1, admin);
+    }
+    let send = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut r = http()
+            .request(method, server.at(path))
+            .basic_auth(admin.0, Some(admin.1));
+        if let Some(body) = body {
+            r = r.json(&body);
+        }
+        let r = r.send().unwrap();
+        let status = r.status().as_u16();
+        (status, r.text().unwrap())
+    };
+    for group in ["ga", "gb"] {
+        let commit = json!({"offsets": [{"topic": "b", "partition": 0, "offset": 0}]});
+        let (status, body) = send(
+            reqwest::Method::POST,
+            &format!("/v1/groups/{group}/offsets"),
+            Some(commit),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let wasm = std::fs::read(common::guests::guest("rust", "rust-filter")).unwrap();
+    for module in ["ma", "mb"] {
+        let r = http()
+            .post(server.at(&format!("/v1/modules/{module}")))
+            .basic_auth(admin.0, Some(admin.1))
+            .header("content-type", "application/wasm")
+            .body(wasm.clone())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    }
+    for (pipeline, module) in [("pa", "ma"), ("pb", "mb")] {
+        let spec = json!({"name": pipeline, "inputs": ["b"], "output": format!("{pipeline}-out"),
+            "steps": [{"module": module, "config": {"pattern": "-"}}]});
+        let (status, body) = send(reqwest::Method::POST, "/v1/pipelines", Some(spec));
+        assert_eq!(status, 201, "{body}");
+    }
+    let grant = |kind: &str, name: &str, pattern: &str, op: &str| {
+        let acl = json!({"resource_type": kind, "resource_name": name, "pattern_type": pattern,
+            "principal": "User:bob", "operation": op});
+        let (status, body) = send(reqwest::Method::POST, "/v1/acls", Some(acl));
+        assert_eq!(status, 201, "{body}");
+    };
+    // The names each listing shows Bob.
+    let listed = |path: &str, key: &str, field: &str| {
+        let r = http()
+            .get(server.at(path))
+            .basic_auth("bob", Some("bob-pw"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "GET {path}");
+        let body: Value = r.json().unwrap();
+        let mut names: Vec<String> = body[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|item| item[field].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    let topics = || listed("/v1/topics", "topics", "name");
+    let groups = || listed("/v1/groups", "groups", "group");
+    let modules = || listed("/v1/modules", "modules", "name");
+    let pipelines = || listed("/v1/pipelines", "pipelines", "name");
+    let none: Vec<String> = vec![];
+    assert_eq!(topics(), none);
+    assert_eq!(groups(), none);
+    assert_eq!(modules(), none);
+    assert_eq!(pipelines(), none);
+
+    grant("TOPIC", "a-", "PREFIXED", "READ");
+    assert_eq!(topics(), ["a-1", "a-2"]);
+    grant("GROUP", "gb", "LITERAL", "DESCRIBE");
+    assert_eq!(groups(), ["gb"]);
+    grant("MODULE", "ma", "LITERAL", "DESCRIBE");
+    assert_eq!(modules(), ["ma"]);
+    grant("PIPELINE", "pb", "LITERAL", "DESCRIBE");
+    assert_eq!(pipelines(), ["pb"]);
+    // DESCRIBE on the cluster lists every group (ListGroups' rule), and no more
+    // topics, modules or pipelines than before (Metadata's).
+    grant("CLUSTER", "kafka-cluster", "LITERAL", "DESCRIBE");
+    assert_eq!(groups(), ["ga", "gb"]);
+    assert_eq!(topics(), ["a-1", "a-2"]);
+    assert_eq!(modules(), ["ma"]);
+    assert_eq!(pipelines(), ["pb"]);
+    assert!(server.stop());
+}

@@ -7,7 +7,9 @@
 //! HTTP 403 naming the operation and resource (401 without credentials, a module
 //! upload included); ACLs added, listed and removed through Kafka's
 //! CreateAcls/DescribeAcls/DeleteAcls (raw, and confluent-kafka's AdminClient),
-//! `/v1/acls` and `weir acl` take effect at once.
+//! `/v1/acls` and `weir acl` take effect at once. Listings on both listeners show what
+//! the caller may DESCRIBE; authorized-operations fields, idempotent InitProducerId
+//! (KIP-679) and CreateAcls' per-creation results over one atomic write follow Kafka.
 //!
 //! - [`kafka`]: the Kafka listener's denials and ACL APIs.
 //! - [`http`]: the HTTP API's denials, `/v1/acls`, `weir acl`, AdminClient.
@@ -37,9 +39,9 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::{
     BrokerId, CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest, DescribeClusterRequest,
     DescribeConfigsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId,
-    InitProducerIdRequest, JoinGroupRequest, ListOffsetsRequest, MetadataRequest,
-    OffsetCommitRequest, ProduceRequest, SaslAuthenticateRequest, SaslHandshakeRequest, TopicName,
-    TransactionalId,
+    InitProducerIdRequest, JoinGroupRequest, ListGroupsRequest, ListOffsetsRequest,
+    MetadataRequest, OffsetCommitRequest, ProduceRequest, SaslAuthenticateRequest,
+    SaslHandshakeRequest, TopicName, TransactionalId,
 };
 use kafka_protocol::protocol::StrBytes;
 use serde_json::{Value, json};

@@ -11,6 +11,7 @@
 //! directories orphaned, nothing of the records.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
@@ -24,7 +25,8 @@ use axum::http::Method;
 
 use crate::auth::acl_binding::CLUSTER_NAME;
 use crate::auth::{
-    AuthError, CertifiedPrincipal, Operation, Principal, Resource, ResourceType, Transport,
+    AuthError, Authenticator, CertifiedPrincipal, Operation, Principal, Resource, ResourceType,
+    Transport,
 };
 
 use super::AppState;
@@ -87,7 +89,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     match outcome {
         Ok(principal) => {
-            if let Some((op, kind, name)) = required(req.method(), req.uri().path()) {
+            if let Access::On(op, kind, name) = required(req.method(), req.uri().path()) {
                 let resource = Resource { kind, name: &name };
                 if let Err(e) = state.auth.check(&principal, peer, op, &resource) {
                     return ApiError::from(e).into_response();
@@ -148,14 +150,26 @@ fn credentials(
     })
 }
 
+/// What a request needs, from its method and path ([`required`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// One operation on one resource, checked by the middleware before the handler.
+    On(Operation, ResourceType, String),
+    /// A creation whose name is in the body (`POST /v1/topics`, `POST
+    /// /v1/pipelines`): the handler asks [`check_create`].
+    CreateNamedInBody(ResourceType),
+    /// A listing: the handler keeps what the caller may DESCRIBE ([`Visible`]), as
+    /// Kafka's Metadata lists topics and ListGroups groups.
+    Listing(ResourceType),
+}
+
 /// The operation and resource a request needs, from its method and path, in Kafka's
 /// terms: a topic, group, module or pipeline named in the path is the resource;
-/// listings, creations whose name is in the body, and administration (users,
-/// tokens, ACLs, orphans, plugins, metrics) are on the cluster. A path no route
-/// serves needs DESCRIBE on the cluster, so strangers learn nothing from a 404.
-/// `None`: a creation whose name is in the body (`POST /v1/topics`, `POST
-/// /v1/pipelines`), which its handler checks with [`check_create`].
-pub fn required(method: &Method, path: &str) -> Option<(Operation, ResourceType, String)> {
+/// listings of those are filtered per item by their handlers; creations whose name
+/// is in the body are checked by theirs; administration (users, tokens, ACLs,
+/// orphans, plugins, metrics) is on the cluster. A path no route serves needs
+/// DESCRIBE on the cluster, so strangers learn nothing from a 404.
+pub fn required(method: &Method, path: &str) -> Access {
     use Operation as O;
     use ResourceType as R;
     let segments: Vec<String> = path
@@ -165,11 +179,11 @@ pub fn required(method: &Method, path: &str) -> Option<(Operation, ResourceType,
         .collect();
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let read = *method == Method::GET || *method == Method::HEAD;
-    let cluster = |op| Some((op, R::Cluster, CLUSTER_NAME.to_string()));
-    let on = |op, kind, name: &str| Some((op, kind, name.to_string()));
+    let cluster = |op| Access::On(op, R::Cluster, CLUSTER_NAME.to_string());
+    let on = |op, kind, name: &str| Access::On(op, kind, name.to_string());
     match (method, parts.as_slice()) {
-        (_, ["v1", "topics"]) if read => cluster(O::Describe),
-        (_, ["v1", "topics"]) => None,
+        (_, ["v1", "topics"]) if read => Access::Listing(R::Topic),
+        (_, ["v1", "topics"]) => Access::CreateNamedInBody(R::Topic),
         (m, ["v1", "topics", t]) if *m == Method::DELETE => on(O::Delete, R::Topic, t),
         (_, ["v1", "topics", t]) => on(O::Describe, R::Topic, t),
         (_, ["v1", "topics", t, "partitions"]) => on(O::Alter, R::Topic, t),
@@ -177,16 +191,16 @@ pub fn required(method: &Method, path: &str) -> Option<(Operation, ResourceType,
         (_, ["v1", "topics", t, "records"]) => on(O::Write, R::Topic, t),
         (_, ["v1", "topics", t, "partitions", _, "records"]) if read => on(O::Read, R::Topic, t),
         (_, ["v1", "topics", t, "partitions", _, "records"]) => on(O::Delete, R::Topic, t),
-        (_, ["v1", "groups"]) => cluster(O::Describe),
+        (_, ["v1", "groups"]) if read => Access::Listing(R::Group),
         (m, ["v1", "groups", g]) if *m == Method::DELETE => on(O::Delete, R::Group, g),
         (_, ["v1", "groups", g]) => on(O::Describe, R::Group, g),
         (_, ["v1", "groups", g, "offsets"]) => on(O::Read, R::Group, g),
-        (_, ["v1", "modules"]) => cluster(O::Describe),
+        (_, ["v1", "modules"]) if read => Access::Listing(R::Module),
         (m, ["v1", "modules", n]) if *m == Method::POST => on(O::Create, R::Module, n),
         (m, ["v1", "modules", n, _]) if *m == Method::DELETE => on(O::Delete, R::Module, n),
         (_, ["v1", "modules", n, ..]) => on(O::Describe, R::Module, n),
-        (_, ["v1", "pipelines"]) if read => cluster(O::Describe),
-        (_, ["v1", "pipelines"]) => None,
+        (_, ["v1", "pipelines"]) if read => Access::Listing(R::Pipeline),
+        (_, ["v1", "pipelines"]) => Access::CreateNamedInBody(R::Pipeline),
         (m, ["v1", "pipelines", p]) if *m == Method::DELETE => on(O::Delete, R::Pipeline, p),
         (_, ["v1", "pipelines", p]) if read => on(O::Describe, R::Pipeline, p),
         (_, ["v1", "pipelines", p]) => on(O::Alter, R::Pipeline, p),
@@ -196,6 +210,54 @@ pub fn required(method: &Method, path: &str) -> Option<(Operation, ResourceType,
         (_, ["v1", "users" | "tokens" | "acls" | "orphans", ..]) if read => cluster(O::Describe),
         (_, ["v1", "users" | "tokens" | "acls" | "orphans", ..]) => cluster(O::Alter),
         _ => cluster(O::Describe),
+    }
+}
+
+/// The filter of a listing ([`Access::Listing`]): which items of a type the caller
+/// may see. As Kafka: an item it may DESCRIBE; for groups also every group when it
+/// may DESCRIBE the cluster (ListGroups' rule).
+#[derive(Debug, Clone)]
+pub struct Visible {
+    auth: Arc<Authenticator>,
+    principal: Principal,
+    peer: IpAddr,
+    kind: ResourceType,
+    everything: bool,
+}
+
+impl Visible {
+    /// The filter for `kind` as `principal` from `peer` sees it.
+    pub fn new(
+        state: &AppState,
+        principal: Principal,
+        PeerIp(peer): PeerIp,
+        kind: ResourceType,
+    ) -> Visible {
+        let everything = kind == ResourceType::Group
+            && state
+                .auth
+                .allows(&principal, peer, Operation::Describe, &Resource::cluster());
+        Visible {
+            auth: state.auth.clone(),
+            principal,
+            peer,
+            kind,
+            everything,
+        }
+    }
+
+    /// Whether the item `name` is listed.
+    pub fn shows(&self, name: &str) -> bool {
+        self.everything
+            || self.auth.allows(
+                &self.principal,
+                self.peer,
+                Operation::Describe,
+                &Resource {
+                    kind: self.kind,
+                    name,
+                },
+            )
     }
 }
 
@@ -244,7 +306,9 @@ mod tests {
     #[test]
     fn routes_map_to_kafka_operations_and_resources() {
         let r = |m: Method, p: &str| {
-            let (op, kind, name) = required(&m, p).expect("checked in the middleware");
+            let Access::On(op, kind, name) = required(&m, p) else {
+                panic!("{m} {p} is checked in the middleware");
+            };
             format!("{op} {kind} {name}")
         };
         assert_eq!(
@@ -258,10 +322,20 @@ mod tests {
         assert_eq!(r(Method::DELETE, "/v1/topics/t"), "DELETE TOPIC t");
         assert_eq!(
             required(&Method::POST, "/v1/topics"),
-            None,
-            "checked by the handler"
+            Access::CreateNamedInBody(ResourceType::Topic)
         );
-        assert_eq!(required(&Method::POST, "/v1/pipelines"), None);
+        assert_eq!(
+            required(&Method::POST, "/v1/pipelines"),
+            Access::CreateNamedInBody(ResourceType::Pipeline)
+        );
+        for (path, kind) in [
+            ("/v1/topics", ResourceType::Topic),
+            ("/v1/groups", ResourceType::Group),
+            ("/v1/modules", ResourceType::Module),
+            ("/v1/pipelines", ResourceType::Pipeline),
+        ] {
+            assert_eq!(required(&Method::GET, path), Access::Listing(kind));
+        }
         assert_eq!(r(Method::GET, "/v1/groups/g"), "DESCRIBE GROUP g");
         assert_eq!(r(Method::POST, "/v1/modules/m"), "CREATE MODULE m");
         assert_eq!(r(Method::DELETE, "/v1/modules/m/3"), "DELETE MODULE m");

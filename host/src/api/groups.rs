@@ -5,10 +5,10 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::PeerIp;
+use super::auth::{PeerIp, Visible};
 use super::error::{ApiError, ApiJson, ApiPath};
 use super::{AppState, blocking};
-use crate::auth::{Operation, Principal, Resource};
+use crate::auth::{Operation, Principal, Resource, ResourceType};
 use crate::broker::OffsetCommit;
 
 /// Body of `POST /v1/groups/{group}/offsets`.
@@ -28,12 +28,18 @@ pub struct CommitEntry {
     metadata: Option<String>,
 }
 
-/// `GET /v1/groups`.
-pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+/// `GET /v1/groups`: the groups the caller may DESCRIBE (all with DESCRIBE on the cluster).
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(peer): Extension<PeerIp>,
+) -> Result<axum::Json<Value>, ApiError> {
     let broker = state.broker.clone();
+    let visible = Visible::new(&state, principal, peer, ResourceType::Group);
     let groups: Vec<Value> = blocking(move || Ok(broker.groups()?))
         .await?
         .into_iter()
+        .filter(|g| visible.shows(g))
         .map(|g| json!({ "group": g }))
         .collect();
     Ok(axum::Json(json!({ "groups": groups })))

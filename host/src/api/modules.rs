@@ -1,13 +1,16 @@
 //! `/v1/modules`: upload, list, describe and delete Wasm modules.
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
+use super::auth::{PeerIp, Visible};
 use super::error::{ApiError, ApiPath};
 use super::{AppState, blocking};
+use crate::auth::{Principal, ResourceType};
 use crate::pipeline::ModuleVersion;
 
 fn module_json(m: &ModuleVersion) -> Value {
@@ -83,12 +86,21 @@ pub async fn upload(
     Ok((status, axum::Json(module_json(&module))))
 }
 
-/// `GET /v1/modules`: every module with its versions.
-pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+/// `GET /v1/modules`: every module the caller may DESCRIBE, with its versions.
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(peer): Extension<PeerIp>,
+) -> Result<axum::Json<Value>, ApiError> {
     let pipelines = state.pipelines.clone();
+    let visible = Visible::new(&state, principal, peer, ResourceType::Module);
     let all = blocking(move || Ok(pipelines.modules()?)).await?;
     Ok(axum::Json(json!({
-        "modules": all.iter().map(module_json).collect::<Vec<_>>()
+        "modules": all
+            .iter()
+            .filter(|m| visible.shows(&m.name))
+            .map(module_json)
+            .collect::<Vec<_>>()
     })))
 }
 

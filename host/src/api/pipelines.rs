@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::{PeerIp, check_create};
+use super::auth::{PeerIp, Visible, check_create};
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, blocking};
 use crate::auth::{Principal, ResourceType};
@@ -37,12 +37,18 @@ pub async fn create(
     Ok((StatusCode::CREATED, status_json(status)?))
 }
 
-/// `GET /v1/pipelines`.
-pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+/// `GET /v1/pipelines`: the pipelines the caller may DESCRIBE.
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(peer): Extension<PeerIp>,
+) -> Result<axum::Json<Value>, ApiError> {
     let pipelines = state.pipelines.clone();
+    let visible = Visible::new(&state, principal, peer, ResourceType::Pipeline);
     let all = blocking(move || Ok(pipelines.list()?)).await?;
     let all: Vec<Value> = all
         .into_iter()
+        .filter(|s| visible.shows(&s.name))
         .map(|s| status_json(s).map(|j| j.0))
         .collect::<Result<_, _>>()?;
     Ok(axum::Json(json!({ "pipelines": all })))

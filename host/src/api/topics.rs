@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::{PeerIp, check_create};
+use super::auth::{PeerIp, Visible, check_create};
 use super::error::{ApiError, ApiJson, ApiPath};
 use super::{AppState, blocking};
 use crate::auth::{Principal, ResourceType};
@@ -134,14 +134,20 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(topic_json(&info))))
 }
 
-/// `GET /v1/topics`.
-pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+/// `GET /v1/topics`: the topics the caller may DESCRIBE, as Kafka's Metadata lists them.
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(peer): Extension<PeerIp>,
+) -> Result<axum::Json<Value>, ApiError> {
     let broker = state.broker.clone();
+    let visible = Visible::new(&state, principal, peer, ResourceType::Topic);
     // Off the async threads: the topic map's lock is held while a topic is created.
     let topics: Vec<Value> = blocking(move || {
         Ok(broker
             .topics()
             .iter()
+            .filter(|t| visible.shows(t.name()))
             .map(|t| json!({"name": t.name(), "partitions": t.partition_count()}))
             .collect())
     })

@@ -99,6 +99,54 @@ impl Authorizer {
         allowed
     }
 
+    /// Whether `principal` from `host` may perform `op` on at least one resource of
+    /// type `kind`, as Kafka's `authorizeByResourceType` decides it (KIP-679: an
+    /// idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on any
+    /// topic): a DENY of `*` denies; otherwise some ALLOW pattern for the operation
+    /// (or ALL; no implied operations here, as in Kafka) must be left that no DENY
+    /// covers whole: a literal name not denied literally nor by a denied prefix of
+    /// it, or a prefix no denied prefix of it covers.
+    pub fn allows_any(
+        &self,
+        principal: &Principal,
+        host: IpAddr,
+        op: Operation,
+        kind: ResourceType,
+    ) -> bool {
+        let Principal::User(_) = principal else {
+            return true;
+        };
+        if self.is_super(principal) {
+            return true;
+        }
+        let name = principal.to_string();
+        let host = host.to_canonical().to_string();
+        let index: Arc<AclIndex> = self.store.index();
+        let mine = index.all().iter().filter(|b| {
+            b.resource_type == kind
+                && (b.principal == name || b.principal == "User:*")
+                && (b.host == "*" || b.host == host)
+                && (b.operation == op || b.operation == Operation::All)
+        });
+        let (mut allowed, mut denied_literal, mut denied_prefix) = (vec![], vec![], vec![]);
+        for b in mine {
+            let literal = b.pattern_type == PatternType::Literal;
+            match b.permission {
+                Permission::Deny if literal && b.resource_name == "*" => return false,
+                Permission::Deny if literal => denied_literal.push(b.resource_name.as_str()),
+                Permission::Deny => denied_prefix.push(b.resource_name.as_str()),
+                Permission::Allow if literal && b.resource_name == "*" => return true,
+                Permission::Allow => allowed.push((literal, b.resource_name.as_str())),
+                Permission::Any => {}
+            }
+        }
+        allowed.iter().any(|(literal, name)| {
+            let denied_whole = *literal && denied_literal.contains(name);
+            let under_denied_prefix = denied_prefix.iter().any(|p| name.starts_with(p));
+            !denied_whole && !under_denied_prefix
+        })
+    }
+
     /// [`Self::allows`] as a result naming what was refused (the HTTP API's 403).
     pub fn check(
         &self,
@@ -121,6 +169,15 @@ impl Authorizer {
     /// Stores bindings (see [`AclStore::add`]).
     pub fn add(&self, bindings: &[AclBinding]) -> Result<(), AuthError> {
         self.store.add(bindings)
+    }
+
+    /// Stores what it can of `bindings`, each with its own outcome (see
+    /// [`AclStore::create_each`]).
+    pub fn create_each(
+        &self,
+        bindings: &[AclBinding],
+    ) -> Result<Vec<Result<(), AuthError>>, AuthError> {
+        self.store.create_each(bindings)
     }
 
     /// Removes what `filter` selects; returns it.
@@ -363,6 +420,91 @@ mod tests {
             1,
             "nothing of a refused batch"
         );
+    }
+
+    #[test]
+    fn write_on_any_topic_is_decided_as_kafkas_authorize_by_resource_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path());
+        let authz = Authorizer::new(AclStore::open(&b, 100).unwrap(), vec![]);
+        let t = ResourceType::Topic;
+        let (lit, pre) = (PatternType::Literal, PatternType::Prefixed);
+        let (write, allow, deny) = (Operation::Write, Permission::Allow, Permission::Deny);
+        let any = |authz: &Authorizer| authz.allows_any(&alice(), HOST, write, t);
+        assert!(!any(&authz), "no ACL");
+        // READ does not count (no implication), nor WRITE on a group.
+        authz
+            .add(&[
+                acl(t, "a", lit, "User:alice", Operation::Read, allow),
+                acl(ResourceType::Group, "g", lit, "User:alice", write, allow),
+            ])
+            .unwrap();
+        assert!(!any(&authz));
+        authz
+            .add(&[acl(t, "orders-eu", lit, "User:alice", write, allow)])
+            .unwrap();
+        assert!(any(&authz));
+        // A denied prefix covering the only allowed name takes it away.
+        authz
+            .add(&[acl(t, "orders-", pre, "User:*", write, deny)])
+            .unwrap();
+        assert!(!any(&authz));
+        // An allowed prefix the denied one does not cover gives it back.
+        authz
+            .add(&[acl(t, "logs-", pre, "User:alice", Operation::All, allow)])
+            .unwrap();
+        assert!(any(&authz));
+        assert!(!authz.allows_any(&Principal::User("bob".into()), HOST, write, t));
+        // A DENY of `*` ends it.
+        authz
+            .add(&[acl(t, "*", lit, "User:alice", write, deny)])
+            .unwrap();
+        assert!(!any(&authz));
+        assert!(authz.allows_any(&Principal::Anonymous, HOST, write, t));
+    }
+
+    #[test]
+    fn each_creation_has_its_own_outcome_and_the_accepted_are_stored_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path());
+        let authz = Authorizer::new(AclStore::open(&b, 3).unwrap(), vec![]);
+        let one = |name: &str| {
+            acl(
+                ResourceType::Topic,
+                name,
+                PatternType::Literal,
+                "User:a",
+                Operation::Read,
+                Permission::Allow,
+            )
+        };
+        let mut bad = one("bad");
+        bad.host = "not-an-ip".into();
+        let outcomes = authz
+            .create_each(&[one("a"), bad, one("a"), one("b"), one("c"), one("d")])
+            .unwrap();
+        let codes: Vec<String> = outcomes
+            .iter()
+            .map(|o| match o {
+                Ok(()) => "ok".to_string(),
+                Err(e) => e.to_string(),
+            })
+            .collect();
+        assert_eq!(codes[0], "ok");
+        assert!(codes[1].contains("host"), "{codes:?}");
+        assert_eq!(
+            &codes[2..5],
+            ["ok", "ok", "ok"],
+            "a duplicate is no new ACL"
+        );
+        assert!(codes[5].contains("auth.max_acls"), "{codes:?}");
+        let mut names: Vec<String> = authz
+            .list(&AclFilter::default())
+            .into_iter()
+            .map(|b| b.resource_name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a", "b", "c"]);
     }
 
     #[test]

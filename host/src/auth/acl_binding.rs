@@ -172,6 +172,45 @@ impl ResourceType {
     }
 }
 
+impl ResourceType {
+    /// The operations an ACL on this type can be about, as Kafka's
+    /// `AclEntry.supportedOperations` lists them: the authorized-operations fields of
+    /// Metadata, DescribeGroups and DescribeCluster carry a bit for each one allowed.
+    /// A group leaves out Kafka 4's DESCRIBE_/ALTER_CONFIGS: weir has no group configs.
+    /// weir's own types list what their HTTP routes ask for.
+    pub fn operations(self) -> &'static [Operation] {
+        use Operation as O;
+        match self {
+            ResourceType::Topic => &[
+                O::Read,
+                O::Write,
+                O::Create,
+                O::Describe,
+                O::Delete,
+                O::Alter,
+                O::DescribeConfigs,
+                O::AlterConfigs,
+            ],
+            ResourceType::Group => &[O::Read, O::Describe, O::Delete],
+            ResourceType::Cluster => &[
+                O::Create,
+                O::ClusterAction,
+                O::DescribeConfigs,
+                O::AlterConfigs,
+                O::IdempotentWrite,
+                O::Alter,
+                O::Describe,
+            ],
+            ResourceType::TransactionalId => &[O::Describe, O::Write],
+            ResourceType::Module => &[O::Create, O::Describe, O::Delete],
+            ResourceType::Pipeline | ResourceType::Connector => {
+                &[O::Create, O::Describe, O::Alter, O::Delete, O::Read]
+            }
+            ResourceType::Any => &[],
+        }
+    }
+}
+
 impl Operation {
     /// Whether an ALLOW for `self` allows `wanted`: the same, ALL, or one that
     /// implies it (Kafka: READ, WRITE, DELETE, ALTER imply DESCRIBE; ALTER_CONFIGS

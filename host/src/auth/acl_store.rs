@@ -62,31 +62,77 @@ impl AclStore {
         self.cache.read().all().is_empty()
     }
 
-    /// Stores `bindings`, durably, each after validation; one already stored is
-    /// not stored twice. Refuses the lot if any is invalid or the cap would be passed.
+    /// Stores `bindings`, durably, in one batch; one already stored is not stored
+    /// twice. Refuses the lot if any is invalid or the cap would be passed.
     pub fn add(&self, bindings: &[AclBinding]) -> Result<(), AuthError> {
-        for b in bindings {
-            b.validate()?;
-        }
         let _guard = self.writing.lock();
+        let (outcomes, fresh) = self.plan(bindings);
+        outcomes.into_iter().collect::<Result<(), AuthError>>()?;
+        self.write(&fresh)
+    }
+
+    /// Kafka's CreateAcls: each binding gets its own outcome (invalid, or past
+    /// `auth.max_acls`), and those accepted are written in one atomic batch, as
+    /// Kafka's controller commits a request's ACL records together; so no reader
+    /// and no restart sees part of a request. The outer error is the write's: then
+    /// nothing of the request is stored.
+    pub fn create_each(
+        &self,
+        bindings: &[AclBinding],
+    ) -> Result<Vec<Result<(), AuthError>>, AuthError> {
+        let _guard = self.writing.lock();
+        let (outcomes, fresh) = self.plan(bindings);
+        self.write(&fresh)?;
+        Ok(outcomes)
+    }
+
+    /// Each binding's outcome, and the accepted ones not stored yet (a duplicate
+    /// in the request or of a stored binding is accepted and not stored again).
+    /// Called under `writing`.
+    fn plan<'a>(
+        &self,
+        bindings: &'a [AclBinding],
+    ) -> (Vec<Result<(), AuthError>>, Vec<&'a AclBinding>) {
         let current = self.index();
-        let new = bindings
+        let mut count = current.all().len();
+        let mut fresh: Vec<&AclBinding> = Vec::new();
+        let outcomes = bindings
             .iter()
-            .filter(|b| !current.all().contains(b))
-            .count();
-        if current.all().len() + new > self.max {
-            return Err(AuthError::LimitReached {
-                what: "ACL",
-                key: "max_acls",
-                max: self.max,
-            });
+            .map(|b| {
+                b.validate()?;
+                if current.all().contains(b) || fresh.contains(&b) {
+                    return Ok(());
+                }
+                if count >= self.max {
+                    return Err(AuthError::LimitReached {
+                        what: "ACL",
+                        key: "max_acls",
+                        max: self.max,
+                    });
+                }
+                count += 1;
+                fresh.push(b);
+                Ok(())
+            })
+            .collect();
+        (outcomes, fresh)
+    }
+
+    /// Writes `fresh` in one atomic batch and refreshes the index. Called under
+    /// `writing`.
+    fn write(&self, fresh: &[&AclBinding]) -> Result<(), AuthError> {
+        if fresh.is_empty() {
+            return Ok(());
         }
-        for b in bindings {
-            let bytes = rmp_serde::to_vec_named(b).map_err(corrupt)?;
-            self.tree.insert(&b.key(), bytes)?;
-        }
+        let entries = fresh
+            .iter()
+            .map(|b| Ok((b.key(), rmp_serde::to_vec_named(b).map_err(corrupt)?)))
+            .collect::<Result<Vec<_>, AuthError>>()?;
+        let written = self.tree.insert_all(entries);
+        // The checks follow what sled holds, even when the flush after an applied
+        // batch failed (the batch is then in force but may not survive a crash).
         *self.cache.write() = Arc::new(AclIndex::new(Self::read(&self.tree)?));
-        Ok(())
+        Ok(written?)
     }
 
     /// Removes every binding `filter` selects, durably; returns them.

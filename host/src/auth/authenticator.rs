@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use crate::broker::Broker;
 
 use super::acl_authorizer::{Authorizer, bootstrap_bindings};
-use super::acl_binding::{Operation, Resource};
+use super::acl_binding::{Operation, Resource, ResourceType};
 use super::acl_store::AclStore;
 use super::error::AuthError;
 use super::principal::Principal;
@@ -87,6 +87,18 @@ impl Authenticator {
         resource: &Resource<'_>,
     ) -> bool {
         !self.required() || self.authorizer.allows(principal, host, op, resource)
+    }
+
+    /// Whether `principal` may perform `op` on some resource of type `kind`
+    /// ([`Authorizer::allows_any`]), under the same rule as [`Self::allows`].
+    pub fn allows_any(
+        &self,
+        principal: &Principal,
+        host: IpAddr,
+        op: Operation,
+        kind: ResourceType,
+    ) -> bool {
+        !self.required() || self.authorizer.allows_any(principal, host, op, kind)
     }
 
     /// [`Self::allows`] as a result naming what was refused (the HTTP API's 403).

@@ -28,6 +28,8 @@ use crate::kafka::{KafkaContext, KafkaListener, KafkaSettings};
 use crate::log::FlushPolicy;
 use crate::log::batch::{BatchIter, Record, encode_batch};
 
+use super::dial::{Conn, Dial};
+use super::process;
 use super::wire::{self, create_topic, produce_body, round_trip};
 
 /// Options of `weir bench kafka`.
@@ -58,9 +60,9 @@ pub struct KafkaBenchOptions {
 const RECORD: usize = 1024;
 
 /// Connections of the native producer; connection i writes partition i mod partitions.
-const NATIVE_CONNECTIONS: usize = 4;
+pub const NATIVE_CONNECTIONS: usize = 4;
 /// Produce requests each native connection keeps in flight.
-const NATIVE_IN_FLIGHT: usize = 4;
+pub const NATIVE_IN_FLIGHT: usize = 4;
 /// Records per native batch: 1000 × 1 KB, just under the default max.message.bytes.
 const NATIVE_BATCH: usize = 1000;
 
@@ -103,9 +105,11 @@ pub fn run_kafka_bench(opts: &KafkaBenchOptions) -> anyhow::Result<()> {
                 let (produce, consume) = if client == "kcat" {
                     kcat(&addr, &topic, &input, opts.records)?
                 } else {
+                    let dial = Dial::Plain(addr);
                     (
-                        native_produce(&addr, &topic, partitions, opts.records)?,
-                        native_consume(&addr, &topic, partitions, opts.records, opts.fetch_bytes)?,
+                        native_produce(&dial, &topic, partitions, opts.records)?.secs,
+                        native_consume(&dial, &topic, partitions, opts.records, opts.fetch_bytes)?
+                            .secs,
                     )
                 };
                 let (produce, consume) = (mb / produce, mb / consume);
@@ -191,12 +195,12 @@ fn kcat(
 /// `kafka-producer-perf-test`): [`NATIVE_CONNECTIONS`] connections, each with
 /// [`NATIVE_IN_FLIGHT`] requests pipelined, acks=1. The client does no work per
 /// record, so the figure is the broker's.
-fn native_produce(
-    addr: &SocketAddr,
+pub fn native_produce(
+    dial: &Dial,
     topic: &str,
     partitions: u32,
     records: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<ClientRun> {
     let value = bytes::Bytes::from(vec![b'x'; RECORD]);
     let now = crate::broker::now_ms();
     let batch: Vec<Record> = (0..NATIVE_BATCH)
@@ -208,10 +212,17 @@ fn native_produce(
         .collect();
     let batch = encode_batch(&batch, 0)?;
     let batches = records.div_ceil(NATIVE_BATCH);
+    // Connected (and logged in) before the clocks start: the figures are throughput.
+    let conns = (0..NATIVE_CONNECTIONS)
+        .map(|_| dial.connect())
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let cpu_before = process::cpu_time();
     let start = Instant::now();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..NATIVE_CONNECTIONS)
-            .map(|c| {
+    let client_cpu = std::thread::scope(|scope| {
+        let workers: Vec<_> = conns
+            .into_iter()
+            .enumerate()
+            .map(|(c, conn)| {
                 // Connection c sends batches c, c + N, c + 2N...
                 let mine = (c..batches).step_by(NATIVE_CONNECTIONS).count();
                 let partition = (c % partitions as usize) as i32;
@@ -221,25 +232,43 @@ fn native_produce(
                     c as i32,
                     &produce_body(None, 1, topic, partition, &batch),
                 );
-                scope.spawn(move || pipelined(addr, &frame, mine, topic))
+                scope.spawn(move || pipelined(conn, &frame, mine, topic))
             })
             .collect();
+        let mut cpu = Duration::ZERO;
         for w in workers {
-            w.join()
+            cpu += w
+                .join()
                 .map_err(|_| anyhow::anyhow!("a producer thread panicked"))??;
         }
-        anyhow::Ok(())
+        anyhow::Ok(cpu)
     })?;
-    let secs = start.elapsed().as_secs_f64();
     // The table counts every case's bytes as `records` records of 1 KB.
-    Ok(secs * records as f64 / (batches * NATIVE_BATCH) as f64)
+    let scale = records as f64 / (batches * NATIVE_BATCH) as f64;
+    Ok(ClientRun {
+        secs: start.elapsed().as_secs_f64() * scale,
+        process_cpu: (process::cpu_time() - cpu_before).as_secs_f64() * scale,
+        client_cpu: client_cpu.as_secs_f64() * scale,
+    })
 }
 
-/// Sends `frame` `count` times on one connection with up to [`NATIVE_IN_FLIGHT`]
-/// unanswered, checking each answer's error code.
-fn pipelined(addr: &SocketAddr, frame: &[u8], count: usize, topic: &str) -> anyhow::Result<()> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_nodelay(true)?;
+/// A native client's run, from its first request to its last answer (connecting
+/// and logging in left out), in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientRun {
+    /// Wall clock.
+    pub secs: f64,
+    /// CPU of the whole process meanwhile (the client's threads and, in process,
+    /// the broker's).
+    pub process_cpu: f64,
+    /// CPU of the client's threads (user + system), apart from the broker's.
+    pub client_cpu: f64,
+}
+
+/// Sends `frame` `count` times on `s` with up to [`NATIVE_IN_FLIGHT`]
+/// unanswered, checking each answer's error code; returns the thread's CPU time.
+fn pipelined(mut s: Conn, frame: &[u8], count: usize, topic: &str) -> anyhow::Result<Duration> {
+    let cpu_before = process::thread_cpu_time();
     let mut resp = Vec::new();
     let (mut sent, mut answered) = (0, 0);
     while answered < count {
@@ -247,6 +276,7 @@ fn pipelined(addr: &SocketAddr, frame: &[u8], count: usize, topic: &str) -> anyh
             s.write_all(frame)?;
             sent += 1;
         }
+        s.flush()?;
         wire::read_response(&mut s, &mut resp)?;
         let code = wire::produce_error(&resp, topic)?;
         if code != 0 {
@@ -254,54 +284,76 @@ fn pipelined(addr: &SocketAddr, frame: &[u8], count: usize, topic: &str) -> anyh
         }
         answered += 1;
     }
-    Ok(())
+    Ok(process::thread_cpu_time().saturating_sub(cpu_before))
 }
 
 /// Seconds to fetch every partition of `topic` from the beginning, one connection
 /// per partition, each Fetch asking for `fetch_bytes`; only batch
 /// headers are read (to count records and find the next offset), as a consumer
 /// handing batches on without decoding them would.
-fn native_consume(
-    addr: &SocketAddr,
+pub fn native_consume(
+    dial: &Dial,
     topic: &str,
     partitions: u32,
     records: usize,
     fetch_bytes: i32,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<ClientRun> {
+    let conns = (0..partitions)
+        .map(|_| dial.connect())
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let cpu_before = process::cpu_time();
     let start = Instant::now();
-    let counted = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..partitions as i32)
-            .map(|p| scope.spawn(move || fetch_all(addr, topic, p, fetch_bytes)))
+    let (counted, client_cpu) = std::thread::scope(|scope| {
+        let workers: Vec<_> = conns
+            .into_iter()
+            .enumerate()
+            .map(|(p, conn)| scope.spawn(move || fetch_all(conn, topic, p as i32, fetch_bytes)))
             .collect();
-        let mut total = 0;
+        let (mut total, mut cpu) = (0, Duration::ZERO);
         for w in workers {
-            total += w
+            let (n, used) = w
                 .join()
                 .map_err(|_| anyhow::anyhow!("a consumer thread panicked"))??;
+            total += n;
+            cpu += used;
         }
-        anyhow::Ok(total)
+        anyhow::Ok((total, cpu))
     })?;
     let secs = start.elapsed().as_secs_f64();
     let produced = records.div_ceil(NATIVE_BATCH) * NATIVE_BATCH;
     if counted != produced {
         bail!("native consume read {counted} of {produced} records");
     }
-    Ok(secs * records as f64 / produced as f64)
+    let scale = records as f64 / produced as f64;
+    Ok(ClientRun {
+        secs: secs * scale,
+        process_cpu: (process::cpu_time() - cpu_before).as_secs_f64() * scale,
+        client_cpu: client_cpu.as_secs_f64() * scale,
+    })
 }
 
-/// Records in partition `p`, fetched until a Fetch comes back empty.
-fn fetch_all(addr: &SocketAddr, topic: &str, p: i32, fetch_bytes: i32) -> anyhow::Result<usize> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_nodelay(true)?;
+/// Records in partition `p`, fetched on `s` until a Fetch comes back empty, and
+/// the thread's CPU time.
+fn fetch_all(
+    mut s: Conn,
+    topic: &str,
+    p: i32,
+    fetch_bytes: i32,
+) -> anyhow::Result<(usize, Duration)> {
+    let cpu_before = process::thread_cpu_time();
     let (mut offset, mut counted) = (0i64, 0usize);
     let mut resp = Vec::new();
     loop {
         let body = wire::fetch_body(topic, p, offset, fetch_bytes);
         s.write_all(&wire::frame(1, 4, p, &body))?;
+        s.flush()?;
         wire::read_response(&mut s, &mut resp)?;
         let records = wire::fetch_records(&resp, topic)?;
         if records.is_empty() {
-            return Ok(counted);
+            return Ok((
+                counted,
+                process::thread_cpu_time().saturating_sub(cpu_before),
+            ));
         }
         for batch in BatchIter::new(records) {
             let (header, _) = batch?;

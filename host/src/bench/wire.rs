@@ -2,7 +2,8 @@
 //! request frames, CreateTopics, Produce v3 and Fetch v4 bodies, and reading
 //! responses back. kcat cannot run transactions, pipeline its requests
 //! without per-message work, or fetch without decoding each message, so the
-//! broker-bound cases ([`super::kafka`], [`super::transactions`]) use this.
+//! broker-bound cases ([`super::kafka`], [`super::transactions`]) use this, over
+//! plain TCP or SASL_SSL ([`super::dial`]).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -47,7 +48,7 @@ pub fn frame(key: i16, version: i16, correlation: i32, body: &[u8]) -> Vec<u8> {
 }
 
 /// Reads one response frame (correlation id first) into `buf`.
-pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Result<()> {
+pub fn read_response(s: &mut impl Read, buf: &mut Vec<u8>) -> anyhow::Result<()> {
     let mut len = [0u8; 4];
     s.read_exact(&mut len)?;
     // Reused across responses: zeroing only what it grows by, not every response's length.
@@ -62,7 +63,7 @@ pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Result<()>
 
 /// Sends one request and waits for its response.
 pub fn round_trip(
-    s: &mut TcpStream,
+    s: &mut (impl Read + Write),
     key: i16,
     version: i16,
     body: &[u8],

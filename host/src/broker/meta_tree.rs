@@ -48,6 +48,18 @@ impl MetaTree {
         Ok(stored)
     }
 
+    /// Stores every entry in one atomic batch, flushed before returning: a reader
+    /// (or a restart) sees all of them or none.
+    pub fn insert_all(&self, entries: Vec<Entry>) -> Result<(), BrokerError> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in entries {
+            batch.insert(key, value);
+        }
+        self.tree.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// Removes `keys` in one batch, durably; returns how many of them existed.
     pub fn remove_all(&self, keys: &[Vec<u8>]) -> Result<usize, BrokerError> {
         let mut found = 0;

@@ -7,7 +7,8 @@
 //! ListOffsets DESCRIBE topic (auto-creation also CREATE on the cluster or the
 //! topic), CreateTopics CREATE on the cluster or the topic, DeleteTopics DELETE
 //! topic, group membership and OffsetCommit READ group (OffsetCommit also READ
-//! topic), OffsetFetch DESCRIBE group, CreateAcls/DeleteAcls ALTER cluster,
+//! topic), OffsetFetch DESCRIBE group, an idempotent InitProducerId IDEMPOTENT_WRITE
+//! on the cluster or WRITE on any topic (KIP-679), CreateAcls/DeleteAcls ALTER cluster,
 //! DescribeAcls DESCRIBE cluster, and the cluster-wide APIs of [`cluster_operation`].
 
 use std::net::IpAddr;
@@ -15,7 +16,7 @@ use std::net::IpAddr;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::ApiKey;
 
-use crate::auth::{Operation, Principal, Resource};
+use crate::auth::{Operation, Principal, Resource, ResourceType};
 use crate::kafka::KafkaContext;
 
 /// A request's principal and peer host.
@@ -64,6 +65,25 @@ impl Caller {
                 Some(format!("not authorized: {op} on {resource}")),
             )
         })
+    }
+
+    /// Whether the caller may perform `op` on some resource of type `kind` (Kafka's
+    /// `authorizeByResourceType`).
+    pub fn may_any(&self, ctx: &KafkaContext, op: Operation, kind: ResourceType) -> bool {
+        ctx.auth.allows_any(&self.principal, self.host, op, kind)
+    }
+
+    /// The authorized-operations field Kafka answers for `resource` when asked
+    /// (Metadata, DescribeGroups, DescribeCluster): a bit `1 << code` for each
+    /// operation of the resource's type the caller's ACLs allow (implied ones
+    /// included, as Kafka asks its authorizer one operation at a time).
+    pub fn authorized_operations(&self, ctx: &KafkaContext, resource: &Resource<'_>) -> i32 {
+        resource
+            .kind
+            .operations()
+            .iter()
+            .filter(|op| ctx.auth.allows(&self.principal, self.host, **op, resource))
+            .fold(0, |bits, op| bits | (1 << op.code()))
     }
 
     /// Whether the caller may create the topic `name`: CREATE on the cluster or on it.

@@ -40,7 +40,9 @@ fn binding(c: &AclCreation, version: i16) -> Result<AclBinding, AuthError> {
     })
 }
 
-/// Stores each creation; each gets its own result, as in Kafka.
+/// Stores each creation; each gets its own result, and those accepted are stored
+/// together in one atomic write, as Kafka's controller commits them (no reader sees
+/// part of a request, and a failed write stores none of it).
 pub async fn handle(
     ctx: &Arc<KafkaContext>,
     version: i16,
@@ -48,32 +50,59 @@ pub async fn handle(
     caller: &Caller,
 ) -> Result<CreateAclsResponse, KafkaError> {
     let allowed = caller.may(ctx, Operation::Alter, &Resource::cluster());
-    let results = blocking(ctx, move |ctx| {
-        req.creations
-            .iter()
-            .map(|c| {
-                let mut out = AclCreationResult::default();
-                let outcome = if !allowed {
-                    Err((
-                        ResponseError::ClusterAuthorizationFailed,
-                        "CreateAcls needs ALTER on the cluster".to_string(),
-                    ))
-                } else {
-                    binding(c, version)
-                        .and_then(|b| ctx.auth.authorizer().add(&[b]))
-                        .map_err(|e| (error_kind(&e), e.to_string()))
-                };
-                if let Err((kind, message)) = outcome {
-                    out.error_code = kind.code();
-                    out.error_message = Some(s(message));
+    let results = blocking(
+        ctx,
+        move |ctx| -> Vec<Result<(), (ResponseError, String)>> {
+            let denied = || {
+                Err((
+                    ResponseError::ClusterAuthorizationFailed,
+                    "CreateAcls needs ALTER on the cluster".to_string(),
+                ))
+            };
+            if !allowed {
+                return req.creations.iter().map(|_| denied()).collect();
+            }
+            let failed = |e: AuthError| (error_kind(&e), e.to_string());
+            let parsed: Vec<Result<AclBinding, AuthError>> =
+                req.creations.iter().map(|c| binding(c, version)).collect();
+            let valid: Vec<AclBinding> = parsed
+                .iter()
+                .filter_map(|b| b.as_ref().ok())
+                .cloned()
+                .collect();
+            let mut stored = match ctx.auth.authorizer().create_each(&valid) {
+                Ok(outcomes) => outcomes.into_iter().map(|o| o.map_err(failed)).collect(),
+                Err(e) => {
+                    let e = failed(e);
+                    valid.iter().map(|_| Err(e.clone())).collect::<Vec<_>>()
                 }
-                out
-            })
-            .collect()
-    })
+            }
+            .into_iter();
+            parsed
+                .into_iter()
+                .map(|b| match b {
+                    // One outcome per valid binding: `stored` cannot run out.
+                    Ok(_) => stored.next().unwrap_or_else(|| {
+                        Err((ResponseError::UnknownServerError, "no outcome".to_string()))
+                    }),
+                    Err(e) => Err(failed(e)),
+                })
+                .collect()
+        },
+    )
     .await?;
     let mut resp = CreateAclsResponse::default();
-    resp.results = results;
+    resp.results = results
+        .into_iter()
+        .map(|outcome| {
+            let mut out = AclCreationResult::default();
+            if let Err((kind, message)) = outcome {
+                out.error_code = kind.code();
+                out.error_message = Some(s(message));
+            }
+            out
+        })
+        .collect();
     Ok(resp)
 }
 

@@ -1,4 +1,5 @@
-//! DescribeGroups: state, protocol and members of each group.
+//! DescribeGroups: state, protocol and members of each group, and (v3+, when asked)
+//! the operations the caller may perform on it.
 
 use std::sync::Arc;
 
@@ -75,6 +76,10 @@ fn describe(
                     g.protocol_type = s("consumer");
                 }
                 None => g.group_state = s("Dead"),
+            }
+            if v >= 3 && req.include_authorized_operations {
+                g.authorized_operations =
+                    caller.authorized_operations(ctx, &Resource::group(&id.0));
             }
             g.group_id = id;
             g

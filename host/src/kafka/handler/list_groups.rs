@@ -31,10 +31,12 @@ pub async fn handle(
         Err(e) => resp.error_code = codes::code(&e),
     }
     let v = h.request_api_version;
+    // Kafka lists every group to a caller that may DESCRIBE the cluster, and
+    // otherwise the groups it may DESCRIBE.
+    let all = caller.may(ctx, Operation::Describe, &Resource::cluster());
     resp.groups = groups
         .into_iter()
-        // Kafka lists the groups the caller may DESCRIBE.
-        .filter(|(id, _, _)| caller.may(ctx, Operation::Describe, &Resource::group(id)))
+        .filter(|(id, _, _)| all || caller.may(ctx, Operation::Describe, &Resource::group(id)))
         .filter(|(_, _, state)| {
             req.states_filter.is_empty() || req.states_filter.iter().any(|f| f.as_str() == *state)
         })

@@ -1,5 +1,6 @@
 //! Metadata: this one broker, and the topics asked for (auto-created if
-//! allowed), each once, at most `kafka.metadata_max_topics` of them.
+//! allowed), each once, at most `kafka.metadata_max_topics` of them; when asked
+//! (v8+), the operations the caller may perform on each topic and the cluster.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -59,7 +60,10 @@ pub async fn handle(
         _ => None,
     };
     let auto_create = ctx.settings.auto_create_topics && (v < 4 || req.allow_auto_topic_creation);
+    let topic_operations = v >= 8 && req.include_topic_authorized_operations;
+    let cluster_operations = (8..=10).contains(&v) && req.include_cluster_authorized_operations;
     let caller = caller.clone();
+    let asker = caller.clone();
     let results = blocking(ctx, move |ctx| -> Vec<(String, Result<Arc<Topic>, i16>)> {
         match names {
             // Kafka lists only the topics the caller may DESCRIBE.
@@ -93,10 +97,20 @@ pub async fn handle(
     if v >= 1 {
         resp.controller_id = BrokerId(NODE_ID);
     }
+    if cluster_operations {
+        resp.cluster_authorized_operations = asker.authorized_operations(ctx, &Resource::cluster());
+    }
+    let denied = ResponseError::TopicAuthorizationFailed.code();
     resp.topics = results
         .into_iter()
         .map(|(name, topic)| {
             let mut t = MetadataResponseTopic::default();
+            // As Kafka: the operations of every topic described, not of one the
+            // caller may not DESCRIBE (that one keeps "not requested").
+            if topic_operations && topic.as_ref().err() != Some(&denied) {
+                t.topic_authorized_operations =
+                    asker.authorized_operations(ctx, &Resource::topic(&name));
+            }
             t.name = Some(TopicName(s(name)));
             match topic {
                 Ok(topic) => {

@@ -84,7 +84,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
-use crate::auth::{Operation, Principal, Resource};
+use crate::auth::{Operation, Principal, Resource, ResourceType};
 
 use super::KafkaContext;
 use super::error::KafkaError;
@@ -347,13 +347,30 @@ async fn run(
         ApiKey::OffsetDelete => guarded!(OffsetDeleteRequest, b, Operation::Delete,
             Some(Resource::group(&b.group_id.0)), ResponseError::GroupAuthorizationFailed
             => offset_delete::handle(ctx, h, b).await?),
-        // A transactional producer needs WRITE on its id (an idempotent one nothing:
-        // Kafka's IDEMPOTENT_WRITE is implied by WRITE on any topic since 3.0).
-        ApiKey::InitProducerId => guarded!(InitProducerIdRequest, b, Operation::Write,
-            b.transactional_id.as_ref().filter(|t| !t.is_empty())
-                .map(|t| Resource::transactional_id(&t.0)),
-            ResponseError::TransactionalIdAuthorizationFailed
-            => init_producer_id::handle(ctx, h, b).await?),
+        // A transactional producer needs WRITE on its id; an idempotent one
+        // IDEMPOTENT_WRITE on the cluster or WRITE on any topic (KIP-679, Kafka 3.0+).
+        ApiKey::InitProducerId => {
+            let b: InitProducerIdRequest = decode(req)?;
+            match b.transactional_id.as_ref().filter(|t| !t.is_empty()) {
+                Some(t) => {
+                    let resource = Resource::transactional_id(&t.0);
+                    if !caller.may(ctx, Operation::Write, &resource) {
+                        let code = ResponseError::TransactionalIdAuthorizationFailed;
+                        return refuse(code, Operation::Write, &resource);
+                    }
+                }
+                None => {
+                    let op = Operation::IdempotentWrite;
+                    if !caller.may(ctx, op, &Resource::cluster())
+                        && !caller.may_any(ctx, Operation::Write, ResourceType::Topic)
+                    {
+                        let code = ResponseError::ClusterAuthorizationFailed;
+                        return refuse(code, op, &Resource::cluster());
+                    }
+                }
+            }
+            answer!(init_producer_id::handle(ctx, h, b).await?)
+        }
         ApiKey::AddPartitionsToTxn => {
             answer!(add_partitions_to_txn::handle(ctx, h, decode(req)?, caller).await?)
         }
@@ -406,6 +423,9 @@ async fn run(
         other => Err(KafkaError::UnknownApi { key: other as i16 }),
     }
 }
+
+/// Kafka's value of an authorized-operations field that was not asked for.
+pub const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
 
 /// Runs blocking broker work (file I/O, fsync, sled) off the async threads.
 pub async fn blocking<T: Send + 'static>(
