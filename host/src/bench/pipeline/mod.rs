@@ -117,6 +117,7 @@ fn setup(
             sandbox: crate::runtime::SandboxSettings::default(),
             plugins_dir: dir.path().join("plugins"),
             max_history: 100,
+            max_windows_per_record: 1000,
             natives: [(
                 "native-filter".to_string(),
                 Arc::new(NativeContains) as Arc<dyn NativeFilter>,

@@ -62,7 +62,10 @@ impl Pipelines {
         let modules: Vec<(String, Option<u32>)> = spec
             .steps
             .iter()
-            .map(|s| (s.module.name.clone(), s.module.version))
+            .map(|s| match &s.module {
+                Some(m) => (m.name.clone(), m.version),
+                None => (s.op.name().to_string(), Some(BUILTIN_VERSION)),
+            })
             .collect();
         let plans = self.load_steps(spec, &modules)?;
         if !spec.outputs.is_empty() && !plans.iter().any(|p| p.code.is_processor()) {
@@ -82,6 +85,32 @@ impl Pipelines {
         let mut plans = Vec::with_capacity(modules.len());
         for (i, ((name, version), step)) in modules.iter().zip(&spec.steps).enumerate() {
             let field = format!("steps[{i}].module");
+            if step.op.is_aggregation() {
+                let aggregation = step
+                    .aggregate_spec()
+                    .build()
+                    .map_err(|(f, reason)| spec_err(format!("steps[{i}].{f}"), reason))?;
+                if let Some(w) = aggregation.windows
+                    && w.windows_per_record() > i64::from(self.config.max_windows_per_record)
+                {
+                    return Err(spec_err(
+                        format!("steps[{i}].window"),
+                        format!(
+                            "each record would fall in {} windows (size_ms / advance_ms); \
+                             pipelines.max_windows_per_record is {}",
+                            w.windows_per_record(),
+                            self.config.max_windows_per_record
+                        ),
+                    ));
+                }
+                plans.push(StepPlan {
+                    module: step.op.name().to_string(),
+                    version: BUILTIN_VERSION,
+                    code: StepCode::Aggregate(aggregation),
+                    config: BTreeMap::new(),
+                });
+                continue;
+            }
             if let Some(native) = self.config.natives.get(name) {
                 plans.push(StepPlan {
                     module: name.clone(),
@@ -412,6 +441,10 @@ impl Pipelines {
         Ok(())
     }
 }
+
+/// The version recorded for a built-in step in a deployment's module list: module
+/// versions start at 1, so 0 never names an uploaded module.
+const BUILTIN_VERSION: u32 = 0;
 
 /// Wasm steps in a deployment: each task holds one instance of each.
 fn wasm_steps(plans: &[StepPlan]) -> usize {
