@@ -437,3 +437,60 @@ fn emit_on_close_is_exactly_once_across_sigkills() {
     );
     assert_eq!(got, want);
 }
+
+/// An update keeps the window state when only the emit mode changes, and refuses a
+/// change of window or op (state is kept by step position).
+#[test]
+fn updates_keep_window_state_and_refuse_other_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "clicks", 1);
+    create_topic(&s, "counts", 1);
+    let step = |size: i64, emit: &str| json!({"op": "count", "window": {"type": "tumbling", "size_ms": size}, "emit": emit});
+    let spec = |step: Value| {
+        json!({"name": "upd", "inputs": ["clicks"], "output": "counts", "steps": [step],
+               "start": "earliest"})
+    };
+    deploy(&s, "upd", step(1000, "on_update"));
+    let t = now_ms() / 1000 * 1000;
+    produce(
+        &s,
+        "clicks",
+        vec![click("k", "x", t), click("k", "x", t + 1)],
+    );
+    wait_caught_up(&s, "upd", 2);
+    let (code, body) = call(
+        &s,
+        "PUT",
+        "/v1/pipelines/upd",
+        Some(spec(step(1000, "on_close"))),
+    );
+    assert_eq!(code, 200, "{body}");
+    // The count goes on from the state the first version left: 3 in the window at t.
+    produce(
+        &s,
+        "clicks",
+        vec![click("k", "x", t + 2), click("k", "x", t + 1000)],
+    );
+    assert!(
+        common::wait_until(Duration::from_secs(60), || {
+            read_all(&s, "counts")[0]
+                .iter()
+                .any(|r| result(r, 1000) == (t, "k".into(), 3, t + 2))
+        }),
+        "{:?}",
+        read_all(&s, "counts")
+    );
+    for (patch, why) in [
+        (step(2000, "on_close"), "another window size"),
+        (
+            json!({"op": "sum", "window": {"type": "tumbling", "size_ms": 1000}}),
+            "another op",
+        ),
+        (json!({"module": "m"}), "a module in its place"),
+    ] {
+        let (code, body) = call(&s, "PUT", "/v1/pipelines/upd", Some(spec(patch)));
+        assert_eq!(code, 400, "{why}: {body}");
+        assert!(body.to_string().contains("steps[0]"), "{why}: {body}");
+    }
+}

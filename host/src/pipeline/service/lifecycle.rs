@@ -311,6 +311,7 @@ impl Pipelines {
                 "the inputs of a pipeline cannot change; create a new pipeline instead",
             ));
         }
+        same_aggregations(&record.spec, &spec)?;
         let (_, plans) = self.resolve(&spec)?;
         self.check_instances(name, record.partitions, &plans)?;
         let modules: Vec<(String, u32)> = plans
@@ -440,6 +441,32 @@ impl Pipelines {
         }
         Ok(())
     }
+}
+
+/// Refuses an update that would read an aggregation's state with other rules: state is
+/// kept by step index, so windows of another size, another op, or a step moved to or
+/// from an aggregation's index would meet entries they cannot mean (a processor's keys
+/// read as windows). Emit mode, formats and retention may change.
+fn same_aggregations(old: &PipelineSpec, new: &PipelineSpec) -> Result<(), PipelineError> {
+    let steps = old.steps.len().max(new.steps.len());
+    for i in 0..steps {
+        let (a, b) = (old.steps.get(i), new.steps.get(i));
+        let aggregating =
+            |s: Option<&super::super::spec::StepSpec>| s.is_some_and(|s| s.op.is_aggregation());
+        if !aggregating(a) && !aggregating(b) {
+            continue;
+        }
+        let same = matches!((a, b), (Some(a), Some(b)) if a.op == b.op && a.window == b.window);
+        if !same {
+            return Err(spec_err(
+                format!("steps[{i}]"),
+                "an aggregation step keeps its state by position: its op and window, and \
+                 whether step i aggregates, cannot change in an update; create a new \
+                 pipeline instead",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The version recorded for a built-in step in a deployment's module list: module
