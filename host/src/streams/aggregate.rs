@@ -82,6 +82,9 @@ impl Aggregation {
         let mut stream_time = before;
         // State key → the input record that last changed it (on_update).
         let mut changed: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
+        // The batch's aggregates, read once and written back once: a key seen twice in a
+        // batch costs no second trip through the overlay and the tree.
+        let mut cache = Cache::default();
         for (j, record) in records.iter().enumerate() {
             let index = j as u32;
             let mut fail = |message: String| {
@@ -109,9 +112,9 @@ impl Aggregation {
                     fail(too_long(key.len(), 1));
                     continue;
                 }
-                match self.add(&*store, &k, addend, record.timestamp)? {
+                match self.add(&*store, &mut cache, &k, addend, record.timestamp)? {
                     Ok(agg) => {
-                        store.put(&k, &agg.encode())?;
+                        cache.set(k.clone(), agg);
                         changed.insert(k, index);
                     }
                     Err(m) => fail(m),
@@ -139,7 +142,7 @@ impl Aggregation {
                     continue;
                 }
                 let k = window_key(window.start, key);
-                match self.add(&*store, &k, addend, record.timestamp)? {
+                match self.add(&*store, &mut cache, &k, addend, record.timestamp)? {
                     Ok(agg) => updates.push((k, agg)),
                     Err(m) => overflow = Some(m),
                 }
@@ -152,19 +155,27 @@ impl Aggregation {
                 done.late += 1;
             }
             for (k, agg) in updates {
-                store.put(&k, &agg.encode())?;
+                cache.set(k.clone(), agg);
                 changed.insert(k, index);
             }
             let previous = stream_time;
             stream_time = Some(now);
             if self.emit == Emit::OnClose && previous.is_none_or(|p| p < now) {
-                self.emit_closed(&*store, windows, previous, now, index, &mut done.output)?;
+                self.emit_closed(
+                    store,
+                    &mut cache,
+                    windows,
+                    previous,
+                    now,
+                    index,
+                    &mut done.output,
+                )?;
             }
         }
+        cache.write_back(store)?;
         if self.emit == Emit::OnUpdate {
             for (k, source) in &changed {
-                if let Some(bytes) = store.get(k)? {
-                    let agg = Aggregate::decode(k, &bytes, self.kind == Kind::Sum)?;
+                if let Some(agg) = cache.entries.get(k).map(|e| e.0) {
                     let (window, key) = match (self.windows, split_window_key(k)) {
                         (Some(w), Some((start, key))) => (Some(w.window_at(start)), key),
                         _ => (None, &k[1..]),
@@ -192,9 +203,11 @@ impl Aggregation {
 
     /// Emits every window closed by stream time moving from `previous` to `now`, each
     /// (window, key) once, in (start, key) order, attributed to input record `source`.
+    #[allow(clippy::too_many_arguments)]
     fn emit_closed(
         &self,
-        store: &dyn StateBackend,
+        store: &mut dyn StateBackend,
+        cache: &mut Cache,
         windows: TimeWindows,
         previous: Option<i64>,
         now: i64,
@@ -203,10 +216,15 @@ impl Aggregation {
     ) -> Result<(), StreamsError> {
         let after = previous.map(|p| windows.last_closed_start(p));
         let through = windows.last_closed_start(now);
-        if after.is_some_and(|a| a >= through) {
+        // Windows start at multiples of the advance: most advances of stream time cross
+        // none, and cost no scan.
+        let step = |t: i64| t.div_euclid(windows.advance_ms);
+        if after.is_some_and(|a| step(a) >= step(through)) {
             return Ok(());
         }
-        for (k, bytes) in store::windows_between(store, after, through)? {
+        // The scan reads the store: the batch's aggregates go there first.
+        cache.write_back(store)?;
+        for (k, bytes) in store::windows_between(&*store, after, through)? {
             let agg = Aggregate::decode(&k, &bytes, self.kind == Kind::Sum)?;
             if let Some((start, key)) = split_window_key(&k) {
                 out.records
@@ -231,13 +249,17 @@ impl Aggregation {
     fn add(
         &self,
         store: &dyn StateBackend,
+        cache: &mut Cache,
         k: &[u8],
         addend: Value,
         timestamp: i64,
     ) -> Result<Result<Aggregate, String>, StreamsError> {
-        let old = match store.get(k)? {
-            Some(b) => Some(Aggregate::decode(k, &b, self.kind == Kind::Sum)?),
-            None => None,
+        let old = match cache.entries.get(k) {
+            Some(e) => Some(e.0),
+            None => match store.get(k)? {
+                Some(b) => Some(Aggregate::decode(k, &b, self.kind == Kind::Sum)?),
+                None => None,
+            },
         };
         let value = match (old.map(|a| a.value), addend) {
             (None, v) => Some(v),
@@ -312,6 +334,30 @@ impl Aggregation {
                 timestamp: agg.timestamp,
             })),
         }
+    }
+}
+
+/// Aggregates a batch changed, with whether each still has to reach the store.
+#[derive(Default)]
+struct Cache {
+    entries: std::collections::HashMap<Vec<u8>, (Aggregate, bool)>,
+}
+
+impl Cache {
+    /// `k`'s new aggregate, not yet in the store.
+    fn set(&mut self, k: Vec<u8>, agg: Aggregate) {
+        self.entries.insert(k, (agg, true));
+    }
+
+    /// Writes every aggregate not yet in the store into it (the overlay).
+    fn write_back(&mut self, store: &mut dyn StateBackend) -> Result<(), StreamsError> {
+        for (k, (agg, dirty)) in self.entries.iter_mut() {
+            if *dirty {
+                store.put(k, &agg.encode())?;
+                *dirty = false;
+            }
+        }
+        Ok(())
     }
 }
 
