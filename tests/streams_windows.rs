@@ -494,3 +494,65 @@ fn updates_keep_window_state_and_refuse_other_windows() {
         assert!(body.to_string().contains("steps[0]"), "{why}: {body}");
     }
 }
+
+/// Kafka's session example through the server: sessions at 0 and 6 (gap 5) merge into
+/// [0, 6] when a record at 4 arrives; the two old sessions get tombstones; with
+/// `key_format: windowed` the key is SessionWindowedSerializer's (key, end, start).
+#[test]
+fn sessions_merge_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "clicks", 1);
+    create_topic(&s, "counts", 1);
+    deploy(
+        &s,
+        "sessions",
+        json!({"op": "count", "window": {"type": "session", "gap_ms": 5, "grace_ms": 1000},
+               "key_format": "windowed"}),
+    );
+    let t = now_ms();
+    produce(
+        &s,
+        "clicks",
+        vec![click("green", "x", t), click("green", "x", t + 6)],
+    );
+    wait_caught_up(&s, "sessions", 2);
+    produce(&s, "clicks", vec![click("green", "x", t + 4)]);
+    wait_caught_up(&s, "sessions", 3);
+    let (code, body) = call(
+        &s,
+        "GET",
+        "/v1/topics/counts/partitions/0/records?offset=0&encoding=base64",
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    use base64::Engine;
+    let b64 = |v: &Value| {
+        v.as_str()
+            .map(|v| base64::engine::general_purpose::STANDARD.decode(v).unwrap())
+    };
+    let key =
+        |start: i64, end: i64| [&b"green"[..], &end.to_be_bytes(), &start.to_be_bytes()].concat();
+    let got: Vec<(Vec<u8>, Option<Vec<u8>>, i64)> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                b64(&r["key"]).unwrap(),
+                b64(&r["value"]),
+                r["timestamp"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (key(t, t), Some(b"1".to_vec()), t),
+            (key(t + 6, t + 6), Some(b"1".to_vec()), t + 6),
+            (key(t, t), None, t),
+            (key(t, t + 6), Some(b"3".to_vec()), t + 6),
+            (key(t + 6, t + 6), None, t + 6),
+        ]
+    );
+}

@@ -507,8 +507,8 @@ mod tests {
         .unwrap();
         assert_eq!(spec.steps[0].op, Op::Map);
         let agg = spec.steps[1].aggregation().unwrap();
-        assert_eq!(agg.windows.unwrap().advance_ms, 60000);
-        assert_eq!(agg.windows.unwrap().grace_ms, 0);
+        assert_eq!(agg.grouping.time().unwrap().advance_ms, 60000);
+        assert_eq!(agg.grouping.time().unwrap().grace_ms, 0);
         assert_eq!(agg.retention_ms, 60000);
         // A stored spec reads back the same, and a map step serialises as before.
         let back: PipelineSpec =
@@ -522,7 +522,9 @@ mod tests {
             "name": "p", "inputs": ["in"], "output": "out", "steps": [{"op": "sum"}]
         }))
         .unwrap();
-        assert!(running.steps[0].aggregation().unwrap().windows.is_none());
+        assert!(
+            running.steps[0].aggregation().unwrap().grouping == crate::streams::Grouping::Running
+        );
     }
 
     #[test]
@@ -565,7 +567,11 @@ mod tests {
                 "unknown field",
             ),
             (
-                json!({"op": "count", "window": {"type": "session", "gap_ms": 5}}),
+                json!({"op": "count", "window": {"type": "session", "gap_ms": 0}}),
+                "steps[0].window.gap_ms:",
+            ),
+            (
+                json!({"op": "count", "window": {"type": "sliding", "max_diff_ms": 5}}),
                 "unknown variant",
             ),
             (json!({"op": "join"}), "unknown variant"),

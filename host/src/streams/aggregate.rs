@@ -20,6 +20,7 @@ use crate::runtime::{Body, Output, OutputRecord, RecordFailure, StateBackend};
 
 use super::error::StreamsError;
 use super::number::Decimal;
+use super::session::SessionWindows;
 use super::spec::{Emit, KeyFormat, ValueFormat};
 use super::store::{
     self, Aggregate, STREAM_TIME_KEY, Value, WINDOW_KEY_OVERHEAD, split_window_key, table_key,
@@ -37,13 +38,39 @@ pub enum Kind {
     Sum,
 }
 
+/// What an aggregate is kept per.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// One running aggregate per key (a table).
+    Running,
+    /// Per key and tumbling or hopping window.
+    Time(TimeWindows),
+    /// Per key and session.
+    Session(SessionWindows),
+}
+
+impl Grouping {
+    /// The tumbling or hopping windows, if those are what it groups by.
+    pub fn time(self) -> Option<TimeWindows> {
+        match self {
+            Grouping::Time(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// Whether results belong to windows (time or session).
+    pub fn windowed(self) -> bool {
+        !matches!(self, Grouping::Running)
+    }
+}
+
 /// A built aggregation step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Aggregation {
     /// Count or sum.
     pub kind: Kind,
-    /// The windows; `None`: one running aggregate per key.
-    pub windows: Option<TimeWindows>,
+    /// Per key alone, or per key and window.
+    pub grouping: Grouping,
     /// When results are emitted.
     pub emit: Emit,
     /// How the number is written.
@@ -85,6 +112,7 @@ impl Aggregation {
         // The batch's aggregates, read once and written back once: a key seen twice in a
         // batch costs no second trip through the overlay and the tree.
         let mut cache = Cache::default();
+        let mut session_changes = super::session::SessionChanges::new();
         for (j, record) in records.iter().enumerate() {
             let index = j as u32;
             let mut fail = |message: String| {
@@ -106,20 +134,48 @@ impl Aggregation {
                     },
                 },
             };
-            let Some(windows) = self.windows else {
-                let k = table_key(key);
-                if k.len() > MAX_KEY_BYTES {
-                    fail(too_long(key.len(), 1));
+            let windows = match self.grouping {
+                Grouping::Time(w) => w,
+                Grouping::Running => {
+                    let k = table_key(key);
+                    if k.len() > MAX_KEY_BYTES {
+                        fail(too_long(key.len(), 1));
+                        continue;
+                    }
+                    match self.add(&*store, &mut cache, &k, addend, record.timestamp)? {
+                        Ok(agg) => {
+                            cache.set(k.clone(), agg);
+                            changed.insert(k, index);
+                        }
+                        Err(m) => fail(m),
+                    }
                     continue;
                 }
-                match self.add(&*store, &mut cache, &k, addend, record.timestamp)? {
-                    Ok(agg) => {
-                        cache.set(k.clone(), agg);
-                        changed.insert(k, index);
+                Grouping::Session(sessions) => {
+                    if record.timestamp < 0 {
+                        fail(format!(
+                            "timestamp {} is before the epoch; sessions start at 0",
+                            record.timestamp
+                        ));
+                        continue;
                     }
-                    Err(m) => fail(m),
+                    if let Err(m) = self.session_record(
+                        sessions,
+                        store,
+                        key,
+                        addend,
+                        record.timestamp,
+                        index,
+                        &mut stream_time,
+                        &mut session_changes,
+                        &mut done,
+                    )? {
+                        done.output
+                            .failures
+                            .push(RecordFailure { index, message: m });
+                    }
+                    continue;
                 }
-                continue;
             };
             if record.timestamp < 0 {
                 fail(format!(
@@ -173,10 +229,12 @@ impl Aggregation {
             }
         }
         cache.write_back(store)?;
-        if self.emit == Emit::OnUpdate {
+        if self.emit == Emit::OnUpdate && matches!(self.grouping, Grouping::Session(_)) {
+            self.session_updates(&session_changes, &mut done);
+        } else if self.emit == Emit::OnUpdate {
             for (k, source) in &changed {
                 if let Some(agg) = cache.entries.get(k).map(|e| e.0) {
-                    let (window, key) = match (self.windows, split_window_key(k)) {
+                    let (window, key) = match (self.grouping.time(), split_window_key(k)) {
                         (Some(w), Some((start, key))) => (Some(w.window_at(start)), key),
                         _ => (None, &k[1..]),
                     };
@@ -190,7 +248,8 @@ impl Aggregation {
             && let Some(now) = stream_time
         {
             store.put(STREAM_TIME_KEY, &now.to_be_bytes())?;
-            if self.windows.is_some() {
+            // Sessions expire record by record (`session_record`).
+            if self.grouping.time().is_some() {
                 // Windows past retention go; the scan starts where the last one ended.
                 let after = before.map(|b| b.saturating_sub(self.retention_ms));
                 for (k, _) in store::windows_between(&*store, after, now - self.retention_ms)? {
@@ -261,15 +320,9 @@ impl Aggregation {
                 None => None,
             },
         };
-        let value = match (old.map(|a| a.value), addend) {
-            (None, v) => Some(v),
-            (Some(Value::Count(a)), Value::Count(b)) => a.checked_add(b).map(Value::Count),
-            (Some(Value::Sum(a)), Value::Sum(b)) => a
-                .checked_add(b)
-                // A long result must stay a long.
-                .filter(|s| self.value_format == ValueFormat::Text || s.to_i64().is_some())
-                .map(Value::Sum),
-            _ => None,
+        let value = match old {
+            None => Some(addend),
+            Some(a) => self.plus(a.value, addend),
         };
         Ok(match value {
             Some(value) => Ok(Aggregate {
@@ -280,7 +333,30 @@ impl Aggregation {
         })
     }
 
-    fn kind_name(&self) -> &'static str {
+    /// `a + b`, or `None` past the range (a long result must stay a long).
+    pub(super) fn plus(&self, a: Value, b: Value) -> Option<Value> {
+        match (a, b) {
+            (Value::Count(a), Value::Count(b)) => a.checked_add(b).map(Value::Count),
+            (Value::Sum(a), Value::Sum(b)) => a
+                .checked_add(b)
+                .filter(|s| self.value_format == ValueFormat::Text || s.to_i64().is_some())
+                .map(Value::Sum),
+            _ => None,
+        }
+    }
+
+    /// The output value of an aggregate.
+    pub(super) fn value_bytes(&self, value: Value) -> Vec<u8> {
+        match (self.value_format, value) {
+            (ValueFormat::Text, Value::Count(n)) => n.to_string().into_bytes(),
+            (ValueFormat::Text, Value::Sum(d)) => d.to_string().into_bytes(),
+            (ValueFormat::Long, Value::Count(n)) => n.to_be_bytes().to_vec(),
+            // Long sums are kept whole and in range by `parse` and `plus`.
+            (ValueFormat::Long, Value::Sum(d)) => d.to_i64().unwrap_or(0).to_be_bytes().to_vec(),
+        }
+    }
+
+    pub(super) fn kind_name(&self) -> &'static str {
         match self.kind {
             Kind::Count => "count",
             Kind::Sum => "sum",
@@ -295,13 +371,7 @@ impl Aggregation {
         agg: &Aggregate,
         source: u32,
     ) -> OutputRecord {
-        let value: Vec<u8> = match (self.value_format, agg.value) {
-            (ValueFormat::Text, Value::Count(n)) => n.to_string().into_bytes(),
-            (ValueFormat::Text, Value::Sum(d)) => d.to_string().into_bytes(),
-            (ValueFormat::Long, Value::Count(n)) => n.to_be_bytes().to_vec(),
-            // Long sums are kept whole and in range by `parse` and `add`.
-            (ValueFormat::Long, Value::Sum(d)) => d.to_i64().unwrap_or(0).to_be_bytes().to_vec(),
-        };
+        let value = self.value_bytes(agg.value);
         let (key, headers) = match window {
             None => (key.to_vec(), Vec::new()),
             Some(w) => {

@@ -7,6 +7,7 @@
 //! - [`spec`]: what a step asks for (`op`, `window`, `emit`, formats), checked, and built
 //!   into an [`Aggregation`].
 //! - [`window`]: [`TimeWindows`], epoch-aligned tumbling and hopping windows.
+//! - [`session`]: [`SessionWindows`], per-key sessions that merge, and their state.
 //! - [`number`]: [`Decimal`], the exact decimal numbers `sum` adds.
 //! - [`store`]: the key layout of aggregate state and its value encoding.
 //! - [`aggregate`]: [`Aggregation::process`], the count/sum operator over a batch.
@@ -15,6 +16,7 @@
 pub mod aggregate;
 pub mod error;
 pub mod number;
+pub mod session;
 pub mod spec;
 pub mod store;
 pub mod window;
@@ -22,9 +24,10 @@ pub mod window;
 #[cfg(test)]
 mod tests;
 
-pub use aggregate::{Aggregation, Processed};
+pub use aggregate::{Aggregation, Grouping, Processed};
 pub use error::StreamsError;
 pub use number::Decimal;
+pub use session::SessionWindows;
 pub use spec::{AggregateSpec, Emit, KeyFormat, Op, ValueFormat, WindowSpec};
 pub use window::{TimeWindows, Window};
 

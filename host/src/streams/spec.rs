@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::aggregate::{Aggregation, Kind};
+use super::aggregate::{Aggregation, Grouping, Kind};
+use super::session::SessionWindows;
 use super::window::TimeWindows;
 
 /// What a step does.
@@ -55,6 +56,15 @@ pub enum WindowSpec {
         /// Distance between window starts, ms (1..=size).
         advance_ms: u64,
         /// How long past its end a window accepts records, ms.
+        #[serde(default)]
+        grace_ms: u64,
+    },
+    /// Per key, `[first, last]` of records at most `gap_ms` apart; sessions a record
+    /// bridges merge.
+    Session {
+        /// Inactivity gap, ms.
+        gap_ms: u64,
+        /// How long past its end + gap a session accepts records, ms.
         #[serde(default)]
         grace_ms: u64,
     },
@@ -138,44 +148,37 @@ impl AggregateSpec {
             Op::Sum => Kind::Sum,
             Op::Map => return err("op", "\"map\" is not an aggregation".into()),
         };
-        let windows = match self.window {
-            None => None,
-            Some(w) => {
-                let (size, advance, grace) = match w {
-                    WindowSpec::Tumbling { size_ms, grace_ms } => (size_ms, size_ms, grace_ms),
-                    WindowSpec::Hopping {
-                        size_ms,
-                        advance_ms,
-                        grace_ms,
-                    } => (size_ms, advance_ms, grace_ms),
-                };
-                if !(1..=MAX_DURATION_MS).contains(&size) {
+        let grouping = match self.window {
+            None => Grouping::Running,
+            Some(WindowSpec::Session { gap_ms, grace_ms }) => {
+                if !(1..=MAX_DURATION_MS).contains(&gap_ms) {
                     return err(
-                        "window.size_ms",
+                        "window.gap_ms",
                         format!("must be between 1 and {MAX_DURATION_MS}"),
                     );
                 }
-                if !(1..=size).contains(&advance) {
-                    return err(
-                        "window.advance_ms",
-                        format!("must be between 1 and size_ms ({size})"),
-                    );
-                }
-                if grace > MAX_DURATION_MS {
+                if grace_ms > MAX_DURATION_MS {
                     return err(
                         "window.grace_ms",
                         format!("must be at most {MAX_DURATION_MS}"),
                     );
                 }
-                Some(TimeWindows {
-                    size_ms: size as i64,
-                    advance_ms: advance as i64,
-                    grace_ms: grace as i64,
+                Grouping::Session(SessionWindows {
+                    gap_ms: gap_ms as i64,
+                    grace_ms: grace_ms as i64,
                 })
             }
+            Some(WindowSpec::Tumbling { size_ms, grace_ms }) => {
+                Grouping::Time(time_windows(size_ms, size_ms, grace_ms)?)
+            }
+            Some(WindowSpec::Hopping {
+                size_ms,
+                advance_ms,
+                grace_ms,
+            }) => Grouping::Time(time_windows(size_ms, advance_ms, grace_ms)?),
         };
         let emit = self.emit.unwrap_or_default();
-        if windows.is_none() {
+        if !grouping.windowed() {
             if emit == Emit::OnClose {
                 return err(
                     "emit",
@@ -189,29 +192,62 @@ impl AggregateSpec {
                 return err("retention_ms", "only windowed aggregations expire".into());
             }
         }
-        let retention_ms = match (windows, self.retention_ms) {
-            (Some(w), Some(r)) => {
-                let least = w.size_ms + w.grace_ms;
+        // What a window or session must be kept at least: size + grace (Kafka's
+        // retention rule), or gap + grace for sessions.
+        let least = match grouping {
+            Grouping::Time(w) => w.size_ms + w.grace_ms,
+            Grouping::Session(s) => s.gap_ms + s.grace_ms,
+            Grouping::Running => 0,
+        };
+        let retention_ms = match (grouping.windowed(), self.retention_ms) {
+            (true, Some(r)) => {
                 if r > MAX_DURATION_MS || (r as i64) < least {
                     return err(
                         "retention_ms",
                         format!(
-                            "must be at least window size + grace ({least}) and at most {MAX_DURATION_MS}"
+                            "must be at least the window's size (or gap) + grace ({least}) and at most {MAX_DURATION_MS}"
                         ),
                     );
                 }
                 r as i64
             }
-            (Some(w), None) => w.size_ms + w.grace_ms,
-            (None, _) => 0,
+            _ => least,
         };
         Ok(Aggregation {
             kind,
-            windows,
+            grouping,
             emit,
             value_format: self.value_format.unwrap_or_default(),
             key_format: self.key_format.unwrap_or_default(),
             retention_ms,
         })
     }
+}
+
+/// Checked tumbling or hopping windows; an error names the field and why.
+fn time_windows(size: u64, advance: u64, grace: u64) -> Result<TimeWindows, (String, String)> {
+    let err = |field: &str, reason: String| Err((field.to_string(), reason));
+    if !(1..=MAX_DURATION_MS).contains(&size) {
+        return err(
+            "window.size_ms",
+            format!("must be between 1 and {MAX_DURATION_MS}"),
+        );
+    }
+    if !(1..=size).contains(&advance) {
+        return err(
+            "window.advance_ms",
+            format!("must be between 1 and size_ms ({size})"),
+        );
+    }
+    if grace > MAX_DURATION_MS {
+        return err(
+            "window.grace_ms",
+            format!("must be at most {MAX_DURATION_MS}"),
+        );
+    }
+    Ok(TimeWindows {
+        size_ms: size as i64,
+        advance_ms: advance as i64,
+        grace_ms: grace as i64,
+    })
 }

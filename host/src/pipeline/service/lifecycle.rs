@@ -90,7 +90,7 @@ impl Pipelines {
                     .aggregate_spec()
                     .build()
                     .map_err(|(f, reason)| spec_err(format!("steps[{i}].{f}"), reason))?;
-                if let Some(w) = aggregation.windows
+                if let Some(w) = aggregation.grouping.time()
                     && w.windows_per_record() > i64::from(self.config.max_windows_per_record)
                 {
                     return Err(spec_err(
