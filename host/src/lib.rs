@@ -13,6 +13,9 @@
 //! - [`kafka`]: the Kafka wire protocol listener, the other face over the broker. The two
 //!   faces never import each other.
 //! - [`pipeline`]: uploaded modules and pipelines (joins broker and runtime).
+//! - [`streams`]: the operators a pipeline step can be besides a module (windowed and
+//!   running `count`/`sum` with Kafka Streams' semantics); host-owned time and state,
+//!   kept in the state store the pipeline hands in.
 //! - [`auth`]: users and SCRAM credentials, HTTP tokens, principals, the rule for
 //!   requests without credentials, and ACLs (Kafka's model); both faces ask it, it
 //!   keeps its records in the broker's metadata store.
@@ -37,6 +40,7 @@ pub mod pipeline;
 pub mod record;
 pub mod runtime;
 pub mod server;
+pub mod streams;
 
 #[cfg(test)]
 pub(crate) mod test_support {

@@ -217,7 +217,11 @@ pub fn task_status(err: &TaskError) -> (StatusCode, &'static str) {
     match err {
         E::Undeployable(source) => pipeline_status(source),
         E::Start(e) | E::Step(e) | E::Timer(e) if e.error.is_host_fault() => {
-            runtime_status(&e.error)
+            match e.error.runtime() {
+                Some(runtime) => runtime_status(runtime),
+                // An aggregation's state store failed underneath: the server's fault.
+                None => (StatusCode::INTERNAL_SERVER_ERROR, "state_unavailable"),
+            }
         }
         E::Start(_) | E::Step(_) | E::Timer(_) | E::Record { .. } => {
             (StatusCode::UNPROCESSABLE_ENTITY, "plugin_error")

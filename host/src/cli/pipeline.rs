@@ -165,21 +165,26 @@ fn print_status(s: &Value) -> anyhow::Result<()> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|m| {
-            format!(
-                "{}@{} ({})",
+        .map(|m| match m["world"].as_str().unwrap_or_default() {
+            // A built-in aggregation (count, sum): no module, no version.
+            "streams" => format!("{} (built in)", m["module"].as_str().unwrap_or_default()),
+            world => format!(
+                "{}@{} ({world})",
                 m["module"].as_str().unwrap_or_default(),
                 m["version"],
-                m["world"].as_str().unwrap_or_default()
-            )
+            ),
         })
         .collect();
     println!("pipeline  {}", s["name"].as_str().unwrap_or_default());
     println!("state     {}", s["state"].as_str().unwrap_or_default());
     println!("steps     {}", modules.join(" → "));
     println!(
-        "records   in {}  out {}  errored {}  lag {}",
-        s["records_in"], s["records_out"], s["records_errored"], s["lag"]
+        "records   in {}  out {}  errored {}  late {}  lag {}",
+        s["records_in"],
+        s["records_out"],
+        s["records_errored"],
+        s["late_records"].as_u64().unwrap_or(0),
+        s["lag"]
     );
     println!("swaps     {}  rollbacks {}", s["swaps"], s["rollbacks"]);
     if let Some(why) = s["last_rollback"].as_str() {

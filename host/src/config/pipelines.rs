@@ -23,6 +23,8 @@ pub struct PipelinesSection {
     pub plugins_dir: PathBuf,
     /// Deployments kept in each pipeline's history.
     pub max_history: usize,
+    /// Most windows one record of a windowed aggregation may fall in.
+    pub max_windows_per_record: u32,
 }
 
 impl PipelinesSection {
@@ -37,6 +39,11 @@ impl PipelinesSection {
                 "pipelines.max_history must be ≥ 1 (the current deployment)".into(),
             ));
         }
+        if self.max_windows_per_record == 0 {
+            return Err(ConfigError::Invalid(
+                "pipelines.max_windows_per_record must be ≥ 1".into(),
+            ));
+        }
         Ok(PipelinesConfig {
             dir: data_dir.join("pipelines"),
             worker_threads: self.worker_threads,
@@ -48,6 +55,7 @@ impl PipelinesSection {
                 d => d.clone(),
             },
             max_history: self.max_history,
+            max_windows_per_record: self.max_windows_per_record,
             natives: BTreeMap::new(),
         })
     }

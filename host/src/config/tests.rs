@@ -115,6 +115,7 @@ fn user_file_merges_and_unknown_keys_are_refused() {
         ("kafka", "max_producers_per_partition"),
         ("kafka", "producer_id_expiration_ms"),
         ("pipelines", "max_history"),
+        ("pipelines", "max_windows_per_record"),
     ] {
         std::fs::write(&path, format!("[{section}]\n{key} = 0\n")).unwrap();
         let err = ServerConfig::load(Some(&path))

@@ -13,6 +13,8 @@ use crate::runtime::{
     Body, Instance, InstanceConfig, Limits, Origin, Output, OutputRecord, Plugin, RuntimeError,
 };
 
+use crate::streams::{Aggregation, StreamsError};
+
 use super::state::{Overlay, StepState};
 
 /// A filter compiled into the host, run as a step in place of a Wasm module. Used by the
@@ -29,6 +31,8 @@ pub enum StepCode {
     Wasm(Arc<Plugin>),
     /// A native filter given to the service in its config.
     Native(Arc<dyn NativeFilter>),
+    /// A built-in aggregation (`count`, `sum`) of the streams layer.
+    Aggregate(Aggregation),
 }
 
 impl StepCode {
@@ -37,7 +41,14 @@ impl StepCode {
         match self {
             StepCode::Wasm(p) => p.world().name(),
             StepCode::Native(_) => "native",
+            StepCode::Aggregate(_) => "streams",
         }
+    }
+
+    /// Whether what it emits depends on where a batch ends (see
+    /// [`Aggregation::batch_sensitive`]).
+    pub fn batch_sensitive(&self) -> bool {
+        matches!(self, StepCode::Aggregate(a) if a.batch_sensitive())
     }
 
     /// Whether it is a stateful processor.
@@ -95,17 +106,50 @@ pub struct ChainOutput {
     pub records: Vec<Emitted>,
     /// Failed records.
     pub failures: Vec<Failed>,
+    /// Records aggregation steps dropped as late (every window closed).
+    pub late: u64,
 }
 
-/// A whole call failed (a trap, a deadline, a memory cap, a plugin error).
+/// A whole call failed (a trap, a deadline, a memory cap, a plugin error, a state
+/// store an aggregation could not use).
 #[derive(Debug)]
 pub struct StepError {
     /// Which step.
     pub step: usize,
     /// `name@version` of its module.
     pub module: String,
-    /// The runtime's error.
-    pub error: RuntimeError,
+    /// What failed.
+    pub error: StepFault,
+}
+
+/// Why a step failed a whole batch: the Wasm runtime's error or the streams layer's.
+#[derive(Debug, thiserror::Error)]
+pub enum StepFault {
+    /// A module step.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// A built-in aggregation.
+    #[error(transparent)]
+    Streams(#[from] StreamsError),
+}
+
+impl StepFault {
+    /// Whether the host failed rather than the plugin or its input: a runtime host
+    /// fault, or an aggregation's state store.
+    pub fn is_host_fault(&self) -> bool {
+        match self {
+            StepFault::Runtime(e) => e.is_host_fault(),
+            StepFault::Streams(_) => true,
+        }
+    }
+
+    /// The runtime's error, if it was one.
+    pub fn runtime(&self) -> Option<&RuntimeError> {
+        match self {
+            StepFault::Runtime(e) => Some(e),
+            StepFault::Streams(_) => None,
+        }
+    }
 }
 
 impl std::fmt::Display for StepError {
@@ -123,6 +167,9 @@ impl std::error::Error for StepError {
 enum Runner {
     Wasm(Box<Instance>),
     Native(Arc<dyn NativeFilter>, BTreeMap<String, String>),
+    /// The aggregation and its state, read and written through the task's overlay so
+    /// windows commit with the round's outputs and offsets.
+    Aggregate(Aggregation, StepState),
 }
 
 struct Step {
@@ -159,6 +206,9 @@ impl Chain {
             let module = format!("{}@{}", plan.module, plan.version);
             let runner = match &plan.code {
                 StepCode::Native(f) => Runner::Native(f.clone(), plan.config.clone()),
+                StepCode::Aggregate(a) => {
+                    Runner::Aggregate(*a, StepState::new(tree.clone(), i, overlay.clone()))
+                }
                 StepCode::Wasm(plugin) => Runner::Wasm(Box::new(
                     Instance::new(
                         plugin.clone(),
@@ -172,7 +222,7 @@ impl Chain {
                     .map_err(|error| StepError {
                         step: i,
                         module: module.clone(),
-                        error,
+                        error: error.into(),
                     })?,
                 )),
             };
@@ -183,7 +233,7 @@ impl Chain {
             .iter()
             .map(|s| match &s.runner {
                 Runner::Wasm(i) => i.timer_interval_ms().map(|iv| now + timer_interval(iv)),
-                Runner::Native(..) => None,
+                Runner::Native(..) | Runner::Aggregate(..) => None,
             })
             .collect();
         Ok(Chain { steps, timers })
@@ -208,7 +258,7 @@ impl Chain {
             let output = instance.on_timer(now_ms).map_err(|error| StepError {
                 step: i,
                 module: step.module.clone(),
-                error,
+                error: error.into(),
             })?;
             *at = now_ms + timer_interval(instance.timer_interval_ms().unwrap_or(1000));
             for r in output.records {
@@ -252,8 +302,19 @@ impl Chain {
                         .map_err(|error| StepError {
                             step: i,
                             module: step.module.clone(),
-                            error,
+                            error: error.into(),
                         })?
+                }
+                Runner::Aggregate(aggregation, state) => {
+                    let done = aggregation
+                        .process(state, &current)
+                        .map_err(|error| StepError {
+                            step: i,
+                            module: step.module.clone(),
+                            error: error.into(),
+                        })?;
+                    out.late += done.late;
+                    done.output
                 }
                 Runner::Native(filter, config) => Output {
                     records: (0..current.len())

@@ -26,7 +26,7 @@ type TaskMetric = (
 /// Renders every pipeline's metrics.
 pub fn render(handles: &[Arc<PipelineHandle>], broker: &Broker, runtime: &Runtime) -> String {
     let mut out = String::new();
-    let per_task: [TaskMetric; 4] = [
+    let per_task: [TaskMetric; 5] = [
         (
             "weir_pipeline_records_in_total",
             "counter",
@@ -44,6 +44,12 @@ pub fn render(handles: &[Arc<PipelineHandle>], broker: &Broker, runtime: &Runtim
             "counter",
             "Input records that failed (skipped or dead-lettered).",
             |t| t.records_errored as i64,
+        ),
+        (
+            "weir_pipeline_late_records_total",
+            "counter",
+            "Input records aggregation steps dropped as late (every window closed).",
+            |t| t.late_records as i64,
         ),
         (
             "weir_pipeline_lag",

@@ -76,6 +76,9 @@ pub struct TaskStats {
     pub records_out: AtomicU64,
     /// Input records that failed (skipped or dead-lettered).
     pub records_errored: AtomicU64,
+    /// Records aggregation steps dropped as late: every window they fall in had closed
+    /// (stream time past its end + grace).
+    pub late_records: AtomicU64,
     /// Batches committed.
     pub batches: AtomicU64,
     /// Batch latency: read, run the chain, append, commit.
@@ -102,6 +105,7 @@ impl TaskStats {
             records_in: AtomicU64::new(0),
             records_out: AtomicU64::new(0),
             records_errored: AtomicU64::new(0),
+            late_records: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             latency: Histogram::default(),
             committed: Mutex::new(committed),

@@ -35,6 +35,8 @@ pub struct TaskStatus {
     pub records_out: u64,
     /// Input records that failed.
     pub records_errored: u64,
+    /// Input records aggregation steps dropped as late.
+    pub late_records: u64,
     /// The last error, if any.
     pub last_error: Option<String>,
     /// The last error's code (`disk_full`, `plugin_error`, ...), as the API classifies it.
@@ -73,6 +75,7 @@ impl TaskStatus {
             records_in: stats.records_in.load(Ordering::Relaxed),
             records_out: stats.records_out.load(Ordering::Relaxed),
             records_errored: stats.records_errored.load(Ordering::Relaxed),
+            late_records: stats.late_records.load(Ordering::Relaxed),
             last_error: cause.as_ref().map(|e| e.to_string()),
             last_error_code: None,
             last_error_status: None,
@@ -143,6 +146,8 @@ pub struct PipelineStatus {
     pub records_out: u64,
     /// Totals over tasks.
     pub records_errored: u64,
+    /// Totals over tasks: records dropped as late by aggregation steps.
+    pub late_records: u64,
     /// Totals over tasks.
     pub lag: i64,
     /// Per task.
@@ -208,6 +213,7 @@ impl PipelineStatus {
             records_in: tasks.iter().map(|t| t.records_in).sum(),
             records_out: tasks.iter().map(|t| t.records_out).sum(),
             records_errored: tasks.iter().map(|t| t.records_errored).sum(),
+            late_records: tasks.iter().map(|t| t.late_records).sum(),
             lag: tasks.iter().map(|t| t.lag).sum(),
             tasks,
             created_ms: record.created_ms,

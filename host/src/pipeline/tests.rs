@@ -47,6 +47,7 @@ fn open_keeping(dir: &Path, broker: &Arc<Broker>, max_history: usize) -> Pipelin
                 sandbox: crate::runtime::SandboxSettings::default(),
                 plugins_dir: dir.join("plugins"),
                 max_history,
+                max_windows_per_record: 1000,
                 natives: [(
                     "keep-all".to_string(),
                     Arc::new(KeepAll) as Arc<dyn NativeFilter>,

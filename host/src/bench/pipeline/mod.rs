@@ -3,10 +3,11 @@
 //! pipeline with the same filter compiled natively into the host, in the same run; the
 //! pause of a hot-swap per task; the Wasm pipeline with 1, 2 and 4 worker threads; the
 //! latency and CPU per record under a steady modest load ([`latency`]); and a pipeline of
-//! a thousand tasks ([`scale`]).
+//! a thousand tasks ([`scale`]); windowed counts against the filter ([`windows`]).
 
 mod latency;
 mod scale;
+mod windows;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -76,6 +77,8 @@ pub enum Part {
     Latency,
     /// A pipeline of `--tasks` tasks.
     Scale,
+    /// Tumbling-window counts over 10 000 keys against the Wasm filter, same input.
+    Windows,
 }
 
 /// The native twin of the example filter: keeps values containing `pattern`.
@@ -121,6 +124,7 @@ fn setup(
             sandbox: crate::runtime::SandboxSettings::default(),
             plugins_dir: dir.path().join("plugins"),
             max_history: 100,
+            max_windows_per_record: 1000,
             natives: [(
                 "native-filter".to_string(),
                 Arc::new(NativeContains) as Arc<dyn NativeFilter>,
@@ -177,11 +181,19 @@ fn spec(name: &str, module: &str, output: &str) -> anyhow::Result<PipelineSpec> 
 /// per record.
 fn drain(s: &Setup, name: &str, module: &str, total: usize) -> anyhow::Result<Drained> {
     let out = format!("out-{name}");
-    s.broker.create_topic(&out, 4, BTreeMap::new())?;
+    drain_spec(s, spec(name, module, &out)?, total)
+}
+
+/// Runs the pipeline `spec` (its output topic is created here) until it has read
+/// `total` records, then deletes it.
+fn drain_spec(s: &Setup, spec: PipelineSpec, total: usize) -> anyhow::Result<Drained> {
+    let name = spec.name.clone();
+    let name = name.as_str();
+    s.broker.create_topic(&spec.output, 4, BTreeMap::new())?;
     let cpu = super::process::cpu_time();
     let threads = super::process::cpu_by_thread();
     let started = Instant::now();
-    s.pipelines.create(spec(name, module, &out)?)?;
+    s.pipelines.create(spec)?;
     loop {
         let st = s.pipelines.status(name)?;
         if st.records_in as usize >= total {
@@ -291,6 +303,11 @@ pub fn run_pipeline_bench(opts: &PipelineBenchOptions) -> anyhow::Result<()> {
             );
             s.pipelines.shutdown();
         }
+    }
+    if wanted(Part::Windows) {
+        let s = setup(opts, 0, 64, 0)?;
+        windows::run(&s, opts)?;
+        s.pipelines.shutdown();
     }
     if wanted(Part::Scale) {
         let s = setup(opts, 0, opts.tasks + 64, 0)?;

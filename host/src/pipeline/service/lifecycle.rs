@@ -62,7 +62,10 @@ impl Pipelines {
         let modules: Vec<(String, Option<u32>)> = spec
             .steps
             .iter()
-            .map(|s| (s.module.name.clone(), s.module.version))
+            .map(|s| match &s.module {
+                Some(m) => (m.name.clone(), m.version),
+                None => (s.op.name().to_string(), Some(BUILTIN_VERSION)),
+            })
             .collect();
         let plans = self.load_steps(spec, &modules)?;
         if !spec.outputs.is_empty() && !plans.iter().any(|p| p.code.is_processor()) {
@@ -82,6 +85,32 @@ impl Pipelines {
         let mut plans = Vec::with_capacity(modules.len());
         for (i, ((name, version), step)) in modules.iter().zip(&spec.steps).enumerate() {
             let field = format!("steps[{i}].module");
+            if step.op.is_aggregation() {
+                let aggregation = step
+                    .aggregate_spec()
+                    .build()
+                    .map_err(|(f, reason)| spec_err(format!("steps[{i}].{f}"), reason))?;
+                if let Some(w) = aggregation.grouping.time()
+                    && w.windows_per_record() > i64::from(self.config.max_windows_per_record)
+                {
+                    return Err(spec_err(
+                        format!("steps[{i}].window"),
+                        format!(
+                            "each record would fall in {} windows (size_ms / advance_ms); \
+                             pipelines.max_windows_per_record is {}",
+                            w.windows_per_record(),
+                            self.config.max_windows_per_record
+                        ),
+                    ));
+                }
+                plans.push(StepPlan {
+                    module: step.op.name().to_string(),
+                    version: BUILTIN_VERSION,
+                    code: StepCode::Aggregate(aggregation),
+                    config: BTreeMap::new(),
+                });
+                continue;
+            }
             if let Some(native) = self.config.natives.get(name) {
                 plans.push(StepPlan {
                     module: name.clone(),
@@ -282,6 +311,7 @@ impl Pipelines {
                 "the inputs of a pipeline cannot change; create a new pipeline instead",
             ));
         }
+        same_aggregations(&record.spec, &spec)?;
         let (_, plans) = self.resolve(&spec)?;
         self.check_instances(name, record.partitions, &plans)?;
         let modules: Vec<(String, u32)> = plans
@@ -412,6 +442,36 @@ impl Pipelines {
         Ok(())
     }
 }
+
+/// Refuses an update that would read an aggregation's state with other rules: state is
+/// kept by step index, so windows of another size, another op, or a step moved to or
+/// from an aggregation's index would meet entries they cannot mean (a processor's keys
+/// read as windows). Emit mode, formats and retention may change.
+fn same_aggregations(old: &PipelineSpec, new: &PipelineSpec) -> Result<(), PipelineError> {
+    let steps = old.steps.len().max(new.steps.len());
+    for i in 0..steps {
+        let (a, b) = (old.steps.get(i), new.steps.get(i));
+        let aggregating =
+            |s: Option<&super::super::spec::StepSpec>| s.is_some_and(|s| s.op.is_aggregation());
+        if !aggregating(a) && !aggregating(b) {
+            continue;
+        }
+        let same = matches!((a, b), (Some(a), Some(b)) if a.op == b.op && a.window == b.window);
+        if !same {
+            return Err(spec_err(
+                format!("steps[{i}]"),
+                "an aggregation step keeps its state by position: its op and window, and \
+                 whether step i aggregates, cannot change in an update; create a new \
+                 pipeline instead",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The version recorded for a built-in step in a deployment's module list: module
+/// versions start at 1, so 0 never names an uploaded module.
+const BUILTIN_VERSION: u32 = 0;
 
 /// Wasm steps in a deployment: each task holds one instance of each.
 fn wasm_steps(plans: &[StepPlan]) -> usize {

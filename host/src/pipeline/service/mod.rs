@@ -52,6 +52,9 @@ pub struct PipelinesConfig {
     pub plugins_dir: PathBuf,
     /// Deployments kept in each pipeline's history (the current one always is).
     pub max_history: usize,
+    /// Most windows one record of a windowed aggregation step may fall in
+    /// (`pipelines.max_windows_per_record`).
+    pub max_windows_per_record: u32,
     /// Native filters steps may name instead of a module (benchmarks, embedders, tests);
     /// given here so that stored pipelines using them resume at start-up.
     pub natives: BTreeMap<String, Arc<dyn NativeFilter>>,

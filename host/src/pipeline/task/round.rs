@@ -77,6 +77,7 @@ impl Task {
         let mut next_inputs = self.ctx.checkpoint.inputs.clone();
         let mut consumed = 0;
         let mut errored = 0;
+        let mut late = 0;
         // Each output topic's max.message.bytes, looked up once a round.
         let mut max_bytes = MaxBytes::new();
         // A replay must reproduce the lost round's outputs as a prefix of its own. With one
@@ -95,7 +96,11 @@ impl Task {
             batches.push((topic.clone(), offsets, records));
         }
         let any = batches.iter().any(|(_, _, r)| !r.is_empty());
-        if want.spec.inputs.len() > 1 && any && pinned.is_none() {
+        // An `on_update` aggregation emits the state at the end of the batch: a replay
+        // reading further would emit other values than the lost round's, so its range is
+        // pinned too.
+        let pin = want.spec.inputs.len() > 1 || want.plans.iter().any(|p| p.code.batch_sensitive());
+        if pin && any && pinned.is_none() {
             let mut intent = self.ctx.checkpoint.clone();
             intent.in_flight = Some(next_inputs.clone());
             intent.deployment = Some(want.deployment);
@@ -112,7 +117,10 @@ impl Task {
             consumed += records.len();
             let mut from_input = Vec::new();
             let (out, mut failures) = match self.run_chain(want, built, topic, &offsets, &records) {
-                Ok(r) => r,
+                Ok(r) => {
+                    late += r.late;
+                    (r.records, r.failures)
+                }
                 Err(end) => {
                     self.overlay.discard_round();
                     return end;
@@ -211,6 +219,7 @@ impl Task {
         s.records_out.fetch_add(appended as u64, Ordering::Relaxed);
         s.records_errored
             .fetch_add(errored as u64, Ordering::Relaxed);
+        s.late_records.fetch_add(late, Ordering::Relaxed);
         s.batches.fetch_add(1, Ordering::Relaxed);
         RoundEnd::Committed(consumed.max(1))
     }
@@ -304,11 +313,11 @@ impl Task {
         topic: &str,
         offsets: &[i64],
         records: &[Record],
-    ) -> Result<(Vec<Emitted>, Vec<Failed>), RoundEnd> {
+    ) -> Result<ChainOutput, RoundEnd> {
         let partition = self.ctx.stats.partition;
         let before = self.overlay.snapshot();
         match built.chain.run(topic, partition, offsets, records.to_vec()) {
-            Ok(ChainOutput { records, failures }) => Ok((records, failures)),
+            Ok(output) => Ok(output),
             Err(e) => {
                 self.overlay.restore(before);
                 if self.roll_back_on_probation(built, &e) {
@@ -319,6 +328,7 @@ impl Task {
                 }
                 let mut out = Vec::new();
                 let mut failures = Vec::new();
+                let mut late = 0;
                 for (i, record) in records.iter().enumerate() {
                     let before = self.overlay.snapshot();
                     match built
@@ -326,6 +336,7 @@ impl Task {
                         .run(topic, partition, &offsets[i..=i], vec![record.clone()])
                     {
                         Ok(o) => {
+                            late += o.late;
                             out.extend(o.records.into_iter().map(|mut r| {
                                 r.source = i;
                                 r
@@ -345,7 +356,11 @@ impl Task {
                         }
                     }
                 }
-                Ok((out, failures))
+                Ok(ChainOutput {
+                    records: out,
+                    failures,
+                    late,
+                })
             }
         }
     }

@@ -1,0 +1,439 @@
+//! [`Aggregation`]: `count` and `sum` per key, in windows or as a running (table-like)
+//! aggregate, over one batch at a time, with Kafka Streams' rules
+//! (`KStreamWindowAggregate`): a record with a null key is skipped; stream time is the
+//! largest timestamp seen; a record goes into each of its windows whose
+//! `end > stream time - grace` and is late (dropped, counted) when none is; an aggregate's
+//! timestamp is the largest of its records'.
+//!
+//! Emitting: `on_update` emits, at the end of each batch, the latest aggregate of every
+//! (window, key) the batch changed; `on_close` emits each (window, key) once, when a
+//! record moves stream time past the window's end + grace, attributed to that record so
+//! a replay of a longer batch reproduces a lost round's outputs as a prefix of its own.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::record::Record;
+use crate::runtime::state::MAX_KEY_BYTES;
+use crate::runtime::{Body, Output, OutputRecord, RecordFailure, StateBackend};
+
+use super::error::StreamsError;
+use super::number::Decimal;
+use super::session::SessionWindows;
+use super::spec::{Emit, KeyFormat, ValueFormat};
+use super::store::{
+    self, Aggregate, STREAM_TIME_KEY, Value, WINDOW_KEY_OVERHEAD, split_window_key, table_key,
+    window_key,
+};
+use super::window::{TimeWindows, Window};
+use super::{WINDOW_END_HEADER, WINDOW_START_HEADER};
+
+/// What is aggregated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Records per key.
+    Count,
+    /// Values, parsed as decimal numbers, per key.
+    Sum,
+}
+
+/// What an aggregate is kept per.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// One running aggregate per key (a table).
+    Running,
+    /// Per key and tumbling or hopping window.
+    Time(TimeWindows),
+    /// Per key and session.
+    Session(SessionWindows),
+}
+
+impl Grouping {
+    /// The tumbling or hopping windows, if those are what it groups by.
+    pub fn time(self) -> Option<TimeWindows> {
+        match self {
+            Grouping::Time(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// Whether results belong to windows (time or session).
+    pub fn windowed(self) -> bool {
+        !matches!(self, Grouping::Running)
+    }
+}
+
+/// A built aggregation step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Aggregation {
+    /// Count or sum.
+    pub kind: Kind,
+    /// Per key alone, or per key and window.
+    pub grouping: Grouping,
+    /// When results are emitted.
+    pub emit: Emit,
+    /// How the number is written.
+    pub value_format: ValueFormat,
+    /// How a windowed result's key is written.
+    pub key_format: KeyFormat,
+    /// How long a window's state is kept past its start, ms (≥ size + grace).
+    pub retention_ms: i64,
+}
+
+/// What one batch came to.
+#[derive(Debug, Default)]
+pub struct Processed {
+    /// The results, each attributed to an input record, and the records that failed.
+    pub output: Output,
+    /// Records dropped because every window they fall in had closed.
+    pub late: u64,
+}
+
+impl Aggregation {
+    /// Whether what the step emits depends on where a batch ends. `on_update` results are
+    /// the state at the end of the batch, so the pipeline must replay exactly the lost
+    /// round's input range after a crash; `on_close` results do not depend on it.
+    pub fn batch_sensitive(&self) -> bool {
+        self.emit == Emit::OnUpdate
+    }
+
+    /// Aggregates `records` into `store`, returning the results to emit.
+    pub fn process(
+        &self,
+        store: &mut dyn StateBackend,
+        records: &[Record],
+    ) -> Result<Processed, StreamsError> {
+        let mut done = Processed::default();
+        let before = store::load_stream_time(store)?;
+        let mut stream_time = before;
+        // State key → the input record that last changed it (on_update).
+        let mut changed: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
+        // The batch's aggregates, read once and written back once: a key seen twice in a
+        // batch costs no second trip through the overlay and the tree.
+        let mut cache = Cache::default();
+        let mut session_changes = super::session::SessionChanges::new();
+        for (j, record) in records.iter().enumerate() {
+            let index = j as u32;
+            let mut fail = |message: String| {
+                done.output.failures.push(RecordFailure { index, message });
+            };
+            // Kafka skips a record without a key: it has no group.
+            let Some(key) = &record.key else { continue };
+            let addend = match self.kind {
+                Kind::Count => Value::Count(1),
+                Kind::Sum => match &record.value {
+                    // As Kafka's reduce: a null value adds nothing.
+                    None => continue,
+                    Some(v) => match self.parse(v) {
+                        Ok(d) => Value::Sum(d),
+                        Err(m) => {
+                            fail(m);
+                            continue;
+                        }
+                    },
+                },
+            };
+            let windows = match self.grouping {
+                Grouping::Time(w) => w,
+                Grouping::Running => {
+                    let k = table_key(key);
+                    if k.len() > MAX_KEY_BYTES {
+                        fail(too_long(key.len(), 1));
+                        continue;
+                    }
+                    match self.add(&*store, &mut cache, &k, addend, record.timestamp)? {
+                        Ok(agg) => {
+                            cache.set(k.clone(), agg);
+                            changed.insert(k, index);
+                        }
+                        Err(m) => fail(m),
+                    }
+                    continue;
+                }
+                Grouping::Session(sessions) => {
+                    if record.timestamp < 0 {
+                        fail(format!(
+                            "timestamp {} is before the epoch; sessions start at 0",
+                            record.timestamp
+                        ));
+                        continue;
+                    }
+                    if let Err(m) = self.session_record(
+                        sessions,
+                        store,
+                        key,
+                        addend,
+                        record.timestamp,
+                        index,
+                        &mut stream_time,
+                        &mut session_changes,
+                        &mut done,
+                    )? {
+                        done.output
+                            .failures
+                            .push(RecordFailure { index, message: m });
+                    }
+                    continue;
+                }
+            };
+            if record.timestamp < 0 {
+                fail(format!(
+                    "timestamp {} is before the epoch; windows start at 0",
+                    record.timestamp
+                ));
+                continue;
+            }
+            if key.len() + WINDOW_KEY_OVERHEAD > MAX_KEY_BYTES {
+                fail(too_long(key.len(), WINDOW_KEY_OVERHEAD));
+                continue;
+            }
+            let now = stream_time.map_or(record.timestamp, |t| t.max(record.timestamp));
+            // Every open window's new aggregate first: a sum that overflows in one of
+            // them fails the record in all.
+            let mut updates = Vec::new();
+            let mut overflow = None;
+            for window in windows.windows_for(record.timestamp) {
+                if windows.closed(window, now) {
+                    continue;
+                }
+                let k = window_key(window.start, key);
+                match self.add(&*store, &mut cache, &k, addend, record.timestamp)? {
+                    Ok(agg) => updates.push((k, agg)),
+                    Err(m) => overflow = Some(m),
+                }
+            }
+            if let Some(m) = overflow {
+                fail(m);
+                continue;
+            }
+            if updates.is_empty() {
+                done.late += 1;
+            }
+            for (k, agg) in updates {
+                cache.set(k.clone(), agg);
+                changed.insert(k, index);
+            }
+            let previous = stream_time;
+            stream_time = Some(now);
+            if self.emit == Emit::OnClose && previous.is_none_or(|p| p < now) {
+                self.emit_closed(
+                    store,
+                    &mut cache,
+                    windows,
+                    previous,
+                    now,
+                    index,
+                    &mut done.output,
+                )?;
+            }
+        }
+        cache.write_back(store)?;
+        if self.emit == Emit::OnUpdate && matches!(self.grouping, Grouping::Session(_)) {
+            self.session_updates(&session_changes, &mut done);
+        } else if self.emit == Emit::OnUpdate {
+            for (k, source) in &changed {
+                if let Some(agg) = cache.entries.get(k).map(|e| e.0) {
+                    let (window, key) = match (self.grouping.time(), split_window_key(k)) {
+                        (Some(w), Some((start, key))) => (Some(w.window_at(start)), key),
+                        _ => (None, &k[1..]),
+                    };
+                    done.output
+                        .records
+                        .push(self.result(key, window, &agg, *source));
+                }
+            }
+        }
+        if stream_time != before
+            && let Some(now) = stream_time
+        {
+            store.put(STREAM_TIME_KEY, &now.to_be_bytes())?;
+            // Sessions expire record by record (`session_record`).
+            if self.grouping.time().is_some() {
+                // Windows past retention go; the scan starts where the last one ended.
+                let after = before.map(|b| b.saturating_sub(self.retention_ms));
+                for (k, _) in store::windows_between(&*store, after, now - self.retention_ms)? {
+                    store.delete(&k)?;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Emits every window closed by stream time moving from `previous` to `now`, each
+    /// (window, key) once, in (start, key) order, attributed to input record `source`.
+    #[allow(clippy::too_many_arguments)]
+    fn emit_closed(
+        &self,
+        store: &mut dyn StateBackend,
+        cache: &mut Cache,
+        windows: TimeWindows,
+        previous: Option<i64>,
+        now: i64,
+        source: u32,
+        out: &mut Output,
+    ) -> Result<(), StreamsError> {
+        let after = previous.map(|p| windows.last_closed_start(p));
+        let through = windows.last_closed_start(now);
+        // Windows start at multiples of the advance: most advances of stream time cross
+        // none, and cost no scan.
+        let step = |t: i64| t.div_euclid(windows.advance_ms);
+        if after.is_some_and(|a| step(a) >= step(through)) {
+            return Ok(());
+        }
+        // The scan reads the store: the batch's aggregates go there first.
+        cache.write_back(store)?;
+        for (k, bytes) in store::windows_between(&*store, after, through)? {
+            let agg = Aggregate::decode(&k, &bytes, self.kind == Kind::Sum)?;
+            if let Some((start, key)) = split_window_key(&k) {
+                out.records
+                    .push(self.result(key, Some(windows.window_at(start)), &agg, source));
+            }
+        }
+        Ok(())
+    }
+
+    /// A value `sum` can add, or why the record fails.
+    fn parse(&self, value: &[u8]) -> Result<Decimal, String> {
+        let d = Decimal::parse(value)?;
+        if self.value_format == ValueFormat::Long && d.to_i64().is_none() {
+            return Err(format!(
+                "value {d} is not a whole number in the long range, which value_format \"long\" needs"
+            ));
+        }
+        Ok(d)
+    }
+
+    /// The aggregate under `k` with `addend` added at `timestamp`, or why it cannot be.
+    fn add(
+        &self,
+        store: &dyn StateBackend,
+        cache: &mut Cache,
+        k: &[u8],
+        addend: Value,
+        timestamp: i64,
+    ) -> Result<Result<Aggregate, String>, StreamsError> {
+        let old = match cache.entries.get(k) {
+            Some(e) => Some(e.0),
+            None => match store.get(k)? {
+                Some(b) => Some(Aggregate::decode(k, &b, self.kind == Kind::Sum)?),
+                None => None,
+            },
+        };
+        let value = match old {
+            None => Some(addend),
+            Some(a) => self.plus(a.value, addend),
+        };
+        Ok(match value {
+            Some(value) => Ok(Aggregate {
+                timestamp: old.map_or(timestamp, |a| a.timestamp.max(timestamp)),
+                value,
+            }),
+            None => Err(format!("the {} overflows", self.kind_name())),
+        })
+    }
+
+    /// `a + b`, or `None` past the range (a long result must stay a long).
+    pub(super) fn plus(&self, a: Value, b: Value) -> Option<Value> {
+        match (a, b) {
+            (Value::Count(a), Value::Count(b)) => a.checked_add(b).map(Value::Count),
+            (Value::Sum(a), Value::Sum(b)) => a
+                .checked_add(b)
+                .filter(|s| self.value_format == ValueFormat::Text || s.to_i64().is_some())
+                .map(Value::Sum),
+            _ => None,
+        }
+    }
+
+    /// The output value of an aggregate.
+    pub(super) fn value_bytes(&self, value: Value) -> Vec<u8> {
+        match (self.value_format, value) {
+            (ValueFormat::Text, Value::Count(n)) => n.to_string().into_bytes(),
+            (ValueFormat::Text, Value::Sum(d)) => d.to_string().into_bytes(),
+            (ValueFormat::Long, Value::Count(n)) => n.to_be_bytes().to_vec(),
+            // Long sums are kept whole and in range by `parse` and `plus`.
+            (ValueFormat::Long, Value::Sum(d)) => d.to_i64().unwrap_or(0).to_be_bytes().to_vec(),
+        }
+    }
+
+    pub(super) fn kind_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Count => "count",
+            Kind::Sum => "sum",
+        }
+    }
+
+    /// The output record of `key`'s aggregate (in `window`).
+    fn result(
+        &self,
+        key: &[u8],
+        window: Option<Window>,
+        agg: &Aggregate,
+        source: u32,
+    ) -> OutputRecord {
+        let value = self.value_bytes(agg.value);
+        let (key, headers) = match window {
+            None => (key.to_vec(), Vec::new()),
+            Some(w) => {
+                let key = match self.key_format {
+                    KeyFormat::Plain => key.to_vec(),
+                    KeyFormat::Windowed => [key, &w.start.to_be_bytes()].concat(),
+                };
+                let header = |name: &str, t: i64| {
+                    (
+                        name.to_string(),
+                        Some(Bytes::from(t.to_string().into_bytes())),
+                    )
+                };
+                (
+                    key,
+                    vec![
+                        header(WINDOW_START_HEADER, w.start),
+                        header(WINDOW_END_HEADER, w.end),
+                    ],
+                )
+            }
+        };
+        OutputRecord {
+            source: Some(source),
+            topic: None,
+            body: Body::New(Box::new(Record {
+                key: Some(Bytes::from(key)),
+                value: Some(Bytes::from(value)),
+                headers,
+                timestamp: agg.timestamp,
+            })),
+        }
+    }
+}
+
+/// Aggregates a batch changed, with whether each still has to reach the store.
+#[derive(Default)]
+struct Cache {
+    entries: std::collections::HashMap<Vec<u8>, (Aggregate, bool)>,
+}
+
+impl Cache {
+    /// `k`'s new aggregate, not yet in the store.
+    fn set(&mut self, k: Vec<u8>, agg: Aggregate) {
+        self.entries.insert(k, (agg, true));
+    }
+
+    /// Writes every aggregate not yet in the store into it (the overlay).
+    fn write_back(&mut self, store: &mut dyn StateBackend) -> Result<(), StreamsError> {
+        for (k, (agg, dirty)) in self.entries.iter_mut() {
+            if *dirty {
+                store.put(k, &agg.encode())?;
+                *dirty = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn too_long(len: usize, overhead: usize) -> String {
+    format!(
+        "key of {len} bytes is too long to aggregate: a state key holds at most {} bytes",
+        MAX_KEY_BYTES - overhead
+    )
+}

@@ -1,0 +1,32 @@
+//! [`StreamsError`]: why an operator could not process a batch at all (a record it
+//! cannot use fails alone, as a per-record failure).
+
+use crate::runtime::StateError;
+
+/// Why a streams operator failed a whole batch.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamsError {
+    /// The task's state store failed underneath.
+    #[error("window state: {source}")]
+    State {
+        /// The store's error.
+        #[source]
+        source: StateError,
+    },
+    /// Stored aggregate bytes that this version cannot read.
+    #[error("stored aggregate under key {key:?} is {len} bytes; expected {expected}")]
+    Corrupt {
+        /// The state key (after the step prefix).
+        key: Vec<u8>,
+        /// Its value's length.
+        len: usize,
+        /// The length this operator writes.
+        expected: usize,
+    },
+}
+
+impl From<StateError> for StreamsError {
+    fn from(source: StateError) -> StreamsError {
+        StreamsError::State { source }
+    }
+}

@@ -1,0 +1,37 @@
+//! Streams: the operators a pipeline step can be besides a module, with Kafka Streams'
+//! semantics. The host owns time and state here: event time is the record timestamp,
+//! stream time the largest one a task has seen, and window state lives in the task's
+//! state store (the pipeline hands in a [`crate::runtime::StateBackend`] that writes
+//! through the task's overlay, so state commits with outputs and input offsets).
+//!
+//! - [`spec`]: what a step asks for (`op`, `window`, `emit`, formats), checked, and built
+//!   into an [`Aggregation`].
+//! - [`window`]: [`TimeWindows`], epoch-aligned tumbling and hopping windows.
+//! - [`session`]: [`SessionWindows`], per-key sessions that merge, and their state.
+//! - [`number`]: [`Decimal`], the exact decimal numbers `sum` adds.
+//! - [`store`]: the key layout of aggregate state and its value encoding.
+//! - [`aggregate`]: [`Aggregation::process`], the count/sum operator over a batch.
+//! - [`error`]: [`StreamsError`], why an operator failed a whole batch.
+
+pub mod aggregate;
+pub mod error;
+pub mod number;
+pub mod session;
+pub mod spec;
+pub mod store;
+pub mod window;
+
+#[cfg(test)]
+mod tests;
+
+pub use aggregate::{Aggregation, Grouping, Processed};
+pub use error::StreamsError;
+pub use number::Decimal;
+pub use session::SessionWindows;
+pub use spec::{AggregateSpec, Emit, KeyFormat, Op, ValueFormat, WindowSpec};
+pub use window::{TimeWindows, Window};
+
+/// Header naming a windowed result's window start, ms since the epoch, decimal text.
+pub const WINDOW_START_HEADER: &str = "weir.window.start";
+/// Header naming a windowed result's window end (exclusive), ms since the epoch.
+pub const WINDOW_END_HEADER: &str = "weir.window.end";

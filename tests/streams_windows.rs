@@ -1,0 +1,558 @@
+//! Windowed `count`/`sum` steps through the whole server: deployed over HTTP, fed through
+//! the records API, results read back from the output topic. Checked against a reference
+//! implementation of Kafka Streams' window rules written here, against Kafka's documented
+//! hopping example, for late records, and across repeated SIGKILLs with emit on close.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::pipeline::*;
+use common::{Server, http};
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+/// (window start, key) → (value, largest timestamp).
+type Windows = BTreeMap<(i64, String), (i64, i64)>;
+
+/// Kafka's rules, spelled out: stream time is the largest timestamp so far; a record
+/// goes into every window `[start, start + size)` holding it (starts are multiples of
+/// `advance` from 0) whose `start + size + grace > stream time`; late when none is.
+/// Returns the windows, the late count and the final stream time.
+fn reference(
+    input: &[(String, i64, i64)],
+    size: i64,
+    advance: i64,
+    grace: i64,
+) -> (Windows, u64, i64) {
+    let mut state = Windows::new();
+    let mut stream_time = i64::MIN;
+    let mut late = 0;
+    for (key, value, ts) in input {
+        stream_time = stream_time.max(*ts);
+        let mut taken = false;
+        // Every multiple of the advance from well before the record: the check below,
+        // not this bound, decides which windows hold it.
+        let mut start = ((ts - size) / advance - 1).max(0) * advance;
+        while start <= *ts {
+            if *ts < start + size && start + size + grace > stream_time {
+                let e = state.entry((start, key.clone())).or_insert((0, *ts));
+                e.0 += value;
+                e.1 = e.1.max(*ts);
+                taken = true;
+            }
+            start += advance;
+        }
+        late += u64::from(!taken);
+    }
+    (state, late, stream_time)
+}
+
+/// Only the windows stream time has closed (what emit on close must have written).
+fn closed(w: Windows, size: i64, grace: i64, stream_time: i64) -> Windows {
+    w.into_iter()
+        .filter(|((start, _), _)| start + size + grace <= stream_time)
+        .collect()
+}
+
+/// One output record as (window start, key, value, timestamp), checking its window
+/// headers against the size.
+fn result(r: &Value, size: i64) -> (i64, String, i64, i64) {
+    let header = |name: &str| -> i64 {
+        r["headers"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {name} header in {r}"))
+            .parse()
+            .unwrap()
+    };
+    let start = header("weir.window.start");
+    assert_eq!(header("weir.window.end"), start + size, "{r}");
+    (
+        start,
+        r["key"].as_str().unwrap().to_string(),
+        r["value"].as_str().unwrap().parse().unwrap(),
+        r["timestamp"].as_i64().unwrap(),
+    )
+}
+
+/// Now, ms since the epoch: test timestamps stay near it, or time-based retention would
+/// delete the segments of their (1970) records under the test.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn deploy(s: &Server, name: &str, step: Value) {
+    let spec = json!({"name": name, "inputs": ["clicks"], "output": "counts",
+        "steps": [step], "start": "earliest", "on_error": "skip"});
+    let (code, body) = call(s, "POST", "/v1/pipelines", Some(spec));
+    assert_eq!(code, 201, "{body}");
+}
+
+fn click(key: &str, value: &str, ts: i64) -> Value {
+    json!({"key": key, "value": value, "timestamp": ts})
+}
+
+/// The input as (key, what it adds, timestamp) per partition, in offset order: 1 for a
+/// count, the value for a sum.
+fn input_of(s: &Server, count: bool) -> Vec<Vec<(String, i64, i64)>> {
+    read_all(s, "clicks")
+        .into_iter()
+        .map(|p| {
+            p.iter()
+                .map(|r| {
+                    (
+                        r["key"].as_str().unwrap().to_string(),
+                        if count {
+                            1
+                        } else {
+                            r["value"].as_str().unwrap().parse().unwrap()
+                        },
+                        r["timestamp"].as_i64().unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn clicks_per_user_per_minute_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "clicks", 1);
+    create_topic(&s, "counts", 1);
+    deploy(
+        &s,
+        "per-minute",
+        json!({"op": "count", "window": {"type": "tumbling", "size_ms": 60000}, "emit": "on_close"}),
+    );
+    produce(
+        &s,
+        "clicks",
+        vec![
+            click("alice", "c", 1_000),
+            click("bob", "c", 2_000),
+            click("alice", "c", 59_999),
+            click("alice", "c", 61_000),
+            // Stream time 120 000 closes [60000, 120000) too, grace being 0.
+            click("carol", "c", 120_000),
+        ],
+    );
+    wait_caught_up(&s, "per-minute", 5);
+    let out = read_all(&s, "counts").remove(0);
+    let got: Vec<_> = out.iter().map(|r| result(r, 60_000)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, "alice".into(), 2, 59_999),
+            (0, "bob".into(), 1, 2_000),
+            (60_000, "alice".into(), 1, 61_000),
+        ]
+    );
+    // A late click for the first minute is dropped and counted, in status and metrics.
+    produce(&s, "clicks", vec![click("alice", "c", 5_000)]);
+    let st = wait_caught_up(&s, "per-minute", 6);
+    assert_eq!(st["late_records"], 1, "{st:#}");
+    assert_eq!(st["tasks"][0]["late_records"], 1, "{st:#}");
+    let metrics = http().get(s.at("/metrics")).send().unwrap().text().unwrap();
+    assert!(
+        metrics.contains(
+            "weir_pipeline_late_records_total{pipeline=\"per-minute\",partition=\"0\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert_eq!(
+        read_all(&s, "counts")[0].len(),
+        3,
+        "a late record emits nothing"
+    );
+}
+
+#[test]
+fn kafkas_hopping_example_and_value_and_key_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "clicks", 1);
+    create_topic(&s, "counts", 1);
+    // Kafka's documentation: size 5000 advancing by 3000 gives [0,5000), [3000,8000), ...
+    deploy(
+        &s,
+        "hop",
+        json!({"op": "count", "window": {"type": "hopping", "size_ms": 5000, "advance_ms": 3000},
+               "value_format": "long", "key_format": "windowed"}),
+    );
+    produce(&s, "clicks", vec![click("k", "x", 3500)]);
+    wait_caught_up(&s, "hop", 1);
+    let (code, body) = call(
+        &s,
+        "GET",
+        "/v1/topics/counts/partitions/0/records?offset=0&encoding=base64",
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    use base64::Engine;
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
+    let got: Vec<(Vec<u8>, Vec<u8>, String, String)> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let h = |n: &str| String::from_utf8(b64(&r["headers"][n])).unwrap();
+            (
+                b64(&r["key"]),
+                b64(&r["value"]),
+                h("weir.window.start"),
+                h("weir.window.end"),
+            )
+        })
+        .collect();
+    // Key: TimeWindowedSerializer's layout (key bytes, then the start as a big-endian
+    // long); value: a big-endian long, as Java's LongDeserializer reads it.
+    assert_eq!(
+        got,
+        vec![
+            (
+                [&b"k"[..], &0i64.to_be_bytes()].concat(),
+                1i64.to_be_bytes().to_vec(),
+                "0".into(),
+                "5000".into()
+            ),
+            (
+                [&b"k"[..], &3000i64.to_be_bytes()].concat(),
+                1i64.to_be_bytes().to_vec(),
+                "3000".into(),
+                "8000".into()
+            ),
+        ]
+    );
+    // Refused at create, naming the field.
+    let (code, body) = call(
+        &s,
+        "POST",
+        "/v1/pipelines",
+        Some(
+            json!({"name": "bad", "inputs": ["clicks"], "output": "counts",
+            "steps": [{"op": "count", "emit": "on_close"}]}),
+        ),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.to_string().contains("steps[0].emit"), "{body}");
+    let (code, body) = call(
+        &s,
+        "POST",
+        "/v1/pipelines",
+        Some(
+            json!({"name": "bad", "inputs": ["clicks"], "output": "counts",
+            "steps": [{"op": "count", "window": {"type": "hopping", "size_ms": 100000, "advance_ms": 1}}]}),
+        ),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.to_string().contains("max_windows_per_record"),
+        "{body}"
+    );
+}
+
+/// Random out-of-order input through the server, both emit modes, count and sum: the
+/// output equals the reference (on_update: the last result per window and key; on_close:
+/// exactly one per closed window and key).
+#[test]
+fn random_out_of_order_input_matches_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "clicks", 1);
+    let (size, advance, grace) = (1000, 250, 300);
+    let window =
+        json!({"type": "hopping", "size_ms": size, "advance_ms": advance, "grace_ms": grace});
+    let cases = [
+        ("count-update", "count", "on_update"),
+        ("count-close", "count", "on_close"),
+        ("sum-update", "sum", "on_update"),
+        ("sum-close", "sum", "on_close"),
+    ];
+    for (name, op, emit) in cases {
+        create_topic(&s, &format!("{name}-out"), 1);
+        let spec = json!({"name": name, "inputs": ["clicks"], "output": format!("{name}-out"),
+            "steps": [{"op": op, "window": window, "emit": emit}], "start": "earliest"});
+        let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec));
+        assert_eq!(code, 201, "{body}");
+    }
+    for seed in [11u64, 12, 13] {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut clock = now_ms() + 20_000 * seed as i64;
+        for _ in 0..6 {
+            let batch: Vec<Value> = (0..rng.random_range(1..120))
+                .map(|_| {
+                    clock += rng.random_range(0..40);
+                    let ts = clock - rng.random_range(0..600);
+                    let key = format!("u{}", rng.random_range(0..6));
+                    click(&key, &rng.random_range(-5..10).to_string(), ts)
+                })
+                .collect();
+            produce(&s, "clicks", batch);
+        }
+    }
+    for (name, op, emit) in cases {
+        let input = input_of(&s, op == "count").remove(0);
+        wait_caught_up(&s, name, input.len() as u64);
+        let (want, late, stream_time) = reference(&input, size, advance, grace);
+        let want = if emit == "on_close" {
+            closed(want, size, grace, stream_time)
+        } else {
+            want
+        };
+        let mut got = Windows::new();
+        for r in read_all(&s, &format!("{name}-out")).remove(0) {
+            let (start, key, value, ts) = result(&r, size);
+            let again = got.insert((start, key.clone()), (value, ts));
+            assert!(
+                emit == "on_update" || again.is_none(),
+                "{name}: [{start}) {key} emitted twice"
+            );
+        }
+        assert_eq!(got, want, "{name}");
+        assert_eq!(status(&s, name)["late_records"], late, "{name}");
+    }
+}
+
+const KILLS: usize = 20;
+
+/// Emit on close across SIGKILLs: exactly one final result per window and key, each
+/// equal to the reference over what the input log holds; emit on update beside it ends
+/// on the reference's values.
+#[test]
+fn emit_on_close_is_exactly_once_across_sigkills() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &["--worker-threads", "2"]);
+    create_topic(&s, "clicks", 3);
+    create_topic(&s, "counts", 2);
+    let (size, grace) = (500, 100);
+    deploy(
+        &s,
+        "per-window",
+        json!({"op": "count", "window": {"type": "tumbling", "size_ms": size, "grace_ms": grace},
+               "emit": "on_close"}),
+    );
+    // Beside it, emit on update: its round ranges are pinned, so a replay emits what
+    // the lost round did and the last result per window and key is the final one.
+    create_topic(&s, "updates", 2);
+    let spec = json!({"name": "updating", "inputs": ["clicks"], "output": "updates",
+        "steps": [{"op": "count", "window": {"type": "tumbling", "size_ms": size, "grace_ms": grace}}],
+        "start": "earliest"});
+    let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec));
+    assert_eq!(code, 201, "{body}");
+    let url = Arc::new(Mutex::new(s.url.clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    // Timestamps near now: time-based retention would delete segments of 1970 records.
+    let clock = Arc::new(AtomicI64::new(now_ms()));
+    let feeder = {
+        let (url, stop, clock) = (url.clone(), stop.clone(), clock.clone());
+        std::thread::spawn(move || {
+            let client = http();
+            let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+            while !stop.load(Ordering::SeqCst) {
+                let records: Vec<Value> = (0..rng.random_range(1..40))
+                    .map(|_| {
+                        let now = clock.fetch_add(rng.random_range(0..6), Ordering::SeqCst);
+                        let ts = (now - rng.random_range(0..150)).max(0);
+                        click(&format!("user{}", rng.random_range(0..17)), "c", ts)
+                    })
+                    .collect();
+                let target = url.lock().unwrap().clone();
+                // Refused or cut short while the server is down: the check reads the log.
+                let _ = client
+                    .post(format!("{target}/v1/topics/clicks/records"))
+                    .json(&json!({ "records": records }))
+                    .timeout(Duration::from_secs(5))
+                    .send();
+                std::thread::sleep(Duration::from_millis(rng.random_range(0..10)));
+            }
+        })
+    };
+    let mut rng = rand::rng();
+    for _ in 0..KILLS {
+        std::thread::sleep(Duration::from_millis(rng.random_range(100..500)));
+        s.kill();
+        s = Server::start(dir.path(), &["--worker-threads", "2"]);
+        *url.lock().unwrap() = s.url.clone();
+    }
+    stop.store(true, Ordering::SeqCst);
+    feeder.join().unwrap();
+    wait_caught_up(&s, "per-window", 0);
+    wait_caught_up(&s, "updating", 0);
+
+    // Each input partition is one task with its own stream time.
+    let mut want = Windows::new();
+    let mut every = Windows::new();
+    let mut total = 0;
+    for partition in input_of(&s, true) {
+        total += partition.len();
+        let (w, _, stream_time) = reference(&partition, size, size, grace);
+        every.extend(w.clone());
+        if !partition.is_empty() {
+            want.extend(closed(w, size, grace, stream_time));
+        }
+    }
+    let mut last = Windows::new();
+    for partition in read_all(&s, "updates") {
+        for r in partition {
+            let (start, key, value, ts) = result(&r, size);
+            last.insert((start, key), (value, ts));
+        }
+    }
+    let wrong: Vec<_> = every
+        .iter()
+        .filter(|(k, v)| last.get(*k) != Some(*v))
+        .map(|(k, v)| (k, v, last.get(k)))
+        .collect();
+    assert!(
+        wrong.is_empty() && last.len() == every.len(),
+        "emit on update: last results differ from the reference (window, want, got): {wrong:?}"
+    );
+    assert!(total > 200, "too little input reached the log: {total}");
+    assert!(want.len() > 20, "too few windows closed: {}", want.len());
+    let mut got = Windows::new();
+    for partition in read_all(&s, "counts") {
+        for r in partition {
+            let (start, key, value, ts) = result(&r, size);
+            let again = got.insert((start, key.clone()), (value, ts));
+            assert!(again.is_none(), "[{start}) {key} emitted twice");
+        }
+    }
+    let extra: Vec<_> = got.iter().filter(|(k, _)| !want.contains_key(k)).collect();
+    let missing: Vec<_> = want.iter().filter(|(k, _)| !got.contains_key(k)).collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "extra {extra:?}, missing {missing:?}"
+    );
+    assert_eq!(got, want);
+}
+
+/// An update keeps the window state when only the emit mode changes, and refuses a
+/// change of window or op (state is kept by step position).
+#[test]
+fn updates_keep_window_state_and_refuse_other_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "clicks", 1);
+    create_topic(&s, "counts", 1);
+    let step = |size: i64, emit: &str| json!({"op": "count", "window": {"type": "tumbling", "size_ms": size}, "emit": emit});
+    let spec = |step: Value| {
+        json!({"name": "upd", "inputs": ["clicks"], "output": "counts", "steps": [step],
+               "start": "earliest"})
+    };
+    deploy(&s, "upd", step(1000, "on_update"));
+    let t = now_ms() / 1000 * 1000;
+    produce(
+        &s,
+        "clicks",
+        vec![click("k", "x", t), click("k", "x", t + 1)],
+    );
+    wait_caught_up(&s, "upd", 2);
+    let (code, body) = call(
+        &s,
+        "PUT",
+        "/v1/pipelines/upd",
+        Some(spec(step(1000, "on_close"))),
+    );
+    assert_eq!(code, 200, "{body}");
+    // The count goes on from the state the first version left: 3 in the window at t.
+    produce(
+        &s,
+        "clicks",
+        vec![click("k", "x", t + 2), click("k", "x", t + 1000)],
+    );
+    assert!(
+        common::wait_until(Duration::from_secs(60), || {
+            read_all(&s, "counts")[0]
+                .iter()
+                .any(|r| result(r, 1000) == (t, "k".into(), 3, t + 2))
+        }),
+        "{:?}",
+        read_all(&s, "counts")
+    );
+    for (patch, why) in [
+        (step(2000, "on_close"), "another window size"),
+        (
+            json!({"op": "sum", "window": {"type": "tumbling", "size_ms": 1000}}),
+            "another op",
+        ),
+        (json!({"module": "m"}), "a module in its place"),
+    ] {
+        let (code, body) = call(&s, "PUT", "/v1/pipelines/upd", Some(spec(patch)));
+        assert_eq!(code, 400, "{why}: {body}");
+        assert!(body.to_string().contains("steps[0]"), "{why}: {body}");
+    }
+}
+
+/// Kafka's session example through the server: sessions at 0 and 6 (gap 5) merge into
+/// [0, 6] when a record at 4 arrives; the two old sessions get tombstones; with
+/// `key_format: windowed` the key is SessionWindowedSerializer's (key, end, start).
+#[test]
+fn sessions_merge_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "clicks", 1);
+    create_topic(&s, "counts", 1);
+    deploy(
+        &s,
+        "sessions",
+        json!({"op": "count", "window": {"type": "session", "gap_ms": 5, "grace_ms": 1000},
+               "key_format": "windowed"}),
+    );
+    let t = now_ms();
+    produce(
+        &s,
+        "clicks",
+        vec![click("green", "x", t), click("green", "x", t + 6)],
+    );
+    wait_caught_up(&s, "sessions", 2);
+    produce(&s, "clicks", vec![click("green", "x", t + 4)]);
+    wait_caught_up(&s, "sessions", 3);
+    let (code, body) = call(
+        &s,
+        "GET",
+        "/v1/topics/counts/partitions/0/records?offset=0&encoding=base64",
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    use base64::Engine;
+    let b64 = |v: &Value| {
+        v.as_str()
+            .map(|v| base64::engine::general_purpose::STANDARD.decode(v).unwrap())
+    };
+    let key =
+        |start: i64, end: i64| [&b"green"[..], &end.to_be_bytes(), &start.to_be_bytes()].concat();
+    let got: Vec<(Vec<u8>, Option<Vec<u8>>, i64)> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                b64(&r["key"]).unwrap(),
+                b64(&r["value"]),
+                r["timestamp"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (key(t, t), Some(b"1".to_vec()), t),
+            (key(t + 6, t + 6), Some(b"1".to_vec()), t + 6),
+            (key(t, t), None, t),
+            (key(t, t + 6), Some(b"3".to_vec()), t + 6),
+            (key(t + 6, t + 6), None, t + 6),
+        ]
+    );
+}
