@@ -7,7 +7,7 @@
 //! group calls, and its ACL calls over SASL/SCRAM. One JVM run a scenario.
 mod common;
 
-use common::{Install, Server, create_topic, http, run_client_on};
+use common::{Install, Server, create_topic, create_topic_as, http, run_client_on};
 use serde_json::{Value, json};
 
 const MAIN: &str = "weir.Client";
@@ -130,6 +130,19 @@ fn java_admin_client_topics_configs_partitions_and_groups(install: Install) {
     assert_eq!(out["create_again"], "TopicExistsException", "{out}");
     assert_eq!(out["listed"], json!(["ja-a", "ja-b"]), "{out}");
     assert_eq!(out["partitions"], 2, "{out}");
+    // Metadata v8+'s topic_authorized_operations (null before weir filled it in): without
+    // users, every operation Kafka defines on a topic is allowed.
+    let all_topic_ops = [
+        "ALTER",
+        "ALTER_CONFIGS",
+        "CREATE",
+        "DELETE",
+        "DESCRIBE",
+        "DESCRIBE_CONFIGS",
+        "READ",
+        "WRITE",
+    ];
+    assert_eq!(out["topic_operations"], json!(all_topic_ops), "{out}");
     assert_eq!(out["retention_before"], "3600000", "{out}");
     assert_eq!(out["retention_after"], "7200000", "{out}");
     assert_eq!(out["cleanup_after"], "compact", "{out}");
@@ -138,6 +151,11 @@ fn java_admin_client_topics_configs_partitions_and_groups(install: Install) {
     assert_eq!(out["groups"], json!(["ja-g"]), "{out}");
     assert_eq!(out["group_state"], "Empty", "{out}");
     assert_eq!(out["group_members"], 0, "{out}");
+    assert_eq!(
+        out["group_operations"],
+        json!(["DELETE", "DESCRIBE", "READ"]),
+        "{out}"
+    );
     assert_eq!(
         out["group_offsets"],
         json!(["ja-a-0=1", "ja-a-1=2"]),
@@ -180,6 +198,7 @@ fn java_admin_client_creates_describes_and_deletes_acls(install: Install) {
         let r = r.send().unwrap();
         assert_eq!(r.status(), 201, "{}", r.text().unwrap());
     }
+    create_topic_as(&server, "payments", 1, ("admin", "admin-pw"));
     let out = run_client_on(
         install,
         "java",
@@ -200,6 +219,13 @@ fn java_admin_client_creates_describes_and_deletes_acls(install: Install) {
             "TOPIC logs- PREFIXED User:bob READ ALLOW",
             "TOPIC payments LITERAL User:bob WRITE ALLOW"
         ]),
+        "{out}"
+    );
+    // bob, with no ACL on the cluster, may still describe a topic (the Java AdminClient
+    // first sends DescribeCluster, which Kafka answers to anyone); WRITE implies DESCRIBE.
+    assert_eq!(
+        out["user_topic_operations"],
+        json!(["DESCRIBE", "WRITE"]),
         "{out}"
     );
     // The administrator's bootstrap ACLs on Kafka's 4 resource types and bob's two.

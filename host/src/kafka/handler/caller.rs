@@ -18,6 +18,36 @@ use kafka_protocol::messages::ApiKey;
 use crate::auth::{Operation, Principal, Resource};
 use crate::kafka::KafkaContext;
 
+/// Kafka's value of an authorized-operations field the request did not ask for.
+pub const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
+
+/// Every operation Kafka defines on a topic (its `AclEntry.supportedOperations`).
+pub const TOPIC_OPERATIONS: [Operation; 8] = [
+    Operation::Read,
+    Operation::Write,
+    Operation::Create,
+    Operation::Describe,
+    Operation::Delete,
+    Operation::Alter,
+    Operation::DescribeConfigs,
+    Operation::AlterConfigs,
+];
+
+/// Every operation Kafka defines on a consumer group.
+pub const GROUP_OPERATIONS: [Operation; 3] =
+    [Operation::Read, Operation::Describe, Operation::Delete];
+
+/// Every operation Kafka defines on the cluster.
+pub const CLUSTER_OPERATIONS: [Operation; 7] = [
+    Operation::Create,
+    Operation::Alter,
+    Operation::Describe,
+    Operation::ClusterAction,
+    Operation::DescribeConfigs,
+    Operation::AlterConfigs,
+    Operation::IdempotentWrite,
+];
+
 /// A request's principal and peer host.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -35,6 +65,25 @@ impl Caller {
             tracing::debug!(principal = %self.principal, host = %self.host, %op, %resource, "ACL denied");
         }
         allowed
+    }
+
+    /// The authorized-operations bitfield Kafka answers when a request asks for it
+    /// (Metadata v8+ for topics, DescribeGroups v3+, DescribeCluster): a bit at each
+    /// operation's code for those of `ops` the caller may perform on `resource`, or
+    /// [`OPERATIONS_NOT_REQUESTED`] when `requested` is false.
+    pub fn authorized_operations(
+        &self,
+        ctx: &KafkaContext,
+        requested: bool,
+        ops: &[Operation],
+        resource: &Resource<'_>,
+    ) -> i32 {
+        if !requested {
+            return OPERATIONS_NOT_REQUESTED;
+        }
+        ops.iter()
+            .filter(|op| ctx.auth.allows(&self.principal, self.host, **op, resource))
+            .fold(0, |bits, op| bits | (1 << op.code()))
     }
 
     /// The refusal of `op` (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a config resource
@@ -76,10 +125,12 @@ impl Caller {
 /// The operation on the cluster an API needs as a whole, for APIs whose only
 /// resource is the cluster and whose response has no per-item error; checked before
 /// dispatch, answered CLUSTER_AUTHORIZATION_FAILED. (The ACL APIs check in their
-/// handlers: Kafka answers them per creation or filter.)
+/// handlers: Kafka answers them per creation or filter.) DescribeCluster is not one:
+/// Kafka answers it to every principal (the Java AdminClient sends it for any
+/// describeTopics) and only its authorized-operations field depends on the ACLs.
 pub fn cluster_operation(key: ApiKey) -> Option<Operation> {
     match key {
-        ApiKey::DescribeLogDirs | ApiKey::DescribeCluster => Some(Operation::Describe),
+        ApiKey::DescribeLogDirs => Some(Operation::Describe),
         _ => None,
     }
 }

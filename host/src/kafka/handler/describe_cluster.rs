@@ -6,30 +6,15 @@ use kafka_protocol::messages::{
     BrokerId, DescribeClusterRequest, DescribeClusterResponse, RequestHeader,
 };
 
-use crate::auth::{Operation, Resource};
+use crate::auth::Resource;
 use crate::kafka::KafkaContext;
 
-use super::caller::Caller;
+use super::caller::{CLUSTER_OPERATIONS, Caller};
 use super::metadata::{CLUSTER_ID, NODE_ID, advertised};
 use super::s;
 
 /// Brokers, as opposed to KRaft controllers (endpoint type 2).
 const BROKERS: i8 = 1;
-
-/// Kafka's "not requested" value of authorized operations.
-const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
-
-/// Every operation Kafka defines on the cluster resource; the answer has a bit
-/// (the operation's code) for each the caller's ACLs allow.
-const CLUSTER_OPERATIONS: [Operation; 7] = [
-    Operation::Create,
-    Operation::Alter,
-    Operation::Describe,
-    Operation::ClusterAction,
-    Operation::DescribeConfigs,
-    Operation::AlterConfigs,
-    Operation::IdempotentWrite,
-];
 
 /// This node is the cluster and its controller; it describes no controllers.
 pub fn handle(
@@ -55,13 +40,11 @@ pub fn handle(
     resp.brokers = vec![b];
     resp.cluster_id = s(CLUSTER_ID);
     resp.controller_id = BrokerId(NODE_ID);
-    resp.cluster_authorized_operations = if req.include_cluster_authorized_operations {
-        CLUSTER_OPERATIONS
-            .iter()
-            .filter(|op| caller.may(ctx, **op, &Resource::cluster()))
-            .fold(0, |bits, op| bits | (1 << op.code()))
-    } else {
-        OPERATIONS_NOT_REQUESTED
-    };
+    resp.cluster_authorized_operations = caller.authorized_operations(
+        ctx,
+        req.include_cluster_authorized_operations,
+        &CLUSTER_OPERATIONS,
+        &Resource::cluster(),
+    );
     resp
 }

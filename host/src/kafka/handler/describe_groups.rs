@@ -9,7 +9,7 @@ use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, Re
 use crate::auth::{Operation, Resource};
 use crate::kafka::{KafkaContext, KafkaError};
 
-use super::caller::Caller;
+use super::caller::{Caller, GROUP_OPERATIONS};
 use super::{blocking, s};
 
 /// Describes each group. One without members but with committed offsets is
@@ -37,6 +37,7 @@ fn describe(
     // A group named twice is described once: each answer can be large (every
     // member's metadata and assignment), so repeating a name must not multiply it.
     let mut seen = std::collections::HashSet::new();
+    let req_ops = req.include_authorized_operations;
     resp.groups = req
         .groups
         .into_iter()
@@ -76,6 +77,12 @@ fn describe(
                 }
                 None => g.group_state = s("Dead"),
             }
+            g.authorized_operations = caller.authorized_operations(
+                ctx,
+                v >= 3 && req_ops,
+                &GROUP_OPERATIONS,
+                &Resource::group(&id.0),
+            );
             g.group_id = id;
             g
         })

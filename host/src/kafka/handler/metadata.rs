@@ -16,7 +16,7 @@ use crate::auth::{Operation, Resource};
 use crate::broker::{BrokerError, Topic};
 use crate::kafka::{KafkaContext, KafkaError};
 
-use super::caller::Caller;
+use super::caller::{Caller, TOPIC_OPERATIONS};
 use super::{at_most, blocking, codes, s};
 
 /// weir is a single node: broker 0 leads every partition.
@@ -58,8 +58,9 @@ pub async fn handle(
         }
         _ => None,
     };
+    let topic_ops = req.include_topic_authorized_operations;
     let auto_create = ctx.settings.auto_create_topics && (v < 4 || req.allow_auto_topic_creation);
-    let caller = caller.clone();
+    let asker = caller.clone();
     let results = blocking(ctx, move |ctx| -> Vec<(String, Result<Arc<Topic>, i16>)> {
         match names {
             // Kafka lists only the topics the caller may DESCRIBE.
@@ -67,17 +68,17 @@ pub async fn handle(
                 .broker
                 .topics()
                 .into_iter()
-                .filter(|t| caller.may(ctx, Operation::Describe, &Resource::topic(t.name())))
+                .filter(|t| asker.may(ctx, Operation::Describe, &Resource::topic(t.name())))
                 .map(|t| (t.name().to_string(), Ok(t)))
                 .collect(),
             Some(names) => names
                 .into_iter()
                 .map(|n| {
-                    if !caller.may(ctx, Operation::Describe, &Resource::topic(&n)) {
+                    if !asker.may(ctx, Operation::Describe, &Resource::topic(&n)) {
                         let denied = ResponseError::TopicAuthorizationFailed.code();
                         return (n, Err(denied));
                     }
-                    let create = auto_create && caller.may_create_topic(ctx, &n);
+                    let create = auto_create && asker.may_create_topic(ctx, &n);
                     let t = topic_or_create(ctx, &n, create).map_err(|e| codes::code(&e));
                     (n, t)
                 })
@@ -97,15 +98,22 @@ pub async fn handle(
         .into_iter()
         .map(|(name, topic)| {
             let mut t = MetadataResponseTopic::default();
-            t.name = Some(TopicName(s(name)));
             match topic {
                 Ok(topic) => {
                     t.partitions = (0..topic.partition_count())
                         .map(|p| partition(p as i32, v))
                         .collect();
+                    // Kafka's AdminClient.describeTopics(includeAuthorizedOperations) reads this.
+                    t.topic_authorized_operations = caller.authorized_operations(
+                        ctx,
+                        v >= 8 && topic_ops,
+                        &TOPIC_OPERATIONS,
+                        &Resource::topic(&name),
+                    );
                 }
                 Err(code) => t.error_code = code,
             }
+            t.name = Some(TopicName(s(name)));
             t
         })
         .collect();

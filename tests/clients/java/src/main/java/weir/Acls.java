@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
 import org.apache.kafka.clients.admin.AdminClient;
+import org.apache.kafka.clients.admin.DescribeTopicsOptions;
 import org.apache.kafka.common.acl.AccessControlEntry;
 import org.apache.kafka.common.acl.AccessControlEntryFilter;
 import org.apache.kafka.common.acl.AclBinding;
@@ -17,7 +18,8 @@ import org.apache.kafka.common.resource.ResourceType;
 
 /**
  * `acls BOOTSTRAP ADMIN PW USER USER_PW TOPIC`, over SASL/SCRAM-SHA-256: the administrator
- * creates two ACLs for USER (WRITE on TOPIC, a PREFIXED READ), describes USER's ACLs, deletes
+ * creates two ACLs for USER (WRITE on TOPIC, a PREFIXED READ), describes USER's ACLs (and USER
+ * describes TOPIC with its authorized operations), deletes
  * them and describes again; USER's own createAcls must be refused. Prints each answer.
  */
 final class Acls {
@@ -38,6 +40,11 @@ final class Acls {
         try (AdminClient admin = AdminClient.create(sasl(bootstrap, a[1], a[2]))) {
             admin.createAcls(bindings).all().get();
             out.put("described", describe(admin.describeAcls(users).values().get()));
+            try (AdminClient user = AdminClient.create(sasl(bootstrap, a[3], a[4]))) {
+                out.put("user_topic_operations", Admin.operations(user.describeTopics(List.of(topic),
+                        new DescribeTopicsOptions().includeAuthorizedOperations(true))
+                        .allTopicNames().get().get(topic).authorizedOperations()));
+            }
             out.put("total", admin.describeAcls(AclBindingFilter.ANY).values().get().size());
             out.put("deleted", admin.deleteAcls(List.of(users)).all().get().size());
             out.put("after", describe(admin.describeAcls(users).values().get()));

@@ -6,6 +6,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.AdminClient;
@@ -14,21 +15,26 @@ import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.ConsumerGroupListing;
+import org.apache.kafka.clients.admin.DescribeConsumerGroupsOptions;
+import org.apache.kafka.clients.admin.DescribeTopicsOptions;
 import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
  * `admin BOOTSTRAP PREFIX`: AdminClient's topic, config, partition and group calls, each
  * checked through another: createTopics (PREFIX-a with 2 partitions and retention.ms, PREFIX-b;
- * PREFIX-a again must fail), listTopics, describeTopics, describeConfigs,
+ * PREFIX-a again must fail), listTopics, describeTopics (with the authorized operations),
+ * describeConfigs,
  * incrementalAlterConfigs, createPartitions, deleteTopics, and for group PREFIX-g (offsets
- * committed by a consumer) listConsumerGroups, describeConsumerGroups and
+ * committed by a consumer) listConsumerGroups, describeConsumerGroups (with the authorized
+ * operations) and
  * listConsumerGroupOffsets. Prints what each call answered.
  */
 final class Admin {
@@ -49,6 +55,9 @@ final class Admin {
                     admin.createTopics(List.of(new NewTopic(ta, 1, (short) 1))).all().get()));
             out.put("listed", mine(admin.listTopics().names().get(), prefix));
             out.put("partitions", partitionCount(admin, ta));
+            out.put("topic_operations", operations(admin.describeTopics(List.of(ta),
+                    new DescribeTopicsOptions().includeAuthorizedOperations(true))
+                    .allTopicNames().get().get(ta).authorizedOperations()));
 
             ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, ta);
             out.put("retention_before", config(admin, res, "retention.ms"));
@@ -73,6 +82,9 @@ final class Admin {
             ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).all().get().get(group);
             out.put("group_state", String.valueOf(d.groupState()));
             out.put("group_members", d.members().size());
+            out.put("group_operations", operations(admin.describeConsumerGroups(List.of(group),
+                    new DescribeConsumerGroupsOptions().includeAuthorizedOperations(true))
+                    .all().get().get(group).authorizedOperations()));
             Map<TopicPartition, OffsetAndMetadata> offsets =
                     admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
             List<String> listed = new ArrayList<>();
@@ -108,6 +120,11 @@ final class Admin {
         Config c = admin.describeConfigs(List.of(res)).all().get().get(res);
         ConfigEntry e = c.get(name);
         return e == null ? null : e.value();
+    }
+
+    /** The operations sorted by name; null (the client's "not answered") stays null. */
+    static List<String> operations(Set<AclOperation> ops) {
+        return ops == null ? null : new ArrayList<>(new TreeSet<>(ops.stream().map(Enum::name).toList()));
     }
 
     private static List<String> mine(Collection<String> names, String prefix) {
