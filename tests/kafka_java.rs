@@ -144,6 +144,15 @@ fn java_admin_client_topics_configs_partitions_and_groups(install: Install) {
     ];
     assert_eq!(out["topic_operations"], json!(all_topic_ops), "{out}");
     assert_eq!(out["retention_before"], "3600000", "{out}");
+    // DescribeConfigs v3+'s config_type: Kafka's type of every entry (UNKNOWN before).
+    assert_eq!(
+        out["types"],
+        json!({"retention.ms": "LONG", "cleanup.policy": "LIST",
+               "min.cleanable.dirty.ratio": "DOUBLE", "segment.bytes": "INT",
+               "preallocate": "BOOLEAN"}),
+        "{out}"
+    );
+    assert_eq!(out["untyped"], json!([]), "{out}");
     assert_eq!(out["retention_after"], "7200000", "{out}");
     assert_eq!(out["cleanup_after"], "compact", "{out}");
     assert_eq!(out["partitions_after"], 4, "{out}");

@@ -31,7 +31,7 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * `admin BOOTSTRAP PREFIX`: AdminClient's topic, config, partition and group calls, each
  * checked through another: createTopics (PREFIX-a with 2 partitions and retention.ms, PREFIX-b;
  * PREFIX-a again must fail), listTopics, describeTopics (with the authorized operations),
- * describeConfigs,
+ * describeConfigs (with each entry's type),
  * incrementalAlterConfigs, createPartitions, deleteTopics, and for group PREFIX-g (offsets
  * committed by a consumer) listConsumerGroups, describeConsumerGroups (with the authorized
  * operations) and
@@ -61,6 +61,15 @@ final class Admin {
 
             ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, ta);
             out.put("retention_before", config(admin, res, "retention.ms"));
+            Config all = admin.describeConfigs(List.of(res)).all().get().get(res);
+            out.put("types", Map.of(
+                    "retention.ms", String.valueOf(all.get("retention.ms").type()),
+                    "cleanup.policy", String.valueOf(all.get("cleanup.policy").type()),
+                    "min.cleanable.dirty.ratio", String.valueOf(all.get("min.cleanable.dirty.ratio").type()),
+                    "segment.bytes", String.valueOf(all.get("segment.bytes").type()),
+                    "preallocate", String.valueOf(all.get("preallocate").type())));
+            out.put("untyped", all.entries().stream()
+                    .filter(e -> e.type() == ConfigEntry.ConfigType.UNKNOWN).map(ConfigEntry::name).toList());
             admin.incrementalAlterConfigs(Map.of(res, List.of(
                     new AlterConfigOp(new ConfigEntry("retention.ms", "7200000"), AlterConfigOp.OpType.SET),
                     new AlterConfigOp(new ConfigEntry("cleanup.policy", "compact"), AlterConfigOp.OpType.SET))))
