@@ -121,6 +121,9 @@ fn java_transactions_commit_offsets_and_hide_aborted_records(install: Install) {
     everything.push("after".into());
     assert_eq!(out["read_uncommitted"], json!(everything), "{out}");
     assert_eq!(out["committed_offset"], 10, "{out}");
+    // While the first transaction was open: read_committed ends at its first offset
+    // (the last stable offset), read_uncommitted after its 10 records.
+    assert_eq!(out["ends_while_open"], json!([0, 10]), "{out}");
 }
 
 fn java_admin_client_topics_configs_partitions_and_groups(install: Install) {

@@ -18,7 +18,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
 /**
  * `txn BOOTSTRAP IN OUT GROUP` (one partition each): 10 records into IN; a read_committed
  * member of GROUP reads them, and one transaction writes their upper-cased values to OUT and
- * commits GROUP's offsets with sendOffsetsToTransaction. A second transaction writes 5 records
+ * commits GROUP's offsets with sendOffsetsToTransaction (OUT's end offsets for both isolation
+ * levels are taken while it is open). A second transaction writes 5 records
  * and aborts; a third writes one and commits. Prints what a read_committed and a
  * read_uncommitted reader of OUT see, and GROUP's committed offset on IN.
  */
@@ -31,6 +32,7 @@ final class Transactions {
         String out = a[2];
         String group = a[3];
         TopicPartition inTp = new TopicPartition(in, 0);
+        List<Long> openEnds = new ArrayList<>();
         Properties pp = Client.props(bootstrap, "java-txn-source");
         pp.put("acks", "all");
         try (KafkaProducer<String, String> p = new KafkaProducer<>(pp, new StringSerializer(), new StringSerializer())) {
@@ -66,6 +68,11 @@ final class Transactions {
             Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
             offsets.put(inTp, new OffsetAndMetadata(batch.get(batch.size() - 1).offset() + 1));
             producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
+            // While it is open, a read_committed reader's end is the last stable offset
+            // (the transaction's first offset), a read_uncommitted one's the high watermark.
+            producer.flush();
+            openEnds.add(endOffset(bootstrap, out, "read_committed"));
+            openEnds.add(endOffset(bootstrap, out, "read_uncommitted"));
             producer.commitTransaction();
 
             producer.beginTransaction();
@@ -89,7 +96,18 @@ final class Transactions {
         return new Json()
                 .put("read_committed", readAll(bootstrap, out, "read_committed"))
                 .put("read_uncommitted", readAll(bootstrap, out, "read_uncommitted"))
-                .put("committed_offset", committed);
+                .put("committed_offset", committed)
+                .put("ends_while_open", openEnds);
+    }
+
+    /** TOPIC's partition 0 end offset as a reader with `isolation` sees it. */
+    private static long endOffset(String bootstrap, String topic, String isolation) {
+        Properties p = Client.props(bootstrap, "java-txn-end-" + isolation);
+        p.put("isolation.level", isolation);
+        try (KafkaConsumer<String, String> c = new KafkaConsumer<>(p, new StringDeserializer(), new StringDeserializer())) {
+            TopicPartition tp = new TopicPartition(topic, 0);
+            return c.endOffsets(List.of(tp)).get(tp);
+        }
     }
 
     /** Every value in OUT up to its end offset for `isolation`, as that reader sees them. */
