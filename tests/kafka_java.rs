@@ -4,7 +4,8 @@
 //! compression.type read back field by field, a two-member group splitting four partitions
 //! with the range and the cooperative-sticky assignors, a consume-transform-produce
 //! transaction with an aborted one beside it, the AdminClient's topic, config, partition and
-//! group calls, and its ACL calls over SASL/SCRAM. One JVM run a scenario.
+//! group calls, its ACL calls over SASL/SCRAM, and SASL_SSL with Java's own TLS stack.
+//! One JVM run a scenario.
 mod common;
 
 use common::{Install, Server, create_topic, create_topic_as, http, run_client_on};
@@ -247,6 +248,58 @@ fn java_admin_client_creates_describes_and_deletes_acls(install: Install) {
     assert_eq!(out["refused"], "ClusterAuthorizationException", "{out}");
 }
 
+/// An https client trusting only the test CA (weir's HTTP API shares the TLS listener
+/// config), to add the first user.
+fn https(pki: &common::pki::Pki) -> reqwest::blocking::Client {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(pki.path("ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    common::install_crypto_provider();
+    let config = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(config)
+        .build()
+        .unwrap()
+}
+
+fn java_over_tls_with_scram_sha_512(install: Install) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = common::pki::pki(&dir.path().join("pki"));
+    let config = pki.dir.join("weir.toml");
+    std::fs::write(
+        &config,
+        "[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\nclient_auth = \"none\"\n\
+         [kafka]\ngroup_initial_rebalance_delay_ms = 0\n",
+    )
+    .unwrap();
+    let server = Server::start(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+    );
+    let r = https(&pki)
+        .post(server.at("/v1/users"))
+        .json(&json!({"name": "jv", "password": "jv-secret"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let ca = pki.path("ca.pem");
+    let out = run_client_on(
+        install,
+        "java",
+        MAIN,
+        &["tls", &server.kafka, &ca, "jv", "jv-secret", "jv-tls", "50"],
+    );
+    assert_eq!(out["acked"], 50, "{out}");
+    assert_eq!(out["consumed"], 50, "{out}");
+    assert_eq!(out["in_order"], true, "{out}");
+}
+
 crate::on_both_installs!(
     java_idempotent_producer_round_trips_every_codec,
     java_group_with_the_range_assignor,
@@ -254,4 +307,5 @@ crate::on_both_installs!(
     java_transactions_commit_offsets_and_hide_aborted_records,
     java_admin_client_topics_configs_partitions_and_groups,
     java_admin_client_creates_describes_and_deletes_acls,
+    java_over_tls_with_scram_sha_512,
 );

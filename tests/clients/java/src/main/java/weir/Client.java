@@ -14,7 +14,8 @@ import java.util.Properties;
  * group BOOTSTRAP TOPIC GROUP ASSIGNOR     two members split 4 partitions; one leaves
  * txn BOOTSTRAP IN OUT GROUP               consume-transform-produce, an abort, read_committed
  * admin BOOTSTRAP PREFIX                   AdminClient: topics, configs, partitions, groups
- * acls BOOTSTRAP ADMIN PW USER TOPIC       AdminClient over SASL/SCRAM: create/describe/delete ACLs
+ * acls BOOTSTRAP ADMIN PW USER UPW TOPIC   AdminClient over SASL/SCRAM: create/describe/delete ACLs
+ * tls BOOTSTRAP CA_PEM USER PW TOPIC N     SASL_SSL (SCRAM-SHA-512): create, produce, consume
  * </pre>
  */
 public final class Client {
@@ -32,6 +33,7 @@ public final class Client {
             case "txn" -> out = Transactions.run(rest);
             case "admin" -> out = Admin.run(rest);
             case "acls" -> out = Acls.run(rest);
+            case "tls" -> out = Tls.run(rest);
             default -> {
                 usage();
                 return;
@@ -44,7 +46,7 @@ public final class Client {
     }
 
     private static void usage() {
-        System.err.println("usage: Client codecs|group|txn|admin|acls BOOTSTRAP ... (see the class doc)");
+        System.err.println("usage: Client codecs|group|txn|admin|acls|tls BOOTSTRAP ... (see the class doc)");
         System.exit(2);
     }
 
