@@ -285,9 +285,11 @@ pub fn repo_root() -> PathBuf {
 /// Which install of the Kafka client libraries a scenario runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Install {
-    /// The versions pinned in tests/clients/ (.venv/, tests/clients/node_modules/).
+    /// The versions pinned in tests/clients/ (.venv/, tests/clients/node_modules/,
+    /// tests/clients/java/target/pinned/).
     Pinned,
-    /// The newest releases, upgraded daily by scripts/setup (.venv-newest/, .npm-newest/).
+    /// The newest releases, upgraded daily by scripts/setup (.venv-newest/, .npm-newest/,
+    /// tests/clients/java/target/newest/).
     Newest,
 }
 
@@ -297,9 +299,10 @@ pub fn run_client(program: &str, script: &str, args: &[&str]) -> serde_json::Val
 }
 
 /// Runs a Kafka client scenario and returns the JSON line it prints last.
-/// `program` is "python" (the install's venv interpreter) or "node" (the
-/// driver loads kafkajs from `KAFKAJS_PATH`); a missing client install fails
-/// the test with the way to fix it, never skips it.
+/// `program` is "python" (the install's venv interpreter), "node" (the
+/// driver loads kafkajs from `KAFKAJS_PATH`) or "java" (`script` is then the
+/// main class of tests/clients/java, run on that install's kafka-clients); a
+/// missing client install fails the test with the way to fix it, never skips it.
 pub fn run_client_on(
     install: Install,
     program: &str,
@@ -323,7 +326,9 @@ pub fn run_client_on(
             };
             let py = root.join(venv).join("bin/python");
             missing(&py);
-            Command::new(py)
+            let mut cmd = Command::new(py);
+            cmd.arg(clients.join(script));
+            cmd
         }
         "node" => {
             let kafkajs = match install {
@@ -333,12 +338,26 @@ pub fn run_client_on(
             missing(&kafkajs);
             let mut cmd = Command::new("node");
             cmd.env("KAFKAJS_PATH", kafkajs);
+            cmd.arg(clients.join(script));
+            cmd
+        }
+        "java" => {
+            // Built by scripts/setup: the program's jar and lib/ with that install's kafka-clients.
+            let built = clients.join("java/target").join(match install {
+                Install::Pinned => "pinned",
+                Install::Newest => "newest",
+            });
+            let jar = built.join("weir-java-client.jar");
+            missing(&jar);
+            let mut cmd = Command::new("java");
+            cmd.arg("-cp")
+                .arg(format!("{}:{}/lib/*", jar.display(), built.display()))
+                .arg(script);
             cmd
         }
         other => panic!("unknown client program {other}"),
     };
     let out = cmd
-        .arg(clients.join(script))
         .args(args)
         .current_dir(&clients)
         .stderr(Stdio::inherit())

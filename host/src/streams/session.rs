@@ -10,7 +10,7 @@
 //! - `[3] ++ end ++ key ++ start`: a session's aggregate, ordered by end (closing and
 //!   expiry are range scans);
 //! - `[4] ++ len(key) ++ key ++ end ++ start`: empty, a key's sessions by end (finding
-//!   the sessions a record touches). Times are order-preserving ([`store::ordered`]).
+//!   the sessions a record touches). Times are order-preserving ([`super::store::ordered`]).
 
 use std::collections::BTreeMap;
 use std::ops::Bound;

@@ -96,10 +96,12 @@ impl Caller {
 /// The operation on the cluster an API needs as a whole, for APIs whose only
 /// resource is the cluster and whose response has no per-item error; checked before
 /// dispatch, answered CLUSTER_AUTHORIZATION_FAILED. (The ACL APIs check in their
-/// handlers: Kafka answers them per creation or filter.)
+/// handlers: Kafka answers them per creation or filter.) DescribeCluster is not one:
+/// Kafka answers it to every principal (the Java AdminClient sends it for any
+/// describeTopics) and only its authorized-operations field depends on the ACLs.
 pub fn cluster_operation(key: ApiKey) -> Option<Operation> {
     match key {
-        ApiKey::DescribeLogDirs | ApiKey::DescribeCluster => Some(Operation::Describe),
+        ApiKey::DescribeLogDirs => Some(Operation::Describe),
         _ => None,
     }
 }

@@ -14,7 +14,7 @@ use crate::kafka::{KafkaContext, KafkaError};
 
 use super::caller::Caller;
 use super::metadata::NODE_ID;
-use super::{blocking, broker_configs, codes, s};
+use super::{blocking, broker_configs, codes, config_type, s};
 
 /// Kafka's config resource type of a topic.
 pub const TOPIC: i8 = 2;
@@ -90,6 +90,9 @@ fn describe(
                                 // are only kept, so no one tunes them in vain.
                                 if v >= 3 && !topic_config::is_applied(k) {
                                     c.documentation = Some(s(NOT_APPLIED));
+                                }
+                                if v >= 3 {
+                                    c.config_type = config_type::of_topic_config(k);
                                 }
                                 c.name = s(k);
                                 c.value = Some(s(value));

@@ -5,7 +5,7 @@
 //! - [`api_versions`], [`metadata`], [`produce`], [`fetch`], [`list_offsets`]:
 //!   the data path; [`delete_records`]: moving a log start forward.
 //! - [`create_topics`], [`delete_topics`], [`create_partitions`],
-//!   [`describe_configs`] (with [`broker_configs`]), [`alter_configs`],
+//!   [`describe_configs`] (with [`broker_configs`] and [`config_type`]), [`alter_configs`],
 //!   [`incremental_alter_configs`], [`describe_cluster`], [`describe_log_dirs`]:
 //!   topic and cluster administration.
 //! - [`find_coordinator`], [`join_group`], [`sync_group`], [`heartbeat`],
@@ -34,6 +34,7 @@ pub mod body;
 pub mod broker_configs;
 pub mod caller;
 pub mod codes;
+pub mod config_type;
 pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
