@@ -40,11 +40,13 @@ def read_all(bootstrap, topic, isolation, group=None, idle_s=3.0):
         "enable.auto.commit": False,
         "isolation.level": isolation,
     })
-    c.subscribe([topic])
+    # The idle clock starts at the assignment: a broker holds a new group's first
+    # join for group.initial.rebalance.delay.ms (3 s by default, in Kafka as in weir).
+    last = {}
+    c.subscribe([topic], on_assign=lambda _c, _parts: last.setdefault("t", time.time()))
     out = []
     deadline = time.time() + DEADLINE_S
-    last = time.time()
-    while time.time() < deadline and time.time() - last < idle_s:
+    while time.time() < deadline and ("t" not in last or time.time() - last["t"] < idle_s):
         m = c.poll(0.2)
         if m is None:
             continue
@@ -53,7 +55,7 @@ def read_all(bootstrap, topic, isolation, group=None, idle_s=3.0):
                 continue
             fail(f"consume error: {m.error()}")
         out.append((m.partition(), m.offset(), m.key(), m.value()))
-        last = time.time()
+        last["t"] = time.time()
     c.close()
     return out
 
