@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::pipeline::*;
-use common::{Server, http};
+use common::{Server, http, wait_until};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
@@ -555,4 +555,102 @@ fn sessions_merge_end_to_end() {
             (key(t + 6, t + 6), None, t + 6),
         ]
     );
+}
+
+#[test]
+fn windows_close_on_an_idle_input_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "clicks", 1);
+    create_topic(&s, "counts", 1);
+    create_topic(&s, "sessions", 1);
+    deploy(
+        &s,
+        "idle",
+        json!({"op": "count", "window": {"type": "tumbling", "size_ms": 1000},
+            "emit": "on_close", "close_idle_after_ms": 200}),
+    );
+    let spec = json!({"name": "idle-sessions", "inputs": ["clicks"], "output": "sessions",
+        "steps": [{"op": "count", "window": {"type": "session", "gap_ms": 100},
+            "emit": "on_close", "close_idle_after_ms": 200}],
+        "start": "earliest", "on_error": "skip"});
+    let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec));
+    assert_eq!(code, 201, "{body}");
+    // Three clicks in the current second of the wall clock, then nothing: no record
+    // ever moves stream time past their window, only the idle input does.
+    let t = now_ms();
+    produce(
+        &s,
+        "clicks",
+        vec![
+            click("alice", "c", t),
+            click("bob", "c", t),
+            click("alice", "c", t + 1),
+        ],
+    );
+    let start = t - t % 1000;
+    let wait_for = |topic: &str, n: usize| {
+        let ok = wait_until(Duration::from_secs(60), || {
+            read_all(&s, topic)[0].len() >= n
+        });
+        assert!(ok, "{topic} has not {n} results: {:?}", read_all(&s, topic));
+    };
+    wait_for("counts", 2);
+    wait_for("sessions", 2);
+    let got: Vec<_> = read_all(&s, "counts")[0]
+        .iter()
+        .map(|r| result(r, 1000))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (start, "alice".into(), 2, t + 1),
+            (start, "bob".into(), 1, t),
+        ]
+    );
+    let sessions: Vec<_> = read_all(&s, "sessions")[0]
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().to_string(),
+                r["value"].as_str().unwrap().to_string(),
+                r["headers"]["weir.window.start"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                r["headers"]["weir.window.end"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sessions,
+        // In the order sessions close: by end.
+        vec![
+            ("bob".into(), "1".into(), t.to_string(), t.to_string()),
+            (
+                "alice".into(),
+                "2".into(),
+                t.to_string(),
+                (t + 1).to_string()
+            ),
+        ]
+    );
+    // A later click closes on the idle input too; the windows closed before are not
+    // emitted again by the timers that fired meanwhile.
+    let t2 = now_ms().max(start + 1000);
+    produce(&s, "clicks", vec![click("carol", "c", t2)]);
+    wait_for("counts", 3);
+    wait_for("sessions", 3);
+    let counts = read_all(&s, "counts")[0].clone();
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert_eq!(
+        result(&counts[2], 1000),
+        (t2 - t2 % 1000, "carol".into(), 1, t2)
+    );
+    assert_eq!(read_all(&s, "sessions")[0].len(), 3);
+    let st = status(&s, "idle");
+    assert_eq!(st["late_records"], 0, "{st:#}");
 }

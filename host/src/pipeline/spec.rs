@@ -174,6 +174,10 @@ pub struct StepSpec {
     /// (default and least: size + grace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_ms: Option<u64>,
+    /// Windowed aggregations emitting on close: after this long without input, ms, the
+    /// task's stream time follows the wall clock so windows close on a quiet input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_idle_after_ms: Option<u64>,
 }
 
 fn is_map(op: &Op) -> bool {
@@ -198,6 +202,7 @@ impl StepSpec {
             value_format: self.value_format,
             key_format: self.key_format,
             retention_ms: self.retention_ms,
+            close_idle_after_ms: self.close_idle_after_ms,
         }
     }
 
@@ -366,6 +371,14 @@ impl PipelineSpec {
         }
         for (i, step) in self.steps.iter().enumerate() {
             step.check(i)?;
+            // Results of windows closed on an idle input are timer output: they go
+            // straight to the output topic and could not pass through later steps.
+            if step.close_idle_after_ms.is_some() && i + 1 < self.steps.len() {
+                return Err(spec_err(
+                    format!("steps[{i}].close_idle_after_ms"),
+                    "only the last step can close windows on an idle input",
+                ));
+            }
         }
         if self.inputs.contains(&self.output) {
             return Err(spec_err(
@@ -614,6 +627,22 @@ mod tests {
             ),
             (json!({"op": "join"}), "unknown variant"),
             (
+                json!({"op": "count", "window": {"type": "tumbling", "size_ms": 10}, "close_idle_after_ms": 5}),
+                "steps[0].close_idle_after_ms:",
+            ),
+            (
+                json!({"op": "count", "close_idle_after_ms": 5}),
+                "steps[0].close_idle_after_ms:",
+            ),
+            (
+                json!({"op": "count", "window": {"type": "tumbling", "size_ms": 10}, "emit": "on_close", "close_idle_after_ms": 0}),
+                "steps[0].close_idle_after_ms:",
+            ),
+            (
+                json!({"module": "m", "close_idle_after_ms": 5}),
+                "steps[0].close_idle_after_ms:",
+            ),
+            (
                 json!({"op": "count", "emit": "sometimes"}),
                 "unknown variant",
             ),
@@ -624,6 +653,22 @@ mod tests {
             let err = parse(v.clone()).unwrap_err();
             assert!(err.contains(expected), "{v}: {err}");
         }
+    }
+
+    #[test]
+    fn only_the_last_step_closes_windows_on_an_idle_input() {
+        let idle = json!({"op": "count", "window": {"type": "tumbling", "size_ms": 10},
+            "emit": "on_close", "close_idle_after_ms": 100});
+        let mut v = base();
+        v["steps"] = json!([idle.clone(), {"module": "m"}]);
+        let err = parse(v.clone()).unwrap_err();
+        assert!(err.contains("steps[0].close_idle_after_ms:"), "{err}");
+        v["steps"] = json!([{"module": "m"}, idle]);
+        let spec = parse(v).unwrap();
+        assert_eq!(
+            spec.steps[1].aggregation().unwrap().close_idle_after_ms,
+            Some(100)
+        );
     }
 
     #[test]

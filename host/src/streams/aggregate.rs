@@ -79,6 +79,9 @@ pub struct Aggregation {
     pub key_format: KeyFormat,
     /// How long a window's state is kept past its start, ms (≥ size + grace).
     pub retention_ms: i64,
+    /// Idle input this long (ms) lets stream time follow the wall clock (`on_close`
+    /// windows only); `None`: stream time moves only with records.
+    pub close_idle_after_ms: Option<i64>,
 }
 
 /// What one batch came to.
@@ -250,20 +253,31 @@ impl Aggregation {
             store.put(STREAM_TIME_KEY, &now.to_be_bytes())?;
             // Sessions expire record by record (`session_record`).
             if self.grouping.time().is_some() {
-                // Windows past retention go; the scan starts where the last one ended.
-                let after = before.map(|b| b.saturating_sub(self.retention_ms));
-                for (k, _) in store::windows_between(&*store, after, now - self.retention_ms)? {
-                    store.delete(&k)?;
-                }
+                self.expire_windows(store, before, now)?;
             }
         }
         Ok(done)
     }
 
+    /// Deletes the windows past retention as stream time moves from `before` to `now`;
+    /// the scan starts where the last one ended.
+    pub(super) fn expire_windows(
+        &self,
+        store: &mut dyn StateBackend,
+        before: Option<i64>,
+        now: i64,
+    ) -> Result<(), StreamsError> {
+        let after = before.map(|b| b.saturating_sub(self.retention_ms));
+        for (k, _) in store::windows_between(&*store, after, now - self.retention_ms)? {
+            store.delete(&k)?;
+        }
+        Ok(())
+    }
+
     /// Emits every window closed by stream time moving from `previous` to `now`, each
     /// (window, key) once, in (start, key) order, attributed to input record `source`.
     #[allow(clippy::too_many_arguments)]
-    fn emit_closed(
+    pub(super) fn emit_closed(
         &self,
         store: &mut dyn StateBackend,
         cache: &mut Cache,
@@ -409,7 +423,7 @@ impl Aggregation {
 
 /// Aggregates a batch changed, with whether each still has to reach the store.
 #[derive(Default)]
-struct Cache {
+pub(super) struct Cache {
     entries: std::collections::HashMap<Vec<u8>, (Aggregate, bool)>,
 }
 

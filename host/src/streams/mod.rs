@@ -11,10 +11,13 @@
 //! - [`number`]: [`Decimal`], the exact decimal numbers `sum` adds.
 //! - [`store`]: the key layout of aggregate state and its value encoding.
 //! - [`aggregate`]: [`Aggregation::process`], the count/sum operator over a batch.
+//! - [`idle`]: [`Aggregation::advance_to`], stream time following the wall clock on an
+//!   idle input (`close_idle_after_ms`).
 //! - [`error`]: [`StreamsError`], why an operator failed a whole batch.
 
 pub mod aggregate;
 pub mod error;
+pub mod idle;
 pub mod number;
 pub mod session;
 pub mod spec;

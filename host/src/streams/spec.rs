@@ -119,6 +119,8 @@ pub struct AggregateSpec {
     pub key_format: Option<KeyFormat>,
     /// `retention_ms`.
     pub retention_ms: Option<u64>,
+    /// `close_idle_after_ms`.
+    pub close_idle_after_ms: Option<u64>,
 }
 
 /// Longest window size, grace or retention accepted, ms (about 292 years: sums of them
@@ -134,6 +136,7 @@ impl AggregateSpec {
             (self.value_format.is_some(), "value_format"),
             (self.key_format.is_some(), "key_format"),
             (self.retention_ms.is_some(), "retention_ms"),
+            (self.close_idle_after_ms.is_some(), "close_idle_after_ms"),
         ]
         .into_iter()
         .find_map(|(set, name)| set.then_some(name))
@@ -213,6 +216,22 @@ impl AggregateSpec {
             }
             _ => least,
         };
+        let close_idle_after_ms = match self.close_idle_after_ms {
+            None => None,
+            Some(_) if emit != Emit::OnClose => {
+                return err(
+                    "close_idle_after_ms",
+                    "needs \"emit\": \"on_close\" and a window: only results emitted on close wait for stream time".into(),
+                );
+            }
+            Some(ms) if !(1..=MAX_DURATION_MS).contains(&ms) => {
+                return err(
+                    "close_idle_after_ms",
+                    format!("must be between 1 and {MAX_DURATION_MS}"),
+                );
+            }
+            Some(ms) => Some(ms as i64),
+        };
         Ok(Aggregation {
             kind,
             grouping,
@@ -220,6 +239,7 @@ impl AggregateSpec {
             value_format: self.value_format.unwrap_or_default(),
             key_format: self.key_format.unwrap_or_default(),
             retention_ms,
+            close_idle_after_ms,
         })
     }
 }
