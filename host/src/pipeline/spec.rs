@@ -149,6 +149,10 @@ pub struct LimitsSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
+    /// The step's name, unique in the pipeline: how the state route names it
+    /// (`/v1/pipelines/{name}/state/{step}`); without one, its index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// What the step does.
     #[serde(default, skip_serializing_if = "is_map")]
     pub op: Op,
@@ -371,6 +375,22 @@ impl PipelineSpec {
         }
         for (i, step) in self.steps.iter().enumerate() {
             step.check(i)?;
+            if let Some(name) = &step.name {
+                let field = format!("steps[{i}].name");
+                check_name("step", name).map_err(|r| spec_err(&field, r))?;
+                if name.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(spec_err(
+                        field,
+                        "a step name cannot be a number: numbers name steps by index",
+                    ));
+                }
+                if self.steps[..i]
+                    .iter()
+                    .any(|s| s.name.as_ref() == Some(name))
+                {
+                    return Err(spec_err(field, format!("step name {name:?} is used twice")));
+                }
+            }
             // Results of windows closed on an idle input are timer output: they go
             // straight to the output topic and could not pass through later steps.
             if step.close_idle_after_ms.is_some() && i + 1 < self.steps.len() {
@@ -650,6 +670,28 @@ mod tests {
         for (step, expected) in cases {
             let mut v = base();
             v["steps"] = json!([step]);
+            let err = parse(v.clone()).unwrap_err();
+            assert!(err.contains(expected), "{v}: {err}");
+        }
+    }
+
+    #[test]
+    fn step_names_are_checked_and_unique() {
+        let mut v = base();
+        v["steps"] = json!([{"name": "per-user", "op": "count"}, {"name": "f", "module": "m"}]);
+        assert_eq!(
+            parse(v.clone()).unwrap().steps[0].name.as_deref(),
+            Some("per-user")
+        );
+        for (steps, expected) in [
+            (
+                json!([{"name": "a", "op": "count"}, {"name": "a", "module": "m"}]),
+                "steps[1].name:",
+            ),
+            (json!([{"name": "1", "op": "count"}]), "steps[0].name:"),
+            (json!([{"name": "", "op": "count"}]), "steps[0].name:"),
+        ] {
+            v["steps"] = steps;
             let err = parse(v.clone()).unwrap_err();
             assert!(err.contains(expected), "{v}: {err}");
         }

@@ -13,12 +13,15 @@
 //! - [`aggregate`]: [`Aggregation::process`], the count/sum operator over a batch.
 //! - [`idle`]: [`Aggregation::advance_to`], stream time following the wall clock on an
 //!   idle input (`close_idle_after_ms`).
+//! - [`query`]: [`Aggregation::lookup`] and [`Aggregation::lookup_windows`], the
+//!   queryable state of a step.
 //! - [`error`]: [`StreamsError`], why an operator failed a whole batch.
 
 pub mod aggregate;
 pub mod error;
 pub mod idle;
 pub mod number;
+pub mod query;
 pub mod session;
 pub mod spec;
 pub mod store;
@@ -30,8 +33,10 @@ mod tests;
 pub use aggregate::{Aggregation, Grouping, Processed};
 pub use error::StreamsError;
 pub use number::Decimal;
+pub use query::WindowValue;
 pub use session::SessionWindows;
 pub use spec::{AggregateSpec, Emit, KeyFormat, Op, ValueFormat, WindowSpec};
+pub use store::Value;
 pub use window::{TimeWindows, Window};
 
 /// Header naming a windowed result's window start, ms since the epoch, decimal text.

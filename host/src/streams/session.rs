@@ -254,6 +254,41 @@ impl Aggregation {
             }))
     }
 
+    /// `key`'s sessions that end at or after `from` and start at or before `to`
+    /// (Kafka's `findSessions(key, earliestSessionEndTime, latestSessionStartTime)`),
+    /// by end: (start, end, aggregate).
+    pub(super) fn session_lookup(
+        &self,
+        store: &dyn StateBackend,
+        key: &[u8],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, i64, Aggregate)>, StreamsError> {
+        let prefix = key_prefix(key);
+        let lo = [prefix.as_slice(), &ordered(from)].concat();
+        let hi = crate::runtime::state::prefix_end(&prefix).unwrap_or_default();
+        let mut found = Vec::new();
+        for (k, _) in scan(store, lo, &hi)? {
+            let tail = &k[prefix.len()..];
+            let (Ok(end), Ok(start)) = (tail[..8].try_into(), tail[8..16].try_into()) else {
+                continue;
+            };
+            let (end, start) = (from_ordered(end), from_ordered(start));
+            if start > to {
+                continue;
+            }
+            let ek = end_key(key, start, end);
+            if let Some(bytes) = store.get(&ek)? {
+                found.push((
+                    start,
+                    end,
+                    Aggregate::decode(&ek, &bytes, self.kind == Kind::Sum)?,
+                ));
+            }
+        }
+        Ok(found)
+    }
+
     /// On update: the latest result of every session the batch changed, or a tombstone
     /// for one merged away, in state-key order. (Taken from the batch, not the store: a
     /// session forgotten by retention since keeps its last result.)

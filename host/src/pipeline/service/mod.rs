@@ -14,6 +14,7 @@
 mod lifecycle;
 mod modules;
 mod queries;
+pub use queries::AggregateState;
 mod status;
 
 use std::collections::BTreeMap;
