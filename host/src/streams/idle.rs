@@ -86,3 +86,128 @@ impl Aggregation {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::record::Record;
+    use crate::runtime::{Body, MemoryState};
+    use crate::streams::{Emit, KeyFormat, SessionWindows, TimeWindows, ValueFormat};
+
+    fn record(key: &str, ts: i64) -> Record {
+        Record {
+            key: Some(Bytes::from(key.to_string())),
+            value: Some(Bytes::from_static(b"x")),
+            headers: Vec::new(),
+            timestamp: ts,
+        }
+    }
+
+    fn count(grouping: Grouping, retention_ms: i64) -> Aggregation {
+        Aggregation {
+            kind: super::super::aggregate::Kind::Count,
+            grouping,
+            emit: Emit::OnClose,
+            value_format: ValueFormat::Text,
+            key_format: KeyFormat::Plain,
+            retention_ms,
+            close_idle_after_ms: Some(100),
+        }
+    }
+
+    /// (key, start header, value) of each result.
+    fn results(out: &Output) -> Vec<(String, String, String)> {
+        out.records
+            .iter()
+            .map(|r| {
+                let Body::New(r) = &r.body else { panic!() };
+                let text = |b: &Option<Bytes>| String::from_utf8(b.clone().unwrap().to_vec());
+                (
+                    text(&r.key).unwrap(),
+                    text(&r.headers[0].1).unwrap(),
+                    text(&r.value).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn idle_time_closes_each_window_once_and_forgets_it() {
+        let w = TimeWindows {
+            size_ms: 1000,
+            advance_ms: 1000,
+            grace_ms: 50,
+        };
+        let agg = count(Grouping::Time(w), 1050);
+        let mut store = MemoryState::default();
+        // Before any record there is no stream time to move, and nothing to close.
+        assert!(agg.advance_to(&mut store, 5000).unwrap().records.is_empty());
+        assert_eq!(agg.next_close_ms(&store).unwrap(), None);
+        let batch = [record("a", 100), record("b", 900), record("a", 1040)];
+        assert!(
+            agg.process(&mut store, &batch)
+                .unwrap()
+                .output
+                .records
+                .is_empty()
+        );
+        // [0, 1000) closes at 1050, [1000, 2000) at 2050.
+        assert_eq!(agg.next_close_ms(&store).unwrap(), Some(1050));
+        // A wall clock behind stream time moves nothing.
+        assert!(agg.advance_to(&mut store, 1000).unwrap().records.is_empty());
+        let out = agg.advance_to(&mut store, 1600).unwrap();
+        assert_eq!(
+            results(&out),
+            vec![
+                ("a".into(), "0".into(), "1".into()),
+                ("b".into(), "0".into(), "1".into())
+            ]
+        );
+        assert_eq!(store::load_stream_time(&store).unwrap(), Some(1600));
+        assert_eq!(agg.next_close_ms(&store).unwrap(), Some(2050));
+        // Closed once: a later advance emits only the next window; then nothing is open.
+        let out = agg.advance_to(&mut store, 2100).unwrap();
+        assert_eq!(results(&out), vec![("a".into(), "1000".into(), "1".into())]);
+        assert_eq!(agg.next_close_ms(&store).unwrap(), None);
+        assert!(agg.advance_to(&mut store, 9000).unwrap().records.is_empty());
+        // Past retention the windows are gone from the store.
+        assert!(
+            store::windows_between(&store, None, i64::MAX)
+                .unwrap()
+                .is_empty()
+        );
+        // A record now older than the moved stream time is late.
+        let done = agg.process(&mut store, &[record("a", 2500)]).unwrap();
+        assert_eq!(done.late, 1);
+    }
+
+    #[test]
+    fn idle_time_closes_sessions() {
+        let s = SessionWindows {
+            gap_ms: 100,
+            grace_ms: 0,
+        };
+        let agg = count(Grouping::Session(s), 100);
+        let mut store = MemoryState::default();
+        let batch = [record("a", 10), record("a", 20), record("b", 110)];
+        assert!(
+            agg.process(&mut store, &batch)
+                .unwrap()
+                .output
+                .records
+                .is_empty()
+        );
+        // a's [10, 20] closes once stream time - gap is past 20.
+        assert_eq!(agg.next_close_ms(&store).unwrap(), Some(121));
+        assert!(agg.advance_to(&mut store, 120).unwrap().records.is_empty());
+        let out = agg.advance_to(&mut store, 121).unwrap();
+        assert_eq!(results(&out), vec![("a".into(), "10".into(), "2".into())]);
+        assert_eq!(agg.next_close_ms(&store).unwrap(), Some(211));
+        let out = agg.advance_to(&mut store, 1000).unwrap();
+        assert_eq!(results(&out), vec![("b".into(), "110".into(), "1".into())]);
+        assert_eq!(agg.next_close_ms(&store).unwrap(), None);
+        assert!(agg.advance_to(&mut store, 1000).unwrap().records.is_empty());
+    }
+}
