@@ -256,19 +256,24 @@ impl Aggregation {
 
     /// `key`'s sessions that end at or after `from` and start at or before `to`
     /// (Kafka's `findSessions(key, earliestSessionEndTime, latestSessionStartTime)`),
-    /// by end: (start, end, aggregate).
+    /// by end: (start, end, aggregate); reading at most `limit` of its sessions.
     pub(super) fn session_lookup(
         &self,
         store: &dyn StateBackend,
         key: &[u8],
         from: i64,
         to: i64,
+        limit: usize,
     ) -> Result<Vec<(i64, i64, Aggregate)>, StreamsError> {
         let prefix = key_prefix(key);
         let lo = [prefix.as_slice(), &ordered(from)].concat();
         let hi = crate::runtime::state::prefix_end(&prefix).unwrap_or_default();
+        let index = store.range(Bound::Included(&lo), Bound::Excluded(&hi), limit + 1)?;
+        if index.len() > limit {
+            return Err(StreamsError::QueryTooWide { limit });
+        }
         let mut found = Vec::new();
-        for (k, _) in scan(store, lo, &hi)? {
+        for (k, _) in index {
             let tail = &k[prefix.len()..];
             let (Ok(end), Ok(start)) = (tail[..8].try_into(), tail[8..16].try_into()) else {
                 continue;

@@ -104,9 +104,10 @@ impl Pipelines {
             let store = StepState::new(self.store.task_tree(name, p)?, index, Overlay::default());
             let found = if aggregation.grouping.windowed() {
                 let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
+                let limit = self.config.max_state_query_windows as usize;
                 Some(
                     aggregation
-                        .lookup_windows(&store, key, from, to)
+                        .lookup_windows(&store, key, from, to, limit)
                         .map_err(fault)?,
                 )
                 .filter(|w| !w.is_empty())
