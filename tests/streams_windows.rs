@@ -908,3 +908,62 @@ fn windows_closed_on_idle_input_are_exactly_once_across_sigkills() {
     assert!(ok, "{} of {} windows emitted", got.len(), want.len());
     assert_eq!(got, want);
 }
+
+/// Sliding windows through the server: Kafka's shape (both ends inclusive, windows made
+/// from record timestamps), results as the last update per window, and the state route.
+#[test]
+fn sliding_windows_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "clicks", 1);
+    create_topic(&s, "counts", 1);
+    deploy(
+        &s,
+        "sliding",
+        json!({"name": "recent", "op": "count",
+               "window": {"type": "sliding", "max_diff_ms": 10}, "retention_ms": 60000}),
+    );
+    let t = now_ms();
+    produce(
+        &s,
+        "clicks",
+        vec![click("k", "c", t + 8), click("k", "c", t + 15)],
+    );
+    wait_caught_up(&s, "sliding", 2);
+    let mut last = BTreeMap::new();
+    for r in &read_all(&s, "counts")[0] {
+        let start: i64 = r["headers"]["weir.window.start"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let end: i64 = r["headers"]["weir.window.end"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(end, start + 10, "{r}");
+        last.insert(start - t, r["value"].as_str().unwrap().to_string());
+    }
+    // 8's left window [-2, 8]; 15's left window [5, 15] holds both; 8's right window
+    // [9, 19], made when 15 came, holds 15 alone.
+    let want: BTreeMap<i64, String> = [(-2, "1"), (5, "2"), (9, "1")]
+        .map(|(s, v)| (s, v.to_string()))
+        .into();
+    assert_eq!(last, want);
+    let (code, body) = call(
+        &s,
+        "GET",
+        &format!(
+            "/v1/pipelines/sliding/state/recent?key=k&from={}&to={}",
+            t + 5,
+            t + 9
+        ),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body,
+        json!([{"start": t + 5, "end": t + 15, "value": 2}, {"start": t + 9, "end": t + 19, "value": 1}])
+    );
+}

@@ -642,8 +642,8 @@ mod tests {
                 "steps[0].window.gap_ms:",
             ),
             (
-                json!({"op": "count", "window": {"type": "sliding", "max_diff_ms": 5}}),
-                "unknown variant",
+                json!({"op": "count", "window": {"type": "sliding", "max_diff_ms": 0}}),
+                "steps[0].window.max_diff_ms:",
             ),
             (json!({"op": "join"}), "unknown variant"),
             (

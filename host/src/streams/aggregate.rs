@@ -47,6 +47,8 @@ pub enum Grouping {
     Time(TimeWindows),
     /// Per key and session.
     Session(SessionWindows),
+    /// Per key and sliding window.
+    Sliding(super::sliding::SlidingWindows),
 }
 
 impl Grouping {
@@ -116,6 +118,9 @@ impl Aggregation {
         // batch costs no second trip through the overlay and the tree.
         let mut cache = Cache::default();
         let mut session_changes = super::session::SessionChanges::new();
+        // Sliding windows: state key → (last record changing it, its aggregate then);
+        // kept here, as a window may be forgotten before the batch ends.
+        let mut sliding_changes: BTreeMap<Vec<u8>, (u32, Aggregate)> = BTreeMap::new();
         for (j, record) in records.iter().enumerate() {
             let index = j as u32;
             let mut fail = |message: String| {
@@ -151,6 +156,32 @@ impl Aggregation {
                             changed.insert(k, index);
                         }
                         Err(m) => fail(m),
+                    }
+                    continue;
+                }
+                Grouping::Sliding(sw) => {
+                    if record.timestamp < 0 {
+                        fail(format!(
+                            "timestamp {} is before the epoch; windows start at 0",
+                            record.timestamp
+                        ));
+                        continue;
+                    }
+                    if let Err(m) = self.sliding_record(
+                        sw,
+                        store,
+                        key,
+                        addend,
+                        record.timestamp,
+                        index,
+                        &mut stream_time,
+                        &mut sliding_changes,
+                        &mut done.output,
+                        &mut done.late,
+                    )? {
+                        done.output
+                            .failures
+                            .push(RecordFailure { index, message: m });
                     }
                     continue;
                 }
@@ -234,6 +265,17 @@ impl Aggregation {
         cache.write_back(store)?;
         if self.emit == Emit::OnUpdate && matches!(self.grouping, Grouping::Session(_)) {
             self.session_updates(&session_changes, &mut done);
+        } else if let (Emit::OnUpdate, Grouping::Sliding(sw)) = (self.emit, self.grouping) {
+            for (k, (source, agg)) in &sliding_changes {
+                if let Some((start, key)) = split_window_key(k) {
+                    done.output.records.push(self.result(
+                        key,
+                        Some(sw.window_at(start)),
+                        agg,
+                        *source,
+                    ));
+                }
+            }
         } else if self.emit == Emit::OnUpdate {
             for (k, source) in &changed {
                 if let Some(agg) = cache.entries.get(k).map(|e| e.0) {
@@ -378,7 +420,7 @@ impl Aggregation {
     }
 
     /// The output record of `key`'s aggregate (in `window`).
-    fn result(
+    pub(super) fn result(
         &self,
         key: &[u8],
         window: Option<Window>,

@@ -47,6 +47,9 @@ impl Aggregation {
                 )?;
                 self.expire_windows(store, Some(before), now_ms)?;
             }
+            Grouping::Sliding(sw) => {
+                self.sliding_advance(sw, store, Some(before), now_ms, 0, &mut out)?;
+            }
             Grouping::Session(sessions) => {
                 self.session_emit_closed(sessions, &*store, Some(before), now_ms, 0, &mut out)?;
                 self.session_expire(store, Some(before), now_ms)?;
@@ -80,6 +83,24 @@ impl Aggregation {
                             .window_at(start)
                             .end
                             .saturating_add(windows.grace_ms)
+                    }))
+            }
+            Grouping::Sliding(sw) => {
+                let after = sw.last_closed_start(now);
+                let Some(lo) = crate::runtime::state::prefix_end(&window_key(after, &[])) else {
+                    return Ok(None);
+                };
+                let hi = [store::WINDOW_TAG + 1];
+                let first = store.range(Bound::Included(&lo), Bound::Excluded(&hi), 1)?;
+                // Closed once its end is before stream time - grace.
+                Ok(first
+                    .first()
+                    .and_then(|(k, _)| split_window_key(k))
+                    .map(|(start, _)| {
+                        sw.window_at(start)
+                            .end
+                            .saturating_add(sw.grace_ms)
+                            .saturating_add(1)
                     }))
             }
             Grouping::Session(sessions) => self.session_next_close(sessions, store, now),

@@ -7,6 +7,7 @@
 //! - [`spec`]: what a step asks for (`op`, `window`, `emit`, formats), checked, and built
 //!   into an [`Aggregation`].
 //! - [`window`]: [`TimeWindows`], epoch-aligned tumbling and hopping windows.
+//! - [`sliding`]: [`SlidingWindows`], Kafka's record-driven windows, both ends inclusive.
 //! - [`session`]: [`SessionWindows`], per-key sessions that merge, and their state.
 //! - [`number`]: [`Decimal`], the exact decimal numbers `sum` adds.
 //! - [`store`]: the key layout of aggregate state and its value encoding.
@@ -23,10 +24,13 @@ pub mod idle;
 pub mod number;
 pub mod query;
 pub mod session;
+pub mod sliding;
 pub mod spec;
 pub mod store;
 pub mod window;
 
+#[cfg(test)]
+mod sliding_tests;
 #[cfg(test)]
 mod tests;
 
@@ -35,6 +39,7 @@ pub use error::StreamsError;
 pub use number::Decimal;
 pub use query::WindowValue;
 pub use session::SessionWindows;
+pub use sliding::SlidingWindows;
 pub use spec::{AggregateSpec, Emit, KeyFormat, Op, ValueFormat, WindowSpec};
 pub use store::Value;
 pub use window::{TimeWindows, Window};

@@ -56,7 +56,7 @@ impl Aggregation {
         let mut found = Vec::new();
         match self.grouping {
             Grouping::Running => {}
-            Grouping::Time(windows) => {
+            Grouping::Time(_) | Grouping::Sliding(_) => {
                 // The window layout sorts by start, not key: the range is scanned and
                 // other keys skipped.
                 let lo = match from.checked_sub(1) {
@@ -80,7 +80,11 @@ impl Aggregation {
                         let agg = Aggregate::decode(&k, &b, self.kind == Kind::Sum)?;
                         found.push(WindowValue {
                             start,
-                            end: windows.window_at(start).end,
+                            end: match self.grouping {
+                                Grouping::Sliding(sw) => sw.window_at(start).end,
+                                Grouping::Time(w) => w.window_at(start).end,
+                                _ => start,
+                            },
                             value: agg.value,
                         });
                     }

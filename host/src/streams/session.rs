@@ -85,7 +85,7 @@ struct Found {
 }
 
 /// Every entry of `store` from `lo` (inclusive) to `hi` (exclusive), paged.
-fn scan(
+pub(super) fn scan(
     store: &dyn StateBackend,
     lo: Vec<u8>,
     hi: &[u8],

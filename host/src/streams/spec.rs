@@ -59,6 +59,15 @@ pub enum WindowSpec {
         #[serde(default)]
         grace_ms: u64,
     },
+    /// `[start, start + max_diff_ms]`, both ends inclusive, made from record
+    /// timestamps (Kafka's `SlidingWindows`).
+    Sliding {
+        /// Largest time difference between two records of one window, ms.
+        max_diff_ms: u64,
+        /// How long past its end a window accepts records, ms.
+        #[serde(default)]
+        grace_ms: u64,
+    },
     /// Per key, `[first, last]` of records at most `gap_ms` apart; sessions a record
     /// bridges merge.
     Session {
@@ -171,6 +180,27 @@ impl AggregateSpec {
                     grace_ms: grace_ms as i64,
                 })
             }
+            Some(WindowSpec::Sliding {
+                max_diff_ms,
+                grace_ms,
+            }) => {
+                if !(1..=MAX_DURATION_MS).contains(&max_diff_ms) {
+                    return err(
+                        "window.max_diff_ms",
+                        format!("must be between 1 and {MAX_DURATION_MS}"),
+                    );
+                }
+                if grace_ms > MAX_DURATION_MS {
+                    return err(
+                        "window.grace_ms",
+                        format!("must be at most {MAX_DURATION_MS}"),
+                    );
+                }
+                Grouping::Sliding(super::sliding::SlidingWindows {
+                    max_diff_ms: max_diff_ms as i64,
+                    grace_ms: grace_ms as i64,
+                })
+            }
             Some(WindowSpec::Tumbling { size_ms, grace_ms }) => {
                 Grouping::Time(time_windows(size_ms, size_ms, grace_ms)?)
             }
@@ -200,6 +230,8 @@ impl AggregateSpec {
         let least = match grouping {
             Grouping::Time(w) => w.size_ms + w.grace_ms,
             Grouping::Session(s) => s.gap_ms + s.grace_ms,
+            // A window closes once its end is *before* stream time - grace: one more.
+            Grouping::Sliding(s) => s.max_diff_ms + 1 + s.grace_ms,
             Grouping::Running => 0,
         };
         let retention_ms = match (grouping.windowed(), self.retention_ms) {
