@@ -231,4 +231,30 @@ mod tests {
         assert_eq!(agg.next_close_ms(&store).unwrap(), None);
         assert!(agg.advance_to(&mut store, 1000).unwrap().records.is_empty());
     }
+
+    #[test]
+    fn idle_time_closes_sliding_windows() {
+        let sw = crate::streams::SlidingWindows {
+            max_diff_ms: 10,
+            grace_ms: 0,
+        };
+        let agg = count(Grouping::Sliding(sw), 11);
+        let mut store = MemoryState::default();
+        // Windows [-2 → 0, 10] for 8 and [5, 15], [9, 19] once 15 comes.
+        let batch = [record("k", 8), record("k", 15)];
+        // [0, 10] closes once its end is before stream time: 15 closes it.
+        let done = agg.process(&mut store, &batch).unwrap();
+        assert_eq!(
+            results(&done.output),
+            vec![("k".into(), "0".into(), "1".into())]
+        );
+        assert_eq!(agg.next_close_ms(&store).unwrap(), Some(16));
+        assert_eq!(agg.advance_to(&mut store, 15).unwrap().records.len(), 0);
+        let out = agg.advance_to(&mut store, 16).unwrap();
+        assert_eq!(results(&out), vec![("k".into(), "5".into(), "2".into())]);
+        assert_eq!(agg.next_close_ms(&store).unwrap(), Some(20));
+        let out = agg.advance_to(&mut store, 100).unwrap();
+        assert_eq!(results(&out), vec![("k".into(), "9".into(), "1".into())]);
+        assert_eq!(agg.next_close_ms(&store).unwrap(), None);
+    }
 }
