@@ -5,121 +5,15 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::pipeline::*;
+use common::streams::*;
 use common::{Server, http};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-
-/// (window start, key) → (value, largest timestamp).
-type Windows = BTreeMap<(i64, String), (i64, i64)>;
-
-/// Kafka's rules, spelled out: stream time is the largest timestamp so far; a record
-/// goes into every window `[start, start + size)` holding it (starts are multiples of
-/// `advance` from 0) whose `start + size + grace > stream time`; late when none is.
-/// Returns the windows, the late count and the final stream time.
-fn reference(
-    input: &[(String, i64, i64)],
-    size: i64,
-    advance: i64,
-    grace: i64,
-) -> (Windows, u64, i64) {
-    let mut state = Windows::new();
-    let mut stream_time = i64::MIN;
-    let mut late = 0;
-    for (key, value, ts) in input {
-        stream_time = stream_time.max(*ts);
-        let mut taken = false;
-        // Every multiple of the advance from well before the record: the check below,
-        // not this bound, decides which windows hold it.
-        let mut start = ((ts - size) / advance - 1).max(0) * advance;
-        while start <= *ts {
-            if *ts < start + size && start + size + grace > stream_time {
-                let e = state.entry((start, key.clone())).or_insert((0, *ts));
-                e.0 += value;
-                e.1 = e.1.max(*ts);
-                taken = true;
-            }
-            start += advance;
-        }
-        late += u64::from(!taken);
-    }
-    (state, late, stream_time)
-}
-
-/// Only the windows stream time has closed (what emit on close must have written).
-fn closed(w: Windows, size: i64, grace: i64, stream_time: i64) -> Windows {
-    w.into_iter()
-        .filter(|((start, _), _)| start + size + grace <= stream_time)
-        .collect()
-}
-
-/// One output record as (window start, key, value, timestamp), checking its window
-/// headers against the size.
-fn result(r: &Value, size: i64) -> (i64, String, i64, i64) {
-    let header = |name: &str| -> i64 {
-        r["headers"][name]
-            .as_str()
-            .unwrap_or_else(|| panic!("no {name} header in {r}"))
-            .parse()
-            .unwrap()
-    };
-    let start = header("weir.window.start");
-    assert_eq!(header("weir.window.end"), start + size, "{r}");
-    (
-        start,
-        r["key"].as_str().unwrap().to_string(),
-        r["value"].as_str().unwrap().parse().unwrap(),
-        r["timestamp"].as_i64().unwrap(),
-    )
-}
-
-/// Now, ms since the epoch: test timestamps stay near it, or time-based retention would
-/// delete the segments of their (1970) records under the test.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn deploy(s: &Server, name: &str, step: Value) {
-    let spec = json!({"name": name, "inputs": ["clicks"], "output": "counts",
-        "steps": [step], "start": "earliest", "on_error": "skip"});
-    let (code, body) = call(s, "POST", "/v1/pipelines", Some(spec));
-    assert_eq!(code, 201, "{body}");
-}
-
-fn click(key: &str, value: &str, ts: i64) -> Value {
-    json!({"key": key, "value": value, "timestamp": ts})
-}
-
-/// The input as (key, what it adds, timestamp) per partition, in offset order: 1 for a
-/// count, the value for a sum.
-fn input_of(s: &Server, count: bool) -> Vec<Vec<(String, i64, i64)>> {
-    read_all(s, "clicks")
-        .into_iter()
-        .map(|p| {
-            p.iter()
-                .map(|r| {
-                    (
-                        r["key"].as_str().unwrap().to_string(),
-                        if count {
-                            1
-                        } else {
-                            r["value"].as_str().unwrap().parse().unwrap()
-                        },
-                        r["timestamp"].as_i64().unwrap(),
-                    )
-                })
-                .collect()
-        })
-        .collect()
-}
 
 #[test]
 fn clicks_per_user_per_minute_end_to_end() {
@@ -324,8 +218,6 @@ fn random_out_of_order_input_matches_the_reference() {
         assert_eq!(status(&s, name)["late_records"], late, "{name}");
     }
 }
-
-const KILLS: usize = 20;
 
 /// Emit on close across SIGKILLs: exactly one final result per window and key, each
 /// equal to the reference over what the input log holds; emit on update beside it ends

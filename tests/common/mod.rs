@@ -5,6 +5,7 @@
 pub mod guests;
 pub mod pipeline;
 pub mod pki;
+pub mod streams;
 pub mod wire;
 
 use std::io::{BufRead, BufReader};

@@ -57,6 +57,7 @@ impl Harness {
                 sandbox: Default::default(),
                 max_history: 100,
                 max_windows_per_record: 1000,
+                max_state_query_windows: 100_000,
             },
         )
         .expect("open pipelines");

@@ -193,6 +193,11 @@ fn pipeline_status(err: &PipelineError) -> (StatusCode, &'static str) {
         E::PipelineExists { .. } => (StatusCode::CONFLICT, "pipeline_exists"),
         E::UnknownPipeline { .. } => (StatusCode::NOT_FOUND, "unknown_pipeline"),
         E::UnknownStep { .. } => (StatusCode::NOT_FOUND, "unknown_step"),
+        E::NotWindowed { .. } => (StatusCode::BAD_REQUEST, "not_windowed"),
+        E::AggregateState { source, .. } if source.is_too_wide() => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "state_query_too_wide")
+        }
+        E::AggregateState { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "pipeline_error"),
         E::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
         E::InstanceLimit { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "instance_limit"),
         E::Io { source, .. } if disk_full(source) => DISK_FULL,

@@ -14,7 +14,8 @@ use super::auth::{PeerIp, Visible, check_create};
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, blocking};
 use crate::auth::{Principal, ResourceType};
-use crate::pipeline::{PipelineSpec, PipelineStatus};
+use crate::pipeline::{AggregateState, PipelineSpec, PipelineStatus};
+use crate::streams;
 
 /// A status as JSON, each failed task's error classified (code and HTTP status).
 fn status_json(mut s: PipelineStatus) -> Result<axum::Json<Value>, ApiError> {
@@ -130,6 +131,17 @@ pub struct StateQuery {
     key: Option<String>,
     prefix: Option<String>,
     limit: Option<usize>,
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+/// A count as a JSON number; a sum as its exact decimal text (a JSON number would go
+/// through a float).
+fn aggregate_json(value: streams::Value) -> Value {
+    match value {
+        streams::Value::Count(n) => json!(n),
+        streams::Value::Sum(d) => json!(d.to_string()),
+    }
 }
 
 fn entry_json(key: &[u8], value: &[u8]) -> Value {
@@ -141,14 +153,57 @@ fn entry_json(key: &[u8], value: &[u8]) -> Value {
 }
 
 /// `GET /v1/pipelines/{name}/state/{step}?key=K` or `?prefix=P&limit=N`: committed state
-/// of a step (by index or module name). Values come as UTF-8 (`value`, null when not
-/// text) and base64 (`value_base64`).
+/// of a step (by name, index or module name). Values come as UTF-8 (`value`, null when not
+/// text) and base64 (`value_base64`). Of a `count`/`sum` step: `?key=K` gives
+/// `{"key", "value"}`, or for a windowed one (`&from=T1&to=T2`, ms, both optional)
+/// `[{"start", "end", "value"}]`.
 pub async fn state(
     State(state): State<AppState>,
     ApiPath((name, step)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<StateQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let pipelines = state.pipelines.clone();
+    if let Some(key) = &q.key {
+        let (p, n, s, k) = (pipelines.clone(), name.clone(), step.clone(), key.clone());
+        let (from, to) = (q.from, q.to);
+        let found =
+            blocking(move || Ok(p.aggregate_state(&n, &s, k.as_bytes(), from, to)?)).await?;
+        if found.is_some() && q.prefix.is_some() {
+            return Err(ApiError::bad_request("give either key or prefix, not both"));
+        }
+        match found {
+            Some(AggregateState::Running(v)) => {
+                return Ok(axum::Json(json!({"key": key, "value": aggregate_json(v)})));
+            }
+            Some(AggregateState::Windows(windows)) => {
+                let list: Vec<Value> = windows
+                    .iter()
+                    .map(|w| json!({"start": w.start, "end": w.end, "value": aggregate_json(w.value)}))
+                    .collect();
+                return Ok(axum::Json(Value::Array(list)));
+            }
+            Some(AggregateState::Missing) => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "key_not_found",
+                    match (q.from, q.to) {
+                        (None, None) => format!("step {step:?} holds no state for key {key:?}"),
+                        _ => format!(
+                            "step {step:?} holds no window of key {key:?} between {} and {}",
+                            q.from.map_or("the start".into(), |t| t.to_string()),
+                            q.to.map_or("the end".into(), |t| t.to_string()),
+                        ),
+                    },
+                ));
+            }
+            None => {}
+        }
+    }
+    if q.from.is_some() || q.to.is_some() {
+        return Err(ApiError::bad_request(
+            "from and to are for a windowed count or sum step, with key",
+        ));
+    }
     match (q.key, q.prefix) {
         (Some(key), None) => {
             let k = key.clone();

@@ -1,4 +1,5 @@
-//! `weir pipeline create|list|status|swap|pause|resume|delete|logs`: pipelines over HTTP.
+//! `weir pipeline create|list|status|swap|pause|resume|delete|logs|state`: pipelines over
+//! HTTP.
 
 use std::path::PathBuf;
 
@@ -69,6 +70,26 @@ pub enum PipelineCommand {
         /// How many lines.
         #[arg(long, default_value_t = 100)]
         tail: usize,
+    },
+    /// Print a step's committed state for a key: a count or sum step's value, or a
+    /// windowed one's windows (start, end, value); a module step's stored value.
+    State {
+        /// Pipeline name.
+        name: String,
+        /// The step: its name, index or module name.
+        step: String,
+        /// The key.
+        #[arg(long)]
+        key: String,
+        /// Windowed steps: windows from this time on, ms since the epoch.
+        #[arg(long)]
+        from: Option<i64>,
+        /// Windowed steps: windows up to this time, ms since the epoch.
+        #[arg(long)]
+        to: Option<i64>,
+        /// Print the server's JSON answer.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -322,6 +343,39 @@ pub fn run(client: &Client, command: PipelineCommand) -> anyhow::Result<()> {
             )?;
             for line in raw["lines"].as_array().into_iter().flatten() {
                 println!("{}", line.as_str().unwrap_or_default());
+            }
+        }
+        PipelineCommand::State {
+            name,
+            step,
+            key,
+            from,
+            to,
+            json,
+        } => {
+            let mut query = vec![("key", key)];
+            query.extend(from.map(|t| ("from", t.to_string())));
+            query.extend(to.map(|t| ("to", t.to_string())));
+            let raw: Value = client.get(&["v1", "pipelines", &name, "state", &step], &query)?;
+            if json {
+                return print_json(&raw);
+            }
+            let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            match raw.as_array() {
+                Some(windows) => {
+                    let rows: Vec<[String; 3]> = windows
+                        .iter()
+                        .map(|w| {
+                            [
+                                w["start"].to_string(),
+                                w["end"].to_string(),
+                                text(&w["value"]),
+                            ]
+                        })
+                        .collect();
+                    print_table(["START", "END", "VALUE"], &rows)?;
+                }
+                None => println!("{}", text(&raw["value"])),
             }
         }
     }

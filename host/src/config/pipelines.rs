@@ -25,6 +25,8 @@ pub struct PipelinesSection {
     pub max_history: usize,
     /// Most windows one record of a windowed aggregation may fall in.
     pub max_windows_per_record: u32,
+    /// Most window entries one state query of a windowed step may read.
+    pub max_state_query_windows: u32,
 }
 
 impl PipelinesSection {
@@ -44,6 +46,11 @@ impl PipelinesSection {
                 "pipelines.max_windows_per_record must be ≥ 1".into(),
             ));
         }
+        if self.max_state_query_windows == 0 {
+            return Err(ConfigError::Invalid(
+                "pipelines.max_state_query_windows must be ≥ 1".into(),
+            ));
+        }
         Ok(PipelinesConfig {
             dir: data_dir.join("pipelines"),
             worker_threads: self.worker_threads,
@@ -56,6 +63,7 @@ impl PipelinesSection {
             },
             max_history: self.max_history,
             max_windows_per_record: self.max_windows_per_record,
+            max_state_query_windows: self.max_state_query_windows,
             natives: BTreeMap::new(),
         })
     }

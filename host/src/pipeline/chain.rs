@@ -233,7 +233,9 @@ impl Chain {
             .iter()
             .map(|s| match &s.runner {
                 Runner::Wasm(i) => i.timer_interval_ms().map(|iv| now + timer_interval(iv)),
-                Runner::Native(..) | Runner::Aggregate(..) => None,
+                // Until the first input, a restarted task counts as just having seen some.
+                Runner::Aggregate(a, _) => a.close_idle_after_ms.map(|idle| now + idle),
+                Runner::Native(..) => None,
             })
             .collect();
         Ok(Chain { steps, timers })
@@ -249,12 +251,37 @@ impl Chain {
     pub fn fire_timers(&mut self, now_ms: i64) -> Result<Vec<Emitted>, StepError> {
         let mut out = Vec::new();
         for (i, (step, due)) in self.steps.iter_mut().zip(&mut self.timers).enumerate() {
-            let (Runner::Wasm(instance), Some(at)) = (&mut step.runner, due.as_mut()) else {
-                continue;
-            };
+            let Some(at) = due.as_mut() else { continue };
             if *at > now_ms {
                 continue;
             }
+            let instance = match &mut step.runner {
+                Runner::Wasm(instance) => instance,
+                Runner::Aggregate(aggregation, state) => {
+                    let fault = |error: StreamsError| StepError {
+                        step: i,
+                        module: step.module.clone(),
+                        error: error.into(),
+                    };
+                    let output = aggregation.advance_to(state, now_ms).map_err(fault)?;
+                    // Still idle: the next window to close is when there is more to emit
+                    // (never sooner than a timer may fire); none open, until new input.
+                    *due = aggregation
+                        .next_close_ms(state)
+                        .map_err(fault)?
+                        .map(|t| t.max(now_ms + MIN_TIMER_MS as i64));
+                    out.extend(output.records.into_iter().filter_map(|r| match r.body {
+                        Body::New(record) => Some(Emitted {
+                            topic: r.topic,
+                            record: *record,
+                            source: 0,
+                        }),
+                        Body::Input => None,
+                    }));
+                    continue;
+                }
+                Runner::Native(..) => continue,
+            };
             let output = instance.on_timer(now_ms).map_err(|error| StepError {
                 step: i,
                 module: step.module.clone(),
@@ -274,6 +301,18 @@ impl Chain {
         Ok(out)
     }
 
+    /// Input arrived: steps closing windows on an idle input wait their idle time again.
+    fn saw_input(&mut self) {
+        let now = crate::broker::now_ms();
+        for (step, due) in self.steps.iter().zip(&mut self.timers) {
+            if let Runner::Aggregate(a, _) = &step.runner
+                && let Some(idle) = a.close_idle_after_ms
+            {
+                *due = Some(now.saturating_add(idle));
+            }
+        }
+    }
+
     /// Runs `records` (read from `topic`/`partition` at `offsets`) through every step.
     pub fn run(
         &mut self,
@@ -283,6 +322,9 @@ impl Chain {
         records: Vec<Record>,
     ) -> Result<ChainOutput, StepError> {
         let mut out = ChainOutput::default();
+        if !records.is_empty() {
+            self.saw_input();
+        }
         let mut current = records;
         let mut sources: Vec<usize> = (0..current.len()).collect();
         let last = self.steps.len().saturating_sub(1);

@@ -39,8 +39,21 @@ pub enum PipelineError {
     #[error("unknown pipeline {name:?}")]
     UnknownPipeline { name: String },
     /// The pipeline has no such step.
-    #[error("pipeline {pipeline:?} has no step {step:?} (give its index or module name)")]
+    #[error("pipeline {pipeline:?} has no step {step:?} (give its name, index or module name)")]
     UnknownStep { pipeline: String, step: String },
+    /// A time range was asked of a step that keeps no windows.
+    #[error(
+        "step {step:?} of pipeline {pipeline:?} keeps no windows: from and to need a windowed aggregation"
+    )]
+    NotWindowed { pipeline: String, step: String },
+    /// An aggregation step's committed state could not be read.
+    #[error("state of step {step} of pipeline {pipeline:?}: {source}")]
+    AggregateState {
+        pipeline: String,
+        step: usize,
+        #[source]
+        source: crate::streams::StreamsError,
+    },
     /// The broker refused or failed.
     #[error(transparent)]
     Broker(#[from] BrokerError),

@@ -35,6 +35,6 @@ pub mod workers;
 
 pub use error::PipelineError;
 pub use registry::{ModuleRegistry, ModuleVersion};
-pub use service::{Pipelines, PipelinesConfig};
+pub use service::{AggregateState, Pipelines, PipelinesConfig};
 pub use spec::{PipelineSpec, SpecError};
 pub use status::PipelineStatus;

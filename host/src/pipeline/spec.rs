@@ -149,6 +149,10 @@ pub struct LimitsSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
+    /// The step's name, unique in the pipeline: how the state route names it
+    /// (`/v1/pipelines/{name}/state/{step}`); without one, its index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// What the step does.
     #[serde(default, skip_serializing_if = "is_map")]
     pub op: Op,
@@ -174,6 +178,10 @@ pub struct StepSpec {
     /// (default and least: size + grace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_ms: Option<u64>,
+    /// Windowed aggregations emitting on close: after this long without input, ms, the
+    /// task's stream time follows the wall clock so windows close on a quiet input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_idle_after_ms: Option<u64>,
 }
 
 fn is_map(op: &Op) -> bool {
@@ -198,6 +206,7 @@ impl StepSpec {
             value_format: self.value_format,
             key_format: self.key_format,
             retention_ms: self.retention_ms,
+            close_idle_after_ms: self.close_idle_after_ms,
         }
     }
 
@@ -366,6 +375,30 @@ impl PipelineSpec {
         }
         for (i, step) in self.steps.iter().enumerate() {
             step.check(i)?;
+            if let Some(name) = &step.name {
+                let field = format!("steps[{i}].name");
+                check_name("step", name).map_err(|r| spec_err(&field, r))?;
+                if name.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(spec_err(
+                        field,
+                        "a step name cannot be a number: numbers name steps by index",
+                    ));
+                }
+                if self.steps[..i]
+                    .iter()
+                    .any(|s| s.name.as_ref() == Some(name))
+                {
+                    return Err(spec_err(field, format!("step name {name:?} is used twice")));
+                }
+            }
+            // Results of windows closed on an idle input are timer output: they go
+            // straight to the output topic and could not pass through later steps.
+            if step.close_idle_after_ms.is_some() && i + 1 < self.steps.len() {
+                return Err(spec_err(
+                    format!("steps[{i}].close_idle_after_ms"),
+                    "only the last step can close windows on an idle input",
+                ));
+            }
         }
         if self.inputs.contains(&self.output) {
             return Err(spec_err(
@@ -609,10 +642,26 @@ mod tests {
                 "steps[0].window.gap_ms:",
             ),
             (
-                json!({"op": "count", "window": {"type": "sliding", "max_diff_ms": 5}}),
-                "unknown variant",
+                json!({"op": "count", "window": {"type": "sliding", "max_diff_ms": 0}}),
+                "steps[0].window.max_diff_ms:",
             ),
             (json!({"op": "join"}), "unknown variant"),
+            (
+                json!({"op": "count", "window": {"type": "tumbling", "size_ms": 10}, "close_idle_after_ms": 5}),
+                "steps[0].close_idle_after_ms:",
+            ),
+            (
+                json!({"op": "count", "close_idle_after_ms": 5}),
+                "steps[0].close_idle_after_ms:",
+            ),
+            (
+                json!({"op": "count", "window": {"type": "tumbling", "size_ms": 10}, "emit": "on_close", "close_idle_after_ms": 0}),
+                "steps[0].close_idle_after_ms:",
+            ),
+            (
+                json!({"module": "m", "close_idle_after_ms": 5}),
+                "steps[0].close_idle_after_ms:",
+            ),
             (
                 json!({"op": "count", "emit": "sometimes"}),
                 "unknown variant",
@@ -624,6 +673,44 @@ mod tests {
             let err = parse(v.clone()).unwrap_err();
             assert!(err.contains(expected), "{v}: {err}");
         }
+    }
+
+    #[test]
+    fn step_names_are_checked_and_unique() {
+        let mut v = base();
+        v["steps"] = json!([{"name": "per-user", "op": "count"}, {"name": "f", "module": "m"}]);
+        assert_eq!(
+            parse(v.clone()).unwrap().steps[0].name.as_deref(),
+            Some("per-user")
+        );
+        for (steps, expected) in [
+            (
+                json!([{"name": "a", "op": "count"}, {"name": "a", "module": "m"}]),
+                "steps[1].name:",
+            ),
+            (json!([{"name": "1", "op": "count"}]), "steps[0].name:"),
+            (json!([{"name": "", "op": "count"}]), "steps[0].name:"),
+        ] {
+            v["steps"] = steps;
+            let err = parse(v.clone()).unwrap_err();
+            assert!(err.contains(expected), "{v}: {err}");
+        }
+    }
+
+    #[test]
+    fn only_the_last_step_closes_windows_on_an_idle_input() {
+        let idle = json!({"op": "count", "window": {"type": "tumbling", "size_ms": 10},
+            "emit": "on_close", "close_idle_after_ms": 100});
+        let mut v = base();
+        v["steps"] = json!([idle.clone(), {"module": "m"}]);
+        let err = parse(v.clone()).unwrap_err();
+        assert!(err.contains("steps[0].close_idle_after_ms:"), "{err}");
+        v["steps"] = json!([{"module": "m"}, idle]);
+        let spec = parse(v).unwrap();
+        assert_eq!(
+            spec.steps[1].aggregation().unwrap().close_idle_after_ms,
+            Some(100)
+        );
     }
 
     #[test]

@@ -48,6 +48,7 @@ fn open_keeping(dir: &Path, broker: &Arc<Broker>, max_history: usize) -> Pipelin
                 plugins_dir: dir.join("plugins"),
                 max_history,
                 max_windows_per_record: 1000,
+                max_state_query_windows: 100_000,
                 natives: [(
                     "keep-all".to_string(),
                     Arc::new(KeepAll) as Arc<dyn NativeFilter>,

@@ -47,6 +47,8 @@ pub enum Grouping {
     Time(TimeWindows),
     /// Per key and session.
     Session(SessionWindows),
+    /// Per key and sliding window.
+    Sliding(super::sliding::SlidingWindows),
 }
 
 impl Grouping {
@@ -79,6 +81,9 @@ pub struct Aggregation {
     pub key_format: KeyFormat,
     /// How long a window's state is kept past its start, ms (≥ size + grace).
     pub retention_ms: i64,
+    /// Idle input this long (ms) lets stream time follow the wall clock (`on_close`
+    /// windows only); `None`: stream time moves only with records.
+    pub close_idle_after_ms: Option<i64>,
 }
 
 /// What one batch came to.
@@ -113,6 +118,9 @@ impl Aggregation {
         // batch costs no second trip through the overlay and the tree.
         let mut cache = Cache::default();
         let mut session_changes = super::session::SessionChanges::new();
+        // Sliding windows: state key → (last record changing it, its aggregate then);
+        // kept here, as a window may be forgotten before the batch ends.
+        let mut sliding_changes: BTreeMap<Vec<u8>, (u32, Aggregate)> = BTreeMap::new();
         for (j, record) in records.iter().enumerate() {
             let index = j as u32;
             let mut fail = |message: String| {
@@ -148,6 +156,32 @@ impl Aggregation {
                             changed.insert(k, index);
                         }
                         Err(m) => fail(m),
+                    }
+                    continue;
+                }
+                Grouping::Sliding(sw) => {
+                    if record.timestamp < 0 {
+                        fail(format!(
+                            "timestamp {} is before the epoch; windows start at 0",
+                            record.timestamp
+                        ));
+                        continue;
+                    }
+                    if let Err(m) = self.sliding_record(
+                        sw,
+                        store,
+                        key,
+                        addend,
+                        record.timestamp,
+                        index,
+                        &mut stream_time,
+                        &mut sliding_changes,
+                        &mut done.output,
+                        &mut done.late,
+                    )? {
+                        done.output
+                            .failures
+                            .push(RecordFailure { index, message: m });
                     }
                     continue;
                 }
@@ -231,6 +265,17 @@ impl Aggregation {
         cache.write_back(store)?;
         if self.emit == Emit::OnUpdate && matches!(self.grouping, Grouping::Session(_)) {
             self.session_updates(&session_changes, &mut done);
+        } else if let (Emit::OnUpdate, Grouping::Sliding(sw)) = (self.emit, self.grouping) {
+            for (k, (source, agg)) in &sliding_changes {
+                if let Some((start, key)) = split_window_key(k) {
+                    done.output.records.push(self.result(
+                        key,
+                        Some(sw.window_at(start)),
+                        agg,
+                        *source,
+                    ));
+                }
+            }
         } else if self.emit == Emit::OnUpdate {
             for (k, source) in &changed {
                 if let Some(agg) = cache.entries.get(k).map(|e| e.0) {
@@ -250,20 +295,31 @@ impl Aggregation {
             store.put(STREAM_TIME_KEY, &now.to_be_bytes())?;
             // Sessions expire record by record (`session_record`).
             if self.grouping.time().is_some() {
-                // Windows past retention go; the scan starts where the last one ended.
-                let after = before.map(|b| b.saturating_sub(self.retention_ms));
-                for (k, _) in store::windows_between(&*store, after, now - self.retention_ms)? {
-                    store.delete(&k)?;
-                }
+                self.expire_windows(store, before, now)?;
             }
         }
         Ok(done)
     }
 
+    /// Deletes the windows past retention as stream time moves from `before` to `now`;
+    /// the scan starts where the last one ended.
+    pub(super) fn expire_windows(
+        &self,
+        store: &mut dyn StateBackend,
+        before: Option<i64>,
+        now: i64,
+    ) -> Result<(), StreamsError> {
+        let after = before.map(|b| b.saturating_sub(self.retention_ms));
+        for (k, _) in store::windows_between(&*store, after, now - self.retention_ms)? {
+            store.delete(&k)?;
+        }
+        Ok(())
+    }
+
     /// Emits every window closed by stream time moving from `previous` to `now`, each
     /// (window, key) once, in (start, key) order, attributed to input record `source`.
     #[allow(clippy::too_many_arguments)]
-    fn emit_closed(
+    pub(super) fn emit_closed(
         &self,
         store: &mut dyn StateBackend,
         cache: &mut Cache,
@@ -364,7 +420,7 @@ impl Aggregation {
     }
 
     /// The output record of `key`'s aggregate (in `window`).
-    fn result(
+    pub(super) fn result(
         &self,
         key: &[u8],
         window: Option<Window>,
@@ -409,7 +465,7 @@ impl Aggregation {
 
 /// Aggregates a batch changed, with whether each still has to reach the store.
 #[derive(Default)]
-struct Cache {
+pub(super) struct Cache {
     entries: std::collections::HashMap<Vec<u8>, (Aggregate, bool)>,
 }
 

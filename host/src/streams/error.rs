@@ -23,6 +23,22 @@ pub enum StreamsError {
         /// The length this operator writes.
         expected: usize,
     },
+    /// A state query would read more windows than allowed.
+    #[error(
+        "the range holds more than {limit} windows (of all keys; windows are stored by start): \
+         narrow from/to, or raise pipelines.max_state_query_windows"
+    )]
+    QueryTooWide {
+        /// `pipelines.max_state_query_windows`.
+        limit: usize,
+    },
+}
+
+impl StreamsError {
+    /// Whether the caller asked too much (a query too wide), not a fault of the store.
+    pub fn is_too_wide(&self) -> bool {
+        matches!(self, StreamsError::QueryTooWide { .. })
+    }
 }
 
 impl From<StateError> for StreamsError {

@@ -7,28 +7,41 @@
 //! - [`spec`]: what a step asks for (`op`, `window`, `emit`, formats), checked, and built
 //!   into an [`Aggregation`].
 //! - [`window`]: [`TimeWindows`], epoch-aligned tumbling and hopping windows.
+//! - [`sliding`]: [`SlidingWindows`], Kafka's record-driven windows, both ends inclusive.
 //! - [`session`]: [`SessionWindows`], per-key sessions that merge, and their state.
 //! - [`number`]: [`Decimal`], the exact decimal numbers `sum` adds.
 //! - [`store`]: the key layout of aggregate state and its value encoding.
 //! - [`aggregate`]: [`Aggregation::process`], the count/sum operator over a batch.
+//! - [`idle`]: [`Aggregation::advance_to`], stream time following the wall clock on an
+//!   idle input (`close_idle_after_ms`).
+//! - [`query`]: [`Aggregation::lookup`] and [`Aggregation::lookup_windows`], the
+//!   queryable state of a step.
 //! - [`error`]: [`StreamsError`], why an operator failed a whole batch.
 
 pub mod aggregate;
 pub mod error;
+pub mod idle;
 pub mod number;
+pub mod query;
 pub mod session;
+pub mod sliding;
 pub mod spec;
 pub mod store;
 pub mod window;
 
+#[cfg(test)]
+mod sliding_tests;
 #[cfg(test)]
 mod tests;
 
 pub use aggregate::{Aggregation, Grouping, Processed};
 pub use error::StreamsError;
 pub use number::Decimal;
+pub use query::WindowValue;
 pub use session::SessionWindows;
+pub use sliding::SlidingWindows;
 pub use spec::{AggregateSpec, Emit, KeyFormat, Op, ValueFormat, WindowSpec};
+pub use store::Value;
 pub use window::{TimeWindows, Window};
 
 /// Header naming a windowed result's window start, ms since the epoch, decimal text.

@@ -85,7 +85,7 @@ struct Found {
 }
 
 /// Every entry of `store` from `lo` (inclusive) to `hi` (exclusive), paged.
-fn scan(
+pub(super) fn scan(
     store: &dyn StateBackend,
     lo: Vec<u8>,
     hi: &[u8],
@@ -193,32 +193,105 @@ impl Aggregation {
             changed.insert(ek, (source, Some(agg)));
         }
         if self.emit == Emit::OnClose {
-            let before = previous.map(|p| sessions.close_time(p));
-            if before.is_none_or(|b| b < close) {
-                // Sessions ending in [previous close, close): closed by this record.
-                let lo = match before {
-                    Some(b) => [&[BY_END][..], &ordered(b)].concat(),
-                    None => vec![BY_END],
-                };
-                let hi = [&[BY_END][..], &ordered(close)].concat();
-                for (k, bytes) in scan(&*store, lo, &hi)? {
-                    if let Some((key, start, end)) = split_end_key(&k) {
-                        let agg = Aggregate::decode(&k, &bytes, self.kind == Kind::Sum)?;
-                        done.output.records.push(self.session_result(
-                            key,
-                            start,
-                            end,
-                            Some(&agg),
-                            source,
-                        ));
-                    }
-                }
-            }
+            self.session_emit_closed(sessions, &*store, previous, now, source, &mut done.output)?;
         }
         if previous.is_none_or(|p| p < now) {
             self.session_expire(store, previous, now)?;
         }
         Ok(Ok(()))
+    }
+
+    /// On close: emits every session closed by stream time moving from `previous` to
+    /// `now`, each once, attributed to input record `source`.
+    pub(super) fn session_emit_closed(
+        &self,
+        sessions: SessionWindows,
+        store: &dyn StateBackend,
+        previous: Option<i64>,
+        now: i64,
+        source: u32,
+        out: &mut crate::runtime::Output,
+    ) -> Result<(), StreamsError> {
+        let close = sessions.close_time(now);
+        let before = previous.map(|p| sessions.close_time(p));
+        if before.is_none_or(|b| b < close) {
+            // Sessions ending in [previous close, close): closed by this move.
+            let lo = match before {
+                Some(b) => [&[BY_END][..], &ordered(b)].concat(),
+                None => vec![BY_END],
+            };
+            let hi = [&[BY_END][..], &ordered(close)].concat();
+            for (k, bytes) in scan(store, lo, &hi)? {
+                if let Some((key, start, end)) = split_end_key(&k) {
+                    let agg = Aggregate::decode(&k, &bytes, self.kind == Kind::Sum)?;
+                    out.records
+                        .push(self.session_result(key, start, end, Some(&agg), source));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The stream time at which the earliest session still open at `stream_time`
+    /// closes (its end + gap + grace, plus one: a session closes once it ends *before*
+    /// the close time), if any is open.
+    pub(super) fn session_next_close(
+        &self,
+        sessions: SessionWindows,
+        store: &dyn StateBackend,
+        stream_time: i64,
+    ) -> Result<Option<i64>, StreamsError> {
+        let lo = [&[BY_END][..], &ordered(sessions.close_time(stream_time))].concat();
+        let hi = [BY_END + 1];
+        let first = store.range(Bound::Included(&lo), Bound::Excluded(&hi), 1)?;
+        Ok(first
+            .first()
+            .and_then(|(k, _)| split_end_key(k))
+            .map(|(_, _, end)| {
+                end.saturating_add(sessions.gap_ms)
+                    .saturating_add(sessions.grace_ms)
+                    .saturating_add(1)
+            }))
+    }
+
+    /// `key`'s sessions that end at or after `from` and start at or before `to`
+    /// (Kafka's `findSessions(key, earliestSessionEndTime, latestSessionStartTime)`),
+    /// by end: (start, end, aggregate); reading at most `limit` of its sessions.
+    pub(super) fn session_lookup(
+        &self,
+        store: &dyn StateBackend,
+        key: &[u8],
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, i64, Aggregate)>, StreamsError> {
+        let prefix = key_prefix(key);
+        let lo = [prefix.as_slice(), &ordered(from)].concat();
+        let hi = crate::runtime::state::prefix_end(&prefix).unwrap_or_default();
+        let index = store.range(Bound::Included(&lo), Bound::Excluded(&hi), limit + 1)?;
+        if index.len() > limit {
+            return Err(StreamsError::QueryTooWide { limit });
+        }
+        let mut found = Vec::new();
+        for (k, _) in index {
+            let tail = &k[prefix.len()..];
+            let (Ok(end), Ok(start)) = (tail[..8].try_into(), tail[8..16].try_into()) else {
+                continue;
+            };
+            let (end, start) = (from_ordered(end), from_ordered(start));
+            if start > to {
+                continue;
+            }
+            let ek = end_key(key, start, end);
+            if let Some(bytes) = store.get(&ek)? {
+                found.push((
+                    start,
+                    end,
+                    Aggregate::decode(&ek, &bytes, self.kind == Kind::Sum)?,
+                ));
+            }
+        }
+        Ok(found)
     }
 
     /// On update: the latest result of every session the batch changed, or a tombstone
@@ -242,7 +315,7 @@ impl Aggregation {
     /// record that moves stream time (not once a batch): a record may bridge an old
     /// session to an open one, so when a session is forgotten must not depend on where a
     /// batch ended, or a replay could differ from the lost round.
-    fn session_expire(
+    pub(super) fn session_expire(
         &self,
         store: &mut dyn StateBackend,
         before: Option<i64>,

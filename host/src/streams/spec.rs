@@ -59,6 +59,15 @@ pub enum WindowSpec {
         #[serde(default)]
         grace_ms: u64,
     },
+    /// `[start, start + max_diff_ms]`, both ends inclusive, made from record
+    /// timestamps (Kafka's `SlidingWindows`).
+    Sliding {
+        /// Largest time difference between two records of one window, ms.
+        max_diff_ms: u64,
+        /// How long past its end a window accepts records, ms.
+        #[serde(default)]
+        grace_ms: u64,
+    },
     /// Per key, `[first, last]` of records at most `gap_ms` apart; sessions a record
     /// bridges merge.
     Session {
@@ -119,6 +128,8 @@ pub struct AggregateSpec {
     pub key_format: Option<KeyFormat>,
     /// `retention_ms`.
     pub retention_ms: Option<u64>,
+    /// `close_idle_after_ms`.
+    pub close_idle_after_ms: Option<u64>,
 }
 
 /// Longest window size, grace or retention accepted, ms (about 292 years: sums of them
@@ -134,6 +145,7 @@ impl AggregateSpec {
             (self.value_format.is_some(), "value_format"),
             (self.key_format.is_some(), "key_format"),
             (self.retention_ms.is_some(), "retention_ms"),
+            (self.close_idle_after_ms.is_some(), "close_idle_after_ms"),
         ]
         .into_iter()
         .find_map(|(set, name)| set.then_some(name))
@@ -168,6 +180,27 @@ impl AggregateSpec {
                     grace_ms: grace_ms as i64,
                 })
             }
+            Some(WindowSpec::Sliding {
+                max_diff_ms,
+                grace_ms,
+            }) => {
+                if !(1..=MAX_DURATION_MS).contains(&max_diff_ms) {
+                    return err(
+                        "window.max_diff_ms",
+                        format!("must be between 1 and {MAX_DURATION_MS}"),
+                    );
+                }
+                if grace_ms > MAX_DURATION_MS {
+                    return err(
+                        "window.grace_ms",
+                        format!("must be at most {MAX_DURATION_MS}"),
+                    );
+                }
+                Grouping::Sliding(super::sliding::SlidingWindows {
+                    max_diff_ms: max_diff_ms as i64,
+                    grace_ms: grace_ms as i64,
+                })
+            }
             Some(WindowSpec::Tumbling { size_ms, grace_ms }) => {
                 Grouping::Time(time_windows(size_ms, size_ms, grace_ms)?)
             }
@@ -197,6 +230,8 @@ impl AggregateSpec {
         let least = match grouping {
             Grouping::Time(w) => w.size_ms + w.grace_ms,
             Grouping::Session(s) => s.gap_ms + s.grace_ms,
+            // A window closes once its end is *before* stream time - grace: one more.
+            Grouping::Sliding(s) => s.max_diff_ms + 1 + s.grace_ms,
             Grouping::Running => 0,
         };
         let retention_ms = match (grouping.windowed(), self.retention_ms) {
@@ -213,6 +248,22 @@ impl AggregateSpec {
             }
             _ => least,
         };
+        let close_idle_after_ms = match self.close_idle_after_ms {
+            None => None,
+            Some(_) if emit != Emit::OnClose => {
+                return err(
+                    "close_idle_after_ms",
+                    "needs \"emit\": \"on_close\" and a window: only results emitted on close wait for stream time".into(),
+                );
+            }
+            Some(ms) if !(1..=MAX_DURATION_MS).contains(&ms) => {
+                return err(
+                    "close_idle_after_ms",
+                    format!("must be between 1 and {MAX_DURATION_MS}"),
+                );
+            }
+            Some(ms) => Some(ms as i64),
+        };
         Ok(Aggregation {
             kind,
             grouping,
@@ -220,6 +271,7 @@ impl AggregateSpec {
             value_format: self.value_format.unwrap_or_default(),
             key_format: self.key_format.unwrap_or_default(),
             retention_ms,
+            close_idle_after_ms,
         })
     }
 }

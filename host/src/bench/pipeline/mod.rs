@@ -125,6 +125,7 @@ fn setup(
             plugins_dir: dir.path().join("plugins"),
             max_history: 100,
             max_windows_per_record: 1000,
+            max_state_query_windows: 100_000,
             natives: [(
                 "native-filter".to_string(),
                 Arc::new(NativeContains) as Arc<dyn NativeFilter>,

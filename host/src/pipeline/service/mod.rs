@@ -14,6 +14,7 @@
 mod lifecycle;
 mod modules;
 mod queries;
+pub use queries::AggregateState;
 mod status;
 
 use std::collections::BTreeMap;
@@ -55,6 +56,9 @@ pub struct PipelinesConfig {
     /// Most windows one record of a windowed aggregation step may fall in
     /// (`pipelines.max_windows_per_record`).
     pub max_windows_per_record: u32,
+    /// Most window entries one state query may read
+    /// (`pipelines.max_state_query_windows`).
+    pub max_state_query_windows: u32,
     /// Native filters steps may name instead of a module (benchmarks, embedders, tests);
     /// given here so that stored pipelines using them resume at start-up.
     pub natives: BTreeMap<String, Arc<dyn NativeFilter>>,

@@ -7,9 +7,22 @@ use crate::broker::partitioner::partition_for_key;
 use crate::runtime::Entries;
 
 use super::super::error::PipelineError;
-use super::super::state::step_prefix;
+use crate::streams::{Value, WindowValue};
+
+use super::super::state::{Overlay, StepState, step_prefix};
 use super::super::store::PipelineRecord;
 use super::Pipelines;
+
+/// An aggregation step's committed state for one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AggregateState {
+    /// A running aggregate's value.
+    Running(Value),
+    /// The key's windows in the range asked for, none empty.
+    Windows(Vec<WindowValue>),
+    /// No task holds the key (in that range).
+    Missing,
+}
 
 impl Pipelines {
     /// Committed state of step `step` (an index or a module name): the value under `key`,
@@ -56,11 +69,73 @@ impl Pipelines {
         Ok(all.into_iter().take(limit).collect())
     }
 
+    /// Committed state of aggregation step `step` for `key`: its running aggregate, or
+    /// its windows in `[from, to]` (unbounded where not given; see
+    /// [`crate::streams::Aggregation::lookup_windows`]). Read from the task of the
+    /// partition the key hashes to (where keyed input puts it), then the others until one
+    /// has it. `None`: the step runs a module.
+    pub fn aggregate_state(
+        &self,
+        name: &str,
+        step: &str,
+        key: &[u8],
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<Option<AggregateState>, PipelineError> {
+        let (record, index) = self.state_step(name, step)?;
+        let Some(aggregation) = record.spec.steps.get(index).and_then(|s| s.aggregation()) else {
+            return Ok(None);
+        };
+        if !aggregation.grouping.windowed() && (from.is_some() || to.is_some()) {
+            return Err(PipelineError::NotWindowed {
+                pipeline: name.to_string(),
+                step: step.to_string(),
+            });
+        }
+        let fault = |source| PipelineError::AggregateState {
+            pipeline: name.to_string(),
+            step: index,
+            source,
+        };
+        let hinted = partition_for_key(key, record.partitions);
+        let order = std::iter::once(hinted).chain((0..record.partitions).filter(|&p| p != hinted));
+        for p in order {
+            // An empty overlay: what the task's last commit holds.
+            let store = StepState::new(self.store.task_tree(name, p)?, index, Overlay::default());
+            let found = if aggregation.grouping.windowed() {
+                let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
+                let limit = self.config.max_state_query_windows as usize;
+                Some(
+                    aggregation
+                        .lookup_windows(&store, key, from, to, limit)
+                        .map_err(fault)?,
+                )
+                .filter(|w| !w.is_empty())
+                .map(AggregateState::Windows)
+            } else {
+                aggregation
+                    .lookup(&store, key)
+                    .map_err(fault)?
+                    .map(AggregateState::Running)
+            };
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(Some(AggregateState::Missing))
+    }
+
     fn state_step(&self, name: &str, step: &str) -> Result<(PipelineRecord, usize), PipelineError> {
         let record = self.record(name)?;
         let modules = &record.current().modules;
-        let index = match step.parse::<usize>() {
-            Ok(i) if i < modules.len() => Some(i),
+        let named = record
+            .spec
+            .steps
+            .iter()
+            .position(|s| s.name.as_deref() == Some(step));
+        let index = match (named, step.parse::<usize>()) {
+            (Some(i), _) => Some(i),
+            (None, Ok(i)) if i < modules.len() => Some(i),
             _ => modules.iter().position(|(m, _)| m == step),
         };
         let index = index.ok_or_else(|| PipelineError::UnknownStep {
