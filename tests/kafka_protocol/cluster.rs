@@ -56,7 +56,14 @@ fn broker_configs_answer_for_this_broker_only() {
             )
     };
     let req = DescribeConfigsRequest::default().with_resources(vec![
-        resource("0", Some(vec!["num.partitions", "no.such.config"])),
+        resource(
+            "0",
+            Some(vec![
+                "num.partitions",
+                "no.such.config",
+                "group.initial.rebalance.delay.ms",
+            ]),
+        ),
         resource("7", None),
         resource("", None),
     ]);
@@ -66,8 +73,13 @@ fn broker_configs_answer_for_this_broker_only() {
     };
     assert_eq!(this.error_code, 0);
     let names: Vec<&str> = this.configs.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["num.partitions"]);
-    assert_eq!(this.configs[0].value.as_deref(), Some("1"));
+    assert_eq!(
+        names,
+        ["group.initial.rebalance.delay.ms", "num.partitions"]
+    );
+    // The test servers' weir.toml sets the delay to 0 (tests/common's TEST_CONFIG).
+    assert_eq!(this.configs[0].value.as_deref(), Some("0"));
+    assert_eq!(this.configs[1].value.as_deref(), Some("1"));
     assert_eq!(other.error_code, INVALID_REQUEST);
     assert_eq!((defaults.error_code, defaults.configs.len()), (0, 0));
 }

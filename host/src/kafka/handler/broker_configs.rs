@@ -66,6 +66,14 @@ pub fn entries(ctx: &KafkaContext) -> BTreeMap<&'static str, String> {
             "group.max.session.timeout.ms",
             settings.group.max_session_timeout.as_millis().to_string(),
         ),
+        (
+            "group.initial.rebalance.delay.ms",
+            settings
+                .group
+                .initial_rebalance_delay
+                .as_millis()
+                .to_string(),
+        ),
     ]);
     let defaults = broker.topic_defaults.entries();
     for (topic_name, broker_name) in TOPIC_DEFAULTS {
