@@ -374,3 +374,50 @@ fn http_listings_show_what_the_caller_may_describe() {
     assert_eq!(pipelines(), ["pb"]);
     assert!(server.stop());
 }
+
+/// A user without any ACL creates a token for itself (as Kafka lets a user create a
+/// delegation token it owns) and authenticates with it; a token for another user,
+/// and the token listing, still need the cluster's ALTER and DESCRIBE.
+#[test]
+fn a_user_creates_its_own_token_but_not_anothers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    admin_and_bob(&server);
+    let token_for = |user: &str, who: (&str, &str)| {
+        http()
+            .post(server.at("/v1/tokens"))
+            .basic_auth(who.0, Some(who.1))
+            .json(&json!({ "user": user }))
+            .send()
+            .unwrap()
+    };
+    let r = token_for("bob", ("bob", "bob-pw"));
+    assert_eq!(r.status(), 201);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["user"], "bob", "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+    // The token authenticates as bob: a listing answers (empty, bob may DESCRIBE
+    // nothing), an admin route is refused naming bob.
+    let r = http()
+        .get(server.at("/v1/topics"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http()
+        .get(server.at("/v1/tokens"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().unwrap().contains("User:bob"));
+    let r = token_for("admin", ("bob", "bob-pw"));
+    assert_eq!(r.status(), 403);
+    let text = r.text().unwrap();
+    assert!(
+        text.contains("User:bob") && text.contains("ALTER"),
+        "{text}"
+    );
+    // The admin (ALL on the cluster as the first user) may create one for bob.
+    assert_eq!(token_for("bob", ("admin", "admin-pw")).status(), 201);
+}

@@ -161,12 +161,16 @@ pub enum Access {
     /// A listing: the handler keeps what the caller may DESCRIBE ([`Visible`]), as
     /// Kafka's Metadata lists topics and ListGroups groups.
     Listing(ResourceType),
+    /// `POST /v1/tokens`: a user may create a token for itself, as Kafka lets a user
+    /// create a delegation token it owns; one for another user needs ALTER on the
+    /// cluster. The handler asks [`check_token_for`], the user being in the body.
+    TokenInBody,
 }
 
 /// The operation and resource a request needs, from its method and path, in Kafka's
 /// terms: a topic, group, module or pipeline named in the path is the resource;
 /// listings of those are filtered per item by their handlers; creations whose name
-/// is in the body are checked by theirs; administration (users, tokens, ACLs,
+/// is in the body are checked by theirs, as is a token for oneself; administration (users, tokens, ACLs,
 /// orphans, plugins, metrics) is on the cluster. A path no route serves needs
 /// DESCRIBE on the cluster, so strangers learn nothing from a 404.
 pub fn required(method: &Method, path: &str) -> Access {
@@ -207,6 +211,7 @@ pub fn required(method: &Method, path: &str) -> Access {
         (_, ["v1", "pipelines", p, "pause" | "resume"]) => on(O::Alter, R::Pipeline, p),
         (_, ["v1", "pipelines", p, "logs"]) => on(O::Describe, R::Pipeline, p),
         (_, ["v1", "pipelines", p, "state", ..]) => on(O::Read, R::Pipeline, p),
+        (m, ["v1", "tokens"]) if *m == Method::POST => Access::TokenInBody,
         (_, ["v1", "users" | "tokens" | "acls" | "orphans", ..]) if read => cluster(O::Describe),
         (_, ["v1", "users" | "tokens" | "acls" | "orphans", ..]) => cluster(O::Alter),
         _ => cluster(O::Describe),
@@ -277,6 +282,22 @@ pub fn check_create(
     Ok(auth.check(principal, peer, Operation::Create, &Resource { kind, name })?)
 }
 
+/// Whether `principal` may create a token for `user` ([`Access::TokenInBody`]): for
+/// itself always, for anyone else with ALTER on the cluster.
+pub fn check_token_for(
+    state: &AppState,
+    principal: &Principal,
+    PeerIp(peer): PeerIp,
+    user: &str,
+) -> Result<(), ApiError> {
+    if principal.user() == Some(user) {
+        return Ok(());
+    }
+    Ok(state
+        .auth
+        .check(principal, peer, Operation::Alter, &Resource::cluster())?)
+}
+
 /// `%XX` escapes of a path segment decoded (invalid ones kept as written), so an
 /// ACL on `a b` applies to `/v1/topics/a%20b`.
 fn percent_decode(segment: &str) -> String {
@@ -327,6 +348,11 @@ mod tests {
         assert_eq!(
             required(&Method::POST, "/v1/pipelines"),
             Access::CreateNamedInBody(ResourceType::Pipeline)
+        );
+        assert_eq!(required(&Method::POST, "/v1/tokens"), Access::TokenInBody);
+        assert_eq!(
+            r(Method::GET, "/v1/tokens"),
+            "DESCRIBE CLUSTER kafka-cluster"
         );
         for (path, kind) in [
             ("/v1/topics", ResourceType::Topic),

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{Principal, TokenRecord, UserRecord};
 
-use super::auth::PeerIp;
+use super::auth::{PeerIp, check_token_for};
 use super::error::{ApiError, ApiJson, ApiPath};
 use super::{AppState, blocking};
 
@@ -77,8 +77,11 @@ pub async fn delete(
 /// `POST /v1/tokens` → 201 `{id, user, created_ms, token}`; the token is shown only here.
 pub async fn create_token(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(peer): Extension<PeerIp>,
     ApiJson(body): ApiJson<NewToken>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    check_token_for(&state, &principal, peer, &body.user)?;
     let auth = state.auth.clone();
     let (token, record) = blocking(move || Ok(auth.create_token(&body.user)?)).await?;
     let mut out = token_json(&record);
