@@ -300,11 +300,13 @@ fn members_parked_through_a_long_rebalance_are_not_expired_when_it_completes() {
     );
 }
 
-#[test]
-fn a_follower_parked_in_sync_group_waits_out_a_slow_leader() {
-    let c = Coordinator::new(settings());
-    let t0 = Instant::now();
-    // The leader a has a 60 s session, the follower b 10 s.
+/// A stable group of leader `a` (a 60 s session) joined at `t0` by follower `b`
+/// (10 s): generation 2 has formed and `b` waits in SyncGroup for `a`'s assignment.
+/// Returns `a`, `b` and `b`'s parked SyncGroup.
+fn follower_parked_in_sync(
+    c: &Coordinator,
+    t0: Instant,
+) -> (String, String, oneshot::Receiver<SyncOutcome>) {
     let long = |id: &str| JoinRequest {
         session_timeout: Duration::from_secs(60),
         ..join(id, true)
@@ -312,10 +314,19 @@ fn a_follower_parked_in_sync_group_waits_out_a_slow_leader() {
     let a = answer(c.start_join(long(""), t0)).unwrap().member_id;
     answer(c.start_join(long(&a), t0)).unwrap();
     answer(c.start_sync("g", 1, (&a, None), vec![], t0)).unwrap();
-    let (b, rx_b) = new_member(&c, t0);
+    let (b, rx_b) = new_member(c, t0);
     answer(c.start_join(long(&a), t0)).unwrap();
     assert_eq!(answer(rx_b).unwrap().generation, 2);
-    let mut rx_sb = c.start_sync("g", 2, (&b, None), vec![], t0);
+    let parked = c.start_sync("g", 2, (&b, None), vec![], t0);
+    (a, b, parked)
+}
+
+#[test]
+fn a_follower_parked_in_sync_group_waits_out_a_slow_leader() {
+    let c = Coordinator::new(settings());
+    let t0 = Instant::now();
+    // The leader a has a 60 s session, the follower b 10 s.
+    let (a, b, mut rx_sb) = follower_parked_in_sync(&c, t0);
     // b waits in SyncGroup past its session: its connection is waiting on us,
     // so it is alive (Kafka's hasSatisfiedHeartbeat).
     c.tick(t0 + Duration::from_secs(11));
@@ -376,17 +387,7 @@ fn a_leader_that_never_syncs_is_removed_at_the_rebalance_timeout() {
     let t0 = Instant::now();
     // The leader a keeps a 60 s session alive but never sends SyncGroup for
     // generation 2; the rebalance timeout is 30 s.
-    let long = |id: &str| JoinRequest {
-        session_timeout: Duration::from_secs(60),
-        ..join(id, true)
-    };
-    let a = answer(c.start_join(long(""), t0)).unwrap().member_id;
-    answer(c.start_join(long(&a), t0)).unwrap();
-    answer(c.start_sync("g", 1, (&a, None), vec![], t0)).unwrap();
-    let (b, rx_b) = new_member(&c, t0);
-    answer(c.start_join(long(&a), t0)).unwrap();
-    assert_eq!(answer(rx_b).unwrap().generation, 2);
-    let mut parked = c.start_sync("g", 2, (&b, None), vec![], t0);
+    let (a, b, mut parked) = follower_parked_in_sync(&c, t0);
     c.tick(t0 + Duration::from_secs(29));
     assert!(parked.try_recv().is_err(), "within the rebalance timeout");
     // Kafka's pending-sync expiry: the member that never synced goes, and the
