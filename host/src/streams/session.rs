@@ -24,7 +24,7 @@ use crate::runtime::{Body, OutputRecord, StateBackend};
 use super::aggregate::{Aggregation, Kind, Processed};
 use super::error::StreamsError;
 use super::spec::{Emit, KeyFormat};
-use super::store::{Aggregate, Value, from_ordered, ordered};
+use super::store::{Aggregate, Value, from_ordered, ordered, scan};
 use super::{WINDOW_END_HEADER, WINDOW_START_HEADER};
 
 /// Sessions of records at most `gap_ms` apart, accepting records `grace_ms` late.
@@ -82,31 +82,6 @@ struct Found {
     start: i64,
     end: i64,
     agg: Aggregate,
-}
-
-/// Every entry of `store` from `lo` (inclusive) to `hi` (exclusive), paged.
-pub(super) fn scan(
-    store: &dyn StateBackend,
-    lo: Vec<u8>,
-    hi: &[u8],
-) -> Result<crate::runtime::Entries, StreamsError> {
-    const PAGE: usize = 1024;
-    let mut lo = lo;
-    let mut found = Vec::new();
-    loop {
-        if lo.as_slice() >= hi {
-            return Ok(found);
-        }
-        let page = store.range(Bound::Included(&lo), Bound::Excluded(hi), PAGE)?;
-        let full = page.len() == PAGE;
-        if let Some((last, _)) = page.last() {
-            lo = [last.as_slice(), &[0]].concat();
-        }
-        found.extend(page);
-        if !full {
-            return Ok(found);
-        }
-    }
 }
 
 impl Aggregation {

@@ -25,7 +25,7 @@ use crate::runtime::{Output, StateBackend};
 
 use super::aggregate::{Aggregation, Kind};
 use super::error::StreamsError;
-use super::session::scan;
+use super::store::scan;
 use super::store::{self, Aggregate, Value, from_ordered, ordered, split_window_key, window_key};
 use super::window::Window;
 

@@ -134,19 +134,25 @@ pub fn windows_between(
     let Some(hi) = crate::runtime::state::prefix_end(&window_key(through, &[])) else {
         return Ok(Vec::new());
     };
-    let mut lo: Vec<u8> = match after {
+    let lo: Vec<u8> = match after {
         Some(a) => match crate::runtime::state::prefix_end(&window_key(a, &[])) {
             Some(k) => k,
             None => return Ok(Vec::new()),
         },
         None => vec![WINDOW_TAG],
     };
+    scan(store, lo, &hi)
+}
+
+/// Every entry of `store` from `lo` (inclusive) to `hi` (exclusive), read a page at a
+/// time (each page is merged with the overlay in memory).
+pub fn scan(store: &dyn StateBackend, mut lo: Vec<u8>, hi: &[u8]) -> Result<Entries, StateError> {
     let mut found = Vec::new();
     loop {
-        if lo >= hi {
+        if lo.as_slice() >= hi {
             return Ok(found);
         }
-        let page = store.range(Bound::Included(&lo), Bound::Excluded(&hi), PAGE)?;
+        let page = store.range(Bound::Included(&lo), Bound::Excluded(hi), PAGE)?;
         let full = page.len() == PAGE;
         if let Some((last, _)) = page.last() {
             lo = [last.as_slice(), &[0]].concat();
