@@ -52,6 +52,16 @@ pub enum Grouping {
 }
 
 impl Grouping {
+    /// What its records go into, for an error: `None` for a running aggregate, which
+    /// takes any timestamp; windows and sessions start at 0 and refuse earlier ones.
+    fn windowed_noun(self) -> Option<&'static str> {
+        match self {
+            Grouping::Running => None,
+            Grouping::Session(_) => Some("sessions"),
+            Grouping::Time(_) | Grouping::Sliding(_) => Some("windows"),
+        }
+    }
+
     /// The tumbling or hopping windows, if those are what it groups by.
     pub fn time(self) -> Option<TimeWindows> {
         match self {
@@ -142,6 +152,15 @@ impl Aggregation {
                     },
                 },
             };
+            if let Some(what) = self.grouping.windowed_noun()
+                && record.timestamp < 0
+            {
+                fail(format!(
+                    "timestamp {} is before the epoch; {what} start at 0",
+                    record.timestamp
+                ));
+                continue;
+            }
             let windows = match self.grouping {
                 Grouping::Time(w) => w,
                 Grouping::Running => {
@@ -160,13 +179,6 @@ impl Aggregation {
                     continue;
                 }
                 Grouping::Sliding(sw) => {
-                    if record.timestamp < 0 {
-                        fail(format!(
-                            "timestamp {} is before the epoch; windows start at 0",
-                            record.timestamp
-                        ));
-                        continue;
-                    }
                     if let Err(m) = self.sliding_record(
                         sw,
                         store,
@@ -186,13 +198,6 @@ impl Aggregation {
                     continue;
                 }
                 Grouping::Session(sessions) => {
-                    if record.timestamp < 0 {
-                        fail(format!(
-                            "timestamp {} is before the epoch; sessions start at 0",
-                            record.timestamp
-                        ));
-                        continue;
-                    }
                     if let Err(m) = self.session_record(
                         sessions,
                         store,
@@ -211,13 +216,6 @@ impl Aggregation {
                     continue;
                 }
             };
-            if record.timestamp < 0 {
-                fail(format!(
-                    "timestamp {} is before the epoch; windows start at 0",
-                    record.timestamp
-                ));
-                continue;
-            }
             if key.len() + WINDOW_KEY_OVERHEAD > MAX_KEY_BYTES {
                 fail(too_long(key.len(), WINDOW_KEY_OVERHEAD));
                 continue;

@@ -541,3 +541,55 @@ fn kafkas_session_example_merges_on_an_out_of_order_record() {
         ]
     );
 }
+
+/// A record before 1970 fails alone under every windowed grouping (windows and
+/// sessions start at 0), naming its timestamp; a running aggregate takes it.
+#[test]
+fn records_before_the_epoch_fail_windows_but_not_running_aggregates() {
+    let time = TimeWindows {
+        size_ms: 1000,
+        advance_ms: 1000,
+        grace_ms: 0,
+    };
+    let cases = [
+        (Grouping::Time(time), Some("windows")),
+        (
+            Grouping::Session(SessionWindows {
+                gap_ms: 100,
+                grace_ms: 0,
+            }),
+            Some("sessions"),
+        ),
+        (
+            Grouping::Sliding(super::sliding::SlidingWindows {
+                max_diff_ms: 100,
+                grace_ms: 0,
+            }),
+            Some("windows"),
+        ),
+        (Grouping::Running, None),
+    ];
+    for (grouping, noun) in cases {
+        let agg = Aggregation {
+            grouping,
+            ..aggregation(Kind::Count, time, Emit::OnUpdate)
+        };
+        let mut store = MemoryState::default();
+        let done = agg
+            .process(&mut store, &[record("k", "x", -5), record("k", "x", 5)])
+            .unwrap();
+        match noun {
+            Some(noun) => {
+                let [failure] = &done.output.failures[..] else {
+                    panic!("{grouping:?}: {:?}", done.output.failures)
+                };
+                assert_eq!(failure.index, 0);
+                assert_eq!(
+                    failure.message,
+                    format!("timestamp -5 is before the epoch; {noun} start at 0")
+                );
+            }
+            None => assert!(done.output.failures.is_empty(), "{grouping:?}"),
+        }
+    }
+}
