@@ -147,47 +147,57 @@ fn kcat(
     input: &Path,
     records: usize,
 ) -> anyhow::Result<(f64, f64)> {
+    let addr = addr.to_string();
     let start = Instant::now();
+    kcat_produce(&addr, topic, input, &[])?;
+    let produce = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    kcat_consume(&addr, topic, records, &[])?;
+    Ok((produce, start.elapsed().as_secs_f64()))
+}
+
+/// kcat -P of the lines of `input` into `topic` (acks=1, batches of up to 10 000
+/// records), with `extra` arguments (e.g. `-X security.protocol=...`).
+pub(super) fn kcat_produce(
+    addr: &str,
+    topic: &str,
+    input: &Path,
+    extra: &[&str],
+) -> anyhow::Result<()> {
     let status = Command::new("kcat")
-        .args(["-P", "-b", &addr.to_string(), "-t", topic, "-l"])
+        .args(["-P", "-b", addr, "-t", topic, "-l"])
         .arg(input)
-        .args([
-            "-X",
-            "acks=1",
-            "-X",
-            "linger.ms=5",
-            "-X",
-            "batch.num.messages=10000",
-        ])
+        .args(["-X", "acks=1", "-X", "linger.ms=5"])
+        .args(["-X", "batch.num.messages=10000"])
+        .args(extra)
         .status()
         .context("running kcat (install it with scripts/setup)")?;
     if !status.success() {
         bail!("kcat -P failed: {status}");
     }
-    let produce = start.elapsed().as_secs_f64();
-    let start = Instant::now();
+    Ok(())
+}
+
+/// kcat -C of `topic` from the beginning to its end, with `extra` arguments; fails
+/// unless it read exactly `records` records.
+pub(super) fn kcat_consume(
+    addr: &str,
+    topic: &str,
+    records: usize,
+    extra: &[&str],
+) -> anyhow::Result<()> {
     let out = Command::new("kcat")
-        .args([
-            "-C",
-            "-b",
-            &addr.to_string(),
-            "-t",
-            topic,
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-        ])
+        .args(["-C", "-b", addr, "-t", topic, "-o", "beginning", "-e", "-q"])
         .args(["-f", "%p\n"])
+        .args(extra)
         .stderr(Stdio::inherit())
         .output()
         .context("running kcat -C")?;
-    let consume = start.elapsed().as_secs_f64();
     let got = out.stdout.iter().filter(|&&b| b == b'\n').count();
     if got != records {
-        bail!("kcat -C read {got} of {records} records");
+        bail!("kcat -C read {got} of {records} records from {addr}");
     }
-    Ok((produce, consume))
+    Ok(())
 }
 
 /// Seconds to produce `records` 1 KB records in pre-encoded batches of

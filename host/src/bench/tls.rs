@@ -24,8 +24,8 @@ use anyhow::{Context, bail};
 
 use super::dial::{Conn, Dial};
 use super::kafka::{
-    ClientRun, KafkaBenchOptions, NATIVE_CONNECTIONS, NATIVE_IN_FLIGHT, native_consume,
-    native_produce,
+    ClientRun, KafkaBenchOptions, NATIVE_CONNECTIONS, NATIVE_IN_FLIGHT, kcat_consume, kcat_produce,
+    native_consume, native_produce,
 };
 use crate::auth::{AuthSettings, Authenticator, Principal};
 use crate::broker::producer::ProducerRegistry;
@@ -322,43 +322,7 @@ fn produce_consume(
         .flat_map(|s| ["-X", s.as_str()])
         .collect();
     let addr = target.addr.to_string();
-    let produce = measured(|| {
-        let status = Command::new("kcat")
-            .args(["-P", "-b", &addr, "-t", topic, "-l"])
-            .arg(input)
-            .args(["-X", "acks=1", "-X", "linger.ms=5"])
-            .args(["-X", "batch.num.messages=10000"])
-            .args(&security)
-            .status()
-            .context("running kcat (install it with scripts/setup)")?;
-        if !status.success() {
-            bail!("kcat -P failed: {status}");
-        }
-        Ok(())
-    })?;
-    let consume = measured(|| {
-        let out = Command::new("kcat")
-            .args([
-                "-C",
-                "-b",
-                &addr,
-                "-t",
-                topic,
-                "-o",
-                "beginning",
-                "-e",
-                "-q",
-            ])
-            .args(["-f", "%p\n"])
-            .args(&security)
-            .stderr(Stdio::inherit())
-            .output()
-            .context("running kcat -C")?;
-        let got = out.stdout.iter().filter(|&&b| b == b'\n').count();
-        if got != records {
-            bail!("kcat -C read {got} of {records} records from {addr}");
-        }
-        Ok(())
-    })?;
+    let produce = measured(|| kcat_produce(&addr, topic, input, &security))?;
+    let consume = measured(|| kcat_consume(&addr, topic, records, &security))?;
     Ok([produce, consume])
 }
