@@ -58,6 +58,7 @@ impl Harness {
                 max_history: 100,
                 max_windows_per_record: 1000,
                 max_state_query_windows: 100_000,
+                max_open_windows: weir::streams::DEFAULT_MAX_OPEN_WINDOWS,
             },
         )
         .expect("open pipelines");

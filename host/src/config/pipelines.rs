@@ -27,6 +27,9 @@ pub struct PipelinesSection {
     pub max_windows_per_record: u32,
     /// Most window entries one state query of a windowed step may read.
     pub max_state_query_windows: u32,
+    /// Most (window, key) aggregates of tumbling or hopping windows one task keeps in
+    /// memory between batches.
+    pub max_open_windows: usize,
 }
 
 impl PipelinesSection {
@@ -51,6 +54,11 @@ impl PipelinesSection {
                 "pipelines.max_state_query_windows must be ≥ 1".into(),
             ));
         }
+        if self.max_open_windows == 0 {
+            return Err(ConfigError::Invalid(
+                "pipelines.max_open_windows must be ≥ 1".into(),
+            ));
+        }
         Ok(PipelinesConfig {
             dir: data_dir.join("pipelines"),
             worker_threads: self.worker_threads,
@@ -64,6 +72,7 @@ impl PipelinesSection {
             max_history: self.max_history,
             max_windows_per_record: self.max_windows_per_record,
             max_state_query_windows: self.max_state_query_windows,
+            max_open_windows: self.max_open_windows,
             natives: BTreeMap::new(),
         })
     }

@@ -117,6 +117,7 @@ fn user_file_merges_and_unknown_keys_are_refused() {
         ("pipelines", "max_history"),
         ("pipelines", "max_windows_per_record"),
         ("pipelines", "max_state_query_windows"),
+        ("pipelines", "max_open_windows"),
     ] {
         std::fs::write(&path, format!("[{section}]\n{key} = 0\n")).unwrap();
         let err = ServerConfig::load(Some(&path))

@@ -13,7 +13,7 @@ use crate::runtime::{
     Body, Instance, InstanceConfig, Limits, Origin, Output, OutputRecord, Plugin, RuntimeError,
 };
 
-use crate::streams::{Aggregation, StreamsError};
+use crate::streams::{Aggregation, OpenWindows, StreamsError};
 
 use super::state::{Overlay, StepState};
 
@@ -168,8 +168,9 @@ enum Runner {
     Wasm(Box<Instance>),
     Native(Arc<dyn NativeFilter>, BTreeMap<String, String>),
     /// The aggregation and its state, read and written through the task's overlay so
-    /// windows commit with the round's outputs and offsets.
-    Aggregate(Aggregation, StepState),
+    /// windows commit with the round's outputs and offsets, and its open windows in
+    /// memory in front of that state.
+    Aggregate(Aggregation, StepState, OpenWindows),
 }
 
 struct Step {
@@ -206,9 +207,11 @@ impl Chain {
             let module = format!("{}@{}", plan.module, plan.version);
             let runner = match &plan.code {
                 StepCode::Native(f) => Runner::Native(f.clone(), plan.config.clone()),
-                StepCode::Aggregate(a) => {
-                    Runner::Aggregate(*a, StepState::new(tree.clone(), i, overlay.clone()))
-                }
+                StepCode::Aggregate(a) => Runner::Aggregate(
+                    *a,
+                    StepState::new(tree.clone(), i, overlay.clone()),
+                    OpenWindows::new(a.max_open_windows),
+                ),
                 StepCode::Wasm(plugin) => Runner::Wasm(Box::new(
                     Instance::new(
                         plugin.clone(),
@@ -234,7 +237,7 @@ impl Chain {
             .map(|s| match &s.runner {
                 Runner::Wasm(i) => i.timer_interval_ms().map(|iv| now + timer_interval(iv)),
                 // Until the first input, a restarted task counts as just having seen some.
-                Runner::Aggregate(a, _) => a.close_idle_after_ms.map(|idle| now + idle),
+                Runner::Aggregate(a, ..) => a.close_idle_after_ms.map(|idle| now + idle),
                 Runner::Native(..) => None,
             })
             .collect();
@@ -257,13 +260,15 @@ impl Chain {
             }
             let instance = match &mut step.runner {
                 Runner::Wasm(instance) => instance,
-                Runner::Aggregate(aggregation, state) => {
+                Runner::Aggregate(aggregation, state, open) => {
                     let fault = |error: StreamsError| StepError {
                         step: i,
                         module: step.module.clone(),
                         error: error.into(),
                     };
-                    let output = aggregation.advance_to(state, now_ms).map_err(fault)?;
+                    let output = aggregation
+                        .advance_open(state, open, now_ms)
+                        .map_err(fault)?;
                     // Still idle: the next window to close is when there is more to emit
                     // (never sooner than a timer may fire); none open, until new input.
                     *due = aggregation
@@ -305,7 +310,7 @@ impl Chain {
     fn saw_input(&mut self) {
         let now = crate::broker::now_ms();
         for (step, due) in self.steps.iter().zip(&mut self.timers) {
-            if let Runner::Aggregate(a, _) = &step.runner
+            if let Runner::Aggregate(a, ..) = &step.runner
                 && let Some(idle) = a.close_idle_after_ms
             {
                 *due = Some(now.saturating_add(idle));
@@ -347,14 +352,15 @@ impl Chain {
                             error: error.into(),
                         })?
                 }
-                Runner::Aggregate(aggregation, state) => {
-                    let done = aggregation
-                        .process(state, &current)
-                        .map_err(|error| StepError {
-                            step: i,
-                            module: step.module.clone(),
-                            error: error.into(),
-                        })?;
+                Runner::Aggregate(aggregation, state, open) => {
+                    let done =
+                        aggregation
+                            .process_open(state, open, &current)
+                            .map_err(|error| StepError {
+                                step: i,
+                                module: step.module.clone(),
+                                error: error.into(),
+                            })?;
                     out.late += done.late;
                     done.output
                 }

@@ -28,6 +28,9 @@ struct Layers {
     round: Writes,
     /// Finished rounds' writes, waiting for the task's next commit.
     held: Writes,
+    /// Bumped whenever writes are undone (a round discarded or restored), so a step's
+    /// in-memory copy of its state knows it has to be read again.
+    generation: u64,
 }
 
 /// The overlay one task's steps write into; the task holds, commits or discards each
@@ -55,7 +58,9 @@ impl Overlay {
 
     /// Drops the running round's writes (it failed); held rounds' stay.
     pub fn discard_round(&self) {
-        self.0.lock().round.clear();
+        let mut layers = self.0.lock();
+        layers.round.clear();
+        layers.generation += 1;
     }
 
     /// Keeps the finished round's writes for a later commit.
@@ -77,7 +82,14 @@ impl Overlay {
 
     /// Replaces the running round's writes.
     pub fn restore(&self, writes: Writes) {
-        self.0.lock().round = writes;
+        let mut layers = self.0.lock();
+        layers.round = writes;
+        layers.generation += 1;
+    }
+
+    /// How many times writes were undone (see [`StateBackend::generation`]).
+    pub fn generation(&self) -> u64 {
+        self.0.lock().generation
     }
 
     /// The pending value of `key`: the running round's, else a held round's.
@@ -155,6 +167,10 @@ fn full_bound(prefix: &[u8; 3], b: Bound<&[u8]>) -> Bound<Vec<u8>> {
 }
 
 impl StateBackend for StepState {
+    fn generation(&self) -> u64 {
+        self.overlay.generation()
+    }
+
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         let full = self.full(key);
         if let Some(pending) = self.overlay.get(&full) {
@@ -274,6 +290,29 @@ mod tests {
         let writes = overlay.take();
         assert_eq!(writes.len(), 4);
         assert_eq!(a.get(b"k1").unwrap().unwrap(), b"old");
+    }
+
+    #[test]
+    fn undoing_writes_changes_the_generation_and_nothing_else_does() {
+        let (_d, tree) = tree();
+        let overlay = Overlay::default();
+        let mut a = StepState::new(tree.clone(), 0, overlay.clone());
+        let g0 = a.generation();
+        a.put(b"k", b"v").unwrap();
+        overlay.hold_round();
+        let snapshot = overlay.snapshot();
+        a.put(b"k", b"w").unwrap();
+        let _ = overlay.take();
+        assert_eq!(
+            a.generation(),
+            g0,
+            "writes, holds and commits keep what was read valid"
+        );
+        overlay.restore(snapshot);
+        let g1 = a.generation();
+        assert_ne!(g1, g0, "a restore undoes writes");
+        overlay.discard_round();
+        assert_ne!(a.generation(), g1, "so does a discarded round");
     }
 
     #[test]

@@ -94,6 +94,10 @@ pub struct Aggregation {
     /// Idle input this long (ms) lets stream time follow the wall clock (`on_close`
     /// windows only); `None`: stream time moves only with records.
     pub close_idle_after_ms: Option<i64>,
+    /// Most (window, key) aggregates of tumbling or hopping windows a task keeps in
+    /// memory between batches (`pipelines.max_open_windows`); past it the step reads
+    /// and writes its state store until those windows close.
+    pub max_open_windows: usize,
 }
 
 /// What one batch came to.
@@ -136,31 +140,14 @@ impl Aggregation {
             let mut fail = |message: String| {
                 done.output.failures.push(RecordFailure { index, message });
             };
-            // Kafka skips a record without a key: it has no group.
-            let Some(key) = &record.key else { continue };
-            let addend = match self.kind {
-                Kind::Count => Value::Count(1),
-                Kind::Sum => match &record.value {
-                    // As Kafka's reduce: a null value adds nothing.
-                    None => continue,
-                    Some(v) => match self.parse(v) {
-                        Ok(d) => Value::Sum(d),
-                        Err(m) => {
-                            fail(m);
-                            continue;
-                        }
-                    },
-                },
+            let (key, addend) = match self.addend(record) {
+                None => continue,
+                Some(Ok(found)) => found,
+                Some(Err(m)) => {
+                    fail(m);
+                    continue;
+                }
             };
-            if let Some(what) = self.grouping.windowed_noun()
-                && record.timestamp < 0
-            {
-                fail(format!(
-                    "timestamp {} is before the epoch; {what} start at 0",
-                    record.timestamp
-                ));
-                continue;
-            }
             let windows = match self.grouping {
                 Grouping::Time(w) => w,
                 Grouping::Running => {
@@ -347,6 +334,33 @@ impl Aggregation {
         Ok(())
     }
 
+    /// The key `record` is aggregated under and what it adds: `None` for a record
+    /// Kafka skips (no key: it has no group; a null value: `reduce` adds nothing), or
+    /// why it fails (a sum's value that is no number, a windowed record before the
+    /// epoch).
+    pub(super) fn addend<'r>(
+        &self,
+        record: &'r Record,
+    ) -> Option<Result<(&'r Bytes, Value), String>> {
+        let key = record.key.as_ref()?;
+        let addend = match self.kind {
+            Kind::Count => Value::Count(1),
+            Kind::Sum => match self.parse(record.value.as_ref()?) {
+                Ok(d) => Value::Sum(d),
+                Err(m) => return Some(Err(m)),
+            },
+        };
+        if let Some(what) = self.grouping.windowed_noun()
+            && record.timestamp < 0
+        {
+            return Some(Err(format!(
+                "timestamp {} is before the epoch; {what} start at 0",
+                record.timestamp
+            )));
+        }
+        Some(Ok((key, addend)))
+    }
+
     /// A value `sum` can add, or why the record fails.
     fn parse(&self, value: &[u8]) -> Result<Decimal, String> {
         let d = Decimal::parse(value)?;
@@ -485,7 +499,7 @@ impl Cache {
     }
 }
 
-fn too_long(len: usize, overhead: usize) -> String {
+pub(super) fn too_long(len: usize, overhead: usize) -> String {
     format!(
         "key of {len} bytes is too long to aggregate: a state key holds at most {} bytes",
         MAX_KEY_BYTES - overhead

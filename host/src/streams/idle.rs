@@ -135,6 +135,7 @@ mod tests {
             key_format: KeyFormat::Plain,
             retention_ms,
             close_idle_after_ms: Some(100),
+            max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
         }
     }
 

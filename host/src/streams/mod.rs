@@ -12,6 +12,10 @@
 //! - [`number`]: [`Decimal`], the exact decimal numbers `sum` adds.
 //! - [`store`]: the key layout of aggregate state and its value encoding.
 //! - [`aggregate`]: [`Aggregation::process`], the count/sum operator over a batch.
+//! - [`open`]: [`OpenWindows`], a task's open tumbling and hopping windows in memory
+//!   between batches, in front of the store.
+//! - [`in_memory`]: [`Aggregation::process_open`], the operator over them (what the
+//!   pipeline runs; `process` is its store-only twin and its fallback).
 //! - [`idle`]: [`Aggregation::advance_to`], stream time following the wall clock on an
 //!   idle input (`close_idle_after_ms`).
 //! - [`query`]: [`Aggregation::lookup`] and [`Aggregation::lookup_windows`], the
@@ -21,7 +25,9 @@
 pub mod aggregate;
 pub mod error;
 pub mod idle;
+pub mod in_memory;
 pub mod number;
+pub mod open;
 pub mod query;
 pub mod session;
 pub mod sliding;
@@ -30,6 +36,8 @@ pub mod store;
 pub mod window;
 
 #[cfg(test)]
+mod open_tests;
+#[cfg(test)]
 mod sliding_tests;
 #[cfg(test)]
 mod tests;
@@ -37,6 +45,7 @@ mod tests;
 pub use aggregate::{Aggregation, Grouping, Processed};
 pub use error::StreamsError;
 pub use number::Decimal;
+pub use open::{DEFAULT_MAX_OPEN_WINDOWS, OpenWindows};
 pub use query::WindowValue;
 pub use session::SessionWindows;
 pub use sliding::SlidingWindows;

@@ -128,6 +128,7 @@ mod tests {
             key_format: KeyFormat::Plain,
             retention_ms: 1000,
             close_idle_after_ms: None,
+            max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
         };
         let mut store = MemoryState::default();
         let record = |key: &str, ts| Record {

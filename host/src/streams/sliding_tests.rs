@@ -125,6 +125,7 @@ fn run(seed: u64, kind: Kind, emit: Emit) {
         key_format: KeyFormat::Plain,
         retention_ms: d + 1 + grace,
         close_idle_after_ms: None,
+        max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
     };
     let mut store = MemoryState::default();
     let (mut late, mut outputs, mut at) = (0, Vec::new(), 0);
@@ -196,6 +197,7 @@ fn a_later_record_makes_the_previous_records_right_window() {
         key_format: KeyFormat::Plain,
         retention_ms: 1000,
         close_idle_after_ms: None,
+        max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
     };
     let mut store = MemoryState::default();
     let rec = |ts| Record {

@@ -272,6 +272,7 @@ impl AggregateSpec {
             key_format: self.key_format.unwrap_or_default(),
             retention_ms,
             close_idle_after_ms,
+            max_open_windows: super::open::DEFAULT_MAX_OPEN_WINDOWS,
         })
     }
 }

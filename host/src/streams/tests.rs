@@ -99,6 +99,7 @@ fn aggregation(kind: Kind, w: TimeWindows, emit: Emit) -> Aggregation {
         key_format: KeyFormat::Plain,
         retention_ms: w.size_ms + w.grace_ms,
         close_idle_after_ms: None,
+        max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
     }
 }
 
@@ -262,6 +263,7 @@ fn sums_fail_records_that_are_not_numbers_and_skip_null_keys_and_values() {
         key_format: KeyFormat::Plain,
         retention_ms: 0,
         close_idle_after_ms: None,
+        max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
     };
     let mut store = MemoryState::default();
     let mut no_key = record("k", "5", 1);
@@ -308,6 +310,7 @@ fn long_values_and_windowed_keys_are_kafkas_layouts() {
         key_format: KeyFormat::Windowed,
         retention_ms: 5000,
         close_idle_after_ms: None,
+        max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
     };
     let mut store = MemoryState::default();
     let done = agg
@@ -455,6 +458,7 @@ fn session_counts_and_sums_match_the_reference() {
                     key_format: KeyFormat::Plain,
                     retention_ms: s.gap_ms + s.grace_ms,
                     close_idle_after_ms: None,
+                    max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
                 };
                 let mut store = MemoryState::default();
                 let (mut late, mut out, mut at) = (0, Vec::new(), 0);
@@ -514,6 +518,7 @@ fn kafkas_session_example_merges_on_an_out_of_order_record() {
         key_format: KeyFormat::Plain,
         retention_ms: 105,
         close_idle_after_ms: None,
+        max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
     };
     let mut store = MemoryState::default();
     let first = agg

@@ -56,6 +56,9 @@ pub struct PipelineBenchOptions {
     /// a commit every round, as before the interval existed).
     #[arg(long, value_name = "MS")]
     pub commit_interval_ms: Option<u64>,
+    /// Distinct keys (open windows) of the windows part's memory measurement.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub open_windows: usize,
     /// Tasks (input partitions) of the scale run.
     #[arg(long, default_value_t = 1000)]
     pub tasks: u32,
@@ -126,6 +129,7 @@ fn setup(
             max_history: 100,
             max_windows_per_record: 1000,
             max_state_query_windows: 100_000,
+            max_open_windows: crate::streams::DEFAULT_MAX_OPEN_WINDOWS,
             natives: [(
                 "native-filter".to_string(),
                 Arc::new(NativeContains) as Arc<dyn NativeFilter>,

@@ -1,8 +1,11 @@
 //! `weir bench pipeline --only windows`: a tumbling-window count over 10 000 keys (emit
 //! on close, and on update) against the stateless Wasm filter over the same keyed input
 //! of 100-byte records, in the same run, alternating, best of two each. The count keeps
-//! window state in the task's sled tree and commits it with every round; on update also
-//! pins each round's input range (one more flush a round).
+//! its open windows in memory and writes the aggregates a batch changed to the task's
+//! state, committed with the round's outputs and offsets; on update also pins each
+//! round's input range (one more flush a round). Then the memory of window state: the
+//! process's resident memory before and after a count takes in `--open-windows`
+//! distinct keys, all in one window that stays open.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +16,7 @@ use crate::broker::ProduceRecord;
 use crate::log::batch::Record;
 use crate::pipeline::PipelineSpec;
 
+use super::super::process::rss_bytes;
 use super::super::wasm::{PATTERN, records};
 use super::{Drained, PipelineBenchOptions, Setup, drain_spec};
 
@@ -75,6 +79,7 @@ pub fn run(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result<()> {
             opts.records,
         )?);
     }
+    open_windows_memory(s, opts)?;
     let best = |v: &[Drained]| v.iter().map(|r| r.rate).fold(0.0, f64::max);
     let least_cpu = |v: &[Drained]| {
         v.iter()
@@ -98,4 +103,82 @@ pub fn run(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result<()> {
         least_cpu(&u),
     );
     Ok(())
+}
+
+/// Resident memory per million open windows: a count in one tumbling window an hour
+/// long over `--open-windows` records of distinct keys (one open (window, key) each),
+/// the process's RSS before the pipeline starts and once it has taken every record in.
+/// The figure is everything window state costs: the aggregates in memory, their writes
+/// waiting for a commit, and sled's cache of the committed ones.
+fn open_windows_memory(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result<()> {
+    let n = opts.open_windows;
+    s.broker
+        .create_topic("distinct-in", opts.partitions, BTreeMap::new())?;
+    // Every timestamp in the same hour, whose window stays open: nothing closes.
+    let hour = 3_600_000;
+    let base = (crate::broker::now_ms() / hour - 2) * hour;
+    let value = records(1)[0].value.clone();
+    let mut i = 0usize;
+    while i < n {
+        let m = (n - i).min(1000);
+        let batch = (i..i + m)
+            .map(|j| ProduceRecord {
+                partition: None,
+                record: Record {
+                    key: Some(Bytes::from(format!("user{j:08}"))),
+                    value: value.clone(),
+                    headers: Vec::new(),
+                    timestamp: base + (j % 3_000_000) as i64,
+                },
+            })
+            .collect();
+        s.broker.produce("distinct-in", batch)?;
+        i += m;
+    }
+    let spec: PipelineSpec = serde_json::from_value(json!({
+        "name": "open-windows", "inputs": ["distinct-in"], "output": "out-open-windows",
+        "steps": [{"op": "count", "window": {"type": "tumbling", "size_ms": hour},
+                   "emit": "on_close"}],
+        "start": "earliest",
+    }))?;
+    let before = rss_bytes();
+    let drained = drain_spec_kept(s, spec, n)?;
+    let after = rss_bytes();
+    let per_million = after.saturating_sub(before) as f64 / n.max(1) as f64 * 1e6;
+    println!(
+        "open windows: {n} (window, key) aggregates over {} tasks, taken in at {:.2} M rec/s; \
+         resident memory {:.0} MiB before, {:.0} MiB after: {:.0} MiB per million open windows \
+         ({:.0} bytes each)",
+        opts.partitions,
+        drained / 1e6,
+        before as f64 / (1 << 20) as f64,
+        after as f64 / (1 << 20) as f64,
+        per_million / (1 << 20) as f64,
+        per_million / 1e6,
+    );
+    s.pipelines.delete("open-windows")?;
+    Ok(())
+}
+
+/// Runs `spec` until it has taken `total` records in, leaving it running (its state in
+/// memory); returns records/s.
+fn drain_spec_kept(s: &Setup, spec: PipelineSpec, total: usize) -> anyhow::Result<f64> {
+    let name = spec.name.clone();
+    s.broker.create_topic(&spec.output, 4, BTreeMap::new())?;
+    let started = std::time::Instant::now();
+    s.pipelines.create(spec)?;
+    loop {
+        let st = s.pipelines.status(&name)?;
+        if st.records_in as usize >= total {
+            break;
+        }
+        if st.state == "failed" {
+            anyhow::bail!("pipeline {name} failed: {:?}", st.tasks);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(600) {
+            anyhow::bail!("pipeline {name} did not finish in 10 minutes");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
 }

@@ -86,7 +86,7 @@ impl Pipelines {
         for (i, ((name, version), step)) in modules.iter().zip(&spec.steps).enumerate() {
             let field = format!("steps[{i}].module");
             if step.op.is_aggregation() {
-                let aggregation = step
+                let mut aggregation = step
                     .aggregate_spec()
                     .build()
                     .map_err(|(f, reason)| spec_err(format!("steps[{i}].{f}"), reason))?;
@@ -103,6 +103,7 @@ impl Pipelines {
                         ),
                     ));
                 }
+                aggregation.max_open_windows = self.config.max_open_windows;
                 plans.push(StepPlan {
                     module: step.op.name().to_string(),
                     version: BUILTIN_VERSION,

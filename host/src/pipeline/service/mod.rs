@@ -59,6 +59,9 @@ pub struct PipelinesConfig {
     /// Most window entries one state query may read
     /// (`pipelines.max_state_query_windows`).
     pub max_state_query_windows: u32,
+    /// Most (window, key) aggregates of tumbling or hopping windows one task keeps in
+    /// memory (`pipelines.max_open_windows`).
+    pub max_open_windows: usize,
     /// Native filters steps may name instead of a module (benchmarks, embedders, tests);
     /// given here so that stored pipelines using them resume at start-up.
     pub natives: BTreeMap<String, Arc<dyn NativeFilter>>,

@@ -58,6 +58,13 @@ pub trait StateBackend: Send {
         limit: usize,
     ) -> Result<Entries, StateError>;
 
+    /// A number that changes whenever writes already made through this backend are
+    /// undone (a pipeline round discarded): a cache of what it holds is valid while the
+    /// number stays the same. Stores that never undo a write keep 0.
+    fn generation(&self) -> u64 {
+        0
+    }
+
     /// Up to `limit` entries whose key starts with `prefix`, in key order.
     fn prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries, StateError> {
         match prefix_end(prefix) {
