@@ -13,7 +13,7 @@ use crate::runtime::{
     Body, Instance, InstanceConfig, Limits, Origin, Output, OutputRecord, Plugin, RuntimeError,
 };
 
-use crate::streams::{Aggregation, OpenWindows, StreamsError};
+use crate::streams::{Aggregation, Late, OpenWindows, StreamsError};
 
 use super::state::{Overlay, StepState};
 
@@ -108,6 +108,9 @@ pub struct ChainOutput {
     pub failures: Vec<Failed>,
     /// Records aggregation steps dropped as late (every window closed).
     pub late: u64,
+    /// Of those, the ones whose step sends late records to the dead-letter topic
+    /// (`"late": "dead-letter"`), with why.
+    pub late_letters: Vec<Failed>,
 }
 
 /// A whole call failed (a trap, a deadline, a memory cap, a plugin error, a state
@@ -361,7 +364,22 @@ impl Chain {
                                 module: step.module.clone(),
                                 error: error.into(),
                             })?;
-                    out.late += done.late;
+                    out.late += done.late.len() as u64;
+                    if aggregation.late == Late::DeadLetter {
+                        for l in &done.late {
+                            let i_in = l.index as usize;
+                            let (Some(&source), Some(record)) =
+                                (sources.get(i_in), current.get(i_in))
+                            else {
+                                continue;
+                            };
+                            out.late_letters.push(Failed {
+                                source,
+                                step: i,
+                                message: aggregation.late_message(record.timestamp, l.stream_time),
+                            });
+                        }
+                    }
                     done.output
                 }
                 Runner::Native(filter, config) => Output {

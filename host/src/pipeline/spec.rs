@@ -7,7 +7,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::streams::{AggregateSpec, Aggregation, Emit, KeyFormat, Op, ValueFormat, WindowSpec};
+use crate::streams::{
+    AggregateSpec, Aggregation, Emit, KeyFormat, Late, Op, ValueFormat, WindowSpec,
+};
 
 /// Why a spec is refused; `field` is a JSON path such as `steps[1].module`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -182,6 +184,11 @@ pub struct StepSpec {
     /// task's stream time follows the wall clock so windows close on a quiet input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub close_idle_after_ms: Option<u64>,
+    /// Windowed aggregations: what happens to a late record besides being counted
+    /// (`"drop"`, the default, or `"dead-letter"` to the pipeline's
+    /// `dead_letter_topic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late: Option<Late>,
 }
 
 fn is_map(op: &Op) -> bool {
@@ -207,6 +214,7 @@ impl StepSpec {
             key_format: self.key_format,
             retention_ms: self.retention_ms,
             close_idle_after_ms: self.close_idle_after_ms,
+            late: self.late,
         }
     }
 
@@ -417,23 +425,34 @@ impl PipelineSpec {
                 ));
             }
         }
-        match (self.on_error, &self.dead_letter_topic) {
-            (OnError::DeadLetter, None) => {
+        // A step sending its late records there uses the topic as failures do.
+        let late_letters = self
+            .steps
+            .iter()
+            .position(|s| s.late == Some(Late::DeadLetter));
+        match (self.on_error, &self.dead_letter_topic, late_letters) {
+            (OnError::DeadLetter, None, _) => {
                 return Err(spec_err(
                     "dead_letter_topic",
                     "required when on_error is \"dead-letter\"",
                 ));
             }
-            (OnError::DeadLetter, Some(t)) if self.inputs.contains(t) => {
+            (_, None, Some(i)) => {
+                return Err(spec_err(
+                    format!("steps[{i}].late"),
+                    "\"dead-letter\" needs the pipeline's dead_letter_topic",
+                ));
+            }
+            (_, Some(t), _) if self.inputs.contains(t) => {
                 return Err(spec_err(
                     "dead_letter_topic",
                     format!("topic {t:?} is also an input"),
                 ));
             }
-            (OnError::Fail | OnError::Skip, Some(_)) => {
+            (OnError::Fail | OnError::Skip, Some(_), None) => {
                 return Err(spec_err(
                     "dead_letter_topic",
-                    "only used when on_error is \"dead-letter\"",
+                    "only used when on_error is \"dead-letter\" or a step's late is \"dead-letter\"",
                 ));
             }
             _ => {}

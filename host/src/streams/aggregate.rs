@@ -98,6 +98,8 @@ pub struct Aggregation {
     /// memory between batches (`pipelines.max_open_windows`); past it the step reads
     /// and writes its state store until those windows close.
     pub max_open_windows: usize,
+    /// What happens to a late record besides being counted.
+    pub late: super::spec::Late,
 }
 
 /// What one batch came to.
@@ -105,8 +107,17 @@ pub struct Aggregation {
 pub struct Processed {
     /// The results, each attributed to an input record, and the records that failed.
     pub output: Output,
-    /// Records dropped because every window they fall in had closed.
-    pub late: u64,
+    /// Records dropped because every window they fall in had closed, in input order.
+    pub late: Vec<LateRecord>,
+}
+
+/// An input record dropped as late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LateRecord {
+    /// Its index in the batch.
+    pub index: u32,
+    /// The stream time that found it late.
+    pub stream_time: i64,
 }
 
 impl Aggregation {
@@ -227,7 +238,10 @@ impl Aggregation {
                 continue;
             }
             if updates.is_empty() {
-                done.late += 1;
+                done.late.push(LateRecord {
+                    index,
+                    stream_time: now,
+                });
             }
             for (k, agg) in updates {
                 cache.set(k.clone(), agg);
@@ -359,6 +373,20 @@ impl Aggregation {
             )));
         }
         Some(Ok((key, addend)))
+    }
+
+    /// Why a record at `timestamp` was late at `stream_time`, for its dead letter.
+    pub fn late_message(&self, timestamp: i64, stream_time: i64) -> String {
+        let (noun, grace) = match self.grouping {
+            Grouping::Time(w) => ("windows", w.grace_ms),
+            Grouping::Sliding(w) => ("windows", w.grace_ms),
+            Grouping::Session(s) => ("sessions", s.grace_ms),
+            Grouping::Running => ("windows", 0),
+        };
+        format!(
+            "late record: timestamp {timestamp} falls only in {noun} already closed at stream \
+             time {stream_time} (grace {grace} ms)"
+        )
     }
 
     /// A value `sum` can add, or why the record fails.

@@ -136,6 +136,7 @@ mod tests {
             retention_ms,
             close_idle_after_ms: Some(100),
             max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
+            late: crate::streams::Late::Drop,
         }
     }
 
@@ -202,7 +203,7 @@ mod tests {
         );
         // A record now older than the moved stream time is late.
         let done = agg.process(&mut store, &[record("a", 2500)]).unwrap();
-        assert_eq!(done.late, 1);
+        assert_eq!(done.late.len(), 1);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::record::Record;
 use crate::runtime::state::MAX_KEY_BYTES;
 use crate::runtime::{Output, RecordFailure, StateBackend};
 
-use super::aggregate::{Aggregation, Grouping, Kind, Processed, too_long};
+use super::aggregate::{Aggregation, Grouping, Kind, LateRecord, Processed, too_long};
 use super::error::StreamsError;
 use super::open::{Loaded, OpenWindows};
 use super::spec::Emit;
@@ -94,7 +94,10 @@ impl Aggregation {
                 continue;
             }
             if updates.is_empty() {
-                done.late += 1;
+                done.late.push(LateRecord {
+                    index,
+                    stream_time: now,
+                });
             }
             for (start, agg) in &updates {
                 mem.set(*start, key, *agg, index);

@@ -42,14 +42,14 @@ mod sliding_tests;
 #[cfg(test)]
 mod tests;
 
-pub use aggregate::{Aggregation, Grouping, Processed};
+pub use aggregate::{Aggregation, Grouping, LateRecord, Processed};
 pub use error::StreamsError;
 pub use number::Decimal;
 pub use open::{DEFAULT_MAX_OPEN_WINDOWS, OpenWindows};
 pub use query::WindowValue;
 pub use session::SessionWindows;
 pub use sliding::SlidingWindows;
-pub use spec::{AggregateSpec, Emit, KeyFormat, Op, ValueFormat, WindowSpec};
+pub use spec::{AggregateSpec, Emit, KeyFormat, Late, Op, ValueFormat, WindowSpec};
 pub use store::Value;
 pub use window::{TimeWindows, Window};
 

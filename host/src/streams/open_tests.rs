@@ -124,6 +124,7 @@ fn twin(seed: u64, kind: Kind, emit: Emit, keys: u64, limit: usize) -> Seen {
         retention_ms: w.size_ms + w.grace_ms + [0, 0, 300][rng.below(3) as usize],
         close_idle_after_ms: None,
         max_open_windows: limit,
+        late: crate::streams::Late::Drop,
     };
     let input = random_input(&mut rng, 1500, keys, kind == Kind::Sum);
     let (mut plain, mut stored) = (MemoryState::default(), Undoable::default());
@@ -220,6 +221,7 @@ fn a_crash_rebuilds_the_open_windows_from_the_store() {
         retention_ms: 100,
         close_idle_after_ms: None,
         max_open_windows: 10,
+        late: crate::streams::Late::Drop,
     };
     let rec = |key: &str, ts: i64| Record {
         key: Some(Bytes::from(key.to_string())),
@@ -288,6 +290,7 @@ fn a_limit_of_one_spills_at_once_and_keeps_counting() {
         retention_ms: 1000,
         close_idle_after_ms: None,
         max_open_windows: 1,
+        late: crate::streams::Late::Drop,
     };
     let rec = |key: &str| Record {
         key: Some(Bytes::from(key.to_string())),

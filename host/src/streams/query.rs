@@ -129,6 +129,7 @@ mod tests {
             retention_ms: 1000,
             close_idle_after_ms: None,
             max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
+            late: crate::streams::Late::Drop,
         };
         let mut store = MemoryState::default();
         let record = |key: &str, ts| Record {

@@ -138,7 +138,10 @@ impl Aggregation {
         let end = merged.iter().map(|f| f.end).fold(ts, i64::max);
         *stream_time = Some(now);
         if end < close {
-            done.late += 1;
+            done.late.push(super::aggregate::LateRecord {
+                index: source,
+                stream_time: now,
+            });
         } else {
             let mut value = Some(addend);
             for f in &merged {

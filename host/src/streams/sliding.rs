@@ -90,7 +90,7 @@ impl Aggregation {
         stream_time: &mut Option<i64>,
         changed: &mut BTreeMap<Vec<u8>, (u32, Aggregate)>,
         out: &mut Output,
-        late: &mut u64,
+        late: &mut Vec<super::aggregate::LateRecord>,
     ) -> Result<Result<(), String>, StreamsError> {
         if key.len() + SLIDING_KEY_OVERHEAD > MAX_KEY_BYTES {
             return Ok(Err(format!(
@@ -103,7 +103,10 @@ impl Aggregation {
         let now = previous.map_or(t, |p| p.max(t));
         let close = now.saturating_sub(sw.grace_ms);
         if t.saturating_add(1).saturating_add(sw.max_diff_ms) <= close {
-            *late += 1;
+            late.push(super::aggregate::LateRecord {
+                index: source,
+                stream_time: now,
+            });
         } else {
             let plan = match self.sliding_plan(sw, &*store, key, addend, t, close)? {
                 Ok(plan) => plan,

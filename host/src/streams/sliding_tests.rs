@@ -126,6 +126,7 @@ fn run(seed: u64, kind: Kind, emit: Emit) {
         retention_ms: d + 1 + grace,
         close_idle_after_ms: None,
         max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
+        late: crate::streams::Late::Drop,
     };
     let mut store = MemoryState::default();
     let (mut late, mut outputs, mut at) = (0, Vec::new(), 0);
@@ -142,7 +143,7 @@ fn run(seed: u64, kind: Kind, emit: Emit) {
             .collect();
         let done = agg.process(&mut store, &batch).unwrap();
         assert!(done.output.failures.is_empty());
-        late += done.late;
+        late += done.late.len() as u64;
         outputs.extend(done.output.records.iter().map(|r| read(r, d)));
         at += n;
     }
@@ -198,6 +199,7 @@ fn a_later_record_makes_the_previous_records_right_window() {
         retention_ms: 1000,
         close_idle_after_ms: None,
         max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
+        late: crate::streams::Late::Drop,
     };
     let mut store = MemoryState::default();
     let rec = |ts| Record {

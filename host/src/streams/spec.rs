@@ -113,6 +113,19 @@ pub enum KeyFormat {
     Windowed,
 }
 
+/// What a windowed step does with a late record (one whose windows had all closed),
+/// besides counting it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Late {
+    /// Drop it (Kafka Streams' behaviour).
+    #[default]
+    Drop,
+    /// Write the original record to the pipeline's `dead_letter_topic`, with the
+    /// dead-letter headers; `weir.error` says it was late and why.
+    DeadLetter,
+}
+
 /// The streams fields of one step, as given.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AggregateSpec {
@@ -130,6 +143,8 @@ pub struct AggregateSpec {
     pub retention_ms: Option<u64>,
     /// `close_idle_after_ms`.
     pub close_idle_after_ms: Option<u64>,
+    /// `late`.
+    pub late: Option<Late>,
 }
 
 /// Longest window size, grace or retention accepted, ms (about 292 years: sums of them
@@ -146,6 +161,7 @@ impl AggregateSpec {
             (self.key_format.is_some(), "key_format"),
             (self.retention_ms.is_some(), "retention_ms"),
             (self.close_idle_after_ms.is_some(), "close_idle_after_ms"),
+            (self.late.is_some(), "late"),
         ]
         .into_iter()
         .find_map(|(set, name)| set.then_some(name))
@@ -224,6 +240,12 @@ impl AggregateSpec {
             if self.retention_ms.is_some() {
                 return err("retention_ms", "only windowed aggregations expire".into());
             }
+            if self.late == Some(Late::DeadLetter) {
+                return err(
+                    "late",
+                    "only windowed aggregations have late records".into(),
+                );
+            }
         }
         // What a window or session must be kept at least: size + grace (Kafka's
         // retention rule), or gap + grace for sessions.
@@ -273,6 +295,7 @@ impl AggregateSpec {
             retention_ms,
             close_idle_after_ms,
             max_open_windows: super::open::DEFAULT_MAX_OPEN_WINDOWS,
+            late: self.late.unwrap_or_default(),
         })
     }
 }

@@ -100,6 +100,7 @@ fn aggregation(kind: Kind, w: TimeWindows, emit: Emit) -> Aggregation {
         retention_ms: w.size_ms + w.grace_ms,
         close_idle_after_ms: None,
         max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
+        late: crate::streams::Late::Drop,
     }
 }
 
@@ -147,7 +148,7 @@ fn run_against_reference(seed: u64, kind: Kind, emit: Emit) {
             .collect();
         let done = agg.process(&mut store, &batch).unwrap();
         assert!(done.output.failures.is_empty());
-        late += done.late;
+        late += done.late.len() as u64;
         let results: Vec<_> = done.output.records.iter().map(|r| read(r, w)).collect();
         if emit == Emit::OnUpdate {
             let mut seen = std::collections::BTreeSet::new();
@@ -245,11 +246,26 @@ fn late_records_are_dropped_and_counted() {
         record("k", "x", 0),
     ];
     let done = agg.process(&mut store, &batch).unwrap();
-    assert_eq!(done.late, 2);
+    let late = |index| LateRecord {
+        index,
+        stream_time: 1100,
+    };
+    assert_eq!(done.late, vec![late(4), late(5)]);
     let got: Vec<_> = done.output.records.iter().map(|r| read(r, w)).collect();
     assert_eq!(
         got,
         vec![(0, "k".into(), 2, 999), (1000, "k".into(), 2, 1100)]
+    );
+    // The open-windows operator finds the same ones, and says why for a dead letter.
+    let mut open = OpenWindows::new(100);
+    let done = agg
+        .process_open(&mut MemoryState::default(), &mut open, &batch)
+        .unwrap();
+    assert_eq!(done.late, vec![late(4), late(5)]);
+    assert_eq!(
+        agg.late_message(999, 1100),
+        "late record: timestamp 999 falls only in windows already closed at stream time \
+         1100 (grace 100 ms)"
     );
 }
 
@@ -264,6 +280,7 @@ fn sums_fail_records_that_are_not_numbers_and_skip_null_keys_and_values() {
         retention_ms: 0,
         close_idle_after_ms: None,
         max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
+        late: crate::streams::Late::Drop,
     };
     let mut store = MemoryState::default();
     let mut no_key = record("k", "5", 1);
@@ -311,6 +328,7 @@ fn long_values_and_windowed_keys_are_kafkas_layouts() {
         retention_ms: 5000,
         close_idle_after_ms: None,
         max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
+        late: crate::streams::Late::Drop,
     };
     let mut store = MemoryState::default();
     let done = agg
@@ -459,6 +477,7 @@ fn session_counts_and_sums_match_the_reference() {
                     retention_ms: s.gap_ms + s.grace_ms,
                     close_idle_after_ms: None,
                     max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
+                    late: crate::streams::Late::Drop,
                 };
                 let mut store = MemoryState::default();
                 let (mut late, mut out, mut at) = (0, Vec::new(), 0);
@@ -469,7 +488,7 @@ fn session_counts_and_sums_match_the_reference() {
                         .map(|(k, v, ts)| record(k, &v.to_string(), *ts))
                         .collect();
                     let done = agg.process(&mut store, &batch).unwrap();
-                    late += done.late;
+                    late += done.late.len() as u64;
                     out.extend(done.output.records.iter().map(read_session));
                     at += n;
                 }
@@ -519,6 +538,7 @@ fn kafkas_session_example_merges_on_an_out_of_order_record() {
         retention_ms: 105,
         close_idle_after_ms: None,
         max_open_windows: crate::streams::open::DEFAULT_MAX_OPEN_WINDOWS,
+        late: crate::streams::Late::Drop,
     };
     let mut store = MemoryState::default();
     let first = agg

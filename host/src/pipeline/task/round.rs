@@ -116,16 +116,17 @@ impl Task {
             }
             consumed += records.len();
             let mut from_input = Vec::new();
-            let (out, mut failures) = match self.run_chain(want, built, topic, &offsets, &records) {
-                Ok(r) => {
-                    late += r.late;
-                    (r.records, r.failures)
-                }
-                Err(end) => {
-                    self.overlay.discard_round();
-                    return end;
-                }
-            };
+            let (out, mut failures, late_letters) =
+                match self.run_chain(want, built, topic, &offsets, &records) {
+                    Ok(r) => {
+                        late += r.late;
+                        (r.records, r.failures, r.late_letters)
+                    }
+                    Err(end) => {
+                        self.overlay.discard_round();
+                        return end;
+                    }
+                };
             // Routing is allowed only to the topics the spec lists, and a record must fit
             // its topic's max.message.bytes: either failure follows on_error like a
             // record the plugin failed, rather than failing the task at the append.
@@ -186,6 +187,21 @@ impl Task {
                     }
                 }
                 errored += failures.len();
+            }
+            // Late records of steps that send them on go where failures would, whatever
+            // on_error says (the spec requires the topic).
+            if let Some(dlq) = &want.spec.dead_letter_topic {
+                for f in &late_letters {
+                    from_input.push(dead_letter(
+                        dlq,
+                        &want.spec.name,
+                        topic,
+                        partition,
+                        offsets[f.source],
+                        &records[f.source],
+                        f,
+                    ));
+                }
             }
             // Outputs in input order (stable within a record), whatever order the steps,
             // routing and failures produced them in: a replay's outputs then extend the
@@ -329,6 +345,7 @@ impl Task {
                 let mut out = Vec::new();
                 let mut failures = Vec::new();
                 let mut late = 0;
+                let mut late_letters = Vec::new();
                 for (i, record) in records.iter().enumerate() {
                     let before = self.overlay.snapshot();
                     match built
@@ -337,6 +354,10 @@ impl Task {
                     {
                         Ok(o) => {
                             late += o.late;
+                            late_letters.extend(o.late_letters.into_iter().map(|mut f| {
+                                f.source = i;
+                                f
+                            }));
                             out.extend(o.records.into_iter().map(|mut r| {
                                 r.source = i;
                                 r
@@ -360,6 +381,7 @@ impl Task {
                     records: out,
                     failures,
                     late,
+                    late_letters,
                 })
             }
         }
