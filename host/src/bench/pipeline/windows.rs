@@ -157,7 +157,73 @@ fn open_windows_memory(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result
         per_million / 1e6,
     );
     s.pipelines.delete("open-windows")?;
+    map_alone(n)
+}
+
+/// The in-memory map's share: `n` (window, key) aggregates taken into one task's
+/// [`OpenWindows`] over a store that keeps nothing, RSS before and after.
+fn map_alone(n: usize) -> anyhow::Result<()> {
+    use crate::streams::{AggregateSpec, Emit, Op, OpenWindows, WindowSpec};
+    let mut aggregation = AggregateSpec {
+        op: Op::Count,
+        window: Some(WindowSpec::Tumbling {
+            size_ms: 3_600_000,
+            grace_ms: 0,
+        }),
+        emit: Some(Emit::OnClose),
+        ..AggregateSpec::default()
+    }
+    .build()
+    .map_err(|(field, why)| anyhow::anyhow!("{field}: {why}"))?;
+    aggregation.max_open_windows = n.max(1);
+    let mut open = OpenWindows::new(n.max(1));
+    let mut store = Discard;
+    let before = rss_bytes();
+    let mut i = 0usize;
+    while i < n {
+        let m = (n - i).min(8192);
+        let batch: Vec<Record> = (i..i + m)
+            .map(|j| Record {
+                key: Some(Bytes::from(format!("user{j:08}"))),
+                value: None,
+                headers: Vec::new(),
+                timestamp: 1_000,
+            })
+            .collect();
+        aggregation.process_open(&mut store, &mut open, &batch)?;
+        i += m;
+    }
+    let after = rss_bytes();
+    println!(
+        "open windows, the in-memory map alone: {} aggregates in one task, {:.0} MiB, {:.0} bytes each",
+        open.len(),
+        after.saturating_sub(before) as f64 / (1 << 20) as f64,
+        after.saturating_sub(before) as f64 / n.max(1) as f64,
+    );
     Ok(())
+}
+
+/// A state store that keeps nothing (what the map alone costs).
+struct Discard;
+
+impl crate::runtime::StateBackend for Discard {
+    fn get(&self, _: &[u8]) -> Result<Option<Vec<u8>>, crate::runtime::StateError> {
+        Ok(None)
+    }
+    fn put(&mut self, _: &[u8], _: &[u8]) -> Result<(), crate::runtime::StateError> {
+        Ok(())
+    }
+    fn delete(&mut self, _: &[u8]) -> Result<(), crate::runtime::StateError> {
+        Ok(())
+    }
+    fn range(
+        &self,
+        _: std::ops::Bound<&[u8]>,
+        _: std::ops::Bound<&[u8]>,
+        _: usize,
+    ) -> Result<crate::runtime::Entries, crate::runtime::StateError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Runs `spec` until it has taken `total` records in, leaving it running (its state in
