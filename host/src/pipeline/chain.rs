@@ -33,6 +33,11 @@ pub enum StepCode {
     Native(Arc<dyn NativeFilter>),
     /// A built-in aggregation (`count`, `sum`) of the streams layer.
     Aggregate(Aggregation),
+    /// An aggregation of the streams layer whose arithmetic is a module's (`reduce`,
+    /// `aggregate`: a component of the aggregator world).
+    ModuleAggregate(Aggregation, Arc<Plugin>),
+    /// A `group_by`: a key-selector component's new key for each record.
+    GroupBy(Arc<Plugin>),
 }
 
 impl StepCode {
@@ -42,13 +47,17 @@ impl StepCode {
             StepCode::Wasm(p) => p.world().name(),
             StepCode::Native(_) => "native",
             StepCode::Aggregate(_) => "streams",
+            StepCode::ModuleAggregate(_, p) | StepCode::GroupBy(p) => p.world().name(),
         }
     }
 
     /// Whether what it emits depends on where a batch ends (see
     /// [`Aggregation::batch_sensitive`]).
     pub fn batch_sensitive(&self) -> bool {
-        matches!(self, StepCode::Aggregate(a) if a.batch_sensitive())
+        match self {
+            StepCode::Aggregate(a) | StepCode::ModuleAggregate(a, _) => a.batch_sensitive(),
+            StepCode::Wasm(_) | StepCode::Native(_) | StepCode::GroupBy(_) => false,
+        }
     }
 
     /// Whether it is a stateful processor.
@@ -170,6 +179,10 @@ enum Runner {
     /// The aggregation and its state, read and written through the task's overlay so
     /// windows commit with the round's outputs and offsets.
     Aggregate(Aggregation, StepState),
+    /// The same, with the module instance whose functions do the arithmetic.
+    ModuleAggregate(Aggregation, StepState, Box<Instance>),
+    /// A `group_by`'s key selector.
+    GroupBy(Box<Instance>),
 }
 
 struct Step {
@@ -182,6 +195,8 @@ pub struct Chain {
     steps: Vec<Step>,
     /// Per step: when its timer fires next (ms since the epoch), if it has one.
     timers: Vec<Option<i64>>,
+    /// The index in the whole spec of the first step.
+    first_step: usize,
 }
 
 impl std::fmt::Debug for Chain {
@@ -196,19 +211,59 @@ impl Chain {
     /// Instantiates every step; processors get their state in `tree` through `overlay`.
     pub fn build(
         plans: &[StepPlan],
+        first_step: usize,
         tree: &sled::Tree,
         overlay: &Overlay,
         limits: Limits,
         log: Arc<dyn LogSink>,
     ) -> Result<Chain, StepError> {
         let mut steps = Vec::with_capacity(plans.len());
-        for (i, plan) in plans.iter().enumerate() {
+        // Steps are numbered (state keys, errors) as in the whole spec: a task on the far
+        // side of a `group_by` runs the steps from `first_step`.
+        for (i, plan) in (first_step..).zip(plans) {
             let module = format!("{}@{}", plan.module, plan.version);
             let runner = match &plan.code {
                 StepCode::Native(f) => Runner::Native(f.clone(), plan.config.clone()),
                 StepCode::Aggregate(a) => {
                     Runner::Aggregate(*a, StepState::new(tree.clone(), i, overlay.clone()))
                 }
+                StepCode::GroupBy(plugin) => Runner::GroupBy(Box::new(
+                    Instance::new(
+                        plugin.clone(),
+                        InstanceConfig {
+                            limits,
+                            config: plan.config.clone(),
+                            log: log.clone(),
+                            state: None,
+                        },
+                    )
+                    .map_err(|error| StepError {
+                        step: i,
+                        module: module.clone(),
+                        error: error.into(),
+                    })?,
+                )),
+                StepCode::ModuleAggregate(a, plugin) => Runner::ModuleAggregate(
+                    *a,
+                    StepState::new(tree.clone(), i, overlay.clone()),
+                    Box::new(
+                        Instance::new(
+                            plugin.clone(),
+                            InstanceConfig {
+                                limits,
+                                config: plan.config.clone(),
+                                log: log.clone(),
+                                // The host keeps the aggregates: the module holds no state.
+                                state: None,
+                            },
+                        )
+                        .map_err(|error| StepError {
+                            step: i,
+                            module: module.clone(),
+                            error: error.into(),
+                        })?,
+                    ),
+                ),
                 StepCode::Wasm(plugin) => Runner::Wasm(Box::new(
                     Instance::new(
                         plugin.clone(),
@@ -234,11 +289,17 @@ impl Chain {
             .map(|s| match &s.runner {
                 Runner::Wasm(i) => i.timer_interval_ms().map(|iv| now + timer_interval(iv)),
                 // Until the first input, a restarted task counts as just having seen some.
-                Runner::Aggregate(a, _) => a.close_idle_after_ms.map(|idle| now + idle),
-                Runner::Native(..) => None,
+                Runner::Aggregate(a, _) | Runner::ModuleAggregate(a, _, _) => {
+                    a.close_idle_after_ms.map(|idle| now + idle)
+                }
+                Runner::Native(..) | Runner::GroupBy(_) => None,
             })
             .collect();
-        Ok(Chain { steps, timers })
+        Ok(Chain {
+            steps,
+            timers,
+            first_step,
+        })
     }
 
     /// When the next timer is due, if any step has one.
@@ -250,14 +311,17 @@ impl Chain {
     /// (not through later steps), attributed to no input record.
     pub fn fire_timers(&mut self, now_ms: i64) -> Result<Vec<Emitted>, StepError> {
         let mut out = Vec::new();
+        let first = self.first_step;
         for (i, (step, due)) in self.steps.iter_mut().zip(&mut self.timers).enumerate() {
+            let i = first + i;
             let Some(at) = due.as_mut() else { continue };
             if *at > now_ms {
                 continue;
             }
             let instance = match &mut step.runner {
                 Runner::Wasm(instance) => instance,
-                Runner::Aggregate(aggregation, state) => {
+                Runner::Aggregate(aggregation, state)
+                | Runner::ModuleAggregate(aggregation, state, _) => {
                     let fault = |error: StreamsError| StepError {
                         step: i,
                         module: step.module.clone(),
@@ -280,7 +344,7 @@ impl Chain {
                     }));
                     continue;
                 }
-                Runner::Native(..) => continue,
+                Runner::Native(..) | Runner::GroupBy(_) => continue,
             };
             let output = instance.on_timer(now_ms).map_err(|error| StepError {
                 step: i,
@@ -305,7 +369,7 @@ impl Chain {
     fn saw_input(&mut self) {
         let now = crate::broker::now_ms();
         for (step, due) in self.steps.iter().zip(&mut self.timers) {
-            if let Runner::Aggregate(a, _) = &step.runner
+            if let Runner::Aggregate(a, _) | Runner::ModuleAggregate(a, _, _) = &step.runner
                 && let Some(idle) = a.close_idle_after_ms
             {
                 *due = Some(now.saturating_add(idle));
@@ -328,7 +392,9 @@ impl Chain {
         let mut current = records;
         let mut sources: Vec<usize> = (0..current.len()).collect();
         let last = self.steps.len().saturating_sub(1);
-        for (i, step) in self.steps.iter_mut().enumerate() {
+        let first = self.first_step;
+        for (local, step) in self.steps.iter_mut().enumerate() {
+            let i = first + local;
             if current.is_empty() {
                 break;
             }
@@ -357,6 +423,28 @@ impl Chain {
                         })?;
                     out.late += done.late;
                     done.output
+                }
+                Runner::ModuleAggregate(aggregation, state, instance) => {
+                    let done = aggregation
+                        .process_with(&mut **instance, state, &current)
+                        .map_err(|error| StepError {
+                            step: i,
+                            module: step.module.clone(),
+                            error: error.into(),
+                        })?;
+                    out.late += done.late;
+                    done.output
+                }
+                Runner::GroupBy(instance) => {
+                    let selected =
+                        instance
+                            .select_keys(&origin, &current)
+                            .map_err(|error| StepError {
+                                step: i,
+                                module: step.module.clone(),
+                                error: error.into(),
+                            })?;
+                    rekeyed(&current, selected)
                 }
                 Runner::Native(filter, config) => Output {
                     records: (0..current.len())
@@ -391,7 +479,7 @@ impl Chain {
                         None => continue,
                     },
                 };
-                if r.topic.is_some() || i == last {
+                if r.topic.is_some() || local == last {
                     out.records.push(Emitted {
                         topic: r.topic,
                         record,
@@ -407,4 +495,26 @@ impl Chain {
         }
         Ok(out)
     }
+}
+
+/// A batch with the keys a `group_by` selected: each record with its new key (headers,
+/// value and timestamp kept), a record without one dropped (as Kafka drops a record whose
+/// new key is null), failures passed on.
+fn rekeyed(records: &[Record], selected: crate::runtime::key_selector::Selected) -> Output {
+    let mut out = Output {
+        records: Vec::with_capacity(records.len()),
+        failures: selected.failures,
+    };
+    for (j, (record, key)) in records.iter().zip(selected.keys).enumerate() {
+        if let Some(key) = key {
+            let mut record = record.clone();
+            record.key = Some(key.into());
+            out.records.push(OutputRecord {
+                source: Some(j as u32),
+                topic: None,
+                body: Body::New(Box::new(record)),
+            });
+        }
+    }
+    out
 }

@@ -11,7 +11,10 @@
 //! - [`session`]: [`SessionWindows`], per-key sessions that merge, and their state.
 //! - [`number`]: [`Decimal`], the exact decimal numbers `sum` adds.
 //! - [`store`]: the key layout of aggregate state and its value encoding.
-//! - [`aggregate`]: [`Aggregation::process`], the count/sum operator over a batch.
+//! - [`aggregate`]: [`Aggregation::process`], the aggregation operator over a batch
+//!   (`count`, `sum`, and with a module's functions `reduce` and `aggregate`).
+//! - [`functions`]: [`Functions`], a module's aggregator functions, and how a record is
+//!   folded into an aggregate or two aggregates merged.
 //! - [`idle`]: [`Aggregation::advance_to`], stream time following the wall clock on an
 //!   idle input (`close_idle_after_ms`).
 //! - [`query`]: [`Aggregation::lookup`] and [`Aggregation::lookup_windows`], the
@@ -20,6 +23,7 @@
 
 pub mod aggregate;
 pub mod error;
+pub mod functions;
 pub mod idle;
 pub mod number;
 pub mod query;
@@ -30,12 +34,15 @@ pub mod store;
 pub mod window;
 
 #[cfg(test)]
+mod module_tests;
+#[cfg(test)]
 mod sliding_tests;
 #[cfg(test)]
 mod tests;
 
-pub use aggregate::{Aggregation, Grouping, Processed};
+pub use aggregate::{Aggregation, Grouping, Kind, Processed};
 pub use error::StreamsError;
+pub use functions::Functions;
 pub use number::Decimal;
 pub use query::WindowValue;
 pub use session::SessionWindows;
