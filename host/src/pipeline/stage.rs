@@ -103,3 +103,70 @@ impl Stage {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::pipeline::chain::{StepCode, StepPlan};
+    use crate::streams::AggregateSpec;
+
+    #[test]
+    fn each_stage_sees_its_side_of_the_group_by() {
+        let spec: PipelineSpec = serde_json::from_value(json!({
+            "name": "p", "inputs": ["in"], "output": "out", "outputs": ["side"],
+            "steps": [{"module": "f"}, {"op": "group_by", "module": "k"}, {"op": "count"}]
+        }))
+        .unwrap();
+        let count = AggregateSpec {
+            op: crate::streams::Op::Count,
+            ..AggregateSpec::default()
+        }
+        .build()
+        .unwrap();
+        let plan = |module: &str| StepPlan {
+            module: module.into(),
+            version: 1,
+            code: StepCode::Aggregate(count),
+            config: Default::default(),
+        };
+        let want = Desired {
+            generation: 3,
+            deployment: 0,
+            spec: Arc::new(spec.clone()),
+            plans: Arc::new(vec![plan("f"), plan("k"), plan("count")]),
+            paused: false,
+            stop: false,
+            broken: None,
+        };
+        assert_eq!(Stage::of(&spec), &[Stage::Upstream, Stage::Downstream]);
+        let up = Stage::Upstream.view(&want);
+        assert_eq!(up.spec.inputs, vec!["in"]);
+        assert_eq!(up.spec.output, "p-1-repartition");
+        assert_eq!(up.spec.outputs, vec!["side"]);
+        let names: Vec<_> = up.plans.iter().map(|p| p.module.as_str()).collect();
+        assert_eq!(names, ["f", "k"]);
+        assert_eq!(Stage::Upstream.first_step(&spec), 0);
+        let down = Stage::Downstream.view(&want);
+        assert_eq!(down.spec.inputs, vec!["p-1-repartition"]);
+        assert_eq!(down.spec.output, "out");
+        assert_eq!(down.spec.steps.len(), 1);
+        let names: Vec<_> = down.plans.iter().map(|p| p.module.as_str()).collect();
+        assert_eq!(names, ["count"]);
+        assert_eq!(Stage::Downstream.first_step(&spec), 2);
+        assert_eq!(down.generation, 3, "the same deployment");
+        assert_eq!(Stage::Downstream.inputs(&spec), vec!["p-1-repartition"]);
+        assert!(Stage::Upstream.reads_inputs() && !Stage::Upstream.writes_outputs());
+        assert!(!Stage::Downstream.reads_inputs() && Stage::Downstream.writes_outputs());
+        // Without a group_by, one stage sees everything.
+        let mut plain = spec.clone();
+        plain.steps.remove(1);
+        assert_eq!(Stage::of(&plain), &[Stage::Whole]);
+        let all = Stage::Whole.view(&want);
+        assert_eq!(all.plans.len(), 3);
+        assert_eq!(all.spec.output, "out");
+    }
+}
