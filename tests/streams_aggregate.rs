@@ -496,6 +496,31 @@ fn group_by_repartitions_a_3_partition_input_and_counts_per_new_key_exactly() {
     assert!(code == 200 || code == 204, "{code} {body}");
     let (code, _) = call(&s, "GET", "/v1/topics/users-regroup-repartition", None);
     assert_eq!(code, 404);
+    // A new key longer than a state key holds fails its record, saying so.
+    create_topic(&s, "dlq", 1);
+    let spec = json!({"name": "long", "inputs": ["orders"], "output": "counts",
+        "steps": [{"op": "group_by", "module": "by-user"}, {"op": "count"}],
+        "start": "latest", "on_error": "dead-letter", "dead_letter_topic": "dlq"});
+    let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec));
+    assert_eq!(code, 201, "{body}");
+    let long = format!("{},item", "u".repeat(5000));
+    produce(
+        &s,
+        "orders",
+        vec![
+            json!({"key": "o", "value": long}),
+            json!({"key": "o", "value": "user1,x"}),
+        ],
+    );
+    let st = wait_caught_up(&s, "long", 2);
+    assert_eq!(st["records_errored"], 1, "{st:#}");
+    let dead = read_all(&s, "dlq").concat();
+    assert_eq!(dead.len(), 1);
+    let why = dead[0]["headers"]["weir.error"].as_str().unwrap();
+    assert!(
+        why.contains("selected a key of 5000 bytes; a key holds at most 4096"),
+        "{why}"
+    );
 }
 
 /// SIGKILLs while orders arrive: every count per new key exact in the end, no record
