@@ -577,3 +577,67 @@ fn group_by_and_count_are_exactly_once_across_sigkills() {
     assert_eq!(repartitioned, total, "each order repartitioned once");
     assert_eq!(last_counts(&s), want);
 }
+
+/// The same aggregation with an aggregator written in Python (guest-sdk/python): results
+/// equal the reference's, and an exception fails its record alone.
+#[test]
+fn a_python_aggregator_sums_tumbling_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "clicks", 1);
+    create_topic(&s, "dlq", 1);
+    assert_eq!(
+        upload(&s, "pysum", &guest("python", "python-summer")).0,
+        201
+    );
+    create_topic(&s, "sums", 1);
+    let spec = json!({"name": "py", "inputs": ["clicks"], "output": "sums",
+        "steps": [{"op": "aggregate", "module": "pysum",
+                   "window": {"type": "tumbling", "size_ms": 1000}, "emit": "on_close"}],
+        "start": "earliest", "on_error": "dead-letter", "dead_letter_topic": "dlq"});
+    let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec));
+    assert_eq!(code, 201, "{body}");
+    let base = (now_ms() - 3_600_000) / 1000 * 1000;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let mut input: Vec<Value> = (0..200)
+        .map(|i| {
+            let key = ["a", "b", "c"][rng.random_range(0..3)];
+            click(key, &rng.random_range(-9i64..=9).to_string(), base + i * 20)
+        })
+        .collect();
+    input.insert(50, click("a", "boom", base + 990));
+    input.push(click("z", "1", base + 10_000));
+    let given: Vec<(String, i64, i64)> = input
+        .iter()
+        .filter_map(|r| {
+            let value = r["value"].as_str().unwrap().parse().ok()?;
+            Some((
+                r["key"].as_str().unwrap().to_string(),
+                value,
+                r["timestamp"].as_i64().unwrap(),
+            ))
+        })
+        .collect();
+    produce(&s, "clicks", input);
+    let st = wait_caught_up(&s, "py", 202);
+    assert_eq!(st["records_errored"], 1, "{st:#}");
+    let why = read_all(&s, "dlq")[0][0]["headers"]["weir.error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        why.contains("aggregator add failed: ValueError: boom is not a number"),
+        "{why}"
+    );
+    let (want, _, stream_time) = reference(&given, 1000, 1000, 0);
+    let want = closed(want, 1000, 0, stream_time);
+    let got: Windows = read_all(&s, "sums")[0]
+        .iter()
+        .map(|r| {
+            let (start, key, value, ts) = result(r, 1000);
+            ((start, key), (value, ts))
+        })
+        .collect();
+    assert_eq!(got.len(), 12, "{got:?}");
+    assert_eq!(got, want);
+}
