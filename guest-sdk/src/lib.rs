@@ -29,6 +29,9 @@
 //! - [`filter`], [`map`], [`flat_map`]: stateless transforms (the `transform` world).
 //! - [`processor`] (feature `processor`): stateful processing with `State` and routing
 //!   (documented when the feature is on: `cargo doc --features processor`).
+//! - [`aggregator`] (feature `aggregator`): the functions of a `reduce` or `aggregate`
+//!   step: `add` a record to an aggregate, and optionally `initial`, `merge`, `subtract`.
+//! - [`key_selector`] (feature `key-selector`): a `group_by` step's new key per record.
 //! - [`Record`] is a zero-copy view of an input record; [`OwnedRecord`] is a record to emit.
 //! - [`Config`]: typed access to the plugin's configuration, and [`FromConfig`] (usually
 //!   `#[derive(FromConfig)]`) for settings built from it once per instance; [`info!`] and
@@ -37,10 +40,14 @@
 //! Build a plugin crate (`crate-type = ["cdylib"]`) with `cargo build --target wasm32-wasip2 --release`.
 #![deny(missing_docs)]
 
+#[cfg(feature = "aggregator")]
+mod aggregator;
 mod answer;
 mod bindings;
 mod config;
 mod error;
+#[cfg(feature = "key-selector")]
+mod key_selector;
 #[doc(hidden)]
 pub mod log;
 #[cfg(feature = "processor")]
@@ -49,23 +56,31 @@ mod record;
 mod run;
 mod search;
 
+#[cfg(feature = "aggregator")]
+pub use aggregator::{AggregateAnswer, Item};
 pub use answer::{FilterAnswer, FlatMapAnswer, MapAnswer, ProcessAnswer};
 pub use config::{Config, ConfigValue, FromConfig};
 pub use error::{Error, Result};
+#[cfg(feature = "key-selector")]
+pub use key_selector::KeyAnswer;
 #[cfg(feature = "processor")]
 pub use processor::{Context, Entries, State, StateValue, TimerContext};
 pub use record::{OwnedRecord, Record};
 pub use search::contains;
-pub use weir_guest_macros::{FromConfig, filter, flat_map, map, processor};
+pub use weir_guest_macros::{
+    FromConfig, aggregator, filter, flat_map, key_selector, map, processor,
+};
 
 /// Everything a plugin usually needs.
 pub mod prelude {
+    #[cfg(feature = "aggregator")]
+    pub use crate::{AggregateAnswer, Item};
     pub use crate::{
         Config, ConfigValue, Error, FromConfig, OwnedRecord, Record, Result, contains,
     };
     #[cfg(feature = "processor")]
     pub use crate::{Context, State, StateValue, TimerContext};
-    pub use crate::{filter, flat_map, map, processor};
+    pub use crate::{aggregator, filter, flat_map, key_selector, map, processor};
 }
 
 /// Used by the macros' expansions; not part of the API.
@@ -80,11 +95,19 @@ pub mod __private {
         pub use crate::bindings::*;
     }
 
-    #[cfg(not(feature = "processor"))]
+    #[cfg(not(any(
+        feature = "processor",
+        feature = "aggregator",
+        feature = "key-selector"
+    )))]
     pub use crate::bindings::exports::weir::plugin::transformer::{
         Guest as TransformGuest, TransformError, TransformOutput,
     };
-    #[cfg(not(feature = "processor"))]
+    #[cfg(not(any(
+        feature = "processor",
+        feature = "aggregator",
+        feature = "key-selector"
+    )))]
     pub use crate::run::transform_result;
 
     #[cfg(feature = "processor")]
@@ -93,6 +116,18 @@ pub mod __private {
     };
     #[cfg(feature = "processor")]
     pub use crate::processor::{run_processor, run_timer};
+
+    #[cfg(feature = "aggregator")]
+    pub use crate::aggregator::{
+        AggregatingGuest, AggregatorError, WitItem, run_add, run_initial, run_merge, run_subtract,
+    };
+
+    #[cfg(feature = "key-selector")]
+    pub use crate::bindings::exports::weir::plugin::key_selecting::{
+        Guest as KeySelectingGuest, KeySelectorError, SelectedKeys,
+    };
+    #[cfg(feature = "key-selector")]
+    pub use crate::key_selector::run_select;
 
     /// A batch with no records (a timer with nothing to say).
     pub fn empty_batch() -> Batch {

@@ -17,7 +17,7 @@ pub struct Answer {
 
 /// Calls `f` with each record of the batch; an `invalid_config` error stops the batch, any
 /// other error becomes that record's failure.
-fn each(
+pub(crate) fn each(
     origin: &Origin,
     batch: &Batch,
     mut f: impl FnMut(u32, Record<'_>, &Config) -> Result<(), Error>,
@@ -98,7 +98,11 @@ fn emitted(out: BatchWriter, failures: Vec<RecordFailure>) -> Answer {
     }
 }
 
-#[cfg(not(feature = "processor"))]
+#[cfg(not(any(
+    feature = "processor",
+    feature = "aggregator",
+    feature = "key-selector"
+)))]
 mod transform {
     use super::Answer;
     use crate::Error;
@@ -122,5 +126,9 @@ mod transform {
     }
 }
 
-#[cfg(not(feature = "processor"))]
+#[cfg(not(any(
+    feature = "processor",
+    feature = "aggregator",
+    feature = "key-selector"
+)))]
 pub use transform::transform_result;

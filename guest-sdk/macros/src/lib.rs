@@ -14,6 +14,7 @@ enum Kind {
     Map,
     FlatMap,
     Processor,
+    KeySelector,
 }
 
 impl Kind {
@@ -23,6 +24,7 @@ impl Kind {
             Kind::Map => "map",
             Kind::FlatMap => "flat_map",
             Kind::Processor => "processor",
+            Kind::KeySelector => "key_selector",
         }
     }
 }
@@ -55,6 +57,146 @@ pub fn flat_map(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn processor(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Processor, attr, item)
+}
+
+/// Turns `fn(&Record[, &Config]) -> Vec<u8>` (or `Option`/`Result` of it; `None` drops the
+/// record) into a key-selector plugin for a `group_by` step (needs the `key-selector`
+/// feature of `weir-guest`); `&T` for a `T: FromConfig` may stand in place of `&Config`.
+#[proc_macro_attribute]
+pub fn key_selector(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::KeySelector, attr, item)
+}
+
+/// Turns `fn add(item: &Item, aggregate: &[u8]) -> Vec<u8>` (or a `Result` of it) into an
+/// aggregator plugin for `reduce` and `aggregate` steps (needs the `aggregator` feature of
+/// `weir-guest`). `#[aggregator(initial = f, merge = g, subtract = h)]` names the other
+/// functions: `fn f() -> Vec<u8>` (default: an empty aggregate), `fn g(key: &[u8], left:
+/// &[u8], right: &[u8]) -> Vec<u8>` and `fn h(item: &Item, aggregate: &[u8]) -> Vec<u8>`
+/// (each may return a `Result`; without them those calls fail, naming the function).
+#[proc_macro_attribute]
+pub fn aggregator(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let attr = Tokens::from(attr);
+    let func = parse_macro_input!(item as ItemFn);
+    match aggregator_expand(attr, &func) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => {
+            let err = err.to_compile_error();
+            quote!(#func #err).into()
+        }
+    }
+}
+
+/// The functions `#[aggregator(...)]` names besides the one it is on.
+#[derive(Default)]
+struct AggregatorFns {
+    initial: Option<syn::Path>,
+    merge: Option<syn::Path>,
+    subtract: Option<syn::Path>,
+}
+
+fn parse_aggregator_fns(attr: Tokens) -> syn::Result<AggregatorFns> {
+    use syn::parse::Parser;
+    let mut fns = AggregatorFns::default();
+    if attr.is_empty() {
+        return Ok(fns);
+    }
+    let args = syn::punctuated::Punctuated::<syn::MetaNameValue, syn::Token![,]>::parse_terminated
+        .parse2(attr)?;
+    for arg in &args {
+        let slot = match arg.path.get_ident().map(|i| i.to_string()).as_deref() {
+            Some("initial") => &mut fns.initial,
+            Some("merge") => &mut fns.merge,
+            Some("subtract") => &mut fns.subtract,
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    arg,
+                    "expected `initial = <function>`, `merge = <function>` or `subtract = <function>`",
+                ));
+            }
+        };
+        let syn::Expr::Path(p) = &arg.value else {
+            return Err(syn::Error::new_spanned(
+                &arg.value,
+                "expected the name of a function",
+            ));
+        };
+        if slot.is_some() {
+            return Err(syn::Error::new_spanned(arg, "named twice"));
+        }
+        *slot = Some(p.path.clone());
+    }
+    Ok(fns)
+}
+
+fn aggregator_expand(attr: Tokens, func: &ItemFn) -> syn::Result<Tokens> {
+    let fns = parse_aggregator_fns(attr)?;
+    check(Kind::Processor, &Tokens::new(), func).map_err(|_| {
+        syn::Error::new_spanned(
+            &func.sig,
+            "#[aggregator] expects `fn(item: &Item, aggregate: &[u8]) -> Vec<u8>` (or a Result of it), not async, generic or a method",
+        )
+    })?;
+    let name = &func.sig.ident;
+    let p = quote!(::weir_guest::__private);
+    let answer = quote!(::weir_guest::AggregateAnswer::into_answer);
+    let initial = match &fns.initial {
+        Some(f) => quote!(#p::run_initial(|| #answer(#f()))),
+        None => quote!(::core::result::Result::Ok(::std::vec::Vec::new())),
+    };
+    let merge = match &fns.merge {
+        Some(f) => quote!(#p::run_merge(key, left, right, |k, l, r| #answer(#f(k, l, r)))),
+        None => quote! {{
+            let _ = (key, left, right);
+            ::core::result::Result::Err(#p::AggregatorError::MergeFailed(
+                "this aggregator has no merge: name one with #[aggregator(merge = ...)] to use it in session or sliding windows".into(),
+            ))
+        }},
+    };
+    let subtract = match &fns.subtract {
+        Some(f) => quote!(#p::run_subtract(item, aggregate, |i, a| #answer(#f(i, a)))),
+        None => quote! {{
+            let _ = (item, aggregate);
+            ::core::result::Result::Err(#p::AggregatorError::SubtractFailed(
+                "this aggregator has no subtract: name one with #[aggregator(subtract = ...)]".into(),
+            ))
+        }},
+    };
+    Ok(quote! {
+        #func
+
+        #[doc(hidden)]
+        pub struct __WeirPlugin;
+
+        impl #p::AggregatingGuest for __WeirPlugin {
+            fn initial() -> ::core::result::Result<::std::vec::Vec<u8>, #p::AggregatorError> {
+                #initial
+            }
+
+            fn add(
+                item: #p::WitItem,
+                aggregate: ::std::vec::Vec<u8>,
+            ) -> ::core::result::Result<::std::vec::Vec<u8>, #p::AggregatorError> {
+                #p::run_add(item, aggregate, |i, a| #answer(#name(i, a)))
+            }
+
+            fn merge(
+                key: ::std::vec::Vec<u8>,
+                left: ::std::vec::Vec<u8>,
+                right: ::std::vec::Vec<u8>,
+            ) -> ::core::result::Result<::std::vec::Vec<u8>, #p::AggregatorError> {
+                #merge
+            }
+
+            fn subtract(
+                item: #p::WitItem,
+                aggregate: ::std::vec::Vec<u8>,
+            ) -> ::core::result::Result<::std::vec::Vec<u8>, #p::AggregatorError> {
+                #subtract
+            }
+        }
+
+        ::weir_guest::__private::bindings::__weir_export_aggregator!(__WeirPlugin);
+    })
 }
 
 /// Implements `FromConfig` for a struct with named fields, each read from the config key of its
@@ -183,6 +325,9 @@ fn check(kind: Kind, attr: &Tokens, func: &ItemFn) -> syn::Result<usize> {
                 "`fn(record: &Record[, config: &Config]) -> Vec<OwnedRecord>` (or Result of it; `&T` for `T: FromConfig` in place of `&Config`)"
             }
             Kind::Processor => "`fn(record: &Record, ctx: &mut Context) -> Result<()>`",
+            Kind::KeySelector => {
+                "`fn(record: &Record[, config: &Config]) -> Vec<u8>` (or Option/Result of it; `&T` for `T: FromConfig` in place of `&Config`)"
+            }
         };
         return Err(syn::Error::new_spanned(
             &sig.inputs,
@@ -249,6 +394,46 @@ fn generate(kind: Kind, arity: usize, func: &ItemFn, timer: Option<Timer>) -> To
         },
         None => Tokens::new(),
     };
+    if kind == Kind::KeySelector {
+        let result = quote! {
+            // Settings that cannot be built from the configuration refuse the batch.
+            ::core::result::Result::Err(e) => {
+                return ::core::result::Result::Err(#p::KeySelectorError::InvalidConfig(
+                    e.message().to_string(),
+                ));
+            }
+        };
+        let prelude = match &settings {
+            Some(ty) => quote! {
+                static __WEIR_SETTINGS: ::std::sync::OnceLock<#ty> = ::std::sync::OnceLock::new();
+                let __settings: &'static #ty = match #p::settings(&__WEIR_SETTINGS) {
+                    ::core::result::Result::Ok(s) => s,
+                    #result
+                };
+            },
+            None => Tokens::new(),
+        };
+        return quote! {
+            #func
+
+            #[doc(hidden)]
+            pub struct __WeirPlugin;
+
+            impl #p::KeySelectingGuest for __WeirPlugin {
+                fn select(
+                    origin: #p::Origin,
+                    batch: #p::Batch,
+                ) -> ::core::result::Result<#p::SelectedKeys, #p::KeySelectorError> {
+                    #prelude
+                    #p::run_select(origin, batch, |record, _config| {
+                        ::weir_guest::KeyAnswer::into_answer(#call)
+                    })
+                }
+            }
+
+            ::weir_guest::__private::bindings::__weir_export_key_selector!(__WeirPlugin);
+        };
+    }
     let body = match kind {
         Kind::Filter => quote! {
             #p::transform_result(#p::run_filter(origin, batch, |record, _config| {
@@ -265,6 +450,7 @@ fn generate(kind: Kind, arity: usize, func: &ItemFn, timer: Option<Timer>) -> To
                 ::weir_guest::FlatMapAnswer::into_answer(#call)
             }))
         },
+        Kind::KeySelector => Tokens::new(),
         Kind::Processor => {
             let (interval, on_timer) = match &timer {
                 Some(Timer {

@@ -137,11 +137,23 @@ pub struct StateQuery {
 
 /// A count as a JSON number; a sum as its exact decimal text (a JSON number would go
 /// through a float).
-fn aggregate_json(value: streams::Value) -> Value {
+/// A count as a number, a sum as decimal text, a module's aggregate as UTF-8 text
+/// (null when it is not text; `value_base64` of the window or key has its bytes).
+fn aggregate_json(value: &streams::Value) -> Value {
     match value {
         streams::Value::Count(n) => json!(n),
         streams::Value::Sum(d) => json!(d.to_string()),
+        streams::Value::Bytes(b) => json!(std::str::from_utf8(b).ok()),
     }
+}
+
+/// `{..., "value"}` with `value_base64` beside it for a module's aggregate.
+fn with_value(mut object: Value, value: &streams::Value) -> Value {
+    object["value"] = aggregate_json(value);
+    if let streams::Value::Bytes(b) = value {
+        object["value_base64"] = json!(B64.encode(b));
+    }
+    object
 }
 
 fn entry_json(key: &[u8], value: &[u8]) -> Value {
@@ -173,12 +185,12 @@ pub async fn state(
         }
         match found {
             Some(AggregateState::Running(v)) => {
-                return Ok(axum::Json(json!({"key": key, "value": aggregate_json(v)})));
+                return Ok(axum::Json(with_value(json!({"key": key}), &v)));
             }
             Some(AggregateState::Windows(windows)) => {
                 let list: Vec<Value> = windows
                     .iter()
-                    .map(|w| json!({"start": w.start, "end": w.end, "value": aggregate_json(w.value)}))
+                    .map(|w| with_value(json!({"start": w.start, "end": w.end}), &w.value))
                     .collect();
                 return Ok(axum::Json(Value::Array(list)));
             }

@@ -13,7 +13,7 @@ use crate::runtime::{
     Body, Instance, InstanceConfig, Limits, Origin, Output, OutputRecord, Plugin, RuntimeError,
 };
 
-use crate::streams::{Aggregation, Late, OpenWindows, StreamsError};
+use crate::streams::{Aggregation, Late, OpenWindows, Processed, StreamsError};
 
 use super::state::{Overlay, StepState};
 
@@ -33,6 +33,11 @@ pub enum StepCode {
     Native(Arc<dyn NativeFilter>),
     /// A built-in aggregation (`count`, `sum`) of the streams layer.
     Aggregate(Aggregation),
+    /// An aggregation of the streams layer whose arithmetic is a module's (`reduce`,
+    /// `aggregate`: a component of the aggregator world).
+    ModuleAggregate(Aggregation, Arc<Plugin>),
+    /// A `group_by`: a key-selector component's new key for each record.
+    GroupBy(Arc<Plugin>),
 }
 
 impl StepCode {
@@ -42,13 +47,17 @@ impl StepCode {
             StepCode::Wasm(p) => p.world().name(),
             StepCode::Native(_) => "native",
             StepCode::Aggregate(_) => "streams",
+            StepCode::ModuleAggregate(_, p) | StepCode::GroupBy(p) => p.world().name(),
         }
     }
 
     /// Whether what it emits depends on where a batch ends (see
     /// [`Aggregation::batch_sensitive`]).
     pub fn batch_sensitive(&self) -> bool {
-        matches!(self, StepCode::Aggregate(a) if a.batch_sensitive())
+        match self {
+            StepCode::Aggregate(a) | StepCode::ModuleAggregate(a, _) => a.batch_sensitive(),
+            StepCode::Wasm(_) | StepCode::Native(_) | StepCode::GroupBy(_) => false,
+        }
     }
 
     /// Whether it is a stateful processor.
@@ -113,6 +122,53 @@ pub struct ChainOutput {
     pub late_letters: Vec<Failed>,
 }
 
+impl ChainOutput {
+    /// Counts an aggregation step's late records, dead-lettering them when the step
+    /// says so, and hands back what it emits.
+    fn took(
+        &mut self,
+        aggregation: &Aggregation,
+        step: usize,
+        module: &str,
+        done: Result<Processed, StreamsError>,
+        sources: &[usize],
+        records: &[Record],
+    ) -> Result<Output, StepError> {
+        let done = done.map_err(|error| StepError {
+            step,
+            module: module.to_string(),
+            error: error.into(),
+        })?;
+        self.late += done.late.len() as u64;
+        if aggregation.late == Late::DeadLetter {
+            for l in &done.late {
+                let at = l.index as usize;
+                let (Some(&source), Some(record)) = (sources.get(at), records.get(at)) else {
+                    continue;
+                };
+                self.late_letters.push(Failed {
+                    source,
+                    step,
+                    message: aggregation.late_message(record.timestamp, l.stream_time),
+                });
+            }
+        }
+        Ok(done.output)
+    }
+}
+
+/// A timer's new records, attributed to no input record.
+fn emitted(records: Vec<OutputRecord>) -> impl Iterator<Item = Emitted> {
+    records.into_iter().filter_map(|r| match r.body {
+        Body::New(record) => Some(Emitted {
+            topic: r.topic,
+            record: *record,
+            source: 0,
+        }),
+        Body::Input => None,
+    })
+}
+
 /// A whole call failed (a trap, a deadline, a memory cap, a plugin error, a state
 /// store an aggregation could not use).
 #[derive(Debug)]
@@ -174,6 +230,11 @@ enum Runner {
     /// windows commit with the round's outputs and offsets, and its open windows in
     /// memory in front of that state.
     Aggregate(Aggregation, StepState, OpenWindows),
+    /// The same for a `reduce` or `aggregate` step, with the module instance whose
+    /// functions do the arithmetic (its windows stay in the store).
+    ModuleAggregate(Aggregation, StepState, Box<Instance>),
+    /// A `group_by`'s key selector.
+    GroupBy(Box<Instance>),
 }
 
 struct Step {
@@ -186,6 +247,8 @@ pub struct Chain {
     steps: Vec<Step>,
     /// Per step: when its timer fires next (ms since the epoch), if it has one.
     timers: Vec<Option<i64>>,
+    /// The index in the whole spec of the first step.
+    first_step: usize,
 }
 
 impl std::fmt::Debug for Chain {
@@ -200,20 +263,47 @@ impl Chain {
     /// Instantiates every step; processors get their state in `tree` through `overlay`.
     pub fn build(
         plans: &[StepPlan],
+        first_step: usize,
         tree: &sled::Tree,
         overlay: &Overlay,
         limits: Limits,
         log: Arc<dyn LogSink>,
     ) -> Result<Chain, StepError> {
         let mut steps = Vec::with_capacity(plans.len());
-        for (i, plan) in plans.iter().enumerate() {
+        // Steps are numbered (state keys, errors) as in the whole spec: a task on the far
+        // side of a `group_by` runs the steps from `first_step`.
+        for (i, plan) in (first_step..).zip(plans) {
             let module = format!("{}@{}", plan.module, plan.version);
+            // A key selector's or aggregator's instance: the host keeps the keys and
+            // aggregates, so the module gets no state store.
+            let stateless = |plugin: &Arc<Plugin>| {
+                Instance::new(
+                    plugin.clone(),
+                    InstanceConfig {
+                        limits,
+                        config: plan.config.clone(),
+                        log: log.clone(),
+                        state: None,
+                    },
+                )
+                .map_err(|error| StepError {
+                    step: i,
+                    module: module.clone(),
+                    error: error.into(),
+                })
+            };
             let runner = match &plan.code {
                 StepCode::Native(f) => Runner::Native(f.clone(), plan.config.clone()),
                 StepCode::Aggregate(a) => Runner::Aggregate(
                     *a,
                     StepState::new(tree.clone(), i, overlay.clone()),
                     OpenWindows::new(a.max_open_windows),
+                ),
+                StepCode::GroupBy(plugin) => Runner::GroupBy(Box::new(stateless(plugin)?)),
+                StepCode::ModuleAggregate(a, plugin) => Runner::ModuleAggregate(
+                    *a,
+                    StepState::new(tree.clone(), i, overlay.clone()),
+                    Box::new(stateless(plugin)?),
                 ),
                 StepCode::Wasm(plugin) => Runner::Wasm(Box::new(
                     Instance::new(
@@ -240,11 +330,17 @@ impl Chain {
             .map(|s| match &s.runner {
                 Runner::Wasm(i) => i.timer_interval_ms().map(|iv| now + timer_interval(iv)),
                 // Until the first input, a restarted task counts as just having seen some.
-                Runner::Aggregate(a, ..) => a.close_idle_after_ms.map(|idle| now + idle),
-                Runner::Native(..) => None,
+                Runner::Aggregate(a, ..) | Runner::ModuleAggregate(a, ..) => {
+                    a.close_idle_after_ms.map(|idle| now + idle)
+                }
+                Runner::Native(..) | Runner::GroupBy(_) => None,
             })
             .collect();
-        Ok(Chain { steps, timers })
+        Ok(Chain {
+            steps,
+            timers,
+            first_step,
+        })
     }
 
     /// When the next timer is due, if any step has one.
@@ -256,55 +352,46 @@ impl Chain {
     /// (not through later steps), attributed to no input record.
     pub fn fire_timers(&mut self, now_ms: i64) -> Result<Vec<Emitted>, StepError> {
         let mut out = Vec::new();
+        let first = self.first_step;
         for (i, (step, due)) in self.steps.iter_mut().zip(&mut self.timers).enumerate() {
+            let i = first + i;
             let Some(at) = due.as_mut() else { continue };
             if *at > now_ms {
                 continue;
             }
-            let instance = match &mut step.runner {
-                Runner::Wasm(instance) => instance,
-                Runner::Aggregate(aggregation, state, open) => {
-                    let fault = |error: StreamsError| StepError {
+            let (aggregation, state, open) = match &mut step.runner {
+                Runner::Wasm(instance) => {
+                    let output = instance.on_timer(now_ms).map_err(|error| StepError {
                         step: i,
                         module: step.module.clone(),
                         error: error.into(),
-                    };
-                    let output = aggregation
-                        .advance_open(state, open, now_ms)
-                        .map_err(fault)?;
-                    // Still idle: the next window to close is when there is more to emit
-                    // (never sooner than a timer may fire); none open, until new input.
-                    *due = aggregation
-                        .next_close_ms(state)
-                        .map_err(fault)?
-                        .map(|t| t.max(now_ms + MIN_TIMER_MS as i64));
-                    out.extend(output.records.into_iter().filter_map(|r| match r.body {
-                        Body::New(record) => Some(Emitted {
-                            topic: r.topic,
-                            record: *record,
-                            source: 0,
-                        }),
-                        Body::Input => None,
-                    }));
+                    })?;
+                    *at = now_ms + timer_interval(instance.timer_interval_ms().unwrap_or(1000));
+                    out.extend(emitted(output.records));
                     continue;
                 }
-                Runner::Native(..) => continue,
+                Runner::Aggregate(aggregation, state, open) => (aggregation, state, Some(open)),
+                Runner::ModuleAggregate(aggregation, state, _) => (aggregation, state, None),
+                Runner::Native(..) | Runner::GroupBy(_) => continue,
             };
-            let output = instance.on_timer(now_ms).map_err(|error| StepError {
+            let fault = |error: StreamsError| StepError {
                 step: i,
                 module: step.module.clone(),
                 error: error.into(),
-            })?;
-            *at = now_ms + timer_interval(instance.timer_interval_ms().unwrap_or(1000));
-            for r in output.records {
-                if let Body::New(record) = r.body {
-                    out.push(Emitted {
-                        topic: r.topic,
-                        record: *record,
-                        source: 0,
-                    });
-                }
+            };
+            // Count and sum keep their open windows in memory; a module's stay in the store.
+            let output = match open {
+                Some(open) => aggregation.advance_open(state, open, now_ms),
+                None => aggregation.advance_to(state, now_ms),
             }
+            .map_err(fault)?;
+            // Still idle: the next window to close is when there is more to emit
+            // (never sooner than a timer may fire); none open, until new input.
+            *due = aggregation
+                .next_close_ms(state)
+                .map_err(fault)?
+                .map(|t| t.max(now_ms + MIN_TIMER_MS as i64));
+            out.extend(emitted(output.records));
         }
         Ok(out)
     }
@@ -313,7 +400,7 @@ impl Chain {
     fn saw_input(&mut self) {
         let now = crate::broker::now_ms();
         for (step, due) in self.steps.iter().zip(&mut self.timers) {
-            if let Runner::Aggregate(a, ..) = &step.runner
+            if let Runner::Aggregate(a, ..) | Runner::ModuleAggregate(a, ..) = &step.runner
                 && let Some(idle) = a.close_idle_after_ms
             {
                 *due = Some(now.saturating_add(idle));
@@ -336,7 +423,9 @@ impl Chain {
         let mut current = records;
         let mut sources: Vec<usize> = (0..current.len()).collect();
         let last = self.steps.len().saturating_sub(1);
-        for (i, step) in self.steps.iter_mut().enumerate() {
+        let first = self.first_step;
+        for (local, step) in self.steps.iter_mut().enumerate() {
+            let i = first + local;
             if current.is_empty() {
                 break;
             }
@@ -356,31 +445,23 @@ impl Chain {
                         })?
                 }
                 Runner::Aggregate(aggregation, state, open) => {
-                    let done =
-                        aggregation
-                            .process_open(state, open, &current)
+                    let done = aggregation.process_open(state, open, &current);
+                    out.took(aggregation, i, &step.module, done, &sources, &current)?
+                }
+                Runner::ModuleAggregate(aggregation, state, instance) => {
+                    let done = aggregation.process_with(&mut **instance, state, &current);
+                    out.took(aggregation, i, &step.module, done, &sources, &current)?
+                }
+                Runner::GroupBy(instance) => {
+                    let selected =
+                        instance
+                            .select_keys(&origin, &current)
                             .map_err(|error| StepError {
                                 step: i,
                                 module: step.module.clone(),
                                 error: error.into(),
                             })?;
-                    out.late += done.late.len() as u64;
-                    if aggregation.late == Late::DeadLetter {
-                        for l in &done.late {
-                            let i_in = l.index as usize;
-                            let (Some(&source), Some(record)) =
-                                (sources.get(i_in), current.get(i_in))
-                            else {
-                                continue;
-                            };
-                            out.late_letters.push(Failed {
-                                source,
-                                step: i,
-                                message: aggregation.late_message(record.timestamp, l.stream_time),
-                            });
-                        }
-                    }
-                    done.output
+                    rekeyed(&current, selected)
                 }
                 Runner::Native(filter, config) => Output {
                     records: (0..current.len())
@@ -415,7 +496,7 @@ impl Chain {
                         None => continue,
                     },
                 };
-                if r.topic.is_some() || i == last {
+                if r.topic.is_some() || local == last {
                     out.records.push(Emitted {
                         topic: r.topic,
                         record,
@@ -431,4 +512,26 @@ impl Chain {
         }
         Ok(out)
     }
+}
+
+/// A batch with the keys a `group_by` selected: each record with its new key (headers,
+/// value and timestamp kept), a record without one dropped (as Kafka drops a record whose
+/// new key is null), failures passed on.
+fn rekeyed(records: &[Record], selected: crate::runtime::key_selector::Selected) -> Output {
+    let mut out = Output {
+        records: Vec::with_capacity(records.len()),
+        failures: selected.failures,
+    };
+    for (j, (record, key)) in records.iter().zip(selected.keys).enumerate() {
+        if let Some(key) = key {
+            let mut record = record.clone();
+            record.key = Some(key.into());
+            out.records.push(OutputRecord {
+                source: Some(j as u32),
+                topic: None,
+                body: Body::New(Box::new(record)),
+            });
+        }
+    }
+    out
 }

@@ -61,12 +61,12 @@ pub fn render(handles: &[Arc<PipelineHandle>], broker: &Broker, runtime: &Runtim
     let statuses: Vec<(String, Vec<TaskStatus>)> = handles
         .iter()
         .map(|h| {
-            let inputs = h.spec().inputs.clone();
+            let spec = h.spec();
             (
                 h.name.clone(),
                 h.tasks
                     .iter()
-                    .map(|t| TaskStatus::of(t, &inputs, broker))
+                    .map(|t| TaskStatus::of(t, &spec, broker))
                     .collect(),
             )
         })
@@ -77,8 +77,8 @@ pub fn render(handles: &[Arc<PipelineHandle>], broker: &Broker, runtime: &Runtim
             for t in tasks {
                 let _ = writeln!(
                     out,
-                    "{name}{{pipeline=\"{pipeline}\",partition=\"{}\"}} {}",
-                    t.partition,
+                    "{name}{{pipeline=\"{pipeline}\",{}}} {}",
+                    task_labels(t.partition, t.stage),
                     value(t)
                 );
             }
@@ -94,8 +94,8 @@ pub fn render(handles: &[Arc<PipelineHandle>], broker: &Broker, runtime: &Runtim
         for t in tasks {
             let _ = writeln!(
                 out,
-                "weir_pipeline_task_failed{{pipeline=\"{pipeline}\",partition=\"{}\"}} {}",
-                t.partition,
+                "weir_pipeline_task_failed{{pipeline=\"{pipeline}\",{}}} {}",
+                task_labels(t.partition, t.stage),
                 u8::from(t.last_error.is_some() && t.state == super::stats::TaskState::Failed)
             );
         }
@@ -109,7 +109,11 @@ pub fn render(handles: &[Arc<PipelineHandle>], broker: &Broker, runtime: &Runtim
     for h in handles {
         for t in &h.tasks {
             let (buckets, count, sum) = t.latency.read();
-            let labels = format!("pipeline=\"{}\",partition=\"{}\"", h.name, t.partition);
+            let labels = format!(
+                "pipeline=\"{}\",{}",
+                h.name,
+                task_labels(t.partition, t.stage)
+            );
             for (b, n) in LATENCY_BUCKETS.iter().zip(buckets) {
                 let _ = writeln!(
                     out,
@@ -160,4 +164,16 @@ pub fn render(handles: &[Arc<PipelineHandle>], broker: &Broker, runtime: &Runtim
     );
     let _ = writeln!(out, "weir_wasm_cache_hits_total {}", runtime.cache_hits());
     out
+}
+
+/// A task's labels: its partition, and the side of a `group_by` it runs when there is one
+/// (both sides have a task per partition).
+fn task_labels(partition: u32, stage: super::stage::Stage) -> String {
+    match stage {
+        super::stage::Stage::Whole => format!("partition=\"{partition}\""),
+        super::stage::Stage::Upstream => format!("partition=\"{partition}\",stage=\"upstream\""),
+        super::stage::Stage::Downstream => {
+            format!("partition=\"{partition}\",stage=\"downstream\"")
+        }
+    }
 }

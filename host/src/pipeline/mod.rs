@@ -8,6 +8,7 @@
 //! - [`store`]: pipeline records and task checkpoints in sled.
 //! - [`handle`]: a running pipeline's control channel (update, pause, rollback).
 //! - [`task`]: one task: read, run the chain, append idempotently, commit.
+//! - [`stage`]: [`stage::Stage`], which steps a task runs: all, or one side of a `group_by`.
 //! - [`workers`]: the fixed threads task turns run on, apart from where tasks wait.
 //! - [`outputs`]: output groups and their sequence numbers, the outbox form, dead letters.
 //! - [`chain`]: a task's step instances and how a batch flows through them.
@@ -24,6 +25,7 @@ pub mod plugins;
 pub mod registry;
 pub mod service;
 pub mod spec;
+pub mod stage;
 pub mod state;
 pub mod stats;
 pub mod status;

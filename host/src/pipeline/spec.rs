@@ -146,8 +146,8 @@ pub struct LimitsSpec {
 }
 
 /// One step of the chain: a module run over each batch (`"op": "map"`, the default), or
-/// a built-in aggregation of the streams layer (`"count"`, `"sum"`) with its window,
-/// emit mode and formats.
+/// an aggregation of the streams layer (`"count"`, `"sum"`, or `"reduce"` and
+/// `"aggregate"` with an aggregator module) with its window, emit mode and formats.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
@@ -158,7 +158,7 @@ pub struct StepSpec {
     /// What the step does.
     #[serde(default, skip_serializing_if = "is_map")]
     pub op: Op,
-    /// The module to run (`map` steps only).
+    /// The module to run (`map` steps; the aggregator of `reduce` and `aggregate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<ModuleRef>,
     /// Configuration handed to the module, as strings.
@@ -231,17 +231,38 @@ impl StepSpec {
     fn check(&self, i: usize) -> Result<(), SpecError> {
         let field = |f: &str| format!("steps[{i}].{f}");
         match self.op {
-            Op::Map => {
+            Op::Map | Op::GroupBy => {
                 if self.module.is_none() {
-                    return Err(spec_err(field("module"), "a \"map\" step needs a module"));
+                    let needs = match self.op {
+                        Op::GroupBy => {
+                            "a \"group_by\" step needs a module of the key-selector world"
+                        }
+                        _ => "a \"map\" step needs a module",
+                    };
+                    return Err(spec_err(field("module"), needs));
                 }
                 if let Some(f) = self.aggregate_spec().has_aggregation_fields() {
                     return Err(spec_err(
                         field(f),
-                        "only aggregation steps (\"op\": \"count\" or \"sum\") take it",
+                        "only aggregation steps (\"op\": \"count\", \"sum\", \"reduce\" or \"aggregate\") take it",
                     ));
                 }
                 Ok(())
+            }
+            Op::Reduce | Op::Aggregate => {
+                if self.module.is_none() {
+                    return Err(spec_err(
+                        field("module"),
+                        format!(
+                            "\"{}\" needs a module of the aggregator world",
+                            self.op.name()
+                        ),
+                    ));
+                }
+                self.aggregate_spec()
+                    .build()
+                    .map(|_| ())
+                    .map_err(|(f, reason)| spec_err(field(&f), reason))
             }
             op => {
                 if self.module.is_some() {
@@ -327,6 +348,16 @@ pub struct PipelineSpec {
     pub commit_interval_ms: Option<u64>,
 }
 
+/// A pipeline's `group_by`: the steps up to it run over the inputs and write the records,
+/// keyed anew, to `topic`; the steps after it run over `topic`'s partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repartition {
+    /// Index of the `group_by` step.
+    pub step: usize,
+    /// `<pipeline>-<step>-repartition` (`<step>`: the step's name, else its index).
+    pub topic: String,
+}
+
 /// The linger of a pipeline whose spec names none, ms.
 pub const DEFAULT_LINGER_MS: u64 = 2;
 
@@ -399,6 +430,20 @@ impl PipelineSpec {
                     return Err(spec_err(field, format!("step name {name:?} is used twice")));
                 }
             }
+            if step.op == Op::GroupBy {
+                if self.steps[..i].iter().any(|s| s.op == Op::GroupBy) {
+                    return Err(spec_err(
+                        format!("steps[{i}].op"),
+                        "a pipeline repartitions once: only one \"group_by\" step",
+                    ));
+                }
+                if i + 1 == self.steps.len() {
+                    return Err(spec_err(
+                        format!("steps[{i}].op"),
+                        "a \"group_by\" step needs the steps that use the new key after it",
+                    ));
+                }
+            }
             // Results of windows closed on an idle input are timer output: they go
             // straight to the output topic and could not pass through later steps.
             if step.close_idle_after_ms.is_some() && i + 1 < self.steps.len() {
@@ -424,6 +469,17 @@ impl PipelineSpec {
                     format!("topic {t:?} is also an input; a pipeline cannot feed itself"),
                 ));
             }
+        }
+        if let Some(r) = self.repartition()
+            && (self.inputs.contains(&r.topic) || self.written_topics().contains(&r.topic.as_str()))
+        {
+            return Err(spec_err(
+                format!("steps[{}]", r.step),
+                format!(
+                    "{:?} is the group_by's internal repartition topic: no input or output may be it",
+                    r.topic
+                ),
+            ));
         }
         // A step sending its late records there uses the topic as failures do.
         let late_letters = self
@@ -484,6 +540,19 @@ impl PipelineSpec {
             ));
         }
         Ok(())
+    }
+
+    /// The pipeline's `group_by` step, if it has one, and its internal repartition topic.
+    pub fn repartition(&self) -> Option<Repartition> {
+        let step = self.steps.iter().position(|s| s.op == Op::GroupBy)?;
+        let label = match &self.steps[step].name {
+            Some(name) => name.clone(),
+            None => step.to_string(),
+        };
+        Some(Repartition {
+            step,
+            topic: format!("{}-{label}-repartition", self.name),
+        })
     }
 
     /// Every topic the pipeline writes to: the output, routed outputs and the dead-letter topic.

@@ -70,6 +70,8 @@ pub enum TaskState {
 pub struct TaskStats {
     /// The input partition.
     pub partition: u32,
+    /// Which steps the task runs (one side of a `group_by`, or all).
+    pub stage: super::stage::Stage,
     /// Input records processed (committed).
     pub records_in: AtomicU64,
     /// Records appended to outputs (main, routed and dead-letter).
@@ -102,6 +104,7 @@ impl TaskStats {
     pub fn new(partition: u32, committed: Vec<i64>) -> TaskStats {
         TaskStats {
             partition,
+            stage: super::stage::Stage::Whole,
             records_in: AtomicU64::new(0),
             records_out: AtomicU64::new(0),
             records_errored: AtomicU64::new(0),
@@ -113,6 +116,12 @@ impl TaskStats {
             last_error: Mutex::new(None),
             swap_pauses: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The same, for a task of `stage`.
+    pub fn in_stage(mut self, stage: super::stage::Stage) -> TaskStats {
+        self.stage = stage;
+        self
     }
 
     /// Sets the state.

@@ -12,6 +12,7 @@ use crate::broker::Broker;
 
 use super::handle::{Desired, PipelineHandle};
 use super::spec::PipelineSpec;
+use super::stage::Stage;
 use super::stats::{TaskState, TaskStats};
 use super::store::PipelineRecord;
 use super::task::TaskError;
@@ -21,6 +22,10 @@ use super::task::TaskError;
 pub struct TaskStatus {
     /// The input partition.
     pub partition: u32,
+    /// Which side of a `group_by` the task runs (`upstream`, `downstream`); absent
+    /// for a pipeline without one.
+    #[serde(skip_serializing_if = "Stage::is_whole")]
+    pub stage: Stage,
     /// What the task is doing.
     pub state: TaskState,
     /// The committed input offset (the next to process) of the first input.
@@ -52,7 +57,8 @@ pub struct TaskStatus {
 
 impl TaskStatus {
     /// Reads a task's counters; lag is measured against each input's high watermark now.
-    pub fn of(stats: &TaskStats, inputs: &[String], broker: &Broker) -> TaskStatus {
+    pub fn of(stats: &TaskStats, spec: &PipelineSpec, broker: &Broker) -> TaskStatus {
+        let inputs = stats.stage.inputs(spec);
         let committed = stats.committed.lock().clone();
         let cause = stats.last_error.lock().clone();
         let mut lag = 0;
@@ -68,6 +74,7 @@ impl TaskStatus {
         }
         TaskStatus {
             partition: stats.partition,
+            stage: stats.stage,
             state: stats.state.lock().clone(),
             committed_offset: committed.first().copied().unwrap_or(0),
             committed_offsets: offsets,
@@ -210,8 +217,18 @@ impl PipelineStatus {
                 p99_ms: ms(p99),
                 max_ms: ms(max),
             },
-            records_in: tasks.iter().map(|t| t.records_in).sum(),
-            records_out: tasks.iter().map(|t| t.records_out).sum(),
+            // The pipeline's records in are its inputs', its records out its outputs':
+            // not the repartition topic's, between the stages of a `group_by`.
+            records_in: tasks
+                .iter()
+                .filter(|t| t.stage.reads_inputs())
+                .map(|t| t.records_in)
+                .sum(),
+            records_out: tasks
+                .iter()
+                .filter(|t| t.stage.writes_outputs())
+                .map(|t| t.records_out)
+                .sum(),
             records_errored: tasks.iter().map(|t| t.records_errored).sum(),
             late_records: tasks.iter().map(|t| t.late_records).sum(),
             lag: tasks.iter().map(|t| t.lag).sum(),

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::PipelineError;
 use super::spec::PipelineSpec;
+use super::stage::Stage;
 use super::state::{CHECKPOINT_KEY, Writes};
 
 /// One deployment of a pipeline's step chain: which module versions ran, since when, why.
@@ -212,7 +213,10 @@ impl PipelineStore {
     pub fn remove(&self, record: &PipelineRecord) -> Result<(), PipelineError> {
         self.pipelines.remove(record.spec.name.as_bytes())?;
         for p in 0..record.partitions {
-            self.db.drop_tree(task_tree_name(&record.spec.name, p))?;
+            for stage in Stage::of(&record.spec) {
+                self.db
+                    .drop_tree(task_tree_name(&record.spec.name, *stage, p))?;
+            }
         }
         self.db.flush()?;
         Ok(())
@@ -220,7 +224,19 @@ impl PipelineStore {
 
     /// The tree of task `partition` of `pipeline`.
     pub fn task_tree(&self, pipeline: &str, partition: u32) -> Result<sled::Tree, PipelineError> {
-        Ok(self.db.open_tree(task_tree_name(pipeline, partition))?)
+        self.stage_tree(pipeline, Stage::Whole, partition)
+    }
+
+    /// The tree of the task of `stage` for `partition` of `pipeline`.
+    pub fn stage_tree(
+        &self,
+        pipeline: &str,
+        stage: Stage,
+        partition: u32,
+    ) -> Result<sled::Tree, PipelineError> {
+        Ok(self
+            .db
+            .open_tree(task_tree_name(pipeline, stage, partition))?)
     }
 
     /// Flushes everything committed so far to disk.
@@ -230,8 +246,8 @@ impl PipelineStore {
     }
 }
 
-fn task_tree_name(pipeline: &str, partition: u32) -> String {
-    format!("task/{pipeline}/{partition}")
+fn task_tree_name(pipeline: &str, stage: Stage, partition: u32) -> String {
+    format!("task/{pipeline}/{partition}{}", stage.tree_suffix())
 }
 
 /// The task's committed checkpoint, if it has one.

@@ -1,6 +1,6 @@
 //! The one place the host generates bindings for `wit/`: every other module imports from here.
 //!
-//! The processor world shares the types, config and log interfaces with the transform world
+//! The processor, aggregator and key-selector worlds share the types, config and log interfaces with the transform world
 //! (`with`), so one set of record types and one config/log adapter serve both.
 
 /// Bindings of the `transform` world (`TransformPre`, the `types`, `config` and `log` imports).
@@ -24,6 +24,32 @@ pub mod processor {
     });
 }
 
+/// Bindings of the `aggregator` world (`AggregatorPre`, the `aggregating` export).
+pub mod aggregator {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "aggregator",
+        with: {
+            "weir:plugin/types": super::transform::weir::plugin::types,
+            "weir:plugin/config": super::transform::weir::plugin::config,
+            "weir:plugin/log": super::transform::weir::plugin::log,
+        },
+    });
+}
+
+/// Bindings of the `key-selector` world (`KeySelectorPre`, the `key-selecting` export).
+pub mod key_selector {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "key-selector",
+        with: {
+            "weir:plugin/types": super::transform::weir::plugin::types,
+            "weir:plugin/config": super::transform::weir::plugin::config,
+            "weir:plugin/log": super::transform::weir::plugin::log,
+        },
+    });
+}
+
 pub use transform::weir::plugin::types::{
     Batch, Emit, Emitted, Origin as WitOrigin, RecordFailure as WitRecordFailure,
 };
@@ -32,3 +58,7 @@ pub use transform::weir::plugin::types::{
 pub const TRANSFORMER_EXPORT: &str = "weir:plugin/transformer@0.1.0";
 /// The export name of the processor world's interface.
 pub const PROCESSING_EXPORT: &str = "weir:plugin/processing@0.1.0";
+/// The export name of the aggregator world's interface.
+pub const AGGREGATING_EXPORT: &str = "weir:plugin/aggregating@0.1.0";
+/// The export name of the key-selector world's interface.
+pub const KEY_SELECTING_EXPORT: &str = "weir:plugin/key-selecting@0.1.0";

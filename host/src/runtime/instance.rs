@@ -10,6 +10,8 @@ use std::sync::Arc;
 use wasmtime::Store;
 
 use super::answer::Answer;
+use super::bindings::aggregator::Aggregator;
+use super::bindings::key_selector::KeySelector;
 use super::bindings::processor::Processor;
 use super::bindings::processor::exports::weir::plugin::processing;
 use super::bindings::transform::Transform;
@@ -51,14 +53,17 @@ impl Default for InstanceConfig {
     }
 }
 
-enum Bound {
+/// A live store's bound exports, by world.
+pub(super) enum Bound {
     Transform(Transform),
     Processor(Processor),
+    Aggregator(Aggregator),
+    KeySelector(KeySelector),
 }
 
-struct Live {
-    store: Store<HostState>,
-    bound: Bound,
+pub(super) struct Live {
+    pub(super) store: Store<HostState>,
+    pub(super) bound: Bound,
     /// A processor's requested timer interval.
     timer_interval_ms: Option<u64>,
 }
@@ -115,6 +120,31 @@ impl Instance {
         &self.plugin
     }
 
+    /// Where the plugin's log lines go.
+    pub(super) fn log_sink(&self) -> Arc<dyn LogSink> {
+        self.log.clone()
+    }
+
+    /// The instance's sandbox limits.
+    pub(super) fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Encodes `records` in the instance's reusable flat buffers and hands the batch to `f`.
+    pub(super) fn with_encoded<T>(
+        &mut self,
+        records: &[Record],
+        f: impl FnOnce(&mut Instance, &Batch, usize) -> Result<T, RuntimeError>,
+    ) -> Result<T, RuntimeError> {
+        let mut encoder = std::mem::take(&mut self.encoder);
+        let result = match encoder.encode(records) {
+            Ok(batch) => f(self, batch.batch(), batch.records()),
+            Err(what) => Err(RuntimeError::BatchTooLarge { what }),
+        };
+        self.encoder = encoder;
+        result
+    }
+
     /// How many stores were built (1 + one per rebuild after a trap).
     pub fn builds(&self) -> u64 {
         self.builds
@@ -128,7 +158,7 @@ impl Instance {
         }
     }
 
-    fn live(&mut self) -> Result<&mut Live, RuntimeError> {
+    pub(super) fn live(&mut self) -> Result<&mut Live, RuntimeError> {
         if let Slot::Dropped { state } = &mut self.slot {
             let state = state.take();
             let live = self.build(state)?;
@@ -157,6 +187,8 @@ impl Instance {
         let bound = match &self.plugin.pre {
             PluginPre::Transform(pre) => pre.instantiate(&mut store).map(Bound::Transform),
             PluginPre::Processor(pre) => pre.instantiate(&mut store).map(Bound::Processor),
+            PluginPre::Aggregator(pre) => pre.instantiate(&mut store).map(Bound::Aggregator),
+            PluginPre::KeySelector(pre) => pre.instantiate(&mut store).map(Bound::KeySelector),
         };
         let bound = match bound {
             Ok(bound) => bound,
@@ -223,7 +255,7 @@ impl Instance {
     }
 
     /// Drops the store after a trap, keeping the state backend for the rebuild.
-    fn poison(&mut self) {
+    pub(super) fn poison(&mut self) {
         let slot = std::mem::replace(&mut self.slot, Slot::Dropped { state: None });
         let state = match slot {
             Slot::Live(live) => live.store.into_data().state,
@@ -303,9 +335,17 @@ impl Instance {
         let log = self.log.clone();
         let limits = self.limits;
         let tick = self.plugin.runtime.shared.epoch_tick;
+        let world = self.plugin.world().name();
         let live = self.live()?;
         arm_deadline(&mut live.store, tick, limits);
         let result = match &live.bound {
+            Bound::Aggregator(_) | Bound::KeySelector(_) => {
+                return Err(RuntimeError::Unsupported {
+                    plugin: name.to_string(),
+                    world,
+                    call: "process",
+                });
+            }
             Bound::Transform(t) => t
                 .weir_plugin_transformer()
                 .call_process(&mut live.store, origin, batch)
@@ -416,6 +456,8 @@ pub(crate) fn probe(plugin: &Plugin) -> Result<(), wasmtime::Error> {
     match &plugin.pre {
         PluginPre::Transform(pre) => pre.instantiate(&mut store).map(drop),
         PluginPre::Processor(pre) => pre.instantiate(&mut store).map(drop),
+        PluginPre::Aggregator(pre) => pre.instantiate(&mut store).map(drop),
+        PluginPre::KeySelector(pre) => pre.instantiate(&mut store).map(drop),
     }
 }
 
@@ -427,7 +469,11 @@ fn processor_error_parts(e: processing::ProcessorError) -> (&'static str, String
     }
 }
 
-fn arm_deadline(store: &mut Store<HostState>, tick: std::time::Duration, limits: Limits) {
+pub(super) fn arm_deadline(
+    store: &mut Store<HostState>,
+    tick: std::time::Duration,
+    limits: Limits,
+) {
     store
         .data_mut()
         .start_call(std::time::Instant::now() + limits.deadline);
@@ -438,7 +484,7 @@ fn arm_deadline(store: &mut Store<HostState>, tick: std::time::Duration, limits:
 
 /// Turns a wasmtime error from a call into a typed error, using what the limiter and the
 /// guest's stderr recorded.
-fn classify(
+pub(super) fn classify(
     plugin: &str,
     log: &dyn LogSink,
     limits: Limits,
@@ -501,7 +547,7 @@ fn classify(
 
 /// Ends a call that returned: forwards guest output through the call's log budget, and fails
 /// the call if a host call refused a cap during it.
-fn drain_output(
+pub(super) fn drain_output(
     plugin: &str,
     log: &dyn LogSink,
     store: &mut Store<HostState>,

@@ -2,11 +2,14 @@
 //!
 //! It takes records and returns records; it knows nothing of topics on disk, HTTP or Kafka.
 //!
-//! - [`bindings`]: the one `bindgen!` site (the transform and processor worlds of `wit/`).
+//! - [`bindings`]: the one `bindgen!` site (the worlds of `wit/`).
 //! - [`engine`]: [`Runtime`], the shared engine, linkers, epoch ticker and loader.
 //! - [`cache`]: precompiled components on disk, keyed by content digest and engine settings.
 //! - [`plugin`]: [`Plugin`], a validated, precompiled component and the world it implements.
 //! - [`instance`]: [`Instance`], one store per task: runs batches, rebuilt after a trap.
+//! - [`aggregator`]: the aggregator world's calls on an instance (initial, add, merge,
+//!   subtract), one record or two aggregates at a time.
+//! - [`key_selector`]: the key-selector world's call on an instance: a batch's new keys.
 //! - [`output`]: [`Output`], what a call produced (kept inputs, new records, failures).
 //! - [`limits`]: [`Limits`], an instance's memory cap and per-call deadline.
 //! - [`caps`]: [`CallCaps`], what one call may hand the host (records, bytes, headers, log
@@ -22,6 +25,7 @@
 //! - [`state`]: the state backend trait, in memory and in sled.
 //! - [`error`]: one error enum for the layer, [`RuntimeError`].
 
+pub mod aggregator;
 pub(crate) mod answer;
 pub mod bindings;
 pub mod cache;
@@ -34,6 +38,7 @@ pub mod grants;
 pub mod guest_output;
 pub mod host;
 pub mod instance;
+pub mod key_selector;
 pub mod limits;
 pub mod output;
 pub mod plugin;

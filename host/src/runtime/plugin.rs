@@ -4,9 +4,13 @@ use std::sync::Arc;
 
 use wasmtime::component::Component;
 
+use super::bindings::aggregator::AggregatorPre;
+use super::bindings::key_selector::KeySelectorPre;
 use super::bindings::processor::ProcessorPre;
 use super::bindings::transform::TransformPre;
-use super::bindings::{PROCESSING_EXPORT, TRANSFORMER_EXPORT};
+use super::bindings::{
+    AGGREGATING_EXPORT, KEY_SELECTING_EXPORT, PROCESSING_EXPORT, TRANSFORMER_EXPORT,
+};
 use super::engine::Runtime;
 use super::error::RuntimeError;
 use super::host::HostState;
@@ -18,6 +22,10 @@ pub enum World {
     Transform,
     /// Stateful: `weir:plugin/processor`.
     Processor,
+    /// The functions of a `reduce` or `aggregate` step: `weir:plugin/aggregator`.
+    Aggregator,
+    /// The new key of a `group_by` step: `weir:plugin/key-selector`.
+    KeySelector,
 }
 
 impl World {
@@ -30,6 +38,12 @@ impl World {
             World::Processor => {
                 "`weir:plugin/processing@0.1.0` with `init: func(config) -> result<settings, processor-error>`, `process: func(origin, batch) -> result<processor-output, processor-error>` and `on-timer: func(now-ms: s64) -> result<timer-output, processor-error>`"
             }
+            World::Aggregator => {
+                "`weir:plugin/aggregating@0.1.0` with `initial`, `add`, `merge` and `subtract` (see wit/aggregator.wit)"
+            }
+            World::KeySelector => {
+                "`weir:plugin/key-selecting@0.1.0` with `select: func(origin, batch) -> result<selected-keys, key-selector-error>`"
+            }
         }
     }
 
@@ -38,6 +52,8 @@ impl World {
         match self {
             World::Transform => "transform",
             World::Processor => "processor",
+            World::Aggregator => "aggregator",
+            World::KeySelector => "key-selector",
         }
     }
 }
@@ -47,6 +63,8 @@ impl World {
 pub(crate) enum PluginPre {
     Transform(TransformPre<HostState>),
     Processor(ProcessorPre<HostState>),
+    Aggregator(AggregatorPre<HostState>),
+    KeySelector(KeySelectorPre<HostState>),
 }
 
 /// A component checked against its world and linked, instantiable in microseconds.
@@ -107,28 +125,35 @@ impl Plugin {
             Some(World::Transform)
         } else if has(PROCESSING_EXPORT) {
             Some(World::Processor)
+        } else if has(AGGREGATING_EXPORT) {
+            Some(World::Aggregator)
+        } else if has(KEY_SELECTING_EXPORT) {
+            Some(World::KeySelector)
         } else {
             None
         };
         if let Some(world) = world {
             super::grants::check_imports(name, world, &component, engine)?;
         }
-        let (world, pre) = if world == Some(World::Transform) {
-            let linked = runtime
-                .shared
-                .transform_linker
+        let shared = &runtime.shared;
+        let (world, pre) = if let Some(world) = world {
+            // The aggregator and key-selector worlds import a subset of the transform
+            // world's interfaces (types, config, log): its linker serves them.
+            let linker = match world {
+                World::Processor => &shared.processor_linker,
+                _ => &shared.transform_linker,
+            };
+            let linked = linker
                 .instantiate_pre(&component)
-                .map_err(mismatch(World::Transform))?;
-            let pre = TransformPre::new(linked).map_err(mismatch(World::Transform))?;
-            (World::Transform, PluginPre::Transform(pre))
-        } else if world == Some(World::Processor) {
-            let linked = runtime
-                .shared
-                .processor_linker
-                .instantiate_pre(&component)
-                .map_err(mismatch(World::Processor))?;
-            let pre = ProcessorPre::new(linked).map_err(mismatch(World::Processor))?;
-            (World::Processor, PluginPre::Processor(pre))
+                .map_err(mismatch(world))?;
+            let pre = match world {
+                World::Transform => TransformPre::new(linked).map(PluginPre::Transform),
+                World::Processor => ProcessorPre::new(linked).map(PluginPre::Processor),
+                World::Aggregator => AggregatorPre::new(linked).map(PluginPre::Aggregator),
+                World::KeySelector => KeySelectorPre::new(linked).map(PluginPre::KeySelector),
+            }
+            .map_err(mismatch(world))?;
+            (world, pre)
         } else {
             let looks_like = LOOKALIKES
                 .iter()

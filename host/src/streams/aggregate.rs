@@ -19,6 +19,7 @@ use crate::runtime::state::MAX_KEY_BYTES;
 use crate::runtime::{Body, Output, OutputRecord, RecordFailure, StateBackend};
 
 use super::error::StreamsError;
+use super::functions::{BuiltIn, Functions};
 use super::number::Decimal;
 use super::session::SessionWindows;
 use super::spec::{Emit, KeyFormat, ValueFormat};
@@ -36,6 +37,17 @@ pub enum Kind {
     Count,
     /// Values, parsed as decimal numbers, per key.
     Sum,
+    /// Values per key through a module's `add`, from the key's first value.
+    Reduce,
+    /// Values per key through a module's `initial` and `add`.
+    Aggregate,
+}
+
+impl Kind {
+    /// Whether a module's functions do the arithmetic.
+    pub fn has_module(self) -> bool {
+        matches!(self, Kind::Reduce | Kind::Aggregate)
+    }
 }
 
 /// What an aggregate is kept per.
@@ -128,9 +140,21 @@ impl Aggregation {
         self.emit == Emit::OnUpdate
     }
 
-    /// Aggregates `records` into `store`, returning the results to emit.
+    /// Aggregates `records` into `store` with the built-in arithmetic (`count`, `sum`),
+    /// returning the results to emit.
     pub fn process(
         &self,
+        store: &mut dyn StateBackend,
+        records: &[Record],
+    ) -> Result<Processed, StreamsError> {
+        self.process_with(&mut BuiltIn, store, records)
+    }
+
+    /// Aggregates `records` into `store`, a module's `fns` doing the arithmetic of a
+    /// `reduce` or `aggregate` step, returning the results to emit.
+    pub fn process_with(
+        &self,
+        fns: &mut dyn Functions,
         store: &mut dyn StateBackend,
         records: &[Record],
     ) -> Result<Processed, StreamsError> {
@@ -167,7 +191,7 @@ impl Aggregation {
                         fail(too_long(key.len(), 1));
                         continue;
                     }
-                    match self.add(&*store, &mut cache, &k, addend, record.timestamp)? {
+                    match self.add(fns, &*store, &mut cache, &k, key, &addend, record.timestamp)? {
                         Ok(agg) => {
                             cache.set(k.clone(), agg);
                             changed.insert(k, index);
@@ -178,6 +202,7 @@ impl Aggregation {
                 }
                 Grouping::Sliding(sw) => {
                     if let Err(m) = self.sliding_record(
+                        fns,
                         sw,
                         store,
                         key,
@@ -197,6 +222,7 @@ impl Aggregation {
                 }
                 Grouping::Session(sessions) => {
                     if let Err(m) = self.session_record(
+                        fns,
                         sessions,
                         store,
                         key,
@@ -228,7 +254,7 @@ impl Aggregation {
                     continue;
                 }
                 let k = window_key(window.start, key);
-                match self.add(&*store, &mut cache, &k, addend, record.timestamp)? {
+                match self.add(fns, &*store, &mut cache, &k, key, &addend, record.timestamp)? {
                     Ok(agg) => updates.push((k, agg)),
                     Err(m) => overflow = Some(m),
                 }
@@ -277,7 +303,7 @@ impl Aggregation {
             }
         } else if self.emit == Emit::OnUpdate {
             for (k, source) in &changed {
-                if let Some(agg) = cache.entries.get(k).map(|e| e.0) {
+                if let Some(agg) = cache.entries.get(k).map(|e| e.0.clone()) {
                     let (window, key) = match (self.grouping.time(), split_window_key(k)) {
                         (Some(w), Some((start, key))) => (Some(w.window_at(start)), key),
                         _ => (None, &k[1..]),
@@ -339,7 +365,7 @@ impl Aggregation {
         // The scan reads the store: the batch's aggregates go there first.
         cache.write_back(store)?;
         for (k, bytes) in store::windows_between(&*store, after, through)? {
-            let agg = Aggregate::decode(&k, &bytes, self.kind == Kind::Sum)?;
+            let agg = Aggregate::decode(&k, &bytes, self.kind)?;
             if let Some((start, key)) = split_window_key(&k) {
                 out.records
                     .push(self.result(key, Some(windows.window_at(start)), &agg, source));
@@ -356,13 +382,17 @@ impl Aggregation {
         &self,
         record: &'r Record,
     ) -> Option<Result<(&'r Bytes, Value), String>> {
+        // Kafka skips a record without a key: it has no group.
         let key = record.key.as_ref()?;
         let addend = match self.kind {
             Kind::Count => Value::Count(1),
+            // As Kafka's reduce: a null value adds nothing.
             Kind::Sum => match self.parse(record.value.as_ref()?) {
                 Ok(d) => Value::Sum(d),
                 Err(m) => return Some(Err(m)),
             },
+            // Kafka's reduce and aggregate skip a record without a value.
+            Kind::Reduce | Kind::Aggregate => Value::Bytes(record.value.as_ref()?.clone()),
         };
         if let Some(what) = self.grouping.windowed_noun()
             && record.timestamp < 0
@@ -400,41 +430,40 @@ impl Aggregation {
         Ok(d)
     }
 
-    /// The aggregate under `k` with `addend` added at `timestamp`, or why it cannot be.
+    /// The aggregate under `k` (of record key `key`) with `addend` added at
+    /// `timestamp`, or why it cannot be.
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &self,
+        fns: &mut dyn Functions,
         store: &dyn StateBackend,
         cache: &mut Cache,
         k: &[u8],
-        addend: Value,
+        key: &[u8],
+        addend: &Value,
         timestamp: i64,
     ) -> Result<Result<Aggregate, String>, StreamsError> {
         let old = match cache.entries.get(k) {
-            Some(e) => Some(e.0),
+            Some(e) => Some(e.0.clone()),
             None => match store.get(k)? {
-                Some(b) => Some(Aggregate::decode(k, &b, self.kind == Kind::Sum)?),
+                Some(b) => Some(Aggregate::decode(k, &b, self.kind)?),
                 None => None,
             },
         };
-        let value = match old {
-            None => Some(addend),
-            Some(a) => self.plus(a.value, addend),
-        };
-        Ok(match value {
-            Some(value) => Ok(Aggregate {
-                timestamp: old.map_or(timestamp, |a| a.timestamp.max(timestamp)),
-                value,
-            }),
-            None => Err(format!("the {} overflows", self.kind_name())),
-        })
+        let value = self.fold(fns, key, old.as_ref().map(|a| &a.value), addend, timestamp)?;
+        Ok(value.map(|value| Aggregate {
+            timestamp: old.map_or(timestamp, |a| a.timestamp.max(timestamp)),
+            value,
+        }))
     }
 
-    /// `a + b`, or `None` past the range (a long result must stay a long).
-    pub(super) fn plus(&self, a: Value, b: Value) -> Option<Value> {
+    /// `a + b` of a count or sum, or `None` past the range (a long result must stay a
+    /// long) or for a module's aggregates.
+    pub(super) fn plus(&self, a: &Value, b: &Value) -> Option<Value> {
         match (a, b) {
-            (Value::Count(a), Value::Count(b)) => a.checked_add(b).map(Value::Count),
+            (Value::Count(a), Value::Count(b)) => a.checked_add(*b).map(Value::Count),
             (Value::Sum(a), Value::Sum(b)) => a
-                .checked_add(b)
+                .checked_add(*b)
                 .filter(|s| self.value_format == ValueFormat::Text || s.to_i64().is_some())
                 .map(Value::Sum),
             _ => None,
@@ -442,13 +471,17 @@ impl Aggregation {
     }
 
     /// The output value of an aggregate.
-    pub(super) fn value_bytes(&self, value: Value) -> Vec<u8> {
+    pub(super) fn value_bytes(&self, value: &Value) -> Bytes {
         match (self.value_format, value) {
-            (ValueFormat::Text, Value::Count(n)) => n.to_string().into_bytes(),
-            (ValueFormat::Text, Value::Sum(d)) => d.to_string().into_bytes(),
-            (ValueFormat::Long, Value::Count(n)) => n.to_be_bytes().to_vec(),
+            (ValueFormat::Text, Value::Count(n)) => n.to_string().into(),
+            (ValueFormat::Text, Value::Sum(d)) => d.to_string().into(),
+            (ValueFormat::Long, Value::Count(n)) => n.to_be_bytes().to_vec().into(),
             // Long sums are kept whole and in range by `parse` and `plus`.
-            (ValueFormat::Long, Value::Sum(d)) => d.to_i64().unwrap_or(0).to_be_bytes().to_vec(),
+            (ValueFormat::Long, Value::Sum(d)) => {
+                d.to_i64().unwrap_or(0).to_be_bytes().to_vec().into()
+            }
+            // A module's aggregate is its output value as it is.
+            (_, Value::Bytes(b)) => b.clone(),
         }
     }
 
@@ -456,6 +489,8 @@ impl Aggregation {
         match self.kind {
             Kind::Count => "count",
             Kind::Sum => "sum",
+            Kind::Reduce => "reduce",
+            Kind::Aggregate => "aggregate",
         }
     }
 
@@ -467,7 +502,7 @@ impl Aggregation {
         agg: &Aggregate,
         source: u32,
     ) -> OutputRecord {
-        let value = self.value_bytes(agg.value);
+        let value = self.value_bytes(&agg.value);
         let (key, headers) = match window {
             None => (key.to_vec(), Vec::new()),
             Some(w) => {
@@ -495,7 +530,7 @@ impl Aggregation {
             topic: None,
             body: Body::New(Box::new(Record {
                 key: Some(Bytes::from(key)),
-                value: Some(Bytes::from(value)),
+                value: Some(value),
                 headers,
                 timestamp: agg.timestamp,
             })),

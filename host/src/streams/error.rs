@@ -23,6 +23,20 @@ pub enum StreamsError {
         /// The length this operator writes.
         expected: usize,
     },
+    /// A `reduce` or `aggregate` step's module failed the whole call (a trap, its
+    /// deadline, its memory cap, an `invalid-config` answer).
+    #[error("aggregator module: {source}")]
+    Module {
+        /// The runtime's error (boxed: it is large, and rare).
+        #[source]
+        source: Box<crate::runtime::RuntimeError>,
+    },
+    /// An aggregate of another kind than the step keeps met the step's arithmetic
+    /// (stored by another op at this step's position).
+    #[error(
+        "an aggregate of another kind than this step's (count, sum or a module's) was found in its state"
+    )]
+    Mixed,
     /// A state query would read more windows than allowed.
     #[error(
         "the range holds more than {limit} windows (of all keys; windows are stored by start): \

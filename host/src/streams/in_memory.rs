@@ -9,7 +9,7 @@ use crate::record::Record;
 use crate::runtime::state::MAX_KEY_BYTES;
 use crate::runtime::{Output, RecordFailure, StateBackend};
 
-use super::aggregate::{Aggregation, Grouping, Kind, LateRecord, Processed, too_long};
+use super::aggregate::{Aggregation, Grouping, LateRecord, Processed, too_long};
 use super::error::StreamsError;
 use super::open::{Loaded, OpenWindows};
 use super::spec::Emit;
@@ -40,8 +40,7 @@ impl Aggregation {
             return self.process(store, records);
         };
         let before = store::load_stream_time(store)?;
-        let sum = self.kind == Kind::Sum;
-        let Some(mem) = open.ready(&*store, windows, before, sum)? else {
+        let Some(mem) = open.ready(&*store, windows, before, self.kind)? else {
             return self.process(store, records);
         };
         let mut done = Processed::default();
@@ -77,9 +76,9 @@ impl Aggregation {
                 let agg = match mem.get(window.start, key) {
                     None => Some(Aggregate {
                         timestamp: ts,
-                        value: addend,
+                        value: addend.clone(),
                     }),
-                    Some(old) => self.plus(old.value, addend).map(|value| Aggregate {
+                    Some(old) => self.plus(&old.value, &addend).map(|value| Aggregate {
                         timestamp: old.timestamp.max(ts),
                         value,
                     }),
@@ -99,8 +98,8 @@ impl Aggregation {
                     stream_time: now,
                 });
             }
-            for (start, agg) in &updates {
-                mem.set(*start, key, *agg, index);
+            for (start, agg) in updates.drain(..) {
+                mem.set(start, key, agg, index);
             }
             let previous = stream_time;
             stream_time = Some(now);
@@ -156,7 +155,7 @@ impl Aggregation {
             return self.advance_to(store, now_ms);
         };
         let before = store::load_stream_time(&*store)?;
-        let Some(mem) = open.ready(&*store, windows, before, self.kind == Kind::Sum)? else {
+        let Some(mem) = open.ready(&*store, windows, before, self.kind)? else {
             return self.advance_to(store, now_ms);
         };
         let mut out = Output::default();

@@ -11,11 +11,14 @@
 //! - [`session`]: [`SessionWindows`], per-key sessions that merge, and their state.
 //! - [`number`]: [`Decimal`], the exact decimal numbers `sum` adds.
 //! - [`store`]: the key layout of aggregate state and its value encoding.
-//! - [`aggregate`]: [`Aggregation::process`], the count/sum operator over a batch.
+//! - [`aggregate`]: [`Aggregation::process`], the aggregation operator over a batch
+//!   (`count`, `sum`, and with a module's functions `reduce` and `aggregate`).
+//! - [`functions`]: [`Functions`], a module's aggregator functions, and how a record is
+//!   folded into an aggregate or two aggregates merged.
 //! - [`open`]: [`OpenWindows`], a task's open tumbling and hopping windows in memory
 //!   between batches, in front of the store.
 //! - [`in_memory`]: [`Aggregation::process_open`], the operator over them (what the
-//!   pipeline runs; `process` is its store-only twin and its fallback).
+//!   pipeline runs for count and sum; `process` is its store-only twin and its fallback).
 //! - [`idle`]: [`Aggregation::advance_to`], stream time following the wall clock on an
 //!   idle input (`close_idle_after_ms`).
 //! - [`query`]: [`Aggregation::lookup`] and [`Aggregation::lookup_windows`], the
@@ -24,6 +27,7 @@
 
 pub mod aggregate;
 pub mod error;
+pub mod functions;
 pub mod idle;
 pub mod in_memory;
 pub mod number;
@@ -36,14 +40,17 @@ pub mod store;
 pub mod window;
 
 #[cfg(test)]
+mod module_tests;
+#[cfg(test)]
 mod open_tests;
 #[cfg(test)]
 mod sliding_tests;
 #[cfg(test)]
 mod tests;
 
-pub use aggregate::{Aggregation, Grouping, LateRecord, Processed};
+pub use aggregate::{Aggregation, Grouping, Kind, LateRecord, Processed};
 pub use error::StreamsError;
+pub use functions::Functions;
 pub use number::Decimal;
 pub use open::{DEFAULT_MAX_OPEN_WINDOWS, OpenWindows};
 pub use query::WindowValue;

@@ -22,6 +22,7 @@ use indexmap::IndexMap;
 
 use crate::runtime::StateBackend;
 
+use super::aggregate::Kind;
 use super::error::StreamsError;
 use super::store::{self, Aggregate, split_window_key, window_key};
 use super::window::TimeWindows;
@@ -31,7 +32,7 @@ use super::window::TimeWindows;
 pub const DEFAULT_MAX_OPEN_WINDOWS: usize = 1_000_000;
 
 /// One (window, key)'s aggregate in memory.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Entry {
     /// The aggregate.
     pub agg: Aggregate,
@@ -73,10 +74,11 @@ impl Loaded {
             Some(i) => i,
             None => {
                 self.len += 1;
+                // Counts and sums are a few bytes: the clone is a copy.
                 keys.insert_full(
                     key.into(),
                     Entry {
-                        agg,
+                        agg: agg.clone(),
                         stored: false,
                         touched: None,
                     },
@@ -104,7 +106,7 @@ impl Loaded {
                 .and_then(|keys| keys.get_index_mut(index))
                 && let Some(source) = e.touched.take()
             {
-                out.push((start, k.clone(), source, e.agg));
+                out.push((start, k.clone(), source, e.agg.clone()));
             }
         }
         out.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
@@ -205,7 +207,7 @@ impl OpenWindows {
         store: &dyn StateBackend,
         windows: TimeWindows,
         stream_time: Option<i64>,
-        sum: bool,
+        kind: Kind,
     ) -> Result<Option<&mut Loaded>, StreamsError> {
         let generation = store.generation();
         let stale = match &self.phase {
@@ -214,7 +216,7 @@ impl OpenWindows {
             Phase::Spilled { retry_at } => stream_time.is_some_and(|t| t >= *retry_at),
         };
         if stale {
-            self.phase = match load(store, windows, stream_time, sum, self.limit)? {
+            self.phase = match load(store, windows, stream_time, kind, self.limit)? {
                 Some(mut loaded) => {
                     loaded.generation = generation;
                     Phase::Loaded(loaded)
@@ -271,7 +273,7 @@ fn load(
     store: &dyn StateBackend,
     windows: TimeWindows,
     stream_time: Option<i64>,
-    sum: bool,
+    kind: Kind,
     limit: usize,
 ) -> Result<Option<Loaded>, StreamsError> {
     let mut loaded = Loaded::default();
@@ -300,7 +302,7 @@ fn load(
             let Some((start, key)) = split_window_key(&k) else {
                 continue;
             };
-            let agg = Aggregate::decode(&k, &b, sum)?;
+            let agg = Aggregate::decode(&k, &b, kind)?;
             loaded.windows.entry(start).or_default().insert(
                 key.into(),
                 Entry {

@@ -7,12 +7,12 @@ use std::ops::Bound;
 use crate::runtime::StateBackend;
 use crate::runtime::state::prefix_end;
 
-use super::aggregate::{Aggregation, Grouping, Kind};
+use super::aggregate::{Aggregation, Grouping};
 use super::error::StreamsError;
 use super::store::{self, Aggregate, Value, split_window_key, table_key, window_key};
 
 /// One window's aggregate of a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowValue {
     /// Window start, ms since the epoch.
     pub start: i64,
@@ -32,9 +32,7 @@ impl Aggregation {
     ) -> Result<Option<Value>, StreamsError> {
         let k = table_key(key);
         match store.get(&k)? {
-            Some(b) => Ok(Some(
-                Aggregate::decode(&k, &b, self.kind == Kind::Sum)?.value,
-            )),
+            Some(b) => Ok(Some(Aggregate::decode(&k, &b, self.kind)?.value)),
             None => Ok(None),
         }
     }
@@ -77,7 +75,7 @@ impl Aggregation {
                     if let Some((start, kk)) = split_window_key(&k)
                         && kk == key
                     {
-                        let agg = Aggregate::decode(&k, &b, self.kind == Kind::Sum)?;
+                        let agg = Aggregate::decode(&k, &b, self.kind)?;
                         found.push(WindowValue {
                             start,
                             end: match self.grouping {
@@ -111,7 +109,7 @@ mod tests {
     use super::*;
     use crate::record::Record;
     use crate::runtime::MemoryState;
-    use crate::streams::{Emit, KeyFormat, TimeWindows, ValueFormat};
+    use crate::streams::{Emit, KeyFormat, Kind, TimeWindows, ValueFormat};
 
     #[test]
     fn window_queries_take_starts_in_range_and_refuse_reading_past_the_limit() {

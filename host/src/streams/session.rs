@@ -21,8 +21,9 @@ use crate::record::Record;
 use crate::runtime::state::MAX_KEY_BYTES;
 use crate::runtime::{Body, OutputRecord, StateBackend};
 
-use super::aggregate::{Aggregation, Kind, Processed};
+use super::aggregate::{Aggregation, Processed};
 use super::error::StreamsError;
+use super::functions::Functions;
 use super::spec::{Emit, KeyFormat};
 use super::store::{Aggregate, Value, from_ordered, ordered, scan};
 use super::{WINDOW_END_HEADER, WINDOW_START_HEADER};
@@ -89,6 +90,7 @@ impl Aggregation {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn session_record(
         &self,
+        fns: &mut dyn Functions,
         sessions: SessionWindows,
         store: &mut dyn StateBackend,
         key: &[u8],
@@ -131,7 +133,7 @@ impl Aggregation {
             let Some(bytes) = store.get(&ek)? else {
                 continue;
             };
-            let agg = Aggregate::decode(&ek, &bytes, self.kind == Kind::Sum)?;
+            let agg = Aggregate::decode(&ek, &bytes, self.kind)?;
             merged.push(Found { start, end, agg });
         }
         let start = merged.iter().map(|f| f.start).fold(ts, i64::min);
@@ -143,13 +145,26 @@ impl Aggregation {
                 stream_time: now,
             });
         } else {
-            let mut value = Some(addend);
+            // Kafka's order: the bridged sessions merged, then the record added.
+            let mut sessions_value: Option<Value> = None;
             for f in &merged {
-                value = value.and_then(|v| self.plus(v, f.agg.value));
+                sessions_value = Some(match sessions_value {
+                    None => f.agg.value.clone(),
+                    Some(v) => match self.combine(fns, key, &v, &f.agg.value)? {
+                        Ok(v) => v,
+                        Err(m) => {
+                            *stream_time = previous;
+                            return Ok(Err(m));
+                        }
+                    },
+                });
             }
-            let Some(value) = value else {
-                *stream_time = previous;
-                return Ok(Err(format!("the {} overflows", self.kind_name())));
+            let value = match self.fold(fns, key, sessions_value.as_ref(), &addend, ts)? {
+                Ok(v) => v,
+                Err(m) => {
+                    *stream_time = previous;
+                    return Ok(Err(m));
+                }
             };
             for f in &merged {
                 let ek = end_key(key, f.start, f.end);
@@ -201,7 +216,7 @@ impl Aggregation {
             let hi = [&[BY_END][..], &ordered(close)].concat();
             for (k, bytes) in scan(store, lo, &hi)? {
                 if let Some((key, start, end)) = split_end_key(&k) {
-                    let agg = Aggregate::decode(&k, &bytes, self.kind == Kind::Sum)?;
+                    let agg = Aggregate::decode(&k, &bytes, self.kind)?;
                     out.records
                         .push(self.session_result(key, start, end, Some(&agg), source));
                 }
@@ -262,11 +277,7 @@ impl Aggregation {
             }
             let ek = end_key(key, start, end);
             if let Some(bytes) = store.get(&ek)? {
-                found.push((
-                    start,
-                    end,
-                    Aggregate::decode(&ek, &bytes, self.kind == Kind::Sum)?,
-                ));
+                found.push((start, end, Aggregate::decode(&ek, &bytes, self.kind)?));
             }
         }
         Ok(found)
@@ -335,7 +346,7 @@ impl Aggregation {
             topic: None,
             body: Body::New(Box::new(Record {
                 key: Some(Bytes::from(key)),
-                value: agg.map(|a| Bytes::from(self.value_bytes(a.value))),
+                value: agg.map(|a| self.value_bytes(&a.value)),
                 headers: vec![
                     header(WINDOW_START_HEADER, start),
                     header(WINDOW_END_HEADER, end),

@@ -23,8 +23,9 @@ use std::collections::BTreeMap;
 use crate::runtime::state::MAX_KEY_BYTES;
 use crate::runtime::{Output, StateBackend};
 
-use super::aggregate::{Aggregation, Kind};
+use super::aggregate::Aggregation;
 use super::error::StreamsError;
+use super::functions::Functions;
 use super::store::scan;
 use super::store::{self, Aggregate, Value, from_ordered, ordered, split_window_key, window_key};
 use super::window::Window;
@@ -81,6 +82,7 @@ impl Aggregation {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn sliding_record(
         &self,
+        fns: &mut dyn Functions,
         sw: SlidingWindows,
         store: &mut dyn StateBackend,
         key: &[u8],
@@ -108,7 +110,7 @@ impl Aggregation {
                 stream_time: now,
             });
         } else {
-            let plan = match self.sliding_plan(sw, &*store, key, addend, t, close)? {
+            let plan = match self.sliding_plan(fns, sw, &*store, key, addend, t, close)? {
                 Ok(plan) => plan,
                 Err(m) => return Ok(Err(m)),
             };
@@ -149,7 +151,7 @@ impl Aggregation {
             if after.is_none_or(|a| a < through) {
                 for (k, b) in store::windows_between(&*store, after, through)? {
                     if let Some((start, key)) = split_window_key(&k) {
-                        let agg = Aggregate::decode(&k, &b, self.kind == Kind::Sum)?;
+                        let agg = Aggregate::decode(&k, &b, self.kind)?;
                         out.records
                             .push(self.result(key, Some(sw.window_at(start)), &agg, source));
                     }
@@ -190,9 +192,12 @@ impl Aggregation {
         Ok(())
     }
 
-    /// The windows a record at `t` updates and creates, or why it fails (an overflow).
+    /// The windows a record at `t` updates and creates, or why it fails (an overflow, a
+    /// module's refusal).
+    #[allow(clippy::too_many_arguments)]
     fn sliding_plan(
         &self,
+        fns: &mut dyn Functions,
         sw: SlidingWindows,
         store: &dyn StateBackend,
         key: &[u8],
@@ -201,7 +206,7 @@ impl Aggregation {
         close: i64,
     ) -> Result<Result<Plan, String>, StreamsError> {
         let d = sw.max_diff_ms;
-        let sum = self.kind == Kind::Sum;
+        let sum = self.kind;
         let prefix = log_prefix(key);
         let lo = [prefix.as_slice(), &ordered(t.saturating_sub(2 * d + 2))].concat();
         let hi = [prefix.as_slice(), &ordered(t.saturating_add(d + 2))].concat();
@@ -212,23 +217,17 @@ impl Aggregation {
             };
             log.insert(from_ordered(ts), Aggregate::decode(&k, &b, sum)?);
         }
-        let overflow = || Ok(Err(format!("the {} overflows", self.kind_name())));
-        let mine = match log.get(&t) {
-            None => Aggregate {
+        // The log holds, per timestamp, the aggregate of the key's records at it.
+        let mine = match self.fold(fns, key, log.get(&t).map(|a| &a.value), &addend, t)? {
+            Ok(value) => Aggregate {
                 timestamp: t,
-                value: addend,
+                value,
             },
-            Some(a) => match self.plus(a.value, addend) {
-                Some(value) => Aggregate {
-                    timestamp: t,
-                    value,
-                },
-                None => return overflow(),
-            },
+            Err(m) => return Ok(Err(m)),
         };
         let previous = log.range(..t).next_back().map(|(&p, _)| p);
         let right_needed = log.range(t + 1..=t.saturating_add(d)).next().is_some();
-        log.insert(t, mine);
+        log.insert(t, mine.clone());
         let mut windows = BTreeMap::new();
         // Existing open windows holding t: the left windows of records in [t, t + d] and
         // the right windows of records in [t - d - 1, t - 1].
@@ -247,8 +246,9 @@ impl Aggregation {
             }
             if let Some(b) = store.get(&k)? {
                 let old = Aggregate::decode(&k, &b, sum)?;
-                let Some(value) = self.plus(old.value, addend) else {
-                    return overflow();
+                let value = match self.fold(fns, key, Some(&old.value), &addend, t)? {
+                    Ok(value) => value,
+                    Err(m) => return Ok(Err(m)),
                 };
                 windows.insert(
                     k,
@@ -274,15 +274,16 @@ impl Aggregation {
                 continue;
             }
             let mut agg: Option<Aggregate> = None;
+            // Built from the per-timestamp aggregates it holds, merged in time order.
             for (&r, a) in log.range(s..=s.saturating_add(d)) {
                 agg = Some(match agg {
-                    None => *a,
-                    Some(acc) => match self.plus(acc.value, a.value) {
-                        Some(value) => Aggregate {
+                    None => a.clone(),
+                    Some(acc) => match self.combine(fns, key, &acc.value, &a.value)? {
+                        Ok(value) => Aggregate {
                             timestamp: acc.timestamp.max(r),
                             value,
                         },
-                        None => return overflow(),
+                        Err(m) => return Ok(Err(m)),
                     },
                 });
             }

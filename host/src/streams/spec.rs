@@ -19,12 +19,27 @@ pub enum Op {
     Count,
     /// Sums values parsed as decimal numbers per key (and window).
     Sum,
+    /// Combines values per key (and window) with a module's `add`, from the key's first
+    /// value (Kafka's `reduce`).
+    Reduce,
+    /// Aggregates values per key (and window) with a module's `initial` and `add` (and
+    /// `merge` for sessions; Kafka's `aggregate`).
+    Aggregate,
+    /// Gives each record a new key (a key-selector module's) and repartitions by it
+    /// through the internal topic `<pipeline>-<step>-repartition` (Kafka's `groupBy`).
+    GroupBy,
 }
 
 impl Op {
-    /// Whether the step is a built-in aggregation rather than a module.
+    /// Whether the step aggregates (per key and maybe window, state kept by the host).
     pub fn is_aggregation(self) -> bool {
-        matches!(self, Op::Count | Op::Sum)
+        matches!(self, Op::Count | Op::Sum | Op::Reduce | Op::Aggregate)
+    }
+
+    /// Whether the step runs a module (`map`, and the aggregator of `reduce` and
+    /// `aggregate`).
+    pub fn takes_module(self) -> bool {
+        matches!(self, Op::Map | Op::Reduce | Op::Aggregate | Op::GroupBy)
     }
 
     /// The name the spec uses.
@@ -33,6 +48,9 @@ impl Op {
             Op::Map => "map",
             Op::Count => "count",
             Op::Sum => "sum",
+            Op::Reduce => "reduce",
+            Op::Aggregate => "aggregate",
+            Op::GroupBy => "group_by",
         }
     }
 }
@@ -174,8 +192,24 @@ impl AggregateSpec {
         let kind = match self.op {
             Op::Count => Kind::Count,
             Op::Sum => Kind::Sum,
-            Op::Map => return err("op", "\"map\" is not an aggregation".into()),
+            Op::Reduce => Kind::Reduce,
+            Op::Aggregate => Kind::Aggregate,
+            Op::Map | Op::GroupBy => {
+                return err(
+                    "op",
+                    format!("\"{}\" is not an aggregation", self.op.name()),
+                );
+            }
         };
+        if kind.has_module() && self.value_format.is_some() {
+            return err(
+                "value_format",
+                format!(
+                    "\"{}\" writes its module's aggregate as it is; value_format is for count and sum",
+                    self.op.name()
+                ),
+            );
+        }
         let grouping = match self.window {
             None => Grouping::Running,
             Some(WindowSpec::Session { gap_ms, grace_ms }) => {

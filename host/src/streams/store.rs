@@ -7,12 +7,13 @@
 //! - `[2] ++ key`: a non-windowed (table-like) running aggregate.
 //!
 //! An aggregate is its timestamp (8 bytes) then its value: a count as 8 bytes, a sum as
-//! a [`Decimal`]'s 17.
+//! a [`Decimal`]'s 17, a module's aggregate (`reduce`, `aggregate`) as its bytes.
 
 use std::ops::Bound;
 
 use crate::runtime::{Entries, StateBackend, StateError};
 
+use super::aggregate::Kind;
 use super::error::StreamsError;
 use super::number::Decimal;
 
@@ -59,17 +60,19 @@ pub fn split_window_key(k: &[u8]) -> Option<(i64, &[u8])> {
 }
 
 /// One aggregate's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     /// A count.
     Count(i64),
     /// A sum.
     Sum(Decimal),
+    /// A module's aggregate (`reduce`, `aggregate`), opaque to the host.
+    Bytes(bytes::Bytes),
 }
 
 /// An aggregate: its value and timestamp (the largest of its records', as Kafka's
 /// `ValueAndTimestamp` in a timestamped store).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aggregate {
     /// The largest timestamp of the records it holds.
     pub timestamp: i64,
@@ -82,33 +85,40 @@ impl Aggregate {
     pub fn encode(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(25);
         b.extend_from_slice(&self.timestamp.to_be_bytes());
-        match self.value {
+        match &self.value {
             Value::Count(n) => b.extend_from_slice(&n.to_be_bytes()),
             Value::Sum(d) => b.extend_from_slice(&d.to_bytes()),
+            Value::Bytes(v) => b.extend_from_slice(v),
         }
         b
     }
 
-    /// Reads stored bytes; `sum` says which kind the step keeps.
-    pub fn decode(key: &[u8], b: &[u8], sum: bool) -> Result<Aggregate, StreamsError> {
-        let expected = if sum { 25 } else { 16 };
+    /// Reads stored bytes of the kind the step keeps.
+    pub fn decode(key: &[u8], b: &[u8], kind: Kind) -> Result<Aggregate, StreamsError> {
+        let expected = match kind {
+            Kind::Count => 16,
+            Kind::Sum => 25,
+            // A module's aggregate may be empty.
+            Kind::Reduce | Kind::Aggregate => 8,
+        };
         let corrupt = || StreamsError::Corrupt {
             key: key.to_vec(),
             len: b.len(),
             expected,
         };
-        if b.len() != expected {
+        let fixed = matches!(kind, Kind::Count | Kind::Sum);
+        if (fixed && b.len() != expected) || b.len() < expected {
             return Err(corrupt());
         }
         let timestamp = i64::from_be_bytes(b[..8].try_into().map_err(|_| corrupt())?);
-        let value = if sum {
-            Value::Sum(Decimal::from_bytes(
+        let value = match kind {
+            Kind::Sum => Value::Sum(Decimal::from_bytes(
                 b[8..].try_into().map_err(|_| corrupt())?,
-            ))
-        } else {
-            Value::Count(i64::from_be_bytes(
+            )),
+            Kind::Count => Value::Count(i64::from_be_bytes(
                 b[8..].try_into().map_err(|_| corrupt())?,
-            ))
+            )),
+            Kind::Reduce | Kind::Aggregate => Value::Bytes(bytes::Bytes::copy_from_slice(&b[8..])),
         };
         Ok(Aggregate { timestamp, value })
     }
@@ -204,12 +214,24 @@ mod tests {
             timestamp: 99,
             value: Value::Sum(Decimal::parse(b"-1.25").unwrap()),
         };
-        assert_eq!(Aggregate::decode(b"k", &a.encode(), true).unwrap(), a);
+        assert_eq!(Aggregate::decode(b"k", &a.encode(), Kind::Sum).unwrap(), a);
         let c = Aggregate {
             timestamp: -1,
             value: Value::Count(3),
         };
-        assert_eq!(Aggregate::decode(b"k", &c.encode(), false).unwrap(), c);
-        assert!(Aggregate::decode(b"k", &c.encode(), true).is_err());
+        assert_eq!(
+            Aggregate::decode(b"k", &c.encode(), Kind::Count).unwrap(),
+            c
+        );
+        assert!(Aggregate::decode(b"k", &c.encode(), Kind::Sum).is_err());
+        let u = Aggregate {
+            timestamp: 5,
+            value: Value::Bytes(bytes::Bytes::from_static(b"")),
+        };
+        assert_eq!(
+            Aggregate::decode(b"k", &u.encode(), Kind::Aggregate).unwrap(),
+            u
+        );
+        assert!(Aggregate::decode(b"k", &[0; 7], Kind::Reduce).is_err());
     }
 }

@@ -21,6 +21,15 @@ A stateful processor (built with `-w processor`) is a decorated function too:
         ctx.emit(value=f"{record.key.decode()}={n}".encode(), key=record.key)
 
     Processing = count
+
+The functions of a `reduce` or `aggregate` step (built with `-w aggregator`): `add` decorated,
+the others named (each answers bytes; without `initial` a key starts from b""):
+
+    @weir.aggregator(initial=lambda: b"0", merge=lambda key, a, b: str(int(a) + int(b)).encode())
+    def add(item, aggregate):
+        return str(int(aggregate) + int(item.value)).encode()
+
+    Aggregating = add
 """
 from componentize_py_types import Err
 from wit_world.imports import config as _config
@@ -38,6 +47,10 @@ try:
 except ImportError:
     processing = None
     _state = None
+try:
+    from wit_world.exports import aggregating
+except ImportError:
+    aggregating = None
 
 
 class InvalidConfig(Exception):
@@ -368,3 +381,49 @@ def processor(fn=None, *, timer_ms=None, on_timer=None):
         return Processor
 
     return wrap(fn) if fn is not None else wrap
+
+
+def aggregator(add=None, *, initial=None, merge=None, subtract=None):
+    """Decorates add(item, aggregate) -> bytes into the aggregator of a `reduce` or `aggregate`
+    step; initial() -> bytes, merge(key, left, right) -> bytes (sessions, sliding windows) and
+    subtract(item, aggregate) -> bytes are optional. `item` has `key`, `value` (bytes) and
+    `timestamp` (ms). An exception fails the record, naming the function; InvalidConfig refuses
+    the call as such."""
+
+    def call(fn, variant, *args):
+        try:
+            out = fn(*args)
+        except InvalidConfig as e:
+            raise Err(aggregating.AggregatorError_InvalidConfig(_text(str(e))))
+        except Exception as e:
+            raise Err(variant(_message(e)))
+        if not isinstance(out, (bytes, bytearray)):
+            raise Err(variant(f"answered {type(out).__name__}, not bytes"))
+        return bytes(out)
+
+    def missing(variant, name):
+        raise Err(variant(f"this aggregator has no {name}: give {name}= to weir.aggregator"))
+
+    def wrap(add):
+        class Aggregator:
+            def initial(self):
+                if initial is None:
+                    return b""
+                return call(initial, aggregating.AggregatorError_InitialFailed)
+
+            def add(self, item, aggregate):
+                return call(add, aggregating.AggregatorError_AddFailed, item, aggregate)
+
+            def merge(self, key, left, right):
+                if merge is None:
+                    missing(aggregating.AggregatorError_MergeFailed, "merge")
+                return call(merge, aggregating.AggregatorError_MergeFailed, key, left, right)
+
+            def subtract(self, item, aggregate):
+                if subtract is None:
+                    missing(aggregating.AggregatorError_SubtractFailed, "subtract")
+                return call(subtract, aggregating.AggregatorError_SubtractFailed, item, aggregate)
+
+        return Aggregator
+
+    return wrap(add) if add is not None else wrap

@@ -14,12 +14,16 @@ use super::super::chain::{StepCode, StepPlan};
 use super::super::error::PipelineError;
 use super::super::handle::{Desired, PipelineHandle};
 use super::super::logs::PipelineLogs;
+use super::super::registry::ModuleVersion;
 use super::super::spec::{PipelineSpec, StartPosition};
+use super::super::stage::Stage;
 use super::super::stats::TaskStats;
 use super::super::status::PipelineStatus;
 use super::super::store::{self, Checkpoint, Deployment, PipelineRecord};
 use super::super::task::{self, TaskContext, TaskError};
 use super::{Pipelines, spec_err};
+use crate::runtime::{Plugin, World};
+use crate::streams::Op;
 
 impl Pipelines {
     /// Checks a spec against the broker and registry and loads its steps.
@@ -104,11 +108,32 @@ impl Pipelines {
                     ));
                 }
                 aggregation.max_open_windows = self.config.max_open_windows;
+                if !step.op.takes_module() {
+                    plans.push(StepPlan {
+                        module: step.op.name().to_string(),
+                        version: BUILTIN_VERSION,
+                        code: StepCode::Aggregate(aggregation),
+                        config: BTreeMap::new(),
+                    });
+                    continue;
+                }
+                let (module, plugin) = self.load_module(&field, name, *version)?;
+                if plugin.world() != World::Aggregator {
+                    return Err(spec_err(
+                        &field,
+                        format!(
+                            "{name}@{} is a {} module; \"{}\" needs one of the aggregator world (wit/aggregator.wit)",
+                            module.version,
+                            plugin.world().name(),
+                            step.op.name()
+                        ),
+                    ));
+                }
                 plans.push(StepPlan {
-                    module: step.op.name().to_string(),
-                    version: BUILTIN_VERSION,
-                    code: StepCode::Aggregate(aggregation),
-                    config: BTreeMap::new(),
+                    module: module.name,
+                    version: module.version,
+                    code: StepCode::ModuleAggregate(aggregation, plugin),
+                    config: step.config.clone(),
                 });
                 continue;
             }
@@ -121,18 +146,41 @@ impl Pipelines {
                 });
                 continue;
             }
-            let module = self.modules.get(name, *version).map_err(|e| match e {
-                PipelineError::UnknownModule { .. } => spec_err(&field, e.to_string()),
-                other => other,
-            })?;
-            let bytes = self.modules.bytes(&module)?;
-            let plugin = self.runtime.load(name, &bytes).map_err(|e| {
-                if e.is_host_fault() {
-                    PipelineError::Runtime(e)
-                } else {
-                    spec_err(&field, format!("{name}@{}: {e}", module.version))
+            let (module, plugin) = self.load_module(&field, name, *version)?;
+            if step.op == Op::GroupBy {
+                if plugin.world() != World::KeySelector {
+                    return Err(spec_err(
+                        &field,
+                        format!(
+                            "{name}@{} is a {} module; \"group_by\" needs one of the key-selector world (wit/key-selector.wit)",
+                            module.version,
+                            plugin.world().name(),
+                        ),
+                    ));
                 }
-            })?;
+                plans.push(StepPlan {
+                    module: module.name,
+                    version: module.version,
+                    code: StepCode::GroupBy(plugin),
+                    config: step.config.clone(),
+                });
+                continue;
+            }
+            if !matches!(plugin.world(), World::Transform | World::Processor) {
+                return Err(spec_err(
+                    &field,
+                    format!(
+                        "{name}@{} is a{} {} module; a \"map\" step needs a transform or processor",
+                        module.version,
+                        if plugin.world() == World::Aggregator {
+                            "n"
+                        } else {
+                            ""
+                        },
+                        plugin.world().name(),
+                    ),
+                ));
+            }
             plans.push(StepPlan {
                 module: module.name,
                 version: module.version,
@@ -141,6 +189,28 @@ impl Pipelines {
             });
         }
         Ok(plans)
+    }
+
+    /// Module `name` (at `version`, or the newest) loaded; errors name `field`.
+    fn load_module(
+        &self,
+        field: &str,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<(ModuleVersion, Arc<Plugin>), PipelineError> {
+        let module = self.modules.get(name, version).map_err(|e| match e {
+            PipelineError::UnknownModule { .. } => spec_err(field, e.to_string()),
+            other => other,
+        })?;
+        let bytes = self.modules.bytes(&module)?;
+        let plugin = self.runtime.load(name, &bytes).map_err(|e| {
+            if e.is_host_fault() {
+                PipelineError::Runtime(e)
+            } else {
+                spec_err(field, format!("{name}@{}: {e}", module.version))
+            }
+        })?;
+        Ok((module, plugin))
     }
 
     /// The plans of a stored deployment (exact versions).
@@ -164,25 +234,31 @@ impl Pipelines {
         }
         let (partitions, plans) = self.resolve(&spec)?;
         self.check_instances(&spec.name, partitions, &plans)?;
-        for p in 0..partitions {
-            let tree = self.store.task_tree(&spec.name, p)?;
-            let mut inputs = Vec::with_capacity(spec.inputs.len());
-            for t in &spec.inputs {
-                let stats = self.broker.topic(t)?.partition(i64::from(p))?.stats();
-                inputs.push(match spec.start {
-                    StartPosition::Earliest => stats.log_start_offset,
-                    StartPosition::Latest => stats.high_watermark,
-                });
+        if let Some(r) = spec.repartition() {
+            self.repartition_topic(&r.topic, partitions)?;
+        }
+        for stage in Stage::of(&spec) {
+            for p in 0..partitions {
+                let tree = self.store.stage_tree(&spec.name, *stage, p)?;
+                let topics = stage.inputs(&spec);
+                let mut inputs = Vec::with_capacity(topics.len());
+                for t in &topics {
+                    let stats = self.broker.topic(t)?.partition(i64::from(p))?.stats();
+                    inputs.push(match spec.start {
+                        StartPosition::Earliest => stats.log_start_offset,
+                        StartPosition::Latest => stats.high_watermark,
+                    });
+                }
+                let checkpoint = Checkpoint {
+                    producer_id: self.producers.next_producer_id()?,
+                    inputs,
+                    sequences: BTreeMap::new(),
+                    outbox: Vec::new(),
+                    in_flight: None,
+                    deployment: Some(0),
+                };
+                store::commit(&tree, &BTreeMap::new(), &checkpoint)?;
             }
-            let checkpoint = Checkpoint {
-                producer_id: self.producers.next_producer_id()?,
-                inputs,
-                sequences: BTreeMap::new(),
-                outbox: Vec::new(),
-                in_flight: None,
-                deployment: Some(0),
-            };
-            store::commit(&tree, &BTreeMap::new(), &checkpoint)?;
         }
         let record = PipelineRecord {
             spec: spec.clone(),
@@ -216,19 +292,21 @@ impl Pipelines {
         let name = record.spec.name.clone();
         let mut contexts = Vec::new();
         let mut tasks = Vec::new();
-        for p in 0..record.partitions {
-            let tree = self.store.task_tree(&name, p)?;
-            let checkpoint =
-                store::load_checkpoint(&tree)?.ok_or_else(|| PipelineError::Corrupt {
-                    what: format!("pipeline {name:?} task {p}"),
-                    reason: "no checkpoint".into(),
-                })?;
-            let stats = Arc::new(TaskStats::new(p, checkpoint.inputs.clone()));
-            if let Some(e) = &broken {
-                stats.fail(TaskError::Undeployable(e.clone()));
+        for stage in Stage::of(&record.spec) {
+            for p in 0..record.partitions {
+                let tree = self.store.stage_tree(&name, *stage, p)?;
+                let checkpoint =
+                    store::load_checkpoint(&tree)?.ok_or_else(|| PipelineError::Corrupt {
+                        what: format!("pipeline {name:?} task {p}{}", stage.tree_suffix()),
+                        reason: "no checkpoint".into(),
+                    })?;
+                let stats = Arc::new(TaskStats::new(p, checkpoint.inputs.clone()).in_stage(*stage));
+                if let Some(e) = &broken {
+                    stats.fail(TaskError::Undeployable(e.clone()));
+                }
+                tasks.push(stats.clone());
+                contexts.push((tree, checkpoint, stats));
             }
-            tasks.push(stats.clone());
-            contexts.push((tree, checkpoint, stats));
         }
         let (desired, _) = watch::channel(Desired {
             generation: 1,
@@ -256,6 +334,7 @@ impl Pipelines {
             let mut joins = handle.joins.lock();
             for (tree, checkpoint, stats) in contexts {
                 self.producers.reserve_internal(checkpoint.producer_id);
+                let stage = stats.stage;
                 let task = self.workers.spawn(task::run(TaskContext {
                     broker: self.broker.clone(),
                     producers: self.producers.clone(),
@@ -264,12 +343,33 @@ impl Pipelines {
                     tree,
                     checkpoint,
                     workers: self.workers.clone(),
+                    stage,
                 }));
                 joins.push(task.ok_or(PipelineError::ShuttingDown)?);
             }
         }
         self.handles.lock().insert(name, handle.clone());
         Ok(handle)
+    }
+
+    /// Creates the internal topic a `group_by` repartitions through, with the inputs'
+    /// partition count, or checks the one there (left by a pipeline of the same name).
+    fn repartition_topic(&self, topic: &str, partitions: u32) -> Result<(), PipelineError> {
+        match self.broker.topic(topic) {
+            Ok(t) if t.partition_count() == partitions => Ok(()),
+            Ok(t) => Err(spec_err(
+                "steps",
+                format!(
+                    "the repartition topic {topic:?} exists with {} partitions; the inputs have {partitions}: delete it first",
+                    t.partition_count()
+                ),
+            )),
+            Err(_) => {
+                self.broker
+                    .create_topic(topic, partitions, BTreeMap::new())?;
+                Ok(())
+            }
+        }
     }
 
     pub(super) fn handle(&self, name: &str) -> Result<Arc<PipelineHandle>, PipelineError> {
@@ -378,7 +478,15 @@ impl Pipelines {
         let record = self.record(name)?;
         self.stop(&handle);
         self.handles.lock().remove(name);
-        self.store.remove(&record)
+        self.store.remove(&record)?;
+        // The repartition topic is the pipeline's own: it goes with it (after the
+        // tasks that read it, and its record, so a restart does not look for it).
+        if let Some(r) = record.spec.repartition()
+            && let Err(e) = self.broker.delete_topic(&r.topic)
+        {
+            tracing::warn!(pipeline = name, topic = %r.topic, "repartition topic not deleted: {e}");
+        }
+        Ok(())
     }
 
     /// Asks the tasks to stop after their current batch and waits for them (bounded).
@@ -444,16 +552,28 @@ impl Pipelines {
     }
 }
 
-/// Refuses an update that would read an aggregation's state with other rules: state is
-/// kept by step index, so windows of another size, another op, or a step moved to or
+/// Refuses an update that would read an aggregation's state with other rules (or move a
+/// `group_by`, which splits the tasks in two around it): state is kept by step index, so windows of another size, another op, or a step moved to or
 /// from an aggregation's index would meet entries they cannot mean (a processor's keys
 /// read as windows). Emit mode, formats and retention may change.
 fn same_aggregations(old: &PipelineSpec, new: &PipelineSpec) -> Result<(), PipelineError> {
+    if let (Some(a), Some(b)) = (old.repartition(), new.repartition())
+        && a.topic != b.topic
+    {
+        return Err(spec_err(
+            format!("steps[{}].name", b.step),
+            format!(
+                "the group_by repartitions through {:?}; renaming the step would need another topic: create a new pipeline instead",
+                a.topic
+            ),
+        ));
+    }
     let steps = old.steps.len().max(new.steps.len());
     for i in 0..steps {
         let (a, b) = (old.steps.get(i), new.steps.get(i));
-        let aggregating =
-            |s: Option<&super::super::spec::StepSpec>| s.is_some_and(|s| s.op.is_aggregation());
+        let aggregating = |s: Option<&super::super::spec::StepSpec>| {
+            s.is_some_and(|s| s.op.is_aggregation() || s.op == Op::GroupBy)
+        };
         if !aggregating(a) && !aggregating(b) {
             continue;
         }
@@ -478,6 +598,11 @@ const BUILTIN_VERSION: u32 = 0;
 fn wasm_steps(plans: &[StepPlan]) -> usize {
     plans
         .iter()
-        .filter(|p| matches!(p.code, StepCode::Wasm(_)))
+        .filter(|p| {
+            matches!(
+                p.code,
+                StepCode::Wasm(_) | StepCode::ModuleAggregate(..) | StepCode::GroupBy(_)
+            )
+        })
         .count()
 }

@@ -7,6 +7,7 @@ use crate::broker::partitioner::partition_for_key;
 use crate::runtime::Entries;
 
 use super::super::error::PipelineError;
+use super::super::stage::Stage;
 use crate::streams::{Value, WindowValue};
 
 use super::super::state::{Overlay, StepState, step_prefix};
@@ -40,7 +41,7 @@ impl Pipelines {
         let hinted = partition_for_key(key, record.partitions);
         let order = std::iter::once(hinted).chain((0..record.partitions).filter(|&p| p != hinted));
         for p in order {
-            if let Some(v) = self.store.task_tree(name, p)?.get(&full)? {
+            if let Some(v) = self.step_tree(&record, step, p)?.get(&full)? {
                 return Ok(Some(v.to_vec()));
             }
         }
@@ -60,7 +61,7 @@ impl Pipelines {
         let full = [&step_prefix(step)[..], prefix].concat();
         let mut all = BTreeMap::new();
         for p in 0..record.partitions {
-            let tree = self.store.task_tree(name, p)?;
+            let tree = self.step_tree(&record, step, p)?;
             for kv in tree.scan_prefix(&full).take(limit) {
                 let (k, v) = kv?;
                 all.insert(k[3..].to_vec(), v.to_vec());
@@ -101,7 +102,11 @@ impl Pipelines {
         let order = std::iter::once(hinted).chain((0..record.partitions).filter(|&p| p != hinted));
         for p in order {
             // An empty overlay: what the task's last commit holds.
-            let store = StepState::new(self.store.task_tree(name, p)?, index, Overlay::default());
+            let store = StepState::new(
+                self.step_tree(&record, index, p)?,
+                index,
+                Overlay::default(),
+            );
             let found = if aggregation.grouping.windowed() {
                 let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
                 let limit = self.config.max_state_query_windows as usize;
@@ -123,6 +128,21 @@ impl Pipelines {
             }
         }
         Ok(Some(AggregateState::Missing))
+    }
+
+    /// The tree of partition `p`'s task that runs step `index` (after a `group_by`, the
+    /// downstream task's).
+    fn step_tree(
+        &self,
+        record: &PipelineRecord,
+        index: usize,
+        p: u32,
+    ) -> Result<sled::Tree, PipelineError> {
+        let stage = match record.spec.repartition() {
+            Some(r) if index > r.step => Stage::Downstream,
+            _ => Stage::Whole,
+        };
+        self.store.stage_tree(&record.spec.name, stage, p)
     }
 
     fn state_step(&self, name: &str, step: &str) -> Result<(PipelineRecord, usize), PipelineError> {

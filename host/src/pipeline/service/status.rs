@@ -37,7 +37,7 @@ impl Pipelines {
         let tasks: Vec<TaskStatus> = handle
             .tasks
             .iter()
-            .map(|t| TaskStatus::of(t, &desired.spec.inputs, &self.broker))
+            .map(|t| TaskStatus::of(t, &desired.spec, &self.broker))
             .collect();
         let pauses = handle
             .tasks

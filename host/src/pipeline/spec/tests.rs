@@ -237,3 +237,69 @@ fn module_refs_round_trip() {
     assert!("".parse::<ModuleRef>().is_err());
     assert!("a/b@1".parse::<ModuleRef>().is_err());
 }
+
+#[test]
+fn group_by_names_its_repartition_topic_and_is_checked() {
+    let spec = |steps: serde_json::Value| {
+        parse(json!({"name": "p", "inputs": ["in"], "output": "out", "steps": steps}))
+    };
+    let named = spec(
+        json!([{"name": "by-user", "op": "group_by", "module": "keys"},
+                            {"op": "count"}]),
+    )
+    .unwrap();
+    let r = named.repartition().unwrap();
+    assert_eq!((r.step, r.topic.as_str()), (0, "p-by-user-repartition"));
+    let unnamed = spec(
+        json!([{"module": "f"}, {"op": "group_by", "module": "keys"},
+                              {"op": "aggregate", "module": "agg"}]),
+    )
+    .unwrap();
+    assert_eq!(unnamed.repartition().unwrap().topic, "p-1-repartition");
+    assert!(parse(base()).unwrap().repartition().is_none());
+    for (steps, field, why) in [
+        (
+            json!([{"op": "group_by"}, {"op": "count"}]),
+            "steps[0].module",
+            "key-selector",
+        ),
+        (
+            json!([{"op": "count"}, {"op": "group_by", "module": "k"}]),
+            "steps[1].op",
+            "after it",
+        ),
+        (
+            json!([{"op": "group_by", "module": "k"}, {"op": "group_by", "module": "k"}, {"op": "count"}]),
+            "steps[1].op",
+            "only one",
+        ),
+        (
+            json!([{"op": "group_by", "module": "k", "window": {"type": "tumbling", "size_ms": 5}}, {"op": "count"}]),
+            "steps[0].window",
+            "aggregation steps",
+        ),
+        (
+            json!([{"op": "aggregate"}]),
+            "steps[0].module",
+            "aggregator world",
+        ),
+        (
+            json!([{"op": "reduce", "module": "m", "value_format": "long"}]),
+            "steps[0].value_format",
+            "count and sum",
+        ),
+    ] {
+        let err = spec(steps.clone()).unwrap_err();
+        assert!(
+            err.starts_with(field) && err.contains(why),
+            "{steps}: {err}"
+        );
+    }
+    // The internal topic cannot be an input or output of the pipeline itself.
+    let err = parse(
+        json!({"name": "p", "inputs": ["in"], "output": "p-0-repartition",
+        "steps": [{"op": "group_by", "module": "k"}, {"op": "count"}]}),
+    )
+    .unwrap_err();
+    assert!(err.contains("internal repartition topic"), "{err}");
+}

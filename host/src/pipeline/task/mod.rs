@@ -36,6 +36,7 @@ use crate::broker::producer::ProducerRegistry;
 
 use super::chain::Chain;
 use super::handle::{Desired, PipelineHandle};
+use super::stage::Stage;
 use super::state::Overlay;
 use super::stats::{TaskState, TaskStats};
 use super::store::Checkpoint;
@@ -60,6 +61,8 @@ pub struct TaskContext {
     pub checkpoint: Checkpoint,
     /// The threads its turns run on.
     pub workers: Arc<Workers>,
+    /// Which of the pipeline's steps it runs.
+    pub stage: Stage,
 }
 
 /// The task's instances.
@@ -186,8 +189,10 @@ pub async fn run(ctx: TaskContext) {
         trial: Trial::Settled,
     };
     let mut code = Code::Unbuilt;
+    let stage = task.ctx.stage;
     loop {
-        let want = desired.borrow_and_update().clone();
+        // The task's stage of the deployment: its steps, inputs and main output.
+        let want = stage.view(&desired.borrow_and_update());
         if want.stop {
             break;
         }
