@@ -16,19 +16,29 @@
 //!   idle input (`close_idle_after_ms`).
 //! - [`query`]: [`Aggregation::lookup`] and [`Aggregation::lookup_windows`], the
 //!   queryable state of a step.
+//! - [`table`]: [`Table`], the latest value per key of a `table` source or `to_table`
+//!   step, and its rows.
+//! - [`join`]: [`Join`], the `join` step: stream–table and table–table joins, the
+//!   joiner, and [`JoinType`].
+//! - [`join_window`]: [`JoinWindows`], the stream–stream join and its window stores.
 //! - [`error`]: [`StreamsError`], why an operator failed a whole batch.
 
 pub mod aggregate;
 pub mod error;
 pub mod idle;
+pub mod join;
+pub mod join_window;
 pub mod number;
 pub mod query;
 pub mod session;
 pub mod sliding;
 pub mod spec;
 pub mod store;
+pub mod table;
 pub mod window;
 
+#[cfg(test)]
+mod join_tests;
 #[cfg(test)]
 mod sliding_tests;
 #[cfg(test)]
@@ -36,12 +46,15 @@ mod tests;
 
 pub use aggregate::{Aggregation, Grouping, Processed};
 pub use error::StreamsError;
+pub use join::{DefaultJoiner, Join, JoinPair, JoinType, Joined, Side, ValueJoiner};
+pub use join_window::{JoinWindowSpec, JoinWindows};
 pub use number::Decimal;
 pub use query::WindowValue;
 pub use session::SessionWindows;
 pub use sliding::SlidingWindows;
 pub use spec::{AggregateSpec, Emit, KeyFormat, Op, ValueFormat, WindowSpec};
 pub use store::Value;
+pub use table::{Row, Table};
 pub use window::{TimeWindows, Window};
 
 /// Header naming a windowed result's window start, ms since the epoch, decimal text.
