@@ -1,8 +1,11 @@
-//! A task's step chain: one plugin instance per step, run in order over a batch.
+//! A task's step chain: one plugin instance (or built-in operator) per step, run in order
+//! over a batch, each step over what its input node produced (see [`Graph`]): `inputs`,
+//! a source, or an earlier step (by default the previous one).
 //!
-//! Step `i + 1` sees the records step `i` sent to the main output; records a processor
-//! routes to a named topic leave the chain at once. Every output remembers which input
-//! record it came from, so failures and dead letters point at the original offset.
+//! A table source applies its topic's records to its rows before any step runs. The
+//! output step's records go to the main output; records a processor routes to a named
+//! topic leave the chain at once. Every output remembers which input record it came
+//! from, so failures and dead letters point at the original offset.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,8 +16,10 @@ use crate::runtime::{
     Body, Instance, InstanceConfig, Limits, Origin, Output, OutputRecord, Plugin, RuntimeError,
 };
 
-use crate::streams::{Aggregation, StreamsError};
+use crate::streams::{Aggregation, DefaultJoiner, Join, StreamsError, Table};
 
+use super::flows::{Flow, Flows, readers};
+use super::spec::{Graph, Node, PipelineSpec, SourceKind, SpecError, Wiring};
 use super::state::{Overlay, StepState};
 
 /// A filter compiled into the host, run as a step in place of a Wasm module. Used by the
@@ -33,6 +38,10 @@ pub enum StepCode {
     Native(Arc<dyn NativeFilter>),
     /// A built-in aggregation (`count`, `sum`) of the streams layer.
     Aggregate(Aggregation),
+    /// A `to_table` step.
+    Table,
+    /// A `join` step.
+    Join(Join),
 }
 
 impl StepCode {
@@ -41,7 +50,7 @@ impl StepCode {
         match self {
             StepCode::Wasm(p) => p.world().name(),
             StepCode::Native(_) => "native",
-            StepCode::Aggregate(_) => "streams",
+            StepCode::Aggregate(_) | StepCode::Table | StepCode::Join(_) => "streams",
         }
     }
 
@@ -128,9 +137,12 @@ pub enum StepFault {
     /// A module step.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    /// A built-in aggregation.
+    /// A built-in aggregation, table or join.
     #[error(transparent)]
     Streams(#[from] StreamsError),
+    /// The spec's step graph did not build (it was checked when deployed: a host fault).
+    #[error("step graph: {0}")]
+    Graph(#[source] SpecError),
 }
 
 impl StepFault {
@@ -139,7 +151,7 @@ impl StepFault {
     pub fn is_host_fault(&self) -> bool {
         match self {
             StepFault::Runtime(e) => e.is_host_fault(),
-            StepFault::Streams(_) => true,
+            StepFault::Streams(_) | StepFault::Graph(_) => true,
         }
     }
 
@@ -147,7 +159,7 @@ impl StepFault {
     pub fn runtime(&self) -> Option<&RuntimeError> {
         match self {
             StepFault::Runtime(e) => Some(e),
-            StepFault::Streams(_) => None,
+            StepFault::Streams(_) | StepFault::Graph(_) => None,
         }
     }
 }
@@ -170,11 +182,35 @@ enum Runner {
     /// The aggregation and its state, read and written through the task's overlay so
     /// windows commit with the round's outputs and offsets.
     Aggregate(Aggregation, StepState),
+    /// A `to_table` step's rows.
+    Table(StepState),
+    /// A join, its own state (windows, results), and the rows of its table inputs.
+    Join {
+        join: Join,
+        own: StepState,
+        left: Option<StepState>,
+        right: Option<StepState>,
+    },
 }
 
 struct Step {
     module: String,
     runner: Runner,
+    wiring: Wiring,
+}
+
+/// What a task does with a named source's records.
+enum Read {
+    /// Passes them on as they are.
+    Stream,
+    /// Applies them to the table's rows first (a table or global table source).
+    Table(StepState),
+}
+
+/// A named source as a task reads it.
+struct Source {
+    topic: String,
+    read: Read,
 }
 
 /// The instances of one task's steps.
@@ -182,6 +218,13 @@ pub struct Chain {
     steps: Vec<Step>,
     /// Per step: when its timer fires next (ms since the epoch), if it has one.
     timers: Vec<Option<i64>>,
+    /// The topics of `inputs`, read as one stream.
+    inputs: Vec<String>,
+    sources: Vec<Source>,
+    /// Per node, how many steps read it.
+    readers: Vec<usize>,
+    /// The step whose results go to the main output.
+    output: usize,
 }
 
 impl std::fmt::Debug for Chain {
@@ -193,21 +236,43 @@ impl std::fmt::Debug for Chain {
 }
 
 impl Chain {
-    /// Instantiates every step; processors get their state in `tree` through `overlay`.
+    /// Instantiates every step of `spec`'s graph; processors, aggregations, tables and
+    /// joins get their state in `tree` through `overlay`.
     pub fn build(
         plans: &[StepPlan],
+        spec: &PipelineSpec,
         tree: &sled::Tree,
         overlay: &Overlay,
         limits: Limits,
         log: Arc<dyn LogSink>,
     ) -> Result<Chain, StepError> {
+        let graph = Graph::of(spec).map_err(|e| StepError {
+            step: 0,
+            module: "graph".into(),
+            error: StepFault::Graph(e),
+        })?;
+        let state = |slot: usize| StepState::new(tree.clone(), slot, overlay.clone());
         let mut steps = Vec::with_capacity(plans.len());
-        for (i, plan) in plans.iter().enumerate() {
+        for (i, (plan, wiring)) in plans.iter().zip(&graph.wiring).enumerate() {
             let module = format!("{}@{}", plan.module, plan.version);
             let runner = match &plan.code {
                 StepCode::Native(f) => Runner::Native(f.clone(), plan.config.clone()),
-                StepCode::Aggregate(a) => {
-                    Runner::Aggregate(*a, StepState::new(tree.clone(), i, overlay.clone()))
+                StepCode::Aggregate(a) => Runner::Aggregate(*a, state(i)),
+                StepCode::Table => Runner::Table(state(i)),
+                StepCode::Join(_) => {
+                    let Wiring::Join { left, right, join } = *wiring else {
+                        return Err(StepError {
+                            step: i,
+                            module,
+                            error: StepFault::Streams(StreamsError::NoTable),
+                        });
+                    };
+                    Runner::Join {
+                        join,
+                        own: state(i),
+                        left: graph.table_slot(spec, left).map(state),
+                        right: graph.table_slot(spec, right).map(state),
+                    }
                 }
                 StepCode::Wasm(plugin) => Runner::Wasm(Box::new(
                     Instance::new(
@@ -226,7 +291,11 @@ impl Chain {
                     })?,
                 )),
             };
-            steps.push(Step { module, runner });
+            steps.push(Step {
+                module,
+                runner,
+                wiring: *wiring,
+            });
         }
         let now = crate::broker::now_ms();
         let timers = steps
@@ -235,10 +304,29 @@ impl Chain {
                 Runner::Wasm(i) => i.timer_interval_ms().map(|iv| now + timer_interval(iv)),
                 // Until the first input, a restarted task counts as just having seen some.
                 Runner::Aggregate(a, _) => a.close_idle_after_ms.map(|idle| now + idle),
-                Runner::Native(..) => None,
+                Runner::Native(..) | Runner::Table(_) | Runner::Join { .. } => None,
             })
             .collect();
-        Ok(Chain { steps, timers })
+        let sources = graph
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(s, node)| Source {
+                topic: node.topic.clone(),
+                read: match graph.table_slot(spec, Node::Source(s)) {
+                    Some(slot) if node.kind != SourceKind::Stream => Read::Table(state(slot)),
+                    _ => Read::Stream,
+                },
+            })
+            .collect();
+        Ok(Chain {
+            steps,
+            timers,
+            inputs: spec.inputs.clone(),
+            sources,
+            readers: readers(&graph),
+            output: graph.output,
+        })
     }
 
     /// When the next timer is due, if any step has one.
@@ -280,7 +368,7 @@ impl Chain {
                     }));
                     continue;
                 }
-                Runner::Native(..) => continue,
+                Runner::Native(..) | Runner::Table(_) | Runner::Join { .. } => continue,
             };
             let output = instance.on_timer(now_ms).map_err(|error| StepError {
                 step: i,
@@ -313,7 +401,8 @@ impl Chain {
         }
     }
 
-    /// Runs `records` (read from `topic`/`partition` at `offsets`) through every step.
+    /// Runs `records` (read from `topic`/`partition` at `offsets`) through every step
+    /// that reads them, directly or through earlier steps.
     pub fn run(
         &mut self,
         topic: &str,
@@ -325,36 +414,108 @@ impl Chain {
         if !records.is_empty() {
             self.saw_input();
         }
-        let mut current = records;
-        let mut sources: Vec<usize> = (0..current.len()).collect();
-        let last = self.steps.len().saturating_sub(1);
-        for (i, step) in self.steps.iter_mut().enumerate() {
-            if current.is_empty() {
-                break;
+        let mut flows = Flows::new(&self.readers, self.sources.len());
+        let all: Vec<usize> = (0..records.len()).collect();
+        // A topic is read once: by `inputs` or by one source (the spec refuses twice).
+        match self.sources.iter().position(|s| s.topic == topic) {
+            Some(s) => {
+                let flow = match &mut self.sources[s].read {
+                    Read::Stream => Flow {
+                        records,
+                        sources: all,
+                    },
+                    // A table source's rows change before any step reads them.
+                    Read::Table(rows) => {
+                        let output = Table.update(rows, &records).map_err(|error| StepError {
+                            step: 0,
+                            module: format!("source {topic}"),
+                            error: error.into(),
+                        })?;
+                        for f in output.failures {
+                            out.failures.push(Failed {
+                                source: f.index as usize,
+                                step: 0,
+                                message: format!("table source of {topic:?}: {}", f.message),
+                            });
+                        }
+                        // The changelog: the records applied, in order (a subset).
+                        let mut applied = output.records.iter().filter_map(|r| r.source).peekable();
+                        let mut flow = Flow::default();
+                        for (j, record) in records.into_iter().enumerate() {
+                            if applied.peek() == Some(&(j as u32)) {
+                                applied.next();
+                                flow.records.push(record);
+                                flow.sources.push(j);
+                            }
+                        }
+                        flow
+                    }
+                };
+                flows.put(Node::Source(s), flow);
             }
+            None if self.inputs.iter().any(|t| t == topic) => {
+                flows.put(
+                    Node::Inputs,
+                    Flow {
+                        records,
+                        sources: all,
+                    },
+                );
+            }
+            None => {}
+        }
+        for (i, step) in self.steps.iter_mut().enumerate() {
+            let (input, sides) = match step.wiring {
+                Wiring::From(node) => (flows.take(node), None),
+                Wiring::Join { left, right, .. } => {
+                    let (flow, sides) = Flow::merge(flows.take(left), flows.take(right));
+                    (flow, Some(sides))
+                }
+            };
+            if input.is_empty() {
+                continue;
+            }
+            let Flow {
+                records: current,
+                sources,
+            } = input;
+            let fault = |error: StepFault| StepError {
+                step: i,
+                module: step.module.clone(),
+                error,
+            };
             let origin = Origin {
                 topic: topic.to_string(),
                 partition,
                 offsets: sources.iter().map(|&s| offsets[s]).collect(),
             };
             let output = match &mut step.runner {
-                Runner::Wasm(instance) => {
-                    instance
-                        .process(&origin, &current)
-                        .map_err(|error| StepError {
-                            step: i,
-                            module: step.module.clone(),
-                            error: error.into(),
-                        })?
-                }
+                Runner::Wasm(instance) => instance
+                    .process(&origin, &current)
+                    .map_err(|e| fault(e.into()))?,
                 Runner::Aggregate(aggregation, state) => {
                     let done = aggregation
                         .process(state, &current)
-                        .map_err(|error| StepError {
-                            step: i,
-                            module: step.module.clone(),
-                            error: error.into(),
-                        })?;
+                        .map_err(|e| fault(e.into()))?;
+                    out.late += done.late;
+                    done.output
+                }
+                Runner::Table(rows) => Table.update(rows, &current).map_err(|e| fault(e.into()))?,
+                Runner::Join {
+                    join,
+                    own,
+                    left,
+                    right,
+                } => {
+                    let stores = crate::streams::join::JoinStores {
+                        own,
+                        left_table: left.as_ref().map(|s| s as _),
+                        right_table: right.as_ref().map(|s| s as _),
+                    };
+                    let sides = sides.unwrap_or_default();
+                    let done = join
+                        .process(stores, &mut DefaultJoiner, &current, &sides)
+                        .map_err(|e| fault(e.into()))?;
                     out.late += done.late;
                     done.output
                 }
@@ -379,8 +540,8 @@ impl Chain {
                     });
                 }
             }
-            let mut next = Vec::new();
-            let mut next_sources = Vec::new();
+            let mut next = Flow::default();
+            let feeds = flows.wanted(Node::Step(i));
             for r in output.records {
                 let index = r.source.map_or(0, |s| s as usize);
                 let source = sources.get(index).copied().unwrap_or(0);
@@ -391,19 +552,35 @@ impl Chain {
                         None => continue,
                     },
                 };
-                if r.topic.is_some() || i == last {
+                if r.topic.is_some() {
                     out.records.push(Emitted {
                         topic: r.topic,
                         record,
                         source,
                     });
-                } else {
-                    next.push(record);
-                    next_sources.push(source);
+                    continue;
                 }
+                if i == self.output {
+                    if !feeds {
+                        out.records.push(Emitted {
+                            topic: None,
+                            record,
+                            source,
+                        });
+                        continue;
+                    }
+                    out.records.push(Emitted {
+                        topic: None,
+                        record: record.clone(),
+                        source,
+                    });
+                } else if !feeds {
+                    continue;
+                }
+                next.records.push(record);
+                next.sources.push(source);
             }
-            current = next;
-            sources = next_sources;
+            flows.put(Node::Step(i), next);
         }
         Ok(out)
     }

@@ -61,7 +61,7 @@ pub fn render(handles: &[Arc<PipelineHandle>], broker: &Broker, runtime: &Runtim
     let statuses: Vec<(String, Vec<TaskStatus>)> = handles
         .iter()
         .map(|h| {
-            let inputs = h.spec().inputs.clone();
+            let inputs = h.spec().read_topics();
             (
                 h.name.clone(),
                 h.tasks

@@ -52,7 +52,7 @@ pub use number::Decimal;
 pub use query::WindowValue;
 pub use session::SessionWindows;
 pub use sliding::SlidingWindows;
-pub use spec::{AggregateSpec, Emit, KeyFormat, Op, ValueFormat, WindowSpec};
+pub use spec::{AggregateSpec, Emit, KeyFormat, Op, StepWindow, ValueFormat, WindowSpec};
 pub use store::Value;
 pub use table::{Row, Table};
 pub use window::{TimeWindows, Window};

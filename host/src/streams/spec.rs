@@ -2,9 +2,10 @@
 //! (`"op"`, `"window"`, `"emit"`, `"value_format"`, `"key_format"`, `"retention_ms"`),
 //! checked once and built into the runtime [`Aggregation`].
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::aggregate::{Aggregation, Grouping, Kind};
+use super::join_window::JoinWindowSpec;
 use super::session::SessionWindows;
 use super::window::TimeWindows;
 
@@ -19,6 +20,11 @@ pub enum Op {
     Count,
     /// Sums values parsed as decimal numbers per key (and window).
     Sum,
+    /// Joins two inputs (`left`, `right`) by key.
+    Join,
+    /// Keeps the latest value per key of its input: a table that joins look keys up in
+    /// and the state route answers for.
+    ToTable,
 }
 
 impl Op {
@@ -33,6 +39,8 @@ impl Op {
             Op::Map => "map",
             Op::Count => "count",
             Op::Sum => "sum",
+            Op::Join => "join",
+            Op::ToTable => "to_table",
         }
     }
 }
@@ -77,6 +85,57 @@ pub enum WindowSpec {
         #[serde(default)]
         grace_ms: u64,
     },
+}
+
+/// A step's `window`: an aggregation's (with a `"type"`) or a stream–stream join's
+/// (`before_ms`, `after_ms`, `grace_ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum StepWindow {
+    /// Windows of `count` and `sum`.
+    Aggregate(WindowSpec),
+    /// The join window of a stream–stream join.
+    Join(JoinWindowSpec),
+}
+
+impl StepWindow {
+    /// The aggregation window, if it is one.
+    pub fn aggregate(self) -> Option<WindowSpec> {
+        match self {
+            StepWindow::Aggregate(w) => Some(w),
+            StepWindow::Join(_) => None,
+        }
+    }
+
+    /// The join window, if it is one.
+    pub fn join(self) -> Option<JoinWindowSpec> {
+        match self {
+            StepWindow::Join(w) => Some(w),
+            StepWindow::Aggregate(_) => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StepWindow {
+    /// Told apart by `"type"`, so each kind's own error (an unknown field, a missing one)
+    /// reaches the user rather than "matched no variant".
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StepWindow, D::Error> {
+        use serde::de::Error;
+        let v = serde_json::Value::deserialize(d)?;
+        if v.get("type").is_some() {
+            WindowSpec::deserialize(v)
+                .map(StepWindow::Aggregate)
+                .map_err(D::Error::custom)
+        } else {
+            JoinWindowSpec::deserialize(v)
+                .map(StepWindow::Join)
+                .map_err(|e| {
+                    D::Error::custom(format!(
+                        "{e} (a join window has before_ms, after_ms and grace_ms; an aggregation's names its \"type\")"
+                    ))
+                })
+        }
+    }
 }
 
 /// When an aggregation emits.
@@ -158,7 +217,9 @@ impl AggregateSpec {
         let kind = match self.op {
             Op::Count => Kind::Count,
             Op::Sum => Kind::Sum,
-            Op::Map => return err("op", "\"map\" is not an aggregation".into()),
+            op @ (Op::Map | Op::Join | Op::ToTable) => {
+                return err("op", format!("\"{}\" is not an aggregation", op.name()));
+            }
         };
         let grouping = match self.window {
             None => Grouping::Running,

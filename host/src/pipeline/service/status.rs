@@ -37,7 +37,7 @@ impl Pipelines {
         let tasks: Vec<TaskStatus> = handle
             .tasks
             .iter()
-            .map(|t| TaskStatus::of(t, &desired.spec.inputs, &self.broker))
+            .map(|t| TaskStatus::of(t, &desired.spec.read_topics(), &self.broker))
             .collect();
         let pauses = handle
             .tasks
@@ -56,7 +56,7 @@ impl Pipelines {
             ],
             pauses.len(),
         );
-        for input in &desired.spec.inputs {
+        for input in &desired.spec.read_topics() {
             if let Ok(topic) = self.broker.topic(input) {
                 let n = topic.partition_count();
                 if n != record.partitions {
