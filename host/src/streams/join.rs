@@ -6,7 +6,7 @@
 //! - stream–table (`KStreamKTableJoin`): only a stream record triggers; it looks its key
 //!   up in the table as the table stands at its arrival; table updates only change state;
 //! - table–table (`KTableKTableJoin`): an update on either side emits the new result for
-//!   its key, or a tombstone when a result existed and no longer does;
+//!   its key, or a tombstone when it ends, by the rules of Kafka's processors;
 //! - stream–global table (`KStreamGlobalKTableJoin`): as stream–table, looking up the
 //!   stream record's key (a key selector module is not supported yet).
 //!
@@ -178,7 +178,7 @@ pub struct JoinStores<'a> {
     pub right_table: Option<&'a dyn StateBackend>,
 }
 
-/// First byte of a table–table join's "a result exists for this key" marker.
+/// First byte of a table–table join's record of which sides of a key exist.
 const RESULT_TAG: u8 = b'e';
 
 pub(crate) fn emit(out: &mut Output, index: u32, record: Record) {
@@ -263,9 +263,15 @@ impl Join {
         Ok(done)
     }
 
-    /// Table–table: an update of either side (already applied to its table) emits the
-    /// key's new result, or a tombstone when a result existed and now does not, as the
-    /// semantics table in Kafka's DSL guide shows. The result's timestamp is the larger
+    /// Table–table, as Kafka's `KTableKTable{Inner,Left,Outer}Join` processors: an update
+    /// of either side (already applied to its table) is joined with the other side's row.
+    /// With the updated side's new value `n`, its old one `o` and the other side's `x`:
+    /// an inner join emits only when `x` exists (the joined value, or a tombstone when
+    /// `n` is null); the side a left join keeps, and either side of an outer join, emits
+    /// unless `x`, `n` and `o` are all null (the joined value when `n` or `x` exists, else
+    /// a tombstone); the right side of a left join emits only when the left row exists.
+    /// Which sides existed is the join's own state (`[e] ++ key` → a bit per side), as
+    /// Kafka knows `o` from the table's changelog. The result's timestamp is the larger
     /// of both rows'.
     fn table_table(
         &self,
@@ -285,22 +291,51 @@ impl Join {
                 Side::Left => Table::get(right, key)?,
                 Side::Right => Table::get(left, key)?,
             };
-            let own_value = record.value.as_deref();
-            let (l, r) = match side {
-                Side::Left => (own_value, other.as_ref().map(|r| r.value.as_slice())),
-                Side::Right => (other.as_ref().map(|r| r.value.as_slice()), own_value),
-            };
-            let exists = match self.join_type {
-                JoinType::Inner => l.is_some() && r.is_some(),
-                JoinType::Left => l.is_some(),
-                JoinType::Outer => l.is_some() || r.is_some(),
-            };
             let marker = [&[RESULT_TAG][..], key].concat();
-            let existed = own.get(&marker)?.is_some();
-            let timestamp = other
-                .as_ref()
-                .map_or(record.timestamp, |o| o.timestamp.max(record.timestamp));
-            let value = if exists {
+            let before = own
+                .get(&marker)?
+                .and_then(|b| b.first().copied())
+                .unwrap_or(0);
+            let bit = match side {
+                Side::Left => 1u8,
+                Side::Right => 2u8,
+            };
+            let new = record.value.as_deref();
+            let had = before & bit != 0;
+            let after = if new.is_some() {
+                before | bit
+            } else {
+                before & !bit
+            };
+            if after != before {
+                if after == 0 {
+                    own.delete(&marker)?;
+                } else {
+                    own.put(&marker, &[after])?;
+                }
+            }
+            let x = other.as_ref().map(|r| r.value.as_slice());
+            let emits = match (self.join_type, side) {
+                (JoinType::Inner, _) | (JoinType::Left, Side::Right) => x.is_some(),
+                (JoinType::Left, Side::Left) | (JoinType::Outer, _) => {
+                    x.is_some() || new.is_some() || had
+                }
+            };
+            if !emits {
+                continue;
+            }
+            let joins = match (self.join_type, side) {
+                (JoinType::Inner, _) => new.is_some(),
+                (JoinType::Left, Side::Left) => new.is_some(),
+                (JoinType::Left, Side::Right) | (JoinType::Outer, _) => {
+                    new.is_some() || x.is_some()
+                }
+            };
+            let (l, r) = match side {
+                Side::Left => (new, x),
+                Side::Right => (x, new),
+            };
+            let value = if joins {
                 match joiner.join(Some(&key[..]), l, r) {
                     Ok(v) => v,
                     Err(m) => {
@@ -308,16 +343,12 @@ impl Join {
                         continue;
                     }
                 }
-            } else if existed {
-                None
             } else {
-                continue;
+                None
             };
-            if exists && !existed {
-                own.put(&marker, &[])?;
-            } else if !exists {
-                own.delete(&marker)?;
-            }
+            let timestamp = other
+                .as_ref()
+                .map_or(record.timestamp, |o| o.timestamp.max(record.timestamp));
             emit(
                 &mut done.output,
                 index,

@@ -4,15 +4,17 @@
 //! `[t - after, t + before]`), each match one result at the larger timestamp. Both sides
 //! share one stream time. A record of a side the join keeps (left for left joins, both
 //! for outer) that matched nothing waits in the outer store; once stream time passes its
-//! window's end + grace it is emitted joined with null, when the next in-order record
-//! arrives (unless a match came first). A record whose window closed before it arrived
-//! is late: dropped and counted. Null keys and null values are skipped.
+//! window's end + grace it is emitted joined with null when the next in-order record
+//! arrives, before that record's own results (unless a match came first). A record whose window closed before it arrived
+//! is late (counted): it joins what is stored, is emitted at once when it matched
+//! nothing, and is not stored. Null keys and null values are skipped, though they move
+//! stream time, as in Kafka.
 //!
 //! Key layout in the step's state:
 //! - [`TIME_KEY`] → stream time; [`SEQ_KEY`] → the last sequence number given;
 //! - `w side keylen key ts seq` → `[in outer store?] value` (each side's window store);
 //! - `x ts seq` → the window key (what expires when, oldest first);
-//! - `o ts side seq` → `keylen key value` (records waiting for their window to close).
+//! - `o ts side key seq` → value (records waiting for their window to close).
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +32,8 @@ pub const TIME_KEY: &[u8] = b"t";
 /// The last sequence number given to a stored record (records of one key and timestamp
 /// are kept apart by it).
 pub const SEQ_KEY: &[u8] = b"q";
+/// When the oldest waiting record could first have closed (see [`JoinWindows::process`]).
+pub const MIN_TIME_KEY: &[u8] = b"m";
 const WINDOW_TAG: u8 = b'w';
 const EXPIRY_TAG: u8 = b'x';
 const OUTER_TAG: u8 = b'o';
@@ -100,13 +104,41 @@ fn window_key(side: Side, key: &[u8], ts: i64, seq: u64) -> Vec<u8> {
     k
 }
 
-fn outer_key(ts: i64, side: Side, seq: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(18);
+/// The outer store sorts as Kafka's (`TimestampedKeyAndJoinSide`): by timestamp, then
+/// right before left, then key; records of one key, side and timestamp in arrival order.
+fn outer_key(ts: i64, side: Side, key: &[u8], seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(18 + key.len());
     k.push(OUTER_TAG);
     k.extend_from_slice(&ordered(ts));
-    k.push(side.byte());
+    k.push(match side {
+        Side::Right => 0,
+        Side::Left => 1,
+    });
+    k.extend_from_slice(key);
     k.extend_from_slice(&seq.to_be_bytes());
     k
+}
+
+/// (timestamp, side, key) of an outer store key.
+fn split_outer_key(k: &[u8]) -> Option<(i64, Side, &[u8])> {
+    let ts = from_ordered(k.get(1..9)?.try_into().ok()?);
+    let side = match k.get(9)? {
+        0 => Side::Right,
+        _ => Side::Left,
+    };
+    let key = k.get(10..k.len().checked_sub(8)?)?;
+    Some((ts, side, key))
+}
+
+/// A join's times, loaded at the start of a batch and stored at its end if changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Clock {
+    /// The largest timestamp seen on either side.
+    stream_time: i64,
+    /// Kafka's `minTime`: when waiting records could first have closed.
+    min_time: i64,
+    /// The last sequence number given.
+    seq: u64,
 }
 
 fn expiry_key(ts: i64, seq: u64) -> Vec<u8> {
@@ -172,14 +204,14 @@ impl JoinWindows {
         sides: &[Side],
     ) -> Result<Joined, StreamsError> {
         let mut done = Joined::default();
-        let mut stream_time = load_i64(store, TIME_KEY)?.unwrap_or(i64::MIN);
-        let mut seq = load_i64(store, SEQ_KEY)?.unwrap_or(0) as u64;
-        let before = (stream_time, seq);
+        let mut clock = Clock {
+            stream_time: load_i64(store, TIME_KEY)?.unwrap_or(i64::MIN),
+            min_time: load_i64(store, MIN_TIME_KEY)?.unwrap_or(i64::MAX),
+            seq: load_i64(store, SEQ_KEY)?.unwrap_or(0) as u64,
+        };
+        let before = clock;
         for (j, (record, &side)) in records.iter().zip(sides).enumerate() {
             let index = j as u32;
-            let (Some(key), Some(value)) = (&record.key, &record.value) else {
-                continue;
-            };
             let ts = record.timestamp;
             if ts < 0 {
                 fail(
@@ -189,6 +221,12 @@ impl JoinWindows {
                 );
                 continue;
             }
+            // As Kafka: a record moves stream time even when its null key or value keeps
+            // it out of the join.
+            clock.stream_time = clock.stream_time.max(ts);
+            let (Some(key), Some(value)) = (&record.key, &record.value) else {
+                continue;
+            };
             if key.len() + WINDOW_OVERHEAD > MAX_KEY_BYTES {
                 fail(
                     &mut done.output,
@@ -201,13 +239,9 @@ impl JoinWindows {
                 );
                 continue;
             }
-            stream_time = stream_time.max(ts);
-            if ts + self.reach(side) + self.grace_ms < stream_time {
-                done.late += 1;
-                continue;
-            }
-            if ts == stream_time {
-                self.emit_closed(store, joiner, stream_time, index, &mut done)?;
+            // First the waiting records an in-order record moves past their window + grace.
+            if ts == clock.stream_time {
+                self.emit_closed(store, joiner, &mut clock, side, index, &mut done)?;
             }
             let (lo, hi) = self.matching(side, ts);
             let other = side.other();
@@ -260,73 +294,75 @@ impl JoinWindows {
                 }
                 // The other record has its match: it no longer waits for its window.
                 if waiting == 1 {
-                    store.delete(&outer_key(other_ts, other, other_seq))?;
+                    store.delete(&outer_key(other_ts, other, key, other_seq))?;
                     store.put(wk, &[&[0u8][..], other_value].concat())?;
                 }
             }
-            seq += 1;
-            let wk = window_key(side, key, ts, seq);
+            // Its own window closed before it came: too late to be matched by later
+            // records (Kafka's window store skips it), though it joined what is stored.
+            let late = ts + self.reach(side) + self.grace_ms < clock.stream_time;
+            done.late += u64::from(late);
+            clock.seq += 1;
             let mut waits = false;
             if !matched && join_type.keeps(side) {
-                if ts + self.reach(side) < stream_time {
+                if ts + self.reach(side) < clock.stream_time {
                     // Its window is already past: no need to hold it (as Kafka).
                     self.emit_unmatched(joiner, side, key, value, ts, index, &mut done);
                 } else {
                     waits = true;
-                    let mut o = Vec::with_capacity(4 + key.len() + value.len());
-                    o.extend_from_slice(&(key.len() as u32).to_be_bytes());
-                    o.extend_from_slice(key);
-                    o.extend_from_slice(value);
-                    store.put(&outer_key(ts, side, seq), &o)?;
+                    clock.min_time = clock.min_time.min(ts);
+                    store.put(&outer_key(ts, side, key, clock.seq), value)?;
                 }
             }
-            store.put(&wk, &[&[u8::from(waits)][..], &value[..]].concat())?;
-            store.put(&expiry_key(ts, seq), &wk)?;
+            if !late {
+                let wk = window_key(side, key, ts, clock.seq);
+                store.put(&wk, &[&[u8::from(waits)][..], &value[..]].concat())?;
+                store.put(&expiry_key(ts, clock.seq), &wk)?;
+            }
         }
-        if (stream_time, seq) != before {
-            store.put(TIME_KEY, &stream_time.to_be_bytes())?;
-            store.put(SEQ_KEY, &(seq as i64).to_be_bytes())?;
-            self.expire(store, stream_time)?;
+        if clock != before {
+            store.put(TIME_KEY, &clock.stream_time.to_be_bytes())?;
+            store.put(MIN_TIME_KEY, &clock.min_time.to_be_bytes())?;
+            store.put(SEQ_KEY, &(clock.seq as i64).to_be_bytes())?;
+            self.expire(store, clock.stream_time)?;
         }
         Ok(done)
     }
 
-    /// Emits, oldest first, the waiting records whose window + grace stream time has
-    /// passed, joined with null; attributed to the record that moved stream time.
+    /// Emits, in the outer store's order, the waiting records whose window + grace
+    /// stream time has passed, joined with null; attributed to the record that moved
+    /// stream time (of `side`). As Kafka's `emitNonJoinedOuterRecords`, it looks only when
+    /// the oldest timestamp it knows of waiting (`min_time`: lowered when a record starts
+    /// waiting, set to the last one looked at by a look) could have closed.
     fn emit_closed(
         &self,
         store: &mut dyn StateBackend,
         joiner: &mut dyn ValueJoiner,
-        stream_time: i64,
+        clock: &mut Clock,
+        side: Side,
         index: u32,
         done: &mut Joined,
     ) -> Result<(), StreamsError> {
-        // Only records old enough for the shorter reach can be closed: the scan stops there.
-        let bound = stream_time - self.grace_ms - self.before_ms.min(self.after_ms);
-        let hi = [&[OUTER_TAG][..], &ordered(bound)[..]].concat();
-        let waiting = scan(&*store, vec![OUTER_TAG], &hi)?;
-        for (ok, ov) in waiting {
-            let (Some(ts), Some(&side)) = (
-                ok.get(1..9)
-                    .and_then(|b| b.try_into().ok())
-                    .map(from_ordered),
-                ok.get(9),
-            ) else {
+        // Java's long arithmetic wraps: an unset min_time (MAX) does not hold the look back.
+        if clock
+            .min_time
+            .wrapping_add(self.reach(side))
+            .wrapping_add(self.grace_ms)
+            >= clock.stream_time
+        {
+            return Ok(());
+        }
+        clock.min_time = i64::MAX;
+        let waiting = scan(&*store, vec![OUTER_TAG], &[OUTER_TAG + 1])?;
+        for (ok, value) in waiting {
+            let Some((ts, side, key)) = split_outer_key(&ok) else {
                 return Err(corrupt(&ok, ok.len(), 18));
             };
-            let side = if side == 0 { Side::Left } else { Side::Right };
-            if ts + self.reach(side) + self.grace_ms >= stream_time {
+            clock.min_time = ts;
+            if ts + self.reach(side) + self.grace_ms >= clock.stream_time {
                 continue;
             }
-            let Some((len, rest)) = ov.split_first_chunk::<4>() else {
-                return Err(corrupt(&ok, ov.len(), 4));
-            };
-            let len = u32::from_be_bytes(*len) as usize;
-            if rest.len() < len {
-                return Err(corrupt(&ok, ov.len(), 4 + len));
-            }
-            let (key, value) = rest.split_at(len);
-            self.emit_unmatched(joiner, side, key, value, ts, index, done);
+            self.emit_unmatched(joiner, side, key, &value, ts, index, done);
             store.delete(&ok)?;
         }
         Ok(())
