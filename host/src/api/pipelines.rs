@@ -14,7 +14,7 @@ use super::auth::{PeerIp, Visible, check_create};
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, blocking};
 use crate::auth::{Principal, ResourceType};
-use crate::pipeline::{AggregateState, PipelineSpec, PipelineStatus};
+use crate::pipeline::{AggregateState, PipelineSpec, PipelineStatus, TableState};
 use crate::streams;
 
 /// A status as JSON, each failed task's error classified (code and HTTP status).
@@ -168,7 +168,8 @@ fn entry_json(key: &[u8], value: &[u8]) -> Value {
 /// of a step (by name, index or module name). Values come as UTF-8 (`value`, null when not
 /// text) and base64 (`value_base64`). Of a `count`/`sum` step: `?key=K` gives
 /// `{"key", "value"}`, or for a windowed one (`&from=T1&to=T2`, ms, both optional)
-/// `[{"start", "end", "value"}]`.
+/// `[{"start", "end", "value"}]`. Of a table (a `to_table` step or a table source, by
+/// name): `?key=K` gives `{"key", "value", "value_base64", "timestamp"}`.
 pub async fn state(
     State(state): State<AppState>,
     ApiPath((name, step)): ApiPath<(String, String)>,
@@ -176,6 +177,28 @@ pub async fn state(
 ) -> Result<axum::Json<Value>, ApiError> {
     let pipelines = state.pipelines.clone();
     if let Some(key) = &q.key {
+        let (p, n, s, k) = (pipelines.clone(), name.clone(), step.clone(), key.clone());
+        let row = blocking(move || Ok(p.table_state(&n, &s, k.as_bytes())?)).await?;
+        if row.is_some() && (q.prefix.is_some() || q.from.is_some() || q.to.is_some()) {
+            return Err(ApiError::bad_request(
+                "a table is queried by key alone (no prefix, from or to)",
+            ));
+        }
+        match row {
+            Some(TableState::Row(row)) => {
+                let mut answer = entry_json(key.as_bytes(), &row.value);
+                answer["timestamp"] = json!(row.timestamp);
+                return Ok(axum::Json(answer));
+            }
+            Some(TableState::Missing) => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "key_not_found",
+                    format!("table {step:?} holds no row for key {key:?}"),
+                ));
+            }
+            None => {}
+        }
         let (p, n, s, k) = (pipelines.clone(), name.clone(), step.clone(), key.clone());
         let (from, to) = (q.from, q.to);
         let found =

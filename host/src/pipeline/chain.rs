@@ -1,8 +1,11 @@
-//! A task's step chain: one plugin instance per step, run in order over a batch.
+//! A task's step chain: one plugin instance (or built-in operator) per step, run in order
+//! over a batch, each step over what its input node produced (see [`Graph`]): `inputs`,
+//! a source, or an earlier step (by default the previous one).
 //!
-//! Step `i + 1` sees the records step `i` sent to the main output; records a processor
-//! routes to a named topic leave the chain at once. Every output remembers which input
-//! record it came from, so failures and dead letters point at the original offset.
+//! A table source applies its topic's records to its rows before any step runs. The
+//! output step's records go to the main output; records a processor routes to a named
+//! topic leave the chain at once. Every output remembers which input record it came
+//! from, so failures and dead letters point at the original offset.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,8 +16,12 @@ use crate::runtime::{
     Body, Instance, InstanceConfig, Limits, Origin, Output, OutputRecord, Plugin, RuntimeError,
 };
 
-use crate::streams::{Aggregation, Late, OpenWindows, Processed, StreamsError};
+use crate::streams::{
+    Aggregation, DefaultJoiner, Join, Late, OpenWindows, Processed, StreamsError, Table,
+};
 
+use super::flows::{Flow, Flows, readers};
+use super::spec::{Graph, Node, PipelineSpec, SourceKind, SpecError, Wiring};
 use super::state::{Overlay, StepState};
 
 /// A filter compiled into the host, run as a step in place of a Wasm module. Used by the
@@ -38,6 +45,10 @@ pub enum StepCode {
     ModuleAggregate(Aggregation, Arc<Plugin>),
     /// A `group_by`: a key-selector component's new key for each record.
     GroupBy(Arc<Plugin>),
+    /// A `to_table` step.
+    Table,
+    /// A `join` step.
+    Join(Join),
 }
 
 impl StepCode {
@@ -46,7 +57,7 @@ impl StepCode {
         match self {
             StepCode::Wasm(p) => p.world().name(),
             StepCode::Native(_) => "native",
-            StepCode::Aggregate(_) => "streams",
+            StepCode::Aggregate(_) | StepCode::Table | StepCode::Join(_) => "streams",
             StepCode::ModuleAggregate(_, p) | StepCode::GroupBy(p) => p.world().name(),
         }
     }
@@ -56,7 +67,11 @@ impl StepCode {
     pub fn batch_sensitive(&self) -> bool {
         match self {
             StepCode::Aggregate(a) | StepCode::ModuleAggregate(a, _) => a.batch_sensitive(),
-            StepCode::Wasm(_) | StepCode::Native(_) | StepCode::GroupBy(_) => false,
+            StepCode::Wasm(_)
+            | StepCode::Native(_)
+            | StepCode::GroupBy(_)
+            | StepCode::Table
+            | StepCode::Join(_) => false,
         }
     }
 
@@ -187,9 +202,12 @@ pub enum StepFault {
     /// A module step.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    /// A built-in aggregation.
+    /// A built-in aggregation, table or join.
     #[error(transparent)]
     Streams(#[from] StreamsError),
+    /// The spec's step graph did not build (it was checked when deployed: a host fault).
+    #[error("step graph: {0}")]
+    Graph(#[source] SpecError),
 }
 
 impl StepFault {
@@ -198,7 +216,7 @@ impl StepFault {
     pub fn is_host_fault(&self) -> bool {
         match self {
             StepFault::Runtime(e) => e.is_host_fault(),
-            StepFault::Streams(_) => true,
+            StepFault::Streams(_) | StepFault::Graph(_) => true,
         }
     }
 
@@ -206,7 +224,7 @@ impl StepFault {
     pub fn runtime(&self) -> Option<&RuntimeError> {
         match self {
             StepFault::Runtime(e) => Some(e),
-            StepFault::Streams(_) => None,
+            StepFault::Streams(_) | StepFault::Graph(_) => None,
         }
     }
 }
@@ -235,11 +253,35 @@ enum Runner {
     ModuleAggregate(Aggregation, StepState, Box<Instance>),
     /// A `group_by`'s key selector.
     GroupBy(Box<Instance>),
+    /// A `to_table` step's rows.
+    Table(StepState),
+    /// A join, its own state (windows, results), and the rows of its table inputs.
+    Join {
+        join: Join,
+        own: StepState,
+        left: Option<StepState>,
+        right: Option<StepState>,
+    },
 }
 
 struct Step {
     module: String,
     runner: Runner,
+    wiring: Wiring,
+}
+
+/// What a task does with a named source's records.
+enum Read {
+    /// Passes them on as they are.
+    Stream,
+    /// Applies them to the table's rows first (a table or global table source).
+    Table(StepState),
+}
+
+/// A named source as a task reads it.
+struct Source {
+    topic: String,
+    read: Read,
 }
 
 /// The instances of one task's steps.
@@ -249,6 +291,13 @@ pub struct Chain {
     timers: Vec<Option<i64>>,
     /// The index in the whole spec of the first step.
     first_step: usize,
+    /// The topics of `inputs`, read as one stream.
+    inputs: Vec<String>,
+    sources: Vec<Source>,
+    /// Per node, how many steps read it.
+    readers: Vec<usize>,
+    /// The step whose results go to the main output.
+    output: usize,
 }
 
 impl std::fmt::Debug for Chain {
@@ -260,19 +309,28 @@ impl std::fmt::Debug for Chain {
 }
 
 impl Chain {
-    /// Instantiates every step; processors get their state in `tree` through `overlay`.
+    /// Instantiates every step of `spec`'s graph; processors, aggregations, tables and
+    /// joins get their state in `tree` through `overlay`.
     pub fn build(
         plans: &[StepPlan],
+        spec: &PipelineSpec,
         first_step: usize,
         tree: &sled::Tree,
         overlay: &Overlay,
         limits: Limits,
         log: Arc<dyn LogSink>,
     ) -> Result<Chain, StepError> {
+        let graph = Graph::of(spec).map_err(|e| StepError {
+            step: 0,
+            module: "graph".into(),
+            error: StepFault::Graph(e),
+        })?;
+        let state = |slot: usize| StepState::new(tree.clone(), slot, overlay.clone());
         let mut steps = Vec::with_capacity(plans.len());
         // Steps are numbered (state keys, errors) as in the whole spec: a task on the far
         // side of a `group_by` runs the steps from `first_step`.
-        for (i, plan) in (first_step..).zip(plans) {
+        for (local, (plan, wiring)) in plans.iter().zip(&graph.wiring).enumerate() {
+            let i = first_step + local;
             let module = format!("{}@{}", plan.module, plan.version);
             // A key selector's or aggregator's instance: the host keeps the keys and
             // aggregates, so the module gets no state store.
@@ -294,17 +352,29 @@ impl Chain {
             };
             let runner = match &plan.code {
                 StepCode::Native(f) => Runner::Native(f.clone(), plan.config.clone()),
-                StepCode::Aggregate(a) => Runner::Aggregate(
-                    *a,
-                    StepState::new(tree.clone(), i, overlay.clone()),
-                    OpenWindows::new(a.max_open_windows),
-                ),
+                StepCode::Aggregate(a) => {
+                    Runner::Aggregate(*a, state(i), OpenWindows::new(a.max_open_windows))
+                }
                 StepCode::GroupBy(plugin) => Runner::GroupBy(Box::new(stateless(plugin)?)),
-                StepCode::ModuleAggregate(a, plugin) => Runner::ModuleAggregate(
-                    *a,
-                    StepState::new(tree.clone(), i, overlay.clone()),
-                    Box::new(stateless(plugin)?),
-                ),
+                StepCode::ModuleAggregate(a, plugin) => {
+                    Runner::ModuleAggregate(*a, state(i), Box::new(stateless(plugin)?))
+                }
+                StepCode::Table => Runner::Table(state(i)),
+                StepCode::Join(_) => {
+                    let Wiring::Join { left, right, join } = *wiring else {
+                        return Err(StepError {
+                            step: i,
+                            module,
+                            error: StepFault::Streams(StreamsError::NoTable),
+                        });
+                    };
+                    Runner::Join {
+                        join,
+                        own: state(i),
+                        left: graph.table_slot(spec, left).map(state),
+                        right: graph.table_slot(spec, right).map(state),
+                    }
+                }
                 StepCode::Wasm(plugin) => Runner::Wasm(Box::new(
                     Instance::new(
                         plugin.clone(),
@@ -322,7 +392,11 @@ impl Chain {
                     })?,
                 )),
             };
-            steps.push(Step { module, runner });
+            steps.push(Step {
+                module,
+                runner,
+                wiring: *wiring,
+            });
         }
         let now = crate::broker::now_ms();
         let timers = steps
@@ -333,13 +407,32 @@ impl Chain {
                 Runner::Aggregate(a, ..) | Runner::ModuleAggregate(a, ..) => {
                     a.close_idle_after_ms.map(|idle| now + idle)
                 }
-                Runner::Native(..) | Runner::GroupBy(_) => None,
+                Runner::Native(..)
+                | Runner::GroupBy(_)
+                | Runner::Table(_)
+                | Runner::Join { .. } => None,
+            })
+            .collect();
+        let sources = graph
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(s, node)| Source {
+                topic: node.topic.clone(),
+                read: match graph.table_slot(spec, Node::Source(s)) {
+                    Some(slot) if node.kind != SourceKind::Stream => Read::Table(state(slot)),
+                    _ => Read::Stream,
+                },
             })
             .collect();
         Ok(Chain {
             steps,
             timers,
             first_step,
+            inputs: spec.inputs.clone(),
+            sources,
+            readers: readers(&graph),
+            output: graph.output,
         })
     }
 
@@ -372,7 +465,12 @@ impl Chain {
                 }
                 Runner::Aggregate(aggregation, state, open) => (aggregation, state, Some(open)),
                 Runner::ModuleAggregate(aggregation, state, _) => (aggregation, state, None),
-                Runner::Native(..) | Runner::GroupBy(_) => continue,
+                Runner::Native(..)
+                | Runner::GroupBy(_)
+                | Runner::Table(_)
+                | Runner::Join { .. } => {
+                    continue;
+                }
             };
             let fault = |error: StreamsError| StepError {
                 step: i,
@@ -408,7 +506,8 @@ impl Chain {
         }
     }
 
-    /// Runs `records` (read from `topic`/`partition` at `offsets`) through every step.
+    /// Runs `records` (read from `topic`/`partition` at `offsets`) through every step
+    /// that reads them, directly or through earlier steps.
     pub fn run(
         &mut self,
         topic: &str,
@@ -420,30 +519,88 @@ impl Chain {
         if !records.is_empty() {
             self.saw_input();
         }
-        let mut current = records;
-        let mut sources: Vec<usize> = (0..current.len()).collect();
-        let last = self.steps.len().saturating_sub(1);
+        let mut flows = Flows::new(&self.readers, self.sources.len());
+        let all: Vec<usize> = (0..records.len()).collect();
+        // A topic is read once: by `inputs` or by one source (the spec refuses twice).
+        match self.sources.iter().position(|s| s.topic == topic) {
+            Some(s) => {
+                let flow = match &mut self.sources[s].read {
+                    Read::Stream => Flow {
+                        records,
+                        sources: all,
+                    },
+                    // A table source's rows change before any step reads them.
+                    Read::Table(rows) => {
+                        let output = Table.update(rows, &records).map_err(|error| StepError {
+                            step: 0,
+                            module: format!("source {topic}"),
+                            error: error.into(),
+                        })?;
+                        for f in output.failures {
+                            out.failures.push(Failed {
+                                source: f.index as usize,
+                                step: 0,
+                                message: format!("table source of {topic:?}: {}", f.message),
+                            });
+                        }
+                        // The changelog: the records applied, in order (a subset).
+                        let mut applied = output.records.iter().filter_map(|r| r.source).peekable();
+                        let mut flow = Flow::default();
+                        for (j, record) in records.into_iter().enumerate() {
+                            if applied.peek() == Some(&(j as u32)) {
+                                applied.next();
+                                flow.records.push(record);
+                                flow.sources.push(j);
+                            }
+                        }
+                        flow
+                    }
+                };
+                flows.put(Node::Source(s), flow);
+            }
+            None if self.inputs.iter().any(|t| t == topic) => {
+                flows.put(
+                    Node::Inputs,
+                    Flow {
+                        records,
+                        sources: all,
+                    },
+                );
+            }
+            None => {}
+        }
         let first = self.first_step;
         for (local, step) in self.steps.iter_mut().enumerate() {
+            // Graph nodes count from this task's first step; errors and state from the spec's.
             let i = first + local;
-            if current.is_empty() {
-                break;
+            let (input, sides) = match step.wiring {
+                Wiring::From(node) => (flows.take(node), None),
+                Wiring::Join { left, right, .. } => {
+                    let (flow, sides) = Flow::merge(flows.take(left), flows.take(right));
+                    (flow, Some(sides))
+                }
+            };
+            if input.is_empty() {
+                continue;
             }
+            let Flow {
+                records: current,
+                sources,
+            } = input;
+            let fault = |error: StepFault| StepError {
+                step: i,
+                module: step.module.clone(),
+                error,
+            };
             let origin = Origin {
                 topic: topic.to_string(),
                 partition,
                 offsets: sources.iter().map(|&s| offsets[s]).collect(),
             };
             let output = match &mut step.runner {
-                Runner::Wasm(instance) => {
-                    instance
-                        .process(&origin, &current)
-                        .map_err(|error| StepError {
-                            step: i,
-                            module: step.module.clone(),
-                            error: error.into(),
-                        })?
-                }
+                Runner::Wasm(instance) => instance
+                    .process(&origin, &current)
+                    .map_err(|e| fault(e.into()))?,
                 Runner::Aggregate(aggregation, state, open) => {
                     let done = aggregation.process_open(state, open, &current);
                     out.took(aggregation, i, &step.module, done, &sources, &current)?
@@ -453,15 +610,29 @@ impl Chain {
                     out.took(aggregation, i, &step.module, done, &sources, &current)?
                 }
                 Runner::GroupBy(instance) => {
-                    let selected =
-                        instance
-                            .select_keys(&origin, &current)
-                            .map_err(|error| StepError {
-                                step: i,
-                                module: step.module.clone(),
-                                error: error.into(),
-                            })?;
+                    let selected = instance
+                        .select_keys(&origin, &current)
+                        .map_err(|e| fault(e.into()))?;
                     rekeyed(&current, selected)
+                }
+                Runner::Table(rows) => Table.update(rows, &current).map_err(|e| fault(e.into()))?,
+                Runner::Join {
+                    join,
+                    own,
+                    left,
+                    right,
+                } => {
+                    let stores = crate::streams::join::JoinStores {
+                        own,
+                        left_table: left.as_ref().map(|s| s as _),
+                        right_table: right.as_ref().map(|s| s as _),
+                    };
+                    let sides = sides.unwrap_or_default();
+                    let done = join
+                        .process(stores, &mut DefaultJoiner, &current, &sides)
+                        .map_err(|e| fault(e.into()))?;
+                    out.late += done.late;
+                    done.output
                 }
                 Runner::Native(filter, config) => Output {
                     records: (0..current.len())
@@ -484,8 +655,8 @@ impl Chain {
                     });
                 }
             }
-            let mut next = Vec::new();
-            let mut next_sources = Vec::new();
+            let mut next = Flow::default();
+            let feeds = flows.wanted(Node::Step(local));
             for r in output.records {
                 let index = r.source.map_or(0, |s| s as usize);
                 let source = sources.get(index).copied().unwrap_or(0);
@@ -496,19 +667,35 @@ impl Chain {
                         None => continue,
                     },
                 };
-                if r.topic.is_some() || local == last {
+                if r.topic.is_some() {
                     out.records.push(Emitted {
                         topic: r.topic,
                         record,
                         source,
                     });
-                } else {
-                    next.push(record);
-                    next_sources.push(source);
+                    continue;
                 }
+                if local == self.output {
+                    if !feeds {
+                        out.records.push(Emitted {
+                            topic: None,
+                            record,
+                            source,
+                        });
+                        continue;
+                    }
+                    out.records.push(Emitted {
+                        topic: None,
+                        record: record.clone(),
+                        source,
+                    });
+                } else if !feeds {
+                    continue;
+                }
+                next.records.push(record);
+                next.sources.push(source);
             }
-            current = next;
-            sources = next_sources;
+            flows.put(Node::Step(local), next);
         }
         Ok(out)
     }

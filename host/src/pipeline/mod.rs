@@ -12,11 +12,13 @@
 //! - [`workers`]: the fixed threads task turns run on, apart from where tasks wait.
 //! - [`outputs`]: output groups and their sequence numbers, the outbox form, dead letters.
 //! - [`chain`]: a task's step instances and how a batch flows through them.
+//! - [`flows`]: what each node of the step graph produced from one batch.
 //! - [`state`]: a step's state view: the task tree plus the batch's uncommitted writes.
 //! - [`stats`], [`status`], [`metrics`], [`logs`]: what users see of a running pipeline.
 //! - [`error`]: [`PipelineError`], the layer's one error type.
 pub mod chain;
 pub mod error;
+pub mod flows;
 pub mod handle;
 pub mod logs;
 pub mod metrics;
@@ -37,6 +39,6 @@ pub mod workers;
 
 pub use error::PipelineError;
 pub use registry::{ModuleRegistry, ModuleVersion};
-pub use service::{AggregateState, Pipelines, PipelinesConfig};
+pub use service::{AggregateState, Pipelines, PipelinesConfig, TableState};
 pub use spec::{PipelineSpec, SpecError};
 pub use status::PipelineStatus;

@@ -8,8 +8,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::streams::{
-    AggregateSpec, Aggregation, Emit, KeyFormat, Late, Op, ValueFormat, WindowSpec,
+    AggregateSpec, Aggregation, Emit, JoinType, KeyFormat, Late, Op, StepWindow, ValueFormat,
 };
+
+pub use graph::{Graph, Node, SOURCE_SLOT_BASE, Shape, SourceKind, SourceNode, SourceSpec, Wiring};
 
 /// Why a spec is refused; `field` is a JSON path such as `steps[1].module`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -158,15 +160,30 @@ pub struct StepSpec {
     /// What the step does.
     #[serde(default, skip_serializing_if = "is_map")]
     pub op: Op,
-    /// The module to run (`map` steps; the aggregator of `reduce` and `aggregate`).
+    /// What the step reads: a source or an earlier step, by name (default: the previous
+    /// step; the first step reads `inputs`, or the only source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// Joins: the left input (a source or an earlier step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left: Option<String>,
+    /// Joins: the right input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub right: Option<String>,
+    /// Joins: `inner` (default), `left` or `outer`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub join_type: Option<JoinType>,
+    /// The module to run (`map` steps; the aggregator of `reduce` and `aggregate`; the
+    /// key selector of `group_by`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<ModuleRef>,
     /// Configuration handed to the module, as strings.
     #[serde(default, deserialize_with = "config_strings")]
     pub config: BTreeMap<String, String>,
-    /// Aggregations: the windows; none is one running aggregate per key.
+    /// Aggregations: the windows (none: one running aggregate per key); stream–stream
+    /// joins: the join window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window: Option<WindowSpec>,
+    pub window: Option<StepWindow>,
     /// Aggregations: when results are emitted (default `on_update`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emit: Option<Emit>,
@@ -208,7 +225,7 @@ impl StepSpec {
     pub fn aggregate_spec(&self) -> AggregateSpec {
         AggregateSpec {
             op: self.op,
-            window: self.window,
+            window: self.window.and_then(StepWindow::aggregate),
             emit: self.emit,
             value_format: self.value_format,
             key_format: self.key_format,
@@ -227,9 +244,28 @@ impl StepSpec {
         self.aggregate_spec().build().ok()
     }
 
-    /// Checks the step's fields go together; errors name `steps[i].field`.
+    /// Checks the step's fields go together; errors name `steps[i].field`. How it is
+    /// wired to other steps and sources is [`Graph::of`]'s to check.
     fn check(&self, i: usize) -> Result<(), SpecError> {
         let field = |f: &str| format!("steps[{i}].{f}");
+        let is_join = self.op == Op::Join;
+        for (set, name) in [
+            (self.left.is_some(), "left"),
+            (self.right.is_some(), "right"),
+            (self.join_type.is_some(), "type"),
+        ] {
+            if set && !is_join {
+                return Err(spec_err(field(name), "only a \"join\" step takes it"));
+            }
+        }
+        if let Some(StepWindow::Join(_)) = self.window
+            && !is_join
+        {
+            return Err(spec_err(
+                field("window"),
+                "before_ms/after_ms make a join window; an aggregation's window names its \"type\"",
+            ));
+        }
         match self.op {
             Op::Map | Op::GroupBy => {
                 if self.module.is_none() {
@@ -263,6 +299,64 @@ impl StepSpec {
                     .build()
                     .map(|_| ())
                     .map_err(|(f, reason)| spec_err(field(&f), reason))
+            }
+            op @ (Op::Join | Op::ToTable) => {
+                if self.module.is_some() {
+                    return Err(spec_err(
+                        field("module"),
+                        format!(
+                            "\"{}\" is built in here: joiner modules are not supported yet",
+                            op.name()
+                        ),
+                    ));
+                }
+                if !self.config.is_empty() {
+                    return Err(spec_err(
+                        field("config"),
+                        format!("\"{}\" takes no config", op.name()),
+                    ));
+                }
+                let mut fields = self.aggregate_spec();
+                // A join's window is checked with the join, by the graph.
+                fields.window = None;
+                if let Some(f) = fields.has_aggregation_fields() {
+                    return Err(spec_err(
+                        field(f),
+                        format!("\"{}\" does not take it", op.name()),
+                    ));
+                }
+                if let Some(StepWindow::Aggregate(_)) = self.window {
+                    return Err(spec_err(
+                        field("window"),
+                        format!(
+                            "\"{}\" takes no aggregation window (a stream–stream join's window has before_ms and after_ms)",
+                            op.name()
+                        ),
+                    ));
+                }
+                if op == Op::ToTable && self.window.is_some() {
+                    return Err(spec_err(field("window"), "\"to_table\" takes no window"));
+                }
+                if is_join {
+                    if self.input.is_some() {
+                        return Err(spec_err(
+                            field("input"),
+                            "a join reads \"left\" and \"right\", not \"input\"",
+                        ));
+                    }
+                    for (set, name) in [
+                        (self.left.is_none(), "left"),
+                        (self.right.is_none(), "right"),
+                    ] {
+                        if set {
+                            return Err(spec_err(
+                                field(name),
+                                "a join needs both \"left\" and \"right\" (a source or an earlier step)",
+                            ));
+                        }
+                    }
+                }
+                Ok(())
             }
             op => {
                 if self.module.is_some() {
@@ -312,15 +406,23 @@ fn config_strings<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, St
 pub struct PipelineSpec {
     /// Pipeline name.
     pub name: String,
-    /// Input topics; several must be co-partitioned.
+    /// Input topics, read as streams; several must be co-partitioned.
+    #[serde(default)]
     pub inputs: Vec<String>,
+    /// Named sources (`{"NAME": {"topic": "T", "as": "stream" | "table" | "global_table"}}`),
+    /// beside or instead of `inputs`; steps read them by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, SourceSpec>,
     /// The main output topic.
     pub output: String,
     /// Further topics a processor may route records to.
     #[serde(default)]
     pub outputs: Vec<String>,
-    /// The step chain, run in order.
+    /// The steps, run in order, each over its input.
     pub steps: Vec<StepSpec>,
+    /// The step whose results go to `output` (by name; default the last step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_from: Option<String>,
     /// Error policy.
     #[serde(default)]
     pub on_error: OnError,
@@ -398,8 +500,11 @@ impl PipelineSpec {
     /// dead-letter pairing, limit ranges, duplicate topics.
     pub fn check(&self) -> Result<(), SpecError> {
         check_name("pipeline", &self.name).map_err(|r| spec_err("name", r))?;
-        if self.inputs.is_empty() {
-            return Err(spec_err("inputs", "at least one input topic is required"));
+        if self.inputs.is_empty() && self.sources.is_empty() {
+            return Err(spec_err(
+                "inputs",
+                "at least one input topic (or a source in \"sources\") is required",
+            ));
         }
         for (i, t) in self.inputs.iter().enumerate() {
             if self.inputs[..i].contains(t) {
@@ -444,16 +549,39 @@ impl PipelineSpec {
                     ));
                 }
             }
+        }
+        let graph = Graph::of(self)?;
+        // The stages of a group_by split a chain of steps in two; a graph of sources,
+        // tables and joins is not split (yet).
+        let linear = self.sources.is_empty()
+            && graph.output + 1 == self.steps.len()
+            && graph.wiring.iter().enumerate().all(|(k, w)| {
+                *w == Wiring::From(if k == 0 {
+                    Node::Inputs
+                } else {
+                    Node::Step(k - 1)
+                })
+            });
+        if let Some(r) = self.repartition()
+            && !linear
+        {
+            return Err(spec_err(
+                format!("steps[{}].op", r.step),
+                "\"group_by\" needs a linear pipeline (inputs, then steps in order): not with \
+                 sources, tables, joins, \"input\" or \"output_from\"",
+            ));
+        }
+        for (i, step) in self.steps.iter().enumerate() {
             // Results of windows closed on an idle input are timer output: they go
             // straight to the output topic and could not pass through later steps.
-            if step.close_idle_after_ms.is_some() && i + 1 < self.steps.len() {
+            if step.close_idle_after_ms.is_some() && i != graph.output {
                 return Err(spec_err(
                     format!("steps[{i}].close_idle_after_ms"),
-                    "only the last step can close windows on an idle input",
+                    "only the step whose results go to the output can close windows on an idle input",
                 ));
             }
         }
-        if self.inputs.contains(&self.output) {
+        if self.reads(&self.output) {
             return Err(spec_err(
                 "output",
                 format!(
@@ -463,7 +591,7 @@ impl PipelineSpec {
             ));
         }
         for (i, t) in self.outputs.iter().enumerate() {
-            if self.inputs.contains(t) {
+            if self.reads(t) {
                 return Err(spec_err(
                     format!("outputs[{i}]"),
                     format!("topic {t:?} is also an input; a pipeline cannot feed itself"),
@@ -499,7 +627,7 @@ impl PipelineSpec {
                     "\"dead-letter\" needs the pipeline's dead_letter_topic",
                 ));
             }
-            (_, Some(t), _) if self.inputs.contains(t) => {
+            (_, Some(t), _) if self.reads(t) => {
                 return Err(spec_err(
                     "dead_letter_topic",
                     format!("topic {t:?} is also an input"),
@@ -555,6 +683,37 @@ impl PipelineSpec {
         })
     }
 
+    /// Whether the pipeline reads `topic` (an input or a source's topic).
+    pub fn reads(&self, topic: &str) -> bool {
+        self.inputs.iter().any(|t| t == topic) || self.sources.values().any(|s| s.topic == topic)
+    }
+
+    /// The topics a task reads partition `p` of, in the order of its checkpoint's
+    /// positions: `inputs`, then the stream and table sources by name. (A global table
+    /// is read whole, apart.)
+    pub fn read_topics(&self) -> Vec<String> {
+        self.inputs
+            .iter()
+            .cloned()
+            .chain(
+                self.sources
+                    .values()
+                    .filter(|s| s.kind != SourceKind::GlobalTable)
+                    .map(|s| s.topic.clone()),
+            )
+            .collect()
+    }
+
+    /// The topics of global-table sources, by source name: every task reads all their
+    /// partitions.
+    pub fn global_topics(&self) -> Vec<String> {
+        self.sources
+            .values()
+            .filter(|s| s.kind == SourceKind::GlobalTable)
+            .map(|s| s.topic.clone())
+            .collect()
+    }
+
     /// Every topic the pipeline writes to: the output, routed outputs and the dead-letter topic.
     pub fn written_topics(&self) -> Vec<&str> {
         let mut topics: Vec<&str> = std::iter::once(self.output.as_str())
@@ -567,5 +726,6 @@ impl PipelineSpec {
     }
 }
 
+mod graph;
 #[cfg(test)]
 mod tests;

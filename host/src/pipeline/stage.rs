@@ -52,7 +52,7 @@ impl Stage {
     pub fn inputs(self, spec: &PipelineSpec) -> Vec<String> {
         match (self, spec.repartition()) {
             (Stage::Downstream, Some(r)) => vec![r.topic],
-            _ => spec.inputs.clone(),
+            _ => spec.read_topics(),
         }
     }
 

@@ -101,6 +101,13 @@ pub struct Checkpoint {
     /// read, made durable before its outputs are appended, so a replay reads exactly them.
     #[serde(default)]
     pub in_flight: Option<Vec<i64>>,
+    /// Per global-table topic, per partition: the next offset to read (a task reads every
+    /// partition of a global table).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub globals: BTreeMap<String, Vec<i64>>,
+    /// With `in_flight`: the global tables' end offsets (exclusive) of the round in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight_globals: Option<BTreeMap<String, Vec<i64>>>,
     /// Timer output committed but perhaps not yet appended: appended (skipping what the
     /// log already has) before anything else after a start. Empty between timer rounds.
     #[serde(default)]

@@ -37,6 +37,10 @@ pub enum StreamsError {
         "an aggregate of another kind than this step's (count, sum or a module's) was found in its state"
     )]
     Mixed,
+    /// A join was built without the table it looks keys up in (a wiring fault of the
+    /// host, never of the input).
+    #[error("the join has no table to look keys up in")]
+    NoTable,
     /// A state query would read more windows than allowed.
     #[error(
         "the range holds more than {limit} windows (of all keys; windows are stored by start): \

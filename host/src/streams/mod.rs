@@ -23,6 +23,11 @@
 //!   idle input (`close_idle_after_ms`).
 //! - [`query`]: [`Aggregation::lookup`] and [`Aggregation::lookup_windows`], the
 //!   queryable state of a step.
+//! - [`table`]: [`Table`], the latest value per key of a `table` source or `to_table`
+//!   step, and its rows.
+//! - [`join`]: [`Join`], the `join` step: stream–table and table–table joins, the
+//!   joiner, and [`JoinType`].
+//! - [`join_window`]: [`JoinWindows`], the stream–stream join and its window stores.
 //! - [`error`]: [`StreamsError`], why an operator failed a whole batch.
 
 pub mod aggregate;
@@ -30,6 +35,8 @@ pub mod error;
 pub mod functions;
 pub mod idle;
 pub mod in_memory;
+pub mod join;
+pub mod join_window;
 pub mod number;
 pub mod open;
 pub mod query;
@@ -37,8 +44,11 @@ pub mod session;
 pub mod sliding;
 pub mod spec;
 pub mod store;
+pub mod table;
 pub mod window;
 
+#[cfg(test)]
+mod join_tests;
 #[cfg(test)]
 mod module_tests;
 #[cfg(test)]
@@ -51,13 +61,16 @@ mod tests;
 pub use aggregate::{Aggregation, Grouping, Kind, LateRecord, Processed};
 pub use error::StreamsError;
 pub use functions::Functions;
+pub use join::{DefaultJoiner, Join, JoinPair, JoinType, Joined, Side, ValueJoiner};
+pub use join_window::{JoinWindowSpec, JoinWindows};
 pub use number::Decimal;
 pub use open::{DEFAULT_MAX_OPEN_WINDOWS, OpenWindows};
 pub use query::WindowValue;
 pub use session::SessionWindows;
 pub use sliding::SlidingWindows;
-pub use spec::{AggregateSpec, Emit, KeyFormat, Late, Op, ValueFormat, WindowSpec};
+pub use spec::{AggregateSpec, Emit, KeyFormat, Late, Op, StepWindow, ValueFormat, WindowSpec};
 pub use store::Value;
+pub use table::{Row, Table};
 pub use window::{TimeWindows, Window};
 
 /// Header naming a windowed result's window start, ms since the epoch, decimal text.

@@ -2,9 +2,10 @@
 //! (`"op"`, `"window"`, `"emit"`, `"value_format"`, `"key_format"`, `"retention_ms"`),
 //! checked once and built into the runtime [`Aggregation`].
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::aggregate::{Aggregation, Grouping, Kind};
+use super::join_window::JoinWindowSpec;
 use super::session::SessionWindows;
 use super::window::TimeWindows;
 
@@ -28,6 +29,11 @@ pub enum Op {
     /// Gives each record a new key (a key-selector module's) and repartitions by it
     /// through the internal topic `<pipeline>-<step>-repartition` (Kafka's `groupBy`).
     GroupBy,
+    /// Joins two inputs (`left`, `right`) by key.
+    Join,
+    /// Keeps the latest value per key of its input: a table that joins look keys up in
+    /// and the state route answers for.
+    ToTable,
 }
 
 impl Op {
@@ -51,6 +57,8 @@ impl Op {
             Op::Reduce => "reduce",
             Op::Aggregate => "aggregate",
             Op::GroupBy => "group_by",
+            Op::Join => "join",
+            Op::ToTable => "to_table",
         }
     }
 }
@@ -95,6 +103,57 @@ pub enum WindowSpec {
         #[serde(default)]
         grace_ms: u64,
     },
+}
+
+/// A step's `window`: an aggregation's (with a `"type"`) or a stream–stream join's
+/// (`before_ms`, `after_ms`, `grace_ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum StepWindow {
+    /// Windows of `count` and `sum`.
+    Aggregate(WindowSpec),
+    /// The join window of a stream–stream join.
+    Join(JoinWindowSpec),
+}
+
+impl StepWindow {
+    /// The aggregation window, if it is one.
+    pub fn aggregate(self) -> Option<WindowSpec> {
+        match self {
+            StepWindow::Aggregate(w) => Some(w),
+            StepWindow::Join(_) => None,
+        }
+    }
+
+    /// The join window, if it is one.
+    pub fn join(self) -> Option<JoinWindowSpec> {
+        match self {
+            StepWindow::Join(w) => Some(w),
+            StepWindow::Aggregate(_) => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StepWindow {
+    /// Told apart by `"type"`, so each kind's own error (an unknown field, a missing one)
+    /// reaches the user rather than "matched no variant".
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StepWindow, D::Error> {
+        use serde::de::Error;
+        let v = serde_json::Value::deserialize(d)?;
+        if v.get("type").is_some() {
+            WindowSpec::deserialize(v)
+                .map(StepWindow::Aggregate)
+                .map_err(D::Error::custom)
+        } else {
+            JoinWindowSpec::deserialize(v)
+                .map(StepWindow::Join)
+                .map_err(|e| {
+                    D::Error::custom(format!(
+                        "{e} (a join window has before_ms, after_ms and grace_ms; an aggregation's names its \"type\")"
+                    ))
+                })
+        }
+    }
 }
 
 /// When an aggregation emits.
@@ -194,11 +253,8 @@ impl AggregateSpec {
             Op::Sum => Kind::Sum,
             Op::Reduce => Kind::Reduce,
             Op::Aggregate => Kind::Aggregate,
-            Op::Map | Op::GroupBy => {
-                return err(
-                    "op",
-                    format!("\"{}\" is not an aggregation", self.op.name()),
-                );
+            op @ (Op::Map | Op::GroupBy | Op::Join | Op::ToTable) => {
+                return err("op", format!("\"{}\" is not an aggregation", op.name()));
             }
         };
         if kind.has_module() && self.value_format.is_some() {

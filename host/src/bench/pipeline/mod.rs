@@ -3,8 +3,10 @@
 //! pipeline with the same filter compiled natively into the host, in the same run; the
 //! pause of a hot-swap per task; the Wasm pipeline with 1, 2 and 4 worker threads; the
 //! latency and CPU per record under a steady modest load ([`latency`]); and a pipeline of
-//! a thousand tasks ([`scale`]); windowed counts against the filter ([`windows`]).
+//! a thousand tasks ([`scale`]); windowed counts against the filter ([`windows`]); a
+//! stream–table join against the filter ([`joins`]).
 
+mod joins;
 mod latency;
 mod scale;
 mod windows;
@@ -82,6 +84,9 @@ pub enum Part {
     Scale,
     /// Tumbling-window counts over 10 000 keys against the Wasm filter, same input.
     Windows,
+    /// A stream–table join (orders enriched with 10 000 customers) against the Wasm
+    /// filter, same orders.
+    Join,
 }
 
 /// The native twin of the example filter: keeps values containing `pattern`.
@@ -312,6 +317,11 @@ pub fn run_pipeline_bench(opts: &PipelineBenchOptions) -> anyhow::Result<()> {
     if wanted(Part::Windows) {
         let s = setup(opts, 0, 64, 0)?;
         windows::run(&s, opts)?;
+        s.pipelines.shutdown();
+    }
+    if wanted(Part::Join) {
+        let s = setup(opts, 0, 64, 0)?;
+        joins::run(&s, opts)?;
         s.pipelines.shutdown();
     }
     if wanted(Part::Scale) {

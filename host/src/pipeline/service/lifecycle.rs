@@ -15,7 +15,7 @@ use super::super::error::PipelineError;
 use super::super::handle::{Desired, PipelineHandle};
 use super::super::logs::PipelineLogs;
 use super::super::registry::ModuleVersion;
-use super::super::spec::{PipelineSpec, StartPosition};
+use super::super::spec::{Graph, PipelineSpec, StartPosition, Wiring};
 use super::super::stage::Stage;
 use super::super::stats::TaskStats;
 use super::super::status::PipelineStatus;
@@ -29,27 +29,7 @@ impl Pipelines {
     /// Checks a spec against the broker and registry and loads its steps.
     fn resolve(&self, spec: &PipelineSpec) -> Result<(u32, Arc<Vec<StepPlan>>), PipelineError> {
         spec.check()?;
-        let mut partitions = None;
-        for (i, t) in spec.inputs.iter().enumerate() {
-            let topic = self
-                .broker
-                .topic(t)
-                .map_err(|_| spec_err(format!("inputs[{i}]"), format!("unknown topic {t:?}")))?;
-            let n = topic.partition_count();
-            match partitions {
-                None => partitions = Some(n),
-                Some(m) if m != n => {
-                    return Err(spec_err(
-                        "inputs",
-                        format!(
-                            "inputs must be co-partitioned: {:?} has {m} partitions, {t:?} has {n}",
-                            spec.inputs[0]
-                        ),
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
+        let partitions = self.co_partitioned(spec)?;
         let check_out = |field: String, t: &str| {
             self.broker
                 .topic(t)
@@ -79,6 +59,69 @@ impl Pipelines {
             ));
         }
         Ok((partitions.unwrap_or(1), Arc::new(plans)))
+    }
+
+    /// The partition count every topic a task reads one partition of shares (a join's
+    /// inputs first, so its refusal names both sides' topics).
+    fn co_partitioned(&self, spec: &PipelineSpec) -> Result<Option<u32>, PipelineError> {
+        let count = |field: String, t: &str| {
+            self.broker
+                .topic(t)
+                .map(|topic| topic.partition_count())
+                .map_err(|_| spec_err(field, format!("unknown topic {t:?}")))
+        };
+        for (i, t) in spec.inputs.iter().enumerate() {
+            count(format!("inputs[{i}]"), t)?;
+        }
+        for (name, s) in &spec.sources {
+            count(format!("sources.{name}.topic"), &s.topic)?;
+        }
+        let graph = Graph::of(spec)?;
+        for (i, w) in graph.wiring.iter().enumerate() {
+            let Wiring::Join { left, right, join } = *w else {
+                continue;
+            };
+            // A global table is read whole by every task: nothing to line up.
+            if join.pair == crate::streams::JoinPair::StreamGlobal {
+                continue;
+            }
+            for l in graph.topics_of(spec, left) {
+                for r in graph.topics_of(spec, right) {
+                    let (m, n) = (count(String::new(), l)?, count(String::new(), r)?);
+                    if m != n {
+                        return Err(spec_err(
+                            format!("steps[{i}]"),
+                            format!(
+                                "the inputs of a join must be co-partitioned: {l:?} has {m} partitions, {r:?} has {n}"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let topics = spec.read_topics();
+        let mut partitions = None;
+        for t in &topics {
+            let n = count(String::new(), t)?;
+            match partitions {
+                None => partitions = Some(n),
+                Some(m) if m != n => {
+                    return Err(spec_err(
+                        if spec.sources.is_empty() {
+                            "inputs"
+                        } else {
+                            "sources"
+                        },
+                        format!(
+                            "inputs must be co-partitioned: {:?} has {m} partitions, {t:?} has {n}",
+                            topics[0]
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(partitions)
     }
 
     fn load_steps(
@@ -134,6 +177,23 @@ impl Pipelines {
                     version: module.version,
                     code: StepCode::ModuleAggregate(aggregation, plugin),
                     config: step.config.clone(),
+                });
+                continue;
+            }
+            let builtin = match step.op {
+                Op::ToTable => Some(StepCode::Table),
+                Op::Join => match Graph::of(spec)?.wiring.get(i) {
+                    Some(Wiring::Join { join, .. }) => Some(StepCode::Join(*join)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(code) = builtin {
+                plans.push(StepPlan {
+                    module: step.op.name().to_string(),
+                    version: BUILTIN_VERSION,
+                    code,
+                    config: BTreeMap::new(),
                 });
                 continue;
             }
@@ -249,12 +309,27 @@ impl Pipelines {
                         StartPosition::Latest => stats.high_watermark,
                     });
                 }
+                // A global table is read whole, from its start, by every task.
+                let mut globals = BTreeMap::new();
+                if stage.reads_inputs() {
+                    for t in spec.global_topics() {
+                        let topic = self.broker.topic(&t)?;
+                        let mut positions = Vec::new();
+                        for gp in 0..topic.partition_count() {
+                            positions
+                                .push(topic.partition(i64::from(gp))?.stats().log_start_offset);
+                        }
+                        globals.insert(t, positions);
+                    }
+                }
                 let checkpoint = Checkpoint {
                     producer_id: self.producers.next_producer_id()?,
                     inputs,
                     sequences: BTreeMap::new(),
                     outbox: Vec::new(),
                     in_flight: None,
+                    globals,
+                    in_flight_globals: None,
                     deployment: Some(0),
                 };
                 store::commit(&tree, &BTreeMap::new(), &checkpoint)?;
@@ -410,6 +485,12 @@ impl Pipelines {
             return Err(spec_err(
                 "inputs",
                 "the inputs of a pipeline cannot change; create a new pipeline instead",
+            ));
+        }
+        if spec.sources != record.spec.sources {
+            return Err(spec_err(
+                "sources",
+                "the sources of a pipeline cannot change; create a new pipeline instead",
             ));
         }
         same_aggregations(&record.spec, &spec)?;
@@ -571,19 +652,23 @@ fn same_aggregations(old: &PipelineSpec, new: &PipelineSpec) -> Result<(), Pipel
     let steps = old.steps.len().max(new.steps.len());
     for i in 0..steps {
         let (a, b) = (old.steps.get(i), new.steps.get(i));
+        // Tables and joins keep state by position too.
         let aggregating = |s: Option<&super::super::spec::StepSpec>| {
-            s.is_some_and(|s| s.op.is_aggregation() || s.op == Op::GroupBy)
+            s.is_some_and(|s| {
+                s.op.is_aggregation() || matches!(s.op, Op::GroupBy | Op::Join | Op::ToTable)
+            })
         };
         if !aggregating(a) && !aggregating(b) {
             continue;
         }
-        let same = matches!((a, b), (Some(a), Some(b)) if a.op == b.op && a.window == b.window);
+        let same = matches!((a, b), (Some(a), Some(b)) if a.op == b.op && a.window == b.window
+            && a.left == b.left && a.right == b.right && a.join_type == b.join_type);
         if !same {
             return Err(spec_err(
                 format!("steps[{i}]"),
-                "an aggregation step keeps its state by position: its op and window, and \
-                 whether step i aggregates, cannot change in an update; create a new \
-                 pipeline instead",
+                "an aggregation, table or join step keeps its state by position: its op, \
+                 window and inputs, and whether step i keeps such state, cannot change in an \
+                 update; create a new pipeline instead",
             ));
         }
     }

@@ -14,7 +14,7 @@
 mod lifecycle;
 mod modules;
 mod queries;
-pub use queries::AggregateState;
+pub use queries::{AggregateState, TableState};
 mod status;
 
 use std::collections::BTreeMap;

@@ -7,8 +7,9 @@ use crate::broker::partitioner::partition_for_key;
 use crate::runtime::Entries;
 
 use super::super::error::PipelineError;
+use super::super::spec::{Graph, Node, SourceKind};
 use super::super::stage::Stage;
-use crate::streams::{Value, WindowValue};
+use crate::streams::{Row, Table, Value, WindowValue};
 
 use super::super::state::{Overlay, StepState, step_prefix};
 use super::super::store::PipelineRecord;
@@ -25,7 +26,61 @@ pub enum AggregateState {
     Missing,
 }
 
+/// A table's committed row for one key (a `to_table` step or a table source).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableState {
+    /// The key's row.
+    Row(Row),
+    /// No task holds the key.
+    Missing,
+}
+
 impl Pipelines {
+    /// Committed row of `key` in table `step` (a `to_table` step by name or index, or a
+    /// table or global table source by name), read from the task of the partition the key hashes to,
+    /// then the others. `None`: `step` names no table.
+    pub fn table_state(
+        &self,
+        name: &str,
+        step: &str,
+        key: &[u8],
+    ) -> Result<Option<TableState>, PipelineError> {
+        let record = self.record(name)?;
+        let Ok(graph) = Graph::of(&record.spec) else {
+            return Ok(None);
+        };
+        let source = graph
+            .sources
+            .iter()
+            .position(|s| s.name == step && s.kind != SourceKind::Stream)
+            .map(Node::Source);
+        let node = match source {
+            Some(node) => node,
+            None => match self.state_step(name, step) {
+                Ok((_, index)) => Node::Step(index),
+                Err(_) => return Ok(None),
+            },
+        };
+        let Some(slot) = graph.table_slot(&record.spec, node) else {
+            return Ok(None);
+        };
+        let hinted = partition_for_key(key, record.partitions);
+        let order = std::iter::once(hinted).chain((0..record.partitions).filter(|&p| p != hinted));
+        for p in order {
+            // An empty overlay: what the task's last commit holds.
+            let store = StepState::new(self.store.task_tree(name, p)?, slot, Overlay::default());
+            let row = Table::get(&store, key).map_err(|source| PipelineError::AggregateState {
+                pipeline: name.to_string(),
+                step: slot,
+                source,
+            })?;
+            if let Some(row) = row {
+                return Ok(Some(TableState::Row(row)));
+            }
+        }
+        Ok(Some(TableState::Missing))
+    }
+
     /// Committed state of step `step` (an index or a module name): the value under `key`,
     /// found in the task of the partition the key hashes to.
     pub fn state_get(

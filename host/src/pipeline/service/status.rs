@@ -56,7 +56,7 @@ impl Pipelines {
             ],
             pauses.len(),
         );
-        for input in &desired.spec.inputs {
+        for input in &desired.spec.read_topics() {
             if let Ok(topic) = self.broker.topic(input) {
                 let n = topic.partition_count();
                 if n != record.partitions {

@@ -161,7 +161,9 @@ fn bad_aggregation_steps_are_refused_naming_the_field() {
             json!({"op": "count", "window": {"type": "sliding", "max_diff_ms": 0}}),
             "steps[0].window.max_diff_ms:",
         ),
-        (json!({"op": "join"}), "unknown variant"),
+        (json!({"op": "reduce"}), "steps[0].module: \"reduce\" needs a module"),
+        (json!({"op": "fold"}), "unknown variant"),
+        (json!({"op": "join"}), "steps[0].left: a join needs both"),
         (
             json!({"op": "count", "window": {"type": "tumbling", "size_ms": 10}, "close_idle_after_ms": 5}),
             "steps[0].close_idle_after_ms:",
@@ -302,4 +304,93 @@ fn group_by_names_its_repartition_topic_and_is_checked() {
     )
     .unwrap_err();
     assert!(err.contains("internal repartition topic"), "{err}");
+}
+
+#[test]
+fn sources_and_a_step_graph_parse_into_the_wiring_they_name() {
+    let v = json!({"name": "p", "output": "out",
+        "sources": {"orders": {"topic": "o"}, "customers": {"topic": "c", "as": "table"},
+                    "countries": {"topic": "k", "as": "global_table"}},
+        "steps": [
+            {"name": "latest", "op": "to_table", "input": "orders"},
+            {"name": "enriched", "op": "join", "left": "orders", "right": "customers", "type": "left"},
+            {"name": "both", "op": "join", "left": "latest", "right": "customers", "type": "outer"},
+            {"name": "where", "op": "join", "left": "enriched", "right": "countries"},
+            {"name": "pairs", "op": "join", "left": "orders", "right": "enriched",
+             "window": {"before_ms": 10, "after_ms": 5}}],
+        "output_from": "enriched"});
+    let spec = parse(v.clone()).unwrap();
+    // Written back as given: a stored spec reads the same.
+    let again: PipelineSpec = serde_json::from_value(serde_json::to_value(&spec).unwrap()).unwrap();
+    assert_eq!(again, spec);
+    // Co-partitioned reads in name order; the global table apart.
+    assert_eq!(spec.read_topics(), ["c", "o"]);
+    assert_eq!(spec.global_topics(), ["k"]);
+    let g = Graph::of(&spec).unwrap();
+    assert_eq!(g.output, 1);
+    // Sources in name order.
+    let (countries, customers, orders) = (Node::Source(0), Node::Source(1), Node::Source(2));
+    assert_eq!(g.wiring[0], Wiring::From(orders));
+    let pair = |w: &Wiring| match w {
+        Wiring::Join { join, .. } => join.pair,
+        Wiring::From(_) => panic!("not a join"),
+    };
+    use crate::streams::JoinPair;
+    assert_eq!(pair(&g.wiring[1]), JoinPair::StreamTable);
+    assert_eq!(pair(&g.wiring[2]), JoinPair::TableTable);
+    assert_eq!(pair(&g.wiring[3]), JoinPair::StreamGlobal);
+    assert!(
+        matches!(pair(&g.wiring[4]), JoinPair::StreamStream(w) if w.before_ms == 10 && w.after_ms == 5 && w.grace_ms == 0)
+    );
+    assert_eq!(g.table_slot(&spec, countries), Some(SOURCE_SLOT_BASE));
+    assert_eq!(g.table_slot(&spec, customers), Some(SOURCE_SLOT_BASE + 1));
+    assert_eq!(g.table_slot(&spec, Node::Step(0)), Some(0));
+    assert_eq!(g.table_slot(&spec, orders), None);
+    assert_eq!(g.topics_of(&spec, Node::Step(2)), ["o", "c"]);
+}
+
+#[test]
+fn a_linear_spec_reads_its_inputs_and_feeds_the_last_step() {
+    let mut v = base();
+    v["steps"] = json!([{"module": "a"}, {"module": "b"}]);
+    let spec = parse(v).unwrap();
+    let g = Graph::of(&spec).unwrap();
+    assert_eq!(
+        g.wiring,
+        [Wiring::From(Node::Inputs), Wiring::From(Node::Step(0))]
+    );
+    assert_eq!(g.output, 1);
+    assert_eq!(spec.read_topics(), ["in"]);
+    // Written back without the new fields: older readers of the store see the same.
+    let text = serde_json::to_string(&spec).unwrap();
+    assert!(
+        !text.contains("sources") && !text.contains("output_from"),
+        "{text}"
+    );
+}
+
+#[test]
+fn windows_are_told_apart_and_each_kind_says_what_it_wants() {
+    let mut v = base();
+    v["steps"] = json!([{"op": "count", "window": {"before_ms": 1, "after_ms": 1}}]);
+    let e = parse(v).unwrap_err();
+    assert!(
+        e.contains("steps[0].window") && e.contains("join window"),
+        "{e}"
+    );
+    let mut v = base();
+    v["sources"] = json!({"a": {"topic": "a"}, "b": {"topic": "b"}});
+    v["steps"] = json!([{"op": "join", "left": "a", "right": "b", "window": {"before_ms": 1}}]);
+    let e = parse(v).unwrap_err();
+    assert!(
+        e.contains("after_ms") && e.contains("a join window has"),
+        "{e}"
+    );
+    let mut v = base();
+    v["steps"] = json!([{"op": "join", "left": "in", "right": "in"}]);
+    let e = parse(v).unwrap_err();
+    assert!(
+        e.contains("steps[0].left") && e.contains("no source or step"),
+        "{e}"
+    );
 }

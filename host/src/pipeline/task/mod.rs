@@ -229,16 +229,9 @@ pub async fn run(ctx: TaskContext) {
         match outcome {
             Outcome::Idle { next_timer_ms } => {
                 stats.set_state(TaskState::Running);
-                let positions = task.ctx.checkpoint.inputs.clone();
-                let woke = wait_for_input(
-                    &task.ctx.broker,
-                    stats.partition,
-                    positions,
-                    next_timer_ms,
-                    &want,
-                    &mut desired,
-                )
-                .await;
+                let positions = task.positions(&want);
+                let woke =
+                    wait_for_input(&task.ctx.broker, positions, next_timer_ms, &mut desired).await;
                 // New input after a rest: let more gather.
                 if woke == Woke::Input {
                     linger(&want, &mut desired).await;
@@ -384,18 +377,34 @@ impl Task {
         }
     }
 
+    /// Every (topic, partition, next offset) the task reads: its partition of each input
+    /// and source, and every partition of each global table.
+    fn positions(&self, want: &Desired) -> Vec<(String, u32, i64)> {
+        let partition = self.ctx.stats.partition;
+        let mut all: Vec<(String, u32, i64)> = want
+            .spec
+            .read_topics()
+            .into_iter()
+            .zip(&self.ctx.checkpoint.inputs)
+            .map(|(topic, &pos)| (topic, partition, pos))
+            .collect();
+        for (topic, positions) in &self.ctx.checkpoint.globals {
+            for (p, &pos) in positions.iter().enumerate() {
+                all.push((topic.clone(), p as u32, pos));
+            }
+        }
+        all
+    }
+
     /// Whether an input holds records past the task's committed position.
     fn input_waiting(&self, want: &Desired) -> bool {
-        let partition = i64::from(self.ctx.stats.partition);
-        want.spec
-            .inputs
-            .iter()
-            .zip(&self.ctx.checkpoint.inputs)
-            .any(|(topic, &pos)| {
+        self.positions(want)
+            .into_iter()
+            .any(|(topic, partition, pos)| {
                 self.ctx
                     .broker
-                    .topic(topic)
-                    .and_then(|t| t.partition(partition))
+                    .topic(&topic)
+                    .and_then(|t| t.partition(i64::from(partition)))
                     .is_ok_and(|log| log.high_watermark() > pos)
             })
     }
@@ -455,10 +464,8 @@ enum Woke {
 /// Waits for new input, a pipeline change, the next timer, or [`IDLE_WAIT`].
 async fn wait_for_input(
     broker: &Broker,
-    partition: u32,
-    positions: Vec<i64>,
+    positions: Vec<(String, u32, i64)>,
     next_timer_ms: Option<i64>,
-    want: &Desired,
     desired: &mut tokio::sync::watch::Receiver<Desired>,
 ) -> Woke {
     let idle = match next_timer_ms {
@@ -468,9 +475,9 @@ async fn wait_for_input(
         None => IDLE_WAIT,
     };
     let mut watches = Vec::new();
-    for (topic, &pos) in want.spec.inputs.iter().zip(&positions) {
+    for (topic, partition, pos) in positions {
         if let Ok(log) = broker
-            .topic(topic)
+            .topic(&topic)
             .and_then(|t| t.partition(i64::from(partition)))
         {
             watches.push((log.subscribe(), pos));

@@ -18,7 +18,7 @@ use super::{Built, RoundEnd, Task, TaskError};
 const READ_BYTES: usize = 1 << 20;
 
 /// One input's batch: its topic, the records' offsets, and the records.
-type InputBatch = (String, Vec<i64>, Vec<Record>);
+type InputBatch = (String, u32, Vec<i64>, Vec<Record>);
 
 /// Output topics' `max.message.bytes`, by name.
 type MaxBytes = std::collections::BTreeMap<String, usize>;
@@ -85,31 +85,67 @@ impl Task {
         // reading further in the first input would put new outputs before the second's, so
         // the round's ranges are made durable first and a replay reads exactly them.
         let pinned = self.ctx.checkpoint.in_flight.clone();
-        let mut batches: Vec<InputBatch> = Vec::with_capacity(want.spec.inputs.len());
-        for (i, topic) in want.spec.inputs.iter().enumerate() {
+        let topics = want.spec.read_topics();
+        let mut batches: Vec<InputBatch> = Vec::with_capacity(topics.len());
+        // Global tables first, every partition of each: their rows are what the round's
+        // stream records are looked up in.
+        let globals = want.spec.global_topics();
+        let mut next_globals = self.ctx.checkpoint.globals.clone();
+        let pinned_globals = self.ctx.checkpoint.in_flight_globals.clone();
+        for topic in &globals {
+            let count = match self.ctx.broker.topic(topic) {
+                Ok(t) => t.partition_count(),
+                Err(source) => {
+                    return RoundEnd::Failed(TaskError::Read {
+                        topic: topic.clone(),
+                        partition,
+                        source,
+                    });
+                }
+            };
+            let positions = next_globals.entry(topic.clone()).or_default();
+            // Partitions added since: read from their start (`read` moves up to it).
+            positions.resize(positions.len().max(count as usize), 0);
+            for gp in 0..count {
+                let end = pinned_globals
+                    .as_ref()
+                    .and_then(|p| p.get(topic))
+                    .and_then(|p| p.get(gp as usize).copied());
+                let (offsets, records, next) =
+                    match self.read(topic, gp, positions[gp as usize], end) {
+                        Ok(r) => r,
+                        Err(e) => return RoundEnd::Failed(e),
+                    };
+                positions[gp as usize] = next;
+                batches.push((topic.clone(), gp, offsets, records));
+            }
+        }
+        for (i, topic) in topics.iter().enumerate() {
             let end = pinned.as_ref().and_then(|p| p.get(i).copied());
             let (offsets, records, next) = match self.read(topic, partition, next_inputs[i], end) {
                 Ok(r) => r,
                 Err(e) => return RoundEnd::Failed(e),
             };
             next_inputs[i] = next;
-            batches.push((topic.clone(), offsets, records));
+            batches.push((topic.clone(), partition, offsets, records));
         }
-        let any = batches.iter().any(|(_, _, r)| !r.is_empty());
+        let any = batches.iter().any(|(_, _, _, r)| !r.is_empty());
         // An `on_update` aggregation emits the state at the end of the batch: a replay
         // reading further would emit other values than the lost round's, so its range is
         // pinned too.
-        let pin = want.spec.inputs.len() > 1 || want.plans.iter().any(|p| p.code.batch_sensitive());
+        let pin =
+            topics.len() + globals.len() > 1 || want.plans.iter().any(|p| p.code.batch_sensitive());
         if pin && any && pinned.is_none() {
             let mut intent = self.ctx.checkpoint.clone();
             intent.in_flight = Some(next_inputs.clone());
+            intent.in_flight_globals = (!globals.is_empty()).then(|| next_globals.clone());
             intent.deployment = Some(want.deployment);
             // Held rounds' writes go with it: the checkpoint in memory includes them.
             if let Err(e) = self.commit(intent, Durability::Flushed, "the round's input ranges") {
                 return RoundEnd::Failed(e);
             }
         }
-        for (topic, offsets, records) in batches {
+        for (topic, partition, offsets, records) in batches {
             let topic = topic.as_str();
             if records.is_empty() {
                 continue;
@@ -117,7 +153,7 @@ impl Task {
             consumed += records.len();
             let mut from_input = Vec::new();
             let (out, mut failures, late_letters) =
-                match self.run_chain(want, built, topic, &offsets, &records) {
+                match self.run_chain(want, built, topic, partition, &offsets, &records) {
                     Ok(r) => {
                         late += r.late;
                         (r.records, r.failures, r.late_letters)
@@ -209,12 +245,17 @@ impl Task {
             from_input.sort_by_key(|e| e.source);
             outputs.extend(from_input);
         }
-        if consumed == 0 && next_inputs == self.ctx.checkpoint.inputs {
+        if consumed == 0
+            && next_inputs == self.ctx.checkpoint.inputs
+            && next_globals == self.ctx.checkpoint.globals
+        {
             return RoundEnd::Committed(0);
         }
         let mut checkpoint = self.ctx.checkpoint.clone();
         checkpoint.inputs = next_inputs;
         checkpoint.in_flight = None;
+        checkpoint.globals = next_globals;
+        checkpoint.in_flight_globals = None;
         checkpoint.deployment = Some(want.deployment);
         let appended = match self
             .plan(want, outputs, &mut checkpoint)
@@ -327,10 +368,10 @@ impl Task {
         want: &Desired,
         built: &mut Built,
         topic: &str,
+        partition: u32,
         offsets: &[i64],
         records: &[Record],
     ) -> Result<ChainOutput, RoundEnd> {
-        let partition = self.ctx.stats.partition;
         let before = self.overlay.snapshot();
         match built.chain.run(topic, partition, offsets, records.to_vec()) {
             Ok(output) => Ok(output),

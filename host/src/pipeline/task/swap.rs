@@ -42,6 +42,7 @@ impl Task {
         let limits = want.spec.sandbox_limits();
         match Chain::build(
             &want.plans,
+            &want.spec,
             self.ctx.stage.first_step(&self.ctx.handle.spec()),
             &self.ctx.tree,
             &self.overlay,

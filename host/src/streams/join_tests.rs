@@ -1,0 +1,395 @@
+//! Golden tests of the joins: the semantics tables of Kafka's Streams DSL guide
+//! (`docs/streams/developer-guide/dsl-api.md`, "Semantics of stream-stream joins",
+//! "… table-table equi-joins", "… stream-table joins"), row for row: every row's input
+//! record, one at a time, and exactly what the guide lists for inner, left and outer.
+
+use crate::record::Record;
+use crate::runtime::{MemoryState, StateBackend};
+
+use super::join::{DefaultJoiner, Join, JoinPair, JoinStores, JoinType, Side, ValueJoiner};
+use super::join_window::{JoinWindowSpec, JoinWindows};
+use super::table::Table;
+
+/// Writes `[L, R]` as the guide does, `null` for a missing side.
+struct Brackets;
+
+impl ValueJoiner for Brackets {
+    fn join(
+        &mut self,
+        _key: Option<&[u8]>,
+        left: Option<&[u8]>,
+        right: Option<&[u8]>,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let s =
+            |v: Option<&[u8]>| v.map_or("null".to_string(), |b| String::from_utf8_lossy(b).into());
+        Ok(Some(format!("[{}, {}]", s(left), s(right)).into_bytes()))
+    }
+}
+
+/// One row: timestamp (s), the left input, the right input (`Some(None)`: a null value).
+type Row = (
+    i64,
+    Option<Option<&'static str>>,
+    Option<Option<&'static str>>,
+);
+
+fn record(ts: i64, value: Option<&str>) -> Record {
+    Record {
+        key: Some("k".into()),
+        value: value.map(|v| v.to_string().into()),
+        headers: Vec::new(),
+        timestamp: ts,
+    }
+}
+
+/// What a join emitted: each result's value (`null` for a tombstone).
+fn texts(out: &crate::runtime::Output, inputs: &[Record]) -> Vec<String> {
+    out.records
+        .iter()
+        .map(|r| {
+            r.record(inputs)
+                .and_then(|r| r.value.as_ref())
+                .map_or("null".into(), |v| String::from_utf8_lossy(v).into_owned())
+        })
+        .collect()
+}
+
+/// The stream–stream table: window 10 s, grace 5 s in the guide's words, but its rows 14
+/// and 15 join records 11 s apart (d at 14 with A at 3, D at 15 with a at 4): they
+/// assume all of rows 1–15 in one window. 12 s each way keeps them together and E (40),
+/// F (60), f (80) apart, with grace 5 s closing E at 60, F at 80 and f at 100, as listed.
+const STREAM_STREAM: &[(Row, [&[&str]; 3])] = &[
+    ((1, Some(None), None), [&[], &[], &[]]),
+    ((2, None, Some(None)), [&[], &[], &[]]),
+    ((3, Some(Some("A")), None), [&[], &[], &[]]),
+    (
+        (4, None, Some(Some("a"))),
+        [&["[A, a]"], &["[A, a]"], &["[A, a]"]],
+    ),
+    (
+        (5, Some(Some("B")), None),
+        [&["[B, a]"], &["[B, a]"], &["[B, a]"]],
+    ),
+    (
+        (6, None, Some(Some("b"))),
+        [
+            &["[A, b]", "[B, b]"],
+            &["[A, b]", "[B, b]"],
+            &["[A, b]", "[B, b]"],
+        ],
+    ),
+    ((7, Some(None), None), [&[], &[], &[]]),
+    ((8, None, Some(None)), [&[], &[], &[]]),
+    (
+        (9, Some(Some("C")), None),
+        [
+            &["[C, a]", "[C, b]"],
+            &["[C, a]", "[C, b]"],
+            &["[C, a]", "[C, b]"],
+        ],
+    ),
+    (
+        (10, None, Some(Some("c"))),
+        [
+            &["[A, c]", "[B, c]", "[C, c]"],
+            &["[A, c]", "[B, c]", "[C, c]"],
+            &["[A, c]", "[B, c]", "[C, c]"],
+        ],
+    ),
+    ((11, None, Some(None)), [&[], &[], &[]]),
+    ((12, Some(None), None), [&[], &[], &[]]),
+    ((13, None, Some(None)), [&[], &[], &[]]),
+    (
+        (14, None, Some(Some("d"))),
+        [
+            &["[A, d]", "[B, d]", "[C, d]"],
+            &["[A, d]", "[B, d]", "[C, d]"],
+            &["[A, d]", "[B, d]", "[C, d]"],
+        ],
+    ),
+    (
+        (15, Some(Some("D")), None),
+        [
+            &["[D, a]", "[D, b]", "[D, c]", "[D, d]"],
+            &["[D, a]", "[D, b]", "[D, c]", "[D, d]"],
+            &["[D, a]", "[D, b]", "[D, c]", "[D, d]"],
+        ],
+    ),
+    ((40, Some(Some("E")), None), [&[], &[], &[]]),
+    (
+        (60, Some(Some("F")), None),
+        [&[], &["[E, null]"], &["[E, null]"]],
+    ),
+    (
+        (80, None, Some(Some("f"))),
+        [&[], &["[F, null]"], &["[F, null]"]],
+    ),
+    ((100, Some(Some("G")), None), [&[], &[], &["[null, f]"]]),
+];
+
+const TYPES: [JoinType; 3] = [JoinType::Inner, JoinType::Left, JoinType::Outer];
+
+fn side_of(row: &Row) -> (Side, Option<&'static str>) {
+    match row {
+        (_, Some(v), None) => (Side::Left, *v),
+        (_, None, Some(v)) => (Side::Right, *v),
+        _ => unreachable!("each row has one input"),
+    }
+}
+
+#[test]
+fn stream_stream_joins_follow_kafkas_table_row_for_row() {
+    let windows = JoinWindowSpec {
+        before_ms: 12_000,
+        after_ms: 12_000,
+        grace_ms: 5_000,
+    }
+    .build()
+    .unwrap();
+    for (t, join_type) in TYPES.into_iter().enumerate() {
+        let mut store = MemoryState::default();
+        for (row, expected) in STREAM_STREAM {
+            let (side, value) = side_of(row);
+            let inputs = [record(row.0 * 1000, value)];
+            let done = windows
+                .process(join_type, &mut store, &mut Brackets, &inputs, &[side])
+                .unwrap();
+            assert_eq!(
+                texts(&done.output, &inputs),
+                expected[t],
+                "{join_type:?} join, row at t={}",
+                row.0
+            );
+        }
+    }
+}
+
+#[test]
+fn stream_stream_results_take_the_larger_timestamp_and_late_records_are_not_kept() {
+    let windows = JoinWindows {
+        before_ms: 10,
+        after_ms: 10,
+        grace_ms: 0,
+    };
+    let mut store = MemoryState::default();
+    let go = |store: &mut MemoryState, ts, side, v| {
+        let inputs = [record(ts, Some(v))];
+        windows
+            .process(JoinType::Left, store, &mut Brackets, &inputs, &[side])
+            .unwrap()
+    };
+    go(&mut store, 100, Side::Left, "A");
+    let done = go(&mut store, 105, Side::Right, "a");
+    assert_eq!(done.output.records.len(), 1);
+    let inputs = [record(105, Some("a"))];
+    assert_eq!(
+        done.output.records[0].record(&inputs).unwrap().timestamp,
+        105
+    );
+    // Stream time 200: a left record at 150 has a window ending at 160 < 200, closed: it
+    // is late, matched nothing, and comes out at once (as Kafka), never stored.
+    go(&mut store, 200, Side::Left, "B");
+    let done = go(&mut store, 150, Side::Left, "late");
+    assert_eq!(done.late, 1);
+    assert_eq!(
+        texts(&done.output, &[record(150, Some("late"))]),
+        ["[late, null]"]
+    );
+    // One at 195 is out of order but within its window: kept, waits for its match.
+    let done = go(&mut store, 195, Side::Left, "C");
+    assert_eq!((done.late, done.output.records.len()), (0, 0));
+    // Matches come in the window store's timestamp order, as Kafka's fetch returns them.
+    let done = go(&mut store, 196, Side::Right, "c");
+    assert_eq!(
+        texts(&done.output, &[record(196, Some("c"))]),
+        ["[C, c]", "[B, c]"]
+    );
+    // A (100) and a (105) are past retention (before + after + grace = 20 ms behind stream
+    // time 200): only B, C and c are left; the late record was never stored.
+    assert_eq!(store.prefix(b"w", 100).unwrap().len(), 3);
+    assert_eq!(store.prefix(b"x", 100).unwrap().len(), 3);
+}
+
+/// The table–table table, as listed.
+const TABLE_TABLE: &[(Row, [&[&str]; 3])] = &[
+    ((1, Some(None), None), [&[], &[], &[]]),
+    ((2, None, Some(None)), [&[], &[], &[]]),
+    (
+        (3, Some(Some("A")), None),
+        [&[], &["[A, null]"], &["[A, null]"]],
+    ),
+    (
+        (4, None, Some(Some("a"))),
+        [&["[A, a]"], &["[A, a]"], &["[A, a]"]],
+    ),
+    (
+        (5, Some(Some("B")), None),
+        [&["[B, a]"], &["[B, a]"], &["[B, a]"]],
+    ),
+    (
+        (6, None, Some(Some("b"))),
+        [&["[B, b]"], &["[B, b]"], &["[B, b]"]],
+    ),
+    (
+        (7, Some(None), None),
+        [&["null"], &["null"], &["[null, b]"]],
+    ),
+    ((8, None, Some(None)), [&[], &[], &["null"]]),
+    (
+        (9, Some(Some("C")), None),
+        [&[], &["[C, null]"], &["[C, null]"]],
+    ),
+    (
+        (10, None, Some(Some("c"))),
+        [&["[C, c]"], &["[C, c]"], &["[C, c]"]],
+    ),
+    (
+        (11, None, Some(None)),
+        [&["null"], &["[C, null]"], &["[C, null]"]],
+    ),
+    ((12, Some(None), None), [&[], &["null"], &["null"]]),
+    ((13, None, Some(None)), [&[], &[], &[]]),
+    ((14, None, Some(Some("d"))), [&[], &[], &["[null, d]"]]),
+    (
+        (15, Some(Some("D")), None),
+        [&["[D, d]"], &["[D, d]"], &["[D, d]"]],
+    ),
+];
+
+#[test]
+fn table_table_joins_follow_kafkas_table_row_for_row() {
+    for (t, join_type) in TYPES.into_iter().enumerate() {
+        let join = Join {
+            join_type,
+            pair: JoinPair::TableTable,
+        };
+        let (mut left, mut right, mut own) = (
+            MemoryState::default(),
+            MemoryState::default(),
+            MemoryState::default(),
+        );
+        for (row, expected) in TABLE_TABLE {
+            let (side, value) = side_of(row);
+            let inputs = [record(row.0, value)];
+            let table = match side {
+                Side::Left => &mut left,
+                Side::Right => &mut right,
+            };
+            Table.update(table, &inputs).unwrap();
+            let done = join
+                .process(
+                    JoinStores {
+                        own: &mut own,
+                        left_table: Some(&left),
+                        right_table: Some(&right),
+                    },
+                    &mut Brackets,
+                    &inputs,
+                    &[side],
+                )
+                .unwrap();
+            assert_eq!(
+                texts(&done.output, &inputs),
+                expected[t],
+                "{join_type:?} join, row at t={}",
+                row.0
+            );
+        }
+    }
+}
+
+/// The stream–table table, as listed (Kafka has no outer stream–table join).
+const STREAM_TABLE: &[(Row, [&[&str]; 2])] = &[
+    ((1, Some(None), None), [&[], &[]]),
+    ((2, None, Some(None)), [&[], &[]]),
+    ((3, Some(Some("A")), None), [&[], &["[A, null]"]]),
+    ((4, None, Some(Some("a"))), [&[], &[]]),
+    ((5, Some(Some("B")), None), [&["[B, a]"], &["[B, a]"]]),
+    ((6, None, Some(Some("b"))), [&[], &[]]),
+    ((7, Some(None), None), [&[], &[]]),
+    ((8, None, Some(None)), [&[], &[]]),
+    ((9, Some(Some("C")), None), [&[], &["[C, null]"]]),
+    ((10, None, Some(Some("c"))), [&[], &[]]),
+    ((11, None, Some(None)), [&[], &[]]),
+    ((12, Some(None), None), [&[], &[]]),
+    ((13, None, Some(None)), [&[], &[]]),
+    ((14, None, Some(Some("d"))), [&[], &[]]),
+    ((15, Some(Some("D")), None), [&["[D, d]"], &["[D, d]"]]),
+];
+
+#[test]
+fn stream_table_joins_follow_kafkas_table_row_for_row() {
+    for (t, join_type) in [JoinType::Inner, JoinType::Left].into_iter().enumerate() {
+        let join = Join {
+            join_type,
+            pair: JoinPair::StreamTable,
+        };
+        let (mut right, mut own) = (MemoryState::default(), MemoryState::default());
+        for (row, expected) in STREAM_TABLE {
+            let (side, value) = side_of(row);
+            let inputs = [record(row.0, value)];
+            if side == Side::Right {
+                Table.update(&mut right, &inputs).unwrap();
+            }
+            let done = join
+                .process(
+                    JoinStores {
+                        own: &mut own,
+                        left_table: None,
+                        right_table: Some(&right),
+                    },
+                    &mut Brackets,
+                    &inputs,
+                    &[side],
+                )
+                .unwrap();
+            assert_eq!(
+                texts(&done.output, &inputs),
+                expected[t],
+                "{join_type:?} join, row at t={}",
+                row.0
+            );
+        }
+    }
+}
+
+#[test]
+fn the_default_joiner_writes_json_and_refuses_values_that_are_not_text() {
+    let v = DefaultJoiner
+        .join(Some(b"k"), Some(b"o-1"), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&v).unwrap(),
+        serde_json::json!({"left": "o-1", "right": null})
+    );
+    let e = DefaultJoiner
+        .join(Some(b"k"), Some(b"ok"), Some(&[0xff, 0xfe]))
+        .unwrap_err();
+    assert!(e.contains("right value is not UTF-8"), "{e}");
+}
+
+#[test]
+fn a_table_keeps_the_latest_value_per_key_and_a_null_deletes() {
+    let mut s = MemoryState::default();
+    let rec = |k: Option<&str>, v: Option<&str>, ts| Record {
+        key: k.map(|k| k.to_string().into()),
+        value: v.map(|v| v.to_string().into()),
+        headers: Vec::new(),
+        timestamp: ts,
+    };
+    let inputs = [
+        rec(Some("a"), Some("1"), 10),
+        rec(None, Some("x"), 11),
+        rec(Some("a"), Some("2"), 12),
+        rec(Some("b"), Some("3"), 13),
+        rec(Some("b"), None, 14),
+    ];
+    let out = Table.update(&mut s, &inputs).unwrap();
+    // The changelog: every keyed record, in order; the keyless one is skipped.
+    let sources: Vec<_> = out.records.iter().map(|r| r.source).collect();
+    assert_eq!(sources, [Some(0), Some(2), Some(3), Some(4)]);
+    let row = Table::get(&s, b"a").unwrap().unwrap();
+    assert_eq!((row.timestamp, row.value.as_slice()), (12, &b"2"[..]));
+    assert_eq!(Table::get(&s, b"b").unwrap(), None);
+}

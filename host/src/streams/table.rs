@@ -1,0 +1,127 @@
+//! [`Table`]: the latest value per key of a changelog (a `table` source or a `to_table`
+//! step), as Kafka Streams' `KTable`: a record upserts its key, a null value deletes it,
+//! a record without a key is skipped. Rows keep the timestamp of the record that wrote
+//! them, which a table–table join's result takes (the larger of both sides').
+//!
+//! Key layout in the owning step's state: [`ROW_TAG`] `++ key` → [`Row::encode`].
+
+use crate::record::Record;
+use crate::runtime::state::MAX_KEY_BYTES;
+use crate::runtime::{Body, Output, OutputRecord, RecordFailure, StateBackend};
+
+use super::error::StreamsError;
+
+/// First byte of a table row's state key.
+pub const ROW_TAG: u8 = b'r';
+
+/// One row of a table: the value and the timestamp of the record that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Timestamp of the record that wrote it, ms since the epoch.
+    pub timestamp: i64,
+    /// The value.
+    pub value: Vec<u8>,
+}
+
+impl Row {
+    /// Stored form: the timestamp as 8 bytes big-endian, then the value.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(8 + self.value.len());
+        b.extend_from_slice(&self.timestamp.to_be_bytes());
+        b.extend_from_slice(&self.value);
+        b
+    }
+
+    /// Reads a stored row; `key` names it in the error.
+    pub fn decode(key: &[u8], bytes: &[u8]) -> Result<Row, StreamsError> {
+        let Some((ts, value)) = bytes.split_first_chunk::<8>() else {
+            return Err(StreamsError::Corrupt {
+                key: key.to_vec(),
+                len: bytes.len(),
+                expected: 8,
+            });
+        };
+        Ok(Row {
+            timestamp: i64::from_be_bytes(*ts),
+            value: value.to_vec(),
+        })
+    }
+}
+
+/// The state key of `key`'s row.
+pub fn row_key(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + key.len());
+    k.push(ROW_TAG);
+    k.extend_from_slice(key);
+    k
+}
+
+/// A materialized table: the operator of a `table` source and of a `to_table` step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Table;
+
+impl Table {
+    /// Applies `records` to the table in `store` and passes each applied one on (the
+    /// table's changelog: upserts and tombstones, as a `KTable` forwards its changes).
+    /// A key too long to store fails its record.
+    pub fn update(
+        &self,
+        store: &mut dyn StateBackend,
+        records: &[Record],
+    ) -> Result<Output, StreamsError> {
+        let mut out = Output::default();
+        for (j, record) in records.iter().enumerate() {
+            let index = j as u32;
+            // Kafka's KTable source drops a record without a key: it names no row.
+            let Some(key) = &record.key else { continue };
+            let k = row_key(key);
+            if k.len() > MAX_KEY_BYTES {
+                out.failures.push(RecordFailure {
+                    index,
+                    message: format!(
+                        "key of {} bytes is too long for a table row (at most {} bytes)",
+                        key.len(),
+                        MAX_KEY_BYTES - 1
+                    ),
+                });
+                continue;
+            }
+            match &record.value {
+                Some(v) => {
+                    let row = Row {
+                        timestamp: record.timestamp,
+                        value: v.to_vec(),
+                    };
+                    if let Err(e) = store.put(&k, &row.encode()) {
+                        match e {
+                            crate::runtime::StateError::TooLarge { .. } => {
+                                out.failures.push(RecordFailure {
+                                    index,
+                                    message: format!("table row: {e}"),
+                                });
+                                continue;
+                            }
+                            other => return Err(other.into()),
+                        }
+                    }
+                }
+                None => store.delete(&k)?,
+            }
+            out.records.push(OutputRecord {
+                source: Some(index),
+                topic: None,
+                body: Body::Input,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `key`'s row, if the table has one.
+    pub fn get(store: &dyn StateBackend, key: &[u8]) -> Result<Option<Row>, StreamsError> {
+        let k = row_key(key);
+        match store.get(&k)? {
+            Some(b) => Ok(Some(Row::decode(&k, &b)?)),
+            None => Ok(None),
+        }
+    }
+}
