@@ -304,6 +304,15 @@ fn group_by_names_its_repartition_topic_and_is_checked() {
     )
     .unwrap_err();
     assert!(err.contains("internal repartition topic"), "{err}");
+    // The stages split a chain of steps, not a graph.
+    let err = parse(json!({"name": "p", "inputs": ["in"], "output": "out",
+        "steps": [{"name": "x", "op": "group_by", "module": "k"}, {"op": "count"}],
+        "output_from": "x"}))
+    .unwrap_err();
+    assert!(
+        err.starts_with("steps[0].op") && err.contains("linear pipeline"),
+        "{err}"
+    );
 }
 
 #[test]
