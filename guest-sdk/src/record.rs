@@ -55,7 +55,7 @@ pub(crate) fn views<'a>(
         .map(move |(index, (fields, &timestamp))| {
             let offset = offsets.get(index).copied().unwrap_or(-1);
             let record = Record::of(batch, fields, timestamp, offset);
-            (index as u32, record.from_topic(topic, partition))
+            (index as u32, record.in_topic(topic, partition))
         })
 }
 
@@ -89,7 +89,7 @@ impl<'a> Record<'a> {
     }
 
     /// The same view, read from `topic`'s `partition` (the batch's origin).
-    fn from_topic(self, topic: &'a str, partition: u32) -> Record<'a> {
+    fn in_topic(self, topic: &'a str, partition: u32) -> Record<'a> {
         Record {
             topic,
             partition,

@@ -175,6 +175,8 @@ enum Runner {
 struct Step {
     module: String,
     runner: Runner,
+    /// A built-in plugin: may route records through [`super::plugins::ROUTE_HEADER`].
+    builtin: bool,
 }
 
 /// The instances of one task's steps.
@@ -226,7 +228,12 @@ impl Chain {
                     })?,
                 )),
             };
-            steps.push(Step { module, runner });
+            let builtin = plan.module.starts_with(super::spec::BUILTIN_PREFIX);
+            steps.push(Step {
+                module,
+                runner,
+                builtin,
+            });
         }
         let now = crate::broker::now_ms();
         let timers = steps
@@ -339,13 +346,24 @@ impl Chain {
             };
             let output = match &mut step.runner {
                 Runner::Wasm(instance) => {
-                    instance
-                        .process(&origin, &current)
-                        .map_err(|error| StepError {
-                            step: i,
-                            module: step.module.clone(),
-                            error: error.into(),
-                        })?
+                    let mut output =
+                        instance
+                            .process(&origin, &current)
+                            .map_err(|error| StepError {
+                                step: i,
+                                module: step.module.clone(),
+                                error: error.into(),
+                            })?;
+                    if step.builtin {
+                        for r in &mut output.records {
+                            if let Body::New(record) = &mut r.body
+                                && let Some(topic) = super::plugins::take_route(record)
+                            {
+                                r.topic = Some(topic);
+                            }
+                        }
+                    }
+                    output
                 }
                 Runner::Aggregate(aggregation, state) => {
                     let done = aggregation

@@ -237,3 +237,26 @@ fn module_refs_round_trip() {
     assert!("".parse::<ModuleRef>().is_err());
     assert!("a/b@1".parse::<ModuleRef>().is_err());
 }
+
+#[test]
+fn builtin_refs_name_a_plugin_or_type_and_take_no_version() {
+    for s in [
+        "builtin:InsertField$Value",
+        "builtin:org.apache.kafka.connect.transforms.InsertField$Value",
+        "builtin:connect-transforms",
+    ] {
+        let m = s.parse::<ModuleRef>().unwrap();
+        assert_eq!(m.to_string(), s);
+        assert_eq!(m.builtin(), s.strip_prefix("builtin:"));
+        assert_eq!(m.version, None);
+    }
+    assert_eq!("m".parse::<ModuleRef>().unwrap().builtin(), None);
+    let pinned = "builtin:Filter@2".parse::<ModuleRef>().unwrap_err();
+    assert!(pinned.contains("no versions to pin"), "{pinned}");
+    let empty = "builtin:".parse::<ModuleRef>().unwrap_err();
+    assert!(empty.contains("names no built-in plugin"), "{empty}");
+    let bad = "builtin:a b".parse::<ModuleRef>().unwrap_err();
+    assert!(bad.contains("' '"), "{bad}");
+    // `$` belongs to built-in names only.
+    assert!("Insert$Value".parse::<ModuleRef>().is_err());
+}

@@ -1,6 +1,7 @@
 //! `ReplaceField`: keeps the fields `include` lists (all when empty) minus those `exclude`
-//! lists, and renames them by `renames` (`old:new,…`). `whitelist`/`blacklist`, Connect's
-//! old names for the two lists, are read too. A null passes.
+//! lists, and renames them by `renames` (`old:new,…`). A null passes. `whitelist` and
+//! `blacklist`, the lists' names before Connect 4.0, are refused by name: Connect 4 ignores
+//! them, which would pass every field a config meant to drop.
 
 use serde_json::{Map, Value};
 use weir_guest::Error;
@@ -20,13 +21,14 @@ pub struct ReplaceField {
 impl ReplaceField {
     /// From `include`, `exclude` and `renames`.
     pub fn build(side: Side, keys: &Keys<'_>) -> Result<ReplaceField, Error> {
-        let list = |new: &str, old: &str| {
-            if keys.get(new).is_some() {
-                keys.list(new)
-            } else {
-                keys.list(old)
+        for (old, new) in [("whitelist", "include"), ("blacklist", "exclude")] {
+            if keys.get(old).is_some() {
+                return Err(keys.invalid(
+                    old,
+                    &format!("was renamed `{new}` in Kafka Connect 4.0; use `{new}`"),
+                ));
             }
-        };
+        }
         let mut renames = Vec::new();
         for pair in keys.list("renames") {
             match pair.split_once(':') {
@@ -42,8 +44,8 @@ impl ReplaceField {
         }
         Ok(ReplaceField {
             side,
-            include: list("include", "whitelist"),
-            exclude: list("exclude", "blacklist"),
+            include: keys.list("include"),
+            exclude: keys.list("exclude"),
             renames,
         })
     }
