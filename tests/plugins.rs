@@ -115,7 +115,9 @@ fn an_import_weir_does_not_grant_is_refused_at_upload_and_leaves_nothing() {
     let upper = guest("hostile", "upper");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let s = Server::start(&data, &[]);
+    // No built-in plugins: those installed beside the binary would fill the cache too.
+    let no_plugins = dir.path().join("no-plugins");
+    let s = Server::start(&data, &["--plugins-dir", no_plugins.to_str().unwrap()]);
 
     let (code, body) = common::pipeline::upload(&s, "evil", &importer);
     assert_eq!(code, 400, "{body}");

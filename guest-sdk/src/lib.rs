@@ -143,6 +143,6 @@ pub mod __private {
         offsets: &'a [i64],
     ) -> Result<impl Iterator<Item = crate::Record<'a>> + 'a, String> {
         crate::record::validate(batch)?;
-        Ok(crate::record::views(batch, offsets).map(|(_, record)| record))
+        Ok(crate::record::views(batch, offsets, "", 0).map(|(_, record)| record))
     }
 }

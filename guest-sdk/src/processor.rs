@@ -216,7 +216,7 @@ pub fn run_processor(
     let mut main = Destination::default();
     let mut routes = BTreeMap::new();
     let mut failures = Vec::new();
-    for (index, record) in views(&batch, &origin.offsets) {
+    for (index, record) in views(&batch, &origin.offsets, &origin.topic, origin.partition) {
         let mut ctx = Context {
             index,
             config,

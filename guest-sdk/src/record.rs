@@ -40,10 +40,12 @@ fn span_bytes(data: &[u8], offset: u32, len: u32) -> Option<&[u8]> {
 }
 
 /// Views of every record of a batch, in order, with their offsets from `offsets`
-/// (-1 where the host sent none).
+/// (-1 where the host sent none) and the topic and partition the batch came from.
 pub(crate) fn views<'a>(
     batch: &'a Batch,
     offsets: &'a [i64],
+    topic: &'a str,
+    partition: u32,
 ) -> impl Iterator<Item = (u32, Record<'a>)> + 'a {
     batch
         .records
@@ -52,7 +54,8 @@ pub(crate) fn views<'a>(
         .enumerate()
         .map(move |(index, (fields, &timestamp))| {
             let offset = offsets.get(index).copied().unwrap_or(-1);
-            (index as u32, Record::of(batch, fields, timestamp, offset))
+            let record = Record::of(batch, fields, timestamp, offset);
+            (index as u32, record.in_topic(topic, partition))
         })
 }
 
@@ -67,6 +70,8 @@ pub struct Record<'a> {
     all_headers: &'a [u32],
     timestamp: i64,
     offset: i64,
+    topic: &'a str,
+    partition: u32,
 }
 
 impl<'a> Record<'a> {
@@ -78,6 +83,17 @@ impl<'a> Record<'a> {
             all_headers: &batch.headers,
             timestamp,
             offset,
+            topic: "",
+            partition: 0,
+        }
+    }
+
+    /// The same view, read from `topic`'s `partition` (the batch's origin).
+    fn in_topic(self, topic: &'a str, partition: u32) -> Record<'a> {
+        Record {
+            topic,
+            partition,
+            ..self
         }
     }
 
@@ -134,6 +150,16 @@ impl<'a> Record<'a> {
     /// The record's offset in its input partition.
     pub fn offset(&self) -> i64 {
         self.offset
+    }
+
+    /// The topic the record was read from (empty for a processor's timer).
+    pub fn topic(&self) -> &'a str {
+        self.topic
+    }
+
+    /// The partition the record was read from.
+    pub fn partition(&self) -> u32 {
+        self.partition
     }
 
     /// An owned copy, to change and emit.

@@ -25,7 +25,7 @@ pub(crate) fn each(
     validate(batch).map_err(|m| Error::new(format!("malformed batch from the host: {m}")))?;
     let config = Config::get_global();
     let mut failures = Vec::new();
-    for (index, record) in views(batch, &origin.offsets) {
+    for (index, record) in views(batch, &origin.offsets, &origin.topic, origin.partition) {
         if let Err(e) = f(index, record, config) {
             if e.kind != ErrorKind::Failed {
                 return Err(e);

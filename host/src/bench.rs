@@ -13,6 +13,7 @@
 //! `weir bench pipeline` ([`pipeline`]) measures pipelines end to end and hot-swap pauses.
 //! `weir bench compaction` ([`compaction`]) measures the log cleaner and its effect on appends.
 //! `weir bench acl` ([`acl`]) measures the per-request ACL check as ACLs accumulate.
+//! `weir bench transforms` ([`transforms`]) measures Kafka Connect's transformations per record.
 
 pub mod acl;
 pub mod compaction;
@@ -22,6 +23,7 @@ pub mod pipeline;
 pub mod process;
 pub mod tls;
 pub mod transactions;
+pub mod transforms;
 pub mod wire;
 
 use std::fs::File;

@@ -159,6 +159,8 @@ enum BenchCommand {
     Compaction(crate::bench::compaction::CompactionBenchOptions),
     /// The per-request ACL check with 1 to 10 001 ACLs, against a super user's.
     Acl(crate::bench::acl::AclBenchOptions),
+    /// Kafka Connect's transformations: a chain of 3 against none, cost per record.
+    Transforms(crate::bench::transforms::TransformsBenchOptions),
 }
 
 /// Runs the `weir` binary: parses the arguments, runs the command and prints any error as
@@ -204,6 +206,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Wasm(opts)) => crate::bench::wasm::run_wasm_bench(&opts),
         Command::Bench(BenchCommand::Pipeline(opts)) => {
             crate::bench::pipeline::run_pipeline_bench(&opts)
+        }
+        Command::Bench(BenchCommand::Transforms(opts)) => {
+            crate::bench::transforms::run_transforms_bench(&opts)
         }
         Command::Bench(BenchCommand::Compaction(opts)) => {
             crate::bench::compaction::run_compaction_bench(&opts)

@@ -268,6 +268,8 @@ struct Step {
     module: String,
     runner: Runner,
     wiring: Wiring,
+    /// A built-in plugin: may route records through [`super::plugins::ROUTE_HEADER`].
+    builtin: bool,
 }
 
 /// What a task does with a named source's records.
@@ -392,10 +394,12 @@ impl Chain {
                     })?,
                 )),
             };
+            let builtin = plan.module.starts_with(super::spec::BUILTIN_PREFIX);
             steps.push(Step {
                 module,
                 runner,
                 wiring: *wiring,
+                builtin,
             });
         }
         let now = crate::broker::now_ms();
@@ -598,9 +602,21 @@ impl Chain {
                 offsets: sources.iter().map(|&s| offsets[s]).collect(),
             };
             let output = match &mut step.runner {
-                Runner::Wasm(instance) => instance
-                    .process(&origin, &current)
-                    .map_err(|e| fault(e.into()))?,
+                Runner::Wasm(instance) => {
+                    let mut output = instance
+                        .process(&origin, &current)
+                        .map_err(|e| fault(e.into()))?;
+                    if step.builtin {
+                        for r in &mut output.records {
+                            if let Body::New(record) = &mut r.body
+                                && let Some(topic) = super::plugins::take_route(record)
+                            {
+                                r.topic = Some(topic);
+                            }
+                        }
+                    }
+                    output
+                }
                 Runner::Aggregate(aggregation, state, open) => {
                     let done = aggregation.process_open(state, open, &current);
                     out.took(aggregation, i, &step.module, done, &sources, &current)?

@@ -2,12 +2,40 @@
 //! built by `scripts/build-plugins` into a directory installed beside the binary). Each is a
 //! `NAME.wasm` with a `NAME.toml` manifest; the catalog loads every one at start-up (which
 //! validates it and tells its world) and lists them for `GET /v1/plugins`.
+//!
+//! A step names one as `builtin:NAME`: NAME is a plugin's name, or one of the `types` a
+//! plugin's manifest lists (one plugin may answer to many: `connect-transforms` to
+//! `InsertField$Value` and the other Connect transformations), which the plugin then gets
+//! as its config key `type`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::Runtime;
+use crate::runtime::{Plugin, Runtime};
+
+/// The header a built-in transform sets to route a record to another topic (Connect's
+/// RegexRouter and TimestampRouter): the transform world has no topic per record, so the
+/// host takes the topic from this header and removes it.
+pub const ROUTE_HEADER: &str = "weir.route.topic";
+
+/// Removes every [`ROUTE_HEADER`] from `record`, answering the last one's topic (`None`
+/// when it has none, or its value is null or not UTF-8).
+pub fn take_route(record: &mut crate::record::Record) -> Option<String> {
+    let mut topic = None;
+    record.headers.retain(|(k, v)| {
+        if k != ROUTE_HEADER {
+            return true;
+        }
+        topic = v
+            .as_ref()
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::to_owned);
+        false
+    });
+    topic
+}
 
 /// A built-in plugin's manifest (`NAME.toml` beside `NAME.wasm`).
 #[derive(Debug, Clone, Deserialize)]
@@ -19,6 +47,9 @@ pub struct PluginManifest {
     pub version: String,
     /// One line on what it does.
     pub description: String,
+    /// Further names the plugin answers to, each passed to it as the config key `type`.
+    #[serde(default)]
+    pub types: Vec<String>,
 }
 
 /// A built-in plugin, loaded and checked.
@@ -38,6 +69,21 @@ pub struct BuiltinPlugin {
     pub size: usize,
     /// Where it was loaded from.
     pub path: PathBuf,
+    /// The names it answers to besides its own (see the module's doc).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+    /// The loaded component.
+    #[serde(skip)]
+    pub plugin: Arc<Plugin>,
+}
+
+/// What a built-in name resolves to.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved<'a> {
+    /// The plugin.
+    pub plugin: &'a BuiltinPlugin,
+    /// The type it is to run (the config key `type`), when the name was a type's.
+    pub type_name: Option<&'a str>,
 }
 
 /// Why a built-in plugin was left out of the catalog.
@@ -118,6 +164,26 @@ impl PluginCatalog {
     pub fn get(&self, name: &str) -> Option<&BuiltinPlugin> {
         self.plugins.iter().find(|p| p.name == name)
     }
+
+    /// The plugin a built-in name means: a plugin's own name, or a type one lists, by
+    /// itself or as the last part of a Java class name (Connect's
+    /// `org.apache.kafka.connect.transforms.InsertField$Value` is `InsertField$Value`).
+    pub fn resolve(&self, name: &str) -> Option<Resolved<'_>> {
+        if let Some(plugin) = self.get(name) {
+            return Some(Resolved {
+                plugin,
+                type_name: None,
+            });
+        }
+        let short = name.rsplit('.').next().unwrap_or(name);
+        self.plugins.iter().find_map(|plugin| {
+            let t = plugin.types.iter().find(|t| *t == name || *t == short)?;
+            Some(Resolved {
+                plugin,
+                type_name: Some(t),
+            })
+        })
+    }
 }
 
 fn load_one(path: &Path, runtime: &Runtime) -> Result<BuiltinPlugin, PluginError> {
@@ -159,5 +225,7 @@ fn load_one(path: &Path, runtime: &Runtime) -> Result<BuiltinPlugin, PluginError
         digest: plugin.digest().to_string(),
         size: bytes.len(),
         path: path.to_path_buf(),
+        types: manifest.types,
+        plugin,
     })
 }

@@ -30,19 +30,64 @@ pub(crate) fn spec_err(field: impl Into<String>, reason: impl Into<String>) -> S
     }
 }
 
-/// A module by name, optionally pinned to a version (`name` or `name@3`).
+/// A module by name, optionally pinned to a version (`name` or `name@3`), or a built-in
+/// plugin of the catalog (`builtin:NAME`, never versioned: it ships with the binary).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ModuleRef {
-    /// Module name.
+    /// Module name (`builtin:NAME` for a built-in plugin).
     pub name: String,
     /// Pinned version; `None` means the newest at deploy time.
     pub version: Option<u32>,
+}
+
+/// How a step names a built-in plugin: `builtin:InsertField$Value`.
+pub const BUILTIN_PREFIX: &str = "builtin:";
+
+/// Most characters in a built-in plugin's name (a Java class name, for Connect's).
+const MAX_BUILTIN_NAME_LEN: usize = 256;
+
+impl ModuleRef {
+    /// The built-in plugin's name, for a `builtin:NAME` reference.
+    pub fn builtin(&self) -> Option<&str> {
+        self.name.strip_prefix(BUILTIN_PREFIX)
+    }
+}
+
+/// A built-in name: a plugin's or one of its types' (`InsertField$Value`, or Connect's
+/// fully qualified `org.apache.kafka.connect.transforms.InsertField$Value`).
+fn check_builtin(s: &str, name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_BUILTIN_NAME_LEN {
+        return Err(format!(
+            "{s:?} names no built-in plugin: say builtin:NAME, NAME 1–{MAX_BUILTIN_NAME_LEN} characters"
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '$')))
+    {
+        return Err(format!(
+            "{s:?} contains {bad:?}; a built-in name has only ASCII letters, digits, '.', '_', '-' and '$'"
+        ));
+    }
+    Ok(())
 }
 
 impl FromStr for ModuleRef {
     type Err = String;
 
     fn from_str(s: &str) -> Result<ModuleRef, String> {
+        if let Some(name) = s.strip_prefix(BUILTIN_PREFIX) {
+            if name.contains('@') {
+                return Err(format!(
+                    "{s:?}: a built-in plugin ships with weir and has no versions to pin"
+                ));
+            }
+            check_builtin(s, name)?;
+            return Ok(ModuleRef {
+                name: s.to_string(),
+                version: None,
+            });
+        }
         let (name, version) = match s.split_once('@') {
             Some((name, v)) => {
                 let v: u32 = v.parse().map_err(|_| {

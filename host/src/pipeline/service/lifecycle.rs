@@ -15,7 +15,7 @@ use super::super::error::PipelineError;
 use super::super::handle::{Desired, PipelineHandle};
 use super::super::logs::PipelineLogs;
 use super::super::registry::ModuleVersion;
-use super::super::spec::{Graph, PipelineSpec, StartPosition, Wiring};
+use super::super::spec::{BUILTIN_PREFIX, Graph, PipelineSpec, StartPosition, Wiring};
 use super::super::stage::Stage;
 use super::super::stats::TaskStats;
 use super::super::status::PipelineStatus;
@@ -52,10 +52,12 @@ impl Pipelines {
             })
             .collect();
         let plans = self.load_steps(spec, &modules)?;
-        if !spec.outputs.is_empty() && !plans.iter().any(|p| p.code.is_processor()) {
+        let routes = |p: &StepPlan| p.code.is_processor() || p.module.starts_with(BUILTIN_PREFIX);
+        if !spec.outputs.is_empty() && !plans.iter().any(routes) {
             return Err(spec_err(
                 "outputs",
-                "routing to named topics needs a processor step; every step is a transform",
+                "routing to named topics needs a processor or built-in router step; every step \
+                 is a transform",
             ));
         }
         Ok((partitions.unwrap_or(1), Arc::new(plans)))
@@ -197,6 +199,10 @@ impl Pipelines {
                 });
                 continue;
             }
+            if let Some(builtin) = name.strip_prefix(BUILTIN_PREFIX) {
+                plans.push(self.builtin_step(i, name, builtin, step)?);
+                continue;
+            }
             if let Some(native) = self.config.natives.get(name) {
                 plans.push(StepPlan {
                     module: name.clone(),
@@ -271,6 +277,58 @@ impl Pipelines {
             }
         })?;
         Ok((module, plugin))
+    }
+
+    /// A `builtin:NAME` step: the catalog's plugin, told its type in the config key `type`
+    /// when NAME was one of the types it lists.
+    fn builtin_step(
+        &self,
+        i: usize,
+        module: &str,
+        builtin: &str,
+        step: &super::super::spec::StepSpec,
+    ) -> Result<StepPlan, PipelineError> {
+        let resolved = self.plugins.resolve(builtin).ok_or_else(|| {
+            let known: Vec<&str> = self
+                .plugins
+                .list()
+                .iter()
+                .flat_map(|p| {
+                    std::iter::once(p.name.as_str()).chain(p.types.iter().map(String::as_str))
+                })
+                .collect();
+            spec_err(
+                format!("steps[{i}].module"),
+                format!(
+                    "no built-in plugin is called {builtin:?} (built-in: {})",
+                    if known.is_empty() {
+                        "none installed".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            )
+        })?;
+        let mut config = step.config.clone();
+        if let Some(t) = resolved.type_name {
+            match config.get("type") {
+                Some(given) if given != t && given != builtin => {
+                    return Err(spec_err(
+                        format!("steps[{i}].config.type"),
+                        format!("is {given:?}, but the module {module:?} runs {t:?}; leave it out"),
+                    ));
+                }
+                _ => {
+                    config.insert("type".into(), t.to_string());
+                }
+            }
+        }
+        Ok(StepPlan {
+            module: module.to_string(),
+            version: BUILTIN_VERSION,
+            code: StepCode::Wasm(resolved.plugin.plugin.clone()),
+            config,
+        })
     }
 
     /// The plans of a stored deployment (exact versions).

@@ -161,7 +161,10 @@ fn bad_aggregation_steps_are_refused_naming_the_field() {
             json!({"op": "count", "window": {"type": "sliding", "max_diff_ms": 0}}),
             "steps[0].window.max_diff_ms:",
         ),
-        (json!({"op": "reduce"}), "steps[0].module: \"reduce\" needs a module"),
+        (
+            json!({"op": "reduce"}),
+            "steps[0].module: \"reduce\" needs a module",
+        ),
         (json!({"op": "fold"}), "unknown variant"),
         (json!({"op": "join"}), "steps[0].left: a join needs both"),
         (
@@ -402,4 +405,27 @@ fn windows_are_told_apart_and_each_kind_says_what_it_wants() {
         e.contains("steps[0].left") && e.contains("no source or step"),
         "{e}"
     );
+}
+
+#[test]
+fn builtin_refs_name_a_plugin_or_type_and_take_no_version() {
+    for s in [
+        "builtin:InsertField$Value",
+        "builtin:org.apache.kafka.connect.transforms.InsertField$Value",
+        "builtin:connect-transforms",
+    ] {
+        let m = s.parse::<ModuleRef>().unwrap();
+        assert_eq!(m.to_string(), s);
+        assert_eq!(m.builtin(), s.strip_prefix("builtin:"));
+        assert_eq!(m.version, None);
+    }
+    assert_eq!("m".parse::<ModuleRef>().unwrap().builtin(), None);
+    let pinned = "builtin:Filter@2".parse::<ModuleRef>().unwrap_err();
+    assert!(pinned.contains("no versions to pin"), "{pinned}");
+    let empty = "builtin:".parse::<ModuleRef>().unwrap_err();
+    assert!(empty.contains("names no built-in plugin"), "{empty}");
+    let bad = "builtin:a b".parse::<ModuleRef>().unwrap_err();
+    assert!(bad.contains("' '"), "{bad}");
+    // `$` belongs to built-in names only.
+    assert!("Insert$Value".parse::<ModuleRef>().is_err());
 }

@@ -1,0 +1,2 @@
+//! Kafka Connect: connectors and their transformation chains.
+pub mod transforms;

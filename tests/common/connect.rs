@@ -1,0 +1,68 @@
+//! Kafka Connect's transformations: the built-in plugins built for a test, and Connect's own
+//! transformations (tests/clients/connect/, built by scripts/setup) as the oracle.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use super::repo_root;
+
+static BUILD: Mutex<()> = Mutex::new(());
+
+/// Builds plugins/ with scripts/build-plugins (cargo skips it when nothing changed) and
+/// returns the directory of `NAME.wasm` + `NAME.toml`, as `weir serve --plugins-dir` takes.
+pub fn builtin_plugins() -> PathBuf {
+    let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let root = repo_root();
+    let target = root.join("target/builtin");
+    let out = Command::new(root.join("scripts/build-plugins"))
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run scripts/build-plugins");
+    assert!(
+        out.status.success(),
+        "building the built-in plugins failed (run scripts/setup if a toolchain is missing):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target.join("plugins")
+}
+
+/// Runs `cases` (`[{"config": {...}, "records": [...]}]`, see tests/clients/connect's Smt.java)
+/// through Kafka Connect's own transformations and returns its answer per case.
+pub fn connect_oracle(cases: &Value) -> Vec<Value> {
+    let built = repo_root().join("tests/clients/connect/target");
+    let jar = built.join("weir-connect-transforms.jar");
+    assert!(
+        jar.exists(),
+        "{} is missing: run scripts/setup to build Kafka Connect's transformations",
+        jar.display()
+    );
+    let mut child = Command::new("java")
+        .arg("-cp")
+        .arg(format!("{}:{}/lib/*", jar.display(), built.display()))
+        .arg("weir.Smt")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run java");
+    let input = serde_json::to_vec(&serde_json::json!({ "cases": cases })).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the Connect oracle failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "oracle output is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    answer.as_array().cloned().expect("an array per case")
+}
