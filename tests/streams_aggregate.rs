@@ -10,14 +10,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::guests::guest;
 use common::pipeline::*;
 use common::streams::*;
-use common::{Server, http, wait_until};
+use common::{Server, wait_until};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
@@ -528,45 +526,19 @@ fn group_by_repartitions_a_3_partition_input_and_counts_per_new_key_exactly() {
 #[test]
 fn group_by_and_count_are_exactly_once_across_sigkills() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path(), &["--worker-threads", "2"]);
+    let s = Server::start(dir.path(), &["--worker-threads", "2"]);
     deploy_group_by(&s);
-    let url = Arc::new(Mutex::new(s.url.clone()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let feeder = {
-        let (url, stop) = (url.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let client = http();
-            let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-            let mut i = 0;
-            while !stop.load(Ordering::SeqCst) {
-                let records: Vec<Value> = (0..rng.random_range(1..40))
-                    .map(|_| {
-                        i += 1;
-                        json!({"key": format!("order{i}"),
-                               "value": format!("user{},item", rng.random_range(0..13)),
-                               "timestamp": now_ms()})
-                    })
-                    .collect();
-                let target = url.lock().unwrap().clone();
-                // Refused or cut short while the server is down: the check reads the log.
-                let _ = client
-                    .post(format!("{target}/v1/topics/orders/records"))
-                    .json(&json!({ "records": records }))
-                    .timeout(Duration::from_secs(5))
-                    .send();
-                std::thread::sleep(Duration::from_millis(rng.random_range(0..10)));
-            }
-        })
-    };
-    let mut rng = rand::rng();
-    for _ in 0..KILLS {
-        std::thread::sleep(Duration::from_millis(rng.random_range(100..500)));
-        s.kill();
-        s = Server::start(dir.path(), &["--worker-threads", "2"]);
-        *url.lock().unwrap() = s.url.clone();
-    }
-    stop.store(true, Ordering::SeqCst);
-    feeder.join().unwrap();
+    let mut i = 0;
+    let s = kill_while_feeding(s, dir.path(), "orders", 11, 0..10, move |rng| {
+        (0..rng.random_range(1..40))
+            .map(|_| {
+                i += 1;
+                json!({"key": format!("order{i}"),
+                       "value": format!("user{},item", rng.random_range(0..13)),
+                       "timestamp": now_ms()})
+            })
+            .collect()
+    });
     wait_caught_up(&s, "users", 0);
     let (want, total) = users_in(&s);
     assert!(total > 200, "too little input reached the log: {total}");

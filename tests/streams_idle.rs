@@ -3,15 +3,13 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::pipeline::*;
 use common::streams::*;
-use common::{Server, http, wait_until};
-use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
+use common::{Server, wait_until};
+use rand::Rng;
+use serde_json::json;
 
 #[test]
 fn windows_close_on_an_idle_input_once_each() {
@@ -118,7 +116,7 @@ fn windows_close_on_an_idle_input_once_each() {
 #[test]
 fn windows_closed_on_idle_input_are_exactly_once_across_sigkills() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path(), &["--worker-threads", "2"]);
+    let s = Server::start(dir.path(), &["--worker-threads", "2"]);
     create_topic(&s, "clicks", 2);
     create_topic(&s, "counts", 1);
     let size = 300;
@@ -128,42 +126,16 @@ fn windows_closed_on_idle_input_are_exactly_once_across_sigkills() {
         json!({"op": "count", "window": {"type": "tumbling", "size_ms": size},
                "emit": "on_close", "close_idle_after_ms": 100}),
     );
-    let url = Arc::new(Mutex::new(s.url.clone()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let feeder = {
-        let (url, stop) = (url.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let client = http();
-            let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-            let mut last = 0;
-            while !stop.load(Ordering::SeqCst) {
-                let records: Vec<Value> = (0..rng.random_range(1..20))
-                    .map(|_| {
-                        last = (last + 1).max(now_ms() + 5000);
-                        click(&format!("user{}", rng.random_range(0..5)), "c", last)
-                    })
-                    .collect();
-                let target = url.lock().unwrap().clone();
-                // Refused or cut short while the server is down: the check reads the log.
-                let _ = client
-                    .post(format!("{target}/v1/topics/clicks/records"))
-                    .json(&json!({ "records": records }))
-                    .timeout(Duration::from_secs(5))
-                    .send();
-                // Often quiet for longer than the idle time.
-                std::thread::sleep(Duration::from_millis(rng.random_range(0..400)));
-            }
-        })
-    };
-    let mut rng = rand::rng();
-    for _ in 0..KILLS {
-        std::thread::sleep(Duration::from_millis(rng.random_range(100..500)));
-        s.kill();
-        s = Server::start(dir.path(), &["--worker-threads", "2"]);
-        *url.lock().unwrap() = s.url.clone();
-    }
-    stop.store(true, Ordering::SeqCst);
-    feeder.join().unwrap();
+    let mut last = 0;
+    // Often quiet for longer than the idle time.
+    let s = kill_while_feeding(s, dir.path(), "clicks", 11, 0..400, move |rng| {
+        (0..rng.random_range(1..20))
+            .map(|_| {
+                last = (last + 1).max(now_ms() + 5000);
+                click(&format!("user{}", rng.random_range(0..5)), "c", last)
+            })
+            .collect()
+    });
     wait_caught_up(&s, "idle", 0);
     let mut want = Windows::new();
     for partition in input_of(&s, true) {

@@ -7,13 +7,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::pipeline::*;
 use common::streams::*;
-use common::{Server, create_topic, http};
+use common::{Server, create_topic};
 use rand::Rng;
 use serde_json::{Value, json};
 
@@ -263,7 +261,7 @@ fn a_table_table_join_emits_on_either_side_and_tombstones_a_result_that_ends() {
 #[test]
 fn a_stream_table_join_is_exactly_once_across_sigkills() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path(), &["--worker-threads", "2"]);
+    let s = Server::start(dir.path(), &["--worker-threads", "2"]);
     for t in ["orders", "customers", "enriched"] {
         create_topic(&s, t, 3);
     }
@@ -280,45 +278,20 @@ fn a_stream_table_join_is_exactly_once_across_sigkills() {
     spec["steps"][0]["type"] = json!("inner");
     create(&s, spec);
     wait_caught_up(&s, "enrich", customers.len() as u64);
-    let url = Arc::new(Mutex::new(s.url.clone()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let next = Arc::new(AtomicU64::new(0));
-    let feeder = {
-        let (url, stop, next) = (url.clone(), stop.clone(), next.clone());
-        std::thread::spawn(move || {
-            let client = http();
-            let mut rng = rand::rng();
-            while !stop.load(Ordering::SeqCst) {
-                let records: Vec<Value> = (0..rng.random_range(1..30))
-                    .map(|_| {
-                        let n = next.fetch_add(1, Ordering::SeqCst);
-                        click(
-                            &format!("c{}", rng.random_range(0..20)),
-                            &format!("o{n}"),
-                            t + n as i64,
-                        )
-                    })
-                    .collect();
-                let target = url.lock().unwrap().clone();
-                // Refused or cut short while the server is down: the check reads the log.
-                let _ = client
-                    .post(format!("{target}/v1/topics/orders/records"))
-                    .json(&json!({ "records": records }))
-                    .timeout(Duration::from_secs(5))
-                    .send();
-                std::thread::sleep(Duration::from_millis(rng.random_range(0..10)));
-            }
-        })
-    };
-    let mut rng = rand::rng();
-    for _ in 0..KILLS {
-        std::thread::sleep(Duration::from_millis(rng.random_range(100..500)));
-        s.kill();
-        s = Server::start(dir.path(), &["--worker-threads", "2"]);
-        *url.lock().unwrap() = s.url.clone();
-    }
-    stop.store(true, Ordering::SeqCst);
-    feeder.join().unwrap();
+    let mut next = 0u64;
+    let s = kill_while_feeding(s, dir.path(), "orders", 3, 0..10, move |rng| {
+        (0..rng.random_range(1..30))
+            .map(|_| {
+                let n = next;
+                next += 1;
+                click(
+                    &format!("c{}", rng.random_range(0..20)),
+                    &format!("o{n}"),
+                    t + n as i64,
+                )
+            })
+            .collect()
+    });
     wait_caught_up(&s, "enrich", 0);
     let orders: Vec<(String, String)> = read_all(&s, "orders")
         .into_iter()

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::pipeline::*;
@@ -225,7 +223,7 @@ fn random_out_of_order_input_matches_the_reference() {
 #[test]
 fn emit_on_close_is_exactly_once_across_sigkills() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path(), &["--worker-threads", "2"]);
+    let s = Server::start(dir.path(), &["--worker-threads", "2"]);
     create_topic(&s, "clicks", 3);
     create_topic(&s, "counts", 2);
     let (size, grace) = (500, 100);
@@ -243,43 +241,18 @@ fn emit_on_close_is_exactly_once_across_sigkills() {
         "start": "earliest"});
     let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec));
     assert_eq!(code, 201, "{body}");
-    let url = Arc::new(Mutex::new(s.url.clone()));
-    let stop = Arc::new(AtomicBool::new(false));
     // Timestamps near now: time-based retention would delete segments of 1970 records.
-    let clock = Arc::new(AtomicI64::new(now_ms()));
-    let feeder = {
-        let (url, stop, clock) = (url.clone(), stop.clone(), clock.clone());
-        std::thread::spawn(move || {
-            let client = http();
-            let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-            while !stop.load(Ordering::SeqCst) {
-                let records: Vec<Value> = (0..rng.random_range(1..40))
-                    .map(|_| {
-                        let now = clock.fetch_add(rng.random_range(0..6), Ordering::SeqCst);
-                        let ts = (now - rng.random_range(0..150)).max(0);
-                        click(&format!("user{}", rng.random_range(0..17)), "c", ts)
-                    })
-                    .collect();
-                let target = url.lock().unwrap().clone();
-                // Refused or cut short while the server is down: the check reads the log.
-                let _ = client
-                    .post(format!("{target}/v1/topics/clicks/records"))
-                    .json(&json!({ "records": records }))
-                    .timeout(Duration::from_secs(5))
-                    .send();
-                std::thread::sleep(Duration::from_millis(rng.random_range(0..10)));
-            }
-        })
-    };
-    let mut rng = rand::rng();
-    for _ in 0..KILLS {
-        std::thread::sleep(Duration::from_millis(rng.random_range(100..500)));
-        s.kill();
-        s = Server::start(dir.path(), &["--worker-threads", "2"]);
-        *url.lock().unwrap() = s.url.clone();
-    }
-    stop.store(true, Ordering::SeqCst);
-    feeder.join().unwrap();
+    let mut clock = now_ms();
+    let s = kill_while_feeding(s, dir.path(), "clicks", 7, 0..10, move |rng| {
+        (0..rng.random_range(1..40))
+            .map(|_| {
+                let now = clock;
+                clock += rng.random_range(0..6);
+                let ts = (now - rng.random_range(0..150)).max(0);
+                click(&format!("user{}", rng.random_range(0..17)), "c", ts)
+            })
+            .collect()
+    });
     wait_caught_up(&s, "per-window", 0);
     wait_caught_up(&s, "updating", 0);
 

@@ -118,3 +118,52 @@ pub fn input_of(s: &Server, count: bool) -> Vec<Vec<(String, i64, i64)>> {
         })
         .collect()
 }
+
+/// A crash test's middle: a feeder thread posts `batch`es to `topic` (sleeping a random
+/// `pause_ms` between them) while the server is SIGKILLed and restarted [`KILLS`] times
+/// at random moments; returns the last server once the feeder has stopped. Posts refused
+/// or cut short while the server is down are dropped: the checks read the log.
+pub fn kill_while_feeding(
+    mut s: Server,
+    dir: &std::path::Path,
+    topic: &str,
+    seed: u64,
+    pause_ms: std::ops::Range<u64>,
+    mut batch: impl FnMut(&mut rand::rngs::StdRng) -> Vec<Value> + Send + 'static,
+) -> Server {
+    use rand::{Rng, SeedableRng};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    let url = Arc::new(Mutex::new(s.url.clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = {
+        let (url, stop) = (url.clone(), stop.clone());
+        let path = format!("/v1/topics/{topic}/records");
+        std::thread::spawn(move || {
+            let client = super::http();
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            while !stop.load(Ordering::SeqCst) {
+                let records = batch(&mut rng);
+                let target = url.lock().unwrap().clone();
+                let _ = client
+                    .post(format!("{target}{path}"))
+                    .json(&json!({ "records": records }))
+                    .timeout(Duration::from_secs(5))
+                    .send();
+                std::thread::sleep(Duration::from_millis(rng.random_range(pause_ms.clone())));
+            }
+        })
+    };
+    let mut rng = rand::rng();
+    for _ in 0..KILLS {
+        std::thread::sleep(Duration::from_millis(rng.random_range(100..500)));
+        s.kill();
+        s = Server::start(dir, &["--worker-threads", "2"]);
+        *url.lock().unwrap() = s.url.clone();
+    }
+    stop.store(true, Ordering::SeqCst);
+    feeder.join().unwrap();
+    s
+}

@@ -161,7 +161,7 @@ fn open_windows_memory(s: &Setup, opts: &PipelineBenchOptions) -> anyhow::Result
 }
 
 /// The in-memory map's share: `n` (window, key) aggregates taken into one task's
-/// [`OpenWindows`] over a store that keeps nothing, RSS before and after.
+/// [`OpenWindows`](crate::streams::OpenWindows) over a store that keeps nothing, RSS before and after.
 fn map_alone(n: usize) -> anyhow::Result<()> {
     use crate::streams::{AggregateSpec, Emit, Op, OpenWindows, WindowSpec};
     let mut aggregation = AggregateSpec {
