@@ -34,12 +34,18 @@
 //!   `#[derive(FromConfig)]`) for settings built from it once per instance; [`info!`] and
 //!   friends log to the host.
 //!
+//! - [`connect`] (feature `source-connector` or `sink-connector`): Kafka Connect-style
+//!   connectors: implement its traits and export them with [`source_connector!`] or
+//!   [`sink_connector!`] (documented with the feature on).
+//!
 //! Build a plugin crate (`crate-type = ["cdylib"]`) with `cargo build --target wasm32-wasip2 --release`.
 #![deny(missing_docs)]
 
 mod answer;
 mod bindings;
 mod config;
+#[cfg(any(feature = "source-connector", feature = "sink-connector"))]
+pub mod connect;
 mod error;
 #[doc(hidden)]
 pub mod log;
@@ -80,11 +86,19 @@ pub mod __private {
         pub use crate::bindings::*;
     }
 
-    #[cfg(not(feature = "processor"))]
+    #[cfg(not(any(
+        feature = "processor",
+        feature = "source-connector",
+        feature = "sink-connector"
+    )))]
     pub use crate::bindings::exports::weir::plugin::transformer::{
         Guest as TransformGuest, TransformError, TransformOutput,
     };
-    #[cfg(not(feature = "processor"))]
+    #[cfg(not(any(
+        feature = "processor",
+        feature = "source-connector",
+        feature = "sink-connector"
+    )))]
     pub use crate::run::transform_result;
 
     #[cfg(feature = "processor")]
@@ -93,6 +107,13 @@ pub mod __private {
     };
     #[cfg(feature = "processor")]
     pub use crate::processor::{run_processor, run_timer};
+
+    #[cfg(any(feature = "source-connector", feature = "sink-connector"))]
+    pub use crate::bindings::exports::weir::plugin::connector::Guest as ConnectorGuest;
+    #[cfg(feature = "sink-connector")]
+    pub use crate::bindings::exports::weir::plugin::sink_task::Guest as SinkTaskGuest;
+    #[cfg(feature = "source-connector")]
+    pub use crate::bindings::exports::weir::plugin::source_task::Guest as SourceTaskGuest;
 
     /// A batch with no records (a timer with nothing to say).
     pub fn empty_batch() -> Batch {

@@ -98,7 +98,11 @@ fn emitted(out: BatchWriter, failures: Vec<RecordFailure>) -> Answer {
     }
 }
 
-#[cfg(not(feature = "processor"))]
+#[cfg(not(any(
+    feature = "processor",
+    feature = "source-connector",
+    feature = "sink-connector"
+)))]
 mod transform {
     use super::Answer;
     use crate::Error;
@@ -122,5 +126,9 @@ mod transform {
     }
 }
 
-#[cfg(not(feature = "processor"))]
+#[cfg(not(any(
+    feature = "processor",
+    feature = "source-connector",
+    feature = "sink-connector"
+)))]
 pub use transform::transform_result;

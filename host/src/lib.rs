@@ -12,6 +12,8 @@
 //! - [`api`]: the JSON HTTP API (axum), a face over the broker and pipelines.
 //! - [`kafka`]: the Kafka wire protocol listener, the other face over the broker. The two
 //!   faces never import each other.
+//! - [`connect`]: connectors as Kafka Connect has them (source and sink plugins, their
+//!   tasks, offsets, converters); joins broker, runtime and the pipelines' module registry.
 //! - [`pipeline`]: uploaded modules and pipelines (joins broker and runtime).
 //! - [`streams`]: the operators a pipeline step can be besides a module (windowed and
 //!   running `count`/`sum` with Kafka Streams' semantics); host-owned time and state,
@@ -34,6 +36,7 @@ pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod kafka;
 pub mod log;
 pub mod pipeline;

@@ -157,6 +157,12 @@ impl Instance {
         let bound = match &self.plugin.pre {
             PluginPre::Transform(pre) => pre.instantiate(&mut store).map(Bound::Transform),
             PluginPre::Processor(pre) => pre.instantiate(&mut store).map(Bound::Processor),
+            PluginPre::Source(_) | PluginPre::Sink(_) => {
+                return Err(RuntimeError::NotAStep {
+                    plugin,
+                    world: self.plugin.world().name(),
+                });
+            }
         };
         let bound = match bound {
             Ok(bound) => bound,
@@ -416,6 +422,8 @@ pub(crate) fn probe(plugin: &Plugin) -> Result<(), wasmtime::Error> {
     match &plugin.pre {
         PluginPre::Transform(pre) => pre.instantiate(&mut store).map(drop),
         PluginPre::Processor(pre) => pre.instantiate(&mut store).map(drop),
+        PluginPre::Source(pre) => pre.instantiate(&mut store).map(drop),
+        PluginPre::Sink(pre) => pre.instantiate(&mut store).map(drop),
     }
 }
 
@@ -427,7 +435,11 @@ fn processor_error_parts(e: processing::ProcessorError) -> (&'static str, String
     }
 }
 
-fn arm_deadline(store: &mut Store<HostState>, tick: std::time::Duration, limits: Limits) {
+pub(crate) fn arm_deadline(
+    store: &mut Store<HostState>,
+    tick: std::time::Duration,
+    limits: Limits,
+) {
     store
         .data_mut()
         .start_call(std::time::Instant::now() + limits.deadline);
@@ -438,7 +450,7 @@ fn arm_deadline(store: &mut Store<HostState>, tick: std::time::Duration, limits:
 
 /// Turns a wasmtime error from a call into a typed error, using what the limiter and the
 /// guest's stderr recorded.
-fn classify(
+pub(crate) fn classify(
     plugin: &str,
     log: &dyn LogSink,
     limits: Limits,
@@ -501,7 +513,7 @@ fn classify(
 
 /// Ends a call that returned: forwards guest output through the call's log budget, and fails
 /// the call if a host call refused a cap during it.
-fn drain_output(
+pub(crate) fn drain_output(
     plugin: &str,
     log: &dyn LogSink,
     store: &mut Store<HostState>,

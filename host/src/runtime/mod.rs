@@ -7,6 +7,8 @@
 //! - [`cache`]: precompiled components on disk, keyed by content digest and engine settings.
 //! - [`plugin`]: [`Plugin`], a validated, precompiled component and the world it implements.
 //! - [`instance`]: [`Instance`], one store per task: runs batches, rebuilt after a trap.
+//! - [`connector`]: [`ConnectorInstance`], one store per connector task, granted the
+//!   directories its config allows.
 //! - [`output`]: [`Output`], what a call produced (kept inputs, new records, failures).
 //! - [`limits`]: [`Limits`], an instance's memory cap and per-call deadline.
 //! - [`caps`]: [`CallCaps`], what one call may hand the host (records, bytes, headers, log
@@ -27,6 +29,7 @@ pub mod bindings;
 pub mod cache;
 pub mod caps;
 pub mod compile;
+pub mod connector;
 pub mod engine;
 pub mod error;
 pub mod flat;
@@ -41,6 +44,7 @@ pub(crate) mod poll;
 pub mod state;
 
 pub use caps::{CallCaps, Cap};
+pub use connector::ConnectorInstance;
 pub use engine::{Runtime, RuntimeConfig, SandboxSettings};
 pub use error::RuntimeError;
 pub use instance::{Instance, InstanceConfig, Origin};

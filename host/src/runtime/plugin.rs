@@ -5,8 +5,12 @@ use std::sync::Arc;
 use wasmtime::component::Component;
 
 use super::bindings::processor::ProcessorPre;
+use super::bindings::sink::SinkConnectorPre;
+use super::bindings::source::SourceConnectorPre;
 use super::bindings::transform::TransformPre;
-use super::bindings::{PROCESSING_EXPORT, TRANSFORMER_EXPORT};
+use super::bindings::{
+    PROCESSING_EXPORT, SINK_TASK_EXPORT, SOURCE_TASK_EXPORT, TRANSFORMER_EXPORT,
+};
 use super::engine::Runtime;
 use super::error::RuntimeError;
 use super::host::HostState;
@@ -18,6 +22,10 @@ pub enum World {
     Transform,
     /// Stateful: `weir:plugin/processor`.
     Processor,
+    /// A source connector: `weir:plugin/source-connector`.
+    SourceConnector,
+    /// A sink connector: `weir:plugin/sink-connector`.
+    SinkConnector,
 }
 
 impl World {
@@ -30,6 +38,12 @@ impl World {
             World::Processor => {
                 "`weir:plugin/processing@0.1.0` with `init: func(config) -> result<settings, processor-error>`, `process: func(origin, batch) -> result<processor-output, processor-error>` and `on-timer: func(now-ms: s64) -> result<timer-output, processor-error>`"
             }
+            World::SourceConnector => {
+                "`weir:plugin/connector@0.1.0` and `weir:plugin/source-task@0.1.0` as wit/connector.wit says"
+            }
+            World::SinkConnector => {
+                "`weir:plugin/connector@0.1.0` and `weir:plugin/sink-task@0.1.0` as wit/connector.wit says"
+            }
         }
     }
 
@@ -38,7 +52,14 @@ impl World {
         match self {
             World::Transform => "transform",
             World::Processor => "processor",
+            World::SourceConnector => "source-connector",
+            World::SinkConnector => "sink-connector",
         }
+    }
+
+    /// Whether the world is a connector's (run by connect, never as a pipeline step).
+    pub fn is_connector(self) -> bool {
+        matches!(self, World::SourceConnector | World::SinkConnector)
     }
 }
 
@@ -47,6 +68,8 @@ impl World {
 pub(crate) enum PluginPre {
     Transform(TransformPre<HostState>),
     Processor(ProcessorPre<HostState>),
+    Source(SourceConnectorPre<HostState>),
+    Sink(SinkConnectorPre<HostState>),
 }
 
 /// A component checked against its world and linked, instantiable in microseconds.
@@ -107,6 +130,10 @@ impl Plugin {
             Some(World::Transform)
         } else if has(PROCESSING_EXPORT) {
             Some(World::Processor)
+        } else if has(SOURCE_TASK_EXPORT) {
+            Some(World::SourceConnector)
+        } else if has(SINK_TASK_EXPORT) {
+            Some(World::SinkConnector)
         } else {
             None
         };
@@ -129,6 +156,22 @@ impl Plugin {
                 .map_err(mismatch(World::Processor))?;
             let pre = ProcessorPre::new(linked).map_err(mismatch(World::Processor))?;
             (World::Processor, PluginPre::Processor(pre))
+        } else if world == Some(World::SourceConnector) {
+            let linked = runtime
+                .shared
+                .source_linker
+                .instantiate_pre(&component)
+                .map_err(mismatch(World::SourceConnector))?;
+            let pre = SourceConnectorPre::new(linked).map_err(mismatch(World::SourceConnector))?;
+            (World::SourceConnector, PluginPre::Source(pre))
+        } else if world == Some(World::SinkConnector) {
+            let linked = runtime
+                .shared
+                .sink_linker
+                .instantiate_pre(&component)
+                .map_err(mismatch(World::SinkConnector))?;
+            let pre = SinkConnectorPre::new(linked).map_err(mismatch(World::SinkConnector))?;
+            (World::SinkConnector, PluginPre::Sink(pre))
         } else {
             let looks_like = LOOKALIKES
                 .iter()
