@@ -77,6 +77,8 @@ struct FileSourceTask {
     path: String,
     topic: String,
     partition: String,
+    /// `batch.size`: most records one poll answers.
+    batch: u32,
     file: Option<File>,
     /// Bytes read but not yet emitted as lines.
     buf: Vec<u8>,
@@ -161,10 +163,12 @@ impl SourceTask for FileSourceTask {
         let topic = required(config, "topic")?;
         let partition = serde_json::json!({ "filename": path }).to_string();
         let position = committed_position(&path, &offsets)?;
+        let batch = batch_size(config).map_err(ConnectorError::InvalidConfig)?;
         Ok(FileSourceTask {
             path,
             topic,
             partition,
+            batch,
             file: None,
             buf: Vec::new(),
             position,
@@ -175,6 +179,7 @@ impl SourceTask for FileSourceTask {
         if !self.open()? {
             return Ok(Vec::new());
         }
+        let max_records = max_records.min(self.batch);
         let mut out = Vec::new();
         let mut start = 0usize;
         loop {
