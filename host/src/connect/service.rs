@@ -833,6 +833,7 @@ impl Connectors {
             });
         };
         let kind = info.kind;
+        let count = tasks.len() as u32;
         let slot = tasks
             .iter_mut()
             .find(|t| t.id == task)
@@ -842,7 +843,13 @@ impl Connectors {
             })?;
         slot.control.set_state(TaskState::Restarting);
         slot.stop();
-        let ctx = self.task_context(&e.stored, task, slot.config.clone(), &e.logs, &e.counters)?;
+        let ctx = self.task_context(
+            &e.stored,
+            (task, count),
+            slot.config.clone(),
+            &e.logs,
+            &e.counters,
+        )?;
         let fresh = spawn(ctx, kind, target)?;
         let Run::Started { tasks, .. } = &mut e.run else {
             return Ok(());
@@ -856,7 +863,7 @@ impl Connectors {
     fn task_context(
         &self,
         stored: &StoredConnector,
-        task: u32,
+        (task, tasks): (u32, u32),
         config: BTreeMap<String, String>,
         logs: &Arc<PipelineLogs>,
         counters: &Arc<Counters>,

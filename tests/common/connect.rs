@@ -1,0 +1,83 @@
+//! Helpers of the connector tests: the built-in plugins (scripts/build-plugins), a server
+//! with them, and calls to its Connect listener.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{Server, http, repo_root};
+
+static BUILD: Mutex<()> = Mutex::new(());
+
+/// Builds the built-in plugins and answers the directory holding them.
+pub fn plugins_dir() -> PathBuf {
+    let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let root = repo_root();
+    let target = root.join("target");
+    let out = Command::new(root.join("scripts/build-plugins"))
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run scripts/build-plugins");
+    assert!(
+        out.status.success(),
+        "building the plugins failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target.join("plugins")
+}
+
+/// Starts a server with the built-in plugins.
+pub fn start(data: &std::path::Path) -> Server {
+    let plugins = plugins_dir();
+    Server::start(data, &["--plugins-dir", plugins.to_str().unwrap()])
+}
+
+/// The Connect listener's base URL, as the server printed it.
+pub fn connect_url(s: &Server) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = s.stdout.lock().unwrap().iter().find_map(|l| {
+            l.strip_prefix("weir: Connect API on ")
+                .map(|u| u.trim().to_string())
+        });
+        if let Some(u) = found {
+            return u;
+        }
+        assert!(Instant::now() < deadline, "no Connect API address printed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A request to the Connect listener: (status, JSON body or Null).
+pub fn call(s: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{}{path}", connect_url(s));
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = http().request(method, url);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().expect("connect request");
+    let code = resp.status().as_u16();
+    let text = resp.text().unwrap_or_default();
+    (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Waits until `cond` holds of the connector's status.
+pub fn wait_status(s: &Server, name: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, st) = call(s, "GET", &format!("/connectors/{name}/status"), None);
+        if cond(&st) {
+            return st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never became {what}: {st}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
