@@ -891,11 +891,6 @@ impl Connectors {
                     .collect(),
             }
         })?;
-        let tasks = self
-            .tasks(&stored.name)
-            .map(|t| t.len() as u32)
-            .unwrap_or(1)
-            .max(1);
         Ok(TaskContext {
             connector: stored.name.clone(),
             task,
