@@ -100,6 +100,42 @@ pub fn io_error(what: &str, err: &std::io::Error) -> ConnectorError {
     }
 }
 
+/// Refuses (`denied`) a path outside the directories `weir.allow.dirs` grants, or one to be
+/// written (`write`) under a read-only grant. The sandbox refuses such a path anyway; asking
+/// first makes the refusal say why, and lets the host count it.
+pub fn require_granted(config: &ConfigMap, path: &str, write: bool) -> Result<(), ConnectorError> {
+    let grants = config
+        .get("weir.allow.dirs")
+        .map(String::as_str)
+        .unwrap_or("");
+    let p = std::path::Path::new(path);
+    let clean = p.is_absolute() && !p.components().any(|c| c == std::path::Component::ParentDir);
+    let under = |dir: &str| clean && p.starts_with(dir) && p != std::path::Path::new(dir);
+    let mut read_only_match = false;
+    for g in grants.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+        let (dir, ro) = match g.strip_suffix(":ro") {
+            Some(d) => (d, true),
+            None => (g.strip_suffix(":rw").unwrap_or(g), false),
+        };
+        if under(dir) {
+            if !write || !ro {
+                return Ok(());
+            }
+            read_only_match = true;
+        }
+    }
+    let why = if read_only_match {
+        format!(
+            "{path} is under a read-only grant of weir.allow.dirs ({grants:?}) and would be written"
+        )
+    } else if grants.is_empty() {
+        format!("{path}: this connector is granted no directory (weir.allow.dirs is not set)")
+    } else {
+        format!("{path} is not under a directory weir.allow.dirs grants ({grants:?})")
+    };
+    Err(ConnectorError::Denied(why))
+}
+
 #[doc(hidden)]
 pub fn to_map(config: Vec<(String, String)>) -> ConfigMap {
     config.into_iter().collect()

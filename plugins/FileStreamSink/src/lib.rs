@@ -8,7 +8,7 @@ use std::io::{Seek, SeekFrom, Write};
 
 use weir_guest::connect::{
     ConfigDef, ConfigIssue, ConfigMap, Connector, ConnectorError, SinkRecord, SinkTask,
-    TopicPartitionOffset, Value, def, io_error, issue,
+    TopicPartitionOffset, Value, def, io_error, issue, require_granted,
 };
 
 struct FileSink;
@@ -68,6 +68,7 @@ impl SinkTask for FileSinkTask {
                     "Missing required configuration \"file\" which has no default value.".into(),
                 )
             })?;
+        require_granted(config, &path, true)?;
         let mut file = OpenOptions::new()
             .create(true)
             .read(true)

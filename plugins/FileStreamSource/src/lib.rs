@@ -8,7 +8,7 @@ use std::io::{Read, Seek, SeekFrom};
 
 use weir_guest::connect::{
     CommittedOffset, ConfigDef, ConfigIssue, ConfigMap, Connector, ConnectorError, SourceRecord,
-    SourceTask, Value, def, io_error, issue,
+    SourceTask, Value, def, io_error, issue, require_granted,
 };
 
 /// Lines longer than this fail the task rather than grow its memory without end.
@@ -160,6 +160,7 @@ impl FileSourceTask {
 impl SourceTask for FileSourceTask {
     fn start(config: &ConfigMap, offsets: Vec<CommittedOffset>) -> Result<Self, ConnectorError> {
         let path = required(config, "file")?;
+        require_granted(config, &path, false)?;
         let topic = required(config, "topic")?;
         let partition = serde_json::json!({ "filename": path }).to_string();
         let position = committed_position(&path, &offsets)?;
