@@ -208,7 +208,7 @@ mod tests {
             c.to_value(Some(b"{\"a\":1}")).unwrap(),
             Value::Json("{\"a\":1}".into())
         );
-        assert_eq!(c.to_value(Some(b"not json")).is_err(), true);
+        assert!(c.to_value(Some(b"not json")).is_err());
         let s = Converter::String;
         assert_eq!(s.to_bytes(&text("é")).unwrap().unwrap(), "é".as_bytes());
         assert_eq!(s.to_value(None).unwrap(), Value::Null);

@@ -70,6 +70,12 @@ pub struct ConnectorInfo {
     pub kind: Option<ConnectorType>,
 }
 
+/// A task's id and configuration.
+pub type TaskConfig = (u32, BTreeMap<String, String>);
+
+/// A counter of [`Counters`] for `/metrics`: name, help, how to read it.
+type Series = (&'static str, &'static str, fn(&Counters) -> u64);
+
 /// A task's status.
 #[derive(Debug, Clone)]
 pub struct TaskStatus {
@@ -678,7 +684,7 @@ impl Connectors {
     }
 
     /// A connector's tasks and their configs.
-    pub fn tasks(&self, name: &str) -> Result<Vec<(u32, BTreeMap<String, String>)>, ConnectError> {
+    pub fn tasks(&self, name: &str) -> Result<Vec<TaskConfig>, ConnectError> {
         let entries = self.entries.lock();
         let e = entries.get(name).ok_or_else(|| unknown(name))?;
         Ok(match &e.run {
@@ -1107,7 +1113,7 @@ impl Connectors {
         use std::sync::atomic::Ordering::Relaxed;
         let entries = self.entries.lock();
         let mut out = String::new();
-        let series: [(&str, &str, fn(&Counters) -> u64); 3] = [
+        let series: [Series; 3] = [
             (
                 "weir_connector_records_total",
                 "Records a connector moved (appended by a source, put by a sink).",

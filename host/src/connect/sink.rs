@@ -49,10 +49,11 @@ pub fn run(ctx: TaskContext, control: Arc<TaskControl>) {
 /// A partition the task reads, and where.
 type Positions = BTreeMap<(String, u32), i64>;
 
+/// A partition's committed offset and its metadata (the plugin's position).
+type Committed = BTreeMap<(String, u32), (i64, Option<String>)>;
+
 /// The committed offsets and metadata of the sink's group.
-fn committed(
-    ctx: &TaskContext,
-) -> Result<BTreeMap<(String, u32), (i64, Option<String>)>, ConnectError> {
+fn committed(ctx: &TaskContext) -> Result<Committed, ConnectError> {
     match ctx.broker.group_offsets(&group(&ctx.connector)) {
         Ok(rows) => Ok(rows
             .into_iter()
