@@ -205,7 +205,12 @@ impl Sink<'_> {
                 self.control.wait(IDLE);
                 continue;
             }
-            self.put(batch)?;
+            if !self.put(batch)? {
+                // Asked to exit mid-retry: the positions already count the batch the plugin
+                // never took, so committing them would lose it. Leave the last commit
+                // standing; the restart truncates to it and reads from it again.
+                return Ok(());
+            }
             if self.last_flush.elapsed() >= FLUSH_EVERY {
                 self.flush_and_commit()?;
             }
@@ -405,8 +410,9 @@ impl Sink<'_> {
     }
 
     /// Puts a batch; a retriable error offers it again after a backoff (up to
-    /// `errors.retry.delay.max.ms`) until the task is asked to stop.
-    fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), ConnectError> {
+    /// `errors.retry.delay.max.ms`) until the task is asked to stop. Answers whether the
+    /// plugin took it (`false`: asked to exit first).
+    fn put(&mut self, batch: Vec<SinkRecord>) -> Result<bool, ConnectError> {
         let n = batch.len() as u64;
         let mut delay = Duration::from_millis(100);
         loop {
@@ -417,7 +423,7 @@ impl Sink<'_> {
                         "put: retriable error, trying again in {delay:?}: {m}"
                     ));
                     if self.control.wait(delay) == Want::Exit {
-                        return Ok(());
+                        return Ok(false);
                     }
                     delay = (delay * 2).min(
                         self.ctx
@@ -431,7 +437,7 @@ impl Sink<'_> {
         }
         self.dirty = true;
         Counters::add(&self.ctx.counters.records, n);
-        Ok(())
+        Ok(true)
     }
 
     /// Flushes the plugin, then commits the positions with the position it answered.

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::broker::now_ms;
 use crate::broker::partitioner::partition_for_key;
+use crate::broker::{Broker, now_ms};
 use crate::pipeline::outputs::{Group, from_outbox, to_outbox};
 use crate::pipeline::task::append::write_groups;
 use crate::record::Record;
@@ -56,11 +56,10 @@ pub fn run(ctx: TaskContext, control: Arc<TaskControl>) {
 
 fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectError> {
     let mut cp = store::checkpoint(&ctx.tree, ctx.task)?.unwrap_or_default();
-    if cp.producer_id == 0 {
-        cp.producer_id = ctx.broker.next_producer_id()?;
-        store::commit_source(&ctx.tree, ctx.task, &BTreeMap::new(), &cp)?;
-    }
-    drain_outbox(ctx, &mut cp)?;
+    let producer_id = own_producer_id(&ctx.broker, &ctx.tree, ctx.task, &mut cp)?;
+    // A Kafka client producing with it would disturb the window's skipping of replays.
+    ctx.producers.reserve_internal(producer_id);
+    drain_outbox(ctx, producer_id, &mut cp)?;
     let committed: Vec<CommittedOffset> = store::offsets(&ctx.tree)?
         .into_iter()
         .map(|(source_partition, source_offset)| CommittedOffset {
@@ -81,15 +80,35 @@ fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectErro
             message: format!("retriable error at start: {m}"),
         });
     }
-    let outcome = poll_loop(ctx, control, &mut inst, &mut cp);
+    let outcome = poll_loop(ctx, control, &mut inst, producer_id, &mut cp);
     let _ = inst.stop();
     outcome
+}
+
+/// The task's producer id: the checkpoint's, or a fresh one stored durably before anything
+/// is appended with it. The same id across restarts is what lets the producer window skip an
+/// outbox that reached the log before a crash; an outbox appended under a new id is appended
+/// twice.
+fn own_producer_id(
+    broker: &Broker,
+    tree: &sled::Tree,
+    task: u32,
+    cp: &mut SourceCheckpoint,
+) -> Result<i64, ConnectError> {
+    if let Some(id) = cp.producer_id {
+        return Ok(id);
+    }
+    let id = broker.next_producer_id()?;
+    cp.producer_id = Some(id);
+    store::commit_source(tree, task, &BTreeMap::new(), cp)?;
+    Ok(id)
 }
 
 fn poll_loop(
     ctx: &TaskContext,
     control: &TaskControl,
     inst: &mut ConnectorInstance,
+    producer_id: i64,
     cp: &mut SourceCheckpoint,
 ) -> Result<(), ConnectError> {
     loop {
@@ -123,13 +142,17 @@ fn poll_loop(
             control.wait(IDLE);
             continue;
         }
-        let offsets = commit(ctx, cp, records)?;
+        let offsets = commit(ctx, producer_id, cp, records)?;
         inst.committed(&offsets)?;
     }
 }
 
 /// Appends what the outbox holds (skipping what the log has), then empties it.
-fn drain_outbox(ctx: &TaskContext, cp: &mut SourceCheckpoint) -> Result<(), ConnectError> {
+fn drain_outbox(
+    ctx: &TaskContext,
+    producer_id: i64,
+    cp: &mut SourceCheckpoint,
+) -> Result<(), ConnectError> {
     if cp.outbox.is_empty() {
         return Ok(());
     }
@@ -143,7 +166,7 @@ fn drain_outbox(ctx: &TaskContext, cp: &mut SourceCheckpoint) -> Result<(), Conn
             records: g.records.iter().map(from_outbox).collect(),
         });
     }
-    write_groups(&ctx.producers, cp.producer_id, &groups)?;
+    write_groups(&ctx.producers, producer_id, &groups)?;
     cp.outbox.clear();
     store::put_checkpoint(&ctx.tree, ctx.task, cp)
 }
@@ -176,6 +199,7 @@ fn tolerate(
 /// committed.
 fn commit(
     ctx: &TaskContext,
+    producer_id: i64,
     cp: &mut SourceCheckpoint,
     records: Vec<SourceRecord>,
 ) -> Result<Vec<CommittedOffset>, ConnectError> {
@@ -315,7 +339,7 @@ fn commit(
     }
     cp.outbox = groups.iter().map(to_outbox).collect();
     store::commit_source(&ctx.tree, ctx.task, &latest, cp)?;
-    write_groups(&ctx.producers, cp.producer_id, &groups)?;
+    write_groups(&ctx.producers, producer_id, &groups)?;
     cp.outbox.clear();
     store::put_checkpoint(&ctx.tree, ctx.task, cp)?;
     Counters::add(&ctx.counters.records, moved);
@@ -326,4 +350,82 @@ fn commit(
             source_offset,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::BrokerConfig;
+    use crate::broker::producer::ProducerRegistry;
+    use crate::connect::store::ConnectStore;
+    use crate::log::FlushPolicy;
+
+    /// A restart drains the outbox under the id the task first appended it with. The
+    /// broker's first producer id is 0, which the checkpoint once took for "none yet": the
+    /// restarted task took a new id and appended its last poll a second time.
+    #[test]
+    fn a_restart_appends_the_outbox_under_the_same_producer_id_even_id_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = Arc::new(
+            Broker::open(BrokerConfig {
+                data_dir: dir.path().join("broker"),
+                flush: FlushPolicy::Os,
+                index_interval_bytes: 4096,
+                topic_defaults: Default::default(),
+                limits: Default::default(),
+            })
+            .unwrap(),
+        );
+        let topic = broker.create_topic("t", 1, BTreeMap::new()).unwrap();
+        let store = ConnectStore::open(&dir.path().join("connect")).unwrap();
+        let tree = store.tree("c").unwrap();
+
+        // First start: a fresh id (the broker's first, 0), one poll committed and appended,
+        // then a crash before the emptied outbox was stored.
+        let mut cp = store::checkpoint(&tree, 0).unwrap().unwrap_or_default();
+        let id = own_producer_id(&broker, &tree, 0, &mut cp).unwrap();
+        assert_eq!(id, 0, "the case this test is about: producer id 0");
+        let records: Vec<Record> = (0..3)
+            .map(|i| Record {
+                key: None,
+                value: Some(Bytes::from(format!("line {i}"))),
+                headers: Vec::new(),
+                timestamp: 1,
+            })
+            .collect();
+        let groups = vec![Group {
+            topic: topic.clone(),
+            name: "t".into(),
+            partition: 0,
+            first_seq: 0,
+            records,
+        }];
+        cp.outbox = groups.iter().map(to_outbox).collect();
+        store::commit_source(&tree, 0, &BTreeMap::new(), &cp).unwrap();
+        let producers = ProducerRegistry::new(broker.clone());
+        assert_eq!(write_groups(&producers, id, &groups).unwrap(), 3);
+
+        // Restart: the stored checkpoint, producer windows rebuilt from the log.
+        let mut cp = store::checkpoint(&tree, 0).unwrap().unwrap();
+        let again = own_producer_id(&broker, &tree, 0, &mut cp).unwrap();
+        assert_eq!(again, id, "the restarted task kept its producer id");
+        let producers = ProducerRegistry::new(broker.clone());
+        let outbox: Vec<Group> = cp
+            .outbox
+            .iter()
+            .map(|g| Group {
+                topic: topic.clone(),
+                name: g.topic.clone(),
+                partition: g.partition,
+                first_seq: g.first_seq,
+                records: g.records.iter().map(from_outbox).collect(),
+            })
+            .collect();
+        assert_eq!(
+            write_groups(&producers, again, &outbox).unwrap(),
+            0,
+            "the outbox was in the log already"
+        );
+        assert_eq!(topic.partition(0).unwrap().high_watermark(), 3);
+    }
 }

@@ -31,8 +31,10 @@ pub struct StoredConnector {
 /// A source task's checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceCheckpoint {
-    /// The task's idempotent producer id.
-    pub producer_id: i64,
+    /// The task's idempotent producer id, taken at its first start and kept for good: the
+    /// producer window recognises an outbox appended again only under the id that first
+    /// appended it. `None` until then (not 0: the broker's ids start at 0).
+    pub producer_id: Option<i64>,
     /// Per output (topic, partition): records appended there, the next one's sequence.
     pub sequences: BTreeMap<String, BTreeMap<u32, u64>>,
     /// Records (and their `connect-offsets` records) committed with the offsets but perhaps
@@ -203,4 +205,31 @@ pub fn put_checkpoint(
 ) -> Result<(), ConnectError> {
     tree.insert(task_key(task), encode(checkpoint)?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checkpoints stored before `producer_id` was an `Option` (a plain integer) still
+    /// decode, with their id.
+    #[test]
+    fn a_checkpoint_with_a_plain_producer_id_decodes() {
+        #[derive(Serialize)]
+        struct Before {
+            producer_id: i64,
+            sequences: BTreeMap<String, BTreeMap<u32, u64>>,
+            outbox: Vec<OutboxGroup>,
+        }
+        for id in [0, 7] {
+            let bytes = rmp_serde::to_vec(&Before {
+                producer_id: id,
+                sequences: BTreeMap::new(),
+                outbox: Vec::new(),
+            })
+            .unwrap();
+            let cp: SourceCheckpoint = rmp_serde::from_slice(&bytes).unwrap();
+            assert_eq!(cp.producer_id, Some(id));
+        }
+    }
 }
