@@ -4,7 +4,9 @@
 #[cfg(not(any(
     feature = "processor",
     feature = "aggregator",
-    feature = "key-selector"
+    feature = "key-selector",
+    feature = "source-connector",
+    feature = "sink-connector"
 )))]
 wit_bindgen::generate!({
     path: "../wit",
@@ -41,11 +43,36 @@ wit_bindgen::generate!({
     default_bindings_module: "::weir_guest::__private::bindings",
 });
 
+#[cfg(feature = "source-connector")]
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "source-connector",
+    pub_export_macro: true,
+    export_macro_name: "__weir_export_source_connector",
+    default_bindings_module: "::weir_guest::__private::bindings",
+});
+
+#[cfg(feature = "sink-connector")]
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "sink-connector",
+    pub_export_macro: true,
+    export_macro_name: "__weir_export_sink_connector",
+    default_bindings_module: "::weir_guest::__private::bindings",
+});
+
 #[cfg(any(
     all(feature = "processor", feature = "aggregator"),
     all(feature = "processor", feature = "key-selector"),
+    all(feature = "processor", feature = "source-connector"),
+    all(feature = "processor", feature = "sink-connector"),
     all(feature = "aggregator", feature = "key-selector"),
+    all(feature = "aggregator", feature = "source-connector"),
+    all(feature = "aggregator", feature = "sink-connector"),
+    all(feature = "key-selector", feature = "source-connector"),
+    all(feature = "key-selector", feature = "sink-connector"),
+    all(feature = "source-connector", feature = "sink-connector"),
 ))]
 compile_error!(
-    "weir-guest builds one world per crate: enable at most one of the features `processor`, `aggregator` and `key-selector`"
+    "weir-guest builds one world per crate: enable at most one of the features `processor`, `aggregator`, `key-selector`, `source-connector` and `sink-connector`"
 );

@@ -37,6 +37,10 @@
 //!   `#[derive(FromConfig)]`) for settings built from it once per instance; [`info!`] and
 //!   friends log to the host.
 //!
+//! - [`connect`] (feature `source-connector` or `sink-connector`): Kafka Connect-style
+//!   connectors: implement its traits and export them with [`source_connector!`] or
+//!   [`sink_connector!`] (documented with the feature on).
+//!
 //! Build a plugin crate (`crate-type = ["cdylib"]`) with `cargo build --target wasm32-wasip2 --release`.
 #![deny(missing_docs)]
 
@@ -45,6 +49,8 @@ mod aggregator;
 mod answer;
 mod bindings;
 mod config;
+#[cfg(any(feature = "source-connector", feature = "sink-connector"))]
+pub mod connect;
 mod error;
 #[cfg(feature = "key-selector")]
 mod key_selector;
@@ -98,7 +104,9 @@ pub mod __private {
     #[cfg(not(any(
         feature = "processor",
         feature = "aggregator",
-        feature = "key-selector"
+        feature = "key-selector",
+        feature = "source-connector",
+        feature = "sink-connector"
     )))]
     pub use crate::bindings::exports::weir::plugin::transformer::{
         Guest as TransformGuest, TransformError, TransformOutput,
@@ -106,7 +114,9 @@ pub mod __private {
     #[cfg(not(any(
         feature = "processor",
         feature = "aggregator",
-        feature = "key-selector"
+        feature = "key-selector",
+        feature = "source-connector",
+        feature = "sink-connector"
     )))]
     pub use crate::run::transform_result;
 
@@ -128,6 +138,13 @@ pub mod __private {
     };
     #[cfg(feature = "key-selector")]
     pub use crate::key_selector::run_select;
+
+    #[cfg(any(feature = "source-connector", feature = "sink-connector"))]
+    pub use crate::bindings::exports::weir::plugin::connector::Guest as ConnectorGuest;
+    #[cfg(feature = "sink-connector")]
+    pub use crate::bindings::exports::weir::plugin::sink_task::Guest as SinkTaskGuest;
+    #[cfg(feature = "source-connector")]
+    pub use crate::bindings::exports::weir::plugin::source_task::Guest as SourceTaskGuest;
 
     /// A batch with no records (a timer with nothing to say).
     pub fn empty_batch() -> Batch {

@@ -101,7 +101,9 @@ fn emitted(out: BatchWriter, failures: Vec<RecordFailure>) -> Answer {
 #[cfg(not(any(
     feature = "processor",
     feature = "aggregator",
-    feature = "key-selector"
+    feature = "key-selector",
+    feature = "source-connector",
+    feature = "sink-connector"
 )))]
 mod transform {
     use super::Answer;
@@ -129,6 +131,8 @@ mod transform {
 #[cfg(not(any(
     feature = "processor",
     feature = "aggregator",
-    feature = "key-selector"
+    feature = "key-selector",
+    feature = "source-connector",
+    feature = "sink-connector"
 )))]
 pub use transform::transform_result;

@@ -12,8 +12,9 @@
 //! - [`api`]: the JSON HTTP API (axum), a face over the broker and pipelines.
 //! - [`kafka`]: the Kafka wire protocol listener, the other face over the broker. The two
 //!   faces never import each other.
-//! - [`connect`]: Kafka Connect: the transformation chain of a connector's config, run
-//!   through the built-in plugins.
+//! - [`connect`]: connectors as Kafka Connect has them (source and sink plugins, their
+//!   tasks, offsets, converters, the transformation chain of a connector's config run
+//!   through the built-in plugins); joins broker, runtime and the pipelines' module registry.
 //! - [`pipeline`]: uploaded modules and pipelines (joins broker and runtime).
 //! - [`streams`]: the operators a pipeline step can be besides a module (windowed and
 //!   running `count`/`sum` with Kafka Streams' semantics); host-owned time and state,

@@ -1,14 +1,16 @@
-//! Kafka Connect's transformations: the built-in plugins built for a test, and Connect's own
-//! transformations (tests/clients/connect/, built by scripts/setup) as the oracle.
+//! Helpers of the connector tests: the built-in plugins built for a test (scripts/build-plugins),
+//! a server with them, calls to its Connect listener, and Connect's own transformations
+//! (tests/clients/connect/, built by scripts/setup) as the oracle.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::repo_root;
+use super::{Server, http, repo_root};
 
 static BUILD: Mutex<()> = Mutex::new(());
 
@@ -65,4 +67,56 @@ pub fn connect_oracle(cases: &Value) -> Vec<Value> {
         )
     });
     answer.as_array().cloned().expect("an array per case")
+}
+
+/// Starts a server with the built-in plugins.
+pub fn start(data: &std::path::Path) -> Server {
+    let plugins = builtin_plugins();
+    Server::start(data, &["--plugins-dir", plugins.to_str().unwrap()])
+}
+
+/// The Connect listener's base URL, as the server printed it.
+pub fn connect_url(s: &Server) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = s.stdout.lock().unwrap().iter().find_map(|l| {
+            l.strip_prefix("weir: Connect API on ")
+                .map(|u| u.trim().to_string())
+        });
+        if let Some(u) = found {
+            return u;
+        }
+        assert!(Instant::now() < deadline, "no Connect API address printed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A request to the Connect listener: (status, JSON body or Null).
+pub fn call(s: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{}{path}", connect_url(s));
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = http().request(method, url);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().expect("connect request");
+    let code = resp.status().as_u16();
+    let text = resp.text().unwrap_or_default();
+    (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Waits until `cond` holds of the connector's status.
+pub fn wait_status(s: &Server, name: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, st) = call(s, "GET", &format!("/connectors/{name}/status"), None);
+        if cond(&st) {
+            return st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never became {what}: {st}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -28,8 +28,15 @@ pub fn weir_bin() -> PathBuf {
 pub const TEST_CONFIG: &str = "[kafka]\ngroup_initial_rebalance_delay_ms = 0\n";
 
 /// The listener flags every test server gets: loopback, port 0.
-pub fn serve_args() -> [&'static str; 4] {
-    ["--http-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0"]
+pub fn serve_args() -> [&'static str; 6] {
+    [
+        "--http-addr",
+        "127.0.0.1:0",
+        "--kafka-addr",
+        "127.0.0.1:0",
+        "--connect-addr",
+        "127.0.0.1:0",
+    ]
 }
 
 /// A memory figure of process `pid` from `/proc/<pid>/status`, KiB: `VmHWM` (peak

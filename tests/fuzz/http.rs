@@ -70,6 +70,17 @@ impl Harness {
         };
         let auth = Arc::new(Authenticator::open(&broker, settings).expect("authenticator"));
         let (closing_tx, closing) = tokio::sync::watch::channel(false);
+        let pipelines = Arc::new(pipelines);
+        let connect = weir::connect::Connectors::open(
+            broker.clone(),
+            producers.clone(),
+            pipelines.clone(),
+            weir::connect::ConnectConfig {
+                dir: dir.path().join("connect"),
+                worker_id: "fuzz".into(),
+            },
+        )
+        .expect("open connect");
         let app = api::router(
             AppState {
                 broker,
@@ -77,8 +88,9 @@ impl Harness {
                 default_partitions: 1,
                 max_poll: MAX_POLL,
                 closing,
-                pipelines: Arc::new(pipelines),
+                pipelines,
                 auth,
+                connect: Arc::new(connect),
             },
             1 << 20,
         );

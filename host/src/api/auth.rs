@@ -212,6 +212,10 @@ pub fn required(method: &Method, path: &str) -> Access {
         (_, ["v1", "pipelines", p, "logs"]) => on(O::Describe, R::Pipeline, p),
         (_, ["v1", "pipelines", p, "state", ..]) => on(O::Read, R::Pipeline, p),
         (m, ["v1", "tokens"]) if *m == Method::POST => Access::TokenInBody,
+        // Connect's REST API: reading needs DESCRIBE on the cluster, changing ALTER (Connect
+        // itself has no ACLs; its workers' own Kafka principal decides what they can do).
+        (_, ["connectors" | "connector-plugins", ..]) if read => cluster(O::Describe),
+        (_, ["connectors" | "connector-plugins", ..]) => cluster(O::Alter),
         (_, ["v1", "users" | "tokens" | "acls" | "orphans", ..]) if read => cluster(O::Describe),
         (_, ["v1", "users" | "tokens" | "acls" | "orphans", ..]) => cluster(O::Alter),
         _ => cluster(O::Describe),

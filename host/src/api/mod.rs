@@ -6,6 +6,8 @@
 //! - [`modules`]: uploading and listing Wasm modules.
 //! - [`pipelines`]: pipelines (create, status, hot-swap, pause, state, logs) and `/metrics`.
 //! - [`plugins`]: the built-in plugins that ship with weir.
+//! - [`connect`]: Kafka Connect's REST API (`/connectors`, `/connector-plugins`), also
+//!   served alone on the Connect listener ([`connect_router`]).
 //! - [`health`]: `/v1/health`, the server's real state (fenced partitions, orphans).
 //! - [`orphans`]: log directories the metadata does not list: list, adopt, delete.
 //! - [`auth`]: the middleware that authenticates every request (bearer token, basic,
@@ -19,6 +21,7 @@
 pub mod acls;
 pub mod auth;
 pub mod bounded;
+pub mod connect;
 pub mod error;
 pub mod groups;
 pub mod health;
@@ -39,6 +42,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 
 use crate::auth::Authenticator;
+use crate::connect::Connectors;
 use crate::pipeline::Pipelines;
 
 use crate::broker::Broker;
@@ -62,6 +66,8 @@ pub struct AppState {
     pub pipelines: Arc<Pipelines>,
     /// Who a request acts for (users, tokens, the anonymous rule).
     pub auth: Arc<Authenticator>,
+    /// Connectors.
+    pub connect: Arc<Connectors>,
 }
 
 /// The `/v1` router, every route behind [`auth::authenticate`] (which needs the
@@ -75,6 +81,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .layer(DefaultBodyLimit::disable());
     Router::new()
         .merge(modules)
+        .merge(connect::routes())
         .route("/v1/modules", get(modules::list))
         .route("/v1/modules/{name}", get(modules::versions))
         .route(
@@ -149,6 +156,21 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             state.clone(),
             error::relative_paths,
         ))
+        .with_state(state)
+}
+
+/// The Connect listener's router: Connect's routes only, behind the same authentication,
+/// with Connect's error body for unknown paths.
+pub fn connect_router(state: AppState, max_body_bytes: usize) -> Router {
+    connect::routes()
+        .fallback(|| async {
+            connect::error::ConnectApiError::new(StatusCode::NOT_FOUND, "HTTP 404 Not Found")
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }
 

@@ -270,7 +270,7 @@ pub async fn state(
 
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let pipelines = state.pipelines.clone();
-    let text = blocking(move || Ok(pipelines.metrics())).await?;
+    let (pipelines, connect) = (state.pipelines.clone(), state.connect.clone());
+    let text = blocking(move || Ok(pipelines.metrics() + &connect.metrics())).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }

@@ -180,6 +180,15 @@ impl Client {
         self.execute(self.http.put(self.url(path)).json(body))
     }
 
+    /// `POST` with query parameters and no body.
+    pub fn post_query<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        query: &[(&str, String)],
+    ) -> anyhow::Result<T> {
+        self.execute(self.http.post(self.url(path)).query(query))
+    }
+
     /// `POST` raw bytes with a content type to a path given as segments.
     pub fn post_bytes<T: DeserializeOwned>(
         &self,

@@ -17,6 +17,7 @@
 
 mod acl;
 mod client;
+mod connector;
 mod consume;
 mod group;
 mod module;
@@ -126,6 +127,10 @@ enum Command {
     /// Create, inspect, hot-swap, pause and delete pipelines.
     #[command(subcommand)]
     Pipeline(pipeline::PipelineCommand),
+    /// Kafka Connect connectors: create (JSON or .properties), list, status, pause, resume,
+    /// stop, restart, delete, offsets.
+    #[command(subcommand)]
+    Connector(connector::ConnectorCommand),
     /// Test a plugin locally on JSON-lines records, or scaffold a new one (no server needed).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -196,6 +201,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Module(cmd) => module::run(&client()?, cmd),
         Command::Orphans(cmd) => orphan::run(&client()?, cmd),
         Command::Pipeline(cmd) => pipeline::run(&client()?, cmd),
+        Command::Connector(cmd) => connector::run(&client()?, cmd),
         Command::User(cmd) => user::run_user(&client()?, cmd),
         Command::Token(cmd) => user::run_token(&client()?, cmd),
         Command::Acl(cmd) => acl::run(&client()?, cmd),

@@ -14,6 +14,7 @@
 //! - [`topics`]: `[topics]`, topic defaults and caps.
 
 mod auth;
+mod connect;
 mod http;
 mod kafka;
 mod log;
@@ -30,6 +31,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use self::auth::AuthSection;
+pub use self::connect::{ConnectSection, ConnectSettings, DEFAULT_CONNECT_ADDR};
 pub use self::http::{HttpLimits, HttpSection};
 pub use self::kafka::KafkaSection;
 pub use self::log::LogSection;
@@ -92,6 +94,8 @@ pub struct ServerConfig {
     pub kafka: KafkaSection,
     /// Pipeline settings.
     pub pipelines: PipelinesSection,
+    /// Kafka Connect's REST API.
+    pub connect: ConnectSection,
     /// Authentication settings.
     pub auth: AuthSection,
     /// What plugins may do: per-call caps, compile concurrency.
@@ -133,6 +137,8 @@ pub struct Settings {
     pub produce_limits: (usize, usize),
     /// The pipeline service's settings.
     pub pipelines: PipelinesConfig,
+    /// Where Connect's REST API listens.
+    pub connect: ConnectSettings,
     /// Authentication on both listeners (`allow_anonymous` comes from `weir serve`).
     pub auth: AuthSettings,
     /// How much idempotent producer state each partition keeps.
@@ -223,6 +229,7 @@ impl ServerConfig {
             ),
             http_limits: self.http.limits()?,
             pipelines: self.pipelines.build(&self.data_dir, &self.sandbox)?,
+            connect: self.connect.build()?,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! The one place the host generates bindings for `wit/`: every other module imports from here.
 //!
-//! The processor, aggregator and key-selector worlds share the types, config and log interfaces with the transform world
-//! (`with`), so one set of record types and one config/log adapter serve both.
+//! The processor, aggregator, key-selector and connector worlds share the types, config and
+//! log interfaces with the transform world (`with`), so one set of record types and one
+//! config/log adapter serve all; the two connector worlds share `connect-types` the same way.
 
 /// Bindings of the `transform` world (`TransformPre`, the `types`, `config` and `log` imports).
 pub mod transform {
@@ -50,12 +51,45 @@ pub mod key_selector {
     });
 }
 
+/// Bindings of the `source-connector` world (`SourceConnectorPre`, `connect-types`).
+pub mod source {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "source-connector",
+        additional_derives: [PartialEq, Eq],
+        with: {
+            "weir:plugin/types": super::transform::weir::plugin::types,
+            "weir:plugin/config": super::transform::weir::plugin::config,
+            "weir:plugin/log": super::transform::weir::plugin::log,
+        },
+    });
+}
+
+/// Bindings of the `sink-connector` world (`SinkConnectorPre`), sharing `connect-types`.
+pub mod sink {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "sink-connector",
+        additional_derives: [PartialEq, Eq],
+        with: {
+            "weir:plugin/types": super::transform::weir::plugin::types,
+            "weir:plugin/config": super::transform::weir::plugin::config,
+            "weir:plugin/log": super::transform::weir::plugin::log,
+            "weir:plugin/connect-types": super::source::weir::plugin::connect_types,
+        },
+    });
+}
+
 pub use transform::weir::plugin::types::{
     Batch, Emit, Emitted, Origin as WitOrigin, RecordFailure as WitRecordFailure,
 };
 
 /// The export name of the transform world's interface.
 pub const TRANSFORMER_EXPORT: &str = "weir:plugin/transformer@0.1.0";
+/// The export name of the source-connector world's task interface.
+pub const SOURCE_TASK_EXPORT: &str = "weir:plugin/source-task@0.1.0";
+/// The export name of the sink-connector world's task interface.
+pub const SINK_TASK_EXPORT: &str = "weir:plugin/sink-task@0.1.0";
 /// The export name of the processor world's interface.
 pub const PROCESSING_EXPORT: &str = "weir:plugin/processing@0.1.0";
 /// The export name of the aggregator world's interface.

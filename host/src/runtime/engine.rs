@@ -7,6 +7,8 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::bindings::sink::SinkConnector;
+use super::bindings::source::SourceConnector;
 use super::bindings::{processor::Processor, transform::Transform};
 use super::cache::{PrecompiledCache, digest};
 use super::caps::CallCaps;
@@ -86,6 +88,8 @@ pub(crate) struct Shared {
     pub(crate) engine: Engine,
     pub(crate) transform_linker: Linker<HostState>,
     pub(crate) processor_linker: Linker<HostState>,
+    pub(crate) source_linker: Linker<HostState>,
+    pub(crate) sink_linker: Linker<HostState>,
     pub(crate) cache: PrecompiledCache,
     pub(crate) epoch_tick: Duration,
     pub(crate) caps: CallCaps,
@@ -144,6 +148,21 @@ impl Runtime {
         )
         .map_err(engine_err)?;
 
+        let mut source_linker = Linker::<HostState>::new(&engine);
+        grants::link(&mut source_linker).map_err(engine_err)?;
+        SourceConnector::add_to_linker::<_, wasmtime::component::HasSelf<HostState>>(
+            &mut source_linker,
+            |s| s,
+        )
+        .map_err(engine_err)?;
+        let mut sink_linker = Linker::<HostState>::new(&engine);
+        grants::link(&mut sink_linker).map_err(engine_err)?;
+        SinkConnector::add_to_linker::<_, wasmtime::component::HasSelf<HostState>>(
+            &mut sink_linker,
+            |s| s,
+        )
+        .map_err(engine_err)?;
+
         let cache = PrecompiledCache::new(config.cache_dir, &engine)?;
         let weak = engine.weak();
         let tick = config.epoch_tick.max(Duration::from_millis(1));
@@ -162,6 +181,8 @@ impl Runtime {
                 engine,
                 transform_linker,
                 processor_linker,
+                source_linker,
+                sink_linker,
                 cache,
                 epoch_tick: tick,
                 caps: config.sandbox.caps,

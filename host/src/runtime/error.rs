@@ -6,6 +6,22 @@ use std::time::Duration;
 /// Why a plugin could not be loaded or a call into it failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
+    /// A connector plugin named where a pipeline step goes.
+    #[error("{plugin}: is a {world} plugin, which runs as a connector, not as a pipeline step")]
+    NotAStep {
+        /// Plugin name.
+        plugin: String,
+        /// Its world.
+        world: &'static str,
+    },
+    /// A plugin that is not a connector named as a connector's class.
+    #[error("{plugin}: is a {world} plugin, not a source or sink connector")]
+    NotAConnector {
+        /// Plugin name.
+        plugin: String,
+        /// Its world.
+        world: &'static str,
+    },
     /// The bytes are not Wasm at all.
     #[error("{plugin}: not a WebAssembly file (it does not start with the `\\0asm` magic)")]
     NotWasm {

@@ -71,6 +71,12 @@ fn weir_granted(world: World) -> &'static [&'static str] {
             "weir:plugin/log",
             "weir:plugin/state",
         ],
+        World::SourceConnector | World::SinkConnector => &[
+            "weir:plugin/types",
+            "weir:plugin/config",
+            "weir:plugin/log",
+            "weir:plugin/connect-types",
+        ],
     }
 }
 
@@ -172,6 +178,49 @@ pub fn wasi_ctx(stdout: &GuestOutput, stderr: &GuestOutput) -> WasiCtx {
         .allow_ip_name_lookup(false)
         .max_random_size(MAX_RANDOM_BYTES)
         .build()
+}
+
+/// A directory a connector's `weir.allow.dirs` grants: preopened at the same path inside the
+/// guest, so the paths in its config mean the same on both sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The directory on the host (absolute).
+    pub path: std::path::PathBuf,
+    /// Read-only (`path:ro`): files may be read, nothing created, written or removed.
+    pub read_only: bool,
+}
+
+/// The WASI context of a connector's store: [`wasi_ctx`] plus the directories it is granted,
+/// and nothing else (the network stays refused at every call).
+pub fn connector_wasi_ctx(
+    plugin: &str,
+    stdout: &GuestOutput,
+    stderr: &GuestOutput,
+    dirs: &[DirGrant],
+) -> Result<WasiCtx, RuntimeError> {
+    use wasmtime_wasi::FsPerms;
+    let mut b = WasiCtxBuilder::new();
+    b.stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .max_random_size(MAX_RANDOM_BYTES);
+    for d in dirs {
+        let perms = if d.read_only {
+            FsPerms::ReadOnly
+        } else {
+            FsPerms::ReadWrite
+        };
+        let guest = d.path.to_string_lossy().into_owned();
+        b.preopened_dir(&d.path, &guest, perms)
+            .map_err(|source| RuntimeError::Instantiate {
+                plugin: plugin.to_owned(),
+                source: source
+                    .context(format!("preopening {} (weir.allow.dirs)", d.path.display())),
+            })?;
+    }
+    Ok(b.build())
 }
 
 #[cfg(test)]

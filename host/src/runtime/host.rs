@@ -158,6 +158,8 @@ impl wit_log::Host for HostState {
 
 impl super::bindings::transform::weir::plugin::types::Host for HostState {}
 
+impl super::bindings::source::weir::plugin::connect_types::Host for HostState {}
+
 fn to_wit(err: StateError) -> wit_state::StateError {
     match err {
         StateError::Unavailable { .. } => wit_state::StateError::Unavailable(err.to_string()),

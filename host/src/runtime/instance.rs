@@ -189,6 +189,12 @@ impl Instance {
             PluginPre::Processor(pre) => pre.instantiate(&mut store).map(Bound::Processor),
             PluginPre::Aggregator(pre) => pre.instantiate(&mut store).map(Bound::Aggregator),
             PluginPre::KeySelector(pre) => pre.instantiate(&mut store).map(Bound::KeySelector),
+            PluginPre::Source(_) | PluginPre::Sink(_) => {
+                return Err(RuntimeError::NotAStep {
+                    plugin,
+                    world: self.plugin.world().name(),
+                });
+            }
         };
         let bound = match bound {
             Ok(bound) => bound,
@@ -458,6 +464,8 @@ pub(crate) fn probe(plugin: &Plugin) -> Result<(), wasmtime::Error> {
         PluginPre::Processor(pre) => pre.instantiate(&mut store).map(drop),
         PluginPre::Aggregator(pre) => pre.instantiate(&mut store).map(drop),
         PluginPre::KeySelector(pre) => pre.instantiate(&mut store).map(drop),
+        PluginPre::Source(pre) => pre.instantiate(&mut store).map(drop),
+        PluginPre::Sink(pre) => pre.instantiate(&mut store).map(drop),
     }
 }
 
@@ -469,7 +477,7 @@ fn processor_error_parts(e: processing::ProcessorError) -> (&'static str, String
     }
 }
 
-pub(super) fn arm_deadline(
+pub(crate) fn arm_deadline(
     store: &mut Store<HostState>,
     tick: std::time::Duration,
     limits: Limits,
@@ -484,7 +492,7 @@ pub(super) fn arm_deadline(
 
 /// Turns a wasmtime error from a call into a typed error, using what the limiter and the
 /// guest's stderr recorded.
-pub(super) fn classify(
+pub(crate) fn classify(
     plugin: &str,
     log: &dyn LogSink,
     limits: Limits,
@@ -547,7 +555,7 @@ pub(super) fn classify(
 
 /// Ends a call that returned: forwards guest output through the call's log budget, and fails
 /// the call if a host call refused a cap during it.
-pub(super) fn drain_output(
+pub(crate) fn drain_output(
     plugin: &str,
     log: &dyn LogSink,
     store: &mut Store<HostState>,

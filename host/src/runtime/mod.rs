@@ -10,6 +10,8 @@
 //! - [`aggregator`]: the aggregator world's calls on an instance (initial, add, merge,
 //!   subtract), one record or two aggregates at a time.
 //! - [`key_selector`]: the key-selector world's call on an instance: a batch's new keys.
+//! - [`connector`]: [`ConnectorInstance`], one store per connector task, granted the
+//!   directories its config allows.
 //! - [`output`]: [`Output`], what a call produced (kept inputs, new records, failures).
 //! - [`limits`]: [`Limits`], an instance's memory cap and per-call deadline.
 //! - [`caps`]: [`CallCaps`], what one call may hand the host (records, bytes, headers, log
@@ -31,6 +33,7 @@ pub mod bindings;
 pub mod cache;
 pub mod caps;
 pub mod compile;
+pub mod connector;
 pub mod engine;
 pub mod error;
 pub mod flat;
@@ -46,6 +49,7 @@ pub(crate) mod poll;
 pub mod state;
 
 pub use caps::{CallCaps, Cap};
+pub use connector::ConnectorInstance;
 pub use engine::{Runtime, RuntimeConfig, SandboxSettings};
 pub use error::RuntimeError;
 pub use instance::{Instance, InstanceConfig, Origin};

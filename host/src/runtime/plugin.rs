@@ -7,9 +7,12 @@ use wasmtime::component::Component;
 use super::bindings::aggregator::AggregatorPre;
 use super::bindings::key_selector::KeySelectorPre;
 use super::bindings::processor::ProcessorPre;
+use super::bindings::sink::SinkConnectorPre;
+use super::bindings::source::SourceConnectorPre;
 use super::bindings::transform::TransformPre;
 use super::bindings::{
-    AGGREGATING_EXPORT, KEY_SELECTING_EXPORT, PROCESSING_EXPORT, TRANSFORMER_EXPORT,
+    AGGREGATING_EXPORT, KEY_SELECTING_EXPORT, PROCESSING_EXPORT, SINK_TASK_EXPORT,
+    SOURCE_TASK_EXPORT, TRANSFORMER_EXPORT,
 };
 use super::engine::Runtime;
 use super::error::RuntimeError;
@@ -26,6 +29,10 @@ pub enum World {
     Aggregator,
     /// The new key of a `group_by` step: `weir:plugin/key-selector`.
     KeySelector,
+    /// A source connector: `weir:plugin/source-connector`.
+    SourceConnector,
+    /// A sink connector: `weir:plugin/sink-connector`.
+    SinkConnector,
 }
 
 impl World {
@@ -44,6 +51,12 @@ impl World {
             World::KeySelector => {
                 "`weir:plugin/key-selecting@0.1.0` with `select: func(origin, batch) -> result<selected-keys, key-selector-error>`"
             }
+            World::SourceConnector => {
+                "`weir:plugin/connector@0.1.0` and `weir:plugin/source-task@0.1.0` as wit/connector.wit says"
+            }
+            World::SinkConnector => {
+                "`weir:plugin/connector@0.1.0` and `weir:plugin/sink-task@0.1.0` as wit/connector.wit says"
+            }
         }
     }
 
@@ -54,7 +67,14 @@ impl World {
             World::Processor => "processor",
             World::Aggregator => "aggregator",
             World::KeySelector => "key-selector",
+            World::SourceConnector => "source-connector",
+            World::SinkConnector => "sink-connector",
         }
+    }
+
+    /// Whether the world is a connector's (run by connect, never as a pipeline step).
+    pub fn is_connector(self) -> bool {
+        matches!(self, World::SourceConnector | World::SinkConnector)
     }
 }
 
@@ -65,6 +85,8 @@ pub(crate) enum PluginPre {
     Processor(ProcessorPre<HostState>),
     Aggregator(AggregatorPre<HostState>),
     KeySelector(KeySelectorPre<HostState>),
+    Source(SourceConnectorPre<HostState>),
+    Sink(SinkConnectorPre<HostState>),
 }
 
 /// A component checked against its world and linked, instantiable in microseconds.
@@ -129,6 +151,10 @@ impl Plugin {
             Some(World::Aggregator)
         } else if has(KEY_SELECTING_EXPORT) {
             Some(World::KeySelector)
+        } else if has(SOURCE_TASK_EXPORT) {
+            Some(World::SourceConnector)
+        } else if has(SINK_TASK_EXPORT) {
+            Some(World::SinkConnector)
         } else {
             None
         };
@@ -141,6 +167,8 @@ impl Plugin {
             // world's interfaces (types, config, log): its linker serves them.
             let linker = match world {
                 World::Processor => &shared.processor_linker,
+                World::SourceConnector => &shared.source_linker,
+                World::SinkConnector => &shared.sink_linker,
                 _ => &shared.transform_linker,
             };
             let linked = linker
@@ -151,6 +179,8 @@ impl Plugin {
                 World::Processor => ProcessorPre::new(linked).map(PluginPre::Processor),
                 World::Aggregator => AggregatorPre::new(linked).map(PluginPre::Aggregator),
                 World::KeySelector => KeySelectorPre::new(linked).map(PluginPre::KeySelector),
+                World::SourceConnector => SourceConnectorPre::new(linked).map(PluginPre::Source),
+                World::SinkConnector => SinkConnectorPre::new(linked).map(PluginPre::Sink),
             }
             .map_err(mismatch(world))?;
             (world, pre)

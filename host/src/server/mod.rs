@@ -29,6 +29,7 @@ use crate::log::cleaner::aborted::AbortedSet;
 /// waits at most this long past a dead producer's `transaction.timeout.ms`.
 const TXN_TIMEOUT_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::config::{ServerConfig, Settings};
+use crate::connect::{ConnectConfig, Connectors};
 use crate::kafka::{KafkaContext, KafkaListener};
 use crate::pipeline::Pipelines;
 
@@ -43,6 +44,9 @@ pub fn settings(opts: &ServeOptions) -> anyhow::Result<Settings> {
     }
     if let Some(addr) = &opts.kafka_addr {
         config.kafka_addr = addr.clone();
+    }
+    if let Some(addr) = &opts.connect_addr {
+        config.connect.addr = addr.clone();
     }
     if let Some(dir) = &opts.plugins_dir {
         config.pipelines.plugins_dir = dir.clone();
@@ -128,6 +132,7 @@ pub async fn run(
     // Before anything binds: a server nobody could authenticate to stays off the network.
     auth.check_bind("the HTTP API", settings.http_addr)?;
     auth.check_bind("the Kafka listener", settings.kafka.addr)?;
+    auth.check_bind("the Connect API", settings.connect.addr)?;
     if auth.required() {
         tracing::info!("users exist: every request must authenticate");
     } else if settings.auth.allow_anonymous {
@@ -152,22 +157,52 @@ pub async fn run(
         .await
         .with_context(|| format!("binding the HTTP API to {}", settings.http_addr))?;
     let http_addr: SocketAddr = listener.local_addr()?;
+    let connect_listener = match TcpListener::bind(settings.connect.addr).await {
+        Ok(l) => Some(l),
+        // Connect's default port taken (another worker, another weir): the API stays on
+        // the HTTP listener. An address the user chose must bind.
+        Err(e) if settings.connect.is_default && e.kind() == std::io::ErrorKind::AddrInUse => {
+            tracing::warn!(
+                addr = %settings.connect.addr,
+                "the Connect API's default address is in use: serving it on the HTTP API only"
+            );
+            None
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("binding the Connect API to {}", settings.connect.addr));
+        }
+    };
+    let connect_addr = match &connect_listener {
+        Some(l) => l.local_addr()?,
+        None => http_addr,
+    };
+    let (b, p, pl) = (broker.clone(), producers.clone(), pipelines.clone());
+    let connect_config = ConnectConfig {
+        dir: settings.broker.data_dir.join("connect"),
+        worker_id: connect_addr.to_string(),
+    };
+    let connectors =
+        tokio::task::spawn_blocking(move || Connectors::open(b, p, pl, connect_config))
+            .await?
+            .context("starting connectors")?;
+    let connectors = Arc::new(connectors);
     // Flips to true when shutdown starts, so long polls answer at once instead
     // of holding the graceful shutdown up for their whole timeout.
     let (closing_tx, closing) = tokio::sync::watch::channel(false);
     api::bounded::set_limits(settings.produce_limits.0, settings.produce_limits.1);
-    let app = api::router(
-        AppState {
-            broker: broker.clone(),
-            producers: producers.clone(),
-            default_partitions: settings.default_partitions,
-            max_poll: settings.max_poll,
-            closing,
-            pipelines: pipelines.clone(),
-            auth: auth.clone(),
-        },
-        settings.max_body_bytes,
-    );
+    let state = AppState {
+        broker: broker.clone(),
+        producers: producers.clone(),
+        default_partitions: settings.default_partitions,
+        max_poll: settings.max_poll,
+        closing,
+        pipelines: pipelines.clone(),
+        auth: auth.clone(),
+        connect: connectors.clone(),
+    };
+    let connect_app = api::connect_router(state.clone(), settings.max_body_bytes);
+    let app = api::router(state, settings.max_body_bytes);
     let (b, p) = (broker.clone(), producers.clone());
     let txns = tokio::task::spawn_blocking(move || TxnCoordinator::open(b, p))
         .await?
@@ -203,6 +238,15 @@ pub async fn run(
         }
     };
     let kafka_task = tokio::spawn(kafka.serve(stopped()));
+    let connect_task = connect_listener.map(|l| {
+        tokio::spawn(http_listener::serve_http(
+            l,
+            connect_app,
+            settings.http_limits.clone(),
+            settings.tls.clone(),
+            stopped(),
+        ))
+    });
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -215,6 +259,7 @@ pub async fn run(
     };
     println!("weir: HTTP API on {scheme}://{http_addr}");
     println!("weir: Kafka API on {kafka_addr}");
+    println!("weir: Connect API on {scheme}://{connect_addr}");
     tracing::info!(%http_addr, %kafka_addr, "serving HTTP and Kafka APIs");
     http_listener::serve_http(
         listener,
@@ -225,7 +270,12 @@ pub async fn run(
     )
     .await;
     let _ = kafka_task.await;
+    if let Some(t) = connect_task {
+        let _ = t.await;
+    }
     tracing::info!("shutting down");
+    let c = connectors.clone();
+    tokio::task::spawn_blocking(move || c.shutdown()).await?;
     for task in background {
         task.abort();
     }

@@ -16,6 +16,9 @@ pub struct ServeOptions {
     /// Address for the Kafka protocol listener, e.g. 127.0.0.1:9092 (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub kafka_addr: Option<String>,
+    /// Address for Kafka Connect's REST API, e.g. 127.0.0.1:8083 (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub connect_addr: Option<String>,
     /// Threads running pipeline tasks (default: one per core).
     #[arg(long, value_name = "N")]
     pub worker_threads: Option<usize>,

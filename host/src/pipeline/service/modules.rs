@@ -57,6 +57,18 @@ impl Pipelines {
         self.modules.get(name, Some(version))
     }
 
+    /// One module version and its bytes (for connect, whose connectors may be uploaded
+    /// modules: `connector.class=module:NAME@VERSION`).
+    pub fn module_bytes(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<(ModuleVersion, Vec<u8>), PipelineError> {
+        let module = self.modules.get(name, version)?;
+        let bytes = self.modules.bytes(&module)?;
+        Ok((module, bytes))
+    }
+
     /// Deletes a module version unless a pipeline's current deployment uses it.
     pub fn delete_module(&self, name: &str, version: u32) -> Result<(), PipelineError> {
         let _op = self.ops.lock();

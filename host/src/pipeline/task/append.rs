@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::broker::Topic;
 use crate::broker::partitioner::partition_for_key;
-use crate::broker::producer::IdempotentAppend;
+use crate::broker::producer::{IdempotentAppend, ProducerRegistry};
 use crate::log::batch::{Checked, Record, encode_batch, set_producer};
 
 use super::super::chain::Emitted;
@@ -84,68 +84,72 @@ impl Task {
     /// them (asked every round, an in-memory lookup, since sled may lose several unflushed
     /// commits at once). Returns how many records were appended.
     pub(super) fn write(&self, producer_id: i64, groups: &[Group]) -> Result<usize, TaskError> {
-        let pid = producer_id;
-        let mut appended = 0;
-        for g in groups {
-            let (name, p, topic) = (&g.name, g.partition, &g.topic);
-            let append_failed = |source| TaskError::Append {
+        write_groups(&self.ctx.producers, producer_id, groups)
+    }
+}
+
+/// Appends planned groups with `producer_id`, skipping the records the producer window
+/// shows as appended already (a replay's, or an outbox's drained before a crash). Shared by
+/// pipeline tasks and connect's source tasks, which commit records and offsets the same way.
+/// Returns how many records were appended.
+pub fn write_groups(
+    producers: &ProducerRegistry,
+    producer_id: i64,
+    groups: &[Group],
+) -> Result<usize, TaskError> {
+    let pid = producer_id;
+    let mut appended = 0;
+    for g in groups {
+        let (name, p, topic) = (&g.name, g.partition, &g.topic);
+        let append_failed = |source| TaskError::Append {
+            topic: name.clone(),
+            partition: p,
+            source,
+        };
+        let mut skip = 0;
+        if let Some(last) = producers
+            .last_sequence(topic, p, pid)
+            .map_err(append_failed)?
+        {
+            skip = already_appended(g.first_seq, last).min(g.records.len());
+        }
+        let max = usize::try_from(topic.config().max_message_bytes.max(1024)).unwrap_or(1 << 20);
+        let mut next = g.first_seq + skip as u64;
+        for chunk in chunks(&g.records[skip..], max / 2) {
+            let mut bytes = encode_batch(chunk, 0).map_err(|source| TaskError::Encode {
                 topic: name.clone(),
                 partition: p,
                 source,
-            };
-            let mut skip = 0;
-            if let Some(last) = self
-                .ctx
-                .producers
-                .last_sequence(topic, p, pid)
-                .map_err(append_failed)?
-            {
-                skip = already_appended(g.first_seq, last).min(g.records.len());
-            }
-            let max =
-                usize::try_from(topic.config().max_message_bytes.max(1024)).unwrap_or(1 << 20);
-            let mut next = g.first_seq + skip as u64;
-            for chunk in chunks(&g.records[skip..], max / 2) {
-                let mut bytes = encode_batch(chunk, 0).map_err(|source| TaskError::Encode {
-                    topic: name.clone(),
-                    partition: p,
-                    source,
-                })?;
-                let sequence = (next % SEQ_MODULUS) as i32;
-                set_producer(&mut bytes, pid, 0, sequence);
-                let checked = Checked::new(&bytes).map_err(|source| TaskError::Encode {
-                    topic: name.clone(),
-                    partition: p,
-                    source,
-                })?;
-                match self
-                    .ctx
-                    .producers
-                    .append(topic, p, checked)
-                    .map_err(append_failed)?
-                {
-                    IdempotentAppend::Appended(_) => appended += chunk.len(),
-                    IdempotentAppend::Duplicate { .. } => {}
-                    IdempotentAppend::OutOfOrder { expected } => {
-                        return Err(TaskError::OutOfOrder {
-                            topic: name.clone(),
-                            partition: p,
-                            sequence,
-                            expected,
-                            producer_id: pid,
-                        });
-                    }
-                    IdempotentAppend::Fenced => {
-                        return Err(TaskError::Fenced {
-                            topic: name.clone(),
-                            partition: p,
-                            producer_id: pid,
-                        });
-                    }
+            })?;
+            let sequence = (next % SEQ_MODULUS) as i32;
+            set_producer(&mut bytes, pid, 0, sequence);
+            let checked = Checked::new(&bytes).map_err(|source| TaskError::Encode {
+                topic: name.clone(),
+                partition: p,
+                source,
+            })?;
+            match producers.append(topic, p, checked).map_err(append_failed)? {
+                IdempotentAppend::Appended(_) => appended += chunk.len(),
+                IdempotentAppend::Duplicate { .. } => {}
+                IdempotentAppend::OutOfOrder { expected } => {
+                    return Err(TaskError::OutOfOrder {
+                        topic: name.clone(),
+                        partition: p,
+                        sequence,
+                        expected,
+                        producer_id: pid,
+                    });
                 }
-                next += chunk.len() as u64;
+                IdempotentAppend::Fenced => {
+                    return Err(TaskError::Fenced {
+                        topic: name.clone(),
+                        partition: p,
+                        producer_id: pid,
+                    });
+                }
             }
+            next += chunk.len() as u64;
         }
-        Ok(appended)
     }
+    Ok(appended)
 }

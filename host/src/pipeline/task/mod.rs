@@ -18,7 +18,7 @@
 //! - [`timers`]: processor timers and the outbox their output goes through.
 //! - [`error`]: [`TaskError`], why a task stopped.
 
-mod append;
+pub mod append;
 mod commit;
 pub mod error;
 mod replay;

@@ -1,0 +1,110 @@
+//! [`ConnectError`], the connect layer's one error type.
+
+use crate::broker::BrokerError;
+use crate::pipeline::PipelineError;
+use crate::pipeline::task::TaskError;
+use crate::runtime::RuntimeError;
+
+/// Why a connector operation or task failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// No connector has this name.
+    #[error("Connector {name} not found")]
+    UnknownConnector {
+        /// The name asked for.
+        name: String,
+    },
+    /// A connector of this name exists already.
+    #[error("Connector {name} already exists")]
+    ConnectorExists {
+        /// The name.
+        name: String,
+    },
+    /// No task has this id.
+    #[error("Task {name}-{task} not found")]
+    UnknownTask {
+        /// The connector.
+        name: String,
+        /// The task id asked for.
+        task: u32,
+    },
+    /// The configuration is invalid; one message per problem, each naming its key.
+    #[error("Connector configuration is invalid and contains the following {} error(s):\n{}", .errors.len(), .errors.join("\n"))]
+    InvalidConfig {
+        /// The problems.
+        errors: Vec<String>,
+    },
+    /// The request itself is malformed (not a config problem).
+    #[error("{0}")]
+    BadRequest(String),
+    /// `connector.class` names no installed connector.
+    #[error(
+        "Failed to find any class that implements Connector and which name matches {class}, available connectors are: {available}"
+    )]
+    UnknownClass {
+        /// The class asked for.
+        class: String,
+        /// What is installed, comma-separated.
+        available: String,
+    },
+    /// Offsets may only change while the connector is STOPPED (KIP-875).
+    #[error(
+        "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
+    )]
+    NotStopped {
+        /// The connector.
+        name: String,
+    },
+    /// A plugin could not be loaded or a call into it failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The connector's plugin answered an error.
+    #[error("{stage}: {message}")]
+    Plugin {
+        /// Which call (validate, task-configs, start, poll, put, flush).
+        stage: &'static str,
+        /// What the plugin said, with its kind.
+        message: String,
+    },
+    /// The plugin was refused a capability its config does not grant.
+    #[error("{stage}: denied: {message}")]
+    Denied {
+        /// Which call.
+        stage: &'static str,
+        /// What the plugin was refused.
+        message: String,
+    },
+    /// A record could not be converted, transformed or delivered.
+    #[error("{stage} failed for {what}: {message}")]
+    Record {
+        /// Connect's stage name (KEY_CONVERTER, VALUE_CONVERTER, HEADER_CONVERTER, TRANSFORMATION, TASK_PUT).
+        stage: &'static str,
+        /// Which record (topic-partition@offset, or the source partition).
+        what: String,
+        /// Why.
+        message: String,
+    },
+    /// The broker refused a read, an append or an offset commit.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// Appending a source task's records failed.
+    #[error(transparent)]
+    Append(#[from] TaskError),
+    /// The module registry failed.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// The connectors' store failed.
+    #[error("connect store: {0}")]
+    Store(#[from] sled::Error),
+    /// Something stored could not be read back.
+    #[error("connect store: {what} is corrupt: {reason}")]
+    Corrupt {
+        /// What.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// The task thread could not be started.
+    #[error("starting a task thread: {0}")]
+    Thread(#[source] std::io::Error),
+}

@@ -1,0 +1,493 @@
+//! A sink task's thread: read its share of the sink's topic partitions, convert, put, and
+//! commit the consumer group `connect-<name>` only after the plugin flushed.
+//!
+//! Each commit carries the position the plugin's `flush` answered as the offsets' metadata,
+//! and a restart hands it back to `start`: a sink that drops what it wrote after that point
+//! (FileStreamSink truncates its file) then delivers each record exactly once. A first start
+//! commits the starting offsets with the plugin's first position, so that even a crash before
+//! the first commit finds one.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::broker::{BrokerError, OffsetCommit, ProduceRecord};
+use crate::record::Record;
+use crate::runtime::ConnectorInstance;
+use crate::runtime::connector::{Header, SinkRecord, TopicPartitionOffset};
+
+use super::chain::ConnectRecord;
+use super::config::Tolerance;
+use super::error::ConnectError;
+use super::state::TaskState;
+use super::task::{Counters, TaskControl, Want};
+use super::worker::{TaskContext, answer};
+
+/// How long a task with nothing to read waits before reading again.
+const IDLE: Duration = Duration::from_millis(20);
+/// Bytes read from one partition at a time.
+const READ_BYTES: usize = 1 << 20;
+/// A flush and commit at least this often while records flow (Connect's
+/// `offset.flush.interval.ms` is 60 s; weir commits sooner, and at once when input stops).
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How often the partitions of `topics.regex` (and new partitions) are looked for.
+const REFRESH_EVERY: Duration = Duration::from_secs(2);
+
+/// The consumer group that holds a sink connector's progress.
+pub fn group(connector: &str) -> String {
+    format!("connect-{connector}")
+}
+
+/// Runs a sink task until it is asked to exit or fails.
+pub fn run(ctx: TaskContext, control: Arc<TaskControl>) {
+    let outcome = run_inner(&ctx, &control);
+    ctx.finish(&control, outcome);
+}
+
+/// A partition the task reads, and where.
+type Positions = BTreeMap<(String, u32), i64>;
+
+/// A partition's committed offset and its metadata (the plugin's position).
+type Committed = BTreeMap<(String, u32), (i64, Option<String>)>;
+
+/// The committed offsets and metadata of the sink's group.
+fn committed(ctx: &TaskContext) -> Result<Committed, ConnectError> {
+    match ctx.broker.group_offsets(&group(&ctx.connector)) {
+        Ok(rows) => Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    (r.topic, r.partition),
+                    (r.committed.offset, r.committed.metadata),
+                )
+            })
+            .collect()),
+        Err(BrokerError::UnknownGroup { .. }) => Ok(BTreeMap::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Adds the partitions this task should read and does not yet: every partition of a
+/// matching topic whose index among them, modulo the task count, is this task's id.
+/// Answers whether one of them has no committed offset (a commit before reading it gives
+/// the plugin's position a starting point).
+fn refresh(ctx: &TaskContext, positions: &mut Positions) -> Result<bool, ConnectError> {
+    let Some(topics) = &ctx.settings.topics else {
+        return Ok(false);
+    };
+    let mut all: Vec<(String, u32, i64)> = Vec::new();
+    let mut names: Vec<_> = ctx.broker.topics();
+    names.sort_by(|a, b| a.name().cmp(b.name()));
+    for t in names {
+        if !topics.matches(t.name()) {
+            continue;
+        }
+        for (i, p) in t.partitions().iter().enumerate() {
+            all.push((t.name().to_string(), i as u32, p.stats().log_start_offset));
+        }
+    }
+    let committed = committed(ctx)?;
+    let mut uncommitted = false;
+    for (i, (topic, p, start)) in all.into_iter().enumerate() {
+        if i as u32 % ctx.tasks != ctx.task {
+            continue;
+        }
+        let key = (topic, p);
+        if positions.contains_key(&key) {
+            continue;
+        }
+        // Connect's sink consumers start at the earliest offset.
+        let at = match committed.get(&key) {
+            Some((o, _)) => *o,
+            None => {
+                uncommitted = true;
+                start
+            }
+        };
+        positions.insert(key, at);
+    }
+    Ok(uncommitted)
+}
+
+fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectError> {
+    let mut positions = Positions::new();
+    let uncommitted = refresh(ctx, &mut positions)?;
+    let committed = committed(ctx)?;
+    let mine: Vec<_> = committed
+        .iter()
+        .filter(|(k, _)| positions.contains_key(*k))
+        .collect();
+    let metadata = mine.iter().find_map(|(_, (_, m))| m.clone());
+    let mut inst = ConnectorInstance::new(
+        ctx.plugin.clone(),
+        ctx.config.clone(),
+        &ctx.settings.dirs,
+        ctx.limits,
+        ctx.logs.clone(),
+    )?;
+    if let Err(m) = answer(
+        "start",
+        inst.sink_start(&ctx.config_list(), metadata.as_deref()),
+    )? {
+        return Err(ConnectError::Plugin {
+            stage: "start",
+            message: format!("retriable error at start: {m}"),
+        });
+    }
+    let mut sink = Sink {
+        ctx,
+        control,
+        inst: &mut inst,
+        positions,
+        dirty: false,
+        last_flush: Instant::now(),
+        last_refresh: Instant::now(),
+    };
+    // Partitions without a committed offset: commit where they start, with the plugin's
+    // first position, before anything is put.
+    let outcome = match uncommitted {
+        true => sink.flush_and_commit().and_then(|()| sink.run()),
+        false => sink.run(),
+    };
+    let _ = inst.stop();
+    outcome
+}
+
+struct Sink<'a> {
+    ctx: &'a TaskContext,
+    control: &'a TaskControl,
+    inst: &'a mut ConnectorInstance,
+    positions: Positions,
+    /// Records were put (or nothing was ever committed) since the last commit.
+    dirty: bool,
+    last_flush: Instant,
+    last_refresh: Instant,
+}
+
+impl Sink<'_> {
+    fn run(&mut self) -> Result<(), ConnectError> {
+        loop {
+            match self.control.want() {
+                Want::Exit => {
+                    if self.dirty {
+                        self.flush_and_commit()?;
+                    }
+                    return Ok(());
+                }
+                Want::Pause => {
+                    if self.dirty {
+                        self.flush_and_commit()?;
+                    }
+                    self.control.set_state(TaskState::Paused);
+                    self.control.wait(Duration::from_secs(1));
+                    continue;
+                }
+                Want::Run => {
+                    if self.control.state() != TaskState::Running {
+                        self.control.set_state(TaskState::Running);
+                    }
+                }
+            }
+            if self.last_refresh.elapsed() >= REFRESH_EVERY {
+                let uncommitted = refresh(self.ctx, &mut self.positions)?;
+                self.last_refresh = Instant::now();
+                if uncommitted {
+                    self.flush_and_commit()?;
+                }
+            }
+            let batch = self.read()?;
+            if batch.is_empty() {
+                if self.dirty {
+                    self.flush_and_commit()?;
+                }
+                self.control.wait(IDLE);
+                continue;
+            }
+            if !self.put(batch)? {
+                // Asked to exit mid-retry: the positions already count the batch the plugin
+                // never took, so committing them would lose it. Leave the last commit
+                // standing; the restart truncates to it and reads from it again.
+                return Ok(());
+            }
+            if self.last_flush.elapsed() >= FLUSH_EVERY {
+                self.flush_and_commit()?;
+            }
+        }
+    }
+
+    /// Reads each partition once from its position; converts and transforms the records.
+    fn read(&mut self) -> Result<Vec<SinkRecord>, ConnectError> {
+        let ctx = self.ctx;
+        let mut out = Vec::new();
+        let keys: Vec<(String, u32)> = self.positions.keys().cloned().collect();
+        for key in keys {
+            let from = self.positions[&key];
+            let topic = match ctx.broker.topic(&key.0) {
+                Ok(t) => t,
+                // Deleted: nothing more to read there.
+                Err(BrokerError::UnknownTopic { .. }) => {
+                    self.positions.remove(&key);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let (records, next) =
+                super::read::committed(&ctx.producers, &topic, key.1, from, READ_BYTES)?;
+            for (offset, r) in records {
+                if let Some(rec) = self.convert(&key.0, key.1, offset, r)? {
+                    out.push(rec);
+                }
+            }
+            self.positions.insert(key, next);
+        }
+        Ok(out)
+    }
+
+    /// One record through the converters and the chain: `None` when it is dropped or
+    /// skipped under `errors.tolerance=all`.
+    fn convert(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: i64,
+        r: Record,
+    ) -> Result<Option<SinkRecord>, ConnectError> {
+        let s = &self.ctx.settings;
+        let key = match s.key.to_value(r.key.as_deref()) {
+            Ok(k) => k,
+            Err(m) => {
+                return self.failed(
+                    "KEY_CONVERTER",
+                    s.key.class(),
+                    topic,
+                    partition,
+                    offset,
+                    &r,
+                    m,
+                );
+            }
+        };
+        let value = match s.value.to_value(r.value.as_deref()) {
+            Ok(v) => v,
+            Err(m) => {
+                return self.failed(
+                    "VALUE_CONVERTER",
+                    s.value.class(),
+                    topic,
+                    partition,
+                    offset,
+                    &r,
+                    m,
+                );
+            }
+        };
+        let mut headers = Vec::with_capacity(r.headers.len());
+        for (k, v) in &r.headers {
+            match s.header.to_value(v.as_deref()) {
+                Ok(v) => headers.push((k.clone(), v)),
+                Err(m) => {
+                    return self.failed(
+                        "HEADER_CONVERTER",
+                        s.header.class(),
+                        topic,
+                        partition,
+                        offset,
+                        &r,
+                        m,
+                    );
+                }
+            }
+        }
+        let rec = ConnectRecord {
+            topic: topic.to_string(),
+            partition: Some(partition),
+            key,
+            value,
+            headers,
+            timestamp: Some(r.timestamp),
+        };
+        let rec = match self.ctx.chain.apply(rec) {
+            Ok(Some(rec)) => rec,
+            Ok(None) => return Ok(None),
+            Err(m) => {
+                return self.failed(
+                    "TRANSFORMATION",
+                    "transforms",
+                    topic,
+                    partition,
+                    offset,
+                    &r,
+                    m,
+                );
+            }
+        };
+        Ok(Some(SinkRecord {
+            topic: rec.topic,
+            partition: rec.partition.unwrap_or(partition),
+            offset,
+            key: rec.key,
+            value: rec.value,
+            headers: rec
+                .headers
+                .into_iter()
+                .map(|(key, value)| Header { key, value })
+                .collect(),
+            timestamp: rec.timestamp.unwrap_or(r.timestamp),
+        }))
+    }
+
+    /// A record failed a stage: the task fails, or the record is skipped (and goes to the
+    /// dead-letter queue, with the `__connect.errors.*` headers if asked for).
+    #[allow(clippy::too_many_arguments)]
+    fn failed(
+        &self,
+        stage: &'static str,
+        class: &str,
+        topic: &str,
+        partition: u32,
+        offset: i64,
+        r: &Record,
+        message: String,
+    ) -> Result<Option<SinkRecord>, ConnectError> {
+        let ctx = self.ctx;
+        let errors = &ctx.settings.errors;
+        let err = ConnectError::Record {
+            stage,
+            what: format!("{topic}-{partition}@{offset}"),
+            message: message.clone(),
+        };
+        if errors.tolerance == Tolerance::None {
+            return Err(err);
+        }
+        Counters::add(&ctx.counters.skipped, 1);
+        if errors.log {
+            let mut line = format!("skipped: {err}");
+            if errors.log_messages {
+                line.push_str(&format!(
+                    " (key {:?}, value {:?})",
+                    r.key.as_deref().map(String::from_utf8_lossy),
+                    r.value.as_deref().map(String::from_utf8_lossy)
+                ));
+            }
+            ctx.note(&line);
+        }
+        if let Some(dlq) = &errors.dlq {
+            let mut record = r.clone();
+            if dlq.context_headers {
+                let h =
+                    |k: &str, v: String| (format!("__connect.errors.{k}"), Some(Bytes::from(v)));
+                record.headers.extend([
+                    h("topic", topic.to_string()),
+                    h("partition", partition.to_string()),
+                    h("offset", offset.to_string()),
+                    h("connector.name", ctx.connector.clone()),
+                    h("task.id", ctx.task.to_string()),
+                    h("stage", stage.to_string()),
+                    h("class.name", class.to_string()),
+                    h(
+                        "exception.class.name",
+                        "org.apache.kafka.connect.errors.DataException".into(),
+                    ),
+                    h("exception.message", message.clone()),
+                    h(
+                        "exception.stacktrace",
+                        format!("org.apache.kafka.connect.errors.DataException: {message}"),
+                    ),
+                ]);
+            }
+            ctx.topic(&dlq.topic)?;
+            ctx.broker.produce(
+                &dlq.topic,
+                vec![ProduceRecord {
+                    partition: None,
+                    record,
+                }],
+            )?;
+        }
+        Ok(None)
+    }
+
+    /// Puts a batch; a retriable error offers it again after a backoff (up to
+    /// `errors.retry.delay.max.ms`) until the task is asked to stop. Answers whether the
+    /// plugin took it (`false`: asked to exit first).
+    fn put(&mut self, batch: Vec<SinkRecord>) -> Result<bool, ConnectError> {
+        let n = batch.len() as u64;
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match answer("put", self.inst.put(&batch))? {
+                Ok(()) => break,
+                Err(m) => {
+                    self.ctx.note(&format!(
+                        "put: retriable error, trying again in {delay:?}: {m}"
+                    ));
+                    if self.control.wait(delay) == Want::Exit {
+                        return Ok(false);
+                    }
+                    delay = (delay * 2).min(
+                        self.ctx
+                            .settings
+                            .errors
+                            .retry_delay_max
+                            .max(Duration::from_millis(100)),
+                    );
+                }
+            }
+        }
+        self.dirty = true;
+        Counters::add(&self.ctx.counters.records, n);
+        Ok(true)
+    }
+
+    /// Flushes the plugin, then commits the positions with the position it answered.
+    fn flush_and_commit(&mut self) -> Result<(), ConnectError> {
+        let offsets: Vec<TopicPartitionOffset> = self
+            .positions
+            .iter()
+            .map(|((topic, partition), offset)| TopicPartitionOffset {
+                topic: topic.clone(),
+                partition: *partition,
+                offset: *offset,
+            })
+            .collect();
+        let position = loop {
+            match answer("flush", self.inst.flush(&offsets))? {
+                Ok(p) => break p,
+                Err(m) => {
+                    self.ctx.note(&format!("flush: retriable error: {m}"));
+                    if self.control.wait(Duration::from_millis(200)) == Want::Exit {
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        if position.len() > crate::broker::offsets::OFFSET_METADATA_MAX_BYTES {
+            return Err(ConnectError::Plugin {
+                stage: "flush",
+                message: format!(
+                    "answered a position of {} bytes, over the {} a commit may carry",
+                    position.len(),
+                    crate::broker::offsets::OFFSET_METADATA_MAX_BYTES
+                ),
+            });
+        }
+        if !offsets.is_empty() {
+            let commits = offsets
+                .iter()
+                .map(|o| OffsetCommit {
+                    topic: o.topic.clone(),
+                    partition: i64::from(o.partition),
+                    offset: o.offset,
+                    metadata: Some(position.clone()),
+                })
+                .collect();
+            self.ctx
+                .broker
+                .commit_offsets(&group(&self.ctx.connector), commits)?;
+        }
+        self.dirty = false;
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+}
