@@ -24,6 +24,19 @@ fn create(s: &Server, name: &str, config: Value) {
     assert_eq!(code, 201, "creating {name}: {body}");
 }
 
+/// Every record of partition 0 of `topic`, as the HTTP API answers it.
+fn records(s: &Server, topic: &str) -> Vec<Value> {
+    let body: Value = http()
+        .get(s.at(&format!(
+            "/v1/topics/{topic}/partitions/0/records?offset=0&max=10000"
+        )))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    body["records"].as_array().cloned().unwrap_or_default()
+}
+
 /// Every value of partition 0 of `topic`, as text.
 fn values(s: &Server, topic: &str) -> Vec<String> {
     let body: Value = http()
@@ -94,12 +107,14 @@ fn source_lines_are_wrapped_tagged_and_routed_before_they_are_written() {
                 "file": input,
                 "topic": "lines",
                 "weir.allow.dirs": format!("{}:ro", inbox.display()),
-                "transforms": "wrap, tag, route",
+                "transforms": "wrap, tag, stamp, route",
                 "transforms.wrap.type": "org.apache.kafka.connect.transforms.HoistField$Value",
                 "transforms.wrap.field": "line",
                 "transforms.tag.type": "InsertField$Value",
                 "transforms.tag.static.field": "origin",
                 "transforms.tag.static.value": "file",
+                "transforms.stamp.type": "InsertField$Value",
+                "transforms.stamp.timestamp.field": "at",
                 "transforms.route.type": "RegexRouter",
                 "transforms.route.regex": "lines",
                 "transforms.route.replacement": "wrapped-lines",
@@ -113,9 +128,16 @@ fn source_lines_are_wrapped_tagged_and_routed_before_they_are_written() {
         "the routed topic never got the lines: {:?}",
         values(&s, "wrapped-lines")
     );
-    let got: Vec<Value> = values(&s, "wrapped-lines")
+    let records = records(&s, "wrapped-lines");
+    // The inserted time is the time the log holds for the record.
+    let got: Vec<Value> = records
         .iter()
-        .map(|v| serde_json::from_str(v).unwrap())
+        .map(|r| {
+            let mut v: Value = serde_json::from_str(r["value"].as_str().unwrap()).unwrap();
+            let at = v.as_object_mut().unwrap().remove("at");
+            assert_eq!(at, Some(r["timestamp"].clone()), "record {r}");
+            v
+        })
         .collect();
     assert_eq!(
         got,

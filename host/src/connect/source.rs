@@ -229,7 +229,9 @@ fn commit(
             key: r.key,
             value: r.value,
             headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
-            timestamp: r.timestamp,
+            // A record without a time is stamped with the append's now: the chain's
+            // InsertField and TimestampRouter see the time the log will hold.
+            timestamp: Some(r.timestamp.unwrap_or(now)),
         };
         // A dropped record's offset is still committed (`latest` above): it was processed.
         let rec = match ctx.chain.apply(rec, None) {
