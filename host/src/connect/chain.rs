@@ -1,16 +1,28 @@
-//! The seam where every record passes through its connector's transformation chain
-//! (Connect's `transforms=` / `predicates=`): after the source task's poll and before the
-//! converters, or after the converters and before the sink task's put, as in Connect.
+//! The connector side of the transformation chain (Connect's `transforms=` / `predicates=`):
+//! [`ConnectorChain`] runs a task's [`ConnectRecord`]s through the parser and runner of
+//! `transforms.rs`, after the source task's poll and before the converters, or after the
+//! converters and before the sink task's put, as in Connect.
 //!
-//! The chain's parser and the 16 transformations live in `transforms.rs` (issue 14, point 6);
-//! until it is wired in here, the chain is empty and a config naming transforms is refused
-//! rather than run untransformed.
+//! Connect's transformations see Connect data (what a converter reads, before it writes).
+//! The built-in plugin reads schemaless JSON, as Connect's JsonConverter with
+//! `schemas.enable=false` does, so a [`Value`] crosses as the JSON it stands for: a JSON value
+//! as its text, a string as a JSON string (so a line `42` stays the string "42", as a
+//! StringConverter source gives it), a null as a null. Bytes cross raw; a value the chain
+//! leaves byte-for-byte unchanged comes back as the very [`Value`] that went in, so bytes and
+//! the converters' own choices survive a chain that does not touch them.
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::pipeline::plugins::PluginCatalog;
+use crate::record::Record;
+use crate::runtime::Limits;
 use crate::runtime::connector::Value;
 
 use super::config::Issue;
+use super::transforms::{ChainConfig, ChainRecord, TransformChain, TransformsError};
 
 /// A record between a connector and the log, in Connect's terms (a ConnectRecord).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,28 +41,200 @@ pub struct ConnectRecord {
     pub timestamp: Option<i64>,
 }
 
-/// A connector's transformation chain.
-#[derive(Debug, Clone, Default)]
-pub struct TransformChain {
-    _private: (),
+/// What the chain made of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transformed {
+    /// It came through (perhaps changed, perhaps routed to another topic).
+    Kept(ConnectRecord),
+    /// A transformation (Filter, or a predicate's condition) dropped it.
+    Dropped,
+    /// A transformation failed it: `errors.tolerance` decides.
+    Failed(String),
 }
 
-impl TransformChain {
-    /// The chain `config`'s `transforms` key describes.
-    pub fn from_config(config: &BTreeMap<String, String>) -> Result<TransformChain, Vec<Issue>> {
-        match config.get("transforms").map(|t| t.trim()) {
-            None | Some("") => Ok(TransformChain::default()),
-            Some(t) => Err(vec![(
-                "transforms".into(),
-                format!(
-                    "Invalid value {t} for configuration transforms: this weir has no transformations yet"
-                ),
-            )]),
+/// A connector task's transformation chain (empty when `transforms` lists none).
+#[derive(Debug, Default)]
+pub struct ConnectorChain {
+    /// The built chain; a task thread is its only user, the lock only satisfies `Sync`.
+    chain: Option<Mutex<TransformChain>>,
+}
+
+impl ConnectorChain {
+    /// The chain `config` describes, each transformation instantiated and its config checked.
+    pub fn from_config(
+        config: &BTreeMap<String, String>,
+        catalog: &PluginCatalog,
+        limits: Limits,
+    ) -> Result<ConnectorChain, TransformsError> {
+        ConnectorChain::build(&ChainConfig::parse(config, catalog)?, catalog, limits)
+    }
+
+    /// The chain a checked `config` describes, each transformation instantiated.
+    pub fn build(
+        config: &ChainConfig,
+        catalog: &PluginCatalog,
+        limits: Limits,
+    ) -> Result<ConnectorChain, TransformsError> {
+        if config.transforms.is_empty() {
+            return Ok(ConnectorChain::default());
+        }
+        let chain = TransformChain::build(config, catalog, limits)?;
+        Ok(ConnectorChain {
+            chain: Some(Mutex::new(chain)),
+        })
+    }
+
+    /// The problems of `config`'s chain, per key, as `config/validate` answers them.
+    pub fn issues(config: &BTreeMap<String, String>, catalog: &PluginCatalog) -> Vec<Issue> {
+        match ConnectorChain::from_config(config, catalog, Limits::default()) {
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                // A transformation that cannot even be instantiated is its alias's problem.
+                let key = match &e {
+                    TransformsError::InvalidConfig { key, .. } => key.clone(),
+                    TransformsError::Step { alias, .. } => format!("transforms.{alias}"),
+                };
+                let reason = match e {
+                    TransformsError::InvalidConfig { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                vec![(key, reason)]
+            }
         }
     }
 
-    /// Runs `record` through the chain: `None` when a transformation drops it.
-    pub fn apply(&self, record: ConnectRecord) -> Result<Option<ConnectRecord>, String> {
-        Ok(Some(record))
+    /// Runs `record` (read at `offset`, for a sink's) through the chain. A whole-batch
+    /// failure of a plugin (a trap, a deadline) is the record's failure too: the chain
+    /// runs one record at a time, so there is no other record to blame.
+    pub fn apply(&self, record: ConnectRecord, offset: Option<i64>) -> Transformed {
+        let Some(chain) = &self.chain else {
+            return Transformed::Kept(record);
+        };
+        let input = ChainRecord {
+            topic: record.topic.clone(),
+            partition: record.partition,
+            offset,
+            record: Record {
+                key: to_json(&record.key),
+                value: to_json(&record.value),
+                headers: record
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), to_json(v)))
+                    .collect(),
+                timestamp: record.timestamp.unwrap_or(-1),
+            },
+        };
+        let sent = input.record.clone();
+        let output = match chain.lock().apply(vec![input]) {
+            Ok(o) => o,
+            Err(e) => return Transformed::Failed(e.to_string()),
+        };
+        if let Some(f) = output.failures.into_iter().next() {
+            return Transformed::Failed(format!(
+                "transformation {:?} ({}): {}",
+                f.alias, f.type_name, f.message
+            ));
+        }
+        let Some((_, out)) = output.records.into_iter().next() else {
+            return Transformed::Dropped;
+        };
+        let r = out.record;
+        let headers = r
+            .headers
+            .into_iter()
+            .map(|(k, v)| {
+                // An unchanged header keeps its Value; a new one is read as JSON.
+                let before = sent
+                    .headers
+                    .iter()
+                    .position(|(sk, sv)| *sk == k && *sv == v)
+                    .map(|i| record.headers[i].1.clone());
+                let value = before.unwrap_or_else(|| from_json(v.as_deref()));
+                (k, value)
+            })
+            .collect();
+        Transformed::Kept(ConnectRecord {
+            topic: out.topic,
+            partition: out.partition,
+            key: back(r.key, &sent.key, record.key),
+            value: back(r.value, &sent.value, record.value),
+            headers,
+            // -1 went in for "the append's time"; a transformation may have set one.
+            timestamp: (r.timestamp >= 0)
+                .then_some(r.timestamp)
+                .or(record.timestamp),
+        })
+    }
+}
+
+/// A Connect value as the schemaless JSON the transformations read.
+fn to_json(value: &Value) -> Option<Bytes> {
+    match value {
+        Value::Null => None,
+        Value::Json(j) => Some(Bytes::from(j.clone())),
+        Value::Text(s) => Some(Bytes::from(
+            serde_json::Value::String(s.clone()).to_string(),
+        )),
+        Value::Bytes(b) => Some(Bytes::from(b.clone())),
+    }
+}
+
+/// The value the chain's output bytes stand for: `original` when they are what went in.
+fn back(out: Option<Bytes>, sent: &Option<Bytes>, original: Value) -> Value {
+    if out == *sent {
+        original
+    } else {
+        from_json(out.as_deref())
+    }
+}
+
+/// JSON bytes as a Connect value: a JSON string is text, other JSON is JSON, anything else
+/// (the plugin passes on bytes that are not JSON) is text, as the plugin itself reads it.
+fn from_json(bytes: Option<&[u8]>) -> Value {
+    let Some(bytes) = bytes else {
+        return Value::Null;
+    };
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Null) => Value::Null,
+        Ok(serde_json::Value::String(s)) => Value::Text(s),
+        Ok(other) => Value::Json(other.to_string()),
+        Err(_) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_cross_as_json_and_come_back_as_they_went() {
+        let text = Value::Text("42".into());
+        let sent = to_json(&text);
+        assert_eq!(sent.as_deref(), Some(&b"\"42\""[..]));
+        assert_eq!(back(sent.clone(), &sent, text.clone()), text);
+        assert_eq!(
+            from_json(Some(br#"{"line":"42"}"#)),
+            Value::Json(r#"{"line":"42"}"#.into())
+        );
+        assert_eq!(from_json(Some(b"\"x\"")), Value::Text("x".into()));
+        assert_eq!(from_json(None), Value::Null);
+        let bytes = Value::Bytes(vec![0xff, 0]);
+        let sent = to_json(&bytes);
+        assert_eq!(back(sent.clone(), &sent, bytes.clone()), bytes);
+    }
+
+    #[test]
+    fn no_transforms_is_an_empty_chain_that_keeps_records() {
+        let chain = ConnectorChain::default();
+        let rec = ConnectRecord {
+            topic: "t".into(),
+            partition: None,
+            key: Value::Null,
+            value: Value::Text("v".into()),
+            headers: Vec::new(),
+            timestamp: None,
+        };
+        assert_eq!(chain.apply(rec.clone(), None), Transformed::Kept(rec));
     }
 }

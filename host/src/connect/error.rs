@@ -5,6 +5,8 @@ use crate::pipeline::PipelineError;
 use crate::pipeline::task::TaskError;
 use crate::runtime::RuntimeError;
 
+use super::transforms::TransformsError;
+
 /// Why a connector operation or task failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -84,6 +86,9 @@ pub enum ConnectError {
         /// Why.
         message: String,
     },
+    /// The transformation chain is misconfigured or could not be built.
+    #[error(transparent)]
+    Transforms(#[from] TransformsError),
     /// The broker refused a read, an append or an offset commit.
     #[error(transparent)]
     Broker(#[from] BrokerError),

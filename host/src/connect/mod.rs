@@ -13,7 +13,7 @@
 //! - [`sink`]: the sink task: read, put, flush, then commit `connect-<name>`.
 //! - [`read`]: committed reads of a partition.
 //! - [`converter`]: StringConverter, ByteArrayConverter, JsonConverter.
-//! - [`chain`]: where records pass through the transformation chain.
+//! - [`chain`]: a task's records through the transformation chain ([`chain::ConnectorChain`]).
 //! - [`transforms`]: Connect's `transforms=`/`predicates=` config, checked into a chain of
 //!   the built-in transformation plugins.
 //! - [`store`]: configs, source offsets and task checkpoints in sled.

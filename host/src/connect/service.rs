@@ -15,7 +15,7 @@ use crate::record::Record;
 use crate::runtime::connector::{ConfigDef, ConnectorError};
 use crate::runtime::{ConnectorInstance, Limits, Plugin, World};
 
-use super::chain::TransformChain;
+use super::chain::ConnectorChain;
 use super::config::ConnectorSettings;
 use super::error::ConnectError;
 use super::sink;
@@ -23,6 +23,7 @@ use super::source::{self, OFFSETS_PARTITIONS, OFFSETS_TOPIC};
 use super::state::{ConnectorType, TargetState, TaskState};
 use super::store::{self, ConnectStore, StoredConnector};
 use super::task::{Counters, TaskControl, TaskHandle, Want};
+use super::transforms::ChainConfig;
 use super::worker::{TaskContext, canonical_object};
 
 /// Settings of the connect service.
@@ -384,9 +385,7 @@ impl Connectors {
                 Ok(_) => Vec::new(),
                 Err(i) => i,
             };
-        if let Err(i) = TransformChain::from_config(config) {
-            issues.extend(i);
-        }
+        issues.extend(ConnectorChain::issues(config, self.pipelines.plugins()));
         issues.extend(
             inst.validate(&list)?
                 .into_iter()
@@ -502,14 +501,7 @@ impl Connectors {
                         .collect(),
                 }
             })?;
-        let chain = TransformChain::from_config(&stored.config).map_err(|issues| {
-            ConnectError::InvalidConfig {
-                errors: issues
-                    .into_iter()
-                    .map(|(k, m)| format!("{k}: {m}"))
-                    .collect(),
-            }
-        })?;
+        let chain = ChainConfig::parse(&stored.config, self.pipelines.plugins())?;
         let mut inst = self.instance(&plugin, &stored.config, logs.clone())?;
         let list: Vec<(String, String)> = stored
             .config
@@ -541,7 +533,6 @@ impl Connectors {
             .map(|c| c.into_iter().collect())
             .collect();
         let settings = Arc::new(settings);
-        let chain = Arc::new(chain);
         let mut tasks = Vec::new();
         if stored.target != TargetState::Stopped {
             let tree = self.store.tree(&stored.name)?;
@@ -554,7 +545,12 @@ impl Connectors {
                     plugin: plugin.clone(),
                     settings: settings.clone(),
                     config: config.clone(),
-                    chain: chain.clone(),
+                    // Each task its own chain: a plugin instance serves one thread.
+                    chain: Arc::new(ConnectorChain::build(
+                        &chain,
+                        self.pipelines.plugins(),
+                        Limits::default(),
+                    )?),
                     broker: self.broker.clone(),
                     producers: self.producers.clone(),
                     tree: tree.clone(),
@@ -898,14 +894,12 @@ impl Connectors {
                         .collect(),
                 }
             })?;
-        let chain = TransformChain::from_config(&stored.config).map_err(|issues| {
-            ConnectError::InvalidConfig {
-                errors: issues
-                    .into_iter()
-                    .map(|(k, m)| format!("{k}: {m}"))
-                    .collect(),
-            }
-        })?;
+        // Each task builds its own chain: a plugin instance serves one thread.
+        let chain = ConnectorChain::from_config(
+            &stored.config,
+            self.pipelines.plugins(),
+            Limits::default(),
+        )?;
         Ok(TaskContext {
             connector: stored.name.clone(),
             task,

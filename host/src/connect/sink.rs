@@ -18,7 +18,7 @@ use crate::record::Record;
 use crate::runtime::ConnectorInstance;
 use crate::runtime::connector::{Header, SinkRecord, TopicPartitionOffset};
 
-use super::chain::ConnectRecord;
+use super::chain::{ConnectRecord, Transformed};
 use super::config::Tolerance;
 use super::error::ConnectError;
 use super::state::TaskState;
@@ -308,10 +308,10 @@ impl Sink<'_> {
             headers,
             timestamp: Some(r.timestamp),
         };
-        let rec = match self.ctx.chain.apply(rec) {
-            Ok(Some(rec)) => rec,
-            Ok(None) => return Ok(None),
-            Err(m) => {
+        let rec = match self.ctx.chain.apply(rec, Some(offset)) {
+            Transformed::Kept(rec) => rec,
+            Transformed::Dropped => return Ok(None),
+            Transformed::Failed(m) => {
                 return self.failed(
                     "TRANSFORMATION",
                     "transforms",

@@ -23,7 +23,7 @@ use crate::record::Record;
 use crate::runtime::ConnectorInstance;
 use crate::runtime::connector::{CommittedOffset, SourceRecord};
 
-use super::chain::ConnectRecord;
+use super::chain::{ConnectRecord, Transformed};
 use super::config::Tolerance;
 use super::error::ConnectError;
 use super::state::TaskState;
@@ -229,12 +229,15 @@ fn commit(
             key: r.key,
             value: r.value,
             headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
-            timestamp: r.timestamp,
+            // A record without a time is stamped with the append's now: the chain's
+            // InsertField and TimestampRouter see the time the log will hold.
+            timestamp: Some(r.timestamp.unwrap_or(now)),
         };
-        let rec = match ctx.chain.apply(rec) {
-            Ok(Some(rec)) => rec,
-            Ok(None) => continue,
-            Err(m) => {
+        // A dropped record's offset is still committed (`latest` above): it was processed.
+        let rec = match ctx.chain.apply(rec, None) {
+            Transformed::Kept(rec) => rec,
+            Transformed::Dropped => continue,
+            Transformed::Failed(m) => {
                 tolerate(ctx, "TRANSFORMATION", &what, m)?;
                 continue;
             }

@@ -11,7 +11,7 @@ use crate::pipeline::logs::PipelineLogs;
 use crate::runtime::connector::{Call, ConnectorError};
 use crate::runtime::{Limits, Plugin};
 
-use super::chain::TransformChain;
+use super::chain::ConnectorChain;
 use super::config::ConnectorSettings;
 use super::error::ConnectError;
 use super::state::TaskState;
@@ -32,7 +32,7 @@ pub struct TaskContext {
     /// The task's own configuration, from the connector's `task-configs`.
     pub config: BTreeMap<String, String>,
     /// The transformation chain.
-    pub chain: Arc<TransformChain>,
+    pub chain: Arc<ConnectorChain>,
     /// The broker.
     pub broker: Arc<Broker>,
     /// Producer windows (idempotent appends) and committed reads.

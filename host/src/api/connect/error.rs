@@ -42,7 +42,11 @@ fn status(err: &ConnectError) -> StatusCode {
         E::InvalidConfig { .. }
         | E::BadRequest(_)
         | E::UnknownClass { .. }
-        | E::NotStopped { .. } => StatusCode::BAD_REQUEST,
+        | E::NotStopped { .. }
+        | E::Transforms(crate::connect::transforms::TransformsError::InvalidConfig { .. }) => {
+            StatusCode::BAD_REQUEST
+        }
+        E::Transforms(_) => StatusCode::UNPROCESSABLE_ENTITY,
         E::Pipeline(crate::pipeline::PipelineError::UnknownModule { .. }) => {
             StatusCode::BAD_REQUEST
         }
