@@ -37,9 +37,9 @@
 //!   `#[derive(FromConfig)]`) for settings built from it once per instance; [`info!`] and
 //!   friends log to the host.
 //!
-//! - [`connect`] (feature `source-connector` or `sink-connector`): Kafka Connect-style
-//!   connectors: implement its traits and export them with [`source_connector!`] or
-//!   [`sink_connector!`] (documented with the feature on).
+//! - `connect` (feature `source-connector` or `sink-connector`; not linked here, as it
+//!   exists only with the feature on): Kafka Connect-style connectors: implement its
+//!   traits and export them with `source_connector!` or `sink_connector!`.
 //!
 //! Build a plugin crate (`crate-type = ["cdylib"]`) with `cargo build --target wasm32-wasip2 --release`.
 #![deny(missing_docs)]

@@ -6,7 +6,7 @@
 //! - [`lifecycle`]: status, tasks, pause / resume / stop, restarts, topics.
 //! - [`offsets`]: KIP-875's `GET` / `PATCH` / `DELETE .../offsets`.
 //! - [`plugins`]: `/connector-plugins`, their config definitions and `config/validate`.
-//! - [`error`]: Connect's error body and the one status mapping of [`ConnectError`].
+//! - [`error`]: Connect's error body and the one status mapping of [`ConnectError`](crate::connect::ConnectError).
 
 pub mod connectors;
 pub mod error;
