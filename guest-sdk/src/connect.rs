@@ -185,18 +185,14 @@ impl<T> Default for TaskSlot<T> {
     }
 }
 
-/// Exports a source connector: `source_connector!(ConnectorType, TaskType)`, where the first
-/// implements [`Connector`] and the second [`SourceTask`].
-#[cfg(feature = "source-connector")]
+/// The connector part both connector macros export: config keys, validation and the
+/// split into task configs, all from the user's [`Connector`].
+#[cfg(any(feature = "source-connector", feature = "sink-connector"))]
+#[doc(hidden)]
 #[macro_export]
-macro_rules! source_connector {
-    ($connector:ty, $task:ty) => {
-        #[doc(hidden)]
-        pub struct __WeirSourceConnector;
-
-        static __WEIR_TASK: $crate::connect::TaskSlot<$task> = $crate::connect::TaskSlot::new();
-
-        impl $crate::__private::ConnectorGuest for __WeirSourceConnector {
+macro_rules! __weir_connector_guest {
+    ($export:ident, $connector:ty) => {
+        impl $crate::__private::ConnectorGuest for $export {
             fn config_defs() -> ::std::vec::Vec<$crate::connect::ConfigDef> {
                 <$connector as $crate::connect::Connector>::config_defs()
             }
@@ -217,6 +213,21 @@ macro_rules! source_connector {
                 $crate::connect::task_configs::<$connector>(config, max_tasks)
             }
         }
+    };
+}
+
+/// Exports a source connector: `source_connector!(ConnectorType, TaskType)`, where the first
+/// implements [`Connector`] and the second [`SourceTask`].
+#[cfg(feature = "source-connector")]
+#[macro_export]
+macro_rules! source_connector {
+    ($connector:ty, $task:ty) => {
+        #[doc(hidden)]
+        pub struct __WeirSourceConnector;
+
+        static __WEIR_TASK: $crate::connect::TaskSlot<$task> = $crate::connect::TaskSlot::new();
+
+        $crate::__weir_connector_guest!(__WeirSourceConnector, $connector);
 
         impl $crate::__private::SourceTaskGuest for __WeirSourceConnector {
             fn start(
@@ -263,27 +274,7 @@ macro_rules! sink_connector {
 
         static __WEIR_TASK: $crate::connect::TaskSlot<$task> = $crate::connect::TaskSlot::new();
 
-        impl $crate::__private::ConnectorGuest for __WeirSinkConnector {
-            fn config_defs() -> ::std::vec::Vec<$crate::connect::ConfigDef> {
-                <$connector as $crate::connect::Connector>::config_defs()
-            }
-            fn validate(
-                config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
-            ) -> ::std::vec::Vec<$crate::connect::ConfigIssue> {
-                <$connector as $crate::connect::Connector>::validate(&$crate::connect::to_map(
-                    config,
-                ))
-            }
-            fn task_configs(
-                config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
-                max_tasks: u32,
-            ) -> ::std::result::Result<
-                ::std::vec::Vec<::std::vec::Vec<(::std::string::String, ::std::string::String)>>,
-                $crate::connect::ConnectorError,
-            > {
-                $crate::connect::task_configs::<$connector>(config, max_tasks)
-            }
-        }
+        $crate::__weir_connector_guest!(__WeirSinkConnector, $connector);
 
         impl $crate::__private::SinkTaskGuest for __WeirSinkConnector {
             fn start(

@@ -479,19 +479,16 @@ impl Connectors {
         }
     }
 
-    fn start_run(
+    /// A stored connector's plugin (by its `connector.class`) and its settings, checked.
+    fn resolve_stored(
         &self,
         stored: &StoredConnector,
-        logs: &Arc<PipelineLogs>,
-        counters: &Arc<Counters>,
-    ) -> Result<Run, ConnectError> {
-        self.offsets_topic()?;
-        let (plugin, info) = self.resolve(
-            stored
-                .config
-                .get("connector.class")
-                .map_or("", |c| c.trim()),
-        )?;
+    ) -> Result<(Arc<Plugin>, PluginInfo, ConnectorSettings), ConnectError> {
+        let class = stored
+            .config
+            .get("connector.class")
+            .map_or("", |c| c.trim());
+        let (plugin, info) = self.resolve(class)?;
         let settings =
             ConnectorSettings::parse(&stored.config, Some(info.kind)).map_err(|issues| {
                 ConnectError::InvalidConfig {
@@ -501,6 +498,17 @@ impl Connectors {
                         .collect(),
                 }
             })?;
+        Ok((plugin, info, settings))
+    }
+
+    fn start_run(
+        &self,
+        stored: &StoredConnector,
+        logs: &Arc<PipelineLogs>,
+        counters: &Arc<Counters>,
+    ) -> Result<Run, ConnectError> {
+        self.offsets_topic()?;
+        let (plugin, info, settings) = self.resolve_stored(stored)?;
         let chain = ChainConfig::parse(&stored.config, self.pipelines.plugins())?;
         let mut inst = self.instance(&plugin, &stored.config, logs.clone())?;
         let list: Vec<(String, String)> = stored
@@ -879,21 +887,7 @@ impl Connectors {
         logs: &Arc<PipelineLogs>,
         counters: &Arc<Counters>,
     ) -> Result<TaskContext, ConnectError> {
-        let (plugin, info) = self.resolve(
-            stored
-                .config
-                .get("connector.class")
-                .map_or("", |c| c.trim()),
-        )?;
-        let settings =
-            ConnectorSettings::parse(&stored.config, Some(info.kind)).map_err(|issues| {
-                ConnectError::InvalidConfig {
-                    errors: issues
-                        .into_iter()
-                        .map(|(k, m)| format!("{k}: {m}"))
-                        .collect(),
-                }
-            })?;
+        let (plugin, _, settings) = self.resolve_stored(stored)?;
         // Each task builds its own chain: a plugin instance serves one thread.
         let chain = ConnectorChain::from_config(
             &stored.config,
