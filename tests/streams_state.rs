@@ -11,22 +11,6 @@ use common::pipeline::*;
 use common::streams::*;
 use serde_json::{Value, json};
 
-/// `weir --url URL ARGS...`: (success, stdout, stderr).
-fn weir_cli(s: &Server, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(common::weir_bin())
-        .arg("--url")
-        .arg(&s.url)
-        .args(args)
-        .env_remove("WEIR_URL")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn aggregate_state_is_queryable_over_http_and_the_cli() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,25 +5,10 @@
 mod common;
 
 use common::Server;
+use common::create_topic;
 use common::pipeline::*;
 use common::streams::*;
-use common::{create_topic, weir_bin};
 use serde_json::{Value, json};
-
-fn weir_cli(s: &Server, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(weir_bin())
-        .arg("--url")
-        .arg(&s.url)
-        .args(args)
-        .env_remove("WEIR_URL")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn a_to_table_step_keeps_the_latest_value_per_key_and_answers_queries() {

@@ -167,3 +167,19 @@ pub fn kill_while_feeding(
     feeder.join().unwrap();
     s
 }
+
+/// `weir --url URL ARGS...` against `s`: (success, stdout, stderr).
+pub fn weir_cli(s: &Server, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(super::weir_bin())
+        .arg("--url")
+        .arg(&s.url)
+        .args(args)
+        .env_remove("WEIR_URL")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

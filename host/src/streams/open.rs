@@ -70,15 +70,20 @@ impl Loaded {
     /// record `source` of the running batch.
     pub(super) fn set(&mut self, start: i64, key: &[u8], agg: Aggregate, source: u32) {
         let keys = self.windows.entry(start).or_default();
+        // Looked up by the borrowed key first: a boxed copy is made only for a new entry.
         let index = match keys.get_index_of(key) {
-            Some(i) => i,
+            Some(i) => {
+                if let Some((_, e)) = keys.get_index_mut(i) {
+                    e.agg = agg;
+                }
+                i
+            }
             None => {
                 self.len += 1;
-                // Counts and sums are a few bytes: the clone is a copy.
                 keys.insert_full(
                     key.into(),
                     Entry {
-                        agg: agg.clone(),
+                        agg,
                         stored: false,
                         touched: None,
                     },
@@ -87,7 +92,6 @@ impl Loaded {
             }
         };
         if let Some((_, e)) = keys.get_index_mut(index) {
-            e.agg = agg;
             if e.touched.is_none() {
                 self.dirty.push((start, index));
             }
