@@ -109,6 +109,33 @@ pub enum ConnectError {
         /// Why.
         reason: String,
     },
+    /// A new version of a connector's plugin failed to start or failed its first call; the
+    /// old version runs on.
+    #[error("Connector {name}: {class} failed and was rolled back: {reason}")]
+    SwapRolledBack {
+        /// The connector.
+        name: String,
+        /// The class that was refused.
+        class: String,
+        /// Why.
+        reason: String,
+    },
+    /// Starting a connector's tasks would pass a server cap on tasks.
+    #[error(
+        "{asked} task(s) of connector {name} would pass this server's {key} ({limit}): {running} run already"
+    )]
+    TaskLimit {
+        /// The connector.
+        name: String,
+        /// The cap's config key (`connect.max_tasks`, `connect.max_tasks_per_connector`).
+        key: &'static str,
+        /// The cap.
+        limit: u32,
+        /// Tasks the connector would run.
+        asked: u32,
+        /// Tasks counted against the cap already.
+        running: u32,
+    },
     /// The task thread could not be started.
     #[error("starting a task thread: {0}")]
     Thread(#[source] std::io::Error),

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::pipeline::logs::PipelineLogs;
-use crate::runtime::Limits;
 use crate::runtime::connector::ConnectorError;
+use crate::runtime::{Limits, Plugin};
 
 use super::super::chain::ConnectorChain;
 use super::super::error::ConnectError;
@@ -14,6 +14,7 @@ use super::super::sink;
 use super::super::source;
 use super::super::state::{ConnectorType, TargetState, TaskState};
 use super::super::store::StoredConnector;
+use super::super::swap::Version;
 use super::super::task::{Counters, TaskControl, TaskHandle, Want};
 use super::super::transforms::ChainConfig;
 use super::super::worker::TaskContext;
@@ -21,10 +22,10 @@ use super::{ConnectorInfo, Connectors, Entry, Run, unknown};
 
 impl Connectors {
     /// Starts a stored connector in its target state; a failure makes it FAILED.
-    pub(super) fn start(&self, stored: StoredConnector) -> Entry {
+    pub(super) fn start(&self, stored: StoredConnector, budget: u32) -> Entry {
         let logs = Arc::new(PipelineLogs::default());
         let counters = Arc::new(Counters::default());
-        let run = match self.start_run(&stored, &logs, &counters) {
+        let run = match self.start_run(&stored, &logs, &counters, budget) {
             Ok(run) => run,
             Err(e) => {
                 let trace = e.to_string();
@@ -38,25 +39,72 @@ impl Connectors {
             run,
             logs,
             counters,
+            swap_failure: None,
         }
     }
 
-    pub(super) fn start_run(
+    /// Refuses `asked` tasks of connector `name` beyond a server cap: its own, or the
+    /// `budget` the other connectors' tasks leave.
+    pub(super) fn within_caps(
         &self,
-        stored: &StoredConnector,
+        name: &str,
+        asked: u32,
+        budget: u32,
+    ) -> Result<(), ConnectError> {
+        let refuse = |key, limit, running| ConnectError::TaskLimit {
+            name: name.to_string(),
+            key,
+            limit,
+            asked,
+            running,
+        };
+        if asked > self.caps.per_connector {
+            return Err(refuse(
+                "connect.max_tasks_per_connector",
+                self.caps.per_connector,
+                0,
+            ));
+        }
+        if asked > budget {
+            return Err(refuse(
+                "connect.max_tasks",
+                self.caps.total,
+                self.caps.total - budget,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a config whose tasks would pass a cap, before it is stored.
+    fn check_caps(
+        &self,
+        entries: &BTreeMap<String, Entry>,
+        name: &str,
+        config: &BTreeMap<String, String>,
+        target: TargetState,
+    ) -> Result<(), ConnectError> {
+        if target == TargetState::Stopped {
+            return Ok(());
+        }
+        let (plugin, _, settings) = self.resolve_config(config)?;
+        let n = self
+            .split(&plugin, config, settings.tasks_max, &Arc::default())?
+            .len() as u32;
+        self.within_caps(name, n, self.budget(entries, name))
+    }
+
+    /// The connector part's split of `config` into at most `tasks_max` task configs.
+    pub(super) fn split(
+        &self,
+        plugin: &Arc<Plugin>,
+        config: &BTreeMap<String, String>,
+        tasks_max: u32,
         logs: &Arc<PipelineLogs>,
-        counters: &Arc<Counters>,
-    ) -> Result<Run, ConnectError> {
-        self.offsets_topic()?;
-        let (plugin, info, settings) = self.resolve_stored(stored)?;
-        let chain = ChainConfig::parse(&stored.config, self.pipelines.plugins())?;
-        let mut inst = self.instance(&plugin, &stored.config, logs.clone())?;
-        let list: Vec<(String, String)> = stored
-            .config
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let configs = match inst.task_configs(&list, settings.tasks_max)? {
+    ) -> Result<Vec<BTreeMap<String, String>>, ConnectError> {
+        let mut inst = self.instance(plugin, config, logs.clone())?;
+        let list: Vec<(String, String)> =
+            config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let configs = match inst.task_configs(&list, tasks_max)? {
             Ok(c) => c,
             Err(ConnectorError::Denied(message)) => {
                 return Err(ConnectError::Denied {
@@ -75,11 +123,27 @@ impl Connectors {
                 });
             }
         };
-        let task_configs: Vec<BTreeMap<String, String>> = configs
+        Ok(configs
             .into_iter()
-            .take(settings.tasks_max as usize)
+            .take(tasks_max as usize)
             .map(|c| c.into_iter().collect())
-            .collect();
+            .collect())
+    }
+
+    pub(super) fn start_run(
+        &self,
+        stored: &StoredConnector,
+        logs: &Arc<PipelineLogs>,
+        counters: &Arc<Counters>,
+        budget: u32,
+    ) -> Result<Run, ConnectError> {
+        self.offsets_topic()?;
+        let (plugin, info, settings) = self.resolve_stored(stored)?;
+        let chain = ChainConfig::parse(&stored.config, self.pipelines.plugins())?;
+        let task_configs = self.split(&plugin, &stored.config, settings.tasks_max, logs)?;
+        if stored.target != TargetState::Stopped {
+            self.within_caps(&stored.name, task_configs.len() as u32, budget)?;
+        }
         let settings = Arc::new(settings);
         let mut tasks = Vec::new();
         if stored.target != TargetState::Stopped {
@@ -90,9 +154,11 @@ impl Connectors {
                     connector: stored.name.clone(),
                     task: id as u32,
                     tasks: n,
-                    plugin: plugin.clone(),
+                    version: Version {
+                        plugin: plugin.clone(),
+                        config: config.clone(),
+                    },
                     settings: settings.clone(),
-                    config: config.clone(),
                     // Each task its own chain: a plugin instance serves one thread.
                     chain: Arc::new(ConnectorChain::build(
                         &chain,
@@ -155,8 +221,10 @@ impl Connectors {
                 name: name.to_string(),
             });
         }
+        self.check_caps(&entries, name, &stored.config, target)?;
+        let budget = self.budget(&entries, name);
         self.store.put(&stored)?;
-        let entry = self.start(stored);
+        let entry = self.start(stored, budget);
         let info = Self::info_of(&entry);
         entries.insert(name.to_string(), entry);
         Ok(info)
@@ -179,6 +247,18 @@ impl Connectors {
         config.insert("name".into(), name.to_string());
         self.check(&config)?;
         let mut entries = self.entries.lock();
+        // A new version of the running plugin is swapped in, as pipelines' are; any other
+        // change restarts the tasks (each commits first, so nothing is lost either way).
+        if let Some(e) = entries.get_mut(name)
+            && let Some(plan) = self.swap_plan(e, &config)?
+        {
+            return Ok((false, self.hot_swap(e, config, plan)?));
+        }
+        let target = entries
+            .get(name)
+            .map_or(TargetState::Running, |e| e.stored.target);
+        self.check_caps(&entries, name, &config, target)?;
+        let budget = self.budget(&entries, name);
         let (created, target, created_ms) = match entries.get_mut(name) {
             Some(e) => {
                 e.stop_tasks();
@@ -193,7 +273,7 @@ impl Connectors {
             created_ms,
         };
         self.store.put(&stored)?;
-        let entry = self.start(stored);
+        let entry = self.start(stored, budget);
         let info = Self::info_of(&entry);
         entries.insert(name.to_string(), entry);
         Ok((created, info))
@@ -226,6 +306,7 @@ impl Connectors {
     /// them, and resuming a stopped connector starts them again.
     pub fn set_target(&self, name: &str, target: TargetState) -> Result<(), ConnectError> {
         let mut entries = self.entries.lock();
+        let budget = self.budget(&entries, name);
         let e = entries.get_mut(name).ok_or_else(|| unknown(name))?;
         let before = e.stored.target;
         e.stored.target = target;
@@ -248,7 +329,7 @@ impl Connectors {
         }
         e.stop_tasks();
         let stored = e.stored.clone();
-        let entry = self.start(stored);
+        let entry = self.start(stored, budget);
         entries.insert(name.to_string(), entry);
         Ok(())
     }
@@ -262,6 +343,7 @@ impl Connectors {
         only_failed: bool,
     ) -> Result<bool, ConnectError> {
         let mut entries = self.entries.lock();
+        let budget = self.budget(&entries, name);
         let e = entries.get_mut(name).ok_or_else(|| unknown(name))?;
         let failed = matches!(e.run, Run::Failed { .. });
         if failed || (include_tasks && !only_failed) {
@@ -270,7 +352,7 @@ impl Connectors {
             }
             e.stop_tasks();
             let stored = e.stored.clone();
-            let entry = self.start(stored);
+            let entry = self.start(stored, budget);
             entries.insert(name.to_string(), entry);
             return Ok(true);
         }
@@ -351,9 +433,8 @@ impl Connectors {
             connector: stored.name.clone(),
             task,
             tasks,
-            plugin,
+            version: Version { plugin, config },
             settings: Arc::new(settings),
-            config,
             chain: Arc::new(chain),
             broker: self.broker.clone(),
             producers: self.producers.clone(),
@@ -385,7 +466,7 @@ pub(super) fn spawn(
         Want::Run
     };
     let control = TaskControl::new(want);
-    let (id, config) = (ctx.task, ctx.config.clone());
+    let (id, config) = (ctx.task, ctx.version.config.clone());
     let name = format!("connect-{}-{id}", ctx.connector);
     let c = control.clone();
     let thread = std::thread::Builder::new()

@@ -9,11 +9,13 @@
 //!   and starting their task threads.
 //! - [`queries`]: info, tasks, status, logs, topics and `/metrics`.
 //! - [`offsets`]: KIP-875's offsets: read, altered and reset while STOPPED.
+//! - [`swap`]: a running connector's plugin swapped for a new version, or rolled back.
 
 mod lifecycle;
 mod offsets;
 mod plugins;
 mod queries;
+mod swap;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -42,6 +44,17 @@ pub struct ConnectConfig {
     pub dir: PathBuf,
     /// The worker id status answers show (the Connect listener's address).
     pub worker_id: String,
+    /// How many tasks may run.
+    pub caps: TaskCaps,
+}
+
+/// How many connector tasks may run (`[connect]` in `weir.toml`).
+#[derive(Debug, Clone, Copy)]
+pub struct TaskCaps {
+    /// In all (`connect.max_tasks`).
+    pub total: u32,
+    /// Of one connector (`connect.max_tasks_per_connector`).
+    pub per_connector: u32,
 }
 
 /// An installed connector plugin, as `GET /connector-plugins` lists it.
@@ -108,6 +121,9 @@ pub struct ConnectorStatus {
     pub kind: Option<ConnectorType>,
     /// Calls refused a capability the config does not grant.
     pub denied: u64,
+    /// Why the last hot-swap of the connector's plugin was rolled back, while the old
+    /// version runs on.
+    pub swap_failure: Option<String>,
 }
 
 /// One key of a validation answer (`PUT /connector-plugins/{type}/config/validate`).
@@ -135,11 +151,15 @@ enum Run {
     },
 }
 
+/// A connector: its stored config and target state, and what runs of it.
 struct Entry {
     stored: StoredConnector,
     run: Run,
     logs: Arc<PipelineLogs>,
     counters: Arc<Counters>,
+    /// Why the last hot-swap was rolled back (cleared by the next swap that succeeds, or
+    /// a restart): shown as the running connector's trace.
+    swap_failure: Option<String>,
 }
 
 impl Entry {
@@ -172,6 +192,7 @@ pub struct Connectors {
     entries: Mutex<BTreeMap<String, Entry>>,
     loaded: Mutex<BTreeMap<String, Arc<Plugin>>>,
     worker_id: String,
+    caps: TaskCaps,
 }
 
 impl std::fmt::Debug for Connectors {
@@ -215,9 +236,11 @@ impl Connectors {
             entries: Mutex::new(BTreeMap::new()),
             loaded: Mutex::new(BTreeMap::new()),
             worker_id: config.worker_id,
+            caps: config.caps,
         };
         for stored in service.store.list()? {
-            let entry = service.start(stored);
+            let budget = service.budget(&service.entries.lock(), &stored.name);
+            let entry = service.start(stored, budget);
             service
                 .entries
                 .lock()
@@ -243,6 +266,19 @@ impl Connectors {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// How many more tasks connector `name` may run besides the others' (`connect.max_tasks`).
+    fn budget(&self, entries: &BTreeMap<String, Entry>, name: &str) -> u32 {
+        let others: usize = entries
+            .iter()
+            .filter(|(n, _)| n.as_str() != name)
+            .map(|(_, e)| match &e.run {
+                Run::Started { tasks, .. } => tasks.len(),
+                Run::Failed { .. } => 0,
+            })
+            .sum();
+        self.caps.total.saturating_sub(others as u32)
     }
 
     /// The worker id status answers show.

@@ -142,20 +142,24 @@ impl Connectors {
         &self,
         stored: &StoredConnector,
     ) -> Result<(Arc<Plugin>, PluginInfo, ConnectorSettings), ConnectError> {
-        let class = stored
-            .config
-            .get("connector.class")
-            .map_or("", |c| c.trim());
+        self.resolve_config(&stored.config)
+    }
+
+    /// The plugin a config's `connector.class` names, and its settings, checked.
+    pub(super) fn resolve_config(
+        &self,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(Arc<Plugin>, PluginInfo, ConnectorSettings), ConnectError> {
+        let class = config.get("connector.class").map_or("", |c| c.trim());
         let (plugin, info) = self.resolve(class)?;
-        let settings =
-            ConnectorSettings::parse(&stored.config, Some(info.kind)).map_err(|issues| {
-                ConnectError::InvalidConfig {
-                    errors: issues
-                        .into_iter()
-                        .map(|(k, m)| format!("{k}: {m}"))
-                        .collect(),
-                }
-            })?;
+        let settings = ConnectorSettings::parse(config, Some(info.kind)).map_err(|issues| {
+            ConnectError::InvalidConfig {
+                errors: issues
+                    .into_iter()
+                    .map(|(k, m)| format!("{k}: {m}"))
+                    .collect(),
+            }
+        })?;
         Ok((plugin, info, settings))
     }
 }

@@ -72,6 +72,7 @@ impl Connectors {
             tasks,
             kind: e.kind(),
             denied: e.counters.denied.load(std::sync::atomic::Ordering::Relaxed),
+            swap_failure: e.swap_failure.clone(),
         })
     }
 

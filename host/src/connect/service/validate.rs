@@ -29,6 +29,20 @@ impl Connectors {
                 Ok(_) => Vec::new(),
                 Err(i) => i,
             };
+        // The server's cap, whatever else is wrong.
+        if let Some(n) = config
+            .get("tasks.max")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            && n > self.caps.per_connector
+        {
+            issues.push((
+                "tasks.max".to_string(),
+                format!(
+                    "tasks.max {n} is over this server's connect.max_tasks_per_connector ({})",
+                    self.caps.per_connector
+                ),
+            ));
+        }
         issues.extend(ConnectorChain::issues(config, self.pipelines.plugins()));
         issues.extend(
             inst.validate(&list)?
