@@ -42,14 +42,32 @@ pub struct ConnectRecord {
 }
 
 /// What the chain made of one record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Transformed {
     /// It came through (perhaps changed, perhaps routed to another topic).
     Kept(ConnectRecord),
     /// A transformation (Filter, or a predicate's condition) dropped it.
     Dropped,
     /// A transformation failed it: `errors.tolerance` decides.
-    Failed(String),
+    Failed(TransformFailure),
+}
+
+/// Why the chain failed a record.
+#[derive(Debug, thiserror::Error)]
+pub enum TransformFailure {
+    /// A transformation refused the record (what the plugin said).
+    #[error("transformation {alias:?} ({type_name}): {message}")]
+    Refused {
+        /// The transformation's alias.
+        alias: String,
+        /// Its type, as configured.
+        type_name: String,
+        /// The plugin's message.
+        message: String,
+    },
+    /// The chain could not run on it (a trap, a deadline) while it ran alone.
+    #[error(transparent)]
+    Chain(#[from] TransformsError),
 }
 
 /// A connector task's transformation chain (empty when `transforms` lists none).
@@ -114,7 +132,7 @@ impl ConnectorChain {
         let sent = input.record.clone();
         let output = match chain.lock().apply(vec![input]) {
             Ok(o) => o,
-            Err(e) => return Transformed::Failed(e.to_string()),
+            Err(e) => return Transformed::Failed(e.into()),
         };
         if let Some(f) = output.failures.into_iter().next() {
             return Transformed::Failed(failure(&f));
@@ -148,7 +166,7 @@ impl ConnectorChain {
                 return records.into_iter().map(|(r, o)| self.apply(r, o)).collect();
             }
         };
-        let mut failed: Vec<Option<String>> = vec![None; records.len()];
+        let mut failed: Vec<Option<TransformFailure>> = (0..records.len()).map(|_| None).collect();
         for f in &output.failures {
             if let Some(slot) = failed.get_mut(f.source) {
                 slot.get_or_insert_with(|| failure(f));
@@ -192,12 +210,13 @@ fn chain_input(record: &ConnectRecord, offset: Option<i64>) -> ChainRecord {
     }
 }
 
-/// A transformation's refusal of a record, in words.
-fn failure(f: &ChainFailure) -> String {
-    format!(
-        "transformation {:?} ({}): {}",
-        f.alias, f.type_name, f.message
-    )
+/// A transformation's refusal of a record.
+fn failure(f: &ChainFailure) -> TransformFailure {
+    TransformFailure::Refused {
+        alias: f.alias.clone(),
+        type_name: f.type_name.clone(),
+        message: f.message.clone(),
+    }
 }
 
 /// What the chain made of `record` (which went in as `sent`) as a Connect record again:
@@ -298,6 +317,9 @@ mod tests {
             headers: Vec::new(),
             timestamp: None,
         };
-        assert_eq!(chain.apply(rec.clone(), None), Transformed::Kept(rec));
+        match chain.apply(rec.clone(), None) {
+            Transformed::Kept(kept) => assert_eq!(kept, rec),
+            other => panic!("an empty chain changed the record: {other:?}"),
+        }
     }
 }

@@ -5,7 +5,29 @@ use crate::pipeline::PipelineError;
 use crate::pipeline::task::TaskError;
 use crate::runtime::RuntimeError;
 
+use super::chain::TransformFailure;
+use super::converter::ConvertError;
 use super::transforms::TransformsError;
+
+/// Why one record failed a stage (what `errors.tolerance` decides about).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordFault {
+    /// Its key or value could not be converted.
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    /// One of its headers could not be converted.
+    #[error("header {key:?}: {source}")]
+    Header {
+        /// The header's key.
+        key: String,
+        /// Why.
+        #[source]
+        source: ConvertError,
+    },
+    /// The transformation chain failed it.
+    #[error(transparent)]
+    Transform(#[from] TransformFailure),
+}
 
 /// Why a connector operation or task failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,15 +98,16 @@ pub enum ConnectError {
         /// What the plugin was refused.
         message: String,
     },
-    /// A record could not be converted, transformed or delivered.
-    #[error("{stage} failed for {what}: {message}")]
+    /// A record could not be converted or transformed.
+    #[error("{stage} failed for {what}: {cause}")]
     Record {
-        /// Connect's stage name (KEY_CONVERTER, VALUE_CONVERTER, HEADER_CONVERTER, TRANSFORMATION, TASK_PUT).
+        /// Connect's stage name (KEY_CONVERTER, VALUE_CONVERTER, HEADER_CONVERTER, TRANSFORMATION).
         stage: &'static str,
         /// Which record (topic-partition@offset, or the source partition).
         what: String,
         /// Why.
-        message: String,
+        #[source]
+        cause: RecordFault,
     },
     /// The transformation chain is misconfigured or could not be built.
     #[error(transparent)]

@@ -20,7 +20,7 @@ use crate::runtime::connector::{Header, SinkRecord, TopicPartitionOffset};
 
 use super::chain::{ConnectRecord, Transformed};
 use super::config::Tolerance;
-use super::error::ConnectError;
+use super::error::{ConnectError, RecordFault};
 use super::state::TaskState;
 use super::swap::{SwapOutcome, Version};
 use super::task::{Counters, TaskControl, Want};
@@ -305,7 +305,7 @@ impl Sink<'_> {
                         *partition,
                         *offset,
                         r,
-                        m,
+                        m.into(),
                     )?;
                     continue;
                 }
@@ -347,7 +347,7 @@ impl Sink<'_> {
                     partition,
                     offset,
                     r,
-                    m,
+                    m.into(),
                 )?;
                 return Ok(None);
             }
@@ -362,7 +362,7 @@ impl Sink<'_> {
                     partition,
                     offset,
                     r,
-                    m,
+                    m.into(),
                 )?;
                 return Ok(None);
             }
@@ -371,7 +371,7 @@ impl Sink<'_> {
         for (k, v) in &r.headers {
             match s.header.to_value(v.as_deref()) {
                 Ok(v) => headers.push((k.clone(), v)),
-                Err(m) => {
+                Err(source) => {
                     self.failed(
                         "HEADER_CONVERTER",
                         s.header.class(),
@@ -379,7 +379,10 @@ impl Sink<'_> {
                         partition,
                         offset,
                         r,
-                        m,
+                        RecordFault::Header {
+                            key: k.clone(),
+                            source,
+                        },
                     )?;
                     return Ok(None);
                 }
@@ -406,14 +409,15 @@ impl Sink<'_> {
         partition: u32,
         offset: i64,
         r: &Record,
-        message: String,
+        cause: RecordFault,
     ) -> Result<(), ConnectError> {
         let ctx = &*self.ctx;
         let errors = &ctx.settings.errors;
+        let message = cause.to_string();
         let err = ConnectError::Record {
             stage,
             what: format!("{topic}-{partition}@{offset}"),
-            message: message.clone(),
+            cause,
         };
         if errors.tolerance == Tolerance::None {
             return Err(err);

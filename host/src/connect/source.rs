@@ -25,7 +25,7 @@ use crate::runtime::connector::{CommittedOffset, SourceRecord};
 
 use super::chain::{ConnectRecord, Transformed};
 use super::config::Tolerance;
-use super::error::ConnectError;
+use super::error::{ConnectError, RecordFault};
 use super::state::TaskState;
 use super::store::{self, SourceCheckpoint};
 use super::swap::{SwapOutcome, Version};
@@ -226,12 +226,12 @@ fn tolerate(
     ctx: &TaskContext,
     stage: &'static str,
     what: &str,
-    message: String,
+    cause: RecordFault,
 ) -> Result<(), ConnectError> {
     let err = ConnectError::Record {
         stage,
         what: what.to_string(),
-        message,
+        cause,
     };
     match ctx.settings.errors.tolerance {
         Tolerance::None => Err(err),
@@ -305,21 +305,21 @@ fn commit(
             Transformed::Kept(rec) => rec,
             Transformed::Dropped => continue,
             Transformed::Failed(m) => {
-                tolerate(ctx, "TRANSFORMATION", &what(), m)?;
+                tolerate(ctx, "TRANSFORMATION", &what(), m.into())?;
                 continue;
             }
         };
         let key = match s.key.to_bytes(&rec.key) {
             Ok(k) => k,
             Err(m) => {
-                tolerate(ctx, "KEY_CONVERTER", &what(), m)?;
+                tolerate(ctx, "KEY_CONVERTER", &what(), m.into())?;
                 continue;
             }
         };
         let value = match s.value.to_bytes(&rec.value) {
             Ok(v) => v,
             Err(m) => {
-                tolerate(ctx, "VALUE_CONVERTER", &what(), m)?;
+                tolerate(ctx, "VALUE_CONVERTER", &what(), m.into())?;
                 continue;
             }
         };
@@ -328,7 +328,12 @@ fn commit(
         for (k, v) in &rec.headers {
             match s.header.to_bytes(v) {
                 Ok(b) => headers.push((k.clone(), b.map(Bytes::from))),
-                Err(m) => bad_header = Some(format!("header {k:?}: {m}")),
+                Err(source) => {
+                    bad_header = Some(RecordFault::Header {
+                        key: k.clone(),
+                        source,
+                    })
+                }
             }
         }
         if let Some(m) = bad_header {
