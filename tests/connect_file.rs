@@ -14,10 +14,15 @@ use serde_json::json;
 use common::connect::{call, start, wait_status};
 use common::{Server, create_topic, http, wait_until};
 
-/// 100 000 lines of varying length, in chunks of 10 000.
+/// Lines in all: issue 14's million.
+const LINES: usize = 1_000_000;
+/// Lines appended between two kills.
+const CHUNK: usize = LINES / 10;
+
+/// The `i`th tenth of the lines, of varying length.
 fn chunk(i: usize) -> Vec<u8> {
     let mut out = Vec::new();
-    for n in i * 10_000..(i + 1) * 10_000 {
+    for n in i * CHUNK..(i + 1) * CHUNK {
         writeln!(out, "line {n:06} {}", "x".repeat(n % 37)).unwrap();
     }
     out
@@ -117,17 +122,17 @@ fn lines_arrive_byte_identical_across_ten_sigkills() {
     // the file may shrink for a moment; it is never longer than the input (a line twice) and
     // ends equal to it.
     assert!(
-        wait_until(Duration::from_secs(120), || high_watermark(&s, "lines")
-            >= 100_000),
+        wait_until(Duration::from_secs(600), || high_watermark(&s, "lines")
+            >= LINES as i64),
         "the topic never got every line"
     );
     assert_eq!(
         high_watermark(&s, "lines"),
-        100_000,
+        LINES as i64,
         "each line once in the topic"
     );
     let mut longest = 0;
-    let same = wait_until(Duration::from_secs(120), || {
+    let same = wait_until(Duration::from_secs(600), || {
         let got = std::fs::read(&output).unwrap_or_default();
         longest = longest.max(got.len());
         assert!(
@@ -148,7 +153,7 @@ fn lines_arrive_byte_identical_across_ten_sigkills() {
     );
     assert_eq!(
         high_watermark(&s, "lines"),
-        100_000,
+        LINES as i64,
         "each line once in the topic"
     );
 
@@ -162,7 +167,7 @@ fn lines_arrive_byte_identical_across_ten_sigkills() {
     let (_, sink_offsets) = call(&s, "GET", "/connectors/file-out/offsets", None);
     assert_eq!(
         sink_offsets,
-        json!({"offsets": [{"partition": {"kafka_topic": "lines", "kafka_partition": 0}, "offset": {"kafka_offset": 100_000}}]})
+        json!({"offsets": [{"partition": {"kafka_topic": "lines", "kafka_partition": 0}, "offset": {"kafka_offset": LINES}}]})
     );
     s.stop();
 }

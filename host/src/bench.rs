@@ -14,9 +14,11 @@
 //! `weir bench compaction` ([`compaction`]) measures the log cleaner and its effect on appends.
 //! `weir bench acl` ([`acl`]) measures the per-request ACL check as ACLs accumulate.
 //! `weir bench transforms` ([`transforms`]) measures Kafka Connect's transformations per record.
+//! `weir bench connect` ([`connect`]) measures FileStreamSource against `weir produce --file`.
 
 pub mod acl;
 pub mod compaction;
+pub mod connect;
 pub mod dial;
 pub mod kafka;
 pub mod pipeline;

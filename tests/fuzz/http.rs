@@ -78,6 +78,10 @@ impl Harness {
             weir::connect::ConnectConfig {
                 dir: dir.path().join("connect"),
                 worker_id: "fuzz".into(),
+                caps: weir::connect::service::TaskCaps {
+                    total: 64,
+                    per_connector: 8,
+                },
             },
         )
         .expect("open connect");

@@ -166,6 +166,8 @@ enum BenchCommand {
     Acl(crate::bench::acl::AclBenchOptions),
     /// Kafka Connect's transformations: a chain of 3 against none, cost per record.
     Transforms(crate::bench::transforms::TransformsBenchOptions),
+    /// A file into a topic: the FileStreamSource connector against `weir produce --file`.
+    Connect(crate::bench::connect::ConnectBenchOptions),
 }
 
 /// Runs the `weir` binary: parses the arguments, runs the command and prints any error as
@@ -215,6 +217,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Transforms(opts)) => {
             crate::bench::transforms::run_transforms_bench(&opts)
+        }
+        Command::Bench(BenchCommand::Connect(opts)) => {
+            crate::bench::connect::run_connect_bench(&opts)
         }
         Command::Bench(BenchCommand::Compaction(opts)) => {
             crate::bench::compaction::run_compaction_bench(&opts)

@@ -1,4 +1,5 @@
-//! `[connect]`: where Kafka Connect's REST API is served besides the HTTP listener.
+//! `[connect]`: where Kafka Connect's REST API is served besides the HTTP listener, and how
+//! many connector tasks the server runs.
 
 use std::net::SocketAddr;
 
@@ -15,6 +16,10 @@ pub const DEFAULT_CONNECT_ADDR: &str = "127.0.0.1:8083";
 pub struct ConnectSection {
     /// Listen address of the Connect REST API (`weir serve --connect-addr`).
     pub addr: String,
+    /// Most connector tasks (threads, each with a Wasm instance) the server runs at once.
+    pub max_tasks: u32,
+    /// Most tasks one connector may run, whatever its `tasks.max`.
+    pub max_tasks_per_connector: u32,
 }
 
 /// Where the Connect REST API listens, and whether the address was the default (a default
@@ -25,11 +30,20 @@ pub struct ConnectSettings {
     pub addr: SocketAddr,
     /// Whether it is [`DEFAULT_CONNECT_ADDR`], not one a user chose.
     pub is_default: bool,
+    /// `connect.max_tasks`.
+    pub max_tasks: u32,
+    /// `connect.max_tasks_per_connector`.
+    pub max_tasks_per_connector: u32,
 }
 
 impl ConnectSection {
-    /// Validates the address.
+    /// Validates the address and the task caps.
     pub fn build(&self) -> Result<ConnectSettings, ConfigError> {
+        if self.max_tasks == 0 || self.max_tasks_per_connector == 0 {
+            return Err(ConfigError::Invalid(
+                "connect.max_tasks and connect.max_tasks_per_connector must be at least 1".into(),
+            ));
+        }
         let addr = self.addr.parse().map_err(|e| {
             ConfigError::Invalid(format!(
                 "connect.addr {:?} is not host:port: {e}",
@@ -39,6 +53,8 @@ impl ConnectSection {
         Ok(ConnectSettings {
             addr,
             is_default: self.addr == DEFAULT_CONNECT_ADDR,
+            max_tasks: self.max_tasks,
+            max_tasks_per_connector: self.max_tasks_per_connector,
         })
     }
 }

@@ -22,7 +22,7 @@ use crate::runtime::Limits;
 use crate::runtime::connector::Value;
 
 use super::config::Issue;
-use super::transforms::{ChainConfig, ChainRecord, TransformChain, TransformsError};
+use super::transforms::{ChainConfig, ChainFailure, ChainRecord, TransformChain, TransformsError};
 
 /// A record between a connector and the log, in Connect's terms (a ConnectRecord).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,14 +42,32 @@ pub struct ConnectRecord {
 }
 
 /// What the chain made of one record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Transformed {
     /// It came through (perhaps changed, perhaps routed to another topic).
     Kept(ConnectRecord),
     /// A transformation (Filter, or a predicate's condition) dropped it.
     Dropped,
     /// A transformation failed it: `errors.tolerance` decides.
-    Failed(String),
+    Failed(TransformFailure),
+}
+
+/// Why the chain failed a record.
+#[derive(Debug, thiserror::Error)]
+pub enum TransformFailure {
+    /// A transformation refused the record (what the plugin said).
+    #[error("transformation {alias:?} ({type_name}): {message}")]
+    Refused {
+        /// The transformation's alias.
+        alias: String,
+        /// Its type, as configured.
+        type_name: String,
+        /// The plugin's message.
+        message: String,
+    },
+    /// The chain could not run on it (a trap, a deadline) while it ran alone.
+    #[error(transparent)]
+    Chain(#[from] TransformsError),
 }
 
 /// A connector task's transformation chain (empty when `transforms` lists none).
@@ -110,61 +128,125 @@ impl ConnectorChain {
         let Some(chain) = &self.chain else {
             return Transformed::Kept(record);
         };
-        let input = ChainRecord {
-            topic: record.topic.clone(),
-            partition: record.partition,
-            offset,
-            record: Record {
-                key: to_json(&record.key),
-                value: to_json(&record.value),
-                headers: record
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), to_json(v)))
-                    .collect(),
-                timestamp: record.timestamp.unwrap_or(-1),
-            },
-        };
+        let input = chain_input(&record, offset);
         let sent = input.record.clone();
         let output = match chain.lock().apply(vec![input]) {
             Ok(o) => o,
-            Err(e) => return Transformed::Failed(e.to_string()),
+            Err(e) => return Transformed::Failed(e.into()),
         };
         if let Some(f) = output.failures.into_iter().next() {
-            return Transformed::Failed(format!(
-                "transformation {:?} ({}): {}",
-                f.alias, f.type_name, f.message
-            ));
+            return Transformed::Failed(failure(&f));
         }
-        let Some((_, out)) = output.records.into_iter().next() else {
-            return Transformed::Dropped;
+        match output.records.into_iter().next() {
+            Some((_, out)) => Transformed::Kept(rebuild(record, &sent, out)),
+            None => Transformed::Dropped,
+        }
+    }
+
+    /// Runs a whole poll's or read's records through the chain: one call per
+    /// transformation for all of them, not one per record (each call crosses into Wasm and
+    /// parses JSON). A whole-batch failure (a trap, a deadline) is retried record by record,
+    /// so that it fails only the record that caused it. Answers one outcome per record, in
+    /// order.
+    pub fn apply_all(&self, records: Vec<(ConnectRecord, Option<i64>)>) -> Vec<Transformed> {
+        let Some(chain) = &self.chain else {
+            return records
+                .into_iter()
+                .map(|(r, _)| Transformed::Kept(r))
+                .collect();
         };
-        let r = out.record;
-        let headers = r
-            .headers
+        if records.len() <= 1 {
+            return records.into_iter().map(|(r, o)| self.apply(r, o)).collect();
+        }
+        let inputs: Vec<ChainRecord> = records.iter().map(|(r, o)| chain_input(r, *o)).collect();
+        let sent: Vec<Record> = inputs.iter().map(|i| i.record.clone()).collect();
+        let output = match chain.lock().apply(inputs) {
+            Ok(o) => o,
+            Err(_) => {
+                return records.into_iter().map(|(r, o)| self.apply(r, o)).collect();
+            }
+        };
+        let mut failed: Vec<Option<TransformFailure>> = (0..records.len()).map(|_| None).collect();
+        for f in &output.failures {
+            if let Some(slot) = failed.get_mut(f.source) {
+                slot.get_or_insert_with(|| failure(f));
+            }
+        }
+        let mut kept: Vec<Option<ChainRecord>> = (0..records.len()).map(|_| None).collect();
+        for (i, out) in output.records {
+            if let Some(slot) = kept.get_mut(i) {
+                slot.get_or_insert(out);
+            }
+        }
+        records
             .into_iter()
-            .map(|(k, v)| {
-                // An unchanged header keeps its Value; a new one is read as JSON.
-                let before = sent
-                    .headers
-                    .iter()
-                    .position(|(sk, sv)| *sk == k && *sv == v)
-                    .map(|i| record.headers[i].1.clone());
-                let value = before.unwrap_or_else(|| from_json(v.as_deref()));
-                (k, value)
+            .zip(sent.iter())
+            .zip(failed.into_iter().zip(kept))
+            .map(|(((record, _), sent), outcome)| match outcome {
+                (Some(m), _) => Transformed::Failed(m),
+                (None, Some(out)) => Transformed::Kept(rebuild(record, sent, out)),
+                (None, None) => Transformed::Dropped,
             })
-            .collect();
-        Transformed::Kept(ConnectRecord {
-            topic: out.topic,
-            partition: out.partition,
-            key: back(r.key, &sent.key, record.key),
-            value: back(r.value, &sent.value, record.value),
-            headers,
-            // -1 went in for "the append's time"; a transformation may have set one.
-            timestamp: (r.timestamp >= 0)
-                .then_some(r.timestamp)
-                .or(record.timestamp),
+            .collect()
+    }
+}
+
+/// A record as the transformation plugins read it.
+fn chain_input(record: &ConnectRecord, offset: Option<i64>) -> ChainRecord {
+    ChainRecord {
+        topic: record.topic.clone(),
+        partition: record.partition,
+        offset,
+        record: Record {
+            key: to_json(&record.key),
+            value: to_json(&record.value),
+            headers: record
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect(),
+            timestamp: record.timestamp.unwrap_or(-1),
+        },
+    }
+}
+
+/// A transformation's refusal of a record.
+fn failure(f: &ChainFailure) -> TransformFailure {
+    TransformFailure::Refused {
+        alias: f.alias.clone(),
+        type_name: f.type_name.clone(),
+        message: f.message.clone(),
+    }
+}
+
+/// What the chain made of `record` (which went in as `sent`) as a Connect record again:
+/// what it did not change keeps its value as it was.
+fn rebuild(record: ConnectRecord, sent: &Record, out: ChainRecord) -> ConnectRecord {
+    let r = out.record;
+    let headers = r
+        .headers
+        .into_iter()
+        .map(|(k, v)| {
+            // An unchanged header keeps its Value; a new one is read as JSON.
+            let before = sent
+                .headers
+                .iter()
+                .position(|(sk, sv)| *sk == k && *sv == v)
+                .map(|i| record.headers[i].1.clone());
+            let value = before.unwrap_or_else(|| from_json(v.as_deref()));
+            (k, value)
         })
+        .collect();
+    ConnectRecord {
+        topic: out.topic,
+        partition: out.partition,
+        key: back(r.key, &sent.key, record.key),
+        value: back(r.value, &sent.value, record.value),
+        headers,
+        // -1 went in for "the append's time"; a transformation may have set one.
+        timestamp: (r.timestamp >= 0)
+            .then_some(r.timestamp)
+            .or(record.timestamp),
     }
 }
 
@@ -235,6 +317,9 @@ mod tests {
             headers: Vec::new(),
             timestamp: None,
         };
-        assert_eq!(chain.apply(rec.clone(), None), Transformed::Kept(rec));
+        match chain.apply(rec.clone(), None) {
+            Transformed::Kept(kept) => assert_eq!(kept, rec),
+            other => panic!("an empty chain changed the record: {other:?}"),
+        }
     }
 }

@@ -7,6 +7,31 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::runtime::connector::Value;
 
+/// Why a converter could not convert a value, in Connect's words.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// ByteArrayConverter was handed a string.
+    #[error("ByteArrayConverter is not compatible with objects of type class java.lang.String")]
+    BytesFromString,
+    /// ByteArrayConverter was handed a JSON value.
+    #[error("ByteArrayConverter is not compatible with a JSON value")]
+    BytesFromJson,
+    /// A connector's JSON value is not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// Stored bytes are not JSON.
+    #[error("Converting byte[] to Kafka Connect data failed due to serialization error: {0}")]
+    Deserialize(#[source] serde_json::Error),
+    /// `schemas.enable` bytes without Connect's envelope.
+    #[error(
+        "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration."
+    )]
+    NoEnvelope,
+    /// A `bytes` payload that is not base64.
+    #[error("Invalid bytes field: {0}")]
+    InvalidBytes(#[source] base64::DecodeError),
+}
+
 /// One converter, as `key.converter` / `value.converter` / `header.converter` name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Converter {
@@ -91,7 +116,7 @@ impl Converter {
     }
 
     /// Connect's `fromConnectData`: the bytes a value is stored as (`None`: a null).
-    pub fn to_bytes(self, value: &Value) -> Result<Option<Vec<u8>>, String> {
+    pub fn to_bytes(self, value: &Value) -> Result<Option<Vec<u8>>, ConvertError> {
         if let Value::Null = value {
             // A tombstone stays a tombstone whatever the converter (Connect's rule).
             return Ok(None);
@@ -104,10 +129,8 @@ impl Converter {
             })),
             Converter::ByteArray => match value {
                 Value::Bytes(b) => Ok(Some(b.clone())),
-                Value::Text(_) => {
-                    Err("ByteArrayConverter is not compatible with objects of type class java.lang.String".into())
-                }
-                _ => Err("ByteArrayConverter is not compatible with a JSON value".into()),
+                Value::Text(_) => Err(ConvertError::BytesFromString),
+                _ => Err(ConvertError::BytesFromJson),
             },
             Converter::Json { schemas } => {
                 // Written out in Connect's field order, so the bytes are the same as its.
@@ -122,7 +145,7 @@ impl Converter {
                     ),
                     Value::Json(j) => (
                         "null",
-                        serde_json::from_str(j).map_err(|e| format!("not JSON: {e}"))?,
+                        serde_json::from_str(j).map_err(ConvertError::NotJson)?,
                     ),
                     Value::Null => ("null", serde_json::Value::Null),
                 };
@@ -137,7 +160,7 @@ impl Converter {
     }
 
     /// Connect's `toConnectData`: the value stored bytes stand for.
-    pub fn to_value(self, bytes: Option<&[u8]>) -> Result<Value, String> {
+    pub fn to_value(self, bytes: Option<&[u8]>) -> Result<Value, ConvertError> {
         let Some(bytes) = bytes else {
             return Ok(Value::Null);
         };
@@ -145,9 +168,8 @@ impl Converter {
             Converter::String => Ok(Value::Text(String::from_utf8_lossy(bytes).into_owned())),
             Converter::ByteArray => Ok(Value::Bytes(bytes.to_vec())),
             Converter::Json { schemas } => {
-                let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-                    format!("Converting byte[] to Kafka Connect data failed due to serialization error: {e}")
-                })?;
+                let json: serde_json::Value =
+                    serde_json::from_slice(bytes).map_err(ConvertError::Deserialize)?;
                 let (schema, payload) = if schemas {
                     match &json {
                         serde_json::Value::Object(o)
@@ -158,7 +180,7 @@ impl Converter {
                             (o["schema"].clone(), o["payload"].clone())
                         }
                         _ => {
-                            return Err("JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.".into());
+                            return Err(ConvertError::NoEnvelope);
                         }
                     }
                 } else {
@@ -169,7 +191,7 @@ impl Converter {
                     (_, serde_json::Value::Null) => Value::Null,
                     (Some("bytes"), serde_json::Value::String(s)) => Value::Bytes(
                         B64.decode(s.as_bytes())
-                            .map_err(|e| format!("Invalid bytes field: {e}"))?,
+                            .map_err(ConvertError::InvalidBytes)?,
                     ),
                     (_, serde_json::Value::String(s)) => Value::Text(s),
                     (_, other) => Value::Json(other.to_string()),
@@ -197,7 +219,8 @@ mod tests {
         );
         assert_eq!(c.to_value(Some(&b)).unwrap(), text("hello"));
         let err = c.to_value(Some(b"{\"a\":1}")).unwrap_err();
-        assert!(err.contains("schemas.enable"), "{err}");
+        assert!(matches!(err, ConvertError::NoEnvelope), "{err}");
+        assert!(err.to_string().contains("schemas.enable"), "{err}");
     }
 
     #[test]

@@ -5,7 +5,29 @@ use crate::pipeline::PipelineError;
 use crate::pipeline::task::TaskError;
 use crate::runtime::RuntimeError;
 
+use super::chain::TransformFailure;
+use super::converter::ConvertError;
 use super::transforms::TransformsError;
+
+/// Why one record failed a stage (what `errors.tolerance` decides about).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordFault {
+    /// Its key or value could not be converted.
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    /// One of its headers could not be converted.
+    #[error("header {key:?}: {source}")]
+    Header {
+        /// The header's key.
+        key: String,
+        /// Why.
+        #[source]
+        source: ConvertError,
+    },
+    /// The transformation chain failed it.
+    #[error(transparent)]
+    Transform(#[from] TransformFailure),
+}
 
 /// Why a connector operation or task failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,15 +98,16 @@ pub enum ConnectError {
         /// What the plugin was refused.
         message: String,
     },
-    /// A record could not be converted, transformed or delivered.
-    #[error("{stage} failed for {what}: {message}")]
+    /// A record could not be converted or transformed.
+    #[error("{stage} failed for {what}: {cause}")]
     Record {
-        /// Connect's stage name (KEY_CONVERTER, VALUE_CONVERTER, HEADER_CONVERTER, TRANSFORMATION, TASK_PUT).
+        /// Connect's stage name (KEY_CONVERTER, VALUE_CONVERTER, HEADER_CONVERTER, TRANSFORMATION).
         stage: &'static str,
         /// Which record (topic-partition@offset, or the source partition).
         what: String,
         /// Why.
-        message: String,
+        #[source]
+        cause: RecordFault,
     },
     /// The transformation chain is misconfigured or could not be built.
     #[error(transparent)]
@@ -108,6 +131,33 @@ pub enum ConnectError {
         what: String,
         /// Why.
         reason: String,
+    },
+    /// A new version of a connector's plugin failed to start or failed its first call; the
+    /// old version runs on.
+    #[error("Connector {name}: {class} failed and was rolled back: {reason}")]
+    SwapRolledBack {
+        /// The connector.
+        name: String,
+        /// The class that was refused.
+        class: String,
+        /// Why.
+        reason: String,
+    },
+    /// Starting a connector's tasks would pass a server cap on tasks.
+    #[error(
+        "{asked} task(s) of connector {name} would pass this server's {key} ({limit}): {running} run already"
+    )]
+    TaskLimit {
+        /// The connector.
+        name: String,
+        /// The cap's config key (`connect.max_tasks`, `connect.max_tasks_per_connector`).
+        key: &'static str,
+        /// The cap.
+        limit: u32,
+        /// Tasks the connector would run.
+        asked: u32,
+        /// Tasks counted against the cap already.
+        running: u32,
     },
     /// The task thread could not be started.
     #[error("starting a task thread: {0}")]

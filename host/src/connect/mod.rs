@@ -7,6 +7,7 @@
 //! - [`service`]: [`Connectors`], the service and every operation the REST API offers.
 //! - [`config`]: the keys every connector has, checked once into [`ConnectorSettings`].
 //! - [`state`]: target states and task states, as Connect names them.
+//! - [`swap`]: a hot-swap's handoff between the service and a task ([`swap::Version`]).
 //! - [`task`]: a task thread's control, counters and handle.
 //! - [`worker`]: what task threads share ([`worker::TaskContext`]) and plugin answers.
 //! - [`source`]: the source task: poll, then commit records with their offsets (exactly once).
@@ -29,6 +30,7 @@ pub mod sink;
 pub mod source;
 pub mod state;
 pub mod store;
+pub mod swap;
 pub mod task;
 pub mod transforms;
 pub mod worker;

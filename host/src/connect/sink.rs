@@ -20,8 +20,9 @@ use crate::runtime::connector::{Header, SinkRecord, TopicPartitionOffset};
 
 use super::chain::{ConnectRecord, Transformed};
 use super::config::Tolerance;
-use super::error::ConnectError;
+use super::error::{ConnectError, RecordFault};
 use super::state::TaskState;
+use super::swap::{SwapOutcome, Version};
 use super::task::{Counters, TaskControl, Want};
 use super::worker::{TaskContext, answer};
 
@@ -41,8 +42,8 @@ pub fn group(connector: &str) -> String {
 }
 
 /// Runs a sink task until it is asked to exit or fails.
-pub fn run(ctx: TaskContext, control: Arc<TaskControl>) {
-    let outcome = run_inner(&ctx, &control);
+pub fn run(mut ctx: TaskContext, control: Arc<TaskControl>) {
+    let outcome = run_inner(&mut ctx, &control);
     ctx.finish(&control, outcome);
 }
 
@@ -111,31 +112,10 @@ fn refresh(ctx: &TaskContext, positions: &mut Positions) -> Result<bool, Connect
     Ok(uncommitted)
 }
 
-fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectError> {
+fn run_inner(ctx: &mut TaskContext, control: &TaskControl) -> Result<(), ConnectError> {
     let mut positions = Positions::new();
     let uncommitted = refresh(ctx, &mut positions)?;
-    let committed = committed(ctx)?;
-    let mine: Vec<_> = committed
-        .iter()
-        .filter(|(k, _)| positions.contains_key(*k))
-        .collect();
-    let metadata = mine.iter().find_map(|(_, (_, m))| m.clone());
-    let mut inst = ConnectorInstance::new(
-        ctx.plugin.clone(),
-        ctx.config.clone(),
-        &ctx.settings.dirs,
-        ctx.limits,
-        ctx.logs.clone(),
-    )?;
-    if let Err(m) = answer(
-        "start",
-        inst.sink_start(&ctx.config_list(), metadata.as_deref()),
-    )? {
-        return Err(ConnectError::Plugin {
-            stage: "start",
-            message: format!("retriable error at start: {m}"),
-        });
-    }
+    let mut inst = start(ctx, &ctx.version, &positions)?;
     let mut sink = Sink {
         ctx,
         control,
@@ -155,8 +135,33 @@ fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectErro
     outcome
 }
 
+/// An instance of `version`, started with the position the last commit of the task's
+/// partitions carries.
+fn start(
+    ctx: &TaskContext,
+    version: &Version,
+    positions: &Positions,
+) -> Result<ConnectorInstance, ConnectError> {
+    let committed = committed(ctx)?;
+    let metadata = committed
+        .iter()
+        .filter(|(k, _)| positions.contains_key(*k))
+        .find_map(|(_, (_, m))| m.clone());
+    let mut inst = ctx.instance(version)?;
+    if let Err(m) = answer(
+        "start",
+        inst.sink_start(&version.config_list(), metadata.as_deref()),
+    )? {
+        return Err(ConnectError::Plugin {
+            stage: "start",
+            message: format!("retriable error at start: {m}"),
+        });
+    }
+    Ok(inst)
+}
+
 struct Sink<'a> {
-    ctx: &'a TaskContext,
+    ctx: &'a mut TaskContext,
     control: &'a TaskControl,
     inst: &'a mut ConnectorInstance,
     positions: Positions,
@@ -190,6 +195,16 @@ impl Sink<'_> {
                     }
                 }
             }
+            if let Some(next) = self.control.swap.take() {
+                let outcome = self.swap(next);
+                self.control.swap.answer(match &outcome {
+                    Ok(o) => o.clone(),
+                    Err(e) => SwapOutcome::RolledBack {
+                        reason: format!("the task failed while swapping: {e}"),
+                    },
+                });
+                outcome?;
+            }
             if self.last_refresh.elapsed() >= REFRESH_EVERY {
                 let uncommitted = refresh(self.ctx, &mut self.positions)?;
                 self.last_refresh = Instant::now();
@@ -217,10 +232,43 @@ impl Sink<'_> {
         }
     }
 
-    /// Reads each partition once from its position; converts and transforms the records.
+    /// Swaps `next` in (see `connect/swap.rs`): what the old version took is flushed and
+    /// committed first; the new one starts from that commit and must answer a flush (its
+    /// first call), which is committed too. If it cannot, the old version starts again
+    /// from the same commit.
+    fn swap(&mut self, next: Version) -> Result<SwapOutcome, ConnectError> {
+        if self.dirty {
+            self.flush_and_commit()?;
+        }
+        let _ = self.inst.stop();
+        let tried = start(self.ctx, &next, &self.positions).and_then(|fresh| {
+            *self.inst = fresh;
+            self.flush_and_commit()
+        });
+        match tried {
+            Ok(()) => {
+                self.ctx.version = next;
+                self.ctx.note("swapped to a new version");
+                Ok(SwapOutcome::Swapped)
+            }
+            Err(e) => {
+                let _ = self.inst.stop();
+                let reason = e.to_string();
+                self.ctx
+                    .note(&format!("new version refused, rolled back: {reason}"));
+                *self.inst = start(self.ctx, &self.ctx.version, &self.positions)?;
+                Ok(SwapOutcome::RolledBack { reason })
+            }
+        }
+    }
+
+    /// Reads each partition once from its position; converts the records, then transforms
+    /// all of them in one pass of the chain.
     fn read(&mut self) -> Result<Vec<SinkRecord>, ConnectError> {
-        let ctx = self.ctx;
-        let mut out = Vec::new();
+        let ctx = &*self.ctx;
+        // Each record as read (for the dead-letter queue) and as converted.
+        let mut read: Vec<(String, u32, i64, Record)> = Vec::new();
+        let mut prepared = Vec::new();
         let keys: Vec<(String, u32)> = self.positions.keys().cloned().collect();
         for key in keys {
             let from = self.positions[&key];
@@ -236,105 +284,117 @@ impl Sink<'_> {
             let (records, next) =
                 super::read::committed(&ctx.producers, &topic, key.1, from, READ_BYTES)?;
             for (offset, r) in records {
-                if let Some(rec) = self.convert(&key.0, key.1, offset, r)? {
-                    out.push(rec);
+                if let Some(rec) = self.convert(&key.0, key.1, offset, &r)? {
+                    prepared.push((rec, Some(offset)));
+                    read.push((key.0.clone(), key.1, offset, r));
                 }
             }
             self.positions.insert(key, next);
         }
+        let mut out = Vec::with_capacity(prepared.len());
+        let transformed = self.ctx.chain.apply_all(prepared);
+        for ((topic, partition, offset, r), outcome) in read.iter().zip(transformed) {
+            let rec = match outcome {
+                Transformed::Kept(rec) => rec,
+                Transformed::Dropped => continue,
+                Transformed::Failed(m) => {
+                    self.failed(
+                        "TRANSFORMATION",
+                        "transforms",
+                        topic,
+                        *partition,
+                        *offset,
+                        r,
+                        m.into(),
+                    )?;
+                    continue;
+                }
+            };
+            out.push(SinkRecord {
+                topic: rec.topic,
+                partition: rec.partition.unwrap_or(*partition),
+                offset: *offset,
+                key: rec.key,
+                value: rec.value,
+                headers: rec
+                    .headers
+                    .into_iter()
+                    .map(|(key, value)| Header { key, value })
+                    .collect(),
+                timestamp: rec.timestamp.unwrap_or(r.timestamp),
+            });
+        }
         Ok(out)
     }
 
-    /// One record through the converters and the chain: `None` when it is dropped or
-    /// skipped under `errors.tolerance=all`.
+    /// One record through the converters: `None` when it is skipped under
+    /// `errors.tolerance=all`.
     fn convert(
         &self,
         topic: &str,
         partition: u32,
         offset: i64,
-        r: Record,
-    ) -> Result<Option<SinkRecord>, ConnectError> {
+        r: &Record,
+    ) -> Result<Option<ConnectRecord>, ConnectError> {
         let s = &self.ctx.settings;
         let key = match s.key.to_value(r.key.as_deref()) {
             Ok(k) => k,
             Err(m) => {
-                return self.failed(
+                self.failed(
                     "KEY_CONVERTER",
                     s.key.class(),
                     topic,
                     partition,
                     offset,
-                    &r,
-                    m,
-                );
+                    r,
+                    m.into(),
+                )?;
+                return Ok(None);
             }
         };
         let value = match s.value.to_value(r.value.as_deref()) {
             Ok(v) => v,
             Err(m) => {
-                return self.failed(
+                self.failed(
                     "VALUE_CONVERTER",
                     s.value.class(),
                     topic,
                     partition,
                     offset,
-                    &r,
-                    m,
-                );
+                    r,
+                    m.into(),
+                )?;
+                return Ok(None);
             }
         };
         let mut headers = Vec::with_capacity(r.headers.len());
         for (k, v) in &r.headers {
             match s.header.to_value(v.as_deref()) {
                 Ok(v) => headers.push((k.clone(), v)),
-                Err(m) => {
-                    return self.failed(
+                Err(source) => {
+                    self.failed(
                         "HEADER_CONVERTER",
                         s.header.class(),
                         topic,
                         partition,
                         offset,
-                        &r,
-                        m,
-                    );
+                        r,
+                        RecordFault::Header {
+                            key: k.clone(),
+                            source,
+                        },
+                    )?;
+                    return Ok(None);
                 }
             }
         }
-        let rec = ConnectRecord {
+        Ok(Some(ConnectRecord {
             topic: topic.to_string(),
             partition: Some(partition),
             key,
             value,
             headers,
             timestamp: Some(r.timestamp),
-        };
-        let rec = match self.ctx.chain.apply(rec, Some(offset)) {
-            Transformed::Kept(rec) => rec,
-            Transformed::Dropped => return Ok(None),
-            Transformed::Failed(m) => {
-                return self.failed(
-                    "TRANSFORMATION",
-                    "transforms",
-                    topic,
-                    partition,
-                    offset,
-                    &r,
-                    m,
-                );
-            }
-        };
-        Ok(Some(SinkRecord {
-            topic: rec.topic,
-            partition: rec.partition.unwrap_or(partition),
-            offset,
-            key: rec.key,
-            value: rec.value,
-            headers: rec
-                .headers
-                .into_iter()
-                .map(|(key, value)| Header { key, value })
-                .collect(),
-            timestamp: rec.timestamp.unwrap_or(r.timestamp),
         }))
     }
 
@@ -349,14 +409,15 @@ impl Sink<'_> {
         partition: u32,
         offset: i64,
         r: &Record,
-        message: String,
-    ) -> Result<Option<SinkRecord>, ConnectError> {
-        let ctx = self.ctx;
+        cause: RecordFault,
+    ) -> Result<(), ConnectError> {
+        let ctx = &*self.ctx;
         let errors = &ctx.settings.errors;
+        let message = cause.to_string();
         let err = ConnectError::Record {
             stage,
             what: format!("{topic}-{partition}@{offset}"),
-            message: message.clone(),
+            cause,
         };
         if errors.tolerance == Tolerance::None {
             return Err(err);
@@ -406,7 +467,7 @@ impl Sink<'_> {
                 }],
             )?;
         }
-        Ok(None)
+        Ok(())
     }
 
     /// Puts a batch; a retriable error offers it again after a backoff (up to

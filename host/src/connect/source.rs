@@ -25,9 +25,10 @@ use crate::runtime::connector::{CommittedOffset, SourceRecord};
 
 use super::chain::{ConnectRecord, Transformed};
 use super::config::Tolerance;
-use super::error::ConnectError;
+use super::error::{ConnectError, RecordFault};
 use super::state::TaskState;
 use super::store::{self, SourceCheckpoint};
+use super::swap::{SwapOutcome, Version};
 use super::task::{Counters, TaskControl, Want};
 use super::worker::{TaskContext, answer, canonical_object};
 
@@ -49,17 +50,25 @@ pub fn offsets_key(connector: &str, partition: &str) -> String {
 }
 
 /// Runs a source task until it is asked to exit or fails.
-pub fn run(ctx: TaskContext, control: Arc<TaskControl>) {
-    let outcome = run_inner(&ctx, &control);
+pub fn run(mut ctx: TaskContext, control: Arc<TaskControl>) {
+    let outcome = run_inner(&mut ctx, &control);
     ctx.finish(&control, outcome);
 }
 
-fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectError> {
+fn run_inner(ctx: &mut TaskContext, control: &TaskControl) -> Result<(), ConnectError> {
     let mut cp = store::checkpoint(&ctx.tree, ctx.task)?.unwrap_or_default();
     let producer_id = own_producer_id(&ctx.broker, &ctx.tree, ctx.task, &mut cp)?;
     // A Kafka client producing with it would disturb the window's skipping of replays.
     ctx.producers.reserve_internal(producer_id);
     drain_outbox(ctx, producer_id, &mut cp)?;
+    let mut inst = start(ctx, &ctx.version)?;
+    let outcome = poll_loop(ctx, control, &mut inst, producer_id, &mut cp);
+    let _ = inst.stop();
+    outcome
+}
+
+/// An instance of `version`, started at the committed offsets.
+fn start(ctx: &TaskContext, version: &Version) -> Result<ConnectorInstance, ConnectError> {
     let committed: Vec<CommittedOffset> = store::offsets(&ctx.tree)?
         .into_iter()
         .map(|(source_partition, source_offset)| CommittedOffset {
@@ -67,22 +76,54 @@ fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectErro
             source_offset,
         })
         .collect();
-    let mut inst = ConnectorInstance::new(
-        ctx.plugin.clone(),
-        ctx.config.clone(),
-        &ctx.settings.dirs,
-        ctx.limits,
-        ctx.logs.clone(),
-    )?;
-    if let Err(m) = answer("start", inst.source_start(&ctx.config_list(), &committed))? {
+    let mut inst = ctx.instance(version)?;
+    if let Err(m) = answer(
+        "start",
+        inst.source_start(&version.config_list(), &committed),
+    )? {
         return Err(ConnectError::Plugin {
             stage: "start",
             message: format!("retriable error at start: {m}"),
         });
     }
-    let outcome = poll_loop(ctx, control, &mut inst, producer_id, &mut cp);
+    Ok(inst)
+}
+
+/// A poll's answer: records, or a retriable error's message.
+type Polled = Result<Vec<SourceRecord>, String>;
+
+/// Swaps `next` in (see `connect/swap.rs`). Called between polls, when every record polled
+/// so far is committed with its offsets and appended. Answers the new version's first
+/// poll, or `None` after a rollback (the old version, started again from the same
+/// committed offsets, polls next).
+fn swap(
+    ctx: &mut TaskContext,
+    control: &TaskControl,
+    inst: &mut ConnectorInstance,
+    next: Version,
+) -> Result<Option<Polled>, ConnectError> {
     let _ = inst.stop();
-    outcome
+    let tried = start(ctx, &next).and_then(|mut fresh| {
+        let first = answer("poll", fresh.poll(MAX_POLL))?;
+        Ok((fresh, first))
+    });
+    match tried {
+        Ok((fresh, first)) => {
+            *inst = fresh;
+            ctx.version = next;
+            ctx.note("swapped to a new version");
+            control.swap.answer(SwapOutcome::Swapped);
+            Ok(Some(first))
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            ctx.note(&format!("new version refused, rolled back: {reason}"));
+            let restarted = start(ctx, &ctx.version);
+            control.swap.answer(SwapOutcome::RolledBack { reason });
+            *inst = restarted?;
+            Ok(None)
+        }
+    }
 }
 
 /// The task's producer id: the checkpoint's, or a fresh one stored durably before anything
@@ -105,7 +146,7 @@ fn own_producer_id(
 }
 
 fn poll_loop(
-    ctx: &TaskContext,
+    ctx: &mut TaskContext,
     control: &TaskControl,
     inst: &mut ConnectorInstance,
     producer_id: i64,
@@ -125,7 +166,16 @@ fn poll_loop(
                 }
             }
         }
-        let records = match answer("poll", inst.poll(MAX_POLL))? {
+        // Here every poll so far is committed: the clean boundary a swap waits for.
+        let swapped = match control.swap.take() {
+            Some(next) => swap(ctx, control, inst, next)?,
+            None => None,
+        };
+        let polled = match swapped {
+            Some(first) => first,
+            None => answer("poll", inst.poll(MAX_POLL))?,
+        };
+        let records = match polled {
             Ok(r) => r,
             Err(m) => {
                 ctx.note(&format!("poll: retriable error: {m}"));
@@ -176,12 +226,12 @@ fn tolerate(
     ctx: &TaskContext,
     stage: &'static str,
     what: &str,
-    message: String,
+    cause: RecordFault,
 ) -> Result<(), ConnectError> {
     let err = ConnectError::Record {
         stage,
         what: what.to_string(),
-        message,
+        cause,
     };
     match ctx.settings.errors.tolerance {
         Tolerance::None => Err(err),
@@ -205,54 +255,71 @@ fn commit(
 ) -> Result<Vec<CommittedOffset>, ConnectError> {
     let s = &ctx.settings;
     let now = now_ms();
+    // Each partition's last offset, as the plugin wrote it: only the last is committed, so
+    // only it is parsed (below), not one per record.
     let mut latest: BTreeMap<String, String> = BTreeMap::new();
     let mut out: BTreeMap<(String, u32), Vec<Record>> = BTreeMap::new();
     let mut topics = BTreeMap::new();
+    // A poll's records nearly always share one source partition: parse it once.
+    let mut last_partition: Option<(String, String)> = None;
+    // Where each record comes from (its source partition and offset), for error messages.
+    let mut origins: Vec<(String, String)> = Vec::with_capacity(records.len());
+    let mut prepared = Vec::with_capacity(records.len());
     for r in records {
-        let partition =
-            canonical_object(&r.source_partition).ok_or_else(|| ConnectError::Plugin {
-                stage: "poll",
-                message: format!(
-                    "source partition {:?} is not a JSON object",
-                    r.source_partition
-                ),
-            })?;
-        let offset = canonical_object(&r.source_offset).ok_or_else(|| ConnectError::Plugin {
-            stage: "poll",
-            message: format!("source offset {:?} is not a JSON object", r.source_offset),
-        })?;
-        let what = format!("the record of source partition {partition} at {offset}");
-        latest.insert(partition, offset);
-        let rec = ConnectRecord {
-            topic: r.topic,
-            partition: r.kafka_partition,
-            key: r.key,
-            value: r.value,
-            headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
-            // A record without a time is stamped with the append's now: the chain's
-            // InsertField and TimestampRouter see the time the log will hold.
-            timestamp: Some(r.timestamp.unwrap_or(now)),
+        let partition = match &last_partition {
+            Some((raw, canonical)) if *raw == r.source_partition => canonical.clone(),
+            _ => {
+                let canonical =
+                    canonical_object(&r.source_partition).ok_or_else(|| ConnectError::Plugin {
+                        stage: "poll",
+                        message: format!(
+                            "source partition {:?} is not a JSON object",
+                            r.source_partition
+                        ),
+                    })?;
+                last_partition = Some((r.source_partition.clone(), canonical.clone()));
+                canonical
+            }
         };
-        // A dropped record's offset is still committed (`latest` above): it was processed.
-        let rec = match ctx.chain.apply(rec, None) {
+        // A dropped or skipped record's offset is still committed: it was processed.
+        latest.insert(partition.clone(), r.source_offset.clone());
+        origins.push((partition, r.source_offset));
+        prepared.push((
+            ConnectRecord {
+                topic: r.topic,
+                partition: r.kafka_partition,
+                key: r.key,
+                value: r.value,
+                headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+                // A record without a time is stamped with the append's now: the chain's
+                // InsertField and TimestampRouter see the time the log will hold.
+                timestamp: Some(r.timestamp.unwrap_or(now)),
+            },
+            None,
+        ));
+    }
+    let transformed = ctx.chain.apply_all(prepared);
+    for ((partition, offset), outcome) in origins.iter().zip(transformed) {
+        let what = || format!("the record of source partition {partition} at {offset}");
+        let rec = match outcome {
             Transformed::Kept(rec) => rec,
             Transformed::Dropped => continue,
             Transformed::Failed(m) => {
-                tolerate(ctx, "TRANSFORMATION", &what, m)?;
+                tolerate(ctx, "TRANSFORMATION", &what(), m.into())?;
                 continue;
             }
         };
         let key = match s.key.to_bytes(&rec.key) {
             Ok(k) => k,
             Err(m) => {
-                tolerate(ctx, "KEY_CONVERTER", &what, m)?;
+                tolerate(ctx, "KEY_CONVERTER", &what(), m.into())?;
                 continue;
             }
         };
         let value = match s.value.to_bytes(&rec.value) {
             Ok(v) => v,
             Err(m) => {
-                tolerate(ctx, "VALUE_CONVERTER", &what, m)?;
+                tolerate(ctx, "VALUE_CONVERTER", &what(), m.into())?;
                 continue;
             }
         };
@@ -261,17 +328,22 @@ fn commit(
         for (k, v) in &rec.headers {
             match s.header.to_bytes(v) {
                 Ok(b) => headers.push((k.clone(), b.map(Bytes::from))),
-                Err(m) => bad_header = Some(format!("header {k:?}: {m}")),
+                Err(source) => {
+                    bad_header = Some(RecordFault::Header {
+                        key: k.clone(),
+                        source,
+                    })
+                }
             }
         }
         if let Some(m) = bad_header {
-            tolerate(ctx, "HEADER_CONVERTER", &what, m)?;
+            tolerate(ctx, "HEADER_CONVERTER", &what(), m)?;
             continue;
         }
         if rec.topic.is_empty() {
             return Err(ConnectError::Plugin {
                 stage: "poll",
-                message: format!("{what} names no topic"),
+                message: format!("{} names no topic", what()),
             });
         }
         let topic = match topics.get(&rec.topic) {
@@ -289,7 +361,8 @@ fn commit(
                 return Err(ConnectError::Plugin {
                     stage: "poll",
                     message: format!(
-                        "{what} names partition {p} of {}, which has {count}",
+                        "{} names partition {p} of {}, which has {count}",
+                        what(),
                         rec.topic
                     ),
                 });
@@ -304,6 +377,15 @@ fn commit(
             timestamp: rec.timestamp.unwrap_or(now),
         });
     }
+    let mut canonical = BTreeMap::new();
+    for (partition, offset) in latest {
+        let offset = canonical_object(&offset).ok_or_else(|| ConnectError::Plugin {
+            stage: "poll",
+            message: format!("source offset {offset:?} is not a JSON object"),
+        })?;
+        canonical.insert(partition, offset);
+    }
+    let latest = canonical;
     let offsets_topic = ctx.topic(super::source::OFFSETS_TOPIC)?;
     topics.insert(OFFSETS_TOPIC.to_string(), offsets_topic.clone());
     for (partition, offset) in &latest {

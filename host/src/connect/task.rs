@@ -9,6 +9,7 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 
 use super::state::TaskState;
+use super::swap::SwapHandoff;
 
 /// What the service asks of a task thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct TaskControl {
     want: Mutex<Want>,
     changed: Condvar,
     state: Mutex<TaskState>,
+    /// A new version handed over at the task's next clean boundary.
+    pub swap: SwapHandoff,
 }
 
 impl TaskControl {
@@ -54,6 +57,7 @@ impl TaskControl {
             want: Mutex::new(want),
             changed: Condvar::new(),
             state: Mutex::new(TaskState::Unassigned),
+            swap: SwapHandoff::default(),
         })
     }
 

@@ -9,12 +9,13 @@ use crate::broker::producer::ProducerRegistry;
 use crate::broker::{Broker, BrokerError, Topic};
 use crate::pipeline::logs::PipelineLogs;
 use crate::runtime::connector::{Call, ConnectorError};
-use crate::runtime::{Limits, Plugin};
+use crate::runtime::{ConnectorInstance, Limits};
 
 use super::chain::ConnectorChain;
 use super::config::ConnectorSettings;
 use super::error::ConnectError;
 use super::state::TaskState;
+use super::swap::Version;
 use super::task::{Counters, TaskControl};
 
 /// Everything one task thread needs.
@@ -25,12 +26,10 @@ pub struct TaskContext {
     pub task: u32,
     /// How many tasks the connector runs (a sink splits partitions among them).
     pub tasks: u32,
-    /// The connector's plugin.
-    pub plugin: Arc<Plugin>,
+    /// The plugin and task configuration it runs (a hot-swap replaces it).
+    pub version: Version,
     /// The connector's settings.
     pub settings: Arc<ConnectorSettings>,
-    /// The task's own configuration, from the connector's `task-configs`.
-    pub config: BTreeMap<String, String>,
     /// The transformation chain.
     pub chain: Arc<ConnectorChain>,
     /// The broker.
@@ -48,12 +47,15 @@ pub struct TaskContext {
 }
 
 impl TaskContext {
-    /// The configuration as it crosses into the plugin.
-    pub fn config_list(&self) -> Vec<(String, String)> {
-        self.config
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+    /// An instance of `version`, with the connector's directories and limits (not started).
+    pub fn instance(&self, version: &Version) -> Result<ConnectorInstance, ConnectError> {
+        Ok(ConnectorInstance::new(
+            version.plugin.clone(),
+            version.config.clone(),
+            &self.settings.dirs,
+            self.limits,
+            self.logs.clone(),
+        )?)
     }
 
     /// A host line in the connector's log.

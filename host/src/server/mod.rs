@@ -29,6 +29,7 @@ use crate::log::cleaner::aborted::AbortedSet;
 /// waits at most this long past a dead producer's `transaction.timeout.ms`.
 const TXN_TIMEOUT_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::config::{ServerConfig, Settings};
+use crate::connect::service::TaskCaps;
 use crate::connect::{ConnectConfig, Connectors};
 use crate::kafka::{KafkaContext, KafkaListener};
 use crate::pipeline::Pipelines;
@@ -181,6 +182,10 @@ pub async fn run(
     let connect_config = ConnectConfig {
         dir: settings.broker.data_dir.join("connect"),
         worker_id: connect_addr.to_string(),
+        caps: TaskCaps {
+            total: settings.connect.max_tasks,
+            per_connector: settings.connect.max_tasks_per_connector,
+        },
     };
     let connectors =
         tokio::task::spawn_blocking(move || Connectors::open(b, p, pl, connect_config))

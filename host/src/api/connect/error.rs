@@ -43,6 +43,7 @@ fn status(err: &ConnectError) -> StatusCode {
         | E::BadRequest(_)
         | E::UnknownClass { .. }
         | E::NotStopped { .. }
+        | E::TaskLimit { .. }
         | E::Transforms(crate::connect::transforms::TransformsError::InvalidConfig { .. }) => {
             StatusCode::BAD_REQUEST
         }
@@ -52,9 +53,11 @@ fn status(err: &ConnectError) -> StatusCode {
         }
         // A plugin that cannot be used as a connector is the request's fault.
         E::Runtime(crate::runtime::RuntimeError::NotAConnector { .. }) => StatusCode::BAD_REQUEST,
-        E::Runtime(_) | E::Plugin { .. } | E::Denied { .. } | E::Record { .. } => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        E::Runtime(_)
+        | E::Plugin { .. }
+        | E::Denied { .. }
+        | E::Record { .. }
+        | E::SwapRolledBack { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         E::Broker(_)
         | E::Append(_)
         | E::Pipeline(_)

@@ -38,9 +38,14 @@ pub fn status_json(s: &ConnectorStatus, worker: &str) -> Value {
             Value::Object(m)
         })
         .collect();
+    let mut connector = state_json(&s.state, worker);
+    // A rolled-back swap leaves the connector RUNNING its old version, with the reason.
+    if let Some(trace) = &s.swap_failure {
+        connector.entry("trace").or_insert_with(|| json!(trace));
+    }
     json!({
         "name": s.name,
-        "connector": Value::Object(state_json(&s.state, worker)),
+        "connector": Value::Object(connector),
         "tasks": tasks,
         "type": s.kind.map(|k| k.name()),
         "denied": s.denied,

@@ -1,0 +1,263 @@
+//! `weir bench connect`: a file into a topic through the built-in FileStreamSource connector
+//! against `weir produce --file` of the same file, and the same connector with a chain of 3
+//! Connect transformations, in the same run, on one server (a child `weir serve` of this
+//! binary, in a temp dir, on loopback), rounds rotating which goes first. Each measures from
+//! the request (the connector's creation, the CLI's start) until the topic holds every line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+/// Options of `weir bench connect`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectBenchOptions {
+    /// Directory of the built-in plugins (`scripts/build-plugins` writes target/plugins).
+    #[arg(long, value_name = "DIR", default_value = "target/plugins")]
+    pub plugins: PathBuf,
+    /// Lines in the file (about 60 bytes each).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub lines: usize,
+    /// Rounds; each moves the file once both ways.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+}
+
+/// A `weir serve` child and its addresses.
+struct Served {
+    child: Child,
+    http: String,
+    connect: String,
+    client: reqwest::blocking::Client,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    fn start(data: &Path, plugins: &Path) -> anyhow::Result<Served> {
+        let exe = std::env::current_exe().context("locating the weir binary")?;
+        let mut child = Command::new(exe)
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data)
+            .args(["--http-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0"])
+            .args(["--connect-addr", "127.0.0.1:0", "--plugins-dir"])
+            .arg(plugins)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting weir serve")?;
+        let stdout = child.stdout.take().context("the server's stdout")?;
+        let (mut http, mut connect) = (None, None);
+        for line in BufReader::new(stdout).lines() {
+            let line = line?;
+            if let Some(u) = line.strip_prefix("weir: HTTP API on ") {
+                http = Some(u.trim().to_string());
+            }
+            if let Some(u) = line.strip_prefix("weir: Connect API on ") {
+                connect = Some(u.trim().to_string());
+            }
+            if http.is_some() && connect.is_some() {
+                break;
+            }
+        }
+        let (Some(http), Some(connect)) = (http, connect) else {
+            bail!("weir serve ended before announcing its addresses");
+        };
+        // reqwest is built without a rustls provider: ring, as the CLI's client installs it
+        // (an error means one is installed already).
+        #[allow(deprecated)]
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        Ok(Served {
+            child,
+            http,
+            connect,
+            client: reqwest::blocking::Client::new(),
+        })
+    }
+
+    fn send(&self, method: reqwest::Method, url: String, body: Value) -> anyhow::Result<()> {
+        let r = self.client.request(method, &url).json(&body).send()?;
+        if !r.status().is_success() {
+            bail!(
+                "{url} answered {}: {}",
+                r.status(),
+                r.text().unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+
+    fn create_topic(&self, name: &str) -> anyhow::Result<()> {
+        self.send(
+            reqwest::Method::POST,
+            format!("{}/v1/topics", self.http),
+            json!({"name": name, "partitions": 1}),
+        )
+    }
+
+    fn high_watermark(&self, topic: &str) -> anyhow::Result<i64> {
+        let t: Value = self
+            .client
+            .get(format!("{}/v1/topics/{topic}", self.http))
+            .send()?
+            .json()?;
+        Ok(t["partitions"]
+            .as_array()
+            .map(|ps| ps.iter().filter_map(|p| p["high_watermark"].as_i64()).sum())
+            .unwrap_or(0))
+    }
+
+    /// Waits until `topic` holds `n` records (5 ms polls; at most 10 minutes).
+    fn wait_for(&self, topic: &str, n: usize) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while self.high_watermark(topic)? < n as i64 {
+            if Instant::now() > deadline {
+                bail!("{topic} never got its {n} records");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+}
+
+/// `weir produce TOPIC --file FILE` against the server: seconds until every line is in.
+fn by_cli(s: &Served, topic: &str, file: &Path, lines: usize) -> anyhow::Result<Duration> {
+    s.create_topic(topic)?;
+    let start = Instant::now();
+    let status = Command::new(std::env::current_exe()?)
+        .args(["produce", topic, "--url", &s.http, "--file"])
+        .arg(file)
+        .stdout(Stdio::null())
+        .status()
+        .context("running weir produce")?;
+    anyhow::ensure!(status.success(), "weir produce failed: {status}");
+    s.wait_for(topic, lines)?;
+    Ok(start.elapsed())
+}
+
+/// A FileStreamSource connector reading FILE into the topic (with a chain of 3
+/// transformations: each line hoisted into `{"line": …}`, a static field inserted, the field
+/// renamed): seconds until every line is in.
+fn by_connector(
+    s: &Served,
+    topic: &str,
+    file: &Path,
+    lines: usize,
+    chain: bool,
+) -> anyhow::Result<Duration> {
+    s.create_topic(topic)?;
+    let dir = file.parent().context("the file's directory")?;
+    let mut config = json!({
+        "connector.class": "FileStreamSource",
+        "file": file,
+        "topic": topic,
+        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "weir.allow.dirs": format!("{}:ro", dir.display()),
+    });
+    if chain {
+        for (k, v) in [
+            ("transforms", "hoist,insert,rename"),
+            ("transforms.hoist.type", "HoistField$Value"),
+            ("transforms.hoist.field", "line"),
+            ("transforms.insert.type", "InsertField$Value"),
+            ("transforms.insert.static.field", "source"),
+            ("transforms.insert.static.value", "bench"),
+            ("transforms.rename.type", "ReplaceField$Value"),
+            ("transforms.rename.renames", "line:text"),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            ("value.converter.schemas.enable", "false"),
+        ] {
+            config[k] = json!(v);
+        }
+    }
+    let start = Instant::now();
+    s.send(
+        reqwest::Method::POST,
+        format!("{}/connectors", s.connect),
+        json!({"name": topic, "config": config}),
+    )?;
+    s.wait_for(topic, lines)?;
+    Ok(start.elapsed())
+}
+
+/// Runs `weir bench connect` and prints a Markdown table.
+pub fn run_connect_bench(opts: &ConnectBenchOptions) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        opts.lines > 0 && opts.rounds > 0,
+        "--lines and --rounds must be at least 1"
+    );
+    anyhow::ensure!(
+        opts.plugins.join("FileStreamSource.wasm").exists(),
+        "no FileStreamSource plugin in {}: run scripts/build-plugins first",
+        opts.plugins.display()
+    );
+    let dir = tempfile::tempdir().context("creating a temp directory")?;
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input)?;
+    let file = input.join("lines.txt");
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&file)?);
+        for i in 0..opts.lines {
+            writeln!(
+                w,
+                "line {i:09} of the connect benchmark, padded to sixty bytes"
+            )?;
+        }
+        w.flush()?;
+    }
+    let plugins = std::fs::canonicalize(&opts.plugins)?;
+    let s = Served::start(&dir.path().join("data"), &plugins)?;
+    // Per path: the CLI, the connector, the connector with 3 transformations.
+    let mut times: [Vec<Duration>; 3] = Default::default();
+    for round in 0..opts.rounds {
+        for k in 0..3 {
+            let path = (round + k) % 3;
+            let topic = format!("{}-{round}", ["produce", "source", "chain"][path]);
+            times[path].push(match path {
+                0 => by_cli(&s, &topic, &file, opts.lines)?,
+                1 => by_connector(&s, &topic, &file, opts.lines, false)?,
+                _ => by_connector(&s, &topic, &file, opts.lines, true)?,
+            });
+        }
+    }
+    let median = |v: &[Duration]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v[v.len() / 2]
+    };
+    let [cli, conn, chain] = [median(&times[0]), median(&times[1]), median(&times[2])];
+    let rate = |d: Duration| opts.lines as f64 / d.as_secs_f64();
+    println!("| path | lines | median s | lines/s |\n|---|---|---|---|");
+    for (name, d) in [
+        ("`weir produce --file`", cli),
+        ("FileStreamSource connector", conn),
+        ("FileStreamSource + 3 transformations", chain),
+    ] {
+        println!(
+            "| {name} | {} | {:.2} | {:.0} |",
+            opts.lines,
+            d.as_secs_f64(),
+            rate(d)
+        );
+    }
+    println!(
+        "\nFileStreamSource / produce --file: {:.2}x; the chain of 3 costs {:.2} us per record \
+         (median of {} rounds, same server)",
+        rate(conn) / rate(cli),
+        (chain.as_secs_f64() - conn.as_secs_f64()) * 1e6 / opts.lines as f64,
+        opts.rounds
+    );
+    Ok(())
+}
