@@ -25,6 +25,7 @@ fn create(s: &Server, spec: Value) {
 fn push(s: &Server, name: &str, wasm: &str) -> Value {
     let path = match wasm {
         "python-joiner" => guest("python", wasm),
+        "rust-filter" => guest("rust", wasm),
         _ => guest("streams", wasm),
     };
     let (code, body) = upload(s, name, &path);
@@ -73,14 +74,11 @@ fn the_tour_enriches_orders_with_the_python_joiner() {
         cli(&["topic", "create", t, "-p", "3"]);
     }
     let wasm = guest("python", "python-joiner");
-    let pushed = cli(&[
-        "module",
-        "push",
-        wasm.to_str().unwrap(),
-        "--name",
-        "enrich",
-    ]);
-    assert!(pushed.contains("enrich@1") && pushed.contains("joiner"), "{pushed}");
+    let pushed = cli(&["module", "push", wasm.to_str().unwrap(), "--name", "enrich"]);
+    assert!(
+        pushed.contains("enrich@1") && pushed.contains("joiner"),
+        "{pushed}"
+    );
     let yaml = dir.path().join("enrich.yaml");
     std::fs::write(&yaml, readme_yaml("enrich.yaml")).unwrap();
     cli(&["pipeline", "create", "-f", yaml.to_str().unwrap()]);
@@ -255,7 +253,10 @@ fn a_joiner_swapped_mid_stream_keeps_the_table_and_a_trapping_one_is_rolled_back
         }
     }
     assert_eq!(switches, 1, "the format switches at one point");
-    assert!(python >= 40 && python < total, "{python} of {total} by the first joiner");
+    assert!(
+        python >= 40 && python < total,
+        "{python} of {total} by the first joiner"
+    );
     let st = status(&s, "enrich");
     assert_eq!(st["records_errored"], 0, "{st:#}");
 }
@@ -292,11 +293,7 @@ fn bad_joiner_modules_and_failing_pairs_get_clear_errors() {
         "steps[0].module",
         "one of the joiner world",
     );
-    refused(
-        with(json!({"module": "nope"})),
-        "steps[0].module",
-        "nope",
-    );
+    refused(with(json!({"module": "nope"})), "steps[0].module", "nope");
     refused(
         with(json!({"key_module": "badjoin"})),
         "steps[0].key_module",
@@ -336,11 +333,24 @@ fn bad_joiner_modules_and_failing_pairs_get_clear_errors() {
     );
     let dead = read_all(&s, "dead").concat();
     assert_eq!(dead.len(), 2, "{dead:?}");
-    let error = |r: &Value| r["headers"]["weir.error"].as_str().unwrap_or_default().to_string();
+    let error = |r: &Value| {
+        r["headers"]["weir.error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
     assert_eq!(dead[0]["value"], "bad");
-    assert!(error(&dead[0]).contains("badjoin refuses bad"), "{:?}", dead[0]);
+    assert!(
+        error(&dead[0]).contains("badjoin refuses bad"),
+        "{:?}",
+        dead[0]
+    );
     assert_eq!(dead[1]["value"], "huge");
-    assert!(error(&dead[1]).contains("a joined value holds at most"), "{:?}", dead[1]);
+    assert!(
+        error(&dead[1]).contains("a joined value holds at most"),
+        "{:?}",
+        dead[1]
+    );
 }
 
 /// Orders keyed by order id name their customer in the value (`c1,o-1`); the customers
@@ -354,8 +364,7 @@ fn a_global_table_join_looks_up_the_key_its_key_module_selects() {
     create_topic(&s, "enriched", 3);
     push(&s, "customer-of", "rust-key-selector");
     push(&s, "badjoin", "badjoin");
-    for (name, join_type, module) in [("inner", "inner", None), ("left", "left", Some("badjoin"))]
-    {
+    for (name, join_type, module) in [("inner", "inner", None), ("left", "left", Some("badjoin"))] {
         let mut step = json!({"op": "join", "left": "orders", "right": "customers",
             "type": join_type, "key_module": "customer-of"});
         if let Some(m) = module {
