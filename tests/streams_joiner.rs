@@ -425,4 +425,8 @@ fn a_global_table_join_looks_up_the_key_its_key_module_selects() {
     ];
     want.sort();
     assert_eq!(got, want);
+    // The key module is in use: it cannot be deleted from under the pipelines.
+    let (code, body) = call(&s, "DELETE", "/v1/modules/customer-of/1", None);
+    assert_eq!(code, 409, "{body}");
+    assert!(body.to_string().contains("module_in_use"), "{body}");
 }
