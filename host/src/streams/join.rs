@@ -8,7 +8,8 @@
 //! - table–table (`KTableKTableJoin`): an update on either side emits the new result for
 //!   its key, or a tombstone when it ends, by the rules of Kafka's processors;
 //! - stream–global table (`KStreamGlobalKTableJoin`): as stream–table, looking up the
-//!   stream record's key (a key selector module is not supported yet).
+//!   stream record's key, or the key the step's key module selected for it
+//!   ([`Join::process_looked_up`]).
 //!
 //! The joiner makes the value ([`super::joiner`]): a joiner module's, or without one
 //! [`super::joiner::DefaultJoiner`]'s JSON `{"left": L, "right": R}`.
