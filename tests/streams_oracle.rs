@@ -1,18 +1,22 @@
 //! Kafka Streams as the oracle of weir's joins: the same random records (a few keys,
 //! tombstones, timestamps partly out of order) go through Kafka's own join operators in
-//! its `TopologyTestDriver` (tests/clients/streams-oracle, built by scripts/setup) and
-//! through a weir pipeline, one record at a time in the same order; the outputs must be
-//! the same records (key, value, timestamp) in the same order, for stream–table,
-//! table–table and stream–stream joins of each type.
+//! its `TopologyTestDriver` (tests/clients/streams-oracle, built by scripts/setup on the
+//! pinned Kafka line and on the newest release) and through a weir pipeline, one record
+//! at a time in the same order; the outputs must be the same records (key, value,
+//! timestamp) in the same order, for stream–table, table–table and stream–stream joins of
+//! each type, and stream–global_table joins looking up a key the stream value names
+//! (`KStream.join(GlobalKTable, KeyValueMapper, ValueJoiner)`; weir's `key_module` is
+//! examples/rust-key-selector, Kafka's mapper the same rule in Java).
 
 mod common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use common::guests::guest;
 use common::pipeline::*;
 use common::streams::now_ms;
-use common::{Server, create_topic, repo_root};
+use common::{Install, Server, create_topic, repo_root};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
@@ -23,9 +27,40 @@ type Output = (String, Option<String>, i64);
 /// A join window and its grace, ms.
 type Window = Option<(i64, i64)>;
 
+/// The oracle's build for `install`: its directory (the jar, and lib/ with kafka-streams).
+fn oracle_dir(install: Install) -> std::path::PathBuf {
+    repo_root()
+        .join("tests/clients/streams-oracle/target")
+        .join(match install {
+            Install::Pinned => "pinned",
+            Install::Newest => "newest",
+        })
+}
+
+/// The kafka-streams version an install's oracle runs (from its jar's name in lib/).
+fn streams_version(install: Install) -> String {
+    let lib = oracle_dir(install).join("lib");
+    std::fs::read_dir(&lib)
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup)", lib.display()))
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find_map(|n| {
+            n.strip_prefix("kafka-streams-")?
+                .strip_suffix(".jar")
+                .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| panic!("no kafka-streams jar in {}", lib.display()))
+}
+
 /// Kafka Streams' outputs for `input` (`window`: join window and grace, ms).
-fn kafka(pair: &str, join_type: &str, window: Window, input: &[Input]) -> Vec<Output> {
-    let dir = repo_root().join("tests/clients/streams-oracle/target");
+fn kafka(
+    install: Install,
+    pair: &str,
+    join_type: &str,
+    window: Window,
+    input: &[Input],
+) -> Vec<Output> {
+    let dir = oracle_dir(install);
     let jar = dir.join("streams-oracle.jar");
     assert!(
         jar.exists(),
@@ -98,9 +133,13 @@ fn weir(
     let (left_as, right_as) = match pair {
         "stream-table" => ("stream", "table"),
         "table-table" => ("table", "table"),
+        "stream-global" => ("stream", "global_table"),
         _ => ("stream", "stream"),
     };
     let mut step = json!({"op": "join", "left": "l", "right": "r", "type": join_type});
+    if pair == "stream-global" {
+        step["key_module"] = json!(FIELD_KEY);
+    }
     if let Some((w, g)) = window {
         step["window"] = json!({"before_ms": w, "after_ms": w, "grace_ms": g});
     }
@@ -131,8 +170,14 @@ fn weir(
         .collect()
 }
 
+/// The key module of the stream–global_table cases: examples/rust-key-selector, the text
+/// of the value before its first comma.
+const FIELD_KEY: &str = "field-key";
+
 /// Random input: three keys, unique values, some tombstones, timestamps mostly rising.
-fn input(seed: u64, n: usize, t0: i64) -> Vec<Input> {
+/// With `names_key`, a stream value names a table key before a comma (`k1,v7`; now and
+/// then no comma, which names none).
+fn input(seed: u64, n: usize, t0: i64, names_key: bool) -> Vec<Input> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut t = t0;
     (0..n)
@@ -143,23 +188,25 @@ fn input(seed: u64, n: usize, t0: i64) -> Vec<Input> {
             } else {
                 t
             };
-            let value = (!rng.random_bool(0.15)).then(|| format!("v{i}"));
-            (
-                rng.random_bool(0.5),
-                format!("k{}", rng.random_range(0..3)),
-                value,
-                ts,
-            )
+            let left = rng.random_bool(0.5);
+            let value = (!rng.random_bool(0.15)).then(|| match rng.random_range(0..5) {
+                0 if names_key && left => format!("v{i}"),
+                _ if names_key && left => format!("k{},v{i}", rng.random_range(0..3)),
+                _ => format!("v{i}"),
+            });
+            (left, format!("k{}", rng.random_range(0..3)), value, ts)
         })
         .collect()
 }
 
-#[test]
-fn joins_match_kafka_streams_on_random_input() {
+fn joins_match_kafka_streams_on_random_input(install: Install) {
+    let version = streams_version(install);
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &[]);
+    let (code, body) = upload(&s, FIELD_KEY, &guest("streams", "rust-key-selector"));
+    assert_eq!(code, 201, "{body}");
     let t0 = now_ms();
-    let cases: [(&str, &str, Window); 8] = [
+    let cases: [(&str, &str, Window); 10] = [
         ("stream-table", "inner", None),
         ("stream-table", "left", None),
         ("table-table", "inner", None),
@@ -168,19 +215,21 @@ fn joins_match_kafka_streams_on_random_input() {
         ("stream-stream", "inner", Some((50, 20))),
         ("stream-stream", "left", Some((50, 20))),
         ("stream-stream", "outer", Some((50, 20))),
+        ("stream-global", "inner", None),
+        ("stream-global", "left", None),
     ];
     for (i, (pair, join_type, window)) in cases.into_iter().enumerate() {
-        let records = input(i as u64 + 1, 60, t0);
-        let want = kafka(pair, join_type, window, &records);
+        let records = input(i as u64 + 1, 60, t0, pair == "stream-global");
+        let want = kafka(install, pair, join_type, window, &records);
         assert!(
             !want.is_empty(),
-            "{pair} {join_type}: Kafka emitted nothing"
+            "{pair} {join_type}: Kafka Streams {version} emitted nothing"
         );
         let got = weir(&s, &format!("case{i}"), pair, join_type, window, &records);
         if got != want {
             let at = got.iter().zip(&want).take_while(|(g, w)| g == w).count();
             panic!(
-                "{pair} {join_type} join: weir and Kafka Streams differ from output {at}:\n\
+                "{pair} {join_type} join: weir and Kafka Streams {version} differ from output {at}:\n\
                  weir  {:?}\nkafka {:?}\ninput {records:?}",
                 &got[at..],
                 &want[at..]
@@ -188,3 +237,5 @@ fn joins_match_kafka_streams_on_random_input() {
         }
     }
 }
+
+crate::on_both_installs!(joins_match_kafka_streams_on_random_input);

@@ -5,6 +5,7 @@
     feature = "processor",
     feature = "aggregator",
     feature = "key-selector",
+    feature = "joiner",
     feature = "source-connector",
     feature = "sink-connector"
 )))]
@@ -43,6 +44,15 @@ wit_bindgen::generate!({
     default_bindings_module: "::weir_guest::__private::bindings",
 });
 
+#[cfg(feature = "joiner")]
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "joiner",
+    pub_export_macro: true,
+    export_macro_name: "__weir_export_joiner",
+    default_bindings_module: "::weir_guest::__private::bindings",
+});
+
 #[cfg(feature = "source-connector")]
 wit_bindgen::generate!({
     path: "../wit",
@@ -72,7 +82,12 @@ wit_bindgen::generate!({
     all(feature = "key-selector", feature = "source-connector"),
     all(feature = "key-selector", feature = "sink-connector"),
     all(feature = "source-connector", feature = "sink-connector"),
+    all(feature = "joiner", feature = "processor"),
+    all(feature = "joiner", feature = "aggregator"),
+    all(feature = "joiner", feature = "key-selector"),
+    all(feature = "joiner", feature = "source-connector"),
+    all(feature = "joiner", feature = "sink-connector"),
 ))]
 compile_error!(
-    "weir-guest builds one world per crate: enable at most one of the features `processor`, `aggregator`, `key-selector`, `source-connector` and `sink-connector`"
+    "weir-guest builds one world per crate: enable at most one of the features `processor`, `aggregator`, `key-selector`, `joiner`, `source-connector` and `sink-connector`"
 );

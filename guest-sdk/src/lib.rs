@@ -32,6 +32,7 @@
 //! - [`aggregator`] (feature `aggregator`): the functions of a `reduce` or `aggregate`
 //!   step: `add` a record to an aggregate, and optionally `initial`, `merge`, `subtract`.
 //! - [`key_selector`] (feature `key-selector`): a `group_by` step's new key per record.
+//! - [`joiner`] (feature `joiner`): a `join` step's value from the two sides' values.
 //! - [`Record`] is a zero-copy view of an input record; [`OwnedRecord`] is a record to emit.
 //! - [`Config`]: typed access to the plugin's configuration, and [`FromConfig`] (usually
 //!   `#[derive(FromConfig)]`) for settings built from it once per instance; [`info!`] and
@@ -52,6 +53,8 @@ mod config;
 #[cfg(any(feature = "source-connector", feature = "sink-connector"))]
 pub mod connect;
 mod error;
+#[cfg(feature = "joiner")]
+mod joiner;
 #[cfg(feature = "key-selector")]
 mod key_selector;
 #[doc(hidden)]
@@ -67,6 +70,8 @@ pub use aggregator::{AggregateAnswer, Item};
 pub use answer::{FilterAnswer, FlatMapAnswer, MapAnswer, ProcessAnswer};
 pub use config::{Config, ConfigValue, FromConfig};
 pub use error::{Error, Result};
+#[cfg(feature = "joiner")]
+pub use joiner::JoinAnswer;
 #[cfg(feature = "key-selector")]
 pub use key_selector::KeyAnswer;
 #[cfg(feature = "processor")]
@@ -74,11 +79,13 @@ pub use processor::{Context, Entries, State, StateValue, TimerContext};
 pub use record::{OwnedRecord, Record};
 pub use search::contains;
 pub use weir_guest_macros::{
-    FromConfig, aggregator, filter, flat_map, key_selector, map, processor,
+    FromConfig, aggregator, filter, flat_map, joiner, key_selector, map, processor,
 };
 
 /// Everything a plugin usually needs.
 pub mod prelude {
+    #[cfg(feature = "joiner")]
+    pub use crate::JoinAnswer;
     #[cfg(feature = "aggregator")]
     pub use crate::{AggregateAnswer, Item};
     pub use crate::{
@@ -86,7 +93,7 @@ pub mod prelude {
     };
     #[cfg(feature = "processor")]
     pub use crate::{Context, State, StateValue, TimerContext};
-    pub use crate::{aggregator, filter, flat_map, key_selector, map, processor};
+    pub use crate::{aggregator, filter, flat_map, joiner, key_selector, map, processor};
 }
 
 /// Used by the macros' expansions; not part of the API.
@@ -105,6 +112,7 @@ pub mod __private {
         feature = "processor",
         feature = "aggregator",
         feature = "key-selector",
+        feature = "joiner",
         feature = "source-connector",
         feature = "sink-connector"
     )))]
@@ -115,6 +123,7 @@ pub mod __private {
         feature = "processor",
         feature = "aggregator",
         feature = "key-selector",
+        feature = "joiner",
         feature = "source-connector",
         feature = "sink-connector"
     )))]
@@ -138,6 +147,9 @@ pub mod __private {
     };
     #[cfg(feature = "key-selector")]
     pub use crate::key_selector::run_select;
+
+    #[cfg(feature = "joiner")]
+    pub use crate::joiner::{JoinerError, JoiningGuest, run_join};
 
     #[cfg(any(feature = "source-connector", feature = "sink-connector"))]
     pub use crate::bindings::exports::weir::plugin::connector::Guest as ConnectorGuest;

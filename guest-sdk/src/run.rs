@@ -102,6 +102,7 @@ fn emitted(out: BatchWriter, failures: Vec<RecordFailure>) -> Answer {
     feature = "processor",
     feature = "aggregator",
     feature = "key-selector",
+    feature = "joiner",
     feature = "source-connector",
     feature = "sink-connector"
 )))]
@@ -132,6 +133,7 @@ mod transform {
     feature = "processor",
     feature = "aggregator",
     feature = "key-selector",
+    feature = "joiner",
     feature = "source-connector",
     feature = "sink-connector"
 )))]

@@ -199,6 +199,63 @@ fn aggregator_expand(attr: Tokens, func: &ItemFn) -> syn::Result<Tokens> {
     })
 }
 
+/// Turns `fn(key: Option<&[u8]>, left: Option<&[u8]>, right: Option<&[u8]>) -> Vec<u8>` (or
+/// `Option<Vec<u8>>` for a null value, or a `Result` of either) into the value joiner of a
+/// `join` step (needs the `joiner` feature of `weir-guest`). `left` or `right` is `None` for
+/// a left or outer join's unmatched side; an error fails the record that made the pair.
+#[proc_macro_attribute]
+pub fn joiner(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let attr = Tokens::from(attr);
+    let func = parse_macro_input!(item as ItemFn);
+    match joiner_expand(attr, &func) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => {
+            let err = err.to_compile_error();
+            quote!(#func #err).into()
+        }
+    }
+}
+
+fn joiner_expand(attr: Tokens, func: &ItemFn) -> syn::Result<Tokens> {
+    if !attr.is_empty() {
+        return Err(syn::Error::new_spanned(
+            attr,
+            "#[joiner] takes no arguments",
+        ));
+    }
+    let sig = &func.sig;
+    let typed = sig.inputs.iter().all(|a| matches!(a, FnArg::Typed(_)));
+    if sig.asyncness.is_some() || !sig.generics.params.is_empty() || !typed || sig.inputs.len() != 3
+    {
+        return Err(syn::Error::new_spanned(
+            sig,
+            "#[joiner] expects `fn(key: Option<&[u8]>, left: Option<&[u8]>, right: Option<&[u8]>) -> Vec<u8>` (or Option<Vec<u8>>, or a Result of either), not async, generic or a method",
+        ));
+    }
+    let name = &sig.ident;
+    let p = quote!(::weir_guest::__private);
+    Ok(quote! {
+        #func
+
+        #[doc(hidden)]
+        pub struct __WeirPlugin;
+
+        impl #p::JoiningGuest for __WeirPlugin {
+            fn join(
+                key: ::core::option::Option<::std::vec::Vec<u8>>,
+                left: ::core::option::Option<::std::vec::Vec<u8>>,
+                right: ::core::option::Option<::std::vec::Vec<u8>>,
+            ) -> ::core::result::Result<::core::option::Option<::std::vec::Vec<u8>>, #p::JoinerError> {
+                #p::run_join(key, left, right, |k, l, r| {
+                    ::weir_guest::JoinAnswer::into_answer(#name(k, l, r))
+                })
+            }
+        }
+
+        ::weir_guest::__private::bindings::__weir_export_joiner!(__WeirPlugin);
+    })
+}
+
 /// Implements `FromConfig` for a struct with named fields, each read from the config key of its
 /// name (`#[config(rename = "key")]` for another) and parsed as a `ConfigValue`; an `Option<_>`
 /// field or `#[config(default = value)]` / `#[config(default)]` makes its key optional.

@@ -16,11 +16,10 @@ use crate::runtime::{
     Body, Instance, InstanceConfig, Limits, Origin, Output, OutputRecord, Plugin, RuntimeError,
 };
 
-use crate::streams::{
-    Aggregation, DefaultJoiner, Join, Late, OpenWindows, Processed, StreamsError, Table,
-};
+use crate::streams::{Aggregation, Join, Late, OpenWindows, Processed, StreamsError, Table};
 
 use super::flows::{Flow, Flows, readers};
+use super::join_step::JoinStep;
 use super::spec::{Graph, Node, PipelineSpec, SourceKind, SpecError, Wiring};
 use super::state::{Overlay, StepState};
 
@@ -47,8 +46,16 @@ pub enum StepCode {
     GroupBy(Arc<Plugin>),
     /// A `to_table` step.
     Table,
-    /// A `join` step.
-    Join(Join),
+    /// A `join` step, with its joiner module (`None`: the default joiner) and, for a
+    /// stream–global_table join, its key-selector module.
+    Join {
+        /// The join of its inputs.
+        join: Join,
+        /// The joiner (`"module"`).
+        joiner: Option<Arc<Plugin>>,
+        /// The key selector (`"key_module"`).
+        keys: Option<Arc<Plugin>>,
+    },
 }
 
 impl StepCode {
@@ -57,7 +64,10 @@ impl StepCode {
         match self {
             StepCode::Wasm(p) => p.world().name(),
             StepCode::Native(_) => "native",
-            StepCode::Aggregate(_) | StepCode::Table | StepCode::Join(_) => "streams",
+            StepCode::Join {
+                joiner: Some(p), ..
+            } => p.world().name(),
+            StepCode::Aggregate(_) | StepCode::Table | StepCode::Join { .. } => "streams",
             StepCode::ModuleAggregate(_, p) | StepCode::GroupBy(p) => p.world().name(),
         }
     }
@@ -71,7 +81,18 @@ impl StepCode {
             | StepCode::Native(_)
             | StepCode::GroupBy(_)
             | StepCode::Table
-            | StepCode::Join(_) => false,
+            | StepCode::Join { .. } => false,
+        }
+    }
+
+    /// How many Wasm instances each task holds for it.
+    pub fn instances(&self) -> usize {
+        match self {
+            StepCode::Wasm(_) | StepCode::ModuleAggregate(..) | StepCode::GroupBy(_) => 1,
+            StepCode::Join { joiner, keys, .. } => {
+                usize::from(joiner.is_some()) + usize::from(keys.is_some())
+            }
+            StepCode::Native(_) | StepCode::Aggregate(_) | StepCode::Table => 0,
         }
     }
 
@@ -255,13 +276,9 @@ enum Runner {
     GroupBy(Box<Instance>),
     /// A `to_table` step's rows.
     Table(StepState),
-    /// A join, its own state (windows, results), and the rows of its table inputs.
-    Join {
-        join: Join,
-        own: StepState,
-        left: Option<StepState>,
-        right: Option<StepState>,
-    },
+    /// A join, its own state (windows, results), the rows of its table inputs, and its
+    /// modules.
+    Join(Box<JoinStep>),
 }
 
 struct Step {
@@ -362,7 +379,7 @@ impl Chain {
                     Runner::ModuleAggregate(*a, state(i), Box::new(stateless(plugin)?))
                 }
                 StepCode::Table => Runner::Table(state(i)),
-                StepCode::Join(_) => {
+                StepCode::Join { joiner, keys, .. } => {
                     let Wiring::Join { left, right, join } = *wiring else {
                         return Err(StepError {
                             step: i,
@@ -370,12 +387,17 @@ impl Chain {
                             error: StepFault::Streams(StreamsError::NoTable),
                         });
                     };
-                    Runner::Join {
+                    let module = |p: &Option<Arc<Plugin>>| {
+                        p.as_ref().map(|p| stateless(p).map(Box::new)).transpose()
+                    };
+                    Runner::Join(Box::new(JoinStep {
                         join,
                         own: state(i),
                         left: graph.table_slot(spec, left).map(state),
                         right: graph.table_slot(spec, right).map(state),
-                    }
+                        joiner: module(joiner)?,
+                        keys: module(keys)?,
+                    }))
                 }
                 StepCode::Wasm(plugin) => Runner::Wasm(Box::new(
                     Instance::new(
@@ -411,10 +433,9 @@ impl Chain {
                 Runner::Aggregate(a, ..) | Runner::ModuleAggregate(a, ..) => {
                     a.close_idle_after_ms.map(|idle| now + idle)
                 }
-                Runner::Native(..)
-                | Runner::GroupBy(_)
-                | Runner::Table(_)
-                | Runner::Join { .. } => None,
+                Runner::Native(..) | Runner::GroupBy(_) | Runner::Table(_) | Runner::Join(_) => {
+                    None
+                }
             })
             .collect();
         let sources = graph
@@ -469,10 +490,7 @@ impl Chain {
                 }
                 Runner::Aggregate(aggregation, state, open) => (aggregation, state, Some(open)),
                 Runner::ModuleAggregate(aggregation, state, _) => (aggregation, state, None),
-                Runner::Native(..)
-                | Runner::GroupBy(_)
-                | Runner::Table(_)
-                | Runner::Join { .. } => {
+                Runner::Native(..) | Runner::GroupBy(_) | Runner::Table(_) | Runner::Join(_) => {
                     continue;
                 }
             };
@@ -632,21 +650,9 @@ impl Chain {
                     rekeyed(&current, selected)
                 }
                 Runner::Table(rows) => Table.update(rows, &current).map_err(|e| fault(e.into()))?,
-                Runner::Join {
-                    join,
-                    own,
-                    left,
-                    right,
-                } => {
-                    let stores = crate::streams::join::JoinStores {
-                        own,
-                        left_table: left.as_ref().map(|s| s as _),
-                        right_table: right.as_ref().map(|s| s as _),
-                    };
+                Runner::Join(joining) => {
                     let sides = sides.unwrap_or_default();
-                    let done = join
-                        .process(stores, &mut DefaultJoiner, &current, &sides)
-                        .map_err(|e| fault(e.into()))?;
+                    let done = joining.run(&origin, &current, &sides).map_err(fault)?;
                     out.late += done.late;
                     done.output
                 }

@@ -12,6 +12,7 @@
 //! - [`workers`]: the fixed threads task turns run on, apart from where tasks wait.
 //! - [`outputs`]: output groups and their sequence numbers, the outbox form, dead letters.
 //! - [`chain`]: a task's step instances and how a batch flows through them.
+//! - [`join_step`]: a task's `join` step with its joiner and key-selector modules.
 //! - [`flows`]: what each node of the step graph produced from one batch.
 //! - [`state`]: a step's state view: the task tree plus the batch's uncommitted writes.
 //! - [`stats`], [`status`], [`metrics`], [`logs`]: what users see of a running pipeline.
@@ -20,6 +21,7 @@ pub mod chain;
 pub mod error;
 pub mod flows;
 pub mod handle;
+mod join_step;
 pub mod logs;
 pub mod metrics;
 pub mod outputs;

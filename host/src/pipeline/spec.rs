@@ -219,10 +219,15 @@ pub struct StepSpec {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub join_type: Option<JoinType>,
     /// The module to run (`map` steps; the aggregator of `reduce` and `aggregate`; the
-    /// key selector of `group_by`).
+    /// key selector of `group_by`; the joiner of `join`, without which the default
+    /// joiner's JSON is emitted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<ModuleRef>,
-    /// Configuration handed to the module, as strings.
+    /// Stream–global_table joins: a key-selector module mapping each stream record to the
+    /// global table's key it looks up (without one, the stream record's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_module: Option<ModuleRef>,
+    /// Configuration handed to the module (and a join's `key_module`), as strings.
     #[serde(default, deserialize_with = "config_strings")]
     pub config: BTreeMap<String, String>,
     /// Aggregations: the windows (none: one running aggregate per key); stream–stream
@@ -298,6 +303,7 @@ impl StepSpec {
             (self.left.is_some(), "left"),
             (self.right.is_some(), "right"),
             (self.join_type.is_some(), "type"),
+            (self.key_module.is_some(), "key_module"),
         ] {
             if set && !is_join {
                 return Err(spec_err(field(name), "only a \"join\" step takes it"));
@@ -346,19 +352,20 @@ impl StepSpec {
                     .map_err(|(f, reason)| spec_err(field(&f), reason))
             }
             op @ (Op::Join | Op::ToTable) => {
-                if self.module.is_some() {
+                if op == Op::ToTable && self.module.is_some() {
                     return Err(spec_err(
                         field("module"),
-                        format!(
-                            "\"{}\" is built in here: joiner modules are not supported yet",
-                            op.name()
-                        ),
+                        "\"to_table\" is built in and runs no module",
                     ));
                 }
-                if !self.config.is_empty() {
+                // A join's config goes to its modules: without one it would be ignored.
+                if !self.config.is_empty() && self.module.is_none() && self.key_module.is_none() {
                     return Err(spec_err(
                         field("config"),
-                        format!("\"{}\" takes no config", op.name()),
+                        format!(
+                            "\"{}\" takes config only for a module (\"module\" or \"key_module\")",
+                            op.name()
+                        ),
                     ));
                 }
                 let mut fields = self.aggregate_spec();

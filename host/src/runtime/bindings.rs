@@ -1,6 +1,6 @@
 //! The one place the host generates bindings for `wit/`: every other module imports from here.
 //!
-//! The processor, aggregator, key-selector and connector worlds share the types, config and
+//! The processor, aggregator, key-selector, joiner and connector worlds share the types, config and
 //! log interfaces with the transform world (`with`), so one set of record types and one
 //! config/log adapter serve all; the two connector worlds share `connect-types` the same way.
 
@@ -43,6 +43,19 @@ pub mod key_selector {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "key-selector",
+        with: {
+            "weir:plugin/types": super::transform::weir::plugin::types,
+            "weir:plugin/config": super::transform::weir::plugin::config,
+            "weir:plugin/log": super::transform::weir::plugin::log,
+        },
+    });
+}
+
+/// Bindings of the `joiner` world (`JoinerPre`, the `joining` export).
+pub mod joiner {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "joiner",
         with: {
             "weir:plugin/types": super::transform::weir::plugin::types,
             "weir:plugin/config": super::transform::weir::plugin::config,
@@ -96,3 +109,5 @@ pub const PROCESSING_EXPORT: &str = "weir:plugin/processing@0.1.0";
 pub const AGGREGATING_EXPORT: &str = "weir:plugin/aggregating@0.1.0";
 /// The export name of the key-selector world's interface.
 pub const KEY_SELECTING_EXPORT: &str = "weir:plugin/key-selecting@0.1.0";
+/// The export name of the joiner world's interface.
+pub const JOINING_EXPORT: &str = "weir:plugin/joining@0.1.0";

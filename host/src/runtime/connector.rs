@@ -93,7 +93,8 @@ impl ConnectorInstance {
             PluginPre::Transform(_)
             | PluginPre::Processor(_)
             | PluginPre::Aggregator(_)
-            | PluginPre::KeySelector(_) => {
+            | PluginPre::KeySelector(_)
+            | PluginPre::Joiner(_) => {
                 return Err(RuntimeError::NotAConnector {
                     plugin: name,
                     world: plugin.world().name(),

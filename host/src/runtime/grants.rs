@@ -62,7 +62,7 @@ pub const WASI_GRANTED: &[&str] = &[
 /// The weir interfaces of each world (version 0.1.0), as its `import`s in `wit/`.
 fn weir_granted(world: World) -> &'static [&'static str] {
     match world {
-        World::Transform | World::Aggregator | World::KeySelector => {
+        World::Transform | World::Aggregator | World::KeySelector | World::Joiner => {
             &["weir:plugin/types", "weir:plugin/config", "weir:plugin/log"]
         }
         World::Processor => &[

@@ -11,6 +11,7 @@ use wasmtime::Store;
 
 use super::answer::Answer;
 use super::bindings::aggregator::Aggregator;
+use super::bindings::joiner::Joiner;
 use super::bindings::key_selector::KeySelector;
 use super::bindings::processor::Processor;
 use super::bindings::processor::exports::weir::plugin::processing;
@@ -59,6 +60,7 @@ pub(super) enum Bound {
     Processor(Processor),
     Aggregator(Aggregator),
     KeySelector(KeySelector),
+    Joiner(Joiner),
 }
 
 pub(super) struct Live {
@@ -189,6 +191,7 @@ impl Instance {
             PluginPre::Processor(pre) => pre.instantiate(&mut store).map(Bound::Processor),
             PluginPre::Aggregator(pre) => pre.instantiate(&mut store).map(Bound::Aggregator),
             PluginPre::KeySelector(pre) => pre.instantiate(&mut store).map(Bound::KeySelector),
+            PluginPre::Joiner(pre) => pre.instantiate(&mut store).map(Bound::Joiner),
             PluginPre::Source(_) | PluginPre::Sink(_) => {
                 return Err(RuntimeError::NotAStep {
                     plugin,
@@ -345,7 +348,7 @@ impl Instance {
         let live = self.live()?;
         arm_deadline(&mut live.store, tick, limits);
         let result = match &live.bound {
-            Bound::Aggregator(_) | Bound::KeySelector(_) => {
+            Bound::Aggregator(_) | Bound::KeySelector(_) | Bound::Joiner(_) => {
                 return Err(RuntimeError::Unsupported {
                     plugin: name.to_string(),
                     world,
@@ -464,6 +467,7 @@ pub(crate) fn probe(plugin: &Plugin) -> Result<(), wasmtime::Error> {
         PluginPre::Processor(pre) => pre.instantiate(&mut store).map(drop),
         PluginPre::Aggregator(pre) => pre.instantiate(&mut store).map(drop),
         PluginPre::KeySelector(pre) => pre.instantiate(&mut store).map(drop),
+        PluginPre::Joiner(pre) => pre.instantiate(&mut store).map(drop),
         PluginPre::Source(pre) => pre.instantiate(&mut store).map(drop),
         PluginPre::Sink(pre) => pre.instantiate(&mut store).map(drop),
     }

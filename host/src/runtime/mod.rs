@@ -10,6 +10,7 @@
 //! - [`aggregator`]: the aggregator world's calls on an instance (initial, add, merge,
 //!   subtract), one record or two aggregates at a time.
 //! - [`key_selector`]: the key-selector world's call on an instance: a batch's new keys.
+//! - [`joiner`]: the joiner world's call on an instance: one join result's value.
 //! - [`connector`]: [`ConnectorInstance`], one store per connector task, granted the
 //!   directories its config allows.
 //! - [`output`]: [`Output`], what a call produced (kept inputs, new records, failures).
@@ -41,6 +42,7 @@ pub mod grants;
 pub mod guest_output;
 pub mod host;
 pub mod instance;
+pub mod joiner;
 pub mod key_selector;
 pub mod limits;
 pub mod output;

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use wasmtime::component::Component;
 
 use super::bindings::aggregator::AggregatorPre;
+use super::bindings::joiner::JoinerPre;
 use super::bindings::key_selector::KeySelectorPre;
 use super::bindings::processor::ProcessorPre;
 use super::bindings::sink::SinkConnectorPre;
 use super::bindings::source::SourceConnectorPre;
 use super::bindings::transform::TransformPre;
 use super::bindings::{
-    AGGREGATING_EXPORT, KEY_SELECTING_EXPORT, PROCESSING_EXPORT, SINK_TASK_EXPORT,
+    AGGREGATING_EXPORT, JOINING_EXPORT, KEY_SELECTING_EXPORT, PROCESSING_EXPORT, SINK_TASK_EXPORT,
     SOURCE_TASK_EXPORT, TRANSFORMER_EXPORT,
 };
 use super::engine::Runtime;
@@ -29,6 +30,8 @@ pub enum World {
     Aggregator,
     /// The new key of a `group_by` step: `weir:plugin/key-selector`.
     KeySelector,
+    /// The value joiner of a `join` step: `weir:plugin/joiner`.
+    Joiner,
     /// A source connector: `weir:plugin/source-connector`.
     SourceConnector,
     /// A sink connector: `weir:plugin/sink-connector`.
@@ -51,6 +54,9 @@ impl World {
             World::KeySelector => {
                 "`weir:plugin/key-selecting@0.1.0` with `select: func(origin, batch) -> result<selected-keys, key-selector-error>`"
             }
+            World::Joiner => {
+                "`weir:plugin/joining@0.1.0` with `join: func(key: option<list<u8>>, left: option<list<u8>>, right: option<list<u8>>) -> result<option<list<u8>>, joiner-error>`"
+            }
             World::SourceConnector => {
                 "`weir:plugin/connector@0.1.0` and `weir:plugin/source-task@0.1.0` as wit/connector.wit says"
             }
@@ -67,6 +73,7 @@ impl World {
             World::Processor => "processor",
             World::Aggregator => "aggregator",
             World::KeySelector => "key-selector",
+            World::Joiner => "joiner",
             World::SourceConnector => "source-connector",
             World::SinkConnector => "sink-connector",
         }
@@ -85,6 +92,7 @@ pub(crate) enum PluginPre {
     Processor(ProcessorPre<HostState>),
     Aggregator(AggregatorPre<HostState>),
     KeySelector(KeySelectorPre<HostState>),
+    Joiner(JoinerPre<HostState>),
     Source(SourceConnectorPre<HostState>),
     Sink(SinkConnectorPre<HostState>),
 }
@@ -151,6 +159,8 @@ impl Plugin {
             Some(World::Aggregator)
         } else if has(KEY_SELECTING_EXPORT) {
             Some(World::KeySelector)
+        } else if has(JOINING_EXPORT) {
+            Some(World::Joiner)
         } else if has(SOURCE_TASK_EXPORT) {
             Some(World::SourceConnector)
         } else if has(SINK_TASK_EXPORT) {
@@ -163,7 +173,7 @@ impl Plugin {
         }
         let shared = &runtime.shared;
         let (world, pre) = if let Some(world) = world {
-            // The aggregator and key-selector worlds import a subset of the transform
+            // The aggregator, key-selector and joiner worlds import a subset of the transform
             // world's interfaces (types, config, log): its linker serves them.
             let linker = match world {
                 World::Processor => &shared.processor_linker,
@@ -179,6 +189,7 @@ impl Plugin {
                 World::Processor => ProcessorPre::new(linked).map(PluginPre::Processor),
                 World::Aggregator => AggregatorPre::new(linked).map(PluginPre::Aggregator),
                 World::KeySelector => KeySelectorPre::new(linked).map(PluginPre::KeySelector),
+                World::Joiner => JoinerPre::new(linked).map(PluginPre::Joiner),
                 World::SourceConnector => SourceConnectorPre::new(linked).map(PluginPre::Source),
                 World::SinkConnector => SinkConnectorPre::new(linked).map(PluginPre::Sink),
             }

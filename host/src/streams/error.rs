@@ -31,6 +31,14 @@ pub enum StreamsError {
         #[source]
         source: Box<crate::runtime::RuntimeError>,
     },
+    /// A `join` step's joiner module failed the whole call (a trap, its deadline, its
+    /// memory cap, an `invalid-config` answer).
+    #[error("joiner module: {source}")]
+    Joiner {
+        /// The runtime's error (boxed: it is large, and rare).
+        #[source]
+        source: Box<crate::runtime::RuntimeError>,
+    },
     /// An aggregate of another kind than the step keeps met the step's arithmetic
     /// (stored by another op at this step's position).
     #[error(

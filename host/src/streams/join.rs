@@ -8,10 +8,11 @@
 //! - table–table (`KTableKTableJoin`): an update on either side emits the new result for
 //!   its key, or a tombstone when it ends, by the rules of Kafka's processors;
 //! - stream–global table (`KStreamGlobalKTableJoin`): as stream–table, looking up the
-//!   stream record's key (a key selector module is not supported yet).
+//!   stream record's key, or the key the step's key module selected for it
+//!   ([`Join::process_looked_up`]).
 //!
-//! The joiner makes the value: without a module, [`DefaultJoiner`]'s JSON
-//! `{"left": L, "right": R}`.
+//! The joiner makes the value ([`super::joiner`]): a joiner module's, or without one
+//! [`super::joiner::DefaultJoiner`]'s JSON `{"left": L, "right": R}`.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,7 @@ use crate::runtime::{Body, Output, OutputRecord, RecordFailure, StateBackend};
 
 use super::error::StreamsError;
 use super::join_window::JoinWindows;
+use super::joiner::ValueJoiner;
 use super::table::Table;
 
 /// Which records of each side appear in the results.
@@ -80,47 +82,6 @@ impl Side {
             Side::Left => 0,
             Side::Right => 1,
         }
-    }
-}
-
-/// Makes a join result's value from the two sides' values (either may be missing).
-pub trait ValueJoiner {
-    /// The joined value (`None`: a null value); `Err`: this record fails, with the message.
-    fn join(
-        &mut self,
-        key: Option<&[u8]>,
-        left: Option<&[u8]>,
-        right: Option<&[u8]>,
-    ) -> Result<Option<Vec<u8>>, String>;
-}
-
-/// The joiner of a `join` step without a module: `{"left": L, "right": R}`, each value
-/// as a JSON string (its UTF-8 text) or null.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DefaultJoiner;
-
-impl ValueJoiner for DefaultJoiner {
-    fn join(
-        &mut self,
-        _key: Option<&[u8]>,
-        left: Option<&[u8]>,
-        right: Option<&[u8]>,
-    ) -> Result<Option<Vec<u8>>, String> {
-        let text = |side: &str, v: Option<&[u8]>| -> Result<serde_json::Value, String> {
-            match v {
-                None => Ok(serde_json::Value::Null),
-                Some(b) => std::str::from_utf8(b)
-                    .map(|s| serde_json::Value::String(s.to_string()))
-                    .map_err(|e| {
-                        format!(
-                            "the {side} value is not UTF-8 ({e}); the default joiner writes values as JSON strings, a joiner module can take any bytes"
-                        )
-                    }),
-            }
-        };
-        let joined =
-            serde_json::json!({"left": text("left", left)?, "right": text("right", right)?});
-        Ok(Some(joined.to_string().into_bytes()))
     }
 }
 
@@ -209,7 +170,7 @@ impl Join {
             }
             JoinPair::StreamTable | JoinPair::StreamGlobal => {
                 let table = stores.right_table.ok_or(StreamsError::NoTable)?;
-                self.stream_table(table, joiner, records, sides)
+                self.stream_table(table, joiner, records, sides, None)
             }
             JoinPair::TableTable => {
                 let (Some(left), Some(right)) = (stores.left_table, stores.right_table) else {
@@ -218,6 +179,20 @@ impl Join {
                 self.table_table(stores.own, left, right, joiner, records, sides)
             }
         }
+    }
+
+    /// A stream–global_table join whose stream records look up the table keys `lookup`
+    /// (by position, as the step's key module selected them; `None` matches no row)
+    /// instead of their own keys; results keep the stream record's key.
+    pub fn process_looked_up(
+        &self,
+        table: &dyn StateBackend,
+        joiner: &mut dyn ValueJoiner,
+        records: &[Record],
+        sides: &[Side],
+        lookup: &[Option<Vec<u8>>],
+    ) -> Result<Joined, StreamsError> {
+        self.stream_table(table, joiner, records, sides, Some(lookup))
     }
 
     /// Stream–table: each stream record looks its key up in the table at its arrival.
@@ -229,6 +204,7 @@ impl Join {
         joiner: &mut dyn ValueJoiner,
         records: &[Record],
         sides: &[Side],
+        lookup: Option<&[Option<Vec<u8>>]>,
     ) -> Result<Joined, StreamsError> {
         let mut done = Joined::default();
         for (j, (record, side)) in records.iter().zip(sides).enumerate() {
@@ -238,7 +214,13 @@ impl Join {
                 continue;
             }
             let Some(value) = &record.value else { continue };
-            let row = match &record.key {
+            // A null selected key matches no row, as a null key does (Kafka 4: a left join
+            // still emits the record, joined with null).
+            let key = match lookup {
+                Some(keys) => keys.get(j).and_then(Option::as_deref),
+                None => record.key.as_deref(),
+            };
+            let row = match key {
                 Some(k) => Table::get(table, k)?,
                 None => None,
             };
@@ -246,7 +228,7 @@ impl Join {
                 continue;
             }
             let right = row.as_ref().map(|r| r.value.as_slice());
-            match joiner.join(record.key.as_deref(), Some(&value[..]), right) {
+            match joiner.join(record.key.as_deref(), Some(&value[..]), right)? {
                 Ok(v) => emit(
                     &mut done.output,
                     index,
@@ -336,7 +318,7 @@ impl Join {
                 Side::Right => (x, new),
             };
             let value = if joins {
-                match joiner.join(Some(&key[..]), l, r) {
+                match joiner.join(Some(&key[..]), l, r)? {
                     Ok(v) => v,
                     Err(m) => {
                         fail(&mut done.output, index, m);

@@ -6,9 +6,12 @@
 use crate::record::Record;
 use crate::runtime::{MemoryState, StateBackend};
 
-use super::join::{DefaultJoiner, Join, JoinPair, JoinStores, JoinType, Side, ValueJoiner};
+use super::error::StreamsError;
+use super::join::{Join, JoinPair, JoinStores, JoinType, Side};
 use super::join_window::{JoinWindowSpec, JoinWindows};
+use super::joiner::{DefaultJoiner, ValueJoiner};
 use super::table::Table;
+use crate::runtime::joiner::JoinAnswered;
 
 /// Writes `[L, R]` as the guide does, `null` for a missing side.
 struct Brackets;
@@ -19,10 +22,12 @@ impl ValueJoiner for Brackets {
         _key: Option<&[u8]>,
         left: Option<&[u8]>,
         right: Option<&[u8]>,
-    ) -> Result<Option<Vec<u8>>, String> {
+    ) -> Result<JoinAnswered, StreamsError> {
         let s =
             |v: Option<&[u8]>| v.map_or("null".to_string(), |b| String::from_utf8_lossy(b).into());
-        Ok(Some(format!("[{}, {}]", s(left), s(right)).into_bytes()))
+        Ok(Ok(Some(
+            format!("[{}, {}]", s(left), s(right)).into_bytes(),
+        )))
     }
 }
 
@@ -358,6 +363,7 @@ fn the_default_joiner_writes_json_and_refuses_values_that_are_not_text() {
     let v = DefaultJoiner
         .join(Some(b"k"), Some(b"o-1"), None)
         .unwrap()
+        .unwrap()
         .unwrap();
     assert_eq!(
         serde_json::from_slice::<serde_json::Value>(&v).unwrap(),
@@ -365,6 +371,7 @@ fn the_default_joiner_writes_json_and_refuses_values_that_are_not_text() {
     );
     let e = DefaultJoiner
         .join(Some(b"k"), Some(b"ok"), Some(&[0xff, 0xfe]))
+        .unwrap()
         .unwrap_err();
     assert!(e.contains("right value is not UTF-8"), "{e}");
 }
@@ -392,4 +399,81 @@ fn a_table_keeps_the_latest_value_per_key_and_a_null_deletes() {
     let row = Table::get(&s, b"a").unwrap().unwrap();
     assert_eq!((row.timestamp, row.value.as_slice()), (12, &b"2"[..]));
     assert_eq!(Table::get(&s, b"b").unwrap(), None);
+}
+
+/// A stream–global_table join with a key module looks up the key it selected, as Kafka's
+/// `KStream.join(GlobalKTable, KeyValueMapper, ValueJoiner)`: the result keeps the stream
+/// key; a null mapped key matches nothing (a left join emits the record with null).
+#[test]
+fn a_global_join_looks_up_the_selected_key() {
+    let mut table = MemoryState::default();
+    let row = |k: &str, v: &str| Record {
+        key: Some(k.to_string().into()),
+        value: Some(v.to_string().into()),
+        headers: Vec::new(),
+        timestamp: 1,
+    };
+    Table.update(&mut table, &[row("c1", "Ada")]).unwrap();
+    let order = |k: Option<&str>, v: &str| Record {
+        key: k.map(|k| k.to_string().into()),
+        value: Some(v.to_string().into()),
+        headers: Vec::new(),
+        timestamp: 5,
+    };
+    let records = [
+        order(Some("o1"), "c1"),
+        order(Some("o2"), "c9"),
+        order(Some("o3"), "none"),
+        order(None, "none"),
+        order(None, "c1"),
+    ];
+    let lookup = [
+        Some(b"c1".to_vec()),
+        Some(b"c9".to_vec()),
+        None,
+        None,
+        Some(b"c1".to_vec()),
+    ];
+    let sides = [Side::Left; 5];
+    let run = |join_type| {
+        let join = Join {
+            join_type,
+            pair: JoinPair::StreamGlobal,
+        };
+        let done = join
+            .process_looked_up(&table, &mut Brackets, &records, &sides, &lookup)
+            .unwrap();
+        done.output
+            .records
+            .iter()
+            .map(|r| match &r.body {
+                crate::runtime::Body::New(rec) => (
+                    r.source.unwrap(),
+                    rec.key
+                        .as_ref()
+                        .map(|k| String::from_utf8_lossy(&k[..]).into_owned()),
+                    String::from_utf8_lossy(rec.value.as_deref().unwrap()).into_owned(),
+                ),
+                crate::runtime::Body::Input => panic!("a join makes new records"),
+            })
+            .collect::<Vec<_>>()
+    };
+    let s = |v: &str| v.to_string();
+    assert_eq!(
+        run(JoinType::Inner),
+        [
+            (0, Some(s("o1")), s("[c1, Ada]")),
+            (4, None, s("[c1, Ada]"))
+        ]
+    );
+    assert_eq!(
+        run(JoinType::Left),
+        [
+            (0, Some(s("o1")), s("[c1, Ada]")),
+            (1, Some(s("o2")), s("[c9, null]")),
+            (2, Some(s("o3")), s("[none, null]")),
+            (3, None, s("[none, null]")),
+            (4, None, s("[c1, Ada]"))
+        ]
+    );
 }

@@ -23,7 +23,8 @@ use crate::runtime::StateBackend;
 use crate::runtime::state::MAX_KEY_BYTES;
 
 use super::error::StreamsError;
-use super::join::{JoinType, Joined, Side, ValueJoiner, emit, fail};
+use super::join::{JoinType, Joined, Side, emit, fail};
+use super::joiner::ValueJoiner;
 use super::spec::MAX_DURATION_MS;
 use super::store::{from_ordered, ordered, scan};
 
@@ -276,7 +277,7 @@ impl JoinWindows {
                     Side::Left => (&value[..], other_value),
                     Side::Right => (other_value, &value[..]),
                 };
-                match joiner.join(Some(&key[..]), Some(l), Some(r)) {
+                match joiner.join(Some(&key[..]), Some(l), Some(r))? {
                     Ok(v) => emit(
                         &mut done.output,
                         index,
@@ -307,7 +308,7 @@ impl JoinWindows {
             if !matched && join_type.keeps(side) {
                 if ts + self.reach(side) < clock.stream_time {
                     // Its window is already past: no need to hold it (as Kafka).
-                    self.emit_unmatched(joiner, side, key, value, ts, index, &mut done);
+                    self.emit_unmatched(joiner, side, key, value, ts, index, &mut done)?;
                 } else {
                     waits = true;
                     clock.min_time = clock.min_time.min(ts);
@@ -362,7 +363,7 @@ impl JoinWindows {
             if ts + self.reach(side) + self.grace_ms >= clock.stream_time {
                 continue;
             }
-            self.emit_unmatched(joiner, side, key, &value, ts, index, done);
+            self.emit_unmatched(joiner, side, key, &value, ts, index, done)?;
             store.delete(&ok)?;
         }
         Ok(())
@@ -379,12 +380,12 @@ impl JoinWindows {
         ts: i64,
         index: u32,
         done: &mut Joined,
-    ) {
+    ) -> Result<(), StreamsError> {
         let (l, r) = match side {
             Side::Left => (Some(value), None),
             Side::Right => (None, Some(value)),
         };
-        match joiner.join(Some(key), l, r) {
+        match joiner.join(Some(key), l, r)? {
             Ok(v) => emit(
                 &mut done.output,
                 index,
@@ -397,6 +398,7 @@ impl JoinWindows {
             ),
             Err(m) => fail(&mut done.output, index, m),
         }
+        Ok(())
     }
 
     /// Drops stored records no record that is not late can match any more.

@@ -25,9 +25,11 @@
 //!   queryable state of a step.
 //! - [`table`]: [`Table`], the latest value per key of a `table` source or `to_table`
 //!   step, and its rows.
-//! - [`join`]: [`Join`], the `join` step: stream–table and table–table joins, the
-//!   joiner, and [`JoinType`].
+//! - [`join`]: [`Join`], the `join` step: stream–table and table–table joins, and
+//!   [`JoinType`].
 //! - [`join_window`]: [`JoinWindows`], the stream–stream join and its window stores.
+//! - [`joiner`]: [`ValueJoiner`], a join result's value: a joiner module's, or the
+//!   built-in [`DefaultJoiner`]'s.
 //! - [`error`]: [`StreamsError`], why an operator failed a whole batch.
 
 pub mod aggregate;
@@ -37,6 +39,7 @@ pub mod idle;
 pub mod in_memory;
 pub mod join;
 pub mod join_window;
+pub mod joiner;
 pub mod number;
 pub mod open;
 pub mod query;
@@ -61,8 +64,9 @@ mod tests;
 pub use aggregate::{Aggregation, Grouping, Kind, LateRecord, Processed};
 pub use error::StreamsError;
 pub use functions::Functions;
-pub use join::{DefaultJoiner, Join, JoinPair, JoinType, Joined, Side, ValueJoiner};
+pub use join::{Join, JoinPair, JoinType, Joined, Side};
 pub use join_window::{JoinWindowSpec, JoinWindows};
+pub use joiner::{DefaultJoiner, ValueJoiner};
 pub use number::Decimal;
 pub use open::{DEFAULT_MAX_OPEN_WINDOWS, OpenWindows};
 pub use query::WindowValue;

@@ -30,13 +30,22 @@ the others named (each answers bytes; without `initial` a key starts from b""):
         return str(int(aggregate) + int(item.value)).encode()
 
     Aggregating = add
+
+The value joiner of a `join` step (built with `-w joiner`): key, left and right are bytes or
+None (a side without a match); answer bytes, or None for a null value:
+
+    @weir.joiner
+    def join(key, left, right):
+        return left + b"+" + (right or b"-")
+
+    Joining = join
 """
 from componentize_py_types import Err
 from wit_world.imports import config as _config
 from wit_world.imports import log as _log
 from wit_world.imports import types
 
-# One module serves both worlds: each build has the bindings of its own world only.
+# One module serves every world: each build has the bindings of its own world only.
 try:
     from wit_world.exports import transformer
 except ImportError:
@@ -51,6 +60,10 @@ try:
     from wit_world.exports import aggregating
 except ImportError:
     aggregating = None
+try:
+    from wit_world.exports import joining
+except ImportError:
+    joining = None
 
 
 class InvalidConfig(Exception):
@@ -427,3 +440,27 @@ def aggregator(add=None, *, initial=None, merge=None, subtract=None):
         return Aggregator
 
     return wrap(add) if add is not None else wrap
+
+
+def joiner(fn):
+    """Decorates join(key, left, right) -> bytes | None into the value joiner of a `join` step.
+    key, left and right are bytes or None (left/right: a side without a match, in left and
+    outer joins); None answers a null value. An exception fails the record that made the
+    pair; InvalidConfig refuses the call as such."""
+
+    class Joiner:
+        def join(self, key, left, right):
+            try:
+                out = fn(key, left, right)
+            except InvalidConfig as e:
+                raise Err(joining.JoinerError_InvalidConfig(_text(str(e))))
+            except Exception as e:
+                raise Err(joining.JoinerError_JoinFailed(_message(e)))
+            if out is None:
+                return None
+            if not isinstance(out, (bytes, bytearray)):
+                raise Err(joining.JoinerError_JoinFailed(
+                    f"answered {type(out).__name__}, not bytes or None"))
+            return bytes(out)
+
+    return Joiner

@@ -213,7 +213,11 @@ fn kind_of(world: World) -> Option<ConnectorType> {
     match world {
         World::SourceConnector => Some(ConnectorType::Source),
         World::SinkConnector => Some(ConnectorType::Sink),
-        World::Transform | World::Processor | World::Aggregator | World::KeySelector => None,
+        World::Transform
+        | World::Processor
+        | World::Aggregator
+        | World::KeySelector
+        | World::Joiner => None,
     }
 }
 

@@ -182,12 +182,14 @@ impl Pipelines {
                 });
                 continue;
             }
+            if step.op == Op::Join
+                && let Some(Wiring::Join { join, .. }) = Graph::of(spec)?.wiring.get(i)
+            {
+                plans.push(self.join_step(i, *join, name, *version, step)?);
+                continue;
+            }
             let builtin = match step.op {
                 Op::ToTable => Some(StepCode::Table),
-                Op::Join => match Graph::of(spec)?.wiring.get(i) {
-                    Some(Wiring::Join { join, .. }) => Some(StepCode::Join(*join)),
-                    _ => None,
-                },
                 _ => None,
             };
             if let Some(code) = builtin {
@@ -258,7 +260,7 @@ impl Pipelines {
     }
 
     /// Module `name` (at `version`, or the newest) loaded; errors name `field`.
-    fn load_module(
+    pub(super) fn load_module(
         &self,
         field: &str,
         name: &str,
@@ -735,17 +737,10 @@ fn same_aggregations(old: &PipelineSpec, new: &PipelineSpec) -> Result<(), Pipel
 
 /// The version recorded for a built-in step in a deployment's module list: module
 /// versions start at 1, so 0 never names an uploaded module.
-const BUILTIN_VERSION: u32 = 0;
+pub(super) const BUILTIN_VERSION: u32 = 0;
 
-/// Wasm steps in a deployment: each task holds one instance of each.
+/// Wasm instances a deployment's task holds: one per module step, and a join's joiner and
+/// key selector.
 fn wasm_steps(plans: &[StepPlan]) -> usize {
-    plans
-        .iter()
-        .filter(|p| {
-            matches!(
-                p.code,
-                StepCode::Wasm(_) | StepCode::ModuleAggregate(..) | StepCode::GroupBy(_)
-            )
-        })
-        .count()
+    plans.iter().map(|p| p.code.instances()).sum()
 }

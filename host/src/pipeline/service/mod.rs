@@ -8,9 +8,11 @@
 //! - [`modules`]: uploading, listing and deleting module versions.
 //! - [`lifecycle`]: creating, starting, updating (hot-swap), pausing, deleting and stopping
 //!   pipelines.
+//! - [`join_plan`]: a `join` step's plan, with its joiner and key-selector modules.
 //! - [`status`]: what users see of running pipelines: status, logs, metrics.
 //! - [`queries`]: queryable state, read from the tasks' committed trees.
 
+mod join_plan;
 mod lifecycle;
 mod modules;
 mod queries;

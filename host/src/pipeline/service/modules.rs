@@ -69,7 +69,8 @@ impl Pipelines {
         Ok((module, bytes))
     }
 
-    /// Deletes a module version unless a pipeline's current deployment uses it.
+    /// Deletes a module version unless a pipeline's current deployment uses it (or a
+    /// join's `key_module` names it).
     pub fn delete_module(&self, name: &str, version: u32) -> Result<(), PipelineError> {
         let _op = self.ops.lock();
         let in_use = |pipeline: String| PipelineError::ModuleInUse {
@@ -90,12 +91,24 @@ impl Pipelines {
                 return Err(in_use(handle.name.clone()));
             }
         }
+        // A join's key module is loaded as its spec names it (the newest version when it
+        // names none), not recorded in the deployment: that version is in use too.
+        let newest = self.modules.get(name, None).ok().map(|m| m.version);
+        let names_it = |m: &super::super::spec::ModuleRef| {
+            m.name == name && m.version.or(newest) == Some(version)
+        };
         for record in self.store.list()? {
+            let mut keys = record
+                .spec
+                .steps
+                .iter()
+                .filter_map(|s| s.key_module.as_ref());
             if record
                 .current()
                 .modules
                 .iter()
                 .any(|(m, v)| m == name && *v == version)
+                || keys.any(names_it)
             {
                 return Err(in_use(record.spec.name));
             }

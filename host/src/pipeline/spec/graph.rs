@@ -297,6 +297,15 @@ impl Graph {
                 ),
             ));
         }
+        if step.key_module.is_some() && pair != JoinPair::StreamGlobal {
+            return Err(spec_err(
+                field("key_module"),
+                format!(
+                    "only a stream–global_table join looks its keys up through a key module; this is a {} join",
+                    pair.name()
+                ),
+            ));
+        }
         if matches!(pair, JoinPair::StreamTable | JoinPair::StreamGlobal)
             && join_type == JoinType::Outer
         {

@@ -168,6 +168,22 @@ fn bad_aggregation_steps_are_refused_naming_the_field() {
         (json!({"op": "fold"}), "unknown variant"),
         (json!({"op": "join"}), "steps[0].left: a join needs both"),
         (
+            json!({"op": "count", "key_module": "k"}),
+            "steps[0].key_module: only a \"join\" step takes it",
+        ),
+        (
+            json!({"module": "m", "key_module": "k"}),
+            "steps[0].key_module: only a \"join\" step takes it",
+        ),
+        (
+            json!({"op": "join", "left": "a", "right": "b", "config": {"x": 1}}),
+            "steps[0].config: \"join\" takes config only for a module",
+        ),
+        (
+            json!({"op": "to_table", "module": "m"}),
+            "steps[0].module: \"to_table\" is built in",
+        ),
+        (
             json!({"op": "count", "window": {"type": "tumbling", "size_ms": 10}, "close_idle_after_ms": 5}),
             "steps[0].close_idle_after_ms:",
         ),

@@ -18,9 +18,11 @@ import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.GlobalKTable;
 import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.KeyValueMapper;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.ValueJoiner;
@@ -30,8 +32,10 @@ import org.apache.kafka.streams.test.TestRecord;
  * Kafka Streams' joins over the records on stdin, through TopologyTestDriver, with the
  * joiner weir uses by default ({"left": L, "right": R}).
  *
- * Usage: JoinOracle PAIR TYPE [WINDOW_MS GRACE_MS]; PAIR is stream-table, table-table or
- * stream-stream, TYPE inner, left or outer. Input lines: SIDE KEY VALUE TS, tab-separated,
+ * Usage: JoinOracle PAIR TYPE [WINDOW_MS GRACE_MS]; PAIR is stream-table, table-table,
+ * stream-stream or stream-global, TYPE inner, left or outer. A stream-global join looks up
+ * the global table's key the stream value names: its text before the first comma (none
+ * without a comma), as weir's examples/rust-key-selector does. Input lines: SIDE KEY VALUE TS, tab-separated,
  * SIDE L or R, VALUE \N for null. Output lines: KEY VALUE TS, in the order Kafka emitted.
  */
 public final class JoinOracle {
@@ -42,6 +46,11 @@ public final class JoinOracle {
     private static final ValueJoiner<String, String, String> JOINER =
         (l, r) -> "{\"left\":" + text(l) + ",\"right\":" + text(r) + "}";
 
+    private static final KeyValueMapper<String, String, String> FIELD = (k, v) -> {
+        int comma = v == null ? -1 : v.indexOf(',');
+        return comma < 0 ? null : v.substring(0, comma);
+    };
+
     public static void main(String[] args) throws Exception {
         String pair = args[0], type = args[1];
         Serde<String> s = Serdes.String();
@@ -51,6 +60,12 @@ public final class JoinOracle {
                 KStream<String, String> l = b.stream("left", Consumed.with(s, s));
                 KTable<String, String> r = b.table("right", Consumed.with(s, s));
                 (type.equals("left") ? l.leftJoin(r, JOINER) : l.join(r, JOINER))
+                    .to("out", Produced.with(s, s));
+            }
+            case "stream-global" -> {
+                KStream<String, String> l = b.stream("left", Consumed.with(s, s));
+                GlobalKTable<String, String> r = b.globalTable("right", Consumed.with(s, s));
+                (type.equals("left") ? l.leftJoin(r, FIELD, JOINER) : l.join(r, FIELD, JOINER))
                     .to("out", Produced.with(s, s));
             }
             case "table-table" -> {
