@@ -356,6 +356,7 @@ impl Connectors {
             plugin.clone(),
             config.clone(),
             &[],
+            &Default::default(),
             Limits::default(),
             logs,
         )?)
@@ -1246,6 +1247,7 @@ fn common_defs(kind: ConnectorType) -> Vec<ConfigDef> {
             "Directories the connector may use, comma-separated absolute path[:ro]; nothing else on disk is reachable.",
         ),
     ];
+    defs.extend(super::allow_http::config_defs());
     if kind == ConnectorType::Sink {
         defs.insert(
             3,

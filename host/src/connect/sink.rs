@@ -35,6 +35,9 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// How often the partitions of `topics.regex` (and new partitions) are looked for.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
+/// Connect's stage of a record the task refused (`sink-context.report`).
+const PUT_STAGE: &str = "TASK_PUT";
+
 /// The consumer group that holds a sink connector's progress.
 pub fn group(connector: &str) -> String {
     format!("connect-{connector}")
@@ -120,13 +123,7 @@ fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectErro
         .filter(|(k, _)| positions.contains_key(*k))
         .collect();
     let metadata = mine.iter().find_map(|(_, (_, m))| m.clone());
-    let mut inst = ConnectorInstance::new(
-        ctx.plugin.clone(),
-        ctx.config.clone(),
-        &ctx.settings.dirs,
-        ctx.limits,
-        ctx.logs.clone(),
-    )?;
+    let mut inst = ctx.instance()?;
     if let Err(m) = answer(
         "start",
         inst.sink_start(&ctx.config_list(), metadata.as_deref()),
@@ -141,6 +138,7 @@ fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectErro
         control,
         inst: &mut inst,
         positions,
+        raw: Vec::new(),
         dirty: false,
         last_flush: Instant::now(),
         last_refresh: Instant::now(),
@@ -160,6 +158,10 @@ struct Sink<'a> {
     control: &'a TaskControl,
     inst: &'a mut ConnectorInstance,
     positions: Positions,
+    /// The records of the batch being put as read (topic, partition, record), one per batch
+    /// entry at the same index: a record the plugin reports goes to the dead-letter queue as
+    /// it was in the log.
+    raw: Vec<(String, u32, Record)>,
     /// Records were put (or nothing was ever committed) since the last commit.
     dirty: bool,
     last_flush: Instant,
@@ -221,6 +223,7 @@ impl Sink<'_> {
     fn read(&mut self) -> Result<Vec<SinkRecord>, ConnectError> {
         let ctx = self.ctx;
         let mut out = Vec::new();
+        self.raw.clear();
         let keys: Vec<(String, u32)> = self.positions.keys().cloned().collect();
         for key in keys {
             let from = self.positions[&key];
@@ -236,7 +239,8 @@ impl Sink<'_> {
             let (records, next) =
                 super::read::committed(&ctx.producers, &topic, key.1, from, READ_BYTES)?;
             for (offset, r) in records {
-                if let Some(rec) = self.convert(&key.0, key.1, offset, r)? {
+                if let Some(rec) = self.convert(&key.0, key.1, offset, r.clone())? {
+                    self.raw.push((key.0.clone(), key.1, r));
                     out.push(rec);
                 }
             }
@@ -353,6 +357,13 @@ impl Sink<'_> {
     ) -> Result<Option<SinkRecord>, ConnectError> {
         let ctx = self.ctx;
         let errors = &ctx.settings.errors;
+        // Connect's own classes: a record the task refused is a ConnectException from the
+        // task, a conversion or transformation failure a DataException.
+        let exception = if stage == PUT_STAGE {
+            "org.apache.kafka.connect.errors.ConnectException"
+        } else {
+            "org.apache.kafka.connect.errors.DataException"
+        };
         let err = ConnectError::Record {
             stage,
             what: format!("{topic}-{partition}@{offset}"),
@@ -386,15 +397,9 @@ impl Sink<'_> {
                     h("task.id", ctx.task.to_string()),
                     h("stage", stage.to_string()),
                     h("class.name", class.to_string()),
-                    h(
-                        "exception.class.name",
-                        "org.apache.kafka.connect.errors.DataException".into(),
-                    ),
+                    h("exception.class.name", exception.into()),
                     h("exception.message", message.clone()),
-                    h(
-                        "exception.stacktrace",
-                        format!("org.apache.kafka.connect.errors.DataException: {message}"),
-                    ),
+                    h("exception.stacktrace", format!("{exception}: {message}")),
                 ]);
             }
             ctx.topic(&dlq.topic)?;
@@ -416,7 +421,11 @@ impl Sink<'_> {
         let n = batch.len() as u64;
         let mut delay = Duration::from_millis(100);
         loop {
-            match answer("put", self.inst.put(&batch))? {
+            let answered = answer("put", self.inst.put(&batch))?;
+            // Reports count whatever the answer: a retriable answer offers the batch again,
+            // and the plugin (which remembers what it delivered) does not report them twice.
+            self.dead_letter_reports(&batch)?;
+            match answered {
                 Ok(()) => break,
                 Err(m) => {
                     self.ctx.note(&format!(
@@ -438,6 +447,38 @@ impl Sink<'_> {
         self.dirty = true;
         Counters::add(&self.ctx.counters.records, n);
         Ok(true)
+    }
+
+    /// The records the plugin reported it cannot deliver: to the dead-letter queue, or the
+    /// task fails (`errors.tolerance`).
+    fn dead_letter_reports(&mut self, batch: &[SinkRecord]) -> Result<(), ConnectError> {
+        let reports = self.inst.take_errant();
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let index: std::collections::HashMap<(&str, u32, i64), usize> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, b)| ((b.topic.as_str(), b.partition, b.offset), i))
+            .collect();
+        for report in reports {
+            let at = index
+                .get(&(report.topic.as_str(), report.partition, report.offset))
+                .copied();
+            // A report of a record not in the batch is ignored, as the WIT says.
+            if let Some((topic, partition, r)) = at.and_then(|i| self.raw.get(i)) {
+                self.failed(
+                    PUT_STAGE,
+                    &self.ctx.settings.class,
+                    topic,
+                    *partition,
+                    report.offset,
+                    r,
+                    report.message,
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Flushes the plugin, then commits the positions with the position it answered.

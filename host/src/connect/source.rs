@@ -67,13 +67,7 @@ fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectErro
             source_offset,
         })
         .collect();
-    let mut inst = ConnectorInstance::new(
-        ctx.plugin.clone(),
-        ctx.config.clone(),
-        &ctx.settings.dirs,
-        ctx.limits,
-        ctx.logs.clone(),
-    )?;
+    let mut inst = ctx.instance()?;
     if let Err(m) = answer("start", inst.source_start(&ctx.config_list(), &committed))? {
         return Err(ConnectError::Plugin {
             stage: "start",

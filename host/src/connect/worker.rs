@@ -9,7 +9,8 @@ use crate::broker::producer::ProducerRegistry;
 use crate::broker::{Broker, BrokerError, Topic};
 use crate::pipeline::logs::PipelineLogs;
 use crate::runtime::connector::{Call, ConnectorError};
-use crate::runtime::{Limits, Plugin};
+use crate::runtime::http_send::{Denials, HttpAccess};
+use crate::runtime::{ConnectorInstance, Limits, Plugin};
 
 use super::chain::ConnectorChain;
 use super::config::ConnectorSettings;
@@ -56,6 +57,29 @@ impl TaskContext {
             .collect()
     }
 
+    /// The task's instance of the plugin, granted the directories and outbound HTTP of its
+    /// config. A call may wait on its requests, so with HTTP granted its deadline leaves room
+    /// for a few of them to time out.
+    pub fn instance(&self) -> Result<ConnectorInstance, ConnectError> {
+        let grant = &self.settings.http;
+        let mut limits = self.limits;
+        if !grant.origins.is_empty() {
+            limits.deadline = limits.deadline.max(grant.limits.timeout * 3);
+        }
+        let http = HttpAccess {
+            grant: Arc::new(grant.clone()),
+            denials: Some(self.counters.clone() as Arc<dyn Denials>),
+        };
+        Ok(ConnectorInstance::new(
+            self.plugin.clone(),
+            self.config.clone(),
+            &self.settings.dirs,
+            &http,
+            limits,
+            self.logs.clone(),
+        )?)
+    }
+
     /// A host line in the connector's log.
     pub fn note(&self, message: &str) {
         self.logs.note(&format!("task {}: {message}", self.task));
@@ -92,6 +116,12 @@ impl TaskContext {
                 control.set_state(TaskState::Failed { trace });
             }
         }
+    }
+}
+
+impl Denials for Counters {
+    fn denied(&self) {
+        Counters::add(&self.denied, 1);
     }
 }
 
