@@ -86,15 +86,13 @@ fn settings(config: &ConfigMap) -> Result<Settings, Vec<ConfigIssue>> {
     };
     let mut pointer = |key: &str| {
         let p = config.get(key).map(|p| p.trim().to_string());
-        if let Some(p) = &p {
-            if !pointer_ok(p) {
-                issues.push(issue(
-                    key,
-                    format!(
-                        "Invalid value {p} for configuration {key}: a JSON pointer starts with '/'"
-                    ),
-                ));
-            }
+        if let Some(p) = p.as_ref().filter(|p| !pointer_ok(p)) {
+            issues.push(issue(
+                key,
+                format!(
+                    "Invalid value {p} for configuration {key}: a JSON pointer starts with '/'"
+                ),
+            ));
         }
         p
     };
