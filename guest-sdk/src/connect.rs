@@ -65,6 +65,19 @@ pub trait SinkTask: Sized {
     fn stop(&mut self) {}
 }
 
+/// Reports a record of the batch being put that cannot be delivered, for good (Kafka
+/// Connect's ErrantRecordReporter): under `errors.tolerance=all` the host sends it to the
+/// dead-letter queue and goes on; under `none` the task fails with `message`.
+#[cfg(feature = "sink-connector")]
+pub fn report(record: &SinkRecord, message: &str) {
+    crate::bindings::weir::plugin::sink_context::report(
+        &record.topic,
+        record.partition,
+        record.offset,
+        message,
+    );
+}
+
 /// A config key's definition, Connect's way.
 pub fn def(name: &str, kind: &str, required: bool, default: Option<&str>, doc: &str) -> ConfigDef {
     ConfigDef {

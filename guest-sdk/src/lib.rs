@@ -42,6 +42,9 @@
 //!   exists only with the feature on): Kafka Connect-style connectors: implement its
 //!   traits and export them with `source_connector!` or `sink_connector!`.
 //!
+//! - `http` (feature `http`; not linked here, as it exists only with the feature on):
+//!   outbound HTTP for connectors, as their `weir.allow.http` grants.
+//!
 //! Build a plugin crate (`crate-type = ["cdylib"]`) with `cargo build --target wasm32-wasip2 --release`.
 #![deny(missing_docs)]
 
@@ -53,6 +56,8 @@ mod config;
 #[cfg(any(feature = "source-connector", feature = "sink-connector"))]
 pub mod connect;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "joiner")]
 mod joiner;
 #[cfg(feature = "key-selector")]

@@ -8,6 +8,7 @@ use std::path::{Component, PathBuf};
 use std::time::Duration;
 
 use crate::runtime::grants::DirGrant;
+use crate::runtime::http_grant::HttpGrant;
 
 use super::converter::Converter;
 use super::state::ConnectorType;
@@ -100,6 +101,8 @@ pub struct ConnectorSettings {
     pub errors: ErrorPolicy,
     /// `weir.allow.dirs`.
     pub dirs: Vec<DirGrant>,
+    /// `weir.allow.http` and the `weir.http.*` bounds.
+    pub http: HttpGrant,
     /// The whole configuration, as the plugin gets it.
     pub raw: BTreeMap<String, String>,
 }
@@ -302,7 +305,8 @@ impl ConnectorSettings {
                 Vec::new()
             }),
         };
-        for key in ["weir.allow.http", "weir.allow.tcp"] {
+        let http = super::allow_http::parse(config, &mut issues);
+        for key in ["weir.allow.tcp"] {
             if config.contains_key(key) {
                 issues.push((
                     key.into(),
@@ -337,6 +341,7 @@ impl ConnectorSettings {
                 dlq,
             },
             dirs,
+            http,
             raw: config.clone(),
         })
     }

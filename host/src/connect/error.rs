@@ -27,6 +27,23 @@ pub enum RecordFault {
     /// The transformation chain failed it.
     #[error(transparent)]
     Transform(#[from] TransformFailure),
+    /// The sink plugin reported it cannot deliver it (`sink-context.report`).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl RecordFault {
+    /// The Java exception class Connect names for this fault in the dead-letter headers: a
+    /// record the task refused is a ConnectException from the task, a conversion or
+    /// transformation failure a DataException.
+    pub fn exception_class(&self) -> &'static str {
+        match self {
+            RecordFault::Refused(_) => "org.apache.kafka.connect.errors.ConnectException",
+            RecordFault::Convert(_) | RecordFault::Header { .. } | RecordFault::Transform(_) => {
+                "org.apache.kafka.connect.errors.DataException"
+            }
+        }
+    }
 }
 
 /// Why a connector operation or task failed.

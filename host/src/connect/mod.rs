@@ -6,6 +6,7 @@
 //!
 //! - [`service`]: [`Connectors`], the service and every operation the REST API offers.
 //! - [`config`]: the keys every connector has, checked once into [`ConnectorSettings`].
+//! - [`allow_http`]: `weir.allow.http` and the `weir.http.*` bounds.
 //! - [`state`]: target states and task states, as Connect names them.
 //! - [`swap`]: a hot-swap's handoff between the service and a task ([`swap::Version`]).
 //! - [`task`]: a task thread's control, counters and handle.
@@ -20,6 +21,7 @@
 //! - [`store`]: configs, source offsets and task checkpoints in sled.
 //! - [`error`]: [`ConnectError`], the layer's one error type.
 
+pub mod allow_http;
 pub mod chain;
 pub mod config;
 pub mod converter;

@@ -36,6 +36,9 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// How often the partitions of `topics.regex` (and new partitions) are looked for.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
+/// Connect's stage of a record the task refused (`sink-context.report`).
+const PUT_STAGE: &str = "TASK_PUT";
+
 /// The consumer group that holds a sink connector's progress.
 pub fn group(connector: &str) -> String {
     format!("connect-{connector}")
@@ -121,6 +124,7 @@ fn run_inner(ctx: &mut TaskContext, control: &TaskControl) -> Result<(), Connect
         control,
         inst: &mut inst,
         positions,
+        raw: Vec::new(),
         dirty: false,
         last_flush: Instant::now(),
         last_refresh: Instant::now(),
@@ -165,6 +169,10 @@ struct Sink<'a> {
     control: &'a TaskControl,
     inst: &'a mut ConnectorInstance,
     positions: Positions,
+    /// The records of the batch being put as read (topic, partition, record), one per batch
+    /// entry at the same index: a record the plugin reports goes to the dead-letter queue as
+    /// it was in the log.
+    raw: Vec<(String, u32, Record)>,
     /// Records were put (or nothing was ever committed) since the last commit.
     dirty: bool,
     last_flush: Instant,
@@ -269,6 +277,7 @@ impl Sink<'_> {
         // Each record as read (for the dead-letter queue) and as converted.
         let mut read: Vec<(String, u32, i64, Record)> = Vec::new();
         let mut prepared = Vec::new();
+        self.raw.clear();
         let keys: Vec<(String, u32)> = self.positions.keys().cloned().collect();
         for key in keys {
             let from = self.positions[&key];
@@ -310,6 +319,9 @@ impl Sink<'_> {
                     continue;
                 }
             };
+            // As read, at the batch's index: a record the plugin reports goes to the
+            // dead-letter queue as it was in the log.
+            self.raw.push((topic.clone(), *partition, r.clone()));
             out.push(SinkRecord {
                 topic: rec.topic,
                 partition: rec.partition.unwrap_or(*partition),
@@ -414,6 +426,7 @@ impl Sink<'_> {
         let ctx = &*self.ctx;
         let errors = &ctx.settings.errors;
         let message = cause.to_string();
+        let exception = cause.exception_class();
         let err = ConnectError::Record {
             stage,
             what: format!("{topic}-{partition}@{offset}"),
@@ -447,15 +460,9 @@ impl Sink<'_> {
                     h("task.id", ctx.task.to_string()),
                     h("stage", stage.to_string()),
                     h("class.name", class.to_string()),
-                    h(
-                        "exception.class.name",
-                        "org.apache.kafka.connect.errors.DataException".into(),
-                    ),
+                    h("exception.class.name", exception.into()),
                     h("exception.message", message.clone()),
-                    h(
-                        "exception.stacktrace",
-                        format!("org.apache.kafka.connect.errors.DataException: {message}"),
-                    ),
+                    h("exception.stacktrace", format!("{exception}: {message}")),
                 ]);
             }
             ctx.topic(&dlq.topic)?;
@@ -477,7 +484,11 @@ impl Sink<'_> {
         let n = batch.len() as u64;
         let mut delay = Duration::from_millis(100);
         loop {
-            match answer("put", self.inst.put(&batch))? {
+            let answered = answer("put", self.inst.put(&batch))?;
+            // Reports count whatever the answer: a retriable answer offers the batch again,
+            // and the plugin (which remembers what it delivered) does not report them twice.
+            self.dead_letter_reports(&batch)?;
+            match answered {
                 Ok(()) => break,
                 Err(m) => {
                     self.ctx.note(&format!(
@@ -499,6 +510,38 @@ impl Sink<'_> {
         self.dirty = true;
         Counters::add(&self.ctx.counters.records, n);
         Ok(true)
+    }
+
+    /// The records the plugin reported it cannot deliver: to the dead-letter queue, or the
+    /// task fails (`errors.tolerance`).
+    fn dead_letter_reports(&mut self, batch: &[SinkRecord]) -> Result<(), ConnectError> {
+        let reports = self.inst.take_errant();
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let index: std::collections::HashMap<(&str, u32, i64), usize> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, b)| ((b.topic.as_str(), b.partition, b.offset), i))
+            .collect();
+        for report in reports {
+            let at = index
+                .get(&(report.topic.as_str(), report.partition, report.offset))
+                .copied();
+            // A report of a record not in the batch is ignored, as the WIT says.
+            if let Some((topic, partition, r)) = at.and_then(|i| self.raw.get(i)) {
+                self.failed(
+                    PUT_STAGE,
+                    &self.ctx.settings.class,
+                    topic,
+                    *partition,
+                    report.offset,
+                    r,
+                    RecordFault::Refused(report.message),
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Flushes the plugin, then commits the positions with the position it answered.

@@ -9,6 +9,7 @@ use crate::broker::producer::ProducerRegistry;
 use crate::broker::{Broker, BrokerError, Topic};
 use crate::pipeline::logs::PipelineLogs;
 use crate::runtime::connector::{Call, ConnectorError};
+use crate::runtime::http_send::{Denials, HttpAccess};
 use crate::runtime::{ConnectorInstance, Limits};
 
 use super::chain::ConnectorChain;
@@ -47,13 +48,25 @@ pub struct TaskContext {
 }
 
 impl TaskContext {
-    /// An instance of `version`, with the connector's directories and limits (not started).
+    /// An instance of `version` (not started), granted the directories and outbound HTTP
+    /// of the connector's config. A call may wait on its requests, so with HTTP granted its
+    /// deadline leaves room for a few of them to time out.
     pub fn instance(&self, version: &Version) -> Result<ConnectorInstance, ConnectError> {
+        let grant = &self.settings.http;
+        let mut limits = self.limits;
+        if !grant.origins.is_empty() {
+            limits.deadline = limits.deadline.max(grant.limits.timeout * 3);
+        }
+        let http = HttpAccess {
+            grant: Arc::new(grant.clone()),
+            denials: Some(self.counters.clone() as Arc<dyn Denials>),
+        };
         Ok(ConnectorInstance::new(
             version.plugin.clone(),
             version.config.clone(),
             &self.settings.dirs,
-            self.limits,
+            &http,
+            limits,
             self.logs.clone(),
         )?)
     }
@@ -94,6 +107,12 @@ impl TaskContext {
                 control.set_state(TaskState::Failed { trace });
             }
         }
+    }
+}
+
+impl Denials for Counters {
+    fn denied(&self) {
+        Counters::add(&self.denied, 1);
     }
 }
 

@@ -2,7 +2,8 @@
 //! `sink-connector` world of `wit/connector.wit`), for its connector part or one of its tasks.
 //!
 //! Unlike a pipeline step's [`super::Instance`], a connector's store is granted what its config
-//! grants: the directories of `weir.allow.dirs` are preopened ([`super::grants::DirGrant`]).
+//! grants: the directories of `weir.allow.dirs` are preopened ([`super::grants::DirGrant`]),
+//! and its wasi:http requests reach what `weir.allow.http` grants ([`super::http_send`]).
 //! A trap poisons the store: every later call fails, and the caller (connect) fails the task,
 //! whose restart builds a fresh instance.
 
@@ -18,7 +19,8 @@ use super::bindings::source::exports::weir::plugin::source_task;
 use super::error::RuntimeError;
 use super::grants::DirGrant;
 use super::guest_output::LogSink;
-use super::host::HostState;
+use super::host::{ErrantReport, HostState};
+use super::http_send::{HttpAccess, HttpHooks};
 use super::instance::{arm_deadline, classify, drain_output};
 use super::limits::Limits;
 use super::plugin::{Plugin, PluginPre, World};
@@ -66,11 +68,12 @@ pub type Call<T> = Result<T, RuntimeError>;
 
 impl ConnectorInstance {
     /// Instantiates a connector plugin with `config` (its `config` import), the directories
-    /// it is granted, and where its log lines go.
+    /// and outbound HTTP it is granted, and where its log lines go.
     pub fn new(
         plugin: Arc<Plugin>,
         config: BTreeMap<String, String>,
         dirs: &[DirGrant],
+        http: &HttpAccess,
         limits: Limits,
         log: Arc<dyn LogSink>,
     ) -> Result<ConnectorInstance, RuntimeError> {
@@ -84,6 +87,12 @@ impl ConnectorInstance {
             None,
         );
         data.wasi = super::grants::connector_wasi_ctx(&name, &data.stdout, &data.stderr, dirs)?;
+        data.http_hooks = HttpHooks::new(
+            http.grant.clone(),
+            plugin.name.clone(),
+            log.clone(),
+            http.denials.clone(),
+        );
         let mut store = Store::new(&plugin.runtime.shared.engine, data);
         store.limiter(|s| &mut s.limiter);
         arm_deadline(&mut store, plugin.runtime.shared.epoch_tick, limits);
@@ -237,13 +246,24 @@ impl ConnectorInstance {
         })
     }
 
-    /// Hands a sink task a batch.
+    /// Hands a sink task a batch. Records it reports it cannot deliver are then in
+    /// [`ConnectorInstance::take_errant`].
     pub fn put(&mut self, records: &[SinkRecord]) -> Call<Result<(), ConnectorError>> {
         let err = self.not_source();
+        let data = self.store.data_mut();
+        data.errant.clear();
+        data.errant_cap = records.len();
         self.call(|b, s| match b {
             Bound::Sink(c) => c.weir_plugin_sink_task().call_put(s, records),
             Bound::Source(_) => Err(err.into()),
         })
+    }
+
+    /// The records the last `put` reported it cannot deliver, each of that batch.
+    pub fn take_errant(&mut self) -> Vec<ErrantReport> {
+        let data = self.store.data_mut();
+        data.errant_cap = 0;
+        std::mem::take(&mut data.errant)
     }
 
     /// Asks a sink task to flush; answers its position.

@@ -150,6 +150,7 @@ impl Runtime {
 
         let mut source_linker = Linker::<HostState>::new(&engine);
         grants::link(&mut source_linker).map_err(engine_err)?;
+        grants::link_http(&mut source_linker).map_err(engine_err)?;
         SourceConnector::add_to_linker::<_, wasmtime::component::HasSelf<HostState>>(
             &mut source_linker,
             |s| s,
@@ -157,6 +158,7 @@ impl Runtime {
         .map_err(engine_err)?;
         let mut sink_linker = Linker::<HostState>::new(&engine);
         grants::link(&mut sink_linker).map_err(engine_err)?;
+        grants::link_http(&mut sink_linker).map_err(engine_err)?;
         SinkConnector::add_to_linker::<_, wasmtime::component::HasSelf<HostState>>(
             &mut sink_linker,
             |s| s,

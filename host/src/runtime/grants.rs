@@ -59,6 +59,11 @@ pub const WASI_GRANTED: &[&str] = &[
     "wasi:sockets/ip-name-lookup",
 ];
 
+/// The WASI interfaces only the connector worlds are granted: outbound HTTP, which reaches
+/// only what a connector's `weir.allow.http` grants ([`super::http_send`]). Transforms and
+/// processors are refused them at load.
+pub const WASI_HTTP_GRANTED: &[&str] = &["wasi:http/types", "wasi:http/outgoing-handler"];
+
 /// The weir interfaces of each world (version 0.1.0), as its `import`s in `wit/`.
 fn weir_granted(world: World) -> &'static [&'static str] {
     match world {
@@ -71,11 +76,18 @@ fn weir_granted(world: World) -> &'static [&'static str] {
             "weir:plugin/log",
             "weir:plugin/state",
         ],
-        World::SourceConnector | World::SinkConnector => &[
+        World::SourceConnector => &[
             "weir:plugin/types",
             "weir:plugin/config",
             "weir:plugin/log",
             "weir:plugin/connect-types",
+        ],
+        World::SinkConnector => &[
+            "weir:plugin/types",
+            "weir:plugin/config",
+            "weir:plugin/log",
+            "weir:plugin/connect-types",
+            "weir:plugin/sink-context",
         ],
     }
 }
@@ -97,7 +109,9 @@ pub fn grants(world: World, import: &str) -> bool {
     if weir_granted(world).contains(&path) {
         return version == WEIR_VERSION;
     }
-    WASI_GRANTED.contains(&path) && version.starts_with(WASI_VERSION_PREFIX)
+    let connector = matches!(world, World::SourceConnector | World::SinkConnector);
+    let wasi = WASI_GRANTED.contains(&path) || (connector && WASI_HTTP_GRANTED.contains(&path));
+    wasi && version.starts_with(WASI_VERSION_PREFIX)
 }
 
 /// Refuses a component importing anything its world does not grant, naming the first such
@@ -163,6 +177,12 @@ pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     sync::sockets::udp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     sync::sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     Ok(())
+}
+
+/// Adds `wasi:http/types` and `wasi:http/outgoing-handler` to a connector world's linker;
+/// each request goes through the store's [`super::http_send::HttpHooks`].
+pub fn link_http(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(linker)
 }
 
 /// The WASI context of one store: nothing behind the granted interfaces but the clocks,
@@ -242,6 +262,32 @@ mod tests {
             "wasi:http/outgoing-handler@0.2.6"
         ));
         assert!(!grants(World::Processor, "wasi:keyvalue/store@0.2.0-draft"));
+    }
+
+    #[test]
+    fn only_connector_worlds_are_granted_wasi_http() {
+        for world in [World::SourceConnector, World::SinkConnector] {
+            assert!(grants(world, "wasi:http/outgoing-handler@0.2.4"));
+            assert!(grants(world, "wasi:http/types@0.2.6"));
+            assert!(!grants(world, "wasi:http/incoming-handler@0.2.6"));
+        }
+        for world in [
+            World::Transform,
+            World::Processor,
+            World::Aggregator,
+            World::KeySelector,
+        ] {
+            assert!(!grants(world, "wasi:http/outgoing-handler@0.2.4"));
+            assert!(!grants(world, "wasi:http/types@0.2.4"));
+        }
+        assert!(grants(
+            World::SinkConnector,
+            "weir:plugin/sink-context@0.1.0"
+        ));
+        assert!(!grants(
+            World::SourceConnector,
+            "weir:plugin/sink-context@0.1.0"
+        ));
     }
 
     #[test]

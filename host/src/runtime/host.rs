@@ -16,7 +16,21 @@ use super::caps::{CallCaps, Cap};
 use super::bindings::processor::weir::plugin::state as wit_state;
 use super::bindings::transform::weir::plugin::{config as wit_config, log as wit_log};
 use super::guest_output::{GuestOutput, LogBudget, LogLevel, LogSink};
+use super::http_send::HttpHooks;
 use super::state::{StateBackend, StateError};
+
+/// A record a sink task reported it cannot deliver (`sink-context.report`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrantReport {
+    /// Its topic, as the task was given it.
+    pub topic: String,
+    /// Its partition.
+    pub partition: u32,
+    /// Its offset.
+    pub offset: i64,
+    /// Why it cannot be delivered.
+    pub message: String,
+}
 
 /// Everything one store carries: WASI (granting nothing, see [`super::grants`]), limits, the
 /// plugin's backends, and what the current call has used of its caps.
@@ -40,6 +54,16 @@ pub struct HostState {
     /// A cap a host call refused during the current call: the call fails with it even if the
     /// plugin ignored the refusal.
     pub(crate) crossed: Option<(Cap, usize, usize)>,
+    /// wasi:http's context (linked for connectors only).
+    pub(crate) http_ctx: wasmtime_wasi_http::WasiHttpCtx,
+    /// Where a connector's requests are checked and sent; pipeline steps get one granting
+    /// nothing (they are never linked to wasi:http anyway).
+    pub(crate) http_hooks: HttpHooks,
+    /// Records the current sink `put` reported; at most `errant_cap` are kept.
+    pub(crate) errant: Vec<ErrantReport>,
+    /// How many reports the current call may make (the batch's length): a guest reporting in
+    /// a loop cannot grow the host's list past what it was given.
+    pub(crate) errant_cap: usize,
 }
 
 impl HostState {
@@ -56,6 +80,7 @@ impl HostState {
         let stderr = GuestOutput::default();
         let mut table = ResourceTable::new();
         table.set_max_capacity(caps.max_wasi_resources);
+        let http_hooks = HttpHooks::deny_all(plugin.clone(), log.clone());
         HostState {
             wasi: super::grants::wasi_ctx(&stdout, &stderr),
             table,
@@ -74,6 +99,10 @@ impl HostState {
             log_budget: LogBudget::default(),
             state_written: 0,
             crossed: None,
+            http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_hooks,
+            errant: Vec::new(),
+            errant_cap: 0,
         }
     }
 
@@ -83,6 +112,40 @@ impl HostState {
         self.log_budget = LogBudget::default();
         self.state_written = 0;
         self.crossed = None;
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for HostState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http_ctx,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
+    }
+}
+
+impl super::bindings::sink::weir::plugin::sink_context::Host for HostState {
+    fn report(&mut self, topic: String, partition: u32, offset: i64, message: String) {
+        if self.errant.len() >= self.errant_cap || topic.len() > 255 {
+            return;
+        }
+        // A message is a line of the connector's log and a DLQ header: cut like a log line.
+        let mut message = message;
+        let max = self.caps.max_log_line_bytes;
+        if message.len() > max {
+            let mut cut = max;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        self.errant.push(ErrantReport {
+            topic,
+            partition,
+            offset,
+            message,
+        });
     }
 }
 

@@ -20,6 +20,10 @@
 //! - [`answer`]: a call's answer checked against the caps and turned into an [`Output`].
 //! - [`grants`]: the interfaces a plugin is granted (its world and `wit/sandbox.wit`): the
 //!   linker, the WASI context, and the import check that refuses anything else at load.
+//! - [`http_grant`]: [`http_grant::HttpGrant`], the origins a connector's `weir.allow.http`
+//!   grants and the bounds on its requests.
+//! - [`http_send`]: [`http_send::HttpHooks`], where a connector's wasi:http requests are
+//!   checked against its grant, resolved once and sent to the address checked.
 //! - [`poll`]: `wasi:io/poll` bounded by the call's deadline.
 //! - [`compile`]: [`compile::CompileSlots`], how many components compile at once.
 //! - [`flat`]: the flat batch form records cross the boundary in.
@@ -41,6 +45,8 @@ pub mod flat;
 pub mod grants;
 pub mod guest_output;
 pub mod host;
+pub mod http_grant;
+pub mod http_send;
 pub mod instance;
 pub mod joiner;
 pub mod key_selector;

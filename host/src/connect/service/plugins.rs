@@ -123,6 +123,7 @@ impl Connectors {
             plugin.clone(),
             config.clone(),
             &[],
+            &Default::default(),
             Limits::default(),
             logs,
         )?)

@@ -220,6 +220,7 @@ pub(super) fn common_defs(kind: ConnectorType) -> Vec<ConfigDef> {
             "Directories the connector may use, comma-separated absolute path[:ro]; nothing else on disk is reachable.",
         ),
     ];
+    defs.extend(super::super::allow_http::config_defs());
     if kind == ConnectorType::Sink {
         defs.insert(
             3,
