@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Component, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::runtime::grants::DirGrant;
+use crate::runtime::net::TcpGrant;
 
 use super::converter::Converter;
 use super::state::ConnectorType;
@@ -100,6 +102,8 @@ pub struct ConnectorSettings {
     pub errors: ErrorPolicy,
     /// `weir.allow.dirs`.
     pub dirs: Vec<DirGrant>,
+    /// `weir.allow.tcp`, resolved and pinned.
+    pub tcp: Arc<TcpGrant>,
     /// The whole configuration, as the plugin gets it.
     pub raw: BTreeMap<String, String>,
 }
@@ -302,7 +306,17 @@ impl ConnectorSettings {
                 Vec::new()
             }),
         };
-        for key in ["weir.allow.http", "weir.allow.tcp"] {
+        let tcp = match config.get("weir.allow.tcp") {
+            None => TcpGrant::default(),
+            Some(text) => super::allow_tcp::parse(text).unwrap_or_else(|e| {
+                issues.push((
+                    "weir.allow.tcp".into(),
+                    format!("Invalid value for configuration weir.allow.tcp: {e}; expected comma-separated host:port"),
+                ));
+                TcpGrant::default()
+            }),
+        };
+        for key in ["weir.allow.http"] {
             if config.contains_key(key) {
                 issues.push((
                     key.into(),
@@ -337,6 +351,7 @@ impl ConnectorSettings {
                 dlq,
             },
             dirs,
+            tcp: Arc::new(tcp),
             raw: config.clone(),
         })
     }
@@ -359,6 +374,7 @@ mod tests {
             ("tasks.max", "x"),
             ("errors.tolerance", "some"),
             ("weir.allow.dirs", "rel/dir"),
+            ("weir.allow.tcp", "db"),
         ]);
         let issues = ConnectorSettings::parse(&c, Some(ConnectorType::Sink)).unwrap_err();
         let keys: Vec<&str> = issues.iter().map(|(k, _)| k.as_str()).collect();
@@ -370,7 +386,8 @@ mod tests {
                 "tasks.max",
                 "topics",
                 "errors.tolerance",
-                "weir.allow.dirs"
+                "weir.allow.dirs",
+                "weir.allow.tcp"
             ]
         );
     }
@@ -384,12 +401,14 @@ mod tests {
             ("errors.tolerance", "all"),
             ("errors.deadletterqueue.topic.name", "dlq"),
             ("weir.allow.dirs", "/tmp/a:ro, /tmp/b"),
+            ("weir.allow.tcp", "127.0.0.1:5432"),
         ]);
         let s = ConnectorSettings::parse(&c, Some(ConnectorType::Sink)).unwrap();
         let topics = s.topics.unwrap();
         assert!(topics.matches("in-1") && !topics.matches("xin-1") && !topics.matches("in"));
         assert_eq!(s.errors.tolerance, Tolerance::All);
         assert_eq!(s.dirs.len(), 2);
+        assert!(s.tcp.allows("127.0.0.1:5432".parse().unwrap()));
         assert!(s.dirs[0].read_only && !s.dirs[1].read_only);
         assert_eq!(s.key, Converter::Json { schemas: true });
     }

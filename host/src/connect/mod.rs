@@ -6,6 +6,7 @@
 //!
 //! - [`service`]: [`Connectors`], the service and every operation the REST API offers.
 //! - [`config`]: the keys every connector has, checked once into [`ConnectorSettings`].
+//! - [`allow_tcp`]: `weir.allow.tcp`, parsed and resolved into pinned addresses.
 //! - [`state`]: target states and task states, as Connect names them.
 //! - [`task`]: a task thread's control, counters and handle.
 //! - [`worker`]: what task threads share ([`worker::TaskContext`]) and plugin answers.
@@ -19,6 +20,7 @@
 //! - [`store`]: configs, source offsets and task checkpoints in sled.
 //! - [`error`]: [`ConnectError`], the layer's one error type.
 
+pub mod allow_tcp;
 pub mod chain;
 pub mod config;
 pub mod converter;

@@ -13,6 +13,7 @@ use crate::pipeline::Pipelines;
 use crate::pipeline::logs::PipelineLogs;
 use crate::record::Record;
 use crate::runtime::connector::{ConfigDef, ConnectorError};
+use crate::runtime::net::NetState;
 use crate::runtime::{ConnectorInstance, Limits, Plugin, World};
 
 use super::chain::ConnectorChain;
@@ -356,6 +357,7 @@ impl Connectors {
             plugin.clone(),
             config.clone(),
             &[],
+            NetState::default(),
             Limits::default(),
             logs,
         )?)
@@ -1244,6 +1246,13 @@ fn common_defs(kind: ConnectorType) -> Vec<ConfigDef> {
             false,
             Some(""),
             "Directories the connector may use, comma-separated absolute path[:ro]; nothing else on disk is reachable.",
+        ),
+        d(
+            "weir.allow.tcp",
+            "LIST",
+            false,
+            Some(""),
+            "Hosts the connector may open TCP connections to, comma-separated host:port; names are resolved by weir once and pinned.",
         ),
     ];
     if kind == ConnectorType::Sink {

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -42,8 +43,9 @@ pub fn group(connector: &str) -> String {
 
 /// Runs a sink task until it is asked to exit or fails.
 pub fn run(ctx: TaskContext, control: Arc<TaskControl>) {
-    let outcome = run_inner(&ctx, &control);
-    ctx.finish(&control, outcome);
+    let counted = Arc::default();
+    let outcome = run_inner(&ctx, &control, &counted);
+    ctx.finish(&control, outcome, &counted);
 }
 
 /// A partition the task reads, and where.
@@ -111,7 +113,11 @@ fn refresh(ctx: &TaskContext, positions: &mut Positions) -> Result<bool, Connect
     Ok(uncommitted)
 }
 
-fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectError> {
+fn run_inner(
+    ctx: &TaskContext,
+    control: &TaskControl,
+    counted: &Arc<AtomicBool>,
+) -> Result<(), ConnectError> {
     let mut positions = Positions::new();
     let uncommitted = refresh(ctx, &mut positions)?;
     let committed = committed(ctx)?;
@@ -124,6 +130,7 @@ fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectErro
         ctx.plugin.clone(),
         ctx.config.clone(),
         &ctx.settings.dirs,
+        ctx.net(counted),
         ctx.limits,
         ctx.logs.clone(),
     )?;

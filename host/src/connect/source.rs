@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -50,11 +51,16 @@ pub fn offsets_key(connector: &str, partition: &str) -> String {
 
 /// Runs a source task until it is asked to exit or fails.
 pub fn run(ctx: TaskContext, control: Arc<TaskControl>) {
-    let outcome = run_inner(&ctx, &control);
-    ctx.finish(&control, outcome);
+    let counted = Arc::default();
+    let outcome = run_inner(&ctx, &control, &counted);
+    ctx.finish(&control, outcome, &counted);
 }
 
-fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectError> {
+fn run_inner(
+    ctx: &TaskContext,
+    control: &TaskControl,
+    counted: &Arc<AtomicBool>,
+) -> Result<(), ConnectError> {
     let mut cp = store::checkpoint(&ctx.tree, ctx.task)?.unwrap_or_default();
     let producer_id = own_producer_id(&ctx.broker, &ctx.tree, ctx.task, &mut cp)?;
     // A Kafka client producing with it would disturb the window's skipping of replays.
@@ -71,6 +77,7 @@ fn run_inner(ctx: &TaskContext, control: &TaskControl) -> Result<(), ConnectErro
         ctx.plugin.clone(),
         ctx.config.clone(),
         &ctx.settings.dirs,
+        ctx.net(counted),
         ctx.limits,
         ctx.logs.clone(),
     )?;

@@ -4,11 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::broker::producer::ProducerRegistry;
 use crate::broker::{Broker, BrokerError, Topic};
 use crate::pipeline::logs::PipelineLogs;
 use crate::runtime::connector::{Call, ConnectorError};
+use crate::runtime::net::NetState;
 use crate::runtime::{Limits, Plugin};
 
 use super::chain::ConnectorChain;
@@ -78,12 +80,40 @@ impl TaskContext {
         }
     }
 
-    /// Ends a task thread: records the outcome in its state, its log and the counters.
-    pub fn finish(&self, control: &TaskControl, outcome: Result<(), ConnectError>) {
+    /// The network state of this task's store: its `weir.allow.tcp` grant, and a hook that
+    /// logs each refusal the host makes and counts it (`net`'s flag tells [`Self::finish`] it
+    /// was counted already).
+    pub fn net(&self, counted: &Arc<AtomicBool>) -> NetState {
+        let logs = self.logs.clone();
+        let counters = self.counters.clone();
+        let counted = counted.clone();
+        let task = self.task;
+        let connector = self.connector.clone();
+        NetState::new(
+            self.settings.tcp.clone(),
+            Arc::new(move |message: &str| {
+                Counters::add(&counters.denied, 1);
+                counted.store(true, Ordering::Relaxed);
+                logs.note(&format!("task {task}: denied: {message}"));
+                tracing::warn!(connector = %connector, task, "connector denied: {message}");
+            }),
+        )
+    }
+
+    /// Ends a task thread: records the outcome in its state, its log and the counters. A
+    /// denial the host counted already (`counted`, see [`Self::net`]) is not counted twice.
+    pub fn finish(
+        &self,
+        control: &TaskControl,
+        outcome: Result<(), ConnectError>,
+        counted: &AtomicBool,
+    ) {
         match outcome {
             Ok(()) => control.set_state(TaskState::Unassigned),
             Err(e) => {
-                if let ConnectError::Denied { .. } = e {
+                if let ConnectError::Denied { .. } = e
+                    && !counted.load(Ordering::Relaxed)
+                {
                     Counters::add(&self.counters.denied, 1);
                 }
                 let trace = e.to_string();

@@ -2,7 +2,8 @@
 //! `sink-connector` world of `wit/connector.wit`), for its connector part or one of its tasks.
 //!
 //! Unlike a pipeline step's [`super::Instance`], a connector's store is granted what its config
-//! grants: the directories of `weir.allow.dirs` are preopened ([`super::grants::DirGrant`]).
+//! grants: the directories of `weir.allow.dirs` are preopened ([`super::grants::DirGrant`]),
+//! and TCP reaches the pinned addresses of `weir.allow.tcp` ([`super::net`]).
 //! A trap poisons the store: every later call fails, and the caller (connect) fails the task,
 //! whose restart builds a fresh instance.
 
@@ -21,6 +22,7 @@ use super::guest_output::LogSink;
 use super::host::HostState;
 use super::instance::{arm_deadline, classify, drain_output};
 use super::limits::Limits;
+use super::net::NetState;
 use super::plugin::{Plugin, PluginPre, World};
 
 pub use super::bindings::source::weir::plugin::connect_types::{
@@ -71,6 +73,7 @@ impl ConnectorInstance {
         plugin: Arc<Plugin>,
         config: BTreeMap<String, String>,
         dirs: &[DirGrant],
+        net: NetState,
         limits: Limits,
         log: Arc<dyn LogSink>,
     ) -> Result<ConnectorInstance, RuntimeError> {
@@ -83,7 +86,9 @@ impl ConnectorInstance {
             log.clone(),
             None,
         );
-        data.wasi = super::grants::connector_wasi_ctx(&name, &data.stdout, &data.stderr, dirs)?;
+        data.wasi =
+            super::grants::connector_wasi_ctx(&name, &data.stdout, &data.stderr, dirs, &net)?;
+        data.net = net;
         let mut store = Store::new(&plugin.runtime.shared.engine, data);
         store.limiter(|s| &mut s.limiter);
         arm_deadline(&mut store, plugin.runtime.shared.epoch_tick, limits);

@@ -40,6 +40,8 @@ pub struct HostState {
     /// A cap a host call refused during the current call: the call fails with it even if the
     /// plugin ignored the refusal.
     pub(crate) crossed: Option<(Cap, usize, usize)>,
+    /// The TCP it is granted and the sockets it holds (nothing, but for a connector).
+    pub(crate) net: super::net::NetState,
 }
 
 impl HostState {
@@ -74,6 +76,7 @@ impl HostState {
             log_budget: LogBudget::default(),
             state_written: 0,
             crossed: None,
+            net: super::net::NetState::default(),
         }
     }
 

@@ -19,6 +19,8 @@
 //! - [`answer`]: a call's answer checked against the caps and turned into an [`Output`].
 //! - [`grants`]: the interfaces a plugin is granted (its world and `wit/sandbox.wit`): the
 //!   linker, the WASI context, and the import check that refuses anything else at load.
+//! - [`net`]: the TCP a connector is granted (`weir.allow.tcp`): pinned addresses, the
+//!   socket cap, and the socket adapters every world links.
 //! - [`poll`]: `wasi:io/poll` bounded by the call's deadline.
 //! - [`compile`]: [`compile::CompileSlots`], how many components compile at once.
 //! - [`flat`]: the flat batch form records cross the boundary in.
@@ -43,6 +45,7 @@ pub mod host;
 pub mod instance;
 pub mod key_selector;
 pub mod limits;
+pub mod net;
 pub mod output;
 pub mod plugin;
 pub(crate) mod poll;
