@@ -57,6 +57,10 @@ const CONNECT_CLASSES: &[(&str, &str)] = &[
         "FileStreamSink",
         "org.apache.kafka.connect.file.FileStreamSinkConnector",
     ),
+    (
+        "PostgresSink",
+        "io.confluent.connect.jdbc.JdbcSinkConnector",
+    ),
 ];
 
 /// A connector as `GET /connectors/{name}` shows it.
@@ -277,6 +281,11 @@ impl Connectors {
         } else {
             let simple = class.rsplit('.').next().unwrap_or(class);
             let name = simple.strip_suffix("Connector").unwrap_or(simple);
+            // A class whose simple name is not the plugin's (Confluent's JDBC sink).
+            let name = CONNECT_CLASSES
+                .iter()
+                .find(|(_, c)| *c == class)
+                .map_or(name, |(n, _)| *n);
             let builtin = self
                 .pipelines
                 .plugins()
