@@ -14,12 +14,14 @@
 //! `weir bench compaction` ([`compaction`]) measures the log cleaner and its effect on appends.
 //! `weir bench acl` ([`acl`]) measures the per-request ACL check as ACLs accumulate.
 //! `weir bench transforms` ([`transforms`]) measures Kafka Connect's transformations per record.
+//! `weir bench postgres` ([`postgres`]) measures PostgresSink against psql's batched upserts.
 
 pub mod acl;
 pub mod compaction;
 pub mod dial;
 pub mod kafka;
 pub mod pipeline;
+pub mod postgres;
 pub mod process;
 pub mod tls;
 pub mod transactions;

@@ -166,6 +166,8 @@ enum BenchCommand {
     Acl(crate::bench::acl::AclBenchOptions),
     /// Kafka Connect's transformations: a chain of 3 against none, cost per record.
     Transforms(crate::bench::transforms::TransformsBenchOptions),
+    /// PostgresSink rows/s against the same rows as psql's batched upserts.
+    Postgres(crate::bench::postgres::PostgresBenchOptions),
 }
 
 /// Runs the `weir` binary: parses the arguments, runs the command and prints any error as
@@ -220,6 +222,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             crate::bench::compaction::run_compaction_bench(&opts)
         }
         Command::Bench(BenchCommand::Acl(opts)) => crate::bench::acl::run_acl_bench(&opts),
+        Command::Bench(BenchCommand::Postgres(opts)) => {
+            crate::bench::postgres::run_postgres_bench(&opts)
+        }
     }
 }
 
