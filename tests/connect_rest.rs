@@ -36,6 +36,7 @@ fn connect_rest_api_golden_transcript() {
             {"class": "org.apache.kafka.connect.file.FileStreamSourceConnector", "type": "source", "version": "0.1.0"},
             {"class": "HttpSink", "type": "sink", "version": "0.1.0"},
             {"class": "HttpSource", "type": "source", "version": "0.1.0"},
+            {"class": "io.confluent.connect.jdbc.JdbcSinkConnector", "type": "sink", "version": "0.1.0"},
         ])
     );
     let (code, defs) = call(

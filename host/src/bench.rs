@@ -15,6 +15,7 @@
 //! `weir bench acl` ([`acl`]) measures the per-request ACL check as ACLs accumulate.
 //! `weir bench transforms` ([`transforms`]) measures Kafka Connect's transformations per record.
 //! `weir bench connect` ([`connect`]) measures FileStreamSource against `weir produce --file`.
+//! `weir bench postgres` ([`postgres`]) measures PostgresSink against psql's batched upserts.
 
 pub mod acl;
 pub mod compaction;
@@ -22,6 +23,7 @@ pub mod connect;
 pub mod dial;
 pub mod kafka;
 pub mod pipeline;
+pub mod postgres;
 pub mod process;
 pub mod tls;
 pub mod transactions;

@@ -6,6 +6,7 @@ pub mod connect;
 pub mod guests;
 pub mod pipeline;
 pub mod pki;
+pub mod postgres;
 pub mod streams;
 pub mod wire;
 

@@ -168,6 +168,8 @@ enum BenchCommand {
     Transforms(crate::bench::transforms::TransformsBenchOptions),
     /// A file into a topic: the FileStreamSource connector against `weir produce --file`.
     Connect(crate::bench::connect::ConnectBenchOptions),
+    /// PostgresSink rows/s against the same rows as psql's batched upserts.
+    Postgres(crate::bench::postgres::PostgresBenchOptions),
 }
 
 /// Runs the `weir` binary: parses the arguments, runs the command and prints any error as
@@ -225,6 +227,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             crate::bench::compaction::run_compaction_bench(&opts)
         }
         Command::Bench(BenchCommand::Acl(opts)) => crate::bench::acl::run_acl_bench(&opts),
+        Command::Bench(BenchCommand::Postgres(opts)) => {
+            crate::bench::postgres::run_postgres_bench(&opts)
+        }
     }
 }
 

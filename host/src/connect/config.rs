@@ -5,10 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Component, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::runtime::grants::DirGrant;
 use crate::runtime::http_grant::HttpGrant;
+use crate::runtime::net::TcpGrant;
 
 use super::converter::Converter;
 use super::state::ConnectorType;
@@ -103,6 +105,8 @@ pub struct ConnectorSettings {
     pub dirs: Vec<DirGrant>,
     /// `weir.allow.http` and the `weir.http.*` bounds.
     pub http: HttpGrant,
+    /// `weir.allow.tcp`, resolved and pinned.
+    pub tcp: Arc<TcpGrant>,
     /// The whole configuration, as the plugin gets it.
     pub raw: BTreeMap<String, String>,
 }
@@ -306,16 +310,16 @@ impl ConnectorSettings {
             }),
         };
         let http = super::allow_http::parse(config, &mut issues);
-        for key in ["weir.allow.tcp"] {
-            if config.contains_key(key) {
+        let tcp = match config.get("weir.allow.tcp") {
+            None => TcpGrant::default(),
+            Some(text) => super::allow_tcp::parse(text).unwrap_or_else(|e| {
                 issues.push((
-                    key.into(),
-                    format!(
-                        "{key} is not supported by this weir yet: connectors get no network access"
-                    ),
+                    "weir.allow.tcp".into(),
+                    format!("Invalid value for configuration weir.allow.tcp: {e}; expected comma-separated host:port"),
                 ));
-            }
-        }
+                TcpGrant::default()
+            }),
+        };
         if !issues.is_empty() {
             return Err(issues);
         }
@@ -342,6 +346,7 @@ impl ConnectorSettings {
             },
             dirs,
             http,
+            tcp: Arc::new(tcp),
             raw: config.clone(),
         })
     }
@@ -364,6 +369,7 @@ mod tests {
             ("tasks.max", "x"),
             ("errors.tolerance", "some"),
             ("weir.allow.dirs", "rel/dir"),
+            ("weir.allow.tcp", "db"),
         ]);
         let issues = ConnectorSettings::parse(&c, Some(ConnectorType::Sink)).unwrap_err();
         let keys: Vec<&str> = issues.iter().map(|(k, _)| k.as_str()).collect();
@@ -375,7 +381,8 @@ mod tests {
                 "tasks.max",
                 "topics",
                 "errors.tolerance",
-                "weir.allow.dirs"
+                "weir.allow.dirs",
+                "weir.allow.tcp"
             ]
         );
     }
@@ -389,12 +396,14 @@ mod tests {
             ("errors.tolerance", "all"),
             ("errors.deadletterqueue.topic.name", "dlq"),
             ("weir.allow.dirs", "/tmp/a:ro, /tmp/b"),
+            ("weir.allow.tcp", "127.0.0.1:5432"),
         ]);
         let s = ConnectorSettings::parse(&c, Some(ConnectorType::Sink)).unwrap();
         let topics = s.topics.unwrap();
         assert!(topics.matches("in-1") && !topics.matches("xin-1") && !topics.matches("in"));
         assert_eq!(s.errors.tolerance, Tolerance::All);
         assert_eq!(s.dirs.len(), 2);
+        assert!(s.tcp.allows("127.0.0.1:5432".parse().unwrap()));
         assert!(s.dirs[0].read_only && !s.dirs[1].read_only);
         assert_eq!(s.key, Converter::Json { schemas: true });
     }

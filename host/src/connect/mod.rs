@@ -7,6 +7,7 @@
 //! - [`service`]: [`Connectors`], the service and every operation the REST API offers.
 //! - [`config`]: the keys every connector has, checked once into [`ConnectorSettings`].
 //! - [`allow_http`]: `weir.allow.http` and the `weir.http.*` bounds.
+//! - [`allow_tcp`]: `weir.allow.tcp`, parsed and resolved into pinned addresses.
 //! - [`state`]: target states and task states, as Connect names them.
 //! - [`swap`]: a hot-swap's handoff between the service and a task ([`swap::Version`]).
 //! - [`task`]: a task thread's control, counters and handle.
@@ -22,6 +23,7 @@
 //! - [`error`]: [`ConnectError`], the layer's one error type.
 
 pub mod allow_http;
+pub mod allow_tcp;
 pub mod chain;
 pub mod config;
 pub mod converter;

@@ -4,12 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::broker::producer::ProducerRegistry;
 use crate::broker::{Broker, BrokerError, Topic};
 use crate::pipeline::logs::PipelineLogs;
 use crate::runtime::connector::{Call, ConnectorError};
 use crate::runtime::http_send::{Denials, HttpAccess};
+use crate::runtime::net::NetState;
 use crate::runtime::{ConnectorInstance, Limits};
 
 use super::chain::ConnectorChain;
@@ -43,6 +45,9 @@ pub struct TaskContext {
     pub logs: Arc<PipelineLogs>,
     /// The connector's counters.
     pub counters: Arc<Counters>,
+    /// Set when the host counted one of the task's denials as it refused it (an HTTP request
+    /// or a TCP connect), so the task's failure over it is not counted again.
+    pub denial_counted: Arc<AtomicBool>,
     /// The instance's sandbox limits.
     pub limits: Limits,
 }
@@ -59,13 +64,17 @@ impl TaskContext {
         }
         let http = HttpAccess {
             grant: Arc::new(grant.clone()),
-            denials: Some(self.counters.clone() as Arc<dyn Denials>),
+            denials: Some(Arc::new(DenialCount {
+                counters: self.counters.clone(),
+                counted: self.denial_counted.clone(),
+            }) as Arc<dyn Denials>),
         };
         Ok(ConnectorInstance::new(
             version.plugin.clone(),
             version.config.clone(),
             &self.settings.dirs,
             &http,
+            self.net(),
             limits,
             self.logs.clone(),
         )?)
@@ -93,12 +102,34 @@ impl TaskContext {
         }
     }
 
-    /// Ends a task thread: records the outcome in its state, its log and the counters.
+    /// The network state of this task's store: its `weir.allow.tcp` grant, and a hook that
+    /// logs each refusal the host makes and counts it (marking `denial_counted`).
+    fn net(&self) -> NetState {
+        let logs = self.logs.clone();
+        let counters = self.counters.clone();
+        let counted = self.denial_counted.clone();
+        let task = self.task;
+        let connector = self.connector.clone();
+        NetState::new(
+            self.settings.tcp.clone(),
+            Arc::new(move |message: &str| {
+                Counters::add(&counters.denied, 1);
+                counted.store(true, Ordering::Relaxed);
+                logs.note(&format!("task {task}: denied: {message}"));
+                tracing::warn!(connector = %connector, task, "connector denied: {message}");
+            }),
+        )
+    }
+
+    /// Ends a task thread: records the outcome in its state, its log and the counters. A
+    /// denial the host counted already (`denial_counted`) is not counted twice.
     pub fn finish(&self, control: &TaskControl, outcome: Result<(), ConnectError>) {
         match outcome {
             Ok(()) => control.set_state(TaskState::Unassigned),
             Err(e) => {
-                if let ConnectError::Denied { .. } = e {
+                if let ConnectError::Denied { .. } = e
+                    && !self.denial_counted.load(Ordering::Relaxed)
+                {
                     Counters::add(&self.counters.denied, 1);
                 }
                 let trace = e.to_string();
@@ -110,9 +141,17 @@ impl TaskContext {
     }
 }
 
-impl Denials for Counters {
+/// The HTTP side's hook for a refused request: counted at once, and marked so the task's
+/// failure over it is not counted again.
+struct DenialCount {
+    counters: Arc<Counters>,
+    counted: Arc<AtomicBool>,
+}
+
+impl Denials for DenialCount {
     fn denied(&self) {
-        Counters::add(&self.denied, 1);
+        Counters::add(&self.counters.denied, 1);
+        self.counted.store(true, Ordering::Relaxed);
     }
 }
 

@@ -4,6 +4,7 @@
 //! Unlike a pipeline step's [`super::Instance`], a connector's store is granted what its config
 //! grants: the directories of `weir.allow.dirs` are preopened ([`super::grants::DirGrant`]),
 //! and its wasi:http requests reach what `weir.allow.http` grants ([`super::http_send`]).
+//! and TCP reaches the pinned addresses of `weir.allow.tcp` ([`super::net`]).
 //! A trap poisons the store: every later call fails, and the caller (connect) fails the task,
 //! whose restart builds a fresh instance.
 
@@ -23,6 +24,7 @@ use super::host::{ErrantReport, HostState};
 use super::http_send::{HttpAccess, HttpHooks};
 use super::instance::{arm_deadline, classify, drain_output};
 use super::limits::Limits;
+use super::net::NetState;
 use super::plugin::{Plugin, PluginPre, World};
 
 pub use super::bindings::source::weir::plugin::connect_types::{
@@ -67,13 +69,14 @@ impl std::fmt::Debug for ConnectorInstance {
 pub type Call<T> = Result<T, RuntimeError>;
 
 impl ConnectorInstance {
-    /// Instantiates a connector plugin with `config` (its `config` import), the directories
-    /// and outbound HTTP it is granted, and where its log lines go.
+    /// Instantiates a connector plugin with `config` (its `config` import), the directories,
+    /// outbound HTTP and TCP it is granted, and where its log lines go.
     pub fn new(
         plugin: Arc<Plugin>,
         config: BTreeMap<String, String>,
         dirs: &[DirGrant],
         http: &HttpAccess,
+        net: NetState,
         limits: Limits,
         log: Arc<dyn LogSink>,
     ) -> Result<ConnectorInstance, RuntimeError> {
@@ -86,13 +89,15 @@ impl ConnectorInstance {
             log.clone(),
             None,
         );
-        data.wasi = super::grants::connector_wasi_ctx(&name, &data.stdout, &data.stderr, dirs)?;
         data.http_hooks = HttpHooks::new(
             http.grant.clone(),
             plugin.name.clone(),
             log.clone(),
             http.denials.clone(),
         );
+        data.wasi =
+            super::grants::connector_wasi_ctx(&name, &data.stdout, &data.stderr, dirs, &net)?;
+        data.net = net;
         let mut store = Store::new(&plugin.runtime.shared.engine, data);
         store.limiter(|s| &mut s.limiter);
         arm_deadline(&mut store, plugin.runtime.shared.epoch_tick, limits);

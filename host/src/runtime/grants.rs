@@ -10,8 +10,9 @@
 //! or not (a Rust std guest imports 13, CPython 25, among them sockets and the filesystem). They
 //! are granted as interfaces, not as capabilities: the environment, arguments and preopened
 //! directories are empty, stdin is closed, stdout and stderr go to the plugin's log, the network
-//! is refused at every call ([`wasi_ctx`]), and every call that could block (`wasi:io/poll`) is
-//! cut at the call's deadline ([`super::poll`]).
+//! is refused at every call ([`wasi_ctx`]; a connector may be granted TCP to pinned addresses,
+//! [`connector_wasi_ctx`] and [`super::net`]), and every call that could block (`wasi:io/poll`)
+//! is cut at the call's deadline ([`super::poll`]).
 
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasData, Linker, ResourceTable};
@@ -26,6 +27,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 use super::error::RuntimeError;
 use super::guest_output::GuestOutput;
 use super::host::HostState;
+use super::net::{self, GrantedSockets, NetState};
 use super::plugin::World;
 
 /// The WASI 0.2 interfaces every weir world grants (any 0.2.x version; see `wit/sandbox.wit`).
@@ -171,8 +173,9 @@ pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     let network = sockets::network::LinkOptions::default();
     sockets::network::add_to_linker::<T, WasiSockets>(l, &network, T::sockets)?;
     sockets::instance_network::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
-    sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
-    sockets::tcp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    // Name lookup and socket creation go through the store's TCP grant (see `super::net`).
+    sockets::ip_name_lookup::add_to_linker::<T, GrantedSockets>(l, net::view)?;
+    sockets::tcp_create_socket::add_to_linker::<T, GrantedSockets>(l, net::view)?;
     sync::sockets::tcp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     sync::sockets::udp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     sync::sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
@@ -211,21 +214,28 @@ pub struct DirGrant {
 }
 
 /// The WASI context of a connector's store: [`wasi_ctx`] plus the directories it is granted,
-/// and nothing else (the network stays refused at every call).
+/// and TCP connects to the pinned addresses of its `weir.allow.tcp` entries ([`net`]); UDP,
+/// listening and every other address stay refused.
 pub fn connector_wasi_ctx(
     plugin: &str,
     stdout: &GuestOutput,
     stderr: &GuestOutput,
     dirs: &[DirGrant],
+    net: &NetState,
 ) -> Result<WasiCtx, RuntimeError> {
     use wasmtime_wasi::FsPerms;
     let mut b = WasiCtxBuilder::new();
+    let tcp = net.granted();
     b.stdout(stdout.clone())
         .stderr(stderr.clone())
-        .allow_tcp(false)
+        .allow_tcp(tcp.is_some())
         .allow_udp(false)
-        .allow_ip_name_lookup(false)
+        // Lookups reach only `net`'s adapter, which answers pinned addresses, never DNS.
+        .allow_ip_name_lookup(tcp.is_some())
         .max_random_size(MAX_RANDOM_BYTES);
+    if let Some((grant, denied)) = tcp {
+        b.socket_addr_check(net::socket_check(grant, denied));
+    }
     for d in dirs {
         let perms = if d.read_only {
             FsPerms::ReadOnly

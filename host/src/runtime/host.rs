@@ -64,6 +64,8 @@ pub struct HostState {
     /// How many reports the current call may make (the batch's length): a guest reporting in
     /// a loop cannot grow the host's list past what it was given.
     pub(crate) errant_cap: usize,
+    /// The TCP it is granted and the sockets it holds (nothing, but for a connector).
+    pub(crate) net: super::net::NetState,
 }
 
 impl HostState {
@@ -103,6 +105,7 @@ impl HostState {
             http_hooks,
             errant: Vec::new(),
             errant_cap: 0,
+            net: super::net::NetState::default(),
         }
     }
 

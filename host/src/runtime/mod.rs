@@ -24,6 +24,8 @@
 //!   grants and the bounds on its requests.
 //! - [`http_send`]: [`http_send::HttpHooks`], where a connector's wasi:http requests are
 //!   checked against its grant, resolved once and sent to the address checked.
+//! - [`net`]: the TCP a connector is granted (`weir.allow.tcp`): pinned addresses, the
+//!   socket cap, and the socket adapters every world links.
 //! - [`poll`]: `wasi:io/poll` bounded by the call's deadline.
 //! - [`compile`]: [`compile::CompileSlots`], how many components compile at once.
 //! - [`flat`]: the flat batch form records cross the boundary in.
@@ -51,6 +53,7 @@ pub mod instance;
 pub mod joiner;
 pub mod key_selector;
 pub mod limits;
+pub mod net;
 pub mod output;
 pub mod plugin;
 pub(crate) mod poll;

@@ -170,6 +170,7 @@ impl Connectors {
                     tree: tree.clone(),
                     logs: logs.clone(),
                     counters: counters.clone(),
+                    denial_counted: Arc::default(),
                     limits: Limits::default(),
                 };
                 tasks.push(spawn(ctx, info.kind, stored.target)?);
@@ -441,6 +442,7 @@ impl Connectors {
             tree: self.store.tree(&stored.name)?,
             logs: logs.clone(),
             counters: counters.clone(),
+            denial_counted: Arc::default(),
             limits: Limits::default(),
         })
     }

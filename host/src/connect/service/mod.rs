@@ -78,6 +78,10 @@ const CONNECT_CLASSES: &[(&str, &str)] = &[
         "FileStreamSink",
         "org.apache.kafka.connect.file.FileStreamSinkConnector",
     ),
+    (
+        "PostgresSink",
+        "io.confluent.connect.jdbc.JdbcSinkConnector",
+    ),
 ];
 
 /// A connector as `GET /connectors/{name}` shows it.

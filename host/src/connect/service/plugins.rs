@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::pipeline::logs::PipelineLogs;
 use crate::runtime::connector::ConfigDef;
+use crate::runtime::net::NetState;
 use crate::runtime::{ConnectorInstance, Limits, Plugin};
 
 use super::super::config::ConnectorSettings;
@@ -13,6 +14,7 @@ use super::super::error::ConnectError;
 use super::super::state::ConnectorType;
 use super::super::store::StoredConnector;
 use super::validate::common_defs;
+
 use super::{CONNECT_CLASSES, Connectors, PluginInfo, kind_of};
 
 impl Connectors {
@@ -43,6 +45,11 @@ impl Connectors {
         } else {
             let simple = class.rsplit('.').next().unwrap_or(class);
             let name = simple.strip_suffix("Connector").unwrap_or(simple);
+            // A class whose simple name is not the plugin's (Confluent's JDBC sink).
+            let name = CONNECT_CLASSES
+                .iter()
+                .find(|(_, c)| *c == class)
+                .map_or(name, |(n, _)| *n);
             let builtin = self
                 .pipelines
                 .plugins()
@@ -124,6 +131,7 @@ impl Connectors {
             config.clone(),
             &[],
             &Default::default(),
+            NetState::default(),
             Limits::default(),
             logs,
         )?)

@@ -219,6 +219,13 @@ pub(super) fn common_defs(kind: ConnectorType) -> Vec<ConfigDef> {
             Some(""),
             "Directories the connector may use, comma-separated absolute path[:ro]; nothing else on disk is reachable.",
         ),
+        d(
+            "weir.allow.tcp",
+            "LIST",
+            false,
+            Some(""),
+            "Hosts the connector may open TCP connections to, comma-separated host:port; names are resolved by weir once and pinned.",
+        ),
     ];
     defs.extend(super::super::allow_http::config_defs());
     if kind == ConnectorType::Sink {

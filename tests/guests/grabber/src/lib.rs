@@ -1,0 +1,62 @@
+//! Hostile: a sink connector whose task, at start, opens `count` TCP connections to `target`
+//! and holds them all. Only the host's cap on sockets per task stops it (and `weir.allow.tcp`
+//! decides where it may connect at all).
+
+use std::net::TcpStream;
+
+use weir_guest::connect::{
+    ConfigDef, ConfigIssue, ConfigMap, Connector, ConnectorError, SinkRecord, SinkTask,
+    TopicPartitionOffset,
+};
+
+struct Grabber;
+
+impl Connector for Grabber {
+    fn config_defs() -> Vec<ConfigDef> {
+        Vec::new()
+    }
+
+    fn validate(_config: &ConfigMap) -> Vec<ConfigIssue> {
+        Vec::new()
+    }
+
+    fn task_configs(config: &ConfigMap, _max_tasks: u32) -> Result<Vec<ConfigMap>, ConnectorError> {
+        Ok(vec![config.clone()])
+    }
+}
+
+struct GrabberTask {
+    _held: Vec<TcpStream>,
+}
+
+impl SinkTask for GrabberTask {
+    fn start(config: &ConfigMap, _committed: Option<String>) -> Result<Self, ConnectorError> {
+        let target = config.get("target").cloned().unwrap_or_default();
+        let count: usize = config
+            .get("count")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1);
+        let mut held = Vec::new();
+        for i in 0..count {
+            match TcpStream::connect(&target) {
+                Ok(s) => held.push(s),
+                Err(e) => {
+                    return Err(ConnectorError::Failed(format!(
+                        "socket {i} to {target}: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(GrabberTask { _held: held })
+    }
+
+    fn put(&mut self, _records: Vec<SinkRecord>) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    fn flush(&mut self, _offsets: Vec<TopicPartitionOffset>) -> Result<String, ConnectorError> {
+        Ok("{}".into())
+    }
+}
+
+weir_guest::sink_connector!(Grabber, GrabberTask);
