@@ -59,6 +59,7 @@ impl Harness {
                 max_windows_per_record: 1000,
                 max_state_query_windows: 100_000,
                 max_open_windows: weir::streams::DEFAULT_MAX_OPEN_WINDOWS,
+                state_limits: weir::pipeline::StateLimits::default(),
             },
         )
         .expect("open pipelines");

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::ConfigError;
 use super::sandbox::SandboxSection;
-use crate::pipeline::PipelinesConfig;
+use crate::pipeline::{PipelinesConfig, StateLimits};
 
 /// `[pipelines]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -30,6 +30,12 @@ pub struct PipelinesSection {
     /// Most (window, key) aggregates of tumbling or hopping windows one task keeps in
     /// memory between batches.
     pub max_open_windows: usize,
+    /// Most bytes one table's rows (keys and stored rows) may take in one task.
+    pub max_table_bytes: u64,
+    /// Most records one stream–stream join's window stores may hold in one task.
+    pub max_join_window_records: u64,
+    /// Most bytes of one table's rows a task caches in memory (0: none).
+    pub max_table_cache_bytes: usize,
 }
 
 impl PipelinesSection {
@@ -59,6 +65,14 @@ impl PipelinesSection {
                 "pipelines.max_open_windows must be ≥ 1".into(),
             ));
         }
+        for (key, value) in [
+            ("max_table_bytes", self.max_table_bytes),
+            ("max_join_window_records", self.max_join_window_records),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!("pipelines.{key} must be ≥ 1")));
+            }
+        }
         Ok(PipelinesConfig {
             dir: data_dir.join("pipelines"),
             worker_threads: self.worker_threads,
@@ -73,6 +87,11 @@ impl PipelinesSection {
             max_windows_per_record: self.max_windows_per_record,
             max_state_query_windows: self.max_state_query_windows,
             max_open_windows: self.max_open_windows,
+            state_limits: StateLimits {
+                max_table_bytes: self.max_table_bytes,
+                max_join_window_records: self.max_join_window_records,
+                max_table_cache_bytes: self.max_table_cache_bytes,
+            },
             natives: BTreeMap::new(),
         })
     }

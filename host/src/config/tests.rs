@@ -118,6 +118,8 @@ fn user_file_merges_and_unknown_keys_are_refused() {
         ("pipelines", "max_windows_per_record"),
         ("pipelines", "max_state_query_windows"),
         ("pipelines", "max_open_windows"),
+        ("pipelines", "max_table_bytes"),
+        ("pipelines", "max_join_window_records"),
     ] {
         std::fs::write(&path, format!("[{section}]\n{key} = 0\n")).unwrap();
         let err = ServerConfig::load(Some(&path))

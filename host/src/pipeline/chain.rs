@@ -20,8 +20,10 @@ use crate::streams::{Aggregation, Join, Late, OpenWindows, Processed, StreamsErr
 
 use super::flows::{Flow, Flows, readers};
 use super::join_step::JoinStep;
+use super::limits::StateLimits;
 use super::spec::{Graph, Node, PipelineSpec, SourceKind, SpecError, Wiring};
 use super::state::{Overlay, StepState};
+use super::table_cache::CachedState;
 
 /// A filter compiled into the host, run as a step in place of a Wasm module. Used by the
 /// pipeline benchmark to compare a Wasm step with native Rust in the same pipeline.
@@ -156,6 +158,10 @@ pub struct ChainOutput {
     /// Of those, the ones whose step sends late records to the dead-letter topic
     /// (`"late": "dead-letter"`), with why.
     pub late_letters: Vec<Failed>,
+    /// The results of an `on_update` aggregation whose results go to the main output
+    /// unread by any step ([`Chain::defers_updates`]): the task keeps the latest per
+    /// window and key until its next commit rather than appending each round's.
+    pub updates: Vec<Emitted>,
 }
 
 impl ChainOutput {
@@ -275,10 +281,24 @@ enum Runner {
     /// A `group_by`'s key selector.
     GroupBy(Box<Instance>),
     /// A `to_table` step's rows.
-    Table(StepState),
+    Table(CachedState),
     /// A join, its own state (windows, results), the rows of its table inputs, and its
     /// modules.
     Join(Box<JoinStep>),
+}
+
+impl Runner {
+    /// Whether what it emits depends on where a batch ends.
+    fn batch_sensitive(&self) -> bool {
+        match self {
+            Runner::Aggregate(a, ..) | Runner::ModuleAggregate(a, ..) => a.batch_sensitive(),
+            Runner::Wasm(_)
+            | Runner::Native(..)
+            | Runner::GroupBy(_)
+            | Runner::Table(_)
+            | Runner::Join(_) => false,
+        }
+    }
 }
 
 struct Step {
@@ -294,7 +314,7 @@ enum Read {
     /// Passes them on as they are.
     Stream,
     /// Applies them to the table's rows first (a table or global table source).
-    Table(StepState),
+    Table(CachedState),
 }
 
 /// A named source as a task reads it.
@@ -317,6 +337,11 @@ pub struct Chain {
     readers: Vec<usize>,
     /// The step whose results go to the main output.
     output: usize,
+    /// The output step, when it is an `on_update` aggregation no step reads and the task
+    /// reads one topic: its results are [`ChainOutput::updates`].
+    deferred: Option<usize>,
+    /// `pipelines.max_table_bytes`: the most one table's rows may take.
+    max_table_bytes: u64,
 }
 
 impl std::fmt::Debug for Chain {
@@ -330,6 +355,9 @@ impl std::fmt::Debug for Chain {
 impl Chain {
     /// Instantiates every step of `spec`'s graph; processors, aggregations, tables and
     /// joins get their state in `tree` through `overlay`.
+    // Each argument is a different part of the task (its tree, overlay, log) or of the
+    // server's config; a struct bundling them would exist for this call alone.
+    #[allow(clippy::too_many_arguments)]
     pub fn build(
         plans: &[StepPlan],
         spec: &PipelineSpec,
@@ -337,6 +365,7 @@ impl Chain {
         tree: &sled::Tree,
         overlay: &Overlay,
         limits: Limits,
+        state_limits: StateLimits,
         log: Arc<dyn LogSink>,
     ) -> Result<Chain, StepError> {
         let graph = Graph::of(spec).map_err(|e| StepError {
@@ -345,6 +374,17 @@ impl Chain {
             error: StepFault::Graph(e),
         })?;
         let state = |slot: usize| StepState::new(tree.clone(), slot, overlay.clone());
+        // One cache per table slot, shared by the table's writer and the joins reading
+        // it, so that every write reaches it.
+        let mut tables: BTreeMap<usize, CachedState> = BTreeMap::new();
+        let mut table = |slot: usize| {
+            tables
+                .entry(slot)
+                .or_insert_with(|| {
+                    CachedState::new(state(slot), state_limits.max_table_cache_bytes)
+                })
+                .clone()
+        };
         let mut steps = Vec::with_capacity(plans.len());
         // Steps are numbered (state keys, errors) as in the whole spec: a task on the far
         // side of a `group_by` runs the steps from `first_step`.
@@ -378,23 +418,31 @@ impl Chain {
                 StepCode::ModuleAggregate(a, plugin) => {
                     Runner::ModuleAggregate(*a, state(i), Box::new(stateless(plugin)?))
                 }
-                StepCode::Table => Runner::Table(state(i)),
+                StepCode::Table => Runner::Table(table(i)),
                 StepCode::Join { joiner, keys, .. } => {
-                    let Wiring::Join { left, right, join } = *wiring else {
+                    let Wiring::Join {
+                        left,
+                        right,
+                        mut join,
+                    } = *wiring
+                    else {
                         return Err(StepError {
                             step: i,
                             module,
                             error: StepFault::Streams(StreamsError::NoTable),
                         });
                     };
+                    if let crate::streams::JoinPair::StreamStream(w) = &mut join.pair {
+                        w.max_records = state_limits.max_join_window_records;
+                    }
                     let module = |p: &Option<Arc<Plugin>>| {
                         p.as_ref().map(|p| stateless(p).map(Box::new)).transpose()
                     };
                     Runner::Join(Box::new(JoinStep {
                         join,
                         own: state(i),
-                        left: graph.table_slot(spec, left).map(state),
-                        right: graph.table_slot(spec, right).map(state),
+                        left: graph.table_slot(spec, left).map(&mut table),
+                        right: graph.table_slot(spec, right).map(&mut table),
                         joiner: module(joiner)?,
                         keys: module(keys)?,
                     }))
@@ -445,20 +493,47 @@ impl Chain {
             .map(|(s, node)| Source {
                 topic: node.topic.clone(),
                 read: match graph.table_slot(spec, Node::Source(s)) {
-                    Some(slot) if node.kind != SourceKind::Stream => Read::Table(state(slot)),
+                    Some(slot) if node.kind != SourceKind::Stream => Read::Table(table(slot)),
                     _ => Read::Stream,
                 },
             })
             .collect();
+        let readers = readers(&graph);
+        // Several inputs pin every round's ranges anyway (see the task's round): there
+        // the results stay per round.
+        let one_input = spec.read_topics().len() + spec.global_topics().len() == 1;
+        let deferred = (one_input
+            && steps
+                .get(graph.output)
+                .is_some_and(|s| s.runner.batch_sensitive())
+            && !Flows::new(&readers, graph.sources.len()).wanted(Node::Step(graph.output)))
+        .then_some(graph.output);
         Ok(Chain {
             steps,
             timers,
             first_step,
             inputs: spec.inputs.clone(),
             sources,
-            readers: readers(&graph),
+            readers,
             output: graph.output,
+            deferred,
+            max_table_bytes: state_limits.max_table_bytes,
         })
+    }
+
+    /// Whether the chain's `on_update` results wait for the task's commit
+    /// ([`ChainOutput::updates`]): the task then appends only at commits.
+    pub fn defers_updates(&self) -> bool {
+        self.deferred.is_some()
+    }
+
+    /// Whether a round's outputs depend on where its batch ends (an `on_update`
+    /// aggregation whose results are not deferred), so its input range must be pinned.
+    pub fn pins_rounds(&self) -> bool {
+        self.steps
+            .iter()
+            .enumerate()
+            .any(|(i, s)| s.runner.batch_sensitive() && Some(i) != self.deferred)
     }
 
     /// When the next timer is due, if any step has one.
@@ -553,10 +628,13 @@ impl Chain {
                     },
                     // A table source's rows change before any step reads them.
                     Read::Table(rows) => {
-                        let output = Table.update(rows, &records).map_err(|error| StepError {
-                            step: 0,
-                            module: format!("source {topic}"),
-                            error: error.into(),
+                        let max = self.max_table_bytes;
+                        let output = Table.update_within(rows, &records, max).map_err(|error| {
+                            StepError {
+                                step: 0,
+                                module: format!("source {topic}"),
+                                error: error.into(),
+                            }
                         })?;
                         for f in output.failures {
                             out.failures.push(Failed {
@@ -649,7 +727,9 @@ impl Chain {
                         .map_err(|e| fault(e.into()))?;
                     rekeyed(&current, selected)
                 }
-                Runner::Table(rows) => Table.update(rows, &current).map_err(|e| fault(e.into()))?,
+                Runner::Table(rows) => Table
+                    .update_within(rows, &current, self.max_table_bytes)
+                    .map_err(|e| fault(e.into()))?,
                 Runner::Join(joining) => {
                     let sides = sides.unwrap_or_default();
                     let done = joining.run(&origin, &current, &sides).map_err(fault)?;
@@ -698,6 +778,14 @@ impl Chain {
                     continue;
                 }
                 if local == self.output {
+                    if self.deferred == Some(local) {
+                        out.updates.push(Emitted {
+                            topic: None,
+                            record,
+                            source,
+                        });
+                        continue;
+                    }
                     if !feeds {
                         out.records.push(Emitted {
                             topic: None,

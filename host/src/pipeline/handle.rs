@@ -57,6 +57,8 @@ pub struct PipelineHandle {
     pub rollback_reason: Mutex<Option<String>>,
     /// The running tasks.
     pub joins: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Caps on what its tasks' tables and joins hold (from the server's config).
+    pub state_limits: super::StateLimits,
     pub(super) store: PipelineStore,
 }
 

@@ -10,16 +10,17 @@ use crate::streams::{DefaultJoiner, Join, Joined, Side, StreamsError, ValueJoine
 
 use super::chain::StepFault;
 use super::state::StepState;
+use super::table_cache::CachedState;
 
 /// A join step as a task runs it.
 pub(super) struct JoinStep {
     pub(super) join: Join,
     /// The step's own state (windows, which results exist).
     pub(super) own: StepState,
-    /// The left input's table rows (table–table joins).
-    pub(super) left: Option<StepState>,
+    /// The left input's table rows (table–table joins), through the task's table cache.
+    pub(super) left: Option<CachedState>,
     /// The right input's table rows (stream–table, table–table, stream–global_table).
-    pub(super) right: Option<StepState>,
+    pub(super) right: Option<CachedState>,
     /// The joiner module's instance; `None`: the default joiner.
     pub(super) joiner: Option<Box<Instance>>,
     /// A stream–global_table join's key module: the table key of each stream record.

@@ -15,6 +15,9 @@
 //! - [`join_step`]: a task's `join` step with its joiner and key-selector modules.
 //! - [`flows`]: what each node of the step graph produced from one batch.
 //! - [`state`]: a step's state view: the task tree plus the batch's uncommitted writes.
+//! - [`table_cache`]: [`table_cache::CachedState`], a table's rows in memory in front of
+//!   its state, shared by the table's writers and the joins reading it.
+//! - [`limits`]: [`StateLimits`], the caps on what a task's tables and joins hold.
 //! - [`stats`], [`status`], [`metrics`], [`logs`]: what users see of a running pipeline.
 //! - [`error`]: [`PipelineError`], the layer's one error type.
 pub mod chain;
@@ -22,6 +25,7 @@ pub mod error;
 pub mod flows;
 pub mod handle;
 mod join_step;
+pub mod limits;
 pub mod logs;
 pub mod metrics;
 pub mod outputs;
@@ -34,12 +38,14 @@ pub mod state;
 pub mod stats;
 pub mod status;
 pub mod store;
+pub mod table_cache;
 pub mod task;
 #[cfg(test)]
 mod tests;
 pub mod workers;
 
 pub use error::PipelineError;
+pub use limits::StateLimits;
 pub use registry::{ModuleRegistry, ModuleVersion};
 pub use service::{AggregateState, Pipelines, PipelinesConfig, TableState};
 pub use spec::{PipelineSpec, SpecError};

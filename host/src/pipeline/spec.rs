@@ -497,7 +497,9 @@ pub struct PipelineSpec {
     /// state and output sequences, ms (default [`DEFAULT_COMMIT_INTERVAL_MS`]; 0: every
     /// round). Kafka Streams' `commit.interval.ms`: outputs are appended every round either
     /// way, and a crash replays the held rounds, whose outputs the producer windows
-    /// recognise as appended; a longer interval costs only a longer replay.
+    /// recognise as appended; a longer interval costs only a longer replay. A chain whose
+    /// output is an `on_update` aggregation is the exception: its latest result per
+    /// window and key waits for the commit, as Kafka Streams' record cache does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_interval_ms: Option<u64>,
 }

@@ -50,6 +50,7 @@ fn open_keeping(dir: &Path, broker: &Arc<Broker>, max_history: usize) -> Pipelin
                 max_windows_per_record: 1000,
                 max_state_query_windows: 100_000,
                 max_open_windows: crate::streams::DEFAULT_MAX_OPEN_WINDOWS,
+                state_limits: crate::pipeline::StateLimits::default(),
                 natives: [(
                     "keep-all".to_string(),
                     Arc::new(KeepAll) as Arc<dyn NativeFilter>,

@@ -175,6 +175,7 @@ fn stream_stream_results_take_the_larger_timestamp_and_late_records_are_not_kept
         before_ms: 10,
         after_ms: 10,
         grace_ms: 0,
+        max_records: u64::MAX,
     };
     let mut store = MemoryState::default();
     let go = |store: &mut MemoryState, ts, side, v| {

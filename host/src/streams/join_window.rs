@@ -12,6 +12,8 @@
 //!
 //! Key layout in the step's state:
 //! - [`TIME_KEY`] → stream time; [`SEQ_KEY`] → the last sequence number given;
+//! - [`COUNT_KEY`] → how many records the window stores hold (capped by
+//!   `pipelines.max_join_window_records`: a record that would be stored past it fails);
 //! - `w side keylen key ts seq` → `[in outer store?] value` (each side's window store);
 //! - `x ts seq` → the window key (what expires when, oldest first);
 //! - `o ts side key seq` → value (records waiting for their window to close).
@@ -35,6 +37,8 @@ pub const TIME_KEY: &[u8] = b"t";
 pub const SEQ_KEY: &[u8] = b"q";
 /// When the oldest waiting record could first have closed (see [`JoinWindows::process`]).
 pub const MIN_TIME_KEY: &[u8] = b"m";
+/// How many records the window stores hold.
+pub const COUNT_KEY: &[u8] = b"n";
 const WINDOW_TAG: u8 = b'w';
 const EXPIRY_TAG: u8 = b'x';
 const OUTER_TAG: u8 = b'o';
@@ -74,6 +78,7 @@ impl JoinWindowSpec {
             before_ms: self.before_ms as i64,
             after_ms: self.after_ms as i64,
             grace_ms: self.grace_ms as i64,
+            max_records: u64::MAX,
         })
     }
 }
@@ -87,6 +92,9 @@ pub struct JoinWindows {
     pub after_ms: i64,
     /// How long past a window's end records are still accepted, ms.
     pub grace_ms: i64,
+    /// Most records the window stores may hold in one task
+    /// (`pipelines.max_join_window_records`; the chain sets it from the server's config).
+    pub max_records: u64,
 }
 
 fn window_prefix(side: Side, key: &[u8]) -> Vec<u8> {
@@ -140,6 +148,8 @@ struct Clock {
     min_time: i64,
     /// The last sequence number given.
     seq: u64,
+    /// Records in the window stores.
+    stored: u64,
 }
 
 fn expiry_key(ts: i64, seq: u64) -> Vec<u8> {
@@ -209,6 +219,7 @@ impl JoinWindows {
             stream_time: load_i64(store, TIME_KEY)?.unwrap_or(i64::MIN),
             min_time: load_i64(store, MIN_TIME_KEY)?.unwrap_or(i64::MAX),
             seq: load_i64(store, SEQ_KEY)?.unwrap_or(0) as u64,
+            stored: load_i64(store, COUNT_KEY)?.unwrap_or(0) as u64,
         };
         let before = clock;
         for (j, (record, &side)) in records.iter().zip(sides).enumerate() {
@@ -236,6 +247,29 @@ impl JoinWindows {
                         "key of {} bytes is too long for a join window (at most {} bytes)",
                         key.len(),
                         MAX_KEY_BYTES - WINDOW_OVERHEAD
+                    ),
+                );
+                continue;
+            }
+            // Its own window closed before it came: too late to be matched by later
+            // records (Kafka's window store skips it), though it joins what is stored.
+            let late = ts + self.reach(side) + self.grace_ms < clock.stream_time;
+            if !late && clock.stored >= self.max_records {
+                // Full: first drop what no record that is not late can match any more
+                // (what the end of the batch would drop anyway).
+                let expired = self.expire(store, clock.stream_time)?;
+                clock.stored = clock.stored.saturating_sub(expired);
+            }
+            if !late && clock.stored >= self.max_records {
+                // Refused before it joins anything: a record either has all its
+                // results or fails (and goes where the pipeline's on_error sends it).
+                fail(
+                    &mut done.output,
+                    index,
+                    format!(
+                        "the join's window stores hold {} records in this task, \
+                         pipelines.max_join_window_records",
+                        self.max_records
                     ),
                 );
                 continue;
@@ -299,9 +333,6 @@ impl JoinWindows {
                     store.put(wk, &[&[0u8][..], other_value].concat())?;
                 }
             }
-            // Its own window closed before it came: too late to be matched by later
-            // records (Kafka's window store skips it), though it joined what is stored.
-            let late = ts + self.reach(side) + self.grace_ms < clock.stream_time;
             done.late += u64::from(late);
             clock.seq += 1;
             let mut waits = false;
@@ -319,13 +350,17 @@ impl JoinWindows {
                 let wk = window_key(side, key, ts, clock.seq);
                 store.put(&wk, &[&[u8::from(waits)][..], &value[..]].concat())?;
                 store.put(&expiry_key(ts, clock.seq), &wk)?;
+                clock.stored += 1;
             }
         }
         if clock != before {
+            let expired = self.expire(store, clock.stream_time)?;
+            // A store written before the count existed may hold more than it counted.
+            clock.stored = clock.stored.saturating_sub(expired);
             store.put(TIME_KEY, &clock.stream_time.to_be_bytes())?;
             store.put(MIN_TIME_KEY, &clock.min_time.to_be_bytes())?;
             store.put(SEQ_KEY, &(clock.seq as i64).to_be_bytes())?;
-            self.expire(store, clock.stream_time)?;
+            store.put(COUNT_KEY, &(clock.stored as i64).to_be_bytes())?;
         }
         Ok(done)
     }
@@ -401,20 +436,22 @@ impl JoinWindows {
         Ok(())
     }
 
-    /// Drops stored records no record that is not late can match any more.
-    fn expire(&self, store: &mut dyn StateBackend, stream_time: i64) -> Result<(), StreamsError> {
+    /// Drops stored records no record that is not late can match any more; returns how
+    /// many.
+    fn expire(&self, store: &mut dyn StateBackend, stream_time: i64) -> Result<u64, StreamsError> {
         let Some(oldest_kept) = stream_time.checked_sub(self.retention()) else {
-            return Ok(());
+            return Ok(0);
         };
         let gone = scan(
             &*store,
             vec![EXPIRY_TAG],
             &[&[EXPIRY_TAG][..], &ordered(oldest_kept)[..]].concat(),
         )?;
+        let expired = gone.len() as u64;
         for (xk, wk) in gone {
             store.delete(&wk)?;
             store.delete(&xk)?;
         }
-        Ok(())
+        Ok(expired)
     }
 }

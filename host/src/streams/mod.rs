@@ -53,6 +53,8 @@ pub mod window;
 #[cfg(test)]
 mod join_tests;
 #[cfg(test)]
+mod limits_tests;
+#[cfg(test)]
 mod module_tests;
 #[cfg(test)]
 mod open_tests;

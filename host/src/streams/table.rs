@@ -3,7 +3,10 @@
 //! a record without a key is skipped. Rows keep the timestamp of the record that wrote
 //! them, which a table–table join's result takes (the larger of both sides').
 //!
-//! Key layout in the owning step's state: [`ROW_TAG`] `++ key` → [`Row::encode`].
+//! Key layout in the owning step's state: [`ROW_TAG`] `++ key` → [`Row::encode`];
+//! [`SIZE_KEY`] → the bytes the rows take (8 bytes big-endian: keys and stored rows),
+//! which `pipelines.max_table_bytes` caps. A table written before the count existed
+//! counts from its next write on (deletions never take it below 0).
 
 use crate::record::Record;
 use crate::runtime::state::MAX_KEY_BYTES;
@@ -13,6 +16,9 @@ use super::error::StreamsError;
 
 /// First byte of a table row's state key.
 pub const ROW_TAG: u8 = b'r';
+
+/// The state key of the bytes a table's rows take (outside the rows' key space).
+pub const SIZE_KEY: &[u8] = b"s";
 
 /// One row of a table: the value and the timestamp of the record that wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +75,22 @@ impl Table {
         store: &mut dyn StateBackend,
         records: &[Record],
     ) -> Result<Output, StreamsError> {
+        self.update_within(store, records, u64::MAX)
+    }
+
+    /// [`Table::update`], the rows taking at most `max_bytes` (`pipelines.max_table_bytes`):
+    /// a record that would grow them past it fails (the pipeline's `on_error` decides
+    /// what becomes of it) and the table stays as it was. Updates that do not grow it
+    /// and deletions still apply, so a full table keeps following its topic's keys.
+    pub fn update_within(
+        &self,
+        store: &mut dyn StateBackend,
+        records: &[Record],
+        max_bytes: u64,
+    ) -> Result<Output, StreamsError> {
         let mut out = Output::default();
+        let before = load_size(&*store)?;
+        let mut size = before;
         for (j, record) in records.iter().enumerate() {
             let index = j as u32;
             // Kafka's KTable source drops a record without a key: it names no row.
@@ -86,13 +107,27 @@ impl Table {
                 });
                 continue;
             }
+            let old = store.get(&k)?.map_or(0, |v| (k.len() + v.len()) as u64);
             match &record.value {
                 Some(v) => {
                     let row = Row {
                         timestamp: record.timestamp,
                         value: v.to_vec(),
                     };
-                    if let Err(e) = store.put(&k, &row.encode()) {
+                    let encoded = row.encode();
+                    let new = (k.len() + encoded.len()) as u64;
+                    let grown = size.saturating_sub(old).saturating_add(new);
+                    if new > old && grown > max_bytes {
+                        out.failures.push(RecordFailure {
+                            index,
+                            message: format!(
+                                "the table's rows would take {grown} bytes in this task, more \
+                                 than pipelines.max_table_bytes ({max_bytes})"
+                            ),
+                        });
+                        continue;
+                    }
+                    if let Err(e) = store.put(&k, &encoded) {
                         match e {
                             crate::runtime::StateError::TooLarge { .. } => {
                                 out.failures.push(RecordFailure {
@@ -104,8 +139,12 @@ impl Table {
                             other => return Err(other.into()),
                         }
                     }
+                    size = grown;
                 }
-                None => store.delete(&k)?,
+                None => {
+                    store.delete(&k)?;
+                    size = size.saturating_sub(old);
+                }
             }
             out.records.push(OutputRecord {
                 source: Some(index),
@@ -113,7 +152,15 @@ impl Table {
                 body: Body::Input,
             });
         }
+        if size != before {
+            store.put(SIZE_KEY, &size.to_be_bytes())?;
+        }
         Ok(out)
+    }
+
+    /// The bytes `store`'s rows take, as counted.
+    pub fn size(store: &dyn StateBackend) -> Result<u64, StreamsError> {
+        load_size(store)
     }
 
     /// `key`'s row, if the table has one.
@@ -123,5 +170,19 @@ impl Table {
             Some(b) => Ok(Some(Row::decode(&k, &b)?)),
             None => Ok(None),
         }
+    }
+}
+
+fn load_size(store: &dyn StateBackend) -> Result<u64, StreamsError> {
+    match store.get(SIZE_KEY)? {
+        None => Ok(0),
+        Some(b) => match <[u8; 8]>::try_from(&b[..]) {
+            Ok(b) => Ok(u64::from_be_bytes(b)),
+            Err(_) => Err(StreamsError::Corrupt {
+                key: SIZE_KEY.to_vec(),
+                len: b.len(),
+                expected: 8,
+            }),
+        },
     }
 }

@@ -135,6 +135,7 @@ fn setup(
             max_windows_per_record: 1000,
             max_state_query_windows: 100_000,
             max_open_windows: crate::streams::DEFAULT_MAX_OPEN_WINDOWS,
+            state_limits: crate::pipeline::StateLimits::default(),
             natives: [(
                 "native-filter".to_string(),
                 Arc::new(NativeContains) as Arc<dyn NativeFilter>,

@@ -2,8 +2,9 @@
 //! on close, and on update) against the stateless Wasm filter over the same keyed input
 //! of 100-byte records, in the same run, alternating, best of two each. The count keeps
 //! its open windows in memory and writes the aggregates a batch changed to the task's
-//! state, committed with the round's outputs and offsets; on update also pins each
-//! round's input range (one more flush a round). Then the memory of window state: the
+//! state, committed with the round's outputs and offsets; on update holds the latest
+//! result per window and key until the commit, which flushes them in its outbox and
+//! then appends them (one flush a commit interval). Then the memory of window state: the
 //! process's resident memory before and after a count takes in `--open-windows`
 //! distinct keys, all in one window that stays open.
 

@@ -462,6 +462,7 @@ impl Pipelines {
             rollbacks: AtomicU64::new(0),
             rollback_reason: Mutex::new(None),
             joins: Mutex::new(Vec::new()),
+            state_limits: self.config.state_limits,
             store: self.store.clone(),
         });
         // Tasks run even for a broken deployment: they wait, failed, for an update.

@@ -64,6 +64,9 @@ pub struct PipelinesConfig {
     /// Most (window, key) aggregates of tumbling or hopping windows one task keeps in
     /// memory (`pipelines.max_open_windows`).
     pub max_open_windows: usize,
+    /// Caps on what a task's tables and joins hold (`pipelines.max_table_bytes`,
+    /// `max_join_window_records`, `max_table_cache_bytes`).
+    pub state_limits: crate::pipeline::StateLimits,
     /// Native filters steps may name instead of a module (benchmarks, embedders, tests);
     /// given here so that stored pipelines using them resume at start-up.
     pub natives: BTreeMap<String, Arc<dyn NativeFilter>>,

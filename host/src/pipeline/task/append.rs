@@ -25,11 +25,21 @@ impl Task {
         outputs: Vec<Emitted>,
         checkpoint: &mut Checkpoint,
     ) -> Result<Vec<Group>, TaskError> {
+        self.plan_to(&want.spec.output, outputs, checkpoint)
+    }
+
+    /// [`Task::plan`], records without a topic going to `output`.
+    pub(super) fn plan_to(
+        &self,
+        output: &str,
+        outputs: Vec<Emitted>,
+        checkpoint: &mut Checkpoint,
+    ) -> Result<Vec<Group>, TaskError> {
         let mut topics: BTreeMap<String, Arc<Topic>> = BTreeMap::new();
         let mut groups: BTreeMap<(String, u32), Vec<Record>> = BTreeMap::new();
         let partition = self.ctx.stats.partition;
         for e in outputs {
-            let name = e.topic.unwrap_or_else(|| want.spec.output.clone());
+            let name = e.topic.unwrap_or_else(|| output.to_string());
             let topic = match topics.get(&name) {
                 Some(t) => t.clone(),
                 None => {

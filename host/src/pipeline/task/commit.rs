@@ -10,7 +10,9 @@
 
 use std::time::Instant;
 
+use super::super::chain::Emitted;
 use super::super::handle::Desired;
+use super::super::outputs::to_outbox;
 use super::super::store::{self, Checkpoint};
 use super::{Task, TaskError};
 
@@ -40,10 +42,21 @@ impl Task {
     /// round's) in one atomic sled write; on failure the writes stay pending.
     pub(super) fn commit(
         &mut self,
-        checkpoint: Checkpoint,
-        durability: Durability,
+        mut checkpoint: Checkpoint,
+        mut durability: Durability,
         what: &'static str,
     ) -> Result<(), TaskError> {
+        // Held outputs (see `deferred`) go into the outbox, numbered after what it holds,
+        // and are on disk before any of them is appended.
+        let mut deferred = Vec::new();
+        if !self.deferred.is_empty() {
+            // Every deferred record is named: the output is the checkpoint's to choose.
+            let held = self.deferred.take();
+            deferred = self.plan_to("", held, &mut checkpoint)?;
+            checkpoint.outbox.extend(deferred.iter().map(to_outbox));
+            durability = Durability::Flushed;
+        }
+        let had_deferred = !deferred.is_empty();
         let writes = self.overlay.take();
         let stored = match durability {
             Durability::Buffered => store::commit(&self.ctx.tree, &writes, &checkpoint),
@@ -52,11 +65,16 @@ impl Task {
         if let Err(e) = stored {
             // The checkpoint in memory still matches them: a later commit retries.
             self.overlay.put_back(writes);
+            self.deferred.put_back(deferred);
             return Err(TaskError::commit(what)(e));
         }
         *self.ctx.stats.committed.lock() = checkpoint.inputs.clone();
         self.ctx.checkpoint = checkpoint;
         self.held = Held::Nothing;
+        if had_deferred {
+            // Appended now rather than at the next turn: they are the task's output.
+            self.drain_outbox()?;
+        }
         Ok(())
     }
 
@@ -66,7 +84,11 @@ impl Task {
         &mut self,
         want: &Desired,
         checkpoint: Checkpoint,
+        deferred: Option<(Vec<Emitted>, Vec<Emitted>)>,
     ) -> Result<(), TaskError> {
+        if let Some((records, updates)) = deferred {
+            self.deferred.add(&want.spec.output, records, updates);
+        }
         let since = match self.held {
             Held::Since(t) => t,
             Held::Nothing => Instant::now(),

@@ -13,6 +13,8 @@
 //! - [`round`]: one round over the inputs: read, run the chain, append, commit.
 //! - [`commit`]: committing the checkpoint with the state writes, or holding rounds for
 //!   the commit interval.
+//! - [`deferred`]: outputs held until the next commit, for a chain ending in an
+//!   `on_update` aggregation: the latest result per window and key.
 //! - [`append`]: grouping outputs by partition, numbering and appending them.
 //! - [`replay`]: outputs in the log past the checkpoint, and moving the checkpoint past them.
 //! - [`timers`]: processor timers and the outbox their output goes through.
@@ -20,6 +22,7 @@
 
 pub mod append;
 mod commit;
+mod deferred;
 pub mod error;
 mod replay;
 mod round;
@@ -43,6 +46,7 @@ use super::store::Checkpoint;
 use super::workers::Workers;
 
 use commit::{Durability, Held};
+use deferred::Deferred;
 pub use error::TaskError;
 
 /// Everything a task needs.
@@ -152,6 +156,8 @@ struct Task {
     ctx: TaskContext,
     overlay: Overlay,
     held: Held,
+    /// Outputs of held rounds that wait for their commit (see [`deferred`]).
+    deferred: Deferred,
     replay: Replay,
     trial: Trial,
 }
@@ -185,6 +191,7 @@ pub async fn run(ctx: TaskContext) {
         ctx,
         overlay: Overlay::default(),
         held: Held::Nothing,
+        deferred: Deferred::default(),
         replay: Replay::MaybeAhead,
         trial: Trial::Settled,
     };

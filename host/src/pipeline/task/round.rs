@@ -132,9 +132,11 @@ impl Task {
         let any = batches.iter().any(|(_, _, _, r)| !r.is_empty());
         // An `on_update` aggregation emits the state at the end of the batch: a replay
         // reading further would emit other values than the lost round's, so its range is
-        // pinned too.
-        let pin =
-            topics.len() + globals.len() > 1 || want.plans.iter().any(|p| p.code.batch_sensitive());
+        // pinned too, unless the chain defers those results (and with them every output
+        // of the round) to the commit (see `deferred`).
+        let pin = topics.len() + globals.len() > 1 || built.chain.pins_rounds();
+        let defer = built.chain.defers_updates();
+        let mut updates: Vec<Emitted> = Vec::new();
         if pin && any && pinned.is_none() {
             let mut intent = self.ctx.checkpoint.clone();
             intent.in_flight = Some(next_inputs.clone());
@@ -152,11 +154,28 @@ impl Task {
             }
             consumed += records.len();
             let mut from_input = Vec::new();
+            let mut failures_of_updates = Vec::new();
             let (out, mut failures, late_letters) =
                 match self.run_chain(want, built, topic, partition, &offsets, &records) {
                     Ok(r) => {
                         late += r.late;
-                        (r.records, r.failures, r.late_letters)
+                        for e in r.updates {
+                            match self.oversized(&mut max_bytes, &want.spec.output, &e.record) {
+                                Ok(None) => updates.push(e),
+                                Ok(Some(message)) => failures_of_updates.push(Failed {
+                                    source: e.source,
+                                    step: want.plans.len().saturating_sub(1),
+                                    message,
+                                }),
+                                Err(error) => {
+                                    self.overlay.discard_round();
+                                    return RoundEnd::Failed(error);
+                                }
+                            }
+                        }
+                        let mut failures = r.failures;
+                        failures.append(&mut failures_of_updates);
+                        (r.records, failures, r.late_letters)
                     }
                     Err(end) => {
                         self.overlay.discard_round();
@@ -257,17 +276,21 @@ impl Task {
         checkpoint.globals = next_globals;
         checkpoint.in_flight_globals = None;
         checkpoint.deployment = Some(want.deployment);
-        let appended = match self
-            .plan(want, outputs, &mut checkpoint)
-            .and_then(|groups| self.write(checkpoint.producer_id, &groups))
-        {
-            Ok(n) => n,
-            Err(e) => {
-                self.overlay.discard_round();
-                return RoundEnd::Failed(e);
+        let (appended, deferred) = if defer {
+            (0, Some((outputs, updates)))
+        } else {
+            match self
+                .plan(want, outputs, &mut checkpoint)
+                .and_then(|groups| self.write(checkpoint.producer_id, &groups))
+            {
+                Ok(n) => (n, None),
+                Err(e) => {
+                    self.overlay.discard_round();
+                    return RoundEnd::Failed(e);
+                }
             }
         };
-        if let Err(e) = self.finish_round(want, checkpoint) {
+        if let Err(e) = self.finish_round(want, checkpoint, deferred) {
             return RoundEnd::Failed(e);
         }
         self.trial = self.trial.passed();
@@ -387,6 +410,7 @@ impl Task {
                 let mut failures = Vec::new();
                 let mut late = 0;
                 let mut late_letters = Vec::new();
+                let mut updates = Vec::new();
                 for (i, record) in records.iter().enumerate() {
                     let before = self.overlay.snapshot();
                     match built
@@ -400,6 +424,10 @@ impl Task {
                                 f
                             }));
                             out.extend(o.records.into_iter().map(|mut r| {
+                                r.source = i;
+                                r
+                            }));
+                            updates.extend(o.updates.into_iter().map(|mut r| {
                                 r.source = i;
                                 r
                             }));
@@ -423,6 +451,7 @@ impl Task {
                     failures,
                     late,
                     late_letters,
+                    updates,
                 })
             }
         }

@@ -47,6 +47,7 @@ impl Task {
             &self.ctx.tree,
             &self.overlay,
             limits,
+            self.ctx.handle.state_limits,
             self.ctx.handle.logs.clone(),
         ) {
             Ok(chain) => {
