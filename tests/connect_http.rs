@@ -4,9 +4,12 @@
 //! with Connect's context headers (read back over the Kafka protocol); HttpSource reading a
 //! paged JSON API across a SIGKILL of the host without reading a page twice; a connector
 //! refused a port or host it was not granted while its neighbour runs on; the bounds on
-//! response size, request size and time crossed; bad grants answered per key and refused.
+//! response size, request size and time crossed; bad grants answered per key and refused;
+//! `https://` origins (in `connect_http/https.rs`).
 
 mod common;
+#[path = "connect_http/https.rs"]
+mod https;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -66,11 +69,27 @@ type Answerer = dyn Fn(&Seen, &[Seen]) -> Answer + Send + Sync;
 struct Stub {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    scheme: &'static str,
     _rt: tokio::runtime::Runtime,
 }
 
 impl Stub {
     fn start(answer: impl Fn(&Seen, &[Seen]) -> Answer + Send + Sync + 'static) -> Stub {
+        Stub::serve(None, answer)
+    }
+
+    /// The same stub over https, with `acceptor`'s certificate.
+    fn start_tls(
+        acceptor: tokio_rustls::TlsAcceptor,
+        answer: impl Fn(&Seen, &[Seen]) -> Answer + Send + Sync + 'static,
+    ) -> Stub {
+        Stub::serve(Some(acceptor), answer)
+    }
+
+    fn serve(
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        answer: impl Fn(&Seen, &[Seen]) -> Answer + Send + Sync + 'static,
+    ) -> Stub {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -114,16 +133,24 @@ impl Stub {
                 }
             },
         );
-        rt.spawn(async move { axum::serve(listener, app).await });
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        match tls {
+            None => rt.spawn(async move { axum::serve(listener, app).await }),
+            Some(acceptor) => rt.spawn(async move {
+                let tcp = listener;
+                axum::serve(https::TlsListener { tcp, acceptor }, app).await
+            }),
+        };
         Stub {
             addr,
             seen,
+            scheme,
             _rt: rt,
         }
     }
 
     fn origin(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     fn seen(&self) -> Vec<Seen> {
@@ -638,6 +665,7 @@ fn bad_grants_are_answered_per_key_and_refused_naming_weir_allow_http() {
         "topic": "t",
         "http.url": "http://127.0.0.1:1/x",
         "weir.allow.http": "https://127.0.0.1:1, http://h/path",
+        "weir.http.ssl.ca.location": "relative/ca.pem",
         "weir.http.max.in.flight": "1000",
     });
     let (code, body) = call(
@@ -665,7 +693,11 @@ fn bad_grants_are_answered_per_key_and_refused_naming_weir_allow_http() {
     };
     let allow = errors_of("weir.allow.http");
     assert!(
-        allow.len() == 1 && allow[0].contains("https is not supported"),
+        allow.len() == 1 && allow[0].contains("alone") && !allow[0].contains("https"),
+        "{body}"
+    );
+    assert!(
+        errors_of("weir.http.ssl.ca.location")[0].contains("not an absolute path"),
         "{body}"
     );
     assert!(
@@ -685,6 +717,25 @@ fn bad_grants_are_answered_per_key_and_refused_naming_weir_allow_http() {
             .as_str()
             .unwrap_or_default()
             .contains("weir.allow.http"),
+        "{body}"
+    );
+    // A CA bundle that exists but holds no certificate is refused the same way, by its key.
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let mut config = config;
+    config["weir.allow.http"] = json!("https://127.0.0.1:1");
+    config["weir.http.max.in.flight"] = json!("1");
+    config["weir.http.ssl.ca.location"] = json!(empty.display().to_string());
+    let (code, body) = call(
+        &s,
+        "POST",
+        "/connectors",
+        Some(json!({"name": "bad", "config": config})),
+    );
+    assert_eq!(code, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("weir.http.ssl.ca.location") && message.contains("no PEM certificate"),
         "{body}"
     );
 }

@@ -1,23 +1,30 @@
 //! `weir.allow.http` and the `weir.http.*` bounds, checked into the runtime's
-//! [`HttpGrant`]: which origins a connector's wasi:http requests may reach, and how much one
-//! of them may make the host hold or wait for.
+//! [`HttpGrant`]: which origins a connector's wasi:http requests may reach, how much one
+//! of them may make the host hold or wait for, and whom its https requests trust.
 //!
-//! `weir.allow.http` is comma-separated `http://host[:port]`; the port `*` allows any port,
-//! no port means the scheme's (80). A host is a DNS name or an IP address (`[...]` around
-//! IPv6). Nothing else may be in an origin: no path, query, user info or wildcard host, so
-//! what is granted is exactly what a request's URI is compared with. `https` is refused:
-//! this weir opens no TLS connection for a connector yet.
+//! `weir.allow.http` is comma-separated `scheme://host[:port]`, the scheme `http` or
+//! `https`; the port `*` allows any port, no port means the scheme's (80, 443). A host is a
+//! DNS name or an IP address (`[...]` around IPv6). Nothing else may be in an origin: no
+//! path, query, user info or wildcard host, so what is granted is exactly what a request's
+//! URI is compared with. `weir.http.ssl.ca.location` (an absolute path to a PEM bundle) is
+//! trusted besides the machine's CA store; it is read here, once.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::runtime::connector::ConfigDef;
-use crate::runtime::http_grant::{AllowedHost, HttpGrant, HttpLimits, HttpOrigin};
+use crate::runtime::http_grant::{AllowedHost, HttpGrant, HttpLimits, HttpOrigin, HttpTls, Scheme};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 use super::config::Issue;
 
 /// The key of the grant.
 pub const ALLOW_HTTP: &str = "weir.allow.http";
+/// The key of the connector's own CA bundle for https.
+pub const SSL_CA_LOCATION: &str = "weir.http.ssl.ca.location";
+/// Largest CA bundle read (4 MiB, thousands of certificates): the file is held in memory.
+pub const MAX_CA_BYTES: u64 = 4 << 20;
 /// Largest `weir.http.request.max.bytes` / `weir.http.response.max.bytes` (64 MiB): what
 /// one request may make the host buffer.
 pub const MAX_BODY_BYTES: u64 = 64 << 20;
@@ -42,7 +49,13 @@ pub fn config_defs() -> Vec<ConfigDef> {
             ALLOW_HTTP,
             "LIST",
             String::new(),
-            "Origins the connector's outbound HTTP may reach, comma-separated http://host[:port] (port * for any); nothing else is reachable.",
+            "Origins the connector's outbound HTTP may reach, comma-separated http://host[:port] or https://host[:port] (port * for any); nothing else is reachable.",
+        ),
+        d(
+            SSL_CA_LOCATION,
+            "STRING",
+            String::new(),
+            "Absolute path of a PEM bundle of CA certificates trusted for https origins besides the machine's CA store; read when the config is checked.",
         ),
         d(
             "weir.http.request.max.bytes",
@@ -76,15 +89,9 @@ pub fn parse_origin(item: &str) -> Result<HttpOrigin, String> {
     let Some((scheme, rest)) = item.split_once("://") else {
         return Err(format!("{item:?} is not scheme://host[:port]"));
     };
-    match scheme.to_ascii_lowercase().as_str() {
-        "http" => {}
-        "https" => {
-            return Err(format!(
-                "{item:?}: https is not supported yet (connectors get plain http only)"
-            ));
-        }
-        other => return Err(format!("{item:?}: scheme {other:?} is not http")),
-    }
+    let Some(scheme) = Scheme::parse(scheme) else {
+        return Err(format!("{item:?}: scheme {scheme:?} is not http or https"));
+    };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     if rest.is_empty() || rest.contains(['/', '?', '#', '@', '*']) && !rest.ends_with(":*") {
         return Err(format!(
@@ -117,14 +124,18 @@ pub fn parse_origin(item: &str) -> Result<HttpOrigin, String> {
         }
     }
     let port = match port {
-        None => Some(80),
+        None => Some(scheme.default_port()),
         Some("*") => None,
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 => Some(n),
             _ => return Err(format!("{item:?}: port {p:?} is not 1-65535 or *")),
         },
     };
-    Ok(HttpOrigin { host: parsed, port })
+    Ok(HttpOrigin {
+        scheme,
+        host: parsed,
+        port,
+    })
 }
 
 /// Parses `weir.allow.http`'s comma-separated origins.
@@ -134,6 +145,66 @@ pub fn parse_origins(text: &str) -> Result<Vec<HttpOrigin>, String> {
         .filter(|s| !s.is_empty())
         .map(parse_origin)
         .collect()
+}
+
+/// Reads `weir.http.ssl.ca.location`: an absolute path to a readable PEM file holding at
+/// least one certificate.
+fn ca_bundle(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let path = std::path::Path::new(path.trim());
+    if !path.is_absolute() {
+        return Err(format!("{path:?} is not an absolute path"));
+    }
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("{path:?} cannot be read: {e}"))?
+        .len();
+    if size > MAX_CA_BYTES {
+        return Err(format!(
+            "{path:?} is {size} bytes, over the {MAX_CA_BYTES}-byte limit of a CA bundle"
+        ));
+    }
+    let pem = std::fs::read(path).map_err(|e| format!("{path:?} cannot be read: {e}"))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{path:?} is not PEM: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{path:?} holds no PEM certificate"));
+    }
+    Ok(certs)
+}
+
+/// The TLS of a grant: built when an origin is https (once, for every request of the
+/// grant); the CA key is checked either way, so a bad path is refused before it matters.
+fn tls(
+    config: &BTreeMap<String, String>,
+    origins: &[HttpOrigin],
+    issues: &mut Vec<Issue>,
+) -> Option<HttpTls> {
+    let mut refuse = |why: String| {
+        issues.push((
+            SSL_CA_LOCATION.into(),
+            format!("Invalid value for configuration {SSL_CA_LOCATION}: {why}"),
+        ));
+    };
+    let extra = match config.get(SSL_CA_LOCATION).filter(|p| !p.trim().is_empty()) {
+        None => Vec::new(),
+        Some(path) => match ca_bundle(path) {
+            Ok(certs) => certs,
+            Err(why) => {
+                refuse(why);
+                return None;
+            }
+        },
+    };
+    if !origins.iter().any(|o| o.scheme == Scheme::Https) {
+        return None;
+    }
+    match HttpTls::new(extra) {
+        Ok(tls) => Some(tls),
+        Err(e) => {
+            refuse(format!("a certificate cannot be trusted: {e}"));
+            None
+        }
+    }
 }
 
 /// A `weir.http.*` bound: a whole number from `min` to `max`, or its default.
@@ -166,11 +237,12 @@ pub fn parse(config: &BTreeMap<String, String>, issues: &mut Vec<Issue>) -> Http
         Some(text) => parse_origins(text).unwrap_or_else(|e| {
             issues.push((
                 ALLOW_HTTP.into(),
-                format!("Invalid value for configuration {ALLOW_HTTP}: {e}; expected comma-separated http://host[:port] (port * for any)"),
+                format!("Invalid value for configuration {ALLOW_HTTP}: {e}; expected comma-separated http://host[:port] or https://host[:port] (port * for any)"),
             ));
             Vec::new()
         }),
     };
+    let tls = tls(config, &origins, issues);
     let d = HttpLimits::default();
     let max_request_bytes = bound(
         config,
@@ -208,6 +280,7 @@ pub fn parse(config: &BTreeMap<String, String>, issues: &mut Vec<Issue>) -> Http
             timeout: Duration::from_millis(timeout_ms),
             max_in_flight: max_in_flight as usize,
         },
+        tls,
     }
 }
 
@@ -228,14 +301,73 @@ mod tests {
         assert_eq!(o[2].port, None);
         assert_eq!(parse_origins("http://h/").unwrap()[0].port, Some(80));
         assert!(parse_origins("").unwrap().is_empty());
+        assert!(o.iter().all(|o| o.scheme == Scheme::Http));
+    }
+
+    #[test]
+    fn https_origins_default_to_443_and_keep_their_scheme() {
+        let o = parse_origins("HTTPS://api.example, https://127.0.0.1:8443, http://api.example")
+            .unwrap();
+        assert_eq!((o[0].scheme, o[0].port), (Scheme::Https, Some(443)));
+        assert_eq!(o[0].host, AllowedHost::Name("api.example".into()));
+        assert_eq!((o[1].scheme, o[1].port), (Scheme::Https, Some(8443)));
+        assert_eq!((o[2].scheme, o[2].port), (Scheme::Http, Some(80)));
+        // The https grant admits https alone; the http grant of the same host http alone.
+        assert!(o[0].admits(Scheme::Https, &o[0].host, 443));
+        assert!(!o[0].admits(Scheme::Http, &o[0].host, 443));
+        assert!(!o[2].admits(Scheme::Https, &o[2].host, 80));
+    }
+
+    fn with(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_https_grant_carries_its_tls_and_the_ca_key_is_read_and_refused_by_key() {
+        let mut issues = Vec::new();
+        let g = parse(&with(&[(ALLOW_HTTP, "https://h")]), &mut issues);
+        assert!(issues.is_empty(), "{issues:?}");
+        assert!(g.tls.is_some(), "an https origin gets its TLS built");
+        let g = parse(&with(&[(ALLOW_HTTP, "http://h")]), &mut issues);
+        assert!(g.tls.is_none(), "plain http needs none");
+
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(
+            &junk,
+            "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let missing = dir.path().join("missing.pem");
+        for (path, why) in [
+            ("ca.pem".to_string(), "not an absolute path"),
+            (missing.display().to_string(), "cannot be read"),
+            (empty.display().to_string(), "holds no PEM certificate"),
+            (junk.display().to_string(), ""),
+        ] {
+            let mut issues = Vec::new();
+            let g = parse(
+                &with(&[(ALLOW_HTTP, "https://h"), (SSL_CA_LOCATION, path.as_str())]),
+                &mut issues,
+            );
+            assert_eq!(issues.len(), 1, "{path}: {issues:?}");
+            assert_eq!(issues[0].0, SSL_CA_LOCATION);
+            assert!(issues[0].1.contains(why), "{path}: {}", issues[0].1);
+            assert!(g.tls.is_none());
+        }
     }
 
     #[test]
     fn bad_origins_are_refused_saying_why() {
         for (bad, why) in [
             ("127.0.0.1:80", "scheme://host"),
-            ("https://a.example", "https is not supported"),
-            ("ftp://a.example", "is not http"),
+            ("https://a.example/x", "alone"),
+            ("ftp://a.example", "is not http or https"),
             ("http://a.example/path", "alone"),
             ("http://user@a.example", "alone"),
             ("http://*.example", "alone"),
@@ -258,7 +390,7 @@ mod tests {
         assert!(issues.is_empty() && g.origins.is_empty());
         assert_eq!(g.limits, HttpLimits::default());
         let config: BTreeMap<String, String> = [
-            (ALLOW_HTTP, "http://h:1,https://h"),
+            (ALLOW_HTTP, "http://h:1,gopher://h"),
             ("weir.http.request.max.bytes", "0"),
             ("weir.http.response.max.bytes", "1048576"),
             ("weir.http.timeout.ms", "999999999"),

@@ -11,11 +11,14 @@
 //! 3. the host name is resolved here, once, and the connection goes to an address that
 //!    lookup answered: nothing resolves the name again, so a name granted cannot be steered
 //!    to another address between the check and the connect (DNS rebinding);
-//! 4. the whole exchange is bounded by `weir.http.timeout.ms`, and the bodies both ways by
+//! 4. an `https://` request's stream to that address is wrapped in TLS ([`HttpTls`]: the
+//!    certificate verified against the URI's host, the grant's trust built once);
+//! 5. the whole exchange is bounded by `weir.http.timeout.ms`, and the bodies both ways by
 //!    their caps.
 //!
 //! A refusal fails that request alone (the guest's future answers an error code); the
-//! connector's log gets one line saying why, and a denial is counted ([`Denials`]).
+//! connector's log gets one line saying why, and a denial is counted ([`Denials`]). A failed
+//! TLS handshake is logged naming the host; it is not a denial.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,7 +34,8 @@ use tokio::time::{Instant, Sleep};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::guest_output::{LogLevel, LogSink};
-use super::http_grant::{AllowedHost, HttpGrant};
+use super::http_grant::{AllowedHost, HttpGrant, Scheme};
+use super::http_tls::HttpTls;
 
 /// Told of each request refused because its origin is not granted.
 pub trait Denials: Send + Sync {
@@ -101,9 +105,16 @@ impl HttpHooks {
             return Err(Error::HttpRequestDenied);
         };
         let host = AllowedHost::parse(authority.host());
-        let default_port = if scheme == "https" { 443 } else { 80 };
+        let parsed = Scheme::parse(&scheme);
+        let default_port = parsed.map_or(80, Scheme::default_port);
         let port = authority.port_u16().unwrap_or(default_port);
-        if !self.grant.admits(&scheme, &host, port) {
+        let tls = match parsed {
+            Some(Scheme::Https) => self.grant.tls.clone(),
+            _ => None,
+        };
+        // An https origin is admitted only with the TLS its grant was built with.
+        let usable = parsed != Some(Scheme::Https) || tls.is_some();
+        if !usable || !self.grant.admits(&scheme, &host, port) {
             self.note(&format!(
                 "denied: {scheme}://{host}:{port} not in weir.allow.http"
             ));
@@ -135,6 +146,7 @@ impl HttpHooks {
         Ok(Target {
             host,
             port,
+            tls,
             origin: format!("{scheme}://{}:{port}", authority.host()),
         })
     }
@@ -150,6 +162,8 @@ impl HttpHooks {
 struct Target {
     host: AllowedHost,
     port: u16,
+    /// The grant's TLS for an https request; `None` for http.
+    tls: Option<HttpTls>,
     origin: String,
 }
 
@@ -198,7 +212,7 @@ impl WasiHttpHooks for HttpHooks {
         let plugin = self.plugin.clone();
         Box::new(async move {
             let note = |m: &str| log.write(&plugin, LogLevel::Error, m);
-            let exchange = send(request, &target, limits.max_request_bytes);
+            let exchange = send(request, &target, limits.max_request_bytes, &note);
             let (response, io) = match tokio::time::timeout_at(deadline, exchange).await {
                 Ok(Ok(sent)) => sent,
                 Ok(Err(e)) => return Err(e),
@@ -240,12 +254,13 @@ struct Exchange {
     conn: Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>,
 }
 
-/// Resolves the target once, connects to an address it answered, and sends the request
-/// over HTTP/1.1 with its body capped.
+/// Resolves the target once, connects to an address it answered (in TLS for https), and
+/// sends the request over HTTP/1.1 with its body capped. A failed handshake is noted.
 async fn send(
     request: http::Request<WasiBody>,
     target: &Target,
     max_request_bytes: u64,
+    note: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<(http::Response<WasiBody>, Exchange), Error> {
     let addrs: Vec<SocketAddr> = match &target.host {
         AllowedHost::Ip(ip) => vec![SocketAddr::new(*ip, target.port)],
@@ -276,6 +291,30 @@ async fn send(
         (None, Some(e)) => return Err(Error::Connect(e)),
         (None, None) => return Err(Error::DestinationNotFound),
     };
+    match &target.tls {
+        None => exchange(stream, request, max_request_bytes).await,
+        Some(tls) => match tls.connect(&target.host, stream).await {
+            Ok(stream) => exchange(stream, request, max_request_bytes).await,
+            Err(failure) => {
+                note(&format!(
+                    "tls: the handshake with {} ({}) failed: {}",
+                    target.host, target.origin, failure.why
+                ));
+                Err(failure.code)
+            }
+        },
+    }
+}
+
+/// Sends the request over `stream` (plain or TLS) as HTTP/1.1, its body capped.
+async fn exchange<S>(
+    stream: S,
+    request: http::Request<WasiBody>,
+    max_request_bytes: u64,
+) -> Result<(http::Response<WasiBody>, Exchange), Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     let conn = wasmtime_wasi::runtime::spawn(async move { conn.await.map_err(Error::from) });
@@ -412,6 +451,7 @@ mod tests {
     fn hooks(max_in_flight: usize) -> (HttpHooks, Arc<Lines>, Arc<Count>) {
         let grant = HttpGrant {
             origins: vec![HttpOrigin {
+                scheme: Scheme::Http,
                 host: AllowedHost::parse("127.0.0.1"),
                 port: Some(8080),
             }],
@@ -420,6 +460,7 @@ mod tests {
                 max_in_flight,
                 ..HttpLimits::default()
             },
+            tls: None,
         };
         let lines = Arc::new(Lines::default());
         let count = Arc::new(Count::default());

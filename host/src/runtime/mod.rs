@@ -24,6 +24,7 @@
 //!   grants and the bounds on its requests.
 //! - [`http_send`]: [`http_send::HttpHooks`], where a connector's wasi:http requests are
 //!   checked against its grant, resolved once and sent to the address checked.
+//! - [`http_tls`]: [`http_tls::HttpTls`], the trust and TLS of a grant's `https://` requests.
 //! - [`net`]: the TCP a connector is granted (`weir.allow.tcp`): pinned addresses, the
 //!   socket cap, and the socket adapters every world links.
 //! - [`poll`]: `wasi:io/poll` bounded by the call's deadline.
@@ -49,6 +50,7 @@ pub mod guest_output;
 pub mod host;
 pub mod http_grant;
 pub mod http_send;
+pub mod http_tls;
 pub mod instance;
 pub mod joiner;
 pub mod key_selector;
