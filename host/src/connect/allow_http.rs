@@ -344,7 +344,13 @@ mod tests {
         )
         .unwrap();
         let missing = dir.path().join("missing.pem");
+        let huge = dir.path().join("huge.pem");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(MAX_CA_BYTES + 1)
+            .unwrap();
         for (path, why) in [
+            (huge.display().to_string(), "over the 4194304-byte limit"),
             ("ca.pem".to_string(), "not an absolute path"),
             (missing.display().to_string(), "cannot be read"),
             (empty.display().to_string(), "holds no PEM certificate"),
