@@ -1,7 +1,7 @@
 //! A connector's hot-swap: a new version of its plugin handed to each running task, taken at
 //! the task's next clean boundary, and answered.
 //!
-//! The service orders ([`SwapOrder`]) and waits; the task thread takes the order only where
+//! The service orders ([`SwapHandoff`]) and waits; the task thread takes the order only where
 //! nothing is in flight (a source after its last poll's records and offsets were committed,
 //! a sink after a flush and commit), stops the old instance, starts the new one and makes its
 //! first call (a source's poll, a sink's flush). If either fails, the task starts the old
