@@ -11,18 +11,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::connect::{call, start, wait_status};
+use common::connect::{call, create, start, wait_status};
 use common::{Server, create_topic, http, wait_until};
-
-fn create(s: &Server, name: &str, config: Value) {
-    let (code, body) = call(
-        s,
-        "POST",
-        "/connectors",
-        Some(json!({"name": name, "config": config})),
-    );
-    assert_eq!(code, 201, "creating {name}: {body}");
-}
 
 /// Every record of partition 0 of `topic`, as the HTTP API answers it.
 fn records(s: &Server, topic: &str) -> Vec<Value> {

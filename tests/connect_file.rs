@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use common::connect::{call, start, wait_status};
+use common::connect::{call, create, start, wait_status};
 use common::{Server, create_topic, http, wait_until};
 
 /// Lines in all: issue 14's million.
@@ -40,16 +40,6 @@ fn append(path: &Path, bytes: &[u8]) {
 
 fn len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-}
-
-fn create(s: &Server, name: &str, config: serde_json::Value) {
-    let (code, body) = call(
-        s,
-        "POST",
-        "/connectors",
-        Some(json!({"name": name, "config": config})),
-    );
-    assert_eq!(code, 201, "creating {name}: {body}");
 }
 
 fn high_watermark(s: &Server, topic: &str) -> i64 {

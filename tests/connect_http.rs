@@ -23,7 +23,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use common::connect::{call, start, wait_status};
+use common::connect::{call, create, start, wait_status};
 use common::{Server, create_topic, http, kcat, wait_until};
 
 /// A request the stub received.
@@ -158,16 +158,6 @@ impl Stub {
     fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
-}
-
-fn create(s: &Server, name: &str, config: Value) {
-    let (code, body) = call(
-        s,
-        "POST",
-        "/connectors",
-        Some(json!({"name": name, "config": config})),
-    );
-    assert_eq!(code, 201, "creating {name}: {body}");
 }
 
 fn schemaless(more: Value) -> Value {

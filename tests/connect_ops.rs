@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::connect::{builtin_plugins, call, start, wait_status};
+use common::connect::{builtin_plugins, call, create, start, wait_status};
 use common::guests::guest;
 use common::pipeline::values;
 use common::{Server, create_topic, http, wait_until};
@@ -56,16 +56,6 @@ fn upload(s: &Server, name: &str, bytes: Vec<u8>) -> u64 {
         "upload {name}: {status} {body}"
     );
     body["version"].as_u64().expect("a version")
-}
-
-fn create(s: &Server, name: &str, config: Value) {
-    let (code, body) = call(
-        s,
-        "POST",
-        "/connectors",
-        Some(json!({"name": name, "config": config})),
-    );
-    assert_eq!(code, 201, "creating {name}: {body}");
 }
 
 /// The example counter (examples/rust-source-connector) as `class`, into `numbers`.

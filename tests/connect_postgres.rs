@@ -13,20 +13,10 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use common::connect::{call, start, wait_status};
+use common::connect::{call, create, start, wait_status};
 use common::pipeline::produce;
 use common::postgres::{Auth, PASSWORD, Postgres};
 use common::{Server, create_topic, http, wait_until};
-
-fn create(s: &Server, name: &str, config: Value) {
-    let (code, body) = call(
-        s,
-        "POST",
-        "/connectors",
-        Some(json!({"name": name, "config": config})),
-    );
-    assert_eq!(code, 201, "creating {name}: {body}");
-}
 
 /// A PostgresSink config upserting `topic` into table `topic` by the record key `id`.
 fn upsert_sink(pg: &Postgres, topic: &str, auth: Auth) -> Value {

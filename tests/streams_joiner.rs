@@ -17,11 +17,6 @@ use common::streams::{now_ms, weir_cli};
 use common::{Server, create_topic, repo_root, wait_until};
 use serde_json::{Value, json};
 
-fn create(s: &Server, spec: Value) {
-    let (code, body) = call(s, "POST", "/v1/pipelines", Some(spec));
-    assert_eq!(code, 201, "{body}");
-}
-
 /// Held while a test's server compiles the Python joiner (≈18 MB, seconds of CPU): the
 /// servers of this file's tests would otherwise compile it at once and find the compile
 /// slots busy on a loaded machine; compile limits are tests/wasm_runtime.rs' concern.

@@ -34,11 +34,6 @@ fn results(s: &Server, topic: &str) -> Vec<(String, Value, i64)> {
         .collect()
 }
 
-fn create(s: &Server, spec: Value) {
-    let (code, body) = call(s, "POST", "/v1/pipelines", Some(spec));
-    assert_eq!(code, 201, "{body}");
-}
-
 /// The enrichment spec: orders (stream) left-joined with customers (table).
 fn enrich_spec(output: &str) -> Value {
     json!({"name": "enrich",

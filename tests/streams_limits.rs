@@ -12,11 +12,6 @@ use common::pipeline::*;
 use common::streams::*;
 use common::{Server, TEST_CONFIG, create_topic};
 
-fn create(s: &Server, spec: Value) {
-    let (code, body) = call(s, "POST", "/v1/pipelines", Some(spec));
-    assert_eq!(code, 201, "{body}");
-}
-
 /// (key, error header) of every dead letter in `dlq`.
 fn dead_letters(s: &Server, dlq: &str) -> Vec<(String, String)> {
     read_all(s, dlq)

@@ -15,7 +15,8 @@
 //! `weir bench acl` ([`acl`]) measures the per-request ACL check as ACLs accumulate.
 //! `weir bench transforms` ([`transforms`]) measures Kafka Connect's transformations per record.
 //! `weir bench connect` ([`connect`]) measures FileStreamSource against `weir produce --file`.
-//! `weir bench postgres` ([`postgres`]) measures PostgresSink against psql's batched upserts.
+//! `weir bench postgres` ([`postgres`]) measures PostgresSink against psql's batched upserts,
+//! in a PostgreSQL of its own ([`postgres_server`], which the PostgresSink tests use too).
 
 pub mod acl;
 pub mod compaction;
@@ -24,6 +25,7 @@ pub mod dial;
 pub mod kafka;
 pub mod pipeline;
 pub mod postgres;
+pub mod postgres_server;
 pub mod process;
 pub mod tls;
 pub mod transactions;

@@ -105,6 +105,17 @@ pub fn call(s: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, 
     (code, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// Creates connector `name` with `config` through `POST /connectors`, asserting the 201.
+pub fn create(s: &Server, name: &str, config: Value) {
+    let (code, body) = call(
+        s,
+        "POST",
+        "/connectors",
+        Some(serde_json::json!({"name": name, "config": config})),
+    );
+    assert_eq!(code, 201, "creating {name}: {body}");
+}
+
 /// Waits until `cond` holds of the connector's status.
 pub fn wait_status(s: &Server, name: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);

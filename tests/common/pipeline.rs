@@ -26,6 +26,12 @@ pub fn upload(s: &Server, name: &str, path: &Path) -> (u16, Value) {
     (status, body)
 }
 
+/// Deploys a pipeline spec through `POST /v1/pipelines`, asserting the 201.
+pub fn create(s: &Server, spec: Value) {
+    let (code, body) = call(s, "POST", "/v1/pipelines", Some(spec));
+    assert_eq!(code, 201, "{body}");
+}
+
 /// Sends a JSON request; returns (status, body).
 pub fn call(s: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let client = http();

@@ -11,14 +11,14 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 
+use super::postgres_server::{Auth, LocalPostgres, Tuning};
 use crate::pipeline::plugins::PluginCatalog;
 use crate::runtime::connector::{SinkRecord, Value};
 use crate::runtime::guest_output::TracingSink;
@@ -40,141 +40,6 @@ pub struct PostgresBenchOptions {
     /// Rounds per side, alternating.
     #[arg(long, default_value_t = 5)]
     pub rounds: usize,
-}
-
-/// A PostgreSQL server of the bench's own, stopped on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    bin: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-fn bin_dir() -> anyhow::Result<PathBuf> {
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .context("/usr/lib/postgresql: run scripts/setup (it installs postgresql)")?
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let v = e.file_name().to_str()?.parse().ok()?;
-            Some((v, e.path().join("bin")))
-        })
-        .filter(|(_, b)| b.join("postgres").exists())
-        .collect();
-    found.sort();
-    found
-        .pop()
-        .map(|(_, b)| b)
-        .context("no PostgreSQL under /usr/lib/postgresql: run scripts/setup")
-}
-
-fn as_server_user(bin: &Path, program: &str) -> Command {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=postgres",
-            "--regid=postgres",
-            "--clear-groups",
-            "--",
-        ])
-        .arg(bin.join(program));
-        c
-    } else {
-        Command::new(bin.join(program))
-    }
-}
-
-impl Server {
-    fn start() -> anyhow::Result<Server> {
-        let bin = bin_dir()?;
-        let dir = tempfile::tempdir()?;
-        let data = dir.path().join("data");
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))?;
-        }
-        let out = as_server_user(&bin, "initdb")
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "-E", "UTF8", "--no-sync", "--auth=trust"])
-            .output()
-            .context("running initdb")?;
-        ensure!(
-            out.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-            let mut child = as_server_user(&bin, "postgres")
-                .arg("-D")
-                .arg(&data)
-                .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-k"])
-                .arg(dir.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("running postgres")?;
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while Instant::now() < deadline {
-                if child.try_wait()?.is_some() {
-                    break; // the port was taken meanwhile: another one
-                }
-                let ready = Command::new(bin.join("pg_isready"))
-                    .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q"])
-                    .status()?;
-                if ready.success() {
-                    return Ok(Server {
-                        child,
-                        port,
-                        bin,
-                        _dir: dir,
-                    });
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        bail!("postgres did not start")
-    }
-
-    fn psql(&self) -> Command {
-        let mut c = Command::new(self.bin.join("psql"));
-        c.args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args([
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-            ]);
-        c
-    }
-
-    fn sql(&self, sql: &str) -> anyhow::Result<String> {
-        let out = self.psql().args(["-A", "-t", "-c", sql]).output()?;
-        ensure!(
-            out.status.success(),
-            "psql {sql:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SAFETY: kill has no memory preconditions; the pid is our child's.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGINT);
-        }
-        let _ = self.child.wait();
-    }
 }
 
 /// Round `round`'s value of key `i`: about 100 bytes of JSON.
@@ -224,9 +89,15 @@ pub fn run_postgres_bench(opts: &PostgresBenchOptions) -> anyhow::Result<()> {
         opts.batch > 0 && opts.rows > 0 && opts.rounds > 0,
         "--rows, --batch and --rounds must be at least 1"
     );
-    let pg = Server::start()?;
+    let dir = tempfile::tempdir().context("creating the server's directory")?;
+    let pg = LocalPostgres::start(dir.path(), Auth::Trust, Tuning::Default)?;
+    let sql = |q: &str| {
+        pg.try_sql(q)
+            .map(|o| o.trim().to_string())
+            .map_err(|e| anyhow::anyhow!("psql {q:?}: {e}"))
+    };
     for t in ["sink", "native"] {
-        pg.sql(&format!(
+        sql(&format!(
             "CREATE TABLE {t} (id TEXT PRIMARY KEY, n BIGINT, s TEXT)"
         ))?;
     }
@@ -310,12 +181,11 @@ pub fn run_postgres_bench(opts: &PostgresBenchOptions) -> anyhow::Result<()> {
     }
     let _ = sink.stop();
     for t in ["sink", "native"] {
-        let n: usize = pg.sql(&format!("SELECT count(*) FROM {t}"))?.parse()?;
+        let n: usize = sql(&format!("SELECT count(*) FROM {t}"))?.parse()?;
         ensure!(n == opts.rows, "table {t} has {n} rows, not {}", opts.rows);
     }
-    let same = pg.sql(
-        "SELECT count(*) FROM sink s JOIN native n USING (id) WHERE s.n = n.n AND s.s = n.s",
-    )?;
+    let same =
+        sql("SELECT count(*) FROM sink s JOIN native n USING (id) WHERE s.n = n.n AND s.s = n.s")?;
     ensure!(
         same == opts.rows.to_string(),
         "the two tables differ ({same} rows equal)"

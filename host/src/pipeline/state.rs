@@ -244,10 +244,11 @@ impl StateBackend for StepState {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn tree() -> (tempfile::TempDir, sled::Tree) {
+    /// A task tree in a temp dir (dropped with it), for this layer's state tests.
+    pub(in crate::pipeline) fn tree() -> (tempfile::TempDir, sled::Tree) {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().path(dir.path()).open().unwrap();
         let tree = db.open_tree("t").unwrap();

@@ -153,13 +153,7 @@ impl StateBackend for CachedState {
 mod tests {
     use super::*;
     use crate::pipeline::state::Overlay;
-
-    fn tree() -> (tempfile::TempDir, sled::Tree) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::Config::new().path(dir.path()).open().unwrap();
-        let tree = db.open_tree("t").unwrap();
-        (dir, tree)
-    }
+    use crate::pipeline::state::tests::tree;
 
     #[test]
     fn writes_through_one_clone_are_read_through_another() {
