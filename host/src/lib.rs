@@ -15,6 +15,9 @@
 //! - [`connect`]: connectors as Kafka Connect has them (source and sink plugins, their
 //!   tasks, offsets, converters, the transformation chain of a connector's config run
 //!   through the built-in plugins); joins broker, runtime and the pipelines' module registry.
+//! - [`cluster`]: a Kafka client for other clusters (librdkafka behind small traits:
+//!   consumer, producer, admin); a weir server is just another cluster to it. Below
+//!   `connect`, whose mirror connectors use it, and above nothing it needs.
 //! - [`pipeline`]: uploaded modules and pipelines (joins broker and runtime).
 //! - [`streams`]: the operators a pipeline step can be besides a module (windowed and
 //!   running `count`/`sum` with Kafka Streams' semantics); host-owned time and state,
@@ -36,6 +39,7 @@ pub mod auth;
 pub mod bench;
 pub mod broker;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod connect;
 pub mod kafka;

@@ -1,0 +1,76 @@
+//! The [`Consumer`] trait and what it reads.
+
+use std::time::Duration;
+
+use super::error::ClusterError;
+
+/// A record read from another cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// Its topic.
+    pub topic: String,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Its timestamp (ms), if it has one.
+    pub timestamp: Option<i64>,
+    /// Its key.
+    pub key: Option<Vec<u8>>,
+    /// Its value (`None`: a tombstone).
+    pub value: Option<Vec<u8>>,
+    /// Its headers, in order.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Fetched {
+    /// The bytes it holds (key, value, headers), for in-flight limits.
+    pub fn size(&self) -> usize {
+        self.key.as_ref().map_or(0, Vec::len)
+            + self.value.as_ref().map_or(0, Vec::len)
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+                .sum::<usize>()
+    }
+}
+
+/// A position or committed offset of one partition.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TopicOffset {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset (the next to read).
+    pub offset: i64,
+}
+
+/// A consumer's group generation, handed to a transactional producer's
+/// `send_offsets` so the broker fences zombies (KIP-447). Opaque: only the implementation
+/// that made it reads it.
+pub struct GroupMetadata(pub Box<dyn std::any::Any + Send>);
+
+/// A consumer of another cluster.
+pub trait Consumer: Send {
+    /// Joins its group for `topics` (the group protocol assigns partitions).
+    fn subscribe(&mut self, topics: &[String]) -> Result<(), ClusterError>;
+    /// Reads exactly these partitions from these offsets (no group assignment).
+    fn assign(&mut self, positions: &[TopicOffset]) -> Result<(), ClusterError>;
+    /// Moves an assigned partition's position.
+    fn seek(&mut self, position: &TopicOffset, timeout: Duration) -> Result<(), ClusterError>;
+    /// Up to `max` records, waiting at most `timeout` for the first.
+    fn poll(&mut self, max: usize, timeout: Duration) -> Result<Vec<Fetched>, ClusterError>;
+    /// Commits `offsets` to its group, synchronously.
+    fn commit(&mut self, offsets: &[TopicOffset]) -> Result<(), ClusterError>;
+    /// Its group's committed offsets of `partitions` (`(topic, partition)`); a partition
+    /// with none is left out.
+    fn committed(
+        &mut self,
+        partitions: &[(String, i32)],
+        timeout: Duration,
+    ) -> Result<Vec<TopicOffset>, ClusterError>;
+    /// Its group generation, for a transactional producer (`None` outside a group).
+    fn group_metadata(&self) -> Option<GroupMetadata>;
+}

@@ -1,0 +1,145 @@
+//! [`RdConsumer`]: the [`Consumer`] trait on librdkafka's `BaseConsumer`.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use super::super::consumer::{Consumer, Fetched, GroupMetadata, TopicOffset};
+use super::super::error::ClusterError;
+use super::client;
+
+/// A consumer on librdkafka.
+pub struct RdConsumer {
+    inner: BaseConsumer,
+}
+
+impl RdConsumer {
+    /// A consumer in `group` if given; without one it only assigns. Offsets are committed
+    /// only when asked (`enable.auto.commit=false`), so what a caller has not written
+    /// elsewhere is never marked read.
+    pub fn new(mut config: ClientConfig, group: Option<&str>) -> Result<RdConsumer, ClusterError> {
+        config
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("auto.offset.reset", "earliest");
+        // librdkafka wants a group id even to assign; one no member ever joins commits nothing.
+        config.set("group.id", group.unwrap_or("weir-unassigned"));
+        Ok(RdConsumer {
+            inner: config.create().map_err(client("create consumer"))?,
+        })
+    }
+
+    /// The underlying consumer (for the admin's group offsets).
+    pub fn inner(&self) -> &BaseConsumer {
+        &self.inner
+    }
+}
+
+/// `offsets` as a partition list.
+pub fn list(offsets: &[TopicOffset]) -> Result<TopicPartitionList, ClusterError> {
+    let mut tpl = TopicPartitionList::new();
+    for o in offsets {
+        tpl.add_partition_offset(&o.topic, o.partition, Offset::Offset(o.offset))
+            .map_err(client("partition list"))?;
+    }
+    Ok(tpl)
+}
+
+/// The offsets a partition list holds (those without one left out).
+pub fn offsets(tpl: &TopicPartitionList) -> Vec<TopicOffset> {
+    tpl.elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some(TopicOffset {
+                topic: e.topic().to_string(),
+                partition: e.partition(),
+                offset: o,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Consumer for RdConsumer {
+    fn subscribe(&mut self, topics: &[String]) -> Result<(), ClusterError> {
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        self.inner.subscribe(&names).map_err(client("subscribe"))
+    }
+
+    fn assign(&mut self, positions: &[TopicOffset]) -> Result<(), ClusterError> {
+        self.inner
+            .assign(&list(positions)?)
+            .map_err(client("assign"))
+    }
+
+    fn seek(&mut self, p: &TopicOffset, timeout: Duration) -> Result<(), ClusterError> {
+        self.inner
+            .seek(&p.topic, p.partition, Offset::Offset(p.offset), timeout)
+            .map_err(client("seek"))
+    }
+
+    fn poll(&mut self, max: usize, timeout: Duration) -> Result<Vec<Fetched>, ClusterError> {
+        let mut out = Vec::new();
+        let mut wait = timeout;
+        let start = Instant::now();
+        while out.len() < max {
+            let Some(m) = self.inner.poll(wait) else {
+                break;
+            };
+            let m = m.map_err(client("poll"))?;
+            out.push(Fetched {
+                topic: m.topic().to_string(),
+                partition: m.partition(),
+                offset: m.offset(),
+                timestamp: m.timestamp().to_millis(),
+                key: m.key().map(<[u8]>::to_vec),
+                value: m.payload().map(<[u8]>::to_vec),
+                headers: m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            });
+            // After the first record, take only what is already there.
+            wait = Duration::ZERO;
+            if start.elapsed() > timeout {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn commit(&mut self, offsets: &[TopicOffset]) -> Result<(), ClusterError> {
+        self.inner
+            .commit(&list(offsets)?, CommitMode::Sync)
+            .map_err(client("commit"))
+    }
+
+    fn committed(
+        &mut self,
+        partitions: &[(String, i32)],
+        timeout: Duration,
+    ) -> Result<Vec<TopicOffset>, ClusterError> {
+        let mut tpl = TopicPartitionList::new();
+        for (t, p) in partitions {
+            tpl.add_partition(t, *p);
+        }
+        let got = self
+            .inner
+            .committed_offsets(tpl, timeout)
+            .map_err(client("committed offsets"))?;
+        Ok(offsets(&got))
+    }
+
+    fn group_metadata(&self) -> Option<GroupMetadata> {
+        self.inner
+            .group_metadata()
+            .map(|g| GroupMetadata(Box::new(g)))
+    }
+}
