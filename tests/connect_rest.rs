@@ -37,6 +37,9 @@ fn connect_rest_api_golden_transcript() {
             {"class": "HttpSink", "type": "sink", "version": "0.1.0"},
             {"class": "HttpSource", "type": "source", "version": "0.1.0"},
             {"class": "io.confluent.connect.jdbc.JdbcSinkConnector", "type": "sink", "version": "0.1.0"},
+            {"class": "org.apache.kafka.connect.mirror.MirrorCheckpointConnector", "type": "source", "version": "0.1.0"},
+            {"class": "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector", "type": "source", "version": "0.1.0"},
+            {"class": "org.apache.kafka.connect.mirror.MirrorSourceConnector", "type": "source", "version": "0.1.0"},
         ])
     );
     let (code, defs) = call(

@@ -19,6 +19,8 @@
 //! - [`chain`]: a task's records through the transformation chain ([`chain::ConnectorChain`]).
 //! - [`transforms`]: Connect's `transforms=`/`predicates=` config, checked into a chain of
 //!   the built-in transformation plugins.
+//! - [`mirror`]: MirrorMaker 2's connectors built in (source, checkpoint, heartbeat), on the
+//!   [`crate::cluster`] client; native task threads rather than Wasm plugins.
 //! - [`store`]: configs, source offsets and task checkpoints in sled.
 //! - [`error`]: [`ConnectError`], the layer's one error type.
 
@@ -28,6 +30,7 @@ pub mod chain;
 pub mod config;
 pub mod converter;
 pub mod error;
+pub mod mirror;
 pub mod read;
 pub mod service;
 pub mod sink;

@@ -31,6 +31,8 @@ pub struct Counters {
     pub skipped: AtomicU64,
     /// Calls refused a capability the config does not grant (`weir.allow.*`).
     pub denied: AtomicU64,
+    /// A mirror connector's figures (MM2's metric names); zero for the others.
+    pub mirror: Arc<super::mirror::metrics::MirrorMetrics>,
 }
 
 impl Counters {

@@ -43,13 +43,23 @@ pub fn status_json(s: &ConnectorStatus, worker: &str) -> Value {
     if let Some(trace) = &s.swap_failure {
         connector.entry("trace").or_insert_with(|| json!(trace));
     }
-    json!({
+    let mut status = json!({
         "name": s.name,
         "connector": Value::Object(connector),
         "tasks": tasks,
         "type": s.kind.map(|k| k.name()),
         "denied": s.denied,
-    })
+    });
+    // A mirror connector's replication figures, under MM2's metric names.
+    if let Some(figures) = &s.mirror {
+        status["mirror"] = Value::Object(
+            figures
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect(),
+        );
+    }
+    status
 }
 
 /// `GET /connectors/{name}/status`.

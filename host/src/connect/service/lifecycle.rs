@@ -86,6 +86,9 @@ impl Connectors {
         if target == TargetState::Stopped {
             return Ok(());
         }
+        if super::mirror::mirror_kind(config).is_some() {
+            return self.within_caps(name, 1, self.budget(entries, name));
+        }
         let (plugin, _, settings) = self.resolve_config(config)?;
         let n = self
             .split(&plugin, config, settings.tasks_max, &Arc::default())?
@@ -137,6 +140,9 @@ impl Connectors {
         counters: &Arc<Counters>,
         budget: u32,
     ) -> Result<Run, ConnectError> {
+        if let Some(kind) = super::mirror::mirror_kind(&stored.config) {
+            return self.start_mirror(kind, stored, logs, counters, budget);
+        }
         self.offsets_topic()?;
         let (plugin, info, settings) = self.resolve_stored(stored)?;
         let chain = ChainConfig::parse(&stored.config, self.pipelines.plugins())?;
@@ -398,6 +404,10 @@ impl Connectors {
             })?;
         slot.control.set_state(TaskState::Restarting);
         slot.stop();
+        if let Some(kind) = super::mirror::mirror_kind(&e.stored.config) {
+            *slot = self.mirror_task(kind, &e.stored, &e.logs, &e.counters)?;
+            return Ok(());
+        }
         let ctx = self.task_context(
             &e.stored,
             (task, count),

@@ -9,9 +9,11 @@
 //!   and starting their task threads.
 //! - [`queries`]: info, tasks, status, logs, topics and `/metrics`.
 //! - [`offsets`]: KIP-875's offsets: read, altered and reset while STOPPED.
+//! - [`mirror`]: the built-in MirrorMaker 2 connectors' checks and task threads.
 //! - [`swap`]: a running connector's plugin swapped for a new version, or rolled back.
 
 mod lifecycle;
+mod mirror;
 mod offsets;
 mod plugins;
 mod queries;
@@ -128,6 +130,9 @@ pub struct ConnectorStatus {
     /// Why the last hot-swap of the connector's plugin was rolled back, while the old
     /// version runs on.
     pub swap_failure: Option<String>,
+    /// A mirror connector's figures (MM2's names: `record-count`,
+    /// `replication-latency-ms-avg`, ..., and `lag`).
+    pub mirror: Option<Vec<(&'static str, i64)>>,
 }
 
 /// One key of a validation answer (`PUT /connector-plugins/{type}/config/validate`).

@@ -117,6 +117,11 @@ impl Connectors {
                     version: p.version.clone(),
                 })
             })
+            .chain(
+                super::super::mirror::CLASSES
+                    .iter()
+                    .map(|(k, _)| super::mirror::info(*k)),
+            )
             .collect()
     }
 
@@ -139,6 +144,9 @@ impl Connectors {
 
     /// The config keys of plugin `class`: the common ones, then the plugin's.
     pub fn plugin_config(&self, class: &str) -> Result<Vec<ConfigDef>, ConnectError> {
+        if super::super::mirror::MirrorKind::of(class).is_some() {
+            return Ok(Self::mirror_defs());
+        }
         let (plugin, info) = self.resolve(class)?;
         let mut inst = self.instance(&plugin, &BTreeMap::new(), Arc::default())?;
         let mut defs = common_defs(info.kind);

@@ -73,6 +73,8 @@ impl Connectors {
             kind: e.kind(),
             denied: e.counters.denied.load(std::sync::atomic::Ordering::Relaxed),
             swap_failure: e.swap_failure.clone(),
+            mirror: super::mirror::mirror_kind(&e.stored.config)
+                .map(|_| e.counters.mirror.figures()),
         })
     }
 
@@ -150,15 +152,44 @@ impl Connectors {
                 |c| c.denied.load(Relaxed),
             ),
         ];
+        let label = |name: &str| name.replace('\\', "\\\\").replace('"', "\\\"");
         for (metric, help, get) in series {
             let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} counter");
             for (name, e) in entries.iter() {
                 let _ = writeln!(
                     out,
                     "{metric}{{connector=\"{}\"}} {}",
-                    name.replace('\\', "\\\\").replace('"', "\\\""),
+                    label(name),
                     get(&e.counters)
                 );
+            }
+        }
+        // Mirror connectors' figures under MM2's names (`-` as `_`, as Prometheus wants).
+        let mirrors: Vec<(&String, Vec<(&str, i64)>)> = entries
+            .iter()
+            .filter(|(_, e)| super::mirror::mirror_kind(&e.stored.config).is_some())
+            .map(|(n, e)| (n, e.counters.mirror.figures()))
+            .collect();
+        if let Some((_, first)) = mirrors.first() {
+            for (i, (figure, _)) in first.iter().enumerate() {
+                let metric = format!("weir_mirror_{}", figure.replace('-', "_"));
+                let kind = if figure.ends_with("count") {
+                    "counter"
+                } else {
+                    "gauge"
+                };
+                let _ = writeln!(
+                    out,
+                    "# HELP {metric} MirrorMaker 2's {figure}, per mirror connector.\n# TYPE {metric} {kind}"
+                );
+                for (name, figures) in &mirrors {
+                    let _ = writeln!(
+                        out,
+                        "{metric}{{connector=\"{}\"}} {}",
+                        label(name),
+                        figures[i].1
+                    );
+                }
             }
         }
         out

@@ -43,6 +43,12 @@ impl Connectors {
         else {
             return Ok(None);
         };
+        // A mirror connector runs no plugin: any change restarts it.
+        if super::mirror::mirror_kind(config).is_some()
+            || super::mirror::mirror_kind(&e.stored.config).is_some()
+        {
+            return Ok(None);
+        }
         let class =
             |c: &BTreeMap<String, String>| c.get("connector.class").map(|v| v.trim().to_string());
         let others_same = {

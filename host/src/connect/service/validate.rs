@@ -4,14 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::runtime::Plugin;
 use crate::runtime::connector::ConfigDef;
 
 use super::super::chain::ConnectorChain;
 use super::super::config::ConnectorSettings;
 use super::super::error::ConnectError;
 use super::super::state::ConnectorType;
-use super::{Connectors, PluginInfo, ValidatedKey};
+use super::{Connectors, ValidatedKey};
 
 impl Connectors {
     /// Validates `config` for plugin `class`, per key (Connect's `config/validate`).
@@ -20,6 +19,9 @@ impl Connectors {
         class: &str,
         config: &BTreeMap<String, String>,
     ) -> Result<(String, Vec<ValidatedKey>), ConnectError> {
+        if let Some(kind) = super::super::mirror::MirrorKind::of(class) {
+            return Ok(self.validate_mirror(kind, config));
+        }
         let (plugin, info) = self.resolve(class)?;
         let mut inst = self.instance(&plugin, config, Arc::default())?;
         let list: Vec<(String, String)> =
@@ -90,10 +92,7 @@ impl Connectors {
     }
 
     /// Checks a full configuration; every problem, each naming its key.
-    pub(super) fn check(
-        &self,
-        config: &BTreeMap<String, String>,
-    ) -> Result<(Arc<Plugin>, PluginInfo), ConnectError> {
+    pub(super) fn check(&self, config: &BTreeMap<String, String>) -> Result<(), ConnectError> {
         let class = config
             .get("connector.class")
             .map(|c| c.trim().to_string())
@@ -113,7 +112,10 @@ impl Connectors {
         if !errors.is_empty() {
             return Err(ConnectError::InvalidConfig { errors });
         }
-        self.resolve(&class)
+        if super::super::mirror::MirrorKind::of(&class).is_some() {
+            return Ok(());
+        }
+        self.resolve(&class).map(|_| ())
     }
 }
 
