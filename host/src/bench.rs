@@ -15,6 +15,9 @@
 //! `weir bench acl` ([`acl`]) measures the per-request ACL check as ACLs accumulate.
 //! `weir bench transforms` ([`transforms`]) measures Kafka Connect's transformations per record.
 //! `weir bench connect` ([`connect`]) measures FileStreamSource against `weir produce --file`.
+//! `weir bench mirror` ([`mirror`]) measures the MirrorSourceConnector between two servers
+//! ([`served`]) against a plain consume+produce copy with the same client, and replication
+//! latency at a fixed rate.
 //! `weir bench postgres` ([`postgres`]) measures PostgresSink against psql's batched upserts,
 //! in a PostgreSQL of its own ([`postgres_server`], which the PostgresSink tests use too).
 
@@ -23,10 +26,12 @@ pub mod compaction;
 pub mod connect;
 pub mod dial;
 pub mod kafka;
+pub mod mirror;
 pub mod pipeline;
 pub mod postgres;
 pub mod postgres_server;
 pub mod process;
+pub mod served;
 pub mod tls;
 pub mod transactions;
 pub mod transforms;

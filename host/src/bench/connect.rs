@@ -4,13 +4,15 @@
 //! binary, in a temp dir, on loopback), rounds rotating which goes first. Each measures from
 //! the request (the connector's creation, the CLI's start) until the topic holds every line.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use super::served::Served;
+
+use anyhow::Context;
+use serde_json::json;
 
 /// Options of `weir bench connect`.
 #[derive(Debug, Clone, clap::Args)]
@@ -24,109 +26,6 @@ pub struct ConnectBenchOptions {
     /// Rounds; each moves the file once both ways.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
-}
-
-/// A `weir serve` child and its addresses.
-struct Served {
-    child: Child,
-    http: String,
-    connect: String,
-    client: reqwest::blocking::Client,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Served {
-    fn start(data: &Path, plugins: &Path) -> anyhow::Result<Served> {
-        let exe = std::env::current_exe().context("locating the weir binary")?;
-        let mut child = Command::new(exe)
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--http-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0"])
-            .args(["--connect-addr", "127.0.0.1:0", "--plugins-dir"])
-            .arg(plugins)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting weir serve")?;
-        let stdout = child.stdout.take().context("the server's stdout")?;
-        let (mut http, mut connect) = (None, None);
-        for line in BufReader::new(stdout).lines() {
-            let line = line?;
-            if let Some(u) = line.strip_prefix("weir: HTTP API on ") {
-                http = Some(u.trim().to_string());
-            }
-            if let Some(u) = line.strip_prefix("weir: Connect API on ") {
-                connect = Some(u.trim().to_string());
-            }
-            if http.is_some() && connect.is_some() {
-                break;
-            }
-        }
-        let (Some(http), Some(connect)) = (http, connect) else {
-            bail!("weir serve ended before announcing its addresses");
-        };
-        // reqwest is built without a rustls provider: ring, as the CLI's client installs it
-        // (an error means one is installed already).
-        #[allow(deprecated)]
-        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
-        Ok(Served {
-            child,
-            http,
-            connect,
-            client: reqwest::blocking::Client::new(),
-        })
-    }
-
-    fn send(&self, method: reqwest::Method, url: String, body: Value) -> anyhow::Result<()> {
-        let r = self.client.request(method, &url).json(&body).send()?;
-        if !r.status().is_success() {
-            bail!(
-                "{url} answered {}: {}",
-                r.status(),
-                r.text().unwrap_or_default()
-            );
-        }
-        Ok(())
-    }
-
-    fn create_topic(&self, name: &str) -> anyhow::Result<()> {
-        self.send(
-            reqwest::Method::POST,
-            format!("{}/v1/topics", self.http),
-            json!({"name": name, "partitions": 1}),
-        )
-    }
-
-    fn high_watermark(&self, topic: &str) -> anyhow::Result<i64> {
-        let t: Value = self
-            .client
-            .get(format!("{}/v1/topics/{topic}", self.http))
-            .send()?
-            .json()?;
-        Ok(t["partitions"]
-            .as_array()
-            .map(|ps| ps.iter().filter_map(|p| p["high_watermark"].as_i64()).sum())
-            .unwrap_or(0))
-    }
-
-    /// Waits until `topic` holds `n` records (5 ms polls; at most 10 minutes).
-    fn wait_for(&self, topic: &str, n: usize) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(600);
-        while self.high_watermark(topic)? < n as i64 {
-            if Instant::now() > deadline {
-                bail!("{topic} never got its {n} records");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Ok(())
-    }
 }
 
 /// `weir produce TOPIC --file FILE` against the server: seconds until every line is in.
@@ -218,7 +117,7 @@ pub fn run_connect_bench(opts: &ConnectBenchOptions) -> anyhow::Result<()> {
         w.flush()?;
     }
     let plugins = std::fs::canonicalize(&opts.plugins)?;
-    let s = Served::start(&dir.path().join("data"), &plugins)?;
+    let s = Served::start(&dir.path().join("data"), Some(&plugins))?;
     // Per path: the CLI, the connector, the connector with 3 transformations.
     let mut times: [Vec<Duration>; 3] = Default::default();
     for round in 0..opts.rounds {

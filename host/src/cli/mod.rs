@@ -20,6 +20,7 @@ mod client;
 mod connector;
 mod consume;
 mod group;
+mod mirror;
 mod module;
 mod orphan;
 mod pipeline;
@@ -131,6 +132,9 @@ enum Command {
     /// stop, restart, delete, offsets.
     #[command(subcommand)]
     Connector(connector::ConnectorCommand),
+    /// MirrorMaker 2 mirroring: create the connectors of an MM2 properties file's flows.
+    #[command(subcommand)]
+    Mirror(mirror::MirrorCommand),
     /// Test a plugin locally on JSON-lines records, or scaffold a new one (no server needed).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -168,6 +172,9 @@ enum BenchCommand {
     Transforms(crate::bench::transforms::TransformsBenchOptions),
     /// A file into a topic: the FileStreamSource connector against `weir produce --file`.
     Connect(crate::bench::connect::ConnectBenchOptions),
+    /// MirrorSourceConnector between two servers against a plain consume+produce copy with
+    /// the same client, and replication latency p50/p99 at a fixed rate.
+    Mirror(crate::bench::mirror::MirrorBenchOptions),
     /// PostgresSink rows/s against the same rows as psql's batched upserts.
     Postgres(crate::bench::postgres::PostgresBenchOptions),
 }
@@ -206,6 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Orphans(cmd) => orphan::run(&client()?, cmd),
         Command::Pipeline(cmd) => pipeline::run(&client()?, cmd),
         Command::Connector(cmd) => connector::run(&client()?, cmd),
+        Command::Mirror(cmd) => mirror::run(&client()?, cmd),
         Command::User(cmd) => user::run_user(&client()?, cmd),
         Command::Token(cmd) => user::run_token(&client()?, cmd),
         Command::Acl(cmd) => acl::run(&client()?, cmd),
@@ -226,6 +234,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Compaction(opts)) => {
             crate::bench::compaction::run_compaction_bench(&opts)
         }
+        Command::Bench(BenchCommand::Mirror(opts)) => crate::bench::mirror::run_mirror_bench(&opts),
         Command::Bench(BenchCommand::Acl(opts)) => crate::bench::acl::run_acl_bench(&opts),
         Command::Bench(BenchCommand::Postgres(opts)) => {
             crate::bench::postgres::run_postgres_bench(&opts)
