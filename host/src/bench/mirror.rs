@@ -140,6 +140,15 @@ fn latency(
 ) -> anyhow::Result<(Vec<i64>, u64)> {
     a.create_topic("lat")?;
     mirror(a, b, "lat", "lat", 0)?;
+    // Records flow from when the copy exists (the connector created it and assigned the
+    // source), so the figures are the steady state, not the connector's start.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !topic_exists(b, "a.lat")? {
+        if Instant::now() > deadline {
+            bail!("a.lat never appeared on b");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut consumer = cb.consumer(None)?;
     let total = opts.rate * opts.seconds;
     let done = Arc::new(AtomicBool::new(false));
@@ -170,14 +179,6 @@ fn latency(
         p.flush(Duration::from_secs(60))?;
         Ok(sent)
     });
-    // The copy exists once the connector created it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !topic_exists(b, "a.lat")? {
-        if Instant::now() > deadline {
-            bail!("a.lat never appeared on b");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
     consumer.assign(&[TopicOffset {
         topic: "a.lat".into(),
         partition: 0,

@@ -53,6 +53,11 @@ pub trait Producer: Send {
     /// Waits until every queued record is delivered (or `timeout` passes): their places,
     /// in send order, or the first failure.
     fn flush(&mut self, timeout: Duration) -> Result<Vec<Delivered>, ClusterError>;
+    /// Without waiting: the places of the records at the head of those sent since the last
+    /// `flush`/`ready` whose delivery has completed, in send order, up to the first still
+    /// pending (so a caller can act on a prefix while the rest is in flight), or the first
+    /// failure.
+    fn ready(&mut self) -> Result<Vec<Delivered>, ClusterError>;
     /// Registers the transactional id and fences older producers (transactional only).
     fn init_transactions(&mut self, timeout: Duration) -> Result<(), ClusterError>;
     /// Begins a transaction.

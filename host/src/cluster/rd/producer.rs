@@ -6,6 +6,7 @@ use futures_util::FutureExt;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 
 use super::super::consumer::{GroupMetadata, TopicOffset};
@@ -17,7 +18,25 @@ use super::consumer::list;
 /// A producer on librdkafka: the records sent since the last flush, awaiting delivery.
 pub struct RdProducer {
     inner: FutureProducer,
-    pending: Vec<(String, DeliveryFuture)>,
+    pending: std::collections::VecDeque<(String, DeliveryFuture)>,
+}
+
+/// A delivery report as the layer's answer.
+fn delivered<E>(
+    topic: String,
+    result: Result<OwnedDeliveryResult, E>,
+) -> Result<Delivered, ClusterError> {
+    match result {
+        Ok(Ok(d)) => Ok(Delivered {
+            partition: d.partition,
+            offset: d.offset,
+        }),
+        Ok(Err((source, _))) => Err(ClusterError::Delivery { topic, source }),
+        Err(_) => Err(ClusterError::Delivery {
+            topic,
+            source: rdkafka::error::KafkaError::Canceled,
+        }),
+    }
 }
 
 impl RdProducer {
@@ -32,7 +51,7 @@ impl RdProducer {
         }
         Ok(RdProducer {
             inner: config.create().map_err(client("create producer"))?,
-            pending: Vec::new(),
+            pending: Default::default(),
         })
     }
 }
@@ -65,7 +84,7 @@ impl Producer for RdProducer {
         loop {
             match self.inner.send_result(rec) {
                 Ok(f) => {
-                    self.pending.push((r.topic.clone(), f));
+                    self.pending.push_back((r.topic.clone(), f));
                     return Ok(());
                 }
                 Err((
@@ -105,18 +124,19 @@ impl Producer for RdProducer {
                 }
                 std::thread::sleep(Duration::from_millis(1));
             };
-            match result {
-                Ok(Ok(d)) => out.push(Delivered {
-                    partition: d.partition,
-                    offset: d.offset,
-                }),
-                Ok(Err((source, _))) => return Err(ClusterError::Delivery { topic, source }),
-                Err(_) => {
-                    return Err(ClusterError::Delivery {
-                        topic,
-                        source: rdkafka::error::KafkaError::Canceled,
-                    });
-                }
+            out.push(delivered(topic, result)?);
+        }
+        Ok(out)
+    }
+
+    fn ready(&mut self) -> Result<Vec<Delivered>, ClusterError> {
+        let mut out = Vec::new();
+        while let Some((_, f)) = self.pending.front_mut() {
+            let Some(result) = f.now_or_never() else {
+                break;
+            };
+            if let Some((topic, _)) = self.pending.pop_front() {
+                out.push(delivered(topic, result)?);
             }
         }
         Ok(out)

@@ -65,7 +65,8 @@ pub struct SourceTask {
     /// Next offset to read, per assigned source partition.
     positions: BTreeMap<(String, i32), i64>,
     states: BTreeMap<(String, i32), PartitionState>,
-    batch: Vec<Sent>,
+    /// Sent and not yet acknowledged, in send order.
+    batch: std::collections::VecDeque<Sent>,
     in_flight: usize,
     next_refresh: Instant,
     next_configs: Instant,
@@ -112,7 +113,7 @@ impl SourceTask {
             metrics: ctx.metrics,
             positions: BTreeMap::new(),
             states: BTreeMap::new(),
-            batch: Vec::new(),
+            batch: Default::default(),
             in_flight: 0,
             next_refresh: now,
             next_configs: now,
@@ -258,7 +259,7 @@ impl SourceTask {
                 .cfg
                 .policy
                 .remote_topic(&self.cfg.source_alias, &r.topic);
-            self.batch.push(Sent {
+            self.batch.push_back(Sent {
                 topic: r.topic,
                 partition: r.partition,
                 offset: r.offset,
@@ -278,26 +279,55 @@ impl SourceTask {
                 })
                 .map_err(on(&self.cfg.target_alias))?;
         }
-        self.deliver()
+        self.acknowledged()
     }
 
-    /// Waits for the batch's delivery; then offset syncs, figures and positions.
+    /// Acts on the deliveries that completed, without waiting: records go on flowing while
+    /// earlier ones are in flight.
+    fn acknowledged(&mut self) -> Result<(), MirrorError> {
+        let done = self.producer.ready().map_err(on(&self.cfg.target_alias))?;
+        self.acked(done)?;
+        // Offset syncs go out asynchronously too; this surfaces a failed one.
+        self.syncs.ready().map_err(on("offset-syncs"))?;
+        Ok(())
+    }
+
+    /// Waits for every record in flight (and offset sync) to be delivered, and acts on them.
     fn deliver(&mut self) -> Result<(), MirrorError> {
-        if self.batch.is_empty() {
+        if !self.batch.is_empty() {
+            let t = self.cfg.target_alias.clone();
+            let done = self.producer.flush(DELIVERY_TIMEOUT).map_err(on(&t))?;
+            if done.len() != self.batch.len() {
+                return Err(MirrorError::Deliveries {
+                    sent: self.batch.len(),
+                    got: done.len(),
+                });
+            }
+            self.acked(done)?;
+        }
+        self.syncs
+            .flush(DELIVERY_TIMEOUT)
+            .map_err(on("offset-syncs"))?;
+        Ok(())
+    }
+
+    /// For the oldest records in flight, delivered at `done`: offset syncs, figures and
+    /// positions (stored only for delivered records: at-least-once).
+    fn acked(&mut self, done: Vec<crate::cluster::Delivered>) -> Result<(), MirrorError> {
+        if done.is_empty() {
             return Ok(());
         }
-        let t = self.cfg.target_alias.clone();
-        let delivered = self.producer.flush(DELIVERY_TIMEOUT).map_err(on(&t))?;
-        if delivered.len() != self.batch.len() {
+        if done.len() > self.batch.len() {
             return Err(MirrorError::Deliveries {
                 sent: self.batch.len(),
-                got: delivered.len(),
+                got: done.len(),
             });
         }
         let done_ms = now_ms();
-        let mut synced = false;
         let mut store = sled::Batch::default();
-        for (sent, d) in self.batch.drain(..).zip(delivered) {
+        let n = done.len();
+        for (sent, d) in self.batch.drain(..n).zip(done) {
+            self.in_flight = self.in_flight.saturating_sub(sent.bytes);
             let key = (sent.topic, sent.partition);
             let state = self.states.entry(key.clone()).or_default();
             if state.update(sent.offset, d.offset, self.cfg.offset_lag_max) {
@@ -318,7 +348,6 @@ impl SourceTask {
                         headers: Vec::new(),
                     })
                     .map_err(on("offset-syncs"))?;
-                synced = true;
                 self.metrics.offset_syncs.fetch_add(1, Ordering::Relaxed);
             }
             let ts = sent.timestamp.unwrap_or(sent.read_ms);
@@ -330,13 +359,7 @@ impl SourceTask {
             );
             self.positions.insert(key, sent.offset + 1);
         }
-        if synced {
-            self.syncs
-                .flush(DELIVERY_TIMEOUT)
-                .map_err(on("offset-syncs"))?;
-        }
         self.tree.apply_batch(store)?;
-        self.in_flight = 0;
         Ok(())
     }
 
@@ -358,6 +381,8 @@ impl Step for SourceTask {
     fn step(&mut self) -> Result<(), MirrorError> {
         let now = Instant::now();
         if now >= self.next_refresh {
+            // A refresh may replace the clients: nothing may be in flight then.
+            self.deliver()?;
             self.refresh()?;
             // Without refreshes the topics of the first listing stay the set.
             self.next_refresh = now + self.cfg.refresh_topics.unwrap_or(Duration::MAX / 4);
@@ -377,7 +402,10 @@ impl Step for SourceTask {
                 .poll(POLL_MAX, wait)
                 .map_err(on(&self.cfg.source_alias))?
         };
-        if !records.is_empty() {
+        if records.is_empty() {
+            // Idle: finish what is in flight, so positions and figures catch up.
+            self.deliver()?;
+        } else {
             self.send(records)?;
         }
         if Instant::now() >= self.next_lag {
