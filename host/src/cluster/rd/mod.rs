@@ -1,4 +1,4 @@
-//! The [`Cluster`](super::Cluster) traits on librdkafka (the `rdkafka` crate).
+//! The [`Cluster`] traits on librdkafka (the `rdkafka` crate).
 //!
 //! - this file: [`RdCluster`], the client config every handle starts from, and a waiter for
 //!   the library's futures on the calling thread.
