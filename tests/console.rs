@@ -313,6 +313,9 @@ fn the_console_in_chromium() {
     let shots = browser::screenshot_dir();
     let url = &server.url;
     let values = browser::run(&[
+        // The harness fails a scenario on a console.error (checked once here).
+        Scenario::new("harness-check", "views.js", "consoleError", url)
+            .must_fail_with("a deliberate error"),
         Scenario::new("overview", "views.js", "overview", url),
         Scenario::new("topics", "views.js", "topicLifecycle", url)
             .args(json!({"topic": "orders", "screenshots": shots})),
@@ -444,6 +447,27 @@ fn the_console_in_chromium() {
     );
 
     assert_eq!(values["sign-in"]["topics"], json!(["secured"]));
+
+    // The history the overview draws: bounded, and moving when records come in.
+    let moved = common::wait_until(std::time::Duration::from_secs(20), || {
+        // A few records a second, so a sample (every 5 s) has some to count.
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        produce(&server, "mixed", "utf8", vec![json!({"value": "more"})]);
+        let h: Value = http()
+            .get(server.at("/v1/metrics/history"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(h["capacity"], 180);
+        assert_eq!(h["interval_ms"], 5000);
+        h["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["records_in_per_sec"].as_f64().unwrap() > 0.0 && s["topics"] == 1)
+    });
+    assert!(moved, "no sample counted the records produced");
 }
 
 #[test]

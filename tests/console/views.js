@@ -173,4 +173,12 @@ async function signIn(page, { url, args }) {
   return { topics };
 }
 
-module.exports = { overview, topicLifecycle, browse, search, resetGroup, resetActiveGroup, signIn };
+/** The harness's own check: a console.error in the page fails the scenario. */
+async function consoleError(page, { url }) {
+  await page.goto(`${url}/`);
+  await page.locator('#stat-topics').waitFor();
+  await page.evaluate(() => console.error('a deliberate error'));
+  return 'done';
+}
+
+module.exports = { consoleError, overview, topicLifecycle, browse, search, resetGroup, resetActiveGroup, signIn };
