@@ -258,8 +258,28 @@ fn start_with_auth(dir: &std::path::Path) -> (Server, String) {
     assert_eq!(r.status(), 201);
     let token: Value = r.json().unwrap();
     let token = token["token"].as_str().unwrap().to_string();
+    // A second user who may only see the topic `secured` (later users start with nothing).
+    let r = http()
+        .post(server.at("/v1/users"))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .json(&json!({"name": VIEWER.0, "password": VIEWER.1}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let r = http()
+        .post(server.at("/v1/acls"))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .json(
+            &json!({"resource_type": "TOPIC", "resource_name": "secured",
+                      "principal": format!("User:{}", VIEWER.0), "operation": "DESCRIBE"}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
     (server, token)
 }
+
+const VIEWER: (&str, &str) = ("viewer", "viewer-pass-1");
 
 const ADMIN: (&str, &str) = ("admin", "console-pass-1");
 
@@ -332,7 +352,20 @@ fn the_console_in_chromium() {
         Scenario::new("sign-in", "views.js", "signIn", &secured.url)
             .args(json!({"user": ADMIN.0, "password": ADMIN.1, "token": token}))
             .allow_http(&[401]),
+        // What the ACLs hide is left out, not an error: the history needs the cluster.
+        Scenario::new("viewer", "views.js", "viewerOverview", &secured.url)
+            .args(json!({"user": VIEWER.0, "password": VIEWER.1}))
+            .allow_http(&[401, 403]),
     ]);
+    let viewer = &values["viewer"];
+    assert_eq!(viewer["topics"], "1");
+    assert!(
+        viewer["note"]
+            .as_str()
+            .unwrap()
+            .contains("DESCRIBE on the cluster"),
+        "{viewer}"
+    );
 
     let overview = &values["overview"];
     assert_eq!(overview["content_type"], "text/html; charset=utf-8");

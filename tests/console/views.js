@@ -181,4 +181,18 @@ async function consoleError(page, { url }) {
   return 'done';
 }
 
-module.exports = { consoleError, overview, topicLifecycle, browse, search, resetGroup, resetActiveGroup, signIn };
+/** A user who may see one topic: the overview shows it and leaves the history out. */
+async function viewerOverview(page, { url, args }) {
+  await page.goto(`${url}/`);
+  await page.locator('#signin').waitFor();
+  await page.fill('#signin-user', args.user);
+  await page.fill('#signin-password', args.password);
+  await page.click('#signin button');
+  await page.locator('#stat-topics .value').waitFor();
+  return {
+    topics: await page.textContent('#stat-topics .value'),
+    note: await page.textContent('main .msg.note'),
+  };
+}
+
+module.exports = { viewerOverview, consoleError, overview, topicLifecycle, browse, search, resetGroup, resetActiveGroup, signIn };
