@@ -1,13 +1,17 @@
 //! The JSON HTTP API under `/v1`, a face over the broker.
 //!
 //! - [`topics`]: create, list, describe, delete topics; add partitions.
-//! - [`records`]: produce and long-poll consume records as JSON.
+//! - [`records`]: produce and long-poll consume records as JSON, from an offset or a time.
+//! - [`record_search`]: the bounded search over keys and values of `?q=`.
 //! - [`groups`]: committed consumer-group offsets and lag.
 //! - [`modules`]: uploading and listing Wasm modules.
 //! - [`pipelines`]: pipelines (create, status, hot-swap, pause, state, logs) and `/metrics`.
 //! - [`plugins`]: the built-in plugins that ship with weir.
 //! - [`connect`]: Kafka Connect's REST API (`/connectors`, `/connector-plugins`), also
 //!   served alone on the Connect listener ([`connect_router`]).
+//! - [`console`]: the web console's files at `/` (for browsers), `/ui` and `/console/*`,
+//!   served openly in front of the API; its data comes through the API.
+//! - [`history`]: `/v1/metrics/history`, the recent throughput the server sampled.
 //! - [`health`]: `/v1/health`, the server's real state (fenced partitions, orphans).
 //! - [`orphans`]: log directories the metadata does not list: list, adopt, delete.
 //! - [`auth`]: the middleware that authenticates every request (bearer token, basic,
@@ -22,13 +26,16 @@ pub mod acls;
 pub mod auth;
 pub mod bounded;
 pub mod connect;
+pub mod console;
 pub mod error;
 pub mod groups;
 pub mod health;
+pub mod history;
 pub mod modules;
 pub mod orphans;
 pub mod pipelines;
 pub mod plugins;
+pub mod record_search;
 pub mod records;
 pub mod topics;
 pub mod users;
@@ -46,6 +53,7 @@ use crate::connect::Connectors;
 use crate::pipeline::Pipelines;
 
 use crate::broker::Broker;
+use crate::broker::history::ThroughputHistory;
 use crate::broker::producer::ProducerRegistry;
 use error::ApiError;
 
@@ -68,6 +76,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Connectors.
     pub connect: Arc<Connectors>,
+    /// The recent throughput, sampled by the server.
+    pub history: Arc<ThroughputHistory>,
 }
 
 /// The `/v1` router, every route behind [`auth::authenticate`] (which needs the
@@ -103,6 +113,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/pipelines/{name}/logs", get(pipelines::logs))
         .route("/v1/pipelines/{name}/state/{step}", get(pipelines::state))
         .route("/metrics", get(pipelines::metrics))
+        .route("/v1/metrics/history", get(history::history))
         .route("/v1/plugins", get(plugins::list))
         .route("/v1/plugins/{name}", get(plugins::describe))
         .route("/v1/health", get(health::health))
@@ -130,6 +141,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(groups::describe).delete(groups::delete),
         )
         .route("/v1/groups/{group}/offsets", post(groups::commit))
+        .route("/v1/groups/{group}/offsets/reset", post(groups::reset))
         .route(
             "/v1/acls",
             get(acls::list).post(acls::create).delete(acls::delete),
@@ -156,6 +168,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             state.clone(),
             error::relative_paths,
         ))
+        // Outermost: the console's files need no credentials and hold no data.
+        .layer(axum::middleware::from_fn(console::serve))
         .with_state(state)
 }
 
