@@ -6,7 +6,10 @@
 //! timestamp) in the same order, for stream–table, table–table and stream–stream joins of
 //! each type, and stream–global_table joins looking up a key the stream value names
 //! (`KStream.join(GlobalKTable, KeyValueMapper, ValueJoiner)`; weir's `key_module` is
-//! examples/rust-key-selector, Kafka's mapper the same rule in Java).
+//! examples/rust-key-selector, Kafka's mapper the same rule in Java), and stream–table
+//! joins over a versioned table with a grace period (a table source with
+//! `history_retention_ms` and the step's `grace_ms`; Kafka's
+//! `Stores.persistentVersionedKeyValueStore` and `Joined.withGracePeriod`).
 
 mod common;
 
@@ -24,7 +27,8 @@ use serde_json::{Value, json};
 type Input = (bool, String, Option<String>, i64);
 /// One output record: key, value (None: null), timestamp.
 type Output = (String, Option<String>, i64);
-/// A join window and its grace, ms.
+/// A join window and its grace, ms (a stream–versioned join: the table's history
+/// retention and the join's grace).
 type Window = Option<(i64, i64)>;
 
 /// The oracle's build for `install`: its directory (the jar, and lib/ with kafka-streams).
@@ -134,17 +138,24 @@ fn weir(
         "stream-table" => ("stream", "table"),
         "table-table" => ("table", "table"),
         "stream-global" => ("stream", "global_table"),
+        "stream-versioned" => ("stream", "table"),
         _ => ("stream", "stream"),
     };
     let mut step = json!({"op": "join", "left": "l", "right": "r", "type": join_type});
+    let mut right = json!({"topic": r, "as": right_as});
     if pair == "stream-global" {
         step["key_module"] = json!(FIELD_KEY);
     }
-    if let Some((w, g)) = window {
-        step["window"] = json!({"before_ms": w, "after_ms": w, "grace_ms": g});
+    match window {
+        Some((history, grace)) if pair == "stream-versioned" => {
+            right["history_retention_ms"] = json!(history);
+            step["grace_ms"] = json!(grace);
+        }
+        Some((w, g)) => step["window"] = json!({"before_ms": w, "after_ms": w, "grace_ms": g}),
+        None => {}
     }
     let spec = json!({"name": name,
-        "sources": {"l": {"topic": l, "as": left_as}, "r": {"topic": r, "as": right_as}},
+        "sources": {"l": {"topic": l, "as": left_as}, "r": right},
         "output": out, "steps": [step], "start": "earliest"});
     let (code, body) = call(s, "POST", "/v1/pipelines", Some(spec));
     assert_eq!(code, 201, "{body}");
@@ -199,6 +210,22 @@ fn input(seed: u64, n: usize, t0: i64, names_key: bool) -> Vec<Input> {
         .collect()
 }
 
+/// `records` with about half their timestamps moved back by up to 30 ms.
+fn out_of_order(records: Vec<Input>, seed: u64) -> Vec<Input> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed + 100);
+    records
+        .into_iter()
+        .map(|(left, key, value, ts)| {
+            let back = if rng.random_bool(0.5) {
+                rng.random_range(0..30)
+            } else {
+                0
+            };
+            (left, key, value, ts - back)
+        })
+        .collect()
+}
+
 fn joins_match_kafka_streams_on_random_input(install: Install) {
     let version = streams_version(install);
     let dir = tempfile::tempdir().unwrap();
@@ -206,7 +233,7 @@ fn joins_match_kafka_streams_on_random_input(install: Install) {
     let (code, body) = upload(&s, FIELD_KEY, &guest("streams", "rust-key-selector"));
     assert_eq!(code, 201, "{body}");
     let t0 = now_ms();
-    let cases: [(&str, &str, Window); 10] = [
+    let cases: [(&str, &str, Window); 13] = [
         ("stream-table", "inner", None),
         ("stream-table", "left", None),
         ("table-table", "inner", None),
@@ -217,14 +244,34 @@ fn joins_match_kafka_streams_on_random_input(install: Install) {
         ("stream-stream", "outer", Some((50, 20))),
         ("stream-global", "inner", None),
         ("stream-global", "left", None),
+        // Out-of-order table updates up to 30 ms late: a grace that waits for some of
+        // them, one that waits for none, and a history shorter than the lateness.
+        ("stream-versioned", "inner", Some((60, 20))),
+        ("stream-versioned", "left", Some((40, 0))),
+        ("stream-versioned", "left", Some((15, 10))),
     ];
     for (i, (pair, join_type, window)) in cases.into_iter().enumerate() {
         let records = input(i as u64 + 1, 60, t0, pair == "stream-global");
+        let records = if pair == "stream-versioned" {
+            // Later table updates for the buffer to wait for: half the records out of
+            // order, by up to 30 ms.
+            out_of_order(records, i as u64)
+        } else {
+            records
+        };
         let want = kafka(install, pair, join_type, window, &records);
         assert!(
             !want.is_empty(),
             "{pair} {join_type}: Kafka Streams {version} emitted nothing"
         );
+        if pair == "stream-versioned" {
+            // The case must tell a versioned table with grace from a plain one.
+            let plain = kafka(install, "stream-table", join_type, None, &records);
+            assert_ne!(
+                plain, want,
+                "case {i}: the input joins alike over a plain table; it tests nothing versioned"
+            );
+        }
         let got = weir(&s, &format!("case{i}"), pair, join_type, window, &records);
         if got != want {
             let at = got.iter().zip(&want).take_while(|(g, w)| g == w).count();

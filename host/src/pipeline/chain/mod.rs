@@ -196,8 +196,14 @@ impl Chain {
                             error: StepFault::Streams(StreamsError::NoTable),
                         });
                     };
-                    if let crate::streams::JoinPair::StreamStream(w) = &mut join.pair {
-                        w.max_records = state_limits.max_join_window_records;
+                    match &mut join.pair {
+                        crate::streams::JoinPair::StreamStream(w) => {
+                            w.max_records = state_limits.max_join_window_records;
+                        }
+                        crate::streams::JoinPair::StreamVersioned(v) => {
+                            v.max_buffered = state_limits.max_join_window_records;
+                        }
+                        _ => {}
                     }
                     let module = |p: &Option<Arc<Plugin>>| {
                         p.as_ref().map(|p| stateless(p).map(Box::new)).transpose()
@@ -257,7 +263,15 @@ impl Chain {
             .map(|(s, node)| Source {
                 topic: node.topic.clone(),
                 read: match graph.table_slot(spec, Node::Source(s)) {
-                    Some(slot) if node.kind != SourceKind::Stream => Read::Table(table(slot)),
+                    Some(slot) if node.kind != SourceKind::Stream => match node.history_ms {
+                        Some(ms) => Read::Versioned(
+                            table(slot),
+                            crate::streams::VersionedTable {
+                                history_ms: ms as i64,
+                            },
+                        ),
+                        None => Read::Table(table(slot)),
+                    },
                     _ => Read::Stream,
                 },
             })

@@ -3,7 +3,7 @@
 //! (the table's changelog), before any step runs.
 
 use crate::log::batch::Record;
-use crate::streams::Table;
+use crate::streams::{Table, VersionedTable};
 
 use super::super::flows::{Flow, Flows};
 use super::super::spec::Node;
@@ -16,6 +16,8 @@ pub(super) enum Read {
     Stream,
     /// Applies them to the table's rows first (a table or global table source).
     Table(CachedState),
+    /// Applies them to a versioned table's history first.
+    Versioned(CachedState, VersionedTable),
 }
 
 /// A named source as a task reads it.
@@ -46,31 +48,19 @@ impl Chain {
                     // A table source's rows change before any step reads them.
                     Read::Table(rows) => {
                         let max = self.max_table_bytes;
-                        let output = Table.update_within(rows, &records, max).map_err(|error| {
-                            StepError {
-                                step: 0,
-                                module: format!("source {topic}"),
-                                error: error.into(),
-                            }
-                        })?;
-                        for f in output.failures {
-                            out.failures.push(Failed {
-                                source: f.index as usize,
-                                step: 0,
-                                message: format!("table source of {topic:?}: {}", f.message),
-                            });
-                        }
-                        // The changelog: the records applied, in order (a subset).
-                        let mut applied = output.records.iter().filter_map(|r| r.source).peekable();
-                        let mut flow = Flow::default();
-                        for (j, record) in records.into_iter().enumerate() {
-                            if applied.peek() == Some(&(j as u32)) {
-                                applied.next();
-                                flow.records.push(record);
-                                flow.sources.push(j);
-                            }
-                        }
-                        flow
+                        let output = Table
+                            .update_within(rows, &records, max)
+                            .map_err(|error| source_fault(topic, error))?;
+                        changelog(topic, output, records, out)
+                    }
+                    Read::Versioned(rows, table) => {
+                        let max = self.max_table_bytes;
+                        let (output, expired) = table
+                            .update_within(rows, &records, max)
+                            .map_err(|error| source_fault(topic, error))?;
+                        // Older than the history keeps: dropped as late, as Kafka does.
+                        out.late += expired;
+                        changelog(topic, output, records, out)
                     }
                 };
                 flows.put(Node::Source(s), flow);
@@ -88,4 +78,39 @@ impl Chain {
         }
         Ok(())
     }
+}
+
+fn source_fault(topic: &str, error: crate::streams::StreamsError) -> StepError {
+    StepError {
+        step: 0,
+        module: format!("source {topic}"),
+        error: error.into(),
+    }
+}
+
+/// A table source's failures into `out`, and its changelog: the records applied, in
+/// order (a subset of `records`).
+fn changelog(
+    topic: &str,
+    output: crate::runtime::Output,
+    records: Vec<Record>,
+    out: &mut ChainOutput,
+) -> Flow {
+    for f in output.failures {
+        out.failures.push(Failed {
+            source: f.index as usize,
+            step: 0,
+            message: format!("table source of {topic:?}: {}", f.message),
+        });
+    }
+    let mut applied = output.records.iter().filter_map(|r| r.source).peekable();
+    let mut flow = Flow::default();
+    for (j, record) in records.into_iter().enumerate() {
+        if applied.peek() == Some(&(j as u32)) {
+            applied.next();
+            flow.records.push(record);
+            flow.sources.push(j);
+        }
+    }
+    flow
 }

@@ -74,6 +74,10 @@ pub struct StepSpec {
     /// `dead_letter_topic`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late: Option<Late>,
+    /// Stream–table joins over a versioned table: how long stream records wait for
+    /// late table updates before they join, ms (Kafka's `Joined.withGracePeriod`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_ms: Option<u64>,
 }
 
 fn is_map(op: &Op) -> bool {
@@ -122,6 +126,7 @@ impl StepSpec {
             (self.right.is_some(), "right"),
             (self.join_type.is_some(), "type"),
             (self.key_module.is_some(), "key_module"),
+            (self.grace_ms.is_some(), "grace_ms"),
         ] {
             if set && !is_join {
                 return Err(spec_err(field(name), "only a \"join\" step takes it"));

@@ -445,3 +445,58 @@ fn builtin_refs_name_a_plugin_or_type_and_take_no_version() {
     // `$` belongs to built-in names only.
     assert!("Insert$Value".parse::<ModuleRef>().is_err());
 }
+
+#[test]
+fn a_versioned_table_and_a_join_grace_go_together_or_are_refused_naming_why() {
+    let spec = |table: serde_json::Value, step: serde_json::Value| {
+        parse(json!({"name": "p", "output": "out",
+            "sources": {"s": {"topic": "s"}, "t": table},
+            "steps": [step]}))
+    };
+    let join = json!({"op": "join", "left": "s", "right": "t", "type": "left", "grace_ms": 10});
+    let versioned = json!({"topic": "t", "as": "table", "history_retention_ms": 100});
+    let ok = spec(versioned.clone(), join.clone()).unwrap();
+    let g = Graph::of(&ok).unwrap();
+    let Wiring::Join { join: built, .. } = g.wiring[0] else {
+        panic!("a join")
+    };
+    assert!(matches!(
+        built.pair,
+        crate::streams::JoinPair::StreamVersioned(v)
+            if v.grace_ms == Some(10) && v.table.history_ms == 100
+    ));
+    let refused = |table, step, field: &str, says: &str| {
+        let e = spec(table, step).unwrap_err();
+        assert!(e.starts_with(field) && e.contains(says), "{e}");
+    };
+    refused(
+        json!({"topic": "t", "as": "table"}),
+        join.clone(),
+        "steps[0].grace_ms",
+        "needs a versioned table",
+    );
+    refused(
+        json!({"topic": "t", "as": "table", "history_retention_ms": 5}),
+        join.clone(),
+        "steps[0].grace_ms",
+        "cannot be longer",
+    );
+    refused(
+        json!({"topic": "t", "history_retention_ms": 5}),
+        join.clone(),
+        "sources.t.history_retention_ms",
+        "only a \"table\" source",
+    );
+    refused(
+        versioned.clone(),
+        json!({"op": "to_table", "input": "t"}),
+        "steps[0]",
+        "only the right side of a stream–table join",
+    );
+    refused(
+        versioned,
+        json!({"op": "count", "input": "s", "grace_ms": 1}),
+        "steps[0].grace_ms",
+        "only a \"join\" step",
+    );
+}
