@@ -1,6 +1,7 @@
 //! `group_by` through the whole server: repartitioning a 3-partition input with exact
 //! counts per new key, also across SIGKILLs; the internal topics named as the issue says
-//! and deleted with the pipeline; bad key selectors and oversized keys refused clearly.
+//! and deleted with the pipeline; bad key selectors and oversized keys refused clearly;
+//! two `group_by`s in one pipeline, each with its own topic.
 
 mod common;
 
@@ -14,18 +15,25 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 /// `orders` (3 partitions, keyed by order) → `group_by` the user in the value → `count`
-/// → `counts`: the pipeline `users`.
-fn deploy_group_by(s: &Server) {
+/// → `counts`: the pipeline `users`. `twice`: a second `group_by` by the same key
+/// (`regroup2`) before the count, a third stage of tasks between two topics.
+fn deploy_group_by(s: &Server, twice: bool) {
     create_topic(s, "orders", 3);
     create_topic(s, "counts", 2);
     assert_eq!(
         upload(s, "by-user", &guest("streams", "rust-key-selector")).0,
         201
     );
-    let spec = json!({"name": "users", "inputs": ["orders"], "output": "counts",
+    let mut spec = json!({"name": "users", "inputs": ["orders"], "output": "counts",
         "steps": [{"name": "regroup", "op": "group_by", "module": "by-user"},
                   {"name": "count", "op": "count"}],
         "start": "earliest"});
+    if twice {
+        spec["steps"].as_array_mut().unwrap().insert(
+            1,
+            json!({"name": "regroup2", "op": "group_by", "module": "by-user"}),
+        );
+    }
     let (code, body) = call(s, "POST", "/v1/pipelines", Some(spec));
     assert_eq!(code, 201, "{body}");
 }
@@ -59,7 +67,7 @@ fn last_counts(s: &Server) -> BTreeMap<String, i64> {
 fn group_by_repartitions_a_3_partition_input_and_counts_per_new_key_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &[]);
-    deploy_group_by(&s);
+    deploy_group_by(&s, false);
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let records: Vec<Value> = (0..900)
         .map(|i| {
@@ -169,9 +177,20 @@ fn group_by_repartitions_a_3_partition_input_and_counts_per_new_key_exactly() {
 /// of the repartition topic written twice.
 #[test]
 fn group_by_and_count_are_exactly_once_across_sigkills() {
+    group_by_across_sigkills(false);
+}
+
+/// The same with two `group_by`s: the middle stage, reading one repartition topic and
+/// writing the other, is exactly-once too.
+#[test]
+fn two_group_bys_are_exactly_once_across_sigkills() {
+    group_by_across_sigkills(true);
+}
+
+fn group_by_across_sigkills(twice: bool) {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &["--worker-threads", "2"]);
-    deploy_group_by(&s);
+    deploy_group_by(&s, twice);
     let mut i = 0;
     let s = kill_while_feeding(s, dir.path(), "orders", 11, 0..10, move |rng| {
         (0..rng.random_range(1..40))
@@ -191,5 +210,115 @@ fn group_by_and_count_are_exactly_once_across_sigkills() {
         .map(Vec::len)
         .sum();
     assert_eq!(repartitioned, total, "each order repartitioned once");
+    if twice {
+        let again: usize = read_all(&s, "users-regroup2-repartition")
+            .iter()
+            .map(Vec::len)
+            .sum();
+        assert_eq!(again, total, "each order repartitioned once more");
+    }
     assert_eq!(last_counts(&s), want);
+}
+
+/// Two `group_by`s: orders keyed by order → by `region:user` (the text before the comma)
+/// → by region (before the colon, the same key selector configured so) → `count`. Three
+/// stages of three tasks, chained by two repartition topics; counts per region exact.
+#[test]
+fn two_group_bys_repartition_twice_and_count_per_final_key_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "orders", 3);
+    create_topic(&s, "regions", 2);
+    assert_eq!(
+        upload(&s, "keys", &guest("streams", "rust-key-selector")).0,
+        201
+    );
+    let spec = json!({"name": "twice", "inputs": ["orders"], "output": "regions",
+        "steps": [{"name": "by-user", "op": "group_by", "module": "keys"},
+                  {"name": "by-region", "op": "group_by", "module": "keys",
+                   "config": {"separator": ":"}},
+                  {"name": "count", "op": "count"}],
+        "start": "earliest"});
+    let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec));
+    assert_eq!(code, 201, "{body}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let mut want: BTreeMap<String, i64> = BTreeMap::new();
+    let records: Vec<Value> = (0..600)
+        .map(|i| {
+            let region = format!("r{}", rng.random_range(0..4));
+            let value = match rng.random_range(0..10) {
+                // No colon: the second key selector drops it.
+                0 => format!("u{i},item"),
+                _ => {
+                    *want.entry(region.clone()).or_insert(0) += 1;
+                    format!("{region}:u{},item{i}", rng.random_range(0..9))
+                }
+            };
+            json!({"key": format!("order{i}"), "value": value, "timestamp": now_ms()})
+        })
+        .collect();
+    for chunk in records.chunks(100) {
+        produce(&s, "orders", chunk.to_vec());
+    }
+    let st = wait_caught_up(&s, "twice", 600);
+    let tasks = st["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 9, "{st:#}");
+    for stage in ["upstream", "middle_1", "downstream"] {
+        assert_eq!(
+            tasks.iter().filter(|t| t["stage"] == stage).count(),
+            3,
+            "{stage}: {st:#}"
+        );
+    }
+    // Each group_by's topic holds what it keyed: every record once, then those with a
+    // region; each key in one partition.
+    let topic_keys = |topic: &str| {
+        let mut home: BTreeMap<String, usize> = BTreeMap::new();
+        let mut n = 0;
+        for (p, records) in read_all(&s, topic).iter().enumerate() {
+            for r in records {
+                n += 1;
+                let key = r["key"].as_str().unwrap().to_string();
+                assert_eq!(
+                    *home.entry(key.clone()).or_insert(p),
+                    p,
+                    "{key} in two partitions"
+                );
+            }
+        }
+        (n, home)
+    };
+    let (users, _) = topic_keys("twice-by-user-repartition");
+    assert_eq!(users, 600);
+    let (regions, homes) = topic_keys("twice-by-region-repartition");
+    assert_eq!(regions, want.values().sum::<i64>() as usize);
+    assert_eq!(
+        homes.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    let mut got = BTreeMap::new();
+    for r in read_all(&s, "regions").into_iter().flatten() {
+        got.insert(
+            r["key"].as_str().unwrap().to_string(),
+            r["value"].as_str().unwrap().parse::<i64>().unwrap(),
+        );
+    }
+    assert_eq!(got, want);
+    // The count's state is read from the last stage's tasks.
+    let (region, n) = want.iter().next().unwrap();
+    let (code, body) = call(
+        &s,
+        "GET",
+        &format!("/v1/pipelines/twice/state/count?key={region}"),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["value"], *n, "{body}");
+    // Both internal topics go with the pipeline.
+    let (code, body) = call(&s, "DELETE", "/v1/pipelines/twice", None);
+    assert!(code == 200 || code == 204, "{code} {body}");
+    for topic in ["twice-by-user-repartition", "twice-by-region-repartition"] {
+        let (code, _) = call(&s, "GET", &format!("/v1/topics/{topic}"), None);
+        assert_eq!(code, 404, "{topic}");
+    }
 }

@@ -121,8 +121,9 @@ pub struct PipelineSpec {
     pub commit_interval_ms: Option<u64>,
 }
 
-/// A pipeline's `group_by`: the steps up to it run over the inputs and write the records,
-/// keyed anew, to `topic`; the steps after it run over `topic`'s partitions.
+/// A pipeline's `group_by`: the steps up to it (from the previous one's topic, or the
+/// inputs) write the records, keyed anew, to `topic`; the steps after it (to the next
+/// `group_by`, or the outputs) run over `topic`'s partitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repartition {
     /// Index of the `group_by` step.
@@ -130,6 +131,10 @@ pub struct Repartition {
     /// `<pipeline>-<step>-repartition` (`<step>`: the step's name, else its index).
     pub topic: String,
 }
+
+/// Most `group_by` steps in one pipeline: each is a repartition topic and a stage of
+/// tasks (one per partition) of its own.
+pub const MAX_GROUP_BYS: usize = 8;
 
 /// The linger of a pipeline whose spec names none, ms.
 pub const DEFAULT_LINGER_MS: u64 = 2;
@@ -207,10 +212,17 @@ impl PipelineSpec {
                 }
             }
             if step.op == Op::GroupBy {
-                if self.steps[..i].iter().any(|s| s.op == Op::GroupBy) {
+                let before = self.steps[..i]
+                    .iter()
+                    .filter(|s| s.op == Op::GroupBy)
+                    .count();
+                if before >= MAX_GROUP_BYS {
                     return Err(spec_err(
                         format!("steps[{i}].op"),
-                        "a pipeline repartitions once: only one \"group_by\" step",
+                        format!(
+                            "a pipeline has at most {MAX_GROUP_BYS} \"group_by\" steps (each adds a \
+                             repartition topic and a task per partition)"
+                        ),
                     ));
                 }
                 if i + 1 == self.steps.len() {
@@ -233,7 +245,7 @@ impl PipelineSpec {
                     Node::Step(k - 1)
                 })
             });
-        if let Some(r) = self.repartition()
+        if let Some(r) = self.repartitions().first()
             && !linear
         {
             return Err(spec_err(
@@ -269,16 +281,16 @@ impl PipelineSpec {
                 ));
             }
         }
-        if let Some(r) = self.repartition()
-            && (self.inputs.contains(&r.topic) || self.written_topics().contains(&r.topic.as_str()))
-        {
-            return Err(spec_err(
-                format!("steps[{}]", r.step),
-                format!(
-                    "{:?} is the group_by's internal repartition topic: no input or output may be it",
-                    r.topic
-                ),
-            ));
+        for r in self.repartitions() {
+            if self.inputs.contains(&r.topic) || self.written_topics().contains(&r.topic.as_str()) {
+                return Err(spec_err(
+                    format!("steps[{}]", r.step),
+                    format!(
+                        "{:?} is the group_by's internal repartition topic: no input or output may be it",
+                        r.topic
+                    ),
+                ));
+            }
         }
         // A step sending its late records there uses the topic as failures do.
         let late_letters = self
@@ -341,17 +353,24 @@ impl PipelineSpec {
         Ok(())
     }
 
-    /// The pipeline's `group_by` step, if it has one, and its internal repartition topic.
-    pub fn repartition(&self) -> Option<Repartition> {
-        let step = self.steps.iter().position(|s| s.op == Op::GroupBy)?;
-        let label = match &self.steps[step].name {
-            Some(name) => name.clone(),
-            None => step.to_string(),
-        };
-        Some(Repartition {
-            step,
-            topic: format!("{}-{label}-repartition", self.name),
-        })
+    /// The pipeline's `group_by` steps, in order, each with its internal repartition
+    /// topic.
+    pub fn repartitions(&self) -> Vec<Repartition> {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.op == Op::GroupBy)
+            .map(|(step, s)| {
+                let label = match &s.name {
+                    Some(name) => name.clone(),
+                    None => step.to_string(),
+                };
+                Repartition {
+                    step,
+                    topic: format!("{}-{label}-repartition", self.name),
+                }
+            })
+            .collect()
     }
 
     /// Whether the pipeline reads `topic` (an input or a source's topic).
