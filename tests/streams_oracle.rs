@@ -9,7 +9,9 @@
 //! examples/rust-key-selector, Kafka's mapper the same rule in Java), and stream–table
 //! joins over a versioned table with a grace period (a table source with
 //! `history_retention_ms` and the step's `grace_ms`; Kafka's
-//! `Stores.persistentVersionedKeyValueStore` and `Joined.withGracePeriod`).
+//! `Stores.persistentVersionedKeyValueStore` and `Joined.withGracePeriod`). Counts after
+//! one and two `group_by`s are compared with `groupBy(...).count()` the same way
+//! (tests/clients/streams-oracle's CountOracle).
 
 mod common;
 
@@ -285,4 +287,121 @@ fn joins_match_kafka_streams_on_random_input(install: Install) {
     }
 }
 
-crate::on_both_installs!(joins_match_kafka_streams_on_random_input);
+/// Kafka Streams' last count per key for `input` (key, value, timestamp) grouped by the
+/// text before `separators[0]`, then (two group_bys) before `separators[1]`.
+fn kafka_counts(
+    install: Install,
+    separators: &[&str],
+    input: &[(String, String, i64)],
+) -> std::collections::BTreeMap<String, i64> {
+    let dir = oracle_dir(install);
+    let mut child = Command::new("java")
+        .arg("-cp")
+        .arg(format!(
+            "{}:{}/lib/*",
+            dir.join("streams-oracle.jar").display(),
+            dir.display()
+        ))
+        .arg("weir.CountOracle")
+        .args(separators)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("java (scripts/setup installs it)");
+    let lines: String = input
+        .iter()
+        .map(|(k, v, ts)| format!("{k}\t{v}\t{ts}\n"))
+        .collect();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the oracle failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (k, n) = l.split_once('\t').unwrap();
+            (k.to_string(), n.parse().unwrap())
+        })
+        .collect()
+}
+
+/// One and two `group_by`s before a `count`, over a 3-partition input: weir's last count
+/// per new key equals Kafka Streams' (`groupBy(...).count()`, and `selectKey` +
+/// `repartition` before it for the first of two).
+fn group_by_counts_match_kafka_streams(install: Install) {
+    let version = streams_version(install);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let (code, body) = upload(&s, "keys", &guest("streams", "rust-key-selector"));
+    assert_eq!(code, 201, "{body}");
+    create_topic(&s, "orders", 3);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+    let t0 = now_ms();
+    let input: Vec<(String, String, i64)> = (0..500)
+        .map(|i| {
+            let value = match rng.random_range(0..20) {
+                0 => format!("nothing{i}"),
+                1 | 2 => format!("u{},item{i}", rng.random_range(0..9)),
+                _ => format!(
+                    "r{}:u{},item{i}",
+                    rng.random_range(0..4),
+                    rng.random_range(0..9)
+                ),
+            };
+            (format!("order{i}"), value, t0 + i as i64)
+        })
+        .collect();
+    produce(
+        &s,
+        "orders",
+        input
+            .iter()
+            .map(|(k, v, ts)| json!({"key": k, "value": v, "timestamp": ts}))
+            .collect(),
+    );
+    for (name, separators) in [("once", vec![","]), ("twice", vec![",", ":"])] {
+        let out = format!("{name}-counts");
+        create_topic(&s, &out, 2);
+        let mut steps: Vec<Value> = separators
+            .iter()
+            .map(|sep| json!({"op": "group_by", "module": "keys", "config": {"separator": sep}}))
+            .collect();
+        steps.push(json!({"name": "count", "op": "count"}));
+        let spec = json!({"name": name, "inputs": ["orders"], "output": out,
+            "steps": steps, "start": "earliest"});
+        let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec));
+        assert_eq!(code, 201, "{body}");
+        wait_caught_up(&s, name, input.len() as u64);
+        let mut got = std::collections::BTreeMap::new();
+        for r in read_all(&s, &out).into_iter().flatten() {
+            got.insert(
+                r["key"].as_str().unwrap().to_string(),
+                r["value"].as_str().unwrap().parse::<i64>().unwrap(),
+            );
+        }
+        let want = kafka_counts(install, &separators, &input);
+        assert!(
+            want.len() > 3,
+            "{name}: Kafka Streams {version} counted {want:?}"
+        );
+        assert_eq!(
+            got, want,
+            "{name}: weir and Kafka Streams {version} count apart"
+        );
+    }
+}
+
+crate::on_both_installs!(
+    joins_match_kafka_streams_on_random_input,
+    group_by_counts_match_kafka_streams
+);
