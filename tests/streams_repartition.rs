@@ -1,7 +1,7 @@
 //! `group_by` through the whole server: repartitioning a 3-partition input with exact
 //! counts per new key, also across SIGKILLs; the internal topics named as the issue says
 //! and deleted with the pipeline; bad key selectors and oversized keys refused clearly;
-//! two `group_by`s in one pipeline, each with its own topic.
+//! two `group_by`s in one pipeline, each with its own topic; a `group_by` after a join.
 
 mod common;
 
@@ -321,4 +321,69 @@ fn two_group_bys_repartition_twice_and_count_per_final_key_exactly() {
         let (code, _) = call(&s, "GET", &format!("/v1/topics/{topic}"), None);
         assert_eq!(code, 404, "{topic}");
     }
+}
+
+/// A `group_by` after a graph: orders joined with a customers table (both 3
+/// partitions), then regrouped by the order's city and counted. The first stage reads
+/// both sources and runs the join; the second counts per city, exactly.
+#[test]
+fn a_group_by_after_a_stream_table_join_counts_per_new_key_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    for t in ["orders", "customers"] {
+        create_topic(&s, t, 3);
+    }
+    create_topic(&s, "cities", 1);
+    assert_eq!(
+        upload(&s, "keys", &guest("streams", "rust-key-selector")).0,
+        201
+    );
+    let t = now_ms();
+    // Customers c0..c7 exist; c8 and c9 do not, so their orders join nothing.
+    produce(
+        &s,
+        "customers",
+        (0..8)
+            .map(|c| json!({"key": format!("c{c}"), "value": format!("name{c}"), "timestamp": t}))
+            .collect(),
+    );
+    let spec = json!({"name": "cities",
+        "sources": {"orders": {"topic": "orders"},
+                    "customers": {"topic": "customers", "as": "table"}},
+        "output": "cities",
+        "steps": [{"name": "enriched", "op": "join", "left": "orders", "right": "customers"},
+                  {"name": "by-city", "op": "group_by", "module": "keys"},
+                  {"name": "count", "op": "count"}],
+        "start": "earliest"});
+    let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec));
+    assert_eq!(code, 201, "{body}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let mut want: BTreeMap<String, i64> = BTreeMap::new();
+    let orders: Vec<Value> = (0..300)
+        .map(|i| {
+            let customer = rng.random_range(0..10);
+            let city = format!("city{}", rng.random_range(0..5));
+            if customer < 8 {
+                // The default joiner's JSON; the key selector keeps what is before ",".
+                *want.entry(format!("{{\"left\":\"{city}")).or_insert(0) += 1;
+            }
+            json!({"key": format!("c{customer}"), "value": format!("{city},item{i}"),
+                   "timestamp": t + 1 + i})
+        })
+        .collect();
+    produce(&s, "orders", orders);
+    let st = wait_caught_up(&s, "cities", 308);
+    assert_eq!(
+        st["tasks"].as_array().unwrap().len(),
+        6,
+        "two stages of three tasks: {st:#}"
+    );
+    let mut got = BTreeMap::new();
+    for r in read_all(&s, "cities").into_iter().flatten() {
+        got.insert(
+            r["key"].as_str().unwrap().to_string(),
+            r["value"].as_str().unwrap().parse::<i64>().unwrap(),
+        );
+    }
+    assert_eq!(got, want);
 }

@@ -234,25 +234,34 @@ impl PipelineSpec {
             }
         }
         let graph = Graph::of(self)?;
-        // The stages of a group_by split a chain of steps in two; a graph of sources,
-        // tables and joins is not split (yet).
-        let linear = self.sources.is_empty()
-            && graph.output + 1 == self.steps.len()
-            && graph.wiring.iter().enumerate().all(|(k, w)| {
-                *w == Wiring::From(if k == 0 {
-                    Node::Inputs
-                } else {
-                    Node::Step(k - 1)
-                })
-            });
-        if let Some(r) = self.repartitions().first()
-            && !linear
-        {
-            return Err(spec_err(
-                format!("steps[{}].op", r.step),
-                "\"group_by\" needs a linear pipeline (inputs, then steps in order): not with \
-                 sources, tables, joins, \"input\" or \"output_from\"",
-            ));
+        // The stages of the group_bys split the steps: before the first, any graph of
+        // sources, tables and joins (its tasks read the sources); after it, a chain, each
+        // step reading the one before, to the output.
+        if let Some(first) = self.repartitions().first() {
+            let g = first.step;
+            if graph.output + 1 != self.steps.len() {
+                return Err(spec_err(
+                    "output_from",
+                    "with a \"group_by\" the output is the last step",
+                ));
+            }
+            if let Wiring::From(node) = graph.wiring[g]
+                && graph.shape(self, node) != Shape::Stream
+            {
+                return Err(spec_err(
+                    format!("steps[{g}].input"),
+                    "a \"group_by\" regroups a stream; grouping a table (a table aggregation) is not supported",
+                ));
+            }
+            for k in g + 1..self.steps.len() {
+                if graph.wiring[k] != Wiring::From(Node::Step(k - 1)) {
+                    return Err(spec_err(
+                        format!("steps[{k}].input"),
+                        "after a \"group_by\" the steps run in order on its new key: each reads \
+                         the step before it (no sources, joins or earlier steps)",
+                    ));
+                }
+            }
         }
         for (i, step) in self.steps.iter().enumerate() {
             // Results of windows closed on an idle input are timer output: they go

@@ -119,13 +119,20 @@ impl Stage {
         let end = to
             .map_or(spec.steps.len(), |r| r.step + 1)
             .min(spec.steps.len());
+        spec.steps = spec.steps[first..end].to_vec();
         if let Some(r) = from {
+            // Past a group_by the chain reads its topic alone, from its first step.
             spec.inputs = vec![r.topic.clone()];
+            spec.sources.clear();
+            if let Some(step) = spec.steps.first_mut() {
+                step.input = None;
+            }
         }
         if let Some(r) = to {
+            // The group_by, last in the view, feeds its topic.
             spec.output = r.topic.clone();
+            spec.output_from = None;
         }
-        spec.steps = spec.steps[first..end].to_vec();
         let plans = want.plans[first.min(want.plans.len())..end.min(want.plans.len())].to_vec();
         Desired {
             spec: Arc::new(spec),

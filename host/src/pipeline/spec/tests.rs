@@ -343,13 +343,42 @@ fn group_by_names_its_repartition_topic_and_is_checked() {
     )
     .unwrap_err();
     assert!(err.contains("internal repartition topic"), "{err}");
-    // The stages split a chain of steps, not a graph.
+    // The output is the last step, after the group_bys.
     let err = parse(json!({"name": "p", "inputs": ["in"], "output": "out",
         "steps": [{"name": "x", "op": "group_by", "module": "k"}, {"op": "count"}],
         "output_from": "x"}))
     .unwrap_err();
     assert!(
-        err.starts_with("steps[0].op") && err.contains("linear pipeline"),
+        err.starts_with("output_from") && err.contains("last step"),
+        "{err}"
+    );
+    // Before a group_by any graph of sources and joins; after it a chain.
+    let graph = |steps: serde_json::Value| {
+        parse(json!({"name": "p", "output": "out",
+            "sources": {"orders": {"topic": "o"}, "customers": {"topic": "c", "as": "table"}},
+            "steps": steps}))
+    };
+    graph(
+        json!([{"name": "j", "op": "join", "left": "orders", "right": "customers"},
+        {"op": "group_by", "module": "k", "input": "j"}, {"op": "count"}]),
+    )
+    .unwrap();
+    let err = graph(
+        json!([{"name": "g", "op": "group_by", "module": "k", "input": "orders"},
+        {"op": "join", "left": "g", "right": "customers"}]),
+    )
+    .unwrap_err();
+    assert!(
+        err.starts_with("steps[1].input") && err.contains("each reads the step before"),
+        "{err}"
+    );
+    let err = graph(
+        json!([{"op": "group_by", "module": "k", "input": "customers"},
+        {"op": "count"}]),
+    )
+    .unwrap_err();
+    assert!(
+        err.starts_with("steps[0].input") && err.contains("table aggregation"),
         "{err}"
     );
 }
