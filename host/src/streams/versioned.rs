@@ -271,9 +271,10 @@ impl VersionedTable {
             return Ok(Put::Latest);
         }
         let before = Self::history_at(&*store.store, key, ts)?;
-        let after = match &row {
-            Some(row) => Some(row.timestamp),
-            None => Self::history_after(&*store.store, key, ts)?.map(|v| v.ts),
+        // The next version: the oldest newer one in the history, else the latest value.
+        let after = match Self::history_after(&*store.store, key, ts)? {
+            Some(v) => Some(v.ts),
+            None => row.as_ref().map(|r| r.timestamp),
         };
         match (&before, after) {
             // The same timestamp: the version is replaced, its end kept.
