@@ -6,7 +6,12 @@
 //! timestamp) in the same order, for stream–table, table–table and stream–stream joins of
 //! each type, and stream–global_table joins looking up a key the stream value names
 //! (`KStream.join(GlobalKTable, KeyValueMapper, ValueJoiner)`; weir's `key_module` is
-//! examples/rust-key-selector, Kafka's mapper the same rule in Java).
+//! examples/rust-key-selector, Kafka's mapper the same rule in Java), and stream–table
+//! joins over a versioned table with a grace period (a table source with
+//! `history_retention_ms` and the step's `grace_ms`; Kafka's
+//! `Stores.persistentVersionedKeyValueStore` and `Joined.withGracePeriod`). Counts after
+//! one and two `group_by`s are compared with `groupBy(...).count()` the same way
+//! (tests/clients/streams-oracle's CountOracle).
 
 mod common;
 
@@ -24,7 +29,8 @@ use serde_json::{Value, json};
 type Input = (bool, String, Option<String>, i64);
 /// One output record: key, value (None: null), timestamp.
 type Output = (String, Option<String>, i64);
-/// A join window and its grace, ms.
+/// A join window and its grace, ms (a stream–versioned join: the table's history
+/// retention and the join's grace).
 type Window = Option<(i64, i64)>;
 
 /// The oracle's build for `install`: its directory (the jar, and lib/ with kafka-streams).
@@ -134,17 +140,24 @@ fn weir(
         "stream-table" => ("stream", "table"),
         "table-table" => ("table", "table"),
         "stream-global" => ("stream", "global_table"),
+        "stream-versioned" => ("stream", "table"),
         _ => ("stream", "stream"),
     };
     let mut step = json!({"op": "join", "left": "l", "right": "r", "type": join_type});
+    let mut right = json!({"topic": r, "as": right_as});
     if pair == "stream-global" {
         step["key_module"] = json!(FIELD_KEY);
     }
-    if let Some((w, g)) = window {
-        step["window"] = json!({"before_ms": w, "after_ms": w, "grace_ms": g});
+    match window {
+        Some((history, grace)) if pair == "stream-versioned" => {
+            right["history_retention_ms"] = json!(history);
+            step["grace_ms"] = json!(grace);
+        }
+        Some((w, g)) => step["window"] = json!({"before_ms": w, "after_ms": w, "grace_ms": g}),
+        None => {}
     }
     let spec = json!({"name": name,
-        "sources": {"l": {"topic": l, "as": left_as}, "r": {"topic": r, "as": right_as}},
+        "sources": {"l": {"topic": l, "as": left_as}, "r": right},
         "output": out, "steps": [step], "start": "earliest"});
     let (code, body) = call(s, "POST", "/v1/pipelines", Some(spec));
     assert_eq!(code, 201, "{body}");
@@ -199,6 +212,22 @@ fn input(seed: u64, n: usize, t0: i64, names_key: bool) -> Vec<Input> {
         .collect()
 }
 
+/// `records` with about half their timestamps moved back by up to 30 ms.
+fn out_of_order(records: Vec<Input>, seed: u64) -> Vec<Input> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed + 100);
+    records
+        .into_iter()
+        .map(|(left, key, value, ts)| {
+            let back = if rng.random_bool(0.5) {
+                rng.random_range(0..30)
+            } else {
+                0
+            };
+            (left, key, value, ts - back)
+        })
+        .collect()
+}
+
 fn joins_match_kafka_streams_on_random_input(install: Install) {
     let version = streams_version(install);
     let dir = tempfile::tempdir().unwrap();
@@ -206,7 +235,7 @@ fn joins_match_kafka_streams_on_random_input(install: Install) {
     let (code, body) = upload(&s, FIELD_KEY, &guest("streams", "rust-key-selector"));
     assert_eq!(code, 201, "{body}");
     let t0 = now_ms();
-    let cases: [(&str, &str, Window); 10] = [
+    let cases: [(&str, &str, Window); 13] = [
         ("stream-table", "inner", None),
         ("stream-table", "left", None),
         ("table-table", "inner", None),
@@ -217,14 +246,34 @@ fn joins_match_kafka_streams_on_random_input(install: Install) {
         ("stream-stream", "outer", Some((50, 20))),
         ("stream-global", "inner", None),
         ("stream-global", "left", None),
+        // Out-of-order table updates up to 30 ms late: a grace that waits for some of
+        // them, one that waits for none, and a history shorter than the lateness.
+        ("stream-versioned", "inner", Some((60, 20))),
+        ("stream-versioned", "left", Some((40, 0))),
+        ("stream-versioned", "left", Some((15, 10))),
     ];
     for (i, (pair, join_type, window)) in cases.into_iter().enumerate() {
         let records = input(i as u64 + 1, 60, t0, pair == "stream-global");
+        let records = if pair == "stream-versioned" {
+            // Later table updates for the buffer to wait for: half the records out of
+            // order, by up to 30 ms.
+            out_of_order(records, i as u64)
+        } else {
+            records
+        };
         let want = kafka(install, pair, join_type, window, &records);
         assert!(
             !want.is_empty(),
             "{pair} {join_type}: Kafka Streams {version} emitted nothing"
         );
+        if pair == "stream-versioned" {
+            // The case must tell a versioned table with grace from a plain one.
+            let plain = kafka(install, "stream-table", join_type, None, &records);
+            assert_ne!(
+                plain, want,
+                "case {i}: the input joins alike over a plain table; it tests nothing versioned"
+            );
+        }
         let got = weir(&s, &format!("case{i}"), pair, join_type, window, &records);
         if got != want {
             let at = got.iter().zip(&want).take_while(|(g, w)| g == w).count();
@@ -238,4 +287,121 @@ fn joins_match_kafka_streams_on_random_input(install: Install) {
     }
 }
 
-crate::on_both_installs!(joins_match_kafka_streams_on_random_input);
+/// Kafka Streams' last count per key for `input` (key, value, timestamp) grouped by the
+/// text before `separators[0]`, then (two group_bys) before `separators[1]`.
+fn kafka_counts(
+    install: Install,
+    separators: &[&str],
+    input: &[(String, String, i64)],
+) -> std::collections::BTreeMap<String, i64> {
+    let dir = oracle_dir(install);
+    let mut child = Command::new("java")
+        .arg("-cp")
+        .arg(format!(
+            "{}:{}/lib/*",
+            dir.join("streams-oracle.jar").display(),
+            dir.display()
+        ))
+        .arg("weir.CountOracle")
+        .args(separators)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("java (scripts/setup installs it)");
+    let lines: String = input
+        .iter()
+        .map(|(k, v, ts)| format!("{k}\t{v}\t{ts}\n"))
+        .collect();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the oracle failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (k, n) = l.split_once('\t').unwrap();
+            (k.to_string(), n.parse().unwrap())
+        })
+        .collect()
+}
+
+/// One and two `group_by`s before a `count`, over a 3-partition input: weir's last count
+/// per new key equals Kafka Streams' (`groupBy(...).count()`, and `selectKey` +
+/// `repartition` before it for the first of two).
+fn group_by_counts_match_kafka_streams(install: Install) {
+    let version = streams_version(install);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let (code, body) = upload(&s, "keys", &guest("streams", "rust-key-selector"));
+    assert_eq!(code, 201, "{body}");
+    create_topic(&s, "orders", 3);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+    let t0 = now_ms();
+    let input: Vec<(String, String, i64)> = (0..500)
+        .map(|i| {
+            let value = match rng.random_range(0..20) {
+                0 => format!("nothing{i}"),
+                1 | 2 => format!("u{},item{i}", rng.random_range(0..9)),
+                _ => format!(
+                    "r{}:u{},item{i}",
+                    rng.random_range(0..4),
+                    rng.random_range(0..9)
+                ),
+            };
+            (format!("order{i}"), value, t0 + i as i64)
+        })
+        .collect();
+    produce(
+        &s,
+        "orders",
+        input
+            .iter()
+            .map(|(k, v, ts)| json!({"key": k, "value": v, "timestamp": ts}))
+            .collect(),
+    );
+    for (name, separators) in [("once", vec![","]), ("twice", vec![",", ":"])] {
+        let out = format!("{name}-counts");
+        create_topic(&s, &out, 2);
+        let mut steps: Vec<Value> = separators
+            .iter()
+            .map(|sep| json!({"op": "group_by", "module": "keys", "config": {"separator": sep}}))
+            .collect();
+        steps.push(json!({"name": "count", "op": "count"}));
+        let spec = json!({"name": name, "inputs": ["orders"], "output": out,
+            "steps": steps, "start": "earliest"});
+        let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec));
+        assert_eq!(code, 201, "{body}");
+        wait_caught_up(&s, name, input.len() as u64);
+        let mut got = std::collections::BTreeMap::new();
+        for r in read_all(&s, &out).into_iter().flatten() {
+            got.insert(
+                r["key"].as_str().unwrap().to_string(),
+                r["value"].as_str().unwrap().parse::<i64>().unwrap(),
+            );
+        }
+        let want = kafka_counts(install, &separators, &input);
+        assert!(
+            want.len() > 3,
+            "{name}: Kafka Streams {version} counted {want:?}"
+        );
+        assert_eq!(
+            got, want,
+            "{name}: weir and Kafka Streams {version} count apart"
+        );
+    }
+}
+
+crate::on_both_installs!(
+    joins_match_kafka_streams_on_random_input,
+    group_by_counts_match_kafka_streams
+);

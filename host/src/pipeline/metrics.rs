@@ -166,14 +166,17 @@ pub fn render(handles: &[Arc<PipelineHandle>], broker: &Broker, runtime: &Runtim
     out
 }
 
-/// A task's labels: its partition, and the side of a `group_by` it runs when there is one
-/// (both sides have a task per partition).
+/// A task's labels: its partition, and the stage between `group_by`s it runs when there
+/// is one (each stage has a task per partition).
 fn task_labels(partition: u32, stage: super::stage::Stage) -> String {
     match stage {
         super::stage::Stage::Whole => format!("partition=\"{partition}\""),
         super::stage::Stage::Upstream => format!("partition=\"{partition}\",stage=\"upstream\""),
         super::stage::Stage::Downstream => {
             format!("partition=\"{partition}\",stage=\"downstream\"")
+        }
+        super::stage::Stage::Middle(k) => {
+            format!("partition=\"{partition}\",stage=\"middle_{k}\"")
         }
     }
 }

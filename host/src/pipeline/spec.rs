@@ -1,17 +1,22 @@
 //! The pipeline specification users send (`POST /v1/pipelines`), parsed and
 //! checked for everything that can be checked without the broker or registry.
+//!
+//! - [`module_ref`]: [`ModuleRef`], how a step names a module, and the name rules.
+//! - [`step`]: [`StepSpec`], one step, and the checks of its own fields.
+//! - [`graph`]: [`Graph`], sources and what each step reads, checked.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use crate::streams::{
-    AggregateSpec, Aggregation, Emit, JoinType, KeyFormat, Late, Op, StepWindow, ValueFormat,
-};
+use crate::streams::{Late, Op};
+
+mod module_ref;
+mod step;
 
 pub use graph::{Graph, Node, SOURCE_SLOT_BASE, Shape, SourceKind, SourceNode, SourceSpec, Wiring};
+pub use module_ref::{BUILTIN_PREFIX, MAX_NAME_LEN, ModuleRef, check_name};
+pub use step::StepSpec;
 
 /// Why a spec is refused; `field` is a JSON path such as `steps[1].module`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,134 +33,6 @@ pub(crate) fn spec_err(field: impl Into<String>, reason: impl Into<String>) -> S
         field: field.into(),
         reason: reason.into(),
     }
-}
-
-/// A module by name, optionally pinned to a version (`name` or `name@3`), or a built-in
-/// plugin of the catalog (`builtin:NAME`, never versioned: it ships with the binary).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ModuleRef {
-    /// Module name (`builtin:NAME` for a built-in plugin).
-    pub name: String,
-    /// Pinned version; `None` means the newest at deploy time.
-    pub version: Option<u32>,
-}
-
-/// How a step names a built-in plugin: `builtin:InsertField$Value`.
-pub const BUILTIN_PREFIX: &str = "builtin:";
-
-/// Most characters in a built-in plugin's name (a Java class name, for Connect's).
-const MAX_BUILTIN_NAME_LEN: usize = 256;
-
-impl ModuleRef {
-    /// The built-in plugin's name, for a `builtin:NAME` reference.
-    pub fn builtin(&self) -> Option<&str> {
-        self.name.strip_prefix(BUILTIN_PREFIX)
-    }
-}
-
-/// A built-in name: a plugin's or one of its types' (`InsertField$Value`, or Connect's
-/// fully qualified `org.apache.kafka.connect.transforms.InsertField$Value`).
-fn check_builtin(s: &str, name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > MAX_BUILTIN_NAME_LEN {
-        return Err(format!(
-            "{s:?} names no built-in plugin: say builtin:NAME, NAME 1–{MAX_BUILTIN_NAME_LEN} characters"
-        ));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '$')))
-    {
-        return Err(format!(
-            "{s:?} contains {bad:?}; a built-in name has only ASCII letters, digits, '.', '_', '-' and '$'"
-        ));
-    }
-    Ok(())
-}
-
-impl FromStr for ModuleRef {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<ModuleRef, String> {
-        if let Some(name) = s.strip_prefix(BUILTIN_PREFIX) {
-            if name.contains('@') {
-                return Err(format!(
-                    "{s:?}: a built-in plugin ships with weir and has no versions to pin"
-                ));
-            }
-            check_builtin(s, name)?;
-            return Ok(ModuleRef {
-                name: s.to_string(),
-                version: None,
-            });
-        }
-        let (name, version) = match s.split_once('@') {
-            Some((name, v)) => {
-                let v: u32 = v.parse().map_err(|_| {
-                    format!("version {v:?} in {s:?} is not a positive whole number")
-                })?;
-                if v == 0 {
-                    return Err(format!("versions start at 1, {s:?} names 0"));
-                }
-                (name, Some(v))
-            }
-            None => (s, None),
-        };
-        check_name("module", name)?;
-        Ok(ModuleRef {
-            name: name.to_string(),
-            version,
-        })
-    }
-}
-
-impl fmt::Display for ModuleRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.version {
-            Some(v) => write!(f, "{}@{v}", self.name),
-            None => f.write_str(&self.name),
-        }
-    }
-}
-
-impl Serialize for ModuleRef {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for ModuleRef {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ModuleRef, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// Most characters in a module or pipeline name.
-pub const MAX_NAME_LEN: usize = 128;
-
-/// Module and pipeline names: 1–128 ASCII letters, digits, `.`, `_`, `-`, not `.`/`..`.
-pub fn check_name(what: &str, name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err(format!("{what} name is empty"));
-    }
-    if name == "." || name == ".." {
-        return Err(format!("{what} name cannot be {name:?}"));
-    }
-    if name.len() > MAX_NAME_LEN {
-        return Err(format!(
-            "{what} name is {} characters long; the maximum is {MAX_NAME_LEN}",
-            name.len()
-        ));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(format!(
-            "{what} name {name:?} contains {bad:?}; only ASCII letters, digits, '.', '_' and '-' are allowed"
-        ));
-    }
-    Ok(())
 }
 
 /// What a task does with a record its step chain fails on.
@@ -190,266 +67,6 @@ pub struct LimitsSpec {
     pub memory_mb: Option<u32>,
     /// Wall-clock budget of one call into the guest, ms.
     pub deadline_ms: Option<u64>,
-}
-
-/// One step of the chain: a module run over each batch (`"op": "map"`, the default), or
-/// an aggregation of the streams layer (`"count"`, `"sum"`, or `"reduce"` and
-/// `"aggregate"` with an aggregator module) with its window, emit mode and formats.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StepSpec {
-    /// The step's name, unique in the pipeline: how the state route names it
-    /// (`/v1/pipelines/{name}/state/{step}`); without one, its index.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// What the step does.
-    #[serde(default, skip_serializing_if = "is_map")]
-    pub op: Op,
-    /// What the step reads: a source or an earlier step, by name (default: the previous
-    /// step; the first step reads `inputs`, or the only source).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input: Option<String>,
-    /// Joins: the left input (a source or an earlier step).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub left: Option<String>,
-    /// Joins: the right input.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub right: Option<String>,
-    /// Joins: `inner` (default), `left` or `outer`.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub join_type: Option<JoinType>,
-    /// The module to run (`map` steps; the aggregator of `reduce` and `aggregate`; the
-    /// key selector of `group_by`; the joiner of `join`, without which the default
-    /// joiner's JSON is emitted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub module: Option<ModuleRef>,
-    /// Stream–global_table joins: a key-selector module mapping each stream record to the
-    /// global table's key it looks up (without one, the stream record's key).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_module: Option<ModuleRef>,
-    /// Configuration handed to the module (and a join's `key_module`), as strings.
-    #[serde(default, deserialize_with = "config_strings")]
-    pub config: BTreeMap<String, String>,
-    /// Aggregations: the windows (none: one running aggregate per key); stream–stream
-    /// joins: the join window.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window: Option<StepWindow>,
-    /// Aggregations: when results are emitted (default `on_update`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emit: Option<Emit>,
-    /// Aggregations: how the number is written (default `text`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value_format: Option<ValueFormat>,
-    /// Windowed aggregations: how the key is written (default `plain`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_format: Option<KeyFormat>,
-    /// Windowed aggregations: how long a window's state is kept from its start, ms
-    /// (default and least: size + grace).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retention_ms: Option<u64>,
-    /// Windowed aggregations emitting on close: after this long without input, ms, the
-    /// task's stream time follows the wall clock so windows close on a quiet input.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub close_idle_after_ms: Option<u64>,
-    /// Windowed aggregations: what happens to a late record besides being counted
-    /// (`"drop"`, the default, or `"dead-letter"` to the pipeline's
-    /// `dead_letter_topic`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub late: Option<Late>,
-}
-
-fn is_map(op: &Op) -> bool {
-    *op == Op::Map
-}
-
-impl StepSpec {
-    /// A `map` step running `module`.
-    pub fn map(module: ModuleRef) -> StepSpec {
-        StepSpec {
-            module: Some(module),
-            ..StepSpec::default()
-        }
-    }
-
-    /// The streams fields of the step.
-    pub fn aggregate_spec(&self) -> AggregateSpec {
-        AggregateSpec {
-            op: self.op,
-            window: self.window.and_then(StepWindow::aggregate),
-            emit: self.emit,
-            value_format: self.value_format,
-            key_format: self.key_format,
-            retention_ms: self.retention_ms,
-            close_idle_after_ms: self.close_idle_after_ms,
-            late: self.late,
-        }
-    }
-
-    /// The built aggregation of an aggregation step (`None` for a `map` step or one
-    /// that does not check).
-    pub fn aggregation(&self) -> Option<Aggregation> {
-        if !self.op.is_aggregation() {
-            return None;
-        }
-        self.aggregate_spec().build().ok()
-    }
-
-    /// Checks the step's fields go together; errors name `steps[i].field`. How it is
-    /// wired to other steps and sources is [`Graph::of`]'s to check.
-    fn check(&self, i: usize) -> Result<(), SpecError> {
-        let field = |f: &str| format!("steps[{i}].{f}");
-        let is_join = self.op == Op::Join;
-        for (set, name) in [
-            (self.left.is_some(), "left"),
-            (self.right.is_some(), "right"),
-            (self.join_type.is_some(), "type"),
-            (self.key_module.is_some(), "key_module"),
-        ] {
-            if set && !is_join {
-                return Err(spec_err(field(name), "only a \"join\" step takes it"));
-            }
-        }
-        if let Some(StepWindow::Join(_)) = self.window
-            && !is_join
-        {
-            return Err(spec_err(
-                field("window"),
-                "before_ms/after_ms make a join window; an aggregation's window names its \"type\"",
-            ));
-        }
-        match self.op {
-            Op::Map | Op::GroupBy => {
-                if self.module.is_none() {
-                    let needs = match self.op {
-                        Op::GroupBy => {
-                            "a \"group_by\" step needs a module of the key-selector world"
-                        }
-                        _ => "a \"map\" step needs a module",
-                    };
-                    return Err(spec_err(field("module"), needs));
-                }
-                if let Some(f) = self.aggregate_spec().has_aggregation_fields() {
-                    return Err(spec_err(
-                        field(f),
-                        "only aggregation steps (\"op\": \"count\", \"sum\", \"reduce\" or \"aggregate\") take it",
-                    ));
-                }
-                Ok(())
-            }
-            Op::Reduce | Op::Aggregate => {
-                if self.module.is_none() {
-                    return Err(spec_err(
-                        field("module"),
-                        format!(
-                            "\"{}\" needs a module of the aggregator world",
-                            self.op.name()
-                        ),
-                    ));
-                }
-                self.aggregate_spec()
-                    .build()
-                    .map(|_| ())
-                    .map_err(|(f, reason)| spec_err(field(&f), reason))
-            }
-            op @ (Op::Join | Op::ToTable) => {
-                if op == Op::ToTable && self.module.is_some() {
-                    return Err(spec_err(
-                        field("module"),
-                        "\"to_table\" is built in and runs no module",
-                    ));
-                }
-                // A join's config goes to its modules: without one it would be ignored.
-                if !self.config.is_empty() && self.module.is_none() && self.key_module.is_none() {
-                    return Err(spec_err(
-                        field("config"),
-                        format!(
-                            "\"{}\" takes config only for a module (\"module\" or \"key_module\")",
-                            op.name()
-                        ),
-                    ));
-                }
-                let mut fields = self.aggregate_spec();
-                // A join's window is checked with the join, by the graph.
-                fields.window = None;
-                if let Some(f) = fields.has_aggregation_fields() {
-                    return Err(spec_err(
-                        field(f),
-                        format!("\"{}\" does not take it", op.name()),
-                    ));
-                }
-                if let Some(StepWindow::Aggregate(_)) = self.window {
-                    return Err(spec_err(
-                        field("window"),
-                        format!(
-                            "\"{}\" takes no aggregation window (a stream–stream join's window has before_ms and after_ms)",
-                            op.name()
-                        ),
-                    ));
-                }
-                if op == Op::ToTable && self.window.is_some() {
-                    return Err(spec_err(field("window"), "\"to_table\" takes no window"));
-                }
-                if is_join {
-                    if self.input.is_some() {
-                        return Err(spec_err(
-                            field("input"),
-                            "a join reads \"left\" and \"right\", not \"input\"",
-                        ));
-                    }
-                    for (set, name) in [
-                        (self.left.is_none(), "left"),
-                        (self.right.is_none(), "right"),
-                    ] {
-                        if set {
-                            return Err(spec_err(
-                                field(name),
-                                "a join needs both \"left\" and \"right\" (a source or an earlier step)",
-                            ));
-                        }
-                    }
-                }
-                Ok(())
-            }
-            op => {
-                if self.module.is_some() {
-                    return Err(spec_err(
-                        field("module"),
-                        format!("\"{}\" is built in and runs no module", op.name()),
-                    ));
-                }
-                if !self.config.is_empty() {
-                    return Err(spec_err(
-                        field("config"),
-                        format!("\"{}\" takes no config", op.name()),
-                    ));
-                }
-                self.aggregate_spec()
-                    .build()
-                    .map(|_| ())
-                    .map_err(|(f, reason)| spec_err(field(&f), reason))
-            }
-        }
-    }
-}
-
-/// Accepts JSON strings, numbers and booleans as config values.
-fn config_strings<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    let raw = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
-    raw.into_iter()
-        .map(|(k, v)| {
-            let s = match v {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Number(n) => n.to_string(),
-                serde_json::Value::Bool(b) => b.to_string(),
-                other => {
-                    return Err(serde::de::Error::custom(format!(
-                        "config {k:?} must be a string, number or boolean, not {other}"
-                    )));
-                }
-            };
-            Ok((k, s))
-        })
-        .collect()
 }
 
 /// A pipeline as the user describes it.
@@ -504,8 +121,9 @@ pub struct PipelineSpec {
     pub commit_interval_ms: Option<u64>,
 }
 
-/// A pipeline's `group_by`: the steps up to it run over the inputs and write the records,
-/// keyed anew, to `topic`; the steps after it run over `topic`'s partitions.
+/// A pipeline's `group_by`: the steps up to it (from the previous one's topic, or the
+/// inputs) write the records, keyed anew, to `topic`; the steps after it (to the next
+/// `group_by`, or the outputs) run over `topic`'s partitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repartition {
     /// Index of the `group_by` step.
@@ -513,6 +131,10 @@ pub struct Repartition {
     /// `<pipeline>-<step>-repartition` (`<step>`: the step's name, else its index).
     pub topic: String,
 }
+
+/// Most `group_by` steps in one pipeline: each is a repartition topic and a stage of
+/// tasks (one per partition) of its own.
+pub const MAX_GROUP_BYS: usize = 8;
 
 /// The linger of a pipeline whose spec names none, ms.
 pub const DEFAULT_LINGER_MS: u64 = 2;
@@ -590,10 +212,17 @@ impl PipelineSpec {
                 }
             }
             if step.op == Op::GroupBy {
-                if self.steps[..i].iter().any(|s| s.op == Op::GroupBy) {
+                let before = self.steps[..i]
+                    .iter()
+                    .filter(|s| s.op == Op::GroupBy)
+                    .count();
+                if before >= MAX_GROUP_BYS {
                     return Err(spec_err(
                         format!("steps[{i}].op"),
-                        "a pipeline repartitions once: only one \"group_by\" step",
+                        format!(
+                            "a pipeline has at most {MAX_GROUP_BYS} \"group_by\" steps (each adds a \
+                             repartition topic and a task per partition)"
+                        ),
                     ));
                 }
                 if i + 1 == self.steps.len() {
@@ -605,25 +234,34 @@ impl PipelineSpec {
             }
         }
         let graph = Graph::of(self)?;
-        // The stages of a group_by split a chain of steps in two; a graph of sources,
-        // tables and joins is not split (yet).
-        let linear = self.sources.is_empty()
-            && graph.output + 1 == self.steps.len()
-            && graph.wiring.iter().enumerate().all(|(k, w)| {
-                *w == Wiring::From(if k == 0 {
-                    Node::Inputs
-                } else {
-                    Node::Step(k - 1)
-                })
-            });
-        if let Some(r) = self.repartition()
-            && !linear
-        {
-            return Err(spec_err(
-                format!("steps[{}].op", r.step),
-                "\"group_by\" needs a linear pipeline (inputs, then steps in order): not with \
-                 sources, tables, joins, \"input\" or \"output_from\"",
-            ));
+        // The stages of the group_bys split the steps: before the first, any graph of
+        // sources, tables and joins (its tasks read the sources); after it, a chain, each
+        // step reading the one before, to the output.
+        if let Some(first) = self.repartitions().first() {
+            let g = first.step;
+            if graph.output + 1 != self.steps.len() {
+                return Err(spec_err(
+                    "output_from",
+                    "with a \"group_by\" the output is the last step",
+                ));
+            }
+            if let Wiring::From(node) = graph.wiring[g]
+                && graph.shape(self, node) != Shape::Stream
+            {
+                return Err(spec_err(
+                    format!("steps[{g}].input"),
+                    "a \"group_by\" regroups a stream; grouping a table (a table aggregation) is not supported",
+                ));
+            }
+            for k in g + 1..self.steps.len() {
+                if graph.wiring[k] != Wiring::From(Node::Step(k - 1)) {
+                    return Err(spec_err(
+                        format!("steps[{k}].input"),
+                        "after a \"group_by\" the steps run in order on its new key: each reads \
+                         the step before it (no sources, joins or earlier steps)",
+                    ));
+                }
+            }
         }
         for (i, step) in self.steps.iter().enumerate() {
             // Results of windows closed on an idle input are timer output: they go
@@ -652,16 +290,16 @@ impl PipelineSpec {
                 ));
             }
         }
-        if let Some(r) = self.repartition()
-            && (self.inputs.contains(&r.topic) || self.written_topics().contains(&r.topic.as_str()))
-        {
-            return Err(spec_err(
-                format!("steps[{}]", r.step),
-                format!(
-                    "{:?} is the group_by's internal repartition topic: no input or output may be it",
-                    r.topic
-                ),
-            ));
+        for r in self.repartitions() {
+            if self.inputs.contains(&r.topic) || self.written_topics().contains(&r.topic.as_str()) {
+                return Err(spec_err(
+                    format!("steps[{}]", r.step),
+                    format!(
+                        "{:?} is the group_by's internal repartition topic: no input or output may be it",
+                        r.topic
+                    ),
+                ));
+            }
         }
         // A step sending its late records there uses the topic as failures do.
         let late_letters = self
@@ -724,17 +362,24 @@ impl PipelineSpec {
         Ok(())
     }
 
-    /// The pipeline's `group_by` step, if it has one, and its internal repartition topic.
-    pub fn repartition(&self) -> Option<Repartition> {
-        let step = self.steps.iter().position(|s| s.op == Op::GroupBy)?;
-        let label = match &self.steps[step].name {
-            Some(name) => name.clone(),
-            None => step.to_string(),
-        };
-        Some(Repartition {
-            step,
-            topic: format!("{}-{label}-repartition", self.name),
-        })
+    /// The pipeline's `group_by` steps, in order, each with its internal repartition
+    /// topic.
+    pub fn repartitions(&self) -> Vec<Repartition> {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.op == Op::GroupBy)
+            .map(|(step, s)| {
+                let label = match &s.name {
+                    Some(name) => name.clone(),
+                    None => step.to_string(),
+                };
+                Repartition {
+                    step,
+                    topic: format!("{}-{label}-repartition", self.name),
+                }
+            })
+            .collect()
     }
 
     /// Whether the pipeline reads `topic` (an input or a source's topic).

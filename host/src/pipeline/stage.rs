@@ -1,9 +1,11 @@
 //! [`Stage`]: which of a pipeline's steps a task runs. A pipeline without `group_by` runs
-//! every step in one task per input partition. A `group_by` splits it in two around the
+//! every step in one task per input partition. Each `group_by` splits it around the
 //! internal topic `<pipeline>-<step>-repartition` (as many partitions as the inputs): the
-//! upstream tasks read the inputs, run the steps through the `group_by` and append the
-//! records, keyed anew, to that topic (partitioned by the new key); the downstream tasks
-//! each read one of its partitions and run the remaining steps to the outputs. Each task
+//! upstream tasks read the inputs, run the steps through the first `group_by` and append
+//! the records, keyed anew, to its topic (partitioned by the new key); a middle stage's
+//! tasks read one partition of a `group_by`'s topic and run the steps through the next
+//! one into its topic; the downstream tasks read the last topic and run the remaining
+//! steps to the outputs. Each task
 //! is an ordinary task of its stage's view of the deployment: the repartition write
 //! commits with the upstream task's input offsets, and the downstream task's state and
 //! outputs with its offsets in the repartition topic, so each stage is exactly-once.
@@ -11,18 +13,32 @@
 use std::sync::Arc;
 
 use super::handle::Desired;
-use super::spec::PipelineSpec;
+use super::spec::{PipelineSpec, Repartition};
 
 /// Which steps a task runs, and so what it reads and writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// Every step: the inputs to the outputs (a pipeline without `group_by`).
     Whole,
-    /// The steps through the `group_by`: the inputs to the repartition topic.
+    /// The steps through the first `group_by`: the inputs to its repartition topic.
     Upstream,
-    /// The steps after the `group_by`: the repartition topic to the outputs.
+    /// Between two `group_by`s: the steps after the `k`-th (from 1) through the next,
+    /// from the one's repartition topic to the other's.
+    Middle(u8),
+    /// The steps after the last `group_by`: its repartition topic to the outputs.
     Downstream,
+}
+
+/// As status shows it: `upstream`, `middle_1`, `downstream` (`whole` is not shown).
+impl serde::Serialize for Stage {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Stage::Whole => s.serialize_str("whole"),
+            Stage::Upstream => s.serialize_str("upstream"),
+            Stage::Middle(k) => s.collect_str(&format_args!("middle_{k}")),
+            Stage::Downstream => s.serialize_str("downstream"),
+        }
+    }
 }
 
 impl Stage {
@@ -31,62 +47,93 @@ impl Stage {
         *self == Stage::Whole
     }
 
-    /// The stages the tasks of `spec` run in.
-    pub fn of(spec: &PipelineSpec) -> &'static [Stage] {
-        if spec.repartition().is_some() {
-            &[Stage::Upstream, Stage::Downstream]
-        } else {
-            &[Stage::Whole]
+    /// The stages the tasks of `spec` run in, in order.
+    pub fn of(spec: &PipelineSpec) -> Vec<Stage> {
+        let n = spec.repartitions().len();
+        if n == 0 {
+            return vec![Stage::Whole];
+        }
+        std::iter::once(Stage::Upstream)
+            .chain((1..n).map(|k| Stage::Middle(k as u8)))
+            .chain(std::iter::once(Stage::Downstream))
+            .collect()
+    }
+
+    /// The stage whose tasks run step `index` of `spec`.
+    pub fn of_step(spec: &PipelineSpec, index: usize) -> Stage {
+        let reps = spec.repartitions();
+        match reps.iter().filter(|r| index > r.step).count() {
+            0 => Stage::Whole,
+            k if k == reps.len() => Stage::Downstream,
+            k => Stage::Middle(k as u8),
+        }
+    }
+
+    /// The `group_by`s before and after the stage's steps (`None`: the inputs before, or
+    /// the outputs after).
+    fn bounds(self, reps: &[Repartition]) -> (Option<&Repartition>, Option<&Repartition>) {
+        match self {
+            Stage::Whole => (None, None),
+            Stage::Upstream => (None, reps.first()),
+            Stage::Middle(k) => (reps.get(k as usize - 1), reps.get(k as usize)),
+            Stage::Downstream => (reps.last(), None),
         }
     }
 
     /// Index, in the whole spec, of the stage's first step (state is kept under it).
     pub fn first_step(self, spec: &PipelineSpec) -> usize {
-        match (self, spec.repartition()) {
-            (Stage::Downstream, Some(r)) => r.step + 1,
-            _ => 0,
+        match self.bounds(&spec.repartitions()).0 {
+            Some(r) => r.step + 1,
+            None => 0,
         }
     }
 
     /// The topics the stage's tasks read.
     pub fn inputs(self, spec: &PipelineSpec) -> Vec<String> {
-        match (self, spec.repartition()) {
-            (Stage::Downstream, Some(r)) => vec![r.topic],
-            _ => spec.read_topics(),
+        match self.bounds(&spec.repartitions()).0 {
+            Some(r) => vec![r.topic.clone()],
+            None => spec.read_topics(),
         }
     }
 
     /// Whether its tasks read the pipeline's own inputs (their records count as in).
     pub fn reads_inputs(self) -> bool {
-        !matches!(self, Stage::Downstream)
+        matches!(self, Stage::Whole | Stage::Upstream)
     }
 
     /// Whether its tasks write the pipeline's outputs (their records count as out).
     pub fn writes_outputs(self) -> bool {
-        !matches!(self, Stage::Upstream)
+        matches!(self, Stage::Whole | Stage::Downstream)
     }
 
     /// The deployment as a task of this stage runs it: its steps, what it reads and
     /// where its main output goes.
     pub fn view(self, want: &Desired) -> Desired {
-        let Some(r) = want.spec.repartition() else {
+        let reps = want.spec.repartitions();
+        if self.is_whole() || reps.is_empty() {
             return want.clone();
-        };
-        let split = (r.step + 1).min(want.plans.len());
+        }
+        let (from, to) = self.bounds(&reps);
         let mut spec = (*want.spec).clone();
-        let plans = match self {
-            Stage::Whole => return want.clone(),
-            Stage::Upstream => {
-                spec.output = r.topic;
-                spec.steps.truncate(r.step + 1);
-                want.plans[..split].to_vec()
+        let first = from.map_or(0, |r| r.step + 1).min(spec.steps.len());
+        let end = to
+            .map_or(spec.steps.len(), |r| r.step + 1)
+            .min(spec.steps.len());
+        spec.steps = spec.steps[first..end].to_vec();
+        if let Some(r) = from {
+            // Past a group_by the chain reads its topic alone, from its first step.
+            spec.inputs = vec![r.topic.clone()];
+            spec.sources.clear();
+            if let Some(step) = spec.steps.first_mut() {
+                step.input = None;
             }
-            Stage::Downstream => {
-                spec.inputs = vec![r.topic];
-                spec.steps.drain(..(r.step + 1).min(spec.steps.len()));
-                want.plans[split..].to_vec()
-            }
-        };
+        }
+        if let Some(r) = to {
+            // The group_by, last in the view, feeds its topic.
+            spec.output = r.topic.clone();
+            spec.output_from = None;
+        }
+        let plans = want.plans[first.min(want.plans.len())..end.min(want.plans.len())].to_vec();
         Desired {
             spec: Arc::new(spec),
             plans: Arc::new(plans),
@@ -95,11 +142,13 @@ impl Stage {
     }
 
     /// Suffix of the name of its tasks' trees (none for the first stage, whose trees keep
-    /// the names of pipelines without `group_by`).
-    pub fn tree_suffix(self) -> &'static str {
+    /// the names of pipelines without `group_by`; the last stage's is the one a single
+    /// `group_by` has always used).
+    pub fn tree_suffix(self) -> String {
         match self {
-            Stage::Whole | Stage::Upstream => "",
-            Stage::Downstream => "/after-group-by",
+            Stage::Whole | Stage::Upstream => String::new(),
+            Stage::Middle(k) => format!("/after-group-by-{k}"),
+            Stage::Downstream => "/after-group-by".into(),
         }
     }
 }
@@ -142,7 +191,7 @@ mod tests {
             stop: false,
             broken: None,
         };
-        assert_eq!(Stage::of(&spec), &[Stage::Upstream, Stage::Downstream]);
+        assert_eq!(Stage::of(&spec), [Stage::Upstream, Stage::Downstream]);
         let up = Stage::Upstream.view(&want);
         assert_eq!(up.spec.inputs, vec!["in"]);
         assert_eq!(up.spec.output, "p-1-repartition");
@@ -164,9 +213,83 @@ mod tests {
         // Without a group_by, one stage sees everything.
         let mut plain = spec.clone();
         plain.steps.remove(1);
-        assert_eq!(Stage::of(&plain), &[Stage::Whole]);
+        assert_eq!(Stage::of(&plain), [Stage::Whole]);
         let all = Stage::Whole.view(&want);
         assert_eq!(all.plans.len(), 3);
         assert_eq!(all.spec.output, "out");
+    }
+
+    #[test]
+    fn two_group_bys_make_three_stages_chained_by_their_topics() {
+        let spec: PipelineSpec = serde_json::from_value(json!({
+            "name": "p", "inputs": ["in"], "output": "out",
+            "steps": [{"op": "group_by", "module": "a"}, {"module": "f"},
+                      {"op": "group_by", "module": "b"}, {"op": "count"}]
+        }))
+        .unwrap();
+        let plan = |module: &str| StepPlan {
+            module: module.into(),
+            version: 1,
+            code: StepCode::Table,
+            config: Default::default(),
+        };
+        let want = Desired {
+            generation: 1,
+            deployment: 0,
+            spec: Arc::new(spec.clone()),
+            plans: Arc::new(vec![plan("a"), plan("f"), plan("b"), plan("count")]),
+            paused: false,
+            stop: false,
+            broken: None,
+        };
+        let stages = Stage::of(&spec);
+        assert_eq!(
+            stages,
+            [Stage::Upstream, Stage::Middle(1), Stage::Downstream]
+        );
+        let seen: Vec<(Vec<String>, String, Vec<String>, usize)> = stages
+            .iter()
+            .map(|s| {
+                let v = s.view(&want);
+                let names = v.plans.iter().map(|p| p.module.clone()).collect();
+                (
+                    v.spec.inputs.clone(),
+                    v.spec.output.clone(),
+                    names,
+                    s.first_step(&spec),
+                )
+            })
+            .collect();
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            seen,
+            [
+                (
+                    strings(&["in"]),
+                    "p-0-repartition".into(),
+                    strings(&["a"]),
+                    0
+                ),
+                (
+                    strings(&["p-0-repartition"]),
+                    "p-2-repartition".into(),
+                    strings(&["f", "b"]),
+                    1
+                ),
+                (
+                    strings(&["p-2-repartition"]),
+                    "out".into(),
+                    strings(&["count"]),
+                    3
+                ),
+            ]
+        );
+        assert_eq!(Stage::Middle(1).inputs(&spec), ["p-0-repartition"]);
+        assert!(!Stage::Middle(1).reads_inputs() && !Stage::Middle(1).writes_outputs());
+        assert_eq!(Stage::of_step(&spec, 0), Stage::Whole);
+        assert_eq!(Stage::of_step(&spec, 2), Stage::Middle(1));
+        assert_eq!(Stage::of_step(&spec, 3), Stage::Downstream);
+        assert_eq!(Stage::Middle(1).tree_suffix(), "/after-group-by-1");
+        assert_eq!(serde_json::to_value(Stage::Middle(1)).unwrap(), "middle_1");
     }
 }

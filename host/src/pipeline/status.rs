@@ -22,8 +22,8 @@ use super::task::TaskError;
 pub struct TaskStatus {
     /// The input partition.
     pub partition: u32,
-    /// Which side of a `group_by` the task runs (`upstream`, `downstream`); absent
-    /// for a pipeline without one.
+    /// Which stage around the `group_by`s the task runs (`upstream`, `middle_1`…,
+    /// `downstream`); absent for a pipeline without one.
     #[serde(skip_serializing_if = "Stage::is_whole")]
     pub stage: Stage,
     /// What the task is doing.

@@ -222,7 +222,7 @@ impl PipelineStore {
         for p in 0..record.partitions {
             for stage in Stage::of(&record.spec) {
                 self.db
-                    .drop_tree(task_tree_name(&record.spec.name, *stage, p))?;
+                    .drop_tree(task_tree_name(&record.spec.name, stage, p))?;
             }
         }
         self.db.flush()?;

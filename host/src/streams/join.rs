@@ -5,6 +5,8 @@
 //!   other match; left/outer results of unmatched records come when the window closes;
 //! - stream–table (`KStreamKTableJoin`): only a stream record triggers; it looks its key
 //!   up in the table as the table stands at its arrival; table updates only change state;
+//! - stream–versioned table ([`super::join_versioned`]): a lookup as of the stream
+//!   record's timestamp, the stream record waiting out the join's grace period first;
 //! - table–table (`KTableKTableJoin`): an update on either side emits the new result for
 //!   its key, or a tombstone when it ends, by the rules of Kafka's processors;
 //! - stream–global table (`KStreamGlobalKTableJoin`): as stream–table, looking up the
@@ -20,6 +22,7 @@ use crate::record::Record;
 use crate::runtime::{Body, Output, OutputRecord, RecordFailure, StateBackend};
 
 use super::error::StreamsError;
+use super::join_versioned::VersionedJoin;
 use super::join_window::JoinWindows;
 use super::joiner::ValueJoiner;
 use super::table::Table;
@@ -92,6 +95,10 @@ pub enum JoinPair {
     StreamStream(JoinWindows),
     /// A stream (left) looked up in a co-partitioned table (right).
     StreamTable,
+    /// A stream (left) looked up in a co-partitioned versioned table (right) as of each
+    /// stream record's timestamp, with the grace period its records wait for late table
+    /// updates.
+    StreamVersioned(VersionedJoin),
     /// Two co-partitioned tables.
     TableTable,
     /// A stream (left) looked up, by its key, in a global table (right): every task
@@ -104,7 +111,7 @@ impl JoinPair {
     pub fn name(self) -> &'static str {
         match self {
             JoinPair::StreamStream(_) => "stream–stream",
-            JoinPair::StreamTable => "stream–table",
+            JoinPair::StreamTable | JoinPair::StreamVersioned(_) => "stream–table",
             JoinPair::TableTable => "table–table",
             JoinPair::StreamGlobal => "stream–global_table",
         }
@@ -171,6 +178,10 @@ impl Join {
             JoinPair::StreamTable | JoinPair::StreamGlobal => {
                 let table = stores.right_table.ok_or(StreamsError::NoTable)?;
                 self.stream_table(table, joiner, records, sides, None)
+            }
+            JoinPair::StreamVersioned(join) => {
+                let table = stores.right_table.ok_or(StreamsError::NoTable)?;
+                join.process(stores.own, table, joiner, records, sides)
             }
             JoinPair::TableTable => {
                 let (Some(left), Some(right)) = (stores.left_table, stores.right_table) else {

@@ -25,8 +25,12 @@
 //!   queryable state of a step.
 //! - [`table`]: [`Table`], the latest value per key of a `table` source or `to_table`
 //!   step, and its rows.
+//! - [`versioned`]: [`VersionedTable`], a table source keeping its versions for a
+//!   history retention, looked up as of a timestamp.
 //! - [`join`]: [`Join`], the `join` step: stream–table and table–table joins, and
 //!   [`JoinType`].
+//! - [`join_versioned`]: [`VersionedJoin`], a stream–table join over a versioned table,
+//!   with its grace buffer.
 //! - [`join_window`]: [`JoinWindows`], the stream–stream join and its window stores.
 //! - [`joiner`]: [`ValueJoiner`], a join result's value: a joiner module's, or the
 //!   built-in [`DefaultJoiner`]'s.
@@ -38,6 +42,7 @@ pub mod functions;
 pub mod idle;
 pub mod in_memory;
 pub mod join;
+pub mod join_versioned;
 pub mod join_window;
 pub mod joiner;
 pub mod number;
@@ -48,6 +53,7 @@ pub mod sliding;
 pub mod spec;
 pub mod store;
 pub mod table;
+pub mod versioned;
 pub mod window;
 
 #[cfg(test)]
@@ -62,11 +68,14 @@ mod open_tests;
 mod sliding_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod versioned_tests;
 
 pub use aggregate::{Aggregation, Grouping, Kind, LateRecord, Processed};
 pub use error::StreamsError;
 pub use functions::Functions;
 pub use join::{Join, JoinPair, JoinType, Joined, Side};
+pub use join_versioned::VersionedJoin;
 pub use join_window::{JoinWindowSpec, JoinWindows};
 pub use joiner::{DefaultJoiner, ValueJoiner};
 pub use number::Decimal;
@@ -77,6 +86,7 @@ pub use sliding::SlidingWindows;
 pub use spec::{AggregateSpec, Emit, KeyFormat, Late, Op, StepWindow, ValueFormat, WindowSpec};
 pub use store::Value;
 pub use table::{Row, Table};
+pub use versioned::VersionedTable;
 pub use window::{TimeWindows, Window};
 
 /// Header naming a windowed result's window start, ms since the epoch, decimal text.

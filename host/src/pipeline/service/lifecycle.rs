@@ -354,12 +354,12 @@ impl Pipelines {
         }
         let (partitions, plans) = self.resolve(&spec)?;
         self.check_instances(&spec.name, partitions, &plans)?;
-        if let Some(r) = spec.repartition() {
+        for r in spec.repartitions() {
             self.repartition_topic(&r.topic, partitions)?;
         }
         for stage in Stage::of(&spec) {
             for p in 0..partitions {
-                let tree = self.store.stage_tree(&spec.name, *stage, p)?;
+                let tree = self.store.stage_tree(&spec.name, stage, p)?;
                 let topics = stage.inputs(&spec);
                 let mut inputs = Vec::with_capacity(topics.len());
                 for t in &topics {
@@ -429,13 +429,13 @@ impl Pipelines {
         let mut tasks = Vec::new();
         for stage in Stage::of(&record.spec) {
             for p in 0..record.partitions {
-                let tree = self.store.stage_tree(&name, *stage, p)?;
+                let tree = self.store.stage_tree(&name, stage, p)?;
                 let checkpoint =
                     store::load_checkpoint(&tree)?.ok_or_else(|| PipelineError::Corrupt {
                         what: format!("pipeline {name:?} task {p}{}", stage.tree_suffix()),
                         reason: "no checkpoint".into(),
                     })?;
-                let stats = Arc::new(TaskStats::new(p, checkpoint.inputs.clone()).in_stage(*stage));
+                let stats = Arc::new(TaskStats::new(p, checkpoint.inputs.clone()).in_stage(stage));
                 if let Some(e) = &broken {
                     stats.fail(TaskError::Undeployable(e.clone()));
                 }
@@ -623,10 +623,10 @@ impl Pipelines {
         self.store.remove(&record)?;
         // The repartition topic is the pipeline's own: it goes with it (after the
         // tasks that read it, and its record, so a restart does not look for it).
-        if let Some(r) = record.spec.repartition()
-            && let Err(e) = self.broker.delete_topic(&r.topic)
-        {
-            tracing::warn!(pipeline = name, topic = %r.topic, "repartition topic not deleted: {e}");
+        for r in record.spec.repartitions() {
+            if let Err(e) = self.broker.delete_topic(&r.topic) {
+                tracing::warn!(pipeline = name, topic = %r.topic, "repartition topic not deleted: {e}");
+            }
         }
         Ok(())
     }
@@ -699,8 +699,11 @@ impl Pipelines {
 /// from an aggregation's index would meet entries they cannot mean (a processor's keys
 /// read as windows). Emit mode, formats and retention may change.
 fn same_aggregations(old: &PipelineSpec, new: &PipelineSpec) -> Result<(), PipelineError> {
-    if let (Some(a), Some(b)) = (old.repartition(), new.repartition())
-        && a.topic != b.topic
+    if let Some((a, b)) = old
+        .repartitions()
+        .into_iter()
+        .zip(new.repartitions())
+        .find(|(a, b)| a.topic != b.topic)
     {
         return Err(spec_err(
             format!("steps[{}].name", b.step),

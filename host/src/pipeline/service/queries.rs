@@ -186,17 +186,14 @@ impl Pipelines {
     }
 
     /// The tree of partition `p`'s task that runs step `index` (after a `group_by`, the
-    /// downstream task's).
+    /// task of the stage after it).
     fn step_tree(
         &self,
         record: &PipelineRecord,
         index: usize,
         p: u32,
     ) -> Result<sled::Tree, PipelineError> {
-        let stage = match record.spec.repartition() {
-            Some(r) if index > r.step => Stage::Downstream,
-            _ => Stage::Whole,
-        };
+        let stage = Stage::of_step(&record.spec, index);
         self.store.stage_tree(&record.spec.name, stage, p)
     }
 

@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::streams::{Join, JoinPair, JoinType, Op, StepWindow};
+use crate::streams::spec::MAX_DURATION_MS;
+use crate::streams::{Join, JoinPair, JoinType, Op, StepWindow, VersionedJoin, VersionedTable};
 
 use super::{PipelineSpec, SpecError, check_name, spec_err};
 
@@ -42,6 +43,11 @@ pub struct SourceSpec {
     /// As a stream (default), a table or a global table.
     #[serde(rename = "as", default)]
     pub kind: SourceKind,
+    /// A `table` kept with its history for this long past its stream time, ms: a
+    /// versioned table, which stream–table joins look up as of each stream record's
+    /// timestamp (Kafka's `Stores.persistentVersionedKeyValueStore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_retention_ms: Option<u64>,
 }
 
 /// A source of the graph, in name order.
@@ -53,6 +59,8 @@ pub struct SourceNode {
     pub topic: String,
     /// How it is read.
     pub kind: SourceKind,
+    /// A versioned table's history retention, ms.
+    pub history_ms: Option<u64>,
 }
 
 /// A node a step can read.
@@ -133,10 +141,28 @@ impl Graph {
                     format!("topic {:?} is read twice", s.topic),
                 ));
             }
+            if let Some(ms) = s.history_retention_ms {
+                if s.kind != SourceKind::Table {
+                    return Err(spec_err(
+                        format!("{field}.history_retention_ms"),
+                        format!(
+                            "only a \"table\" source keeps versions; this one is a {}",
+                            s.kind.name()
+                        ),
+                    ));
+                }
+                if ms > MAX_DURATION_MS {
+                    return Err(spec_err(
+                        format!("{field}.history_retention_ms"),
+                        format!("must be at most {MAX_DURATION_MS}"),
+                    ));
+                }
+            }
             sources.push(SourceNode {
                 name: name.clone(),
                 topic: s.topic.clone(),
                 kind: s.kind,
+                history_ms: s.history_retention_ms,
             });
         }
         let mut graph = Graph {
@@ -192,6 +218,7 @@ impl Graph {
             };
             graph.wiring.push(wiring);
         }
+        graph.check_versioned()?;
         if let Some(name) = &spec.output_from {
             graph.output = spec
                 .steps
@@ -236,6 +263,44 @@ impl Graph {
         }
     }
 
+    /// A versioned table source's history retention, ms.
+    pub fn history(&self, node: Node) -> Option<u64> {
+        match node {
+            Node::Source(s) => self.sources[s].history_ms,
+            _ => None,
+        }
+    }
+
+    /// Refuses a versioned table read by anything but the right side of a stream–table
+    /// join: its state keeps versions, which other steps would not read.
+    fn check_versioned(&self) -> Result<(), SpecError> {
+        for (i, w) in self.wiring.iter().enumerate() {
+            let (reads, allowed) = match *w {
+                Wiring::From(n) => (vec![n], None),
+                Wiring::Join {
+                    left, right, join, ..
+                } => (
+                    vec![left, right],
+                    matches!(join.pair, JoinPair::StreamVersioned(_)).then_some(right),
+                ),
+            };
+            for n in reads {
+                if self.history(n).is_some() && Some(n) != allowed {
+                    let Node::Source(s) = n else { continue };
+                    return Err(spec_err(
+                        format!("steps[{i}]"),
+                        format!(
+                            "source {:?} is a versioned table (history_retention_ms): only the \
+                             right side of a stream–table join reads it",
+                            self.sources[s].name
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The state slot holding `node`'s table rows, if it is a materialized table.
     pub fn table_slot(&self, spec: &PipelineSpec, node: Node) -> Option<usize> {
         match (node, self.shape(spec, node)) {
@@ -266,7 +331,17 @@ impl Graph {
                 };
                 JoinPair::StreamStream(w.build().map_err(|(f, r)| spec_err(field(&f), r))?)
             }
-            (Shape::Stream, Shape::Table) => JoinPair::StreamTable,
+            (Shape::Stream, Shape::Table) => match self.history(right) {
+                Some(history_ms) => JoinPair::StreamVersioned(VersionedJoin {
+                    join_type,
+                    table: VersionedTable {
+                        history_ms: history_ms as i64,
+                    },
+                    grace_ms: step.grace_ms.map(|g| g as i64),
+                    max_buffered: u64::MAX,
+                }),
+                None => JoinPair::StreamTable,
+            },
             (Shape::Table, Shape::Table) => JoinPair::TableTable,
             (Shape::Table, Shape::Stream) => {
                 return Err(spec_err(
@@ -297,6 +372,38 @@ impl Graph {
                 ),
             ));
         }
+        if let Some(grace) = step.grace_ms {
+            match pair {
+                JoinPair::StreamVersioned(v) if grace as i64 <= v.table.history_ms => {}
+                JoinPair::StreamVersioned(v) => {
+                    return Err(spec_err(
+                        field("grace_ms"),
+                        format!(
+                            "the grace period ({grace} ms) cannot be longer than the table's \
+                             history_retention_ms ({} ms)",
+                            v.table.history_ms
+                        ),
+                    ));
+                }
+                JoinPair::StreamTable => {
+                    return Err(spec_err(
+                        field("grace_ms"),
+                        "a stream–table join's grace period needs a versioned table: give the \
+                         table source \"history_retention_ms\"",
+                    ));
+                }
+                _ => {
+                    return Err(spec_err(
+                        field("grace_ms"),
+                        format!(
+                            "only a stream–table join takes grace_ms; this is a {} join \
+                             (a stream–stream join's grace is its window's grace_ms)",
+                            pair.name()
+                        ),
+                    ));
+                }
+            }
+        }
         if step.key_module.is_some() && pair != JoinPair::StreamGlobal {
             return Err(spec_err(
                 field("key_module"),
@@ -306,8 +413,10 @@ impl Graph {
                 ),
             ));
         }
-        if matches!(pair, JoinPair::StreamTable | JoinPair::StreamGlobal)
-            && join_type == JoinType::Outer
+        if matches!(
+            pair,
+            JoinPair::StreamTable | JoinPair::StreamVersioned(_) | JoinPair::StreamGlobal
+        ) && join_type == JoinType::Outer
         {
             return Err(spec_err(
                 field("type"),

@@ -269,15 +269,40 @@ fn group_by_names_its_repartition_topic_and_is_checked() {
                             {"op": "count"}]),
     )
     .unwrap();
-    let r = named.repartition().unwrap();
+    let r = &named.repartitions()[0];
     assert_eq!((r.step, r.topic.as_str()), (0, "p-by-user-repartition"));
     let unnamed = spec(
         json!([{"module": "f"}, {"op": "group_by", "module": "keys"},
                               {"op": "aggregate", "module": "agg"}]),
     )
     .unwrap();
-    assert_eq!(unnamed.repartition().unwrap().topic, "p-1-repartition");
-    assert!(parse(base()).unwrap().repartition().is_none());
+    assert_eq!(unnamed.repartitions()[0].topic, "p-1-repartition");
+    assert!(parse(base()).unwrap().repartitions().is_empty());
+    // Several group_bys each repartition through a topic of their own.
+    let twice = spec(json!([{"op": "group_by", "module": "k"}, {"module": "f"},
+        {"name": "again", "op": "group_by", "module": "k"}, {"op": "count"}]))
+    .unwrap();
+    let topics: Vec<_> = twice
+        .repartitions()
+        .into_iter()
+        .map(|r| (r.step, r.topic))
+        .collect();
+    assert_eq!(
+        topics,
+        [
+            (0, "p-0-repartition".into()),
+            (2, "p-again-repartition".into())
+        ]
+    );
+    let nine: Vec<_> = (0..9)
+        .map(|_| json!({"op": "group_by", "module": "k"}))
+        .chain([json!({"op": "count"})])
+        .collect();
+    let err = spec(json!(nine)).unwrap_err();
+    assert!(
+        err.starts_with("steps[8].op") && err.contains("at most 8"),
+        "{err}"
+    );
     for (steps, field, why) in [
         (
             json!([{"op": "group_by"}, {"op": "count"}]),
@@ -288,11 +313,6 @@ fn group_by_names_its_repartition_topic_and_is_checked() {
             json!([{"op": "count"}, {"op": "group_by", "module": "k"}]),
             "steps[1].op",
             "after it",
-        ),
-        (
-            json!([{"op": "group_by", "module": "k"}, {"op": "group_by", "module": "k"}, {"op": "count"}]),
-            "steps[1].op",
-            "only one",
         ),
         (
             json!([{"op": "group_by", "module": "k", "window": {"type": "tumbling", "size_ms": 5}}, {"op": "count"}]),
@@ -323,13 +343,42 @@ fn group_by_names_its_repartition_topic_and_is_checked() {
     )
     .unwrap_err();
     assert!(err.contains("internal repartition topic"), "{err}");
-    // The stages split a chain of steps, not a graph.
+    // The output is the last step, after the group_bys.
     let err = parse(json!({"name": "p", "inputs": ["in"], "output": "out",
         "steps": [{"name": "x", "op": "group_by", "module": "k"}, {"op": "count"}],
         "output_from": "x"}))
     .unwrap_err();
     assert!(
-        err.starts_with("steps[0].op") && err.contains("linear pipeline"),
+        err.starts_with("output_from") && err.contains("last step"),
+        "{err}"
+    );
+    // Before a group_by any graph of sources and joins; after it a chain.
+    let graph = |steps: serde_json::Value| {
+        parse(json!({"name": "p", "output": "out",
+            "sources": {"orders": {"topic": "o"}, "customers": {"topic": "c", "as": "table"}},
+            "steps": steps}))
+    };
+    graph(
+        json!([{"name": "j", "op": "join", "left": "orders", "right": "customers"},
+        {"op": "group_by", "module": "k", "input": "j"}, {"op": "count"}]),
+    )
+    .unwrap();
+    let err = graph(
+        json!([{"name": "g", "op": "group_by", "module": "k", "input": "orders"},
+        {"op": "join", "left": "g", "right": "customers"}]),
+    )
+    .unwrap_err();
+    assert!(
+        err.starts_with("steps[1].input") && err.contains("each reads the step before"),
+        "{err}"
+    );
+    let err = graph(
+        json!([{"op": "group_by", "module": "k", "input": "customers"},
+        {"op": "count"}]),
+    )
+    .unwrap_err();
+    assert!(
+        err.starts_with("steps[0].input") && err.contains("table aggregation"),
         "{err}"
     );
 }
@@ -444,4 +493,59 @@ fn builtin_refs_name_a_plugin_or_type_and_take_no_version() {
     assert!(bad.contains("' '"), "{bad}");
     // `$` belongs to built-in names only.
     assert!("Insert$Value".parse::<ModuleRef>().is_err());
+}
+
+#[test]
+fn a_versioned_table_and_a_join_grace_go_together_or_are_refused_naming_why() {
+    let spec = |table: serde_json::Value, step: serde_json::Value| {
+        parse(json!({"name": "p", "output": "out",
+            "sources": {"s": {"topic": "s"}, "t": table},
+            "steps": [step]}))
+    };
+    let join = json!({"op": "join", "left": "s", "right": "t", "type": "left", "grace_ms": 10});
+    let versioned = json!({"topic": "t", "as": "table", "history_retention_ms": 100});
+    let ok = spec(versioned.clone(), join.clone()).unwrap();
+    let g = Graph::of(&ok).unwrap();
+    let Wiring::Join { join: built, .. } = g.wiring[0] else {
+        panic!("a join")
+    };
+    assert!(matches!(
+        built.pair,
+        crate::streams::JoinPair::StreamVersioned(v)
+            if v.grace_ms == Some(10) && v.table.history_ms == 100
+    ));
+    let refused = |table, step, field: &str, says: &str| {
+        let e = spec(table, step).unwrap_err();
+        assert!(e.starts_with(field) && e.contains(says), "{e}");
+    };
+    refused(
+        json!({"topic": "t", "as": "table"}),
+        join.clone(),
+        "steps[0].grace_ms",
+        "needs a versioned table",
+    );
+    refused(
+        json!({"topic": "t", "as": "table", "history_retention_ms": 5}),
+        join.clone(),
+        "steps[0].grace_ms",
+        "cannot be longer",
+    );
+    refused(
+        json!({"topic": "t", "history_retention_ms": 5}),
+        join.clone(),
+        "sources.t.history_retention_ms",
+        "only a \"table\" source",
+    );
+    refused(
+        versioned.clone(),
+        json!({"op": "to_table", "input": "t"}),
+        "steps[0]",
+        "only the right side of a stream–table join",
+    );
+    refused(
+        versioned,
+        json!({"op": "count", "input": "s", "grace_ms": 1}),
+        "steps[0].grace_ms",
+        "only a \"join\" step",
+    );
 }

@@ -20,12 +20,15 @@ import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.GlobalKTable;
 import org.apache.kafka.streams.kstream.JoinWindows;
+import org.apache.kafka.streams.kstream.Joined;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.KeyValueMapper;
+import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.ValueJoiner;
+import org.apache.kafka.streams.state.Stores;
 import org.apache.kafka.streams.test.TestRecord;
 
 /**
@@ -33,7 +36,10 @@ import org.apache.kafka.streams.test.TestRecord;
  * joiner weir uses by default ({"left": L, "right": R}).
  *
  * Usage: JoinOracle PAIR TYPE [WINDOW_MS GRACE_MS]; PAIR is stream-table, table-table,
- * stream-stream or stream-global, TYPE inner, left or outer. A stream-global join looks up
+ * stream-stream, stream-global or stream-versioned, TYPE inner, left or outer. A
+ * stream-versioned join's table is a versioned store (persistentVersionedKeyValueStore)
+ * with a history retention of WINDOW_MS, and the join has a grace period of GRACE_MS
+ * (Joined.withGracePeriod). A stream-global join looks up
  * the global table's key the stream value names: its text before the first comma (none
  * without a comma), as weir's examples/rust-key-selector does. Input lines: SIDE KEY VALUE TS, tab-separated,
  * SIDE L or R, VALUE \N for null. Output lines: KEY VALUE TS, in the order Kafka emitted.
@@ -60,6 +66,17 @@ public final class JoinOracle {
                 KStream<String, String> l = b.stream("left", Consumed.with(s, s));
                 KTable<String, String> r = b.table("right", Consumed.with(s, s));
                 (type.equals("left") ? l.leftJoin(r, JOINER) : l.join(r, JOINER))
+                    .to("out", Produced.with(s, s));
+            }
+            case "stream-versioned" -> {
+                KStream<String, String> l = b.stream("left", Consumed.with(s, s));
+                KTable<String, String> r = b.table("right", Consumed.with(s, s),
+                    Materialized.<String, String>as(Stores.persistentVersionedKeyValueStore(
+                            "versioned", Duration.ofMillis(Long.parseLong(args[2]))))
+                        .withKeySerde(s).withValueSerde(s));
+                Joined<String, String, String> joined = Joined.with(s, s, s)
+                    .withGracePeriod(Duration.ofMillis(Long.parseLong(args[3])));
+                (type.equals("left") ? l.leftJoin(r, JOINER, joined) : l.join(r, JOINER, joined))
                     .to("out", Produced.with(s, s));
             }
             case "stream-global" -> {

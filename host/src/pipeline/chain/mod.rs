@@ -6,6 +6,11 @@
 //! output step's records go to the main output; records a processor routes to a named
 //! topic leave the chain at once. Every output remembers which input record it came
 //! from, so failures and dead letters point at the original offset.
+//!
+//! - [`code`]: what a step runs ([`StepCode`], [`StepPlan`]).
+//! - [`output`]: what a batch came to ([`ChainOutput`]) and how a step fails ([`StepError`]).
+//! - [`sources`]: how a task reads a named source's records (a table source's rows change
+//!   before any step runs).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,259 +18,32 @@ use std::sync::Arc;
 use crate::log::batch::Record;
 use crate::runtime::guest_output::LogSink;
 use crate::runtime::{
-    Body, Instance, InstanceConfig, Limits, Origin, Output, OutputRecord, Plugin, RuntimeError,
+    Body, Instance, InstanceConfig, Limits, Origin, Output, OutputRecord, Plugin,
 };
 
-use crate::streams::{Aggregation, Join, Late, OpenWindows, Processed, StreamsError, Table};
+use crate::streams::{Aggregation, OpenWindows, StreamsError, Table};
 
 use super::flows::{Flow, Flows, readers};
 use super::join_step::JoinStep;
 use super::limits::StateLimits;
-use super::spec::{Graph, Node, PipelineSpec, SourceKind, SpecError, Wiring};
+use super::spec::{Graph, Node, PipelineSpec, SourceKind, Wiring};
 use super::state::{Overlay, StepState};
 use super::table_cache::CachedState;
 
-/// A filter compiled into the host, run as a step in place of a Wasm module. Used by the
-/// pipeline benchmark to compare a Wasm step with native Rust in the same pipeline.
-pub trait NativeFilter: Send + Sync + std::fmt::Debug {
-    /// Whether to keep `record`, given the step's config.
-    fn keep(&self, record: &Record, config: &BTreeMap<String, String>) -> bool;
-}
+mod code;
+mod output;
+mod sources;
 
-/// The code a step runs.
-#[derive(Debug, Clone)]
-pub enum StepCode {
-    /// A loaded Wasm component.
-    Wasm(Arc<Plugin>),
-    /// A native filter given to the service in its config.
-    Native(Arc<dyn NativeFilter>),
-    /// A built-in aggregation (`count`, `sum`) of the streams layer.
-    Aggregate(Aggregation),
-    /// An aggregation of the streams layer whose arithmetic is a module's (`reduce`,
-    /// `aggregate`: a component of the aggregator world).
-    ModuleAggregate(Aggregation, Arc<Plugin>),
-    /// A `group_by`: a key-selector component's new key for each record.
-    GroupBy(Arc<Plugin>),
-    /// A `to_table` step.
-    Table,
-    /// A `join` step, with its joiner module (`None`: the default joiner) and, for a
-    /// stream–global_table join, its key-selector module.
-    Join {
-        /// The join of its inputs.
-        join: Join,
-        /// The joiner (`"module"`).
-        joiner: Option<Arc<Plugin>>,
-        /// The key selector (`"key_module"`).
-        keys: Option<Arc<Plugin>>,
-    },
-}
-
-impl StepCode {
-    /// The WIT world it implements (`native` for native filters).
-    pub fn world(&self) -> &'static str {
-        match self {
-            StepCode::Wasm(p) => p.world().name(),
-            StepCode::Native(_) => "native",
-            StepCode::Join {
-                joiner: Some(p), ..
-            } => p.world().name(),
-            StepCode::Aggregate(_) | StepCode::Table | StepCode::Join { .. } => "streams",
-            StepCode::ModuleAggregate(_, p) | StepCode::GroupBy(p) => p.world().name(),
-        }
-    }
-
-    /// Whether what it emits depends on where a batch ends (see
-    /// [`Aggregation::batch_sensitive`]).
-    pub fn batch_sensitive(&self) -> bool {
-        match self {
-            StepCode::Aggregate(a) | StepCode::ModuleAggregate(a, _) => a.batch_sensitive(),
-            StepCode::Wasm(_)
-            | StepCode::Native(_)
-            | StepCode::GroupBy(_)
-            | StepCode::Table
-            | StepCode::Join { .. } => false,
-        }
-    }
-
-    /// How many Wasm instances each task holds for it.
-    pub fn instances(&self) -> usize {
-        match self {
-            StepCode::Wasm(_) | StepCode::ModuleAggregate(..) | StepCode::GroupBy(_) => 1,
-            StepCode::Join { joiner, keys, .. } => {
-                usize::from(joiner.is_some()) + usize::from(keys.is_some())
-            }
-            StepCode::Native(_) | StepCode::Aggregate(_) | StepCode::Table => 0,
-        }
-    }
-
-    /// Whether it is a stateful processor.
-    pub fn is_processor(&self) -> bool {
-        matches!(self, StepCode::Wasm(p) if p.world() == crate::runtime::World::Processor)
-    }
-}
-
-/// What one step runs: a loaded module version and its config.
-#[derive(Debug, Clone)]
-pub struct StepPlan {
-    /// Module name.
-    pub module: String,
-    /// Module version.
-    pub version: u32,
-    /// The loaded code.
-    pub code: StepCode,
-    /// Config handed to the plugin.
-    pub config: BTreeMap<String, String>,
-}
+pub use code::{NativeFilter, StepCode, StepPlan};
+use output::emitted;
+pub use output::{ChainOutput, Emitted, Failed, StepError, StepFault};
+use sources::{Read, Source};
 
 /// Shortest timer interval honoured, ms: each firing commits and flushes.
 pub const MIN_TIMER_MS: u64 = 10;
 
 fn timer_interval(ms: u64) -> i64 {
     ms.clamp(MIN_TIMER_MS, i64::MAX as u64) as i64
-}
-
-/// A record the chain emitted.
-#[derive(Debug, Clone)]
-pub struct Emitted {
-    /// Routed topic; `None` is the pipeline's main output.
-    pub topic: Option<String>,
-    /// The record.
-    pub record: Record,
-    /// Index of the input record it came from.
-    pub source: usize,
-}
-
-/// An input record a step reported as failed.
-#[derive(Debug, Clone)]
-pub struct Failed {
-    /// Index of the input record.
-    pub source: usize,
-    /// The step that failed it.
-    pub step: usize,
-    /// The plugin's message.
-    pub message: String,
-}
-
-/// What the chain made of one batch.
-#[derive(Debug, Default)]
-pub struct ChainOutput {
-    /// Emitted records, in order.
-    pub records: Vec<Emitted>,
-    /// Failed records.
-    pub failures: Vec<Failed>,
-    /// Records aggregation steps dropped as late (every window closed).
-    pub late: u64,
-    /// Of those, the ones whose step sends late records to the dead-letter topic
-    /// (`"late": "dead-letter"`), with why.
-    pub late_letters: Vec<Failed>,
-    /// The results of an `on_update` aggregation whose results go to the main output
-    /// unread by any step ([`Chain::defers_updates`]): the task keeps the latest per
-    /// window and key until its next commit rather than appending each round's.
-    pub updates: Vec<Emitted>,
-}
-
-impl ChainOutput {
-    /// Counts an aggregation step's late records, dead-lettering them when the step
-    /// says so, and hands back what it emits.
-    fn took(
-        &mut self,
-        aggregation: &Aggregation,
-        step: usize,
-        module: &str,
-        done: Result<Processed, StreamsError>,
-        sources: &[usize],
-        records: &[Record],
-    ) -> Result<Output, StepError> {
-        let done = done.map_err(|error| StepError {
-            step,
-            module: module.to_string(),
-            error: error.into(),
-        })?;
-        self.late += done.late.len() as u64;
-        if aggregation.late == Late::DeadLetter {
-            for l in &done.late {
-                let at = l.index as usize;
-                let (Some(&source), Some(record)) = (sources.get(at), records.get(at)) else {
-                    continue;
-                };
-                self.late_letters.push(Failed {
-                    source,
-                    step,
-                    message: aggregation.late_message(record.timestamp, l.stream_time),
-                });
-            }
-        }
-        Ok(done.output)
-    }
-}
-
-/// A timer's new records, attributed to no input record.
-fn emitted(records: Vec<OutputRecord>) -> impl Iterator<Item = Emitted> {
-    records.into_iter().filter_map(|r| match r.body {
-        Body::New(record) => Some(Emitted {
-            topic: r.topic,
-            record: *record,
-            source: 0,
-        }),
-        Body::Input => None,
-    })
-}
-
-/// A whole call failed (a trap, a deadline, a memory cap, a plugin error, a state
-/// store an aggregation could not use).
-#[derive(Debug)]
-pub struct StepError {
-    /// Which step.
-    pub step: usize,
-    /// `name@version` of its module.
-    pub module: String,
-    /// What failed.
-    pub error: StepFault,
-}
-
-/// Why a step failed a whole batch: the Wasm runtime's error or the streams layer's.
-#[derive(Debug, thiserror::Error)]
-pub enum StepFault {
-    /// A module step.
-    #[error(transparent)]
-    Runtime(#[from] RuntimeError),
-    /// A built-in aggregation, table or join.
-    #[error(transparent)]
-    Streams(#[from] StreamsError),
-    /// The spec's step graph did not build (it was checked when deployed: a host fault).
-    #[error("step graph: {0}")]
-    Graph(#[source] SpecError),
-}
-
-impl StepFault {
-    /// Whether the host failed rather than the plugin or its input: a runtime host
-    /// fault, or an aggregation's state store.
-    pub fn is_host_fault(&self) -> bool {
-        match self {
-            StepFault::Runtime(e) => e.is_host_fault(),
-            StepFault::Streams(_) | StepFault::Graph(_) => true,
-        }
-    }
-
-    /// The runtime's error, if it was one.
-    pub fn runtime(&self) -> Option<&RuntimeError> {
-        match self {
-            StepFault::Runtime(e) => Some(e),
-            StepFault::Streams(_) | StepFault::Graph(_) => None,
-        }
-    }
-}
-
-impl std::fmt::Display for StepError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "step {} ({}): {}", self.step, self.module, self.error)
-    }
-}
-
-impl std::error::Error for StepError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
-    }
 }
 
 enum Runner {
@@ -307,20 +85,6 @@ struct Step {
     wiring: Wiring,
     /// A built-in plugin: may route records through [`super::plugins::ROUTE_HEADER`].
     builtin: bool,
-}
-
-/// What a task does with a named source's records.
-enum Read {
-    /// Passes them on as they are.
-    Stream,
-    /// Applies them to the table's rows first (a table or global table source).
-    Table(CachedState),
-}
-
-/// A named source as a task reads it.
-struct Source {
-    topic: String,
-    read: Read,
 }
 
 /// The instances of one task's steps.
@@ -432,8 +196,14 @@ impl Chain {
                             error: StepFault::Streams(StreamsError::NoTable),
                         });
                     };
-                    if let crate::streams::JoinPair::StreamStream(w) = &mut join.pair {
-                        w.max_records = state_limits.max_join_window_records;
+                    match &mut join.pair {
+                        crate::streams::JoinPair::StreamStream(w) => {
+                            w.max_records = state_limits.max_join_window_records;
+                        }
+                        crate::streams::JoinPair::StreamVersioned(v) => {
+                            v.max_buffered = state_limits.max_join_window_records;
+                        }
+                        _ => {}
                     }
                     let module = |p: &Option<Arc<Plugin>>| {
                         p.as_ref().map(|p| stateless(p).map(Box::new)).transpose()
@@ -493,7 +263,15 @@ impl Chain {
             .map(|(s, node)| Source {
                 topic: node.topic.clone(),
                 read: match graph.table_slot(spec, Node::Source(s)) {
-                    Some(slot) if node.kind != SourceKind::Stream => Read::Table(table(slot)),
+                    Some(slot) if node.kind != SourceKind::Stream => match node.history_ms {
+                        Some(ms) => Read::Versioned(
+                            table(slot),
+                            crate::streams::VersionedTable {
+                                history_ms: ms as i64,
+                            },
+                        ),
+                        None => Read::Table(table(slot)),
+                    },
                     _ => Read::Stream,
                 },
             })
@@ -617,58 +395,7 @@ impl Chain {
             self.saw_input();
         }
         let mut flows = Flows::new(&self.readers, self.sources.len());
-        let all: Vec<usize> = (0..records.len()).collect();
-        // A topic is read once: by `inputs` or by one source (the spec refuses twice).
-        match self.sources.iter().position(|s| s.topic == topic) {
-            Some(s) => {
-                let flow = match &mut self.sources[s].read {
-                    Read::Stream => Flow {
-                        records,
-                        sources: all,
-                    },
-                    // A table source's rows change before any step reads them.
-                    Read::Table(rows) => {
-                        let max = self.max_table_bytes;
-                        let output = Table.update_within(rows, &records, max).map_err(|error| {
-                            StepError {
-                                step: 0,
-                                module: format!("source {topic}"),
-                                error: error.into(),
-                            }
-                        })?;
-                        for f in output.failures {
-                            out.failures.push(Failed {
-                                source: f.index as usize,
-                                step: 0,
-                                message: format!("table source of {topic:?}: {}", f.message),
-                            });
-                        }
-                        // The changelog: the records applied, in order (a subset).
-                        let mut applied = output.records.iter().filter_map(|r| r.source).peekable();
-                        let mut flow = Flow::default();
-                        for (j, record) in records.into_iter().enumerate() {
-                            if applied.peek() == Some(&(j as u32)) {
-                                applied.next();
-                                flow.records.push(record);
-                                flow.sources.push(j);
-                            }
-                        }
-                        flow
-                    }
-                };
-                flows.put(Node::Source(s), flow);
-            }
-            None if self.inputs.iter().any(|t| t == topic) => {
-                flows.put(
-                    Node::Inputs,
-                    Flow {
-                        records,
-                        sources: all,
-                    },
-                );
-            }
-            None => {}
-        }
+        self.read(topic, records, &mut flows, &mut out)?;
         let first = self.first_step;
         for (local, step) in self.steps.iter_mut().enumerate() {
             // Graph nodes count from this task's first step; errors and state from the spec's.
