@@ -96,6 +96,7 @@ impl Harness {
                 pipelines,
                 auth,
                 connect: Arc::new(connect),
+                history: Arc::new(weir::broker::history::ThroughputHistory::new(4)),
             },
             1 << 20,
         );

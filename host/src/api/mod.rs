@@ -11,6 +11,9 @@
 //! - [`plugins`]: the built-in plugins that ship with weir.
 //! - [`connect`]: Kafka Connect's REST API (`/connectors`, `/connector-plugins`), also
 //!   served alone on the Connect listener ([`connect_router`]).
+//! - [`console`]: the web console's files at `/` (for browsers), `/ui` and `/console/*`,
+//!   served openly in front of the API; its data comes through the API.
+//! - [`history`]: `/v1/metrics/history`, the recent throughput the server sampled.
 //! - [`health`]: `/v1/health`, the server's real state (fenced partitions, orphans).
 //! - [`orphans`]: log directories the metadata does not list: list, adopt, delete.
 //! - [`auth`]: the middleware that authenticates every request (bearer token, basic,
@@ -25,9 +28,11 @@ pub mod acls;
 pub mod auth;
 pub mod bounded;
 pub mod connect;
+pub mod console;
 pub mod error;
 pub mod groups;
 pub mod health;
+pub mod history;
 pub mod modules;
 pub mod orphans;
 pub mod pipeline_live;
@@ -51,6 +56,7 @@ use crate::connect::Connectors;
 use crate::pipeline::Pipelines;
 
 use crate::broker::Broker;
+use crate::broker::history::ThroughputHistory;
 use crate::broker::producer::ProducerRegistry;
 use error::ApiError;
 
@@ -73,6 +79,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Connectors.
     pub connect: Arc<Connectors>,
+    /// The recent throughput, sampled by the server.
+    pub history: Arc<ThroughputHistory>,
 }
 
 /// The `/v1` router, every route behind [`auth::authenticate`] (which needs the
@@ -117,6 +125,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .route("/v1/pipelines/{name}/state/{step}", get(pipelines::state))
         .route("/metrics", get(pipelines::metrics))
+        .route("/v1/metrics/history", get(history::history))
         .route("/v1/plugins", get(plugins::list))
         .route("/v1/plugins/{name}", get(plugins::describe))
         .route("/v1/health", get(health::health))
@@ -170,6 +179,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             state.clone(),
             error::relative_paths,
         ))
+        // Outermost: the console's files need no credentials and hold no data.
+        .layer(axum::middleware::from_fn(console::serve))
         .with_state(state)
 }
 

@@ -134,7 +134,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(topic_json(&info))))
 }
 
-/// `GET /v1/topics`: the topics the caller may DESCRIBE, as Kafka's Metadata lists them.
+/// `GET /v1/topics`: the topics the caller may DESCRIBE, as Kafka's Metadata lists them,
+/// each with its partition count, size, records and retention.
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -148,7 +149,26 @@ pub async fn list(
             .topics()
             .iter()
             .filter(|t| visible.shows(t.name()))
-            .map(|t| json!({"name": t.name(), "partitions": t.partition_count()}))
+            .map(|t| {
+                // Summed from in-memory stats: the console lists sizes without a
+                // describe per topic.
+                let (mut size, mut records) = (0u64, 0i64);
+                for log in t.partitions() {
+                    let s = log.stats();
+                    size += s.size_bytes;
+                    records += s.high_watermark - s.log_start_offset;
+                }
+                let config = t.config().entries();
+                let number = |key: &str| config.get(key).and_then(|v| v.parse::<i64>().ok());
+                json!({
+                    "name": t.name(),
+                    "partitions": t.partition_count(),
+                    "size_bytes": size,
+                    "records": records,
+                    "retention_ms": number("retention.ms"),
+                    "retention_bytes": number("retention.bytes"),
+                })
+            })
             .collect())
     })
     .await?;

@@ -14,6 +14,8 @@
 //!   and the damage it found.
 //! - [`orphans`]: topic directories the metadata does not list: kept, reported,
 //!   adopted or deleted on request.
+//! - [`history`]: [`history::ThroughputHistory`], the recent records in/out per
+//!   second and totals, sampled into a bounded ring for the console.
 //! - [`offsets`]: committing, describing and deleting consumer-group offsets.
 //! - [`producer`]: idempotent producers: ids, epochs, per-partition sequence windows
 //!   (used by the Kafka face and by pipelines' exactly-once output).
@@ -27,6 +29,7 @@
 pub mod broker;
 pub mod delete_records;
 pub mod error;
+pub mod history;
 pub mod meta_tree;
 pub mod metadata;
 pub mod offsets;

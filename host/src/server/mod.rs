@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState};
 use crate::auth::Authenticator;
 use crate::broker::Broker;
+use crate::broker::history::{self, ThroughputHistory};
 use crate::broker::producer::ProducerRegistry;
 use crate::broker::txn::TxnCoordinator;
 use crate::log::cleaner::aborted::AbortedSet;
@@ -195,6 +196,7 @@ pub async fn run(
     // Flips to true when shutdown starts, so long polls answer at once instead
     // of holding the graceful shutdown up for their whole timeout.
     let (closing_tx, closing) = tokio::sync::watch::channel(false);
+    let throughput = Arc::new(ThroughputHistory::new(history::SAMPLES_KEPT));
     api::bounded::set_limits(settings.produce_limits.0, settings.produce_limits.1);
     let state = AppState {
         broker: broker.clone(),
@@ -205,6 +207,7 @@ pub async fn run(
         pipelines: pipelines.clone(),
         auth: auth.clone(),
         connect: connectors.clone(),
+        history: throughput.clone(),
     };
     let connect_app = api::connect_router(state.clone(), settings.max_body_bytes);
     let app = api::router(state, settings.max_body_bytes);
@@ -229,6 +232,15 @@ pub async fn run(
         crate::pipeline::samples::SAMPLE_INTERVAL,
         "pipeline samples",
         move || sampled.sample(),
+    ));
+    let b = broker.clone();
+    background.push(every(
+        history::SAMPLE_INTERVAL,
+        "throughput history",
+        move || match b.totals() {
+            Ok(totals) => throughput.record(totals),
+            Err(e) => tracing::warn!("sampling the throughput history: {e}"),
+        },
     ));
     background.push(every(
         TXN_TIMEOUT_CHECK,
