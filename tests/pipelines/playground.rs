@@ -180,6 +180,38 @@ fn the_playground_reports_failures_and_refuses_past_its_caps() {
         "unknown_topic",
         "nope",
     );
+    // Runs at once: four sleeper runs of at least 4 s each, started together; the
+    // slots hold two, so some are refused at once with 429 and none fails otherwise.
+    let url = s.at("/v1/modules/sleeper/1/test");
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let r = crate::common::http()
+                    .post(url)
+                    .json(&json!({"records": [{"value": "a"}, {"value": "b"}],
+                        "batch_size": 1, "deadline_ms": 2000}))
+                    .send()
+                    .unwrap();
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().unwrap())
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, Value)> = runs.into_iter().map(|t| t.join().unwrap()).collect();
+    let busy: Vec<_> = answers.iter().filter(|(c, _)| *c == 429).collect();
+    assert!(!busy.is_empty(), "{answers:?}");
+    assert!(
+        answers.iter().all(|(c, _)| *c == 200 || *c == 429),
+        "{answers:?}"
+    );
+    assert_eq!(busy[0].1["error"]["code"], "playground_busy");
+    assert!(
+        busy[0].1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("running 2 modules")
+    );
     let (code, a) = test_module(&s, "agg", 1, json!({"records": [{"value": "1"}]}));
     assert_eq!(
         (code, a["error"]["code"].as_str()),
