@@ -2,13 +2,29 @@
 //! browsers while Kafka Connect's root JSON stays for everyone else (and always on the
 //! Connect listener), `/ui` redirecting, files with their types, ETags and a strict
 //! CSP; and in a real headless Chromium (tests/console/), failing on any JavaScript
-//! error: the overview, and signing in (password, then token) on a server with auth.
+//! error: the overview; creating, altering, producing to, browsing and deleting a topic;
+//! records shown as JSON, text or hex, newest first, from an offset or a time; a
+//! search; resetting a group's offsets and its lag chart following; the refusal for a
+//! group with members; signing in (password, then token) on a server with auth.
+//! Besides, over plain HTTP: the search's scan limit and the reset's refusals.
 #[path = "console/driver.rs"]
 mod browser;
 mod common;
 
+use std::net::TcpStream;
+
 use browser::Scenario;
+use bytes::{BufMut, Bytes, BytesMut};
+use common::wire::ask;
 use common::{Server, http};
+use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition;
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::{
+    ConsumerProtocolAssignment, GroupId, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest,
+    TopicName,
+};
+use kafka_protocol::protocol::{Encodable, StrBytes};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
 use serde_json::{Value, json};
 
@@ -107,6 +123,121 @@ fn the_console_is_served_to_browsers_and_connect_json_to_everyone_else() {
     assert_eq!(health["status"], "ok");
 }
 
+/// A fixed past time, so the records' timestamps are known to the test.
+const T0: i64 = 1_700_000_000_000;
+
+/// Produces `records` (JSON entries) to `topic` with `encoding`.
+fn produce(server: &Server, topic: &str, encoding: &str, records: Vec<Value>) {
+    let r = http()
+        .post(server.at(&format!("/v1/topics/{topic}/records")))
+        .json(&json!({"encoding": encoding, "records": records}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+}
+
+/// The topic `mixed`: a JSON record, a text record, a binary one, then 60 more of
+/// which offset 40 holds "needle"; record i at `T0 + 1000 * i`.
+fn fill_mixed(server: &Server) {
+    common::create_topic(server, "mixed", 1);
+    produce(
+        server,
+        "mixed",
+        "utf8",
+        vec![
+            json!({"key": "a", "value": "{\"n\":0,\"item\":\"tea\"}", "timestamp": T0,
+               "headers": {"trace": "{\"id\":7}"}}),
+            json!({"key": "b", "value": "plain text", "timestamp": T0 + 1000}),
+        ],
+    );
+    produce(
+        server,
+        "mixed",
+        "base64",
+        vec![json!({"key": "Yw==", "value": "/wAQ", "timestamp": T0 + 2000})],
+    );
+    let rest: Vec<Value> = (3..63)
+        .map(|i| {
+            let value = if i == 40 {
+                "the NEEDLE is here".to_string()
+            } else {
+                format!("filler {i}")
+            };
+            json!({"key": format!("k{i}"), "value": value, "timestamp": T0 + 1000 * i})
+        })
+        .collect();
+    produce(server, "mixed", "utf8", rest);
+}
+
+/// Commits `offset` on `mixed`-0 for `group`.
+fn commit(server: &Server, group: &str, offset: i64) {
+    let r = http()
+        .post(server.at(&format!("/v1/groups/{group}/offsets")))
+        .json(&json!({"offsets": [{"topic": "mixed", "partition": 0, "offset": offset}]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+}
+
+fn st(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// A Kafka consumer that joins `group` and takes `mixed`-0 by hand (JoinGroup v3,
+/// SyncGroup v1), staying a member while the returned connection is open.
+fn join_as_member(server: &Server, group: &str) -> (TcpStream, StrBytes) {
+    let mut s = TcpStream::connect(&server.kafka).unwrap();
+    let join = JoinGroupRequest::default()
+        .with_group_id(GroupId(st(group)))
+        .with_session_timeout_ms(120_000)
+        .with_rebalance_timeout_ms(30_000)
+        .with_member_id(st(""))
+        .with_protocol_type(st("consumer"))
+        .with_protocols(vec![
+            JoinGroupRequestProtocol::default()
+                .with_name(st("range"))
+                .with_metadata(Bytes::from_static(
+                    b"\x00\x00\x00\x00\x00\x01\x00\x05mixed\xff\xff\xff\xff",
+                )),
+        ]);
+    let joined = ask(&mut s, 3, &join);
+    assert_eq!(joined.error_code, 0, "{joined:?}");
+    let mut assignment = BytesMut::new();
+    assignment.put_i16(1);
+    ConsumerProtocolAssignment::default()
+        .with_assigned_partitions(vec![
+            TopicPartition::default()
+                .with_topic(TopicName(st("mixed")))
+                .with_partitions(vec![0]),
+        ])
+        .encode(&mut assignment, 1)
+        .unwrap();
+    let sync = SyncGroupRequest::default()
+        .with_group_id(GroupId(st(group)))
+        .with_generation_id(joined.generation_id)
+        .with_member_id(joined.member_id.clone())
+        .with_assignments(vec![
+            SyncGroupRequestAssignment::default()
+                .with_member_id(joined.member_id.clone())
+                .with_assignment(assignment.freeze()),
+        ]);
+    let synced = ask(&mut s, 1, &sync);
+    assert_eq!(synced.error_code, 0, "{synced:?}");
+    (s, joined.member_id)
+}
+
+/// The member of `join_as_member` leaves `group` (LeaveGroup v0).
+fn leave((mut s, member): (TcpStream, StrBytes), group: &str) {
+    let left = ask(
+        &mut s,
+        0,
+        &LeaveGroupRequest::default()
+            .with_group_id(GroupId(st(group)))
+            .with_member_id(member),
+    );
+    assert_eq!(left.error_code, 0, "{left:?}");
+}
+
 /// A server with a user (`admin`) and a token for it, so requests need credentials.
 fn start_with_auth(dir: &std::path::Path) -> (Server, String) {
     let server = Server::start(dir, &[]);
@@ -173,19 +304,242 @@ fn the_console_asks_for_credentials_without_the_browser_dialog() {
 fn the_console_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    common::create_topic(&server, "mixed", 1);
+    fill_mixed(&server);
+    commit(&server, "g1", 5);
+    commit(&server, "busy", 1);
+    let _member = join_as_member(&server, "busy");
     let auth_dir = tempfile::tempdir().unwrap();
     let (secured, token) = start_with_auth(auth_dir.path());
+    let shots = browser::screenshot_dir();
+    let url = &server.url;
     let values = browser::run(&[
-        Scenario::new("overview", "views.js", "overview", &server.url),
+        Scenario::new("overview", "views.js", "overview", url),
+        Scenario::new("topics", "views.js", "topicLifecycle", url)
+            .args(json!({"topic": "orders", "screenshots": shots})),
+        Scenario::new("records", "views.js", "browse", url)
+            .args(json!({"topic": "mixed", "timestamp": T0 + 1000})),
+        Scenario::new("search", "views.js", "search", url)
+            .args(json!({"topic": "mixed", "q": "needle"})),
+        Scenario::new("groups", "views.js", "resetGroup", url)
+            .args(json!({"group": "g1", "offset": 60})),
+        // The refusal is a 409 the page shows; Chromium notes the status on its console.
+        Scenario::new("group-active", "views.js", "resetActiveGroup", url)
+            .args(json!({"group": "busy"}))
+            .allow_http(&[409]),
         Scenario::new("sign-in", "views.js", "signIn", &secured.url)
             .args(json!({"user": ADMIN.0, "password": ADMIN.1, "token": token}))
             .allow_http(&[401]),
     ]);
-    assert_eq!(values["sign-in"]["topics"], json!(["secured"]));
+
     let overview = &values["overview"];
     assert_eq!(overview["content_type"], "text/html; charset=utf-8");
     assert_eq!(overview["title"], "Overview · weir");
     assert_eq!(overview["topics"], "1");
     assert_eq!(overview["partitions"], "1");
+    assert_eq!(
+        overview["groups"].as_array().unwrap().len(),
+        2,
+        "{overview}"
+    );
+
+    // The topic made in the page: 2 partitions, then 3; the produced record shown as
+    // JSON with its header; deleted after a refused confirmation.
+    let topics = &values["topics"];
+    assert_eq!(topics["partitionsBefore"], 2);
+    let row = &topics["rows"][0];
+    assert_eq!(row["offset"], 0);
+    assert_eq!(row["key"]["kind"], "text");
+    assert_eq!(row["value"]["kind"], "json");
+    assert!(
+        row["value"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("\"item\": \"tea\""),
+        "{row}"
+    );
+    assert!(
+        row["headers"].as_str().unwrap().contains("console"),
+        "{row}"
+    );
+    assert!(
+        topics["refused"].as_str().unwrap().contains("orders"),
+        "{topics}"
+    );
+    assert_eq!(topics["listed"], json!(["mixed"]));
+    let r = http().get(server.at("/v1/topics/orders")).send().unwrap();
+    assert_eq!(r.status(), 404, "the page deleted the topic");
+
+    // Newest first by default, 50 a page; older pages; from an offset; from a time.
+    let records = &values["records"];
+    let offsets = |v: &Value| -> Vec<i64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["offset"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        offsets(&records["newest"]),
+        (13..63).rev().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        offsets(&records["older"]),
+        (0..13).rev().collect::<Vec<_>>()
+    );
+    let oldest = &records["older"][12];
+    assert_eq!(oldest["value"]["kind"], "json");
+    assert!(
+        oldest["headers"].as_str().unwrap().contains("\"id\": 7"),
+        "{oldest}"
+    );
+    assert_eq!(records["older"][11]["value"]["kind"], "text");
+    assert_eq!(records["older"][10]["value"]["kind"], "hex");
+    assert_eq!(records["older"][10]["value"]["text"], "ff 00 10");
+    assert_eq!(offsets(&records["fromOffset"])[..2], [2, 3]);
+    assert_eq!(offsets(&records["fromTime"])[0], 1);
+
+    let search = &values["search"];
+    assert_eq!(offsets(&search["rows"]), vec![40]);
+    assert!(
+        search["note"]
+            .as_str()
+            .unwrap()
+            .contains("scanned 63 records"),
+        "{search}"
+    );
+
+    // The lag chart follows the resets: 63 - 5, then from the start, then 63 - 60.
+    let groups = &values["groups"];
+    assert_eq!(groups["before"], json!([58]));
+    assert_eq!(groups["earliest"], json!([63]));
+    assert_eq!(groups["exact"], json!([3]));
+    let g1: Value = http()
+        .get(server.at("/v1/groups/g1"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(g1["offsets"][0]["committed_offset"], 60);
+
+    let active = &values["group-active"];
+    assert_eq!(active["members"], 1);
+    assert!(
+        active["error"].as_str().unwrap().contains("has members"),
+        "{active}"
+    );
+    let busy: Value = http()
+        .get(server.at("/v1/groups/busy"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        busy["offsets"][0]["committed_offset"], 1,
+        "nothing was reset"
+    );
+    assert_eq!(busy["state"], "Stable");
+    assert_eq!(
+        busy["members"][0]["assignments"],
+        json!([{"topic": "mixed", "partitions": [0]}])
+    );
+
+    assert_eq!(values["sign-in"]["topics"], json!(["secured"]));
+}
+
+#[test]
+fn searches_and_resets_are_bounded_and_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    fill_mixed(&server);
+    let records = |query: &str| {
+        http()
+            .get(server.at(&format!("/v1/topics/mixed/partitions/0/records?{query}")))
+            .send()
+            .unwrap()
+    };
+    // A search reads at most `scan` records and says where to go on.
+    let r: Value = records("q=needle&scan=10").json().unwrap();
+    assert_eq!(r["scanned"], 10);
+    assert_eq!(r["next_offset"], 10);
+    assert_eq!(r["records"], json!([]));
+    let r: Value = records("q=needle&offset=10&scan=100").json().unwrap();
+    assert_eq!(r["scanned"], 53);
+    assert_eq!(r["records"][0]["offset"], 40);
+    assert_eq!(r["records"][0]["value"], "the NEEDLE is here");
+    // Crossing the limit, or asking nonsense, is a 400 naming the problem.
+    for (query, needle) in [
+        ("q=x&scan=100001", "100000"),
+        ("q=x&scan=0", "between 1 and"),
+        ("scan=5", "only with a search"),
+        ("offset=1&timestamp=5", "not both"),
+        ("timestamp=-1", "negative"),
+    ] {
+        let r = records(query);
+        assert_eq!(r.status(), 400, "{query}");
+        let body: Value = r.json().unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{query}: {message}");
+    }
+    // From a time: the first record at or after it; past every record, nothing.
+    let r: Value = records(&format!("timestamp={}&max=2&encoding=base64", T0 + 1500))
+        .json()
+        .unwrap();
+    assert_eq!(r["records"][0]["offset"], 2, "{r}");
+    let r: Value = records(&format!("timestamp={}", T0 + 1_000_000))
+        .json()
+        .unwrap();
+    assert_eq!(r["records"], json!([]));
+
+    // Resets: a clear 400 for a bad target, 409 while the group has members.
+    commit(&server, "busy", 1);
+    let reset = |group: &str, body: Value| {
+        http()
+            .post(server.at(&format!("/v1/groups/{group}/offsets/reset")))
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    for (body, needle) in [
+        (json!({"to": "offset"}), "needs \"offset\""),
+        (
+            json!({"to": "sideways"}),
+            "earliest, latest, timestamp or offset",
+        ),
+        (json!({"to": "latest", "offset": 3}), "goes only with"),
+    ] {
+        let r = reset("busy", body.clone());
+        assert_eq!(r.status(), 400, "{body}");
+        let answer: Value = r.json().unwrap();
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{body}: {message}");
+    }
+    let member = join_as_member(&server, "busy");
+    let r = reset("busy", json!({"to": "latest"}));
+    assert_eq!(r.status(), 409);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["error"]["code"], "group_not_empty");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("resetting its offsets")
+    );
+    leave(member, "busy");
+    // A time between records, then a whole topic for a group new to it.
+    let r: Value = reset("busy", json!({"to": "timestamp", "timestamp": T0 + 2500}))
+        .json()
+        .unwrap();
+    assert_eq!(
+        r["reset"],
+        json!([{"topic": "mixed", "partition": 0, "offset": 3}])
+    );
+    let r: Value = reset("fresh", json!({"to": "latest", "topic": "mixed"}))
+        .json()
+        .unwrap();
+    assert_eq!(
+        r["reset"],
+        json!([{"topic": "mixed", "partition": 0, "offset": 63}])
+    );
+    let r = reset("nobody", json!({"to": "earliest"}));
+    assert_eq!(r.status(), 404);
 }

@@ -79,6 +79,8 @@ async function runOne(browser, s, screenshotDir) {
     if (typeof fn !== 'function') throw new Error(`${s.module} exports no function ${s.function}`);
     result.value = await fn(page, ctx);
     await shoot(s.name);
+    // A failure's screenshot from an earlier run would mislead.
+    fs.rmSync(path.join(screenshotDir, `${s.name}-failed.png`), { force: true });
     result.ok = errors.length === 0;
   } catch (e) {
     result.error = e.stack || String(e);

@@ -56,7 +56,8 @@ async function topicLifecycle(page, { url, args }) {
   await page.fill('#alter-config input[name=key]', 'retention.ms');
   await page.fill('#alter-config input[name=value]', '3600000');
   await page.click('#alter-config button');
-  await waitText(page, '#config tr', '3600000');
+  // The row of the key set, not another that holds the same number.
+  await waitText(page, '#config tr', 'retention.ms3600000set');
   await page.fill('#produce input[name=key]', 'k1');
   await page.fill('#produce textarea[name=value]', '{"id":1,"item":"tea"}');
   await page.fill('#produce input[name=headers]', '{"source":"console"}');

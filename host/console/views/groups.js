@@ -5,7 +5,7 @@
 
 import { api, get, v1, ApiError } from '../lib/api.js';
 import { barChart } from '../lib/chart.js';
-import { h, clear, table, title, num, message } from '../lib/dom.js';
+import { h, append, clear, table, title, num, message } from '../lib/dom.js';
 import { href } from '../lib/route.js';
 
 /** Groups described on the list page (each is one request). */
@@ -17,7 +17,7 @@ async function list(root, ctx) {
   const described = await Promise.all(shown.map((g) => get(v1('groups', g.group))));
   if (!ctx.alive()) return;
   clear(root);
-  root.append(
+  append(root, [
     title('Consumer groups'),
     described.length === 0
       ? message('note', 'No consumer groups have committed offsets.')
@@ -29,7 +29,7 @@ async function list(root, ctx) {
         num(d.offsets.reduce((n, o) => n + (o.lag ?? 0), 0)),
       ]), { id: 'groups' }),
     groups.length > shown.length ? message('note', `${groups.length - shown.length} more groups not shown.`) : null,
-  );
+  ]);
 }
 
 function resetForm(group, offsets, redraw, ctx) {

@@ -112,12 +112,12 @@ export async function render(root, name, q, ctx) {
     }
   }
   if (!ctx.alive()) return;
-  root.append(
+  root.append(...[
     note,
     h('p', { class: 'small' }, `${order}; log start ${num(p.log_start_offset)}, high watermark ${num(p.high_watermark)}`),
     answer.records.length === 0
       ? message('note', 'No records here.')
       : table(['offset', 'time', 'key', 'value', 'headers'], rows(answer.records), { id: 'records', class: 'records' }),
     pager ? h('p', {}, pager) : null,
-  );
+  ].filter((x) => x !== null));
 }

@@ -43,7 +43,7 @@ async function list(root, ctx) {
   root.append(
     title('Topics'),
     form('create-topic', [
-      field('name', 'name', { required: true, pattern: '[A-Za-z0-9._-]+' }),
+      field('name', 'name', { required: true, pattern: '[A-Za-z0-9._\\-]+' }),
       field('partitions', 'partitions', { type: 'number', min: 1, placeholder: 'default' }),
       field('retention.ms', 'retention', { type: 'number', placeholder: 'default' }),
     ], 'Create topic', async (d) => {

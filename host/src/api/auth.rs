@@ -198,7 +198,7 @@ pub fn required(method: &Method, path: &str) -> Access {
         (_, ["v1", "groups"]) if read => Access::Listing(R::Group),
         (m, ["v1", "groups", g]) if *m == Method::DELETE => on(O::Delete, R::Group, g),
         (_, ["v1", "groups", g]) => on(O::Describe, R::Group, g),
-        (_, ["v1", "groups", g, "offsets"]) => on(O::Read, R::Group, g),
+        (_, ["v1", "groups", g, "offsets", ..]) => on(O::Read, R::Group, g),
         (_, ["v1", "modules"]) if read => Access::Listing(R::Module),
         (m, ["v1", "modules", n]) if *m == Method::POST => on(O::Create, R::Module, n),
         (m, ["v1", "modules", n, _]) if *m == Method::DELETE => on(O::Delete, R::Module, n),

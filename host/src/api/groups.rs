@@ -1,4 +1,5 @@
-//! `/v1/groups`: committed consumer-group offsets and lag; deleting a group.
+//! `/v1/groups`: committed consumer-group offsets and lag, members and their
+//! assignments; resetting an inactive group's offsets; deleting a group.
 
 use axum::Extension;
 use axum::extract::State;
@@ -10,6 +11,7 @@ use super::error::{ApiError, ApiJson, ApiPath};
 use super::{AppState, blocking};
 use crate::auth::{Operation, Principal, Resource, ResourceType};
 use crate::broker::OffsetCommit;
+use crate::broker::offset_reset::OffsetReset;
 
 /// Body of `POST /v1/groups/{group}/offsets`.
 #[derive(Debug, Deserialize)]
@@ -45,15 +47,36 @@ pub async fn list(
     Ok(axum::Json(json!({ "groups": groups })))
 }
 
-/// `GET /v1/groups/{group}`: per partition the committed offset, high watermark and lag.
+/// `GET /v1/groups/{group}`: per partition the committed offset, high watermark and
+/// lag; the group's `state` and `members` (id, client, host, assignments) as its
+/// coordinator sees them (`Empty` and none when it has no members).
 pub async fn describe(
     State(state): State<AppState>,
     ApiPath(group): ApiPath<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let broker = state.broker.clone();
     let g = group.clone();
-    let offsets: Vec<Value> = blocking(move || Ok(broker.group_offsets(&g)?))
-        .await?
+    let (offsets, live) =
+        blocking(move || Ok((broker.group_offsets(&g)?, broker.live_group(&g)))).await?;
+    let (group_state, members) = match live {
+        Some(live) => (live.state, live.members),
+        None => ("Empty", Vec::new()),
+    };
+    let members: Vec<Value> = members
+        .into_iter()
+        .map(|m| {
+            json!({
+                "member_id": m.member_id,
+                "instance_id": m.instance_id,
+                "client_id": m.client_id,
+                "host": m.host,
+                "assignments": m.assignments.into_iter().map(|(topic, partitions)| {
+                    json!({"topic": topic, "partitions": partitions})
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let offsets: Vec<Value> = offsets
         .iter()
         .map(|o| {
             json!({
@@ -66,7 +89,12 @@ pub async fn describe(
             })
         })
         .collect();
-    Ok(axum::Json(json!({ "group": group, "offsets": offsets })))
+    Ok(axum::Json(json!({
+        "group": group,
+        "offsets": offsets,
+        "state": group_state,
+        "members": members,
+    })))
 }
 
 /// `DELETE /v1/groups/{group}`: removes its committed offsets durably; 409
@@ -112,4 +140,90 @@ pub async fn commit(
     let g = group.clone();
     blocking(move || Ok(broker.commit_offsets(&g, commits)?)).await?;
     Ok(axum::Json(json!({ "group": group, "committed": count })))
+}
+
+/// Body of `POST /v1/groups/{group}/offsets/reset`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetBody {
+    /// `earliest`, `latest`, `timestamp` or `offset`.
+    to: String,
+    /// Only this topic's partitions (all of them); else every partition the group committed.
+    topic: Option<String>,
+    /// With `"to": "timestamp"`: ms since the epoch.
+    timestamp: Option<i64>,
+    /// With `"to": "offset"`: the offset (moved into the partition's range).
+    offset: Option<i64>,
+}
+
+impl ResetBody {
+    fn target(&self) -> Result<OffsetReset, ApiError> {
+        let unused = |field: &str| {
+            ApiError::bad_request(format!("\"{field}\" goes only with \"to\": \"{field}\""))
+        };
+        match self.to.as_str() {
+            "timestamp" if self.offset.is_some() => Err(unused("offset")),
+            "offset" if self.timestamp.is_some() => Err(unused("timestamp")),
+            "earliest" | "latest" if self.timestamp.is_some() => Err(unused("timestamp")),
+            "earliest" | "latest" if self.offset.is_some() => Err(unused("offset")),
+            "earliest" => Ok(OffsetReset::Earliest),
+            "latest" => Ok(OffsetReset::Latest),
+            "timestamp" => match self.timestamp {
+                Some(ts) if ts >= 0 => Ok(OffsetReset::Timestamp(ts)),
+                Some(ts) => Err(ApiError::bad_request(format!("timestamp {ts} is negative"))),
+                None => Err(ApiError::bad_request(
+                    "\"to\": \"timestamp\" needs \"timestamp\" (ms since the epoch)",
+                )),
+            },
+            "offset" => match self.offset {
+                Some(o) if o >= 0 => Ok(OffsetReset::Offset(o)),
+                Some(o) => Err(ApiError::bad_request(format!("offset {o} is negative"))),
+                None => Err(ApiError::bad_request("\"to\": \"offset\" needs \"offset\"")),
+            },
+            other => Err(ApiError::bad_request(format!(
+                "\"to\" is {other:?}; it must be earliest, latest, timestamp or offset"
+            ))),
+        }
+    }
+}
+
+/// `POST /v1/groups/{group}/offsets/reset` → `{"group", "reset": [{"topic", "partition",
+/// "offset"}]}`; 409 while the group has members.
+pub async fn reset(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(PeerIp(peer)): Extension<PeerIp>,
+    ApiPath(group): ApiPath<String>,
+    ApiJson(body): ApiJson<ResetBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let to = body.target()?;
+    let broker = state.broker.clone();
+    let g = group.clone();
+    let topic = body.topic.clone();
+    // The middleware checked READ on the group; as with a commit, each topic needs READ.
+    let topics: Vec<String> = match &topic {
+        Some(t) => vec![t.clone()],
+        None => {
+            let b = broker.clone();
+            let g = g.clone();
+            let mut names: Vec<String> = blocking(move || Ok(b.group_offsets(&g)?))
+                .await?
+                .into_iter()
+                .map(|o| o.topic)
+                .collect();
+            names.dedup();
+            names
+        }
+    };
+    for t in &topics {
+        state
+            .auth
+            .check(&principal, peer, Operation::Read, &Resource::topic(t))?;
+    }
+    let reset = blocking(move || Ok(broker.reset_offsets(&g, topic.as_deref(), to)?)).await?;
+    let reset: Vec<Value> = reset
+        .into_iter()
+        .map(|r| json!({"topic": r.topic, "partition": r.partition, "offset": r.offset}))
+        .collect();
+    Ok(axum::Json(json!({ "group": group, "reset": reset })))
 }

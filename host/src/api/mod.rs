@@ -1,7 +1,8 @@
 //! The JSON HTTP API under `/v1`, a face over the broker.
 //!
 //! - [`topics`]: create, list, describe, delete topics; add partitions.
-//! - [`records`]: produce and long-poll consume records as JSON.
+//! - [`records`]: produce and long-poll consume records as JSON, from an offset or a time.
+//! - [`record_search`]: the bounded search over keys and values of `?q=`.
 //! - [`groups`]: committed consumer-group offsets and lag.
 //! - [`modules`]: uploading and listing Wasm modules.
 //! - [`pipelines`]: pipelines (create, status, hot-swap, pause, state) and `/metrics`.
@@ -39,6 +40,7 @@ pub mod pipeline_live;
 pub mod pipelines;
 pub mod playground;
 pub mod plugins;
+pub mod record_search;
 pub mod records;
 pub mod topics;
 pub mod users;
@@ -153,6 +155,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(groups::describe).delete(groups::delete),
         )
         .route("/v1/groups/{group}/offsets", post(groups::commit))
+        .route("/v1/groups/{group}/offsets/reset", post(groups::reset))
         .route(
             "/v1/acls",
             get(acls::list).post(acls::create).delete(acls::delete),

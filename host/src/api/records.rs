@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, blocking};
-use crate::broker::{ProduceRecord, RecordRead};
+use crate::broker::producer::ProducerRegistry;
+use crate::broker::{Broker, BrokerError, ProduceRecord, RecordRead};
 use crate::log::batch::{Record, StoredRecord};
 
 /// How keys and values are written in JSON.
@@ -134,6 +135,12 @@ pub async fn produce(
 pub struct ConsumeQuery {
     /// First offset wanted; defaults to the log start.
     offset: Option<i64>,
+    /// Instead of `offset`: from the first record at or after this time (ms).
+    timestamp: Option<i64>,
+    /// Only records whose key or value holds this text (see [`super::record_search`]).
+    q: Option<String>,
+    /// With `q`: most records read (default 10 000, at most 100 000).
+    scan: Option<usize>,
     /// Most records returned (default 100, at most 10 000).
     max: Option<usize>,
     /// Long-poll up to this long when nothing is there yet.
@@ -169,7 +176,9 @@ pub async fn delete(
 
 const MAX_RECORDS: usize = 10_000;
 
-/// `GET /v1/topics/{topic}/partitions/{p}/records?offset=O&max=N&timeout_ms=T`.
+/// `GET /v1/topics/{topic}/partitions/{p}/records?offset=O&max=N&timeout_ms=T`, or
+/// `timestamp=MS` instead of `offset`; with `q=TEXT` a bounded search (no long poll)
+/// whose answer adds `scanned`.
 pub async fn consume(
     State(state): State<AppState>,
     ApiPath((topic, partition)): ApiPath<(String, i64)>,
@@ -181,13 +190,60 @@ pub async fn consume(
             "max must be between 1 and {MAX_RECORDS}"
         )));
     }
+    if q.offset.is_some() && q.timestamp.is_some() {
+        return Err(ApiError::bad_request(
+            "ask from an offset or from a timestamp, not both",
+        ));
+    }
+    if q.scan.is_some() && q.q.is_none() {
+        return Err(ApiError::bad_request("scan goes only with a search (q)"));
+    }
     let broker = state.broker.clone();
     let t = topic.clone();
-    let log = blocking(move || Ok(broker.topic(&t)?.partition(partition)?)).await?;
-    let mut offset = match q.offset {
-        Some(o) => o,
-        None => log.stats().log_start_offset,
+    let timestamp = q.timestamp;
+    let (log, from_time) = blocking(move || {
+        let log = broker.topic(&t)?.partition(partition)?;
+        let from_time = match timestamp {
+            Some(ts) if ts < 0 => {
+                return Err(ApiError::bad_request(format!("timestamp {ts} is negative")));
+            }
+            // Every record older: from the high watermark (nothing yet).
+            Some(ts) => Some(
+                log.offset_for_timestamp(ts)
+                    .map_err(BrokerError::log(&t, partition as u32))?
+                    .map_or_else(|| log.high_watermark(), |(offset, _)| offset),
+            ),
+            None => None,
+        };
+        Ok((log, from_time))
+    })
+    .await?;
+    let mut offset = match (q.offset, from_time) {
+        (Some(o), _) | (None, Some(o)) => o,
+        (None, None) => log.stats().log_start_offset,
     };
+    if let Some(text) = q.q {
+        let scan = super::record_search::scan_limit(q.scan)?;
+        let (broker, producers) = (state.broker.clone(), state.producers.clone());
+        let t = topic.clone();
+        let found = blocking(move || {
+            super::record_search::search(
+                &broker, &producers, &t, partition, offset, &text, scan, max,
+            )
+        })
+        .await?;
+        let records = found
+            .records
+            .iter()
+            .map(|r| record_json(r, q.encoding))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(axum::Json(json!({
+            "records": records,
+            "next_offset": found.next_offset,
+            "high_watermark": found.high_watermark,
+            "scanned": found.scanned,
+        })));
+    }
     let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(0)).min(state.max_poll);
     let deadline = tokio::time::Instant::now() + timeout;
     // Subscribe before reading so an append between the read and the wait is not missed.
@@ -247,6 +303,20 @@ pub async fn consume(
         "next_offset": next_offset,
         "high_watermark": high_watermark,
     })))
+}
+
+/// Up to `max` committed records from `offset` on, the offset after the last batch
+/// read, and the high watermark: [`RecordRead::committed`] as the search takes it.
+pub(super) fn collect_records(
+    broker: &Broker,
+    producers: &ProducerRegistry,
+    topic: &str,
+    partition: i64,
+    offset: i64,
+    max: usize,
+) -> Result<(Vec<StoredRecord>, i64, i64), ApiError> {
+    let read = RecordRead::committed(broker, producers, topic, partition, offset, max)?;
+    Ok((read.records, read.next_offset, read.high_watermark))
 }
 
 fn record_json(r: &StoredRecord, enc: Encoding) -> Result<Value, ApiError> {

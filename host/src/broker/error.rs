@@ -58,9 +58,13 @@ pub enum BrokerError {
     /// No offsets were ever committed for the group.
     #[error("unknown consumer group {group:?}")]
     UnknownGroup { group: String },
-    /// The group has members, so it cannot be deleted.
-    #[error("consumer group {group:?} has members; stop them before deleting it")]
-    GroupNotEmpty { group: String },
+    /// The group has members, so it cannot be deleted or have its offsets reset.
+    #[error("consumer group {group:?} has members; stop them before {action}")]
+    GroupNotEmpty {
+        group: String,
+        /// What was refused: "deleting it", "resetting its offsets".
+        action: &'static str,
+    },
     /// A partition count that is zero, too large, or not an increase.
     #[error("invalid partition count: {reason}")]
     InvalidPartitionCount { reason: String },

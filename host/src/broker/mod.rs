@@ -17,6 +17,8 @@
 //! - [`history`]: [`history::ThroughputHistory`], the recent records in/out per
 //!   second and totals, sampled into a bounded ring for the console.
 //! - [`offsets`]: committing, describing and deleting consumer-group offsets.
+//! - [`offset_reset`]: resetting an inactive group's offsets (earliest, latest,
+//!   a time, an exact offset).
 //! - [`producer`]: idempotent producers: ids, epochs, per-partition sequence windows
 //!   (used by the Kafka face and by pipelines' exactly-once output).
 //! - [`txn`]: transactions: the coordinator of transactional ids, commit and
@@ -32,6 +34,7 @@ pub mod error;
 pub mod history;
 pub mod meta_tree;
 pub mod metadata;
+pub mod offset_reset;
 pub mod offsets;
 pub mod orphans;
 pub mod partitioner;

@@ -47,6 +47,37 @@ pub trait LiveGroups: Send + Sync + std::fmt::Debug {
     /// Unless `group` has members, forgets it and runs `then` while no member
     /// can join it (so a join cannot slip between the check and the deletion).
     fn forget_if_empty(&self, group: &str, then: &mut dyn FnMut()) -> LiveGroup;
+
+    /// The group's state and members as the coordinator sees them now; `None` when it
+    /// holds nothing of the group.
+    fn describe(&self, _group: &str) -> Option<LiveGroupInfo> {
+        None
+    }
+}
+
+/// A group as its coordinator sees it: for the HTTP face, which cannot ask the Kafka face.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveGroupInfo {
+    /// Kafka's state name (`Empty`, `PreparingRebalance`, `CompletingRebalance`, `Stable`).
+    pub state: &'static str,
+    /// The members.
+    pub members: Vec<LiveMember>,
+}
+
+/// One member of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveMember {
+    /// Its member id.
+    pub member_id: String,
+    /// Its static membership id, if any.
+    pub instance_id: Option<String>,
+    /// The client's id.
+    pub client_id: String,
+    /// The client's address.
+    pub host: String,
+    /// Its assignment, topic → partitions (empty until synced, or when the group
+    /// does not use Kafka's consumer protocol).
+    pub assignments: Vec<(String, Vec<i32>)>,
 }
 
 /// An offset commit request for one partition.
@@ -150,6 +181,13 @@ impl Broker {
         self.meta.groups()
     }
 
+    /// The group's state and members, from the coordinator (`None` if it knows nothing
+    /// of the group, or no coordinator is registered).
+    pub fn live_group(&self, group: &str) -> Option<LiveGroupInfo> {
+        let live = self.live_groups.read().clone();
+        live.and_then(|l| l.describe(group))
+    }
+
     /// Registers the group coordinator that knows which groups have members.
     pub fn set_live_groups(&self, live: Arc<dyn LiveGroups>) {
         *self.live_groups.write() = Some(live);
@@ -172,6 +210,7 @@ impl Broker {
         match (found, removed?) {
             (LiveGroup::HasMembers, _) => Err(BrokerError::GroupNotEmpty {
                 group: group.to_string(),
+                action: "deleting it",
             }),
             (LiveGroup::Unknown, 0) => Err(BrokerError::UnknownGroup {
                 group: group.to_string(),

@@ -8,6 +8,7 @@ use kafka_protocol::error::ResponseError;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
+use crate::broker::offsets::{LiveGroupInfo, LiveMember};
 use crate::broker::{LiveGroup, LiveGroups};
 use crate::kafka::settings::GroupSettings;
 
@@ -381,6 +382,31 @@ impl LiveGroups for Coordinator {
         groups.remove(group_id);
         then();
         found
+    }
+
+    fn describe(&self, group_id: &str) -> Option<LiveGroupInfo> {
+        let d = Coordinator::describe(self, group_id)?;
+        let consumer = d.protocol_type == "consumer";
+        Some(LiveGroupInfo {
+            state: d.state,
+            members: d
+                .members
+                .into_iter()
+                .map(
+                    |(member_id, instance_id, client_id, host, _, assignment)| LiveMember {
+                        member_id,
+                        instance_id,
+                        client_id,
+                        host,
+                        assignments: if consumer {
+                            super::assignment::decode(&assignment)
+                        } else {
+                            Vec::new()
+                        },
+                    },
+                )
+                .collect(),
+        })
     }
 }
 

@@ -5,12 +5,14 @@
 //!   Kafka's initial rebalance delay for a join into an Empty group.
 //! - [`join`]: JoinGroup's decision: new, known or static member, rebalance or not.
 //! - [`outcome`]: the requests and answers exchanged with the coordinator.
+//! - [`assignment`]: a member's assignment read from the consumer protocol's bytes.
 //! - [`coordinator`]: every group, and the async calls the JoinGroup, SyncGroup,
 //!   Heartbeat, LeaveGroup and OffsetCommit handlers make.
 //!
 //! Membership lives in memory only, as in Kafka a coordinator change makes
 //! members rejoin; committed offsets live in the broker's metadata store, so
 //! the HTTP API shows the same offsets.
+pub mod assignment;
 pub mod coordinator;
 pub mod join;
 pub mod outcome;
