@@ -258,8 +258,28 @@ fn start_with_auth(dir: &std::path::Path) -> (Server, String) {
     assert_eq!(r.status(), 201);
     let token: Value = r.json().unwrap();
     let token = token["token"].as_str().unwrap().to_string();
+    // A second user who may only see the topic `secured` (later users start with nothing).
+    let r = http()
+        .post(server.at("/v1/users"))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .json(&json!({"name": VIEWER.0, "password": VIEWER.1}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let r = http()
+        .post(server.at("/v1/acls"))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .json(
+            &json!({"resource_type": "TOPIC", "resource_name": "secured",
+                      "principal": format!("User:{}", VIEWER.0), "operation": "DESCRIBE"}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
     (server, token)
 }
+
+const VIEWER: (&str, &str) = ("viewer", "viewer-pass-1");
 
 const ADMIN: (&str, &str) = ("admin", "console-pass-1");
 
@@ -313,6 +333,9 @@ fn the_console_in_chromium() {
     let shots = browser::screenshot_dir();
     let url = &server.url;
     let values = browser::run(&[
+        // The harness fails a scenario on a console.error (checked once here).
+        Scenario::new("harness-check", "views.js", "consoleError", url)
+            .must_fail_with("a deliberate error"),
         Scenario::new("overview", "views.js", "overview", url),
         Scenario::new("topics", "views.js", "topicLifecycle", url)
             .args(json!({"topic": "orders", "screenshots": shots})),
@@ -329,7 +352,20 @@ fn the_console_in_chromium() {
         Scenario::new("sign-in", "views.js", "signIn", &secured.url)
             .args(json!({"user": ADMIN.0, "password": ADMIN.1, "token": token}))
             .allow_http(&[401]),
+        // What the ACLs hide is left out, not an error: the history needs the cluster.
+        Scenario::new("viewer", "views.js", "viewerOverview", &secured.url)
+            .args(json!({"user": VIEWER.0, "password": VIEWER.1}))
+            .allow_http(&[401, 403]),
     ]);
+    let viewer = &values["viewer"];
+    assert_eq!(viewer["topics"], "1");
+    assert!(
+        viewer["note"]
+            .as_str()
+            .unwrap()
+            .contains("DESCRIBE on the cluster"),
+        "{viewer}"
+    );
 
     let overview = &values["overview"];
     assert_eq!(overview["content_type"], "text/html; charset=utf-8");
@@ -444,6 +480,27 @@ fn the_console_in_chromium() {
     );
 
     assert_eq!(values["sign-in"]["topics"], json!(["secured"]));
+
+    // The history the overview draws: bounded, and moving when records come in.
+    let moved = common::wait_until(std::time::Duration::from_secs(20), || {
+        // A few records a second, so a sample (every 5 s) has some to count.
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        produce(&server, "mixed", "utf8", vec![json!({"value": "more"})]);
+        let h: Value = http()
+            .get(server.at("/v1/metrics/history"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(h["capacity"], 180);
+        assert_eq!(h["interval_ms"], 5000);
+        h["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["records_in_per_sec"].as_f64().unwrap() > 0.0 && s["topics"] == 1)
+    });
+    assert!(moved, "no sample counted the records produced");
 }
 
 #[test]

@@ -27,6 +27,9 @@ pub struct Scenario {
     pub args: Value,
     /// HTTP error statuses the page may meet without failing (e.g. 401 before signing in).
     pub allow_http: Vec<u16>,
+    /// The harness's own check: this scenario must fail on a page error, and [`run`]
+    /// panics if it passes.
+    pub must_fail_with: Option<&'static str>,
 }
 
 impl Scenario {
@@ -39,7 +42,14 @@ impl Scenario {
             url: url.to_string(),
             args: json!({}),
             allow_http: Vec::new(),
+            must_fail_with: None,
         }
+    }
+
+    /// Expected to fail with a page error holding `text` (a check of the harness).
+    pub fn must_fail_with(mut self, text: &'static str) -> Scenario {
+        self.must_fail_with = Some(text);
+        self
     }
 
     /// With `args`.
@@ -111,7 +121,14 @@ pub fn run(scenarios: &[Scenario]) -> BTreeMap<String, Value> {
     let mut values = BTreeMap::new();
     for s in scenarios {
         let r = &answer["results"][&s.name];
-        if r["ok"] != true {
+        if let Some(text) = s.must_fail_with {
+            if r["ok"] != false || !r["errors"].to_string().contains(text) {
+                failed.push(format!(
+                    "scenario {} should have failed with a page error holding {text:?}: {r}",
+                    s.name
+                ));
+            }
+        } else if r["ok"] != true {
             failed.push(format!(
                 "scenario {}: {}\n  page errors: {}\n  screenshots: {}",
                 s.name, r["error"], r["errors"], r["screenshots"]

@@ -63,6 +63,8 @@ async function runOne(browser, s, screenshotDir) {
     errors.push(`console.error: ${msg.text()} (${msg.location().url})`);
   });
   page.on('requestfailed', (req) => {
+    // A request cut short by the page's own navigation (a reload) is no error.
+    if (req.failure()?.errorText === 'net::ERR_ABORTED') return;
     errors.push(`request failed: ${req.method()} ${req.url()}: ${req.failure()?.errorText}`);
   });
   const screenshots = [];

@@ -173,4 +173,26 @@ async function signIn(page, { url, args }) {
   return { topics };
 }
 
-module.exports = { overview, topicLifecycle, browse, search, resetGroup, resetActiveGroup, signIn };
+/** The harness's own check: a console.error in the page fails the scenario. */
+async function consoleError(page, { url }) {
+  await page.goto(`${url}/`);
+  await page.locator('#stat-topics').waitFor();
+  await page.evaluate(() => console.error('a deliberate error'));
+  return 'done';
+}
+
+/** A user who may see one topic: the overview shows it and leaves the history out. */
+async function viewerOverview(page, { url, args }) {
+  await page.goto(`${url}/`);
+  await page.locator('#signin').waitFor();
+  await page.fill('#signin-user', args.user);
+  await page.fill('#signin-password', args.password);
+  await page.click('#signin button');
+  await page.locator('#stat-topics .value').waitFor();
+  return {
+    topics: await page.textContent('#stat-topics .value'),
+    note: await page.textContent('main .msg.note'),
+  };
+}
+
+module.exports = { viewerOverview, consoleError, overview, topicLifecycle, browse, search, resetGroup, resetActiveGroup, signIn };

@@ -2,7 +2,7 @@
 // out per second, pipelines and their state, consumer groups with their total lag, and
 // the throughput of the last 15 minutes from the server's in-memory history.
 
-import { get, v1 } from '../lib/api.js';
+import { ApiError, get, v1 } from '../lib/api.js';
 import { lineChart } from '../lib/chart.js';
 import { h, clear, table, title, num, bytes, rate, message } from '../lib/dom.js';
 import { href } from '../lib/route.js';
@@ -29,12 +29,16 @@ async function groupLags() {
 async function draw(root, ctx) {
   const [topics, history, pipelines, groups] = await Promise.all([
     get('/v1/topics'),
-    get('/v1/metrics/history'),
+    // Cluster-wide figures need DESCRIBE on the cluster: without it, the rest is shown.
+    get('/v1/metrics/history').catch((e) => {
+      if (e instanceof ApiError && e.status === 403) return null;
+      throw e;
+    }),
     get('/v1/pipelines'),
     groupLags(),
   ]);
   if (!ctx.alive()) return;
-  const latest = history.samples.at(-1) ?? {};
+  const latest = history?.samples.at(-1) ?? {};
   const partitions = topics.topics.reduce((n, t) => n + t.partitions, 0);
   const size = topics.topics.reduce((n, t) => n + (t.size_bytes ?? 0), 0);
   const totalLag = groups.rows.reduce((n, g) => n + g.lag, 0);
@@ -52,18 +56,20 @@ async function draw(root, ctx) {
       card('total lag', num(totalLag), 'stat-lag'),
     ),
     h('h2', {}, 'Throughput, last 15 minutes'),
-    h(
-      'figure',
-      { id: 'throughput' },
-      lineChart(
-        [
-          { name: 'in', points: history.samples.map((s) => [s.time_ms, s.records_in_per_sec]) },
-          { name: 'out', points: history.samples.map((s) => [s.time_ms, s.records_out_per_sec]) },
-        ],
-        { label: 'records/s' },
+    history === null
+      ? message('note', 'The throughput history needs DESCRIBE on the cluster.')
+      : h(
+        'figure',
+        { id: 'throughput' },
+        lineChart(
+          [
+            { name: 'in', points: history.samples.map((s) => [s.time_ms, s.records_in_per_sec]) },
+            { name: 'out', points: history.samples.map((s) => [s.time_ms, s.records_out_per_sec]) },
+          ],
+          { label: 'records/s' },
+        ),
+        h('figcaption', {}, `one sample every ${history.interval_ms / 1000} s; records out is consumer groups' committed progress`),
       ),
-      h('figcaption', {}, `one sample every ${history.interval_ms / 1000} s; records out is consumer groups' committed progress`),
-    ),
     h('div', { class: 'columns' },
       h('section', {},
         h('h2', {}, 'Pipelines'),

@@ -86,9 +86,12 @@ export async function render(root, name, q, ctx) {
   let pager = null;
   let note = null;
   if (search !== '') {
-    const from = q.get('offset') ?? p.log_start_offset;
-    answer = await get(`${base}&q=${encodeURIComponent(search)}&offset=${from}&max=${PAGE}`);
-    note = message('note', `scanned ${num(answer.scanned)} records from offset ${num(from)}: ${answer.records.length} match "${search}"`);
+    // From the time asked, else the offset, else the log start.
+    const from = q.has('timestamp')
+      ? `timestamp=${Number(q.get('timestamp'))}`
+      : `offset=${Number(q.get('offset') ?? p.log_start_offset)}`;
+    answer = await get(`${base}&q=${encodeURIComponent(search)}&${from}&max=${PAGE}`);
+    note = message('note', `scanned ${num(answer.scanned)} records from ${from.replace('=', ' ')}: ${answer.records.length} match "${search}"`);
     if (answer.next_offset < answer.high_watermark) {
       pager = link({ q: search, offset: answer.next_offset });
       pager.append('search on');
