@@ -4,6 +4,8 @@
 //! run in the playground; a pipeline's chart moving as records are produced, hot-swapped
 //! from the version picker and its history entry seen; a connector created from the form
 //! generated from its plugin's `config/validate` answer, seen RUNNING.
+// The harness is shared with tests/console.rs, which uses parts this binary does not.
+#[allow(dead_code)]
 #[path = "console/driver.rs"]
 mod browser;
 mod common;
