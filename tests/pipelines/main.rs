@@ -7,6 +7,8 @@
 //! - [`state`]: a stateful counter across restart and swap, queried.
 //! - [`errors`]: dead letters and skip counts.
 //! - [`cli`]: the CLI drives modules and pipelines.
+//! - [`playground`]: a module run over typed or topic records, apart from pipelines.
+//! - [`live`]: what the console watches: sampled figures, dead letters, the log followed.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -14,6 +16,8 @@ mod common;
 mod cli;
 mod errors;
 mod filters;
+mod live;
+mod playground;
 mod state;
 mod swap;
 

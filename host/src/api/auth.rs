@@ -202,6 +202,7 @@ pub fn required(method: &Method, path: &str) -> Access {
         (_, ["v1", "modules"]) if read => Access::Listing(R::Module),
         (m, ["v1", "modules", n]) if *m == Method::POST => on(O::Create, R::Module, n),
         (m, ["v1", "modules", n, _]) if *m == Method::DELETE => on(O::Delete, R::Module, n),
+        (m, ["v1", "modules", n, _, "test"]) if *m == Method::POST => on(O::Read, R::Module, n),
         (_, ["v1", "modules", n, ..]) => on(O::Describe, R::Module, n),
         (_, ["v1", "pipelines"]) if read => Access::Listing(R::Pipeline),
         (_, ["v1", "pipelines"]) => Access::CreateNamedInBody(R::Pipeline),
@@ -210,6 +211,9 @@ pub fn required(method: &Method, path: &str) -> Access {
         (_, ["v1", "pipelines", p]) => on(O::Alter, R::Pipeline, p),
         (_, ["v1", "pipelines", p, "pause" | "resume"]) => on(O::Alter, R::Pipeline, p),
         (_, ["v1", "pipelines", p, "logs"]) => on(O::Describe, R::Pipeline, p),
+        (_, ["v1", "pipelines", p, "metrics", "history"]) => on(O::Describe, R::Pipeline, p),
+        // Dead letters are records: reading them is reading the pipeline's data.
+        (_, ["v1", "pipelines", p, "dead-letters"]) => on(O::Read, R::Pipeline, p),
         (_, ["v1", "pipelines", p, "state", ..]) => on(O::Read, R::Pipeline, p),
         (m, ["v1", "tokens"]) if *m == Method::POST => Access::TokenInBody,
         // Connect's REST API: reading needs DESCRIBE on the cluster, changing ALTER (Connect
@@ -370,6 +374,15 @@ mod tests {
         assert_eq!(r(Method::POST, "/v1/modules/m"), "CREATE MODULE m");
         assert_eq!(r(Method::DELETE, "/v1/modules/m/3"), "DELETE MODULE m");
         assert_eq!(r(Method::PUT, "/v1/pipelines/p"), "ALTER PIPELINE p");
+        assert_eq!(r(Method::POST, "/v1/modules/m/2/test"), "READ MODULE m");
+        assert_eq!(
+            r(Method::GET, "/v1/pipelines/p/metrics/history"),
+            "DESCRIBE PIPELINE p"
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/pipelines/p/dead-letters"),
+            "READ PIPELINE p"
+        );
         assert_eq!(r(Method::POST, "/v1/acls"), "ALTER CLUSTER kafka-cluster");
         assert_eq!(r(Method::GET, "/v1/acls"), "DESCRIBE CLUSTER kafka-cluster");
         assert_eq!(

@@ -12,6 +12,7 @@ use crate::auth::AuthError;
 use crate::broker::BrokerError;
 use crate::log::LogError;
 use crate::log::batch::BatchError;
+use crate::pipeline::playground::PlaygroundError;
 use crate::pipeline::task::TaskError;
 use crate::pipeline::{PipelineError, PipelineStatus};
 use crate::runtime::RuntimeError;
@@ -181,6 +182,20 @@ fn runtime_status(err: &RuntimeError) -> (StatusCode, &'static str) {
     }
 }
 
+fn playground_status(err: &PlaygroundError) -> (StatusCode, &'static str) {
+    use PlaygroundError as E;
+    match err {
+        E::NoRecords | E::ZeroBatch | E::DeadlineTooLong { .. } => {
+            (StatusCode::BAD_REQUEST, "invalid_request")
+        }
+        E::TooManyRecords { .. } | E::TooManyBytes { .. } => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "playground_too_large")
+        }
+        E::Busy { .. } => (StatusCode::TOO_MANY_REQUESTS, "playground_busy"),
+        E::NotAMapModule { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "not_a_map_module"),
+    }
+}
+
 fn pipeline_status(err: &PipelineError) -> (StatusCode, &'static str) {
     use PipelineError as E;
     match err {
@@ -198,6 +213,7 @@ fn pipeline_status(err: &PipelineError) -> (StatusCode, &'static str) {
             (StatusCode::UNPROCESSABLE_ENTITY, "state_query_too_wide")
         }
         E::AggregateState { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "pipeline_error"),
+        E::Playground(source) => playground_status(source),
         E::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
         E::InstanceLimit { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "instance_limit"),
         E::Io { source, .. } if disk_full(source) => DISK_FULL,

@@ -5,7 +5,10 @@
 //! - [`record_search`]: the bounded search over keys and values of `?q=`.
 //! - [`groups`]: committed consumer-group offsets and lag.
 //! - [`modules`]: uploading and listing Wasm modules.
-//! - [`pipelines`]: pipelines (create, status, hot-swap, pause, state, logs) and `/metrics`.
+//! - [`pipelines`]: pipelines (create, status, hot-swap, pause, state) and `/metrics`.
+//! - [`pipeline_live`]: what the console watches of a pipeline: sampled figures for
+//!   charts, dead letters, the log followed.
+//! - [`playground`]: a module version run over given records (`.../test`).
 //! - [`plugins`]: the built-in plugins that ship with weir.
 //! - [`connect`]: Kafka Connect's REST API (`/connectors`, `/connector-plugins`), also
 //!   served alone on the Connect listener ([`connect_router`]).
@@ -33,7 +36,9 @@ pub mod health;
 pub mod history;
 pub mod modules;
 pub mod orphans;
+pub mod pipeline_live;
 pub mod pipelines;
+pub mod playground;
 pub mod plugins;
 pub mod record_search;
 pub mod records;
@@ -110,7 +115,16 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .route("/v1/pipelines/{name}/pause", post(pipelines::pause))
         .route("/v1/pipelines/{name}/resume", post(pipelines::resume))
-        .route("/v1/pipelines/{name}/logs", get(pipelines::logs))
+        .route("/v1/modules/{name}/{version}/test", post(playground::test))
+        .route("/v1/pipelines/{name}/logs", get(pipeline_live::logs))
+        .route(
+            "/v1/pipelines/{name}/metrics/history",
+            get(pipeline_live::metrics_history),
+        )
+        .route(
+            "/v1/pipelines/{name}/dead-letters",
+            get(pipeline_live::dead_letters),
+        )
         .route("/v1/pipelines/{name}/state/{step}", get(pipelines::state))
         .route("/metrics", get(pipelines::metrics))
         .route("/v1/metrics/history", get(history::history))

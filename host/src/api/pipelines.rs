@@ -1,5 +1,6 @@
 //! `/v1/pipelines`: create, list, describe, update (hot-swap), pause, resume and delete
-//! pipelines; their logs and queryable state. And `/metrics`.
+//! pipelines; their queryable state. And `/metrics`. (Their logs, charts and dead
+//! letters: [`super::pipeline_live`].)
 
 use axum::Extension;
 use axum::extract::State;
@@ -104,24 +105,6 @@ pub async fn delete(
     let pipelines = state.pipelines.clone();
     blocking(move || Ok(pipelines.delete(&name)?)).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Query of `GET /v1/pipelines/{name}/logs`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogsQuery {
-    tail: Option<usize>,
-}
-
-/// `GET /v1/pipelines/{name}/logs?tail=N` (default 100).
-pub async fn logs(
-    State(state): State<AppState>,
-    ApiPath(name): ApiPath<String>,
-    ApiQuery(q): ApiQuery<LogsQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let pipelines = state.pipelines.clone();
-    let lines = blocking(move || Ok(pipelines.logs(&name, q.tail.unwrap_or(100))?)).await?;
-    Ok(axum::Json(json!({ "lines": lines })))
 }
 
 /// Query of `GET /v1/pipelines/{name}/state/{step}`.

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, blocking};
 use crate::broker::producer::ProducerRegistry;
-use crate::broker::{Broker, BrokerError, ProduceRecord};
-use crate::log::batch::{self, BatchIter, Record, StoredRecord};
+use crate::broker::{Broker, BrokerError, ProduceRecord, RecordRead};
+use crate::log::batch::{Record, StoredRecord};
 
 /// How keys and values are written in JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -175,8 +175,6 @@ pub async fn delete(
 }
 
 const MAX_RECORDS: usize = 10_000;
-const READ_BYTES: usize = 1 << 20;
-const MAX_READ_BYTES: usize = 8 << 20;
 
 /// `GET /v1/topics/{topic}/partitions/{p}/records?offset=O&max=N&timeout_ms=T`, or
 /// `timestamp=MS` instead of `offset`; with `q=TEXT` a bounded search (no long poll)
@@ -256,9 +254,13 @@ pub async fn consume(
         changes.borrow_and_update();
         let (broker, producers) = (state.broker.clone(), state.producers.clone());
         let t = topic.clone();
-        let (out, next, hw) =
-            blocking(move || collect_records(&broker, &producers, &t, partition, offset, max))
-                .await?;
+        let read = blocking(move || {
+            Ok(RecordRead::committed(
+                &broker, &producers, &t, partition, offset, max,
+            )?)
+        })
+        .await?;
+        let (out, next, hw) = (read.records, read.next_offset, read.high_watermark);
         read_up_to = read_up_to.max(next);
         if !out.is_empty() || tokio::time::Instant::now() >= deadline {
             break (out, hw);
@@ -303,11 +305,8 @@ pub async fn consume(
     })))
 }
 
-/// Reads and decodes up to `max` committed records from `offset` on, across
-/// segment boundaries, stopping at the last stable offset (an open
-/// transaction's first record) or after a few MiB of batches; aborted
-/// transactions' records and markers are skipped. Returns the records, the
-/// offset after the last batch read, and the high watermark.
+/// Up to `max` committed records from `offset` on, the offset after the last batch
+/// read, and the high watermark: [`RecordRead::committed`] as the search takes it.
 pub(super) fn collect_records(
     broker: &Broker,
     producers: &ProducerRegistry,
@@ -316,55 +315,8 @@ pub(super) fn collect_records(
     offset: i64,
     max: usize,
 ) -> Result<(Vec<StoredRecord>, i64, i64), ApiError> {
-    let mut out = Vec::new();
-    let mut next = offset;
-    let mut budget = MAX_READ_BYTES;
-    let mut high_watermark = -1;
-    loop {
-        let t = broker.topic(topic)?;
-        let p = u32::try_from(partition).map_err(|_| BrokerError::UnknownPartition {
-            topic: topic.to_string(),
-            partition,
-            count: t.partition_count(),
-        })?;
-        let committed = match producers.read_committed(&t, p, next, READ_BYTES) {
-            // Records read before a damaged range are answered; the next
-            // request, at the damage, gets the error naming it.
-            Err(BrokerError::Log {
-                source: crate::log::LogError::Damaged { .. },
-                ..
-            }) if !out.is_empty() => return Ok((out, next, high_watermark)),
-            other => other?,
-        };
-        let read = &committed.read;
-        high_watermark = read.high_watermark;
-        if read.bytes.is_empty() {
-            return Ok((out, next, read.high_watermark));
-        }
-        budget = budget.saturating_sub(read.bytes.len());
-        for item in BatchIter::new(&read.bytes) {
-            let (header, bytes) =
-                item.map_err(|e| ApiError::internal(format!("stored batch unreadable: {e}")))?;
-            if committed.is_aborted(&header) {
-                next = next.max(header.next_offset());
-                continue;
-            }
-            let decoded = batch::decode_records(bytes).map_err(|e| BrokerError::Log {
-                topic: topic.to_string(),
-                partition: partition as u32,
-                source: e.into(),
-            })?;
-            out.extend(decoded.into_iter().filter(|r| r.offset >= offset));
-            next = next.max(header.next_offset());
-            if out.len() >= max {
-                out.truncate(max);
-                return Ok((out, next, read.high_watermark));
-            }
-        }
-        if budget == 0 || next >= committed.last_stable {
-            return Ok((out, next, read.high_watermark));
-        }
-    }
+    let read = RecordRead::committed(broker, producers, topic, partition, offset, max)?;
+    Ok((read.records, read.next_offset, read.high_watermark))
 }
 
 fn record_json(r: &StoredRecord, enc: Encoding) -> Result<Value, ApiError> {

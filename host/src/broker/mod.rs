@@ -8,6 +8,7 @@
 //! - [`topic_lifecycle`]: creating and deleting topics, adding partitions.
 //! - [`topic_limits`]: [`TopicLimits`], caps on topics and partitions.
 //! - [`partitioner`]: Kafka's default partitioner (murmur2).
+//! - [`record_read`]: [`RecordRead`], committed records of a partition decoded.
 //! - [`delete_records`]: moving a partition's log start forward.
 //! - [`scrubber`]: the background CRC check of sealed segments after start,
 //!   and the damage it found.
@@ -38,6 +39,7 @@ pub mod offsets;
 pub mod orphans;
 pub mod partitioner;
 pub mod producer;
+pub mod record_read;
 pub mod scrubber;
 pub mod synced_db;
 pub mod topic;
@@ -52,6 +54,7 @@ pub use error::BrokerError;
 pub use meta_tree::MetaTree;
 pub use offsets::{GroupOffset, LiveGroup, LiveGroups, OffsetCommit};
 pub use orphans::Orphan;
+pub use record_read::RecordRead;
 pub use scrubber::{ScrubConfig, Scrubber};
 pub use synced_db::SyncedDb;
 pub use topic::Topic;

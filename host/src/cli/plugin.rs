@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -13,7 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::log::batch::Record;
-use crate::runtime::{Instance, InstanceConfig, Limits, Origin, Runtime, RuntimeConfig};
+use crate::runtime::guest_output::TracingSink;
+use crate::runtime::{CapturedLog, Limits, Runtime, RuntimeConfig, Trial, TrialFailure};
 
 /// `weir plugin ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -139,23 +141,14 @@ fn to_json(enc: Encoding, topic: Option<&str>, r: &Record) -> anyhow::Result<Val
 }
 
 /// Runs `weir plugin test`: prints each output record as a JSON line on stdout, each error on
-/// stderr; fails at the end if any record or batch failed.
+/// stderr; fails at the end if any record or batch failed. The run itself is the runtime's
+/// [`Trial`], the same the HTTP playground uses.
 pub fn run_test(args: TestArgs) -> anyhow::Result<()> {
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: args.cache_dir.clone(),
         ..RuntimeConfig::default()
     })?;
     let plugin = runtime.load_file(&args.file)?;
-    let config = InstanceConfig {
-        limits: Limits {
-            memory_bytes: args.memory_mb << 20,
-            deadline: std::time::Duration::from_millis(args.deadline_ms),
-        },
-        config: args.config.into_iter().collect(),
-        state: Some(Box::new(crate::runtime::MemoryState::new())),
-        ..InstanceConfig::default()
-    };
-    let mut instance = Instance::new(plugin, config)?;
     let input: Box<dyn BufRead> = if args.input == Path::new("-") {
         Box::new(io::stdin().lock())
     } else {
@@ -173,43 +166,48 @@ pub fn run_test(args: TestArgs) -> anyhow::Result<()> {
         records.push(parse_line(args.encoding, i + 1, &line)?);
         lines.push(i as i64 + 1);
     }
+    let trial = Trial {
+        limits: Limits {
+            memory_bytes: args.memory_mb << 20,
+            deadline: std::time::Duration::from_millis(args.deadline_ms),
+        },
+        config: args.config.into_iter().collect(),
+        batch_size: args.batch_size,
+        topic: "input".into(),
+        partition: 0,
+    };
+    // Plugin lines go to the host log as they come, as a pipeline's would; none are kept.
+    let log = Arc::new(CapturedLog::new(0, Some(Arc::new(TracingSink))));
+    let outcome = trial.run(plugin, &records, &lines, log)?;
     let mut out = io::stdout().lock();
     let mut errors = 0usize;
-    for (chunk, chunk_lines) in records
-        .chunks(args.batch_size.max(1))
-        .zip(lines.chunks(args.batch_size.max(1)))
-    {
-        let origin = Origin {
-            topic: "input".into(),
-            partition: 0,
-            offsets: chunk_lines.to_vec(),
-        };
-        match instance.process(&origin, chunk) {
-            Ok(output) => {
-                for r in &output.records {
-                    let Some(record) = r.record(chunk) else {
-                        errors += 1;
-                        eprintln!("error: output names input {:?}, not in the batch", r.source);
-                        continue;
-                    };
-                    match to_json(args.encoding, r.topic.as_deref(), record) {
-                        Ok(v) => writeln!(out, "{v}")?,
-                        Err(e) => {
-                            errors += 1;
-                            eprintln!("error: output record: {e:#}");
-                        }
-                    }
-                }
-                for f in &output.failures {
-                    errors += 1;
-                    let line = chunk_lines.get(f.index as usize).copied().unwrap_or(-1);
-                    eprintln!("error: record on line {line} failed: {}", f.message);
-                }
-            }
+    for o in &outcome.outputs {
+        match to_json(args.encoding, o.topic.as_deref(), &o.record) {
+            Ok(v) => writeln!(out, "{v}")?,
             Err(e) => {
-                errors += chunk.len();
-                let (first, last) = (chunk_lines[0], chunk_lines[chunk_lines.len() - 1]);
-                eprintln!("error: lines {first}-{last}: {e}");
+                errors += 1;
+                eprintln!("error: output record: {e:#}");
+            }
+        }
+    }
+    for f in &outcome.failures {
+        match f {
+            TrialFailure::Record { offset, message } => {
+                errors += 1;
+                eprintln!("error: record on line {offset} failed: {message}");
+            }
+            TrialFailure::Batch {
+                first,
+                last,
+                count,
+                error,
+            } => {
+                errors += count;
+                eprintln!("error: lines {first}-{last}: {error}");
+            }
+            TrialFailure::UnknownSource { .. } => {
+                errors += 1;
+                eprintln!("error: {f}");
             }
         }
     }

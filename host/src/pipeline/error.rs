@@ -75,6 +75,9 @@ pub enum PipelineError {
         /// The pool's size.
         max: usize,
     },
+    /// The playground refused a run.
+    #[error(transparent)]
+    Playground(#[from] super::playground::PlaygroundError),
     /// The service is shutting down.
     #[error("shutting down")]
     ShuttingDown,

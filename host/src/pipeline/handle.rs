@@ -49,6 +49,8 @@ pub struct PipelineHandle {
     pub tasks: Vec<Arc<TaskStats>>,
     /// Plugin and host log lines.
     pub logs: Arc<PipelineLogs>,
+    /// Recent per-task figures for charts, sampled by the server.
+    pub samples: super::samples::SampleRing,
     /// Updates applied.
     pub swaps: AtomicU64,
     /// Automatic rollbacks.

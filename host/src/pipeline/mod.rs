@@ -17,6 +17,8 @@
 //! - [`state`]: a step's state view: the task tree plus the batch's uncommitted writes.
 //! - [`table_cache`]: [`table_cache::CachedState`], a table's rows in memory in front of
 //!   its state, shared by the table's writers and the joins reading it.
+//! - [`playground`]: a module run over given records apart from pipelines, and its caps.
+//! - [`samples`]: [`samples::SampleRing`], a pipeline's recent per-task figures for charts.
 //! - [`limits`]: [`StateLimits`], the caps on what a task's tables and joins hold.
 //! - [`stats`], [`status`], [`metrics`], [`logs`]: what users see of a running pipeline.
 //! - [`error`]: [`PipelineError`], the layer's one error type.
@@ -29,8 +31,10 @@ pub mod limits;
 pub mod logs;
 pub mod metrics;
 pub mod outputs;
+pub mod playground;
 pub mod plugins;
 pub mod registry;
+pub mod samples;
 pub mod service;
 pub mod spec;
 pub mod stage;

@@ -106,6 +106,18 @@ pub fn chunks(records: &[Record], max_bytes: usize) -> Vec<&[Record]> {
     out
 }
 
+/// Most dead letters one listing returns (`GET /v1/pipelines/{name}/dead-letters`).
+pub const MAX_DEAD_LETTERS_LISTED: usize = 100;
+
+/// The newest records of a pipeline's dead-letter topic, newest first.
+#[derive(Debug, Default)]
+pub struct DeadLetters {
+    /// The pipeline's `dead_letter_topic` (`None`: it has none, so nothing is listed).
+    pub topic: Option<String>,
+    /// `(partition, record)`, newest first (by timestamp, then offset).
+    pub records: Vec<(u32, crate::log::batch::StoredRecord)>,
+}
+
 /// The original record, routed to the dead-letter topic with headers naming the failure.
 pub fn dead_letter(
     dlq: &str,

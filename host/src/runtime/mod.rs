@@ -29,6 +29,8 @@
 //!   socket cap, and the socket adapters every world links.
 //! - [`poll`]: `wasi:io/poll` bounded by the call's deadline.
 //! - [`compile`]: [`compile::CompileSlots`], how many components compile at once.
+//! - [`trial`]: [`Trial`], a plugin run once over given records in a fresh instance with
+//!   in-memory state (`weir plugin test` and the HTTP playground).
 //! - [`flat`]: the flat batch form records cross the boundary in.
 //! - [`host`]: the store's data and the adapters from generated host traits to backends.
 //! - [`guest_output`]: guest stdout/stderr, captured into the host log.
@@ -60,6 +62,7 @@ pub mod output;
 pub mod plugin;
 pub(crate) mod poll;
 pub mod state;
+pub mod trial;
 
 pub use caps::{CallCaps, Cap};
 pub use connector::ConnectorInstance;
@@ -70,3 +73,4 @@ pub use limits::Limits;
 pub use output::{Body, Output, OutputRecord, RecordFailure};
 pub use plugin::{Plugin, World};
 pub use state::{Entries, MemoryState, SledState, StateBackend, StateError};
+pub use trial::{CapturedLog, Trial, TrialFailure, TrialLog, TrialOutcome, TrialOutput};

@@ -227,6 +227,12 @@ pub async fn run(
     .with_context(|| format!("binding the Kafka listener to {}", settings.kafka.addr))?;
     let kafka_addr = kafka.local_addr()?;
     let mut background = spawn_background(&broker, &producers, &settings);
+    let sampled = pipelines.clone();
+    background.push(every(
+        crate::pipeline::samples::SAMPLE_INTERVAL,
+        "pipeline samples",
+        move || sampled.sample(),
+    ));
     let b = broker.clone();
     background.push(every(
         history::SAMPLE_INTERVAL,

@@ -40,10 +40,14 @@ const FILES: &[(&str, &[u8])] = &[
     asset!("lib/dom.js"),
     asset!("lib/route.js"),
     asset!("lib/signin.js"),
+    asset!("lib/graph.js"),
     asset!("views/overview.js"),
     asset!("views/topics.js"),
     asset!("views/records.js"),
     asset!("views/groups.js"),
+    asset!("views/modules.js"),
+    asset!("views/pipelines.js"),
+    asset!("views/connectors.js"),
 ];
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {

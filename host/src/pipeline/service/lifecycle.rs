@@ -458,6 +458,7 @@ impl Pipelines {
             previous: Mutex::new(None),
             tasks,
             logs: Arc::new(PipelineLogs::default()),
+            samples: Default::default(),
             swaps: AtomicU64::new(0),
             rollbacks: AtomicU64::new(0),
             rollback_reason: Mutex::new(None),

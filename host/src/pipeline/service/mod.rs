@@ -10,11 +10,13 @@
 //!   pipelines.
 //! - [`join_plan`]: a `join` step's plan, with its joiner and key-selector modules.
 //! - [`status`]: what users see of running pipelines: status, logs, metrics.
+//! - [`playground`]: a module version run over given records, apart from any pipeline.
 //! - [`queries`]: queryable state, read from the tasks' committed trees.
 
 mod join_plan;
 mod lifecycle;
 mod modules;
+mod playground;
 mod queries;
 pub use queries::{AggregateState, TableState};
 mod status;
@@ -85,6 +87,8 @@ pub struct Pipelines {
     ops: Mutex<()>,
     /// The lanes tasks live on: they wait for input and run turns there.
     workers: Arc<Workers>,
+    /// The playground's run slots.
+    playground: super::playground::PlaygroundSlots,
     config: PipelinesConfig,
 }
 
@@ -143,6 +147,7 @@ impl Pipelines {
             handles: Mutex::new(BTreeMap::new()),
             ops: Mutex::new(()),
             workers,
+            playground: Default::default(),
             config,
         };
         for record in service.store.list()? {

@@ -1,12 +1,16 @@
 //! What users see of running pipelines: status with per-task positions and counters,
-//! log lines, and the Prometheus metrics.
+//! log lines, the Prometheus metrics, the sampled figures for charts, and dead letters.
 
 use super::super::error::PipelineError;
 use super::super::handle::PipelineHandle;
+use super::super::logs::PipelineLogs;
+use super::super::outputs::{DeadLetters, MAX_DEAD_LETTERS_LISTED};
+use super::super::samples::{MetricsHistory, Sample, TaskSample};
 use super::super::stats::quantile;
 use super::super::status::{PipelineStatus, TaskStatus};
 use super::super::store::PipelineRecord;
 use super::Pipelines;
+use crate::broker::RecordRead;
 
 impl Pipelines {
     /// Status of every pipeline.
@@ -75,6 +79,74 @@ impl Pipelines {
     /// The newest `tail` log lines of a pipeline.
     pub fn logs(&self, name: &str, tail: usize) -> Result<Vec<String>, PipelineError> {
         Ok(self.handle(name)?.logs.tail(tail))
+    }
+
+    /// A pipeline's log ring, for readers following it.
+    pub fn log_ring(&self, name: &str) -> Result<std::sync::Arc<PipelineLogs>, PipelineError> {
+        Ok(self.handle(name)?.logs.clone())
+    }
+
+    /// Every task's totals now.
+    fn sample_of(&self, handle: &PipelineHandle) -> Sample {
+        let spec = handle.spec();
+        Sample {
+            at_ms: crate::broker::now_ms(),
+            tasks: handle
+                .tasks
+                .iter()
+                .map(|t| TaskSample::of(t, TaskStatus::of(t, &spec, &self.broker).lag))
+                .collect(),
+        }
+    }
+
+    /// Adds a sample of every pipeline to its ring (the server calls this every
+    /// [`super::super::samples::SAMPLE_INTERVAL`]).
+    pub fn sample(&self) {
+        let handles: Vec<_> = self.handles.lock().values().cloned().collect();
+        for h in handles {
+            let sample = self.sample_of(&h);
+            h.samples.push(sample);
+        }
+    }
+
+    /// A pipeline's sampled figures of the last 15 minutes, ending now.
+    pub fn metrics_history(&self, name: &str) -> Result<MetricsHistory, PipelineError> {
+        let handle = self.handle(name)?;
+        let now = self.sample_of(&handle);
+        Ok(handle.samples.history(now))
+    }
+
+    /// The newest `limit` records (at most [`MAX_DEAD_LETTERS_LISTED`]) of the pipeline's
+    /// dead-letter topic, newest first. Reads at most `limit` records per partition.
+    pub fn dead_letters(&self, name: &str, limit: usize) -> Result<DeadLetters, PipelineError> {
+        let handle = self.handle(name)?;
+        let limit = limit.min(MAX_DEAD_LETTERS_LISTED);
+        let Some(topic) = handle.spec().dead_letter_topic.clone() else {
+            return Ok(DeadLetters::default());
+        };
+        let t = self.broker.topic(&topic)?;
+        let mut records = Vec::new();
+        for p in 0..t.partition_count() {
+            let log = t.partition(i64::from(p))?;
+            let from = (log.high_watermark() - limit as i64).max(log.stats().log_start_offset);
+            let read = RecordRead::committed(
+                &self.broker,
+                &self.producers,
+                &topic,
+                i64::from(p),
+                from,
+                limit,
+            )?;
+            records.extend(read.records.into_iter().map(|r| (p, r)));
+        }
+        records.sort_by(|(pa, a), (pb, b)| {
+            (b.timestamp, b.offset, pb).cmp(&(a.timestamp, a.offset, pa))
+        });
+        records.truncate(limit);
+        Ok(DeadLetters {
+            topic: Some(topic),
+            records,
+        })
     }
 
     /// Prometheus text exposition of every pipeline's counters.

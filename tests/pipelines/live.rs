@@ -1,0 +1,135 @@
+//! What the console watches of a running pipeline: its sampled figures
+//! (`/metrics/history`), its newest dead letters, and its log followed by long poll.
+
+use std::time::{Duration, Instant};
+
+use crate::common::Server;
+use crate::common::guests::guest;
+use crate::common::pipeline::*;
+use serde_json::json;
+
+#[test]
+fn charts_dead_letters_and_the_followed_log_show_the_pipeline_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "in", 2);
+    create_topic(&s, "out", 1);
+    create_topic(&s, "dlq", 1);
+    assert_eq!(upload(&s, "trap", &guest("hostile", "trap")).0, 201);
+    create(
+        &s,
+        json!({"name": "live", "inputs": ["in"], "output": "out", "steps": [{"module": "trap"}],
+            "on_error": "dead-letter", "dead_letter_topic": "dlq", "start": "earliest"}),
+    );
+    let (code, dl) = call(&s, "GET", "/v1/pipelines/live/dead-letters", None);
+    assert_eq!(code, 200, "{dl}");
+    assert_eq!(
+        (dl["topic"].as_str(), dl["records"].as_array().map(Vec::len)),
+        (Some("dlq"), Some(0))
+    );
+
+    let records: Vec<_> = (0..6)
+        .map(|i| {
+            let value = if i % 3 == 0 {
+                format!("bad {i}")
+            } else {
+                "ok".into()
+            };
+            json!({"key": format!("k{i}"), "value": value, "partition": i % 2})
+        })
+        .collect();
+    produce(&s, "in", records);
+    wait_caught_up(&s, "live", 6);
+
+    // The chart's last point is now: every task's totals and lag, per partition.
+    let (code, h) = call(&s, "GET", "/v1/pipelines/live/metrics/history", None);
+    assert_eq!(code, 200, "{h}");
+    assert_eq!(h["interval_ms"], 5000);
+    assert_eq!(h["window_ms"], 15 * 60 * 1000);
+    let last = h["points"].as_array().unwrap().last().unwrap().clone();
+    let tasks = last["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2, "{h}");
+    let total: u64 = tasks
+        .iter()
+        .map(|t| t["records_in"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 6, "{h}");
+    assert!(tasks.iter().all(|t| t["lag"] == 0), "{h}");
+
+    // Dead letters, newest first, with the error and step taken from their headers.
+    let (code, dl) = call(&s, "GET", "/v1/pipelines/live/dead-letters?limit=1", None);
+    assert_eq!(code, 200, "{dl}");
+    let newest = dl["records"].as_array().unwrap();
+    assert_eq!(newest.len(), 1, "{dl}");
+    let (code, dl) = call(&s, "GET", "/v1/pipelines/live/dead-letters", None);
+    assert_eq!(code, 200, "{dl}");
+    let all = dl["records"].as_array().unwrap();
+    let mut values: Vec<&str> = all.iter().map(|r| r["value"].as_str().unwrap()).collect();
+    values.sort();
+    assert_eq!(values, ["bad 0", "bad 3"], "{dl}");
+    assert!(all[0]["error"].as_str().unwrap().contains("boom"), "{dl}");
+    assert_eq!(all[0]["step"], "0");
+    assert_eq!(newest[0], all[0], "limit=1 is the newest");
+    let (code, e) = call(&s, "GET", "/v1/pipelines/live/dead-letters?limit=101", None);
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{e}"
+    );
+
+    // Following the log: a long poll from `next` wakes on the next line, a pause's.
+    let (code, logs) = call(&s, "GET", "/v1/pipelines/live/logs?tail=5", None);
+    assert_eq!(code, 200, "{logs}");
+    let next = logs["next"].as_u64().unwrap();
+    let follow = {
+        let url = s.at(&format!(
+            "/v1/pipelines/live/logs?since={next}&timeout_ms=20000"
+        ));
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let body: serde_json::Value = crate::common::http()
+                .get(url)
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            (body, started.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(call(&s, "POST", "/v1/pipelines/live/pause", None).0, 200);
+    let (body, waited) = follow.join().unwrap();
+    assert!(
+        waited < Duration::from_secs(15),
+        "woken by the line, not the timeout"
+    );
+    let lines = body["lines"].as_array().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.as_str().unwrap().ends_with("host: paused")),
+        "{body}"
+    );
+    assert_eq!(body["next"].as_u64().unwrap(), next + lines.len() as u64);
+    assert_eq!(body["skipped"], 0);
+    // Nothing new: the poll ends at its timeout with no lines and the same `next`.
+    let after = body["next"].as_u64().unwrap();
+    let (code, quiet) = call(
+        &s,
+        "GET",
+        &format!("/v1/pipelines/live/logs?since={after}&timeout_ms=100"),
+        None,
+    );
+    assert_eq!(code, 200, "{quiet}");
+    assert_eq!(
+        (
+            quiet["lines"].as_array().map(Vec::len),
+            quiet["next"].as_u64()
+        ),
+        (Some(0), Some(after))
+    );
+    let (code, e) = call(&s, "GET", "/v1/pipelines/live/logs?since=0&tail=3", None);
+    assert_eq!(code, 400, "{e}");
+    let (code, _) = call(&s, "GET", "/v1/pipelines/nope/metrics/history", None);
+    assert_eq!(code, 404);
+}
