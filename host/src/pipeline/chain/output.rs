@@ -42,7 +42,7 @@ pub struct ChainOutput {
     /// (`"late": "dead-letter"`), with why.
     pub late_letters: Vec<Failed>,
     /// The results of an `on_update` aggregation whose results go to the main output
-    /// unread by any step ([`Chain::defers_updates`]): the task keeps the latest per
+    /// unread by any step ([`Chain::defers_updates`](super::Chain::defers_updates)): the task keeps the latest per
     /// window and key until its next commit rather than appending each round's.
     pub updates: Vec<Emitted>,
 }

@@ -117,7 +117,7 @@ impl StepSpec {
     }
 
     /// Checks the step's fields go together; errors name `steps[i].field`. How it is
-    /// wired to other steps and sources is [`Graph::of`]'s to check.
+    /// wired to other steps and sources is [`Graph::of`](super::graph::Graph::of)'s to check.
     pub(super) fn check(&self, i: usize) -> Result<(), SpecError> {
         let field = |f: &str| format!("steps[{i}].{f}");
         let is_join = self.op == Op::Join;
