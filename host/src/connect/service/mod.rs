@@ -155,6 +155,16 @@ enum Run {
     },
 }
 
+/// Where a connector's hot-swap is (see [`swap`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SwapPhase {
+    /// No swap under way: a config change may be applied.
+    Settled,
+    /// A swap was ordered to the tasks and is waited for without the lock: another config
+    /// change is refused until it ends.
+    Pending,
+}
+
 /// A connector: its stored config and target state, and what runs of it.
 struct Entry {
     stored: StoredConnector,
@@ -164,6 +174,8 @@ struct Entry {
     /// Why the last hot-swap was rolled back (cleared by the next swap that succeeds, or
     /// a restart): shown as the running connector's trace.
     swap_failure: Option<String>,
+    /// Whether a hot-swap is under way.
+    swap: SwapPhase,
 }
 
 impl Entry {
@@ -177,6 +189,9 @@ impl Entry {
     fn stop_tasks(&mut self) {
         if let Run::Started { tasks, .. } = &mut self.run {
             for t in tasks.iter() {
+                // A swap order the task has not taken is withdrawn, so that its waiter (which
+                // holds no lock) learns at once that the task is gone.
+                t.control.swap.withdraw();
                 t.control.set_want(Want::Exit);
             }
             for t in tasks.iter_mut() {

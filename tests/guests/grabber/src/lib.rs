@@ -1,6 +1,9 @@
 //! Hostile: a sink connector whose task, at start, opens `count` TCP connections to `target`
 //! and holds them all. Only the host's cap on sockets per task stops it (and `weir.allow.tcp`
 //! decides where it may connect at all).
+//!
+//! With `hold` set to a path (in a granted directory), every `put` answers a retriable error
+//! while that file exists: the task stays off its clean boundary for as long as a test wants.
 
 use std::net::TcpStream;
 
@@ -27,6 +30,7 @@ impl Connector for Grabber {
 
 struct GrabberTask {
     _held: Vec<TcpStream>,
+    hold: Option<String>,
 }
 
 impl SinkTask for GrabberTask {
@@ -47,11 +51,19 @@ impl SinkTask for GrabberTask {
                 }
             }
         }
-        Ok(GrabberTask { _held: held })
+        Ok(GrabberTask {
+            _held: held,
+            hold: config.get("hold").cloned(),
+        })
     }
 
     fn put(&mut self, _records: Vec<SinkRecord>) -> Result<(), ConnectorError> {
-        Ok(())
+        match &self.hold {
+            Some(path) if std::path::Path::new(path).exists() => {
+                Err(ConnectorError::Retriable(format!("held while {path} exists")))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn flush(&mut self, _offsets: Vec<TopicPartitionOffset>) -> Result<String, ConnectorError> {
