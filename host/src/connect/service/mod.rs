@@ -48,13 +48,16 @@ pub struct ConnectConfig {
     pub caps: TaskCaps,
 }
 
-/// How many connector tasks may run (`[connect]` in `weir.toml`).
+/// How many connector tasks may run, and what one may hold (`[connect]` in `weir.toml`).
 #[derive(Debug, Clone, Copy)]
 pub struct TaskCaps {
     /// In all (`connect.max_tasks`).
     pub total: u32,
     /// Of one connector (`connect.max_tasks_per_connector`).
     pub per_connector: u32,
+    /// TCP sockets one task may hold open: the ceiling of `weir.tcp.max.sockets`
+    /// (`connect.max_tcp_sockets_per_task`).
+    pub sockets_per_task: usize,
 }
 
 /// An installed connector plugin, as `GET /connector-plugins` lists it.
