@@ -6,159 +6,28 @@
 //! refused a port or host it was not granted while its neighbour runs on; the bounds on
 //! response size, request size and time crossed;
 //! `https://` origins (in `connect_http/https.rs`); bad grants (in `connect_http/grants.rs`).
+//! A record refused after ones the chain dropped is dead-lettered as read (in
+//! `connect_http/dead_letter.rs`). The HTTP stub they all talk to is `connect_http/stub.rs`.
 
 mod common;
+#[path = "connect_http/dead_letter.rs"]
+mod dead_letter;
 #[path = "connect_http/grants.rs"]
 mod grants;
 #[path = "connect_http/https.rs"]
 mod https;
+#[path = "connect_http/stub.rs"]
+mod stub;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
 use serde_json::{Value, json};
 
 use common::connect::{call, create, start, wait_status};
 use common::{Server, create_topic, http, kcat, wait_until};
-
-/// A request the stub received.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: Method,
-    path: String,
-    query: String,
-    body: String,
-    at: Instant,
-    /// The status the stub answered.
-    status: u16,
-}
-
-/// What the stub answers a request: status, headers, body, and a delay before answering.
-struct Answer {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: String,
-    delay: Duration,
-}
-
-impl Answer {
-    fn ok(body: impl Into<String>) -> Answer {
-        Answer {
-            status: 200,
-            headers: Vec::new(),
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    fn status(status: u16) -> Answer {
-        Answer {
-            status,
-            ..Answer::ok("")
-        }
-    }
-}
-
-type Answerer = dyn Fn(&Seen, &[Seen]) -> Answer + Send + Sync;
-
-/// An HTTP server on 127.0.0.1:0 in its own runtime, answering with a closure that sees the
-/// request and every request before it.
-struct Stub {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    scheme: &'static str,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl Stub {
-    fn start(answer: impl Fn(&Seen, &[Seen]) -> Answer + Send + Sync + 'static) -> Stub {
-        Stub::serve(None, answer)
-    }
-
-    /// The same stub over https, with `acceptor`'s certificate.
-    fn start_tls(
-        acceptor: tokio_rustls::TlsAcceptor,
-        answer: impl Fn(&Seen, &[Seen]) -> Answer + Send + Sync + 'static,
-    ) -> Stub {
-        Stub::serve(Some(acceptor), answer)
-    }
-
-    fn serve(
-        tls: Option<tokio_rustls::TlsAcceptor>,
-        answer: impl Fn(&Seen, &[Seen]) -> Answer + Send + Sync + 'static,
-    ) -> Stub {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let answer: Arc<Answerer> = Arc::new(answer);
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let log = seen.clone();
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, _headers: HeaderMap, body: Bytes| {
-                let (log, answer) = (log.clone(), answer.clone());
-                async move {
-                    let req = Seen {
-                        method,
-                        path: uri.path().to_string(),
-                        query: uri.query().unwrap_or("").to_string(),
-                        body: String::from_utf8_lossy(&body).into_owned(),
-                        at: Instant::now(),
-                        status: 0,
-                    };
-                    let a = {
-                        let mut all = log.lock().unwrap();
-                        let a = answer(&req, &all);
-                        all.push(Seen {
-                            status: a.status,
-                            ..req
-                        });
-                        a
-                    };
-                    tokio::time::sleep(a.delay).await;
-                    let mut resp: Response = a.body.into_response();
-                    *resp.status_mut() = StatusCode::from_u16(a.status).unwrap();
-                    for (k, v) in a.headers {
-                        resp.headers_mut().insert(k, v.parse().unwrap());
-                    }
-                    resp
-                }
-            },
-        );
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        match tls {
-            None => rt.spawn(async move { axum::serve(listener, app).await }),
-            Some(acceptor) => rt.spawn(async move {
-                let tcp = listener;
-                axum::serve(https::TlsListener { tcp, acceptor }, app).await
-            }),
-        };
-        Stub {
-            addr,
-            seen,
-            scheme,
-            _rt: rt,
-        }
-    }
-
-    fn origin(&self) -> String {
-        format!("{}://{}", self.scheme, self.addr)
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
+use stub::{Answer, Seen, Stub};
 
 fn schemaless(more: Value) -> Value {
     let mut out = json!({
@@ -408,110 +277,6 @@ fn http_sink_fails_its_task_on_a_refused_record_without_tolerance() {
     assert!(
         trace.contains("TASK_PUT") && trace.contains("HTTP 422"),
         "trace: {trace}"
-    );
-}
-
-/// A record the plugin refuses after the chain dropped others before it goes to the
-/// dead-letter queue as it was in the log: the sink maps each put entry back to its input by
-/// index, so a drop in between must not shift the report onto another record.
-#[test]
-fn a_refused_record_after_dropped_ones_is_dead_lettered_as_read() {
-    let stub = Stub::start(|req, _| match req.body.contains("refuse") {
-        true => Answer {
-            status: 400,
-            body: "no such thing".into(),
-            ..Answer::ok("")
-        },
-        false => Answer::ok("ok"),
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let s = start(&dir.path().join("data"));
-    create_topic(&s, "in", 1);
-    // 0, 3, 6 and 9 carry a `skip` header the chain drops them by; 8 is refused.
-    let value = |i: u32| match i {
-        8 => format!("{{\"i\":{i},\"say\":\"refuse\"}}"),
-        _ => format!("{{\"i\":{i}}}"),
-    };
-    let records: Vec<Value> = (0..10u32)
-        .map(|i| match i % 3 {
-            0 => json!({"value": value(i), "headers": {"skip": "y"}}),
-            _ => json!({"value": value(i)}),
-        })
-        .collect();
-    let resp = http()
-        .post(s.at("/v1/topics/in/records"))
-        .json(&json!({ "records": records }))
-        .send()
-        .unwrap();
-    assert!(resp.status().is_success(), "{}", resp.text().unwrap());
-    create(
-        &s,
-        "mapped",
-        schemaless(json!({
-            "connector.class": "HttpSink",
-            "topics": "in",
-            "http.url": format!("{}/one", stub.origin()),
-            "http.request.mode": "single",
-            "weir.allow.http": stub.origin(),
-            "transforms": "skip,tag",
-            "transforms.skip.type": "Filter",
-            "transforms.skip.predicate": "hasSkip",
-            "transforms.tag.type": "InsertField$Value",
-            "transforms.tag.static.field": "tagged",
-            "transforms.tag.static.value": "yes",
-            "predicates": "hasSkip",
-            "predicates.hasSkip.type": "HasHeaderKey",
-            "predicates.hasSkip.name": "skip",
-            "errors.tolerance": "all",
-            "errors.deadletterqueue.topic.name": "dlq",
-            "errors.deadletterqueue.context.headers.enable": "true",
-        })),
-    );
-    let accepted = || -> Vec<u64> {
-        stub.seen()
-            .iter()
-            .filter(|r| r.status == 200)
-            .map(|r| {
-                serde_json::from_str::<Value>(&r.body).unwrap()["i"]
-                    .as_u64()
-                    .unwrap()
-            })
-            .collect()
-    };
-    assert!(
-        wait_until(Duration::from_secs(60), || accepted().len() == 5
-            && values(&s, "dlq").len() == 1),
-        "accepted {:?}, dlq {:?}: {}",
-        accepted(),
-        values(&s, "dlq"),
-        log_lines(&s, "mapped")
-    );
-    assert_eq!(
-        accepted(),
-        vec![1, 2, 4, 5, 7],
-        "the chain dropped 0, 3, 6, 9"
-    );
-    // The refused record, untransformed (no `tagged`), at its own offset.
-    assert_eq!(values(&s, "dlq"), vec![value(8)]);
-    let out = kcat(
-        &[
-            "-C",
-            "-b",
-            &s.kafka,
-            "-t",
-            "dlq",
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-f",
-            "%h\n",
-        ],
-        b"",
-    );
-    assert!(
-        out.contains("__connect.errors.offset=8") && out.contains("stage=TASK_PUT"),
-        "{out}"
     );
 }
 
