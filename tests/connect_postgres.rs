@@ -369,7 +369,9 @@ fn the_readme_tour_runs_as_written() {
 }
 
 /// A connector task that opens socket after socket to a granted address is stopped at the
-/// per-task cap (8) with a clear error, logged and counted; within the cap it connects.
+/// per-task cap (8, or its `weir.tcp.max.sockets`) with a clear error, logged and counted;
+/// within the cap it connects. A cap over the server's ceiling, or of 0, is refused naming
+/// the key; a UDP socket is refused, logged and counted like a TCP refusal.
 #[test]
 fn a_task_cannot_hold_more_sockets_than_the_cap() {
     let dir = tempfile::tempdir().unwrap();
@@ -396,8 +398,62 @@ fn a_task_cannot_hold_more_sockets_than_the_cap() {
             "weir.allow.tcp": addr,
         })
     };
+    let capped = |count: u32, cap: &str| {
+        let mut c = grabber(count);
+        c["weir.tcp.max.sockets"] = json!(cap);
+        c
+    };
     create(&s, "modest", grabber(8));
     create(&s, "greedy", grabber(100));
+    create(&s, "fits", capped(3, "3"));
+    create(&s, "tight", capped(4, "3"));
+    for (cap, want) in [
+        (
+            "65",
+            "over this server's connect.max_tcp_sockets_per_task (64)",
+        ),
+        ("0", "at least 1"),
+    ] {
+        let (code, body) = call(
+            &s,
+            "POST",
+            "/connectors",
+            Some(json!({"name": "wide", "config": capped(1, cap)})),
+        );
+        assert_eq!(code, 400, "{cap}: {body}");
+        let m = body["message"].as_str().unwrap();
+        assert!(
+            m.contains("weir.tcp.max.sockets") && m.contains(want),
+            "{m}"
+        );
+    }
+    let mut udp = grabber(0);
+    udp["udp"] = json!("true");
+    create(&s, "udp", udp);
+    let st = wait_status(&s, "udp", "FAILED", |st| {
+        st["tasks"][0]["state"] == "FAILED"
+    });
+    assert_eq!(st["denied"], 1, "a UDP refusal is counted: {st}");
+    let (_, logs) = call(&s, "GET", "/connectors/udp/logs", None);
+    assert!(
+        logs.to_string().contains("a UDP socket refused"),
+        "a UDP refusal is logged: {logs}"
+    );
+    let st = wait_status(&s, "tight", "FAILED", |st| {
+        st["tasks"][0]["state"] == "FAILED"
+    });
+    let trace = st["tasks"][0]["trace"].as_str().unwrap();
+    assert!(
+        trace.contains("socket 3 to"),
+        "the 4th socket fails: {trace}"
+    );
+    assert_eq!(st["denied"], 1, "{st}");
+    let (_, logs) = call(&s, "GET", "/connectors/tight/logs", None);
+    assert!(logs.to_string().contains("holds 3 open"), "{logs}");
+    let st = wait_status(&s, "fits", "RUNNING", |st| {
+        st["tasks"][0]["state"] == "RUNNING"
+    });
+    assert_eq!(st["denied"], 0, "{st}");
     let st = wait_status(&s, "greedy", "FAILED", |st| {
         st["tasks"][0]["state"] == "FAILED"
     });

@@ -4,6 +4,7 @@
 //! handshake with a certificate error in the connector's log and nothing arrives; an
 //! `http://` grant of the same host and port does not admit the https URL.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rustls_pki_types::pem::PemObject;

@@ -82,6 +82,7 @@ impl Harness {
                 caps: weir::connect::service::TaskCaps {
                     total: 64,
                     per_connector: 8,
+                    sockets_per_task: 64,
                 },
             },
         )

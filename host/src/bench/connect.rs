@@ -3,6 +3,9 @@
 //! Connect transformations, in the same run, on one server (a child `weir serve` of this
 //! binary, in a temp dir, on loopback), rounds rotating which goes first. Each measures from
 //! the request (the connector's creation, the CLI's start) until the topic holds every line.
+//! A fourth path measures the way back: the built-in FileStreamSink reading a topic of the
+//! same lines into a file, until the file holds every byte (a sink task's read, convert and
+//! put loop).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::served::Served;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use serde_json::json;
 
 /// Options of `weir bench connect`.
@@ -91,6 +94,42 @@ fn by_connector(
     Ok(start.elapsed())
 }
 
+/// A FileStreamSink connector reading `topic` (which holds the lines of a file of `bytes`
+/// bytes) into a new file in `out`: seconds until that file holds every byte. The connector is
+/// deleted afterwards, so that it does not poll beside the next paths.
+fn by_sink(
+    s: &Served,
+    name: &str,
+    topic: &str,
+    out: &Path,
+    bytes: u64,
+) -> anyhow::Result<Duration> {
+    let file = out.join(format!("{name}.txt"));
+    let config = json!({
+        "connector.class": "FileStreamSink",
+        "file": file,
+        "topics": topic,
+        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "weir.allow.dirs": out.display().to_string(),
+    });
+    let start = Instant::now();
+    s.send(
+        reqwest::Method::POST,
+        format!("{}/connectors", s.connect),
+        json!({"name": name, "config": config}),
+    )?;
+    let deadline = start + Duration::from_secs(600);
+    while std::fs::metadata(&file).map_or(0, |m| m.len()) < bytes {
+        if Instant::now() > deadline {
+            bail!("{} never got its {bytes} bytes", file.display());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took = start.elapsed();
+    s.delete_connector(name)?;
+    Ok(took)
+}
+
 /// Runs `weir bench connect` and prints a Markdown table.
 pub fn run_connect_bench(opts: &ConnectBenchOptions) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -118,16 +157,22 @@ pub fn run_connect_bench(opts: &ConnectBenchOptions) -> anyhow::Result<()> {
     }
     let plugins = std::fs::canonicalize(&opts.plugins)?;
     let s = Served::start(&dir.path().join("data"), Some(&plugins))?;
-    // Per path: the CLI, the connector, the connector with 3 transformations.
-    let mut times: [Vec<Duration>; 3] = Default::default();
+    // The sink path's input: the file's lines in a topic, once, before any round.
+    by_cli(&s, "sink-input", &file, opts.lines)?;
+    let bytes = std::fs::metadata(&file)?.len();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out)?;
+    // Per path: the CLI, the connector, the connector with 3 transformations, the sink.
+    let mut times: [Vec<Duration>; 4] = Default::default();
     for round in 0..opts.rounds {
-        for k in 0..3 {
-            let path = (round + k) % 3;
-            let topic = format!("{}-{round}", ["produce", "source", "chain"][path]);
+        for k in 0..4 {
+            let path = (round + k) % 4;
+            let topic = format!("{}-{round}", ["produce", "source", "chain", "sink"][path]);
             times[path].push(match path {
                 0 => by_cli(&s, &topic, &file, opts.lines)?,
                 1 => by_connector(&s, &topic, &file, opts.lines, false)?,
-                _ => by_connector(&s, &topic, &file, opts.lines, true)?,
+                2 => by_connector(&s, &topic, &file, opts.lines, true)?,
+                _ => by_sink(&s, &topic, "sink-input", &out, bytes)?,
             });
         }
     }
@@ -136,13 +181,19 @@ pub fn run_connect_bench(opts: &ConnectBenchOptions) -> anyhow::Result<()> {
         v.sort();
         v[v.len() / 2]
     };
-    let [cli, conn, chain] = [median(&times[0]), median(&times[1]), median(&times[2])];
+    let [cli, conn, chain, sink] = [
+        median(&times[0]),
+        median(&times[1]),
+        median(&times[2]),
+        median(&times[3]),
+    ];
     let rate = |d: Duration| opts.lines as f64 / d.as_secs_f64();
     println!("| path | lines | median s | lines/s |\n|---|---|---|---|");
     for (name, d) in [
         ("`weir produce --file`", cli),
         ("FileStreamSource connector", conn),
         ("FileStreamSource + 3 transformations", chain),
+        ("FileStreamSink connector (topic to file)", sink),
     ] {
         println!(
             "| {name} | {} | {:.2} | {:.0} |",

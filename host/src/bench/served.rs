@@ -95,6 +95,16 @@ impl Served {
     }
 
     /// Creates topic `name` with one partition.
+    /// Deletes a connector through the Connect listener.
+    pub fn delete_connector(&self, name: &str) -> anyhow::Result<()> {
+        let url = format!("{}/connectors/{name}", self.connect);
+        let r = self.client.delete(&url).send()?;
+        if !r.status().is_success() {
+            anyhow::bail!("{url} answered {}", r.status());
+        }
+        Ok(())
+    }
+
     pub fn create_topic(&self, name: &str) -> anyhow::Result<()> {
         self.send(
             reqwest::Method::POST,

@@ -20,6 +20,9 @@ pub struct ConnectSection {
     pub max_tasks: u32,
     /// Most tasks one connector may run, whatever its `tasks.max`.
     pub max_tasks_per_connector: u32,
+    /// Most TCP sockets one connector task may hold open: the ceiling of a connector's
+    /// `weir.tcp.max.sockets`.
+    pub max_tcp_sockets_per_task: u32,
 }
 
 /// Where the Connect REST API listens, and whether the address was the default (a default
@@ -34,14 +37,19 @@ pub struct ConnectSettings {
     pub max_tasks: u32,
     /// `connect.max_tasks_per_connector`.
     pub max_tasks_per_connector: u32,
+    /// `connect.max_tcp_sockets_per_task`.
+    pub max_tcp_sockets_per_task: u32,
 }
 
 impl ConnectSection {
     /// Validates the address and the task caps.
     pub fn build(&self) -> Result<ConnectSettings, ConfigError> {
-        if self.max_tasks == 0 || self.max_tasks_per_connector == 0 {
+        if self.max_tasks == 0
+            || self.max_tasks_per_connector == 0
+            || self.max_tcp_sockets_per_task == 0
+        {
             return Err(ConfigError::Invalid(
-                "connect.max_tasks and connect.max_tasks_per_connector must be at least 1".into(),
+                "connect.max_tasks, connect.max_tasks_per_connector and connect.max_tcp_sockets_per_task must be at least 1".into(),
             ));
         }
         let addr = self.addr.parse().map_err(|e| {
@@ -55,6 +63,7 @@ impl ConnectSection {
             is_default: self.addr == DEFAULT_CONNECT_ADDR,
             max_tasks: self.max_tasks,
             max_tasks_per_connector: self.max_tasks_per_connector,
+            max_tcp_sockets_per_task: self.max_tcp_sockets_per_task,
         })
     }
 }

@@ -218,3 +218,16 @@ fn the_initial_rebalance_delay_defaults_to_kafkas_and_is_bounded_by_name() {
         "{err}"
     );
 }
+
+#[test]
+fn the_tcp_socket_ceiling_defaults_to_64_and_a_zero_is_refused_by_name() {
+    let s = ServerConfig::load(None).unwrap().build().unwrap();
+    assert_eq!(s.connect.max_tcp_sockets_per_task, 64);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.toml");
+    std::fs::write(&path, "[connect]\nmax_tcp_sockets_per_task = 2\n").unwrap();
+    assert_eq!(load(&path).unwrap().connect.max_tcp_sockets_per_task, 2);
+    std::fs::write(&path, "[connect]\nmax_tcp_sockets_per_task = 0\n").unwrap();
+    let err = load(&path).unwrap_err().to_string();
+    assert!(err.contains("connect.max_tcp_sockets_per_task"), "{err}");
+}

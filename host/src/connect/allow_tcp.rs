@@ -2,6 +2,9 @@
 //! and resolved by the host once, when the config is checked, into a [`TcpGrant`] whose
 //! addresses are pinned: the connector's connects are checked against those addresses, so a
 //! name that later resolves elsewhere (DNS rebinding) does not widen the grant.
+//!
+//! `weir.tcp.max.sockets` caps the TCP sockets one task holds open at once (default
+//! [`DEFAULT_MAX_SOCKETS`]); the server's `connect.max_tcp_sockets_per_task` caps that.
 
 use std::net::{IpAddr, ToSocketAddrs};
 
@@ -9,6 +12,28 @@ use crate::runtime::net::{DEFAULT_MAX_SOCKETS, TcpEntry, TcpGrant};
 
 /// Most entries one connector may list: each is resolved while the config is checked.
 pub const MAX_ENTRIES: usize = 32;
+
+/// The config key of the cap on a task's open TCP sockets.
+pub const MAX_SOCKETS: &str = "weir.tcp.max.sockets";
+
+/// Reads `weir.tcp.max.sockets`: a whole number from 1 up, or the default. The server's
+/// ceiling is checked by the service, which knows it.
+pub fn max_sockets(
+    config: &std::collections::BTreeMap<String, String>,
+) -> Result<usize, (String, String)> {
+    let Some(text) = config.get(MAX_SOCKETS) else {
+        return Ok(DEFAULT_MAX_SOCKETS);
+    };
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err((
+            MAX_SOCKETS.to_string(),
+            format!(
+                "Invalid value {text} for configuration {MAX_SOCKETS}: Value must be a whole number of at least 1"
+            ),
+        )),
+    }
+}
 
 /// Why `weir.allow.tcp` was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -153,5 +178,17 @@ mod tests {
         }
         let many = vec!["127.0.0.1:1"; MAX_ENTRIES + 1].join(",");
         assert!(parse(&many).unwrap_err().to_string().contains("at most"));
+    }
+
+    #[test]
+    fn the_socket_cap_is_read_with_its_default_and_bad_values_named() {
+        let config = |v: &str| [(MAX_SOCKETS.to_string(), v.to_string())].into();
+        assert_eq!(max_sockets(&Default::default()), Ok(DEFAULT_MAX_SOCKETS));
+        assert_eq!(max_sockets(&config(" 3 ")), Ok(3));
+        for bad in ["0", "-1", "many", ""] {
+            let (key, message) = max_sockets(&config(bad)).unwrap_err();
+            assert_eq!(key, MAX_SOCKETS);
+            assert!(message.contains("at least 1"), "{bad}: {message}");
+        }
     }
 }

@@ -310,7 +310,7 @@ impl ConnectorSettings {
             }),
         };
         let http = super::allow_http::parse(config, &mut issues);
-        let tcp = match config.get("weir.allow.tcp") {
+        let mut tcp = match config.get("weir.allow.tcp") {
             None => TcpGrant::default(),
             Some(text) => super::allow_tcp::parse(text).unwrap_or_else(|e| {
                 issues.push((
@@ -320,6 +320,10 @@ impl ConnectorSettings {
                 TcpGrant::default()
             }),
         };
+        match super::allow_tcp::max_sockets(config) {
+            Ok(n) => tcp.max_sockets = n,
+            Err(issue) => issues.push(issue),
+        }
         if !issues.is_empty() {
             return Err(issues);
         }

@@ -160,6 +160,23 @@ pub enum ConnectError {
         /// Why.
         reason: String,
     },
+    /// A config change while a hot-swap of the connector is still waited for.
+    #[error("Connector {name}: a swap of its plugin is in progress; try again once it has ended")]
+    SwapPending {
+        /// The connector.
+        name: String,
+    },
+    /// The connector was deleted, restarted or reconfigured while its swap was waited for:
+    /// the swap is given up and the connector runs what is stored.
+    #[error("Connector {name}: the swap to {class} was abandoned: {reason}")]
+    SwapAbandoned {
+        /// The connector.
+        name: String,
+        /// The class it was being swapped to.
+        class: String,
+        /// What happened meanwhile.
+        reason: String,
+    },
     /// Starting a connector's tasks would pass a server cap on tasks.
     #[error(
         "{asked} task(s) of connector {name} would pass this server's {key} ({limit}): {running} run already"

@@ -124,7 +124,7 @@ fn run_inner(ctx: &mut TaskContext, control: &TaskControl) -> Result<(), Connect
         control,
         inst: &mut inst,
         positions,
-        raw: Vec::new(),
+        batch: ReadBatch::default(),
         dirty: false,
         last_flush: Instant::now(),
         last_refresh: Instant::now(),
@@ -164,15 +164,43 @@ fn start(
     Ok(inst)
 }
 
+/// The records of the last read as they were in the log, kept so that a record the plugin
+/// reports goes to the dead-letter queue as it was read: each record held once (moved here
+/// from the read, never copied), and for each entry of the batch being put the index of the
+/// record it came from (the chain may have dropped or failed records between them).
+#[derive(Default)]
+struct ReadBatch {
+    /// The partitions the records came from, each once.
+    partitions: Vec<(String, u32)>,
+    /// Each record read and converted: its partition's index in `partitions`, its offset,
+    /// the record.
+    records: Vec<(usize, i64, Record)>,
+    /// For entry `i` of the batch being put, the index in `records` of its input.
+    origin: Vec<usize>,
+}
+
+impl ReadBatch {
+    fn clear(&mut self) {
+        self.partitions.clear();
+        self.records.clear();
+        self.origin.clear();
+    }
+
+    /// The topic, partition and record as read of entry `i` of the batch being put.
+    fn input(&self, i: usize) -> Option<(&str, u32, &Record)> {
+        let (p, _, r) = self.records.get(*self.origin.get(i)?)?;
+        let (topic, partition) = self.partitions.get(*p)?;
+        Some((topic, *partition, r))
+    }
+}
+
 struct Sink<'a> {
     ctx: &'a mut TaskContext,
     control: &'a TaskControl,
     inst: &'a mut ConnectorInstance,
     positions: Positions,
-    /// The records of the batch being put as read (topic, partition, record), one per batch
-    /// entry at the same index: a record the plugin reports goes to the dead-letter queue as
-    /// it was in the log.
-    raw: Vec<(String, u32, Record)>,
+    /// The last read, as it was in the log, and which input each put entry came from.
+    batch: ReadBatch,
     /// Records were put (or nothing was ever committed) since the last commit.
     dirty: bool,
     last_flush: Instant,
@@ -274,10 +302,11 @@ impl Sink<'_> {
     /// all of them in one pass of the chain.
     fn read(&mut self) -> Result<Vec<SinkRecord>, ConnectError> {
         let ctx = &*self.ctx;
-        // Each record as read (for the dead-letter queue) and as converted.
-        let mut read: Vec<(String, u32, i64, Record)> = Vec::new();
+        // Each record as read (for the dead-letter queue) and as converted. The batch's
+        // buffers are reused from one read to the next.
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.clear();
         let mut prepared = Vec::new();
-        self.raw.clear();
         let keys: Vec<(String, u32)> = self.positions.keys().cloned().collect();
         for key in keys {
             let from = self.positions[&key];
@@ -292,17 +321,21 @@ impl Sink<'_> {
             };
             let (records, next) =
                 super::read::committed(&ctx.producers, &topic, key.1, from, READ_BYTES)?;
+            let p = batch.partitions.len();
             for (offset, r) in records {
                 if let Some(rec) = self.convert(&key.0, key.1, offset, &r)? {
                     prepared.push((rec, Some(offset)));
-                    read.push((key.0.clone(), key.1, offset, r));
+                    batch.records.push((p, offset, r));
                 }
             }
+            batch.partitions.push(key.clone());
             self.positions.insert(key, next);
         }
         let mut out = Vec::with_capacity(prepared.len());
         let transformed = self.ctx.chain.apply_all(prepared);
-        for ((topic, partition, offset, r), outcome) in read.iter().zip(transformed) {
+        let mut origin = std::mem::take(&mut batch.origin);
+        for (i, ((p, offset, r), outcome)) in batch.records.iter().zip(transformed).enumerate() {
+            let (topic, partition) = (&batch.partitions[*p].0, &batch.partitions[*p].1);
             let rec = match outcome {
                 Transformed::Kept(rec) => rec,
                 Transformed::Dropped => continue,
@@ -319,9 +352,7 @@ impl Sink<'_> {
                     continue;
                 }
             };
-            // As read, at the batch's index: a record the plugin reports goes to the
-            // dead-letter queue as it was in the log.
-            self.raw.push((topic.clone(), *partition, r.clone()));
+            origin.push(i);
             out.push(SinkRecord {
                 topic: rec.topic,
                 partition: rec.partition.unwrap_or(*partition),
@@ -336,6 +367,8 @@ impl Sink<'_> {
                 timestamp: rec.timestamp.unwrap_or(r.timestamp),
             });
         }
+        batch.origin = origin;
+        self.batch = batch;
         Ok(out)
     }
 
@@ -529,12 +562,12 @@ impl Sink<'_> {
                 .get(&(report.topic.as_str(), report.partition, report.offset))
                 .copied();
             // A report of a record not in the batch is ignored, as the WIT says.
-            if let Some((topic, partition, r)) = at.and_then(|i| self.raw.get(i)) {
+            if let Some((topic, partition, r)) = at.and_then(|i| self.batch.input(i)) {
                 self.failed(
                     PUT_STAGE,
                     &self.ctx.settings.class,
                     topic,
-                    *partition,
+                    partition,
                     report.offset,
                     r,
                     RecordFault::Refused(report.message),

@@ -87,6 +87,16 @@ impl SwapHandoff {
         self.changed.notify_all();
     }
 
+    /// The service's side: withdraws an order the task has not taken (it is being stopped),
+    /// so that a waiter returns at once. One it took is answered as usual.
+    pub fn withdraw(&self) {
+        let mut slot = self.slot.lock();
+        if matches!(*slot, Slot::Ordered(_)) {
+            *slot = Slot::Idle;
+            self.changed.notify_all();
+        }
+    }
+
     /// The task's side: the ordered version, if any (the task must then [`Self::answer`]).
     pub fn take(&self) -> Option<Version> {
         let mut slot = self.slot.lock();

@@ -64,10 +64,7 @@ impl TaskContext {
         }
         let http = HttpAccess {
             grant: Arc::new(grant.clone()),
-            denials: Some(Arc::new(DenialCount {
-                counters: self.counters.clone(),
-                counted: self.denial_counted.clone(),
-            }) as Arc<dyn Denials>),
+            denials: Some(Arc::new(self.denial_count()) as Arc<dyn Denials>),
         };
         Ok(ConnectorInstance::new(
             version.plugin.clone(),
@@ -102,19 +99,25 @@ impl TaskContext {
         }
     }
 
+    /// The one place a refusal the host makes is counted, for the HTTP and the TCP side.
+    fn denial_count(&self) -> DenialCount {
+        DenialCount {
+            counters: self.counters.clone(),
+            counted: self.denial_counted.clone(),
+        }
+    }
+
     /// The network state of this task's store: its `weir.allow.tcp` grant, and a hook that
-    /// logs each refusal the host makes and counts it (marking `denial_counted`).
+    /// logs each refusal the host makes and counts it ([`DenialCount`]).
     fn net(&self) -> NetState {
         let logs = self.logs.clone();
-        let counters = self.counters.clone();
-        let counted = self.denial_counted.clone();
+        let count = self.denial_count();
         let task = self.task;
         let connector = self.connector.clone();
         NetState::new(
             self.settings.tcp.clone(),
             Arc::new(move |message: &str| {
-                Counters::add(&counters.denied, 1);
-                counted.store(true, Ordering::Relaxed);
+                count.denied();
                 logs.note(&format!("task {task}: denied: {message}"));
                 tracing::warn!(connector = %connector, task, "connector denied: {message}");
             }),
@@ -141,8 +144,8 @@ impl TaskContext {
     }
 }
 
-/// The HTTP side's hook for a refused request: counted at once, and marked so the task's
-/// failure over it is not counted again.
+/// A refusal the host made (an HTTP request, a socket, a connect): counted at once, and marked
+/// so the task's failure over it is not counted again.
 struct DenialCount {
     counters: Arc<Counters>,
     counted: Arc<AtomicBool>,

@@ -173,12 +173,13 @@ pub fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     let network = sockets::network::LinkOptions::default();
     sockets::network::add_to_linker::<T, WasiSockets>(l, &network, T::sockets)?;
     sockets::instance_network::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
-    // Name lookup and socket creation go through the store's TCP grant (see `super::net`).
+    // Name lookup and socket creation go through the store's TCP grant (see `super::net`);
+    // UDP socket creation is refused there, and reported.
     sockets::ip_name_lookup::add_to_linker::<T, GrantedSockets>(l, net::view)?;
     sockets::tcp_create_socket::add_to_linker::<T, GrantedSockets>(l, net::view)?;
     sync::sockets::tcp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     sync::sockets::udp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
-    sync::sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sync::sockets::udp_create_socket::add_to_linker::<T, GrantedSockets>(l, net::view)?;
     Ok(())
 }
 

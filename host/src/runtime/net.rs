@@ -5,11 +5,13 @@
 //! - [`socket_check`]: the `socket_addr_check` of the store's WASI context: a connect to a
 //!   pinned address of a granted entry passes; a connect anywhere else, a listen, an explicit
 //!   bind and every UDP use are refused and reported through the [`DeniedHook`].
-//! - [`GrantedSockets`]: the `wasi:sockets/tcp-create-socket` and `ip-name-lookup` adapters
-//!   every world links in place of wasmtime-wasi's: socket creation counts against the cap, and
-//!   a name lookup answers a granted name's pinned address without asking DNS (a lookup of any
-//!   other name is refused, so a connector cannot leak data through DNS queries or be steered
-//!   by a record that changes between the check and the connect).
+//! - [`GrantedSockets`]: the `wasi:sockets/tcp-create-socket`, `udp-create-socket` and
+//!   `ip-name-lookup` adapters every world links in place of wasmtime-wasi's: TCP socket
+//!   creation counts against the cap (`weir.tcp.max.sockets`), UDP socket creation is refused
+//!   and reported like any other refusal (weir grants no UDP), and a name lookup answers a
+//!   granted name's pinned address without asking DNS (a lookup of any other name is refused,
+//!   so a connector cannot leak data through DNS queries or be steered by a record that
+//!   changes between the check and the connect).
 //!
 //! The check sees the real address the socket connects to, never a name or a header.
 
@@ -24,13 +26,15 @@ use wasmtime_wasi::p2::bindings::sockets::network::{
     self, ErrorCode, IpAddress, IpAddressFamily, Network,
 };
 use wasmtime_wasi::p2::bindings::sockets::tcp_create_socket;
-use wasmtime_wasi::p2::{DynPollable, SocketError, SocketResult, TcpSocket};
+use wasmtime_wasi::p2::bindings::sync::sockets::{udp, udp_create_socket};
+use wasmtime_wasi::p2::{DynPollable, SocketError, SocketResult, TcpSocket, UdpSocket};
 use wasmtime_wasi::sockets::{SocketAddrUse, WasiSocketsCtxView};
 
 use super::host::HostState;
 
-/// Sockets one store may hold open when the config names no other cap: a sink or source
-/// needs one or two connections; each is a file descriptor of the host's.
+/// Sockets one store may hold open when the config names no other cap
+/// (`weir.tcp.max.sockets`): a sink or source needs one or two connections; each is a file
+/// descriptor of the host's.
 pub const DEFAULT_MAX_SOCKETS: usize = 8;
 
 /// Told of each refused network use, with a message naming what was refused and why (the
@@ -53,7 +57,7 @@ pub struct TcpEntry {
 pub struct TcpGrant {
     /// The granted entries (none: no network at all).
     pub entries: Vec<TcpEntry>,
-    /// Most TCP sockets the store may hold at once.
+    /// Most TCP sockets the store may hold at once (`weir.tcp.max.sockets`).
     pub max_sockets: usize,
 }
 
@@ -219,13 +223,27 @@ impl tcp_create_socket::Host for GrantedSocketsView<'_> {
         let max = self.net.grant.max_sockets;
         if !self.net.grant.entries.is_empty() && self.net.sockets.len() >= max {
             self.net.deny(&format!(
-                "a new TCP socket refused: this task holds {max} open, the most it may (close one first)"
+                "a new TCP socket refused: this task holds {max} open, the most weir.tcp.max.sockets lets it (close one first)"
             ));
             return Err(ErrorCode::NewSocketLimit.into());
         }
         let socket = tcp_create_socket::Host::create_tcp_socket(&mut self.inner, address_family)?;
         self.net.sockets.push(socket.rep());
         Ok(socket)
+    }
+}
+
+impl udp_create_socket::Host for GrantedSocketsView<'_> {
+    /// Refused always: no config grants UDP. Refused here rather than by wasmtime-wasi's
+    /// `allow_udp(false)`, so that the refusal is reported and counted like a TCP one.
+    fn create_udp_socket(
+        &mut self,
+        _address_family: udp::IpAddressFamily,
+    ) -> SocketResult<Resource<UdpSocket>> {
+        self.net.deny(
+            "a UDP socket refused: weir grants connectors no UDP (only TCP, by weir.allow.tcp)",
+        );
+        Err(ErrorCode::AccessDenied.into())
     }
 }
 

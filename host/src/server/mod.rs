@@ -186,6 +186,7 @@ pub async fn run(
         caps: TaskCaps {
             total: settings.connect.max_tasks,
             per_connector: settings.connect.max_tasks_per_connector,
+            sockets_per_task: settings.connect.max_tcp_sockets_per_task as usize,
         },
     };
     let connectors =

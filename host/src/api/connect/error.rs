@@ -38,7 +38,9 @@ fn status(err: &ConnectError) -> StatusCode {
     use ConnectError as E;
     match err {
         E::UnknownConnector { .. } | E::UnknownTask { .. } => StatusCode::NOT_FOUND,
-        E::ConnectorExists { .. } => StatusCode::CONFLICT,
+        E::ConnectorExists { .. } | E::SwapPending { .. } | E::SwapAbandoned { .. } => {
+            StatusCode::CONFLICT
+        }
         E::InvalidConfig { .. }
         | E::BadRequest(_)
         | E::UnknownClass { .. }

@@ -18,7 +18,7 @@ use super::super::swap::Version;
 use super::super::task::{Counters, TaskControl, TaskHandle, Want};
 use super::super::transforms::ChainConfig;
 use super::super::worker::TaskContext;
-use super::{ConnectorInfo, Connectors, Entry, Run, unknown};
+use super::{ConnectorInfo, Connectors, Entry, Run, SwapPhase, unknown};
 
 impl Connectors {
     /// Starts a stored connector in its target state; a failure makes it FAILED.
@@ -40,6 +40,7 @@ impl Connectors {
             logs,
             counters,
             swap_failure: None,
+            swap: SwapPhase::Settled,
         }
     }
 
@@ -254,12 +255,20 @@ impl Connectors {
         config.insert("name".into(), name.to_string());
         self.check(&config)?;
         let mut entries = self.entries.lock();
-        // A new version of the running plugin is swapped in, as pipelines' are; any other
-        // change restarts the tasks (each commits first, so nothing is lost either way).
-        if let Some(e) = entries.get_mut(name)
-            && let Some(plan) = self.swap_plan(e, &config)?
-        {
-            return Ok((false, self.hot_swap(e, config, plan)?));
+        if let Some(e) = entries.get_mut(name) {
+            if e.swap == SwapPhase::Pending {
+                return Err(ConnectError::SwapPending {
+                    name: name.to_string(),
+                });
+            }
+            // A new version of the running plugin is swapped in, as pipelines' are; any other
+            // change restarts the tasks (each commits first, so nothing is lost either way).
+            // The swap is waited for without the lock (see `swap.rs`).
+            if let Some(plan) = self.swap_plan(e, &config)? {
+                let order = self.order_swap(e, &config, plan)?;
+                drop(entries);
+                return Ok((false, self.finish_swap(name, config, order)?));
+            }
         }
         let target = entries
             .get(name)

@@ -50,13 +50,16 @@ pub struct ConnectConfig {
     pub caps: TaskCaps,
 }
 
-/// How many connector tasks may run (`[connect]` in `weir.toml`).
+/// How many connector tasks may run, and what one may hold (`[connect]` in `weir.toml`).
 #[derive(Debug, Clone, Copy)]
 pub struct TaskCaps {
     /// In all (`connect.max_tasks`).
     pub total: u32,
     /// Of one connector (`connect.max_tasks_per_connector`).
     pub per_connector: u32,
+    /// TCP sockets one task may hold open: the ceiling of `weir.tcp.max.sockets`
+    /// (`connect.max_tcp_sockets_per_task`).
+    pub sockets_per_task: usize,
 }
 
 /// An installed connector plugin, as `GET /connector-plugins` lists it.
@@ -160,6 +163,16 @@ enum Run {
     },
 }
 
+/// Where a connector's hot-swap is (see [`swap`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SwapPhase {
+    /// No swap under way: a config change may be applied.
+    Settled,
+    /// A swap was ordered to the tasks and is waited for without the lock: another config
+    /// change is refused until it ends.
+    Pending,
+}
+
 /// A connector: its stored config and target state, and what runs of it.
 struct Entry {
     stored: StoredConnector,
@@ -169,6 +182,8 @@ struct Entry {
     /// Why the last hot-swap was rolled back (cleared by the next swap that succeeds, or
     /// a restart): shown as the running connector's trace.
     swap_failure: Option<String>,
+    /// Whether a hot-swap is under way.
+    swap: SwapPhase,
 }
 
 impl Entry {
@@ -182,6 +197,9 @@ impl Entry {
     fn stop_tasks(&mut self) {
         if let Run::Started { tasks, .. } = &mut self.run {
             for t in tasks.iter() {
+                // A swap order the task has not taken is withdrawn, so that its waiter (which
+                // holds no lock) learns at once that the task is gone.
+                t.control.swap.withdraw();
                 t.control.set_want(Want::Exit);
             }
             for t in tasks.iter_mut() {

@@ -3,6 +3,13 @@
 //! version at its next clean boundary, without a restart; if any task's new version fails to
 //! start or fails its first call, every task goes back to the old one and the connector keeps
 //! running with the failure in its status (see `connect/swap.rs` for the task's side).
+//!
+//! A task may take up to [`BOUNDARY_WAIT`] to reach its boundary, so the swap is ordered under
+//! the connectors' lock, waited for without it (every other REST call goes on meanwhile), and
+//! finished under it again, once the connector is found to be the one that was swapped: a
+//! connector deleted, restarted or reconfigured while its swap was pending ends the swap with
+//! [`ConnectError::SwapAbandoned`]. While a swap is pending, another config change of the same
+//! connector is refused ([`ConnectError::SwapPending`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +20,8 @@ use crate::runtime::Plugin;
 use super::super::error::ConnectError;
 use super::super::state::TargetState;
 use super::super::swap::{SwapOutcome, Version};
-use super::{ConnectorInfo, Connectors, Entry, PluginInfo, Run};
+use super::super::task::TaskControl;
+use super::{ConnectorInfo, Connectors, Entry, PluginInfo, Run, SwapPhase};
 
 /// How long a task may take to reach a clean boundary (a poll or a flush ends) before the
 /// swap is given up.
@@ -24,6 +32,19 @@ pub(super) struct SwapPlan {
     plugin: Arc<Plugin>,
     info: PluginInfo,
     task_configs: Vec<BTreeMap<String, String>>,
+}
+
+/// A swap ordered to every task and not yet answered: what the service needs to finish it
+/// once the lock is taken again.
+pub(super) struct OrderedSwap {
+    plan: SwapPlan,
+    /// The tasks it was ordered to, in order: the connector is still the one swapped only
+    /// while it runs these very tasks.
+    controls: Vec<Arc<TaskControl>>,
+    /// The version each task ran before, to go back to.
+    old: Vec<Version>,
+    old_class: String,
+    new_class: String,
 }
 
 impl Connectors {
@@ -82,37 +103,56 @@ impl Connectors {
         }))
     }
 
-    /// Swaps `e`'s tasks to `plan`; on any refusal swaps them all back. Answers the new info,
-    /// or why the new version was rolled back.
-    pub(super) fn hot_swap(
+    /// Orders `plan` to each of `e`'s tasks (under the lock) and marks the swap pending.
+    pub(super) fn order_swap(
         &self,
         e: &mut Entry,
-        config: BTreeMap<String, String>,
+        config: &BTreeMap<String, String>,
         plan: SwapPlan,
-    ) -> Result<ConnectorInfo, ConnectError> {
+    ) -> Result<OrderedSwap, ConnectError> {
         let old_plugin = self.resolve_stored(&e.stored)?.0;
-        let new_class = config.get("connector.class").cloned().unwrap_or_default();
-        let Run::Started {
-            info,
-            task_configs,
-            tasks,
-        } = &mut e.run
-        else {
+        let Run::Started { info, tasks, .. } = &e.run else {
             return Err(ConnectError::BadRequest(
                 "the connector stopped while it was being swapped".into(),
             ));
         };
-        let old_class = info.class.clone();
         for (t, c) in tasks.iter().zip(&plan.task_configs) {
             t.control.swap.order(Version {
                 plugin: plan.plugin.clone(),
                 config: c.clone(),
             });
         }
-        let outcomes: Vec<Option<SwapOutcome>> = tasks
-            .iter()
-            .map(|t| t.control.swap.wait(BOUNDARY_WAIT))
-            .collect();
+        e.swap = SwapPhase::Pending;
+        let new_class = config.get("connector.class").cloned().unwrap_or_default();
+        e.logs.note(&format!(
+            "swap to {new_class} ordered to {} task(s); each takes it at its next clean boundary",
+            tasks.len()
+        ));
+        Ok(OrderedSwap {
+            controls: tasks.iter().map(|t| t.control.clone()).collect(),
+            old: tasks
+                .iter()
+                .map(|t| Version {
+                    plugin: old_plugin.clone(),
+                    config: t.config.clone(),
+                })
+                .collect(),
+            old_class: info.class.clone(),
+            new_class,
+            plan,
+        })
+    }
+
+    /// Waits for every task's answer without the lock, then finishes the swap under it: the
+    /// new version stored, or every task that took it swapped back (again waited for without
+    /// the lock). Answers the new info, or why the swap was rolled back or abandoned.
+    pub(super) fn finish_swap(
+        &self,
+        name: &str,
+        config: BTreeMap<String, String>,
+        order: OrderedSwap,
+    ) -> Result<ConnectorInfo, ConnectError> {
+        let outcomes = wait_all(&order.controls);
         let refused = outcomes.iter().enumerate().find_map(|(i, o)| match o {
             Some(SwapOutcome::Swapped) => None,
             Some(SwapOutcome::RolledBack { reason }) => Some(format!("task {i}: {reason}")),
@@ -120,37 +160,103 @@ impl Connectors {
                 "task {i} did not reach a clean boundary within {BOUNDARY_WAIT:?}"
             )),
         });
+        let OrderedSwap {
+            plan,
+            controls,
+            old,
+            old_class,
+            new_class,
+        } = order;
         let Some(reason) = refused else {
-            for (t, c) in tasks.iter_mut().zip(&plan.task_configs) {
-                t.config = c.clone();
+            let mut entries = self.entries.lock();
+            let e = still_swapped(&mut entries, name, &controls, &new_class)?;
+            // `still_swapped` found the tasks running.
+            if let Run::Started {
+                info,
+                task_configs,
+                tasks,
+            } = &mut e.run
+            {
+                for (t, c) in tasks.iter_mut().zip(&plan.task_configs) {
+                    t.config = c.clone();
+                }
+                *task_configs = plan.task_configs;
+                *info = plan.info;
             }
-            *task_configs = plan.task_configs;
-            *info = plan.info;
             e.stored.config = config;
-            self.store.put(&e.stored)?;
+            e.swap = SwapPhase::Settled;
             e.swap_failure = None;
+            self.store.put(&e.stored)?;
             e.logs
                 .note(&format!("swapped from {old_class} to {new_class}"));
             return Ok(Self::info_of(e));
         };
         // Tasks that took the new version go back to the old one, the same way.
-        for ((t, c), o) in tasks.iter().zip(task_configs.iter()).zip(&outcomes) {
-            if *o == Some(SwapOutcome::Swapped) {
-                t.control.swap.order(Version {
-                    plugin: old_plugin.clone(),
-                    config: c.clone(),
-                });
-                let _ = t.control.swap.wait(BOUNDARY_WAIT);
-            }
-        }
+        let back: Vec<Arc<TaskControl>> = controls
+            .iter()
+            .zip(old)
+            .zip(&outcomes)
+            .filter(|(_, o)| **o == Some(SwapOutcome::Swapped))
+            .map(|((c, v), _)| {
+                c.swap.order(v);
+                c.clone()
+            })
+            .collect();
+        let _ = wait_all(&back);
+        let mut entries = self.entries.lock();
+        let e = still_swapped(&mut entries, name, &controls, &new_class)?;
         let trace = format!("{new_class} was rolled back to {old_class}: {reason}");
         e.logs.note(&trace);
-        tracing::warn!(connector = %e.stored.name, "{trace}");
+        tracing::warn!(connector = %name, "{trace}");
+        e.swap = SwapPhase::Settled;
         e.swap_failure = Some(trace);
         Err(ConnectError::SwapRolledBack {
-            name: e.stored.name.clone(),
+            name: name.to_string(),
             class: new_class,
             reason,
         })
     }
+}
+
+/// Each task's answer, waited for in turn (an order a task never took is withdrawn).
+fn wait_all(controls: &[Arc<TaskControl>]) -> Vec<Option<SwapOutcome>> {
+    controls
+        .iter()
+        .map(|c| c.swap.wait(BOUNDARY_WAIT))
+        .collect()
+}
+
+/// Connector `name`'s entry if it is still the one whose swap to `class` was ordered to
+/// `controls`: not deleted, and running those very tasks (a restart or another config
+/// would have started new ones).
+fn still_swapped<'a>(
+    entries: &'a mut BTreeMap<String, Entry>,
+    name: &str,
+    controls: &[Arc<TaskControl>],
+    class: &str,
+) -> Result<&'a mut Entry, ConnectError> {
+    let abandoned = |reason: &str| ConnectError::SwapAbandoned {
+        name: name.to_string(),
+        class: class.to_string(),
+        reason: reason.to_string(),
+    };
+    let Some(e) = entries.get_mut(name) else {
+        return Err(abandoned("the connector was deleted while it was pending"));
+    };
+    let same = match &e.run {
+        Run::Started { tasks, .. } => {
+            tasks.len() == controls.len()
+                && tasks
+                    .iter()
+                    .zip(controls)
+                    .all(|(t, c)| Arc::ptr_eq(&t.control, c))
+        }
+        Run::Failed { .. } => false,
+    };
+    if !same || e.swap != SwapPhase::Pending {
+        return Err(abandoned(
+            "the connector was restarted, stopped or reconfigured while it was pending; it runs its stored config",
+        ));
+    }
+    Ok(e)
 }

@@ -45,6 +45,17 @@ impl Connectors {
                 ),
             ));
         }
+        if let Ok(n) = super::super::allow_tcp::max_sockets(config)
+            && n > self.caps.sockets_per_task
+        {
+            issues.push((
+                super::super::allow_tcp::MAX_SOCKETS.to_string(),
+                format!(
+                    "weir.tcp.max.sockets {n} is over this server's connect.max_tcp_sockets_per_task ({})",
+                    self.caps.sockets_per_task
+                ),
+            ));
+        }
         issues.extend(ConnectorChain::issues(config, self.pipelines.plugins()));
         issues.extend(
             inst.validate(&list)?

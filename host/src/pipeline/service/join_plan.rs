@@ -6,7 +6,7 @@ use super::super::chain::{StepCode, StepPlan};
 use super::super::error::PipelineError;
 use super::super::registry::ModuleVersion;
 use super::super::spec::StepSpec;
-use super::lifecycle::BUILTIN_VERSION;
+use super::plan::BUILTIN_VERSION;
 use super::{Pipelines, spec_err};
 use crate::runtime::{Plugin, World};
 use crate::streams::Join;

@@ -6,6 +6,8 @@
 //!
 //! - this file: the service's parts, opening it, resuming stored pipelines.
 //! - [`modules`]: uploading, listing and deleting module versions.
+//! - [`plan`]: a spec checked against the broker and registry and resolved into step plans,
+//!   and the Wasm instances a deployment needs checked against the pool.
 //! - [`lifecycle`]: creating, starting, updating (hot-swap), pausing, deleting and stopping
 //!   pipelines.
 //! - [`join_plan`]: a `join` step's plan, with its joiner and key-selector modules.
@@ -16,6 +18,7 @@
 mod join_plan;
 mod lifecycle;
 mod modules;
+mod plan;
 mod playground;
 mod queries;
 pub use queries::{AggregateState, TableState};
