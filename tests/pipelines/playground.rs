@@ -102,7 +102,10 @@ fn the_playground_reports_failures_and_refuses_past_its_caps() {
     let s = Server::start(dir.path(), &[]);
     assert_eq!(upload(&s, "trap", &guest("hostile", "trap")).0, 201);
     assert_eq!(upload(&s, "sleeper", &guest("hostile", "sleeper")).0, 201);
-    assert_eq!(upload(&s, "agg", &guest("rust", "rust-aggregator")).0, 201);
+    assert_eq!(
+        upload(&s, "agg", &guest("streams", "rust-aggregator")).0,
+        201
+    );
 
     // A trapping call is reported with its offsets and the rest still runs.
     let (code, a) = test_module(
