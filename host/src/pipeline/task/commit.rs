@@ -68,13 +68,15 @@ impl Task {
             self.deferred.put_back(deferred);
             return Err(TaskError::commit(what)(e));
         }
-        *self.ctx.stats.committed.lock() = checkpoint.inputs.clone();
         self.ctx.checkpoint = checkpoint;
         self.held = Held::Nothing;
         if had_deferred {
             // Appended now rather than at the next turn: they are the task's output.
             self.drain_outbox()?;
         }
+        // Shown only now, after the deferred outputs are in the log: status' lag 0 means a
+        // reader sees every result of the committed input (tests and scripts wait on it).
+        *self.ctx.stats.committed.lock() = self.ctx.checkpoint.inputs.clone();
         Ok(())
     }
 
