@@ -6,6 +6,9 @@
 //! (FileStreamSink truncates its file) then delivers each record exactly once. A first start
 //! commits the starting offsets with the plugin's first position, so that even a crash before
 //! the first commit finds one.
+//!
+//! - this file: the task's loop (read, convert, put, flush, commit, swap).
+//! - [`batch`]: the last read as it was in the log, for dead-letter reports.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +20,10 @@ use crate::broker::{BrokerError, OffsetCommit, ProduceRecord};
 use crate::record::Record;
 use crate::runtime::ConnectorInstance;
 use crate::runtime::connector::{Header, SinkRecord, TopicPartitionOffset};
+
+mod batch;
+
+use batch::ReadBatch;
 
 use super::chain::{ConnectRecord, Transformed};
 use super::config::Tolerance;
@@ -162,36 +169,6 @@ fn start(
         });
     }
     Ok(inst)
-}
-
-/// The records of the last read as they were in the log, kept so that a record the plugin
-/// reports goes to the dead-letter queue as it was read: each record held once (moved here
-/// from the read, never copied), and for each entry of the batch being put the index of the
-/// record it came from (the chain may have dropped or failed records between them).
-#[derive(Default)]
-struct ReadBatch {
-    /// The partitions the records came from, each once.
-    partitions: Vec<(String, u32)>,
-    /// Each record read and converted: its partition's index in `partitions`, its offset,
-    /// the record.
-    records: Vec<(usize, i64, Record)>,
-    /// For entry `i` of the batch being put, the index in `records` of its input.
-    origin: Vec<usize>,
-}
-
-impl ReadBatch {
-    fn clear(&mut self) {
-        self.partitions.clear();
-        self.records.clear();
-        self.origin.clear();
-    }
-
-    /// The topic, partition and record as read of entry `i` of the batch being put.
-    fn input(&self, i: usize) -> Option<(&str, u32, &Record)> {
-        let (p, _, r) = self.records.get(*self.origin.get(i)?)?;
-        let (topic, partition) = self.partitions.get(*p)?;
-        Some((topic, *partition, r))
-    }
 }
 
 struct Sink<'a> {
