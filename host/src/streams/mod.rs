@@ -65,6 +65,8 @@ mod module_tests;
 #[cfg(test)]
 mod open_tests;
 #[cfg(test)]
+mod session_tests;
+#[cfg(test)]
 mod sliding_tests;
 #[cfg(test)]
 mod tests;
