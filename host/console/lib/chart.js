@@ -55,8 +55,9 @@ export function lineChart(series, { width = 720, height = 220, label = '' } = {}
     root.append(svg('line', { x1: pad.l, x2: pad.l + w, y1: y(v), y2: y(v), class: 'grid' }));
     root.append(svg('text', { x: pad.l - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' }, short(v)));
   }
-  for (const t of [t0, (t0 + t1) / 2, t1]) {
-    root.append(svg('text', { x: x(t), y: pad.t + hgt + 16, 'text-anchor': 'middle', class: 'axis' }, clock(t)));
+  // The last tick ends at the plot's right edge, so its label is not clipped by the frame.
+  for (const [t, anchor] of [[t0, 'middle'], [(t0 + t1) / 2, 'middle'], [t1, 'end']]) {
+    root.append(svg('text', { x: x(t), y: pad.t + hgt + 16, 'text-anchor': anchor, class: 'axis' }, clock(t)));
   }
   series.forEach((s, i) => {
     if (s.points.length === 0) return;
