@@ -19,6 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::record::Record;
+use crate::runtime::joiner::JoinAnswered;
 use crate::runtime::{Body, Output, OutputRecord, RecordFailure, StateBackend};
 
 use super::error::StreamsError;
@@ -161,6 +162,25 @@ pub(crate) fn fail(out: &mut Output, index: u32, message: String) {
     out.failures.push(RecordFailure { index, message });
 }
 
+/// The joiner's answer for the stream record `record` (at `index` of the batch) of a
+/// stream–table lookup: the joined value under the stream record's key, headers and
+/// timestamp, or the failure the joiner named.
+pub(crate) fn answer(out: &mut Output, index: u32, record: &Record, answered: JoinAnswered) {
+    match answered {
+        Ok(v) => emit(
+            out,
+            index,
+            Record {
+                key: record.key.clone(),
+                value: v.map(Into::into),
+                headers: record.headers.clone(),
+                timestamp: record.timestamp,
+            },
+        ),
+        Err(m) => fail(out, index, m),
+    }
+}
+
 impl Join {
     /// Runs `records` (each from the side `sides` names, in arrival order) through the
     /// join.
@@ -239,19 +259,8 @@ impl Join {
                 continue;
             }
             let right = row.as_ref().map(|r| r.value.as_slice());
-            match joiner.join(record.key.as_deref(), Some(&value[..]), right)? {
-                Ok(v) => emit(
-                    &mut done.output,
-                    index,
-                    Record {
-                        key: record.key.clone(),
-                        value: v.map(Into::into),
-                        headers: record.headers.clone(),
-                        timestamp: record.timestamp,
-                    },
-                ),
-                Err(m) => fail(&mut done.output, index, m),
-            }
+            let answered = joiner.join(record.key.as_deref(), Some(&value[..]), right)?;
+            answer(&mut done.output, index, record, answered);
         }
         Ok(done)
     }

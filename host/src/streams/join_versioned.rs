@@ -21,7 +21,7 @@ use crate::runtime::StateBackend;
 use crate::runtime::state::MAX_KEY_BYTES;
 
 use super::error::StreamsError;
-use super::join::{JoinType, Joined, Side, emit, fail};
+use super::join::{JoinType, Joined, Side, answer, fail};
 use super::joiner::ValueJoiner;
 use super::store::{from_ordered, ordered};
 use super::versioned::VersionedTable;
@@ -275,19 +275,8 @@ impl VersionedJoin {
             return Ok(());
         }
         let right = row.as_ref().map(|r| r.value.as_slice());
-        match joiner.join(record.key.as_deref(), record.value.as_deref(), right)? {
-            Ok(v) => emit(
-                &mut done.output,
-                index,
-                Record {
-                    key: record.key.clone(),
-                    value: v.map(Into::into),
-                    headers: record.headers.clone(),
-                    timestamp: record.timestamp,
-                },
-            ),
-            Err(m) => fail(&mut done.output, index, m),
-        }
+        let answered = joiner.join(record.key.as_deref(), record.value.as_deref(), right)?;
+        answer(&mut done.output, index, record, answered);
         Ok(())
     }
 }
