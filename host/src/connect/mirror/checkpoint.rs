@@ -14,7 +14,7 @@ use crate::cluster::{self, Admin, Consumer, OutRecord, Producer, ProducerMode, T
 use super::config::MirrorConfig;
 use super::error::{MirrorError, on};
 use super::metrics::MirrorMetrics;
-use super::policy::{checkpoints_topic, offset_syncs_topic};
+use super::policy::checkpoints_topic;
 use super::records::{Checkpoint, OffsetSync};
 use super::source::{compacted, ensure_topic};
 use super::syncs::OffsetSyncStore;
@@ -51,7 +51,7 @@ impl CheckpointTask {
         let src = cluster::connect(cfg.source.clone());
         let tgt = cluster::connect(cfg.target.clone());
         let syncs_cluster = cluster::connect(cfg.syncs_cluster().clone());
-        let syncs_topic = offset_syncs_topic(&t);
+        let syncs_topic = cfg.syncs_topic();
         ensure_topic(
             &*syncs_cluster.admin().map_err(on("offset-syncs"))?,
             &syncs_topic,

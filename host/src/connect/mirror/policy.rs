@@ -104,7 +104,8 @@ pub fn is_internal(topic: &str) -> bool {
         || topic.starts_with("mm2-")
 }
 
-/// `mm2-offset-syncs.<alias>.internal`: named after the target alias.
+/// `mm2-offset-syncs.<alias>.internal`: named after the cluster the topic does not live on
+/// (see `MirrorConfig::syncs_topic`).
 pub fn offset_syncs_topic(target: &str) -> String {
     format!("mm2-offset-syncs.{target}.internal")
 }
