@@ -56,8 +56,18 @@ pub async fn describe(
 ) -> Result<axum::Json<Value>, ApiError> {
     let broker = state.broker.clone();
     let g = group.clone();
-    let (offsets, live) =
-        blocking(move || Ok((broker.group_offsets(&g)?, broker.live_group(&g)))).await?;
+    let (offsets, live) = blocking(move || {
+        let live = broker.live_group(&g);
+        let offsets = match broker.group_offsets(&g) {
+            Ok(offsets) => offsets,
+            // A group its coordinator knows but that never committed: no offsets yet, and
+            // its state and members are still worth showing.
+            Err(crate::broker::BrokerError::UnknownGroup { .. }) if live.is_some() => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        Ok((offsets, live))
+    })
+    .await?;
     let (group_state, members) = match live {
         Some(live) => (live.state, live.members),
         None => ("Empty", Vec::new()),
