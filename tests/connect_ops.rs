@@ -570,6 +570,41 @@ fn other_connector_calls_answer_while_a_swap_waits_for_a_boundary() {
 }
 
 #[test]
+fn a_task_restart_while_a_swap_is_pending_is_refused_and_the_swap_settles() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, hold) = stalled(dir.path());
+    std::thread::scope(|scope| {
+        let swap = scope.spawn(|| {
+            call(
+                &s,
+                "PUT",
+                "/connectors/stall/config",
+                Some(held_sink("module:grabber@2", &hold)),
+            )
+        });
+        wait_ordered(&s);
+        let (code, body) = call(&s, "POST", "/connectors/stall/tasks/0/restart", None);
+        assert_eq!(code, 409, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("in progress"),
+            "{body}"
+        );
+        std::fs::remove_file(&hold).unwrap();
+        let (code, body) = swap.join().unwrap();
+        assert_eq!(code, 200, "{body}");
+    });
+    // The swap settled: the next config change is taken, not refused as pending.
+    let (code, body) = call(
+        &s,
+        "PUT",
+        "/connectors/stall/config",
+        Some(held_sink("module:grabber@1", &hold)),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["config"]["connector.class"], "module:grabber@1");
+}
+
+#[test]
 fn a_connector_deleted_while_its_swap_is_pending_ends_the_swap_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let (s, hold) = stalled(dir.path());

@@ -171,6 +171,28 @@ fn offset_delete_spares_subscribed_topics_while_members_are_live() {
 }
 
 #[test]
+fn an_active_group_with_no_commits_is_described_not_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    setup(&server, "other-group");
+    let mut member = connect(&server);
+    assert_eq!(join(&mut member, "fresh", &["read"]), 0);
+    let r = http().get(server.at("/v1/groups/fresh")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["offsets"], json!([]), "{body}");
+    assert_eq!(body["members"].as_array().map(Vec::len), Some(1), "{body}");
+    assert_ne!(body["state"], "Empty", "{body}");
+    // A group nobody knows is still 404.
+    let status = http()
+        .get(server.at("/v1/groups/nobody"))
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[test]
 fn an_empty_group_loses_any_offsets_and_then_the_group_itself() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);

@@ -11,7 +11,7 @@ use super::error::{ApiError, ApiJson, ApiPath};
 use super::{AppState, blocking};
 use crate::auth::{Operation, Principal, Resource, ResourceType};
 use crate::broker::OffsetCommit;
-use crate::broker::offset_reset::OffsetReset;
+use crate::broker::offset_reset::{OffsetReset, ResetScope};
 
 /// Body of `POST /v1/groups/{group}/offsets`.
 #[derive(Debug, Deserialize)]
@@ -56,8 +56,18 @@ pub async fn describe(
 ) -> Result<axum::Json<Value>, ApiError> {
     let broker = state.broker.clone();
     let g = group.clone();
-    let (offsets, live) =
-        blocking(move || Ok((broker.group_offsets(&g)?, broker.live_group(&g)))).await?;
+    let (offsets, live) = blocking(move || {
+        let live = broker.live_group(&g);
+        let offsets = match broker.group_offsets(&g) {
+            Ok(offsets) => offsets,
+            // A group its coordinator knows but that never committed: no offsets yet, and
+            // its state and members are still worth showing.
+            Err(crate::broker::BrokerError::UnknownGroup { .. }) if live.is_some() => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        Ok((offsets, live))
+    })
+    .await?;
     let (group_state, members) = match live {
         Some(live) => (live.state, live.members),
         None => ("Empty", Vec::new()),
@@ -201,26 +211,31 @@ pub async fn reset(
     let g = group.clone();
     let topic = body.topic.clone();
     // The middleware checked READ on the group; as with a commit, each topic needs READ.
-    let topics: Vec<String> = match &topic {
-        Some(t) => vec![t.clone()],
+    // The reset then moves exactly the partitions whose topics were checked here.
+    let scope = match &topic {
+        Some(t) => ResetScope::Topic(t.clone()),
         None => {
             let b = broker.clone();
             let g = g.clone();
-            let mut names: Vec<String> = blocking(move || Ok(b.group_offsets(&g)?))
-                .await?
-                .into_iter()
-                .map(|o| o.topic)
-                .collect();
-            names.dedup();
-            names
+            ResetScope::Partitions(
+                blocking(move || Ok(b.group_offsets(&g)?))
+                    .await?
+                    .into_iter()
+                    .map(|o| (o.topic, o.partition))
+                    .collect(),
+            )
         }
     };
-    for t in &topics {
+    let topics: std::collections::BTreeSet<&str> = match &scope {
+        ResetScope::Topic(t) => [t.as_str()].into(),
+        ResetScope::Partitions(list) => list.iter().map(|(t, _)| t.as_str()).collect(),
+    };
+    for t in topics {
         state
             .auth
             .check(&principal, peer, Operation::Read, &Resource::topic(t))?;
     }
-    let reset = blocking(move || Ok(broker.reset_offsets(&g, topic.as_deref(), to)?)).await?;
+    let reset = blocking(move || Ok(broker.reset_offsets(&g, scope, to)?)).await?;
     let reset: Vec<Value> = reset
         .into_iter()
         .map(|r| json!({"topic": r.topic, "partition": r.partition, "offset": r.offset}))

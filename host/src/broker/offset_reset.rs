@@ -21,6 +21,16 @@ pub enum OffsetReset {
     Offset(i64),
 }
 
+/// Which partitions a reset moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResetScope {
+    /// Every partition of this topic.
+    Topic(String),
+    /// Exactly these (topic, partition) pairs: the ones the caller listed and checked, so
+    /// a commit landing meanwhile cannot widen the reset past what was authorised.
+    Partitions(Vec<(String, u32)>),
+}
+
 /// One partition's new committed offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResetOffset {
@@ -33,24 +43,22 @@ pub struct ResetOffset {
 }
 
 impl Broker {
-    /// Resets `group`'s offsets to `to`: on every partition of `topic` when one is
-    /// named, else on every partition the group has committed. `GroupNotEmpty` while it
-    /// has members; `UnknownGroup` when there is nothing to reset.
+    /// Resets `group`'s offsets to `to` on the partitions of `scope`. `GroupNotEmpty`
+    /// while it has members; `UnknownGroup` when there is nothing to reset.
     pub fn reset_offsets(
         &self,
         group: &str,
-        topic: Option<&str>,
+        scope: ResetScope,
         to: OffsetReset,
     ) -> Result<Vec<ResetOffset>, BrokerError> {
-        let partitions: Vec<(String, u32)> = match topic {
-            Some(t) => (0..self.topic(t)?.partition_count())
-                .map(|p| (t.to_string(), p))
-                .collect(),
-            None => self
-                .group_offsets(group)?
-                .into_iter()
-                .map(|o| (o.topic, o.partition))
-                .collect(),
+        let (topic, partitions): (Option<&str>, Vec<(String, u32)>) = match &scope {
+            ResetScope::Topic(t) => (
+                Some(t.as_str()),
+                (0..self.topic(t)?.partition_count())
+                    .map(|p| (t.to_string(), p))
+                    .collect(),
+            ),
+            ResetScope::Partitions(list) => (None, list.clone()),
         };
         let mut targets = Vec::with_capacity(partitions.len());
         for (t, p) in partitions {
@@ -112,5 +120,45 @@ impl Broker {
         }
         committed?;
         Ok(targets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::broker::BrokerConfig;
+
+    #[test]
+    fn a_partition_list_resets_exactly_those_partitions() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = Broker::open(BrokerConfig {
+            data_dir: dir.path().to_path_buf(),
+            flush: crate::log::FlushPolicy::EveryBatch,
+            index_interval_bytes: 4096,
+            topic_defaults: Default::default(),
+            limits: Default::default(),
+        })
+        .unwrap();
+        for t in ["checked", "later"] {
+            broker.create_topic(t, 1, BTreeMap::new()).unwrap();
+        }
+        let commit = |topic: &str| OffsetCommit {
+            topic: topic.into(),
+            partition: 0,
+            offset: 0,
+            metadata: None,
+        };
+        broker.commit_offsets("g", vec![commit("checked")]).unwrap();
+        let checked = vec![("checked".to_string(), 0)];
+        // A commit to another topic lands after the caller listed (and authorised) the
+        // group's partitions: the reset must not reach it.
+        broker.commit_offsets("g", vec![commit("later")]).unwrap();
+        let reset = broker
+            .reset_offsets("g", ResetScope::Partitions(checked), OffsetReset::Latest)
+            .unwrap();
+        let topics: Vec<&str> = reset.iter().map(|r| r.topic.as_str()).collect();
+        assert_eq!(topics, ["checked"]);
     }
 }

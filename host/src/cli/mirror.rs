@@ -40,6 +40,12 @@ const CONNECTORS: [(&str, &str); 3] = [
     ),
 ];
 
+/// Whether a top-level key is a client connection setting both clusters inherit (MM2's
+/// `MirrorClientConfig` client keys: security protocol, SSL and SASL).
+fn client_key(k: &str) -> bool {
+    k == "security.protocol" || k.starts_with("ssl.") || k.starts_with("sasl.")
+}
+
 /// The connectors an MM2 properties file asks for: `(name, config)`, per enabled flow in
 /// the order of `clusters`. Settings apply as MM2 layers them: top-level keys, then the
 /// flow's `{source}->{target}.*` keys; each cluster's `{alias}.*` keys become the connector's
@@ -106,6 +112,17 @@ pub fn connectors_of(
                         && !k.contains("->")
                     {
                         config.insert(format!("{side}.cluster.{key}"), v.clone());
+                    }
+                }
+            }
+            // MM2 (`MirrorMakerConfig.clusterProps`): each cluster inherits a top-level client
+            // setting key by key, unless it sets that key itself.
+            for (k, v) in &base {
+                if client_key(k) {
+                    for side in ["source", "target"] {
+                        config
+                            .entry(format!("{side}.cluster.{k}"))
+                            .or_insert_with(|| v.clone());
                     }
                 }
             }
@@ -186,6 +203,29 @@ mod tests {
         assert_eq!(s["topics"], "orders.*", "the flow's key wins");
         assert_eq!(s["offset.lag.max"], "10");
         assert!(!s.contains_key("enabled") && !s.contains_key("clusters"));
+    }
+
+    #[test]
+    fn top_level_client_settings_reach_both_clusters_unless_set_per_cluster() {
+        let p = props(
+            "clusters = a, b\na.bootstrap.servers = h1:1\nb.bootstrap.servers = h2:2\n\
+             security.protocol = SASL_SSL\nsasl.mechanism = PLAIN\nsasl.username = u\n\
+             b.sasl.username = v\nssl.ca.location = /ca.pem\nconsumer.x = 1\n\
+             a->b.enabled = true\n",
+        );
+        let c = connectors_of(&p).unwrap();
+        let s = &c[0].1;
+        for side in ["source", "target"] {
+            assert_eq!(s[&format!("{side}.cluster.security.protocol")], "SASL_SSL");
+            assert_eq!(s[&format!("{side}.cluster.sasl.mechanism")], "PLAIN");
+            assert_eq!(s[&format!("{side}.cluster.ssl.ca.location")], "/ca.pem");
+            assert!(!s.contains_key(&format!("{side}.cluster.consumer.x")));
+        }
+        assert_eq!(s["source.cluster.sasl.username"], "u");
+        assert_eq!(
+            s["target.cluster.sasl.username"], "v",
+            "the cluster's own key wins"
+        );
     }
 
     #[test]

@@ -58,3 +58,45 @@ pub enum ClusterError {
     #[error("starting the client's waiter: {0}")]
     Waiter(#[source] std::io::Error),
 }
+
+impl ClusterError {
+    /// Whether a group offset commit was refused because the group has members (it became
+    /// active since it was seen empty): a reason to leave the group alone this round, not a
+    /// failure.
+    pub fn is_group_busy(&self) -> bool {
+        use rdkafka::types::RDKafkaErrorCode as C;
+        let ClusterError::Client { source, .. } = self else {
+            return false;
+        };
+        matches!(
+            source.rdkafka_error_code(),
+            Some(
+                C::UnknownMemberId
+                    | C::IllegalGeneration
+                    | C::RebalanceInProgress
+                    | C::NonEmptyGroup
+                    | C::FencedMemberEpoch
+                    | C::StaleMemberEpoch
+            )
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::error::KafkaError;
+    use rdkafka::types::RDKafkaErrorCode;
+
+    #[test]
+    fn a_commit_refused_for_members_is_a_busy_group() {
+        let commit = |code| ClusterError::Client {
+            op: "commit group offsets",
+            source: KafkaError::ConsumerCommit(code),
+        };
+        assert!(commit(RDKafkaErrorCode::UnknownMemberId).is_group_busy());
+        assert!(commit(RDKafkaErrorCode::NonEmptyGroup).is_group_busy());
+        assert!(!commit(RDKafkaErrorCode::GroupAuthorizationFailed).is_group_busy());
+        assert!(!ClusterError::UnknownTopic { topic: "t".into() }.is_group_busy());
+    }
+}

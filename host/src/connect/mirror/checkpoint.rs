@@ -14,7 +14,7 @@ use crate::cluster::{self, Admin, Consumer, OutRecord, Producer, ProducerMode, T
 use super::config::MirrorConfig;
 use super::error::{MirrorError, on};
 use super::metrics::MirrorMetrics;
-use super::policy::{checkpoints_topic, offset_syncs_topic};
+use super::policy::checkpoints_topic;
 use super::records::{Checkpoint, OffsetSync};
 use super::source::{compacted, ensure_topic};
 use super::syncs::OffsetSyncStore;
@@ -26,6 +26,28 @@ type Translated = BTreeMap<String, Vec<(String, i32, i64, i64)>>;
 /// How long a round's delivery may take.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Offset-sync records that could not be decoded: skipped and counted, so one bad record
+/// (another writer's, or a newer format) does not fail the task on every restart.
+#[derive(Debug, Default)]
+struct BadSyncs {
+    skipped: u64,
+}
+
+impl BadSyncs {
+    /// Adds the sync `k`/`v` to `store`, or skips and counts it (logged the first time).
+    fn read(&mut self, store: &mut OffsetSyncStore, k: &[u8], v: &[u8]) {
+        match OffsetSync::decode(k, v) {
+            Ok(sync) => store.add(sync),
+            Err(e) => {
+                if self.skipped == 0 {
+                    tracing::warn!("skipping an undecodable offset-sync record (logged once): {e}");
+                }
+                self.skipped += 1;
+            }
+        }
+    }
+}
+
 /// The checkpoint task.
 pub struct CheckpointTask {
     cfg: MirrorConfig,
@@ -36,6 +58,7 @@ pub struct CheckpointTask {
     producer: Box<dyn Producer>,
     topic: String,
     store: OffsetSyncStore,
+    bad_syncs: BadSyncs,
     /// The last checkpoint written per (group, remote topic, partition): upstream, downstream.
     emitted: BTreeMap<(String, String, i32), (i64, i64)>,
     next_checkpoints: Instant,
@@ -51,7 +74,7 @@ impl CheckpointTask {
         let src = cluster::connect(cfg.source.clone());
         let tgt = cluster::connect(cfg.target.clone());
         let syncs_cluster = cluster::connect(cfg.syncs_cluster().clone());
-        let syncs_topic = offset_syncs_topic(&t);
+        let syncs_topic = cfg.syncs_topic();
         ensure_topic(
             &*syncs_cluster.admin().map_err(on("offset-syncs"))?,
             &syncs_topic,
@@ -78,6 +101,7 @@ impl CheckpointTask {
             syncs,
             topic,
             store: OffsetSyncStore::default(),
+            bad_syncs: BadSyncs::default(),
             emitted: BTreeMap::new(),
             next_checkpoints: now + cfg.checkpoints.unwrap_or(Duration::MAX / 4),
             next_group_sync: now + cfg.sync_group_offsets.unwrap_or(Duration::MAX / 4),
@@ -200,9 +224,16 @@ impl CheckpointTask {
             if forward.is_empty() {
                 continue;
             }
-            self.target
-                .alter_group_offsets(group, &forward)
-                .map_err(on(&t))?;
+            match self.target.alter_group_offsets(group, &forward) {
+                Ok(()) => {}
+                // The group became active since `groups()` saw it empty: MM2's rule is never
+                // to commit under a consumer, so it is left alone this round.
+                Err(e) if e.is_group_busy() => {
+                    tracing::debug!(group = %group, "target group became active: {e}");
+                    continue;
+                }
+                Err(e) => return Err(on(&t)(e)),
+            }
             self.metrics
                 .group_syncs
                 .fetch_add(forward.len() as u64, Ordering::Relaxed);
@@ -219,7 +250,7 @@ impl Step for CheckpointTask {
             .map_err(on("offset-syncs"))?
         {
             if let (Some(k), Some(v)) = (&r.key, &r.value) {
-                self.store.add(OffsetSync::decode(k, v)?);
+                self.bad_syncs.read(&mut self.store, k, v);
             }
         }
         let now = Instant::now();
@@ -238,5 +269,28 @@ impl Step for CheckpointTask {
             self.next_group_sync = now + self.cfg.sync_group_offsets.unwrap_or(Duration::MAX / 4);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_undecodable_offset_sync_is_skipped_and_counted() {
+        let good = OffsetSync {
+            topic: "t".into(),
+            partition: 0,
+            upstream: 10,
+            downstream: 4,
+        }
+        .encode();
+        let mut store = OffsetSyncStore::default();
+        let mut bad = BadSyncs::default();
+        bad.read(&mut store, b"\x00", b"\x01");
+        bad.read(&mut store, &good.0, &good.1);
+        bad.read(&mut store, b"", b"");
+        assert_eq!(bad.skipped, 2);
+        assert_eq!(store.translate("t", 0, 10), Some(4));
     }
 }

@@ -8,7 +8,7 @@ use crate::cluster::ClientProps;
 use crate::runtime::connector::ConfigDef;
 
 use super::filter::NameFilter;
-use super::policy::ReplicationPolicy;
+use super::policy::{ReplicationPolicy, offset_syncs_topic};
 
 /// Where the offset-syncs topic lives (`offset-syncs.topic.location`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,6 +375,16 @@ impl MirrorConfig {
             SyncsLocation::Target => &self.target,
         }
     }
+
+    /// The offset-syncs topic's name: MM2 names it after the cluster it does *not* live on
+    /// (the target's alias on the source, the source's on the target), so two mirrors
+    /// sharing a cluster do not share the topic.
+    pub fn syncs_topic(&self) -> String {
+        offset_syncs_topic(match self.syncs_location {
+            SyncsLocation::Source => &self.target_alias,
+            SyncsLocation::Target => &self.source_alias,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -432,6 +442,46 @@ mod tests {
             "weir.mirror.max.in.flight.bytes",
         ] {
             assert!(keys.contains(&k), "{k} not in {issues:?}");
+        }
+    }
+
+    #[test]
+    fn the_offset_syncs_topic_is_named_after_the_other_cluster() {
+        let mut pairs = vec![
+            ("source.cluster.alias", "a"),
+            ("target.cluster.alias", "b"),
+            ("source.cluster.bootstrap.servers", "127.0.0.1:1"),
+            ("target.cluster.bootstrap.servers", "127.0.0.1:2"),
+        ];
+        let c = MirrorConfig::parse(&config(&pairs)).unwrap();
+        assert_eq!(c.syncs_topic(), "mm2-offset-syncs.b.internal");
+        pairs.push(("offset-syncs.topic.location", "target"));
+        let c = MirrorConfig::parse(&config(&pairs)).unwrap();
+        assert_eq!(c.syncs_topic(), "mm2-offset-syncs.a.internal");
+    }
+
+    #[test]
+    fn dangerous_client_keys_are_refused_by_name() {
+        for key in [
+            "source.cluster.ssl.engine.location",
+            "target.cluster.ssl.providers",
+            "source.cluster.sasl.kerberos.kinit.cmd",
+            "target.cluster.sasl.oauthbearer.token.endpoint.url",
+        ] {
+            let issues = MirrorConfig::parse(&config(&[
+                ("source.cluster.alias", "a"),
+                ("target.cluster.alias", "b"),
+                ("source.cluster.bootstrap.servers", "127.0.0.1:1"),
+                ("target.cluster.bootstrap.servers", "127.0.0.1:2"),
+                (key, "/tmp/x"),
+            ]))
+            .unwrap_err();
+            assert!(
+                issues
+                    .iter()
+                    .any(|(k, m)| k == key && m.contains("not an allowed")),
+                "{key}: {issues:?}"
+            );
         }
     }
 }

@@ -9,8 +9,12 @@ pub enum ReplicationPolicy {
         /// `replication.policy.separator` (`.`).
         separator: String,
     },
-    /// `IdentityReplicationPolicy`: names kept, so no cycle detection (one-way flows only).
-    Identity,
+    /// `IdentityReplicationPolicy`: names kept, so no cycle detection (one-way flows only);
+    /// heartbeats are still named as the default policy names them, with its separator.
+    Identity {
+        /// `replication.policy.separator` (`.`).
+        separator: String,
+    },
 }
 
 /// MM2's heartbeats topic.
@@ -24,7 +28,9 @@ impl ReplicationPolicy {
             "DefaultReplicationPolicy" => Ok(ReplicationPolicy::Default {
                 separator: separator.to_string(),
             }),
-            "IdentityReplicationPolicy" => Ok(ReplicationPolicy::Identity),
+            "IdentityReplicationPolicy" => Ok(ReplicationPolicy::Identity {
+                separator: separator.to_string(),
+            }),
             _ => Err(format!(
                 "{class:?} is not a replication policy weir has (org.apache.kafka.connect.mirror.DefaultReplicationPolicy or IdentityReplicationPolicy)"
             )),
@@ -35,11 +41,12 @@ impl ReplicationPolicy {
     pub fn remote_topic(&self, source: &str, topic: &str) -> String {
         match self {
             ReplicationPolicy::Default { separator } => format!("{source}{separator}{topic}"),
-            // MM2's identity policy still prefixes heartbeats, so they can be told apart.
-            ReplicationPolicy::Identity if topic == HEARTBEATS_TOPIC => {
-                format!("{source}.{topic}")
+            // MM2's identity policy defers heartbeats (any topic ending in `heartbeats`) to
+            // the default policy, separator included, so they can be told apart.
+            ReplicationPolicy::Identity { separator } if topic.ends_with(HEARTBEATS_TOPIC) => {
+                format!("{source}{separator}{topic}")
             }
-            ReplicationPolicy::Identity => topic.to_string(),
+            ReplicationPolicy::Identity { .. } => topic.to_string(),
         }
     }
 
@@ -49,7 +56,7 @@ impl ReplicationPolicy {
             ReplicationPolicy::Default { separator } => topic
                 .split_once(separator.as_str())
                 .map(|(source, _)| source),
-            ReplicationPolicy::Identity => None,
+            ReplicationPolicy::Identity { .. } => None,
         }
     }
 
@@ -59,7 +66,7 @@ impl ReplicationPolicy {
             ReplicationPolicy::Default { separator } => {
                 topic.split_once(separator.as_str()).map(|(_, t)| t)
             }
-            ReplicationPolicy::Identity => None,
+            ReplicationPolicy::Identity { .. } => None,
         }
     }
 
@@ -104,7 +111,8 @@ pub fn is_internal(topic: &str) -> bool {
         || topic.starts_with("mm2-")
 }
 
-/// `mm2-offset-syncs.<alias>.internal`: named after the target alias.
+/// `mm2-offset-syncs.<alias>.internal`: named after the cluster the topic does not live on
+/// (see `MirrorConfig::syncs_topic`).
 pub fn offset_syncs_topic(target: &str) -> String {
     format!("mm2-offset-syncs.{target}.internal")
 }
@@ -154,6 +162,10 @@ mod tests {
         assert_eq!(id.remote_topic("a", "orders"), "orders");
         assert!(!id.is_cycle("a.orders", "a"));
         assert!(ReplicationPolicy::parse("Nope", ".").is_err());
+        let id = ReplicationPolicy::parse("IdentityReplicationPolicy", "_").unwrap();
+        assert_eq!(id.remote_topic("a", "heartbeats"), "a_heartbeats");
+        assert_eq!(id.remote_topic("a", "c_heartbeats"), "a_c_heartbeats");
+        assert_eq!(id.remote_topic("a", "t.x"), "t.x");
     }
 
     #[test]

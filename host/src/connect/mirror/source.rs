@@ -17,7 +17,7 @@ use crate::cluster::{
 use super::config::MirrorConfig;
 use super::error::{MirrorError, on};
 use super::metrics::MirrorMetrics;
-use super::policy::{is_internal, offset_syncs_topic};
+use super::policy::is_internal;
 use super::records::OffsetSync;
 use super::syncs::PartitionState;
 use super::{MirrorTaskContext, STEP_WAIT, Step};
@@ -91,7 +91,7 @@ impl SourceTask {
         let src = cluster::connect(cfg.source.clone());
         let tgt = cluster::connect(cfg.target.clone());
         let syncs_cluster = cluster::connect(cfg.syncs_cluster().clone());
-        let syncs_topic = offset_syncs_topic(&cfg.target_alias);
+        let syncs_topic = cfg.syncs_topic();
         let s = &cfg.source_alias;
         let t = &cfg.target_alias;
         let syncs_admin = syncs_cluster.admin().map_err(on("offset-syncs"))?;

@@ -395,6 +395,13 @@ impl Connectors {
     pub fn restart_task(&self, name: &str, task: u32) -> Result<(), ConnectError> {
         let mut entries = self.entries.lock();
         let e = entries.get_mut(name).ok_or_else(|| unknown(name))?;
+        // A task restarted mid-swap would run its stored (old) version beside tasks that took
+        // the new one: refused, as a second config change is, until the swap has ended.
+        if e.swap == SwapPhase::Pending {
+            return Err(ConnectError::SwapPending {
+                name: name.to_string(),
+            });
+        }
         let target = e.stored.target;
         let Run::Started { info, tasks, .. } = &mut e.run else {
             return Err(ConnectError::UnknownTask {

@@ -254,6 +254,9 @@ fn still_swapped<'a>(
         Run::Failed { .. } => false,
     };
     if !same || e.swap != SwapPhase::Pending {
+        // Whatever ended this swap, it is over: a later config change must not find it
+        // pending forever.
+        e.swap = SwapPhase::Settled;
         return Err(abandoned(
             "the connector was restarted, stopped or reconfigured while it was pending; it runs its stored config",
         ));
