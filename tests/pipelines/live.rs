@@ -133,3 +133,28 @@ fn charts_dead_letters_and_the_followed_log_show_the_pipeline_working() {
     let (code, _) = call(&s, "GET", "/v1/pipelines/nope/metrics/history", None);
     assert_eq!(code, 404);
 }
+
+#[test]
+fn a_dead_letter_listing_reads_at_most_8_mib_keeping_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "in", 1);
+    create_topic(&s, "out", 1);
+    create_topic(&s, "dlq", 1);
+    assert_eq!(upload(&s, "trap", &guest("hostile", "trap")).0, 201);
+    create(
+        &s,
+        json!({"name": "big", "inputs": ["in"], "output": "out", "steps": [{"module": "trap"}],
+            "on_error": "dead-letter", "dead_letter_topic": "dlq", "start": "earliest"}),
+    );
+    // 20 dead letters of 600 000 bytes: 12 MB, more than one listing holds.
+    for i in 0..20 {
+        let value = format!("{i:02}{}", "x".repeat(600_000 - 2));
+        produce(&s, "dlq", vec![json!({ "value": value })]);
+    }
+    let (code, dl) = call(&s, "GET", "/v1/pipelines/big/dead-letters?limit=100", None);
+    assert_eq!(code, 200);
+    let records = dl["records"].as_array().unwrap();
+    assert_eq!(records.len(), 13, "8 MiB / 600 000 bytes");
+    assert_eq!(records[0]["offset"], 19, "newest first");
+}

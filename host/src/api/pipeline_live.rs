@@ -4,14 +4,17 @@
 
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::PeerIp;
 use super::error::{ApiError, ApiPath, ApiQuery};
 use super::playground::record_json;
 use super::{AppState, blocking};
+use crate::auth::{Operation, Principal, Resource, ResourceType};
 use crate::pipeline::logs::LINES_KEPT;
 use crate::pipeline::outputs::MAX_DEAD_LETTERS_LISTED;
 use crate::record::Record;
@@ -39,9 +42,12 @@ pub struct DeadLettersQuery {
 
 /// `GET /v1/pipelines/{name}/dead-letters?limit=N` → `{"topic", "records": [{"partition",
 /// "offset", "error", "step", record...}]}`, newest first; `topic` is null (and the list
-/// empty) for a pipeline without a `dead_letter_topic`.
+/// empty) for a pipeline without a `dead_letter_topic`. Needs READ on the pipeline (the
+/// route) and on its dead-letter topic (here): the records are that topic's.
 pub async fn dead_letters(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(PeerIp(peer)): Extension<PeerIp>,
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeadLettersQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
@@ -52,7 +58,21 @@ pub async fn dead_letters(
         )));
     }
     let pipelines = state.pipelines.clone();
-    let found = blocking(move || Ok(pipelines.dead_letters(&name, limit)?)).await?;
+    let topic = blocking(move || Ok(pipelines.dead_letter_topic(&name)?)).await?;
+    let Some(topic) = topic else {
+        return Ok(axum::Json(json!({"topic": null, "records": []})));
+    };
+    state.auth.check(
+        &principal,
+        peer,
+        Operation::Read,
+        &Resource {
+            kind: ResourceType::Topic,
+            name: &topic,
+        },
+    )?;
+    let pipelines = state.pipelines.clone();
+    let found = blocking(move || Ok(pipelines.dead_letters(&topic, limit)?)).await?;
     let records: Vec<Value> = found
         .records
         .into_iter()

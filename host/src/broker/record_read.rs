@@ -109,7 +109,7 @@ impl RecordRead {
 }
 
 /// The bytes a record holds: key, value, header names and values.
-fn bytes_of(r: &StoredRecord) -> usize {
+pub fn bytes_of(r: &StoredRecord) -> usize {
     let len = |b: &Option<bytes::Bytes>| b.as_ref().map_or(0, |b| b.len());
     len(&r.key)
         + len(&r.value)
