@@ -158,3 +158,45 @@ fn a_dead_letter_listing_reads_at_most_8_mib_keeping_the_newest() {
     assert_eq!(records.len(), 13, "8 MiB / 600 000 bytes");
     assert_eq!(records[0]["offset"], 19, "newest first");
 }
+
+#[test]
+fn followed_logs_past_the_limit_are_refused_with_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "in", 1);
+    create_topic(&s, "out", 1);
+    assert_eq!(upload(&s, "trap", &guest("hostile", "trap")).0, 201);
+    create(
+        &s,
+        json!({"name": "quiet", "inputs": ["in"], "output": "out", "steps": [{"module": "trap"}]}),
+    );
+    let (_, tail) = call(&s, "GET", "/v1/pipelines/quiet/logs", None);
+    let next = tail["next"].as_u64().unwrap();
+    // 40 follows of a quiet log, each waiting 4 s: the server holds 32 at once.
+    let url = s.at(&format!(
+        "/v1/pipelines/quiet/logs?since={next}&timeout_ms=4000"
+    ));
+    let follows: Vec<_> = (0..40)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let r = crate::common::http().get(url).send().unwrap();
+                (r.status().as_u16(), r.json::<serde_json::Value>().unwrap())
+            })
+        })
+        .collect();
+    let answers: Vec<_> = follows.into_iter().map(|t| t.join().unwrap()).collect();
+    let busy: Vec<_> = answers.iter().filter(|(c, _)| *c == 429).collect();
+    assert!(!busy.is_empty(), "{answers:?}");
+    assert!(
+        answers.iter().all(|(c, _)| *c == 200 || *c == 429),
+        "{answers:?}"
+    );
+    assert_eq!(busy[0].1["error"]["code"], "too_many_follows");
+    assert!(
+        busy[0].1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("32")
+    );
+}

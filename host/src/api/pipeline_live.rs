@@ -104,6 +104,10 @@ pub async fn dead_letters(
     ))
 }
 
+/// Followed logs (long polls) at once, server-wide: each holds a connection and a task
+/// for up to `max_poll`; past it a follow is refused with 429.
+pub const MAX_LOG_FOLLOWS: usize = 32;
+
 /// Query of `GET /v1/pipelines/{name}/logs`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,6 +145,19 @@ pub async fn logs(
         return Err(ApiError::bad_request("give tail or since, not both"));
     }
     let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(0)).min(state.max_poll);
+    let _permit = if timeout.is_zero() {
+        None
+    } else {
+        Some(state.log_follows.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_follows",
+                format!(
+                    "{MAX_LOG_FOLLOWS} pipeline logs are followed already, the most at once; try again shortly"
+                ),
+            )
+        })?)
+    };
     let deadline = tokio::time::Instant::now() + timeout;
     // Subscribed before reading, so a line written in between wakes the wait.
     let mut written = ring.subscribe();
