@@ -200,3 +200,44 @@ fn followed_logs_past_the_limit_are_refused_with_429() {
             .contains("32")
     );
 }
+
+#[test]
+fn a_followed_log_reports_deletion_and_resyncs_after_a_recreate() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "in", 1);
+    create_topic(&s, "out", 1);
+    assert_eq!(upload(&s, "trap", &guest("hostile", "trap")).0, 201);
+    let spec =
+        json!({"name": "p", "inputs": ["in"], "output": "out", "steps": [{"module": "trap"}]});
+    create(&s, spec.clone());
+    let (_, tail) = call(&s, "GET", "/v1/pipelines/p/logs", None);
+    let next = tail["next"].as_u64().unwrap();
+    let url = s.at(&format!(
+        "/v1/pipelines/p/logs?since={next}&timeout_ms=1500"
+    ));
+    let follow = std::thread::spawn(move || {
+        let r = crate::common::http().get(url).send().unwrap();
+        (r.status().as_u16(), r.json::<serde_json::Value>().unwrap())
+    });
+    assert_eq!(call(&s, "DELETE", "/v1/pipelines/p", None).0, 204);
+    let (code, body) = follow.join().unwrap();
+    assert_eq!(code, 404, "{body}");
+    assert_eq!(body["error"]["code"], "unknown_pipeline");
+    // Created again: a follow from the old, larger number answers the new `next` at once.
+    create(&s, spec);
+    let (_, tail) = call(&s, "GET", "/v1/pipelines/p/logs", None);
+    let fresh = tail["next"].as_u64().unwrap();
+    let far = next + 1000;
+    let started = Instant::now();
+    let (code, body) = call(
+        &s,
+        "GET",
+        &format!("/v1/pipelines/p/logs?since={far}&timeout_ms=3000"),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(body["next"].as_u64().unwrap() >= fresh, "{body}");
+    assert!(body["next"].as_u64().unwrap() < far, "{body}");
+    assert!(started.elapsed() < Duration::from_millis(2500));
+}

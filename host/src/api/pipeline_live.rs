@@ -130,7 +130,8 @@ pub async fn logs(
     ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let pipelines = state.pipelines.clone();
-    let ring = blocking(move || Ok(pipelines.log_ring(&name)?)).await?;
+    let n = name.clone();
+    let ring = blocking(move || Ok(pipelines.log_ring(&n)?)).await?;
     let Some(since) = q.since else {
         if q.timeout_ms.is_some() {
             return Err(ApiError::bad_request(
@@ -162,6 +163,13 @@ pub async fn logs(
     // Subscribed before reading, so a line written in between wakes the wait.
     let mut written = ring.subscribe();
     let mut closing = state.closing.clone();
+    // A number past the end is a follow of an earlier pipeline of this name (deleted and
+    // created again): answer the current `next` at once, or it would wait forever.
+    if since > ring.next() {
+        return Ok(axum::Json(
+            json!({"lines": [], "next": ring.next(), "skipped": 0}),
+        ));
+    }
     loop {
         written.borrow_and_update();
         let found = ring.since(since, LINES_KEPT);
@@ -188,6 +196,17 @@ pub async fn logs(
                 ));
             }
             Err(_) => {
+                // This handler's Arc keeps the ring's sender alive, so a deletion never
+                // ends the wait: check the pipeline still has this ring (its generation).
+                let pipelines = state.pipelines.clone();
+                let current = blocking(move || Ok(pipelines.log_ring(&name).ok())).await?;
+                if !current.is_some_and(|c| std::sync::Arc::ptr_eq(&c, &ring)) {
+                    return Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "unknown_pipeline",
+                        "the pipeline was deleted",
+                    ));
+                }
                 let found = ring.since(since, LINES_KEPT);
                 return Ok(axum::Json(json!({
                     "lines": found.lines,
