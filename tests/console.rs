@@ -76,7 +76,13 @@ fn the_console_is_served_to_browsers_and_connect_json_to_everyone_else() {
         .unwrap();
     assert_eq!(again.status(), 304);
     // Everyone else gets Connect's root JSON on the same path: curl, Connect clients.
-    for accept in [None, Some("*/*"), Some("application/json")] {
+    // Java's HttpURLConnection default Accept names text/html: still a Connect client.
+    for accept in [
+        None,
+        Some("*/*"),
+        Some("application/json"),
+        Some("text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"),
+    ] {
         let mut req = client.get(server.at("/"));
         if let Some(a) = accept {
             req = req.header(ACCEPT, a);
@@ -86,6 +92,15 @@ fn the_console_is_served_to_browsers_and_connect_json_to_everyone_else() {
         let root: Value = r.json().unwrap();
         assert!(root["version"].is_string(), "Accept {accept:?}: {root}");
     }
+    // A Chromium-like navigation is known by its fetch metadata, whatever the Accept.
+    let nav = client
+        .get(server.at("/"))
+        .header(ACCEPT, "*/*")
+        .header("sec-fetch-dest", "document")
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .unwrap();
+    assert_eq!(nav.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
     // The Connect listener never serves the console, whatever the Accept.
     let connect = connect_url(&server);
     let r = client

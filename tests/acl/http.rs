@@ -421,3 +421,63 @@ fn a_user_creates_its_own_token_but_not_anothers() {
     // The admin (ALL on the cluster as the first user) may create one for bob.
     assert_eq!(token_for("bob", ("admin", "admin-pw")).status(), 201);
 }
+
+#[test]
+fn dead_letters_need_read_on_the_dead_letter_topic_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    admin_and_bob(&server);
+    let admin = ("admin", "admin-pw");
+    for t in ["in", "out", "dlq"] {
+        create_topic_as(&server, t, 1, admin);
+    }
+    let wasm = std::fs::read(common::guests::guest("hostile", "trap")).unwrap();
+    let r = http()
+        .post(server.at("/v1/modules/trap"))
+        .basic_auth(admin.0, Some(admin.1))
+        .header("content-type", "application/wasm")
+        .body(wasm)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let r = http()
+        .post(server.at("/v1/pipelines"))
+        .basic_auth(admin.0, Some(admin.1))
+        .json(&json!({"name": "live", "inputs": ["in"], "output": "out",
+            "steps": [{"module": "trap"}], "on_error": "dead-letter",
+            "dead_letter_topic": "dlq", "start": "earliest"}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    let grant = |kind: &str, name: &str| {
+        let r = http()
+            .post(server.at("/v1/acls"))
+            .basic_auth(admin.0, Some(admin.1))
+            .json(&json!({"resource_type": kind, "resource_name": name,
+                "principal": "User:bob", "operation": "READ"}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    };
+    let bob_reads = || {
+        let r = http()
+            .get(server.at("/v1/pipelines/live/dead-letters"))
+            .basic_auth("bob", Some("bob-pw"))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+    // READ on the pipeline alone does not show the dead-letter topic's records.
+    grant("pipeline", "live");
+    let (status, body) = bob_reads();
+    assert_eq!(status, 403, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("dlq") && message.contains("READ"),
+        "{message}"
+    );
+    grant("topic", "dlq");
+    let (status, body) = bob_reads();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["topic"], "dlq");
+}

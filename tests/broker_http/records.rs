@@ -358,3 +358,43 @@ fn deleting_records_moves_the_log_start_durably_and_refuses_past_the_end() {
     let offsets = produce(&server, "trim", json!([{"value": "next"}]));
     assert_eq!(offsets[0].1, 10);
 }
+
+#[test]
+fn search_answers_hold_at_most_8_mib_of_matches_and_say_where_to_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "big", 1, json!({}));
+    // 20 matching records of 600 000 bytes: 12 MB, more than one answer may hold.
+    let value = format!("needle{}", "x".repeat(600_000 - 6));
+    for _ in 0..20 {
+        produce(&server, "big", json!([{ "value": value }]));
+    }
+    // An empty text matches everything, under the same bound.
+    for q in ["NEEDLE", ""] {
+        let first = consume(&server, "big", 0, &format!("q={q}&max=100"));
+        let got = first["records"].as_array().unwrap().len();
+        assert_eq!(got, 13, "8 MiB / 600 000 bytes: {}", first["next_offset"]);
+        assert_eq!(first["next_offset"], 13);
+        assert_eq!(first["scanned"], 13);
+        let rest = consume(&server, "big", 0, &format!("q={q}&max=100&offset=13"));
+        assert_eq!(rest["records"].as_array().unwrap().len(), 7);
+        assert_eq!(rest["next_offset"], 20);
+    }
+}
+
+#[test]
+fn a_search_text_over_256_bytes_is_a_400_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 1, json!({}));
+    produce(&server, "t", json!([{ "value": "a".repeat(300) }]));
+    let ok = consume(&server, "t", 0, &format!("q={}", "A".repeat(256)));
+    assert_eq!(ok["records"].as_array().unwrap().len(), 1);
+    let answer = get(
+        &server,
+        &records_path("t", 0, &format!("q={}", "a".repeat(257))),
+    );
+    assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_request");
+    let message = answer.1["error"]["message"].as_str().unwrap();
+    assert!(message.contains("256 bytes"), "{message}");
+}

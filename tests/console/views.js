@@ -67,6 +67,10 @@ async function topicLifecycle(page, { url, args }) {
   await page.goto(`${url}/#/topics/${name}/records?partition=1`);
   const rows = await recordRows(page);
   await page.screenshot({ path: `${args.screenshots}/records-json.png`, fullPage: true });
+  // A bad %-escape in the hash is "No such page", not an uncaught error (which fails
+  // the scenario through the harness).
+  await page.goto(`${url}/#/topics/%E0`);
+  await waitText(page, '.msg.error', 'No such page');
   // Deleting asks for the name: a wrong one is refused in the page.
   await page.goto(`${url}/#/topics/${name}`);
   await page.fill('#delete-topic input[name=confirm]', 'not-it');

@@ -98,6 +98,9 @@ impl Harness {
                 auth,
                 connect: Arc::new(connect),
                 history: Arc::new(weir::broker::history::ThroughputHistory::new(4)),
+                log_follows: Arc::new(tokio::sync::Semaphore::new(
+                    api::pipeline_live::MAX_LOG_FOLLOWS,
+                )),
             },
             1 << 20,
         );

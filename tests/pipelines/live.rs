@@ -133,3 +133,111 @@ fn charts_dead_letters_and_the_followed_log_show_the_pipeline_working() {
     let (code, _) = call(&s, "GET", "/v1/pipelines/nope/metrics/history", None);
     assert_eq!(code, 404);
 }
+
+#[test]
+fn a_dead_letter_listing_reads_at_most_8_mib_keeping_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "in", 1);
+    create_topic(&s, "out", 1);
+    create_topic(&s, "dlq", 1);
+    assert_eq!(upload(&s, "trap", &guest("hostile", "trap")).0, 201);
+    create(
+        &s,
+        json!({"name": "big", "inputs": ["in"], "output": "out", "steps": [{"module": "trap"}],
+            "on_error": "dead-letter", "dead_letter_topic": "dlq", "start": "earliest"}),
+    );
+    // 20 dead letters of 600 000 bytes: 12 MB, more than one listing holds.
+    for i in 0..20 {
+        let value = format!("{i:02}{}", "x".repeat(600_000 - 2));
+        produce(&s, "dlq", vec![json!({ "value": value })]);
+    }
+    let (code, dl) = call(&s, "GET", "/v1/pipelines/big/dead-letters?limit=100", None);
+    assert_eq!(code, 200);
+    let records = dl["records"].as_array().unwrap();
+    assert_eq!(records.len(), 13, "8 MiB / 600 000 bytes");
+    assert_eq!(records[0]["offset"], 19, "newest first");
+}
+
+#[test]
+fn followed_logs_past_the_limit_are_refused_with_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "in", 1);
+    create_topic(&s, "out", 1);
+    assert_eq!(upload(&s, "trap", &guest("hostile", "trap")).0, 201);
+    create(
+        &s,
+        json!({"name": "quiet", "inputs": ["in"], "output": "out", "steps": [{"module": "trap"}]}),
+    );
+    let (_, tail) = call(&s, "GET", "/v1/pipelines/quiet/logs", None);
+    let next = tail["next"].as_u64().unwrap();
+    // 40 follows of a quiet log, each waiting 4 s: the server holds 32 at once.
+    let url = s.at(&format!(
+        "/v1/pipelines/quiet/logs?since={next}&timeout_ms=4000"
+    ));
+    let follows: Vec<_> = (0..40)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let r = crate::common::http().get(url).send().unwrap();
+                (r.status().as_u16(), r.json::<serde_json::Value>().unwrap())
+            })
+        })
+        .collect();
+    let answers: Vec<_> = follows.into_iter().map(|t| t.join().unwrap()).collect();
+    let busy: Vec<_> = answers.iter().filter(|(c, _)| *c == 429).collect();
+    assert!(!busy.is_empty(), "{answers:?}");
+    assert!(
+        answers.iter().all(|(c, _)| *c == 200 || *c == 429),
+        "{answers:?}"
+    );
+    assert_eq!(busy[0].1["error"]["code"], "too_many_follows");
+    assert!(
+        busy[0].1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("32")
+    );
+}
+
+#[test]
+fn a_followed_log_reports_deletion_and_resyncs_after_a_recreate() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "in", 1);
+    create_topic(&s, "out", 1);
+    assert_eq!(upload(&s, "trap", &guest("hostile", "trap")).0, 201);
+    let spec =
+        json!({"name": "p", "inputs": ["in"], "output": "out", "steps": [{"module": "trap"}]});
+    create(&s, spec.clone());
+    let (_, tail) = call(&s, "GET", "/v1/pipelines/p/logs", None);
+    let next = tail["next"].as_u64().unwrap();
+    let url = s.at(&format!(
+        "/v1/pipelines/p/logs?since={next}&timeout_ms=1500"
+    ));
+    let follow = std::thread::spawn(move || {
+        let r = crate::common::http().get(url).send().unwrap();
+        (r.status().as_u16(), r.json::<serde_json::Value>().unwrap())
+    });
+    assert_eq!(call(&s, "DELETE", "/v1/pipelines/p", None).0, 204);
+    let (code, body) = follow.join().unwrap();
+    assert_eq!(code, 404, "{body}");
+    assert_eq!(body["error"]["code"], "unknown_pipeline");
+    // Created again: a follow from the old, larger number answers the new `next` at once.
+    create(&s, spec);
+    let (_, tail) = call(&s, "GET", "/v1/pipelines/p/logs", None);
+    let fresh = tail["next"].as_u64().unwrap();
+    let far = next + 1000;
+    let started = Instant::now();
+    let (code, body) = call(
+        &s,
+        "GET",
+        &format!("/v1/pipelines/p/logs?since={far}&timeout_ms=3000"),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(body["next"].as_u64().unwrap() >= fresh, "{body}");
+    assert!(body["next"].as_u64().unwrap() < far, "{body}");
+    assert!(started.elapsed() < Duration::from_millis(2500));
+}

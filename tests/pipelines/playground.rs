@@ -224,3 +224,51 @@ fn the_playground_reports_failures_and_refuses_past_its_caps() {
     let (code, a) = test_module(&s, "trap", 9, json!({"records": [{"value": "ok"}]}));
     assert_eq!(code, 404, "{a}");
 }
+
+#[test]
+fn a_playground_run_stops_at_its_total_time_and_output_bytes_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    assert_eq!(upload(&s, "sleeper", &guest("hostile", "sleeper")).0, 201);
+    assert_eq!(
+        upload(&s, "oversized", &guest("hostile", "oversized")).0,
+        201
+    );
+
+    // Seven calls of 2 s each would hold the slot 14 s; the run stops after 10 s.
+    let started = Instant::now();
+    let sleepy: Vec<Value> = (0..7).map(|_| json!({"value": "zzz"})).collect();
+    let (code, a) = test_module(
+        &s,
+        "sleeper",
+        1,
+        json!({"records": sleepy, "batch_size": 1, "deadline_ms": 2000}),
+    );
+    assert_eq!(code, 200, "{a}");
+    assert_eq!(a["truncated"], true, "{a}");
+    assert_eq!(a["truncated_reason"], "deadline", "{a}");
+    let calls = a["errors"].as_array().unwrap().len();
+    assert!((5..7).contains(&calls), "{calls} calls ran: {a}");
+    assert!(started.elapsed() < Duration::from_secs(13));
+
+    // Each input comes out as 4 MiB: the first call's output fills the 4 MiB cap.
+    let small: Vec<Value> = (0..3)
+        .map(|_| json!({"value": "y".repeat(60_000)}))
+        .collect();
+    let (code, a) = test_module(
+        &s,
+        "oversized",
+        1,
+        json!({"records": small, "batch_size": 1}),
+    );
+    assert_eq!(code, 200, "{a}");
+    assert_eq!(a["truncated"], true, "{a}");
+    assert_eq!(a["truncated_reason"], "max_output_bytes", "{a}");
+    assert_eq!(a["outputs"].as_array().unwrap().len(), 4, "{}", a["errors"]);
+
+    // A run inside its bounds says so.
+    let (code, a) = test_module(&s, "oversized", 1, json!({"records": [{"value": "ok"}]}));
+    assert_eq!(code, 200, "{a}");
+    assert_eq!(a["truncated"], false, "{a}");
+    assert!(a["truncated_reason"].is_null(), "{a}");
+}

@@ -6,7 +6,14 @@
 export function parse(hash = location.hash) {
   const raw = hash.replace(/^#/, '');
   const [path, query = ''] = raw.split('?', 2);
-  const segments = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
+  let segments;
+  try {
+    segments = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
+  } catch {
+    // A bad escape (`#/topics/%E0`): the whole raw path as one segment, which names no
+    // view (none has a `/`), so the page says "No such page" instead of throwing.
+    segments = [path];
+  }
   return { path: segments, query: new URLSearchParams(query) };
 }
 

@@ -122,6 +122,10 @@ function recordRows(list, withTopic) {
 
 function showRun(out, run) {
   clear(out);
+  if (run.truncated) {
+    // The server stopped the run at one of its bounds; say which, not just fewer outputs.
+    out.append(message('note', `The run stopped early (${run.truncated_reason}): later records did not run.`));
+  }
   out.append(
     h('h2', {}, `Outputs (${run.outputs.length})`),
     table(['from offset', 'topic', 'key', 'value', 'headers'], recordRows(run.outputs, true), { id: 'pg-outputs', class: 'records' }),

@@ -15,6 +15,8 @@ import { href, go } from '../lib/route.js';
 const REFRESH_MS = 2000;
 /** How long one follow of the log waits for a line, ms. */
 const FOLLOW_MS = 5000;
+/** Wait after an empty or refused follow before asking again, ms. */
+const FOLLOW_BACKOFF_MS = 1000;
 /** Log lines kept on the page. */
 const LOG_LINES = 500;
 
@@ -185,8 +187,24 @@ async function followLog(el, name, ctx, stopped) {
   };
   draw();
   while (ctx.alive() && !stopped()) {
-    const got = await get(`${v1('pipelines', name, 'logs')}?since=${next}&timeout_ms=${FOLLOW_MS}`);
+    const asked = Date.now();
+    let got;
+    try {
+      got = await get(`${v1('pipelines', name, 'logs')}?since=${next}&timeout_ms=${FOLLOW_MS}`);
+    } catch (e) {
+      // Busy (429) or unreachable: wait before asking again rather than spin.
+      if (!(e instanceof ApiError) || e.status === 429) {
+        await new Promise((done) => setTimeout(done, FOLLOW_BACKOFF_MS));
+        continue;
+      }
+      throw e;
+    }
     if (!ctx.alive() || stopped()) return;
+    if (got.lines.length === 0 && Date.now() - asked < FOLLOW_BACKOFF_MS) {
+      // An empty answer that came back at once (the server closing, a short max_poll):
+      // back off instead of re-asking in a tight loop.
+      await new Promise((done) => setTimeout(done, FOLLOW_BACKOFF_MS));
+    }
     if (got.skipped > 0) shown.push(`… ${got.skipped} lines not kept by the server …`);
     shown.push(...got.lines);
     shown.splice(0, Math.max(0, shown.length - LOG_LINES));

@@ -83,6 +83,9 @@ pub struct AppState {
     pub connect: Arc<Connectors>,
     /// The recent throughput, sampled by the server.
     pub history: Arc<ThroughputHistory>,
+    /// Permits for followed pipeline logs (long polls) at once, server-wide
+    /// ([`pipeline_live::MAX_LOG_FOLLOWS`]).
+    pub log_follows: Arc<tokio::sync::Semaphore>,
 }
 
 /// The `/v1` router, every route behind [`auth::authenticate`] (which needs the

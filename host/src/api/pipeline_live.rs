@@ -4,14 +4,17 @@
 
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::PeerIp;
 use super::error::{ApiError, ApiPath, ApiQuery};
 use super::playground::record_json;
 use super::{AppState, blocking};
+use crate::auth::{Operation, Principal, Resource, ResourceType};
 use crate::pipeline::logs::LINES_KEPT;
 use crate::pipeline::outputs::MAX_DEAD_LETTERS_LISTED;
 use crate::record::Record;
@@ -39,9 +42,12 @@ pub struct DeadLettersQuery {
 
 /// `GET /v1/pipelines/{name}/dead-letters?limit=N` → `{"topic", "records": [{"partition",
 /// "offset", "error", "step", record...}]}`, newest first; `topic` is null (and the list
-/// empty) for a pipeline without a `dead_letter_topic`.
+/// empty) for a pipeline without a `dead_letter_topic`. Needs READ on the pipeline (the
+/// route) and on its dead-letter topic (here): the records are that topic's.
 pub async fn dead_letters(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(PeerIp(peer)): Extension<PeerIp>,
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeadLettersQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
@@ -52,7 +58,21 @@ pub async fn dead_letters(
         )));
     }
     let pipelines = state.pipelines.clone();
-    let found = blocking(move || Ok(pipelines.dead_letters(&name, limit)?)).await?;
+    let topic = blocking(move || Ok(pipelines.dead_letter_topic(&name)?)).await?;
+    let Some(topic) = topic else {
+        return Ok(axum::Json(json!({"topic": null, "records": []})));
+    };
+    state.auth.check(
+        &principal,
+        peer,
+        Operation::Read,
+        &Resource {
+            kind: ResourceType::Topic,
+            name: &topic,
+        },
+    )?;
+    let pipelines = state.pipelines.clone();
+    let found = blocking(move || Ok(pipelines.dead_letters(&topic, limit)?)).await?;
     let records: Vec<Value> = found
         .records
         .into_iter()
@@ -84,6 +104,10 @@ pub async fn dead_letters(
     ))
 }
 
+/// Followed logs (long polls) at once, server-wide: each holds a connection and a task
+/// for up to `max_poll`; past it a follow is refused with 429.
+pub const MAX_LOG_FOLLOWS: usize = 32;
+
 /// Query of `GET /v1/pipelines/{name}/logs`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -106,7 +130,8 @@ pub async fn logs(
     ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let pipelines = state.pipelines.clone();
-    let ring = blocking(move || Ok(pipelines.log_ring(&name)?)).await?;
+    let n = name.clone();
+    let ring = blocking(move || Ok(pipelines.log_ring(&n)?)).await?;
     let Some(since) = q.since else {
         if q.timeout_ms.is_some() {
             return Err(ApiError::bad_request(
@@ -121,10 +146,30 @@ pub async fn logs(
         return Err(ApiError::bad_request("give tail or since, not both"));
     }
     let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(0)).min(state.max_poll);
+    let _permit = if timeout.is_zero() {
+        None
+    } else {
+        Some(state.log_follows.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_follows",
+                format!(
+                    "{MAX_LOG_FOLLOWS} pipeline logs are followed already, the most at once; try again shortly"
+                ),
+            )
+        })?)
+    };
     let deadline = tokio::time::Instant::now() + timeout;
     // Subscribed before reading, so a line written in between wakes the wait.
     let mut written = ring.subscribe();
     let mut closing = state.closing.clone();
+    // A number past the end is a follow of an earlier pipeline of this name (deleted and
+    // created again): answer the current `next` at once, or it would wait forever.
+    if since > ring.next() {
+        return Ok(axum::Json(
+            json!({"lines": [], "next": ring.next(), "skipped": 0}),
+        ));
+    }
     loop {
         written.borrow_and_update();
         let found = ring.since(since, LINES_KEPT);
@@ -151,6 +196,17 @@ pub async fn logs(
                 ));
             }
             Err(_) => {
+                // This handler's Arc keeps the ring's sender alive, so a deletion never
+                // ends the wait: check the pipeline still has this ring (its generation).
+                let pipelines = state.pipelines.clone();
+                let current = blocking(move || Ok(pipelines.log_ring(&name).ok())).await?;
+                if !current.is_some_and(|c| std::sync::Arc::ptr_eq(&c, &ring)) {
+                    return Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "unknown_pipeline",
+                        "the pipeline was deleted",
+                    ));
+                }
                 let found = ring.since(since, LINES_KEPT);
                 return Ok(axum::Json(json!({
                     "lines": found.lines,

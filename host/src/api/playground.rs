@@ -171,7 +171,9 @@ fn failure_json(f: &TrialFailure) -> Value {
 
 /// `POST /v1/modules/{name}/{version}/test` → `{"module", "input": {"topic", "partition"},
 /// "inputs": [{"offset", record...}], "outputs": [{"offset", "topic", record...}],
-/// "errors": [...], "logs": [{"level", "message"}], "logs_dropped"}`. Reading records
+/// "errors": [...], "logs": [{"level", "message"}], "logs_dropped", "truncated",
+/// "truncated_reason"}` (`deadline`, `max_outputs` or `max_output_bytes` when the run
+/// stopped early at a bound). Reading records
 /// from a topic needs READ on it.
 pub async fn test(
     State(state): State<AppState>,
@@ -268,5 +270,7 @@ pub async fn test(
         "errors": run.outcome.failures.iter().map(failure_json).collect::<Vec<_>>(),
         "logs": logs,
         "logs_dropped": run.outcome.logs_dropped,
+        "truncated": run.outcome.truncated.is_some(),
+        "truncated_reason": run.outcome.truncated.map(|t| t.reason()),
     })))
 }

@@ -223,6 +223,7 @@ pub async fn consume(
         (None, None) => log.stats().log_start_offset,
     };
     if let Some(text) = q.q {
+        let text = super::record_search::query(text)?;
         let scan = super::record_search::scan_limit(q.scan)?;
         let (broker, producers) = (state.broker.clone(), state.producers.clone());
         let t = topic.clone();

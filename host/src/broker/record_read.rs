@@ -36,6 +36,22 @@ impl RecordRead {
         offset: i64,
         max: usize,
     ) -> Result<RecordRead, BrokerError> {
+        Self::committed_within(broker, producers, topic, partition, offset, max, usize::MAX)
+    }
+
+    /// As [`RecordRead::committed`], also stopping once the records read hold more than
+    /// `max_bytes` (keys, values, headers), so a caller with a byte cap reads little past it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn committed_within(
+        broker: &Broker,
+        producers: &ProducerRegistry,
+        topic: &str,
+        partition: i64,
+        offset: i64,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<RecordRead, BrokerError> {
+        let mut held = 0usize;
         let mut out = RecordRead {
             records: Vec::new(),
             next_offset: offset,
@@ -72,11 +88,16 @@ impl RecordRead {
                 }
                 let decoded = batch::decode_records(bytes)
                     .map_err(|e| BrokerError::log(topic, p)(e.into()))?;
-                out.records
-                    .extend(decoded.into_iter().filter(|r| r.offset >= offset));
+                let fresh = decoded.into_iter().filter(|r| r.offset >= offset);
+                let before = out.records.len();
+                out.records.extend(fresh);
+                held = held.saturating_add(out.records[before..].iter().map(bytes_of).sum());
                 out.next_offset = out.next_offset.max(header.next_offset());
                 if out.records.len() >= max {
                     out.records.truncate(max);
+                    return Ok(out);
+                }
+                if held > max_bytes {
                     return Ok(out);
                 }
             }
@@ -85,4 +106,15 @@ impl RecordRead {
             }
         }
     }
+}
+
+/// The bytes a record holds: key, value, header names and values.
+pub fn bytes_of(r: &StoredRecord) -> usize {
+    let len = |b: &Option<bytes::Bytes>| b.as_ref().map_or(0, |b| b.len());
+    len(&r.key)
+        + len(&r.value)
+        + r.headers
+            .iter()
+            .map(|(k, v)| k.len() + len(v))
+            .sum::<usize>()
 }

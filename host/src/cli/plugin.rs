@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 
 use crate::log::batch::Record;
 use crate::runtime::guest_output::TracingSink;
-use crate::runtime::{CapturedLog, Limits, Runtime, RuntimeConfig, Trial, TrialFailure};
+use crate::runtime::{
+    CapturedLog, Limits, Runtime, RuntimeConfig, Trial, TrialBounds, TrialFailure,
+};
 
 /// `weir plugin ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -175,6 +177,7 @@ pub fn run_test(args: TestArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         topic: "input".into(),
         partition: 0,
+        bounds: TrialBounds::NONE,
     };
     // Plugin lines go to the host log as they come, as a pipeline's would; none are kept.
     let log = Arc::new(CapturedLog::new(0, Some(Arc::new(TracingSink))));

@@ -108,6 +108,9 @@ pub fn chunks(records: &[Record], max_bytes: usize) -> Vec<&[Record]> {
 
 /// Most dead letters one listing returns (`GET /v1/pipelines/{name}/dead-letters`).
 pub const MAX_DEAD_LETTERS_LISTED: usize = 100;
+/// Bytes (keys, values, headers) of dead letters one listing reads, across partitions:
+/// past it the listing holds fewer records rather than more memory.
+pub const MAX_DEAD_LETTER_BYTES: usize = 8 << 20;
 
 /// The newest records of a pipeline's dead-letter topic, newest first.
 #[derive(Debug, Default)]

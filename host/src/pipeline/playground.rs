@@ -3,7 +3,9 @@
 //! test`). A run has its own instance and in-memory state, never a running pipeline's.
 //!
 //! Everything a run makes the server hold is capped: records and their bytes per run,
-//! runs at once, log lines kept, and the call deadline (at most the runtime's default).
+//! runs at once, log lines kept, the call deadline (at most the runtime's default), and
+//! the whole run: [`MAX_RUN_TIME`], [`MAX_OUTPUTS`] and [`MAX_OUTPUT_BYTES`], past which
+//! it stops and answers what it has, marked truncated.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +25,13 @@ pub const MAX_BYTES: usize = 1 << 20;
 pub const MAX_RUNNING: usize = 2;
 /// Log lines one run keeps for its answer.
 pub const MAX_LOG_LINES: usize = 500;
+/// Time one run may take: no call starts after it (so at most this plus one call's
+/// deadline), whatever the batch size.
+pub const MAX_RUN_TIME: Duration = Duration::from_secs(10);
+/// Output records one run keeps.
+pub const MAX_OUTPUTS: usize = 10_000;
+/// Output bytes (keys, values, headers) one run keeps.
+pub const MAX_OUTPUT_BYTES: usize = 4 << 20;
 /// Records per call into the plugin unless asked otherwise.
 pub const DEFAULT_BATCH_SIZE: usize = 100;
 
@@ -168,7 +177,8 @@ pub fn check_records(records: &[Record]) -> Result<(), PlaygroundError> {
     Ok(())
 }
 
-fn record_bytes(r: &Record) -> usize {
+/// The bytes a record holds: key, value, header names and values.
+pub fn record_bytes(r: &Record) -> usize {
     let len = |b: &Option<bytes::Bytes>| b.as_ref().map_or(0, |b| b.len());
     len(&r.key)
         + len(&r.value)

@@ -73,4 +73,6 @@ pub use limits::Limits;
 pub use output::{Body, Output, OutputRecord, RecordFailure};
 pub use plugin::{Plugin, World};
 pub use state::{Entries, MemoryState, SledState, StateBackend, StateError};
-pub use trial::{CapturedLog, Trial, TrialFailure, TrialLog, TrialOutcome, TrialOutput};
+pub use trial::{
+    CapturedLog, Trial, TrialBounds, TrialFailure, TrialLog, TrialOutcome, TrialOutput, Truncated,
+};

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -32,6 +33,51 @@ pub struct Trial {
     pub topic: String,
     /// See `topic`.
     pub partition: u32,
+    /// Bounds on the whole run.
+    pub bounds: TrialBounds,
+}
+
+/// Bounds on a whole trial, beyond each call's [`Limits`]: a server running trials for
+/// clients must not hold an instance, or its outputs, for long however the calls go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrialBounds {
+    /// Time the run may take; no call starts after it (`None`: no bound).
+    pub total: Option<Duration>,
+    /// Most output records kept.
+    pub max_outputs: usize,
+    /// Most bytes (keys, values, headers) of output records kept.
+    pub max_output_bytes: usize,
+}
+
+impl TrialBounds {
+    /// No bound: for a developer's own `weir plugin test`.
+    pub const NONE: TrialBounds = TrialBounds {
+        total: None,
+        max_outputs: usize::MAX,
+        max_output_bytes: usize::MAX,
+    };
+}
+
+/// Why a trial stopped before running all its records or keeping all outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Truncated {
+    /// The run's total time was spent; later records were not run.
+    Deadline,
+    /// The output record cap was reached; later outputs were dropped and the run stopped.
+    Outputs,
+    /// The output byte cap was reached; later outputs were dropped and the run stopped.
+    OutputBytes,
+}
+
+impl Truncated {
+    /// Why, as the API reports it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Truncated::Deadline => "deadline",
+            Truncated::Outputs => "max_outputs",
+            Truncated::OutputBytes => "max_output_bytes",
+        }
+    }
 }
 
 /// One record the plugin emitted.
@@ -112,6 +158,8 @@ pub struct TrialOutcome {
     pub logs: Vec<TrialLog>,
     /// Log lines past the cap, not kept.
     pub logs_dropped: usize,
+    /// Set when the run stopped early at one of its [`TrialBounds`].
+    pub truncated: Option<Truncated>,
 }
 
 /// A log sink keeping at most `cap` lines (a chatty plugin loses lines, not the
@@ -155,6 +203,17 @@ impl LogSink for CapturedLog {
     }
 }
 
+/// The bytes a record holds: key, value, header names and values.
+fn record_bytes(r: &Record) -> usize {
+    let len = |b: &Option<bytes::Bytes>| b.as_ref().map_or(0, |b| b.len());
+    len(&r.key)
+        + len(&r.value)
+        + r.headers
+            .iter()
+            .map(|(k, v)| k.len() + len(v))
+            .sum::<usize>()
+}
+
 impl Trial {
     /// Runs `records` (with their `offsets`, one each) through `plugin` in calls of
     /// `batch_size`. A failing record or call is reported and the rest still run; only an
@@ -180,7 +239,13 @@ impl Trial {
         let mut instance = Instance::new(plugin, config)?;
         let mut outcome = TrialOutcome::default();
         let size = self.batch_size.max(1);
-        for (chunk, chunk_offsets) in records.chunks(size).zip(offsets.chunks(size)) {
+        let deadline = self.bounds.total.map(|t| Instant::now() + t);
+        let mut output_bytes = 0usize;
+        'calls: for (chunk, chunk_offsets) in records.chunks(size).zip(offsets.chunks(size)) {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                outcome.truncated = Some(Truncated::Deadline);
+                break;
+            }
             let origin = Origin {
                 topic: self.topic.clone(),
                 partition: self.partition,
@@ -198,6 +263,15 @@ impl Trial {
                         let offset = r
                             .source
                             .and_then(|i| chunk_offsets.get(i as usize).copied());
+                        if outcome.outputs.len() >= self.bounds.max_outputs {
+                            outcome.truncated = Some(Truncated::Outputs);
+                            break 'calls;
+                        }
+                        output_bytes += record_bytes(record);
+                        if output_bytes > self.bounds.max_output_bytes {
+                            outcome.truncated = Some(Truncated::OutputBytes);
+                            break 'calls;
+                        }
                         outcome.outputs.push(TrialOutput {
                             offset,
                             topic: r.topic.clone(),

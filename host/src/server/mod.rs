@@ -209,6 +209,9 @@ pub async fn run(
         auth: auth.clone(),
         connect: connectors.clone(),
         history: throughput.clone(),
+        log_follows: Arc::new(tokio::sync::Semaphore::new(
+            api::pipeline_live::MAX_LOG_FOLLOWS,
+        )),
     };
     let connect_app = api::connect_router(state.clone(), settings.max_body_bytes);
     let app = api::router(state, settings.max_body_bytes);

@@ -68,15 +68,32 @@ pub async fn serve(req: Request, next: Next) -> Response {
     response
 }
 
-/// Whether the request prefers HTML: a browser's navigation lists `text/html`;
-/// curl (`*/*`) and Connect clients (`application/json`) do not.
+/// Whether the request is a browser's page navigation: `Sec-Fetch-Dest: document` or
+/// `Sec-Fetch-Mode: navigate` (every current browser sends them), or an Accept naming
+/// `application/xhtml+xml` (browsers list it; API clients do not). A mere `text/html` is
+/// not enough: Java's HttpURLConnection sends `text/html, image/gif, ...` by default, and
+/// Connect clients on it must get Connect's root JSON.
 fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.split(';').next().unwrap_or("").trim() == "text/html")
+    let is = |name: &str, want: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case(want))
+        })
+    };
+    is("sec-fetch-dest", "document")
+        || is("sec-fetch-mode", "navigate")
+        || headers
+            .get_all(ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/xhtml+xml")
+            })
 }
 
 /// The asset at `path` (relative to `/console/`): 200, 304 when the client has it, 404.
@@ -156,6 +173,13 @@ mod tests {
         ));
         assert!(!accept("*/*"));
         assert!(!accept("application/json"));
+        // Java's HttpURLConnection default.
+        assert!(!accept(
+            "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"
+        ));
+        let mut h = HeaderMap::new();
+        h.insert("sec-fetch-dest", HeaderValue::from_static("document"));
+        assert!(wants_html(&h));
         assert!(!wants_html(&HeaderMap::new()));
     }
 }

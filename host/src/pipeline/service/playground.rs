@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use crate::broker::RecordRead;
 use crate::record::Record;
-use crate::runtime::{CapturedLog, Limits, Trial, World};
+use crate::runtime::{CapturedLog, Limits, Trial, TrialBounds, World};
 
 use super::super::error::PipelineError;
 use super::super::playground::{
-    MAX_LOG_LINES, MAX_RECORDS, PlaygroundError, PlaygroundInput, PlaygroundRequest, PlaygroundRun,
-    check_records,
+    MAX_BYTES, MAX_LOG_LINES, MAX_OUTPUT_BYTES, MAX_OUTPUTS, MAX_RECORDS, MAX_RUN_TIME,
+    PlaygroundError, PlaygroundInput, PlaygroundRequest, PlaygroundRun, check_records,
 };
 use super::Pipelines;
 
@@ -27,6 +27,8 @@ impl Pipelines {
         let deadline = request.deadline()?;
         let batch_size = request.batch_size()?;
         let module = self.modules.get(name, Some(version))?;
+        // The slot first: reading a topic's records is work a busy playground refuses too.
+        let _slot = self.playground.take()?;
         let (topic, partition, inputs) = match request.input {
             PlaygroundInput::Records(records) => {
                 check_records(&records)?;
@@ -56,13 +58,15 @@ impl Pipelines {
                 let t = self.broker.topic(&topic)?;
                 let log = t.partition(i64::from(partition))?;
                 let from = offset.unwrap_or_else(|| log.stats().log_start_offset);
-                let read = RecordRead::committed(
+                // Reads stop just past the run's byte cap, which check_records then refuses.
+                let read = RecordRead::committed_within(
                     &self.broker,
                     &self.producers,
                     &topic,
                     i64::from(partition),
                     from,
                     count,
+                    MAX_BYTES,
                 )?;
                 let inputs: Vec<(i64, Record)> = read
                     .records
@@ -82,7 +86,6 @@ impl Pipelines {
                 (Some(topic), partition, inputs)
             }
         };
-        let _slot = self.playground.take()?;
         let bytes = self.modules.bytes(&module)?;
         let plugin = self.runtime.load(name, &bytes).map_err(|e| {
             if e.is_host_fault() {
@@ -111,6 +114,11 @@ impl Pipelines {
             batch_size,
             topic: topic.clone().unwrap_or_else(|| "input".to_string()),
             partition,
+            bounds: TrialBounds {
+                total: Some(MAX_RUN_TIME),
+                max_outputs: MAX_OUTPUTS,
+                max_output_bytes: MAX_OUTPUT_BYTES,
+            },
         };
         let (records, offsets): (Vec<Record>, Vec<i64>) =
             inputs.iter().map(|(o, r)| (r.clone(), *o)).unzip();

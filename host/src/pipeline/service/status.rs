@@ -4,13 +4,14 @@
 use super::super::error::PipelineError;
 use super::super::handle::PipelineHandle;
 use super::super::logs::PipelineLogs;
-use super::super::outputs::{DeadLetters, MAX_DEAD_LETTERS_LISTED};
+use super::super::outputs::{DeadLetters, MAX_DEAD_LETTER_BYTES, MAX_DEAD_LETTERS_LISTED};
 use super::super::samples::{MetricsHistory, Sample, TaskSample};
 use super::super::stats::quantile;
 use super::super::status::{PipelineStatus, TaskStatus};
 use super::super::store::PipelineRecord;
 use super::Pipelines;
 use crate::broker::RecordRead;
+use crate::broker::record_read::bytes_of;
 
 impl Pipelines {
     /// Status of every pipeline.
@@ -116,35 +117,69 @@ impl Pipelines {
         Ok(handle.samples.history(now))
     }
 
-    /// The newest `limit` records (at most [`MAX_DEAD_LETTERS_LISTED`]) of the pipeline's
-    /// dead-letter topic, newest first. Reads at most `limit` records per partition.
-    pub fn dead_letters(&self, name: &str, limit: usize) -> Result<DeadLetters, PipelineError> {
-        let handle = self.handle(name)?;
+    /// The pipeline's dead-letter topic, if it has one: a caller checks READ on it before
+    /// [`Pipelines::dead_letters`] reads it.
+    pub fn dead_letter_topic(&self, name: &str) -> Result<Option<String>, PipelineError> {
+        Ok(self.handle(name)?.spec().dead_letter_topic.clone())
+    }
+
+    /// The newest `limit` records (at most [`MAX_DEAD_LETTERS_LISTED`]) of the dead-letter
+    /// topic `topic` (as [`Pipelines::dead_letter_topic`] named it), newest first. Reads
+    /// the newest `limit` records of each partition, keeping the newest that fit in
+    /// [`MAX_DEAD_LETTER_BYTES`].
+    pub fn dead_letters(&self, topic: &str, limit: usize) -> Result<DeadLetters, PipelineError> {
         let limit = limit.min(MAX_DEAD_LETTERS_LISTED);
-        let Some(topic) = handle.spec().dead_letter_topic.clone() else {
-            return Ok(DeadLetters::default());
-        };
-        let t = self.broker.topic(&topic)?;
+        let t = self.broker.topic(topic)?;
         let mut records = Vec::new();
         for p in 0..t.partition_count() {
             let log = t.partition(i64::from(p))?;
-            let from = (log.high_watermark() - limit as i64).max(log.stats().log_start_offset);
-            let read = RecordRead::committed(
-                &self.broker,
-                &self.producers,
-                &topic,
-                i64::from(p),
-                from,
-                limit,
-            )?;
-            records.extend(read.records.into_iter().map(|r| (p, r)));
+            let end = log.high_watermark();
+            let mut from = (end - limit as i64).max(log.stats().log_start_offset);
+            // A window of the newest records read so far, oldest dropped past the budget:
+            // memory stays near MAX_DEAD_LETTER_BYTES however large the records.
+            let mut window = std::collections::VecDeque::new();
+            let mut held = 0usize;
+            while from < end {
+                let read = RecordRead::committed_within(
+                    &self.broker,
+                    &self.producers,
+                    topic,
+                    i64::from(p),
+                    from,
+                    limit,
+                    1 << 20,
+                )?;
+                if read.next_offset <= from {
+                    break;
+                }
+                from = read.next_offset;
+                for r in read.records {
+                    held += bytes_of(&r);
+                    window.push_back(r);
+                }
+                while held > MAX_DEAD_LETTER_BYTES {
+                    let Some(old) = window.pop_front() else { break };
+                    held -= bytes_of(&old);
+                }
+            }
+            records.extend(window.into_iter().map(|r| (p, r)));
         }
         records.sort_by(|(pa, a), (pb, b)| {
             (b.timestamp, b.offset, pb).cmp(&(a.timestamp, a.offset, pa))
         });
         records.truncate(limit);
+        // Across partitions too: the newest that fit in the budget.
+        let mut held = 0usize;
+        let fit = records
+            .iter()
+            .take_while(|(_, r)| {
+                held += bytes_of(r);
+                held <= MAX_DEAD_LETTER_BYTES
+            })
+            .count();
+        records.truncate(fit);
         Ok(DeadLetters {
-            topic: Some(topic),
+            topic: Some(topic.to_string()),
             records,
         })
     }
