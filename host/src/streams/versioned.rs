@@ -166,6 +166,19 @@ impl Sized<'_> {
         self.delete(&history_key(key, v.ts))?;
         self.delete(&expiry_key(v.valid_to, key, v.ts))
     }
+
+    /// Ends history version `v` of `key` at `at` (a newer version now begins there),
+    /// re-indexed by its new end.
+    fn end_history(&mut self, key: &[u8], v: &Version, at: i64) -> Result<(), StreamsError> {
+        self.delete_history(key, v)?;
+        self.put_history(
+            key,
+            &Version {
+                valid_to: at,
+                ..v.clone()
+            },
+        )
+    }
 }
 
 /// What a put did, as Kafka's `VersionedKeyValueStore::put` return codes.
@@ -295,28 +308,14 @@ impl VersionedTable {
             }
             (before, None) => {
                 if let Some(b) = before {
-                    store.delete_history(key, b)?;
-                    store.put_history(
-                        key,
-                        &Version {
-                            valid_to: ts,
-                            ..b.clone()
-                        },
-                    )?;
+                    store.end_history(key, b, ts)?;
                 }
                 self.set_latest(store, key, &rk, value, ts)?;
                 Ok(Put::Latest)
             }
             (before, Some(next)) => {
                 if let Some(b) = before {
-                    store.delete_history(key, b)?;
-                    store.put_history(
-                        key,
-                        &Version {
-                            valid_to: ts,
-                            ..b.clone()
-                        },
-                    )?;
+                    store.end_history(key, b, ts)?;
                 }
                 store.put_history(
                     key,
