@@ -10,6 +10,7 @@ import { lineChart } from '../lib/chart.js';
 import { stepGraph } from '../lib/graph.js';
 import { h, clear, table, title, num, time, message } from '../lib/dom.js';
 import { href, go } from '../lib/route.js';
+import { form } from '../lib/form.js';
 
 /** How often the figures are fetched again while the page is open, ms. */
 const REFRESH_MS = 2000;
@@ -38,28 +39,6 @@ async function list(root, ctx) {
         num(p.records_errored),
       ]), { id: 'pipelines' }),
   );
-}
-
-/** A form whose submit runs `action`, showing its refusal in place. */
-function form(id, fields, button, action, ctx) {
-  const status = h('div', { class: 'form-status' });
-  const el = h('form', {
-    id,
-    class: 'inline',
-    onsubmit: async (e) => {
-      e.preventDefault();
-      clear(status);
-      try {
-        const note = await action(Object.fromEntries(new FormData(el).entries()));
-        if (note) status.append(message('ok', note));
-      } catch (err) {
-        if (err instanceof ApiError) status.append(message('error', `${err.message} (${err.code})`));
-        else if (err instanceof SyntaxError || err instanceof TypeError) status.append(message('error', err.message));
-        else ctx.fail(err);
-      }
-    },
-  }, fields, h('button', { type: 'submit' }, button), status);
-  return el;
 }
 
 function field(label, control) {

@@ -3,33 +3,11 @@
 // partitions, producing a record and deleting it (`#/topics/NAME`); its record
 // browser (`#/topics/NAME/records`, views/records.js).
 
-import { api, get, v1, ApiError } from '../lib/api.js';
+import { api, get, v1 } from '../lib/api.js';
 import { h, clear, table, title, num, bytes, duration, message } from '../lib/dom.js';
 import { href, go } from '../lib/route.js';
+import { form } from '../lib/form.js';
 import * as records from './records.js';
-
-/** A form whose submit runs `action` and shows its failure (or `done`'s note) in place. */
-function form(id, fields, button, action, ctx) {
-  const status = h('div', { class: 'form-status' });
-  const el = h('form', {
-    id,
-    class: 'inline',
-    onsubmit: async (e) => {
-      e.preventDefault();
-      clear(status);
-      const data = Object.fromEntries(new FormData(el).entries());
-      try {
-        const note = await action(data);
-        if (note) status.append(message('ok', note));
-      } catch (err) {
-        if (err instanceof ApiError) status.append(message('error', `${err.message} (${err.code})`));
-        else if (err instanceof TypeError || err instanceof SyntaxError) status.append(message('error', err.message));
-        else ctx.fail(err);
-      }
-    },
-  }, fields, h('button', { type: 'submit' }, button), status);
-  return el;
-}
 
 function field(label, name, attrs = {}) {
   const id = `f-${name}-${Math.random().toString(36).slice(2, 8)}`;

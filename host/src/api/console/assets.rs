@@ -41,6 +41,7 @@ const FILES: &[(&str, &[u8])] = &[
     asset!("lib/route.js"),
     asset!("lib/signin.js"),
     asset!("lib/graph.js"),
+    asset!("lib/form.js"),
     asset!("views/overview.js"),
     asset!("views/topics.js"),
     asset!("views/records.js"),
