@@ -206,6 +206,9 @@ fn pipeline_status(err: &PipelineError) -> (StatusCode, &'static str) {
         E::UnknownModule { .. } => (StatusCode::NOT_FOUND, "unknown_module"),
         E::ModuleInUse { .. } => (StatusCode::CONFLICT, "module_in_use"),
         E::PipelineExists { .. } => (StatusCode::CONFLICT, "pipeline_exists"),
+        E::RepartitionTopicTaken { .. }
+        | E::RepartitionTopicExists { .. }
+        | E::InternalTopic { .. } => (StatusCode::CONFLICT, "topic_taken"),
         E::UnknownPipeline { .. } => (StatusCode::NOT_FOUND, "unknown_pipeline"),
         E::UnknownStep { .. } => (StatusCode::NOT_FOUND, "unknown_step"),
         E::NotWindowed { .. } => (StatusCode::BAD_REQUEST, "not_windowed"),

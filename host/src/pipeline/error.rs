@@ -35,6 +35,30 @@ pub enum PipelineError {
     /// A pipeline of that name exists already.
     #[error("pipeline {name:?} already exists")]
     PipelineExists { name: String },
+    /// A `group_by`'s repartition topic would be a topic another pipeline uses (its own
+    /// repartition topic, or an input or output): two pipelines would share it.
+    #[error(
+        "the group_by's repartition topic {topic:?} is already {} of pipeline {pipeline:?}: \
+         name the step or the pipeline differently",
+        if *repartition { "the repartition topic" } else { "an input or output" }
+    )]
+    RepartitionTopicTaken {
+        topic: String,
+        pipeline: String,
+        repartition: bool,
+    },
+    /// A `group_by`'s repartition topic exists already as a topic of its own.
+    #[error(
+        "the group_by's repartition topic {topic:?} already exists as a topic; it must be the \
+         pipeline's own: delete the topic, or name the step or the pipeline differently"
+    )]
+    RepartitionTopicExists { topic: String },
+    /// The spec reads or writes another pipeline's repartition topic.
+    #[error(
+        "topic {topic:?} is pipeline {pipeline:?}'s internal repartition topic; no other \
+         pipeline reads or writes it"
+    )]
+    InternalTopic { topic: String, pipeline: String },
     /// No pipeline of that name.
     #[error("unknown pipeline {name:?}")]
     UnknownPipeline { name: String },

@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 use crate::streams::{Late, Op};
 
 mod module_ref;
+mod regroup;
 mod step;
 
 pub use graph::{Graph, Node, SOURCE_SLOT_BASE, Shape, SourceKind, SourceNode, SourceSpec, Wiring};
 pub use module_ref::{BUILTIN_PREFIX, MAX_NAME_LEN, ModuleRef, check_name};
+pub use regroup::{Boundary, repartition_topic};
 pub use step::StepSpec;
 
 /// Why a spec is refused; `field` is a JSON path such as `steps[1].module`.
@@ -234,9 +236,8 @@ impl PipelineSpec {
             }
         }
         let graph = Graph::of(self)?;
-        // The stages of the group_bys split the steps: before the first, any graph of
-        // sources, tables and joins (its tasks read the sources); after it, a chain, each
-        // step reading the one before, to the output.
+        // The stages of the group_bys split the steps: each a graph of sources, tables and
+        // joins, a later one reading the group_bys before it (see `regroup`).
         if let Some(first) = self.repartitions().first() {
             let g = first.step;
             if graph.output + 1 != self.steps.len() {
@@ -253,15 +254,7 @@ impl PipelineSpec {
                     "a \"group_by\" regroups a stream; grouping a table (a table aggregation) is not supported",
                 ));
             }
-            for k in g + 1..self.steps.len() {
-                if graph.wiring[k] != Wiring::From(Node::Step(k - 1)) {
-                    return Err(spec_err(
-                        format!("steps[{k}].input"),
-                        "after a \"group_by\" the steps run in order on its new key: each reads \
-                         the step before it (no sources, joins or earlier steps)",
-                    ));
-                }
-            }
+            self.check_after_group_bys(&graph)?;
         }
         for (i, step) in self.steps.iter().enumerate() {
             // Results of windows closed on an idle input are timer output: they go
@@ -376,7 +369,7 @@ impl PipelineSpec {
                 };
                 Repartition {
                     step,
-                    topic: format!("{}-{label}-repartition", self.name),
+                    topic: regroup::repartition_topic(&self.name, &label),
                 }
             })
             .collect()
@@ -426,5 +419,7 @@ impl PipelineSpec {
 }
 
 mod graph;
+#[cfg(test)]
+mod regroup_tests;
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use super::handle::Desired;
-use super::spec::{PipelineSpec, Repartition};
+use super::spec::{Boundary, PipelineSpec};
 
 /// Which steps a task runs, and so what it reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,7 @@ impl Stage {
 
     /// The stages the tasks of `spec` run in, in order.
     pub fn of(spec: &PipelineSpec) -> Vec<Stage> {
-        let n = spec.repartitions().len();
+        let n = spec.boundaries().len();
         if n == 0 {
             return vec![Stage::Whole];
         }
@@ -61,39 +61,51 @@ impl Stage {
 
     /// The stage whose tasks run step `index` of `spec`.
     pub fn of_step(spec: &PipelineSpec, index: usize) -> Stage {
-        let reps = spec.repartitions();
-        match reps.iter().filter(|r| index > r.step).count() {
+        let bounds = spec.boundaries();
+        match bounds.iter().filter(|b| index > b.last()).count() {
             0 => Stage::Whole,
-            k if k == reps.len() => Stage::Downstream,
+            k if k == bounds.len() => Stage::Downstream,
             k => Stage::Middle(k as u8),
         }
     }
 
-    /// The `group_by`s before and after the stage's steps (`None`: the inputs before, or
-    /// the outputs after).
-    fn bounds(self, reps: &[Repartition]) -> (Option<&Repartition>, Option<&Repartition>) {
+    /// The boundaries (runs of `group_by`s) before and after the stage's steps (`None`:
+    /// the inputs before, or the outputs after).
+    fn bounds(self, bounds: &[Boundary]) -> (Option<&Boundary>, Option<&Boundary>) {
         match self {
             Stage::Whole => (None, None),
-            Stage::Upstream => (None, reps.first()),
-            Stage::Middle(k) => (reps.get(k as usize - 1), reps.get(k as usize)),
-            Stage::Downstream => (reps.last(), None),
+            Stage::Upstream => (None, bounds.first()),
+            Stage::Middle(k) => (bounds.get(k as usize - 1), bounds.get(k as usize)),
+            Stage::Downstream => (bounds.last(), None),
         }
     }
 
     /// Index, in the whole spec, of the stage's first step (state is kept under it).
     pub fn first_step(self, spec: &PipelineSpec) -> usize {
-        match self.bounds(&spec.repartitions()).0 {
-            Some(r) => r.step + 1,
+        match self.bounds(&spec.boundaries()).0 {
+            Some(b) => b.last() + 1,
             None => 0,
         }
     }
 
-    /// The topics the stage's tasks read.
-    pub fn inputs(self, spec: &PipelineSpec) -> Vec<String> {
-        match self.bounds(&spec.repartitions()).0 {
-            Some(r) => vec![r.topic.clone()],
-            None => spec.read_topics(),
+    /// The spec as the stage's tasks run it (see [`PipelineSpec::stage_spec`]).
+    pub fn spec(self, spec: &PipelineSpec) -> PipelineSpec {
+        if self.is_whole() {
+            return spec.clone();
         }
+        let bounds = spec.boundaries();
+        let (from, to) = self.bounds(&bounds);
+        spec.stage_spec(from, to)
+    }
+
+    /// The topics the stage's tasks read one partition of, in their checkpoint's order.
+    pub fn inputs(self, spec: &PipelineSpec) -> Vec<String> {
+        self.spec(spec).read_topics()
+    }
+
+    /// The global tables the stage's tasks read whole.
+    pub fn globals(self, spec: &PipelineSpec) -> Vec<String> {
+        self.spec(spec).global_topics()
     }
 
     /// Whether its tasks read the pipeline's own inputs (their records count as in).
@@ -109,30 +121,14 @@ impl Stage {
     /// The deployment as a task of this stage runs it: its steps, what it reads and
     /// where its main output goes.
     pub fn view(self, want: &Desired) -> Desired {
-        let reps = want.spec.repartitions();
-        if self.is_whole() || reps.is_empty() {
+        let bounds = want.spec.boundaries();
+        if self.is_whole() || bounds.is_empty() {
             return want.clone();
         }
-        let (from, to) = self.bounds(&reps);
-        let mut spec = (*want.spec).clone();
-        let first = from.map_or(0, |r| r.step + 1).min(spec.steps.len());
-        let end = to
-            .map_or(spec.steps.len(), |r| r.step + 1)
-            .min(spec.steps.len());
-        spec.steps = spec.steps[first..end].to_vec();
-        if let Some(r) = from {
-            // Past a group_by the chain reads its topic alone, from its first step.
-            spec.inputs = vec![r.topic.clone()];
-            spec.sources.clear();
-            if let Some(step) = spec.steps.first_mut() {
-                step.input = None;
-            }
-        }
-        if let Some(r) = to {
-            // The group_by, last in the view, feeds its topic.
-            spec.output = r.topic.clone();
-            spec.output_from = None;
-        }
+        let (from, to) = self.bounds(&bounds);
+        let first = from.map_or(0, |b| b.last() + 1);
+        let end = to.map_or(want.spec.steps.len(), |b| b.last() + 1);
+        let spec = want.spec.stage_spec(from, to);
         let plans = want.plans[first.min(want.plans.len())..end.min(want.plans.len())].to_vec();
         Desired {
             spec: Arc::new(spec),

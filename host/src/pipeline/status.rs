@@ -217,13 +217,10 @@ impl PipelineStatus {
                 p99_ms: ms(p99),
                 max_ms: ms(max),
             },
-            // The pipeline's records in are its inputs', its records out its outputs':
-            // not the repartition topic's, between the stages of a `group_by`.
-            records_in: tasks
-                .iter()
-                .filter(|t| t.stage.reads_inputs())
-                .map(|t| t.records_in)
-                .sum(),
+            // The pipeline's records in are its inputs' and sources' (each task counts
+            // only those), its records out its outputs': not the repartition topics',
+            // between the stages of a `group_by`.
+            records_in: tasks.iter().map(|t| t.records_in).sum(),
             records_out: tasks
                 .iter()
                 .filter(|t| t.stage.writes_outputs())

@@ -85,6 +85,8 @@ struct Step {
     wiring: Wiring,
     /// A built-in plugin: may route records through [`super::plugins::ROUTE_HEADER`].
     builtin: bool,
+    /// A `group_by` of a run but the last: its records go to its repartition topic.
+    sink: Option<String>,
 }
 
 /// The instances of one task's steps.
@@ -211,8 +213,8 @@ impl Chain {
                     Runner::Join(Box::new(JoinStep {
                         join,
                         own: state(i),
-                        left: graph.table_slot(spec, left).map(&mut table),
-                        right: graph.table_slot(spec, right).map(&mut table),
+                        left: slot_of(&graph, spec, first_step, left).map(&mut table),
+                        right: slot_of(&graph, spec, first_step, right).map(&mut table),
                         joiner: module(joiner)?,
                         keys: module(keys)?,
                     }))
@@ -240,6 +242,7 @@ impl Chain {
                 runner,
                 wiring: *wiring,
                 builtin,
+                sink: spec.routed_group_by(local, graph.output),
             });
         }
         let now = crate::broker::now_ms();
@@ -452,7 +455,13 @@ impl Chain {
                     let selected = instance
                         .select_keys(&origin, &current)
                         .map_err(|e| fault(e.into()))?;
-                    rekeyed(&current, selected)
+                    let mut output = rekeyed(&current, selected);
+                    if let Some(topic) = &step.sink {
+                        for r in &mut output.records {
+                            r.topic = Some(topic.clone());
+                        }
+                    }
+                    output
                 }
                 Runner::Table(rows) => Table
                     .update_within(rows, &current, self.max_table_bytes)
@@ -536,6 +545,16 @@ impl Chain {
         }
         Ok(out)
     }
+}
+
+/// The state slot of `node`'s table rows in a task running the steps from `first_step`:
+/// a step's rows are kept under its index in the whole spec, as the step keeps them.
+fn slot_of(graph: &Graph, spec: &PipelineSpec, first_step: usize, node: Node) -> Option<usize> {
+    let slot = graph.table_slot(spec, node)?;
+    Some(match node {
+        Node::Step(_) => first_step + slot,
+        Node::Inputs | Node::Source(_) => slot,
+    })
 }
 
 /// A batch with the keys a `group_by` selected: each record with its new key (headers,

@@ -34,6 +34,7 @@ impl Pipelines {
         }
         let (partitions, plans) = self.resolve(&spec)?;
         self.check_instances(&spec.name, partitions, &plans)?;
+        self.check_internal_topics(&spec)?;
         for r in spec.repartitions() {
             self.repartition_topic(&r.topic, partitions)?;
         }
@@ -49,18 +50,16 @@ impl Pipelines {
                         StartPosition::Latest => stats.high_watermark,
                     });
                 }
-                // A global table is read whole, from its start, by every task.
+                // A global table is read whole, from its start, by every task of a
+                // stage whose steps read it.
                 let mut globals = BTreeMap::new();
-                if stage.reads_inputs() {
-                    for t in spec.global_topics() {
-                        let topic = self.broker.topic(&t)?;
-                        let mut positions = Vec::new();
-                        for gp in 0..topic.partition_count() {
-                            positions
-                                .push(topic.partition(i64::from(gp))?.stats().log_start_offset);
-                        }
-                        globals.insert(t, positions);
+                for t in stage.globals(&spec) {
+                    let topic = self.broker.topic(&t)?;
+                    let mut positions = Vec::new();
+                    for gp in 0..topic.partition_count() {
+                        positions.push(topic.partition(i64::from(gp))?.stats().log_start_offset);
                     }
+                    globals.insert(t, positions);
                 }
                 let checkpoint = Checkpoint {
                     producer_id: self.producers.next_producer_id()?,
@@ -170,23 +169,11 @@ impl Pipelines {
     }
 
     /// Creates the internal topic a `group_by` repartitions through, with the inputs'
-    /// partition count, or checks the one there (left by a pipeline of the same name).
+    /// partition count (`check_internal_topics` has made sure none is there).
     fn repartition_topic(&self, topic: &str, partitions: u32) -> Result<(), PipelineError> {
-        match self.broker.topic(topic) {
-            Ok(t) if t.partition_count() == partitions => Ok(()),
-            Ok(t) => Err(spec_err(
-                "steps",
-                format!(
-                    "the repartition topic {topic:?} exists with {} partitions; the inputs have {partitions}: delete it first",
-                    t.partition_count()
-                ),
-            )),
-            Err(_) => {
-                self.broker
-                    .create_topic(topic, partitions, BTreeMap::new())?;
-                Ok(())
-            }
-        }
+        self.broker
+            .create_topic(topic, partitions, BTreeMap::new())?;
+        Ok(())
     }
 
     pub(super) fn handle(&self, name: &str) -> Result<Arc<PipelineHandle>, PipelineError> {
@@ -236,6 +223,7 @@ impl Pipelines {
             ));
         }
         same_aggregations(&record.spec, &spec)?;
+        same_stage_inputs(&record.spec, &spec)?;
         let (_, plans) = self.resolve(&spec)?;
         self.check_instances(name, record.partitions, &plans)?;
         let modules: Vec<(String, u32)> = plans
@@ -379,6 +367,30 @@ fn same_aggregations(old: &PipelineSpec, new: &PipelineSpec) -> Result<(), Pipel
                 "an aggregation, table or join step keeps its state by position: its op, \
                  window and inputs, and whether step i keeps such state, cannot change in an \
                  update; create a new pipeline instead",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an update that would change what a stage's tasks read (a step after a
+/// `group_by` reading another source): their checkpoints hold one position per topic
+/// read, in order.
+fn same_stage_inputs(old: &PipelineSpec, new: &PipelineSpec) -> Result<(), PipelineError> {
+    for stage in Stage::of(old) {
+        if stage.inputs(old) != stage.inputs(new) || stage.globals(old) != stage.globals(new) {
+            return Err(spec_err(
+                "steps",
+                format!(
+                    "the {} stage's tasks would read {:?} instead of {:?}: the sources the steps \
+                     on each side of a group_by read cannot change; create a new pipeline instead",
+                    serde_json::to_value(stage)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    stage.inputs(new),
+                    stage.inputs(old),
+                ),
             ));
         }
     }

@@ -11,10 +11,12 @@
 //! - [`lifecycle`]: creating, starting, updating (hot-swap), pausing, deleting and stopping
 //!   pipelines.
 //! - [`join_plan`]: a `join` step's plan, with its joiner and key-selector modules.
+//! - [`internal_topics`]: refusing a pipeline whose repartition topics another uses.
 //! - [`status`]: what users see of running pipelines: status, logs, metrics.
 //! - [`playground`]: a module version run over given records, apart from any pipeline.
 //! - [`queries`]: queryable state, read from the tasks' committed trees.
 
+mod internal_topics;
 mod join_plan;
 mod lifecycle;
 mod modules;

@@ -10,6 +10,7 @@ use super::super::chain::{StepCode, StepPlan};
 use super::super::error::PipelineError;
 use super::super::registry::ModuleVersion;
 use super::super::spec::{BUILTIN_PREFIX, Graph, PipelineSpec, Wiring};
+use super::super::stage::Stage;
 use super::{Pipelines, spec_err};
 use crate::runtime::{Plugin, World};
 use crate::streams::Op;
@@ -71,6 +72,23 @@ impl Pipelines {
             count(format!("sources.{name}.topic"), &s.topic)?;
         }
         let graph = Graph::of(spec)?;
+        // A group_by's repartition topic, made at create, gets the first stage's inputs'
+        // partition count.
+        let repartitions = spec.repartitions();
+        let first_inputs = Stage::Upstream.inputs(spec);
+        let count = |field: String, t: &str| match repartitions.iter().find(|r| r.topic == t) {
+            Some(_) => first_inputs
+                .first()
+                .map_or(Ok(1), |input| count(String::new(), input)),
+            None => count(field, t),
+        };
+        let internal = |t: &str| {
+            if repartitions.iter().any(|r| r.topic == t) {
+                "the group_by's repartition topic (partitioned as the pipeline's inputs) "
+            } else {
+                ""
+            }
+        };
         for (i, w) in graph.wiring.iter().enumerate() {
             let Wiring::Join { left, right, join } = *w else {
                 continue;
@@ -79,14 +97,16 @@ impl Pipelines {
             if join.pair == crate::streams::JoinPair::StreamGlobal {
                 continue;
             }
-            for l in graph.topics_of(spec, left) {
-                for r in graph.topics_of(spec, right) {
-                    let (m, n) = (count(String::new(), l)?, count(String::new(), r)?);
+            for l in spec.topics_reaching(&graph, left) {
+                for r in spec.topics_reaching(&graph, right) {
+                    let (m, n) = (count(String::new(), &l)?, count(String::new(), &r)?);
                     if m != n {
                         return Err(spec_err(
                             format!("steps[{i}]"),
                             format!(
-                                "the inputs of a join must be co-partitioned: {l:?} has {m} partitions, {r:?} has {n}"
+                                "the inputs of a join must be co-partitioned: {}{l:?} has {m} partitions, {}{r:?} has {n}",
+                                internal(&l),
+                                internal(&r),
                             ),
                         ));
                     }

@@ -352,7 +352,8 @@ fn group_by_names_its_repartition_topic_and_is_checked() {
         err.starts_with("output_from") && err.contains("last step"),
         "{err}"
     );
-    // Before a group_by any graph of sources and joins; after it a chain.
+    // Before a group_by any graph of sources and joins; after it one reading the group_by,
+    // its own steps and sources (see regroup_tests.rs).
     let graph = |steps: serde_json::Value| {
         parse(json!({"name": "p", "output": "out",
             "sources": {"orders": {"topic": "o"}, "customers": {"topic": "c", "as": "table"}},
@@ -364,12 +365,12 @@ fn group_by_names_its_repartition_topic_and_is_checked() {
     )
     .unwrap();
     let err = graph(
-        json!([{"name": "g", "op": "group_by", "module": "k", "input": "orders"},
-        {"op": "join", "left": "g", "right": "customers"}]),
+        json!([{"name": "j", "op": "join", "left": "orders", "right": "customers"},
+        {"op": "group_by", "module": "k", "input": "j"}, {"op": "count", "input": "j"}]),
     )
     .unwrap_err();
     assert!(
-        err.starts_with("steps[1].input") && err.contains("each reads the step before"),
+        err.starts_with("steps[2].input") && err.contains("not a step before the group_by"),
         "{err}"
     );
     let err = graph(

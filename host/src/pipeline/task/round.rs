@@ -76,6 +76,15 @@ impl Task {
         let mut outputs: Vec<Emitted> = Vec::new();
         let mut next_inputs = self.ctx.checkpoint.inputs.clone();
         let mut consumed = 0;
+        // Records in are the pipeline's inputs' and sources': a later stage's records of
+        // a repartition topic were counted as they came in.
+        let mut from_sources = 0;
+        let internal: Vec<String> = if self.ctx.stage.reads_inputs() {
+            Vec::new()
+        } else {
+            let spec = self.ctx.handle.spec();
+            spec.repartitions().into_iter().map(|r| r.topic).collect()
+        };
         let mut errored = 0;
         let mut late = 0;
         // Each output topic's max.message.bytes, looked up once a round.
@@ -153,6 +162,9 @@ impl Task {
                 continue;
             }
             consumed += records.len();
+            if !internal.iter().any(|t| t == topic) {
+                from_sources += records.len();
+            }
             let mut from_input = Vec::new();
             let mut failures_of_updates = Vec::new();
             let (out, mut failures, late_letters) =
@@ -295,7 +307,8 @@ impl Task {
         }
         self.trial = self.trial.passed();
         let s = &self.ctx.stats;
-        s.records_in.fetch_add(consumed as u64, Ordering::Relaxed);
+        s.records_in
+            .fetch_add(from_sources as u64, Ordering::Relaxed);
         s.records_out.fetch_add(appended as u64, Ordering::Relaxed);
         s.records_errored
             .fetch_add(errored as u64, Ordering::Relaxed);
