@@ -11,7 +11,8 @@
 //! `history_retention_ms` and the step's `grace_ms`; Kafka's
 //! `Stores.persistentVersionedKeyValueStore` and `Joined.withGracePeriod`). Counts after
 //! one and two `group_by`s are compared with `groupBy(...).count()` the same way
-//! (tests/clients/streams-oracle's CountOracle).
+//! (tests/clients/streams-oracle's CountOracle), and joins after a key change (a re-keyed
+//! stream with a table, two re-keyed streams in a window) with RegroupOracle.
 
 mod common;
 
@@ -66,6 +67,18 @@ fn kafka(
     window: Window,
     input: &[Input],
 ) -> Vec<Output> {
+    oracle(install, "weir.JoinOracle", pair, join_type, window, input)
+}
+
+/// The outputs of the oracle class `main` (JoinOracle's arguments, input and output).
+fn oracle(
+    install: Install,
+    main: &str,
+    pair: &str,
+    join_type: &str,
+    window: Window,
+    input: &[Input],
+) -> Vec<Output> {
     let dir = oracle_dir(install);
     let jar = dir.join("streams-oracle.jar");
     assert!(
@@ -76,7 +89,7 @@ fn kafka(
     let mut cmd = Command::new("java");
     cmd.arg("-cp")
         .arg(format!("{}:{}/lib/*", jar.display(), dir.display()))
-        .arg("weir.JoinOracle")
+        .arg(main)
         .args([pair, join_type]);
     if let Some((w, g)) = window {
         cmd.args([w.to_string(), g.to_string()]);
@@ -401,7 +414,140 @@ fn group_by_counts_match_kafka_streams(install: Install) {
     }
 }
 
+/// Random input whose values name a new key before a comma on both sides (now and then
+/// none: the record is dropped by the re-keying), timestamps partly out of order.
+fn keyed_input(seed: u64, n: usize, t0: i64) -> Vec<Input> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut t = t0;
+    (0..n)
+        .map(|i| {
+            t += rng.random_range(0..40);
+            let ts = t - if rng.random_bool(0.2) {
+                rng.random_range(0..30)
+            } else {
+                0
+            };
+            let left = rng.random_bool(0.5);
+            let value = match rng.random_range(0..8) {
+                0 => format!("v{i}"),
+                _ => format!("n{},v{i}", rng.random_range(0..3)),
+            };
+            // Table keys are new keys: a table is not re-keyed.
+            (
+                left,
+                format!("n{}", rng.random_range(0..4)),
+                Some(value),
+                ts,
+            )
+        })
+        .collect()
+}
+
+/// weir's outputs for `input` through a `group_by` of the left stream (and, stream–stream,
+/// of the right one) before the join, each record processed before the next is produced.
+fn weir_regrouped(
+    s: &Server,
+    name: &str,
+    pair: &str,
+    join_type: &str,
+    window: Window,
+    input: &[Input],
+) -> Vec<Output> {
+    let (l, r, out) = (
+        format!("{name}-l"),
+        format!("{name}-r"),
+        format!("{name}-out"),
+    );
+    for t in [&l, &r, &out] {
+        create_topic(s, t, 1);
+    }
+    let rekey = |name: &str, input: &str| json!({"name": name, "op": "group_by", "module": FIELD_KEY, "input": input});
+    let mut join = json!({"op": "join", "left": "lk", "right": "r", "type": join_type});
+    let mut steps = vec![rekey("lk", "l")];
+    let right_as = if pair == "stream-stream" {
+        steps.push(rekey("rk", "r"));
+        join["right"] = json!("rk");
+        let (w, g) = window.unwrap();
+        join["window"] = json!({"before_ms": w, "after_ms": w, "grace_ms": g});
+        "stream"
+    } else {
+        "table"
+    };
+    steps.push(join);
+    let spec = json!({"name": name,
+        "sources": {"l": {"topic": l}, "r": {"topic": r, "as": right_as}},
+        "output": out, "steps": steps, "start": "earliest"});
+    let (code, body) = call(s, "POST", "/v1/pipelines", Some(spec));
+    assert_eq!(code, 201, "{body}");
+    for (n, (left, key, value, ts)) in input.iter().enumerate() {
+        let topic = if *left { &l } else { &r };
+        produce(
+            s,
+            topic,
+            vec![json!({"key": key, "value": value, "timestamp": ts})],
+        );
+        wait_caught_up(s, name, n as u64 + 1);
+    }
+    read_all(s, &out)
+        .into_iter()
+        .flatten()
+        .map(|r: Value| {
+            (
+                r["key"].as_str().unwrap().to_string(),
+                r["value"].as_str().map(str::to_string),
+                r["timestamp"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Joins after a key change: `selectKey(...).join(table)` (Kafka repartitions the stream
+/// first) and a windowed join of two re-keyed streams, as weir's `group_by` steps before
+/// a `join` step, outputs equal record for record (tests/clients/streams-oracle's
+/// RegroupOracle).
+fn regrouped_joins_match_kafka_streams(install: Install) {
+    let version = streams_version(install);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let (code, body) = upload(&s, FIELD_KEY, &guest("streams", "rust-key-selector"));
+    assert_eq!(code, 201, "{body}");
+    let t0 = now_ms();
+    let cases: [(&str, &str, Window); 5] = [
+        ("stream-table", "inner", None),
+        ("stream-table", "left", None),
+        ("stream-stream", "inner", Some((50, 20))),
+        ("stream-stream", "left", Some((50, 20))),
+        ("stream-stream", "outer", Some((50, 20))),
+    ];
+    for (i, (pair, join_type, window)) in cases.into_iter().enumerate() {
+        let records = keyed_input(i as u64 + 40, 50, t0);
+        let want = oracle(
+            install,
+            "weir.RegroupOracle",
+            pair,
+            join_type,
+            window,
+            &records,
+        );
+        assert!(
+            !want.is_empty(),
+            "{pair} {join_type}: Kafka Streams {version} emitted nothing for {records:?}"
+        );
+        let got = weir_regrouped(&s, &format!("re{i}"), pair, join_type, window, &records);
+        if got != want {
+            let at = got.iter().zip(&want).take_while(|(g, w)| g == w).count();
+            panic!(
+                "re-keyed {pair} {join_type} join: weir and Kafka Streams {version} differ from output {at}:\n\
+                 weir  {:?}\nkafka {:?}\ninput {records:?}",
+                &got[at..],
+                &want[at..]
+            );
+        }
+    }
+}
+
 crate::on_both_installs!(
     joins_match_kafka_streams_on_random_input,
-    group_by_counts_match_kafka_streams
+    group_by_counts_match_kafka_streams,
+    regrouped_joins_match_kafka_streams
 );

@@ -49,10 +49,10 @@ public final class JoinOracle {
         return v == null ? "null" : "\"" + v + "\"";
     }
 
-    private static final ValueJoiner<String, String, String> JOINER =
+    static final ValueJoiner<String, String, String> JOINER =
         (l, r) -> "{\"left\":" + text(l) + ",\"right\":" + text(r) + "}";
 
-    private static final KeyValueMapper<String, String, String> FIELD = (k, v) -> {
+    static final KeyValueMapper<String, String, String> FIELD = (k, v) -> {
         int comma = v == null ? -1 : v.indexOf(',');
         return comma < 0 ? null : v.substring(0, comma);
     };
