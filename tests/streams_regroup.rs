@@ -2,7 +2,8 @@
 //! order) re-keyed by customer and joined with a co-partitioned customers table, every
 //! order enriched once with its customer, also across SIGKILLs; a table with another
 //! partition count refused naming both topics; and repartition topics that would collide
-//! (another pipeline's, or a user's topic) refused at create, naming topic and pipeline.
+//! (another pipeline's, or a user's topic) refused at create, naming topic and pipeline;
+//! a `group_by` whose key selector is Python.
 
 mod common;
 
@@ -218,4 +219,60 @@ fn repartition_topics_that_would_be_shared_are_refused_naming_topic_and_pipeline
     assert_eq!(call(&s, "GET", "/v1/pipelines/x", None).0, 404);
     let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec("a", "other", "out")));
     assert_eq!(code, 201, "{body}");
+}
+
+/// A `group_by` whose key selector is Python (`@weir.key_selector`, tests/guests/python-keys):
+/// a 3-partition input regrouped by the value's text before ":" (its config), counted
+/// exactly per new key; a value without one dropped, a failing record skipped and counted.
+#[test]
+fn a_python_key_selector_regroups_a_3_partition_input_for_an_exact_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    create_topic(&s, "visits", 3);
+    create_topic(&s, "per-site", 2);
+    let (code, body) = upload(&s, "py-keys", &guest("python", "python-keys"));
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(body["world"], "key-selector", "{body}");
+    let spec = json!({"name": "sites", "inputs": ["visits"], "output": "per-site",
+        "steps": [{"name": "by-site", "op": "group_by", "module": "py-keys",
+                   "config": {"separator": ":"}},
+                  {"name": "count", "op": "count"}],
+        "on_error": "skip", "start": "earliest"});
+    let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec));
+    assert_eq!(code, 201, "{body}");
+    let mut rng = rand::rng();
+    let mut want: BTreeMap<String, i64> = BTreeMap::new();
+    let mut visits: Vec<Value> = (0..300)
+        .map(|i| {
+            let value = if rng.random_range(0..10) == 0 {
+                format!("nowhere{i}")
+            } else {
+                let site = format!("site{}", rng.random_range(0..6));
+                *want.entry(site.clone()).or_insert(0) += 1;
+                format!("{site}:/page{i}")
+            };
+            json!({"key": format!("visitor{}", rng.random_range(0..50)), "value": value})
+        })
+        .collect();
+    visits.push(json!({"key": "v", "value": "boom"}));
+    produce(&s, "visits", visits);
+    let st = wait_caught_up(&s, "sites", 301);
+    assert_eq!(st["records_errored"], 1, "{st:#}");
+    let mut got = BTreeMap::new();
+    for r in read_all(&s, "per-site").into_iter().flatten() {
+        got.insert(
+            r["key"].as_str().unwrap().to_string(),
+            r["value"].as_str().unwrap().parse::<i64>().unwrap(),
+        );
+    }
+    assert_eq!(got, want);
+    // Each new key went to one partition of the repartition topic.
+    let mut home = BTreeMap::new();
+    for (p, records) in read_all(&s, "sites-by-site-repartition").iter().enumerate() {
+        for r in records {
+            let key = r["key"].as_str().unwrap().to_string();
+            assert_eq!(*home.entry(key.clone()).or_insert(p), p, "{key}");
+        }
+    }
+    assert_eq!(home.len(), want.len());
 }

@@ -39,6 +39,16 @@ None (a side without a match); answer bytes, or None for a null value:
         return left + b"+" + (right or b"-")
 
     Joining = join
+
+The key selector of a `group_by` step (built with `-w key-selector`): the record's new key as
+bytes, or None to drop the record (as Kafka Streams drops a record whose new key is null):
+
+    @weir.key_selector
+    def by_user(record, config):
+        user, sep, _ = (record.value or b"").partition(b",")
+        return user if sep else None
+
+    KeySelecting = by_user
 """
 from componentize_py_types import Err
 from wit_world.imports import config as _config
@@ -64,6 +74,10 @@ try:
     from wit_world.exports import joining
 except ImportError:
     joining = None
+try:
+    from wit_world.exports import key_selecting
+except ImportError:
+    key_selecting = None
 
 
 class InvalidConfig(Exception):
@@ -464,3 +478,22 @@ def joiner(fn):
             return bytes(out)
 
     return Joiner
+
+
+def key_selector(fn):
+    """Decorates fn(record, config) -> bytes | None into the key selector of a `group_by` step:
+    each record's new key, or None to drop the record. An exception (or an answer that is not
+    bytes) fails that record alone; InvalidConfig refuses the batch."""
+
+    class KeySelector:
+        def select(self, origin, batch):
+            keys = [None] * (len(batch.records) // 6)
+
+            def each(i, rec, cfg):
+                keys[i] = _bytes("a key", fn(rec, cfg), nullable=True)
+
+            failures = _run(origin, batch, each, key_selecting.KeySelectorError_InvalidConfig)
+            # A failed record's entry is ignored by the host; None keeps the list whole.
+            return key_selecting.SelectedKeys(keys, failures)
+
+    return KeySelector
