@@ -4,6 +4,8 @@
 //! - [`module_ref`]: [`ModuleRef`], how a step names a module, and the name rules.
 //! - [`step`]: [`StepSpec`], one step, and the checks of its own fields.
 //! - [`graph`]: [`Graph`], sources and what each step reads, checked.
+//! - [`regroup`]: the `group_by`s as stage boundaries ([`Boundary`]), what the steps after
+//!   them read, and each stage's view of the spec.
 
 use std::collections::BTreeMap;
 

@@ -5,7 +5,8 @@
 //! the records, keyed anew, to its topic (partitioned by the new key); a middle stage's
 //! tasks read one partition of a `group_by`'s topic and run the steps through the next
 //! one into its topic; the downstream tasks read the last topic and run the remaining
-//! steps to the outputs. Each task
+//! steps to the outputs. Any stage may also read named sources and join them (see
+//! `spec/regroup.rs`: what a stage's steps read, and its view of the spec). Each task
 //! is an ordinary task of its stage's view of the deployment: the repartition write
 //! commits with the upstream task's input offsets, and the downstream task's state and
 //! outputs with its offsets in the repartition topic, so each stage is exactly-once.
