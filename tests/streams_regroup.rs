@@ -117,6 +117,48 @@ fn a_group_by_then_a_join_with_a_co_partitioned_table_enriches_every_order_once(
         "{st:#}"
     );
     assert_eq!(enriched(&s), orders_in(&s));
+    // A table made after the group_by (its rows kept under the step's index in the whole
+    // spec) joined with the customers table: each order of a known customer, once.
+    create_topic(&s, "latest-out", 1);
+    let spec = json!({"name": "latest",
+        "sources": {"orders": {"topic": "orders"},
+                    "customers": {"topic": "customers", "as": "table"}},
+        "output": "latest-out",
+        "steps": [{"name": "g", "op": "group_by", "module": "by-customer", "input": "orders"},
+                  {"name": "t", "op": "to_table"},
+                  {"op": "join", "left": "t", "right": "customers"}],
+        "start": "earliest"});
+    let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec));
+    assert_eq!(code, 201, "{body}");
+    wait_caught_up(&s, "latest", (CUSTOMERS + 600) as u64);
+    let mut joined: Vec<String> = values(&s, "latest-out")
+        .iter()
+        .map(|v| {
+            serde_json::from_str::<Value>(v).unwrap()["left"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    joined.sort();
+    let mut known: Vec<String> = orders_in(&s)
+        .into_iter()
+        .filter(|(_, name)| name != "null")
+        .map(|(order, _)| order)
+        .collect();
+    known.sort();
+    assert_eq!(joined, known);
+    // A customer renamed: the join looks the later stage's table up for that customer's
+    // latest order.
+    produce(
+        &s,
+        "customers",
+        vec![json!({"key": "c0", "value": "renamed", "timestamp": 2})],
+    );
+    wait_caught_up(&s, "latest", (CUSTOMERS + 601) as u64);
+    let last: Value = serde_json::from_str(values(&s, "latest-out").last().unwrap()).unwrap();
+    assert_eq!(last["right"], "renamed", "{last}");
+    assert!(last["left"].as_str().unwrap().starts_with("c0,"), "{last}");
     // A table of another partition count is refused, naming it and the repartition topic.
     create_topic(&s, "customers2", 2);
     let spec = json!({"name": "bad",

@@ -101,12 +101,19 @@ impl Stage {
 
     /// The topics the stage's tasks read one partition of, in their checkpoint's order.
     pub fn inputs(self, spec: &PipelineSpec) -> Vec<String> {
-        self.spec(spec).read_topics()
+        // Status asks this of every task: a pipeline without group_by needs no view.
+        match self {
+            Stage::Whole => spec.read_topics(),
+            _ => self.spec(spec).read_topics(),
+        }
     }
 
     /// The global tables the stage's tasks read whole.
     pub fn globals(self, spec: &PipelineSpec) -> Vec<String> {
-        self.spec(spec).global_topics()
+        match self {
+            Stage::Whole => spec.global_topics(),
+            _ => self.spec(spec).global_topics(),
+        }
     }
 
     /// Whether its tasks read the pipeline's own inputs (their records count as in).
