@@ -138,3 +138,29 @@ fn steps_after_a_group_by_cannot_read_what_has_the_old_key() {
         "{err}"
     );
 }
+
+#[test]
+fn a_run_of_group_bys_makes_two_stages_whose_views_route_and_read_both_topics() {
+    use crate::pipeline::stage::Stage;
+    let spec = parse(json!({"name": "p", "output": "out",
+        "sources": {"l": {"topic": "lt"}, "r": {"topic": "rt"}},
+        "steps": [{"name": "a", "op": "group_by", "module": "k", "input": "l"},
+                  {"name": "b", "op": "group_by", "module": "k", "input": "r"},
+                  {"op": "join", "left": "a", "right": "b",
+                   "window": {"before_ms": 10, "after_ms": 10}}]}))
+    .unwrap();
+    assert_eq!(Stage::of(&spec), [Stage::Upstream, Stage::Downstream]);
+    assert_eq!(
+        Stage::of_step(&spec, 1),
+        Stage::Whole,
+        "both group_bys run upstream"
+    );
+    assert_eq!(Stage::of_step(&spec, 2), Stage::Downstream);
+    assert_eq!(Stage::Downstream.first_step(&spec), 2);
+    assert_eq!(
+        Stage::Downstream.inputs(&spec),
+        ["p-a-repartition", "p-b-repartition"]
+    );
+    assert_eq!(Stage::Upstream.inputs(&spec), ["lt", "rt"]);
+    assert!(Stage::Downstream.globals(&spec).is_empty());
+}
