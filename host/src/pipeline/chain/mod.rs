@@ -9,6 +9,7 @@
 //!
 //! - [`code`]: what a step runs ([`StepCode`], [`StepPlan`]).
 //! - [`output`]: what a batch came to ([`ChainOutput`]) and how a step fails ([`StepError`]).
+//! - [`rekey`]: a `group_by`'s records with the keys its key selector chose.
 //! - [`sources`]: how a task reads a named source's records (a table source's rows change
 //!   before any step runs).
 
@@ -32,11 +33,13 @@ use super::table_cache::CachedState;
 
 mod code;
 mod output;
+mod rekey;
 mod sources;
 
 pub use code::{NativeFilter, StepCode, StepPlan};
 use output::emitted;
 pub use output::{ChainOutput, Emitted, Failed, StepError, StepFault};
+use rekey::rekeyed;
 use sources::{Read, Source};
 
 /// Shortest timer interval honoured, ms: each firing commits and flushes.
@@ -536,26 +539,4 @@ impl Chain {
         }
         Ok(out)
     }
-}
-
-/// A batch with the keys a `group_by` selected: each record with its new key (headers,
-/// value and timestamp kept), a record without one dropped (as Kafka drops a record whose
-/// new key is null), failures passed on.
-fn rekeyed(records: &[Record], selected: crate::runtime::key_selector::Selected) -> Output {
-    let mut out = Output {
-        records: Vec::with_capacity(records.len()),
-        failures: selected.failures,
-    };
-    for (j, (record, key)) in records.iter().zip(selected.keys).enumerate() {
-        if let Some(key) = key {
-            let mut record = record.clone();
-            record.key = Some(key.into());
-            out.records.push(OutputRecord {
-                source: Some(j as u32),
-                topic: None,
-                body: Body::New(Box::new(record)),
-            });
-        }
-    }
-    out
 }
