@@ -4,6 +4,7 @@
 //! - [`module_ref`]: [`ModuleRef`], how a step names a module, and the name rules.
 //! - [`step`]: [`StepSpec`], one step, and the checks of its own fields.
 //! - [`graph`]: [`Graph`], sources and what each step reads, checked.
+//! - [`table_group`]: a `group_by` of a table and the aggregation after it, checked.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use crate::streams::{Late, Op};
 
 mod module_ref;
 mod step;
+mod table_group;
 
 pub use graph::{Graph, Node, SOURCE_SLOT_BASE, Shape, SourceKind, SourceNode, SourceSpec, Wiring};
 pub use module_ref::{BUILTIN_PREFIX, MAX_NAME_LEN, ModuleRef, check_name};
@@ -245,14 +247,6 @@ impl PipelineSpec {
                     "with a \"group_by\" the output is the last step",
                 ));
             }
-            if let Wiring::From(node) = graph.wiring[g]
-                && graph.shape(self, node) != Shape::Stream
-            {
-                return Err(spec_err(
-                    format!("steps[{g}].input"),
-                    "a \"group_by\" regroups a stream; grouping a table (a table aggregation) is not supported",
-                ));
-            }
             for k in g + 1..self.steps.len() {
                 if graph.wiring[k] != Wiring::From(Node::Step(k - 1)) {
                     return Err(spec_err(
@@ -263,6 +257,7 @@ impl PipelineSpec {
                 }
             }
         }
+        self.check_table_group_bys(&graph)?;
         for (i, step) in self.steps.iter().enumerate() {
             // Results of windows closed on an idle input are timer output: they go
             // straight to the output topic and could not pass through later steps.

@@ -39,7 +39,7 @@ mod sources;
 pub use code::{NativeFilter, StepCode, StepPlan};
 use output::emitted;
 pub use output::{ChainOutput, Emitted, Failed, StepError, StepFault};
-use rekey::rekeyed;
+use rekey::{grouped_table, regrouped, rekeyed};
 use sources::{Read, Source};
 
 /// Shortest timer interval honoured, ms: each firing commits and flushes.
@@ -61,6 +61,8 @@ enum Runner {
     ModuleAggregate(Aggregation, StepState, Box<Instance>),
     /// A `group_by`'s key selector.
     GroupBy(Box<Instance>),
+    /// A `group_by` of a table: its key selector, run over each row's new and old value.
+    GroupTable(Box<Instance>),
     /// A `to_table` step's rows.
     Table(CachedState),
     /// A join, its own state (windows, results), the rows of its table inputs, and its
@@ -76,6 +78,7 @@ impl Runner {
             Runner::Wasm(_)
             | Runner::Native(..)
             | Runner::GroupBy(_)
+            | Runner::GroupTable(_)
             | Runner::Table(_)
             | Runner::Join(_) => false,
         }
@@ -109,6 +112,8 @@ pub struct Chain {
     deferred: Option<usize>,
     /// `pipelines.max_table_bytes`: the most one table's rows may take.
     max_table_bytes: u64,
+    /// The table nodes a `group_by` reads: their flows carry each row's old value.
+    changes: Vec<Node>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -153,6 +158,7 @@ impl Chain {
                 .clone()
         };
         let mut steps = Vec::with_capacity(plans.len());
+        let mut changes = Vec::new();
         // Steps are numbered (state keys, errors) as in the whole spec: a task on the far
         // side of a `group_by` runs the steps from `first_step`.
         for (local, (plan, wiring)) in plans.iter().zip(&graph.wiring).enumerate() {
@@ -181,7 +187,13 @@ impl Chain {
                 StepCode::Aggregate(a) => {
                     Runner::Aggregate(*a, state(i), OpenWindows::new(a.max_open_windows))
                 }
-                StepCode::GroupBy(plugin) => Runner::GroupBy(Box::new(stateless(plugin)?)),
+                StepCode::GroupBy(plugin) => match grouped_table(&graph, spec, wiring) {
+                    Some(node) => {
+                        changes.push(node);
+                        Runner::GroupTable(Box::new(stateless(plugin)?))
+                    }
+                    None => Runner::GroupBy(Box::new(stateless(plugin)?)),
+                },
                 StepCode::ModuleAggregate(a, plugin) => {
                     Runner::ModuleAggregate(*a, state(i), Box::new(stateless(plugin)?))
                 }
@@ -254,9 +266,11 @@ impl Chain {
                 Runner::Aggregate(a, ..) | Runner::ModuleAggregate(a, ..) => {
                     a.close_idle_after_ms.map(|idle| now + idle)
                 }
-                Runner::Native(..) | Runner::GroupBy(_) | Runner::Table(_) | Runner::Join(_) => {
-                    None
-                }
+                Runner::Native(..)
+                | Runner::GroupBy(_)
+                | Runner::GroupTable(_)
+                | Runner::Table(_)
+                | Runner::Join(_) => None,
             })
             .collect();
         let sources = graph
@@ -299,6 +313,7 @@ impl Chain {
             output: graph.output,
             deferred,
             max_table_bytes: state_limits.max_table_bytes,
+            changes,
         })
     }
 
@@ -346,7 +361,11 @@ impl Chain {
                 }
                 Runner::Aggregate(aggregation, state, open) => (aggregation, state, Some(open)),
                 Runner::ModuleAggregate(aggregation, state, _) => (aggregation, state, None),
-                Runner::Native(..) | Runner::GroupBy(_) | Runner::Table(_) | Runner::Join(_) => {
+                Runner::Native(..)
+                | Runner::GroupBy(_)
+                | Runner::GroupTable(_)
+                | Runner::Table(_)
+                | Runner::Join(_) => {
                     continue;
                 }
             };
@@ -416,7 +435,10 @@ impl Chain {
             let Flow {
                 records: current,
                 sources,
+                old_values,
             } = input;
+            // A to_table step a group_by reads: each applied record's old value.
+            let mut olds = None;
             let fault = |error: StepFault| StepError {
                 step: i,
                 module: step.module.clone(),
@@ -456,6 +478,15 @@ impl Chain {
                         .select_keys(&origin, &current)
                         .map_err(|e| fault(e.into()))?;
                     rekeyed(&current, selected)
+                }
+                Runner::GroupTable(instance) => regrouped(instance, &origin, &current, &old_values)
+                    .map_err(|e| fault(e.into()))?,
+                Runner::Table(rows) if self.changes.contains(&Node::Step(local)) => {
+                    let (output, old) = Table
+                        .changes_within(rows, &current, self.max_table_bytes)
+                        .map_err(|e| fault(e.into()))?;
+                    olds = Some(old);
+                    output
                 }
                 Runner::Table(rows) => Table
                     .update_within(rows, &current, self.max_table_bytes)
@@ -531,6 +562,9 @@ impl Chain {
                     });
                 } else if !feeds {
                     continue;
+                }
+                if let Some(olds) = &olds {
+                    next.old_values.push(olds.get(index).cloned().flatten());
                 }
                 next.records.push(record);
                 next.sources.push(source);

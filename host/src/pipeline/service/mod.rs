@@ -11,6 +11,7 @@
 //! - [`lifecycle`]: creating, starting, updating (hot-swap), pausing, deleting and stopping
 //!   pipelines.
 //! - [`join_plan`]: a `join` step's plan, with its joiner and key-selector modules.
+//! - [`table_plan`]: a table aggregation's plan: its module must have `subtract`.
 //! - [`status`]: what users see of running pipelines: status, logs, metrics.
 //! - [`playground`]: a module version run over given records, apart from any pipeline.
 //! - [`queries`]: queryable state, read from the tasks' committed trees.
@@ -23,6 +24,7 @@ mod playground;
 mod queries;
 pub use queries::{AggregateState, TableState};
 mod status;
+mod table_plan;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
