@@ -7,7 +7,7 @@
 //! random upserts, deletes and values without a group, one at a time; each group's
 //! results must be Kafka's, value and timestamp, in the same order and number. Also: a
 //! hot-swap from the Rust aggregator to the Python one (tests/guests/python-summer, with
-//! `subtract`) keeps the aggregates; SIGKILLs while rows change keep every group's
+//! `subtract`) keeps the aggregates; a `to_table` step's table regroups alike; SIGKILLs while rows change keep every group's
 //! aggregate exact and send each change through the repartition topic once; an
 //! aggregator without `subtract` is refused at create, naming the step.
 
@@ -234,6 +234,33 @@ fn a_swap_to_the_python_aggregator_keeps_the_table_aggregates() {
     assert_eq!(
         weir_results(&s, "swap-out"),
         kafka(Install::Pinned, "aggregate", &input),
+        "input {input:?}"
+    );
+}
+
+/// A `to_table` step's table regroups and counts as a table source's does (the table's
+/// old values come from the step's rows, not a source's).
+#[test]
+fn a_to_table_step_regroups_and_counts_like_kafka_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    upload_guests(&s);
+    for (t, n) in [("events", 3), ("latest-out", 1)] {
+        create_topic(&s, t, n);
+    }
+    create(
+        &s,
+        json!({"name": "latest", "inputs": ["events"], "output": "latest-out",
+            "steps": [{"name": "rows", "op": "to_table"},
+                      {"name": "regroup", "op": "group_by", "module": "keys"},
+                      {"name": "agg", "op": "count"}],
+            "start": "earliest"}),
+    );
+    let input = changes(5, 40, now_ms());
+    feed(&s, "events", &["latest"], &input, 0);
+    assert_eq!(
+        weir_results(&s, "latest-out"),
+        kafka(Install::Pinned, "count", &input),
         "input {input:?}"
     );
 }
