@@ -1,9 +1,15 @@
 //! Sums whole-number values per key (and window): Kafka's `reduce(Long::sum)` as a
-//! `reduce` step, or `aggregate` from 0. The aggregate is the sum as decimal text.
+//! `reduce` step, or `aggregate` from 0. The aggregate is the sum as decimal text. With
+//! config `number_after` (say `","`), a value's number is the text after its last
+//! `number_after` (`user7,42` adds 42), so a value can name its group too.
 use weir_guest::prelude::*;
 
 fn number(bytes: &[u8]) -> Result<i64> {
     let text = std::str::from_utf8(bytes).map_err(|_| Error::new("not UTF-8 text"))?;
+    let text = match Config::get_global().get("number_after") {
+        Some(sep) if !sep.is_empty() => text.rsplit(sep).next().unwrap_or(text),
+        _ => text,
+    };
     text.trim()
         .parse()
         .map_err(|_| Error::new(format!("{text:?} is not a whole number")))

@@ -2,6 +2,8 @@
 //! until the last step reading it takes it (so a linear chain moves its records from
 //! step to step without copying, and only a node read twice is cloned).
 
+use bytes::Bytes;
+
 use crate::log::batch::Record;
 use crate::streams::Side;
 
@@ -14,6 +16,9 @@ pub struct Flow {
     pub records: Vec<Record>,
     /// Per record, the input record it came from.
     pub sources: Vec<usize>,
+    /// A table's changelog read by a `group_by`: per record, the row's value before it
+    /// (`None`: it had none). Empty for every other flow.
+    pub old_values: Vec<Option<Bytes>>,
 }
 
 impl Flow {

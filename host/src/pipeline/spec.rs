@@ -6,6 +6,7 @@
 //! - [`graph`]: [`Graph`], sources and what each step reads, checked.
 //! - [`regroup`]: the `group_by`s as stage boundaries ([`Boundary`]), what the steps after
 //!   them read, and each stage's view of the spec.
+//! - [`table_group`]: a `group_by` of a table and the aggregation after it, checked.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ use crate::streams::{Late, Op};
 mod module_ref;
 mod regroup;
 mod step;
+mod table_group;
 
 pub use graph::{Graph, Node, SOURCE_SLOT_BASE, Shape, SourceKind, SourceNode, SourceSpec, Wiring};
 pub use module_ref::{BUILTIN_PREFIX, MAX_NAME_LEN, ModuleRef, check_name};
@@ -240,24 +242,16 @@ impl PipelineSpec {
         let graph = Graph::of(self)?;
         // The stages of the group_bys split the steps: each a graph of sources, tables and
         // joins, a later one reading the group_bys before it (see `regroup`).
-        if let Some(first) = self.repartitions().first() {
-            let g = first.step;
+        if !self.repartitions().is_empty() {
             if graph.output + 1 != self.steps.len() {
                 return Err(spec_err(
                     "output_from",
                     "with a \"group_by\" the output is the last step",
                 ));
             }
-            if let Wiring::From(node) = graph.wiring[g]
-                && graph.shape(self, node) != Shape::Stream
-            {
-                return Err(spec_err(
-                    format!("steps[{g}].input"),
-                    "a \"group_by\" regroups a stream; grouping a table (a table aggregation) is not supported",
-                ));
-            }
             self.check_after_group_bys(&graph)?;
         }
+        self.check_table_group_bys(&graph)?;
         for (i, step) in self.steps.iter().enumerate() {
             // Results of windows closed on an idle input are timer output: they go
             // straight to the output topic and could not pass through later steps.

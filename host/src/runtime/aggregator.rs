@@ -14,6 +14,10 @@ use super::state::MAX_VALUE_BYTES;
 /// timestamp) as one state value.
 pub const MAX_AGGREGATE_BYTES: usize = MAX_VALUE_BYTES - 8;
 
+/// How an aggregator without a subtractor begins its `subtract-failed` answer (what
+/// both SDKs answer when none was given): a table aggregation asks at create.
+pub const NO_SUBTRACT: &str = "this aggregator has no subtract";
+
 /// One record as an aggregator sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct AggregatorInput<'a> {

@@ -61,6 +61,10 @@ pub enum Grouping {
     Session(SessionWindows),
     /// Per key and sliding window.
     Sliding(super::sliding::SlidingWindows),
+    /// One running aggregate per key of a table's changes (after a `group_by` of a
+    /// table): an updated row's old value is taken out, its new one added (Kafka's
+    /// `KGroupedTable`).
+    Changes,
 }
 
 impl Grouping {
@@ -68,7 +72,7 @@ impl Grouping {
     /// takes any timestamp; windows and sessions start at 0 and refuse earlier ones.
     fn windowed_noun(self) -> Option<&'static str> {
         match self {
-            Grouping::Running => None,
+            Grouping::Running | Grouping::Changes => None,
             Grouping::Session(_) => Some("sessions"),
             Grouping::Time(_) | Grouping::Sliding(_) => Some("windows"),
         }
@@ -84,7 +88,7 @@ impl Grouping {
 
     /// Whether results belong to windows (time or session).
     pub fn windowed(self) -> bool {
-        !matches!(self, Grouping::Running)
+        !matches!(self, Grouping::Running | Grouping::Changes)
     }
 }
 
@@ -158,6 +162,9 @@ impl Aggregation {
         store: &mut dyn StateBackend,
         records: &[Record],
     ) -> Result<Processed, StreamsError> {
+        if self.grouping == Grouping::Changes {
+            return self.process_changes(fns, store, records);
+        }
         let mut done = Processed::default();
         let before = store::load_stream_time(store)?;
         let mut stream_time = before;
@@ -185,7 +192,8 @@ impl Aggregation {
             };
             let windows = match self.grouping {
                 Grouping::Time(w) => w,
-                Grouping::Running => {
+                // `Changes` went to `process_changes` above.
+                Grouping::Running | Grouping::Changes => {
                     let k = table_key(key);
                     if k.len() > MAX_KEY_BYTES {
                         fail(too_long(key.len(), 1));
@@ -411,7 +419,7 @@ impl Aggregation {
             Grouping::Time(w) => ("windows", w.grace_ms),
             Grouping::Sliding(w) => ("windows", w.grace_ms),
             Grouping::Session(s) => ("sessions", s.grace_ms),
-            Grouping::Running => ("windows", 0),
+            Grouping::Running | Grouping::Changes => ("windows", 0),
         };
         format!(
             "late record: timestamp {timestamp} falls only in {noun} already closed at stream \
@@ -420,7 +428,7 @@ impl Aggregation {
     }
 
     /// A value `sum` can add, or why the record fails.
-    fn parse(&self, value: &[u8]) -> Result<Decimal, String> {
+    pub(super) fn parse(&self, value: &[u8]) -> Result<Decimal, String> {
         let d = Decimal::parse(value)?;
         if self.value_format == ValueFormat::Long && d.to_i64().is_none() {
             return Err(format!(
@@ -464,6 +472,19 @@ impl Aggregation {
             (Value::Count(a), Value::Count(b)) => a.checked_add(*b).map(Value::Count),
             (Value::Sum(a), Value::Sum(b)) => a
                 .checked_add(*b)
+                .filter(|s| self.value_format == ValueFormat::Text || s.to_i64().is_some())
+                .map(Value::Sum),
+            _ => None,
+        }
+    }
+
+    /// `a - b` of a count or sum (a table aggregation's subtractor), or `None` past the
+    /// range or for a module's aggregates.
+    pub(super) fn minus(&self, a: &Value, b: &Value) -> Option<Value> {
+        match (a, b) {
+            (Value::Count(a), Value::Count(b)) => a.checked_sub(*b).map(Value::Count),
+            (Value::Sum(a), Value::Sum(b)) => a
+                .checked_sub(*b)
                 .filter(|s| self.value_format == ValueFormat::Text || s.to_i64().is_some())
                 .map(Value::Sum),
             _ => None,

@@ -6,6 +6,8 @@
 //! each record; `reduce` starts from the key's first value and adds the next ones; a
 //! session a record bridges is merged (`merge`, Kafka's `Merger`) before the record is
 //! added. Sliding windows are built by merging the per-timestamp aggregates they hold.
+//! A table aggregation takes an updated row's old value out again (`subtract`, Kafka's
+//! subtractor) before it adds the new one.
 
 use crate::runtime::aggregator::{AggregatorInput, Answered};
 use crate::runtime::{Instance, RuntimeError};
@@ -27,6 +29,12 @@ pub trait Functions {
     ) -> Result<Answered, RuntimeError>;
     /// One aggregate of two of `key`.
     fn merge(&mut self, key: &[u8], left: &[u8], right: &[u8]) -> Result<Answered, RuntimeError>;
+    /// `aggregate` with `input` taken out.
+    fn subtract(
+        &mut self,
+        input: AggregatorInput<'_>,
+        aggregate: &[u8],
+    ) -> Result<Answered, RuntimeError>;
 }
 
 impl Functions for Instance {
@@ -45,6 +53,14 @@ impl Functions for Instance {
     fn merge(&mut self, key: &[u8], left: &[u8], right: &[u8]) -> Result<Answered, RuntimeError> {
         Instance::merge(self, key, left, right)
     }
+
+    fn subtract(
+        &mut self,
+        input: AggregatorInput<'_>,
+        aggregate: &[u8],
+    ) -> Result<Answered, RuntimeError> {
+        Instance::subtract(self, input, aggregate)
+    }
 }
 
 /// What `count` and `sum` pass: they call no function.
@@ -61,6 +77,10 @@ impl Functions for BuiltIn {
 
     fn merge(&mut self, _: &[u8], _: &[u8], _: &[u8]) -> Result<Answered, RuntimeError> {
         Err(no_module("merge"))
+    }
+
+    fn subtract(&mut self, _: AggregatorInput<'_>, _: &[u8]) -> Result<Answered, RuntimeError> {
+        Err(no_module("subtract"))
     }
 }
 
@@ -145,6 +165,33 @@ impl Aggregation {
                 .plus(left, right)
                 .ok_or_else(|| format!("the {} overflows", self.kind_name()))),
             (_, Value::Bytes(l), Value::Bytes(r)) => answered(fns.merge(key, l, r)),
+            _ => Err(StreamsError::Mixed),
+        }
+    }
+
+    /// `agg` with one record of `key` taken out (a table row's old value): `subtrahend`
+    /// is a count's 1, a sum's number, or the value for a module's `subtract`.
+    /// `Ok(Err(why))` fails the record alone.
+    pub(super) fn unfold(
+        &self,
+        fns: &mut dyn Functions,
+        key: &[u8],
+        agg: &Value,
+        subtrahend: &Value,
+        timestamp: i64,
+    ) -> Result<Result<Value, String>, StreamsError> {
+        match (self.kind, agg, subtrahend) {
+            (Kind::Count | Kind::Sum, _, _) => Ok(self
+                .minus(agg, subtrahend)
+                .ok_or_else(|| format!("the {} overflows", self.kind_name()))),
+            (_, Value::Bytes(agg), Value::Bytes(value)) => {
+                let input = AggregatorInput {
+                    key,
+                    value,
+                    timestamp,
+                };
+                answered(fns.subtract(input, agg))
+            }
             _ => Err(StreamsError::Mixed),
         }
     }

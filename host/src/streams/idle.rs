@@ -33,7 +33,7 @@ impl Aggregation {
             return Ok(out);
         }
         match self.grouping {
-            Grouping::Running => return Ok(out),
+            Grouping::Running | Grouping::Changes => return Ok(out),
             Grouping::Time(windows) => {
                 let mut cache = Cache::default();
                 self.emit_closed(
@@ -66,7 +66,7 @@ impl Aggregation {
             return Ok(None);
         };
         match self.grouping {
-            Grouping::Running => Ok(None),
+            Grouping::Running | Grouping::Changes => Ok(None),
             Grouping::Time(windows) => {
                 let after = windows.last_closed_start(now);
                 let Some(lo) = crate::runtime::state::prefix_end(&window_key(after, &[])) else {

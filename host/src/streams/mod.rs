@@ -13,6 +13,9 @@
 //! - [`store`]: the key layout of aggregate state and its value encoding.
 //! - [`aggregate`]: [`Aggregation::process`], the aggregation operator over a batch
 //!   (`count`, `sum`, and with a module's functions `reduce` and `aggregate`).
+//! - [`changes`]: a grouped table's changes: [`changes::regroup`] before its
+//!   repartition topic, [`Aggregation::process_changes`] after it (Kafka's
+//!   `KGroupedTable` aggregations, with the aggregator's `subtract`).
 //! - [`functions`]: [`Functions`], a module's aggregator functions, and how a record is
 //!   folded into an aggregate or two aggregates merged.
 //! - [`open`]: [`OpenWindows`], a task's open tumbling and hopping windows in memory
@@ -37,6 +40,7 @@
 //! - [`error`]: [`StreamsError`], why an operator failed a whole batch.
 
 pub mod aggregate;
+pub mod changes;
 pub mod error;
 pub mod functions;
 pub mod idle;
@@ -56,6 +60,8 @@ pub mod table;
 pub mod versioned;
 pub mod window;
 
+#[cfg(test)]
+mod changes_tests;
 #[cfg(test)]
 mod join_tests;
 #[cfg(test)]

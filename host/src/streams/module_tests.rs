@@ -20,6 +20,7 @@ struct Summing {
     initial: usize,
     add: usize,
     merge: usize,
+    subtract: usize,
 }
 
 fn number(b: &[u8]) -> i64 {
@@ -51,6 +52,17 @@ impl Functions for Summing {
     fn merge(&mut self, _key: &[u8], l: &[u8], r: &[u8]) -> Result<Answered, RuntimeError> {
         self.merge += 1;
         Ok(Ok((number(l) + number(r)).to_string().into_bytes()))
+    }
+
+    fn subtract(
+        &mut self,
+        input: AggregatorInput<'_>,
+        agg: &[u8],
+    ) -> Result<Answered, RuntimeError> {
+        self.subtract += 1;
+        Ok(Ok((number(agg) - number(input.value))
+            .to_string()
+            .into_bytes()))
     }
 }
 

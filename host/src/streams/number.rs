@@ -77,6 +77,15 @@ impl Decimal {
         })
     }
 
+    /// `self - other`, exactly, or `None` past the range (a table aggregation's
+    /// subtractor).
+    pub fn checked_sub(self, other: Decimal) -> Option<Decimal> {
+        self.checked_add(Decimal {
+            units: other.units.checked_neg()?,
+            scale: other.scale,
+        })
+    }
+
     /// The value as a whole `i64`, if it is one.
     pub fn to_i64(self) -> Option<i64> {
         let p = pow10(self.scale);
@@ -161,5 +170,14 @@ mod tests {
             scale: 0,
         };
         assert!(big.checked_add(Decimal::whole(1)).is_none());
+        let small = Decimal {
+            units: i128::MIN + 1,
+            scale: 0,
+        };
+        assert!(small.checked_sub(Decimal::whole(2)).is_none());
+        assert_eq!(
+            d("1.5").checked_sub(d("2.25")).unwrap().to_string(),
+            "-0.75"
+        );
     }
 }

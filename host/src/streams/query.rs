@@ -53,7 +53,7 @@ impl Aggregation {
     ) -> Result<Vec<WindowValue>, StreamsError> {
         let mut found = Vec::new();
         match self.grouping {
-            Grouping::Running => {}
+            Grouping::Running | Grouping::Changes => {}
             Grouping::Time(_) | Grouping::Sliding(_) => {
                 // The window layout sorts by start, not key: the range is scanned and
                 // other keys skipped.

@@ -344,7 +344,7 @@ impl AggregateSpec {
             Grouping::Session(s) => s.gap_ms + s.grace_ms,
             // A window closes once its end is *before* stream time - grace: one more.
             Grouping::Sliding(s) => s.max_diff_ms + 1 + s.grace_ms,
-            Grouping::Running => 0,
+            Grouping::Running | Grouping::Changes => 0,
         };
         let retention_ms = match (grouping.windowed(), self.retention_ms) {
             (true, Some(r)) => {

@@ -8,6 +8,8 @@
 //! which `pipelines.max_table_bytes` caps. A table written before the count existed
 //! counts from its next write on (deletions never take it below 0).
 
+use bytes::Bytes;
+
 use crate::record::Record;
 use crate::runtime::state::MAX_KEY_BYTES;
 use crate::runtime::{Body, Output, OutputRecord, RecordFailure, StateBackend};
@@ -88,6 +90,30 @@ impl Table {
         records: &[Record],
         max_bytes: u64,
     ) -> Result<Output, StreamsError> {
+        self.apply(store, records, max_bytes, None)
+    }
+
+    /// [`Table::update_within`], also answering each record's old value (the row's
+    /// value before it; `None` without a row, and for a record not applied): what a
+    /// `group_by` of the table takes out of the row's old group.
+    pub fn changes_within(
+        &self,
+        store: &mut dyn StateBackend,
+        records: &[Record],
+        max_bytes: u64,
+    ) -> Result<(Output, Vec<Option<Bytes>>), StreamsError> {
+        let mut olds = vec![None; records.len()];
+        let out = self.apply(store, records, max_bytes, Some(&mut olds))?;
+        Ok((out, olds))
+    }
+
+    fn apply(
+        &self,
+        store: &mut dyn StateBackend,
+        records: &[Record],
+        max_bytes: u64,
+        mut olds: Option<&mut Vec<Option<Bytes>>>,
+    ) -> Result<Output, StreamsError> {
         let mut out = Output::default();
         let before = load_size(&*store)?;
         let mut size = before;
@@ -107,7 +133,12 @@ impl Table {
                 });
                 continue;
             }
-            let old = store.get(&k)?.map_or(0, |v| (k.len() + v.len()) as u64);
+            let stored = store.get(&k)?;
+            let old = stored.as_ref().map_or(0, |v| (k.len() + v.len()) as u64);
+            let old_value = || match &stored {
+                Some(b) => Row::decode(&k, b).map(|r| Some(Bytes::from(r.value))),
+                None => Ok(None),
+            };
             match &record.value {
                 Some(v) => {
                     let row = Row {
@@ -145,6 +176,9 @@ impl Table {
                     store.delete(&k)?;
                     size = size.saturating_sub(old);
                 }
+            }
+            if let Some(olds) = olds.as_deref_mut() {
+                olds[j] = old_value()?;
             }
             out.records.push(OutputRecord {
                 source: Some(index),

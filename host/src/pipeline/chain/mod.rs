@@ -9,6 +9,7 @@
 //!
 //! - [`code`]: what a step runs ([`StepCode`], [`StepPlan`]).
 //! - [`output`]: what a batch came to ([`ChainOutput`]) and how a step fails ([`StepError`]).
+//! - [`rekey`]: a `group_by`'s records with the keys its key selector chose.
 //! - [`sources`]: how a task reads a named source's records (a table source's rows change
 //!   before any step runs).
 
@@ -32,11 +33,13 @@ use super::table_cache::CachedState;
 
 mod code;
 mod output;
+mod rekey;
 mod sources;
 
 pub use code::{NativeFilter, StepCode, StepPlan};
 use output::emitted;
 pub use output::{ChainOutput, Emitted, Failed, StepError, StepFault};
+use rekey::{grouped_table, regrouped, rekeyed, routed};
 use sources::{Read, Source};
 
 /// Shortest timer interval honoured, ms: each firing commits and flushes.
@@ -58,6 +61,8 @@ enum Runner {
     ModuleAggregate(Aggregation, StepState, Box<Instance>),
     /// A `group_by`'s key selector.
     GroupBy(Box<Instance>),
+    /// A `group_by` of a table: its key selector, run over each row's new and old value.
+    GroupTable(Box<Instance>),
     /// A `to_table` step's rows.
     Table(CachedState),
     /// A join, its own state (windows, results), the rows of its table inputs, and its
@@ -73,6 +78,7 @@ impl Runner {
             Runner::Wasm(_)
             | Runner::Native(..)
             | Runner::GroupBy(_)
+            | Runner::GroupTable(_)
             | Runner::Table(_)
             | Runner::Join(_) => false,
         }
@@ -108,6 +114,8 @@ pub struct Chain {
     deferred: Option<usize>,
     /// `pipelines.max_table_bytes`: the most one table's rows may take.
     max_table_bytes: u64,
+    /// The table nodes a `group_by` reads: their flows carry each row's old value.
+    changes: Vec<Node>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -152,6 +160,7 @@ impl Chain {
                 .clone()
         };
         let mut steps = Vec::with_capacity(plans.len());
+        let mut changes = Vec::new();
         // Steps are numbered (state keys, errors) as in the whole spec: a task on the far
         // side of a `group_by` runs the steps from `first_step`.
         for (local, (plan, wiring)) in plans.iter().zip(&graph.wiring).enumerate() {
@@ -180,7 +189,13 @@ impl Chain {
                 StepCode::Aggregate(a) => {
                     Runner::Aggregate(*a, state(i), OpenWindows::new(a.max_open_windows))
                 }
-                StepCode::GroupBy(plugin) => Runner::GroupBy(Box::new(stateless(plugin)?)),
+                StepCode::GroupBy(plugin) => match grouped_table(&graph, spec, wiring) {
+                    Some(node) => {
+                        changes.push(node);
+                        Runner::GroupTable(Box::new(stateless(plugin)?))
+                    }
+                    None => Runner::GroupBy(Box::new(stateless(plugin)?)),
+                },
                 StepCode::ModuleAggregate(a, plugin) => {
                     Runner::ModuleAggregate(*a, state(i), Box::new(stateless(plugin)?))
                 }
@@ -254,9 +269,11 @@ impl Chain {
                 Runner::Aggregate(a, ..) | Runner::ModuleAggregate(a, ..) => {
                     a.close_idle_after_ms.map(|idle| now + idle)
                 }
-                Runner::Native(..) | Runner::GroupBy(_) | Runner::Table(_) | Runner::Join(_) => {
-                    None
-                }
+                Runner::Native(..)
+                | Runner::GroupBy(_)
+                | Runner::GroupTable(_)
+                | Runner::Table(_)
+                | Runner::Join(_) => None,
             })
             .collect();
         let sources = graph
@@ -299,6 +316,7 @@ impl Chain {
             output: graph.output,
             deferred,
             max_table_bytes: state_limits.max_table_bytes,
+            changes,
         })
     }
 
@@ -346,7 +364,11 @@ impl Chain {
                 }
                 Runner::Aggregate(aggregation, state, open) => (aggregation, state, Some(open)),
                 Runner::ModuleAggregate(aggregation, state, _) => (aggregation, state, None),
-                Runner::Native(..) | Runner::GroupBy(_) | Runner::Table(_) | Runner::Join(_) => {
+                Runner::Native(..)
+                | Runner::GroupBy(_)
+                | Runner::GroupTable(_)
+                | Runner::Table(_)
+                | Runner::Join(_) => {
                     continue;
                 }
             };
@@ -416,7 +438,10 @@ impl Chain {
             let Flow {
                 records: current,
                 sources,
+                old_values,
             } = input;
+            // A to_table step a group_by reads: each applied record's old value.
+            let mut olds = None;
             let fault = |error: StepFault| StepError {
                 step: i,
                 module: step.module.clone(),
@@ -455,12 +480,18 @@ impl Chain {
                     let selected = instance
                         .select_keys(&origin, &current)
                         .map_err(|e| fault(e.into()))?;
-                    let mut output = rekeyed(&current, selected);
-                    if let Some(topic) = &step.sink {
-                        for r in &mut output.records {
-                            r.topic = Some(topic.clone());
-                        }
-                    }
+                    routed(rekeyed(&current, selected), &step.sink)
+                }
+                Runner::GroupTable(instance) => routed(
+                    regrouped(instance, &origin, &current, &old_values)
+                        .map_err(|e| fault(e.into()))?,
+                    &step.sink,
+                ),
+                Runner::Table(rows) if self.changes.contains(&Node::Step(local)) => {
+                    let (output, old) = Table
+                        .changes_within(rows, &current, self.max_table_bytes)
+                        .map_err(|e| fault(e.into()))?;
+                    olds = Some(old);
                     output
                 }
                 Runner::Table(rows) => Table
@@ -538,6 +569,9 @@ impl Chain {
                 } else if !feeds {
                     continue;
                 }
+                if let Some(olds) = &olds {
+                    next.old_values.push(olds.get(index).cloned().flatten());
+                }
                 next.records.push(record);
                 next.sources.push(source);
             }
@@ -555,26 +589,4 @@ fn slot_of(graph: &Graph, spec: &PipelineSpec, first_step: usize, node: Node) ->
         Node::Step(_) => first_step + slot,
         Node::Inputs | Node::Source(_) => slot,
     })
-}
-
-/// A batch with the keys a `group_by` selected: each record with its new key (headers,
-/// value and timestamp kept), a record without one dropped (as Kafka drops a record whose
-/// new key is null), failures passed on.
-fn rekeyed(records: &[Record], selected: crate::runtime::key_selector::Selected) -> Output {
-    let mut out = Output {
-        records: Vec::with_capacity(records.len()),
-        failures: selected.failures,
-    };
-    for (j, (record, key)) in records.iter().zip(selected.keys).enumerate() {
-        if let Some(key) = key {
-            let mut record = record.clone();
-            record.key = Some(key.into());
-            out.records.push(OutputRecord {
-                source: Some(j as u32),
-                topic: None,
-                body: Body::New(Box::new(record)),
-            });
-        }
-    }
-    out
 }

@@ -44,8 +44,19 @@ impl Chain {
                     Read::Stream => Flow {
                         records,
                         sources: all,
+                        old_values: Vec::new(),
                     },
-                    // A table source's rows change before any step reads them.
+                    // A table source's rows change before any step reads them; a
+                    // group_by of the table also gets each row's old value.
+                    Read::Table(rows) if self.changes.contains(&Node::Source(s)) => {
+                        let max = self.max_table_bytes;
+                        let (output, olds) = Table
+                            .changes_within(rows, &records, max)
+                            .map_err(|error| source_fault(topic, error))?;
+                        let mut flow = changelog(topic, output, records, out);
+                        flow.old_values = flow.sources.iter().map(|&j| olds[j].clone()).collect();
+                        flow
+                    }
                     Read::Table(rows) => {
                         let max = self.max_table_bytes;
                         let output = Table
@@ -71,6 +82,7 @@ impl Chain {
                     Flow {
                         records,
                         sources: all,
+                        old_values: Vec::new(),
                     },
                 );
             }

@@ -12,6 +12,7 @@
 //!   pipelines.
 //! - [`join_plan`]: a `join` step's plan, with its joiner and key-selector modules.
 //! - [`internal_topics`]: refusing a pipeline whose repartition topics another uses.
+//! - [`table_plan`]: a table aggregation's plan: its module must have `subtract`.
 //! - [`status`]: what users see of running pipelines: status, logs, metrics.
 //! - [`playground`]: a module version run over given records, apart from any pipeline.
 //! - [`queries`]: queryable state, read from the tasks' committed trees.
@@ -25,6 +26,7 @@ mod playground;
 mod queries;
 pub use queries::{AggregateState, TableState};
 mod status;
+mod table_plan;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

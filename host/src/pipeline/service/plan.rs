@@ -165,6 +165,10 @@ impl Pipelines {
                     ));
                 }
                 aggregation.max_open_windows = self.config.max_open_windows;
+                let changes = spec.aggregates_table(i);
+                if changes {
+                    aggregation.grouping = crate::streams::Grouping::Changes;
+                }
                 if !step.op.takes_module() {
                     plans.push(StepPlan {
                         module: step.op.name().to_string(),
@@ -185,6 +189,10 @@ impl Pipelines {
                             step.op.name()
                         ),
                     ));
+                }
+                if changes {
+                    let limits = spec.sandbox_limits();
+                    super::table_plan::check_subtract(i, &module, &plugin, step, limits)?;
                 }
                 plans.push(StepPlan {
                     module: module.name,

@@ -373,15 +373,43 @@ fn group_by_names_its_repartition_topic_and_is_checked() {
         err.starts_with("steps[2].input") && err.contains("not a step before the group_by"),
         "{err}"
     );
-    let err = graph(
+    // A group_by of a table (a source or a to_table step) is aggregated right after it,
+    // without a window; that step aggregates the table's changes.
+    let spec = graph(
         json!([{"op": "group_by", "module": "k", "input": "customers"},
-        {"op": "count"}]),
+        {"op": "count"}, {"module": "f"}]),
     )
-    .unwrap_err();
-    assert!(
-        err.starts_with("steps[0].input") && err.contains("table aggregation"),
-        "{err}"
-    );
+    .unwrap();
+    assert!(spec.aggregates_table(1) && !spec.aggregates_table(2));
+    let spec = graph(json!([{"name": "t", "op": "to_table", "input": "orders"},
+        {"op": "group_by", "module": "k"}, {"op": "reduce", "module": "r"}]))
+    .unwrap();
+    assert!(spec.aggregates_table(2));
+    let spec = graph(json!([{"op": "group_by", "module": "k", "input": "orders"},
+        {"op": "count"}]))
+    .unwrap();
+    assert!(!spec.aggregates_table(1), "a grouped stream is no table");
+    for (next, field, says) in [
+        (
+            json!({"module": "f"}),
+            "steps[1].op",
+            "aggregated by the step after it",
+        ),
+        (
+            json!({"op": "count", "window": {"type": "tumbling", "size_ms": 10}}),
+            "steps[1].window",
+            "no window",
+        ),
+        (
+            json!({"op": "count", "emit": "on_close"}),
+            "steps[1].emit",
+            "needs a window",
+        ),
+    ] {
+        let err = graph(json!([{"op": "group_by", "module": "k", "input": "customers"}, next]))
+            .unwrap_err();
+        assert!(err.starts_with(field) && err.contains(says), "{err}");
+    }
 }
 
 #[test]
