@@ -53,7 +53,10 @@ pub fn flat_map(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Turns `fn(&Record, &mut Context) -> Result<()>` into a stateful processor plugin
 /// (needs the `processor` feature of `weir-guest`). `#[processor(timer_ms = 1000, on_timer = f)]`
-/// also has the host call `fn f(now_ms: i64, ctx: &mut TimerContext) -> Result<()>` that often.
+/// also has the host call `fn f(now_ms: i64, ctx: &mut TimerContext) -> Result<()>` that often;
+/// `stream_time_ms = 60000, on_stream_time = g` calls `g(stream_time_ms, ctx)` each time the
+/// task's stream time crosses a multiple of the interval (Kafka's `STREAM_TIME` punctuator);
+/// `retention_ms = N` has the host drop windows and sessions older than stream time minus N.
 #[proc_macro_attribute]
 pub fn processor(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Processor, attr, item)
@@ -273,47 +276,71 @@ struct Timer {
     function: syn::Path,
 }
 
-fn parse_timer(attr: Tokens) -> syn::Result<Option<Timer>> {
+/// A processor's arguments: its wall-clock and stream-time timers and store retention.
+#[derive(Default)]
+struct ProcessorArgs {
+    timer: Option<Timer>,
+    stream: Option<Timer>,
+    retention_ms: Option<syn::LitInt>,
+}
+
+fn parse_timer(attr: Tokens) -> syn::Result<ProcessorArgs> {
     use syn::parse::Parser;
     if attr.is_empty() {
-        return Ok(None);
+        return Ok(ProcessorArgs::default());
     }
     let args = syn::punctuated::Punctuated::<syn::MetaNameValue, syn::Token![,]>::parse_terminated
         .parse2(attr.clone())?;
     let (mut interval_ms, mut function) = (None, None);
+    let (mut stream_ms, mut stream_fn, mut retention_ms) = (None, None, None);
     for arg in &args {
-        match (
-            arg.path.get_ident().map(|i| i.to_string()).as_deref(),
-            &arg.value,
-        ) {
+        let name = arg.path.get_ident().map(|i| i.to_string());
+        match (name.as_deref(), &arg.value) {
             (
-                Some("timer_ms"),
+                Some(key @ ("timer_ms" | "stream_time_ms" | "retention_ms")),
                 syn::Expr::Lit(syn::ExprLit {
                     lit: syn::Lit::Int(n),
                     ..
                 }),
             ) => {
-                interval_ms = Some(n.clone());
+                let slot = match key {
+                    "timer_ms" => &mut interval_ms,
+                    "stream_time_ms" => &mut stream_ms,
+                    _ => &mut retention_ms,
+                };
+                *slot = Some(n.clone());
             }
             (Some("on_timer"), syn::Expr::Path(p)) => function = Some(p.path.clone()),
+            (Some("on_stream_time"), syn::Expr::Path(p)) => stream_fn = Some(p.path.clone()),
             _ => {
                 return Err(syn::Error::new_spanned(
                     arg,
-                    "expected `timer_ms = <milliseconds>` or `on_timer = <function>`",
+                    "expected `timer_ms = <milliseconds>`, `on_timer = <function>`, `stream_time_ms = <milliseconds>`, `on_stream_time = <function>` or `retention_ms = <milliseconds>`",
                 ));
             }
         }
     }
-    match (interval_ms, function) {
+    let pair = |ms: Option<syn::LitInt>, f: Option<syn::Path>, what: &str| match (ms, f) {
         (Some(interval_ms), Some(function)) => Ok(Some(Timer {
             interval_ms,
             function,
         })),
-        _ => Err(syn::Error::new_spanned(
-            attr,
+        (None, None) => Ok(None),
+        _ => Err(syn::Error::new_spanned(&attr, what)),
+    };
+    Ok(ProcessorArgs {
+        timer: pair(
+            interval_ms,
+            function,
             "a timer needs both `timer_ms = <milliseconds>` and `on_timer = <function>`",
-        )),
-    }
+        )?,
+        stream: pair(
+            stream_ms,
+            stream_fn,
+            "a stream-time timer needs both `stream_time_ms = <milliseconds>` and `on_stream_time = <function>`",
+        )?,
+        retention_ms,
+    })
 }
 
 fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -321,14 +348,14 @@ fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
     let func = parse_macro_input!(item as ItemFn);
     let (attr, timer) = if kind == Kind::Processor {
         match parse_timer(attr) {
-            Ok(timer) => (Tokens::new(), timer),
+            Ok(args) => (Tokens::new(), args),
             Err(err) => {
                 let err = err.to_compile_error();
                 return quote!(#func #err).into();
             }
         }
     } else {
-        (attr, None)
+        (attr, ProcessorArgs::default())
     };
     match check(kind, &attr, &func) {
         Ok(arity) => generate(kind, arity, &func, timer).into(),
@@ -422,7 +449,7 @@ fn settings_type(func: &ItemFn) -> syn::Result<Option<syn::Type>> {
     Ok(Some((*reference.elem).clone()))
 }
 
-fn generate(kind: Kind, arity: usize, func: &ItemFn, timer: Option<Timer>) -> Tokens {
+fn generate(kind: Kind, arity: usize, func: &ItemFn, args: ProcessorArgs) -> Tokens {
     let name = &func.sig.ident;
     let p = quote!(::weir_guest::__private);
     let settings = if kind == Kind::Processor {
@@ -509,7 +536,34 @@ fn generate(kind: Kind, arity: usize, func: &ItemFn, timer: Option<Timer>) -> To
         },
         Kind::KeySelector => Tokens::new(),
         Kind::Processor => {
-            let (interval, on_timer) = match &timer {
+            let (stream_interval, on_stream_time) = match &args.stream {
+                Some(Timer {
+                    interval_ms,
+                    function,
+                }) => (
+                    quote!(::core::option::Option::Some(#interval_ms)),
+                    quote! {
+                        #p::run_stream_time(stream_time_ms, |t, ctx| {
+                            ::weir_guest::ProcessAnswer::into_answer(#function(t, ctx))
+                        })
+                    },
+                ),
+                None => (
+                    quote!(::core::option::Option::None),
+                    quote! {
+                        let _ = stream_time_ms;
+                        ::core::result::Result::Ok(#p::PunctuationOutput {
+                            main: #p::empty_batch(),
+                            routes: ::std::vec::Vec::new(),
+                        })
+                    },
+                ),
+            };
+            let retention = match &args.retention_ms {
+                Some(ms) => quote!(::core::option::Option::Some(#ms)),
+                None => quote!(::core::option::Option::None),
+            };
+            let (interval, on_timer) = match &args.timer {
                 Some(Timer {
                     interval_ms,
                     function,
@@ -558,6 +612,21 @@ fn generate(kind: Kind, arity: usize, func: &ItemFn, timer: Option<Timer>) -> To
                         now_ms: i64,
                     ) -> ::core::result::Result<#p::TimerOutput, #p::ProcessorError> {
                         #on_timer
+                    }
+                }
+
+                impl #p::StreamTimeGuest for __WeirPlugin {
+                    fn settings() -> #p::StreamSettings {
+                        #p::StreamSettings {
+                            interval_ms: #stream_interval,
+                            retention_ms: #retention,
+                        }
+                    }
+
+                    fn on_stream_time(
+                        stream_time_ms: i64,
+                    ) -> ::core::result::Result<#p::PunctuationOutput, #p::PunctuationError> {
+                        #on_stream_time
                     }
                 }
 

@@ -22,6 +22,19 @@ A stateful processor (built with `-w processor`) is a decorated function too:
 
     Processing = count
 
+Built with `-w stream-processor`, a processor also has Kafka Streams' window and session stores
+(`ctx.windows`, `ctx.sessions`) and a punctuator on stream time (the largest record timestamp
+seen), called each time stream time reaches the next multiple of `stream_time_ms`:
+
+    @weir.processor(stream_time_ms=60000, on_stream_time=close, retention_ms=3600000)
+    def count(record, ctx):
+        start = record.timestamp // 60000 * 60000
+        n = int(ctx.windows.get(record.key, start) or b"0") + 1
+        ctx.windows.put(record.key, start, str(n).encode())
+
+    Processing = count
+    StreamTime = count.stream_time
+
 The functions of a `reduce` or `aggregate` step (built with `-w aggregator`): `add` decorated,
 the others named (each answers bytes; without `initial` a key starts from b""):
 
@@ -56,6 +69,16 @@ try:
 except ImportError:
     processing = None
     _state = None
+try:
+    from wit_world.imports import session_state as _sessions
+    from wit_world.imports import window_state as _windows
+except ImportError:
+    _windows = None
+    _sessions = None
+try:
+    from wit_world.exports import stream_time as _stream_time
+except ImportError:
+    _stream_time = None
 try:
     from wit_world.exports import aggregating
 except ImportError:
@@ -324,12 +347,103 @@ class State:
         return [(e.key, e.value) for e in entries]
 
 
+def _time(what, value):
+    if not isinstance(value, int) or not -(2**63) <= value < 2**63:
+        raise TypeError(f"{what} must be an int of 64 bits, not {value!r}")
+    return value
+
+
+def _limit(limit):
+    if not isinstance(limit, int) or not 0 <= limit < 2**32:
+        raise ValueError(f"a fetch limit must be an int from 0 to 2**32 - 1, not {limit!r}")
+    return limit
+
+
+class Window:
+    """One stored window: key, start (ms since the epoch) and value."""
+
+    def __init__(self, key, start, value):
+        self.key, self.start, self.value = key, start, value
+
+    def __repr__(self):
+        return f"Window({self.key!r}, {self.start}, {self.value!r})"
+
+
+class Session:
+    """One stored session: key, start and end (both inclusive, ms) and value."""
+
+    def __init__(self, key, start, end, value):
+        self.key, self.start, self.end, self.value = key, start, end, value
+
+    def __repr__(self):
+        return f"Session({self.key!r}, {self.start}, {self.end}, {self.value!r})"
+
+
+class WindowStore:
+    """The processor's window store (Kafka's WindowStore): a value per (key, window start),
+    committed with the batch; windows older than stream time minus the retention are dropped."""
+
+    def put(self, key, start, value):
+        """Stores value for key in the window starting at start."""
+        _state_call(_windows.put, _bytes("a window key", key), _time("a window start", start),
+                    _bytes("a window value", value))
+
+    def get(self, key, start):
+        """The value of key in the window starting at start, or None."""
+        return _state_call(_windows.get, _bytes("a window key", key), _time("a window start", start))
+
+    def fetch(self, key, time_from, time_to, limit=1000):
+        """Up to limit windows of key starting within time_from..=time_to, by start."""
+        found = _state_call(_windows.fetch, _bytes("a window key", key), _time("time_from", time_from),
+                            _time("time_to", time_to), _limit(limit))
+        return [Window(w.key, w.start, w.value) for w in found]
+
+    def fetch_all(self, time_from, time_to, limit=1000):
+        """Up to limit windows of any key starting within time_from..=time_to, by start."""
+        found = _state_call(_windows.fetch_all, _time("time_from", time_from),
+                            _time("time_to", time_to), _limit(limit))
+        return [Window(w.key, w.start, w.value) for w in found]
+
+    def remove(self, key, start):
+        """Removes the window of key starting at start (absent is fine)."""
+        _state_call(_windows.remove, _bytes("a window key", key), _time("a window start", start))
+
+
+class SessionStore:
+    """The processor's session store (Kafka's SessionStore): a value per (key, start, end)."""
+
+    def put(self, key, start, end, value):
+        """Stores value for the session of key from start to end."""
+        _state_call(_sessions.put, _bytes("a session key", key), _time("a session start", start),
+                    _time("a session end", end), _bytes("a session value", value))
+
+    def fetch_session(self, key, start, end):
+        """The value of the session of key from start to end exactly, or None."""
+        return _state_call(_sessions.fetch_session, _bytes("a session key", key),
+                           _time("a session start", start), _time("a session end", end))
+
+    def find_sessions(self, key, earliest_end, latest_start, limit=1000):
+        """Up to limit sessions of key with end >= earliest_end and start <= latest_start."""
+        found = _state_call(_sessions.find_sessions, _bytes("a session key", key),
+                            _time("earliest_end", earliest_end), _time("latest_start", latest_start),
+                            _limit(limit))
+        return [Session(s.key, s.start, s.end, s.value) for s in found]
+
+    def remove(self, key, start, end):
+        """Removes the session of key from start to end (absent is fine)."""
+        _state_call(_sessions.remove, _bytes("a session key", key), _time("a session start", start),
+                    _time("a session end", end))
+
+
 class Context:
-    """What a processor function gets with each record: state, config, and where output goes."""
+    """What a processor function gets with each record: state, the window and session stores,
+    config, and where output goes."""
 
     def __init__(self, outputs, source, cfg):
         self._outputs, self._source = outputs, source
         self.state = State()
+        self.windows = WindowStore()
+        self.sessions = SessionStore()
         self.config = cfg
 
     def emit(self, value, key=None, headers=(), timestamp=0, topic=None):
@@ -345,14 +459,26 @@ class Context:
         writer.push(record, self._source)
 
 
-def processor(fn=None, *, timer_ms=None, on_timer=None):
-    """Decorates fn(record, ctx) into a stateful processor; with timer_ms and on_timer(now_ms, ctx),
-    the host also calls on_timer that often (ctx.emit with no input record behind it)."""
+def _interval(name, ms):
+    if ms is not None and (not isinstance(ms, int) or not 0 < ms < 2**64):
+        raise ValueError(f"{name} must be a positive int, not {ms!r}")
 
-    if timer_ms is not None and (not isinstance(timer_ms, int) or not 0 < timer_ms < 2**64):
-        raise ValueError(f"timer_ms must be a positive int, not {timer_ms!r}")
+
+def processor(fn=None, *, timer_ms=None, on_timer=None, stream_time_ms=None, on_stream_time=None,
+              retention_ms=None):
+    """Decorates fn(record, ctx) into a stateful processor; with timer_ms and on_timer(now_ms, ctx),
+    the host also calls on_timer that often (ctx.emit with no input record behind it). Built with
+    `-w stream-processor`, stream_time_ms and on_stream_time(stream_time_ms, ctx) punctuate on
+    stream time and retention_ms bounds the window and session stores; export the decorated
+    class's `stream_time` as `StreamTime`."""
+
+    _interval("timer_ms", timer_ms)
+    _interval("stream_time_ms", stream_time_ms)
+    _interval("retention_ms", retention_ms)
     if (timer_ms is None) != (on_timer is None):
         raise ValueError("a timer needs both timer_ms and on_timer")
+    if (stream_time_ms is None) != (on_stream_time is None):
+        raise ValueError("a stream-time timer needs both stream_time_ms and on_stream_time")
 
     def wrap(fn):
         class Processor:
@@ -391,6 +517,24 @@ def processor(fn=None, *, timer_ms=None, on_timer=None):
                 main = outputs.pop(None, _Writer()).batch()
                 return processing.TimerOutput(main, [(t, w.batch()) for t, w in outputs.items()])
 
+        class StreamTime:
+            def settings(self):
+                return _stream_time.StreamSettings(stream_time_ms, retention_ms)
+
+            def on_stream_time(self, stream_time_ms):
+                outputs = {}
+                if on_stream_time is not None:
+                    try:
+                        on_stream_time(stream_time_ms, Context(outputs, 0, config()))
+                    except StateFailed as e:
+                        raise Err(_stream_time.PunctuationError_State(_text(str(e))))
+                    except Exception as e:
+                        raise Err(_stream_time.PunctuationError_Failed(_message(e)))
+                main = outputs.pop(None, _Writer()).batch()
+                return _stream_time.PunctuationOutput(
+                    main, [(t, w.batch()) for t, w in outputs.items()])
+
+        Processor.stream_time = StreamTime
         return Processor
 
     return wrap(fn) if fn is not None else wrap
