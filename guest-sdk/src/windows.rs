@@ -95,6 +95,15 @@ fn window(e: windows::WindowEntry) -> Window {
     }
 }
 
+fn session(s: sessions::Session) -> Session {
+    Session {
+        key: s.key,
+        start: s.start,
+        end: s.end,
+        value: s.value,
+    }
+}
+
 /// The processor's session store: one value per (key, start, end).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SessionStore;
@@ -132,15 +141,20 @@ impl SessionStore {
     ) -> Result<Vec<Session>, Error> {
         let found = sessions::find_sessions(key.as_ref(), earliest_end, latest_start, limit)
             .map_err(store_err)?;
-        Ok(found
-            .into_iter()
-            .map(|s| Session {
-                key: s.key,
-                start: s.start,
-                end: s.end,
-                value: s.value,
-            })
-            .collect())
+        Ok(found.into_iter().map(session).collect())
+    }
+
+    /// Up to `limit` sessions of any key ending within `earliest_end..=latest_end`, by end
+    /// then start then key: the ones that have closed, to emit them.
+    pub fn find_all_sessions(
+        &self,
+        earliest_end: i64,
+        latest_end: i64,
+        limit: u32,
+    ) -> Result<Vec<Session>, Error> {
+        let found =
+            sessions::find_all_sessions(earliest_end, latest_end, limit).map_err(store_err)?;
+        Ok(found.into_iter().map(session).collect())
     }
 
     /// Removes the session of `key` from `start` to `end`.

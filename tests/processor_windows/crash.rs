@@ -1,6 +1,6 @@
 //! SIGKILL `weir serve` at random moments while the window-count processor works through a
-//! growing stream with rising timestamps; at the end, every window that closed was emitted
-//! exactly once with its exact count.
+//! growing stream with rising timestamps; at the end, every window and every session that
+//! closed was emitted exactly once with its exact count.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::common::guests::guest;
 use crate::common::pipeline::*;
 use crate::common::{Server, http};
-use crate::{emitted, expected, ticks};
+use crate::{emitted, expected, expected_sessions, sessions, ticks};
 
 const KILLS: usize = 20;
 const KEYS: u64 = 7;
@@ -114,4 +114,14 @@ fn each_window_is_emitted_once_with_its_exact_count_across_sigkills() {
         "windows extra: {extra:?}; missing: {missing:?}"
     );
     assert_eq!(got, want, "counts differ from the inputs'");
+    let want_sessions = expected_sessions(&inputs);
+    assert!(
+        want_sessions.len() > KEYS as usize,
+        "too few sessions to tell"
+    );
+    assert_eq!(
+        sessions(&out),
+        want_sessions,
+        "sessions differ from the inputs'"
+    );
 }

@@ -19,6 +19,8 @@ use std::collections::BTreeMap;
 
 /// The window size and punctuation interval of the `windowcount` guest, ms.
 pub const SIZE: i64 = 1000;
+/// The inactivity gap of its sessions, ms.
+pub const GAP: i64 = 500;
 
 /// A window boundary an hour ago, ms since the epoch: test timestamps start there (records
 /// from 1970 would be past the topics' retention and deleted under the test).
@@ -58,12 +60,57 @@ pub fn ticks(values: &[String]) -> Vec<i64> {
 /// twice.
 pub fn emitted(values: &[String]) -> BTreeMap<String, u64> {
     let mut got = BTreeMap::new();
-    for v in values.iter().filter(|v| !v.starts_with("tick@")) {
+    for v in values
+        .iter()
+        .filter(|v| !v.starts_with("tick@") && !v.starts_with("session:"))
+    {
         let (window, n) = v.rsplit_once('=').expect("key@start=count");
         let n: u64 = n.parse().expect("a count");
         assert!(
             got.insert(window.to_string(), n).is_none(),
             "window {window} emitted twice"
+        );
+    }
+    got
+}
+
+/// The reference for sessions: per key, its records (in timestamp order) at most [`GAP`]
+/// apart make one session; `key@start-end` to its count, for the sessions that end more
+/// than a gap before the largest timestamp (those no later record can extend).
+pub fn expected_sessions(records: &[(String, i64)]) -> BTreeMap<String, u64> {
+    let stream_time = records.iter().map(|r| r.1).max().unwrap_or(i64::MIN);
+    let mut per_key: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for (key, ts) in records {
+        per_key.entry(key).or_default().push(*ts);
+    }
+    let mut want = BTreeMap::new();
+    for (key, mut times) in per_key {
+        times.sort();
+        let mut i = 0;
+        while i < times.len() {
+            let mut j = i;
+            while j + 1 < times.len() && times[j + 1] - times[j] <= GAP {
+                j += 1;
+            }
+            if times[j] < stream_time - GAP {
+                let n = (j - i + 1) as u64;
+                want.insert(format!("{key}@{}-{}", times[i], times[j]), n);
+            }
+            i = j + 1;
+        }
+    }
+    want
+}
+
+/// The guest's session results (`session:key@start-end=count`), failing on one emitted twice.
+pub fn sessions(values: &[String]) -> BTreeMap<String, u64> {
+    let mut got = BTreeMap::new();
+    for v in values.iter().filter_map(|v| v.strip_prefix("session:")) {
+        let (session, n) = v.rsplit_once('=').expect("key@start-end=count");
+        let n: u64 = n.parse().expect("a count");
+        assert!(
+            got.insert(session.to_string(), n).is_none(),
+            "session {session} emitted twice"
         );
     }
     got

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::common::guests::guest;
 use crate::common::pipeline::*;
 use crate::common::{Server, wait_until};
-use crate::{emitted, expected, ticks};
+use crate::{emitted, expected, expected_sessions, sessions, ticks};
 
 /// Records `from..to` of the test's stream: keys in turn, 100 ms apart from `base`.
 fn clicks(base: i64, from: usize, to: usize) -> Vec<(String, i64)> {
@@ -76,7 +76,18 @@ fn window_counts_are_exact_and_a_swap_mid_window_keeps_the_store() {
     );
     wait_caught_up(&s, "wc", 40);
     want_ticks.extend([base + 9_550, base + 10_000]);
-    assert_eq!(ticks(&values(&s, "counts")), want_ticks);
+    let out = values(&s, "counts");
+    assert_eq!(ticks(&out), want_ticks);
+    // The session store, kept across the swap too: each key's one long session has closed.
+    let mut every = all.clone();
+    every.extend([
+        ("a".to_string(), base + 9_550),
+        ("a".to_string(), base + 9_990),
+        ("b".to_string(), base + 10_000),
+    ]);
+    let want_sessions = expected_sessions(&every);
+    assert_eq!(want_sessions.len(), 3, "{want_sessions:?}");
+    assert_eq!(sessions(&out), want_sessions);
 }
 
 #[test]

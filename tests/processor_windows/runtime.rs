@@ -64,16 +64,18 @@ fn a_processor_built_against_the_first_processor_world_still_loads_and_runs() {
 
 #[test]
 fn windows_are_stored_fetched_and_emitted_by_the_stream_time_punctuation() {
-    windows_and_punctuation(instance("hostile", "windowcount"));
+    windows_and_punctuation(instance("hostile", "windowcount"), true);
 }
 
 /// The same processor written with the Python SDK (`-w stream-processor`).
 #[test]
 fn a_python_processor_has_the_window_store_and_stream_time_too() {
-    windows_and_punctuation(instance("python", "python-windowcount"));
+    windows_and_punctuation(instance("python", "python-windowcount"), false);
 }
 
-fn windows_and_punctuation(mut inst: Instance) {
+/// The guest's answers to four records and two punctuations; `with_sessions`: the Rust
+/// guest also keeps sessions in the session store.
+fn windows_and_punctuation(mut inst: Instance, with_sessions: bool) {
     assert_eq!(
         inst.stream_settings().unwrap(),
         Some(StreamSettings {
@@ -106,8 +108,20 @@ fn windows_and_punctuation(mut inst: Instance) {
         })
         .collect();
     got.sort();
-    assert_eq!(got, vec!["a@0=2", "a@1000=1", "b@1000=1", "tick@2500"]);
-    // Emitted windows were removed: a second punctuation finds none.
+    let mut want = vec!["a@0=2", "a@1000=1", "b@1000=1", "tick@2500"];
+    if with_sessions {
+        // Sessions of gap 500: each record is its own (a's are 800 and 1099 apart), and
+        // every one ended more than a gap before 2500.
+        want.extend([
+            "session:a@100-100=1",
+            "session:a@900-900=1",
+            "session:a@1999-1999=1",
+            "session:b@1500-1500=1",
+        ]);
+    }
+    want.sort();
+    assert_eq!(got, want);
+    // Emitted windows and sessions were removed: a second punctuation finds none.
     assert_eq!(
         inst.on_stream_time(3000).unwrap().records.len(),
         1,

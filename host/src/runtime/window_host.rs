@@ -80,6 +80,15 @@ fn window_entry((key, start, value): (Vec<u8>, i64, Vec<u8>)) -> wit_window::Win
     wit_window::WindowEntry { key, start, value }
 }
 
+fn session((key, start, end, value): (Vec<u8>, i64, i64, Vec<u8>)) -> wit_session::Session {
+    wit_session::Session {
+        key,
+        start,
+        end,
+        value,
+    }
+}
+
 impl wit_session::Host for HostState {
     fn put(
         &mut self,
@@ -115,15 +124,19 @@ impl wit_session::Host for HostState {
         let found = SessionStore(self.windows()?)
             .find(&key, earliest_end, latest_start, limit as usize)
             .map_err(to_wit)?;
-        Ok(found
-            .into_iter()
-            .map(|(key, start, end, value)| wit_session::Session {
-                key,
-                start,
-                end,
-                value,
-            })
-            .collect())
+        Ok(found.into_iter().map(session).collect())
+    }
+
+    fn find_all_sessions(
+        &mut self,
+        earliest_end: i64,
+        latest_end: i64,
+        limit: u32,
+    ) -> Result<Vec<wit_session::Session>, WitStateError> {
+        let found = SessionStore(self.windows()?)
+            .find_all(earliest_end, latest_end, limit as usize)
+            .map_err(to_wit)?;
+        Ok(found.into_iter().map(session).collect())
     }
 
     fn remove(&mut self, key: Vec<u8>, start: i64, end: i64) -> Result<(), WitStateError> {

@@ -429,6 +429,12 @@ class SessionStore:
                             _limit(limit))
         return [Session(s.key, s.start, s.end, s.value) for s in found]
 
+    def find_all_sessions(self, earliest_end, latest_end, limit=1000):
+        """Up to limit sessions of any key ending within earliest_end..=latest_end, by end."""
+        found = _state_call(_sessions.find_all_sessions, _time("earliest_end", earliest_end),
+                            _time("latest_end", latest_end), _limit(limit))
+        return [Session(s.key, s.start, s.end, s.value) for s in found]
+
     def remove(self, key, start, end):
         """Removes the session of key from start to end (absent is fine)."""
         _state_call(_sessions.remove, _bytes("a session key", key), _time("a session start", start),

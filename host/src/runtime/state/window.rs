@@ -321,6 +321,36 @@ impl SessionStore<'_> {
         Ok(found)
     }
 
+    /// Up to `limit` sessions of any key ending within `earliest_end..=latest_end`, by end
+    /// then start then key.
+    pub fn find_all(
+        &self,
+        earliest_end: i64,
+        latest_end: i64,
+        limit: usize,
+    ) -> Result<Vec<SessionEntry>, StateError> {
+        check_limit(limit)?;
+        if earliest_end > latest_end || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let lo = [&[SESSION_BY_END][..], &time(earliest_end)].concat();
+        let hi = match prefix_end(&[&[SESSION_BY_END][..], &time(latest_end)].concat()) {
+            Some(e) => Bound::Excluded(e),
+            None => Bound::Unbounded,
+        };
+        let mut budget = Budget::default();
+        let mut found = Vec::new();
+        walk(&*self.0, lo, hi, |k, _| {
+            let (end, start, key) = (untime(&k[1..9]), untime(&k[9..17]), &k[17..]);
+            if let Some(value) = self.0.get(&Self::primary(key, start, end))? {
+                budget.take(key, &value)?;
+                found.push((key.to_vec(), start, end, value));
+            }
+            Ok(found.len() < limit)
+        })?;
+        Ok(found)
+    }
+
     /// Drops every session that ended before `before`; how many.
     pub fn drop_before(&mut self, before: i64) -> Result<usize, StateError> {
         let hi = Bound::Excluded([&[SESSION_BY_END][..], &time(before)].concat());
