@@ -17,10 +17,12 @@ wit_bindgen::generate!({
     default_bindings_module: "::weir_guest::__private::bindings",
 });
 
+// A processor is built for `stream-processor`: world `processor` plus the `stream-time`
+// export (punctuation on stream time, store retention), which the macro always implements.
 #[cfg(feature = "processor")]
 wit_bindgen::generate!({
     path: "../wit",
-    world: "processor",
+    world: "stream-processor",
     pub_export_macro: true,
     export_macro_name: "__weir_export_processor",
     default_bindings_module: "::weir_guest::__private::bindings",

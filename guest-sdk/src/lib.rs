@@ -27,8 +27,9 @@
 //! ```
 //!
 //! - [`filter`], [`map`], [`flat_map`]: stateless transforms (the `transform` world).
-//! - [`processor`] (feature `processor`): stateful processing with `State` and routing
-//!   (documented when the feature is on: `cargo doc --features processor`).
+//! - [`processor`] (feature `processor`): stateful processing with `State` and routing,
+//!   window and session stores (`WindowStore`, `SessionStore`), timers on the wall clock
+//!   and on stream time (documented when the feature is on: `cargo doc --features processor`).
 //! - [`aggregator`] (feature `aggregator`): the functions of a `reduce` or `aggregate`
 //!   step: `add` a record to an aggregate, and optionally `initial`, `merge`, `subtract`.
 //! - [`key_selector`] (feature `key-selector`): a `group_by` step's new key per record.
@@ -69,6 +70,8 @@ mod processor;
 mod record;
 mod run;
 mod search;
+#[cfg(feature = "processor")]
+mod windows;
 
 #[cfg(feature = "aggregator")]
 pub use aggregator::{AggregateAnswer, Item};
@@ -86,6 +89,8 @@ pub use search::contains;
 pub use weir_guest_macros::{
     FromConfig, aggregator, filter, flat_map, joiner, key_selector, map, processor,
 };
+#[cfg(feature = "processor")]
+pub use windows::{Session, SessionStore, Window, WindowStore};
 
 /// Everything a plugin usually needs.
 pub mod prelude {
@@ -97,7 +102,9 @@ pub mod prelude {
         Config, ConfigValue, Error, FromConfig, OwnedRecord, Record, Result, contains,
     };
     #[cfg(feature = "processor")]
-    pub use crate::{Context, State, StateValue, TimerContext};
+    pub use crate::{
+        Context, Session, SessionStore, State, StateValue, TimerContext, Window, WindowStore,
+    };
     pub use crate::{aggregator, filter, flat_map, joiner, key_selector, map, processor};
 }
 
@@ -139,7 +146,11 @@ pub mod __private {
         Guest as ProcessorGuest, ProcessorError, ProcessorOutput, Settings, TimerOutput,
     };
     #[cfg(feature = "processor")]
-    pub use crate::processor::{run_processor, run_timer};
+    pub use crate::bindings::exports::weir::plugin::stream_time::{
+        Guest as StreamTimeGuest, PunctuationError, PunctuationOutput, StreamSettings,
+    };
+    #[cfg(feature = "processor")]
+    pub use crate::processor::{run_processor, run_stream_time, run_timer};
 
     #[cfg(feature = "aggregator")]
     pub use crate::aggregator::{

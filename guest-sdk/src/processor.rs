@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use crate::bindings::exports::weir::plugin::processing::{
     ProcessorError, ProcessorOutput, Route, TimerOutput,
 };
+use crate::bindings::exports::weir::plugin::stream_time::{PunctuationError, PunctuationOutput};
 use crate::bindings::weir::plugin::state as host;
 use crate::bindings::weir::plugin::types::{Batch, Emit, Emitted, Origin};
 use crate::error::ErrorKind;
 use crate::record::{BatchWriter, validate, views};
+use crate::windows::{SessionStore, WindowStore};
 use crate::{Config, Error, OwnedRecord, Record};
 
 /// Key-value pairs found by a scan, in key order.
@@ -173,6 +175,16 @@ impl Context<'_> {
         State
     }
 
+    /// The processor's window store.
+    pub fn windows(&self) -> WindowStore {
+        WindowStore
+    }
+
+    /// The processor's session store.
+    pub fn sessions(&self) -> SessionStore {
+        SessionStore
+    }
+
     /// Sends the input record, unchanged, to the main output.
     pub fn forward(&mut self) {
         self.main.entries.push(Entry::Keep(self.index));
@@ -249,7 +261,8 @@ pub fn run_processor(
     })
 }
 
-/// What a processor's timer function sees: config, state, and where to send records.
+/// What a processor's timer and stream-time functions see: config, state, the window and
+/// session stores, and where to send records.
 pub struct TimerContext {
     config: &'static Config,
     main: BatchWriter,
@@ -265,6 +278,16 @@ impl TimerContext {
     /// The processor's state.
     pub fn state(&self) -> State {
         State
+    }
+
+    /// The processor's window store.
+    pub fn windows(&self) -> WindowStore {
+        WindowStore
+    }
+
+    /// The processor's session store.
+    pub fn sessions(&self) -> SessionStore {
+        SessionStore
     }
 
     /// Sends a record to the main output.
@@ -301,6 +324,30 @@ pub fn run_timer(
     };
     f(now_ms, &mut ctx).map_err(processor_error)?;
     Ok(TimerOutput {
+        main: ctx.main.finish().0,
+        routes: ctx
+            .routes
+            .into_iter()
+            .map(|(topic, w)| (topic, w.finish().0))
+            .collect(),
+    })
+}
+
+/// Runs a processor's stream-time function (called with the task's stream time).
+pub fn run_stream_time(
+    stream_time_ms: i64,
+    f: impl FnOnce(i64, &mut TimerContext) -> Result<(), Error>,
+) -> Result<PunctuationOutput, PunctuationError> {
+    let mut ctx = TimerContext {
+        config: Config::get_global(),
+        main: BatchWriter::default(),
+        routes: BTreeMap::new(),
+    };
+    f(stream_time_ms, &mut ctx).map_err(|e| match e.kind {
+        ErrorKind::State => PunctuationError::State(e.message),
+        ErrorKind::InvalidConfig | ErrorKind::Failed => PunctuationError::Failed(e.message),
+    })?;
+    Ok(PunctuationOutput {
         main: ctx.main.finish().0,
         routes: ctx
             .routes

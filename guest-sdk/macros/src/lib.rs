@@ -2,6 +2,9 @@
 //! and `#[derive(FromConfig)]` for settings (`from_config.rs`). Errors point at the user's code.
 
 mod from_config;
+mod processor;
+
+use processor::ProcessorArgs;
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as Tokens;
@@ -53,7 +56,10 @@ pub fn flat_map(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Turns `fn(&Record, &mut Context) -> Result<()>` into a stateful processor plugin
 /// (needs the `processor` feature of `weir-guest`). `#[processor(timer_ms = 1000, on_timer = f)]`
-/// also has the host call `fn f(now_ms: i64, ctx: &mut TimerContext) -> Result<()>` that often.
+/// also has the host call `fn f(now_ms: i64, ctx: &mut TimerContext) -> Result<()>` that often;
+/// `stream_time_ms = 60000, on_stream_time = g` calls `g(stream_time_ms, ctx)` each time the
+/// task's stream time crosses a multiple of the interval (Kafka's `STREAM_TIME` punctuator);
+/// `retention_ms = N` has the host drop windows and sessions older than stream time minus N.
 #[proc_macro_attribute]
 pub fn processor(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Processor, attr, item)
@@ -267,68 +273,19 @@ pub fn derive_from_config(item: TokenStream) -> TokenStream {
         .into()
 }
 
-/// A processor's timer: how often, and which function.
-struct Timer {
-    interval_ms: syn::LitInt,
-    function: syn::Path,
-}
-
-fn parse_timer(attr: Tokens) -> syn::Result<Option<Timer>> {
-    use syn::parse::Parser;
-    if attr.is_empty() {
-        return Ok(None);
-    }
-    let args = syn::punctuated::Punctuated::<syn::MetaNameValue, syn::Token![,]>::parse_terminated
-        .parse2(attr.clone())?;
-    let (mut interval_ms, mut function) = (None, None);
-    for arg in &args {
-        match (
-            arg.path.get_ident().map(|i| i.to_string()).as_deref(),
-            &arg.value,
-        ) {
-            (
-                Some("timer_ms"),
-                syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Int(n),
-                    ..
-                }),
-            ) => {
-                interval_ms = Some(n.clone());
-            }
-            (Some("on_timer"), syn::Expr::Path(p)) => function = Some(p.path.clone()),
-            _ => {
-                return Err(syn::Error::new_spanned(
-                    arg,
-                    "expected `timer_ms = <milliseconds>` or `on_timer = <function>`",
-                ));
-            }
-        }
-    }
-    match (interval_ms, function) {
-        (Some(interval_ms), Some(function)) => Ok(Some(Timer {
-            interval_ms,
-            function,
-        })),
-        _ => Err(syn::Error::new_spanned(
-            attr,
-            "a timer needs both `timer_ms = <milliseconds>` and `on_timer = <function>`",
-        )),
-    }
-}
-
 fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = Tokens::from(attr);
     let func = parse_macro_input!(item as ItemFn);
     let (attr, timer) = if kind == Kind::Processor {
-        match parse_timer(attr) {
-            Ok(timer) => (Tokens::new(), timer),
+        match processor::parse_args(attr) {
+            Ok(args) => (Tokens::new(), args),
             Err(err) => {
                 let err = err.to_compile_error();
                 return quote!(#func #err).into();
             }
         }
     } else {
-        (attr, None)
+        (attr, ProcessorArgs::default())
     };
     match check(kind, &attr, &func) {
         Ok(arity) => generate(kind, arity, &func, timer).into(),
@@ -422,7 +379,7 @@ fn settings_type(func: &ItemFn) -> syn::Result<Option<syn::Type>> {
     Ok(Some((*reference.elem).clone()))
 }
 
-fn generate(kind: Kind, arity: usize, func: &ItemFn, timer: Option<Timer>) -> Tokens {
+fn generate(kind: Kind, arity: usize, func: &ItemFn, args: ProcessorArgs) -> Tokens {
     let name = &func.sig.ident;
     let p = quote!(::weir_guest::__private);
     let settings = if kind == Kind::Processor {
@@ -508,62 +465,7 @@ fn generate(kind: Kind, arity: usize, func: &ItemFn, timer: Option<Timer>) -> To
             }))
         },
         Kind::KeySelector => Tokens::new(),
-        Kind::Processor => {
-            let (interval, on_timer) = match &timer {
-                Some(Timer {
-                    interval_ms,
-                    function,
-                }) => (
-                    quote!(::core::option::Option::Some(#interval_ms)),
-                    quote! {
-                        #p::run_timer(now_ms, |now, ctx| {
-                            ::weir_guest::ProcessAnswer::into_answer(#function(now, ctx))
-                        })
-                    },
-                ),
-                None => (
-                    quote!(::core::option::Option::None),
-                    quote! {
-                        let _ = now_ms;
-                        ::core::result::Result::Ok(#p::TimerOutput {
-                            main: #p::empty_batch(),
-                            routes: ::std::vec::Vec::new(),
-                        })
-                    },
-                ),
-            };
-            return quote! {
-                #func
-
-                #[doc(hidden)]
-                pub struct __WeirPlugin;
-
-                impl #p::ProcessorGuest for __WeirPlugin {
-                    fn init(
-                        _config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
-                    ) -> ::core::result::Result<#p::Settings, #p::ProcessorError> {
-                        ::core::result::Result::Ok(#p::Settings { timer_interval_ms: #interval })
-                    }
-
-                    fn process(
-                        origin: #p::Origin,
-                        batch: #p::Batch,
-                    ) -> ::core::result::Result<#p::ProcessorOutput, #p::ProcessorError> {
-                        #p::run_processor(origin, batch, |record, ctx| {
-                            ::weir_guest::ProcessAnswer::into_answer(#name(record, ctx))
-                        })
-                    }
-
-                    fn on_timer(
-                        now_ms: i64,
-                    ) -> ::core::result::Result<#p::TimerOutput, #p::ProcessorError> {
-                        #on_timer
-                    }
-                }
-
-                ::weir_guest::__private::bindings::__weir_export_processor!(__WeirPlugin);
-            };
-        }
+        Kind::Processor => return processor::generate(func, &args),
     };
     quote! {
         #func

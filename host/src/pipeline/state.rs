@@ -2,9 +2,10 @@
 //! yet committed held in an overlay until the task commits them together with its input
 //! offsets.
 //!
-//! Key layout of a task tree: `[0, step_hi, step_lo] ++ user key` for step state and
-//! [`CHECKPOINT_KEY`] for the task's checkpoint, so state never collides with it and one
-//! `sled::Batch` commits both atomically.
+//! Key layout of a task tree: `[0, step_hi, step_lo] ++ user key` for step state,
+//! `[2, step_hi, step_lo] ++ key` for a processor's window and session stores and its
+//! stream clock ([`StateBackend::windows`]), and [`CHECKPOINT_KEY`] for the task's
+//! checkpoint, so none collides with another and one `sled::Batch` commits all atomically.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -120,6 +121,9 @@ impl Overlay {
     }
 }
 
+/// The first byte of a step's window key space.
+const WINDOWS_SPACE: u8 = 2;
+
 /// The prefix of step `step`'s keys in a task tree.
 pub fn step_prefix(step: usize) -> [u8; 3] {
     let s = u16::try_from(step).unwrap_or(u16::MAX).to_be_bytes();
@@ -169,6 +173,16 @@ fn full_bound(prefix: &[u8; 3], b: Bound<&[u8]>) -> Bound<Vec<u8>> {
 impl StateBackend for StepState {
     fn generation(&self) -> u64 {
         self.overlay.generation()
+    }
+
+    fn windows(&self) -> Option<Box<dyn StateBackend>> {
+        let mut prefix = self.prefix;
+        prefix[0] = WINDOWS_SPACE;
+        Some(Box::new(StepState {
+            tree: self.tree.clone(),
+            prefix,
+            overlay: self.overlay.clone(),
+        }))
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {

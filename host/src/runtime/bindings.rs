@@ -25,6 +25,25 @@ pub mod processor {
     });
 }
 
+/// Bindings of the `stream-processor` world: the processor world plus the optional
+/// `stream-time` export, whose [`GuestIndices`] the host looks up when a processor has it.
+///
+/// [`GuestIndices`]: stream_processor::exports::weir::plugin::stream_time::GuestIndices
+pub mod stream_processor {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "stream-processor",
+        with: {
+            "weir:plugin/types": super::transform::weir::plugin::types,
+            "weir:plugin/config": super::transform::weir::plugin::config,
+            "weir:plugin/log": super::transform::weir::plugin::log,
+            "weir:plugin/state": super::processor::weir::plugin::state,
+            "weir:plugin/window-state": super::processor::weir::plugin::window_state,
+            "weir:plugin/session-state": super::processor::weir::plugin::session_state,
+        },
+    });
+}
+
 /// Bindings of the `aggregator` world (`AggregatorPre`, the `aggregating` export).
 pub mod aggregator {
     wasmtime::component::bindgen!({
@@ -105,6 +124,8 @@ pub const SOURCE_TASK_EXPORT: &str = "weir:plugin/source-task@0.1.0";
 pub const SINK_TASK_EXPORT: &str = "weir:plugin/sink-task@0.1.0";
 /// The export name of the processor world's interface.
 pub const PROCESSING_EXPORT: &str = "weir:plugin/processing@0.1.0";
+/// The export name of the stream-processor world's optional interface.
+pub const STREAM_TIME_EXPORT: &str = "weir:plugin/stream-time@0.1.0";
 /// The export name of the aggregator world's interface.
 pub const AGGREGATING_EXPORT: &str = "weir:plugin/aggregating@0.1.0";
 /// The export name of the key-selector world's interface.

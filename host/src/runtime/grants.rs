@@ -77,6 +77,8 @@ fn weir_granted(world: World) -> &'static [&'static str] {
             "weir:plugin/config",
             "weir:plugin/log",
             "weir:plugin/state",
+            "weir:plugin/window-state",
+            "weir:plugin/session-state",
         ],
         World::SourceConnector => &[
             "weir:plugin/types",

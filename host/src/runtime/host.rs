@@ -42,6 +42,9 @@ pub struct HostState {
     pub(crate) config: Arc<BTreeMap<String, String>>,
     pub(crate) log: Arc<dyn LogSink>,
     pub(crate) state: Option<Box<dyn StateBackend>>,
+    /// The window key space of `state` (see [`StateBackend::windows`]), for a processor's
+    /// window and session stores.
+    pub(crate) windows: Option<Box<dyn StateBackend>>,
     pub(crate) stdout: GuestOutput,
     pub(crate) stderr: GuestOutput,
     pub(crate) caps: CallCaps,
@@ -83,6 +86,7 @@ impl HostState {
         let mut table = ResourceTable::new();
         table.set_max_capacity(caps.max_wasi_resources);
         let http_hooks = HttpHooks::deny_all(plugin.clone(), log.clone());
+        let windows = state.as_ref().and_then(|s| s.windows());
         HostState {
             wasi: super::grants::wasi_ctx(&stdout, &stderr),
             table,
@@ -94,6 +98,7 @@ impl HostState {
             config,
             log,
             state,
+            windows,
             stdout,
             stderr,
             caps,
@@ -226,10 +231,12 @@ impl super::bindings::transform::weir::plugin::types::Host for HostState {}
 
 impl super::bindings::source::weir::plugin::connect_types::Host for HostState {}
 
-fn to_wit(err: StateError) -> wit_state::StateError {
+pub(super) fn to_wit(err: StateError) -> wit_state::StateError {
     match err {
         StateError::Unavailable { .. } => wit_state::StateError::Unavailable(err.to_string()),
-        StateError::TooLarge { .. } => wit_state::StateError::TooLarge(err.to_string()),
+        StateError::TooLarge { .. } | StateError::TooMany { .. } | StateError::Invalid { .. } => {
+            wit_state::StateError::TooLarge(err.to_string())
+        }
     }
 }
 
@@ -241,6 +248,24 @@ fn entries(found: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<wit_state::Entry> {
 }
 
 impl HostState {
+    /// Counts `bytes` put by the current call against its cap, refusing the put that
+    /// would cross it before the backend buffers it: the host holds no more than the cap.
+    pub(super) fn count_write(&mut self, bytes: usize) -> Result<(), wit_state::StateError> {
+        let limit = self.caps.max_state_write_bytes_per_call;
+        let written = self.state_written.saturating_add(bytes);
+        if written > limit {
+            let cap = Cap::MaxStateWriteBytesPerCall;
+            self.crossed.get_or_insert((cap, written, limit));
+            return Err(wit_state::StateError::TooLarge(format!(
+                "this put would make {written} {} in one call, over {} = {limit}",
+                cap.counts(),
+                cap.key()
+            )));
+        }
+        self.state_written = written;
+        Ok(())
+    }
+
     fn backend(&mut self) -> Result<&mut Box<dyn StateBackend>, wit_state::StateError> {
         self.state.as_mut().ok_or_else(|| {
             wit_state::StateError::Unavailable("this instance has no state store".into())
@@ -254,19 +279,7 @@ impl wit_state::Host for HostState {
     }
 
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), wit_state::StateError> {
-        let limit = self.caps.max_state_write_bytes_per_call;
-        let written = self.state_written.saturating_add(key.len() + value.len());
-        if written > limit {
-            // Refused before the backend buffers it: the host holds no more than the cap.
-            let cap = Cap::MaxStateWriteBytesPerCall;
-            self.crossed.get_or_insert((cap, written, limit));
-            return Err(wit_state::StateError::TooLarge(format!(
-                "this put would make {written} {} in one call, over {} = {limit}",
-                cap.counts(),
-                cap.key()
-            )));
-        }
-        self.state_written = written;
+        self.count_write(key.len() + value.len())?;
         self.backend()?.put(&key, &value).map_err(to_wit)
     }
 

@@ -67,7 +67,9 @@ pub(super) struct Live {
     pub(super) store: Store<HostState>,
     pub(super) bound: Bound,
     /// A processor's requested timer interval.
-    timer_interval_ms: Option<u64>,
+    pub(super) timer_interval_ms: Option<u64>,
+    /// A processor's `stream-time` export and what it asked for, if it has one.
+    pub(super) stream_time: Option<super::processor::StreamTime>,
 }
 
 /// The instance's store: live, or dropped after a trap (keeping what must survive).
@@ -80,10 +82,10 @@ enum Slot {
 
 /// A plugin instance owned by one task; not shared between threads at once.
 pub struct Instance {
-    plugin: Arc<Plugin>,
+    pub(super) plugin: Arc<Plugin>,
     limits: Limits,
-    config: Arc<BTreeMap<String, String>>,
-    log: Arc<dyn LogSink>,
+    pub(super) config: Arc<BTreeMap<String, String>>,
+    pub(super) log: Arc<dyn LogSink>,
     encoder: FlatEncoder,
     slot: Slot,
     builds: u64,
@@ -187,11 +189,22 @@ impl Instance {
         self.arm_deadline(&mut store);
         let plugin = self.plugin.name.to_string();
         let bound = match &self.plugin.pre {
-            PluginPre::Transform(pre) => pre.instantiate(&mut store).map(Bound::Transform),
-            PluginPre::Processor(pre) => pre.instantiate(&mut store).map(Bound::Processor),
-            PluginPre::Aggregator(pre) => pre.instantiate(&mut store).map(Bound::Aggregator),
-            PluginPre::KeySelector(pre) => pre.instantiate(&mut store).map(Bound::KeySelector),
-            PluginPre::Joiner(pre) => pre.instantiate(&mut store).map(Bound::Joiner),
+            PluginPre::Transform(pre) => pre
+                .instantiate(&mut store)
+                .map(|b| (Bound::Transform(b), None)),
+            PluginPre::Processor(pre) => {
+                super::processor::bind(pre, self.plugin.stream_time.as_ref(), &mut store)
+                    .map(|(p, st)| (Bound::Processor(p), st))
+            }
+            PluginPre::Aggregator(pre) => pre
+                .instantiate(&mut store)
+                .map(|b| (Bound::Aggregator(b), None)),
+            PluginPre::KeySelector(pre) => pre
+                .instantiate(&mut store)
+                .map(|b| (Bound::KeySelector(b), None)),
+            PluginPre::Joiner(pre) => pre
+                .instantiate(&mut store)
+                .map(|b| (Bound::Joiner(b), None)),
             PluginPre::Source(_) | PluginPre::Sink(_) => {
                 return Err(RuntimeError::NotAStep {
                     plugin,
@@ -199,7 +212,7 @@ impl Instance {
                 });
             }
         };
-        let bound = match bound {
+        let (bound, stream_time) = match bound {
             Ok(bound) => bound,
             Err(source) => {
                 let err = self.classify(&mut store, source);
@@ -216,28 +229,10 @@ impl Instance {
             store,
             bound,
             timer_interval_ms: None,
+            stream_time: None,
         };
-        if let Bound::Processor(p) = &live.bound {
-            let entries: Vec<(String, String)> = self
-                .config
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let res = p
-                .weir_plugin_processing()
-                .call_init(&mut live.store, &entries);
-            let ended = self.drain_output(&mut live.store);
-            match res {
-                Ok(Ok(settings)) => {
-                    ended?;
-                    live.timer_interval_ms = settings.timer_interval_ms;
-                }
-                Ok(Err(e)) => {
-                    ended?;
-                    return Err(self.processor_error(e));
-                }
-                Err(source) => return Err(self.classify(&mut live.store, source)),
-            }
+        if matches!(live.bound, Bound::Processor(_)) {
+            self.init_processor(&mut live, stream_time)?;
         }
         Ok(live)
     }
@@ -246,21 +241,16 @@ impl Instance {
         arm_deadline(store, self.plugin.runtime.shared.epoch_tick, self.limits);
     }
 
-    fn classify(&self, store: &mut Store<HostState>, source: wasmtime::Error) -> RuntimeError {
+    pub(super) fn classify(
+        &self,
+        store: &mut Store<HostState>,
+        source: wasmtime::Error,
+    ) -> RuntimeError {
         classify(&self.plugin.name, &*self.log, self.limits, store, source)
     }
 
-    fn drain_output(&self, store: &mut Store<HostState>) -> Result<(), RuntimeError> {
+    pub(super) fn drain_output(&self, store: &mut Store<HostState>) -> Result<(), RuntimeError> {
         drain_output(&self.plugin.name, &*self.log, store)
-    }
-
-    fn processor_error(&self, e: processing::ProcessorError) -> RuntimeError {
-        let (kind, message) = processor_error_parts(e);
-        RuntimeError::Plugin {
-            plugin: self.plugin.name.to_string(),
-            kind,
-            message,
-        }
     }
 
     /// Drops the store after a trap, keeping the state backend for the rebuild.
@@ -392,58 +382,6 @@ impl Instance {
             Err(source) => Err(classify(&name, &*log, limits, &mut live.store, source)),
         }
     }
-
-    /// Calls a processor's timer with the wall clock `now_ms`; its records have no source.
-    pub fn on_timer(&mut self, now_ms: i64) -> Result<Output, RuntimeError> {
-        let result = self.call_timer(now_ms);
-        if result.as_ref().is_err_and(RuntimeError::poisons_instance) {
-            self.poison();
-        }
-        result
-    }
-
-    fn call_timer(&mut self, now_ms: i64) -> Result<Output, RuntimeError> {
-        let name = self.plugin.name.clone();
-        let log = self.log.clone();
-        let limits = self.limits;
-        let tick = self.plugin.runtime.shared.epoch_tick;
-        let world = self.plugin.world().name();
-        let live = self.live()?;
-        let Bound::Processor(p) = &live.bound else {
-            return Err(RuntimeError::Unsupported {
-                plugin: name.to_string(),
-                world,
-                call: "timer",
-            });
-        };
-        arm_deadline(&mut live.store, tick, limits);
-        let result = p
-            .weir_plugin_processing()
-            .call_on_timer(&mut live.store, now_ms);
-        let answer = match result {
-            Ok(Ok(answer)) => {
-                drain_output(&name, &*log, &mut live.store)?;
-                answer
-            }
-            Ok(Err(e)) => {
-                drain_output(&name, &*log, &mut live.store)?;
-                let (kind, message) = processor_error_parts(e);
-                return Err(RuntimeError::Plugin {
-                    plugin: name.to_string(),
-                    kind,
-                    message,
-                });
-            }
-            Err(source) => return Err(classify(&name, &*log, limits, &mut live.store, source)),
-        };
-        let caps = self.plugin.runtime.shared.caps;
-        let mut out = Answer::to_timer(&name, caps);
-        out.batch(None, answer.main, None)?;
-        for (topic, batch) in answer.routes {
-            out.batch(Some(topic), batch, None)?;
-        }
-        Ok(out.finish())
-    }
 }
 
 /// Instantiates `plugin` once in a throwaway store that grants nothing. wasmtime checks the
@@ -464,7 +402,9 @@ pub(crate) fn probe(plugin: &Plugin) -> Result<(), wasmtime::Error> {
     arm_deadline(&mut store, plugin.runtime.shared.epoch_tick, limits);
     match &plugin.pre {
         PluginPre::Transform(pre) => pre.instantiate(&mut store).map(drop),
-        PluginPre::Processor(pre) => pre.instantiate(&mut store).map(drop),
+        PluginPre::Processor(pre) => {
+            super::processor::bind(pre, plugin.stream_time.as_ref(), &mut store).map(drop)
+        }
         PluginPre::Aggregator(pre) => pre.instantiate(&mut store).map(drop),
         PluginPre::KeySelector(pre) => pre.instantiate(&mut store).map(drop),
         PluginPre::Joiner(pre) => pre.instantiate(&mut store).map(drop),
@@ -473,7 +413,7 @@ pub(crate) fn probe(plugin: &Plugin) -> Result<(), wasmtime::Error> {
     }
 }
 
-fn processor_error_parts(e: processing::ProcessorError) -> (&'static str, String) {
+pub(super) fn processor_error_parts(e: processing::ProcessorError) -> (&'static str, String) {
     match e {
         processing::ProcessorError::InvalidConfig(m) => ("invalid-config", m),
         processing::ProcessorError::State(m) => ("state", m),

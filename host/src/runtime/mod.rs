@@ -7,6 +7,9 @@
 //! - [`cache`]: precompiled components on disk, keyed by content digest and engine settings.
 //! - [`plugin`]: [`Plugin`], a validated, precompiled component and the world it implements.
 //! - [`instance`]: [`Instance`], one store per task: runs batches, rebuilt after a trap.
+//! - [`processor`]: the processor world's calls on an instance (init, the wall-clock
+//!   timer, stream-time punctuation), and [`StreamSettings`].
+//! - [`window_host`]: the host side of a processor's window and session stores.
 //! - [`aggregator`]: the aggregator world's calls on an instance (initial, add, merge,
 //!   subtract), one record or two aggregates at a time.
 //! - [`key_selector`]: the key-selector world's call on an instance: a batch's new keys.
@@ -61,8 +64,10 @@ pub mod net;
 pub mod output;
 pub mod plugin;
 pub(crate) mod poll;
+pub mod processor;
 pub mod state;
 pub mod trial;
+pub mod window_host;
 
 pub use caps::{CallCaps, Cap};
 pub use connector::ConnectorInstance;
@@ -72,6 +77,7 @@ pub use instance::{Instance, InstanceConfig, Origin};
 pub use limits::Limits;
 pub use output::{Body, Output, OutputRecord, RecordFailure};
 pub use plugin::{Plugin, World};
+pub use processor::StreamSettings;
 pub use state::{Entries, MemoryState, SledState, StateBackend, StateError};
 pub use trial::{
     CapturedLog, Trial, TrialBounds, TrialFailure, TrialLog, TrialOutcome, TrialOutput, Truncated,

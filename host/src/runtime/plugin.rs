@@ -10,10 +10,11 @@ use super::bindings::key_selector::KeySelectorPre;
 use super::bindings::processor::ProcessorPre;
 use super::bindings::sink::SinkConnectorPre;
 use super::bindings::source::SourceConnectorPre;
+use super::bindings::stream_processor::exports::weir::plugin::stream_time::GuestIndices as StreamTimeIndices;
 use super::bindings::transform::TransformPre;
 use super::bindings::{
     AGGREGATING_EXPORT, JOINING_EXPORT, KEY_SELECTING_EXPORT, PROCESSING_EXPORT, SINK_TASK_EXPORT,
-    SOURCE_TASK_EXPORT, TRANSFORMER_EXPORT,
+    SOURCE_TASK_EXPORT, STREAM_TIME_EXPORT, TRANSFORMER_EXPORT,
 };
 use super::engine::Runtime;
 use super::error::RuntimeError;
@@ -103,6 +104,9 @@ pub struct Plugin {
     digest: String,
     world: World,
     pub(crate) pre: PluginPre,
+    /// A processor's optional `stream-time` export (world `stream-processor`), found at load:
+    /// processors built before it existed have none and run as they did.
+    pub(crate) stream_time: Option<StreamTimeIndices>,
     pub(crate) runtime: Runtime,
 }
 
@@ -172,7 +176,7 @@ impl Plugin {
             super::grants::check_imports(name, world, &component, engine)?;
         }
         let shared = &runtime.shared;
-        let (world, pre) = if let Some(world) = world {
+        let (world, pre, stream_time) = if let Some(world) = world {
             // The aggregator, key-selector and joiner worlds import a subset of the transform
             // world's interfaces (types, config, log): its linker serves them.
             let linker = match world {
@@ -184,6 +188,11 @@ impl Plugin {
             let linked = linker
                 .instantiate_pre(&component)
                 .map_err(mismatch(world))?;
+            let stream_time = if world == World::Processor && has(STREAM_TIME_EXPORT) {
+                Some(StreamTimeIndices::new(&linked).map_err(mismatch(world))?)
+            } else {
+                None
+            };
             let pre = match world {
                 World::Transform => TransformPre::new(linked).map(PluginPre::Transform),
                 World::Processor => ProcessorPre::new(linked).map(PluginPre::Processor),
@@ -194,7 +203,7 @@ impl Plugin {
                 World::SinkConnector => SinkConnectorPre::new(linked).map(PluginPre::Sink),
             }
             .map_err(mismatch(world))?;
-            (world, pre)
+            (world, pre, stream_time)
         } else {
             let looks_like = LOOKALIKES
                 .iter()
@@ -211,6 +220,7 @@ impl Plugin {
             digest,
             world,
             pre,
+            stream_time,
             runtime: runtime.clone(),
         })
     }
@@ -228,5 +238,10 @@ impl Plugin {
     /// The world it implements.
     pub fn world(&self) -> World {
         self.world
+    }
+
+    /// Whether it is a processor exporting `stream-time` (world `stream-processor`).
+    pub fn has_stream_time(&self) -> bool {
+        self.stream_time.is_some()
     }
 }

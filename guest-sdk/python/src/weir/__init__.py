@@ -22,6 +22,19 @@ A stateful processor (built with `-w processor`) is a decorated function too:
 
     Processing = count
 
+Built with `-w stream-processor`, a processor also has Kafka Streams' window and session stores
+(`ctx.windows`, `ctx.sessions`) and a punctuator on stream time (the largest record timestamp
+seen), called each time stream time reaches the next multiple of `stream_time_ms`:
+
+    @weir.processor(stream_time_ms=60000, on_stream_time=close, retention_ms=3600000)
+    def count(record, ctx):
+        start = record.timestamp // 60000 * 60000
+        n = int(ctx.windows.get(record.key, start) or b"0") + 1
+        ctx.windows.put(record.key, start, str(n).encode())
+
+    Processing = count
+    StreamTime = count.stream_time
+
 The functions of a `reduce` or `aggregate` step (built with `-w aggregator`): `add` decorated,
 the others named (each answers bytes; without `initial` a key starts from b""):
 
@@ -66,6 +79,10 @@ try:
 except ImportError:
     processing = None
     _state = None
+try:
+    from wit_world.exports import stream_time as _stream_time
+except ImportError:
+    _stream_time = None
 try:
     from wit_world.exports import aggregating
 except ImportError:
@@ -338,12 +355,19 @@ class State:
         return [(e.key, e.value) for e in entries]
 
 
+# After _bytes and _state_call, which the stores use.
+from weir.stores import Session, SessionStore, Window, WindowStore  # noqa: E402
+
+
 class Context:
-    """What a processor function gets with each record: state, config, and where output goes."""
+    """What a processor function gets with each record: state, the window and session stores,
+    config, and where output goes."""
 
     def __init__(self, outputs, source, cfg):
         self._outputs, self._source = outputs, source
         self.state = State()
+        self.windows = WindowStore()
+        self.sessions = SessionStore()
         self.config = cfg
 
     def emit(self, value, key=None, headers=(), timestamp=0, topic=None):
@@ -359,14 +383,26 @@ class Context:
         writer.push(record, self._source)
 
 
-def processor(fn=None, *, timer_ms=None, on_timer=None):
-    """Decorates fn(record, ctx) into a stateful processor; with timer_ms and on_timer(now_ms, ctx),
-    the host also calls on_timer that often (ctx.emit with no input record behind it)."""
+def _interval(name, ms):
+    if ms is not None and (not isinstance(ms, int) or not 0 < ms < 2**64):
+        raise ValueError(f"{name} must be a positive int, not {ms!r}")
 
-    if timer_ms is not None and (not isinstance(timer_ms, int) or not 0 < timer_ms < 2**64):
-        raise ValueError(f"timer_ms must be a positive int, not {timer_ms!r}")
+
+def processor(fn=None, *, timer_ms=None, on_timer=None, stream_time_ms=None, on_stream_time=None,
+              retention_ms=None):
+    """Decorates fn(record, ctx) into a stateful processor; with timer_ms and on_timer(now_ms, ctx),
+    the host also calls on_timer that often (ctx.emit with no input record behind it). Built with
+    `-w stream-processor`, stream_time_ms and on_stream_time(stream_time_ms, ctx) punctuate on
+    stream time and retention_ms bounds the window and session stores; export the decorated
+    class's `stream_time` as `StreamTime`."""
+
+    _interval("timer_ms", timer_ms)
+    _interval("stream_time_ms", stream_time_ms)
+    _interval("retention_ms", retention_ms)
     if (timer_ms is None) != (on_timer is None):
         raise ValueError("a timer needs both timer_ms and on_timer")
+    if (stream_time_ms is None) != (on_stream_time is None):
+        raise ValueError("a stream-time timer needs both stream_time_ms and on_stream_time")
 
     def wrap(fn):
         class Processor:
@@ -405,6 +441,24 @@ def processor(fn=None, *, timer_ms=None, on_timer=None):
                 main = outputs.pop(None, _Writer()).batch()
                 return processing.TimerOutput(main, [(t, w.batch()) for t, w in outputs.items()])
 
+        class StreamTime:
+            def settings(self):
+                return _stream_time.StreamSettings(stream_time_ms, retention_ms)
+
+            def on_stream_time(self, stream_time_ms):
+                outputs = {}
+                if on_stream_time is not None:
+                    try:
+                        on_stream_time(stream_time_ms, Context(outputs, 0, config()))
+                    except StateFailed as e:
+                        raise Err(_stream_time.PunctuationError_State(_text(str(e))))
+                    except Exception as e:
+                        raise Err(_stream_time.PunctuationError_Failed(_message(e)))
+                main = outputs.pop(None, _Writer()).batch()
+                return _stream_time.PunctuationOutput(
+                    main, [(t, w.batch()) for t, w in outputs.items()])
+
+        Processor.stream_time = StreamTime
         return Processor
 
     return wrap(fn) if fn is not None else wrap

@@ -12,6 +12,8 @@
 //! - [`rekey`]: a `group_by`'s records with the keys its key selector chose.
 //! - [`sources`]: how a task reads a named source's records (a table source's rows change
 //!   before any step runs).
+//! - [`punctuate`]: a processor step's stream time, stream-time punctuation and window
+//!   retention.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,12 +35,14 @@ use super::table_cache::CachedState;
 
 mod code;
 mod output;
+mod punctuate;
 mod rekey;
 mod sources;
 
 pub use code::{NativeFilter, StepCode, StepPlan};
 use output::emitted;
 pub use output::{ChainOutput, Emitted, Failed, StepError, StepFault};
+use punctuate::StreamClock;
 use rekey::{grouped_table, regrouped, rekeyed, routed};
 use sources::{Read, Source};
 
@@ -100,6 +104,8 @@ pub struct Chain {
     steps: Vec<Step>,
     /// Per step: when its timer fires next (ms since the epoch), if it has one.
     timers: Vec<Option<i64>>,
+    /// Per step: a processor's stream clock, if it asked for stream time.
+    clocks: Vec<Option<StreamClock>>,
     /// The index in the whole spec of the first step.
     first_step: usize,
     /// The topics of `inputs`, read as one stream.
@@ -260,6 +266,21 @@ impl Chain {
                 sink: spec.routed_group_by(local, graph.output),
             });
         }
+        let mut clocks = Vec::with_capacity(steps.len());
+        for (local, step) in steps.iter_mut().enumerate() {
+            let clock = match &mut step.runner {
+                Runner::Wasm(instance) => {
+                    let own = StepState::new(tree.clone(), first_step + local, overlay.clone());
+                    StreamClock::of(instance, &own).map_err(|error| StepError {
+                        step: first_step + local,
+                        module: step.module.clone(),
+                        error: error.into(),
+                    })?
+                }
+                _ => None,
+            };
+            clocks.push(clock);
+        }
         let now = crate::broker::now_ms();
         let timers = steps
             .iter()
@@ -309,6 +330,7 @@ impl Chain {
         Ok(Chain {
             steps,
             timers,
+            clocks,
             first_step,
             inputs: spec.inputs.clone(),
             sources,
@@ -422,7 +444,7 @@ impl Chain {
         let mut flows = Flows::new(&self.readers, self.sources.len());
         self.read(topic, records, &mut flows, &mut out)?;
         let first = self.first_step;
-        for (local, step) in self.steps.iter_mut().enumerate() {
+        for (local, (step, clock)) in self.steps.iter_mut().zip(&mut self.clocks).enumerate() {
             // Graph nodes count from this task's first step; errors and state from the spec's.
             let i = first + local;
             let (input, sides) = match step.wiring {
@@ -454,9 +476,11 @@ impl Chain {
             };
             let output = match &mut step.runner {
                 Runner::Wasm(instance) => {
-                    let mut output = instance
-                        .process(&origin, &current)
-                        .map_err(|e| fault(e.into()))?;
+                    let mut output = match clock {
+                        Some(clock) => clock.process(instance, &origin, &current),
+                        None => instance.process(&origin, &current).map_err(Into::into),
+                    }
+                    .map_err(fault)?;
                     if step.builtin {
                         for r in &mut output.records {
                             if let Body::New(record) = &mut r.body

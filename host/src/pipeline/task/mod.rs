@@ -74,8 +74,9 @@ enum Code {
     /// None: before the first build, after a failure (their pool slots freed), and while
     /// a swap builds the next version.
     Unbuilt,
-    /// The instances of one deployment generation.
-    Built(Built),
+    /// The instances of one deployment generation (boxed: a chain is large, and the
+    /// task holds its `Code` on the stack of its loop).
+    Built(Box<Built>),
 }
 
 impl Code {

@@ -57,10 +57,10 @@ impl Task {
                         batches_left: PROBATION_BATCHES,
                     };
                 }
-                *code = Code::Built(Built {
+                *code = Code::Built(Box::new(Built {
                     generation: want.generation,
                     chain,
-                });
+                }));
                 Ok(code.built())
             }
             Err(e) => {

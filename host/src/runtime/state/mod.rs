@@ -3,14 +3,18 @@
 //!
 //! - [`memory`]: [`MemoryState`], a `BTreeMap`.
 //! - [`sled_tree`]: [`SledState`], one sled tree per (pipeline, step, partition).
+//! - [`window`]: [`WindowStore`] and [`SessionStore`], Kafka's window and session stores
+//!   laid out in a backend's window key space.
 
 mod memory;
 mod sled_tree;
+pub mod window;
 
 use std::ops::Bound;
 
 pub use memory::MemoryState;
 pub use sled_tree::SledState;
+pub use window::{SessionStore, WindowStore};
 
 /// Largest key a plugin may store, in bytes.
 pub const MAX_KEY_BYTES: usize = 4 << 10;
@@ -36,6 +40,22 @@ pub enum StateError {
         len: usize,
         /// The cap.
         limit: usize,
+    },
+    /// A fetch asked for more entries than one call may return.
+    #[error("{what}: {asked} is over the cap of {limit}")]
+    TooMany {
+        /// What was counted.
+        what: &'static str,
+        /// How many were asked for.
+        asked: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// An argument that makes no sense (a session ending before it starts).
+    #[error("{reason}")]
+    Invalid {
+        /// What was wrong.
+        reason: String,
     },
 }
 
@@ -63,6 +83,13 @@ pub trait StateBackend: Send {
     /// number stays the same. Stores that never undo a write keep 0.
     fn generation(&self) -> u64 {
         0
+    }
+
+    /// A second key space committed with this one, for the window and session stores
+    /// ([`window`]): the processor's own keys never meet their layout. `None`: this
+    /// backend has none, and the window and session stores answer `unavailable`.
+    fn windows(&self) -> Option<Box<dyn StateBackend>> {
+        None
     }
 
     /// Up to `limit` entries whose key starts with `prefix`, in key order.

@@ -1,0 +1,207 @@
+//! [`StreamClock`]: a processor step's stream time, its stream-time punctuation (Kafka's
+//! `PunctuationType.STREAM_TIME`) and the retention of its window and session stores.
+//!
+//! Stream time is the largest timestamp among the records the step was given (records
+//! with a negative timestamp do not move it). As in Kafka, the first punctuation is due at
+//! 0 and each one schedules the next at the following multiple of the interval past the
+//! stream time it ran at: a record that skips several intervals causes one punctuation,
+//! called with the stream time, not the boundary.
+//!
+//! A batch is cut after each record that makes a punctuation due: the records up to it
+//! go to `process`, then the punctuation runs and its records follow that input record,
+//! then the rest of the batch. Where a punctuation falls therefore depends on the input
+//! alone, not on where batches end, so a replay after a crash reproduces it; the clock is
+//! kept in the step's window key space, written through the task's overlay, and commits
+//! with the round's state and offsets. Punctuation output is thus exactly-once like any
+//! other output of the round.
+
+use crate::log::batch::Record;
+use crate::runtime::state::window::{SessionStore, WindowStore};
+use crate::runtime::{Instance, Origin, Output, RuntimeError, StateBackend, StreamSettings};
+use crate::streams::StreamsError;
+
+use super::StepFault;
+
+/// Where the clock lives in the step's window key space (beside the stores' `w`, `W`,
+/// `s` and `S`).
+const CLOCK_KEY: &[u8] = b"c";
+/// Stream time, next punctuation, interval: three big-endian i64.
+const CLOCK_BYTES: usize = 24;
+
+/// What the clock stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Clock {
+    /// The largest timestamp seen; `i64::MIN` before any.
+    stream_time: i64,
+    /// When the next punctuation is due (stream time at or past it).
+    next: i64,
+    /// The interval `next` was scheduled with (0: none); a new one starts over at 0.
+    interval: i64,
+}
+
+impl Clock {
+    const NEW: Clock = Clock {
+        stream_time: i64::MIN,
+        next: 0,
+        interval: 0,
+    };
+
+    fn encode(self) -> [u8; CLOCK_BYTES] {
+        let mut b = [0u8; CLOCK_BYTES];
+        b[..8].copy_from_slice(&self.stream_time.to_be_bytes());
+        b[8..16].copy_from_slice(&self.next.to_be_bytes());
+        b[16..].copy_from_slice(&self.interval.to_be_bytes());
+        b
+    }
+
+    fn decode(b: &[u8]) -> Option<Clock> {
+        let at = |i: usize| b.get(i..i + 8)?.try_into().ok().map(i64::from_be_bytes);
+        (b.len() == CLOCK_BYTES).then_some(())?;
+        Some(Clock {
+            stream_time: at(0)?,
+            next: at(8)?,
+            interval: at(16)?,
+        })
+    }
+}
+
+/// A processor step's stream clock and store retention.
+pub(super) struct StreamClock {
+    settings: StreamSettings,
+    /// The step's window key space (through the task's overlay).
+    store: Box<dyn StateBackend>,
+}
+
+fn state(e: crate::runtime::StateError) -> StepFault {
+    StepFault::Streams(StreamsError::from(e))
+}
+
+/// `ms` as the i64 the clock counts in (an interval past i64 never comes due).
+fn as_ms(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+impl StreamClock {
+    /// The clock of a processor step that asked for punctuation or retention; `None`
+    /// for any other step.
+    pub(super) fn of(
+        instance: &mut Instance,
+        store: &dyn StateBackend,
+    ) -> Result<Option<StreamClock>, RuntimeError> {
+        let Some(settings) = instance.stream_settings()? else {
+            return Ok(None);
+        };
+        if settings.interval_ms.is_none() && settings.retention_ms.is_none() {
+            return Ok(None);
+        }
+        Ok(store.windows().map(|store| StreamClock { settings, store }))
+    }
+
+    fn load(&self) -> Result<Clock, StepFault> {
+        let mut clock = match self.store.get(CLOCK_KEY).map_err(state)? {
+            None => Clock::NEW,
+            Some(b) => Clock::decode(&b).ok_or_else(|| {
+                StepFault::Streams(StreamsError::Corrupt {
+                    key: CLOCK_KEY.to_vec(),
+                    len: b.len(),
+                    expected: CLOCK_BYTES,
+                })
+            })?,
+        };
+        let interval = self.settings.interval_ms.map_or(0, |ms| as_ms(ms.max(1)));
+        if clock.interval != interval {
+            // A new interval (a swapped-in version) is scheduled afresh, as Kafka does
+            // for a punctuator scheduled in `init`.
+            clock.interval = interval;
+            clock.next = 0;
+        }
+        Ok(clock)
+    }
+
+    /// Drops windows and sessions past the retention at `stream_time`.
+    fn expire(&mut self, stream_time: i64) -> Result<(), StepFault> {
+        let Some(retention) = self.settings.retention_ms else {
+            return Ok(());
+        };
+        if stream_time == i64::MIN {
+            return Ok(());
+        }
+        let before = stream_time.saturating_sub(as_ms(retention));
+        WindowStore(&mut *self.store)
+            .drop_before(before)
+            .map_err(state)?;
+        SessionStore(&mut *self.store)
+            .drop_before(before)
+            .map_err(state)?;
+        Ok(())
+    }
+
+    /// Runs `records` through the processor, punctuating where stream time crosses a
+    /// boundary (see the module's doc).
+    pub(super) fn process(
+        &mut self,
+        instance: &mut Instance,
+        origin: &Origin,
+        records: &[Record],
+    ) -> Result<Output, StepFault> {
+        let stored = self.load()?;
+        let mut clock = stored;
+        let mut out = Output::default();
+        let mut start = 0;
+        for (j, record) in records.iter().enumerate() {
+            if record.timestamp >= 0 && record.timestamp > clock.stream_time {
+                clock.stream_time = record.timestamp;
+            }
+            if clock.interval == 0 || clock.stream_time < clock.next {
+                continue;
+            }
+            let segment = Origin {
+                topic: origin.topic.clone(),
+                partition: origin.partition,
+                offsets: origin.offsets[start..=j].to_vec(),
+            };
+            let done = instance.process(&segment, &records[start..=j])?;
+            append(&mut out, done, start as u32, None);
+            self.expire(clock.stream_time)?;
+            let punctuated = instance.on_stream_time(clock.stream_time)?;
+            append(&mut out, punctuated, 0, Some(j as u32));
+            // The next multiple of the interval past the stream time: one punctuation
+            // however many intervals this record skipped.
+            let missed = (clock.stream_time - clock.next) / clock.interval;
+            clock.next = clock
+                .next
+                .saturating_add(missed.saturating_add(1).saturating_mul(clock.interval));
+            start = j + 1;
+        }
+        if start < records.len() {
+            let rest = Origin {
+                topic: origin.topic.clone(),
+                partition: origin.partition,
+                offsets: origin.offsets[start..].to_vec(),
+            };
+            let done = instance.process(&rest, &records[start..])?;
+            append(&mut out, done, start as u32, None);
+        }
+        if clock != stored {
+            self.expire(clock.stream_time)?;
+            self.store.put(CLOCK_KEY, &clock.encode()).map_err(state)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Adds one call's output to the batch's: a segment's indices shifted by where it
+/// starts, or a punctuation's records attributed to input record `at`.
+fn append(out: &mut Output, mut done: Output, shift: u32, at: Option<u32>) {
+    for r in &mut done.records {
+        r.source = match at {
+            Some(at) => Some(at),
+            None => r.source.map(|s| s + shift),
+        };
+    }
+    for f in &mut done.failures {
+        f.index += shift;
+    }
+    out.records.append(&mut done.records);
+    out.failures.append(&mut done.failures);
+}

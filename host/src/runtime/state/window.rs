@@ -1,0 +1,457 @@
+//! [`WindowStore`] and [`SessionStore`]: Kafka Streams' window and session stores laid out
+//! in a key-value [`StateBackend`] (the task's window key space, see
+//! [`StateBackend::windows`]), so they commit with the task's state and offsets.
+//!
+//! Layout (times as big-endian with the sign bit flipped, so they sort as numbers):
+//! - `w ++ len(key) ++ key ++ start` → value: a key's windows by start.
+//! - `W ++ start ++ key` → empty: every window by start (`fetch-all`, retention).
+//! - `s ++ len(key) ++ key ++ end ++ start` → value: a key's sessions by end.
+//! - `S ++ end ++ start ++ key` → empty: every session by end (retention).
+//!
+//! The length prefix keeps one key's entries apart from a longer key that starts with it.
+
+use std::ops::Bound;
+
+use super::{MAX_KEY_BYTES, StateBackend, StateError, check_sizes, prefix_end};
+
+/// Bytes the layout adds to a key: the longest user key is [`MAX_KEY_BYTES`] minus this.
+const KEY_OVERHEAD: usize = 1 + 4 + 8 + 8;
+/// Largest key a window or session may have, in bytes.
+pub const MAX_WINDOW_KEY_BYTES: usize = MAX_KEY_BYTES - KEY_OVERHEAD;
+/// Most entries one fetch may ask for (its `limit`).
+pub const MAX_FETCH_ENTRIES: usize = 10_000;
+/// Most bytes (keys and values) one fetch may return.
+pub const MAX_FETCH_BYTES: usize = 16 << 20;
+/// Entries read per scan while walking an index.
+const CHUNK: usize = 512;
+
+const BY_KEY: u8 = b'w';
+const BY_TIME: u8 = b'W';
+const SESSION_BY_KEY: u8 = b's';
+const SESSION_BY_END: u8 = b'S';
+
+/// `t` as 8 bytes that sort as the number does.
+fn time(t: i64) -> [u8; 8] {
+    ((t as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn untime(b: &[u8]) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    (u64::from_be_bytes(a) ^ (1 << 63)) as i64
+}
+
+/// `tag ++ len(key) ++ key`: the prefix of one key's entries.
+fn key_prefix(tag: u8, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(KEY_OVERHEAD + key.len());
+    k.push(tag);
+    k.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+fn check_key(key: &[u8]) -> Result<(), StateError> {
+    if key.len() > MAX_WINDOW_KEY_BYTES {
+        return Err(StateError::TooLarge {
+            what: "window or session key",
+            len: key.len(),
+            limit: MAX_WINDOW_KEY_BYTES,
+        });
+    }
+    Ok(())
+}
+
+fn check_limit(limit: usize) -> Result<(), StateError> {
+    if limit > MAX_FETCH_ENTRIES {
+        return Err(StateError::TooMany {
+            what: "entries asked of one window or session fetch",
+            asked: limit,
+            limit: MAX_FETCH_ENTRIES,
+        });
+    }
+    Ok(())
+}
+
+/// Counts the bytes a fetch returns against [`MAX_FETCH_BYTES`].
+#[derive(Default)]
+struct Budget(usize);
+
+impl Budget {
+    fn take(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+        self.0 = self.0.saturating_add(key.len() + value.len());
+        if self.0 > MAX_FETCH_BYTES {
+            return Err(StateError::TooLarge {
+                what: "answer of one window or session fetch (ask for fewer entries)",
+                len: self.0,
+                limit: MAX_FETCH_BYTES,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Every entry of `backend` between the bounds, read in chunks, until `f` says stop.
+fn walk(
+    backend: &dyn StateBackend,
+    lo: Vec<u8>,
+    hi: Bound<Vec<u8>>,
+    mut f: impl FnMut(&[u8], &[u8]) -> Result<bool, StateError>,
+) -> Result<(), StateError> {
+    let mut from = Bound::Included(lo);
+    loop {
+        let chunk = backend.range(
+            from.as_ref().map(Vec::as_slice),
+            hi.as_ref().map(Vec::as_slice),
+            CHUNK,
+        )?;
+        let Some((last, _)) = chunk.last() else {
+            return Ok(());
+        };
+        let next = Bound::Excluded(last.clone());
+        let short = chunk.len() < CHUNK;
+        for (k, v) in &chunk {
+            if !f(k, v)? {
+                return Ok(());
+            }
+        }
+        if short {
+            return Ok(());
+        }
+        from = next;
+    }
+}
+
+/// One window found: key, start, value.
+pub type WindowEntry = (Vec<u8>, i64, Vec<u8>);
+/// One session found: key, start, end, value.
+pub type SessionEntry = (Vec<u8>, i64, i64, Vec<u8>);
+
+/// A window store over a backend's key space.
+pub struct WindowStore<'a>(pub &'a mut dyn StateBackend);
+
+impl WindowStore<'_> {
+    /// Stores `value` for `key` in the window starting at `start`.
+    pub fn put(&mut self, key: &[u8], start: i64, value: &[u8]) -> Result<(), StateError> {
+        check_key(key)?;
+        check_sizes(&[], Some(value))?;
+        let mut primary = key_prefix(BY_KEY, key);
+        primary.extend_from_slice(&time(start));
+        let index = [&[BY_TIME][..], &time(start), key].concat();
+        self.0.put(&primary, value)?;
+        self.0.put(&index, &[])
+    }
+
+    /// The value of `key` in the window starting at `start`.
+    pub fn get(&self, key: &[u8], start: i64) -> Result<Option<Vec<u8>>, StateError> {
+        check_key(key)?;
+        let mut primary = key_prefix(BY_KEY, key);
+        primary.extend_from_slice(&time(start));
+        self.0.get(&primary)
+    }
+
+    /// Removes the window of `key` starting at `start`.
+    pub fn remove(&mut self, key: &[u8], start: i64) -> Result<(), StateError> {
+        check_key(key)?;
+        let mut primary = key_prefix(BY_KEY, key);
+        primary.extend_from_slice(&time(start));
+        self.0.delete(&primary)?;
+        self.0.delete(&[&[BY_TIME][..], &time(start), key].concat())
+    }
+
+    /// Up to `limit` windows of `key` starting within `from..=to`, by start.
+    pub fn fetch(
+        &self,
+        key: &[u8],
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<WindowEntry>, StateError> {
+        check_key(key)?;
+        check_limit(limit)?;
+        if from > to || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let prefix = key_prefix(BY_KEY, key);
+        let lo = [&prefix[..], &time(from)].concat();
+        let hi = [&prefix[..], &time(to)].concat();
+        let mut budget = Budget::default();
+        let mut found = Vec::new();
+        for (k, v) in self
+            .0
+            .range(Bound::Included(&lo), Bound::Included(&hi), limit)?
+        {
+            budget.take(key, &v)?;
+            found.push((key.to_vec(), untime(&k[prefix.len()..]), v));
+        }
+        Ok(found)
+    }
+
+    /// Up to `limit` windows of any key starting within `from..=to`, by start then key.
+    pub fn fetch_all(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<WindowEntry>, StateError> {
+        check_limit(limit)?;
+        if from > to || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let lo = [&[BY_TIME][..], &time(from)].concat();
+        let hi = match prefix_end(&[&[BY_TIME][..], &time(to)].concat()) {
+            Some(e) => Bound::Excluded(e),
+            None => Bound::Unbounded,
+        };
+        let mut budget = Budget::default();
+        let mut found = Vec::new();
+        walk(&*self.0, lo, hi, |k, _| {
+            let start = untime(&k[1..9]);
+            let key = &k[9..];
+            if let Some(value) = self.get(key, start)? {
+                budget.take(key, &value)?;
+                found.push((key.to_vec(), start, value));
+            }
+            Ok(found.len() < limit)
+        })?;
+        Ok(found)
+    }
+
+    /// Drops every window starting before `before`; how many.
+    pub fn drop_before(&mut self, before: i64) -> Result<usize, StateError> {
+        let hi = Bound::Excluded([&[BY_TIME][..], &time(before)].concat());
+        let mut doomed = Vec::new();
+        walk(&*self.0, vec![BY_TIME], hi, |k, _| {
+            doomed.push(k.to_vec());
+            Ok(true)
+        })?;
+        for k in &doomed {
+            let (start, key) = (untime(&k[1..9]), &k[9..]);
+            let mut primary = key_prefix(BY_KEY, key);
+            primary.extend_from_slice(&time(start));
+            self.0.delete(&primary)?;
+            self.0.delete(k)?;
+        }
+        Ok(doomed.len())
+    }
+}
+
+/// A session store over a backend's key space.
+pub struct SessionStore<'a>(pub &'a mut dyn StateBackend);
+
+impl SessionStore<'_> {
+    fn primary(key: &[u8], start: i64, end: i64) -> Vec<u8> {
+        let mut k = key_prefix(SESSION_BY_KEY, key);
+        k.extend_from_slice(&time(end));
+        k.extend_from_slice(&time(start));
+        k
+    }
+
+    fn index(key: &[u8], start: i64, end: i64) -> Vec<u8> {
+        [&[SESSION_BY_END][..], &time(end), &time(start), key].concat()
+    }
+
+    /// Stores `value` for the session of `key` from `start` to `end`.
+    pub fn put(
+        &mut self,
+        key: &[u8],
+        start: i64,
+        end: i64,
+        value: &[u8],
+    ) -> Result<(), StateError> {
+        check_key(key)?;
+        check_sizes(&[], Some(value))?;
+        if start > end {
+            return Err(StateError::Invalid {
+                reason: format!("a session cannot end ({end}) before it starts ({start})"),
+            });
+        }
+        self.0.put(&Self::primary(key, start, end), value)?;
+        self.0.put(&Self::index(key, start, end), &[])
+    }
+
+    /// The value of the session of `key` from `start` to `end` exactly.
+    pub fn fetch_session(
+        &self,
+        key: &[u8],
+        start: i64,
+        end: i64,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        check_key(key)?;
+        self.0.get(&Self::primary(key, start, end))
+    }
+
+    /// Removes the session of `key` from `start` to `end`.
+    pub fn remove(&mut self, key: &[u8], start: i64, end: i64) -> Result<(), StateError> {
+        check_key(key)?;
+        self.0.delete(&Self::primary(key, start, end))?;
+        self.0.delete(&Self::index(key, start, end))
+    }
+
+    /// Up to `limit` sessions of `key` with `end >= earliest_end` and
+    /// `start <= latest_start`, by end.
+    pub fn find(
+        &self,
+        key: &[u8],
+        earliest_end: i64,
+        latest_start: i64,
+        limit: usize,
+    ) -> Result<Vec<SessionEntry>, StateError> {
+        check_key(key)?;
+        check_limit(limit)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let prefix = key_prefix(SESSION_BY_KEY, key);
+        let lo = [&prefix[..], &time(earliest_end)].concat();
+        let hi = match prefix_end(&prefix) {
+            Some(e) => Bound::Excluded(e),
+            None => Bound::Unbounded,
+        };
+        let mut budget = Budget::default();
+        let mut found = Vec::new();
+        walk(&*self.0, lo, hi, |k, v| {
+            let end = untime(&k[prefix.len()..]);
+            let start = untime(&k[prefix.len() + 8..]);
+            if start <= latest_start {
+                budget.take(key, v)?;
+                found.push((key.to_vec(), start, end, v.to_vec()));
+            }
+            Ok(found.len() < limit)
+        })?;
+        Ok(found)
+    }
+
+    /// Up to `limit` sessions of any key ending within `earliest_end..=latest_end`, by end
+    /// then start then key.
+    pub fn find_all(
+        &self,
+        earliest_end: i64,
+        latest_end: i64,
+        limit: usize,
+    ) -> Result<Vec<SessionEntry>, StateError> {
+        check_limit(limit)?;
+        if earliest_end > latest_end || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let lo = [&[SESSION_BY_END][..], &time(earliest_end)].concat();
+        let hi = match prefix_end(&[&[SESSION_BY_END][..], &time(latest_end)].concat()) {
+            Some(e) => Bound::Excluded(e),
+            None => Bound::Unbounded,
+        };
+        let mut budget = Budget::default();
+        let mut found = Vec::new();
+        walk(&*self.0, lo, hi, |k, _| {
+            let (end, start, key) = (untime(&k[1..9]), untime(&k[9..17]), &k[17..]);
+            if let Some(value) = self.0.get(&Self::primary(key, start, end))? {
+                budget.take(key, &value)?;
+                found.push((key.to_vec(), start, end, value));
+            }
+            Ok(found.len() < limit)
+        })?;
+        Ok(found)
+    }
+
+    /// Drops every session that ended before `before`; how many.
+    pub fn drop_before(&mut self, before: i64) -> Result<usize, StateError> {
+        let hi = Bound::Excluded([&[SESSION_BY_END][..], &time(before)].concat());
+        let mut doomed = Vec::new();
+        walk(&*self.0, vec![SESSION_BY_END], hi, |k, _| {
+            doomed.push(k.to_vec());
+            Ok(true)
+        })?;
+        for k in &doomed {
+            let (end, start, key) = (untime(&k[1..9]), untime(&k[9..17]), &k[17..]);
+            self.0.delete(&Self::primary(key, start, end))?;
+            self.0.delete(k)?;
+        }
+        Ok(doomed.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::MemoryState;
+    use super::*;
+
+    #[test]
+    fn windows_fetch_by_key_and_time_and_drop_by_retention() {
+        let mut m = MemoryState::new();
+        let mut w = WindowStore(&mut m);
+        w.put(b"a", 0, b"1").unwrap();
+        w.put(b"a", 1000, b"2").unwrap();
+        w.put(b"ab", 500, b"x").unwrap();
+        w.put(b"b", -1000, b"neg").unwrap();
+        let a: Vec<_> = w.fetch(b"a", 0, 1000, 10).unwrap();
+        assert_eq!(
+            a,
+            vec![
+                (b"a".to_vec(), 0, b"1".to_vec()),
+                (b"a".to_vec(), 1000, b"2".to_vec())
+            ]
+        );
+        assert_eq!(w.fetch(b"a", 1, 999, 10).unwrap(), vec![]);
+        assert_eq!(w.fetch(b"a", 0, 1000, 1).unwrap().len(), 1);
+        let all: Vec<(Vec<u8>, i64)> = w
+            .fetch_all(i64::MIN, i64::MAX, 10)
+            .unwrap()
+            .into_iter()
+            .map(|(k, s, _)| (k, s))
+            .collect();
+        assert_eq!(
+            all,
+            vec![
+                (b"b".to_vec(), -1000),
+                (b"a".to_vec(), 0),
+                (b"ab".to_vec(), 500),
+                (b"a".to_vec(), 1000)
+            ]
+        );
+        assert_eq!(w.get(b"ab", 500).unwrap().unwrap(), b"x");
+        w.remove(b"ab", 500).unwrap();
+        assert_eq!(w.get(b"ab", 500).unwrap(), None);
+        assert_eq!(w.drop_before(1000).unwrap(), 2);
+        assert_eq!(w.fetch_all(i64::MIN, i64::MAX, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn sessions_are_found_by_overlap_and_dropped_by_end() {
+        let mut m = MemoryState::new();
+        let mut s = SessionStore(&mut m);
+        s.put(b"k", 0, 100, b"first").unwrap();
+        s.put(b"k", 500, 700, b"second").unwrap();
+        s.put(b"kk", 0, 1000, b"other key").unwrap();
+        // A record at 650 with a gap of 100 merges with sessions ending >= 550 and
+        // starting <= 750.
+        let found = s.find(b"k", 550, 750, 10).unwrap();
+        assert_eq!(found, vec![(b"k".to_vec(), 500, 700, b"second".to_vec())]);
+        assert_eq!(s.find(b"k", 0, i64::MAX, 10).unwrap().len(), 2);
+        assert_eq!(s.fetch_session(b"k", 0, 100).unwrap().unwrap(), b"first");
+        assert!(matches!(
+            s.put(b"k", 5, 4, b""),
+            Err(StateError::Invalid { .. })
+        ));
+        assert_eq!(s.drop_before(701).unwrap(), 2);
+        assert_eq!(s.find(b"kk", 0, i64::MAX, 10).unwrap().len(), 1);
+        s.remove(b"kk", 0, 1000).unwrap();
+        assert!(s.find(b"kk", 0, i64::MAX, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn limits_are_refused_with_the_cap_named() {
+        let mut m = MemoryState::new();
+        let mut w = WindowStore(&mut m);
+        let long = vec![0u8; MAX_WINDOW_KEY_BYTES + 1];
+        let err = w.put(&long, 0, b"v").unwrap_err().to_string();
+        assert!(err.contains(&MAX_WINDOW_KEY_BYTES.to_string()), "{err}");
+        let err = w
+            .fetch_all(0, 1, MAX_FETCH_ENTRIES + 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&MAX_FETCH_ENTRIES.to_string()), "{err}");
+        let err = w
+            .put(b"k", 0, &vec![0u8; super::super::MAX_VALUE_BYTES + 1])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("value"), "{err}");
+    }
+}
