@@ -162,8 +162,19 @@ fn a_js_processor_keeps_state_routes_fails_per_record_and_reports_on_timer() {
             (3, "Error: boom"),
         ]
     );
-    let second = vec![record(Some("a"), "3", 5)];
-    let out = inst.process(&origin(1), &second).unwrap();
+    // A key over the host's state limit (4 KiB) is `too-large`: that record's failure, not a
+    // refusal of the batch (which the host would retry forever).
+    let long = "x".repeat(5000);
+    let second = vec![record(Some(&long), "1", 5), record(Some("a"), "3", 6)];
+    let out = inst.process(&origin(2), &second).unwrap();
+    assert_eq!(out.failures.len(), 1, "{:?}", out.failures);
+    assert_eq!(out.failures[0].index, 0);
+    assert!(
+        out.failures[0].message.starts_with("RangeError: state: "),
+        "{:?}",
+        out.failures
+    );
+    assert_eq!(out.records.len(), 1);
     let rec = out.records[0].record(&second).unwrap();
     assert_eq!(rec.value.as_deref(), Some(b"a=2".as_slice()));
     assert_eq!(inst.builds(), 1, "no failure rebuilt the instance");
