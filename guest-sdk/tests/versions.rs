@@ -53,17 +53,29 @@ fn the_js_package_and_its_host_imports_have_the_wit_version() {
         quoted_after(&read("guest-sdk/js/package.json"), "\"version\":"),
         wit
     );
-    let helper = read("guest-sdk/js/weir.js");
-    let imports: Vec<&str> = helper
-        .split('"')
-        .filter(|s| s.starts_with("weir:plugin/"))
-        .collect();
-    assert!(!imports.is_empty(), "weir.js imports the host's interfaces");
-    for import in imports {
+    // Every module of the package: the host imports live in core.js and processor.js.
+    let mut imports = Vec::new();
+    for entry in std::fs::read_dir(repo().join("guest-sdk/js")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "js") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for s in text.split('"').filter(|s| s.starts_with("weir:plugin/")) {
+                imports.push((name.clone(), s.to_owned()));
+            }
+        }
+    }
+    for wanted in ["weir:plugin/config", "weir:plugin/log", "weir:plugin/state"] {
+        assert!(
+            imports.iter().any(|(_, i)| i.starts_with(wanted)),
+            "the JS SDK imports {wanted}: {imports:?}"
+        );
+    }
+    for (file, import) in imports {
         assert_eq!(
             import.split_once('@').map(|(_, v)| v),
             Some(wit.as_str()),
-            "weir.js imports {import}"
+            "{file} imports {import}"
         );
     }
 }
