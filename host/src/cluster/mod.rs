@@ -6,8 +6,8 @@
 //! - [`Cluster`]: a connection's factory of consumers, producers and admin handles.
 //! - [`props`]: [`ClientProps`], Kafka client properties (`bootstrap.servers`,
 //!   `security.protocol`, `sasl.*`, `ssl.*`) passed through, checked once.
-//! - [`consumer`]: the [`Consumer`] trait (groups, assign, seek, poll, commit) and the records
-//!   it returns.
+//! - [`consumer`]: the [`Consumer`] trait (groups, assign, seek, poll, commit, rebalance
+//!   listeners) and the records it returns.
 //! - [`producer`]: the [`Producer`] trait (idempotent, or transactional) and its records.
 //! - [`admin`]: the [`Admin`] trait (topics, partitions, configs, offsets, groups).
 //! - [`rd`]: the implementation on librdkafka (the `rdkafka` crate).
@@ -25,7 +25,7 @@ pub mod props;
 pub mod rd;
 
 pub use admin::{Admin, GroupInfo, TopicInfo};
-pub use consumer::{Consumer, Fetched, GroupMetadata, TopicOffset};
+pub use consumer::{Consumer, Fetched, GroupMetadata, Rebalance, RebalanceListener, TopicOffset};
 pub use error::ClusterError;
 pub use producer::{Delivered, OutRecord, Producer, ProducerMode};
 pub use props::ClientProps;

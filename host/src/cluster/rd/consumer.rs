@@ -1,18 +1,61 @@
-//! [`RdConsumer`]: the [`Consumer`] trait on librdkafka's `BaseConsumer`.
+//! [`RdConsumer`]: the [`Consumer`] trait on librdkafka's `BaseConsumer`, with a context
+//! that hands rebalances to a [`RebalanceListener`].
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
+use parking_lot::Mutex;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use super::super::consumer::{Consumer, Fetched, GroupMetadata, TopicOffset};
+use super::super::consumer::{
+    Consumer, Fetched, GroupMetadata, Rebalance, RebalanceListener, TopicOffset,
+};
 use super::super::error::ClusterError;
 use super::client;
 
+/// The consumer's context: the listener its rebalances go to, once it subscribes with one.
+#[derive(Default)]
+pub struct RdContext {
+    listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
+}
+
+impl ClientContext for RdContext {}
+
+/// The `(topic, partition)`s of a partition list.
+fn partitions(tpl: &TopicPartitionList) -> Vec<(String, i32)> {
+    tpl.elements()
+        .iter()
+        .map(|e| (e.topic().to_string(), e.partition()))
+        .collect()
+}
+
+impl ConsumerContext for RdContext {
+    // Revocations are told before librdkafka unassigns (the member still owns the
+    // partitions and may commit them); assignments after it assigns. Both run inside the
+    // poll of the thread that owns the consumer.
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, r: &rdkafka::consumer::Rebalance<'_>) {
+        if let rdkafka::consumer::Rebalance::Revoke(tpl) = r
+            && let Some(l) = self.listener.lock().clone()
+        {
+            l.rebalanced(Rebalance::Revoked(partitions(tpl)));
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, r: &rdkafka::consumer::Rebalance<'_>) {
+        if let rdkafka::consumer::Rebalance::Assign(tpl) = r
+            && let Some(l) = self.listener.lock().clone()
+        {
+            l.rebalanced(Rebalance::Assigned(partitions(tpl)));
+        }
+    }
+}
+
 /// A consumer on librdkafka.
 pub struct RdConsumer {
-    inner: BaseConsumer,
+    inner: BaseConsumer<RdContext>,
 }
 
 impl RdConsumer {
@@ -28,12 +71,14 @@ impl RdConsumer {
         // librdkafka wants a group id even to assign; one no member ever joins commits nothing.
         config.set("group.id", group.unwrap_or("weir-unassigned"));
         Ok(RdConsumer {
-            inner: config.create().map_err(client("create consumer"))?,
+            inner: config
+                .create_with_context(RdContext::default())
+                .map_err(client("create consumer"))?,
         })
     }
 
     /// The underlying consumer (for the admin's group offsets).
-    pub fn inner(&self) -> &BaseConsumer {
+    pub fn inner(&self) -> &BaseConsumer<RdContext> {
         &self.inner
     }
 }
@@ -67,6 +112,15 @@ impl Consumer for RdConsumer {
     fn subscribe(&mut self, topics: &[String]) -> Result<(), ClusterError> {
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         self.inner.subscribe(&names).map_err(client("subscribe"))
+    }
+
+    fn subscribe_observed(
+        &mut self,
+        topics: &[String],
+        listener: Arc<dyn RebalanceListener>,
+    ) -> Result<(), ClusterError> {
+        *self.inner.context().listener.lock() = Some(listener);
+        self.subscribe(topics)
     }
 
     fn assign(&mut self, positions: &[TopicOffset]) -> Result<(), ClusterError> {
@@ -141,5 +195,15 @@ impl Consumer for RdConsumer {
         self.inner
             .group_metadata()
             .map(|g| GroupMetadata(Box::new(g)))
+    }
+
+    fn position(&self, topic: &str, partition: i32) -> Result<Option<i64>, ClusterError> {
+        let all = self.inner.position().map_err(client("position"))?;
+        Ok(all
+            .find_partition(topic, partition)
+            .and_then(|e| match e.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            }))
     }
 }
