@@ -24,7 +24,7 @@ pub mod producer;
 pub mod props;
 pub mod rd;
 
-pub use admin::{Admin, GroupInfo, TopicInfo};
+pub use admin::{Admin, GroupInfo, MemberInfo, TopicInfo};
 pub use consumer::{Consumer, Fetched, GroupMetadata, Rebalance, RebalanceListener, TopicOffset};
 pub use error::ClusterError;
 pub use producer::{Delivered, OutRecord, Producer, ProducerMode};
