@@ -84,7 +84,10 @@ pub trait Consumer: Send {
     fn assign(&mut self, positions: &[TopicOffset]) -> Result<(), ClusterError>;
     /// Moves an assigned partition's position.
     fn seek(&mut self, position: &TopicOffset, timeout: Duration) -> Result<(), ClusterError>;
-    /// Up to `max` records, waiting at most `timeout` for the first.
+    /// Up to `max` records, waiting at most `timeout` for the first. A rebalance told to a
+    /// listener ends the poll: records read before it are dropped (their partitions are
+    /// handed out again from the committed offsets), so what is returned is all of the
+    /// new assignment.
     fn poll(&mut self, max: usize, timeout: Duration) -> Result<Vec<Fetched>, ClusterError>;
     /// Commits `offsets` to its group, synchronously.
     fn commit(&mut self, offsets: &[TopicOffset]) -> Result<(), ClusterError>;

@@ -20,6 +20,21 @@ use super::client;
 #[derive(Default)]
 pub struct RdContext {
     listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
+    /// Rebalances told so far: a poll that sees it move stops there.
+    told: std::sync::atomic::AtomicU64,
+}
+
+impl RdContext {
+    fn tell(&self, change: Rebalance) {
+        if let Some(l) = self.listener.lock().clone() {
+            self.told.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            l.rebalanced(change);
+        }
+    }
+
+    fn told(&self) -> u64 {
+        self.told.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl ClientContext for RdContext {}
@@ -37,18 +52,14 @@ impl ConsumerContext for RdContext {
     // partitions and may commit them); assignments after it assigns. Both run inside the
     // poll of the thread that owns the consumer.
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, r: &rdkafka::consumer::Rebalance<'_>) {
-        if let rdkafka::consumer::Rebalance::Revoke(tpl) = r
-            && let Some(l) = self.listener.lock().clone()
-        {
-            l.rebalanced(Rebalance::Revoked(partitions(tpl)));
+        if let rdkafka::consumer::Rebalance::Revoke(tpl) = r {
+            self.tell(Rebalance::Revoked(partitions(tpl)));
         }
     }
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, r: &rdkafka::consumer::Rebalance<'_>) {
-        if let rdkafka::consumer::Rebalance::Assign(tpl) = r
-            && let Some(l) = self.listener.lock().clone()
-        {
-            l.rebalanced(Rebalance::Assigned(partitions(tpl)));
+        if let rdkafka::consumer::Rebalance::Assign(tpl) = r {
+            self.tell(Rebalance::Assigned(partitions(tpl)));
         }
     }
 }
@@ -108,6 +119,26 @@ pub fn offsets(tpl: &TopicPartitionList) -> Vec<TopicOffset> {
         .collect()
 }
 
+/// A message as the layer's record.
+fn fetched(m: &rdkafka::message::BorrowedMessage<'_>) -> Fetched {
+    Fetched {
+        topic: m.topic().to_string(),
+        partition: m.partition(),
+        offset: m.offset(),
+        timestamp: m.timestamp().to_millis(),
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().map(<[u8]>::to_vec),
+        headers: m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
 impl Consumer for RdConsumer {
     fn subscribe(&mut self, topics: &[String]) -> Result<(), ClusterError> {
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -140,26 +171,24 @@ impl Consumer for RdConsumer {
         let mut wait = timeout;
         let start = Instant::now();
         while out.len() < max {
-            let Some(m) = self.inner.poll(wait) else {
+            let told = self.inner.context().told();
+            let polled = self.inner.poll(wait);
+            if self.inner.context().told() != told {
+                // A rebalance ran inside this poll: what was read before it belongs to the
+                // old assignment (the group hands it out again from the committed
+                // offsets); a record this poll returned is the new one's, and the caller
+                // acts on the rebalance before anything more.
+                out.clear();
+                if let Some(m) = polled {
+                    out.push(fetched(&m.map_err(client("poll"))?));
+                }
+                break;
+            }
+            let Some(m) = polled else {
                 break;
             };
             let m = m.map_err(client("poll"))?;
-            out.push(Fetched {
-                topic: m.topic().to_string(),
-                partition: m.partition(),
-                offset: m.offset(),
-                timestamp: m.timestamp().to_millis(),
-                key: m.key().map(<[u8]>::to_vec),
-                value: m.payload().map(<[u8]>::to_vec),
-                headers: m
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            });
+            out.push(fetched(&m));
             // After the first record, take only what is already there.
             wait = Duration::ZERO;
             if start.elapsed() > timeout {
