@@ -10,6 +10,8 @@
 //!   listeners) and the records it returns.
 //! - [`producer`]: the [`Producer`] trait (idempotent, or transactional) and its records.
 //! - [`admin`]: the [`Admin`] trait (topics, partitions, configs, offsets, groups).
+//! - [`attached`]: attached mode, pipelines' tasks on a consumer group of the cluster
+//!   with changelogged state and exactly-once rounds.
 //! - [`rd`]: the implementation on librdkafka (the `rdkafka` crate).
 //! - [`error`]: [`ClusterError`], the layer's one error type.
 //!
@@ -18,6 +20,7 @@
 //! (connector and pipeline tasks); async code calls through `spawn_blocking`.
 
 pub mod admin;
+pub mod attached;
 pub mod consumer;
 pub mod error;
 pub mod producer;
