@@ -3,7 +3,8 @@
 //! server (the "external cluster"), under load; one node is SIGKILLed mid-stream. A
 //! read_committed consumer of the output must see every input's effect exactly once (per
 //! key, the counts 1..=N each once), the killed node's tasks must move to the others
-//! within the session timeout, and their state must come back from the changelog.
+//! within the session timeout, and their state must come back from the changelog; the
+//! killed node then restarts on its data directory and takes tasks again, still exactly once.
 
 mod common;
 
@@ -173,7 +174,7 @@ fn read_committed(bootstrap: &str, topic: &str, partitions: i32, want: usize) ->
 }
 
 #[test]
-fn three_attached_nodes_count_exactly_once_through_a_sigkill() {
+fn three_attached_nodes_count_exactly_once_through_a_sigkill_and_a_restart() {
     let counter = guests::guest("rust", "counter");
     let dir = tempfile::tempdir().unwrap();
     let broker = Server::start(&dir.path().join("broker"), &[]);
@@ -262,29 +263,7 @@ fn three_attached_nodes_count_exactly_once_through_a_sigkill() {
     );
     let moved_after = killed.elapsed();
 
-    let out = read_committed(&bootstrap, "out", 3, sent);
-    let mut per_key: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for v in &out {
-        let (k, n) = v
-            .split_once('=')
-            .unwrap_or_else(|| panic!("odd output {v:?}"));
-        per_key
-            .entry(k.to_string())
-            .or_default()
-            .push(n.parse().unwrap());
-    }
-    assert_eq!(per_key.len(), KEYS, "{per_key:?}");
-    for (k, mut counts) in per_key {
-        counts.sort_unstable();
-        let index: usize = k[1..].parse().unwrap();
-        let inputs = (0..sent).filter(|i| i % KEYS == index).count() as u64;
-        let want: Vec<u64> = (1..=inputs).collect();
-        assert_eq!(
-            counts, want,
-            "key {k}: each count once, none missing, none twice"
-        );
-    }
-    assert_eq!(out.len(), sent, "every input's effect exactly once");
+    exactly_once(&bootstrap, sent);
 
     // The moved tasks' state came from the changelog.
     let restored: u64 = nodes
@@ -308,4 +287,50 @@ fn three_attached_nodes_count_exactly_once_through_a_sigkill() {
         "{t}"
     );
     eprintln!("tasks moved {moved_after:?} after the kill; {restored} changelog records restored");
+
+    // The killed node comes back with its data directory: the same transactional.id fences
+    // whatever its dead incarnation left, and it takes a share of the tasks again.
+    let back = Node::start(&dir.path().join("node1"), &bootstrap);
+    assert_eq!(back.get("/v1/cluster").1["node"], victim_id.as_str());
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            let a = nodes[0].assignment("counts");
+            a.len() == 3 && a.get(&victim_id).is_some_and(|t| !t.is_empty())
+        }),
+        "the restarted node got no tasks: {:?}",
+        nodes[0].assignment("counts")
+    );
+    for _ in 0..5 {
+        produce(&broker, "in", batch(sent, 200));
+        sent += 200;
+    }
+    exactly_once(&bootstrap, sent);
+}
+
+/// Asserts the output holds, per key, the counts 1..=N (N: the key's inputs among the
+/// first `sent`) each exactly once.
+fn exactly_once(bootstrap: &str, sent: usize) {
+    let out = read_committed(bootstrap, "out", 3, sent);
+    let mut per_key: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for v in &out {
+        let (k, n) = v
+            .split_once('=')
+            .unwrap_or_else(|| panic!("odd output {v:?}"));
+        per_key
+            .entry(k.to_string())
+            .or_default()
+            .push(n.parse().unwrap());
+    }
+    assert_eq!(per_key.len(), KEYS, "{per_key:?}");
+    for (k, mut counts) in per_key {
+        counts.sort_unstable();
+        let index: usize = k[1..].parse().unwrap();
+        let inputs = (0..sent).filter(|i| i % KEYS == index).count() as u64;
+        let want: Vec<u64> = (1..=inputs).collect();
+        assert_eq!(
+            counts, want,
+            "key {k}: each count once, none missing, none twice"
+        );
+    }
+    assert_eq!(out.len(), sent, "every input's effect exactly once");
 }
