@@ -102,3 +102,203 @@ pub fn restore(
         took: started.elapsed(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cluster::{
+        Admin, ClusterError, Consumer, Fetched, GroupInfo, GroupMetadata, MemberInfo, Producer,
+        ProducerMode, RebalanceListener, TopicInfo,
+    };
+
+    /// A changelog partition in memory: records at offsets, the end past a commit marker.
+    #[derive(Clone)]
+    struct Log {
+        records: Vec<Fetched>,
+        end: i64,
+    }
+
+    struct FakeCluster(Log);
+    struct FakeAdmin(Log);
+    struct FakeConsumer {
+        log: Log,
+        at: i64,
+    }
+
+    impl Cluster for FakeCluster {
+        fn consumer(&self, _: Option<&str>) -> Result<Box<dyn Consumer>, ClusterError> {
+            Ok(Box::new(FakeConsumer {
+                log: self.0.clone(),
+                at: 0,
+            }))
+        }
+        fn producer(&self, _: ProducerMode) -> Result<Box<dyn Producer>, ClusterError> {
+            unreachable!("a restore produces nothing")
+        }
+        fn admin(&self) -> Result<Box<dyn Admin>, ClusterError> {
+            Ok(Box::new(FakeAdmin(self.0.clone())))
+        }
+    }
+
+    impl Admin for FakeAdmin {
+        fn topics(&self) -> Result<Vec<TopicInfo>, ClusterError> {
+            unreachable!()
+        }
+        fn create_topic(
+            &self,
+            _: &str,
+            _: i32,
+            _: &BTreeMap<String, String>,
+        ) -> Result<(), ClusterError> {
+            unreachable!()
+        }
+        fn create_partitions(&self, _: &str, _: i32) -> Result<(), ClusterError> {
+            unreachable!()
+        }
+        fn describe_configs(&self, _: &str) -> Result<BTreeMap<String, String>, ClusterError> {
+            unreachable!()
+        }
+        fn alter_configs(&self, _: &str, _: &BTreeMap<String, String>) -> Result<(), ClusterError> {
+            unreachable!()
+        }
+        fn watermarks(&self, _: &str, _: i32) -> Result<(i64, i64), ClusterError> {
+            Ok((0, self.0.end))
+        }
+        fn groups(&self) -> Result<Vec<GroupInfo>, ClusterError> {
+            unreachable!()
+        }
+        fn group_members(&self, _: &str) -> Result<Vec<MemberInfo>, ClusterError> {
+            unreachable!()
+        }
+        fn group_offsets(
+            &self,
+            _: &str,
+            _: &[(String, i32)],
+        ) -> Result<Vec<TopicOffset>, ClusterError> {
+            unreachable!()
+        }
+        fn alter_group_offsets(&self, _: &str, _: &[TopicOffset]) -> Result<(), ClusterError> {
+            unreachable!()
+        }
+    }
+
+    impl Consumer for FakeConsumer {
+        fn subscribe(&mut self, _: &[String]) -> Result<(), ClusterError> {
+            unreachable!()
+        }
+        fn subscribe_observed(
+            &mut self,
+            _: &[String],
+            _: Arc<dyn RebalanceListener>,
+        ) -> Result<(), ClusterError> {
+            unreachable!()
+        }
+        fn assign(&mut self, positions: &[TopicOffset]) -> Result<(), ClusterError> {
+            self.at = positions[0].offset;
+            Ok(())
+        }
+        fn seek(&mut self, _: &TopicOffset, _: Duration) -> Result<(), ClusterError> {
+            unreachable!()
+        }
+        /// Two records a poll; past the last one the position jumps to the end (the
+        /// marker is read but never returned).
+        fn poll(&mut self, _: usize, _: Duration) -> Result<Vec<Fetched>, ClusterError> {
+            let out: Vec<Fetched> = self
+                .log
+                .records
+                .iter()
+                .filter(|r| r.offset >= self.at)
+                .take(2)
+                .cloned()
+                .collect();
+            self.at = match out.last() {
+                Some(r) if self.log.records.last().map(|l| l.offset) != Some(r.offset) => {
+                    r.offset + 1
+                }
+                _ => self.log.end,
+            };
+            Ok(out)
+        }
+        fn commit(&mut self, _: &[TopicOffset]) -> Result<(), ClusterError> {
+            unreachable!()
+        }
+        fn committed(
+            &mut self,
+            _: &[(String, i32)],
+            _: Duration,
+        ) -> Result<Vec<TopicOffset>, ClusterError> {
+            unreachable!()
+        }
+        fn group_metadata(&self) -> Option<GroupMetadata> {
+            None
+        }
+        fn position(&self, _: &str, _: i32) -> Result<Option<i64>, ClusterError> {
+            Ok(Some(self.at))
+        }
+    }
+
+    fn rec(offset: i64, key: &str, value: Option<&str>) -> Fetched {
+        Fetched {
+            topic: "p-s-changelog".into(),
+            partition: 3,
+            offset,
+            timestamp: None,
+            key: Some(key.as_bytes().to_vec()),
+            value: value.map(|v| v.as_bytes().to_vec()),
+            headers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_restore_wipes_the_cache_and_applies_puts_and_tombstones_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        let key = |step: usize, k: &str| [&step_prefix(step)[..], k.as_bytes()].concat();
+        // Left from before: gone after the restore.
+        tree.insert(key(2, "stale"), b"x".as_slice()).unwrap();
+        let log = Log {
+            records: vec![
+                rec(0, "a", Some("1")),
+                rec(1, "b", Some("1")),
+                rec(2, "a", Some("2")),
+                rec(3, "b", None),
+                rec(4, "c", Some("1")),
+            ],
+            // A commit marker at 5.
+            end: 6,
+        };
+        let cluster = FakeCluster(log);
+        let changelogs = [(2, "p-s-changelog".to_string())];
+        let r = restore(&cluster, &tree, &changelogs, 3).unwrap();
+        assert_eq!(r.records, 5);
+        let got: Vec<(Vec<u8>, Vec<u8>)> = tree
+            .iter()
+            .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
+        assert_eq!(
+            got,
+            vec![(key(2, "a"), b"2".to_vec()), (key(2, "c"), b"1".to_vec()),],
+            "the newest value per key, deleted keys gone, under the step's prefix"
+        );
+    }
+
+    #[test]
+    fn an_empty_changelog_restores_nothing_and_still_wipes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        tree.insert(b"old", b"x".as_slice()).unwrap();
+        let cluster = FakeCluster(Log {
+            records: Vec::new(),
+            end: 0,
+        });
+        let r = restore(&cluster, &tree, &[(0, "c".into())], 0).unwrap();
+        assert_eq!(r.records, 0);
+        assert!(tree.is_empty());
+        assert_eq!(r.rate(), 0.0);
+    }
+}
