@@ -4,7 +4,8 @@
 //! read_committed consumer of the output must see every input's effect exactly once (per
 //! key, the counts 1..=N each once), the killed node's tasks must move to the others
 //! within the session timeout, and their state must come back from the changelog; the
-//! killed node then restarts on its data directory and takes tasks again, still exactly once.
+//! killed node then restarts on its data directory and takes tasks again, still exactly once;
+//! last, a hot-swap on every node upper-cases exactly the counts made after it.
 
 mod common;
 
@@ -305,11 +306,48 @@ fn three_attached_nodes_count_exactly_once_through_a_sigkill_and_a_restart() {
         sent += 200;
     }
     exactly_once(&bootstrap, sent);
+
+    // A hot-swap on each node (specs live per node for now): a second step upper-cases the
+    // counts; once every node runs the new generation, every new count comes out swapped,
+    // over the same state.
+    let upper = guests::guest("rust", "upper");
+    let nodes: Vec<&Node> = nodes.iter().chain([&back]).collect();
+    let mut updated = spec.clone();
+    updated["steps"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"module": "upper"}));
+    for n in &nodes {
+        n.upload("upper", &upper);
+        let r = http()
+            .put(format!("{}/v1/pipelines/counts", n.url))
+            .json(&updated)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
+    }
+    assert!(
+        wait_until(Duration::from_secs(30), || nodes.iter().all(|n| {
+            let (_, v) = n.get("/v1/cluster");
+            v["pipelines"][0]["local"]["generation"] == 2
+        })),
+        "not every node swapped"
+    );
+    let before = sent;
+    produce(&broker, "in", batch(sent, 200));
+    sent += 200;
+    let out = exactly_once(&bootstrap, sent);
+    let swapped = out.iter().filter(|v| v.starts_with('K')).count();
+    assert_eq!(
+        swapped,
+        sent - before,
+        "the counts after the swap, and only they, are upper-cased"
+    );
 }
 
 /// Asserts the output holds, per key, the counts 1..=N (N: the key's inputs among the
-/// first `sent`) each exactly once.
-fn exactly_once(bootstrap: &str, sent: usize) {
+/// first `sent`) each exactly once, whatever the case; returns the output.
+fn exactly_once(bootstrap: &str, sent: usize) -> Vec<String> {
     let out = read_committed(bootstrap, "out", 3, sent);
     let mut per_key: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for v in &out {
@@ -317,7 +355,7 @@ fn exactly_once(bootstrap: &str, sent: usize) {
             .split_once('=')
             .unwrap_or_else(|| panic!("odd output {v:?}"));
         per_key
-            .entry(k.to_string())
+            .entry(k.to_ascii_lowercase())
             .or_default()
             .push(n.parse().unwrap());
     }
@@ -333,4 +371,5 @@ fn exactly_once(bootstrap: &str, sent: usize) {
         );
     }
     assert_eq!(out.len(), sent, "every input's effect exactly once");
+    out
 }

@@ -81,6 +81,8 @@ pub struct PipelineView {
     pub error: Option<String>,
     /// Rounds committed here.
     pub rounds: u64,
+    /// The deployment generation this node's tasks run (counts up with each update).
+    pub generation: u64,
     /// Changelog records restored here, and how long that took in all (ms).
     pub restored_records: u64,
     /// Restores' time, ms.
@@ -123,6 +125,14 @@ impl Node {
             .entry(pipeline.to_string())
             .or_default()
             .error = error;
+    }
+
+    fn set_generation(&self, pipeline: &str, generation: u64) {
+        self.views
+            .lock()
+            .entry(pipeline.to_string())
+            .or_default()
+            .generation = generation;
     }
 
     fn note_restore(&self, pipeline: &str, r: Restored) {

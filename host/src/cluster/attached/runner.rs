@@ -118,6 +118,7 @@ impl Member<'_> {
         })?;
         producer.init_transactions(TXN_TIMEOUT)?;
         self.node.set_error(&name, None);
+        self.node.set_generation(&name, self.generation);
         loop {
             if self.node.stopping() {
                 return Ok(());
@@ -142,6 +143,7 @@ impl Member<'_> {
                         t.rebuild(self.handle, &next)?;
                     }
                     self.generation = next.generation;
+                    self.node.set_generation(&name, self.generation);
                     self.handle.logs.note("attached tasks swapped");
                 }
                 want = next;
