@@ -189,6 +189,9 @@ fn three_attached_nodes_count_exactly_once_through_a_sigkill_and_a_restart() {
         );
         assert_eq!(code, 201, "{body}");
     }
+    // The cluster itself is an embedded weir: it says so.
+    let (code, view) = call(&broker, "GET", "/v1/cluster", None);
+    assert_eq!((code, &view["mode"]), (200, &json!("embedded")), "{view}");
     let nodes: Vec<Node> = (0..3)
         .map(|i| Node::start(&dir.path().join(format!("node{i}")), &bootstrap))
         .collect();
