@@ -83,9 +83,9 @@ pub struct PipelineView {
     pub rounds: u64,
     /// The deployment generation this node's tasks run (counts up with each update).
     pub generation: u64,
-    /// Changelog records restored here, and how long that took in all (ms).
+    /// Changelog records restored here.
     pub restored_records: u64,
-    /// Restores' time, ms.
+    /// How long those restores took in all, ms.
     pub restore_ms: u64,
 }
 
@@ -142,7 +142,7 @@ impl Node {
         v.restore_ms += r.took.as_millis() as u64;
     }
 
-    fn count_round(&self, pipeline: &str, _partitions: usize) {
+    fn count_round(&self, pipeline: &str) {
         self.views
             .lock()
             .entry(pipeline.to_string())

@@ -258,8 +258,7 @@ impl Member<'_> {
                 task.apply(&out.writes)?;
             }
         }
-        let n: usize = outs.iter().map(|(_, o)| o.offsets.len()).sum();
-        self.node.count_round(&self.handle.name, n);
+        self.node.count_round(&self.handle.name);
         Ok(())
     }
 
