@@ -218,6 +218,7 @@ fn pipeline_status(err: &PipelineError) -> (StatusCode, &'static str) {
         E::AggregateState { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "pipeline_error"),
         E::Playground(source) => playground_status(source),
         E::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+        E::Cluster { .. } => (StatusCode::BAD_GATEWAY, "cluster_unavailable"),
         E::InstanceLimit { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "instance_limit"),
         E::Io { source, .. } if disk_full(source) => DISK_FULL,
         E::Broker(source) => broker_status(source),

@@ -105,6 +105,13 @@ pub enum PipelineError {
     /// The service is shutting down.
     #[error("shutting down")]
     ShuttingDown,
+    /// The cluster the pipelines' tasks run on (attached mode) could not answer.
+    #[error("cluster: {source}")]
+    Cluster {
+        /// The cluster layer's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A file of the module store could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {

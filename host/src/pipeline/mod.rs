@@ -21,9 +21,12 @@
 //! - [`samples`]: [`samples::SampleRing`], a pipeline's recent per-task figures for charts.
 //! - [`limits`]: [`StateLimits`], the caps on what a task's tables and joins hold.
 //! - [`stats`], [`status`], [`metrics`], [`logs`]: what users see of a running pipeline.
+//! - [`external`]: [`ExternalTasks`], where tasks run in attached mode (on another
+//!   cluster's consumer group) instead of over the embedded broker.
 //! - [`error`]: [`PipelineError`], the layer's one error type.
 pub mod chain;
 pub mod error;
+pub mod external;
 pub mod flows;
 pub mod handle;
 mod join_step;
@@ -49,6 +52,7 @@ mod tests;
 pub mod workers;
 
 pub use error::PipelineError;
+pub use external::ExternalTasks;
 pub use limits::StateLimits;
 pub use registry::{ModuleRegistry, ModuleVersion};
 pub use service::{AggregateState, Pipelines, PipelinesConfig, TableState};

@@ -38,7 +38,13 @@ impl Pipelines {
         for r in spec.repartitions() {
             self.repartition_topic(&r.topic, partitions)?;
         }
-        for stage in Stage::of(&spec) {
+        // Attached: the tasks' positions are their consumer group's, on the cluster.
+        let embedded = if self.config.external.is_some() {
+            Vec::new()
+        } else {
+            Stage::of(&spec)
+        };
+        for stage in embedded {
             for p in 0..partitions {
                 let tree = self.store.stage_tree(&spec.name, stage, p)?;
                 let topics = stage.inputs(&spec);
@@ -106,7 +112,13 @@ impl Pipelines {
         let name = record.spec.name.clone();
         let mut contexts = Vec::new();
         let mut tasks = Vec::new();
-        for stage in Stage::of(&record.spec) {
+        // Attached: no embedded tasks; the external ones follow the handle.
+        let embedded = if self.config.external.is_some() {
+            Vec::new()
+        } else {
+            Stage::of(&record.spec)
+        };
+        for stage in embedded {
             for p in 0..record.partitions {
                 let tree = self.store.stage_tree(&name, stage, p)?;
                 let checkpoint =
@@ -165,6 +177,9 @@ impl Pipelines {
             }
         }
         self.handles.lock().insert(name, handle.clone());
+        if let Some(external) = &self.config.external {
+            external.started(handle.clone());
+        }
         Ok(handle)
     }
 

@@ -79,6 +79,9 @@ pub struct PipelinesConfig {
     /// Native filters steps may name instead of a module (benchmarks, embedders, tests);
     /// given here so that stored pipelines using them resume at start-up.
     pub natives: BTreeMap<String, Arc<dyn NativeFilter>>,
+    /// Attached mode: where tasks run instead of over the embedded broker (and whose
+    /// cluster's topics specs are checked against). `None`: embedded.
+    pub external: Option<Arc<dyn super::external::ExternalTasks>>,
 }
 
 /// The pipeline service.
