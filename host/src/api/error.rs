@@ -206,6 +206,11 @@ fn pipeline_status(err: &PipelineError) -> (StatusCode, &'static str) {
         E::UnknownModule { .. } => (StatusCode::NOT_FOUND, "unknown_module"),
         E::ModuleInUse { .. } => (StatusCode::CONFLICT, "module_in_use"),
         E::PipelineExists { .. } => (StatusCode::CONFLICT, "pipeline_exists"),
+        E::CatalogConflict { .. } => (StatusCode::CONFLICT, "catalog_conflict"),
+        E::CatalogRecordTooLarge { .. } => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "catalog_record_too_large")
+        }
+        E::CatalogUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "catalog_unavailable"),
         E::UnknownPipeline { .. } => (StatusCode::NOT_FOUND, "unknown_pipeline"),
         E::UnknownStep { .. } => (StatusCode::NOT_FOUND, "unknown_step"),
         E::NotWindowed { .. } => (StatusCode::BAD_REQUEST, "not_windowed"),
