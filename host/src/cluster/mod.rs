@@ -11,6 +11,8 @@
 //! - [`producer`]: the [`Producer`] trait (idempotent, or transactional) and its records.
 //! - [`admin`]: the [`Admin`] trait (topics, partitions, configs, offsets, groups).
 //! - [`rd`]: the implementation on librdkafka (the `rdkafka` crate).
+//! - [`catalog`]: attached mode's shared catalog: modules and pipeline records in the
+//!   compacted topics `_weir_modules` and `_weir_pipelines`, read by every node.
 //! - [`error`]: [`ClusterError`], the layer's one error type.
 //!
 //! Every call blocks the calling thread (up to its timeout) and never a tokio worker:
@@ -18,6 +20,7 @@
 //! (connector and pipeline tasks); async code calls through `spawn_blocking`.
 
 pub mod admin;
+pub mod catalog;
 pub mod consumer;
 pub mod error;
 pub mod producer;
