@@ -119,9 +119,11 @@ fn what_one_node_writes_the_other_sees() {
     b_changes.mark_unchanged();
     let swapped = b
         .edit_pipeline("p", &mut |r| {
+            // An edit may read the catalog it edits (no lock held around it).
+            let newest = b.module("f", None)?.version;
             let spec = r.spec.clone();
             let deployment = Deployment {
-                modules: vec![("f".into(), 2)],
+                modules: vec![("f".into(), newest)],
                 at_ms: 2,
                 reason: "updated".into(),
             };

@@ -40,6 +40,8 @@ pub struct CatalogCache {
     dir: PathBuf,
     limits: ReadLimits,
     modules: BTreeMap<(String, u32), ModuleVersion>,
+    /// Per version, how many chunk records hold its bytes (a delete tombstones each).
+    chunks: BTreeMap<(String, u32), u32>,
     next_version: BTreeMap<String, u32>,
     pipelines: BTreeMap<String, PipelineRecord>,
     pending: BTreeMap<(String, u32), Assembly>,
@@ -62,6 +64,7 @@ impl CatalogCache {
             dir: dir.to_path_buf(),
             limits,
             modules: BTreeMap::new(),
+            chunks: BTreeMap::new(),
             next_version: BTreeMap::new(),
             pipelines: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -94,6 +97,11 @@ impl CatalogCache {
         }
     }
 
+    /// How many chunk records hold a stored version's bytes.
+    pub fn chunks(&self, name: &str, version: u32) -> Option<u32> {
+        self.chunks.get(&(name.to_string(), version)).copied()
+    }
+
     /// The number the next version of `name` gets: past every version ever stored.
     pub fn next_version(&self, name: &str) -> u32 {
         let counted = self.next_version.get(name).copied().unwrap_or(1);
@@ -109,6 +117,30 @@ impl CatalogCache {
     /// One pipeline record.
     pub fn pipeline(&self, name: &str) -> Option<&PipelineRecord> {
         self.pipelines.get(name)
+    }
+
+    /// Whether the cache holds what `record` (a manifest or a pipeline record this node
+    /// wrote) says: the same version or record, or none for a tombstone.
+    pub fn holds(&self, record: &super::super::producer::OutRecord) -> bool {
+        let key = record.key.as_deref().unwrap_or_default();
+        let value = record.value.as_deref();
+        if record.topic == super::config::PIPELINES_TOPIC {
+            let name = String::from_utf8_lossy(key);
+            return match (self.pipelines.get(name.as_ref()), value) {
+                (None, None) => true,
+                (Some(held), Some(value)) => encoding::encode(held) == value,
+                _ => false,
+            };
+        }
+        let Ok(ModuleKey::Manifest { name, version }) = ModuleKey::decode(key) else {
+            return false;
+        };
+        let held = self.modules.get(&(name, version));
+        match (held, value.map(encoding::decode::<Manifest>)) {
+            (None, None) => true,
+            (Some(held), Some(Ok(written))) => *held == written.module,
+            _ => false,
+        }
     }
 
     /// Applies a record of `_weir_modules`; whether what users see changed.
@@ -199,6 +231,7 @@ impl CatalogCache {
             (ModuleKey::Manifest { name, version }, None) => {
                 self.pending.remove(&(name.clone(), version));
                 let known = self.modules.remove(&(name.clone(), version)).is_some();
+                self.chunks.remove(&(name.clone(), version));
                 match std::fs::remove_file(self.path(&name, version)) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -311,6 +344,7 @@ impl CatalogCache {
         }
         let next = self.next_version.entry(name.clone()).or_insert(1);
         *next = (*next).max(version.saturating_add(1));
+        self.chunks.insert((name.clone(), version), manifest.chunks);
         self.modules.insert((name, version), manifest.module);
         Ok(())
     }

@@ -19,7 +19,7 @@ pub const DEFAULT_MAX_RECORD_BYTES: usize = 1_000_000;
 pub const DEFAULT_MAX_MODULE_BYTES: usize = 128 << 20;
 /// Module versions whose chunks are being gathered at once. The writer's versions
 /// arrive one after another (one writer at a time); more means a foreign writer.
-pub const MAX_PENDING_MODULES: usize = 4;
+pub const MAX_PENDING_MODULES: usize = 2;
 
 /// A node's catalog settings.
 #[derive(Debug, Clone)]

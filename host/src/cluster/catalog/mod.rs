@@ -271,58 +271,61 @@ impl Catalog for ClusterCatalog {
             });
         }
         let what = format!("uploading module {:?}", u.name);
-        self.writer
-            .write(&self.tail, &what, |cache: &CatalogCache| {
-                if let Some(same) = cache.versions(u.name).find(|m| m.digest == u.digest) {
-                    return Ok(Plan::Done((same.clone(), false)));
-                }
-                let module = ModuleVersion {
-                    name: u.name.to_string(),
-                    version: cache.next_version(u.name),
-                    digest: u.digest.to_string(),
-                    world: u.world.to_string(),
-                    size: u.bytes.len() as u64,
-                    created_ms: u.now_ms,
-                };
-                Ok(Plan::Write {
-                    records: self.module_records(&module, u.bytes),
-                    answer: (module, true),
-                })
+        self.writer.write(&self.tail, &what, |tail: &Tail| {
+            let (same, next) = tail.read(|cache| {
+                let same = cache.versions(u.name).find(|m| m.digest == u.digest);
+                (same.cloned(), cache.next_version(u.name))
+            });
+            if let Some(same) = same {
+                return Ok(Plan::Done((same, false)));
+            }
+            let module = ModuleVersion {
+                name: u.name.to_string(),
+                version: next,
+                digest: u.digest.to_string(),
+                world: u.world.to_string(),
+                size: u.bytes.len() as u64,
+                created_ms: u.now_ms,
+            };
+            Ok(Plan::Write {
+                records: self.module_records(&module, u.bytes),
+                answer: (module, true),
             })
+        })
     }
 
     fn delete_module(&self, name: &str, version: u32) -> Result<(), PipelineError> {
         let what = format!("deleting module {name:?} version {version}");
-        self.writer
-            .write(&self.tail, &what, |cache: &CatalogCache| {
-                let Some(module) = cache.module(name, Some(version)) else {
-                    return Err(PipelineError::UnknownModule {
-                        name: name.to_string(),
-                        version: Some(version),
-                    });
-                };
-                let chunks = module.size.div_ceil(self.config.chunk_bytes as u64).max(1);
-                let name = name.to_string();
-                let mut records: Vec<_> = (0..chunks as u32)
-                    .map(|index| {
-                        let key = ModuleKey::Chunk {
-                            name: name.clone(),
-                            version,
-                            index,
-                        };
-                        record(MODULES_TOPIC, key.encode(), None)
-                    })
-                    .collect();
-                records.push(record(
-                    MODULES_TOPIC,
-                    ModuleKey::Manifest { name, version }.encode(),
-                    None,
-                ));
-                Ok(Plan::Write {
-                    records,
-                    answer: (),
+        self.writer.write(&self.tail, &what, |tail: &Tail| {
+            // As many chunks as its manifest says: its writer's chunk size may not
+            // be this node's.
+            let Some(chunks) = tail.read(|cache| cache.chunks(name, version)) else {
+                return Err(PipelineError::UnknownModule {
+                    name: name.to_string(),
+                    version: Some(version),
+                });
+            };
+            let name = name.to_string();
+            let mut records: Vec<_> = (0..chunks)
+                .map(|index| {
+                    let key = ModuleKey::Chunk {
+                        name: name.clone(),
+                        version,
+                        index,
+                    };
+                    record(MODULES_TOPIC, key.encode(), None)
                 })
+                .collect();
+            records.push(record(
+                MODULES_TOPIC,
+                ModuleKey::Manifest { name, version }.encode(),
+                None,
+            ));
+            Ok(Plan::Write {
+                records,
+                answer: (),
             })
+        })
     }
 
     fn pipelines(&self) -> Result<Vec<PipelineRecord>, PipelineError> {
@@ -337,20 +340,19 @@ impl Catalog for ClusterCatalog {
         let name = record_.spec.name.clone();
         let value = self.encode_pipeline(record_)?;
         let what = format!("creating pipeline {name:?}");
-        self.writer
-            .write(&self.tail, &what, |cache: &CatalogCache| {
-                if cache.pipeline(&name).is_some() {
-                    return Err(PipelineError::PipelineExists { name: name.clone() });
-                }
-                Ok(Plan::Write {
-                    records: vec![record(
-                        PIPELINES_TOPIC,
-                        name.clone().into_bytes(),
-                        Some(value.clone()),
-                    )],
-                    answer: (),
-                })
+        self.writer.write(&self.tail, &what, |tail: &Tail| {
+            if tail.read(|cache| cache.pipeline(&name).is_some()) {
+                return Err(PipelineError::PipelineExists { name: name.clone() });
+            }
+            Ok(Plan::Write {
+                records: vec![record(
+                    PIPELINES_TOPIC,
+                    name.clone().into_bytes(),
+                    Some(value.clone()),
+                )],
+                answer: (),
             })
+        })
     }
 
     fn edit_pipeline(
@@ -359,42 +361,41 @@ impl Catalog for ClusterCatalog {
         edit: PipelineEdit<'_>,
     ) -> Result<Option<PipelineRecord>, PipelineError> {
         let what = format!("updating pipeline {name:?}");
-        self.writer
-            .write(&self.tail, &what, |cache: &CatalogCache| {
-                let Some(mut changed) = cache.pipeline(name).cloned() else {
-                    return Ok(Plan::Done(None));
-                };
-                edit(&mut changed)?;
-                if changed.spec.name != name {
-                    return Err(PipelineError::InvalidSpec(crate::pipeline::spec::spec_err(
-                        "name",
-                        "an update cannot rename a pipeline",
-                    )));
-                }
-                let value = self.encode_pipeline(&changed)?;
-                Ok(Plan::Write {
-                    records: vec![record(
-                        PIPELINES_TOPIC,
-                        name.as_bytes().to_vec(),
-                        Some(value),
-                    )],
-                    answer: Some(changed),
-                })
+        self.writer.write(&self.tail, &what, |tail: &Tail| {
+            let Some(mut changed) = tail.read(|cache| cache.pipeline(name).cloned()) else {
+                return Ok(Plan::Done(None));
+            };
+            // Outside the cache's lock: an edit may read the catalog itself.
+            edit(&mut changed)?;
+            if changed.spec.name != name {
+                return Err(PipelineError::InvalidSpec(crate::pipeline::spec::spec_err(
+                    "name",
+                    "an update cannot rename a pipeline",
+                )));
+            }
+            let value = self.encode_pipeline(&changed)?;
+            Ok(Plan::Write {
+                records: vec![record(
+                    PIPELINES_TOPIC,
+                    name.as_bytes().to_vec(),
+                    Some(value),
+                )],
+                answer: Some(changed),
             })
+        })
     }
 
     fn delete_pipeline(&self, name: &str) -> Result<Option<PipelineRecord>, PipelineError> {
         let what = format!("deleting pipeline {name:?}");
-        self.writer
-            .write(&self.tail, &what, |cache: &CatalogCache| {
-                let Some(gone) = cache.pipeline(name).cloned() else {
-                    return Ok(Plan::Done(None));
-                };
-                Ok(Plan::Write {
-                    records: vec![record(PIPELINES_TOPIC, name.as_bytes().to_vec(), None)],
-                    answer: Some(gone),
-                })
+        self.writer.write(&self.tail, &what, |tail: &Tail| {
+            let Some(gone) = tail.read(|cache| cache.pipeline(name).cloned()) else {
+                return Ok(Plan::Done(None));
+            };
+            Ok(Plan::Write {
+                records: vec![record(PIPELINES_TOPIC, name.as_bytes().to_vec(), None)],
+                answer: Some(gone),
             })
+        })
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {

@@ -11,8 +11,10 @@ use parking_lot::{Condvar, Mutex};
 use tokio::sync::watch;
 
 use super::super::consumer::{Consumer, TopicOffset};
+use super::super::producer::OutRecord;
 use super::cache::CatalogCache;
 use super::config::{MODULES_TOPIC, PIPELINES_TOPIC};
+use super::encoding::ModuleKey;
 
 /// Read positions (next offset) of the two topics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -74,6 +76,21 @@ impl Tail {
             }
         }
         true
+    }
+
+    /// `f` over the cache, under its lock (keep `f` short: the thread waits meanwhile).
+    pub fn read<R>(&self, f: impl FnOnce(&CatalogCache) -> R) -> R {
+        f(&self.state.lock().cache)
+    }
+
+    /// Whether the cache can tell if it holds `record` ([`CatalogCache::holds`]): module
+    /// manifests and pipeline records, not chunks or counters.
+    pub fn witnesses(record: &OutRecord) -> bool {
+        record.topic == PIPELINES_TOPIC
+            || record
+                .key
+                .as_deref()
+                .is_some_and(|k| matches!(ModuleKey::decode(k), Ok(ModuleKey::Manifest { .. })))
     }
 
     /// Asks the thread to end.

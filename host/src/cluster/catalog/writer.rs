@@ -28,7 +28,6 @@ use crate::pipeline::PipelineError;
 use super::super::error::ClusterError;
 use super::super::producer::{OutRecord, Producer, ProducerMode};
 use super::super::{Admin, Cluster};
-use super::cache::CatalogCache;
 use super::config::{MODULES_TOPIC, PIPELINES_TOPIC};
 use super::tail::{Ends, Tail};
 
@@ -113,21 +112,22 @@ impl Writer {
         })
     }
 
-    /// Runs `decide` over an up-to-date cache and commits what it plans, retrying when
+    /// Runs `decide` over an up-to-date tail and commits what it plans, retrying when
     /// another node's writer fenced this one; `what` names the write in a conflict.
     pub fn write<T>(
         &self,
         tail: &Tail,
         what: &str,
-        mut decide: impl FnMut(&CatalogCache) -> Result<Plan<T>, PipelineError>,
+        mut decide: impl FnMut(&Tail) -> Result<Plan<T>, PipelineError>,
     ) -> Result<T, PipelineError> {
         let admin = self.one.lock();
         let mut last = None;
+        let mut unsure = None;
         for attempt in 0..self.attempts {
             if attempt > 0 {
                 backoff(attempt);
             }
-            match self.attempt(admin.as_ref(), tail, &mut decide) {
+            match self.attempt(admin.as_ref(), tail, &mut decide, &mut unsure) {
                 Ok(answer) => return Ok(answer),
                 Err(Failure::Refused(e)) => return Err(e),
                 Err(Failure::Lost(e)) => {
@@ -148,27 +148,46 @@ impl Writer {
         })
     }
 
+    /// One try. `unsure` holds the records and answer of an earlier try whose commit
+    /// failed without saying whether it took effect (a fence racing the commit can
+    /// answer "fenced" for a commit the coordinator completed): if the catalog now
+    /// holds exactly those records, that try committed and its answer stands — deciding
+    /// again would append a deployment twice or answer a create with "exists".
     fn attempt<T>(
         &self,
         admin: &dyn Admin,
         tail: &Tail,
-        decide: &mut impl FnMut(&CatalogCache) -> Result<Plan<T>, PipelineError>,
+        decide: &mut impl FnMut(&Tail) -> Result<Plan<T>, PipelineError>,
+        unsure: &mut Option<(Vec<OutRecord>, T)>,
     ) -> Result<T, Failure> {
         let mut producer = self.cluster.producer(ProducerMode::Transactional {
             id: self.id.clone(),
         })?;
         producer.init_transactions(self.timeout)?;
         self.read_up(tail, Writer::ends(admin)?)?;
-        let plan = decide(&tail.state.lock().cache).map_err(Failure::Refused)?;
+        // No other writer can commit from here to this one's commit (it would fence this
+        // one first), so what `decide` reads stays the latest while it runs.
+        if let Some((witness, answer)) = unsure.take()
+            && tail.read(|cache| witness.iter().all(|r| cache.holds(r)))
+        {
+            return Ok(answer);
+        }
+        let plan = decide(tail).map_err(Failure::Refused)?;
         let (records, answer) = match plan {
             Plan::Done(answer) => return Ok(answer),
             Plan::Write { records, answer } => (records, answer),
         };
         let topics: Vec<String> = records.iter().map(|r| r.topic.clone()).collect();
+        let witness: Vec<OutRecord> = records
+            .iter()
+            .filter(|r| Tail::witnesses(r))
+            .cloned()
+            .collect();
         if let Err(e) = self.commit(producer.as_mut(), records, &topics, tail) {
             // Best effort: a fenced producer cannot abort, and a newer writer's
             // init_transactions aborts what this one left open anyway.
             let _ = producer.abort(self.timeout);
+            *unsure = Some((witness, answer));
             return Err(e);
         }
         Ok(answer)
