@@ -249,3 +249,59 @@ fn the_limits_refuse_what_is_too_large() {
         Err(PipelineError::InvalidModuleName { .. })
     ));
 }
+
+#[test]
+fn concurrent_updates_of_one_pipeline_lose_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data"), &[]);
+    let a = Arc::new(node(&s, &dir.path().join("a")));
+    let b = Arc::new(node(&s, &dir.path().join("b")));
+    a.create_pipeline(&pipeline("p", "f")).unwrap();
+    assert!(wait_until(SEEN_WITHIN, || b
+        .pipeline("p")
+        .unwrap()
+        .is_some()));
+    let per_node = 4;
+    let run = |n: Arc<ClusterCatalog>, tag: &'static str| {
+        std::thread::spawn(move || {
+            (0..per_node)
+                .map(|i| {
+                    n.edit_pipeline("p", &mut |r| {
+                        let spec = r.spec.clone();
+                        let deployment = Deployment {
+                            modules: vec![("f".into(), 1)],
+                            at_ms: i,
+                            reason: format!("{tag} {i}"),
+                        };
+                        r.push_deployment(&spec, deployment, 100);
+                        Ok(())
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let (ta, tb) = (run(a.clone(), "a"), run(b.clone(), "b"));
+    let mut results = ta.join().unwrap();
+    results.extend(tb.join().unwrap());
+    let mut applied = 0;
+    for r in &results {
+        match r {
+            Ok(Some(_)) => applied += 1,
+            Err(PipelineError::CatalogConflict { .. }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // Every update that answered success is in the history, once: none overwrote another.
+    assert!(a.sync(SEEN_WITHIN).unwrap() && b.sync(SEEN_WITHIN).unwrap());
+    let record = a.pipeline("p").unwrap().unwrap();
+    assert_eq!(record.history.len(), 1 + applied, "{:?}", record.history);
+    let mut reasons: Vec<_> = record.history[1..]
+        .iter()
+        .map(|d| d.reason.clone())
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    assert_eq!(reasons.len(), applied);
+    assert!(applied >= per_node as usize, "{results:?}");
+    assert_eq!(b.pipeline("p").unwrap().unwrap().history, record.history);
+}
