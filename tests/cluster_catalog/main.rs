@@ -305,3 +305,29 @@ fn concurrent_updates_of_one_pipeline_lose_none() {
     assert!(applied >= per_node as usize, "{results:?}");
     assert_eq!(b.pipeline("p").unwrap().unwrap().history, record.history);
 }
+
+#[test]
+fn a_catalog_topic_that_cannot_hold_the_catalog_is_refused_by_name() {
+    use weir::cluster::catalog::{MODULES_TOPIC, PIPELINES_TOPIC};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data"), &[]);
+    let admin = connect(&s).admin().unwrap();
+    let delete = BTreeMap::from([("cleanup.policy".to_string(), "delete".to_string())]);
+    admin.create_topic(PIPELINES_TOPIC, 1, &delete).unwrap();
+    let e = ClusterCatalog::open(connect(&s), config(&dir.path().join("a"))).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains(PIPELINES_TOPIC) && text.contains("cleanup.policy=compact"),
+        "{text}"
+    );
+    // Made compacted, it is taken; a second partition of the other topic is not.
+    let compact = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
+    admin.alter_configs(PIPELINES_TOPIC, &compact).unwrap();
+    admin.create_partitions(MODULES_TOPIC, 2).unwrap();
+    let e = ClusterCatalog::open(connect(&s), config(&dir.path().join("a"))).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains(MODULES_TOPIC) && text.contains("one partition"),
+        "{text}"
+    );
+}

@@ -105,6 +105,14 @@ impl ClusterCatalog {
             offset: 0,
         }))?;
         let ends = Writer::ends(admin.as_ref())?;
+        // Everything that can fail before the thread starts: a failure after it drops
+        // the catalog, whose Drop stops the thread.
+        let writer = Writer::new(
+            cluster,
+            config.writer_id.clone(),
+            config.write_timeout,
+            config.write_attempts,
+        )?;
         let tail = Tail::new(cache);
         let thread = std::thread::Builder::new()
             .name("catalog-tail".into())
@@ -113,12 +121,6 @@ impl ClusterCatalog {
                 move || tail.run(consumer)
             })
             .map_err(ClusterError::Waiter)?;
-        let writer = Writer::new(
-            cluster,
-            config.writer_id.clone(),
-            config.write_timeout,
-            config.write_attempts,
-        )?;
         let catalog = ClusterCatalog {
             tail,
             writer,
@@ -336,9 +338,9 @@ impl Catalog for ClusterCatalog {
         Ok(self.tail.state.lock().cache.pipeline(name).cloned())
     }
 
-    fn create_pipeline(&self, record_: &PipelineRecord) -> Result<(), PipelineError> {
-        let name = record_.spec.name.clone();
-        let value = self.encode_pipeline(record_)?;
+    fn create_pipeline(&self, created: &PipelineRecord) -> Result<(), PipelineError> {
+        let name = created.spec.name.clone();
+        let value = self.encode_pipeline(created)?;
         let what = format!("creating pipeline {name:?}");
         self.writer.write(&self.tail, &what, |tail: &Tail| {
             if tail.read(|cache| cache.pipeline(&name).is_some()) {
