@@ -13,6 +13,8 @@
 //! - [`attached`]: attached mode, pipelines' tasks on a consumer group of the cluster
 //!   with changelogged state and exactly-once rounds.
 //! - [`rd`]: the implementation on librdkafka (the `rdkafka` crate).
+//! - [`catalog`]: attached mode's shared catalog: modules and pipeline records in the
+//!   compacted topics `_weir_modules` and `_weir_pipelines`, read by every node.
 //! - [`error`]: [`ClusterError`], the layer's one error type.
 //!
 //! Every call blocks the calling thread (up to its timeout) and never a tokio worker:
@@ -21,6 +23,7 @@
 
 pub mod admin;
 pub mod attached;
+pub mod catalog;
 pub mod consumer;
 pub mod error;
 pub mod producer;

@@ -4,6 +4,8 @@
 //! - [`service`]: [`Pipelines`], the service: modules, pipelines, the worker threads.
 //! - [`spec`]: the pipeline spec users send, and its structural checks.
 //! - [`registry`]: uploaded modules, versioned, durable.
+//! - [`catalog`]: [`Catalog`], modules and pipeline records wherever they are kept (this
+//!   node's registry and store, or a cluster's topics), for the API and the runner.
 //! - [`plugins`]: the built-in plugins that ship with weir, listed for `GET /v1/plugins`.
 //! - [`store`]: pipeline records and task checkpoints in sled.
 //! - [`handle`]: a running pipeline's control channel (update, pause, rollback).
@@ -24,6 +26,7 @@
 //! - [`external`]: [`ExternalTasks`], where tasks run in attached mode (on another
 //!   cluster's consumer group) instead of over the embedded broker.
 //! - [`error`]: [`PipelineError`], the layer's one error type.
+pub mod catalog;
 pub mod chain;
 pub mod error;
 pub mod external;
@@ -51,6 +54,7 @@ pub mod task;
 mod tests;
 pub mod workers;
 
+pub use catalog::{Catalog, LocalCatalog, ModuleUpload};
 pub use error::PipelineError;
 pub use external::ExternalTasks;
 pub use limits::StateLimits;

@@ -220,6 +220,11 @@ impl Consumer for RdConsumer {
         Ok(offsets(&got))
     }
 
+    fn positions(&self) -> Result<Vec<TopicOffset>, ClusterError> {
+        let tpl = self.inner.position().map_err(client("position"))?;
+        Ok(offsets(&tpl))
+    }
+
     fn group_metadata(&self) -> Option<GroupMetadata> {
         self.inner
             .group_metadata()
