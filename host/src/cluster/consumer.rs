@@ -100,9 +100,6 @@ pub trait Consumer: Send {
     ) -> Result<Vec<TopicOffset>, ClusterError>;
     /// Its group generation, for a transactional producer (`None` outside a group).
     fn group_metadata(&self) -> Option<GroupMetadata>;
-    /// The next offset it will read of an assigned partition (past control records and
-    /// aborted transactions, which [`Consumer::poll`] never returns), if it knows one yet.
-    fn position(&self, topic: &str, partition: i32) -> Result<Option<i64>, ClusterError>;
     /// The next offset it will hand out of each assigned partition that has one: past the
     /// records returned so far and the transaction markers and aborted records the client
     /// skipped behind them, so a reader knows it has read up to an end offset even when

@@ -80,8 +80,10 @@ pub fn restore(
             // The position passes control records and aborted data, which poll never
             // returns: the end is reached when it does.
             let at = consumer
-                .position(topic, partition)?
-                .unwrap_or(seen)
+                .positions()?
+                .into_iter()
+                .find(|p| p.topic == *topic && p.partition == partition)
+                .map_or(seen, |p| p.offset)
                 .max(seen);
             // Or nothing more comes and only the last transaction's commit marker is left.
             if at >= end || (got.is_empty() && seen + 1 >= end - 1) {
@@ -235,8 +237,12 @@ mod tests {
         fn group_metadata(&self) -> Option<GroupMetadata> {
             None
         }
-        fn position(&self, _: &str, _: i32) -> Result<Option<i64>, ClusterError> {
-            Ok(Some(self.at))
+        fn positions(&self) -> Result<Vec<TopicOffset>, ClusterError> {
+            Ok(vec![TopicOffset {
+                topic: "p-s-changelog".into(),
+                partition: 3,
+                offset: self.at,
+            }])
         }
     }
 

@@ -230,14 +230,4 @@ impl Consumer for RdConsumer {
             .group_metadata()
             .map(|g| GroupMetadata(Box::new(g)))
     }
-
-    fn position(&self, topic: &str, partition: i32) -> Result<Option<i64>, ClusterError> {
-        let all = self.inner.position().map_err(client("position"))?;
-        Ok(all
-            .find_partition(topic, partition)
-            .and_then(|e| match e.offset() {
-                Offset::Offset(o) => Some(o),
-                _ => None,
-            }))
-    }
 }
