@@ -94,6 +94,7 @@ impl PipelinesSection {
             },
             natives: BTreeMap::new(),
             external: None,
+            catalog: None,
         })
     }
 }

@@ -11,6 +11,7 @@
 //! never a silent overwrite.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -41,7 +42,7 @@ pub struct ModuleUpload<'a> {
 pub type PipelineEdit<'a> = &'a mut dyn FnMut(&mut PipelineRecord) -> Result<(), PipelineError>;
 
 /// Where module versions and pipeline records live.
-pub trait Catalog: Send + Sync {
+pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Every module version, by name then version.
     fn modules(&self) -> Result<Vec<ModuleVersion>, PipelineError>;
     /// One version of `name`, or its newest with `None` (`UnknownModule` if none).
@@ -73,6 +74,10 @@ pub trait Catalog: Send + Sync {
     /// subscriber re-reads what it cares about when it moves (a watch keeps only the
     /// newest value, so several changes may show as one).
     fn subscribe(&self) -> watch::Receiver<u64>;
+    /// Waits (at most `timeout`) until this node has read every change committed so far,
+    /// wherever it was made, so what it decides next is decided on the latest state
+    /// (`CatalogUnavailable` if it could not).
+    fn catch_up(&self, timeout: Duration) -> Result<(), PipelineError>;
 }
 
 /// The catalog of one node: its sled module registry and pipeline store. Changes made
@@ -181,6 +186,11 @@ impl Catalog for LocalCatalog {
 
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+
+    /// One node's store is always read up.
+    fn catch_up(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
     }
 }
 

@@ -57,6 +57,7 @@ fn open_keeping(dir: &Path, broker: &Arc<Broker>, max_history: usize) -> Pipelin
                 )]
                 .into(),
                 external: None,
+                catalog: None,
             },
         )
     })

@@ -25,16 +25,19 @@ use crate::broker::history::{self, ThroughputHistory};
 use crate::broker::producer::ProducerRegistry;
 use crate::broker::txn::TxnCoordinator;
 use crate::cluster::attached::Attached;
+use crate::cluster::catalog::ClusterCatalog;
 use crate::log::cleaner::aborted::AbortedSet;
 
 /// How often open transactions are checked against their timeout: a reader
 /// waits at most this long past a dead producer's `transaction.timeout.ms`.
 const TXN_TIMEOUT_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+/// How soon a shared catalog change that failed to apply on this node is tried again.
+const CATALOG_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::config::{ServerConfig, Settings};
 use crate::connect::service::TaskCaps;
 use crate::connect::{ConnectConfig, Connectors};
 use crate::kafka::{KafkaContext, KafkaListener};
-use crate::pipeline::Pipelines;
+use crate::pipeline::{Catalog as _, Pipelines};
 
 /// Loads the configuration with the command-line overrides applied.
 pub fn settings(opts: &ServeOptions) -> anyhow::Result<Settings> {
@@ -155,20 +158,16 @@ pub async fn run(
     ));
     // Attached: pipelines run on the cluster's consumer groups; the broker opened above
     // keeps only this node's users and ACLs, and serves no topics.
-    let attached = match settings.attached.clone() {
-        Some(config) => {
-            let bootstrap = config.props.bootstrap().to_string();
-            let a = tokio::task::spawn_blocking(move || Attached::open(config))
-                .await?
-                .with_context(|| format!("attaching to the cluster at {bootstrap}"))?;
-            Some(a)
-        }
-        None => None,
-    };
+    let (attached, catalog) = attach(&settings).await?;
     let mut pipelines_config = settings.pipelines.clone();
     pipelines_config.external = attached
         .clone()
         .map(|a| Arc::new(a) as Arc<dyn crate::pipeline::ExternalTasks>);
+    pipelines_config.catalog = catalog
+        .clone()
+        .map(|c| c as Arc<dyn crate::pipeline::Catalog>);
+    // Before the service applies the catalog at open: a change after that is not missed.
+    let catalog_changes = catalog.as_ref().map(|c| c.subscribe());
     let (b, p, config) = (broker.clone(), producers.clone(), pipelines_config);
     let pipelines = tokio::task::spawn_blocking(move || Pipelines::open(b, p, config))
         .await?
@@ -257,6 +256,9 @@ pub async fn run(
     };
     let kafka_addr = kafka.as_ref().map(|k| k.local_addr()).transpose()?;
     let mut background = spawn_background(&broker, &producers, &settings);
+    if let Some(changes) = catalog_changes {
+        background.push(follow_catalog(pipelines.clone(), changes));
+    }
     let sampled = pipelines.clone();
     background.push(every(
         crate::pipeline::samples::SAMPLE_INTERVAL,
@@ -355,6 +357,59 @@ pub async fn run(
         .context("closing the broker")?;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Attached mode's node and shared catalog (`settings.attached`), the catalog read up to
+/// its end before anything answers; `(None, None)` when embedded.
+async fn attach(
+    settings: &Settings,
+) -> anyhow::Result<(Option<Attached>, Option<Arc<ClusterCatalog>>)> {
+    let Some(config) = settings.attached.clone() else {
+        return Ok((None, None));
+    };
+    let bootstrap = config.props.bootstrap().to_string();
+    let a = tokio::task::spawn_blocking(move || Attached::open(config))
+        .await?
+        .with_context(|| format!("attaching to the cluster at {bootstrap}"))?;
+    let (node, max) = (a.clone(), settings.pipelines.max_module_bytes);
+    let catalog = tokio::task::spawn_blocking(move || node.open_catalog(max))
+        .await?
+        .with_context(|| format!("reading the shared catalog of the cluster at {bootstrap}"))?;
+    Ok((Some(a), Some(Arc::new(catalog))))
+}
+
+/// Attached: applies each change of the shared catalog (made on any node) to this node's
+/// pipelines; one that failed to apply is tried again a second later.
+fn follow_catalog(
+    pipelines: Arc<Pipelines>,
+    mut changes: tokio::sync::watch::Receiver<u64>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut retry = false;
+        loop {
+            let changed = if retry {
+                let wait = tokio::time::timeout(CATALOG_RETRY, changes.changed()).await;
+                wait.unwrap_or(Ok(()))
+            } else {
+                changes.changed().await
+            };
+            if changed.is_err() {
+                break;
+            }
+            let p = pipelines.clone();
+            retry = match tokio::task::spawn_blocking(move || p.follow_catalog()).await {
+                Ok(Ok(())) => false,
+                Ok(Err(e)) => {
+                    tracing::warn!("applying the shared catalog: {e}");
+                    true
+                }
+                Err(e) => {
+                    tracing::error!("applying the shared catalog failed: {e}");
+                    true
+                }
+            };
+        }
+    })
 }
 
 fn spawn_background(

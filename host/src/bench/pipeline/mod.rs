@@ -142,6 +142,7 @@ fn setup(
             )]
             .into(),
             external: None,
+            catalog: None,
         },
     )?;
     let wasm = std::fs::read(opts.guests.join("rust-filter.wasm")).with_context(|| {

@@ -33,7 +33,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::cluster::{ClientProps, Cluster};
+use crate::cluster::catalog::{CatalogConfig, ClusterCatalog};
+use crate::cluster::{ClientProps, Cluster, ClusterError};
 use crate::pipeline::chain::StepPlan;
 use crate::pipeline::handle::PipelineHandle;
 use crate::pipeline::spec::SpecError;
@@ -227,6 +228,15 @@ impl Attached {
     /// The cluster's bootstrap list.
     pub fn bootstrap(&self) -> &str {
         self.0.config.props.bootstrap()
+    }
+
+    /// Opens the shared catalog on the cluster (`_weir_modules`, `_weir_pipelines`), its
+    /// module bytes cached under the node's directory, modules up to `max_module_bytes`;
+    /// returns once both topics are read to their end.
+    pub fn open_catalog(&self, max_module_bytes: usize) -> Result<ClusterCatalog, ClusterError> {
+        let mut config = CatalogConfig::new(self.0.config.dir.join("catalog"));
+        config.max_module_bytes = max_module_bytes;
+        ClusterCatalog::open(self.0.plain.clone(), config)
     }
 
     /// Stops every runner (each commits nothing more; its member leaves the group).

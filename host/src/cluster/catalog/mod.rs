@@ -403,4 +403,15 @@ impl Catalog for ClusterCatalog {
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.tail.changes.subscribe()
     }
+
+    fn catch_up(&self, timeout: Duration) -> Result<(), PipelineError> {
+        let start = Instant::now();
+        if self.sync(timeout)? {
+            return Ok(());
+        }
+        Err(unavailable(ClusterError::CatalogBehind {
+            topics: "_weir_modules and _weir_pipelines",
+            waited_ms: start.elapsed().as_millis(),
+        }))
+    }
 }
