@@ -4,8 +4,11 @@
 //! read_committed consumer of the output must see every input's effect exactly once (per
 //! key, the counts 1..=N each once), the killed node's tasks must move to the others
 //! within the session timeout, and their state must come back from the changelog; the
-//! killed node then restarts on its data directory and takes tasks again, still exactly once;
-//! last, a hot-swap on every node upper-cases exactly the counts made after it.
+//! killed node then restarts on its data directory and takes tasks again, still exactly once.
+//! Modules and the pipeline live in the shared catalog: the pipeline is created once, on
+//! one node, and runs on all; a node started later with an empty data directory picks it
+//! up; one `PUT` on another node hot-swaps it on every node, upper-casing exactly the
+//! counts made after it; a pause, a resume and the deletion asked of one node reach all.
 
 mod common;
 
@@ -78,6 +81,23 @@ impl Node {
     fn get(&self, path: &str) -> (u16, Value) {
         let r = http().get(format!("{}{path}", self.url)).send().unwrap();
         (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    }
+
+    fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = http().request(method, format!("{}{path}", self.url));
+        if let Some(body) = body {
+            r = r.json(&body);
+        }
+        let r = r.send().unwrap();
+        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    }
+
+    /// The deployment generation this node's tasks of the first pipeline run.
+    fn generation(&self) -> u64 {
+        let (_, v) = self.get("/v1/cluster");
+        v["pipelines"][0]["local"]["generation"]
+            .as_u64()
+            .unwrap_or(0)
     }
 
     fn post(&self, path: &str, body: Value) -> (u16, Value) {
@@ -200,15 +220,26 @@ fn three_attached_nodes_count_exactly_once_through_a_sigkill_and_a_restart() {
         "start": "earliest",
         "steps": [{"name": "tally", "module": "counter"}]
     });
+    // Once, on one node: the shared catalog carries the module and the spec to the others.
+    nodes[0].upload("counter", &counter);
+    let (code, body) = nodes[0].post("/v1/pipelines", spec.clone());
+    assert_eq!(code, 201, "{body}");
     for n in &nodes {
-        n.upload("counter", &counter);
-        let (code, body) = n.post("/v1/pipelines", spec.clone());
-        assert_eq!(code, 201, "{body}");
+        assert!(
+            wait_until(Duration::from_secs(30), || n.get("/v1/pipelines/counts").0
+                == 200),
+            "a node never saw the pipeline created on another"
+        );
+        let (code, body) = n.get("/v1/modules/counter");
+        assert_eq!(code, 200, "{body}");
         // The broker's own endpoints answer that the node is attached.
         let (code, body) = n.get("/v1/topics");
         assert_eq!(code, 409, "{body}");
         assert_eq!(body["error"]["code"], "attached_mode", "{body}");
     }
+    // The name is taken for every node.
+    let (code, body) = nodes[2].post("/v1/pipelines", spec.clone());
+    assert_eq!(code, 409, "{body}");
     // Streams steps are refused by name in attached mode.
     let (code, body) = nodes[0].post(
         "/v1/pipelines",
@@ -310,41 +341,98 @@ fn three_attached_nodes_count_exactly_once_through_a_sigkill_and_a_restart() {
     }
     exactly_once(&bootstrap, sent);
 
-    // A hot-swap on each node (specs live per node for now): a second step upper-cases the
-    // counts; once every node runs the new generation, every new count comes out swapped,
-    // over the same state.
+    // A node started now, on an empty data directory, picks the pipeline and its module
+    // up from the catalog and takes a share of the tasks.
+    let late = Node::start(&dir.path().join("node3"), &bootstrap);
+    let late_id = late.get("/v1/cluster").1["node"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(late.get("/v1/pipelines/counts").0, 200);
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            let a = nodes[0].assignment("counts");
+            a.len() == 4
+                && a.values().map(Vec::len).sum::<usize>() == 6
+                && a.get(&late_id).is_some_and(|t| !t.is_empty())
+        }),
+        "the late node got no tasks: {:?}",
+        nodes[0].assignment("counts")
+    );
+    for _ in 0..3 {
+        produce(&broker, "in", batch(sent, 200));
+        sent += 200;
+    }
+    exactly_once(&bootstrap, sent);
+
+    // One hot-swap, asked of a node the pipeline was not created on, with a module
+    // uploaded on a third: a second step upper-cases the counts. Once every node runs the
+    // next generation, every new count comes out swapped, over the same state.
     let upper = guests::guest("rust", "upper");
-    let nodes: Vec<&Node> = nodes.iter().chain([&back]).collect();
+    let nodes: Vec<&Node> = nodes.iter().chain([&back, &late]).collect();
+    let before: Vec<u64> = nodes.iter().map(|n| n.generation()).collect();
+    assert!(before.iter().all(|g| *g >= 1), "{before:?}");
     let mut updated = spec.clone();
     updated["steps"]
         .as_array_mut()
         .unwrap()
         .push(json!({"module": "upper"}));
-    for n in &nodes {
-        n.upload("upper", &upper);
-        let r = http()
-            .put(format!("{}/v1/pipelines/counts", n.url))
-            .json(&updated)
-            .send()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
-    }
-    assert!(
-        wait_until(Duration::from_secs(30), || nodes.iter().all(|n| {
-            let (_, v) = n.get("/v1/cluster");
-            v["pipelines"][0]["local"]["generation"] == 2
-        })),
-        "not every node swapped"
+    nodes[1].upload("upper", &upper);
+    let (code, body) = back.send(
+        reqwest::Method::PUT,
+        "/v1/pipelines/counts",
+        Some(updated.clone()),
     );
-    let before = sent;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        wait_until(Duration::from_secs(30), || nodes
+            .iter()
+            .zip(&before)
+            .all(|(n, g)| n.generation() == g + 1)),
+        "not every node swapped once: {:?} before, {:?} now",
+        before,
+        nodes.iter().map(|n| n.generation()).collect::<Vec<_>>()
+    );
+    for n in &nodes {
+        let (_, status) = n.get("/v1/pipelines/counts");
+        assert_eq!(status["modules"][1]["module"], "upper", "{status}");
+    }
+    let swapped_from = sent;
     produce(&broker, "in", batch(sent, 200));
     sent += 200;
     let out = exactly_once(&bootstrap, sent);
     let swapped = out.iter().filter(|v| v.starts_with('K')).count();
     assert_eq!(
         swapped,
-        sent - before,
+        sent - swapped_from,
         "the counts after the swap, and only they, are upper-cased"
+    );
+
+    // A pause on one node pauses every node; a resume on another resumes all; the deletion
+    // asked of a third stops it everywhere.
+    let everywhere = |state: &str| {
+        wait_until(Duration::from_secs(30), || {
+            nodes
+                .iter()
+                .all(|n| n.get("/v1/pipelines/counts").1["state"] == state)
+        })
+    };
+    let (code, body) = nodes[0].post("/v1/pipelines/counts/pause", json!({}));
+    assert_eq!(code, 200, "{body}");
+    assert!(everywhere("paused"), "not every node paused");
+    let (code, body) = late.post("/v1/pipelines/counts/resume", json!({}));
+    assert_eq!(code, 200, "{body}");
+    assert!(everywhere("running"), "not every node resumed");
+    let (code, body) = nodes[1].send(reqwest::Method::DELETE, "/v1/pipelines/counts", None);
+    assert!(code == 200 || code == 204, "{code} {body}");
+    assert!(
+        wait_until(Duration::from_secs(30), || nodes.iter().all(|n| {
+            n.get("/v1/pipelines/counts").0 == 404
+                && n.get("/v1/cluster").1["pipelines"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
+        })),
+        "not every node stopped the deleted pipeline"
     );
 }
 
