@@ -55,6 +55,7 @@ impl Harness {
                 plugins_dir: dir.path().join("plugins"),
                 natives: Default::default(),
                 external: None,
+                catalog: None,
                 sandbox: Default::default(),
                 max_history: 100,
                 max_windows_per_record: 1000,
