@@ -165,3 +165,57 @@ fn admin_transactions_and_groups_through_the_client_trait() {
     .expect_err("an unknown property is refused");
     assert!(e.to_string().contains("ssl.no.such.key"), "{e}");
 }
+
+#[test]
+fn a_reader_position_passes_the_commit_marker_that_ends_a_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data"), &[]);
+    let props = BTreeMap::from([("bootstrap.servers".to_string(), s.kafka.clone())]);
+    let c = cluster::connect(ClientProps::new(props).unwrap());
+    let admin = c.admin().unwrap();
+    admin.create_topic("t", 1, &BTreeMap::new()).unwrap();
+    let mut tx = c
+        .producer(ProducerMode::Transactional { id: "pos".into() })
+        .unwrap();
+    tx.init_transactions(Duration::from_secs(30)).unwrap();
+    for (value, commit) in [("a", true), ("aborted", false), ("b", true)] {
+        tx.begin().unwrap();
+        tx.send(record("t", value)).unwrap();
+        // Delivered first, so the aborted record is in the log (an abort purges what is
+        // still queued).
+        tx.flush(Duration::from_secs(30)).unwrap();
+        if commit {
+            tx.commit(Duration::from_secs(30)).unwrap();
+        } else {
+            tx.abort(Duration::from_secs(30)).unwrap();
+        }
+    }
+    // Three data records and three markers: the partition ends in a commit marker.
+    let (_, end) = admin.watermarks("t", 0).unwrap();
+    assert_eq!(end, 6);
+    let mut reader = c.consumer(None).unwrap();
+    reader
+        .assign(&[TopicOffset {
+            topic: "t".into(),
+            partition: 0,
+            offset: 0,
+        }])
+        .unwrap();
+    let mut values = Vec::new();
+    let reached = common::wait_until(Duration::from_secs(20), || {
+        values.extend(
+            reader
+                .poll(100, Duration::from_millis(100))
+                .unwrap()
+                .into_iter()
+                .map(|r| r.value.unwrap()),
+        );
+        reader
+            .positions()
+            .unwrap()
+            .iter()
+            .any(|p| p.topic == "t" && p.offset >= end)
+    });
+    assert_eq!(values, [b"a".to_vec(), b"b".to_vec()]);
+    assert!(reached, "position {:?}", reader.positions().unwrap());
+}

@@ -18,10 +18,13 @@
 //! `weir bench mirror` ([`mirror`]) measures the MirrorSourceConnector between two servers
 //! ([`served`]) against a plain consume+produce copy with the same client, and replication
 //! latency at a fixed rate.
+//! `weir bench attached` ([`attached`]) measures a stateful pipeline embedded against 1 and 2
+//! attached nodes, and the changelog restore rate of a node joining.
 //! `weir bench postgres` ([`postgres`]) measures PostgresSink against psql's batched upserts,
 //! in a PostgreSQL of its own ([`postgres_server`], which the PostgresSink tests use too).
 
 pub mod acl;
+pub mod attached;
 pub mod compaction;
 pub mod connect;
 pub mod dial;

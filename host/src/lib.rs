@@ -16,8 +16,10 @@
 //!   tasks, offsets, converters, the transformation chain of a connector's config run
 //!   through the built-in plugins); joins broker, runtime and the pipelines' module registry.
 //! - [`cluster`]: a Kafka client for other clusters (librdkafka behind small traits:
-//!   consumer, producer, admin); a weir server is just another cluster to it. Below
-//!   `connect`, whose mirror connectors use it, and above nothing it needs.
+//!   consumer, producer, admin); a weir server is just another cluster to it. And attached
+//!   mode (`cluster::attached`): pipelines' step chains run as tasks of a consumer group of
+//!   such a cluster, through `pipeline`'s chain and spec. Below `connect`, whose mirror
+//!   connectors use it.
 //! - [`pipeline`]: uploaded modules and pipelines (joins broker and runtime).
 //! - [`streams`]: the operators a pipeline step can be besides a module (windowed and
 //!   running `count`/`sum` with Kafka Streams' semantics); host-owned time and state,

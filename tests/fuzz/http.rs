@@ -54,6 +54,8 @@ impl Harness {
                 max_instances: 2,
                 plugins_dir: dir.path().join("plugins"),
                 natives: Default::default(),
+                external: None,
+                catalog: None,
                 sandbox: Default::default(),
                 max_history: 100,
                 max_windows_per_record: 1000,
@@ -101,6 +103,7 @@ impl Harness {
                 log_follows: Arc::new(tokio::sync::Semaphore::new(
                     api::pipeline_live::MAX_LOG_FOLLOWS,
                 )),
+                attached: None,
             },
             1 << 20,
         );

@@ -209,6 +209,11 @@ fn pipeline_status(err: &PipelineError) -> (StatusCode, &'static str) {
         E::RepartitionTopicTaken { .. }
         | E::RepartitionTopicExists { .. }
         | E::InternalTopic { .. } => (StatusCode::CONFLICT, "topic_taken"),
+        E::CatalogConflict { .. } => (StatusCode::CONFLICT, "catalog_conflict"),
+        E::CatalogRecordTooLarge { .. } => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "catalog_record_too_large")
+        }
+        E::CatalogUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "catalog_unavailable"),
         E::UnknownPipeline { .. } => (StatusCode::NOT_FOUND, "unknown_pipeline"),
         E::UnknownStep { .. } => (StatusCode::NOT_FOUND, "unknown_step"),
         E::NotWindowed { .. } => (StatusCode::BAD_REQUEST, "not_windowed"),
@@ -218,6 +223,7 @@ fn pipeline_status(err: &PipelineError) -> (StatusCode, &'static str) {
         E::AggregateState { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "pipeline_error"),
         E::Playground(source) => playground_status(source),
         E::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+        E::Cluster { .. } => (StatusCode::BAD_GATEWAY, "cluster_unavailable"),
         E::InstanceLimit { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "instance_limit"),
         E::Io { source, .. } if disk_full(source) => DISK_FULL,
         E::Broker(source) => broker_status(source),

@@ -16,6 +16,8 @@
 //!   served openly in front of the API; its data comes through the API.
 //! - [`history`]: `/v1/metrics/history`, the recent throughput the server sampled.
 //! - [`health`]: `/v1/health`, the server's real state (fenced partitions, orphans).
+//! - [`cluster`]: `/v1/cluster` (attached mode's nodes, tasks and lag), and the refusal of
+//!   the broker's endpoints on an attached node.
 //! - [`orphans`]: log directories the metadata does not list: list, adopt, delete.
 //! - [`auth`]: the middleware that authenticates every request (bearer token, basic,
 //!   or anonymous where the auth rule allows), answering 401 otherwise, and checks
@@ -28,6 +30,7 @@
 pub mod acls;
 pub mod auth;
 pub mod bounded;
+pub mod cluster;
 pub mod connect;
 pub mod console;
 pub mod error;
@@ -86,6 +89,8 @@ pub struct AppState {
     /// Permits for followed pipeline logs (long polls) at once, server-wide
     /// ([`pipeline_live::MAX_LOG_FOLLOWS`]).
     pub log_follows: Arc<tokio::sync::Semaphore>,
+    /// Attached mode: the node's runners and cluster view (`None`: embedded).
+    pub attached: Option<crate::cluster::attached::Attached>,
 }
 
 /// The `/v1` router, every route behind [`auth::authenticate`] (which needs the
@@ -134,6 +139,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/plugins", get(plugins::list))
         .route("/v1/plugins/{name}", get(plugins::describe))
         .route("/v1/health", get(health::health))
+        .route("/v1/cluster", get(cluster::cluster))
         .route("/v1/orphans", get(orphans::list))
         .route("/v1/orphans/{name}", axum::routing::delete(orphans::delete))
         .route("/v1/orphans/{name}/adopt", post(orphans::adopt))
@@ -175,6 +181,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cluster::refuse_broker_paths,
+        ))
         // Outermost but the body limit: nothing is read or routed for a stranger.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -197,6 +207,10 @@ pub fn connect_router(state: AppState, max_body_bytes: usize) -> Router {
         .fallback(|| async {
             connect::error::ConnectApiError::new(StatusCode::NOT_FOUND, "HTTP 404 Not Found")
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cluster::refuse_broker_paths,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -177,6 +177,9 @@ enum BenchCommand {
     Mirror(crate::bench::mirror::MirrorBenchOptions),
     /// PostgresSink rows/s against the same rows as psql's batched upserts.
     Postgres(crate::bench::postgres::PostgresBenchOptions),
+    /// A stateful pipeline embedded against 1 and 2 attached nodes (`serve --cluster`), and
+    /// the changelog restore rate.
+    Attached(crate::bench::attached::AttachedBenchOptions),
 }
 
 /// Runs the `weir` binary: parses the arguments, runs the command and prints any error as
@@ -236,6 +239,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Mirror(opts)) => crate::bench::mirror::run_mirror_bench(&opts),
         Command::Bench(BenchCommand::Acl(opts)) => crate::bench::acl::run_acl_bench(&opts),
+        Command::Bench(BenchCommand::Attached(opts)) => {
+            crate::bench::attached::run_attached_bench(&opts)
+        }
         Command::Bench(BenchCommand::Postgres(opts)) => {
             crate::bench::postgres::run_postgres_bench(&opts)
         }

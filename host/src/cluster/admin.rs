@@ -25,6 +25,19 @@ pub struct GroupInfo {
     pub members: usize,
 }
 
+/// A member of a consumer group, as DescribeGroups tells it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MemberInfo {
+    /// Its member id.
+    pub member: String,
+    /// Its `client.id`.
+    pub client_id: String,
+    /// The host it connects from.
+    pub host: String,
+    /// The `(topic, partition)`s assigned to it (empty unless the group is stable).
+    pub assignment: Vec<(String, i32)>,
+}
+
 /// Admin calls to another cluster.
 pub trait Admin: Send {
     /// Every topic and its partition count.
@@ -52,6 +65,8 @@ pub trait Admin: Send {
     fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), ClusterError>;
     /// Every consumer group, with its state and members.
     fn groups(&self) -> Result<Vec<GroupInfo>, ClusterError>;
+    /// `group`'s members and their assignments (DescribeGroups; none if it has none).
+    fn group_members(&self, group: &str) -> Result<Vec<MemberInfo>, ClusterError>;
     /// `group`'s committed offsets of `partitions` (those with none left out).
     fn group_offsets(
         &self,

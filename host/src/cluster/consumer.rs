@@ -1,5 +1,6 @@
 //! The [`Consumer`] trait and what it reads.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::ClusterError;
@@ -52,15 +53,41 @@ pub struct TopicOffset {
 /// that made it reads it.
 pub struct GroupMetadata(pub Box<dyn std::any::Any + Send>);
 
+/// A change of a group member's partitions, as the group protocol hands them out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rebalance {
+    /// These `(topic, partition)`s are now the member's (told after they are assigned).
+    Assigned(Vec<(String, i32)>),
+    /// These are taken away (told before they go, so the member can still commit or abort
+    /// what it holds of them; the group waits for it).
+    Revoked(Vec<(String, i32)>),
+}
+
+/// Told of a subscribed consumer's rebalances, on the thread that polls, during its poll.
+pub trait RebalanceListener: Send + Sync {
+    /// The member's partitions changed.
+    fn rebalanced(&self, change: Rebalance);
+}
+
 /// A consumer of another cluster.
 pub trait Consumer: Send {
     /// Joins its group for `topics` (the group protocol assigns partitions).
     fn subscribe(&mut self, topics: &[String]) -> Result<(), ClusterError>;
+    /// Joins its group for `topics` like [`Consumer::subscribe`], telling `listener` of
+    /// every partition assigned and revoked.
+    fn subscribe_observed(
+        &mut self,
+        topics: &[String],
+        listener: Arc<dyn RebalanceListener>,
+    ) -> Result<(), ClusterError>;
     /// Reads exactly these partitions from these offsets (no group assignment).
     fn assign(&mut self, positions: &[TopicOffset]) -> Result<(), ClusterError>;
     /// Moves an assigned partition's position.
     fn seek(&mut self, position: &TopicOffset, timeout: Duration) -> Result<(), ClusterError>;
-    /// Up to `max` records, waiting at most `timeout` for the first.
+    /// Up to `max` records, waiting at most `timeout` for the first. A rebalance told to a
+    /// listener ends the poll: records read before it are dropped (their partitions are
+    /// handed out again from the committed offsets), so what is returned is all of the
+    /// new assignment.
     fn poll(&mut self, max: usize, timeout: Duration) -> Result<Vec<Fetched>, ClusterError>;
     /// Commits `offsets` to its group, synchronously.
     fn commit(&mut self, offsets: &[TopicOffset]) -> Result<(), ClusterError>;
@@ -73,4 +100,9 @@ pub trait Consumer: Send {
     ) -> Result<Vec<TopicOffset>, ClusterError>;
     /// Its group generation, for a transactional producer (`None` outside a group).
     fn group_metadata(&self) -> Option<GroupMetadata>;
+    /// The next offset it will hand out of each assigned partition that has one: past the
+    /// records returned so far and the transaction markers and aborted records the client
+    /// skipped behind them, so a reader knows it has read up to an end offset even when
+    /// the partition ends in a marker.
+    fn positions(&self) -> Result<Vec<TopicOffset>, ClusterError>;
 }

@@ -54,6 +54,36 @@ pub enum ClusterError {
     /// A transactional producer was handed group metadata another client made.
     #[error("send offsets to transaction: the group metadata is not from this client")]
     ForeignGroupMetadata,
+    /// A catalog topic exists but cannot hold the catalog.
+    #[error("catalog topic {topic}: {problem} (found {found})")]
+    CatalogTopic {
+        /// The topic.
+        topic: String,
+        /// What the catalog needs of it.
+        problem: &'static str,
+        /// What it has.
+        found: String,
+    },
+    /// The catalog's settings cannot work.
+    #[error("catalog settings: {0}")]
+    CatalogConfig(&'static str),
+    /// The catalog did not read its topics up to their end in time.
+    #[error("the catalog did not read {topics} to its end within {waited_ms} ms")]
+    CatalogBehind {
+        /// The topics it was reading.
+        topics: &'static str,
+        /// How long it waited.
+        waited_ms: u128,
+    },
+    /// The catalog's cache directory failed.
+    #[error("catalog cache {path}: {source}")]
+    CatalogCache {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The failure.
+        #[source]
+        source: std::io::Error,
+    },
     /// The thread that waits on the library's answers could not be set up.
     #[error("starting the client's waiter: {0}")]
     Waiter(#[source] std::io::Error),
@@ -77,6 +107,29 @@ impl ClusterError {
                     | C::NonEmptyGroup
                     | C::FencedMemberEpoch
                     | C::StaleMemberEpoch
+            )
+        )
+    }
+}
+
+impl ClusterError {
+    /// Whether a transactional producer failed because a newer one with its
+    /// `transactional.id` fenced it (or its transaction was aborted under it): a write the
+    /// catalog retries after reading what the newer writer wrote.
+    pub fn is_fenced(&self) -> bool {
+        use rdkafka::types::RDKafkaErrorCode as C;
+        let (ClusterError::Client { source, .. } | ClusterError::Delivery { source, .. }) = self
+        else {
+            return false;
+        };
+        matches!(
+            source.rdkafka_error_code(),
+            Some(
+                C::ProducerFenced
+                    | C::InvalidProducerEpoch
+                    | C::InvalidTransactionalState
+                    | C::InvalidProducerIdMapping
+                    | C::Fenced
             )
         )
     }

@@ -6,11 +6,15 @@
 //! - [`Cluster`]: a connection's factory of consumers, producers and admin handles.
 //! - [`props`]: [`ClientProps`], Kafka client properties (`bootstrap.servers`,
 //!   `security.protocol`, `sasl.*`, `ssl.*`) passed through, checked once.
-//! - [`consumer`]: the [`Consumer`] trait (groups, assign, seek, poll, commit) and the records
-//!   it returns.
+//! - [`consumer`]: the [`Consumer`] trait (groups, assign, seek, poll, commit, rebalance
+//!   listeners) and the records it returns.
 //! - [`producer`]: the [`Producer`] trait (idempotent, or transactional) and its records.
 //! - [`admin`]: the [`Admin`] trait (topics, partitions, configs, offsets, groups).
+//! - [`attached`]: attached mode, pipelines' tasks on a consumer group of the cluster
+//!   with changelogged state and exactly-once rounds.
 //! - [`rd`]: the implementation on librdkafka (the `rdkafka` crate).
+//! - [`catalog`]: attached mode's shared catalog: modules and pipeline records in the
+//!   compacted topics `_weir_modules` and `_weir_pipelines`, read by every node.
 //! - [`error`]: [`ClusterError`], the layer's one error type.
 //!
 //! Every call blocks the calling thread (up to its timeout) and never a tokio worker:
@@ -18,14 +22,16 @@
 //! (connector and pipeline tasks); async code calls through `spawn_blocking`.
 
 pub mod admin;
+pub mod attached;
+pub mod catalog;
 pub mod consumer;
 pub mod error;
 pub mod producer;
 pub mod props;
 pub mod rd;
 
-pub use admin::{Admin, GroupInfo, TopicInfo};
-pub use consumer::{Consumer, Fetched, GroupMetadata, TopicOffset};
+pub use admin::{Admin, GroupInfo, MemberInfo, TopicInfo};
+pub use consumer::{Consumer, Fetched, GroupMetadata, Rebalance, RebalanceListener, TopicOffset};
 pub use error::ClusterError;
 pub use producer::{Delivered, OutRecord, Producer, ProducerMode};
 pub use props::ClientProps;

@@ -123,6 +123,14 @@ impl ClientProps {
         Ok(ClientProps { props })
     }
 
+    /// These properties with `key` set to `value`: a client setting weir itself chooses
+    /// for one use (a consumer's `session.timeout.ms`, a producer's
+    /// `transaction.timeout.ms`), never one a user sent, so outside the allowlist.
+    pub fn tuned(mut self, key: &str, value: &str) -> ClientProps {
+        self.props.insert(key.to_string(), value.to_string());
+        self
+    }
+
     /// The bootstrap list.
     pub fn bootstrap(&self) -> &str {
         self.props

@@ -14,6 +14,7 @@
 //! - [`topics`]: `[topics]`, topic defaults and caps.
 
 mod auth;
+mod cluster;
 mod connect;
 mod http;
 mod kafka;
@@ -31,6 +32,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use self::auth::AuthSection;
+pub use self::cluster::ClusterSection;
 pub use self::connect::{ConnectSection, ConnectSettings, DEFAULT_CONNECT_ADDR};
 pub use self::http::{HttpLimits, HttpSection};
 pub use self::kafka::KafkaSection;
@@ -102,6 +104,9 @@ pub struct ServerConfig {
     pub sandbox: SandboxSection,
     /// TLS on both listeners.
     pub tls: TlsConfig,
+    /// Attached mode: the cluster pipelines run on instead of an embedded broker.
+    #[serde(default)]
+    pub cluster: ClusterSection,
     /// The directory relative `[tls]` paths are read from: the config file's, or the
     /// working directory for the defaults alone.
     #[serde(skip)]
@@ -147,6 +152,8 @@ pub struct Settings {
     pub scrub: ScrubConfig,
     /// TLS on both listeners, when `[tls]` names a certificate.
     pub tls: Option<Tls>,
+    /// Attached mode's settings (`None`: embedded).
+    pub attached: Option<crate::cluster::attached::AttachedConfig>,
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -230,6 +237,7 @@ impl ServerConfig {
             http_limits: self.http.limits()?,
             pipelines: self.pipelines.build(&self.data_dir, &self.sandbox)?,
             connect: self.connect.build()?,
+            attached: self.cluster.build(&self.data_dir)?,
         })
     }
 }

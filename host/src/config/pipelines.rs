@@ -93,6 +93,8 @@ impl PipelinesSection {
                 max_table_cache_bytes: self.max_table_cache_bytes,
             },
             natives: BTreeMap::new(),
+            external: None,
+            catalog: None,
         })
     }
 }

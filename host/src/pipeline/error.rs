@@ -105,6 +105,13 @@ pub enum PipelineError {
     /// The service is shutting down.
     #[error("shutting down")]
     ShuttingDown,
+    /// The cluster the pipelines' tasks run on (attached mode) could not answer.
+    #[error("cluster: {source}")]
+    Cluster {
+        /// The cluster layer's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A file of the module store could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {
@@ -116,6 +123,20 @@ pub enum PipelineError {
     /// The sled store failed.
     #[error("pipeline store: {0}")]
     Store(#[from] sled::Error),
+    /// A catalog write lost every retry to concurrent writers on other nodes.
+    #[error("{what}: another node kept changing the catalog at the same time; try again")]
+    CatalogConflict { what: String },
+    /// A record is larger than the catalog stores in one record.
+    #[error("{what} is {size} bytes encoded, over the catalog's {max}-byte record limit")]
+    CatalogRecordTooLarge {
+        what: String,
+        size: usize,
+        max: usize,
+    },
+    /// The catalog's backing store (the cluster in attached mode) failed or is not read
+    /// up yet.
+    #[error("catalog: {0}")]
+    CatalogUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A stored value does not decode.
     #[error("pipeline store holds an unreadable value for {what}: {reason}")]
     Corrupt { what: String, reason: String },

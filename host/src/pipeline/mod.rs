@@ -4,6 +4,8 @@
 //! - [`service`]: [`Pipelines`], the service: modules, pipelines, the worker threads.
 //! - [`spec`]: the pipeline spec users send, and its structural checks.
 //! - [`registry`]: uploaded modules, versioned, durable.
+//! - [`catalog`]: [`Catalog`], modules and pipeline records wherever they are kept (this
+//!   node's registry and store, or a cluster's topics), for the API and the runner.
 //! - [`plugins`]: the built-in plugins that ship with weir, listed for `GET /v1/plugins`.
 //! - [`store`]: pipeline records and task checkpoints in sled.
 //! - [`handle`]: a running pipeline's control channel (update, pause, rollback).
@@ -21,9 +23,13 @@
 //! - [`samples`]: [`samples::SampleRing`], a pipeline's recent per-task figures for charts.
 //! - [`limits`]: [`StateLimits`], the caps on what a task's tables and joins hold.
 //! - [`stats`], [`status`], [`metrics`], [`logs`]: what users see of a running pipeline.
+//! - [`external`]: [`ExternalTasks`], where tasks run in attached mode (on another
+//!   cluster's consumer group) instead of over the embedded broker.
 //! - [`error`]: [`PipelineError`], the layer's one error type.
+pub mod catalog;
 pub mod chain;
 pub mod error;
+pub mod external;
 pub mod flows;
 pub mod handle;
 mod join_step;
@@ -48,7 +54,9 @@ pub mod task;
 mod tests;
 pub mod workers;
 
+pub use catalog::{Catalog, LocalCatalog, ModuleUpload};
 pub use error::PipelineError;
+pub use external::ExternalTasks;
 pub use limits::StateLimits;
 pub use registry::{ModuleRegistry, ModuleVersion};
 pub use service::{AggregateState, Pipelines, PipelinesConfig, TableState};

@@ -147,6 +147,30 @@ impl ModuleRegistry {
             size: bytes.len() as u64,
             created_ms: now_ms,
         };
+        self.write(&module, bytes)?;
+        Ok((module, true))
+    }
+
+    /// Stores `module` with `bytes` at the version it names, replacing a version of that
+    /// number with other bytes: this node's copy of a version another node numbered (the
+    /// shared catalog of attached mode). The bytes are the caller's, already checked
+    /// against `module.digest`.
+    pub fn insert(&self, module: &ModuleVersion, bytes: &[u8]) -> Result<(), PipelineError> {
+        check_name("module", &module.name)
+            .map_err(|reason| PipelineError::InvalidModuleName { reason })?;
+        let _guard = self.upload.lock();
+        if let Ok(same) = self.get(&module.name, Some(module.version))
+            && same == *module
+        {
+            return Ok(());
+        }
+        self.write(module, bytes)
+    }
+
+    /// Writes a version's file, then the record that makes it visible, and moves the
+    /// name's counter past it. The caller holds `upload`.
+    fn write(&self, module: &ModuleVersion, bytes: &[u8]) -> Result<(), PipelineError> {
+        let (name, version) = (module.name.as_str(), module.version);
         let dir = self.dir.join(name);
         if !dir.exists() {
             std::fs::create_dir_all(&dir).map_err(PipelineError::io("creating", &dir))?;
@@ -160,17 +184,22 @@ impl ModuleRegistry {
             .map_err(PipelineError::io("syncing", &tmp))?;
         std::fs::rename(&tmp, &path).map_err(PipelineError::io("renaming", &tmp))?;
         sync_dir(&dir)?;
-        let value = rmp_serde::to_vec_named(&module).map_err(|e| PipelineError::Corrupt {
+        let value = rmp_serde::to_vec_named(module).map_err(|e| PipelineError::Corrupt {
             what: "module version".into(),
             reason: e.to_string(),
         })?;
         let mut batch = sled::Batch::default();
         batch.insert(key(name, version), value);
         self.tree.apply_batch(batch)?;
+        let next = self
+            .next_version
+            .get(name.as_bytes())?
+            .and_then(|b| <[u8; 4]>::try_from(b.as_ref()).ok())
+            .map_or(1, u32::from_be_bytes);
         self.next_version
-            .insert(name.as_bytes(), &(version + 1).to_be_bytes())?;
+            .insert(name.as_bytes(), &next.max(version + 1).to_be_bytes())?;
         self.db.flush()?;
-        Ok((module, true))
+        Ok(())
     }
 
     /// Every version of `name`, oldest first; `UnknownModule` if there is none.
@@ -288,6 +317,47 @@ mod tests {
                 .version,
             2
         );
+    }
+
+    #[test]
+    fn an_insert_keeps_the_version_it_is_given_and_moves_the_counter_past_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = open(dir.path());
+        let v3 = ModuleVersion {
+            name: "f".into(),
+            version: 3,
+            digest: "d3".into(),
+            world: "transform".into(),
+            size: 5,
+            created_ms: 7,
+        };
+        reg.insert(&v3, b"three").unwrap();
+        assert_eq!(reg.get("f", None).unwrap(), v3);
+        assert_eq!(reg.bytes(&v3).unwrap(), b"three");
+        // Again: nothing changes.
+        reg.insert(&v3, b"three").unwrap();
+        assert_eq!(reg.versions("f").unwrap(), vec![v3.clone()]);
+        // A version of that number with other bytes replaces it (the catalog's is the truth).
+        let other = ModuleVersion {
+            digest: "d3b".into(),
+            ..v3.clone()
+        };
+        reg.insert(&other, b"other").unwrap();
+        assert_eq!(reg.get("f", Some(3)).unwrap().digest, "d3b");
+        assert_eq!(reg.bytes(&other).unwrap(), b"other");
+        // A local upload numbers after it.
+        let (next, _) = reg.upload("f", b"four", "d4", "transform", 8).unwrap();
+        assert_eq!(next.version, 4);
+        assert!(matches!(
+            reg.insert(
+                &ModuleVersion {
+                    name: "a/b".into(),
+                    ..v3
+                },
+                b"x"
+            ),
+            Err(PipelineError::InvalidModuleName { .. })
+        ));
     }
 
     #[test]

@@ -56,6 +56,8 @@ fn open_keeping(dir: &Path, broker: &Arc<Broker>, max_history: usize) -> Pipelin
                     Arc::new(KeepAll) as Arc<dyn NativeFilter>,
                 )]
                 .into(),
+                external: None,
+                catalog: None,
             },
         )
     })

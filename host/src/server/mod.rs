@@ -24,16 +24,20 @@ use crate::broker::Broker;
 use crate::broker::history::{self, ThroughputHistory};
 use crate::broker::producer::ProducerRegistry;
 use crate::broker::txn::TxnCoordinator;
+use crate::cluster::attached::Attached;
+use crate::cluster::catalog::ClusterCatalog;
 use crate::log::cleaner::aborted::AbortedSet;
 
 /// How often open transactions are checked against their timeout: a reader
 /// waits at most this long past a dead producer's `transaction.timeout.ms`.
 const TXN_TIMEOUT_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+/// How soon a shared catalog change that failed to apply on this node is tried again.
+const CATALOG_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::config::{ServerConfig, Settings};
 use crate::connect::service::TaskCaps;
 use crate::connect::{ConnectConfig, Connectors};
 use crate::kafka::{KafkaContext, KafkaListener};
-use crate::pipeline::Pipelines;
+use crate::pipeline::{Catalog as _, Pipelines};
 
 /// Loads the configuration with the command-line overrides applied.
 pub fn settings(opts: &ServeOptions) -> anyhow::Result<Settings> {
@@ -55,6 +59,12 @@ pub fn settings(opts: &ServeOptions) -> anyhow::Result<Settings> {
     }
     if let Some(n) = opts.worker_threads {
         config.pipelines.worker_threads = n;
+    }
+    if let Some(bootstrap) = &opts.cluster {
+        config.cluster.set("bootstrap.servers", bootstrap);
+    }
+    if let Some(group) = &opts.group {
+        config.cluster.set("group", group);
     }
     let mut settings = config.build()?;
     settings.auth.allow_anonymous = opts.allow_anonymous;
@@ -146,11 +156,19 @@ pub async fn run(
         broker.clone(),
         settings.producers,
     ));
-    let (b, p, config) = (
-        broker.clone(),
-        producers.clone(),
-        settings.pipelines.clone(),
-    );
+    // Attached: pipelines run on the cluster's consumer groups; the broker opened above
+    // keeps only this node's users and ACLs, and serves no topics.
+    let (attached, catalog) = attach(&settings).await?;
+    let mut pipelines_config = settings.pipelines.clone();
+    pipelines_config.external = attached
+        .clone()
+        .map(|a| Arc::new(a) as Arc<dyn crate::pipeline::ExternalTasks>);
+    pipelines_config.catalog = catalog
+        .clone()
+        .map(|c| c as Arc<dyn crate::pipeline::Catalog>);
+    // Before the service applies the catalog at open: a change after that is not missed.
+    let catalog_changes = catalog.as_ref().map(|c| c.subscribe());
+    let (b, p, config) = (broker.clone(), producers.clone(), pipelines_config);
     let pipelines = tokio::task::spawn_blocking(move || Pipelines::open(b, p, config))
         .await?
         .context("starting pipelines")?;
@@ -212,6 +230,7 @@ pub async fn run(
         log_follows: Arc::new(tokio::sync::Semaphore::new(
             api::pipeline_live::MAX_LOG_FOLLOWS,
         )),
+        attached: attached.clone(),
     };
     let connect_app = api::connect_router(state.clone(), settings.max_body_bytes);
     let app = api::router(state, settings.max_body_bytes);
@@ -220,17 +239,26 @@ pub async fn run(
         .await?
         .context("recovering transactions")?;
     let txns = Arc::new(txns);
-    let kafka = KafkaListener::bind(KafkaContext::new(
-        broker.clone(),
-        producers.clone(),
-        txns.clone(),
-        auth.clone(),
-        settings.kafka.clone(),
-    ))
-    .await
-    .with_context(|| format!("binding the Kafka listener to {}", settings.kafka.addr))?;
-    let kafka_addr = kafka.local_addr()?;
+    // Attached: no Kafka listener; the cluster is the clients' broker.
+    let kafka = match &attached {
+        Some(_) => None,
+        None => Some(
+            KafkaListener::bind(KafkaContext::new(
+                broker.clone(),
+                producers.clone(),
+                txns.clone(),
+                auth.clone(),
+                settings.kafka.clone(),
+            ))
+            .await
+            .with_context(|| format!("binding the Kafka listener to {}", settings.kafka.addr))?,
+        ),
+    };
+    let kafka_addr = kafka.as_ref().map(|k| k.local_addr()).transpose()?;
     let mut background = spawn_background(&broker, &producers, &settings);
+    if let Some(changes) = catalog_changes {
+        background.push(follow_catalog(pipelines.clone(), changes));
+    }
     let sampled = pipelines.clone();
     background.push(every(
         crate::pipeline::samples::SAMPLE_INTERVAL,
@@ -264,7 +292,7 @@ pub async fn run(
             let _ = rx.wait_for(|s| *s).await;
         }
     };
-    let kafka_task = tokio::spawn(kafka.serve(stopped()));
+    let kafka_task = kafka.map(|k| tokio::spawn(k.serve(stopped())));
     let connect_task = connect_listener.map(|l| {
         tokio::spawn(http_listener::serve_http(
             l,
@@ -285,9 +313,18 @@ pub async fn run(
         "http"
     };
     println!("weir: HTTP API on {scheme}://{http_addr}");
-    println!("weir: Kafka API on {kafka_addr}");
+    match (&kafka_addr, &attached) {
+        (Some(kafka_addr), _) => println!("weir: Kafka API on {kafka_addr}"),
+        (None, Some(a)) => println!(
+            "weir: attached to {} as node {} in group {}",
+            a.bootstrap(),
+            a.node(),
+            a.group()
+        ),
+        (None, None) => {}
+    }
     println!("weir: Connect API on {scheme}://{connect_addr}");
-    tracing::info!(%http_addr, %kafka_addr, "serving HTTP and Kafka APIs");
+    tracing::info!(%http_addr, ?kafka_addr, "serving the APIs");
     http_listener::serve_http(
         listener,
         app,
@@ -296,7 +333,9 @@ pub async fn run(
         stopped(),
     )
     .await;
-    let _ = kafka_task.await;
+    if let Some(t) = kafka_task {
+        let _ = t.await;
+    }
     if let Some(t) = connect_task {
         let _ = t.await;
     }
@@ -308,12 +347,69 @@ pub async fn run(
     }
     let p = pipelines.clone();
     tokio::task::spawn_blocking(move || p.shutdown()).await?;
+    if let Some(a) = attached {
+        // After the pipelines said stop: each runner leaves its group.
+        tokio::task::spawn_blocking(move || a.shutdown()).await?;
+    }
     let b = broker.clone();
     tokio::task::spawn_blocking(move || b.close())
         .await?
         .context("closing the broker")?;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Attached mode's node and shared catalog (`settings.attached`), the catalog read up to
+/// its end before anything answers; `(None, None)` when embedded.
+async fn attach(
+    settings: &Settings,
+) -> anyhow::Result<(Option<Attached>, Option<Arc<ClusterCatalog>>)> {
+    let Some(config) = settings.attached.clone() else {
+        return Ok((None, None));
+    };
+    let bootstrap = config.props.bootstrap().to_string();
+    let a = tokio::task::spawn_blocking(move || Attached::open(config))
+        .await?
+        .with_context(|| format!("attaching to the cluster at {bootstrap}"))?;
+    let (node, max) = (a.clone(), settings.pipelines.max_module_bytes);
+    let catalog = tokio::task::spawn_blocking(move || node.open_catalog(max))
+        .await?
+        .with_context(|| format!("reading the shared catalog of the cluster at {bootstrap}"))?;
+    Ok((Some(a), Some(Arc::new(catalog))))
+}
+
+/// Attached: applies each change of the shared catalog (made on any node) to this node's
+/// pipelines; one that failed to apply is tried again a second later.
+fn follow_catalog(
+    pipelines: Arc<Pipelines>,
+    mut changes: tokio::sync::watch::Receiver<u64>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut retry = false;
+        loop {
+            let changed = if retry {
+                let wait = tokio::time::timeout(CATALOG_RETRY, changes.changed()).await;
+                wait.unwrap_or(Ok(()))
+            } else {
+                changes.changed().await
+            };
+            if changed.is_err() {
+                break;
+            }
+            let p = pipelines.clone();
+            retry = match tokio::task::spawn_blocking(move || p.follow_catalog()).await {
+                Ok(Ok(())) => false,
+                Ok(Err(e)) => {
+                    tracing::warn!("applying the shared catalog: {e}");
+                    true
+                }
+                Err(e) => {
+                    tracing::error!("applying the shared catalog failed: {e}");
+                    true
+                }
+            };
+        }
+    })
 }
 
 fn spawn_background(

@@ -25,6 +25,14 @@ pub struct ServeOptions {
     /// Directory of the built-in plugins (default: `plugins/` beside the binary's directory).
     #[arg(long, value_name = "DIR")]
     pub plugins_dir: Option<PathBuf>,
+    /// Attached mode: run pipelines on this Kafka-protocol cluster (its bootstrap list,
+    /// host:port,...) with no broker of its own (`[cluster] bootstrap.servers`).
+    #[arg(long, value_name = "BOOTSTRAP")]
+    pub cluster: Option<String>,
+    /// Attached mode: the nodes' group; nodes with the same one share pipelines' tasks
+    /// (`[cluster] group`).
+    #[arg(long, value_name = "G")]
+    pub group: Option<String>,
     /// Server config file (TOML), e.g. weir.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -141,6 +141,8 @@ fn setup(
                 Arc::new(NativeContains) as Arc<dyn NativeFilter>,
             )]
             .into(),
+            external: None,
+            catalog: None,
         },
     )?;
     let wasm = std::fs::read(opts.guests.join("rust-filter.wasm")).with_context(|| {

@@ -331,7 +331,7 @@ impl ProducerRegistry {
         let fail = || BrokerError::log(topic.name(), partition);
         let log = topic.partition(i64::from(partition))?;
         let slot = self.slot_of(topic.name(), partition, &log);
-        let high_watermark = log.high_watermark();
+        let high_watermark = registered_end(&slot, &log);
         let (last_stable, aborted) = slot
             .with_txns(&log, |t| {
                 let lso = t.last_stable(high_watermark);
@@ -353,7 +353,7 @@ impl ProducerRegistry {
     pub fn last_stable_offset(&self, topic: &Topic, partition: u32) -> Result<i64, BrokerError> {
         let log = topic.partition(i64::from(partition))?;
         let slot = self.slot_of(topic.name(), partition, &log);
-        let high_watermark = log.high_watermark();
+        let high_watermark = registered_end(&slot, &log);
         slot.with_txns(&log, |t| t.last_stable(high_watermark))
             .map_err(BrokerError::log(topic.name(), partition))
     }
@@ -368,7 +368,7 @@ impl ProducerRegistry {
     ) -> Result<(i64, AbortedSet), BrokerError> {
         let log = topic.partition(i64::from(partition))?;
         let slot = self.slot_of(topic.name(), partition, &log);
-        let high_watermark = log.high_watermark();
+        let high_watermark = registered_end(&slot, &log);
         slot.with_txns(&log, |t| {
             let lso = t.last_stable(high_watermark);
             let mut aborted = AbortedSet::default();
@@ -469,6 +469,16 @@ fn rebuild(log: &PartitionLog) -> Result<Windows, crate::log::LogError> {
         );
     })?;
     Ok(windows)
+}
+
+/// The high watermark as far as the partition's transactions are known: read under the
+/// appends' lock, which an append holds until it has registered its batch's open
+/// transaction. Read without it, a batch appended but not yet registered would count as
+/// stable, and a `read_committed` reader (or the cleaner) would take the records of a
+/// transaction that may still abort.
+fn registered_end(slot: &PartitionSlot, log: &PartitionLog) -> i64 {
+    let _appends = slot.state.lock();
+    log.high_watermark()
 }
 
 #[cfg(test)]

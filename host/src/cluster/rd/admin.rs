@@ -13,7 +13,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::Consumer as _;
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::super::admin::{Admin, GroupInfo, TopicInfo};
+use super::super::admin::{Admin, GroupInfo, MemberInfo, TopicInfo};
 use super::super::consumer::{Consumer, TopicOffset};
 use super::super::error::ClusterError;
 use super::consumer::RdConsumer;
@@ -174,6 +174,26 @@ impl Admin for RdAdmin {
             .collect())
     }
 
+    fn group_members(&self, group: &str) -> Result<Vec<MemberInfo>, ClusterError> {
+        let list = self
+            .inner
+            .inner()
+            .fetch_group_list(Some(group), CALL_TIMEOUT)
+            .map_err(client("describe groups"))?;
+        Ok(list
+            .groups()
+            .iter()
+            .filter(|g| g.name() == group)
+            .flat_map(|g| g.members())
+            .map(|m| MemberInfo {
+                member: m.id().to_string(),
+                client_id: m.client_id().to_string(),
+                host: m.client_host().to_string(),
+                assignment: m.assignment().map(assignment).unwrap_or_default(),
+            })
+            .collect())
+    }
+
     fn group_offsets(
         &self,
         group: &str,
@@ -197,5 +217,56 @@ impl Admin for RdAdmin {
                 rdkafka::consumer::CommitMode::Sync,
             )
             .map_err(client("commit group offsets"))
+    }
+}
+
+/// The partitions of a consumer protocol assignment (`version: i16`, then topics as
+/// `name: string16, partitions: [i32]`, then user data); what does not parse is left out.
+pub fn assignment(bytes: &[u8]) -> Vec<(String, i32)> {
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        if b.len() < n {
+            return None;
+        }
+        let (head, tail) = b.split_at(n);
+        *b = tail;
+        Some(head)
+    }
+    fn int(b: &mut &[u8]) -> Option<i32> {
+        take(b, 4).map(|x| i32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+    }
+    let mut out = Vec::new();
+    let mut b = bytes;
+    let parsed = (|| {
+        take(&mut b, 2)?;
+        let topics = int(&mut b)?;
+        for _ in 0..topics.max(0) {
+            let len = take(&mut b, 2).map(|x| i16::from_be_bytes([x[0], x[1]]))?;
+            let name = String::from_utf8_lossy(take(&mut b, len.max(0) as usize)?).into_owned();
+            let n = int(&mut b)?;
+            for _ in 0..n.max(0) {
+                out.push((name.clone(), int(&mut b)?));
+            }
+        }
+        Some(())
+    })();
+    let _ = parsed;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_consumer_protocol_assignment_parses() {
+        let mut b = vec![0, 0, 0, 0, 0, 1, 0, 2, b'i', b'n', 0, 0, 0, 2];
+        b.extend_from_slice(&3i32.to_be_bytes());
+        b.extend_from_slice(&5i32.to_be_bytes());
+        b.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(
+            assignment(&b),
+            [("in".to_string(), 3), ("in".to_string(), 5)]
+        );
+        assert!(assignment(&[0]).is_empty(), "short input is no panic");
     }
 }

@@ -1,18 +1,72 @@
-//! [`RdConsumer`]: the [`Consumer`] trait on librdkafka's `BaseConsumer`.
+//! [`RdConsumer`]: the [`Consumer`] trait on librdkafka's `BaseConsumer`, with a context
+//! that hands rebalances to a [`RebalanceListener`].
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
+use parking_lot::Mutex;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use super::super::consumer::{Consumer, Fetched, GroupMetadata, TopicOffset};
+use super::super::consumer::{
+    Consumer, Fetched, GroupMetadata, Rebalance, RebalanceListener, TopicOffset,
+};
 use super::super::error::ClusterError;
 use super::client;
 
+/// The consumer's context: the listener its rebalances go to, once it subscribes with one.
+#[derive(Default)]
+pub struct RdContext {
+    listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
+    /// Rebalances told so far: a poll that sees it move stops there.
+    told: std::sync::atomic::AtomicU64,
+}
+
+impl RdContext {
+    fn tell(&self, change: Rebalance) {
+        if let Some(l) = self.listener.lock().clone() {
+            self.told.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            l.rebalanced(change);
+        }
+    }
+
+    fn told(&self) -> u64 {
+        self.told.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl ClientContext for RdContext {}
+
+/// The `(topic, partition)`s of a partition list.
+fn partitions(tpl: &TopicPartitionList) -> Vec<(String, i32)> {
+    tpl.elements()
+        .iter()
+        .map(|e| (e.topic().to_string(), e.partition()))
+        .collect()
+}
+
+impl ConsumerContext for RdContext {
+    // Revocations are told before librdkafka unassigns (the member still owns the
+    // partitions and may commit them); assignments after it assigns. Both run inside the
+    // poll of the thread that owns the consumer.
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, r: &rdkafka::consumer::Rebalance<'_>) {
+        if let rdkafka::consumer::Rebalance::Revoke(tpl) = r {
+            self.tell(Rebalance::Revoked(partitions(tpl)));
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, r: &rdkafka::consumer::Rebalance<'_>) {
+        if let rdkafka::consumer::Rebalance::Assign(tpl) = r {
+            self.tell(Rebalance::Assigned(partitions(tpl)));
+        }
+    }
+}
+
 /// A consumer on librdkafka.
 pub struct RdConsumer {
-    inner: BaseConsumer,
+    inner: BaseConsumer<RdContext>,
 }
 
 impl RdConsumer {
@@ -28,12 +82,14 @@ impl RdConsumer {
         // librdkafka wants a group id even to assign; one no member ever joins commits nothing.
         config.set("group.id", group.unwrap_or("weir-unassigned"));
         Ok(RdConsumer {
-            inner: config.create().map_err(client("create consumer"))?,
+            inner: config
+                .create_with_context(RdContext::default())
+                .map_err(client("create consumer"))?,
         })
     }
 
     /// The underlying consumer (for the admin's group offsets).
-    pub fn inner(&self) -> &BaseConsumer {
+    pub fn inner(&self) -> &BaseConsumer<RdContext> {
         &self.inner
     }
 }
@@ -63,10 +119,39 @@ pub fn offsets(tpl: &TopicPartitionList) -> Vec<TopicOffset> {
         .collect()
 }
 
+/// A message as the layer's record.
+fn fetched(m: &rdkafka::message::BorrowedMessage<'_>) -> Fetched {
+    Fetched {
+        topic: m.topic().to_string(),
+        partition: m.partition(),
+        offset: m.offset(),
+        timestamp: m.timestamp().to_millis(),
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().map(<[u8]>::to_vec),
+        headers: m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
 impl Consumer for RdConsumer {
     fn subscribe(&mut self, topics: &[String]) -> Result<(), ClusterError> {
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         self.inner.subscribe(&names).map_err(client("subscribe"))
+    }
+
+    fn subscribe_observed(
+        &mut self,
+        topics: &[String],
+        listener: Arc<dyn RebalanceListener>,
+    ) -> Result<(), ClusterError> {
+        *self.inner.context().listener.lock() = Some(listener);
+        self.subscribe(topics)
     }
 
     fn assign(&mut self, positions: &[TopicOffset]) -> Result<(), ClusterError> {
@@ -86,26 +171,24 @@ impl Consumer for RdConsumer {
         let mut wait = timeout;
         let start = Instant::now();
         while out.len() < max {
-            let Some(m) = self.inner.poll(wait) else {
+            let told = self.inner.context().told();
+            let polled = self.inner.poll(wait);
+            if self.inner.context().told() != told {
+                // A rebalance ran inside this poll: what was read before it belongs to the
+                // old assignment (the group hands it out again from the committed
+                // offsets); a record this poll returned is the new one's, and the caller
+                // acts on the rebalance before anything more.
+                out.clear();
+                if let Some(m) = polled {
+                    out.push(fetched(&m.map_err(client("poll"))?));
+                }
+                break;
+            }
+            let Some(m) = polled else {
                 break;
             };
             let m = m.map_err(client("poll"))?;
-            out.push(Fetched {
-                topic: m.topic().to_string(),
-                partition: m.partition(),
-                offset: m.offset(),
-                timestamp: m.timestamp().to_millis(),
-                key: m.key().map(<[u8]>::to_vec),
-                value: m.payload().map(<[u8]>::to_vec),
-                headers: m
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            });
+            out.push(fetched(&m));
             // After the first record, take only what is already there.
             wait = Duration::ZERO;
             if start.elapsed() > timeout {
@@ -135,6 +218,11 @@ impl Consumer for RdConsumer {
             .committed_offsets(tpl, timeout)
             .map_err(client("committed offsets"))?;
         Ok(offsets(&got))
+    }
+
+    fn positions(&self) -> Result<Vec<TopicOffset>, ClusterError> {
+        let tpl = self.inner.position().map_err(client("position"))?;
+        Ok(offsets(&tpl))
     }
 
     fn group_metadata(&self) -> Option<GroupMetadata> {

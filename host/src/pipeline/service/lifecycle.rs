@@ -27,6 +27,7 @@ impl Pipelines {
     /// Creates and starts a pipeline.
     pub fn create(&self, spec: PipelineSpec) -> Result<PipelineStatus, PipelineError> {
         let _op = self.ops.lock();
+        self.catch_up()?;
         if self.store.get(&spec.name)?.is_some() {
             return Err(PipelineError::PipelineExists {
                 name: spec.name.clone(),
@@ -38,7 +39,13 @@ impl Pipelines {
         for r in spec.repartitions() {
             self.repartition_topic(&r.topic, partitions)?;
         }
-        for stage in Stage::of(&spec) {
+        // Attached: the tasks' positions are their consumer group's, on the cluster.
+        let embedded = if self.config.external.is_some() {
+            Vec::new()
+        } else {
+            Stage::of(&spec)
+        };
+        for stage in embedded {
             for p in 0..partitions {
                 let tree = self.store.stage_tree(&spec.name, stage, p)?;
                 let topics = stage.inputs(&spec);
@@ -90,6 +97,10 @@ impl Pipelines {
             specs: vec![spec],
             forgotten: 0,
         };
+        // Shared: the catalog settles a race with another node creating the same name.
+        if let Some(catalog) = self.shared() {
+            catalog.create_pipeline(&record)?;
+        }
         self.store.put(&record)?;
         let handle = self.start(&record, plans, None)?;
         Ok(self.status_of(&handle, &record))
@@ -106,7 +117,13 @@ impl Pipelines {
         let name = record.spec.name.clone();
         let mut contexts = Vec::new();
         let mut tasks = Vec::new();
-        for stage in Stage::of(&record.spec) {
+        // Attached: no embedded tasks; the external ones follow the handle.
+        let embedded = if self.config.external.is_some() {
+            Vec::new()
+        } else {
+            Stage::of(&record.spec)
+        };
+        for stage in embedded {
             for p in 0..record.partitions {
                 let tree = self.store.stage_tree(&name, stage, p)?;
                 let checkpoint =
@@ -165,6 +182,9 @@ impl Pipelines {
             }
         }
         self.handles.lock().insert(name, handle.clone());
+        if let Some(external) = &self.config.external {
+            external.started(handle.clone());
+        }
         Ok(handle)
     }
 
@@ -199,6 +219,7 @@ impl Pipelines {
     /// fails to start or fails its first batches is rolled back by the tasks.
     pub fn update(&self, name: &str, spec: PipelineSpec) -> Result<PipelineStatus, PipelineError> {
         let _op = self.ops.lock();
+        self.catch_up()?;
         let handle = self.handle(name)?;
         let record = self.record(name)?;
         if spec.name != name {
@@ -233,39 +254,61 @@ impl Pipelines {
         // Held across storing and publishing, as `rollback` holds it, so a rollback and
         // an update cannot interleave and leave the store and the tasks disagreeing.
         let mut previous = handle.previous.lock();
-        let deployment = self
-            .store
-            .record_deployment(name, &spec, modules, "updated")?;
-        let current = handle.desired.borrow().clone();
-        // A deployment that never loaded is no state to roll back to.
-        *previous = current
-            .broken
-            .is_none()
-            .then_some((current.spec, current.plans));
-        handle.desired.send_modify(|d| {
-            d.generation += 1;
-            d.deployment = deployment;
-            d.spec = Arc::new(spec);
-            d.plans = plans;
-            d.broken = None;
-        });
+        let record = match self.shared() {
+            // Over the catalog's latest record: an update made meanwhile on another node
+            // stays in the history. The checks above hold for it too: inputs, sources
+            // and stateful steps never change in an update.
+            Some(catalog) => {
+                let deployment = Deployment {
+                    modules,
+                    at_ms: crate::broker::now_ms(),
+                    reason: "updated".into(),
+                };
+                let keep = self.config.max_history;
+                let mut push = |r: &mut PipelineRecord| {
+                    r.push_deployment(&spec, deployment.clone(), keep);
+                    Ok(())
+                };
+                let record = catalog.edit_pipeline(name, &mut push)?.ok_or_else(|| {
+                    PipelineError::UnknownPipeline {
+                        name: name.to_string(),
+                    }
+                })?;
+                self.store.put(&record)?;
+                record
+            }
+            None => {
+                self.store
+                    .record_deployment(name, &spec, modules, "updated")?;
+                self.record(name)?
+            }
+        };
+        self.publish(&handle, &mut previous, &record, plans);
         drop(previous);
-        handle.swaps.fetch_add(1, Ordering::Relaxed);
-        handle.logs.note("updated");
-        let record = self.record(name)?;
         Ok(self.status_of(&handle, &record))
     }
 
     /// Pauses or resumes a pipeline (resuming also restarts tasks stopped by an error).
     pub fn set_paused(&self, name: &str, paused: bool) -> Result<PipelineStatus, PipelineError> {
         let _op = self.ops.lock();
+        self.catch_up()?;
         let handle = self.handle(name)?;
-        let record = self
-            .store
-            .edit(name, |r| r.paused = paused)?
-            .ok_or_else(|| PipelineError::UnknownPipeline {
-                name: name.to_string(),
-            })?;
+        let edited = match self.shared() {
+            Some(catalog) => {
+                let edited = catalog.edit_pipeline(name, &mut |r| {
+                    r.paused = paused;
+                    Ok(())
+                })?;
+                if let Some(r) = &edited {
+                    self.store.put(r)?;
+                }
+                edited
+            }
+            None => self.store.edit(name, |r| r.paused = paused)?,
+        };
+        let record = edited.ok_or_else(|| PipelineError::UnknownPipeline {
+            name: name.to_string(),
+        })?;
         // Resuming a deployment that failed to load at start-up tries to load it again.
         let broken = handle.desired.borrow().broken.clone();
         if !paused && broken.is_some() {
@@ -285,8 +328,14 @@ impl Pipelines {
     /// Stops and deletes a pipeline with its state and checkpoints.
     pub fn delete(&self, name: &str) -> Result<(), PipelineError> {
         let _op = self.ops.lock();
+        self.catch_up()?;
         let handle = self.handle(name)?;
         let record = self.record(name)?;
+        // Shared: gone from the catalog first (every node stops it), and if that fails
+        // nothing here has changed.
+        if let Some(catalog) = self.shared() {
+            catalog.delete_pipeline(name)?;
+        }
         self.stop(&handle);
         self.handles.lock().remove(name);
         self.store.remove(&record)?;
@@ -301,7 +350,7 @@ impl Pipelines {
     }
 
     /// Asks the tasks to stop after their current batch and waits for them (bounded).
-    fn stop(&self, handle: &PipelineHandle) {
+    pub(super) fn stop(&self, handle: &PipelineHandle) {
         handle.desired.send_modify(|d| d.stop = true);
         let joins = std::mem::take(&mut *handle.joins.lock());
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -317,6 +366,11 @@ impl Pipelines {
 
     /// Stops every pipeline (each task commits its batch first) and the worker threads.
     pub fn shutdown(&self) {
+        // After this no catalog change starts anything (`follow_catalog` may still run).
+        {
+            let _op = self.ops.lock();
+            self.closed.store(true, Ordering::SeqCst);
+        }
         let handles: Vec<_> = self.handles.lock().values().cloned().collect();
         for h in &handles {
             self.stop(h);

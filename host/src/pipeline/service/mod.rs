@@ -16,6 +16,8 @@
 //! - [`status`]: what users see of running pipelines: status, logs, metrics.
 //! - [`playground`]: a module version run over given records, apart from any pipeline.
 //! - [`queries`]: queryable state, read from the tasks' committed trees.
+//! - [`shared`]: attached mode's shared catalog: changes written there first, and the
+//!   node's registry, store and running pipelines made to match it.
 
 mod internal_topics;
 mod join_plan;
@@ -25,6 +27,7 @@ mod plan;
 mod playground;
 mod queries;
 pub use queries::{AggregateState, TableState};
+mod shared;
 mod status;
 mod table_plan;
 
@@ -79,6 +82,13 @@ pub struct PipelinesConfig {
     /// Native filters steps may name instead of a module (benchmarks, embedders, tests);
     /// given here so that stored pipelines using them resume at start-up.
     pub natives: BTreeMap<String, Arc<dyn NativeFilter>>,
+    /// Attached mode: where tasks run instead of over the embedded broker (and whose
+    /// cluster's topics specs are checked against). `None`: embedded.
+    pub external: Option<Arc<dyn super::external::ExternalTasks>>,
+    /// Attached mode's shared catalog: where module versions and pipeline records are
+    /// kept for every node; this node's registry and store become its cache (see
+    /// [`shared`]). `None`: they are the truth.
+    pub catalog: Option<Arc<dyn super::catalog::Catalog>>,
 }
 
 /// The pipeline service.
@@ -90,8 +100,10 @@ pub struct Pipelines {
     plugins: PluginCatalog,
     store: PipelineStore,
     handles: Mutex<BTreeMap<String, Arc<PipelineHandle>>>,
-    /// Serialises create, update and delete.
+    /// Serialises create, update and delete (and applying the shared catalog).
     ops: Mutex<()>,
+    /// Shut down: the shared catalog's changes are no longer applied.
+    closed: std::sync::atomic::AtomicBool,
     /// The lanes tasks live on: they wait for input and run turns there.
     workers: Arc<Workers>,
     /// The playground's run slots.
@@ -153,10 +165,16 @@ impl Pipelines {
             store,
             handles: Mutex::new(BTreeMap::new()),
             ops: Mutex::new(()),
+            closed: Default::default(),
             workers,
             playground: Default::default(),
             config,
         };
+        // Shared: the catalog says what runs; the store is its cache from last time.
+        if let Some(catalog) = service.shared() {
+            service.apply_catalog(catalog.as_ref())?;
+            return Ok(service);
+        }
         for record in service.store.list()? {
             let name = record.spec.name.clone();
             match service.plans_of(&record.spec, &record.current().modules) {

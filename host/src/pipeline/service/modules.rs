@@ -1,6 +1,7 @@
 //! Module versions: uploads validated by compiling them, listing, deletion unless a
 //! pipeline deploys (or would roll back to) the version.
 
+use super::super::catalog::ModuleUpload;
 use super::super::error::PipelineError;
 use super::super::registry::ModuleVersion;
 use super::Pipelines;
@@ -33,13 +34,28 @@ impl Pipelines {
                 }
             }
         })?;
-        self.modules.upload(
+        let Some(catalog) = self.shared() else {
+            return self.modules.upload(
+                name,
+                bytes,
+                plugin.digest(),
+                plugin.world().name(),
+                crate::broker::now_ms(),
+            );
+        };
+        // Shared: the catalog numbers the version (against every node's uploads); this
+        // node keeps its copy at once, so its next request can use it. Under `ops`, so
+        // applying the catalog never sees the copy before the catalog has it.
+        let _op = self.ops.lock();
+        let (module, created) = catalog.put_module(ModuleUpload {
             name,
             bytes,
-            plugin.digest(),
-            plugin.world().name(),
-            crate::broker::now_ms(),
-        )
+            digest: plugin.digest(),
+            world: plugin.world().name(),
+            now_ms: crate::broker::now_ms(),
+        })?;
+        self.modules.insert(&module, bytes)?;
+        Ok((module, created))
     }
 
     /// Every module version.
@@ -73,6 +89,7 @@ impl Pipelines {
     /// join's `key_module` names it).
     pub fn delete_module(&self, name: &str, version: u32) -> Result<(), PipelineError> {
         let _op = self.ops.lock();
+        self.catch_up()?;
         let in_use = |pipeline: String| PipelineError::ModuleInUse {
             name: name.to_string(),
             version,
@@ -112,6 +129,11 @@ impl Pipelines {
             {
                 return Err(in_use(record.spec.name));
             }
+        }
+        // Shared: the catalog deletes it for every node; a pipeline created meanwhile on
+        // another node could still name it (the catalog checks no use).
+        if let Some(catalog) = self.shared() {
+            catalog.delete_module(name, version)?;
         }
         self.modules.delete(name, version)
     }

@@ -23,11 +23,9 @@ impl Pipelines {
     ) -> Result<(u32, Arc<Vec<StepPlan>>), PipelineError> {
         spec.check()?;
         let partitions = self.co_partitioned(spec)?;
-        let check_out = |field: String, t: &str| {
-            self.broker
-                .topic(t)
-                .map(|_| ())
-                .map_err(|_| spec_err(field, format!("unknown topic {t:?}")))
+        let check_out = |field: String, t: &str| match self.partitions_of(t)? {
+            Some(_) => Ok(()),
+            None => Err(spec_err(field, format!("unknown topic {t:?}"))),
         };
         check_out("output".into(), &spec.output)?;
         for (i, t) in spec.outputs.iter().enumerate() {
@@ -45,6 +43,9 @@ impl Pipelines {
             })
             .collect();
         let plans = self.load_steps(spec, &modules)?;
+        if let Some(external) = &self.config.external {
+            external.check(spec, &plans)?;
+        }
         let routes = |p: &StepPlan| p.code.is_processor() || p.module.starts_with(BUILTIN_PREFIX);
         if !spec.outputs.is_empty() && !plans.iter().any(routes) {
             return Err(spec_err(
@@ -56,14 +57,21 @@ impl Pipelines {
         Ok((partitions.unwrap_or(1), Arc::new(plans)))
     }
 
+    /// `topic`'s partition count where the tasks read it (the embedded broker, or the
+    /// attached cluster); `None`: no such topic.
+    fn partitions_of(&self, topic: &str) -> Result<Option<u32>, PipelineError> {
+        match &self.config.external {
+            Some(external) => external.partitions(topic),
+            None => Ok(self.broker.topic(topic).ok().map(|t| t.partition_count())),
+        }
+    }
+
     /// The partition count every topic a task reads one partition of shares (a join's
     /// inputs first, so its refusal names both sides' topics).
     pub(super) fn co_partitioned(&self, spec: &PipelineSpec) -> Result<Option<u32>, PipelineError> {
-        let count = |field: String, t: &str| {
-            self.broker
-                .topic(t)
-                .map(|topic| topic.partition_count())
-                .map_err(|_| spec_err(field, format!("unknown topic {t:?}")))
+        let count = |field: String, t: &str| match self.partitions_of(t)? {
+            Some(n) => Ok(n),
+            None => Err(spec_err(field, format!("unknown topic {t:?}"))),
         };
         for (i, t) in spec.inputs.iter().enumerate() {
             count(format!("inputs[{i}]"), t)?;

@@ -1,0 +1,50 @@
+//! The names attached mode gives things on the cluster: consumer groups, transactional ids,
+//! changelog topics. Published: users grant ACLs and watch lag by them.
+
+use crate::pipeline::PipelineSpec;
+
+/// The consumer group of a pipeline's tasks: `<group>.<pipeline>` (the node's `--group`,
+/// a dot, the pipeline's name), one group per pipeline so each splits its own inputs'
+/// partitions among the nodes, as a Kafka Streams application's `application.id` does.
+pub fn group_id(group: &str, pipeline: &str) -> String {
+    format!("{group}.{pipeline}")
+}
+
+/// The `transactional.id` of one node's producer for one pipeline:
+/// `<group>.<pipeline>.<node>`. Stable across the node's restarts (the node id is kept in
+/// its data directory), so a restarted node fences its own zombie; different per node,
+/// as Kafka Streams' EOS v2 has one producer per instance.
+pub fn transactional_id(group: &str, pipeline: &str, node: &str) -> String {
+    format!("{group}.{pipeline}.{node}")
+}
+
+/// The compacted topic a step's state is changelogged to: `<pipeline>-<step>-changelog`,
+/// `<step>` being the step's name, else its index (the repartition topics' rule).
+pub fn changelog_topic(spec: &PipelineSpec, step: usize) -> String {
+    let name = spec
+        .steps
+        .get(step)
+        .and_then(|s| s.name.clone())
+        .unwrap_or_else(|| step.to_string());
+    format!("{}-{name}-changelog", spec.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_documented_patterns() {
+        assert_eq!(group_id("g", "p"), "g.p");
+        assert_eq!(transactional_id("g", "p", "n1"), "g.p.n1");
+        let mut spec: PipelineSpec = serde_json::from_value(serde_json::json!({
+            "name": "counts", "inputs": ["in"], "output": "out",
+            "steps": [{"module": "a"}, {"name": "tally", "module": "b"}]
+        }))
+        .unwrap();
+        assert_eq!(changelog_topic(&spec, 0), "counts-0-changelog");
+        assert_eq!(changelog_topic(&spec, 1), "counts-tally-changelog");
+        spec.name = "x".into();
+        assert_eq!(changelog_topic(&spec, 1), "x-tally-changelog");
+    }
+}

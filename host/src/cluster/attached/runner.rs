@@ -1,0 +1,331 @@
+//! One pipeline's member of its consumer group on this node: the thread that polls the
+//! inputs, keeps a [`PartitionTask`] per assigned partition (restored from its changelogs
+//! first), and commits each round's outputs, changelog records and input offsets in one
+//! transaction of the node's producer for the pipeline (Kafka Streams' EOS v2).
+//!
+//! Rounds never span a poll: a transaction is begun and committed between two polls, so a
+//! rebalance (which happens inside a poll) finds nothing open, and a revoked partition's
+//! work is committed before it goes. A member whose call fails is dropped whole and joins
+//! again: the group hands its partitions out from their committed offsets, and the
+//! producer's next `init_transactions` aborts whatever it left open. A zombie (a member
+//! that lost its partitions without knowing) is fenced by the broker: its offsets carry an
+//! old group generation, and its transaction is aborted.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use crate::cluster::{
+    ClusterError, Consumer, Fetched, Producer, ProducerMode, Rebalance, RebalanceListener,
+};
+use crate::pipeline::handle::Desired;
+use crate::pipeline::handle::PipelineHandle;
+
+use super::error::AttachedError;
+use super::names::{changelog_topic, group_id, transactional_id};
+use super::restore::restore;
+use super::task::{PartitionTask, Phase, note};
+use super::{Node, TaskView};
+
+/// Most records one round takes from a poll.
+const ROUND_RECORDS: usize = 5_000;
+/// How long a poll waits for the first record: also how soon a pipeline change is seen.
+const POLL_WAIT: Duration = Duration::from_millis(100);
+/// How long a transaction call may take.
+const TXN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a member that failed waits before joining again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Rebalances told during a poll, for the runner to act on after it.
+#[derive(Default)]
+struct Changes(Mutex<Vec<Rebalance>>);
+
+impl RebalanceListener for Changes {
+    fn rebalanced(&self, change: Rebalance) {
+        self.0.lock().push(change);
+    }
+}
+
+/// Runs `handle`'s pipeline on this node until it is deleted or the node stops.
+pub fn run(node: Arc<Node>, handle: Arc<PipelineHandle>) {
+    let mut desired = handle.desired.subscribe();
+    loop {
+        let want = desired.borrow_and_update().clone();
+        if want.stop || node.stopping() {
+            break;
+        }
+        if want.paused || want.broken.is_some() {
+            node.set_tasks(&handle.name, BTreeMap::new());
+            wait_change(&node, &mut desired);
+            continue;
+        }
+        let mut member = Member {
+            node: &node,
+            handle: &handle,
+            tasks: BTreeMap::new(),
+            generation: want.generation,
+        };
+        if let Err(e) = member.run(want, &mut desired) {
+            tracing::warn!(pipeline = %handle.name, "attached member stopped: {e}");
+            handle
+                .logs
+                .note(&format!("attached member stopped: {e}; joining again"));
+            node.set_error(&handle.name, Some(e.to_string()));
+            std::thread::sleep(RETRY_AFTER);
+        }
+    }
+    node.forget(&handle.name);
+}
+
+/// Waits for a change of the pipeline (or the node stopping).
+fn wait_change(node: &Node, desired: &mut watch::Receiver<Desired>) {
+    while !node.stopping() && !desired.has_changed().unwrap_or(true) {
+        std::thread::sleep(POLL_WAIT);
+    }
+}
+
+/// One membership of the pipeline's group: its clients and tasks.
+struct Member<'a> {
+    node: &'a Node,
+    handle: &'a Arc<PipelineHandle>,
+    tasks: BTreeMap<i32, PartitionTask>,
+    /// The deployment generation the tasks' chains run.
+    generation: u64,
+}
+
+impl Member<'_> {
+    /// Joins the group and runs rounds until the pipeline is paused, changed in a way that
+    /// needs a new member, deleted, or a call fails.
+    fn run(
+        &mut self,
+        mut want: Desired,
+        desired: &mut watch::Receiver<Desired>,
+    ) -> Result<(), AttachedError> {
+        let name = self.handle.name.clone();
+        let group = &self.node.config.group;
+        self.ensure_changelogs(&want)?;
+        let mut consumer = self
+            .node
+            .consumers
+            .consumer(Some(&group_id(group, &name)))?;
+        let changes = Arc::new(Changes::default());
+        consumer.subscribe_observed(&want.spec.inputs, changes.clone())?;
+        let mut producer = self.node.producers.producer(ProducerMode::Transactional {
+            id: transactional_id(group, &name, &self.node.node),
+        })?;
+        producer.init_transactions(TXN_TIMEOUT)?;
+        self.node.set_error(&name, None);
+        self.node.set_generation(&name, self.generation);
+        loop {
+            if self.node.stopping() {
+                return Ok(());
+            }
+            if desired.has_changed().unwrap_or(true) {
+                let next = desired.borrow_and_update().clone();
+                if next.stop || next.paused || next.broken.is_some() {
+                    return Ok(());
+                }
+                if next.generation != self.generation {
+                    // A failed task read past records it never committed: a new member
+                    // reads them again from the committed offsets.
+                    if self
+                        .tasks
+                        .values()
+                        .any(|t| matches!(t.phase, Phase::Failed(_)))
+                    {
+                        return Ok(());
+                    }
+                    self.ensure_changelogs(&next)?;
+                    for t in self.tasks.values_mut() {
+                        t.rebuild(self.handle, &next)?;
+                    }
+                    self.generation = next.generation;
+                    self.node.set_generation(&name, self.generation);
+                    self.handle.logs.note("attached tasks swapped");
+                }
+                want = next;
+            }
+            let records = consumer.poll(ROUND_RECORDS, POLL_WAIT)?;
+            let told: Vec<Rebalance> = std::mem::take(&mut *changes.0.lock());
+            for change in told {
+                self.rebalanced(change, &want)?;
+            }
+            if !records.is_empty() {
+                self.round(&want, records, &mut *consumer, &mut *producer)?;
+            }
+        }
+    }
+
+    /// Acts on a rebalance: revoked tasks go (their rounds are committed: none spans a
+    /// poll); assigned partitions get a task, its state restored first.
+    fn rebalanced(&mut self, change: Rebalance, want: &Desired) -> Result<(), AttachedError> {
+        match change {
+            Rebalance::Revoked(parts) => {
+                for (_, p) in parts {
+                    self.tasks.remove(&p);
+                }
+            }
+            Rebalance::Assigned(parts) => {
+                for (_, p) in parts {
+                    if self.tasks.contains_key(&p) {
+                        continue;
+                    }
+                    let tree = self
+                        .node
+                        .db
+                        .open_tree(format!("{}/{p}", self.handle.name))?;
+                    let changelogs = changelogs(want);
+                    let restored = restore(&*self.node.plain, &tree, &changelogs, p)?;
+                    if restored.records > 0 {
+                        tracing::info!(
+                            pipeline = %self.handle.name, partition = p,
+                            records = restored.records, rate = restored.rate() as u64,
+                            "restored state from the changelog"
+                        );
+                    }
+                    self.node.note_restore(&self.handle.name, restored);
+                    let task = PartitionTask::new(p, tree, self.handle, want)?;
+                    self.tasks.insert(p, task);
+                }
+            }
+        }
+        self.publish();
+        Ok(())
+    }
+
+    /// One round: every task's records through its chain, then one transaction with the
+    /// outputs, changelog records and offsets of the tasks that ran; state applied to the
+    /// cache once it commits.
+    fn round(
+        &mut self,
+        want: &Desired,
+        records: Vec<Fetched>,
+        consumer: &mut dyn Consumer,
+        producer: &mut dyn Producer,
+    ) -> Result<(), AttachedError> {
+        let mut by_partition: BTreeMap<i32, Vec<Fetched>> = BTreeMap::new();
+        for r in records {
+            by_partition.entry(r.partition).or_default().push(r);
+        }
+        let mut outs = Vec::new();
+        for (p, recs) in by_partition {
+            // Read before a rebalance took the partition: its next owner reads it again.
+            let Some(task) = self.tasks.get_mut(&p) else {
+                continue;
+            };
+            let was_running = matches!(task.phase, Phase::Running(_));
+            match task.round(want, recs) {
+                Some(out) => outs.push((p, out)),
+                None if was_running => {
+                    if let Phase::Failed(why) = &task.phase {
+                        note(self.handle, p, &format!("stopped: {why}"));
+                    }
+                    self.publish();
+                }
+                None => {}
+            }
+        }
+        if outs.is_empty() {
+            return Ok(());
+        }
+        let Some(group) = consumer.group_metadata() else {
+            return Err(ClusterError::ForeignGroupMetadata.into());
+        };
+        producer.begin()?;
+        let sent = (|| {
+            let mut offsets = Vec::new();
+            for (_, out) in &outs {
+                for r in &out.records {
+                    producer.send(r.clone())?;
+                }
+                offsets.extend(out.offsets.iter().cloned());
+            }
+            producer.flush(TXN_TIMEOUT)?;
+            producer.send_offsets(&offsets, &group, TXN_TIMEOUT)?;
+            producer.commit(TXN_TIMEOUT)
+        })();
+        if let Err(e) = sent {
+            // Fenced or failed: nothing of the round counts; the member joins again and
+            // reads from the committed offsets.
+            let _ = producer.abort(TXN_TIMEOUT);
+            return Err(e.into());
+        }
+        for (p, out) in &outs {
+            if let Some(task) = self.tasks.get(p) {
+                task.apply(&out.writes)?;
+            }
+        }
+        self.node.count_round(&self.handle.name);
+        Ok(())
+    }
+
+    /// Creates the changelog topics of `want`'s stateful steps (compacted, with the
+    /// inputs' partition count), or checks the ones there.
+    fn ensure_changelogs(&self, want: &Desired) -> Result<(), AttachedError> {
+        let admin = self.node.plain.admin()?;
+        let topics = admin.topics()?;
+        let Some(input) = want.spec.inputs.first() else {
+            return Ok(());
+        };
+        let Some(partitions) = topics
+            .iter()
+            .find(|t| &t.name == input)
+            .map(|t| t.partitions)
+        else {
+            return Err(AttachedError::NoInput {
+                topic: input.clone(),
+            });
+        };
+        let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
+        for (_, topic) in changelogs(want) {
+            match topics.iter().find(|t| t.name == topic) {
+                Some(t) if t.partitions == partitions => {}
+                Some(t) => {
+                    return Err(AttachedError::ChangelogPartitions {
+                        topic,
+                        found: t.partitions,
+                        want: partitions,
+                    });
+                }
+                None => match admin.create_topic(&topic, partitions, &configs) {
+                    Ok(()) | Err(ClusterError::TopicExists { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// Shows this node's tasks in `GET /v1/cluster`.
+    fn publish(&self) {
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|(p, t)| {
+                (
+                    *p,
+                    TaskView {
+                        state: match &t.phase {
+                            Phase::Running(_) => "running".into(),
+                            Phase::Failed(why) => format!("failed: {why}"),
+                        },
+                    },
+                )
+            })
+            .collect();
+        self.node.set_tasks(&self.handle.name, tasks);
+    }
+}
+
+/// `(step, changelog topic)` of each stateful step (a processor) of `want`.
+pub fn changelogs(want: &Desired) -> Vec<(usize, String)> {
+    want.plans
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.code.is_processor())
+        .map(|(i, _)| (i, changelog_topic(&want.spec, i)))
+        .collect()
+}
