@@ -1,5 +1,7 @@
 //! [`StreamClock`]: a processor step's stream time, its stream-time punctuation (Kafka's
-//! `PunctuationType.STREAM_TIME`) and the retention of its window and session stores.
+//! `PunctuationType.STREAM_TIME`) and the lazy cleanup of its window and session stores
+//! (the stores enforce their retention themselves on every call, see
+//! [`crate::runtime::state::window`]).
 //!
 //! Stream time is the largest timestamp among the records the step was given (records
 //! with a negative timestamp do not move it). As in Kafka, the first punctuation is due at
@@ -118,20 +120,18 @@ impl StreamClock {
         Ok(clock)
     }
 
-    /// Drops windows and sessions past the retention at `stream_time`.
-    fn expire(&mut self, stream_time: i64) -> Result<(), StepFault> {
-        let Some(retention) = self.settings.retention_ms else {
-            return Ok(());
-        };
-        if stream_time == i64::MIN {
+    /// Drops for good the windows and sessions the stores already treat as expired (the
+    /// stores enforce retention on every call; this only frees the space).
+    fn expire(&mut self) -> Result<(), StepFault> {
+        let retention = self.settings.retention_ms;
+        if retention.is_none() {
             return Ok(());
         }
-        let before = stream_time.saturating_sub(as_ms(retention));
-        WindowStore(&mut *self.store)
-            .drop_before(before)
+        WindowStore::new(&mut *self.store, retention)
+            .expire()
             .map_err(state)?;
-        SessionStore(&mut *self.store)
-            .drop_before(before)
+        SessionStore::new(&mut *self.store, retention)
+            .expire()
             .map_err(state)?;
         Ok(())
     }
@@ -162,7 +162,7 @@ impl StreamClock {
             };
             let done = instance.process(&segment, &records[start..=j])?;
             append(&mut out, done, start as u32, None);
-            self.expire(clock.stream_time)?;
+            self.expire()?;
             let punctuated = instance.on_stream_time(clock.stream_time)?;
             append(&mut out, punctuated, 0, Some(j as u32));
             // The next multiple of the interval past the stream time: one punctuation
@@ -182,8 +182,8 @@ impl StreamClock {
             let done = instance.process(&rest, &records[start..])?;
             append(&mut out, done, start as u32, None);
         }
+        self.expire()?;
         if clock != stored {
-            self.expire(clock.stream_time)?;
             self.store.put(CLOCK_KEY, &clock.encode()).map_err(state)?;
         }
         Ok(out)
