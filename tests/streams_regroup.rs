@@ -248,6 +248,35 @@ fn repartition_topics_that_would_be_shared_are_refused_naming_topic_and_pipeline
         body.to_string().contains("internal repartition topic"),
         "{body}"
     );
+    // Nor may an update turn an output, or a dead-letter topic, into one.
+    let plain = json!({"name": "w", "inputs": ["in"], "output": "out", "steps": [{"op": "count"}]});
+    let (code, body) = call(&s, "POST", "/v1/pipelines", Some(plain.clone()));
+    assert_eq!(code, 201, "{body}");
+    for (field, topic) in [
+        ("output", json!("a-b-c-repartition")),
+        ("outputs", json!(["a-b-c-repartition"])),
+        ("dead_letter_topic", json!("a-b-c-repartition")),
+    ] {
+        let mut changed = plain.clone();
+        changed[field] = topic;
+        if field == "dead_letter_topic" {
+            changed["on_error"] = json!("dead-letter");
+        }
+        let (code, body) = call(&s, "PUT", "/v1/pipelines/w", Some(changed));
+        assert_eq!(code, 409, "{field}: {body}");
+        assert!(
+            body.to_string().contains("internal repartition topic"),
+            "{field}: {body}"
+        );
+    }
+    // The pipeline itself may keep its own repartition topic through an update.
+    let (code, body) = call(
+        &s,
+        "PUT",
+        "/v1/pipelines/a-b",
+        Some(spec("a-b", "c", "out")),
+    );
+    assert_eq!(code, 200, "{body}");
     // A user's topic of the name.
     create_topic(&s, "x-g-repartition", 1);
     let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec("x", "g", "out")));

@@ -224,6 +224,7 @@ impl Pipelines {
         }
         same_aggregations(&record.spec, &spec)?;
         same_stage_inputs(&record.spec, &spec)?;
+        self.check_shared_topics(&spec)?;
         let (_, plans) = self.resolve(&spec)?;
         self.check_instances(name, record.partitions, &plans)?;
         let modules: Vec<(String, u32)> = plans
