@@ -20,7 +20,7 @@
 
 use std::ops::Bound;
 
-use super::{MAX_KEY_BYTES, StateBackend, StateError, check_sizes, prefix_end};
+use super::{MAX_KEY_BYTES, MAX_VALUE_BYTES, StateBackend, StateError, check_sizes, prefix_end};
 
 /// Bytes the layout adds to a key: the longest user key is [`MAX_KEY_BYTES`] minus this.
 const KEY_OVERHEAD: usize = 1 + 4 + 8 + 8;
@@ -30,8 +30,16 @@ pub const MAX_WINDOW_KEY_BYTES: usize = MAX_KEY_BYTES - KEY_OVERHEAD;
 pub const MAX_FETCH_ENTRIES: usize = 10_000;
 /// Most bytes (keys and values) one fetch may return.
 pub const MAX_FETCH_BYTES: usize = 16 << 20;
-/// Entries read per scan while walking an index.
+/// Entries read per scan while walking an index (empty values, keys of at most
+/// [`MAX_KEY_BYTES`]: 2 MiB at most).
 const CHUNK: usize = 512;
+/// Entries read per scan of windows or sessions with their values: as many as the
+/// largest could fill [`MAX_FETCH_BYTES`], so one scan never holds much more than a
+/// whole answer before the budget has seen it.
+const VALUE_CHUNK: usize = {
+    let n = MAX_FETCH_BYTES / (MAX_KEY_BYTES + MAX_VALUE_BYTES);
+    if n == 0 { 1 } else { n }
+};
 
 const BY_KEY: u8 = b'w';
 const BY_TIME: u8 = b'W';
@@ -105,25 +113,28 @@ impl Budget {
     }
 }
 
-/// Every entry of `backend` between the bounds, read in chunks, until `f` says stop.
+/// Every entry of `backend` between the bounds, read `chunk` at a time, until `f` says
+/// stop.
 fn walk(
     backend: &dyn StateBackend,
     lo: Vec<u8>,
     hi: Bound<Vec<u8>>,
+    chunk: usize,
     mut f: impl FnMut(&[u8], &[u8]) -> Result<bool, StateError>,
 ) -> Result<(), StateError> {
+    let size = chunk;
     let mut from = Bound::Included(lo);
     loop {
         let chunk = backend.range(
             from.as_ref().map(Vec::as_slice),
             hi.as_ref().map(Vec::as_slice),
-            CHUNK,
+            size,
         )?;
         let Some((last, _)) = chunk.last() else {
             return Ok(());
         };
         let next = Bound::Excluded(last.clone());
-        let short = chunk.len() < CHUNK;
+        let short = chunk.len() < size;
         for (k, v) in &chunk {
             if !f(k, v)? {
                 return Ok(());
@@ -250,16 +261,16 @@ impl<'a> WindowStore<'a> {
         }
         let prefix = key_prefix(BY_KEY, key);
         let lo = [&prefix[..], &time(from)].concat();
-        let hi = [&prefix[..], &time(to)].concat();
+        let hi = Bound::Included([&prefix[..], &time(to)].concat());
         let mut budget = Budget::default();
         let mut found = Vec::new();
-        for (k, v) in self
-            .backend
-            .range(Bound::Included(&lo), Bound::Included(&hi), limit)?
-        {
-            budget.take(key, &v)?;
-            found.push((key.to_vec(), untime(&k[prefix.len()..]), v));
-        }
+        // Charged as read: a range of `limit` entries of up to 4 MiB each would be
+        // held whole before the budget saw it.
+        walk(&*self.backend, lo, hi, VALUE_CHUNK, |k, v| {
+            budget.take(key, v)?;
+            found.push((key.to_vec(), untime(&k[prefix.len()..]), v.to_vec()));
+            Ok(found.len() < limit)
+        })?;
         Ok(found)
     }
 
@@ -282,7 +293,7 @@ impl<'a> WindowStore<'a> {
         };
         let mut budget = Budget::default();
         let mut found = Vec::new();
-        walk(&*self.backend, lo, hi, |k, _| {
+        walk(&*self.backend, lo, hi, CHUNK, |k, _| {
             let start = untime(&k[1..9]);
             let key = &k[9..];
             if let Some(value) = self.get(key, start)? {
@@ -311,7 +322,7 @@ impl<'a> WindowStore<'a> {
     pub fn drop_before(&mut self, before: i64) -> Result<usize, StateError> {
         let hi = Bound::Excluded([&[BY_TIME][..], &time(before)].concat());
         let mut doomed = Vec::new();
-        walk(&*self.backend, vec![BY_TIME], hi, |k, _| {
+        walk(&*self.backend, vec![BY_TIME], hi, CHUNK, |k, _| {
             doomed.push(k.to_vec());
             Ok(true)
         })?;
@@ -435,7 +446,7 @@ impl<'a> SessionStore<'a> {
         };
         let mut budget = Budget::default();
         let mut found = Vec::new();
-        walk(&*self.backend, lo, hi, |k, v| {
+        walk(&*self.backend, lo, hi, VALUE_CHUNK, |k, v| {
             let end = untime(&k[prefix.len()..]);
             let start = untime(&k[prefix.len() + 8..]);
             if start <= latest_start {
@@ -469,7 +480,7 @@ impl<'a> SessionStore<'a> {
         };
         let mut budget = Budget::default();
         let mut found = Vec::new();
-        walk(&*self.backend, lo, hi, |k, _| {
+        walk(&*self.backend, lo, hi, CHUNK, |k, _| {
             let (end, start, key) = (untime(&k[1..9]), untime(&k[9..17]), &k[17..]);
             if let Some(value) = self.backend.get(&Self::primary(key, start, end))? {
                 budget.take(key, &value)?;
@@ -484,7 +495,7 @@ impl<'a> SessionStore<'a> {
     pub fn drop_before(&mut self, before: i64) -> Result<usize, StateError> {
         let hi = Bound::Excluded([&[SESSION_BY_END][..], &time(before)].concat());
         let mut doomed = Vec::new();
-        walk(&*self.backend, vec![SESSION_BY_END], hi, |k, _| {
+        walk(&*self.backend, vec![SESSION_BY_END], hi, CHUNK, |k, _| {
             doomed.push(k.to_vec());
             Ok(true)
         })?;
@@ -614,6 +625,59 @@ mod tests {
         assert!(s.find(b"k", i64::MIN, 59, 10).unwrap().is_empty());
         assert_eq!(s.expire().unwrap(), 1);
         assert_eq!(s.find_all(i64::MIN, i64::MAX, 10).unwrap().len(), 2);
+    }
+
+    /// A backend that remembers the most bytes one scan returned.
+    struct Watched(MemoryState, std::cell::Cell<usize>);
+
+    impl StateBackend for Watched {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+            self.0.get(key)
+        }
+        fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+            self.0.put(key, value)
+        }
+        fn delete(&mut self, key: &[u8]) -> Result<(), StateError> {
+            self.0.delete(key)
+        }
+        fn range(
+            &self,
+            start: Bound<&[u8]>,
+            end: Bound<&[u8]>,
+            limit: usize,
+        ) -> Result<super::super::Entries, StateError> {
+            let found = self.0.range(start, end, limit)?;
+            let bytes = found.iter().map(|(k, v)| k.len() + v.len()).sum();
+            self.1.set(self.1.get().max(bytes));
+            Ok(found)
+        }
+    }
+
+    #[test]
+    fn a_fetch_past_its_byte_cap_never_reads_much_more_than_the_cap() {
+        let mut m = Watched(MemoryState::new(), Default::default());
+        let big = vec![7u8; MAX_VALUE_BYTES];
+        let mut w = WindowStore::new(&mut m, None);
+        for start in 0..8 {
+            w.put(b"k", start, &big).unwrap();
+        }
+        let mut s = SessionStore::new(&mut m, None);
+        for end in 0..8 {
+            s.put(b"k", 0, end, &big).unwrap();
+        }
+        let err = WindowStore::new(&mut m, None)
+            .fetch(b"k", 0, 100, 10)
+            .unwrap_err();
+        assert!(matches!(err, StateError::TooLarge { .. }), "{err}");
+        let err = SessionStore::new(&mut m, None)
+            .find(b"k", 0, 100, 10)
+            .unwrap_err();
+        assert!(matches!(err, StateError::TooLarge { .. }), "{err}");
+        let most = m.1.get();
+        assert!(
+            most <= MAX_FETCH_BYTES,
+            "one scan held {most} bytes, over the fetch cap {MAX_FETCH_BYTES}"
+        );
     }
 
     #[test]
