@@ -25,16 +25,29 @@ impl Pipelines {
     /// Refuses `spec` (being created) when one of its repartition topics is another
     /// pipeline's topic or exists already, or when it reads or writes another pipeline's
     /// repartition topic. Called under the service's ops lock, so no other create races.
-    pub(super) fn check_internal_topics(&self, spec: &PipelineSpec) -> Result<(), PipelineError> {
+    ///
+    /// An existing topic is taken for a leftover of an earlier create of this pipeline
+    /// that failed (or a crash mid-create) when no stored pipeline claims it, it has
+    /// `partitions` partitions and holds no record: otherwise such a leftover would
+    /// refuse every retry.
+    pub(super) fn check_internal_topics(
+        &self,
+        spec: &PipelineSpec,
+        partitions: u32,
+    ) -> Result<(), PipelineError> {
         self.check_shared_topics(spec)?;
-        if let Some(r) = spec
-            .repartitions()
-            .iter()
-            .find(|r| self.broker.topic(&r.topic).is_ok())
-        {
-            return Err(PipelineError::RepartitionTopicExists {
-                topic: r.topic.clone(),
+        for r in spec.repartitions() {
+            let Ok(topic) = self.broker.topic(&r.topic) else {
+                continue;
+            };
+            let empty = (0..topic.partition_count()).all(|p| {
+                topic
+                    .partition(i64::from(p))
+                    .is_ok_and(|log| log.stats().high_watermark == log.stats().log_start_offset)
             });
+            if topic.partition_count() != partitions || !empty {
+                return Err(PipelineError::RepartitionTopicExists { topic: r.topic });
+            }
         }
         Ok(())
     }

@@ -34,10 +34,52 @@ impl Pipelines {
         }
         let (partitions, plans) = self.resolve(&spec)?;
         self.check_instances(&spec.name, partitions, &plans)?;
-        self.check_internal_topics(&spec)?;
+        self.check_internal_topics(&spec, partitions)?;
+        let mut made = Vec::new();
+        let stored = self
+            .repartition_topics(&spec, partitions, &mut made)
+            .and_then(|()| self.store_new(spec, partitions, &plans));
+        let record = match stored {
+            Ok(record) => record,
+            Err(e) => {
+                // Nothing claims them yet: a retry must not find them in its way.
+                for t in made {
+                    if let Err(gone) = self.broker.delete_topic(&t) {
+                        tracing::warn!(topic = %t, error = %gone, "repartition topic of a failed create left behind");
+                    }
+                }
+                return Err(e);
+            }
+        };
+        let handle = self.start(&record, plans, None)?;
+        Ok(self.status_of(&handle, &record))
+    }
+
+    /// Creates the repartition topics of `spec` that are not there (a leftover one was
+    /// accepted by `check_internal_topics`), naming each in `made`.
+    fn repartition_topics(
+        &self,
+        spec: &PipelineSpec,
+        partitions: u32,
+        made: &mut Vec<String>,
+    ) -> Result<(), PipelineError> {
         for r in spec.repartitions() {
-            self.repartition_topic(&r.topic, partitions)?;
+            if self.broker.topic(&r.topic).is_err() {
+                self.repartition_topic(&r.topic, partitions)?;
+                made.push(r.topic);
+            }
         }
+        Ok(())
+    }
+
+    /// Writes a new pipeline's first checkpoints and its record: once the record is
+    /// stored, the pipeline exists (and claims its repartition topics).
+    fn store_new(
+        &self,
+        spec: PipelineSpec,
+        partitions: u32,
+        plans: &Arc<Vec<StepPlan>>,
+    ) -> Result<PipelineRecord, PipelineError> {
         for stage in Stage::of(&spec) {
             for p in 0..partitions {
                 let tree = self.store.stage_tree(&spec.name, stage, p)?;
@@ -91,8 +133,7 @@ impl Pipelines {
             forgotten: 0,
         };
         self.store.put(&record)?;
-        let handle = self.start(&record, plans, None)?;
-        Ok(self.status_of(&handle, &record))
+        Ok(record)
     }
 
     /// Starts the tasks of a stored pipeline. `broken` marks every task failed (a stored
