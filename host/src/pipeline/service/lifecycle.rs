@@ -411,6 +411,24 @@ fn same_aggregations(old: &PipelineSpec, new: &PipelineSpec) -> Result<(), Pipel
                  update; create a new pipeline instead",
             ));
         }
+        // A group_by moved between a stream and a table turns the aggregation after it
+        // from a running one into one of the table's changes (or back), over the same
+        // state, which means something else to each.
+        if old.aggregates_table(i) != new.aggregates_table(i) {
+            let (was, now) = if old.aggregates_table(i) {
+                ("a table's changes", "a stream")
+            } else {
+                ("a stream", "a table's changes")
+            };
+            return Err(spec_err(
+                format!("steps[{}].input", i - 1),
+                format!(
+                    "the group_by before step {i} would read {now} instead of {was}: the \
+                     aggregation's state cannot change meaning in an update; create a new \
+                     pipeline instead"
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -437,4 +455,34 @@ fn same_stage_inputs(old: &PipelineSpec, new: &PipelineSpec) -> Result<(), Pipel
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec(group_by_input: &str) -> PipelineSpec {
+        serde_json::from_value(json!({"name": "p", "output": "out",
+            "sources": {"orders": {"topic": "o"}, "customers": {"topic": "c", "as": "table"}},
+            "steps": [{"op": "group_by", "module": "k", "input": group_by_input},
+                      {"op": "count"}]}))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_update_cannot_move_a_group_by_between_a_stream_and_a_table() {
+        let (stream, table) = (spec("orders"), spec("customers"));
+        assert!(table.aggregates_table(1) && !stream.aggregates_table(1));
+        for (old, new, now) in [
+            (&stream, &table, "a table's changes"),
+            (&table, &stream, "a stream"),
+        ] {
+            let err = same_aggregations(old, new).unwrap_err().to_string();
+            assert!(err.contains("steps[0].input") && err.contains(now), "{err}");
+        }
+        same_aggregations(&table, &table).unwrap();
+        same_aggregations(&stream, &stream).unwrap();
+    }
 }
