@@ -248,14 +248,57 @@ fn repartition_topics_that_would_be_shared_are_refused_naming_topic_and_pipeline
         body.to_string().contains("internal repartition topic"),
         "{body}"
     );
-    // A user's topic of the name.
+    // Nor may an update turn an output, or a dead-letter topic, into one.
+    let plain = json!({"name": "w", "inputs": ["in"], "output": "out", "steps": [{"op": "count"}]});
+    let (code, body) = call(&s, "POST", "/v1/pipelines", Some(plain.clone()));
+    assert_eq!(code, 201, "{body}");
+    for (field, topic) in [
+        ("output", json!("a-b-c-repartition")),
+        ("outputs", json!(["a-b-c-repartition"])),
+        ("dead_letter_topic", json!("a-b-c-repartition")),
+    ] {
+        let mut changed = plain.clone();
+        changed[field] = topic;
+        if field == "dead_letter_topic" {
+            changed["on_error"] = json!("dead-letter");
+        }
+        let (code, body) = call(&s, "PUT", "/v1/pipelines/w", Some(changed));
+        assert_eq!(code, 409, "{field}: {body}");
+        assert!(
+            body.to_string().contains("internal repartition topic"),
+            "{field}: {body}"
+        );
+    }
+    // The pipeline itself may keep its own repartition topic through an update.
+    let (code, body) = call(
+        &s,
+        "PUT",
+        "/v1/pipelines/a-b",
+        Some(spec("a-b", "c", "out")),
+    );
+    assert_eq!(code, 200, "{body}");
+    // A user's topic of the name, holding records.
     create_topic(&s, "x-g-repartition", 1);
+    produce(
+        &s,
+        "x-g-repartition",
+        vec![json!({"key": "u", "value": "mine"})],
+    );
     let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec("x", "g", "out")));
     assert_eq!(code, 409, "{body}");
     assert!(
         body.to_string().contains("already exists as a topic"),
         "{body}"
     );
+    // An empty one with another partition count is no leftover of this pipeline either.
+    create_topic(&s, "z-g-repartition", 2);
+    let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec("z", "g", "out")));
+    assert_eq!(code, 409, "{body}");
+    // An empty, unclaimed one of the right partition count is what a failed or crashed
+    // create leaves behind: a retry takes it instead of failing forever.
+    create_topic(&s, "y-g-repartition", 1);
+    let (code, body) = call(&s, "POST", "/v1/pipelines", Some(spec("y", "g", "out")));
+    assert_eq!(code, 201, "{body}");
     // Nothing of the refused pipelines stays: the user's topic is intact, a is free.
     assert_eq!(call(&s, "GET", "/v1/pipelines/a", None).0, 404);
     assert_eq!(call(&s, "GET", "/v1/pipelines/x", None).0, 404);

@@ -1,7 +1,8 @@
 //! A processor's window and session stores (Kafka Streams' `WindowStore` and
 //! `SessionStore`), kept by the host beside [`State`](crate::State) and committed with it.
-//! The host drops windows and sessions past the retention the processor declares
-//! (`#[processor(retention_ms = ...)]`) as stream time moves on.
+//! With a retention (`#[processor(retention_ms = ...)]`) each store keeps, as Kafka's do,
+//! its observed stream time (the latest window start or session end put): a put at or
+//! before that minus the retention is ignored and reads never return such an entry.
 
 use crate::Error;
 use crate::bindings::weir::plugin::session_state as sessions;

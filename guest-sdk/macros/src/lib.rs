@@ -59,7 +59,8 @@ pub fn flat_map(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// also has the host call `fn f(now_ms: i64, ctx: &mut TimerContext) -> Result<()>` that often;
 /// `stream_time_ms = 60000, on_stream_time = g` calls `g(stream_time_ms, ctx)` each time the
 /// task's stream time crosses a multiple of the interval (Kafka's `STREAM_TIME` punctuator);
-/// `retention_ms = N` has the host drop windows and sessions older than stream time minus N.
+/// `retention_ms = N` has the window and session stores expire entries at or before their
+/// observed stream time (latest window start / session end put) minus N, as Kafka's do.
 #[proc_macro_attribute]
 pub fn processor(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Processor, attr, item)

@@ -45,6 +45,9 @@ pub struct HostState {
     /// The window key space of `state` (see [`StateBackend::windows`]), for a processor's
     /// window and session stores.
     pub(crate) windows: Option<Box<dyn StateBackend>>,
+    /// The retention of the window and session stores, from `stream-time.settings`: the
+    /// stores enforce it on every call (see [`super::state::window`]).
+    pub(crate) window_retention_ms: Option<u64>,
     pub(crate) stdout: GuestOutput,
     pub(crate) stderr: GuestOutput,
     pub(crate) caps: CallCaps,
@@ -99,6 +102,7 @@ impl HostState {
             log,
             state,
             windows,
+            window_retention_ms: None,
             stdout,
             stderr,
             caps,

@@ -22,7 +22,8 @@ use super::output::Output;
 pub struct StreamSettings {
     /// Punctuate each time stream time reaches the next multiple of this (ms).
     pub interval_ms: Option<u64>,
-    /// Drop windows starting (sessions ending) before stream time minus this (ms).
+    /// Keep windows (by start) and sessions (by end) this long past the latest one stored
+    /// (ms): Kafka's `retentionPeriod` over the store's observed stream time.
     pub retention_ms: Option<u64>,
 }
 
@@ -97,6 +98,7 @@ impl Instance {
         match res {
             Ok(s) => {
                 ended?;
+                live.store.data_mut().window_retention_ms = s.retention_ms;
                 live.stream_time = Some(StreamTime {
                     guest,
                     settings: StreamSettings {

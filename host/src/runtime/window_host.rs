@@ -23,6 +23,18 @@ impl HostState {
             )),
         }
     }
+
+    /// The window store, enforcing the retention the processor declared.
+    fn window_store(&mut self) -> Result<WindowStore<'_>, WitStateError> {
+        let retention = self.window_retention_ms;
+        Ok(WindowStore::new(self.windows()?, retention))
+    }
+
+    /// The session store, enforcing the retention the processor declared.
+    fn session_store(&mut self) -> Result<SessionStore<'_>, WitStateError> {
+        let retention = self.window_retention_ms;
+        Ok(SessionStore::new(self.windows()?, retention))
+    }
 }
 
 impl wit_window::Host for HostState {
@@ -33,15 +45,13 @@ impl wit_window::Host for HostState {
         value: Vec<u8>,
     ) -> Result<(), WitStateError> {
         self.count_write(put_bytes(&key, &value))?;
-        WindowStore(self.windows()?)
+        self.window_store()?
             .put(&key, window_start, &value)
             .map_err(to_wit)
     }
 
     fn get(&mut self, key: Vec<u8>, window_start: i64) -> Result<Option<Vec<u8>>, WitStateError> {
-        WindowStore(self.windows()?)
-            .get(&key, window_start)
-            .map_err(to_wit)
+        self.window_store()?.get(&key, window_start).map_err(to_wit)
     }
 
     fn fetch(
@@ -51,7 +61,8 @@ impl wit_window::Host for HostState {
         time_to: i64,
         limit: u32,
     ) -> Result<Vec<wit_window::WindowEntry>, WitStateError> {
-        let found = WindowStore(self.windows()?)
+        let found = self
+            .window_store()?
             .fetch(&key, time_from, time_to, limit as usize)
             .map_err(to_wit)?;
         Ok(found.into_iter().map(window_entry).collect())
@@ -63,14 +74,15 @@ impl wit_window::Host for HostState {
         time_to: i64,
         limit: u32,
     ) -> Result<Vec<wit_window::WindowEntry>, WitStateError> {
-        let found = WindowStore(self.windows()?)
+        let found = self
+            .window_store()?
             .fetch_all(time_from, time_to, limit as usize)
             .map_err(to_wit)?;
         Ok(found.into_iter().map(window_entry).collect())
     }
 
     fn remove(&mut self, key: Vec<u8>, window_start: i64) -> Result<(), WitStateError> {
-        WindowStore(self.windows()?)
+        self.window_store()?
             .remove(&key, window_start)
             .map_err(to_wit)
     }
@@ -98,7 +110,7 @@ impl wit_session::Host for HostState {
         value: Vec<u8>,
     ) -> Result<(), WitStateError> {
         self.count_write(put_bytes(&key, &value))?;
-        SessionStore(self.windows()?)
+        self.session_store()?
             .put(&key, start, end, &value)
             .map_err(to_wit)
     }
@@ -109,7 +121,7 @@ impl wit_session::Host for HostState {
         start: i64,
         end: i64,
     ) -> Result<Option<Vec<u8>>, WitStateError> {
-        SessionStore(self.windows()?)
+        self.session_store()?
             .fetch_session(&key, start, end)
             .map_err(to_wit)
     }
@@ -121,7 +133,8 @@ impl wit_session::Host for HostState {
         latest_start: i64,
         limit: u32,
     ) -> Result<Vec<wit_session::Session>, WitStateError> {
-        let found = SessionStore(self.windows()?)
+        let found = self
+            .session_store()?
             .find(&key, earliest_end, latest_start, limit as usize)
             .map_err(to_wit)?;
         Ok(found.into_iter().map(session).collect())
@@ -133,14 +146,15 @@ impl wit_session::Host for HostState {
         latest_end: i64,
         limit: u32,
     ) -> Result<Vec<wit_session::Session>, WitStateError> {
-        let found = SessionStore(self.windows()?)
+        let found = self
+            .session_store()?
             .find_all(earliest_end, latest_end, limit as usize)
             .map_err(to_wit)?;
         Ok(found.into_iter().map(session).collect())
     }
 
     fn remove(&mut self, key: Vec<u8>, start: i64, end: i64) -> Result<(), WitStateError> {
-        SessionStore(self.windows()?)
+        self.session_store()?
             .remove(&key, start, end)
             .map_err(to_wit)
     }

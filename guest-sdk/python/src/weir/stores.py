@@ -44,7 +44,8 @@ class Session:
 
 class WindowStore:
     """The processor's window store (Kafka's WindowStore): a value per (key, window start),
-    committed with the batch; windows older than stream time minus the retention are dropped."""
+    committed with the batch; with a retention it expires, as Kafka's does, windows starting at or
+    before its observed stream time (the latest start put) minus the retention."""
 
     def put(self, key, start, value):
         """Stores value for key in the window starting at start."""

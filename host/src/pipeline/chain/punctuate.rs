@@ -1,5 +1,7 @@
 //! [`StreamClock`]: a processor step's stream time, its stream-time punctuation (Kafka's
-//! `PunctuationType.STREAM_TIME`) and the retention of its window and session stores.
+//! `PunctuationType.STREAM_TIME`) and the lazy cleanup of its window and session stores
+//! (the stores enforce their retention themselves on every call, see
+//! [`crate::runtime::state::window`]).
 //!
 //! Stream time is the largest timestamp among the records the step was given (records
 //! with a negative timestamp do not move it). As in Kafka, the first punctuation is due at
@@ -27,6 +29,9 @@ use super::StepFault;
 const CLOCK_KEY: &[u8] = b"c";
 /// Stream time, next punctuation, interval: three big-endian i64.
 const CLOCK_BYTES: usize = 24;
+/// `next` once the schedule has run past `i64::MAX`: no punctuation is due again (the
+/// schedule starts at 0 and only grows, so it is never `i64::MIN` otherwise).
+const NEVER: i64 = i64::MIN;
 
 /// What the clock stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +57,24 @@ impl Clock {
         b[8..16].copy_from_slice(&self.next.to_be_bytes());
         b[16..].copy_from_slice(&self.interval.to_be_bytes());
         b
+    }
+
+    /// Whether a punctuation is due at the current stream time.
+    fn due(&self) -> bool {
+        self.interval != 0 && self.next != NEVER && self.stream_time >= self.next
+    }
+
+    /// Schedules the next punctuation at the following multiple of the interval past
+    /// the stream time: one punctuation however many intervals a record skipped. Past
+    /// the last multiple an i64 holds there is none ([`NEVER`]): saturating at
+    /// `i64::MAX` would make every later record (stream time `i64::MAX`) punctuate.
+    fn schedule_next(&mut self) {
+        let missed = (self.stream_time - self.next) / self.interval;
+        self.next = missed
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(self.interval))
+            .and_then(|step| self.next.checked_add(step))
+            .unwrap_or(NEVER);
     }
 
     fn decode(b: &[u8]) -> Option<Clock> {
@@ -118,20 +141,18 @@ impl StreamClock {
         Ok(clock)
     }
 
-    /// Drops windows and sessions past the retention at `stream_time`.
-    fn expire(&mut self, stream_time: i64) -> Result<(), StepFault> {
-        let Some(retention) = self.settings.retention_ms else {
-            return Ok(());
-        };
-        if stream_time == i64::MIN {
+    /// Drops for good the windows and sessions the stores already treat as expired (the
+    /// stores enforce retention on every call; this only frees the space).
+    fn expire(&mut self) -> Result<(), StepFault> {
+        let retention = self.settings.retention_ms;
+        if retention.is_none() {
             return Ok(());
         }
-        let before = stream_time.saturating_sub(as_ms(retention));
-        WindowStore(&mut *self.store)
-            .drop_before(before)
+        WindowStore::new(&mut *self.store, retention)
+            .expire()
             .map_err(state)?;
-        SessionStore(&mut *self.store)
-            .drop_before(before)
+        SessionStore::new(&mut *self.store, retention)
+            .expire()
             .map_err(state)?;
         Ok(())
     }
@@ -152,7 +173,7 @@ impl StreamClock {
             if record.timestamp >= 0 && record.timestamp > clock.stream_time {
                 clock.stream_time = record.timestamp;
             }
-            if clock.interval == 0 || clock.stream_time < clock.next {
+            if !clock.due() {
                 continue;
             }
             let segment = Origin {
@@ -162,15 +183,10 @@ impl StreamClock {
             };
             let done = instance.process(&segment, &records[start..=j])?;
             append(&mut out, done, start as u32, None);
-            self.expire(clock.stream_time)?;
+            self.expire()?;
             let punctuated = instance.on_stream_time(clock.stream_time)?;
             append(&mut out, punctuated, 0, Some(j as u32));
-            // The next multiple of the interval past the stream time: one punctuation
-            // however many intervals this record skipped.
-            let missed = (clock.stream_time - clock.next) / clock.interval;
-            clock.next = clock
-                .next
-                .saturating_add(missed.saturating_add(1).saturating_mul(clock.interval));
+            clock.schedule_next();
             start = j + 1;
         }
         if start < records.len() {
@@ -182,8 +198,8 @@ impl StreamClock {
             let done = instance.process(&rest, &records[start..])?;
             append(&mut out, done, start as u32, None);
         }
+        self.expire()?;
         if clock != stored {
-            self.expire(clock.stream_time)?;
             self.store.put(CLOCK_KEY, &clock.encode()).map_err(state)?;
         }
         Ok(out)
@@ -204,4 +220,53 @@ fn append(out: &mut Output, mut done: Output, shift: u32, at: Option<u32>) {
     }
     out.records.append(&mut done.records);
     out.failures.append(&mut done.failures);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(stream_time: i64) -> Clock {
+        Clock {
+            stream_time,
+            next: 0,
+            interval: 1000,
+        }
+    }
+
+    #[test]
+    fn a_record_skipping_intervals_punctuates_once_and_schedules_the_next_multiple() {
+        let mut c = at(3500);
+        assert!(c.due());
+        c.schedule_next();
+        assert_eq!(c.next, 4000);
+        assert!(!c.due());
+        assert_eq!(Clock::decode(&c.encode()), Some(c));
+    }
+
+    #[test]
+    fn a_timestamp_of_i64_max_punctuates_once_and_never_again() {
+        let mut c = at(i64::MAX);
+        assert!(c.due());
+        c.schedule_next();
+        assert_eq!(c.next, NEVER);
+        // Later records cannot move stream time past i64::MAX: none is due again.
+        for _ in 0..3 {
+            assert!(!c.due());
+        }
+        let mut c = Clock::decode(&c.encode()).unwrap();
+        assert!(!c.due());
+        // An interval of i64::MAX: due at 0, then at i64::MAX, then never.
+        c = Clock {
+            stream_time: 5,
+            next: 0,
+            interval: i64::MAX,
+        };
+        c.schedule_next();
+        assert_eq!(c.next, i64::MAX);
+        c.stream_time = i64::MAX;
+        assert!(c.due());
+        c.schedule_next();
+        assert!(!c.due());
+    }
 }

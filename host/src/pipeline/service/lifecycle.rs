@@ -35,10 +35,52 @@ impl Pipelines {
         }
         let (partitions, plans) = self.resolve(&spec)?;
         self.check_instances(&spec.name, partitions, &plans)?;
-        self.check_internal_topics(&spec)?;
+        self.check_internal_topics(&spec, partitions)?;
+        let mut made = Vec::new();
+        let stored = self
+            .repartition_topics(&spec, partitions, &mut made)
+            .and_then(|()| self.store_new(spec, partitions, &plans));
+        let record = match stored {
+            Ok(record) => record,
+            Err(e) => {
+                // Nothing claims them yet: a retry must not find them in its way.
+                for t in made {
+                    if let Err(gone) = self.broker.delete_topic(&t) {
+                        tracing::warn!(topic = %t, error = %gone, "repartition topic of a failed create left behind");
+                    }
+                }
+                return Err(e);
+            }
+        };
+        let handle = self.start(&record, plans, None)?;
+        Ok(self.status_of(&handle, &record))
+    }
+
+    /// Creates the repartition topics of `spec` that are not there (a leftover one was
+    /// accepted by `check_internal_topics`), naming each in `made`.
+    fn repartition_topics(
+        &self,
+        spec: &PipelineSpec,
+        partitions: u32,
+        made: &mut Vec<String>,
+    ) -> Result<(), PipelineError> {
         for r in spec.repartitions() {
-            self.repartition_topic(&r.topic, partitions)?;
+            if self.broker.topic(&r.topic).is_err() {
+                self.repartition_topic(&r.topic, partitions)?;
+                made.push(r.topic);
+            }
         }
+        Ok(())
+    }
+
+    /// Writes a new pipeline's first checkpoints and its record: once the record is
+    /// stored, the pipeline exists (and claims its repartition topics).
+    fn store_new(
+        &self,
+        spec: PipelineSpec,
+        partitions: u32,
+        plans: &Arc<Vec<StepPlan>>,
+    ) -> Result<PipelineRecord, PipelineError> {
         // Attached: the tasks' positions are their consumer group's, on the cluster.
         let embedded = if self.config.external.is_some() {
             Vec::new()
@@ -102,8 +144,7 @@ impl Pipelines {
             catalog.create_pipeline(&record)?;
         }
         self.store.put(&record)?;
-        let handle = self.start(&record, plans, None)?;
-        Ok(self.status_of(&handle, &record))
+        Ok(record)
     }
 
     /// Starts the tasks of a stored pipeline. `broken` marks every task failed (a stored
@@ -245,6 +286,7 @@ impl Pipelines {
         }
         same_aggregations(&record.spec, &spec)?;
         same_stage_inputs(&record.spec, &spec)?;
+        self.check_shared_topics(&spec)?;
         let (_, plans) = self.resolve(&spec)?;
         self.check_instances(name, record.partitions, &plans)?;
         let modules: Vec<(String, u32)> = plans
@@ -423,6 +465,24 @@ fn same_aggregations(old: &PipelineSpec, new: &PipelineSpec) -> Result<(), Pipel
                  update; create a new pipeline instead",
             ));
         }
+        // A group_by moved between a stream and a table turns the aggregation after it
+        // from a running one into one of the table's changes (or back), over the same
+        // state, which means something else to each.
+        if old.aggregates_table(i) != new.aggregates_table(i) {
+            let (was, now) = if old.aggregates_table(i) {
+                ("a table's changes", "a stream")
+            } else {
+                ("a stream", "a table's changes")
+            };
+            return Err(spec_err(
+                format!("steps[{}].input", i - 1),
+                format!(
+                    "the group_by before step {i} would read {now} instead of {was}: the \
+                     aggregation's state cannot change meaning in an update; create a new \
+                     pipeline instead"
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -449,4 +509,34 @@ fn same_stage_inputs(old: &PipelineSpec, new: &PipelineSpec) -> Result<(), Pipel
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec(group_by_input: &str) -> PipelineSpec {
+        serde_json::from_value(json!({"name": "p", "output": "out",
+            "sources": {"orders": {"topic": "o"}, "customers": {"topic": "c", "as": "table"}},
+            "steps": [{"op": "group_by", "module": "k", "input": group_by_input},
+                      {"op": "count"}]}))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_update_cannot_move_a_group_by_between_a_stream_and_a_table() {
+        let (stream, table) = (spec("orders"), spec("customers"));
+        assert!(table.aggregates_table(1) && !stream.aggregates_table(1));
+        for (old, new, now) in [
+            (&stream, &table, "a table's changes"),
+            (&table, &stream, "a stream"),
+        ] {
+            let err = same_aggregations(old, new).unwrap_err().to_string();
+            assert!(err.contains("steps[0].input") && err.contains(now), "{err}");
+        }
+        same_aggregations(&table, &table).unwrap();
+        same_aggregations(&stream, &stream).unwrap();
+    }
 }

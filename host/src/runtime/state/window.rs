@@ -8,11 +8,19 @@
 //! - `s ++ len(key) ++ key ++ end ++ start` → value: a key's sessions by end.
 //! - `S ++ end ++ start ++ key` → empty: every session by end (retention).
 //!
+//! - `t` → time: the window store's observed stream time; `T`: the session store's.
+//!
 //! The length prefix keeps one key's entries apart from a longer key that starts with it.
+//!
+//! Retention is enforced inside the stores, as Kafka's are: each keeps the largest time
+//! it was given (a window's start, a session's end) as its observed stream time, ignores a
+//! put at or before `observed - retention`, and reads nothing older. What a record sees
+//! thus depends only on the puts before it, never on where a batch ended; dropping the
+//! expired entries for good ([`WindowStore::expire`]) is lazy cleanup.
 
 use std::ops::Bound;
 
-use super::{MAX_KEY_BYTES, StateBackend, StateError, check_sizes, prefix_end};
+use super::{MAX_KEY_BYTES, MAX_VALUE_BYTES, StateBackend, StateError, check_sizes, prefix_end};
 
 /// Bytes the layout adds to a key: the longest user key is [`MAX_KEY_BYTES`] minus this.
 const KEY_OVERHEAD: usize = 1 + 4 + 8 + 8;
@@ -22,13 +30,28 @@ pub const MAX_WINDOW_KEY_BYTES: usize = MAX_KEY_BYTES - KEY_OVERHEAD;
 pub const MAX_FETCH_ENTRIES: usize = 10_000;
 /// Most bytes (keys and values) one fetch may return.
 pub const MAX_FETCH_BYTES: usize = 16 << 20;
-/// Entries read per scan while walking an index.
+/// Entries read per scan while walking an index (empty values, keys of at most
+/// [`MAX_KEY_BYTES`]: 2 MiB at most).
 const CHUNK: usize = 512;
+/// Entries read per scan of windows or sessions with their values: as many as the
+/// largest could fill [`MAX_FETCH_BYTES`], so one scan never holds much more than a
+/// whole answer before the budget has seen it.
+const VALUE_CHUNK: usize = {
+    let n = MAX_FETCH_BYTES / (MAX_KEY_BYTES + MAX_VALUE_BYTES);
+    if n == 0 { 1 } else { n }
+};
 
 const BY_KEY: u8 = b'w';
 const BY_TIME: u8 = b'W';
 const SESSION_BY_KEY: u8 = b's';
 const SESSION_BY_END: u8 = b'S';
+const WINDOW_OBSERVED: &[u8] = b"t";
+const SESSION_OBSERVED: &[u8] = b"T";
+
+/// `ms` as the i64 times count in (a retention past i64 never expires anything).
+fn as_ms(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
 
 /// `t` as 8 bytes that sort as the number does.
 fn time(t: i64) -> [u8; 8] {
@@ -90,25 +113,28 @@ impl Budget {
     }
 }
 
-/// Every entry of `backend` between the bounds, read in chunks, until `f` says stop.
+/// Every entry of `backend` between the bounds, read `chunk` at a time, until `f` says
+/// stop.
 fn walk(
     backend: &dyn StateBackend,
     lo: Vec<u8>,
     hi: Bound<Vec<u8>>,
+    chunk: usize,
     mut f: impl FnMut(&[u8], &[u8]) -> Result<bool, StateError>,
 ) -> Result<(), StateError> {
+    let size = chunk;
     let mut from = Bound::Included(lo);
     loop {
         let chunk = backend.range(
             from.as_ref().map(Vec::as_slice),
             hi.as_ref().map(Vec::as_slice),
-            CHUNK,
+            size,
         )?;
         let Some((last, _)) = chunk.last() else {
             return Ok(());
         };
         let next = Bound::Excluded(last.clone());
-        let short = chunk.len() < CHUNK;
+        let short = chunk.len() < size;
         for (k, v) in &chunk {
             if !f(k, v)? {
                 return Ok(());
@@ -121,32 +147,92 @@ fn walk(
     }
 }
 
+/// A store's retention over its observed stream time (kept under `key`).
+struct Retention {
+    key: &'static [u8],
+    ms: Option<i64>,
+}
+
+impl Retention {
+    fn observed(&self, backend: &dyn StateBackend) -> Result<Option<i64>, StateError> {
+        Ok(backend
+            .get(self.key)?
+            .filter(|b| b.len() == 8)
+            .map(|b| untime(&b)))
+    }
+
+    /// The earliest time still live (`observed - retention + 1`); `None`: all are.
+    fn live_from(&self, backend: &dyn StateBackend) -> Result<Option<i64>, StateError> {
+        let Some(ms) = self.ms else {
+            return Ok(None);
+        };
+        Ok(self
+            .observed(backend)?
+            .map(|o| o.saturating_sub(ms).saturating_add(1)))
+    }
+
+    /// Moves the observed stream time to `t` if later; whether `t` is still live.
+    fn observe(&self, backend: &mut dyn StateBackend, t: i64) -> Result<bool, StateError> {
+        let Some(ms) = self.ms else {
+            return Ok(true);
+        };
+        let observed = match self.observed(backend)? {
+            Some(o) if o >= t => o,
+            _ => {
+                backend.put(self.key, &time(t))?;
+                t
+            }
+        };
+        Ok(t > observed.saturating_sub(ms))
+    }
+}
+
 /// One window found: key, start, value.
 pub type WindowEntry = (Vec<u8>, i64, Vec<u8>);
 /// One session found: key, start, end, value.
 pub type SessionEntry = (Vec<u8>, i64, i64, Vec<u8>);
 
 /// A window store over a backend's key space.
-pub struct WindowStore<'a>(pub &'a mut dyn StateBackend);
+pub struct WindowStore<'a> {
+    backend: &'a mut dyn StateBackend,
+    retention: Retention,
+}
 
-impl WindowStore<'_> {
-    /// Stores `value` for `key` in the window starting at `start`.
+impl<'a> WindowStore<'a> {
+    /// The window store in `backend`, keeping windows `retention_ms` past its observed
+    /// stream time (`None`: forever).
+    pub fn new(backend: &'a mut dyn StateBackend, retention_ms: Option<u64>) -> Self {
+        let retention = Retention {
+            key: WINDOW_OBSERVED,
+            ms: retention_ms.map(as_ms),
+        };
+        WindowStore { backend, retention }
+    }
+
+    /// Stores `value` for `key` in the window starting at `start`; a window already past
+    /// the retention is ignored, as Kafka does.
     pub fn put(&mut self, key: &[u8], start: i64, value: &[u8]) -> Result<(), StateError> {
         check_key(key)?;
         check_sizes(&[], Some(value))?;
+        if !self.retention.observe(&mut *self.backend, start)? {
+            return Ok(());
+        }
         let mut primary = key_prefix(BY_KEY, key);
         primary.extend_from_slice(&time(start));
         let index = [&[BY_TIME][..], &time(start), key].concat();
-        self.0.put(&primary, value)?;
-        self.0.put(&index, &[])
+        self.backend.put(&primary, value)?;
+        self.backend.put(&index, &[])
     }
 
     /// The value of `key` in the window starting at `start`.
     pub fn get(&self, key: &[u8], start: i64) -> Result<Option<Vec<u8>>, StateError> {
         check_key(key)?;
+        if self.live_from()?.is_some_and(|live| start < live) {
+            return Ok(None);
+        }
         let mut primary = key_prefix(BY_KEY, key);
         primary.extend_from_slice(&time(start));
-        self.0.get(&primary)
+        self.backend.get(&primary)
     }
 
     /// Removes the window of `key` starting at `start`.
@@ -154,8 +240,9 @@ impl WindowStore<'_> {
         check_key(key)?;
         let mut primary = key_prefix(BY_KEY, key);
         primary.extend_from_slice(&time(start));
-        self.0.delete(&primary)?;
-        self.0.delete(&[&[BY_TIME][..], &time(start), key].concat())
+        self.backend.delete(&primary)?;
+        self.backend
+            .delete(&[&[BY_TIME][..], &time(start), key].concat())
     }
 
     /// Up to `limit` windows of `key` starting within `from..=to`, by start.
@@ -168,21 +255,22 @@ impl WindowStore<'_> {
     ) -> Result<Vec<WindowEntry>, StateError> {
         check_key(key)?;
         check_limit(limit)?;
+        let from = self.live_from()?.map_or(from, |live| from.max(live));
         if from > to || limit == 0 {
             return Ok(Vec::new());
         }
         let prefix = key_prefix(BY_KEY, key);
         let lo = [&prefix[..], &time(from)].concat();
-        let hi = [&prefix[..], &time(to)].concat();
+        let hi = Bound::Included([&prefix[..], &time(to)].concat());
         let mut budget = Budget::default();
         let mut found = Vec::new();
-        for (k, v) in self
-            .0
-            .range(Bound::Included(&lo), Bound::Included(&hi), limit)?
-        {
-            budget.take(key, &v)?;
-            found.push((key.to_vec(), untime(&k[prefix.len()..]), v));
-        }
+        // Charged as read: a range of `limit` entries of up to 4 MiB each would be
+        // held whole before the budget saw it.
+        walk(&*self.backend, lo, hi, VALUE_CHUNK, |k, v| {
+            budget.take(key, v)?;
+            found.push((key.to_vec(), untime(&k[prefix.len()..]), v.to_vec()));
+            Ok(found.len() < limit)
+        })?;
         Ok(found)
     }
 
@@ -194,6 +282,7 @@ impl WindowStore<'_> {
         limit: usize,
     ) -> Result<Vec<WindowEntry>, StateError> {
         check_limit(limit)?;
+        let from = self.live_from()?.map_or(from, |live| from.max(live));
         if from > to || limit == 0 {
             return Ok(Vec::new());
         }
@@ -204,7 +293,7 @@ impl WindowStore<'_> {
         };
         let mut budget = Budget::default();
         let mut found = Vec::new();
-        walk(&*self.0, lo, hi, |k, _| {
+        walk(&*self.backend, lo, hi, CHUNK, |k, _| {
             let start = untime(&k[1..9]);
             let key = &k[9..];
             if let Some(value) = self.get(key, start)? {
@@ -216,11 +305,24 @@ impl WindowStore<'_> {
         Ok(found)
     }
 
+    /// The earliest window start still live; `None`: all are.
+    fn live_from(&self) -> Result<Option<i64>, StateError> {
+        self.retention.live_from(&*self.backend)
+    }
+
+    /// Drops the windows past the retention for good; how many.
+    pub fn expire(&mut self) -> Result<usize, StateError> {
+        match self.live_from()? {
+            Some(live) => self.drop_before(live),
+            None => Ok(0),
+        }
+    }
+
     /// Drops every window starting before `before`; how many.
     pub fn drop_before(&mut self, before: i64) -> Result<usize, StateError> {
         let hi = Bound::Excluded([&[BY_TIME][..], &time(before)].concat());
         let mut doomed = Vec::new();
-        walk(&*self.0, vec![BY_TIME], hi, |k, _| {
+        walk(&*self.backend, vec![BY_TIME], hi, CHUNK, |k, _| {
             doomed.push(k.to_vec());
             Ok(true)
         })?;
@@ -228,17 +330,43 @@ impl WindowStore<'_> {
             let (start, key) = (untime(&k[1..9]), &k[9..]);
             let mut primary = key_prefix(BY_KEY, key);
             primary.extend_from_slice(&time(start));
-            self.0.delete(&primary)?;
-            self.0.delete(k)?;
+            self.backend.delete(&primary)?;
+            self.backend.delete(k)?;
         }
         Ok(doomed.len())
     }
 }
 
 /// A session store over a backend's key space.
-pub struct SessionStore<'a>(pub &'a mut dyn StateBackend);
+pub struct SessionStore<'a> {
+    backend: &'a mut dyn StateBackend,
+    retention: Retention,
+}
 
-impl SessionStore<'_> {
+impl<'a> SessionStore<'a> {
+    /// The session store in `backend`, keeping sessions `retention_ms` past its observed
+    /// stream time (the latest session end; `None`: forever).
+    pub fn new(backend: &'a mut dyn StateBackend, retention_ms: Option<u64>) -> Self {
+        let retention = Retention {
+            key: SESSION_OBSERVED,
+            ms: retention_ms.map(as_ms),
+        };
+        SessionStore { backend, retention }
+    }
+
+    /// The earliest session end still live; `None`: all are.
+    fn live_from(&self) -> Result<Option<i64>, StateError> {
+        self.retention.live_from(&*self.backend)
+    }
+
+    /// Drops the sessions past the retention for good; how many.
+    pub fn expire(&mut self) -> Result<usize, StateError> {
+        match self.live_from()? {
+            Some(live) => self.drop_before(live),
+            None => Ok(0),
+        }
+    }
+
     fn primary(key: &[u8], start: i64, end: i64) -> Vec<u8> {
         let mut k = key_prefix(SESSION_BY_KEY, key);
         k.extend_from_slice(&time(end));
@@ -265,8 +393,11 @@ impl SessionStore<'_> {
                 reason: format!("a session cannot end ({end}) before it starts ({start})"),
             });
         }
-        self.0.put(&Self::primary(key, start, end), value)?;
-        self.0.put(&Self::index(key, start, end), &[])
+        if !self.retention.observe(&mut *self.backend, end)? {
+            return Ok(());
+        }
+        self.backend.put(&Self::primary(key, start, end), value)?;
+        self.backend.put(&Self::index(key, start, end), &[])
     }
 
     /// The value of the session of `key` from `start` to `end` exactly.
@@ -277,14 +408,17 @@ impl SessionStore<'_> {
         end: i64,
     ) -> Result<Option<Vec<u8>>, StateError> {
         check_key(key)?;
-        self.0.get(&Self::primary(key, start, end))
+        if self.live_from()?.is_some_and(|live| end < live) {
+            return Ok(None);
+        }
+        self.backend.get(&Self::primary(key, start, end))
     }
 
     /// Removes the session of `key` from `start` to `end`.
     pub fn remove(&mut self, key: &[u8], start: i64, end: i64) -> Result<(), StateError> {
         check_key(key)?;
-        self.0.delete(&Self::primary(key, start, end))?;
-        self.0.delete(&Self::index(key, start, end))
+        self.backend.delete(&Self::primary(key, start, end))?;
+        self.backend.delete(&Self::index(key, start, end))
     }
 
     /// Up to `limit` sessions of `key` with `end >= earliest_end` and
@@ -301,6 +435,9 @@ impl SessionStore<'_> {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        let earliest_end = self
+            .live_from()?
+            .map_or(earliest_end, |live| earliest_end.max(live));
         let prefix = key_prefix(SESSION_BY_KEY, key);
         let lo = [&prefix[..], &time(earliest_end)].concat();
         let hi = match prefix_end(&prefix) {
@@ -309,7 +446,7 @@ impl SessionStore<'_> {
         };
         let mut budget = Budget::default();
         let mut found = Vec::new();
-        walk(&*self.0, lo, hi, |k, v| {
+        walk(&*self.backend, lo, hi, VALUE_CHUNK, |k, v| {
             let end = untime(&k[prefix.len()..]);
             let start = untime(&k[prefix.len() + 8..]);
             if start <= latest_start {
@@ -330,6 +467,9 @@ impl SessionStore<'_> {
         limit: usize,
     ) -> Result<Vec<SessionEntry>, StateError> {
         check_limit(limit)?;
+        let earliest_end = self
+            .live_from()?
+            .map_or(earliest_end, |live| earliest_end.max(live));
         if earliest_end > latest_end || limit == 0 {
             return Ok(Vec::new());
         }
@@ -340,9 +480,9 @@ impl SessionStore<'_> {
         };
         let mut budget = Budget::default();
         let mut found = Vec::new();
-        walk(&*self.0, lo, hi, |k, _| {
+        walk(&*self.backend, lo, hi, CHUNK, |k, _| {
             let (end, start, key) = (untime(&k[1..9]), untime(&k[9..17]), &k[17..]);
-            if let Some(value) = self.0.get(&Self::primary(key, start, end))? {
+            if let Some(value) = self.backend.get(&Self::primary(key, start, end))? {
                 budget.take(key, &value)?;
                 found.push((key.to_vec(), start, end, value));
             }
@@ -355,103 +495,18 @@ impl SessionStore<'_> {
     pub fn drop_before(&mut self, before: i64) -> Result<usize, StateError> {
         let hi = Bound::Excluded([&[SESSION_BY_END][..], &time(before)].concat());
         let mut doomed = Vec::new();
-        walk(&*self.0, vec![SESSION_BY_END], hi, |k, _| {
+        walk(&*self.backend, vec![SESSION_BY_END], hi, CHUNK, |k, _| {
             doomed.push(k.to_vec());
             Ok(true)
         })?;
         for k in &doomed {
             let (end, start, key) = (untime(&k[1..9]), untime(&k[9..17]), &k[17..]);
-            self.0.delete(&Self::primary(key, start, end))?;
-            self.0.delete(k)?;
+            self.backend.delete(&Self::primary(key, start, end))?;
+            self.backend.delete(k)?;
         }
         Ok(doomed.len())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::MemoryState;
-    use super::*;
-
-    #[test]
-    fn windows_fetch_by_key_and_time_and_drop_by_retention() {
-        let mut m = MemoryState::new();
-        let mut w = WindowStore(&mut m);
-        w.put(b"a", 0, b"1").unwrap();
-        w.put(b"a", 1000, b"2").unwrap();
-        w.put(b"ab", 500, b"x").unwrap();
-        w.put(b"b", -1000, b"neg").unwrap();
-        let a: Vec<_> = w.fetch(b"a", 0, 1000, 10).unwrap();
-        assert_eq!(
-            a,
-            vec![
-                (b"a".to_vec(), 0, b"1".to_vec()),
-                (b"a".to_vec(), 1000, b"2".to_vec())
-            ]
-        );
-        assert_eq!(w.fetch(b"a", 1, 999, 10).unwrap(), vec![]);
-        assert_eq!(w.fetch(b"a", 0, 1000, 1).unwrap().len(), 1);
-        let all: Vec<(Vec<u8>, i64)> = w
-            .fetch_all(i64::MIN, i64::MAX, 10)
-            .unwrap()
-            .into_iter()
-            .map(|(k, s, _)| (k, s))
-            .collect();
-        assert_eq!(
-            all,
-            vec![
-                (b"b".to_vec(), -1000),
-                (b"a".to_vec(), 0),
-                (b"ab".to_vec(), 500),
-                (b"a".to_vec(), 1000)
-            ]
-        );
-        assert_eq!(w.get(b"ab", 500).unwrap().unwrap(), b"x");
-        w.remove(b"ab", 500).unwrap();
-        assert_eq!(w.get(b"ab", 500).unwrap(), None);
-        assert_eq!(w.drop_before(1000).unwrap(), 2);
-        assert_eq!(w.fetch_all(i64::MIN, i64::MAX, 10).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn sessions_are_found_by_overlap_and_dropped_by_end() {
-        let mut m = MemoryState::new();
-        let mut s = SessionStore(&mut m);
-        s.put(b"k", 0, 100, b"first").unwrap();
-        s.put(b"k", 500, 700, b"second").unwrap();
-        s.put(b"kk", 0, 1000, b"other key").unwrap();
-        // A record at 650 with a gap of 100 merges with sessions ending >= 550 and
-        // starting <= 750.
-        let found = s.find(b"k", 550, 750, 10).unwrap();
-        assert_eq!(found, vec![(b"k".to_vec(), 500, 700, b"second".to_vec())]);
-        assert_eq!(s.find(b"k", 0, i64::MAX, 10).unwrap().len(), 2);
-        assert_eq!(s.fetch_session(b"k", 0, 100).unwrap().unwrap(), b"first");
-        assert!(matches!(
-            s.put(b"k", 5, 4, b""),
-            Err(StateError::Invalid { .. })
-        ));
-        assert_eq!(s.drop_before(701).unwrap(), 2);
-        assert_eq!(s.find(b"kk", 0, i64::MAX, 10).unwrap().len(), 1);
-        s.remove(b"kk", 0, 1000).unwrap();
-        assert!(s.find(b"kk", 0, i64::MAX, 10).unwrap().is_empty());
-    }
-
-    #[test]
-    fn limits_are_refused_with_the_cap_named() {
-        let mut m = MemoryState::new();
-        let mut w = WindowStore(&mut m);
-        let long = vec![0u8; MAX_WINDOW_KEY_BYTES + 1];
-        let err = w.put(&long, 0, b"v").unwrap_err().to_string();
-        assert!(err.contains(&MAX_WINDOW_KEY_BYTES.to_string()), "{err}");
-        let err = w
-            .fetch_all(0, 1, MAX_FETCH_ENTRIES + 1)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(&MAX_FETCH_ENTRIES.to_string()), "{err}");
-        let err = w
-            .put(b"k", 0, &vec![0u8; super::super::MAX_VALUE_BYTES + 1])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("value"), "{err}");
-    }
-}
+mod tests;
