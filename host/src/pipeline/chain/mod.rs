@@ -43,7 +43,7 @@ pub use code::{NativeFilter, StepCode, StepPlan};
 use output::emitted;
 pub use output::{ChainOutput, Emitted, Failed, StepError, StepFault};
 use punctuate::StreamClock;
-use rekey::{grouped_table, regrouped, rekeyed, routed};
+use rekey::{regrouped, rekeyed, routed};
 use sources::{Read, Source};
 
 /// Shortest timer interval honoured, ms: each firing commits and flushes.
@@ -195,7 +195,7 @@ impl Chain {
                 StepCode::Aggregate(a) => {
                     Runner::Aggregate(*a, state(i), OpenWindows::new(a.max_open_windows))
                 }
-                StepCode::GroupBy(plugin) => match grouped_table(&graph, spec, wiring) {
+                StepCode::GroupBy(plugin) => match spec.grouped_table(&graph, local) {
                     Some(node) => {
                         changes.push(node);
                         Runner::GroupTable(Box::new(stateless(plugin)?))
@@ -266,21 +266,7 @@ impl Chain {
                 sink: spec.routed_group_by(local, graph.output),
             });
         }
-        let mut clocks = Vec::with_capacity(steps.len());
-        for (local, step) in steps.iter_mut().enumerate() {
-            let clock = match &mut step.runner {
-                Runner::Wasm(instance) => {
-                    let own = StepState::new(tree.clone(), first_step + local, overlay.clone());
-                    StreamClock::of(instance, &own).map_err(|error| StepError {
-                        step: first_step + local,
-                        module: step.module.clone(),
-                        error: error.into(),
-                    })?
-                }
-                _ => None,
-            };
-            clocks.push(clock);
-        }
+        let clocks = StreamClock::of_steps(&mut steps, tree, first_step, overlay)?;
         let now = crate::broker::now_ms();
         let timers = steps
             .iter()

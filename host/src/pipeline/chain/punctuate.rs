@@ -22,7 +22,8 @@ use crate::runtime::state::window::{SessionStore, WindowStore};
 use crate::runtime::{Instance, Origin, Output, RuntimeError, StateBackend, StreamSettings};
 use crate::streams::StreamsError;
 
-use super::StepFault;
+use super::super::state::{Overlay, StepState};
+use super::{Runner, Step, StepError, StepFault};
 
 /// Where the clock lives in the step's window key space (beside the stores' `w`, `W`,
 /// `s` and `S`).
@@ -105,6 +106,32 @@ fn as_ms(ms: u64) -> i64 {
 }
 
 impl StreamClock {
+    /// Each step's clock ([`StreamClock::of`]), `first_step` being the first step's
+    /// index in the whole spec.
+    pub(super) fn of_steps(
+        steps: &mut [Step],
+        tree: &sled::Tree,
+        first_step: usize,
+        overlay: &Overlay,
+    ) -> Result<Vec<Option<StreamClock>>, StepError> {
+        let mut clocks = Vec::with_capacity(steps.len());
+        for (local, step) in steps.iter_mut().enumerate() {
+            let clock = match &mut step.runner {
+                Runner::Wasm(instance) => {
+                    let own = StepState::new(tree.clone(), first_step + local, overlay.clone());
+                    StreamClock::of(instance, &own).map_err(|error| StepError {
+                        step: first_step + local,
+                        module: step.module.clone(),
+                        error: error.into(),
+                    })?
+                }
+                _ => None,
+            };
+            clocks.push(clock);
+        }
+        Ok(clocks)
+    }
+
     /// The clock of a processor step that asked for punctuation or retention; `None`
     /// for any other step.
     pub(super) fn of(

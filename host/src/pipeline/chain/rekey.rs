@@ -8,8 +8,6 @@ use crate::log::batch::Record;
 use crate::runtime::{Body, Instance, Origin, Output, OutputRecord, RecordFailure, RuntimeError};
 use crate::streams::changes::regroup;
 
-use super::super::spec::{Graph, Node, PipelineSpec, Shape, Wiring};
-
 /// A batch with the keys a `group_by` selected: each record with its new key (headers,
 /// value and timestamp kept), a record without one dropped (as Kafka drops a record whose
 /// new key is null), failures passed on.
@@ -44,15 +42,6 @@ pub(super) fn routed(mut output: Output, sink: &Option<String>) -> Output {
         }
     }
     output
-}
-
-/// The table a `group_by` step wired so reads, if it reads one (a table source or a
-/// `to_table` step).
-pub(super) fn grouped_table(graph: &Graph, spec: &PipelineSpec, wiring: &Wiring) -> Option<Node> {
-    match *wiring {
-        Wiring::From(node) if graph.shape(spec, node) == Shape::Table => Some(node),
-        _ => None,
-    }
 }
 
 /// A `group_by` of a table over a batch of its changes (`olds`: each row's value before

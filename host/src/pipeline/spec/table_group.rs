@@ -5,14 +5,24 @@
 
 use crate::streams::Op;
 
-use super::{Graph, PipelineSpec, Shape, SpecError, Wiring, spec_err};
+use super::{Graph, Node, PipelineSpec, Shape, SpecError, Wiring, spec_err};
 
 impl PipelineSpec {
+    /// The table step `i` regroups, if it is a `group_by` of a table (a `table` source
+    /// or a `to_table` step).
+    pub fn grouped_table(&self, graph: &Graph, i: usize) -> Option<Node> {
+        if !self.steps.get(i).is_some_and(|s| s.op == Op::GroupBy) {
+            return None;
+        }
+        match graph.wiring.get(i) {
+            Some(Wiring::From(node)) if graph.shape(self, *node) == Shape::Table => Some(*node),
+            _ => None,
+        }
+    }
+
     /// Whether step `i` is a `group_by` of a table.
     pub fn groups_table(&self, graph: &Graph, i: usize) -> bool {
-        self.steps.get(i).is_some_and(|s| s.op == Op::GroupBy)
-            && matches!(graph.wiring.get(i), Some(Wiring::From(node))
-                if graph.shape(self, *node) == Shape::Table)
+        self.grouped_table(graph, i).is_some()
     }
 
     /// Whether step `i` aggregates a grouped table's changes: it follows a `group_by`
