@@ -12,7 +12,10 @@
 //!   runners; the pipeline service's [`ExternalTasks`]), and what it shows of itself.
 //! - [`runner`]: one pipeline's group member: poll, rebalance, round, transaction.
 //! - [`task`]: one assigned partition's chain and what a round of it comes to.
-//! - [`restore`]: a task's state cache refilled from its changelog partitions.
+//! - [`restore`]: a task's state cache brought up to its changelog partitions' ends (the
+//!   tail past its mark, or wiped and in full).
+//! - [`mark`]: how far a cache is exact in each changelog, and what proves the log is the
+//!   same one.
 //! - [`view`]: `GET /v1/cluster`: this node, the groups' members, their tasks and lag.
 //! - [`names`]: group ids, transactional ids and changelog topics.
 //! - [`check`]: the pipelines attached mode runs yet.
@@ -20,6 +23,7 @@
 
 pub mod check;
 pub mod error;
+pub mod mark;
 pub mod names;
 pub mod restore;
 mod runner;
@@ -28,8 +32,8 @@ pub mod view;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
@@ -88,6 +92,28 @@ pub struct PipelineView {
     pub restored_records: u64,
     /// How long those restores took in all, ms.
     pub restore_ms: u64,
+    /// Those restores by kind.
+    pub restores: RestoreKinds,
+}
+
+/// A node's restores of one pipeline's tasks, by kind.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct RestoreKinds {
+    /// Wiped and read in full (a task new to this node, or a mark that did not prove itself).
+    pub full: RestoreTotals,
+    /// Only the changelogs' tails past the cache's mark (a task back on this node).
+    pub tail: RestoreTotals,
+}
+
+/// Restores of one kind.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct RestoreTotals {
+    /// Task restores.
+    pub tasks: u64,
+    /// Changelog records they applied.
+    pub records: u64,
+    /// How long they took in all, ms.
+    pub ms: u64,
 }
 
 /// The node: its clients, state cache and pipeline runners.
@@ -141,6 +167,14 @@ impl Node {
         let v = views.entry(pipeline.to_string()).or_default();
         v.restored_records += r.records;
         v.restore_ms += r.took.as_millis() as u64;
+        let kind = if r.tail {
+            &mut v.restores.tail
+        } else {
+            &mut v.restores.full
+        };
+        kind.tasks += 1;
+        kind.records += r.records;
+        kind.ms += r.took.as_millis() as u64;
     }
 
     fn count_round(&self, pipeline: &str) {
@@ -179,12 +213,9 @@ impl Attached {
             .path(config.dir.join("state"))
             .flush_every_ms(Some(1000))
             .open()?;
-        // Whatever the cache held is from before a restart: tasks restore it anyway.
-        for name in db.tree_names() {
-            if name.as_ref() != b"__sled__default" {
-                db.drop_tree(name)?;
-            }
-        }
+        // What the cache held before a restart stays: each task tree's mark says how far
+        // it is exact (one sled batch wrote both), so a task that comes back here reads
+        // only the changelogs' tails.
         let props = config.props.clone().tuned("client.id", &node);
         let consumers = crate::cluster::connect(
             props

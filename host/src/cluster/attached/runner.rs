@@ -19,12 +19,14 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use crate::cluster::{
-    ClusterError, Consumer, Fetched, Producer, ProducerMode, Rebalance, RebalanceListener,
+    ClusterError, Consumer, Delivered, Fetched, Producer, ProducerMode, Rebalance,
+    RebalanceListener,
 };
 use crate::pipeline::handle::Desired;
 use crate::pipeline::handle::PipelineHandle;
 
 use super::error::AttachedError;
+use super::mark::commit;
 use super::names::{changelog_topic, group_id, transactional_id};
 use super::restore::restore;
 use super::task::{PartitionTask, Phase, note};
@@ -235,7 +237,7 @@ impl Member<'_> {
             return Err(ClusterError::ForeignGroupMetadata.into());
         };
         producer.begin()?;
-        let sent = (|| {
+        let sent = (|| -> Result<Vec<Delivered>, ClusterError> {
             let mut offsets = Vec::new();
             for (_, out) in &outs {
                 for r in &out.records {
@@ -243,19 +245,30 @@ impl Member<'_> {
                 }
                 offsets.extend(out.offsets.iter().cloned());
             }
-            producer.flush(TXN_TIMEOUT)?;
+            let delivered = producer.flush(TXN_TIMEOUT)?;
             producer.send_offsets(&offsets, &group, TXN_TIMEOUT)?;
-            producer.commit(TXN_TIMEOUT)
+            producer.commit(TXN_TIMEOUT)?;
+            Ok(delivered)
         })();
-        if let Err(e) = sent {
-            // Fenced or failed: nothing of the round counts; the member joins again and
-            // reads from the committed offsets.
-            let _ = producer.abort(TXN_TIMEOUT);
-            return Err(e.into());
-        }
+        let delivered = match sent {
+            Ok(d) => d,
+            Err(e) => {
+                // Fenced or failed: nothing of the round counts; the member joins again and
+                // reads from the committed offsets.
+                let _ = producer.abort(TXN_TIMEOUT);
+                return Err(AttachedError::Cluster(e));
+            }
+        };
+        // Each task's writes land in its cache with its changelogs' marks moved past the
+        // records it sent (where they landed: `delivered`, in send order).
+        let mut at = 0;
         for (p, out) in &outs {
+            let places = delivered
+                .get(at..at + out.records.len())
+                .unwrap_or_default();
+            at += out.records.len();
             if let Some(task) = self.tasks.get(p) {
-                task.apply(&out.writes)?;
+                commit(&task.tree, &out.writes, &out.records, places)?;
             }
         }
         self.node.count_round(&self.handle.name);

@@ -159,12 +159,15 @@ impl PartitionTask {
             start = end;
         }
         out.writes = self.overlay.take();
+        // The round's wall clock on its changelog records: with the offset and the bytes,
+        // what proves a cache's mark is about this incarnation of the topic (mark.rs).
+        let stamp = crate::broker::now_ms();
         for (key, value) in &out.writes {
             let Some(step) = step_of(key) else { continue };
             out.records.push(OutRecord {
                 topic: changelog_topic(spec, step),
                 partition: Some(self.partition),
-                timestamp: None,
+                timestamp: Some(stamp),
                 key: Some(key[3..].to_vec()),
                 value: value.clone(),
                 headers: Vec::new(),
@@ -179,19 +182,6 @@ impl PartitionTask {
             })
             .collect();
         Some(out)
-    }
-
-    /// Applies a committed round's state writes to the cache.
-    pub fn apply(&self, writes: &Writes) -> Result<(), AttachedError> {
-        let mut batch = sled::Batch::default();
-        for (k, v) in writes {
-            match v {
-                Some(v) => batch.insert(k.as_slice(), v.as_slice()),
-                None => batch.remove(k.as_slice()),
-            }
-        }
-        self.tree.apply_batch(batch)?;
-        Ok(())
     }
 }
 
