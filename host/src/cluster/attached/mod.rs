@@ -121,8 +121,12 @@ pub struct Node {
     config: AttachedConfig,
     /// This node's id (kept in its data directory): its producers' and consumers' name.
     node: String,
-    /// Clients for the runners' group consumers (session timeout, client id).
+    /// Clients for the runners' group consumers (session timeout, client id); a partition
+    /// the group has no offset for starts at its earliest record.
     consumers: Arc<dyn Cluster>,
+    /// The same, for pipelines whose spec says `start: latest`: such a partition starts
+    /// at its end when the group first takes it.
+    latest: Arc<dyn Cluster>,
     /// Clients for the runners' transactional producers (transaction timeout, murmur2).
     producers: Arc<dyn Cluster>,
     /// Clients for admin calls and restores.
@@ -217,11 +221,11 @@ impl Attached {
         // it is exact (one sled batch wrote both), so a task that comes back here reads
         // only the changelogs' tails.
         let props = config.props.clone().tuned("client.id", &node);
-        let consumers = crate::cluster::connect(
-            props
-                .clone()
-                .tuned("session.timeout.ms", &config.session_timeout_ms.to_string()),
-        );
+        let member = props
+            .clone()
+            .tuned("session.timeout.ms", &config.session_timeout_ms.to_string());
+        let consumers = crate::cluster::connect(member.clone());
+        let latest = crate::cluster::connect(member.tuned("auto.offset.reset", "latest"));
         let producers = crate::cluster::connect(
             props
                 .clone()
@@ -237,6 +241,7 @@ impl Attached {
             config,
             node,
             consumers,
+            latest,
             producers,
             plain,
             db,

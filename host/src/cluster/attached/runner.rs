@@ -24,6 +24,7 @@ use crate::cluster::{
 };
 use crate::pipeline::handle::Desired;
 use crate::pipeline::handle::PipelineHandle;
+use crate::pipeline::spec::StartPosition;
 
 use super::error::AttachedError;
 use super::mark::commit;
@@ -109,10 +110,12 @@ impl Member<'_> {
         let name = self.handle.name.clone();
         let group = &self.node.config.group;
         self.ensure_changelogs(&want)?;
-        let mut consumer = self
-            .node
-            .consumers
-            .consumer(Some(&group_id(group, &name)))?;
+        // Where a partition the group never committed starts: the spec's `start`.
+        let clients = match want.spec.start {
+            StartPosition::Earliest => &self.node.consumers,
+            StartPosition::Latest => &self.node.latest,
+        };
+        let mut consumer = clients.consumer(Some(&group_id(group, &name)))?;
         let changes = Arc::new(Changes::default());
         consumer.subscribe_observed(&want.spec.inputs, changes.clone())?;
         let mut producer = self.node.producers.producer(ProducerMode::Transactional {

@@ -72,13 +72,17 @@ pub struct RdConsumer {
 impl RdConsumer {
     /// A consumer in `group` if given; without one it only assigns. Offsets are committed
     /// only when asked (`enable.auto.commit=false`), so what a caller has not written
-    /// elsewhere is never marked read.
+    /// elsewhere is never marked read. A partition with no committed offset starts at the
+    /// earliest record unless weir tuned `auto.offset.reset` for this use (an attached
+    /// pipeline whose spec says `start: latest`).
     pub fn new(mut config: ClientConfig, group: Option<&str>) -> Result<RdConsumer, ClusterError> {
         config
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "false")
-            .set("auto.offset.reset", "earliest");
+            .set("enable.partition.eof", "false");
+        if config.get("auto.offset.reset").is_none() {
+            config.set("auto.offset.reset", "earliest");
+        }
         // librdkafka wants a group id even to assign; one no member ever joins commits nothing.
         config.set("group.id", group.unwrap_or("weir-unassigned"));
         Ok(RdConsumer {
