@@ -375,7 +375,7 @@ async fn attach(
     let catalog = tokio::task::spawn_blocking(move || node.open_catalog(max))
         .await?
         .with_context(|| format!("reading the shared catalog of the cluster at {bootstrap}"))?;
-    Ok((Some(a), Some(Arc::new(catalog))))
+    Ok((Some(a), Some(catalog)))
 }
 
 /// Attached: applies each change of the shared catalog (made on any node) to this node's

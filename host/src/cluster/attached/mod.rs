@@ -33,7 +33,7 @@ pub mod view;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
@@ -132,6 +132,9 @@ pub struct Node {
     /// Clients for admin calls and restores.
     plain: Arc<dyn Cluster>,
     db: sled::Db,
+    /// The shared catalog once opened, for its figures in `GET /v1/cluster` (weak: the
+    /// server owns it and drops it at shutdown).
+    catalog: std::sync::OnceLock<Weak<ClusterCatalog>>,
     views: Mutex<BTreeMap<String, PipelineView>>,
     stopping: AtomicBool,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -245,6 +248,7 @@ impl Attached {
             producers,
             plain,
             db,
+            catalog: std::sync::OnceLock::new(),
             views: Mutex::new(BTreeMap::new()),
             stopping: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
@@ -269,10 +273,15 @@ impl Attached {
     /// Opens the shared catalog on the cluster (`_weir_modules`, `_weir_pipelines`), its
     /// module bytes cached under the node's directory, modules up to `max_module_bytes`;
     /// returns once both topics are read to their end.
-    pub fn open_catalog(&self, max_module_bytes: usize) -> Result<ClusterCatalog, ClusterError> {
+    pub fn open_catalog(
+        &self,
+        max_module_bytes: usize,
+    ) -> Result<Arc<ClusterCatalog>, ClusterError> {
         let mut config = CatalogConfig::new(self.0.config.dir.join("catalog"));
         config.max_module_bytes = max_module_bytes;
-        ClusterCatalog::open(self.0.plain.clone(), config)
+        let catalog = Arc::new(ClusterCatalog::open(self.0.plain.clone(), config)?);
+        let _ = self.0.catalog.set(Arc::downgrade(&catalog));
+        Ok(catalog)
     }
 
     /// Stops every runner (each commits nothing more; its member leaves the group).

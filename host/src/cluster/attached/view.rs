@@ -1,11 +1,15 @@
-//! What `GET /v1/cluster` shows in attached mode: this node, and per pipeline its
-//! group's members (DescribeGroups through the admin client), their tasks (pipeline ×
-//! partition) and each task's lag (end offset − committed offset).
+//! What `GET /v1/cluster` shows in attached mode: this node, the shared catalog as it
+//! has read it ([`CatalogView`]: records applied, skipped by why, each topic's lag), and
+//! per pipeline its group's members (DescribeGroups through the admin client), their
+//! tasks (pipeline × partition) and each task's lag (end offset − committed offset).
+
+use std::sync::Weak;
 
 use serde::Serialize;
 
 use super::names::group_id;
 use super::{Attached, AttachedError, PipelineView};
+use crate::cluster::catalog::CatalogView;
 
 /// The cluster as this node sees it.
 #[derive(Debug, Serialize)]
@@ -18,6 +22,8 @@ pub struct ClusterView {
     pub group: String,
     /// The cluster's bootstrap list.
     pub bootstrap: String,
+    /// The shared catalog as this node has read it (`None`: not open yet).
+    pub catalog: Option<CatalogView>,
     /// Each pipeline this node runs.
     pub pipelines: Vec<PipelineMembers>,
 }
@@ -114,8 +120,13 @@ impl Attached {
                 local,
             });
         }
+        let catalog = match node.catalog.get().and_then(Weak::upgrade) {
+            Some(c) => Some(c.view()?),
+            None => None,
+        };
         Ok(ClusterView {
             mode: "attached",
+            catalog,
             node: node.node.clone(),
             group: node.config.group.clone(),
             bootstrap: node.config.props.bootstrap().to_string(),

@@ -47,6 +47,10 @@ pub struct CatalogCache {
     pending: BTreeMap<(String, u32), Assembly>,
     /// Records skipped as malformed.
     pub skipped: u64,
+    /// Those, by why ([`Malformed::code`], or `unfinished_chunks`).
+    pub skipped_by: BTreeMap<&'static str, u64>,
+    /// The last skip: topic, offset and why.
+    pub last_skipped: Option<String>,
     /// Records applied (skipped ones included).
     pub applied: u64,
 }
@@ -69,6 +73,8 @@ impl CatalogCache {
             pipelines: BTreeMap::new(),
             pending: BTreeMap::new(),
             skipped: 0,
+            skipped_by: BTreeMap::new(),
+            last_skipped: None,
             applied: 0,
         })
     }
@@ -182,6 +188,8 @@ impl CatalogCache {
 
     fn skip(&mut self, topic: &str, offset: i64, why: &Malformed) {
         self.skipped += 1;
+        *self.skipped_by.entry(why.code()).or_default() += 1;
+        self.last_skipped = Some(format!("{topic} offset {offset}: {why}"));
         tracing::warn!(topic, offset, "skipping a malformed catalog record: {why}");
     }
 
@@ -302,6 +310,8 @@ impl CatalogCache {
 
     fn skip_quietly(&mut self, why: &'static str) {
         self.skipped += 1;
+        *self.skipped_by.entry("unfinished_chunks").or_default() += 1;
+        self.last_skipped = Some(format!("_weir_modules: {why}"));
         tracing::warn!("skipping catalog records: {why}");
     }
 

@@ -134,6 +134,20 @@ pub enum Malformed {
     Inconsistent(&'static str),
 }
 
+impl Malformed {
+    /// A short name for why, as `GET /v1/cluster` counts skipped records.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Malformed::Key => "key",
+            Malformed::Empty => "empty",
+            Malformed::Format(_) => "format",
+            Malformed::Json(_) => "json",
+            Malformed::TooLarge { .. } => "too_large",
+            Malformed::Inconsistent(_) => "inconsistent",
+        }
+    }
+}
+
 /// `value` behind the format byte, as JSON.
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     let mut out = vec![FORMAT];

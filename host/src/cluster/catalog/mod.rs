@@ -12,15 +12,19 @@
 //! - [`cache`]: [`cache::CatalogCache`], the node's copy built from the records.
 //! - [`tail`]: the thread that reads both topics into the cache and announces changes.
 //! - [`writer`]: writes made safe against other nodes by one fenced `transactional.id`.
+//! - [`view`]: [`CatalogView`], what `GET /v1/cluster` shows of the catalog (records
+//!   applied, skipped and why, each topic's lag).
 
 pub mod cache;
 pub mod config;
 pub mod encoding;
 pub mod tail;
 pub mod topics;
+pub mod view;
 pub mod writer;
 
 pub use config::{CatalogConfig, MODULES_TOPIC, PIPELINES_TOPIC};
+pub use view::CatalogView;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
