@@ -1,201 +1,110 @@
-//! Attached mode (`weir serve --cluster B --group G`): three weir nodes with no broker of
-//! their own run a stateful counting processor over a 6-partition topic of a fourth weir
-//! server (the "external cluster"), under load; one node is SIGKILLed mid-stream. A
+//! Attached mode (`weir serve --cluster B --group G`), the issue's scenario: three weir
+//! nodes with no broker of their own run a stateful counting processor over a
+//! 6-partition topic of a fourth weir server (the "external cluster") under steady load;
+//! one node is SIGKILLed, then another, then both restart on their data directories. A
 //! read_committed consumer of the output must see every input's effect exactly once (per
-//! key, the counts 1..=N each once), the killed node's tasks must move to the others
-//! within the session timeout, and their state must come back from the changelog; the
-//! killed node then restarts on its data directory and takes tasks again, still exactly once.
+//! key, the counts 1..=N each once, so the final counts are exact); each time, the killed
+//! node's tasks must move to the others within the session timeout (plus a margin for a
+//! loaded 2-core machine), their state coming back from the changelog — in full on a node
+//! that never held the task, only the tail on one whose cache's mark proves itself.
 //! Modules and the pipeline live in the shared catalog: the pipeline is created once, on
 //! one node, and runs on all; a node started later with an empty data directory picks it
 //! up; one `PUT` on another node hot-swaps it on every node, upper-casing exactly the
 //! counts made after it; a pause, a resume and the deletion asked of one node reach all.
+//! `start.rs`: where a group with no committed offset starts (the spec's `start`).
 
+#[path = "../common/mod.rs"]
 mod common;
+mod node;
+mod start;
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use weir::cluster::{self, ClientProps, TopicOffset};
+use serde_json::json;
 
 use common::pipeline::{call, produce};
-use common::{Server, TEST_CONFIG, guests, http, wait_until, weir_bin};
+use common::{Server, guests, http, wait_until};
+use node::{Node, SESSION_TIMEOUT_MS, batch, exactly_once};
 
-/// An attached node: a `weir serve --cluster` child, killed on drop.
-struct Node {
-    child: Child,
-    url: String,
-    _config: tempfile::NamedTempFile,
+/// What a rebalance after a SIGKILL may take beyond the session timeout on a loaded
+/// 2-core machine: the survivors' rejoin, the sync, and `GET /v1/cluster` seeing it.
+const REBALANCE_MARGIN: Duration = Duration::from_secs(24);
+
+/// Steady load on `in`: `batch`es of 20 records every 100 ms from a thread, until stopped.
+struct Load {
+    sent: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
 }
 
-impl Node {
-    /// Starts a node attached to `bootstrap` in group `g`, its data in `dir`; waits for
-    /// its HTTP address and the line saying it attached.
-    fn start(dir: &Path, bootstrap: &str) -> Node {
-        let config = tempfile::NamedTempFile::new().unwrap();
-        // A dead node's tasks move after 6 s without its heartbeats.
-        std::fs::write(
-            config.path(),
-            format!("{TEST_CONFIG}[cluster]\nsession_timeout_ms = 6000\n"),
-        )
-        .unwrap();
-        let mut child = Command::new(weir_bin())
-            .args(["serve", "--data-dir"])
-            .arg(dir)
-            .args(common::serve_args())
-            .args(["--cluster", bootstrap, "--group", "g", "--config"])
-            .arg(config.path())
-            .env("WEIR_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut url, mut attached) = (None, false);
-        while url.is_none() || !attached {
-            let line = lines
-                .next()
-                .expect("the node exited before announcing")
-                .unwrap();
-            if let Some(u) = line.strip_prefix("weir: HTTP API on ") {
-                url = Some(u.trim().to_string());
+impl Load {
+    fn start(broker_url: String, from: usize) -> Load {
+        let sent = Arc::new(AtomicUsize::new(from));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let (sent, stop) = (sent.clone(), stop.clone());
+            move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let at = sent.load(Ordering::SeqCst);
+                    let r = http()
+                        .post(format!("{broker_url}/v1/topics/in/records"))
+                        .json(&json!({ "records": batch(at, 20) }))
+                        .send()
+                        .unwrap();
+                    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
+                    sent.store(at + 20, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
             }
-            assert!(
-                !line.starts_with("weir: Kafka API"),
-                "an attached node has no listener"
-            );
-            attached |= line.starts_with("weir: attached to ");
-        }
-        // Keep reading so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Node {
-            child,
-            url: url.unwrap(),
-            _config: config,
-        }
+        });
+        Load { sent, stop, thread }
     }
 
-    fn get(&self, path: &str) -> (u16, Value) {
-        let r = http().get(format!("{}{path}", self.url)).send().unwrap();
-        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
-    }
-
-    fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut r = http().request(method, format!("{}{path}", self.url));
-        if let Some(body) = body {
-            r = r.json(&body);
-        }
-        let r = r.send().unwrap();
-        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
-    }
-
-    /// The deployment generation this node's tasks of the first pipeline run.
-    fn generation(&self) -> u64 {
-        let (_, v) = self.get("/v1/cluster");
-        v["pipelines"][0]["local"]["generation"]
-            .as_u64()
-            .unwrap_or(0)
-    }
-
-    fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = http()
-            .post(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .unwrap();
-        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
-    }
-
-    fn upload(&self, name: &str, wasm: &Path) {
-        let r = http()
-            .post(format!("{}/v1/modules/{name}", self.url))
-            .header("content-type", "application/wasm")
-            .body(std::fs::read(wasm).unwrap())
-            .send()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap_or_default());
-    }
-
-    /// The partitions of `pipeline` whose tasks this node's view of the group lists, by
-    /// member node id.
-    fn assignment(&self, pipeline: &str) -> BTreeMap<String, Vec<i64>> {
-        let (code, view) = self.get("/v1/cluster");
-        assert_eq!(code, 200, "{view}");
-        let mut out = BTreeMap::new();
-        for p in view["pipelines"].as_array().into_iter().flatten() {
-            if p["name"] != pipeline {
-                continue;
-            }
-            for m in p["members"].as_array().into_iter().flatten() {
-                let parts: Vec<i64> = m["tasks"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| t["partition"].as_i64())
-                    .collect();
-                out.insert(m["node"].as_str().unwrap_or("").to_string(), parts);
-            }
-        }
-        out
-    }
-
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Stops it; the index of the next record (every one below it was produced).
+    fn stop(self) -> usize {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().expect("the load thread failed");
+        self.sent.load(Ordering::SeqCst)
     }
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// SIGKILLs `victim` and waits until `survivor` sees the group hand all six partitions
+/// to `members` members without it; asserts that took at most the session timeout plus
+/// the margin, and returns how long it took.
+fn kill_and_rebalance(victim: Node, survivor: &Node, members: usize) -> Duration {
+    let id = victim.id();
+    assert!(
+        survivor.assignment("counts").contains_key(&id),
+        "the victim is a member"
+    );
+    victim.kill();
+    let killed = Instant::now();
+    let limit = Duration::from_millis(SESSION_TIMEOUT_MS) + REBALANCE_MARGIN;
+    assert!(
+        wait_until(limit, || {
+            let a = survivor.assignment("counts");
+            !a.contains_key(&id)
+                && a.len() == members
+                && a.values().map(Vec::len).sum::<usize>() == 6
+        }),
+        "the killed node's tasks did not move within {limit:?}: {:?}",
+        survivor.assignment("counts")
+    );
+    killed.elapsed()
 }
 
-const KEYS: usize = 24;
-
-fn batch(from: usize, n: usize) -> Vec<Value> {
-    (from..from + n)
-        .map(|i| json!({"key": format!("k{}", i % KEYS), "value": format!("v{i}")}))
-        .collect()
-}
-
-/// Every committed record of `topic`'s partitions, read_committed, until `want` arrived
-/// (or the deadline).
-fn read_committed(bootstrap: &str, topic: &str, partitions: i32, want: usize) -> Vec<String> {
-    let props = BTreeMap::from([("bootstrap.servers".to_string(), bootstrap.to_string())]);
-    let c = cluster::connect(ClientProps::new(props).unwrap());
-    let mut consumer = c.consumer(None).unwrap();
-    let positions: Vec<TopicOffset> = (0..partitions)
-        .map(|partition| TopicOffset {
-            topic: topic.into(),
-            partition,
-            offset: 0,
-        })
-        .collect();
-    consumer.assign(&positions).unwrap();
-    let mut values = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while values.len() < want && Instant::now() < deadline {
-        for r in consumer.poll(10_000, Duration::from_millis(200)).unwrap() {
-            values.push(String::from_utf8_lossy(&r.value.unwrap_or_default()).into_owned());
-        }
-    }
-    // Anything past the expected count would be a duplicate: look a little longer.
-    let settle = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < settle {
-        for r in consumer.poll(10_000, Duration::from_millis(200)).unwrap() {
-            values.push(String::from_utf8_lossy(&r.value.unwrap_or_default()).into_owned());
-        }
-    }
-    values
+/// A field of `pipeline`'s `local` view, summed over `nodes`.
+fn local_sum(nodes: &[Node], field: &str) -> u64 {
+    nodes
+        .iter()
+        .map(|n| n.local("counts")[field].as_u64().unwrap_or(0))
+        .sum()
 }
 
 #[test]
-fn three_attached_nodes_count_exactly_once_through_a_sigkill_and_a_restart() {
+fn three_attached_nodes_count_exactly_once_through_two_sigkills_and_their_restarts() {
     let counter = guests::guest("rust", "counter");
     let dir = tempfile::tempdir().unwrap();
     let broker = Server::start(&dir.path().join("broker"), &[]);
@@ -212,7 +121,7 @@ fn three_attached_nodes_count_exactly_once_through_a_sigkill_and_a_restart() {
     // The cluster itself is an embedded weir: it says so.
     let (code, view) = call(&broker, "GET", "/v1/cluster", None);
     assert_eq!((code, &view["mode"]), (200, &json!("embedded")), "{view}");
-    let nodes: Vec<Node> = (0..3)
+    let mut nodes: Vec<Node> = (0..3)
         .map(|i| Node::start(&dir.path().join(format!("node{i}")), &bootstrap))
         .collect();
     let spec = json!({
@@ -258,59 +167,87 @@ fn three_attached_nodes_count_exactly_once_through_a_sigkill_and_a_restart() {
         nodes[0].assignment("counts")
     );
 
-    // Load, a SIGKILL in the middle, more load.
-    let mut sent = 0;
-    for _ in 0..10 {
-        produce(&broker, "in", batch(sent, 200));
-        sent += 200;
-        std::thread::sleep(Duration::from_millis(50));
+    // The catalog's figures: everything read, nothing skipped, no lag once caught up.
+    for n in &nodes {
+        assert!(
+            wait_until(Duration::from_secs(30), || {
+                let c = &n.get("/v1/cluster").1["catalog"];
+                c["records_applied"].as_u64().unwrap_or(0) >= 2
+                    && c["topics"]
+                        .as_array()
+                        .is_some_and(|t| t.len() == 2 && t.iter().all(|t| t["lag"] == 0))
+            }),
+            "a node's catalog never caught up: {}",
+            n.get("/v1/cluster").1["catalog"]
+        );
+        let (_, view) = n.get("/v1/cluster");
+        let c = &view["catalog"];
+        assert_eq!(c["records_skipped"], 0, "{c}");
+        assert_eq!(c["pipelines"], 1, "{c}");
+        assert_eq!(c["modules"], 1, "{c}");
     }
-    let mut nodes = nodes;
-    let victim = nodes.remove(1);
-    let (_, view) = nodes[0].get("/v1/cluster");
-    let victim_id = view["pipelines"][0]["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["node"].as_str().unwrap().to_string())
-        .find(|id| {
-            let (_, own) = victim.get("/v1/cluster");
-            own["node"] == *id
-        })
-        .expect("the victim is a member");
-    victim.kill();
-    let killed = Instant::now();
-    for _ in 0..10 {
-        produce(&broker, "in", batch(sent, 200));
-        sent += 200;
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // Its tasks move to the two others within the session timeout (plus a rebalance).
+
+    // Every partition is some node's task.
     assert!(
-        wait_until(Duration::from_secs(40), || {
+        wait_until(Duration::from_secs(60), || {
             let a = nodes[0].assignment("counts");
-            !a.contains_key(&victim_id)
-                && a.len() == 2
-                && a.values().map(Vec::len).sum::<usize>() == 6
+            a.len() == 3 && a.values().map(Vec::len).sum::<usize>() == 6
         }),
-        "the killed node's tasks did not move: {:?}",
+        "the three nodes never shared the six partitions: {:?}",
         nodes[0].assignment("counts")
     );
-    let moved_after = killed.elapsed();
 
+    // Steady load from here to the end of the restarts.
+    let load = Load::start(broker.url.clone(), 0);
+    assert!(
+        wait_until(Duration::from_secs(30), || local_sum(&nodes, "rounds") > 0),
+        "no round committed under load"
+    );
+    // One node SIGKILLed, then another once the first one's tasks moved.
+    let (a_dir, b_dir) = (dir.path().join("node1"), dir.path().join("node2"));
+    let (a_id, b_id) = (nodes[1].id(), nodes[2].id());
+    let b = nodes.pop().unwrap();
+    let a = nodes.pop().unwrap();
+    let first = kill_and_rebalance(a, &nodes[0], 2);
+    let second = kill_and_rebalance(b, &nodes[0], 1);
+    // Both come back on their data directories: the same transactional.id fences whatever
+    // each dead incarnation left, and each takes a share of the tasks again.
+    nodes.push(Node::start(&a_dir, &bootstrap));
+    nodes.push(Node::start(&b_dir, &bootstrap));
+    assert_eq!((nodes[1].id(), nodes[2].id()), (a_id.clone(), b_id.clone()));
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            let a = nodes[0].assignment("counts");
+            a.len() == 3
+                && a.values().all(|t| !t.is_empty())
+                && a.values().map(Vec::len).sum::<usize>() == 6
+        }),
+        "the restarted nodes got no tasks: {:?}",
+        nodes[0].assignment("counts")
+    );
+    let mut sent = load.stop();
     exactly_once(&bootstrap, sent);
+    eprintln!(
+        "{sent} records; tasks moved {first:?} and {second:?} after the kills \
+         (session timeout {SESSION_TIMEOUT_MS} ms)"
+    );
 
-    // The moved tasks' state came from the changelog.
-    let restored: u64 = nodes
-        .iter()
-        .map(|n| {
-            let (_, v) = n.get("/v1/cluster");
-            v["pipelines"][0]["local"]["restored_records"]
-                .as_u64()
-                .unwrap_or(0)
-        })
-        .sum();
-    assert!(restored > 0, "no state was restored from the changelog");
+    // The moved tasks' state came from the changelog, in full where a node never held the
+    // task; the survivor, which got tasks back that it held before, read only their tails.
+    let (_, view) = nodes[0].get("/v1/cluster");
+    let survivor = &view["pipelines"][0]["local"];
+    assert!(
+        survivor["restores"]["full"]["tasks"].as_u64().unwrap_or(0) > 0,
+        "{survivor}"
+    );
+    assert!(
+        survivor["restores"]["tail"]["tasks"].as_u64().unwrap_or(0) > 0,
+        "{survivor}"
+    );
+    assert!(
+        local_sum(&nodes, "restored_records") > 0,
+        "nothing restored"
+    );
     // The changelog is a compacted topic the runner created with the input's partitions.
     let (code, t) = call(&broker, "GET", "/v1/topics/counts-tally-changelog", None);
     assert_eq!(code, 200, "{t}");
@@ -321,25 +258,6 @@ fn three_attached_nodes_count_exactly_once_through_a_sigkill_and_a_restart() {
         6,
         "{t}"
     );
-    eprintln!("tasks moved {moved_after:?} after the kill; {restored} changelog records restored");
-
-    // The killed node comes back with its data directory: the same transactional.id fences
-    // whatever its dead incarnation left, and it takes a share of the tasks again.
-    let back = Node::start(&dir.path().join("node1"), &bootstrap);
-    assert_eq!(back.get("/v1/cluster").1["node"], victim_id.as_str());
-    assert!(
-        wait_until(Duration::from_secs(60), || {
-            let a = nodes[0].assignment("counts");
-            a.len() == 3 && a.get(&victim_id).is_some_and(|t| !t.is_empty())
-        }),
-        "the restarted node got no tasks: {:?}",
-        nodes[0].assignment("counts")
-    );
-    for _ in 0..5 {
-        produce(&broker, "in", batch(sent, 200));
-        sent += 200;
-    }
-    exactly_once(&bootstrap, sent);
 
     // A node started now, on an empty data directory, picks the pipeline and its module
     // up from the catalog and takes a share of the tasks.
@@ -359,17 +277,15 @@ fn three_attached_nodes_count_exactly_once_through_a_sigkill_and_a_restart() {
         "the late node got no tasks: {:?}",
         nodes[0].assignment("counts")
     );
-    for _ in 0..3 {
-        produce(&broker, "in", batch(sent, 200));
-        sent += 200;
-    }
+    produce(&broker, "in", batch(sent, 400));
+    sent += 400;
     exactly_once(&bootstrap, sent);
 
     // One hot-swap, asked of a node the pipeline was not created on, with a module
     // uploaded on a third: a second step upper-cases the counts. Once every node runs the
     // next generation, every new count comes out swapped, over the same state.
     let upper = guests::guest("rust", "upper");
-    let nodes: Vec<&Node> = nodes.iter().chain([&back, &late]).collect();
+    let nodes: Vec<&Node> = nodes.iter().chain([&late]).collect();
     let before: Vec<u64> = nodes.iter().map(|n| n.generation()).collect();
     assert!(before.iter().all(|g| *g >= 1), "{before:?}");
     let mut updated = spec.clone();
@@ -378,7 +294,7 @@ fn three_attached_nodes_count_exactly_once_through_a_sigkill_and_a_restart() {
         .unwrap()
         .push(json!({"module": "upper"}));
     nodes[1].upload("upper", &upper);
-    let (code, body) = back.send(
+    let (code, body) = nodes[2].send(
         reqwest::Method::PUT,
         "/v1/pipelines/counts",
         Some(updated.clone()),
@@ -434,33 +350,4 @@ fn three_attached_nodes_count_exactly_once_through_a_sigkill_and_a_restart() {
         })),
         "not every node stopped the deleted pipeline"
     );
-}
-
-/// Asserts the output holds, per key, the counts 1..=N (N: the key's inputs among the
-/// first `sent`) each exactly once, whatever the case; returns the output.
-fn exactly_once(bootstrap: &str, sent: usize) -> Vec<String> {
-    let out = read_committed(bootstrap, "out", 3, sent);
-    let mut per_key: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for v in &out {
-        let (k, n) = v
-            .split_once('=')
-            .unwrap_or_else(|| panic!("odd output {v:?}"));
-        per_key
-            .entry(k.to_ascii_lowercase())
-            .or_default()
-            .push(n.parse().unwrap());
-    }
-    assert_eq!(per_key.len(), KEYS, "{per_key:?}");
-    for (k, mut counts) in per_key {
-        counts.sort_unstable();
-        let index: usize = k[1..].parse().unwrap();
-        let inputs = (0..sent).filter(|i| i % KEYS == index).count() as u64;
-        let want: Vec<u64> = (1..=inputs).collect();
-        assert_eq!(
-            counts, want,
-            "key {k}: each count once, none missing, none twice"
-        );
-    }
-    assert_eq!(out.len(), sent, "every input's effect exactly once");
-    out
 }
