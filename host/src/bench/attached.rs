@@ -1,11 +1,11 @@
 //! `weir bench attached`: the same stateful pipeline (the `counter` processor: a count per
 //! key in its state, one output per input) over a 6-partition topic of `--records` records,
-//! in the same run: embedded (on the server holding the topic), attached with 1 node and
-//! with 2 nodes (`weir serve --cluster` children of this binary, each its own group), each
-//! timed from the pipeline's creation until its tasks have committed every input offset;
-//! then the changelog restore rate: a third node joins the 2-node group, every node's
-//! tasks are reassigned (eager rebalance) and restore their state from the changelog
-//! (records restored / time restoring, as the nodes report in `GET /v1/cluster`).
+//! in the same run: embedded (on the server holding the topic), attached with 1, 2 and 3
+//! nodes (`weir serve --cluster` children of this binary, each its own group), each timed
+//! from the pipeline's creation until its tasks have committed every input offset; then
+//! the changelog restores, full against tail: a fourth node joins the 3-node group and
+//! leaves again after more input (tasks, records and time restoring by kind, as the nodes
+//! report in `GET /v1/cluster`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -159,6 +159,7 @@ pub fn run_attached_bench(opts: &AttachedBenchOptions) -> anyhow::Result<()> {
         ("out-embedded", 6),
         ("out-1", 6),
         ("out-2", 6),
+        ("out-3", 6),
         ("evens", 1),
     ] {
         post(
@@ -231,84 +232,196 @@ pub fn run_attached_bench(opts: &AttachedBenchOptions) -> anyhow::Result<()> {
         json!({}),
     )?;
 
-    // Attached, 1 node then 2, each timed from the create on its first node.
+    // Attached, 1, 2 and 3 nodes, each its own group and pipeline, timed from the create
+    // on the first node. The catalog is the cluster's (every node runs every pipeline of
+    // it), so each run's pipeline is deleted before the next; the module stays in it.
     let mut kept = Vec::new();
-    for (n, group) in [(1usize, "one"), (2, "two")] {
+    for n in 1..=3usize {
+        let group = format!("g{n}");
         let nodes: Vec<Node> = (0..n)
             .map(|i| {
                 Node::start(
-                    &dir.path().join(format!("{group}{i}")),
+                    &dir.path().join(format!("{group}-{i}")),
                     &broker.kafka,
-                    group,
+                    &group,
                 )
             })
             .collect::<anyhow::Result<_>>()?;
-        for node in &nodes {
-            upload(client, &node.http, &wasm)?;
+        if n == 1 {
+            upload(client, &nodes[0].http, &wasm)?;
         }
         let name = format!("attached{n}");
         let started = Instant::now();
-        for node in &nodes {
-            post(
-                client,
-                format!("{}/v1/pipelines", node.http),
-                spec(&name, &format!("out-{n}")),
-            )?;
-        }
+        post(
+            client,
+            format!("{}/v1/pipelines", nodes[0].http),
+            spec(&name, &format!("out-{n}")),
+        )?;
         let first = wait_committed(&*c, &format!("{group}.{name}"), opts.records)?;
         row("attached", n, started.elapsed(), Some(first.elapsed()));
-        if n == 1 {
-            drop(nodes);
+        if n < 3 {
+            let r = client
+                .delete(format!("{}/v1/pipelines/{name}", nodes[0].http))
+                .send()?;
+            if !r.status().is_success() {
+                bail!("deleting {name} answered {}", r.status());
+            }
         } else {
             kept = nodes;
         }
     }
 
-    // Restore: a third node joins the 2-node group; every task moves and restores.
-    let third = Node::start(&dir.path().join("two2"), &broker.kafka, "two")?;
-    upload(client, &third.http, &wasm)?;
-    post(
-        client,
-        format!("{}/v1/pipelines", third.http),
-        spec("attached2", "out-2"),
-    )?;
-    kept.push(third);
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let (records, ms) = loop {
-        let views: Vec<Value> = kept
-            .iter()
-            .map(|n| -> anyhow::Result<Value> {
-                Ok(client
-                    .get(format!("{}/v1/cluster", n.http))
-                    .send()?
-                    .json()?)
-            })
-            .collect::<anyhow::Result<_>>()?;
-        let locals: Vec<&Value> = views.iter().map(|v| &v["pipelines"][0]["local"]).collect();
-        let tasks: usize = locals
-            .iter()
-            .map(|l| l["tasks"].as_object().map_or(0, |t| t.len()))
-            .sum();
-        let members = views[0]["pipelines"][0]["members"]
-            .as_array()
-            .map_or(0, Vec::len);
-        // Restores counted on the new node: it ran none before joining.
-        let joined = &locals[2];
-        if members == 3 && tasks == PARTITIONS && joined["restored_records"].as_u64() > Some(0) {
-            break (
-                joined["restored_records"].as_u64().unwrap_or(0),
-                joined["restore_ms"].as_u64().unwrap_or(0),
-            );
-        }
-        if Instant::now() > deadline {
-            bail!("the third node never restored its tasks: {views:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    // Restores, full against tail, on the 3-node group: a fourth node joins (an eager
+    // rebalance revokes every task; the new node reads its tasks' changelogs in full,
+    // the others read the tails of those they keep), more records go in, and the fourth
+    // node is killed: its tasks go back to the nodes that held them before the join, which
+    // read only what it wrote meanwhile.
     println!();
     println!(
-        "restore: {records} changelog records in {ms} ms on the joining node = {:.0} records/s",
-        records as f64 * 1000.0 / ms.max(1) as f64
+        "| restore step | full: tasks / records / ms | full records/s | tail: tasks / records / ms |"
+    );
+    println!("|---|---|---|---|");
+    let restore_row = |what: &str, d: Restores| {
+        let rate = if d.full.ms == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.0}", d.full.records as f64 * 1000.0 / d.full.ms as f64)
+        };
+        println!(
+            "| {what} | {} / {} / {} | {rate} | {} / {} / {} |",
+            d.full.tasks, d.full.records, d.full.ms, d.tail.tasks, d.tail.records, d.tail.ms
+        );
+    };
+    let before = restores(client, &kept)?;
+    kept.push(Node::start(&dir.path().join("g3-3"), &broker.kafka, "g3")?);
+    settled(client, &kept)?;
+    let joined = restores(client, &kept)?;
+    restore_row("a 4th node joins", joined.minus(before));
+    let more = (opts.records / 10).max(1);
+    let mut p = c.producer(ProducerMode::Idempotent)?;
+    for i in 0..more {
+        p.send(OutRecord {
+            topic: "in".into(),
+            partition: None,
+            timestamp: None,
+            key: Some(format!("k{}", i % opts.keys).into_bytes()),
+            value: Some(format!("more{i}").into_bytes()),
+            headers: Vec::new(),
+        })?;
+    }
+    p.flush(Duration::from_secs(120))?;
+    wait_committed(&*c, "g3.attached3", opts.records + more)?;
+    let ran = restores(client, &kept[..3])?;
+    drop(kept.pop());
+    settled(client, &kept)?;
+    let left = restores(client, &kept)?;
+    restore_row(
+        &format!("it is killed after {more} more inputs"),
+        left.minus(ran),
     );
     Ok(())
+}
+
+/// One kind of restore, summed over nodes (`local.restores.full` or `.tail`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Kind {
+    tasks: u64,
+    records: u64,
+    ms: u64,
+}
+
+/// Both kinds, summed over nodes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Restores {
+    full: Kind,
+    tail: Kind,
+}
+
+impl Restores {
+    fn minus(self, o: Restores) -> Restores {
+        let d = |a: Kind, b: Kind| Kind {
+            tasks: a.tasks.saturating_sub(b.tasks),
+            records: a.records.saturating_sub(b.records),
+            ms: a.ms.saturating_sub(b.ms),
+        };
+        Restores {
+            full: d(self.full, o.full),
+            tail: d(self.tail, o.tail),
+        }
+    }
+}
+
+/// The nodes' `GET /v1/cluster`.
+fn views(client: &reqwest::blocking::Client, nodes: &[Node]) -> anyhow::Result<Vec<Value>> {
+    nodes
+        .iter()
+        .map(|n| -> anyhow::Result<Value> {
+            Ok(client
+                .get(format!("{}/v1/cluster", n.http))
+                .send()?
+                .json()?)
+        })
+        .collect()
+}
+
+/// The nodes' restores of their one pipeline, summed.
+fn restores(client: &reqwest::blocking::Client, nodes: &[Node]) -> anyhow::Result<Restores> {
+    let mut out = Restores::default();
+    for v in views(client, nodes)? {
+        let r = &v["pipelines"][0]["local"]["restores"];
+        for (kind, into) in [("full", &mut out.full), ("tail", &mut out.tail)] {
+            let n = |f: &str| r[kind][f].as_u64().unwrap_or(0);
+            into.tasks += n("tasks");
+            into.records += n("records");
+            into.ms += n("ms");
+        }
+    }
+    Ok(out)
+}
+
+/// Waits until the group has exactly `nodes` as members and each node holds, restored,
+/// the tasks the group assigned it.
+fn settled(client: &reqwest::blocking::Client, nodes: &[Node]) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let parts = |v: &Value| -> Vec<i64> {
+        let mut p: Vec<i64> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["partition"].as_i64())
+            .collect();
+        p.sort_unstable();
+        p
+    };
+    loop {
+        let views = views(client, nodes)?;
+        let members = views[0]["pipelines"][0]["members"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let assigned: usize = members.iter().map(|m| parts(&m["tasks"]).len()).sum();
+        let each_holds_its_own = views.iter().all(|v| {
+            let mut local: Vec<i64> = v["pipelines"][0]["local"]["tasks"]
+                .as_object()
+                .map_or(Vec::new(), |t| {
+                    t.keys().filter_map(|k| k.parse().ok()).collect()
+                });
+            local.sort_unstable();
+            let mine = members
+                .iter()
+                .find(|m| m["node"] == v["node"])
+                .map_or(Vec::new(), |m| parts(&m["tasks"]));
+            !mine.is_empty() && local == mine
+        });
+        if members.len() == nodes.len() && assigned == PARTITIONS && each_holds_its_own {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the group never settled on {} nodes: {views:?}",
+                nodes.len()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
