@@ -90,6 +90,6 @@ export function joiner(
   fn: (key: Uint8Array | null, left: Uint8Array | null, right: Uint8Array | null) => Bytes | null,
 ): Exported;
 
-/** World `key-selector` (export `keySelecting`): a record's new key, or null (see README for
- *  when a null new key is kept). */
+/** World `key-selector` (export `keySelecting`): a record's new key, or null (dropped unless
+ *  a left join with a table reads the `group_by`: KIP-962). */
 export function keySelector(fn: (record: Record, config: Config) => Bytes | null): Exported;
