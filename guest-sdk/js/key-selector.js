@@ -3,8 +3,9 @@ import { InvalidConfig, bytes, clean, run } from "./core.js";
 
 /**
  * Turns fn(record, config) into the key selector of a `group_by` step (export it as
- * `keySelecting`): each record's new key as a Uint8Array or a string (UTF-8), or null to drop
- * the record (as Kafka Streams drops a record whose new key is null). An exception (or an
+ * `keySelecting`): each record's new key as a Uint8Array or a string (UTF-8), or null for a
+ * null one (the host drops the record, as Kafka's groupBy does, unless a left join with a
+ * table reads the step: it then joins with no row, KIP-962). An exception (or an
  * answer of another type) fails that record alone; InvalidConfig refuses the batch.
  * @param {(record: import("./core.js").Record, config: Object<string, string>) => Uint8Array|string|null} fn
  */

@@ -1,37 +1,15 @@
 // The `processor` world's helper (import it from "weir-guest/processor"): a stateful
-// processor with durable state, routing to other outputs and a wall-clock timer. Apart from
-// weir.js because it imports the `state` interface, which only the processor world has.
+// processor with durable state, window and session stores (stores.js), routing to other
+// outputs, a wall-clock timer and, built for world `stream-processor`, a punctuator on stream
+// time. Apart from weir.js because it imports the `state` interface, which only the processor
+// worlds have.
 import hostState from "weir:plugin/state@0.1.0";
 import { InvalidConfig, bytes, clean, config, message, run } from "./core.js";
+import { StateFailed, checkLimit, stateCall } from "./state-call.js";
+import { SessionStore, WindowStore } from "./stores.js";
 import { Writer } from "./writer.js";
 
-/** A state operation failed: the whole batch is refused (answered `state`; the host retries). */
-export class StateFailed extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "StateFailed";
-  }
-}
-
-const MAX_LIMIT = 2 ** 32;
-
-// Runs a state import. The host's `too-large` means this record would fail the same way on
-// every retry: its own failure. `unavailable` (or anything else) refuses the batch.
-function stateCall(op, ...args) {
-  try {
-    return op(...args);
-  } catch (e) {
-    const err = e && e.payload !== undefined ? e.payload : e;
-    if (err && err.tag === "too-large") throw new RangeError(`state: ${err.val}`);
-    throw new StateFailed(`state unavailable: ${err && err.val !== undefined ? err.val : message(e)}`);
-  }
-}
-
-function checkLimit(limit) {
-  if (!Number.isInteger(limit) || limit < 0 || limit >= MAX_LIMIT) {
-    throw new RangeError(`a scan limit must be a whole number from 0 to 2**32 - 1, not ${limit}`);
-  }
-}
+export { SessionStore, StateFailed, WindowStore };
 
 /** The processor's durable key-value state (bytes to bytes), committed with the batch.
  *  Keys and values are Uint8Arrays or strings (stored as UTF-8); answers are Uint8Arrays. */
@@ -64,13 +42,18 @@ export class State {
 }
 
 const STATE = new State();
+const WINDOWS = new WindowStore();
+const SESSIONS = new SessionStore();
 
-/** What a processor function gets with each record: state, config, and where output goes. */
+/** What a processor function gets with each record: state, the window and session stores,
+ *  config, and where output goes. */
 export class Context {
   constructor(outputs, source, cfg) {
     this._outputs = outputs;
     this._source = source;
     this.state = STATE;
+    this.windows = WINDOWS;
+    this.sessions = SESSIONS;
     this.config = cfg;
   }
 
@@ -95,22 +78,68 @@ function refusal(e) {
   return null;
 }
 
+// A positive whole number of ms the host's `u64` can carry, or null.
+function interval(name, ms) {
+  if (ms !== null && (!Number.isSafeInteger(ms) || ms <= 0)) {
+    throw new RangeError(`${name} must be a positive whole number, not ${ms}`);
+  }
+  return ms;
+}
+
+// Runs a timer or punctuation function with a context of its own (no input record behind what
+// it emits) and answers the batches it emitted, main first, or throws `fail(e)`.
+function fire(fn, at, fail) {
+  const outputs = new Map();
+  if (fn !== null) {
+    try {
+      fn(at, new Context(outputs, 0, config()));
+    } catch (e) {
+      throw fail(e);
+    }
+  }
+  const main = (outputs.get(null) ?? new Writer()).batch();
+  outputs.delete(null);
+  return { main, routes: [...outputs].map(([topic, w]) => [topic, w.batch()]) };
+}
+
 /**
  * Turns fn(record, ctx) into a stateful processor (export it as `processing`). With
  * `timerMs` and `onTimer(nowMs, ctx)`, the host also calls onTimer that often (ctx.emit then
- * has no input record behind it). An exception fails its record alone, which then emits
- * nothing (its state writes stay); InvalidConfig answers `invalid-config`, a state failure
- * `state`, an exception in onTimer `failed`.
+ * has no input record behind it). Built with `-n stream-processor` and exported with
+ * `export const streamTime = processing.streamTime`, `streamTimeMs` and
+ * `onStreamTime(streamTimeMs, ctx)` punctuate on stream time (Kafka's STREAM_TIME: first when
+ * stream time reaches 0, then each time it reaches the next multiple of streamTimeMs) and
+ * `retentionMs` bounds the window and session stores. An exception fails its record alone,
+ * which then emits nothing (its state writes stay); InvalidConfig answers `invalid-config`, a
+ * state failure `state`, an exception in onTimer or onStreamTime `failed`.
  * @param {(record: import("./core.js").Record, ctx: Context) => void} fn
- * @param {{timerMs?: number, onTimer?: (nowMs: number, ctx: Context) => void}} [options]
+ * @param {{timerMs?: number, onTimer?: (nowMs: number, ctx: Context) => void,
+ *   streamTimeMs?: number, onStreamTime?: (streamTimeMs: number, ctx: Context) => void,
+ *   retentionMs?: number}} [options]
  */
-export function processor(fn, { timerMs = null, onTimer = null } = {}) {
+export function processor(fn, {
+  timerMs = null, onTimer = null, streamTimeMs = null, onStreamTime = null, retentionMs = null,
+} = {}) {
   if (typeof fn !== "function") throw new TypeError("processor() needs a function");
-  if (timerMs !== null && (!Number.isSafeInteger(timerMs) || timerMs <= 0)) {
-    throw new RangeError(`timerMs must be a positive whole number, not ${timerMs}`);
-  }
+  interval("timerMs", timerMs);
+  interval("streamTimeMs", streamTimeMs);
+  interval("retentionMs", retentionMs);
   if ((timerMs === null) !== (onTimer === null)) throw new TypeError("a timer needs both timerMs and onTimer");
+  if ((streamTimeMs === null) !== (onStreamTime === null)) {
+    throw new TypeError("a stream-time punctuation needs both streamTimeMs and onStreamTime");
+  }
+  const streamTime = {
+    settings() {
+      return { intervalMs: streamTimeMs, retentionMs };
+    },
+    onStreamTime(streamTimeMs) {
+      return fire(onStreamTime, Number(streamTimeMs), (e) => e instanceof StateFailed
+        ? { tag: "state", val: clean(e.message) }
+        : { tag: "failed", val: message(e) });
+    },
+  };
   return {
+    streamTime,
     init(_entries) {
       return { timerIntervalMs: timerMs };
     },
@@ -133,17 +162,7 @@ export function processor(fn, { timerMs = null, onTimer = null } = {}) {
       return { main, routes, failures };
     },
     onTimer(nowMs) {
-      const outputs = new Map();
-      if (onTimer !== null) {
-        try {
-          onTimer(nowMs, new Context(outputs, 0, config()));
-        } catch (e) {
-          throw refusal(e) ?? { tag: "failed", val: message(e) };
-        }
-      }
-      const main = (outputs.get(null) ?? new Writer()).batch();
-      outputs.delete(null);
-      return { main, routes: [...outputs].map(([topic, w]) => [topic, w.batch()]) };
+      return fire(onTimer, Number(nowMs), (e) => refusal(e) ?? { tag: "failed", val: message(e) });
     },
   };
 }

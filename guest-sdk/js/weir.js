@@ -7,8 +7,12 @@
 //   joiner.js        joiner                                (world `joiner`, export `joining`)
 //   key-selector.js  keySelector                           (world `key-selector`, export `keySelecting`)
 //   processor.js     processor, State, Context             (world `processor`, export `processing`;
-//                    imported as "weir-guest/processor": it imports `state`, which only that
-//                    world has, so this module must not import it)
+//                    world `stream-processor` also exports `streamTime`; imported as
+//                    "weir-guest/processor": it imports `state`, which only those worlds
+//                    have, so this module must not import it)
+//   stores.js        WindowStore, SessionStore             (processor.js's ctx.windows, ctx.sessions)
+//   state-call.js    how the stores' calls answer the host's state errors
+//   weir.d.ts, processor.d.ts   the package's types
 export { InvalidConfig, Record, config, contains, log, require, text, utf8 } from "./core.js";
 export { filter, flatMap, map, transform } from "./transform.js";
 export { aggregator } from "./aggregator.js";

@@ -8,8 +8,8 @@ use crate::record::record_count;
 use crate::run::each;
 use crate::{Config, Error, Record};
 
-/// A key selector's answer: the new key, `None` to drop the record, or a `Result` of
-/// either.
+/// A key selector's answer: the new key, `None` for a null one (the record is dropped,
+/// unless a left join with a table reads the `group_by`: KIP-962), or a `Result` of either.
 pub trait KeyAnswer {
     /// The new key, if any.
     fn into_answer(self) -> Result<Option<Vec<u8>>, Error>;

@@ -53,7 +53,8 @@ fn the_js_package_and_its_host_imports_have_the_wit_version() {
         quoted_after(&read("guest-sdk/js/package.json"), "\"version\":"),
         wit
     );
-    // Every module of the package: the host imports live in core.js and processor.js.
+    // Every module of the package: the host imports live in core.js, processor.js and
+    // stores.js.
     let mut imports = Vec::new();
     for entry in std::fs::read_dir(repo().join("guest-sdk/js")).unwrap() {
         let path = entry.unwrap().path();
@@ -65,7 +66,13 @@ fn the_js_package_and_its_host_imports_have_the_wit_version() {
             }
         }
     }
-    for wanted in ["weir:plugin/config", "weir:plugin/log", "weir:plugin/state"] {
+    for wanted in [
+        "weir:plugin/config",
+        "weir:plugin/log",
+        "weir:plugin/state",
+        "weir:plugin/window-state",
+        "weir:plugin/session-state",
+    ] {
         assert!(
             imports.iter().any(|(_, i)| i.starts_with(wanted)),
             "the JS SDK imports {wanted}: {imports:?}"

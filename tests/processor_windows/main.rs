@@ -7,11 +7,14 @@
 //! - [`pipeline`]: end to end: exact counts, a hot-swap mid-window keeps the store, a key
 //!   past the cap stops the task naming it.
 //! - [`crash`]: exactly one result per window and key across repeated SIGKILLs.
+//! - [`js`]: the same processor in JS (guest-sdk/js) answers and emits as the Rust one, and
+//!   takes over its stores in a hot-swap.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod crash;
+mod js;
 mod pipeline;
 mod runtime;
 

@@ -9,7 +9,7 @@ use weir::runtime::{
 
 use crate::common::guests::guest;
 
-fn record(key: &str, ts: i64) -> Record {
+pub fn record(key: &str, ts: i64) -> Record {
     Record {
         key: Some(Bytes::from(key.to_owned())),
         value: Some(Bytes::from_static(b"click")),
@@ -18,7 +18,7 @@ fn record(key: &str, ts: i64) -> Record {
     }
 }
 
-fn origin(n: usize) -> Origin {
+pub fn origin(n: usize) -> Origin {
     Origin {
         topic: "in".into(),
         partition: 0,
@@ -26,7 +26,7 @@ fn origin(n: usize) -> Origin {
     }
 }
 
-fn instance(group: &str, name: &str) -> Instance {
+pub fn instance(group: &str, name: &str) -> Instance {
     let rt = Runtime::new(RuntimeConfig::default()).unwrap();
     let plugin = rt.load_file(&guest(group, name)).unwrap();
     assert_eq!(plugin.world(), World::Processor);
@@ -73,9 +73,9 @@ fn a_python_processor_has_the_window_store_and_stream_time_too() {
     windows_and_punctuation(instance("python", "python-windowcount"), false);
 }
 
-/// The guest's answers to four records and two punctuations; `with_sessions`: the Rust
-/// guest also keeps sessions in the session store.
-fn windows_and_punctuation(mut inst: Instance, with_sessions: bool) {
+/// The guest's answers to four records and two punctuations; `with_sessions`: the guest
+/// (Rust or JS) also keeps sessions in the session store.
+pub fn windows_and_punctuation(mut inst: Instance, with_sessions: bool) {
     assert_eq!(
         inst.stream_settings().unwrap(),
         Some(StreamSettings {

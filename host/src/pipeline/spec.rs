@@ -7,6 +7,7 @@
 //! - [`regroup`]: the `group_by`s as stage boundaries ([`Boundary`]), what the steps after
 //!   them read, and each stage's view of the spec.
 //! - [`table_group`]: a `group_by` of a table and the aggregation after it, checked.
+//! - [`null_keys`]: which `group_by`s keep a record whose new key is null (KIP-962).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::streams::{Late, Op};
 
 mod module_ref;
+mod null_keys;
 mod regroup;
 mod step;
 mod table_group;

@@ -54,7 +54,8 @@ None (a side without a match); answer bytes, or None for a null value:
     Joining = join
 
 The key selector of a `group_by` step (built with `-w key-selector`): the record's new key as
-bytes, or None to drop the record (as Kafka Streams drops a record whose new key is null):
+bytes, or None for a null key (the record is dropped, as Kafka's groupBy drops it, unless a left
+join with a table reads the group_by, which joins it with no row: KIP-962):
 
     @weir.key_selector
     def by_user(record, config):
@@ -536,7 +537,8 @@ def joiner(fn):
 
 def key_selector(fn):
     """Decorates fn(record, config) -> bytes | None into the key selector of a `group_by` step:
-    each record's new key, or None to drop the record. An exception (or an answer that is not
+    each record's new key, or None for a null one (dropped but for KIP-962's left joins, see the
+    module's doc). An exception (or an answer that is not
     bytes) fails that record alone; InvalidConfig refuses the batch."""
 
     class KeySelector:

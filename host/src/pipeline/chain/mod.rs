@@ -43,7 +43,7 @@ pub use code::{NativeFilter, StepCode, StepPlan};
 use output::emitted;
 pub use output::{ChainOutput, Emitted, Failed, StepError, StepFault};
 use punctuate::StreamClock;
-use rekey::{regrouped, rekeyed, routed};
+use rekey::{NullKeys, null_keys, regrouped, rekeyed, routed};
 use sources::{Read, Source};
 
 /// Shortest timer interval honoured, ms: each firing commits and flushes.
@@ -63,8 +63,8 @@ enum Runner {
     /// The same for a `reduce` or `aggregate` step, with the module instance whose
     /// functions do the arithmetic (its windows stay in the store).
     ModuleAggregate(Aggregation, StepState, Box<Instance>),
-    /// A `group_by`'s key selector.
-    GroupBy(Box<Instance>),
+    /// A `group_by`'s key selector, and what becomes of a null new key.
+    GroupBy(Box<Instance>, NullKeys),
     /// A `group_by` of a table: its key selector, run over each row's new and old value.
     GroupTable(Box<Instance>),
     /// A `to_table` step's rows.
@@ -81,7 +81,7 @@ impl Runner {
             Runner::Aggregate(a, ..) | Runner::ModuleAggregate(a, ..) => a.batch_sensitive(),
             Runner::Wasm(_)
             | Runner::Native(..)
-            | Runner::GroupBy(_)
+            | Runner::GroupBy(..)
             | Runner::GroupTable(_)
             | Runner::Table(_)
             | Runner::Join(_) => false,
@@ -200,7 +200,7 @@ impl Chain {
                         changes.push(node);
                         Runner::GroupTable(Box::new(stateless(plugin)?))
                     }
-                    None => Runner::GroupBy(Box::new(stateless(plugin)?)),
+                    None => Runner::GroupBy(Box::new(stateless(plugin)?), null_keys(spec, local)),
                 },
                 StepCode::ModuleAggregate(a, plugin) => {
                     Runner::ModuleAggregate(*a, state(i), Box::new(stateless(plugin)?))
@@ -277,7 +277,7 @@ impl Chain {
                     a.close_idle_after_ms.map(|idle| now + idle)
                 }
                 Runner::Native(..)
-                | Runner::GroupBy(_)
+                | Runner::GroupBy(..)
                 | Runner::GroupTable(_)
                 | Runner::Table(_)
                 | Runner::Join(_) => None,
@@ -373,7 +373,7 @@ impl Chain {
                 Runner::Aggregate(aggregation, state, open) => (aggregation, state, Some(open)),
                 Runner::ModuleAggregate(aggregation, state, _) => (aggregation, state, None),
                 Runner::Native(..)
-                | Runner::GroupBy(_)
+                | Runner::GroupBy(..)
                 | Runner::GroupTable(_)
                 | Runner::Table(_)
                 | Runner::Join(_) => {
@@ -486,11 +486,11 @@ impl Chain {
                     let done = aggregation.process_with(&mut **instance, state, &current);
                     out.took(aggregation, i, &step.module, done, &sources, &current)?
                 }
-                Runner::GroupBy(instance) => {
+                Runner::GroupBy(instance, null_keys) => {
                     let selected = instance
                         .select_keys(&origin, &current)
                         .map_err(|e| fault(e.into()))?;
-                    routed(rekeyed(&current, selected), &step.sink)
+                    routed(rekeyed(&current, selected, *null_keys), &step.sink)
                 }
                 Runner::GroupTable(instance) => routed(
                     regrouped(instance, &origin, &current, &old_values)

@@ -5,30 +5,53 @@
 use bytes::Bytes;
 
 use crate::log::batch::Record;
+use crate::pipeline::spec::PipelineSpec;
 use crate::runtime::{Body, Instance, Origin, Output, OutputRecord, RecordFailure, RuntimeError};
 use crate::streams::changes::regroup;
 
+/// What a `group_by` does with a record whose key selector chose no key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NullKeys {
+    /// Drops it, as Kafka's `groupBy` (and a repartition before an inner join) does.
+    Drop,
+    /// Passes it on with a null key, for a left join after it (KIP-962; see
+    /// [`crate::pipeline::spec::PipelineSpec::keeps_null_keys`]).
+    Keep,
+}
+
+/// The rule of step `local` of a stage's view of the spec (a `group_by`).
+pub(super) fn null_keys(spec: &PipelineSpec, local: usize) -> NullKeys {
+    match spec.steps.get(local) {
+        Some(step) if step.keeps_null_keys => NullKeys::Keep,
+        _ => NullKeys::Drop,
+    }
+}
+
 /// A batch with the keys a `group_by` selected: each record with its new key (headers,
-/// value and timestamp kept), a record without one dropped (as Kafka drops a record whose
-/// new key is null), failures passed on.
+/// value and timestamp kept), a record without one dropped or passed on with a null key
+/// as `null_keys` says, failures passed on.
 pub(super) fn rekeyed(
     records: &[Record],
     selected: crate::runtime::key_selector::Selected,
+    null_keys: NullKeys,
 ) -> Output {
     let mut out = Output {
         records: Vec::with_capacity(records.len()),
         failures: selected.failures,
     };
+    let failed: std::collections::BTreeSet<u32> = out.failures.iter().map(|f| f.index).collect();
     for (j, (record, key)) in records.iter().zip(selected.keys).enumerate() {
-        if let Some(key) = key {
-            let mut record = record.clone();
-            record.key = Some(key.into());
-            out.records.push(OutputRecord {
-                source: Some(j as u32),
-                topic: None,
-                body: Body::New(Box::new(record)),
-            });
+        // A failed record's key entry means nothing (wit/key-selector.wit).
+        if failed.contains(&(j as u32)) || (key.is_none() && null_keys == NullKeys::Drop) {
+            continue;
         }
+        let mut record = record.clone();
+        record.key = key.map(Into::into);
+        out.records.push(OutputRecord {
+            source: Some(j as u32),
+            topic: None,
+            body: Body::New(Box::new(record)),
+        });
     }
     out
 }

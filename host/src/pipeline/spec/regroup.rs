@@ -172,6 +172,16 @@ impl PipelineSpec {
             }
         }
         if let Some(b) = to {
+            // Whether each group_by passes null new keys on is up to the steps after it,
+            // which the view no longer holds.
+            for r in &b.group_bys {
+                let local = r.step.checked_sub(first);
+                if let (Some(graph), Some(step)) =
+                    (&graph, local.and_then(|k| spec.steps.get_mut(k)))
+                {
+                    step.keeps_null_keys = self.keeps_null_keys(graph, r.step);
+                }
+            }
             // The last group_by, last in the view, feeds the main output; the others of
             // its run route their records to their topics.
             spec.output = b.group_bys.last().map_or(spec.output, |r| r.topic.clone());

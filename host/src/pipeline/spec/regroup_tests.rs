@@ -164,3 +164,48 @@ fn a_run_of_group_bys_makes_two_stages_whose_views_route_and_read_both_topics() 
     assert_eq!(Stage::Upstream.inputs(&spec), ["lt", "rt"]);
     assert!(Stage::Downstream.globals(&spec).is_empty());
 }
+
+/// KIP-962: a `group_by` passes null new keys on when a left join with a table (or any
+/// stream–global_table join) reads it, and drops them before an inner join with a table, a
+/// window join or an aggregation; the stage's view carries the rule to the `group_by`.
+#[test]
+fn a_group_by_keeps_null_new_keys_only_for_the_joins_that_take_them() {
+    let with = |right: &str, join_type: &str, extra: serde_json::Value| {
+        let mut join = json!({"op": "join", "left": "by-user", "right": right, "type": join_type});
+        for (k, v) in extra.as_object().unwrap() {
+            join[k] = v.clone();
+        }
+        parse(json!({"name": "p", "output": "out",
+            "sources": {"clicks": {"topic": "c"}, "users": {"topic": "u", "as": "table"},
+                        "views": {"topic": "v"},
+                        "countries": {"topic": "k", "as": "global_table"}},
+            "steps": [{"name": "by-user", "op": "group_by", "module": "k", "input": "clicks"},
+                      join]}))
+        .unwrap()
+    };
+    let window = json!({"window": {"before_ms": 10, "after_ms": 10}});
+    let cases = [
+        (with("users", "left", json!({})), true),
+        (with("users", "inner", json!({})), false),
+        (with("countries", "inner", json!({"key_module": "k"})), true),
+        (with("countries", "left", json!({"key_module": "k"})), true),
+        (with("views", "left", window.clone()), false),
+        (with("views", "outer", window), false),
+    ];
+    for (spec, keeps) in cases {
+        let g = Graph::of(&spec).unwrap();
+        assert_eq!(spec.keeps_null_keys(&g, 0), keeps, "{:?}", spec.steps[1]);
+        let bounds = spec.boundaries();
+        let up = spec.stage_spec(None, bounds.first());
+        assert_eq!(up.steps[0].keeps_null_keys, keeps);
+        // Parsed specs, and the later stage's view, never carry it.
+        assert!(!spec.steps[0].keeps_null_keys);
+        let down = spec.stage_spec(bounds.first(), None);
+        assert!(down.steps.iter().all(|s| !s.keeps_null_keys));
+    }
+    let count = parse(json!({"name": "p", "inputs": ["in"], "output": "out",
+        "steps": [{"name": "g", "op": "group_by", "module": "k"}, {"op": "count", "input": "g"}]}))
+    .unwrap();
+    let g = Graph::of(&count).unwrap();
+    assert!(!count.keeps_null_keys(&g, 0));
+}

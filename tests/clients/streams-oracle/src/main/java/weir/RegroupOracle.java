@@ -18,6 +18,8 @@ import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.GlobalKTable;
+import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.Joined;
 import org.apache.kafka.streams.kstream.KStream;
@@ -27,27 +29,34 @@ import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.test.TestRecord;
 
 /**
- * Kafka Streams' joins after a key change, through TopologyTestDriver: the left stream
- * re-keyed with selectKey (the value's text before its first comma, as weir's
- * examples/rust-key-selector), which makes Streams repartition it before the join; the
- * default joiner of JoinOracle. A record whose new key is null is filtered out, as weir's
- * group_by and Kafka's groupBy drop it (a left join after a bare selectKey would keep it
- * since KIP-962, joined with null).
+ * Kafka Streams' joins and counts after a key change, through TopologyTestDriver: the left
+ * stream re-keyed with selectKey (the value's text before its first comma, as weir's
+ * examples/rust-key-selector; no comma: a null new key), which makes Streams repartition it
+ * before the join; the default joiner of JoinOracle. A record whose new key is null is kept
+ * by a left join with a table and joined with null (KIP-962, Kafka Streams 3.7+; a
+ * global table's join does not repartition, and its left join keeps it too), and dropped
+ * before an inner join with a table and by groupBy (weir's group_by does the same).
+ * The windowed joins of two re-keyed streams filter null new keys out, as weir's window
+ * joins skip them.
  *
  * Usage: RegroupOracle PAIR TYPE [WINDOW_MS GRACE_MS]; PAIR stream-table (the re-keyed
- * left stream joined with the right table, TYPE inner or left) or stream-stream (both
- * streams re-keyed, joined in a window, TYPE inner, left or outer). Input and output
- * lines as JoinOracle's.
+ * left stream joined with the right table, TYPE inner or left), stream-global (the same
+ * with the right global table, looked up by the value's text before its first comma, as
+ * weir's key_module), stream-stream (both
+ * streams re-keyed, joined in a window, TYPE inner, left or outer) or count (the left
+ * stream's groupBy(...).count(), the count as decimal text; TYPE ignored, no right input).
+ * Input and output lines as JoinOracle's, a null key written as \N.
  */
 public final class RegroupOracle {
     public static void main(String[] args) throws Exception {
         String pair = args[0], type = args[1];
         Serde<String> s = Serdes.String();
         StreamsBuilder b = new StreamsBuilder();
-        KStream<String, String> l = b.<String, String>stream("left", Consumed.with(s, s))
-            .selectKey(JoinOracle.FIELD)
-            .filter((k, v) -> k != null);
+        KStream<String, String> input = b.<String, String>stream("left", Consumed.with(s, s));
+        KStream<String, String> l = input.selectKey(JoinOracle.FIELD);
         switch (pair) {
+            case "count" -> input.groupBy(JoinOracle.FIELD, Grouped.with(s, s)).count()
+                .toStream().mapValues(String::valueOf).to("out", Produced.with(s, s));
             case "stream-table" -> {
                 KTable<String, String> r = b.table("right", Consumed.with(s, s));
                 Joined<String, String, String> joined = Joined.with(s, s, s);
@@ -55,10 +64,17 @@ public final class RegroupOracle {
                         : l.join(r, JoinOracle.JOINER, joined))
                     .to("out", Produced.with(s, s));
             }
+            case "stream-global" -> {
+                GlobalKTable<String, String> r = b.globalTable("right", Consumed.with(s, s));
+                (type.equals("left") ? l.leftJoin(r, JoinOracle.FIELD, JoinOracle.JOINER)
+                        : l.join(r, JoinOracle.FIELD, JoinOracle.JOINER))
+                    .to("out", Produced.with(s, s));
+            }
             case "stream-stream" -> {
                 KStream<String, String> r = b.<String, String>stream("right", Consumed.with(s, s))
                     .selectKey(JoinOracle.FIELD)
                     .filter((k, v) -> k != null);
+                l = l.filter((k, v) -> k != null);
                 JoinWindows w = JoinWindows.ofTimeDifferenceAndGrace(
                     Duration.ofMillis(Long.parseLong(args[2])),
                     Duration.ofMillis(Long.parseLong(args[3])));
@@ -82,8 +98,8 @@ public final class RegroupOracle {
         try (TopologyTestDriver d = new TopologyTestDriver(b.build(), p)) {
             TestInputTopic<String, String> left =
                 d.createInputTopic("left", new StringSerializer(), new StringSerializer());
-            TestInputTopic<String, String> right =
-                d.createInputTopic("right", new StringSerializer(), new StringSerializer());
+            TestInputTopic<String, String> right = pair.equals("count") ? null
+                : d.createInputTopic("right", new StringSerializer(), new StringSerializer());
             TestOutputTopic<String, String> out =
                 d.createOutputTopic("out", new StringDeserializer(), new StringDeserializer());
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
@@ -96,7 +112,7 @@ public final class RegroupOracle {
                     new TestRecord<>(f[1], value, null, Instant.ofEpochMilli(Long.parseLong(f[3])));
                 (f[0].equals("L") ? left : right).pipeInput(r);
                 for (TestRecord<String, String> o : out.readRecordsToList()) {
-                    result.append(o.key()).append('\t')
+                    result.append(o.key() == null ? "\\N" : o.key()).append('\t')
                         .append(o.value() == null ? "\\N" : o.value()).append('\t')
                         .append(o.timestamp()).append('\n');
                 }
