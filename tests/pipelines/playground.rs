@@ -52,6 +52,29 @@ fn the_playground_runs_typed_and_topic_records_apart_from_the_pipeline() {
     assert_eq!(a["module"]["world"], "transform");
     assert!(a["errors"].as_array().unwrap().is_empty(), "{a}");
 
+    // A header key given twice, as pairs: the run sees both, in order, and so does the
+    // answer (`headers_list`; the object keeps each key's last value).
+    let (code, a) = test_module(
+        &s,
+        "upper",
+        1,
+        json!({"records": [{"value": "x", "headers": [["hop", "1"], ["hop", "2"]]}]}),
+    );
+    assert_eq!(code, 200, "{a}");
+    assert_eq!(
+        a["inputs"][0]["headers_list"],
+        json!([["hop", "1"], ["hop", "2"]])
+    );
+    assert_eq!(
+        a["outputs"][0]["headers_list"],
+        json!([["hop", "1"], ["hop", "2"], ["mapped-by", "upper"]]),
+        "{a}"
+    );
+    assert_eq!(
+        a["outputs"][0]["headers"],
+        json!({"hop": "2", "mapped-by": "upper"})
+    );
+
     // A processor counting per key in a pipeline over the same records.
     let spec = json!({"name": "counting", "inputs": ["in"], "output": "out", "outputs": ["evens"],
         "steps": [{"name": "count", "module": "counter"}], "start": "earliest"});
