@@ -56,6 +56,7 @@ impl Harness {
                 natives: Default::default(),
                 external: None,
                 catalog: None,
+                playground: Default::default(),
                 sandbox: Default::default(),
                 max_history: 100,
                 max_windows_per_record: 1000,

@@ -17,7 +17,7 @@ use super::auth::PeerIp;
 use super::error::{ApiError, ApiJson, ApiPath};
 use super::{AppState, blocking};
 use crate::auth::{Operation, Principal, Resource, ResourceType};
-use crate::pipeline::playground::{MAX_RECORDS, PlaygroundInput, PlaygroundRequest};
+use crate::pipeline::playground::{PlaygroundInput, PlaygroundRequest};
 use crate::record::Record;
 use crate::runtime::TrialFailure;
 
@@ -221,14 +221,12 @@ pub async fn test(
             }
         }
         (None, _) => {
-            if body.records.len() > MAX_RECORDS {
-                return Err(ApiError::from(crate::pipeline::PipelineError::from(
-                    crate::pipeline::playground::PlaygroundError::TooManyRecords {
-                        count: body.records.len(),
-                        max: MAX_RECORDS,
-                    },
-                )));
-            }
+            // Refused before the records are decoded: the body may hold far more.
+            state
+                .pipelines
+                .playground_limits()
+                .check_count(body.records.len())
+                .map_err(|e| ApiError::from(crate::pipeline::PipelineError::from(e)))?;
             let records = body
                 .records
                 .into_iter()

@@ -18,6 +18,41 @@ fn embedded_defaults_build() {
         SandboxSettings::default(),
         "weir.toml's [sandbox] and the runtime's defaults agree"
     );
+    assert_eq!(
+        s.pipelines.playground,
+        crate::pipeline::playground::PlaygroundLimits::default(),
+        "weir.toml's [playground] and the playground's defaults agree"
+    );
+}
+
+#[test]
+fn playground_caps_are_read_and_a_zero_cap_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.toml");
+    std::fs::write(
+        &path,
+        "[playground]
+max_records = 3
+max_run_ms = 250
+",
+    )
+    .unwrap();
+    let s = load(&path).unwrap();
+    assert_eq!(s.pipelines.playground.max_records, 3);
+    assert_eq!(
+        s.pipelines.playground.max_run_time,
+        Duration::from_millis(250)
+    );
+    assert_eq!(s.pipelines.playground.max_log_lines, 500, "the rest stay");
+    std::fs::write(
+        &path,
+        "[playground]
+max_running = 0
+",
+    )
+    .unwrap();
+    let err = load(&path).unwrap_err().to_string();
+    assert!(err.contains("playground.max_running"), "{err}");
 }
 
 #[test]
