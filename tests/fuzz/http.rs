@@ -96,6 +96,7 @@ impl Harness {
                 producers,
                 default_partitions: 1,
                 max_poll: MAX_POLL,
+                max_search: Duration::from_secs(2),
                 closing,
                 pipelines,
                 auth,

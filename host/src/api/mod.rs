@@ -79,6 +79,8 @@ pub struct AppState {
     pub default_partitions: u32,
     /// Longest long-poll a consume may ask for.
     pub max_poll: Duration,
+    /// Longest one records search reads before answering (`http.max_search_ms`).
+    pub max_search: Duration,
     /// Becomes true when the server starts shutting down: long polls end early.
     pub closing: tokio::sync::watch::Receiver<bool>,
     /// Modules and pipelines.

@@ -226,10 +226,10 @@ pub async fn consume(
         let text = super::record_search::query(text)?;
         let scan = super::record_search::scan_limit(q.scan)?;
         let (broker, producers) = (state.broker.clone(), state.producers.clone());
-        let t = topic.clone();
+        let (t, budget) = (topic.clone(), state.max_search);
         let found = blocking(move || {
             super::record_search::search(
-                &broker, &producers, &t, partition, offset, &text, scan, max,
+                &broker, &producers, &t, partition, offset, &text, scan, max, budget,
             )
         })
         .await?;

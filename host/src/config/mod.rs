@@ -141,6 +141,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Longest long-poll.
     pub max_poll: Duration,
+    /// Longest records search (`http.max_search_ms`).
+    pub max_search: Duration,
     /// The HTTP listener's limits.
     pub http_limits: HttpLimits,
     /// Most records in one produce request, most headers on one record.
@@ -235,6 +237,7 @@ impl ServerConfig {
             cleaner_check_interval: Duration::from_millis(self.log.cleaner_check_interval_ms),
             max_body_bytes: self.http.max_body_bytes,
             max_poll: Duration::from_millis(self.http.max_poll_ms),
+            max_search: Duration::from_millis(self.http.max_search_ms),
             produce_limits: (
                 self.http.max_produce_records,
                 self.http.max_headers_per_record,
