@@ -271,6 +271,9 @@ fn produce_from_stdin_keeps_key_headers_and_partition() {
             "source=test",
             "-H",
             "v=2",
+            // Kafka headers may repeat a key: both are sent, and printed in order.
+            "-H",
+            "source=again",
             "--partition",
             "2",
         ],
@@ -296,7 +299,12 @@ fn produce_from_stdin_keeps_key_headers_and_partition() {
         assert_eq!(record["offset"], i as i64, "{record}");
         assert_eq!(record["key"], "user-1", "{record}");
         assert_eq!(record["value"], value, "{record}");
-        assert_eq!(record["headers"], json!({"source": "test", "v": "2"}));
+        assert_eq!(record["headers"], json!({"source": "again", "v": "2"}));
+        assert_eq!(
+            record["headers_list"],
+            json!([["source", "test"], ["v", "2"], ["source", "again"]]),
+            "{record}"
+        );
     }
 }
 

@@ -10,4 +10,5 @@ mod groups;
 mod limits;
 mod persistence;
 mod records;
+mod search;
 mod topics;

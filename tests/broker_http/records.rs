@@ -39,6 +39,74 @@ fn produce_and_consume_keep_keys_values_headers_and_timestamps() {
     }
 }
 
+/// Kafka headers may repeat a key, in an order that matters: produced as an object that
+/// repeats the key or as `[key, value]` pairs, they come back all of them, in order, in
+/// `headers_list` (the `headers` object keeping each key's last value), from a consume
+/// and from a search alike; records without a repeat keep the published shape.
+#[test]
+fn repeated_header_keys_are_kept_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    create_topic(&server, "t", 1, json!({}));
+    // json! cannot write a repeated key: the body as text, as a client would send it.
+    let body = r#"{"records": [
+        {"value": "object", "headers": {"hop": "a", "trace": "t", "hop": "b"}},
+        {"value": "pairs", "headers": [["hop", "c"], ["hop", null], ["x", "1"]]},
+        {"value": "plain", "headers": {"b": "2", "a": "1"}}
+    ]}"#;
+    let (status, answer) = post_raw(&server, "/v1/topics/t/records", body);
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let want = [
+        (
+            json!({"hop": "b", "trace": "t"}),
+            json!([["hop", "a"], ["trace", "t"], ["hop", "b"]]),
+        ),
+        (
+            json!({"hop": null, "x": "1"}),
+            json!([["hop", "c"], ["hop", null], ["x", "1"]]),
+        ),
+    ];
+    let check = |records: &[Value]| {
+        for (record, (headers, list)) in records.iter().zip(&want) {
+            assert_eq!(&record["headers"], headers, "{record}");
+            assert_eq!(&record["headers_list"], list, "{record}");
+        }
+        assert_eq!(records[2]["headers"], json!({"a": "1", "b": "2"}));
+        assert!(records[2].get("headers_list").is_none(), "{}", records[2]);
+    };
+    check(&all_records(&server, "t", 0));
+    let found = consume(&server, "t", 0, "q=");
+    check(found["records"].as_array().unwrap());
+
+    // Base64 answers list the values encoded; pairs go back in as they came out.
+    let body = consume(&server, "t", 0, "encoding=base64&max=1");
+    assert_eq!(
+        body["records"][0]["headers_list"],
+        json!([
+            ["hop", B64.encode("a")],
+            ["trace", B64.encode("t")],
+            ["hop", B64.encode("b")]
+        ])
+    );
+    let list = body["records"][0]["headers_list"].clone();
+    produce_body(
+        &server,
+        "t",
+        json!({"encoding": "base64", "records": [{"value": B64.encode("again"), "headers": list}]}),
+    );
+    let again = consume(&server, "t", 0, "offset=3");
+    assert_eq!(again["records"][0]["headers_list"], want[0].1);
+
+    // A pair that is not a pair is a clear 400.
+    let (status, answer) = post(
+        &server,
+        "/v1/topics/t/records",
+        &json!({"records": [{"value": "v", "headers": [["lonely"]]}]}),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer.to_string().contains("headers"), "{answer}");
+}
+
 #[test]
 fn offsets_are_dense_from_zero_across_requests() {
     let dir = tempfile::tempdir().unwrap();

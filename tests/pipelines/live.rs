@@ -35,7 +35,13 @@ fn charts_dead_letters_and_the_followed_log_show_the_pipeline_working() {
             } else {
                 "ok".into()
             };
-            json!({"key": format!("k{i}"), "value": value, "partition": i % 2})
+            // The bad ones were dead-lettered once before: the listing names this failure.
+            let headers = if i % 3 == 0 {
+                json!({"weir.error": "an earlier failure", "weir.step": "9"})
+            } else {
+                json!({})
+            };
+            json!({"key": format!("k{i}"), "value": value, "partition": i % 2, "headers": headers})
         })
         .collect();
     produce(&s, "in", records);

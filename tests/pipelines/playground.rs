@@ -52,6 +52,29 @@ fn the_playground_runs_typed_and_topic_records_apart_from_the_pipeline() {
     assert_eq!(a["module"]["world"], "transform");
     assert!(a["errors"].as_array().unwrap().is_empty(), "{a}");
 
+    // A header key given twice, as pairs: the run sees both, in order, and so does the
+    // answer (`headers_list`; the object keeps each key's last value).
+    let (code, a) = test_module(
+        &s,
+        "upper",
+        1,
+        json!({"records": [{"value": "x", "headers": [["hop", "1"], ["hop", "2"]]}]}),
+    );
+    assert_eq!(code, 200, "{a}");
+    assert_eq!(
+        a["inputs"][0]["headers_list"],
+        json!([["hop", "1"], ["hop", "2"]])
+    );
+    assert_eq!(
+        a["outputs"][0]["headers_list"],
+        json!([["hop", "1"], ["hop", "2"], ["mapped-by", "upper"]]),
+        "{a}"
+    );
+    assert_eq!(
+        a["outputs"][0]["headers"],
+        json!({"hop": "2", "mapped-by": "upper"})
+    );
+
     // A processor counting per key in a pipeline over the same records.
     let spec = json!({"name": "counting", "inputs": ["in"], "output": "out", "outputs": ["evens"],
         "steps": [{"name": "count", "module": "counter"}], "start": "earliest"});
@@ -271,4 +294,98 @@ fn a_playground_run_stops_at_its_total_time_and_output_bytes_saying_why() {
     assert_eq!(code, 200, "{a}");
     assert_eq!(a["truncated"], false, "{a}");
     assert!(a["truncated_reason"].is_null(), "{a}");
+}
+
+/// Every cap of the playground is a `[playground]` key: a server with small ones refuses,
+/// stops and trims at them, naming the cap as the defaults' refusals do.
+#[test]
+fn the_playground_caps_come_from_weir_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_with_config(
+        &dir.path().join("data"),
+        "[playground]\nmax_records = 3\nmax_bytes = 200\nmax_running = 1\nmax_run_ms = 300\n\
+         max_outputs = 2\nmax_output_bytes = 100\nmax_log_lines = 2\n",
+        &[],
+    );
+    for (name, fixture) in [
+        ("upper", ("rust", "upper")),
+        ("trap", ("hostile", "trap")),
+        ("sleeper", ("hostile", "sleeper")),
+    ] {
+        assert_eq!(upload(&s, name, &guest(fixture.0, fixture.1)).0, 201);
+    }
+    let refused = |body: Value, says: &str| {
+        let (code, a) = test_module(&s, "upper", 1, body);
+        assert_eq!(
+            (code, a["error"]["code"].as_str()),
+            (413, Some("playground_too_large")),
+            "{a}"
+        );
+        assert!(
+            a["error"]["message"].as_str().unwrap().contains(says),
+            "{a}"
+        );
+    };
+    let records =
+        |n: usize, value: &str| -> Vec<Value> { (0..n).map(|_| json!({"value": value})).collect() };
+    refused(json!({"records": records(4, "a")}), "3 per run");
+    refused(json!({"from": {"topic": "any", "count": 4}}), "3 per run");
+    refused(
+        json!({"records": records(3, &"x".repeat(80))}),
+        "200 per run",
+    );
+
+    // Outputs: 3 in, 2 kept; then 2 outputs of 74 bytes against 100.
+    let (code, a) = test_module(&s, "upper", 1, json!({"records": records(3, "a")}));
+    assert_eq!(code, 200, "{a}");
+    assert_eq!(
+        (&a["truncated"], a["truncated_reason"].as_str()),
+        (&json!(true), Some("max_outputs")),
+        "{a}"
+    );
+    assert_eq!(values(&a), ["A", "A"]);
+    let (code, a) = test_module(
+        &s,
+        "upper",
+        1,
+        json!({"records": records(2, &"y".repeat(60))}),
+    );
+    assert_eq!(code, 200, "{a}");
+    assert_eq!(a["truncated_reason"], "max_output_bytes", "{a}");
+    assert!(a["outputs"].as_array().unwrap().len() < 2, "{a}");
+
+    // Log lines: a panicking call writes several; two are kept, the rest counted.
+    let (code, a) = test_module(&s, "trap", 1, json!({"records": [{"value": "bad"}]}));
+    assert_eq!(code, 200, "{a}");
+    assert!(a["logs"].as_array().unwrap().len() <= 2, "{a}");
+    assert!(a["logs_dropped"].as_u64().unwrap() > 0, "{a}");
+
+    // The run's time: calls cut off at 200 ms each; none starts after 300 ms.
+    let sleepy = json!({"records": records(3, "z"), "batch_size": 1, "deadline_ms": 200});
+    let (code, a) = test_module(&s, "sleeper", 1, sleepy.clone());
+    assert_eq!(code, 200, "{a}");
+    assert_eq!(a["truncated_reason"], "deadline", "{a}");
+    assert!(a["errors"].as_array().unwrap().len() < 3, "{a}");
+
+    // Runs at once: one; three started together, each holding its slot ≥ 400 ms.
+    let url = s.at("/v1/modules/sleeper/1/test");
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let (url, body) = (url.clone(), sleepy.clone());
+            std::thread::spawn(move || {
+                let r = crate::common::http().post(url).json(&body).send().unwrap();
+                (r.status().as_u16(), r.json::<Value>().unwrap())
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, Value)> = runs.into_iter().map(|t| t.join().unwrap()).collect();
+    let busy: Vec<_> = answers.iter().filter(|(c, _)| *c == 429).collect();
+    assert!(!busy.is_empty(), "{answers:?}");
+    assert!(
+        busy[0].1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("running 1 modules"),
+        "{answers:?}"
+    );
 }

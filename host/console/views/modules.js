@@ -116,7 +116,8 @@ function recordRows(list, withTopic) {
     withTopic ? (r.topic ?? 'output') : null,
     h('pre', { class: 'bytes' }, r.key ?? (r.key_base64 ? `base64:${r.key_base64}` : 'null')),
     h('pre', { class: 'bytes' }, r.value ?? (r.value_base64 ? `base64:${r.value_base64}` : 'null')),
-    Object.entries(r.headers ?? {}).map(([k, v]) => `${k}=${v}`).join(', '),
+    // `headers_list` (every header in order) when a key repeats; entries [k, null, base64] are not UTF-8.
+    (r.headers_list ?? Object.entries(r.headers ?? {})).map(([k, v, b64]) => `${k}=${b64 ? `base64:${b64}` : v}`).join(', '),
   ].filter((c) => c !== null));
 }
 

@@ -10,14 +10,16 @@ import { href, go } from '../lib/route.js';
 
 const PAGE = 50;
 
-function headersCell(headers) {
-  const entries = Object.entries(headers ?? {});
+// Every header in order: `headers_list` is there when a key repeats (the object then
+// holds only each key's last value).
+function headersCell(headers, list) {
+  const entries = list ?? Object.entries(headers ?? {});
   if (entries.length === 0) return '';
   return h('dl', { class: 'headers' }, entries.map(([k, v]) => [h('dt', {}, k), h('dd', {}, shown(v))]));
 }
 
 function rows(records) {
-  return records.map((r) => [num(r.offset), time(r.timestamp), shown(r.key), shown(r.value), headersCell(r.headers)]);
+  return records.map((r) => [num(r.offset), time(r.timestamp), shown(r.key), shown(r.value), headersCell(r.headers, r.headers_list)]);
 }
 
 /** `ms`, or an ISO date, as epoch milliseconds; NaN otherwise. */

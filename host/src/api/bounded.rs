@@ -4,7 +4,6 @@
 //! at the limit instead of after it (`http.max_produce_records`,
 //! `http.max_headers_per_record`).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,31 +49,51 @@ where
     d.deserialize_seq(Bounded(MAX_RECORDS.load(Ordering::Relaxed), PhantomData))
 }
 
-/// A JSON object of at most `http.max_headers_per_record` entries.
-pub fn headers<'de, D, V>(d: D) -> Result<BTreeMap<String, V>, D::Error>
+/// A record's headers, at most `http.max_headers_per_record` of them, in order: a JSON
+/// object, or an array of `[key, value]` pairs (the `headers_list` answers carry). Kafka
+/// headers may repeat a key and their order matters, so a key the object repeats is kept
+/// every time it appears rather than collapsed to one entry.
+pub fn headers<'de, D, V>(d: D) -> Result<Vec<(String, V)>, D::Error>
 where
     D: Deserializer<'de>,
     V: Deserialize<'de>,
 {
     struct Bounded<V>(usize, PhantomData<V>);
+    impl<V> Bounded<V> {
+        fn push<E: de::Error>(&self, out: &mut Vec<(String, V)>, k: String, v: V) -> Result<(), E> {
+            if out.len() == self.0 {
+                return Err(E::custom(format!(
+                    "more than {} headers on one record (http.max_headers_per_record)",
+                    self.0
+                )));
+            }
+            out.push((k, v));
+            Ok(())
+        }
+    }
     impl<'de, V: Deserialize<'de>> Visitor<'de> for Bounded<V> {
-        type Value = BTreeMap<String, V>;
+        type Value = Vec<(String, V)>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            write!(f, "an object of at most {} headers", self.0)
+            write!(
+                f,
+                "an object, or an array of [key, value] pairs, of at most {} headers",
+                self.0
+            )
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = BTreeMap::new();
+            let mut out = Vec::new();
             while let Some((k, v)) = map.next_entry()? {
-                if out.len() == self.0 {
-                    return Err(de::Error::custom(format!(
-                        "more than {} headers on one record (http.max_headers_per_record)",
-                        self.0
-                    )));
-                }
-                out.insert(k, v);
+                self.push(&mut out, k, v)?;
+            }
+            Ok(out)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some((k, v)) = seq.next_element::<(String, V)>()? {
+                self.push(&mut out, k, v)?;
             }
             Ok(out)
         }
     }
-    d.deserialize_map(Bounded(MAX_HEADERS.load(Ordering::Relaxed), PhantomData))
+    d.deserialize_any(Bounded(MAX_HEADERS.load(Ordering::Relaxed), PhantomData))
 }

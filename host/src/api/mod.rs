@@ -3,6 +3,8 @@
 //! - [`topics`]: create, list, describe, delete topics; add partitions.
 //! - [`records`]: produce and long-poll consume records as JSON, from an offset or a time.
 //! - [`record_search`]: the bounded search over keys and values of `?q=`.
+//! - [`headers`]: record headers in JSON answers (`headers`, and `headers_list` when a
+//!   key repeats).
 //! - [`groups`]: committed consumer-group offsets and lag.
 //! - [`modules`]: uploading and listing Wasm modules.
 //! - [`pipelines`]: pipelines (create, status, hot-swap, pause, state) and `/metrics`.
@@ -35,6 +37,7 @@ pub mod connect;
 pub mod console;
 pub mod error;
 pub mod groups;
+pub mod headers;
 pub mod health;
 pub mod history;
 pub mod modules;
@@ -76,6 +79,8 @@ pub struct AppState {
     pub default_partitions: u32,
     /// Longest long-poll a consume may ask for.
     pub max_poll: Duration,
+    /// Longest one records search reads before answering (`http.max_search_ms`).
+    pub max_search: Duration,
     /// Becomes true when the server starts shutting down: long polls end early.
     pub closing: tokio::sync::watch::Receiver<bool>,
     /// Modules and pipelines.

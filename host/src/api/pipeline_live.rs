@@ -77,11 +77,11 @@ pub async fn dead_letters(
         .records
         .into_iter()
         .map(|(partition, r)| {
+            // The last: a record dead-lettered before (read back from a dead-letter
+            // topic and failing again) carries the earlier failure's headers first.
             let header = |name: &str| {
-                r.headers
-                    .iter()
-                    .find(|(k, _)| k == name)
-                    .and_then(|(_, v)| v.as_deref())
+                super::headers::last(&r.headers, name)
+                    .and_then(Option::as_deref)
                     .map(|v| String::from_utf8_lossy(v).into_owned())
             };
             let (error, step) = (header("weir.error"), header("weir.step"));

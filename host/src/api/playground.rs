@@ -17,7 +17,7 @@ use super::auth::PeerIp;
 use super::error::{ApiError, ApiJson, ApiPath};
 use super::{AppState, blocking};
 use crate::auth::{Operation, Principal, Resource, ResourceType};
-use crate::pipeline::playground::{MAX_RECORDS, PlaygroundInput, PlaygroundRequest};
+use crate::pipeline::playground::{PlaygroundInput, PlaygroundRequest};
 use crate::record::Record;
 use crate::runtime::TrialFailure;
 
@@ -38,8 +38,9 @@ pub enum Encoding {
 pub struct TestRecord {
     key: Option<String>,
     value: Option<String>,
+    /// An object, or `[key, value]` pairs; a repeated key is kept each time.
     #[serde(default, deserialize_with = "super::bounded::headers")]
-    headers: BTreeMap<String, Option<String>>,
+    headers: Vec<(String, Option<String>)>,
     timestamp: Option<i64>,
 }
 
@@ -117,32 +118,46 @@ fn put_bytes(out: &mut Map<String, Value>, name: &str, b: &Option<Bytes>) {
 }
 
 /// A record as JSON: `key`, `value`, `headers` (text, or base64 under
-/// `headers_base64` for values that are not UTF-8), `timestamp`.
+/// `headers_base64` for values that are not UTF-8), `timestamp`; when a header key
+/// repeats, `headers_list` too (see [`super::headers`]): `[key, text]` pairs, a value
+/// that is not UTF-8 as `[key, null, base64]`.
 pub fn record_json(r: &Record) -> Map<String, Value> {
     let mut out = Map::new();
     put_bytes(&mut out, "key", &r.key);
     put_bytes(&mut out, "value", &r.value);
     let (mut text, mut raw) = (Map::new(), Map::new());
+    let repeats = super::headers::repeats_a_key(&r.headers);
+    let mut list = Vec::new();
     for (k, v) in &r.headers {
-        match v.as_deref().map(std::str::from_utf8) {
+        // A repeated key's last value stays in the objects; the list keeps them all.
+        let entry = match v.as_deref().map(std::str::from_utf8) {
             None => {
                 text.insert(k.clone(), Value::Null);
+                raw.remove(k);
+                json!([k, null])
             }
             Some(Ok(s)) => {
                 text.insert(k.clone(), json!(s));
+                raw.remove(k);
+                json!([k, s])
             }
             Some(Err(_)) => {
+                let b64 = B64.encode(v.as_deref().unwrap_or_default());
                 text.insert(k.clone(), Value::Null);
-                raw.insert(
-                    k.clone(),
-                    json!(B64.encode(v.as_deref().unwrap_or_default())),
-                );
+                raw.insert(k.clone(), json!(b64));
+                json!([k, null, b64])
             }
+        };
+        if repeats {
+            list.push(entry);
         }
     }
     out.insert("headers".into(), Value::Object(text));
     if !raw.is_empty() {
         out.insert("headers_base64".into(), Value::Object(raw));
+    }
+    if repeats {
+        out.insert("headers_list".into(), Value::Array(list));
     }
     out.insert("timestamp".into(), json!(r.timestamp));
     out
@@ -206,14 +221,12 @@ pub async fn test(
             }
         }
         (None, _) => {
-            if body.records.len() > MAX_RECORDS {
-                return Err(ApiError::from(crate::pipeline::PipelineError::from(
-                    crate::pipeline::playground::PlaygroundError::TooManyRecords {
-                        count: body.records.len(),
-                        max: MAX_RECORDS,
-                    },
-                )));
-            }
+            // Refused before the records are decoded: the body may hold far more.
+            state
+                .pipelines
+                .playground_limits()
+                .check_count(body.records.len())
+                .map_err(|e| ApiError::from(crate::pipeline::PipelineError::from(e)))?;
             let records = body
                 .records
                 .into_iter()

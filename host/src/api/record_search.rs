@@ -4,8 +4,9 @@
 //! large partition is a bounded amount of work; the answer says how many were read
 //! and where to go on. The text is at most [`MAX_QUERY_BYTES`]; matching is linear
 //! (`memchr::memmem` over an ASCII-lowercased copy), and a search also stops after
-//! [`SEARCH_BUDGET`] of wall-clock time or [`MAX_MATCH_BYTES`] of matched records, so
-//! no request holds a blocking thread or memory for long; `next_offset` resumes it.
+//! `http.max_search_ms` of wall-clock time (2 s by default), checked between steps of
+//! [`STEP`] records, or [`MAX_MATCH_BYTES`] of matched records, so no request holds a
+//! blocking thread or memory for long; `next_offset` resumes it.
 //! An empty text matches every record, under the same bounds.
 
 use std::time::{Duration, Instant};
@@ -23,13 +24,12 @@ pub const DEFAULT_SCAN: usize = 10_000;
 pub const MAX_SCAN: usize = 100_000;
 /// Longest search text, in bytes.
 pub const MAX_QUERY_BYTES: usize = 256;
-/// Wall-clock time one search may take before it answers with what it found so far.
-pub const SEARCH_BUDGET: Duration = Duration::from_secs(2);
 /// Bytes of keys, values and headers of matched records one answer holds at most
 /// (the consume path's read bound).
 pub const MAX_MATCH_BYTES: usize = 8 << 20;
-/// Records read per step: the matches are kept, the rest dropped before the next.
-const STEP: usize = 1_000;
+/// Records read per step: the matches are kept, the rest dropped before the next; the
+/// time budget is checked after each.
+pub const STEP: usize = 1_000;
 
 /// What a search found.
 #[derive(Debug)]
@@ -90,7 +90,7 @@ fn record_bytes(r: &StoredRecord) -> usize {
 
 /// Searches `topic`/`partition` from `offset` for `text` in keys and values: stops
 /// after `scan` records read, `max` matches, the end of the committed records,
-/// [`SEARCH_BUDGET`] of time or [`MAX_MATCH_BYTES`] of matches.
+/// `budget` of time (checked after each step) or [`MAX_MATCH_BYTES`] of matches.
 #[allow(clippy::too_many_arguments)]
 pub fn search(
     broker: &Broker,
@@ -101,11 +101,12 @@ pub fn search(
     text: &str,
     scan: usize,
     max: usize,
+    budget: Duration,
 ) -> Result<Found, ApiError> {
     let needle = text.to_ascii_lowercase();
     let finder = memchr::memmem::Finder::new(needle.as_bytes());
     let mut scratch = Vec::new();
-    let deadline = Instant::now() + SEARCH_BUDGET;
+    let deadline = Instant::now() + budget;
     let mut bytes = 0usize;
     let mut found = Found {
         records: Vec::new(),

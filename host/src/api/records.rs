@@ -3,7 +3,6 @@
 //! Keys, values and header values are UTF-8 strings, or base64 with
 //! `"encoding": "base64"` (produce body) / `?encoding=base64` (consume).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -70,8 +69,9 @@ pub struct ProduceBody {
 pub struct ProduceEntry {
     key: Option<String>,
     value: Option<String>,
+    /// An object, or `[key, value]` pairs; a repeated key is kept each time.
     #[serde(default, deserialize_with = "super::bounded::headers")]
-    headers: BTreeMap<String, Option<String>>,
+    headers: Vec<(String, Option<String>)>,
     partition: Option<i64>,
     timestamp: Option<i64>,
 }
@@ -226,10 +226,10 @@ pub async fn consume(
         let text = super::record_search::query(text)?;
         let scan = super::record_search::scan_limit(q.scan)?;
         let (broker, producers) = (state.broker.clone(), state.producers.clone());
-        let t = topic.clone();
+        let (t, budget) = (topic.clone(), state.max_search);
         let found = blocking(move || {
             super::record_search::search(
-                &broker, &producers, &t, partition, offset, &text, scan, max,
+                &broker, &producers, &t, partition, offset, &text, scan, max, budget,
             )
         })
         .await?;
@@ -325,15 +325,26 @@ fn record_json(r: &StoredRecord, enc: Encoding) -> Result<Value, ApiError> {
         b.as_ref()
             .map_or(Ok(Value::Null), |b| enc.encode(what, r.offset, b))
     };
+    // A repeated key's last value stays in the object; the list keeps them all.
     let mut headers = serde_json::Map::new();
+    let mut list = Vec::new();
+    let repeats = super::headers::repeats_a_key(&r.headers);
     for (k, v) in &r.headers {
-        headers.insert(k.clone(), bytes("header value", v)?);
+        let v = bytes("header value", v)?;
+        if repeats {
+            list.push(json!([k, v]));
+        }
+        headers.insert(k.clone(), v);
     }
-    Ok(json!({
+    let mut out = json!({
         "offset": r.offset,
         "timestamp": r.timestamp,
         "key": bytes("key", &r.key)?,
         "value": bytes("value", &r.value)?,
         "headers": headers,
-    }))
+    });
+    if repeats {
+        out["headers_list"] = Value::Array(list);
+    }
+    Ok(out)
 }

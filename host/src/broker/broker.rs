@@ -88,6 +88,9 @@ pub struct Broker {
     /// Serialises topic creation, deletion, new partitions and orphan adoption, so
     /// their file I/O runs without the topic map's lock (which produce and fetch take).
     pub(super) admin: Mutex<()>,
+    /// Offsets consumers committed forward since the broker opened: the records out
+    /// of the throughput history ([`super::history`]); resets do not add to it.
+    pub(super) consumed: std::sync::atomic::AtomicU64,
 }
 
 pub(super) fn io_err(
@@ -136,6 +139,7 @@ impl Broker {
             live_groups: RwLock::new(None),
             orphans: Mutex::new(BTreeMap::new()),
             admin: Mutex::new(()),
+            consumed: std::sync::atomic::AtomicU64::new(0),
             config,
         };
         let records = broker.meta.topics()?;

@@ -3,8 +3,11 @@
 //! each derived from the difference of two [`Totals`] readings.
 //!
 //! Records in per second is the growth of every partition's high watermark; records
-//! out per second is the growth of every consumer group's committed offsets (what
-//! consumers acknowledge having read; a consumer that never commits is not seen).
+//! out per second is how far consumers committed their groups' offsets forward (what
+//! they acknowledge having read; a consumer that never commits is not seen). That is
+//! counted at each commit ([`Broker::consumed`]), not read off the sum of committed
+//! offsets: a reset moves that sum without a record being read, and a reset backwards
+//! would hide other groups' reading (or, undone by a reset forwards, count as reading).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -33,8 +36,8 @@ pub struct Totals {
     pub bytes_on_disk: u64,
     /// Sum of every partition's high watermark.
     pub high_watermarks: i64,
-    /// Sum of every group's committed offsets.
-    pub committed: i64,
+    /// Offsets consumers have committed forward since the broker opened.
+    pub consumed: u64,
     /// Sum of every group's lag.
     pub lag: i64,
 }
@@ -89,12 +92,12 @@ impl ThroughputHistory {
             if secs <= 0.0 {
                 return;
             }
-            // A deleted topic or a group reset backwards shrinks a sum: no negative rates.
+            // A deleted topic shrinks the sum of high watermarks: no negative rates.
             let per_sec = |a: i64, b: i64| ((a - b).max(0) as f64) / secs;
             let sample = Sample {
                 time_ms: now.time_ms,
                 records_in_per_sec: per_sec(now.high_watermarks, last.high_watermarks),
-                records_out_per_sec: per_sec(now.committed, last.committed),
+                records_out_per_sec: now.consumed.saturating_sub(last.consumed) as f64 / secs,
                 bytes_on_disk: now.bytes_on_disk,
                 topics: now.topics,
                 partitions: now.partitions,
@@ -119,8 +122,8 @@ impl ThroughputHistory {
 }
 
 impl Broker {
-    /// Reads the [`Totals`] now: every partition's stats (in memory) and every
-    /// group's committed offsets (from the metadata store).
+    /// Reads the [`Totals`] now: every partition's stats (in memory), the records
+    /// consumed, and every group's lag (from the metadata store).
     pub fn totals(&self) -> Result<Totals, BrokerError> {
         let mut totals = Totals {
             time_ms: now_ms(),
@@ -128,7 +131,7 @@ impl Broker {
             partitions: 0,
             bytes_on_disk: 0,
             high_watermarks: 0,
-            committed: 0,
+            consumed: self.consumed(),
             lag: 0,
         };
         for topic in self.topics() {
@@ -146,7 +149,6 @@ impl Broker {
                 continue;
             };
             for o in offsets {
-                totals.committed += o.committed.offset;
                 totals.lag += o.lag().unwrap_or(0);
             }
         }
@@ -158,15 +160,15 @@ impl Broker {
 mod tests {
     use super::*;
 
-    fn at(time_ms: i64, high_watermarks: i64, committed: i64) -> Totals {
+    fn at(time_ms: i64, high_watermarks: i64, consumed: u64) -> Totals {
         Totals {
             time_ms,
             topics: 1,
             partitions: 2,
             bytes_on_disk: 100,
             high_watermarks,
-            committed,
-            lag: high_watermarks - committed,
+            consumed,
+            lag: high_watermarks - consumed as i64,
         }
     }
 
@@ -197,5 +199,68 @@ mod tests {
         assert_eq!(s[0].time_ms, 7_000);
         assert_eq!(s[2].time_ms, 9_000);
         assert!(s.iter().all(|x| x.records_in_per_sec == 10.0));
+    }
+
+    /// Records out are what consumers commit forward: a reset backwards neither hides
+    /// another group's reading nor, undone by a reset forwards, counts as reading; a
+    /// group reading again after a reset does count.
+    #[test]
+    fn offset_resets_are_not_records_consumed() {
+        use crate::broker::offset_reset::{OffsetReset, ResetScope};
+        use crate::broker::{BrokerConfig, OffsetCommit, ProduceRecord};
+
+        let dir = tempfile::tempdir().unwrap();
+        let broker = Broker::open(BrokerConfig {
+            data_dir: dir.path().to_path_buf(),
+            flush: crate::log::FlushPolicy::EveryBatch,
+            index_interval_bytes: 4096,
+            topic_defaults: Default::default(),
+            limits: Default::default(),
+        })
+        .unwrap();
+        broker
+            .create_topic("t", 1, std::collections::BTreeMap::new())
+            .unwrap();
+        broker
+            .produce("t", vec![ProduceRecord::default(); 100])
+            .unwrap();
+        let commit = |group: &str, offset: i64| {
+            let c = OffsetCommit {
+                topic: "t".into(),
+                partition: 0,
+                offset,
+                metadata: None,
+            };
+            broker.commit_offsets(group, vec![c]).unwrap();
+        };
+        let reset = |to: OffsetReset| {
+            broker
+                .reset_offsets("a", ResetScope::Topic("t".into()), to)
+                .unwrap();
+        };
+        let h = ThroughputHistory::new(10);
+        let sample_at = |time_ms: i64| {
+            let mut totals = broker.totals().unwrap();
+            totals.time_ms = time_ms;
+            h.record(totals);
+        };
+        // Where each group began reading.
+        commit("a", 10);
+        commit("b", 10);
+        sample_at(0);
+        // a reads 50, then is reset to the start; b reads 30 meanwhile.
+        commit("a", 60);
+        reset(OffsetReset::Earliest);
+        commit("b", 40);
+        sample_at(1_000);
+        // a is reset to the end: nothing read.
+        reset(OffsetReset::Latest);
+        sample_at(2_000);
+        // a is reset back and reads 20 again: that is reading.
+        reset(OffsetReset::Offset(0));
+        commit("a", 20);
+        sample_at(3_000);
+        let out: Vec<f64> = h.samples().iter().map(|s| s.records_out_per_sec).collect();
+        assert_eq!(out, [80.0, 0.0, 20.0]);
     }
 }

@@ -160,22 +160,28 @@ impl MetaStore {
         Ok(())
     }
 
-    /// Commits offsets for a group atomically and durably.
+    /// Commits offsets for a group atomically and durably. Answers how far they moved
+    /// forward in all: the sum, over the partitions the group had committed before, of
+    /// new − old where that is positive (a first commit moves nothing: where the group
+    /// began reading is not known).
     pub fn commit(
         &self,
         group: &str,
         offsets: &[(String, u32, CommittedOffset)],
-    ) -> Result<(), BrokerError> {
+    ) -> Result<u64, BrokerError> {
         let mut batch = sled::Batch::default();
+        let mut forward = 0u64;
         for (topic, partition, committed) in offsets {
-            batch.insert(
-                offset_key(group, topic, *partition),
-                encode(committed, "committed offset")?,
-            );
+            let key = offset_key(group, topic, *partition);
+            if let Some(old) = self.offsets.get(&key)? {
+                let old: CommittedOffset = decode(&old, "committed offset")?;
+                forward += u64::try_from(committed.offset - old.offset).unwrap_or(0);
+            }
+            batch.insert(key, encode(committed, "committed offset")?);
         }
         self.offsets.apply_batch(batch)?;
         self.db.flush()?;
-        Ok(())
+        Ok(forward)
     }
 
     /// A group's committed offsets, sorted by topic and partition.

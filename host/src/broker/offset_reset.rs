@@ -102,7 +102,7 @@ impl Broker {
             })
             .collect();
         let mut committed = Ok(());
-        let mut commit = || committed = self.commit_offsets(group, commits.clone());
+        let mut commit = || committed = self.set_offsets(group, commits.clone());
         let live = self.live_groups.read().clone();
         // The commit runs while the coordinator lets no member join.
         let found = match live {

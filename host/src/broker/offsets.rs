@@ -105,12 +105,43 @@ pub fn metadata_too_large(metadata: Option<&str>) -> Option<usize> {
         .filter(|&n| n > OFFSET_METADATA_MAX_BYTES)
 }
 
+/// Who moves a group's offsets, which decides whether the move is consumption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mover {
+    /// The group's consumer, committing what it has read.
+    Consumer,
+    /// An operator resetting or altering the offsets: no record was read.
+    Operator,
+}
+
 impl Broker {
-    /// Commits offsets for a group. Every partition must exist.
+    /// Commits offsets for a group, as its consumer does after reading: how far they move
+    /// forward counts as records consumed. Every partition must exist.
     pub fn commit_offsets(
         &self,
         group: &str,
         commits: Vec<OffsetCommit>,
+    ) -> Result<(), BrokerError> {
+        self.store_offsets(group, commits, Mover::Consumer)
+    }
+
+    /// Sets a group's offsets as an operator does (a reset, Connect's alter offsets):
+    /// stored as a commit is, but not counted as records consumed, whichever way they move.
+    pub fn set_offsets(&self, group: &str, commits: Vec<OffsetCommit>) -> Result<(), BrokerError> {
+        self.store_offsets(group, commits, Mover::Operator)
+    }
+
+    /// Records consumers have committed past since the broker opened: forward moves of
+    /// their commits only, never an operator's reset.
+    pub fn consumed(&self) -> u64 {
+        self.consumed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn store_offsets(
+        &self,
+        group: &str,
+        commits: Vec<OffsetCommit>,
+        mover: Mover,
     ) -> Result<(), BrokerError> {
         if group.is_empty() {
             return Err(BrokerError::InvalidRequest("group id is empty".into()));
@@ -147,7 +178,12 @@ impl Broker {
                 },
             ));
         }
-        self.meta.commit(group, &rows)
+        let forward = self.meta.commit(group, &rows)?;
+        if mover == Mover::Consumer {
+            self.consumed
+                .fetch_add(forward, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// A group's committed offsets with lag; `UnknownGroup` if it never committed.

@@ -83,6 +83,9 @@ struct ResponseRecord {
     value: Option<String>,
     #[serde(default)]
     headers: Option<BTreeMap<String, Option<String>>>,
+    /// Every header in order; the server adds it when a key repeats.
+    #[serde(default)]
+    headers_list: Option<Vec<(String, Option<String>)>>,
 }
 
 /// A record with its key, value and header values decoded from base64.
@@ -91,7 +94,8 @@ struct Record {
     timestamp: i64,
     key: Option<Vec<u8>>,
     value: Option<Vec<u8>>,
-    headers: BTreeMap<String, Option<Vec<u8>>>,
+    /// In stored order; a key may repeat.
+    headers: Vec<(String, Option<Vec<u8>>)>,
 }
 
 /// One line of `--format json`; fields in this order.
@@ -103,7 +107,11 @@ struct JsonLine<'a> {
     timestamp: i64,
     key: Option<String>,
     value: Option<String>,
+    /// A repeated key's last value, as the HTTP API shows it.
     headers: BTreeMap<&'a str, Option<String>>,
+    /// Every header in order, only when a key repeats (as the HTTP API adds it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers_list: Option<Vec<(&'a str, Option<String>)>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     encoding: Option<&'static str>,
 }
@@ -289,10 +297,15 @@ fn decode(record: ResponseRecord) -> anyhow::Result<Record> {
             .transpose()
             .with_context(|| format!("{what} of offset {} is not base64", record.offset))
     };
-    let mut headers = BTreeMap::new();
-    for (name, value) in record.headers.unwrap_or_default() {
+    // The list when the server sent one (a key repeats): the object holds only the last.
+    let given = match record.headers_list {
+        Some(list) => list,
+        None => record.headers.unwrap_or_default().into_iter().collect(),
+    };
+    let mut headers = Vec::with_capacity(given.len());
+    for (name, value) in given {
         let value = bytes(value, &format!("header {name}"))?;
-        headers.insert(name, value);
+        headers.push((name, value));
     }
     Ok(Record {
         offset: record.offset,
@@ -320,7 +333,7 @@ fn print_record(
             // the way the HTTP API flags it.
             let text = std::iter::once(&record.key)
                 .chain([&record.value])
-                .chain(record.headers.values())
+                .chain(record.headers.iter().map(|(_, v)| v))
                 .flatten()
                 .all(|b| std::str::from_utf8(b).is_ok());
             let show = |bytes: &Option<Vec<u8>>| {
@@ -331,6 +344,11 @@ fn print_record(
                         BASE64.encode(b)
                     }
                 })
+            };
+            let repeats = {
+                let mut names: Vec<&str> = record.headers.iter().map(|(k, _)| k.as_str()).collect();
+                names.sort_unstable();
+                names.windows(2).any(|w| w[0] == w[1])
             };
             let line = JsonLine {
                 topic,
@@ -344,6 +362,13 @@ fn print_record(
                     .iter()
                     .map(|(name, value)| (name.as_str(), show(value)))
                     .collect(),
+                headers_list: repeats.then(|| {
+                    record
+                        .headers
+                        .iter()
+                        .map(|(name, value)| (name.as_str(), show(value)))
+                        .collect()
+                }),
                 encoding: (!text).then_some("base64"),
             };
             let line = serde_json::to_string(&line).map_err(io::Error::other)?;

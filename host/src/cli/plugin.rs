@@ -1,7 +1,6 @@
 //! `weir plugin test|new`: run a plugin locally over JSON lines, scaffold a plugin project.
 //! Both work without a server: they use the runtime in-process, like `weir bench`.
 
-use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -75,8 +74,9 @@ struct Line {
     key: Option<String>,
     #[serde(default)]
     value: Option<String>,
-    #[serde(default)]
-    headers: BTreeMap<String, Option<String>>,
+    /// An object or `[key, value]` pairs, as the HTTP API takes them: a key may repeat.
+    #[serde(default, deserialize_with = "crate::api::bounded::headers")]
+    headers: Vec<(String, Option<String>)>,
     #[serde(default)]
     timestamp: Option<i64>,
 }
@@ -126,9 +126,16 @@ fn to_json(enc: Encoding, topic: Option<&str>, r: &Record) -> anyhow::Result<Val
         b.as_deref()
             .map_or(Ok(Value::Null), |b| encode(enc, what, b))
     };
-    let mut headers = serde_json::Map::new();
+    // As the HTTP API shows headers: a repeated key's last value in the object, and
+    // then every header in order in `headers_list`.
+    let repeats = crate::api::headers::repeats_a_key(&r.headers);
+    let (mut headers, mut list) = (serde_json::Map::new(), Vec::new());
     for (k, v) in &r.headers {
-        headers.insert(k.clone(), opt("header value", v)?);
+        let v = opt("header value", v)?;
+        if repeats {
+            list.push(json!([k, v]));
+        }
+        headers.insert(k.clone(), v);
     }
     let mut obj = json!({
         "key": opt("key", &r.key)?,
@@ -136,6 +143,9 @@ fn to_json(enc: Encoding, topic: Option<&str>, r: &Record) -> anyhow::Result<Val
         "headers": headers,
         "timestamp": r.timestamp,
     });
+    if repeats {
+        obj["headers_list"] = Value::Array(list);
+    }
     if let (Some(topic), Some(map)) = (topic, obj.as_object_mut()) {
         map.insert("topic".into(), json!(topic));
     }

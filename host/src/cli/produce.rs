@@ -1,6 +1,5 @@
 //! `weir produce`: one record per input line, sent in batches (like `kcat -P`).
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal as _, Read};
 use std::path::PathBuf;
@@ -75,7 +74,8 @@ struct RecordOut<'a> {
     key: Option<String>,
     value: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    headers: Option<&'a BTreeMap<String, String>>,
+    /// `[key, value]` pairs: a key given twice (`-H a=1 -H a=2`) is sent twice.
+    headers: Option<&'a [(String, String)]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     partition: Option<u32>,
 }
@@ -92,10 +92,10 @@ struct Batcher<'a> {
     topic: &'a str,
     key: Option<&'a str>,
     partition: Option<u32>,
-    /// Headers as given, for batches sent as text.
-    headers: BTreeMap<String, String>,
+    /// Headers as given, in order, for batches sent as text.
+    headers: Vec<(String, String)>,
     /// Headers with base64 values, for batches sent with `"encoding":"base64"`.
-    headers_base64: BTreeMap<String, String>,
+    headers_base64: Vec<(String, String)>,
     lines: Vec<Line>,
     bytes: usize,
     produced: u64,
@@ -104,7 +104,7 @@ struct Batcher<'a> {
 /// Runs `weir produce`.
 pub fn run(client: &Client, args: ProduceArgs) -> anyhow::Result<()> {
     let (input, progress) = open_input(args.file.as_ref())?;
-    let headers: BTreeMap<_, _> = args.headers.into_iter().collect();
+    let headers = args.headers;
     let mut batcher = Batcher {
         client,
         topic: &args.topic,
@@ -276,7 +276,7 @@ impl Batcher<'_> {
                     None => self.key.map(|key| encode(key.as_bytes())),
                 },
                 value: encode(&line.value),
-                headers: (!headers.is_empty()).then_some(headers),
+                headers: (!headers.is_empty()).then_some(headers.as_slice()),
                 partition: self.partition,
             })
             .collect();

@@ -24,6 +24,8 @@ pub struct HttpSection {
     pub max_produce_records: usize,
     /// Most headers on one produced record.
     pub max_headers_per_record: usize,
+    /// Longest one records search reads before answering, ms.
+    pub max_search_ms: u64,
 }
 
 /// Limits of the HTTP listener.
@@ -44,9 +46,10 @@ impl HttpSection {
             || self.max_connections_per_ip == 0
             || self.header_read_timeout_ms == 0
             || self.max_produce_records == 0
+            || self.max_search_ms == 0
         {
             return Err(ConfigError::Invalid(
-                "http.max_connections, max_connections_per_ip, header_read_timeout_ms and max_produce_records must be > 0"
+                "http.max_connections, max_connections_per_ip, header_read_timeout_ms, max_produce_records and max_search_ms must be > 0"
                     .into(),
             ));
         }

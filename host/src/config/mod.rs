@@ -10,6 +10,7 @@
 //! - [`kafka`]: `[kafka]`, the Kafka listener and producer state.
 //! - [`log`]: `[log]`, flushing, retention, compaction, the scrubber.
 //! - [`pipelines`]: `[pipelines]`, the pipeline service.
+//! - [`playground`]: `[playground]`, the caps of a module's test runs.
 //! - [`sandbox`]: `[sandbox]`, what plugins may do.
 //! - [`topics`]: `[topics]`, topic defaults and caps.
 
@@ -20,6 +21,7 @@ mod http;
 mod kafka;
 mod log;
 mod pipelines;
+mod playground;
 mod sandbox;
 #[cfg(test)]
 mod tests;
@@ -38,6 +40,7 @@ pub use self::http::{HttpLimits, HttpSection};
 pub use self::kafka::KafkaSection;
 pub use self::log::LogSection;
 pub use self::pipelines::PipelinesSection;
+pub use self::playground::PlaygroundSection;
 pub use self::sandbox::SandboxSection;
 pub use self::topics::TopicsSection;
 use crate::auth::AuthSettings;
@@ -102,6 +105,8 @@ pub struct ServerConfig {
     pub auth: AuthSection,
     /// What plugins may do: per-call caps, compile concurrency.
     pub sandbox: SandboxSection,
+    /// The playground's caps.
+    pub playground: PlaygroundSection,
     /// TLS on both listeners.
     pub tls: TlsConfig,
     /// Attached mode: the cluster pipelines run on instead of an embedded broker.
@@ -136,6 +141,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Longest long-poll.
     pub max_poll: Duration,
+    /// Longest records search (`http.max_search_ms`).
+    pub max_search: Duration,
     /// The HTTP listener's limits.
     pub http_limits: HttpLimits,
     /// Most records in one produce request, most headers on one record.
@@ -230,12 +237,17 @@ impl ServerConfig {
             cleaner_check_interval: Duration::from_millis(self.log.cleaner_check_interval_ms),
             max_body_bytes: self.http.max_body_bytes,
             max_poll: Duration::from_millis(self.http.max_poll_ms),
+            max_search: Duration::from_millis(self.http.max_search_ms),
             produce_limits: (
                 self.http.max_produce_records,
                 self.http.max_headers_per_record,
             ),
             http_limits: self.http.limits()?,
-            pipelines: self.pipelines.build(&self.data_dir, &self.sandbox)?,
+            pipelines: self.pipelines.build(
+                &self.data_dir,
+                &self.sandbox,
+                self.playground.build()?,
+            )?,
             connect: self.connect.build()?,
             attached: self.cluster.build(&self.data_dir)?,
         })

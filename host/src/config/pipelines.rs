@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::ConfigError;
 use super::sandbox::SandboxSection;
+use crate::pipeline::playground::PlaygroundLimits;
 use crate::pipeline::{PipelinesConfig, StateLimits};
 
 /// `[pipelines]`.
@@ -44,6 +45,7 @@ impl PipelinesSection {
         &self,
         data_dir: &Path,
         sandbox: &SandboxSection,
+        playground: PlaygroundLimits,
     ) -> Result<PipelinesConfig, ConfigError> {
         if self.max_history == 0 {
             return Err(ConfigError::Invalid(
@@ -95,6 +97,7 @@ impl PipelinesSection {
             natives: BTreeMap::new(),
             external: None,
             catalog: None,
+            playground,
         })
     }
 }

@@ -12,12 +12,59 @@ fn embedded_defaults_build() {
     assert_eq!(s.broker.flush, FlushPolicy::EveryBatch);
     assert_eq!(s.broker.topic_defaults, TopicConfig::default());
     assert_eq!(s.auth.scram_iterations, 4096);
+    assert_eq!(s.max_search, std::time::Duration::from_secs(2));
     assert!(!s.auth.allow_anonymous && !s.auth.plain_without_tls);
     assert_eq!(
         s.pipelines.sandbox,
         SandboxSettings::default(),
         "weir.toml's [sandbox] and the runtime's defaults agree"
     );
+    assert_eq!(
+        s.pipelines.playground,
+        crate::pipeline::playground::PlaygroundLimits::default(),
+        "weir.toml's [playground] and the playground's defaults agree"
+    );
+}
+
+#[test]
+fn the_search_budget_is_read_and_a_zero_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.toml");
+    std::fs::write(&path, "[http]\nmax_search_ms = 5\n").unwrap();
+    assert_eq!(load(&path).unwrap().max_search, Duration::from_millis(5));
+    std::fs::write(&path, "[http]\nmax_search_ms = 0\n").unwrap();
+    let err = load(&path).unwrap_err().to_string();
+    assert!(err.contains("max_search_ms"), "{err}");
+}
+
+#[test]
+fn playground_caps_are_read_and_a_zero_cap_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.toml");
+    std::fs::write(
+        &path,
+        "[playground]
+max_records = 3
+max_run_ms = 250
+",
+    )
+    .unwrap();
+    let s = load(&path).unwrap();
+    assert_eq!(s.pipelines.playground.max_records, 3);
+    assert_eq!(
+        s.pipelines.playground.max_run_time,
+        Duration::from_millis(250)
+    );
+    assert_eq!(s.pipelines.playground.max_log_lines, 500, "the rest stay");
+    std::fs::write(
+        &path,
+        "[playground]
+max_running = 0
+",
+    )
+    .unwrap();
+    let err = load(&path).unwrap_err().to_string();
+    assert!(err.contains("playground.max_running"), "{err}");
 }
 
 #[test]

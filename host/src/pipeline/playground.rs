@@ -2,10 +2,11 @@
 //! topic, through the runtime's [`crate::runtime::Trial`] (the engine of `weir plugin
 //! test`). A run has its own instance and in-memory state, never a running pipeline's.
 //!
-//! Everything a run makes the server hold is capped: records and their bytes per run,
-//! runs at once, log lines kept, the call deadline (at most the runtime's default), and
-//! the whole run: [`MAX_RUN_TIME`], [`MAX_OUTPUTS`] and [`MAX_OUTPUT_BYTES`], past which
-//! it stops and answers what it has, marked truncated.
+//! Everything a run makes the server hold is capped ([`PlaygroundLimits`], the
+//! `[playground]` section of `weir.toml`): records and their bytes per run, runs at once,
+//! log lines kept, the call deadline (at most the runtime's default), and the whole run:
+//! its time, output records and output bytes, past which it stops and answers what it
+//! has, marked truncated.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,23 +18,44 @@ use crate::runtime::limits::DEFAULT_DEADLINE;
 
 use super::registry::ModuleVersion;
 
-/// Most records one run takes.
-pub const MAX_RECORDS: usize = 1000;
-/// Most bytes (keys, values, header names and values) one run's records hold.
-pub const MAX_BYTES: usize = 1 << 20;
-/// Runs at once, server-wide: each holds a Wasm instance for up to a few seconds.
-pub const MAX_RUNNING: usize = 2;
-/// Log lines one run keeps for its answer.
-pub const MAX_LOG_LINES: usize = 500;
-/// Time one run may take: no call starts after it (so at most this plus one call's
-/// deadline), whatever the batch size.
-pub const MAX_RUN_TIME: Duration = Duration::from_secs(10);
-/// Output records one run keeps.
-pub const MAX_OUTPUTS: usize = 10_000;
-/// Output bytes (keys, values, headers) one run keeps.
-pub const MAX_OUTPUT_BYTES: usize = 4 << 20;
 /// Records per call into the plugin unless asked otherwise.
 pub const DEFAULT_BATCH_SIZE: usize = 100;
+
+/// The playground's caps (`[playground]` in `weir.toml`; the defaults are these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaygroundLimits {
+    /// Most records one run takes (`max_records`, 1000).
+    pub max_records: usize,
+    /// Most bytes (keys, values, header names and values) one run's records hold
+    /// (`max_bytes`, 1 MiB).
+    pub max_bytes: usize,
+    /// Runs at once, server-wide: each holds a Wasm instance for up to a few seconds
+    /// (`max_running`, 2).
+    pub max_running: usize,
+    /// Time one run may take: no call starts after it (so at most this plus one call's
+    /// deadline), whatever the batch size (`max_run_ms`, 10 s).
+    pub max_run_time: Duration,
+    /// Output records one run keeps (`max_outputs`, 10 000).
+    pub max_outputs: usize,
+    /// Output bytes (keys, values, headers) one run keeps (`max_output_bytes`, 4 MiB).
+    pub max_output_bytes: usize,
+    /// Log lines one run keeps for its answer (`max_log_lines`, 500).
+    pub max_log_lines: usize,
+}
+
+impl Default for PlaygroundLimits {
+    fn default() -> PlaygroundLimits {
+        PlaygroundLimits {
+            max_records: 1000,
+            max_bytes: 1 << 20,
+            max_running: 2,
+            max_run_time: Duration::from_secs(10),
+            max_outputs: 10_000,
+            max_output_bytes: 4 << 20,
+            max_log_lines: 500,
+        }
+    }
+}
 
 /// Where a run's records come from.
 #[derive(Debug, Clone)]
@@ -146,35 +168,43 @@ impl PlaygroundRequest {
         }
     }
 
-    /// Records per call, checked.
-    pub fn batch_size(&self) -> Result<usize, PlaygroundError> {
+    /// Records per call, checked (at most a run's records).
+    pub fn batch_size(&self, max_records: usize) -> Result<usize, PlaygroundError> {
         match self.batch_size {
             Some(0) => Err(PlaygroundError::ZeroBatch),
-            Some(n) => Ok(n.min(MAX_RECORDS)),
+            Some(n) => Ok(n.min(max_records)),
             None => Ok(DEFAULT_BATCH_SIZE),
         }
     }
 }
 
-/// Checks a run's records against the caps.
-pub fn check_records(records: &[Record]) -> Result<(), PlaygroundError> {
-    if records.is_empty() {
-        return Err(PlaygroundError::NoRecords);
+impl PlaygroundLimits {
+    /// Refuses `count` records when a run takes fewer.
+    pub fn check_count(&self, count: usize) -> Result<(), PlaygroundError> {
+        if count > self.max_records {
+            return Err(PlaygroundError::TooManyRecords {
+                count,
+                max: self.max_records,
+            });
+        }
+        Ok(())
     }
-    if records.len() > MAX_RECORDS {
-        return Err(PlaygroundError::TooManyRecords {
-            count: records.len(),
-            max: MAX_RECORDS,
-        });
+
+    /// Checks a run's records against the caps.
+    pub fn check_records(&self, records: &[Record]) -> Result<(), PlaygroundError> {
+        if records.is_empty() {
+            return Err(PlaygroundError::NoRecords);
+        }
+        self.check_count(records.len())?;
+        let bytes: usize = records.iter().map(record_bytes).sum();
+        if bytes > self.max_bytes {
+            return Err(PlaygroundError::TooManyBytes {
+                bytes,
+                max: self.max_bytes,
+            });
+        }
+        Ok(())
     }
-    let bytes: usize = records.iter().map(record_bytes).sum();
-    if bytes > MAX_BYTES {
-        return Err(PlaygroundError::TooManyBytes {
-            bytes,
-            max: MAX_BYTES,
-        });
-    }
-    Ok(())
 }
 
 /// The bytes a record holds: key, value, header names and values.
@@ -188,10 +218,11 @@ pub fn record_bytes(r: &Record) -> usize {
             .sum::<usize>()
 }
 
-/// The run slots: at most [`MAX_RUNNING`] runs hold an instance at once.
-#[derive(Debug, Default)]
+/// The run slots: at most `max_running` runs hold an instance at once.
+#[derive(Debug)]
 pub struct PlaygroundSlots {
     running: AtomicUsize,
+    max_running: usize,
 }
 
 /// A taken slot, given back when dropped.
@@ -199,15 +230,25 @@ pub struct PlaygroundSlots {
 pub struct PlaygroundSlot<'a>(&'a PlaygroundSlots);
 
 impl PlaygroundSlots {
+    /// `max_running` slots, all free.
+    pub fn new(max_running: usize) -> PlaygroundSlots {
+        PlaygroundSlots {
+            running: AtomicUsize::new(0),
+            max_running,
+        }
+    }
+
     /// Takes a slot, or refuses at once when all are taken (a client waits, not the
     /// server).
     pub fn take(&self) -> Result<PlaygroundSlot<'_>, PlaygroundError> {
         self.running
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < MAX_RUNNING).then_some(n + 1)
+                (n < self.max_running).then_some(n + 1)
             })
             .map(|_| PlaygroundSlot(self))
-            .map_err(|_| PlaygroundError::Busy { max: MAX_RUNNING })
+            .map_err(|_| PlaygroundError::Busy {
+                max: self.max_running,
+            })
     }
 }
 
@@ -230,23 +271,28 @@ mod tests {
 
     #[test]
     fn records_over_the_caps_are_refused_naming_the_cap() {
+        let limits = PlaygroundLimits::default();
         assert!(matches!(
-            check_records(&[]),
+            limits.check_records(&[]),
             Err(PlaygroundError::NoRecords)
         ));
-        let many = vec![record(1); MAX_RECORDS + 1];
-        let e = check_records(&many).unwrap_err();
+        let many = vec![record(1); limits.max_records + 1];
+        let e = limits.check_records(&many).unwrap_err();
         assert!(e.to_string().contains("1001 records"), "{e}");
-        let big = vec![record(MAX_BYTES / 2 + 1); 2];
-        let e = check_records(&big).unwrap_err();
+        let big = vec![record(limits.max_bytes / 2 + 1); 2];
+        let e = limits.check_records(&big).unwrap_err();
         assert!(matches!(e, PlaygroundError::TooManyBytes { .. }), "{e}");
-        assert!(check_records(&vec![record(10); MAX_RECORDS]).is_ok());
+        assert!(
+            limits
+                .check_records(&vec![record(10); limits.max_records])
+                .is_ok()
+        );
     }
 
     #[test]
     fn slots_run_out_and_come_back() {
-        let slots = PlaygroundSlots::default();
-        let held: Vec<_> = (0..MAX_RUNNING).map(|_| slots.take().unwrap()).collect();
+        let slots = PlaygroundSlots::new(2);
+        let held: Vec<_> = (0..2).map(|_| slots.take().unwrap()).collect();
         assert!(matches!(slots.take(), Err(PlaygroundError::Busy { .. })));
         drop(held);
         assert!(slots.take().is_ok());
@@ -264,7 +310,10 @@ mod tests {
             req.deadline(),
             Err(PlaygroundError::DeadlineTooLong { .. })
         ));
-        assert!(matches!(req.batch_size(), Err(PlaygroundError::ZeroBatch)));
+        assert!(matches!(
+            req.batch_size(1000),
+            Err(PlaygroundError::ZeroBatch)
+        ));
         req.deadline_ms = Some(50);
         assert_eq!(req.deadline().unwrap(), Duration::from_millis(50));
     }

@@ -58,6 +58,7 @@ fn open_keeping(dir: &Path, broker: &Arc<Broker>, max_history: usize) -> Pipelin
                 .into(),
                 external: None,
                 catalog: None,
+                playground: Default::default(),
             },
         )
     })

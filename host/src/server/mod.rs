@@ -222,6 +222,7 @@ pub async fn run(
         producers: producers.clone(),
         default_partitions: settings.default_partitions,
         max_poll: settings.max_poll,
+        max_search: settings.max_search,
         closing,
         pipelines: pipelines.clone(),
         auth: auth.clone(),

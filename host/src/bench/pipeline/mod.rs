@@ -143,6 +143,7 @@ fn setup(
             .into(),
             external: None,
             catalog: None,
+            playground: Default::default(),
         },
     )?;
     let wasm = std::fs::read(opts.guests.join("rust-filter.wasm")).with_context(|| {

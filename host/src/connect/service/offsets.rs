@@ -100,7 +100,8 @@ impl Connectors {
                 }
             }
             if !commits.is_empty() {
-                self.broker.commit_offsets(&group, commits)?;
+                // Altered by an operator, not read: not counted as records consumed.
+                self.broker.set_offsets(&group, commits)?;
             }
             if !resets.is_empty() {
                 self.broker.delete_offsets(&group, &resets)?;

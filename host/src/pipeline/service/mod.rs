@@ -89,6 +89,8 @@ pub struct PipelinesConfig {
     /// kept for every node; this node's registry and store become its cache (see
     /// [`shared`]). `None`: they are the truth.
     pub catalog: Option<Arc<dyn super::catalog::Catalog>>,
+    /// The playground's caps (`[playground]`).
+    pub playground: super::playground::PlaygroundLimits,
 }
 
 /// The pipeline service.
@@ -167,7 +169,7 @@ impl Pipelines {
             ops: Mutex::new(()),
             closed: Default::default(),
             workers,
-            playground: Default::default(),
+            playground: super::playground::PlaygroundSlots::new(config.playground.max_running),
             config,
         };
         // Shared: the catalog says what runs; the store is its cache from last time.

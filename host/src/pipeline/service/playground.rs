@@ -9,12 +9,16 @@ use crate::runtime::{CapturedLog, Limits, Trial, TrialBounds, World};
 
 use super::super::error::PipelineError;
 use super::super::playground::{
-    MAX_BYTES, MAX_LOG_LINES, MAX_OUTPUT_BYTES, MAX_OUTPUTS, MAX_RECORDS, MAX_RUN_TIME,
-    PlaygroundError, PlaygroundInput, PlaygroundRequest, PlaygroundRun, check_records,
+    PlaygroundError, PlaygroundInput, PlaygroundLimits, PlaygroundRequest, PlaygroundRun,
 };
 use super::Pipelines;
 
 impl Pipelines {
+    /// The playground's caps (`[playground]`).
+    pub fn playground_limits(&self) -> &PlaygroundLimits {
+        &self.config.playground
+    }
+
     /// Runs module `name@version` over the request's records in an instance of its own.
     /// Blocks for up to a few seconds (the calls' deadlines); refused at once when the
     /// playground's run slots are all taken.
@@ -24,14 +28,15 @@ impl Pipelines {
         version: u32,
         request: PlaygroundRequest,
     ) -> Result<PlaygroundRun, PipelineError> {
+        let limits = self.config.playground;
         let deadline = request.deadline()?;
-        let batch_size = request.batch_size()?;
+        let batch_size = request.batch_size(limits.max_records)?;
         let module = self.modules.get(name, Some(version))?;
         // The slot first: reading a topic's records is work a busy playground refuses too.
         let _slot = self.playground.take()?;
         let (topic, partition, inputs) = match request.input {
             PlaygroundInput::Records(records) => {
-                check_records(&records)?;
+                limits.check_records(&records)?;
                 let inputs = records
                     .into_iter()
                     .enumerate()
@@ -48,13 +53,7 @@ impl Pipelines {
                 if count == 0 {
                     return Err(PlaygroundError::NoRecords.into());
                 }
-                if count > MAX_RECORDS {
-                    return Err(PlaygroundError::TooManyRecords {
-                        count,
-                        max: MAX_RECORDS,
-                    }
-                    .into());
-                }
+                limits.check_count(count)?;
                 let t = self.broker.topic(&topic)?;
                 let log = t.partition(i64::from(partition))?;
                 let from = offset.unwrap_or_else(|| log.stats().log_start_offset);
@@ -66,7 +65,7 @@ impl Pipelines {
                     i64::from(partition),
                     from,
                     count,
-                    MAX_BYTES,
+                    limits.max_bytes,
                 )?;
                 let inputs: Vec<(i64, Record)> = read
                     .records
@@ -82,7 +81,7 @@ impl Pipelines {
                     })
                     .collect();
                 let records: Vec<Record> = inputs.iter().map(|(_, r)| r.clone()).collect();
-                check_records(&records)?;
+                limits.check_records(&records)?;
                 (Some(topic), partition, inputs)
             }
         };
@@ -115,14 +114,14 @@ impl Pipelines {
             topic: topic.clone().unwrap_or_else(|| "input".to_string()),
             partition,
             bounds: TrialBounds {
-                total: Some(MAX_RUN_TIME),
-                max_outputs: MAX_OUTPUTS,
-                max_output_bytes: MAX_OUTPUT_BYTES,
+                total: Some(limits.max_run_time),
+                max_outputs: limits.max_outputs,
+                max_output_bytes: limits.max_output_bytes,
             },
         };
         let (records, offsets): (Vec<Record>, Vec<i64>) =
             inputs.iter().map(|(o, r)| (r.clone(), *o)).unzip();
-        let log = Arc::new(CapturedLog::new(MAX_LOG_LINES, None));
+        let log = Arc::new(CapturedLog::new(limits.max_log_lines, None));
         let outcome = trial.run(plugin, &records, &offsets, log)?;
         Ok(PlaygroundRun {
             module,
