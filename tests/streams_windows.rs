@@ -272,6 +272,14 @@ fn emit_on_close_is_exactly_once_across_sigkills() {
     for partition in read_all(&s, "updates") {
         for r in partition {
             let (start, key, value, ts) = result(&r, size);
+            // One result per window and key a commit changed, built at that commit and
+            // appended once: a key's counts only grow from result to result.
+            if let Some((before, _)) = last.get(&(start, key.clone())) {
+                assert!(
+                    value > *before,
+                    "emit on update: [{start}) {key} went from {before} to {value}"
+                );
+            }
             last.insert((start, key), (value, ts));
         }
     }

@@ -10,7 +10,7 @@ use crate::broker::Topic;
 use crate::log::batch::Record;
 
 use super::chain::{Emitted, Failed};
-use super::store::{OutboxGroup, OutboxRecord};
+use super::store::{OutboxGroup, OutboxHeader, OutboxRecord};
 
 /// Sequences are i32 and wrap to 0 after i32::MAX, as Kafka's do.
 pub const SEQ_MODULUS: u64 = 1 << 31;
@@ -39,12 +39,12 @@ pub fn to_outbox(g: &Group) -> OutboxGroup {
             .records
             .iter()
             .map(|r| OutboxRecord {
-                key: r.key.as_ref().map(|b| b.to_vec()),
-                value: r.value.as_ref().map(|b| b.to_vec()),
+                key: r.key.clone(),
+                value: r.value.clone(),
                 headers: r
                     .headers
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.as_ref().map(|b| b.to_vec())))
+                    .map(|(k, v)| OutboxHeader(k.clone(), v.clone()))
                     .collect(),
                 timestamp: r.timestamp,
             })
@@ -55,12 +55,12 @@ pub fn to_outbox(g: &Group) -> OutboxGroup {
 /// An outbox record back as a record to append.
 pub fn from_outbox(r: &OutboxRecord) -> Record {
     Record {
-        key: r.key.clone().map(Bytes::from),
-        value: r.value.clone().map(Bytes::from),
+        key: r.key.clone(),
+        value: r.value.clone(),
         headers: r
             .headers
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone().map(Bytes::from)))
+            .map(|OutboxHeader(k, v)| (k.clone(), v.clone()))
             .collect(),
         timestamp: r.timestamp,
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::runtime::state::{Entries, StateBackend, StateError, check_sizes};
+use crate::runtime::state::{Entries, StateBackend, StateError, Uncommitted, check_sizes};
 
 /// Where the task's checkpoint lives in its tree (outside every step's key space).
 pub const CHECKPOINT_KEY: &[u8] = &[1];
@@ -153,6 +153,22 @@ impl StepState {
         }
     }
 
+    /// The bounds of a scan of this step's keys between `start` and `end`, as full keys.
+    fn bounds(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+        let lo = match full_bound(&self.prefix, start) {
+            Bound::Unbounded => Bound::Included(self.prefix.to_vec()),
+            b => b,
+        };
+        let hi = match full_bound(&self.prefix, end) {
+            Bound::Unbounded => match crate::runtime::state::prefix_end(&self.prefix) {
+                Some(e) => Bound::Excluded(e),
+                None => Bound::Unbounded,
+            },
+            b => b,
+        };
+        (lo, hi)
+    }
+
     fn full(&self, key: &[u8]) -> Vec<u8> {
         let mut k = Vec::with_capacity(3 + key.len());
         k.extend_from_slice(&self.prefix);
@@ -214,6 +230,24 @@ impl StateBackend for StepState {
         Ok(())
     }
 
+    fn uncommitted(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+    ) -> Result<Option<Uncommitted>, StateError> {
+        if crate::runtime::state::nothing_to_scan(start, end, 1) {
+            return Ok(Some(Vec::new()));
+        }
+        let (lo, hi) = self.bounds(start, end);
+        Ok(Some(
+            self.overlay
+                .range(lo, hi)
+                .into_iter()
+                .map(|(k, v)| (k[3..].to_vec(), v))
+                .collect(),
+        ))
+    }
+
     fn range(
         &self,
         start: Bound<&[u8]>,
@@ -223,17 +257,7 @@ impl StateBackend for StepState {
         if crate::runtime::state::nothing_to_scan(start, end, limit) {
             return Ok(Vec::new());
         }
-        let lo = match full_bound(&self.prefix, start) {
-            Bound::Unbounded => Bound::Included(self.prefix.to_vec()),
-            b => b,
-        };
-        let hi = match full_bound(&self.prefix, end) {
-            Bound::Unbounded => match crate::runtime::state::prefix_end(&self.prefix) {
-                Some(e) => Bound::Excluded(e),
-                None => Bound::Unbounded,
-            },
-            b => b,
-        };
+        let (lo, hi) = self.bounds(start, end);
         let pending = self.overlay.range(lo.clone(), hi.clone());
         // Enough committed entries that deletions in the overlay cannot starve the answer:
         // at least `limit` survive, all at or before the last one read, so pending keys

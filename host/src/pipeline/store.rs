@@ -7,6 +7,7 @@
 use crate::broker::SyncedDb;
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::error::PipelineError;
@@ -127,17 +128,107 @@ pub struct OutboxGroup {
     pub records: Vec<OutboxRecord>,
 }
 
-/// A record waiting in the outbox.
+/// A record waiting in the outbox. Its bytes are MessagePack binary strings; outboxes
+/// written before kept each byte as an array element, and still read (see [`binary`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxRecord {
     /// Key.
-    pub key: Option<Vec<u8>>,
+    #[serde(with = "binary")]
+    pub key: Option<Bytes>,
     /// Value.
-    pub value: Option<Vec<u8>>,
+    #[serde(with = "binary")]
+    pub value: Option<Bytes>,
     /// Headers.
-    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    pub headers: Vec<OutboxHeader>,
     /// Timestamp, ms.
     pub timestamp: i64,
+}
+
+/// A header of an outbox record: name and value (as before, a pair).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxHeader(pub String, #[serde(with = "binary")] pub Option<Bytes>);
+
+/// Optional bytes as one binary string (serde's default for `Vec<u8>` is a sequence of
+/// numbers: a MessagePack array, a marker per byte to write and to read back), read
+/// back from either. By hand rather than with `bytes`' `serde` feature, which would
+/// rebuild every crate depending on `bytes` for two fields.
+mod binary {
+    use bytes::Bytes;
+    use serde::de::{Deserializer, SeqAccess, Visitor};
+    use serde::ser::Serializer;
+
+    pub fn serialize<S: Serializer>(v: &Option<Bytes>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(b) => s.serialize_bytes(b),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Bytes>, D::Error> {
+        d.deserialize_option(Optional)
+    }
+
+    struct Optional;
+
+    impl<'de> Visitor<'de> for Optional {
+        type Value = Option<Bytes>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("bytes (binary, or an array of numbers) or nil")
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_byte_buf(Present).map(Some)
+        }
+
+        // MessagePack's self-describing decoder hands the value itself to
+        // `deserialize_option`, not through `visit_some`.
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+            Present.visit_bytes(v).map(Some)
+        }
+
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Self::Value, E> {
+            Present.visit_byte_buf(v).map(Some)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Present.visit_seq(seq).map(Some)
+        }
+    }
+
+    struct Present;
+
+    impl<'de> Visitor<'de> for Present {
+        type Value = Bytes;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("bytes (binary, or an array of numbers)")
+        }
+
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
+            Ok(Bytes::copy_from_slice(v))
+        }
+
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Bytes, E> {
+            Ok(Bytes::from(v))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Bytes, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(b) = seq.next_element::<u8>()? {
+                out.push(b);
+            }
+            Ok(Bytes::from(out))
+        }
+    }
 }
 
 fn encode<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, PipelineError> {
@@ -299,4 +390,122 @@ pub fn commit_durable(
     commit(tree, writes, checkpoint)?;
     tree.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The outbox as checkpoints before binary bytes laid it out (each byte a number).
+    #[derive(Serialize)]
+    struct OldCheckpoint {
+        producer_id: i64,
+        inputs: Vec<i64>,
+        sequences: BTreeMap<String, BTreeMap<u32, u64>>,
+        deployment: Option<usize>,
+        in_flight: Option<Vec<i64>>,
+        outbox: Vec<OldGroup>,
+    }
+
+    #[derive(Serialize)]
+    struct OldGroup {
+        topic: String,
+        partition: u32,
+        first_seq: u64,
+        records: Vec<OldRecord>,
+    }
+
+    #[derive(Serialize)]
+    struct OldRecord {
+        key: Option<Vec<u8>>,
+        value: Option<Vec<u8>>,
+        headers: Vec<(String, Option<Vec<u8>>)>,
+        timestamp: i64,
+    }
+
+    fn record(key: Option<&str>, value: Option<&str>, header: Option<&str>) -> OutboxRecord {
+        OutboxRecord {
+            key: key.map(|k| Bytes::from(k.to_string())),
+            value: value.map(|v| Bytes::from(v.to_string())),
+            headers: vec![
+                OutboxHeader(
+                    "weir.window.start".into(),
+                    header.map(|h| Bytes::from(h.to_string())),
+                ),
+                OutboxHeader("empty".into(), Some(Bytes::new())),
+            ],
+            timestamp: 7,
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_written_with_the_old_outbox_layout_still_loads() {
+        let old_record = |key: Option<&str>, value: Option<&str>, header: Option<&str>| OldRecord {
+            key: key.map(|k| k.as_bytes().to_vec()),
+            value: value.map(|v| v.as_bytes().to_vec()),
+            headers: vec![
+                (
+                    "weir.window.start".into(),
+                    header.map(|h| h.as_bytes().to_vec()),
+                ),
+                ("empty".into(), Some(Vec::new())),
+            ],
+            timestamp: 7,
+        };
+        let old = OldCheckpoint {
+            producer_id: 3,
+            inputs: vec![42],
+            sequences: [("out".to_string(), [(0, 5)].into_iter().collect())]
+                .into_iter()
+                .collect(),
+            deployment: Some(0),
+            in_flight: None,
+            outbox: vec![OldGroup {
+                topic: "out".into(),
+                partition: 0,
+                first_seq: 3,
+                records: vec![
+                    old_record(Some("user1"), Some("12"), Some("60000")),
+                    old_record(None, None, None),
+                ],
+            }],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let tree = db.open_tree("task/p/0").unwrap();
+        tree.insert(CHECKPOINT_KEY, rmp_serde::to_vec_named(&old).unwrap())
+            .unwrap();
+        let loaded = load_checkpoint(&tree).unwrap().expect("a checkpoint");
+        assert_eq!(loaded.inputs, vec![42]);
+        assert_eq!(
+            loaded.outbox,
+            vec![OutboxGroup {
+                topic: "out".into(),
+                partition: 0,
+                first_seq: 3,
+                records: vec![
+                    record(Some("user1"), Some("12"), Some("60000")),
+                    record(None, None, None),
+                ],
+            }]
+        );
+        // Committed again, it takes the new layout and reads back the same.
+        commit(&tree, &Writes::new(), &loaded).unwrap();
+        assert_eq!(load_checkpoint(&tree).unwrap(), Some(loaded));
+    }
+
+    #[test]
+    fn outbox_bytes_are_written_as_binary() {
+        let value = "v".repeat(100);
+        let r = record(Some("k"), Some(&value), Some("0"));
+        let bytes = encode("outbox record", &r).unwrap();
+        // A binary string costs a byte or two over its length; an array of numbers
+        // costs one to two bytes per element.
+        assert!(bytes.len() < 100 + 80, "{} bytes", bytes.len());
+        assert!(
+            bytes.windows(100).any(|w| w == value.as_bytes()),
+            "the value as it is"
+        );
+        assert_eq!(decode::<OutboxRecord>("outbox record", &bytes).unwrap(), r);
+    }
 }

@@ -78,7 +78,7 @@ pub use limits::Limits;
 pub use output::{Body, Output, OutputRecord, RecordFailure};
 pub use plugin::{Plugin, World};
 pub use processor::StreamSettings;
-pub use state::{Entries, MemoryState, SledState, StateBackend, StateError};
+pub use state::{Entries, MemoryState, SledState, StateBackend, StateError, Uncommitted};
 pub use trial::{
     CapturedLog, Trial, TrialBounds, TrialFailure, TrialLog, TrialOutcome, TrialOutput, Truncated,
 };

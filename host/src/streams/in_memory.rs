@@ -3,7 +3,9 @@
 //! same order, and the same store contents after each batch as [`Aggregation::process`]
 //! and [`Aggregation::advance_to`] over the store alone (what a replay after a crash,
 //! with memory read anew, relies on). Other groupings, and a spilled memory, take the
-//! store path.
+//! store path. When the pipeline builds `on_update` results at its commits
+//! ([`OpenWindows::defer_updates`]), a batch emits only those of the windows it closes
+//! (see [`super::pending`]).
 
 use crate::record::Record;
 use crate::runtime::state::MAX_KEY_BYTES;
@@ -40,7 +42,16 @@ impl Aggregation {
             return self.process(store, records);
         };
         let before = store::load_stream_time(store)?;
+        // Results built at the commit instead (see `pending`).
+        let defer = self.emit == Emit::OnUpdate && open.defers_updates();
         let Some(mem) = open.ready(&*store, windows, before, self.kind)? else {
+            if defer && open.owes_updates(store.generation()) {
+                // Before the batch: windows it closes must not take theirs along.
+                let owed = self.uncommitted_updates(&*store)?;
+                let mut done = self.process(store, records)?;
+                done.output.records.splice(0..0, owed);
+                return Ok(done);
+            }
             return self.process(store, records);
         };
         let mut done = Processed::default();
@@ -109,9 +120,12 @@ impl Aggregation {
         }
         // The batch's changes, as the store path leaves them: on_update results in
         // (start, key) order, each aggregate written unless its window expires now.
+        // Deferred, a window's result waits in the store for the commit (or its close),
+        // except one expiring now, which never reaches the store.
         let expired_through = stream_time.map(|t| t.saturating_sub(self.retention_ms));
         for (start, key, source, agg) in mem.take_dirty() {
-            if self.emit == Emit::OnUpdate {
+            let stored = expired_through.is_none_or(|e| start > e);
+            if self.emit == Emit::OnUpdate && !(defer && stored) {
                 done.output.records.push(self.result(
                     &key,
                     Some(windows.window_at(start)),
@@ -119,7 +133,7 @@ impl Aggregation {
                     source,
                 ));
             }
-            if expired_through.is_none_or(|e| start > e) {
+            if stored {
                 store.put(&window_key(start, &key), &agg.encode())?;
                 mem.mark_stored(start, &key);
             }
@@ -128,6 +142,11 @@ impl Aggregation {
             && let Some(now) = stream_time
         {
             store.put(STREAM_TIME_KEY, &now.to_be_bytes())?;
+            if defer {
+                // Attributed to the batch's last record: the one that closed them.
+                let last = records.len().saturating_sub(1) as u32;
+                self.emit_closing(&*store, mem, windows, now, last, &mut done.output)?;
+            }
             self.close_open(store, mem, windows, before, now)?;
         }
         open.spill_if_over(windows, stream_time);

@@ -22,6 +22,8 @@
 //!   between batches, in front of the store.
 //! - [`in_memory`]: [`Aggregation::process_open`], the operator over them (what the
 //!   pipeline runs for count and sum; `process` is its store-only twin and its fallback).
+//! - [`pending`]: [`Aggregation::uncommitted_updates`], `on_update` results built at
+//!   the pipeline's commit from the store's uncommitted writes.
 //! - [`idle`]: [`Aggregation::advance_to`], stream time following the wall clock on an
 //!   idle input (`close_idle_after_ms`).
 //! - [`query`]: [`Aggregation::lookup`] and [`Aggregation::lookup_windows`], the
@@ -51,6 +53,7 @@ pub mod join_window;
 pub mod joiner;
 pub mod number;
 pub mod open;
+pub mod pending;
 pub mod query;
 pub mod session;
 pub mod sliding;
@@ -70,6 +73,8 @@ mod limits_tests;
 mod module_tests;
 #[cfg(test)]
 mod open_tests;
+#[cfg(test)]
+mod pending_tests;
 #[cfg(test)]
 mod session_tests;
 #[cfg(test)]

@@ -167,6 +167,9 @@ enum Phase {
     Spilled {
         /// Stream time at which loading is tried again.
         retry_at: i64,
+        /// The store's generation when the `on_update` results memory left to the
+        /// commit were last emitted ([`OpenWindows::owes_updates`]), if they were.
+        paid: Option<u64>,
     },
 }
 
@@ -175,6 +178,8 @@ enum Phase {
 pub struct OpenWindows {
     limit: usize,
     phase: Phase,
+    /// Whether `on_update` results are built at the commit (see [`super::pending`]).
+    defer: bool,
 }
 
 impl OpenWindows {
@@ -183,7 +188,21 @@ impl OpenWindows {
         OpenWindows {
             limit,
             phase: Phase::Cold,
+            defer: false,
         }
+    }
+
+    /// Leaves the `on_update` results of windows still open to be built at the
+    /// commit, from the store's uncommitted writes
+    /// ([`super::Aggregation::uncommitted_updates`]): the store must tell them
+    /// ([`StateBackend::uncommitted`]).
+    pub fn defer_updates(&mut self) {
+        self.defer = true;
+    }
+
+    /// Whether [`OpenWindows::defer_updates`] was asked for.
+    pub fn defers_updates(&self) -> bool {
+        self.defer
     }
 
     /// Whether the windows are in memory now (not cold, not spilled).
@@ -217,7 +236,7 @@ impl OpenWindows {
         let stale = match &self.phase {
             Phase::Cold => true,
             Phase::Loaded(l) => l.generation != generation,
-            Phase::Spilled { retry_at } => stream_time.is_some_and(|t| t >= *retry_at),
+            Phase::Spilled { retry_at, .. } => stream_time.is_some_and(|t| t >= *retry_at),
         };
         if stale {
             self.phase = match load(store, windows, stream_time, kind, self.limit)? {
@@ -227,6 +246,7 @@ impl OpenWindows {
                 }
                 None => Phase::Spilled {
                     retry_at: spill_until(windows, stream_time),
+                    paid: None,
                 },
             };
         }
@@ -250,7 +270,23 @@ impl OpenWindows {
             );
             self.phase = Phase::Spilled {
                 retry_at: spill_until(windows, stream_time),
+                paid: None,
             };
+        }
+    }
+
+    /// Whether a batch going through the store (spilled) must first emit the results
+    /// of open windows that memory left to the commit (see [`super::pending`]): the
+    /// store path closes windows emitting only what its own batches changed. Once per
+    /// spill, and again after a discarded round undid that batch (the store's
+    /// `generation` moved).
+    pub(super) fn owes_updates(&mut self, generation: u64) -> bool {
+        match &mut self.phase {
+            Phase::Spilled { paid, .. } if self.defer && *paid != Some(generation) => {
+                *paid = Some(generation);
+                true
+            }
+            _ => false,
         }
     }
 

@@ -60,10 +60,10 @@ fn everything(store: &dyn StateBackend) -> Entries {
 }
 
 /// A small deterministic generator (xorshift64*).
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -73,7 +73,7 @@ impl Rng {
 
 /// Random records over `keys` keys, timestamps drifting forward with jitter back; a
 /// few without a key, and for sums a few values that are no number.
-fn random_input(rng: &mut Rng, n: usize, keys: u64, sum: bool) -> Vec<Record> {
+pub(super) fn random_input(rng: &mut Rng, n: usize, keys: u64, sum: bool) -> Vec<Record> {
     let mut clock = 0i64;
     (0..n)
         .map(|_| {

@@ -12,6 +12,8 @@
 //! - [`rekey`]: a `group_by`'s records with the keys its key selector chose.
 //! - [`sources`]: how a task reads a named source's records (a table source's rows change
 //!   before any step runs).
+//! - [`updates`]: [`PendingUpdates`], where an `on_update` output step's results wait
+//!   for the task's commit.
 //! - [`punctuate`]: a processor step's stream time, stream-time punctuation and window
 //!   retention.
 
@@ -38,6 +40,7 @@ mod output;
 mod punctuate;
 mod rekey;
 mod sources;
+mod updates;
 
 pub use code::{NativeFilter, StepCode, StepPlan};
 use output::emitted;
@@ -45,6 +48,7 @@ pub use output::{ChainOutput, Emitted, Failed, StepError, StepFault};
 use punctuate::StreamClock;
 use rekey::{NullKeys, null_keys, regrouped, rekeyed, routed};
 use sources::{Read, Source};
+pub use updates::PendingUpdates;
 
 /// Shortest timer interval honoured, ms: each firing commits and flushes.
 pub const MIN_TIMER_MS: u64 = 10;
@@ -313,7 +317,7 @@ impl Chain {
                 .is_some_and(|s| s.runner.batch_sensitive())
             && !Flows::new(&readers, graph.sources.len()).wanted(Node::Step(graph.output)))
         .then_some(graph.output);
-        Ok(Chain {
+        let mut chain = Chain {
             steps,
             timers,
             clocks,
@@ -325,7 +329,9 @@ impl Chain {
             deferred,
             max_table_bytes: state_limits.max_table_bytes,
             changes,
-        })
+        };
+        chain.defer_open_windows();
+        Ok(chain)
     }
 
     /// Whether the chain's `on_update` results wait for the task's commit

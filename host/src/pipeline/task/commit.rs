@@ -49,9 +49,9 @@ impl Task {
         // Held outputs (see `deferred`) go into the outbox, numbered after what it holds,
         // and are on disk before any of them is appended.
         let mut deferred = Vec::new();
-        if !self.deferred.is_empty() {
+        let held = self.deferred.take().map_err(TaskError::Step)?;
+        if !held.is_empty() {
             // Every deferred record is named: the output is the checkpoint's to choose.
-            let held = self.deferred.take();
             deferred = self.plan_to("", held, &mut checkpoint)?;
             checkpoint.outbox.extend(deferred.iter().map(to_outbox));
             durability = Durability::Flushed;

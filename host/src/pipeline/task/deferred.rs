@@ -9,12 +9,17 @@
 //! flushed with the state and offsets they come from, and then appended. Nothing reaches
 //! the log before its commit, so a replay never has outputs to catch up with: whatever
 //! it reads, it starts from a commit whose outbox holds everything appended since.
+//!
+//! A built-in count or sum over time windows does not even build a result per round:
+//! the results of its windows still open are built here at the commit from its
+//! uncommitted state ([`PendingUpdates`]), and only a window that closes in between
+//! emits its results in the round.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::super::chain::Emitted;
+use super::super::chain::{Emitted, PendingUpdates, StepError};
 use super::super::outputs::Group;
 use crate::streams::{WINDOW_END_HEADER, WINDOW_START_HEADER};
 
@@ -29,6 +34,10 @@ pub(super) struct Deferred {
     records: Vec<Emitted>,
     /// The latest update per window and key.
     latest: BTreeMap<UpdateKey, Emitted>,
+    /// The running chain's step whose open windows' results are built at the commit.
+    pending: Option<PendingUpdates>,
+    /// Where records without a topic go (the main output), for those results.
+    output: String,
 }
 
 /// The header `name` of `e`'s record.
@@ -41,9 +50,11 @@ fn header<'a>(e: &'a Emitted, name: &str) -> Option<&'a Bytes> {
 }
 
 impl Deferred {
-    /// Whether nothing waits.
-    pub(super) fn is_empty(&self) -> bool {
-        self.records.is_empty() && self.latest.is_empty()
+    /// The chain now running: its step whose results wait in its state, if it has one
+    /// (the rounds held until now were committed before it was built).
+    pub(super) fn running(&mut self, pending: Option<PendingUpdates>, output: &str) {
+        self.pending = pending;
+        self.output = output.to_string();
     }
 
     /// Adds a finished round's outputs (`output`: the main output's name, for records
@@ -54,21 +65,35 @@ impl Deferred {
             e
         };
         self.records.extend(records.into_iter().map(named));
-        for e in updates {
+        self.replace(output, updates);
+    }
+
+    /// Keeps each of `updates` as the latest of its window and key.
+    fn replace(&mut self, output: &str, updates: Vec<Emitted>) {
+        for mut e in updates {
             let start = header(&e, WINDOW_START_HEADER)
                 .and_then(|v| std::str::from_utf8(v).ok())
                 .and_then(|v| v.parse::<i64>().ok());
             let end = header(&e, WINDOW_END_HEADER).cloned();
             let key = (start, e.record.key.clone(), end);
-            self.latest.insert(key, named(e));
+            e.topic.get_or_insert_with(|| output.to_string());
+            self.latest.insert(key, e);
         }
     }
 
-    /// Everything, in the order it is appended: the rounds' outputs, then the updates.
-    pub(super) fn take(&mut self) -> Vec<Emitted> {
+    /// Everything, in the order it is appended: the rounds' outputs, then the updates
+    /// (with those built now from the state not yet committed, which are the latest).
+    /// Call before the state's writes are taken for the commit.
+    pub(super) fn take(&mut self) -> Result<Vec<Emitted>, StepError> {
+        if let Some(pending) = &self.pending {
+            let built = pending.take()?;
+            let output = std::mem::take(&mut self.output);
+            self.replace(&output, built);
+            self.output = output;
+        }
         let mut all = std::mem::take(&mut self.records);
         all.extend(std::mem::take(&mut self.latest).into_values());
-        all
+        Ok(all)
     }
 
     /// Returns what [`Deferred::take`] took, planned into `groups`, to a commit that

@@ -57,6 +57,8 @@ impl Task {
                         batches_left: PROBATION_BATCHES,
                     };
                 }
+                self.deferred
+                    .running(chain.pending_updates(), &want.spec.output);
                 *code = Code::Built(Box::new(Built {
                     generation: want.generation,
                     chain,

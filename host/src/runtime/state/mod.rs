@@ -62,6 +62,9 @@ pub enum StateError {
 /// Key-value pairs found by a scan, in key order.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// Writes not committed yet, in key order: each key to its value, or `None` for a deletion.
+pub type Uncommitted = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 /// A key-value store in byte order, one per processor task.
 pub trait StateBackend: Send {
     /// The value under `key`, if any.
@@ -83,6 +86,19 @@ pub trait StateBackend: Send {
     /// number stays the same. Stores that never undo a write keep 0.
     fn generation(&self) -> u64 {
         0
+    }
+
+    /// The writes made through this backend between the bounds that its owner has not
+    /// committed yet, in key order (a deletion as `None`); `None`: this backend keeps no
+    /// such writes apart (every write counts as committed). A pipeline's `on_update`
+    /// aggregation builds the results of what changed since the last commit from them.
+    fn uncommitted(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+    ) -> Result<Option<Uncommitted>, StateError> {
+        let _ = (start, end);
+        Ok(None)
     }
 
     /// A second key space committed with this one, for the window and session stores
