@@ -409,7 +409,7 @@ impl Task {
         records: &[Record],
     ) -> Result<ChainOutput, RoundEnd> {
         let before = self.overlay.snapshot();
-        match built.chain.run(topic, partition, offsets, records.to_vec()) {
+        match built.chain.run(topic, partition, offsets, records) {
             Ok(output) => Ok(output),
             Err(e) => {
                 self.overlay.restore(before);
@@ -426,10 +426,12 @@ impl Task {
                 let mut updates = Vec::new();
                 for (i, record) in records.iter().enumerate() {
                     let before = self.overlay.snapshot();
-                    match built
-                        .chain
-                        .run(topic, partition, &offsets[i..=i], vec![record.clone()])
-                    {
+                    match built.chain.run(
+                        topic,
+                        partition,
+                        &offsets[i..=i],
+                        std::slice::from_ref(record),
+                    ) {
                         Ok(o) => {
                             late += o.late;
                             late_letters.extend(o.late_letters.into_iter().map(|mut f| {
