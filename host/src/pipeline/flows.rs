@@ -1,6 +1,10 @@
 //! [`Flows`]: what each node of a task's step graph produced from one input batch, held
 //! until the last step reading it takes it (so a linear chain moves its records from
-//! step to step without copying, and only a node read twice is cloned).
+//! step to step without copying, and only a node read twice is cloned). The input batch
+//! itself is borrowed from the task's round: a step that only reads its records (a join
+//! looking them up, a Wasm call copying them into the guest) never copies them.
+
+use std::borrow::Cow;
 
 use bytes::Bytes;
 
@@ -11,9 +15,9 @@ use super::spec::{Graph, Node, Wiring};
 
 /// Records a node produced, each with the index of the input record it came from.
 #[derive(Debug, Default, Clone)]
-pub struct Flow {
-    /// The records.
-    pub records: Vec<Record>,
+pub struct Flow<'a> {
+    /// The records: the input batch's own (borrowed) or a step's (owned).
+    pub records: Cow<'a, [Record]>,
     /// Per record, the input record it came from.
     pub sources: Vec<usize>,
     /// A table's changelog read by a `group_by`: per record, the row's value before it
@@ -21,44 +25,59 @@ pub struct Flow {
     pub old_values: Vec<Option<Bytes>>,
 }
 
-impl Flow {
+impl<'a> Flow<'a> {
     /// Whether it holds no record.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
 
     /// A join's input: both sides' records in input order (stable: left first on a tie),
-    /// with the side of each.
-    pub fn merge(left: Flow, right: Flow) -> (Flow, Vec<Side>) {
+    /// with the side of each. A batch reads one topic, so unless both sides come from
+    /// it one side is empty, and the other passes as it is when already in input order.
+    pub fn merge(left: Flow<'a>, right: Flow<'a>) -> (Flow<'a>, Vec<Side>) {
+        if right.is_empty() && left.sources.is_sorted() {
+            let sides = vec![Side::Left; left.records.len()];
+            return (left, sides);
+        }
+        if left.is_empty() && right.sources.is_sorted() {
+            let sides = vec![Side::Right; right.records.len()];
+            return (right, sides);
+        }
         let mut all: Vec<(usize, Side, Record)> = left
             .sources
             .into_iter()
-            .zip(left.records)
+            .zip(left.records.into_owned())
             .map(|(s, r)| (s, Side::Left, r))
             .chain(
                 right
                     .sources
                     .into_iter()
-                    .zip(right.records)
+                    .zip(right.records.into_owned())
                     .map(|(s, r)| (s, Side::Right, r)),
             )
             .collect();
         all.sort_by_key(|(s, _, _)| *s);
-        let mut flow = Flow::default();
+        let mut records = Vec::with_capacity(all.len());
+        let mut sources = Vec::with_capacity(all.len());
         let mut sides = Vec::with_capacity(all.len());
         for (s, side, r) in all {
-            flow.sources.push(s);
-            flow.records.push(r);
+            sources.push(s);
+            records.push(r);
             sides.push(side);
         }
+        let flow = Flow {
+            records: Cow::Owned(records),
+            sources,
+            old_values: Vec::new(),
+        };
         (flow, sides)
     }
 }
 
 /// The flows of one batch, by node: `inputs`, then the sources, then the steps.
 #[derive(Debug)]
-pub struct Flows {
-    flows: Vec<Option<Flow>>,
+pub struct Flows<'a> {
+    flows: Vec<Option<Flow<'a>>>,
     /// Per node, how many steps read it and have not taken it yet.
     readers: Vec<usize>,
     sources: usize,
@@ -88,9 +107,9 @@ fn index(sources: usize, node: Node) -> usize {
     }
 }
 
-impl Flows {
+impl<'a> Flows<'a> {
     /// Empty flows for a graph whose nodes have `readers` readers each.
-    pub fn new(readers: &[usize], sources: usize) -> Flows {
+    pub fn new(readers: &[usize], sources: usize) -> Flows<'a> {
         Flows {
             flows: vec![None; readers.len()],
             readers: readers.to_vec(),
@@ -104,7 +123,7 @@ impl Flows {
     }
 
     /// Sets what `node` produced.
-    pub fn put(&mut self, node: Node, flow: Flow) {
+    pub fn put(&mut self, node: Node, flow: Flow<'a>) {
         let i = index(self.sources, node);
         if self.readers[i] > 0 && !flow.is_empty() {
             self.flows[i] = Some(flow);
@@ -112,7 +131,7 @@ impl Flows {
     }
 
     /// What `node` produced, for one of its readers: moved out to the last one.
-    pub fn take(&mut self, node: Node) -> Flow {
+    pub fn take(&mut self, node: Node) -> Flow<'a> {
         let i = index(self.sources, node);
         self.readers[i] = self.readers[i].saturating_sub(1);
         if self.readers[i] == 0 {

@@ -109,6 +109,12 @@ pub struct Checkpoint {
     /// With `in_flight`: the global tables' end offsets (exclusive) of the round in flight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_flight_globals: Option<BTreeMap<String, Vec<i64>>>,
+    /// Set while the rounds since this commit, of a task reading several inputs, read
+    /// one of them alone (its topic and partition): made durable before the first of
+    /// them appends, so that a replay reads that input alone until it has reproduced
+    /// their outputs, where a flushed `in_flight` per round would otherwise be needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solo: Option<(String, u32)>,
     /// Timer output committed but perhaps not yet appended: appended (skipping what the
     /// log already has) before anything else after a start. Empty between timer rounds.
     #[serde(default)]

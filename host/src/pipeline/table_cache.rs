@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::runtime::state::{Entries, StateBackend, StateError};
@@ -33,8 +34,9 @@ const ENTRY_OVERHEAD: usize = 64;
 struct Rows {
     /// The overlay generation the entries were read or written at.
     generation: u64,
-    /// Key to value (`None`: the table has no such key).
-    entries: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Key to value (`None`: the table has no such key); shared, so that a join's
+    /// lookup takes the value without copying it.
+    entries: HashMap<Vec<u8>, Option<Bytes>>,
     /// What the entries cost, bytes ([`ENTRY_OVERHEAD`] each plus key and value).
     bytes: usize,
 }
@@ -57,8 +59,8 @@ impl Rows {
     /// Sets `key`'s entry, keeping the total within `max` bytes: an entry that does not
     /// fit empties the cache first (a table larger than the cache refills it from the
     /// store; a bounded cost, where a recency order would cost every hit).
-    fn set(&mut self, key: &[u8], value: Option<&[u8]>, max: usize) {
-        let added = cost(key, value);
+    fn set(&mut self, key: &[u8], value: Option<Bytes>, max: usize) {
+        let added = cost(key, value.as_deref());
         if let Some(old) = self.entries.remove(key) {
             self.bytes -= cost(key, old.as_deref());
         }
@@ -69,7 +71,7 @@ impl Rows {
             self.entries.clear();
             self.bytes = 0;
         }
-        self.entries.insert(key.to_vec(), value.map(<[u8]>::to_vec));
+        self.entries.insert(key.to_vec(), value);
         self.bytes += added;
     }
 }
@@ -106,6 +108,10 @@ impl StateBackend for CachedState {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.get_shared(key)?.map(|v| v.to_vec()))
+    }
+
+    fn get_shared(&self, key: &[u8]) -> Result<Option<Bytes>, StateError> {
         let generation = self.inner.generation();
         {
             let mut rows = self.rows.lock();
@@ -114,10 +120,10 @@ impl StateBackend for CachedState {
                 return Ok(found.clone());
             }
         }
-        let found = self.inner.get(key)?;
+        let found = self.inner.get(key)?.map(Bytes::from);
         let mut rows = self.rows.lock();
         rows.check(generation);
-        rows.set(key, found.as_deref(), self.max_bytes);
+        rows.set(key, found.clone(), self.max_bytes);
         Ok(found)
     }
 
@@ -126,7 +132,7 @@ impl StateBackend for CachedState {
         let generation = self.inner.generation();
         let mut rows = self.rows.lock();
         rows.check(generation);
-        rows.set(key, Some(value), self.max_bytes);
+        rows.set(key, Some(Bytes::copy_from_slice(value)), self.max_bytes);
         Ok(())
     }
 

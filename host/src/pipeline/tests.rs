@@ -194,6 +194,72 @@ fn a_lost_round_over_two_inputs_is_replayed_over_exactly_its_ranges() {
     p.shutdown();
 }
 
+/// The task's durable checkpoint, with the service closed.
+fn durable_checkpoint(dir: &Path) -> Checkpoint {
+    let db = reopen(|| sled::Config::new().path(dir.join("pipelines/db")).open());
+    store::load_checkpoint(&db.open_tree("task/p/0").unwrap())
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn rounds_that_read_one_of_two_inputs_alone_are_replayed_over_it_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = broker(dir.path(), &["a", "b", "out"]);
+    produce(&broker, "b", "b0");
+    let p = open(dir.path(), &broker);
+    p.create(spec(&["a", "b"])).unwrap();
+    wait_processed(&p, 1);
+    p.shutdown();
+    drop(p);
+    // The round read `b` alone: no pinned ranges, the input read alone marked instead.
+    let cp = durable_checkpoint(dir.path());
+    assert_eq!(cp.in_flight, None);
+    assert_eq!(cp.solo, Some(("b".to_string(), 0)));
+    // A crash loses the round's commit; a0 and b1 arrive before the restart. Reading `a`
+    // first would put a0 where b0 is in the log, and b0 would be appended again.
+    rewind(dir.path(), |cp| {
+        cp.inputs = vec![0, 0];
+        cp.sequences.clear();
+    });
+    produce(&broker, "a", "a0");
+    produce(&broker, "b", "b1");
+    let p = open(dir.path(), &broker);
+    wait_processed(&p, 3);
+    assert_eq!(values(&broker, "out"), ["b0", "b1", "a0"]);
+    p.shutdown();
+    drop(p);
+    // Once caught up, the next round read `a` alone: the mark moved to it.
+    assert_eq!(
+        durable_checkpoint(dir.path()).solo,
+        Some(("a".to_string(), 0))
+    );
+}
+
+#[test]
+fn a_replay_whose_input_read_alone_ends_short_moves_past_what_it_cannot_reproduce() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = broker(dir.path(), &["a", "b", "out"]);
+    produce(&broker, "b", "b0");
+    let p = open(dir.path(), &broker);
+    p.create(spec(&["a", "b"])).unwrap();
+    wait_processed(&p, 1);
+    p.shutdown();
+    drop(p);
+    // The log holds an output past the committed sequences that no read of `b` from
+    // the committed offset reproduces (as if its input had gone to retention).
+    rewind(dir.path(), |cp| cp.sequences.clear());
+    produce(&broker, "a", "a0");
+    let p = open(dir.path(), &broker);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while values(&broker, "out").len() < 2 {
+        assert!(Instant::now() < deadline, "{:?}", values(&broker, "out"));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(values(&broker, "out"), ["b0", "a0"]);
+    p.shutdown();
+}
+
 #[test]
 fn the_deployment_history_keeps_the_last_max_history_and_numbers_go_on() {
     let dir = tempfile::tempdir().unwrap();

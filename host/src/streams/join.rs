@@ -252,14 +252,13 @@ impl Join {
                 None => record.key.as_deref(),
             };
             let row = match key {
-                Some(k) => Table::get(table, k)?,
+                Some(k) => super::table::row_value(table, k)?,
                 None => None,
             };
             if row.is_none() && self.join_type == JoinType::Inner {
                 continue;
             }
-            let right = row.as_ref().map(|r| r.value.as_slice());
-            let answered = joiner.join(record.key.as_deref(), Some(&value[..]), right)?;
+            let answered = joiner.join(record.key.as_deref(), Some(&value[..]), row.as_deref())?;
             answer(&mut done.output, index, record, answered);
         }
         Ok(done)

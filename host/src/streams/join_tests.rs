@@ -377,6 +377,57 @@ fn the_default_joiner_writes_json_and_refuses_values_that_are_not_text() {
     assert!(e.contains("right value is not UTF-8"), "{e}");
 }
 
+/// The default joiner writes its JSON into one buffer itself: byte for byte what
+/// `serde_json::json!({"left": L, "right": R}).to_string()` makes, whatever needs
+/// escaping (golden and oracle tests compare the bytes).
+#[test]
+fn the_default_joiners_bytes_are_serde_jsons() {
+    use rand::{Rng, SeedableRng};
+    let mut texts: Vec<String> = [
+        "",
+        "o-1",
+        "quote \" and backslash \\",
+        "tab\tnew\nline\rcr",
+        "\u{0}\u{1}\u{1f}\u{7f}",
+        "slash / é ü 日本 \u{2028}\u{2029} 🦀",
+        "\u{8}\u{c}",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+    let alphabet: Vec<char> = (0u32..0x90)
+        .filter_map(char::from_u32)
+        .chain(['é', '\u{2028}', '🦀', '\u{fffd}'])
+        .collect();
+    for _ in 0..200 {
+        let n = rng.random_range(0..30);
+        texts.push(
+            (0..n)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                .collect(),
+        );
+    }
+    let sides: Vec<Option<&str>> = std::iter::once(None)
+        .chain(texts.iter().map(|t| Some(t.as_str())))
+        .collect();
+    for (i, &l) in sides.iter().enumerate() {
+        for r in [
+            sides[(i * 7) % sides.len()],
+            sides[(i * 13 + 1) % sides.len()],
+            None,
+        ] {
+            let v = DefaultJoiner
+                .join(Some(b"k"), l.map(str::as_bytes), r.map(str::as_bytes))
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            let expected = serde_json::json!({"left": l, "right": r}).to_string();
+            assert_eq!(String::from_utf8(v).unwrap(), expected);
+        }
+    }
+}
+
 #[test]
 fn a_table_keeps_the_latest_value_per_key_and_a_null_deletes() {
     let mut s = MemoryState::default();

@@ -207,6 +207,21 @@ impl Table {
     }
 }
 
+/// `key`'s row value alone (without its timestamp), shared with the store where it
+/// keeps it in memory: what a stream–table lookup needs, once per stream record.
+pub fn row_value(store: &dyn StateBackend, key: &[u8]) -> Result<Option<Bytes>, StreamsError> {
+    let k = row_key(key);
+    match store.get_shared(&k)? {
+        Some(b) if b.len() >= 8 => Ok(Some(b.slice(8..))),
+        Some(b) => Err(StreamsError::Corrupt {
+            key: k,
+            len: b.len(),
+            expected: 8,
+        }),
+        None => Ok(None),
+    }
+}
+
 fn load_size(store: &dyn StateBackend) -> Result<u64, StreamsError> {
     match store.get(SIZE_KEY)? {
         None => Ok(0),

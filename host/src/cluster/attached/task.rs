@@ -114,7 +114,7 @@ impl PartitionTask {
             let run = &records[start..end];
             let offsets: Vec<i64> = run.iter().map(|r| r.offset).collect();
             let batch: Vec<Record> = run.iter().map(record_of).collect();
-            let ran = chain.run(&topic, self.partition as u32, &offsets, batch.clone());
+            let ran = chain.run(&topic, self.partition as u32, &offsets, &batch);
             let output = match ran {
                 Ok(o) => o,
                 Err(e) => {

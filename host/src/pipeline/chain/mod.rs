@@ -421,13 +421,14 @@ impl Chain {
     }
 
     /// Runs `records` (read from `topic`/`partition` at `offsets`) through every step
-    /// that reads them, directly or through earlier steps.
+    /// that reads them, directly or through earlier steps. Borrowed: the task keeps the
+    /// batch for its dead letters, and steps that only read it copy nothing.
     pub fn run(
         &mut self,
         topic: &str,
         partition: u32,
         offsets: &[i64],
-        records: Vec<Record>,
+        records: &[Record],
     ) -> Result<ChainOutput, StepError> {
         let mut out = ChainOutput::default();
         if !records.is_empty() {
@@ -541,6 +542,7 @@ impl Chain {
                 }
             }
             let mut next = Flow::default();
+            let mut next_records = Vec::new();
             let feeds = flows.wanted(Node::Step(local));
             for r in output.records {
                 let index = r.source.map_or(0, |s| s as usize);
@@ -588,9 +590,10 @@ impl Chain {
                 if let Some(olds) = &olds {
                     next.old_values.push(olds.get(index).cloned().flatten());
                 }
-                next.records.push(record);
+                next_records.push(record);
                 next.sources.push(source);
             }
+            next.records = std::borrow::Cow::Owned(next_records);
             flows.put(Node::Step(local), next);
         }
         Ok(out)

@@ -2,6 +2,8 @@
 //! or global table source applies them to its rows first, and passes on what it applied
 //! (the table's changelog), before any step runs.
 
+use std::borrow::Cow;
+
 use crate::log::batch::Record;
 use crate::streams::{Table, VersionedTable};
 
@@ -29,11 +31,11 @@ pub(super) struct Source {
 impl Chain {
     /// Puts `records`, read from `topic`, into `flows` as the node that reads the topic
     /// (`inputs` or a source); a table source's failures go to `out`.
-    pub(super) fn read(
+    pub(super) fn read<'a>(
         &mut self,
         topic: &str,
-        records: Vec<Record>,
-        flows: &mut Flows,
+        records: &'a [Record],
+        flows: &mut Flows<'a>,
         out: &mut ChainOutput,
     ) -> Result<(), StepError> {
         let all: Vec<usize> = (0..records.len()).collect();
@@ -42,7 +44,7 @@ impl Chain {
             Some(s) => {
                 let flow = match &mut self.sources[s].read {
                     Read::Stream => Flow {
-                        records,
+                        records: Cow::Borrowed(records),
                         sources: all,
                         old_values: Vec::new(),
                     },
@@ -51,7 +53,7 @@ impl Chain {
                     Read::Table(rows) if self.changes.contains(&Node::Source(s)) => {
                         let max = self.max_table_bytes;
                         let (output, olds) = Table
-                            .changes_within(rows, &records, max)
+                            .changes_within(rows, records, max)
                             .map_err(|error| source_fault(topic, error))?;
                         let mut flow = changelog(topic, output, records, out);
                         flow.old_values = flow.sources.iter().map(|&j| olds[j].clone()).collect();
@@ -60,14 +62,14 @@ impl Chain {
                     Read::Table(rows) => {
                         let max = self.max_table_bytes;
                         let output = Table
-                            .update_within(rows, &records, max)
+                            .update_within(rows, records, max)
                             .map_err(|error| source_fault(topic, error))?;
                         changelog(topic, output, records, out)
                     }
                     Read::Versioned(rows, table) => {
                         let max = self.max_table_bytes;
                         let (output, expired) = table
-                            .update_within(rows, &records, max)
+                            .update_within(rows, records, max)
                             .map_err(|error| source_fault(topic, error))?;
                         // Older than the history keeps: dropped as late, as Kafka does.
                         out.late += expired;
@@ -80,7 +82,7 @@ impl Chain {
                 flows.put(
                     Node::Inputs,
                     Flow {
-                        records,
+                        records: Cow::Borrowed(records),
                         sources: all,
                         old_values: Vec::new(),
                     },
@@ -101,13 +103,13 @@ fn source_fault(topic: &str, error: crate::streams::StreamsError) -> StepError {
 }
 
 /// A table source's failures into `out`, and its changelog: the records applied, in
-/// order (a subset of `records`).
-fn changelog(
+/// order (a subset of `records`; all of them, borrowed, in the usual case).
+fn changelog<'a>(
     topic: &str,
     output: crate::runtime::Output,
-    records: Vec<Record>,
+    records: &'a [Record],
     out: &mut ChainOutput,
-) -> Flow {
+) -> Flow<'a> {
     for f in output.failures {
         out.failures.push(Failed {
             source: f.index as usize,
@@ -115,14 +117,29 @@ fn changelog(
             message: format!("table source of {topic:?}: {}", f.message),
         });
     }
-    let mut applied = output.records.iter().filter_map(|r| r.source).peekable();
+    let applied: Vec<usize> = output
+        .records
+        .iter()
+        .filter_map(|r| r.source.map(|s| s as usize))
+        .collect();
+    // The table's output names each applied record once, in order.
+    if applied.len() == records.len() && applied.iter().enumerate().all(|(j, &s)| j == s) {
+        return Flow {
+            records: Cow::Borrowed(records),
+            sources: applied,
+            old_values: Vec::new(),
+        };
+    }
+    let mut next = applied.iter().peekable();
     let mut flow = Flow::default();
-    for (j, record) in records.into_iter().enumerate() {
-        if applied.peek() == Some(&(j as u32)) {
-            applied.next();
-            flow.records.push(record);
+    let mut kept = Vec::with_capacity(applied.len());
+    for (j, record) in records.iter().enumerate() {
+        if next.peek() == Some(&&j) {
+            next.next();
+            kept.push(record.clone());
             flow.sources.push(j);
         }
     }
+    flow.records = Cow::Owned(kept);
     flow
 }

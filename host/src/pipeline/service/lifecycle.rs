@@ -118,6 +118,7 @@ impl Pipelines {
                     in_flight: None,
                     globals,
                     in_flight_globals: None,
+                    solo: None,
                     deployment: Some(0),
                 };
                 store::commit(&tree, &BTreeMap::new(), &checkpoint)?;

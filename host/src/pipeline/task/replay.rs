@@ -60,6 +60,23 @@ impl Task {
         self.replay == Replay::MaybeAhead && built.chain.next_timer_ms().is_some()
     }
 
+    /// The input a replay reads alone: the one the rounds since the committed checkpoint
+    /// read alone (its `solo`), while the log still holds outputs past the task's
+    /// sequences, which those rounds appended. Reading another input first would put its
+    /// outputs among theirs, as a pinned round's replay reading further would. `None`:
+    /// every input is read.
+    pub(super) fn replaying_alone(
+        &mut self,
+        want: &Desired,
+        several: bool,
+    ) -> Result<Option<(String, u32)>, TaskError> {
+        let solo = match &self.ctx.checkpoint.solo {
+            Some(solo) if several && self.ctx.checkpoint.in_flight.is_none() => solo.clone(),
+            _ => return Ok(None),
+        };
+        Ok((!self.caught_up(want)?).then_some(solo))
+    }
+
     /// Checks (a scan of every output partition) whether the log holds outputs past the
     /// committed sequences, remembering when it does not.
     pub(super) fn caught_up(&mut self, want: &Desired) -> Result<bool, TaskError> {

@@ -92,9 +92,21 @@ impl Task {
         // A replay must reproduce the lost round's outputs as a prefix of its own. With one
         // input it does (it reads from the same offset, perhaps further). With several,
         // reading further in the first input would put new outputs before the second's, so
-        // the round's ranges are made durable first and a replay reads exactly them.
+        // the round's ranges are made durable first and a replay reads exactly them; or,
+        // for rounds that read one input alone, that input is, and a replay reads it
+        // alone until it has caught up.
         let pinned = self.ctx.checkpoint.in_flight.clone();
         let topics = want.spec.read_topics();
+        let several = topics.len() + want.spec.global_topics().len() > 1;
+        let alone = match self.replaying_alone(want, several) {
+            Ok(alone) => alone,
+            Err(e) => return RoundEnd::Failed(e),
+        };
+        let skipped = |topic: &str, p: u32| {
+            alone
+                .as_ref()
+                .is_some_and(|(t, ap)| (t.as_str(), *ap) != (topic, p))
+        };
         let mut batches: Vec<InputBatch> = Vec::with_capacity(topics.len());
         // Global tables first, every partition of each: their rows are what the round's
         // stream records are looked up in.
@@ -116,6 +128,10 @@ impl Task {
             // Partitions added since: read from their start (`read` moves up to it).
             positions.resize(positions.len().max(count as usize), 0);
             for gp in 0..count {
+                if skipped(topic, gp) {
+                    batches.push((topic.clone(), gp, Vec::new(), Vec::new()));
+                    continue;
+                }
                 let end = pinned_globals
                     .as_ref()
                     .and_then(|p| p.get(topic))
@@ -130,6 +146,10 @@ impl Task {
             }
         }
         for (i, topic) in topics.iter().enumerate() {
+            if skipped(topic, partition) {
+                batches.push((topic.clone(), partition, Vec::new(), Vec::new()));
+                continue;
+            }
             let end = pinned.as_ref().and_then(|p| p.get(i).copied());
             let (offsets, records, next) = match self.read(topic, partition, next_inputs[i], end) {
                 Ok(r) => r,
@@ -138,21 +158,53 @@ impl Task {
             next_inputs[i] = next;
             batches.push((topic.clone(), partition, offsets, records));
         }
-        let any = batches.iter().any(|(_, _, _, r)| !r.is_empty());
+        let mut read: Vec<&InputBatch> = batches.iter().filter(|b| !b.3.is_empty()).collect();
+        let any = !read.is_empty();
+        if alone.is_some() && !any {
+            // The input read alone is exhausted with outputs of the lost rounds still
+            // ahead: no replay reproduces them (their input went to retention). The
+            // sequences move past them, and every input is read again.
+            if let Err(e) = self.skip_ahead(
+                want,
+                "outputs in the log that no replay reproduces stay; every input is read again",
+            ) {
+                return RoundEnd::Failed(e);
+            }
+            return self.round(want, built);
+        }
         // An `on_update` aggregation emits the state at the end of the batch: a replay
         // reading further would emit other values than the lost round's, so its range is
         // pinned too, unless the chain defers those results (and with them every output
         // of the round) to the commit (see `deferred`).
-        let pin = topics.len() + globals.len() > 1 || built.chain.pins_rounds();
+        let pins_rounds = built.chain.pins_rounds();
+        // A round of several inputs that read one of them alone replays as a round of
+        // one input does, from the committed offset perhaps further, as long as the replay
+        // reads that input alone too: that needs one durable mark per stretch of such
+        // rounds, not a flushed pin per round.
+        let solo = match read.pop() {
+            Some((topic, p, ..)) if several && !pins_rounds && read.is_empty() => {
+                Some((topic.clone(), *p))
+            }
+            _ => None,
+        };
+        let pin = (several || pins_rounds) && solo.is_none();
         let defer = built.chain.defers_updates();
         let mut updates: Vec<Emitted> = Vec::new();
         if pin && any && pinned.is_none() {
             let mut intent = self.ctx.checkpoint.clone();
             intent.in_flight = Some(next_inputs.clone());
             intent.in_flight_globals = (!globals.is_empty()).then(|| next_globals.clone());
+            intent.solo = None;
             intent.deployment = Some(want.deployment);
             // Held rounds' writes go with it: the checkpoint in memory includes them.
             if let Err(e) = self.commit(intent, Durability::Flushed, "the round's input ranges") {
+                return RoundEnd::Failed(e);
+            }
+        } else if solo.is_some() && pinned.is_none() && self.ctx.checkpoint.solo != solo {
+            let mut intent = self.ctx.checkpoint.clone();
+            intent.solo = solo;
+            intent.deployment = Some(want.deployment);
+            if let Err(e) = self.commit(intent, Durability::Flushed, "the input read alone") {
                 return RoundEnd::Failed(e);
             }
         }
@@ -409,7 +461,7 @@ impl Task {
         records: &[Record],
     ) -> Result<ChainOutput, RoundEnd> {
         let before = self.overlay.snapshot();
-        match built.chain.run(topic, partition, offsets, records.to_vec()) {
+        match built.chain.run(topic, partition, offsets, records) {
             Ok(output) => Ok(output),
             Err(e) => {
                 self.overlay.restore(before);
@@ -426,10 +478,12 @@ impl Task {
                 let mut updates = Vec::new();
                 for (i, record) in records.iter().enumerate() {
                     let before = self.overlay.snapshot();
-                    match built
-                        .chain
-                        .run(topic, partition, &offsets[i..=i], vec![record.clone()])
-                    {
+                    match built.chain.run(
+                        topic,
+                        partition,
+                        &offsets[i..=i],
+                        std::slice::from_ref(record),
+                    ) {
                         Ok(o) => {
                             late += o.late;
                             late_letters.extend(o.late_letters.into_iter().map(|mut f| {

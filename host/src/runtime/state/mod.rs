@@ -12,6 +12,8 @@ pub mod window;
 
 use std::ops::Bound;
 
+use bytes::Bytes;
+
 pub use memory::MemoryState;
 pub use sled_tree::SledState;
 pub use window::{SessionStore, WindowStore};
@@ -80,6 +82,12 @@ pub trait StateBackend: Send {
         end: Bound<&[u8]>,
         limit: usize,
     ) -> Result<Entries, StateError>;
+
+    /// [`StateBackend::get`] as shared bytes, for readers that only look at the value:
+    /// a store keeping values in memory (a table's cache) lends them without a copy.
+    fn get_shared(&self, key: &[u8]) -> Result<Option<Bytes>, StateError> {
+        Ok(self.get(key)?.map(Bytes::from))
+    }
 
     /// A number that changes whenever writes already made through this backend are
     /// undone (a pipeline round discarded): a cache of what it holds is valid while the
