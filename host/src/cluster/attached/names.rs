@@ -29,6 +29,16 @@ pub fn changelog_topic(spec: &PipelineSpec, step: usize) -> String {
     format!("{}-{name}-changelog", spec.name)
 }
 
+/// The compacted topic a processor step's window and session stores and stream clock are
+/// changelogged to: `<pipeline>-<step>-windows-changelog`. A topic of their own, as Kafka
+/// Streams has one per store: in the step's plain changelog a window key could equal a
+/// plain key and compaction would keep only one of them.
+pub fn windows_changelog_topic(spec: &PipelineSpec, step: usize) -> String {
+    let plain = changelog_topic(spec, step);
+    let base = plain.strip_suffix("-changelog").unwrap_or(&plain);
+    format!("{base}-windows-changelog")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,6 +54,10 @@ mod tests {
         .unwrap();
         assert_eq!(changelog_topic(&spec, 0), "counts-0-changelog");
         assert_eq!(changelog_topic(&spec, 1), "counts-tally-changelog");
+        assert_eq!(
+            windows_changelog_topic(&spec, 1),
+            "counts-tally-windows-changelog"
+        );
         spec.name = "x".into();
         assert_eq!(changelog_topic(&spec, 1), "x-tally-changelog");
     }

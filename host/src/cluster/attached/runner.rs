@@ -21,13 +21,15 @@ use tokio::sync::watch;
 use crate::cluster::{
     ClusterError, Consumer, Fetched, Producer, ProducerMode, Rebalance, RebalanceListener,
 };
+use crate::pipeline::chain::StepCode;
 use crate::pipeline::handle::Desired;
 use crate::pipeline::handle::PipelineHandle;
+use crate::pipeline::state::WINDOWS_SPACE;
 
 use super::error::AttachedError;
-use super::names::{changelog_topic, group_id, transactional_id};
-use super::restore::restore;
-use super::task::{PartitionTask, Phase, note};
+use super::names::{changelog_topic, group_id, transactional_id, windows_changelog_topic};
+use super::restore::{Restored, restore};
+use super::task::{PartitionTask, Phase, note, store_of};
 use super::{Node, TaskView};
 
 /// Most records one round takes from a poll.
@@ -153,9 +155,8 @@ impl Member<'_> {
             for change in told {
                 self.rebalanced(change, &want)?;
             }
-            if !records.is_empty() {
-                self.round(&want, records, &mut *consumer, &mut *producer)?;
-            }
+            // Also without records: timers fire on the wall clock.
+            self.round(&want, records, &mut *consumer, &mut *producer)?;
         }
     }
 
@@ -177,8 +178,7 @@ impl Member<'_> {
                         .node
                         .db
                         .open_tree(format!("{}/{p}", self.handle.name))?;
-                    let changelogs = changelogs(want);
-                    let restored = restore(&*self.node.plain, &tree, &changelogs, p)?;
+                    let restored = self.restore(&tree, want, p)?;
                     if restored.records > 0 {
                         tracing::info!(
                             pipeline = %self.handle.name, partition = p,
@@ -196,6 +196,39 @@ impl Member<'_> {
         Ok(())
     }
 
+    /// Refills `tree` from the changelogs of `want`'s steps at `partition`: the plain
+    /// stores straight in, then the processors' window stores through a scratch tree
+    /// (the restore writes a step's plain key space, which is moved to its window space).
+    fn restore(
+        &self,
+        tree: &sled::Tree,
+        want: &Desired,
+        partition: i32,
+    ) -> Result<Restored, AttachedError> {
+        let mut restored = restore(&*self.node.plain, tree, &changelogs(want), partition)?;
+        let windows = windows_changelogs(want);
+        if windows.is_empty() {
+            return Ok(restored);
+        }
+        let name = format!("{}/{partition}/windows-restore", self.handle.name);
+        let scratch = self.node.db.open_tree(&name)?;
+        let more = restore(&*self.node.plain, &scratch, &windows, partition)?;
+        let mut batch = sled::Batch::default();
+        for kv in scratch.iter() {
+            let (key, value) = kv?;
+            if store_of(&key).is_some() {
+                let mut key = key.to_vec();
+                key[0] = WINDOWS_SPACE;
+                batch.insert(key, value);
+            }
+        }
+        tree.apply_batch(batch)?;
+        self.node.db.drop_tree(&name)?;
+        restored.records += more.records;
+        restored.took += more.took;
+        Ok(restored)
+    }
+
     /// One round: every task's records through its chain, then one transaction with the
     /// outputs, changelog records and offsets of the tasks that ran; state applied to the
     /// cache once it commits.
@@ -210,23 +243,28 @@ impl Member<'_> {
         for r in records {
             by_partition.entry(r.partition).or_default().push(r);
         }
+        // Records read before a rebalance took their partition are dropped: its next
+        // owner reads them again.
+        let now = crate::broker::now_ms();
         let mut outs = Vec::new();
-        for (p, recs) in by_partition {
-            // Read before a rebalance took the partition: its next owner reads it again.
-            let Some(task) = self.tasks.get_mut(&p) else {
-                continue;
-            };
+        let mut stopped = false;
+        for (&p, task) in self.tasks.iter_mut() {
+            let recs = by_partition.remove(&p).unwrap_or_default();
             let was_running = matches!(task.phase, Phase::Running(_));
-            match task.round(want, recs) {
+            match task.round(want, recs, now) {
+                Some(out) if out.is_empty() => {}
                 Some(out) => outs.push((p, out)),
                 None if was_running => {
                     if let Phase::Failed(why) = &task.phase {
                         note(self.handle, p, &format!("stopped: {why}"));
                     }
-                    self.publish();
+                    stopped = true;
                 }
                 None => {}
             }
+        }
+        if stopped {
+            self.publish();
         }
         if outs.is_empty() {
             return Ok(());
@@ -237,14 +275,32 @@ impl Member<'_> {
         producer.begin()?;
         let sent = (|| {
             let mut offsets = Vec::new();
-            for (_, out) in &outs {
+            for (p, out) in &outs {
                 for r in &out.records {
                     producer.send(r.clone())?;
                 }
-                offsets.extend(out.offsets.iter().cloned());
+                // A round of timers alone moves no input, but its offsets are sent again:
+                // they carry the group's generation, which fences a zombie's transaction.
+                let sent = self.tasks.get(p).map(|t| t.positions()).unwrap_or_default();
+                if sent.is_empty() {
+                    offsets.extend(out.offsets.iter().cloned());
+                } else {
+                    offsets.extend(sent);
+                }
+            }
+            if offsets.is_empty() {
+                // Timers of tasks that have read nothing yet: their positions as assigned.
+                let ours: Vec<i32> = outs.iter().map(|(p, _)| *p).collect();
+                offsets = consumer
+                    .positions()?
+                    .into_iter()
+                    .filter(|o| ours.contains(&o.partition) && o.offset >= 0)
+                    .collect();
             }
             producer.flush(TXN_TIMEOUT)?;
-            producer.send_offsets(&offsets, &group, TXN_TIMEOUT)?;
+            if !offsets.is_empty() {
+                producer.send_offsets(&offsets, &group, TXN_TIMEOUT)?;
+            }
             producer.commit(TXN_TIMEOUT)
         })();
         if let Err(e) = sent {
@@ -280,7 +336,7 @@ impl Member<'_> {
             });
         };
         let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
-        for (_, topic) in changelogs(want) {
+        for (_, topic) in changelogs(want).into_iter().chain(windows_changelogs(want)) {
             match topics.iter().find(|t| t.name == topic) {
                 Some(t) if t.partitions == partitions => {}
                 Some(t) => {
@@ -320,12 +376,35 @@ impl Member<'_> {
     }
 }
 
-/// `(step, changelog topic)` of each stateful step (a processor) of `want`.
+/// `(step, changelog topic)` of each step with state: processors, aggregations, tables
+/// and joins.
 pub fn changelogs(want: &Desired) -> Vec<(usize, String)> {
     want.plans
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.code.is_processor())
+        .filter(|(_, p)| has_state(&p.code))
         .map(|(i, _)| (i, changelog_topic(&want.spec, i)))
         .collect()
+}
+
+/// `(step, changelog topic)` of each processor's window stores and stream clock.
+pub fn windows_changelogs(want: &Desired) -> Vec<(usize, String)> {
+    want.plans
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.code.is_processor())
+        .map(|(i, _)| (i, windows_changelog_topic(&want.spec, i)))
+        .collect()
+}
+
+/// Whether a step keeps state in its task's store (and so has a changelog).
+fn has_state(code: &StepCode) -> bool {
+    match code {
+        StepCode::Aggregate(_)
+        | StepCode::ModuleAggregate(..)
+        | StepCode::Table
+        | StepCode::Join { .. } => true,
+        StepCode::Wasm(_) => code.is_processor(),
+        StepCode::Native(_) | StepCode::GroupBy(_) => false,
+    }
 }

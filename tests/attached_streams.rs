@@ -1,0 +1,326 @@
+//! Streams steps and processor timers in attached mode (`weir serve --cluster B --group
+//! G`): the same spec and input run embedded (on the cluster, a weir server) and attached
+//! (on nodes with no broker of their own) give the same output, read_committed; a node
+//! SIGKILLed mid-stream hands its tasks, with their state restored from the changelogs
+//! (window stores and stream clocks included), to the other without changing a result.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use weir::cluster::{self, ClientProps, TopicOffset};
+
+use common::pipeline::{call, produce, upload};
+use common::streams::now_ms;
+use common::{Server, TEST_CONFIG, guests, http, wait_until, weir_bin};
+
+/// An attached node: a `weir serve --cluster` child, SIGKILLed on drop.
+struct Node {
+    child: Child,
+    url: String,
+    _config: tempfile::NamedTempFile,
+}
+
+impl Node {
+    /// Starts a node attached to `bootstrap` in group `g`, its data in `dir`; waits for
+    /// its HTTP address and the line saying it attached.
+    fn start(dir: &Path, bootstrap: &str) -> Node {
+        let config = tempfile::NamedTempFile::new().unwrap();
+        // A dead node's tasks move after 6 s without its heartbeats.
+        std::fs::write(
+            config.path(),
+            format!("{TEST_CONFIG}[cluster]\nsession_timeout_ms = 6000\n"),
+        )
+        .unwrap();
+        let mut child = Command::new(weir_bin())
+            .args(["serve", "--data-dir"])
+            .arg(dir)
+            .args(common::serve_args())
+            .args(["--cluster", bootstrap, "--group", "g", "--config"])
+            .arg(config.path())
+            .env("WEIR_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut url, mut attached) = (None, false);
+        while url.is_none() || !attached {
+            let line = lines
+                .next()
+                .expect("the node exited before announcing")
+                .unwrap();
+            if let Some(u) = line.strip_prefix("weir: HTTP API on ") {
+                url = Some(u.trim().to_string());
+            }
+            attached |= line.starts_with("weir: attached to ");
+        }
+        // Keep reading so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Node {
+            child,
+            url: url.unwrap(),
+            _config: config,
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        let r = http().get(format!("{}{path}", self.url)).send().unwrap();
+        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    }
+
+    fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = http()
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    }
+
+    fn upload(&self, name: &str, wasm: &Path) {
+        let r = http()
+            .post(format!("{}/v1/modules/{name}", self.url))
+            .header("content-type", "application/wasm")
+            .body(std::fs::read(wasm).unwrap())
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap_or_default());
+    }
+
+    /// Creates `spec` here; the shared catalog carries it to the other nodes.
+    fn create(&self, spec: Value) {
+        let (code, body) = self.post("/v1/pipelines", spec);
+        assert_eq!(code, 201, "{body}");
+    }
+
+    /// Whether this node runs tasks of `pipeline` (its view in `GET /v1/cluster`).
+    fn has_tasks(&self, pipeline: &str) -> bool {
+        let (_, v) = self.get("/v1/cluster");
+        v["pipelines"].as_array().into_iter().flatten().any(|p| {
+            p["name"] == pipeline
+                && p["local"]["tasks"]
+                    .as_object()
+                    .is_some_and(|t| !t.is_empty())
+        })
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One output record: key, value, window start and end headers.
+type Out = (String, String, Option<String>, Option<String>);
+
+/// Every committed record of `topic` (read_committed) up to its end as it was when
+/// called, sorted.
+fn committed(bootstrap: &str, topic: &str, partitions: i32) -> Vec<Out> {
+    let mut out = committed_in_order(bootstrap, topic, partitions);
+    out.sort();
+    out
+}
+
+/// The same in the order read (partition by partition as they come).
+fn committed_in_order(bootstrap: &str, topic: &str, partitions: i32) -> Vec<Out> {
+    let props = BTreeMap::from([("bootstrap.servers".to_string(), bootstrap.to_string())]);
+    let c = cluster::connect(ClientProps::new(props).unwrap());
+    let admin = c.admin().unwrap();
+    let ends: Vec<i64> = (0..partitions)
+        .map(|p| admin.watermarks(topic, p).unwrap().1)
+        .collect();
+    let mut consumer = c.consumer(None).unwrap();
+    let positions: Vec<TopicOffset> = (0..partitions)
+        .map(|partition| TopicOffset {
+            topic: topic.into(),
+            partition,
+            offset: 0,
+        })
+        .collect();
+    consumer.assign(&positions).unwrap();
+    let text = |b: Option<Vec<u8>>| String::from_utf8_lossy(&b.unwrap_or_default()).into_owned();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = consumer.poll(10_000, Duration::from_millis(200)).unwrap();
+        let empty = got.is_empty();
+        for r in got {
+            let header = |name: &str| {
+                r.headers
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| text(v.clone()))
+            };
+            let (start, end) = (header("weir.window.start"), header("weir.window.end"));
+            out.push((text(r.key), text(r.value), start, end));
+        }
+        // Positions pass commit markers, which poll never returns.
+        let at = consumer.positions().unwrap();
+        let done = (0..partitions).all(|p| {
+            ends[p as usize] == 0
+                || at
+                    .iter()
+                    .find(|o| o.partition == p)
+                    .is_some_and(|o| o.offset >= ends[p as usize])
+        });
+        if (done && empty) || Instant::now() > deadline {
+            break;
+        }
+    }
+    out
+}
+
+/// Waits until `a` and `b` (each read whole, read_committed) hold the same records and
+/// `done` holds of them; returns them.
+fn same_output(
+    bootstrap: &str,
+    (a, b): (&str, &str),
+    partitions: i32,
+    done: impl Fn(&[Out]) -> bool,
+) -> Vec<Out> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let x = committed(bootstrap, a, partitions);
+        let y = committed(bootstrap, b, partitions);
+        if (x == y && done(&x)) || Instant::now() > deadline {
+            assert_eq!(x, y, "{a} (left) and {b} (right) differ");
+            assert!(done(&x), "{a} never got its output: {x:?}");
+            return x;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn topics(broker: &Server, names: &[(&str, u32)]) {
+    for (t, n) in names {
+        let (code, body) = call(
+            broker,
+            "POST",
+            "/v1/topics",
+            Some(json!({"name": t, "partitions": n})),
+        );
+        assert_eq!(code, 201, "{body}");
+    }
+}
+
+/// The same pipeline embedded on the cluster (`<name>-e`, output `<output>-e`) and
+/// attached (`<name>-a`, output `<output>-a`), from `in`.
+fn both(broker: &Server, node: &Node, name: &str, output: &str, steps: Value) {
+    for (mode, at) in [("e", None), ("a", Some(node))] {
+        let spec = json!({
+            "name": format!("{name}-{mode}"), "inputs": ["in"],
+            "output": format!("{output}-{mode}"), "start": "earliest", "steps": steps,
+        });
+        match at {
+            Some(node) => node.create(spec),
+            None => common::pipeline::create(broker, spec),
+        }
+    }
+}
+
+#[test]
+fn processor_timers_fire_attached_and_punctuate_as_embedded_across_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Server::start(&dir.path().join("broker"), &[]);
+    let bootstrap = broker.kafka.clone();
+    topics(
+        &broker,
+        &[
+            ("in", 2),
+            ("ticks-e", 1),
+            ("ticks-a", 1),
+            ("reports", 1),
+            ("evens", 1),
+        ],
+    );
+    let nodes = [
+        Node::start(&dir.path().join("node0"), &bootstrap),
+        Node::start(&dir.path().join("node1"), &bootstrap),
+    ];
+    let windowcount = guests::guest("rust", "windowcount");
+    let counter = guests::guest("rust", "counter");
+    let (code, body) = upload(&broker, "windowcount", &windowcount);
+    assert_eq!(code, 201, "{body}");
+    nodes[0].upload("windowcount", &windowcount);
+    nodes[0].upload("counter", &counter);
+    // Stream-time punctuation (windowcount: window and session stores closed on each
+    // second of stream time), embedded and attached.
+    both(
+        &broker,
+        &nodes[0],
+        "punct",
+        "ticks",
+        json!([{"name": "w", "module": "windowcount"}]),
+    );
+    // A wall-clock timer (counter: every 50 ms, the number of keys it holds).
+    nodes[0].create(json!({
+        "name": "clock", "inputs": ["in"], "output": "reports", "outputs": ["evens"],
+        "start": "earliest", "steps": [{"module": "counter"}]
+    }));
+    for name in ["punct-a", "clock"] {
+        assert!(
+            wait_until(Duration::from_secs(60), || nodes
+                .iter()
+                .all(|n| n.has_tasks(name))),
+            "{name}'s tasks never spread over both nodes"
+        );
+    }
+    // Six keys, a record every 100 ms of event time; the second half after a kill.
+    let base = (now_ms() / 1000 - 600) * 1000;
+    let records = |from: i64, to: i64| -> Vec<Value> {
+        (from..to)
+            .map(|i| json!({"key": format!("k{}", i % 6), "value": "x", "timestamp": base + i * 100}))
+            .collect()
+    };
+    produce(&broker, "in", records(0, 60));
+    // Done when both partitions punctuated at the stream time of their last records.
+    let ticked_past = |out: &[Out], t: i64| {
+        out.iter()
+            .filter_map(|o| o.1.strip_prefix("tick@")?.parse::<i64>().ok())
+            .filter(|&at| at >= base + t)
+            .count()
+            >= 2
+    };
+    let out = same_output(&bootstrap, ("ticks-e", "ticks-a"), 1, |o| {
+        ticked_past(o, 5000)
+    });
+    assert!(
+        out.iter()
+            .any(|o| o.1.starts_with("k") && o.1.contains('=')),
+        "no window closed: {out:?}"
+    );
+    // The wall-clock timer fires attached too, with the keys the task's state holds.
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            committed(&bootstrap, "reports", 1)
+                .iter()
+                .any(|o| o.1.starts_with("keys=") && !o.1.starts_with("keys=0 "))
+        }),
+        "the counter's timer never reported attached"
+    );
+    // One node dies: its tasks move, window stores and stream clocks restored.
+    let [survivor, dead] = nodes;
+    dead.kill();
+    produce(&broker, "in", records(60, 150));
+    let out = same_output(&bootstrap, ("ticks-e", "ticks-a"), 1, |o| {
+        ticked_past(o, 14_000)
+    });
+    assert!(
+        out.iter().any(|o| o.1.starts_with("session:")),
+        "no session closed: {out:?}"
+    );
+    drop(survivor);
+}
