@@ -1,7 +1,8 @@
-//! Which pipelines attached mode runs yet: a chain of transforms, filters and processors
-//! over `inputs`. Streams steps (aggregations, tables, joins, `group_by`) and named
-//! sources are refused with an error naming the step, rather than run without their
-//! changelogs and repartition topics.
+//! Which pipelines attached mode runs yet: transforms, filters, processors (timers
+//! included), aggregations (`count`, `sum`, `reduce`, `aggregate`, windowed or not) and
+//! `to_table` over `inputs`. Joins, `group_by` and named sources are refused with an error
+//! naming the step, rather than run without their co-partitioned reads and repartition
+//! topics.
 
 use crate::pipeline::PipelineSpec;
 use crate::pipeline::chain::{StepCode, StepPlan};
@@ -21,15 +22,21 @@ pub fn check(spec: &PipelineSpec, plans: &[StepPlan]) -> Result<(), SpecError> {
     }
     for (i, plan) in plans.iter().enumerate() {
         match &plan.code {
-            StepCode::Wasm(_) | StepCode::Native(_) => {}
-            StepCode::Aggregate(_)
+            StepCode::Wasm(_)
+            | StepCode::Native(_)
+            | StepCode::Aggregate(_)
             | StepCode::ModuleAggregate(..)
-            | StepCode::GroupBy(_)
-            | StepCode::Table
-            | StepCode::Join { .. } => {
+            | StepCode::Table => {}
+            StepCode::GroupBy(_) => {
                 return Err(refuse(
                     format!("steps[{i}].op"),
-                    "a Streams step (aggregation, table, join or group_by)",
+                    "a group_by step repartitions through a topic of its own",
+                ));
+            }
+            StepCode::Join { .. } => {
+                return Err(refuse(
+                    format!("steps[{i}].op"),
+                    "a join step reads its inputs co-partitioned",
                 ));
             }
         }
@@ -42,20 +49,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn streams_steps_and_sources_are_refused_by_field() {
+    fn joins_group_bys_and_sources_are_refused_by_field() {
         let spec: PipelineSpec = serde_json::from_value(serde_json::json!({
             "name": "p", "inputs": ["in"], "output": "out",
-            "steps": [{"op": "count"}]
+            "steps": [{"op": "count"}, {"op": "to_table"}]
         }))
         .unwrap();
-        let plans = vec![StepPlan {
-            module: "count".into(),
+        let plan = |code: StepCode| StepPlan {
+            module: "m".into(),
             version: 1,
-            code: StepCode::Table,
+            code,
             config: Default::default(),
-        }];
-        let e = check(&spec, &plans).unwrap_err();
-        assert_eq!(e.field, "steps[0].op");
+        };
+        assert!(
+            check(&spec, &[plan(StepCode::Table)]).is_ok(),
+            "to_table runs"
+        );
+        let join = crate::streams::Join {
+            join_type: crate::streams::JoinType::Inner,
+            pair: crate::streams::JoinPair::TableTable,
+        };
+        let e = check(
+            &spec,
+            &[
+                plan(StepCode::Table),
+                plan(StepCode::Join {
+                    join,
+                    joiner: None,
+                    keys: None,
+                }),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "steps[1].op");
         assert!(e.reason.contains("attached mode"), "{e}");
         let with_source: PipelineSpec = serde_json::from_value(serde_json::json!({
             "name": "p", "sources": {"t": {"topic": "in", "as": "table"}}, "output": "out",

@@ -11,11 +11,12 @@
 //! - this file: [`AttachedConfig`], [`Attached`] (the node: its clients, state cache and
 //!   runners; the pipeline service's [`ExternalTasks`]), and what it shows of itself.
 //! - [`runner`]: one pipeline's group member: poll, rebalance, round, transaction.
-//! - [`task`]: one assigned partition's chain and what a round of it comes to.
+//! - [`task`]: one assigned partition's chain (timers, aggregations included) and what a
+//!   round of it comes to.
 //! - [`restore`]: a task's state cache refilled from its changelog partitions.
 //! - [`view`]: `GET /v1/cluster`: this node, the groups' members, their tasks and lag.
 //! - [`names`]: group ids, transactional ids and changelog topics.
-//! - [`check`]: the pipelines attached mode runs yet.
+//! - [`check`]: the pipelines attached mode runs yet (no joins, `group_by` or named sources).
 //! - [`error`]: [`AttachedError`], the mode's one error type.
 
 pub mod check;
