@@ -248,11 +248,12 @@ fn three_attached_nodes_count_exactly_once_through_a_sigkill_and_a_restart() {
     // The name is taken for every node.
     let (code, body) = nodes[2].post("/v1/pipelines", spec.clone());
     assert_eq!(code, 409, "{body}");
-    // What attached mode does not run yet (named sources) is refused by name.
+    // What attached mode does not run yet (a global table) is refused by name.
     let (code, body) = nodes[0].post(
         "/v1/pipelines",
-        json!({"name": "agg", "sources": {"s": {"topic": "in", "as": "stream"}},
-            "output": "out", "steps": [{"op": "count", "input": "s"}]}),
+        json!({"name": "agg", "inputs": ["in"], "output": "out",
+            "sources": {"g": {"topic": "evens", "as": "global_table"}},
+            "steps": [{"module": "counter"}]}),
     );
     assert_eq!(code, 400, "{body}");
     assert!(body.to_string().contains("attached mode"), "{body}");

@@ -16,7 +16,8 @@
 //! - [`restore`]: a task's state cache refilled from its changelog partitions.
 //! - [`view`]: `GET /v1/cluster`: this node, the groups' members, their tasks and lag.
 //! - [`names`]: group ids, transactional ids and changelog topics.
-//! - [`check`]: the pipelines attached mode runs yet (no joins, `group_by` or named sources).
+//! - [`check`]: the pipelines attached mode runs yet (no `group_by`, global tables or
+//!   stream–stream joins).
 //! - [`error`]: [`AttachedError`], the mode's one error type.
 
 pub mod check;
@@ -190,7 +191,11 @@ impl Attached {
         let consumers = crate::cluster::connect(
             props
                 .clone()
-                .tuned("session.timeout.ms", &config.session_timeout_ms.to_string()),
+                .tuned("session.timeout.ms", &config.session_timeout_ms.to_string())
+                // Range gives partition p of every co-partitioned input (the same
+                // partition count) to the same member, so one task joins them;
+                // roundrobin and cooperative-sticky do not.
+                .tuned("partition.assignment.strategy", "range"),
         );
         let producers = crate::cluster::connect(
             props

@@ -24,10 +24,11 @@ use crate::cluster::{
 use crate::pipeline::chain::StepCode;
 use crate::pipeline::handle::Desired;
 use crate::pipeline::handle::PipelineHandle;
+use crate::pipeline::spec::{SOURCE_SLOT_BASE, SourceKind};
 use crate::pipeline::state::WINDOWS_SPACE;
 
 use super::error::AttachedError;
-use super::names::{changelog_topic, group_id, transactional_id, windows_changelog_topic};
+use super::names::{group_id, slot_changelog_topic, transactional_id, windows_changelog_topic};
 use super::restore::{Restored, restore};
 use super::task::{PartitionTask, Phase, note, store_of};
 use super::{Node, TaskView};
@@ -114,7 +115,10 @@ impl Member<'_> {
             .consumers
             .consumer(Some(&group_id(group, &name)))?;
         let changes = Arc::new(Changes::default());
-        consumer.subscribe_observed(&want.spec.inputs, changes.clone())?;
+        // `inputs` and the stream and table sources: co-partitioned (checked at create),
+        // so the `range` assignor gives partition p of each to the same member, and the
+        // task of p reads them all.
+        consumer.subscribe_observed(&want.spec.read_topics(), changes.clone())?;
         let mut producer = self.node.producers.producer(ProducerMode::Transactional {
             id: transactional_id(group, &name, &self.node.node),
         })?;
@@ -128,6 +132,10 @@ impl Member<'_> {
             if desired.has_changed().unwrap_or(true) {
                 let next = desired.borrow_and_update().clone();
                 if next.stop || next.paused || next.broken.is_some() {
+                    return Ok(());
+                }
+                if next.spec.read_topics() != want.spec.read_topics() {
+                    // Other topics: a new member subscribes to them.
                     return Ok(());
                 }
                 if next.generation != self.generation {
@@ -323,7 +331,8 @@ impl Member<'_> {
     fn ensure_changelogs(&self, want: &Desired) -> Result<(), AttachedError> {
         let admin = self.node.plain.admin()?;
         let topics = admin.topics()?;
-        let Some(input) = want.spec.inputs.first() else {
+        let read = want.spec.read_topics();
+        let Some(input) = read.first() else {
             return Ok(());
         };
         let Some(partitions) = topics
@@ -376,14 +385,25 @@ impl Member<'_> {
     }
 }
 
-/// `(step, changelog topic)` of each step with state: processors, aggregations, tables
-/// and joins.
+/// `(state slot, changelog topic)` of each step with state (processors, aggregations,
+/// tables, joins) and each table source's rows.
 pub fn changelogs(want: &Desired) -> Vec<(usize, String)> {
-    want.plans
+    let steps = want
+        .plans
         .iter()
         .enumerate()
         .filter(|(_, p)| has_state(&p.code))
-        .map(|(i, _)| (i, changelog_topic(&want.spec, i)))
+        .map(|(i, _)| i);
+    let tables = want
+        .spec
+        .sources
+        .values()
+        .enumerate()
+        .filter(|(_, s)| s.kind != SourceKind::Stream)
+        .map(|(s, _)| SOURCE_SLOT_BASE + s);
+    steps
+        .chain(tables)
+        .map(|slot| (slot, slot_changelog_topic(&want.spec, slot)))
         .collect()
 }
 

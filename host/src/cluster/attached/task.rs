@@ -18,7 +18,7 @@ use crate::pipeline::task::deferred::Deferred;
 use crate::record::Record;
 
 use super::error::AttachedError;
-use super::names::{changelog_topic, windows_changelog_topic};
+use super::names::{slot_changelog_topic, windows_changelog_topic};
 
 /// A task's phase: running its chain, or stopped by a failing record under
 /// `on_error = fail` until the pipeline changes (its records are then left uncommitted).
@@ -192,7 +192,7 @@ impl PartitionTask {
         out.writes = self.overlay.take();
         for (key, value) in &out.writes {
             let topic = match store_of(key) {
-                Some(Store::Plain(step)) => changelog_topic(spec, step),
+                Some(Store::Plain(slot)) => slot_changelog_topic(spec, slot),
                 Some(Store::Windows(step)) => windows_changelog_topic(spec, step),
                 None => continue,
             };
