@@ -222,6 +222,11 @@ impl Member<'_> {
         let scratch = self.node.db.open_tree(&name)?;
         let more = restore(&*self.node.plain, &scratch, &windows, partition)?;
         let mut batch = sled::Batch::default();
+        // The changelog is the whole truth of the window space: whatever the tree kept
+        // there (were the plain restore to keep the cache) goes first.
+        for key in tree.scan_prefix([WINDOWS_SPACE]).keys() {
+            batch.remove(key?);
+        }
         for kv in scratch.iter() {
             let (key, value) = kv?;
             if store_of(&key).is_some() {
