@@ -22,15 +22,17 @@ use crate::cluster::{
     ClusterError, Consumer, Delivered, Fetched, Producer, ProducerMode, Rebalance,
     RebalanceListener,
 };
+use crate::pipeline::chain::StepCode;
 use crate::pipeline::handle::Desired;
 use crate::pipeline::handle::PipelineHandle;
-use crate::pipeline::spec::StartPosition;
+use crate::pipeline::spec::{SOURCE_SLOT_BASE, SourceKind, StartPosition};
+use crate::pipeline::state::WINDOWS_SPACE;
 
 use super::error::AttachedError;
 use super::mark::commit;
-use super::names::{changelog_topic, group_id, transactional_id};
-use super::restore::restore;
-use super::task::{PartitionTask, Phase, note};
+use super::names::{group_id, slot_changelog_topic, transactional_id, windows_changelog_topic};
+use super::restore::{Restored, restore};
+use super::task::{PartitionTask, Phase, note, store_of};
 use super::{Node, TaskView};
 
 /// Most records one round takes from a poll.
@@ -117,7 +119,10 @@ impl Member<'_> {
         };
         let mut consumer = clients.consumer(Some(&group_id(group, &name)))?;
         let changes = Arc::new(Changes::default());
-        consumer.subscribe_observed(&want.spec.inputs, changes.clone())?;
+        // `inputs` and the stream and table sources: co-partitioned (checked at create),
+        // so the `range` assignor gives partition p of each to the same member, and the
+        // task of p reads them all.
+        consumer.subscribe_observed(&want.spec.read_topics(), changes.clone())?;
         let mut producer = self.node.producers.producer(ProducerMode::Transactional {
             id: transactional_id(group, &name, &self.node.node),
         })?;
@@ -131,6 +136,10 @@ impl Member<'_> {
             if desired.has_changed().unwrap_or(true) {
                 let next = desired.borrow_and_update().clone();
                 if next.stop || next.paused || next.broken.is_some() {
+                    return Ok(());
+                }
+                if next.spec.read_topics() != want.spec.read_topics() {
+                    // Other topics: a new member subscribes to them.
                     return Ok(());
                 }
                 if next.generation != self.generation {
@@ -158,9 +167,8 @@ impl Member<'_> {
             for change in told {
                 self.rebalanced(change, &want)?;
             }
-            if !records.is_empty() {
-                self.round(&want, records, &mut *consumer, &mut *producer)?;
-            }
+            // Also without records: timers fire on the wall clock.
+            self.round(&want, records, &mut *consumer, &mut *producer)?;
         }
     }
 
@@ -182,8 +190,7 @@ impl Member<'_> {
                         .node
                         .db
                         .open_tree(format!("{}/{p}", self.handle.name))?;
-                    let changelogs = changelogs(want);
-                    let restored = restore(&*self.node.plain, &tree, &changelogs, p)?;
+                    let restored = self.restore(&tree, want, p)?;
                     if restored.records > 0 {
                         tracing::info!(
                             pipeline = %self.handle.name, partition = p,
@@ -201,6 +208,44 @@ impl Member<'_> {
         Ok(())
     }
 
+    /// Refills `tree` from the changelogs of `want`'s steps at `partition`: the plain
+    /// stores straight in, then the processors' window stores through a scratch tree
+    /// (the restore writes a step's plain key space, which is moved to its window space).
+    fn restore(
+        &self,
+        tree: &sled::Tree,
+        want: &Desired,
+        partition: i32,
+    ) -> Result<Restored, AttachedError> {
+        let mut restored = restore(&*self.node.plain, tree, &changelogs(want), partition)?;
+        let windows = windows_changelogs(want);
+        if windows.is_empty() {
+            return Ok(restored);
+        }
+        let name = format!("{}/{partition}/windows-restore", self.handle.name);
+        let scratch = self.node.db.open_tree(&name)?;
+        let more = restore(&*self.node.plain, &scratch, &windows, partition)?;
+        let mut batch = sled::Batch::default();
+        // The changelog is the whole truth of the window space: whatever the tree kept
+        // there (were the plain restore to keep the cache) goes first.
+        for key in tree.scan_prefix([WINDOWS_SPACE]).keys() {
+            batch.remove(key?);
+        }
+        for kv in scratch.iter() {
+            let (key, value) = kv?;
+            if store_of(&key).is_some() {
+                let mut key = key.to_vec();
+                key[0] = WINDOWS_SPACE;
+                batch.insert(key, value);
+            }
+        }
+        tree.apply_batch(batch)?;
+        self.node.db.drop_tree(&name)?;
+        restored.records += more.records;
+        restored.took += more.took;
+        Ok(restored)
+    }
+
     /// One round: every task's records through its chain, then one transaction with the
     /// outputs, changelog records and offsets of the tasks that ran; state applied to the
     /// cache once it commits.
@@ -215,23 +260,28 @@ impl Member<'_> {
         for r in records {
             by_partition.entry(r.partition).or_default().push(r);
         }
+        // Records read before a rebalance took their partition are dropped: its next
+        // owner reads them again.
+        let now = crate::broker::now_ms();
         let mut outs = Vec::new();
-        for (p, recs) in by_partition {
-            // Read before a rebalance took the partition: its next owner reads it again.
-            let Some(task) = self.tasks.get_mut(&p) else {
-                continue;
-            };
+        let mut stopped = false;
+        for (&p, task) in self.tasks.iter_mut() {
+            let recs = by_partition.remove(&p).unwrap_or_default();
             let was_running = matches!(task.phase, Phase::Running(_));
-            match task.round(want, recs) {
+            match task.round(want, recs, now) {
+                Some(out) if out.is_empty() => {}
                 Some(out) => outs.push((p, out)),
                 None if was_running => {
                     if let Phase::Failed(why) = &task.phase {
                         note(self.handle, p, &format!("stopped: {why}"));
                     }
-                    self.publish();
+                    stopped = true;
                 }
                 None => {}
             }
+        }
+        if stopped {
+            self.publish();
         }
         if outs.is_empty() {
             return Ok(());
@@ -242,14 +292,32 @@ impl Member<'_> {
         producer.begin()?;
         let sent = (|| -> Result<Vec<Delivered>, ClusterError> {
             let mut offsets = Vec::new();
-            for (_, out) in &outs {
+            for (p, out) in &outs {
                 for r in &out.records {
                     producer.send(r.clone())?;
                 }
-                offsets.extend(out.offsets.iter().cloned());
+                // A round of timers alone moves no input, but its offsets are sent again:
+                // they carry the group's generation, which fences a zombie's transaction.
+                let sent = self.tasks.get(p).map(|t| t.positions()).unwrap_or_default();
+                if sent.is_empty() {
+                    offsets.extend(out.offsets.iter().cloned());
+                } else {
+                    offsets.extend(sent);
+                }
+            }
+            if offsets.is_empty() {
+                // Timers of tasks that have read nothing yet: their positions as assigned.
+                let ours: Vec<i32> = outs.iter().map(|(p, _)| *p).collect();
+                offsets = consumer
+                    .positions()?
+                    .into_iter()
+                    .filter(|o| ours.contains(&o.partition) && o.offset >= 0)
+                    .collect();
             }
             let delivered = producer.flush(TXN_TIMEOUT)?;
-            producer.send_offsets(&offsets, &group, TXN_TIMEOUT)?;
+            if !offsets.is_empty() {
+                producer.send_offsets(&offsets, &group, TXN_TIMEOUT)?;
+            }
             producer.commit(TXN_TIMEOUT)?;
             Ok(delivered)
         })();
@@ -283,7 +351,8 @@ impl Member<'_> {
     fn ensure_changelogs(&self, want: &Desired) -> Result<(), AttachedError> {
         let admin = self.node.plain.admin()?;
         let topics = admin.topics()?;
-        let Some(input) = want.spec.inputs.first() else {
+        let read = want.spec.read_topics();
+        let Some(input) = read.first() else {
             return Ok(());
         };
         let Some(partitions) = topics
@@ -296,7 +365,7 @@ impl Member<'_> {
             });
         };
         let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
-        for (_, topic) in changelogs(want) {
+        for (_, topic) in changelogs(want).into_iter().chain(windows_changelogs(want)) {
             match topics.iter().find(|t| t.name == topic) {
                 Some(t) if t.partitions == partitions => {}
                 Some(t) => {
@@ -336,12 +405,46 @@ impl Member<'_> {
     }
 }
 
-/// `(step, changelog topic)` of each stateful step (a processor) of `want`.
+/// `(state slot, changelog topic)` of each step with state (processors, aggregations,
+/// tables, joins) and each table source's rows.
 pub fn changelogs(want: &Desired) -> Vec<(usize, String)> {
+    let steps = want
+        .plans
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| has_state(&p.code))
+        .map(|(i, _)| i);
+    let tables = want
+        .spec
+        .sources
+        .values()
+        .enumerate()
+        .filter(|(_, s)| s.kind != SourceKind::Stream)
+        .map(|(s, _)| SOURCE_SLOT_BASE + s);
+    steps
+        .chain(tables)
+        .map(|slot| (slot, slot_changelog_topic(&want.spec, slot)))
+        .collect()
+}
+
+/// `(step, changelog topic)` of each processor's window stores and stream clock.
+pub fn windows_changelogs(want: &Desired) -> Vec<(usize, String)> {
     want.plans
         .iter()
         .enumerate()
         .filter(|(_, p)| p.code.is_processor())
-        .map(|(i, _)| (i, changelog_topic(&want.spec, i)))
+        .map(|(i, _)| (i, windows_changelog_topic(&want.spec, i)))
         .collect()
+}
+
+/// Whether a step keeps state in its task's store (and so has a changelog).
+fn has_state(code: &StepCode) -> bool {
+    match code {
+        StepCode::Aggregate(_)
+        | StepCode::ModuleAggregate(..)
+        | StepCode::Table
+        | StepCode::Join { .. } => true,
+        StepCode::Wasm(_) => code.is_processor(),
+        StepCode::Native(_) | StepCode::GroupBy(_) => false,
+    }
 }

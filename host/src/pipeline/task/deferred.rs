@@ -9,6 +9,9 @@
 //! flushed with the state and offsets they come from, and then appended. Nothing reaches
 //! the log before its commit, so a replay never has outputs to catch up with: whatever
 //! it reads, it starts from a commit whose outbox holds everything appended since.
+//!
+//! Attached mode's tasks use the same holding for one transaction: a round's updates go
+//! out latest per window and key, as they do here per commit.
 
 use std::collections::BTreeMap;
 
@@ -24,7 +27,7 @@ type UpdateKey = (Option<i64>, Option<Bytes>, Option<Bytes>);
 
 /// Held rounds' outputs, waiting for the task's next commit.
 #[derive(Debug, Default)]
-pub(super) struct Deferred {
+pub(crate) struct Deferred {
     /// The rounds' outputs other than updates (dead letters, routed records), in order.
     records: Vec<Emitted>,
     /// The latest update per window and key.
@@ -42,13 +45,13 @@ fn header<'a>(e: &'a Emitted, name: &str) -> Option<&'a Bytes> {
 
 impl Deferred {
     /// Whether nothing waits.
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.records.is_empty() && self.latest.is_empty()
     }
 
     /// Adds a finished round's outputs (`output`: the main output's name, for records
     /// that go there) and updates, each replacing the last for its window and key.
-    pub(super) fn add(&mut self, output: &str, records: Vec<Emitted>, updates: Vec<Emitted>) {
+    pub(crate) fn add(&mut self, output: &str, records: Vec<Emitted>, updates: Vec<Emitted>) {
         let named = |mut e: Emitted| {
             e.topic.get_or_insert_with(|| output.to_string());
             e
@@ -65,7 +68,7 @@ impl Deferred {
     }
 
     /// Everything, in the order it is appended: the rounds' outputs, then the updates.
-    pub(super) fn take(&mut self) -> Vec<Emitted> {
+    pub(crate) fn take(&mut self) -> Vec<Emitted> {
         let mut all = std::mem::take(&mut self.records);
         all.extend(std::mem::take(&mut self.latest).into_values());
         all
