@@ -26,13 +26,12 @@ use crate::pipeline::chain::StepCode;
 use crate::pipeline::handle::Desired;
 use crate::pipeline::handle::PipelineHandle;
 use crate::pipeline::spec::{SOURCE_SLOT_BASE, SourceKind, StartPosition};
-use crate::pipeline::state::WINDOWS_SPACE;
 
 use super::error::AttachedError;
-use super::mark::commit;
+use super::mark::{Store, commit};
 use super::names::{group_id, slot_changelog_topic, transactional_id, windows_changelog_topic};
-use super::restore::{Restored, restore};
-use super::task::{PartitionTask, Phase, note, store_of};
+use super::restore::restore;
+use super::task::{PartitionTask, Phase, note};
 use super::{Node, TaskView};
 
 /// Most records one round takes from a poll.
@@ -190,7 +189,9 @@ impl Member<'_> {
                         .node
                         .db
                         .open_tree(format!("{}/{p}", self.handle.name))?;
-                    let restored = self.restore(&tree, want, p)?;
+                    // Plain slots and window spaces alike: one mark covers every
+                    // changelog, so a cache kept here is read on from its tails.
+                    let restored = restore(&*self.node.plain, &tree, &changelogs(want), p)?;
                     if restored.records > 0 {
                         tracing::info!(
                             pipeline = %self.handle.name, partition = p,
@@ -206,44 +207,6 @@ impl Member<'_> {
         }
         self.publish();
         Ok(())
-    }
-
-    /// Refills `tree` from the changelogs of `want`'s steps at `partition`: the plain
-    /// stores straight in, then the processors' window stores through a scratch tree
-    /// (the restore writes a step's plain key space, which is moved to its window space).
-    fn restore(
-        &self,
-        tree: &sled::Tree,
-        want: &Desired,
-        partition: i32,
-    ) -> Result<Restored, AttachedError> {
-        let mut restored = restore(&*self.node.plain, tree, &changelogs(want), partition)?;
-        let windows = windows_changelogs(want);
-        if windows.is_empty() {
-            return Ok(restored);
-        }
-        let name = format!("{}/{partition}/windows-restore", self.handle.name);
-        let scratch = self.node.db.open_tree(&name)?;
-        let more = restore(&*self.node.plain, &scratch, &windows, partition)?;
-        let mut batch = sled::Batch::default();
-        // The changelog is the whole truth of the window space: whatever the tree kept
-        // there (were the plain restore to keep the cache) goes first.
-        for key in tree.scan_prefix([WINDOWS_SPACE]).keys() {
-            batch.remove(key?);
-        }
-        for kv in scratch.iter() {
-            let (key, value) = kv?;
-            if store_of(&key).is_some() {
-                let mut key = key.to_vec();
-                key[0] = WINDOWS_SPACE;
-                batch.insert(key, value);
-            }
-        }
-        tree.apply_batch(batch)?;
-        self.node.db.drop_tree(&name)?;
-        restored.records += more.records;
-        restored.took += more.took;
-        Ok(restored)
     }
 
     /// One round: every task's records through its chain, then one transaction with the
@@ -365,7 +328,7 @@ impl Member<'_> {
             });
         };
         let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
-        for (_, topic) in changelogs(want).into_iter().chain(windows_changelogs(want)) {
+        for (_, topic) in changelogs(want) {
             match topics.iter().find(|t| t.name == topic) {
                 Some(t) if t.partitions == partitions => {}
                 Some(t) => {
@@ -405,9 +368,11 @@ impl Member<'_> {
     }
 }
 
-/// `(state slot, changelog topic)` of each step with state (processors, aggregations,
-/// tables, joins) and each table source's rows.
-pub fn changelogs(want: &Desired) -> Vec<(usize, String)> {
+/// Every changelog a task of `want` restores from, each with the store it fills: each
+/// step with state (processors, aggregations, tables, joins) and each table source's rows
+/// (plain slots), then each processor's window stores and stream clock (its window
+/// space). The order is the mark's: a list that changes gives a full restore.
+pub fn changelogs(want: &Desired) -> Vec<(Store, String)> {
     let steps = want
         .plans
         .iter()
@@ -421,19 +386,16 @@ pub fn changelogs(want: &Desired) -> Vec<(usize, String)> {
         .enumerate()
         .filter(|(_, s)| s.kind != SourceKind::Stream)
         .map(|(s, _)| SOURCE_SLOT_BASE + s);
-    steps
-        .chain(tables)
-        .map(|slot| (slot, slot_changelog_topic(&want.spec, slot)))
-        .collect()
-}
-
-/// `(step, changelog topic)` of each processor's window stores and stream clock.
-pub fn windows_changelogs(want: &Desired) -> Vec<(usize, String)> {
-    want.plans
+    let windows = want
+        .plans
         .iter()
         .enumerate()
         .filter(|(_, p)| p.code.is_processor())
-        .map(|(i, _)| (i, windows_changelog_topic(&want.spec, i)))
+        .map(|(i, _)| (Store::Windows(i), windows_changelog_topic(&want.spec, i)));
+    steps
+        .chain(tables)
+        .map(|slot| (Store::Plain(slot), slot_changelog_topic(&want.spec, slot)))
+        .chain(windows)
         .collect()
 }
 

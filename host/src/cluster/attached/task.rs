@@ -18,6 +18,7 @@ use crate::pipeline::task::deferred::Deferred;
 use crate::record::Record;
 
 use super::error::AttachedError;
+use super::mark::Store;
 use super::names::{slot_changelog_topic, windows_changelog_topic};
 
 /// A task's phase: running its chain, or stopped by a failing record under
@@ -258,17 +259,6 @@ pub fn step_of(key: &[u8]) -> Option<usize> {
         Some(Store::Plain(step)) => Some(step),
         _ => None,
     }
-}
-
-/// Which of a step's stores a full state key is in: each has its changelog topic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Store {
-    /// The step's plain state (`[0, step_hi, step_lo] ++ key`): processors' key-value
-    /// store, aggregates, table rows, join state.
-    Plain(usize),
-    /// A processor's window and session stores and stream clock (`[2, step_hi, step_lo]
-    /// ++ key`).
-    Windows(usize),
 }
 
 /// The store a full state key belongs to; `None` for a task's own keys (a checkpoint).
