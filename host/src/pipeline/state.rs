@@ -121,8 +121,9 @@ impl Overlay {
     }
 }
 
-/// The first byte of a step's window key space.
-const WINDOWS_SPACE: u8 = 2;
+/// The first byte of a step's window key space (a processor's window and session stores
+/// and its stream clock), beside its plain state's 0.
+pub const WINDOWS_SPACE: u8 = 2;
 
 /// The prefix of step `step`'s keys in a task tree.
 pub fn step_prefix(step: usize) -> [u8; 3] {

@@ -1,11 +1,15 @@
-//! Which pipelines attached mode runs yet: a chain of transforms, filters and processors
-//! over `inputs`. Streams steps (aggregations, tables, joins, `group_by`) and named
-//! sources are refused with an error naming the step, rather than run without their
-//! changelogs and repartition topics.
+//! Which pipelines attached mode runs yet: transforms, filters, processors (timers
+//! included), aggregations (`count`, `sum`, `reduce`, `aggregate`, windowed or not),
+//! `to_table`, `stream` and `table` sources, stream–table and table–table joins
+//! (co-partitioned: the group's `range` assignor gives partition p of every input to one
+//! task). `group_by`, `global_table` sources and stream–stream, versioned-table and
+//! global-table joins are refused with an error naming the step or source, rather than
+//! run without their repartition topics or whole-topic reads, or untried.
 
 use crate::pipeline::PipelineSpec;
 use crate::pipeline::chain::{StepCode, StepPlan};
-use crate::pipeline::spec::SpecError;
+use crate::pipeline::spec::{SourceKind, SpecError};
+use crate::streams::JoinPair;
 
 /// Why `spec` cannot run attached, if it cannot.
 pub fn check(spec: &PipelineSpec, plans: &[StepPlan]) -> Result<(), SpecError> {
@@ -13,25 +17,47 @@ pub fn check(spec: &PipelineSpec, plans: &[StepPlan]) -> Result<(), SpecError> {
         field,
         reason: format!("{reason} (not yet in attached mode: see ARCHITECTURE.md)"),
     };
-    if !spec.sources.is_empty() {
+    if let Some((name, _)) = spec
+        .sources
+        .iter()
+        .find(|(_, s)| s.kind == SourceKind::GlobalTable)
+    {
         return Err(refuse(
-            "sources".into(),
-            "named sources are read through tables and global tables",
+            format!("sources.{name}"),
+            "a global_table source is read whole by every task",
         ));
     }
     for (i, plan) in plans.iter().enumerate() {
         match &plan.code {
-            StepCode::Wasm(_) | StepCode::Native(_) => {}
-            StepCode::Aggregate(_)
+            StepCode::Wasm(_)
+            | StepCode::Native(_)
+            | StepCode::Aggregate(_)
             | StepCode::ModuleAggregate(..)
-            | StepCode::GroupBy(_)
-            | StepCode::Table
-            | StepCode::Join { .. } => {
+            | StepCode::Table => {}
+            StepCode::GroupBy(_) => {
                 return Err(refuse(
                     format!("steps[{i}].op"),
-                    "a Streams step (aggregation, table, join or group_by)",
+                    "a group_by step repartitions through a topic of its own",
                 ));
             }
+            StepCode::Join { join, .. } if join.pair == JoinPair::StreamGlobal => {
+                return Err(refuse(
+                    format!("steps[{i}].op"),
+                    "a join with a global_table reads every partition of it in every task",
+                ));
+            }
+            StepCode::Join { join, .. }
+                if matches!(
+                    join.pair,
+                    JoinPair::StreamStream(_) | JoinPair::StreamVersioned(_)
+                ) =>
+            {
+                return Err(refuse(
+                    format!("steps[{i}].op"),
+                    "a windowed stream–stream join or a versioned-table join",
+                ));
+            }
+            StepCode::Join { .. } => {}
         }
     }
     Ok(())
@@ -42,27 +68,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn streams_steps_and_sources_are_refused_by_field() {
+    fn group_bys_and_global_tables_are_refused_by_field() {
         let spec: PipelineSpec = serde_json::from_value(serde_json::json!({
             "name": "p", "inputs": ["in"], "output": "out",
-            "steps": [{"op": "count"}]
+            "steps": [{"op": "count"}, {"op": "to_table"}]
         }))
         .unwrap();
-        let plans = vec![StepPlan {
-            module: "count".into(),
+        let plan = |code: StepCode| StepPlan {
+            module: "m".into(),
             version: 1,
-            code: StepCode::Table,
+            code,
             config: Default::default(),
-        }];
-        let e = check(&spec, &plans).unwrap_err();
-        assert_eq!(e.field, "steps[0].op");
+        };
+        assert!(
+            check(&spec, &[plan(StepCode::Table)]).is_ok(),
+            "to_table runs"
+        );
+        let join = |pair| StepCode::Join {
+            join: crate::streams::Join {
+                join_type: crate::streams::JoinType::Inner,
+                pair,
+            },
+            joiner: None,
+            keys: None,
+        };
+        assert!(check(&spec, &[plan(join(JoinPair::TableTable))]).is_ok());
+        let e = check(
+            &spec,
+            &[plan(StepCode::Table), plan(join(JoinPair::StreamGlobal))],
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "steps[1].op");
         assert!(e.reason.contains("attached mode"), "{e}");
         let with_source: PipelineSpec = serde_json::from_value(serde_json::json!({
             "name": "p", "sources": {"t": {"topic": "in", "as": "table"}}, "output": "out",
             "steps": [{"module": "m"}]
         }))
         .unwrap();
-        assert_eq!(check(&with_source, &[]).unwrap_err().field, "sources");
+        assert!(check(&with_source, &[]).is_ok(), "table sources run");
+        let global: PipelineSpec = serde_json::from_value(serde_json::json!({
+            "name": "p", "sources": {"g": {"topic": "in", "as": "global_table"}},
+            "output": "out", "steps": [{"module": "m"}]
+        }))
+        .unwrap();
+        assert_eq!(check(&global, &[]).unwrap_err().field, "sources.g");
         assert!(check(&spec, &[]).is_ok());
     }
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::cluster::{Delivered, Fetched, OutRecord};
-use crate::pipeline::state::{CHECKPOINT_KEY, Writes};
+use crate::pipeline::state::{CHECKPOINT_KEY, WINDOWS_SPACE, Writes, step_prefix};
 
 use super::error::AttachedError;
 
@@ -58,11 +58,38 @@ impl Proof {
     }
 }
 
+/// Which key space of a task's tree a changelog fills: each has its own changelog topic,
+/// and a mark names it so that a tail is applied where the full restore would put it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Store {
+    /// A state slot's plain state (`[0, slot_hi, slot_lo] ++ key`): processors' key-value
+    /// store, aggregates, table rows, join state, a table source's rows.
+    Plain(usize),
+    /// A processor's window and session stores and stream clock (`[2, step_hi, step_lo]
+    /// ++ key`).
+    Windows(usize),
+}
+
+impl Store {
+    /// The prefix of this store's keys in a task tree.
+    pub fn prefix(self) -> [u8; 3] {
+        match self {
+            Store::Plain(slot) => step_prefix(slot),
+            Store::Windows(step) => {
+                let mut p = step_prefix(step);
+                p[0] = WINDOWS_SPACE;
+                p
+            }
+        }
+    }
+}
+
 /// Where the cache is exact in one changelog partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mark {
-    /// The stateful step whose keys the changelog holds.
-    pub step: usize,
+    /// The key space the changelog holds (a mark from before stores were named has
+    /// `step` instead, decodes as no mark, and so gives a full restore).
+    pub store: Store,
     /// The changelog topic.
     pub topic: String,
     /// Its partition (the task's).
@@ -76,7 +103,8 @@ pub struct Mark {
 /// Every changelog mark of one task's cache.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheMark {
-    /// One per stateful step, in step order.
+    /// One per changelog the task restores from (plain slots, then windows), in the
+    /// runner's order.
     pub changelogs: Vec<Mark>,
 }
 
@@ -99,15 +127,16 @@ impl CacheMark {
 
     /// Whether this mark is for exactly `changelogs` at `partition`, each with a proof or
     /// still at offset 0 (nothing applied: reading it from 0 is reading it all): a step
-    /// added, renamed or moved since leaves some state unaccounted for.
-    pub fn covers(&self, changelogs: &[(usize, String)], partition: i32) -> bool {
+    /// or table source added, renamed or moved since, or a windows changelog the mark
+    /// does not name, leaves some state unaccounted for.
+    pub fn covers(&self, changelogs: &[(Store, String)], partition: i32) -> bool {
         self.changelogs.len() == changelogs.len()
             && self
                 .changelogs
                 .iter()
                 .zip(changelogs)
-                .all(|(m, (step, topic))| {
-                    m.step == *step
+                .all(|(m, (store, topic))| {
+                    m.store == *store
                         && m.topic == *topic
                         && m.partition == partition
                         && (m.proof.is_some() || m.next == 0)
@@ -202,15 +231,15 @@ mod tests {
         let mark = |next, proof| CacheMark {
             changelogs: vec![
                 Mark {
-                    step: 0,
+                    store: Store::Plain(0),
                     topic: "p-a-changelog".into(),
                     partition: 2,
                     next,
                     proof,
                 },
                 Mark {
-                    step: 1,
-                    topic: "p-b-changelog".into(),
+                    store: Store::Windows(1),
+                    topic: "p-b-windows-changelog".into(),
                     partition: 2,
                     next: 7,
                     proof: None,
@@ -282,19 +311,33 @@ mod tests {
         });
         let m = CacheMark {
             changelogs: vec![Mark {
-                step: 1,
+                store: Store::Plain(1),
                 topic: "p-1-changelog".into(),
                 partition: 0,
                 next: 1,
                 proof: proof.clone(),
             }],
         };
-        let want = [(1, "p-1-changelog".to_string())];
+        let want = [(Store::Plain(1), "p-1-changelog".to_string())];
         assert!(m.covers(&want, 0));
         assert!(!m.covers(&want, 1));
-        assert!(!m.covers(&[(2, "p-1-changelog".to_string())], 0));
-        assert!(!m.covers(&[(1, "q-1-changelog".to_string())], 0));
+        assert!(!m.covers(&[(Store::Plain(2), "p-1-changelog".to_string())], 0));
+        assert!(!m.covers(&[(Store::Plain(1), "q-1-changelog".to_string())], 0));
+        assert!(
+            !m.covers(&[(Store::Windows(1), "p-1-changelog".to_string())], 0),
+            "the same step's window space is another store"
+        );
         assert!(!m.covers(&[], 0));
+        assert!(
+            !m.covers(
+                &[
+                    want[0].clone(),
+                    (Store::Windows(1), "p-1-windows-changelog".to_string())
+                ],
+                0
+            ),
+            "a windows changelog the mark does not name: full"
+        );
         let mut unproven = m.clone();
         unproven.changelogs[0].proof = None;
         assert!(!unproven.covers(&want, 0));

@@ -11,14 +11,16 @@
 //! - this file: [`AttachedConfig`], [`Attached`] (the node: its clients, state cache and
 //!   runners; the pipeline service's [`ExternalTasks`]), and what it shows of itself.
 //! - [`runner`]: one pipeline's group member: poll, rebalance, round, transaction.
-//! - [`task`]: one assigned partition's chain and what a round of it comes to.
+//! - [`task`]: one assigned partition's chain (timers, aggregations included) and what a
+//!   round of it comes to.
 //! - [`restore`]: a task's state cache brought up to its changelog partitions' ends (the
-//!   tail past its mark, or wiped and in full).
+//!   tail past its mark, or wiped and in full), window space included.
 //! - [`mark`]: how far a cache is exact in each changelog, and what proves the log is the
 //!   same one.
 //! - [`view`]: `GET /v1/cluster`: this node, the groups' members, their tasks and lag.
 //! - [`names`]: group ids, transactional ids and changelog topics.
-//! - [`check`]: the pipelines attached mode runs yet.
+//! - [`check`]: the pipelines attached mode runs yet (no `group_by`, global tables or
+//!   stream–stream joins).
 //! - [`error`]: [`AttachedError`], the mode's one error type.
 
 pub mod check;
@@ -226,7 +228,11 @@ impl Attached {
         let props = config.props.clone().tuned("client.id", &node);
         let member = props
             .clone()
-            .tuned("session.timeout.ms", &config.session_timeout_ms.to_string());
+            .tuned("session.timeout.ms", &config.session_timeout_ms.to_string())
+            // Range gives partition p of every co-partitioned input (the same partition
+            // count) to the same member, so one task joins them; roundrobin and
+            // cooperative-sticky do not.
+            .tuned("partition.assignment.strategy", "range");
         let consumers = crate::cluster::connect(member.clone());
         let latest = crate::cluster::connect(member.tuned("auto.offset.reset", "latest"));
         let producers = crate::cluster::connect(

@@ -22,13 +22,14 @@ use crate::cluster::{
     ClusterError, Consumer, Delivered, Fetched, Producer, ProducerMode, Rebalance,
     RebalanceListener,
 };
+use crate::pipeline::chain::StepCode;
 use crate::pipeline::handle::Desired;
 use crate::pipeline::handle::PipelineHandle;
-use crate::pipeline::spec::StartPosition;
+use crate::pipeline::spec::{SOURCE_SLOT_BASE, SourceKind, StartPosition};
 
 use super::error::AttachedError;
-use super::mark::commit;
-use super::names::{changelog_topic, group_id, transactional_id};
+use super::mark::{Store, commit};
+use super::names::{group_id, slot_changelog_topic, transactional_id, windows_changelog_topic};
 use super::restore::restore;
 use super::task::{PartitionTask, Phase, note};
 use super::{Node, TaskView};
@@ -117,7 +118,10 @@ impl Member<'_> {
         };
         let mut consumer = clients.consumer(Some(&group_id(group, &name)))?;
         let changes = Arc::new(Changes::default());
-        consumer.subscribe_observed(&want.spec.inputs, changes.clone())?;
+        // `inputs` and the stream and table sources: co-partitioned (checked at create),
+        // so the `range` assignor gives partition p of each to the same member, and the
+        // task of p reads them all.
+        consumer.subscribe_observed(&want.spec.read_topics(), changes.clone())?;
         let mut producer = self.node.producers.producer(ProducerMode::Transactional {
             id: transactional_id(group, &name, &self.node.node),
         })?;
@@ -131,6 +135,10 @@ impl Member<'_> {
             if desired.has_changed().unwrap_or(true) {
                 let next = desired.borrow_and_update().clone();
                 if next.stop || next.paused || next.broken.is_some() {
+                    return Ok(());
+                }
+                if next.spec.read_topics() != want.spec.read_topics() {
+                    // Other topics: a new member subscribes to them.
                     return Ok(());
                 }
                 if next.generation != self.generation {
@@ -158,9 +166,8 @@ impl Member<'_> {
             for change in told {
                 self.rebalanced(change, &want)?;
             }
-            if !records.is_empty() {
-                self.round(&want, records, &mut *consumer, &mut *producer)?;
-            }
+            // Also without records: timers fire on the wall clock.
+            self.round(&want, records, &mut *consumer, &mut *producer)?;
         }
     }
 
@@ -182,8 +189,9 @@ impl Member<'_> {
                         .node
                         .db
                         .open_tree(format!("{}/{p}", self.handle.name))?;
-                    let changelogs = changelogs(want);
-                    let restored = restore(&*self.node.plain, &tree, &changelogs, p)?;
+                    // Plain slots and window spaces alike: one mark covers every
+                    // changelog, so a cache kept here is read on from its tails.
+                    let restored = restore(&*self.node.plain, &tree, &changelogs(want), p)?;
                     if restored.records > 0 {
                         tracing::info!(
                             pipeline = %self.handle.name, partition = p,
@@ -215,23 +223,28 @@ impl Member<'_> {
         for r in records {
             by_partition.entry(r.partition).or_default().push(r);
         }
+        // Records read before a rebalance took their partition are dropped: its next
+        // owner reads them again.
+        let now = crate::broker::now_ms();
         let mut outs = Vec::new();
-        for (p, recs) in by_partition {
-            // Read before a rebalance took the partition: its next owner reads it again.
-            let Some(task) = self.tasks.get_mut(&p) else {
-                continue;
-            };
+        let mut stopped = false;
+        for (&p, task) in self.tasks.iter_mut() {
+            let recs = by_partition.remove(&p).unwrap_or_default();
             let was_running = matches!(task.phase, Phase::Running(_));
-            match task.round(want, recs) {
+            match task.round(want, recs, now) {
+                Some(out) if out.is_empty() => {}
                 Some(out) => outs.push((p, out)),
                 None if was_running => {
                     if let Phase::Failed(why) = &task.phase {
                         note(self.handle, p, &format!("stopped: {why}"));
                     }
-                    self.publish();
+                    stopped = true;
                 }
                 None => {}
             }
+        }
+        if stopped {
+            self.publish();
         }
         if outs.is_empty() {
             return Ok(());
@@ -242,14 +255,32 @@ impl Member<'_> {
         producer.begin()?;
         let sent = (|| -> Result<Vec<Delivered>, ClusterError> {
             let mut offsets = Vec::new();
-            for (_, out) in &outs {
+            for (p, out) in &outs {
                 for r in &out.records {
                     producer.send(r.clone())?;
                 }
-                offsets.extend(out.offsets.iter().cloned());
+                // A round of timers alone moves no input, but its offsets are sent again:
+                // they carry the group's generation, which fences a zombie's transaction.
+                let sent = self.tasks.get(p).map(|t| t.positions()).unwrap_or_default();
+                if sent.is_empty() {
+                    offsets.extend(out.offsets.iter().cloned());
+                } else {
+                    offsets.extend(sent);
+                }
+            }
+            if offsets.is_empty() {
+                // Timers of tasks that have read nothing yet: their positions as assigned.
+                let ours: Vec<i32> = outs.iter().map(|(p, _)| *p).collect();
+                offsets = consumer
+                    .positions()?
+                    .into_iter()
+                    .filter(|o| ours.contains(&o.partition) && o.offset >= 0)
+                    .collect();
             }
             let delivered = producer.flush(TXN_TIMEOUT)?;
-            producer.send_offsets(&offsets, &group, TXN_TIMEOUT)?;
+            if !offsets.is_empty() {
+                producer.send_offsets(&offsets, &group, TXN_TIMEOUT)?;
+            }
             producer.commit(TXN_TIMEOUT)?;
             Ok(delivered)
         })();
@@ -283,7 +314,8 @@ impl Member<'_> {
     fn ensure_changelogs(&self, want: &Desired) -> Result<(), AttachedError> {
         let admin = self.node.plain.admin()?;
         let topics = admin.topics()?;
-        let Some(input) = want.spec.inputs.first() else {
+        let read = want.spec.read_topics();
+        let Some(input) = read.first() else {
             return Ok(());
         };
         let Some(partitions) = topics
@@ -336,12 +368,45 @@ impl Member<'_> {
     }
 }
 
-/// `(step, changelog topic)` of each stateful step (a processor) of `want`.
-pub fn changelogs(want: &Desired) -> Vec<(usize, String)> {
-    want.plans
+/// Every changelog a task of `want` restores from, each with the store it fills: each
+/// step with state (processors, aggregations, tables, joins) and each table source's rows
+/// (plain slots), then each processor's window stores and stream clock (its window
+/// space). The order is the mark's: a list that changes gives a full restore.
+pub fn changelogs(want: &Desired) -> Vec<(Store, String)> {
+    let steps = want
+        .plans
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| has_state(&p.code))
+        .map(|(i, _)| i);
+    let tables = want
+        .spec
+        .sources
+        .values()
+        .enumerate()
+        .filter(|(_, s)| s.kind != SourceKind::Stream)
+        .map(|(s, _)| SOURCE_SLOT_BASE + s);
+    let windows = want
+        .plans
         .iter()
         .enumerate()
         .filter(|(_, p)| p.code.is_processor())
-        .map(|(i, _)| (i, changelog_topic(&want.spec, i)))
+        .map(|(i, _)| (Store::Windows(i), windows_changelog_topic(&want.spec, i)));
+    steps
+        .chain(tables)
+        .map(|slot| (Store::Plain(slot), slot_changelog_topic(&want.spec, slot)))
+        .chain(windows)
         .collect()
+}
+
+/// Whether a step keeps state in its task's store (and so has a changelog).
+fn has_state(code: &StepCode) -> bool {
+    match code {
+        StepCode::Aggregate(_)
+        | StepCode::ModuleAggregate(..)
+        | StepCode::Table
+        | StepCode::Join { .. } => true,
+        StepCode::Wasm(_) => code.is_processor(),
+        StepCode::Native(_) | StepCode::GroupBy(_) => false,
+    }
 }

@@ -13,11 +13,13 @@ use crate::pipeline::handle::Desired;
 use crate::pipeline::handle::PipelineHandle;
 use crate::pipeline::outputs::dead_letter;
 use crate::pipeline::spec::OnError;
-use crate::pipeline::state::{Overlay, Writes};
+use crate::pipeline::state::{Overlay, WINDOWS_SPACE, Writes};
+use crate::pipeline::task::deferred::Deferred;
 use crate::record::Record;
 
 use super::error::AttachedError;
-use super::names::changelog_topic;
+use super::mark::Store;
+use super::names::{slot_changelog_topic, windows_changelog_topic};
 
 /// A task's phase: running its chain, or stopped by a failing record under
 /// `on_error = fail` until the pipeline changes (its records are then left uncommitted).
@@ -37,6 +39,8 @@ pub struct PartitionTask {
     overlay: Overlay,
     /// What it does with records.
     pub phase: Phase,
+    /// The next offset of each input topic's partition it has read (this membership).
+    read: BTreeMap<String, i64>,
 }
 
 /// What one round of a task came to: sent and committed together, or not at all.
@@ -48,6 +52,14 @@ pub struct RoundOut {
     pub offsets: Vec<TopicOffset>,
     /// The state writes, applied to the cache once the transaction commits.
     pub writes: Writes,
+}
+
+impl RoundOut {
+    /// Whether there is nothing to send or commit (an idle task whose timers wrote
+    /// nothing): no transaction for it.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.offsets.is_empty() && self.writes.is_empty()
+    }
 }
 
 impl PartitionTask {
@@ -63,6 +75,7 @@ impl PartitionTask {
             tree,
             overlay: Overlay::default(),
             phase: Phase::Failed(String::new()),
+            read: BTreeMap::new(),
         };
         task.rebuild(handle, want)?;
         Ok(task)
@@ -94,14 +107,46 @@ impl PartitionTask {
         Ok(())
     }
 
-    /// Runs `records` (this partition's, in the order read) through the chain. `None`: the
-    /// task failed (or had failed) under `on_error = fail`; nothing of the round is kept.
-    pub fn round(&mut self, want: &Desired, records: Vec<Fetched>) -> Option<RoundOut> {
+    /// Fires the chain's timers due at `now_ms` (wall-clock timers, and windows closing on
+    /// an idle input), then runs `records` (this partition's, in the order read) through
+    /// it. `None`: the task failed (or had failed) under `on_error = fail`, or a timer
+    /// failed; nothing of the round is kept.
+    pub fn round(
+        &mut self,
+        want: &Desired,
+        records: Vec<Fetched>,
+        now_ms: i64,
+    ) -> Option<RoundOut> {
         let Phase::Running(chain) = &mut self.phase else {
             return None;
         };
         let spec = &want.spec;
         let mut out = RoundOut::default();
+        // Before the records, as an embedded task fires them before its round.
+        if chain.next_timer_ms().is_some_and(|due| due <= now_ms) {
+            match chain.fire_timers(now_ms) {
+                Ok(emitted) => {
+                    for e in emitted {
+                        match &e.topic {
+                            Some(t) if !spec.outputs.contains(t) => {
+                                self.note_dropped(t);
+                            }
+                            _ => out.records.push(out_record(&spec.output, e)),
+                        }
+                    }
+                }
+                Err(e) => return self.fail(format!("timer: {e}")),
+            }
+        }
+        let Phase::Running(chain) = &mut self.phase else {
+            return None;
+        };
+        // An `on_update` aggregation's results: the latest per window and key go out
+        // with the transaction, after the round's other records.
+        let mut held = Deferred::default();
+        // A built-in windowed count or sum builds its open windows' results from the
+        // round's uncommitted writes when they are taken (the transaction is its commit).
+        held.running(chain.pending_updates(), &spec.output);
         let mut next: BTreeMap<String, i64> = BTreeMap::new();
         // Runs of records of one topic, in the order read.
         let mut start = 0;
@@ -117,22 +162,12 @@ impl PartitionTask {
             let ran = chain.run(&topic, self.partition as u32, &offsets, &batch);
             let output = match ran {
                 Ok(o) => o,
-                Err(e) => {
-                    self.overlay.discard_round();
-                    let _ = self.overlay.take();
-                    self.phase = Phase::Failed(e.to_string());
-                    return None;
-                }
+                Err(e) => return self.fail(e.to_string()),
             };
             for f in &output.failures {
                 match spec.on_error {
                     OnError::Skip => {}
-                    OnError::Fail => {
-                        self.overlay.discard_round();
-                        let _ = self.overlay.take();
-                        self.phase = Phase::Failed(format!("step {}: {}", f.step, f.message));
-                        return None;
-                    }
+                    OnError::Fail => return self.fail(format!("step {}: {}", f.step, f.message)),
                     OnError::DeadLetter => {
                         if let (Some(dlq), Some(r)) = (&spec.dead_letter_topic, batch.get(f.source))
                         {
@@ -145,27 +180,36 @@ impl PartitionTask {
                                 r,
                                 f,
                             );
-                            out.records.push(out_record(&spec.output, e));
+                            held.add(&spec.output, vec![e], Vec::new());
                         }
                     }
                 }
             }
-            for e in output.records.into_iter().chain(output.updates) {
-                out.records.push(out_record(&spec.output, e));
-            }
+            held.add(&spec.output, output.records, output.updates);
             if let Some(last) = offsets.last() {
                 next.insert(topic, last + 1);
             }
             start = end;
+        }
+        let results = match held.take() {
+            Ok(results) => results,
+            Err(e) => return self.fail(format!("building results: {e}")),
+        };
+        for e in results {
+            out.records.push(out_record(&spec.output, e));
         }
         out.writes = self.overlay.take();
         // The round's wall clock on its changelog records: with the offset and the bytes,
         // what proves a cache's mark is about this incarnation of the topic (mark.rs).
         let stamp = crate::broker::now_ms();
         for (key, value) in &out.writes {
-            let Some(step) = step_of(key) else { continue };
+            let topic = match store_of(key) {
+                Some(Store::Plain(slot)) => slot_changelog_topic(spec, slot),
+                Some(Store::Windows(step)) => windows_changelog_topic(spec, step),
+                None => continue,
+            };
             out.records.push(OutRecord {
-                topic: changelog_topic(spec, step),
+                topic,
                 partition: Some(self.partition),
                 timestamp: Some(stamp),
                 key: Some(key[3..].to_vec()),
@@ -173,6 +217,7 @@ impl PartitionTask {
                 headers: Vec::new(),
             });
         }
+        self.read.extend(next.iter().map(|(t, o)| (t.clone(), *o)));
         out.offsets = next
             .into_iter()
             .map(|(topic, offset)| TopicOffset {
@@ -183,12 +228,54 @@ impl PartitionTask {
             .collect();
         Some(out)
     }
+
+    /// The next offset of each input it has read: committed again with a round of
+    /// timers alone, so that a zombie's timer output is fenced by the group's generation
+    /// like any other round's.
+    pub fn positions(&self) -> Vec<TopicOffset> {
+        self.read
+            .iter()
+            .map(|(topic, &offset)| TopicOffset {
+                topic: topic.clone(),
+                partition: self.partition,
+                offset,
+            })
+            .collect()
+    }
+
+    /// Stops the task for `why`, its round's writes undone.
+    fn fail(&mut self, why: String) -> Option<RoundOut> {
+        self.overlay.discard_round();
+        let _ = self.overlay.take();
+        self.phase = Phase::Failed(why);
+        None
+    }
+
+    /// Says that a timer's record routed to `topic` (not among the outputs) was dropped,
+    /// as an embedded task does.
+    fn note_dropped(&self, topic: &str) {
+        tracing::warn!(
+            partition = self.partition,
+            "timer output routed to {topic:?}, which is not in the pipeline's outputs, dropped"
+        );
+    }
 }
 
-/// The step a full state key belongs to (`[0, step_hi, step_lo] ++ key`).
+/// The step a full state key of its plain state belongs to (`[0, step_hi, step_lo] ++ key`).
 pub fn step_of(key: &[u8]) -> Option<usize> {
+    match store_of(key) {
+        Some(Store::Plain(step)) => Some(step),
+        _ => None,
+    }
+}
+
+/// The store a full state key belongs to; `None` for a task's own keys (a checkpoint).
+pub fn store_of(key: &[u8]) -> Option<Store> {
     match key {
-        [0, hi, lo, ..] => Some(usize::from(u16::from_be_bytes([*hi, *lo]))),
+        [0, hi, lo, ..] => Some(Store::Plain(usize::from(u16::from_be_bytes([*hi, *lo])))),
+        [WINDOWS_SPACE, hi, lo, ..] => {
+            Some(Store::Windows(usize::from(u16::from_be_bytes([*hi, *lo]))))
+        }
         _ => None,
     }
 }
@@ -241,5 +328,11 @@ mod tests {
         assert_eq!(step_of(&[0, 0, 2, b'k']), Some(2));
         assert_eq!(step_of(&[0, 1, 0]), Some(256));
         assert_eq!(step_of(&[1]), None, "the checkpoint key is no step's");
+        assert_eq!(store_of(&[2, 0, 3, b'c']), Some(Store::Windows(3)));
+        assert_eq!(
+            step_of(&[2, 0, 3, b'c']),
+            None,
+            "window keys have their own topic"
+        );
     }
 }

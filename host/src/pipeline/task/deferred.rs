@@ -14,6 +14,9 @@
 //! the results of its windows still open are built here at the commit from its
 //! uncommitted state ([`PendingUpdates`]), and only a window that closes in between
 //! emits its results in the round.
+//!
+//! Attached mode's tasks use the same holding for one transaction: a round's updates go
+//! out latest per window and key, as they do here per commit.
 
 use std::collections::BTreeMap;
 
@@ -29,7 +32,7 @@ type UpdateKey = (Option<i64>, Option<Bytes>, Option<Bytes>);
 
 /// Held rounds' outputs, waiting for the task's next commit.
 #[derive(Debug, Default)]
-pub(super) struct Deferred {
+pub(crate) struct Deferred {
     /// The rounds' outputs other than updates (dead letters, routed records), in order.
     records: Vec<Emitted>,
     /// The latest update per window and key.
@@ -52,14 +55,14 @@ fn header<'a>(e: &'a Emitted, name: &str) -> Option<&'a Bytes> {
 impl Deferred {
     /// The chain now running: its step whose results wait in its state, if it has one
     /// (the rounds held until now were committed before it was built).
-    pub(super) fn running(&mut self, pending: Option<PendingUpdates>, output: &str) {
+    pub(crate) fn running(&mut self, pending: Option<PendingUpdates>, output: &str) {
         self.pending = pending;
         self.output = output.to_string();
     }
 
     /// Adds a finished round's outputs (`output`: the main output's name, for records
     /// that go there) and updates, each replacing the last for its window and key.
-    pub(super) fn add(&mut self, output: &str, records: Vec<Emitted>, updates: Vec<Emitted>) {
+    pub(crate) fn add(&mut self, output: &str, records: Vec<Emitted>, updates: Vec<Emitted>) {
         let named = |mut e: Emitted| {
             e.topic.get_or_insert_with(|| output.to_string());
             e
@@ -84,7 +87,7 @@ impl Deferred {
     /// Everything, in the order it is appended: the rounds' outputs, then the updates
     /// (with those built now from the state not yet committed, which are the latest).
     /// Call before the state's writes are taken for the commit.
-    pub(super) fn take(&mut self) -> Result<Vec<Emitted>, StepError> {
+    pub(crate) fn take(&mut self) -> Result<Vec<Emitted>, StepError> {
         if let Some(pending) = &self.pending {
             let built = pending.take()?;
             let output = std::mem::take(&mut self.output);

@@ -22,7 +22,7 @@
 
 pub mod append;
 mod commit;
-mod deferred;
+pub(crate) mod deferred;
 pub mod error;
 mod replay;
 mod round;
