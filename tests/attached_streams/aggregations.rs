@@ -48,6 +48,13 @@ fn aggregations_attached_match_embedded_across_a_kill() {
         ),
         // Unwindowed, emit on update, into a table.
         ("table", json!([{"op": "sum"}, {"op": "to_table"}])),
+        // A built-in windowed count on update: its results are built from the round's
+        // writes when they are taken (the transaction is the commit).
+        (
+            "update",
+            json!([{"op": "count",
+                "window": {"type": "tumbling", "size_ms": 1000, "grace_ms": 200}}]),
+        ),
         (
             "reduce",
             json!([{"op": "reduce", "module": "summer",
@@ -93,7 +100,7 @@ fn aggregations_attached_match_embedded_across_a_kill() {
     let check = |kind: &str, sent: u64| {
         crate::common::pipeline::wait_caught_up(&broker, &format!("{kind}-e"), sent);
         let (e, a) = (format!("{kind}-e"), format!("{kind}-a"));
-        if matches!(kind, "table" | "reduce") {
+        if matches!(kind, "table" | "update" | "reduce") {
             // On update: the last result per key and window is the same.
             let want = latest(&bootstrap, &e);
             assert!(!want.is_empty(), "{kind}: no embedded output");
