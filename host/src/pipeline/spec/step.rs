@@ -78,8 +78,8 @@ pub struct StepSpec {
     /// late table updates before they join, ms (Kafka's `Joined.withGracePeriod`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_ms: Option<u64>,
-    /// A `group_by` in a stage's view ([`PipelineSpec::stage_spec`]): whether it passes on
-    /// a record whose new key is null ([`PipelineSpec::keeps_null_keys`]). Derived from the
+    /// A `group_by` in a stage's view ([`PipelineSpec::stage_spec`](crate::pipeline::PipelineSpec::stage_spec)): whether it passes on
+    /// a record whose new key is null ([`PipelineSpec::keeps_null_keys`](crate::pipeline::PipelineSpec::keeps_null_keys)). Derived from the
     /// steps after it, never read from or written to a spec.
     #[serde(skip)]
     pub keeps_null_keys: bool,
