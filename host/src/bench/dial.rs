@@ -46,7 +46,7 @@ pub enum Conn {
 
 /// A socket read through a 64 KiB buffer and written directly: rustls reads at most
 /// 4 KiB per call, so without it a client pays a read syscall per 4 KiB (the broker
-/// has the same buffer, see kafka/tls.rs).
+/// reads 64 KiB at a time too, into its own record layer: kafka/tls/stream.rs).
 pub struct Buffered(BufReader<TcpStream>);
 
 impl Read for Buffered {
@@ -104,7 +104,7 @@ impl Dial {
         for cert in CertificateDer::pem_file_iter(ca).context("reading the bench CA")? {
             roots.add(cert?)?;
         }
-        #[allow(deprecated)] // ring: see kafka/tls.rs
+        #[allow(deprecated)] // ring: see kafka/tls/mod.rs
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?

@@ -279,7 +279,7 @@ impl Client {
 
 /// Makes ring rustls's process-wide provider (reqwest is built without one), once.
 fn install_crypto_provider() {
-    // ring is what the listeners use (see kafka/tls.rs for why, and its deprecation).
+    // ring is what the listeners use (see kafka/tls/mod.rs for why, and its deprecation).
     #[allow(deprecated)]
     let ring = tokio_rustls::rustls::crypto::ring::default_provider();
     // An error means one is installed already: fine.

@@ -10,7 +10,8 @@
 //! - [`handler`]: one file per API (produce, fetch, metadata, ...), and the
 //!   table of advertised versions.
 //! - [`group`]: the consumer group coordinator (classic rebalance protocol).
-//! - [`tls`]: [`tls::Tls`], the `[tls]` acceptors of both listeners and their handshake.
+//! - [`tls`]: [`tls::Tls`], the `[tls]` configuration of both listeners, their handshake,
+//!   and the Kafka listener's own TLS record path ([`tls::stream::TlsStream`]).
 //! - [`settings`]: the listener's runtime settings.
 //! - [`error`]: [`KafkaError`], the layer's one error type.
 pub mod admission;

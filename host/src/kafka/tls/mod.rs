@@ -1,6 +1,14 @@
 //! [`Tls`]: the `[tls]` section of weir.toml ([`TlsConfig`], checked by its `build`)
-//! loaded into rustls acceptors for both listeners, and the handshake both run under
-//! their admission timeout.
+//! loaded into rustls configurations for both listeners, and the handshake both run
+//! under their admission timeout.
+//!
+//! - [`record`]: TLS records sealed and opened in place with ring, once rustls has
+//!   done the handshake (the Kafka listener's traffic).
+//! - [`stream`]: [`stream::TlsStream`], a Kafka connection under TLS: rustls'
+//!   unbuffered handshake, then [`record`]'s records in large reads and writes.
+//!
+//! The HTTP listener stays on tokio-rustls (hyper wants its stream; its bodies are
+//! small); the Kafka listener, where TLS costs throughput, has its own record path.
 //!
 //! The certificate, key and client CA bundle are read and checked once, when the
 //! configuration is built: a file that is missing, holds no PEM item of the kind
@@ -29,10 +37,14 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::unbuffered::EncodeError;
 use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
 use tokio_rustls::server::TlsStream;
 
 use crate::auth::Principal;
+
+pub mod record;
+pub mod stream;
 
 /// `[tls]` in weir.toml, as written (see host/weir.toml for each key).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -157,10 +169,11 @@ pub enum TlsError {
     },
 }
 
-/// The loaded TLS configuration: one acceptor per listener (they differ only in ALPN).
+/// The loaded TLS configuration of both listeners (they differ only in ALPN and in
+/// the Kafka one letting [`stream`] take the traffic keys).
 #[derive(Clone)]
 pub struct Tls {
-    kafka: TlsAcceptor,
+    kafka: Arc<ServerConfig>,
     http: TlsAcceptor,
 }
 
@@ -179,6 +192,23 @@ pub enum HandshakeError {
     /// The client sent something that is not TLS, or TLS rustls refused.
     #[error("TLS handshake: {0}")]
     Failed(#[source] io::Error),
+    /// rustls refused the client's handshake.
+    #[error("TLS handshake: {0}")]
+    Tls(#[source] rustls::Error),
+    /// A handshake message rustls produced could not be encoded (a fault here).
+    #[error("TLS handshake: {0}")]
+    Encode(#[source] EncodeError),
+    /// The negotiated suite has no record layer here (a fault: the provider's suites
+    /// are all covered).
+    #[error("TLS handshake: {0}")]
+    Record(#[source] record::RecordError),
+    /// The client's handshake flight does not fit the connection's buffer.
+    #[error("TLS handshake message larger than {max} bytes")]
+    TooLarge { max: usize },
+    /// rustls reached a state the handshake does not expect (early data, which is
+    /// not enabled).
+    #[error("TLS handshake reached an unexpected state")]
+    UnexpectedState,
 }
 
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
@@ -266,8 +296,11 @@ impl Tls {
         config.ignore_client_order = true;
         let mut http = config.clone();
         http.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // The Kafka stream seals and opens records itself once rustls has done the
+        // handshake ([`stream`]); rustls keeps the key schedule.
+        config.enable_secret_extraction = true;
         Ok(Tls {
-            kafka: TlsAcceptor::from(Arc::new(config)),
+            kafka: Arc::new(config),
             http: TlsAcceptor::from(Arc::new(http)),
         })
     }
@@ -277,11 +310,21 @@ impl Tls {
         &self,
         stream: S,
         timeout: Duration,
-    ) -> Result<(TlsStream<BufReader<S>>, Option<Principal>), HandshakeError>
+    ) -> Result<(stream::TlsStream<S>, Option<Principal>), HandshakeError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        accept(&self.kafka, stream, timeout).await
+        let (stream, leaf) =
+            tokio::time::timeout(timeout, stream::accept(self.kafka.clone(), stream))
+                .await
+                .map_err(|_| HandshakeError::Timeout {
+                    ms: timeout.as_millis(),
+                })??;
+        // rustls only hands over certificates its verifier accepted.
+        let principal = leaf
+            .and_then(|leaf| common_name(&leaf))
+            .map(Principal::User);
+        Ok((stream, principal))
     }
 
     /// Runs the HTTP listener's handshake on `stream`, closing it after `timeout`.
@@ -407,9 +450,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_server_chooses_aes_128_gcm_when_the_client_lists_aes_256_first() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A leaf certificate for `localhost` in `dir` (c.pem, k.pem) and the TLS
+    /// configuration serving it.
+    pub(super) fn localhost(dir: &Path) -> Tls {
         let status = std::process::Command::new("openssl")
             .args(["req", "-x509", "-nodes", "-days", "1", "-newkey", "ec"])
             .args(["-pkeyopt", "ec_paramgen_curve:prime256v1"])
@@ -424,17 +467,23 @@ mod tests {
             .args(["-addext", "subjectAltName=DNS:localhost"])
             // A leaf, not a CA: webpki refuses a CA certificate as the server's.
             .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .current_dir(dir.path())
+            .current_dir(dir)
             .stderr(std::process::Stdio::null())
             .status()
             .expect("openssl");
         assert!(status.success());
-        let tls = Tls::load(&TlsSettings {
-            cert: dir.path().join("c.pem"),
-            key: dir.path().join("k.pem"),
+        Tls::load(&TlsSettings {
+            cert: dir.join("c.pem"),
+            key: dir.join("k.pem"),
             client: None,
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn the_server_chooses_aes_128_gcm_when_the_client_lists_aes_256_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = localhost(dir.path());
         let mut roots = RootCertStore::empty();
         roots
             .add(CertificateDer::from_pem_file(dir.path().join("c.pem")).unwrap())
@@ -452,7 +501,7 @@ mod tests {
             .with_no_client_auth();
         let name = "localhost".try_into().unwrap();
         let client = rustls::ClientConnection::new(Arc::new(client_config), name).unwrap();
-        let server = rustls::ServerConnection::new(tls.kafka.config().clone()).unwrap();
+        let server = rustls::ServerConnection::new(tls.kafka.clone()).unwrap();
         let (mut client, mut server) = (client.into(), server.into());
         for _ in 0..8 {
             transfer(&mut client, &mut server);
