@@ -235,9 +235,13 @@ impl Sealer {
                 )
             }
         }
-        // ring refuses only inputs too long for the algorithm, which a record never is.
-        .map_err(|_| RecordError::Overflow {
-            len: plaintext.len(),
+        // ring refuses only inputs too long for the algorithm, which a record never is;
+        // were it to, the plaintext copied in must not stay to be written in clear.
+        .map_err(|_| {
+            out.truncate(start);
+            RecordError::Overflow {
+                len: plaintext.len(),
+            }
         })?;
         out.extend_from_slice(tag.as_ref());
         keys.seq += 1;

@@ -47,6 +47,8 @@ const MAX_HANDSHAKE_MESSAGE: usize = 1 << 10;
 const KEY_UPDATE: u8 = 24;
 /// Alert description close_notify (RFC 8446 §6.1).
 const CLOSE_NOTIFY: u8 = 0;
+/// Alert level warning (RFC 8446 §6); any other level is fatal.
+const WARNING: u8 = 1;
 /// Alert description user_canceled: a warning, followed by close_notify.
 const USER_CANCELED: u8 = 90;
 
@@ -72,7 +74,29 @@ pub struct TlsStream<S> {
     handshake: Vec<u8>,
     peer_closed: bool,
     close_sealed: bool,
+    /// The peer asked for a KeyUpdate: ours goes out before our next record. Many
+    /// requests make one update (RFC 8446 §4.6.3 allows it), so a client streaming
+    /// requests cannot make the server queue an answer to each.
+    update_due: bool,
+    /// Records since the last one carrying application data: KeyUpdates, empty
+    /// records and warning alerts cost the server work and the client nothing more,
+    /// so each kind is capped, as rustls caps them.
+    idle: IdleRecords,
 }
+
+/// Records since the last application data, per kind ([`TlsStream::idle`]).
+#[derive(Default)]
+struct IdleRecords {
+    key_updates: u32,
+    empty: u32,
+    warnings: u32,
+}
+
+/// KeyUpdates and empty records allowed in a row without application data (rustls
+/// allows 32 of each).
+const MAX_IDLE_RECORDS: u32 = 32;
+/// Warning alerts allowed in a row without application data (rustls allows 4).
+const MAX_WARNING_ALERTS: u32 = 4;
 
 impl<S> std::fmt::Debug for TlsStream<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -171,6 +195,8 @@ where
         sent: 0,
         handshake: Vec::new(),
         peer_closed: false,
+        update_due: false,
+        idle: IdleRecords::default(),
         close_sealed: false,
     };
     Ok((stream, certificate))
@@ -255,6 +281,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     /// Seals `plaintext` (at most one record's) into `outgoing`, updating the write
     /// key first when it has sealed its share.
     fn seal(&mut self, typ: u8, plaintext: &[u8]) -> io::Result<()> {
+        if std::mem::take(&mut self.update_due) {
+            self.update_write_key()?;
+        }
         if self.sealer.exhausted() {
             if !self.sealer.can_update() {
                 return Err(invalid(record::RecordError::KeyExhausted));
@@ -315,11 +344,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
             if !self.handshake.is_empty() {
                 return Err(invalid("data after a TLS KeyUpdate in its record"));
             }
+            self.idle.key_updates += 1;
+            if self.idle.key_updates > MAX_IDLE_RECORDS {
+                return Err(invalid("too many TLS KeyUpdates without application data"));
+            }
             let (seq, secrets) = self.kernel.update_rx_secret().map_err(invalid)?;
             self.opener = Opener::new(self.version, seq, &secrets).map_err(invalid)?;
-            if requested {
-                self.update_write_key()?;
-            }
+            // Answered before our next record, once however often it was asked.
+            self.update_due |= requested;
         }
         Ok(())
     }
@@ -332,7 +364,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
                 self.peer_closed = true;
                 Ok(())
             }
-            [_, USER_CANCELED] => Ok(()),
+            [WARNING, USER_CANCELED] => {
+                self.idle.warnings += 1;
+                if self.idle.warnings > MAX_WARNING_ALERTS {
+                    return Err(invalid("too many TLS warning alerts"));
+                }
+                Ok(())
+            }
             [level, description] => Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
                 format!("TLS alert from the client: level {level}, description {description}"),
@@ -387,8 +425,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<S> {
             {
                 this.start += opened.wire_len;
                 let range = at + opened.plaintext.start..at + opened.plaintext.end;
+                // A handshake message split over records must not be interleaved
+                // with records of another type (RFC 8446 §5.1).
+                if opened.typ != content::HANDSHAKE && !this.handshake.is_empty() {
+                    return Poll::Ready(Err(invalid(
+                        "TLS record interleaved with a split handshake message",
+                    )));
+                }
                 match opened.typ {
-                    content::APPLICATION_DATA => this.plain = range,
+                    content::APPLICATION_DATA if range.is_empty() => {
+                        this.idle.empty += 1;
+                        if this.idle.empty > MAX_IDLE_RECORDS {
+                            return Poll::Ready(Err(invalid(
+                                "too many empty TLS records in a row",
+                            )));
+                        }
+                    }
+                    content::APPLICATION_DATA => {
+                        this.idle = IdleRecords::default();
+                        this.plain = range;
+                    }
                     content::ALERT => this.on_alert(range)?,
                     content::HANDSHAKE => this.on_handshake(range)?,
                     other => {
@@ -473,171 +529,5 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<S> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio_rustls::rustls::{self, CipherSuite, RootCertStore};
-
-    /// A rustls client offering only `suite` over `version`, trusting `dir`'s c.pem.
-    fn client(
-        dir: &std::path::Path,
-        version: &'static rustls::SupportedProtocolVersion,
-        suite: CipherSuite,
-    ) -> tokio_rustls::TlsConnector {
-        use rustls_pki_types::pem::PemObject;
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(CertificateDer::from_pem_file(dir.join("c.pem")).unwrap())
-            .unwrap();
-        #[allow(deprecated)]
-        let mut provider = rustls::crypto::ring::default_provider();
-        provider.cipher_suites.retain(|s| s.suite() == suite);
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
-            .with_protocol_versions(&[version])
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tokio_rustls::TlsConnector::from(Arc::new(config))
-    }
-
-    /// xorshift64*: bytes that differ from record to record.
-    fn noise(state: &mut u64, len: usize) -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                *state ^= *state >> 12;
-                *state ^= *state << 25;
-                *state ^= *state >> 27;
-                (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
-            })
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn every_suite_echoes_through_key_updates_and_closes_cleanly() {
-        let dir = tempfile::tempdir().unwrap();
-        let tls = super::super::tests::localhost(dir.path());
-        let cases = [
-            (
-                &rustls::version::TLS13,
-                CipherSuite::TLS13_AES_128_GCM_SHA256,
-            ),
-            (
-                &rustls::version::TLS13,
-                CipherSuite::TLS13_AES_256_GCM_SHA384,
-            ),
-            (
-                &rustls::version::TLS13,
-                CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
-            ),
-            (
-                &rustls::version::TLS12,
-                CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-            ),
-            (
-                &rustls::version::TLS12,
-                CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-            ),
-        ];
-        for (version, suite) in cases {
-            let (client_io, server_io) = tokio::io::duplex(64 << 10);
-            let config = tls.kafka.clone();
-            // The server echoes until the client's close_notify, then sends its own.
-            let server = tokio::spawn(async move {
-                let (mut s, leaf) = accept(config, server_io).await.unwrap();
-                assert!(leaf.is_none());
-                let mut buf = vec![0u8; 100_000];
-                loop {
-                    let n = s.read(&mut buf).await.unwrap();
-                    if n == 0 {
-                        break;
-                    }
-                    s.write_all(&buf[..n]).await.unwrap();
-                    s.flush().await.unwrap();
-                }
-                s.shutdown().await.unwrap();
-                s.protocol_version()
-            });
-            let connector = client(dir.path(), version, suite);
-            let name = "localhost".try_into().unwrap();
-            let mut c = connector.connect(name, client_io).await.unwrap();
-            assert_eq!(
-                c.get_ref().1.negotiated_cipher_suite().unwrap().suite(),
-                suite
-            );
-            let mut seed = 0x5eed_u64;
-            for round in 0..40usize {
-                if round % 10 == 5 && version.version == ProtocolVersion::TLSv1_3 {
-                    // A KeyUpdate asking the server to update too.
-                    c.get_mut().1.refresh_traffic_keys().unwrap();
-                }
-                let len = [1, 4, 16_383, 16_384, 16_385, 30_000][round % 6];
-                let sent = noise(&mut seed, len);
-                c.write_all(&sent).await.unwrap();
-                c.flush().await.unwrap();
-                let mut back = vec![0u8; len];
-                c.read_exact(&mut back).await.unwrap();
-                assert!(back == sent, "{suite:?}: round {round} came back changed");
-            }
-            c.shutdown().await.unwrap();
-            let mut rest = Vec::new();
-            c.read_to_end(&mut rest).await.unwrap();
-            assert!(rest.is_empty());
-            assert_eq!(server.await.unwrap(), version.version);
-        }
-    }
-
-    #[tokio::test]
-    async fn a_forged_record_ends_the_connection() {
-        let dir = tempfile::tempdir().unwrap();
-        let tls = super::super::tests::localhost(dir.path());
-        let (client_io, server_io) = tokio::io::duplex(64 << 10);
-        let config = tls.kafka.clone();
-        let server = tokio::spawn(async move {
-            let (mut s, _) = accept(config, server_io).await.unwrap();
-            let mut buf = [0u8; 5];
-            s.read_exact(&mut buf).await.unwrap();
-            s.write_all(&buf).await.unwrap();
-            s.flush().await.unwrap();
-            s.read(&mut buf).await
-        });
-        let connector = client(
-            dir.path(),
-            &rustls::version::TLS13,
-            CipherSuite::TLS13_AES_128_GCM_SHA256,
-        );
-        let mut c = connector
-            .connect("localhost".try_into().unwrap(), client_io)
-            .await
-            .unwrap();
-        // One round trip: the server is past its handshake, on weir's record layer.
-        c.write_all(b"hello").await.unwrap();
-        c.flush().await.unwrap();
-        let mut back = [0u8; 5];
-        c.read_exact(&mut back).await.unwrap();
-        // An application-data record the client never sealed, on the raw socket.
-        let mut forged = vec![23, 3, 3, 0, 40];
-        forged.extend([0x42; 40]);
-        c.get_mut().0.write_all(&forged).await.unwrap();
-        let err = server.await.unwrap().unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-        assert!(err.to_string().contains("bad_record_mac"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn a_client_that_is_not_tls_gets_an_alert_and_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let tls = super::super::tests::localhost(dir.path());
-        let (mut client_io, server_io) = tokio::io::duplex(64 << 10);
-        let config = tls.kafka.clone();
-        let server = tokio::spawn(async move { accept(config, server_io).await.map(|_| ()) });
-        // A Kafka ApiVersions request instead of a ClientHello.
-        client_io
-            .write_all(&[0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff])
-            .await
-            .unwrap();
-        let err = server.await.unwrap().unwrap_err();
-        assert!(matches!(err, HandshakeError::Tls(_)), "{err}");
-        let mut alert = [0u8; 7];
-        client_io.read_exact(&mut alert).await.unwrap();
-        assert_eq!(alert[0], content::ALERT, "{alert:?}");
-    }
-}
+#[path = "stream_tests.rs"]
+mod tests;
