@@ -1,121 +1,16 @@
-//! Attached nodes (`weir serve --cluster`), read_committed output, and waits on a
+//! Attached nodes (`common/attached.rs`), read_committed output, and waits on a
 //! pipeline run both embedded and attached.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use weir::cluster::{self, ClientProps, TopicOffset};
 
 use crate::common::pipeline::call;
-use crate::common::{Server, TEST_CONFIG, http, wait_until, weir_bin};
+use crate::common::{Server, wait_until};
 
-/// An attached node: a `weir serve --cluster` child, SIGKILLed on drop.
-pub struct Node {
-    child: Child,
-    url: String,
-    _config: tempfile::NamedTempFile,
-}
-
-impl Node {
-    /// Starts a node attached to `bootstrap` in group `g`, its data in `dir`; waits for
-    /// its HTTP address and the line saying it attached.
-    pub fn start(dir: &Path, bootstrap: &str) -> Node {
-        let config = tempfile::NamedTempFile::new().unwrap();
-        // A dead node's tasks move after 6 s without its heartbeats.
-        std::fs::write(
-            config.path(),
-            format!("{TEST_CONFIG}[cluster]\nsession_timeout_ms = 6000\n"),
-        )
-        .unwrap();
-        let mut child = Command::new(weir_bin())
-            .args(["serve", "--data-dir"])
-            .arg(dir)
-            .args(crate::common::serve_args())
-            .args(["--cluster", bootstrap, "--group", "g", "--config"])
-            .arg(config.path())
-            .env("WEIR_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut url, mut attached) = (None, false);
-        while url.is_none() || !attached {
-            let line = lines
-                .next()
-                .expect("the node exited before announcing")
-                .unwrap();
-            if let Some(u) = line.strip_prefix("weir: HTTP API on ") {
-                url = Some(u.trim().to_string());
-            }
-            attached |= line.starts_with("weir: attached to ");
-        }
-        // Keep reading so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Node {
-            child,
-            url: url.unwrap(),
-            _config: config,
-        }
-    }
-
-    pub fn get(&self, path: &str) -> (u16, Value) {
-        let r = http().get(format!("{}{path}", self.url)).send().unwrap();
-        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
-    }
-
-    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = http()
-            .post(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .unwrap();
-        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
-    }
-
-    pub fn upload(&self, name: &str, wasm: &Path) {
-        let r = http()
-            .post(format!("{}/v1/modules/{name}", self.url))
-            .header("content-type", "application/wasm")
-            .body(std::fs::read(wasm).unwrap())
-            .send()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap_or_default());
-    }
-
-    /// Creates `spec` here; the shared catalog carries it to the other nodes.
-    pub fn create(&self, spec: Value) {
-        let (code, body) = self.post("/v1/pipelines", spec);
-        assert_eq!(code, 201, "{body}");
-    }
-
-    /// Whether this node runs tasks of `pipeline` (its view in `GET /v1/cluster`).
-    pub fn has_tasks(&self, pipeline: &str) -> bool {
-        let (_, v) = self.get("/v1/cluster");
-        v["pipelines"].as_array().into_iter().flatten().any(|p| {
-            p["name"] == pipeline
-                && p["local"]["tasks"]
-                    .as_object()
-                    .is_some_and(|t| !t.is_empty())
-        })
-    }
-
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use crate::common::attached::Node;
 
 /// One output record: key, value, window start and end headers.
 pub type Out = (String, String, Option<String>, Option<String>);

@@ -2,6 +2,7 @@
 //! port 0 in a temp dir, wait for it with a deadline, talk to it over HTTP.
 #![allow(dead_code)]
 
+pub mod attached;
 pub mod connect;
 pub mod guests;
 pub mod pipeline;
