@@ -177,7 +177,7 @@ enum BenchCommand {
     Mirror(crate::bench::mirror::MirrorBenchOptions),
     /// PostgresSink rows/s against the same rows as psql's batched upserts.
     Postgres(crate::bench::postgres::PostgresBenchOptions),
-    /// A stateful pipeline embedded against 1 and 2 attached nodes (`serve --cluster`), and
+    /// A stateful pipeline embedded against 1, 2 and 3 attached nodes (`serve --cluster`), and
     /// the changelog restore rate.
     Attached(crate::bench::attached::AttachedBenchOptions),
 }
