@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use weir::cluster::{self, ClientProps, TopicOffset};
-
+use weir::cluster::Consumer;
 
 pub use crate::common::attached::{Node, SESSION_TIMEOUT_MS};
+use crate::common::attached::{client, from_start};
 
 /// Keys the load cycles through.
 pub const KEYS: usize = 24;
@@ -22,40 +22,30 @@ pub fn batch(from: usize, n: usize) -> Vec<Value> {
 /// Every committed record of `topic`'s partitions but the counter's timer reports,
 /// read_committed, until `want` arrived (or the deadline).
 pub fn read_committed(bootstrap: &str, topic: &str, partitions: i32, want: usize) -> Vec<String> {
-    let props = BTreeMap::from([("bootstrap.servers".to_string(), bootstrap.to_string())]);
-    let c = cluster::connect(ClientProps::new(props).unwrap());
-    let mut consumer = c.consumer(None).unwrap();
-    let positions: Vec<TopicOffset> = (0..partitions)
-        .map(|partition| TopicOffset {
-            topic: topic.into(),
-            partition,
-            offset: 0,
-        })
-        .collect();
-    consumer.assign(&positions).unwrap();
+    let c = client(bootstrap);
+    let mut consumer = from_start(&*c, topic, partitions);
     let mut values = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(90);
     while values.len() < want && Instant::now() < deadline {
-        for r in consumer.poll(10_000, Duration::from_millis(200)).unwrap() {
-            let v = String::from_utf8_lossy(&r.value.unwrap_or_default()).into_owned();
-            // The counter's wall-clock timer reports (`keys=N at T`) are no count.
-            if !v.starts_with("keys=") {
-                values.push(v);
-            }
-        }
+        take(&mut *consumer, &mut values);
     }
     // Anything past the expected count would be a duplicate: look a little longer.
     let settle = Instant::now() + Duration::from_secs(2);
     while Instant::now() < settle {
-        for r in consumer.poll(10_000, Duration::from_millis(200)).unwrap() {
-            let v = String::from_utf8_lossy(&r.value.unwrap_or_default()).into_owned();
-            // The counter's wall-clock timer reports (`keys=N at T`) are no count.
-            if !v.starts_with("keys=") {
-                values.push(v);
-            }
-        }
+        take(&mut *consumer, &mut values);
     }
     values
+}
+
+/// Adds what one poll of `consumer` brings to `values`, but the counter's wall-clock
+/// timer reports (`keys=N at T`), which are no count.
+fn take(consumer: &mut dyn Consumer, values: &mut Vec<String>) {
+    for r in consumer.poll(10_000, Duration::from_millis(200)).unwrap() {
+        let v = String::from_utf8_lossy(&r.value.unwrap_or_default()).into_owned();
+        if !v.starts_with("keys=") {
+            values.push(v);
+        }
+    }
 }
 
 /// Asserts the output holds, per key, the counts 1..=N (N: the key's inputs among the

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use weir::cluster::{self, ClientProps, TopicOffset};
 
 use crate::common::pipeline::call;
 use crate::common::{Server, wait_until};
 
 pub use crate::common::attached::Node;
+use crate::common::attached::{client, from_start};
 
 /// One output record: key, value, window start and end headers.
 pub type Out = (String, String, Option<String>, Option<String>);
@@ -25,21 +25,12 @@ pub fn committed(bootstrap: &str, topic: &str, partitions: i32) -> Vec<Out> {
 
 /// The same in the order read (partition by partition as they come).
 pub fn committed_in_order(bootstrap: &str, topic: &str, partitions: i32) -> Vec<Out> {
-    let props = BTreeMap::from([("bootstrap.servers".to_string(), bootstrap.to_string())]);
-    let c = cluster::connect(ClientProps::new(props).unwrap());
+    let c = client(bootstrap);
     let admin = c.admin().unwrap();
     let ends: Vec<i64> = (0..partitions)
         .map(|p| admin.watermarks(topic, p).unwrap().1)
         .collect();
-    let mut consumer = c.consumer(None).unwrap();
-    let positions: Vec<TopicOffset> = (0..partitions)
-        .map(|partition| TopicOffset {
-            topic: topic.into(),
-            partition,
-            offset: 0,
-        })
-        .collect();
-    consumer.assign(&positions).unwrap();
+    let mut consumer = from_start(&*c, topic, partitions);
     let text = |b: Option<Vec<u8>>| String::from_utf8_lossy(&b.unwrap_or_default()).into_owned();
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);

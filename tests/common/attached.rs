@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 
 use serde_json::Value;
+use weir::cluster::{self, ClientProps, Cluster, Consumer, TopicOffset};
 
 use super::{TEST_CONFIG, http, serve_args, weir_bin};
 
@@ -170,4 +172,25 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A client of the cluster at `bootstrap` (plain properties, no group).
+pub fn client(bootstrap: &str) -> Arc<dyn Cluster> {
+    let props = BTreeMap::from([("bootstrap.servers".to_string(), bootstrap.to_string())]);
+    cluster::connect(ClientProps::new(props).unwrap())
+}
+
+/// A read_committed consumer of `c` assigned every one of `topic`'s `partitions` from
+/// offset 0.
+pub fn from_start(c: &dyn Cluster, topic: &str, partitions: i32) -> Box<dyn Consumer> {
+    let mut consumer = c.consumer(None).unwrap();
+    let positions: Vec<TopicOffset> = (0..partitions)
+        .map(|partition| TopicOffset {
+            topic: topic.into(),
+            partition,
+            offset: 0,
+        })
+        .collect();
+    consumer.assign(&positions).unwrap();
+    consumer
 }
