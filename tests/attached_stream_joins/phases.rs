@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::{Node, attached_caught_up};
 use crate::common::Server;
-use crate::common::pipeline::{produce, wait_caught_up};
+use crate::common::pipeline::{produce, read_all, wait_caught_up};
 
 /// One input record: key (None: null), value, timestamp.
 pub fn rec(key: Option<String>, value: String, ts: i64) -> Value {
@@ -36,5 +36,16 @@ impl Phases<'_> {
             wait_caught_up(self.broker, &format!("{name}-e"), self.sent);
             attached_caught_up(node, &format!("{name}-a"), members, self.tasks);
         }
+    }
+}
+
+/// Asserts that every partition of each of `topics` holds records (the keys spread).
+pub fn spread(broker: &Server, topics: &[&str]) {
+    for topic in topics {
+        let sizes: Vec<usize> = read_all(broker, topic).iter().map(Vec::len).collect();
+        assert!(
+            sizes.iter().all(|&n| n > 0),
+            "{topic}'s keys land in one partition: {sizes:?}"
+        );
     }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::cluster::*;
 use crate::common::Server;
 use crate::common::streams::now_ms;
-use crate::phases::{Phases, rec};
+use crate::phases::{Phases, rec, spread};
 
 #[test]
 fn a_versioned_table_join_attached_matches_embedded_across_a_kill() {
@@ -47,7 +47,7 @@ fn a_versioned_table_join_attached_matches_embedded_across_a_kill() {
         tasks: 4,
         sent: 0,
     };
-    let key = |i: usize| Some(format!("p{}", i % 6));
+    let key = |i: usize| Some(format!("k{}", i % 6));
     let t0 = now_ms() - 120_000;
     // Three versions of each price, some out of order.
     phases.send(
@@ -81,6 +81,8 @@ fn a_versioned_table_join_attached_matches_embedded_across_a_kill() {
             .map(|i| rec(key(i), format!("late{i}"), t0 + 820 + 5 * i as i64))
             .collect(),
     );
+    // The kill must cost the tasks of both partitions something.
+    spread(&broker, &["orders", "prices"]);
     let [survivor, dead] = nodes;
     dead.kill();
     phases.caught_up(&survivor, 1);

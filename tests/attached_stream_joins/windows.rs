@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::cluster::*;
 use crate::common::Server;
 use crate::common::streams::now_ms;
-use crate::phases::{Phases, rec};
+use crate::phases::{Phases, rec, spread};
 
 /// The join window: 100 ms either way, 50 ms of grace (a record closes once stream time
 /// passes its timestamp by 150 ms).
@@ -83,6 +83,16 @@ fn left_and_outer_window_joins_attached_match_embedded_across_a_kill() {
             .any(|o| o.0.is_empty() && o.1.contains("v-nokey")),
         "the null-key view was not joined with null: {left:?}"
     );
+    // A view of each key that matches nothing yet: it waits in the outer store of every
+    // task (keys k0..k7 reach both partitions) until the next phase closes its window, so
+    // that the kill below loses it unless the restore brings it back.
+    phases.send(
+        "views",
+        (0..8)
+            .map(|i| rec(key(i), format!("pending{i}"), t0 + 490))
+            .collect(),
+    );
+    phases.caught_up(&nodes[0], 2);
     // More views; one node dies while the tasks read them. The survivor restores their
     // window stores and waiting records from the changelogs and takes them on from the
     // last committed round.
@@ -95,6 +105,8 @@ fn left_and_outer_window_joins_attached_match_embedded_across_a_kill() {
             })
             .collect(),
     );
+    // The kill must cost the tasks of both partitions something.
+    spread(&broker, &["views", "clicks"]);
     let [survivor, dead] = nodes;
     dead.kill();
     phases.caught_up(&survivor, 1);
@@ -124,4 +136,5 @@ fn left_and_outer_window_joins_attached_match_embedded_across_a_kill() {
     assert!(count(&left, "\"right\":\"d") >= 5, "{left:?}");
     assert!(count(&outer, "\"left\":null") >= 1, "{outer:?}");
     assert_eq!(count(&left, "\"v-late\""), 1, "{left:?}");
+    assert_eq!(count(&left, "\"pending"), 8, "{left:?}");
 }
