@@ -9,7 +9,9 @@
 //! examples/rust-key-selector, Kafka's mapper the same rule in Java), and stream–table
 //! joins over a versioned table with a grace period (a table source with
 //! `history_retention_ms` and the step's `grace_ms`; Kafka's
-//! `Stores.persistentVersionedKeyValueStore` and `Joined.withGracePeriod`). Counts after
+//! `Stores.persistentVersionedKeyValueStore` and `Joined.withGracePeriod`). The
+//! stream–stream cases have null keys too (KIP-962: a left or outer join emits a kept
+//! side's at once, joined with null). Counts after
 //! one and two `group_by`s are compared with `groupBy(...).count()` the same way
 //! (tests/clients/streams-oracle's CountOracle), and joins after a key change (a re-keyed
 //! stream with a table, two re-keyed streams in a window) with RegroupOracle.
@@ -176,6 +178,8 @@ fn weir(
     assert_eq!(code, 201, "{body}");
     for (n, (left, key, value, ts)) in input.iter().enumerate() {
         let topic = if *left { &l } else { &r };
+        // `\N`: a null key, as the oracle reads it.
+        let key = (key != "\\N").then_some(key);
         produce(
             s,
             topic,
@@ -188,7 +192,7 @@ fn weir(
         .flatten()
         .map(|r: Value| {
             (
-                r["key"].as_str().unwrap().to_string(),
+                r["key"].as_str().unwrap_or("\\N").to_string(),
                 r["value"].as_str().map(str::to_string),
                 r["timestamp"].as_i64().unwrap(),
             )
@@ -241,6 +245,22 @@ fn out_of_order(records: Vec<Input>, seed: u64) -> Vec<Input> {
         .collect()
 }
 
+/// `records` with about one key in six null (`\\N`), on both sides.
+fn with_null_keys(records: Vec<Input>, seed: u64) -> Vec<Input> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed + 200);
+    records
+        .into_iter()
+        .map(|(left, key, value, ts)| {
+            let key = if rng.random_bool(1.0 / 6.0) {
+                "\\N".into()
+            } else {
+                key
+            };
+            (left, key, value, ts)
+        })
+        .collect()
+}
+
 fn joins_match_kafka_streams_on_random_input(install: Install) {
     let version = streams_version(install);
     let dir = tempfile::tempdir().unwrap();
@@ -267,14 +287,31 @@ fn joins_match_kafka_streams_on_random_input(install: Install) {
     ];
     for (i, (pair, join_type, window)) in cases.into_iter().enumerate() {
         let records = input(i as u64 + 1, 60, t0, pair == "stream-global");
-        let records = if pair == "stream-versioned" {
+        let records = match pair {
             // Later table updates for the buffer to wait for: half the records out of
             // order, by up to 30 ms.
-            out_of_order(records, i as u64)
-        } else {
-            records
+            "stream-versioned" => out_of_order(records, i as u64),
+            "stream-stream" => with_null_keys(records, i as u64),
+            _ => records,
         };
         let want = kafka(install, pair, join_type, window, &records);
+        if pair == "stream-stream" {
+            // KIP-962: a kept side's null-key record comes out at once, joined with null.
+            let keyless = |side: bool| {
+                let n = records.iter().filter(|r| r.0 == side && r.1 == "\\N");
+                n.filter(|r| r.2.is_some()).count()
+            };
+            let keeps = match join_type {
+                "left" => keyless(true),
+                "outer" => keyless(true) + keyless(false),
+                _ => 0,
+            };
+            let kept = want.iter().filter(|o| o.0 == "\\N").count();
+            assert_eq!(
+                kept, keeps,
+                "{join_type}: Kafka Streams {version} (KIP-962)"
+            );
+        }
         assert!(
             !want.is_empty(),
             "{pair} {join_type}: Kafka Streams {version} emitted nothing"
@@ -516,8 +553,9 @@ fn weir_regrouped(
 /// a `join` step, a re-keyed stream with a global table, and `groupBy(...).count()` as a
 /// `group_by` before a `count`, outputs equal record for record
 /// (tests/clients/streams-oracle's RegroupOracle). About one record in eight has a null new
-/// key: the left joins with a table or global table keep it, joined with null and keyed
-/// null (KIP-962); the inner joins and the count drop it.
+/// key: the left joins with a table or global table and the left and outer window joins
+/// keep it (an outer one on both sides), joined with null and keyed null (KIP-962); the
+/// inner joins and the count drop it.
 fn regrouped_joins_match_kafka_streams(install: Install) {
     let version = streams_version(install);
     let dir = tempfile::tempdir().unwrap();
@@ -562,17 +600,20 @@ fn regrouped_joins_match_kafka_streams(install: Install) {
             "{pair} {join_type}: Kafka Streams {version} emitted nothing for {records:?}"
         );
         let kept = want.iter().filter(|o| o.0 == "\\N").count();
-        if pair.starts_with("stream-") && pair != "stream-stream" && join_type == "left" {
-            assert_eq!(
-                kept, null_keys,
-                "Kafka Streams {version} keeps each (KIP-962)"
-            );
-        } else if pair != "stream-stream" {
-            assert_eq!(
-                kept, 0,
-                "{pair} {join_type}: Kafka Streams {version} drops them"
-            );
-        }
+        // An outer window join keeps the right stream's null new keys too.
+        let right_null_keys = records
+            .iter()
+            .filter(|r| !r.0 && !r.2.as_deref().unwrap_or_default().contains(','))
+            .count();
+        let keeps = match (pair, join_type) {
+            ("stream-stream", "outer") => null_keys + right_null_keys,
+            (_, "left") if pair.starts_with("stream-") => null_keys,
+            _ => 0,
+        };
+        assert_eq!(
+            kept, keeps,
+            "{pair} {join_type}: Kafka Streams {version} keeps {keeps} null new keys (KIP-962)"
+        );
         let got = weir_regrouped(&s, &format!("re{i}"), pair, join_type, window, &records);
         if got != want {
             let at = got.iter().zip(&want).take_while(|(g, w)| g == w).count();

@@ -216,6 +216,63 @@ fn stream_stream_results_take_the_larger_timestamp_and_late_records_are_not_kept
     assert_eq!(store.prefix(b"x", 100).unwrap().len(), 3);
 }
 
+/// KIP-962 (Kafka Streams 3.7+): a null-key record of a side the join keeps comes out at
+/// once joined with null, keyed null, at its own timestamp; an inner join, and a left
+/// join's right side, drop it. Either way it stores nothing and moves stream time.
+#[test]
+fn null_keys_are_joined_with_null_on_the_sides_a_join_keeps() {
+    let windows = JoinWindows {
+        before_ms: 10,
+        after_ms: 10,
+        grace_ms: 0,
+        max_records: u64::MAX,
+    };
+    let keyless = |ts, v: &str| Record {
+        key: None,
+        ..record(ts, Some(v))
+    };
+    for (join_type, left, right) in [
+        (JoinType::Inner, 0, 0),
+        (JoinType::Left, 1, 0),
+        (JoinType::Outer, 1, 1),
+    ] {
+        let mut store = MemoryState::default();
+        let inputs = [keyless(100, "A"), keyless(101, "b"), record(102, Some("C"))];
+        let done = windows
+            .process(
+                join_type,
+                &mut store,
+                &mut Brackets,
+                &inputs,
+                &[Side::Left, Side::Right, Side::Left],
+            )
+            .unwrap();
+        let got: Vec<(Option<Vec<u8>>, i64)> = done
+            .output
+            .records
+            .iter()
+            .map(|r| {
+                let r = r.record(&inputs).unwrap();
+                (r.key.as_ref().map(|k| k.to_vec()), r.timestamp)
+            })
+            .collect();
+        let mut want = Vec::new();
+        want.extend((left == 1).then_some((None, 100)));
+        want.extend((right == 1).then_some((None, 101)));
+        assert_eq!(got, want, "{join_type:?}");
+        let mut texts_want = Vec::new();
+        texts_want.extend((left == 1).then(|| "[A, null]".to_string()));
+        texts_want.extend((right == 1).then(|| "[null, b]".to_string()));
+        assert_eq!(texts(&done.output, &inputs), texts_want);
+        // Only C is stored (and waits, for the left and outer joins).
+        assert_eq!(store.prefix(b"w", 100).unwrap().len(), 1, "{join_type:?}");
+        assert_eq!(
+            store.get(super::join_window::TIME_KEY).unwrap(),
+            Some(102i64.to_be_bytes().to_vec())
+        );
+    }
+}
+
 /// The table–table table, as listed.
 const TABLE_TABLE: &[(Row, [&[&str]; 3])] = &[
     ((1, Some(None), None), [&[], &[], &[]]),

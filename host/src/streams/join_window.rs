@@ -7,8 +7,9 @@
 //! window's end + grace it is emitted joined with null when the next in-order record
 //! arrives, before that record's own results (unless a match came first). A record whose window closed before it arrived
 //! is late (counted): it joins what is stored, is emitted at once when it matched
-//! nothing, and is not stored. Null keys and null values are skipped, though they move
-//! stream time, as in Kafka.
+//! nothing, and is not stored. Null values are skipped, though they move stream time, as
+//! in Kafka; so are null keys, except that a left or outer join emits a kept side's
+//! null-key record joined with null at once (KIP-962, Kafka Streams 3.7+).
 //!
 //! Key layout in the step's state:
 //! - [`TIME_KEY`] → stream time; [`SEQ_KEY`] → the last sequence number given;
@@ -236,6 +237,31 @@ impl JoinWindows {
             // As Kafka: a record moves stream time even when its null key or value keeps
             // it out of the join.
             clock.stream_time = clock.stream_time.max(ts);
+            // KIP-962 (Kafka Streams 3.7+): a null key can match nothing, so a record of a
+            // side the join keeps is joined with null at once, its headers kept; it neither
+            // waits nor emits closed windows (Kafka returns before both).
+            if let (None, Some(value)) = (&record.key, &record.value)
+                && join_type.keeps(side)
+            {
+                let (l, r) = match side {
+                    Side::Left => (Some(&value[..]), None),
+                    Side::Right => (None, Some(&value[..])),
+                };
+                match joiner.join(None, l, r)? {
+                    Ok(v) => emit(
+                        &mut done.output,
+                        index,
+                        Record {
+                            key: None,
+                            value: v.map(Into::into),
+                            headers: record.headers.clone(),
+                            timestamp: ts,
+                        },
+                    ),
+                    Err(m) => fail(&mut done.output, index, m),
+                }
+                continue;
+            }
             let (Some(key), Some(value)) = (&record.key, &record.value) else {
                 continue;
             };

@@ -1,10 +1,12 @@
 //! Which pipelines attached mode runs yet: transforms, filters, processors (timers
 //! included), aggregations (`count`, `sum`, `reduce`, `aggregate`, windowed or not),
-//! `to_table`, `stream` and `table` sources, stream–table and table–table joins
-//! (co-partitioned: the group's `range` assignor gives partition p of every input to one
-//! task). `group_by`, `global_table` sources and stream–stream, versioned-table and
-//! global-table joins are refused with an error naming the step or source, rather than
-//! run without their repartition topics or whole-topic reads, or untried.
+//! `to_table`, `stream` and `table` sources, stream–table (versioned tables included),
+//! table–table and windowed stream–stream joins (co-partitioned: the group's `range`
+//! assignor gives partition p of every input to one task; their window stores, waiting
+//! records and table histories are step or source state, changelogged like any other).
+//! `group_by`, `global_table` sources and global-table joins are refused with an error
+//! naming the step or source, rather than run without their repartition topics or
+//! whole-topic reads.
 
 use crate::pipeline::PipelineSpec;
 use crate::pipeline::chain::{StepCode, StepPlan};
@@ -46,17 +48,6 @@ pub fn check(spec: &PipelineSpec, plans: &[StepPlan]) -> Result<(), SpecError> {
                     "a join with a global_table reads every partition of it in every task",
                 ));
             }
-            StepCode::Join { join, .. }
-                if matches!(
-                    join.pair,
-                    JoinPair::StreamStream(_) | JoinPair::StreamVersioned(_)
-                ) =>
-            {
-                return Err(refuse(
-                    format!("steps[{i}].op"),
-                    "a windowed stream–stream join or a versioned-table join",
-                ));
-            }
             StepCode::Join { .. } => {}
         }
     }
@@ -93,6 +84,16 @@ mod tests {
             keys: None,
         };
         assert!(check(&spec, &[plan(join(JoinPair::TableTable))]).is_ok());
+        let window = crate::streams::JoinWindowSpec {
+            before_ms: 10,
+            after_ms: 10,
+            grace_ms: 5,
+        };
+        let windows = window.build().unwrap();
+        assert!(
+            check(&spec, &[plan(join(JoinPair::StreamStream(windows)))]).is_ok(),
+            "windowed stream–stream joins run"
+        );
         let e = check(
             &spec,
             &[plan(StepCode::Table), plan(join(JoinPair::StreamGlobal))],

@@ -19,8 +19,7 @@
 //!   same one.
 //! - [`view`]: `GET /v1/cluster`: this node, the groups' members, their tasks and lag.
 //! - [`names`]: group ids, transactional ids and changelog topics.
-//! - [`check`]: the pipelines attached mode runs yet (no `group_by`, global tables or
-//!   stream–stream joins).
+//! - [`check`]: the pipelines attached mode runs yet (no `group_by` or global tables).
 //! - [`error`]: [`AttachedError`], the mode's one error type.
 
 pub mod check;

@@ -166,8 +166,9 @@ fn a_run_of_group_bys_makes_two_stages_whose_views_route_and_read_both_topics() 
 }
 
 /// KIP-962: a `group_by` passes null new keys on when a left join with a table (or any
-/// stream–global_table join) reads it, and drops them before an inner join with a table, a
-/// window join or an aggregation; the stage's view carries the rule to the `group_by`.
+/// stream–global_table join) or a side a window join keeps (left: its left side; outer:
+/// both) reads it, and drops them before an inner join or an aggregation; the stage's view
+/// carries the rule to the `group_by`.
 #[test]
 fn a_group_by_keeps_null_new_keys_only_for_the_joins_that_take_them() {
     let with = |right: &str, join_type: &str, extra: serde_json::Value| {
@@ -189,9 +190,28 @@ fn a_group_by_keeps_null_new_keys_only_for_the_joins_that_take_them() {
         (with("users", "inner", json!({})), false),
         (with("countries", "inner", json!({"key_module": "k"})), true),
         (with("countries", "left", json!({"key_module": "k"})), true),
-        (with("views", "left", window.clone()), false),
-        (with("views", "outer", window), false),
+        (with("views", "inner", window.clone()), false),
+        (with("views", "left", window.clone()), true),
+        (with("views", "outer", window.clone()), true),
     ];
+    // The right side of a window join: only an outer join keeps it.
+    let right_of = |join_type: &str| {
+        parse(json!({"name": "p", "output": "out",
+            "sources": {"clicks": {"topic": "c"}, "views": {"topic": "v"}},
+            "steps": [{"name": "by-user", "op": "group_by", "module": "k", "input": "views"},
+                      {"op": "join", "left": "clicks", "right": "by-user", "type": join_type,
+                       "window": {"before_ms": 10, "after_ms": 10}}]}))
+        .unwrap()
+    };
+    for (join_type, keeps) in [("inner", false), ("left", false), ("outer", true)] {
+        let spec = right_of(join_type);
+        let g = Graph::of(&spec).unwrap();
+        assert_eq!(
+            spec.keeps_null_keys(&g, 0),
+            keeps,
+            "right side, {join_type}"
+        );
+    }
     for (spec, keeps) in cases {
         let g = Graph::of(&spec).unwrap();
         assert_eq!(spec.keeps_null_keys(&g, 0), keeps, "{:?}", spec.steps[1]);

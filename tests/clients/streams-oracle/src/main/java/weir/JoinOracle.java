@@ -42,7 +42,9 @@ import org.apache.kafka.streams.test.TestRecord;
  * (Joined.withGracePeriod). A stream-global join looks up
  * the global table's key the stream value names: its text before the first comma (none
  * without a comma), as weir's examples/rust-key-selector does. Input lines: SIDE KEY VALUE TS, tab-separated,
- * SIDE L or R, VALUE \N for null. Output lines: KEY VALUE TS, in the order Kafka emitted.
+ * SIDE L or R, KEY and VALUE \N for null. Output lines: KEY VALUE TS, in the order Kafka
+ * emitted, a null key written as \N (a left or outer windowed join emits a null-key record
+ * joined with null, KIP-962).
  */
 public final class JoinOracle {
     private static String text(String v) {
@@ -134,12 +136,13 @@ public final class JoinOracle {
             for (String line; (line = in.readLine()) != null; ) {
                 if (line.isEmpty()) continue;
                 String[] f = line.split("\t", -1);
+                String key = f[1].equals("\\N") ? null : f[1];
                 String value = f[2].equals("\\N") ? null : f[2];
                 TestRecord<String, String> r =
-                    new TestRecord<>(f[1], value, null, Instant.ofEpochMilli(Long.parseLong(f[3])));
+                    new TestRecord<>(key, value, null, Instant.ofEpochMilli(Long.parseLong(f[3])));
                 (f[0].equals("L") ? left : right).pipeInput(r);
                 for (TestRecord<String, String> o : out.readRecordsToList()) {
-                    result.append(o.key()).append('\t')
+                    result.append(o.key() == null ? "\\N" : o.key()).append('\t')
                         .append(o.value() == null ? "\\N" : o.value()).append('\t')
                         .append(o.timestamp()).append('\n');
                 }

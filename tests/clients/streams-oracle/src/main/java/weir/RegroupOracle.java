@@ -36,8 +36,8 @@ import org.apache.kafka.streams.test.TestRecord;
  * by a left join with a table and joined with null (KIP-962, Kafka Streams 3.7+; a
  * global table's join does not repartition, and its left join keeps it too), and dropped
  * before an inner join with a table and by groupBy (weir's group_by does the same).
- * The windowed joins of two re-keyed streams filter null new keys out, as weir's window
- * joins skip them.
+ * A windowed join of two re-keyed streams: an inner join drops a null new key, a left
+ * join emits the left stream's joined with null at once, an outer join both streams'.
  *
  * Usage: RegroupOracle PAIR TYPE [WINDOW_MS GRACE_MS]; PAIR stream-table (the re-keyed
  * left stream joined with the right table, TYPE inner or left), stream-global (the same
@@ -72,9 +72,7 @@ public final class RegroupOracle {
             }
             case "stream-stream" -> {
                 KStream<String, String> r = b.<String, String>stream("right", Consumed.with(s, s))
-                    .selectKey(JoinOracle.FIELD)
-                    .filter((k, v) -> k != null);
-                l = l.filter((k, v) -> k != null);
+                    .selectKey(JoinOracle.FIELD);
                 JoinWindows w = JoinWindows.ofTimeDifferenceAndGrace(
                     Duration.ofMillis(Long.parseLong(args[2])),
                     Duration.ofMillis(Long.parseLong(args[3])));
