@@ -18,9 +18,11 @@
 //! - [`mark`]: how far a cache is exact in each changelog, and what proves the log is the
 //!   same one.
 //! - [`view`]: `GET /v1/cluster`: this node, the groups' members, their tasks and lag.
+//! - [`stage`]: a pipeline's stages around its `group_by`s, each a group member of its
+//!   own (names, repartition topics, what a stage's task needs beyond its view).
 //! - [`names`]: group ids, transactional ids and changelog topics.
-//! - [`check`]: the pipelines attached mode runs yet (no `group_by`, global tables or
-//!   stream–stream joins).
+//! - [`check`]: the pipelines attached mode runs yet (no global tables or stream–stream
+//!   joins).
 //! - [`error`]: [`AttachedError`], the mode's one error type.
 
 pub mod check;
@@ -29,6 +31,7 @@ pub mod mark;
 pub mod names;
 pub mod restore;
 mod runner;
+pub mod stage;
 pub mod task;
 pub mod view;
 
@@ -322,14 +325,19 @@ impl ExternalTasks for Attached {
     }
 
     fn started(&self, handle: Arc<PipelineHandle>) {
-        let node = self.0.clone();
-        let name = format!("attached-{}", handle.name);
-        match std::thread::Builder::new()
-            .name(name)
-            .spawn(move || runner::run(node, handle))
-        {
-            Ok(t) => self.0.threads.lock().push(t),
-            Err(e) => tracing::error!("starting an attached runner: {e}"),
+        // A runner per stage: updates never add or move a `group_by`, so the stages stay.
+        let stages = stage::Staged::of(&handle.desired.borrow().spec);
+        for stage in stages {
+            let node = self.0.clone();
+            let handle = handle.clone();
+            let name = format!("attached-{}", stage.key(&handle.name));
+            match std::thread::Builder::new()
+                .name(name)
+                .spawn(move || runner::run(node, handle, stage))
+            {
+                Ok(t) => self.0.threads.lock().push(t),
+                Err(e) => tracing::error!("starting an attached runner: {e}"),
+            }
         }
     }
 }
