@@ -9,6 +9,7 @@
 //!   kill; two `group_by`s (a middle stage) before a windowed count, as embedded.
 //! - [`joins`]: a `group_by` then a left join with a co-partitioned table, null new keys
 //!   kept as embedded keeps them (KIP-962), across a kill.
+//! - [`cleanup`]: a deleted pipeline's cache trees removed from the node's disk.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -18,6 +19,7 @@ mod common;
 #[path = "../attached_streams/cluster.rs"]
 mod cluster;
 
+mod cleanup;
 mod counts;
 mod joins;
 mod stages;

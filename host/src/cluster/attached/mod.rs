@@ -17,6 +17,7 @@
 //!   tail past its mark, or wiped and in full), window space included.
 //! - [`mark`]: how far a cache is exact in each changelog, and what proves the log is the
 //!   same one.
+//! - [`leftovers`]: a deleted pipeline's cache trees removed once its runners stopped.
 //! - [`view`]: `GET /v1/cluster`: this node, the groups' members, their tasks and lag.
 //! - [`stage`]: a pipeline's stages around its `group_by`s, each a group member of its
 //!   own (names, repartition topics, what a stage's task needs beyond its view).
@@ -27,6 +28,7 @@
 
 pub mod check;
 pub mod error;
+pub mod leftovers;
 pub mod mark;
 pub mod names;
 pub mod restore;
@@ -141,6 +143,8 @@ pub struct Node {
     /// server owns it and drops it at shutdown).
     catalog: std::sync::OnceLock<Weak<ClusterCatalog>>,
     views: Mutex<BTreeMap<String, PipelineView>>,
+    /// The runners alive, and deleted pipelines' trees waiting for them to stop.
+    leftovers: leftovers::Leftovers,
     stopping: AtomicBool,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
@@ -259,6 +263,7 @@ impl Attached {
             db,
             catalog: std::sync::OnceLock::new(),
             views: Mutex::new(BTreeMap::new()),
+            leftovers: leftovers::Leftovers::default(),
             stopping: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
         })))
@@ -331,14 +336,25 @@ impl ExternalTasks for Attached {
             let node = self.0.clone();
             let handle = handle.clone();
             let name = format!("attached-{}", stage.key(&handle.name));
+            let (me, pipeline) = leftovers::incarnation(&handle);
+            let pipeline = pipeline.to_string();
+            self.0.leftovers.started((me, &pipeline));
             match std::thread::Builder::new()
                 .name(name)
                 .spawn(move || runner::run(node, handle, stage))
             {
                 Ok(t) => self.0.threads.lock().push(t),
-                Err(e) => tracing::error!("starting an attached runner: {e}"),
+                Err(e) => {
+                    self.0.leftovers.stopped(&self.0.db, (me, &pipeline));
+                    tracing::error!("starting an attached runner: {e}");
+                }
             }
         }
+    }
+
+    fn deleted(&self, pipeline: &str, handle: Option<&Arc<PipelineHandle>>) {
+        let me = handle.map(|h| leftovers::incarnation(h).0);
+        self.0.leftovers.deleted(&self.0.db, pipeline, me);
     }
 }
 

@@ -87,6 +87,9 @@ pub fn run(node: Arc<Node>, handle: Arc<PipelineHandle>, stage: Staged) {
             std::thread::sleep(RETRY_AFTER);
         }
     }
+    // Before its view goes: once no stage of a deleted pipeline shows, its trees are gone.
+    node.leftovers
+        .stopped(&node.db, super::leftovers::incarnation(&handle));
     node.forget(&key);
 }
 

@@ -386,6 +386,9 @@ impl Pipelines {
         self.stop(&handle);
         self.handles.lock().remove(name);
         self.store.remove(&record)?;
+        if let Some(external) = &self.config.external {
+            external.deleted(name, Some(&handle));
+        }
         // The repartition topic is the pipeline's own: it goes with it (after the
         // tasks that read it, and its record, so a restart does not look for it).
         // Attached: it is the cluster's, and stays there, as the changelogs do.
