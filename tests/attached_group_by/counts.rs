@@ -1,6 +1,7 @@
 //! Issue 12's repartition test attached: `group_by` to a new key over a 3-partition
-//! input, counts per new key exact, on two nodes one of which is SIGKILLed mid-stream;
-//! two `group_by`s (a middle stage) before a windowed count give embedded's results.
+//! input, counts per new key exact, on two nodes one of which is SIGKILLed mid-stream,
+//! and after a hot-swap of the key selector; two `group_by`s (a middle stage) before a
+//! windowed count give embedded's results.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -136,12 +137,12 @@ fn a_group_by_counts_per_new_key_exactly_attached_across_a_kill() {
         }
         seen
     };
-    let mut got = BTreeMap::new();
+    let mut got_counts = BTreeMap::new();
     let ok = wait_until(Duration::from_secs(60), || {
-        got = last("counts-a");
-        got == want
+        got_counts = last("counts-a");
+        got_counts == want
     });
-    assert!(ok, "attached counts {got:?}, want {want:?}");
+    assert!(ok, "attached counts {got_counts:?}, want {want:?}");
     assert_eq!(last("counts-e"), want, "embedded");
     // Then a record a few minutes later per user closes every window.
     let closing: Vec<Value> = (0..USERS)
@@ -159,6 +160,46 @@ fn a_group_by_counts_per_new_key_exactly_attached_across_a_kill() {
         .map(|(k, v, start, _)| ((k, start.unwrap().parse().unwrap()), v.parse().unwrap()))
         .collect();
     assert_eq!(got, windows_want);
+    // A hot-swap of the key selector (another separator) on both modes reaches the
+    // survivor's upstream tasks, the counts' state kept: values split by ';' now count,
+    // on top of everything before.
+    let before = survivor.generation();
+    let swapped = json!([{"name": "regroup", "op": "group_by", "module": "by-user",
+                          "config": {"separator": ";"}},
+                         {"name": "count", "op": "count"}]);
+    for mode in ["e", "a"] {
+        let spec = json!({"name": format!("counts-{mode}"), "inputs": ["orders"],
+            "output": format!("counts-{mode}"), "start": "earliest", "steps": swapped});
+        let path = format!("/v1/pipelines/counts-{mode}");
+        let (code, body) = match mode {
+            "a" => survivor.send(reqwest::Method::PUT, &path, Some(spec)),
+            _ => call(&broker, "PUT", &path, Some(spec)),
+        };
+        assert_eq!(code, 200, "{body}");
+    }
+    assert!(
+        wait_until(Duration::from_secs(30), || survivor.generation()
+            == before + 1),
+        "the survivor never swapped"
+    );
+    let more: Vec<Value> = (0..70)
+        .map(|i| json!({"key": format!("late{i}"), "value": format!("user{};late{i}", i % 7)}))
+        .collect();
+    produce(&broker, "orders", more);
+    for n in want.values_mut() {
+        // Its closing record, and ten split by ';'.
+        *n += 11;
+    }
+    let ok = wait_until(Duration::from_secs(60), || {
+        got_counts = last("counts-a");
+        got_counts == want
+    });
+    assert!(
+        ok,
+        "attached counts after the swap {got_counts:?}, want {want:?}"
+    );
+    wait_caught_up(&broker, "counts-e", 677);
+    assert_eq!(last("counts-e"), want, "embedded after the swap");
     // The dead node's tasks came to the survivor with their state from the changelogs.
     let (_, view) = survivor.get("/v1/cluster");
     let restored: u64 = view["pipelines"]

@@ -6,7 +6,8 @@
 //!
 //! - [`stages`]: waits on every stage's group of an attached pipeline.
 //! - [`counts`]: issue 12's repartition count over a 3-partition input, exact across a
-//!   kill; two `group_by`s (a middle stage) before a windowed count, as embedded.
+//!   kill and a hot-swap; two `group_by`s (a middle stage) before a windowed count, as
+//!   embedded.
 //! - [`joins`]: a `group_by` then a left join with a co-partitioned table, null new keys
 //!   kept as embedded keeps them (KIP-962), across a kill.
 //! - [`cleanup`]: a deleted pipeline's cache trees removed from the node's disk.
