@@ -24,4 +24,9 @@ pub trait ExternalTasks: Send + Sync + std::fmt::Debug {
     /// A pipeline started (created, or resumed at start-up): run its tasks, following
     /// `handle.desired` until it says stop.
     fn started(&self, handle: Arc<PipelineHandle>);
+    /// `pipeline` was deleted (here or by another node), `handle` (if it ran here) told to
+    /// stop: what the tasks keep of it locally may go once they have stopped.
+    fn deleted(&self, pipeline: &str, handle: Option<&Arc<PipelineHandle>>) {
+        let _ = (pipeline, handle);
+    }
 }

@@ -36,6 +36,19 @@ pub enum AttachedError {
         /// The inputs'.
         want: i32,
     },
+    /// A `group_by`'s repartition topic exists with another partition count than the
+    /// inputs.
+    #[error(
+        "repartition topic {topic:?} has {found} partitions but the inputs have {want}: delete it, or give the group_by step another name"
+    )]
+    RepartitionPartitions {
+        /// The topic.
+        topic: String,
+        /// Its partitions.
+        found: i32,
+        /// The inputs'.
+        want: i32,
+    },
     /// An input topic is missing on the cluster.
     #[error("input topic {topic:?} does not exist on the cluster")]
     NoInput {

@@ -17,17 +17,22 @@
 //!   tail past its mark, or wiped and in full), window space included.
 //! - [`mark`]: how far a cache is exact in each changelog, and what proves the log is the
 //!   same one.
+//! - [`leftovers`]: a deleted pipeline's cache trees removed once its runners stopped.
 //! - [`view`]: `GET /v1/cluster`: this node, the groups' members, their tasks and lag.
+//! - [`stage`]: a pipeline's stages around its `group_by`s, each a group member of its
+//!   own (names, repartition topics, what a stage's task needs beyond its view).
 //! - [`names`]: group ids, transactional ids and changelog topics.
-//! - [`check`]: the pipelines attached mode runs yet (no `group_by` or global tables).
+//! - [`check`]: the pipelines attached mode runs yet (no global tables).
 //! - [`error`]: [`AttachedError`], the mode's one error type.
 
 pub mod check;
 pub mod error;
+pub mod leftovers;
 pub mod mark;
 pub mod names;
 pub mod restore;
 mod runner;
+pub mod stage;
 pub mod task;
 pub mod view;
 
@@ -137,6 +142,8 @@ pub struct Node {
     /// server owns it and drops it at shutdown).
     catalog: std::sync::OnceLock<Weak<ClusterCatalog>>,
     views: Mutex<BTreeMap<String, PipelineView>>,
+    /// The runners alive, and deleted pipelines' trees waiting for them to stop.
+    leftovers: leftovers::Leftovers,
     stopping: AtomicBool,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
@@ -255,6 +262,7 @@ impl Attached {
             db,
             catalog: std::sync::OnceLock::new(),
             views: Mutex::new(BTreeMap::new()),
+            leftovers: leftovers::Leftovers::default(),
             stopping: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
         })))
@@ -321,15 +329,31 @@ impl ExternalTasks for Attached {
     }
 
     fn started(&self, handle: Arc<PipelineHandle>) {
-        let node = self.0.clone();
-        let name = format!("attached-{}", handle.name);
-        match std::thread::Builder::new()
-            .name(name)
-            .spawn(move || runner::run(node, handle))
-        {
-            Ok(t) => self.0.threads.lock().push(t),
-            Err(e) => tracing::error!("starting an attached runner: {e}"),
+        // A runner per stage: updates never add or move a `group_by`, so the stages stay.
+        let stages = stage::Staged::of(&handle.desired.borrow().spec);
+        for stage in stages {
+            let node = self.0.clone();
+            let handle = handle.clone();
+            let name = format!("attached-{}", stage.key(&handle.name));
+            let (me, pipeline) = leftovers::incarnation(&handle);
+            let pipeline = pipeline.to_string();
+            self.0.leftovers.started((me, &pipeline));
+            match std::thread::Builder::new()
+                .name(name)
+                .spawn(move || runner::run(node, handle, stage))
+            {
+                Ok(t) => self.0.threads.lock().push(t),
+                Err(e) => {
+                    self.0.leftovers.stopped(&self.0.db, (me, &pipeline));
+                    tracing::error!("starting an attached runner: {e}");
+                }
+            }
         }
+    }
+
+    fn deleted(&self, pipeline: &str, handle: Option<&Arc<PipelineHandle>>) {
+        let me = handle.map(|h| leftovers::incarnation(h).0);
+        self.0.leftovers.deleted(&self.0.db, pipeline, me);
     }
 }
 

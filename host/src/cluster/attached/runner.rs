@@ -29,8 +29,9 @@ use crate::pipeline::spec::{SOURCE_SLOT_BASE, SourceKind, StartPosition};
 
 use super::error::AttachedError;
 use super::mark::{Store, commit};
-use super::names::{group_id, slot_changelog_topic, transactional_id, windows_changelog_topic};
+use super::names::{changelog_topic, slot_changelog_topic, windows_changelog_topic};
 use super::restore::restore;
+use super::stage::{Staged, ensure_repartitions};
 use super::task::{PartitionTask, Phase, note};
 use super::{Node, TaskView};
 
@@ -53,35 +54,43 @@ impl RebalanceListener for Changes {
     }
 }
 
-/// Runs `handle`'s pipeline on this node until it is deleted or the node stops.
-pub fn run(node: Arc<Node>, handle: Arc<PipelineHandle>) {
+/// Runs `stage` of `handle`'s pipeline on this node until it is deleted or the node
+/// stops.
+pub fn run(node: Arc<Node>, handle: Arc<PipelineHandle>, stage: Staged) {
     let mut desired = handle.desired.subscribe();
+    // Where this member shows itself: the pipeline's name, `:<stage>` past the first.
+    let key = stage.key(&handle.name);
     loop {
         let want = desired.borrow_and_update().clone();
         if want.stop || node.stopping() {
             break;
         }
         if want.paused || want.broken.is_some() {
-            node.set_tasks(&handle.name, BTreeMap::new());
+            node.set_tasks(&key, BTreeMap::new());
             wait_change(&node, &mut desired);
             continue;
         }
         let mut member = Member {
             node: &node,
             handle: &handle,
+            stage,
+            key: key.clone(),
             tasks: BTreeMap::new(),
             generation: want.generation,
         };
         if let Err(e) = member.run(want, &mut desired) {
-            tracing::warn!(pipeline = %handle.name, "attached member stopped: {e}");
-            handle
-                .logs
-                .note(&format!("attached member stopped: {e}; joining again"));
-            node.set_error(&handle.name, Some(e.to_string()));
+            tracing::warn!(pipeline = %key, "attached member stopped: {e}");
+            handle.logs.note(&format!(
+                "attached member {key} stopped: {e}; joining again"
+            ));
+            node.set_error(&key, Some(e.to_string()));
             std::thread::sleep(RETRY_AFTER);
         }
     }
-    node.forget(&handle.name);
+    // Before its view goes: once no stage of a deleted pipeline shows, its trees are gone.
+    node.leftovers
+        .stopped(&node.db, super::leftovers::incarnation(&handle));
+    node.forget(&key);
 }
 
 /// Waits for a change of the pipeline (or the node stopping).
@@ -91,10 +100,14 @@ fn wait_change(node: &Node, desired: &mut watch::Receiver<Desired>) {
     }
 }
 
-/// One membership of the pipeline's group: its clients and tasks.
+/// One membership of the group of a stage of the pipeline: its clients and tasks.
 struct Member<'a> {
     node: &'a Node,
     handle: &'a Arc<PipelineHandle>,
+    /// The stage its tasks run (the whole pipeline without `group_by`).
+    stage: Staged,
+    /// Its name in the node's views ([`Staged::key`]).
+    key: String,
     tasks: BTreeMap<i32, PartitionTask>,
     /// The deployment generation the tasks' chains run.
     generation: u64,
@@ -109,25 +122,30 @@ impl Member<'_> {
         desired: &mut watch::Receiver<Desired>,
     ) -> Result<(), AttachedError> {
         let name = self.handle.name.clone();
+        let key = self.key.clone();
         let group = &self.node.config.group;
+        let stage = self.stage;
         self.ensure_changelogs(&want)?;
-        // Where a partition the group never committed starts: the spec's `start`.
+        // Where a partition the group never committed starts: the spec's `start` (a
+        // later stage's repartition topic: its first record).
         let clients = match want.spec.start {
-            StartPosition::Earliest => &self.node.consumers,
-            StartPosition::Latest => &self.node.latest,
+            StartPosition::Latest if stage.reads_inputs() => &self.node.latest,
+            _ => &self.node.consumers,
         };
-        let mut consumer = clients.consumer(Some(&group_id(group, &name)))?;
+        let mut consumer = clients.consumer(Some(&stage.group_id(group, &name)))?;
         let changes = Arc::new(Changes::default());
-        // `inputs` and the stream and table sources: co-partitioned (checked at create),
-        // so the `range` assignor gives partition p of each to the same member, and the
-        // task of p reads them all.
-        consumer.subscribe_observed(&want.spec.read_topics(), changes.clone())?;
+        // `inputs` and the stream and table sources (or the repartition topics before
+        // the stage): co-partitioned (checked at create), so the `range` assignor gives
+        // partition p of each to the same member, and the task of p reads them all.
+        consumer.subscribe_observed(&stage.inputs(&want.spec), changes.clone())?;
         let mut producer = self.node.producers.producer(ProducerMode::Transactional {
-            id: transactional_id(group, &name, &self.node.node),
+            id: stage.transactional_id(group, &name, &self.node.node),
         })?;
         producer.init_transactions(TXN_TIMEOUT)?;
-        self.node.set_error(&name, None);
-        self.node.set_generation(&name, self.generation);
+        self.node.set_error(&key, None);
+        self.node.set_generation(&key, self.generation);
+        // The deployment as this stage's tasks run it.
+        let mut view = stage.view(&want);
         loop {
             if self.node.stopping() {
                 return Ok(());
@@ -137,7 +155,7 @@ impl Member<'_> {
                 if next.stop || next.paused || next.broken.is_some() {
                     return Ok(());
                 }
-                if next.spec.read_topics() != want.spec.read_topics() {
+                if stage.inputs(&next.spec) != stage.inputs(&want.spec) {
                     // Other topics: a new member subscribes to them.
                     return Ok(());
                 }
@@ -152,13 +170,15 @@ impl Member<'_> {
                         return Ok(());
                     }
                     self.ensure_changelogs(&next)?;
+                    let (next_view, layout) = self.stage_of(&next);
                     for t in self.tasks.values_mut() {
-                        t.rebuild(self.handle, &next)?;
+                        t.rebuild(self.handle, &next_view, layout.clone())?;
                     }
                     self.generation = next.generation;
-                    self.node.set_generation(&name, self.generation);
+                    self.node.set_generation(&key, self.generation);
                     self.handle.logs.note("attached tasks swapped");
                 }
+                view = stage.view(&next);
                 want = next;
             }
             let records = consumer.poll(ROUND_RECORDS, POLL_WAIT)?;
@@ -167,7 +187,7 @@ impl Member<'_> {
                 self.rebalanced(change, &want)?;
             }
             // Also without records: timers fire on the wall clock.
-            self.round(&want, records, &mut *consumer, &mut *producer)?;
+            self.round(&view, records, &mut *consumer, &mut *producer)?;
         }
     }
 
@@ -188,10 +208,11 @@ impl Member<'_> {
                     let tree = self
                         .node
                         .db
-                        .open_tree(format!("{}/{p}", self.handle.name))?;
+                        .open_tree(self.stage.tree(&self.handle.name, p))?;
+                    let (view, layout) = self.stage_of(want);
                     // Plain slots and window spaces alike: one mark covers every
                     // changelog, so a cache kept here is read on from its tails.
-                    let restored = restore(&*self.node.plain, &tree, &changelogs(want), p)?;
+                    let restored = restore(&*self.node.plain, &tree, &layout.changelogs, p)?;
                     if restored.records > 0 {
                         tracing::info!(
                             pipeline = %self.handle.name, partition = p,
@@ -199,8 +220,8 @@ impl Member<'_> {
                             "restored state from the changelog"
                         );
                     }
-                    self.node.note_restore(&self.handle.name, restored);
-                    let task = PartitionTask::new(p, tree, self.handle, want)?;
+                    self.node.note_restore(&self.key, restored);
+                    let task = PartitionTask::new(p, tree, self.handle, &view, layout)?;
                     self.tasks.insert(p, task);
                 }
             }
@@ -305,7 +326,7 @@ impl Member<'_> {
                 commit(&task.tree, &out.writes, &out.records, places)?;
             }
         }
-        self.node.count_round(&self.handle.name);
+        self.node.count_round(&self.key);
         Ok(())
     }
 
@@ -327,8 +348,9 @@ impl Member<'_> {
                 topic: input.clone(),
             });
         };
+        ensure_repartitions(&*admin, &topics, &want.spec, partitions)?;
         let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
-        for (_, topic) in changelogs(want) {
+        for (_, topic) in changelogs(want, self.stage) {
             match topics.iter().find(|t| t.name == topic) {
                 Some(t) if t.partitions == partitions => {}
                 Some(t) => {
@@ -364,39 +386,57 @@ impl Member<'_> {
                 )
             })
             .collect();
-        self.node.set_tasks(&self.handle.name, tasks);
+        self.node.set_tasks(&self.key, tasks);
+    }
+
+    /// The stage's view of `want` and what its tasks need beyond it.
+    fn stage_of(&self, want: &Desired) -> (Desired, super::stage::Layout) {
+        let layout = self.stage.layout(want, changelogs(want, self.stage));
+        (self.stage.view(want), layout)
     }
 }
 
-/// Every changelog a task of `want` restores from, each with the store it fills: each
-/// step with state (processors, aggregations, tables, joins) and each table source's rows
+/// Every changelog a task of `stage` of `want` restores from, each with the store it
+/// fills: each of the stage's steps with state (processors, aggregations, tables, joins;
+/// numbered and named as in the whole spec) and each table source's rows it reads
 /// (plain slots), then each processor's window stores and stream clock (its window
 /// space). The order is the mark's: a list that changes gives a full restore.
-pub fn changelogs(want: &Desired) -> Vec<(Store, String)> {
-    let steps = want
+pub fn changelogs(want: &Desired, stage: Staged) -> Vec<(Store, String)> {
+    let first = stage.first_step(&want.spec);
+    let view = stage.view(want);
+    let steps = view
         .plans
         .iter()
         .enumerate()
         .filter(|(_, p)| has_state(&p.code))
-        .map(|(i, _)| i);
-    let tables = want
+        .map(|(i, _)| {
+            let slot = first + i;
+            (Store::Plain(slot), changelog_topic(&want.spec, slot))
+        });
+    // Source slots count in the stage's view of the sources.
+    let tables = view
         .spec
         .sources
         .values()
         .enumerate()
         .filter(|(_, s)| s.kind != SourceKind::Stream)
-        .map(|(s, _)| SOURCE_SLOT_BASE + s);
-    let windows = want
+        .map(|(s, _)| {
+            let slot = SOURCE_SLOT_BASE + s;
+            (Store::Plain(slot), slot_changelog_topic(&view.spec, slot))
+        });
+    let windows = view
         .plans
         .iter()
         .enumerate()
         .filter(|(_, p)| p.code.is_processor())
-        .map(|(i, _)| (Store::Windows(i), windows_changelog_topic(&want.spec, i)));
-    steps
-        .chain(tables)
-        .map(|slot| (Store::Plain(slot), slot_changelog_topic(&want.spec, slot)))
-        .chain(windows)
-        .collect()
+        .map(|(i, _)| {
+            let step = first + i;
+            (
+                Store::Windows(step),
+                windows_changelog_topic(&want.spec, step),
+            )
+        });
+    steps.chain(tables).chain(windows).collect()
 }
 
 /// Whether a step keeps state in its task's store (and so has a changelog).

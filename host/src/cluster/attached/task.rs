@@ -19,7 +19,7 @@ use crate::record::Record;
 
 use super::error::AttachedError;
 use super::mark::Store;
-use super::names::{slot_changelog_topic, windows_changelog_topic};
+use super::stage::Layout;
 
 /// A task's phase: running its chain, or stopped by a failing record under
 /// `on_error = fail` until the pipeline changes (its records are then left uncommitted).
@@ -41,6 +41,8 @@ pub struct PartitionTask {
     pub phase: Phase,
     /// The next offset of each input topic's partition it has read (this membership).
     read: BTreeMap<String, i64>,
+    /// Its stage's first step, changelogs and repartition topics.
+    layout: Layout,
 }
 
 /// What one round of a task came to: sent and committed together, or not at all.
@@ -63,12 +65,14 @@ impl RoundOut {
 }
 
 impl PartitionTask {
-    /// The task of `partition` with its chain of `want` built over `tree`.
+    /// The task of `partition` with its chain of `want` (its stage's view, laid out as
+    /// `layout` says) built over `tree`.
     pub fn new(
         partition: i32,
         tree: sled::Tree,
         handle: &PipelineHandle,
         want: &Desired,
+        layout: Layout,
     ) -> Result<PartitionTask, AttachedError> {
         let mut task = PartitionTask {
             partition,
@@ -76,8 +80,9 @@ impl PartitionTask {
             overlay: Overlay::default(),
             phase: Phase::Failed(String::new()),
             read: BTreeMap::new(),
+            layout: Layout::default(),
         };
-        task.rebuild(handle, want)?;
+        task.rebuild(handle, want, layout)?;
         Ok(task)
     }
 
@@ -86,13 +91,15 @@ impl PartitionTask {
         &mut self,
         handle: &PipelineHandle,
         want: &Desired,
+        layout: Layout,
     ) -> Result<(), AttachedError> {
         // The old instances go first: their pool slots are the new ones'.
         self.phase = Phase::Failed("rebuilding".into());
+        self.layout = layout;
         let chain = Chain::build(
             &want.plans,
             &want.spec,
-            0,
+            self.layout.first_step,
             &self.tree,
             &self.overlay,
             want.spec.sandbox_limits(),
@@ -198,15 +205,25 @@ impl PartitionTask {
         for e in results {
             out.records.push(out_record(&spec.output, e));
         }
+        // A null new key kept for a left join after a `group_by` stays in this task's
+        // partition of the repartition topic, as embedded (the topic has the inputs'
+        // partition count); the producer's partitioner would pick one at random.
+        for r in &mut out.records {
+            if r.key.is_none() && self.layout.repartitions.contains(&r.topic) {
+                r.partition = Some(self.partition);
+            }
+        }
         out.writes = self.overlay.take();
         // The round's wall clock on its changelog records: with the offset and the bytes,
         // what proves a cache's mark is about this incarnation of the topic (mark.rs).
         let stamp = crate::broker::now_ms();
         for (key, value) in &out.writes {
-            let topic = match store_of(key) {
-                Some(Store::Plain(slot)) => slot_changelog_topic(spec, slot),
-                Some(Store::Windows(step)) => windows_changelog_topic(spec, step),
-                None => continue,
+            let Some(store) = store_of(key) else {
+                continue;
+            };
+            // Named and numbered as in the whole spec, whatever stage the task runs.
+            let Some(topic) = self.layout.changelog(store).map(str::to_string) else {
+                return self.fail(format!("state of {store:?} has no changelog topic"));
             };
             out.records.push(OutRecord {
                 topic,

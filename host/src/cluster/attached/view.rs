@@ -28,11 +28,14 @@ pub struct ClusterView {
     pub pipelines: Vec<PipelineMembers>,
 }
 
-/// One pipeline's group.
+/// One pipeline's group (one per stage of a pipeline with `group_by`).
 #[derive(Debug, Serialize)]
 pub struct PipelineMembers {
     /// The pipeline.
     pub name: String,
+    /// The stage past the first (`middle_1`, `downstream`) whose group this is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
     /// Its consumer group on the cluster.
     pub group: String,
     /// The group's members and their tasks.
@@ -79,8 +82,13 @@ impl Attached {
             .collect();
         let admin = node.plain.admin()?;
         let mut pipelines = Vec::new();
-        for (name, local) in locals {
-            let group = group_id(&node.config.group, &name);
+        for (key, local) in locals {
+            // A later stage's member shows itself as `<pipeline>:<stage>` (`stage.rs`).
+            let group = group_id(&node.config.group, &key);
+            let (name, stage) = match key.split_once(':') {
+                Some((name, stage)) => (name.to_string(), Some(stage.to_string())),
+                None => (key, None),
+            };
             let members = admin.group_members(&group)?;
             let assigned: Vec<(String, i32)> =
                 members.iter().flat_map(|m| m.assignment.clone()).collect();
@@ -115,6 +123,7 @@ impl Attached {
             }
             pipelines.push(PipelineMembers {
                 name,
+                stage,
                 group,
                 members: views,
                 local,

@@ -64,6 +64,10 @@ impl Pipelines {
         partitions: u32,
         made: &mut Vec<String>,
     ) -> Result<(), PipelineError> {
+        // Attached: the cluster's, made by the runners (`cluster/attached/stage.rs`).
+        if self.config.external.is_some() {
+            return Ok(());
+        }
         for r in spec.repartitions() {
             if self.broker.topic(&r.topic).is_err() {
                 self.repartition_topic(&r.topic, partitions)?;
@@ -382,9 +386,18 @@ impl Pipelines {
         self.stop(&handle);
         self.handles.lock().remove(name);
         self.store.remove(&record)?;
+        if let Some(external) = &self.config.external {
+            external.deleted(name, Some(&handle));
+        }
         // The repartition topic is the pipeline's own: it goes with it (after the
         // tasks that read it, and its record, so a restart does not look for it).
-        for r in record.spec.repartitions() {
+        // Attached: it is the cluster's, and stays there, as the changelogs do.
+        let local = if self.config.external.is_some() {
+            Vec::new()
+        } else {
+            record.spec.repartitions()
+        };
+        for r in local {
             if let Err(e) = self.broker.delete_topic(&r.topic) {
                 tracing::warn!(pipeline = name, topic = %r.topic, "repartition topic not deleted: {e}");
             }

@@ -170,11 +170,14 @@ impl Pipelines {
     /// Stops and forgets a pipeline the catalog no longer has.
     fn drop_local(&self, name: &str) -> Result<(), PipelineError> {
         let handle = self.handles.lock().remove(name);
-        if let Some(handle) = handle {
-            self.stop(&handle);
+        if let Some(handle) = &handle {
+            self.stop(handle);
         }
         if let Some(record) = self.store.get(name)? {
             self.store.remove(&record)?;
+        }
+        if let Some(external) = &self.config.external {
+            external.deleted(name, handle.as_ref());
         }
         Ok(())
     }
