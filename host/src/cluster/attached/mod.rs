@@ -15,16 +15,19 @@
 //!   round of it comes to.
 //! - [`restore`]: a task's state cache brought up to its changelog partitions' ends (the
 //!   tail past its mark, or wiped and in full), window space included.
+//! - [`global`]: a pipeline's global tables on this node: every partition of their
+//!   topics, read before the tasks run and followed after, shared by the node's tasks.
 //! - [`mark`]: how far a cache is exact in each changelog, and what proves the log is the
 //!   same one.
 //! - [`view`]: `GET /v1/cluster`: this node, the groups' members, their tasks and lag.
 //! - [`names`]: group ids, transactional ids and changelog topics.
-//! - [`check`]: the pipelines attached mode runs yet (no `group_by`, global tables or
-//!   stream–stream joins).
+//! - [`check`]: the pipelines attached mode runs yet (no `group_by` or stream–stream
+//!   joins).
 //! - [`error`]: [`AttachedError`], the mode's one error type.
 
 pub mod check;
 pub mod error;
+pub mod global;
 pub mod mark;
 pub mod names;
 pub mod restore;

@@ -28,6 +28,7 @@ use crate::pipeline::handle::PipelineHandle;
 use crate::pipeline::spec::{SOURCE_SLOT_BASE, SourceKind, StartPosition};
 
 use super::error::AttachedError;
+use super::global::{GlobalRows, GlobalTables, global_sources};
 use super::mark::{Store, commit};
 use super::names::{group_id, slot_changelog_topic, transactional_id, windows_changelog_topic};
 use super::restore::restore;
@@ -116,6 +117,15 @@ impl Member<'_> {
             StartPosition::Earliest => &self.node.consumers,
             StartPosition::Latest => &self.node.latest,
         };
+        // The global tables first, read to their ends before any task runs a record.
+        let mut globals = GlobalTables::bootstrap(
+            &*self.node.plain,
+            &self.node.db,
+            &format!("{name}/global"),
+            &want.spec,
+            self.handle,
+        )?;
+        let rows = globals.rows();
         let mut consumer = clients.consumer(Some(&group_id(group, &name)))?;
         let changes = Arc::new(Changes::default());
         // `inputs` and the stream and table sources: co-partitioned (checked at create),
@@ -137,8 +147,11 @@ impl Member<'_> {
                 if next.stop || next.paused || next.broken.is_some() {
                     return Ok(());
                 }
-                if next.spec.read_topics() != want.spec.read_topics() {
-                    // Other topics: a new member subscribes to them.
+                if next.spec.read_topics() != want.spec.read_topics()
+                    || global_sources(&next.spec) != global_sources(&want.spec)
+                {
+                    // Other topics: a new member subscribes to them (or reads the new
+                    // global tables).
                     return Ok(());
                 }
                 if next.generation != self.generation {
@@ -164,8 +177,9 @@ impl Member<'_> {
             let records = consumer.poll(ROUND_RECORDS, POLL_WAIT)?;
             let told: Vec<Rebalance> = std::mem::take(&mut *changes.0.lock());
             for change in told {
-                self.rebalanced(change, &want)?;
+                self.rebalanced(change, &want, &rows)?;
             }
+            globals.catch_up(self.handle, !records.is_empty())?;
             // Also without records: timers fire on the wall clock.
             self.round(&want, records, &mut *consumer, &mut *producer)?;
         }
@@ -173,7 +187,12 @@ impl Member<'_> {
 
     /// Acts on a rebalance: revoked tasks go (their rounds are committed: none spans a
     /// poll); assigned partitions get a task, its state restored first.
-    fn rebalanced(&mut self, change: Rebalance, want: &Desired) -> Result<(), AttachedError> {
+    fn rebalanced(
+        &mut self,
+        change: Rebalance,
+        want: &Desired,
+        globals: &GlobalRows,
+    ) -> Result<(), AttachedError> {
         match change {
             Rebalance::Revoked(parts) => {
                 for (_, p) in parts {
@@ -200,7 +219,7 @@ impl Member<'_> {
                         );
                     }
                     self.node.note_restore(&self.handle.name, restored);
-                    let task = PartitionTask::new(p, tree, self.handle, want)?;
+                    let task = PartitionTask::new(p, tree, self.handle, want, globals.clone())?;
                     self.tasks.insert(p, task);
                 }
             }
@@ -384,7 +403,8 @@ pub fn changelogs(want: &Desired) -> Vec<(Store, String)> {
         .sources
         .values()
         .enumerate()
-        .filter(|(_, s)| s.kind != SourceKind::Stream)
+        // A global table's topic is its own changelog (see `global`).
+        .filter(|(_, s)| s.kind == SourceKind::Table)
         .map(|(s, _)| SOURCE_SLOT_BASE + s);
     let windows = want
         .plans

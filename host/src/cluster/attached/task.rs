@@ -18,6 +18,7 @@ use crate::pipeline::task::deferred::Deferred;
 use crate::record::Record;
 
 use super::error::AttachedError;
+use super::global::GlobalRows;
 use super::mark::Store;
 use super::names::{slot_changelog_topic, windows_changelog_topic};
 
@@ -41,6 +42,8 @@ pub struct PartitionTask {
     pub phase: Phase,
     /// The next offset of each input topic's partition it has read (this membership).
     read: BTreeMap<String, i64>,
+    /// The node's rows of the pipeline's global tables, which its chain reads.
+    globals: GlobalRows,
 }
 
 /// What one round of a task came to: sent and committed together, or not at all.
@@ -63,12 +66,14 @@ impl RoundOut {
 }
 
 impl PartitionTask {
-    /// The task of `partition` with its chain of `want` built over `tree`.
+    /// The task of `partition` with its chain of `want` built over `tree`, its global
+    /// tables read from `globals`.
     pub fn new(
         partition: i32,
         tree: sled::Tree,
         handle: &PipelineHandle,
         want: &Desired,
+        globals: GlobalRows,
     ) -> Result<PartitionTask, AttachedError> {
         let mut task = PartitionTask {
             partition,
@@ -76,6 +81,7 @@ impl PartitionTask {
             overlay: Overlay::default(),
             phase: Phase::Failed(String::new()),
             read: BTreeMap::new(),
+            globals,
         };
         task.rebuild(handle, want)?;
         Ok(task)
@@ -89,7 +95,7 @@ impl PartitionTask {
     ) -> Result<(), AttachedError> {
         // The old instances go first: their pool slots are the new ones'.
         self.phase = Phase::Failed("rebuilding".into());
-        let chain = Chain::build(
+        let mut chain = Chain::build(
             &want.plans,
             &want.spec,
             0,
@@ -103,6 +109,7 @@ impl PartitionTask {
             partition: self.partition,
             source,
         })?;
+        chain.share_global_rows(&self.globals);
         self.phase = Phase::Running(Box::new(chain));
         Ok(())
     }
@@ -281,7 +288,7 @@ pub fn store_of(key: &[u8]) -> Option<Store> {
 }
 
 /// A record read from the cluster as the chain takes it.
-fn record_of(f: &Fetched) -> Record {
+pub fn record_of(f: &Fetched) -> Record {
     Record {
         key: f.key.clone().map(Bytes::from),
         value: f.value.clone().map(Bytes::from),
