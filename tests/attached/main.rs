@@ -109,7 +109,7 @@ fn three_attached_nodes_count_exactly_once_through_two_sigkills_and_their_restar
     let dir = tempfile::tempdir().unwrap();
     let broker = Server::start(&dir.path().join("broker"), &[]);
     let bootstrap = broker.kafka.clone();
-    for (t, n) in [("in", 6), ("out", 3), ("evens", 1)] {
+    for (t, n) in [("in", 6), ("out", 3), ("evens", 1), ("clicks", 6)] {
         let (code, body) = call(
             &broker,
             "POST",
@@ -149,12 +149,14 @@ fn three_attached_nodes_count_exactly_once_through_two_sigkills_and_their_restar
     // The name is taken for every node.
     let (code, body) = nodes[2].post("/v1/pipelines", spec.clone());
     assert_eq!(code, 409, "{body}");
-    // What attached mode does not run yet (a global table) is refused by name.
+    // What attached mode does not run yet (a windowed stream–stream join) is refused by
+    // name.
     let (code, body) = nodes[0].post(
         "/v1/pipelines",
-        json!({"name": "agg", "inputs": ["in"], "output": "out",
-            "sources": {"g": {"topic": "evens", "as": "global_table"}},
-            "steps": [{"module": "counter"}]}),
+        json!({"name": "agg", "output": "out",
+            "sources": {"a": {"topic": "in"}, "b": {"topic": "clicks"}},
+            "steps": [{"op": "join", "left": "a", "right": "b", "type": "inner",
+                       "window": {"before_ms": 100, "after_ms": 100}}]}),
     );
     assert_eq!(code, 400, "{body}");
     assert!(body.to_string().contains("attached mode"), "{body}");

@@ -188,9 +188,18 @@ fn a_global_table_join_attached_matches_embedded_across_updates_a_kill_and_a_res
     model.customers(&broker, &[("c11", Some("late11")), ("c0", None)]);
     model.orders(&broker, 24);
     model.check(&broker, &nodes[0], 1);
-    // Back on its old directory: it reads the global tables again before its tasks run.
+    // Back on its old directory: before its tasks run it reads on from its copy of the
+    // global tables (its mark proven), the changes made while it was down included.
     nodes.push(Node::start(&dir.path().join("node1"), &bootstrap));
     model.check(&broker, &nodes[0], 2);
+    let (code, logs) = nodes[1].get("/v1/pipelines/inner-a/logs");
+    assert_eq!(code, 200, "{logs}");
+    assert!(
+        logs["lines"].as_array().into_iter().flatten().any(|l| l
+            .as_str()
+            .is_some_and(|l| l.contains("global tables read on from this node's copy"))),
+        "the restarted node read its global tables in full: {logs}"
+    );
     model.customers(&broker, &[("c0", Some("zero")), ("c2", None)]);
     model.orders(&broker, 36);
     model.check(&broker, &nodes[1], 2);

@@ -18,10 +18,11 @@
 //! that would grow a table past its bound is not applied and is said in the pipeline's
 //! logs, as it cannot be dead-lettered: it belongs to no round.
 //!
+//! Each batch of rows goes into the tree with the [`GlobalMark`] of where the reads are.
 //! A member that starts (a node restarted, a member that failed and joins again, a
-//! change of the global sources) wipes the tree and reads the topics from their start:
-//! the cost of a restart is one full read of the global topics (Kafka Streams' rule
-//! under exactly-once without a checkpoint it trusts).
+//! change of the global sources) reads on from that mark when it proves itself
+//! (`global_mark`); otherwise it wipes the tree and reads the topics from their start
+//! (Kafka Streams' rule without a checkpoint it trusts).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -36,6 +37,8 @@ use crate::record::Record;
 use crate::streams::Table;
 
 use super::error::AttachedError;
+use super::global_mark::{GlobalMark, GlobalPartition, PartitionMark};
+use super::mark::Proof;
 use super::task::record_of;
 
 /// Records asked for per poll.
@@ -45,9 +48,9 @@ const POLL_WAIT: Duration = Duration::from_millis(100);
 /// How long a bootstrap may go without reaching the ends (an open transaction of a dead
 /// producer holds read_committed readers back until its timeout aborts it).
 const BOOTSTRAP_DEADLINE: Duration = Duration::from_secs(120);
-/// How long a round waits for the global tables to reach the ends: past it, the round
-/// runs with what was read (a transaction open on a global topic must not stop the
-/// stream; its records come in later rounds).
+/// How long a round waits for the global tables to reach the ends (read_committed: an
+/// open transaction does not hold them back): past it, the round runs with what was read
+/// and the rest comes in later rounds, so a slow fetch does not stop the stream.
 const ROUND_DEADLINE: Duration = Duration::from_millis(1_000);
 
 /// The global tables' rows by state slot, as the tasks' chains read them (clones share
@@ -81,6 +84,8 @@ pub struct GlobalTables {
 
 /// The tables' rows in their tree.
 struct Rows {
+    /// The global sources (state slot, topic).
+    sources: Vec<(usize, String)>,
     tree: sled::Tree,
     /// Where a batch's writes wait to go into the tree in one sled batch.
     overlay: Overlay,
@@ -95,12 +100,15 @@ struct Reader {
     consumer: Box<dyn Consumer>,
     admin: Box<dyn Admin>,
     /// The next offset of each `(topic, partition)`.
-    next: BTreeMap<(String, i32), i64>,
+    next: BTreeMap<GlobalPartition, i64>,
+    /// The last record applied of each, for the mark.
+    proofs: BTreeMap<GlobalPartition, Proof>,
 }
 
 impl GlobalTables {
-    /// `handle`'s global tables of `spec` in the tree `name` of `db`, wiped and read to
-    /// their topics' ends through `cluster` (nothing to read without global tables).
+    /// `handle`'s global tables of `spec` in the tree `name` of `db`, read to their
+    /// topics' ends through `cluster`: on from the tree's mark if it proves itself, else
+    /// wiped and from the start (nothing to read without global tables).
     pub fn bootstrap(
         cluster: &dyn Cluster,
         db: &sled::Db,
@@ -108,29 +116,50 @@ impl GlobalTables {
         spec: &PipelineSpec,
         handle: &PipelineHandle,
     ) -> Result<GlobalTables, AttachedError> {
-        let rows = Rows::empty(db.open_tree(name)?, spec, handle.state_limits)?;
-        let mut tables = GlobalTables { rows, reader: None };
-        if tables.rows.tables.is_empty() {
-            return Ok(tables);
+        let tree = db.open_tree(name)?;
+        let sources = global_sources(spec);
+        if sources.is_empty() {
+            tree.clear()?;
+            let rows = Rows::over(tree, sources, handle.state_limits);
+            return Ok(GlobalTables { rows, reader: None });
         }
         let admin = cluster.admin()?;
         let known = admin.topics()?;
-        let mut next = BTreeMap::new();
-        for table in &tables.rows.tables {
-            let Some(info) = known.iter().find(|t| t.name == table.topic) else {
+        let mut bounds = BTreeMap::new();
+        for (_, topic) in &sources {
+            let Some(info) = known.iter().find(|t| &t.name == topic) else {
                 return Err(AttachedError::NoInput {
-                    topic: table.topic.clone(),
+                    topic: topic.clone(),
                 });
             };
             for p in 0..info.partitions {
-                let (low, _) = admin.watermarks(&table.topic, p)?;
-                next.insert((table.topic.clone(), p), low);
+                bounds.insert((topic.clone(), p), admin.watermarks(topic, p)?);
             }
         }
+        let resumed = match GlobalMark::read(&tree)? {
+            Some(mark) => mark.resume(cluster, &sources, &bounds)?,
+            None => None,
+        };
+        let how = if resumed.is_some() {
+            "read on from this node's copy"
+        } else {
+            "read in full"
+        };
+        let from = match resumed {
+            Some(from) => from,
+            None => {
+                tree.clear()?;
+                bounds
+                    .iter()
+                    .map(|(tp, &(low, _))| (tp.clone(), (low, None)))
+                    .collect()
+            }
+        };
+        let mut rows = Rows::over(tree, sources, handle.state_limits);
         let mut consumer = cluster.consumer(None)?;
-        let positions: Vec<TopicOffset> = next
+        let positions: Vec<TopicOffset> = from
             .iter()
-            .map(|((topic, partition), &offset)| TopicOffset {
+            .map(|((topic, partition), &(offset, _))| TopicOffset {
                 topic: topic.clone(),
                 partition: *partition,
                 offset,
@@ -140,18 +169,27 @@ impl GlobalTables {
         let mut reader = Reader {
             consumer,
             admin,
-            next,
+            next: from
+                .iter()
+                .map(|(tp, (next, _))| (tp.clone(), *next))
+                .collect(),
+            proofs: from
+                .into_iter()
+                .filter_map(|(tp, (_, proof))| proof.map(|p| (tp, p)))
+                .collect(),
         };
         let started = Instant::now();
         // Behind after the deadline: the member fails, and joins again.
-        reader.catch_up(&mut tables.rows, handle, BOOTSTRAP_DEADLINE)??;
-        tables.reader = Some(reader);
+        reader.catch_up(&mut rows, handle, BOOTSTRAP_DEADLINE)??;
         handle.logs.note(&format!(
-            "attached global tables read: {} records in {} ms",
-            tables.rows.applied,
+            "attached global tables {how}: {} records in {} ms",
+            rows.applied,
             started.elapsed().as_millis()
         ));
-        Ok(tables)
+        Ok(GlobalTables {
+            rows,
+            reader: Some(reader),
+        })
     }
 
     /// The rows the tasks' chains read.
@@ -181,7 +219,8 @@ impl GlobalTables {
         }
         let got = reader.consumer.poll(BATCH, Duration::ZERO)?;
         reader.advance(&got)?;
-        self.rows.apply(handle, &got)
+        self.rows
+            .apply(handle, &got, &reader.mark(&self.rows.sources))
     }
 }
 
@@ -214,7 +253,7 @@ impl Reader {
             let got = self.consumer.poll(BATCH, POLL_WAIT)?;
             quiet = if got.is_empty() { quiet + 1 } else { 0 };
             self.advance(&got)?;
-            rows.apply(handle, &got)?;
+            rows.apply(handle, &got, &self.mark(&rows.sources))?;
         }
     }
 
@@ -224,12 +263,31 @@ impl Reader {
         for r in got {
             self.next
                 .insert((r.topic.clone(), r.partition), r.offset + 1);
+            self.proofs
+                .insert((r.topic.clone(), r.partition), Proof::of_fetched(r));
         }
         for p in self.consumer.positions()? {
             let at = self.next.entry((p.topic, p.partition)).or_insert(p.offset);
             *at = (*at).max(p.offset);
         }
         Ok(())
+    }
+
+    /// Where the reads are, for the tables' mark.
+    fn mark(&self, sources: &[(usize, String)]) -> GlobalMark {
+        GlobalMark {
+            sources: sources.to_vec(),
+            partitions: self
+                .next
+                .iter()
+                .map(|(tp, &next)| PartitionMark {
+                    topic: tp.0.clone(),
+                    partition: tp.1,
+                    next,
+                    proof: self.proofs.get(tp).cloned(),
+                })
+                .collect(),
+        }
     }
 
     /// A partition not yet at its end, if any: short of it, unless (`settled`: polls
@@ -257,38 +315,39 @@ impl Reader {
 }
 
 impl Rows {
-    /// The global tables of `spec` over `tree` (wiped), nothing read yet.
-    fn empty(
-        tree: sled::Tree,
-        spec: &PipelineSpec,
-        limits: StateLimits,
-    ) -> Result<Rows, AttachedError> {
-        tree.clear()?;
+    /// The global tables `sources` over `tree`, as it holds them.
+    fn over(tree: sled::Tree, sources: Vec<(usize, String)>, limits: StateLimits) -> Rows {
         let overlay = Overlay::default();
-        let tables = global_sources(spec)
-            .into_iter()
+        let tables = sources
+            .iter()
             .map(|(slot, topic)| GlobalTable {
-                slot,
-                topic,
+                slot: *slot,
+                topic: topic.clone(),
                 rows: CachedState::new(
-                    StepState::new(tree.clone(), slot, overlay.clone()),
+                    StepState::new(tree.clone(), *slot, overlay.clone()),
                     limits.max_table_cache_bytes,
                 ),
             })
             .collect();
-        Ok(Rows {
+        Rows {
+            sources,
             tree,
             overlay,
             tables,
             max_table_bytes: limits.max_table_bytes,
             applied: 0,
-        })
+        }
     }
 
-    /// Applies `got` (in the order read) to the tables, their writes in one sled batch;
-    /// says in `handle`'s logs what was refused.
-    fn apply(&mut self, handle: &PipelineHandle, got: &[Fetched]) -> Result<(), AttachedError> {
-        let (refused, why) = self.apply_records(got)?;
+    /// Applies `got` (in the order read) to the tables, their writes and `mark` in one
+    /// sled batch; says in `handle`'s logs what was refused.
+    fn apply(
+        &mut self,
+        handle: &PipelineHandle,
+        got: &[Fetched],
+        mark: &GlobalMark,
+    ) -> Result<(), AttachedError> {
+        let (refused, why) = self.apply_records(got, mark)?;
         if let Some(why) = why {
             handle.logs.note(&format!(
                 "attached global table: {refused} record(s) not applied: {why}"
@@ -297,8 +356,13 @@ impl Rows {
         Ok(())
     }
 
-    /// Applies `got` to the tables; how many records were refused, and why the first was.
-    fn apply_records(&mut self, got: &[Fetched]) -> Result<(usize, Option<String>), AttachedError> {
+    /// Applies `got` to the tables, `mark` with them; how many records were refused, and
+    /// why the first was.
+    fn apply_records(
+        &mut self,
+        got: &[Fetched],
+        mark: &GlobalMark,
+    ) -> Result<(usize, Option<String>), AttachedError> {
         if got.is_empty() {
             return Ok((0, None));
         }
@@ -328,6 +392,7 @@ impl Rows {
             start = end;
         }
         let mut batch = sled::Batch::default();
+        mark.put(&mut batch);
         for (key, value) in self.overlay.take() {
             match value {
                 Some(v) => batch.insert(key, v),
@@ -394,19 +459,26 @@ mod tests {
             ..StateLimits::default()
         };
         let mut tables = GlobalTables {
-            rows: Rows::empty(db.open_tree("p/global").unwrap(), &spec, limits).unwrap(),
+            rows: Rows::over(
+                db.open_tree("p/global").unwrap(),
+                global_sources(&spec),
+                limits,
+            ),
             reader: None,
         };
         // What every task's chain reads.
         let read = tables.rows();
         let rows = &mut tables.rows;
         let (refused, why) = rows
-            .apply_records(&[
-                fetched("countries", 0, "fr", Some("France")),
-                fetched("countries", 1, "de", Some("Germany")),
-                fetched("countries", 2, "it", Some("Italy")),
-                fetched("countries", 3, "es", Some("Spain")),
-            ])
+            .apply_records(
+                &[
+                    fetched("countries", 0, "fr", Some("France")),
+                    fetched("countries", 1, "de", Some("Germany")),
+                    fetched("countries", 2, "it", Some("Italy")),
+                    fetched("countries", 3, "es", Some("Spain")),
+                ],
+                &GlobalMark::default(),
+            )
             .unwrap();
         assert_eq!(refused, 1, "Spain would pass 60 bytes");
         assert!(why.unwrap().contains("max_table_bytes"));
@@ -415,13 +487,31 @@ mod tests {
             Some("France")
         );
         assert_eq!(value(&read, SOURCE_SLOT_BASE, "es"), None);
-        // A deletion frees room; the rows are in the tree, not only in memory.
+        // A deletion frees room; the rows are in the tree, not only in memory, with the
+        // mark of where they were read to.
+        let mark = GlobalMark {
+            sources: global_sources(&spec),
+            partitions: vec![PartitionMark {
+                topic: "countries".into(),
+                partition: 0,
+                next: 6,
+                proof: Some(Proof::of_fetched(&fetched(
+                    "countries",
+                    5,
+                    "es",
+                    Some("Spain"),
+                ))),
+            }],
+        };
         let (refused, _) = rows
-            .apply_records(&[
-                fetched("countries", 4, "de", None),
-                fetched("countries", 5, "es", Some("Spain")),
-                fetched("elsewhere", 0, "xx", Some("not a global table's")),
-            ])
+            .apply_records(
+                &[
+                    fetched("countries", 4, "de", None),
+                    fetched("countries", 5, "es", Some("Spain")),
+                    fetched("elsewhere", 0, "xx", Some("not a global table's")),
+                ],
+                &mark,
+            )
             .unwrap();
         assert_eq!(refused, 0);
         assert_eq!(value(&read, SOURCE_SLOT_BASE, "de"), None);
@@ -440,8 +530,6 @@ mod tests {
         );
         assert_eq!(value(&read_again, SOURCE_SLOT_BASE, "de"), None);
         assert_eq!(rows.applied, 5);
-        // A member that starts again wipes what the last one read.
-        let again = Rows::empty(db.open_tree("p/global").unwrap(), &spec, limits).unwrap();
-        assert!(again.tree.is_empty());
+        assert_eq!(GlobalMark::read(&rows.tree).unwrap(), Some(mark));
     }
 }

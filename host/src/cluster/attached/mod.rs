@@ -17,6 +17,7 @@
 //!   tail past its mark, or wiped and in full), window space included.
 //! - [`global`]: a pipeline's global tables on this node: every partition of their
 //!   topics, read before the tasks run and followed after, shared by the node's tasks.
+//! - [`global_mark`]: how far a node's global tables are read, and what proves it.
 //! - [`mark`]: how far a cache is exact in each changelog, and what proves the log is the
 //!   same one.
 //! - [`view`]: `GET /v1/cluster`: this node, the groups' members, their tasks and lag.
@@ -28,6 +29,7 @@
 pub mod check;
 pub mod error;
 pub mod global;
+pub mod global_mark;
 pub mod mark;
 pub mod names;
 pub mod restore;
