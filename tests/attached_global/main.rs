@@ -7,6 +7,7 @@
 //!
 //! - [`cluster`]: attached nodes, read_committed output, waits on both modes (shared with
 //!   `tests/attached_streams/`).
+//! - [`late`]: late records counted attached in status and `/metrics`.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -15,6 +16,7 @@ mod common;
 #[allow(dead_code)]
 #[path = "../attached_streams/cluster.rs"]
 mod cluster;
+mod late;
 
 use std::collections::BTreeMap;
 

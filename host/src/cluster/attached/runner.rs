@@ -324,6 +324,10 @@ impl Member<'_> {
                 commit(&task.tree, &out.writes, &out.records, places)?;
             }
         }
+        let late: u64 = outs.iter().map(|(_, out)| out.late).sum();
+        self.handle
+            .attached_late_records
+            .fetch_add(late, std::sync::atomic::Ordering::Relaxed);
         self.node.count_round(&self.handle.name);
         Ok(())
     }

@@ -55,6 +55,8 @@ pub struct RoundOut {
     pub offsets: Vec<TopicOffset>,
     /// The state writes, applied to the cache once the transaction commits.
     pub writes: Writes,
+    /// Records aggregation steps dropped as late, counted once the transaction commits.
+    pub late: u64,
 }
 
 impl RoundOut {
@@ -171,6 +173,7 @@ impl PartitionTask {
                 Ok(o) => o,
                 Err(e) => return self.fail(e.to_string()),
             };
+            out.late += output.late;
             for f in &output.failures {
                 match spec.on_error {
                     OnError::Skip => {}
