@@ -195,6 +195,24 @@ impl PartitionTask {
                     }
                 }
             }
+            // Late records of steps that send them on go where failures would, whatever
+            // on_error says (the spec requires the topic), as embedded.
+            if let Some(dlq) = &spec.dead_letter_topic {
+                for f in &output.late_letters {
+                    if let (Some(r), Some(&offset)) = (batch.get(f.source), offsets.get(f.source)) {
+                        let e = dead_letter(
+                            dlq,
+                            &spec.name,
+                            &topic,
+                            self.partition as u32,
+                            offset,
+                            r,
+                            f,
+                        );
+                        held.add(&spec.output, vec![e], Vec::new());
+                    }
+                }
+            }
             held.add(&spec.output, output.records, output.updates);
             if let Some(last) = offsets.last() {
                 next.insert(topic, last + 1);
