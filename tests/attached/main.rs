@@ -109,7 +109,7 @@ fn three_attached_nodes_count_exactly_once_through_two_sigkills_and_their_restar
     let dir = tempfile::tempdir().unwrap();
     let broker = Server::start(&dir.path().join("broker"), &[]);
     let bootstrap = broker.kafka.clone();
-    for (t, n) in [("in", 6), ("out", 3), ("evens", 1)] {
+    for (t, n) in [("in", 6), ("out", 3), ("evens", 1), ("clicks", 6)] {
         let (code, body) = call(
             &broker,
             "POST",
@@ -149,14 +149,20 @@ fn three_attached_nodes_count_exactly_once_through_two_sigkills_and_their_restar
     // The name is taken for every node.
     let (code, body) = nodes[2].post("/v1/pipelines", spec.clone());
     assert_eq!(code, 409, "{body}");
-    // What attached mode does not run yet (a global table) is refused by name.
+    // What attached mode does not run yet (a table source read on both sides of a
+    // group_by: two stages would keep it in one changelog) is refused by name.
+    nodes[0].upload("by-user", &guests::guest("streams", "rust-key-selector"));
     let (code, body) = nodes[0].post(
         "/v1/pipelines",
-        json!({"name": "agg", "inputs": ["in"], "output": "out",
-            "sources": {"g": {"topic": "evens", "as": "global_table"}},
-            "steps": [{"module": "counter"}]}),
+        json!({"name": "agg", "output": "out",
+            "sources": {"s": {"topic": "in", "as": "stream"},
+                        "t": {"topic": "clicks", "as": "table"}},
+            "steps": [{"name": "j", "op": "join", "left": "s", "right": "t"},
+                      {"name": "g", "op": "group_by", "module": "by-user", "input": "j"},
+                      {"op": "join", "left": "g", "right": "t"}]}),
     );
     assert_eq!(code, 400, "{body}");
+    assert!(body.to_string().contains("sources.t"), "{body}");
     assert!(body.to_string().contains("attached mode"), "{body}");
 
     // Every partition is some node's task.

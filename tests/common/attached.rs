@@ -69,6 +69,11 @@ impl Node {
         }
     }
 
+    /// Its HTTP API's base URL (for what is not JSON, such as `/metrics`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     pub fn get(&self, path: &str) -> (u16, Value) {
         let r = http().get(format!("{}{path}", self.url)).send().unwrap();
         (r.status().as_u16(), r.json().unwrap_or(Value::Null))

@@ -61,6 +61,9 @@ pub struct PipelineHandle {
     pub joins: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Caps on what its tasks' tables and joins hold (from the server's config).
     pub state_limits: super::StateLimits,
+    /// Records this node's attached tasks dropped as late, in committed rounds (an
+    /// attached pipeline has no embedded `tasks` to count them).
+    pub attached_late_records: AtomicU64,
     pub(super) store: PipelineStore,
 }
 

@@ -83,6 +83,14 @@ pub fn render(handles: &[Arc<PipelineHandle>], broker: &Broker, runtime: &Runtim
                 );
             }
         }
+        // An attached pipeline's tasks are this node's share of its group's: counted per
+        // pipeline, without task labels.
+        if name == "weir_pipeline_late_records_total" {
+            for h in handles.iter().filter(|h| h.tasks.is_empty()) {
+                let late = h.attached_late_records.load(Ordering::Relaxed);
+                let _ = writeln!(out, "{name}{{pipeline=\"{}\"}} {late}", h.name);
+            }
+        }
     }
     header(
         &mut out,

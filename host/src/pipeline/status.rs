@@ -227,7 +227,8 @@ impl PipelineStatus {
                 .map(|t| t.records_out)
                 .sum(),
             records_errored: tasks.iter().map(|t| t.records_errored).sum(),
-            late_records: tasks.iter().map(|t| t.late_records).sum(),
+            late_records: tasks.iter().map(|t| t.late_records).sum::<u64>()
+                + handle.attached_late_records.load(Ordering::Relaxed),
             lag: tasks.iter().map(|t| t.lag).sum(),
             tasks,
             created_ms: record.created_ms,

@@ -67,6 +67,29 @@ pub enum AttachedError {
         /// Where it had to get to.
         end: i64,
     },
+    /// A global table's records could not be applied to its rows.
+    #[error("global table of {topic:?}: {source}")]
+    Global {
+        /// The global table's topic.
+        topic: String,
+        /// Why.
+        #[source]
+        source: crate::streams::StreamsError,
+    },
+    /// A global table did not reach its topic's end in time.
+    #[error(
+        "reading global table topic {topic:?} partition {partition}: reached {at} of {end} before the deadline"
+    )]
+    GlobalStalled {
+        /// The global table's topic.
+        topic: String,
+        /// Its partition.
+        partition: i32,
+        /// Where the read got to.
+        at: i64,
+        /// Where it had to get to.
+        end: i64,
+    },
     /// The node's id file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {

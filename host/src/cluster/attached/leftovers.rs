@@ -87,7 +87,8 @@ impl Runners {
     }
 }
 
-/// Removes `pipeline`'s cache trees (`<pipeline>/<partition>`, with any stage suffix) and
+/// Removes `pipeline`'s cache trees (`<pipeline>/<partition>` and `<pipeline>/global`,
+/// with any stage suffix) and
 /// flushes, logging what fails: the trees are a cache, and a mark that does not prove
 /// itself makes a later one of the same name restore in full anyway.
 fn remove_trees(db: &sled::Db, pipeline: &str) {
@@ -121,7 +122,8 @@ fn is_tree_of(name: &[u8], pipeline: &str) -> bool {
         return false;
     };
     let partition = rest.split(|b| *b == b'/').next().unwrap_or_default();
-    !partition.is_empty() && partition.iter().all(u8::is_ascii_digit)
+    // A task's tree, or the node's copy of the global tables (`global.rs`).
+    partition == b"global" || !partition.is_empty() && partition.iter().all(u8::is_ascii_digit)
 }
 
 #[cfg(test)]
@@ -132,6 +134,9 @@ mod tests {
     fn only_the_pipelines_own_trees_are_removed() {
         assert!(is_tree_of(b"p/0", "p"));
         assert!(is_tree_of(b"p/12/after-group-by", "p"));
+        assert!(is_tree_of(b"p/global", "p"));
+        assert!(is_tree_of(b"p/global/after-group-by", "p"));
+        assert!(!is_tree_of(b"p/globalx", "p"));
         assert!(!is_tree_of(b"p-x/0", "p"), "another pipeline");
         assert!(!is_tree_of(b"p/", "p"));
         assert!(!is_tree_of(b"__sled__default", "p"));

@@ -15,6 +15,9 @@
 //!   round of it comes to.
 //! - [`restore`]: a task's state cache brought up to its changelog partitions' ends (the
 //!   tail past its mark, or wiped and in full), window space included.
+//! - [`global`]: a pipeline's global tables on this node: every partition of their
+//!   topics, read before the tasks run and followed after, shared by the node's tasks.
+//! - [`global_mark`]: how far a node's global tables are read, and what proves it.
 //! - [`mark`]: how far a cache is exact in each changelog, and what proves the log is the
 //!   same one.
 //! - [`leftovers`]: a deleted pipeline's cache trees removed once its runners stopped.
@@ -22,11 +25,14 @@
 //! - [`stage`]: a pipeline's stages around its `group_by`s, each a group member of its
 //!   own (names, repartition topics, what a stage's task needs beyond its view).
 //! - [`names`]: group ids, transactional ids and changelog topics.
-//! - [`check`]: the pipelines attached mode runs yet (no global tables).
+//! - [`check`]: the pipelines attached mode runs (all but a table source on both sides
+//!   of a `group_by`).
 //! - [`error`]: [`AttachedError`], the mode's one error type.
 
 pub mod check;
 pub mod error;
+pub mod global;
+pub mod global_mark;
 pub mod leftovers;
 pub mod mark;
 pub mod names;

@@ -28,6 +28,7 @@ use crate::pipeline::handle::PipelineHandle;
 use crate::pipeline::spec::{SOURCE_SLOT_BASE, SourceKind, StartPosition};
 
 use super::error::AttachedError;
+use super::global::{GlobalRows, GlobalTables, global_sources};
 use super::mark::{Store, commit};
 use super::names::{changelog_topic, slot_changelog_topic, windows_changelog_topic};
 use super::restore::restore;
@@ -132,6 +133,18 @@ impl Member<'_> {
             StartPosition::Latest if stage.reads_inputs() => &self.node.latest,
             _ => &self.node.consumers,
         };
+        // The deployment as this stage's tasks run it.
+        let mut view = stage.view(&want);
+        // The global tables its steps read first, read to their ends before any task
+        // runs a record.
+        let mut globals = GlobalTables::bootstrap(
+            &*self.node.plain,
+            &self.node.db,
+            &stage.global_tree(&name),
+            &view.spec,
+            self.handle,
+        )?;
+        let rows = globals.rows();
         let mut consumer = clients.consumer(Some(&stage.group_id(group, &name)))?;
         let changes = Arc::new(Changes::default());
         // `inputs` and the stream and table sources (or the repartition topics before
@@ -144,8 +157,6 @@ impl Member<'_> {
         producer.init_transactions(TXN_TIMEOUT)?;
         self.node.set_error(&key, None);
         self.node.set_generation(&key, self.generation);
-        // The deployment as this stage's tasks run it.
-        let mut view = stage.view(&want);
         loop {
             if self.node.stopping() {
                 return Ok(());
@@ -155,8 +166,11 @@ impl Member<'_> {
                 if next.stop || next.paused || next.broken.is_some() {
                     return Ok(());
                 }
-                if stage.inputs(&next.spec) != stage.inputs(&want.spec) {
-                    // Other topics: a new member subscribes to them.
+                if stage.inputs(&next.spec) != stage.inputs(&want.spec)
+                    || global_sources(&stage.view(&next).spec) != global_sources(&view.spec)
+                {
+                    // Other topics: a new member subscribes to them (or reads the new
+                    // global tables).
                     return Ok(());
                 }
                 if next.generation != self.generation {
@@ -184,8 +198,9 @@ impl Member<'_> {
             let records = consumer.poll(ROUND_RECORDS, POLL_WAIT)?;
             let told: Vec<Rebalance> = std::mem::take(&mut *changes.0.lock());
             for change in told {
-                self.rebalanced(change, &want)?;
+                self.rebalanced(change, &want, &rows)?;
             }
+            globals.catch_up(self.handle, !records.is_empty())?;
             // Also without records: timers fire on the wall clock.
             self.round(&view, records, &mut *consumer, &mut *producer)?;
         }
@@ -193,7 +208,12 @@ impl Member<'_> {
 
     /// Acts on a rebalance: revoked tasks go (their rounds are committed: none spans a
     /// poll); assigned partitions get a task, its state restored first.
-    fn rebalanced(&mut self, change: Rebalance, want: &Desired) -> Result<(), AttachedError> {
+    fn rebalanced(
+        &mut self,
+        change: Rebalance,
+        want: &Desired,
+        globals: &GlobalRows,
+    ) -> Result<(), AttachedError> {
         match change {
             Rebalance::Revoked(parts) => {
                 for (_, p) in parts {
@@ -221,7 +241,8 @@ impl Member<'_> {
                         );
                     }
                     self.node.note_restore(&self.key, restored);
-                    let task = PartitionTask::new(p, tree, self.handle, &view, layout)?;
+                    let task =
+                        PartitionTask::new(p, tree, self.handle, &view, layout, globals.clone())?;
                     self.tasks.insert(p, task);
                 }
             }
@@ -326,6 +347,10 @@ impl Member<'_> {
                 commit(&task.tree, &out.writes, &out.records, places)?;
             }
         }
+        let late: u64 = outs.iter().map(|(_, out)| out.late).sum();
+        self.handle
+            .attached_late_records
+            .fetch_add(late, std::sync::atomic::Ordering::Relaxed);
         self.node.count_round(&self.key);
         Ok(())
     }
@@ -419,7 +444,8 @@ pub fn changelogs(want: &Desired, stage: Staged) -> Vec<(Store, String)> {
         .sources
         .values()
         .enumerate()
-        .filter(|(_, s)| s.kind != SourceKind::Stream)
+        // A global table's topic is its own changelog (see `global`).
+        .filter(|(_, s)| s.kind == SourceKind::Table)
         .map(|(s, _)| {
             let slot = SOURCE_SLOT_BASE + s;
             (Store::Plain(slot), slot_changelog_topic(&view.spec, slot))

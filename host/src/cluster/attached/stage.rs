@@ -76,6 +76,12 @@ impl Staged {
         format!("{pipeline}/{partition}{}", self.0.tree_suffix())
     }
 
+    /// The node's copy of the global tables its steps read (`<pipeline>/global`, with the
+    /// stage's suffix: two stages may read different ones).
+    pub fn global_tree(self, pipeline: &str) -> String {
+        format!("{pipeline}/global{}", self.0.tree_suffix())
+    }
+
     /// Whether its tasks read the pipeline's inputs (where `start` applies): a later
     /// stage reads its repartition topic from the first record, whatever the spec says,
     /// as an embedded one does (created empty with the pipeline).

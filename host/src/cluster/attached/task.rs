@@ -18,6 +18,7 @@ use crate::pipeline::task::deferred::Deferred;
 use crate::record::Record;
 
 use super::error::AttachedError;
+use super::global::GlobalRows;
 use super::mark::Store;
 use super::stage::Layout;
 
@@ -43,6 +44,8 @@ pub struct PartitionTask {
     read: BTreeMap<String, i64>,
     /// Its stage's first step, changelogs and repartition topics.
     layout: Layout,
+    /// The node's rows of the pipeline's global tables, which its chain reads.
+    globals: GlobalRows,
 }
 
 /// What one round of a task came to: sent and committed together, or not at all.
@@ -54,6 +57,8 @@ pub struct RoundOut {
     pub offsets: Vec<TopicOffset>,
     /// The state writes, applied to the cache once the transaction commits.
     pub writes: Writes,
+    /// Records aggregation steps dropped as late, counted once the transaction commits.
+    pub late: u64,
 }
 
 impl RoundOut {
@@ -66,13 +71,14 @@ impl RoundOut {
 
 impl PartitionTask {
     /// The task of `partition` with its chain of `want` (its stage's view, laid out as
-    /// `layout` says) built over `tree`.
+    /// `layout` says) built over `tree`, its global tables read from `globals`.
     pub fn new(
         partition: i32,
         tree: sled::Tree,
         handle: &PipelineHandle,
         want: &Desired,
         layout: Layout,
+        globals: GlobalRows,
     ) -> Result<PartitionTask, AttachedError> {
         let mut task = PartitionTask {
             partition,
@@ -81,6 +87,7 @@ impl PartitionTask {
             phase: Phase::Failed(String::new()),
             read: BTreeMap::new(),
             layout: Layout::default(),
+            globals,
         };
         task.rebuild(handle, want, layout)?;
         Ok(task)
@@ -96,7 +103,7 @@ impl PartitionTask {
         // The old instances go first: their pool slots are the new ones'.
         self.phase = Phase::Failed("rebuilding".into());
         self.layout = layout;
-        let chain = Chain::build(
+        let mut chain = Chain::build(
             &want.plans,
             &want.spec,
             self.layout.first_step,
@@ -110,6 +117,7 @@ impl PartitionTask {
             partition: self.partition,
             source,
         })?;
+        chain.share_global_rows(&self.globals);
         self.phase = Phase::Running(Box::new(chain));
         Ok(())
     }
@@ -171,6 +179,7 @@ impl PartitionTask {
                 Ok(o) => o,
                 Err(e) => return self.fail(e.to_string()),
             };
+            out.late += output.late;
             for f in &output.failures {
                 match spec.on_error {
                     OnError::Skip => {}
@@ -189,6 +198,24 @@ impl PartitionTask {
                             );
                             held.add(&spec.output, vec![e], Vec::new());
                         }
+                    }
+                }
+            }
+            // Late records of steps that send them on go where failures would, whatever
+            // on_error says (the spec requires the topic), as embedded.
+            if let Some(dlq) = &spec.dead_letter_topic {
+                for f in &output.late_letters {
+                    if let (Some(r), Some(&offset)) = (batch.get(f.source), offsets.get(f.source)) {
+                        let e = dead_letter(
+                            dlq,
+                            &spec.name,
+                            &topic,
+                            self.partition as u32,
+                            offset,
+                            r,
+                            f,
+                        );
+                        held.add(&spec.output, vec![e], Vec::new());
                     }
                 }
             }
@@ -298,7 +325,7 @@ pub fn store_of(key: &[u8]) -> Option<Store> {
 }
 
 /// A record read from the cluster as the chain takes it.
-fn record_of(f: &Fetched) -> Record {
+pub fn record_of(f: &Fetched) -> Record {
     Record {
         key: f.key.clone().map(Bytes::from),
         value: f.value.clone().map(Bytes::from),

@@ -8,6 +8,7 @@
 //! from, so failures and dead letters point at the original offset.
 //!
 //! - [`code`]: what a step runs ([`StepCode`], [`StepPlan`]).
+//! - [`global_rows`]: global tables' rows kept outside the task (attached mode).
 //! - [`output`]: what a batch came to ([`ChainOutput`]) and how a step fails ([`StepError`]).
 //! - [`rekey`]: a `group_by`'s records with the keys its key selector chose.
 //! - [`sources`]: how a task reads a named source's records (a table source's rows change
@@ -36,6 +37,7 @@ use super::state::{Overlay, StepState};
 use super::table_cache::CachedState;
 
 mod code;
+mod global_rows;
 mod output;
 mod punctuate;
 mod rekey;

@@ -206,6 +206,7 @@ impl Pipelines {
             rollback_reason: Mutex::new(None),
             joins: Mutex::new(Vec::new()),
             state_limits: self.config.state_limits,
+            attached_late_records: AtomicU64::new(0),
             store: self.store.clone(),
         });
         // Tasks run even for a broken deployment: they wait, failed, for an update.
