@@ -192,7 +192,8 @@ fn three_attached_nodes_count_exactly_once_through_two_sigkills_and_their_restar
         let c = &view["catalog"];
         assert_eq!(c["records_skipped"], 0, "{c}");
         assert_eq!(c["pipelines"], 1, "{c}");
-        assert_eq!(c["modules"], 1, "{c}");
+        // The counter, and the key selector of the refused spec above.
+        assert_eq!(c["modules"], 2, "{c}");
     }
 
     // Every partition is some node's task.
