@@ -9,6 +9,8 @@
 //! - [`stream`]: [`stream::TlsStream`], a Kafka connection under TLS after it:
 //!   [`record`]'s records read straight into the caller's buffer and opened there,
 //!   written in large writes, with a fatal alert before any close for a bad record.
+//! - [`stream_error`]: [`stream_error::StreamError`], why the peer's records ended a
+//!   stream, and the alert each reason sends.
 //!
 //! The HTTP listener stays on tokio-rustls (hyper wants its stream; its bodies are
 //! small); the Kafka listener, where TLS costs throughput, has its own record path.
@@ -49,6 +51,7 @@ use crate::auth::Principal;
 pub mod handshake;
 pub mod record;
 pub mod stream;
+pub mod stream_error;
 
 /// `[tls]` in weir.toml, as written (see host/weir.toml for each key).
 #[derive(Debug, Clone, serde::Deserialize)]

@@ -27,13 +27,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_rustls::rustls::ProtocolVersion;
 use tokio_rustls::rustls::kernel::KernelConnection;
 use tokio_rustls::rustls::server::ServerConnectionData;
-use tokio_rustls::rustls::{self, AlertDescription, ProtocolVersion};
 
 use super::record::{
     HEADER, MAX_BODY, MAX_PLAINTEXT, OVERHEAD, Opener, RecordError, Sealer, content,
 };
+pub use super::stream_error::StreamError;
 
 /// Bytes read from the socket at once into the stream's own buffer, plus room for
 /// one whole record so a record never waits for space; also all the room the
@@ -57,90 +58,6 @@ const WARNING: u8 = 1;
 const FATAL: u8 = 2;
 /// Alert description user_canceled: a warning, followed by close_notify.
 const USER_CANCELED: u8 = 90;
-
-/// Why the peer's records ended the connection.
-#[derive(Debug, thiserror::Error)]
-pub enum StreamError {
-    /// A record failed the record layer's checks.
-    #[error(transparent)]
-    Record(#[from] RecordError),
-    /// A handshake message after a TLS 1.2 handshake (weir, like rustls, does not
-    /// renegotiate).
-    #[error("TLS renegotiation refused")]
-    Renegotiation,
-    /// A post-handshake handshake message longer than [`MAX_HANDSHAKE_MESSAGE`].
-    #[error("post-handshake TLS message too large")]
-    HandshakeTooLarge,
-    /// A post-handshake handshake message other than KeyUpdate.
-    #[error("unexpected post-handshake TLS message of type {0}")]
-    UnexpectedHandshake(u8),
-    /// A KeyUpdate whose body is not one byte.
-    #[error("malformed TLS KeyUpdate of {len} bytes")]
-    KeyUpdateLength { len: u32 },
-    /// A KeyUpdate whose request_update is neither 0 nor 1.
-    #[error("TLS KeyUpdate with request_update {0}")]
-    KeyUpdateValue(u8),
-    /// Bytes after a KeyUpdate in its record: records after it are under the next key.
-    #[error("data after a TLS KeyUpdate in its record")]
-    DataAfterKeyUpdate,
-    /// A handshake message split over records, with another record between.
-    #[error("TLS record interleaved with a split handshake message")]
-    Interleaved,
-    /// KeyUpdates past [`MAX_IDLE_RECORDS`] without application data.
-    #[error("too many TLS KeyUpdates without application data")]
-    TooManyKeyUpdates,
-    /// Empty records past [`MAX_IDLE_RECORDS`] in a row.
-    #[error("too many empty TLS records in a row")]
-    TooManyEmptyRecords,
-    /// Warning alerts past [`MAX_WARNING_ALERTS`] without application data.
-    #[error("too many TLS warning alerts")]
-    TooManyWarnings,
-    /// An alert record that is not two bytes.
-    #[error("malformed TLS alert of {len} bytes")]
-    MalformedAlert { len: usize },
-    /// The peer's fatal alert (or a warning other than user_canceled).
-    #[error("TLS alert from the client: level {level}, description {description}")]
-    PeerAlert { level: u8, description: u8 },
-    /// rustls' key schedule refused a key update.
-    #[error("TLS key update: {0}")]
-    KeySchedule(#[source] rustls::Error),
-    /// The stream already failed; nothing more is read or written.
-    #[error("TLS connection already failed")]
-    Failed,
-}
-
-impl StreamError {
-    /// The fatal alert that tells the peer why (RFC 8446 §6.2), or `None` when the
-    /// peer ended it (its alert) or the fault is here.
-    pub fn alert(&self) -> Option<AlertDescription> {
-        use AlertDescription as A;
-        match self {
-            StreamError::Record(e) => e.alert(),
-            StreamError::HandshakeTooLarge
-            | StreamError::KeyUpdateLength { .. }
-            | StreamError::MalformedAlert { .. } => Some(A::DecodeError),
-            StreamError::KeyUpdateValue(_) => Some(A::IllegalParameter),
-            StreamError::Renegotiation
-            | StreamError::UnexpectedHandshake(_)
-            | StreamError::DataAfterKeyUpdate
-            | StreamError::Interleaved
-            | StreamError::TooManyKeyUpdates
-            | StreamError::TooManyEmptyRecords
-            | StreamError::TooManyWarnings => Some(A::UnexpectedMessage),
-            StreamError::PeerAlert { .. } | StreamError::KeySchedule(_) | StreamError::Failed => {
-                None
-            }
-        }
-    }
-
-    fn into_io(self) -> io::Error {
-        let kind = match self {
-            StreamError::PeerAlert { .. } => io::ErrorKind::ConnectionAborted,
-            _ => io::ErrorKind::InvalidData,
-        };
-        io::Error::new(kind, self)
-    }
-}
 
 /// Whether the peer's records are still being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
