@@ -130,7 +130,12 @@ impl Dial {
                 let s = TcpStream::connect(addr)?;
                 s.set_nodelay(true)?;
                 let name = ServerName::IpAddress(addr.ip().into());
-                let tls = ClientConnection::new(config.clone(), name)?;
+                let mut tls = ClientConnection::new(config.clone(), name)?;
+                // rustls seals at most 64 KiB of a write before writing it out by
+                // default: a 1 MB request took 16 writev calls. Unbounded, it takes
+                // one, as plaintext's write does; each write is sent before the
+                // next is taken, so this holds one request at most.
+                tls.set_buffer_limit(None);
                 let s = Buffered(BufReader::with_capacity(64 << 10, s));
                 let mut conn = Conn::Tls(Box::new(StreamOwned::new(tls, s)));
                 scram_login(&mut conn, user, password)?;

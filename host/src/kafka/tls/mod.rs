@@ -4,8 +4,13 @@
 //!
 //! - [`record`]: TLS records sealed and opened in place with ring, once rustls has
 //!   done the handshake (the Kafka listener's traffic).
-//! - [`stream`]: [`stream::TlsStream`], a Kafka connection under TLS: rustls'
-//!   unbuffered handshake, then [`record`]'s records in large reads and writes.
+//! - [`handshake`]: the Kafka listener's handshake, rustls' unbuffered API shown one
+//!   record at a time, handing the traffic secrets to [`stream`].
+//! - [`stream`]: [`stream::TlsStream`], a Kafka connection under TLS after it:
+//!   [`record`]'s records read straight into the caller's buffer and opened there,
+//!   written in large writes, with a fatal alert before any close for a bad record.
+//! - [`stream_error`]: [`stream_error::StreamError`], why the peer's records ended a
+//!   stream, and the alert each reason sends.
 //!
 //! The HTTP listener stays on tokio-rustls (hyper wants its stream; its bodies are
 //! small); the Kafka listener, where TLS costs throughput, has its own record path.
@@ -43,8 +48,10 @@ use tokio_rustls::server::TlsStream;
 
 use crate::auth::Principal;
 
+pub mod handshake;
 pub mod record;
 pub mod stream;
+pub mod stream_error;
 
 /// `[tls]` in weir.toml, as written (see host/weir.toml for each key).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -315,7 +322,7 @@ impl Tls {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let (stream, leaf) =
-            tokio::time::timeout(timeout, stream::accept(self.kafka.clone(), stream))
+            tokio::time::timeout(timeout, handshake::accept(self.kafka.clone(), stream))
                 .await
                 .map_err(|_| HandshakeError::Timeout {
                     ms: timeout.as_millis(),

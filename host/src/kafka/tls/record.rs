@@ -18,15 +18,18 @@
 use std::ops::Range;
 
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
-use tokio_rustls::rustls::{ConnectionTrafficSecrets, ProtocolVersion};
+use tokio_rustls::rustls::{AlertDescription, ConnectionTrafficSecrets, ProtocolVersion};
 
 /// Bytes of a record header: type, version, length.
 pub const HEADER: usize = 5;
 /// The most plaintext one record carries (2^14, both versions).
 pub const MAX_PLAINTEXT: usize = 1 << 14;
-/// The most a received record's body may be: TLS 1.2 allows 2^14 + 2048 (RFC 5246
-/// §6.2.3), more than TLS 1.3's 2^14 + 256.
+/// The most a received record's body may be under either version: TLS 1.2 allows
+/// 2^14 + 2048 (RFC 5246 §6.2.3); buffers are sized for it.
 pub const MAX_BODY: usize = MAX_PLAINTEXT + 2048;
+/// The most a TLS 1.3 record's body may be (RFC 8446 §5.2): the inner plaintext's
+/// 2^14 + 1 bytes plus at most 255 of expansion; a longer one is `record_overflow`.
+pub const MAX_BODY_TLS13: usize = MAX_PLAINTEXT + 256;
 /// The most one sealed record adds to its plaintext: header, TLS 1.2's explicit nonce
 /// (TLS 1.3's content byte is smaller), tag.
 pub const OVERHEAD: usize = HEADER + EXPLICIT_NONCE + TAG;
@@ -74,6 +77,24 @@ pub enum RecordError {
     /// The key was used for [`KEY_RECORD_LIMIT`] records.
     #[error("TLS traffic key used for {KEY_RECORD_LIMIT} records")]
     KeyExhausted,
+}
+
+impl RecordError {
+    /// The fatal alert that tells the peer why its record ended the connection (RFC
+    /// 8446 §6.2), or `None` for faults on this side.
+    pub fn alert(&self) -> Option<AlertDescription> {
+        match self {
+            RecordError::Overflow { .. } => Some(AlertDescription::RecordOverflow),
+            // A record too short for its tag cannot be authenticated, as rustls says.
+            RecordError::Short { .. } | RecordError::BadRecordMac => {
+                Some(AlertDescription::BadRecordMac)
+            }
+            RecordError::UnexpectedType(_) | RecordError::NoContentType => {
+                Some(AlertDescription::UnexpectedMessage)
+            }
+            RecordError::Unsupported { .. } | RecordError::KeyExhausted => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,59 +295,81 @@ impl Opener {
         Keys::new(version, seq, secrets).map(Opener)
     }
 
-    /// Opens the record at the start of `buf` in place, or `None` while it has not
-    /// all arrived. A record that fails any check is an error: the connection ends.
+    /// Opens the record at the start of `buf` in place (its plaintext moved to the
+    /// start of `buf`), or `None` while it has not all arrived.
     pub fn open(&mut self, buf: &mut [u8]) -> Result<Option<Opened>, RecordError> {
-        if buf.len() < HEADER {
+        self.open_within(buf, 0, 0)
+    }
+
+    /// Opens the record at `buf[at..]`, writing its plaintext from `buf[to..]` (`to <=
+    /// at`) in the same pass as the decryption, or `None` while it has not all
+    /// arrived. Records read back to back into one buffer thus leave their plaintexts
+    /// back to back at its start, with no copy. A record that fails any check is an
+    /// error: the connection ends.
+    pub fn open_within(
+        &mut self,
+        buf: &mut [u8],
+        at: usize,
+        to: usize,
+    ) -> Result<Option<Opened>, RecordError> {
+        debug_assert!(to <= at);
+        let Some(header) = buf.get(at..at + HEADER) else {
             return Ok(None);
-        }
-        let typ = buf[0];
-        let version = [buf[1], buf[2]];
-        let len = usize::from(u16::from_be_bytes([buf[3], buf[4]]));
-        if len > MAX_BODY {
-            return Err(RecordError::Overflow { len });
-        }
+        };
+        let header: [u8; HEADER] = header.try_into().unwrap_or_default();
+        let [typ, v0, v1, l0, l1] = header;
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
         let keys = &mut self.0;
         // Judged on the header alone, before waiting for the body.
-        let allowed = match keys.version {
-            Version::Tls13 => typ == content::APPLICATION_DATA,
-            Version::Tls12 => matches!(
-                typ,
-                content::ALERT | content::HANDSHAKE | content::APPLICATION_DATA
+        let (allowed, max) = match keys.version {
+            Version::Tls13 => (typ == content::APPLICATION_DATA, MAX_BODY_TLS13),
+            Version::Tls12 => (
+                matches!(
+                    typ,
+                    content::ALERT | content::HANDSHAKE | content::APPLICATION_DATA
+                ),
+                MAX_BODY,
             ),
         };
+        if len > max {
+            return Err(RecordError::Overflow { len });
+        }
         if !allowed {
             return Err(RecordError::UnexpectedType(typ));
         }
-        if buf.len() < HEADER + len {
+        let end = at + HEADER + len;
+        if buf.len() < end {
             return Ok(None);
         }
-        let (header, rest) = buf.split_at_mut(HEADER);
-        let body = &mut rest[..len];
+        let in_out = &mut buf[to..end];
         let opened = match keys.version {
             Version::Tls13 => {
                 if len < TAG + 1 {
                     return Err(RecordError::Short { len });
                 }
-                let mut aad = [0u8; HEADER];
-                aad.copy_from_slice(header);
                 let nonce = keys.sequence_nonce();
                 let plain = keys
                     .key
-                    .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), body)
+                    .open_within(
+                        Nonce::assume_unique_for_key(nonce),
+                        Aad::from(header),
+                        in_out,
+                        at + HEADER - to..,
+                    )
                     .map_err(|_| RecordError::BadRecordMac)?;
+                // The inner plaintext (content, type, padding) is at most 2^14 + 1.
+                if plain.len() > MAX_PLAINTEXT + 1 {
+                    return Err(RecordError::Overflow { len: plain.len() });
+                }
                 // The real type is the last non-zero byte; zeros after it are padding.
-                let end = plain
+                let content_end = plain
                     .iter()
                     .rposition(|&b| b != 0)
                     .ok_or(RecordError::NoContentType)?;
-                if end > MAX_PLAINTEXT {
-                    return Err(RecordError::Overflow { len: end });
-                }
                 Opened {
                     wire_len: HEADER + len,
-                    typ: plain[end],
-                    plaintext: HEADER..HEADER + end,
+                    typ: plain[content_end],
+                    plaintext: to..to + content_end,
                 }
             }
             Version::Tls12 => {
@@ -340,20 +383,22 @@ impl Opener {
                 }
                 let mut nonce = keys.sequence_nonce();
                 if keys.explicit {
-                    nonce[4..].copy_from_slice(&body[..EXPLICIT_NONCE]);
+                    let body = at + HEADER - to;
+                    nonce[4..].copy_from_slice(&in_out[body..body + EXPLICIT_NONCE]);
                 }
-                let aad = keys.tls12_aad(typ, version, plain_len);
+                let aad = keys.tls12_aad(typ, [v0, v1], plain_len);
                 keys.key
-                    .open_in_place(
+                    .open_within(
                         Nonce::assume_unique_for_key(nonce),
                         Aad::from(aad),
-                        &mut body[skip..],
+                        in_out,
+                        at + HEADER + skip - to..,
                     )
                     .map_err(|_| RecordError::BadRecordMac)?;
                 Opened {
                     wire_len: HEADER + len,
                     typ,
-                    plaintext: HEADER + skip..HEADER + skip + plain_len,
+                    plaintext: to..to + plain_len,
                 }
             }
         };
@@ -427,6 +472,20 @@ mod tests {
             opener.open(&mut header),
             Err(RecordError::Overflow { .. })
         ));
+        // TLS 1.3 allows 2^14 + 256 bytes of body, TLS 1.2 2^14 + 2048.
+        let at_limit = |len: usize| {
+            let mut h = vec![23, 3, 3];
+            h.extend((len as u16).to_be_bytes());
+            h
+        };
+        assert_eq!(opener.open(&mut at_limit(MAX_BODY_TLS13)).unwrap(), None);
+        assert!(matches!(
+            opener.open(&mut at_limit(MAX_BODY_TLS13 + 1)),
+            Err(RecordError::Overflow { len }) if len == MAX_BODY_TLS13 + 1
+        ));
+        let mut tls12 = Opener::new(ProtocolVersion::TLSv1_2, 0, &secrets(true)).unwrap();
+        assert_eq!(tls12.open(&mut at_limit(MAX_BODY)).unwrap(), None);
+        assert!(tls12.open(&mut at_limit(MAX_BODY + 1)).is_err());
         let mut handshake = [22, 3, 3, 0, 20];
         assert!(matches!(
             opener.open(&mut handshake),

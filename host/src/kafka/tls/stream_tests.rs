@@ -1,7 +1,12 @@
 //! [`super::TlsStream`] against a rustls client: every suite, key updates, forged
-//! records, clients that are not TLS.
+//! records and the alerts they get, clients that are not TLS.
 
 use super::*;
+use crate::kafka::tls::HandshakeError;
+use crate::kafka::tls::handshake::accept;
+use rustls_pki_types::CertificateDer;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls::{self, CipherSuite, RootCertStore};
 
 /// A rustls client offering only `suite` over `version`, trusting `dir`'s c.pem.
@@ -218,6 +223,231 @@ async fn a_forged_record_ends_the_connection() {
     let err = server.await.unwrap().unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     assert!(err.to_string().contains("bad_record_mac"), "{err}");
+    // The client is told why before the connection ends.
+    assert_eq!(
+        alert_received(&mut c).await,
+        Some(rustls::AlertDescription::BadRecordMac)
+    );
+}
+
+/// The alert the client's rustls reports on its next read, if the server sent one.
+async fn alert_received<S: AsyncRead + AsyncWrite + Unpin>(
+    c: &mut tokio_rustls::client::TlsStream<S>,
+) -> Option<rustls::AlertDescription> {
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), c.read(&mut buf))
+        .await
+        .expect("the server neither answered nor closed");
+    let err = read.err()?;
+    match err.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::AlertReceived(alert) => Some(*alert),
+        _ => None,
+    }
+}
+
+/// A server that echoes one 5-byte message, then reads until its stream fails,
+/// and a TLS 1.3 client past that echo.
+async fn echoed_once(
+    tls: &super::super::Tls,
+    dir: &std::path::Path,
+    extract: bool,
+) -> (
+    tokio_rustls::client::TlsStream<tokio::io::DuplexStream>,
+    tokio::task::JoinHandle<io::Error>,
+) {
+    use rustls_pki_types::pem::PemObject;
+    let (client_io, server_io) = tokio::io::duplex(64 << 10);
+    let config = tls.kafka.clone();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = accept(config, server_io).await.unwrap();
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).await.unwrap();
+        s.write_all(&buf).await.unwrap();
+        s.flush().await.unwrap();
+        let mut rest = vec![0u8; 1 << 16];
+        loop {
+            match s.read(&mut rest).await {
+                Ok(0) => panic!("the stream ended without an error"),
+                Ok(_) => {}
+                Err(e) => return e,
+            }
+        }
+    });
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(dir.join("c.pem")).unwrap())
+        .unwrap();
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.enable_secret_extraction = extract;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let mut c = connector
+        .connect("localhost".try_into().unwrap(), client_io)
+        .await
+        .unwrap();
+    c.write_all(b"hello").await.unwrap();
+    c.flush().await.unwrap();
+    let mut back = [0u8; 5];
+    c.read_exact(&mut back).await.unwrap();
+    (c, server)
+}
+
+#[tokio::test]
+async fn a_tls13_record_over_its_limit_gets_record_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = super::super::tests::localhost(dir.path());
+    let (mut c, server) = echoed_once(&tls, dir.path(), false).await;
+    // 2^14 + 257 bytes: within TLS 1.2's limit, one over TLS 1.3's (RFC 8446 §5.2).
+    let len = (1u16 << 14) + 257;
+    let mut record = vec![23, 3, 3];
+    record.extend(len.to_be_bytes());
+    record.extend(vec![0x42; 100]);
+    c.get_mut().0.write_all(&record).await.unwrap();
+    assert_eq!(
+        alert_received(&mut c).await,
+        Some(rustls::AlertDescription::RecordOverflow)
+    );
+    let err = server.await.unwrap();
+    assert!(
+        err.to_string().contains("TLS record of 16641 bytes"),
+        "{err}"
+    );
+}
+
+/// Seals `records` (type, plaintext) with the client's own extracted keys, sends
+/// them and returns the alert the server answers with.
+async fn alert_for(records: &[(u8, &[u8])]) -> ([u8; 2], io::Error) {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = super::super::tests::localhost(dir.path());
+    let (c, server) = echoed_once(&tls, dir.path(), true).await;
+    let (mut io, conn) = c.into_inner();
+    let secrets = conn.dangerous_extract_secrets().unwrap();
+    let v = ProtocolVersion::TLSv1_3;
+    let mut sealer = Sealer::new(v, secrets.tx.0, &secrets.tx.1).unwrap();
+    let mut opener = Opener::new(v, secrets.rx.0, &secrets.rx.1).unwrap();
+    let mut wire = Vec::new();
+    for (typ, plaintext) in records {
+        sealer.seal(*typ, plaintext, &mut wire).unwrap();
+    }
+    io.write_all(&wire).await.unwrap();
+    let mut buf = Vec::new();
+    let mut at = 0;
+    let alert = loop {
+        if let Some(opened) = opener.open_within(&mut buf, at, at).unwrap() {
+            at += opened.wire_len;
+            if opened.typ == content::ALERT {
+                break buf[opened.plaintext].try_into().unwrap();
+            }
+            continue;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), io.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the server closed without an alert");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    (alert, server.await.unwrap())
+}
+
+#[tokio::test]
+async fn a_malformed_alert_or_key_update_gets_decode_error() {
+    let (alert, err) = alert_for(&[(content::ALERT, &[2])]).await;
+    assert_eq!(alert, [2, 50], "fatal decode_error");
+    assert!(err.to_string().contains("malformed TLS alert"), "{err}");
+    let (alert, err) = alert_for(&[(content::HANDSHAKE, &[KEY_UPDATE, 0, 0, 2, 0, 0])]).await;
+    assert_eq!(alert, [2, 50], "fatal decode_error");
+    assert!(err.to_string().contains("KeyUpdate of 2 bytes"), "{err}");
+}
+
+#[tokio::test]
+async fn a_message_that_cannot_come_now_gets_unexpected_message() {
+    // A NewSessionTicket is the server's to send.
+    let (alert, err) = alert_for(&[(content::HANDSHAKE, &[4, 0, 0, 0])]).await;
+    assert_eq!(alert, [2, 10], "fatal unexpected_message");
+    assert!(err.to_string().contains("of type 4"), "{err}");
+    // Half a KeyUpdate, then data before its other half.
+    let (alert, _) = alert_for(&[
+        (content::HANDSHAKE, &[KEY_UPDATE, 0]),
+        (content::APPLICATION_DATA, b"data"),
+    ])
+    .await;
+    assert_eq!(alert, [2, 10], "fatal unexpected_message");
+}
+
+#[tokio::test]
+async fn a_finished_and_a_key_update_in_one_write_keep_the_connection() {
+    use rustls_pki_types::pem::PemObject;
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let tls = super::super::tests::localhost(dir.path());
+    let (mut io, server_io) = tokio::io::duplex(64 << 10);
+    let config = tls.kafka.clone();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = accept(config, server_io).await.unwrap();
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).await.unwrap();
+        s.write_all(&buf).await.unwrap();
+        s.flush().await.unwrap();
+    });
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(dir.path().join("c.pem")).unwrap())
+        .unwrap();
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = "localhost".try_into().unwrap();
+    let mut client = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut wire = Vec::new();
+    loop {
+        while client.wants_write() {
+            client.write_tls(&mut wire).unwrap();
+        }
+        if !client.is_handshaking() {
+            break;
+        }
+        io.write_all(&wire).await.unwrap();
+        wire.clear();
+        let n = io.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the server closed during the handshake");
+        client.read_tls(&mut &buf[..n]).unwrap();
+        client.process_new_packets().unwrap();
+    }
+    // `wire` holds the client's Finished: a KeyUpdate asking the server for one too,
+    // and a request, go in the same write.
+    client.refresh_traffic_keys().unwrap();
+    client.writer().write_all(b"hello").unwrap();
+    while client.wants_write() {
+        client.write_tls(&mut wire).unwrap();
+    }
+    io.write_all(&wire).await.unwrap();
+    let mut echo = Vec::new();
+    while echo.len() < 5 {
+        let n = io.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the server closed the connection");
+        client.read_tls(&mut &buf[..n]).unwrap();
+        client.process_new_packets().unwrap();
+        let mut plain = [0u8; 16];
+        match std::io::Read::read(&mut client.reader(), &mut plain) {
+            Ok(k) => echo.extend_from_slice(&plain[..k]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(echo, b"hello");
+    server.await.unwrap();
 }
 
 #[tokio::test]
