@@ -27,7 +27,7 @@ use super::store::{
     self, Aggregate, STREAM_TIME_KEY, Value, WINDOW_KEY_OVERHEAD, split_window_key, table_key,
     window_key,
 };
-use super::window::{TimeWindows, Window};
+use super::window::{TimeWindows, Window, WindowHeaders};
 use super::{WINDOW_END_HEADER, WINDOW_START_HEADER};
 
 /// What is aggregated.
@@ -523,25 +523,31 @@ impl Aggregation {
         agg: &Aggregate,
         source: u32,
     ) -> OutputRecord {
+        self.result_in(key, window.map(WindowHeaders::of).as_ref(), agg, source)
+    }
+
+    /// [`Aggregation::result`] with the window's header values made already: results
+    /// of one window built together (at a commit, or as it closes) share them.
+    pub(super) fn result_in(
+        &self,
+        key: &[u8],
+        window: Option<&WindowHeaders>,
+        agg: &Aggregate,
+        source: u32,
+    ) -> OutputRecord {
         let value = self.value_bytes(&agg.value);
         let (key, headers) = match window {
             None => (key.to_vec(), Vec::new()),
-            Some(w) => {
+            Some(h) => {
                 let key = match self.key_format {
                     KeyFormat::Plain => key.to_vec(),
-                    KeyFormat::Windowed => [key, &w.start.to_be_bytes()].concat(),
-                };
-                let header = |name: &str, t: i64| {
-                    (
-                        name.to_string(),
-                        Some(Bytes::from(t.to_string().into_bytes())),
-                    )
+                    KeyFormat::Windowed => [key, &h.window.start.to_be_bytes()].concat(),
                 };
                 (
                     key,
                     vec![
-                        header(WINDOW_START_HEADER, w.start),
-                        header(WINDOW_END_HEADER, w.end),
+                        (WINDOW_START_HEADER.to_string(), Some(h.start.clone())),
+                        (WINDOW_END_HEADER.to_string(), Some(h.end.clone())),
                     ],
                 )
             }

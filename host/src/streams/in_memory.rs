@@ -16,7 +16,7 @@ use super::error::StreamsError;
 use super::open::{Loaded, OpenWindows};
 use super::spec::Emit;
 use super::store::{self, Aggregate, STREAM_TIME_KEY, WINDOW_KEY_OVERHEAD, window_key};
-use super::window::TimeWindows;
+use super::window::{TimeWindows, WindowHeaders};
 
 impl Aggregation {
     /// [`Aggregation::process`], keeping tumbling and hopping windows in `open`
@@ -212,10 +212,10 @@ impl Aggregation {
             let mut sorted: Vec<(&[u8], &Aggregate)> =
                 keys.iter().map(|(k, e)| (&**k, &e.agg)).collect();
             sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            let window = windows.window_at(start);
+            let window = WindowHeaders::of(windows.window_at(start));
             for (key, agg) in sorted {
                 out.records
-                    .push(self.result(key, Some(window), agg, source));
+                    .push(self.result_in(key, Some(&window), agg, source));
             }
         }
     }

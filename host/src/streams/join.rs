@@ -238,6 +238,9 @@ impl Join {
         lookup: Option<&[Option<Vec<u8>>]>,
     ) -> Result<Joined, StreamsError> {
         let mut done = Joined::default();
+        // A result per stream record at most (left joins: exactly one each).
+        done.output.records.reserve(records.len());
+        let mut scratch = Vec::new();
         for (j, (record, side)) in records.iter().zip(sides).enumerate() {
             let index = j as u32;
             // The table's own changelog only changed state (written by the table step).
@@ -252,7 +255,7 @@ impl Join {
                 None => record.key.as_deref(),
             };
             let row = match key {
-                Some(k) => super::table::row_value(table, k)?,
+                Some(k) => super::table::row_value_in(table, k, &mut scratch)?,
                 None => None,
             };
             if row.is_none() && self.join_type == JoinType::Inner {

@@ -19,7 +19,7 @@ use super::aggregate::{Aggregation, Grouping};
 use super::error::StreamsError;
 use super::open::Loaded;
 use super::store::{self, Aggregate, WINDOW_TAG, split_window_key, window_key};
-use super::window::TimeWindows;
+use super::window::{TimeWindows, WindowHeaders};
 
 impl Aggregation {
     /// The results of every (window, key) of an `on_update` count or sum over time
@@ -46,12 +46,18 @@ impl Aggregation {
         let writes = store
             .uncommitted(Bound::Included(&lo), Bound::Excluded(&hi))?
             .unwrap_or_default();
+        // The writes come in (start, key) order: a window's results share its headers.
+        let mut headers: Option<WindowHeaders> = None;
         for (k, v) in writes {
             let (Some(bytes), Some((start, key))) = (v, split_window_key(&k)) else {
                 continue;
             };
             let agg = Aggregate::decode(&k, &bytes, self.kind)?;
-            out.push(self.result(key, Some(windows.window_at(start)), &agg, 0));
+            let window = match &headers {
+                Some(h) if h.window.start == start => h,
+                _ => headers.insert(WindowHeaders::of(windows.window_at(start))),
+            };
+            out.push(self.result_in(key, Some(window), &agg, 0));
         }
         Ok(out)
     }
@@ -69,7 +75,7 @@ impl Aggregation {
         out: &mut Output,
     ) -> Result<(), StreamsError> {
         for (start, keys) in mem.between(None, windows.last_closed_start(now)) {
-            let window = windows.window_at(start);
+            let window = WindowHeaders::of(windows.window_at(start));
             let lo = window_key(start, &[]);
             let hi = match prefix_end(&lo) {
                 Some(hi) => Bound::Excluded(hi),
@@ -86,7 +92,7 @@ impl Aggregation {
                 // window expires now.
                 if let Some(e) = keys.get(key) {
                     out.records
-                        .push(self.result(key, Some(window), &e.agg, source));
+                        .push(self.result_in(key, Some(&window), &e.agg, source));
                 }
             }
         }

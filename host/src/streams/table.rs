@@ -210,11 +210,24 @@ impl Table {
 /// `key`'s row value alone (without its timestamp), shared with the store where it
 /// keeps it in memory: what a stream–table lookup needs, once per stream record.
 pub fn row_value(store: &dyn StateBackend, key: &[u8]) -> Result<Option<Bytes>, StreamsError> {
-    let k = row_key(key);
-    match store.get_shared(&k)? {
+    row_value_in(store, key, &mut Vec::new())
+}
+
+/// [`row_value`], building the state key in `scratch` (reused across a batch's lookups:
+/// a stream–table join looks up every stream record, and a fresh key was an allocation
+/// each).
+pub fn row_value_in(
+    store: &dyn StateBackend,
+    key: &[u8],
+    scratch: &mut Vec<u8>,
+) -> Result<Option<Bytes>, StreamsError> {
+    scratch.clear();
+    scratch.push(ROW_TAG);
+    scratch.extend_from_slice(key);
+    match store.get_shared(scratch)? {
         Some(b) if b.len() >= 8 => Ok(Some(b.slice(8..))),
         Some(b) => Err(StreamsError::Corrupt {
-            key: k,
+            key: scratch.clone(),
             len: b.len(),
             expected: 8,
         }),

@@ -1,6 +1,8 @@
 //! Tumbling and hopping windows exactly as Kafka Streams' `TimeWindows`: `[start, end)`,
 //! aligned to the epoch, a record in every window whose range holds its timestamp.
 
+use bytes::Bytes;
+
 /// One time window, `[start, end)`, ms since the epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Window {
@@ -64,6 +66,29 @@ impl TimeWindows {
     /// Most windows one record falls in: ⌈size / advance⌉.
     pub fn windows_per_record(&self) -> i64 {
         (self.size_ms + self.advance_ms - 1) / self.advance_ms
+    }
+}
+
+/// A window's `weir.window.start` and `weir.window.end` header values (decimal text),
+/// made once for all of the window's results, which share them.
+#[derive(Debug, Clone)]
+pub(super) struct WindowHeaders {
+    /// The window.
+    pub(super) window: Window,
+    /// `weir.window.start`.
+    pub(super) start: Bytes,
+    /// `weir.window.end`.
+    pub(super) end: Bytes,
+}
+
+impl WindowHeaders {
+    /// The header values of `window`.
+    pub(super) fn of(window: Window) -> WindowHeaders {
+        WindowHeaders {
+            window,
+            start: Bytes::from(window.start.to_string()),
+            end: Bytes::from(window.end.to_string()),
+        }
     }
 }
 

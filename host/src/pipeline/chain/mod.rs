@@ -546,6 +546,14 @@ impl Chain {
             let mut next = Flow::default();
             let mut next_records = Vec::new();
             let feeds = flows.wanted(Node::Step(local));
+            // The output step's records go to `out` (grown at once: a record is large, and
+            // doubling moved a big batch's results several times).
+            if local == self.output && self.deferred != Some(local) {
+                out.records.reserve(output.records.len());
+            }
+            if feeds {
+                next_records.reserve(output.records.len());
+            }
             for r in output.records {
                 let index = r.source.map_or(0, |s| s as usize);
                 let source = sources.get(index).copied().unwrap_or(0);

@@ -49,6 +49,9 @@ impl Task {
         // Held outputs (see `deferred`) go into the outbox, numbered after what it holds,
         // and are on disk before any of them is appended.
         let mut deferred = Vec::new();
+        // Whether the outbox will hold the held outputs alone (then they are appended as
+        // planned here, not rebuilt from its copy).
+        let outbox_was_empty = checkpoint.outbox.is_empty();
         let held = self.deferred.take().map_err(TaskError::Step)?;
         if !held.is_empty() {
             // Every deferred record is named: the output is the checkpoint's to choose.
@@ -72,7 +75,11 @@ impl Task {
         self.held = Held::Nothing;
         if had_deferred {
             // Appended now rather than at the next turn: they are the task's output.
-            self.drain_outbox()?;
+            if outbox_was_empty {
+                self.drain_planned(&deferred)?;
+            } else {
+                self.drain_outbox()?;
+            }
         }
         // Shown only now, after the deferred outputs are in the log: status' lag 0 means a
         // reader sees every result of the committed input (tests and scripts wait on it).

@@ -27,7 +27,15 @@ impl Task {
                 records: g.records.iter().map(from_outbox).collect(),
             });
         }
-        let n = self.write(self.ctx.checkpoint.producer_id, &groups)?;
+        self.drain_planned(&groups)
+    }
+
+    /// Appends `groups`, which are the checkpoint's whole outbox as planned before it was
+    /// committed (a commit's held outputs, still in memory: rebuilding every record from
+    /// the outbox's copy was a third set of allocations per result), then empties it as
+    /// [`Task::drain_outbox`] does.
+    pub(super) fn drain_planned(&mut self, groups: &[Group]) -> Result<(), TaskError> {
+        let n = self.write(self.ctx.checkpoint.producer_id, groups)?;
         self.ctx
             .stats
             .records_out
