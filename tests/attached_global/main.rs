@@ -107,11 +107,9 @@ impl Model {
 #[test]
 fn a_global_table_join_attached_matches_embedded_across_updates_a_kill_and_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Server::start(&dir.path().join("broker"), &[]);
-    let bootstrap = broker.kafka.clone();
     // The global topic is not co-partitioned with the orders: every node reads all of it.
-    topics(
-        &broker,
+    let (broker, nodes) = cluster_of_two(
+        dir.path(),
         &[
             ("orders", 3),
             ("customers", 2),
@@ -121,10 +119,8 @@ fn a_global_table_join_attached_matches_embedded_across_updates_a_kill_and_a_res
             ("inner-a", 1),
         ],
     );
-    let mut nodes = vec![
-        Node::start(&dir.path().join("node0"), &bootstrap),
-        Node::start(&dir.path().join("node1"), &bootstrap),
-    ];
+    let bootstrap = broker.kafka.clone();
+    let mut nodes = Vec::from(nodes);
     let selector = guests::guest("streams", "rust-key-selector");
     let (code, body) = upload(&broker, "customer-of", &selector);
     assert_eq!(code, 201, "{body}");

@@ -13,7 +13,7 @@ use crate::cluster::*;
 use crate::common::guests::guest;
 use crate::common::pipeline::{call, create, produce, upload, wait_caught_up};
 use crate::common::streams::now_ms;
-use crate::common::{Server, wait_until};
+use crate::common::wait_until;
 use crate::stages::{caught_up, groups};
 
 const USERS: usize = 7;
@@ -24,10 +24,8 @@ const WINDOW_MS: i64 = 1000;
 #[test]
 fn a_group_by_counts_per_new_key_exactly_attached_across_a_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Server::start(&dir.path().join("broker"), &[]);
-    let bootstrap = broker.kafka.clone();
-    topics(
-        &broker,
+    let (broker, nodes) = cluster_of_two(
+        dir.path(),
         &[
             ("orders", 3),
             ("counts-e", 2),
@@ -36,10 +34,7 @@ fn a_group_by_counts_per_new_key_exactly_attached_across_a_kill() {
             ("windows-a", 1),
         ],
     );
-    let nodes = [
-        Node::start(&dir.path().join("node0"), &bootstrap),
-        Node::start(&dir.path().join("node1"), &bootstrap),
-    ];
+    let bootstrap = broker.kafka.clone();
     let by_user = guest("streams", "rust-key-selector");
     assert_eq!(upload(&broker, "by-user", &by_user).0, 201);
     nodes[0].upload("by-user", &by_user);

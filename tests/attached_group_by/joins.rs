@@ -5,7 +5,6 @@
 use serde_json::{Value, json};
 
 use crate::cluster::*;
-use crate::common::Server;
 use crate::common::guests::guest;
 use crate::common::pipeline::{create, produce, upload, wait_caught_up};
 use crate::stages::caught_up;
@@ -15,10 +14,8 @@ const CUSTOMERS: usize = 12;
 #[test]
 fn a_group_by_then_a_left_join_keeps_null_new_keys_as_embedded_across_a_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Server::start(&dir.path().join("broker"), &[]);
-    let bootstrap = broker.kafka.clone();
-    topics(
-        &broker,
+    let (broker, nodes) = cluster_of_two(
+        dir.path(),
         &[
             ("orders", 3),
             ("customers", 3),
@@ -26,10 +23,7 @@ fn a_group_by_then_a_left_join_keeps_null_new_keys_as_embedded_across_a_kill() {
             ("enriched-a", 1),
         ],
     );
-    let nodes = [
-        Node::start(&dir.path().join("node0"), &bootstrap),
-        Node::start(&dir.path().join("node1"), &bootstrap),
-    ];
+    let bootstrap = broker.kafka.clone();
     let by_customer = guest("streams", "rust-key-selector");
     assert_eq!(upload(&broker, "by-customer", &by_customer).0, 201);
     nodes[0].upload("by-customer", &by_customer);

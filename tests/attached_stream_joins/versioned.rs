@@ -5,17 +5,14 @@
 use serde_json::json;
 
 use crate::cluster::*;
-use crate::common::Server;
 use crate::common::streams::now_ms;
 use crate::phases::{Phases, rec, spread};
 
 #[test]
 fn a_versioned_table_join_attached_matches_embedded_across_a_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Server::start(&dir.path().join("broker"), &[]);
-    let bootstrap = broker.kafka.clone();
-    topics(
-        &broker,
+    let (broker, nodes) = cluster_of_two(
+        dir.path(),
         &[
             ("orders", 2),
             ("prices", 2),
@@ -23,10 +20,7 @@ fn a_versioned_table_join_attached_matches_embedded_across_a_kill() {
             ("priced-a", 1),
         ],
     );
-    let nodes = [
-        Node::start(&dir.path().join("node0"), &bootstrap),
-        Node::start(&dir.path().join("node1"), &bootstrap),
-    ];
+    let bootstrap = broker.kafka.clone();
     for mode in ["e", "a"] {
         // Orders look their price up as of their own time, and wait 100 ms of stream time
         // for price updates that come late.

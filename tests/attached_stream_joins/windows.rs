@@ -3,7 +3,6 @@
 use serde_json::json;
 
 use crate::cluster::*;
-use crate::common::Server;
 use crate::common::streams::now_ms;
 use crate::phases::{Phases, rec, spread};
 
@@ -16,10 +15,8 @@ fn window() -> serde_json::Value {
 #[test]
 fn left_and_outer_window_joins_attached_match_embedded_across_a_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Server::start(&dir.path().join("broker"), &[]);
-    let bootstrap = broker.kafka.clone();
-    topics(
-        &broker,
+    let (broker, nodes) = cluster_of_two(
+        dir.path(),
         &[
             ("views", 2),
             ("clicks", 2),
@@ -29,10 +26,7 @@ fn left_and_outer_window_joins_attached_match_embedded_across_a_kill() {
             ("wo-out-a", 1),
         ],
     );
-    let nodes = [
-        Node::start(&dir.path().join("node0"), &bootstrap),
-        Node::start(&dir.path().join("node1"), &bootstrap),
-    ];
+    let bootstrap = broker.kafka.clone();
     for (name, join_type) in [("wl", "left"), ("wo", "outer")] {
         for mode in ["e", "a"] {
             let spec = json!({"name": format!("{name}-{mode}"),

@@ -67,10 +67,7 @@ fn aggregations_attached_match_embedded_across_a_kill() {
         names.push((Box::leak(format!("{kind}-a").into_boxed_str()), 1));
     }
     topics(&broker, &names);
-    let nodes = [
-        Node::start(&dir.path().join("node0"), &bootstrap),
-        Node::start(&dir.path().join("node1"), &bootstrap),
-    ];
+    let nodes = two_nodes(dir.path(), &bootstrap);
     let summer = guests::guest("streams", "rust-aggregator");
     assert_eq!(upload(&broker, "summer", &summer).0, 201);
     nodes[0].upload("summer", &summer);

@@ -2,6 +2,7 @@
 //! pipeline run both embedded and attached.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -82,6 +83,23 @@ pub fn same_output(
         }
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// The cluster of a differential test: a weir server under `dir` holding `names` (the
+/// embedded runs' broker and the attached nodes' cluster) and two attached nodes on it.
+pub fn cluster_of_two(dir: &Path, names: &[(&str, u32)]) -> (Server, [Node; 2]) {
+    let broker = Server::start(&dir.join("broker"), &[]);
+    topics(&broker, names);
+    let nodes = two_nodes(dir, &broker.kafka);
+    (broker, nodes)
+}
+
+/// Two attached nodes on `bootstrap`, their data in `dir`'s `node0` and `node1`.
+pub fn two_nodes(dir: &Path, bootstrap: &str) -> [Node; 2] {
+    [
+        Node::start(&dir.join("node0"), bootstrap),
+        Node::start(&dir.join("node1"), bootstrap),
+    ]
 }
 
 pub fn topics(broker: &Server, names: &[(&str, u32)]) {

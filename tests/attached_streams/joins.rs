@@ -3,16 +3,13 @@
 use serde_json::{Value, json};
 
 use crate::cluster::*;
-use crate::common::Server;
 use crate::common::pipeline::produce;
 
 #[test]
 fn stream_table_and_table_table_joins_attached_match_embedded_across_a_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Server::start(&dir.path().join("broker"), &[]);
-    let bootstrap = broker.kafka.clone();
-    topics(
-        &broker,
+    let (broker, nodes) = cluster_of_two(
+        dir.path(),
         &[
             ("orders", 2),
             ("customers", 2),
@@ -24,10 +21,7 @@ fn stream_table_and_table_table_joins_attached_match_embedded_across_a_kill() {
             ("pairs-a", 1),
         ],
     );
-    let nodes = [
-        Node::start(&dir.path().join("node0"), &bootstrap),
-        Node::start(&dir.path().join("node1"), &bootstrap),
-    ];
+    let bootstrap = broker.kafka.clone();
     let spec = |name: &str, output: &str, sources: Value, join: Value| {
         json!({"name": name, "sources": sources, "output": output, "start": "earliest",
             "steps": [join]})

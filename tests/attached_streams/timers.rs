@@ -8,15 +8,13 @@ use serde_json::{Value, json};
 use crate::cluster::*;
 use crate::common::pipeline::{produce, upload};
 use crate::common::streams::now_ms;
-use crate::common::{Server, guests, wait_until};
+use crate::common::{guests, wait_until};
 
 #[test]
 fn processor_timers_fire_attached_and_punctuate_as_embedded_across_a_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Server::start(&dir.path().join("broker"), &[]);
-    let bootstrap = broker.kafka.clone();
-    topics(
-        &broker,
+    let (broker, nodes) = cluster_of_two(
+        dir.path(),
         &[
             ("in", 2),
             ("ticks-e", 1),
@@ -25,10 +23,7 @@ fn processor_timers_fire_attached_and_punctuate_as_embedded_across_a_kill() {
             ("evens", 1),
         ],
     );
-    let nodes = [
-        Node::start(&dir.path().join("node0"), &bootstrap),
-        Node::start(&dir.path().join("node1"), &bootstrap),
-    ];
+    let bootstrap = broker.kafka.clone();
     let windowcount = guests::guest("rust", "windowcount");
     let counter = guests::guest("rust", "counter");
     let (code, body) = upload(&broker, "windowcount", &windowcount);
