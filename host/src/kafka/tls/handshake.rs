@@ -53,9 +53,13 @@ where
                 return Err(HandshakeError::Tls(e));
             }
         };
-        incoming.copy_within(discard..used, 0);
-        used -= discard;
-        shown -= discard;
+        // Only when rustls took something: unguarded, a handshake sent as 1-byte
+        // records would move the buffer once per record.
+        if discard > 0 {
+            incoming.copy_within(discard..used, 0);
+            used -= discard;
+            shown -= discard;
+        }
         match step {
             Step::Continue => {}
             Step::Transmit => {

@@ -6,20 +6,20 @@
 //! body) and no record is half read, the socket reads straight into the caller's
 //! buffer and each record is decrypted there, its plaintext shifted down over the
 //! headers and tags before it in the same pass: no copy. A record cut by the end of
-//! that read, and small reads (size prefixes), go through [`IN_BUFFER`], whose records
-//! are opened where they lie and copied once. rustls' own stream copied each record
-//! three times (socket buffer → its deframer → a fresh `Vec` → the caller).
+//! that read, and small reads (size prefixes) with all they bring (up to a whole
+//! [`IN_BUFFER`] of the next body), are opened in [`IN_BUFFER`] and copied once.
+//! rustls' own stream copied each record three times (socket → deframer → `Vec` → caller).
 //! Write path: each 16 KiB of the response is copied once into the outgoing buffer and
 //! sealed there; [`OUT_BUFFER`] bytes of records go to the socket per write.
 //!
 //! After the handshake the peer may send: application data; close_notify (the end of
-//! its data); other alerts (the connection ends with them named); under TLS 1.3 a
-//! KeyUpdate (the read key changes, and when the peer asks, so does ours). Anything
-//! else ends the connection, and so does any record that fails its checks: then a
-//! fatal alert naming why ([`StreamError::alert`]) goes out after what was already
-//! queued, as far as the socket takes it at once, and the stream reads and writes
-//! nothing more. The write key is also updated (TLS 1.3) or the connection closed
-//! (TLS 1.2) before it seals more records than AES-GCM allows.
+//! its data); user_canceled warnings (capped); other alerts (the connection ends with
+//! them named); under TLS 1.3 a KeyUpdate (the read key changes, and when the peer
+//! asks, so does ours). Anything else ends the connection, and so does any record
+//! that fails its checks: then a fatal alert naming why ([`StreamError::alert`]) goes
+//! out after what was already queued, as far as the socket takes it at once, and the
+//! stream reads and writes nothing more. The write key is also updated (TLS 1.3) or
+//! the connection closed (TLS 1.2) before it seals more records than AES-GCM allows.
 
 use std::io;
 use std::ops::Range;
@@ -65,7 +65,8 @@ enum Reading {
     Open,
     /// close_notify came: the end of the peer's data.
     PeerClosed,
-    /// A record-layer error ended the connection (its alert sent as far as it went).
+    /// A record-layer error ended the connection (its alert sent as far as it went),
+    /// or sealing failed.
     Failed,
 }
 
@@ -77,10 +78,11 @@ struct IdleRecords {
     warnings: u32,
 }
 
-/// KeyUpdates and empty records allowed in a row without application data (rustls
-/// allows 32 of each).
+/// Handshake records (KeyUpdates and their fragments) and empty application-data
+/// records allowed in a row without application data, 32 of each as in rustls.
 const MAX_IDLE_RECORDS: u32 = 32;
-/// Warning alerts allowed in a row without application data (rustls allows 4).
+/// user_canceled warnings allowed in a row without application data (rustls allows 4
+/// per connection, of any warning).
 const MAX_WARNING_ALERTS: u32 = 4;
 
 /// The connection's keys and what the records opened so far have told it, apart from
@@ -99,7 +101,7 @@ struct Keys {
     update_due: bool,
     /// Records since the last one carrying application data: KeyUpdates, empty
     /// records and warning alerts cost the server work and the client nothing more,
-    /// so each kind is capped, as rustls caps them.
+    /// so each kind is capped.
     idle: IdleRecords,
 }
 
@@ -175,6 +177,9 @@ impl Keys {
                 Ok(true)
             }
             content::ALERT => self.on_alert(plaintext).map(|()| false),
+            // Empty handshake fragments are forbidden (RFC 8446 §5.1): uncounted,
+            // they would cost work for nothing.
+            content::HANDSHAKE if plaintext.is_empty() => Err(StreamError::EmptyHandshake),
             content::HANDSHAKE => self.on_handshake(plaintext).map(|()| false),
             other => Err(RecordError::UnexpectedType(other).into()),
         }
@@ -188,6 +193,12 @@ impl Keys {
         }
         if self.handshake.len() + plaintext.len() > MAX_HANDSHAKE_MESSAGE {
             return Err(StreamError::HandshakeTooLarge);
+        }
+        // Counted per record: a KeyUpdate cut into fragments costs one per fragment;
+        // a record holds at most one KeyUpdate (below).
+        self.idle.key_updates += 1;
+        if self.idle.key_updates > MAX_IDLE_RECORDS {
+            return Err(StreamError::TooManyKeyUpdates);
         }
         self.handshake.extend_from_slice(plaintext);
         while self.handshake.len() >= 4 {
@@ -213,10 +224,6 @@ impl Keys {
             if !self.handshake.is_empty() {
                 return Err(StreamError::DataAfterKeyUpdate);
             }
-            self.idle.key_updates += 1;
-            if self.idle.key_updates > MAX_IDLE_RECORDS {
-                return Err(StreamError::TooManyKeyUpdates);
-            }
             let (seq, secrets) = self
                 .kernel
                 .update_rx_secret()
@@ -232,6 +239,8 @@ impl Keys {
     /// connection with the alert named.
     fn on_alert(&mut self, plaintext: &[u8]) -> Result<(), StreamError> {
         match *plaintext {
+            // Only a valid level makes `[_, 0]` a close_notify (RFC 8446 §6).
+            [level, _] if level != WARNING && level != FATAL => Err(StreamError::AlertLevel(level)),
             [_, CLOSE_NOTIFY] => {
                 self.reading = Reading::PeerClosed;
                 Ok(())
@@ -249,6 +258,24 @@ impl Keys {
             }),
         }
     }
+}
+
+/// Reads from `io` into `room`: the bytes filled, or an error if the read put another
+/// buffer in `room`'s place (safe code can), whose bytes counted as the caller's would
+/// mark never-written bytes filled. Checked as tokio's `Take` does.
+fn read_into<S: AsyncRead + Unpin>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    room: &mut ReadBuf<'_>,
+) -> Poll<io::Result<usize>> {
+    let (at, capacity) = (room.filled().as_ptr(), room.capacity());
+    ready!(Pin::new(io).poll_read(cx, room))?;
+    if room.filled().as_ptr() != at || room.capacity() != capacity {
+        return Poll::Ready(Err(io::Error::other(
+            "the socket's read replaced the buffer it was given",
+        )));
+    }
+    Poll::Ready(Ok(room.filled().len()))
 }
 
 fn invalid(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::Error {
@@ -368,15 +395,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
             (self.start, self.end) = (0, self.end - self.start);
         }
         let mut limit = self.incoming.len();
-        if direct_next && let Some(header) = self.incoming.get(self.start..self.start + HEADER) {
+        // Bounded by `end`: past it lie a former record's bytes, not this header.
+        let header = self.incoming[..self.end].get(self.start..self.start + HEADER);
+        if direct_next && let Some(header) = header {
             let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
             limit = limit.min(self.start + HEADER + len).max(self.end + 1);
         } else if direct_next {
             limit = self.start + HEADER;
         }
         let mut room = ReadBuf::new(&mut self.incoming[self.end..limit]);
-        ready!(Pin::new(&mut self.io).poll_read(cx, &mut room))?;
-        let n = room.filled().len();
+        let n = ready!(read_into(&mut self.io, cx, &mut room))?;
         self.end += n;
         Poll::Ready(Ok(n))
     }
@@ -394,9 +422,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         // only writes to it.
         let unfilled = unsafe { buf.unfilled_mut() };
         let mut room = ReadBuf::uninit(unfilled);
-        ready!(Pin::new(&mut self.io).poll_read(cx, &mut room)).map_err(ReadError::Io)?;
+        let n = ready!(read_into(&mut self.io, cx, &mut room)).map_err(ReadError::Io)?;
         let region = room.filled_mut();
-        let n = region.len();
         if n == 0 {
             // The socket closed without close_notify: end of data all the same,
             // which the Kafka loop reads as a client going away.
@@ -509,6 +536,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<S> {
         if this.keys.reading == Reading::Failed {
             return Poll::Ready(Err(StreamError::Failed.into_io()));
         }
+        if this.close_sealed {
+            // Nothing may follow close_notify (RFC 8446 §6.1).
+            return Poll::Ready(Err(StreamError::Closed.into_io()));
+        }
         if data.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -525,9 +556,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<S> {
             if this.outgoing.len() + chunk.len() + 2 * OVERHEAD + 8 > OUT_BUFFER {
                 break;
             }
-            this.keys
-                .seal(content::APPLICATION_DATA, chunk, &mut this.outgoing)?;
-            taken += chunk.len();
+            // Chunks sealed before a failure are queued: the next write reports it.
+            match this
+                .keys
+                .seal(content::APPLICATION_DATA, chunk, &mut this.outgoing)
+            {
+                Ok(()) => taken += chunk.len(),
+                Err(e) => {
+                    // The keys may be half updated: nothing more is sealed.
+                    this.keys.reading = Reading::Failed;
+                    return Poll::Ready(if taken > 0 { Ok(taken) } else { Err(e) });
+                }
+            }
         }
         Poll::Ready(Ok(taken))
     }
@@ -554,3 +594,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<S> {
 #[cfg(test)]
 #[path = "stream_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "stream_io_tests.rs"]
+mod io_tests;

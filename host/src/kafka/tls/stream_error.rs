@@ -47,12 +47,21 @@ pub enum StreamError {
     /// An alert record that is not two bytes.
     #[error("malformed TLS alert of {len} bytes")]
     MalformedAlert { len: usize },
+    /// A handshake record with no content (RFC 8446 §5.1 forbids them).
+    #[error("empty TLS handshake record")]
+    EmptyHandshake,
+    /// An alert whose level is neither warning (1) nor fatal (2).
+    #[error("TLS alert with level {0}")]
+    AlertLevel(u8),
     /// The peer's fatal alert (or a warning other than user_canceled).
     #[error("TLS alert from the client: level {level}, description {description}")]
     PeerAlert { level: u8, description: u8 },
     /// rustls' key schedule refused a key update.
     #[error("TLS key update: {0}")]
     KeySchedule(#[source] rustls::Error),
+    /// close_notify was sent: nothing more is written.
+    #[error("TLS connection already closed by close_notify")]
+    Closed,
     /// The stream already failed; nothing more is read or written.
     #[error("TLS connection already failed")]
     Failed,
@@ -68,17 +77,21 @@ impl StreamError {
             StreamError::HandshakeTooLarge
             | StreamError::KeyUpdateLength { .. }
             | StreamError::MalformedAlert { .. } => Some(A::DecodeError),
-            StreamError::KeyUpdateValue(_) => Some(A::IllegalParameter),
+            StreamError::KeyUpdateValue(_) | StreamError::AlertLevel(_) => {
+                Some(A::IllegalParameter)
+            }
             StreamError::Renegotiation
             | StreamError::UnexpectedHandshake(_)
             | StreamError::DataAfterKeyUpdate
             | StreamError::Interleaved
+            | StreamError::EmptyHandshake
             | StreamError::TooManyKeyUpdates
             | StreamError::TooManyEmptyRecords
             | StreamError::TooManyWarnings => Some(A::UnexpectedMessage),
-            StreamError::PeerAlert { .. } | StreamError::KeySchedule(_) | StreamError::Failed => {
-                None
-            }
+            StreamError::PeerAlert { .. }
+            | StreamError::KeySchedule(_)
+            | StreamError::Closed
+            | StreamError::Failed => None,
         }
     }
 

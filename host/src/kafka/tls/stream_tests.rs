@@ -167,8 +167,7 @@ async fn key_update_requests_are_answered_once_and_a_flood_of_them_is_refused() 
         s.read_exact(&mut buf).await.unwrap();
         s.write_all(&buf).await.unwrap();
         s.flush().await.unwrap();
-        let err = s.read(&mut buf).await.unwrap_err();
-        (err, s.outgoing.len())
+        s.read(&mut buf).await.unwrap_err()
     });
     let mut c = connector
         .connect("localhost".try_into().unwrap(), client_io)
@@ -183,9 +182,56 @@ async fn key_update_requests_are_answered_once_and_a_flood_of_them_is_refused() 
             break;
         }
     }
-    let (err, queued) = server.await.unwrap();
+    let err = server.await.unwrap();
     assert!(err.to_string().contains("too many TLS KeyUpdates"), "{err}");
-    assert_eq!(queued, 0, "nothing queued for a client that sends no data");
+    // On the wire after the echo: one KeyUpdate (5 bytes, a type byte and a 16-byte
+    // tag) answering all 33 requests, then the fatal alert (2 bytes), then the end.
+    let mut wire = Vec::new();
+    c.get_mut().0.read_to_end(&mut wire).await.unwrap();
+    assert_eq!(wire.len(), (5 + 5 + 1 + 16) + (5 + 2 + 1 + 16), "{wire:?}");
+    assert_eq!(&wire[3..5], &[0, 22], "{wire:?}");
+}
+
+#[tokio::test]
+async fn empty_handshake_records_and_alerts_of_no_level_are_refused() {
+    let (alert, err) = alert_for(&[(content::HANDSHAKE, &[])]).await;
+    assert_eq!(alert, [2, 10], "fatal unexpected_message");
+    assert!(err.to_string().contains("empty TLS handshake"), "{err}");
+    // Level 3 is neither warning nor fatal: not a close_notify.
+    let (alert, err) = alert_for(&[(content::ALERT, &[3, 0])]).await;
+    assert_eq!(alert, [2, 47], "fatal illegal_parameter");
+    assert!(err.to_string().contains("alert with level 3"), "{err}");
+}
+
+#[tokio::test]
+async fn nothing_is_written_after_close_notify() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = super::super::tests::localhost(dir.path());
+    let (client_io, server_io) = tokio::io::duplex(64 << 10);
+    let config = tls.kafka.clone();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = accept(config, server_io).await.unwrap();
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).await.unwrap();
+        s.shutdown().await.unwrap();
+        s.write(b"late").await.unwrap_err()
+    });
+    let connector = client(
+        dir.path(),
+        &rustls::version::TLS13,
+        CipherSuite::TLS13_AES_128_GCM_SHA256,
+    );
+    let mut c = connector
+        .connect("localhost".try_into().unwrap(), client_io)
+        .await
+        .unwrap();
+    c.write_all(b"hello").await.unwrap();
+    c.flush().await.unwrap();
+    let err = server.await.unwrap();
+    assert!(err.to_string().contains("close_notify"), "{err}");
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty(), "{rest:?}");
 }
 
 #[tokio::test]
