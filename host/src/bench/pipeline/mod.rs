@@ -207,9 +207,14 @@ fn drain_spec(s: &Setup, spec: PipelineSpec, total: usize) -> anyhow::Result<Dra
     let cpu = super::process::cpu_time();
     let threads = super::process::cpu_by_thread();
     let started = Instant::now();
-    s.pipelines.create(spec)?;
+    s.pipelines
+        .create(spec)
+        .with_context(|| format!("creating pipeline {name}"))?;
     loop {
-        let st = s.pipelines.status(name)?;
+        let st = s
+            .pipelines
+            .status(name)
+            .with_context(|| format!("status of pipeline {name}"))?;
         if st.records_in as usize >= total {
             break;
         }
@@ -225,7 +230,9 @@ fn drain_spec(s: &Setup, spec: PipelineSpec, total: usize) -> anyhow::Result<Dra
     let n = total.max(1) as u32;
     let cpu = super::process::cpu_time().saturating_sub(cpu) / n;
     let pipeline = super::process::pipeline_cpu(&super::process::threads_since(&threads)) / n;
-    s.pipelines.delete(name)?;
+    s.pipelines
+        .delete(name)
+        .with_context(|| format!("deleting pipeline {name}"))?;
     Ok(Drained {
         rate: total as f64 / secs,
         cpu,
