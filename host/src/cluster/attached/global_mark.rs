@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Cluster, Fetched, TopicOffset};
-use crate::pipeline::state::CHECKPOINT_KEY;
 
 use super::error::AttachedError;
-use super::mark::Proof;
+use super::mark::{Proof, put_json, read_json};
 
 /// How long reading back one proof record may take before it counts as not proven.
 const PROOF_WAIT: Duration = Duration::from_secs(10);
@@ -53,17 +52,12 @@ pub struct PartitionMark {
 impl GlobalMark {
     /// The mark in `tree`, if there is one it can read.
     pub fn read(tree: &sled::Tree) -> Result<Option<GlobalMark>, AttachedError> {
-        Ok(tree
-            .get(CHECKPOINT_KEY)?
-            .and_then(|v| serde_json::from_slice(&v).ok()))
+        read_json(tree)
     }
 
     /// Adds the mark's write to `batch`.
     pub fn put(&self, batch: &mut sled::Batch) {
-        // Serialising plain strings and numbers cannot fail.
-        if let Ok(v) = serde_json::to_vec(self) {
-            batch.insert(CHECKPOINT_KEY, v);
-        }
+        put_json(self, batch);
     }
 
     /// Where each partition reads on from, if the mark is for `sources` and exactly the

@@ -112,17 +112,12 @@ impl CacheMark {
     /// The mark in `tree`, if there is one that decodes (one that does not is no mark: the
     /// restore is full).
     pub fn read(tree: &sled::Tree) -> Result<Option<CacheMark>, AttachedError> {
-        Ok(tree
-            .get(CHECKPOINT_KEY)?
-            .and_then(|v| serde_json::from_slice(&v).ok()))
+        read_json(tree)
     }
 
     /// Adds the mark's write to `batch`.
     pub fn put(&self, batch: &mut sled::Batch) {
-        // Serialising plain strings and numbers cannot fail.
-        if let Ok(v) = serde_json::to_vec(self) {
-            batch.insert(CHECKPOINT_KEY, v);
-        }
+        put_json(self, batch);
     }
 
     /// Whether this mark is for exactly `changelogs` at `partition`, each with a proof or
@@ -206,6 +201,24 @@ fn digest(key: Option<&[u8]>, value: Option<&[u8]>) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// A mark stored as JSON under the tree's checkpoint key, if one is there that decodes
+/// (one that does not is no mark: the reader starts over in full).
+pub(super) fn read_json<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+) -> Result<Option<T>, AttachedError> {
+    Ok(tree
+        .get(CHECKPOINT_KEY)?
+        .and_then(|v| serde_json::from_slice(&v).ok()))
+}
+
+/// Adds the write of `mark` as JSON under the checkpoint key to `batch`.
+pub(super) fn put_json<T: Serialize>(mark: &T, batch: &mut sled::Batch) {
+    // Serialising plain strings and numbers cannot fail.
+    if let Ok(v) = serde_json::to_vec(mark) {
+        batch.insert(CHECKPOINT_KEY, v);
+    }
 }
 
 #[cfg(test)]
